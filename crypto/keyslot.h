@@ -1,0 +1,74 @@
+/*
+** keyslot: recfs.conf, the vault's only clear-text file, and its keyslots.
+**
+** Owns: reading and atomically rewriting recfs.conf; wrapping the master key
+** under a passphrase (Argon2id -> XChaCha20-Poly1305) and unwrapping it.
+** Must never: write a secret to recfs.conf or keep a passphrase-derived key
+** outside sodium_malloc memory.
+*/
+#ifndef RECFS_CRYPTO_KEYSLOT_H
+#define RECFS_CRYPTO_KEYSLOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RFS_FORMAT_VERSION 1
+#define RFS_MAX_KEYSLOTS 8
+#define RFS_SALT_SIZE 16                 /* crypto_pwhash_SALTBYTES */
+#define RFS_WRAP_NONCE_SIZE 24
+#define RFS_WRAPPED_KEY_SIZE (32 + 16)
+
+struct rfs_kdf {
+	uint64_t opslimit;
+	uint64_t memlimit;               /* bytes */
+};
+
+/* Production default: crypto_pwhash OPSLIMIT/MEMLIMIT_MODERATE. */
+void rfs_kdf_default(struct rfs_kdf *kdf);
+/* Clearly insecure minimum, for tests only (recfs init --insecure-fast-kdf). */
+void rfs_kdf_insecure_fast(struct rfs_kdf *kdf);
+
+struct rfs_keyslot {
+	int in_use;
+	char label[64];                  /* free text, e.g. "jsmith" or "recovery"; [A-Za-z0-9._@-] only */
+	uint8_t salt[RFS_SALT_SIZE];
+	struct rfs_kdf kdf;
+	uint8_t nonce[RFS_WRAP_NONCE_SIZE];
+	uint8_t wrapped[RFS_WRAPPED_KEY_SIZE];
+};
+
+struct rfs_conf {
+	unsigned format_version;         /* RFS_FORMAT_VERSION */
+	char cipher[32];                 /* "xchacha20poly1305" */
+	unsigned block_size;             /* 4096 */
+	unsigned chunk_blocks;           /* history chunk = chunk_blocks ciphertext blocks (256) */
+	uint8_t vault_id[16];            /* random, names this vault */
+	struct rfs_keyslot slots[RFS_MAX_KEYSLOTS];
+};
+
+/* Fill c for a new vault with fresh vault_id and no slots. */
+void rfs_conf_init(struct rfs_conf *c);
+
+/* Parse path. Returns 0, -ENOENT (no such file), -EPROTONOSUPPORT (format
+** version newer/unknown: err says which), -EINVAL (malformed: err says line). */
+int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz);
+
+/* Write atomically (temp file, fsync, rename, fsync dir), mode 0600. 0 or -errno. */
+int rfs_conf_write(const char *path, const struct rfs_conf *c);
+
+/* Wrap master into a free slot. Returns the slot index, -ENOSPC if full, -ENOMEM. */
+int rfs_keyslot_add(struct rfs_conf *c, const char *label, const uint8_t master[32],
+                    const char *pass, size_t passlen, const struct rfs_kdf *kdf);
+
+/* Try every slot. 0 and the slot index in *slot, or -EACCES (no slot opens), -ENOMEM. */
+int rfs_keyslot_unlock(const struct rfs_conf *c, const char *pass, size_t passlen,
+                       uint8_t master_out[32], int *slot);
+
+/* Rewrap one slot under a new passphrase (same master). 0 or -errno. */
+int rfs_keyslot_rewrap(struct rfs_conf *c, int slot, const uint8_t master[32],
+                       const char *newpass, size_t newlen, const struct rfs_kdf *kdf);
+
+/* Free a slot; refuses (-EBUSY) to remove the last one. */
+int rfs_keyslot_remove(struct rfs_conf *c, int slot);
+
+#endif

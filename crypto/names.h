@@ -1,0 +1,71 @@
+/*
+** names: encryption of path components, symlink targets and xattrs.
+**
+** A name is sealed deterministically per directory (SIV style):
+**   tag   = BLAKE2b-128(key = name_mac, dirid[16] || name)
+**   ct    = XChaCha20(key = name_enc, nonce = tag || 0^8) XOR name
+**   text  = base64url(tag || ct), no padding
+** Opening recomputes the tag; a mismatch is -EIO. Same name in two folders
+** (different dirids) encrypts differently; renaming a folder re-encrypts
+** nothing below it (its dirid lives inside it, in RFS_DIRID_FILE).
+** A text longer than 255 bytes is stored as RFS_LONG_PREFIX + base64url(
+** BLAKE2b-256(text)), and the full text sits beside it in that name +
+** RFS_LONG_SUFFIX. Internal names all start with '.', which base64url never does.
+** Symlink targets and xattr values are sealed with XChaCha20-Poly1305 under
+** the meta key and a random nonce. xattr names are sealed like file names
+** with a fixed all-0xff dirid.
+** Must never: accept a name that does not authenticate, or emit '/' or NUL.
+*/
+#ifndef RECFS_CRYPTO_NAMES_H
+#define RECFS_CRYPTO_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "crypto/subkeys.h"
+
+#define RFS_DIRID_SIZE 16
+#define RFS_DIRID_FILE ".dirid"
+#define RFS_LONG_PREFIX ".L"
+#define RFS_LONG_SUFFIX ".n"
+#define RFS_NAME_TAG 16
+/* base64url of 16 + 255 bytes */
+#define RFS_ENC_NAME_MAX 362
+/* ".L" + base64url(32) = 2 + 43 */
+#define RFS_LONG_NAME_LEN 45
+
+/* Seal a clear name (1..255 bytes, no '/', not "." or "..") into out (capacity
+** outsz >= RFS_ENC_NAME_MAX + 1). Returns the text length, -EINVAL, -ENAMETOOLONG. */
+int rfs_name_seal(char *out, size_t outsz, const char *name, const uint8_t dirid[RFS_DIRID_SIZE],
+                  const struct rfs_keys *k);
+
+/* Open a sealed name into out (capacity >= 256). Returns the clear length or -EIO. */
+int rfs_name_open(char *out, size_t outsz, const char *text, const uint8_t dirid[RFS_DIRID_SIZE],
+                  const struct rfs_keys *k);
+
+/* The on-disk name for a sealed text: the text itself when it fits NAME_MAX,
+** else the hashed long form. out holds 256. Returns true when long. */
+bool rfs_name_backing(char out[256], const char *text);
+
+/* Names the FUSE layer must hide in listings: RFS_DIRID_FILE and *RFS_LONG_SUFFIX. */
+bool rfs_name_is_internal(const char *backing);
+/* A hashed long name (RFS_LONG_PREFIX..., not the .n side file). */
+bool rfs_name_is_long(const char *backing);
+
+/* Symlink targets (1..4095 bytes). seal returns text length or -ENAMETOOLONG;
+** out holds rfs_b64_len(len + 40) + 1. open returns clear length or -EIO. */
+int rfs_target_seal(char *out, size_t outsz, const char *target, const struct rfs_keys *k);
+int rfs_target_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k);
+
+/* xattr names without the "user." prefix. Same return conventions as names. */
+int rfs_xattr_name_seal(char *out, size_t outsz, const char *name, const struct rfs_keys *k);
+int rfs_xattr_name_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k);
+
+/* xattr values: out holds len + 40. AD is the sealed name. open: 0 or -EIO. */
+void rfs_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len, const char *sealed_name,
+                          const struct rfs_keys *k);
+int rfs_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len, const char *sealed_name,
+                         const struct rfs_keys *k);
+
+#endif

@@ -1,0 +1,50 @@
+/*
+** subkeys: the master key and the purpose-bound keys derived from it.
+**
+** Owns: derivation of every subkey (crypto_kdf, context "recfs-v1", ids from
+** subkeys.h) and the Ed25519 key pair from the signing seed.
+** Must never: keep a key outside sodium_malloc memory, or leave the key block
+** writable after derivation.
+*/
+#include "crypto/subkeys.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#define RFS_KDF_CONTEXT "recfs-v1"
+
+_Static_assert(sizeof(RFS_KDF_CONTEXT) - 1 == crypto_kdf_CONTEXTBYTES,
+               "crypto_kdf context must be exactly 8 bytes");
+
+static void derive(uint8_t out[32], enum rfs_subkey_id id, const uint8_t master[32])
+{
+	crypto_kdf_derive_from_key(out, 32, (uint64_t)id, RFS_KDF_CONTEXT, master);
+}
+
+struct rfs_keys *rfs_keys_derive(const uint8_t master[RFS_MASTER_KEY_SIZE])
+{
+	struct rfs_keys *k = sodium_malloc(sizeof(*k));
+
+	if (k == NULL)
+		return NULL;
+	memcpy(k->master, master, RFS_MASTER_KEY_SIZE);
+	derive(k->name_mac, RFS_SUBKEY_NAME_MAC, master);
+	derive(k->name_enc, RFS_SUBKEY_NAME_ENC, master);
+	derive(k->keystore, RFS_SUBKEY_KEYSTORE, master);
+	derive(k->sign_seed, RFS_SUBKEY_SIGN_SEED, master);
+	derive(k->meta, RFS_SUBKEY_META, master);
+	derive(k->history, RFS_SUBKEY_HISTORY, master);
+	derive(k->index, RFS_SUBKEY_INDEX, master);
+	crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, k->sign_seed);
+	sodium_mprotect_readonly(k);
+	return k;
+}
+
+void rfs_keys_free(struct rfs_keys *keys)
+{
+	if (keys == NULL)
+		return;
+	sodium_mprotect_readwrite(keys);
+	sodium_memzero(keys, sizeof(*keys));
+	sodium_free(keys);
+}

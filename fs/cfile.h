@@ -1,0 +1,51 @@
+/*
+** cfile: random-access plaintext I/O on one ciphertext file (crypto/content.h).
+**
+** Owns: mapping plaintext offsets to slots, read-modify-write of partial
+** blocks, keeping the final-block flag and the header's NONEMPTY flag true,
+** holes, and truncation up and down.
+** Must never: return bytes that did not authenticate, or write a plaintext byte.
+** Not thread-safe: the caller serialises writers (and readers against writers).
+*/
+#ifndef RECFS_FS_CFILE_H
+#define RECFS_FS_CFILE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include "crypto/keystore.h"
+
+struct rfs_cfile {
+	int fd;                       /* backing file, O_RDWR or O_RDONLY */
+	const uint8_t *key;           /* the file's content key (32 bytes, secmem) */
+	uint8_t file_id[RFS_FILE_ID_SIZE];
+	uint16_t hdr_flags;
+	uint64_t size;                /* plaintext size */
+};
+
+/* Read the header of fd, load and check the file's key into key_out
+** (32 bytes, caller-owned secure memory). 0, -EIO (no/forged header: why in
+** *why), -ENOENT (key destroyed), -EPROTONOSUPPORT. */
+int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
+                   uint8_t file_id_out[RFS_FILE_ID_SIZE], uint16_t *flags_out,
+                   const char **why);
+
+/* Give a new, empty backing file (size 0) a fresh id, key and header. */
+int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
+                   uint8_t file_id_out[RFS_FILE_ID_SIZE]);
+
+/* Plaintext size from the backing size (fstat). 0 or -errno/-EIO. */
+int rfs_cfile_stat_size(int fd, uint64_t *size);
+
+/* Read up to len bytes at off into buf. Returns bytes read (0 at EOF) or -EIO. */
+ssize_t rfs_cfile_read(struct rfs_cfile *cf, uint8_t *buf, size_t len, uint64_t off);
+
+/* Write len bytes at off. Returns len or -errno (-ENOSPC, -EIO, -EFBIG). */
+ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, uint64_t off);
+
+/* Set the plaintext size; bytes past an old end read as zeros. 0 or -errno. */
+int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size);
+
+/* Authenticate every slot (for fsck). 0, or -EIO with the block number in *bad_block. */
+int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+** fsck: see fsck.h. A depth-first walk of live/ with the same decoders the
+** daemon uses, so what fsck passes the mount can read.
+*/
+#include "fs/fsck.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "crypto/content.h"
+#include "crypto/names.h"
+#include "crypto/secmem.h"
+#include "fs/cfile.h"
+
+struct walk {
+	struct rfs_vault *v;
+	FILE *report;
+	struct rfs_fsck_result *res;
+};
+
+static void problem(struct walk *w, const char *path, const char *what)
+{
+	fprintf(w->report, "corrupt: /%s: %s\n", path, what);
+	w->res->bad++;
+}
+
+static int read_small(int dirfd, const char *name, void *buf, size_t cap, size_t *len)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, cap);
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Clear name of a backing entry, or -EIO. */
+static int clear_name(struct walk *w, int dirfd, const uint8_t *dirid, const char *backing,
+                      char clear[256])
+{
+	char text[RFS_ENC_NAME_MAX + 1];
+	const char *sealed = backing;
+
+	if (rfs_name_is_long(backing)) {
+		char side[300], check[256];
+		size_t len = 0;
+
+		snprintf(side, sizeof(side), "%s%s", backing, RFS_LONG_SUFFIX);
+		if (read_small(dirfd, side, text, sizeof(text) - 1, &len) < 0)
+			return -EIO;
+		text[len] = '\0';
+		rfs_name_backing(check, text);
+		if (strcmp(check, backing) != 0)
+			return -EIO;
+		sealed = text;
+	}
+	return rfs_name_open(clear, 256, sealed, dirid, w->v->keys) < 0 ? -EIO : 0;
+}
+
+static void check_file(struct walk *w, int dirfd, const char *backing, const char *path)
+{
+	int fd = openat(dirfd, backing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	uint8_t *key = rfs_key_alloc();
+	struct rfs_cfile cf = { .fd = fd };
+	const char *why = NULL;
+	uint64_t bad = 0;
+	char what[128];
+	int rc;
+
+	w->res->files++;
+	if (fd < 0 || !key) {
+		problem(w, path, fd < 0 ? "cannot open" : "out of memory");
+		goto out;
+	}
+	rc = rfs_cfile_load(w->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why);
+	if (rc < 0) {
+		problem(w, path, why ? why : strerror(-rc));
+		goto out;
+	}
+	cf.key = key;
+	if (rfs_cfile_stat_size(fd, &cf.size) < 0) {
+		problem(w, path, "size is not that of any content (cut short?)");
+		goto out;
+	}
+	if (rfs_cfile_check(&cf, &bad) < 0) {
+		snprintf(what, sizeof(what), "block %llu does not authenticate (tampered or damaged)",
+		         (unsigned long long)bad);
+		problem(w, path, what);
+	}
+	w->res->blocks += cf.size ? (cf.size - 1) / RFS_BLOCK_SIZE + 1 : 0;
+out:
+	rfs_key_free(key);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void check_xattrs(struct walk *w, int dirfd, const char *backing, const char *path)
+{
+	char p[PATH_MAX], list[65536];
+	ssize_t n;
+	char *q;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, backing);
+	n = llistxattr(p, list, sizeof(list));
+	for (q = list; n > 0 && q < list + n; q += strlen(q) + 1) {
+		char clear[256];
+
+		if (strncmp(q, "user.", 5) == 0 &&
+		    rfs_xattr_name_open(clear, sizeof(clear), q + 5, w->v->keys) < 0)
+			problem(w, path, "an extended attribute name does not authenticate");
+	}
+}
+
+static int walk_dir(struct walk *w, int dirfd, const char *path);
+
+static void check_entry(struct walk *w, int dirfd, const uint8_t *dirid, const char *backing,
+                        const char *dir_path)
+{
+	char clear[256], path[PATH_MAX];
+	struct stat st;
+
+	if (clear_name(w, dirfd, dirid, backing, clear) < 0) {
+		snprintf(path, sizeof(path), "%s%s[sealed name %s]", dir_path, *dir_path ? "/" : "",
+		         backing);
+		problem(w, path, "name does not authenticate");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s%s%s", dir_path, *dir_path ? "/" : "", clear);
+	if (fstatat(dirfd, backing, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		problem(w, path, "cannot stat");
+		return;
+	}
+	if (S_ISREG(st.st_mode)) {
+		check_file(w, dirfd, backing, path);
+	} else if (S_ISLNK(st.st_mode)) {
+		char text[PATH_MAX], target[PATH_MAX];
+		ssize_t n = readlinkat(dirfd, backing, text, sizeof(text) - 1);
+
+		w->res->symlinks++;
+		if (n >= 0)
+			text[n] = '\0';
+		if (n < 0 || rfs_target_open(target, sizeof(target), text, w->v->keys) < 0)
+			problem(w, path, "symbolic link target does not authenticate");
+		return;
+	} else if (S_ISDIR(st.st_mode)) {
+		int sub = openat(dirfd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+		if (sub < 0) {
+			problem(w, path, "cannot open folder");
+			return;
+		}
+		walk_dir(w, sub, path);
+		close(sub);
+	} else {
+		problem(w, path, "not a file, folder or symbolic link");
+		return;
+	}
+	check_xattrs(w, dirfd, backing, path);
+}
+
+static int walk_dir(struct walk *w, int dirfd, const char *path)
+{
+	uint8_t dirid[RFS_DIRID_SIZE];
+	size_t len = 0;
+	int fd = dup(dirfd);
+	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	w->res->dirs++;
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		problem(w, path, "cannot list folder");
+		return -EIO;
+	}
+	if (read_small(dirfd, RFS_DIRID_FILE, dirid, sizeof(dirid), &len) < 0 ||
+	    len != sizeof(dirid)) {
+		problem(w, path, "folder id (.dirid) missing: names inside cannot be read");
+		closedir(dp);
+		return 0;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    rfs_name_is_internal(de->d_name))
+			continue;
+		check_entry(w, dirfd, dirid, de->d_name, path);
+	}
+	closedir(dp);
+	return 0;
+}
+
+int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res)
+{
+	struct walk w = { .v = v, .report = report, .res = res };
+
+	memset(res, 0, sizeof(*res));
+	return walk_dir(&w, v->live_fd, "");
+}

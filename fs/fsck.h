@@ -1,0 +1,23 @@
+/*
+** fsck: authenticate every name, header and block of live/.
+**
+** Owns: the offline integrity check. Reports each damaged file once, by its
+** clear path where the path still decrypts (else by its ciphertext path).
+** Must never: modify the vault.
+*/
+#ifndef RECFS_FS_FSCK_H
+#define RECFS_FS_FSCK_H
+
+#include <stdio.h>
+#include "fs/vault.h"
+
+struct rfs_fsck_result {
+	unsigned long files, dirs, symlinks, blocks;
+	unsigned long bad;           /* damaged entries reported */
+};
+
+/* Walk live/ and write one line per problem to report:
+**   "corrupt: <clear path>: <what>"  Returns 0 (even with problems) or -errno on I/O failure. */
+int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res);
+
+#endif

@@ -1,0 +1,1212 @@
+/*
+** history: open/create history.git, capture saves, commit them on a
+** committer thread, pack and move the ref forward (see history.h).
+** Must never: write plaintext or clear names into git, move the ref backwards,
+** or let two saves of one path share a commit.
+*/
+#include "fs/history/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "crypto/content.h"
+#include "crypto/encoding.h"
+#include "crypto/names.h"
+
+#define SPILL_BYTES (64u << 20)          /* pack the stage beyond this much */
+#define PACK_DELAY_MS 1000               /* newest commit reaches the ref within this */
+#define MAX_BATCH 256                    /* saves per commit, at most */
+
+/* ---- capture: ciphertext from live/ into the stage ---- */
+
+static int open_live(struct rfs_history *h, const char *cpath, int flags)
+{
+	int fd = openat(h->v->live_fd, cpath[0] ? cpath : ".", flags | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+static int write_blob(struct rfs_history *h, const void *data, size_t len, git_oid *oid)
+{
+	return git_odb_write(oid, h->odb, data, len, GIT_OBJECT_BLOB) < 0 ? -EIO : 0;
+}
+
+static uint64_t chunk_count(const struct rfs_history *h, uint64_t size)
+{
+	uint64_t first = RFS_HEADER_SIZE + h->chunk_bytes;
+	return size <= first ? 1 : 1 + (size - first + h->chunk_bytes - 1) / h->chunk_bytes;
+}
+
+/* Chunk k covers [start, start+len) of the ciphertext: chunk 0 carries the header. */
+static void chunk_span(const struct rfs_history *h, uint64_t k, uint64_t size, uint64_t *start,
+                       size_t *len)
+{
+	uint64_t s = k == 0 ? 0 : RFS_HEADER_SIZE + k * h->chunk_bytes;
+	uint64_t e = RFS_HEADER_SIZE + (k + 1) * h->chunk_bytes;
+	if (e > size)
+		e = size;
+	*start = s;
+	*len = (size_t)(e > s ? e - s : 0);
+}
+
+static int read_full(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;             /* shrank under us: the caller holds no lock */
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int capture_chunk(struct rfs_history *h, int fd, uint64_t size, uint64_t k, uint8_t *buf,
+                         git_oid *oid)
+{
+	uint64_t start;
+	size_t len;
+	chunk_span(h, k, size, &start, &len);
+	int rc = read_full(fd, buf, len, start);
+	return rc < 0 ? rc : write_blob(h, buf, len, oid);
+}
+
+static void chunk_name(char out[9], uint64_t k)
+{
+	snprintf(out, 9, "%08llx", (unsigned long long)k);
+}
+
+static int marker_oid(struct rfs_history *h, git_oid *oid)
+{
+	return write_blob(h, RFS_CHUNK_MARKER_TEXT, sizeof RFS_CHUNK_MARKER_TEXT - 1, oid);
+}
+
+/* Build a chunk tree from a builder holding chunks 0..n-1 (others removed). */
+static int chunk_tree_write(struct rfs_history *h, git_treebuilder *bld, git_oid *out)
+{
+	git_oid mk;
+	int rc = marker_oid(h, &mk);
+	if (rc == 0 && git_treebuilder_insert(NULL, bld, RFS_CHUNK_MARKER, &mk, GIT_FILEMODE_BLOB) < 0)
+		rc = -EIO;
+	if (rc == 0 && git_treebuilder_write(out, bld) < 0)
+		rc = -EIO;
+	return rc;
+}
+
+static int capture_file_whole(struct rfs_history *h, int fd, struct rfs_capture *cap)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	uint64_t size = (uint64_t)st.st_size;
+	uint64_t n = chunk_count(h, size);
+	uint8_t *buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
+	if (!buf)
+		return -ENOMEM;
+	int rc = 0;
+	cap->state = CAP_ENTRY;
+	if (n == 1) {
+		cap->mode = GIT_FILEMODE_BLOB;
+		rc = capture_chunk(h, fd, size, 0, buf, &cap->oid);
+	} else {
+		git_treebuilder *bld = NULL;
+		cap->mode = GIT_FILEMODE_TREE;
+		if (git_treebuilder_new(&bld, h->repo, NULL) < 0)
+			rc = -EIO;
+		for (uint64_t k = 0; k < n && rc == 0; k++) {
+			git_oid oid;
+			char name[9];
+			rc = capture_chunk(h, fd, size, k, buf, &oid);
+			chunk_name(name, k);
+			if (rc == 0 && git_treebuilder_insert(NULL, bld, name, &oid, GIT_FILEMODE_BLOB) < 0)
+				rc = -EIO;
+		}
+		if (rc == 0)
+			rc = chunk_tree_write(h, bld, &cap->oid);
+		git_treebuilder_free(bld);
+	}
+	free(buf);
+	return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Only the chunks holding the written blocks (and the last chunk, whose
+** final block moves with the size); the rest is reused at commit time. */
+static int capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_range *ranges,
+                               size_t nranges, struct rfs_capture *cap)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	uint64_t size = (uint64_t)st.st_size;
+	uint64_t n = chunk_count(h, size);
+	if (n == 1)
+		return capture_file_whole(h, fd, cap);
+	uint64_t per = h->v->conf.chunk_blocks;
+	size_t want = 1;
+	for (size_t i = 0; i < nranges; i++)
+		want += (size_t)((ranges[i].count + per - 1) / per + 1);
+	uint64_t *idx = malloc(want * sizeof *idx);
+	if (!idx)
+		return -ENOMEM;
+	size_t m = 0;
+	idx[m++] = n - 1;
+	for (size_t i = 0; i < nranges; i++) {
+		if (!ranges[i].count)
+			continue;
+		uint64_t a = ranges[i].first / per, b = (ranges[i].first + ranges[i].count - 1) / per;
+		for (uint64_t k = a; k <= b && k < n; k++)
+			idx[m++] = k;
+	}
+	qsort(idx, m, sizeof *idx, cmp_u64);
+	size_t u = 0;
+	for (size_t i = 0; i < m; i++)
+		if (u == 0 || idx[u - 1] != idx[i])
+			idx[u++] = idx[i];
+	cap->coid = calloc(u, sizeof *cap->coid);
+	uint8_t *buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
+	int rc = cap->coid && buf ? 0 : -ENOMEM;
+	for (size_t i = 0; i < u && rc == 0; i++)
+		rc = capture_chunk(h, fd, size, idx[i], buf, &cap->coid[i]);
+	free(buf);
+	cap->state = CAP_CHUNKS;
+	cap->cidx = idx;
+	cap->ncap = u;
+	cap->nchunks = n;
+	return rc;
+}
+
+static int capture_symlink(struct rfs_history *h, const char *cpath, struct rfs_capture *cap)
+{
+	char target[8192];
+	ssize_t n = readlinkat(h->v->live_fd, cpath, target, sizeof target);
+	if (n < 0)
+		return -errno;
+	cap->state = CAP_ENTRY;
+	cap->mode = GIT_FILEMODE_LINK;
+	return write_blob(h, target, (size_t)n, &cap->oid);
+}
+
+static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out);
+
+/* Capture whatever is at cpath in live/ whole: file, folder (recursively) or symlink. */
+int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap)
+{
+	struct stat st;
+	if (fd >= 0 ? fstat(fd, &st) : fstatat(h->v->live_fd, cpath[0] ? cpath : ".", &st,
+	                                         AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return capture_symlink(h, cpath, cap);
+	if (S_ISDIR(st.st_mode)) {
+		cap->state = CAP_ENTRY;
+		cap->mode = GIT_FILEMODE_TREE;
+		return capture_dir(h, cpath, &cap->oid);
+	}
+	if (!S_ISREG(st.st_mode))
+		return -EPERM;
+	int own = fd < 0 ? open_live(h, cpath, 0) : fd;
+	if (own < 0)
+		return own;
+	int rc = capture_file_whole(h, own, cap);
+	if (fd < 0)
+		close(own);
+	return rc;
+}
+
+static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out)
+{
+	int dfd = open_live(h, cpath, O_DIRECTORY);
+	if (dfd < 0)
+		return dfd;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	git_treebuilder *bld = NULL;
+	int rc = git_treebuilder_new(&bld, h->repo, NULL) < 0 ? -EIO : 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		size_t len = strlen(cpath) + strlen(de->d_name) + 2;
+		char *child = malloc(len);
+		if (!child) {
+			rc = -ENOMEM;
+			break;
+		}
+		snprintf(child, len, "%s%s%s", cpath, cpath[0] ? "/" : "", de->d_name);
+		struct rfs_capture cap = { 0 };
+		rc = rfs_h_capture_entry(h, -1, child, &cap);
+		free(child);
+		if (rc == -EPERM) {              /* not recordable (e.g. a FIFO): skip */
+			rc = 0;
+			continue;
+		}
+		if (rc == 0 && git_treebuilder_insert(NULL, bld, de->d_name, &cap.oid, cap.mode) < 0)
+			rc = -EIO;
+	}
+	closedir(d);
+	if (rc == 0 && git_treebuilder_write(out, bld) < 0)
+		rc = -EIO;
+	git_treebuilder_free(bld);
+	return rc;
+}
+
+static bool path_is_long(const char *cpath)
+{
+	const char *base = strrchr(cpath, '/');
+	return rfs_name_is_long(base ? base + 1 : cpath);
+}
+
+static char *side_path(const char *cpath)
+{
+	size_t n = strlen(cpath) + sizeof RFS_LONG_SUFFIX;
+	char *s = malloc(n);
+	if (s)
+		snprintf(s, n, "%s%s", cpath, RFS_LONG_SUFFIX);
+	return s;
+}
+
+static int capture_side(struct rfs_history *h, const char *cpath, struct rfs_capture *cap)
+{
+	if (!cpath || !path_is_long(cpath))
+		return 0;
+	char *sp = side_path(cpath);
+	if (!sp)
+		return -ENOMEM;
+	struct rfs_capture side = { 0 };
+	int rc = rfs_h_capture_entry(h, -1, sp, &side);
+	free(sp);
+	if (rc == 0) {
+		cap->has_side = true;
+		cap->side = side.oid;
+	}
+	return rc;
+}
+
+static int capture_save(struct rfs_history *h, const struct rfs_save *s, struct rfs_capture *cap)
+{
+	int rc = 0;
+	switch (s->kind) {
+	case RFS_SAVE_CREATED:
+	case RFS_SAVE_SAVED:
+	case RFS_SAVE_RESTORED:
+	case RFS_SAVE_RECOVERED:
+		if (s->type == RFS_OBJ_FILE && s->kind == RFS_SAVE_SAVED && s->ranges) {
+			int fd = s->fd >= 0 ? s->fd : open_live(h, s->cipher_path, 0);
+			if (fd < 0)
+				return fd;
+			rc = capture_file_ranges(h, fd, s->ranges, s->nranges, cap);
+			if (fd != s->fd)
+				close(fd);
+		} else if (s->type == RFS_OBJ_DIR && s->kind == RFS_SAVE_SAVED) {
+			return 0;                /* fsync of a folder: nothing to capture */
+		} else {
+			rc = rfs_h_capture_entry(h, s->type == RFS_OBJ_FILE ? s->fd : -1, s->cipher_path, cap);
+		}
+		break;
+	case RFS_SAVE_RENAMED:
+		break;                           /* the entry moves; only its side file is new */
+	default:
+		return 0;
+	}
+	return rc < 0 ? rc : capture_side(h, s->cipher_path, cap);
+}
+
+/* ---- the queue ---- */
+
+static void pending_free(struct rfs_pending *p)
+{
+	if (!p)
+		return;
+	rfs_event_clear(&p->ev);
+	free(p->cpath);
+	free(p->cpath_old);
+	free(p->cap.cidx);
+	free(p->cap.coid);
+	free(p);
+}
+
+static struct rfs_pending *pending_new(const struct rfs_save *s)
+{
+	struct rfs_pending *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	struct rfs_event *e = &p->ev;
+	e->kind = (uint8_t)s->kind;
+	e->type = (uint8_t)s->type;
+	memcpy(e->file_id, s->file_id, 16);
+	e->mode = (uint32_t)s->mode;
+	e->uid = (uint32_t)s->uid;
+	e->gid = (uint32_t)s->gid;
+	e->mtime_sec = (int64_t)s->mtime.tv_sec;
+	e->mtime_nsec = (uint32_t)s->mtime.tv_nsec;
+	e->size = s->size;
+	e->path = rfs_strdup0(s->clear_path);
+	e->path_old = rfs_strdup0(s->clear_path_old);
+	e->restored_from = rfs_strdup0(s->restored_from);
+	e->property = rfs_strdup0(s->property);
+	p->cpath = rfs_strdup0(s->cipher_path);
+	p->cpath_old = s->cipher_path_old ? strdup(s->cipher_path_old) : NULL;
+	if (!e->path || !e->path_old || !e->restored_from || !e->property || !p->cpath ||
+	    (s->cipher_path_old && !p->cpath_old)) {
+		pending_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static bool valid_save(const struct rfs_save *s)
+{
+	if (!s || !s->cipher_path || s->cipher_path[0] == '/' || s->kind < RFS_SAVE_CREATED ||
+	    s->kind > RFS_SAVE_RECOVERED || s->type < RFS_OBJ_FILE || s->type > RFS_OBJ_SYMLINK)
+		return false;
+	bool two = s->kind == RFS_SAVE_RENAMED || s->kind == RFS_SAVE_EXCHANGED;
+	return !two || (s->cipher_path_old && s->cipher_path_old[0] != '/');
+}
+
+int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
+{
+	if (!h || !h->stage)
+		return -EROFS;
+	if (!valid_save(s))
+		return -EINVAL;
+	struct rfs_pending *p = pending_new(s);
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_lock(&h->git_lock);
+	int rc = capture_save(h, s, &p->cap);
+	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
+		rc = rfs_stage_spill(h->stage, h->odb);
+	pthread_mutex_unlock(&h->git_lock);
+	if (rc < 0) {
+		pending_free(p);
+		return rc;
+	}
+	pthread_mutex_lock(&h->q_lock);
+	if (h->q_tail)
+		h->q_tail->next = p;
+	else
+		h->q_head = p;
+	h->q_tail = p;
+	h->n_recorded++;
+	pthread_cond_signal(&h->q_cond);
+	pthread_mutex_unlock(&h->q_lock);
+	return 0;
+}
+
+/* ---- batching: which saves may share one commit ---- */
+
+static bool path_overlaps(const char *a, const char *b)
+{
+	if (!a || !b)
+		return false;
+	size_t la = strlen(a), lb = strlen(b);
+	if (!la || !lb)
+		return true;                     /* the root overlaps everything */
+	size_t n = la < lb ? la : lb;
+	if (strncmp(a, b, n))
+		return false;
+	return la == lb || (la < lb ? b[la] == '/' : a[lb] == '/');
+}
+
+static bool zero_id(const uint8_t id[16])
+{
+	static const uint8_t z[16];
+	return !memcmp(id, z, 16);
+}
+
+static bool saves_conflict(const struct rfs_pending *a, const struct rfs_pending *b)
+{
+	if (!zero_id(a->ev.file_id) && !memcmp(a->ev.file_id, b->ev.file_id, 16))
+		return true;
+	return path_overlaps(a->cpath, b->cpath) || path_overlaps(a->cpath, b->cpath_old) ||
+	       path_overlaps(a->cpath_old, b->cpath) || path_overlaps(a->cpath_old, b->cpath_old);
+}
+
+/* ---- applying a batch to the tree ---- */
+
+struct updates {
+	git_tree_update *u;
+	char **owned;                     /* paths allocated here */
+	size_t n, cap, nowned;
+	int err;
+};
+
+static void upd_add(struct updates *up, git_tree_update_t action, const char *path,
+                    const git_oid *oid, git_filemode_t mode, bool own)
+{
+	if (up->err)
+		return;
+	if (up->n == up->cap) {
+		size_t cap = up->cap ? up->cap * 2 : 64;
+		git_tree_update *u = realloc(up->u, cap * sizeof *u);
+		char **o = realloc(up->owned, cap * sizeof *o);
+		if (u)
+			up->u = u;
+		if (o)
+			up->owned = o;
+		if (!u || !o) {
+			up->err = -ENOMEM;
+			return;
+		}
+		up->cap = cap;
+	}
+	git_tree_update *x = &up->u[up->n++];
+	memset(x, 0, sizeof *x);
+	x->action = action;
+	x->path = path;
+	x->filemode = mode;
+	if (oid)
+		x->id = *oid;
+	if (own)
+		up->owned[up->nowned++] = (char *)path;
+}
+
+static void upd_free(struct updates *up)
+{
+	for (size_t i = 0; i < up->nowned; i++)
+		free(up->owned[i]);
+	free(up->owned);
+	free(up->u);
+}
+
+static int entry_at(git_tree *base, const char *path, git_tree_entry **e)
+{
+	*e = NULL;
+	if (!base || !path[0])
+		return -ENOENT;
+	int rc = git_tree_entry_bypath(e, base, path);
+	return rc == GIT_ENOTFOUND ? -ENOENT : rc < 0 ? -EIO : 0;
+}
+
+bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e)
+{
+	if (git_tree_entry_type(e) != GIT_OBJECT_TREE)
+		return false;
+	git_tree *t = NULL;
+	if (git_tree_lookup(&t, repo, git_tree_entry_id(e)) < 0)
+		return false;
+	bool yes = git_tree_entry_byname(t, RFS_CHUNK_MARKER) != NULL;
+	git_tree_free(t);
+	return yes;
+}
+
+/* Merge captured chunks with the previous version's chunk blobs. */
+static int apply_chunks(struct rfs_history *h, git_tree *base, const struct rfs_pending *p,
+                        git_oid *out)
+{
+	const struct rfs_capture *c = &p->cap;
+	git_tree_entry *prev = NULL;
+	git_tree *prev_tree = NULL;
+	git_treebuilder *bld = NULL;
+	int rc = 0;
+	if (entry_at(base, p->cpath, &prev) == 0 && rfs_h_is_chunked(h->repo, prev) &&
+	    git_tree_lookup(&prev_tree, h->repo, git_tree_entry_id(prev)) < 0)
+		rc = -EIO;
+	if (rc == 0 && git_treebuilder_new(&bld, h->repo, prev_tree) < 0)
+		rc = -EIO;
+	if (rc == 0 && prev && !prev_tree && git_tree_entry_type(prev) == GIT_OBJECT_BLOB)
+		rc = git_treebuilder_insert(NULL, bld, "00000000", git_tree_entry_id(prev),
+		                            GIT_FILEMODE_BLOB) < 0 ? -EIO : 0;
+	for (size_t i = 0; i < c->ncap && rc == 0; i++) {
+		char name[9];
+		chunk_name(name, c->cidx[i]);
+		if (git_treebuilder_insert(NULL, bld, name, &c->coid[i], GIT_FILEMODE_BLOB) < 0)
+			rc = -EIO;
+	}
+	/* Drop chunks past the end; a missing one means the daemon's ranges
+	** missed a write: take it from live/ now (better late than absent). */
+	int fd = -1;
+	uint8_t *buf = NULL;
+	for (uint64_t k = 0; rc == 0 && k < c->nchunks + 4096; k++) {
+		char name[9];
+		chunk_name(name, k);
+		const git_tree_entry *have = git_treebuilder_get(bld, name);
+		if (k >= c->nchunks) {
+			if (have)
+				git_treebuilder_remove(bld, name);
+			else if (k >= c->nchunks + 1 && !git_treebuilder_entrycount(bld))
+				break;
+			continue;
+		}
+		if (have)
+			continue;
+		if (fd < 0) {
+			fd = open_live(h, p->cpath, 0);
+			buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
+			if (fd < 0 || !buf) {
+				rc = fd < 0 ? fd : -ENOMEM;
+				break;
+			}
+		}
+		struct stat st;
+		git_oid oid;
+		rc = fstat(fd, &st) < 0 ? -errno : capture_chunk(h, fd, (uint64_t)st.st_size, k, buf, &oid);
+		if (rc == 0 && git_treebuilder_insert(NULL, bld, name, &oid, GIT_FILEMODE_BLOB) < 0)
+			rc = -EIO;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	if (rc == 0)
+		rc = chunk_tree_write(h, bld, out);
+	git_treebuilder_free(bld);
+	git_tree_free(prev_tree);
+	git_tree_entry_free(prev);
+	return rc;
+}
+
+static void side_update(struct updates *up, git_tree *base, const char *cpath,
+                        const struct rfs_capture *c, bool remove)
+{
+	if (!cpath || !path_is_long(cpath))
+		return;
+	char *sp = side_path(cpath);
+	if (!sp) {
+		up->err = -ENOMEM;
+		return;
+	}
+	git_tree_entry *e = NULL;
+	bool exists = entry_at(base, sp, &e) == 0;
+	git_tree_entry_free(e);
+	if (!remove && c && c->has_side)
+		upd_add(up, GIT_TREE_UPDATE_UPSERT, sp, &c->side, GIT_FILEMODE_BLOB, true);
+	else if (remove && exists)
+		upd_add(up, GIT_TREE_UPDATE_REMOVE, sp, NULL, 0, true);
+	else
+		free(sp);
+}
+
+static void apply_move(struct rfs_history *h, struct updates *up, git_tree *base,
+                       const struct rfs_pending *p)
+{
+	git_tree_entry *from = NULL, *to = NULL;
+	entry_at(base, p->cpath_old, &from);
+	entry_at(base, p->cpath, &to);
+	if (p->ev.kind == RFS_SAVE_EXCHANGED) {
+		if (from && to) {
+			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, git_tree_entry_id(from),
+			        git_tree_entry_filemode(from), false);
+			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath_old, git_tree_entry_id(to),
+			        git_tree_entry_filemode(to), false);
+		}
+	} else if (from) {
+		upd_add(up, GIT_TREE_UPDATE_REMOVE, p->cpath_old, NULL, 0, false);
+		upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, git_tree_entry_id(from),
+		        git_tree_entry_filemode(from), false);
+		side_update(up, base, p->cpath_old, NULL, true);
+		side_update(up, base, p->cpath, &p->cap, false);
+	} else {
+		/* The source was never recorded: take the target from live/ now. */
+		struct rfs_capture c = { 0 };
+		if (rfs_h_capture_entry(h, -1, p->cpath, &c) == 0)
+			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, &c.oid, c.mode, false);
+	}
+	git_tree_entry_free(from);
+	git_tree_entry_free(to);
+}
+
+static void apply_one(struct rfs_history *h, struct updates *up, git_tree *base,
+                      struct rfs_pending *p)
+{
+	git_tree_entry *e = NULL;
+	switch (p->ev.kind) {
+	case RFS_SAVE_DELETED:
+		if (entry_at(base, p->cpath, &e) == 0)
+			upd_add(up, GIT_TREE_UPDATE_REMOVE, p->cpath, NULL, 0, false);
+		git_tree_entry_free(e);
+		side_update(up, base, p->cpath, NULL, true);
+		return;
+	case RFS_SAVE_RENAMED:
+	case RFS_SAVE_EXCHANGED:
+		apply_move(h, up, base, p);
+		return;
+	default:
+		break;
+	}
+	if (p->cap.state == CAP_CHUNKS) {
+		git_oid oid;
+		int rc = apply_chunks(h, base, p, &oid);
+		if (rc < 0)
+			up->err = rc;
+		else
+			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, &oid, GIT_FILEMODE_TREE, false);
+	} else if (p->cap.state == CAP_ENTRY) {
+		if (!p->cpath[0]) {
+			up->err = -EINVAL;           /* the root is replaced by the caller, not upserted */
+			return;
+		}
+		upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, &p->cap.oid, p->cap.mode, false);
+	}
+	side_update(up, base, p->cpath, &p->cap, false);
+}
+
+static int head_tree(struct rfs_history *h, git_tree **out)
+{
+	*out = NULL;
+	if (!h->head_seq)
+		return 0;
+	git_commit *c = NULL;
+	if (git_commit_lookup(&c, h->repo, &h->head) < 0)
+		return -EIO;
+	int rc = git_commit_tree(out, c) < 0 ? -EIO : 0;
+	git_commit_free(c);
+	return rc;
+}
+
+static int empty_tree(struct rfs_history *h, git_oid *out)
+{
+	git_treebuilder *b = NULL;
+	if (git_treebuilder_new(&b, h->repo, NULL) < 0)
+		return -EIO;
+	int rc = git_treebuilder_write(out, b) < 0 ? -EIO : 0;
+	git_treebuilder_free(b);
+	return rc;
+}
+
+static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n)
+{
+	git_tree *base = NULL;
+	int rc = head_tree(h, &base);
+	struct updates up = { 0 };
+	git_oid tree_oid;
+	bool root_set = false;
+	struct rfs_pending *p = batch;
+	for (size_t i = 0; i < n && rc == 0; i++, p = p->next) {
+		if (!p->cpath[0] && p->cap.state == CAP_ENTRY && p->cap.mode == GIT_FILEMODE_TREE) {
+			tree_oid = p->cap.oid;       /* a whole-root capture (recovery): nothing else in batch */
+			root_set = true;
+		} else {
+			apply_one(h, &up, base, p);
+		}
+	}
+	rc = rc ? rc : up.err;
+	if (rc == 0 && !root_set) {
+		if (base && up.n)
+			rc = git_tree_create_updated(&tree_oid, h->repo, base, up.n, up.u) < 0 ? -EIO : 0;
+		else if (base)
+			tree_oid = *git_tree_id(base);
+		else if (up.n) {
+			git_oid e;
+			git_tree *empty = NULL;
+			rc = empty_tree(h, &e);
+			if (rc == 0 && git_tree_lookup(&empty, h->repo, &e) < 0)
+				rc = -EIO;
+			if (rc == 0 && git_tree_create_updated(&tree_oid, h->repo, empty, up.n, up.u) < 0)
+				rc = -EIO;
+			git_tree_free(empty);
+		} else
+			rc = empty_tree(h, &tree_oid);
+	}
+	upd_free(&up);
+	git_tree_free(base);
+	if (rc < 0)
+		return rc;
+	struct rfs_event *ev = calloc(n, sizeof *ev);
+	if (!ev)
+		return -ENOMEM;
+	p = batch;
+	for (size_t i = 0; i < n; i++, p = p->next)
+		ev[i] = p->ev;                   /* borrowed: the pendings own the strings */
+	git_oid commit;
+	rc = rfs_h_commit(h, &tree_oid, ev, n, &commit);
+	free(ev);
+	return rc;
+}
+
+/* ---- commits: sealed record, signature, head ---- */
+
+static int32_t local_tz_minutes(time_t t)
+{
+	struct tm tm;
+	localtime_r(&t, &tm);
+	return (int32_t)(tm.tm_gmtoff / 60);
+}
+
+int rfs_h_commit(struct rfs_history *h, const git_oid *tree_oid, struct rfs_event *events, size_t n,
+                 git_oid *out)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct rfs_record r = {
+		.seq = h->head_seq + 1,
+		.time_sec = now.tv_sec,
+		.time_nsec = (uint32_t)now.tv_nsec,
+		.tz_minutes = local_tz_minutes(now.tv_sec),
+		.login = h->login, .full_name = h->full_name, .host = h->host,
+		.nevents = n, .events = events,
+	};
+	if (h->head_seq)
+		r.parent = h->head;
+	char *msg = NULL;
+	int rc = rfs_record_seal(&r, h->v->keys, h->v->conf.vault_id, tree_oid, &msg);
+	if (rc < 0)
+		return rc;
+	git_signature *who = NULL;
+	git_tree *tree = NULL;
+	git_commit *parent = NULL;
+	git_buf buf = { 0 };
+	rc = -EIO;
+	if (git_signature_new(&who, RFS_SIG_NAME, RFS_SIG_EMAIL, now.tv_sec, r.tz_minutes) < 0 ||
+	    git_tree_lookup(&tree, h->repo, tree_oid) < 0 ||
+	    (h->head_seq && git_commit_lookup(&parent, h->repo, &h->head) < 0))
+		goto out;
+	const git_commit *parents[1] = { parent };
+	if (git_commit_create_buffer(&buf, h->repo, who, who, NULL, msg, tree, parent ? 1 : 0,
+	                             parents) < 0)
+		goto out;
+	uint8_t sig[crypto_sign_BYTES];
+	crypto_sign_detached(sig, NULL, (const uint8_t *)buf.ptr, buf.size, h->v->keys->sign_sk);
+	char sigtext[8 + 90];
+	memcpy(sigtext, "ed25519 ", 8);
+	rfs_b64_encode(sigtext + 8, sig, sizeof sig);
+	if (git_commit_create_with_signature(out, h->repo, buf.ptr, sigtext, RFS_SIG_FIELD) < 0)
+		goto out;
+	rc = rfs_index_encode_commit(h, &h->index_pending, out, &r);
+	if (rc == 0) {
+		h->head = *out;
+		h->head_seq = r.seq;
+	}
+out:
+	git_buf_dispose(&buf);
+	git_commit_free(parent);
+	git_tree_free(tree);
+	git_signature_free(who);
+	free(msg);
+	return rc;
+}
+
+int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r)
+{
+	git_commit *c = NULL;
+	if (git_commit_lookup(&c, h->repo, oid) < 0)
+		return -ENOENT;
+	int rc = rfs_record_open(r, git_commit_message_raw(c), h->v->keys, h->v->conf.vault_id,
+	                         git_commit_tree_id(c));
+	git_commit_free(c);
+	return rc;
+}
+
+static void head_signed_bytes(uint8_t out[13 + 16 + 8 + 20], const uint8_t vault_id[16],
+                              uint64_t seq, const git_oid *oid)
+{
+	memcpy(out, "recfs-head-v1", 13);
+	memcpy(out + 13, vault_id, 16);
+	for (int i = 0; i < 8; i++)
+		out[29 + i] = (uint8_t)(seq >> (8 * i));
+	memcpy(out + 37, oid->id, 20);
+}
+
+static int write_head_record(struct rfs_history *h)
+{
+	uint8_t msg[57], sig[crypto_sign_BYTES];
+	head_signed_bytes(msg, h->v->conf.vault_id, h->head_seq, &h->ref_head);
+	crypto_sign_detached(sig, NULL, msg, sizeof msg, h->v->keys->sign_sk);
+	char hex[41], b64[90], line[200];
+	git_oid_tostr(hex, sizeof hex, &h->ref_head);
+	rfs_b64_encode(b64, sig, sizeof sig);
+	int n = snprintf(line, sizeof line, "recfs-head 1 %llu %s %s\n",
+	                 (unsigned long long)h->head_seq, hex, b64);
+	int fd = openat(h->side_fd, "head.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	int rc = write(fd, line, (size_t)n) == n ? 0 : -EIO;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && renameat(h->side_fd, "head.tmp", h->side_fd, "head") < 0)
+		rc = -errno;
+	return rc;
+}
+
+/* Parse and check history.git/recfs/head. 0, -ENOENT, -EBADMSG (bad signature or form). */
+int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);
+int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
+{
+	char line[256];
+	int fd = openat(h->side_fd, "head", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t n = read(fd, line, sizeof line - 1);
+	close(fd);
+	if (n <= 0)
+		return -EBADMSG;
+	line[n] = 0;
+	unsigned long long s;
+	char hex[41], b64[100];
+	uint8_t sig[crypto_sign_BYTES], msg[57];
+	if (sscanf(line, "recfs-head 1 %llu %40s %99s", &s, hex, b64) != 3 ||
+	    git_oid_fromstr(oid, hex) < 0 ||
+	    rfs_b64_decode(sig, sizeof sig, b64, strlen(b64)) != (long)sizeof sig)
+		return -EBADMSG;
+	*seq = s;
+	head_signed_bytes(msg, h->v->conf.vault_id, s, oid);
+	return crypto_sign_verify_detached(sig, msg, sizeof msg, h->v->keys->sign_pk) ? -EBADMSG : 0;
+}
+
+/* Pack what is staged, move the ref forward to the newest commit, record
+** the signed head and append the index. Caller holds git_lock. */
+int rfs_h_publish(struct rfs_history *h)
+{
+	int rc = rfs_stage_bytes(h->stage) || rfs_stage_count(h->stage) ? rfs_stage_spill(h->stage, h->odb) : 0;
+	if (rc < 0 || !h->head_seq || (h->have_ref && git_oid_equal(&h->ref_head, &h->head)))
+		return rc;
+	git_reference *ref = NULL;
+	if (h->have_ref) {
+		if (git_graph_descendant_of(h->repo, &h->head, &h->ref_head) != 1)
+			return -ESTALE;              /* never move the ref sideways or back */
+		rc = git_reference_create_matching(&ref, h->repo, RFS_HISTORY_REF, &h->head, 1,
+		                                   &h->ref_head, "recfs") < 0 ? -ESTALE : 0;
+	} else {
+		rc = git_reference_create(&ref, h->repo, RFS_HISTORY_REF, &h->head, 0, "recfs") < 0
+		     ? -EIO : 0;
+	}
+	git_reference_free(ref);
+	if (rc < 0)
+		return rc;
+	h->ref_head = h->head;
+	h->have_ref = true;
+	rc = write_head_record(h);
+	int irc = rfs_index_append(h, &h->index_pending);
+	rfs_bytes_free(&h->index_pending);
+	return rc < 0 ? rc : irc;
+}
+
+/* ---- the committer thread ---- */
+
+static size_t take_batch(struct rfs_history *h, struct rfs_pending **out)
+{
+	struct rfs_pending *first = h->q_head, *p = first, *last = NULL;
+	size_t n = 0;
+	for (; p && n < MAX_BATCH; p = p->next) {
+		bool clash = false;
+		for (struct rfs_pending *q = first; q != p && !clash; q = q->next)
+			clash = saves_conflict(p, q);
+		if (clash || (!p->cpath[0] && n))
+			break;
+		last = p;
+		n++;
+		if (!p->cpath[0])
+			break;                       /* a root save goes alone */
+	}
+	*out = first;
+	h->q_head = last->next;
+	if (!h->q_head)
+		h->q_tail = NULL;
+	last->next = NULL;
+	return n;
+}
+
+static long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static void publish_locked(struct rfs_history *h)
+{
+	uint64_t upto = h->n_committed;
+	pthread_mutex_unlock(&h->q_lock);
+	pthread_mutex_lock(&h->git_lock);
+	int rc = rfs_h_publish(h);
+	pthread_mutex_unlock(&h->git_lock);
+	pthread_mutex_lock(&h->q_lock);
+	if (rc < 0 && !h->error)
+		h->error = rc;
+	h->n_durable = upto;
+	h->unpacked = false;
+	pthread_cond_broadcast(&h->q_done);
+}
+
+static void *committer(void *arg)
+{
+	struct rfs_history *h = arg;
+	pthread_mutex_lock(&h->q_lock);
+	for (;;) {
+		if (h->q_head) {
+			struct rfs_pending *batch;
+			size_t n = take_batch(h, &batch);
+			pthread_mutex_unlock(&h->q_lock);
+			pthread_mutex_lock(&h->git_lock);
+			int rc = apply_batch(h, batch, n);
+			bool spill = rfs_stage_bytes(h->stage) > SPILL_BYTES;
+			pthread_mutex_unlock(&h->git_lock);
+			while (batch) {
+				struct rfs_pending *next = batch->next;
+				pending_free(batch);
+				batch = next;
+			}
+			pthread_mutex_lock(&h->q_lock);
+			if (rc < 0 && !h->error)
+				h->error = rc;
+			h->n_committed += n;
+			if (!h->unpacked) {
+				h->unpacked = true;
+				clock_gettime(CLOCK_MONOTONIC, &h->first_unpacked);
+			}
+			if (spill)
+				publish_locked(h);
+			continue;
+		}
+		if (h->unpacked && (h->flush_wanted || h->stop || ms_since(&h->first_unpacked) >= PACK_DELAY_MS)) {
+			h->flush_wanted = false;
+			publish_locked(h);
+			continue;
+		}
+		if (h->flush_wanted) {           /* nothing unpacked: already durable */
+			h->flush_wanted = false;
+			h->n_durable = h->n_committed;
+			pthread_cond_broadcast(&h->q_done);
+			continue;
+		}
+		if (h->stop)
+			break;
+		if (h->unpacked) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 50 * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&h->q_cond, &h->q_lock, &until);
+		} else {
+			pthread_cond_wait(&h->q_cond, &h->q_lock);
+		}
+	}
+	pthread_mutex_unlock(&h->q_lock);
+	return NULL;
+}
+
+int rfs_history_flush(struct rfs_history *h)
+{
+	if (!h || !h->thread_started)
+		return 0;
+	pthread_mutex_lock(&h->q_lock);
+	uint64_t target = h->n_recorded;
+	while (h->n_durable < target && !h->error) {
+		h->flush_wanted = true;
+		pthread_cond_signal(&h->q_cond);
+		pthread_cond_wait(&h->q_done, &h->q_lock);
+	}
+	int rc = h->error;
+	pthread_mutex_unlock(&h->q_lock);
+	return rc;
+}
+
+/* ---- open / close ---- */
+
+static int load_head(struct rfs_history *h)
+{
+	git_reference *ref = NULL;
+	int rc = git_reference_lookup(&ref, h->repo, RFS_HISTORY_REF);
+	if (rc == GIT_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return -EIO;
+	const git_oid *target = git_reference_target(ref);
+	if (target) {
+		h->ref_head = h->head = *target;
+		h->have_ref = true;
+	}
+	git_reference_free(ref);
+	if (!h->have_ref)
+		return 0;
+	struct rfs_record r;
+	rc = rfs_h_read_commit_record(h, &h->head, &r);
+	if (rc < 0)
+		return rc == -ENOENT ? -EIO : rc;
+	h->head_seq = r.seq;
+	rfs_record_clear(&r);
+	return 0;
+}
+
+static int open_repo(struct rfs_history *h, bool create)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", h->v->path, RFS_HISTORY_DIR) < 0)
+		return -ENOMEM;
+	int rc = git_repository_open_bare(&h->repo, path);
+	if (rc == GIT_ENOTFOUND && create) {
+		git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+		o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+		o.initial_head = "main";
+		o.description = "recfs history (ciphertext)";
+		rc = git_repository_init_ext(&h->repo, path, &o);
+	}
+	free(path);
+	if (rc == GIT_ENOTFOUND)
+		return -ENOENT;
+	if (rc < 0 || git_repository_odb(&h->odb, h->repo) < 0)
+		return -EIO;
+	if (mkdirat(h->v->dirfd, RFS_HISTORY_DIR "/" RFS_SIDE_DIR, 0700) < 0 && errno != EEXIST &&
+	    create)
+		return -errno;
+	h->side_fd = openat(h->v->dirfd, RFS_HISTORY_DIR "/" RFS_SIDE_DIR,
+	                    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (h->side_fd < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static char *dup_who(const char *s, const char *fallback)
+{
+	return strdup(s && s[0] ? s : fallback);
+}
+
+/* A clean close leaves the head it ended at; if that is still the ref, live/
+** and history agree and the (costly) comparison can be skipped. */
+static bool clean_close_matches(struct rfs_history *h)
+{
+	char buf[64] = { 0 };
+	int fd = openat(h->side_fd, "clean", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	unlinkat(h->side_fd, "clean", 0);
+	char hex[41];
+	git_oid_tostr(hex, sizeof hex, &h->ref_head);
+	return n >= 40 && h->have_ref && !strncmp(buf, hex, 40);
+}
+
+static void mark_clean(struct rfs_history *h)
+{
+	if (!h->have_ref || h->error)
+		return;
+	char hex[42];
+	git_oid_tostr(hex, 41, &h->ref_head);
+	hex[40] = '\n';
+	int fd = openat(h->side_fd, "clean", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		if (write(fd, hex, 41) != 41)
+			unlinkat(h->side_fd, "clean", 0);
+		close(fd);
+	}
+}
+
+int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned flags,
+                     struct rfs_history **out, char *err, size_t errsz)
+{
+	git_libgit2_init();
+	struct rfs_history *h = calloc(1, sizeof *h);
+	if (!h)
+		return -ENOMEM;
+	bool ro = flags & RFS_HISTORY_READONLY;
+	h->v = v;
+	h->flags = flags;
+	h->side_fd = -1;
+	h->chunk_bytes = (uint64_t)(v->conf.chunk_blocks ? v->conf.chunk_blocks : 256) * RFS_SLOT_SIZE;
+	pthread_mutex_init(&h->git_lock, NULL);
+	pthread_mutex_init(&h->q_lock, NULL);
+	pthread_cond_init(&h->q_cond, NULL);
+	pthread_cond_init(&h->q_done, NULL);
+	h->login = dup_who(who ? who->login : NULL, "unknown");
+	h->full_name = dup_who(who ? who->full_name : NULL, "");
+	h->host = dup_who(who ? who->host : NULL, "unknown");
+	int rc = h->login && h->full_name && h->host ? 0 : -ENOMEM;
+	const char *what = "cannot open";
+	if (rc == 0) {
+		if (!ro)
+			git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+		rc = open_repo(h, !ro);
+	}
+	if (rc == 0 && (rc = load_head(h)) < 0)
+		what = "cannot read the newest commit of";
+	if (rc == 0 && !ro) {
+		rc = rfs_stage_attach(h->odb, &h->stage);
+		bool skip = (flags & RFS_HISTORY_NO_RECOVERY) || clean_close_matches(h);
+		if (rc == 0 && (rc = rfs_index_sync(h)) < 0)
+			what = "cannot update the history index of";
+		if (rc == 0 && !skip && (rc = rfs_h_recover(h)) < 0)
+			what = "cannot bring history in line with live/ in";
+		if (rc == 0)
+			rc = -pthread_create(&h->thread, NULL, committer, h);
+		h->thread_started = rc == 0;
+	}
+	if (rc < 0) {
+		if (err)
+			snprintf(err, errsz, "%s %s/%s: %s%s", what, v->path, RFS_HISTORY_DIR, strerror(-rc),
+			         rc == -ENOENT ? " (no history yet: mount the vault once)" : "");
+		rfs_history_close(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+void rfs_history_close(struct rfs_history *h)
+{
+	if (!h)
+		return;
+	if (h->thread_started) {
+		rfs_history_flush(h);
+		pthread_mutex_lock(&h->q_lock);
+		h->stop = true;
+		pthread_cond_signal(&h->q_cond);
+		pthread_mutex_unlock(&h->q_lock);
+		pthread_join(h->thread, NULL);
+		mark_clean(h);
+	}
+	while (h->q_head) {
+		struct rfs_pending *next = h->q_head->next;
+		pending_free(h->q_head);
+		h->q_head = next;
+	}
+	rfs_bytes_free(&h->index_pending);
+	git_odb_free(h->odb);
+	git_repository_free(h->repo);
+	if (h->side_fd >= 0)
+		close(h->side_fd);
+	free(h->login);
+	free(h->full_name);
+	free(h->host);
+	pthread_mutex_destroy(&h->git_lock);
+	pthread_mutex_destroy(&h->q_lock);
+	pthread_cond_destroy(&h->q_cond);
+	pthread_cond_destroy(&h->q_done);
+	free(h);
+	git_libgit2_shutdown();
+}
+
+int rfs_history_head(struct rfs_history *h, char rev[RFS_REV_HEX + 1], uint64_t *seq)
+{
+	pthread_mutex_lock(&h->git_lock);
+	int rc = h->head_seq ? 0 : -ENOENT;
+	if (rc == 0) {
+		git_oid_tostr(rev, RFS_REV_HEX + 1, &h->head);
+		if (seq)
+			*seq = h->head_seq;
+	}
+	pthread_mutex_unlock(&h->git_lock);
+	return rc;
+}
+
+const char *rfs_save_kind_name(enum rfs_save_kind kind)
+{
+	static const char *const names[] = {
+		[RFS_SAVE_CREATED] = "created", [RFS_SAVE_SAVED] = "saved",
+		[RFS_SAVE_RENAMED] = "renamed", [RFS_SAVE_DELETED] = "deleted",
+		[RFS_SAVE_RESTORED] = "restored", [RFS_SAVE_MODE] = "mode changed",
+		[RFS_SAVE_PROPERTY] = "property changed", [RFS_SAVE_EXCHANGED] = "exchanged",
+		[RFS_SAVE_RECOVERED] = "recovered",
+	};
+	return kind >= RFS_SAVE_CREATED && kind <= RFS_SAVE_RECOVERED ? names[kind] : "unknown";
+}

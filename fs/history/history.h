@@ -1,0 +1,202 @@
+/*
+** history: every save of live/ as a signed, encrypted commit in VAULT/history.git.
+**
+** Owns: history.git (objects, refs/heads/main, the recfs/ side files: signed
+** head record and the keyed event index), recovery of history after a crash,
+** and the read side (log, show, restore, materialise, verify, gc).
+** Must never: write plaintext or a clear name to history.git (clear paths
+** exist only inside the encrypted commit record and the encrypted index),
+** move refs/heads/main backwards, or rewrite a commit. docs/HISTORY.md is the format.
+**
+** Threads: rfs_history_record/flush/restore may be called from any thread.
+** The daemon calls rfs_history_record while it holds the file's lock: the
+** bytes are captured before it returns; the commit follows on a committer
+** thread (saves of different paths may share a commit, two saves of one path
+** never do). Read functions may run concurrently with the committer.
+*/
+#ifndef RECFS_FS_HISTORY_H
+#define RECFS_FS_HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+#include "fs/vault.h"
+
+#define RFS_HISTORY_REF "refs/heads/main"
+#define RFS_REV_HEX 40                /* a revision is a commit id in hex */
+
+struct rfs_history;                   /* opaque */
+
+/* Who saves: the person who mounted. Copied at open. */
+struct rfs_who {
+	const char *login;                /* passwd login name */
+	const char *full_name;            /* passwd gecos (or --author / vault config) */
+	const char *host;                 /* gethostname() */
+};
+
+/* What happened (part of the format: never renumber). */
+enum rfs_save_kind {
+	RFS_SAVE_CREATED = 1,             /* create, mkdir, symlink */
+	RFS_SAVE_SAVED = 2,               /* close after write, fsync, truncate */
+	RFS_SAVE_RENAMED = 3,             /* rename (a folder moves with its subtree) */
+	RFS_SAVE_DELETED = 4,             /* unlink, rmdir */
+	RFS_SAVE_RESTORED = 5,            /* restore of an earlier version */
+	RFS_SAVE_MODE = 6,                /* chmod, chown */
+	RFS_SAVE_PROPERTY = 7,            /* xattr set or removed */
+	RFS_SAVE_EXCHANGED = 8,           /* rename(RENAME_EXCHANGE): the two entries swap */
+	RFS_SAVE_RECOVERED = 9,           /* written by recovery at open, never by the daemon */
+};
+
+enum rfs_obj_type {
+	RFS_OBJ_FILE = 1,
+	RFS_OBJ_DIR = 2,
+	RFS_OBJ_SYMLINK = 3,
+};
+
+/* Plaintext blocks [first, first + count) written since the last save. */
+struct rfs_range {
+	uint64_t first;
+	uint64_t count;
+};
+
+/* One save, as the daemon describes it. All strings are borrowed for the call.
+** cipher paths are backing paths relative to live/ ("" is the root,
+** "AbC.../XyZ..." below it; a long name is its ".L<hash>" backing name: the
+** ".n" side file and a folder's ".dirid" are captured automatically). */
+struct rfs_save {
+	enum rfs_save_kind kind;
+	enum rfs_obj_type type;
+	const char *cipher_path;          /* the entry now (DELETED: the entry that went) */
+	const char *cipher_path_old;      /* RENAMED / EXCHANGED: the other entry, else NULL */
+	const char *clear_path;           /* "/cases/smith/notes.odt" style, from the mount root */
+	const char *clear_path_old;       /* RENAMED / EXCHANGED, else NULL */
+	uint8_t file_id[16];              /* file: header file id; folder: its dirid; symlink: zeros */
+	mode_t mode;                      /* full st_mode (type bits included) */
+	uid_t uid;
+	gid_t gid;
+	struct timespec mtime;
+	uint64_t size;                    /* plaintext size (files), 0 otherwise */
+	const struct rfs_range *ranges;   /* SAVED: blocks written since last save; NULL = whole file */
+	size_t nranges;
+	const char *property;             /* PROPERTY: the xattr name (clear), else NULL */
+	const char *restored_from;        /* RESTORED: revision hex, else NULL */
+	int fd;                           /* -1, or an open fd on the ciphertext file (read with pread) */
+};
+
+enum {
+	RFS_HISTORY_READONLY = 1,         /* no committer, no recovery: for log/show/verify */
+	RFS_HISTORY_NO_RECOVERY = 2,      /* writable, but skip the live/ comparison at open */
+};
+
+/* Open VAULT/history.git, creating it when missing (not with READONLY).
+** Writable opens run recovery: live/ is compared with the newest commit and
+** any difference is committed as one RFS_SAVE_RECOVERED commit. who may be
+** NULL for READONLY. err gets a one-line reason. 0 or -errno. */
+int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned flags,
+                     struct rfs_history **out, char *err, size_t errsz);
+
+/* Capture a save (synchronous snapshot of the changed chunks); the commit
+** may follow later on the committer thread. 0 or -errno (-EIO: the file
+** could not be read; nothing was recorded). */
+int rfs_history_record(struct rfs_history *h, const struct rfs_save *s);
+
+/* Returns once everything recorded so far is committed, packed and the ref
+** moved (durable). 0 or -errno (the first committer error, if any). */
+int rfs_history_flush(struct rfs_history *h);
+
+/* Flush, stop the committer, mark a clean close, free. NULL is allowed. */
+void rfs_history_close(struct rfs_history *h);
+
+/* ---- read side (works on READONLY and writable handles) ---- */
+
+/* One event of one version, as shown by `recfs log`. */
+struct rfs_version {
+	char rev[RFS_REV_HEX + 1];
+	uint64_t seq;                     /* 1 for the first commit, +1 each commit */
+	int64_t time;                     /* commit time, seconds since the epoch */
+	int tz_offset;                    /* minutes east of UTC */
+	const char *login, *full_name, *host;
+	enum rfs_save_kind kind;
+	enum rfs_obj_type type;
+	const char *path;                 /* clear */
+	const char *path_old;             /* "" unless renamed / exchanged */
+	const char *restored_from;        /* "" unless restored */
+	const char *property;             /* "" unless property */
+	uint8_t file_id[16];
+	uint32_t mode, uid, gid;
+	struct timespec mtime;
+	uint64_t size;
+};
+
+/* Called newest first; the strings live until the callback returns.
+** Return non-zero to stop (that value is returned by the walker). */
+typedef int (*rfs_version_cb)(const struct rfs_version *ver, void *arg);
+
+/* Every event touching clear_path (following the file across renames), or
+** every event when clear_path is NULL, newest first, at most limit (0 = all).
+** Uses the keyed index (rebuilt from history when missing). 0 or -errno. */
+int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
+                    rfs_version_cb cb, void *arg);
+
+/* Resolve "HEAD", a revision hex prefix (>= 7), or an ISO 8601 local date
+** ("2023-03-31", "2023-03-31T14:05", "2023-03-31 14:05:09") to the newest
+** commit at or before it. 0, -ENOENT (no such commit), -EINVAL (unparsable). */
+int rfs_history_resolve(struct rfs_history *h, const char *rev_or_date, char rev[RFS_REV_HEX + 1]);
+
+/* What clear_path was at rev: type, size, file id, mode (from the latest
+** event at or before rev). 0, -ENOENT (no such path at rev), -errno. */
+int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_path,
+                     struct rfs_version *out);
+
+/* Write the plaintext of clear_path at rev to out_fd (a symlink gives its
+** target). 0, -ENOENT, -EISDIR, -EKEYREJECTED (key shredded), -EIO (fails to authenticate). */
+int rfs_history_read(struct rfs_history *h, const char *rev, const char *clear_path, int out_fd);
+
+/* Write the ciphertext of clear_path at rev (chunks reassembled) to out_fd. */
+int rfs_history_read_cipher(struct rfs_history *h, const char *rev, const char *clear_path,
+                            int out_fd);
+
+/* Offline restore (vault not mounted, writable handle): put the content of
+** clear_path at rev back into live/ (recreating missing parent folders) and
+** record a RESTORED version. The mount daemon instead writes the plaintext
+** from rfs_history_read through its own write path and records RESTORED. */
+int rfs_history_restore(struct rfs_history *h, const char *clear_path, const char *rev);
+
+/* Write the whole ciphertext tree of rev into dir (must be empty or
+** missing) in the layout of live/, with modes and mtimes from the index, so
+** the daemon can mount it read-only. 0 or -errno. */
+int rfs_history_materialise(struct rfs_history *h, const char *rev, const char *dir);
+
+struct rfs_verify_result {
+	unsigned long commits, blobs, trees;
+	unsigned long problems;           /* lines written to the report */
+};
+
+/* Check every commit signature and sealed record, the parent chain
+** (changed / removed / reordered commits), the signed head record (ref moved
+** backwards), that every object reachable is readable, and that live/
+** matches the newest commit. One line per problem, e.g.
+**   "forged signature on commit <rev>"
+**   "changed commit <rev>: <what>"
+**   "removed commit: <rev> (seq N) is missing before <rev>"
+**   "reordered commits: <rev> (seq N) follows <rev> (seq M)"
+**   "ref moved backwards: refs/heads/main is at seq N, the vault recorded seq M (<rev>)"
+**   "corrupt object <oid> in commit <rev>: <libgit2 reason>"
+**   "live/ differs from the newest commit at <cipher path>"
+** Returns 0 when the walk completed (problems counted in res), or -errno. */
+int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_result *res);
+
+/* Repack every object into one uncompressed pack, remove loose objects and
+** old packs. Never rewrites history. 0 or -errno. */
+int rfs_history_gc(struct rfs_history *h);
+
+/* The newest commit (hex) and its seq; -ENOENT for an empty history. */
+int rfs_history_head(struct rfs_history *h, char rev[RFS_REV_HEX + 1], uint64_t *seq);
+
+/* Text of a kind for log output: "created", "saved", "renamed", ... */
+const char *rfs_save_kind_name(enum rfs_save_kind kind);
+
+#endif

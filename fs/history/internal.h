@@ -1,0 +1,96 @@
+/*
+** internal: the state shared by the history modules. Not a public contract.
+** Must never: be included outside fs/history and tests/history.
+*/
+#ifndef RECFS_FS_HISTORY_INTERNAL_H
+#define RECFS_FS_HISTORY_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <git2.h>
+#include "fs/history/history.h"
+#include "fs/history/pack.h"
+#include "fs/history/record.h"
+
+#define RFS_SIDE_DIR "recfs"            /* history.git/recfs: head record, index, clean mark */
+#define RFS_CHUNK_MARKER ".recfs-chunks" /* entry that makes a tree a chunked file */
+#define RFS_CHUNK_MARKER_TEXT "recfs chunked file 1\n"
+#define RFS_SIG_FIELD "recfs-sig"
+#define RFS_SIG_NAME "recfs"
+#define RFS_SIG_EMAIL "recfs@invalid"
+
+/* What record() captured for one save. */
+struct rfs_capture {
+	enum { CAP_NONE, CAP_ENTRY, CAP_CHUNKS } state;
+	git_oid oid;                      /* CAP_ENTRY */
+	git_filemode_t mode;
+	uint64_t nchunks;                 /* CAP_CHUNKS: chunk count now */
+	size_t ncap;                      /* CAP_CHUNKS: chunks captured */
+	uint64_t *cidx;
+	git_oid *coid;
+	bool has_side;                    /* a long name's ".n" side file */
+	git_oid side;
+};
+
+struct rfs_pending {
+	struct rfs_pending *next;
+	struct rfs_event ev;
+	char *cpath, *cpath_old;          /* cipher paths */
+	struct rfs_capture cap;
+};
+
+struct rfs_history {
+	struct rfs_vault *v;
+	unsigned flags;
+	git_repository *repo;
+	git_odb *odb;
+	struct rfs_stage *stage;          /* NULL on READONLY handles */
+	pthread_mutex_t git_lock;         /* every libgit2 call on repo */
+	char *login, *full_name, *host;
+	uint64_t chunk_bytes;             /* conf.chunk_blocks * RFS_SLOT_SIZE */
+	int side_fd;                      /* history.git/recfs */
+
+	git_oid head;                     /* newest commit (may be ahead of the ref) */
+	uint64_t head_seq;                /* 0: no commit yet */
+	git_oid ref_head;                 /* what refs/heads/main points to */
+	bool have_ref;
+	struct rfs_bytes index_pending;   /* index records of commits not yet behind the ref */
+
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond, q_done;
+	struct rfs_pending *q_head, *q_tail;
+	uint64_t n_recorded, n_committed, n_durable;
+	bool flush_wanted, stop;
+	int error;
+	struct timespec first_unpacked;
+	bool unpacked;
+};
+
+/* history.c */
+int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
+int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *events, size_t n,
+                 git_oid *out);
+int rfs_h_publish(struct rfs_history *h);
+bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e);
+int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r);
+
+/* index.c */
+int rfs_index_encode_commit(struct rfs_history *h, struct rfs_bytes *b, const git_oid *rev,
+                            const struct rfs_record *r);
+int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b);
+int rfs_index_sync(struct rfs_history *h);   /* writable: catch the file up with the ref */
+
+/* recover.c */
+int rfs_h_recover(struct rfs_history *h);
+typedef int (*rfs_live_diff_cb)(struct rfs_history *h, const char *cpath, const char *clear,
+                                int what, void *arg);   /* what: 'A'dded 'R'emoved 'C'hanged */
+int rfs_h_live_diff(struct rfs_history *h, git_tree *tree, rfs_live_diff_cb cb, void *arg);
+
+/* read.c */
+int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
+                        char *cpath, size_t cpathsz, git_tree_entry **out);
+int rfs_h_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16]);
+
+#endif

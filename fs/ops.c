@@ -1,0 +1,1436 @@
+/*
+** ops: see ops.h. Modelled on libfuse's passthrough_ll: every inode holds an
+** O_PATH descriptor of its backing file, so renames of folders cost nothing
+** and no path is ever re-resolved from the root.
+*/
+#include "fs/ops.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "crypto/content.h"
+#include "crypto/encoding.h"
+#include "crypto/secmem.h"
+#include "fs/cfile.h"
+#include "fs/log.h"
+
+#define XATTR_USER "user."
+#define XATTR_USER_LEN 5
+
+struct rfs_fh {
+	int fd;
+};
+
+struct rfs_dirh {
+	DIR *dp;
+	struct dirent *entry;
+	off_t offset;
+};
+
+static struct rfs_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct rfs_inode *inode_of(fuse_req_t req, fuse_ino_t ino)
+{
+	return rfs_inode_of(&fs_of(req)->it, ino);
+}
+
+static void proc_path(char out[64], int fd)
+{
+	snprintf(out, 64, "/proc/self/fd/%d", fd);
+}
+
+/* Log a problem with a file by its clear path (the daemon's own log only). */
+static void log_inode(struct rfs_fs *fs, struct rfs_inode *in, const char *what)
+{
+	char *path = rfs_inode_path(&fs->it, in, true);
+
+	rfs_log(LOG_ERR, "/%s: %s", path ? path : "(deleted file)", what);
+	free(path);
+}
+
+/* ---- names ---------------------------------------------------------- */
+
+static int dirid_of(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRID_SIZE])
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&dir->mu);
+	if (!dir->dirid_ok) {
+		int fd = openat(dir->fd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0 || read(fd, dir->dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
+			rc = -EIO;
+		else
+			dir->dirid_ok = true;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc == 0)
+		memcpy(out, dir->dirid, RFS_DIRID_SIZE);
+	pthread_mutex_unlock(&dir->mu);
+	if (rc < 0)
+		log_inode(fs, dir, "folder id missing or unreadable; run 'recfs fsck'");
+	return rc;
+}
+
+struct sealed_name {
+	char text[RFS_ENC_NAME_MAX + 1];   /* the sealed name */
+	char backing[256];                 /* its name on disk */
+	bool is_long;
+};
+
+static int seal_name(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                     struct sealed_name *sn)
+{
+	uint8_t dirid[RFS_DIRID_SIZE];
+	int rc = dirid_of(fs, dir, dirid);
+
+	if (rc < 0)
+		return rc;
+	rc = rfs_name_seal(sn->text, sizeof(sn->text), name, dirid, fs->v->keys);
+	if (rc < 0)
+		return rc;
+	sn->is_long = rfs_name_backing(sn->backing, sn->text);
+	return 0;
+}
+
+static void long_side_name(char out[256 + 8], const char *backing)
+{
+	snprintf(out, 256 + 8, "%s%s", backing, RFS_LONG_SUFFIX);
+}
+
+/* Write the side file holding a long sealed name. */
+static int write_long_name(int dirfd, const struct sealed_name *sn)
+{
+	char side[256 + 8];
+	size_t len = strlen(sn->text);
+	int fd, rc = 0;
+
+	if (!sn->is_long)
+		return 0;
+	long_side_name(side, sn->backing);
+	fd = openat(dirfd, side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0400);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, sn->text, len) != (ssize_t)len)
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+static void remove_long_name(int dirfd, const char *backing)
+{
+	char side[256 + 8];
+
+	if (!rfs_name_is_long(backing))
+		return;
+	long_side_name(side, backing);
+	(void)unlinkat(dirfd, side, 0);
+}
+
+/* Clear name of a backing entry; -EIO when it does not authenticate. */
+static int open_name(struct rfs_fs *fs, int dirfd, const uint8_t dirid[RFS_DIRID_SIZE],
+                     const char *backing, char clear[256])
+{
+	char text[RFS_ENC_NAME_MAX + 1];
+	const char *sealed = backing;
+
+	if (rfs_name_is_long(backing)) {
+		char side[256 + 8];
+		int fd;
+		ssize_t n;
+
+		long_side_name(side, backing);
+		fd = openat(dirfd, side, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -EIO;
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+		if (n <= 0)
+			return -EIO;
+		text[n] = '\0';
+		if (strlen(text) != (size_t)n)
+			return -EIO;
+		{
+			char check[256];
+
+			rfs_name_backing(check, text);
+			if (strcmp(check, backing) != 0)
+				return -EIO;
+		}
+		sealed = text;
+	}
+	return rfs_name_open(clear, 256, sealed, dirid, fs->v->keys) < 0 ? -EIO : 0;
+}
+
+/* ---- attributes ------------------------------------------------------- */
+
+static int symlink_len(struct rfs_fs *fs, int dirfd, const char *path, size_t *len)
+{
+	char text[PATH_MAX], clear[PATH_MAX];
+	ssize_t n = readlinkat(dirfd, path, text, sizeof(text) - 1);
+	int rc;
+
+	if (n < 0)
+		return -errno;
+	text[n] = '\0';
+	rc = rfs_target_open(clear, sizeof(clear), text, fs->v->keys);
+	if (rc < 0)
+		return -EIO;
+	*len = (size_t)rc;
+	return 0;
+}
+
+/* Turn the backing file's stat into the plaintext view. */
+static int plain_attr(struct rfs_fs *fs, int dirfd, const char *path, struct stat *st)
+{
+	if (S_ISREG(st->st_mode)) {
+		bool valid;
+		uint64_t size = rfs_plain_size((uint64_t)st->st_size, &valid);
+		uint64_t dense = (size + 4095) / 4096 * 8;
+
+		/* A dense file reports what it would take on disk in clear; a sparse one scales down. */
+		if ((uint64_t)st->st_blocks * 512 >= (uint64_t)st->st_size)
+			st->st_blocks = (blkcnt_t)dense;
+		else
+			st->st_blocks = (blkcnt_t)((uint64_t)st->st_blocks * RFS_BLOCK_SIZE / RFS_SLOT_SIZE);
+		st->st_size = (off_t)size;
+	} else if (S_ISLNK(st->st_mode)) {
+		size_t len = 0;
+		int rc = symlink_len(fs, dirfd, path, &len);
+
+		if (rc < 0)
+			return rc;
+		st->st_size = (off_t)len;
+	}
+	return 0;
+}
+
+static int stat_inode(struct rfs_fs *fs, struct rfs_inode *in, struct stat *st)
+{
+	if (fstatat(in->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return plain_attr(fs, in->fd, "", st);
+}
+
+/* fstatat + inode lookup for a backing entry; fills e. */
+static int make_entry(struct rfs_fs *fs, struct rfs_inode *parent, int dirfd, const char *name,
+                      const char *backing, struct fuse_entry_param *e, struct rfs_inode **out)
+{
+	struct rfs_inode *in;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if (fstatat(dirfd, backing, &e->attr, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	if (!S_ISREG(e->attr.st_mode) && !S_ISDIR(e->attr.st_mode) && !S_ISLNK(e->attr.st_mode))
+		return -EIO;
+	rc = plain_attr(fs, dirfd, backing, &e->attr);
+	if (rc < 0)
+		return rc;
+	rc = rfs_inode_lookup(&fs->it, parent, name, backing, &e->attr, &in);
+	if (rc < 0)
+		return rc;
+	e->ino = rfs_ino_of(&fs->it, in);
+	e->attr_timeout = fs->timeout;
+	e->entry_timeout = fs->timeout;
+	if (out)
+		*out = in;
+	return 0;
+}
+
+/* New objects belong to the caller, as on a local disk, when the daemon is root. */
+static int give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *parent,
+                          const char *backing)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat pst;
+	gid_t gid = ctx->gid;
+
+	if (!fs->as_root)
+		return 0;
+	if (fstatat(parent->fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+		gid = pst.st_gid;
+	if (fchownat(parent->fd, backing, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- content keys ------------------------------------------------------ */
+
+/* Load the file's key and size once per inode. fd is open on the backing file. */
+static int ensure_loaded(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&in->mu);
+	if (!in->key) {
+		const char *why = NULL;
+		uint8_t *key = rfs_key_alloc();
+
+		if (!key) {
+			rc = -ENOMEM;
+		} else {
+			rc = rfs_cfile_load(fs->v->ks, fd, key, in->file_id, &in->hdr_flags, &why);
+			if (rc == 0)
+				in->key = key;
+			else
+				rfs_key_free(key);
+		}
+		if (rc < 0 && why)
+			log_inode(fs, in, why);
+		if (rc == -ENOENT || rc == -EPROTONOSUPPORT)
+			rc = -EIO;
+	}
+	pthread_mutex_unlock(&in->mu);
+	if (rc < 0)
+		return rc;
+	pthread_rwlock_wrlock(&in->content);
+	if (!in->size_ok) {
+		rc = rfs_cfile_stat_size(fd, &in->size);
+		in->size_ok = rc == 0;
+	}
+	pthread_rwlock_unlock(&in->content);
+	return rc;
+}
+
+static void cfile_of(struct rfs_inode *in, int fd, struct rfs_cfile *cf)
+{
+	cf->fd = fd;
+	cf->key = in->key;
+	memcpy(cf->file_id, in->file_id, RFS_FILE_ID_SIZE);
+	cf->hdr_flags = in->hdr_flags;
+	cf->size = in->size;
+}
+
+/* After a write or truncate: keep what cfile learnt. Content lock held. */
+static void cfile_done(struct rfs_inode *in, const struct rfs_cfile *cf)
+{
+	in->size = cf->size;
+	in->hdr_flags = cf->hdr_flags;
+	in->dirty = true;
+}
+
+/* ---- versions ---------------------------------------------------------- */
+
+/* A save of a file's content (close after writing, fsync). Content lock held.
+** History hooks in here (issue 4); until then a save only clears the mark. */
+static void note_content_saved(struct rfs_fs *fs, struct rfs_inode *in)
+{
+	(void)fs;
+	in->dirty = false;
+}
+
+/* ---- lookups and attributes --------------------------------------------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct rfs_fs *fs = userdata;
+
+	if (!fs->read_only && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	conn->max_write = 1u << 20;
+	conn->time_gran = 1;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = inode_of(req, parent);
+	struct fuse_entry_param e;
+	struct sealed_name sn;
+	int rc = seal_name(fs, dir, name, &sn);
+
+	if (rc == 0)
+		rc = make_entry(fs, dir, dir->fd, name, sn.backing, &e, NULL);
+	if (rc == -ENOENT) {
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->timeout;   /* we are the only writer: cache the miss */
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	rfs_inode_forget(&fs_of(req)->it, inode_of(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		rfs_inode_forget(&fs_of(req)->it, inode_of(req, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct stat st;
+	int rc = stat_inode(fs, inode_of(req, ino), &st);
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+static int set_times(struct rfs_inode *in, struct stat *attr, int to_set, int fd)
+{
+	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+	char p[64];
+
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		tv[0].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		tv[0] = attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		tv[1].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		tv[1] = attr->st_mtim;
+	if (fd >= 0)
+		return futimens(fd, tv) == 0 ? 0 : -errno;
+	if (in->type == S_IFLNK) {
+		/* O_PATH descriptors do not take times: go through the parent. */
+		if (!in->parent)
+			return -ENOENT;
+		return utimensat(in->parent->fd, in->backing, tv, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+	}
+	proc_path(p, in->fd);
+	return utimensat(AT_FDCWD, p, tv, 0) == 0 ? 0 : -errno;
+}
+
+static int set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size, struct fuse_file_info *fi)
+{
+	struct rfs_cfile cf;
+	char p[64];
+	int fd = fi ? ((struct rfs_fh *)(uintptr_t)fi->fh)->fd : -1;
+	int own_fd = -1, rc;
+
+	if (in->type == S_IFDIR)
+		return -EISDIR;
+	if (in->type != S_IFREG)
+		return -EINVAL;
+	if (size < 0)
+		return -EINVAL;
+	if (fd < 0) {
+		proc_path(p, in->fd);
+		own_fd = fd = open(p, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+	}
+	rc = ensure_loaded(fs, in, fd);
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&in->content);
+		cfile_of(in, fd, &cf);
+		rc = rfs_cfile_truncate(&cf, (uint64_t)size);
+		cfile_done(in, &cf);
+		note_content_saved(fs, in);
+		pthread_rwlock_unlock(&in->content);
+	}
+	if (own_fd >= 0)
+		close(own_fd);
+	return rc;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	struct stat st;
+	char p[64];
+	int rc = 0;
+
+	if (fs->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		if (in->type == S_IFLNK) {
+			rc = -EOPNOTSUPP;
+		} else {
+			proc_path(p, in->fd);
+			if (chmod(p, attr->st_mode & 07777) != 0)
+				rc = -errno;
+		}
+	}
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(in->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+			rc = -errno;
+	}
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		rc = set_size(fs, in, attr->st_size, fi);
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+	                          FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+		rc = set_times(in, attr, to_set,
+		               fi && in->type == S_IFREG ? ((struct rfs_fh *)(uintptr_t)fi->fh)->fd : -1);
+	if (rc == 0)
+		rc = stat_inode(fs, in, &st);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char text[PATH_MAX], clear[PATH_MAX];
+	ssize_t n = readlinkat(in->fd, "", text, sizeof(text) - 1);
+
+	if (n < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	text[n] = '\0';
+	if (rfs_target_open(clear, sizeof(clear), text, fs->v->keys) < 0) {
+		log_inode(fs, in, "symbolic link target does not authenticate");
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	fuse_reply_readlink(req, clear);
+}
+
+/* ---- namespace ----------------------------------------------------------- */
+
+/* Common tail of mkdir/symlink/create: side file for a long name first. */
+static int prepare_name(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
+                        struct rfs_inode **dir, struct sealed_name *sn)
+{
+	int rc;
+
+	if (fs->read_only)
+		return -EROFS;
+	*dir = inode_of(req, parent);
+	rc = seal_name(fs, *dir, name, sn);
+	if (rc == 0)
+		rc = write_long_name((*dir)->fd, sn);
+	return rc;
+}
+
+static void reply_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *dir,
+                            const char *name, const struct sealed_name *sn, int rc)
+{
+	struct fuse_entry_param e;
+
+	if (rc == 0)
+		rc = give_to_caller(fs, req, dir, sn->backing);
+	if (rc == 0)
+		rc = make_entry(fs, dir, dir->fd, name, sn->backing, &e, NULL);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static int new_dirid(int dfd)
+{
+	uint8_t dirid[RFS_DIRID_SIZE];
+	int fd = openat(dfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	randombytes_buf(dirid, sizeof(dirid));
+	if (write(fd, dirid, sizeof(dirid)) != (ssize_t)sizeof(dirid))
+		rc = errno ? -errno : -EIO;
+	close(fd);
+	return rc;
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = NULL;
+	struct sealed_name sn;
+	int rc = prepare_name(fs, req, parent, name, &dir, &sn);
+	int dfd = -1;
+
+	if (rc == 0 && mkdirat(dir->fd, sn.backing, 0700) != 0)
+		rc = -errno;
+	if (rc == 0) {
+		dfd = openat(dir->fd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			rc = -errno;
+	}
+	if (rc == 0)
+		rc = new_dirid(dfd);
+	if (rc == 0 && fchmod(dfd, mode & 07777) != 0)
+		rc = -errno;
+	if (dfd >= 0)
+		close(dfd);
+	reply_new_entry(req, fs, dir, name, &sn, rc);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = NULL;
+	struct sealed_name sn;
+	char text[PATH_MAX];
+	int rc = rfs_target_seal(text, sizeof(text), link, fs->v->keys);
+
+	if (rc >= 0)
+		rc = prepare_name(fs, req, parent, name, &dir, &sn);
+	if (rc >= 0 && symlinkat(text, dir->fd, sn.backing) != 0)
+		rc = -errno;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	reply_new_entry(req, fs, dir, name, &sn, 0);
+}
+
+static void refuse_special(fuse_req_t req, const char *what)
+{
+	static int said;
+
+	if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+		rfs_log(LOG_NOTICE, "%s refused (EPERM): history cannot record them", what);
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	refuse_special(req, "hard links are");
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = inode_of(req, parent), *victim;
+	struct sealed_name sn;
+	struct stat st;
+	int rc = fs->read_only ? -EROFS : seal_name(fs, dir, name, &sn);
+
+	if (rc == 0 && fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
+	if (rc == 0 && S_ISDIR(st.st_mode))
+		rc = -EISDIR;
+	if (rc == 0 && unlinkat(dir->fd, sn.backing, 0) != 0)
+		rc = -errno;
+	if (rc == 0) {
+		remove_long_name(dir->fd, sn.backing);
+		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
+		if (victim)
+			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+/* A backing folder is empty when it holds nothing but its .dirid. */
+static int check_empty_dir(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    strcmp(de->d_name, RFS_DIRID_FILE)) {
+			rc = -ENOTEMPTY;
+			break;
+		}
+	}
+	closedir(dp);
+	return rc;
+}
+
+/* Remove the backing folder parent/backing, which must be empty but for its .dirid. */
+static int remove_dir(int parent_fd, const char *backing)
+{
+	uint8_t dirid[RFS_DIRID_SIZE];
+	int dfd = openat(parent_fd, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd, rc;
+
+	if (dfd < 0)
+		return -errno;
+	rc = check_empty_dir(dfd);
+	if (rc == 0) {
+		fd = openat(dfd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || read(fd, dirid, sizeof(dirid)) != (ssize_t)sizeof(dirid))
+			rc = -EIO;
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc == 0 && unlinkat(dfd, RFS_DIRID_FILE, 0) != 0)
+		rc = -errno;
+	if (rc == 0 && unlinkat(parent_fd, backing, AT_REMOVEDIR) != 0) {
+		rc = -errno;
+		/* Put the id back so that the folder's names still open. */
+		fd = openat(dfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+		if (fd >= 0) {
+			if (write(fd, dirid, sizeof(dirid)) != (ssize_t)sizeof(dirid))
+				rfs_log(LOG_ERR, "could not restore a folder id: run 'recfs fsck'");
+			close(fd);
+		}
+	}
+	close(dfd);
+	return rc;
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = inode_of(req, parent), *victim;
+	struct sealed_name sn;
+	struct stat st;
+	int rc = fs->read_only ? -EROFS : seal_name(fs, dir, name, &sn);
+
+	if (rc == 0 && fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
+	if (rc == 0 && !S_ISDIR(st.st_mode))
+		rc = -ENOTDIR;
+	if (rc == 0)
+		rc = remove_dir(dir->fd, sn.backing);
+	if (rc == 0) {
+		remove_long_name(dir->fd, sn.backing);
+		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
+		if (victim)
+			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
+	}
+	fuse_reply_err(req, -rc);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                      const char *newname, unsigned int flags)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *from_dir = inode_of(req, parent), *to_dir = inode_of(req, newparent);
+	struct rfs_inode *moved = NULL, *target = NULL;
+	struct sealed_name from, to;
+	struct stat from_st, to_st;
+	bool exchange = flags & RENAME_EXCHANGE, have_target, same;
+	uint8_t target_dirid[RFS_DIRID_SIZE];
+	bool target_dirid_removed = false;
+	int rc = 0;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		rc = -EINVAL;
+	else if (fs->read_only)
+		rc = -EROFS;
+	if (rc == 0)
+		rc = seal_name(fs, from_dir, name, &from);
+	if (rc == 0)
+		rc = seal_name(fs, to_dir, newname, &to);
+	if (rc == 0 && fstatat(from_dir->fd, from.backing, &from_st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	same = from_dir == to_dir && strcmp(from.backing, to.backing) == 0;
+	have_target = fstatat(to_dir->fd, to.backing, &to_st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (same) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	if (!exchange && (rc = write_long_name(to_dir->fd, &to)) < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	/* An empty target folder still holds its .dirid: take it out of the way. */
+	if (!exchange && !(flags & RENAME_NOREPLACE) && have_target && S_ISDIR(to_st.st_mode) &&
+	    S_ISDIR(from_st.st_mode)) {
+		int dfd = openat(to_dir->fd, to.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int fd = -1;
+
+		rc = dfd < 0 ? -errno : check_empty_dir(dfd);
+		if (rc == 0) {
+			fd = openat(dfd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
+			if (fd < 0 || read(fd, target_dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
+				rc = -EIO;
+		}
+		if (rc == 0 && unlinkat(dfd, RFS_DIRID_FILE, 0) != 0)
+			rc = -errno;
+		target_dirid_removed = rc == 0;
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0) {
+			if (dfd >= 0)
+				close(dfd);
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		if (renameat2(from_dir->fd, from.backing, to_dir->fd, to.backing, flags) != 0) {
+			rc = -errno;
+			fd = openat(dfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+			if (fd >= 0) {
+				if (write(fd, target_dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
+					rfs_log(LOG_ERR, "could not restore a folder id: run 'recfs fsck'");
+				close(fd);
+			}
+		}
+		close(dfd);
+	} else if (renameat2(from_dir->fd, from.backing, to_dir->fd, to.backing, flags) != 0) {
+		rc = -errno;
+	}
+	(void)target_dirid_removed;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (!exchange)
+		remove_long_name(from_dir->fd, from.backing);
+	moved = rfs_inode_find(&fs->it, from_st.st_dev, from_st.st_ino);
+	if (have_target)
+		target = rfs_inode_find(&fs->it, to_st.st_dev, to_st.st_ino);
+	if (moved)
+		rfs_inode_rename(&fs->it, moved, to_dir, newname, to.backing);
+	if (target) {
+		if (exchange)
+			rfs_inode_rename(&fs->it, target, from_dir, name, from.backing);
+		else
+			rfs_inode_rename(&fs->it, target, NULL, NULL, NULL);
+	}
+	fuse_reply_err(req, 0);
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+static int open_backing(struct rfs_inode *in, int flags)
+{
+	char p[64];
+	int acc = flags & O_ACCMODE;
+
+	proc_path(p, in->fd);
+	/* Partial blocks are read-modify-write, and the writeback cache reads too. */
+	return open(p, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+}
+
+static int new_fh(struct fuse_file_info *fi, int fd)
+{
+	struct rfs_fh *fh = malloc(sizeof(*fh));
+
+	if (!fh)
+		return -ENOMEM;
+	fh->fd = fd;
+	fi->fh = (uint64_t)(uintptr_t)fh;
+	fi->keep_cache = 1;     /* every change to the file passes through this daemon */
+	return 0;
+}
+
+static struct rfs_fh *fh_of(struct fuse_file_info *fi)
+{
+	return (struct rfs_fh *)(uintptr_t)fi->fh;
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = NULL, *in = NULL;
+	struct sealed_name sn;
+	struct fuse_entry_param e;
+	uint8_t *key = NULL;
+	uint8_t file_id[RFS_FILE_ID_SIZE];
+	int fd = -1;
+	int rc = prepare_name(fs, req, parent, name, &dir, &sn);
+
+	if (rc == 0) {
+		fd = openat(dir->fd, sn.backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+		if (fd < 0)
+			rc = -errno;
+	}
+	if (rc == 0) {
+		key = rfs_key_alloc();
+		rc = key ? rfs_cfile_init(fs->v->ks, fd, key, file_id) : -ENOMEM;
+		if (rc < 0)
+			(void)unlinkat(dir->fd, sn.backing, 0);
+	}
+	if (rc == 0)
+		rc = give_to_caller(fs, req, dir, sn.backing);
+	if (rc == 0)
+		rc = make_entry(fs, dir, dir->fd, name, sn.backing, &e, &in);
+	if (rc == 0) {
+		pthread_mutex_lock(&in->mu);
+		if (!in->key) {
+			in->key = key;
+			key = NULL;
+			memcpy(in->file_id, file_id, RFS_FILE_ID_SIZE);
+			in->hdr_flags = 0;
+		}
+		pthread_mutex_unlock(&in->mu);
+		pthread_rwlock_wrlock(&in->content);
+		in->size = 0;
+		in->size_ok = true;
+		pthread_rwlock_unlock(&in->content);
+		rc = new_fh(fi, fd);
+		if (rc < 0)
+			rfs_inode_forget(&fs->it, in, 1);
+	}
+	rfs_key_free(key);
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_create(req, &e, fi);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	struct fuse_file_info fi;
+
+	if (!S_ISREG(mode)) {
+		refuse_special(req, "device nodes, FIFOs and sockets are");
+		return;
+	}
+	/* mknod(S_IFREG) is create without an open file: make it, then close. */
+	memset(&fi, 0, sizeof(fi));
+	fi.flags = O_WRONLY;
+	{
+		struct rfs_fs *fs = fs_of(req);
+		struct rfs_inode *dir = NULL, *in = NULL;
+		struct sealed_name sn;
+		struct fuse_entry_param e;
+		uint8_t *key = rfs_key_alloc();
+		uint8_t file_id[RFS_FILE_ID_SIZE];
+		int fd = -1;
+		int rc = key ? prepare_name(fs, req, parent, name, &dir, &sn) : -ENOMEM;
+
+		if (rc == 0) {
+			fd = openat(dir->fd, sn.backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+			rc = fd < 0 ? -errno : rfs_cfile_init(fs->v->ks, fd, key, file_id);
+		}
+		if (fd >= 0)
+			close(fd);
+		rfs_key_free(key);
+		if (rc == 0)
+			rc = give_to_caller(fs, req, dir, sn.backing);
+		if (rc == 0)
+			rc = make_entry(fs, dir, dir->fd, name, sn.backing, &e, &in);
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_entry(req, &e);
+	}
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	int fd, rc;
+
+	if (fs->read_only && (fi->flags & O_ACCMODE) != O_RDONLY) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	fd = open_backing(in, fi->flags);
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	rc = ensure_loaded(fs, in, fd);
+	if (rc == 0)
+		rc = new_fh(fi, fd);
+	if (rc < 0) {
+		close(fd);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	struct rfs_cfile cf;
+	uint8_t *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	pthread_rwlock_rdlock(&in->content);
+	cfile_of(in, fh_of(fi)->fd, &cf);
+	n = rfs_cfile_read(&cf, buf, size, (uint64_t)off);
+	pthread_rwlock_unlock(&in->content);
+	if (n == -EIO)
+		log_inode(fs, in, "a block fails authentication (tampered or damaged); run 'recfs fsck'");
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, (const char *)buf, (size_t)n);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                     struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	struct rfs_cfile cf;
+	ssize_t n;
+
+	if (fs->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	pthread_rwlock_wrlock(&in->content);
+	cfile_of(in, fh_of(fi)->fd, &cf);
+	n = rfs_cfile_write(&cf, (const uint8_t *)buf, size, (uint64_t)off);
+	if (n > 0)
+		cfile_done(in, &cf);
+	pthread_rwlock_unlock(&in->content);
+	if (n == -EIO)
+		log_inode(fs, in, "a block fails authentication (tampered or damaged); run 'recfs fsck'");
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void save_if_dirty(struct rfs_fs *fs, struct rfs_inode *in)
+{
+	pthread_rwlock_wrlock(&in->content);
+	if (in->dirty)
+		note_content_saved(fs, in);
+	pthread_rwlock_unlock(&in->content);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	save_if_dirty(fs_of(req), inode_of(req, ino));
+	fuse_reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs_fh *fh = fh_of(fi);
+
+	save_if_dirty(fs_of(req), inode_of(req, ino));
+	close(fh->fd);
+	free(fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	int fd = fh_of(fi)->fd;
+	int rc = (datasync ? fdatasync(fd) : fsync(fd)) == 0 ? 0 : -errno;
+
+	if (rc == 0 && in->key)
+		rc = rfs_keystore_sync(fs->v->ks, in->file_id);
+	save_if_dirty(fs, in);
+	fuse_reply_err(req, -rc);
+}
+
+/* ---- folders ---------------------------------------------------------------- */
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	uint8_t dirid[RFS_DIRID_SIZE];
+	struct rfs_dirh *d = calloc(1, sizeof(*d));
+	int fd, rc = dirid_of(fs, in, dirid);
+
+	if (!d || rc < 0) {
+		free(d);
+		fuse_reply_err(req, d ? -rc : ENOMEM);
+		return;
+	}
+	fd = openat(in->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d->dp = fd < 0 ? NULL : fdopendir(fd);
+	if (!d->dp) {
+		rc = errno;
+		if (fd >= 0)
+			close(fd);
+		free(d);
+		fuse_reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                       struct fuse_file_info *fi, bool plus)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = inode_of(req, ino);
+	struct rfs_dirh *d = (struct rfs_dirh *)(uintptr_t)fi->fh;
+	uint8_t dirid[RFS_DIRID_SIZE];
+	char *buf = malloc(size), *p = buf;
+	size_t rem = size;
+	int dfd = dirfd(d->dp), err = 0;
+
+	if (!buf || dirid_of(fs, dir, dirid) < 0) {
+		free(buf);
+		fuse_reply_err(req, buf ? EIO : ENOMEM);
+		return;
+	}
+	if (offset != d->offset) {
+		seekdir(d->dp, offset);
+		d->entry = NULL;
+		d->offset = offset;
+	}
+	for (;;) {
+		char clear[256];
+		const char *shown;
+		off_t next;
+		size_t entsize;
+		struct fuse_entry_param e;
+		bool dot;
+
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				err = errno;
+				break;
+			}
+		}
+		next = d->entry->d_off;
+		dot = !strcmp(d->entry->d_name, ".") || !strcmp(d->entry->d_name, "..");
+		shown = d->entry->d_name;
+		if (!dot && rfs_name_is_internal(d->entry->d_name))
+			goto skip;
+		if (!dot) {
+			if (open_name(fs, dfd, dirid, d->entry->d_name, clear) < 0) {
+				log_inode(fs, dir, "a name in this folder does not authenticate; run 'recfs fsck'");
+				goto skip;
+			}
+			shown = clear;
+		}
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = d->entry->d_ino;
+		e.attr.st_mode = (mode_t)d->entry->d_type << 12;
+		if (plus) {
+			struct rfs_inode *child = NULL;
+
+			if (!dot && make_entry(fs, dir, dfd, clear, d->entry->d_name, &e, &child) < 0)
+				goto skip;
+			entsize = fuse_add_direntry_plus(req, p, rem, shown, &e, next);
+			if (entsize > rem) {
+				if (child)
+					rfs_inode_forget(&fs->it, child, 1);
+				break;
+			}
+		} else {
+			entsize = fuse_add_direntry(req, p, rem, shown, &e.attr, next);
+			if (entsize > rem)
+				break;
+		}
+		p += entsize;
+		rem -= entsize;
+skip:
+		d->entry = NULL;
+		d->offset = next;
+	}
+	if (err && rem == size)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                           struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs_dirh *d = (struct rfs_dirh *)(uintptr_t)fi->fh;
+
+	closedir(d->dp);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct rfs_dirh *d = (struct rfs_dirh *)(uintptr_t)fi->fh;
+	int fd = dirfd(d->dp);
+
+	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) == 0 ? 0 : errno);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(fs_of(req)->v->live_fd, &sv) != 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* ---- extended attributes ------------------------------------------------------ */
+
+/* "user.<sealed>" for a clear "user.<name>"; -EOPNOTSUPP outside user.* */
+static int xattr_backing(struct rfs_fs *fs, const char *name, char *out, size_t outsz)
+{
+	int rc;
+
+	if (strncmp(name, XATTR_USER, XATTR_USER_LEN) != 0 || !name[XATTR_USER_LEN])
+		return -EOPNOTSUPP;
+	memcpy(out, XATTR_USER, XATTR_USER_LEN);
+	rc = rfs_xattr_name_seal(out + XATTR_USER_LEN, outsz - XATTR_USER_LEN, name + XATTR_USER_LEN,
+	                         fs->v->keys);
+	if (rc < 0)
+		return rc == -ENAMETOOLONG ? -ERANGE : rc;
+	if (strlen(out) > XATTR_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                        size_t size, int flags)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
+	uint8_t *ct;
+	int rc = fs->read_only ? -EROFS : xattr_backing(fs, name, bname, sizeof(bname));
+
+	if (rc == 0 && in->type == S_IFLNK)
+		rc = -EPERM;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	ct = malloc(size + RFS_BLOCK_OVERHEAD);
+	if (!ct) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rfs_xattr_value_seal(ct, (const uint8_t *)value, size, bname + XATTR_USER_LEN, fs->v->keys);
+	proc_path(p, in->fd);
+	rc = setxattr(p, bname, ct, size + RFS_BLOCK_OVERHEAD, flags) == 0 ? 0 : errno;
+	free(ct);
+	fuse_reply_err(req, rc);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
+	uint8_t *ct = NULL, *plain = NULL;
+	ssize_t n;
+	int rc = xattr_backing(fs, name, bname, sizeof(bname));
+
+	if (rc == -EOPNOTSUPP || rc == -ERANGE)
+		rc = -ENODATA;    /* nothing outside user.* is ever stored */
+	if (rc < 0)
+		goto out;
+	proc_path(p, in->fd);
+	n = getxattr(p, bname, NULL, 0);
+	if (n < 0) {
+		rc = -errno;
+		goto out;
+	}
+	ct = malloc((size_t)n + 1);
+	plain = malloc((size_t)n + 1);
+	if (!ct || !plain) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = getxattr(p, bname, ct, (size_t)n);
+	if (n < (ssize_t)RFS_BLOCK_OVERHEAD ||
+	    rfs_xattr_value_open(plain, ct, (size_t)n, bname + XATTR_USER_LEN, fs->v->keys) < 0) {
+		log_inode(fs, in, "an extended attribute does not authenticate");
+		rc = -EIO;
+		goto out;
+	}
+	n -= RFS_BLOCK_OVERHEAD;
+	if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else if ((size_t)n > size)
+		rc = -ERANGE;
+	else
+		fuse_reply_buf(req, (const char *)plain, (size_t)n);
+out:
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	free(ct);
+	if (plain)
+		sodium_memzero(plain, 1);
+	free(plain);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char p[64], *list = NULL, *out = NULL, *q;
+	size_t used = 0;
+	ssize_t n;
+	int rc = 0;
+
+	proc_path(p, in->fd);
+	n = listxattr(p, NULL, 0);
+	if (n < 0) {
+		rc = errno;
+		goto reply;
+	}
+	list = malloc((size_t)n + 1);
+	out = malloc((size_t)n + 1);
+	if (!list || !out) {
+		rc = ENOMEM;
+		goto reply;
+	}
+	n = listxattr(p, list, (size_t)n);
+	if (n < 0) {
+		rc = errno;
+		goto reply;
+	}
+	for (q = list; q < list + n; q += strlen(q) + 1) {
+		char clear[256];
+		int len;
+
+		if (strncmp(q, XATTR_USER, XATTR_USER_LEN) != 0)
+			continue;
+		len = rfs_xattr_name_open(clear, sizeof(clear), q + XATTR_USER_LEN, fs->v->keys);
+		if (len < 0)
+			continue;
+		/* A clear name is never longer than its sealed form. */
+		memcpy(out + used, XATTR_USER, XATTR_USER_LEN);
+		memcpy(out + used + XATTR_USER_LEN, clear, (size_t)len + 1);
+		used += XATTR_USER_LEN + (size_t)len + 1;
+	}
+	if (size == 0)
+		fuse_reply_xattr(req, used);
+	else if (used > size)
+		rc = ERANGE;
+	else
+		fuse_reply_buf(req, out, used);
+reply:
+	if (rc)
+		fuse_reply_err(req, rc);
+	free(list);
+	free(out);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
+	int rc = fs->read_only ? -EROFS : xattr_backing(fs, name, bname, sizeof(bname));
+
+	if (rc == -EOPNOTSUPP || rc == -ERANGE)
+		rc = -ENODATA;
+	if (rc == 0) {
+		proc_path(p, in->fd);
+		rc = removexattr(p, bname) == 0 ? 0 : -errno;
+	}
+	fuse_reply_err(req, -rc);
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
+{
+	int root = openat(v->live_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	memset(fs, 0, sizeof(*fs));
+	if (root < 0)
+		return -errno;
+	rc = rfs_itable_init(&fs->it, root);
+	if (rc < 0) {
+		close(root);
+		return rc;
+	}
+	fs->v = v;
+	fs->read_only = read_only;
+	fs->as_root = geteuid() == 0;
+	fs->timeout = 86400.0;
+	return 0;
+}
+
+void rfs_fs_destroy(struct rfs_fs *fs)
+{
+	rfs_itable_destroy(&fs->it);
+}
+
+const struct fuse_lowlevel_ops rfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.removexattr = op_removexattr,
+	.create = op_create,
+};

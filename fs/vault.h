@@ -1,0 +1,66 @@
+/*
+** vault: one vault folder on disk, opened and unlocked.
+**
+**   VAULT/recfs.conf  VAULT/keys/  VAULT/live/  VAULT/history.git/  VAULT/lock
+**
+** Owns: creating a vault, checking it is one, unlocking it with a passphrase,
+** and the exclusive lock that makes the mount daemon the only writer.
+** Must never: leave a half-made vault that looks whole (creation builds in a
+** temporary folder and renames), or open a vault of an unknown format version.
+*/
+#ifndef RECFS_FS_VAULT_H
+#define RECFS_FS_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "crypto/keyslot.h"
+#include "crypto/keystore.h"
+#include "crypto/subkeys.h"
+
+#define RFS_CONF_NAME "recfs.conf"
+#define RFS_KEYS_DIR "keys"
+#define RFS_LIVE_DIR "live"
+#define RFS_HISTORY_DIR "history.git"
+#define RFS_LOCK_NAME "lock"
+
+struct rfs_vault {
+	char *path;                  /* absolute path of VAULT */
+	int dirfd;                   /* VAULT */
+	int live_fd;                 /* VAULT/live */
+	int keys_fd;                 /* VAULT/keys */
+	int lock_fd;                 /* VAULT/lock, flock'ed LOCK_EX when locked, else -1 */
+	int slot;                    /* keyslot that opened it */
+	struct rfs_conf conf;
+	struct rfs_keys *keys;       /* sodium_malloc, read-only */
+	struct rfs_keystore *ks;
+};
+
+enum {
+	RFS_OPEN_LOCK = 1,           /* take the exclusive lock (-EBUSY if held) */
+};
+
+/* Create a new vault at path (must not exist, or be an empty folder) with one
+** keyslot. 0, -EEXIST (exists and is not empty), -errno. */
+int rfs_vault_create(const char *path, const char *pass, size_t passlen,
+                     const struct rfs_kdf *kdf, const char *slot_label);
+
+/* Open and unlock. Errors: -ENOENT (no such folder), -ENOTDIR / -EINVAL
+** (not a vault; err says why), -EPROTONOSUPPORT (unknown format version),
+** -EACCES (wrong passphrase), -EBUSY (locked: mounted elsewhere; err names
+** the pid). err gets a one-line reason for the user. */
+int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags,
+                   struct rfs_vault **out, char *err, size_t errsz);
+
+/* Read recfs.conf only (no passphrase): for passwd and checks. Same errors. */
+int rfs_vault_read_conf(const char *path, struct rfs_conf *conf, char *err, size_t errsz);
+
+/* Take the lock later (e.g. after fork). 0 or -EBUSY (err names the holder). */
+int rfs_vault_lock(struct rfs_vault *v, char *err, size_t errsz);
+
+/* Record the daemon's pid and mount point in the lock file (for recfs umount). */
+int rfs_vault_lock_note(struct rfs_vault *v, pid_t pid, const char *mountpoint);
+
+void rfs_vault_close(struct rfs_vault *v);
+
+#endif

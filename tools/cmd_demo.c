@@ -1,0 +1,323 @@
+/*
+** recfs demo [DIR]: make, mount and fill a demo vault, then say what to try.
+**
+** Owns: the demo folder layout (DIR/vault, DIR/mnt, DIR/passphrase), the
+** demo passphrase, and writing demo_records' saves THROUGH the mount, the
+** way staff would.
+** Must never: delete anything but a previous demo vault (and only with
+** --force), or pretend the passphrase file is anything but a demo shortcut.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/mount.h"
+#include "tools/cli.h"
+#include "tools/commands.h"
+#include "tools/demo_records.h"
+#include "tools/mounts.h"
+#include "tools/passphrase.h"
+
+#define DEMO_DEFAULT_DIR "recfs-demo"
+#define DEMO_EXAMPLE_FILE "adult-social-care/cases/ASC-2021-0147 Margaret Hollis/care-plan.md"
+
+static const struct cli_help demo_help = {
+	"[DIR] [--force] [--insecure-fast-kdf]",
+	"Make a demo vault holding the records of Northmoor Borough Council, a fictional\n"
+	"council: adult social care case files, home-care contracts, and the records of a\n"
+	"telecare alarm service that has closed. Everything in it is invented.\n"
+	"\n"
+	"DIR (default: ./" DEMO_DEFAULT_DIR ") gets:\n"
+	"  DIR/vault       the encrypted vault\n"
+	"  DIR/passphrase  its DEMO passphrase, in a file so that you can try the commands\n"
+	"  DIR/mnt         where the vault is mounted; the records are written through it\n"
+	"\n"
+	"  --force              unmount and replace an earlier demo vault in DIR\n"
+	"  --insecure-fast-kdf  derive the key cheaply (faster; for tests only)\n"
+	"  -h, --help           show this help\n",
+};
+
+struct demo_paths {
+	const char *dir;
+	char *vault, *mnt, *passfile;
+	char mnt_abs[PATH_MAX];
+};
+
+static int make_folder(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	cli_error("cannot create the folder %s: %s", path, strerror(errno));
+	return -1;
+}
+
+/* mkdir -p of the folders above mnt/rel_path. */
+static int make_parents(const char *mnt, const char *rel_path)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/%s", mnt, rel_path);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + strlen(mnt) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		if (mkdir(path, 0750) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return 0;
+}
+
+/* Write all of data to fd; 0 or -errno. */
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One save, as an office program would make it: open, write, close; then the
+** document's date. Issue 4 can record save->staff as the author here. */
+static int write_save(const struct demo_save *save, void *ctx)
+{
+	const struct demo_paths *paths = ctx;
+	char *path = cli_path_join(paths->mnt_abs, save->path);
+	const struct timespec times[2] = { { save->when, 0 }, { save->when, 0 } };
+	int fd, rc;
+
+	if (!path)
+		return -ENOMEM;
+	rc = make_parents(paths->mnt_abs, save->path);
+	fd = rc < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (rc == 0 && fd < 0)
+		rc = -errno;
+	if (fd >= 0) {
+		rc = write_all(fd, save->data, save->len);
+		if (close(fd) < 0 && rc == 0)
+			rc = -errno;
+	}
+	if (rc == 0 && utimensat(AT_FDCWD, path, times, 0) < 0)
+		rc = -errno;
+	if (rc < 0)
+		cli_error("cannot write %s through the mount: %s", path, strerror(-rc));
+	free(path);
+	return rc;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0) {
+		cli_error("cannot remove %s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* --force: unmount DIR/mnt if a recfs vault is mounted there, then delete
+** DIR/vault, but only if it is a recfs vault (has recfs.conf). */
+static int remove_old_demo(const struct demo_paths *paths)
+{
+	struct rfs_mount_entry *mounted = malloc(sizeof(*mounted));
+	char err[CLI_ERRSZ] = "";
+	struct rfs_conf conf;
+	int rc = mounted ? rfs_mount_find(paths->mnt, false, mounted) : -ENOMEM;
+
+	free(mounted);
+	if (rc == 0 && rfs_unmount_and_wait(paths->mnt, false, 60, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return -1;
+	}
+	rc = rfs_vault_read_conf(paths->vault, &conf, err, sizeof(err));
+	if (rc < 0 && rc != -EPROTONOSUPPORT) {
+		cli_error("%s is not a recfs vault (%s); remove it yourself if it is safe to", paths->vault,
+		          err[0] ? err : strerror(-rc));
+		return -1;
+	}
+	if (nftw(paths->vault, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+		return -1;
+	return 0;
+}
+
+/* A fresh random demo passphrase, written to DIR/passphrase (0600). */
+static int write_demo_passphrase(const char *passfile, const char *vault)
+{
+	unsigned char random_bytes[9];
+	char *pass = sodium_malloc(64);
+	int fd, rc = 0;
+
+	if (!pass) {
+		cli_error("out of locked memory");
+		return -1;
+	}
+	randombytes_buf(random_bytes, sizeof(random_bytes));
+	memcpy(pass, "northmoor-demo-", 16);
+	sodium_bin2hex(pass + 15, 64 - 15, random_bytes, sizeof(random_bytes));
+	sodium_memzero(random_bytes, sizeof(random_bytes));
+
+	unlink(passfile);
+	fd = open(passfile, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 ||
+	    dprintf(fd, "%s\n# The DEMO passphrase of %s, kept in a file so that the demo can be\n"
+	            "# scripted. A real vault's passphrase never belongs in a file.\n", pass, vault) < 0)
+		rc = -errno;
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = -errno;
+	sodium_free(pass);
+	if (rc < 0)
+		cli_error("cannot write %s: %s", passfile, strerror(-rc));
+	return rc;
+}
+
+/* Create the vault from the passphrase file, as `recfs init` would. */
+static int create_vault(const struct demo_paths *paths, bool fast_kdf)
+{
+	char err[CLI_ERRSZ];
+	struct rfs_secret *pass;
+	struct rfs_kdf kdf;
+	int rc;
+
+	cli_choose_kdf(fast_kdf, &kdf);
+	rc = rfs_secret_read(paths->passfile, NULL, &pass, err, sizeof(err));
+	if (rc < 0) {
+		cli_error("%s", err);
+		return -1;
+	}
+	rc = rfs_vault_create(paths->vault, pass->text, pass->len, &kdf, "demo");
+	rfs_secret_free(pass);
+	if (rc < 0)
+		cli_error("cannot create the vault %s: %s", paths->vault, strerror(-rc));
+	return rc;
+}
+
+static int mount_demo(struct demo_paths *paths)
+{
+	struct rfs_mount_opts opts = { 0 };
+	struct rfs_vault *v;
+	char err[CLI_ERRSZ] = "";
+
+	if (make_folder(paths->mnt) < 0)
+		return -1;
+	if (rfs_mountpoint_check(paths->mnt, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return -1;
+	}
+	if (!realpath(paths->mnt, paths->mnt_abs)) {
+		cli_error("cannot resolve %s: %s", paths->mnt, strerror(errno));
+		return -1;
+	}
+	if (cli_unlock_vault(paths->vault, paths->passfile, RFS_OPEN_LOCK, &v) != CLI_OK)
+		return -1;
+	return rfs_mount_serve(v, paths->mnt_abs, &opts) == CLI_OK ? 0 : -1;
+}
+
+static void print_what_to_try(const struct demo_paths *paths)
+{
+	char example[PATH_MAX];
+	const char *prog = cli_program;
+
+	snprintf(example, sizeof(example), "%s/%s", paths->mnt, DEMO_EXAMPLE_FILE);
+	printf("\nThe demo vault is ready and mounted. Everything in it is FICTIONAL: Northmoor\n"
+	       "Borough Council, its staff, service users and providers are invented.\n\n"
+	       "  %-12s %s   (encrypted, as it sits on disk)\n"
+	       "  %-12s %s   (the same records as ordinary folders)\n"
+	       "  %-12s %s   (a DEMO passphrase; never keep a real one in a file)\n\n",
+	       "vault", paths->vault, "mounted at", paths->mnt, "passphrase", paths->passfile);
+	printf("Try:\n");
+	printf("  ls -lR %s\n", cli_shell_quote(paths->mnt));
+	printf("  cat %s\n", cli_shell_quote(example));
+	printf("  echo '- 2024-01-09: phone call, all well' >> %s\n", cli_shell_quote(example));
+	printf("  find %s/live | head        # names are encrypted\n", cli_shell_quote(paths->vault));
+	printf("  grep -r Hollis %s || echo 'no clear text at rest'\n", cli_shell_quote(paths->vault));
+	printf("  %s umount %s\n", prog, cli_shell_quote(paths->mnt));
+	printf("  %s fsck %s --passphrase-file %s\n", prog, cli_shell_quote(paths->vault),
+	       cli_shell_quote(paths->passfile));
+	printf("  %s mount %s %s --passphrase-file %s\n", prog, cli_shell_quote(paths->vault),
+	       cli_shell_quote(paths->mnt), cli_shell_quote(paths->passfile));
+}
+
+static int run_demo(struct demo_paths *paths, bool force, bool fast_kdf)
+{
+	struct stat st;
+	int rc;
+
+	if (make_folder(paths->dir) < 0)
+		return CLI_FAIL;
+	if (lstat(paths->vault, &st) == 0) {
+		if (!force) {
+			cli_error("%s already exists; mount it with '%s mount %s %s --passphrase-file %s', "
+			          "or replace it with '%s demo --force %s'", paths->vault, cli_program,
+			          cli_shell_quote(paths->vault), cli_shell_quote(paths->mnt),
+			          cli_shell_quote(paths->passfile), cli_program, cli_shell_quote(paths->dir));
+			return CLI_FAIL;
+		}
+		if (remove_old_demo(paths) < 0)
+			return CLI_FAIL;
+	}
+	if (write_demo_passphrase(paths->passfile, paths->vault) < 0 || create_vault(paths, fast_kdf) < 0)
+		return CLI_FAIL;
+	printf("Created the demo vault %s.\n", paths->vault);
+	if (mount_demo(paths) < 0)
+		return CLI_FAIL;
+	printf("Mounted it at %s; writing the records of Northmoor Borough Council through the mount...\n",
+	       paths->mnt);
+	fflush(stdout);
+	rc = demo_records_generate(write_save, paths);
+	if (rc < 0) {
+		cli_error("filling the demo vault stopped (%s); it is still mounted at %s",
+		          strerror(-rc), paths->mnt);
+		return CLI_FAIL;
+	}
+	print_what_to_try(paths);
+	return CLI_OK;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "force", no_argument, NULL, 'F' },
+		{ "insecure-fast-kdf", no_argument, NULL, 'k' },
+		CLI_HELP_OPTION,
+		{ 0 },
+	};
+	struct demo_paths paths = { 0 };
+	bool force = false, fast_kdf = false;
+	int c, rc = CLI_FAIL;
+
+	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
+		switch (c) {
+		case 'F': force = true; break;
+		case 'k': fast_kdf = true; break;
+		case 'h': return cli_print_help(&demo_help);
+		default: return cli_usage_error();
+		}
+	}
+	if (cli_check_args(argc - optind, argv + optind, 0, 1, "[DIR]") < 0)
+		return CLI_FAIL;
+	paths.dir = optind < argc ? argv[optind] : DEMO_DEFAULT_DIR;
+	paths.vault = cli_path_join(paths.dir, "vault");
+	paths.mnt = cli_path_join(paths.dir, "mnt");
+	paths.passfile = cli_path_join(paths.dir, "passphrase");
+	if (paths.vault && paths.mnt && paths.passfile)
+		rc = run_demo(&paths, force, fast_kdf);
+	free(paths.vault);
+	free(paths.mnt);
+	free(paths.passfile);
+	return rc;
+}

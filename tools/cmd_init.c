@@ -1,0 +1,118 @@
+/*
+** recfs init VAULT: create a new vault with one keyslot.
+**
+** Owns: choosing the key-derivation cost and the slot label, and asking for
+** the new passphrase (twice on a terminal).
+** Must never: create a vault with an empty passphrase, or use the insecure
+** fast KDF without saying so.
+*/
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/vault.h"
+#include "tools/cli.h"
+#include "tools/commands.h"
+#include "tools/passphrase.h"
+
+static const struct cli_help init_help = {
+	"VAULT [--passphrase-file FILE] [--label NAME] [--insecure-fast-kdf]",
+	"Create a new, empty vault in the folder VAULT (which must not exist, or be empty),\n"
+	"protected by a passphrase that is asked for twice on the terminal.\n"
+	"\n"
+	"  --passphrase-file FILE  read the new passphrase from the first line of FILE\n"
+	"                          ('-' is standard input)\n"
+	"  --label NAME            name of the keyslot, e.g. a login name (default: yours);\n"
+	"                          letters, digits and . _ @ - only\n"
+	"  --insecure-fast-kdf     derive the key cheaply: makes the passphrase easy to guess.\n"
+	"                          For tests only.\n"
+	"  -h, --help              show this help\n",
+};
+
+static bool label_is_valid(const char *label)
+{
+	static const char allowed[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@-";
+	size_t len = strlen(label);
+
+	return len > 0 && len < sizeof(((struct rfs_keyslot *)0)->label) &&
+	       label[strspn(label, allowed)] == '\0';
+}
+
+/* The login name when it makes a valid label, else "default". */
+static const char *default_label(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	return pw && label_is_valid(pw->pw_name) ? pw->pw_name : "default";
+}
+
+static int report_create_error(const char *vault, int rc)
+{
+	switch (rc) {
+	case -EEXIST:
+		cli_error("%s already exists and is not empty; choose a new folder", vault);
+		break;
+	case -ENOENT:
+		cli_error("the folder that should hold %s does not exist; create it first", vault);
+		break;
+	case -ENOTDIR:
+		cli_error("%s: a part of this path is not a folder", vault);
+		break;
+	default:
+		cli_error("cannot create a vault at %s: %s", vault, strerror(-rc));
+		break;
+	}
+	return CLI_FAIL;
+}
+
+int cmd_init(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "passphrase-file", required_argument, NULL, 'p' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "insecure-fast-kdf", no_argument, NULL, 'F' },
+		CLI_HELP_OPTION,
+		{ 0 },
+	};
+	const char *passfile = NULL, *label = NULL;
+	bool fast_kdf = false;
+	char err[CLI_ERRSZ], prompt[CLI_ERRSZ];
+	struct rfs_secret *pass;
+	struct rfs_kdf kdf;
+	int c, rc;
+
+	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
+		switch (c) {
+		case 'p': passfile = optarg; break;
+		case 'l': label = optarg; break;
+		case 'F': fast_kdf = true; break;
+		case 'h': return cli_print_help(&init_help);
+		default: return cli_usage_error();
+		}
+	}
+	if (cli_check_args(argc - optind, argv + optind, 1, 1, "VAULT") < 0)
+		return CLI_FAIL;
+	const char *vault = argv[optind];
+
+	if (label && !label_is_valid(label)) {
+		cli_error("label '%s' is not allowed; use 1 to 63 letters, digits and . _ @ -", label);
+		return CLI_FAIL;
+	}
+	cli_choose_kdf(fast_kdf, &kdf);
+	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", vault);
+	rc = rfs_secret_read_new(passfile, prompt, &pass, err, sizeof(err));
+	if (rc < 0) {
+		cli_error("%s", err);
+		return CLI_FAIL;
+	}
+	rc = rfs_vault_create(vault, pass->text, pass->len, &kdf, label ? label : default_label());
+	rfs_secret_free(pass);
+	if (rc < 0)
+		return report_create_error(vault, rc);
+	printf("Created the vault %s. Mount it with: %s mount %s MOUNTPOINT\n", vault, cli_program,
+	       cli_shell_quote(vault));
+	return CLI_OK;
+}

@@ -1,0 +1,28 @@
+/*
+** commands: the list of recfs subcommands, one line each.
+**
+** Owns: the name, entry point and one-line summary of every subcommand.
+** Adding a command is one RFS_COMMAND line here plus its cmd_<name>.c in
+** tools/meson.build. Must never: hold logic; recfs.c and each cmd_<name>.c
+** expand this list for the dispatch table and the prototypes.
+**
+** Each entry point is `int cmd_<name>(int argc, char **argv)`: argv[0] is the
+** command name, the result is the process exit code (see cli.h).
+*/
+#ifndef RECFS_TOOLS_COMMANDS_H
+#define RECFS_TOOLS_COMMANDS_H
+
+#define RFS_COMMAND_LIST(RFS_COMMAND) \
+	RFS_COMMAND(init, "create a new vault (asks for a passphrase twice)") \
+	RFS_COMMAND(mount, "unlock a vault and mount it as ordinary folders") \
+	RFS_COMMAND(umount, "unmount a vault and wait until its daemon has finished") \
+	RFS_COMMAND(passwd, "change a passphrase (rewraps the master key, re-encrypts nothing)") \
+	RFS_COMMAND(fsck, "authenticate every name and block; list what is corrupt") \
+	RFS_COMMAND(demo, "make, fill and mount a demo vault of a fictional council") \
+	/* end of list: add commands (log, show, diff, restore, flush, verify, gc) above */
+
+#define RFS_COMMAND_PROTOTYPE(name, summary) int cmd_##name(int argc, char **argv);
+RFS_COMMAND_LIST(RFS_COMMAND_PROTOTYPE)
+#undef RFS_COMMAND_PROTOTYPE
+
+#endif

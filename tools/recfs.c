@@ -1,0 +1,119 @@
+/*
+** recfs: the command-line program; main() and the table of subcommands.
+**
+** Owns: dispatch to cmd_<name>() (listed in commands.h), `recfs --help`,
+** `recfs help CMD` and `recfs --version`.
+** Must never: parse a subcommand's options (each cmd_<name>.c does), or read
+** a secret from argv or the environment.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto/secmem.h"
+#include "tools/cli.h"
+#include "tools/commands.h"
+
+#ifndef RECFS_VERSION
+#define RECFS_VERSION "unknown"
+#endif
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+#define RFS_COMMAND_ENTRY(name, summary) { #name, cmd_##name, summary },
+static const struct command commands[] = {
+	RFS_COMMAND_LIST(RFS_COMMAND_ENTRY)
+};
+#undef RFS_COMMAND_ENTRY
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static int print_main_help(FILE *out)
+{
+	fprintf(out,
+	        "usage: recfs COMMAND [ARGS...]\n"
+	        "       recfs COMMAND --help\n"
+	        "       recfs --version\n"
+	        "\n"
+	        "recfs keeps records in an encrypted vault and shows them as ordinary folders.\n"
+	        "\n"
+	        "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+	        "\n"
+	        "Passphrases are asked for on the terminal, or read from the first line of\n"
+	        "--passphrase-file FILE ('-' is standard input); never from arguments or the\n"
+	        "environment.\n"
+	        "\n"
+	        "Exit status: 0 done; 1 problems found (fsck); 2 usage error or failure.\n");
+	return CLI_OK;
+}
+
+static int unknown_command(const char *name)
+{
+	fprintf(stderr, "recfs: '%s' is not a recfs command; see '%s --help'\n", name, cli_program);
+	return CLI_FAIL;
+}
+
+/* `recfs help [CMD]` is `recfs --help` or `recfs CMD --help`. */
+static int run_help(int argc, char **argv)
+{
+	static char help_flag[] = "--help";
+	const struct command *c;
+
+	if (argc < 2)
+		return print_main_help(stdout);
+	c = find_command(argv[1]);
+	if (!c)
+		return unknown_command(argv[1]);
+	char *help_argv[] = { argv[1], help_flag, NULL };
+
+	cli_command = c->name;
+	return c->run(2, help_argv);
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc > 0 && strchr(argv[0], '/'))
+		cli_program = argv[0];
+	if (argc < 2) {
+		print_main_help(stderr);
+		return CLI_FAIL;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return print_main_help(stdout);
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("recfs %s\n", RECFS_VERSION);
+		return CLI_OK;
+	}
+	if (strcmp(argv[1], "help") == 0)
+		return run_help(argc - 1, argv + 1);
+	c = find_command(argv[1]);
+	if (!c && argv[1][0] == '-') {
+		fprintf(stderr, "recfs: unknown option '%s'; see '%s --help'\n", argv[1], cli_program);
+		return CLI_FAIL;
+	}
+	if (!c)
+		return unknown_command(argv[1]);
+	cli_command = c->name;
+	if (rfs_crypto_init() < 0) {
+		cli_error("cannot initialise libsodium");
+		return CLI_FAIL;
+	}
+	return c->run(argc - 1, argv + 1);
+}
