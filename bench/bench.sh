@@ -38,6 +38,7 @@ TAR_TOP=""
 CAN_DROP_CACHES=1
 
 log() { printf '[bench] %s\n' "$*" >&2; }
+log_tail() { [[ -s "$BENCH_DIR/$1.log" ]] && tail -n 5 "$BENCH_DIR/$1.log" | sed "s/^/[bench]   $1: /" >&2; return 0; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 2; }
 
 # ---------------------------------------------------------------- setup and cleanup
@@ -183,11 +184,13 @@ setup_target() {
     mkdir -p "$(cipher_dir "$target")" "$(mount_dir "$target")"
     if [[ $target == ext4 ]]; then return 0; fi
     if ! "create_$target" "$(cipher_dir "$target")" >>"$BENCH_DIR/$target.log" 2>&1; then
-        SKIP_REASON[$target]="creating the $target store failed (see $BENCH_DIR/$target.log)"
+        SKIP_REASON[$target]="creating the $target store failed"
+        log "$target: ${SKIP_REASON[$target]}"; log_tail "$target"
         return 1
     fi
     if ! mount_target "$target"; then
-        SKIP_REASON[$target]="mounting $target failed (see $BENCH_DIR/$target.log)"
+        SKIP_REASON[$target]="mounting $target failed"
+        log "$target: ${SKIP_REASON[$target]}"; log_tail "$target"
         return 1
     fi
 }
@@ -226,7 +229,7 @@ timed() {
         awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f\n", e - s }' > "$BENCH_DIR/results/$target.$test.$round"
     else
         echo fail > "$BENCH_DIR/results/$target.$test.$round"
-        log "$target: $test failed (exit $status, see $BENCH_DIR/$target.log)"
+        log "$target: $test failed (exit $status)"; log_tail "$target"
     fi
     return "$status"
 }
@@ -283,9 +286,9 @@ run_round() {
         log "round $round/$ROUNDS: $target"
         setup_target "$target" || { teardown_target "$target"; continue; }
         if want io && ! run_io "$target" "$round"; then
-            SKIP_REASON[$target]="remount failed in round $round (see $BENCH_DIR/$target.log)"
+            SKIP_REASON[$target]="remount failed in round $round"; log_tail "$target"
         elif want meta && ! run_meta "$target" "$round"; then
-            SKIP_REASON[$target]="remount failed in round $round (see $BENCH_DIR/$target.log)"
+            SKIP_REASON[$target]="remount failed in round $round"; log_tail "$target"
         fi
         teardown_target "$target"
     done
@@ -342,7 +345,7 @@ run_mem() {
             continue
         fi
         log "memory: $target"
-        measure_memory "$target" || echo "| $target | failed (see $BENCH_DIR/$target.log) | | | | | |"
+        measure_memory "$target" || { echo "| $target | failed | | | | | |"; log_tail "$target"; }
     done
 }
 

@@ -18,6 +18,7 @@
 
 #include "crypto/keystore.h"
 #include "crypto/names.h"
+#include "fs/history/history.h"
 
 struct rfs_inode {
 	struct rfs_inode *hnext;
@@ -43,6 +44,9 @@ struct rfs_inode {
 	bool size_ok;                  /* under content (write) lock */
 	uint64_t size;
 	bool dirty;                    /* written since the last save (under content lock) */
+	size_t nranges;                /* plaintext blocks written since the last save */
+	struct rfs_range ranges[8];
+	char restored_from[RFS_REV_HEX + 1];   /* "": next save is a plain save */
 };
 
 struct rfs_itable {

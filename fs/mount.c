@@ -6,6 +6,9 @@
 #include "fs/mount.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <stdio.h>
@@ -14,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs/control.h"
+#include "fs/history/history.h"
 #include "fs/log.h"
 #include "fs/ops.h"
 
@@ -77,24 +82,105 @@ static int build_args(struct fuse_args *args, const struct rfs_vault *v,
 	return rc;
 }
 
-int rfs_mount_run(struct rfs_vault *v, const char *mountpoint, const struct rfs_mount_opts *o,
-                  char *err, size_t errsz)
+/* Who saves: the user who mounted, from passwd, unless --author says otherwise. */
+struct who_buf {
+	struct rfs_who who;
+	char login[64], full[256], host[256];
+};
+
+static void who_of(const char *author, struct who_buf *w)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(w->login, sizeof(w->login), "%s", pw ? pw->pw_name : "unknown");
+	snprintf(w->full, sizeof(w->full), "%s", pw && pw->pw_gecos ? pw->pw_gecos : "");
+	w->full[strcspn(w->full, ",")] = '\0';
+	if (author && *author)
+		snprintf(w->full, sizeof(w->full), "%s", author);
+	if (gethostname(w->host, sizeof(w->host)) != 0)
+		snprintf(w->host, sizeof(w->host), "unknown");
+	w->host[sizeof(w->host) - 1] = '\0';
+	w->who.login = w->login;
+	w->who.full_name = w->full;
+	w->who.host = w->host;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+/* What the daemon tells the waiting parent. */
+struct start_status {
+	int rc;
+	char err[512];
+};
+
+static void report_start(int fd, int rc, const char *err)
+{
+	struct start_status st = { .rc = rc };
+
+	if (fd < 0)
+		return;
+	snprintf(st.err, sizeof(st.err), "%s", err ? err : "");
+	if (write(fd, &st, sizeof(st)) != (ssize_t)sizeof(st))
+		rfs_log(LOG_ERR, "could not tell the starting command the mount's status");
+	close(fd);
+}
+
+/* Run the file system. report_fd >= 0: we are the forked daemon; say how
+** starting went on it, then detach from the terminal. */
+static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_mount_opts *o,
+                 char *err, size_t errsz, int report_fd)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *cfg = NULL;
 	struct fuse_session *se = NULL;
+	struct rfs_history *history = NULL;
+	struct rfs_control *control = NULL;
+	struct rfs_mount_opts opts = *o;
 	struct rfs_fs fs;
+	struct who_buf who;
 	char *abs_mnt = realpath(mountpoint, NULL);
-	int rc;
+	bool fs_ready = false;
+	int rc = 0;
 
-	rc = rfs_fs_init(&fs, v, o->read_only);
+	if (opts.snapshot_dir) {
+		int fd = open(opts.snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0) {
+			rc = -errno;
+			snprintf(err, errsz, "%s: %s", opts.snapshot_dir, strerror(errno));
+			goto out;
+		}
+		close(v->live_fd);
+		v->live_fd = fd;
+		opts.read_only = true;
+	}
+	rc = rfs_fs_init(&fs, v, opts.read_only);
 	if (rc < 0) {
 		snprintf(err, errsz, "%s: cannot open live/: %s", v->path, strerror(-rc));
-		free(abs_mnt);
-		rfs_vault_close(v);
-		return rc;
+		goto out;
 	}
-	rc = build_args(&args, v, o);
+	fs_ready = true;
+	if (!opts.read_only) {
+		who_of(opts.author, &who);
+		rc = rfs_history_open(v, &who.who, 0, &history, err, errsz);
+		if (rc < 0)
+			goto out;
+		fs.history = history;
+		rc = rfs_control_start(&fs, &control);
+		if (rc < 0) {
+			snprintf(err, errsz, "%s: cannot open the control socket: %s", v->path,
+			         strerror(-rc));
+			goto out;
+		}
+	}
+	rc = build_args(&args, v, &opts);
 	if (rc == 0) {
 		se = fuse_session_new(&args, &rfs_ops, sizeof(rfs_ops), &fs);
 		if (!se) {
@@ -107,31 +193,40 @@ int rfs_mount_run(struct rfs_vault *v, const char *mountpoint, const struct rfs_
 		rc = -EIO;
 	}
 	if (rc == 0 && fuse_session_mount(se, mountpoint) != 0) {
-		snprintf(err, errsz, "cannot mount at %s (is /dev/fuse available? see the log above)",
+		snprintf(err, errsz, "cannot mount at %s (is /dev/fuse there, and the folder yours?)",
 		         mountpoint);
 		rc = -EIO;
 	}
 	if (rc < 0)
 		goto out;
 	fs.se = se;
-	if (!o->foreground && !o->debug) {
-		/* The parent exits 0 here once the mount is up; we carry on as the daemon. */
-		fuse_daemonize(0);
-		rfs_log_to_syslog();
-	}
 	(void)rfs_vault_lock_note(v, getpid(), abs_mnt ? abs_mnt : mountpoint);
+	if (report_fd >= 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		report_start(report_fd, 0, NULL);
+		report_fd = -1;
+		rfs_log_to_syslog();
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
+		if (chdir("/") != 0)
+			rfs_log(LOG_WARNING, "cannot change to /");
+	}
 
 	cfg = fuse_loop_cfg_create();
 	if (!cfg) {
 		rc = -ENOMEM;
 	} else {
 		fuse_loop_cfg_set_clone_fd(cfg, 1);
-		fuse_loop_cfg_set_max_threads(cfg, o->threads ? o->threads : 16);
+		fuse_loop_cfg_set_max_threads(cfg, opts.threads ? opts.threads : 16);
 		rc = fuse_session_loop_mt(se, cfg);
-		if (rc != 0) {
-			rfs_log(LOG_ERR, "the FUSE loop ended with an error (%d)", rc);
-			rc = -EIO;
-		}
+		if (rc < 0)
+			rfs_log(LOG_ERR, "the FUSE loop ended with an error (%s)", strerror(-rc));
+		rc = rc < 0 ? rc : 0;
 		fuse_loop_cfg_destroy(cfg);
 	}
 	fuse_session_unmount(se);
@@ -140,9 +235,60 @@ out:
 		fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
 	}
+	/* After the unmount no save can arrive: flush what is queued, then let go of the lock. */
+	rfs_control_stop(control);
+	rfs_history_close(history);
 	fuse_opt_free_args(&args);
-	rfs_fs_destroy(&fs);
+	if (fs_ready)
+		rfs_fs_destroy(&fs);
+	if (opts.snapshot_dir)
+		(void)nftw(opts.snapshot_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	report_start(report_fd, rc, err);
 	rfs_vault_close(v);
 	free(abs_mnt);
 	return rc;
+}
+
+int rfs_mount_run(struct rfs_vault *v, const char *mountpoint, const struct rfs_mount_opts *o,
+                  char *err, size_t errsz)
+{
+	struct start_status st;
+	int pipefd[2];
+	pid_t pid;
+	ssize_t n;
+
+	if (o->foreground || o->debug)
+		return serve(v, mountpoint, o, err, errsz, -1);
+	if (pipe2(pipefd, O_CLOEXEC) != 0) {
+		snprintf(err, errsz, "cannot start the daemon: %s", strerror(errno));
+		rfs_vault_close(v);
+		return -EIO;
+	}
+	pid = fork();
+	if (pid < 0) {
+		snprintf(err, errsz, "cannot start the daemon: %s", strerror(errno));
+		close(pipefd[0]);
+		close(pipefd[1]);
+		rfs_vault_close(v);
+		return -EIO;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		setsid();
+		return serve(v, mountpoint, o, err, errsz, pipefd[1]);
+	}
+	/* The parent: the daemon holds the lock and the keys now; drop our copies. */
+	close(pipefd[1]);
+	rfs_vault_close(v);
+	do
+		n = read(pipefd[0], &st, sizeof(st));
+	while (n < 0 && errno == EINTR);
+	close(pipefd[0]);
+	if (n != (ssize_t)sizeof(st)) {
+		snprintf(err, errsz, "the mount daemon stopped while starting (see the system log)");
+		return -EIO;
+	}
+	if (st.rc < 0)
+		snprintf(err, errsz, "%s", st.err);
+	return st.rc;
 }

@@ -19,6 +19,9 @@ struct rfs_mount_opts {
 	const char *fuse_opts;       /* comma list passed to FUSE (allow_other, default_permissions,
 	                                noatime, ...), may be NULL */
 	unsigned threads;            /* max worker threads, 0 = default */
+	const char *author;          /* "Full Name <login>" or "Full Name": overrides passwd */
+	const char *snapshot_dir;    /* serve this materialised history tree read-only instead
+	                                of live/ (mount --at); it is removed at unmount */
 };
 
 /* Check the mount point: exists, is a directory, is not already a mount point.
@@ -26,9 +29,10 @@ struct rfs_mount_opts {
 int rfs_mountpoint_check(const char *mountpoint, char *err, size_t errsz);
 
 /* Mount v at mountpoint and serve until unmounted. Takes ownership of v.
-** Returns 0 after a clean unmount, or -errno (err gets the reason) when
-** mounting failed; in the background case the parent returns 0 once the
-** mount is up. */
+** In the background case the process forks: the parent returns 0 once the
+** mount is up (or -errno and err from the daemon when it could not start);
+** the daemon returns when the vault is unmounted and history is flushed.
+** In the foreground the call returns after the unmount. */
 int rfs_mount_run(struct rfs_vault *v, const char *mountpoint, const struct rfs_mount_opts *o,
                   char *err, size_t errsz);
 

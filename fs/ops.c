@@ -23,6 +23,7 @@
 #include "crypto/encoding.h"
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
+#include "fs/history/history.h"
 #include "fs/log.h"
 
 #define XATTR_USER "user."
@@ -322,17 +323,251 @@ static void cfile_done(struct rfs_inode *in, const struct rfs_cfile *cf)
 {
 	in->size = cf->size;
 	in->hdr_flags = cf->hdr_flags;
-	in->dirty = true;
 }
 
 /* ---- versions ---------------------------------------------------------- */
 
-/* A save of a file's content (close after writing, fsync). Content lock held.
-** History hooks in here (issue 4); until then a save only clears the mark. */
-static void note_content_saved(struct rfs_fs *fs, struct rfs_inode *in)
+static enum rfs_obj_type obj_type_of(mode_t mode)
 {
-	(void)fs;
+	return S_ISDIR(mode) ? RFS_OBJ_DIR : S_ISLNK(mode) ? RFS_OBJ_SYMLINK : RFS_OBJ_FILE;
+}
+
+/* Remember blocks [first, first+count) as written since the last save. Content lock held. */
+static void mark_written(struct rfs_inode *in, uint64_t first, uint64_t count)
+{
+	uint64_t lo = first, hi = first + count;
+	size_t i;
+
+	in->dirty = true;
+	for (i = 0; i < in->nranges; i++) {
+		struct rfs_range *r = &in->ranges[i];
+
+		if (first <= r->first + r->count && r->first <= hi) {
+			uint64_t end = r->first + r->count > hi ? r->first + r->count : hi;
+
+			r->first = r->first < first ? r->first : first;
+			r->count = end - r->first;
+			return;
+		}
+	}
+	if (in->nranges < sizeof(in->ranges) / sizeof(in->ranges[0])) {
+		in->ranges[in->nranges++] = (struct rfs_range){ first, count };
+		return;
+	}
+	for (i = 0; i < in->nranges; i++) {
+		lo = in->ranges[i].first < lo ? in->ranges[i].first : lo;
+		hi = in->ranges[i].first + in->ranges[i].count > hi ?
+		     in->ranges[i].first + in->ranges[i].count : hi;
+	}
+	in->ranges[0] = (struct rfs_range){ lo, hi - lo };
+	in->nranges = 1;
+}
+
+static uint64_t block_of(uint64_t offset)
+{
+	return offset / RFS_BLOCK_SIZE;
+}
+
+/* After a size change from old_size to new_size: the blocks whose seal changed. */
+static void mark_resize(struct rfs_inode *in, uint64_t old_size, uint64_t new_size)
+{
+	if (old_size > 0)
+		mark_written(in, block_of(old_size - 1), 1);
+	if (new_size > 0)
+		mark_written(in, block_of(new_size - 1), 1);
+	in->dirty = true;
+}
+
+struct paths {
+	char *clear;                   /* "/cases/a.txt" */
+	char *cipher;                  /* backing path relative to live/ */
+};
+
+static void paths_free(struct paths *p)
+{
+	free(p->clear);
+	free(p->cipher);
+	p->clear = p->cipher = NULL;
+}
+
+/* Paths of the entry name/backing in dir. */
+static int entry_paths(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                       const char *backing, struct paths *p)
+{
+	char *dc = rfs_inode_path(&fs->it, dir, true), *dk = rfs_inode_path(&fs->it, dir, false);
+	int rc = 0;
+
+	p->clear = p->cipher = NULL;
+	if (!dc || !dk)
+		rc = -ENOENT;
+	else if (asprintf(&p->clear, "%s%s/%s", *dc ? "/" : "", dc, name) < 0 ||
+	         asprintf(&p->cipher, "%s%s%s", dk, *dk ? "/" : "", backing) < 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		p->clear = p->cipher = NULL;
+	}
+	free(dc);
+	free(dk);
+	return rc;
+}
+
+static int inode_paths(struct rfs_fs *fs, struct rfs_inode *in, struct paths *p)
+{
+	char *c = rfs_inode_path(&fs->it, in, true);
+
+	p->clear = NULL;
+	p->cipher = rfs_inode_path(&fs->it, in, false);
+	if (c && asprintf(&p->clear, "/%s", c) < 0)
+		p->clear = NULL;
+	free(c);
+	if (!p->clear || !p->cipher) {
+		paths_free(p);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Hand one save to history. stat_fd/stat_name give the entry's metadata
+** (fstatat; stat_name "" with AT_EMPTY_PATH), stat_fd -1 when it is gone. */
+static void record(struct rfs_fs *fs, struct rfs_save *s, int stat_fd, const char *stat_name)
+{
+	struct stat st;
+	int rc;
+
+	if (!fs->history || !s->clear_path || !s->cipher_path)
+		return;
+	if (stat_fd >= 0 &&
+	    fstatat(stat_fd, stat_name, &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0) {
+		bool valid;
+
+		s->mode = st.st_mode;
+		s->uid = st.st_uid;
+		s->gid = st.st_gid;
+		s->mtime = st.st_mtim;
+		s->type = obj_type_of(st.st_mode);
+		if (S_ISREG(st.st_mode))
+			s->size = rfs_plain_size((uint64_t)st.st_size, &valid);
+	}
+	rc = rfs_history_record(fs->history, s);
+	if (rc < 0)
+		rfs_log(LOG_ERR, "%s: could not record this version (%s); run 'recfs verify'",
+		        s->clear_path, strerror(-rc));
+}
+
+/* create, mkdir, symlink, mknod: the new entry name/backing in dir. */
+static void note_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                         const char *backing, const uint8_t id[16], int fd)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .fd = fd };
+	struct paths p;
+
+	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)
+		return;
+	s.clear_path = p.clear;
+	s.cipher_path = p.cipher;
+	if (id)
+		memcpy(s.file_id, id, sizeof(s.file_id));
+	record(fs, &s, dir->fd, backing);
+	paths_free(&p);
+}
+
+/* An event on an existing inode: mode changed, property changed. */
+static void note_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind kind,
+                       const char *property)
+{
+	struct rfs_save s = { .kind = kind, .property = property, .fd = -1 };
+	struct paths p;
+
+	if (!fs->history || inode_paths(fs, in, &p) < 0)
+		return;
+	s.clear_path = p.clear;
+	s.cipher_path = p.cipher;
+	if (in->key)
+		memcpy(s.file_id, in->file_id, sizeof(s.file_id));
+	else if (in->dirid_ok)
+		memcpy(s.file_id, in->dirid, sizeof(s.file_id));
+	record(fs, &s, in->fd, "");
+	paths_free(&p);
+}
+
+/* A save of a file's content (close after writing, fsync, truncate): one
+** version with the blocks written since the last save. Content lock held. */
+static void note_content_saved(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .fd = fd };
+	struct paths p;
+
+	if (in->restored_from[0]) {
+		s.kind = RFS_SAVE_RESTORED;
+		s.restored_from = in->restored_from;
+	}
+	if (fs->history && in->parent && inode_paths(fs, in, &p) == 0) {
+		s.clear_path = p.clear;
+		s.cipher_path = p.cipher;
+		memcpy(s.file_id, in->file_id, sizeof(s.file_id));
+		s.ranges = in->nranges ? in->ranges : NULL;
+		s.nranges = in->nranges;
+		record(fs, &s, in->fd, "");
+		paths_free(&p);
+	}
 	in->dirty = false;
+	in->nranges = 0;
+	in->restored_from[0] = '\0';
+}
+
+/* unlink, rmdir: the entry name/backing in dir went; st is what it was. */
+static void note_deleted(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                         const char *backing, const struct stat *st, struct rfs_inode *victim)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_DELETED, .type = obj_type_of(st->st_mode), .fd = -1 };
+	struct paths p;
+
+	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)
+		return;
+	s.clear_path = p.clear;
+	s.cipher_path = p.cipher;
+	s.mode = st->st_mode;
+	s.uid = st->st_uid;
+	s.gid = st->st_gid;
+	s.mtime = st->st_mtim;
+	if (victim && victim->key)
+		memcpy(s.file_id, victim->file_id, sizeof(s.file_id));
+	record(fs, &s, -1, NULL);
+	paths_free(&p);
+}
+
+/* rename: from (dir, name) to (to_dir, newname); computed before the move. */
+static int rename_paths(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                        const char *backing, struct rfs_inode *to_dir, const char *newname,
+                        const char *to_backing, struct paths *from, struct paths *to)
+{
+	from->clear = from->cipher = to->clear = to->cipher = NULL;
+	if (!fs->history)
+		return -ENOENT;
+	if (entry_paths(fs, dir, name, backing, from) < 0 ||
+	    entry_paths(fs, to_dir, newname, to_backing, to) < 0) {
+		paths_free(from);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void note_renamed(struct rfs_fs *fs, bool exchange, struct paths *from, struct paths *to,
+                         struct rfs_inode *moved, int stat_fd, const char *stat_name)
+{
+	struct rfs_save s = { .kind = exchange ? RFS_SAVE_EXCHANGED : RFS_SAVE_RENAMED, .fd = -1 };
+
+	s.clear_path = to->clear;
+	s.cipher_path = to->cipher;
+	s.clear_path_old = from->clear;
+	s.cipher_path_old = from->cipher;
+	if (moved && moved->key)
+		memcpy(s.file_id, moved->file_id, sizeof(s.file_id));
+	else if (moved && moved->dirid_ok)
+		memcpy(s.file_id, moved->dirid, sizeof(s.file_id));
+	record(fs, &s, stat_fd, stat_name);
+	paths_free(from);
+	paths_free(to);
 }
 
 /* ---- lookups and attributes --------------------------------------------- */
@@ -448,8 +683,11 @@ static int set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size, struct 
 		pthread_rwlock_wrlock(&in->content);
 		cfile_of(in, fd, &cf);
 		rc = rfs_cfile_truncate(&cf, (uint64_t)size);
-		cfile_done(in, &cf);
-		note_content_saved(fs, in);
+		if (rc == 0 && cf.size != in->size) {
+			mark_resize(in, in->size, cf.size);
+			cfile_done(in, &cf);
+			note_content_saved(fs, in, fd);
+		}
 		pthread_rwlock_unlock(&in->content);
 	}
 	if (own_fd >= 0)
@@ -486,6 +724,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		if (fchownat(in->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
 			rc = -errno;
 	}
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
+		note_inode(fs, in, RFS_SAVE_MODE, NULL);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = set_size(fs, in, attr->st_size, fi);
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
@@ -537,8 +777,9 @@ static int prepare_name(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, co
 	return rc;
 }
 
-static void reply_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *dir,
-                            const char *name, const struct sealed_name *sn, int rc)
+/* Reply to mkdir/symlink/mknod; returns what the caller got (0 or -errno). */
+static int reply_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *dir,
+                           const char *name, const struct sealed_name *sn, int rc)
 {
 	struct fuse_entry_param e;
 
@@ -550,18 +791,18 @@ static void reply_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode 
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_entry(req, &e);
+	return rc;
 }
 
-static int new_dirid(int dfd)
+static int new_dirid(int dfd, uint8_t dirid[RFS_DIRID_SIZE])
 {
-	uint8_t dirid[RFS_DIRID_SIZE];
 	int fd = openat(dfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
 	int rc = 0;
 
 	if (fd < 0)
 		return -errno;
-	randombytes_buf(dirid, sizeof(dirid));
-	if (write(fd, dirid, sizeof(dirid)) != (ssize_t)sizeof(dirid))
+	randombytes_buf(dirid, RFS_DIRID_SIZE);
+	if (write(fd, dirid, RFS_DIRID_SIZE) != (ssize_t)RFS_DIRID_SIZE)
 		rc = errno ? -errno : -EIO;
 	close(fd);
 	return rc;
@@ -573,6 +814,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct rfs_inode *dir = NULL;
 	struct sealed_name sn;
 	int rc = prepare_name(fs, req, parent, name, &dir, &sn);
+	uint8_t dirid[RFS_DIRID_SIZE];
 	int dfd = -1;
 
 	if (rc == 0 && mkdirat(dir->fd, sn.backing, 0700) != 0)
@@ -583,12 +825,20 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 			rc = -errno;
 	}
 	if (rc == 0)
-		rc = new_dirid(dfd);
-	if (rc == 0 && fchmod(dfd, mode & 07777) != 0)
-		rc = -errno;
+		rc = new_dirid(dfd, dirid);
+	if (rc == 0) {
+		struct stat pst;
+
+		/* As on ext4: a folder made in a setgid folder is setgid too. */
+		if (fstatat(dir->fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+			mode |= S_ISGID;
+		if (fchmod(dfd, mode & 07777) != 0)
+			rc = -errno;
+	}
 	if (dfd >= 0)
 		close(dfd);
-	reply_new_entry(req, fs, dir, name, &sn, rc);
+	if (reply_new_entry(req, fs, dir, name, &sn, rc) == 0)
+		note_created(fs, dir, name, sn.backing, dirid, -1);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -607,7 +857,8 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	reply_new_entry(req, fs, dir, name, &sn, 0);
+	if (reply_new_entry(req, fs, dir, name, &sn, 0) == 0)
+		note_created(fs, dir, name, sn.backing, NULL, -1);
 }
 
 static void refuse_special(fuse_req_t req, const char *what)
@@ -641,6 +892,7 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0) {
 		remove_long_name(dir->fd, sn.backing);
 		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
+		note_deleted(fs, dir, name, sn.backing, &st, victim);
 		if (victim)
 			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
 	}
@@ -721,6 +973,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (rc == 0) {
 		remove_long_name(dir->fd, sn.backing);
 		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
+		note_deleted(fs, dir, name, sn.backing, &st, victim);
 		if (victim)
 			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
 	}
@@ -733,6 +986,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *from_dir = inode_of(req, parent), *to_dir = inode_of(req, newparent);
 	struct rfs_inode *moved = NULL, *target = NULL;
+	struct paths from_paths, to_paths;
 	struct sealed_name from, to;
 	struct stat from_st, to_st;
 	bool exchange = flags & RENAME_EXCHANGE, have_target, same;
@@ -808,6 +1062,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	if (!exchange)
 		remove_long_name(from_dir->fd, from.backing);
 	moved = rfs_inode_find(&fs->it, from_st.st_dev, from_st.st_ino);
+	if (rename_paths(fs, from_dir, name, from.backing, to_dir, newname, to.backing, &from_paths,
+	                 &to_paths) == 0)
+		note_renamed(fs, exchange, &from_paths, &to_paths, moved, to_dir->fd, to.backing);
 	if (have_target)
 		target = rfs_inode_find(&fs->it, to_st.st_dev, to_st.st_ino);
 	if (moved)
@@ -850,6 +1107,31 @@ static struct rfs_fh *fh_of(struct fuse_file_info *fi)
 	return (struct rfs_fh *)(uintptr_t)fi->fh;
 }
 
+/* Make a new empty ciphertext file name in parent: its key, header and owner.
+** On success *fd is open O_RDWR on it and key holds its content key. */
+static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
+                     mode_t mode, struct rfs_inode **dir, struct sealed_name *sn, int *fd,
+                     uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE])
+{
+	int rc = prepare_name(fs, req, parent, name, dir, sn);
+
+	*fd = -1;
+	if (rc < 0)
+		return rc;
+	*fd = openat((*dir)->fd, sn->backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+	if (*fd < 0)
+		return -errno;
+	rc = rfs_cfile_init(fs->v->ks, *fd, key, file_id);
+	if (rc == 0)
+		rc = give_to_caller(fs, req, *dir, sn->backing);
+	if (rc < 0) {
+		(void)unlinkat((*dir)->fd, sn->backing, 0);
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                       struct fuse_file_info *fi)
 {
@@ -857,24 +1139,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct rfs_inode *dir = NULL, *in = NULL;
 	struct sealed_name sn;
 	struct fuse_entry_param e;
-	uint8_t *key = NULL;
+	uint8_t *key = rfs_key_alloc();
 	uint8_t file_id[RFS_FILE_ID_SIZE];
 	int fd = -1;
-	int rc = prepare_name(fs, req, parent, name, &dir, &sn);
+	int rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
 
-	if (rc == 0) {
-		fd = openat(dir->fd, sn.backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
-		if (fd < 0)
-			rc = -errno;
-	}
-	if (rc == 0) {
-		key = rfs_key_alloc();
-		rc = key ? rfs_cfile_init(fs->v->ks, fd, key, file_id) : -ENOMEM;
-		if (rc < 0)
-			(void)unlinkat(dir->fd, sn.backing, 0);
-	}
-	if (rc == 0)
-		rc = give_to_caller(fs, req, dir, sn.backing);
 	if (rc == 0)
 		rc = make_entry(fs, dir, dir->fd, name, sn.backing, &e, &in);
 	if (rc == 0) {
@@ -901,46 +1170,32 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	note_created(fs, dir, name, sn.backing, file_id, fd);
 	fuse_reply_create(req, &e, fi);
 }
 
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
-	struct fuse_file_info fi;
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = NULL;
+	struct sealed_name sn;
+	uint8_t *key;
+	uint8_t file_id[RFS_FILE_ID_SIZE];
+	int fd = -1, rc;
 
 	if (!S_ISREG(mode)) {
 		refuse_special(req, "device nodes, FIFOs and sockets are");
 		return;
 	}
-	/* mknod(S_IFREG) is create without an open file: make it, then close. */
-	memset(&fi, 0, sizeof(fi));
-	fi.flags = O_WRONLY;
-	{
-		struct rfs_fs *fs = fs_of(req);
-		struct rfs_inode *dir = NULL, *in = NULL;
-		struct sealed_name sn;
-		struct fuse_entry_param e;
-		uint8_t *key = rfs_key_alloc();
-		uint8_t file_id[RFS_FILE_ID_SIZE];
-		int fd = -1;
-		int rc = key ? prepare_name(fs, req, parent, name, &dir, &sn) : -ENOMEM;
-
-		if (rc == 0) {
-			fd = openat(dir->fd, sn.backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
-			rc = fd < 0 ? -errno : rfs_cfile_init(fs->v->ks, fd, key, file_id);
-		}
-		if (fd >= 0)
-			close(fd);
-		rfs_key_free(key);
-		if (rc == 0)
-			rc = give_to_caller(fs, req, dir, sn.backing);
-		if (rc == 0)
-			rc = make_entry(fs, dir, dir->fd, name, sn.backing, &e, &in);
-		if (rc < 0)
-			fuse_reply_err(req, -rc);
-		else
-			fuse_reply_entry(req, &e);
-	}
+	/* mknod(S_IFREG) is a create that leaves no file open. */
+	key = rfs_key_alloc();
+	rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
+	rfs_key_free(key);
+	if (rc == 0)
+		note_created(fs, dir, name, sn.backing, file_id, fd);
+	if (fd >= 0)
+		close(fd);
+	reply_new_entry(req, fs, dir, name, &sn, rc);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1010,8 +1265,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	pthread_rwlock_wrlock(&in->content);
 	cfile_of(in, fh_of(fi)->fd, &cf);
 	n = rfs_cfile_write(&cf, (const uint8_t *)buf, size, (uint64_t)off);
-	if (n > 0)
+	if (n > 0) {
+		if (in->size > 0 && block_of(in->size - 1) < block_of((uint64_t)off))
+			mark_written(in, block_of(in->size - 1), 1);   /* resealed: no longer last */
+		mark_written(in, block_of((uint64_t)off),
+		             block_of((uint64_t)off + (uint64_t)n - 1) - block_of((uint64_t)off) + 1);
 		cfile_done(in, &cf);
+	}
 	pthread_rwlock_unlock(&in->content);
 	if (n == -EIO)
 		log_inode(fs, in, "a block fails authentication (tampered or damaged); run 'recfs fsck'");
@@ -1021,17 +1281,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, (size_t)n);
 }
 
-static void save_if_dirty(struct rfs_fs *fs, struct rfs_inode *in)
+static void save_if_dirty(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 {
 	pthread_rwlock_wrlock(&in->content);
 	if (in->dirty)
-		note_content_saved(fs, in);
+		note_content_saved(fs, in, fd);
 	pthread_rwlock_unlock(&in->content);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	save_if_dirty(fs_of(req), inode_of(req, ino));
+	save_if_dirty(fs_of(req), inode_of(req, ino), fh_of(fi)->fd);
 	fuse_reply_err(req, 0);
 }
 
@@ -1039,7 +1299,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct rfs_fh *fh = fh_of(fi);
 
-	save_if_dirty(fs_of(req), inode_of(req, ino));
+	save_if_dirty(fs_of(req), inode_of(req, ino), fh->fd);
 	close(fh->fd);
 	free(fh);
 	fuse_reply_err(req, 0);
@@ -1054,7 +1314,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 	if (rc == 0 && in->key)
 		rc = rfs_keystore_sync(fs->v->ks, in->file_id);
-	save_if_dirty(fs, in);
+	save_if_dirty(fs, in, fd);
 	fuse_reply_err(req, -rc);
 }
 
@@ -1254,6 +1514,8 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	proc_path(p, in->fd);
 	rc = setxattr(p, bname, ct, size + RFS_BLOCK_OVERHEAD, flags) == 0 ? 0 : errno;
 	free(ct);
+	if (rc == 0)
+		note_inode(fs, in, RFS_SAVE_PROPERTY, name);
 	fuse_reply_err(req, rc);
 }
 
@@ -1371,6 +1633,8 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		proc_path(p, in->fd);
 		rc = removexattr(p, bname) == 0 ? 0 : -errno;
 	}
+	if (rc == 0)
+		note_inode(fs, in, RFS_SAVE_PROPERTY, name);
 	fuse_reply_err(req, -rc);
 }
 
@@ -1393,6 +1657,18 @@ int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 	fs->read_only = read_only;
 	fs->as_root = geteuid() == 0;
 	fs->timeout = 86400.0;
+	return 0;
+}
+
+int rfs_fs_label_restore(struct rfs_fs *fs, ino_t ino, const char *rev)
+{
+	struct rfs_inode *in = rfs_inode_find(&fs->it, fs->it.root.dev, ino);
+
+	if (!in || in->type != S_IFREG || strlen(rev) != RFS_REV_HEX)
+		return -ENOENT;
+	pthread_rwlock_wrlock(&in->content);
+	memcpy(in->restored_from, rev, RFS_REV_HEX + 1);
+	pthread_rwlock_unlock(&in->content);
 	return 0;
 }
 

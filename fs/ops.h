@@ -34,4 +34,8 @@ extern const struct fuse_lowlevel_ops rfs_ops;
 int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only);
 void rfs_fs_destroy(struct rfs_fs *fs);
 
+/* Label the next content save of the known inode whose backing st_ino is ino
+** as "restored from rev" (recfs restore on a mounted vault). 0 or -ENOENT. */
+int rfs_fs_label_restore(struct rfs_fs *fs, ino_t ino, const char *rev);
+
 #endif

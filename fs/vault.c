@@ -78,7 +78,7 @@ static int make_vault_tree(int dfd, const char *pass, size_t passlen, const stru
 	sodium_free(master);
 	if (rc < 0)
 		return rc;
-	if (mkdirat(dfd, RFS_KEYS_DIR, 0700) != 0 || mkdirat(dfd, RFS_LIVE_DIR, 0700) != 0)
+	if (mkdirat(dfd, RFS_KEYS_DIR, 0700) != 0 || mkdirat(dfd, RFS_LIVE_DIR, 0755) != 0)
 		return -errno;
 	keys_fd = openat(dfd, RFS_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	live_fd = openat(dfd, RFS_LIVE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -27,7 +27,7 @@ const char *cli_program = "recfs";
 
 static void print_prefixed(const char *kind, const char *fmt, va_list ap)
 {
-	char line[2 * CLI_ERRSZ];
+	char line[8192];   /* room for two long paths */
 
 	vsnprintf(line, sizeof(line), fmt, ap);
 	fprintf(stderr, "recfs: %s%s%s%s\n", cli_command, cli_command[0] ? ": " : "", kind, line);
@@ -139,12 +139,19 @@ const char *cli_shell_quote(const char *s)
 int cli_run(char *const argv[])
 {
 	pid_t pid;
-	int status, rc;
+	int rc;
 
 	fflush(NULL);
 	rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
 	if (rc != 0)
 		return -rc;
+	return cli_wait_child(pid);
+}
+
+int cli_wait_child(pid_t pid)
+{
+	int status;
+
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
 			return -errno;
@@ -195,8 +202,7 @@ static int read_lock_note(const char *vault, long *pid, char *mountpoint, size_t
 	return 0;
 }
 
-/* Is VAULT/lock held by someone (a mount daemon)? */
-static bool vault_is_locked(const char *vault)
+bool cli_vault_is_locked(const char *vault)
 {
 	char *path = cli_path_join(vault, RFS_LOCK_NAME);
 	bool locked = false;
@@ -267,7 +273,7 @@ int cli_check_vault(const char *path, int flags)
 	struct rfs_conf conf;
 	int rc = rfs_vault_read_conf(path, &conf, err, sizeof(err));
 
-	if (rc == 0 && (flags & RFS_OPEN_LOCK) && vault_is_locked(path))
+	if (rc == 0 && (flags & RFS_OPEN_LOCK) && cli_vault_is_locked(path))
 		rc = -EBUSY;
 	if (rc < 0) {
 		cli_report_vault_error(path, rc, err);

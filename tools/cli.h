@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "fs/vault.h"
 
 /* Exit codes of every command. */
@@ -42,6 +43,8 @@ struct cli_help {
 
 /* Every command accepts -h/--help: put CLI_HELP_OPTION in its option table. */
 #define CLI_HELP_OPTION { "help", no_argument, NULL, 'h' }
+/* --passphrase-file FILE, as 'p', for every command that unlocks a vault. */
+#define CLI_PASSPHRASE_FILE_OPTION { "passphrase-file", required_argument, NULL, 'p' }
 
 /* getopt_long with recfs messages. Returns the option, -1 at the end, or '?'
 ** after printing "unknown option"/"needs an argument" (return cli_usage_error
@@ -72,9 +75,15 @@ int cli_run(char *const argv[]);
 ** warning) the insecure fast one that tests use. */
 void cli_choose_kdf(bool insecure_fast, struct rfs_kdf *kdf);
 
+/* Wait for a child process: its exit status, 128 + signal, or -errno. */
+int cli_wait_child(pid_t pid);
+
 /* Print one line for a failure of rfs_vault_open / rfs_vault_read_conf on
 ** path, with what to do. rc is the negative errno, reason the library's err. */
 void cli_report_vault_error(const char *path, int rc, const char *reason);
+
+/* Does a process (a mount daemon, fsck) hold VAULT/lock? */
+bool cli_vault_is_locked(const char *vault);
 
 /* Check path is a vault (recfs.conf readable, known version) and, with
 ** RFS_OPEN_LOCK in flags, that it is not mounted. Prints what is wrong.

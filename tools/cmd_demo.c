@@ -150,6 +150,11 @@ static int remove_old_demo(const struct demo_paths *paths)
 		          err[0] ? err : strerror(-rc));
 		return -1;
 	}
+	if (cli_vault_is_locked(paths->vault)) {
+		cli_error("%s is in use (mounted somewhere other than %s?); unmount it first", paths->vault,
+		          paths->mnt);
+		return -1;
+	}
 	if (nftw(paths->vault, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
 		return -1;
 	return 0;
@@ -208,23 +213,15 @@ static int create_vault(const struct demo_paths *paths, bool fast_kdf)
 
 static int mount_demo(struct demo_paths *paths)
 {
-	struct rfs_mount_opts opts = { 0 };
-	struct rfs_vault *v;
-	char err[CLI_ERRSZ] = "";
+	const struct rfs_mount_opts opts = { 0 };
 
 	if (make_folder(paths->mnt) < 0)
 		return -1;
-	if (rfs_mountpoint_check(paths->mnt, err, sizeof(err)) < 0) {
-		cli_error("%s", err);
-		return -1;
-	}
 	if (!realpath(paths->mnt, paths->mnt_abs)) {
 		cli_error("cannot resolve %s: %s", paths->mnt, strerror(errno));
 		return -1;
 	}
-	if (cli_unlock_vault(paths->vault, paths->passfile, RFS_OPEN_LOCK, &v) != CLI_OK)
-		return -1;
-	return rfs_mount_serve(v, paths->mnt_abs, &opts) == CLI_OK ? 0 : -1;
+	return rfs_mount_start(paths->vault, paths->passfile, paths->mnt, &opts) == CLI_OK ? 0 : -1;
 }
 
 static void print_what_to_try(const struct demo_paths *paths)
@@ -243,7 +240,8 @@ static void print_what_to_try(const struct demo_paths *paths)
 	printf("  ls -lR %s\n", cli_shell_quote(paths->mnt));
 	printf("  cat %s\n", cli_shell_quote(example));
 	printf("  echo '- 2024-01-09: phone call, all well' >> %s\n", cli_shell_quote(example));
-	printf("  find %s/live | head        # names are encrypted\n", cli_shell_quote(paths->vault));
+	snprintf(example, sizeof(example), "%s/" RFS_LIVE_DIR, paths->vault);
+	printf("  find %s | head        # names are encrypted\n", cli_shell_quote(example));
 	printf("  grep -r Hollis %s || echo 'no clear text at rest'\n", cli_shell_quote(paths->vault));
 	printf("  %s umount %s\n", prog, cli_shell_quote(paths->mnt));
 	printf("  %s fsck %s --passphrase-file %s\n", prog, cli_shell_quote(paths->vault),

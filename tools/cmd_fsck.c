@@ -27,7 +27,7 @@ static const struct cli_help fsck_help = {
 int cmd_fsck(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "passphrase-file", required_argument, NULL, 'p' },
+		CLI_PASSPHRASE_FILE_OPTION,
 		CLI_HELP_OPTION,
 		{ 0 },
 	};

@@ -71,7 +71,7 @@ static int report_create_error(const char *vault, int rc)
 int cmd_init(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "passphrase-file", required_argument, NULL, 'p' },
+		CLI_PASSPHRASE_FILE_OPTION,
 		{ "label", required_argument, NULL, 'l' },
 		{ "insecure-fast-kdf", no_argument, NULL, 'F' },
 		CLI_HELP_OPTION,

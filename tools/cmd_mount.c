@@ -8,6 +8,7 @@
 ** recfs mounts by them).
 */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/mounts.h"
+#include "tools/passphrase.h"
 
 static const struct cli_help mount_help = {
 	"VAULT MOUNTPOINT [-f] [-d] [-o OPTIONS] [--passphrase-file FILE]",
@@ -101,19 +103,62 @@ static int parse_threads(const char *s, unsigned *out)
 	return 0;
 }
 
-int rfs_mount_serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_mount_opts *o)
+/* Unlock and mount in this process, wiping the passphrase once it has
+** served. The daemon itself never returns from here into a command. */
+static int unlock_and_run(const char *vault, struct rfs_secret *pass, const char *mountpoint,
+                          const struct rfs_mount_opts *o)
 {
 	char err[CLI_ERRSZ] = "";
+	struct rfs_vault *v;
 	pid_t caller = getpid();
-	int rc = rfs_mount_run(v, mountpoint, o, err, sizeof(err));
+	int rc = cli_open_vault(vault, pass, RFS_OPEN_LOCK, &v);
 
-	if (getpid() != caller)      /* the daemon, after its unmount: never back into a command */
+	rfs_secret_free(pass);
+	if (rc != CLI_OK)
+		return CLI_FAIL;
+	rc = rfs_mount_run(v, mountpoint, o, err, sizeof(err));
+	if (getpid() != caller)      /* the daemon, after its unmount */
 		exit(rc < 0 ? CLI_FAIL : CLI_OK);
 	if (rc < 0) {
-		cli_error("cannot mount at %s: %s", mountpoint, err[0] ? err : strerror(-rc));
+		cli_error("cannot mount %s at %s: %s", vault, mountpoint, err[0] ? err : strerror(-rc));
 		return CLI_FAIL;
 	}
 	return CLI_OK;
+}
+
+int rfs_mount_start(const char *vault, const char *passfile, const char *mountpoint,
+                    const struct rfs_mount_opts *o)
+{
+	char err[CLI_ERRSZ] = "", abs_mountpoint[PATH_MAX];
+	struct rfs_secret *pass;
+	pid_t child;
+
+	/* Everything that can be checked is checked before the passphrase. */
+	if (rfs_mountpoint_check(mountpoint, err, sizeof(err)) < 0) {
+		cli_error("%s", err);
+		return CLI_FAIL;
+	}
+	if (!realpath(mountpoint, abs_mountpoint)) {   /* the daemon leaves the working folder */
+		cli_error("cannot resolve %s: %s", mountpoint, strerror(errno));
+		return CLI_FAIL;
+	}
+	if (cli_check_vault(vault, RFS_OPEN_LOCK) != CLI_OK ||
+	    cli_read_vault_passphrase(vault, passfile, &pass) != CLI_OK)
+		return CLI_FAIL;
+	if (o->foreground || o->debug)
+		return unlock_and_run(vault, pass, abs_mountpoint, o);
+	/* The daemon detaches from a child, so that this process can go on once
+	** the mount is up (the child exits 0) or has failed (it printed why). */
+	fflush(NULL);
+	child = fork();
+	if (child == 0)
+		_exit(unlock_and_run(vault, pass, abs_mountpoint, o));
+	rfs_secret_free(pass);
+	if (child < 0) {
+		cli_error("cannot start the mount daemon: %s", strerror(errno));
+		return CLI_FAIL;
+	}
+	return cli_wait_child(child) == 0 ? CLI_OK : CLI_FAIL;
 }
 
 int cmd_mount(int argc, char **argv)
@@ -123,14 +168,13 @@ int cmd_mount(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "options", required_argument, NULL, 'o' },
 		{ "threads", required_argument, NULL, 'T' },
-		{ "passphrase-file", required_argument, NULL, 'p' },
+		CLI_PASSPHRASE_FILE_OPTION,
 		CLI_HELP_OPTION,
 		{ 0 },
 	};
 	struct rfs_mount_opts opts = { 0 };
 	const char *passfile = NULL;
-	char *fuse_opts = NULL, err[CLI_ERRSZ] = "", mountpoint[PATH_MAX];
-	struct rfs_vault *v;
+	char *fuse_opts = NULL;
 	int c, rc = CLI_FAIL;
 
 	while ((c = cli_next_option(argc, argv, "fdo:h", options)) != -1) {
@@ -152,22 +196,8 @@ int cmd_mount(int argc, char **argv)
 	}
 	if (cli_check_args(argc - optind, argv + optind, 2, 2, "VAULT MOUNTPOINT") < 0)
 		goto out;
-	const char *vault = argv[optind], *given_mountpoint = argv[optind + 1];
-
 	opts.fuse_opts = fuse_opts;
-	/* Check the mount point before asking for a passphrase; the daemon leaves
-	** the working folder, so it gets the absolute path. */
-	if (rfs_mountpoint_check(given_mountpoint, err, sizeof(err)) < 0) {
-		cli_error("%s", err);
-		goto out;
-	}
-	if (!realpath(given_mountpoint, mountpoint)) {
-		cli_error("cannot resolve %s: %s", given_mountpoint, strerror(errno));
-		goto out;
-	}
-	if (cli_unlock_vault(vault, passfile, RFS_OPEN_LOCK, &v) != CLI_OK)
-		goto out;
-	rc = rfs_mount_serve(v, mountpoint, &opts);
+	rc = rfs_mount_start(argv[optind], passfile, argv[optind + 1], &opts);
 out:
 	free(fuse_opts);
 	return rc;

@@ -67,7 +67,7 @@ static int rewrap_and_save(const char *vault, const char *conf_path, struct rfs_
 int cmd_passwd(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "passphrase-file", required_argument, NULL, 'p' },
+		CLI_PASSPHRASE_FILE_OPTION,
 		{ "new-passphrase-file", required_argument, NULL, 'n' },
 		{ "insecure-fast-kdf", no_argument, NULL, 'F' },
 		CLI_HELP_OPTION,

@@ -187,7 +187,7 @@ int rfs_secret_read_new(const char *file, const char *prompt, struct rfs_secret 
 		rc = rfs_secret_read(NULL, "Repeat the passphrase: ", &again, err, errsz);
 		if (rc == 0 && (again->len != first->len ||
 		                sodium_memcmp(again->text, first->text, first->len) != 0)) {
-			snprintf(err, errsz, "the two passphrases differ; nothing was changed");
+			snprintf(err, errsz, "the two passphrases differ; try again");
 			rc = -EINVAL;
 		}
 		rfs_secret_free(again);

@@ -6,8 +6,10 @@
 */
 #include "fs/history/internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,7 +34,11 @@ static int open_live(struct rfs_history *h, const char *cpath, int flags)
 
 static int write_blob(struct rfs_history *h, const void *data, size_t len, git_oid *oid)
 {
-	return git_odb_write(oid, h->odb, data, len, GIT_OBJECT_BLOB) < 0 ? -EIO : 0;
+	if (h->hash_only)                    /* verify: compare, never store */
+		return git_odb_hash(oid, data, len, GIT_OBJECT_BLOB) < 0 ? -EIO : 0;
+	if (git_odb_write(oid, h->odb, data, len, GIT_OBJECT_BLOB) < 0)
+		return -EIO;
+	return h->stage && rfs_stage_bytes(h->stage) > SPILL_BYTES ? rfs_stage_spill(h->stage, h->odb) : 0;
 }
 
 static uint64_t chunk_count(const struct rfs_history *h, uint64_t size)
@@ -79,9 +85,10 @@ static int capture_chunk(struct rfs_history *h, int fd, uint64_t size, uint64_t 
 	return rc < 0 ? rc : write_blob(h, buf, len, oid);
 }
 
-static void chunk_name(char out[9], uint64_t k)
+#define CHUNK_NAME_MAX 17
+static void chunk_name(char out[CHUNK_NAME_MAX], uint64_t k)
 {
-	snprintf(out, 9, "%08llx", (unsigned long long)k);
+	snprintf(out, CHUNK_NAME_MAX, "%08llx", (unsigned long long)k);
 }
 
 static int marker_oid(struct rfs_history *h, git_oid *oid)
@@ -123,7 +130,7 @@ static int capture_file_whole(struct rfs_history *h, int fd, struct rfs_capture 
 			rc = -EIO;
 		for (uint64_t k = 0; k < n && rc == 0; k++) {
 			git_oid oid;
-			char name[9];
+			char name[CHUNK_NAME_MAX];
 			rc = capture_chunk(h, fd, size, k, buf, &oid);
 			chunk_name(name, k);
 			if (rc == 0 && git_treebuilder_insert(NULL, bld, name, &oid, GIT_FILEMODE_BLOB) < 0)
@@ -507,6 +514,14 @@ bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e)
 	return yes;
 }
 
+static int chunk_beyond(const git_tree_entry *e, void *arg)
+{
+	const char *name = git_tree_entry_name(e);
+	if (name[0] == '.')
+		return 1;                        /* the marker is rewritten */
+	return strtoull(name, NULL, 16) >= *(const uint64_t *)arg;
+}
+
 /* Merge captured chunks with the previous version's chunk blobs. */
 static int apply_chunks(struct rfs_history *h, git_tree *base, const struct rfs_pending *p,
                         git_oid *out)
@@ -525,27 +540,22 @@ static int apply_chunks(struct rfs_history *h, git_tree *base, const struct rfs_
 		rc = git_treebuilder_insert(NULL, bld, "00000000", git_tree_entry_id(prev),
 		                            GIT_FILEMODE_BLOB) < 0 ? -EIO : 0;
 	for (size_t i = 0; i < c->ncap && rc == 0; i++) {
-		char name[9];
+		char name[CHUNK_NAME_MAX];
 		chunk_name(name, c->cidx[i]);
 		if (git_treebuilder_insert(NULL, bld, name, &c->coid[i], GIT_FILEMODE_BLOB) < 0)
 			rc = -EIO;
 	}
 	/* Drop chunks past the end; a missing one means the daemon's ranges
 	** missed a write: take it from live/ now (better late than absent). */
+	uint64_t n = c->nchunks;
+	if (rc == 0)
+		git_treebuilder_filter(bld, chunk_beyond, &n);
 	int fd = -1;
 	uint8_t *buf = NULL;
-	for (uint64_t k = 0; rc == 0 && k < c->nchunks + 4096; k++) {
-		char name[9];
+	for (uint64_t k = 0; rc == 0 && k < c->nchunks; k++) {
+		char name[CHUNK_NAME_MAX];
 		chunk_name(name, k);
-		const git_tree_entry *have = git_treebuilder_get(bld, name);
-		if (k >= c->nchunks) {
-			if (have)
-				git_treebuilder_remove(bld, name);
-			else if (k >= c->nchunks + 1 && !git_treebuilder_entrycount(bld))
-				break;
-			continue;
-		}
-		if (have)
+		if (git_treebuilder_get(bld, name))
 			continue;
 		if (fd < 0) {
 			fd = open_live(h, p->cpath, 0);
@@ -835,8 +845,6 @@ static int write_head_record(struct rfs_history *h)
 	return rc;
 }
 
-/* Parse and check history.git/recfs/head. 0, -ENOENT, -EBADMSG (bad signature or form). */
-int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);
 int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
 {
 	char line[256];
@@ -1031,6 +1039,10 @@ static int load_head(struct rfs_history *h)
 		return 0;
 	struct rfs_record r;
 	rc = rfs_h_read_commit_record(h, &h->head, &r);
+	if (rc < 0 && (h->flags & RFS_HISTORY_READONLY)) {
+		h->head_seq = UINT64_MAX;        /* unreadable head: verify says why */
+		return 0;
+	}
 	if (rc < 0)
 		return rc == -ENOENT ? -EIO : rc;
 	h->head_seq = r.seq;
@@ -1043,9 +1055,15 @@ static int open_repo(struct rfs_history *h, bool create)
 	char *path = NULL;
 	if (asprintf(&path, "%s/%s", h->v->path, RFS_HISTORY_DIR) < 0)
 		return -ENOMEM;
+	if (asprintf(&h->packdir, "%s/objects/pack", path) < 0) {
+		h->packdir = NULL;
+		free(path);
+		return -ENOMEM;
+	}
 	int rc = git_repository_open_bare(&h->repo, path);
 	if (rc == GIT_ENOTFOUND && create) {
-		git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+		git_repository_init_options o;
+		git_repository_init_options_init(&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
 		o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
 		o.initial_head = "main";
 		o.description = "recfs history (ciphertext)";
@@ -1129,9 +1147,9 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		rc = open_repo(h, !ro);
 	}
 	if (rc == 0 && (rc = load_head(h)) < 0)
-		what = "cannot read the newest commit of";
+		what = "cannot read the newest commit (run 'recfs verify') of";
 	if (rc == 0 && !ro) {
-		rc = rfs_stage_attach(h->odb, &h->stage);
+		rc = rfs_stage_attach(h->odb, h->packdir, &h->stage);
 		bool skip = (flags & RFS_HISTORY_NO_RECOVERY) || clean_close_matches(h);
 		if (rc == 0 && (rc = rfs_index_sync(h)) < 0)
 			what = "cannot update the history index of";
@@ -1175,6 +1193,7 @@ void rfs_history_close(struct rfs_history *h)
 	git_repository_free(h->repo);
 	if (h->side_fd >= 0)
 		close(h->side_fd);
+	free(h->packdir);
 	free(h->login);
 	free(h->full_name);
 	free(h->host);

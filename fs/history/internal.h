@@ -49,6 +49,7 @@ struct rfs_history {
 	char *login, *full_name, *host;
 	uint64_t chunk_bytes;             /* conf.chunk_blocks * RFS_SLOT_SIZE */
 	int side_fd;                      /* history.git/recfs */
+	char *packdir;                    /* history.git/objects/pack */
 
 	git_oid head;                     /* newest commit (may be ahead of the ref) */
 	uint64_t head_seq;                /* 0: no commit yet */
@@ -66,6 +67,7 @@ struct rfs_history {
 	int error;
 	struct timespec first_unpacked;
 	bool unpacked;
+	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
 };
 
 /* history.c */
@@ -73,6 +75,8 @@ int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct
 int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *events, size_t n,
                  git_oid *out);
 int rfs_h_publish(struct rfs_history *h);
+/* Parse and check history.git/recfs/head. 0, -ENOENT, -EBADMSG (bad signature or form). */
+int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);
 bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e);
 int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r);
 
@@ -84,11 +88,16 @@ int rfs_index_sync(struct rfs_history *h);   /* writable: catch the file up with
 
 /* recover.c */
 int rfs_h_recover(struct rfs_history *h);
-typedef int (*rfs_live_diff_cb)(struct rfs_history *h, const char *cpath, const char *clear,
-                                int what, void *arg);   /* what: 'A'dded 'R'emoved 'C'hanged */
-int rfs_h_live_diff(struct rfs_history *h, git_tree *tree, rfs_live_diff_cb cb, void *arg);
+/* Differences between two trees, one call per file, folder or symlink
+** (chunks and side files map to their owner). what: 'A'dded 'D'eleted 'M'odified. */
+typedef int (*rfs_tree_diff_cb)(struct rfs_history *h, const char *cpath, char what, void *arg);
+int rfs_h_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_tree_diff_cb cb, void *arg);
+/* Capture all of live/ (writable: into the stage; hash_only: hashes only). */
+int rfs_h_capture_live(struct rfs_history *h, git_oid *tree);
 
 /* read.c */
+/* Clear path ("/a/b") of a cipher path in tree; heap; NULL when it does not open. */
+char *rfs_h_clear_of(struct rfs_history *h, git_tree *root, const char *cpath);
 int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
                         char *cpath, size_t cpathsz, git_tree_entry **out);
 int rfs_h_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16]);

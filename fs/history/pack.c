@@ -4,6 +4,7 @@
 #include "fs/history/pack.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <git2/sys/odb_backend.h>
@@ -84,7 +85,7 @@ void rfs_sha1_final(struct rfs_sha1 *s, uint8_t out[20])
 #define OUT_BUF (1u << 20)
 
 struct pack_out {
-	git_odb_writepack *wp;
+	git_indexer *idx;
 	git_indexer_progress stats;
 	struct rfs_sha1 sha;
 	uint8_t *buf;
@@ -94,7 +95,7 @@ struct pack_out {
 
 static void out_flush(struct pack_out *o)
 {
-	if (o->used && !o->err && o->wp->append(o->wp, o->buf, o->used, &o->stats) < 0)
+	if (o->used && !o->err && git_indexer_append(o->idx, o->buf, o->used, &o->stats) < 0)
 		o->err = -EIO;
 	o->used = 0;
 }
@@ -159,7 +160,8 @@ static void put_object(struct pack_out *o, git_object_t type, const uint8_t *dat
 	out_put(o, ad, 4);
 }
 
-int rfs_pack_write(git_odb *odb, size_t n, rfs_pack_source src, void *arg)
+int rfs_pack_write(git_odb *odb, const char *packdir, size_t n, rfs_pack_source src, void *arg,
+                   char name[41])
 {
 	if (n == 0)
 		return 0;
@@ -167,7 +169,9 @@ int rfs_pack_write(git_odb *odb, size_t n, rfs_pack_source src, void *arg)
 	o.buf = malloc(OUT_BUF);
 	if (!o.buf)
 		return -ENOMEM;
-	if (git_odb_write_pack(&o.wp, odb, NULL, NULL) < 0) {
+	git_indexer_options opts;
+	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
+	if (git_indexer_new(&o.idx, packdir, 0444, odb, &opts) < 0) {
 		free(o.buf);
 		return -EIO;
 	}
@@ -192,12 +196,16 @@ int rfs_pack_write(git_odb *odb, size_t n, rfs_pack_source src, void *arg)
 	rfs_sha1_final(&o.sha, trailer);
 	if (!o.err) {
 		out_flush(&o);
-		if (!o.err && o.wp->append(o.wp, trailer, 20, &o.stats) < 0)
+		if (!o.err && git_indexer_append(o.idx, trailer, 20, &o.stats) < 0)
 			o.err = -EIO;
-		if (!o.err && o.wp->commit(o.wp, &o.stats) < 0)
+		if (!o.err && git_indexer_commit(o.idx, &o.stats) < 0)
 			o.err = -EIO;
+		if (!o.err && name)
+			snprintf(name, 41, "%s", git_indexer_name(o.idx));
 	}
-	o.wp->free(o.wp);
+	git_indexer_free(o.idx);
+	if (!o.err)
+		git_odb_refresh(odb);
 	free(o.buf);
 	return o.err;
 }
@@ -218,6 +226,7 @@ struct rfs_stage {
 	uint32_t *slots;                  /* open addressing: index+1 into objs, 0 = empty */
 	size_t nslots;
 	size_t bytes;
+	char *packdir;
 };
 
 static size_t oid_hash(const git_oid *oid)
@@ -337,14 +346,17 @@ static void be_free(git_odb_backend *be)
 	stage_clear(st);
 	free(st->objs);
 	free(st->slots);
+	free(st->packdir);
 	free(st);
 }
 
-int rfs_stage_attach(git_odb *odb, struct rfs_stage **out)
+int rfs_stage_attach(git_odb *odb, const char *packdir, struct rfs_stage **out)
 {
 	struct rfs_stage *st = calloc(1, sizeof *st);
-	if (!st)
+	if (!st || !(st->packdir = strdup(packdir))) {
+		free(st);
 		return -ENOMEM;
+	}
 	st->parent.version = GIT_ODB_BACKEND_VERSION;
 	st->parent.read = be_read;
 	st->parent.read_header = be_read_header;
@@ -352,6 +364,7 @@ int rfs_stage_attach(git_odb *odb, struct rfs_stage **out)
 	st->parent.exists = be_exists;
 	st->parent.free = be_free;
 	if (git_odb_add_backend(odb, &st->parent, 1000) < 0) {
+		free(st->packdir);
 		free(st);
 		return -EIO;
 	}
@@ -375,11 +388,8 @@ static int stage_source(void *arg, size_t i, git_oid *oid, git_object_t *type, c
 
 int rfs_stage_spill(struct rfs_stage *st, git_odb *odb)
 {
-	int rc = rfs_pack_write(odb, st->n, stage_source, st);
-	if (rc < 0)
-		return rc;
-	stage_clear(st);
-	/* The pack backend finds the new pack on its next miss; make it explicit. */
-	git_odb_refresh(odb);
-	return 0;
+	int rc = rfs_pack_write(odb, st->packdir, st->n, stage_source, st, NULL);
+	if (rc == 0)
+		stage_clear(st);
+	return rc;
 }

@@ -17,8 +17,9 @@
 
 struct rfs_stage;
 
-/* Create the staging backend and add it to odb (it owns the backend). */
-int rfs_stage_attach(git_odb *odb, struct rfs_stage **out);
+/* Create the staging backend and add it to odb (it owns the backend).
+** packdir is objects/pack of the repository (copied). */
+int rfs_stage_attach(git_odb *odb, const char *packdir, struct rfs_stage **out);
 
 /* Bytes of object data held. */
 size_t rfs_stage_bytes(const struct rfs_stage *st);
@@ -32,8 +33,10 @@ int rfs_stage_spill(struct rfs_stage *st, git_odb *odb);
 typedef int (*rfs_pack_source)(void *arg, size_t i, git_oid *oid, git_object_t *type,
                                const void **data, size_t *len);
 
-/* Write n objects as one pack into odb. 0 or -errno. */
-int rfs_pack_write(git_odb *odb, size_t n, rfs_pack_source src, void *arg);
+/* Write n objects as one pack (and its .idx) into packdir; name gets the
+** pack's hex name (pack-<name>.pack) when not NULL. 0 or -errno. */
+int rfs_pack_write(git_odb *odb, const char *packdir, size_t n, rfs_pack_source src, void *arg,
+                   char name[41]);
 
 /* SHA-1 (the pack trailer is part of git's format; not used for security). */
 struct rfs_sha1 {

@@ -104,6 +104,10 @@ is_mounted() {
 	awk -v m="$m" '$2 == m { found = 1 } END { exit !found }' /proc/mounts
 }
 
+not_mounted() {
+	! is_mounted "$1"
+}
+
 # The vault's lock is free once no daemon holds it (flock, as in fs/vault.h).
 vault_unlocked() {
 	[ -e "$1/lock" ] || return 0
@@ -150,6 +154,11 @@ mount_vault() {
 	die "mount of $vault on $mnt did not come up: $(tail -c 800 "$mnt.daemon.log")"
 }
 
+# Pid of the foreground daemon that mount_vault started on MNT.
+daemon_pid() {
+	eval "echo \${IT_PID_$(mount_key "$1"):-}"
+}
+
 mount_key() {
 	printf '%s' "$1" | md5sum | cut -c1-12
 }
@@ -159,7 +168,7 @@ mount_key() {
 umount_vault() {
 	local mnt=$1 vault=$2 key pid rc
 	key=$(mount_key "$mnt")
-	pid=$(eval "echo \${IT_PID_$key:-}")
+	pid=$(daemon_pid "$mnt")
 	if ! recfs umount "$mnt" >"$IT_TMP/.umount.out" 2>&1; then
 		not_ok "recfs umount $mnt failed: $(cat "$IT_TMP/.umount.out")"
 		fusermount3 -uz "$mnt" 2>/dev/null

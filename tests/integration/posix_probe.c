@@ -645,6 +645,17 @@ static void t_rename(void)
 	struct stat st = { 0 };
 	CHECK(stat("r_b", &st) == 0 && S_ISDIR(st.st_mode) && file_is_str("r_b/f", "f") &&
 	      file_is_str("full", "CC"), "EXCHANGE swapped folder and file");
+	/* rename over a file that is open: its fd still reads the old content */
+	CHECK(write_str("r_old", "old content") && write_str("r_new", "new"), "create r_old and r_new");
+	int ofd = open("r_old", O_RDONLY);
+	CHECK(ofd >= 0 && rename("r_new", "r_old") == 0, "rename over a file that is open");
+	char obuf[32] = { 0 };
+	CHECK(ofd >= 0 && pread(ofd, obuf, sizeof obuf, 0) == 11 && !memcmp(obuf, "old content", 11),
+	      "the open fd of the replaced file still reads its old content");
+	if (ofd >= 0)
+		close(ofd);
+	CHECK(file_is_str("r_old", "new"), "the name now holds the new file");
+	unlink("r_old");
 	/* rename a file while it is open: the fd keeps working */
 	int fd = open("r_d", O_RDWR);
 	CHECK(fd >= 0 && rename("r_d", "r_e") == 0 && pwrite(fd, "Z", 1, 0) == 1,

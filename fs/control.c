@@ -1,0 +1,617 @@
+/*
+** control: see control.h.
+*/
+#include "fs/control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "crypto/encoding.h"
+#include "fs/log.h"
+#include "fs/ops.h"
+
+#define MAX_FIELDS 24
+#define MAX_REQUEST 65536
+
+struct rfs_control {
+	struct rfs_fs *fs;
+	int sock;
+	int stop[2];
+	pthread_t thread;
+};
+
+/* ---- wire format ---------------------------------------------------------- */
+
+static void put_field(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '%' || *s == '\t' || *s == '\n' || *s == '\r')
+			fprintf(f, "%%%02X", (unsigned char)*s);
+		else
+			fputc(*s, f);
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Split line (modified in place) into decoded fields. Returns the count or -EINVAL. */
+static int split_fields(char *line, char *fields[MAX_FIELDS])
+{
+	int n = 0;
+	char *p = line;
+
+	line[strcspn(line, "\n")] = '\0';
+	while (n < MAX_FIELDS) {
+		char *end = strchr(p, '\t'), *r, *w;
+
+		if (end)
+			*end = '\0';
+		for (r = w = p; *r; r++, w++) {
+			if (*r == '%') {
+				int hi = hexval(r[1]), lo = hi < 0 ? -1 : hexval(r[2]);
+
+				if (lo < 0)
+					return -EINVAL;
+				*w = (char)(hi * 16 + lo);
+				r += 2;
+			} else {
+				*w = *r;
+			}
+		}
+		*w = '\0';
+		fields[n++] = p;
+		if (!end)
+			return n;
+		p = end + 1;
+	}
+	return -EINVAL;
+}
+
+static void put_version(FILE *f, const struct rfs_version *v)
+{
+	char id[33];
+
+	rfs_hex_encode(id, v->file_id, 16);
+	fprintf(f, "v\t%s\t%" PRIu64 "\t%" PRId64 "\t%d\t", v->rev, v->seq, v->time, v->tz_offset);
+	put_field(f, v->login ? v->login : "");
+	fputc('\t', f);
+	put_field(f, v->full_name ? v->full_name : "");
+	fputc('\t', f);
+	put_field(f, v->host ? v->host : "");
+	fprintf(f, "\t%d\t%d\t", (int)v->kind, (int)v->type);
+	put_field(f, v->path ? v->path : "");
+	fputc('\t', f);
+	put_field(f, v->path_old ? v->path_old : "");
+	fputc('\t', f);
+	put_field(f, v->restored_from ? v->restored_from : "");
+	fputc('\t', f);
+	put_field(f, v->property ? v->property : "");
+	fprintf(f, "\t%s\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu32 "\t%lld\t%ld\t%" PRIu64 "\n", id,
+	        v->mode, v->uid, v->gid, (long long)v->mtime.tv_sec, v->mtime.tv_nsec, v->size);
+}
+
+static int get_version(char **fld, int n, struct rfs_version *v)
+{
+	if (n != 21 || strcmp(fld[0], "v") != 0 || strlen(fld[1]) != RFS_REV_HEX)
+		return -EPROTO;
+	memset(v, 0, sizeof(*v));
+	memcpy(v->rev, fld[1], RFS_REV_HEX + 1);
+	v->seq = strtoull(fld[2], NULL, 10);
+	v->time = strtoll(fld[3], NULL, 10);
+	v->tz_offset = atoi(fld[4]);
+	v->login = fld[5];
+	v->full_name = fld[6];
+	v->host = fld[7];
+	v->kind = (enum rfs_save_kind)atoi(fld[8]);
+	v->type = (enum rfs_obj_type)atoi(fld[9]);
+	v->path = fld[10];
+	v->path_old = fld[11];
+	v->restored_from = fld[12];
+	v->property = fld[13];
+	if (rfs_hex_decode(v->file_id, 16, fld[14]) < 0)
+		return -EPROTO;
+	v->mode = (uint32_t)strtoul(fld[15], NULL, 10);
+	v->uid = (uint32_t)strtoul(fld[16], NULL, 10);
+	v->gid = (uint32_t)strtoul(fld[17], NULL, 10);
+	v->mtime.tv_sec = (time_t)strtoll(fld[18], NULL, 10);
+	v->mtime.tv_nsec = strtol(fld[19], NULL, 10);
+	v->size = strtoull(fld[20], NULL, 10);
+	return 0;
+}
+
+static void put_result(FILE *f, int rc, const char *extra)
+{
+	if (rc < 0)
+		fprintf(f, "err\t%d\t%s\n", -rc, strerror(-rc));
+	else if (extra)
+		fprintf(f, "ok\t%s\n", extra);
+	else
+		fputs("ok\n", f);
+}
+
+/* ---- server ------------------------------------------------------------------ */
+
+static int send_version(const struct rfs_version *v, void *arg)
+{
+	put_version(arg, v);
+	return ferror((FILE *)arg) ? -EPIPE : 0;
+}
+
+static void serve_verify(struct rfs_history *h, FILE *out)
+{
+	struct rfs_verify_result res;
+	char *text = NULL, *line, *save = NULL, summary[128];
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	int rc;
+
+	if (!mem) {
+		put_result(out, -ENOMEM, NULL);
+		return;
+	}
+	rc = rfs_history_verify(h, mem, &res);
+	fclose(mem);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		fputs("r\t", out);
+		put_field(out, line);
+		fputc('\n', out);
+	}
+	free(text);
+	snprintf(summary, sizeof(summary), "%lu\t%lu\t%lu\t%lu", res.commits, res.blobs, res.trees,
+	         res.problems);
+	put_result(out, rc, rc < 0 ? NULL : summary);
+}
+
+static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FILE *out)
+{
+	struct rfs_history *h = c->fs->history;
+	const char *verb = fld[0];
+	char rev[RFS_REV_HEX + 1];
+	int rc;
+
+	if (!h) {
+		put_result(out, -EROFS, NULL);
+	} else if (!strcmp(verb, "ping") && n == 1) {
+		put_result(out, 0, NULL);
+	} else if (!strcmp(verb, "flush") && n == 1) {
+		put_result(out, rfs_history_flush(h), NULL);
+	} else if (!strcmp(verb, "log") && n == 3) {
+		rc = rfs_history_log(h, *fld[1] ? fld[1] : NULL, strtoul(fld[2], NULL, 10),
+		                     send_version, out);
+		put_result(out, rc, NULL);
+	} else if (!strcmp(verb, "resolve") && n == 2) {
+		rc = rfs_history_resolve(h, fld[1], rev);
+		put_result(out, rc, rev);
+	} else if (!strcmp(verb, "stat") && n == 3) {
+		struct rfs_version v;
+
+		rc = rfs_history_stat(h, fld[1], fld[2], &v);
+		if (rc == 0)
+			put_version(out, &v);
+		put_result(out, rc, NULL);
+	} else if (!strcmp(verb, "read") && n == 3 && passed_fd >= 0) {
+		put_result(out, rfs_history_read(h, fld[1], fld[2], passed_fd), NULL);
+	} else if (!strcmp(verb, "label") && n == 3) {
+		put_result(out, rfs_fs_label_restore(c->fs, (ino_t)strtoull(fld[1], NULL, 10), fld[2]),
+		           NULL);
+	} else if (!strcmp(verb, "verify") && n == 1) {
+		rc = rfs_history_flush(h);
+		if (rc < 0)
+			put_result(out, rc, NULL);
+		else
+			serve_verify(h, out);
+	} else if (!strcmp(verb, "gc") && n == 1) {
+		rc = rfs_history_flush(h);
+		put_result(out, rc < 0 ? rc : rfs_history_gc(h), NULL);
+	} else {
+		put_result(out, -EINVAL, NULL);
+	}
+}
+
+/* Read one request line and an optional passed descriptor. */
+static int read_request(int conn, char *buf, size_t cap, int *passed_fd)
+{
+	size_t got = 0;
+
+	*passed_fd = -1;
+	while (got < cap - 1) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { buf + got, cap - 1 - got };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+		                      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm;
+		ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EPROTO;
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && *passed_fd < 0)
+				memcpy(passed_fd, CMSG_DATA(cm), sizeof(int));
+		}
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (memchr(buf, '\n', got))
+			return 0;
+	}
+	return -E2BIG;
+}
+
+static void serve_one(struct rfs_control *c, int conn)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char *buf = malloc(MAX_REQUEST), *fld[MAX_FIELDS];
+	int passed_fd = -1, n;
+	FILE *out;
+
+	if (!buf)
+		return;
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    (cred.uid != 0 && cred.uid != getuid())) {
+		free(buf);
+		return;
+	}
+	out = fdopen(dup(conn), "w");
+	if (out && read_request(conn, buf, MAX_REQUEST, &passed_fd) == 0 &&
+	    (n = split_fields(buf, fld)) > 0)
+		dispatch(c, fld, n, passed_fd, out);
+	else if (out)
+		put_result(out, -EPROTO, NULL);
+	if (out)
+		fclose(out);
+	if (passed_fd >= 0)
+		close(passed_fd);
+	free(buf);
+}
+
+static void *control_thread(void *arg)
+{
+	struct rfs_control *c = arg;
+
+	for (;;) {
+		struct pollfd pfd[2] = { { c->sock, POLLIN, 0 }, { c->stop[0], POLLIN, 0 } };
+		int conn;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		conn = accept4(c->sock, NULL, NULL, SOCK_CLOEXEC);
+		if (conn < 0)
+			continue;
+		serve_one(c, conn);
+		close(conn);
+	}
+	return NULL;
+}
+
+static int socket_path(struct sockaddr_un *addr, int vault_dirfd)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	snprintf(addr->sun_path, sizeof(addr->sun_path), "/proc/self/fd/%d/%s", vault_dirfd,
+	         RFS_CONTROL_NAME);
+	return 0;
+}
+
+int rfs_control_start(struct rfs_fs *fs, struct rfs_control **out)
+{
+	struct rfs_control *c = calloc(1, sizeof(*c));
+	struct sockaddr_un addr;
+	int rc = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->fs = fs;
+	c->stop[0] = c->stop[1] = -1;
+	c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->sock < 0 || pipe2(c->stop, O_CLOEXEC) != 0) {
+		rc = -errno;
+		goto fail;
+	}
+	socket_path(&addr, fs->v->dirfd);
+	(void)unlinkat(fs->v->dirfd, RFS_CONTROL_NAME, 0);
+	if (bind(c->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+	    fchmodat(fs->v->dirfd, RFS_CONTROL_NAME, 0600, 0) != 0 || listen(c->sock, 16) != 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = -pthread_create(&c->thread, NULL, control_thread, c);
+	if (rc < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	if (c->sock >= 0)
+		close(c->sock);
+	if (c->stop[0] >= 0) {
+		close(c->stop[0]);
+		close(c->stop[1]);
+	}
+	free(c);
+	return rc;
+}
+
+void rfs_control_stop(struct rfs_control *c)
+{
+	if (!c)
+		return;
+	if (write(c->stop[1], "x", 1) == 1)
+		pthread_join(c->thread, NULL);
+	close(c->sock);
+	close(c->stop[0]);
+	close(c->stop[1]);
+	(void)unlinkat(c->fs->v->dirfd, RFS_CONTROL_NAME, 0);
+	free(c);
+}
+
+/* ---- client ---------------------------------------------------------------- */
+
+struct call {
+	int sock;
+	FILE *in;
+	char *line;
+	size_t cap;
+	char *fld[MAX_FIELDS];
+	int n;
+};
+
+static int call_start(struct call *k, const char *vault_path, int pass_fd, const char *verb, ...)
+	__attribute__((sentinel));
+
+static int call_start(struct call *k, const char *vault_path, int pass_fd, const char *verb, ...)
+{
+	struct sockaddr_un addr;
+	char *req = NULL;
+	size_t reqlen = 0;
+	FILE *f;
+	va_list ap;
+	const char *arg;
+	int dfd, rc = 0;
+
+	memset(k, 0, sizeof(*k));
+	k->sock = -1;
+	dfd = open(vault_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	k->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	socket_path(&addr, dfd);
+	if (k->sock < 0 || connect(k->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+		rc = errno == ENOENT ? -ECONNREFUSED : -errno;
+	close(dfd);
+	if (rc < 0)
+		return rc;
+	f = open_memstream(&req, &reqlen);
+	if (!f)
+		return -ENOMEM;
+	fputs(verb, f);
+	va_start(ap, verb);
+	while ((arg = va_arg(ap, const char *)) != NULL) {
+		fputc('\t', f);
+		put_field(f, arg);
+	}
+	va_end(ap);
+	fputc('\n', f);
+	fclose(f);
+	{
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { req, reqlen };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+		if (pass_fd >= 0) {
+			struct cmsghdr *cm;
+
+			memset(cbuf, 0, sizeof(cbuf));
+			msg.msg_control = cbuf;
+			msg.msg_controllen = sizeof(cbuf);
+			cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+		}
+		if (sendmsg(k->sock, &msg, MSG_NOSIGNAL) != (ssize_t)reqlen)
+			rc = -EPIPE;
+	}
+	free(req);
+	if (rc == 0) {
+		k->in = fdopen(dup(k->sock), "r");
+		if (!k->in)
+			rc = -ENOMEM;
+	}
+	return rc;
+}
+
+/* Next reply line split into k->fld; returns 1 for a data line, 0 for "ok", -errno. */
+static int call_next(struct call *k)
+{
+	if (!k->in || getline(&k->line, &k->cap, k->in) <= 0)
+		return -EPROTO;
+	k->n = split_fields(k->line, k->fld);
+	if (k->n <= 0)
+		return -EPROTO;
+	if (!strcmp(k->fld[0], "ok"))
+		return 0;
+	if (!strcmp(k->fld[0], "err"))
+		return k->n >= 2 && atoi(k->fld[1]) > 0 ? -atoi(k->fld[1]) : -EIO;
+	return 1;
+}
+
+static void call_end(struct call *k)
+{
+	if (k->in)
+		fclose(k->in);
+	if (k->sock >= 0)
+		close(k->sock);
+	free(k->line);
+}
+
+/* A call whose reply is just ok or err. */
+static int simple_call(const char *vault_path, int pass_fd, const char *verb, const char *a,
+                       const char *b)
+{
+	struct call k;
+	int rc = call_start(&k, vault_path, pass_fd, verb, a, b, (const char *)NULL);
+
+	if (rc == 0) {
+		while ((rc = call_next(&k)) == 1)
+			;
+	}
+	call_end(&k);
+	return rc;
+}
+
+int rfs_remote_ping(const char *vault_path)
+{
+	return simple_call(vault_path, -1, "ping", NULL, NULL);
+}
+
+int rfs_remote_flush(const char *vault_path)
+{
+	return simple_call(vault_path, -1, "flush", NULL, NULL);
+}
+
+int rfs_remote_gc(const char *vault_path)
+{
+	return simple_call(vault_path, -1, "gc", NULL, NULL);
+}
+
+int rfs_remote_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd)
+{
+	return simple_call(vault_path, out_fd, "read", rev, clear_path);
+}
+
+int rfs_remote_label_restore(const char *vault_path, ino_t ino, const char *rev)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)ino);
+	return simple_call(vault_path, -1, "label", num, rev);
+}
+
+int rfs_remote_log(const char *vault_path, const char *clear_path, size_t limit,
+                   rfs_version_cb cb, void *arg)
+{
+	struct call k;
+	char num[32];
+	int rc;
+
+	snprintf(num, sizeof(num), "%zu", limit);
+	rc = call_start(&k, vault_path, -1, "log", clear_path ? clear_path : "", num,
+	                (const char *)NULL);
+	while (rc == 0 && (rc = call_next(&k)) == 1) {
+		struct rfs_version v;
+		int stop;
+
+		rc = get_version(k.fld, k.n, &v);
+		if (rc == 0 && (stop = cb(&v, arg)) != 0)
+			rc = stop;
+	}
+	call_end(&k);
+	return rc;
+}
+
+int rfs_remote_resolve(const char *vault_path, const char *rev_or_date,
+                       char rev[RFS_REV_HEX + 1])
+{
+	struct call k;
+	int rc = call_start(&k, vault_path, -1, "resolve", rev_or_date, (const char *)NULL);
+
+	if (rc == 0) {
+		while ((rc = call_next(&k)) == 1)
+			;
+		if (rc == 0 && (k.n != 2 || strlen(k.fld[1]) != RFS_REV_HEX))
+			rc = -EPROTO;
+		if (rc == 0)
+			memcpy(rev, k.fld[1], RFS_REV_HEX + 1);
+	}
+	call_end(&k);
+	return rc;
+}
+
+/* Copy s into keep at *used; the copy outlives the call that read it. */
+static const char *keep_str(char *keep, size_t cap, size_t *used, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	char *dst = keep + *used;
+
+	if (*used + len > cap)
+		return "";
+	memcpy(dst, s, len);
+	*used += len;
+	return dst;
+}
+
+int rfs_remote_stat(const char *vault_path, const char *rev, const char *clear_path,
+                    struct rfs_version *out)
+{
+	static char keep[MAX_REQUEST];
+	struct call k;
+	bool got = false;
+	int rc = call_start(&k, vault_path, -1, "stat", rev, clear_path, (const char *)NULL);
+
+	while (rc == 0 && (rc = call_next(&k)) == 1) {
+		size_t used = 0;
+
+		rc = get_version(k.fld, k.n, out);
+		if (rc < 0)
+			break;
+		out->login = keep_str(keep, sizeof(keep), &used, out->login);
+		out->full_name = keep_str(keep, sizeof(keep), &used, out->full_name);
+		out->host = keep_str(keep, sizeof(keep), &used, out->host);
+		out->path = keep_str(keep, sizeof(keep), &used, out->path);
+		out->path_old = keep_str(keep, sizeof(keep), &used, out->path_old);
+		out->restored_from = keep_str(keep, sizeof(keep), &used, out->restored_from);
+		out->property = keep_str(keep, sizeof(keep), &used, out->property);
+		got = true;
+	}
+	if (rc == 0 && !got)
+		rc = -EPROTO;
+	call_end(&k);
+	return rc;
+}
+
+int rfs_remote_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res)
+{
+	struct call k;
+	int rc = call_start(&k, vault_path, -1, "verify", (const char *)NULL);
+
+	memset(res, 0, sizeof(*res));
+	while (rc == 0 && (rc = call_next(&k)) == 1) {
+		if (k.n == 2 && !strcmp(k.fld[0], "r"))
+			fprintf(report, "%s\n", k.fld[1]);
+	}
+	if (rc == 0 && k.n == 5) {
+		res->commits = strtoul(k.fld[1], NULL, 10);
+		res->blobs = strtoul(k.fld[2], NULL, 10);
+		res->trees = strtoul(k.fld[3], NULL, 10);
+		res->problems = strtoul(k.fld[4], NULL, 10);
+	}
+	call_end(&k);
+	return rc;
+}

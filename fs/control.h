@@ -1,0 +1,50 @@
+/*
+** control: the mount daemon's control socket, VAULT/control, and its client.
+**
+** Owns: the wire protocol by which `recfs` commands ask a running daemon to
+** flush, read history, label a restore, verify and gc, so that a mounted vault
+** has one writer and needs no second passphrase. Requests are one line of
+** tab-separated, percent-encoded fields; replies are data lines then
+** "ok[\t...]" or "err\t<errno>\t<message>". File content never crosses the
+** socket: the client passes an open descriptor (SCM_RIGHTS) to write into.
+** Must never: serve a peer whose uid is not the mounting user's or root.
+*/
+#ifndef RECFS_FS_CONTROL_H
+#define RECFS_FS_CONTROL_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "fs/history/history.h"
+
+#define RFS_CONTROL_NAME "control"
+
+struct rfs_fs;
+struct rfs_control;
+
+/* Bind VAULT/control and serve it from a thread. 0 or -errno. */
+int rfs_control_start(struct rfs_fs *fs, struct rfs_control **out);
+/* Stop serving and remove the socket. NULL is allowed. */
+void rfs_control_stop(struct rfs_control *c);
+
+/* ---- client: each call is one connection to the daemon of vault_path ---- */
+
+/* 0 when a daemon answers on vault_path's control socket, else -errno
+** (-ECONNREFUSED / -ENOENT: not mounted). */
+int rfs_remote_ping(const char *vault_path);
+int rfs_remote_flush(const char *vault_path);
+int rfs_remote_log(const char *vault_path, const char *clear_path, size_t limit,
+                   rfs_version_cb cb, void *arg);
+int rfs_remote_resolve(const char *vault_path, const char *rev_or_date,
+                       char rev[RFS_REV_HEX + 1]);
+/* out's strings point into a static buffer valid until the next call. */
+int rfs_remote_stat(const char *vault_path, const char *rev, const char *clear_path,
+                    struct rfs_version *out);
+int rfs_remote_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd);
+/* The next save of the open file whose st_ino is ino is recorded as
+** "restored from rev". */
+int rfs_remote_label_restore(const char *vault_path, ino_t ino, const char *rev);
+int rfs_remote_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res);
+int rfs_remote_gc(const char *vault_path);
+
+#endif

@@ -1,0 +1,754 @@
+/*
+** read: the read side of history: resolve revisions and dates, find a clear
+** path in a commit's tree, reassemble and decrypt content, materialise a
+** commit, restore into live/ when the vault is not mounted.
+** Must never: return bytes that did not authenticate, or write outside the
+** target it was given.
+*/
+#include "fs/history/internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "crypto/content.h"
+#include "crypto/keystore.h"
+#include "crypto/names.h"
+#include "crypto/secmem.h"
+
+static int read_blob(struct rfs_history *h, const git_oid *oid, git_blob **out)
+{
+	return git_blob_lookup(out, h->repo, oid) < 0 ? -EIO : 0;
+}
+
+int rfs_h_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16])
+{
+	const git_tree_entry *e = git_tree_entry_byname(dir, RFS_DIRID_FILE);
+	git_blob *b = NULL;
+	if (!e || read_blob(h, git_tree_entry_id(e), &b) < 0)
+		return -EIO;
+	int rc = git_blob_rawsize(b) == 16 ? 0 : -EIO;
+	if (rc == 0)
+		memcpy(dirid, git_blob_rawcontent(b), 16);
+	git_blob_free(b);
+	return rc;
+}
+
+/* The sealed text of a backing name: itself, or a long name's ".n" file. */
+static int sealed_text(struct rfs_history *h, git_tree *dir, const char *backing, char *out, size_t outsz)
+{
+	if (!rfs_name_is_long(backing)) {
+		snprintf(out, outsz, "%s", backing);
+		return 0;
+	}
+	char side[300];
+	snprintf(side, sizeof side, "%s%s", backing, RFS_LONG_SUFFIX);
+	const git_tree_entry *e = git_tree_entry_byname(dir, side);
+	git_blob *b = NULL;
+	if (!e || read_blob(h, git_tree_entry_id(e), &b) < 0)
+		return -EIO;
+	size_t n = (size_t)git_blob_rawsize(b);
+	int rc = n < outsz ? 0 : -EIO;
+	if (rc == 0) {
+		memcpy(out, git_blob_rawcontent(b), n);
+		out[n] = 0;
+		out[strcspn(out, "\n")] = 0;
+	}
+	git_blob_free(b);
+	return rc;
+}
+
+char *rfs_h_clear_of(struct rfs_history *h, git_tree *root, const char *cpath)
+{
+	size_t cap = strlen(cpath) * 2 + 260, len = 0;
+	char *clear = malloc(cap), *copy = strdup(cpath);
+	git_tree *dir = root;
+	int rc = clear && copy ? 0 : -ENOMEM;
+	if (rc == 0)
+		clear[0] = 0;
+	char *save = NULL;
+	for (char *c = copy ? strtok_r(copy, "/", &save) : NULL; c && rc == 0; c = strtok_r(NULL, "/", &save)) {
+		uint8_t dirid[16];
+		char text[RFS_ENC_NAME_MAX + 1], name[256];
+		rc = rfs_h_dirid_of(h, dir, dirid);
+		if (rc == 0)
+			rc = sealed_text(h, dir, c, text, sizeof text);
+		if (rc == 0 && rfs_name_open(name, sizeof name, text, dirid, h->v->keys) < 0)
+			rc = -EIO;
+		if (rc == 0 && len + strlen(name) + 2 > cap)
+			rc = -ENAMETOOLONG;
+		if (rc == 0)
+			len += (size_t)snprintf(clear + len, cap - len, "/%s", name);
+		const git_tree_entry *e = rc == 0 ? git_tree_entry_byname(dir, c) : NULL;
+		git_tree *next = NULL;
+		if (e && git_tree_entry_type(e) == GIT_OBJECT_TREE)
+			git_tree_lookup(&next, h->repo, git_tree_entry_id(e));
+		if (dir != root)
+			git_tree_free(dir);
+		dir = next;
+		if (!dir)
+			break;                       /* the last component */
+	}
+	if (dir && dir != root)
+		git_tree_free(dir);
+	free(copy);
+	if (rc == 0 && len == 0)
+		snprintf(clear, cap, "/");
+	if (rc < 0) {
+		free(clear);
+		return NULL;
+	}
+	return clear;
+}
+
+int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
+                        char *cpath, size_t cpathsz, git_tree_entry **out)
+{
+	char *copy = strdup(clear_path), *save = NULL;
+	if (!copy)
+		return -ENOMEM;
+	git_tree *dir = root;
+	git_tree_entry *found = NULL;
+	size_t len = 0;
+	int rc = 0;
+	cpath[0] = 0;
+	for (char *c = strtok_r(copy, "/", &save); c && rc == 0; c = strtok_r(NULL, "/", &save)) {
+		if (found) {                     /* the previous component must be a folder */
+			bool folder = git_tree_entry_type(found) == GIT_OBJECT_TREE &&
+			              !rfs_h_is_chunked(h->repo, found);
+			git_tree *next = NULL;
+			if (!folder || git_tree_lookup(&next, h->repo, git_tree_entry_id(found)) < 0)
+				rc = folder ? -EIO : -ENOTDIR;
+			git_tree_entry_free(found);
+			found = NULL;
+			if (dir != root)
+				git_tree_free(dir);
+			dir = next;
+			if (rc < 0)
+				break;
+		}
+		uint8_t dirid[16];
+		char text[RFS_ENC_NAME_MAX + 1], backing[256];
+		rc = rfs_h_dirid_of(h, dir, dirid);
+		if (rc == 0 && rfs_name_seal(text, sizeof text, c, dirid, h->v->keys) < 0)
+			rc = -EINVAL;
+		if (rc < 0)
+			break;
+		rfs_name_backing(backing, text);
+		const git_tree_entry *e = git_tree_entry_byname(dir, backing);
+		if (!e) {
+			rc = -ENOENT;
+			break;
+		}
+		if (git_tree_entry_dup(&found, e) < 0 || len + strlen(backing) + 2 > cpathsz) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		len += (size_t)snprintf(cpath + len, cpathsz - len, "%s%s", len ? "/" : "", backing);
+	}
+	if (dir != root)
+		git_tree_free(dir);
+	free(copy);
+	if (rc == 0 && !found)
+		rc = -EISDIR;                    /* the root itself */
+	if (rc < 0) {
+		git_tree_entry_free(found);
+		return rc;
+	}
+	*out = found;
+	return 0;
+}
+
+/* ---- revisions and dates ---- */
+
+/* "YYYY-MM-DD" means the end of that day, "YYYY-MM-DDTHH:MM" the end of that
+** minute, "YYYY-MM-DDTHH:MM:SS" that second; local time. */
+static int parse_date(const char *s, time_t *out)
+{
+	int y, mo, d, hh = 23, mi = 59, ss = 59, n = 0, m = 0;
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+		return -EINVAL;
+	if (s[10]) {
+		if ((s[10] != 'T' && s[10] != ' ') || sscanf(s + 11, "%2d:%2d%n", &hh, &mi, &m) != 2 || m != 5)
+			return -EINVAL;
+		if (s[16] && (s[16] != ':' || sscanf(s + 17, "%2d%n", &ss, &m) != 1 || m != 2 || s[19]))
+			return -EINVAL;
+	}
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 60)
+		return -EINVAL;
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = hh,
+	                 .tm_min = mi, .tm_sec = ss, .tm_isdst = -1 };
+	*out = mktime(&tm);
+	return *out == (time_t)-1 ? -EINVAL : 0;
+}
+
+static bool looks_like_date(const char *s)
+{
+	return strlen(s) >= 10 && isdigit((unsigned char)s[0]) && s[4] == '-' && s[7] == '-';
+}
+
+static int resolve_locked(struct rfs_history *h, const char *spec, git_oid *out)
+{
+	if (!h->head_seq)
+		return -ENOENT;
+	if (!spec || !spec[0] || !strcmp(spec, "HEAD")) {
+		*out = h->head;
+		return 0;
+	}
+	if (looks_like_date(spec)) {
+		time_t when;
+		if (parse_date(spec, &when) < 0)
+			return -EINVAL;
+		git_revwalk *w = NULL;
+		if (git_revwalk_new(&w, h->repo) < 0 || git_revwalk_push(w, &h->head) < 0) {
+			git_revwalk_free(w);
+			return -EIO;
+		}
+		int rc = -ENOENT;
+		git_oid oid;
+		while (rc == -ENOENT && git_revwalk_next(&oid, w) == 0) {
+			git_commit *c = NULL;
+			if (git_commit_lookup(&c, h->repo, &oid) == 0 && git_commit_time(c) <= when) {
+				*out = oid;
+				rc = 0;
+			}
+			git_commit_free(c);
+		}
+		git_revwalk_free(w);
+		return rc;
+	}
+	size_t len = strlen(spec);
+	git_oid prefix;
+	if (len < 4 || len > 40 || strspn(spec, "0123456789abcdef") != len ||
+	    git_oid_fromstrn(&prefix, spec, len) < 0)
+		return -EINVAL;
+	git_object *obj = NULL;
+	int rc = git_object_lookup_prefix(&obj, h->repo, &prefix, len, GIT_OBJECT_COMMIT);
+	if (rc < 0)
+		return rc == GIT_EAMBIGUOUS ? -EINVAL : -ENOENT;
+	*out = *git_object_id(obj);
+	git_object_free(obj);
+	return 0;
+}
+
+int rfs_history_resolve(struct rfs_history *h, const char *rev_or_date, char rev[RFS_REV_HEX + 1])
+{
+	git_oid oid;
+	pthread_mutex_lock(&h->git_lock);
+	int rc = resolve_locked(h, rev_or_date, &oid);
+	pthread_mutex_unlock(&h->git_lock);
+	if (rc == 0)
+		git_oid_tostr(rev, RFS_REV_HEX + 1, &oid);
+	return rc;
+}
+
+/* The entry of clear_path at rev. Caller holds git_lock. */
+static int entry_at_rev(struct rfs_history *h, const char *rev, const char *clear_path,
+                        git_tree_entry **e, char *cpath, size_t cpathsz)
+{
+	git_oid oid;
+	int rc = resolve_locked(h, rev, &oid);
+	if (rc < 0)
+		return rc;
+	git_commit *c = NULL;
+	git_tree *root = NULL;
+	if (git_commit_lookup(&c, h->repo, &oid) < 0 || git_commit_tree(&root, c) < 0)
+		rc = -EIO;
+	if (rc == 0)
+		rc = rfs_h_resolve_clear(h, root, clear_path, cpath, cpathsz, e);
+	git_tree_free(root);
+	git_commit_free(c);
+	return rc;
+}
+
+/* ---- content ---- */
+
+/* Feed the ciphertext of an entry, piece by piece (one blob per chunk). */
+typedef int (*piece_cb)(void *arg, const uint8_t *p, size_t n);
+
+static int for_each_piece(struct rfs_history *h, const git_tree_entry *e, piece_cb cb, void *arg)
+{
+	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
+		git_blob *b = NULL;
+		int rc = read_blob(h, git_tree_entry_id(e), &b);
+		if (rc == 0)
+			rc = cb(arg, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
+		git_blob_free(b);
+		return rc;
+	}
+	git_tree *t = NULL;
+	if (git_tree_lookup(&t, h->repo, git_tree_entry_id(e)) < 0)
+		return -EIO;
+	int rc = 0;
+	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 0; i++) {
+		const git_tree_entry *c = git_tree_entry_byindex(t, i);
+		if (git_tree_entry_name(c)[0] == '.')
+			continue;                    /* the marker */
+		rc = for_each_piece(h, c, cb, arg);
+	}
+	git_tree_free(t);
+	return rc;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int put_fd(void *arg, const uint8_t *p, size_t n)
+{
+	return write_all(*(int *)arg, p, n);
+}
+
+/* Streaming decryption: slots may straddle nothing (chunks hold whole slots),
+** but keep a carry buffer so any piece size works. */
+struct decrypt {
+	struct rfs_history *h;
+	int out_fd;
+	uint64_t total, seen, slot;
+	uint8_t *key;
+	struct rfs_header hdr;
+	uint8_t carry[RFS_SLOT_SIZE];
+	size_t ncarry;
+	bool have_hdr;
+	uint8_t hbuf[RFS_HEADER_SIZE];
+};
+
+static int open_slot(struct decrypt *d, const uint8_t *ct, size_t len)
+{
+	uint8_t plain[RFS_BLOCK_SIZE];
+	bool final = d->seen == d->total;
+	if (!final && rfs_slot_is_hole(ct, len)) {
+		memset(plain, 0, sizeof plain);
+		len = RFS_SLOT_SIZE;
+	} else if (len <= RFS_BLOCK_OVERHEAD ||
+	           rfs_block_open(plain, ct, len, d->slot, final, d->hdr.file_id, d->key) < 0) {
+		return -EIO;
+	}
+	d->slot++;
+	int rc = write_all(d->out_fd, plain, len - RFS_BLOCK_OVERHEAD);
+	sodium_memzero(plain, sizeof plain);
+	return rc;
+}
+
+static int start_key(struct decrypt *d)
+{
+	if (rfs_header_parse(&d->hdr, d->hbuf, RFS_HEADER_SIZE) < 0)
+		return -EIO;
+	d->key = rfs_key_alloc();
+	if (!d->key)
+		return -ENOMEM;
+	int rc = rfs_keystore_load(d->h->v->ks, d->hdr.file_id, d->key);
+	if (rc == -ENOENT)
+		return -EKEYREJECTED;            /* shredded: every version is noise now */
+	if (rc < 0)
+		return rc;
+	return rfs_header_verify(d->hbuf, d->key) < 0 ? -EIO : 0;
+}
+
+static int put_plain(void *arg, const uint8_t *p, size_t n)
+{
+	struct decrypt *d = arg;
+	while (n) {
+		if (!d->have_hdr) {
+			size_t take = RFS_HEADER_SIZE - d->ncarry < n ? RFS_HEADER_SIZE - d->ncarry : n;
+			memcpy(d->hbuf + d->ncarry, p, take);
+			d->ncarry += take;
+			d->seen += take;
+			p += take;
+			n -= take;
+			if (d->ncarry < RFS_HEADER_SIZE)
+				continue;
+			d->have_hdr = true;
+			d->ncarry = 0;
+			int rc = start_key(d);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		size_t take = RFS_SLOT_SIZE - d->ncarry < n ? RFS_SLOT_SIZE - d->ncarry : n;
+		memcpy(d->carry + d->ncarry, p, take);
+		d->ncarry += take;
+		d->seen += take;
+		p += take;
+		n -= take;
+		if (d->ncarry == RFS_SLOT_SIZE || d->seen == d->total) {
+			int rc = open_slot(d, d->carry, d->ncarry);
+			d->ncarry = 0;
+			if (rc < 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int add_size(void *arg, const uint8_t *p, size_t n)
+{
+	*(uint64_t *)arg += n;
+	return 0;
+}
+
+static uint64_t entry_size(struct rfs_history *h, const git_tree_entry *e)
+{
+	uint64_t total = 0;
+	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
+		size_t len;
+		git_object_t type;
+		if (git_odb_read_header(&len, &type, h->odb, git_tree_entry_id(e)) == 0)
+			return len;
+	}
+	for_each_piece(h, e, add_size, &total);
+	return total;
+}
+
+static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int out_fd)
+{
+	git_blob *b = NULL;
+	int rc = read_blob(h, git_tree_entry_id(e), &b);
+	char text[8192], target[4097];
+	size_t n = rc == 0 ? (size_t)git_blob_rawsize(b) : 0;
+	if (rc == 0 && n >= sizeof text)
+		rc = -EIO;
+	if (rc == 0) {
+		memcpy(text, git_blob_rawcontent(b), n);
+		text[n] = 0;
+		int len = rfs_target_open(target, sizeof target, text, h->v->keys);
+		rc = len < 0 ? -EIO : write_all(out_fd, (const uint8_t *)target, (size_t)len);
+	}
+	git_blob_free(b);
+	return rc;
+}
+
+static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd, bool plain)
+{
+	if (!plain)
+		return for_each_piece(h, e, put_fd, &out_fd);
+	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK)
+		return symlink_target(h, e, out_fd);
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE && !rfs_h_is_chunked(h->repo, e))
+		return -EISDIR;
+	struct decrypt *d = calloc(1, sizeof *d);
+	if (!d)
+		return -ENOMEM;
+	d->h = h;
+	d->out_fd = out_fd;
+	d->total = entry_size(h, e);
+	int rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
+	if (rc == 0 && (d->ncarry || !d->have_hdr))
+		rc = -EIO;
+	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
+		rc = -EIO;                       /* cut back to the header */
+	rfs_key_free(d->key);
+	sodium_memzero(d, sizeof *d);
+	free(d);
+	return rc;
+}
+
+static int read_common(struct rfs_history *h, const char *rev, const char *clear_path, int out_fd,
+                       bool plain)
+{
+	char cpath[8192];
+	git_tree_entry *e = NULL;
+	pthread_mutex_lock(&h->git_lock);
+	int rc = entry_at_rev(h, rev, clear_path, &e, cpath, sizeof cpath);
+	if (rc == 0)
+		rc = read_entry(h, e, out_fd, plain);
+	git_tree_entry_free(e);
+	pthread_mutex_unlock(&h->git_lock);
+	return rc;
+}
+
+int rfs_history_read(struct rfs_history *h, const char *rev, const char *clear_path, int out_fd)
+{
+	return read_common(h, rev, clear_path, out_fd, true);
+}
+
+int rfs_history_read_cipher(struct rfs_history *h, const char *rev, const char *clear_path,
+                            int out_fd)
+{
+	return read_common(h, rev, clear_path, out_fd, false);
+}
+
+/* ---- stat: the tree says what is there; the newest event at or before rev
+** for the path (or its file) says mode, owner and times ---- */
+
+struct stat_find {
+	uint64_t max_seq;
+	struct rfs_version *out;
+	bool found;
+};
+
+static int take_version(const struct rfs_version *v, void *arg)
+{
+	struct stat_find *f = arg;
+	if (v->seq > f->max_seq)
+		return 0;
+	f->out->mode = v->mode;
+	f->out->uid = v->uid;
+	f->out->gid = v->gid;
+	f->out->mtime = v->mtime;
+	f->out->time = v->time;
+	f->out->tz_offset = v->tz_offset;
+	f->out->kind = v->kind;
+	f->found = true;
+	return 1;
+}
+
+int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_path,
+                     struct rfs_version *out)
+{
+	char cpath[8192];
+	git_tree_entry *e = NULL;
+	git_oid oid;
+	struct rfs_record r = { 0 };
+	memset(out, 0, sizeof *out);
+	out->login = out->full_name = out->host = out->path_old = out->restored_from = out->property = "";
+	out->path = clear_path;
+	pthread_mutex_lock(&h->git_lock);
+	int rc = resolve_locked(h, rev, &oid);
+	if (rc == 0)
+		rc = entry_at_rev(h, rev, clear_path, &e, cpath, sizeof cpath);
+	if (rc == 0)
+		rc = rfs_h_read_commit_record(h, &oid, &r);
+	if (rc == 0) {
+		git_filemode_t fm = git_tree_entry_filemode(e);
+		bool chunked = fm == GIT_FILEMODE_TREE && rfs_h_is_chunked(h->repo, e);
+		out->type = fm == GIT_FILEMODE_LINK ? RFS_OBJ_SYMLINK
+		            : fm == GIT_FILEMODE_TREE && !chunked ? RFS_OBJ_DIR : RFS_OBJ_FILE;
+		if (out->type == RFS_OBJ_FILE) {
+			bool valid;
+			uint64_t csize = entry_size(h, e);
+			out->size = rfs_plain_size(csize, &valid);
+			uint8_t hdr[RFS_HEADER_SIZE];
+			struct rfs_header hd;
+			git_blob *b = NULL;
+			const git_tree_entry *first = e;
+			git_tree *t = NULL;
+			if (chunked && git_tree_lookup(&t, h->repo, git_tree_entry_id(e)) == 0)
+				first = git_tree_entry_byname(t, "00000000");
+			if (first && read_blob(h, git_tree_entry_id(first), &b) == 0 &&
+			    git_blob_rawsize(b) >= RFS_HEADER_SIZE) {
+				memcpy(hdr, git_blob_rawcontent(b), RFS_HEADER_SIZE);
+				if (rfs_header_parse(&hd, hdr, sizeof hdr) == 0)
+					memcpy(out->file_id, hd.file_id, 16);
+			}
+			git_blob_free(b);
+			git_tree_free(t);
+		}
+		out->seq = r.seq;
+		git_oid_tostr(out->rev, sizeof out->rev, &oid);
+	}
+	git_tree_entry_free(e);
+	rfs_record_clear(&r);
+	pthread_mutex_unlock(&h->git_lock);
+	if (rc < 0)
+		return rc;
+	out->mode = out->type == RFS_OBJ_DIR ? S_IFDIR | 0755 : out->type == RFS_OBJ_SYMLINK ? S_IFLNK | 0777 : S_IFREG | 0644;
+	struct stat_find f = { out->seq, out, false };
+	rc = rfs_history_log(h, clear_path, 0, take_version, &f);
+	out->kind = f.found ? out->kind : RFS_SAVE_RECOVERED;
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- materialise: a commit's ciphertext tree as a live/-shaped folder ---- */
+
+struct meta {
+	uint8_t id[16];
+	size_t order;                     /* 0 = newest */
+	uint32_t mode, uid, gid;
+	struct timespec mtime;
+};
+
+struct meta_map {
+	struct meta *m;
+	size_t n, cap;
+	uint64_t max_seq;
+	int err;
+};
+
+static int meta_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+static int collect_meta(const struct rfs_version *v, void *arg)
+{
+	struct meta_map *mm = arg;
+	static const uint8_t zero[16];
+	if (v->seq > mm->max_seq || !memcmp(v->file_id, zero, 16) || v->kind == RFS_SAVE_DELETED)
+		return 0;
+	if (mm->n == mm->cap) {
+		size_t cap = mm->cap ? mm->cap * 2 : 256;
+		struct meta *m = realloc(mm->m, cap * sizeof *m);
+		if (!m)
+			return mm->err = -ENOMEM;
+		mm->m = m;
+		mm->cap = cap;
+	}
+	struct meta *x = &mm->m[mm->n++];
+	memcpy(x->id, v->file_id, 16);
+	x->order = mm->n - 1;
+	x->mode = v->mode;
+	x->uid = v->uid;
+	x->gid = v->gid;
+	x->mtime = v->mtime;
+	return 0;
+}
+
+static int meta_order_cmp(const void *a, const void *b)
+{
+	const struct meta *x = a, *y = b;
+	int c = memcmp(x->id, y->id, 16);
+	return c ? c : x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Keep the newest event of each id, sorted by id for bsearch. */
+static void meta_sort(struct meta_map *mm)
+{
+	qsort(mm->m, mm->n, sizeof *mm->m, meta_order_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < mm->n; i++)
+		if (u == 0 || memcmp(mm->m[u - 1].id, mm->m[i].id, 16))
+			mm->m[u++] = mm->m[i];
+	mm->n = u;
+}
+
+static const struct meta *meta_find(const struct meta_map *mm, const uint8_t id[16])
+{
+	return mm->n ? bsearch(id, mm->m, mm->n, sizeof *mm->m, meta_cmp) : NULL;
+}
+
+static void apply_meta(const struct meta_map *mm, int dirfd, const char *name, const uint8_t id[16],
+                       bool is_dir)
+{
+	const struct meta *m = meta_find(mm, id);
+	mode_t mode = m ? (mode_t)(m->mode & 07777) : is_dir ? 0755 : 0644;
+	fchmodat(dirfd, name, mode, 0);
+	if (m && geteuid() == 0)
+		fchownat(dirfd, name, m->uid, m->gid, AT_SYMLINK_NOFOLLOW);
+	if (m) {
+		struct timespec ts[2] = { m->mtime, m->mtime };
+		utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
+	}
+}
+
+static int materialise_tree(struct rfs_history *h, git_tree *t, int dirfd, const struct meta_map *mm);
+
+static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int dirfd,
+                             const struct meta_map *mm)
+{
+	const char *name = git_tree_entry_name(e);
+	git_filemode_t fm = git_tree_entry_filemode(e);
+	int rc = 0;
+	if (fm == GIT_FILEMODE_LINK) {
+		git_blob *b = NULL;
+		rc = read_blob(h, git_tree_entry_id(e), &b);
+		char text[8192];
+		size_t n = rc == 0 ? (size_t)git_blob_rawsize(b) : 0;
+		if (rc == 0 && n < sizeof text) {
+			memcpy(text, git_blob_rawcontent(b), n);
+			text[n] = 0;
+			rc = symlinkat(text, dirfd, name) < 0 ? -errno : 0;
+		}
+		git_blob_free(b);
+		return rc;
+	}
+	if (fm == GIT_FILEMODE_TREE && !rfs_h_is_chunked(h->repo, e)) {
+		git_tree *sub = NULL;
+		if (mkdirat(dirfd, name, 0700) < 0)
+			return -errno;
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		rc = git_tree_lookup(&sub, h->repo, git_tree_entry_id(e)) < 0 ? -EIO : 0;
+		if (rc == 0)
+			rc = materialise_tree(h, sub, fd, mm);
+		uint8_t id[16];
+		if (rc == 0 && rfs_h_dirid_of(h, sub, id) == 0)
+			apply_meta(mm, dirfd, name, id, true);
+		git_tree_free(sub);
+		close(fd);
+		return rc;
+	}
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = for_each_piece(h, e, put_fd, &fd);
+	uint8_t hdr[RFS_HEADER_SIZE];
+	struct rfs_header hd;
+	bool internal = name[0] == '.' && !rfs_name_is_long(name);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	int rfd = rc == 0 && !internal ? openat(dirfd, name, O_RDONLY | O_CLOEXEC) : -1;
+	if (rfd >= 0 && pread(rfd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
+	    rfs_header_parse(&hd, hdr, sizeof hdr) == 0)
+		apply_meta(mm, dirfd, name, hd.file_id, false);
+	if (rfd >= 0)
+		close(rfd);
+	if (internal)
+		fchmodat(dirfd, name, 0400, 0);
+	return rc;
+}
+
+static int materialise_tree(struct rfs_history *h, git_tree *t, int dirfd, const struct meta_map *mm)
+{
+	int rc = 0;
+	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 0; i++)
+		rc = materialise_entry(h, git_tree_entry_byindex(t, i), dirfd, mm);
+	return rc;
+}
+
+int rfs_history_materialise(struct rfs_history *h, const char *rev, const char *dir)
+{
+	char hex[RFS_REV_HEX + 1];
+	int rc = rfs_history_resolve(h, rev, hex);
+	if (rc < 0)
+		return rc;
+	git_oid oid;
+	git_oid_fromstr(&oid, hex);
+	struct rfs_record r;
+	struct meta_map mm = { 0 };
+	pthread_mutex_lock(&h->git_lock);
+	rc = rfs_h_read_commit_record(h, &oid, &r);
+	pthread_mutex_unlock(&h->git_lock);
+	if (rc < 0)
+		return rc;
+	mm.max_seq = r.seq;
+	rfs_record_clear(&r);
+	rc = rfs_history_log(h, NULL, 0, collect_meta, &mm);
+	rc = rc < 0 ? rc : mm.err;
+	if (rc == 0)
+		meta_sort(&mm);
+	if (rc == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		rc = -errno;
+	int dfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (rc == 0 && dfd < 0)
+		rc = -errno;
+	pthread_mutex_lock(&h->git_lock);
+	git_commit *c = NULL;
+	git_tree *root = NULL;
+	if (rc == 0 && (git_commit_lookup(&c, h->repo, &oid) < 0 || git_commit_tree(&root, c) < 0))
+		rc = -EIO;
+	if (rc == 0)
+		rc = materialise_tree(h, root, dfd, &mm);
+	git_tree_free(root);
+	git_commit_free(c);
+	pthread_mutex_unlock(&h->git_lock);
+	if (dfd >= 0)
+		close(dfd);
+	free(mm.m);
+	return rc;
+}

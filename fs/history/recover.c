@@ -1,0 +1,207 @@
+/*
+** recover: bring history in line with live/ at open (after a crash), and
+** the tree comparison that verify shares.
+** Must never: change live/; commit anything but what live/ holds.
+*/
+#include "fs/history/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "crypto/content.h"
+#include "crypto/names.h"
+
+int rfs_h_capture_live(struct rfs_history *h, git_oid *tree)
+{
+	struct rfs_capture cap = { 0 };
+	int rc = rfs_h_capture_entry(h, -1, "", &cap);
+	if (rc == 0)
+		*tree = cap.oid;
+	return rc;
+}
+
+/* The file, folder or symlink a changed git path belongs to: a chunk of a
+** chunked file, a folder's .dirid and a long name's .n map to their owner. */
+static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return NULL;
+	char *slash = strrchr(p, '/');
+	const char *base = slash ? slash + 1 : p;
+	if (!strcmp(base, RFS_DIRID_FILE)) {
+		if (slash)
+			*slash = 0;
+		else
+			p[0] = 0;
+		return p;
+	}
+	size_t bl = strlen(base), sl = strlen(RFS_LONG_SUFFIX);
+	if (rfs_name_is_internal(base) && bl > sl && !strcmp(base + bl - sl, RFS_LONG_SUFFIX)) {
+		p[strlen(p) - sl] = 0;
+		return p;
+	}
+	if (slash) {                         /* inside a chunked file? */
+		*slash = 0;
+		git_tree_entry *e = NULL;
+		bool chunked = false;
+		git_tree *trees[2] = { a, b };
+		for (int i = 0; i < 2 && !chunked; i++) {
+			if (trees[i] && git_tree_entry_bypath(&e, trees[i], p) == 0) {
+				chunked = rfs_h_is_chunked(h->repo, e);
+				git_tree_entry_free(e);
+			}
+		}
+		if (!chunked)
+			*slash = '/';
+	}
+	return p;
+}
+
+struct diff_walk {
+	struct rfs_history *h;
+	git_tree *a, *b;
+	rfs_tree_diff_cb cb;
+	void *arg;
+	char *last;
+	int rc;
+};
+
+static int on_delta(const git_diff_delta *d, float progress, void *arg)
+{
+	struct diff_walk *w = arg;
+	const char *path = d->status == GIT_DELTA_DELETED ? d->old_file.path : d->new_file.path;
+	char *owner = owner_path(w->h, w->a, w->b, path);
+	if (!owner)
+		return w->rc = -ENOMEM;
+	if (w->last && !strcmp(w->last, owner)) {
+		free(owner);
+		return 0;
+	}
+	free(w->last);
+	w->last = owner;
+	char what = 'M';
+	bool owner_is_path = !strcmp(owner, path);
+	if (owner_is_path && d->status == GIT_DELTA_ADDED)
+		what = 'A';
+	else if (owner_is_path && d->status == GIT_DELTA_DELETED)
+		what = 'D';
+	int rc = w->cb(w->h, owner, what, w->arg);
+	return rc ? (w->rc = rc) : 0;
+}
+
+int rfs_h_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_tree_diff_cb cb, void *arg)
+{
+	git_diff_options o;
+	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
+	o.flags = GIT_DIFF_SKIP_BINARY_CHECK;
+	git_diff *diff = NULL;
+	if (git_diff_tree_to_tree(&diff, h->repo, a, b, &o) < 0)
+		return -EIO;
+	struct diff_walk w = { h, a, b, cb, arg, NULL, 0 };
+	int rc = git_diff_foreach(diff, on_delta, NULL, NULL, NULL, &w);
+	free(w.last);
+	git_diff_free(diff);
+	return w.rc ? w.rc : rc < 0 ? -EIO : 0;
+}
+
+struct recovery {
+	git_tree *old, *now;
+	struct rfs_event *ev;
+	size_t n, cap;
+};
+
+static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs_event *e)
+{
+	struct stat st;
+	if (fstatat(h->v->live_fd, cpath[0] ? cpath : ".", &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	e->mode = st.st_mode;
+	e->uid = st.st_uid;
+	e->gid = st.st_gid;
+	e->mtime_sec = st.st_mtim.tv_sec;
+	e->mtime_nsec = (uint32_t)st.st_mtim.tv_nsec;
+	e->type = S_ISDIR(st.st_mode) ? RFS_OBJ_DIR : S_ISLNK(st.st_mode) ? RFS_OBJ_SYMLINK : RFS_OBJ_FILE;
+	if (e->type == RFS_OBJ_FILE) {
+		bool valid;
+		e->size = rfs_plain_size((uint64_t)st.st_size, &valid);
+	}
+	char id_file[4096];
+	snprintf(id_file, sizeof id_file, "%s%s%s", cpath, cpath[0] ? "/" : "",
+	         e->type == RFS_OBJ_DIR ? RFS_DIRID_FILE : "");
+	int fd = openat(h->v->live_fd, e->type == RFS_OBJ_DIR ? id_file : cpath,
+	                O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	uint8_t buf[RFS_HEADER_SIZE];
+	ssize_t n = pread(fd, buf, sizeof buf, 0);
+	close(fd);
+	struct rfs_header hd;
+	if (e->type == RFS_OBJ_DIR && n >= 16)
+		memcpy(e->file_id, buf, 16);
+	else if (e->type == RFS_OBJ_FILE && n > 0 && rfs_header_parse(&hd, buf, (size_t)n) == 0)
+		memcpy(e->file_id, hd.file_id, 16);
+}
+
+static int on_recovered(struct rfs_history *h, const char *cpath, char what, void *arg)
+{
+	struct recovery *r = arg;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct rfs_event *ev = realloc(r->ev, cap * sizeof *ev);
+		if (!ev)
+			return -ENOMEM;
+		r->ev = ev;
+		r->cap = cap;
+	}
+	struct rfs_event *e = &r->ev[r->n++];
+	memset(e, 0, sizeof *e);
+	e->kind = what == 'D' ? RFS_SAVE_DELETED : RFS_SAVE_RECOVERED;
+	e->type = RFS_OBJ_FILE;
+	if (what != 'D')
+		event_from_live(h, cpath, e);
+	char *clear = rfs_h_clear_of(h, what == 'D' ? r->old : r->now, cpath);
+	e->path = clear ? clear : rfs_strdup0(cpath);
+	e->path_old = rfs_strdup0(NULL);
+	e->restored_from = rfs_strdup0(NULL);
+	e->property = rfs_strdup0(NULL);
+	return e->path && e->path_old && e->restored_from && e->property ? 0 : -ENOMEM;
+}
+
+int rfs_h_recover(struct rfs_history *h)
+{
+	pthread_mutex_lock(&h->git_lock);
+	git_oid now_oid;
+	struct recovery r = { 0 };
+	int rc = rfs_h_capture_live(h, &now_oid);
+	if (rc == 0 && git_tree_lookup(&r.now, h->repo, &now_oid) < 0)
+		rc = -EIO;
+	if (rc == 0 && h->head_seq) {
+		git_commit *c = NULL;
+		if (git_commit_lookup(&c, h->repo, &h->head) < 0 || git_commit_tree(&r.old, c) < 0)
+			rc = -EIO;
+		git_commit_free(c);
+	}
+	if (rc == 0 && r.old && git_oid_equal(git_tree_id(r.old), &now_oid))
+		goto out;                        /* history already holds live/ */
+	if (rc == 0 && r.old)
+		rc = rfs_h_tree_diff(h, r.old, r.now, on_recovered, &r);
+	if (rc == 0 && !r.n)
+		rc = on_recovered(h, "", 'M', &r);   /* first commit, or a change with no owner */
+	git_oid commit;
+	if (rc == 0)
+		rc = rfs_h_commit(h, &now_oid, r.ev, r.n, &commit);
+	if (rc == 0)
+		rc = rfs_h_publish(h);
+out:
+	for (size_t i = 0; i < r.n; i++)
+		rfs_event_clear(&r.ev[i]);
+	free(r.ev);
+	git_tree_free(r.old);
+	git_tree_free(r.now);
+	pthread_mutex_unlock(&h->git_lock);
+	return rc;
+}

@@ -1,0 +1,470 @@
+/*
+** verify and gc: prove the history was not rewritten; compact it.
+**
+** verify names each problem it finds (see history.h); gc writes every
+** reachable object into one uncompressed pack and removes the rest.
+** Must never: change a commit or move the ref (gc keeps every reachable object).
+*/
+#include "fs/history/internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sodium.h>
+#include "crypto/encoding.h"
+
+/* ---- a set of object ids ---- */
+
+struct oidset {
+	git_oid *v;
+	size_t n, cap;                    /* cap is a power of two; empty slots are all zero */
+};
+
+static bool oid_zero(const git_oid *o)
+{
+	static const git_oid z;
+	return !memcmp(o, &z, sizeof z);
+}
+
+/* true when newly added */
+static bool oidset_add(struct oidset *s, const git_oid *o)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		struct oidset t = { calloc(s->cap ? s->cap * 2 : 1024, sizeof(git_oid)), 0,
+		                    s->cap ? s->cap * 2 : 1024 };
+		if (!t.v)
+			return false;
+		for (size_t i = 0; i < s->cap; i++)
+			if (!oid_zero(&s->v[i]))
+				oidset_add(&t, &s->v[i]);
+		free(s->v);
+		*s = t;
+	}
+	size_t h;
+	memcpy(&h, o->id, sizeof h);
+	for (size_t i = h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (oid_zero(&s->v[i])) {
+			s->v[i] = *o;
+			s->n++;
+			return true;
+		}
+		if (git_oid_equal(&s->v[i], o))
+			return false;
+	}
+}
+
+/* ---- reachable objects ---- */
+
+struct walk {
+	struct rfs_history *h;
+	struct oidset seen;
+	git_oid *list;                    /* in visit order (gc packs them) */
+	size_t n, cap;
+	FILE *report;
+	struct rfs_verify_result *res;
+	const git_oid *commit;
+	bool read_blobs;
+};
+
+static void problem(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct walk *w, const char *fmt, ...)
+{
+	if (w->report) {
+		va_list ap;
+		va_start(ap, fmt);
+		vfprintf(w->report, fmt, ap);
+		va_end(ap);
+		fputc('\n', w->report);
+	}
+	if (w->res)
+		w->res->problems++;
+}
+
+static int keep(struct walk *w, const git_oid *o)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 1024;
+		git_oid *l = realloc(w->list, cap * sizeof *l);
+		if (!l)
+			return -ENOMEM;
+		w->list = l;
+		w->cap = cap;
+	}
+	w->list[w->n++] = *o;
+	return 0;
+}
+
+static int walk_tree(struct walk *w, const git_oid *tree_oid)
+{
+	if (!oidset_add(&w->seen, tree_oid))
+		return 0;
+	char c[41], t[41];
+	git_tree *t_obj = NULL;
+	if (git_tree_lookup(&t_obj, w->h->repo, tree_oid) < 0) {
+		const git_error *e = git_error_last();
+		problem(w, "corrupt object %s in commit %s: %s", git_oid_tostr(t, sizeof t, tree_oid),
+		        git_oid_tostr(c, sizeof c, w->commit), e ? e->message : "unreadable tree");
+		return 0;
+	}
+	if (w->res)
+		w->res->trees++;
+	int rc = keep(w, tree_oid);
+	for (size_t i = 0; i < git_tree_entrycount(t_obj) && rc == 0; i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t_obj, i);
+		const git_oid *id = git_tree_entry_id(e);
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
+			rc = walk_tree(w, id);
+			continue;
+		}
+		if (!oidset_add(&w->seen, id))
+			continue;
+		if (w->res)
+			w->res->blobs++;
+		rc = keep(w, id);
+		git_odb_object *obj = NULL;
+		size_t len;
+		git_object_t type;
+		int err = w->read_blobs ? git_odb_read(&obj, w->h->odb, id)
+		                        : git_odb_read_header(&len, &type, w->h->odb, id);
+		if (err < 0) {
+			const git_error *ge = git_error_last();
+			problem(w, "corrupt object %s in commit %s: %s", git_oid_tostr(t, sizeof t, id),
+			        git_oid_tostr(c, sizeof c, w->commit), ge ? ge->message : "unreadable blob");
+		}
+		git_odb_object_free(obj);
+	}
+	git_tree_free(t_obj);
+	return rc;
+}
+
+/* ---- the commit chain ---- */
+
+static bool signature_ok(struct rfs_history *h, git_oid *oid, bool *present)
+{
+	git_buf sig = { 0 }, data = { 0 };
+	*present = git_commit_extract_signature(&sig, &data, h->repo, oid, RFS_SIG_FIELD) == 0;
+	bool ok = false;
+	uint8_t raw[crypto_sign_BYTES];
+	if (*present && sig.size > 8 && !strncmp(sig.ptr, "ed25519 ", 8) &&
+	    rfs_b64_decode(raw, sizeof raw, sig.ptr + 8, sig.size - 8) == (long)sizeof raw)
+		ok = crypto_sign_verify_detached(raw, (const uint8_t *)data.ptr, data.size,
+		                                 h->v->keys->sign_pk) == 0;
+	git_buf_dispose(&sig);
+	git_buf_dispose(&data);
+	return ok;
+}
+
+static uint64_t seq_of(struct rfs_history *h, const git_oid *oid, bool *ok)
+{
+	struct rfs_record r;
+	*ok = rfs_h_read_commit_record(h, oid, &r) == 0;
+	uint64_t seq = *ok ? r.seq : 0;
+	if (*ok)
+		rfs_record_clear(&r);
+	return seq;
+}
+
+/* Check one commit against its sealed record; report what is wrong. */
+static void check_commit(struct walk *w, git_commit *c, git_oid *oid)
+{
+	struct rfs_history *h = w->h;
+	char x[41], p[41];
+	git_oid_tostr(x, sizeof x, oid);
+	bool present, sig_ok = signature_ok(h, oid, &present);
+	struct rfs_record r;
+	bool rec_ok = rfs_record_open(&r, git_commit_message_raw(c), h->v->keys, h->v->conf.vault_id,
+	                              git_commit_tree_id(c)) == 0;
+	if (!present) {
+		problem(w, "unsigned commit %s", x);
+	} else if (!rec_ok) {
+		problem(w, "changed commit %s: its sealed record does not match its content", x);
+	} else if (r.time_sec != git_commit_time(c)) {
+		problem(w, "changed commit %s: its time differs from its sealed record", x);
+	} else {
+		const git_oid *actual = git_commit_parentcount(c) ? git_commit_parent_id(c, 0) : NULL;
+		bool want_parent = !oid_zero(&r.parent);
+		if (!actual && want_parent) {
+			problem(w, "removed commit: the commits before %s (seq %llu) are missing", x,
+			        (unsigned long long)r.seq);
+		} else if (actual && !want_parent) {
+			problem(w, "changed commit %s: it was the first commit but now has a parent", x);
+		} else if (actual && !git_oid_equal(actual, &r.parent)) {
+			bool pok;
+			uint64_t pseq = seq_of(h, actual, &pok);
+			git_oid_tostr(p, sizeof p, actual);
+			if (pok && pseq < r.seq - 1)
+				problem(w, "removed commit: seq %llu..%llu missing between %s and %s",
+				        (unsigned long long)pseq + 1, (unsigned long long)r.seq - 1, p, x);
+			else if (pok && pseq >= r.seq)
+				problem(w, "reordered commits: %s (seq %llu) follows %s (seq %llu)", x,
+				        (unsigned long long)r.seq, p, (unsigned long long)pseq);
+			else
+				problem(w, "changed commit %s: its parent differs from its sealed record", x);
+		} else if (!sig_ok) {
+			problem(w, "forged signature on commit %s", x);
+		}
+	}
+	if (rec_ok)
+		rfs_record_clear(&r);
+}
+
+static void check_head_record(struct walk *w, uint64_t ref_seq, const git_oid *ref_oid,
+                              const struct oidset *chain)
+{
+	uint64_t seq;
+	git_oid rec;
+	int rc = rfs_h_read_head_record(w->h, &seq, &rec);
+	char a[41], b[41];
+	git_oid_tostr(a, sizeof a, ref_oid);
+	if (rc == -ENOENT)
+		problem(w, "signed head record %s/%s/head is missing", RFS_HISTORY_DIR, RFS_SIDE_DIR);
+	else if (rc < 0)
+		problem(w, "forged head record %s/%s/head: its signature does not verify", RFS_HISTORY_DIR,
+		        RFS_SIDE_DIR);
+	else if (seq > ref_seq)
+		problem(w, "ref moved backwards: %s is at seq %llu (%s), the vault recorded seq %llu (%s)",
+		        RFS_HISTORY_REF, (unsigned long long)ref_seq, a, (unsigned long long)seq,
+		        git_oid_tostr(b, sizeof b, &rec));
+	else if (!git_oid_equal(&rec, ref_oid)) {
+		struct oidset probe = *chain;     /* read-only membership test */
+		bool in_chain = false;
+		size_t hsh;
+		memcpy(&hsh, rec.id, sizeof hsh);
+		for (size_t i = hsh & (probe.cap - 1); probe.cap && !oid_zero(&probe.v[i]);
+		     i = (i + 1) & (probe.cap - 1))
+			if (git_oid_equal(&probe.v[i], &rec)) {
+				in_chain = true;
+				break;
+			}
+		if (!in_chain)
+			problem(w, "ref moved to another history: the vault recorded %s (seq %llu), "
+			        "which %s (%s) does not contain", git_oid_tostr(b, sizeof b, &rec),
+			        (unsigned long long)seq, RFS_HISTORY_REF, a);
+	}
+}
+
+static int on_live_diff(struct rfs_history *h, const char *cpath, char what, void *arg)
+{
+	struct walk *w = arg;
+	problem(w, "live/ differs from the newest commit at %s (%s)", cpath[0] ? cpath : "(root)",
+	        what == 'A' ? "only in live/" : what == 'D' ? "missing from live/" : "content differs");
+	return 0;
+}
+
+static void check_live(struct walk *w, git_commit *head)
+{
+	struct rfs_history *h = w->h;
+	if (!h->stage && rfs_stage_attach(h->odb, h->packdir, &h->stage) < 0)
+		return;
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+	h->hash_only = true;
+	git_oid live;
+	git_tree *a = NULL, *b = NULL;
+	int rc = rfs_h_capture_live(h, &live);
+	h->hash_only = false;
+	if (rc < 0) {
+		problem(w, "live/ cannot be read: %s", strerror(-rc));
+	} else if (!git_oid_equal(&live, git_commit_tree_id(head))) {
+		if (git_commit_tree(&a, head) == 0 && git_tree_lookup(&b, h->repo, &live) == 0)
+			rfs_h_tree_diff(h, a, b, on_live_diff, w);
+		else
+			problem(w, "live/ differs from the newest commit");
+	}
+	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
+	git_tree_free(a);
+	git_tree_free(b);
+}
+
+/* Walk the first-parent chain from the ref; visit calls per commit. */
+static int walk_chain(struct walk *w, bool verify)
+{
+	struct rfs_history *h = w->h;
+	struct oidset chain = { 0 };
+	git_oid oid = h->ref_head, child;
+	uint64_t ref_seq = 0;
+	bool first = true;
+	int rc = 0;
+	char x[41], y[41];
+	while (rc == 0) {
+		git_commit *c = NULL;
+		if (git_commit_lookup(&c, h->repo, &oid) < 0) {
+			if (verify && first)
+				problem(w, "corrupt object %s: the newest commit cannot be read", git_oid_tostr(x, sizeof x, &oid));
+			else if (verify)
+				problem(w, "removed commit: %s, the parent of %s, is missing",
+				        git_oid_tostr(x, sizeof x, &oid), git_oid_tostr(y, sizeof y, &child));
+			break;
+		}
+		oidset_add(&chain, &oid);
+		if (w->res)
+			w->res->commits++;
+		w->commit = &oid;
+		rc = keep(w, &oid);
+		if (verify) {
+			check_commit(w, c, &oid);
+			if (first) {
+				bool ok;
+				ref_seq = seq_of(h, &oid, &ok);
+			}
+		}
+		if (rc == 0)
+			rc = walk_tree(w, git_commit_tree_id(c));
+		if (verify && first && rc == 0)
+			check_live(w, c);
+		first = false;
+		bool more = git_commit_parentcount(c) > 0;
+		child = oid;
+		if (more)
+			oid = *git_commit_parent_id(c, 0);
+		git_commit_free(c);
+		if (!more)
+			break;
+	}
+	if (verify && rc == 0)
+		check_head_record(w, ref_seq, &h->ref_head, &chain);
+	free(chain.v);
+	return rc;
+}
+
+int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_result *res)
+{
+	struct rfs_verify_result dummy;
+	memset(res ? res : &dummy, 0, sizeof *res);
+	struct walk w = { .h = h, .report = report, .res = res ? res : &dummy, .read_blobs = true };
+	pthread_mutex_lock(&h->git_lock);
+	int rc = 0;
+	if (h->have_ref)
+		rc = walk_chain(&w, true);
+	else if (h->side_fd >= 0 && faccessat(h->side_fd, "head", F_OK, 0) == 0)
+		problem(&w, "ref moved backwards: %s is missing but the vault recorded a head", RFS_HISTORY_REF);
+	pthread_mutex_unlock(&h->git_lock);
+	free(w.seen.v);
+	free(w.list);
+	return rc;
+}
+
+/* ---- gc ---- */
+
+struct odb_source {
+	git_odb *odb;
+	const git_oid *list;
+	git_odb_object *cur;
+};
+
+static int odb_source(void *arg, size_t i, git_oid *oid, git_object_t *type, const void **data,
+                      size_t *len)
+{
+	struct odb_source *s = arg;
+	git_odb_object_free(s->cur);
+	s->cur = NULL;
+	if (git_odb_read(&s->cur, s->odb, &s->list[i]) < 0)
+		return -EIO;
+	*oid = s->list[i];
+	*type = git_odb_object_type(s->cur);
+	*data = git_odb_object_data(s->cur);
+	*len = git_odb_object_size(s->cur);
+	return 0;
+}
+
+/* Names of the pack files now in objects/pack, as a NUL-separated list. */
+static char *list_packs(int packdir)
+{
+	int fd = dup(packdir);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d)
+		return NULL;
+	struct rfs_bytes b = { 0 };
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "pack-", 5))
+			rfs_bytes_put(&b, de->d_name, strlen(de->d_name) + 1);
+	rfs_bytes_u8(&b, 0);
+	closedir(d);
+	char *out = b.err ? NULL : malloc(b.len);
+	if (out)
+		memcpy(out, b.p, b.len);
+	rfs_bytes_free(&b);
+	return out;
+}
+
+static void remove_loose(int objdir)
+{
+	for (int i = 0; i < 256; i++) {
+		char sub[3];
+		snprintf(sub, sizeof sub, "%02x", i);
+		int fd = openat(objdir, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		if (!d) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+		unlinkat(objdir, sub, AT_REMOVEDIR);
+	}
+}
+
+static int reopen_repo(struct rfs_history *h)
+{
+	git_odb_free(h->odb);
+	git_repository_free(h->repo);
+	h->odb = NULL;
+	h->repo = NULL;
+	h->stage = NULL;
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", h->v->path, RFS_HISTORY_DIR) < 0)
+		return -ENOMEM;
+	int rc = git_repository_open_bare(&h->repo, path) < 0 || git_repository_odb(&h->odb, h->repo) < 0
+	         ? -EIO : 0;
+	free(path);
+	if (rc == 0 && !(h->flags & RFS_HISTORY_READONLY))
+		rc = rfs_stage_attach(h->odb, h->packdir, &h->stage);
+	return rc;
+}
+
+int rfs_history_gc(struct rfs_history *h)
+{
+	pthread_mutex_lock(&h->git_lock);
+	int rc = h->stage ? rfs_h_publish(h) : 0;
+	struct walk w = { .h = h };
+	int objdir = openat(h->v->dirfd, RFS_HISTORY_DIR "/objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int packdir = objdir >= 0 ? openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (rc == 0 && packdir < 0)
+		rc = -errno;
+	if (rc == 0 && h->have_ref)
+		rc = walk_chain(&w, false);
+	char *before = rc == 0 ? list_packs(packdir) : NULL;
+	if (rc == 0 && !before)
+		rc = -ENOMEM;
+	struct odb_source src = { h->odb, w.list, NULL };
+	char name[41] = "";
+	if (rc == 0)
+		rc = rfs_pack_write(h->odb, h->packdir, w.n, odb_source, &src, name);
+	git_odb_object_free(src.cur);
+	if (rc == 0) {
+		char keep_prefix[60];
+		snprintf(keep_prefix, sizeof keep_prefix, "pack-%s.", name);
+		for (const char *p = before; *p; p += strlen(p) + 1)
+			if (!name[0] || strncmp(p, keep_prefix, strlen(keep_prefix)))
+				unlinkat(packdir, p, 0);
+		remove_loose(objdir);
+		rc = reopen_repo(h);
+	}
+	free(before);
+	free(w.seen.v);
+	free(w.list);
+	if (packdir >= 0)
+		close(packdir);
+	if (objdir >= 0)
+		close(objdir);
+	pthread_mutex_unlock(&h->git_lock);
+	return rc;
+}

@@ -1,0 +1,292 @@
+/*
+** test_history: history.git round trips, batching, chunk reuse, git fsck,
+** no clear text in objects, recovery, restore, materialise and verify's
+** detection of each kind of tampering. Real vaults, real git.
+*/
+#include <criterion/criterion.h>
+#include <sys/wait.h>
+#include "tests/history/fixture.h"
+
+struct count { int n; int saved; char first_rev[41]; char revs[64][41]; };
+
+static int count_cb(const struct rfs_version *v, void *arg)
+{
+	struct count *c = arg;
+	if (c->n < 64)
+		snprintf(c->revs[c->n], 41, "%s", v->rev);
+	c->n++;
+	c->saved += v->kind == RFS_SAVE_SAVED;
+	return 0;
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(seed * 31 + i * 7 + (i >> 9));
+}
+
+Test(history, save_show_roundtrip_and_n_saves_n_versions)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256];
+	uint8_t id[16], *key = rfs_key_alloc(), data[3][10000];
+	cr_assert_eq(fx_backing(&x, "notes.txt", b), 0);
+	for (int i = 0; i < 3; i++)
+		fill(data[i], sizeof data[i], (unsigned)i + 1);
+	/* Three saves of one file back to back: the same millisecond, three versions. */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(fx_write_file(&x, b, data[i], sizeof data[i], id, key, i == 0), 0);
+		cr_assert_eq(fx_record(&x, i ? RFS_SAVE_SAVED : RFS_SAVE_CREATED, b, "/notes.txt", id,
+		                       sizeof data[i], NULL, 0), 0);
+	}
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	struct count c = { 0 };
+	cr_assert_eq(rfs_history_log(x.h, "/notes.txt", 0, count_cb, &c), 0);
+	cr_assert_eq(c.n, 3, "3 saves must give 3 versions, got %d", c.n);
+	cr_assert_eq(c.saved, 2);
+	uint8_t out[20000];
+	for (int i = 0; i < 3; i++) {          /* revs are newest first */
+		long n = fx_show(&x, c.revs[2 - i], "/notes.txt", out, sizeof out);
+		cr_assert_eq(n, (long)sizeof data[i], "version %d: %ld bytes", i, n);
+		cr_assert(!memcmp(out, data[i], sizeof data[i]), "version %d differs", i);
+	}
+	cr_assert_eq(fx_show(&x, "HEAD", "/missing.txt", out, sizeof out), -ENOENT);
+	struct rfs_version st;
+	cr_assert_eq(rfs_history_stat(x.h, "HEAD", "/notes.txt", &st), 0);
+	cr_assert_eq(st.size, sizeof data[2]);
+	cr_assert_eq(st.mode & 07777, 0640);
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
+static long pack_bytes(const char *vault)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "du -sb %s/history.git/objects | cut -f1", vault);
+	FILE *f = popen(cmd, "r");
+	long n = -1;
+	if (f && fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
+Test(history, chunk_reuse_and_git_fsck_and_no_clear_text)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256];
+	size_t len = 4u << 20;                 /* 4 MiB: five chunks */
+	uint8_t id[16], *key = rfs_key_alloc(), *data = malloc(len);
+	fill(data, len, 9);
+	memcpy(data + 1000, "CLEARMARKER-recfs", 17);
+	cr_assert_eq(fx_backing(&x, "CLEARMARKER-name.odt", b), 0);
+	cr_assert_eq(fx_write_file(&x, b, data, len, id, key, 1), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/CLEARMARKER-name.odt", id, len, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	long before = pack_bytes(x.dir);
+	uint8_t blk[RFS_BLOCK_SIZE];
+	fill(blk, sizeof blk, 77);
+	cr_assert_eq(fx_write_block(&x, b, 600, blk, id, key), 0);
+	memcpy(data + 600 * RFS_BLOCK_SIZE, blk, sizeof blk);
+	struct rfs_range r = { 600, 1 };
+	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/CLEARMARKER-name.odt", id, len, &r, 1), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	long grew = pack_bytes(x.dir) - before;
+	/* One changed chunk (~1 MiB) plus the last chunk, trees and a commit. */
+	cr_assert(grew < 2 * 1100000 + 64 * 1024, "a 4 KiB change added %ld bytes", grew);
+	uint8_t *out = malloc(len);
+	cr_assert_eq(fx_show(&x, "HEAD", "/CLEARMARKER-name.odt", out, len), (long)len);
+	cr_assert(!memcmp(out, data, len));
+	fx_close_history(&x);
+	cr_assert_eq(fx_sh("git --git-dir=%s/history.git fsck --strict --no-progress", x.dir), 0);
+	cr_assert_eq(fx_sh("git --git-dir=%s/history.git cat-file --batch-all-objects --batch | "
+	                   "grep -a -c -e CLEARMARKER -e jsmith -e 'Jane Smith' -e laptop-7 >/dev/null", x.dir), 1,
+	             "a clear marker was found in history objects");
+	cr_assert_eq(fx_sh("grep -r -a -l -e CLEARMARKER -e jsmith %s/history.git >/dev/null", x.dir), 1,
+	             "a clear marker was found in history.git");
+	cr_assert_eq(fx_sh("test -z \"$(find %s/history.git/objects -type f -path '*/objects/[0-9a-f][0-9a-f]/*')\"", x.dir), 0,
+	             "loose objects were written");
+	free(out);
+	free(data);
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
+/* Make a vault with n saves of one file, each its own commit; close history. */
+static void make_chain(struct fx *x, int n)
+{
+	cr_assert_eq(fx_new(x), 0);
+	char b[256];
+	uint8_t id[16], *key = rfs_key_alloc(), data[5000];
+	cr_assert_eq(fx_backing(x, "a.txt", b), 0);
+	for (int i = 0; i < n; i++) {
+		fill(data, sizeof data, (unsigned)i);
+		cr_assert_eq(fx_write_file(x, b, data, sizeof data, id, key, i == 0), 0);
+		cr_assert_eq(fx_record(x, RFS_SAVE_SAVED, b, "/a.txt", id, sizeof data, NULL, 0), 0);
+		cr_assert_eq(rfs_history_flush(x->h), 0);
+	}
+	rfs_key_free(key);
+	fx_close_history(x);
+}
+
+static char *verify_report(struct fx *x, unsigned long *problems)
+{
+	struct rfs_history *h;
+	char err[256];
+	cr_assert_eq(rfs_history_open(x->v, NULL, RFS_HISTORY_READONLY, &h, err, sizeof err), 0, "%s", err);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct rfs_verify_result res;
+	cr_assert_eq(rfs_history_verify(h, f, &res), 0);
+	fclose(f);
+	*problems = res.problems;
+	rfs_history_close(h);
+	return buf;
+}
+
+static void git_rewrite(struct fx *x, const char *script)
+{
+	char cmd[4096];
+	snprintf(cmd, sizeof cmd, "cd %s/history.git && set -e && %s", x->dir, script);
+	cr_assert_eq(system(cmd), 0, "tamper script failed: %s", script);
+}
+
+/* Shell helper: rewrite commit $1 with parent $2 (keeping its signature); prints the new id. */
+#define REPARENT "rp() { git cat-file commit $1 | sed \"s/^parent .*/parent $2/\" | git hash-object -t commit -w --stdin; }; "
+
+Test(history, verify_clean_then_detects_each_tampering)
+{
+	struct fx x;
+	make_chain(&x, 5);
+	unsigned long p;
+	char *r = verify_report(&x, &p);
+	cr_assert_eq(p, 0, "clean history reported: %s", r);
+	free(r);
+
+	/* ref moved backwards */
+	git_rewrite(&x, "git update-ref refs/heads/main main~2");
+	r = verify_report(&x, &p);
+	cr_assert(strstr(r, "ref moved backwards"), "got: %s", r);
+	free(r);
+	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+
+	/* forged signature: the head commit signed by another key */
+	git_rewrite(&x, "H=$(git rev-parse main); "
+	            "N=$(git cat-file commit $H | sed 's/^recfs-sig ed25519 ./recfs-sig ed25519 A/' | "
+	            "git hash-object -t commit -w --stdin); git update-ref refs/heads/main $N");
+	r = verify_report(&x, &p);
+	cr_assert(strstr(r, "forged signature on commit"), "got: %s", r);
+	free(r);
+	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+
+	/* changed commit: its message altered */
+	git_rewrite(&x, "H=$(git rev-parse main); "
+	            "N=$(git cat-file commit $H | sed '$ s/^./Z/' | git hash-object -t commit -w --stdin); "
+	            "git update-ref refs/heads/main $N");
+	r = verify_report(&x, &p);
+	cr_assert(strstr(r, "changed commit"), "got: %s", r);
+	free(r);
+	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+
+	/* removed commit: the head's parent skipped */
+	git_rewrite(&x, REPARENT "N=$(rp $(git rev-parse main) $(git rev-parse main~2)); "
+	            "git update-ref refs/heads/main $N");
+	r = verify_report(&x, &p);
+	cr_assert(strstr(r, "removed commit"), "got: %s", r);
+	free(r);
+	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+
+	/* reordered: main~1 and main~2 swapped */
+	git_rewrite(&x, REPARENT "A=$(git rev-parse main~3); B=$(git rev-parse main~2); "
+	            "C=$(git rev-parse main~1); D=$(git rev-parse main); "
+	            "C2=$(rp $C $A); B2=$(rp $B $C2); D2=$(rp $D $B2); git update-ref refs/heads/main $D2");
+	r = verify_report(&x, &p);
+	cr_assert(strstr(r, "reordered commits"), "got: %s", r);
+	free(r);
+	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+
+	/* corrupt blob: flip a byte in the middle of a pack */
+	git_rewrite(&x, "for p in objects/pack/*.pack; do s=$(stat -c %s $p); chmod u+w $p; "
+	            "printf 'X' | dd of=$p bs=1 seek=$((s/2)) conv=notrunc status=none; done");
+	r = verify_report(&x, &p);
+	cr_assert(strstr(r, "corrupt object"), "got: %s", r);
+	free(r);
+	fx_free(&x);
+}
+
+Test(history, recovery_commits_what_live_has)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256];
+	uint8_t id[16], *key = rfs_key_alloc(), data[9000];
+	fill(data, sizeof data, 5);
+	cr_assert_eq(fx_backing(&x, "closed-before-kill.txt", b), 0);
+	fx_close_history(&x);
+	/* Written to live/ while no history was recording, and no clean close
+	** mark: what a SIGKILL leaves behind. */
+	cr_assert_eq(fx_write_file(&x, b, data, sizeof data, id, key, 1), 0);
+	cr_assert_eq(fx_sh("rm %s/history.git/recfs/clean", x.dir), 0);
+	struct rfs_who who = { "jsmith", "Jane Smith", "laptop-7" };
+	cr_assert_eq(rfs_history_open(x.v, &who, 0, &x.h, NULL, 0), 0);
+	struct count c = { 0 };
+	cr_assert_eq(rfs_history_log(x.h, "/closed-before-kill.txt", 0, count_cb, &c), 0);
+	cr_assert_eq(c.n, 1, "recovery must record the file once, got %d", c.n);
+	uint8_t out[10000];
+	cr_assert_eq(fx_show(&x, "HEAD", "/closed-before-kill.txt", out, sizeof out), (long)sizeof data);
+	cr_assert(!memcmp(out, data, sizeof data));
+	fx_close_history(&x);
+	unsigned long p;
+	char *r = verify_report(&x, &p);
+	cr_assert_eq(p, 0, "%s", r);
+	free(r);
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
+Test(history, delete_then_restore_and_materialise_and_dates)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256];
+	uint8_t id[16], *key = rfs_key_alloc(), data[7000];
+	fill(data, sizeof data, 3);
+	cr_assert_eq(fx_backing(&x, "contract.pdf", b), 0);
+	cr_assert_eq(fx_write_file(&x, b, data, sizeof data, id, key, 1), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/contract.pdf", id, sizeof data, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	char rev[41];
+	cr_assert_eq(rfs_history_resolve(x.h, "HEAD", rev), 0);
+	char at[41];
+	cr_assert_eq(rfs_history_resolve(x.h, "2000-01-01", at), -ENOENT);
+	cr_assert_eq(rfs_history_resolve(x.h, "2999-12-31T23:59", at), 0);
+	cr_assert_str_eq(at, rev);
+	cr_assert_eq(rfs_history_resolve(x.h, "31/12/2020", at), -EINVAL);
+
+	cr_assert_eq(unlinkat(x.v->live_fd, b, 0), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_DELETED, b, "/contract.pdf", id, 0, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	uint8_t out[8000];
+	cr_assert_eq(fx_show(&x, "HEAD", "/contract.pdf", out, sizeof out), -ENOENT);
+	cr_assert_eq(rfs_history_restore(x.h, "/contract.pdf", rev), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	cr_assert_eq(fx_show(&x, "HEAD", "/contract.pdf", out, sizeof out), (long)sizeof data);
+	cr_assert(!memcmp(out, data, sizeof data));
+	struct count c = { 0 };
+	cr_assert_eq(rfs_history_log(x.h, "/contract.pdf", 0, count_cb, &c), 0);
+	cr_assert_eq(c.n, 3);
+
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s-mat", x.dir);
+	cr_assert_eq(rfs_history_materialise(x.h, rev, dir), 0);
+	char cmd[2048];
+	snprintf(cmd, sizeof cmd, "cmp %s/%s %s/live/%s && test -f %s/.dirid", dir, b, x.dir, b, dir);
+	cr_assert_eq(system(cmd), 0, "materialised tree differs from live/");
+	nftw(dir, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
+	rfs_key_free(key);
+	fx_free(&x);
+}
