@@ -196,24 +196,31 @@ static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FI
 	} else if (!strcmp(verb, "flush") && n == 1) {
 		put_result(out, rfs_history_flush(h), NULL);
 	} else if (!strcmp(verb, "log") && n == 3) {
-		rc = rfs_history_log(h, *fld[1] ? fld[1] : NULL, strtoul(fld[2], NULL, 10),
+		rc = rfs_history_flush(h);
+		rc = rc < 0 ? rc : rfs_history_log(h, *fld[1] ? fld[1] : NULL, strtoul(fld[2], NULL, 10),
 		                     send_version, out);
 		put_result(out, rc, NULL);
 	} else if (!strcmp(verb, "resolve") && n == 2) {
-		rc = rfs_history_resolve(h, fld[1], rev);
+		rc = rfs_history_flush(h);
+		rc = rc < 0 ? rc : rfs_history_resolve(h, fld[1], rev);
 		put_result(out, rc, rev);
 	} else if (!strcmp(verb, "stat") && n == 3) {
 		struct rfs_version v;
 
-		rc = rfs_history_stat(h, fld[1], fld[2], &v);
+		rc = rfs_history_flush(h);
+		rc = rc < 0 ? rc : rfs_history_stat(h, fld[1], fld[2], &v);
 		if (rc == 0)
 			put_version(out, &v);
 		put_result(out, rc, NULL);
 	} else if (!strcmp(verb, "read") && n == 3 && passed_fd >= 0) {
-		put_result(out, rfs_history_read(h, fld[1], fld[2], passed_fd), NULL);
-	} else if (!strcmp(verb, "label") && n == 3) {
-		put_result(out, rfs_fs_label_restore(c->fs, (ino_t)strtoull(fld[1], NULL, 10), fld[2]),
-		           NULL);
+		rc = rfs_history_flush(h);
+		put_result(out, rc < 0 ? rc : rfs_history_read(h, fld[1], fld[2], passed_fd), NULL);
+	} else if (!strcmp(verb, "restore") && n == 7) {
+		rc = rfs_history_flush(h);
+		put_result(out, rc < 0 ? rc : rfs_fs_restore(c->fs, fld[1], fld[2], fld[3],
+		                                             (mode_t)strtoul(fld[4], NULL, 8),
+		                                             (uid_t)strtoul(fld[5], NULL, 10),
+		                                             (gid_t)strtoul(fld[6], NULL, 10)), NULL);
 	} else if (!strcmp(verb, "verify") && n == 1) {
 		rc = rfs_history_flush(h);
 		if (rc < 0)
@@ -506,12 +513,22 @@ int rfs_remote_read(const char *vault_path, const char *rev, const char *clear_p
 	return simple_call(vault_path, out_fd, "read", rev, clear_path);
 }
 
-int rfs_remote_label_restore(const char *vault_path, ino_t ino, const char *rev)
+int rfs_remote_restore(const char *vault_path, const char *rev, const char *source,
+                       const char *target, mode_t mode, uid_t uid, gid_t gid)
 {
-	char num[32];
+	char m[16], u[16], g[16];
+	struct call k;
+	int rc;
 
-	snprintf(num, sizeof(num), "%llu", (unsigned long long)ino);
-	return simple_call(vault_path, -1, "label", num, rev);
+	snprintf(m, sizeof(m), "%o", (unsigned)mode & 07777);
+	snprintf(u, sizeof(u), "%u", (unsigned)uid);
+	snprintf(g, sizeof(g), "%u", (unsigned)gid);
+	rc = call_start(&k, vault_path, -1, "restore", rev, source, target, m, u, g,
+	                (const char *)NULL);
+	while (rc == 0 && (rc = call_next(&k)) == 1)
+		;
+	call_end(&k);
+	return rc;
 }
 
 int rfs_remote_log(const char *vault_path, const char *clear_path, size_t limit,

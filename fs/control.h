@@ -41,9 +41,9 @@ int rfs_remote_resolve(const char *vault_path, const char *rev_or_date,
 int rfs_remote_stat(const char *vault_path, const char *rev, const char *clear_path,
                     struct rfs_version *out);
 int rfs_remote_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd);
-/* The next save of the open file whose st_ino is ino is recorded as
-** "restored from rev". */
-int rfs_remote_label_restore(const char *vault_path, ino_t ino, const char *rev);
+/* Ask the daemon to restore (see rfs_fs_restore in fs/ops.h). */
+int rfs_remote_restore(const char *vault_path, const char *rev, const char *source,
+                       const char *target, mode_t mode, uid_t uid, gid_t gid);
 int rfs_remote_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res);
 int rfs_remote_gc(const char *vault_path);
 

@@ -63,7 +63,8 @@ static int build_args(struct fuse_args *args, const struct rfs_vault *v,
 
 	if (fuse_opt_add_arg(args, "recfs") != 0)
 		return -ENOMEM;
-	if (asprintf(&fsname, "fsname=%s", v->path) < 0)
+	if (asprintf(&fsname, "fsname=%s%s%s", v->path, o->snapshot_rev ? "@" : "",
+	             o->snapshot_rev ? o->snapshot_rev : "") < 0)
 		return -ENOMEM;
 	{
 		char *opts = NULL;

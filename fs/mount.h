@@ -22,6 +22,7 @@ struct rfs_mount_opts {
 	const char *author;          /* "Full Name <login>" or "Full Name": overrides passwd */
 	const char *snapshot_dir;    /* serve this materialised history tree read-only instead
 	                                of live/ (mount --at); it is removed at unmount */
+	const char *snapshot_rev;    /* its revision: the mount's source reads VAULT@REV */
 };
 
 /* Check the mount point: exists, is a directory, is not already a mount point.

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
@@ -497,7 +498,7 @@ static void note_content_saved(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 	struct rfs_save s = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .fd = fd };
 	struct paths p;
 
-	if (in->restored_from[0]) {
+	if (in->restored_from[0]) {       /* set by rfs_fs_restore */
 		s.kind = RFS_SAVE_RESTORED;
 		s.restored_from = in->restored_from;
 	}
@@ -659,10 +660,26 @@ static int set_times(struct rfs_inode *in, struct stat *attr, int to_set, int fd
 	return utimensat(AT_FDCWD, p, tv, 0) == 0 ? 0 : -errno;
 }
 
+static int open_backing(struct rfs_inode *in, int flags)
+{
+	char p[64];
+	int acc = flags & O_ACCMODE;
+
+	int bflags = (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	int fd;
+
+	proc_path(p, in->fd);
+	/* Partial blocks are read-modify-write, and the writeback cache reads too.
+	** Our own reads must not touch the atime that the user sees. */
+	fd = open(p, bflags | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = open(p, bflags);   /* O_NOATIME needs ownership: a user mount of others' files */
+	return fd;
+}
+
 static int set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size, struct fuse_file_info *fi)
 {
 	struct rfs_cfile cf;
-	char p[64];
 	int fd = fi ? ((struct rfs_fh *)(uintptr_t)fi->fh)->fd : -1;
 	int own_fd = -1, rc;
 
@@ -673,8 +690,7 @@ static int set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size, struct 
 	if (size < 0)
 		return -EINVAL;
 	if (fd < 0) {
-		proc_path(p, in->fd);
-		own_fd = fd = open(p, O_RDWR | O_CLOEXEC);
+		own_fd = fd = open_backing(in, O_RDWR);
 		if (fd < 0)
 			return -errno;
 	}
@@ -1079,16 +1095,6 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 }
 
 /* ---- files ---------------------------------------------------------------- */
-
-static int open_backing(struct rfs_inode *in, int flags)
-{
-	char p[64];
-	int acc = flags & O_ACCMODE;
-
-	proc_path(p, in->fd);
-	/* Partial blocks are read-modify-write, and the writeback cache reads too. */
-	return open(p, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-}
 
 static int new_fh(struct fuse_file_info *fi, int fd)
 {
@@ -1660,16 +1666,156 @@ int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 	return 0;
 }
 
-int rfs_fs_label_restore(struct rfs_fs *fs, ino_t ino, const char *rev)
+/* Find or make folder name in dir for a restore; *child gets one lookup. */
+static int restore_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *name, uid_t uid,
+                       gid_t gid, struct rfs_inode **child)
 {
-	struct rfs_inode *in = rfs_inode_find(&fs->it, fs->it.root.dev, ino);
+	struct sealed_name sn;
+	struct stat st;
+	int rc = seal_name(fs, dir, name, &sn);
 
-	if (!in || in->type != S_IFREG || strlen(rev) != RFS_REV_HEX)
-		return -ENOENT;
+	if (rc < 0)
+		return rc;
+	if (fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		uint8_t dirid[RFS_DIRID_SIZE];
+		int dfd = -1;
+
+		if (errno != ENOENT)
+			return -errno;
+		rc = write_long_name(dir->fd, &sn);
+		if (rc == 0 && mkdirat(dir->fd, sn.backing, 0755) != 0)
+			rc = -errno;
+		if (rc == 0 && (dfd = openat(dir->fd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			rc = -errno;
+		if (rc == 0)
+			rc = new_dirid(dfd, dirid);
+		if (dfd >= 0)
+			close(dfd);
+		if (rc == 0 && fs->as_root)
+			(void)fchownat(dir->fd, sn.backing, uid, gid, AT_SYMLINK_NOFOLLOW);
+		if (rc < 0)
+			return rc;
+		note_created(fs, dir, name, sn.backing, dirid, -1);
+		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, dir), name,
+		                                       strlen(name));
+		if (fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			return -errno;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	return rfs_inode_lookup(&fs->it, dir, name, sn.backing, &st, child);
+}
+
+/* Write content (size bytes from fd src) as the whole new content of in, or
+** with src -1 take in's ciphertext as it is, and record "restored from rev". */
+static int restore_content(struct rfs_fs *fs, struct rfs_inode *in, int fd, int src, uint64_t size,
+                           const char *rev)
+{
+	struct rfs_cfile cf;
+	uint8_t *buf = malloc(1u << 20);
+	uint64_t off = 0;
+	int rc = buf ? ensure_loaded(fs, in, fd) : -ENOMEM;
+
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
 	pthread_rwlock_wrlock(&in->content);
+	cfile_of(in, fd, &cf);
+	rc = src < 0 ? 0 : rfs_cfile_truncate(&cf, 0);
+	while (rc == 0 && src >= 0 && off < size) {
+		ssize_t n = pread(src, buf, 1u << 20, (off_t)off);
+		ssize_t w = n <= 0 ? (n == 0 ? -EIO : -errno) : rfs_cfile_write(&cf, buf, (size_t)n, off);
+
+		if (w < 0)
+			rc = (int)w;
+		else
+			off += (uint64_t)w;
+	}
+	cfile_done(in, &cf);
+	in->dirty = true;
+	in->nranges = 0;              /* the whole file */
 	memcpy(in->restored_from, rev, RFS_REV_HEX + 1);
+	note_content_saved(fs, in, fd);
 	pthread_rwlock_unlock(&in->content);
-	return 0;
+	free(buf);
+	return rc;
+}
+
+int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
+                   mode_t mode, uid_t uid, gid_t gid)
+{
+	struct rfs_inode *held[PATH_MAX / 2], *dir = &fs->it.root, *in = NULL;
+	char *path = strdup(target), *comp, *next, *save = NULL;
+	size_t nheld = 0, i;
+	struct sealed_name sn;
+	struct stat st;
+	int src = -1, fd = -1, rc = 0;
+	bool reuse_cipher = false;
+
+	if (!fs->history || !path)
+		rc = fs->history ? -ENOMEM : -EROFS;
+	if (rc == 0 && (src = memfd_create("recfs-restore", MFD_CLOEXEC)) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = rfs_history_read(fs->history, rev, source, src);
+	if (rc == 0 && fstat(src, &st) != 0)
+		rc = -errno;
+	comp = rc == 0 ? strtok_r(path, "/", &save) : NULL;
+	if (rc == 0 && !comp)
+		rc = -EISDIR;
+	for (; rc == 0 && comp && (next = strtok_r(NULL, "/", &save)) != NULL; comp = next) {
+		rc = restore_dir(fs, dir, comp, uid, gid, &held[nheld]);
+		if (rc == 0)
+			dir = held[nheld++];
+		if (nheld == sizeof(held) / sizeof(held[0]))
+			rc = -ENAMETOOLONG;
+	}
+	if (rc == 0)
+		rc = seal_name(fs, dir, comp, &sn);
+	if (rc == 0) {
+		uint64_t size = (uint64_t)st.st_size;
+
+		if (fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			rc = S_ISREG(st.st_mode) ? 0 : S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
+			if (rc == 0 && (fd = openat(dir->fd, sn.backing, O_RDWR | O_CLOEXEC)) < 0)
+				rc = -errno;
+		} else {
+			/* A deleted file comes back as itself: its old ciphertext, same id and key. */
+			rc = write_long_name(dir->fd, &sn);
+			if (rc == 0 && (fd = openat(dir->fd, sn.backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+			                            mode & 07777)) < 0)
+				rc = -errno;
+			if (rc == 0)
+				rc = rfs_history_read_cipher(fs->history, rev, source, fd);
+			if (rc < 0 && fd >= 0)
+				(void)unlinkat(dir->fd, sn.backing, 0);
+			if (rc == 0 && fs->as_root)
+				(void)fchown(fd, uid, gid);
+			if (rc == 0 && fstat(fd, &st) != 0)
+				rc = -errno;
+			if (rc == 0)
+				reuse_cipher = true;
+			(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, dir), comp,
+			                                       strlen(comp));
+		}
+		if (rc == 0)
+			rc = rfs_inode_lookup(&fs->it, dir, comp, sn.backing, &st, &in);
+		if (rc == 0) {
+			held[nheld++] = in;
+			rc = restore_content(fs, in, fd, reuse_cipher ? -1 : src, size, rev);
+			/* The kernel's pages and size of this file are stale now. */
+			(void)fuse_lowlevel_notify_inval_inode(fs->se, rfs_ino_of(&fs->it, in), 0, 0);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (src >= 0)
+		close(src);
+	for (i = nheld; i-- > 0;)
+		rfs_inode_forget(&fs->it, held[i], 1);
+	free(path);
+	return rc;
 }
 
 void rfs_fs_destroy(struct rfs_fs *fs)

@@ -34,8 +34,11 @@ extern const struct fuse_lowlevel_ops rfs_ops;
 int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only);
 void rfs_fs_destroy(struct rfs_fs *fs);
 
-/* Label the next content save of the known inode whose backing st_ino is ino
-** as "restored from rev" (recfs restore on a mounted vault). 0 or -ENOENT. */
-int rfs_fs_label_restore(struct rfs_fs *fs, ino_t ino, const char *rev);
+/* recfs restore on a mounted vault: write the content source had at rev as
+** the newest version of target (clear paths from the mount root), making
+** missing folders, with mode/uid/gid for what it creates; the kernel's caches
+** are told. Recorded as "restored from rev". 0 or -errno. */
+int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
+                   mode_t mode, uid_t uid, gid_t gid);
 
 #endif

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs/history/history.h"
 #include "fs/mount.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
@@ -33,11 +35,19 @@ static const struct cli_help mount_help = {
 	"                                                 user_allow_other in /etc/fuse.conf)\n"
 	"                            default_permissions  the kernel checks modes and owners\n"
 	"                            noatime, ...         other FUSE options, passed through\n"
+	"  --at DATE|REV           show the whole vault read-only as it stood at DATE\n"
+	"                          (2023-03-31 or 2023-03-31T14:05) or revision REV;\n"
+	"                          works while the vault is mounted elsewhere\n"
+	"  --author NAME           record saves as made by NAME (default: your full name\n"
+	"                          and login from passwd)\n"
 	"  --threads N             at most N worker threads (default: recfs chooses)\n"
 	"  --passphrase-file FILE  read the passphrase from the first line of FILE\n"
 	"                          ('-' is standard input)\n"
 	"  -h, --help              show this help\n",
 };
+
+/* --at DATE|REV: mount a read-only view of history instead of live/. */
+static const char *view_spec;
 
 /* Options recfs sets itself; a caller's value would hide the mount from umount. */
 static bool option_is_reserved(const char *opt, size_t len)
@@ -103,20 +113,66 @@ static int parse_threads(const char *s, unsigned *out)
 	return 0;
 }
 
+/* For --at: materialise the revision's ciphertext tree inside the vault
+** (ciphertext only; removed at unmount) and point o at it. */
+static int prepare_view(struct rfs_vault *v, const char *spec, struct rfs_mount_opts *o,
+                        char rev[RFS_REV_HEX + 1], char dir[PATH_MAX])
+{
+	struct rfs_history *h = NULL;
+	char err[CLI_ERRSZ] = "";
+	int rc = rfs_history_open(v, NULL, RFS_HISTORY_READONLY, &h, err, sizeof(err));
+
+	if (rc < 0) {
+		cli_error("%s", err);
+		return CLI_FAIL;
+	}
+	rc = rfs_history_resolve(h, spec, rev);
+	if (rc < 0) {
+		cli_error(rc == -EINVAL ? "'%s' is neither a revision nor a date (2023-03-31 or "
+		                          "2023-03-31T14:05)" : "no version at or before %s in history",
+		          spec);
+		rfs_history_close(h);
+		return CLI_FAIL;
+	}
+	snprintf(dir, PATH_MAX, "%s/at-%.12s-XXXXXX", v->path, rev);
+	if (!mkdtemp(dir)) {
+		cli_error("cannot make a folder for the view in %s: %s", v->path, strerror(errno));
+		rfs_history_close(h);
+		return CLI_FAIL;
+	}
+	rc = rfs_history_materialise(h, rev, dir);
+	rfs_history_close(h);
+	if (rc < 0) {
+		cli_error("cannot rebuild %s as it stood at %.12s: %s", v->path, rev, strerror(-rc));
+		rmdir(dir);
+		return CLI_FAIL;
+	}
+	(void)chmod(dir, 0755);   /* the view's root, like live/ */
+	o->snapshot_dir = dir;
+	o->snapshot_rev = rev;
+	o->read_only = true;
+	return CLI_OK;
+}
+
 /* Unlock and mount in this process, wiping the passphrase once it has
 ** served. The daemon itself never returns from here into a command. */
 static int unlock_and_run(const char *vault, struct rfs_secret *pass, const char *mountpoint,
                           const struct rfs_mount_opts *o)
 {
-	char err[CLI_ERRSZ] = "";
+	char err[CLI_ERRSZ] = "", rev[RFS_REV_HEX + 1], dir[PATH_MAX];
+	struct rfs_mount_opts opts = *o;
 	struct rfs_vault *v;
 	pid_t caller = getpid();
-	int rc = cli_open_vault(vault, pass, RFS_OPEN_LOCK, &v);
+	int rc = cli_open_vault(vault, pass, view_spec ? 0 : RFS_OPEN_LOCK, &v);
 
 	rfs_secret_free(pass);
 	if (rc != CLI_OK)
 		return CLI_FAIL;
-	rc = rfs_mount_run(v, mountpoint, o, err, sizeof(err));
+	if (view_spec && prepare_view(v, view_spec, &opts, rev, dir) != CLI_OK) {
+		rfs_vault_close(v);
+		return CLI_FAIL;
+	}
+	rc = rfs_mount_run(v, mountpoint, &opts, err, sizeof(err));
 	if (getpid() != caller)      /* the daemon, after its unmount */
 		exit(rc < 0 ? CLI_FAIL : CLI_OK);
 	if (rc < 0) {
@@ -142,7 +198,7 @@ int rfs_mount_start(const char *vault, const char *passfile, const char *mountpo
 		cli_error("cannot resolve %s: %s", mountpoint, strerror(errno));
 		return CLI_FAIL;
 	}
-	if (cli_check_vault(vault, RFS_OPEN_LOCK) != CLI_OK ||
+	if (cli_check_vault(vault, view_spec ? 0 : RFS_OPEN_LOCK) != CLI_OK ||
 	    cli_read_vault_passphrase(vault, passfile, &pass) != CLI_OK)
 		return CLI_FAIL;
 	if (o->foreground || o->debug)
@@ -167,6 +223,8 @@ int cmd_mount(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "options", required_argument, NULL, 'o' },
+		{ "at", required_argument, NULL, 'A' },
+		{ "author", required_argument, NULL, 'U' },
 		{ "threads", required_argument, NULL, 'T' },
 		CLI_PASSPHRASE_FILE_OPTION,
 		CLI_HELP_OPTION,
@@ -190,6 +248,8 @@ int cmd_mount(int argc, char **argv)
 				goto out;
 			break;
 		case 'p': passfile = optarg; break;
+		case 'A': view_spec = optarg; break;
+		case 'U': opts.author = optarg; break;
 		case 'h': rc = cli_print_help(&mount_help); goto out;
 		default: rc = cli_usage_error(); goto out;
 		}

@@ -19,6 +19,13 @@
 	RFS_COMMAND(passwd, "change a passphrase (rewraps the master key, re-encrypts nothing)") \
 	RFS_COMMAND(fsck, "authenticate every name and block; list what is corrupt") \
 	RFS_COMMAND(demo, "make, fill and mount a demo vault of a fictional council") \
+	RFS_COMMAND(log, "list every version of a file, or the vault's recent activity") \
+	RFS_COMMAND(show, "write one version of a file (--rev REV or --at DATE)") \
+	RFS_COMMAND(diff, "show what changed in a file between two versions") \
+	RFS_COMMAND(restore, "make an earlier version of a file the newest one") \
+	RFS_COMMAND(flush, "return once every save made so far on a mount is committed") \
+	RFS_COMMAND(verify, "check signatures, the chain of commits and every blob of history") \
+	RFS_COMMAND(gc, "pack and compact history (never rewrites it)") \
 	/* end of list: add commands (log, show, diff, restore, flush, verify, gc) above */
 
 #define RFS_COMMAND_PROTOTYPE(name, summary) int cmd_##name(int argc, char **argv);

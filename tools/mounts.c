@@ -21,30 +21,45 @@
 
 int rfs_mount_abspath(const char *path, char out[PATH_MAX])
 {
-	char copy[PATH_MAX], parent_real[PATH_MAX];
+	char head[PATH_MAX], tail[PATH_MAX] = "";
 	size_t len = strlen(path);
 
 	if (len == 0 || len >= PATH_MAX)
 		return -ENAMETOOLONG;
-	if (realpath(path, out))
-		return 0;
-	/* The last component may be a dead mount: resolve only its parent. */
-	memcpy(copy, path, len + 1);
-	while (len > 1 && copy[len - 1] == '/')
-		copy[--len] = '\0';
-	char *slash = strrchr(copy, '/');
-	const char *base = slash ? slash + 1 : copy;
-	const char *parent = slash ? (slash == copy ? "/" : copy) : ".";
+	memcpy(head, path, len + 1);
+	/* Resolve the longest part that exists (the rest may be deleted, or a
+	** dead mount answering ENOTCONN), then add the rest as written. */
+	for (;;) {
+		char *slash;
+		const char *base;
 
-	if (slash && slash != copy)
-		*slash = '\0';
-	if (!realpath(parent, parent_real))
-		return -errno;
-	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || base[0] == '\0')
-		return -ENOENT;
-	if ((size_t)snprintf(out, PATH_MAX, "%s%s%s", parent_real,
-	                     strcmp(parent_real, "/") ? "/" : "", base) >= PATH_MAX)
+		while (len > 1 && head[len - 1] == '/')
+			head[--len] = '\0';
+		if (realpath(head, out))
+			break;
+		slash = strrchr(head, '/');
+		base = slash ? slash + 1 : head;
+		if (!strcmp(base, ".") || !strcmp(base, "..") || !*base)
+			return -ENOENT;
+		if (strlen(base) + 1 + strlen(tail) >= sizeof(tail))
+			return -ENAMETOOLONG;
+		memmove(tail + strlen(base) + 1, tail, strlen(tail) + 1);
+		tail[0] = '/';
+		memcpy(tail + 1, base, strlen(base));
+		if (!slash) {
+			strcpy(head, ".");
+		} else if (slash == head) {
+			strcpy(head, "/");
+		} else {
+			*slash = '\0';
+		}
+		len = strlen(head);
+	}
+	if (strcmp(out, "/") == 0 && tail[0])
+		out[0] = '\0';
+	if (strlen(out) + strlen(tail) >= PATH_MAX)
 		return -ENAMETOOLONG;
+	strcat(out, tail);
 	return 0;
 }
 
@@ -178,6 +193,13 @@ static int wait_for_vault_lock(const char *vault, unsigned timeout_s)
 	return rc;
 }
 
+bool rfs_source_is_snapshot(const char *source)
+{
+	const char *at = strrchr(source, '@');
+
+	return at && strlen(at + 1) == 40 && strspn(at + 1, "0123456789abcdef") == 40;
+}
+
 int rfs_unmount_and_wait(const char *mountpoint, bool lazy, unsigned timeout_s,
                          char *err, size_t errsz)
 {
@@ -216,7 +238,8 @@ int rfs_unmount_and_wait(const char *mountpoint, bool lazy, unsigned timeout_s,
 				         "there, or use --lazy", e->mountpoint);
 			rc = -EBUSY;
 		} else {
-			rc = wait_for_vault_lock(e->source, timeout_s);
+			/* A view of history (mount --at, source VAULT@REV) holds no lock. */
+			rc = rfs_source_is_snapshot(e->source) ? 0 : wait_for_vault_lock(e->source, timeout_s);
 			if (rc == -ETIMEDOUT)
 				snprintf(err, errsz, "%s is unmounted, but its daemon still holds %s/%s after %u s; "
 				         "wait for it before using the vault", e->mountpoint, e->source,

@@ -37,6 +37,9 @@ int rfs_mount_find(const char *path, bool contains, struct rfs_mount_entry *out)
 int rfs_unmount_and_wait(const char *mountpoint, bool lazy, unsigned timeout_s,
                          char *err, size_t errsz);
 
+/* True for the source of a `recfs mount --at` view: "VAULT@<40 hex>". */
+bool rfs_source_is_snapshot(const char *source);
+
 struct rfs_mount_opts;
 
 /* Everything `recfs mount` does after parsing: check the mount point and the

@@ -286,19 +286,6 @@ static int view_load(struct rfs_history *h, struct index_view *iv, size_t *file_
 	return rc ? rc : iv->file.err;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b)
 {
@@ -307,7 +294,7 @@ int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b)
 	int fd = openat(h->side_fd, INDEX_FILE, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int rc = write_all(fd, b->p, b->len);
+	int rc = rfs_write_all(fd, b->p, b->len);
 	close(fd);
 	return rc;
 }
@@ -320,7 +307,7 @@ int rfs_index_sync(struct rfs_history *h)
 	int rc = view_load(h, &iv, &file_len, &fresh);
 	if (rc == 0 && fresh) {
 		int fd = openat(h->side_fd, INDEX_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		rc = fd < 0 ? -errno : write_all(fd, iv.file.p, iv.file.len);
+		rc = fd < 0 ? -errno : rfs_write_all(fd, iv.file.p, iv.file.len);
 		if (fd >= 0)
 			close(fd);
 		if (rc == 0 && renameat(h->side_fd, INDEX_FILE ".tmp", h->side_fd, INDEX_FILE) < 0)
@@ -331,7 +318,7 @@ int rfs_index_sync(struct rfs_history *h)
 		if (rc == 0 && ftruncate(fd, (off_t)file_len) < 0)
 			rc = -errno;
 		if (rc == 0 && lseek(fd, 0, SEEK_END) >= 0)
-			rc = write_all(fd, iv.file.p + file_len, iv.file.len - file_len);
+			rc = rfs_write_all(fd, iv.file.p + file_len, iv.file.len - file_len);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -357,28 +344,37 @@ int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
 	bool fresh;
 	int rc = view_load(h, &iv, &file_len, &fresh);
 	pthread_mutex_unlock(&h->git_lock);
-	uint8_t tp[TAG], tf[TAG];
-	bool follow = false;
+	/* Every file that ever stood at the path is followed, across its renames. */
+	enum { MAX_FOLLOW = 64 };
+	uint8_t tp[TAG], tf[MAX_FOLLOW][TAG];
+	size_t nfollow = 0;
 	if (rc == 0 && clear_path) {
 		tag_of(h, 'p', clear_path, strlen(clear_path), tp);
-		for (size_t i = iv.n; i-- > 0;) {      /* newest event at the path names the file */
+		for (size_t i = iv.n; i-- > 0 && nfollow < MAX_FOLLOW;) {
 			if (!rec_has(&iv.recs[i], tp))
 				continue;
 			struct rfs_record r;
 			git_oid rev;
 			if (view_open(h, &iv.recs[i], &rev, &r) == 0) {
 				if (!id_is_zero(r.events[0].file_id)) {
-					tag_of(h, 'f', r.events[0].file_id, 16, tf);
-					follow = true;
+					uint8_t t[TAG];
+					bool seen = false;
+					tag_of(h, 'f', r.events[0].file_id, 16, t);
+					for (size_t k = 0; k < nfollow && !seen; k++)
+						seen = !memcmp(tf[k], t, TAG);
+					if (!seen)
+						memcpy(tf[nfollow++], t, TAG);
 				}
 				rfs_record_clear(&r);
 			}
-			break;
 		}
 	}
 	size_t shown = 0;
 	for (size_t i = iv.n; rc == 0 && i-- > 0 && (!limit || shown < limit);) {
-		if (clear_path && !rec_has(&iv.recs[i], tp) && !(follow && rec_has(&iv.recs[i], tf)))
+		bool match = !clear_path || rec_has(&iv.recs[i], tp);
+		for (size_t k = 0; !match && k < nfollow; k++)
+			match = rec_has(&iv.recs[i], tf[k]);
+		if (!match)
 			continue;
 		struct rfs_record r;
 		git_oid rev;

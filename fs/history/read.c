@@ -294,23 +294,10 @@ static int for_each_piece(struct rfs_history *h, const git_tree_entry *e, piece_
 	return rc;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int put_fd(void *arg, const uint8_t *p, size_t n)
 {
-	return write_all(*(int *)arg, p, n);
+	return rfs_write_all(*(int *)arg, p, n);
 }
 
 /* Streaming decryption: slots may straddle nothing (chunks hold whole slots),
@@ -339,7 +326,7 @@ static int open_slot(struct decrypt *d, const uint8_t *ct, size_t len)
 		return -EIO;
 	}
 	d->slot++;
-	int rc = write_all(d->out_fd, plain, len - RFS_BLOCK_OVERHEAD);
+	int rc = rfs_write_all(d->out_fd, plain, len - RFS_BLOCK_OVERHEAD);
 	sodium_memzero(plain, sizeof plain);
 	return rc;
 }
@@ -426,7 +413,7 @@ static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int ou
 		memcpy(text, git_blob_rawcontent(b), n);
 		text[n] = 0;
 		int len = rfs_target_open(target, sizeof target, text, h->v->keys);
-		rc = len < 0 ? -EIO : write_all(out_fd, (const uint8_t *)target, (size_t)len);
+		rc = len < 0 ? -EIO : rfs_write_all(out_fd, (const uint8_t *)target, (size_t)len);
 	}
 	git_blob_free(b);
 	return rc;

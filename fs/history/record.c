@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sodium.h>
 #include "crypto/encoding.h"
 
@@ -123,6 +124,20 @@ char *rfs_read_str(struct rfs_reader *r)
 	s[n] = 0;
 	r->off += n;
 	return s;
+}
+
+int rfs_write_all(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 char *rfs_strdup0(const char *s)

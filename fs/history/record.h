@@ -67,6 +67,8 @@ void rfs_event_encode(struct rfs_bytes *b, const struct rfs_event *e);
 int rfs_event_decode(struct rfs_reader *r, struct rfs_event *e);
 void rfs_event_clear(struct rfs_event *e);
 char *rfs_strdup0(const char *s);     /* NULL -> "" */
+/* write(2) until done. 0 or -errno. */
+int rfs_write_all(int fd, const uint8_t *p, size_t n);
 
 /* Seal r into a commit message (heap text, base64url + "\n"). 0 or -errno. */
 int rfs_record_seal(const struct rfs_record *r, const struct rfs_keys *k,

@@ -159,6 +159,20 @@ static inline int fx_sh(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Bytes under history.git/objects. */
+static inline long fx_objects_bytes(const char *vault)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "du -sb %s/history.git/objects | cut -f1", vault);
+	FILE *f = popen(cmd, "r");
+	long n = -1;
+	if (f && fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
 /* Read the plaintext of path at rev into buf; returns the length or -errno. */
 static inline long fx_show(struct fx *x, const char *rev, const char *path, uint8_t *buf, size_t cap)
 {

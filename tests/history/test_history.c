@@ -60,18 +60,6 @@ Test(history, save_show_roundtrip_and_n_saves_n_versions)
 	fx_free(&x);
 }
 
-static long pack_bytes(const char *vault)
-{
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "du -sb %s/history.git/objects | cut -f1", vault);
-	FILE *f = popen(cmd, "r");
-	long n = -1;
-	if (f && fscanf(f, "%ld", &n) != 1)
-		n = -1;
-	if (f)
-		pclose(f);
-	return n;
-}
 
 Test(history, chunk_reuse_and_git_fsck_and_no_clear_text)
 {
@@ -86,7 +74,7 @@ Test(history, chunk_reuse_and_git_fsck_and_no_clear_text)
 	cr_assert_eq(fx_write_file(&x, b, data, len, id, key, 1), 0);
 	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/CLEARMARKER-name.odt", id, len, NULL, 0), 0);
 	cr_assert_eq(rfs_history_flush(x.h), 0);
-	long before = pack_bytes(x.dir);
+	long before = fx_objects_bytes(x.dir);
 	uint8_t blk[RFS_BLOCK_SIZE];
 	fill(blk, sizeof blk, 77);
 	cr_assert_eq(fx_write_block(&x, b, 600, blk, id, key), 0);
@@ -94,7 +82,7 @@ Test(history, chunk_reuse_and_git_fsck_and_no_clear_text)
 	struct rfs_range r = { 600, 1 };
 	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/CLEARMARKER-name.odt", id, len, &r, 1), 0);
 	cr_assert_eq(rfs_history_flush(x.h), 0);
-	long grew = pack_bytes(x.dir) - before;
+	long grew = fx_objects_bytes(x.dir) - before;
 	/* One changed chunk (~1 MiB) plus the last chunk, trees and a commit. */
 	cr_assert(grew < 2 * 1100000 + 64 * 1024, "a 4 KiB change added %ld bytes", grew);
 	uint8_t *out = malloc(len);

@@ -2,8 +2,8 @@
 # enospc: a full disk (issue 3, must hold 6). A vault on an 8 MiB tmpfs is
 # filled until a write fails; the application must get ENOSPC, every file
 # written and closed before still reads back byte-identical, the file that hit
-# the limit reads without EIO (a true prefix), the vault still mounts while
-# full, fsck is clean, and writing works again once space is freed.
+# the limit reads without EIO (a true prefix), fsck is clean, the vault still
+# mounts while full, and writing works again once space is freed.
 # Must never: run outside its temp folder (the tmpfs is mounted inside it).
 . "$(dirname "$0")/lib.sh"
 
@@ -11,6 +11,9 @@ SMALL=$IT_TMP/small M=$IT_TMP/mnt SRC=$IT_TMP/src
 mkdir -p "$SMALL" "$SRC"
 mount -t tmpfs -o size=8m tmpfs "$SMALL" || die "cannot mount a tmpfs"
 on_exit "umount -l '$SMALL'"
+# Ballast outside the vault on the same disk: deleting it later frees space the
+# way an administrator would, without touching the vault.
+head -c 2500000 /dev/zero >"$SMALL/ballast" || die "write ballast"
 V=$SMALL/vault
 PASSFILE=$IT_TMP/vault.pass
 make_vault "$V" "$PASSFILE"
@@ -52,8 +55,15 @@ check_files() {
 check_files "full disk, mounted"
 umount_vault "$M" "$V"
 fsck_clean "$V" "on the full disk"
+if check "the vault mounts while the disk is full" recfs mount "$V" "$M" --passphrase-file "$PASSFILE"; then
+	IT_MOUNTS+=("$M")
+	check_files "full disk, after remount"
+	check "umount on the full disk" recfs umount "$M"
+fi
+rm -f "$SMALL/ballast"
+[ -n "${IT_KEEP:-}" ] && cp -a "$SMALL" "$IT_KEEP" && cp "$PASSFILE" "$IT_KEEP/"  # debugging aid
 mount_vault "$V" "$M"
-check_files "full disk, after remount"
+check_files "after freeing space outside the vault"
 
 rm -f "$M/$partial" "$M/f1" "$M/f2" "$M/more"
 rmdir "$M/dir" 2>/dev/null

@@ -3,7 +3,8 @@
 # allow_other,default_permissions, other users get the same answers as on
 # ext4: the same sequence of operations by three unprivileged users runs on a
 # plain ext4 folder and on the mount, and the transcripts must be identical.
-# Without allow_other other users are kept out. With -o ro every write is EROFS.
+# Without allow_other other users are kept out. -o noatime is passed on. With
+# -o ro every write is EROFS.
 # Must never: run outside its temp folder; it uses numeric uids 60001-60003
 # through setpriv and creates no accounts.
 . "$(dirname "$0")/lib.sh"
@@ -138,11 +139,20 @@ assert_eq "without allow_other another user cannot even stat the mount" EACCES \
 assert_eq "root (the mounting user) can" OK "$("$PROBE" op stat "$M/pub")"
 umount_vault "$M" "$V"
 
+# ---- noatime ----
+mount_vault "$V" "$M" -o noatime
+mount_opts() { awk -v m="$M" '$2 == m { print $4 }' /proc/mounts; }
+assert_match "-o noatime shows in /proc/mounts" '(^|,)noatime(,|$)' "$(mount_opts)"
+touch -a -d '2001-01-01 00:00:00' "$M/pub"
+cat "$M/pub" >/dev/null
+assert_eq "noatime: reading leaves atime alone" "$(date -d '2001-01-01 00:00:00' +%s)" "$(stat -c %X "$M/pub")"
+umount_vault "$M" "$V"
+
 # ---- read-only ----
 live_sum() { (cd "$V/live" && find . -print0 | sort -z | xargs -0 stat -c '%n %s %Y' | sha256sum); }
 before=$(live_sum)
 mount_vault "$V" "$M" -o ro
-check "-o ro shows as ro in /proc/mounts" bash -c "awk '\$2 == \"$M\" { print \$4 }' /proc/mounts | grep -Eq '(^|,)ro(,|$)'"
+assert_match "-o ro shows as ro in /proc/mounts" '(^|,)ro(,|$)' "$(mount_opts)"
 assert_eq "ro: reading works" "public" "$(cat "$M/pub" 2>&1)"
 for t in "create new" "write pub x" "open-write pub" "mkdir newdir" "unlink pub" "rmdir rodir" \
 	"rename pub" "chmod pub 600" "chown pub 5" "truncate pub 0" "setxattr pub" "utime-now pub" "symlink ln x"; do

@@ -1078,7 +1078,7 @@ static void names_check(const char *when)
 	char names[N_NAMES][300];
 	names_list(names);
 	for (int i = 0; i < N_NAMES; i++) {
-		char path[400];
+		char path[4096];
 		snprintf(path, sizeof path, "persist/names/%s", names[i]);
 		CHECK(file_is_str(path, names[i]), "%s: name #%d (%zu bytes) holds its content", when, i,
 		      strlen(names[i]));
@@ -1105,7 +1105,7 @@ static void t_names(void)
 	names_list(names);
 	CHECK_OK(mkdir("persist/names", 0755), "mkdir names");
 	for (int i = 0; i < N_NAMES; i++) {
-		char path[400];
+		char path[4096];
 		snprintf(path, sizeof path, "persist/names/%s", names[i]);
 		CHECK(write_str(path, names[i]), "create name #%d (%zu bytes)", i, strlen(names[i]));
 	}

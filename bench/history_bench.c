@@ -1,0 +1,205 @@
+/*
+** history_bench: what a save costs in history.git, measured on real vaults.
+**   cost per save (own commit each) at 1k, 10k, 100k files in the vault;
+**   a 4 KiB change to a 1 GiB file (time and bytes added);
+**   `log PATH` on 10,000 commits.
+** Usage: history_bench [max_files]   (default 100000). Prints figures.
+** Must never: run outside /tmp (it makes and removes its own vaults).
+*/
+#include <time.h>
+#include "tests/history/fixture.h"
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int count_cb(const struct rfs_version *v, void *arg)
+{
+	(void)v;
+	(*(long *)arg)++;
+	return 0;
+}
+
+
+static long count_packs(const char *vault)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "ls %s/history.git/objects/pack | grep -c '\\.pack$'", vault);
+	FILE *f = popen(cmd, "r");
+	long n = -1;
+	if (f && fscanf(f, "%ld", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	return n;
+}
+
+static void die(const char *what, int rc)
+{
+	fprintf(stderr, "history_bench: %s: %s\n", what, strerror(-rc));
+	exit(2);
+}
+
+/* A folder of live/'s root, made as the daemon makes it (random .dirid). */
+static void make_folder(struct fx *x, const char *name, char backing[256], uint8_t dirid[16])
+{
+	int rc = fx_backing(x, name, backing);
+	if (rc || mkdirat(x->v->live_fd, backing, 0755) < 0)
+		die("mkdir", rc ? rc : -errno);
+	randombytes_buf(dirid, 16);
+	int dfd = openat(x->v->live_fd, backing, O_RDONLY | O_DIRECTORY);
+	int fd = openat(dfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT, 0400);
+	if (fd < 0 || write(fd, dirid, 16) != 16)
+		die("dirid", -EIO);
+	close(fd);
+	close(dfd);
+	char clear[80];
+	snprintf(clear, sizeof clear, "/%s", name);
+	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .type = RFS_OBJ_DIR, .cipher_path = backing,
+	                      .clear_path = clear, .mode = S_IFDIR | 0755, .fd = -1 };
+	memcpy(s.file_id, dirid, 16);
+	if ((rc = rfs_history_record(x->h, &s)))
+		die("record dir", rc);
+}
+
+/* Vault with n one-block files in folders of 100 (like a source tree);
+** then the cost of 300 saves of one file, each its own commit. */
+static void bench_files(long n)
+{
+	struct fx x;
+	int rc = fx_new(&x);
+	if (rc)
+		die("vault", rc);
+	uint8_t id[16], *key = rfs_key_alloc(), data[4096], dirid[16];
+	memset(data, 'x', sizeof data);
+	char name[64], dir[256], text[RFS_ENC_NAME_MAX + 1], b[256], path[600], first[600] = "";
+	double t0 = now_s();
+	for (long i = 0; i < n; i++) {
+		if (i % 100 == 0) {
+			snprintf(name, sizeof name, "folder-%05ld", i / 100);
+			make_folder(&x, name, dir, dirid);
+		}
+		char fname[64], clear[160];
+		snprintf(fname, sizeof fname, "file-%06ld.txt", i);
+		snprintf(clear, sizeof clear, "/folder-%05ld/%s", i / 100, fname);
+		if (rfs_name_seal(text, sizeof text, fname, dirid, x.v->keys) < 0)
+			die("seal", -EINVAL);
+		rfs_name_backing(b, text);
+		snprintf(path, sizeof path, "%s/%s", dir, b);
+		if ((rc = fx_write_file(&x, path, data, sizeof data, id, key, 1)))
+			die("write", rc);
+		if ((rc = fx_record(&x, RFS_SAVE_CREATED, path, clear, id, sizeof data, NULL, 0)))
+			die("record", rc);
+		if (!first[0])
+			snprintf(first, sizeof first, "%s", path);
+	}
+	if ((rc = rfs_history_flush(x.h)))
+		die("flush", rc);
+	double fill = now_s() - t0;
+	if (getenv("HB_GC") && (rc = rfs_history_gc(x.h)))
+		die("gc", rc);
+	long packs_before = count_packs(x.dir);
+	int runs = 300;
+	t0 = now_s();
+	for (int i = 0; i < runs; i++)
+		if ((rc = fx_record(&x, RFS_SAVE_SAVED, first, "/folder-00000/file-000000.txt", id,
+		                    sizeof data, NULL, 0)))
+			die("record", rc);
+	if ((rc = rfs_history_flush(x.h)))
+		die("flush", rc);
+	double per = (now_s() - t0) / runs;
+	printf("%7ld files: created+recorded at %.0f files/s; one save = own commit: %.2f ms "
+	       "(%ld packs before, %ld after)\n", n, n / fill, per * 1e3, packs_before, count_packs(x.dir));
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
+static void bench_big(void)
+{
+	struct fx x;
+	int rc = fx_new(&x);
+	if (rc)
+		die("vault", rc);
+	size_t len = 1ul << 30;
+	uint8_t id[16], *key = rfs_key_alloc(), *data = malloc(len);
+	memset(data, 'm', len);
+	char b[256];
+	fx_backing(&x, "mailbox.pst", b);
+	double t0 = now_s();
+	if ((rc = fx_write_file(&x, b, data, len, id, key, 1)) ||
+	    (rc = fx_record(&x, RFS_SAVE_CREATED, b, "/mailbox.pst", id, len, NULL, 0)) ||
+	    (rc = rfs_history_flush(x.h)))
+		die("1 GiB file", rc);
+	double first = now_s() - t0;
+	long before = fx_objects_bytes(x.dir);
+	uint8_t blk[4096];
+	memset(blk, 'n', sizeof blk);
+	struct rfs_range r = { 131072, 1 };
+	if ((rc = fx_write_block(&x, b, 131072, blk, id, key)))
+		die("block", rc);
+	t0 = now_s();
+	if ((rc = fx_record(&x, RFS_SAVE_SAVED, b, "/mailbox.pst", id, len, &r, 1)) || (rc = rfs_history_flush(x.h)))
+		die("save", rc);
+	double save = now_s() - t0;
+	printf("1 GiB file: first version %.2f s; a 4 KiB change: %.1f ms (flush included), "
+	       "history grew %.2f MiB\n", first, save * 1e3, (double)(fx_objects_bytes(x.dir) - before) / (1 << 20));
+	free(data);
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
+static void bench_log(void)
+{
+	struct fx x;
+	int rc = fx_new(&x);
+	if (rc)
+		die("vault", rc);
+	uint8_t id[16], *key = rfs_key_alloc(), data[100];
+	memset(data, 'l', sizeof data);
+	char b[256], c[256];
+	fx_backing(&x, "often.txt", b);
+	fx_backing(&x, "rare.txt", c);
+	if ((rc = fx_write_file(&x, b, data, sizeof data, id, key, 1)))
+		die("write", rc);
+	uint8_t id2[16];
+	if ((rc = fx_write_file(&x, c, data, sizeof data, id2, key, 1)))
+		die("write", rc);
+	fx_record(&x, RFS_SAVE_CREATED, c, "/rare.txt", id2, sizeof data, NULL, 0);
+	for (int i = 0; i < 10000; i++)
+		if ((rc = fx_record(&x, RFS_SAVE_SAVED, b, "/often.txt", id, sizeof data, NULL, 0)))
+			die("record", rc);
+	if ((rc = rfs_history_flush(x.h)))
+		die("flush", rc);
+	fx_close_history(&x);
+	struct rfs_history *h;
+	if ((rc = rfs_history_open(x.v, NULL, RFS_HISTORY_READONLY, &h, NULL, 0)))
+		die("open", rc);
+	long n1 = 0, n2 = 0;
+	double t0 = now_s();
+	rfs_history_log(h, "/rare.txt", 0, count_cb, &n1);
+	double rare = now_s() - t0;
+	t0 = now_s();
+	rfs_history_log(h, "/often.txt", 0, count_cb, &n2);
+	double often = now_s() - t0;
+	printf("log on 10,001 commits: a path with %ld version: %.1f ms; a path with %ld versions: %.1f ms\n",
+	       n1, rare * 1e3, n2, often * 1e3);
+	rfs_history_close(h);
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
+int main(int argc, char **argv)
+{
+	long max = argc > 1 ? atol(argv[1]) : 100000;
+	long min = argc > 2 ? atol(argv[2]) : 1000;
+	for (long n = min; n <= max; n *= 10)
+		bench_files(n);
+	if (getenv("HB_FILES_ONLY"))
+		return 0;
+	bench_big();
+	bench_log();
+	return 0;
+}

@@ -1,0 +1,114 @@
+/*
+** recfs log [PATH] [--json]: every version of PATH, or the vault's recent activity.
+** Must never: write to the vault.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "tools/cli.h"
+#include "tools/commands.h"
+#include "tools/history_cli.h"
+
+static const struct cli_help log_help = {
+	"[PATH] [--vault VAULT] [--json] [-n N] [--passphrase-file FILE]",
+	"List every version of PATH (newest first): revision, date, author, what\n"
+	"happened, size. Without PATH, the vault's recent activity.\n"
+	"\n"
+	"  --vault VAULT  the vault is not mounted: PATH is relative to its root\n"
+	"  --json         one JSON object per line\n"
+	"  -n N           at most N versions (default: all; 50 without PATH)\n"
+	"  --passphrase-file FILE, -h/--help\n",
+};
+
+struct log_out {
+	bool json;
+};
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static int print_version(const struct rfs_version *v, void *arg)
+{
+	const struct log_out *o = arg;
+	char date[40];
+	time_t t = (time_t)v->time;
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	char what[4200];
+	if (v->kind == RFS_SAVE_RENAMED)
+		snprintf(what, sizeof what, "renamed from %s", v->path_old);
+	else if (v->kind == RFS_SAVE_RESTORED)
+		snprintf(what, sizeof what, "restored from %.12s", v->restored_from);
+	else if (v->kind == RFS_SAVE_PROPERTY && v->property[0])
+		snprintf(what, sizeof what, "property changed (%s)", v->property);
+	else
+		snprintf(what, sizeof what, "%s", rfs_save_kind_name(v->kind));
+	if (o->json) {
+		printf("{\"rev\":\"%s\",\"seq\":%llu,\"date\":\"%s\",\"login\":", v->rev,
+		       (unsigned long long)v->seq, date);
+		json_str(v->login);
+		printf(",\"name\":");
+		json_str(v->full_name);
+		printf(",\"host\":");
+		json_str(v->host);
+		printf(",\"what\":");
+		json_str(what);
+		printf(",\"path\":");
+		json_str(v->path);
+		printf(",\"size\":%llu,\"mode\":\"%04o\"}\n", (unsigned long long)v->size, v->mode & 07777);
+	} else {
+		printf("%.12s  %s  %-24s %-22s %10llu  %s\n", v->rev, date,
+		       v->full_name[0] ? v->full_name : v->login, what, (unsigned long long)v->size, v->path);
+	}
+	return 0;
+}
+
+int cmd_log(int argc, char **argv)
+{
+	static const struct option options[] = {
+		HCLI_VAULT_OPTION, { "json", no_argument, NULL, 'j' }, CLI_PASSPHRASE_FILE_OPTION,
+		CLI_HELP_OPTION, { 0 },
+	};
+	const char *vault = NULL, *passfile = NULL;
+	struct log_out o = { false };
+	long limit = -1;
+	int c;
+	while ((c = cli_next_option(argc, argv, "hn:", options)) != -1) {
+		switch (c) {
+		case 'V': vault = optarg; break;
+		case 'j': o.json = true; break;
+		case 'n': limit = atol(optarg); break;
+		case 'p': passfile = optarg; break;
+		case 'h': return cli_print_help(&log_help);
+		default: return cli_usage_error();
+		}
+	}
+	if (cli_check_args(argc - optind, argv + optind, vault ? 0 : 1, 1, "PATH") < 0)
+		return CLI_FAIL;
+	const char *path = optind < argc ? argv[optind] : NULL;
+	struct hcli x;
+	if (hcli_open(vault, path, passfile, false, &x) != CLI_OK)
+		return CLI_FAIL;
+	bool whole = !strcmp(x.clear, "/");
+	if (limit < 0)
+		limit = whole ? 50 : 0;
+	int rc = hcli_log(&x, whole ? NULL : x.clear, (size_t)limit, print_version, &o);
+	if (rc < 0)
+		cli_error("cannot read the history of %s: %s", x.vault, strerror(-rc));
+	hcli_close(&x);
+	return rc < 0 ? CLI_FAIL : CLI_OK;
+}

@@ -1,0 +1,72 @@
+/*
+** recfs show PATH (--rev REV | --at DATE) [-o FILE]: one version's content.
+** Must never: write to the vault, or leave a partial -o FILE behind on failure.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "tools/cli.h"
+#include "tools/commands.h"
+#include "tools/history_cli.h"
+
+static const struct cli_help show_help = {
+	"PATH (--rev REV | --at DATE) [--vault VAULT] [-o FILE] [--passphrase-file FILE]",
+	"Write the content PATH had in one version to standard output (or FILE).\n"
+	"DATE is ISO 8601 local time: 2023-03-31 (end of that day) or 2023-03-31T14:05.\n"
+	"\n"
+	"  --rev REV      a revision from 'recfs log' (7 or more hex digits) or HEAD\n"
+	"  --at DATE      the newest version at or before DATE\n"
+	"  --vault VAULT  the vault is not mounted: PATH is relative to its root\n"
+	"  -o FILE        write to FILE instead of standard output\n"
+	"  --passphrase-file FILE, -h/--help\n",
+};
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct option options[] = {
+		HCLI_VAULT_OPTION, { "rev", required_argument, NULL, 'r' },
+		{ "at", required_argument, NULL, 'a' }, CLI_PASSPHRASE_FILE_OPTION, CLI_HELP_OPTION, { 0 },
+	};
+	const char *vault = NULL, *passfile = NULL, *rev = NULL, *at = NULL, *outfile = NULL;
+	int c;
+	while ((c = cli_next_option(argc, argv, "ho:", options)) != -1) {
+		switch (c) {
+		case 'V': vault = optarg; break;
+		case 'r': rev = optarg; break;
+		case 'a': at = optarg; break;
+		case 'o': outfile = optarg; break;
+		case 'p': passfile = optarg; break;
+		case 'h': return cli_print_help(&show_help);
+		default: return cli_usage_error();
+		}
+	}
+	if (cli_check_args(argc - optind, argv + optind, 1, 1, "PATH") < 0)
+		return CLI_FAIL;
+	struct hcli x;
+	char hex[RFS_REV_HEX + 1];
+	if (hcli_open(vault, argv[optind], passfile, false, &x) != CLI_OK)
+		return CLI_FAIL;
+	if (hcli_revision(&x, rev, at, hex) != CLI_OK) {
+		hcli_close(&x);
+		return CLI_FAIL;
+	}
+	int fd = outfile ? open(outfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : STDOUT_FILENO;
+	int rc = fd < 0 ? CLI_FAIL : CLI_OK;
+	if (fd < 0)
+		cli_error("cannot create %s: %s", outfile, strerror(errno));
+	int err = fd < 0 ? 0 : hcli_read(&x, hex, fd);
+	if (err < 0) {
+		hcli_report(&x, hex, err);
+		rc = CLI_FAIL;
+		if (outfile)
+			unlink(outfile);
+	}
+	if (outfile && fd >= 0 && close(fd) < 0 && rc == CLI_OK) {
+		cli_error("cannot write %s: %s", outfile, strerror(errno));
+		rc = CLI_FAIL;
+	}
+	hcli_close(&x);
+	return rc;
+}

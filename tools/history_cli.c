@@ -1,0 +1,249 @@
+/*
+** history_cli: shared plumbing of the history subcommands (see history_cli.h).
+*/
+#include "tools/history_cli.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "fs/control.h"
+#include "tools/cli.h"
+#include "tools/mounts.h"
+
+static int clear_from(const char *rel, char out[PATH_MAX])
+{
+	while (rel && rel[0] == '/')
+		rel++;
+	if (snprintf(out, PATH_MAX, "/%s", rel ? rel : "") >= PATH_MAX)
+		return -ENAMETOOLONG;
+	size_t n = strlen(out);
+	while (n > 1 && (out[n - 1] == '/' || (out[n - 1] == '.' && out[n - 2] == '/')))
+		out[--n] = 0;                    /* "a/", "a/." and "." name the folder itself */
+	return 0;
+}
+
+/* The daemon notes "pid\nmountpoint\n" in VAULT/lock. */
+static void mountpoint_from_lock(struct hcli *x)
+{
+	char path[PATH_MAX + 8], buf[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", x->vault, RFS_LOCK_NAME);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(buf, sizeof buf, f) && fgets(buf, sizeof buf, f)) {
+		buf[strcspn(buf, "\n")] = '\0';
+		memcpy(x->mountpoint, buf, sizeof buf);
+	}
+	fclose(f);
+}
+
+int hcli_open(const char *vault, const char *path, const char *passfile, bool writable,
+              struct hcli *x)
+{
+	memset(x, 0, sizeof *x);
+	if (vault) {
+		snprintf(x->vault, sizeof x->vault, "%s", vault);
+		if (clear_from(path, x->clear) < 0) {
+			cli_error("%s: path too long", path);
+			return CLI_FAIL;
+		}
+	} else {
+		char abs[PATH_MAX];
+		struct rfs_mount_entry m;
+		if (!path || rfs_mount_abspath(path, abs) < 0 || rfs_mount_find(abs, true, &m) != 0) {
+			cli_error("%s is not inside a mounted vault; give --vault VAULT and a path "
+			          "relative to the vault's root", path ? path : "(no path)");
+			return CLI_FAIL;
+		}
+		snprintf(x->vault, sizeof x->vault, "%s", m.source);
+		snprintf(x->mountpoint, sizeof x->mountpoint, "%s", m.mountpoint);
+		clear_from(abs + strlen(m.mountpoint), x->clear);
+		x->mounted = true;
+		/* A view of history (mount --at) names its vault VAULT@REV. */
+		if (rfs_source_is_snapshot(x->vault))
+			*strrchr(x->vault, '@') = '\0';
+	}
+	if (!x->mounted) {
+		/* VAULT may be given as its mount point. */
+		struct rfs_mount_entry m;
+		char abs[PATH_MAX];
+
+		if (rfs_mount_abspath(x->vault, abs) == 0 && rfs_mount_find(abs, false, &m) == 0 &&
+		    strcmp(m.fstype, RFS_FSTYPE) == 0 && !rfs_source_is_snapshot(m.source))
+			snprintf(x->vault, sizeof x->vault, "%s", m.source);
+	}
+	if (rfs_remote_ping(x->vault) == 0) {
+		x->remote = true;
+		if (!x->mounted)
+			mountpoint_from_lock(x);
+		return CLI_OK;
+	}
+	if (writable && x->mounted) {
+		cli_error("%s is mounted but its daemon does not answer; unmount and retry with --vault",
+		          x->vault);
+		return CLI_FAIL;
+	}
+	if (cli_unlock_vault(x->vault, passfile, writable ? RFS_OPEN_LOCK : 0, &x->v) != CLI_OK)
+		return CLI_FAIL;
+	struct passwd *pw = getpwuid(getuid());
+	char host[256] = "unknown";
+	gethostname(host, sizeof host - 1);
+	char name[256] = "";
+	if (pw && pw->pw_gecos)
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(pw->pw_gecos, ","), pw->pw_gecos);
+	struct rfs_who who = { pw ? pw->pw_name : "unknown", name, host };
+	char err[CLI_ERRSZ];
+	int rc = rfs_history_open(x->v, &who, writable ? 0 : RFS_HISTORY_READONLY, &x->h, err, sizeof err);
+	if (rc < 0) {
+		cli_error("%s", err);
+		rfs_vault_close(x->v);
+		x->v = NULL;
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+void hcli_close(struct hcli *x)
+{
+	rfs_history_close(x->h);
+	rfs_vault_close(x->v);
+	x->h = NULL;
+	x->v = NULL;
+}
+
+int hcli_revision(struct hcli *x, const char *rev, const char *at, char out[RFS_REV_HEX + 1])
+{
+	if (rev && at) {
+		cli_error("give --rev or --at, not both");
+		return CLI_FAIL;
+	}
+	const char *spec = rev ? rev : at ? at : "HEAD";
+	int rc = hcli_resolve(x, spec, out);
+	if (rc == -EINVAL)
+		cli_error("'%s' is neither a revision (7+ hex digits) nor a date (2023-03-31 or "
+		          "2023-03-31T14:05)", spec);
+	else if (rc == -ENOENT)
+		cli_error("no version %s %s in %s", at ? "at or before" : "named", spec, x->vault);
+	else if (rc < 0)
+		cli_error("cannot read history of %s: %s", x->vault, strerror(-rc));
+	return rc < 0 ? CLI_FAIL : CLI_OK;
+}
+
+void hcli_report(const struct hcli *x, const char *rev, int rc)
+{
+	const char *why = rc == -ENOENT ? "no such file in that version (see 'recfs log')"
+	                  : rc == -EISDIR ? "is a folder"
+	                  : rc == -EKEYREJECTED ? "its key was destroyed (disposed of): no version can be read"
+	                  : rc == -EIO ? "does not authenticate: run 'recfs verify'"
+	                  : strerror(-rc);
+	cli_error("%s at %.12s: %s", x->clear, rev, why);
+}
+
+int hcli_log(struct hcli *x, const char *clear_path, size_t limit, rfs_version_cb cb, void *arg)
+{
+	return x->remote ? rfs_remote_log(x->vault, clear_path, limit, cb, arg)
+	                 : rfs_history_log(x->h, clear_path, limit, cb, arg);
+}
+
+int hcli_resolve(struct hcli *x, const char *spec, char out[RFS_REV_HEX + 1])
+{
+	return x->remote ? rfs_remote_resolve(x->vault, spec, out)
+	                 : rfs_history_resolve(x->h, spec, out);
+}
+
+static int stat_at(struct hcli *x, const char *rev, const char *path, struct rfs_version *out)
+{
+	return x->remote ? rfs_remote_stat(x->vault, rev, path, out)
+	                 : rfs_history_stat(x->h, rev, path, out);
+}
+
+struct seq_of {
+	const char *rev;
+	uint64_t seq;
+};
+
+static int find_seq(const struct rfs_version *v, void *arg)
+{
+	struct seq_of *s = arg;
+
+	if (strcmp(v->rev, s->rev) != 0)
+		return 0;
+	s->seq = v->seq;
+	return 1;
+}
+
+struct located {
+	uint64_t seq;                     /* the revision's place in history */
+	char path[PATH_MAX];
+	bool found, gone;
+};
+
+/* Newest first: the first event of the file at or before seq names its path then. */
+static int find_path(const struct rfs_version *v, void *arg)
+{
+	struct located *l = arg;
+
+	if (v->seq > l->seq)
+		return 0;
+	snprintf(l->path, sizeof l->path, "%s", v->path);
+	l->found = true;
+	l->gone = v->kind == RFS_SAVE_DELETED;
+	return 1;
+}
+
+/* Where x->clear was at rev: the file is followed across renames (recfs log
+** lists its versions under their paths of the time). 0 or -ENOENT. */
+int hcli_locate(struct hcli *x, const char *rev, char path[PATH_MAX])
+{
+	struct rfs_version v;
+	struct seq_of s = { rev, 0 };
+	struct located l = { 0 };
+	int rc;
+
+	snprintf(path, PATH_MAX, "%s", x->clear);
+	if (stat_at(x, rev, x->clear, &v) == 0)
+		return 0;
+	rc = hcli_log(x, NULL, 0, find_seq, &s);
+	if (rc < 0 || s.seq == 0)
+		return -ENOENT;
+	l.seq = s.seq;
+	rc = hcli_log(x, x->clear, 0, find_path, &l);
+	if (rc < 0 || !l.found || l.gone)
+		return -ENOENT;
+	snprintf(path, PATH_MAX, "%s", l.path);
+	return 0;
+}
+
+int hcli_stat(struct hcli *x, const char *rev, struct rfs_version *out)
+{
+	char path[PATH_MAX];
+	int rc = hcli_locate(x, rev, path);
+
+	return rc < 0 ? rc : stat_at(x, rev, path, out);
+}
+
+int hcli_read(struct hcli *x, const char *rev, int out_fd)
+{
+	char path[PATH_MAX];
+	int rc = hcli_locate(x, rev, path);
+
+	if (rc < 0)
+		return rc;
+	return x->remote ? rfs_remote_read(x->vault, rev, path, out_fd)
+	                 : rfs_history_read(x->h, rev, path, out_fd);
+}
+
+int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res)
+{
+	return x->remote ? rfs_remote_verify(x->vault, report, res)
+	                 : rfs_history_verify(x->h, report, res);
+}
+
+int hcli_gc(struct hcli *x)
+{
+	return x->remote ? rfs_remote_gc(x->vault) : rfs_history_gc(x->h);
+}

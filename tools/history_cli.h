@@ -1,0 +1,51 @@
+/*
+** history_cli: what the history subcommands (log, show, diff, restore,
+** verify, gc) share: finding the vault and clear path of PATH, opening the
+** history, and one-line errors.
+** Must never: open a mounted vault for writing (the daemon is the one writer).
+*/
+#ifndef RECFS_TOOLS_HISTORY_CLI_H
+#define RECFS_TOOLS_HISTORY_CLI_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include "fs/history/history.h"
+
+struct hcli {
+	struct rfs_vault *v;
+	struct rfs_history *h;
+	char vault[PATH_MAX];
+	char clear[PATH_MAX];             /* "/a/b" from the vault root; "/" for none */
+	char mountpoint[PATH_MAX];        /* when mounted */
+	bool mounted;                     /* PATH was given inside a mount */
+	bool remote;                      /* a daemon serves this vault: ask it, no passphrase */
+};
+
+/* PATH inside a mount, or (with vault set) relative to the vault's root.
+** path may be NULL (whole vault). writable: lock the vault (refused when
+** mounted). Prints what is wrong. CLI_OK or CLI_FAIL. */
+int hcli_open(const char *vault, const char *path, const char *passfile, bool writable,
+              struct hcli *x);
+void hcli_close(struct hcli *x);
+
+/* The history operations, through the daemon when x->remote, else directly. */
+int hcli_log(struct hcli *x, const char *clear_path, size_t limit, rfs_version_cb cb, void *arg);
+int hcli_resolve(struct hcli *x, const char *spec, char out[RFS_REV_HEX + 1]);
+/* Where x->clear was at rev, following the file across renames (recfs log
+** lists its versions under their paths of the time). 0 or -ENOENT. */
+int hcli_locate(struct hcli *x, const char *rev, char path[PATH_MAX]);
+int hcli_stat(struct hcli *x, const char *rev, struct rfs_version *out);
+int hcli_read(struct hcli *x, const char *rev, int out_fd);
+int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res);
+int hcli_gc(struct hcli *x);
+
+/* The revision of --rev or --at (exactly one may be set; neither = HEAD). Prints. */
+int hcli_revision(struct hcli *x, const char *rev, const char *at, char out[RFS_REV_HEX + 1]);
+
+/* "recfs: cmd: PATH at REV: reason" with a hint for the common errnos. */
+void hcli_report(const struct hcli *x, const char *rev, int rc);
+
+#define HCLI_VAULT_OPTION { "vault", required_argument, NULL, 'V' }
+
+#endif
