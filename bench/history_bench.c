@@ -102,7 +102,8 @@ static void bench_files(long n)
 	if (getenv("HB_GC") && (rc = rfs_history_gc(x.h)))
 		die("gc", rc);
 	long packs_before = count_packs(x.dir);
-	int runs = 300;
+	int runs = getenv("HB_RUNS") ? atoi(getenv("HB_RUNS")) : 300;
+	fprintf(stderr, "timing %d saves\n", runs);
 	t0 = now_s();
 	for (int i = 0; i < runs; i++)
 		if ((rc = fx_record(&x, RFS_SAVE_SAVED, first, "/folder-00000/file-000000.txt", id,

@@ -5,6 +5,7 @@
 ** or let two saves of one path share a commit.
 */
 #include "fs/history/internal.h"
+#include "fs/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -690,6 +691,38 @@ static int empty_tree(struct rfs_history *h, git_oid *out)
 	return rc;
 }
 
+/* git_tree_create_updated will not turn a blob into a tree or back (a file
+** growing past one chunk, or shrinking below it): remove those entries first. */
+static int update_tree(struct rfs_history *h, git_tree *base, struct updates *up, git_oid *out)
+{
+	struct updates pre = { 0 };
+	git_tree *mid = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; i < up->n; i++) {
+		git_tree_entry *e = NULL;
+
+		if (up->u[i].action != GIT_TREE_UPDATE_UPSERT || entry_at(base, up->u[i].path, &e) < 0)
+			continue;
+		if ((git_tree_entry_type(e) == GIT_OBJECT_TREE) != (up->u[i].filemode == GIT_FILEMODE_TREE))
+			upd_add(&pre, GIT_TREE_UPDATE_REMOVE, up->u[i].path, NULL, 0, false);
+		git_tree_entry_free(e);
+	}
+	rc = pre.err;
+	if (rc == 0 && pre.n) {
+		git_oid mid_oid;
+
+		if (git_tree_create_updated(&mid_oid, h->repo, base, pre.n, pre.u) < 0 ||
+		    git_tree_lookup(&mid, h->repo, &mid_oid) < 0)
+			rc = -EIO;
+	}
+	if (rc == 0 && git_tree_create_updated(out, h->repo, mid ? mid : base, up->n, up->u) < 0)
+		rc = -EIO;
+	git_tree_free(mid);
+	upd_free(&pre);
+	return rc;
+}
+
 static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n)
 {
 	git_tree *base = NULL;
@@ -709,7 +742,7 @@ static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t 
 	rc = rc ? rc : up.err;
 	if (rc == 0 && !root_set) {
 		if (base && up.n)
-			rc = git_tree_create_updated(&tree_oid, h->repo, base, up.n, up.u) < 0 ? -EIO : 0;
+			rc = update_tree(h, base, &up, &tree_oid);
 		else if (base)
 			tree_oid = *git_tree_id(base);
 		else if (up.n) {
@@ -936,8 +969,10 @@ static void publish_locked(struct rfs_history *h)
 	int rc = rfs_h_publish(h);
 	pthread_mutex_unlock(&h->git_lock);
 	pthread_mutex_lock(&h->q_lock);
-	if (rc < 0 && !h->error)
+	if (rc < 0 && !h->error) {
+		rfs_log(LOG_ERR, "history: could not publish commits: %s", strerror(-rc));
 		h->error = rc;
+	}
 	h->n_durable = upto;
 	h->unpacked = false;
 	pthread_cond_broadcast(&h->q_done);
@@ -962,8 +997,13 @@ static void *committer(void *arg)
 				batch = next;
 			}
 			pthread_mutex_lock(&h->q_lock);
-			if (rc < 0 && !h->error)
+			if (rc < 0 && !h->error) {
+				const git_error *ge = git_error_last();
+
+				rfs_log(LOG_ERR, "history: could not commit a batch of saves: %s%s%s",
+				        strerror(-rc), ge ? ": " : "", ge ? ge->message : "");
 				h->error = rc;
+			}
 			h->n_committed += n;
 			if (!h->unpacked) {
 				h->unpacked = true;
