@@ -44,6 +44,7 @@ struct rfs_inode {
 	bool size_ok;                  /* under content (write) lock */
 	uint64_t size;
 	bool dirty;                    /* written since the last save (under content lock) */
+	bool trunc_only;               /* ... by an open(O_TRUNC) alone, nothing written yet */
 	size_t nranges;                /* plaintext blocks written since the last save */
 	struct rfs_range ranges[8];
 	char restored_from[RFS_REV_HEX + 1];   /* "": next save is a plain save */

@@ -512,6 +512,7 @@ static void note_content_saved(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 		paths_free(&p);
 	}
 	in->dirty = false;
+	in->trunc_only = false;
 	in->nranges = 0;
 	in->restored_from[0] = '\0';
 }
@@ -579,7 +580,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 
 	if (!fs->read_only && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
-	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/* open(O_TRUNC) + write + close is one save, not a truncate and then a save. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	conn->max_write = 1u << 20;
@@ -1204,6 +1207,26 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	reply_new_entry(req, fs, dir, name, &sn, rc);
 }
 
+/* O_TRUNC: empty the file now; the save is recorded when it is closed. */
+static int truncate_on_open(struct rfs_inode *in, int fd)
+{
+	struct rfs_cfile cf;
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&in->content);
+	if (in->size > 0) {
+		cfile_of(in, fd, &cf);
+		rc = rfs_cfile_truncate(&cf, 0);
+		if (rc == 0) {
+			mark_resize(in, in->size, 0);
+			cfile_done(in, &cf);
+			in->trunc_only = true;
+		}
+	}
+	pthread_rwlock_unlock(&in->content);
+	return rc;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct rfs_fs *fs = fs_of(req);
@@ -1220,6 +1243,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	rc = ensure_loaded(fs, in, fd);
+	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
+		rc = truncate_on_open(in, fd);
 	if (rc == 0)
 		rc = new_fh(fi, fd);
 	if (rc < 0) {
@@ -1277,6 +1302,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		mark_written(in, block_of((uint64_t)off),
 		             block_of((uint64_t)off + (uint64_t)n - 1) - block_of((uint64_t)off) + 1);
 		cfile_done(in, &cf);
+		in->trunc_only = false;
 	}
 	pthread_rwlock_unlock(&in->content);
 	if (n == -EIO)
@@ -1287,17 +1313,19 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, (size_t)n);
 }
 
-static void save_if_dirty(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+/* at_flush: a close(2) that may not be the last (shells dup2 and close the
+** fd of "> file" before writing): an open(O_TRUNC) alone waits for the writes. */
+static void save_if_dirty(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool at_flush)
 {
 	pthread_rwlock_wrlock(&in->content);
-	if (in->dirty)
+	if (in->dirty && !(at_flush && in->trunc_only))
 		note_content_saved(fs, in, fd);
 	pthread_rwlock_unlock(&in->content);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	save_if_dirty(fs_of(req), inode_of(req, ino), fh_of(fi)->fd);
+	save_if_dirty(fs_of(req), inode_of(req, ino), fh_of(fi)->fd, true);
 	fuse_reply_err(req, 0);
 }
 
@@ -1305,7 +1333,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	struct rfs_fh *fh = fh_of(fi);
 
-	save_if_dirty(fs_of(req), inode_of(req, ino), fh->fd);
+	save_if_dirty(fs_of(req), inode_of(req, ino), fh->fd, false);
 	close(fh->fd);
 	free(fh);
 	fuse_reply_err(req, 0);
@@ -1320,7 +1348,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 	if (rc == 0 && in->key)
 		rc = rfs_keystore_sync(fs->v->ks, in->file_id);
-	save_if_dirty(fs, in, fd);
+	save_if_dirty(fs, in, fd, false);
 	fuse_reply_err(req, -rc);
 }
 
