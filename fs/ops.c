@@ -730,6 +730,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		if (in->type == S_IFLNK) {
 			rc = -EOPNOTSUPP;
+		} else if (fstatat(in->fd, "", &st, AT_EMPTY_PATH) != 0) {
+			rc = -errno;
+		} else if ((st.st_mode & 07777) == (attr->st_mode & 07777)) {
+			to_set &= ~FUSE_SET_ATTR_MODE;      /* no change, no version */
 		} else {
 			proc_path(p, in->fd);
 			if (chmod(p, attr->st_mode & 07777) != 0)
@@ -743,7 +747,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		if (fchownat(in->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
 			rc = -errno;
 	}
-	if (rc == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
+	/* chmod is a version; chown and utimens are not (DESIGN.md, issue 4), but a
+	** version records the owner and times of its moment. */
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
 		note_inode(fs, in, RFS_SAVE_MODE, NULL);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = set_size(fs, in, attr->st_size, fi);
