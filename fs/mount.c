@@ -171,6 +171,14 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	if (!opts.read_only) {
 		who_of(opts.author, &who);
 		rc = rfs_history_open(v, &who.who, 0, &history, err, errsz);
+		if (rc < 0 && rc != -ENOMEM &&
+		    rfs_history_open(v, &who.who, RFS_HISTORY_NO_RECOVERY, &history, NULL, 0) == 0) {
+			/* A full disk must not lock people out of their records: serve
+			** live/ (which is whole) and catch history up at the next mount. */
+			rfs_log(LOG_WARNING, "warning: %s; mounted anyway: history will catch up with "
+			        "live/ at the next mount (free some space first)", err);
+			rc = 0;
+		}
 		if (rc < 0)
 			goto out;
 		fs.history = history;
