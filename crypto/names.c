@@ -173,7 +173,7 @@ bool rfs_name_is_internal(const char *backing)
 {
 	size_t len = strlen(backing);
 
-	if (strcmp(backing, RFS_DIRID_FILE) == 0)
+	if (strcmp(backing, RFS_DIRID_FILE) == 0 || has_prefix(backing, len, RFS_TMP_PREFIX))
 		return true;
 	return has_prefix(backing, len, RFS_LONG_PREFIX) && has_suffix(backing, len, RFS_LONG_SUFFIX);
 }

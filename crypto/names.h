@@ -29,6 +29,7 @@
 #define RFS_DIRID_FILE ".dirid"
 #define RFS_LONG_PREFIX ".L"
 #define RFS_LONG_SUFFIX ".n"
+#define RFS_TMP_PREFIX ".tmp."     /* a file being made whole before it is renamed in */
 #define RFS_NAME_TAG 16
 /* base64url of 16 + 255 bytes */
 #define RFS_ENC_NAME_MAX 362
@@ -48,7 +49,7 @@ int rfs_name_open(char *out, size_t outsz, const char *text, const uint8_t dirid
 ** else the hashed long form. out holds 256. Returns true when long. */
 bool rfs_name_backing(char out[256], const char *text);
 
-/* Names the FUSE layer must hide in listings: RFS_DIRID_FILE and *RFS_LONG_SUFFIX. */
+/* Names the FUSE layer must hide in listings: RFS_DIRID_FILE, *RFS_LONG_SUFFIX, RFS_TMP_PREFIX*. */
 bool rfs_name_is_internal(const char *backing);
 /* A hashed long name (RFS_LONG_PREFIX..., not the .n side file). */
 bool rfs_name_is_long(const char *backing);

@@ -192,6 +192,14 @@ static int write_header(struct rfs_cfile *cf, uint16_t flags)
 	return rc;
 }
 
+int rfs_cfile_init_as(int fd, const uint8_t *key, const uint8_t file_id[RFS_FILE_ID_SIZE])
+{
+	struct rfs_cfile cf = { .fd = fd, .key = key };
+
+	memcpy(cf.file_id, file_id, RFS_FILE_ID_SIZE);
+	return write_header(&cf, 0);
+}
+
 int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
                    uint8_t file_id_out[RFS_FILE_ID_SIZE])
 {

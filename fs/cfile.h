@@ -33,6 +33,10 @@ int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
                    uint8_t file_id_out[RFS_FILE_ID_SIZE]);
 
+/* Give a new, empty backing file the header of an existing file (same id and
+** key): a file rebuilt whole beside the original before it replaces it. */
+int rfs_cfile_init_as(int fd, const uint8_t *key, const uint8_t file_id[RFS_FILE_ID_SIZE]);
+
 /* Plaintext size from the backing size (fstat). 0 or -errno/-EIO. */
 int rfs_cfile_stat_size(int fd, uint64_t *size);
 

@@ -272,6 +272,46 @@ static int give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *p
 	return 0;
 }
 
+/* ---- whole-or-nothing files --------------------------------------------- */
+
+/* An unnamed file in dirfd (O_TMPFILE): filled, then linked in, so a crash
+** never leaves a file without its header. -EOPNOTSUPP where the backing file
+** system has no O_TMPFILE. */
+static int anon_file(int dirfd, mode_t mode)
+{
+	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 07777);
+
+	if (fd >= 0)
+		return fd;
+	return errno == EISDIR || errno == EINVAL ? -EOPNOTSUPP : -errno;
+}
+
+static int link_in(int fd, int dirfd, const char *name)
+{
+	char p[64];
+
+	proc_path(p, fd);
+	return linkat(AT_FDCWD, p, dirfd, name, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+}
+
+/* Put fd (an O_TMPFILE file) in place of dirfd/name, atomically. */
+static int link_over(int fd, int dirfd, const char *name)
+{
+	char tmp[64];
+	uint8_t r[8];
+	int rc;
+
+	randombytes_buf(r, sizeof(r));
+	snprintf(tmp, sizeof(tmp), "%s%02x%02x%02x%02x%02x%02x%02x%02x", RFS_TMP_PREFIX, r[0], r[1],
+	         r[2], r[3], r[4], r[5], r[6], r[7]);
+	rc = link_in(fd, dirfd, tmp);
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) != 0) {
+		rc = -errno;
+		(void)unlinkat(dirfd, tmp, 0);
+	}
+	return rc;
+}
+
 /* ---- content keys ------------------------------------------------------ */
 
 /* Load the file's key and size once per inode. fd is open on the backing file. */
@@ -1129,18 +1169,28 @@ static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const
                      uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE])
 {
 	int rc = prepare_name(fs, req, parent, name, dir, sn);
+	bool anon, linked;
 
 	*fd = -1;
 	if (rc < 0)
 		return rc;
-	*fd = openat((*dir)->fd, sn->backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+	*fd = anon_file((*dir)->fd, mode);
+	anon = *fd >= 0;
+	if (*fd == -EOPNOTSUPP)
+		*fd = openat((*dir)->fd, sn->backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
 	if (*fd < 0)
-		return -errno;
+		return *fd == -1 ? -errno : *fd;
+	linked = !anon;
 	rc = rfs_cfile_init(fs->v->ks, *fd, key, file_id);
+	if (rc == 0 && anon) {
+		rc = link_in(*fd, (*dir)->fd, sn->backing);
+		linked = rc == 0;
+	}
 	if (rc == 0)
 		rc = give_to_caller(fs, req, *dir, sn->backing);
 	if (rc < 0) {
-		(void)unlinkat((*dir)->fd, sn->backing, 0);
+		if (linked)
+			(void)unlinkat((*dir)->fd, sn->backing, 0);
 		close(*fd);
 		*fd = -1;
 	}
@@ -1740,24 +1790,61 @@ static int restore_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *nam
 	return rfs_inode_lookup(&fs->it, dir, name, sn.backing, &st, child);
 }
 
-/* Write content (size bytes from fd src) as the whole new content of in, or
-** with src -1 take in's ciphertext as it is, and record "restored from rev". */
-static int restore_content(struct rfs_fs *fs, struct rfs_inode *in, int fd, int src, uint64_t size,
-                           const char *rev)
+/* Record the whole of in, just rebuilt or revived, as "restored from rev". */
+static int record_restore(struct rfs_fs *fs, struct rfs_inode *in, int fd, const char *rev)
 {
-	struct rfs_cfile cf;
-	uint8_t *buf = malloc(1u << 20);
-	uint64_t off = 0;
-	int rc = buf ? ensure_loaded(fs, in, fd) : -ENOMEM;
+	int rc = ensure_loaded(fs, in, fd);
 
-	if (rc < 0) {
-		free(buf);
+	if (rc < 0)
 		return rc;
-	}
 	pthread_rwlock_wrlock(&in->content);
-	cfile_of(in, fd, &cf);
-	rc = src < 0 ? 0 : rfs_cfile_truncate(&cf, 0);
-	while (rc == 0 && src >= 0 && off < size) {
+	in->dirty = true;
+	in->nranges = 0;              /* the whole file */
+	memcpy(in->restored_from, rev, RFS_REV_HEX + 1);
+	note_content_saved(fs, in, fd);
+	pthread_rwlock_unlock(&in->content);
+	return 0;
+}
+
+/* Copy the sealed user.* attributes of one backing file to another. */
+static void copy_xattrs(int from, int to)
+{
+	char list[4096], val[65536 + RFS_BLOCK_OVERHEAD], *q;
+	ssize_t n = flistxattr(from, list, sizeof(list));
+
+	for (q = list; n > 0 && q < list + n; q += strlen(q) + 1) {
+		ssize_t vlen = strncmp(q, XATTR_USER, XATTR_USER_LEN) ? -1 : fgetxattr(from, q, val, sizeof(val));
+
+		if (vlen >= 0)
+			(void)fsetxattr(to, q, val, (size_t)vlen, 0);
+	}
+}
+
+/* Rebuild an existing file beside itself with the content of src (size
+** bytes), same id and key, then rename it over the original: the kernel
+** sees a new inode, so no stale size or page survives. Returns the new fd. */
+static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const struct stat *st,
+                        int src, uint64_t size)
+{
+	uint8_t *key = rfs_key_alloc(), *buf = malloc(1u << 20);
+	struct rfs_cfile cf = { .key = key };
+	const char *why = NULL;
+	int old = openat(dirfd, backing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = -1, rc = key && buf ? 0 : -ENOMEM;
+	uint64_t off = 0;
+
+	if (rc == 0 && old < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = rfs_cfile_load(fs->v->ks, old, key, cf.file_id, &cf.hdr_flags, &why);
+	if (rc == 0 && (fd = anon_file(dirfd, st->st_mode)) < 0)
+		rc = fd;
+	if (rc == 0)
+		rc = rfs_cfile_init_as(fd, key, cf.file_id);
+	cf.fd = fd;
+	cf.hdr_flags = 0;
+	cf.size = 0;
+	while (rc == 0 && off < size) {
 		ssize_t n = pread(src, buf, 1u << 20, (off_t)off);
 		ssize_t w = n <= 0 ? (n == 0 ? -EIO : -errno) : rfs_cfile_write(&cf, buf, (size_t)n, off);
 
@@ -1766,26 +1853,48 @@ static int restore_content(struct rfs_fs *fs, struct rfs_inode *in, int fd, int 
 		else
 			off += (uint64_t)w;
 	}
-	cfile_done(in, &cf);
-	in->dirty = true;
-	in->nranges = 0;              /* the whole file */
-	memcpy(in->restored_from, rev, RFS_REV_HEX + 1);
-	note_content_saved(fs, in, fd);
-	pthread_rwlock_unlock(&in->content);
+	if (rc == 0) {
+		if (fs->as_root)
+			(void)fchown(fd, st->st_uid, st->st_gid);
+		copy_xattrs(old, fd);
+		rc = link_over(fd, dirfd, backing);
+	}
+	if (old >= 0)
+		close(old);
+	if (rc < 0 && fd >= 0)
+		close(fd);
+	rfs_key_free(key);
 	free(buf);
-	return rc;
+	return rc < 0 ? rc : fd;
+}
+
+/* Bring a deleted file back as itself: its old ciphertext, same id and key. */
+static int revive_file(struct rfs_fs *fs, int dirfd, const struct sealed_name *sn, mode_t mode,
+                       uid_t uid, gid_t gid, const char *rev, const char *source)
+{
+	int fd = anon_file(dirfd, mode);
+	int rc = fd < 0 ? fd : write_long_name(dirfd, sn);
+
+	if (rc == 0)
+		rc = rfs_history_read_cipher(fs->history, rev, source, fd);
+	if (rc == 0 && fs->as_root)
+		(void)fchown(fd, uid, gid);
+	if (rc == 0)
+		rc = link_in(fd, dirfd, sn->backing);
+	if (rc < 0 && fd >= 0)
+		close(fd);
+	return rc < 0 ? rc : fd;
 }
 
 int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                    mode_t mode, uid_t uid, gid_t gid)
 {
-	struct rfs_inode *held[PATH_MAX / 2], *dir = &fs->it.root, *in = NULL;
+	struct rfs_inode *held[PATH_MAX / 2], *dir = &fs->it.root, *in = NULL, *old;
 	char *path = strdup(target), *comp, *next, *save = NULL;
 	size_t nheld = 0, i;
 	struct sealed_name sn;
 	struct stat st;
 	int src = -1, fd = -1, rc = 0;
-	bool reuse_cipher = false;
 
 	if (!fs->history || !path)
 		rc = fs->history ? -ENOMEM : -EROFS;
@@ -1812,34 +1921,24 @@ int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const
 
 		if (fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			rc = S_ISREG(st.st_mode) ? 0 : S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
-			if (rc == 0 && (fd = openat(dir->fd, sn.backing, O_RDWR | O_CLOEXEC)) < 0)
-				rc = -errno;
+			fd = rc < 0 ? rc : rebuild_file(fs, dir->fd, sn.backing, &st, src, size);
+			old = rc < 0 ? NULL : rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
+			if (fd >= 0 && old)
+				rfs_inode_rename(&fs->it, old, NULL, NULL, NULL);   /* replaced */
 		} else {
-			/* A deleted file comes back as itself: its old ciphertext, same id and key. */
-			rc = write_long_name(dir->fd, &sn);
-			if (rc == 0 && (fd = openat(dir->fd, sn.backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-			                            mode & 07777)) < 0)
-				rc = -errno;
-			if (rc == 0)
-				rc = rfs_history_read_cipher(fs->history, rev, source, fd);
-			if (rc < 0 && fd >= 0)
-				(void)unlinkat(dir->fd, sn.backing, 0);
-			if (rc == 0 && fs->as_root)
-				(void)fchown(fd, uid, gid);
-			if (rc == 0 && fstat(fd, &st) != 0)
-				rc = -errno;
-			if (rc == 0)
-				reuse_cipher = true;
-			(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, dir), comp,
-			                                       strlen(comp));
+			fd = revive_file(fs, dir->fd, &sn, mode, uid, gid, rev, source);
 		}
+		rc = fd < 0 ? fd : 0;
+		/* The kernel looks the name up again and finds the new file. */
+		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, dir), comp,
+		                                       strlen(comp));
+		if (rc == 0 && fstat(fd, &st) != 0)
+			rc = -errno;
 		if (rc == 0)
 			rc = rfs_inode_lookup(&fs->it, dir, comp, sn.backing, &st, &in);
 		if (rc == 0) {
 			held[nheld++] = in;
-			rc = restore_content(fs, in, fd, reuse_cipher ? -1 : src, size, rev);
-			/* The kernel's pages and size of this file are stale now. */
-			(void)fuse_lowlevel_notify_inval_inode(fs->se, rfs_ino_of(&fs->it, in), 0, 0);
+			rc = record_restore(fs, in, fd, rev);
 		}
 	}
 	if (fd >= 0)

@@ -28,15 +28,23 @@ int rfs_mount_abspath(const char *path, char out[PATH_MAX])
 		return -ENAMETOOLONG;
 	memcpy(head, path, len + 1);
 	/* Resolve the longest part that exists (the rest may be deleted, or a
-	** dead mount answering ENOTCONN), then add the rest as written. */
-	for (;;) {
+	** dead mount answering ENOTCONN), then add the rest as written. The last
+	** component is never resolved: a symbolic link names itself. */
+	for (bool first = true;; first = false) {
 		char *slash;
 		const char *base;
 
 		while (len > 1 && head[len - 1] == '/')
 			head[--len] = '\0';
-		if (realpath(head, out))
+		if (!first && realpath(head, out))
 			break;
+		if (first && (!strcmp(head, "/") || !strcmp(head, ".") || !strcmp(head, "..") ||
+		              (len >= 3 && !strcmp(head + len - 3, "/..")) ||
+		              (len >= 2 && !strcmp(head + len - 2, "/.")))) {
+			if (!realpath(head, out))
+				return -errno;
+			break;
+		}
 		slash = strrchr(head, '/');
 		base = slash ? slash + 1 : head;
 		if (!strcmp(base, ".") || !strcmp(base, "..") || !*base)
