@@ -182,6 +182,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 		if (rc < 0)
 			goto out;
 		fs.history = history;
+		fs.demo_attribution = opts.demo_attribution;
 		rc = rfs_control_start(&fs, &control);
 		if (rc < 0) {
 			snprintf(err, errsz, "%s: cannot open the control socket: %s", v->path,

@@ -842,21 +842,24 @@ static int prepare_name(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, co
 	return rc;
 }
 
-/* Reply to mkdir/symlink/mknod; returns what the caller got (0 or -errno). */
-static int reply_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *dir,
-                           const char *name, const struct sealed_name *sn, int rc)
+/* Finish mkdir/symlink/mknod: owner, entry, version, then the reply, so the
+** version is recorded before the kernel can act on the new entry. */
+static void finish_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *dir,
+                             const char *name, const struct sealed_name *sn, int rc, bool owned,
+                             const uint8_t *id, int fd)
 {
 	struct fuse_entry_param e;
 
-	if (rc == 0)
+	if (rc == 0 && !owned)
 		rc = give_to_caller(fs, req, dir, sn->backing);
 	if (rc == 0)
 		rc = make_entry(fs, dir, dir->fd, name, sn->backing, &e, NULL);
+	if (rc == 0)
+		note_created(fs, dir, name, sn->backing, id, fd);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_entry(req, &e);
-	return rc;
 }
 
 static int new_dirid(int dfd, uint8_t dirid[RFS_DIRID_SIZE])
@@ -902,8 +905,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	}
 	if (dfd >= 0)
 		close(dfd);
-	if (reply_new_entry(req, fs, dir, name, &sn, rc) == 0)
-		note_created(fs, dir, name, sn.backing, dirid, -1);
+	finish_new_entry(req, fs, dir, name, &sn, rc, false, dirid, -1);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -922,8 +924,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	if (reply_new_entry(req, fs, dir, name, &sn, 0) == 0)
-		note_created(fs, dir, name, sn.backing, NULL, -1);
+	finish_new_entry(req, fs, dir, name, &sn, 0, false, NULL, -1);
 }
 
 static void refuse_special(fuse_req_t req, const char *what)
@@ -1256,11 +1257,9 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	key = rfs_key_alloc();
 	rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
 	rfs_key_free(key);
-	if (rc == 0)
-		note_created(fs, dir, name, sn.backing, file_id, fd);
+	finish_new_entry(req, fs, dir, name, &sn, rc, true, file_id, fd);
 	if (fd >= 0)
 		close(fd);
-	reply_new_entry(req, fs, dir, name, &sn, rc);
 }
 
 /* O_TRUNC: empty the file now; the save is recorded when it is closed. */

@@ -25,6 +25,7 @@ struct rfs_fs {
 	struct fuse_session *se;
 	bool read_only;
 	bool as_root;                  /* daemon runs as root: give new files the caller's ids */
+	bool demo_attribution;         /* see rfs_mount_opts */
 	double timeout;                /* entry and attribute cache, seconds */
 };
 
