@@ -91,7 +91,16 @@ int cmd_log(int argc, char **argv)
 		switch (c) {
 		case 'V': vault = optarg; break;
 		case 'j': o.json = true; break;
-		case 'n': limit = atol(optarg); break;
+		case 'n': {
+			char *end;
+
+			limit = strtol(optarg, &end, 10);
+			if (*end || end == optarg || limit < 1) {
+				cli_error("-n wants a count of versions (1 or more), not '%s'", optarg);
+				return CLI_FAIL;
+			}
+			break;
+		}
 		case 'p': passfile = optarg; break;
 		case 'h': return cli_print_help(&log_help);
 		default: return cli_usage_error();
