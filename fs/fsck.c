@@ -18,6 +18,7 @@
 #include "crypto/names.h"
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
+#include "fs/dname.h"
 
 struct walk {
 	struct rfs_vault *v;
@@ -44,29 +45,6 @@ static int read_small(int dirfd, const char *name, void *buf, size_t cap, size_t
 		return -EIO;
 	*len = (size_t)n;
 	return 0;
-}
-
-/* Clear name of a backing entry, or -EIO. */
-static int clear_name(struct walk *w, int dirfd, const uint8_t *dirid, const char *backing,
-                      char clear[256])
-{
-	char text[RFS_ENC_NAME_MAX + 1];
-	const char *sealed = backing;
-
-	if (rfs_name_is_long(backing)) {
-		char side[300], check[256];
-		size_t len = 0;
-
-		snprintf(side, sizeof(side), "%s%s", backing, RFS_LONG_SUFFIX);
-		if (read_small(dirfd, side, text, sizeof(text) - 1, &len) < 0)
-			return -EIO;
-		text[len] = '\0';
-		rfs_name_backing(check, text);
-		if (strcmp(check, backing) != 0)
-			return -EIO;
-		sealed = text;
-	}
-	return rfs_name_open(clear, 256, sealed, dirid, w->v->keys) < 0 ? -EIO : 0;
 }
 
 static void check_file(struct walk *w, int dirfd, const char *backing, const char *path)
@@ -131,7 +109,7 @@ static void check_entry(struct walk *w, int dirfd, const uint8_t *dirid, const c
 	char clear[256], path[PATH_MAX];
 	struct stat st;
 
-	if (clear_name(w, dirfd, dirid, backing, clear) < 0) {
+	if (rfs_dname_open(w->v->keys, dirfd, dirid, backing, clear) < 0) {
 		snprintf(path, sizeof(path), "%s%s[sealed name %s]", dir_path, *dir_path ? "/" : "",
 		         backing);
 		problem(w, path, "name does not authenticate");

@@ -24,6 +24,7 @@
 #include "crypto/encoding.h"
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
+#include "fs/dname.h"
 #include "fs/history/history.h"
 #include "fs/log.h"
 
@@ -89,94 +90,13 @@ static int dirid_of(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DI
 	return rc;
 }
 
-struct sealed_name {
-	char text[RFS_ENC_NAME_MAX + 1];   /* the sealed name */
-	char backing[256];                 /* its name on disk */
-	bool is_long;
-};
-
 static int seal_name(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
-                     struct sealed_name *sn)
+                     struct rfs_sealed_name *sn)
 {
 	uint8_t dirid[RFS_DIRID_SIZE];
 	int rc = dirid_of(fs, dir, dirid);
 
-	if (rc < 0)
-		return rc;
-	rc = rfs_name_seal(sn->text, sizeof(sn->text), name, dirid, fs->v->keys);
-	if (rc < 0)
-		return rc;
-	sn->is_long = rfs_name_backing(sn->backing, sn->text);
-	return 0;
-}
-
-static void long_side_name(char out[256 + 8], const char *backing)
-{
-	snprintf(out, 256 + 8, "%s%s", backing, RFS_LONG_SUFFIX);
-}
-
-/* Write the side file holding a long sealed name. */
-static int write_long_name(int dirfd, const struct sealed_name *sn)
-{
-	char side[256 + 8];
-	size_t len = strlen(sn->text);
-	int fd, rc = 0;
-
-	if (!sn->is_long)
-		return 0;
-	long_side_name(side, sn->backing);
-	fd = openat(dirfd, side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0400);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, sn->text, len) != (ssize_t)len)
-		rc = -EIO;
-	close(fd);
-	return rc;
-}
-
-static void remove_long_name(int dirfd, const char *backing)
-{
-	char side[256 + 8];
-
-	if (!rfs_name_is_long(backing))
-		return;
-	long_side_name(side, backing);
-	(void)unlinkat(dirfd, side, 0);
-}
-
-/* Clear name of a backing entry; -EIO when it does not authenticate. */
-static int open_name(struct rfs_fs *fs, int dirfd, const uint8_t dirid[RFS_DIRID_SIZE],
-                     const char *backing, char clear[256])
-{
-	char text[RFS_ENC_NAME_MAX + 1];
-	const char *sealed = backing;
-
-	if (rfs_name_is_long(backing)) {
-		char side[256 + 8];
-		int fd;
-		ssize_t n;
-
-		long_side_name(side, backing);
-		fd = openat(dirfd, side, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return -EIO;
-		n = read(fd, text, sizeof(text) - 1);
-		close(fd);
-		if (n <= 0)
-			return -EIO;
-		text[n] = '\0';
-		if (strlen(text) != (size_t)n)
-			return -EIO;
-		{
-			char check[256];
-
-			rfs_name_backing(check, text);
-			if (strcmp(check, backing) != 0)
-				return -EIO;
-		}
-		sealed = text;
-	}
-	return rfs_name_open(clear, 256, sealed, dirid, fs->v->keys) < 0 ? -EIO : 0;
+	return rc < 0 ? rc : rfs_dname_seal(fs->v->keys, dirid, name, sn);
 }
 
 /* ---- attributes ------------------------------------------------------- */
@@ -634,7 +554,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = inode_of(req, parent);
 	struct fuse_entry_param e;
-	struct sealed_name sn;
+	struct rfs_sealed_name sn;
 	int rc = seal_name(fs, dir, name, &sn);
 
 	if (rc == 0)
@@ -829,7 +749,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 
 /* Common tail of mkdir/symlink/create: side file for a long name first. */
 static int prepare_name(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
-                        struct rfs_inode **dir, struct sealed_name *sn)
+                        struct rfs_inode **dir, struct rfs_sealed_name *sn)
 {
 	int rc;
 
@@ -838,14 +758,14 @@ static int prepare_name(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, co
 	*dir = inode_of(req, parent);
 	rc = seal_name(fs, *dir, name, sn);
 	if (rc == 0)
-		rc = write_long_name((*dir)->fd, sn);
+		rc = rfs_dname_write_long((*dir)->fd, sn);
 	return rc;
 }
 
 /* Finish mkdir/symlink/mknod: owner, entry, version, then the reply, so the
 ** version is recorded before the kernel can act on the new entry. */
 static void finish_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *dir,
-                             const char *name, const struct sealed_name *sn, int rc, bool owned,
+                             const char *name, const struct rfs_sealed_name *sn, int rc, bool owned,
                              const uint8_t *id, int fd)
 {
 	struct fuse_entry_param e;
@@ -880,7 +800,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL;
-	struct sealed_name sn;
+	struct rfs_sealed_name sn;
 	int rc = prepare_name(fs, req, parent, name, &dir, &sn);
 	uint8_t dirid[RFS_DIRID_SIZE];
 	int dfd = -1;
@@ -912,7 +832,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 {
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL;
-	struct sealed_name sn;
+	struct rfs_sealed_name sn;
 	char text[PATH_MAX];
 	int rc = rfs_target_seal(text, sizeof(text), link, fs->v->keys);
 
@@ -939,30 +859,6 @@ static void refuse_special(fuse_req_t req, const char *what)
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	refuse_special(req, "hard links are");
-}
-
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
-{
-	struct rfs_fs *fs = fs_of(req);
-	struct rfs_inode *dir = inode_of(req, parent), *victim;
-	struct sealed_name sn;
-	struct stat st;
-	int rc = fs->read_only ? -EROFS : seal_name(fs, dir, name, &sn);
-
-	if (rc == 0 && fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		rc = -errno;
-	if (rc == 0 && S_ISDIR(st.st_mode))
-		rc = -EISDIR;
-	if (rc == 0 && unlinkat(dir->fd, sn.backing, 0) != 0)
-		rc = -errno;
-	if (rc == 0) {
-		remove_long_name(dir->fd, sn.backing);
-		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
-		note_deleted(fs, dir, name, sn.backing, &st, victim);
-		if (victim)
-			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
-	}
-	fuse_reply_err(req, -rc);
 }
 
 /* A backing folder is empty when it holds nothing but its .dirid. */
@@ -1022,28 +918,43 @@ static int remove_dir(int parent_fd, const char *backing)
 	return rc;
 }
 
-static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink and rmdir: the entry goes, with its long-name side file, and the
+** inode leaves the name tree (it lives on while open). */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool folder)
 {
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = inode_of(req, parent), *victim;
-	struct sealed_name sn;
+	struct rfs_sealed_name sn;
 	struct stat st;
 	int rc = fs->read_only ? -EROFS : seal_name(fs, dir, name, &sn);
 
 	if (rc == 0 && fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		rc = -errno;
-	if (rc == 0 && !S_ISDIR(st.st_mode))
+	if (rc == 0 && !folder && S_ISDIR(st.st_mode))
+		rc = -EISDIR;
+	if (rc == 0 && folder && !S_ISDIR(st.st_mode))
 		rc = -ENOTDIR;
 	if (rc == 0)
-		rc = remove_dir(dir->fd, sn.backing);
+		rc = folder ? remove_dir(dir->fd, sn.backing)
+		            : unlinkat(dir->fd, sn.backing, 0) == 0 ? 0 : -errno;
 	if (rc == 0) {
-		remove_long_name(dir->fd, sn.backing);
+		rfs_dname_remove_long(dir->fd, sn.backing);
 		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
 		note_deleted(fs, dir, name, sn.backing, &st, victim);
 		if (victim)
 			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
 	}
 	fuse_reply_err(req, -rc);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, false);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, true);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -1053,7 +964,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	struct rfs_inode *from_dir = inode_of(req, parent), *to_dir = inode_of(req, newparent);
 	struct rfs_inode *moved = NULL, *target = NULL;
 	struct paths from_paths, to_paths;
-	struct sealed_name from, to;
+	struct rfs_sealed_name from, to;
 	struct stat from_st, to_st;
 	bool exchange = flags & RENAME_EXCHANGE, have_target, same;
 	uint8_t target_dirid[RFS_DIRID_SIZE];
@@ -1080,7 +991,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		fuse_reply_err(req, 0);
 		return;
 	}
-	if (!exchange && (rc = write_long_name(to_dir->fd, &to)) < 0) {
+	if (!exchange && (rc = rfs_dname_write_long(to_dir->fd, &to)) < 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
@@ -1126,7 +1037,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		return;
 	}
 	if (!exchange)
-		remove_long_name(from_dir->fd, from.backing);
+		rfs_dname_remove_long(from_dir->fd, from.backing);
 	moved = rfs_inode_find(&fs->it, from_st.st_dev, from_st.st_ino);
 	if (rename_paths(fs, from_dir, name, from.backing, to_dir, newname, to.backing, &from_paths,
 	                 &to_paths) == 0)
@@ -1166,7 +1077,7 @@ static struct rfs_fh *fh_of(struct fuse_file_info *fi)
 /* Make a new empty ciphertext file name in parent: its key, header and owner.
 ** On success *fd is open O_RDWR on it and key holds its content key. */
 static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
-                     mode_t mode, struct rfs_inode **dir, struct sealed_name *sn, int *fd,
+                     mode_t mode, struct rfs_inode **dir, struct rfs_sealed_name *sn, int *fd,
                      uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE])
 {
 	int rc = prepare_name(fs, req, parent, name, dir, sn);
@@ -1203,7 +1114,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL, *in = NULL;
-	struct sealed_name sn;
+	struct rfs_sealed_name sn;
 	struct fuse_entry_param e;
 	uint8_t *key = rfs_key_alloc();
 	uint8_t file_id[RFS_FILE_ID_SIZE];
@@ -1244,7 +1155,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL;
-	struct sealed_name sn;
+	struct rfs_sealed_name sn;
 	uint8_t *key;
 	uint8_t file_id[RFS_FILE_ID_SIZE];
 	int fd = -1, rc;
@@ -1481,7 +1392,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		if (!dot && rfs_name_is_internal(d->entry->d_name))
 			goto skip;
 		if (!dot) {
-			if (open_name(fs, dfd, dirid, d->entry->d_name, clear) < 0) {
+			if (rfs_dname_open(fs->v->keys, dfd, dirid, d->entry->d_name, clear) < 0) {
 				log_inode(fs, dir, "a name in this folder does not authenticate; run 'recfs fsck'");
 				goto skip;
 			}
@@ -1753,7 +1664,7 @@ int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 static int restore_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *name, uid_t uid,
                        gid_t gid, struct rfs_inode **child)
 {
-	struct sealed_name sn;
+	struct rfs_sealed_name sn;
 	struct stat st;
 	int rc = seal_name(fs, dir, name, &sn);
 
@@ -1765,7 +1676,7 @@ static int restore_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *nam
 
 		if (errno != ENOENT)
 			return -errno;
-		rc = write_long_name(dir->fd, &sn);
+		rc = rfs_dname_write_long(dir->fd, &sn);
 		if (rc == 0 && mkdirat(dir->fd, sn.backing, 0755) != 0)
 			rc = -errno;
 		if (rc == 0 && (dfd = openat(dir->fd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
@@ -1868,11 +1779,11 @@ static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const
 }
 
 /* Bring a deleted file back as itself: its old ciphertext, same id and key. */
-static int revive_file(struct rfs_fs *fs, int dirfd, const struct sealed_name *sn, mode_t mode,
+static int revive_file(struct rfs_fs *fs, int dirfd, const struct rfs_sealed_name *sn, mode_t mode,
                        uid_t uid, gid_t gid, const char *rev, const char *source)
 {
 	int fd = anon_file(dirfd, mode);
-	int rc = fd < 0 ? fd : write_long_name(dirfd, sn);
+	int rc = fd < 0 ? fd : rfs_dname_write_long(dirfd, sn);
 
 	if (rc == 0)
 		rc = rfs_history_read_cipher(fs->history, rev, source, fd);
@@ -1891,7 +1802,7 @@ int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const
 	struct rfs_inode *held[PATH_MAX / 2], *dir = &fs->it.root, *in = NULL, *old;
 	char *path = strdup(target), *comp, *next, *save = NULL;
 	size_t nheld = 0, i;
-	struct sealed_name sn;
+	struct rfs_sealed_name sn;
 	struct stat st;
 	int src = -1, fd = -1, rc = 0;
 

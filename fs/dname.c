@@ -1,0 +1,90 @@
+/*
+** dname: see dname.h.
+*/
+#include "fs/dname.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void side_name(char out[256 + 8], const char *backing)
+{
+	snprintf(out, 256 + 8, "%s%s", backing, RFS_LONG_SUFFIX);
+}
+
+int rfs_dname_seal(const struct rfs_keys *k, const uint8_t dirid[RFS_DIRID_SIZE],
+                    const char *name, struct rfs_sealed_name *sn)
+{
+	int rc = rfs_name_seal(sn->text, sizeof(sn->text), name, dirid, k);
+
+	if (rc < 0)
+		return rc;
+	sn->is_long = rfs_name_backing(sn->backing, sn->text);
+	return 0;
+}
+
+int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn)
+{
+	char side[256 + 8];
+	size_t len = strlen(sn->text);
+	int fd, rc = 0;
+
+	if (!sn->is_long)
+		return 0;
+	side_name(side, sn->backing);
+	fd = openat(dirfd, side, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0400);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, sn->text, len) != (ssize_t)len)
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+void rfs_dname_remove_long(int dirfd, const char *backing)
+{
+	char side[256 + 8];
+
+	if (!rfs_name_is_long(backing))
+		return;
+	side_name(side, backing);
+	(void)unlinkat(dirfd, side, 0);
+}
+
+/* The sealed text a long name's side file holds; it must hash to backing. */
+static int read_long(int dirfd, const char *backing, char text[RFS_ENC_NAME_MAX + 1])
+{
+	char side[256 + 8], check[256];
+	int fd;
+	ssize_t n;
+
+	side_name(side, backing);
+	fd = openat(dirfd, side, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -EIO;
+	n = read(fd, text, RFS_ENC_NAME_MAX);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	text[n] = '\0';
+	if (strlen(text) != (size_t)n)
+		return -EIO;
+	rfs_name_backing(check, text);
+	return strcmp(check, backing) == 0 ? 0 : -EIO;
+}
+
+int rfs_dname_open(const struct rfs_keys *k, int dirfd, const uint8_t dirid[RFS_DIRID_SIZE],
+                    const char *backing, char clear[256])
+{
+	char text[RFS_ENC_NAME_MAX + 1];
+	const char *sealed = backing;
+
+	if (rfs_name_is_long(backing)) {
+		if (read_long(dirfd, backing, text) < 0)
+			return -EIO;
+		sealed = text;
+	}
+	return rfs_name_open(clear, 256, sealed, dirid, k) < 0 ? -EIO : 0;
+}

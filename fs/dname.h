@@ -1,0 +1,36 @@
+/*
+** dname: the names of entries in a folder of live/, on disk.
+**
+** Owns: sealing a clear name into its backing name, the ".n" side file that
+** holds a long sealed name, and opening a backing name back to clear.
+** Must never: return a clear name that did not authenticate.
+*/
+#ifndef RECFS_FS_DNAME_H
+#define RECFS_FS_DNAME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/names.h"
+
+struct rfs_sealed_name {
+	char text[RFS_ENC_NAME_MAX + 1];   /* the sealed name */
+	char backing[256];                 /* its name on disk */
+	bool is_long;
+};
+
+/* Seal name for the folder whose id is dirid. 0, -EINVAL, -ENAMETOOLONG. */
+int rfs_dname_seal(const struct rfs_keys *k, const uint8_t dirid[RFS_DIRID_SIZE],
+                    const char *name, struct rfs_sealed_name *sn);
+
+/* Write the side file of a long name (nothing for a short one). 0 or -errno. */
+int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn);
+
+/* Remove the side file of backing, if it is a long name. */
+void rfs_dname_remove_long(int dirfd, const char *backing);
+
+/* Clear name (capacity 256) of the entry backing in dirfd; -EIO when it does not authenticate. */
+int rfs_dname_open(const struct rfs_keys *k, int dirfd, const uint8_t dirid[RFS_DIRID_SIZE],
+                    const char *backing, char clear[256]);
+
+#endif
