@@ -227,6 +227,10 @@ static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FI
 			put_result(out, rc, NULL);
 		else
 			serve_verify(h, out);
+	} else if (!strcmp(verb, "attribute") && n == 5 && c->fs->demo_attribution) {
+		struct rfs_who who = { fld[1], fld[2], fld[3] };
+
+		put_result(out, rfs_history_set_attribution(h, &who, strtoll(fld[4], NULL, 10)), NULL);
 	} else if (!strcmp(verb, "gc") && n == 1) {
 		rc = rfs_history_flush(h);
 		put_result(out, rc < 0 ? rc : rfs_history_gc(h), NULL);
@@ -501,6 +505,22 @@ int rfs_remote_ping(const char *vault_path)
 int rfs_remote_flush(const char *vault_path)
 {
 	return simple_call(vault_path, -1, "flush", NULL, NULL);
+}
+
+int rfs_remote_attribute(const char *vault_path, const char *login, const char *full_name,
+                         const char *host, int64_t when)
+{
+	char num[32];
+	struct call k;
+	int rc;
+
+	snprintf(num, sizeof(num), "%lld", (long long)when);
+	rc = call_start(&k, vault_path, -1, "attribute", login, full_name, host, num,
+	                (const char *)NULL);
+	while (rc == 0 && (rc = call_next(&k)) == 1)
+		;
+	call_end(&k);
+	return rc;
 }
 
 int rfs_remote_gc(const char *vault_path)

@@ -46,5 +46,9 @@ int rfs_remote_restore(const char *vault_path, const char *rev, const char *sour
                        const char *target, mode_t mode, uid_t uid, gid_t gid);
 int rfs_remote_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res);
 int rfs_remote_gc(const char *vault_path);
+/* recfs demo only (the daemon refuses it otherwise): saves from now on are
+** attributed to that person, at time when (0: the real clock). */
+int rfs_remote_attribute(const char *vault_path, const char *login, const char *full_name,
+                         const char *host, int64_t when);
 
 #endif

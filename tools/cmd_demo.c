@@ -8,6 +8,7 @@
 ** --force), or pretend the passphrase file is anything but a demo shortcut.
 */
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "fs/mount.h"
+#include "fs/control.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/demo_records.h"
@@ -48,6 +50,7 @@ struct demo_paths {
 	const char *dir;
 	char *vault, *mnt, *passfile;
 	char mnt_abs[PATH_MAX];
+	char vault_abs[PATH_MAX];
 };
 
 static int make_folder(const char *path)
@@ -102,7 +105,11 @@ static int write_save(const struct demo_save *save, void *ctx)
 
 	if (!path)
 		return -ENOMEM;
-	rc = make_parents(paths->mnt_abs, save->path);
+	/* The demo's history tells a story: who saved each document, and when. */
+	rc = rfs_remote_attribute(paths->vault_abs, save->staff, save->staff_name,
+	                          "northmoor-ws01", (int64_t)save->when);
+	if (rc == 0)
+		rc = make_parents(paths->mnt_abs, save->path);
 	fd = rc < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (rc == 0 && fd < 0)
 		rc = -errno;
@@ -117,6 +124,18 @@ static int write_save(const struct demo_save *save, void *ctx)
 		cli_error("cannot write %s through the mount: %s", path, strerror(-rc));
 	free(path);
 	return rc;
+}
+
+/* From now on saves are the demo user's own, at the real time again. */
+static int attribute_to_self(const struct demo_paths *paths)
+{
+	struct passwd *pw = getpwuid(getuid());
+	char host[256] = "unknown", name[256] = "";
+
+	(void)gethostname(host, sizeof(host) - 1);
+	if (pw && pw->pw_gecos)
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(pw->pw_gecos, ","), pw->pw_gecos);
+	return rfs_remote_attribute(paths->vault_abs, pw ? pw->pw_name : "unknown", name, host, 0);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -213,7 +232,7 @@ static int create_vault(const struct demo_paths *paths, bool fast_kdf)
 
 static int mount_demo(struct demo_paths *paths)
 {
-	const struct rfs_mount_opts opts = { 0 };
+	const struct rfs_mount_opts opts = { .demo_attribution = true };
 
 	if (make_folder(paths->mnt) < 0)
 		return -1;
@@ -221,7 +240,13 @@ static int mount_demo(struct demo_paths *paths)
 		cli_error("cannot resolve %s: %s", paths->mnt, strerror(errno));
 		return -1;
 	}
-	return rfs_mount_start(paths->vault, paths->passfile, paths->mnt, &opts) == CLI_OK ? 0 : -1;
+	if (rfs_mount_start(paths->vault, paths->passfile, paths->mnt, &opts) != CLI_OK)
+		return -1;
+	if (!realpath(paths->vault, paths->vault_abs)) {
+		cli_error("cannot resolve %s: %s", paths->vault, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static void print_what_to_try(const struct demo_paths *paths)
@@ -240,6 +265,16 @@ static void print_what_to_try(const struct demo_paths *paths)
 	printf("  ls -lR %s\n", cli_shell_quote(paths->mnt));
 	printf("  cat %s\n", cli_shell_quote(example));
 	printf("  echo '- 2024-01-09: phone call, all well' >> %s\n", cli_shell_quote(example));
+	printf("  %s log %s        # every version: who, when, what\n", prog, cli_shell_quote(example));
+	printf("  %s show %s --at 2022-01-01\n", prog, cli_shell_quote(example));
+	printf("  %s diff %s --rev REV1 --rev REV2   # revisions from the log\n", prog,
+	       cli_shell_quote(example));
+	printf("  %s log %s | head    # the council's recent activity\n", prog,
+	       cli_shell_quote(paths->mnt));
+	printf("  mkdir -p /tmp/then && %s mount %s /tmp/then --at 2021-12-31 --passphrase-file %s\n",
+	       prog, cli_shell_quote(paths->vault), cli_shell_quote(paths->passfile));
+	printf("  %s verify %s        # signatures and chain of history\n", prog,
+	       cli_shell_quote(paths->mnt));
 	snprintf(example, sizeof(example), "%s/" RFS_LIVE_DIR, paths->vault);
 	printf("  find %s | head        # names are encrypted\n", cli_shell_quote(example));
 	printf("  grep -r Hollis %s || echo 'no clear text at rest'\n", cli_shell_quote(paths->vault));
@@ -277,6 +312,8 @@ static int run_demo(struct demo_paths *paths, bool force, bool fast_kdf)
 	       paths->mnt);
 	fflush(stdout);
 	rc = demo_records_generate(write_save, paths);
+	if (rc == 0)
+		rc = attribute_to_self(paths);
 	if (rc < 0) {
 		cli_error("filling the demo vault stopped (%s); it is still mounted at %s",
 		          strerror(-rc), paths->mnt);

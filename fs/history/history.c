@@ -6,6 +6,7 @@
 */
 #include "fs/history/internal.h"
 #include "fs/log.h"
+#include <git2/sys/repository.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +25,9 @@
 #define SPILL_BYTES (64u << 20)          /* pack the stage beyond this much */
 #define PACK_DELAY_MS 1000               /* newest commit reaches the ref within this */
 #define MAX_BATCH 256                    /* saves per commit, at most */
+#define MAX_PACKS 12                     /* more small packs than this are merged */
+#define BIG_PACK (1ull << 30)            /* packs this big are not merged (but by gc) */
+#define TREE_CACHE_LIMIT (4u << 20)      /* trees up to this size stay parsed in memory */
 
 /* ---- capture: ciphertext from live/ into the stage ---- */
 
@@ -33,13 +37,18 @@ static int open_live(struct rfs_history *h, const char *cpath, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Hashed once with the pack writer's SHA-1 (hardware when the CPU has it;
+** libgit2's collision-detecting one is several times slower, and a
+** ciphertext chosen by no one needs no collision detection). */
 static int write_blob(struct rfs_history *h, const void *data, size_t len, git_oid *oid)
 {
+	rfs_object_id(oid, GIT_OBJECT_BLOB, data, len);
 	if (h->hash_only)                    /* verify: compare, never store */
-		return git_odb_hash(oid, data, len, GIT_OBJECT_BLOB) < 0 ? -EIO : 0;
-	if (git_odb_write(oid, h->odb, data, len, GIT_OBJECT_BLOB) < 0)
-		return -EIO;
-	return h->stage && rfs_stage_bytes(h->stage) > SPILL_BYTES ? rfs_stage_spill(h->stage, h->odb) : 0;
+		return 0;
+	if (!h->stage)
+		return git_odb_write(oid, h->odb, data, len, GIT_OBJECT_BLOB) < 0 ? -EIO : 0;
+	int rc = git_odb_exists(h->odb, oid) ? 0 : rfs_stage_put(h->stage, oid, GIT_OBJECT_BLOB, data, len);
+	return rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES ? rfs_stage_spill(h->stage) : rc;
 }
 
 static uint64_t chunk_count(const struct rfs_history *h, uint64_t size)
@@ -400,7 +409,7 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	pthread_mutex_lock(&h->git_lock);
 	int rc = capture_save(h, s, &p->cap);
 	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
-		rc = rfs_stage_spill(h->stage, h->odb);
+		rc = rfs_stage_spill(h->stage);
 	pthread_mutex_unlock(&h->git_lock);
 	if (rc < 0) {
 		pending_free(p);
@@ -494,12 +503,30 @@ static void upd_free(struct updates *up)
 	free(up->u);
 }
 
-static int entry_at(git_tree *base, const char *path, git_tree_entry **e)
+/* The newest commit's tree, parsed only when a save needs one of its
+** entries: a plain save never does, and a big root costs to parse. */
+struct base {
+	struct rfs_history *h;
+	bool have;                        /* there is a newest commit */
+	git_oid oid;
+	git_tree *tree;                   /* NULL until needed */
+	int err;
+};
+
+static git_tree *base_tree(struct base *b)
+{
+	if (!b->tree && b->have && !b->err && git_tree_lookup(&b->tree, b->h->repo, &b->oid) < 0)
+		b->err = -EIO;
+	return b->tree;
+}
+
+static int entry_at(struct base *base, const char *path, git_tree_entry **e)
 {
 	*e = NULL;
-	if (!base || !path[0])
+	git_tree *t = path[0] ? base_tree(base) : NULL;
+	if (!t)
 		return -ENOENT;
-	int rc = git_tree_entry_bypath(e, base, path);
+	int rc = git_tree_entry_bypath(e, t, path);
 	return rc == GIT_ENOTFOUND ? -ENOENT : rc < 0 ? -EIO : 0;
 }
 
@@ -524,7 +551,7 @@ static int chunk_beyond(const git_tree_entry *e, void *arg)
 }
 
 /* Merge captured chunks with the previous version's chunk blobs. */
-static int apply_chunks(struct rfs_history *h, git_tree *base, const struct rfs_pending *p,
+static int apply_chunks(struct rfs_history *h, struct base *base, const struct rfs_pending *p,
                         git_oid *out)
 {
 	const struct rfs_capture *c = &p->cap;
@@ -583,7 +610,7 @@ static int apply_chunks(struct rfs_history *h, git_tree *base, const struct rfs_
 	return rc;
 }
 
-static void side_update(struct updates *up, git_tree *base, const char *cpath,
+static void side_update(struct updates *up, struct base *base, const char *cpath,
                         const struct rfs_capture *c, bool remove)
 {
 	if (!cpath || !path_is_long(cpath))
@@ -604,7 +631,7 @@ static void side_update(struct updates *up, git_tree *base, const char *cpath,
 		free(sp);
 }
 
-static void apply_move(struct rfs_history *h, struct updates *up, git_tree *base,
+static void apply_move(struct rfs_history *h, struct updates *up, struct base *base,
                        const struct rfs_pending *p)
 {
 	git_tree_entry *from = NULL, *to = NULL;
@@ -633,7 +660,7 @@ static void apply_move(struct rfs_history *h, struct updates *up, git_tree *base
 	git_tree_entry_free(to);
 }
 
-static void apply_one(struct rfs_history *h, struct updates *up, git_tree *base,
+static void apply_one(struct rfs_history *h, struct updates *up, struct base *base,
                       struct rfs_pending *p)
 {
 	git_tree_entry *e = NULL;
@@ -668,64 +695,22 @@ static void apply_one(struct rfs_history *h, struct updates *up, git_tree *base,
 	side_update(up, base, p->cpath, &p->cap, false);
 }
 
-static int head_tree(struct rfs_history *h, git_tree **out)
+static int head_tree(struct rfs_history *h, struct base *out)
 {
-	*out = NULL;
-	if (!h->head_seq)
+	*out = (struct base){ .h = h, .have = h->head_seq != 0 };
+	if (!out->have)
 		return 0;
 	git_commit *c = NULL;
 	if (git_commit_lookup(&c, h->repo, &h->head) < 0)
 		return -EIO;
-	int rc = git_commit_tree(out, c) < 0 ? -EIO : 0;
+	out->oid = *git_commit_tree_id(c);
 	git_commit_free(c);
-	return rc;
-}
-
-static int empty_tree(struct rfs_history *h, git_oid *out)
-{
-	git_treebuilder *b = NULL;
-	if (git_treebuilder_new(&b, h->repo, NULL) < 0)
-		return -EIO;
-	int rc = git_treebuilder_write(out, b) < 0 ? -EIO : 0;
-	git_treebuilder_free(b);
-	return rc;
-}
-
-/* git_tree_create_updated will not turn a blob into a tree or back (a file
-** growing past one chunk, or shrinking below it): remove those entries first. */
-static int update_tree(struct rfs_history *h, git_tree *base, struct updates *up, git_oid *out)
-{
-	struct updates pre = { 0 };
-	git_tree *mid = NULL;
-	int rc = 0;
-
-	for (size_t i = 0; i < up->n; i++) {
-		git_tree_entry *e = NULL;
-
-		if (up->u[i].action != GIT_TREE_UPDATE_UPSERT || entry_at(base, up->u[i].path, &e) < 0)
-			continue;
-		if ((git_tree_entry_type(e) == GIT_OBJECT_TREE) != (up->u[i].filemode == GIT_FILEMODE_TREE))
-			upd_add(&pre, GIT_TREE_UPDATE_REMOVE, up->u[i].path, NULL, 0, false);
-		git_tree_entry_free(e);
-	}
-	rc = pre.err;
-	if (rc == 0 && pre.n) {
-		git_oid mid_oid;
-
-		if (git_tree_create_updated(&mid_oid, h->repo, base, pre.n, pre.u) < 0 ||
-		    git_tree_lookup(&mid, h->repo, &mid_oid) < 0)
-			rc = -EIO;
-	}
-	if (rc == 0 && git_tree_create_updated(out, h->repo, mid ? mid : base, up->n, up->u) < 0)
-		rc = -EIO;
-	git_tree_free(mid);
-	upd_free(&pre);
-	return rc;
+	return 0;
 }
 
 static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n)
 {
-	git_tree *base = NULL;
+	struct base base;
 	int rc = head_tree(h, &base);
 	struct updates up = { 0 };
 	git_oid tree_oid;
@@ -736,29 +721,18 @@ static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t 
 			tree_oid = p->cap.oid;       /* a whole-root capture (recovery): nothing else in batch */
 			root_set = true;
 		} else {
-			apply_one(h, &up, base, p);
+			apply_one(h, &up, &base, p);
 		}
 	}
-	rc = rc ? rc : up.err;
+	rc = rc ? rc : up.err ? up.err : base.err;
 	if (rc == 0 && !root_set) {
-		if (base && up.n)
-			rc = update_tree(h, base, &up, &tree_oid);
-		else if (base)
-			tree_oid = *git_tree_id(base);
-		else if (up.n) {
-			git_oid e;
-			git_tree *empty = NULL;
-			rc = empty_tree(h, &e);
-			if (rc == 0 && git_tree_lookup(&empty, h->repo, &e) < 0)
-				rc = -EIO;
-			if (rc == 0 && git_tree_create_updated(&tree_oid, h->repo, empty, up.n, up.u) < 0)
-				rc = -EIO;
-			git_tree_free(empty);
-		} else
-			rc = empty_tree(h, &tree_oid);
+		if (base.have && !up.n)
+			tree_oid = base.oid;
+		else
+			rc = rfs_tree_update(h, base.have ? &base.oid : NULL, up.u, up.n, &tree_oid);
 	}
 	upd_free(&up);
-	git_tree_free(base);
+	git_tree_free(base.tree);
 	if (rc < 0)
 		return rc;
 	struct rfs_event *ev = calloc(n, sizeof *ev);
@@ -782,11 +756,34 @@ static int32_t local_tz_minutes(time_t t)
 	return (int32_t)(tm.tm_gmtoff / 60);
 }
 
+/* The commit without its signature, byte for byte as git_commit_create_buffer
+** writes it, NUL-terminated; built here so the (maybe large) root tree need
+** not be read back and parsed. */
+static void commit_text(struct rfs_bytes *b, const git_oid *tree, const git_oid *parent, int64_t t,
+                        int tz, const char *msg)
+{
+	char hex[GIT_OID_HEXSZ + 1], line[160];
+	rfs_bytes_put(b, line, (size_t)snprintf(line, sizeof line, "tree %s\n",
+	                                        git_oid_tostr(hex, sizeof hex, tree)));
+	if (parent)
+		rfs_bytes_put(b, line, (size_t)snprintf(line, sizeof line, "parent %s\n",
+		                                        git_oid_tostr(hex, sizeof hex, parent)));
+	int off = tz < 0 ? -tz : tz;
+	for (int i = 0; i < 2; i++)
+		rfs_bytes_put(b, line, (size_t)snprintf(line, sizeof line, "%s %s <%s> %lld %c%02d%02d\n",
+		                                        i ? "committer" : "author", RFS_SIG_NAME,
+		                                        RFS_SIG_EMAIL, (long long)t, tz < 0 ? '-' : '+',
+		                                        off / 60, off % 60));
+	rfs_bytes_put(b, "\n", 1);
+	rfs_bytes_put(b, msg, strlen(msg) + 1);
+}
+
 int rfs_h_commit(struct rfs_history *h, const git_oid *tree_oid, struct rfs_event *events, size_t n,
                  git_oid *out)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
+	struct timespec now = { .tv_sec = (time_t)h->fixed_time };
+	if (!h->fixed_time)
+		clock_gettime(CLOCK_REALTIME, &now);
 	struct rfs_record r = {
 		.seq = h->head_seq + 1,
 		.time_sec = now.tv_sec,
@@ -801,37 +798,27 @@ int rfs_h_commit(struct rfs_history *h, const git_oid *tree_oid, struct rfs_even
 	int rc = rfs_record_seal(&r, h->v->keys, h->v->conf.vault_id, tree_oid, &msg);
 	if (rc < 0)
 		return rc;
-	git_signature *who = NULL;
-	git_tree *tree = NULL;
-	git_commit *parent = NULL;
-	git_buf buf = { 0 };
-	rc = -EIO;
-	if (git_signature_new(&who, RFS_SIG_NAME, RFS_SIG_EMAIL, now.tv_sec, r.tz_minutes) < 0 ||
-	    git_tree_lookup(&tree, h->repo, tree_oid) < 0 ||
-	    (h->head_seq && git_commit_lookup(&parent, h->repo, &h->head) < 0))
-		goto out;
-	const git_commit *parents[1] = { parent };
-	if (git_commit_create_buffer(&buf, h->repo, who, who, NULL, msg, tree, parent ? 1 : 0,
-	                             parents) < 0)
-		goto out;
+	struct rfs_bytes buf = { 0 };
+	commit_text(&buf, tree_oid, h->head_seq ? &h->head : NULL, now.tv_sec, r.tz_minutes, msg);
+	free(msg);
+	if (buf.err) {
+		rfs_bytes_free(&buf);
+		return buf.err;
+	}
 	uint8_t sig[crypto_sign_BYTES];
-	crypto_sign_detached(sig, NULL, (const uint8_t *)buf.ptr, buf.size, h->v->keys->sign_sk);
+	crypto_sign_detached(sig, NULL, buf.p, buf.len - 1, h->v->keys->sign_sk);
 	char sigtext[8 + 90];
 	memcpy(sigtext, "ed25519 ", 8);
 	rfs_b64_encode(sigtext + 8, sig, sizeof sig);
-	if (git_commit_create_with_signature(out, h->repo, buf.ptr, sigtext, RFS_SIG_FIELD) < 0)
-		goto out;
-	rc = rfs_index_encode_commit(h, &h->index_pending, out, &r);
+	rc = git_commit_create_with_signature(out, h->repo, (const char *)buf.p, sigtext,
+	                                      RFS_SIG_FIELD) < 0 ? -EIO : 0;
+	rfs_bytes_free(&buf);
+	if (rc == 0)
+		rc = rfs_index_encode_commit(h, &h->index_pending, out, &r);
 	if (rc == 0) {
 		h->head = *out;
 		h->head_seq = r.seq;
 	}
-out:
-	git_buf_dispose(&buf);
-	git_commit_free(parent);
-	git_tree_free(tree);
-	git_signature_free(who);
-	free(msg);
 	return rc;
 }
 
@@ -905,7 +892,7 @@ int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
 ** the signed head and append the index. Caller holds git_lock. */
 int rfs_h_publish(struct rfs_history *h)
 {
-	int rc = rfs_stage_bytes(h->stage) || rfs_stage_count(h->stage) ? rfs_stage_spill(h->stage, h->odb) : 0;
+	int rc = rfs_stage_bytes(h->stage) || rfs_stage_count(h->stage) ? rfs_stage_spill(h->stage) : 0;
 	if (rc < 0 || !h->head_seq || (h->have_ref && git_oid_equal(&h->ref_head, &h->head)))
 		return rc;
 	git_reference *ref = NULL;
@@ -961,6 +948,28 @@ static long ms_since(const struct timespec *t)
 	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
 }
 
+static void git_relock(void *arg, int lock)
+{
+	struct rfs_history *h = arg;
+	if (lock)
+		pthread_mutex_lock(&h->git_lock);
+	else
+		pthread_mutex_unlock(&h->git_lock);
+}
+
+/* Every pack written adds one to objects/pack; merge them before lookups
+** (one index search per pack) slow down. On the packer thread: saves and
+** commits go on meanwhile; the repository lock is held only to swap packs. */
+static void consolidate_packs(struct rfs_history *h)
+{
+	pthread_mutex_lock(&h->pack_lock);
+	int rc = rfs_packs_consolidate(h->packs, MAX_PACKS, BIG_PACK, git_relock, h);
+	pthread_mutex_unlock(&h->pack_lock);
+	if (rc < 0)                      /* more packs than wanted, never fewer objects */
+		rfs_log(LOG_WARNING, "history: could not merge packs in %s/%s: %s", h->v->path,
+		        RFS_HISTORY_DIR, strerror(-rc));
+}
+
 static void publish_locked(struct rfs_history *h)
 {
 	uint64_t upto = h->n_committed;
@@ -976,6 +985,29 @@ static void publish_locked(struct rfs_history *h)
 	h->n_durable = upto;
 	h->unpacked = false;
 	pthread_cond_broadcast(&h->q_done);
+	if (rc == 0) {
+		h->pack_wanted = true;       /* a pack more: the packer merges when there are too many */
+		pthread_cond_signal(&h->pack_cond);
+	}
+}
+
+/* The packer thread: merges packs while commits go on. */
+static void *packer(void *arg)
+{
+	struct rfs_history *h = arg;
+	pthread_mutex_lock(&h->q_lock);
+	while (!h->packer_stop || h->pack_wanted) {   /* the last request is served too */
+		if (!h->pack_wanted) {
+			pthread_cond_wait(&h->pack_cond, &h->q_lock);
+			continue;
+		}
+		h->pack_wanted = false;
+		pthread_mutex_unlock(&h->q_lock);
+		consolidate_packs(h);
+		pthread_mutex_lock(&h->q_lock);
+	}
+	pthread_mutex_unlock(&h->q_lock);
+	return NULL;
 }
 
 static void *committer(void *arg)
@@ -1090,6 +1122,25 @@ static int load_head(struct rfs_history *h)
 	return 0;
 }
 
+/* The repository's objects: staged (writable handles), then packs, then
+** loose ones (read only). Replaces libgit2's default object store, whose
+** pack list is rescanned on every miss. */
+int rfs_h_open_odb(struct rfs_history *h)
+{
+	char *objdir = NULL;
+	if (asprintf(&objdir, "%s/%s/objects", h->v->path, RFS_HISTORY_DIR) < 0)
+		return -ENOMEM;
+	int rc = git_odb_new(&h->odb) < 0 ? -EIO : 0;
+	if (rc == 0)
+		rc = rfs_packs_attach(h->odb, objdir, &h->packs);
+	free(objdir);
+	if (rc == 0 && git_repository_set_odb(h->repo, h->odb) < 0)
+		rc = -EIO;
+	if (rc == 0 && !(h->flags & RFS_HISTORY_READONLY))
+		rc = rfs_stage_attach(h->odb, h->packs, &h->stage);
+	return rc;
+}
+
 static int open_repo(struct rfs_history *h, bool create)
 {
 	char *path = NULL;
@@ -1112,8 +1163,10 @@ static int open_repo(struct rfs_history *h, bool create)
 	free(path);
 	if (rc == GIT_ENOTFOUND)
 		return -ENOENT;
-	if (rc < 0 || git_repository_odb(&h->odb, h->repo) < 0)
+	if (rc < 0)
 		return -EIO;
+	if ((rc = rfs_h_open_odb(h)) < 0)
+		return rc;
 	if (mkdirat(h->v->dirfd, RFS_HISTORY_DIR "/" RFS_SIDE_DIR, 0700) < 0 && errno != EEXIST &&
 	    create)
 		return -errno;
@@ -1173,9 +1226,11 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	h->side_fd = -1;
 	h->chunk_bytes = (uint64_t)(v->conf.chunk_blocks ? v->conf.chunk_blocks : 256) * RFS_SLOT_SIZE;
 	pthread_mutex_init(&h->git_lock, NULL);
+	pthread_mutex_init(&h->pack_lock, NULL);
 	pthread_mutex_init(&h->q_lock, NULL);
 	pthread_cond_init(&h->q_cond, NULL);
 	pthread_cond_init(&h->q_done, NULL);
+	pthread_cond_init(&h->pack_cond, NULL);
 	h->login = dup_who(who ? who->login : NULL, "unknown");
 	h->full_name = dup_who(who ? who->full_name : NULL, "");
 	h->host = dup_who(who ? who->host : NULL, "unknown");
@@ -1184,17 +1239,22 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	if (rc == 0) {
 		if (!ro)
 			git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+		/* Keep big trees parsed: a root folder of 1,000 entries is 70 KB, and
+		** every commit reads the one before it (libgit2 caches only 4 KB). */
+		git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)TREE_CACHE_LIMIT);
 		rc = open_repo(h, !ro);
 	}
 	if (rc == 0 && (rc = load_head(h)) < 0)
 		what = "cannot read the newest commit (run 'recfs verify') of";
 	if (rc == 0 && !ro) {
-		rc = rfs_stage_attach(h->odb, h->packdir, &h->stage);
 		bool skip = (flags & RFS_HISTORY_NO_RECOVERY) || clean_close_matches(h);
 		if (rc == 0 && (rc = rfs_index_sync(h)) < 0)
 			what = "cannot update the history index of";
 		if (rc == 0 && !skip && (rc = rfs_h_recover(h)) < 0)
 			what = "cannot bring history in line with live/ in";
+		if (rc == 0)
+			rc = -pthread_create(&h->packer, NULL, packer, h);
+		h->packer_started = rc == 0;
 		if (rc == 0)
 			rc = -pthread_create(&h->thread, NULL, committer, h);
 		h->thread_started = rc == 0;
@@ -1223,12 +1283,20 @@ void rfs_history_close(struct rfs_history *h)
 		pthread_join(h->thread, NULL);
 		mark_clean(h);
 	}
+	if (h->packer_started) {            /* after the committer: it may still ask for a merge */
+		pthread_mutex_lock(&h->q_lock);
+		h->packer_stop = true;
+		pthread_cond_signal(&h->pack_cond);
+		pthread_mutex_unlock(&h->q_lock);
+		pthread_join(h->packer, NULL);
+	}
 	while (h->q_head) {
 		struct rfs_pending *next = h->q_head->next;
 		pending_free(h->q_head);
 		h->q_head = next;
 	}
 	rfs_bytes_free(&h->index_pending);
+	rfs_tree_cache_free(h->tcache);
 	git_odb_free(h->odb);
 	git_repository_free(h->repo);
 	if (h->side_fd >= 0)
@@ -1238,11 +1306,40 @@ void rfs_history_close(struct rfs_history *h)
 	free(h->full_name);
 	free(h->host);
 	pthread_mutex_destroy(&h->git_lock);
+	pthread_mutex_destroy(&h->pack_lock);
 	pthread_mutex_destroy(&h->q_lock);
 	pthread_cond_destroy(&h->q_cond);
 	pthread_cond_destroy(&h->q_done);
+	pthread_cond_destroy(&h->pack_cond);
 	free(h);
 	git_libgit2_shutdown();
+}
+
+int rfs_history_set_attribution(struct rfs_history *h, const struct rfs_who *who, int64_t when)
+{
+	if (!h || !h->stage || !who)
+		return -EINVAL;
+	int rc = rfs_history_flush(h);
+	if (rc < 0)
+		return rc;
+	char *login = dup_who(who->login, "unknown"), *full = dup_who(who->full_name, "");
+	char *host = dup_who(who->host, "unknown");
+	if (!login || !full || !host) {
+		free(login);
+		free(full);
+		free(host);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&h->git_lock);   /* the committer reads these under it */
+	free(h->login);
+	free(h->full_name);
+	free(h->host);
+	h->login = login;
+	h->full_name = full;
+	h->host = host;
+	h->fixed_time = when;
+	pthread_mutex_unlock(&h->git_lock);
+	return 0;
 }
 
 int rfs_history_head(struct rfs_history *h, char rev[RFS_REV_HEX + 1], uint64_t *seq)

@@ -107,6 +107,9 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s);
 ** moved (durable). 0 or -errno (the first committer error, if any). */
 int rfs_history_flush(struct rfs_history *h);
 
+/* For recfs demo only: attribute the saves recorded from now on to who, at time when (seconds since the epoch; 0 = the real clock). Flushes what is queued first, so earlier saves keep their own attribution. */
+int rfs_history_set_attribution(struct rfs_history *h, const struct rfs_who *who, int64_t when);
+
 /* Flush, stop the committer, mark a clean close, free. NULL is allowed. */
 void rfs_history_close(struct rfs_history *h);
 

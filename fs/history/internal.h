@@ -39,14 +39,19 @@ struct rfs_pending {
 	struct rfs_capture cap;
 };
 
+struct rfs_tree_cache;
+
 struct rfs_history {
 	struct rfs_vault *v;
 	unsigned flags;
 	git_repository *repo;
 	git_odb *odb;
 	struct rfs_stage *stage;          /* NULL on READONLY handles */
+	struct rfs_packs *packs;          /* objects/pack (owned by odb) */
 	pthread_mutex_t git_lock;         /* every libgit2 call on repo */
-	char *login, *full_name, *host;
+	pthread_mutex_t pack_lock;        /* taken before git_lock: merging or removing packs */
+	char *login, *full_name, *host;   /* who commits (rfs_history_set_attribution may change it) */
+	int64_t fixed_time;               /* demo attribution: commit time; 0 = the real clock */
 	uint64_t chunk_bytes;             /* conf.chunk_blocks * RFS_SLOT_SIZE */
 	int side_fd;                      /* history.git/recfs */
 	char *packdir;                    /* history.git/objects/pack */
@@ -59,6 +64,9 @@ struct rfs_history {
 
 	pthread_t thread;
 	bool thread_started;
+	pthread_t packer;                 /* merges packs (pack_wanted, pack_cond under q_lock) */
+	bool packer_started, pack_wanted, packer_stop;
+	pthread_cond_t pack_cond;
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond, q_done;
 	struct rfs_pending *q_head, *q_tail;
@@ -68,9 +76,11 @@ struct rfs_history {
 	struct timespec first_unpacked;
 	bool unpacked;
 	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
+	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
 };
 
 /* history.c */
+int rfs_h_open_odb(struct rfs_history *h);   /* odb, packs, stage (writable) for h->repo */
 int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
 int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *events, size_t n,
                  git_oid *out);
@@ -85,6 +95,14 @@ int rfs_index_encode_commit(struct rfs_history *h, struct rfs_bytes *b, const gi
                             const struct rfs_record *r);
 int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b);
 int rfs_index_sync(struct rfs_history *h);   /* writable: catch the file up with the ref */
+
+/* tree.c */
+/* Apply updates (UPSERT / REMOVE by path, like git_tree_create_updated; an
+** entry may change between blob and tree) to tree base (NULL: empty) and
+** write the result. A folder left empty is removed, except the root. */
+int rfs_tree_update(struct rfs_history *h, const git_oid *base, const git_tree_update *updates,
+                    size_t n, git_oid *out);
+void rfs_tree_cache_free(struct rfs_tree_cache *c);
 
 /* recover.c */
 int rfs_h_recover(struct rfs_history *h);

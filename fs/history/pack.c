@@ -2,11 +2,19 @@
 ** pack: staging ODB backend and uncompressed pack writer (see pack.h).
 */
 #include "fs/history/pack.h"
+#include "fs/history/record.h"
 
 #include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <git2/sys/odb_backend.h>
 
 /* ---- SHA-1 (FIPS 180-4), only for the pack trailer git requires ---- */
@@ -34,6 +42,70 @@ static void sha1_block(uint32_t h[5], const uint8_t *p)
 	h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
 }
 
+/* The SHA extensions of x86 (most CPUs since 2017): several times faster,
+** and every byte of every pack goes through SHA-1. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+static bool have_sha_ni;
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+
+static void sha_detect(void)
+{
+	unsigned a, b, c, d;
+	have_sha_ni = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) &&
+	              __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19));   /* SHA, SSE4.1 */
+}
+
+__attribute__((target("sha,sse4.1,ssse3")))
+static void sha1_blocks_ni(uint32_t h[5], const uint8_t *p, size_t nblocks)
+{
+	const __m128i bswap = _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL);
+	__m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0x1B);
+	__m128i e0 = _mm_set_epi32((int)h[4], 0, 0, 0);
+	for (; nblocks; nblocks--, p += 64) {
+		__m128i abcd_in = abcd, e_in = e0, w[20], e, prev = abcd;
+		for (int i = 0; i < 4; i++)
+			w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+		for (int i = 4; i < 20; i++)
+			w[i] = _mm_sha1msg2_epu32(_mm_xor_si128(_mm_sha1msg1_epu32(w[i - 4], w[i - 3]), w[i - 2]),
+			                          w[i - 1]);
+		for (int g = 0; g < 20; g++) {     /* four rounds each */
+			e = g ? _mm_sha1nexte_epu32(prev, w[g]) : _mm_add_epi32(e0, w[0]);
+			prev = abcd;
+			switch (g / 5) {
+			case 0: abcd = _mm_sha1rnds4_epu32(abcd, e, 0); break;
+			case 1: abcd = _mm_sha1rnds4_epu32(abcd, e, 1); break;
+			case 2: abcd = _mm_sha1rnds4_epu32(abcd, e, 2); break;
+			default: abcd = _mm_sha1rnds4_epu32(abcd, e, 3); break;
+			}
+		}
+		e0 = _mm_sha1nexte_epu32(prev, e_in);
+		abcd = _mm_add_epi32(abcd, abcd_in);
+	}
+	_mm_storeu_si128((__m128i *)h, _mm_shuffle_epi32(abcd, 0x1B));
+	h[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+}
+
+static void sha1_blocks(uint32_t h[5], const uint8_t *p, size_t nblocks)
+{
+	pthread_once(&sha_once, sha_detect);
+	if (have_sha_ni) {
+		sha1_blocks_ni(h, p, nblocks);
+		return;
+	}
+	for (; nblocks; nblocks--, p += 64)
+		sha1_block(h, p);
+}
+#else
+static void sha1_blocks(uint32_t h[5], const uint8_t *p, size_t nblocks)
+{
+	for (; nblocks; nblocks--, p += 64)
+		sha1_block(h, p);
+}
+#endif
+
 void rfs_sha1_init(struct rfs_sha1 *s)
 {
 	static const uint32_t iv[5] = { 0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u,
@@ -55,11 +127,12 @@ void rfs_sha1_update(struct rfs_sha1 *s, const void *data, size_t n)
 		n -= take;
 		if (s->used < 64)
 			return;
-		sha1_block(s->h, s->buf);
+		sha1_blocks(s->h, s->buf, 1);
 		s->used = 0;
 	}
-	for (; n >= 64; p += 64, n -= 64)
-		sha1_block(s->h, p);
+	sha1_blocks(s->h, p, n / 64);
+	p += n / 64 * 64;
+	n %= 64;
 	memcpy(s->buf, p, n);
 	s->used = n;
 }
@@ -80,23 +153,229 @@ void rfs_sha1_final(struct rfs_sha1 *s, uint8_t out[20])
 	}
 }
 
+void rfs_object_id(git_oid *out, git_object_t type, const void *data, size_t len)
+{
+	char hdr[64];
+	int n = snprintf(hdr, sizeof hdr, "%s %zu", git_object_type2string(type), len);
+	struct rfs_sha1 s;
+	rfs_sha1_init(&s);
+	rfs_sha1_update(&s, hdr, (size_t)n + 1);
+	rfs_sha1_update(&s, data, len);
+	uint8_t id[20];
+	rfs_sha1_final(&s, id);
+	git_oid_fromraw(out, id);
+}
+
+/* ---- the packs backend: libgit2's pack backend, rescanned only on change ---- */
+
+struct rfs_packs {
+	git_odb_backend parent;
+	git_odb_backend *inner;           /* libgit2's pack backend over objects/pack */
+	char *objdir, *packdir;
+	struct timespec seen;             /* mtime of objects/pack at the last scan */
+};
+
+static git_odb_backend *inner_of(git_odb_backend *be) { return ((struct rfs_packs *)be)->inner; }
+
+static int pk_read(void **buf, size_t *len, git_object_t *type, git_odb_backend *be,
+                   const git_oid *oid)
+{
+	git_odb_backend *in = inner_of(be);
+	return in->read(buf, len, type, in, oid);
+}
+
+static int pk_read_prefix(git_oid *out, void **buf, size_t *len, git_object_t *type,
+                          git_odb_backend *be, const git_oid *prefix, size_t n)
+{
+	git_odb_backend *in = inner_of(be);
+	return in->read_prefix(out, buf, len, type, in, prefix, n);
+}
+
+static int pk_read_header(size_t *len, git_object_t *type, git_odb_backend *be, const git_oid *oid)
+{
+	git_odb_backend *in = inner_of(be);
+	return in->read_header(len, type, in, oid);
+}
+
+static int pk_exists(git_odb_backend *be, const git_oid *oid)
+{
+	git_odb_backend *in = inner_of(be);
+	return in->exists(in, oid);
+}
+
+static int pk_exists_prefix(git_oid *out, git_odb_backend *be, const git_oid *prefix, size_t n)
+{
+	git_odb_backend *in = inner_of(be);
+	return in->exists_prefix(out, in, prefix, n);
+}
+
+static int pk_foreach(git_odb_backend *be, git_odb_foreach_cb cb, void *arg)
+{
+	git_odb_backend *in = inner_of(be);
+	return in->foreach(in, cb, arg);
+}
+
+static int pk_freshen(git_odb_backend *be, const git_oid *oid)
+{
+	git_odb_backend *in = inner_of(be);
+	return in->freshen(in, oid);
+}
+
+static bool packdir_changed(struct rfs_packs *p, bool remember)
+{
+	struct stat st;
+	if (stat(p->packdir, &st) < 0)
+		return true;
+	bool changed = st.st_mtim.tv_sec != p->seen.tv_sec || st.st_mtim.tv_nsec != p->seen.tv_nsec;
+	if (remember)
+		p->seen = st.st_mtim;
+	return changed;
+}
+
+/* libgit2 calls this on every lookup miss: rescan only when objects/pack changed. */
+static int pk_refresh(git_odb_backend *be)
+{
+	struct rfs_packs *p = (struct rfs_packs *)be;
+	if (!packdir_changed(p, true))
+		return 0;
+	return p->inner->refresh(p->inner);
+}
+
+/* After writing a pack: the folder's mtime may not have ticked, so always rescan. */
+static void packs_rescan(struct rfs_packs *p)
+{
+	packdir_changed(p, true);
+	p->inner->refresh(p->inner);
+}
+
+static void pk_free(git_odb_backend *be)
+{
+	struct rfs_packs *p = (struct rfs_packs *)be;
+	p->inner->free(p->inner);
+	free(p->objdir);
+	free(p->packdir);
+	free(p);
+}
+
+static int new_inner(struct rfs_packs *p, git_odb_backend **out)
+{
+	packdir_changed(p, true);        /* the backend scans objects/pack as it is now */
+	return git_odb_backend_pack(out, p->objdir) < 0 ? -EIO : 0;
+}
+
+int rfs_packs_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **out)
+{
+	struct rfs_packs *p = calloc(1, sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	p->objdir = strdup(objects_dir);
+	if (!p->objdir || asprintf(&p->packdir, "%s/pack", objects_dir) < 0) {
+		free(p->objdir);
+		free(p);
+		return -ENOMEM;
+	}
+	int rc = new_inner(p, &p->inner);
+	if (rc < 0) {
+		free(p->packdir);
+		free(p->objdir);
+		free(p);
+		return rc;
+	}
+	p->parent.version = GIT_ODB_BACKEND_VERSION;
+	p->parent.read = pk_read;
+	p->parent.read_prefix = pk_read_prefix;
+	p->parent.read_header = pk_read_header;
+	p->parent.exists = pk_exists;
+	p->parent.exists_prefix = pk_exists_prefix;
+	p->parent.foreach = pk_foreach;
+	p->parent.freshen = pk_freshen;
+	p->parent.refresh = pk_refresh;
+	p->parent.free = pk_free;
+	git_odb_backend *loose = NULL;    /* read only: nothing is written loose */
+	if (git_odb_add_backend(odb, &p->parent, 2) < 0) {
+		pk_free(&p->parent);
+		return -EIO;
+	}
+	if (git_odb_backend_loose(&loose, objects_dir, 0, 0, 0, 0) < 0 ||
+	    git_odb_add_backend(odb, loose, 1) < 0) {
+		if (loose)
+			loose->free(loose);
+		return -EIO;                 /* p is owned by odb now */
+	}
+	*out = p;
+	return 0;
+}
+
+int rfs_packs_reload(struct rfs_packs *p)
+{
+	git_odb_backend *fresh = NULL;
+	int rc = new_inner(p, &fresh);
+	if (rc < 0)
+		return rc;
+	p->inner->free(p->inner);
+	p->inner = fresh;
+	return 0;
+}
+
 /* ---- pack stream: objects as zlib stored blocks ---- */
 
 #define OUT_BUF (1u << 20)
 
+/* CRC-32 (IEEE, reflected), which pack index v2 keeps per object. */
+static uint32_t crc_table[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+		crc_table[0][i] = c;
+	}
+	for (int t = 1; t < 8; t++)
+		for (int i = 0; i < 256; i++)
+			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+}
+
+/* Slicing by 8: eight bytes per step. */
+static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+{
+	crc = ~crc;
+	for (; n >= 8; p += 8, n -= 8) {
+		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		                     (uint32_t)p[3] << 24);
+		uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+		      crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+		      crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^
+		      crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+	}
+	while (n--)
+		crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+struct pack_entry {
+	git_oid oid;
+	uint64_t offset;
+	uint32_t crc;
+};
+
 struct pack_out {
-	git_indexer *idx;
-	git_indexer_progress stats;
+	int fd;
 	struct rfs_sha1 sha;
 	uint8_t *buf;
 	size_t used;
+	uint64_t off;                     /* bytes of pack so far */
+	uint32_t crc;                     /* of the object being written */
 	int err;
 };
 
 static void out_flush(struct pack_out *o)
 {
-	if (o->used && !o->err && git_indexer_append(o->idx, o->buf, o->used, &o->stats) < 0)
-		o->err = -EIO;
+	if (o->used && !o->err)
+		o->err = rfs_write_all(o->fd, o->buf, o->used);
 	o->used = 0;
 }
 
@@ -104,6 +383,8 @@ static void out_put(struct pack_out *o, const void *data, size_t n)
 {
 	const uint8_t *p = data;
 	rfs_sha1_update(&o->sha, p, n);
+	o->crc = crc32_update(o->crc, p, n);
+	o->off += n;
 	while (n) {
 		size_t take = OUT_BUF - o->used < n ? OUT_BUF - o->used : n;
 		memcpy(o->buf + o->used, p, take);
@@ -160,54 +441,346 @@ static void put_object(struct pack_out *o, git_object_t type, const uint8_t *dat
 	out_put(o, ad, 4);
 }
 
-int rfs_pack_write(git_odb *odb, const char *packdir, size_t n, rfs_pack_source src, void *arg,
-                   char name[41])
+static int by_entry_oid(const void *a, const void *b)
 {
-	if (n == 0)
-		return 0;
-	struct pack_out o = { 0 };
-	o.buf = malloc(OUT_BUF);
-	if (!o.buf)
+	return git_oid_cmp(&((const struct pack_entry *)a)->oid, &((const struct pack_entry *)b)->oid);
+}
+
+/* Pack index v2 of the (sorted) entries: fan-out, ids, CRCs, offsets, checksums. */
+static int write_index(int fd, const struct pack_entry *e, size_t n, const uint8_t pack_sum[20])
+{
+	size_t nbig = 0;
+	for (size_t i = 0; i < n; i++)
+		nbig += e[i].offset >= 0x80000000u;
+	size_t len = 8 + 256 * 4 + n * (20 + 4 + 4) + nbig * 8 + 40;
+	uint8_t *b = calloc(1, len), *p = b;
+	if (!b)
 		return -ENOMEM;
-	git_indexer_options opts;
-	git_indexer_options_init(&opts, GIT_INDEXER_OPTIONS_VERSION);
-	if (git_indexer_new(&o.idx, packdir, 0444, odb, &opts) < 0) {
-		free(o.buf);
-		return -EIO;
+	memcpy(p, "\377tOc", 4);
+	put_be32(p + 4, 2);
+	p += 8;
+	size_t k = 0;
+	for (unsigned f = 0; f < 256; f++, p += 4) {
+		while (k < n && e[k].oid.id[0] <= f)
+			k++;
+		put_be32(p, (uint32_t)k);
 	}
-	rfs_sha1_init(&o.sha);
+	for (size_t i = 0; i < n; i++, p += 20)
+		memcpy(p, e[i].oid.id, 20);
+	for (size_t i = 0; i < n; i++, p += 4)
+		put_be32(p, e[i].crc);
+	uint8_t *big = p + n * 4;
+	size_t bi = 0;
+	for (size_t i = 0; i < n; i++, p += 4) {
+		if (e[i].offset < 0x80000000u) {
+			put_be32(p, (uint32_t)e[i].offset);
+			continue;
+		}
+		put_be32(p, 0x80000000u | (uint32_t)bi);
+		put_be32(big + bi * 8, (uint32_t)(e[i].offset >> 32));
+		put_be32(big + bi * 8 + 4, (uint32_t)e[i].offset);
+		bi++;
+	}
+	p = big + nbig * 8;
+	memcpy(p, pack_sum, 20);
+	struct rfs_sha1 s;
+	rfs_sha1_init(&s);
+	rfs_sha1_update(&s, b, len - 20);
+	rfs_sha1_final(&s, p + 20);
+	int rc = rfs_write_all(fd, b, len);
+	free(b);
+	return rc;
+}
+
+/* A temporary file in packdir (git's own tmp_ prefix: git gc removes strays). */
+static int tmp_file(const char *packdir, const char *prefix, char path[PATH_MAX])
+{
+	snprintf(path, PATH_MAX, "%s/%s_XXXXXX", packdir, prefix);
+	int fd = mkostemp(path, O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int sync_close(int fd)
+{
+	int rc = fchmod(fd, 0444) < 0 || fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* The pack, then its index, moved into place: an index means a whole pack. */
+static int publish_pack(const char *packdir, const char *tpack, const char *tidx, const char *hex)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/pack-%s.pack", packdir, hex);
+	if (rename(tpack, path) < 0)
+		return -errno;
+	snprintf(path, sizeof path, "%s/pack-%s.idx", packdir, hex);
+	if (rename(tidx, path) < 0)
+		return -errno;
+	int dfd = open(packdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	int rc = fsync(dfd) < 0 ? -errno : 0;
+	close(dfd);
+	return rc;
+}
+
+/* Stream the objects as a pack file; entries get their offsets and CRCs. */
+static int write_pack_body(struct pack_out *o, size_t n, rfs_pack_source src, void *arg,
+                           struct pack_entry *e, uint8_t sum[20])
+{
 	uint8_t hdr[12] = { 'P', 'A', 'C', 'K' };
 	put_be32(hdr + 4, 2);
 	put_be32(hdr + 8, (uint32_t)n);
-	out_put(&o, hdr, 12);
-	for (size_t i = 0; i < n && !o.err; i++) {
-		git_oid oid;
+	out_put(o, hdr, 12);
+	for (size_t i = 0; i < n && !o->err; i++) {
 		git_object_t type;
 		const void *data;
 		size_t len;
-		int rc = src(arg, i, &oid, &type, &data, &len);
+		int rc = src(arg, i, &e[i].oid, &type, &data, &len);
+		if (rc < 0)
+			return rc;
+		e[i].offset = o->off;
+		o->crc = 0;
+		put_object(o, type, data, len);
+		e[i].crc = o->crc;
+	}
+	rfs_sha1_final(&o->sha, sum);
+	out_flush(o);
+	if (!o->err)
+		o->err = rfs_write_all(o->fd, sum, 20);
+	return o->err;
+}
+
+/* Write n objects as one pack and its index into packdir; nothing else
+** learns of it. Both are fsync'd, and the folder, before this returns. */
+static int pack_write_to(const char *packdir, size_t n, rfs_pack_source src, void *arg,
+                         char name[41])
+{
+	if (n == 0)
+		return 0;
+	pthread_once(&crc_once, crc_init);
+	char tpack[PATH_MAX], tidx[PATH_MAX];
+	struct pack_out o = { .fd = -1 };
+	struct pack_entry *e = calloc(n, sizeof *e);
+	o.buf = malloc(OUT_BUF);
+	int rc = e && o.buf ? 0 : -ENOMEM;
+	if (rc == 0 && (o.fd = tmp_file(packdir, "tmp_pack", tpack)) < 0)
+		rc = o.fd;
+	uint8_t sum[20];
+	if (rc == 0) {
+		rfs_sha1_init(&o.sha);
+		rc = write_pack_body(&o, n, src, arg, e, sum);
+		int crc = sync_close(o.fd);
+		rc = rc ? rc : crc;
+		if (rc < 0)
+			unlink(tpack);
+	}
+	int ifd = -1;
+	if (rc == 0 && (ifd = tmp_file(packdir, "tmp_idx", tidx)) < 0) {
+		rc = ifd;
+		unlink(tpack);
+	}
+	if (rc == 0) {
+		qsort(e, n, sizeof *e, by_entry_oid);
+		rc = write_index(ifd, e, n, sum);
+		int crc = sync_close(ifd);
+		rc = rc ? rc : crc;
+		char hex[41];
+		for (int i = 0; i < 20; i++)
+			snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+		if (rc == 0)
+			rc = publish_pack(packdir, tpack, tidx, hex);
 		if (rc < 0) {
-			o.err = rc;
-			break;
+			unlink(tpack);
+			unlink(tidx);
+		} else if (name) {
+			memcpy(name, hex, 41);
 		}
-		put_object(&o, type, data, len);
 	}
-	uint8_t trailer[20];
-	rfs_sha1_final(&o.sha, trailer);
-	if (!o.err) {
-		out_flush(&o);
-		if (!o.err && git_indexer_append(o.idx, trailer, 20, &o.stats) < 0)
-			o.err = -EIO;
-		if (!o.err && git_indexer_commit(o.idx, &o.stats) < 0)
-			o.err = -EIO;
-		if (!o.err && name)
-			snprintf(name, 41, "%s", git_indexer_name(o.idx));
-	}
-	git_indexer_free(o.idx);
-	if (!o.err)
-		git_odb_refresh(odb);
+	free(e);
 	free(o.buf);
-	return o.err;
+	return rc;
+}
+
+int rfs_pack_write(struct rfs_packs *packs, size_t n, rfs_pack_source src, void *arg, char name[41])
+{
+	int rc = pack_write_to(packs->packdir, n, src, arg, name);
+	if (rc == 0)
+		packs_rescan(packs);
+	return rc;
+}
+
+/* ---- consolidation: few packs, merged geometrically ---- */
+
+struct pack_file {
+	char name[64];                    /* "pack-<hex>" */
+	uint64_t size;
+};
+
+static int by_size(const void *a, const void *b)
+{
+	uint64_t x = ((const struct pack_file *)a)->size, y = ((const struct pack_file *)b)->size;
+	return x < y ? -1 : x > y;
+}
+
+/* Packs with both .idx and .pack in packdir. */
+static int list_packs(const char *packdir, struct pack_file **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	DIR *d = opendir(packdir);
+	if (!d)
+		return -errno;
+	size_t cap = 0;
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (strncmp(de->d_name, "pack-", 5) || len < 10 || len >= 60 ||
+		    strcmp(de->d_name + len - 4, ".idx"))
+			continue;
+		struct pack_file f = { .size = 0 };
+		snprintf(f.name, sizeof f.name, "%.*s", (int)(len - 4), de->d_name);
+		char pack[80];
+		struct stat st;
+		snprintf(pack, sizeof pack, "%s.pack", f.name);
+		if (fstatat(dirfd(d), pack, &st, 0) < 0)
+			continue;                /* an .idx being written or left over */
+		f.size = (uint64_t)st.st_size;
+		if ((rc = rfs_grow(out, &cap, *n, sizeof **out, 16)) < 0)
+			break;
+		(*out)[(*n)++] = f;
+	}
+	closedir(d);
+	return rc;
+}
+
+long rfs_packs_count(const struct rfs_packs *p)
+{
+	struct pack_file *v;
+	size_t n;
+	int rc = list_packs(p->packdir, &v, &n);
+	free(v);
+	return rc < 0 ? rc : (long)n;
+}
+
+struct oid_list {
+	git_oid *v;
+	size_t n, cap;
+	int err;
+};
+
+static int collect_oid(const git_oid *oid, void *arg)
+{
+	struct oid_list *l = arg;
+	if ((l->err = rfs_grow(&l->v, &l->cap, l->n, sizeof *l->v, 4096)) < 0)
+		return -1;
+	l->v[l->n++] = *oid;
+	return 0;
+}
+
+static int by_oid(const void *a, const void *b) { return git_oid_cmp(a, b); }
+
+int rfs_odb_list_source(void *arg, size_t i, git_oid *oid, git_object_t *type, const void **data,
+                        size_t *len)
+{
+	struct rfs_odb_list *m = arg;
+	git_odb_object_free(m->cur);
+	m->cur = NULL;
+	if (git_odb_read(&m->cur, m->odb, &m->list[i]) < 0)
+		return -EIO;                 /* also a hash mismatch: never copy a corrupt object */
+	*oid = m->list[i];
+	*type = git_odb_object_type(m->cur);
+	*data = git_odb_object_data(m->cur);
+	*len = git_odb_object_size(m->cur);
+	return 0;
+}
+
+/* How many of the packs (sorted by size) to merge: enough to get back to
+** max/2, then more while the next pack is under twice what is merged, so
+** each pack is rewritten only when the history behind it has doubled. */
+static size_t merge_count(const struct pack_file *v, size_t n, size_t max_packs)
+{
+	size_t k = n - max_packs / 2;
+	uint64_t sum = 0;
+	for (size_t i = 0; i < k; i++)
+		sum += v[i].size;
+	while (k < n && v[k].size < 2 * sum)
+		sum += v[k++].size;
+	return k;
+}
+
+/* Every object of packs v[0..k) written into one new pack. */
+static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k, char name[41])
+{
+	git_odb *odb = NULL;
+	struct oid_list l = { 0 };
+	int rc = git_odb_new(&odb) < 0 ? -EIO : 0;
+	for (size_t i = 0; i < k && rc == 0; i++) {
+		char idx[PATH_MAX];
+		git_odb_backend *be = NULL;
+		snprintf(idx, sizeof idx, "%s/%s.idx", p->packdir, v[i].name);
+		if (git_odb_backend_one_pack(&be, idx) < 0 || git_odb_add_backend(odb, be, 1) < 0) {
+			if (be)
+				be->free(be);
+			rc = -EIO;
+		}
+	}
+	if (rc == 0 && git_odb_foreach(odb, collect_oid, &l) < 0)
+		rc = l.err ? l.err : -EIO;
+	size_t u = 0;
+	if (rc == 0) {
+		qsort(l.v, l.n, sizeof *l.v, by_oid);
+		for (size_t i = 0; i < l.n; i++)
+			if (u == 0 || !git_oid_equal(&l.v[u - 1], &l.v[i]))
+				l.v[u++] = l.v[i];
+	}
+	struct rfs_odb_list m = { odb, l.v, NULL };   /* only the packs being merged */
+	if (rc == 0)
+		rc = pack_write_to(p->packdir, u, rfs_odb_list_source, &m, name);
+	git_odb_object_free(m.cur);
+	free(l.v);
+	git_odb_free(odb);
+	return rc;
+}
+
+int rfs_packs_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
+                          void (*relock)(void *arg, int lock), void *arg)
+{
+	struct pack_file *v;
+	size_t n;
+	int rc = list_packs(p->packdir, &v, &n);
+	if (rc == 0) {
+		qsort(v, n, sizeof *v, by_size);
+		while (n && v[n - 1].size >= big)
+			n--;                     /* big packs stay as they are (gc merges them) */
+	}
+	if (rc < 0 || n <= max_packs || max_packs < 2) {
+		free(v);
+		return rc;
+	}
+	size_t k = merge_count(v, n, max_packs);
+	char name[41] = "";
+	rc = merge_packs(p, v, k, name);  /* durable (fsync'd) before anything goes */
+	if (rc == 0) {
+		char keep[64];
+		snprintf(keep, sizeof keep, "pack-%s", name);
+		relock(arg, 1);
+		for (size_t i = 0; i < k; i++) {
+			if (!strcmp(v[i].name, keep))
+				continue;            /* the same objects again: the same pack */
+			char f[PATH_MAX];
+			snprintf(f, sizeof f, "%s/%s.idx", p->packdir, v[i].name);
+			unlink(f);
+			snprintf(f, sizeof f, "%s/%s.pack", p->packdir, v[i].name);
+			unlink(f);
+		}
+		rc = rfs_packs_reload(p);
+		relock(arg, 0);
+	}
+	free(v);
+	return rc;
 }
 
 /* ---- the staging backend ---- */
@@ -226,7 +799,7 @@ struct rfs_stage {
 	uint32_t *slots;                  /* open addressing: index+1 into objs, 0 = empty */
 	size_t nslots;
 	size_t bytes;
-	char *packdir;
+	struct rfs_packs *packs;          /* where spills go (NULL: never spilled) */
 };
 
 static size_t oid_hash(const git_oid *oid)
@@ -346,17 +919,15 @@ static void be_free(git_odb_backend *be)
 	stage_clear(st);
 	free(st->objs);
 	free(st->slots);
-	free(st->packdir);
 	free(st);
 }
 
-int rfs_stage_attach(git_odb *odb, const char *packdir, struct rfs_stage **out)
+int rfs_stage_attach(git_odb *odb, struct rfs_packs *packs, struct rfs_stage **out)
 {
 	struct rfs_stage *st = calloc(1, sizeof *st);
-	if (!st || !(st->packdir = strdup(packdir))) {
-		free(st);
+	if (!st)
 		return -ENOMEM;
-	}
+	st->packs = packs;
 	st->parent.version = GIT_ODB_BACKEND_VERSION;
 	st->parent.read = be_read;
 	st->parent.read_header = be_read_header;
@@ -364,12 +935,17 @@ int rfs_stage_attach(git_odb *odb, const char *packdir, struct rfs_stage **out)
 	st->parent.exists = be_exists;
 	st->parent.free = be_free;
 	if (git_odb_add_backend(odb, &st->parent, 1000) < 0) {
-		free(st->packdir);
 		free(st);
 		return -EIO;
 	}
 	*out = st;
 	return 0;
+}
+
+int rfs_stage_put(struct rfs_stage *st, const git_oid *oid, git_object_t type, const void *data,
+                  size_t len)
+{
+	return be_write(&st->parent, oid, data, len, type) < 0 ? -ENOMEM : 0;
 }
 
 size_t rfs_stage_bytes(const struct rfs_stage *st) { return st->bytes; }
@@ -386,9 +962,11 @@ static int stage_source(void *arg, size_t i, git_oid *oid, git_object_t *type, c
 	return 0;
 }
 
-int rfs_stage_spill(struct rfs_stage *st, git_odb *odb)
+int rfs_stage_spill(struct rfs_stage *st)
 {
-	int rc = rfs_pack_write(odb, st->packdir, st->n, stage_source, st, NULL);
+	if (!st->packs)
+		return -EROFS;
+	int rc = rfs_pack_write(st->packs, st->n, stage_source, st, NULL);
 	if (rc == 0)
 		stage_clear(st);
 	return rc;

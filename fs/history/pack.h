@@ -17,25 +17,70 @@
 
 struct rfs_stage;
 
+struct rfs_packs;
+
 /* Create the staging backend and add it to odb (it owns the backend).
-** packdir is objects/pack of the repository (copied). */
-int rfs_stage_attach(git_odb *odb, const char *packdir, struct rfs_stage **out);
+** Spills go to packs (NULL: a stage that never spills, e.g. for hashing). */
+int rfs_stage_attach(git_odb *odb, struct rfs_packs *packs, struct rfs_stage **out);
+
+/* Stage an object whose id the caller computed (rfs_object_id), without
+** libgit2's second hash. Idempotent. 0 or -ENOMEM. */
+int rfs_stage_put(struct rfs_stage *st, const git_oid *oid, git_object_t type, const void *data,
+                  size_t len);
 
 /* Bytes of object data held. */
 size_t rfs_stage_bytes(const struct rfs_stage *st);
 size_t rfs_stage_count(const struct rfs_stage *st);
 
 /* Write every staged object to one pack, then forget them. 0 or -errno. */
-int rfs_stage_spill(struct rfs_stage *st, git_odb *odb);
+int rfs_stage_spill(struct rfs_stage *st);
+
+/* ---- the packs of objects/pack, as one ODB backend ----
+** libgit2's own pack backend rescans objects/pack on every lookup miss,
+** and every new object is a miss (git_odb_write checks it exists first):
+** with P packs that rescan costs O(P^2). This wrapper forwards to it but
+** rescans only when the folder changed, and can drop removed packs. */
+struct rfs_packs;
+
+/* Add the packs of objects_dir (and its loose objects, read only) to odb. */
+int rfs_packs_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **out);
+
+/* Forget every pack and load objects/pack again (after packs were removed). */
+int rfs_packs_reload(struct rfs_packs *p);
+
+/* Keep objects/pack at a few small packs: when more than max_packs are
+** smaller than big bytes, merge the smallest ones (so that each pack left is
+** at least twice the size of all smaller ones together) into one new pack,
+** then remove them. Packs of big bytes or more are left alone. The
+** merged pack is durable before any old one goes; reads keep working from
+** the old packs meanwhile. Call without the repository lock held; relock is
+** called (and released) around removing the old packs and reloading, so
+** the caller can take its own lock there. 0 (also when nothing to do) or -errno. */
+int rfs_packs_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
+                          void (*relock)(void *arg, int lock), void *arg);
+
+/* Number of packs in objects/pack; -errno. */
+long rfs_packs_count(const struct rfs_packs *p);
 
 /* Object source for the generic pack writer: the i-th object, read into a
 ** buffer owned by the callee until the next call. */
 typedef int (*rfs_pack_source)(void *arg, size_t i, git_oid *oid, git_object_t *type,
                                const void **data, size_t *len);
 
-/* Write n objects as one pack (and its .idx) into packdir; name gets the
-** pack's hex name (pack-<name>.pack) when not NULL. 0 or -errno. */
-int rfs_pack_write(git_odb *odb, const char *packdir, size_t n, rfs_pack_source src, void *arg,
+/* A source reading the listed objects from odb; cur holds the last one
+** read (the caller frees it with git_odb_object_free). */
+struct rfs_odb_list {
+	git_odb *odb;
+	const git_oid *list;
+	git_odb_object *cur;
+};
+int rfs_odb_list_source(void *arg, size_t i, git_oid *oid, git_object_t *type, const void **data,
+                        size_t *len);
+
+/* Write n objects as one pack (and its .idx) into packs' folder and make
+** packs see it; name gets the pack's hex name (pack-<name>.pack) when not
+** NULL. 0 or -errno. */
+int rfs_pack_write(struct rfs_packs *packs, size_t n, rfs_pack_source src, void *arg,
                    char name[41]);
 
 /* SHA-1 (the pack trailer is part of git's format; not used for security). */
@@ -48,5 +93,7 @@ struct rfs_sha1 {
 void rfs_sha1_init(struct rfs_sha1 *s);
 void rfs_sha1_update(struct rfs_sha1 *s, const void *data, size_t n);
 void rfs_sha1_final(struct rfs_sha1 *s, uint8_t out[20]);
+/* The git object id of data as an object of type ("<type> <len>\0" || data). */
+void rfs_object_id(git_oid *out, git_object_t type, const void *data, size_t len);
 
 #endif

@@ -126,6 +126,20 @@ char *rfs_read_str(struct rfs_reader *r)
 	return s;
 }
 
+int rfs_grow(void *vp, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	void **v = vp;
+	if (n < *cap)
+		return 0;
+	size_t c = *cap ? *cap * 2 : first;
+	void *nv = realloc(*v, c * elem);
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = c;
+	return 0;
+}
+
 int rfs_write_all(int fd, const uint8_t *p, size_t n)
 {
 	while (n) {

@@ -67,6 +67,9 @@ void rfs_event_encode(struct rfs_bytes *b, const struct rfs_event *e);
 int rfs_event_decode(struct rfs_reader *r, struct rfs_event *e);
 void rfs_event_clear(struct rfs_event *e);
 char *rfs_strdup0(const char *s);     /* NULL -> "" */
+/* Make room for one more element in the array *vp (n used, *cap allocated,
+** elem bytes each; first capacity first): doubles it when full. 0 or -ENOMEM. */
+int rfs_grow(void *vp, size_t *cap, size_t n, size_t elem, size_t first);
 /* write(2) until done. 0 or -errno. */
 int rfs_write_all(int fd, const uint8_t *p, size_t n);
 

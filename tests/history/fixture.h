@@ -159,11 +159,9 @@ static inline int fx_sh(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* Bytes under history.git/objects. */
-static inline long fx_objects_bytes(const char *vault)
+/* The number a shell command prints; -1 when it prints none. */
+static inline long fx_sh_number(const char *cmd)
 {
-	char cmd[256];
-	snprintf(cmd, sizeof cmd, "du -sb %s/history.git/objects | cut -f1", vault);
 	FILE *f = popen(cmd, "r");
 	long n = -1;
 	if (f && fscanf(f, "%ld", &n) != 1)
@@ -171,6 +169,22 @@ static inline long fx_objects_bytes(const char *vault)
 	if (f)
 		pclose(f);
 	return n;
+}
+
+/* Bytes under history.git/objects. */
+static inline long fx_objects_bytes(const char *vault)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "du -sb %s/history.git/objects | cut -f1", vault);
+	return fx_sh_number(cmd);
+}
+
+/* Packs (.pack files) in history.git/objects/pack; -1 when unreadable. */
+static inline long fx_count_packs(const char *vault)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "ls %s/history.git/objects/pack | grep -c '\\.pack$'", vault);
+	return fx_sh_number(cmd);
 }
 
 /* Read the plaintext of path at rev into buf; returns the length or -errno. */

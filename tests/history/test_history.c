@@ -5,6 +5,7 @@
 */
 #include <criterion/criterion.h>
 #include <sys/wait.h>
+#include "fs/history/pack.h"
 #include "tests/history/fixture.h"
 
 struct count { int n; int saved; char first_rev[41]; char revs[64][41]; };
@@ -136,6 +137,16 @@ static char *verify_report(struct fx *x, unsigned long *problems)
 	return buf;
 }
 
+/* Close the writable handle; verify must then find nothing wrong. */
+static void close_and_verify_clean(struct fx *x)
+{
+	fx_close_history(x);
+	unsigned long p;
+	char *r = verify_report(x, &p);
+	cr_assert_eq(p, 0, "%s", r);
+	free(r);
+}
+
 static void git_rewrite(struct fx *x, const char *script)
 {
 	char cmd[4096];
@@ -219,6 +230,10 @@ Test(history, recovery_commits_what_live_has)
 	** mark: what a SIGKILL leaves behind. */
 	cr_assert_eq(fx_write_file(&x, b, data, sizeof data, id, key, 1), 0);
 	cr_assert_eq(fx_sh("rm %s/history.git/recfs/clean", x.dir), 0);
+	unsigned long lag;
+	char *r = verify_report(&x, &lag);
+	cr_assert(strstr(r, "live/ differs from the newest commit"), "verify missed the lag: %s", r);
+	free(r);
 	struct rfs_who who = { "jsmith", "Jane Smith", "laptop-7" };
 	cr_assert_eq(rfs_history_open(x.v, &who, 0, &x.h, NULL, 0), 0);
 	struct count c = { 0 };
@@ -227,11 +242,7 @@ Test(history, recovery_commits_what_live_has)
 	uint8_t out[10000];
 	cr_assert_eq(fx_show(&x, "HEAD", "/closed-before-kill.txt", out, sizeof out), (long)sizeof data);
 	cr_assert(!memcmp(out, data, sizeof data));
-	fx_close_history(&x);
-	unsigned long p;
-	char *r = verify_report(&x, &p);
-	cr_assert_eq(p, 0, "%s", r);
-	free(r);
+	close_and_verify_clean(&x);
 	rfs_key_free(key);
 	fx_free(&x);
 }
@@ -277,4 +288,141 @@ Test(history, delete_then_restore_and_materialise_and_dates)
 	nftw(dir, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
 	rfs_key_free(key);
 	fx_free(&x);
+}
+
+/* Every flush writes a pack; the committer merges them so lookups stay
+** cheap. Nothing may be lost on the way: every version reads back. */
+Test(history, many_packs_are_merged_and_every_version_survives)
+{
+	struct fx x;
+	int n = 40;
+	make_chain(&x, n);
+	long packs = fx_count_packs(x.dir);
+	cr_assert(packs >= 1 && packs <= 12, "%d flushes left %ld packs", n, packs);
+	struct rfs_who who = { "jsmith", "Jane Smith", "laptop-7" };
+	cr_assert_eq(rfs_history_open(x.v, &who, 0, &x.h, NULL, 0), 0);
+	struct count c = { 0 };
+	cr_assert_eq(rfs_history_log(x.h, "/a.txt", 0, count_cb, &c), 0);
+	cr_assert_eq(c.n, n);
+	uint8_t data[5000], out[6000];
+	for (int i = 0; i < n; i++) {          /* revs are newest first */
+		fill(data, sizeof data, (unsigned)i);
+		cr_assert_eq(fx_show(&x, c.revs[n - 1 - i], "/a.txt", out, sizeof out), (long)sizeof data);
+		cr_assert(!memcmp(out, data, sizeof data), "version %d differs after merging packs", i);
+	}
+	cr_assert_eq(rfs_history_gc(x.h), 0);
+	cr_assert_eq(fx_count_packs(x.dir), 1);
+	cr_assert_eq(fx_show(&x, c.revs[n - 1], "/a.txt", out, sizeof out), (long)sizeof data);
+	close_and_verify_clean(&x);
+	cr_assert_eq(fx_sh("git --git-dir=%s/history.git fsck --strict --no-progress", x.dir), 0);
+	fx_free(&x);
+}
+
+struct who_seen { int n; char login[4][16]; int64_t time[4]; uint64_t seq[4]; char rev[4][41]; };
+
+static int who_cb(const struct rfs_version *v, void *arg)
+{
+	struct who_seen *w = arg;
+	if (w->n < 4) {
+		snprintf(w->login[w->n], sizeof w->login[0], "%s", v->login);
+		w->time[w->n] = v->time;
+		w->seq[w->n] = v->seq;
+		snprintf(w->rev[w->n], 41, "%s", v->rev);
+	}
+	w->n++;
+	return 0;
+}
+
+/* recfs demo: saves by other staff on other (even earlier) dates; the ref
+** still only moves forward and verify still passes. */
+Test(history, demo_attribution_sets_who_and_when)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256];
+	uint8_t id[16], *key = rfs_key_alloc(), data[3000];
+	cr_assert_eq(fx_backing(&x, "minutes.txt", b), 0);
+	struct rfs_who alice = { "aturner", "Alice Turner", "council-pc-3" };
+	struct rfs_who bob = { "bpatel", "Bob Patel", "council-pc-9" };
+	const int64_t march = 1677672000, february = 1675252800;   /* 2023-03-01, 2023-02-01 12:00 UTC */
+	for (int i = 0; i < 3; i++) {
+		if (i == 0)
+			cr_assert_eq(rfs_history_set_attribution(x.h, &alice, march), 0);
+		if (i == 1)
+			cr_assert_eq(rfs_history_set_attribution(x.h, &bob, february), 0);
+		if (i == 2) {
+			struct rfs_who me = { "jsmith", "Jane Smith", "laptop-7" };
+			cr_assert_eq(rfs_history_set_attribution(x.h, &me, 0), 0);
+		}
+		fill(data, sizeof data, (unsigned)i + 40);
+		cr_assert_eq(fx_write_file(&x, b, data, sizeof data, id, key, i == 0), 0);
+		cr_assert_eq(fx_record(&x, i ? RFS_SAVE_SAVED : RFS_SAVE_CREATED, b, "/minutes.txt", id,
+		                       sizeof data, NULL, 0), 0);
+	}
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	struct who_seen w = { 0 };
+	cr_assert_eq(rfs_history_log(x.h, "/minutes.txt", 0, who_cb, &w), 0);
+	cr_assert_eq(w.n, 3);
+	cr_assert_str_eq(w.login[0], "jsmith");
+	cr_assert_str_eq(w.login[1], "bpatel");
+	cr_assert_str_eq(w.login[2], "aturner");
+	cr_assert_eq(w.time[1], february);
+	cr_assert_eq(w.time[2], march);
+	cr_assert(w.time[0] > march, "the real clock again after when = 0");
+	cr_assert(w.seq[0] > w.seq[1] && w.seq[1] > w.seq[2], "seq must increase");
+	cr_assert_eq(fx_sh("test \"$(git --git-dir=%s/history.git log -1 --format=%%ct %s)\" = %lld",
+	                   x.dir, w.rev[1], (long long)february), 0, "git commit time is not the demo date");
+	char at[41];
+	cr_assert_eq(rfs_history_resolve(x.h, "2023-02-15", at), 0);
+	cr_assert_str_eq(at, w.rev[1]);
+	close_and_verify_clean(&x);
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
+static void sha1_hex(const void *data, size_t len, char hex[41])
+{
+	struct rfs_sha1 s;
+	uint8_t d[20];
+	rfs_sha1_init(&s);
+	rfs_sha1_update(&s, data, len);
+	rfs_sha1_final(&s, d);
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+}
+
+/* The pack writer's SHA-1 (hardware or portable) against FIPS 180 vectors and sha1sum. */
+Test(history, sha1_matches_known_vectors_and_sha1sum)
+{
+	char hex[41];
+	sha1_hex("abc", 3, hex);
+	cr_assert_str_eq(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+	sha1_hex("", 0, hex);
+	cr_assert_str_eq(hex, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+	size_t len = 1000000 + 37;             /* odd length: blocks, then a tail */
+	uint8_t *buf = malloc(len);
+	memset(buf, 'a', 1000000);
+	sha1_hex(buf, 1000000, hex);
+	cr_assert_str_eq(hex, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+	fill(buf, len, 11);
+	struct rfs_sha1 s;                     /* fed in uneven pieces */
+	rfs_sha1_init(&s);
+	for (size_t off = 0, step = 1; off < len; off += step, step = step * 3 % 997 + 1)
+		rfs_sha1_update(&s, buf + off, off + step > len ? len - off : step);
+	uint8_t d[20];
+	rfs_sha1_final(&s, d);
+	char path[] = "/tmp/recfs-sha1-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0 && write(fd, buf, len) == (ssize_t)len);
+	close(fd);
+	char cmd[128], want[41] = "";
+	snprintf(cmd, sizeof cmd, "sha1sum %s", path);
+	FILE *f = popen(cmd, "r");
+	cr_assert(f && fscanf(f, "%40s", want) == 1);
+	pclose(f);
+	unlink(path);
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	cr_assert_str_eq(hex, want);
+	free(buf);
 }
