@@ -45,6 +45,7 @@ struct rfs_inode {
 	uint64_t size;
 	bool dirty;                    /* written since the last save (under content lock) */
 	bool trunc_only;               /* ... by an open(O_TRUNC) alone, nothing written yet */
+	unsigned nopen;                /* open file handles (under content lock) */
 	size_t nranges;                /* plaintext blocks written since the last save */
 	struct rfs_range ranges[8];
 	char restored_from[RFS_REV_HEX + 1];   /* "": next save is a plain save */

@@ -1057,12 +1057,15 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 /* ---- files ---------------------------------------------------------------- */
 
-static int new_fh(struct fuse_file_info *fi, int fd)
+static int new_fh(struct fuse_file_info *fi, struct rfs_inode *in, int fd)
 {
 	struct rfs_fh *fh = malloc(sizeof(*fh));
 
 	if (!fh)
 		return -ENOMEM;
+	pthread_rwlock_wrlock(&in->content);
+	in->nopen++;
+	pthread_rwlock_unlock(&in->content);
 	fh->fd = fd;
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	fi->keep_cache = 1;     /* every change to the file passes through this daemon */
@@ -1136,7 +1139,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		in->size = 0;
 		in->size_ok = true;
 		pthread_rwlock_unlock(&in->content);
-		rc = new_fh(fi, fd);
+		rc = new_fh(fi, in, fd);
 		if (rc < 0)
 			rfs_inode_forget(&fs->it, in, 1);
 	}
@@ -1212,7 +1215,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
 		rc = truncate_on_open(in, fd);
 	if (rc == 0)
-		rc = new_fh(fi, fd);
+		rc = new_fh(fi, in, fd);
 	if (rc < 0) {
 		close(fd);
 		fuse_reply_err(req, -rc);
@@ -1298,8 +1301,15 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct rfs_fh *fh = fh_of(fi);
+	struct rfs_inode *in = inode_of(req, ino);
 
-	save_if_dirty(fs_of(req), inode_of(req, ino), fh->fd, false);
+	/* The last close saves; an earlier handle's late release must not save an
+	** open(O_TRUNC) made through another handle before its writes arrive. */
+	pthread_rwlock_wrlock(&in->content);
+	in->nopen--;
+	if (in->dirty && !(in->trunc_only && in->nopen > 0))
+		note_content_saved(fs_of(req), in, fh->fd);
+	pthread_rwlock_unlock(&in->content);
 	close(fh->fd);
 	free(fh);
 	fuse_reply_err(req, 0);
