@@ -1,28 +1,34 @@
 /*
-** keystore: keys/XX/<file id hex>, one wrapped content key per file.
+** keystore: keys/, one wrapped content key per file, in slot files.
 **
-** Owns: creating, loading, syncing and destroying entries; the 256 fan-out
-** folders. Entry = nonce(24) || XChaCha20-Poly1305(key) with AD
-** "recfs-key-v1" || file id, under the keystore subkey.
-** Must never: write an unwrapped key anywhere, overwrite an existing entry
-** (O_EXCL), or report success for a destroy that did not reach the disk.
+** A file ID is its slot number (u64 little-endian) followed by 8 random
+** bytes. Slot s is the entry at offset (s mod 65536) * 72 of the slot file
+** keys/s<s / 65536 as 8 hex digits>, so a lookup is one pread at any size and
+** a new file costs one pwrite, not one more inode.
+** Entry = nonce(24) || XChaCha20-Poly1305(key) with AD "recfs-key-v1" ||
+** file id, under the keystore subkey; all zeros is a destroyed entry.
+** Owns: creating, loading, syncing and destroying entries.
+** Must never: write an unwrapped key anywhere, reuse a slot, or report
+** success for a destroy that did not reach the disk.
 */
 #include "crypto/keystore.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto/encoding.h"
-
 #define ENTRY_NONCE 24
 #define ENTRY_AD_PREFIX "recfs-key-v1"
 #define ENTRY_AD_LEN (sizeof(ENTRY_AD_PREFIX) - 1 + RFS_FILE_ID_SIZE)
-#define CREATE_ATTEMPTS 4
+#define SLOTS_PER_FILE 65536u
+#define MAX_SLOT_FILES 65536u
 
 _Static_assert(RFS_KEYSTORE_ENTRY_SIZE == ENTRY_NONCE + 32 + crypto_aead_xchacha20poly1305_ietf_ABYTES,
                "keystore entry layout");
@@ -30,20 +36,64 @@ _Static_assert(RFS_KEYSTORE_ENTRY_SIZE == ENTRY_NONCE + 32 + crypto_aead_xchacha
 struct rfs_keystore {
 	int dirfd;
 	const struct rfs_keys *keys;
+	pthread_mutex_t mu;               /* next, fds */
+	uint64_t next;                    /* the next free slot */
+	int *fds;                         /* open slot files, -1 when not yet */
+	size_t nfds;
 };
+
+static uint64_t slot_of(const uint8_t id[RFS_FILE_ID_SIZE])
+{
+	uint64_t s = 0;
+
+	for (int i = 7; i >= 0; i--)
+		s = s << 8 | id[i];
+	return s;
+}
+
+void rfs_keystore_entry_locate(const uint8_t id[RFS_FILE_ID_SIZE], char name[16], uint64_t *offset)
+{
+	uint64_t s = slot_of(id);
+
+	snprintf(name, 16, "s%08x", (unsigned)((s / SLOTS_PER_FILE) & 0xffffffffu));
+	*offset = (s % SLOTS_PER_FILE) * RFS_KEYSTORE_ENTRY_SIZE;
+}
+
+/* The first free slot: after the last entry of the last slot file. */
+static int find_next(int dirfd, uint64_t *next)
+{
+	uint64_t file = 0;
+	struct stat st;
+	char name[16];
+
+	*next = 0;
+	for (;; file++) {
+		snprintf(name, sizeof(name), "s%08x", (unsigned)file);
+		if (fstatat(dirfd, name, &st, 0) != 0)
+			return errno == ENOENT ? 0 : -errno;
+		*next = file * SLOTS_PER_FILE +
+		        ((uint64_t)st.st_size + RFS_KEYSTORE_ENTRY_SIZE - 1) / RFS_KEYSTORE_ENTRY_SIZE;
+		if (file + 1 == MAX_SLOT_FILES)
+			return 0;
+	}
+}
 
 int rfs_keystore_open(struct rfs_keystore **ks, int keys_dirfd, const struct rfs_keys *keys)
 {
 	struct rfs_keystore *s = calloc(1, sizeof(*s));
+	int rc;
 
 	if (s == NULL)
 		return -ENOMEM;
 	s->dirfd = fcntl(keys_dirfd, F_DUPFD_CLOEXEC, 0);
-	if (s->dirfd < 0) {
-		int rc = -errno;
+	rc = s->dirfd < 0 ? -errno : find_next(s->dirfd, &s->next);
+	if (rc < 0) {
+		if (s->dirfd >= 0)
+			close(s->dirfd);
 		free(s);
 		return rc;
 	}
+	pthread_mutex_init(&s->mu, NULL);
 	s->keys = keys;
 	*ks = s;
 	return 0;
@@ -53,54 +103,59 @@ void rfs_keystore_close(struct rfs_keystore *ks)
 {
 	if (ks == NULL)
 		return;
+	for (size_t i = 0; i < ks->nfds; i++)
+		if (ks->fds[i] >= 0)
+			close(ks->fds[i]);
+	free(ks->fds);
+	pthread_mutex_destroy(&ks->mu);
 	close(ks->dirfd);
 	free(ks);
 }
 
-static int fsync_at(int dirfd, const char *name, int flags)
-{
-	int fd = openat(dirfd, name, flags | O_RDONLY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 int rfs_keystore_format(int keys_dirfd)
 {
-	char name[3];
+	return fcntl(keys_dirfd, F_GETFD) < 0 ? -errno : 0;
+}
 
-	for (unsigned b = 0; b < 256; b++) {
-		uint8_t byte = (uint8_t)b;
-		struct stat st;
+/* The slot file of id, opened once and kept. create: make it if missing.
+** -ENOENT when it does not exist and create is false. */
+static int slot_file(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE], bool create,
+                     uint64_t *offset)
+{
+	char name[16];
+	size_t file;
+	int fd, rc = 0;
 
-		rfs_hex_encode(name, &byte, 1);
-		if (mkdirat(keys_dirfd, name, 0700) == 0)
-			continue;
-		if (errno != EEXIST)
-			return -errno;
-		if (fstatat(keys_dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			return -errno;
-		if (!S_ISDIR(st.st_mode))
-			return -ENOTDIR;
+	rfs_keystore_entry_locate(id, name, offset);
+	file = (size_t)(slot_of(id) / SLOTS_PER_FILE);
+	if (file >= MAX_SLOT_FILES)
+		return -ENOENT;
+	pthread_mutex_lock(&ks->mu);
+	if (file >= ks->nfds) {
+		size_t n = file + 16;
+		int *grown = realloc(ks->fds, n * sizeof(*grown));
+
+		if (!grown) {
+			pthread_mutex_unlock(&ks->mu);
+			return -ENOMEM;
+		}
+		for (size_t i = ks->nfds; i < n; i++)
+			grown[i] = -1;
+		ks->fds = grown;
+		ks->nfds = n;
 	}
-	return fsync_at(keys_dirfd, ".", O_DIRECTORY);
-}
-
-void rfs_keystore_entry_name(char out[40], const uint8_t id[RFS_FILE_ID_SIZE])
-{
-	rfs_hex_encode(out, id, 1);
-	out[2] = '/';
-	rfs_hex_encode(out + 3, id, RFS_FILE_ID_SIZE);
-}
-
-static void folder_name(char out[3], const uint8_t id[RFS_FILE_ID_SIZE])
-{
-	rfs_hex_encode(out, id, 1);
+	fd = ks->fds[file];
+	if (fd < 0) {
+		fd = openat(ks->dirfd, name, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+		if (fd < 0 && (errno == EACCES || errno == EROFS) && !create)
+			fd = openat(ks->dirfd, name, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			rc = -errno;
+		else
+			ks->fds[file] = fd;
+	}
+	pthread_mutex_unlock(&ks->mu);
+	return rc < 0 ? rc : fd;
 }
 
 static void entry_ad(uint8_t ad[ENTRY_AD_LEN], const uint8_t id[RFS_FILE_ID_SIZE])
@@ -109,97 +164,80 @@ static void entry_ad(uint8_t ad[ENTRY_AD_LEN], const uint8_t id[RFS_FILE_ID_SIZE
 	memcpy(ad + sizeof(ENTRY_AD_PREFIX) - 1, id, RFS_FILE_ID_SIZE);
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
+static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
 {
 	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+		ssize_t n = pwrite(fd, buf, len, (off_t)off);
+
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		buf += n;
 		len -= (size_t)n;
+		off += (uint64_t)n;
 	}
 	return 0;
-}
-
-/* Write a new entry; -EEXIST if the id is taken. */
-static int write_entry(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
-                       const uint8_t key[32])
-{
-	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], ad[ENTRY_AD_LEN];
-	char name[40];
-	int fd, rc;
-
-	entry_ad(ad, id);
-	randombytes_buf(entry, ENTRY_NONCE);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(entry + ENTRY_NONCE, NULL, key, 32, ad, sizeof(ad),
-	                                           NULL, entry, ks->keys->keystore);
-	rfs_keystore_entry_name(name, id);
-	fd = openat(ks->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, entry, sizeof(entry));
-	if (close(fd) != 0 && rc == 0)
-		rc = -errno;
-	if (rc != 0)
-		unlinkat(ks->dirfd, name, 0);
-	return rc;
 }
 
 int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE],
                         uint8_t key_out[32])
 {
-	int rc = -EEXIST;
+	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], ad[ENTRY_AD_LEN];
+	uint64_t slot, offset;
+	int fd, rc;
 
+	pthread_mutex_lock(&ks->mu);
+	slot = ks->next++;
+	pthread_mutex_unlock(&ks->mu);
+	if (slot / SLOTS_PER_FILE >= MAX_SLOT_FILES)
+		return -ENOSPC;
+	for (int i = 0; i < 8; i++)
+		id_out[i] = (uint8_t)(slot >> (8 * i));
+	randombytes_buf(id_out + 8, RFS_FILE_ID_SIZE - 8);
 	crypto_aead_xchacha20poly1305_ietf_keygen(key_out);
-	/* A 128-bit id collision is practically impossible; retrying is cheap. */
-	for (int attempt = 0; attempt < CREATE_ATTEMPTS && rc == -EEXIST; attempt++) {
-		randombytes_buf(id_out, RFS_FILE_ID_SIZE);
-		rc = write_entry(ks, id_out, key_out);
-	}
+	entry_ad(ad, id_out);
+	randombytes_buf(entry, ENTRY_NONCE);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(entry + ENTRY_NONCE, NULL, key_out, 32, ad,
+	                                           sizeof(ad), NULL, entry, ks->keys->keystore);
+	fd = slot_file(ks, id_out, true, &offset);
+	rc = fd < 0 ? fd : pwrite_full(fd, entry, sizeof(entry), offset);
 	if (rc != 0)
 		sodium_memzero(key_out, 32);
 	return rc;
 }
 
-static int read_full(int fd, uint8_t *buf, size_t len)
+/* Read the entry of id: 0, -ENOENT (never written, or destroyed), -errno. */
+static int read_entry(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
+                      uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], int *fd_out, uint64_t *offset)
 {
-	size_t got = 0;
+	int fd = slot_file(ks, id, false, offset);
+	ssize_t n;
 
-	while (got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (int)got;
+	if (fd < 0)
+		return fd;
+	do
+		n = pread(fd, entry, RFS_KEYSTORE_ENTRY_SIZE, (off_t)*offset);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0 || sodium_is_zero(entry, (size_t)n))
+		return -ENOENT;
+	if (n != RFS_KEYSTORE_ENTRY_SIZE)
+		return -EIO;
+	*fd_out = fd;
+	return 0;
 }
 
 int rfs_keystore_load(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
                       uint8_t key_out[32])
 {
-	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE + 1], ad[ENTRY_AD_LEN];
-	char name[40];
-	int fd, n;
+	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], ad[ENTRY_AD_LEN];
+	uint64_t offset;
+	int fd, rc = read_entry(ks, id, entry, &fd, &offset);
 
-	rfs_keystore_entry_name(name, id);
-	fd = openat(ks->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read_full(fd, entry, sizeof(entry));
-	close(fd);
-	if (n < 0)
-		return n;
-	if (n != RFS_KEYSTORE_ENTRY_SIZE)
-		return -EIO;
-	/* Zeros are what destroy writes before unlinking: already shredded. */
-	if (sodium_is_zero(entry, RFS_KEYSTORE_ENTRY_SIZE))
-		return -ENOENT;
+	if (rc < 0)
+		return rc;
 	entry_ad(ad, id);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(key_out, NULL, NULL, entry + ENTRY_NONCE,
 	                                               RFS_KEYSTORE_ENTRY_SIZE - ENTRY_NONCE, ad,
@@ -210,35 +248,28 @@ int rfs_keystore_load(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 
 int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE])
 {
-	char name[40], folder[3];
-	int rc;
+	uint64_t offset;
+	int fd = slot_file(ks, id, false, &offset);
 
-	rfs_keystore_entry_name(name, id);
-	folder_name(folder, id);
-	rc = fsync_at(ks->dirfd, name, 0);
-	if (rc == 0)
-		rc = fsync_at(ks->dirfd, folder, O_DIRECTORY);
-	return rc;
+	if (fd < 0)
+		return fd;
+	if (fdatasync(fd) != 0 || fsync(ks->dirfd) != 0)
+		return -errno;
+	return 0;
 }
 
 int rfs_keystore_destroy(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE])
 {
 	static const uint8_t zeros[RFS_KEYSTORE_ENTRY_SIZE];
-	char name[40], folder[3];
-	int fd, rc;
+	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE];
+	uint64_t offset;
+	int fd, rc = read_entry(ks, id, entry, &fd, &offset);
 
-	rfs_keystore_entry_name(name, id);
-	folder_name(folder, id);
-	fd = openat(ks->dirfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	rc = write_all(fd, zeros, sizeof(zeros));
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	if (rc != 0)
+	if (rc < 0)
 		return rc;
-	if (unlinkat(ks->dirfd, name, 0) != 0)
-		return -errno;
-	return fsync_at(ks->dirfd, folder, O_DIRECTORY);
+	rc = pwrite_full(fd, zeros, sizeof(zeros), offset);
+	if (rc == 0 && fdatasync(fd) != 0)
+		rc = -errno;
+	sodium_memzero(entry, sizeof(entry));
+	return rc;
 }

@@ -1,8 +1,9 @@
 /*
 ** keystore: keys/, one wrapped content key per file, found by file ID.
 **
-** Layout: keys/XX/<32 hex file id>, XX the first byte of the id in hex (256
-** fan-out folders keep lookups O(1) at a million files). Each entry is
+** Layout: a file ID is its slot number (u64 le) then 8 random bytes; slot s
+** is the 72-byte entry at (s mod 65536) * 72 in keys/s<s / 65536, 8 hex>:
+** O(1) lookups at any size, no inode per file. Each entry is
 ** nonce(24) || XChaCha20-Poly1305(key 32) with AD "recfs-key-v1" || file id.
 ** Owns: creating, loading and destroying entries. Destroying an entry is
 ** crypto-shredding: every version of that file, everywhere, becomes noise.
@@ -24,10 +25,11 @@ struct rfs_keystore;
 int rfs_keystore_open(struct rfs_keystore **ks, int keys_dirfd, const struct rfs_keys *keys);
 void rfs_keystore_close(struct rfs_keystore *ks);
 
-/* Create all 256 fan-out folders (at vault creation). 0 or -errno. */
+/* Ready a new keys/ folder (at vault creation). 0 or -errno. */
 int rfs_keystore_format(int keys_dirfd);
 
-/* New random file id and key, written to keys/ (not fsync'd: see rfs_keystore_sync). */
+/* New file id (the next slot) and random key, written to keys/ (not fsync'd:
+** see rfs_keystore_sync). Safe from several threads. */
 int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE],
                         uint8_t key_out[32]);
 
@@ -35,13 +37,13 @@ int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE
 int rfs_keystore_load(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
                       uint8_t key_out[32]);
 
-/* fsync the entry and its folder, so a durable file has a durable key. */
+/* fsync the entry's slot file and keys/, so a durable file has a durable key. */
 int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE]);
 
-/* Overwrite the entry with zeros, fsync, unlink, fsync the folder. 0, -ENOENT, -errno. */
+/* Overwrite the entry with zeros and fsync. 0, -ENOENT, -errno. */
 int rfs_keystore_destroy(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE]);
 
-/* Path of an entry relative to keys/, e.g. "ab/ab12...". out holds 2+1+32+1. */
-void rfs_keystore_entry_name(char out[40], const uint8_t id[RFS_FILE_ID_SIZE]);
+/* Where the entry of id lives: its slot file's name in keys/ and offset. */
+void rfs_keystore_entry_locate(const uint8_t id[RFS_FILE_ID_SIZE], char name[16], uint64_t *offset);
 
 #endif

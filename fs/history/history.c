@@ -25,9 +25,14 @@
 #define SPILL_BYTES (64u << 20)          /* pack the stage beyond this much */
 #define PACK_DELAY_MS 1000               /* newest commit reaches the ref within this */
 #define MAX_BATCH 256                    /* saves per commit, at most */
+#define MAX_SCAN 1024                    /* queued saves looked at for one batch */
+#define LINGER_MS 3                      /* a save waits this long for others to share its commit */
 #define MAX_PACKS 12                     /* more small packs than this are merged */
 #define BIG_PACK (1ull << 30)            /* packs this big are not merged (but by gc) */
 #define TREE_CACHE_LIMIT (4u << 20)      /* trees up to this size stay parsed in memory */
+#define OBJECT_CACHE_MAX (64u << 20)     /* all parsed objects libgit2 keeps, at most */
+#define PACK_WINDOW (32u << 20)          /* libgit2 maps packs this much at a time */
+#define PACK_MAPPED_MAX (64u << 20)      /* and unmaps the oldest windows beyond this */
 
 /* ---- capture: ciphertext from live/ into the stage ---- */
 
@@ -85,12 +90,41 @@ static int read_full(int fd, uint8_t *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Whether [start, start + len) of fd is one hole (reads as zeros without
+** being stored). A file system without SEEK_DATA says "all data": false. */
+static bool span_is_hole(int fd, uint64_t start, size_t len)
+{
+	off_t data = lseek(fd, (off_t)start, SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO;           /* no data from start to the end */
+	return (uint64_t)data >= start + len;
+}
+
+/* A hole chunk is len zero bytes: its blob is the same for every hole of
+** that length, so it is hashed once per length and stored when missing. */
+static int hole_blob(struct rfs_history *h, uint8_t *buf, size_t len, git_oid *oid)
+{
+	if (!h->hole_known || h->hole_len != len) {
+		memset(buf, 0, len);
+		rfs_object_id(&h->hole_oid, GIT_OBJECT_BLOB, buf, len);
+		h->hole_len = len;
+		h->hole_known = true;
+	}
+	*oid = h->hole_oid;
+	if (h->hash_only || git_odb_exists(h->odb, oid))
+		return 0;                        /* not cached as written: gc may drop it */
+	memset(buf, 0, len);
+	return write_blob(h, buf, len, oid);
+}
+
 static int capture_chunk(struct rfs_history *h, int fd, uint64_t size, uint64_t k, uint8_t *buf,
                          git_oid *oid)
 {
 	uint64_t start;
 	size_t len;
 	chunk_span(h, k, size, &start, &len);
+	if (len && span_is_hole(fd, start, len))
+		return hole_blob(h, buf, len, oid);
 	int rc = read_full(fd, buf, len, start);
 	return rc < 0 ? rc : write_blob(h, buf, len, oid);
 }
@@ -406,22 +440,31 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	struct rfs_pending *p = pending_new(s);
 	if (!p)
 		return -ENOMEM;
-	pthread_mutex_lock(&h->git_lock);
-	int rc = capture_save(h, s, &p->cap);
-	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
-		rc = rfs_stage_spill(h->stage);
-	pthread_mutex_unlock(&h->git_lock);
+	/* Deletes, mode and property changes capture nothing: they need not wait
+	** for the committer's lock (an rm -rf would otherwise go at its pace). */
+	bool captures = s->kind == RFS_SAVE_CREATED || s->kind == RFS_SAVE_SAVED ||
+	                s->kind == RFS_SAVE_RESTORED || s->kind == RFS_SAVE_RECOVERED ||
+	                s->kind == RFS_SAVE_RENAMED;
+	int rc = 0;
+	if (captures) {
+		pthread_mutex_lock(&h->git_lock);
+		rc = capture_save(h, s, &p->cap);
+		if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
+			rc = rfs_stage_spill(h->stage);
+		pthread_mutex_unlock(&h->git_lock);
+	}
 	if (rc < 0) {
 		pending_free(p);
 		return rc;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &p->queued);
 	pthread_mutex_lock(&h->q_lock);
 	if (h->q_tail)
 		h->q_tail->next = p;
 	else
 		h->q_head = p;
 	h->q_tail = p;
-	h->n_recorded++;
+	p->seq = ++h->n_recorded;
 	pthread_cond_signal(&h->q_cond);
 	pthread_mutex_unlock(&h->q_lock);
 	return 0;
@@ -918,27 +961,64 @@ int rfs_h_publish(struct rfs_history *h)
 
 /* ---- the committer thread ---- */
 
+/* The saves of the next commit, in record order: every queued save that
+** conflicts neither with one taken nor with an earlier one left waiting (so
+** the saves of one path keep their order). Saves of different files thus
+** share commits even when each file is saved twice in a row (create, then
+** write). A save of the root goes alone. q_lock held. */
 static size_t take_batch(struct rfs_history *h, struct rfs_pending **out)
 {
-	struct rfs_pending *first = h->q_head, *p = first, *last = NULL;
-	size_t n = 0;
-	for (; p && n < MAX_BATCH; p = p->next) {
-		bool clash = false;
-		for (struct rfs_pending *q = first; q != p && !clash; q = q->next)
+	struct rfs_pending *taken = NULL, **tail = &taken, **pp = &h->q_head, *p, *last_left = NULL;
+	struct rfs_pending *left[MAX_SCAN];
+	size_t n = 0, nleft = 0;
+
+	while ((p = *pp) != NULL && n < MAX_BATCH && nleft < MAX_SCAN) {
+		bool clash = !p->cpath[0] && (n || nleft);
+		for (struct rfs_pending *q = taken; q && !clash; q = q->next)
 			clash = saves_conflict(p, q);
-		if (clash || (!p->cpath[0] && n))
-			break;
-		last = p;
+		for (size_t i = 0; i < nleft && !clash; i++)
+			clash = saves_conflict(p, left[i]);
+		if (clash) {
+			left[nleft++] = p;
+			last_left = p;
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;                   /* take it out of the queue */
+		p->next = NULL;
+		*tail = p;
+		tail = &p->next;
 		n++;
 		if (!p->cpath[0])
-			break;                       /* a root save goes alone */
+			break;
 	}
-	*out = first;
-	h->q_head = last->next;
-	if (!h->q_head)
-		h->q_tail = NULL;
-	last->next = NULL;
+	if (!p)                              /* the scan reached the end: fix the tail */
+		h->q_tail = last_left;
+	*out = taken;
 	return n;
+}
+
+/* Wait (q_lock held) while the oldest queued save is younger than LINGER_MS
+** and no one waits on a flush: a burst of saves then shares commits. */
+static void linger(struct rfs_history *h)
+{
+	for (;;) {
+		struct timespec now, until;
+		long waited;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - h->q_head->queued.tv_sec) * 1000 +
+		         (now.tv_nsec - h->q_head->queued.tv_nsec) / 1000000;
+		if (waited >= LINGER_MS || h->flush_wanted || h->stop)
+			return;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (LINGER_MS - waited) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->q_cond, &h->q_lock, &until);
+	}
 }
 
 static long ms_since(const struct timespec *t)
@@ -1017,7 +1097,10 @@ static void *committer(void *arg)
 	for (;;) {
 		if (h->q_head) {
 			struct rfs_pending *batch;
-			size_t n = take_batch(h, &batch);
+			size_t n;
+
+			linger(h);
+			n = take_batch(h, &batch);
 			pthread_mutex_unlock(&h->q_lock);
 			pthread_mutex_lock(&h->git_lock);
 			int rc = apply_batch(h, batch, n);
@@ -1036,7 +1119,9 @@ static void *committer(void *arg)
 				        strerror(-rc), ge ? ": " : "", ge ? ge->message : "");
 				h->error = rc;
 			}
-			h->n_committed += n;
+			/* Saves leave the queue out of order: what is committed is
+			** everything recorded before the oldest save still queued. */
+			h->n_committed = h->q_head ? h->q_head->seq - 1 : h->n_recorded;
 			if (!h->unpacked) {
 				h->unpacked = true;
 				clock_gettime(CLOCK_MONOTONIC, &h->first_unpacked);
@@ -1242,6 +1327,12 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		/* Keep big trees parsed: a root folder of 1,000 entries is 70 KB, and
 		** every commit reads the one before it (libgit2 caches only 4 KB). */
 		git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)TREE_CACHE_LIMIT);
+		git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)OBJECT_CACHE_MAX);
+		/* libgit2 keeps up to 8 GiB of packs mapped (1 GiB windows) and
+		** unmaps nothing below that: merging packs read 2 GiB of them into
+		** the daemon's resident memory. Small windows, a small total. */
+		git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)PACK_WINDOW);
+		git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)PACK_MAPPED_MAX);
 		rc = open_repo(h, !ro);
 	}
 	if (rc == 0 && (rc = load_head(h)) < 0)

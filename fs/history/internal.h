@@ -34,6 +34,8 @@ struct rfs_capture {
 
 struct rfs_pending {
 	struct rfs_pending *next;
+	uint64_t seq;                     /* 1 + saves recorded before it */
+	struct timespec queued;           /* CLOCK_MONOTONIC, when recorded */
 	struct rfs_event ev;
 	char *cpath, *cpath_old;          /* cipher paths */
 	struct rfs_capture cap;
@@ -77,6 +79,9 @@ struct rfs_history {
 	bool unpacked;
 	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
 	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
+	bool hole_known;                  /* hole_oid: the blob of hole_len zero bytes */
+	size_t hole_len;
+	git_oid hole_oid;
 };
 
 /* history.c */

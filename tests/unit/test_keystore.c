@@ -1,5 +1,6 @@
 /* Unit tests of crypto/keystore: keys/ entries, forgery, crypto-shredding. */
 #include <errno.h>
+#include <stdbool.h>
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <sodium.h>
@@ -41,64 +42,87 @@ static void fini(void)
 
 TestSuite(keystore, .init = init, .fini = fini);
 
-static void entry_path(char out[160], const uint8_t id[16])
+static void entry_path(char out[160], const uint8_t id[16], uint64_t *offset)
 {
-	char name[40];
+	char name[16];
 
-	rfs_keystore_entry_name(name, id);
+	rfs_keystore_entry_locate(id, name, offset);
 	snprintf(out, 160, "%s/keys/%s", dir, name);
 }
 
 static void read_entry(uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], const uint8_t id[16])
 {
 	char path[160];
-	FILE *f;
+	uint64_t off;
+	int fd;
 
-	entry_path(path, id);
-	f = fopen(path, "rb");
-	cr_assert_not_null(f, "%s missing", path);
-	cr_assert_eq(fread(entry, 1, RFS_KEYSTORE_ENTRY_SIZE, f), RFS_KEYSTORE_ENTRY_SIZE);
-	fclose(f);
+	entry_path(path, id, &off);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0, "%s missing", path);
+	cr_assert_eq(pread(fd, entry, RFS_KEYSTORE_ENTRY_SIZE, (off_t)off), RFS_KEYSTORE_ENTRY_SIZE);
+	close(fd);
 }
 
-Test(keystore, format_makes_256_folders_and_is_repeatable)
+/* Write len bytes of buf over the entry of id, in place; truncate: cut the
+** slot file right after them. */
+static void put_entry(const uint8_t id[16], const void *buf, size_t len, bool truncate)
 {
-	struct stat st;
 	char path[160];
+	uint64_t off;
+	int fd;
 
-	for (int b = 0; b < 256; b++) {
-		snprintf(path, sizeof(path), "%s/keys/%02x", dir, b);
-		cr_assert_eq(stat(path, &st), 0, "%s missing", path);
-		cr_assert(S_ISDIR(st.st_mode));
-	}
-	cr_assert_eq(rfs_keystore_format(keys_fd), 0);
+	entry_path(path, id, &off);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
+	if (truncate)
+		cr_assert_eq(ftruncate(fd, (off_t)(off + len)), 0);
+	close(fd);
 }
 
-Test(keystore, entry_name_layout)
+Test(keystore, ids_are_slots_in_slot_files)
 {
-	uint8_t id[16];
-	char name[40], hex[33];
+	uint8_t id1[16], id2[16], key[32];
+	char path[160];
+	uint64_t off1, off2;
+	struct stat st;
 
-	randombytes_buf(id, sizeof(id));
-	rfs_keystore_entry_name(name, id);
-	rfs_hex_encode(hex, id, 16);
-	cr_assert_eq(strlen(name), 35);
-	cr_assert_eq(strncmp(name, hex, 2), 0);
-	cr_assert_eq(name[2], '/');
-	cr_assert_str_eq(name + 3, hex);
+	cr_assert_eq(rfs_keystore_create(ks, id1, key), 0);
+	cr_assert_eq(rfs_keystore_create(ks, id2, key), 0);
+	entry_path(path, id1, &off1);
+	entry_path(path, id2, &off2);
+	cr_assert_eq(off2, off1 + RFS_KEYSTORE_ENTRY_SIZE, "consecutive slots");
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(st.st_size, (off_t)(off2 + RFS_KEYSTORE_ENTRY_SIZE));
+	cr_assert_neq(memcmp(id1 + 8, id2 + 8, 8), 0, "random halves differ");
+}
+
+Test(keystore, a_reopened_store_never_reuses_a_slot)
+{
+	uint8_t id1[16], id2[16], key[32], back[32];
+	struct rfs_keystore *again;
+
+	cr_assert_eq(rfs_keystore_create(ks, id1, key), 0);
+	cr_assert_eq(rfs_keystore_open(&again, keys_fd, keys), 0);
+	cr_assert_eq(rfs_keystore_create(again, id2, key), 0);
+	cr_assert_neq(memcmp(id1, id2, 8), 0);
+	cr_assert_eq(rfs_keystore_load(again, id1, back), 0);
+	rfs_keystore_close(again);
 }
 
 Test(keystore, create_load_round_trip)
 {
 	uint8_t id[16], key[32], back[32], zero[32] = { 0 };
 	char path[160];
+	uint64_t off;
 	struct stat st;
 
 	cr_assert_eq(rfs_keystore_create(ks, id, key), 0);
 	cr_assert_neq(memcmp(key, zero, 32), 0);
-	entry_path(path, id);
+	entry_path(path, id, &off);
 	cr_assert_eq(stat(path, &st), 0);
-	cr_assert_eq(st.st_size, RFS_KEYSTORE_ENTRY_SIZE);
+	cr_assert_eq(st.st_size, (off_t)(off + RFS_KEYSTORE_ENTRY_SIZE));
 	cr_assert_eq(st.st_mode & 07777, 0600);
 	cr_assert_eq(rfs_keystore_sync(ks, id), 0);
 	cr_assert_eq(rfs_keystore_load(ks, id, back), 0);
@@ -126,13 +150,12 @@ Test(keystore, missing_entry_is_enoent)
 
 Test(keystore, destroy_shreds)
 {
-	uint8_t id[16], key[32], back[32];
-	char path[160];
+	uint8_t id[16], key[32], back[32], entry[RFS_KEYSTORE_ENTRY_SIZE];
 
 	cr_assert_eq(rfs_keystore_create(ks, id, key), 0);
 	cr_assert_eq(rfs_keystore_destroy(ks, id), 0);
-	entry_path(path, id);
-	cr_assert_eq(access(path, F_OK), -1);
+	read_entry(entry, id);
+	cr_assert(sodium_is_zero(entry, sizeof(entry)), "the entry is overwritten with zeros");
 	cr_assert_eq(rfs_keystore_load(ks, id, back), -ENOENT);
 	cr_assert_eq(rfs_keystore_destroy(ks, id), -ENOENT);
 }
@@ -140,41 +163,35 @@ Test(keystore, destroy_shreds)
 Test(keystore, zeroed_entry_counts_as_shredded)
 {
 	uint8_t id[16], key[32], zeros[RFS_KEYSTORE_ENTRY_SIZE] = { 0 };
-	char path[160];
 
 	cr_assert_eq(rfs_keystore_create(ks, id, key), 0);
-	entry_path(path, id);
-	test_write_file(path, zeros, sizeof(zeros));
+	put_entry(id, zeros, sizeof(zeros), false);
 	cr_assert_eq(rfs_keystore_load(ks, id, key), -ENOENT);
 }
 
 Test(keystore, forged_entries_are_eio)
 {
 	uint8_t id[16], other[16], key[32], back[32], entry[RFS_KEYSTORE_ENTRY_SIZE];
-	char path[160], other_path[160];
 
 	cr_assert_eq(rfs_keystore_create(ks, id, key), 0);
 	read_entry(entry, id);
-	entry_path(path, id);
 
 	/* Each byte flipped in turn. */
 	for (size_t i = 0; i < sizeof(entry); i++) {
 		entry[i] ^= 0x10;
-		test_write_file(path, entry, sizeof(entry));
+		put_entry(id, entry, sizeof(entry), false);
 		cr_assert_eq(rfs_keystore_load(ks, id, back), -EIO, "flip at %zu accepted", i);
 		entry[i] ^= 0x10;
 	}
-	test_write_file(path, entry, sizeof(entry) - 1);
+	put_entry(id, entry, sizeof(entry) - 1, true);
 	cr_assert_eq(rfs_keystore_load(ks, id, back), -EIO, "short entry");
-	test_write_file(path, entry, sizeof(entry));
+	put_entry(id, entry, sizeof(entry), false);
 	cr_assert_eq(rfs_keystore_load(ks, id, back), 0);
 
-	/* A valid entry copied under another file's id. */
+	/* A valid entry under another file's id: same slot, other random half. */
 	memcpy(other, id, 16);
 	other[15] ^= 1;
-	entry_path(other_path, other);
-	test_write_file(other_path, entry, sizeof(entry));
-	cr_assert_eq(rfs_keystore_load(ks, other, back), -EIO, "entry moved to another id");
+	cr_assert_eq(rfs_keystore_load(ks, other, back), -EIO, "entry read under another id");
 }
 
 Test(keystore, another_vaults_keys_cannot_open_entries)
