@@ -36,11 +36,19 @@
 
 /* ---- capture: ciphertext from live/ into the stage ---- */
 
-static int open_live(struct rfs_history *h, const char *cpath, int flags)
+/* O_NOATIME: reading a file into history is not a user reading it, and
+** the mount shows live/'s atimes. Only the owner (or CAP_FOWNER) may ask:
+** EPERM otherwise, and then the open goes ahead without it. */
+int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags)
 {
-	int fd = openat(h->v->live_fd, cpath[0] ? cpath : ".", flags | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	const char *p = cpath[0] ? cpath : ".";
+	flags |= O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
+	int fd = openat(h->v->live_fd, p, flags | O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = openat(h->v->live_fd, p, flags);
 	return fd < 0 ? -errno : fd;
 }
+
 
 /* Hashed once with the pack writer's SHA-1 (hardware when the CPU has it;
 ** libgit2's collision-detecting one is several times slower, and a
@@ -269,7 +277,7 @@ int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct
 	}
 	if (!S_ISREG(st.st_mode))
 		return -EPERM;
-	int own = fd < 0 ? open_live(h, cpath, 0) : fd;
+	int own = fd < 0 ? rfs_h_open_live(h, cpath, 0) : fd;
 	if (own < 0)
 		return own;
 	int rc = capture_file_whole(h, own, cap);
@@ -280,7 +288,7 @@ int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct
 
 static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out)
 {
-	int dfd = open_live(h, cpath, O_DIRECTORY);
+	int dfd = rfs_h_open_live(h, cpath, O_DIRECTORY);
 	if (dfd < 0)
 		return dfd;
 	DIR *d = fdopendir(dfd);
@@ -350,26 +358,41 @@ static int capture_side(struct rfs_history *h, const char *cpath, struct rfs_cap
 	return rc;
 }
 
+/* The file to read a save from: the daemon's fd reopened (through /proc,
+** which works for an unlinked file too) without atime updates; else its
+** fd as it is; else cpath opened. The caller closes it unless it is s->fd. */
+static int save_fd(struct rfs_history *h, const struct rfs_save *s)
+{
+	if (s->fd < 0)
+		return rfs_h_open_live(h, s->cipher_path, 0);
+	char proc[64];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
+	int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOATIME);
+	return fd < 0 ? s->fd : fd;
+}
+
 static int capture_save(struct rfs_history *h, const struct rfs_save *s, struct rfs_capture *cap)
 {
-	int rc = 0;
+	int rc = 0, fd = -1;
 	switch (s->kind) {
 	case RFS_SAVE_CREATED:
 	case RFS_SAVE_SAVED:
 	case RFS_SAVE_RESTORED:
 	case RFS_SAVE_RECOVERED:
-		if (s->type == RFS_OBJ_FILE && s->kind == RFS_SAVE_SAVED && s->ranges) {
-			int fd = s->fd >= 0 ? s->fd : open_live(h, s->cipher_path, 0);
-			if (fd < 0)
-				return fd;
-			rc = capture_file_ranges(h, fd, s->ranges, s->nranges, cap);
-			if (fd != s->fd)
-				close(fd);
-		} else if (s->type == RFS_OBJ_DIR && s->kind == RFS_SAVE_SAVED) {
+		if (s->type == RFS_OBJ_DIR && s->kind == RFS_SAVE_SAVED)
 			return 0;                /* fsync of a folder: nothing to capture */
-		} else {
-			rc = rfs_h_capture_entry(h, s->type == RFS_OBJ_FILE ? s->fd : -1, s->cipher_path, cap);
+		if (s->type != RFS_OBJ_FILE) {
+			rc = rfs_h_capture_entry(h, -1, s->cipher_path, cap);
+			break;
 		}
+		if ((fd = save_fd(h, s)) < 0)
+			return fd;
+		if (s->kind == RFS_SAVE_SAVED && s->ranges)
+			rc = capture_file_ranges(h, fd, s->ranges, s->nranges, cap);
+		else
+			rc = rfs_h_capture_entry(h, fd, s->cipher_path, cap);
+		if (fd != s->fd)
+			close(fd);
 		break;
 	case RFS_SAVE_RENAMED:
 		break;                           /* the entry moves; only its side file is new */
@@ -593,6 +616,18 @@ static int chunk_beyond(const git_tree_entry *e, void *arg)
 	return strtoull(name, NULL, 16) >= *(const uint64_t *)arg;
 }
 
+/* A one-chunk version's blob is chunk 0 of a longer file only when it was
+** a full chunk: a shorter one (an empty file's bare header, say) lacks
+** bytes the daemon had no reason to mark as written. */
+static bool whole_chunk0(struct rfs_history *h, const git_tree_entry *prev)
+{
+	size_t len;
+	git_object_t type;
+	return git_tree_entry_type(prev) == GIT_OBJECT_BLOB &&
+	       git_odb_read_header(&len, &type, h->odb, git_tree_entry_id(prev)) == 0 &&
+	       len == RFS_HEADER_SIZE + h->chunk_bytes;
+}
+
 /* Merge captured chunks with the previous version's chunk blobs. */
 static int apply_chunks(struct rfs_history *h, struct base *base, const struct rfs_pending *p,
                         git_oid *out)
@@ -607,7 +642,7 @@ static int apply_chunks(struct rfs_history *h, struct base *base, const struct r
 		rc = -EIO;
 	if (rc == 0 && git_treebuilder_new(&bld, h->repo, prev_tree) < 0)
 		rc = -EIO;
-	if (rc == 0 && prev && !prev_tree && git_tree_entry_type(prev) == GIT_OBJECT_BLOB)
+	if (rc == 0 && prev && !prev_tree && whole_chunk0(h, prev))
 		rc = git_treebuilder_insert(NULL, bld, "00000000", git_tree_entry_id(prev),
 		                            GIT_FILEMODE_BLOB) < 0 ? -EIO : 0;
 	for (size_t i = 0; i < c->ncap && rc == 0; i++) {
@@ -629,7 +664,7 @@ static int apply_chunks(struct rfs_history *h, struct base *base, const struct r
 		if (git_treebuilder_get(bld, name))
 			continue;
 		if (fd < 0) {
-			fd = open_live(h, p->cpath, 0);
+			fd = rfs_h_open_live(h, p->cpath, 0);
 			buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
 			if (fd < 0 || !buf) {
 				rc = fd < 0 ? fd : -ENOMEM;

@@ -85,6 +85,8 @@ struct rfs_history {
 };
 
 /* history.c */
+/* Open cpath ("" = the root) in live/ read-only, without touching its atime. fd or -errno. */
+int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags);
 int rfs_h_open_odb(struct rfs_history *h);   /* odb, packs, stage (writable) for h->repo */
 int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
 int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *events, size_t n,

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <git2/sys/odb_backend.h>
@@ -854,6 +855,27 @@ static int stage_grow(struct rfs_stage *st)
 	return 0;
 }
 
+/* Chunks (1 MiB) get pages of their own: freed, they go back to the
+** system at once, where malloc would keep them in its arena and the
+** daemon's resident memory would stay at its peak after a big save. */
+#define STAGE_MMAP_MIN (128u << 10)
+
+static uint8_t *stage_alloc(size_t len)
+{
+	if (len < STAGE_MMAP_MIN)
+		return malloc(len ? len : 1);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void stage_release(uint8_t *p, size_t len)
+{
+	if (len < STAGE_MMAP_MIN)
+		free(p);
+	else if (p)
+		munmap(p, len);
+}
+
 static int be_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len,
                     git_object_t type)
 {
@@ -862,7 +884,7 @@ static int be_write(git_odb_backend *be, const git_oid *oid, const void *data, s
 		return 0;
 	if (stage_grow(st) < 0)
 		return GIT_ERROR;
-	uint8_t *copy = malloc(len ? len : 1);
+	uint8_t *copy = stage_alloc(len);
 	if (!copy)
 		return GIT_ERROR;
 	memcpy(copy, data, len);
@@ -906,7 +928,7 @@ static int be_exists(git_odb_backend *be, const git_oid *oid)
 static void stage_clear(struct rfs_stage *st)
 {
 	for (size_t i = 0; i < st->n; i++)
-		free(st->objs[i].data);
+		stage_release(st->objs[i].data, st->objs[i].len);
 	st->n = 0;
 	st->bytes = 0;
 	if (st->slots)

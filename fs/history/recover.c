@@ -132,8 +132,7 @@ static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs
 	char id_file[4096];
 	snprintf(id_file, sizeof id_file, "%s%s%s", cpath, cpath[0] ? "/" : "",
 	         e->type == RFS_OBJ_DIR ? RFS_DIRID_FILE : "");
-	int fd = openat(h->v->live_fd, e->type == RFS_OBJ_DIR ? id_file : cpath,
-	                O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = rfs_h_open_live(h, e->type == RFS_OBJ_DIR ? id_file : cpath, 0);
 	if (fd < 0)
 		return;
 	uint8_t buf[RFS_HEADER_SIZE];
@@ -171,6 +170,13 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 	return e->path && e->path_old && e->restored_from && e->property ? 0 : -ENOMEM;
 }
 
+/* live/ of a vault just made: the root folder's id and nothing else. */
+static bool fresh_vault(const git_tree *live)
+{
+	return git_tree_entrycount(live) == 1 &&
+	       !strcmp(git_tree_entry_name(git_tree_entry_byindex(live, 0)), RFS_DIRID_FILE);
+}
+
 int rfs_h_recover(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->git_lock);
@@ -191,6 +197,8 @@ int rfs_h_recover(struct rfs_history *h)
 		rc = rfs_h_tree_diff(h, r.old, r.now, on_recovered, &r);
 	if (rc == 0 && !r.n)
 		rc = on_recovered(h, "", 'M', &r);   /* first commit, or a change with no owner */
+	if (rc == 0 && !r.old && fresh_vault(r.now))
+		r.ev[0].kind = RFS_SAVE_CREATED;     /* a new vault, not one recovered */
 	git_oid commit;
 	if (rc == 0)
 		rc = rfs_h_commit(h, &now_oid, r.ev, r.n, &commit);
