@@ -339,6 +339,15 @@ static void mark_resize(struct rfs_inode *in, uint64_t old_size, uint64_t new_si
 	in->dirty = true;
 }
 
+/* The id history follows an entry by: a file's id, a folder's dirid, if known. */
+static void identity_of(const struct rfs_inode *in, uint8_t id[16])
+{
+	if (in && in->key)
+		memcpy(id, in->file_id, 16);
+	else if (in && in->dirid_ok)
+		memcpy(id, in->dirid, 16);
+}
+
 struct paths {
 	char *clear;                   /* "/cases/a.txt" */
 	char *cipher;                  /* backing path relative to live/ */
@@ -443,10 +452,7 @@ static void note_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_ki
 		return;
 	s.clear_path = p.clear;
 	s.cipher_path = p.cipher;
-	if (in->key)
-		memcpy(s.file_id, in->file_id, sizeof(s.file_id));
-	else if (in->dirid_ok)
-		memcpy(s.file_id, in->dirid, sizeof(s.file_id));
+	identity_of(in, s.file_id);
 	record(fs, &s, in->fd, "");
 	paths_free(&p);
 }
@@ -492,8 +498,7 @@ static void note_deleted(struct rfs_fs *fs, struct rfs_inode *dir, const char *n
 	s.uid = st->st_uid;
 	s.gid = st->st_gid;
 	s.mtime = st->st_mtim;
-	if (victim && victim->key)
-		memcpy(s.file_id, victim->file_id, sizeof(s.file_id));
+	identity_of(victim, s.file_id);
 	record(fs, &s, -1, NULL);
 	paths_free(&p);
 }
@@ -523,10 +528,7 @@ static void note_renamed(struct rfs_fs *fs, bool exchange, struct paths *from, s
 	s.cipher_path = to->cipher;
 	s.clear_path_old = from->clear;
 	s.cipher_path_old = from->cipher;
-	if (moved && moved->key)
-		memcpy(s.file_id, moved->file_id, sizeof(s.file_id));
-	else if (moved && moved->dirid_ok)
-		memcpy(s.file_id, moved->dirid, sizeof(s.file_id));
+	identity_of(moved, s.file_id);
 	record(fs, &s, stat_fd, stat_name);
 	paths_free(from);
 	paths_free(to);

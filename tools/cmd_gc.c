@@ -1,6 +1,6 @@
 /*
 ** recfs gc VAULT: pack every history object into one uncompressed pack.
-** Must never: rewrite history or run while the vault is mounted.
+** Must never: rewrite history, or open a mounted vault (its daemon packs instead).
 */
 #include <stdio.h>
 #include <string.h>
