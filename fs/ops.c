@@ -662,6 +662,7 @@ static int set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size, struct 
 	rc = ensure_loaded(fs, in, fd);
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&in->content);
+		rfs_history_before_write(fs->history, in->file_id);
 		cfile_of(in, fd, &cf);
 		rc = rfs_cfile_truncate(&cf, (uint64_t)size);
 		if (rc == 0 && cf.size != in->size) {
@@ -1179,13 +1180,14 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 }
 
 /* O_TRUNC: empty the file now; the save is recorded when it is closed. */
-static int truncate_on_open(struct rfs_inode *in, int fd)
+static int truncate_on_open(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 {
 	struct rfs_cfile cf;
 	int rc = 0;
 
 	pthread_rwlock_wrlock(&in->content);
 	if (in->size > 0) {
+		rfs_history_before_write(fs->history, in->file_id);
 		cfile_of(in, fd, &cf);
 		rc = rfs_cfile_truncate(&cf, 0);
 		if (rc == 0) {
@@ -1215,7 +1217,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	rc = ensure_loaded(fs, in, fd);
 	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
-		rc = truncate_on_open(in, fd);
+		rc = truncate_on_open(fs, in, fd);
 	if (rc == 0)
 		rc = new_fh(fi, in, fd);
 	if (rc < 0) {
@@ -1265,6 +1267,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	pthread_rwlock_wrlock(&in->content);
+	rfs_history_before_write(fs->history, in->file_id);
 	cfile_of(in, fh_of(fi)->fd, &cf);
 	n = rfs_cfile_write(&cf, (const uint8_t *)buf, size, (uint64_t)off);
 	if (n > 0) {

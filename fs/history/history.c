@@ -33,6 +33,7 @@
 #define OBJECT_CACHE_MAX (64u << 20)     /* all parsed objects libgit2 keeps, at most */
 #define PACK_WINDOW (32u << 20)          /* libgit2 maps packs this much at a time */
 #define PACK_MAPPED_MAX (64u << 20)      /* and unmaps the oldest windows beyond this */
+#define MAX_DEFERRED 32                  /* big saves captured by the committer, at most */
 
 /* ---- capture: ciphertext from live/ into the stage ---- */
 
@@ -413,6 +414,9 @@ static void pending_free(struct rfs_pending *p)
 	free(p->cpath_old);
 	free(p->cap.cidx);
 	free(p->cap.coid);
+	if (p->dfd >= 0)
+		close(p->dfd);
+	free(p->ranges);
 	free(p);
 }
 
@@ -421,6 +425,7 @@ static struct rfs_pending *pending_new(const struct rfs_save *s)
 	struct rfs_pending *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
+	p->dfd = -1;
 	struct rfs_event *e = &p->ev;
 	e->kind = (uint8_t)s->kind;
 	e->type = (uint8_t)s->type;
@@ -454,6 +459,133 @@ static bool valid_save(const struct rfs_save *s)
 	return !two || (s->cipher_path_old && s->cipher_path_old[0] != '/');
 }
 
+/* ---- deferred capture: big saves are read by the committer ----
+** A save whose capture reads more than one chunk keeps an fd on the file
+** (the same inode even if it is renamed or unlinked meanwhile) and is read
+** when its batch is committed. The daemon calls rfs_history_before_write
+** before it changes the file, which captures it then: each version still
+** holds the bytes of its save. */
+
+/* Whether s is a big save to defer; if so p keeps an fd and the ranges and
+** counts in n_deferred. false: capture now as usual. */
+static bool try_defer(struct rfs_history *h, const struct rfs_save *s, struct rfs_pending *p)
+{
+	if (s->kind != RFS_SAVE_SAVED || s->type != RFS_OBJ_FILE)
+		return false;
+	uint64_t per = h->v->conf.chunk_blocks ? h->v->conf.chunk_blocks : 256;
+	if (s->ranges) {
+		uint64_t blocks = 0;
+		for (size_t i = 0; i < s->nranges; i++)
+			blocks += s->ranges[i].count;
+		if (blocks <= per)
+			return false;
+	}
+	if (__atomic_add_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL) > MAX_DEFERRED) {
+		__atomic_sub_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL);
+		return false;
+	}
+	int fd = save_fd(h, s);
+	if (fd >= 0 && fd == s->fd)
+		fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	struct stat st;
+	bool ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	          chunk_count(h, (uint64_t)st.st_size) > 1;
+	if (ok && s->ranges && s->nranges) {
+		p->ranges = malloc(s->nranges * sizeof *p->ranges);
+		ok = p->ranges != NULL;
+		if (ok)
+			memcpy(p->ranges, s->ranges, s->nranges * sizeof *p->ranges);
+		p->nranges = s->nranges;
+	}
+	if (!ok) {
+		if (fd >= 0)
+			close(fd);
+		free(p->ranges);
+		p->ranges = NULL;
+		p->nranges = 0;
+		__atomic_sub_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL);
+		return false;
+	}
+	p->dfd = fd;
+	p->cap.state = CAP_DEFERRED;
+	return true;
+}
+
+/* Capture p (claimed by the caller, no lock held) and publish the result.
+** Returns with q_lock held. */
+static void capture_deferred(struct rfs_history *h, struct rfs_pending *p)
+{
+	struct rfs_capture c = { 0 };
+	pthread_mutex_lock(&h->git_lock);
+	int rc = p->ranges ? capture_file_ranges(h, p->dfd, p->ranges, p->nranges, &c)
+	                   : rfs_h_capture_entry(h, p->dfd, p->cpath, &c);
+	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
+		rc = rfs_stage_spill(h->stage);
+	pthread_mutex_unlock(&h->git_lock);
+	close(p->dfd);
+	p->dfd = -1;
+	free(p->ranges);
+	p->ranges = NULL;
+	pthread_mutex_lock(&h->q_lock);
+	if (rc == 0) {
+		c.has_side = p->cap.has_side;
+		c.side = p->cap.side;
+		p->cap = c;
+	} else {
+		free(c.cidx);
+		free(c.coid);
+		p->cap.state = CAP_NONE;
+		p->cap_err = rc;
+	}
+	p->claimed = false;
+	__atomic_sub_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL);
+	pthread_cond_broadcast(&h->cap_cond);
+}
+
+static bool id_matches(const struct rfs_pending *p, const uint8_t *id)
+{
+	return !id || !memcmp(p->ev.file_id, id, 16);
+}
+
+/* Capture every deferred save of id (NULL: all) in list (q_lock held, may
+** be released meanwhile); waits for those another thread captures.
+** list_of: where the list is (re-read after each wait: the queue changes). */
+static void capture_deferred_of(struct rfs_history *h, struct rfs_pending *const *list_a,
+                                struct rfs_pending *const *list_b, const uint8_t *id)
+{
+	for (;;) {
+		struct rfs_pending *mine = NULL;
+		bool busy = false;
+		struct rfs_pending *const *lists[2] = { list_a, list_b };
+		for (int l = 0; l < 2 && !mine; l++)
+			for (struct rfs_pending *p = lists[l] ? *lists[l] : NULL; p && !mine; p = p->next)
+				if (p->cap.state == CAP_DEFERRED && id_matches(p, id)) {
+					if (p->claimed)
+						busy = true;
+					else
+						mine = p;
+				}
+		if (mine) {
+			mine->claimed = true;
+			pthread_mutex_unlock(&h->q_lock);
+			capture_deferred(h, mine);   /* returns with q_lock held */
+		} else if (busy) {
+			pthread_cond_wait(&h->cap_cond, &h->q_lock);
+		} else {
+			return;
+		}
+	}
+}
+
+void rfs_history_before_write(struct rfs_history *h, const uint8_t file_id[16])
+{
+	if (!h || __atomic_load_n(&h->n_deferred, __ATOMIC_ACQUIRE) == 0)
+		return;
+	pthread_mutex_lock(&h->q_lock);
+	capture_deferred_of(h, &h->q_head, &h->inflight, file_id);
+	pthread_mutex_unlock(&h->q_lock);
+}
+
 int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 {
 	if (!h || !h->stage)
@@ -469,7 +601,15 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	                s->kind == RFS_SAVE_RESTORED || s->kind == RFS_SAVE_RECOVERED ||
 	                s->kind == RFS_SAVE_RENAMED;
 	int rc = 0;
-	if (captures) {
+	if (captures && try_defer(h, s, p)) {
+		if (path_is_long(s->cipher_path)) {  /* a long name's side file: small, now */
+			pthread_mutex_lock(&h->git_lock);
+			rc = capture_side(h, s->cipher_path, &p->cap);
+			pthread_mutex_unlock(&h->git_lock);
+		}
+		if (rc < 0)
+			__atomic_sub_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL);
+	} else if (captures) {
 		pthread_mutex_lock(&h->git_lock);
 		rc = capture_save(h, s, &p->cap);
 		if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
@@ -794,6 +934,9 @@ static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t 
 	git_oid tree_oid;
 	bool root_set = false;
 	struct rfs_pending *p = batch;
+	for (size_t i = 0; i < n && rc == 0; i++, p = p->next)
+		rc = p->cap_err;                 /* a deferred capture failed */
+	p = batch;
 	for (size_t i = 0; i < n && rc == 0; i++, p = p->next) {
 		if (!p->cpath[0] && p->cap.state == CAP_ENTRY && p->cap.mode == GIT_FILEMODE_TREE) {
 			tree_oid = p->cap.oid;       /* a whole-root capture (recovery): nothing else in batch */
@@ -1136,6 +1279,11 @@ static void *committer(void *arg)
 
 			linger(h);
 			n = take_batch(h, &batch);
+			if (__atomic_load_n(&h->n_deferred, __ATOMIC_ACQUIRE)) {
+				h->inflight = batch;     /* before_write looks here too */
+				capture_deferred_of(h, &h->inflight, NULL, NULL);
+				h->inflight = NULL;
+			}
 			pthread_mutex_unlock(&h->q_lock);
 			pthread_mutex_lock(&h->git_lock);
 			int rc = apply_batch(h, batch, n);
@@ -1351,6 +1499,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	pthread_cond_init(&h->q_cond, NULL);
 	pthread_cond_init(&h->q_done, NULL);
 	pthread_cond_init(&h->pack_cond, NULL);
+	pthread_cond_init(&h->cap_cond, NULL);
 	h->login = dup_who(who ? who->login : NULL, "unknown");
 	h->full_name = dup_who(who ? who->full_name : NULL, "");
 	h->host = dup_who(who ? who->host : NULL, "unknown");
@@ -1437,6 +1586,7 @@ void rfs_history_close(struct rfs_history *h)
 	pthread_cond_destroy(&h->q_cond);
 	pthread_cond_destroy(&h->q_done);
 	pthread_cond_destroy(&h->pack_cond);
+	pthread_cond_destroy(&h->cap_cond);
 	free(h);
 	git_libgit2_shutdown();
 }

@@ -10,9 +10,12 @@
 **
 ** Threads: rfs_history_record/flush/restore may be called from any thread.
 ** The daemon calls rfs_history_record while it holds the file's lock: the
-** bytes are captured before it returns; the commit follows on a committer
-** thread (saves of different paths may share a commit, two saves of one path
-** never do). Read functions may run concurrently with the committer.
+** bytes are captured before it returns, except for a big save (more than one
+** chunk to read), which keeps the file open and is captured by the committer
+** thread or by rfs_history_before_write, whichever comes first; the commit
+** follows on the committer thread (saves of different paths may share a
+** commit, two saves of one path never do). Read functions may run
+** concurrently with the committer.
 */
 #ifndef RECFS_FS_HISTORY_H
 #define RECFS_FS_HISTORY_H
@@ -98,10 +101,16 @@ enum {
 int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned flags,
                      struct rfs_history **out, char *err, size_t errsz);
 
-/* Capture a save (synchronous snapshot of the changed chunks); the commit
-** may follow later on the committer thread. 0 or -errno (-EIO: the file
+/* Capture a save (a snapshot of the changed chunks: now, or for a big save
+** later, see rfs_history_before_write); the commit follows on the committer thread. 0 or -errno (-EIO: the file
 ** could not be read; nothing was recorded). */
 int rfs_history_record(struct rfs_history *h, const struct rfs_save *s);
+
+/* Before the file with this header file id is written or truncated in place
+** (the caller holds the file's lock): capture now every save of it still
+** waiting to be read, so each version keeps the bytes of its save. Cheap
+** when none waits. Not needed when the file is replaced by a rename. */
+void rfs_history_before_write(struct rfs_history *h, const uint8_t file_id[16]);
 
 /* Returns once everything recorded so far is committed, packed and the ref
 ** moved (durable). 0 or -errno (the first committer error, if any). */

@@ -21,7 +21,9 @@
 
 /* What record() captured for one save. */
 struct rfs_capture {
-	enum { CAP_NONE, CAP_ENTRY, CAP_CHUNKS } state;
+	/* CAP_DEFERRED: nothing read yet; the pending keeps an fd on the file
+	** and its ranges, read by the committer (or rfs_history_before_write). */
+	enum { CAP_NONE, CAP_ENTRY, CAP_CHUNKS, CAP_DEFERRED } state;
 	git_oid oid;                      /* CAP_ENTRY */
 	git_filemode_t mode;
 	uint64_t nchunks;                 /* CAP_CHUNKS: chunk count now */
@@ -39,6 +41,11 @@ struct rfs_pending {
 	struct rfs_event ev;
 	char *cpath, *cpath_old;          /* cipher paths */
 	struct rfs_capture cap;
+	int dfd;                          /* CAP_DEFERRED: the file to read (else -1) */
+	struct rfs_range *ranges;         /* CAP_DEFERRED: blocks written; NULL = whole file */
+	size_t nranges;
+	bool claimed;                     /* CAP_DEFERRED: a thread is capturing it (q_lock) */
+	int cap_err;                      /* the deferred capture failed: the batch fails */
 };
 
 struct rfs_tree_cache;
@@ -72,6 +79,9 @@ struct rfs_history {
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond, q_done;
 	struct rfs_pending *q_head, *q_tail;
+	struct rfs_pending *inflight;     /* the batch whose deferred saves the committer captures */
+	unsigned n_deferred;              /* pendings in CAP_DEFERRED (atomic; changed under q_lock) */
+	pthread_cond_t cap_cond;          /* a deferred capture finished (q_lock) */
 	uint64_t n_recorded, n_committed, n_durable;
 	bool flush_wanted, stop;
 	int error;

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include "fs/history/pack.h"
 #include "tests/history/fixture.h"
+#include "fs/history/internal.h"
 
 struct count { int n; int saved; char first_rev[41]; char revs[64][41]; };
 
@@ -530,5 +531,71 @@ Test(history, a_new_vaults_first_commit_is_the_root_created)
 	cr_assert_str_eq(o.path, "/");
 	cr_assert_eq(o.kind, RFS_SAVE_CREATED, "first commit is '%s'", rfs_save_kind_name(o.kind));
 	cr_assert_eq(o.type, RFS_OBJ_DIR);
+	fx_free(&x);
+}
+
+/* A big save is read by the committer, not by rfs_history_record: the
+** file is captured before it is overwritten (rfs_history_before_write) or
+** read through the kept fd when it is replaced by a rename. */
+Test(history, big_saves_are_captured_later_but_keep_their_bytes, .timeout = 120)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256], c[256], tmp[256];
+	size_t len = 3u << 20;                 /* 3 MiB: four chunks */
+	uint64_t nblocks = (len + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE;
+	uint8_t id[16], id2[16], *key = rfs_key_alloc(), *key2 = rfs_key_alloc(), *data[4];
+	for (int i = 0; i < 4; i++) {
+		data[i] = malloc(len);
+		fill(data[i], len, 40u + (unsigned)i);
+	}
+	cr_assert_eq(fx_backing(&x, "big.bin", b), 0);
+	cr_assert_eq(fx_write_file(&x, b, data[0], len, id, key, 1), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/big.bin", id, len, NULL, 0), 0);
+	/* Save 2: every block written. With the repository lock held here the
+	** committer cannot capture it: record returns without reading it. */
+	cr_assert_eq(fx_write_file(&x, b, data[1], len, id, key, 0), 0);
+	struct rfs_range r = { 0, nblocks };
+	pthread_mutex_lock(&x.h->git_lock);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/big.bin", id, len, &r, 1), 0);
+	cr_assert_eq(__atomic_load_n(&x.h->n_deferred, __ATOMIC_ACQUIRE), 1u, "the big save was not deferred");
+	pthread_mutex_unlock(&x.h->git_lock);
+	/* Overwritten in place: captured first. */
+	rfs_history_before_write(x.h, id);
+	cr_assert_eq(__atomic_load_n(&x.h->n_deferred, __ATOMIC_ACQUIRE), 0u);
+	cr_assert_eq(fx_write_file(&x, b, data[2], len, id, key, 0), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/big.bin", id, len, NULL, 0), 0);
+	rfs_history_before_write(x.h, id2);     /* another file: nothing to do */
+	/* Another file saved big, then replaced by a rename (no before_write needed). */
+	cr_assert_eq(fx_backing(&x, "other.bin", c), 0);
+	cr_assert_eq(fx_backing(&x, "other.tmp", tmp), 0);
+	cr_assert_eq(fx_write_file(&x, c, data[3], len, id2, key2, 1), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, c, "/other.bin", id2, len, NULL, 0), 0);
+	cr_assert_eq(fx_write_file(&x, tmp, data[0], len, id2, key2, 0), 0);
+	cr_assert_eq(renameat(x.v->live_fd, tmp, x.v->live_fd, c), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, c, "/other.bin", id2, len, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	cr_assert_eq(__atomic_load_n(&x.h->n_deferred, __ATOMIC_ACQUIRE), 0u);
+
+	struct count cb = { 0 }, cc = { 0 };
+	cr_assert_eq(rfs_history_log(x.h, "/big.bin", 0, count_cb, &cb), 0);
+	cr_assert_eq(cb.n, 3, "3 saves must give 3 versions, got %d", cb.n);
+	cr_assert_eq(rfs_history_log(x.h, "/other.bin", 0, count_cb, &cc), 0);
+	cr_assert_eq(cc.n, 2, "2 saves must give 2 versions, got %d", cc.n);
+	uint8_t *out = malloc(len + 1);
+	for (int i = 0; i < 3; i++) {          /* revs are newest first */
+		cr_assert_eq(fx_show(&x, cb.revs[2 - i], "/big.bin", out, len + 1), (long)len);
+		cr_assert(!memcmp(out, data[i], len), "version %d of big.bin differs from its save", i);
+	}
+	cr_assert_eq(fx_show(&x, cc.revs[1], "/other.bin", out, len + 1), (long)len);
+	cr_assert(!memcmp(out, data[3], len), "the first version of other.bin differs from its save");
+	cr_assert_eq(fx_show(&x, cc.revs[0], "/other.bin", out, len + 1), (long)len);
+	cr_assert(!memcmp(out, data[0], len), "the second version of other.bin differs from its save");
+	free(out);
+	for (int i = 0; i < 4; i++)
+		free(data[i]);
+	close_and_verify_clean(&x);
+	rfs_key_free(key);
+	rfs_key_free(key2);
 	fx_free(&x);
 }
