@@ -26,7 +26,7 @@
 #define PACK_DELAY_MS 1000               /* newest commit reaches the ref within this */
 #define MAX_BATCH 256                    /* saves per commit, at most */
 #define MAX_SCAN 1024                    /* queued saves looked at for one batch */
-#define LINGER_MS 3                      /* a save waits this long for others to share its commit */
+#define LINGER_MS 10                      /* a save waits this long for others to share its commit */
 #define MAX_PACKS 12                     /* more small packs than this are merged */
 #define BIG_PACK (1ull << 30)            /* packs this big are not merged (but by gc) */
 #define TREE_CACHE_LIMIT (4u << 20)      /* trees up to this size stay parsed in memory */
