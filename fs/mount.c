@@ -83,13 +83,35 @@ static int build_args(struct fuse_args *args, const struct rfs_vault *v,
 	return rc;
 }
 
-/* Who saves: the user who mounted, from passwd, unless --author says otherwise. */
+/* Who saves: the user who mounted, named from passwd, unless the vault's own
+** .recfs/authors (an encrypted record, "LOGIN Full Name" lines) or --author
+** says otherwise (--author wins). */
 struct who_buf {
 	struct rfs_who who;
 	char login[64], full[256], host[256];
 };
 
-static void who_of(const char *author, struct who_buf *w)
+/* The name the vault's authors file gives login, into out; false if none. */
+static bool vault_author(struct rfs_fs *fs, const char *login, char *out, size_t outsz)
+{
+	char text[16384], *line, *save = NULL;
+	size_t len = strlen(login);
+
+	if (rfs_fs_read_file(fs, RFS_AUTHORS_PATH, text, sizeof(text)) <= 0)
+		return false;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (line[0] == '#' || strncmp(line, login, len) != 0 || (line[len] != ' ' && line[len] != '\t'))
+			continue;
+		line += len + strspn(line + len, " \t");
+		if (!*line)
+			continue;
+		snprintf(out, outsz, "%s", line);
+		return true;
+	}
+	return false;
+}
+
+static void who_of(struct rfs_fs *fs, const char *author, struct who_buf *w)
 {
 	struct passwd *pw = getpwuid(getuid());
 
@@ -98,6 +120,8 @@ static void who_of(const char *author, struct who_buf *w)
 	w->full[strcspn(w->full, ",")] = '\0';
 	if (author && *author)
 		snprintf(w->full, sizeof(w->full), "%s", author);
+	else
+		(void)vault_author(fs, w->login, w->full, sizeof(w->full));
 	if (gethostname(w->host, sizeof(w->host)) != 0)
 		snprintf(w->host, sizeof(w->host), "unknown");
 	w->host[sizeof(w->host) - 1] = '\0';
@@ -169,7 +193,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	}
 	fs_ready = true;
 	if (!opts.read_only) {
-		who_of(opts.author, &who);
+		who_of(&fs, opts.author, &who);
 		rc = rfs_history_open(v, &who.who, 0, &history, err, errsz);
 		if (rc < 0 && rc != -ENOMEM &&
 		    rfs_history_open(v, &who.who, RFS_HISTORY_NO_RECOVERY, &history, NULL, 0) == 0) {

@@ -1876,6 +1876,61 @@ int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const
 	return rc;
 }
 
+int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap)
+{
+	struct rfs_inode *held[64], *dir = &fs->it.root;
+	char *path = strdup(clear_path), *comp, *next, *save = NULL;
+	struct rfs_sealed_name sn;
+	struct stat st;
+	size_t nheld = 0;
+	ssize_t n = 0;
+	int rc = path ? 0 : -ENOMEM;
+
+	comp = rc == 0 ? strtok_r(path, "/", &save) : NULL;
+	for (; rc == 0 && comp; comp = next) {
+		next = strtok_r(NULL, "/", &save);
+		rc = seal_name(fs, dir, comp, &sn);
+		if (rc == 0 && fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			rc = -errno;
+		if (rc == 0 && next && !S_ISDIR(st.st_mode))
+			rc = -ENOTDIR;
+		if (rc == 0 && next) {
+			rc = nheld < sizeof(held) / sizeof(held[0])
+			         ? rfs_inode_lookup(&fs->it, dir, comp, sn.backing, &st, &held[nheld])
+			         : -ENAMETOOLONG;
+			if (rc == 0)
+				dir = held[nheld++];
+		}
+	}
+	if (rc == 0 && !S_ISREG(st.st_mode))
+		rc = -EINVAL;
+	if (rc == 0) {
+		uint8_t *key = rfs_key_alloc();
+		struct rfs_cfile cf = { .key = key };
+		const char *why;
+
+		cf.fd = openat(dir->fd, sn.backing, O_RDONLY | O_CLOEXEC | O_NOATIME);
+		rc = !key ? -ENOMEM : cf.fd < 0 ? -errno : 0;
+		if (rc == 0)
+			rc = rfs_cfile_load(fs->v->ks, cf.fd, key, cf.file_id, &cf.hdr_flags, &why);
+		if (rc == 0)
+			rc = rfs_cfile_stat_size(cf.fd, &cf.size);
+		if (rc == 0)
+			n = rfs_cfile_read(&cf, (uint8_t *)buf, cap - 1, 0);
+		if (rc == 0 && n < 0)
+			rc = (int)n;
+		if (rc == 0)
+			buf[n] = '\0';
+		if (cf.fd >= 0)
+			close(cf.fd);
+		rfs_key_free(key);
+	}
+	while (nheld > 0)
+		rfs_inode_forget(&fs->it, held[--nheld], 1);
+	free(path);
+	return rc < 0 ? rc : (int)n;
+}
+
 void rfs_fs_destroy(struct rfs_fs *fs)
 {
 	rfs_itable_destroy(&fs->it);

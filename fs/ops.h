@@ -35,6 +35,14 @@ extern const struct fuse_lowlevel_ops rfs_ops;
 int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only);
 void rfs_fs_destroy(struct rfs_fs *fs);
 
+/* Read up to cap-1 bytes of the file at clear_path (from the vault's root)
+** into buf, NUL-terminated: the vault's own settings, kept as an encrypted
+** record. Returns the length, or -errno (-ENOENT when there is none). */
+int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap);
+
+/* The vault's author names: lines "LOGIN Full Name" (# comments allowed). */
+#define RFS_AUTHORS_PATH ".recfs/authors"
+
 /* recfs restore on a mounted vault: write the content source had at rev as
 ** the newest version of target (clear paths from the mount root), making
 ** missing folders, with mode/uid/gid for what it creates; the kernel's caches

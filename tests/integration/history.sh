@@ -260,7 +260,17 @@ assert_match "offline restore is a version of its own" '^restored from' \
 check "recfs verify is clean after the offline restore" recfs verify "$V" --passphrase-file "$V.pass"
 mount_vault "$V" "$M"
 assert_eq "offline restore shows in the mount" "AS IT WAS" "$(cat "$M/policy" 2>&1)"
+# The vault's own author names (an encrypted record) rename the mounting login.
+HOSTMARK=$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+mkdir -p "$M/.recfs" && printf '# login name\n%s Grace Hopper-%s\n' "$(id -un)" "$HOSTMARK" >"$M/.recfs/authors"
 umount_vault "$M" "$V"
+mount_vault "$V" "$M"
+echo "by the vault's author names" >"$M/authored"
+assert_eq ".recfs/authors names who saves (no --author)" "Grace Hopper-$HOSTMARK" \
+	"$(vlog "$M/authored" | head -n1 | jfield name)"
+umount_vault "$M" "$V"
+check_fails "the author name from .recfs/authors is nowhere in clear under the vault" \
+	grep -rq "Hopper-$HOSTMARK" "$V"
 fsck_clean "$V" "at the end"
 
 # ---- 4. tamper-evident: recfs verify on copies ----
