@@ -3,6 +3,7 @@
 */
 #include "fs/dname.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -87,4 +88,24 @@ int rfs_dname_open(const struct rfs_keys *k, int dirfd, const uint8_t dirid[RFS_
 		sealed = text;
 	}
 	return rfs_name_open(clear, 256, sealed, dirid, k) < 0 ? -EIO : 0;
+}
+
+bool rfs_dname_folder_is_bare(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	bool bare = dp != NULL;
+
+	if (!dp && fd >= 0)
+		close(fd);
+	while (dp && (de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			bare = false;
+			break;
+		}
+	}
+	if (dp)
+		closedir(dp);
+	return bare;
 }

@@ -33,4 +33,9 @@ void rfs_dname_remove_long(int dirfd, const char *backing);
 int rfs_dname_open(const struct rfs_keys *k, int dirfd, const uint8_t dirid[RFS_DIRID_SIZE],
                     const char *backing, char clear[256]);
 
+/* True when the folder dirfd holds nothing at all, not even its .dirid: a
+** mkdir cut short by a crash. Such a folder has no names to lose, so it may
+** be given a new folder id. */
+bool rfs_dname_folder_is_bare(int dirfd);
+
 #endif

@@ -67,14 +67,25 @@ static void log_inode(struct rfs_fs *fs, struct rfs_inode *in, const char *what)
 
 /* ---- names ---------------------------------------------------------- */
 
+static int new_dirid(int dfd, uint8_t dirid[RFS_DIRID_SIZE]);
+static void note_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind kind,
+                       const char *property);
+
+/* A folder's id; a bare folder (a mkdir cut short by a crash) gets a new one. */
 static int dirid_of(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRID_SIZE])
 {
+	bool healed = false;
 	int rc = 0;
 
 	pthread_mutex_lock(&dir->mu);
 	if (!dir->dirid_ok) {
 		int fd = openat(dir->fd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
 
+		if (fd < 0 && errno == ENOENT && rfs_dname_folder_is_bare(dir->fd) &&
+		    new_dirid(dir->fd, dir->dirid) == 0) {
+			fd = openat(dir->fd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
+			healed = true;
+		}
 		if (fd < 0 || read(fd, dir->dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
 			rc = -EIO;
 		else
@@ -87,6 +98,8 @@ static int dirid_of(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DI
 	pthread_mutex_unlock(&dir->mu);
 	if (rc < 0)
 		log_inode(fs, dir, "folder id missing or unreadable; run 'recfs fsck'");
+	if (rc == 0 && healed)            /* history records the folder as it is now */
+		note_inode(fs, dir, RFS_SAVE_CREATED, NULL);
 	return rc;
 }
 

@@ -246,4 +246,21 @@ umount_vault "$M" "$V"
 check "git fsck --strict at the end" git --git-dir="$V/history.git" fsck --strict
 check "recfs verify at the end" recfs verify "$V" --passphrase-file "$V.pass"
 fsck_clean "$V" "at the end"
+
+# ---- a kill between mkdir and its .dirid leaves a bare folder: it must heal ----
+B=$IT_TMP/bare
+make_vault "$B"
+mount_vault "$B" "$IT_TMP/bm"
+mkdir "$IT_TMP/bm/cut-short"
+umount_vault "$IT_TMP/bm" "$B"
+bare_dirid=$(find "$B/live" -mindepth 2 -name .dirid)
+check "the test made exactly one sub-folder id to remove" test "$(printf '%s\n' "$bare_dirid" | grep -c .)" = 1
+rm -f "$bare_dirid"
+fsck_clean "$B" "with a bare folder (nothing inside, nothing lost)"
+mount_vault "$B" "$IT_TMP/bm"
+check "a bare folder takes new files" sh -c "echo healed > '$IT_TMP/bm/cut-short/f'"
+assert_eq "... and reads them back" "healed" "$(cat "$IT_TMP/bm/cut-short/f" 2>&1)"
+umount_vault "$IT_TMP/bm" "$B"
+check "recfs verify after the folder healed" recfs verify "$B" --passphrase-file "$B.pass"
+fsck_clean "$B" "after the folder healed"
 finish
