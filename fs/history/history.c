@@ -22,17 +22,17 @@
 #include "crypto/encoding.h"
 #include "crypto/names.h"
 
-#define SPILL_BYTES (64u << 20)          /* pack the stage beyond this much */
+#define SPILL_BYTES (32u << 20)          /* pack the stage beyond this much */
 #define PACK_DELAY_MS 1000               /* newest commit reaches the ref within this */
 #define MAX_BATCH 256                    /* saves per commit, at most */
 #define MAX_SCAN 1024                    /* queued saves looked at for one batch */
-#define LINGER_MS 10                      /* a save waits this long for others to share its commit */
+#define LINGER_MS 10                     /* a save waits this long for others to share its commit */
 #define MAX_PACKS 12                     /* more small packs than this are merged */
 #define BIG_PACK (1ull << 30)            /* packs this big are not merged (but by gc) */
 #define TREE_CACHE_LIMIT (4u << 20)      /* trees up to this size stay parsed in memory */
 #define OBJECT_CACHE_MAX (64u << 20)     /* all parsed objects libgit2 keeps, at most */
 #define PACK_WINDOW (32u << 20)          /* libgit2 maps packs this much at a time */
-#define PACK_MAPPED_MAX (64u << 20)      /* and unmaps the oldest windows beyond this */
+#define PACK_MAPPED_MAX (32u << 20)      /* and unmaps the oldest windows beyond this */
 #define MAX_DEFERRED 32                  /* big saves captured by the committer, at most */
 
 /* ---- capture: ciphertext from live/ into the stage ---- */
