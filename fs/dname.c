@@ -90,22 +90,26 @@ int rfs_dname_open(const struct rfs_keys *k, int dirfd, const uint8_t dirid[RFS_
 	return rfs_name_open(clear, 256, sealed, dirid, k) < 0 ? -EIO : 0;
 }
 
-bool rfs_dname_folder_is_bare(int dirfd)
+int rfs_dname_folder_empty(int dirfd, bool but_dirid)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
-	bool bare = dp != NULL;
+	int rc = 0;
 
-	if (!dp && fd >= 0)
-		close(fd);
-	while (dp && (de = readdir(dp)) != NULL) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-			bare = false;
+	if (!dp) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    !(but_dirid && !strcmp(de->d_name, RFS_DIRID_FILE))) {
+			rc = -ENOTEMPTY;
 			break;
 		}
 	}
-	if (dp)
-		closedir(dp);
-	return bare;
+	closedir(dp);
+	return rc;
 }

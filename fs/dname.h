@@ -33,9 +33,10 @@ void rfs_dname_remove_long(int dirfd, const char *backing);
 int rfs_dname_open(const struct rfs_keys *k, int dirfd, const uint8_t dirid[RFS_DIRID_SIZE],
                     const char *backing, char clear[256]);
 
-/* True when the folder dirfd holds nothing at all, not even its .dirid: a
-** mkdir cut short by a crash. Such a folder has no names to lose, so it may
-** be given a new folder id. */
-bool rfs_dname_folder_is_bare(int dirfd);
+/* 0 when the folder dirfd (any descriptor of it, O_PATH too) holds nothing,
+** or nothing but its .dirid when but_dirid; else -ENOTEMPTY or -errno.
+** A folder without even a .dirid is a mkdir cut short by a crash: it has no
+** names to lose, so it may be given a new folder id. */
+int rfs_dname_folder_empty(int dirfd, bool but_dirid);
 
 #endif

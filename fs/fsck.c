@@ -166,7 +166,7 @@ static int walk_dir(struct walk *w, int dirfd, const char *path)
 	if (read_small(dirfd, RFS_DIRID_FILE, dirid, sizeof(dirid), &len) < 0 ||
 	    len != sizeof(dirid)) {
 		/* A mkdir cut short by a crash: nothing inside, nothing lost; the mount gives it an id. */
-		if (len == 0 && rfs_dname_folder_is_bare(dirfd)) {
+		if (len == 0 && rfs_dname_folder_empty(dirfd, false) == 0) {
 			closedir(dp);
 			return 0;
 		}

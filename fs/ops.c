@@ -81,7 +81,7 @@ static int dirid_of(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DI
 	if (!dir->dirid_ok) {
 		int fd = openat(dir->fd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
 
-		if (fd < 0 && errno == ENOENT && rfs_dname_folder_is_bare(dir->fd) &&
+		if (fd < 0 && errno == ENOENT && rfs_dname_folder_empty(dir->fd, false) == 0 &&
 		    new_dirid(dir->fd, dir->dirid) == 0) {
 			fd = openat(dir->fd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
 			healed = true;
@@ -877,30 +877,6 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	refuse_special(req, "hard links are");
 }
 
-/* A backing folder is empty when it holds nothing but its .dirid. */
-static int check_empty_dir(int dfd)
-{
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
-	struct dirent *de;
-	int rc = 0;
-
-	if (!dp) {
-		if (fd >= 0)
-			close(fd);
-		return -errno;
-	}
-	while ((de = readdir(dp)) != NULL) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, RFS_DIRID_FILE)) {
-			rc = -ENOTEMPTY;
-			break;
-		}
-	}
-	closedir(dp);
-	return rc;
-}
-
 /* Remove the backing folder parent/backing, which must be empty but for its .dirid. */
 static int remove_dir(int parent_fd, const char *backing)
 {
@@ -910,7 +886,7 @@ static int remove_dir(int parent_fd, const char *backing)
 
 	if (dfd < 0)
 		return -errno;
-	rc = check_empty_dir(dfd);
+	rc = rfs_dname_folder_empty(dfd, true);
 	if (rc == 0) {
 		fd = openat(dfd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || read(fd, dirid, sizeof(dirid)) != (ssize_t)sizeof(dirid))
@@ -1017,7 +993,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		int dfd = openat(to_dir->fd, to.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		int fd = -1;
 
-		rc = dfd < 0 ? -errno : check_empty_dir(dfd);
+		rc = dfd < 0 ? -errno : rfs_dname_folder_empty(dfd, true);
 		if (rc == 0) {
 			fd = openat(dfd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
 			if (fd < 0 || read(fd, target_dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
@@ -1688,9 +1664,10 @@ int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 	return 0;
 }
 
-/* Find or make folder name in dir for a restore; *child gets one lookup. */
-static int restore_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *name, uid_t uid,
-                       gid_t gid, struct rfs_inode **child)
+/* Folder name in dir, made (with uid/gid, recorded as created) when missing
+** and make is set; *child gets one lookup. */
+static int enter_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *name, bool make,
+                     uid_t uid, gid_t gid, struct rfs_inode **child)
 {
 	struct rfs_sealed_name sn;
 	struct stat st;
@@ -1702,7 +1679,7 @@ static int restore_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *nam
 		uint8_t dirid[RFS_DIRID_SIZE];
 		int dfd = -1;
 
-		if (errno != ENOENT)
+		if (errno != ENOENT || !make)
 			return -errno;
 		rc = rfs_dname_write_long(dir->fd, &sn);
 		if (rc == 0 && mkdirat(dir->fd, sn.backing, 0755) != 0)
@@ -1726,6 +1703,51 @@ static int restore_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *nam
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	return rfs_inode_lookup(&fs->it, dir, name, sn.backing, &st, child);
+}
+
+/* A clear path walked from the root: the folders on the way each hold one
+** lookup (walk_end drops them, also after a failed walk; start from a zeroed
+** struct); the last component is left to the caller. */
+struct walk {
+	struct rfs_inode *held[PATH_MAX / 2];
+	size_t nheld;
+	struct rfs_inode *dir;             /* the folder of the last component */
+	const char *last;
+	char *path;
+};
+
+static int walk_to_last(struct rfs_fs *fs, const char *clear_path, bool make, uid_t uid,
+                        gid_t gid, struct walk *w)
+{
+	char *comp, *next, *save = NULL;
+	int rc;
+
+	w->nheld = 0;
+	w->dir = &fs->it.root;
+	w->last = NULL;
+	w->path = strdup(clear_path);
+	if (!w->path)
+		return -ENOMEM;
+	comp = strtok_r(w->path, "/", &save);
+	if (!comp)
+		return -EISDIR;
+	for (; (next = strtok_r(NULL, "/", &save)) != NULL; comp = next) {
+		if (w->nheld == sizeof(w->held) / sizeof(w->held[0]))
+			return -ENAMETOOLONG;
+		rc = enter_dir(fs, w->dir, comp, make, uid, gid, &w->held[w->nheld]);
+		if (rc < 0)
+			return rc;
+		w->dir = w->held[w->nheld++];
+	}
+	w->last = comp;
+	return 0;
+}
+
+static void walk_end(struct rfs_fs *fs, struct walk *w)
+{
+	while (w->nheld > 0)
+		rfs_inode_forget(&fs->it, w->held[--w->nheld], 1);
+	free(w->path);
 }
 
 /* Record the whole of in, just rebuilt or revived, as "restored from rev". */
@@ -1827,14 +1849,13 @@ static int revive_file(struct rfs_fs *fs, int dirfd, const struct rfs_sealed_nam
 int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                    mode_t mode, uid_t uid, gid_t gid)
 {
-	struct rfs_inode *held[PATH_MAX / 2], *dir = &fs->it.root, *in = NULL, *old;
-	char *path = strdup(target), *comp, *next, *save = NULL;
-	size_t nheld = 0, i;
+	struct rfs_inode *in = NULL, *old;
 	struct rfs_sealed_name sn;
+	struct walk *w = calloc(1, sizeof(*w));
 	struct stat st;
 	int src = -1, fd = -1, rc = 0;
 
-	if (!fs->history || !path)
+	if (!fs->history || !w)
 		rc = fs->history ? -ENOMEM : -EROFS;
 	if (rc == 0 && (src = memfd_create("recfs-restore", MFD_CLOEXEC)) < 0)
 		rc = -errno;
@@ -1842,79 +1863,57 @@ int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const
 		rc = rfs_history_read(fs->history, rev, source, src);
 	if (rc == 0 && fstat(src, &st) != 0)
 		rc = -errno;
-	comp = rc == 0 ? strtok_r(path, "/", &save) : NULL;
-	if (rc == 0 && !comp)
-		rc = -EISDIR;
-	for (; rc == 0 && comp && (next = strtok_r(NULL, "/", &save)) != NULL; comp = next) {
-		rc = restore_dir(fs, dir, comp, uid, gid, &held[nheld]);
-		if (rc == 0)
-			dir = held[nheld++];
-		if (nheld == sizeof(held) / sizeof(held[0]))
-			rc = -ENAMETOOLONG;
-	}
 	if (rc == 0)
-		rc = seal_name(fs, dir, comp, &sn);
+		rc = walk_to_last(fs, target, true, uid, gid, w);
+	if (rc == 0)
+		rc = seal_name(fs, w->dir, w->last, &sn);
 	if (rc == 0) {
 		uint64_t size = (uint64_t)st.st_size;
 
-		if (fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (fstatat(w->dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			rc = S_ISREG(st.st_mode) ? 0 : S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
-			fd = rc < 0 ? rc : rebuild_file(fs, dir->fd, sn.backing, &st, src, size);
+			fd = rc < 0 ? rc : rebuild_file(fs, w->dir->fd, sn.backing, &st, src, size);
 			old = rc < 0 ? NULL : rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
 			if (fd >= 0 && old)
 				rfs_inode_rename(&fs->it, old, NULL, NULL, NULL);   /* replaced */
 		} else {
-			fd = revive_file(fs, dir->fd, &sn, mode, uid, gid, rev, source);
+			fd = revive_file(fs, w->dir->fd, &sn, mode, uid, gid, rev, source);
 		}
 		rc = fd < 0 ? fd : 0;
 		/* The kernel looks the name up again and finds the new file. */
-		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, dir), comp,
-		                                       strlen(comp));
+		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
+		                                       strlen(w->last));
 		if (rc == 0 && fstat(fd, &st) != 0)
 			rc = -errno;
 		if (rc == 0)
-			rc = rfs_inode_lookup(&fs->it, dir, comp, sn.backing, &st, &in);
+			rc = rfs_inode_lookup(&fs->it, w->dir, w->last, sn.backing, &st, &in);
 		if (rc == 0) {
-			held[nheld++] = in;
 			rc = record_restore(fs, in, fd, rev);
+			rfs_inode_forget(&fs->it, in, 1);
 		}
 	}
 	if (fd >= 0)
 		close(fd);
 	if (src >= 0)
 		close(src);
-	for (i = nheld; i-- > 0;)
-		rfs_inode_forget(&fs->it, held[i], 1);
-	free(path);
+	if (w)
+		walk_end(fs, w);
+	free(w);
 	return rc;
 }
 
 int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap)
 {
-	struct rfs_inode *held[64], *dir = &fs->it.root;
-	char *path = strdup(clear_path), *comp, *next, *save = NULL;
 	struct rfs_sealed_name sn;
+	struct walk *w = calloc(1, sizeof(*w));
 	struct stat st;
-	size_t nheld = 0;
 	ssize_t n = 0;
-	int rc = path ? 0 : -ENOMEM;
+	int rc = w ? walk_to_last(fs, clear_path, false, 0, 0, w) : -ENOMEM;
 
-	comp = rc == 0 ? strtok_r(path, "/", &save) : NULL;
-	for (; rc == 0 && comp; comp = next) {
-		next = strtok_r(NULL, "/", &save);
-		rc = seal_name(fs, dir, comp, &sn);
-		if (rc == 0 && fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			rc = -errno;
-		if (rc == 0 && next && !S_ISDIR(st.st_mode))
-			rc = -ENOTDIR;
-		if (rc == 0 && next) {
-			rc = nheld < sizeof(held) / sizeof(held[0])
-			         ? rfs_inode_lookup(&fs->it, dir, comp, sn.backing, &st, &held[nheld])
-			         : -ENAMETOOLONG;
-			if (rc == 0)
-				dir = held[nheld++];
-		}
-	}
+	if (rc == 0)
+		rc = seal_name(fs, w->dir, w->last, &sn);
+	if (rc == 0 && fstatat(w->dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
 	if (rc == 0 && !S_ISREG(st.st_mode))
 		rc = -EINVAL;
 	if (rc == 0) {
@@ -1922,7 +1921,7 @@ int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_
 		struct rfs_cfile cf = { .key = key };
 		const char *why;
 
-		cf.fd = openat(dir->fd, sn.backing, O_RDONLY | O_CLOEXEC | O_NOATIME);
+		cf.fd = openat(w->dir->fd, sn.backing, O_RDONLY | O_CLOEXEC | O_NOATIME);
 		rc = !key ? -ENOMEM : cf.fd < 0 ? -errno : 0;
 		if (rc == 0)
 			rc = rfs_cfile_load(fs->v->ks, cf.fd, key, cf.file_id, &cf.hdr_flags, &why);
@@ -1938,9 +1937,9 @@ int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_
 			close(cf.fd);
 		rfs_key_free(key);
 	}
-	while (nheld > 0)
-		rfs_inode_forget(&fs->it, held[--nheld], 1);
-	free(path);
+	if (w)
+		walk_end(fs, w);
+	free(w);
 	return rc < 0 ? rc : (int)n;
 }
 

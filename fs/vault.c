@@ -3,7 +3,6 @@
 */
 #include "fs/vault.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "crypto/names.h"
+#include "fs/dname.h"
 
 static int fsync_dir(int dirfd, const char *name)
 {
@@ -46,19 +46,11 @@ static int write_new_file(int dirfd, const char *name, const void *data, size_t 
 
 static bool dir_is_empty(const char *path)
 {
-	DIR *d = opendir(path);
-	struct dirent *de;
-	bool empty = true;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool empty = fd >= 0 && rfs_dname_folder_empty(fd, false) == 0;
 
-	if (!d)
-		return false;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-			empty = false;
-			break;
-		}
-	}
-	closedir(d);
+	if (fd >= 0)
+		close(fd);
 	return empty;
 }
 

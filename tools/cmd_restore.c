@@ -36,7 +36,7 @@ static int restore_through_mount(struct hcli *x, const char *hex)
 	int rc = hcli_locate(x, hex, source);
 
 	if (rc == 0)
-		rc = hcli_stat(x, hex, &ver);
+		rc = hcli_stat_at(x, hex, source, &ver);
 	if (rc < 0)
 		return rc;
 	if (ver.type == RFS_OBJ_DIR)
@@ -49,7 +49,7 @@ static int restore_through_mount(struct hcli *x, const char *hex)
 		int mem = memfd_create("recfs-restore", MFD_CLOEXEC);
 		ssize_t n;
 
-		rc = mem < 0 ? -errno : hcli_read(x, hex, mem);
+		rc = mem < 0 ? -errno : hcli_read_at(x, hex, source, mem);
 		n = rc < 0 ? -1 : pread(mem, target, sizeof target - 1, 0);
 		if (mem >= 0)
 			close(mem);

@@ -155,7 +155,7 @@ int hcli_resolve(struct hcli *x, const char *spec, char out[RFS_REV_HEX + 1])
 	                 : rfs_history_resolve(x->h, spec, out);
 }
 
-static int stat_at(struct hcli *x, const char *rev, const char *path, struct rfs_version *out)
+int hcli_stat_at(struct hcli *x, const char *rev, const char *path, struct rfs_version *out)
 {
 	return x->remote ? rfs_remote_stat(x->vault, rev, path, out)
 	                 : rfs_history_stat(x->h, rev, path, out);
@@ -205,7 +205,7 @@ int hcli_locate(struct hcli *x, const char *rev, char path[PATH_MAX])
 	int rc;
 
 	snprintf(path, PATH_MAX, "%s", x->clear);
-	if (stat_at(x, rev, x->clear, &v) == 0)
+	if (hcli_stat_at(x, rev, x->clear, &v) == 0)
 		return 0;
 	rc = hcli_log(x, NULL, 0, find_seq, &s);
 	if (rc < 0 || s.seq == 0)
@@ -223,7 +223,7 @@ int hcli_stat(struct hcli *x, const char *rev, struct rfs_version *out)
 	char path[PATH_MAX];
 	int rc = hcli_locate(x, rev, path);
 
-	return rc < 0 ? rc : stat_at(x, rev, path, out);
+	return rc < 0 ? rc : hcli_stat_at(x, rev, path, out);
 }
 
 int hcli_read(struct hcli *x, const char *rev, int out_fd)
@@ -231,8 +231,11 @@ int hcli_read(struct hcli *x, const char *rev, int out_fd)
 	char path[PATH_MAX];
 	int rc = hcli_locate(x, rev, path);
 
-	if (rc < 0)
-		return rc;
+	return rc < 0 ? rc : hcli_read_at(x, rev, path, out_fd);
+}
+
+int hcli_read_at(struct hcli *x, const char *rev, const char *path, int out_fd)
+{
 	return x->remote ? rfs_remote_read(x->vault, rev, path, out_fd)
 	                 : rfs_history_read(x->h, rev, path, out_fd);
 }

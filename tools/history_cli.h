@@ -36,6 +36,9 @@ int hcli_resolve(struct hcli *x, const char *spec, char out[RFS_REV_HEX + 1]);
 ** lists its versions under their paths of the time). 0 or -ENOENT. */
 int hcli_locate(struct hcli *x, const char *rev, char path[PATH_MAX]);
 int hcli_stat(struct hcli *x, const char *rev, struct rfs_version *out);
+/* The same at a path already located (no second walk of the log). */
+int hcli_stat_at(struct hcli *x, const char *rev, const char *path, struct rfs_version *out);
+int hcli_read_at(struct hcli *x, const char *rev, const char *path, int out_fd);
 int hcli_read(struct hcli *x, const char *rev, int out_fd);
 int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res);
 int hcli_gc(struct hcli *x);
