@@ -177,16 +177,18 @@ Test(history, verify_clean_then_detects_each_tampering)
 
 	/* forged signature: the head commit signed by another key */
 	git_rewrite(&x, "H=$(git rev-parse main); "
-	            "N=$(git cat-file commit $H | sed 's/^recfs-sig ed25519 ./recfs-sig ed25519 A/' | "
+	            "N=$(git cat-file commit $H | sed 's/^recfs-sig ed25519 A/recfs-sig ed25519 B/;t;s/^recfs-sig ed25519 ./recfs-sig ed25519 A/' | "
 	            "git hash-object -t commit -w --stdin); git update-ref refs/heads/main $N");
 	r = verify_report(&x, &p);
 	cr_assert(strstr(r, "forged signature on commit"), "got: %s", r);
 	free(r);
 	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
 
-	/* changed commit: its message altered */
+	/* changed commit: its message altered (a first character of Z becomes Y, any
+	** other becomes Z, so the rewrite always changes it) */
 	git_rewrite(&x, "H=$(git rev-parse main); "
-	            "N=$(git cat-file commit $H | sed '$ s/^./Z/' | git hash-object -t commit -w --stdin); "
+	            "N=$(git cat-file commit $H | sed '$ {s/^Z/Y/;t;s/^./Z/}' | "
+	            "git hash-object -t commit -w --stdin); "
 	            "git update-ref refs/heads/main $N");
 	r = verify_report(&x, &p);
 	cr_assert(strstr(r, "changed commit"), "got: %s", r);
@@ -210,9 +212,11 @@ Test(history, verify_clean_then_detects_each_tampering)
 	free(r);
 	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
 
-	/* corrupt blob: flip a byte in the middle of a pack */
+	/* corrupt blob: a byte in the middle of each pack becomes X, or Y if it was X */
 	git_rewrite(&x, "for p in objects/pack/*.pack; do s=$(stat -c %s $p); chmod u+w $p; "
-	            "printf 'X' | dd of=$p bs=1 seek=$((s/2)) conv=notrunc status=none; done");
+	            "b=$(dd if=$p bs=1 skip=$((s/2)) count=1 status=none); "
+	            "if [ \"$b\" = X ]; then c=Y; else c=X; fi; "
+	            "printf $c | dd of=$p bs=1 seek=$((s/2)) conv=notrunc status=none; done");
 	r = verify_report(&x, &p);
 	cr_assert(strstr(r, "corrupt object"), "got: %s", r);
 	free(r);
