@@ -27,6 +27,8 @@ struct rfs_fs {
 	bool as_root;                  /* daemon runs as root: give new files the caller's ids */
 	bool demo_attribution;         /* see rfs_mount_opts */
 	double timeout;                /* entry and attribute cache, seconds */
+	char bdi[32];                  /* the mount's "major:minor" in /sys/class/bdi, or "" */
+	int readahead_widened;         /* once, at the first open (after INIT) */
 };
 
 extern const struct fuse_lowlevel_ops rfs_ops;

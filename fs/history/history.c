@@ -622,13 +622,17 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &p->queued);
 	pthread_mutex_lock(&h->q_lock);
+	/* Only the first save of a batch wakes the committer: it then lingers
+	** on a timer, and a wake-up per save would cost a context switch each. */
+	bool first = !h->q_head;
 	if (h->q_tail)
 		h->q_tail->next = p;
 	else
 		h->q_head = p;
 	h->q_tail = p;
 	p->seq = ++h->n_recorded;
-	pthread_cond_signal(&h->q_cond);
+	if (first)
+		pthread_cond_signal(&h->q_cond);
 	pthread_mutex_unlock(&h->q_lock);
 	return 0;
 }

@@ -369,6 +369,7 @@ struct pack_out {
 	uint8_t *buf;
 	size_t used;
 	uint64_t off;                     /* bytes of pack so far */
+	bool crc_known;                   /* a raw entry: its CRC comes from its old index */
 	uint32_t crc;                     /* of the object being written */
 	int err;
 };
@@ -384,7 +385,8 @@ static void out_put(struct pack_out *o, const void *data, size_t n)
 {
 	const uint8_t *p = data;
 	rfs_sha1_update(&o->sha, p, n);
-	o->crc = crc32_update(o->crc, p, n);
+	if (!o->crc_known)
+		o->crc = crc32_update(o->crc, p, n);
 	o->off += n;
 	while (n) {
 		size_t take = OUT_BUF - o->used < n ? OUT_BUF - o->used : n;
@@ -535,15 +537,18 @@ static int write_pack_body(struct pack_out *o, size_t n, rfs_pack_source src, vo
 	put_be32(hdr + 8, (uint32_t)n);
 	out_put(o, hdr, 12);
 	for (size_t i = 0; i < n && !o->err; i++) {
-		git_object_t type;
-		const void *data;
-		size_t len;
-		int rc = src(arg, i, &e[i].oid, &type, &data, &len);
+		struct rfs_pack_obj obj = { .raw = false };
+		int rc = src(arg, i, &obj);
 		if (rc < 0)
 			return rc;
+		e[i].oid = obj.oid;
 		e[i].offset = o->off;
-		o->crc = 0;
-		put_object(o, type, data, len);
+		o->crc_known = obj.raw;
+		o->crc = obj.raw ? obj.crc : 0;
+		if (obj.raw)
+			out_put(o, obj.data, obj.len);
+		else
+			put_object(o, obj.type, obj.data, obj.len);
 		e[i].crc = o->crc;
 	}
 	rfs_sha1_final(&o->sha, sum);
@@ -666,36 +671,99 @@ long rfs_packs_count(const struct rfs_packs *p)
 	return rc < 0 ? rc : (long)n;
 }
 
-struct oid_list {
-	git_oid *v;
-	size_t n, cap;
-	int err;
+/* One object of a pack being merged: where its entry is, so packs are read
+** in file order and entries copied as they are, checked by their CRC. */
+struct merge_obj {
+	git_oid oid;
+	uint32_t pack;
+	uint32_t crc;
+	uint64_t offset;
+	uint64_t len;                     /* of the whole entry */
 };
 
-static int collect_oid(const git_oid *oid, void *arg)
+static uint32_t get_be32(const uint8_t *p)
 {
-	struct oid_list *l = arg;
-	if ((l->err = rfs_grow(&l->v, &l->cap, l->n, sizeof *l->v, 4096)) < 0)
-		return -1;
-	l->v[l->n++] = *oid;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Append the objects listed by a pack index (v2) to *v. 0 or -errno. */
+static int read_index(const char *path, uint32_t pack, struct merge_obj **v, size_t *n,
+                      size_t *cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	size_t len = (size_t)st.st_size;
+	const uint8_t *b = len >= 8 + 1024 ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	close(fd);
+	if (b == MAP_FAILED)
+		return -EIO;
+	int rc = memcmp(b, "\377tOc", 4) || get_be32(b + 4) != 2 ? -EIO : 0;
+	size_t count = rc ? 0 : get_be32(b + 8 + 255 * 4);
+	if (8 + 1024 + count * 28 + 40 > len) {
+		rc = -EIO;
+		count = 0;
+	}
+	const uint8_t *ids = b + 8 + 1024, *crcs = ids + count * 20, *offs = crcs + count * 4;
+	const uint8_t *big = offs + count * 4;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		uint64_t off = get_be32(offs + 4 * i);
+		if (off & 0x80000000u) {
+			size_t at = (size_t)(big - b) + 8 * (off & 0x7fffffffu);
+			if (at + 8 + 40 > len) {
+				rc = -EIO;
+				break;
+			}
+			off = (uint64_t)get_be32(b + at) << 32 | get_be32(b + at + 4);
+		}
+		if ((rc = rfs_grow(v, cap, *n, sizeof **v, 4096)) < 0)
+			break;
+		struct merge_obj *m = &(*v)[(*n)++];
+		memcpy(m->oid.id, ids + 20 * i, 20);
+		m->pack = pack;
+		m->crc = get_be32(crcs + 4 * i);
+		m->offset = off;
+	}
+	munmap((void *)b, len);
+	return rc;
+}
+
+static int by_oid(const void *a, const void *b)
+{
+	return git_oid_cmp(&((const struct merge_obj *)a)->oid, &((const struct merge_obj *)b)->oid);
+}
+
+static int by_place(const void *a, const void *b)
+{
+	const struct merge_obj *x = a, *y = b;
+	if (x->pack != y->pack)
+		return x->pack < y->pack ? -1 : 1;
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static int read_object(git_odb *odb, const git_oid *oid, git_odb_object **cur,
+                       struct rfs_pack_obj *obj)
+{
+	git_odb_object_free(*cur);
+	*cur = NULL;
+	if (git_odb_read(cur, odb, oid) < 0)
+		return -EIO;                 /* also a hash mismatch: never copy a corrupt object */
+	obj->oid = *oid;
+	obj->type = git_odb_object_type(*cur);
+	obj->data = git_odb_object_data(*cur);
+	obj->len = git_odb_object_size(*cur);
 	return 0;
 }
 
-static int by_oid(const void *a, const void *b) { return git_oid_cmp(a, b); }
-
-int rfs_odb_list_source(void *arg, size_t i, git_oid *oid, git_object_t *type, const void **data,
-                        size_t *len)
+int rfs_odb_list_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 {
 	struct rfs_odb_list *m = arg;
-	git_odb_object_free(m->cur);
-	m->cur = NULL;
-	if (git_odb_read(&m->cur, m->odb, &m->list[i]) < 0)
-		return -EIO;                 /* also a hash mismatch: never copy a corrupt object */
-	*oid = m->list[i];
-	*type = git_odb_object_type(m->cur);
-	*data = git_odb_object_data(m->cur);
-	*len = git_odb_object_size(m->cur);
-	return 0;
+	return read_object(m->odb, &m->list[i], &m->cur, obj);
 }
 
 /* How many of the packs (sorted by size) to merge: enough to get back to
@@ -712,37 +780,109 @@ static size_t merge_count(const struct pack_file *v, size_t n, size_t max_packs)
 	return k;
 }
 
-/* Every object of packs v[0..k) written into one new pack. */
+/* Entries of the packs being merged, read through a buffer in file order. */
+struct merge_src {
+	git_odb *odb;                     /* for an entry that is not a whole object */
+	git_odb_object *cur;
+	const struct merge_obj *objs;
+	const int *fds;
+	uint8_t *buf;
+	size_t cap;
+	uint32_t pack;
+	uint64_t start, end;              /* the part of pack that buf holds */
+};
+
+#define MERGE_READ (1u << 20)
+
+static int merge_source(void *arg, size_t i, struct rfs_pack_obj *obj)
+{
+	struct merge_src *m = arg;
+	const struct merge_obj *e = &m->objs[i];
+	if (e->len < 2 || e->len > SIZE_MAX / 2)
+		return -EIO;
+	if (e->pack != m->pack || e->offset < m->start || e->offset + e->len > m->end) {
+		size_t want = e->len > MERGE_READ ? (size_t)e->len : MERGE_READ;
+		if (want > m->cap) {
+			uint8_t *nb = realloc(m->buf, want);
+			if (!nb)
+				return -ENOMEM;
+			m->buf = nb;
+			m->cap = want;
+		}
+		ssize_t got = pread(m->fds[e->pack], m->buf, want, (off_t)e->offset);
+		if (got < (ssize_t)e->len)
+			return got < 0 ? -errno : -EIO;
+		m->pack = e->pack;
+		m->start = e->offset;
+		m->end = e->offset + (uint64_t)got;
+	}
+	const uint8_t *raw = m->buf + (e->offset - m->start);
+	unsigned type = raw[0] >> 4 & 7;
+	if (type < GIT_OBJECT_COMMIT || type > GIT_OBJECT_TAG)   /* a delta: copy the object */
+		return read_object(m->odb, &e->oid, &m->cur, obj);
+	if (crc32_update(0, raw, (size_t)e->len) != e->crc)
+		return -EIO;                 /* never copy a damaged entry */
+	obj->oid = e->oid;
+	obj->data = raw;
+	obj->len = (size_t)e->len;
+	obj->raw = true;
+	obj->crc = e->crc;
+	return 0;
+}
+
+/* Every object of packs v[0..k) written into one new pack, in the order
+** the packs hold them; each entry is copied as it is. */
 static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k, char name[41])
 {
-	git_odb *odb = NULL;
-	struct oid_list l = { 0 };
-	int rc = git_odb_new(&odb) < 0 ? -EIO : 0;
+	struct merge_src m = { .pack = UINT32_MAX };
+	struct merge_obj *objs = NULL;
+	size_t n = 0, cap = 0, u = 0;
+	int *fds = malloc(k * sizeof *fds);
+	int rc = fds && git_odb_new(&m.odb) == 0 ? 0 : -ENOMEM;
+	for (size_t i = 0; fds && i < k; i++)
+		fds[i] = -1;
 	for (size_t i = 0; i < k && rc == 0; i++) {
-		char idx[PATH_MAX];
+		char path[PATH_MAX];
 		git_odb_backend *be = NULL;
-		snprintf(idx, sizeof idx, "%s/%s.idx", p->packdir, v[i].name);
-		if (git_odb_backend_one_pack(&be, idx) < 0 || git_odb_add_backend(odb, be, 1) < 0) {
+		snprintf(path, sizeof path, "%s/%s.pack", p->packdir, v[i].name);
+		if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			rc = -errno;
+			break;
+		}
+		snprintf(path, sizeof path, "%s/%s.idx", p->packdir, v[i].name);
+		if (git_odb_backend_one_pack(&be, path) < 0 || git_odb_add_backend(m.odb, be, 1) < 0) {
 			if (be)
 				be->free(be);
 			rc = -EIO;
 		}
+		if (rc == 0)
+			rc = read_index(path, (uint32_t)i, &objs, &n, &cap);
 	}
-	if (rc == 0 && git_odb_foreach(odb, collect_oid, &l) < 0)
-		rc = l.err ? l.err : -EIO;
-	size_t u = 0;
 	if (rc == 0) {
-		qsort(l.v, l.n, sizeof *l.v, by_oid);
-		for (size_t i = 0; i < l.n; i++)
-			if (u == 0 || !git_oid_equal(&l.v[u - 1], &l.v[i]))
-				l.v[u++] = l.v[i];
+		/* An entry ends where the next begins, or at the pack's checksum. */
+		qsort(objs, n, sizeof *objs, by_place);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t end = i + 1 < n && objs[i + 1].pack == objs[i].pack ? objs[i + 1].offset
+			                                                           : v[objs[i].pack].size - 20;
+			objs[i].len = end > objs[i].offset ? end - objs[i].offset : 0;
+		}
+		qsort(objs, n, sizeof *objs, by_oid);
+		for (size_t i = 0; i < n; i++)
+			if (u == 0 || !git_oid_equal(&objs[u - 1].oid, &objs[i].oid))
+				objs[u++] = objs[i];
+		qsort(objs, u, sizeof *objs, by_place);
+		m.objs = objs;
+		m.fds = fds;
+		rc = pack_write_to(p->packdir, u, merge_source, &m, name);
 	}
-	struct rfs_odb_list m = { odb, l.v, NULL };   /* only the packs being merged */
-	if (rc == 0)
-		rc = pack_write_to(p->packdir, u, rfs_odb_list_source, &m, name);
 	git_odb_object_free(m.cur);
-	free(l.v);
-	git_odb_free(odb);
+	git_odb_free(m.odb);
+	for (size_t i = 0; fds && i < k; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	free(objs);
+	free(m.buf);
 	return rc;
 }
 
@@ -973,14 +1113,13 @@ int rfs_stage_put(struct rfs_stage *st, const git_oid *oid, git_object_t type, c
 size_t rfs_stage_bytes(const struct rfs_stage *st) { return st->bytes; }
 size_t rfs_stage_count(const struct rfs_stage *st) { return st->n; }
 
-static int stage_source(void *arg, size_t i, git_oid *oid, git_object_t *type, const void **data,
-                        size_t *len)
+static int stage_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 {
 	struct rfs_stage *st = arg;
-	*oid = st->objs[i].oid;
-	*type = st->objs[i].type;
-	*data = st->objs[i].data;
-	*len = st->objs[i].len;
+	obj->oid = st->objs[i].oid;
+	obj->type = st->objs[i].type;
+	obj->data = st->objs[i].data;
+	obj->len = st->objs[i].len;
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #ifndef RECFS_FS_HISTORY_PACK_H
 #define RECFS_FS_HISTORY_PACK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <git2.h>
@@ -62,10 +63,21 @@ int rfs_packs_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
 /* Number of packs in objects/pack; -errno. */
 long rfs_packs_count(const struct rfs_packs *p);
 
-/* Object source for the generic pack writer: the i-th object, read into a
-** buffer owned by the callee until the next call. */
-typedef int (*rfs_pack_source)(void *arg, size_t i, git_oid *oid, git_object_t *type,
-                               const void **data, size_t *len);
+/* One object for the generic pack writer. Either type, data and len (the
+** object itself), or raw: data and len are a whole pack entry copied from
+** another pack (no deltas), whose CRC-32 is crc. */
+struct rfs_pack_obj {
+	git_oid oid;
+	git_object_t type;
+	const void *data;
+	size_t len;
+	bool raw;
+	uint32_t crc;
+};
+
+/* Object source for the generic pack writer: the i-th object, its data
+** owned by the callee until the next call. */
+typedef int (*rfs_pack_source)(void *arg, size_t i, struct rfs_pack_obj *obj);
 
 /* A source reading the listed objects from odb; cur holds the last one
 ** read (the caller frees it with git_odb_object_free). */
@@ -74,8 +86,7 @@ struct rfs_odb_list {
 	const git_oid *list;
 	git_odb_object *cur;
 };
-int rfs_odb_list_source(void *arg, size_t i, git_oid *oid, git_object_t *type, const void **data,
-                        size_t *len);
+int rfs_odb_list_source(void *arg, size_t i, struct rfs_pack_obj *obj);
 
 /* Write n objects as one pack (and its .idx) into packs' folder and make
 ** packs see it; name gets the pack's hex name (pack-<name>.pack) when not
