@@ -61,7 +61,7 @@ static int write_blob(struct rfs_history *h, const void *data, size_t len, git_o
 		return 0;
 	if (!h->stage)
 		return git_odb_write(oid, h->odb, data, len, GIT_OBJECT_BLOB) < 0 ? -EIO : 0;
-	int rc = git_odb_exists(h->odb, oid) ? 0 : rfs_stage_put(h->stage, oid, GIT_OBJECT_BLOB, data, len);
+	int rc = rfs_stage_put_new(h->stage, oid, GIT_OBJECT_BLOB, data, len);
 	return rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES ? rfs_stage_spill(h->stage) : rc;
 }
 

@@ -1123,6 +1123,14 @@ static int stage_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 	return 0;
 }
 
+int rfs_stage_put_new(struct rfs_stage *st, const git_oid *oid, git_object_t type,
+                      const void *data, size_t len)
+{
+	if (stage_find(st, oid) || (st->packs && pk_exists(&st->packs->parent, oid)))
+		return 0;
+	return rfs_stage_put(st, oid, type, data, len);
+}
+
 int rfs_stage_spill(struct rfs_stage *st)
 {
 	if (!st->packs)

@@ -29,6 +29,12 @@ int rfs_stage_attach(git_odb *odb, struct rfs_packs *packs, struct rfs_stage **o
 int rfs_stage_put(struct rfs_stage *st, const git_oid *oid, git_object_t type, const void *data,
                   size_t len);
 
+/* Stage oid unless the stage or the packs hold it already. Loose objects
+** (only other tools leave them) are not looked for: a copy more is harmless,
+** a file system lookup for every new object is not. 0 or -ENOMEM. */
+int rfs_stage_put_new(struct rfs_stage *st, const git_oid *oid, git_object_t type,
+                      const void *data, size_t len);
+
 /* Bytes of object data held. */
 size_t rfs_stage_bytes(const struct rfs_stage *st);
 size_t rfs_stage_count(const struct rfs_stage *st);

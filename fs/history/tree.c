@@ -187,8 +187,8 @@ static int write_tree(struct rfs_history *h, const struct entries *es, git_oid *
 	int rc = 0;
 	if (!h->stage)
 		rc = git_odb_write(out, h->odb, buf, len, GIT_OBJECT_TREE) < 0 ? -EIO : 0;
-	else if (!git_odb_exists(h->odb, out))
-		rc = rfs_stage_put(h->stage, out, GIT_OBJECT_TREE, buf, len);
+	else
+		rc = rfs_stage_put_new(h->stage, out, GIT_OBJECT_TREE, buf, len);
 	if (rc == 0)
 		cache_put(h, out, buf, len);
 	free(buf);
