@@ -135,6 +135,23 @@ int rfs_block_open(uint8_t *out, const uint8_t *ct, size_t ct_len, uint64_t i, b
 	return 0;
 }
 
+int rfs_block_open_in_place(uint8_t *slot, size_t ct_len, uint64_t i, bool final,
+                            const uint8_t file_id[16], const uint8_t key[32])
+{
+	uint8_t ad[BLOCK_AD_LEN];
+	uint8_t *c = slot + RFS_BLOCK_NONCE;
+	size_t clen = ct_len - RFS_BLOCK_OVERHEAD;
+
+	if (ct_len <= RFS_BLOCK_OVERHEAD || ct_len > RFS_SLOT_SIZE)
+		return -EIO;
+	block_ad(ad, file_id, i, final);
+	/* The tag is checked before any byte is decrypted, so c may be m. */
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(c, NULL, c, clen, c + clen, ad,
+	                                                        sizeof(ad), slot, key) != 0)
+		return -EIO;
+	return 0;
+}
+
 bool rfs_slot_is_hole(const uint8_t *ct, size_t ct_len)
 {
 	/* Byte 0 is zero and every byte equals its successor: all zero. */

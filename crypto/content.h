@@ -68,6 +68,11 @@ void rfs_block_seal(uint8_t *out, const uint8_t *plain, size_t len, uint64_t i, 
 int rfs_block_open(uint8_t *out, const uint8_t *ct, size_t ct_len, uint64_t i, bool final,
                    const uint8_t file_id[16], const uint8_t key[32]);
 
+/* Open the slot of ct_len bytes at slot as block i in place: the plaintext
+** (ct_len-40 bytes) is left at slot + RFS_BLOCK_NONCE. 0 or -EIO. */
+int rfs_block_open_in_place(uint8_t *slot, size_t ct_len, uint64_t i, bool final,
+                            const uint8_t file_id[16], const uint8_t key[32]);
+
 /* True when the slot is all zero bytes (a hole). */
 bool rfs_slot_is_hole(const uint8_t *ct, size_t ct_len);
 

@@ -248,7 +248,7 @@ static int reseal_block(struct rfs_cfile *cf, uint64_t old_size, uint64_t i, siz
 	return rc;
 }
 
-ssize_t rfs_cfile_read(struct rfs_cfile *cf, uint8_t *buf, size_t len, uint64_t off)
+ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uint8_t **out)
 {
 	uint64_t size = cf->size, last, b0, b1, i;
 	uint8_t *ct;
@@ -270,31 +270,28 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, uint8_t *buf, size_t len, uint64_t 
 	rc = pread_full(cf->fd, ct, ct_len, rfs_slot_offset(b0));
 	if (rc < 0)
 		return rc;
+	/* Each block is opened where it lies, then moved down to its place:
+	** plaintext i never reaches past slot i, so nothing unread is overwritten. */
 	for (i = b0; i <= b1; i++) {
-		const uint8_t *slot = ct + (i - b0) * RFS_SLOT_SIZE;
+		uint8_t *slot = ct + (i - b0) * RFS_SLOT_SIZE;
 		size_t blen = block_len(size, i);
 		uint64_t bstart = i * RFS_BLOCK_SIZE;
 		size_t from = off > bstart ? (size_t)(off - bstart) : 0;
 		size_t n = blen - from;
-		uint8_t plain[RFS_BLOCK_SIZE];
-		bool whole;
 
 		if (n > len - done)
 			n = len - done;
-		whole = from == 0 && n == blen;
 		if (i != last && rfs_slot_is_hole(slot, RFS_SLOT_SIZE)) {
-			memset(buf + done, 0, n);
+			memset(ct + done, 0, n);
 		} else {
-			uint8_t *dst = whole ? buf + done : plain;
-
-			if (rfs_block_open(dst, slot, blen + RFS_BLOCK_OVERHEAD, i, i == last,
-			                   cf->file_id, cf->key) != 0)
+			if (rfs_block_open_in_place(slot, blen + RFS_BLOCK_OVERHEAD, i, i == last,
+			                            cf->file_id, cf->key) != 0)
 				return -EIO;
-			if (!whole)
-				memcpy(buf + done, plain + from, n);
+			memmove(ct + done, slot + RFS_BLOCK_NONCE + from, n);
 		}
 		done += n;
 	}
+	*out = ct;
 	return (ssize_t)done;
 }
 

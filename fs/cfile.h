@@ -40,8 +40,10 @@ int rfs_cfile_init_as(int fd, const uint8_t *key, const uint8_t file_id[RFS_FILE
 /* Plaintext size from the backing size (fstat). 0 or -errno/-EIO. */
 int rfs_cfile_stat_size(int fd, uint64_t *size);
 
-/* Read up to len bytes at off into buf. Returns bytes read (0 at EOF) or -EIO. */
-ssize_t rfs_cfile_read(struct rfs_cfile *cf, uint8_t *buf, size_t len, uint64_t off);
+/* Read up to len bytes at off, decrypted in place in this thread's scratch
+** buffer: *out is valid until this thread's next rfs_cfile_* call. Returns
+** bytes read (0 at EOF), -ENOMEM or -EIO. */
+ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uint8_t **out);
 
 /* Write len bytes at off. Returns len or -errno (-ENOSPC, -EIO, -EFBIG). */
 ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, uint64_t off);

@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,9 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	bool fs_ready = false;
 	int rc = 0;
 
+	/* A fixed threshold: glibc would otherwise raise it after the first big
+	** free, and every thread's arena would keep its 1 MiB buffers for good. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	if (opts.snapshot_dir) {
 		int fd = open(opts.snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -296,7 +300,9 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 		rc = -ENOMEM;
 	} else {
 		fuse_loop_cfg_set_clone_fd(cfg, 1);
-		fuse_loop_cfg_set_max_threads(cfg, opts.threads ? opts.threads : 16);
+		/* Each worker holds two 1 MiB buffers (the request, and its
+		** ciphertext): 8 keep a few cores busy and the daemon small. */
+		fuse_loop_cfg_set_max_threads(cfg, opts.threads ? opts.threads : 8);
 		rc = fuse_session_loop_mt(se, cfg);
 		if (rc < 0)
 			rfs_log(LOG_ERR, "the FUSE loop ended with an error (%s)", strerror(-rc));

@@ -1249,24 +1249,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	struct rfs_cfile cf;
-	uint8_t *buf = malloc(size ? size : 1);
+	const uint8_t *clear = NULL;
 	ssize_t n;
 
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
 	pthread_rwlock_rdlock(&in->content);
 	cfile_of(in, fh_of(fi)->fd, &cf);
-	n = rfs_cfile_read(&cf, buf, size, (uint64_t)off);
+	n = rfs_cfile_read(&cf, size, (uint64_t)off, &clear);
 	pthread_rwlock_unlock(&in->content);
 	if (n == -EIO)
 		log_inode(fs, in, "a block fails authentication (tampered or damaged); run 'recfs fsck'");
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
-		fuse_reply_buf(req, (const char *)buf, (size_t)n);
-	free(buf);
+		fuse_reply_buf(req, (const char *)clear, (size_t)n);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -1954,7 +1949,13 @@ int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_
 		if (rc == 0)
 			rc = rfs_cfile_stat_size(cf.fd, &cf.size);
 		if (rc == 0)
-			n = rfs_cfile_read(&cf, (uint8_t *)buf, cap - 1, 0);
+		if (rc == 0) {
+			const uint8_t *clear;
+
+			n = rfs_cfile_read(&cf, cap - 1, 0, &clear);
+			if (n > 0)
+				memcpy(buf, clear, (size_t)n);
+		}
 		if (rc == 0 && n < 0)
 			rc = (int)n;
 		if (rc == 0)

@@ -168,7 +168,8 @@ static int capture_file_whole(struct rfs_history *h, int fd, struct rfs_capture 
 		return -errno;
 	uint64_t size = (uint64_t)st.st_size;
 	uint64_t n = chunk_count(h, size);
-	uint8_t *buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
+	/* A small file needs a small buffer (most saves are small files). */
+	uint8_t *buf = malloc(n == 1 && size ? (size_t)size : RFS_HEADER_SIZE + h->chunk_bytes);
 	if (!buf)
 		return -ENOMEM;
 	int rc = 0;

@@ -140,6 +140,35 @@ Test(content, block_round_trip_every_length_class)
 	}
 }
 
+Test(content, block_opens_in_place_and_refuses_every_tamper)
+{
+	uint8_t plain[RFS_BLOCK_SIZE], slot[RFS_SLOT_SIZE], copy[RFS_SLOT_SIZE];
+	const size_t where[] = { 0, 23, 24, 2000, RFS_SLOT_SIZE - 16, RFS_SLOT_SIZE - 1 };
+
+	for (size_t len = 1; len <= RFS_BLOCK_SIZE; len += 4095) {
+		randombytes_buf(plain, len);
+		rfs_block_seal(slot, plain, len, 9, true, file_id, key);
+		memcpy(copy, slot, len + RFS_BLOCK_OVERHEAD);
+		for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+			size_t at = where[i] < len + RFS_BLOCK_OVERHEAD ? where[i] : len + RFS_BLOCK_OVERHEAD - 1;
+
+			slot[at] ^= 0x01;
+			cr_assert_eq(rfs_block_open_in_place(slot, len + RFS_BLOCK_OVERHEAD, 9, true,
+			                                     file_id, key), -EIO, "flip at %zu accepted", at);
+			cr_assert(sodium_is_zero(slot + RFS_BLOCK_NONCE, len), "unauthenticated bytes left");
+			memcpy(slot, copy, len + RFS_BLOCK_OVERHEAD);
+		}
+		cr_assert_eq(rfs_block_open_in_place(slot, len + RFS_BLOCK_OVERHEAD, 9, false, file_id,
+		                                     key), -EIO);
+		memcpy(slot, copy, len + RFS_BLOCK_OVERHEAD);
+		cr_assert_eq(rfs_block_open_in_place(slot, len + RFS_BLOCK_OVERHEAD, 9, true, file_id,
+		                                     key), 0);
+		cr_assert_eq(memcmp(slot + RFS_BLOCK_NONCE, plain, len), 0);
+	}
+	cr_assert_eq(rfs_block_open_in_place(slot, RFS_BLOCK_OVERHEAD, 9, true, file_id, key), -EIO);
+	cr_assert_eq(rfs_block_open_in_place(slot, RFS_SLOT_SIZE + 1, 9, true, file_id, key), -EIO);
+}
+
 Test(content, block_nonces_are_fresh)
 {
 	uint8_t plain[100] = { 0 }, a[140], b[140];
