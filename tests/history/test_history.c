@@ -324,6 +324,42 @@ Test(history, many_packs_are_merged_and_every_version_survives)
 	fx_free(&x);
 }
 
+static void no_relock(void *arg, int lock)
+{
+	(void)arg;
+	(void)lock;
+}
+
+/* Merging copies pack entries as they are, checked by the CRC-32 of the
+** .idx: a damaged entry stops the merge, and the packs stay as they were. */
+Test(history, a_merge_copies_no_damaged_entry)
+{
+	struct fx x;
+	make_chain(&x, 40);
+	char objects[600], cmd[1400];
+	snprintf(objects, sizeof objects, "%s/history.git/objects", x.dir);
+	long packs = fx_count_packs(x.dir);
+	cr_assert(packs >= 3, "need packs to merge, have %ld", packs);
+	git_odb *odb = NULL;
+	struct rfs_packs *p = NULL;
+	cr_assert_eq(git_odb_new(&odb), 0);
+	cr_assert_eq(rfs_packs_attach(odb, objects, &p), 0);
+
+	/* One byte inside the first object of the smallest pack (past the
+	** 12-byte pack header and the object's own header). */
+	snprintf(cmd, sizeof cmd, "cd %s/pack && f=$(ls -S *.pack | tail -n1) && chmod u+w $f && "
+	         "printf '\\377' | dd of=$f bs=1 seek=40 conv=notrunc status=none && "
+	         "sha1sum *.pack > ../../sums", objects);
+	cr_assert_eq(fx_sh("%s", cmd), 0);
+	cr_assert_lt(rfs_packs_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0,
+	             "a merge copied a damaged entry");
+	cr_assert_eq(fx_count_packs(x.dir), packs, "packs were removed after a failed merge");
+	cr_assert_eq(fx_sh("cd %s/pack && sha1sum --quiet -c ../../sums", objects), 0);
+	cr_assert_eq(fx_sh("ls %s/pack | grep -q tmp_", objects), 1, "a temporary pack was left");
+	git_odb_free(odb);
+	fx_free(&x);
+}
+
 struct who_seen { int n; char login[4][16]; int64_t time[4]; uint64_t seq[4]; char rev[4][41]; };
 
 static int who_cb(const struct rfs_version *v, void *arg)

@@ -3,7 +3,8 @@
 # allow_other,default_permissions, other users get the same answers as on
 # ext4: the same sequence of operations by three unprivileged users runs on a
 # plain ext4 folder and on the mount, and the transcripts must be identical.
-# Without allow_other other users are kept out. -o noatime is passed on. With
+# Without allow_other other users are kept out. -o noatime is passed on, and
+# readahead is widened at the first open. With
 # -o ro every write is EROFS.
 # Must never: run outside its temp folder; it uses numeric uids 60001-60003
 # through setpriv and creates no accounts.
@@ -146,6 +147,10 @@ assert_match "-o noatime shows in /proc/mounts" '(^|,)noatime(,|$)' "$(mount_opt
 touch -a -d '2001-01-01 00:00:00' "$M/pub"
 cat "$M/pub" >/dev/null
 assert_eq "noatime: reading leaves atime alone" "$(date -d '2001-01-01 00:00:00' +%s)" "$(stat -c %X "$M/pub")"
+# The kernel starts every FUSE mount at 128 KiB of readahead; root's daemon widens it at the
+# first open so that streaming reads arrive 1 MiB at a time.
+bdi=$(awk -v m="$M" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
+assert_eq "the first open widened readahead to 4 MiB" 4096 "$(cat "/sys/class/bdi/$bdi/read_ahead_kb" 2>&1)"
 umount_vault "$M" "$V"
 
 # ---- read-only ----
