@@ -138,6 +138,53 @@ static int capture_chunk(struct rfs_history *h, int fd, uint64_t size, uint64_t 
 	return rc < 0 ? rc : write_blob(h, buf, len, oid);
 }
 
+/* A save of this many chunks or more goes straight into a pack of its own:
+** staged, its chunks would sit in memory until the stage spills, and many
+** small spills of one big save would be merged over and over. */
+#define STREAM_CHUNKS 8
+
+/* Chunks idx[0..n) (NULL: 0..n-1) of the file, their blob ids into oids. */
+static int capture_chunks(struct rfs_history *h, int fd, uint64_t size, const uint64_t *idx,
+                          size_t n, uint8_t *buf, git_oid *oids)
+{
+	int rc = 0;
+	if (n < STREAM_CHUNKS || !h->stage || h->hash_only || !h->packs) {
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = capture_chunk(h, fd, size, idx ? idx[i] : i, buf, &oids[i]);
+		return rc;
+	}
+	bool *hole = calloc(n, sizeof *hole);
+	if (!hole)
+		return -ENOMEM;
+	size_t data = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t start;
+		size_t len;
+		chunk_span(h, idx ? idx[i] : i, size, &start, &len);
+		hole[i] = len && span_is_hole(fd, start, len);
+		data += !hole[i];
+	}
+	struct rfs_pack_stream *s = NULL;
+	rc = data ? rfs_pack_stream_open(h->packs, data, &s) : 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		uint64_t start;
+		size_t len;
+		chunk_span(h, idx ? idx[i] : i, size, &start, &len);
+		if (hole[i]) {
+			rc = hole_blob(h, buf, len, &oids[i]);
+		} else if ((rc = read_full(fd, buf, len, start)) == 0) {
+			rfs_object_id(&oids[i], GIT_OBJECT_BLOB, buf, len);
+			rc = rfs_pack_stream_put(s, &oids[i], GIT_OBJECT_BLOB, buf, len);
+		}
+	}
+	if (s) {
+		int crc = rfs_pack_stream_close(s, rc == 0);
+		rc = rc ? rc : crc;
+	}
+	free(hole);
+	return rc;
+}
+
 #define CHUNK_NAME_MAX 17
 static void chunk_name(char out[CHUNK_NAME_MAX], uint64_t k)
 {
@@ -179,17 +226,18 @@ static int capture_file_whole(struct rfs_history *h, int fd, struct rfs_capture 
 		rc = capture_chunk(h, fd, size, 0, buf, &cap->oid);
 	} else {
 		git_treebuilder *bld = NULL;
+		git_oid *oids = calloc((size_t)n, sizeof *oids);
 		cap->mode = GIT_FILEMODE_TREE;
-		if (git_treebuilder_new(&bld, h->repo, NULL) < 0)
+		rc = oids ? capture_chunks(h, fd, size, NULL, (size_t)n, buf, oids) : -ENOMEM;
+		if (rc == 0 && git_treebuilder_new(&bld, h->repo, NULL) < 0)
 			rc = -EIO;
 		for (uint64_t k = 0; k < n && rc == 0; k++) {
-			git_oid oid;
 			char name[CHUNK_NAME_MAX];
-			rc = capture_chunk(h, fd, size, k, buf, &oid);
 			chunk_name(name, k);
-			if (rc == 0 && git_treebuilder_insert(NULL, bld, name, &oid, GIT_FILEMODE_BLOB) < 0)
+			if (git_treebuilder_insert(NULL, bld, name, &oids[k], GIT_FILEMODE_BLOB) < 0)
 				rc = -EIO;
 		}
+		free(oids);
 		if (rc == 0)
 			rc = chunk_tree_write(h, bld, &cap->oid);
 		git_treebuilder_free(bld);
@@ -239,9 +287,7 @@ static int capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_r
 			idx[u++] = idx[i];
 	cap->coid = calloc(u, sizeof *cap->coid);
 	uint8_t *buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
-	int rc = cap->coid && buf ? 0 : -ENOMEM;
-	for (size_t i = 0; i < u && rc == 0; i++)
-		rc = capture_chunk(h, fd, size, idx[i], buf, &cap->coid[i]);
+	int rc = cap->coid && buf ? capture_chunks(h, fd, size, idx, u, buf, cap->coid) : -ENOMEM;
 	free(buf);
 	cap->state = CAP_CHUNKS;
 	cap->cidx = idx;
@@ -1522,6 +1568,10 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		** the daemon's resident memory. Small windows, a small total. */
 		git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)PACK_WINDOW);
 		git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)PACK_MAPPED_MAX);
+		/* Every id we put in a tree is one we just computed from bytes we
+		** wrote (or, in verify, only hashed): libgit2's check that the object
+		** exists would read the header of every chunk of a big save back. */
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
 		rc = open_repo(h, !ro);
 	}
 	if (rc == 0 && (rc = load_head(h)) < 0)

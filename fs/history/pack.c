@@ -528,34 +528,105 @@ static int publish_pack(const char *packdir, const char *tpack, const char *tidx
 	return rc;
 }
 
-/* Stream the objects as a pack file; entries get their offsets and CRCs. */
-static int write_pack_body(struct pack_out *o, size_t n, rfs_pack_source src, void *arg,
-                           struct pack_entry *e, uint8_t sum[20])
+/* A pack being written: its object count is fixed when it is opened (the
+** header comes first, and the trailer hashes it). */
+struct rfs_pack_stream {
+	const char *packdir;
+	struct rfs_packs *packs;          /* told of the pack when it is kept; may be NULL */
+	char tpack[PATH_MAX];
+	struct pack_out o;
+	struct pack_entry *e;
+	size_t n, count;
+};
+
+static int stream_open(const char *packdir, size_t count, struct rfs_pack_stream *s)
 {
+	pthread_once(&crc_once, crc_init);
+	memset(s, 0, sizeof *s);
+	s->packdir = packdir;
+	s->count = count;
+	s->o.fd = -1;
+	s->e = calloc(count ? count : 1, sizeof *s->e);
+	s->o.buf = malloc(OUT_BUF);
+	if (!s->e || !s->o.buf || count > UINT32_MAX) {
+		free(s->e);
+		free(s->o.buf);
+		return count > UINT32_MAX ? -EFBIG : -ENOMEM;
+	}
+	if ((s->o.fd = tmp_file(packdir, "tmp_pack", s->tpack)) < 0) {
+		free(s->e);
+		free(s->o.buf);
+		return s->o.fd;
+	}
 	uint8_t hdr[12] = { 'P', 'A', 'C', 'K' };
 	put_be32(hdr + 4, 2);
-	put_be32(hdr + 8, (uint32_t)n);
-	out_put(o, hdr, 12);
-	for (size_t i = 0; i < n && !o->err; i++) {
-		struct rfs_pack_obj obj = { .raw = false };
-		int rc = src(arg, i, &obj);
-		if (rc < 0)
-			return rc;
-		e[i].oid = obj.oid;
-		e[i].offset = o->off;
-		o->crc_known = obj.raw;
-		o->crc = obj.raw ? obj.crc : 0;
-		if (obj.raw)
-			out_put(o, obj.data, obj.len);
-		else
-			put_object(o, obj.type, obj.data, obj.len);
-		e[i].crc = o->crc;
+	put_be32(hdr + 8, (uint32_t)count);
+	rfs_sha1_init(&s->o.sha);
+	out_put(&s->o, hdr, 12);
+	return 0;
+}
+
+/* Entries get their offsets and CRCs; errors stay in s->o.err. */
+static void stream_put(struct rfs_pack_stream *s, const struct rfs_pack_obj *obj)
+{
+	if (s->o.err)
+		return;
+	if (s->n == s->count) {
+		s->o.err = -EINVAL;          /* more objects than the header says */
+		return;
 	}
-	rfs_sha1_final(&o->sha, sum);
-	out_flush(o);
-	if (!o->err)
-		o->err = rfs_write_all(o->fd, sum, 20);
-	return o->err;
+	struct pack_entry *e = &s->e[s->n++];
+	e->oid = obj->oid;
+	e->offset = s->o.off;
+	s->o.crc_known = obj->raw;
+	s->o.crc = obj->raw ? obj->crc : 0;
+	if (obj->raw)
+		out_put(&s->o, obj->data, obj->len);
+	else
+		put_object(&s->o, obj->type, obj->data, obj->len);
+	e->crc = s->o.crc;
+}
+
+/* Keep (rc == 0): trailer, index, both fsync'd and moved into place, the
+** folder fsync'd. Otherwise, or on any failure, nothing is left behind. */
+static int stream_finish(struct rfs_pack_stream *s, int rc, char name[41])
+{
+	uint8_t sum[20];
+	char tidx[PATH_MAX];
+	int ifd = -1;
+	if (rc == 0 && s->n != s->count)
+		rc = -EINVAL;
+	if (rc == 0) {
+		rfs_sha1_final(&s->o.sha, sum);
+		out_flush(&s->o);
+		rc = s->o.err ? s->o.err : rfs_write_all(s->o.fd, sum, 20);
+	}
+	int crc = rc == 0 ? sync_close(s->o.fd) : close(s->o.fd);
+	rc = rc ? rc : crc;
+	if (rc == 0 && (ifd = tmp_file(s->packdir, "tmp_idx", tidx)) < 0)
+		rc = ifd;
+	if (rc == 0) {
+		qsort(s->e, s->n, sizeof *s->e, by_entry_oid);
+		rc = write_index(ifd, s->e, s->n, sum);
+		crc = sync_close(ifd);
+		rc = rc ? rc : crc;
+		char hex[41];
+		for (int i = 0; i < 20; i++)
+			snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+		if (rc == 0)
+			rc = publish_pack(s->packdir, s->tpack, tidx, hex);
+		if (rc < 0)
+			unlink(tidx);
+		else if (name)
+			memcpy(name, hex, 41);
+	}
+	if (rc < 0)
+		unlink(s->tpack);
+	else if (s->packs)
+		packs_rescan(s->packs);
+	free(s->e);
+	free(s->o.buf);
+	return rc;
 }
 
 /* Write n objects as one pack and its index into packdir; nothing else
@@ -565,48 +636,16 @@ static int pack_write_to(const char *packdir, size_t n, rfs_pack_source src, voi
 {
 	if (n == 0)
 		return 0;
-	pthread_once(&crc_once, crc_init);
-	char tpack[PATH_MAX], tidx[PATH_MAX];
-	struct pack_out o = { .fd = -1 };
-	struct pack_entry *e = calloc(n, sizeof *e);
-	o.buf = malloc(OUT_BUF);
-	int rc = e && o.buf ? 0 : -ENOMEM;
-	if (rc == 0 && (o.fd = tmp_file(packdir, "tmp_pack", tpack)) < 0)
-		rc = o.fd;
-	uint8_t sum[20];
-	if (rc == 0) {
-		rfs_sha1_init(&o.sha);
-		rc = write_pack_body(&o, n, src, arg, e, sum);
-		int crc = sync_close(o.fd);
-		rc = rc ? rc : crc;
-		if (rc < 0)
-			unlink(tpack);
+	struct rfs_pack_stream s;
+	int rc = stream_open(packdir, n, &s);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0 && !s.o.err; i++) {
+		struct rfs_pack_obj obj = { .raw = false };
+		if ((rc = src(arg, i, &obj)) == 0)
+			stream_put(&s, &obj);
 	}
-	int ifd = -1;
-	if (rc == 0 && (ifd = tmp_file(packdir, "tmp_idx", tidx)) < 0) {
-		rc = ifd;
-		unlink(tpack);
-	}
-	if (rc == 0) {
-		qsort(e, n, sizeof *e, by_entry_oid);
-		rc = write_index(ifd, e, n, sum);
-		int crc = sync_close(ifd);
-		rc = rc ? rc : crc;
-		char hex[41];
-		for (int i = 0; i < 20; i++)
-			snprintf(hex + 2 * i, 3, "%02x", sum[i]);
-		if (rc == 0)
-			rc = publish_pack(packdir, tpack, tidx, hex);
-		if (rc < 0) {
-			unlink(tpack);
-			unlink(tidx);
-		} else if (name) {
-			memcpy(name, hex, 41);
-		}
-	}
-	free(e);
-	free(o.buf);
-	return rc;
+	return stream_finish(&s, rc, name);
 }
 
 int rfs_pack_write(struct rfs_packs *packs, size_t n, rfs_pack_source src, void *arg, char name[41])
@@ -615,6 +654,34 @@ int rfs_pack_write(struct rfs_packs *packs, size_t n, rfs_pack_source src, void 
 	if (rc == 0)
 		packs_rescan(packs);
 	return rc;
+}
+
+int rfs_pack_stream_open(struct rfs_packs *packs, size_t count, struct rfs_pack_stream **out)
+{
+	struct rfs_pack_stream *s = malloc(sizeof *s);
+	int rc = s ? stream_open(packs->packdir, count, s) : -ENOMEM;
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	s->packs = packs;
+	*out = s;
+	return 0;
+}
+
+int rfs_pack_stream_put(struct rfs_pack_stream *s, const git_oid *oid, git_object_t type,
+                        const void *data, size_t len)
+{
+	struct rfs_pack_obj obj = { .oid = *oid, .type = type, .data = data, .len = len };
+	stream_put(s, &obj);
+	return s->o.err;
+}
+
+int rfs_pack_stream_close(struct rfs_pack_stream *s, bool keep)
+{
+	int rc = stream_finish(s, keep ? 0 : -ECANCELED, NULL);
+	free(s);
+	return keep ? rc : 0;
 }
 
 /* ---- consolidation: few packs, merged geometrically ---- */

@@ -100,6 +100,16 @@ int rfs_odb_list_source(void *arg, size_t i, struct rfs_pack_obj *obj);
 int rfs_pack_write(struct rfs_packs *packs, size_t n, rfs_pack_source src, void *arg,
                    char name[41]);
 
+/* A pack written object by object, for a save too big to stage: count is
+** how many objects will be put (the header comes first). close(keep) makes
+** the pack durable and visible; close(!keep), or a put that failed, leaves
+** nothing behind. put and close return 0 or -errno. */
+struct rfs_pack_stream;
+int rfs_pack_stream_open(struct rfs_packs *packs, size_t count, struct rfs_pack_stream **out);
+int rfs_pack_stream_put(struct rfs_pack_stream *s, const git_oid *oid, git_object_t type,
+                        const void *data, size_t len);
+int rfs_pack_stream_close(struct rfs_pack_stream *s, bool keep);
+
 /* SHA-1 (the pack trailer is part of git's format; not used for security). */
 struct rfs_sha1 {
 	uint32_t h[5];

@@ -260,7 +260,6 @@ static void check_live(struct walk *w, git_commit *head)
 	struct rfs_history *h = w->h;
 	if (!h->stage && rfs_stage_attach(h->odb, NULL, &h->stage) < 0)
 		return;
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
 	h->hash_only = true;
 	git_oid live;
 	git_tree *a = NULL, *b = NULL;
@@ -277,7 +276,6 @@ static void check_live(struct walk *w, git_commit *head)
 		if (w->res->problems == before)
 			problem(w, "live/ differs from the newest commit");
 	}
-	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
 	git_tree_free(a);
 	git_tree_free(b);
 }

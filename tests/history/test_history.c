@@ -345,12 +345,22 @@ Test(history, a_merge_copies_no_damaged_entry)
 	cr_assert_eq(git_odb_new(&odb), 0);
 	cr_assert_eq(rfs_packs_attach(odb, objects, &p), 0);
 
-	/* One byte inside the first object of the smallest pack (past the
-	** 12-byte pack header and the object's own header). */
-	snprintf(cmd, sizeof cmd, "cd %s/pack && f=$(ls -S *.pack | tail -n1) && chmod u+w $f && "
-	         "printf '\\377' | dd of=$f bs=1 seek=40 conv=notrunc status=none && "
-	         "sha1sum *.pack > ../../sums", objects);
-	cr_assert_eq(fx_sh("%s", cmd), 0);
+	/* Every bit of one byte inside the first object (a save's own blob) of
+	** the smallest pack: past the 12-byte pack header and the object's header. */
+	char pack[800];
+	snprintf(cmd, sizeof cmd, "ls -S %s/pack/*.pack | tail -n1", objects);
+	FILE *ls = popen(cmd, "r");
+	cr_assert(ls && fgets(pack, sizeof pack, ls));
+	pclose(ls);
+	pack[strcspn(pack, "\n")] = '\0';
+	cr_assert_eq(chmod(pack, 0644), 0);
+	int fd = open(pack, O_RDWR);
+	uint8_t byte;
+	cr_assert(fd >= 0 && pread(fd, &byte, 1, 40) == 1);
+	byte ^= 0xff;
+	cr_assert(pwrite(fd, &byte, 1, 40) == 1);
+	close(fd);
+	cr_assert_eq(fx_sh("cd %s/pack && sha1sum *.pack > ../../sums", objects), 0);
 	cr_assert_lt(rfs_packs_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0,
 	             "a merge copied a damaged entry");
 	cr_assert_eq(fx_count_packs(x.dir), packs, "packs were removed after a failed merge");
@@ -529,6 +539,62 @@ Test(history, sparse_file_save_costs_what_it_holds)
 	fx_free(&x);
 }
 
+/* n buffers of len bytes, each filled from its own seed. */
+static void new_contents(uint8_t **data, int n, size_t len, unsigned seed)
+{
+	for (int i = 0; i < n; i++) {
+		data[i] = malloc(len);
+		cr_assert(data[i]);
+		fill(data[i], len, seed + (unsigned)i);
+	}
+}
+
+/* Packs holding exactly n objects. */
+static long packs_of(struct fx *x, int n)
+{
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "for i in %s/history.git/objects/pack/*.idx; do "
+	         "git show-index < $i | wc -l; done | grep -cx %d", x->dir, n);
+	return fx_sh_number(cmd);
+}
+
+/* A save of many chunks goes into a pack of its own, written as it is read
+** (the stage would hold it all in memory); every version still reads back. */
+Test(history, a_big_save_streams_into_its_own_pack, .timeout = 120)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256];
+	size_t len = 12 * 256 * RFS_BLOCK_SIZE - 100;   /* 12 chunks */
+	uint8_t id[16], *key = rfs_key_alloc(), *data[2], *out = malloc(len + 1);
+	new_contents(data, 2, len, 70);
+	cr_assert_eq(fx_backing(&x, "big.bin", b), 0);
+	cr_assert_eq(fx_write_file(&x, b, data[0], len, id, key, 1), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/big.bin", id, len, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	cr_assert_eq(packs_of(&x, 12), 1, "the 12 chunks are not one pack of their own");
+	/* Rewritten whole, with the written ranges the daemon would give. */
+	cr_assert_eq(fx_write_file(&x, b, data[1], len, id, key, 0), 0);
+	struct rfs_range r = { 0, (len + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE };
+	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/big.bin", id, len, &r, 1), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	cr_assert_eq(packs_of(&x, 12), 2, "the second save is not a pack of its own");
+	struct count c = { 0 };
+	cr_assert_eq(rfs_history_log(x.h, "/big.bin", 0, count_cb, &c), 0);
+	cr_assert_eq(c.n, 2);
+	for (int i = 0; i < 2; i++) {            /* revs are newest first */
+		cr_assert_eq(fx_show(&x, c.revs[1 - i], "/big.bin", out, len + 1), (long)len);
+		cr_assert(!memcmp(out, data[i], len), "version %d differs", i);
+	}
+	close_and_verify_clean(&x);
+	cr_assert_eq(fx_sh("git --git-dir=%s/history.git fsck --strict --no-progress", x.dir), 0);
+	for (int i = 0; i < 2; i++)
+		free(data[i]);
+	free(out);
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
 Test(history, empty_file_grown_past_one_chunk_by_one_block)
 {
 	struct fx x;
@@ -589,10 +655,7 @@ Test(history, big_saves_are_captured_later_but_keep_their_bytes, .timeout = 120)
 	size_t len = 3u << 20;                 /* 3 MiB: four chunks */
 	uint64_t nblocks = (len + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE;
 	uint8_t id[16], id2[16], *key = rfs_key_alloc(), *key2 = rfs_key_alloc(), *data[4];
-	for (int i = 0; i < 4; i++) {
-		data[i] = malloc(len);
-		fill(data[i], len, 40u + (unsigned)i);
-	}
+	new_contents(data, 4, len, 40);
 	cr_assert_eq(fx_backing(&x, "big.bin", b), 0);
 	cr_assert_eq(fx_write_file(&x, b, data[0], len, id, key, 1), 0);
 	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/big.bin", id, len, NULL, 0), 0);
