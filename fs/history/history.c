@@ -452,10 +452,20 @@ static int capture_save(struct rfs_history *h, const struct rfs_save *s, struct 
 
 /* ---- the queue ---- */
 
-static void pending_free(struct rfs_pending *p)
+static void blob_release(struct rfs_history *h, struct rfs_pending *p)
+{
+	if (!p->blob)
+		return;
+	__atomic_sub_fetch(&h->blob_bytes, p->blob_len, __ATOMIC_ACQ_REL);
+	free(p->blob);
+	p->blob = NULL;
+}
+
+static void pending_free(struct rfs_history *h, struct rfs_pending *p)
 {
 	if (!p)
 		return;
+	blob_release(h, p);
 	rfs_event_clear(&p->ev);
 	free(p->cpath);
 	free(p->cpath_old);
@@ -467,7 +477,7 @@ static void pending_free(struct rfs_pending *p)
 	free(p);
 }
 
-static struct rfs_pending *pending_new(const struct rfs_save *s)
+static struct rfs_pending *pending_new(struct rfs_history *h, const struct rfs_save *s)
 {
 	struct rfs_pending *p = calloc(1, sizeof *p);
 	if (!p)
@@ -491,7 +501,7 @@ static struct rfs_pending *pending_new(const struct rfs_save *s)
 	p->cpath_old = s->cipher_path_old ? strdup(s->cipher_path_old) : NULL;
 	if (!e->path || !e->path_old || !e->restored_from || !e->property || !p->cpath ||
 	    (s->cipher_path_old && !p->cpath_old)) {
-		pending_free(p);
+		pending_free(h, p);
 		return NULL;
 	}
 	return p;
@@ -504,6 +514,60 @@ static bool valid_save(const struct rfs_save *s)
 		return false;
 	bool two = s->kind == RFS_SAVE_RENAMED || s->kind == RFS_SAVE_EXCHANGED;
 	return !two || (s->cipher_path_old && s->cipher_path_old[0] != '/');
+}
+
+/* ---- small saves: read here, staged by the committer ----
+** A commit being written holds the repository lock for a millisecond or
+** more; a create or a close that waited for it would wait in the caller's
+** syscall. A save of one chunk is read and hashed without the lock instead,
+** and the committer stages its blob before it builds the commit. */
+#define SMALL_SAVE_MAX (256u << 10)
+#define SMALL_QUEUED_MAX (64u << 20)      /* beyond this, saves wait for the lock again */
+
+static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struct rfs_pending *p)
+{
+	if (s->type != RFS_OBJ_FILE || s->kind == RFS_SAVE_RENAMED || path_is_long(s->cipher_path))
+		return false;
+	int fd = save_fd(h, s);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SMALL_SAVE_MAX &&
+	          chunk_count(h, (uint64_t)st.st_size) == 1;
+	size_t len = ok ? (size_t)st.st_size : 0;
+	if (ok && __atomic_add_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL) > SMALL_QUEUED_MAX) {
+		__atomic_sub_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL);
+		ok = false;
+	}
+	uint8_t *buf = ok ? malloc(len ? len : 1) : NULL;
+	if (ok && (!buf || read_full(fd, buf, len, 0) < 0)) {
+		__atomic_sub_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL);
+		free(buf);
+		ok = false;
+	}
+	if (fd != s->fd)
+		close(fd);
+	if (!ok)
+		return false;
+	rfs_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, len);
+	p->cap.state = CAP_ENTRY;
+	p->cap.mode = GIT_FILEMODE_BLOB;
+	p->blob = buf;
+	p->blob_len = len;
+	return true;
+}
+
+/* With the repository lock: every small blob of the batch into the stage. */
+static int stage_small(struct rfs_history *h, struct rfs_pending *batch, size_t n)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n; i++, batch = batch->next) {
+		if (batch->blob && rc == 0)
+			rc = rfs_stage_put_new(h->stage, &batch->cap.oid, GIT_OBJECT_BLOB, batch->blob,
+			                       batch->blob_len);
+		blob_release(h, batch);
+	}
+	return rc;
 }
 
 /* ---- deferred capture: big saves are read by the committer ----
@@ -639,7 +703,7 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 		return -EROFS;
 	if (!valid_save(s))
 		return -EINVAL;
-	struct rfs_pending *p = pending_new(s);
+	struct rfs_pending *p = pending_new(h, s);
 	if (!p)
 		return -ENOMEM;
 	/* Deletes, mode and property changes capture nothing: they need not wait
@@ -648,7 +712,9 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	                s->kind == RFS_SAVE_RESTORED || s->kind == RFS_SAVE_RECOVERED ||
 	                s->kind == RFS_SAVE_RENAMED;
 	int rc = 0;
-	if (captures && try_defer(h, s, p)) {
+	if (captures && capture_small(h, s, p)) {
+		/* staged by the committer */
+	} else if (captures && try_defer(h, s, p)) {
 		if (path_is_long(s->cipher_path)) {  /* a long name's side file: small, now */
 			pthread_mutex_lock(&h->git_lock);
 			rc = capture_side(h, s->cipher_path, &p->cap);
@@ -664,7 +730,7 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 		pthread_mutex_unlock(&h->git_lock);
 	}
 	if (rc < 0) {
-		pending_free(p);
+		pending_free(h, p);
 		return rc;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &p->queued);
@@ -987,6 +1053,8 @@ static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t 
 	struct rfs_pending *p = batch;
 	for (size_t i = 0; i < n && rc == 0; i++, p = p->next)
 		rc = p->cap_err;                 /* a deferred capture failed */
+	int staged = stage_small(h, batch, n);
+	rc = rc ? rc : staged;
 	p = batch;
 	for (size_t i = 0; i < n && rc == 0; i++, p = p->next) {
 		if (!p->cpath[0] && p->cap.state == CAP_ENTRY && p->cap.mode == GIT_FILEMODE_TREE) {
@@ -1342,7 +1410,7 @@ static void *committer(void *arg)
 			pthread_mutex_unlock(&h->git_lock);
 			while (batch) {
 				struct rfs_pending *next = batch->next;
-				pending_free(batch);
+				pending_free(h, batch);
 				batch = next;
 			}
 			pthread_mutex_lock(&h->q_lock);
@@ -1622,7 +1690,7 @@ void rfs_history_close(struct rfs_history *h)
 	}
 	while (h->q_head) {
 		struct rfs_pending *next = h->q_head->next;
-		pending_free(h->q_head);
+		pending_free(h, h->q_head);
 		h->q_head = next;
 	}
 	rfs_bytes_free(&h->index_pending);

@@ -46,6 +46,8 @@ struct rfs_pending {
 	size_t nranges;
 	bool claimed;                     /* CAP_DEFERRED: a thread is capturing it (q_lock) */
 	int cap_err;                      /* the deferred capture failed: the batch fails */
+	uint8_t *blob;                    /* a small save read without the lock: the committer */
+	size_t blob_len;                  /* stages it (cap.oid is already its id) */
 };
 
 struct rfs_tree_cache;
@@ -81,6 +83,7 @@ struct rfs_history {
 	struct rfs_pending *q_head, *q_tail;
 	struct rfs_pending *inflight;     /* the batch whose deferred saves the committer captures */
 	unsigned n_deferred;              /* pendings in CAP_DEFERRED (atomic; changed under q_lock) */
+	size_t blob_bytes;                /* of pendings' small blobs, not yet staged (atomic) */
 	pthread_cond_t cap_cond;          /* a deferred capture finished (q_lock) */
 	uint64_t n_recorded, n_committed, n_durable;
 	bool flush_wanted, stop;
