@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -178,6 +179,29 @@ static void find_bdi(const char *mnt, char *out, size_t outsz)
 	fclose(f);
 }
 
+/* Every inode the kernel knows holds an O_PATH descriptor: with the usual
+** soft limit of 1,024, listing a folder of 3,000 files failed with EMFILE.
+** Raise the soft limit to the hard one (root: to the kernel's nr_open). */
+void rfs_raise_fd_limit(void)
+{
+	struct rlimit rl;
+	FILE *f;
+	unsigned long long nr_open;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (geteuid() == 0 && (f = fopen("/proc/sys/fs/nr_open", "re"))) {
+		if (fscanf(f, "%llu", &nr_open) == 1 && nr_open > rl.rlim_max)
+			rl.rlim_max = (rlim_t)nr_open;
+		fclose(f);
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* What the daemon tells the waiting parent. */
 struct start_status {
 	int rc;
@@ -216,6 +240,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	/* A fixed threshold: glibc would otherwise raise it after the first big
 	** free, and every thread's arena would keep its 1 MiB buffers for good. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	rfs_raise_fd_limit();
 	if (opts.snapshot_dir) {
 		int fd = open(opts.snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 

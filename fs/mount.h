@@ -31,6 +31,11 @@ struct rfs_mount_opts {
 ** 0 or -ENOENT / -ENOTDIR / -EBUSY; err gets the reason. */
 int rfs_mountpoint_check(const char *mountpoint, char *err, size_t errsz);
 
+/* Raise this process's soft limit on open files to its hard limit (root:
+** to the kernel's nr_open): the daemon holds a descriptor per inode the
+** kernel knows. */
+void rfs_raise_fd_limit(void);
+
 /* Mount v at mountpoint and serve until unmounted. Takes ownership of v.
 ** In the background case the process forks: the parent returns 0 once the
 ** mount is up (or -errno and err from the daemon when it could not start);

@@ -4,7 +4,8 @@
 # ext4: the same sequence of operations by three unprivileged users runs on a
 # plain ext4 folder and on the mount, and the transcripts must be identical.
 # Without allow_other other users are kept out. -o noatime is passed on, and
-# readahead is widened at the first open. With
+# readahead is widened at the first open. A daemon started with a soft limit
+# of 1,024 descriptors still serves a folder of 3,000 files. With
 # -o ro every write is EROFS.
 # Must never: run outside its temp folder; it uses numeric uids 60001-60003
 # through setpriv and creates no accounts.
@@ -151,6 +152,23 @@ assert_eq "noatime: reading leaves atime alone" "$(date -d '2001-01-01 00:00:00'
 # first open so that streaming reads arrive 1 MiB at a time.
 bdi=$(awk -v m="$M" '$5 == m { d = $3 } END { print d }' /proc/self/mountinfo)
 assert_eq "the first open widened readahead to 4 MiB" 4096 "$(cat "/sys/class/bdi/$bdi/read_ahead_kb" 2>&1)"
+umount_vault "$M" "$V"
+
+# ---- many files under a low descriptor limit ----
+# Each inode the kernel knows holds a descriptor in the daemon: started with the usual soft
+# limit of 1,024, it must still list and read a folder of 3,000 files.
+mount_vault "$V" "$M"
+mkdir "$M/many" && (cd "$M/many" && for i in $(seq 3000); do printf '%s\n' "$i" >"f$i"; done)
+umount_vault "$M" "$V"
+old_limit=$(ulimit -Sn)
+ulimit -Sn 1024
+mount_vault "$V" "$M"
+ulimit -Sn "$old_limit"
+assert_eq "ls -l lists 3,000 files (daemon started with a soft limit of 1,024)" 3000 \
+	"$(ls -l "$M/many" 2>&1 | grep -c ' f[0-9]*$')"
+assert_eq "the last of them reads back" 3000 "$(cat "$M/many/f3000" 2>&1)"
+assert_eq "find sees every one" 3000 "$(find "$M/many" -type f 2>&1 | grep -c '/f[0-9]*$')"
+rm -rf "$M/many"
 umount_vault "$M" "$V"
 
 # ---- read-only ----
