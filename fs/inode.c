@@ -251,6 +251,14 @@ void rfs_inode_forget(struct rfs_itable *t, struct rfs_inode *in, uint64_t n)
 	pthread_mutex_unlock(&t->mu);
 }
 
+bool rfs_inode_unlinked(struct rfs_itable *t, struct rfs_inode *in)
+{
+	pthread_mutex_lock(&t->mu);
+	bool gone = in != &t->root && !in->parent;
+	pthread_mutex_unlock(&t->mu);
+	return gone;
+}
+
 void rfs_inode_rename(struct rfs_itable *t, struct rfs_inode *in, struct rfs_inode *parent,
                       const char *name, const char *backing)
 {

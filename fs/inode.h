@@ -81,6 +81,9 @@ int rfs_inode_lookup(struct rfs_itable *t, struct rfs_inode *parent, const char 
 /* Drop n lookups; frees the inode (and parents) when nothing refers to it. */
 void rfs_inode_forget(struct rfs_itable *t, struct rfs_inode *in, uint64_t n);
 
+/* Whether in was unlinked (detached from the name tree). */
+bool rfs_inode_unlinked(struct rfs_itable *t, struct rfs_inode *in);
+
 /* Move an inode in the name tree (rename), or detach it (parent NULL: unlink). */
 void rfs_inode_rename(struct rfs_itable *t, struct rfs_inode *in, struct rfs_inode *parent,
                       const char *name, const char *backing);

@@ -731,6 +731,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		note_inode(fs, in, RFS_SAVE_MODE, NULL);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = set_size(fs, in, attr->st_size, fi);
+	/* CTIME comes only from the kernel writing back the times it caches; for
+	** a file just unlinked (every rm does this) nobody will read them again. */
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_CTIME) && rfs_inode_unlinked(&fs->it, in))
+		to_set &= ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME);
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 	                          FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
 		rc = set_times(in, attr, to_set,
