@@ -22,6 +22,7 @@
 #include "fs/control.h"
 #include "fs/history/history.h"
 #include "fs/log.h"
+#include "fs/mountinfo.h"
 #include "fs/ops.h"
 
 int rfs_mountpoint_check(const char *mountpoint, char *err, size_t errsz)
@@ -141,44 +142,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return 0;
 }
 
-/* Undo mountinfo's octal escapes (\040 for a space) in place. */
-static void unescape_mountinfo(char *s)
-{
-	char *out = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*out++ = *s;
-		}
-	}
-	*out = '\0';
-}
-
-/* The device ("major:minor") of the newest FUSE mount at mnt, from
-** /proc/self/mountinfo: a stat of mnt would wait for the loop not yet running. */
-static void find_bdi(const char *mnt, char *out, size_t outsz)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096], dev[32], point[PATH_MAX], *dash;
-
-	out[0] = '\0';
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		dash = strstr(line, " - fuse");
-		if (!dash || sscanf(line, "%*s %*s %31s %*s %4095s", dev, point) != 2)
-			continue;
-		unescape_mountinfo(point);
-		if (strcmp(point, mnt) == 0)
-			snprintf(out, outsz, "%s", dev);
-	}
-	fclose(f);
-}
-
 /* Every inode the kernel knows holds an O_PATH descriptor: with the usual
 ** soft limit of 1,024, listing a folder of 3,000 files failed with EMFILE.
 ** Raise the soft limit to the hard one (root: to the kernel's nr_open). */
@@ -233,6 +196,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	struct rfs_mount_opts opts = *o;
 	struct rfs_fs fs;
 	struct who_buf who;
+	struct rfs_mount_entry mounted;
 	char *abs_mnt = realpath(mountpoint, NULL);
 	bool fs_ready = false;
 	int rc = 0;
@@ -301,8 +265,9 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	if (rc < 0)
 		goto out;
 	fs.se = se;
-	if (abs_mnt)
-		find_bdi(abs_mnt, fs.bdi, sizeof(fs.bdi));
+	/* Not a stat of the mount point: that would wait for the loop not yet running. */
+	if (abs_mnt && rfs_mount_find(abs_mnt, false, &mounted) == 0)
+		snprintf(fs.bdi, sizeof(fs.bdi), "%s", mounted.dev);
 	(void)rfs_vault_lock_note(v, getpid(), abs_mnt ? abs_mnt : mountpoint);
 	if (report_fd >= 0) {
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);

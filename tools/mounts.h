@@ -1,9 +1,9 @@
 /*
-** mounts: finding recfs mounts in the mount table, and unmounting them.
+** mounts: unmounting recfs mounts, and starting them (the mount table itself
+** is read by fs/mountinfo).
 **
-** Owns: reading /proc/self/mountinfo (a recfs mount has fstype fuse.recfs and
-** the absolute vault path as its source), and the unmount that waits until
-** the daemon has let go of VAULT/lock, so the next command can open the vault.
+** Owns: the unmount that waits until the daemon has let go of VAULT/lock, so
+** the next command can open the vault.
 ** Must never: unmount anything that is not a recfs mount, or go through a shell.
 */
 #ifndef RECFS_TOOLS_MOUNTS_H
@@ -11,24 +11,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <limits.h>
 
-#define RFS_FSTYPE "fuse.recfs"
-
-struct rfs_mount_entry {
-	char mountpoint[PATH_MAX];   /* absolute, unescaped */
-	char source[PATH_MAX];       /* for recfs: the absolute vault path */
-	char fstype[64];
-};
-
-/* Absolute form of path without touching the last component (a dead FUSE
-** mount point answers ENOTCONN to stat). 0 or -errno. */
-int rfs_mount_abspath(const char *path, char out[PATH_MAX]);
-
-/* The mount whose mount point is path, exactly (contains == false), or the
-** innermost recfs mount holding path (contains == true).
-** 0, -ENOENT (not mounted / not inside a recfs mount), -errno. */
-int rfs_mount_find(const char *path, bool contains, struct rfs_mount_entry *out);
+#include "fs/mountinfo.h"
 
 /* Unmount the recfs mount at mountpoint (fusermount3 -u, -z when lazy), then
 ** wait up to timeout_s seconds until VAULT/lock is free. Prints nothing;
