@@ -21,21 +21,10 @@ static const struct cli_help verify_help = {
 
 int cmd_verify(int argc, char **argv)
 {
-	static const struct option options[] = { CLI_PASSPHRASE_FILE_OPTION, CLI_HELP_OPTION, { 0 } };
-	const char *passfile = NULL;
-	int c;
-	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
-		switch (c) {
-		case 'p': passfile = optarg; break;
-		case 'h': return cli_print_help(&verify_help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 1, 1, "VAULT") < 0)
-		return CLI_FAIL;
 	struct hcli x;
-	if (hcli_open(argv[optind], NULL, passfile, false, &x) != CLI_OK)
-		return CLI_FAIL;
+	int status = hcli_open_vault_argv(argc, argv, &verify_help, false, &x);
+	if (status >= 0)
+		return status;
 	struct rfs_verify_result res;
 	int rc = hcli_verify(&x, stdout, &res);
 	hcli_close(&x);
