@@ -47,12 +47,7 @@ static void encode_event(struct rfs_history *h, struct rfs_bytes *out, const git
 	struct rfs_bytes pl = { 0 };
 	rfs_bytes_put(&pl, rev->id, GIT_OID_RAWSZ);
 	rfs_bytes_u64(&pl, r->seq);
-	rfs_bytes_u64(&pl, (uint64_t)r->time_sec);
-	rfs_bytes_u32(&pl, r->time_nsec);
-	rfs_bytes_u32(&pl, (uint32_t)r->tz_minutes);
-	rfs_bytes_str(&pl, r->login);
-	rfs_bytes_str(&pl, r->full_name);
-	rfs_bytes_str(&pl, r->host);
+	rfs_record_who_encode(&pl, r);
 	rfs_bytes_u32(&pl, (uint32_t)i);
 	rfs_bytes_u32(&pl, (uint32_t)r->nevents);
 	rfs_event_encode(&pl, e);
@@ -154,12 +149,7 @@ static int view_open(struct rfs_history *h, const struct irec *x, git_oid *rev, 
 	struct rfs_reader rd = { pl, ctlen - MAC, 0, 0 };
 	rfs_read_bytes(&rd, rev->id, GIT_OID_RAWSZ);
 	r->seq = rfs_read_u64(&rd);
-	r->time_sec = (int64_t)rfs_read_u64(&rd);
-	r->time_nsec = rfs_read_u32(&rd);
-	r->tz_minutes = (int32_t)rfs_read_u32(&rd);
-	r->login = rfs_read_str(&rd);
-	r->full_name = rfs_read_str(&rd);
-	r->host = rfs_read_str(&rd);
+	rfs_record_who_decode(&rd, r);
 	rfs_read_u32(&rd);
 	rfs_read_u32(&rd);
 	r->events = calloc(1, sizeof *r->events);

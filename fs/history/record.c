@@ -159,6 +159,26 @@ char *rfs_strdup0(const char *s)
 	return strdup(s ? s : "");
 }
 
+void rfs_record_who_encode(struct rfs_bytes *b, const struct rfs_record *r)
+{
+	rfs_bytes_u64(b, (uint64_t)r->time_sec);
+	rfs_bytes_u32(b, r->time_nsec);
+	rfs_bytes_u32(b, (uint32_t)r->tz_minutes);
+	rfs_bytes_str(b, r->login);
+	rfs_bytes_str(b, r->full_name);
+	rfs_bytes_str(b, r->host);
+}
+
+void rfs_record_who_decode(struct rfs_reader *rd, struct rfs_record *r)
+{
+	r->time_sec = (int64_t)rfs_read_u64(rd);
+	r->time_nsec = rfs_read_u32(rd);
+	r->tz_minutes = (int32_t)rfs_read_u32(rd);
+	r->login = rfs_read_str(rd);
+	r->full_name = rfs_read_str(rd);
+	r->host = rfs_read_str(rd);
+}
+
 void rfs_event_encode(struct rfs_bytes *b, const struct rfs_event *e)
 {
 	rfs_bytes_u8(b, e->kind);
@@ -234,12 +254,7 @@ int rfs_record_seal(const struct rfs_record *r, const struct rfs_keys *k,
 	rfs_bytes_u8(&b, RFS_RECORD_VERSION);
 	rfs_bytes_u64(&b, r->seq);
 	rfs_bytes_put(&b, r->parent.id, GIT_OID_RAWSZ);
-	rfs_bytes_u64(&b, (uint64_t)r->time_sec);
-	rfs_bytes_u32(&b, r->time_nsec);
-	rfs_bytes_u32(&b, (uint32_t)r->tz_minutes);
-	rfs_bytes_str(&b, r->login);
-	rfs_bytes_str(&b, r->full_name);
-	rfs_bytes_str(&b, r->host);
+	rfs_record_who_encode(&b, r);
 	rfs_bytes_u32(&b, (uint32_t)r->nevents);
 	for (size_t i = 0; i < r->nevents; i++)
 		rfs_event_encode(&b, &r->events[i]);
@@ -306,12 +321,7 @@ int rfs_record_open(struct rfs_record *r, const char *msg, const struct rfs_keys
 		rd.err = -EPROTONOSUPPORT;
 	r->seq = rfs_read_u64(&rd);
 	rfs_read_bytes(&rd, r->parent.id, GIT_OID_RAWSZ);
-	r->time_sec = (int64_t)rfs_read_u64(&rd);
-	r->time_nsec = rfs_read_u32(&rd);
-	r->tz_minutes = (int32_t)rfs_read_u32(&rd);
-	r->login = rfs_read_str(&rd);
-	r->full_name = rfs_read_str(&rd);
-	r->host = rfs_read_str(&rd);
+	rfs_record_who_decode(&rd, r);
 	uint32_t nev = rfs_read_u32(&rd);
 	if (!rd.err && nev <= plen / 40) {
 		r->events = calloc(nev ? nev : 1, sizeof *r->events);

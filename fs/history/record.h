@@ -63,6 +63,11 @@ uint64_t rfs_read_u64(struct rfs_reader *r);
 void rfs_read_bytes(struct rfs_reader *r, void *out, size_t n);
 char *rfs_read_str(struct rfs_reader *r);  /* heap, NUL-terminated */
 
+/* Who saved and when (time, nanoseconds, time zone, login, full name, host):
+** the part of a record that the sealed record and the index both carry. */
+void rfs_record_who_encode(struct rfs_bytes *b, const struct rfs_record *r);
+void rfs_record_who_decode(struct rfs_reader *rd, struct rfs_record *r);
+
 void rfs_event_encode(struct rfs_bytes *b, const struct rfs_event *e);
 int rfs_event_decode(struct rfs_reader *r, struct rfs_event *e);
 void rfs_event_clear(struct rfs_event *e);
