@@ -120,36 +120,34 @@ void rfs_block_seal(uint8_t *out, const uint8_t *plain, size_t len, uint64_t i, 
 	                                           ad, sizeof(ad), NULL, out, key);
 }
 
-int rfs_block_open(uint8_t *out, const uint8_t *ct, size_t ct_len, uint64_t i, bool final,
-                   const uint8_t file_id[16], const uint8_t key[32])
+/* Open the slot into out, which may be the slot's own ciphertext: the tag
+** is checked before any byte is decrypted (and out is zeroed if it fails). */
+static int block_open_to(uint8_t *out, const uint8_t *slot, size_t ct_len, uint64_t i,
+                         bool final, const uint8_t file_id[16], const uint8_t key[32])
 {
 	uint8_t ad[BLOCK_AD_LEN];
-
-	if (ct_len <= RFS_BLOCK_OVERHEAD || ct_len > RFS_SLOT_SIZE)
-		return -EIO;
-	block_ad(ad, file_id, i, final);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, NULL, NULL, ct + RFS_BLOCK_NONCE,
-	                                               ct_len - RFS_BLOCK_NONCE, ad, sizeof(ad),
-	                                               ct, key) != 0)
-		return -EIO;
-	return 0;
-}
-
-int rfs_block_open_in_place(uint8_t *slot, size_t ct_len, uint64_t i, bool final,
-                            const uint8_t file_id[16], const uint8_t key[32])
-{
-	uint8_t ad[BLOCK_AD_LEN];
-	uint8_t *c = slot + RFS_BLOCK_NONCE;
 	size_t clen = ct_len - RFS_BLOCK_OVERHEAD;
 
 	if (ct_len <= RFS_BLOCK_OVERHEAD || ct_len > RFS_SLOT_SIZE)
 		return -EIO;
 	block_ad(ad, file_id, i, final);
-	/* The tag is checked before any byte is decrypted, so c may be m. */
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(c, NULL, c, clen, c + clen, ad,
-	                                                        sizeof(ad), slot, key) != 0)
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+	            out, NULL, slot + RFS_BLOCK_NONCE, clen, slot + RFS_BLOCK_NONCE + clen, ad,
+	            sizeof(ad), slot, key) != 0)
 		return -EIO;
 	return 0;
+}
+
+int rfs_block_open(uint8_t *out, const uint8_t *ct, size_t ct_len, uint64_t i, bool final,
+                   const uint8_t file_id[16], const uint8_t key[32])
+{
+	return block_open_to(out, ct, ct_len, i, final, file_id, key);
+}
+
+int rfs_block_open_in_place(uint8_t *slot, size_t ct_len, uint64_t i, bool final,
+                            const uint8_t file_id[16], const uint8_t key[32])
+{
+	return block_open_to(slot + RFS_BLOCK_NONCE, slot, ct_len, i, final, file_id, key);
 }
 
 bool rfs_slot_is_hole(const uint8_t *ct, size_t ct_len)

@@ -1206,7 +1206,9 @@ static void widen_readahead(struct rfs_fs *fs)
 	char path[80];
 	int fd;
 
-	if (!fs->bdi[0] || __atomic_exchange_n(&fs->readahead_widened, 1, __ATOMIC_ACQ_REL))
+	/* A load first: every open passes here, and an exchange would write. */
+	if (!fs->bdi[0] || __atomic_load_n(&fs->readahead_widened, __ATOMIC_ACQUIRE) ||
+	    __atomic_exchange_n(&fs->readahead_widened, 1, __ATOMIC_ACQ_REL))
 		return;
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/read_ahead_kb", fs->bdi);
 	fd = open(path, O_WRONLY | O_CLOEXEC);

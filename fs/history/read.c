@@ -346,17 +346,23 @@ static int start_key(struct decrypt *d)
 	return rfs_header_verify(d->hbuf, d->key) < 0 ? -EIO : 0;
 }
 
+/* Move bytes from *p into buf until it holds want; returns how many moved. */
+static size_t gather(uint8_t *buf, size_t *have, size_t want, const uint8_t **p, size_t *n)
+{
+	size_t take = want - *have < *n ? want - *have : *n;
+	memcpy(buf + *have, *p, take);
+	*have += take;
+	*p += take;
+	*n -= take;
+	return take;
+}
+
 static int put_plain(void *arg, const uint8_t *p, size_t n)
 {
 	struct decrypt *d = arg;
 	while (n) {
 		if (!d->have_hdr) {
-			size_t take = RFS_HEADER_SIZE - d->ncarry < n ? RFS_HEADER_SIZE - d->ncarry : n;
-			memcpy(d->hbuf + d->ncarry, p, take);
-			d->ncarry += take;
-			d->seen += take;
-			p += take;
-			n -= take;
+			d->seen += gather(d->hbuf, &d->ncarry, RFS_HEADER_SIZE, &p, &n);
 			if (d->ncarry < RFS_HEADER_SIZE)
 				continue;
 			d->have_hdr = true;
@@ -366,12 +372,7 @@ static int put_plain(void *arg, const uint8_t *p, size_t n)
 				return rc;
 			continue;
 		}
-		size_t take = RFS_SLOT_SIZE - d->ncarry < n ? RFS_SLOT_SIZE - d->ncarry : n;
-		memcpy(d->carry + d->ncarry, p, take);
-		d->ncarry += take;
-		d->seen += take;
-		p += take;
-		n -= take;
+		d->seen += gather(d->carry, &d->ncarry, RFS_SLOT_SIZE, &p, &n);
 		if (d->ncarry == RFS_SLOT_SIZE || d->seen == d->total) {
 			int rc = open_slot(d, d->carry, d->ncarry);
 			d->ncarry = 0;

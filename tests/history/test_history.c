@@ -159,6 +159,18 @@ static void git_rewrite(struct fx *x, const char *script)
 /* Shell helper: rewrite commit $1 with parent $2 (keeping its signature); prints the new id. */
 #define REPARENT "rp() { git cat-file commit $1 | sed \"s/^parent .*/parent $2/\" | git hash-object -t commit -w --stdin; }; "
 
+/* Tamper with history.git by script; verify must report expect. The ref
+** is then put back where the signed head record says it was. */
+static void expect_verify_finds(struct fx *x, const char *expect, const char *script)
+{
+	unsigned long p;
+	git_rewrite(x, script);
+	char *r = verify_report(x, &p);
+	cr_assert(strstr(r, expect), "expected \"%s\", got: %s", expect, r);
+	free(r);
+	git_rewrite(x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+}
+
 Test(history, verify_clean_then_detects_each_tampering)
 {
 	struct fx x;
@@ -169,57 +181,39 @@ Test(history, verify_clean_then_detects_each_tampering)
 	free(r);
 
 	/* ref moved backwards */
-	git_rewrite(&x, "git update-ref refs/heads/main main~2");
-	r = verify_report(&x, &p);
-	cr_assert(strstr(r, "ref moved backwards"), "got: %s", r);
-	free(r);
-	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+	expect_verify_finds(&x, "ref moved backwards", "git update-ref refs/heads/main main~2");
 
 	/* forged signature: the head commit signed by another key */
-	git_rewrite(&x, "H=$(git rev-parse main); "
-	            "N=$(git cat-file commit $H | sed 's/^recfs-sig ed25519 A/recfs-sig ed25519 B/;t;s/^recfs-sig ed25519 ./recfs-sig ed25519 A/' | "
-	            "git hash-object -t commit -w --stdin); git update-ref refs/heads/main $N");
-	r = verify_report(&x, &p);
-	cr_assert(strstr(r, "forged signature on commit"), "got: %s", r);
-	free(r);
-	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+	expect_verify_finds(&x, "forged signature on commit",
+	                    "H=$(git rev-parse main); "
+	                    "N=$(git cat-file commit $H | sed 's/^recfs-sig ed25519 A/recfs-sig ed25519 B/;t;s/^recfs-sig ed25519 ./recfs-sig ed25519 A/' | "
+	                    "git hash-object -t commit -w --stdin); git update-ref refs/heads/main $N");
 
 	/* changed commit: its message altered (a first character of Z becomes Y, any
 	** other becomes Z, so the rewrite always changes it) */
-	git_rewrite(&x, "H=$(git rev-parse main); "
-	            "N=$(git cat-file commit $H | sed '$ {s/^Z/Y/;t;s/^./Z/}' | "
-	            "git hash-object -t commit -w --stdin); "
-	            "git update-ref refs/heads/main $N");
-	r = verify_report(&x, &p);
-	cr_assert(strstr(r, "changed commit"), "got: %s", r);
-	free(r);
-	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+	expect_verify_finds(&x, "changed commit",
+	                    "H=$(git rev-parse main); "
+	                    "N=$(git cat-file commit $H | sed '$ {s/^Z/Y/;t;s/^./Z/}' | "
+	                    "git hash-object -t commit -w --stdin); "
+	                    "git update-ref refs/heads/main $N");
 
 	/* removed commit: the head's parent skipped */
-	git_rewrite(&x, REPARENT "N=$(rp $(git rev-parse main) $(git rev-parse main~2)); "
-	            "git update-ref refs/heads/main $N");
-	r = verify_report(&x, &p);
-	cr_assert(strstr(r, "removed commit"), "got: %s", r);
-	free(r);
-	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+	expect_verify_finds(&x, "removed commit",
+	                    REPARENT "N=$(rp $(git rev-parse main) $(git rev-parse main~2)); "
+	                    "git update-ref refs/heads/main $N");
 
 	/* reordered: main~1 and main~2 swapped */
-	git_rewrite(&x, REPARENT "A=$(git rev-parse main~3); B=$(git rev-parse main~2); "
-	            "C=$(git rev-parse main~1); D=$(git rev-parse main); "
-	            "C2=$(rp $C $A); B2=$(rp $B $C2); D2=$(rp $D $B2); git update-ref refs/heads/main $D2");
-	r = verify_report(&x, &p);
-	cr_assert(strstr(r, "reordered commits"), "got: %s", r);
-	free(r);
-	git_rewrite(&x, "git update-ref refs/heads/main $(awk '{print $4}' recfs/head)");
+	expect_verify_finds(&x, "reordered commits",
+	                    REPARENT "A=$(git rev-parse main~3); B=$(git rev-parse main~2); "
+	                    "C=$(git rev-parse main~1); D=$(git rev-parse main); "
+	                    "C2=$(rp $C $A); B2=$(rp $B $C2); D2=$(rp $D $B2); git update-ref refs/heads/main $D2");
 
 	/* corrupt blob: a byte in the middle of each pack becomes X, or Y if it was X */
-	git_rewrite(&x, "for p in objects/pack/*.pack; do s=$(stat -c %s $p); chmod u+w $p; "
-	            "b=$(dd if=$p bs=1 skip=$((s/2)) count=1 status=none); "
-	            "if [ \"$b\" = X ]; then c=Y; else c=X; fi; "
-	            "printf $c | dd of=$p bs=1 seek=$((s/2)) conv=notrunc status=none; done");
-	r = verify_report(&x, &p);
-	cr_assert(strstr(r, "corrupt object"), "got: %s", r);
-	free(r);
+	expect_verify_finds(&x, "corrupt object",
+	                    "for p in objects/pack/*.pack; do s=$(stat -c %s $p); chmod u+w $p; "
+	                    "b=$(dd if=$p bs=1 skip=$((s/2)) count=1 status=none); "
+	                    "if [ \"$b\" = X ]; then c=Y; else c=X; fi; "
+	                    "printf $c | dd of=$p bs=1 seek=$((s/2)) conv=notrunc status=none; done");
 	fx_free(&x);
 }
 
