@@ -20,6 +20,7 @@ fill_marked() {
 	printf '%s\n' "$MARK" >"$M/$MARK.txt"
 	printf 'short %s' "$MARK" >"$d/note-$MARK"
 	for i in $(seq 1 3000); do printf 'line %d %s\n' "$i" "$MARK"; done >"$d/big-$MARK.log"   # many blocks
+	yes "huge $MARK" | head -c 9M >"$d/huge-$MARK.log"   # nine chunks: history streams it to a pack
 	# the marker straddling a 4096-byte block boundary
 	{ head -c 4090 /dev/zero | tr '\0' 'z'; printf '%s' "$MARK"; } >"$d/straddle"
 	printf '%s' "$MARK" >"$M/$UTF-$MARK/$UTF-$MARK.txt"
