@@ -41,7 +41,7 @@ static int extract(struct hcli *x, const char *spec, const char *label, char hex
 		return CLI_FAIL;
 	*fd = memfd_create(label, 0);
 	if (*fd < 0) {
-		cli_error("cannot make an in-memory file for %s: %s", rfs_esc(x->clear), strerror(errno));
+		cli_error("cannot make an in-memory file for %s: %s", x->clear, strerror(errno));
 		return CLI_FAIL;
 	}
 	snprintf(path, 32, "/proc/self/fd/%d", *fd);

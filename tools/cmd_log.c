@@ -124,10 +124,10 @@ int cmd_log(int argc, char **argv)
 		limit = whole ? 50 : 0;
 	int rc = hcli_log(&x, whole ? NULL : x.clear, (size_t)limit, print_version, &o);
 	if (rc < 0)
-		cli_error("cannot read the history of %s: %s", rfs_esc(x.vault), strerror(-rc));
+		cli_error("cannot read the history of %s: %s", x.vault, strerror(-rc));
 	else if (!whole && o.shown == 0) {
 		cli_error("no version of %s in history; see '%s log --vault VAULT' for the paths it holds",
-		          rfs_esc(x.clear), cli_program);
+		          x.clear, cli_program);
 		rc = -ENOENT;
 	}
 	hcli_close(&x);

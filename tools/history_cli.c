@@ -67,7 +67,7 @@ int hcli_open(const char *vault, const char *path, const char *passfile, bool wr
 	if (vault) {
 		snprintf(x->vault, sizeof x->vault, "%s", vault);
 		if (clear_from(path, x->clear) < 0) {
-			cli_error("%s: path too long", rfs_esc(path));
+			cli_error("%s: path too long", path);
 			return CLI_FAIL;
 		}
 	} else {
@@ -75,7 +75,7 @@ int hcli_open(const char *vault, const char *path, const char *passfile, bool wr
 		struct rfs_mount_entry m;
 		if (!path || rfs_mount_abspath(path, abs) < 0 || rfs_mount_find(abs, true, &m) != 0) {
 			cli_error("%s is not inside a mounted vault; give --vault VAULT and a path "
-			          "relative to the vault's root", path ? rfs_esc(path) : "(no path)");
+			          "relative to the vault's root", path ? path : "(no path)");
 			return CLI_FAIL;
 		}
 		snprintf(x->vault, sizeof x->vault, "%s", m.source);
@@ -103,7 +103,7 @@ int hcli_open(const char *vault, const char *path, const char *passfile, bool wr
 	}
 	if (writable && x->mounted) {
 		cli_error("%s is mounted but its daemon does not answer; unmount and retry with --vault",
-		          rfs_esc(x->vault));
+		          x->vault);
 		return CLI_FAIL;
 	}
 	if (cli_unlock_vault(x->vault, passfile, writable ? RFS_OPEN_LOCK : 0, &x->v) != CLI_OK)
@@ -151,13 +151,13 @@ int hcli_revision(struct hcli *x, const char *rev, const char *at, char out[RFS_
 	                spec[7] == '-';
 	if (rc == -EINVAL && datelike)
 		cli_error("'%s' is not a date that exists (no such day or time); write a real local "
-		          "date, 2023-03-31 or 2023-03-31T14:05", rfs_esc(spec));
+		          "date, 2023-03-31 or 2023-03-31T14:05", spec);
 	else if (rc == -EINVAL)
 		cli_error("'%s' is neither a revision (7+ hex digits) nor a date (2023-03-31 or "
-		          "2023-03-31T14:05)", rfs_esc(spec));
+		          "2023-03-31T14:05)", spec);
 	else if (rc == -ENOENT)
-		cli_error("no version %s %s in %s", at ? "at or before" : "named", rfs_esc(spec),
-		          rfs_esc(x->vault));
+		cli_error("no version %s %s in %s", at ? "at or before" : "named", spec,
+		          x->vault);
 	else if (rc < 0)
 		cli_error("cannot read history of %s: %s", x->vault, strerror(-rc));
 	return rc < 0 ? CLI_FAIL : CLI_OK;
@@ -170,7 +170,7 @@ void hcli_report(const struct hcli *x, const char *rev, int rc)
 	                  : rc == -EKEYREJECTED ? "its key was destroyed (disposed of): no version can be read"
 	                  : rc == -EIO ? "does not authenticate: run 'recfs verify'"
 	                  : strerror(-rc);
-	cli_error("%s at %.12s: %s", rfs_esc(x->clear), rev, why);
+	cli_error("%s at %.12s: %s", x->clear, rev, why);
 }
 
 int hcli_log(struct hcli *x, const char *clear_path, size_t limit, rfs_version_cb cb, void *arg)
@@ -297,12 +297,12 @@ int hcli_require_history(struct hcli *x)
 		return CLI_OK;
 	rc = hcli_log(x, x->clear, 1, any_version, &found);
 	if (rc < 0) {
-		cli_error("cannot read the history of %s: %s", rfs_esc(x->vault), strerror(-rc));
+		cli_error("cannot read the history of %s: %s", x->vault, strerror(-rc));
 		return CLI_FAIL;
 	}
 	if (!found) {
 		cli_error("no version of %s in history; see '%s log' for the paths it holds",
-		          rfs_esc(x->clear), cli_program);
+		          x->clear, cli_program);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
