@@ -35,6 +35,7 @@ struct rfs_keys *rfs_keys_derive(const uint8_t master[RFS_MASTER_KEY_SIZE])
 	derive(k->meta, RFS_SUBKEY_META, master);
 	derive(k->history, RFS_SUBKEY_HISTORY, master);
 	derive(k->index, RFS_SUBKEY_INDEX, master);
+	derive(k->conf, RFS_SUBKEY_CONF, master);
 	crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, k->sign_seed);
 	sodium_mprotect_readonly(k);
 	return k;

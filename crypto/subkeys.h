@@ -21,6 +21,7 @@ enum rfs_subkey_id {
 	RFS_SUBKEY_META = 5,       /* symlink targets, xattrs     */
 	RFS_SUBKEY_HISTORY = 6,    /* commit messages and authors */
 	RFS_SUBKEY_INDEX = 7,      /* history path index          */
+	RFS_SUBKEY_CONF = 8,       /* tags of recfs.conf settings */
 };
 
 struct rfs_keys {
@@ -32,6 +33,7 @@ struct rfs_keys {
 	uint8_t meta[32];
 	uint8_t history[32];
 	uint8_t index[32];
+	uint8_t conf[32];
 	uint8_t sign_pk[32];       /* crypto_sign public key from sign_seed */
 	uint8_t sign_sk[64];       /* crypto_sign secret key from sign_seed */
 };

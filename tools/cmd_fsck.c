@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fs/fsck.h"
+#include "fs/escape.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
@@ -56,7 +57,7 @@ int cmd_fsck(int argc, char **argv)
 		cli_error("the check of %s stopped: %s", vault, strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: %lu files, %lu folders, %lu symlinks, %lu blocks checked; %lu damaged\n", vault,
+	printf("%s: %lu files, %lu folders, %lu symlinks, %lu blocks checked; %lu damaged\n", rfs_esc(vault),
 	       res.files, res.dirs, res.symlinks, res.blocks, res.bad);
 	return res.bad ? CLI_PROBLEMS : CLI_OK;
 }

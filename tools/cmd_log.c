@@ -2,12 +2,14 @@
 ** recfs log [PATH] [--json]: every version of PATH, or the vault's recent activity.
 ** Must never: write to the vault.
 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "tools/cli.h"
 #include "tools/commands.h"
+#include "fs/escape.h"
 #include "tools/history_cli.h"
 
 static const struct cli_help log_help = {
@@ -23,6 +25,7 @@ static const struct cli_help log_help = {
 
 struct log_out {
 	bool json;
+	size_t shown;
 };
 
 static void json_str(const char *s)
@@ -42,7 +45,7 @@ static void json_str(const char *s)
 
 static int print_version(const struct rfs_version *v, void *arg)
 {
-	const struct log_out *o = arg;
+	struct log_out *o = arg;
 	char date[40];
 	time_t t = (time_t)v->time;
 	struct tm tm;
@@ -50,13 +53,14 @@ static int print_version(const struct rfs_version *v, void *arg)
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", &tm);
 	char what[4200];
 	if (v->kind == RFS_SAVE_RENAMED)
-		snprintf(what, sizeof what, "renamed from %s", v->path_old);
+		snprintf(what, sizeof what, "renamed from %s", o->json ? v->path_old : rfs_esc(v->path_old));
 	else if (v->kind == RFS_SAVE_RESTORED)
 		snprintf(what, sizeof what, "restored from %.12s", v->restored_from);
 	else if (v->kind == RFS_SAVE_PROPERTY && v->property[0])
-		snprintf(what, sizeof what, "property changed (%s)", v->property);
+		snprintf(what, sizeof what, "property changed (%s)", o->json ? v->property : rfs_esc(v->property));
 	else
 		snprintf(what, sizeof what, "%s", rfs_save_kind_name(v->kind));
+	o->shown++;
 	if (o->json) {
 		printf("{\"rev\":\"%s\",\"seq\":%llu,\"date\":\"%s\",\"login\":", v->rev,
 		       (unsigned long long)v->seq, date);
@@ -71,8 +75,11 @@ static int print_version(const struct rfs_version *v, void *arg)
 		json_str(v->path);
 		printf(",\"size\":%llu,\"mode\":\"%04o\"}\n", (unsigned long long)v->size, v->mode & 07777);
 	} else {
+		/* Names, paths and authors are escaped: a name cannot fake a line or
+		** send escape sequences to the terminal. */
 		printf("%.12s  %s  %-24s %-22s %10llu  %s\n", v->rev, date,
-		       v->full_name[0] ? v->full_name : v->login, what, (unsigned long long)v->size, v->path);
+		       rfs_esc(v->full_name[0] ? v->full_name : v->login), what,
+		       (unsigned long long)v->size, rfs_esc(v->path));
 	}
 	return 0;
 }
@@ -84,7 +91,7 @@ int cmd_log(int argc, char **argv)
 		CLI_HELP_OPTION, { 0 },
 	};
 	const char *vault = NULL, *passfile = NULL;
-	struct log_out o = { false };
+	struct log_out o = { false, 0 };
 	long limit = -1;
 	int c;
 	while ((c = cli_next_option(argc, argv, "hn:", options)) != -1) {
@@ -118,6 +125,11 @@ int cmd_log(int argc, char **argv)
 	int rc = hcli_log(&x, whole ? NULL : x.clear, (size_t)limit, print_version, &o);
 	if (rc < 0)
 		cli_error("cannot read the history of %s: %s", x.vault, strerror(-rc));
+	else if (!whole && o.shown == 0) {
+		cli_error("no version of %s in history; see '%s log --vault VAULT' for the paths it holds",
+		          x.clear, cli_program);
+		rc = -ENOENT;
+	}
 	hcli_close(&x);
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }

@@ -178,8 +178,11 @@ static int parse_date(const char *s, time_t *out)
 		if (s[16] && (s[16] != ':' || sscanf(s + 17, "%2d%n", &ss, &m) != 1 || m != 2 || s[19]))
 			return -EINVAL;
 	}
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 60)
-		return -EINVAL;
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+	    hh > 23 || mi > 59 || ss > 60)
+		return -EINVAL;          /* 2023-02-30 is no day: never let mktime roll it over */
 	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = hh,
 	                 .tm_min = mi, .tm_sec = ss, .tm_isdst = -1 };
 	*out = mktime(&tm);
@@ -195,7 +198,9 @@ static int resolve_locked(struct rfs_history *h, const char *spec, git_oid *out)
 {
 	if (!h->head_seq)
 		return -ENOENT;
-	if (!spec || !spec[0] || !strcmp(spec, "HEAD")) {
+	if (spec && !spec[0])
+		return -EINVAL;          /* an empty revision is a mistake, never "the newest" */
+	if (!spec || !strcmp(spec, "HEAD")) {
 		*out = h->head;
 		return 0;
 	}

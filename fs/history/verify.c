@@ -6,6 +6,7 @@
 ** Must never: change a commit or move the ref (gc keeps every reachable object).
 */
 #include "fs/history/internal.h"
+#include "fs/escape.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -74,11 +75,12 @@ static void problem(struct walk *w, const char *fmt, ...) __attribute__((format(
 static void problem(struct walk *w, const char *fmt, ...)
 {
 	if (w->report) {
+		char line[4096];
 		va_list ap;
 		va_start(ap, fmt);
-		vfprintf(w->report, fmt, ap);
+		vsnprintf(line, sizeof line, fmt, ap);
 		va_end(ap);
-		fputc('\n', w->report);
+		fprintf(w->report, "%s\n", rfs_esc(line));   /* a path cannot fake a line */
 	}
 	if (w->res)
 		w->res->problems++;
