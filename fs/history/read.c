@@ -483,11 +483,18 @@ static int put_plain(void *arg, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Ciphertext size of an entry (from object headers, reading no content). */
+static int entry_size_of(struct rfs_history *h, const git_tree_entry *e, uint64_t *size)
+{
+	*size = 0;
+	struct pieces w = { h, NULL, NULL, size };
+	return walk_pieces(&w, e);
+}
+
 static uint64_t entry_size(struct rfs_history *h, const git_tree_entry *e)
 {
-	uint64_t total = 0;
-	struct pieces w = { h, NULL, NULL, &total };
-	return walk_pieces(&w, e) == 0 ? total : 0;
+	uint64_t total;
+	return entry_size_of(h, e, &total) == 0 ? total : 0;
 }
 
 static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int out_fd)
@@ -521,8 +528,9 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 		return -ENOMEM;
 	d->h = h;
 	d->out_fd = out_fd;
-	d->total = entry_size(h, e);
-	int rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
+	int rc = entry_size_of(h, e, &d->total);
+	if (rc == 0)
+		rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
 	if (rc == 0 && (d->ncarry || !d->have_hdr))
 		rc = -EIO;
 	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
