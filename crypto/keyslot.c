@@ -34,7 +34,7 @@
 #define KEK_SIZE 32
 #define NOT_A_VAULT "not a recfs vault configuration (the first line must be '" \
 	CONF_MAGIC " <version>')"
-#define DEFAULT_CHUNK_BLOCKS 256u
+#define DEFAULT_CHUNK_BLOCKS 15u      /* 15 slots: a chunk fits in 64 KiB (history format 2) */
 #define MAX_CHUNK_BLOCKS 65536u
 
 _Static_assert(RFS_SALT_SIZE == crypto_pwhash_SALTBYTES, "salt size");

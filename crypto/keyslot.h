@@ -47,7 +47,7 @@ struct rfs_conf {
 	unsigned format_version;         /* RFS_FORMAT_VERSION */
 	char cipher[32];                 /* "xchacha20poly1305" */
 	unsigned block_size;             /* 4096 */
-	unsigned chunk_blocks;           /* history chunk = chunk_blocks ciphertext blocks (256) */
+	unsigned chunk_blocks;           /* history chunk = chunk_blocks ciphertext blocks (15) */
 	uint8_t vault_id[16];            /* random, names this vault */
 	/* "mac" line: one tag per setting (cipher, block-size, chunk-blocks,
 	** vault-id) under the conf_mac subkey; see rfs_conf_seal. */

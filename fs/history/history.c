@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +35,93 @@
 #define PACK_WINDOW (32u << 20)          /* libgit2 maps packs this much at a time */
 #define PACK_MAPPED_MAX (32u << 20)      /* and unmaps the oldest windows beyond this */
 #define MAX_DEFERRED 32                  /* big saves captured by the committer, at most */
+#define DEFER_BLOCKS 256                 /* saves writing more blocks are captured by the committer */
 
 /* ---- capture: ciphertext from live/ into the stage ---- */
+
+/* The folder holding cpath's last component, and that component: live/
+** itself for a path short enough for one openat, else the parent opened
+** one component at a time (a folder's cipher path may pass PATH_MAX). The
+** caller closes *dir unless it is live_fd. */
+static int live_parent(struct rfs_history *h, const char *cpath, int *dir, const char **base)
+{
+	*dir = h->v->live_fd;
+	*base = cpath[0] ? cpath : ".";
+	if (strlen(cpath) < PATH_MAX / 2)
+		return 0;
+	const char *slash = strrchr(cpath, '/');
+	if (!slash)
+		return 0;
+	int fd = h->v->live_fd;
+	const char *p = cpath;
+	char name[NAME_MAX + 1];
+	while (p < slash) {
+		const char *end = strchr(p, '/');
+		size_t len = (size_t)(end - p);
+		if (len > NAME_MAX) {
+			if (fd != h->v->live_fd)
+				close(fd);
+			return -ENAMETOOLONG;
+		}
+		memcpy(name, p, len);
+		name[len] = 0;
+		int next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int err = errno;
+		if (fd != h->v->live_fd)
+			close(fd);
+		if (next < 0)
+			return -err;
+		fd = next;
+		p = end + 1;
+	}
+	*dir = fd;
+	*base = slash + 1;
+	return 0;
+}
 
 /* O_NOATIME: reading a file into history is not a user reading it, and
 ** the mount shows live/'s atimes. Only the owner (or CAP_FOWNER) may ask:
 ** EPERM otherwise, and then the open goes ahead without it. */
 int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags)
 {
-	const char *p = cpath[0] ? cpath : ".";
+	int dir;
+	const char *p;
+	int rc = live_parent(h, cpath, &dir, &p);
+	if (rc < 0)
+		return rc;
 	flags |= O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
-	int fd = openat(h->v->live_fd, p, flags | O_NOATIME);
+	int fd = openat(dir, p, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = openat(h->v->live_fd, p, flags);
-	return fd < 0 ? -errno : fd;
+		fd = openat(dir, p, flags);
+	rc = fd < 0 ? -errno : fd;
+	if (dir != h->v->live_fd)
+		close(dir);
+	return rc;
 }
 
+int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st)
+{
+	int dir;
+	const char *p;
+	int rc = live_parent(h, cpath, &dir, &p);
+	if (rc == 0 && fstatat(dir, p, st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	if (dir != h->v->live_fd)
+		close(dir);
+	return rc;
+}
+
+static ssize_t readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len)
+{
+	int dir;
+	const char *p;
+	ssize_t rc = live_parent(h, cpath, &dir, &p);
+	if (rc == 0 && (rc = readlinkat(dir, p, buf, len)) < 0)
+		rc = -errno;
+	if (dir != h->v->live_fd)
+		close(dir);
+	return rc;
+}
 
 /* Hashed once with the pack writer's SHA-1 (hardware when the CPU has it;
 ** libgit2's collision-detecting one is several times slower, and a
@@ -138,17 +210,17 @@ static int capture_chunk(struct rfs_history *h, int fd, uint64_t size, uint64_t 
 	return rc < 0 ? rc : write_blob(h, buf, len, oid);
 }
 
-/* A save of this many chunks or more goes straight into a pack of its own:
+/* A save of this many bytes or more goes straight into a pack of its own:
 ** staged, its chunks would sit in memory until the stage spills, and many
 ** small spills of one big save would be merged over and over. */
-#define STREAM_CHUNKS 8
+#define STREAM_BYTES (8u << 20)
 
 /* Chunks idx[0..n) (NULL: 0..n-1) of the file, their blob ids into oids. */
 static int capture_chunks(struct rfs_history *h, int fd, uint64_t size, const uint64_t *idx,
                           size_t n, uint8_t *buf, git_oid *oids)
 {
 	int rc = 0;
-	if (n < STREAM_CHUNKS || !h->stage || h->hash_only || !h->packs) {
+	if (n * h->chunk_bytes < STREAM_BYTES || !h->stage || h->hash_only || !h->packs) {
 		for (size_t i = 0; i < n && rc == 0; i++)
 			rc = capture_chunk(h, fd, size, idx ? idx[i] : i, buf, &oids[i]);
 		return rc;
@@ -185,26 +257,22 @@ static int capture_chunks(struct rfs_history *h, int fd, uint64_t size, const ui
 	return rc;
 }
 
-#define CHUNK_NAME_MAX 17
-static void chunk_name(char out[CHUNK_NAME_MAX], uint64_t k)
-{
-	snprintf(out, CHUNK_NAME_MAX, "%08llx", (unsigned long long)k);
-}
-
 static int marker_oid(struct rfs_history *h, git_oid *oid)
 {
 	return write_blob(h, RFS_CHUNK_MARKER_TEXT, sizeof RFS_CHUNK_MARKER_TEXT - 1, oid);
 }
 
-/* Build a chunk tree from a builder holding chunks 0..n-1 (others removed). */
-static int chunk_tree_write(struct rfs_history *h, git_treebuilder *bld, git_oid *out)
+/* The chunk tree of a file whose every chunk is in oids[0..n). */
+static int chunk_tree_of(struct rfs_history *h, const git_oid *oids, uint64_t n, git_oid *out)
 {
+	uint64_t *idx = malloc((size_t)n * sizeof *idx);
 	git_oid mk;
-	int rc = marker_oid(h, &mk);
-	if (rc == 0 && git_treebuilder_insert(NULL, bld, RFS_CHUNK_MARKER, &mk, GIT_FILEMODE_BLOB) < 0)
-		rc = -EIO;
-	if (rc == 0 && git_treebuilder_write(out, bld) < 0)
-		rc = -EIO;
+	int rc = idx ? marker_oid(h, &mk) : -ENOMEM;
+	for (uint64_t k = 0; rc == 0 && k < n; k++)
+		idx[k] = k;
+	if (rc == 0)
+		rc = rfs_chunk_tree_update(h, NULL, n, idx, oids, (size_t)n, &mk, NULL, NULL, out);
+	free(idx);
 	return rc;
 }
 
@@ -221,26 +289,18 @@ static int capture_file_whole(struct rfs_history *h, int fd, struct rfs_capture 
 		return -ENOMEM;
 	int rc = 0;
 	cap->state = CAP_ENTRY;
+	cap->csize = size;
+	cap->csize_known = true;
 	if (n == 1) {
 		cap->mode = GIT_FILEMODE_BLOB;
 		rc = capture_chunk(h, fd, size, 0, buf, &cap->oid);
 	} else {
-		git_treebuilder *bld = NULL;
 		git_oid *oids = calloc((size_t)n, sizeof *oids);
 		cap->mode = GIT_FILEMODE_TREE;
 		rc = oids ? capture_chunks(h, fd, size, NULL, (size_t)n, buf, oids) : -ENOMEM;
-		if (rc == 0 && git_treebuilder_new(&bld, h->repo, NULL) < 0)
-			rc = -EIO;
-		for (uint64_t k = 0; k < n && rc == 0; k++) {
-			char name[CHUNK_NAME_MAX];
-			chunk_name(name, k);
-			if (git_treebuilder_insert(NULL, bld, name, &oids[k], GIT_FILEMODE_BLOB) < 0)
-				rc = -EIO;
-		}
-		free(oids);
 		if (rc == 0)
-			rc = chunk_tree_write(h, bld, &cap->oid);
-		git_treebuilder_free(bld);
+			rc = chunk_tree_of(h, oids, n, &cap->oid);
+		free(oids);
 	}
 	free(buf);
 	return rc;
@@ -252,40 +312,152 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Only the chunks holding the written blocks (and the last chunk, whose
-** final block moves with the size); the rest is reused at commit time. */
+static size_t sort_unique(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_u64);
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++)
+		if (u == 0 || v[u - 1] != v[i])
+			v[u++] = v[i];
+	return u;
+}
+
+/* The chunk holding ciphertext byte off. */
+static uint64_t chunk_of(const struct rfs_history *h, uint64_t off)
+{
+	return off < RFS_HEADER_SIZE ? 0 : (off - RFS_HEADER_SIZE) / h->chunk_bytes;
+}
+
+/* Whether a chunked tree entry is of this format (a format-1 one is not:
+** its chunks are named and nested otherwise). */
+static bool chunked_v2(struct rfs_history *h, const git_oid *tree)
+{
+	git_tree *t = NULL;
+	if (git_tree_lookup(&t, h->repo, tree) < 0)
+		return false;
+	const git_tree_entry *m = git_tree_entry_byname(t, RFS_CHUNK_MARKER);
+	git_blob *b = NULL;
+	bool yes = m && git_blob_lookup(&b, h->repo, git_tree_entry_id(m)) == 0 &&
+	           git_blob_rawsize(b) == sizeof RFS_CHUNK_MARKER_TEXT - 1 &&
+	           !memcmp(git_blob_rawcontent(b), RFS_CHUNK_MARKER_TEXT, sizeof RFS_CHUNK_MARKER_TEXT - 1);
+	git_blob_free(b);
+	git_tree_free(t);
+	return yes;
+}
+
+/* Ciphertext size of a version in git (a blob or a chunk tree). */
+static int version_size(struct rfs_history *h, const git_tree_entry *e, uint64_t *csize)
+{
+	size_t len;
+	git_object_t type;
+	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+		return git_odb_read_header(&len, &type, h->odb, git_tree_entry_id(e)) == 0 ? (*csize = len, 0)
+		                                                                         : -EIO;
+	unsigned depth;
+	uint64_t n;
+	git_oid last;
+	if (!chunked_v2(h, git_tree_entry_id(e)) ||
+	    rfs_chunk_tree_shape(h, git_tree_entry_id(e), &depth, &n, &last) < 0 ||
+	    git_odb_read_header(&len, &type, h->odb, &last) < 0)
+		return -EIO;
+	*csize = n < 2 ? len : RFS_HEADER_SIZE + (n - 1) * h->chunk_bytes + len;
+	return 0;
+}
+
+/* cpath's entry in the newest commit. -ENOENT when there is none. */
+static int head_entry(struct rfs_history *h, const char *cpath, git_tree_entry **e)
+{
+	*e = NULL;
+	if (!h->head_seq || !cpath[0])
+		return -ENOENT;
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	int rc = git_commit_lookup(&c, h->repo, &h->head) < 0 || git_commit_tree(&t, c) < 0 ? -EIO : 0;
+	if (rc == 0) {
+		int g = git_tree_entry_bypath(e, t, cpath);
+		rc = g == GIT_ENOTFOUND ? -ENOENT : g < 0 ? -EIO : 0;
+	}
+	git_tree_free(t);
+	git_commit_free(c);
+	return rc;
+}
+
+static bool saves_conflict(const struct rfs_pending *a, const struct rfs_pending *b);
+
+/* The ciphertext size of the version before a save of cpath (file id),
+** recorded before seq: a save queued or being committed, else the newest
+** commit; 0 when there is none. false: unknown (capture the whole file).
+** Caller holds git_lock. */
+static bool prev_size(struct rfs_history *h, const char *cpath, const uint8_t id[16],
+                      uint64_t seq, uint64_t *csize)
+{
+	struct rfs_pending probe = { .cpath = (char *)cpath };
+	memcpy(probe.ev.file_id, id, 16);
+	const struct rfs_pending *last = NULL;
+	bool known = false;
+	pthread_mutex_lock(&h->q_lock);
+	struct rfs_pending *lists[2] = { h->taken, h->q_head };
+	for (int l = 0; l < 2; l++)
+		for (const struct rfs_pending *p = lists[l]; p; p = p->next)
+			if (p->seq < seq && (!last || p->seq > last->seq) && saves_conflict(&probe, p))
+				last = p;
+	if (last) {
+		bool content = last->ev.kind == RFS_SAVE_CREATED || last->ev.kind == RFS_SAVE_SAVED ||
+		               last->ev.kind == RFS_SAVE_RESTORED;
+		known = content && last->ev.type == RFS_OBJ_FILE && !strcmp(last->cpath, cpath) &&
+		        !memcmp(last->ev.file_id, id, 16) && last->cap.csize_known &&
+		        (last->cap.state == CAP_ENTRY || last->cap.state == CAP_CHUNKS);
+		*csize = last->cap.csize;
+	}
+	pthread_mutex_unlock(&h->q_lock);
+	if (last)
+		return known;
+	git_tree_entry *e = NULL;
+	int rc = head_entry(h, cpath, &e);
+	*csize = 0;
+	if (rc == 0)
+		rc = version_size(h, e, csize);
+	git_tree_entry_free(e);
+	return rc == 0 || rc == -ENOENT;
+}
+
+/* Only the chunks holding the written blocks, and those the size change
+** moved (from the old or new end, whichever is first, to the new end); the
+** rest is the previous version's, reused at commit time. prev: the
+** previous version's ciphertext size, UINT64_MAX when unknown (all chunks). */
 static int capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_range *ranges,
-                               size_t nranges, struct rfs_capture *cap)
+                               size_t nranges, uint64_t prev, struct rfs_capture *cap)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	uint64_t size = (uint64_t)st.st_size;
 	uint64_t n = chunk_count(h, size);
-	if (n == 1)
+	if (n == 1 || prev == UINT64_MAX)
 		return capture_file_whole(h, fd, cap);
-	uint64_t per = h->v->conf.chunk_blocks;
-	size_t want = 1;
+	uint64_t per = h->v->conf.chunk_blocks ? h->v->conf.chunk_blocks : 1;
+	uint64_t from = prev == size ? n : chunk_of(h, prev < size ? prev : size);
+	if (from == 0)
+		return capture_file_whole(h, fd, cap);
+	uint64_t want = n - from;            /* ranges are disjoint: at most n more, and one a range */
 	for (size_t i = 0; i < nranges; i++)
-		want += (size_t)((ranges[i].count + per - 1) / per + 1);
-	uint64_t *idx = malloc(want * sizeof *idx);
+		if (ranges[i].count && ranges[i].first / per < n)
+			want += (ranges[i].count / per + 2 < n ? ranges[i].count / per + 2 : n);
+	uint64_t *idx = malloc((size_t)want * sizeof *idx);
 	if (!idx)
 		return -ENOMEM;
 	size_t m = 0;
-	idx[m++] = n - 1;
+	for (uint64_t k = from; k < n; k++)
+		idx[m++] = k;
 	for (size_t i = 0; i < nranges; i++) {
 		if (!ranges[i].count)
 			continue;
 		uint64_t a = ranges[i].first / per, b = (ranges[i].first + ranges[i].count - 1) / per;
-		for (uint64_t k = a; k <= b && k < n; k++)
+		for (uint64_t k = a; k <= b && k < n && m < want; k++)
 			idx[m++] = k;
 	}
-	qsort(idx, m, sizeof *idx, cmp_u64);
-	size_t u = 0;
-	for (size_t i = 0; i < m; i++)
-		if (u == 0 || idx[u - 1] != idx[i])
-			idx[u++] = idx[i];
-	cap->coid = calloc(u, sizeof *cap->coid);
+	size_t u = sort_unique(idx, m);
+	cap->coid = calloc(u ? u : 1, sizeof *cap->coid);
 	uint8_t *buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
 	int rc = cap->coid && buf ? capture_chunks(h, fd, size, idx, u, buf, cap->coid) : -ENOMEM;
 	free(buf);
@@ -293,15 +465,17 @@ static int capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_r
 	cap->cidx = idx;
 	cap->ncap = u;
 	cap->nchunks = n;
+	cap->csize = size;
+	cap->csize_known = true;
 	return rc;
 }
 
 static int capture_symlink(struct rfs_history *h, const char *cpath, struct rfs_capture *cap)
 {
 	char target[8192];
-	ssize_t n = readlinkat(h->v->live_fd, cpath, target, sizeof target);
+	ssize_t n = readlink_live(h, cpath, target, sizeof target);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	cap->state = CAP_ENTRY;
 	cap->mode = GIT_FILEMODE_LINK;
 	return write_blob(h, target, (size_t)n, &cap->oid);
@@ -313,9 +487,9 @@ static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out);
 int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap)
 {
 	struct stat st;
-	if (fd >= 0 ? fstat(fd, &st) : fstatat(h->v->live_fd, cpath[0] ? cpath : ".", &st,
-	                                         AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	int src = fd >= 0 ? (fstat(fd, &st) < 0 ? -errno : 0) : rfs_h_stat_live(h, cpath, &st);
+	if (src < 0)
+		return src;
 	if (S_ISLNK(st.st_mode))
 		return capture_symlink(h, cpath, cap);
 	if (S_ISDIR(st.st_mode)) {
@@ -435,8 +609,12 @@ static int capture_save(struct rfs_history *h, const struct rfs_save *s, struct 
 		}
 		if ((fd = save_fd(h, s)) < 0)
 			return fd;
-		if (s->kind == RFS_SAVE_SAVED && s->ranges)
-			rc = capture_file_ranges(h, fd, s->ranges, s->nranges, cap);
+		if (s->kind == RFS_SAVE_SAVED && s->ranges) {
+			uint64_t prev;
+			if (!prev_size(h, s->cipher_path, s->file_id, UINT64_MAX, &prev))
+				prev = UINT64_MAX;
+			rc = capture_file_ranges(h, fd, s->ranges, s->nranges, prev, cap);
+		}
 		else
 			rc = rfs_h_capture_entry(h, fd, s->cipher_path, cap);
 		if (fd != s->fd)
@@ -532,8 +710,7 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 	if (fd < 0)
 		return false;
 	struct stat st;
-	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SMALL_SAVE_MAX &&
-	          chunk_count(h, (uint64_t)st.st_size) == 1;
+	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SMALL_SAVE_MAX;
 	size_t len = ok ? (size_t)st.st_size : 0;
 	if (ok && __atomic_add_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL) > SMALL_QUEUED_MAX) {
 		__atomic_sub_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL);
@@ -549,12 +726,36 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 		close(fd);
 	if (!ok)
 		return false;
-	rfs_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, len);
 	p->cap.state = CAP_ENTRY;
-	p->cap.mode = GIT_FILEMODE_BLOB;
+	p->cap.csize = len;
+	p->cap.csize_known = true;
+	if (chunk_count(h, len) == 1) {
+		rfs_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, len);
+		p->cap.mode = GIT_FILEMODE_BLOB;
+	} else {
+		p->cap.mode = GIT_FILEMODE_TREE;   /* its chunks and tree: the committer's */
+	}
 	p->blob = buf;
 	p->blob_len = len;
 	return true;
+}
+
+/* A small file of several chunks read whole: its chunk blobs and tree. */
+static int stage_small_chunked(struct rfs_history *h, struct rfs_pending *p)
+{
+	uint64_t n = chunk_count(h, p->blob_len);
+	git_oid *oids = calloc((size_t)n, sizeof *oids);
+	int rc = oids ? 0 : -ENOMEM;
+	for (uint64_t k = 0; k < n && rc == 0; k++) {
+		uint64_t start;
+		size_t len;
+		chunk_span(h, k, p->blob_len, &start, &len);
+		rc = write_blob(h, p->blob + start, len, &oids[k]);
+	}
+	if (rc == 0)
+		rc = chunk_tree_of(h, oids, n, &p->cap.oid);
+	free(oids);
+	return rc;
 }
 
 /* With the repository lock: every small blob of the batch into the stage. */
@@ -562,7 +763,9 @@ static int stage_small(struct rfs_history *h, struct rfs_pending *batch, size_t 
 {
 	int rc = 0;
 	for (size_t i = 0; i < n; i++, batch = batch->next) {
-		if (batch->blob && rc == 0)
+		if (batch->blob && rc == 0 && batch->cap.mode == GIT_FILEMODE_TREE)
+			rc = stage_small_chunked(h, batch);
+		else if (batch->blob && rc == 0)
 			rc = rfs_stage_put_new(h->stage, &batch->cap.oid, GIT_OBJECT_BLOB, batch->blob,
 			                       batch->blob_len);
 		blob_release(h, batch);
@@ -583,12 +786,11 @@ static bool try_defer(struct rfs_history *h, const struct rfs_save *s, struct rf
 {
 	if (s->kind != RFS_SAVE_SAVED || s->type != RFS_OBJ_FILE)
 		return false;
-	uint64_t per = h->v->conf.chunk_blocks ? h->v->conf.chunk_blocks : 256;
 	if (s->ranges) {
 		uint64_t blocks = 0;
 		for (size_t i = 0; i < s->nranges; i++)
 			blocks += s->ranges[i].count;
-		if (blocks <= per)
+		if (blocks <= DEFER_BLOCKS)
 			return false;
 	}
 	if (__atomic_add_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL) > MAX_DEFERRED) {
@@ -628,7 +830,10 @@ static void capture_deferred(struct rfs_history *h, struct rfs_pending *p)
 {
 	struct rfs_capture c = { 0 };
 	pthread_mutex_lock(&h->git_lock);
-	int rc = p->ranges ? capture_file_ranges(h, p->dfd, p->ranges, p->nranges, &c)
+	uint64_t prev = UINT64_MAX;
+	if (p->ranges && !prev_size(h, p->cpath, p->ev.file_id, p->seq, &prev))
+		prev = UINT64_MAX;
+	int rc = p->ranges ? capture_file_ranges(h, p->dfd, p->ranges, p->nranges, prev, &c)
 	                   : rfs_h_capture_entry(h, p->dfd, p->cpath, &c);
 	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 		rc = rfs_stage_spill(h->stage);
@@ -865,14 +1070,6 @@ bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e)
 	return yes;
 }
 
-static int chunk_beyond(const git_tree_entry *e, void *arg)
-{
-	const char *name = git_tree_entry_name(e);
-	if (name[0] == '.')
-		return 1;                        /* the marker is rewritten */
-	return strtoull(name, NULL, 16) >= *(const uint64_t *)arg;
-}
-
 /* A one-chunk version's blob is chunk 0 of a longer file only when it was
 ** a full chunk: a shorter one (an empty file's bare header, say) lacks
 ** bytes the daemon had no reason to mark as written. */
@@ -885,62 +1082,76 @@ static bool whole_chunk0(struct rfs_history *h, const git_tree_entry *prev)
 	       len == RFS_HEADER_SIZE + h->chunk_bytes;
 }
 
-/* Merge captured chunks with the previous version's chunk blobs. */
+/* A chunk the capture did not read and the previous version lacks (the
+** daemon's ranges missed a write): taken from live/ now, better late than
+** absent. Fails when the file is gone: then the save is dropped alone. */
+struct fill {
+	struct rfs_history *h;
+	const char *cpath;
+	int fd;
+	uint64_t size;
+	uint8_t *buf;
+};
+
+static int fill_from_live(void *arg, uint64_t k, git_oid *oid)
+{
+	struct fill *f = arg;
+	if (f->fd < 0) {
+		struct stat st;
+		f->fd = rfs_h_open_live(f->h, f->cpath, 0);
+		if (f->fd < 0)
+			return f->fd;
+		if (fstat(f->fd, &st) < 0)
+			return -errno;
+		f->size = (uint64_t)st.st_size;
+		if (!(f->buf = malloc(RFS_HEADER_SIZE + f->h->chunk_bytes)))
+			return -ENOMEM;
+	}
+	if (k >= chunk_count(f->h, f->size))
+		return -ESTALE;                  /* live/ is shorter than the save: not this version */
+	return capture_chunk(f->h, f->fd, f->size, k, f->buf, oid);
+}
+
+/* Merge captured chunks with the previous version's chunk tree. */
 static int apply_chunks(struct rfs_history *h, struct base *base, const struct rfs_pending *p,
                         git_oid *out)
 {
 	const struct rfs_capture *c = &p->cap;
 	git_tree_entry *prev = NULL;
-	git_tree *prev_tree = NULL;
-	git_treebuilder *bld = NULL;
-	int rc = 0;
-	if (entry_at(base, p->cpath, &prev) == 0 && rfs_h_is_chunked(h->repo, prev) &&
-	    git_tree_lookup(&prev_tree, h->repo, git_tree_entry_id(prev)) < 0)
-		rc = -EIO;
-	if (rc == 0 && git_treebuilder_new(&bld, h->repo, prev_tree) < 0)
-		rc = -EIO;
-	if (rc == 0 && prev && !prev_tree && whole_chunk0(h, prev))
-		rc = git_treebuilder_insert(NULL, bld, "00000000", git_tree_entry_id(prev),
-		                            GIT_FILEMODE_BLOB) < 0 ? -EIO : 0;
-	for (size_t i = 0; i < c->ncap && rc == 0; i++) {
-		char name[CHUNK_NAME_MAX];
-		chunk_name(name, c->cidx[i]);
-		if (git_treebuilder_insert(NULL, bld, name, &c->coid[i], GIT_FILEMODE_BLOB) < 0)
-			rc = -EIO;
-	}
-	/* Drop chunks past the end; a missing one means the daemon's ranges
-	** missed a write: take it from live/ now (better late than absent). */
-	uint64_t n = c->nchunks;
-	if (rc == 0)
-		git_treebuilder_filter(bld, chunk_beyond, &n);
-	int fd = -1;
-	uint8_t *buf = NULL;
-	for (uint64_t k = 0; rc == 0 && k < c->nchunks; k++) {
-		char name[CHUNK_NAME_MAX];
-		chunk_name(name, k);
-		if (git_treebuilder_get(bld, name))
-			continue;
-		if (fd < 0) {
-			fd = rfs_h_open_live(h, p->cpath, 0);
-			buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
-			if (fd < 0 || !buf) {
-				rc = fd < 0 ? fd : -ENOMEM;
-				break;
+	const git_oid *prev_top = NULL;
+	uint64_t *idx = c->cidx;
+	git_oid *oids = c->coid, mk;
+	size_t n = c->ncap;
+	int rc = marker_oid(h, &mk);
+	if (rc == 0 && entry_at(base, p->cpath, &prev) == 0) {
+		if (rfs_h_is_chunked(h->repo, prev) && chunked_v2(h, git_tree_entry_id(prev)))
+			prev_top = git_tree_entry_id(prev);
+		else if (whole_chunk0(h, prev) && (!n || idx[0] != 0)) {
+			/* the one-chunk version is chunk 0 */
+			idx = malloc((n + 1) * sizeof *idx);
+			oids = malloc((n + 1) * sizeof *oids);
+			if (!idx || !oids) {
+				rc = -ENOMEM;
+			} else {
+				idx[0] = 0;
+				oids[0] = *git_tree_entry_id(prev);
+				memcpy(idx + 1, c->cidx, n * sizeof *idx);
+				memcpy(oids + 1, c->coid, n * sizeof *oids);
+				n++;
 			}
 		}
-		struct stat st;
-		git_oid oid;
-		rc = fstat(fd, &st) < 0 ? -errno : capture_chunk(h, fd, (uint64_t)st.st_size, k, buf, &oid);
-		if (rc == 0 && git_treebuilder_insert(NULL, bld, name, &oid, GIT_FILEMODE_BLOB) < 0)
-			rc = -EIO;
 	}
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+	struct fill f = { h, p->cpath, -1, 0, NULL };
 	if (rc == 0)
-		rc = chunk_tree_write(h, bld, out);
-	git_treebuilder_free(bld);
-	git_tree_free(prev_tree);
+		rc = rfs_chunk_tree_update(h, prev_top, c->nchunks, idx, oids, n, &mk, fill_from_live, &f,
+		                           out);
+	if (f.fd >= 0)
+		close(f.fd);
+	free(f.buf);
+	if (idx != c->cidx)
+		free(idx);
+	if (oids != c->coid)
+		free(oids);
 	git_tree_entry_free(prev);
 	return rc;
 }
@@ -1043,7 +1254,22 @@ static int head_tree(struct rfs_history *h, struct base *out)
 	return 0;
 }
 
-static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n)
+/* A save that cannot be committed goes alone, with a line saying so; the
+** rest of its batch is committed, and the next mount's recovery records
+** the file as live/ then has it. */
+static void drop_save(struct rfs_history *h, struct rfs_pending *p, int rc, int *first_err)
+{
+	rfs_log(LOG_ERR, "history: could not record a version of %s (%s); the others saved with it "
+	        "are recorded, and the next mount records this file as it is then",
+	        p->ev.path[0] ? p->ev.path : "/", strerror(-rc));
+	p->dropped = true;
+	if (!*first_err)
+		*first_err = rc;
+}
+
+/* Commit a batch. 0, or -errno: the whole batch failed. *dropped_err: the
+** first error of a save left out alone (0: none). */
+static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, int *dropped_err)
 {
 	struct base base;
 	int rc = head_tree(h, &base);
@@ -1051,21 +1277,32 @@ static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t 
 	git_oid tree_oid;
 	bool root_set = false;
 	struct rfs_pending *p = batch;
-	for (size_t i = 0; i < n && rc == 0; i++, p = p->next)
-		rc = p->cap_err;                 /* a deferred capture failed */
+	*dropped_err = 0;
 	int staged = stage_small(h, batch, n);
 	rc = rc ? rc : staged;
 	p = batch;
 	for (size_t i = 0; i < n && rc == 0; i++, p = p->next) {
-		if (!p->cpath[0] && p->cap.state == CAP_ENTRY && p->cap.mode == GIT_FILEMODE_TREE) {
+		if (p->cap_err) {                /* a deferred capture failed */
+			drop_save(h, p, p->cap_err, dropped_err);
+		} else if (!p->cpath[0] && p->cap.state == CAP_ENTRY && p->cap.mode == GIT_FILEMODE_TREE) {
 			tree_oid = p->cap.oid;       /* a whole-root capture (recovery): nothing else in batch */
 			root_set = true;
 		} else {
+			size_t mark = up.n;
 			apply_one(h, &up, &base, p);
+			if (up.err && up.err != -ENOMEM && !base.err) {
+				up.n = mark;             /* this save's updates go, the batch stays */
+				drop_save(h, p, up.err, dropped_err);
+				up.err = 0;
+			}
 		}
 	}
 	rc = rc ? rc : up.err ? up.err : base.err;
-	if (rc == 0 && !root_set) {
+	size_t kept = 0;
+	p = batch;
+	for (size_t i = 0; i < n; i++, p = p->next)
+		kept += !p->dropped;
+	if (rc == 0 && !root_set && kept) {
 		if (base.have && !up.n)
 			tree_oid = base.oid;
 		else
@@ -1073,16 +1310,18 @@ static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t 
 	}
 	upd_free(&up);
 	git_tree_free(base.tree);
-	if (rc < 0)
+	if (rc < 0 || !kept)
 		return rc;
-	struct rfs_event *ev = calloc(n, sizeof *ev);
+	struct rfs_event *ev = calloc(kept, sizeof *ev);
 	if (!ev)
 		return -ENOMEM;
 	p = batch;
+	size_t j = 0;
 	for (size_t i = 0; i < n; i++, p = p->next)
-		ev[i] = p->ev;                   /* borrowed: the pendings own the strings */
+		if (!p->dropped)
+			ev[j++] = p->ev;             /* borrowed: the pendings own the strings */
 	git_oid commit;
-	rc = rfs_h_commit(h, &tree_oid, ev, n, &commit);
+	rc = rfs_h_commit(h, &tree_oid, ev, kept, &commit);
 	free(ev);
 	return rc;
 }
@@ -1355,9 +1594,10 @@ static void publish_locked(struct rfs_history *h)
 	int rc = rfs_h_publish(h);
 	pthread_mutex_unlock(&h->git_lock);
 	pthread_mutex_lock(&h->q_lock);
-	if (rc < 0 && !h->error) {
+	if (rc < 0) {
 		rfs_log(LOG_ERR, "history: could not publish commits: %s", strerror(-rc));
 		h->error = rc;
+		h->lost = true;
 	}
 	h->n_durable = upto;
 	h->unpacked = false;
@@ -1403,10 +1643,15 @@ static void *committer(void *arg)
 				capture_deferred_of(h, &h->inflight, NULL, NULL);
 				h->inflight = NULL;
 			}
+			h->taken = batch;            /* what a capture meanwhile must count as before it */
 			pthread_mutex_unlock(&h->q_lock);
 			pthread_mutex_lock(&h->git_lock);
-			int rc = apply_batch(h, batch, n);
+			int dropped = 0;
+			int rc = apply_batch(h, batch, n, &dropped);
 			bool spill = rfs_stage_bytes(h->stage) > SPILL_BYTES;
+			pthread_mutex_lock(&h->q_lock);
+			h->taken = NULL;
+			pthread_mutex_unlock(&h->q_lock);
 			pthread_mutex_unlock(&h->git_lock);
 			while (batch) {
 				struct rfs_pending *next = batch->next;
@@ -1414,12 +1659,18 @@ static void *committer(void *arg)
 				batch = next;
 			}
 			pthread_mutex_lock(&h->q_lock);
-			if (rc < 0 && !h->error) {
+			/* Every failure is logged and reported to the next flush; none
+			** stops the committer: later saves are committed as usual. */
+			if (rc < 0) {
 				const git_error *ge = git_error_last();
 
-				rfs_log(LOG_ERR, "history: could not commit a batch of saves: %s%s%s",
-				        strerror(-rc), ge ? ": " : "", ge ? ge->message : "");
-				h->error = rc;
+				rfs_log(LOG_ERR, "history: could not commit a batch of %zu saves: %s%s%s; "
+				        "the next mount records them from live/", n, strerror(-rc),
+				        ge ? ": " : "", ge ? ge->message : "");
+			}
+			if (rc < 0 || dropped) {
+				h->error = rc < 0 ? rc : dropped;
+				h->lost = true;
 			}
 			/* Saves leave the queue out of order: what is committed is
 			** everything recorded before the oldest save still queued. */
@@ -1468,12 +1719,13 @@ int rfs_history_flush(struct rfs_history *h)
 		return 0;
 	pthread_mutex_lock(&h->q_lock);
 	uint64_t target = h->n_recorded;
-	while (h->n_durable < target && !h->error) {
+	while (h->n_durable < target) {
 		h->flush_wanted = true;
 		pthread_cond_signal(&h->q_cond);
 		pthread_cond_wait(&h->q_done, &h->q_lock);
 	}
-	int rc = h->error;
+	int rc = h->error;                   /* reported once: history goes on */
+	h->error = 0;
 	pthread_mutex_unlock(&h->q_lock);
 	return rc;
 }
@@ -1587,7 +1839,7 @@ static bool clean_close_matches(struct rfs_history *h)
 
 static void mark_clean(struct rfs_history *h)
 {
-	if (!h->have_ref || h->error)
+	if (!h->have_ref || h->error || h->lost)
 		return;
 	char hex[42];
 	git_oid_tostr(hex, 41, &h->ref_head);
@@ -1611,7 +1863,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	h->v = v;
 	h->flags = flags;
 	h->side_fd = -1;
-	h->chunk_bytes = (uint64_t)(v->conf.chunk_blocks ? v->conf.chunk_blocks : 256) * RFS_SLOT_SIZE;
+	h->chunk_bytes = (uint64_t)(v->conf.chunk_blocks ? v->conf.chunk_blocks : 15) * RFS_SLOT_SIZE;
 	pthread_mutex_init(&h->git_lock, NULL);
 	pthread_mutex_init(&h->pack_lock, NULL);
 	pthread_mutex_init(&h->q_lock, NULL);

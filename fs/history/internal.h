@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <git2.h>
 #include "fs/history/history.h"
 #include "fs/history/pack.h"
@@ -14,7 +15,10 @@
 
 #define RFS_SIDE_DIR "recfs"            /* history.git/recfs: head record, index, clean mark */
 #define RFS_CHUNK_MARKER ".recfs-chunks" /* entry that makes a tree a chunked file */
-#define RFS_CHUNK_MARKER_TEXT "recfs chunked file 1\n"
+#define RFS_CHUNK_MARKER_TEXT "recfs chunked file 2\n"     /* history format 2 */
+#define RFS_CHUNK_MARKER_TEXT_V1 "recfs chunked file 1\n"  /* format 1: refused */
+#define RFS_CHUNK_FANOUT 64             /* children of each chunk tree node */
+#define RFS_CHUNK_DEPTH_MAX 12          /* 64^11 chunks exceed any file */
 #define RFS_SIG_FIELD "recfs-sig"
 #define RFS_SIG_NAME "recfs"
 #define RFS_SIG_EMAIL "recfs@invalid"
@@ -30,6 +34,8 @@ struct rfs_capture {
 	size_t ncap;                      /* CAP_CHUNKS: chunks captured */
 	uint64_t *cidx;
 	git_oid *coid;
+	uint64_t csize;                   /* files: ciphertext size of this version */
+	bool csize_known;
 	bool has_side;                    /* a long name's ".n" side file */
 	git_oid side;
 };
@@ -45,7 +51,8 @@ struct rfs_pending {
 	struct rfs_range *ranges;         /* CAP_DEFERRED: blocks written; NULL = whole file */
 	size_t nranges;
 	bool claimed;                     /* CAP_DEFERRED: a thread is capturing it (q_lock) */
-	int cap_err;                      /* the deferred capture failed: the batch fails */
+	int cap_err;                      /* the deferred capture failed: the save is dropped */
+	bool dropped;                     /* left out of its batch's commit (logged) */
 	uint8_t *blob;                    /* a small save read without the lock: the committer */
 	size_t blob_len;                  /* stages it (cap.oid is already its id) */
 };
@@ -82,6 +89,9 @@ struct rfs_history {
 	pthread_cond_t q_cond, q_done;
 	struct rfs_pending *q_head, *q_tail;
 	struct rfs_pending *inflight;     /* the batch whose deferred saves the committer captures */
+	struct rfs_pending *taken;        /* the batch being committed (set under q_lock, cleared
+	                                  ** under git_lock and q_lock): saves before a capture */
+	bool lost;                        /* a save was dropped: the next mount must recover */
 	unsigned n_deferred;              /* pendings in CAP_DEFERRED (atomic; changed under q_lock) */
 	size_t blob_bytes;                /* of pendings' small blobs, not yet staged (atomic) */
 	pthread_cond_t cap_cond;          /* a deferred capture finished (q_lock) */
@@ -100,6 +110,8 @@ struct rfs_history {
 /* history.c */
 /* Open cpath ("" = the root) in live/ read-only, without touching its atime. fd or -errno. */
 int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags);
+/* lstat of cpath in live/ (any depth). 0 or -errno. */
+int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st);
 int rfs_h_open_odb(struct rfs_history *h);   /* odb, packs, stage (writable) for h->repo */
 int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
 int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *events, size_t n,
@@ -123,6 +135,20 @@ int rfs_index_sync(struct rfs_history *h);   /* writable: catch the file up with
 int rfs_tree_update(struct rfs_history *h, const git_oid *base, const git_tree_update *updates,
                     size_t n, git_oid *out);
 void rfs_tree_cache_free(struct rfs_tree_cache *c);
+/* Chunk trees (format 2): depth for n chunks; the depth, chunk count and
+** last chunk blob of a chunk tree. */
+unsigned rfs_chunk_depth(uint64_t n);
+int rfs_chunk_child_pos(const char *name, size_t len);   /* "00".."3f": 0..63; else -1 */
+int rfs_chunk_tree_shape(struct rfs_history *h, const git_oid *top, unsigned *depth, uint64_t *n,
+                         git_oid *last);
+/* A chunk neither updated nor in the base: its blob id, or -errno. */
+typedef int (*rfs_chunk_fill_cb)(void *arg, uint64_t k, git_oid *oid);
+/* Write the chunk tree of a file of n chunks: chunks idx[0..nidx) (sorted,
+** unique) become oids[], the rest come from base (a chunk tree; NULL:
+** none), else from fill. marker: the marker blob. Trees go to the stage. */
+int rfs_chunk_tree_update(struct rfs_history *h, const git_oid *base, uint64_t n,
+                          const uint64_t *idx, const git_oid *oids, size_t nidx,
+                          const git_oid *marker, rfs_chunk_fill_cb fill, void *arg, git_oid *out);
 
 /* recover.c */
 int rfs_h_recover(struct rfs_history *h);

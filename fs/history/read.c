@@ -6,6 +6,7 @@
 ** target it was given.
 */
 #include "fs/history/internal.h"
+#include "fs/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -275,30 +276,129 @@ static int entry_at_rev(struct rfs_history *h, const char *rev, const char *clea
 /* Feed the ciphertext of an entry, piece by piece (one blob per chunk). */
 typedef int (*piece_cb)(void *arg, const uint8_t *p, size_t n);
 
-static int for_each_piece(struct rfs_history *h, const git_tree_entry *e, piece_cb cb, void *arg)
+struct pieces {
+	struct rfs_history *h;
+	piece_cb cb;                      /* NULL: only add the chunk sizes to *size */
+	void *arg;
+	uint64_t *size;
+};
+
+static int piece_blob(struct pieces *w, const git_oid *oid)
 {
-	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
-		git_blob *b = NULL;
-		int rc = read_blob(h, git_tree_entry_id(e), &b);
-		if (rc == 0)
-			rc = cb(arg, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
-		git_blob_free(b);
-		return rc;
+	if (!w->cb) {
+		size_t len;
+		git_object_t type;
+		if (git_odb_read_header(&len, &type, w->h->odb, oid) < 0 || type != GIT_OBJECT_BLOB)
+			return -EIO;
+		*w->size += len;
+		return 0;
 	}
+	git_blob *b = NULL;
+	int rc = read_blob(w->h, oid, &b);
+	if (rc == 0)
+		rc = w->cb(w->arg, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
+	git_blob_free(b);
+	return rc;
+}
+
+/* One node of a chunk tree, level levels above the chunks: its children are
+** named 00, 01, ... in order, all full but the last (all when full). */
+static int piece_node(struct pieces *w, const git_oid *oid, unsigned level, bool full, bool top)
+{
 	git_tree *t = NULL;
-	if (git_tree_lookup(&t, h->repo, git_tree_entry_id(e)) < 0)
+	if (git_tree_lookup(&t, w->h->repo, oid) < 0)
 		return -EIO;
+	size_t n = 0, count = git_tree_entrycount(t);
 	int rc = 0;
-	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 0; i++) {
-		const git_tree_entry *c = git_tree_entry_byindex(t, i);
-		if (git_tree_entry_name(c)[0] == '.')
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		const char *name = git_tree_entry_name(git_tree_entry_byindex(t, i));
+		if (top && name[0] == '.')
 			continue;                    /* the marker */
-		rc = for_each_piece(h, c, cb, arg);
+		if (rfs_chunk_child_pos(name, strlen(name)) != (int)n++)
+			rc = -EIO;
+	}
+	if (rc == 0 && (n == 0 || n > RFS_CHUNK_FANOUT || (full && n != RFS_CHUNK_FANOUT)))
+		rc = -EIO;
+	size_t k = 0;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		const git_tree_entry *c = git_tree_entry_byindex(t, i);
+		if (top && git_tree_entry_name(c)[0] == '.')
+			continue;
+		bool last = ++k == n;
+		if (level == 1)
+			rc = git_tree_entry_type(c) == GIT_OBJECT_BLOB ? piece_blob(w, git_tree_entry_id(c)) : -EIO;
+		else
+			rc = git_tree_entry_type(c) == GIT_OBJECT_TREE
+			     ? piece_node(w, git_tree_entry_id(c), level - 1, full || !last, false) : -EIO;
 	}
 	git_tree_free(t);
 	return rc;
 }
 
+/* A chunk tree's marker: format 2, or a clear refusal of format 1. */
+static int chunk_format(struct rfs_history *h, const git_oid *tree)
+{
+	git_tree *t = NULL;
+	if (git_tree_lookup(&t, h->repo, tree) < 0)
+		return -EIO;
+	const git_tree_entry *m = git_tree_entry_byname(t, RFS_CHUNK_MARKER);
+	git_blob *b = NULL;
+	int rc = m ? read_blob(h, git_tree_entry_id(m), &b) : -EIO;
+	size_t len = rc == 0 ? (size_t)git_blob_rawsize(b) : 0;
+	const void *text = rc == 0 ? git_blob_rawcontent(b) : NULL;
+	if (rc == 0 && !(len == sizeof RFS_CHUNK_MARKER_TEXT - 1 && !memcmp(text, RFS_CHUNK_MARKER_TEXT, len))) {
+		rc = -EIO;
+		if (len == sizeof RFS_CHUNK_MARKER_TEXT_V1 - 1 && !memcmp(text, RFS_CHUNK_MARKER_TEXT_V1, len)) {
+			char hex[GIT_OID_HEXSZ + 1];
+			rfs_log(LOG_ERR, "history: chunked file %s in %s/%s is of history format 1; this recfs "
+			        "reads format 2 only (vaults of format 1 are refused at mount)",
+			        git_oid_tostr(hex, sizeof hex, tree), h->v->path, RFS_HISTORY_DIR);
+			rc = -EPROTONOSUPPORT;
+		}
+	}
+	git_blob_free(b);
+	git_tree_free(t);
+	return rc;
+}
+
+static int walk_pieces(struct pieces *w, const git_tree_entry *e)
+{
+	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+		return piece_blob(w, git_tree_entry_id(e));
+	unsigned depth;
+	uint64_t n;
+	int rc = chunk_format(w->h, git_tree_entry_id(e));
+	if (rc == 0)
+		rc = rfs_chunk_tree_shape(w->h, git_tree_entry_id(e), &depth, &n, NULL);
+	return rc < 0 ? rc : piece_node(w, git_tree_entry_id(e), depth, false, true);
+}
+
+static int for_each_piece(struct rfs_history *h, const git_tree_entry *e, piece_cb cb, void *arg)
+{
+	struct pieces w = { h, cb, arg, NULL };
+	return walk_pieces(&w, e);
+}
+
+/* The first chunk of a chunked file (its header): down the first children. */
+static int first_chunk(struct rfs_history *h, const git_tree_entry *e, git_oid *out)
+{
+	*out = *git_tree_entry_id(e);
+	for (unsigned d = 0; d <= RFS_CHUNK_DEPTH_MAX; d++) {
+		git_tree *t = NULL;
+		if (git_tree_lookup(&t, h->repo, out) < 0)
+			return -EIO;
+		const git_tree_entry *c = git_tree_entry_byname(t, "00");
+		bool blob = c && git_tree_entry_type(c) == GIT_OBJECT_BLOB;
+		if (c)
+			*out = *git_tree_entry_id(c);
+		git_tree_free(t);
+		if (!c)
+			return -EIO;
+		if (blob)
+			return 0;
+	}
+	return -EIO;
+}
 
 static int put_fd(void *arg, const uint8_t *p, size_t n)
 {
@@ -388,23 +488,18 @@ static int put_plain(void *arg, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int add_size(void *arg, const uint8_t *p, size_t n)
+/* Ciphertext size of an entry (from object headers, reading no content). */
+static int entry_size_of(struct rfs_history *h, const git_tree_entry *e, uint64_t *size)
 {
-	*(uint64_t *)arg += n;
-	return 0;
+	*size = 0;
+	struct pieces w = { h, NULL, NULL, size };
+	return walk_pieces(&w, e);
 }
 
 static uint64_t entry_size(struct rfs_history *h, const git_tree_entry *e)
 {
-	uint64_t total = 0;
-	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
-		size_t len;
-		git_object_t type;
-		if (git_odb_read_header(&len, &type, h->odb, git_tree_entry_id(e)) == 0)
-			return len;
-	}
-	for_each_piece(h, e, add_size, &total);
-	return total;
+	uint64_t total;
+	return entry_size_of(h, e, &total) == 0 ? total : 0;
 }
 
 static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int out_fd)
@@ -438,8 +533,9 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 		return -ENOMEM;
 	d->h = h;
 	d->out_fd = out_fd;
-	d->total = entry_size(h, e);
-	int rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
+	int rc = entry_size_of(h, e, &d->total);
+	if (rc == 0)
+		rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
 	if (rc == 0 && (d->ncarry || !d->have_hdr))
 		rc = -EIO;
 	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
@@ -528,18 +624,14 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 			uint8_t hdr[RFS_HEADER_SIZE];
 			struct rfs_header hd;
 			git_blob *b = NULL;
-			const git_tree_entry *first = e;
-			git_tree *t = NULL;
-			if (chunked && git_tree_lookup(&t, h->repo, git_tree_entry_id(e)) == 0)
-				first = git_tree_entry_byname(t, "00000000");
-			if (first && read_blob(h, git_tree_entry_id(first), &b) == 0 &&
+			git_oid first = *git_tree_entry_id(e);
+			if ((!chunked || first_chunk(h, e, &first) == 0) && read_blob(h, &first, &b) == 0 &&
 			    git_blob_rawsize(b) >= RFS_HEADER_SIZE) {
 				memcpy(hdr, git_blob_rawcontent(b), RFS_HEADER_SIZE);
 				if (rfs_header_parse(&hd, hdr, sizeof hdr) == 0)
 					memcpy(out->file_id, hd.file_id, 16);
 			}
 			git_blob_free(b);
-			git_tree_free(t);
 		}
 		out->seq = r.seq;
 		git_oid_tostr(out->rev, sizeof out->rev, &oid);

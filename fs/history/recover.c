@@ -44,7 +44,13 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 		p[strlen(p) - sl] = 0;
 		return p;
 	}
-	if (slash) {                         /* inside a chunked file? */
+	/* Inside a chunked file? Its marker and chunk nodes ("00".."3f": no
+	** sealed name is that short) sit up to RFS_CHUNK_DEPTH_MAX levels below it. */
+	for (int up = 0; up <= RFS_CHUNK_DEPTH_MAX; up++) {
+		slash = strrchr(p, '/');
+		if (!slash || (rfs_chunk_child_pos(slash + 1, strlen(slash + 1)) < 0 &&
+		               strcmp(slash + 1, RFS_CHUNK_MARKER)))
+			break;
 		*slash = 0;
 		git_tree_entry *e = NULL;
 		bool chunked = false;
@@ -55,10 +61,10 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 				git_tree_entry_free(e);
 			}
 		}
-		if (!chunked)
-			*slash = '/';
+		if (chunked)
+			return p;
 	}
-	return p;
+	return strcpy(p, path);
 }
 
 struct diff_walk {
@@ -117,7 +123,7 @@ struct recovery {
 static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs_event *e)
 {
 	struct stat st;
-	if (fstatat(h->v->live_fd, cpath[0] ? cpath : ".", &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (rfs_h_stat_live(h, cpath, &st) < 0)
 		return;
 	e->mode = st.st_mode;
 	e->uid = st.st_uid;
