@@ -8,6 +8,8 @@
 */
 #include "crypto/subkeys.h"
 
+#include <errno.h>
+
 #include <sodium.h>
 #include <string.h>
 
@@ -38,6 +40,11 @@ struct rfs_keys *rfs_keys_derive(const uint8_t master[RFS_MASTER_KEY_SIZE])
 	crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, k->sign_seed);
 	sodium_mprotect_readonly(k);
 	return k;
+}
+
+int rfs_keys_lock(const struct rfs_keys *keys)
+{
+	return sodium_mlock((void *)(uintptr_t)keys, sizeof(*keys)) == 0 ? 0 : -errno;
 }
 
 void rfs_keys_free(struct rfs_keys *keys)

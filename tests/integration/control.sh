@@ -95,7 +95,10 @@ done
 H=$V/history.git
 git --git-dir="$H" update-ref refs/heads/main "$(git --git-dir="$H" rev-parse refs/heads/main~2)" ||
 	die "update-ref"
-rm -f "$(find "$V/live" -type f ! -name .dirid ! -name '*.n' | head -1)"
+# first.txt ("hello\n", 106 bytes of ciphertext) is older than both moved-over commits.
+victim=$(find "$V/live" -type f ! -name .dirid ! -name '*.n' -size 106c)
+[ "$(printf '%s' "$victim" | grep -c .)" = 1 ] || die "expected one ciphertext of first.txt, found '$victim'"
+rm -f "$victim"
 remote_out=$(recfs verify "$V" --passphrase-file "$V.pass" 2>&1)
 remote_rc=$?
 umount_vault "$M" "$V"
