@@ -49,6 +49,7 @@ struct client {
 	struct rfs_control *c;
 	int place;                        /* index into c->clients */
 	int conn;
+	bool broken;                      /* a send failed or timed out: send no more */
 };
 
 /* ---- wire format ---------------------------------------------------------- */
@@ -340,22 +341,23 @@ static int read_request(int conn, char *buf, size_t cap, int *passed_fd)
 ** error and not a SIGPIPE, and SO_SNDTIMEO bounds how long one write waits. */
 static ssize_t conn_write(void *cookie, const char *buf, size_t len)
 {
-	int conn = *(int *)cookie;
+	struct client *cl = cookie;
 	size_t done = 0;
 
-	while (done < len) {
-		ssize_t n = send(conn, buf + done, len - done, MSG_NOSIGNAL);
+	while (done < len && !cl->broken) {
+		ssize_t n = send(cl->conn, buf + done, len - done, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return done ? (ssize_t)done : -1;
-		done += (size_t)n;
+			cl->broken = true;     /* the rest of the reply fails at once, not after a timeout each */
+		else
+			done += (size_t)n;
 	}
-	return (ssize_t)done;
+	return done ? (ssize_t)done : -1;
 }
 
-static void serve_one(struct rfs_control *c, int *conn)
+static void serve_one(struct rfs_control *c, struct client *cl)
 {
 	static const cookie_io_functions_t io = { .write = conn_write };
 	struct ucred cred;
@@ -365,13 +367,13 @@ static void serve_one(struct rfs_control *c, int *conn)
 	int passed_fd = -1, n;
 	FILE *out;
 
-	if (getsockopt(*conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	if (getsockopt(cl->conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
 	    (cred.uid != 0 && cred.uid != getuid()))
 		return;
-	(void)setsockopt(*conn, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+	(void)setsockopt(cl->conn, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
 	buf = malloc(MAX_REQUEST);
-	out = buf ? fopencookie(conn, "w", io) : NULL;
-	if (out && read_request(*conn, buf, MAX_REQUEST, &passed_fd) == 0 &&
+	out = buf ? fopencookie(cl, "w", io) : NULL;
+	if (out && read_request(cl->conn, buf, MAX_REQUEST, &passed_fd) == 0 &&
 	    (n = split_fields(buf, fld)) > 0)
 		dispatch(c, fld, n, passed_fd, out);
 	else if (out)
@@ -388,7 +390,7 @@ static void *client_thread(void *arg)
 	struct client *cl = arg;
 	struct rfs_control *c = cl->c;
 
-	serve_one(c, &cl->conn);
+	serve_one(c, cl);
 	/* Closed under the lock, so that rfs_control_stop never shuts down a
 	** descriptor number that has been reused. */
 	pthread_mutex_lock(&c->mu);
@@ -416,7 +418,7 @@ static void start_client(struct rfs_control *c, int conn)
 			place = i;
 	}
 	if (cl && place >= 0) {
-		*cl = (struct client){ c, place, conn };
+		*cl = (struct client){ c, place, conn, false };
 		c->clients[place] = conn;
 		c->nclients++;
 		pthread_attr_init(&attr);

@@ -124,28 +124,35 @@ deep=$M2
 for i in $(seq 1 14); do deep=$deep/$long$i; done
 mkdir -p "$deep" || die "mkdir deep"
 for i in $(seq 1 150); do : >"$deep/f$i" || die "create f$i"; done
+head -c 2000000 /dev/urandom >"$M2/big.bin" || die "write big.bin"
 check "flush (setup)" recfs flush "$M2"
 "$RECFS" log "$M2" --json -n 100000 | sleep 60 &
 slow_pid=$!
+# A version far larger than a pipe holds, shown into a pipe nobody reads.
+"$RECFS" show "$M2/big.bin" | sleep 60 &
+show_pid=$!
 # An idle connection, and one that asks for the log and never reads it.
-python3 - "$V2/control" <<'EOF' &
+python3 - "$V2/control" "$IT_TMP/py.ready" <<'EOF' &
 import socket, sys, time
 idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); idle.connect(sys.argv[1])
 mute = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); mute.connect(sys.argv[1])
 mute.sendall(b"log\t\t100000\n")
+open(sys.argv[2], "w").close()
 time.sleep(60)
 EOF
 py_pid=$!
-on_exit "kill $slow_pid $py_pid"
+on_exit "kill $slow_pid $show_pid $py_pid"
+for i in $(seq 1 100); do [ -e "$IT_TMP/py.ready" ] && break; sleep 0.1; done
+[ -e "$IT_TMP/py.ready" ] || die "the idle and mute clients did not connect"
 sleep 1
 t0=$(ms_now)
-check "flush while two clients do not read" timeout 10 "$RECFS" flush "$M2"
+check "flush while three clients do not read" timeout 10 "$RECFS" flush "$M2"
 t1=$(ms_now)
 [ $((t1 - t0)) -lt 5000 ] && ok "flush took $((t1 - t0)) ms" || not_ok "flush took $((t1 - t0)) ms (want < 5 s)"
 out=$(timeout 10 "$RECFS" log "$M2" -n 1 2>&1)
-assert_match "log while two clients do not read" '^[0-9a-f]{12} ' "$out"
+assert_match "log while three clients do not read" '^[0-9a-f]{12} ' "$out"
 t0=$(ms_now)
-check "umount while two clients do not read" timeout 15 "$RECFS" umount "$M2"
+check "umount while three clients do not read" timeout 15 "$RECFS" umount "$M2"
 t1=$(ms_now)
 [ $((t1 - t0)) -lt 5000 ] && ok "umount took $((t1 - t0)) ms" || not_ok "umount took $((t1 - t0)) ms (want < 5 s)"
 vault_unlocked "$V2" && ok "the vault is free after umount, readers still waiting" ||
@@ -165,6 +172,6 @@ check_daemon_log "$M2"
 mount_vault "$V2" "$M2"
 check "the vault mounts again" test -d "$deep"
 umount_vault "$M2" "$V2"
-kill "$slow_pid" "$py_pid" 2>/dev/null
+kill "$slow_pid" "$show_pid" "$py_pid" 2>/dev/null
 
 finish
