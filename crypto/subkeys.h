@@ -42,6 +42,10 @@ struct rfs_keys {
 ** Returns NULL on allocation failure. */
 struct rfs_keys *rfs_keys_derive(const uint8_t master[RFS_MASTER_KEY_SIZE]);
 
+/* Lock the block in RAM again. A forked child does not inherit its parent's
+** memory locks: the mount daemon calls this after the fork. 0 or -errno. */
+int rfs_keys_lock(const struct rfs_keys *keys);
+
 /* Wipe and free. NULL is allowed. */
 void rfs_keys_free(struct rfs_keys *keys);
 

@@ -2,9 +2,10 @@
 ** mount: run the FUSE daemon for an open vault.
 **
 ** Owns: FUSE session setup (options, capabilities, multithreaded loop),
-** daemonising, and the orderly shutdown that leaves live/ consistent.
+** daemonising (the keys are mlocked again in the forked daemon), and the
+** orderly shutdown that leaves live/ consistent.
 ** Must never: print a clear name anywhere but the mounting user's terminal or
-** the daemon's own log (syslog at LOG_DAEMON, only when the user asked with -o debug).
+** the daemon's own log (fs/log.h: in memory, and stderr with -f; never a file).
 */
 #ifndef RECFS_FS_MOUNT_H
 #define RECFS_FS_MOUNT_H

@@ -11,15 +11,20 @@
 #include "tools/commands.h"
 #include "fs/escape.h"
 #include "tools/history_cli.h"
+#include "fs/control.h"
+#include "fs/mountinfo.h"
 
 static const struct cli_help log_help = {
-	"[PATH] [--vault VAULT] [--json] [-n N] [--passphrase-file FILE]",
+	"[PATH] [--vault VAULT] [--json] [-n N] [--passphrase-file FILE]\n"
+	"       recfs log --daemon MOUNTPOINT|VAULT",
 	"List every version of PATH (newest first): revision, date, author, what\n"
 	"happened, size. Without PATH, the vault's recent activity.\n"
 	"\n"
 	"  --vault VAULT  the vault is not mounted: PATH is relative to its root\n"
 	"  --json         one JSON object per line\n"
 	"  -n N           at most N versions (default: all; 50 without PATH)\n"
+	"  --daemon       instead, the mount daemon's last few hundred log lines (kept\n"
+	"                 in memory only; for the user who mounted, or root)\n"
 	"  --passphrase-file FILE, -h/--help\n",
 };
 
@@ -84,20 +89,42 @@ static int print_version(const struct rfs_version *v, void *arg)
 	return 0;
 }
 
+/* recfs log --daemon: the daemon of the vault mounted at (or found at) where. */
+static int show_daemon_log(const char *where)
+{
+	char abs[PATH_MAX], vault[PATH_MAX];
+	struct rfs_mount_entry m;
+	int rc;
+
+	snprintf(vault, sizeof vault, "%s", where);
+	if (rfs_mount_abspath(where, abs) == 0 && rfs_mount_find(abs, false, &m) == 0 &&
+	    !strcmp(m.fstype, RFS_FSTYPE))
+		snprintf(vault, sizeof vault, "%s", m.source);
+	rc = rfs_remote_daemon_log(vault, stdout);
+	if (rc == -ECONNREFUSED || rc == -ENOENT || rc == -ENOTDIR)
+		cli_error("no daemon serves %s; give the mount point or vault of a mount (read-only "
+		          "mounts keep no log)", where);
+	else if (rc < 0)
+		cli_error("cannot read the daemon's log of %s: %s", where, strerror(-rc));
+	return rc < 0 ? CLI_FAIL : CLI_OK;
+}
+
 int cmd_log(int argc, char **argv)
 {
 	static const struct option options[] = {
 		HCLI_VAULT_OPTION, { "json", no_argument, NULL, 'j' }, CLI_PASSPHRASE_FILE_OPTION,
-		CLI_HELP_OPTION, { 0 },
+		{ "daemon", no_argument, NULL, 'D' }, CLI_HELP_OPTION, { 0 },
 	};
 	const char *vault = NULL, *passfile = NULL;
 	struct log_out o = { false, 0 };
 	long limit = -1;
+	bool daemon_log = false;
 	int c;
 	while ((c = cli_next_option(argc, argv, "hn:", options)) != -1) {
 		switch (c) {
 		case 'V': vault = optarg; break;
 		case 'j': o.json = true; break;
+		case 'D': daemon_log = true; break;
 		case 'n': {
 			char *end;
 
@@ -113,6 +140,9 @@ int cmd_log(int argc, char **argv)
 		default: return cli_usage_error();
 		}
 	}
+	if (daemon_log)
+		return cli_check_args(argc - optind, argv + optind, 1, 1, "MOUNTPOINT") < 0
+		       ? CLI_FAIL : show_daemon_log(argv[optind]);
 	if (cli_check_args(argc - optind, argv + optind, vault ? 0 : 1, 1, "PATH") < 0)
 		return CLI_FAIL;
 	const char *path = optind < argc ? argv[optind] : NULL;

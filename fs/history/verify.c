@@ -282,12 +282,12 @@ static void check_live(struct walk *w, git_commit *head)
 	git_tree_free(b);
 }
 
-/* Walk the first-parent chain from the ref; visit calls per commit. */
-static int walk_chain(struct walk *w, bool verify)
+/* Walk the first-parent chain from the ref at start; visit calls per commit. */
+static int walk_chain(struct walk *w, bool verify, const git_oid *start)
 {
 	struct rfs_history *h = w->h;
 	struct oidset chain = { 0 };
-	git_oid oid = h->ref_head, child;
+	git_oid oid = *start, child;
 	uint64_t ref_seq = 0;
 	bool first = true;
 	int rc = 0;
@@ -328,7 +328,7 @@ static int walk_chain(struct walk *w, bool verify)
 			break;
 	}
 	if (verify && rc == 0)
-		check_head_record(w, ref_seq, &h->ref_head, &chain);
+		check_head_record(w, ref_seq, start, &chain);
 	free(chain.v);
 	return rc;
 }
@@ -339,9 +339,22 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 	memset(res ? res : &dummy, 0, sizeof *res);
 	struct walk w = { .h = h, .report = report, .res = res ? res : &dummy, .read_blobs = true };
 	pthread_mutex_lock(&h->git_lock);
-	int rc = 0;
-	if (h->have_ref)
-		rc = walk_chain(&w, true);
+	/* The ref as it stands on disk, not as this process last set it: verify
+	** through the daemon must see what was done to the vault under it. */
+	git_oid start = h->ref_head;
+	bool have_ref = h->have_ref;
+	git_reference *ref = NULL;
+	int rc = git_reference_lookup(&ref, h->repo, RFS_HISTORY_REF);
+	if (rc == 0 && git_reference_target(ref)) {
+		start = *git_reference_target(ref);
+		have_ref = true;
+	} else if (rc == GIT_ENOTFOUND) {
+		have_ref = false;
+	}
+	git_reference_free(ref);
+	rc = 0;
+	if (have_ref)
+		rc = walk_chain(&w, true, &start);
 	else if (h->side_fd >= 0 && faccessat(h->side_fd, "head", F_OK, 0) == 0)
 		problem(&w, "ref moved backwards: %s is missing but the vault recorded a head", RFS_HISTORY_REF);
 	pthread_mutex_unlock(&h->git_lock);
@@ -406,7 +419,7 @@ int rfs_history_gc(struct rfs_history *h)
 	if (rc == 0 && packdir < 0)
 		rc = -errno;
 	if (rc == 0 && h->have_ref)
-		rc = walk_chain(&w, false);
+		rc = walk_chain(&w, false, &h->ref_head);
 	char *before = rc == 0 ? list_packs(packdir) : NULL;
 	if (rc == 0 && !before)
 		rc = -ENOMEM;
