@@ -118,7 +118,8 @@ fsck_clean "$V" "after the xattr values were put back"
 # ---- item 14: recfs.conf settings are authenticated; format version 2 ----
 assert_eq "a new vault is format version 2" "recfs-vault 2" "$(head -n1 "$V/recfs.conf")"
 cp "$V/recfs.conf" "$IT_TMP/conf.good"
-sed -i 's/^chunk-blocks 256$/chunk-blocks 128/' "$V/recfs.conf"
+sed -i -E 's/^chunk-blocks [0-9]+$/chunk-blocks 7/' "$V/recfs.conf"
+cmp -s "$V/recfs.conf" "$IT_TMP/conf.good" && die "the edit of chunk-blocks changed nothing"
 out=$(recfs fsck "$V" --passphrase-file "$P" 2>&1); rc=$?
 assert_eq "fsck refuses a vault whose chunk-blocks was edited (exit 2)" 2 "$rc"
 assert_match "the message names the edited setting" "recfs.conf has been changed \(setting chunk-blocks does not authenticate\); restore it from a backup" "$out"
