@@ -1496,6 +1496,9 @@ static void catch_up_locked(struct rfs_history *h)
 			h->n_durable = upto;
 		h->unpacked = false;
 	} else {
+		if (h->catchup_ms == CATCHUP_MS || rc != h->error)
+			rfs_log(LOG_WARNING, "history: %s/%s is still behind live/: %s; retrying", h->v->path,
+			        RFS_HISTORY_DIR, strerror(-rc));
 		if (!h->error)
 			h->error = rc;
 		if (h->catchup_ms < CATCHUP_MAX_MS)

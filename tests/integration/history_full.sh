@@ -10,7 +10,7 @@
 
 SMALL=$IT_TMP/small M=$IT_TMP/mnt
 mkdir -p "$SMALL"
-mount -t tmpfs -o size=16m tmpfs "$SMALL" || die "cannot mount a tmpfs"
+mount -t tmpfs -o size=32m tmpfs "$SMALL" || die "cannot mount a tmpfs"
 on_exit "umount -l '$SMALL'"
 V=$SMALL/vault
 PASSFILE=$IT_TMP/vault.pass
@@ -64,4 +64,19 @@ mount_vault "$V" "$M"
 umount_vault "$M" "$V"
 check "history caught up at the mount after space was freed: f2 is in history" in_history /f2 "$IT_TMP/f2"
 check "and the vault verifies" recfs verify "$V" --passphrase-file "$PASSFILE"
+
+# 3. A big save (streamed into a pack of its own) that does not fit: the
+# error says the disk is full, not "Invalid argument" (item 20).
+head -c 9000000 /dev/urandom >"$IT_TMP/big"
+mount_vault "$V" "$M"
+dd if=/dev/zero of="$SMALL/ballast" bs=64k status=none 2>/dev/null
+truncate -s -$((9500 * 1024)) "$SMALL/ballast"
+check "a 9 MB file fits in live/" cp "$IT_TMP/big" "$M/big"
+out=$(recfs flush "$M" 2>&1)
+echo "# flush of the big save on the full disk: $out"
+assert_match "the big save's error says the disk is full" "no space|disk is full" "$out"
+rm -f "$SMALL/ballast"
+check "once space is freed, the big save reaches history" recfs flush "$M"
+umount_vault "$M" "$V"
+check "the big file is in history" in_history /big "$IT_TMP/big"
 finish
