@@ -231,9 +231,10 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	fs_ready = true;
 	if (!opts.read_only) {
 		who_of(&fs, opts.author, &who);
-		rc = rfs_history_open(v, &who.who, 0, &history, err, errsz);
+		unsigned hflags = opts.accept_history_state ? RFS_HISTORY_ACCEPT_STATE : 0;
+		rc = rfs_history_open(v, &who.who, hflags, &history, err, errsz);
 		if (rc < 0 && rc != -ENOMEM &&
-		    rfs_history_open(v, &who.who, RFS_HISTORY_NO_RECOVERY, &history, NULL, 0) == 0) {
+		    rfs_history_open(v, &who.who, hflags | RFS_HISTORY_NO_RECOVERY, &history, NULL, 0) == 0) {
 			/* A full disk must not lock people out of their records: serve
 			** live/ (which is whole) and catch history up at the next mount. */
 			rfs_log(LOG_WARNING, "warning: %s; mounted anyway: history will catch up with "

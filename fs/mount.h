@@ -24,6 +24,7 @@ struct rfs_mount_opts {
 	const char *snapshot_dir;    /* serve this materialised history tree read-only instead
 	                                of live/ (mount --at); it is removed at unmount */
 	const char *snapshot_rev;    /* its revision: the mount's source reads VAULT@REV */
+	bool accept_history_state;   /* --accept-history-state: take history as it is (see history.h) */
 	bool demo_attribution;       /* recfs demo only: the control socket may set who saves
 	                                and when (never offered by recfs mount) */
 };

@@ -41,6 +41,9 @@ static const struct cli_help mount_help = {
 	"  --author NAME           record saves as made by NAME (default: your full name\n"
 	"                          and login from passwd)\n"
 	"  --threads N             at most N worker threads (default: recfs chooses)\n"
+	"  --accept-history-state  mount read-write although history was rolled back,\n"
+	"                          replaced or removed, or live/ changed while closed\n"
+	"                          (run 'recfs verify VAULT' first): history goes on from here\n"
 	"  --passphrase-file FILE  read the passphrase from the first line of FILE\n"
 	"                          ('-' is standard input)\n"
 	"  -h, --help              show this help\n",
@@ -226,6 +229,7 @@ int cmd_mount(int argc, char **argv)
 		{ "at", required_argument, NULL, 'A' },
 		{ "author", required_argument, NULL, 'U' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "accept-history-state", no_argument, NULL, 'S' },
 		CLI_PASSPHRASE_FILE_OPTION,
 		CLI_HELP_OPTION,
 		{ 0 },
@@ -250,6 +254,7 @@ int cmd_mount(int argc, char **argv)
 		case 'p': passfile = optarg; break;
 		case 'A': view_spec = optarg; break;
 		case 'U': opts.author = optarg; break;
+		case 'S': opts.accept_history_state = true; break;
 		case 'h': rc = cli_print_help(&mount_help); goto out;
 		default: rc = cli_usage_error(); goto out;
 		}

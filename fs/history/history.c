@@ -36,6 +36,8 @@
 #define PACK_MAPPED_MAX (32u << 20)      /* and unmaps the oldest windows beyond this */
 #define MAX_DEFERRED 32                  /* big saves captured by the committer, at most */
 #define DEFER_BLOCKS 256                 /* saves writing more blocks are captured by the committer */
+#define CATCHUP_MS 1000                  /* history behind (full disk): first retry after this */
+#define CATCHUP_MAX_MS 16000             /* then doubling up to this (each may read all of live/) */
 
 /* ---- capture: ciphertext from live/ into the stage ---- */
 
@@ -936,6 +938,12 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	}
 	if (rc < 0) {
 		pending_free(h, p);
+		pthread_mutex_lock(&h->q_lock);
+		h->behind = true;                /* in live/, not in history: the committer catches up */
+		if (!h->error)
+			h->error = rc;
+		pthread_cond_signal(&h->q_cond);
+		pthread_mutex_unlock(&h->q_lock);
 		return rc;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &p->queued);
@@ -1412,41 +1420,90 @@ int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct r
 	return rc;
 }
 
-static void head_signed_bytes(uint8_t out[13 + 16 + 8 + 20], const uint8_t vault_id[16],
+/* ---- the signed head record: the newest ref written, and whether the vault was closed cleanly ---- */
+
+#define HEAD_MAGIC_V1 "recfs-head-v1"
+#define HEAD_MAGIC_V2 "recfs-head-v2"
+#define HEAD_SIGNED_V2 (13 + 16 + 8 + 20 + 1 + RFS_LIVE_DIGEST)
+
+static void head_signed_bytes(uint8_t *out, const char *magic, const uint8_t vault_id[16],
                               uint64_t seq, const git_oid *oid)
 {
-	memcpy(out, "recfs-head-v1", 13);
+	memcpy(out, magic, 13);
 	memcpy(out + 13, vault_id, 16);
 	for (int i = 0; i < 8; i++)
 		out[29 + i] = (uint8_t)(seq >> (8 * i));
 	memcpy(out + 37, oid->id, 20);
 }
 
-static int write_head_record(struct rfs_history *h)
+/* v2 signs the state and live/'s digest too, so neither can be forged or
+** dropped without the signing key. */
+static void head_signed_v2(uint8_t out[HEAD_SIGNED_V2], const uint8_t vault_id[16],
+                           const struct rfs_head_rec *r)
 {
-	uint8_t msg[57], sig[crypto_sign_BYTES];
-	head_signed_bytes(msg, h->v->conf.vault_id, h->head_seq, &h->ref_head);
-	crypto_sign_detached(sig, NULL, msg, sizeof msg, h->v->keys->sign_sk);
-	char hex[41], b64[90], line[200];
-	git_oid_tostr(hex, sizeof hex, &h->ref_head);
-	rfs_b64_encode(b64, sig, sizeof sig);
-	int n = snprintf(line, sizeof line, "recfs-head 1 %llu %s %s\n",
-	                 (unsigned long long)h->head_seq, hex, b64);
-	int fd = openat(h->side_fd, "head.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	int rc = write(fd, line, (size_t)n) == n ? 0 : -EIO;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && renameat(h->side_fd, "head.tmp", h->side_fd, "head") < 0)
-		rc = -errno;
-	return rc;
+	head_signed_bytes(out, HEAD_MAGIC_V2, vault_id, r->seq, &r->oid);
+	out[57] = r->clean ? 2 : 1;
+	memcpy(out + 58, r->digest, RFS_LIVE_DIGEST);
 }
 
-int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
+/* temp + fsync + rename; on a full disk, overwrite in place when the line
+** keeps its length (dirty and clean of one head do), which needs no new block. */
+static int write_side_file(struct rfs_history *h, const char *name, const char *text, size_t n)
 {
-	char line[256];
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	int fd = openat(h->side_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = fd < 0 ? -errno : 0;
+	if (rc == 0 && write(fd, text, n) != (ssize_t)n)
+		rc = errno ? -errno : -EIO;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && renameat(h->side_fd, tmp, h->side_fd, name) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		fsync(h->side_fd);
+		return 0;
+	}
+	unlinkat(h->side_fd, tmp, 0);
+	struct stat st;
+	if ((rc != -ENOSPC && rc != -EDQUOT) || fstatat(h->side_fd, name, &st, 0) < 0 ||
+	    (size_t)st.st_size != n)
+		return rc;
+	fd = openat(h->side_fd, name, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rc;
+	int wrc = pwrite(fd, text, n, 0) == (ssize_t)n && fsync(fd) == 0 ? 0 : rc;
+	close(fd);
+	return wrc;
+}
+
+static int write_head_record(struct rfs_history *h, bool clean, const uint8_t digest[RFS_LIVE_DIGEST])
+{
+	struct rfs_head_rec r = { .seq = h->have_ref ? h->head_seq : 0, .clean = clean, .version = 2 };
+	if (h->have_ref)
+		r.oid = h->ref_head;
+	if (digest)
+		memcpy(r.digest, digest, RFS_LIVE_DIGEST);
+	uint8_t msg[HEAD_SIGNED_V2], sig[crypto_sign_BYTES];
+	head_signed_v2(msg, h->v->conf.vault_id, &r);
+	crypto_sign_detached(sig, NULL, msg, sizeof msg, h->v->keys->sign_sk);
+	char hex[41], dig[64], b64[90], line[300];
+	git_oid_tostr(hex, sizeof hex, &r.oid);
+	rfs_b64_encode(dig, r.digest, RFS_LIVE_DIGEST);
+	rfs_b64_encode(b64, sig, sizeof sig);
+	int n = snprintf(line, sizeof line, "recfs-head 2 %llu %s %s %s %s\n",
+	                 (unsigned long long)r.seq, hex, clean ? "clean" : "dirty", dig, b64);
+	return write_side_file(h, "head", line, (size_t)n);
+}
+
+int rfs_h_read_head(struct rfs_history *h, struct rfs_head_rec *r)
+{
+	char line[400];
+	memset(r, 0, sizeof *r);
+	if (h->side_fd < 0)
+		return -ENOENT;
 	int fd = openat(h->side_fd, "head", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -1456,15 +1513,42 @@ int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
 		return -EBADMSG;
 	line[n] = 0;
 	unsigned long long s;
-	char hex[41], b64[100];
-	uint8_t sig[crypto_sign_BYTES], msg[57];
-	if (sscanf(line, "recfs-head 1 %llu %40s %99s", &s, hex, b64) != 3 ||
-	    git_oid_fromstr(oid, hex) < 0 ||
-	    rfs_b64_decode(sig, sizeof sig, b64, strlen(b64)) != (long)sizeof sig)
+	char hex[41], state[8], dig[100], b64[100];
+	uint8_t sig[crypto_sign_BYTES], msg[HEAD_SIGNED_V2];
+	size_t msglen;
+	if (sscanf(line, "recfs-head 2 %llu %40s %7s %99s %99s", &s, hex, state, dig, b64) == 5) {
+		r->version = 2;
+		r->clean = !strcmp(state, "clean");
+		if ((!r->clean && strcmp(state, "dirty")) || git_oid_fromstr(&r->oid, hex) < 0 ||
+		    rfs_b64_decode(r->digest, RFS_LIVE_DIGEST, dig, strlen(dig)) != RFS_LIVE_DIGEST)
+			return -EBADMSG;
+		r->seq = s;
+		head_signed_v2(msg, h->v->conf.vault_id, r);
+		msglen = HEAD_SIGNED_V2;
+	} else if (sscanf(line, "recfs-head 1 %llu %40s %99s", &s, hex, b64) == 3) {
+		r->version = 1;                  /* older vaults: no state, so never "clean" */
+		if (git_oid_fromstr(&r->oid, hex) < 0)
+			return -EBADMSG;
+		r->seq = s;
+		head_signed_bytes(msg, HEAD_MAGIC_V1, h->v->conf.vault_id, s, &r->oid);
+		msglen = 57;
+	} else {
 		return -EBADMSG;
-	*seq = s;
-	head_signed_bytes(msg, h->v->conf.vault_id, s, oid);
-	return crypto_sign_verify_detached(sig, msg, sizeof msg, h->v->keys->sign_pk) ? -EBADMSG : 0;
+	}
+	if (rfs_b64_decode(sig, sizeof sig, b64, strlen(b64)) != (long)sizeof sig)
+		return -EBADMSG;
+	return crypto_sign_verify_detached(sig, msg, msglen, h->v->keys->sign_pk) ? -EBADMSG : 0;
+}
+
+int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
+{
+	struct rfs_head_rec r;
+	int rc = rfs_h_read_head(h, &r);
+	if (rc == 0) {
+		*seq = r.seq;
+		*oid = r.oid;
+	}
+	return rc;
 }
 
 /* Pack what is staged, move the ref forward to the newest commit, record
@@ -1489,7 +1573,7 @@ int rfs_h_publish(struct rfs_history *h)
 		return rc;
 	h->ref_head = h->head;
 	h->have_ref = true;
-	rc = write_head_record(h);
+	rc = write_head_record(h, false, NULL);
 	int irc = rfs_index_append(h, &h->index_pending);
 	rfs_bytes_free(&h->index_pending);
 	return rc < 0 ? rc : irc;
@@ -1597,7 +1681,6 @@ static void publish_locked(struct rfs_history *h)
 	if (rc < 0) {
 		rfs_log(LOG_ERR, "history: could not publish commits: %s", strerror(-rc));
 		h->error = rc;
-		h->lost = true;
 	}
 	h->n_durable = upto;
 	h->unpacked = false;
@@ -1625,6 +1708,47 @@ static void *packer(void *arg)
 	}
 	pthread_mutex_unlock(&h->q_lock);
 	return NULL;
+}
+
+/* History failed (a full disk) or is behind live/: move the ref to what is
+** staged and, when saves were lost on the way, recover live/ into history.
+** On the committer, idle, q_lock held (dropped meanwhile). */
+static void catch_up_locked(struct rfs_history *h)
+{
+	bool behind = h->behind;
+	uint64_t upto = h->n_committed;
+	pthread_mutex_unlock(&h->q_lock);
+	pthread_mutex_lock(&h->git_lock);
+	int rc = rfs_h_publish(h);
+	pthread_mutex_unlock(&h->git_lock);
+	if (rc == 0 && behind)
+		rc = rfs_h_recover(h);
+	pthread_mutex_lock(&h->q_lock);
+	h->catchups++;
+	clock_gettime(CLOCK_MONOTONIC, &h->last_catchup);
+	if (rc == 0) {
+		rfs_log(LOG_NOTICE, "history: caught up with live/ in %s/%s", h->v->path, RFS_HISTORY_DIR);
+		h->error = 0;
+		h->behind = false;
+		h->catchup_ms = CATCHUP_MS;
+		if (h->n_durable < upto)
+			h->n_durable = upto;
+		h->unpacked = false;
+	} else {
+		if (h->catchup_ms == CATCHUP_MS || rc != h->error)
+			rfs_log(LOG_WARNING, "history: %s/%s is still behind live/: %s; retrying", h->v->path,
+			        RFS_HISTORY_DIR, strerror(-rc));
+		if (!h->error)
+			h->error = rc;
+		if (h->catchup_ms < CATCHUP_MAX_MS)
+			h->catchup_ms *= 2;
+	}
+	pthread_cond_broadcast(&h->q_done);
+}
+
+static bool catch_up_due(struct rfs_history *h)
+{
+	return (h->error || h->behind) && (h->catchup_wanted || ms_since(&h->last_catchup) >= h->catchup_ms);
 }
 
 static void *committer(void *arg)
@@ -1670,7 +1794,7 @@ static void *committer(void *arg)
 			}
 			if (rc < 0 || dropped) {
 				h->error = rc < 0 ? rc : dropped;
-				h->lost = true;
+				h->behind = true;        /* those saves are in live/ only: recover them */
 			}
 			/* Saves leave the queue out of order: what is committed is
 			** everything recorded before the oldest save still queued. */
@@ -1686,6 +1810,11 @@ static void *committer(void *arg)
 		if (h->unpacked && (h->flush_wanted || h->stop || ms_since(&h->first_unpacked) >= PACK_DELAY_MS)) {
 			h->flush_wanted = false;
 			publish_locked(h);
+			continue;
+		}
+		if (catch_up_due(h)) {
+			h->catchup_wanted = false;
+			catch_up_locked(h);
 			continue;
 		}
 		if (h->flush_wanted) {           /* nothing unpacked: already durable */
@@ -1705,6 +1834,18 @@ static void *committer(void *arg)
 				until.tv_nsec -= 1000000000L;
 			}
 			pthread_cond_timedwait(&h->q_cond, &h->q_lock, &until);
+		} else if (h->error || h->behind) {  /* wake for the next catch-up */
+			struct timespec until;
+			long wait_ms = h->catchup_ms - ms_since(&h->last_catchup);
+			clock_gettime(CLOCK_REALTIME, &until);
+			wait_ms = wait_ms < 1 ? 1 : wait_ms;
+			until.tv_sec += wait_ms / 1000;
+			until.tv_nsec += (wait_ms % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&h->q_cond, &h->q_lock, &until);
 		} else {
 			pthread_cond_wait(&h->q_cond, &h->q_lock);
 		}
@@ -1719,13 +1860,19 @@ int rfs_history_flush(struct rfs_history *h)
 		return 0;
 	pthread_mutex_lock(&h->q_lock);
 	uint64_t target = h->n_recorded;
-	while (h->n_durable < target) {
+	if (h->error || h->behind) {         /* space may have been freed: try to catch up now */
+		uint64_t tries = h->catchups;
+		h->catchup_wanted = true;
+		pthread_cond_signal(&h->q_cond);
+		while (h->catchups == tries)
+			pthread_cond_wait(&h->q_done, &h->q_lock);
+	}
+	while (h->n_durable < target && !h->error) {
 		h->flush_wanted = true;
 		pthread_cond_signal(&h->q_cond);
 		pthread_cond_wait(&h->q_done, &h->q_lock);
 	}
-	int rc = h->error;                   /* reported once: history goes on */
-	h->error = 0;
+	int rc = h->error ? h->error : h->behind ? -EAGAIN : 0;
 	pthread_mutex_unlock(&h->q_lock);
 	return rc;
 }
@@ -1821,35 +1968,231 @@ static char *dup_who(const char *s, const char *fallback)
 	return strdup(s && s[0] ? s : fallback);
 }
 
-/* A clean close leaves the head it ended at; if that is still the ref, live/
-** and history agree and the (costly) comparison can be skipped. */
-static bool clean_close_matches(struct rfs_history *h)
+/* ---- the vault's state at open: rollback, vanished history, clean close ---- */
+
+static int cmp_names(const void *a, const void *b)
 {
-	char buf[64] = { 0 };
-	int fd = openat(h->side_fd, "clean", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	unlinkat(h->side_fd, "clean", 0);
-	char hex[41];
-	git_oid_tostr(hex, sizeof hex, &h->ref_head);
-	return n >= 40 && h->have_ref && !strncmp(buf, hex, 40);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Every entry below dfd, in name order, with what any change to it changes
+** (inode, type, size, mtime, ctime: ctime cannot be set back without the
+** clock). Equal digests mean live/ was not touched since the clean close. */
+static int digest_dir(crypto_generichash_state *g, int dfd, int depth)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* not dup: its own offset */
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **grown = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
+			if (!grown) {
+				rc = -ENOMEM;
+				break;
+			}
+			names = grown;
+		}
+		if (!(names[n] = strdup(de->d_name)))
+			rc = -ENOMEM;
+		else
+			n++;
+	}
+	closedir(d);
+	if (rc == 0 && n)
+		qsort(names, n, sizeof *names, cmp_names);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct stat st;
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = -errno;
+			break;
+		}
+		int64_t f[8] = { (int64_t)st.st_ino, st.st_mode, st.st_size, st.st_mtim.tv_sec,
+		                 st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec, depth };
+		crypto_generichash_update(g, (const uint8_t *)names[i], strlen(names[i]) + 1);
+		crypto_generichash_update(g, (const uint8_t *)f, sizeof f);
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			rc = sub < 0 ? -errno : digest_dir(g, sub, depth + 1);
+			if (sub >= 0)
+				close(sub);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static int live_digest(struct rfs_history *h, uint8_t out[RFS_LIVE_DIGEST])
+{
+	crypto_generichash_state g;
+	crypto_generichash_init(&g, h->v->conf.vault_id, 16, RFS_LIVE_DIGEST);
+	int rc = digest_dir(&g, h->v->live_fd, 0);
+	crypto_generichash_final(&g, out, RFS_LIVE_DIGEST);
+	return rc;
+}
+
+/* live/ of a vault never mounted: the root's .dirid and nothing else. */
+static bool live_is_new(struct rfs_history *h)
+{
+	int fd = openat(h->v->live_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	bool fresh = true;
+	struct dirent *de;
+	while (fresh && (de = readdir(d)))
+		fresh = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		        !strcmp(de->d_name, RFS_DIRID_FILE);
+	closedir(d);
+	return fresh;
+}
+
+static bool has_packs(struct rfs_history *h)
+{
+	DIR *d = opendir(h->packdir);
+	if (!d)
+		return false;
+	bool any = false;
+	struct dirent *de;
+	while (!any && (de = readdir(d)))
+		any = !strncmp(de->d_name, "pack-", 5);
+	closedir(d);
+	return any;
+}
+
+bool rfs_h_history_vanished(struct rfs_history *h)
+{
+	return !h->have_ref && !live_is_new(h);
+}
+
+enum open_state { OPEN_NEW, OPEN_CLEAN, OPEN_DIRTY };
+
+/* Check the ref against the signed head record before anything is written.
+** 0 with *st, or -ESTALE with why (a ref behind the record, on another
+** history or missing; a record missing, forged, or a history vanished). */
+static int check_history_state(struct rfs_history *h, struct rfs_head_rec *rec,
+                               enum open_state *st, char *why, size_t whysz)
+{
+	char a[41], b[41];
+	int rc = rfs_h_read_head(h, rec);
+	*st = OPEN_DIRTY;
+	if (h->have_ref)
+		git_oid_tostr(a, sizeof a, &h->ref_head);
+	if (rc == 0)
+		git_oid_tostr(b, sizeof b, &rec->oid);
+	if (rc == -EBADMSG) {
+		snprintf(why, whysz, "its signed head record %s/%s/head does not verify (forged or damaged)",
+		         RFS_HISTORY_DIR, RFS_SIDE_DIR);
+	} else if (rc == -ENOENT && h->have_ref) {
+		snprintf(why, whysz, "its signed head record %s/%s/head is missing (history removed or "
+		         "replaced?)", RFS_HISTORY_DIR, RFS_SIDE_DIR);
+	} else if (rc == -ENOENT) {
+		if (live_is_new(h) && !has_packs(h)) {
+			*st = OPEN_NEW;
+			return 0;
+		}
+		snprintf(why, whysz, "history has vanished: %s and the signed head record are missing, "
+		         "but live/ holds records", RFS_HISTORY_REF);
+	} else if (rc < 0) {
+		snprintf(why, whysz, "cannot read its signed head record: %s", strerror(-rc));
+	} else if (!h->have_ref && rec->seq == 0) {
+		return 0;                        /* a new history whose first commit is not written yet */
+	} else if (!h->have_ref) {
+		snprintf(why, whysz, "history has vanished: %s is missing, the vault recorded seq %llu (%s)",
+		         RFS_HISTORY_REF, (unsigned long long)rec->seq, b);
+	} else if (git_oid_equal(&h->ref_head, &rec->oid)) {
+		*st = rec->clean ? OPEN_CLEAN : OPEN_DIRTY;
+		return 0;
+	} else if (rec->seq == 0 || git_graph_descendant_of(h->repo, &h->ref_head, &rec->oid) == 1) {
+		return 0;                        /* ahead: a crash between moving the ref and the record */
+	} else if (git_odb_exists(h->odb, &rec->oid)
+	           ? git_graph_descendant_of(h->repo, &rec->oid, &h->ref_head) == 1
+	           : h->head_seq < rec->seq) {
+		snprintf(why, whysz, "ref moved backwards: %s is at seq %llu (%s), the vault recorded seq "
+		         "%llu (%s)", RFS_HISTORY_REF, (unsigned long long)h->head_seq, a,
+		         (unsigned long long)rec->seq, b);
+	} else {
+		snprintf(why, whysz, "ref moved to another history: the vault recorded %s (seq %llu), which "
+		         "%s (%s) does not contain", b, (unsigned long long)rec->seq, RFS_HISTORY_REF, a);
+	}
+	return -ESTALE;
+}
+
+static int count_diff(struct rfs_history *h, const char *cpath, char what, void *arg)
+{
+	(void)h;
+	(void)cpath;
+	(void)what;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* The record says the vault was closed cleanly: live/ must be as it was
+** left. Unchanged stat digest: 0 at once. Otherwise (a copy, a restore from
+** backup) its content is compared with the newest commit: equal, 0; else
+** -ESTALE (changed while closed: tampering), why says how much. */
+static int clean_state_holds(struct rfs_history *h, const struct rfs_head_rec *rec, char *why,
+                             size_t whysz)
+{
+	uint8_t now[RFS_LIVE_DIGEST];
+	if (live_digest(h, now) == 0 && !sodium_memcmp(now, rec->digest, RFS_LIVE_DIGEST))
+		return 0;
+	pthread_mutex_lock(&h->git_lock);
+	h->hash_only = true;
+	git_oid live;
+	int rc = rfs_h_capture_live(h, &live);
+	h->hash_only = false;
+	git_commit *c = NULL;
+	git_tree *old = NULL, *cur = NULL;
+	size_t n = 0;
+	if (rc == 0 && git_commit_lookup(&c, h->repo, &h->ref_head) < 0)
+		rc = -EIO;
+	if (rc == 0 && !git_oid_equal(&live, git_commit_tree_id(c))) {
+		if (git_commit_tree(&old, c) == 0 && git_tree_lookup(&cur, h->repo, &live) == 0)
+			rfs_h_tree_diff(h, old, cur, count_diff, &n);
+		snprintf(why, whysz, "live/ was changed while the vault was closed (%zu entr%s differ%s from "
+		         "the newest commit): tampering, or files put back from elsewhere", n ? n : 1,
+		         n > 1 ? "ies" : "y", n > 1 ? "" : "s");
+		rc = -ESTALE;
+	}
+	git_tree_free(old);
+	git_tree_free(cur);
+	git_commit_free(c);
+	pthread_mutex_unlock(&h->git_lock);
+	return rc;
+}
+
+/* A clean close: every save committed and durable, history not behind
+** live/. The signed record then says so, with live/'s digest. */
 static void mark_clean(struct rfs_history *h)
 {
-	if (!h->have_ref || h->error || h->lost)
+	uint8_t digest[RFS_LIVE_DIGEST];
+	if (!h->have_ref || h->error || h->behind || h->n_durable != h->n_recorded ||
+	    live_digest(h, digest) < 0)
 		return;
-	char hex[42];
-	git_oid_tostr(hex, 41, &h->ref_head);
-	hex[40] = '\n';
-	int fd = openat(h->side_fd, "clean", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		if (write(fd, hex, 41) != 41)
-			unlinkat(h->side_fd, "clean", 0);
-		close(fd);
-	}
+	int rc = write_head_record(h, true, digest);
+	if (rc < 0)
+		rfs_log(LOG_WARNING, "history: cannot mark %s/%s as closed cleanly: %s; the next mount "
+		        "compares live/ with history", h->v->path, RFS_HISTORY_DIR, strerror(-rc));
+}
+
+static bool disk_full(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT;
 }
 
 int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned flags,
@@ -1863,6 +2206,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	h->v = v;
 	h->flags = flags;
 	h->side_fd = -1;
+	h->catchup_ms = CATCHUP_MS;
 	h->chunk_bytes = (uint64_t)(v->conf.chunk_blocks ? v->conf.chunk_blocks : 15) * RFS_SLOT_SIZE;
 	pthread_mutex_init(&h->git_lock, NULL);
 	pthread_mutex_init(&h->pack_lock, NULL);
@@ -1896,18 +2240,60 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	}
 	if (rc == 0 && (rc = load_head(h)) < 0)
 		what = "cannot read the newest commit (run 'recfs verify') of";
+	char why[400] = "";
+	bool refused = false;
 	if (rc == 0 && !ro) {
-		bool skip = (flags & RFS_HISTORY_NO_RECOVERY) || clean_close_matches(h);
+		bool accept = flags & RFS_HISTORY_ACCEPT_STATE;
+		bool skip = flags & RFS_HISTORY_NO_RECOVERY;
+		struct rfs_head_rec rec;
+		enum open_state st;
+		if (h->side_fd >= 0)
+			unlinkat(h->side_fd, "clean", 0);   /* the old, unsigned mark: never trusted */
+		rc = check_history_state(h, &rec, &st, why, sizeof why);
+		if (rc == 0 && st == OPEN_CLEAN) {
+			rc = clean_state_holds(h, &rec, why, sizeof why);
+			skip = skip || rc == 0;
+		}
+		if (rc == -ESTALE && accept) {
+			rfs_log(LOG_WARNING, "history: %s; accepted on purpose (--accept-history-state)", why);
+			rc = 0;
+		}
+		refused = rc == -ESTALE;
+		if (rc == 0) {               /* from here on a crash is a crash: the record says so */
+			int wrc = write_head_record(h, false, NULL);
+			if (wrc < 0)
+				rfs_log(LOG_WARNING, "history: cannot mark %s/%s as open: %s", v->path,
+				        RFS_HISTORY_DIR, strerror(-wrc));
+		}
 		if (rc == 0 && (rc = rfs_index_sync(h)) < 0)
 			what = "cannot update the history index of";
 		if (rc == 0 && !skip && (rc = rfs_h_recover(h)) < 0)
 			what = "cannot bring history in line with live/ in";
+		if (disk_full(rc) && !skip) {
+			/* A full disk must not lock people out: live/ is whole; history
+			** catches up as soon as there is room (never marked clean before). */
+			rfs_log(LOG_WARNING, "history: %s %s/%s: %s; history will catch up with live/ as soon "
+			        "as there is room", what, v->path, RFS_HISTORY_DIR, strerror(-rc));
+			h->error = rc;
+			h->behind = true;
+			rc = 0;
+		}
+		if (flags & RFS_HISTORY_NO_RECOVERY)
+			h->behind = true;        /* recovery skipped: catch up while mounted */
 		if (rc == 0)
 			rc = -pthread_create(&h->packer, NULL, packer, h);
 		h->packer_started = rc == 0;
 		if (rc == 0)
 			rc = -pthread_create(&h->thread, NULL, committer, h);
 		h->thread_started = rc == 0;
+	}
+	if (rc < 0 && refused) {
+		if (err)
+			snprintf(err, errsz, "history of %s/%s: %s; run 'recfs verify %s' to see what changed, "
+			         "then mount with --accept-history-state to accept this state on purpose",
+			         v->path, RFS_HISTORY_DIR, why, v->path);
+		rfs_history_close(h);
+		return rc;
 	}
 	if (rc < 0) {
 		if (err)

@@ -91,7 +91,11 @@ struct rfs_save {
 
 enum {
 	RFS_HISTORY_READONLY = 1,         /* no committer, no recovery: for log/show/verify */
-	RFS_HISTORY_NO_RECOVERY = 2,      /* writable, but skip the live/ comparison at open */
+	RFS_HISTORY_NO_RECOVERY = 2,      /* writable, but skip the live/ comparison at open
+	                                     (history is then behind: it catches up while open) */
+	RFS_HISTORY_ACCEPT_STATE = 4,     /* writable: accept a ref behind the signed head record,
+	                                     on another history or missing, and a live/ changed
+	                                     since a clean close (mount --accept-history-state) */
 };
 
 /* Open VAULT/history.git, creating it when missing (not with READONLY).

@@ -91,13 +91,17 @@ struct rfs_history {
 	struct rfs_pending *inflight;     /* the batch whose deferred saves the committer captures */
 	struct rfs_pending *taken;        /* the batch being committed (set under q_lock, cleared
 	                                  ** under git_lock and q_lock): saves before a capture */
-	bool lost;                        /* a save was dropped: the next mount must recover */
 	unsigned n_deferred;              /* pendings in CAP_DEFERRED (atomic; changed under q_lock) */
 	size_t blob_bytes;                /* of pendings' small blobs, not yet staged (atomic) */
 	pthread_cond_t cap_cond;          /* a deferred capture finished (q_lock) */
 	uint64_t n_recorded, n_committed, n_durable;
 	bool flush_wanted, stop;
-	int error;
+	int error;                        /* the first failure since history last caught up */
+	bool behind;                      /* live/ may hold saves history lacks: recover before clean */
+	uint64_t catchups;                /* catch-up attempts made (q_lock) */
+	bool catchup_wanted;              /* a flush asks for one now */
+	long catchup_ms;                  /* until the next one */
+	struct timespec last_catchup;
 	struct timespec first_unpacked;
 	bool unpacked;
 	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
@@ -119,6 +123,17 @@ int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *e
 int rfs_h_publish(struct rfs_history *h);
 /* Parse and check history.git/recfs/head. 0, -ENOENT, -EBADMSG (bad signature or form). */
 int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);
+#define RFS_LIVE_DIGEST 32               /* BLAKE2b of live/'s entries and their stat, at a clean close */
+struct rfs_head_rec {
+	unsigned version;                 /* 1 (no state: never clean) or 2 */
+	uint64_t seq;                     /* 0: a new history, no commit yet */
+	git_oid oid;
+	bool clean;                       /* closed cleanly: every save committed and durable */
+	uint8_t digest[RFS_LIVE_DIGEST];  /* clean: live/ as it was left */
+};
+int rfs_h_read_head(struct rfs_history *h, struct rfs_head_rec *r);
+/* No ref (nor head record), yet live/ holds more than a new vault's root. */
+bool rfs_h_history_vanished(struct rfs_history *h);
 bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e);
 int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r);
 

@@ -594,6 +594,8 @@ static int stream_finish(struct rfs_pack_stream *s, int rc, char name[41])
 	uint8_t sum[20];
 	char tidx[PATH_MAX];
 	int ifd = -1;
+	if (rc == 0 && s->o.err)
+		rc = s->o.err;               /* a write failed (ENOSPC...): say so, not a count mismatch */
 	if (rc == 0 && s->n != s->count)
 		rc = -EINVAL;
 	if (rc == 0) {

@@ -357,6 +357,9 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 		rc = walk_chain(&w, true, &start);
 	else if (h->side_fd >= 0 && faccessat(h->side_fd, "head", F_OK, 0) == 0)
 		problem(&w, "ref moved backwards: %s is missing but the vault recorded a head", RFS_HISTORY_REF);
+	else if (rfs_h_history_vanished(h))
+		problem(&w, "history has vanished: %s and its signed head record are missing, but live/ "
+		        "holds records", RFS_HISTORY_REF);
 	pthread_mutex_unlock(&h->git_lock);
 	free(w.seen.v);
 	free(w.list);
@@ -420,6 +423,13 @@ int rfs_history_gc(struct rfs_history *h)
 		rc = -errno;
 	if (rc == 0 && h->have_ref)
 		rc = walk_chain(&w, false, &h->ref_head);
+	/* Never drop what the signed head record names, even when the ref was
+	** moved back or away from it: keep its chain too. */
+	uint64_t rseq;
+	git_oid rec;
+	if (rc == 0 && rfs_h_read_head_record(h, &rseq, &rec) == 0 && rseq &&
+	    git_odb_exists(h->odb, &rec) && !(h->have_ref && git_oid_equal(&rec, &h->ref_head)))
+		rc = walk_chain(&w, false, &rec);
 	char *before = rc == 0 ? list_packs(packdir) : NULL;
 	if (rc == 0 && !before)
 		rc = -ENOMEM;
