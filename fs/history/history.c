@@ -632,12 +632,14 @@ static void capture_deferred(struct rfs_history *h, struct rfs_pending *p)
 	                   : rfs_h_capture_entry(h, p->dfd, p->cpath, &c);
 	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 		rc = rfs_stage_spill(h->stage);
+	/* q_lock before git_lock goes: gc (which holds both) sees the objects
+	** just packed on p, never in between. */
+	pthread_mutex_lock(&h->q_lock);
 	pthread_mutex_unlock(&h->git_lock);
 	close(p->dfd);
 	p->dfd = -1;
 	free(p->ranges);
 	p->ranges = NULL;
-	pthread_mutex_lock(&h->q_lock);
 	if (rc == 0) {
 		c.has_side = p->cap.has_side;
 		c.side = p->cap.side;
@@ -712,29 +714,34 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	                s->kind == RFS_SAVE_RESTORED || s->kind == RFS_SAVE_RECOVERED ||
 	                s->kind == RFS_SAVE_RENAMED;
 	int rc = 0;
+	bool git_held = false;           /* kept until p is queued: gc then sees its objects */
 	if (captures && capture_small(h, s, p)) {
 		/* staged by the committer */
 	} else if (captures && try_defer(h, s, p)) {
 		if (path_is_long(s->cipher_path)) {  /* a long name's side file: small, now */
 			pthread_mutex_lock(&h->git_lock);
+			git_held = true;
 			rc = capture_side(h, s->cipher_path, &p->cap);
-			pthread_mutex_unlock(&h->git_lock);
 		}
 		if (rc < 0)
 			__atomic_sub_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL);
 	} else if (captures) {
 		pthread_mutex_lock(&h->git_lock);
+		git_held = true;
 		rc = capture_save(h, s, &p->cap);
 		if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 			rc = rfs_stage_spill(h->stage);
-		pthread_mutex_unlock(&h->git_lock);
 	}
 	if (rc < 0) {
+		if (git_held)
+			pthread_mutex_unlock(&h->git_lock);
 		pending_free(h, p);
 		return rc;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &p->queued);
 	pthread_mutex_lock(&h->q_lock);
+	if (git_held)
+		pthread_mutex_unlock(&h->git_lock);
 	/* Only the first save of a batch wakes the committer: it then lingers
 	** on a timer, and a wake-up per save would cost a context switch each. */
 	bool first = !h->q_head;
@@ -1398,6 +1405,7 @@ static void *committer(void *arg)
 
 			linger(h);
 			n = take_batch(h, &batch);
+			h->committing = batch;       /* gc keeps its objects until it is committed */
 			if (__atomic_load_n(&h->n_deferred, __ATOMIC_ACQUIRE)) {
 				h->inflight = batch;     /* before_write looks here too */
 				capture_deferred_of(h, &h->inflight, NULL, NULL);
@@ -1407,6 +1415,9 @@ static void *committer(void *arg)
 			pthread_mutex_lock(&h->git_lock);
 			int rc = apply_batch(h, batch, n);
 			bool spill = rfs_stage_bytes(h->stage) > SPILL_BYTES;
+			pthread_mutex_lock(&h->q_lock);
+			h->committing = NULL;
+			pthread_mutex_unlock(&h->q_lock);
 			pthread_mutex_unlock(&h->git_lock);
 			while (batch) {
 				struct rfs_pending *next = batch->next;

@@ -61,6 +61,7 @@ struct rfs_history {
 	struct rfs_packs *packs;          /* objects/pack (owned by odb) */
 	pthread_mutex_t git_lock;         /* every libgit2 call on repo */
 	pthread_mutex_t pack_lock;        /* taken before git_lock: merging or removing packs */
+	                                  /* lock order: pack_lock, git_lock, q_lock */
 	char *login, *full_name, *host;   /* who commits (rfs_history_set_attribution may change it) */
 	int64_t fixed_time;               /* demo attribution: commit time; 0 = the real clock */
 	uint64_t chunk_bytes;             /* conf.chunk_blocks * RFS_SLOT_SIZE */
@@ -82,6 +83,7 @@ struct rfs_history {
 	pthread_cond_t q_cond, q_done;
 	struct rfs_pending *q_head, *q_tail;
 	struct rfs_pending *inflight;     /* the batch whose deferred saves the committer captures */
+	struct rfs_pending *committing;   /* the batch taken, until committed (q_lock; gc keeps it) */
 	unsigned n_deferred;              /* pendings in CAP_DEFERRED (atomic; changed under q_lock) */
 	size_t blob_bytes;                /* of pendings' small blobs, not yet staged (atomic) */
 	pthread_cond_t cap_cond;          /* a deferred capture finished (q_lock) */

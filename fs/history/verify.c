@@ -393,6 +393,53 @@ static void remove_loose(int objdir)
 }
 
 
+/* The objects of one save not yet committed (gc keeps them). A small
+** save's blob still in memory is staged by the committer: not here yet. */
+static int walk_pending(struct walk *w, const struct rfs_pending *p)
+{
+	const struct rfs_capture *c = &p->cap;
+	int rc = 0;
+	if (c->state == CAP_ENTRY && !p->blob) {
+		if (c->mode == GIT_FILEMODE_TREE)
+			rc = walk_tree(w, &c->oid);
+		else if (oidset_add(&w->seen, &c->oid))
+			rc = keep(w, &c->oid);
+	}
+	for (size_t i = 0; c->state == CAP_CHUNKS && i < c->ncap && rc == 0; i++)
+		if (oidset_add(&w->seen, &c->coid[i]))
+			rc = keep(w, &c->coid[i]);
+	if (rc == 0 && c->has_side && oidset_add(&w->seen, &c->side))
+		rc = keep(w, &c->side);
+	return rc;
+}
+
+/* Every object that a save not yet committed refers to: queued, or in the
+** batch the committer took. git_lock held: no capture is half done (each
+** puts its result on its save before it lets go of git_lock). */
+static int walk_uncommitted(struct walk *w)
+{
+	struct rfs_history *h = w->h;
+	int rc = 0;
+	w->commit = &h->head;
+	pthread_mutex_lock(&h->q_lock);
+	for (const struct rfs_pending *p = h->committing; p && rc == 0; p = p->next)
+		rc = walk_pending(w, p);
+	for (const struct rfs_pending *p = h->q_head; p && rc == 0; p = p->next)
+		rc = walk_pending(w, p);
+	pthread_mutex_unlock(&h->q_lock);
+	/* The zero chunk is written only when missing, and libgit2's object
+	** cache may still say it exists after its pack is gone. */
+	if (rc == 0 && h->hole_known && git_odb_exists(h->odb, &h->hole_oid) &&
+	    oidset_add(&w->seen, &h->hole_oid))
+		rc = keep(w, &h->hole_oid);
+	return rc;
+}
+
+/* gc holds pack_lock and git_lock throughout: no pack is merged, spilled
+** or streamed while it decides, every commit is behind the ref once it has
+** published, and every save not yet committed is on the queue or the
+** committer's batch with its objects named. What it keeps is all of that;
+** it removes only the packs that were there when it listed them. */
 int rfs_history_gc(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->pack_lock);
@@ -405,6 +452,8 @@ int rfs_history_gc(struct rfs_history *h)
 		rc = -errno;
 	if (rc == 0 && h->have_ref)
 		rc = walk_chain(&w, false);
+	if (rc == 0 && h->stage)
+		rc = walk_uncommitted(&w);
 	char *before = rc == 0 ? list_packs(packdir) : NULL;
 	if (rc == 0 && !before)
 		rc = -ENOMEM;
