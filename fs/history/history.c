@@ -1655,6 +1655,8 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	}
 	if (rc == 0 && (rc = load_head(h)) < 0)
 		what = "cannot read the newest commit (run 'recfs verify') of";
+	if (rc == 0 && !ro)                  /* what killed daemons and views left behind */
+		(void)rfs_history_leftovers(v, true, NULL, NULL);
 	if (rc == 0 && !ro) {
 		bool skip = (flags & RFS_HISTORY_NO_RECOVERY) || clean_close_matches(h);
 		if (rc == 0 && (rc = rfs_index_sync(h)) < 0)

@@ -450,6 +450,8 @@ int rfs_history_gc(struct rfs_history *h)
 	int packdir = objdir >= 0 ? openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (rc == 0 && packdir < 0)
 		rc = -errno;
+	if (rc == 0)                        /* no pack is being written now: any tmp_ is a leftover */
+		(void)rfs_history_leftovers(h->v, true, NULL, NULL);
 	if (rc == 0 && h->have_ref)
 		rc = walk_chain(&w, false);
 	if (rc == 0 && h->stage)
