@@ -23,9 +23,11 @@
 #include "crypto/names.h"
 #include "crypto/secmem.h"
 
+/* -ENODATA: the object is not in history.git at all (missing, not damaged). */
 static int read_blob(struct rfs_history *h, const git_oid *oid, git_blob **out)
 {
-	return git_blob_lookup(out, h->repo, oid) < 0 ? -EIO : 0;
+	int rc = git_blob_lookup(out, h->repo, oid);
+	return rc == GIT_ENOTFOUND ? -ENODATA : rc < 0 ? -EIO : 0;
 }
 
 int rfs_h_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16])
@@ -284,9 +286,9 @@ static int for_each_piece(struct rfs_history *h, const git_tree_entry *e, piece_
 		return rc;
 	}
 	git_tree *t = NULL;
-	if (git_tree_lookup(&t, h->repo, git_tree_entry_id(e)) < 0)
-		return -EIO;
-	int rc = 0;
+	int rc = git_tree_lookup(&t, h->repo, git_tree_entry_id(e));
+	if (rc < 0)
+		return rc == GIT_ENOTFOUND ? -ENODATA : -EIO;
 	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 0; i++) {
 		const git_tree_entry *c = git_tree_entry_byindex(t, i);
 		if (git_tree_entry_name(c)[0] == '.')
@@ -392,7 +394,8 @@ static int add_size(void *arg, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static uint64_t entry_size(struct rfs_history *h, const git_tree_entry *e)
+/* Ciphertext size of an entry; rc (when not NULL) says why it is unknown. */
+static uint64_t entry_size(struct rfs_history *h, const git_tree_entry *e, int *rc)
 {
 	uint64_t total = 0;
 	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
@@ -401,7 +404,9 @@ static uint64_t entry_size(struct rfs_history *h, const git_tree_entry *e)
 		if (git_odb_read_header(&len, &type, h->odb, git_tree_entry_id(e)) == 0)
 			return len;
 	}
-	for_each_piece(h, e, add_size, &total);
+	int err = for_each_piece(h, e, add_size, &total);
+	if (rc)
+		*rc = err;
 	return total;
 }
 
@@ -436,8 +441,10 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 		return -ENOMEM;
 	d->h = h;
 	d->out_fd = out_fd;
-	d->total = entry_size(h, e);
-	int rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
+	int rc = 0;
+	d->total = entry_size(h, e, &rc);
+	if (rc == 0)
+		rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
 	if (rc == 0 && (d->ncarry || !d->have_hdr))
 		rc = -EIO;
 	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
@@ -521,7 +528,7 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 		            : fm == GIT_FILEMODE_TREE && !chunked ? RFS_OBJ_DIR : RFS_OBJ_FILE;
 		if (out->type == RFS_OBJ_FILE) {
 			bool valid;
-			uint64_t csize = entry_size(h, e);
+			uint64_t csize = entry_size(h, e, NULL);
 			out->size = rfs_plain_size(csize, &valid);
 			uint8_t hdr[RFS_HEADER_SIZE];
 			struct rfs_header hd;
