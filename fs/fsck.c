@@ -22,6 +22,7 @@
 #include "fs/escape.h"
 #include "fs/xowner.h"
 #include <sodium.h>
+#include "fs/history/history.h"
 
 struct walk {
 	struct rfs_vault *v;
@@ -216,10 +217,25 @@ static int walk_dir(struct walk *w, int dirfd, const char *path)
 	return 0;
 }
 
+static void on_leftover(void *arg, const char *path, uint64_t bytes)
+{
+	struct walk *w = arg;
+	bool view = !strchr(path, '/');
+
+	fprintf(w->report, "leftover: %s/%s (%llu bytes): %s; the next mount or 'recfs gc %s' "
+	        "removes it\n", w->v->path, path, (unsigned long long)bytes,
+	        view ? "the copy of a revision a killed 'recfs mount --at' made"
+	             : "a pack file a killed recfs daemon was writing", w->v->path);
+	w->res->leftovers++;
+	w->res->leftover_bytes += bytes;
+}
+
 int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res)
 {
 	struct walk w = { .v = v, .report = report, .res = res };
 
 	memset(res, 0, sizeof(*res));
-	return walk_dir(&w, v->live_fd, "");
+	int rc = walk_dir(&w, v->live_fd, "");
+	long left = rc == 0 ? rfs_history_leftovers(v, false, on_leftover, &w) : 0;
+	return rc < 0 ? rc : left < 0 ? (int)left : 0;
 }

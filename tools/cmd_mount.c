@@ -137,9 +137,11 @@ static int prepare_view(struct rfs_vault *v, const char *spec, struct rfs_mount_
 		rfs_history_close(h);
 		return CLI_FAIL;
 	}
-	snprintf(dir, PATH_MAX, "%s/at-%.12s-XXXXXX", v->path, rev);
-	if (!mkdtemp(dir)) {
-		cli_error("cannot make a folder for the view in %s: %s", v->path, strerror(errno));
+	/* Held open (and so locked) until the daemon exits: a killed view's
+	** folder is then the next mount's or gc's to remove. */
+	int hold = rfs_history_view_dir(v, rev, dir);
+	if (hold < 0) {
+		cli_error("cannot make a folder for the view in %s: %s", v->path, strerror(-hold));
 		rfs_history_close(h);
 		return CLI_FAIL;
 	}
@@ -147,7 +149,8 @@ static int prepare_view(struct rfs_vault *v, const char *spec, struct rfs_mount_
 	rfs_history_close(h);
 	if (rc < 0) {
 		cli_error("cannot rebuild %s as it stood at %.12s: %s", v->path, rev, strerror(-rc));
-		rmdir(dir);
+		close(hold);
+		(void)rfs_history_leftovers(v, true, NULL, NULL);   /* the half-built view */
 		return CLI_FAIL;
 	}
 	(void)chmod(dir, 0755);   /* the view's root, like live/ */

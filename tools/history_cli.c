@@ -169,6 +169,8 @@ void hcli_report(const struct hcli *x, const char *rev, int rc)
 	                  : rc == -EISDIR ? "is a folder"
 	                  : rc == -EKEYREJECTED ? "its key was destroyed (disposed of): no version can be read"
 	                  : rc == -EIO ? "does not authenticate: run 'recfs verify'"
+	                  : rc == -ENODATA ? "an object of that version is missing from history.git: "
+	                                     "run 'recfs verify', then restore history.git from a backup or mirror"
 	                  : strerror(-rc);
 	cli_error("%s at %.12s: %s", x->clear, rev, why);
 }

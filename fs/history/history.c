@@ -398,7 +398,7 @@ static bool prev_size(struct rfs_history *h, const char *cpath, const uint8_t id
 	const struct rfs_pending *last = NULL;
 	bool known = false;
 	pthread_mutex_lock(&h->q_lock);
-	struct rfs_pending *lists[2] = { h->taken, h->q_head };
+	struct rfs_pending *lists[2] = { h->committing, h->q_head };
 	for (int l = 0; l < 2; l++)
 		for (const struct rfs_pending *p = lists[l]; p; p = p->next)
 			if (p->seq < seq && (!last || p->seq > last->seq) && saves_conflict(&probe, p))
@@ -839,12 +839,14 @@ static void capture_deferred(struct rfs_history *h, struct rfs_pending *p)
 	                   : rfs_h_capture_entry(h, p->dfd, p->cpath, &c);
 	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 		rc = rfs_stage_spill(h->stage);
+	/* q_lock before git_lock goes: gc (which holds both) sees the objects
+	** just packed on p, never in between. */
+	pthread_mutex_lock(&h->q_lock);
 	pthread_mutex_unlock(&h->git_lock);
 	close(p->dfd);
 	p->dfd = -1;
 	free(p->ranges);
 	p->ranges = NULL;
-	pthread_mutex_lock(&h->q_lock);
 	if (rc == 0) {
 		c.has_side = p->cap.has_side;
 		c.side = p->cap.side;
@@ -919,24 +921,27 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	                s->kind == RFS_SAVE_RESTORED || s->kind == RFS_SAVE_RECOVERED ||
 	                s->kind == RFS_SAVE_RENAMED;
 	int rc = 0;
+	bool git_held = false;           /* kept until p is queued: gc then sees its objects */
 	if (captures && capture_small(h, s, p)) {
 		/* staged by the committer */
 	} else if (captures && try_defer(h, s, p)) {
 		if (path_is_long(s->cipher_path)) {  /* a long name's side file: small, now */
 			pthread_mutex_lock(&h->git_lock);
+			git_held = true;
 			rc = capture_side(h, s->cipher_path, &p->cap);
-			pthread_mutex_unlock(&h->git_lock);
 		}
 		if (rc < 0)
 			__atomic_sub_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL);
 	} else if (captures) {
 		pthread_mutex_lock(&h->git_lock);
+		git_held = true;
 		rc = capture_save(h, s, &p->cap);
 		if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 			rc = rfs_stage_spill(h->stage);
-		pthread_mutex_unlock(&h->git_lock);
 	}
 	if (rc < 0) {
+		if (git_held)
+			pthread_mutex_unlock(&h->git_lock);
 		pending_free(h, p);
 		pthread_mutex_lock(&h->q_lock);
 		h->behind = true;                /* in live/, not in history: the committer catches up */
@@ -948,6 +953,8 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &p->queued);
 	pthread_mutex_lock(&h->q_lock);
+	if (git_held)
+		pthread_mutex_unlock(&h->git_lock);
 	/* Only the first save of a batch wakes the committer: it then lingers
 	** on a timer, and a wake-up per save would cost a context switch each. */
 	bool first = !h->q_head;
@@ -1762,19 +1769,21 @@ static void *committer(void *arg)
 
 			linger(h);
 			n = take_batch(h, &batch);
+			/* gc keeps its objects, and a capture meanwhile counts it as before
+			** itself, until it is committed */
+			h->committing = batch;
 			if (__atomic_load_n(&h->n_deferred, __ATOMIC_ACQUIRE)) {
 				h->inflight = batch;     /* before_write looks here too */
 				capture_deferred_of(h, &h->inflight, NULL, NULL);
 				h->inflight = NULL;
 			}
-			h->taken = batch;            /* what a capture meanwhile must count as before it */
 			pthread_mutex_unlock(&h->q_lock);
 			pthread_mutex_lock(&h->git_lock);
 			int dropped = 0;
 			int rc = apply_batch(h, batch, n, &dropped);
 			bool spill = rfs_stage_bytes(h->stage) > SPILL_BYTES;
 			pthread_mutex_lock(&h->q_lock);
-			h->taken = NULL;
+			h->committing = NULL;
 			pthread_mutex_unlock(&h->q_lock);
 			pthread_mutex_unlock(&h->git_lock);
 			while (batch) {
@@ -2242,6 +2251,8 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		what = "cannot read the newest commit (run 'recfs verify') of";
 	char why[400] = "";
 	bool refused = false;
+	if (rc == 0 && !ro)                  /* what killed daemons and views left behind */
+		(void)rfs_history_leftovers(v, true, NULL, NULL);
 	if (rc == 0 && !ro) {
 		bool accept = flags & RFS_HISTORY_ACCEPT_STATE;
 		bool skip = flags & RFS_HISTORY_NO_RECOVERY;

@@ -68,6 +68,7 @@ struct rfs_history {
 	struct rfs_packs *packs;          /* objects/pack (owned by odb) */
 	pthread_mutex_t git_lock;         /* every libgit2 call on repo */
 	pthread_mutex_t pack_lock;        /* taken before git_lock: merging or removing packs */
+	                                  /* lock order: pack_lock, git_lock, q_lock */
 	char *login, *full_name, *host;   /* who commits (rfs_history_set_attribution may change it) */
 	int64_t fixed_time;               /* demo attribution: commit time; 0 = the real clock */
 	uint64_t chunk_bytes;             /* conf.chunk_blocks * RFS_SLOT_SIZE */
@@ -89,8 +90,9 @@ struct rfs_history {
 	pthread_cond_t q_cond, q_done;
 	struct rfs_pending *q_head, *q_tail;
 	struct rfs_pending *inflight;     /* the batch whose deferred saves the committer captures */
-	struct rfs_pending *taken;        /* the batch being committed (set under q_lock, cleared
-	                                  ** under git_lock and q_lock): saves before a capture */
+	struct rfs_pending *committing;   /* the batch taken, until committed (set under q_lock,
+	                                  ** cleared under git_lock and q_lock): gc keeps its
+	                                  ** objects; a capture counts its saves as before it */
 	unsigned n_deferred;              /* pendings in CAP_DEFERRED (atomic; changed under q_lock) */
 	size_t blob_bytes;                /* of pendings' small blobs, not yet staged (atomic) */
 	pthread_cond_t cap_cond;          /* a deferred capture finished (q_lock) */

@@ -9,10 +9,13 @@
 #include "fs/log.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -21,9 +24,11 @@
 #include "crypto/names.h"
 #include "crypto/secmem.h"
 
+/* -ENODATA: the object is not in history.git at all (missing, not damaged). */
 static int read_blob(struct rfs_history *h, const git_oid *oid, git_blob **out)
 {
-	return git_blob_lookup(out, h->repo, oid) < 0 ? -EIO : 0;
+	int rc = git_blob_lookup(out, h->repo, oid);
+	return rc == GIT_ENOTFOUND ? -ENODATA : rc < 0 ? -EIO : 0;
 }
 
 int rfs_h_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16])
@@ -306,10 +311,10 @@ static int piece_blob(struct pieces *w, const git_oid *oid)
 static int piece_node(struct pieces *w, const git_oid *oid, unsigned level, bool full, bool top)
 {
 	git_tree *t = NULL;
-	if (git_tree_lookup(&t, w->h->repo, oid) < 0)
-		return -EIO;
+	int rc = git_tree_lookup(&t, w->h->repo, oid);
+	if (rc < 0)
+		return rc == GIT_ENOTFOUND ? -ENODATA : -EIO;
 	size_t n = 0, count = git_tree_entrycount(t);
-	int rc = 0;
 	for (size_t i = 0; i < count && rc == 0; i++) {
 		const char *name = git_tree_entry_name(git_tree_entry_byindex(t, i));
 		if (top && name[0] == '.')
@@ -496,6 +501,7 @@ static int entry_size_of(struct rfs_history *h, const git_tree_entry *e, uint64_
 	return walk_pieces(&w, e);
 }
 
+/* Ciphertext size of an entry, 0 when it cannot be known. */
 static uint64_t entry_size(struct rfs_history *h, const git_tree_entry *e)
 {
 	uint64_t total;
@@ -836,4 +842,113 @@ int rfs_history_materialise(struct rfs_history *h, const char *rev, const char *
 		close(dfd);
 	free(mm.m);
 	return rc;
+}
+
+/* ---- views of `mount --at`, and what killed processes leave behind ---- */
+
+#define VIEW_PREFIX "at-"
+
+int rfs_history_view_dir(struct rfs_vault *v, const char *rev, char dir[PATH_MAX])
+{
+	for (int tries = 0; tries < 8; tries++) {
+		snprintf(dir, PATH_MAX, "%s/" VIEW_PREFIX "%.12s-XXXXXX", v->path, rev);
+		if (!mkdtemp(dir))
+			return -errno;
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			int rc = -errno;
+			rmdir(dir);
+			return rc;
+		}
+		struct stat st;
+		if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0)
+			return fd;
+		close(fd);                   /* a cleaner took it for a leftover first: again */
+	}
+	return -EAGAIN;
+}
+
+/* Bytes of the files below name (in dirfd); remove: delete it all. */
+static uint64_t tree_bytes(int at, const char *name, bool remove, int depth)
+{
+	struct stat st;
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode)) {
+		if (remove)
+			(void)unlinkat(at, name, 0);
+		return S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+	}
+	uint64_t sum = 0;
+	int fd = depth < 256 ? openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d && fd >= 0)
+		close(fd);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			sum += tree_bytes(dirfd(d), de->d_name, remove, depth + 1);
+	if (d)
+		closedir(d);
+	if (remove)
+		(void)unlinkat(at, name, AT_REMOVEDIR);
+	return sum;
+}
+
+/* Folders of views that no process holds (see rfs_history_view_dir). */
+static long view_leftovers(struct rfs_vault *v, bool remove, rfs_leftover_fn fn, void *arg)
+{
+	int fd = openat(v->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* an offset of its own */
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	long found = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, VIEW_PREFIX, strlen(VIEW_PREFIX)))
+			continue;
+		int vfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (vfd < 0)
+			continue;
+		if (flock(vfd, LOCK_EX | LOCK_NB) == 0) {     /* no view holds it */
+			found++;
+			uint64_t bytes = tree_bytes(dirfd(d), de->d_name, remove, 0);
+			if (fn)
+				fn(arg, de->d_name, bytes);
+		}
+		close(vfd);
+	}
+	closedir(d);
+	return found;
+}
+
+struct pack_leftover {
+	rfs_leftover_fn fn;
+	void *arg;
+};
+
+static void on_pack_leftover(void *arg, const char *name, uint64_t bytes)
+{
+	struct pack_leftover *pl = arg;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/objects/pack/%s", RFS_HISTORY_DIR, name);
+	if (pl->fn)
+		pl->fn(pl->arg, path, bytes);
+}
+
+long rfs_history_leftovers(struct rfs_vault *v, bool remove, rfs_leftover_fn fn, void *arg)
+{
+	long found = 0;
+	if (v->lock_fd >= 0) {
+		char packdir[PATH_MAX];
+		struct pack_leftover pl = { fn, arg };
+		snprintf(packdir, sizeof packdir, "%s/%s/objects/pack", v->path, RFS_HISTORY_DIR);
+		found = rfs_pack_leftovers(packdir, remove, on_pack_leftover, &pl);
+	}
+	long views = found < 0 ? 0 : view_leftovers(v, remove, fn, arg);
+	return found < 0 ? found : views < 0 ? views : found + views;
 }
