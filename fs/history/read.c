@@ -293,8 +293,9 @@ static int piece_blob(struct pieces *w, const git_oid *oid)
 	if (!w->cb) {
 		size_t len;
 		git_object_t type;
-		if (git_odb_read_header(&len, &type, w->h->odb, oid) < 0 || type != GIT_OBJECT_BLOB)
-			return -EIO;
+		int rc = git_odb_read_header(&len, &type, w->h->odb, oid);
+		if (rc < 0 || type != GIT_OBJECT_BLOB)
+			return rc == GIT_ENOTFOUND ? -ENODATA : -EIO;
 		*w->size += len;
 		return 0;
 	}
