@@ -1921,16 +1921,16 @@ static int replace_file(struct rfs_fs *fs, struct walk *w, const struct rfs_seal
                         const struct stat *st, int src, uint64_t size)
 {
 	struct rfs_inode *old = NULL;
-	int fd;
+	int fd, rc;
 
 	if (!S_ISREG(st->st_mode))
 		return S_ISDIR(st->st_mode) ? -EISDIR : -EEXIST;
 	/* A lookup of our own keeps old alive while we hold it (we are not inside an op). */
-	fd = rfs_inode_lookup(&fs->it, w->dir, w->last, sn->backing, st, &old);
-	if (fd < 0)
-		return fd;
-	fd = lock_unwritten(old);
-	if (fd == 0) {
+	rc = rfs_inode_lookup(&fs->it, w->dir, w->last, sn->backing, st, &old);
+	if (rc < 0)
+		return rc;
+	fd = rc = lock_unwritten(old);
+	if (rc == 0) {
 		fd = rebuild_file(fs, w->dir->fd, sn->backing, st, src, size);
 		old->replaced = fd >= 0;
 		pthread_rwlock_unlock(&old->content);

@@ -1,11 +1,13 @@
 /*
 ** recfs mount VAULT MOUNTPOINT: unlock a vault and serve it through FUSE.
 **
-** Owns: the -o option list (ro is ours, the rest goes to FUSE), the checks
+** Owns: the -o option list (ro, rw and nonempty are ours, the rest goes to
+** FUSE; allow_other brings default_permissions with it), the checks
 ** made before asking for a passphrase, and starting the daemon.
 ** Must never: mount anything when the passphrase, the vault or the mount point
-** is wrong, or let the caller choose the FUSE fsname/subtype (umount finds
-** recfs mounts by them).
+** is wrong, hide files or the vault under a mount, let other users in without
+** the kernel's permission checks, or let the caller choose the FUSE
+** fsname/subtype (umount finds recfs mounts by them).
 */
 #include <dirent.h>
 #include <errno.h>
