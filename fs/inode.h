@@ -46,6 +46,8 @@ struct rfs_inode {
 	bool dirty;                    /* written since the last save (under content lock) */
 	bool trunc_only;               /* ... by an open(O_TRUNC) alone, nothing written yet */
 	unsigned nopen;                /* open file handles (under content lock) */
+	unsigned nwriters;             /* ... of them open for writing (under content lock) */
+	bool replaced;                 /* a restore put a new file in its place (content lock) */
 	size_t nranges;                /* plaintext blocks written since the last save */
 	struct rfs_range ranges[8];
 	char restored_from[RFS_REV_HEX + 1];   /* "": next save is a plain save */

@@ -34,6 +34,7 @@
 
 struct rfs_fh {
 	int fd;
+	bool writer;                   /* counted in the inode's nwriters */
 };
 
 struct rfs_dirh {
@@ -215,9 +216,16 @@ static int anon_file(int dirfd, mode_t mode)
 {
 	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 07777);
 
-	if (fd >= 0)
-		return fd;
-	return errno == EISDIR || errno == EINVAL ? -EOPNOTSUPP : -errno;
+	if (fd < 0)
+		return errno == EISDIR || errno == EINVAL ? -EOPNOTSUPP : -errno;
+	/* The kernel applied the caller's umask already; the daemon's own must not apply too. */
+	if (fchmod(fd, mode & 07777) != 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 static int link_in(int fd, int dirfd, const char *name)
@@ -552,10 +560,12 @@ static void note_renamed(struct rfs_fs *fs, bool exchange, struct paths *from, s
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	struct rfs_fs *fs = userdata;
-
-	if (!fs->read_only && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
-		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	(void)userdata;
+	/* No writeback cache: with it, write(2) only fills the kernel's page cache and
+	** never fails, so a full disk lost data silently while the kernel's size grew
+	** past what was stored. Each write reaches op_write, which reserves its space
+	** first and answers ENOSPC, and the kernel counts only what was stored. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* open(O_TRUNC) + write + close is one save, not a truncate and then a save. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
@@ -1059,13 +1069,23 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 static int new_fh(struct fuse_file_info *fi, struct rfs_inode *in, int fd)
 {
 	struct rfs_fh *fh = malloc(sizeof(*fh));
+	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
 
 	if (!fh)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&in->content);
+	if (writer && in->replaced) {
+		/* A restore put a new file at this name: writes here would reach no one.
+		** ESTALE makes the kernel look the name up again and open the new file. */
+		pthread_rwlock_unlock(&in->content);
+		free(fh);
+		return -ESTALE;
+	}
 	in->nopen++;
+	in->nwriters += writer;
 	pthread_rwlock_unlock(&in->content);
 	fh->fd = fd;
+	fh->writer = writer;
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	fi->keep_cache = 1;     /* every change to the file passes through this daemon */
 	return 0;
@@ -1095,7 +1115,10 @@ static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const
 	if (*fd < 0)
 		return *fd == -1 ? -errno : *fd;
 	linked = !anon;
-	rc = rfs_cfile_init(fs->v->ks, *fd, key, file_id);
+	if (!anon && fchmod(*fd, mode & 07777) != 0)   /* the caller's umask only, as in anon_file */
+		rc = -errno;
+	if (rc == 0)
+		rc = rfs_cfile_init(fs->v->ks, *fd, key, file_id);
 	if (rc == 0 && anon) {
 		rc = link_in(*fd, (*dir)->fd, sn->backing);
 		linked = rc == 0;
@@ -1329,6 +1352,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	** open(O_TRUNC) made through another handle before its writes arrive. */
 	pthread_rwlock_wrlock(&in->content);
 	in->nopen--;
+	in->nwriters -= fh->writer;
 	if (in->dirty && !(in->trunc_only && in->nopen > 0))
 		note_content_saved(fs_of(req), in, fh->fd);
 	pthread_rwlock_unlock(&in->content);
@@ -1878,10 +1902,54 @@ static int revive_file(struct rfs_fs *fs, int dirfd, const struct rfs_sealed_nam
 	return rc < 0 ? rc : fd;
 }
 
+/* Lock old's content for its replacement by a restore, once no handle has it
+** open for writing (a write through one would land in the replaced file and
+** be lost). The kernel sends a release a little after close(2): wait up to a
+** second for it. 0 with the content lock held, or -EBUSY. */
+static int lock_unwritten(struct rfs_inode *old)
+{
+	for (int tries = 0;; tries++) {
+		pthread_rwlock_wrlock(&old->content);
+		if (old->nwriters == 0)
+			return 0;
+		pthread_rwlock_unlock(&old->content);
+		if (tries == 100)
+			return -EBUSY;
+		usleep(10 * 1000);
+	}
+}
+
+/* Replace the existing file sn in w->dir (stat st) with src; the old inode,
+** when the kernel knows it, is marked replaced under its lock, so no writer
+** can open it from now on. The new fd, or -errno. */
+static int replace_file(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn,
+                        const struct stat *st, int src, uint64_t size)
+{
+	struct rfs_inode *old = NULL;
+	int fd, rc;
+
+	if (!S_ISREG(st->st_mode))
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EEXIST;
+	/* A lookup of our own keeps old alive while we hold it (we are not inside an op). */
+	rc = rfs_inode_lookup(&fs->it, w->dir, w->last, sn->backing, st, &old);
+	if (rc < 0)
+		return rc;
+	fd = rc = lock_unwritten(old);
+	if (rc == 0) {
+		fd = rebuild_file(fs, w->dir->fd, sn->backing, st, src, size);
+		old->replaced = fd >= 0;
+		pthread_rwlock_unlock(&old->content);
+	}
+	if (fd >= 0)
+		rfs_inode_rename(&fs->it, old, NULL, NULL, NULL);   /* replaced */
+	rfs_inode_forget(&fs->it, old, 1);
+	return fd;
+}
+
 int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                    mode_t mode, uid_t uid, gid_t gid)
 {
-	struct rfs_inode *in = NULL, *old;
+	struct rfs_inode *in = NULL;
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
 	struct stat st;
@@ -1902,15 +1970,10 @@ int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const
 	if (rc == 0) {
 		uint64_t size = (uint64_t)st.st_size;
 
-		if (fstatat(w->dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			rc = S_ISREG(st.st_mode) ? 0 : S_ISDIR(st.st_mode) ? -EISDIR : -EEXIST;
-			fd = rc < 0 ? rc : rebuild_file(fs, w->dir->fd, sn.backing, &st, src, size);
-			old = rc < 0 ? NULL : rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
-			if (fd >= 0 && old)
-				rfs_inode_rename(&fs->it, old, NULL, NULL, NULL);   /* replaced */
-		} else {
+		if (fstatat(w->dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			fd = replace_file(fs, w, &sn, &st, src, size);
+		else
 			fd = revive_file(fs, w->dir->fd, &sn, mode, uid, gid, rev, source);
-		}
 		rc = fd < 0 ? fd : 0;
 		/* The kernel looks the name up again and finds the new file. */
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,

@@ -1,13 +1,17 @@
 /*
 ** recfs mount VAULT MOUNTPOINT: unlock a vault and serve it through FUSE.
 **
-** Owns: the -o option list (ro is ours, the rest goes to FUSE), the checks
+** Owns: the -o option list (ro, rw and nonempty are ours, the rest goes to
+** FUSE; allow_other brings default_permissions with it), the checks
 ** made before asking for a passphrase, and starting the daemon.
 ** Must never: mount anything when the passphrase, the vault or the mount point
-** is wrong, or let the caller choose the FUSE fsname/subtype (umount finds
-** recfs mounts by them).
+** is wrong, hide files or the vault under a mount, let other users in without
+** the kernel's permission checks, or let the caller choose the FUSE
+** fsname/subtype (umount finds recfs mounts by them).
 */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,17 +28,27 @@
 static const struct cli_help mount_help = {
 	"VAULT MOUNTPOINT [-f] [-d] [-o OPTIONS] [--passphrase-file FILE]",
 	"Ask for the passphrase, unlock VAULT and show its records at MOUNTPOINT (an\n"
-	"existing, empty folder). Returns once the mount is up; the daemon keeps running\n"
-	"until 'recfs umount MOUNTPOINT'.\n"
+	"existing, empty folder outside the vault). Returns once the mount is up; the\n"
+	"daemon keeps running until 'recfs umount MOUNTPOINT'.\n"
 	"\n"
 	"  -f, --foreground        stay in the foreground until unmounted\n"
 	"  -d, --debug             print FUSE debug output (implies -f)\n"
 	"  -o OPTIONS              comma-separated mount options; may be repeated:\n"
-	"                            ro                   read-only\n"
-	"                            allow_other          let other users in (non-root needs\n"
-	"                                                 user_allow_other in /etc/fuse.conf)\n"
-	"                            default_permissions  the kernel checks modes and owners\n"
-	"                            noatime, ...         other FUSE options, passed through\n"
+	"      ro                    read-only: every change fails with EROFS\n"
+	"      rw                    read-write (the default)\n"
+	"      allow_other           let other local users in, with the same permission\n"
+	"                            checks as on ext4 (it implies default_permissions);\n"
+	"                            non-root needs user_allow_other in /etc/fuse.conf\n"
+	"      default_permissions   the kernel checks modes and owners on every access\n"
+	"      nonempty              mount over a folder that is not empty (its files are\n"
+	"                            hidden until the unmount)\n"
+	"      noatime               never update access times on reads\n"
+	"      nodiratime            never update folders' access times\n"
+	"      relatime, strictatime when reads update access times (relatime: default)\n"
+	"      nosuid, nodev, noexec no set-user-ID programs, device files or programs\n"
+	"      auto_unmount          unmount if the daemon dies\n"
+	"      max_read=N            read requests of at most N bytes\n"
+	"      other FUSE options are passed to FUSE; fsname and subtype are recfs's own\n"
 	"  --at DATE|REV           show the whole vault read-only as it stood at DATE\n"
 	"                          (2023-03-31 or 2023-03-31T14:05) or revision REV;\n"
 	"                          works while the vault is mounted elsewhere\n"
@@ -51,6 +65,9 @@ static const struct cli_help mount_help = {
 
 /* --at DATE|REV: mount a read-only view of history instead of live/. */
 static const char *view_spec;
+
+/* -o nonempty: the mount point may hold files (they are hidden until the unmount). */
+static bool allow_nonempty;
 
 /* Options recfs sets itself; a caller's value would hide the mount from umount. */
 static bool option_is_reserved(const char *opt, size_t len)
@@ -77,6 +94,8 @@ static int add_mount_options(const char *list, struct rfs_mount_opts *o, char **
 			o->read_only = true;
 		} else if (len == 2 && strncmp(p, "rw", 2) == 0) {
 			o->read_only = false;
+		} else if (len == 8 && strncmp(p, "nonempty", 8) == 0) {
+			allow_nonempty = true;        /* ours: libfuse 3 no longer knows it */
 		} else if (option_is_reserved(p, len)) {
 			cli_error("-o %.*s cannot be set: recfs names its mounts itself", (int)len, p);
 			return -1;
@@ -97,6 +116,81 @@ static int add_mount_options(const char *list, struct rfs_mount_opts *o, char **
 		p += len;
 		if (*p == ',')
 			p++;
+	}
+	return 0;
+}
+
+/* Whether the comma list has the option name (alone or as name=...). */
+static bool has_option(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; p && *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (len >= n && strncmp(p, name, n) == 0 && (len == n || p[n] == '='))
+			return true;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+/* Without default_permissions nobody checks modes: the daemon, often root,
+** would do what any user asked. So allow_other implies it, as in gocryptfs. */
+static int imply_default_permissions(struct rfs_mount_opts *o, char **fuse_opts)
+{
+	if (!has_option(*fuse_opts, "allow_other") || has_option(*fuse_opts, "default_permissions"))
+		return 0;
+	return add_mount_options("default_permissions", o, fuse_opts);
+}
+
+/* A mount must not hide files, nor the vault from its own daemon: refuse a
+** mount point that is the vault, lies inside it or holds it, and (without -o
+** nonempty) one that is not empty. Both paths are resolved. 0 or -1 after
+** printing why. */
+static int check_mount_place(const char *vault, const char *abs_mountpoint)
+{
+	char abs_vault[PATH_MAX];
+	size_t nv, nm = strlen(abs_mountpoint);
+	struct dirent *e;
+	DIR *d;
+
+	if (realpath(vault, abs_vault)) {
+		nv = strlen(abs_vault);
+		if (strcmp(abs_vault, abs_mountpoint) == 0) {
+			cli_error("mount point %s is the vault folder itself; mount it on an empty folder "
+			          "outside the vault", abs_mountpoint);
+			return -1;
+		}
+		if (nm > nv && strncmp(abs_mountpoint, abs_vault, nv) == 0 && abs_mountpoint[nv] == '/') {
+			cli_error("mount point %s is inside the vault %s; mount it on an empty folder "
+			          "outside the vault", abs_mountpoint, abs_vault);
+			return -1;
+		}
+		if (strcmp(abs_mountpoint, "/") == 0 ||
+		    (nv > nm && strncmp(abs_vault, abs_mountpoint, nm) == 0 && abs_vault[nm] == '/')) {
+			cli_error("mount point %s holds the vault %s, which the mount would hide; mount it "
+			          "on an empty folder outside the vault", abs_mountpoint, abs_vault);
+			return -1;
+		}
+	}
+	if (allow_nonempty)
+		return 0;
+	d = opendir(abs_mountpoint);
+	if (!d) {
+		cli_error("cannot read mount point %s: %s; check its permissions", abs_mountpoint,
+		          strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL && (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")))
+		;
+	closedir(d);
+	if (e) {
+		cli_error("mount point %s is not empty: the mount would hide its files; use an empty "
+		          "folder, or add -o nonempty", abs_mountpoint);
+		return -1;
 	}
 	return 0;
 }
@@ -205,6 +299,7 @@ int rfs_mount_start(const char *vault, const char *passfile, const char *mountpo
 		return CLI_FAIL;
 	}
 	if (cli_check_vault(vault, view_spec ? 0 : RFS_OPEN_LOCK) != CLI_OK ||
+	    check_mount_place(vault, abs_mountpoint) < 0 ||
 	    cli_read_vault_passphrase(vault, passfile, &pass) != CLI_OK)
 		return CLI_FAIL;
 	if (o->foreground || o->debug)
@@ -262,7 +357,8 @@ int cmd_mount(int argc, char **argv)
 		default: rc = cli_usage_error(); goto out;
 		}
 	}
-	if (cli_check_args(argc - optind, argv + optind, 2, 2, "VAULT MOUNTPOINT") < 0)
+	if (cli_check_args(argc - optind, argv + optind, 2, 2, "VAULT MOUNTPOINT") < 0 ||
+	    imply_default_permissions(&opts, &fuse_opts) < 0)
 		goto out;
 	opts.fuse_opts = fuse_opts;
 	rc = rfs_mount_start(argv[optind], passfile, argv[optind + 1], &opts);

@@ -25,7 +25,8 @@ static const struct cli_help restore_help = {
 	"Make the content PATH had at REV (or DATE) its newest version, as a new\n"
 	"version; earlier versions stay. Works for deleted files: missing folders\n"
 	"are made again. PATH is a path in a mounted vault, or with --vault a path\n"
-	"relative to the vault's root.\n",
+	"relative to the vault's root. A file that a program has open for writing is\n"
+	"not restored (its later writes would be lost): close it first.\n",
 };
 
 /* A symbolic link is made again through the mount; a file is rewritten by the
@@ -102,7 +103,11 @@ int cmd_restore(int argc, char **argv)
 		err = rfs_history_restore(x.h, x.clear, hex);
 	if (err == 0 && rc == CLI_OK && !x.remote)
 		err = rfs_history_flush(x.h);
-	if (err < 0) {
+	if (err == -EBUSY) {
+		cli_error("%s is open for writing; close it (or the program that has it open) and "
+		          "restore again", x.clear);
+		rc = CLI_FAIL;
+	} else if (err < 0) {
 		hcli_report(&x, hex, err);
 		rc = CLI_FAIL;
 	} else if (rc == CLI_OK) {
