@@ -84,7 +84,7 @@ section_saves() {
                 [ "$n" = "$MAX_FILES" ] && PER_MAX=$per ;;
             "1 GiB file:"*)
                 row "1 GiB file: a 4 KiB change" \
-                    "$(sed -E 's/.*a 4 KiB change: ([0-9.]+ ms).*history grew ([0-9.]+ MiB).*/\1, history grew \2/' <<<"$line")" ;;
+                    "$(sed -E 's/.*a 4 KiB change: ([0-9.]+ ms).*history grew ([0-9.]+ [KM]iB).*/\1, history grew \2/' <<<"$line")" ;;
             "log on"*)
                 row "history_bench: log PATH on 10,001 commits" \
                     "$(sed -E 's/.*10000 versions: ([0-9.]+ ms).*/\1 (10,000 versions of the path)/' <<<"$line")" ;;

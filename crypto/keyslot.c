@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crypto/encoding.h"
@@ -33,7 +34,7 @@
 #define KEK_SIZE 32
 #define NOT_A_VAULT "not a recfs vault configuration (the first line must be '" \
 	CONF_MAGIC " <version>')"
-#define DEFAULT_CHUNK_BLOCKS 256u
+#define DEFAULT_CHUNK_BLOCKS 15u      /* 15 slots: a chunk fits in 64 KiB (history format 2) */
 #define MAX_CHUNK_BLOCKS 65536u
 
 _Static_assert(RFS_SALT_SIZE == crypto_pwhash_SALTBYTES, "salt size");
@@ -50,12 +51,21 @@ void rfs_kdf_insecure_fast(struct rfs_kdf *kdf)
 	kdf->memlimit = crypto_pwhash_MEMLIMIT_MIN;
 }
 
+static bool ops_is_valid(uint64_t ops)
+{
+	return ops >= crypto_pwhash_OPSLIMIT_MIN && ops <= crypto_pwhash_OPSLIMIT_MAX &&
+	       ops <= RFS_KDF_OPS_MAX;
+}
+
+static bool mem_is_valid(uint64_t mem)
+{
+	return mem >= crypto_pwhash_MEMLIMIT_MIN && mem <= crypto_pwhash_MEMLIMIT_MAX &&
+	       mem <= RFS_KDF_MEM_MAX;
+}
+
 static bool kdf_is_valid(const struct rfs_kdf *kdf)
 {
-	return kdf->opslimit >= crypto_pwhash_OPSLIMIT_MIN &&
-	       kdf->opslimit <= crypto_pwhash_OPSLIMIT_MAX &&
-	       kdf->memlimit >= crypto_pwhash_MEMLIMIT_MIN &&
-	       kdf->memlimit <= crypto_pwhash_MEMLIMIT_MAX;
+	return ops_is_valid(kdf->opslimit) && mem_is_valid(kdf->memlimit);
 }
 
 static bool label_is_valid(const char *label)
@@ -159,9 +169,11 @@ static int parse_magic(const struct conf_parse *p, char *line, struct rfs_conf *
 		                  "this recfs supports (%d); upgrade recfs",
 		                  (unsigned long long)version, RFS_FORMAT_VERSION);
 	if (version != RFS_FORMAT_VERSION)
-		return conf_error(p, -EPROTONOSUPPORT, "vault format version %llu is not one this "
-		                  "recfs supports (%d)", (unsigned long long)version,
-		                  RFS_FORMAT_VERSION);
+		return conf_error(p, -EPROTONOSUPPORT, "vault format version %llu is older than this "
+		                  "recfs supports (%d): this recfs cannot open it; open it with the "
+		                  "recfs that made it, copy the files out, and copy them into a new "
+		                  "vault made with 'recfs init' (there is no in-place migration)",
+		                  (unsigned long long)version, RFS_FORMAT_VERSION);
 	c->format_version = (unsigned)version;
 	return 0;
 }
@@ -240,16 +252,55 @@ static int parse_keyslot(const struct conf_parse *p, char **tok, int n, struct r
 	for (int f = 0; f < F_COUNT; f++)
 		if (!seen[f])
 			return conf_error(p, -EINVAL, "keyslot lacks field '%s'", slot_field_names[f]);
-	if (!kdf_is_valid(&s->kdf))
-		return conf_error(p, -EINVAL, "keyslot Argon2id parameters out of range");
+	if (!ops_is_valid(s->kdf.opslimit))
+		return conf_error(p, -EINVAL, "keyslot %llu: ops=%llu is out of range (at least %llu, "
+		                  "at most %u); restore recfs.conf from a backup",
+		                  (unsigned long long)idx, (unsigned long long)s->kdf.opslimit,
+		                  (unsigned long long)crypto_pwhash_OPSLIMIT_MIN, RFS_KDF_OPS_MAX);
+	if (!mem_is_valid(s->kdf.memlimit))
+		return conf_error(p, -EINVAL, "keyslot %llu: mem=%llu is out of range (at least %llu, "
+		                  "at most %llu bytes); restore recfs.conf from a backup",
+		                  (unsigned long long)idx, (unsigned long long)s->kdf.memlimit,
+		                  (unsigned long long)crypto_pwhash_MEMLIMIT_MIN,
+		                  (unsigned long long)RFS_KDF_MEM_MAX);
 	s->in_use = 1;
 	return 0;
 }
 
-enum conf_key { K_CIPHER, K_BLOCK_SIZE, K_CHUNK_BLOCKS, K_VAULT_ID, K_COUNT };
+enum conf_key { K_CIPHER, K_BLOCK_SIZE, K_CHUNK_BLOCKS, K_VAULT_ID, K_MAC, K_COUNT };
+#define K_SETTINGS K_MAC          /* the settings the mac line covers */
 static const char *const conf_key_names[K_COUNT] = {
-	"cipher", "block-size", "chunk-blocks", "vault-id",
+	"cipher", "block-size", "chunk-blocks", "vault-id", "mac",
 };
+_Static_assert(K_SETTINGS == sizeof(((struct rfs_conf *)0)->tags) / RFS_CONF_TAG_SIZE,
+               "one tag per setting");
+
+/* "mac cipher=<hex> block-size=<hex> chunk-blocks=<hex> vault-id=<hex>" */
+static int parse_mac(const struct conf_parse *p, char **tok, int n, struct rfs_conf *c)
+{
+	bool seen[K_SETTINGS] = { false };
+
+	for (int i = 1; i < n; i++) {
+		char *eq = strchr(tok[i], '=');
+		int k = 0;
+
+		if (eq != NULL) {
+			*eq = '\0';
+			while (k < K_SETTINGS && strcmp(tok[i], conf_key_names[k]) != 0)
+				k++;
+		}
+		if (eq == NULL || k == K_SETTINGS || seen[k])
+			return conf_error(p, -EINVAL, "bad mac field '%s'", tok[i]);
+		if (!parse_hex(eq + 1, c->tags[k], RFS_CONF_TAG_SIZE))
+			return conf_error(p, -EINVAL, "mac field '%s' must be %d hex digits", tok[i],
+			                  2 * RFS_CONF_TAG_SIZE);
+		seen[k] = true;
+	}
+	for (int k = 0; k < K_SETTINGS; k++)
+		if (!seen[k])
+			return conf_error(p, -EINVAL, "mac lacks the tag of '%s'", conf_key_names[k]);
+	return 0;
+}
 
 static int parse_setting(const struct conf_parse *p, enum conf_key k, const char *val,
                          struct rfs_conf *c)
@@ -278,6 +329,7 @@ static int parse_setting(const struct conf_parse *p, enum conf_key k, const char
 		if (!parse_hex(val, c->vault_id, sizeof(c->vault_id)))
 			return conf_error(p, -EINVAL, "vault-id must be 32 lower-case hex digits");
 		return 0;
+	case K_MAC:
 	case K_COUNT:
 		break;
 	}
@@ -300,6 +352,12 @@ static int parse_line(const struct conf_parse *p, char *line, struct rfs_conf *c
 		k++;
 	if (k == K_COUNT)
 		return conf_error(p, -EINVAL, "unknown setting '%s'", tok[0]);
+	if (k == K_MAC) {
+		if (seen[k])
+			return conf_error(p, -EINVAL, "'mac' appears twice");
+		seen[k] = true;
+		return parse_mac(p, tok, n, c);
+	}
 	if (n != 2)
 		return conf_error(p, -EINVAL, "'%s' takes exactly one value", tok[0]);
 	if (seen[k])
@@ -358,14 +416,28 @@ int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
 	struct conf_parse p = { .path = path, .err = err, .errsz = errsz };
 	char *text;
 	ssize_t len = 0, n;
+	struct stat st = { 0 };
 	int fd, rc;
 
 	if (err != NULL && errsz > 0)
 		err[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put in its place must not hang the open. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		rc = -errno;
+		if (rc == -EACCES || rc == -EPERM)
+			return conf_error(&p, -EPERM, "permission denied: this user (uid %ld) cannot "
+			                  "read it; run recfs as the vault's owner, or ask them for access",
+			                  (long)geteuid());
 		return conf_error(&p, rc, "cannot open: %s", strerror(-rc));
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CONF_MAX_BYTES) {
+		rc = S_ISREG(st.st_mode) ? conf_error(&p, -EINVAL, "larger than %d bytes: not a recfs "
+		                                      "vault configuration", CONF_MAX_BYTES)
+		                         : conf_error(&p, -EINVAL, "not a regular file: not a recfs "
+		                                      "vault configuration");
+		close(fd);
+		return rc;
 	}
 	text = malloc(CONF_MAX_BYTES + 1);
 	if (text == NULL) {
@@ -388,6 +460,62 @@ int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
 	return rc;
 }
 
+/* ---- authenticating the settings --------------------------------------- */
+
+#define CONF_TAG_DOMAIN "recfs-conf-v2"
+
+/* The canonical text of setting k, as format_conf writes it. */
+static void setting_text(const struct rfs_conf *c, int k, char out[64])
+{
+	switch (k) {
+	case K_CIPHER: snprintf(out, 64, "%s", c->cipher); break;
+	case K_BLOCK_SIZE: snprintf(out, 64, "%u", c->block_size); break;
+	case K_CHUNK_BLOCKS: snprintf(out, 64, "%u", c->chunk_blocks); break;
+	default: rfs_hex_encode(out, c->vault_id, sizeof(c->vault_id)); break;
+	}
+}
+
+/* tag = BLAKE2b-16(conf_key, "recfs-conf-v2" || 0 || version u32le || vault id ||
+**                  setting name || 0 || canonical value) */
+static void setting_tag(const struct rfs_conf *c, int k, const uint8_t key[32],
+                        uint8_t tag[RFS_CONF_TAG_SIZE])
+{
+	crypto_generichash_state st;
+	uint8_t version[4] = { (uint8_t)RFS_FORMAT_VERSION, 0, 0, 0 };
+	char value[64];
+
+	setting_text(c, k, value);
+	crypto_generichash_init(&st, key, 32, RFS_CONF_TAG_SIZE);
+	crypto_generichash_update(&st, (const uint8_t *)CONF_TAG_DOMAIN, sizeof(CONF_TAG_DOMAIN));
+	crypto_generichash_update(&st, version, sizeof(version));
+	crypto_generichash_update(&st, c->vault_id, sizeof(c->vault_id));
+	crypto_generichash_update(&st, (const uint8_t *)conf_key_names[k],
+	                          strlen(conf_key_names[k]) + 1);
+	crypto_generichash_update(&st, (const uint8_t *)value, strlen(value));
+	crypto_generichash_final(&st, tag, RFS_CONF_TAG_SIZE);
+}
+
+void rfs_conf_seal(struct rfs_conf *c, const uint8_t conf_key[32])
+{
+	for (int k = 0; k < K_SETTINGS; k++)
+		setting_tag(c, k, conf_key, c->tags[k]);
+}
+
+int rfs_conf_authenticate(const struct rfs_conf *c, const uint8_t conf_key[32], const char **bad)
+{
+	for (int k = 0; k < K_SETTINGS; k++) {
+		uint8_t tag[RFS_CONF_TAG_SIZE];
+
+		setting_tag(c, k, conf_key, tag);
+		if (sodium_memcmp(tag, c->tags[k], sizeof(tag)) != 0) {
+			if (bad != NULL)
+				*bad = conf_key_names[k];
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
 /* ---- writing ---------------------------------------------------------- */
 
 static int format_conf(char *buf, size_t bufsz, const struct rfs_conf *c)
@@ -403,6 +531,18 @@ static int format_conf(char *buf, size_t bufsz, const struct rfs_conf *c)
 	if (n < 0 || (size_t)n >= bufsz)
 		return -EOVERFLOW;
 	used = (size_t)n;
+	n = snprintf(buf + used, bufsz - used, "mac");
+	used += (size_t)n;
+	for (int k = 0; k < K_SETTINGS; k++) {
+		char tag[2 * RFS_CONF_TAG_SIZE + 1];
+
+		rfs_hex_encode(tag, c->tags[k], RFS_CONF_TAG_SIZE);
+		n = snprintf(buf + used, bufsz - used, " %s=%s", conf_key_names[k], tag);
+		if (n < 0 || (size_t)n >= bufsz - used - 1)
+			return -EOVERFLOW;
+		used += (size_t)n;
+	}
+	buf[used++] = '\n';
 	for (int i = 0; i < RFS_MAX_KEYSLOTS; i++) {
 		const struct rfs_keyslot *s = &c->slots[i];
 		char salt[2 * RFS_SALT_SIZE + 1], nonce[2 * RFS_WRAP_NONCE_SIZE + 1];

@@ -12,11 +12,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RFS_FORMAT_VERSION 1
+#define RFS_FORMAT_VERSION 2
 #define RFS_MAX_KEYSLOTS 8
 #define RFS_SALT_SIZE 16                 /* crypto_pwhash_SALTBYTES */
 #define RFS_WRAP_NONCE_SIZE 24
 #define RFS_WRAPPED_KEY_SIZE (32 + 16)
+#define RFS_CONF_TAG_SIZE 16
+/* Bounds on a keyslot's Argon2id cost: libsodium's minimum, and a ceiling well
+** above SENSITIVE (ops 4, 1 GiB) so that an edited recfs.conf cannot make an
+** unlock run for minutes or allocate all memory. */
+#define RFS_KDF_OPS_MAX 32u
+#define RFS_KDF_MEM_MAX (4ull << 30)
 
 struct rfs_kdf {
 	uint64_t opslimit;
@@ -41,17 +47,29 @@ struct rfs_conf {
 	unsigned format_version;         /* RFS_FORMAT_VERSION */
 	char cipher[32];                 /* "xchacha20poly1305" */
 	unsigned block_size;             /* 4096 */
-	unsigned chunk_blocks;           /* history chunk = chunk_blocks ciphertext blocks (256) */
+	unsigned chunk_blocks;           /* history chunk = chunk_blocks ciphertext blocks (15) */
 	uint8_t vault_id[16];            /* random, names this vault */
+	/* "mac" line: one tag per setting (cipher, block-size, chunk-blocks,
+	** vault-id) under the conf_mac subkey; see rfs_conf_seal. */
+	uint8_t tags[4][RFS_CONF_TAG_SIZE];
 	struct rfs_keyslot slots[RFS_MAX_KEYSLOTS];
 };
 
 /* Fill c for a new vault with fresh vault_id and no slots. */
 void rfs_conf_init(struct rfs_conf *c);
 
-/* Parse path. Returns 0, -ENOENT (no such file), -EPROTONOSUPPORT (format
-** version newer/unknown: err says which), -EINVAL (malformed: err says line). */
+/* Parse path. Returns 0, -ENOENT (no such file), -EPERM (no permission to
+** read it), -EPROTONOSUPPORT (format version newer/older/unknown: err says
+** which), -EINVAL (malformed, not a regular file, too large: err says why). */
 int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz);
+
+/* Compute the settings' tags (the "mac" line) under conf_key, the conf_mac
+** subkey (docs/FORMAT.md section 2). Call before rfs_conf_write on a new vault. */
+void rfs_conf_seal(struct rfs_conf *c, const uint8_t conf_key[32]);
+
+/* Check every setting's tag under conf_key. 0, or -EBADMSG with *bad set to
+** the name of the first setting that does not authenticate. */
+int rfs_conf_authenticate(const struct rfs_conf *c, const uint8_t conf_key[32], const char **bad);
 
 /* Write atomically (temp file, fsync, rename, fsync dir), mode 0600. 0 or -errno. */
 int rfs_conf_write(const char *path, const struct rfs_conf *c);

@@ -27,6 +27,7 @@
 #define XATTR_TEXT_MAX (255u - XATTR_USER_PREFIX_LEN)
 
 static const char symlink_ad[] = "recfs-symlink-v1";
+static const char xattr_ad_prefix[] = "recfs-xattr-v2";
 static const uint8_t xattr_dirid[RFS_DIRID_SIZE] = {
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -258,14 +259,45 @@ int rfs_xattr_name_open(char *out, size_t outsz, const char *text, const struct 
 	return open_name(out, outsz, text, xattr_dirid, k, NAME_XATTR);
 }
 
-void rfs_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len, const char *sealed_name,
-                          const struct rfs_keys *k)
+/* AD = "recfs-xattr-v2" || owner id (16) || sealed name: a value opens only on
+** the file (file id) or folder (dirid) and under the name it was sealed for. */
+static size_t xattr_ad(uint8_t *ad, size_t adsz, const uint8_t owner[RFS_XATTR_OWNER_SIZE],
+                       const char *sealed_name)
 {
-	meta_seal(out, val, len, (const uint8_t *)sealed_name, strlen(sealed_name), k);
+	size_t nlen = strnlen(sealed_name, adsz);
+	size_t len = sizeof(xattr_ad_prefix) - 1 + RFS_XATTR_OWNER_SIZE + nlen;
+
+	if (len > adsz)
+		return 0;
+	memcpy(ad, xattr_ad_prefix, sizeof(xattr_ad_prefix) - 1);
+	memcpy(ad + sizeof(xattr_ad_prefix) - 1, owner, RFS_XATTR_OWNER_SIZE);
+	memcpy(ad + sizeof(xattr_ad_prefix) - 1 + RFS_XATTR_OWNER_SIZE, sealed_name, nlen);
+	return len;
 }
 
-int rfs_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len, const char *sealed_name,
+#define XATTR_AD_MAX (sizeof(xattr_ad_prefix) - 1 + RFS_XATTR_OWNER_SIZE + RFS_ENC_NAME_MAX + 1)
+
+int rfs_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len,
+                         const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
                          const struct rfs_keys *k)
 {
-	return meta_open(out, ct, ct_len, (const uint8_t *)sealed_name, strlen(sealed_name), k);
+	uint8_t ad[XATTR_AD_MAX];
+	size_t adlen = xattr_ad(ad, sizeof(ad), owner, sealed_name);
+
+	if (adlen == 0)
+		return -ERANGE;
+	meta_seal(out, val, len, ad, adlen, k);
+	return 0;
+}
+
+int rfs_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len,
+                         const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
+                         const struct rfs_keys *k)
+{
+	uint8_t ad[XATTR_AD_MAX];
+	size_t adlen = xattr_ad(ad, sizeof(ad), owner, sealed_name);
+
+	if (adlen == 0)
+		return -EIO;
+	return meta_open(out, ct, ct_len, ad, adlen, k);
 }

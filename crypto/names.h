@@ -63,10 +63,16 @@ int rfs_target_open(char *out, size_t outsz, const char *text, const struct rfs_
 int rfs_xattr_name_seal(char *out, size_t outsz, const char *name, const struct rfs_keys *k);
 int rfs_xattr_name_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k);
 
-/* xattr values: out holds len + 40. AD is the sealed name. open: 0 or -EIO. */
-void rfs_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len, const char *sealed_name,
-                          const struct rfs_keys *k);
-int rfs_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len, const char *sealed_name,
+/* xattr values: out holds len + 40. The AD binds the value to its owner (a
+** file's 16-byte file id, or a folder's dirid) and to its sealed name (without
+** "user."), so it cannot be moved to another file or attribute.
+** seal: 0 or -ERANGE (name too long); open: 0 or -EIO. */
+#define RFS_XATTR_OWNER_SIZE 16
+int rfs_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len,
+                         const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
+                         const struct rfs_keys *k);
+int rfs_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len,
+                         const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
                          const struct rfs_keys *k);
 
 #endif

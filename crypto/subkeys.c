@@ -8,8 +8,12 @@
 */
 #include "crypto/subkeys.h"
 
+#include <errno.h>
+
 #include <sodium.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define RFS_KDF_CONTEXT "recfs-v1"
 
@@ -35,9 +39,17 @@ struct rfs_keys *rfs_keys_derive(const uint8_t master[RFS_MASTER_KEY_SIZE])
 	derive(k->meta, RFS_SUBKEY_META, master);
 	derive(k->history, RFS_SUBKEY_HISTORY, master);
 	derive(k->index, RFS_SUBKEY_INDEX, master);
+	derive(k->conf, RFS_SUBKEY_CONF, master);
 	crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, k->sign_seed);
 	sodium_mprotect_readonly(k);
 	return k;
+}
+
+int rfs_keys_lock(const struct rfs_keys *keys)
+{
+	/* The system call itself: sanitizer builds turn mlock() into a no-op, and
+	** the key block must be locked in every build. The kernel rounds to pages. */
+	return syscall(SYS_mlock, keys, sizeof(*keys)) == 0 ? 0 : -errno;
 }
 
 void rfs_keys_free(struct rfs_keys *keys)

@@ -21,6 +21,7 @@ enum rfs_subkey_id {
 	RFS_SUBKEY_META = 5,       /* symlink targets, xattrs     */
 	RFS_SUBKEY_HISTORY = 6,    /* commit messages and authors */
 	RFS_SUBKEY_INDEX = 7,      /* history path index          */
+	RFS_SUBKEY_CONF = 8,       /* tags of recfs.conf settings */
 };
 
 struct rfs_keys {
@@ -32,6 +33,7 @@ struct rfs_keys {
 	uint8_t meta[32];
 	uint8_t history[32];
 	uint8_t index[32];
+	uint8_t conf[32];
 	uint8_t sign_pk[32];       /* crypto_sign public key from sign_seed */
 	uint8_t sign_sk[64];       /* crypto_sign secret key from sign_seed */
 };
@@ -39,6 +41,10 @@ struct rfs_keys {
 /* Derive all subkeys into fresh sodium_malloc memory, then make it read-only.
 ** Returns NULL on allocation failure. */
 struct rfs_keys *rfs_keys_derive(const uint8_t master[RFS_MASTER_KEY_SIZE]);
+
+/* Lock the block in RAM again. A forked child does not inherit its parent's
+** memory locks: the mount daemon calls this after the fork. 0 or -errno. */
+int rfs_keys_lock(const struct rfs_keys *keys);
 
 /* Wipe and free. NULL is allowed. */
 void rfs_keys_free(struct rfs_keys *keys);

@@ -12,9 +12,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crypto/encoding.h"
@@ -23,12 +25,31 @@
 
 #define MAX_FIELDS 24
 #define MAX_REQUEST 65536
+/* Each client has its own thread, so one that is slow, idle or hostile holds
+** up only itself; beyond this many at once a client is told EBUSY. */
+#define MAX_CLIENTS 8
+/* A request must arrive whole within this; a reply that the client does not
+** read for this long is abandoned. */
+#define REQUEST_TIMEOUT_MS 5000
+#define SEND_TIMEOUT_S 10
 
 struct rfs_control {
 	struct rfs_fs *fs;
 	int sock;
 	int stop[2];
 	pthread_t thread;
+	pthread_mutex_t mu;               /* clients, nclients, stopping */
+	pthread_cond_t idle;              /* signalled when a client thread ends */
+	int clients[MAX_CLIENTS];         /* connected sockets, -1 for a free place */
+	int nclients;
+	bool stopping;
+};
+
+struct client {
+	struct rfs_control *c;
+	int place;                        /* index into c->clients */
+	int conn;
+	bool broken;                      /* a send failed or timed out: send no more */
 };
 
 /* ---- wire format ---------------------------------------------------------- */
@@ -182,6 +203,24 @@ static void serve_verify(struct rfs_history *h, FILE *out)
 	put_result(out, rc, rc < 0 ? NULL : summary);
 }
 
+/* The daemon's recent log lines, from memory (fs/log.h). */
+static void serve_daemon_log(FILE *out)
+{
+	char *text = rfs_log_recent(), *line, *save = NULL;
+
+	if (!text) {
+		put_result(out, -ENOMEM, NULL);
+		return;
+	}
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		fputs("l\t", out);
+		put_field(out, line);
+		fputc('\n', out);
+	}
+	free(text);
+	put_result(out, 0, NULL);
+}
+
 static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FILE *out)
 {
 	struct rfs_history *h = c->fs->history;
@@ -189,7 +228,9 @@ static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FI
 	char rev[RFS_REV_HEX + 1];
 	int rc;
 
-	if (!h) {
+	if (!strcmp(verb, "daemonlog") && n == 1) {
+		serve_daemon_log(out);
+	} else if (!h) {
 		put_result(out, -EROFS, NULL);
 	} else if (!strcmp(verb, "ping") && n == 1) {
 		put_result(out, 0, NULL);
@@ -213,7 +254,12 @@ static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FI
 			put_version(out, &v);
 		put_result(out, rc, NULL);
 	} else if (!strcmp(verb, "read") && n == 3 && passed_fd >= 0) {
-		rc = rfs_history_flush(h);
+		struct stat st;
+
+		/* Only a file (or memfd): a pipe whose reader stalls would hold this
+		** thread, and the unmount, for as long as it likes. */
+		rc = fstat(passed_fd, &st) != 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EBADF;
+		rc = rc < 0 ? rc : rfs_history_flush(h);
 		put_result(out, rc < 0 ? rc : rfs_history_read(h, fld[1], fld[2], passed_fd), NULL);
 	} else if (!strcmp(verb, "restore") && n == 7) {
 		rc = rfs_history_flush(h);
@@ -239,27 +285,49 @@ static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FI
 	}
 }
 
-/* Read one request line and an optional passed descriptor. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read one request line and an optional passed descriptor, within
+** REQUEST_TIMEOUT_MS in all (an idle or dribbling peer is dropped). */
 static int read_request(int conn, char *buf, size_t cap, int *passed_fd)
 {
+	int64_t deadline = now_ms() + REQUEST_TIMEOUT_MS;
 	size_t got = 0;
 
 	*passed_fd = -1;
 	while (got < cap - 1) {
+		struct pollfd pfd = { conn, POLLIN, 0 };
+		int64_t left = deadline - now_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) == 0)
+			return -ETIMEDOUT;
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct iovec iov = { buf + got, cap - 1 - got };
 		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 		                      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 		struct cmsghdr *cm;
-		ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+		ssize_t n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			return -EPROTO;
 		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && *passed_fd < 0)
-				memcpy(passed_fd, CMSG_DATA(cm), sizeof(int));
+			int fd;
+
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+			if (*passed_fd < 0)
+				*passed_fd = fd;
+			else
+				close(fd);             /* one descriptor per request; never leak more */
 		}
 		got += (size_t)n;
 		buf[got] = '\0';
@@ -269,23 +337,43 @@ static int read_request(int conn, char *buf, size_t cap, int *passed_fd)
 	return -E2BIG;
 }
 
-static void serve_one(struct rfs_control *c, int conn)
+/* Replies go out through send(): MSG_NOSIGNAL, so a peer that hung up is an
+** error and not a SIGPIPE, and SO_SNDTIMEO bounds how long one write waits. */
+static ssize_t conn_write(void *cookie, const char *buf, size_t len)
 {
+	struct client *cl = cookie;
+	size_t done = 0;
+
+	while (done < len && !cl->broken) {
+		ssize_t n = send(cl->conn, buf + done, len - done, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			cl->broken = true;     /* the rest of the reply fails at once, not after a timeout each */
+		else
+			done += (size_t)n;
+	}
+	return done ? (ssize_t)done : -1;
+}
+
+static void serve_one(struct rfs_control *c, struct client *cl)
+{
+	static const cookie_io_functions_t io = { .write = conn_write };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	char *buf = malloc(MAX_REQUEST), *fld[MAX_FIELDS];
+	struct timeval send_timeout = { SEND_TIMEOUT_S, 0 };
+	char *buf, *fld[MAX_FIELDS];
 	int passed_fd = -1, n;
 	FILE *out;
 
-	if (!buf)
+	if (getsockopt(cl->conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    (cred.uid != 0 && cred.uid != getuid()))
 		return;
-	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-	    (cred.uid != 0 && cred.uid != getuid())) {
-		free(buf);
-		return;
-	}
-	out = fdopen(dup(conn), "w");
-	if (out && read_request(conn, buf, MAX_REQUEST, &passed_fd) == 0 &&
+	(void)setsockopt(cl->conn, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
+	buf = malloc(MAX_REQUEST);
+	out = buf ? fopencookie(cl, "w", io) : NULL;
+	if (out && read_request(cl->conn, buf, MAX_REQUEST, &passed_fd) == 0 &&
 	    (n = split_fields(buf, fld)) > 0)
 		dispatch(c, fld, n, passed_fd, out);
 	else if (out)
@@ -295,6 +383,59 @@ static void serve_one(struct rfs_control *c, int conn)
 	if (passed_fd >= 0)
 		close(passed_fd);
 	free(buf);
+}
+
+static void *client_thread(void *arg)
+{
+	struct client *cl = arg;
+	struct rfs_control *c = cl->c;
+
+	serve_one(c, cl);
+	/* Closed under the lock, so that rfs_control_stop never shuts down a
+	** descriptor number that has been reused. */
+	pthread_mutex_lock(&c->mu);
+	close(cl->conn);
+	c->clients[cl->place] = -1;
+	c->nclients--;
+	pthread_cond_broadcast(&c->idle);
+	pthread_mutex_unlock(&c->mu);
+	free(cl);
+	return NULL;
+}
+
+/* Serve conn from a thread of its own; when MAX_CLIENTS are already being
+** served (or the thread cannot start), say EBUSY without waiting and hang up. */
+static void start_client(struct rfs_control *c, int conn)
+{
+	static const char busy[] = "err\t16\tthe daemon is serving too many commands; retry\n";
+	struct client *cl = malloc(sizeof(*cl));
+	pthread_attr_t attr;
+	int place = -1;
+
+	pthread_mutex_lock(&c->mu);
+	for (int i = 0; i < MAX_CLIENTS && place < 0 && !c->stopping; i++) {
+		if (c->clients[i] < 0)
+			place = i;
+	}
+	if (cl && place >= 0) {
+		*cl = (struct client){ c, place, conn, false };
+		c->clients[place] = conn;
+		c->nclients++;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&(pthread_t){ 0 }, &attr, client_thread, cl) != 0) {
+			c->clients[place] = -1;
+			c->nclients--;
+			place = -1;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (place < 0) {
+		(void)send(conn, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(conn);
+		free(cl);
+	}
 }
 
 static void *control_thread(void *arg)
@@ -313,10 +454,8 @@ static void *control_thread(void *arg)
 		if (pfd[1].revents)
 			break;
 		conn = accept4(c->sock, NULL, NULL, SOCK_CLOEXEC);
-		if (conn < 0)
-			continue;
-		serve_one(c, conn);
-		close(conn);
+		if (conn >= 0)
+			start_client(c, conn);
 	}
 	return NULL;
 }
@@ -340,6 +479,10 @@ int rfs_control_start(struct rfs_fs *fs, struct rfs_control **out)
 		return -ENOMEM;
 	c->fs = fs;
 	c->stop[0] = c->stop[1] = -1;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		c->clients[i] = -1;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->idle, NULL);
 	c->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->sock < 0 || pipe2(c->stop, O_CLOEXEC) != 0) {
 		rc = -errno;
@@ -364,6 +507,8 @@ fail:
 		close(c->stop[0]);
 		close(c->stop[1]);
 	}
+	pthread_cond_destroy(&c->idle);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 	return rc;
 }
@@ -374,6 +519,19 @@ void rfs_control_stop(struct rfs_control *c)
 		return;
 	if (write(c->stop[1], "x", 1) == 1)
 		pthread_join(c->thread, NULL);
+	/* Never wait on a client: wake every thread blocked on its peer (the
+	** read or write fails at once), and wait only for the work in hand. */
+	pthread_mutex_lock(&c->mu);
+	c->stopping = true;
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (c->clients[i] >= 0)
+			(void)shutdown(c->clients[i], SHUT_RDWR);
+	}
+	while (c->nclients > 0)
+		pthread_cond_wait(&c->idle, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+	pthread_cond_destroy(&c->idle);
+	pthread_mutex_destroy(&c->mu);
 	close(c->sock);
 	close(c->stop[0]);
 	close(c->stop[1]);
@@ -385,7 +543,8 @@ void rfs_control_stop(struct rfs_control *c)
 
 struct call {
 	int sock;
-	FILE *in;
+	char *reply;                      /* the whole reply, read by call_drain */
+	FILE *in;                         /* reads reply */
 	char *line;
 	size_t cap;
 	char *fld[MAX_FIELDS];
@@ -394,6 +553,38 @@ struct call {
 
 static int call_start(struct call *k, const char *vault_path, int pass_fd, const char *verb, ...)
 	__attribute__((sentinel));
+
+/* Read the whole reply (the daemon hangs up after it) before any of it is
+** used: however slowly the caller consumes it (recfs log | less), the
+** daemon's thread is free at once. */
+static int call_drain(struct call *k)
+{
+	size_t len = 0, cap = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (len == cap) {
+			char *more = cap > SIZE_MAX / 2 ? NULL : realloc(k->reply, cap ? cap * 2 : 65536);
+
+			if (!more)
+				return -ENOMEM;
+			k->reply = more;
+			cap = cap ? cap * 2 : 65536;
+		}
+		n = recv(k->sock, k->reply + len, cap - len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len == 0)
+		return -EPROTO;
+	k->in = fmemopen(k->reply, len, "r");
+	return k->in ? 0 : -ENOMEM;
+}
 
 static int call_start(struct call *k, const char *vault_path, int pass_fd, const char *verb, ...)
 {
@@ -450,12 +641,7 @@ static int call_start(struct call *k, const char *vault_path, int pass_fd, const
 			rc = -EPIPE;
 	}
 	free(req);
-	if (rc == 0) {
-		k->in = fdopen(dup(k->sock), "r");
-		if (!k->in)
-			rc = -ENOMEM;
-	}
-	return rc;
+	return rc < 0 ? rc : call_drain(k);
 }
 
 /* Next reply line split into k->fld; returns 1 for a data line, 0 for "ok", -errno. */
@@ -479,7 +665,18 @@ static void call_end(struct call *k)
 		fclose(k->in);
 	if (k->sock >= 0)
 		close(k->sock);
+	free(k->reply);
 	free(k->line);
+}
+
+/* Skip to the end of a reply whose data lines the caller does not want. */
+static int call_finish(struct call *k)
+{
+	int rc;
+
+	while ((rc = call_next(k)) == 1)
+		;
+	return rc;
 }
 
 /* A call whose reply is just ok or err. */
@@ -489,10 +686,8 @@ static int simple_call(const char *vault_path, int pass_fd, const char *verb, co
 	struct call k;
 	int rc = call_start(&k, vault_path, pass_fd, verb, a, b, (const char *)NULL);
 
-	if (rc == 0) {
-		while ((rc = call_next(&k)) == 1)
-			;
-	}
+	if (rc == 0)
+		rc = call_finish(&k);
 	call_end(&k);
 	return rc;
 }
@@ -517,8 +712,22 @@ int rfs_remote_attribute(const char *vault_path, const char *login, const char *
 	snprintf(num, sizeof(num), "%lld", (long long)when);
 	rc = call_start(&k, vault_path, -1, "attribute", login, full_name, host, num,
 	                (const char *)NULL);
-	while (rc == 0 && (rc = call_next(&k)) == 1)
-		;
+	if (rc == 0)
+		rc = call_finish(&k);
+	call_end(&k);
+	return rc;
+}
+
+int rfs_remote_daemon_log(const char *vault_path, FILE *out)
+{
+	struct call k;
+	int rc = call_start(&k, vault_path, -1, "daemonlog", (const char *)NULL);
+
+	while (rc == 0 && (rc = call_next(&k)) == 1) {
+		if (k.n == 2 && !strcmp(k.fld[0], "l"))
+			fprintf(out, "%s\n", k.fld[1]);
+		rc = 0;
+	}
 	call_end(&k);
 	return rc;
 }
@@ -528,9 +737,47 @@ int rfs_remote_gc(const char *vault_path)
 	return simple_call(vault_path, -1, "gc", NULL, NULL);
 }
 
+/* Copy all of from (from its start) to out. 0 or -errno. */
+static int copy_out(int from, int out)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (lseek(from, 0, SEEK_SET) < 0)
+		return -errno;
+	while ((n = read(from, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (ssize_t done = 0, w; done < n; done += w) {
+			w = write(out, buf + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				w = 0;
+			else if (w < 0)
+				return -errno;
+		}
+	}
+	return 0;
+}
+
 int rfs_remote_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd)
 {
-	return simple_call(vault_path, out_fd, "read", rev, clear_path);
+	struct stat st;
+	int mem, rc;
+
+	if (fstat(out_fd, &st) == 0 && S_ISREG(st.st_mode))
+		return simple_call(vault_path, out_fd, "read", rev, clear_path);
+	/* The daemon writes only into files (a stalled pipe must not hold it):
+	** a pipe or terminal is fed from memory here. */
+	mem = memfd_create("recfs-read", MFD_CLOEXEC);
+	if (mem < 0)
+		return -errno;
+	rc = simple_call(vault_path, mem, "read", rev, clear_path);
+	if (rc == 0)
+		rc = copy_out(mem, out_fd);
+	close(mem);
+	return rc;
 }
 
 int rfs_remote_restore(const char *vault_path, const char *rev, const char *source,
@@ -545,8 +792,8 @@ int rfs_remote_restore(const char *vault_path, const char *rev, const char *sour
 	snprintf(g, sizeof(g), "%u", (unsigned)gid);
 	rc = call_start(&k, vault_path, -1, "restore", rev, source, target, m, u, g,
 	                (const char *)NULL);
-	while (rc == 0 && (rc = call_next(&k)) == 1)
-		;
+	if (rc == 0)
+		rc = call_finish(&k);
 	call_end(&k);
 	return rc;
 }
@@ -563,11 +810,10 @@ int rfs_remote_log(const char *vault_path, const char *clear_path, size_t limit,
 	                (const char *)NULL);
 	while (rc == 0 && (rc = call_next(&k)) == 1) {
 		struct rfs_version v;
-		int stop;
 
 		rc = get_version(k.fld, k.n, &v);
-		if (rc == 0 && (stop = cb(&v, arg)) != 0)
-			rc = stop;
+		if (rc == 0)
+			rc = cb(&v, arg);      /* non-zero: the caller has seen enough */
 	}
 	call_end(&k);
 	return rc;
@@ -580,8 +826,7 @@ int rfs_remote_resolve(const char *vault_path, const char *rev_or_date,
 	int rc = call_start(&k, vault_path, -1, "resolve", rev_or_date, (const char *)NULL);
 
 	if (rc == 0) {
-		while ((rc = call_next(&k)) == 1)
-			;
+		rc = call_finish(&k);
 		if (rc == 0 && (k.n != 2 || strlen(k.fld[1]) != RFS_REV_HEX))
 			rc = -EPROTO;
 		if (rc == 0)
@@ -639,9 +884,11 @@ int rfs_remote_verify(const char *vault_path, FILE *report, struct rfs_verify_re
 	int rc = call_start(&k, vault_path, -1, "verify", (const char *)NULL);
 
 	memset(res, 0, sizeof(*res));
+	/* Every report line, then the summary: the loop must not stop at the first line. */
 	while (rc == 0 && (rc = call_next(&k)) == 1) {
 		if (k.n == 2 && !strcmp(k.fld[0], "r"))
 			fprintf(report, "%s\n", k.fld[1]);
+		rc = 0;
 	}
 	if (rc == 0 && k.n == 5) {
 		res->commits = strtoul(k.fld[1], NULL, 10);

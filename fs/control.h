@@ -7,7 +7,12 @@
 ** tab-separated, percent-encoded fields; replies are data lines then
 ** "ok[\t...]" or "err\t<errno>\t<message>". File content never crosses the
 ** socket: the client passes an open descriptor (SCM_RIGHTS) to write into.
-** Must never: serve a peer whose uid is not the mounting user's or root.
+** Each client is served by its own thread (at most 8 at once), reads of a
+** request and writes of a reply time out, and a client reads its whole reply
+** before using it: one slow, idle or hostile client holds up no other.
+** Must never: serve a peer whose uid is not the mounting user's or root; let
+** unmount wait on a client (rfs_control_stop shuts every connection down and
+** waits only for work already under way).
 */
 #ifndef RECFS_FS_CONTROL_H
 #define RECFS_FS_CONTROL_H
@@ -46,6 +51,8 @@ int rfs_remote_restore(const char *vault_path, const char *rev, const char *sour
                        const char *target, mode_t mode, uid_t uid, gid_t gid);
 int rfs_remote_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res);
 int rfs_remote_gc(const char *vault_path);
+/* The daemon's recent log lines (fs/log.h), oldest first, one per line to out. */
+int rfs_remote_daemon_log(const char *vault_path, FILE *out);
 /* recfs demo only (the daemon refuses it otherwise): saves from now on are
 ** attributed to that person, at time when (0: the real clock). */
 int rfs_remote_attribute(const char *vault_path, const char *login, const char *full_name,

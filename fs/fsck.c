@@ -19,6 +19,10 @@
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
 #include "fs/dname.h"
+#include "fs/escape.h"
+#include "fs/xowner.h"
+#include <sodium.h>
+#include "fs/history/history.h"
 
 struct walk {
 	struct rfs_vault *v;
@@ -28,7 +32,7 @@ struct walk {
 
 static void problem(struct walk *w, const char *path, const char *what)
 {
-	fprintf(w->report, "corrupt: /%s: %s\n", path, what);
+	fprintf(w->report, "corrupt: /%s: %s\n", rfs_esc(path), what);
 	w->res->bad++;
 }
 
@@ -84,20 +88,49 @@ out:
 		close(fd);
 }
 
-static void check_xattrs(struct walk *w, int dirfd, const char *backing, const char *path)
+/* Every user.* attribute: its name opens, and its value opens on this file
+** or folder under this name (the AD binds both, FORMAT.md section 7). */
+static void check_xattrs(struct walk *w, int dirfd, const char *backing, const char *path,
+                         bool is_dir)
 {
 	char p[PATH_MAX], list[65536];
+	uint8_t owner[RFS_XATTR_OWNER_SIZE];
+	bool have_owner;
 	ssize_t n;
 	char *q;
 
 	snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", dirfd, backing);
 	n = llistxattr(p, list, sizeof(list));
+	have_owner = n > 0 && rfs_xattr_owner_of(p, is_dir, owner) == 0;
 	for (q = list; n > 0 && q < list + n; q += strlen(q) + 1) {
-		char clear[256];
+		char clear[256], what[320];
+		uint8_t *ct, *plain;
+		ssize_t len;
 
-		if (strncmp(q, "user.", 5) == 0 &&
-		    rfs_xattr_name_open(clear, sizeof(clear), q + 5, w->v->keys) < 0)
+		if (strncmp(q, "user.", 5) != 0)
+			continue;
+		if (rfs_xattr_name_open(clear, sizeof(clear), q + 5, w->v->keys) < 0) {
 			problem(w, path, "an extended attribute name does not authenticate");
+			continue;
+		}
+		len = lgetxattr(p, q, NULL, 0);
+		ct = len >= 0 ? malloc((size_t)len + 1) : NULL;
+		plain = len >= 0 ? malloc((size_t)len + 1) : NULL;
+		if (ct && plain)
+			len = lgetxattr(p, q, ct, (size_t)len);
+		if (!ct || !plain || len < (ssize_t)RFS_BLOCK_OVERHEAD || !have_owner ||
+		    rfs_xattr_value_open(plain, ct, (size_t)len, owner, q + 5, w->v->keys) < 0) {
+			char shown[4 * sizeof(clear)];
+
+			snprintf(what, sizeof(what), "extended attribute user.%.200s: value does not "
+			         "authenticate (tampered, or moved from another file)",
+			         rfs_escape(shown, sizeof(shown), clear));
+			problem(w, path, what);
+		} else {
+			sodium_memzero(plain, (size_t)len - RFS_BLOCK_OVERHEAD);
+		}
+		free(ct);
+		free(plain);
 	}
 }
 
@@ -145,7 +178,7 @@ static void check_entry(struct walk *w, int dirfd, const uint8_t *dirid, const c
 		problem(w, path, "not a file, folder or symbolic link");
 		return;
 	}
-	check_xattrs(w, dirfd, backing, path);
+	check_xattrs(w, dirfd, backing, path, S_ISDIR(st.st_mode));
 }
 
 static int walk_dir(struct walk *w, int dirfd, const char *path)
@@ -184,10 +217,25 @@ static int walk_dir(struct walk *w, int dirfd, const char *path)
 	return 0;
 }
 
+static void on_leftover(void *arg, const char *path, uint64_t bytes)
+{
+	struct walk *w = arg;
+	bool view = !strchr(path, '/');
+
+	fprintf(w->report, "leftover: %s/%s (%llu bytes): %s; the next mount or 'recfs gc %s' "
+	        "removes it\n", w->v->path, path, (unsigned long long)bytes,
+	        view ? "the copy of a revision a killed 'recfs mount --at' made"
+	             : "a pack file a killed recfs daemon was writing", w->v->path);
+	w->res->leftovers++;
+	w->res->leftover_bytes += bytes;
+}
+
 int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res)
 {
 	struct walk w = { .v = v, .report = report, .res = res };
 
 	memset(res, 0, sizeof(*res));
-	return walk_dir(&w, v->live_fd, "");
+	int rc = walk_dir(&w, v->live_fd, "");
+	long left = rc == 0 ? rfs_history_leftovers(v, false, on_leftover, &w) : 0;
+	return rc < 0 ? rc : left < 0 ? (int)left : 0;
 }

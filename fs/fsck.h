@@ -8,16 +8,22 @@
 #ifndef RECFS_FS_FSCK_H
 #define RECFS_FS_FSCK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include "fs/vault.h"
 
 struct rfs_fsck_result {
 	unsigned long files, dirs, symlinks, blocks;
 	unsigned long bad;           /* damaged entries reported */
+	unsigned long leftovers;     /* files or folders killed processes left (not damage) */
+	uint64_t leftover_bytes;
 };
 
 /* Walk live/ and write one line per problem to report:
-**   "corrupt: <clear path>: <what>"  Returns 0 (even with problems) or -errno on I/O failure. */
+**   "corrupt: <clear path>: <what>"
+** then one line per leftover of a killed daemon or view (never removed here):
+**   "leftover: <path> (<bytes> bytes): <what it is>; <what removes it>"
+** Returns 0 (even with problems) or -errno on I/O failure. */
 int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res);
 
 #endif

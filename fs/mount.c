@@ -196,6 +196,12 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	** free, and every thread's arena would keep its 1 MiB buffers for good. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	rfs_raise_fd_limit();
+	/* Memory locks do not survive fork: lock the keys again in the daemon. */
+	if (report_fd >= 0 && (rc = rfs_keys_lock(v->keys)) < 0) {
+		snprintf(err, errsz, "cannot lock the keys in memory: %s (locked memory limit? see "
+		         "'ulimit -l')", strerror(-rc));
+		goto out;
+	}
 	if (opts.snapshot_dir) {
 		int fd = open(opts.snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -216,9 +222,10 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	fs_ready = true;
 	if (!opts.read_only) {
 		who_of(&fs, opts.author, &who);
-		rc = rfs_history_open(v, &who.who, 0, &history, err, errsz);
+		unsigned hflags = opts.accept_history_state ? RFS_HISTORY_ACCEPT_STATE : 0;
+		rc = rfs_history_open(v, &who.who, hflags, &history, err, errsz);
 		if (rc < 0 && rc != -ENOMEM &&
-		    rfs_history_open(v, &who.who, RFS_HISTORY_NO_RECOVERY, &history, NULL, 0) == 0) {
+		    rfs_history_open(v, &who.who, hflags | RFS_HISTORY_NO_RECOVERY, &history, NULL, 0) == 0) {
 			/* A full disk must not lock people out of their records: serve
 			** live/ (which is whole) and catch history up at the next mount. */
 			rfs_log(LOG_WARNING, "warning: %s; mounted anyway: history will catch up with "
@@ -265,7 +272,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 
 		report_start(report_fd, 0, NULL);
 		report_fd = -1;
-		rfs_log_to_syslog();
+		rfs_log_detach();
 		if (null >= 0) {
 			dup2(null, STDIN_FILENO);
 			dup2(null, STDOUT_FILENO);

@@ -2,9 +2,10 @@
 ** mount: run the FUSE daemon for an open vault.
 **
 ** Owns: FUSE session setup (options, capabilities, multithreaded loop),
-** daemonising, and the orderly shutdown that leaves live/ consistent.
+** daemonising (the keys are mlocked again in the forked daemon), and the
+** orderly shutdown that leaves live/ consistent.
 ** Must never: print a clear name anywhere but the mounting user's terminal or
-** the daemon's own log (syslog at LOG_DAEMON, only when the user asked with -o debug).
+** the daemon's own log (fs/log.h: in memory, and stderr with -f; never a file).
 */
 #ifndef RECFS_FS_MOUNT_H
 #define RECFS_FS_MOUNT_H
@@ -23,6 +24,7 @@ struct rfs_mount_opts {
 	const char *snapshot_dir;    /* serve this materialised history tree read-only instead
 	                                of live/ (mount --at); it is removed at unmount */
 	const char *snapshot_rev;    /* its revision: the mount's source reads VAULT@REV */
+	bool accept_history_state;   /* --accept-history-state: take history as it is (see history.h) */
 	bool demo_attribution;       /* recfs demo only: the control socket may set who saves
 	                                and when (never offered by recfs mount) */
 };

@@ -29,6 +29,7 @@
 #include "fs/dname.h"
 #include "fs/history/history.h"
 #include "fs/log.h"
+#include "fs/xowner.h"
 
 #define XATTR_USER "user."
 #define XATTR_USER_LEN 5
@@ -1642,7 +1643,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
-	uint8_t *ct;
+	uint8_t *ct, owner[RFS_XATTR_OWNER_SIZE];
 	int rc = fs->read_only ? -EROFS : xattr_backing(fs, name, bname, sizeof(bname)), fd;
 
 	if (rc == 0 && in->type == S_IFLNK)
@@ -1656,12 +1657,16 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	rfs_xattr_value_seal(ct, (const uint8_t *)value, size, bname + XATTR_USER_LEN, fs->v->keys);
 	if ((fd = inode_fd(fs, in)) < 0) {
 		rc = -fd;
 	} else {
 		proc_path(p, fd);
-		rc = setxattr(p, bname, ct, size + RFS_BLOCK_OVERHEAD, flags) == 0 ? 0 : errno;
+		rc = -rfs_xattr_owner_of(p, in->type == S_IFDIR, owner);
+		if (rc == 0)
+			rc = -rfs_xattr_value_seal(ct, (const uint8_t *)value, size, owner,
+			                           bname + XATTR_USER_LEN, fs->v->keys);
+		if (rc == 0)
+			rc = setxattr(p, bname, ct, size + RFS_BLOCK_OVERHEAD, flags) == 0 ? 0 : errno;
 		inode_fd_done(fs, in);
 	}
 	free(ct);
@@ -1675,7 +1680,7 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
-	uint8_t *ct = NULL, *plain = NULL;
+	uint8_t *ct = NULL, *plain = NULL, owner[RFS_XATTR_OWNER_SIZE];
 	ssize_t n;
 	int rc = xattr_backing(fs, name, bname, sizeof(bname)), fd = -1;
 
@@ -1698,8 +1703,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		goto out;
 	}
 	n = getxattr(p, bname, ct, (size_t)n);
-	if (n < (ssize_t)RFS_BLOCK_OVERHEAD ||
-	    rfs_xattr_value_open(plain, ct, (size_t)n, bname + XATTR_USER_LEN, fs->v->keys) < 0) {
+	if (n < (ssize_t)RFS_BLOCK_OVERHEAD || rfs_xattr_owner_of(p, in->type == S_IFDIR, owner) < 0 ||
+	    rfs_xattr_value_open(plain, ct, (size_t)n, owner, bname + XATTR_USER_LEN, fs->v->keys) < 0) {
 		log_inode(fs, in, "an extended attribute does not authenticate");
 		rc = -EIO;
 		goto out;

@@ -67,6 +67,15 @@ static int make_vault_tree(int dfd, const char *pass, size_t passlen, const stru
 	randombytes_buf(master, RFS_MASTER_KEY_SIZE);
 	rfs_conf_init(&conf);
 	rc = rfs_keyslot_add(&conf, label, master, pass, passlen, kdf);
+	if (rc >= 0) {
+		struct rfs_keys *keys = rfs_keys_derive(master);
+
+		if (keys)
+			rfs_conf_seal(&conf, keys->conf);
+		else
+			rc = -ENOMEM;
+		rfs_keys_free(keys);
+	}
 	sodium_free(master);
 	if (rc < 0)
 		return rc;
@@ -189,7 +198,12 @@ int rfs_vault_read_conf(const char *path, struct rfs_conf *conf, char *err, size
 		return -ENAMETOOLONG;
 	}
 	rc = rfs_conf_read(conf_path, conf, err, errsz);
-	if (rc == -ENOENT)
+	if (rc == -EPERM) {
+		char why[384];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errsz, "cannot read %s: %s", path, why);
+	} else if (rc == -ENOENT)
 		snprintf(err, errsz, "%s is not a recfs vault (no %s); create one with 'recfs init'",
 		         path, RFS_CONF_NAME);
 	else if (rc == -EINVAL) {
@@ -318,6 +332,17 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 	if (!v->keys) {
 		rc = -ENOMEM;
 		goto fail;
+	}
+	{
+		/* Every setting that changes how bytes are read must be the one recfs wrote. */
+		const char *bad = "?";
+
+		if (rfs_conf_authenticate(&v->conf, v->keys->conf, &bad) != 0) {
+			snprintf(err, errsz, "%s/%s has been changed (setting %s does not authenticate); "
+			         "restore it from a backup", v->path, RFS_CONF_NAME, bad);
+			rc = -EBADMSG;
+			goto fail;
+		}
 	}
 	rc = rfs_keystore_open(&v->ks, v->keys_fd, v->keys);
 	if (rc < 0) {

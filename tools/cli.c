@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs/escape.h"
 #include "tools/passphrase.h"
 
 extern char **environ;
@@ -30,7 +31,10 @@ static void print_prefixed(const char *kind, const char *fmt, va_list ap)
 	char line[8192];   /* room for two long paths */
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "recfs: %s%s%s%s\n", cli_command, cli_command[0] ? ": " : "", kind, line);
+	/* One line, always: a path holding a newline or an escape sequence is
+	** shown escaped (fs/escape.h), never raw on the terminal. */
+	fprintf(stderr, "recfs: %s%s%s%s\n", cli_command, cli_command[0] ? ": " : "", kind,
+	        rfs_esc(line));
 }
 
 void cli_error(const char *fmt, ...)
@@ -252,6 +256,8 @@ void cli_report_vault_error(const char *path, int rc, const char *reason)
 		break;
 	case -EINVAL:            /* the library names the vault and the bad line */
 	case -EPROTONOSUPPORT:   /* the library names both versions */
+	case -EPERM:             /* the library names the file it may not read */
+	case -EBADMSG:           /* the library names the setting that was changed */
 		cli_error("%s", why);
 		break;
 	case -EACCES:

@@ -1,16 +1,20 @@
 /*
 ** recfs diff PATH --rev A [--rev B]: a unified diff of two versions (B
 ** defaults to the newest), or a one-line note for binary files.
-** Must never: write plaintext anywhere but a private temporary folder it removes.
+** Must never: write plaintext to disk. Both versions are decrypted into memfds
+** (anonymous memory, gone when the process dies, even by SIGKILL) and diff(1)
+** reads them through /proc/self/fd/N; nothing is created under TMPDIR or /tmp.
 */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "tools/cli.h"
 #include "tools/commands.h"
+#include "fs/escape.h"
 #include "tools/history_cli.h"
 
 static const struct cli_help diff_help = {
@@ -28,12 +32,20 @@ static bool is_binary(int fd)
 	return n > 0 && memchr(buf, 0, (size_t)n) != NULL;
 }
 
-static int extract(struct hcli *x, const char *spec, const char *path, char hex[RFS_REV_HEX + 1], int *fd)
+/* Decrypt one version into a fresh memfd, left open across exec (no
+** MFD_CLOEXEC) so that diff/cmp can read it as /proc/self/fd/N. */
+static int extract(struct hcli *x, const char *spec, const char *label, char hex[RFS_REV_HEX + 1],
+                   int *fd, char path[32])
 {
 	if (hcli_revision(x, spec, NULL, hex) != CLI_OK)
 		return CLI_FAIL;
-	*fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	int rc = *fd < 0 ? -errno : hcli_read(x, hex, *fd);
+	*fd = memfd_create(label, 0);
+	if (*fd < 0) {
+		cli_error("cannot make an in-memory file for %s: %s", x->clear, strerror(errno));
+		return CLI_FAIL;
+	}
+	snprintf(path, 32, "/proc/self/fd/%d", *fd);
+	int rc = hcli_read(x, hex, *fd);
 	if (rc == -ENOENT) {
 		return CLI_OK;                   /* absent in that version: diff against empty */
 	} else if (rc < 0) {
@@ -75,27 +87,22 @@ int cmd_diff(int argc, char **argv)
 	struct hcli x;
 	if (hcli_open(vault, argv[optind], passfile, false, &x) != CLI_OK)
 		return CLI_FAIL;
-	char dir[] = "/tmp/recfs-diff-XXXXXX", a[64], b[64], hex[2][RFS_REV_HEX + 1];
-	int fds[2] = { -1, -1 }, rc = mkdtemp(dir) ? CLI_OK : CLI_FAIL;
-	snprintf(a, sizeof a, "%s/a", dir);
-	snprintf(b, sizeof b, "%s/b", dir);
+	char a[32] = "", b[32] = "", hex[2][RFS_REV_HEX + 1];
+	int fds[2] = { -1, -1 }, rc = hcli_require_history(&x);
 	if (rc == CLI_OK)
-		rc = extract(&x, revs[0], a, hex[0], &fds[0]);
+		rc = extract(&x, revs[0], "recfs-diff-a", hex[0], &fds[0], a);
 	if (rc == CLI_OK)
-		rc = extract(&x, revs[1], b, hex[1], &fds[1]);
+		rc = extract(&x, revs[1], "recfs-diff-b", hex[1], &fds[1], b);
 	if (rc == CLI_OK && (is_binary(fds[0]) || is_binary(fds[1]))) {
-		char cmp_a[80], cmp_b[80];
-		snprintf(cmp_a, sizeof cmp_a, "%s", a);
-		snprintf(cmp_b, sizeof cmp_b, "%s", b);
-		char *argv_cmp[] = { "cmp", "-s", cmp_a, cmp_b, NULL };
+		char *argv_cmp[] = { "cmp", "-s", a, b, NULL };
 		int same = cli_run(argv_cmp) == 0;
 		if (!same)
-			printf("Binary files %s at %.12s and %.12s differ\n", x.clear, hex[0], hex[1]);
+			printf("Binary files %s at %.12s and %.12s differ\n", rfs_esc(x.clear), hex[0], hex[1]);
 		rc = same ? CLI_OK : CLI_PROBLEMS;
 	} else if (rc == CLI_OK) {
-		char la[PATH_MAX + 40], lb[PATH_MAX + 40];
-		snprintf(la, sizeof la, "%s@%.12s", x.clear, hex[0]);
-		snprintf(lb, sizeof lb, "%s@%.12s", x.clear, hex[1]);
+		char la[4 * PATH_MAX + 40], lb[4 * PATH_MAX + 40];
+		snprintf(la, sizeof la, "%s@%.12s", rfs_esc(x.clear), hex[0]);
+		snprintf(lb, sizeof lb, "%s@%.12s", rfs_esc(x.clear), hex[1]);
 		fflush(stdout);
 		char *argv_diff[] = { "diff", "-u", "--label", la, "--label", lb, a, b, NULL };
 		int st = cli_run(argv_diff);
@@ -104,9 +111,6 @@ int cmd_diff(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	unlink(a);
-	unlink(b);
-	rmdir(dir);
 	hcli_close(&x);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fs/fsck.h"
+#include "fs/escape.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 
@@ -16,6 +17,9 @@ static const struct cli_help fsck_help = {
 	"VAULT [--passphrase-file FILE]",
 	"Check every file of an unmounted VAULT: each name, header and block must\n"
 	"authenticate. Prints one line per damaged file, by its clear path, then a summary.\n"
+	"\n"
+	"Also lists what killed processes left behind (temporary pack files, copies\n"
+	"made by 'recfs mount --at'): not damage; the next mount or 'recfs gc' removes them.\n"
 	"\n"
 	"Exit status: 0 nothing damaged; 1 damage found; 2 the check could not run.\n"
 	"\n"
@@ -56,7 +60,11 @@ int cmd_fsck(int argc, char **argv)
 		cli_error("the check of %s stopped: %s", vault, strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: %lu files, %lu folders, %lu symlinks, %lu blocks checked; %lu damaged\n", vault,
+	printf("%s: %lu files, %lu folders, %lu symlinks, %lu blocks checked; %lu damaged", rfs_esc(vault),
 	       res.files, res.dirs, res.symlinks, res.blocks, res.bad);
+	if (res.leftovers)
+		printf("; %lu leftovers of killed processes (%llu bytes)", res.leftovers,
+		       (unsigned long long)res.leftover_bytes);
+	printf("\n");
 	return res.bad ? CLI_PROBLEMS : CLI_OK;
 }

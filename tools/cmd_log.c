@@ -2,27 +2,35 @@
 ** recfs log [PATH] [--json]: every version of PATH, or the vault's recent activity.
 ** Must never: write to the vault.
 */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "tools/cli.h"
 #include "tools/commands.h"
+#include "fs/escape.h"
 #include "tools/history_cli.h"
+#include "fs/control.h"
+#include "fs/mountinfo.h"
 
 static const struct cli_help log_help = {
-	"[PATH] [--vault VAULT] [--json] [-n N] [--passphrase-file FILE]",
+	"[PATH] [--vault VAULT] [--json] [-n N] [--passphrase-file FILE]\n"
+	"       recfs log --daemon MOUNTPOINT|VAULT",
 	"List every version of PATH (newest first): revision, date, author, what\n"
 	"happened, size. Without PATH, the vault's recent activity.\n"
 	"\n"
 	"  --vault VAULT  the vault is not mounted: PATH is relative to its root\n"
 	"  --json         one JSON object per line\n"
 	"  -n N           at most N versions (default: all; 50 without PATH)\n"
+	"  --daemon       instead, the mount daemon's last few hundred log lines (kept\n"
+	"                 in memory only; for the user who mounted, or root)\n"
 	"  --passphrase-file FILE, -h/--help\n",
 };
 
 struct log_out {
 	bool json;
+	size_t shown;
 };
 
 static void json_str(const char *s)
@@ -42,7 +50,7 @@ static void json_str(const char *s)
 
 static int print_version(const struct rfs_version *v, void *arg)
 {
-	const struct log_out *o = arg;
+	struct log_out *o = arg;
 	char date[40];
 	time_t t = (time_t)v->time;
 	struct tm tm;
@@ -50,13 +58,14 @@ static int print_version(const struct rfs_version *v, void *arg)
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", &tm);
 	char what[4200];
 	if (v->kind == RFS_SAVE_RENAMED)
-		snprintf(what, sizeof what, "renamed from %s", v->path_old);
+		snprintf(what, sizeof what, "renamed from %s", o->json ? v->path_old : rfs_esc(v->path_old));
 	else if (v->kind == RFS_SAVE_RESTORED)
 		snprintf(what, sizeof what, "restored from %.12s", v->restored_from);
 	else if (v->kind == RFS_SAVE_PROPERTY && v->property[0])
-		snprintf(what, sizeof what, "property changed (%s)", v->property);
+		snprintf(what, sizeof what, "property changed (%s)", o->json ? v->property : rfs_esc(v->property));
 	else
 		snprintf(what, sizeof what, "%s", rfs_save_kind_name(v->kind));
+	o->shown++;
 	if (o->json) {
 		printf("{\"rev\":\"%s\",\"seq\":%llu,\"date\":\"%s\",\"login\":", v->rev,
 		       (unsigned long long)v->seq, date);
@@ -71,26 +80,51 @@ static int print_version(const struct rfs_version *v, void *arg)
 		json_str(v->path);
 		printf(",\"size\":%llu,\"mode\":\"%04o\"}\n", (unsigned long long)v->size, v->mode & 07777);
 	} else {
+		/* Names, paths and authors are escaped: a name cannot fake a line or
+		** send escape sequences to the terminal. */
 		printf("%.12s  %s  %-24s %-22s %10llu  %s\n", v->rev, date,
-		       v->full_name[0] ? v->full_name : v->login, what, (unsigned long long)v->size, v->path);
+		       rfs_esc(v->full_name[0] ? v->full_name : v->login), what,
+		       (unsigned long long)v->size, rfs_esc(v->path));
 	}
 	return 0;
+}
+
+/* recfs log --daemon: the daemon of the vault mounted at (or found at) where. */
+static int show_daemon_log(const char *where)
+{
+	char abs[PATH_MAX], vault[PATH_MAX];
+	struct rfs_mount_entry m;
+	int rc;
+
+	snprintf(vault, sizeof vault, "%s", where);
+	if (rfs_mount_abspath(where, abs) == 0 && rfs_mount_find(abs, false, &m) == 0 &&
+	    !strcmp(m.fstype, RFS_FSTYPE))
+		snprintf(vault, sizeof vault, "%s", m.source);
+	rc = rfs_remote_daemon_log(vault, stdout);
+	if (rc == -ECONNREFUSED || rc == -ENOENT || rc == -ENOTDIR)
+		cli_error("no daemon serves %s; give the mount point or vault of a mount (read-only "
+		          "mounts keep no log)", where);
+	else if (rc < 0)
+		cli_error("cannot read the daemon's log of %s: %s", where, strerror(-rc));
+	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
 int cmd_log(int argc, char **argv)
 {
 	static const struct option options[] = {
 		HCLI_VAULT_OPTION, { "json", no_argument, NULL, 'j' }, CLI_PASSPHRASE_FILE_OPTION,
-		CLI_HELP_OPTION, { 0 },
+		{ "daemon", no_argument, NULL, 'D' }, CLI_HELP_OPTION, { 0 },
 	};
 	const char *vault = NULL, *passfile = NULL;
-	struct log_out o = { false };
+	struct log_out o = { false, 0 };
 	long limit = -1;
+	bool daemon_log = false;
 	int c;
 	while ((c = cli_next_option(argc, argv, "hn:", options)) != -1) {
 		switch (c) {
 		case 'V': vault = optarg; break;
 		case 'j': o.json = true; break;
+		case 'D': daemon_log = true; break;
 		case 'n': {
 			char *end;
 
@@ -106,6 +140,9 @@ int cmd_log(int argc, char **argv)
 		default: return cli_usage_error();
 		}
 	}
+	if (daemon_log)
+		return cli_check_args(argc - optind, argv + optind, 1, 1, "MOUNTPOINT") < 0
+		       ? CLI_FAIL : show_daemon_log(argv[optind]);
 	if (cli_check_args(argc - optind, argv + optind, vault ? 0 : 1, 1, "PATH") < 0)
 		return CLI_FAIL;
 	const char *path = optind < argc ? argv[optind] : NULL;
@@ -118,6 +155,11 @@ int cmd_log(int argc, char **argv)
 	int rc = hcli_log(&x, whole ? NULL : x.clear, (size_t)limit, print_version, &o);
 	if (rc < 0)
 		cli_error("cannot read the history of %s: %s", x.vault, strerror(-rc));
+	else if (!whole && o.shown == 0) {
+		cli_error("no version of %s in history; see '%s log --vault VAULT' for the paths it holds",
+		          x.clear, cli_program);
+		rc = -ENOENT;
+	}
 	hcli_close(&x);
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }

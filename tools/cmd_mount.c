@@ -41,6 +41,9 @@ static const struct cli_help mount_help = {
 	"  --author NAME           record saves as made by NAME (default: your full name\n"
 	"                          and login from passwd)\n"
 	"  --threads N             at most N worker threads (default: recfs chooses)\n"
+	"  --accept-history-state  mount read-write although history was rolled back,\n"
+	"                          replaced or removed, or live/ changed while closed\n"
+	"                          (run 'recfs verify VAULT' first): history goes on from here\n"
 	"  --passphrase-file FILE  read the passphrase from the first line of FILE\n"
 	"                          ('-' is standard input)\n"
 	"  -h, --help              show this help\n",
@@ -134,9 +137,11 @@ static int prepare_view(struct rfs_vault *v, const char *spec, struct rfs_mount_
 		rfs_history_close(h);
 		return CLI_FAIL;
 	}
-	snprintf(dir, PATH_MAX, "%s/at-%.12s-XXXXXX", v->path, rev);
-	if (!mkdtemp(dir)) {
-		cli_error("cannot make a folder for the view in %s: %s", v->path, strerror(errno));
+	/* Held open (and so locked) until the daemon exits: a killed view's
+	** folder is then the next mount's or gc's to remove. */
+	int hold = rfs_history_view_dir(v, rev, dir);
+	if (hold < 0) {
+		cli_error("cannot make a folder for the view in %s: %s", v->path, strerror(-hold));
 		rfs_history_close(h);
 		return CLI_FAIL;
 	}
@@ -144,7 +149,8 @@ static int prepare_view(struct rfs_vault *v, const char *spec, struct rfs_mount_
 	rfs_history_close(h);
 	if (rc < 0) {
 		cli_error("cannot rebuild %s as it stood at %.12s: %s", v->path, rev, strerror(-rc));
-		rmdir(dir);
+		close(hold);
+		(void)rfs_history_leftovers(v, true, NULL, NULL);   /* the half-built view */
 		return CLI_FAIL;
 	}
 	(void)chmod(dir, 0755);   /* the view's root, like live/ */
@@ -226,6 +232,7 @@ int cmd_mount(int argc, char **argv)
 		{ "at", required_argument, NULL, 'A' },
 		{ "author", required_argument, NULL, 'U' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "accept-history-state", no_argument, NULL, 'S' },
 		CLI_PASSPHRASE_FILE_OPTION,
 		CLI_HELP_OPTION,
 		{ 0 },
@@ -250,6 +257,7 @@ int cmd_mount(int argc, char **argv)
 		case 'p': passfile = optarg; break;
 		case 'A': view_spec = optarg; break;
 		case 'U': opts.author = optarg; break;
+		case 'S': opts.accept_history_state = true; break;
 		case 'h': rc = cli_print_help(&mount_help); goto out;
 		default: rc = cli_usage_error(); goto out;
 		}

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fs/control.h"
+#include "fs/escape.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/history_cli.h"
@@ -105,7 +106,7 @@ int cmd_restore(int argc, char **argv)
 		hcli_report(&x, hex, err);
 		rc = CLI_FAIL;
 	} else if (rc == CLI_OK) {
-		printf("%s restored from %.12s\n", x.clear, hex);
+		printf("%s restored from %.12s\n", rfs_esc(x.clear), hex);
 	}
 	hcli_close(&x);
 	return rc;

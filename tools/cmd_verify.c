@@ -5,6 +5,7 @@
 */
 #include <stdio.h>
 #include <string.h>
+#include "fs/escape.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/history_cli.h"
@@ -32,7 +33,7 @@ int cmd_verify(int argc, char **argv)
 		cli_error("the check of %s stopped: %s", argv[optind], strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: %lu commits, %lu trees, %lu blobs checked; %lu problems\n", argv[optind],
+	printf("%s: %lu commits, %lu trees, %lu blobs checked; %lu problems\n", rfs_esc(argv[optind]),
 	       res.commits, res.trees, res.blobs, res.problems);
 	return res.problems ? CLI_PROBLEMS : CLI_OK;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "fs/control.h"
+#include "fs/escape.h"
 #include "tools/cli.h"
 #include "tools/mounts.h"
 
@@ -139,13 +140,24 @@ int hcli_revision(struct hcli *x, const char *rev, const char *at, char out[RFS_
 		cli_error("give --rev or --at, not both");
 		return CLI_FAIL;
 	}
+	if ((rev && !rev[0]) || (at && !at[0])) {
+		cli_error("%s is empty; give a revision from '%s log' (7 or more hex digits) or HEAD, "
+		          "or a date such as 2023-03-31", rev ? "--rev" : "--at", cli_program);
+		return CLI_FAIL;
+	}
 	const char *spec = rev ? rev : at ? at : "HEAD";
 	int rc = hcli_resolve(x, spec, out);
-	if (rc == -EINVAL)
+	bool datelike = strlen(spec) >= 10 && spec[0] >= '0' && spec[0] <= '9' && spec[4] == '-' &&
+	                spec[7] == '-';
+	if (rc == -EINVAL && datelike)
+		cli_error("'%s' is not a date that exists (no such day or time); write a real local "
+		          "date, 2023-03-31 or 2023-03-31T14:05", spec);
+	else if (rc == -EINVAL)
 		cli_error("'%s' is neither a revision (7+ hex digits) nor a date (2023-03-31 or "
 		          "2023-03-31T14:05)", spec);
 	else if (rc == -ENOENT)
-		cli_error("no version %s %s in %s", at ? "at or before" : "named", spec, x->vault);
+		cli_error("no version %s %s in %s", at ? "at or before" : "named", spec,
+		          x->vault);
 	else if (rc < 0)
 		cli_error("cannot read history of %s: %s", x->vault, strerror(-rc));
 	return rc < 0 ? CLI_FAIL : CLI_OK;
@@ -157,6 +169,8 @@ void hcli_report(const struct hcli *x, const char *rev, int rc)
 	                  : rc == -EISDIR ? "is a folder"
 	                  : rc == -EKEYREJECTED ? "its key was destroyed (disposed of): no version can be read"
 	                  : rc == -EIO ? "does not authenticate: run 'recfs verify'"
+	                  : rc == -ENODATA ? "an object of that version is missing from history.git: "
+	                                     "run 'recfs verify', then restore history.git from a backup or mirror"
 	                  : strerror(-rc);
 	cli_error("%s at %.12s: %s", x->clear, rev, why);
 }
@@ -267,4 +281,31 @@ int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res)
 int hcli_gc(struct hcli *x)
 {
 	return x->remote ? rfs_remote_gc(x->vault) : rfs_history_gc(x->h);
+}
+
+static int any_version(const struct rfs_version *v, void *arg)
+{
+	(void)v;
+	*(bool *)arg = true;
+	return 1;
+}
+
+int hcli_require_history(struct hcli *x)
+{
+	bool found = false;
+	int rc;
+
+	if (!strcmp(x->clear, "/"))
+		return CLI_OK;
+	rc = hcli_log(x, x->clear, 1, any_version, &found);
+	if (rc < 0) {
+		cli_error("cannot read the history of %s: %s", x->vault, strerror(-rc));
+		return CLI_FAIL;
+	}
+	if (!found) {
+		cli_error("no version of %s in history; see '%s log' for the paths it holds",
+		          x->clear, cli_program);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
 }

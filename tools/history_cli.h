@@ -58,4 +58,8 @@ void hcli_report(const struct hcli *x, const char *rev, int rc);
 
 #define HCLI_VAULT_OPTION { "vault", required_argument, NULL, 'V' }
 
+/* CLI_OK when clear path x->clear (not "/") has at least one version in
+** history; else prints "no version of PATH in history" and returns CLI_FAIL. */
+int hcli_require_history(struct hcli *x);
+
 #endif

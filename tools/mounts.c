@@ -55,6 +55,59 @@ static int wait_for_vault_lock(const char *vault, unsigned timeout_s)
 	return rc;
 }
 
+/* Undo the octal escapes (\040 ...) of a /proc/self/mountinfo field, in place. */
+static void unescape_field(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/* The uid that mounted the FUSE file system at mountpoint (its user_id=
+** option, as fusermount3 checks it), or -1 when it cannot be told. */
+static long mount_owner(const char *mountpoint)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	long uid = -1;
+
+	if (!f)
+		return -1;
+	while (uid < 0 && getline(&line, &cap, f) > 0) {
+		char *save = NULL, *tok = strtok_r(line, " \n", &save), *mnt = NULL, *opt;
+		int i;
+
+		for (i = 1; tok && i < 5; i++)
+			tok = strtok_r(NULL, " \n", &save);
+		mnt = tok;                              /* field 5: the mount point */
+		while (tok && strcmp(tok, "-") != 0)
+			tok = strtok_r(NULL, " \n", &save);
+		for (i = 0; tok && i < 3; i++)          /* "-", fstype, source */
+			tok = strtok_r(NULL, " \n", &save);
+		if (!mnt || !tok)
+			continue;
+		unescape_field(mnt);
+		if (strcmp(mnt, mountpoint) != 0)
+			continue;
+		opt = strstr(tok, "user_id=");
+		if (opt && (opt == tok || opt[-1] == ','))
+			uid = strtol(opt + 8, NULL, 10);
+	}
+	free(line);
+	fclose(f);
+	return uid;
+}
+
 bool rfs_source_is_snapshot(const char *source)
 {
 	const char *at = strrchr(source, '@');
@@ -81,6 +134,12 @@ int rfs_unmount_and_wait(const char *mountpoint, bool lazy, unsigned timeout_s,
 		snprintf(err, errsz, "%s is not a recfs mount (it is %s); unmount it with umount(8)",
 		         e->mountpoint, e->fstype);
 		rc = -EINVAL;
+	} else if (getuid() != 0 && mount_owner(e->mountpoint) >= 0 &&
+	           mount_owner(e->mountpoint) != (long)getuid()) {
+		snprintf(err, errsz, "%s was mounted by another user (uid %ld): only the user who "
+		         "mounted it, or root, can unmount it; ask them, or run 'sudo recfs umount %s'",
+		         e->mountpoint, mount_owner(e->mountpoint), cli_shell_quote(e->mountpoint));
+		rc = -EPERM;
 	} else {
 		char *argv[5] = { "fusermount3", "-u" };
 		int argc = 2, status;

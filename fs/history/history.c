@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,22 +35,95 @@
 #define PACK_WINDOW (32u << 20)          /* libgit2 maps packs this much at a time */
 #define PACK_MAPPED_MAX (32u << 20)      /* and unmaps the oldest windows beyond this */
 #define MAX_DEFERRED 32                  /* big saves captured by the committer, at most */
+#define DEFER_BLOCKS 256                 /* saves writing more blocks are captured by the committer */
+#define CATCHUP_MS 1000                  /* history behind (full disk): first retry after this */
+#define CATCHUP_MAX_MS 16000             /* then doubling up to this (each may read all of live/) */
 
 /* ---- capture: ciphertext from live/ into the stage ---- */
+
+/* The folder holding cpath's last component, and that component: live/
+** itself for a path short enough for one openat, else the parent opened
+** one component at a time (a folder's cipher path may pass PATH_MAX). The
+** caller closes *dir unless it is live_fd. */
+static int live_parent(struct rfs_history *h, const char *cpath, int *dir, const char **base)
+{
+	*dir = h->v->live_fd;
+	*base = cpath[0] ? cpath : ".";
+	if (strlen(cpath) < PATH_MAX / 2)
+		return 0;
+	const char *slash = strrchr(cpath, '/');
+	if (!slash)
+		return 0;
+	int fd = h->v->live_fd;
+	const char *p = cpath;
+	char name[NAME_MAX + 1];
+	while (p < slash) {
+		const char *end = strchr(p, '/');
+		size_t len = (size_t)(end - p);
+		if (len > NAME_MAX) {
+			if (fd != h->v->live_fd)
+				close(fd);
+			return -ENAMETOOLONG;
+		}
+		memcpy(name, p, len);
+		name[len] = 0;
+		int next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int err = errno;
+		if (fd != h->v->live_fd)
+			close(fd);
+		if (next < 0)
+			return -err;
+		fd = next;
+		p = end + 1;
+	}
+	*dir = fd;
+	*base = slash + 1;
+	return 0;
+}
 
 /* O_NOATIME: reading a file into history is not a user reading it, and
 ** the mount shows live/'s atimes. Only the owner (or CAP_FOWNER) may ask:
 ** EPERM otherwise, and then the open goes ahead without it. */
 int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags)
 {
-	const char *p = cpath[0] ? cpath : ".";
+	int dir;
+	const char *p;
+	int rc = live_parent(h, cpath, &dir, &p);
+	if (rc < 0)
+		return rc;
 	flags |= O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
-	int fd = openat(h->v->live_fd, p, flags | O_NOATIME);
+	int fd = openat(dir, p, flags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = openat(h->v->live_fd, p, flags);
-	return fd < 0 ? -errno : fd;
+		fd = openat(dir, p, flags);
+	rc = fd < 0 ? -errno : fd;
+	if (dir != h->v->live_fd)
+		close(dir);
+	return rc;
 }
 
+int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st)
+{
+	int dir;
+	const char *p;
+	int rc = live_parent(h, cpath, &dir, &p);
+	if (rc == 0 && fstatat(dir, p, st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	if (dir != h->v->live_fd)
+		close(dir);
+	return rc;
+}
+
+static ssize_t readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len)
+{
+	int dir;
+	const char *p;
+	ssize_t rc = live_parent(h, cpath, &dir, &p);
+	if (rc == 0 && (rc = readlinkat(dir, p, buf, len)) < 0)
+		rc = -errno;
+	if (dir != h->v->live_fd)
+		close(dir);
+	return rc;
+}
 
 /* Hashed once with the pack writer's SHA-1 (hardware when the CPU has it;
 ** libgit2's collision-detecting one is several times slower, and a
@@ -138,17 +212,17 @@ static int capture_chunk(struct rfs_history *h, int fd, uint64_t size, uint64_t 
 	return rc < 0 ? rc : write_blob(h, buf, len, oid);
 }
 
-/* A save of this many chunks or more goes straight into a pack of its own:
+/* A save of this many bytes or more goes straight into a pack of its own:
 ** staged, its chunks would sit in memory until the stage spills, and many
 ** small spills of one big save would be merged over and over. */
-#define STREAM_CHUNKS 8
+#define STREAM_BYTES (8u << 20)
 
 /* Chunks idx[0..n) (NULL: 0..n-1) of the file, their blob ids into oids. */
 static int capture_chunks(struct rfs_history *h, int fd, uint64_t size, const uint64_t *idx,
                           size_t n, uint8_t *buf, git_oid *oids)
 {
 	int rc = 0;
-	if (n < STREAM_CHUNKS || !h->stage || h->hash_only || !h->packs) {
+	if (n * h->chunk_bytes < STREAM_BYTES || !h->stage || h->hash_only || !h->packs) {
 		for (size_t i = 0; i < n && rc == 0; i++)
 			rc = capture_chunk(h, fd, size, idx ? idx[i] : i, buf, &oids[i]);
 		return rc;
@@ -185,26 +259,22 @@ static int capture_chunks(struct rfs_history *h, int fd, uint64_t size, const ui
 	return rc;
 }
 
-#define CHUNK_NAME_MAX 17
-static void chunk_name(char out[CHUNK_NAME_MAX], uint64_t k)
-{
-	snprintf(out, CHUNK_NAME_MAX, "%08llx", (unsigned long long)k);
-}
-
 static int marker_oid(struct rfs_history *h, git_oid *oid)
 {
 	return write_blob(h, RFS_CHUNK_MARKER_TEXT, sizeof RFS_CHUNK_MARKER_TEXT - 1, oid);
 }
 
-/* Build a chunk tree from a builder holding chunks 0..n-1 (others removed). */
-static int chunk_tree_write(struct rfs_history *h, git_treebuilder *bld, git_oid *out)
+/* The chunk tree of a file whose every chunk is in oids[0..n). */
+static int chunk_tree_of(struct rfs_history *h, const git_oid *oids, uint64_t n, git_oid *out)
 {
+	uint64_t *idx = malloc((size_t)n * sizeof *idx);
 	git_oid mk;
-	int rc = marker_oid(h, &mk);
-	if (rc == 0 && git_treebuilder_insert(NULL, bld, RFS_CHUNK_MARKER, &mk, GIT_FILEMODE_BLOB) < 0)
-		rc = -EIO;
-	if (rc == 0 && git_treebuilder_write(out, bld) < 0)
-		rc = -EIO;
+	int rc = idx ? marker_oid(h, &mk) : -ENOMEM;
+	for (uint64_t k = 0; rc == 0 && k < n; k++)
+		idx[k] = k;
+	if (rc == 0)
+		rc = rfs_chunk_tree_update(h, NULL, n, idx, oids, (size_t)n, &mk, NULL, NULL, out);
+	free(idx);
 	return rc;
 }
 
@@ -221,26 +291,18 @@ static int capture_file_whole(struct rfs_history *h, int fd, struct rfs_capture 
 		return -ENOMEM;
 	int rc = 0;
 	cap->state = CAP_ENTRY;
+	cap->csize = size;
+	cap->csize_known = true;
 	if (n == 1) {
 		cap->mode = GIT_FILEMODE_BLOB;
 		rc = capture_chunk(h, fd, size, 0, buf, &cap->oid);
 	} else {
-		git_treebuilder *bld = NULL;
 		git_oid *oids = calloc((size_t)n, sizeof *oids);
 		cap->mode = GIT_FILEMODE_TREE;
 		rc = oids ? capture_chunks(h, fd, size, NULL, (size_t)n, buf, oids) : -ENOMEM;
-		if (rc == 0 && git_treebuilder_new(&bld, h->repo, NULL) < 0)
-			rc = -EIO;
-		for (uint64_t k = 0; k < n && rc == 0; k++) {
-			char name[CHUNK_NAME_MAX];
-			chunk_name(name, k);
-			if (git_treebuilder_insert(NULL, bld, name, &oids[k], GIT_FILEMODE_BLOB) < 0)
-				rc = -EIO;
-		}
-		free(oids);
 		if (rc == 0)
-			rc = chunk_tree_write(h, bld, &cap->oid);
-		git_treebuilder_free(bld);
+			rc = chunk_tree_of(h, oids, n, &cap->oid);
+		free(oids);
 	}
 	free(buf);
 	return rc;
@@ -252,40 +314,152 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Only the chunks holding the written blocks (and the last chunk, whose
-** final block moves with the size); the rest is reused at commit time. */
+static size_t sort_unique(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_u64);
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++)
+		if (u == 0 || v[u - 1] != v[i])
+			v[u++] = v[i];
+	return u;
+}
+
+/* The chunk holding ciphertext byte off. */
+static uint64_t chunk_of(const struct rfs_history *h, uint64_t off)
+{
+	return off < RFS_HEADER_SIZE ? 0 : (off - RFS_HEADER_SIZE) / h->chunk_bytes;
+}
+
+/* Whether a chunked tree entry is of this format (a format-1 one is not:
+** its chunks are named and nested otherwise). */
+static bool chunked_v2(struct rfs_history *h, const git_oid *tree)
+{
+	git_tree *t = NULL;
+	if (git_tree_lookup(&t, h->repo, tree) < 0)
+		return false;
+	const git_tree_entry *m = git_tree_entry_byname(t, RFS_CHUNK_MARKER);
+	git_blob *b = NULL;
+	bool yes = m && git_blob_lookup(&b, h->repo, git_tree_entry_id(m)) == 0 &&
+	           git_blob_rawsize(b) == sizeof RFS_CHUNK_MARKER_TEXT - 1 &&
+	           !memcmp(git_blob_rawcontent(b), RFS_CHUNK_MARKER_TEXT, sizeof RFS_CHUNK_MARKER_TEXT - 1);
+	git_blob_free(b);
+	git_tree_free(t);
+	return yes;
+}
+
+/* Ciphertext size of a version in git (a blob or a chunk tree). */
+static int version_size(struct rfs_history *h, const git_tree_entry *e, uint64_t *csize)
+{
+	size_t len;
+	git_object_t type;
+	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+		return git_odb_read_header(&len, &type, h->odb, git_tree_entry_id(e)) == 0 ? (*csize = len, 0)
+		                                                                         : -EIO;
+	unsigned depth;
+	uint64_t n;
+	git_oid last;
+	if (!chunked_v2(h, git_tree_entry_id(e)) ||
+	    rfs_chunk_tree_shape(h, git_tree_entry_id(e), &depth, &n, &last) < 0 ||
+	    git_odb_read_header(&len, &type, h->odb, &last) < 0)
+		return -EIO;
+	*csize = n < 2 ? len : RFS_HEADER_SIZE + (n - 1) * h->chunk_bytes + len;
+	return 0;
+}
+
+/* cpath's entry in the newest commit. -ENOENT when there is none. */
+static int head_entry(struct rfs_history *h, const char *cpath, git_tree_entry **e)
+{
+	*e = NULL;
+	if (!h->head_seq || !cpath[0])
+		return -ENOENT;
+	git_commit *c = NULL;
+	git_tree *t = NULL;
+	int rc = git_commit_lookup(&c, h->repo, &h->head) < 0 || git_commit_tree(&t, c) < 0 ? -EIO : 0;
+	if (rc == 0) {
+		int g = git_tree_entry_bypath(e, t, cpath);
+		rc = g == GIT_ENOTFOUND ? -ENOENT : g < 0 ? -EIO : 0;
+	}
+	git_tree_free(t);
+	git_commit_free(c);
+	return rc;
+}
+
+static bool saves_conflict(const struct rfs_pending *a, const struct rfs_pending *b);
+
+/* The ciphertext size of the version before a save of cpath (file id),
+** recorded before seq: a save queued or being committed, else the newest
+** commit; 0 when there is none. false: unknown (capture the whole file).
+** Caller holds git_lock. */
+static bool prev_size(struct rfs_history *h, const char *cpath, const uint8_t id[16],
+                      uint64_t seq, uint64_t *csize)
+{
+	struct rfs_pending probe = { .cpath = (char *)cpath };
+	memcpy(probe.ev.file_id, id, 16);
+	const struct rfs_pending *last = NULL;
+	bool known = false;
+	pthread_mutex_lock(&h->q_lock);
+	struct rfs_pending *lists[2] = { h->committing, h->q_head };
+	for (int l = 0; l < 2; l++)
+		for (const struct rfs_pending *p = lists[l]; p; p = p->next)
+			if (p->seq < seq && (!last || p->seq > last->seq) && saves_conflict(&probe, p))
+				last = p;
+	if (last) {
+		bool content = last->ev.kind == RFS_SAVE_CREATED || last->ev.kind == RFS_SAVE_SAVED ||
+		               last->ev.kind == RFS_SAVE_RESTORED;
+		known = content && last->ev.type == RFS_OBJ_FILE && !strcmp(last->cpath, cpath) &&
+		        !memcmp(last->ev.file_id, id, 16) && last->cap.csize_known &&
+		        (last->cap.state == CAP_ENTRY || last->cap.state == CAP_CHUNKS);
+		*csize = last->cap.csize;
+	}
+	pthread_mutex_unlock(&h->q_lock);
+	if (last)
+		return known;
+	git_tree_entry *e = NULL;
+	int rc = head_entry(h, cpath, &e);
+	*csize = 0;
+	if (rc == 0)
+		rc = version_size(h, e, csize);
+	git_tree_entry_free(e);
+	return rc == 0 || rc == -ENOENT;
+}
+
+/* Only the chunks holding the written blocks, and those the size change
+** moved (from the old or new end, whichever is first, to the new end); the
+** rest is the previous version's, reused at commit time. prev: the
+** previous version's ciphertext size, UINT64_MAX when unknown (all chunks). */
 static int capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_range *ranges,
-                               size_t nranges, struct rfs_capture *cap)
+                               size_t nranges, uint64_t prev, struct rfs_capture *cap)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	uint64_t size = (uint64_t)st.st_size;
 	uint64_t n = chunk_count(h, size);
-	if (n == 1)
+	if (n == 1 || prev == UINT64_MAX)
 		return capture_file_whole(h, fd, cap);
-	uint64_t per = h->v->conf.chunk_blocks;
-	size_t want = 1;
+	uint64_t per = h->v->conf.chunk_blocks ? h->v->conf.chunk_blocks : 1;
+	uint64_t from = prev == size ? n : chunk_of(h, prev < size ? prev : size);
+	if (from == 0)
+		return capture_file_whole(h, fd, cap);
+	uint64_t want = n - from;            /* ranges are disjoint: at most n more, and one a range */
 	for (size_t i = 0; i < nranges; i++)
-		want += (size_t)((ranges[i].count + per - 1) / per + 1);
-	uint64_t *idx = malloc(want * sizeof *idx);
+		if (ranges[i].count && ranges[i].first / per < n)
+			want += (ranges[i].count / per + 2 < n ? ranges[i].count / per + 2 : n);
+	uint64_t *idx = malloc((size_t)want * sizeof *idx);
 	if (!idx)
 		return -ENOMEM;
 	size_t m = 0;
-	idx[m++] = n - 1;
+	for (uint64_t k = from; k < n; k++)
+		idx[m++] = k;
 	for (size_t i = 0; i < nranges; i++) {
 		if (!ranges[i].count)
 			continue;
 		uint64_t a = ranges[i].first / per, b = (ranges[i].first + ranges[i].count - 1) / per;
-		for (uint64_t k = a; k <= b && k < n; k++)
+		for (uint64_t k = a; k <= b && k < n && m < want; k++)
 			idx[m++] = k;
 	}
-	qsort(idx, m, sizeof *idx, cmp_u64);
-	size_t u = 0;
-	for (size_t i = 0; i < m; i++)
-		if (u == 0 || idx[u - 1] != idx[i])
-			idx[u++] = idx[i];
-	cap->coid = calloc(u, sizeof *cap->coid);
+	size_t u = sort_unique(idx, m);
+	cap->coid = calloc(u ? u : 1, sizeof *cap->coid);
 	uint8_t *buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
 	int rc = cap->coid && buf ? capture_chunks(h, fd, size, idx, u, buf, cap->coid) : -ENOMEM;
 	free(buf);
@@ -293,15 +467,17 @@ static int capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_r
 	cap->cidx = idx;
 	cap->ncap = u;
 	cap->nchunks = n;
+	cap->csize = size;
+	cap->csize_known = true;
 	return rc;
 }
 
 static int capture_symlink(struct rfs_history *h, const char *cpath, struct rfs_capture *cap)
 {
 	char target[8192];
-	ssize_t n = readlinkat(h->v->live_fd, cpath, target, sizeof target);
+	ssize_t n = readlink_live(h, cpath, target, sizeof target);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	cap->state = CAP_ENTRY;
 	cap->mode = GIT_FILEMODE_LINK;
 	return write_blob(h, target, (size_t)n, &cap->oid);
@@ -313,9 +489,9 @@ static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out);
 int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap)
 {
 	struct stat st;
-	if (fd >= 0 ? fstat(fd, &st) : fstatat(h->v->live_fd, cpath[0] ? cpath : ".", &st,
-	                                         AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	int src = fd >= 0 ? (fstat(fd, &st) < 0 ? -errno : 0) : rfs_h_stat_live(h, cpath, &st);
+	if (src < 0)
+		return src;
 	if (S_ISLNK(st.st_mode))
 		return capture_symlink(h, cpath, cap);
 	if (S_ISDIR(st.st_mode)) {
@@ -435,8 +611,12 @@ static int capture_save(struct rfs_history *h, const struct rfs_save *s, struct 
 		}
 		if ((fd = save_fd(h, s)) < 0)
 			return fd;
-		if (s->kind == RFS_SAVE_SAVED && s->ranges)
-			rc = capture_file_ranges(h, fd, s->ranges, s->nranges, cap);
+		if (s->kind == RFS_SAVE_SAVED && s->ranges) {
+			uint64_t prev;
+			if (!prev_size(h, s->cipher_path, s->file_id, UINT64_MAX, &prev))
+				prev = UINT64_MAX;
+			rc = capture_file_ranges(h, fd, s->ranges, s->nranges, prev, cap);
+		}
 		else
 			rc = rfs_h_capture_entry(h, fd, s->cipher_path, cap);
 		if (fd != s->fd)
@@ -532,8 +712,7 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 	if (fd < 0)
 		return false;
 	struct stat st;
-	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SMALL_SAVE_MAX &&
-	          chunk_count(h, (uint64_t)st.st_size) == 1;
+	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SMALL_SAVE_MAX;
 	size_t len = ok ? (size_t)st.st_size : 0;
 	if (ok && __atomic_add_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL) > SMALL_QUEUED_MAX) {
 		__atomic_sub_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL);
@@ -549,12 +728,36 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 		close(fd);
 	if (!ok)
 		return false;
-	rfs_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, len);
 	p->cap.state = CAP_ENTRY;
-	p->cap.mode = GIT_FILEMODE_BLOB;
+	p->cap.csize = len;
+	p->cap.csize_known = true;
+	if (chunk_count(h, len) == 1) {
+		rfs_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, len);
+		p->cap.mode = GIT_FILEMODE_BLOB;
+	} else {
+		p->cap.mode = GIT_FILEMODE_TREE;   /* its chunks and tree: the committer's */
+	}
 	p->blob = buf;
 	p->blob_len = len;
 	return true;
+}
+
+/* A small file of several chunks read whole: its chunk blobs and tree. */
+static int stage_small_chunked(struct rfs_history *h, struct rfs_pending *p)
+{
+	uint64_t n = chunk_count(h, p->blob_len);
+	git_oid *oids = calloc((size_t)n, sizeof *oids);
+	int rc = oids ? 0 : -ENOMEM;
+	for (uint64_t k = 0; k < n && rc == 0; k++) {
+		uint64_t start;
+		size_t len;
+		chunk_span(h, k, p->blob_len, &start, &len);
+		rc = write_blob(h, p->blob + start, len, &oids[k]);
+	}
+	if (rc == 0)
+		rc = chunk_tree_of(h, oids, n, &p->cap.oid);
+	free(oids);
+	return rc;
 }
 
 /* With the repository lock: every small blob of the batch into the stage. */
@@ -562,7 +765,9 @@ static int stage_small(struct rfs_history *h, struct rfs_pending *batch, size_t 
 {
 	int rc = 0;
 	for (size_t i = 0; i < n; i++, batch = batch->next) {
-		if (batch->blob && rc == 0)
+		if (batch->blob && rc == 0 && batch->cap.mode == GIT_FILEMODE_TREE)
+			rc = stage_small_chunked(h, batch);
+		else if (batch->blob && rc == 0)
 			rc = rfs_stage_put_new(h->stage, &batch->cap.oid, GIT_OBJECT_BLOB, batch->blob,
 			                       batch->blob_len);
 		blob_release(h, batch);
@@ -583,12 +788,11 @@ static bool try_defer(struct rfs_history *h, const struct rfs_save *s, struct rf
 {
 	if (s->kind != RFS_SAVE_SAVED || s->type != RFS_OBJ_FILE)
 		return false;
-	uint64_t per = h->v->conf.chunk_blocks ? h->v->conf.chunk_blocks : 256;
 	if (s->ranges) {
 		uint64_t blocks = 0;
 		for (size_t i = 0; i < s->nranges; i++)
 			blocks += s->ranges[i].count;
-		if (blocks <= per)
+		if (blocks <= DEFER_BLOCKS)
 			return false;
 	}
 	if (__atomic_add_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL) > MAX_DEFERRED) {
@@ -628,16 +832,21 @@ static void capture_deferred(struct rfs_history *h, struct rfs_pending *p)
 {
 	struct rfs_capture c = { 0 };
 	pthread_mutex_lock(&h->git_lock);
-	int rc = p->ranges ? capture_file_ranges(h, p->dfd, p->ranges, p->nranges, &c)
+	uint64_t prev = UINT64_MAX;
+	if (p->ranges && !prev_size(h, p->cpath, p->ev.file_id, p->seq, &prev))
+		prev = UINT64_MAX;
+	int rc = p->ranges ? capture_file_ranges(h, p->dfd, p->ranges, p->nranges, prev, &c)
 	                   : rfs_h_capture_entry(h, p->dfd, p->cpath, &c);
 	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 		rc = rfs_stage_spill(h->stage);
+	/* q_lock before git_lock goes: gc (which holds both) sees the objects
+	** just packed on p, never in between. */
+	pthread_mutex_lock(&h->q_lock);
 	pthread_mutex_unlock(&h->git_lock);
 	close(p->dfd);
 	p->dfd = -1;
 	free(p->ranges);
 	p->ranges = NULL;
-	pthread_mutex_lock(&h->q_lock);
 	if (rc == 0) {
 		c.has_side = p->cap.has_side;
 		c.side = p->cap.side;
@@ -712,29 +921,40 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	                s->kind == RFS_SAVE_RESTORED || s->kind == RFS_SAVE_RECOVERED ||
 	                s->kind == RFS_SAVE_RENAMED;
 	int rc = 0;
+	bool git_held = false;           /* kept until p is queued: gc then sees its objects */
 	if (captures && capture_small(h, s, p)) {
 		/* staged by the committer */
 	} else if (captures && try_defer(h, s, p)) {
 		if (path_is_long(s->cipher_path)) {  /* a long name's side file: small, now */
 			pthread_mutex_lock(&h->git_lock);
+			git_held = true;
 			rc = capture_side(h, s->cipher_path, &p->cap);
-			pthread_mutex_unlock(&h->git_lock);
 		}
 		if (rc < 0)
 			__atomic_sub_fetch(&h->n_deferred, 1, __ATOMIC_ACQ_REL);
 	} else if (captures) {
 		pthread_mutex_lock(&h->git_lock);
+		git_held = true;
 		rc = capture_save(h, s, &p->cap);
 		if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 			rc = rfs_stage_spill(h->stage);
-		pthread_mutex_unlock(&h->git_lock);
 	}
 	if (rc < 0) {
+		if (git_held)
+			pthread_mutex_unlock(&h->git_lock);
 		pending_free(h, p);
+		pthread_mutex_lock(&h->q_lock);
+		h->behind = true;                /* in live/, not in history: the committer catches up */
+		if (!h->error)
+			h->error = rc;
+		pthread_cond_signal(&h->q_cond);
+		pthread_mutex_unlock(&h->q_lock);
 		return rc;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &p->queued);
 	pthread_mutex_lock(&h->q_lock);
+	if (git_held)
+		pthread_mutex_unlock(&h->git_lock);
 	/* Only the first save of a batch wakes the committer: it then lingers
 	** on a timer, and a wake-up per save would cost a context switch each. */
 	bool first = !h->q_head;
@@ -865,14 +1085,6 @@ bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e)
 	return yes;
 }
 
-static int chunk_beyond(const git_tree_entry *e, void *arg)
-{
-	const char *name = git_tree_entry_name(e);
-	if (name[0] == '.')
-		return 1;                        /* the marker is rewritten */
-	return strtoull(name, NULL, 16) >= *(const uint64_t *)arg;
-}
-
 /* A one-chunk version's blob is chunk 0 of a longer file only when it was
 ** a full chunk: a shorter one (an empty file's bare header, say) lacks
 ** bytes the daemon had no reason to mark as written. */
@@ -885,62 +1097,76 @@ static bool whole_chunk0(struct rfs_history *h, const git_tree_entry *prev)
 	       len == RFS_HEADER_SIZE + h->chunk_bytes;
 }
 
-/* Merge captured chunks with the previous version's chunk blobs. */
+/* A chunk the capture did not read and the previous version lacks (the
+** daemon's ranges missed a write): taken from live/ now, better late than
+** absent. Fails when the file is gone: then the save is dropped alone. */
+struct fill {
+	struct rfs_history *h;
+	const char *cpath;
+	int fd;
+	uint64_t size;
+	uint8_t *buf;
+};
+
+static int fill_from_live(void *arg, uint64_t k, git_oid *oid)
+{
+	struct fill *f = arg;
+	if (f->fd < 0) {
+		struct stat st;
+		f->fd = rfs_h_open_live(f->h, f->cpath, 0);
+		if (f->fd < 0)
+			return f->fd;
+		if (fstat(f->fd, &st) < 0)
+			return -errno;
+		f->size = (uint64_t)st.st_size;
+		if (!(f->buf = malloc(RFS_HEADER_SIZE + f->h->chunk_bytes)))
+			return -ENOMEM;
+	}
+	if (k >= chunk_count(f->h, f->size))
+		return -ESTALE;                  /* live/ is shorter than the save: not this version */
+	return capture_chunk(f->h, f->fd, f->size, k, f->buf, oid);
+}
+
+/* Merge captured chunks with the previous version's chunk tree. */
 static int apply_chunks(struct rfs_history *h, struct base *base, const struct rfs_pending *p,
                         git_oid *out)
 {
 	const struct rfs_capture *c = &p->cap;
 	git_tree_entry *prev = NULL;
-	git_tree *prev_tree = NULL;
-	git_treebuilder *bld = NULL;
-	int rc = 0;
-	if (entry_at(base, p->cpath, &prev) == 0 && rfs_h_is_chunked(h->repo, prev) &&
-	    git_tree_lookup(&prev_tree, h->repo, git_tree_entry_id(prev)) < 0)
-		rc = -EIO;
-	if (rc == 0 && git_treebuilder_new(&bld, h->repo, prev_tree) < 0)
-		rc = -EIO;
-	if (rc == 0 && prev && !prev_tree && whole_chunk0(h, prev))
-		rc = git_treebuilder_insert(NULL, bld, "00000000", git_tree_entry_id(prev),
-		                            GIT_FILEMODE_BLOB) < 0 ? -EIO : 0;
-	for (size_t i = 0; i < c->ncap && rc == 0; i++) {
-		char name[CHUNK_NAME_MAX];
-		chunk_name(name, c->cidx[i]);
-		if (git_treebuilder_insert(NULL, bld, name, &c->coid[i], GIT_FILEMODE_BLOB) < 0)
-			rc = -EIO;
-	}
-	/* Drop chunks past the end; a missing one means the daemon's ranges
-	** missed a write: take it from live/ now (better late than absent). */
-	uint64_t n = c->nchunks;
-	if (rc == 0)
-		git_treebuilder_filter(bld, chunk_beyond, &n);
-	int fd = -1;
-	uint8_t *buf = NULL;
-	for (uint64_t k = 0; rc == 0 && k < c->nchunks; k++) {
-		char name[CHUNK_NAME_MAX];
-		chunk_name(name, k);
-		if (git_treebuilder_get(bld, name))
-			continue;
-		if (fd < 0) {
-			fd = rfs_h_open_live(h, p->cpath, 0);
-			buf = malloc(RFS_HEADER_SIZE + h->chunk_bytes);
-			if (fd < 0 || !buf) {
-				rc = fd < 0 ? fd : -ENOMEM;
-				break;
+	const git_oid *prev_top = NULL;
+	uint64_t *idx = c->cidx;
+	git_oid *oids = c->coid, mk;
+	size_t n = c->ncap;
+	int rc = marker_oid(h, &mk);
+	if (rc == 0 && entry_at(base, p->cpath, &prev) == 0) {
+		if (rfs_h_is_chunked(h->repo, prev) && chunked_v2(h, git_tree_entry_id(prev)))
+			prev_top = git_tree_entry_id(prev);
+		else if (whole_chunk0(h, prev) && (!n || idx[0] != 0)) {
+			/* the one-chunk version is chunk 0 */
+			idx = malloc((n + 1) * sizeof *idx);
+			oids = malloc((n + 1) * sizeof *oids);
+			if (!idx || !oids) {
+				rc = -ENOMEM;
+			} else {
+				idx[0] = 0;
+				oids[0] = *git_tree_entry_id(prev);
+				memcpy(idx + 1, c->cidx, n * sizeof *idx);
+				memcpy(oids + 1, c->coid, n * sizeof *oids);
+				n++;
 			}
 		}
-		struct stat st;
-		git_oid oid;
-		rc = fstat(fd, &st) < 0 ? -errno : capture_chunk(h, fd, (uint64_t)st.st_size, k, buf, &oid);
-		if (rc == 0 && git_treebuilder_insert(NULL, bld, name, &oid, GIT_FILEMODE_BLOB) < 0)
-			rc = -EIO;
 	}
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+	struct fill f = { h, p->cpath, -1, 0, NULL };
 	if (rc == 0)
-		rc = chunk_tree_write(h, bld, out);
-	git_treebuilder_free(bld);
-	git_tree_free(prev_tree);
+		rc = rfs_chunk_tree_update(h, prev_top, c->nchunks, idx, oids, n, &mk, fill_from_live, &f,
+		                           out);
+	if (f.fd >= 0)
+		close(f.fd);
+	free(f.buf);
+	if (idx != c->cidx)
+		free(idx);
+	if (oids != c->coid)
+		free(oids);
 	git_tree_entry_free(prev);
 	return rc;
 }
@@ -1043,7 +1269,22 @@ static int head_tree(struct rfs_history *h, struct base *out)
 	return 0;
 }
 
-static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n)
+/* A save that cannot be committed goes alone, with a line saying so; the
+** rest of its batch is committed, and the next mount's recovery records
+** the file as live/ then has it. */
+static void drop_save(struct rfs_history *h, struct rfs_pending *p, int rc, int *first_err)
+{
+	rfs_log(LOG_ERR, "history: could not record a version of %s (%s); the others saved with it "
+	        "are recorded, and the next mount records this file as it is then",
+	        p->ev.path[0] ? p->ev.path : "/", strerror(-rc));
+	p->dropped = true;
+	if (!*first_err)
+		*first_err = rc;
+}
+
+/* Commit a batch. 0, or -errno: the whole batch failed. *dropped_err: the
+** first error of a save left out alone (0: none). */
+static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, int *dropped_err)
 {
 	struct base base;
 	int rc = head_tree(h, &base);
@@ -1051,21 +1292,32 @@ static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t 
 	git_oid tree_oid;
 	bool root_set = false;
 	struct rfs_pending *p = batch;
-	for (size_t i = 0; i < n && rc == 0; i++, p = p->next)
-		rc = p->cap_err;                 /* a deferred capture failed */
+	*dropped_err = 0;
 	int staged = stage_small(h, batch, n);
 	rc = rc ? rc : staged;
 	p = batch;
 	for (size_t i = 0; i < n && rc == 0; i++, p = p->next) {
-		if (!p->cpath[0] && p->cap.state == CAP_ENTRY && p->cap.mode == GIT_FILEMODE_TREE) {
+		if (p->cap_err) {                /* a deferred capture failed */
+			drop_save(h, p, p->cap_err, dropped_err);
+		} else if (!p->cpath[0] && p->cap.state == CAP_ENTRY && p->cap.mode == GIT_FILEMODE_TREE) {
 			tree_oid = p->cap.oid;       /* a whole-root capture (recovery): nothing else in batch */
 			root_set = true;
 		} else {
+			size_t mark = up.n;
 			apply_one(h, &up, &base, p);
+			if (up.err && up.err != -ENOMEM && !base.err) {
+				up.n = mark;             /* this save's updates go, the batch stays */
+				drop_save(h, p, up.err, dropped_err);
+				up.err = 0;
+			}
 		}
 	}
 	rc = rc ? rc : up.err ? up.err : base.err;
-	if (rc == 0 && !root_set) {
+	size_t kept = 0;
+	p = batch;
+	for (size_t i = 0; i < n; i++, p = p->next)
+		kept += !p->dropped;
+	if (rc == 0 && !root_set && kept) {
 		if (base.have && !up.n)
 			tree_oid = base.oid;
 		else
@@ -1073,16 +1325,18 @@ static int apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t 
 	}
 	upd_free(&up);
 	git_tree_free(base.tree);
-	if (rc < 0)
+	if (rc < 0 || !kept)
 		return rc;
-	struct rfs_event *ev = calloc(n, sizeof *ev);
+	struct rfs_event *ev = calloc(kept, sizeof *ev);
 	if (!ev)
 		return -ENOMEM;
 	p = batch;
+	size_t j = 0;
 	for (size_t i = 0; i < n; i++, p = p->next)
-		ev[i] = p->ev;                   /* borrowed: the pendings own the strings */
+		if (!p->dropped)
+			ev[j++] = p->ev;             /* borrowed: the pendings own the strings */
 	git_oid commit;
-	rc = rfs_h_commit(h, &tree_oid, ev, n, &commit);
+	rc = rfs_h_commit(h, &tree_oid, ev, kept, &commit);
 	free(ev);
 	return rc;
 }
@@ -1173,41 +1427,90 @@ int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct r
 	return rc;
 }
 
-static void head_signed_bytes(uint8_t out[13 + 16 + 8 + 20], const uint8_t vault_id[16],
+/* ---- the signed head record: the newest ref written, and whether the vault was closed cleanly ---- */
+
+#define HEAD_MAGIC_V1 "recfs-head-v1"
+#define HEAD_MAGIC_V2 "recfs-head-v2"
+#define HEAD_SIGNED_V2 (13 + 16 + 8 + 20 + 1 + RFS_LIVE_DIGEST)
+
+static void head_signed_bytes(uint8_t *out, const char *magic, const uint8_t vault_id[16],
                               uint64_t seq, const git_oid *oid)
 {
-	memcpy(out, "recfs-head-v1", 13);
+	memcpy(out, magic, 13);
 	memcpy(out + 13, vault_id, 16);
 	for (int i = 0; i < 8; i++)
 		out[29 + i] = (uint8_t)(seq >> (8 * i));
 	memcpy(out + 37, oid->id, 20);
 }
 
-static int write_head_record(struct rfs_history *h)
+/* v2 signs the state and live/'s digest too, so neither can be forged or
+** dropped without the signing key. */
+static void head_signed_v2(uint8_t out[HEAD_SIGNED_V2], const uint8_t vault_id[16],
+                           const struct rfs_head_rec *r)
 {
-	uint8_t msg[57], sig[crypto_sign_BYTES];
-	head_signed_bytes(msg, h->v->conf.vault_id, h->head_seq, &h->ref_head);
-	crypto_sign_detached(sig, NULL, msg, sizeof msg, h->v->keys->sign_sk);
-	char hex[41], b64[90], line[200];
-	git_oid_tostr(hex, sizeof hex, &h->ref_head);
-	rfs_b64_encode(b64, sig, sizeof sig);
-	int n = snprintf(line, sizeof line, "recfs-head 1 %llu %s %s\n",
-	                 (unsigned long long)h->head_seq, hex, b64);
-	int fd = openat(h->side_fd, "head.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	int rc = write(fd, line, (size_t)n) == n ? 0 : -EIO;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (rc == 0 && renameat(h->side_fd, "head.tmp", h->side_fd, "head") < 0)
-		rc = -errno;
-	return rc;
+	head_signed_bytes(out, HEAD_MAGIC_V2, vault_id, r->seq, &r->oid);
+	out[57] = r->clean ? 2 : 1;
+	memcpy(out + 58, r->digest, RFS_LIVE_DIGEST);
 }
 
-int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
+/* temp + fsync + rename; on a full disk, overwrite in place when the line
+** keeps its length (dirty and clean of one head do), which needs no new block. */
+static int write_side_file(struct rfs_history *h, const char *name, const char *text, size_t n)
 {
-	char line[256];
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	int fd = openat(h->side_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = fd < 0 ? -errno : 0;
+	if (rc == 0 && write(fd, text, n) != (ssize_t)n)
+		rc = errno ? -errno : -EIO;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && renameat(h->side_fd, tmp, h->side_fd, name) < 0)
+		rc = -errno;
+	if (rc == 0) {
+		fsync(h->side_fd);
+		return 0;
+	}
+	unlinkat(h->side_fd, tmp, 0);
+	struct stat st;
+	if ((rc != -ENOSPC && rc != -EDQUOT) || fstatat(h->side_fd, name, &st, 0) < 0 ||
+	    (size_t)st.st_size != n)
+		return rc;
+	fd = openat(h->side_fd, name, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return rc;
+	int wrc = pwrite(fd, text, n, 0) == (ssize_t)n && fsync(fd) == 0 ? 0 : rc;
+	close(fd);
+	return wrc;
+}
+
+static int write_head_record(struct rfs_history *h, bool clean, const uint8_t digest[RFS_LIVE_DIGEST])
+{
+	struct rfs_head_rec r = { .seq = h->have_ref ? h->head_seq : 0, .clean = clean, .version = 2 };
+	if (h->have_ref)
+		r.oid = h->ref_head;
+	if (digest)
+		memcpy(r.digest, digest, RFS_LIVE_DIGEST);
+	uint8_t msg[HEAD_SIGNED_V2], sig[crypto_sign_BYTES];
+	head_signed_v2(msg, h->v->conf.vault_id, &r);
+	crypto_sign_detached(sig, NULL, msg, sizeof msg, h->v->keys->sign_sk);
+	char hex[41], dig[64], b64[90], line[300];
+	git_oid_tostr(hex, sizeof hex, &r.oid);
+	rfs_b64_encode(dig, r.digest, RFS_LIVE_DIGEST);
+	rfs_b64_encode(b64, sig, sizeof sig);
+	int n = snprintf(line, sizeof line, "recfs-head 2 %llu %s %s %s %s\n",
+	                 (unsigned long long)r.seq, hex, clean ? "clean" : "dirty", dig, b64);
+	return write_side_file(h, "head", line, (size_t)n);
+}
+
+int rfs_h_read_head(struct rfs_history *h, struct rfs_head_rec *r)
+{
+	char line[400];
+	memset(r, 0, sizeof *r);
+	if (h->side_fd < 0)
+		return -ENOENT;
 	int fd = openat(h->side_fd, "head", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -1217,15 +1520,42 @@ int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
 		return -EBADMSG;
 	line[n] = 0;
 	unsigned long long s;
-	char hex[41], b64[100];
-	uint8_t sig[crypto_sign_BYTES], msg[57];
-	if (sscanf(line, "recfs-head 1 %llu %40s %99s", &s, hex, b64) != 3 ||
-	    git_oid_fromstr(oid, hex) < 0 ||
-	    rfs_b64_decode(sig, sizeof sig, b64, strlen(b64)) != (long)sizeof sig)
+	char hex[41], state[8], dig[100], b64[100];
+	uint8_t sig[crypto_sign_BYTES], msg[HEAD_SIGNED_V2];
+	size_t msglen;
+	if (sscanf(line, "recfs-head 2 %llu %40s %7s %99s %99s", &s, hex, state, dig, b64) == 5) {
+		r->version = 2;
+		r->clean = !strcmp(state, "clean");
+		if ((!r->clean && strcmp(state, "dirty")) || git_oid_fromstr(&r->oid, hex) < 0 ||
+		    rfs_b64_decode(r->digest, RFS_LIVE_DIGEST, dig, strlen(dig)) != RFS_LIVE_DIGEST)
+			return -EBADMSG;
+		r->seq = s;
+		head_signed_v2(msg, h->v->conf.vault_id, r);
+		msglen = HEAD_SIGNED_V2;
+	} else if (sscanf(line, "recfs-head 1 %llu %40s %99s", &s, hex, b64) == 3) {
+		r->version = 1;                  /* older vaults: no state, so never "clean" */
+		if (git_oid_fromstr(&r->oid, hex) < 0)
+			return -EBADMSG;
+		r->seq = s;
+		head_signed_bytes(msg, HEAD_MAGIC_V1, h->v->conf.vault_id, s, &r->oid);
+		msglen = 57;
+	} else {
 		return -EBADMSG;
-	*seq = s;
-	head_signed_bytes(msg, h->v->conf.vault_id, s, oid);
-	return crypto_sign_verify_detached(sig, msg, sizeof msg, h->v->keys->sign_pk) ? -EBADMSG : 0;
+	}
+	if (rfs_b64_decode(sig, sizeof sig, b64, strlen(b64)) != (long)sizeof sig)
+		return -EBADMSG;
+	return crypto_sign_verify_detached(sig, msg, msglen, h->v->keys->sign_pk) ? -EBADMSG : 0;
+}
+
+int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
+{
+	struct rfs_head_rec r;
+	int rc = rfs_h_read_head(h, &r);
+	if (rc == 0) {
+		*seq = r.seq;
+		*oid = r.oid;
+	}
+	return rc;
 }
 
 /* Pack what is staged, move the ref forward to the newest commit, record
@@ -1250,7 +1580,7 @@ int rfs_h_publish(struct rfs_history *h)
 		return rc;
 	h->ref_head = h->head;
 	h->have_ref = true;
-	rc = write_head_record(h);
+	rc = write_head_record(h, false, NULL);
 	int irc = rfs_index_append(h, &h->index_pending);
 	rfs_bytes_free(&h->index_pending);
 	return rc < 0 ? rc : irc;
@@ -1355,7 +1685,7 @@ static void publish_locked(struct rfs_history *h)
 	int rc = rfs_h_publish(h);
 	pthread_mutex_unlock(&h->git_lock);
 	pthread_mutex_lock(&h->q_lock);
-	if (rc < 0 && !h->error) {
+	if (rc < 0) {
 		rfs_log(LOG_ERR, "history: could not publish commits: %s", strerror(-rc));
 		h->error = rc;
 	}
@@ -1387,6 +1717,47 @@ static void *packer(void *arg)
 	return NULL;
 }
 
+/* History failed (a full disk) or is behind live/: move the ref to what is
+** staged and, when saves were lost on the way, recover live/ into history.
+** On the committer, idle, q_lock held (dropped meanwhile). */
+static void catch_up_locked(struct rfs_history *h)
+{
+	bool behind = h->behind;
+	uint64_t upto = h->n_committed;
+	pthread_mutex_unlock(&h->q_lock);
+	pthread_mutex_lock(&h->git_lock);
+	int rc = rfs_h_publish(h);
+	pthread_mutex_unlock(&h->git_lock);
+	if (rc == 0 && behind)
+		rc = rfs_h_recover(h);
+	pthread_mutex_lock(&h->q_lock);
+	h->catchups++;
+	clock_gettime(CLOCK_MONOTONIC, &h->last_catchup);
+	if (rc == 0) {
+		rfs_log(LOG_NOTICE, "history: caught up with live/ in %s/%s", h->v->path, RFS_HISTORY_DIR);
+		h->error = 0;
+		h->behind = false;
+		h->catchup_ms = CATCHUP_MS;
+		if (h->n_durable < upto)
+			h->n_durable = upto;
+		h->unpacked = false;
+	} else {
+		if (h->catchup_ms == CATCHUP_MS || rc != h->error)
+			rfs_log(LOG_WARNING, "history: %s/%s is still behind live/: %s; retrying", h->v->path,
+			        RFS_HISTORY_DIR, strerror(-rc));
+		if (!h->error)
+			h->error = rc;
+		if (h->catchup_ms < CATCHUP_MAX_MS)
+			h->catchup_ms *= 2;
+	}
+	pthread_cond_broadcast(&h->q_done);
+}
+
+static bool catch_up_due(struct rfs_history *h)
+{
+	return (h->error || h->behind) && (h->catchup_wanted || ms_since(&h->last_catchup) >= h->catchup_ms);
+}
+
 static void *committer(void *arg)
 {
 	struct rfs_history *h = arg;
@@ -1398,6 +1769,9 @@ static void *committer(void *arg)
 
 			linger(h);
 			n = take_batch(h, &batch);
+			/* gc keeps its objects, and a capture meanwhile counts it as before
+			** itself, until it is committed */
+			h->committing = batch;
 			if (__atomic_load_n(&h->n_deferred, __ATOMIC_ACQUIRE)) {
 				h->inflight = batch;     /* before_write looks here too */
 				capture_deferred_of(h, &h->inflight, NULL, NULL);
@@ -1405,8 +1779,12 @@ static void *committer(void *arg)
 			}
 			pthread_mutex_unlock(&h->q_lock);
 			pthread_mutex_lock(&h->git_lock);
-			int rc = apply_batch(h, batch, n);
+			int dropped = 0;
+			int rc = apply_batch(h, batch, n, &dropped);
 			bool spill = rfs_stage_bytes(h->stage) > SPILL_BYTES;
+			pthread_mutex_lock(&h->q_lock);
+			h->committing = NULL;
+			pthread_mutex_unlock(&h->q_lock);
 			pthread_mutex_unlock(&h->git_lock);
 			while (batch) {
 				struct rfs_pending *next = batch->next;
@@ -1414,12 +1792,18 @@ static void *committer(void *arg)
 				batch = next;
 			}
 			pthread_mutex_lock(&h->q_lock);
-			if (rc < 0 && !h->error) {
+			/* Every failure is logged and reported to the next flush; none
+			** stops the committer: later saves are committed as usual. */
+			if (rc < 0) {
 				const git_error *ge = git_error_last();
 
-				rfs_log(LOG_ERR, "history: could not commit a batch of saves: %s%s%s",
-				        strerror(-rc), ge ? ": " : "", ge ? ge->message : "");
-				h->error = rc;
+				rfs_log(LOG_ERR, "history: could not commit a batch of %zu saves: %s%s%s; "
+				        "the next mount records them from live/", n, strerror(-rc),
+				        ge ? ": " : "", ge ? ge->message : "");
+			}
+			if (rc < 0 || dropped) {
+				h->error = rc < 0 ? rc : dropped;
+				h->behind = true;        /* those saves are in live/ only: recover them */
 			}
 			/* Saves leave the queue out of order: what is committed is
 			** everything recorded before the oldest save still queued. */
@@ -1435,6 +1819,11 @@ static void *committer(void *arg)
 		if (h->unpacked && (h->flush_wanted || h->stop || ms_since(&h->first_unpacked) >= PACK_DELAY_MS)) {
 			h->flush_wanted = false;
 			publish_locked(h);
+			continue;
+		}
+		if (catch_up_due(h)) {
+			h->catchup_wanted = false;
+			catch_up_locked(h);
 			continue;
 		}
 		if (h->flush_wanted) {           /* nothing unpacked: already durable */
@@ -1454,6 +1843,18 @@ static void *committer(void *arg)
 				until.tv_nsec -= 1000000000L;
 			}
 			pthread_cond_timedwait(&h->q_cond, &h->q_lock, &until);
+		} else if (h->error || h->behind) {  /* wake for the next catch-up */
+			struct timespec until;
+			long wait_ms = h->catchup_ms - ms_since(&h->last_catchup);
+			clock_gettime(CLOCK_REALTIME, &until);
+			wait_ms = wait_ms < 1 ? 1 : wait_ms;
+			until.tv_sec += wait_ms / 1000;
+			until.tv_nsec += (wait_ms % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&h->q_cond, &h->q_lock, &until);
 		} else {
 			pthread_cond_wait(&h->q_cond, &h->q_lock);
 		}
@@ -1468,12 +1869,19 @@ int rfs_history_flush(struct rfs_history *h)
 		return 0;
 	pthread_mutex_lock(&h->q_lock);
 	uint64_t target = h->n_recorded;
+	if (h->error || h->behind) {         /* space may have been freed: try to catch up now */
+		uint64_t tries = h->catchups;
+		h->catchup_wanted = true;
+		pthread_cond_signal(&h->q_cond);
+		while (h->catchups == tries)
+			pthread_cond_wait(&h->q_done, &h->q_lock);
+	}
 	while (h->n_durable < target && !h->error) {
 		h->flush_wanted = true;
 		pthread_cond_signal(&h->q_cond);
 		pthread_cond_wait(&h->q_done, &h->q_lock);
 	}
-	int rc = h->error;
+	int rc = h->error ? h->error : h->behind ? -EAGAIN : 0;
 	pthread_mutex_unlock(&h->q_lock);
 	return rc;
 }
@@ -1569,35 +1977,231 @@ static char *dup_who(const char *s, const char *fallback)
 	return strdup(s && s[0] ? s : fallback);
 }
 
-/* A clean close leaves the head it ended at; if that is still the ref, live/
-** and history agree and the (costly) comparison can be skipped. */
-static bool clean_close_matches(struct rfs_history *h)
+/* ---- the vault's state at open: rollback, vanished history, clean close ---- */
+
+static int cmp_names(const void *a, const void *b)
 {
-	char buf[64] = { 0 };
-	int fd = openat(h->side_fd, "clean", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	unlinkat(h->side_fd, "clean", 0);
-	char hex[41];
-	git_oid_tostr(hex, sizeof hex, &h->ref_head);
-	return n >= 40 && h->have_ref && !strncmp(buf, hex, 40);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Every entry below dfd, in name order, with what any change to it changes
+** (inode, type, size, mtime, ctime: ctime cannot be set back without the
+** clock). Equal digests mean live/ was not touched since the clean close. */
+static int digest_dir(crypto_generichash_state *g, int dfd, int depth)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* not dup: its own offset */
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **grown = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
+			if (!grown) {
+				rc = -ENOMEM;
+				break;
+			}
+			names = grown;
+		}
+		if (!(names[n] = strdup(de->d_name)))
+			rc = -ENOMEM;
+		else
+			n++;
+	}
+	closedir(d);
+	if (rc == 0 && n)
+		qsort(names, n, sizeof *names, cmp_names);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct stat st;
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = -errno;
+			break;
+		}
+		int64_t f[8] = { (int64_t)st.st_ino, st.st_mode, st.st_size, st.st_mtim.tv_sec,
+		                 st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec, depth };
+		crypto_generichash_update(g, (const uint8_t *)names[i], strlen(names[i]) + 1);
+		crypto_generichash_update(g, (const uint8_t *)f, sizeof f);
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			rc = sub < 0 ? -errno : digest_dir(g, sub, depth + 1);
+			if (sub >= 0)
+				close(sub);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static int live_digest(struct rfs_history *h, uint8_t out[RFS_LIVE_DIGEST])
+{
+	crypto_generichash_state g;
+	crypto_generichash_init(&g, h->v->conf.vault_id, 16, RFS_LIVE_DIGEST);
+	int rc = digest_dir(&g, h->v->live_fd, 0);
+	crypto_generichash_final(&g, out, RFS_LIVE_DIGEST);
+	return rc;
+}
+
+/* live/ of a vault never mounted: the root's .dirid and nothing else. */
+static bool live_is_new(struct rfs_history *h)
+{
+	int fd = openat(h->v->live_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	bool fresh = true;
+	struct dirent *de;
+	while (fresh && (de = readdir(d)))
+		fresh = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		        !strcmp(de->d_name, RFS_DIRID_FILE);
+	closedir(d);
+	return fresh;
+}
+
+static bool has_packs(struct rfs_history *h)
+{
+	DIR *d = opendir(h->packdir);
+	if (!d)
+		return false;
+	bool any = false;
+	struct dirent *de;
+	while (!any && (de = readdir(d)))
+		any = !strncmp(de->d_name, "pack-", 5);
+	closedir(d);
+	return any;
+}
+
+bool rfs_h_history_vanished(struct rfs_history *h)
+{
+	return !h->have_ref && !live_is_new(h);
+}
+
+enum open_state { OPEN_NEW, OPEN_CLEAN, OPEN_DIRTY };
+
+/* Check the ref against the signed head record before anything is written.
+** 0 with *st, or -ESTALE with why (a ref behind the record, on another
+** history or missing; a record missing, forged, or a history vanished). */
+static int check_history_state(struct rfs_history *h, struct rfs_head_rec *rec,
+                               enum open_state *st, char *why, size_t whysz)
+{
+	char a[41], b[41];
+	int rc = rfs_h_read_head(h, rec);
+	*st = OPEN_DIRTY;
+	if (h->have_ref)
+		git_oid_tostr(a, sizeof a, &h->ref_head);
+	if (rc == 0)
+		git_oid_tostr(b, sizeof b, &rec->oid);
+	if (rc == -EBADMSG) {
+		snprintf(why, whysz, "its signed head record %s/%s/head does not verify (forged or damaged)",
+		         RFS_HISTORY_DIR, RFS_SIDE_DIR);
+	} else if (rc == -ENOENT && h->have_ref) {
+		snprintf(why, whysz, "its signed head record %s/%s/head is missing (history removed or "
+		         "replaced?)", RFS_HISTORY_DIR, RFS_SIDE_DIR);
+	} else if (rc == -ENOENT) {
+		if (live_is_new(h) && !has_packs(h)) {
+			*st = OPEN_NEW;
+			return 0;
+		}
+		snprintf(why, whysz, "history has vanished: %s and the signed head record are missing, "
+		         "but live/ holds records", RFS_HISTORY_REF);
+	} else if (rc < 0) {
+		snprintf(why, whysz, "cannot read its signed head record: %s", strerror(-rc));
+	} else if (!h->have_ref && rec->seq == 0) {
+		return 0;                        /* a new history whose first commit is not written yet */
+	} else if (!h->have_ref) {
+		snprintf(why, whysz, "history has vanished: %s is missing, the vault recorded seq %llu (%s)",
+		         RFS_HISTORY_REF, (unsigned long long)rec->seq, b);
+	} else if (git_oid_equal(&h->ref_head, &rec->oid)) {
+		*st = rec->clean ? OPEN_CLEAN : OPEN_DIRTY;
+		return 0;
+	} else if (rec->seq == 0 || git_graph_descendant_of(h->repo, &h->ref_head, &rec->oid) == 1) {
+		return 0;                        /* ahead: a crash between moving the ref and the record */
+	} else if (git_odb_exists(h->odb, &rec->oid)
+	           ? git_graph_descendant_of(h->repo, &rec->oid, &h->ref_head) == 1
+	           : h->head_seq < rec->seq) {
+		snprintf(why, whysz, "ref moved backwards: %s is at seq %llu (%s), the vault recorded seq "
+		         "%llu (%s)", RFS_HISTORY_REF, (unsigned long long)h->head_seq, a,
+		         (unsigned long long)rec->seq, b);
+	} else {
+		snprintf(why, whysz, "ref moved to another history: the vault recorded %s (seq %llu), which "
+		         "%s (%s) does not contain", b, (unsigned long long)rec->seq, RFS_HISTORY_REF, a);
+	}
+	return -ESTALE;
+}
+
+static int count_diff(struct rfs_history *h, const char *cpath, char what, void *arg)
+{
+	(void)h;
+	(void)cpath;
+	(void)what;
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+/* The record says the vault was closed cleanly: live/ must be as it was
+** left. Unchanged stat digest: 0 at once. Otherwise (a copy, a restore from
+** backup) its content is compared with the newest commit: equal, 0; else
+** -ESTALE (changed while closed: tampering), why says how much. */
+static int clean_state_holds(struct rfs_history *h, const struct rfs_head_rec *rec, char *why,
+                             size_t whysz)
+{
+	uint8_t now[RFS_LIVE_DIGEST];
+	if (live_digest(h, now) == 0 && !sodium_memcmp(now, rec->digest, RFS_LIVE_DIGEST))
+		return 0;
+	pthread_mutex_lock(&h->git_lock);
+	h->hash_only = true;
+	git_oid live;
+	int rc = rfs_h_capture_live(h, &live);
+	h->hash_only = false;
+	git_commit *c = NULL;
+	git_tree *old = NULL, *cur = NULL;
+	size_t n = 0;
+	if (rc == 0 && git_commit_lookup(&c, h->repo, &h->ref_head) < 0)
+		rc = -EIO;
+	if (rc == 0 && !git_oid_equal(&live, git_commit_tree_id(c))) {
+		if (git_commit_tree(&old, c) == 0 && git_tree_lookup(&cur, h->repo, &live) == 0)
+			rfs_h_tree_diff(h, old, cur, count_diff, &n);
+		snprintf(why, whysz, "live/ was changed while the vault was closed (%zu entr%s differ%s from "
+		         "the newest commit): tampering, or files put back from elsewhere", n ? n : 1,
+		         n > 1 ? "ies" : "y", n > 1 ? "" : "s");
+		rc = -ESTALE;
+	}
+	git_tree_free(old);
+	git_tree_free(cur);
+	git_commit_free(c);
+	pthread_mutex_unlock(&h->git_lock);
+	return rc;
+}
+
+/* A clean close: every save committed and durable, history not behind
+** live/. The signed record then says so, with live/'s digest. */
 static void mark_clean(struct rfs_history *h)
 {
-	if (!h->have_ref || h->error)
+	uint8_t digest[RFS_LIVE_DIGEST];
+	if (!h->have_ref || h->error || h->behind || h->n_durable != h->n_recorded ||
+	    live_digest(h, digest) < 0)
 		return;
-	char hex[42];
-	git_oid_tostr(hex, 41, &h->ref_head);
-	hex[40] = '\n';
-	int fd = openat(h->side_fd, "clean", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		if (write(fd, hex, 41) != 41)
-			unlinkat(h->side_fd, "clean", 0);
-		close(fd);
-	}
+	int rc = write_head_record(h, true, digest);
+	if (rc < 0)
+		rfs_log(LOG_WARNING, "history: cannot mark %s/%s as closed cleanly: %s; the next mount "
+		        "compares live/ with history", h->v->path, RFS_HISTORY_DIR, strerror(-rc));
+}
+
+static bool disk_full(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT;
 }
 
 int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned flags,
@@ -1611,7 +2215,8 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	h->v = v;
 	h->flags = flags;
 	h->side_fd = -1;
-	h->chunk_bytes = (uint64_t)(v->conf.chunk_blocks ? v->conf.chunk_blocks : 256) * RFS_SLOT_SIZE;
+	h->catchup_ms = CATCHUP_MS;
+	h->chunk_bytes = (uint64_t)(v->conf.chunk_blocks ? v->conf.chunk_blocks : 15) * RFS_SLOT_SIZE;
 	pthread_mutex_init(&h->git_lock, NULL);
 	pthread_mutex_init(&h->pack_lock, NULL);
 	pthread_mutex_init(&h->q_lock, NULL);
@@ -1644,18 +2249,62 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	}
 	if (rc == 0 && (rc = load_head(h)) < 0)
 		what = "cannot read the newest commit (run 'recfs verify') of";
+	char why[400] = "";
+	bool refused = false;
+	if (rc == 0 && !ro)                  /* what killed daemons and views left behind */
+		(void)rfs_history_leftovers(v, true, NULL, NULL);
 	if (rc == 0 && !ro) {
-		bool skip = (flags & RFS_HISTORY_NO_RECOVERY) || clean_close_matches(h);
+		bool accept = flags & RFS_HISTORY_ACCEPT_STATE;
+		bool skip = flags & RFS_HISTORY_NO_RECOVERY;
+		struct rfs_head_rec rec;
+		enum open_state st;
+		if (h->side_fd >= 0)
+			unlinkat(h->side_fd, "clean", 0);   /* the old, unsigned mark: never trusted */
+		rc = check_history_state(h, &rec, &st, why, sizeof why);
+		if (rc == 0 && st == OPEN_CLEAN) {
+			rc = clean_state_holds(h, &rec, why, sizeof why);
+			skip = skip || rc == 0;
+		}
+		if (rc == -ESTALE && accept) {
+			rfs_log(LOG_WARNING, "history: %s; accepted on purpose (--accept-history-state)", why);
+			rc = 0;
+		}
+		refused = rc == -ESTALE;
+		if (rc == 0) {               /* from here on a crash is a crash: the record says so */
+			int wrc = write_head_record(h, false, NULL);
+			if (wrc < 0)
+				rfs_log(LOG_WARNING, "history: cannot mark %s/%s as open: %s", v->path,
+				        RFS_HISTORY_DIR, strerror(-wrc));
+		}
 		if (rc == 0 && (rc = rfs_index_sync(h)) < 0)
 			what = "cannot update the history index of";
 		if (rc == 0 && !skip && (rc = rfs_h_recover(h)) < 0)
 			what = "cannot bring history in line with live/ in";
+		if (disk_full(rc) && !skip) {
+			/* A full disk must not lock people out: live/ is whole; history
+			** catches up as soon as there is room (never marked clean before). */
+			rfs_log(LOG_WARNING, "history: %s %s/%s: %s; history will catch up with live/ as soon "
+			        "as there is room", what, v->path, RFS_HISTORY_DIR, strerror(-rc));
+			h->error = rc;
+			h->behind = true;
+			rc = 0;
+		}
+		if (flags & RFS_HISTORY_NO_RECOVERY)
+			h->behind = true;        /* recovery skipped: catch up while mounted */
 		if (rc == 0)
 			rc = -pthread_create(&h->packer, NULL, packer, h);
 		h->packer_started = rc == 0;
 		if (rc == 0)
 			rc = -pthread_create(&h->thread, NULL, committer, h);
 		h->thread_started = rc == 0;
+	}
+	if (rc < 0 && refused) {
+		if (err)
+			snprintf(err, errsz, "history of %s/%s: %s; run 'recfs verify %s' to see what changed, "
+			         "then mount with --accept-history-state to accept this state on purpose",
+			         v->path, RFS_HISTORY_DIR, why, v->path);
+		rfs_history_close(h);
+		return rc;
 	}
 	if (rc < 0) {
 		if (err)

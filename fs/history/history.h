@@ -20,6 +20,7 @@
 #ifndef RECFS_FS_HISTORY_H
 #define RECFS_FS_HISTORY_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -91,7 +92,11 @@ struct rfs_save {
 
 enum {
 	RFS_HISTORY_READONLY = 1,         /* no committer, no recovery: for log/show/verify */
-	RFS_HISTORY_NO_RECOVERY = 2,      /* writable, but skip the live/ comparison at open */
+	RFS_HISTORY_NO_RECOVERY = 2,      /* writable, but skip the live/ comparison at open
+	                                     (history is then behind: it catches up while open) */
+	RFS_HISTORY_ACCEPT_STATE = 4,     /* writable: accept a ref behind the signed head record,
+	                                     on another history or missing, and a live/ changed
+	                                     since a clean close (mount --accept-history-state) */
 };
 
 /* Open VAULT/history.git, creating it when missing (not with READONLY).
@@ -181,6 +186,22 @@ int rfs_history_restore(struct rfs_history *h, const char *clear_path, const cha
 ** missing) in the layout of live/, with modes and mtimes from the index, so
 ** the daemon can mount it read-only. 0 or -errno. */
 int rfs_history_materialise(struct rfs_history *h, const char *rev, const char *dir);
+
+/* A folder VAULT/at-<rev>-XXXXXX for a `mount --at` view of rev, held
+** (flock) by the returned fd for as long as any copy of it stays open: a
+** view's folder that no process holds is a leftover of a killed one. dir
+** gets its path. fd or -errno. */
+int rfs_history_view_dir(struct rfs_vault *v, const char *rev, char dir[PATH_MAX]);
+
+/* One leftover of a killed process: its path relative to the vault, and bytes. */
+typedef void (*rfs_leftover_fn)(void *arg, const char *path, uint64_t bytes);
+
+/* Leftovers of killed processes: temporary and half-published files in
+** history.git/objects/pack (only looked for when the caller holds the
+** vault lock: a running daemon's are in use), and `mount --at` folders that
+** no view holds. fn per leftover (may be NULL); remove: delete them too.
+** The number found, or -errno. */
+long rfs_history_leftovers(struct rfs_vault *v, bool remove, rfs_leftover_fn fn, void *arg);
 
 struct rfs_verify_result {
 	unsigned long commits, blobs, trees;

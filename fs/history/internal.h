@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <git2.h>
 #include "fs/history/history.h"
 #include "fs/history/pack.h"
@@ -14,7 +15,10 @@
 
 #define RFS_SIDE_DIR "recfs"            /* history.git/recfs: head record, index, clean mark */
 #define RFS_CHUNK_MARKER ".recfs-chunks" /* entry that makes a tree a chunked file */
-#define RFS_CHUNK_MARKER_TEXT "recfs chunked file 1\n"
+#define RFS_CHUNK_MARKER_TEXT "recfs chunked file 2\n"     /* history format 2 */
+#define RFS_CHUNK_MARKER_TEXT_V1 "recfs chunked file 1\n"  /* format 1: refused */
+#define RFS_CHUNK_FANOUT 64             /* children of each chunk tree node */
+#define RFS_CHUNK_DEPTH_MAX 12          /* 64^11 chunks exceed any file */
 #define RFS_SIG_FIELD "recfs-sig"
 #define RFS_SIG_NAME "recfs"
 #define RFS_SIG_EMAIL "recfs@invalid"
@@ -30,6 +34,8 @@ struct rfs_capture {
 	size_t ncap;                      /* CAP_CHUNKS: chunks captured */
 	uint64_t *cidx;
 	git_oid *coid;
+	uint64_t csize;                   /* files: ciphertext size of this version */
+	bool csize_known;
 	bool has_side;                    /* a long name's ".n" side file */
 	git_oid side;
 };
@@ -45,7 +51,8 @@ struct rfs_pending {
 	struct rfs_range *ranges;         /* CAP_DEFERRED: blocks written; NULL = whole file */
 	size_t nranges;
 	bool claimed;                     /* CAP_DEFERRED: a thread is capturing it (q_lock) */
-	int cap_err;                      /* the deferred capture failed: the batch fails */
+	int cap_err;                      /* the deferred capture failed: the save is dropped */
+	bool dropped;                     /* left out of its batch's commit (logged) */
 	uint8_t *blob;                    /* a small save read without the lock: the committer */
 	size_t blob_len;                  /* stages it (cap.oid is already its id) */
 };
@@ -61,6 +68,7 @@ struct rfs_history {
 	struct rfs_packs *packs;          /* objects/pack (owned by odb) */
 	pthread_mutex_t git_lock;         /* every libgit2 call on repo */
 	pthread_mutex_t pack_lock;        /* taken before git_lock: merging or removing packs */
+	                                  /* lock order: pack_lock, git_lock, q_lock */
 	char *login, *full_name, *host;   /* who commits (rfs_history_set_attribution may change it) */
 	int64_t fixed_time;               /* demo attribution: commit time; 0 = the real clock */
 	uint64_t chunk_bytes;             /* conf.chunk_blocks * RFS_SLOT_SIZE */
@@ -82,12 +90,20 @@ struct rfs_history {
 	pthread_cond_t q_cond, q_done;
 	struct rfs_pending *q_head, *q_tail;
 	struct rfs_pending *inflight;     /* the batch whose deferred saves the committer captures */
+	struct rfs_pending *committing;   /* the batch taken, until committed (set under q_lock,
+	                                  ** cleared under git_lock and q_lock): gc keeps its
+	                                  ** objects; a capture counts its saves as before it */
 	unsigned n_deferred;              /* pendings in CAP_DEFERRED (atomic; changed under q_lock) */
 	size_t blob_bytes;                /* of pendings' small blobs, not yet staged (atomic) */
 	pthread_cond_t cap_cond;          /* a deferred capture finished (q_lock) */
 	uint64_t n_recorded, n_committed, n_durable;
 	bool flush_wanted, stop;
-	int error;
+	int error;                        /* the first failure since history last caught up */
+	bool behind;                      /* live/ may hold saves history lacks: recover before clean */
+	uint64_t catchups;                /* catch-up attempts made (q_lock) */
+	bool catchup_wanted;              /* a flush asks for one now */
+	long catchup_ms;                  /* until the next one */
+	struct timespec last_catchup;
 	struct timespec first_unpacked;
 	bool unpacked;
 	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
@@ -100,6 +116,8 @@ struct rfs_history {
 /* history.c */
 /* Open cpath ("" = the root) in live/ read-only, without touching its atime. fd or -errno. */
 int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags);
+/* lstat of cpath in live/ (any depth). 0 or -errno. */
+int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st);
 int rfs_h_open_odb(struct rfs_history *h);   /* odb, packs, stage (writable) for h->repo */
 int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
 int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *events, size_t n,
@@ -107,6 +125,17 @@ int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *e
 int rfs_h_publish(struct rfs_history *h);
 /* Parse and check history.git/recfs/head. 0, -ENOENT, -EBADMSG (bad signature or form). */
 int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);
+#define RFS_LIVE_DIGEST 32               /* BLAKE2b of live/'s entries and their stat, at a clean close */
+struct rfs_head_rec {
+	unsigned version;                 /* 1 (no state: never clean) or 2 */
+	uint64_t seq;                     /* 0: a new history, no commit yet */
+	git_oid oid;
+	bool clean;                       /* closed cleanly: every save committed and durable */
+	uint8_t digest[RFS_LIVE_DIGEST];  /* clean: live/ as it was left */
+};
+int rfs_h_read_head(struct rfs_history *h, struct rfs_head_rec *r);
+/* No ref (nor head record), yet live/ holds more than a new vault's root. */
+bool rfs_h_history_vanished(struct rfs_history *h);
 bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e);
 int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r);
 
@@ -123,6 +152,20 @@ int rfs_index_sync(struct rfs_history *h);   /* writable: catch the file up with
 int rfs_tree_update(struct rfs_history *h, const git_oid *base, const git_tree_update *updates,
                     size_t n, git_oid *out);
 void rfs_tree_cache_free(struct rfs_tree_cache *c);
+/* Chunk trees (format 2): depth for n chunks; the depth, chunk count and
+** last chunk blob of a chunk tree. */
+unsigned rfs_chunk_depth(uint64_t n);
+int rfs_chunk_child_pos(const char *name, size_t len);   /* "00".."3f": 0..63; else -1 */
+int rfs_chunk_tree_shape(struct rfs_history *h, const git_oid *top, unsigned *depth, uint64_t *n,
+                         git_oid *last);
+/* A chunk neither updated nor in the base: its blob id, or -errno. */
+typedef int (*rfs_chunk_fill_cb)(void *arg, uint64_t k, git_oid *oid);
+/* Write the chunk tree of a file of n chunks: chunks idx[0..nidx) (sorted,
+** unique) become oids[], the rest come from base (a chunk tree; NULL:
+** none), else from fill. marker: the marker blob. Trees go to the stage. */
+int rfs_chunk_tree_update(struct rfs_history *h, const git_oid *base, uint64_t n,
+                          const uint64_t *idx, const git_oid *oids, size_t nidx,
+                          const git_oid *marker, rfs_chunk_fill_cb fill, void *arg, git_oid *out);
 
 /* recover.c */
 int rfs_h_recover(struct rfs_history *h);

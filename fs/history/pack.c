@@ -594,6 +594,8 @@ static int stream_finish(struct rfs_pack_stream *s, int rc, char name[41])
 	uint8_t sum[20];
 	char tidx[PATH_MAX];
 	int ifd = -1;
+	if (rc == 0 && s->o.err)
+		rc = s->o.err;               /* a write failed (ENOSPC...): say so, not a count mismatch */
 	if (rc == 0 && s->n != s->count)
 		rc = -EINVAL;
 	if (rc == 0) {
@@ -727,6 +729,48 @@ static int list_packs(const char *packdir, struct pack_file **out, size_t *n)
 	}
 	closedir(d);
 	return rc;
+}
+
+/* Whether name in dirfd lacks its other half: "pack-X.pack" without
+** "pack-X.idx", or the reverse. */
+static bool half_pack(int dirfd, const char *name)
+{
+	size_t len = strlen(name);
+	const char *other = len > 10 && !strcmp(name + len - 5, ".pack") ? ".idx"
+	                  : len > 9 && !strcmp(name + len - 4, ".idx") ? ".pack" : NULL;
+	if (strncmp(name, "pack-", 5) || !other)
+		return false;
+	char twin[NAME_MAX + 2];
+	size_t stem = len - (strcmp(other, ".idx") ? 4 : 5);
+	if (stem + strlen(other) >= sizeof twin)
+		return false;
+	snprintf(twin, sizeof twin, "%.*s%s", (int)stem, name, other);
+	return faccessat(dirfd, twin, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+}
+
+long rfs_pack_leftovers(const char *packdir, bool remove,
+                        void (*fn)(void *arg, const char *name, uint64_t bytes), void *arg)
+{
+	DIR *d = opendir(packdir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	long found = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		if (strncmp(n, "tmp_pack_", 9) && strncmp(n, "tmp_idx_", 8) && !half_pack(dirfd(d), n))
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		found++;
+		if (fn)
+			fn(arg, n, (uint64_t)st.st_size);
+		if (remove)
+			(void)unlinkat(dirfd(d), n, 0);
+	}
+	closedir(d);
+	return found;
 }
 
 long rfs_packs_count(const struct rfs_packs *p)

@@ -66,6 +66,15 @@ int rfs_packs_reload(struct rfs_packs *p);
 int rfs_packs_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
                           void (*relock)(void *arg, int lock), void *arg);
 
+/* Leftovers of a killed writer in packdir: its temporary files (tmp_pack_*,
+** tmp_idx_*), and a pack or index whose other half is missing (killed
+** between the two renames, or while gc removed packs). fn(arg, name, bytes)
+** per file; remove: unlink it as well. Only while no one writes packs
+** (the vault lock, and in a daemon pack_lock and git_lock, held).
+** The number found, or -errno. */
+long rfs_pack_leftovers(const char *packdir, bool remove,
+                        void (*fn)(void *arg, const char *name, uint64_t bytes), void *arg);
+
 /* Number of packs in objects/pack; -errno. */
 long rfs_packs_count(const struct rfs_packs *p);
 

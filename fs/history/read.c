@@ -6,12 +6,16 @@
 ** target it was given.
 */
 #include "fs/history/internal.h"
+#include "fs/log.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -20,9 +24,11 @@
 #include "crypto/names.h"
 #include "crypto/secmem.h"
 
+/* -ENODATA: the object is not in history.git at all (missing, not damaged). */
 static int read_blob(struct rfs_history *h, const git_oid *oid, git_blob **out)
 {
-	return git_blob_lookup(out, h->repo, oid) < 0 ? -EIO : 0;
+	int rc = git_blob_lookup(out, h->repo, oid);
+	return rc == GIT_ENOTFOUND ? -ENODATA : rc < 0 ? -EIO : 0;
 }
 
 int rfs_h_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16])
@@ -178,8 +184,11 @@ static int parse_date(const char *s, time_t *out)
 		if (s[16] && (s[16] != ':' || sscanf(s + 17, "%2d%n", &ss, &m) != 1 || m != 2 || s[19]))
 			return -EINVAL;
 	}
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 || mi > 59 || ss > 60)
-		return -EINVAL;
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+	    hh > 23 || mi > 59 || ss > 60)
+		return -EINVAL;          /* 2023-02-30 is no day: never let mktime roll it over */
 	struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = hh,
 	                 .tm_min = mi, .tm_sec = ss, .tm_isdst = -1 };
 	*out = mktime(&tm);
@@ -195,7 +204,9 @@ static int resolve_locked(struct rfs_history *h, const char *spec, git_oid *out)
 {
 	if (!h->head_seq)
 		return -ENOENT;
-	if (!spec || !spec[0] || !strcmp(spec, "HEAD")) {
+	if (spec && !spec[0])
+		return -EINVAL;          /* an empty revision is a mistake, never "the newest" */
+	if (!spec || !strcmp(spec, "HEAD")) {
 		*out = h->head;
 		return 0;
 	}
@@ -270,30 +281,129 @@ static int entry_at_rev(struct rfs_history *h, const char *rev, const char *clea
 /* Feed the ciphertext of an entry, piece by piece (one blob per chunk). */
 typedef int (*piece_cb)(void *arg, const uint8_t *p, size_t n);
 
-static int for_each_piece(struct rfs_history *h, const git_tree_entry *e, piece_cb cb, void *arg)
+struct pieces {
+	struct rfs_history *h;
+	piece_cb cb;                      /* NULL: only add the chunk sizes to *size */
+	void *arg;
+	uint64_t *size;
+};
+
+static int piece_blob(struct pieces *w, const git_oid *oid)
 {
-	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
-		git_blob *b = NULL;
-		int rc = read_blob(h, git_tree_entry_id(e), &b);
-		if (rc == 0)
-			rc = cb(arg, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
-		git_blob_free(b);
-		return rc;
+	if (!w->cb) {
+		size_t len;
+		git_object_t type;
+		if (git_odb_read_header(&len, &type, w->h->odb, oid) < 0 || type != GIT_OBJECT_BLOB)
+			return -EIO;
+		*w->size += len;
+		return 0;
 	}
+	git_blob *b = NULL;
+	int rc = read_blob(w->h, oid, &b);
+	if (rc == 0)
+		rc = w->cb(w->arg, git_blob_rawcontent(b), (size_t)git_blob_rawsize(b));
+	git_blob_free(b);
+	return rc;
+}
+
+/* One node of a chunk tree, level levels above the chunks: its children are
+** named 00, 01, ... in order, all full but the last (all when full). */
+static int piece_node(struct pieces *w, const git_oid *oid, unsigned level, bool full, bool top)
+{
 	git_tree *t = NULL;
-	if (git_tree_lookup(&t, h->repo, git_tree_entry_id(e)) < 0)
-		return -EIO;
-	int rc = 0;
-	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 0; i++) {
-		const git_tree_entry *c = git_tree_entry_byindex(t, i);
-		if (git_tree_entry_name(c)[0] == '.')
+	int rc = git_tree_lookup(&t, w->h->repo, oid);
+	if (rc < 0)
+		return rc == GIT_ENOTFOUND ? -ENODATA : -EIO;
+	size_t n = 0, count = git_tree_entrycount(t);
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		const char *name = git_tree_entry_name(git_tree_entry_byindex(t, i));
+		if (top && name[0] == '.')
 			continue;                    /* the marker */
-		rc = for_each_piece(h, c, cb, arg);
+		if (rfs_chunk_child_pos(name, strlen(name)) != (int)n++)
+			rc = -EIO;
+	}
+	if (rc == 0 && (n == 0 || n > RFS_CHUNK_FANOUT || (full && n != RFS_CHUNK_FANOUT)))
+		rc = -EIO;
+	size_t k = 0;
+	for (size_t i = 0; i < count && rc == 0; i++) {
+		const git_tree_entry *c = git_tree_entry_byindex(t, i);
+		if (top && git_tree_entry_name(c)[0] == '.')
+			continue;
+		bool last = ++k == n;
+		if (level == 1)
+			rc = git_tree_entry_type(c) == GIT_OBJECT_BLOB ? piece_blob(w, git_tree_entry_id(c)) : -EIO;
+		else
+			rc = git_tree_entry_type(c) == GIT_OBJECT_TREE
+			     ? piece_node(w, git_tree_entry_id(c), level - 1, full || !last, false) : -EIO;
 	}
 	git_tree_free(t);
 	return rc;
 }
 
+/* A chunk tree's marker: format 2, or a clear refusal of format 1. */
+static int chunk_format(struct rfs_history *h, const git_oid *tree)
+{
+	git_tree *t = NULL;
+	if (git_tree_lookup(&t, h->repo, tree) < 0)
+		return -EIO;
+	const git_tree_entry *m = git_tree_entry_byname(t, RFS_CHUNK_MARKER);
+	git_blob *b = NULL;
+	int rc = m ? read_blob(h, git_tree_entry_id(m), &b) : -EIO;
+	size_t len = rc == 0 ? (size_t)git_blob_rawsize(b) : 0;
+	const void *text = rc == 0 ? git_blob_rawcontent(b) : NULL;
+	if (rc == 0 && !(len == sizeof RFS_CHUNK_MARKER_TEXT - 1 && !memcmp(text, RFS_CHUNK_MARKER_TEXT, len))) {
+		rc = -EIO;
+		if (len == sizeof RFS_CHUNK_MARKER_TEXT_V1 - 1 && !memcmp(text, RFS_CHUNK_MARKER_TEXT_V1, len)) {
+			char hex[GIT_OID_HEXSZ + 1];
+			rfs_log(LOG_ERR, "history: chunked file %s in %s/%s is of history format 1; this recfs "
+			        "reads format 2 only (vaults of format 1 are refused at mount)",
+			        git_oid_tostr(hex, sizeof hex, tree), h->v->path, RFS_HISTORY_DIR);
+			rc = -EPROTONOSUPPORT;
+		}
+	}
+	git_blob_free(b);
+	git_tree_free(t);
+	return rc;
+}
+
+static int walk_pieces(struct pieces *w, const git_tree_entry *e)
+{
+	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+		return piece_blob(w, git_tree_entry_id(e));
+	unsigned depth;
+	uint64_t n;
+	int rc = chunk_format(w->h, git_tree_entry_id(e));
+	if (rc == 0)
+		rc = rfs_chunk_tree_shape(w->h, git_tree_entry_id(e), &depth, &n, NULL);
+	return rc < 0 ? rc : piece_node(w, git_tree_entry_id(e), depth, false, true);
+}
+
+static int for_each_piece(struct rfs_history *h, const git_tree_entry *e, piece_cb cb, void *arg)
+{
+	struct pieces w = { h, cb, arg, NULL };
+	return walk_pieces(&w, e);
+}
+
+/* The first chunk of a chunked file (its header): down the first children. */
+static int first_chunk(struct rfs_history *h, const git_tree_entry *e, git_oid *out)
+{
+	*out = *git_tree_entry_id(e);
+	for (unsigned d = 0; d <= RFS_CHUNK_DEPTH_MAX; d++) {
+		git_tree *t = NULL;
+		if (git_tree_lookup(&t, h->repo, out) < 0)
+			return -EIO;
+		const git_tree_entry *c = git_tree_entry_byname(t, "00");
+		bool blob = c && git_tree_entry_type(c) == GIT_OBJECT_BLOB;
+		if (c)
+			*out = *git_tree_entry_id(c);
+		git_tree_free(t);
+		if (!c)
+			return -EIO;
+		if (blob)
+			return 0;
+	}
+	return -EIO;
+}
 
 static int put_fd(void *arg, const uint8_t *p, size_t n)
 {
@@ -383,23 +493,19 @@ static int put_plain(void *arg, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static int add_size(void *arg, const uint8_t *p, size_t n)
+/* Ciphertext size of an entry (from object headers, reading no content). */
+static int entry_size_of(struct rfs_history *h, const git_tree_entry *e, uint64_t *size)
 {
-	*(uint64_t *)arg += n;
-	return 0;
+	*size = 0;
+	struct pieces w = { h, NULL, NULL, size };
+	return walk_pieces(&w, e);
 }
 
+/* Ciphertext size of an entry, 0 when it cannot be known. */
 static uint64_t entry_size(struct rfs_history *h, const git_tree_entry *e)
 {
-	uint64_t total = 0;
-	if (git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
-		size_t len;
-		git_object_t type;
-		if (git_odb_read_header(&len, &type, h->odb, git_tree_entry_id(e)) == 0)
-			return len;
-	}
-	for_each_piece(h, e, add_size, &total);
-	return total;
+	uint64_t total;
+	return entry_size_of(h, e, &total) == 0 ? total : 0;
 }
 
 static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int out_fd)
@@ -433,8 +539,9 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 		return -ENOMEM;
 	d->h = h;
 	d->out_fd = out_fd;
-	d->total = entry_size(h, e);
-	int rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
+	int rc = entry_size_of(h, e, &d->total);
+	if (rc == 0)
+		rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
 	if (rc == 0 && (d->ncarry || !d->have_hdr))
 		rc = -EIO;
 	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
@@ -523,18 +630,14 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 			uint8_t hdr[RFS_HEADER_SIZE];
 			struct rfs_header hd;
 			git_blob *b = NULL;
-			const git_tree_entry *first = e;
-			git_tree *t = NULL;
-			if (chunked && git_tree_lookup(&t, h->repo, git_tree_entry_id(e)) == 0)
-				first = git_tree_entry_byname(t, "00000000");
-			if (first && read_blob(h, git_tree_entry_id(first), &b) == 0 &&
+			git_oid first = *git_tree_entry_id(e);
+			if ((!chunked || first_chunk(h, e, &first) == 0) && read_blob(h, &first, &b) == 0 &&
 			    git_blob_rawsize(b) >= RFS_HEADER_SIZE) {
 				memcpy(hdr, git_blob_rawcontent(b), RFS_HEADER_SIZE);
 				if (rfs_header_parse(&hd, hdr, sizeof hdr) == 0)
 					memcpy(out->file_id, hd.file_id, 16);
 			}
 			git_blob_free(b);
-			git_tree_free(t);
 		}
 		out->seq = r.seq;
 		git_oid_tostr(out->rev, sizeof out->rev, &oid);
@@ -739,4 +842,113 @@ int rfs_history_materialise(struct rfs_history *h, const char *rev, const char *
 		close(dfd);
 	free(mm.m);
 	return rc;
+}
+
+/* ---- views of `mount --at`, and what killed processes leave behind ---- */
+
+#define VIEW_PREFIX "at-"
+
+int rfs_history_view_dir(struct rfs_vault *v, const char *rev, char dir[PATH_MAX])
+{
+	for (int tries = 0; tries < 8; tries++) {
+		snprintf(dir, PATH_MAX, "%s/" VIEW_PREFIX "%.12s-XXXXXX", v->path, rev);
+		if (!mkdtemp(dir))
+			return -errno;
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			int rc = -errno;
+			rmdir(dir);
+			return rc;
+		}
+		struct stat st;
+		if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0)
+			return fd;
+		close(fd);                   /* a cleaner took it for a leftover first: again */
+	}
+	return -EAGAIN;
+}
+
+/* Bytes of the files below name (in dirfd); remove: delete it all. */
+static uint64_t tree_bytes(int at, const char *name, bool remove, int depth)
+{
+	struct stat st;
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode)) {
+		if (remove)
+			(void)unlinkat(at, name, 0);
+		return S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+	}
+	uint64_t sum = 0;
+	int fd = depth < 256 ? openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d && fd >= 0)
+		close(fd);
+	struct dirent *de;
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			sum += tree_bytes(dirfd(d), de->d_name, remove, depth + 1);
+	if (d)
+		closedir(d);
+	if (remove)
+		(void)unlinkat(at, name, AT_REMOVEDIR);
+	return sum;
+}
+
+/* Folders of views that no process holds (see rfs_history_view_dir). */
+static long view_leftovers(struct rfs_vault *v, bool remove, rfs_leftover_fn fn, void *arg)
+{
+	int fd = openat(v->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* an offset of its own */
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	long found = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, VIEW_PREFIX, strlen(VIEW_PREFIX)))
+			continue;
+		int vfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (vfd < 0)
+			continue;
+		if (flock(vfd, LOCK_EX | LOCK_NB) == 0) {     /* no view holds it */
+			found++;
+			uint64_t bytes = tree_bytes(dirfd(d), de->d_name, remove, 0);
+			if (fn)
+				fn(arg, de->d_name, bytes);
+		}
+		close(vfd);
+	}
+	closedir(d);
+	return found;
+}
+
+struct pack_leftover {
+	rfs_leftover_fn fn;
+	void *arg;
+};
+
+static void on_pack_leftover(void *arg, const char *name, uint64_t bytes)
+{
+	struct pack_leftover *pl = arg;
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/objects/pack/%s", RFS_HISTORY_DIR, name);
+	if (pl->fn)
+		pl->fn(pl->arg, path, bytes);
+}
+
+long rfs_history_leftovers(struct rfs_vault *v, bool remove, rfs_leftover_fn fn, void *arg)
+{
+	long found = 0;
+	if (v->lock_fd >= 0) {
+		char packdir[PATH_MAX];
+		struct pack_leftover pl = { fn, arg };
+		snprintf(packdir, sizeof packdir, "%s/%s/objects/pack", v->path, RFS_HISTORY_DIR);
+		found = rfs_pack_leftovers(packdir, remove, on_pack_leftover, &pl);
+	}
+	long views = found < 0 ? 0 : view_leftovers(v, remove, fn, arg);
+	return found < 0 ? found : views < 0 ? views : found + views;
 }

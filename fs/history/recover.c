@@ -1,7 +1,8 @@
 /*
 ** recover: bring history in line with live/ at open (after a crash), and
 ** the tree comparison that verify shares.
-** Must never: change live/; commit anything but what live/ holds.
+** Must never: change live/; commit anything but what live/ holds, nor a
+** file, name or link target of live/ that does not authenticate.
 */
 #include "fs/history/internal.h"
 
@@ -13,6 +14,9 @@
 #include <unistd.h>
 #include "crypto/content.h"
 #include "crypto/names.h"
+#include "crypto/secmem.h"
+#include "fs/cfile.h"
+#include "fs/log.h"
 
 int rfs_h_capture_live(struct rfs_history *h, git_oid *tree)
 {
@@ -44,7 +48,13 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 		p[strlen(p) - sl] = 0;
 		return p;
 	}
-	if (slash) {                         /* inside a chunked file? */
+	/* Inside a chunked file? Its marker and chunk nodes ("00".."3f": no
+	** sealed name is that short) sit up to RFS_CHUNK_DEPTH_MAX levels below it. */
+	for (int up = 0; up <= RFS_CHUNK_DEPTH_MAX; up++) {
+		slash = strrchr(p, '/');
+		if (!slash || (rfs_chunk_child_pos(slash + 1, strlen(slash + 1)) < 0 &&
+		               strcmp(slash + 1, RFS_CHUNK_MARKER)))
+			break;
 		*slash = 0;
 		git_tree_entry *e = NULL;
 		bool chunked = false;
@@ -55,10 +65,10 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 				git_tree_entry_free(e);
 			}
 		}
-		if (!chunked)
-			*slash = '/';
+		if (chunked)
+			return p;
 	}
-	return p;
+	return strcpy(p, path);
 }
 
 struct diff_walk {
@@ -102,22 +112,63 @@ int rfs_h_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_tree_di
 	if (git_diff_tree_to_tree(&diff, h->repo, a, b, &o) < 0)
 		return -EIO;
 	struct diff_walk w = { h, a, b, cb, arg, NULL, 0 };
-	int rc = git_diff_foreach(diff, on_delta, NULL, NULL, NULL, &w);
+	/* The deltas alone: git_diff_foreach would load both blobs of each
+	** change, and verify hashes live/ without storing its blobs. */
+	for (size_t i = 0; i < git_diff_num_deltas(diff) && !w.rc; i++)
+		on_delta(git_diff_get_delta(diff, i), 0, &w);
 	free(w.last);
 	git_diff_free(diff);
-	return w.rc ? w.rc : rc < 0 ? -EIO : 0;
+	return w.rc;
 }
 
 struct recovery {
 	git_tree *old, *now;
 	struct rfs_event *ev;
 	size_t n, cap;
+	char **bad;                       /* cipher paths left out: they do not authenticate */
+	size_t nbad;
 };
+
+/* Whether the live/ file or symlink at cpath authenticates (header, key,
+** every block; a link's target). NULL when it does, else why not. */
+static const char *live_fails(struct rfs_history *h, const char *cpath)
+{
+	struct stat st;
+	if (fstatat(h->v->live_fd, cpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return "cannot be read";
+	if (S_ISLNK(st.st_mode)) {
+		char text[8192], target[8192];
+		ssize_t n = readlinkat(h->v->live_fd, cpath, text, sizeof text - 1);
+		if (n >= 0)
+			text[n] = 0;
+		return n < 0 || rfs_target_open(target, sizeof target, text, h->v->keys) < 0
+		       ? "its link target does not authenticate" : NULL;
+	}
+	if (!S_ISREG(st.st_mode))
+		return NULL;
+	int fd = rfs_h_open_live(h, cpath, 0);
+	uint8_t *key = rfs_key_alloc();
+	struct rfs_cfile cf = { .fd = fd, .key = key };
+	const char *why = NULL;
+	uint64_t bad;
+	if (fd < 0 || !key)
+		why = fd < 0 ? "cannot be read" : "out of memory";
+	else if (rfs_cfile_load(h->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why) < 0)
+		why = why ? why : "its header or key does not authenticate";
+	else if (rfs_cfile_stat_size(fd, &cf.size) < 0)
+		why = "its size is not that of any content (cut short?)";
+	else if (rfs_cfile_check(&cf, &bad) < 0)
+		why = "a block does not authenticate";
+	rfs_key_free(key);
+	if (fd >= 0)
+		close(fd);
+	return why;
+}
 
 static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs_event *e)
 {
 	struct stat st;
-	if (fstatat(h->v->live_fd, cpath[0] ? cpath : ".", &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (rfs_h_stat_live(h, cpath, &st) < 0)
 		return;
 	e->mode = st.st_mode;
 	e->uid = st.st_uid;
@@ -156,13 +207,31 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 		r->ev = ev;
 		r->cap = cap;
 	}
+	char *clear = rfs_h_clear_of(h, what == 'D' ? r->old : r->now, cpath);
+	const char *why = what == 'D' || !cpath[0] ? NULL : !clear ? "its name does not authenticate"
+	                                                           : live_fails(h, cpath);
+	if (why) {                           /* never signed into history: named, left out */
+		char **bad = realloc(r->bad, (r->nbad + 1) * sizeof *bad);
+		if (!bad || !(bad[r->nbad] = strdup(cpath))) {
+			free(clear);
+			if (bad)
+				r->bad = bad;
+			return -ENOMEM;
+		}
+		r->bad = bad;
+		r->nbad++;
+		rfs_log(LOG_WARNING, "history: %s: %s (tampered or damaged); left out of history, which "
+		        "keeps the version before; run 'recfs fsck %s'", clear ? clear : cpath, why,
+		        h->v->path);
+		free(clear);
+		return 0;
+	}
 	struct rfs_event *e = &r->ev[r->n++];
 	memset(e, 0, sizeof *e);
 	e->kind = what == 'D' ? RFS_SAVE_DELETED : RFS_SAVE_RECOVERED;
 	e->type = RFS_OBJ_FILE;
 	if (what != 'D')
 		event_from_live(h, cpath, e);
-	char *clear = rfs_h_clear_of(h, what == 'D' ? r->old : r->now, cpath);
 	e->path = clear ? clear : rfs_strdup0(cpath);
 	e->path_old = rfs_strdup0(NULL);
 	e->restored_from = rfs_strdup0(NULL);
@@ -175,6 +244,33 @@ static bool fresh_vault(const git_tree *live)
 {
 	return git_tree_entrycount(live) == 1 &&
 	       !strcmp(git_tree_entry_name(git_tree_entry_byindex(live, 0)), RFS_DIRID_FILE);
+}
+
+/* The tree of live/ with each entry that did not authenticate put back as
+** the newest commit had it (or left out when it is new). */
+static int leave_out_bad(struct rfs_history *h, struct recovery *r, git_oid *tree)
+{
+	git_tree_update *up = calloc(r->nbad, sizeof *up);
+	git_tree_entry **old = calloc(r->nbad, sizeof *old);
+	int rc = up && old ? 0 : -ENOMEM;
+	for (size_t i = 0; i < r->nbad && rc == 0; i++) {
+		up[i].path = r->bad[i];
+		if (r->old && git_tree_entry_bypath(&old[i], r->old, r->bad[i]) == 0) {
+			up[i].action = GIT_TREE_UPDATE_UPSERT;
+			up[i].id = *git_tree_entry_id(old[i]);
+			up[i].filemode = git_tree_entry_filemode(old[i]);
+		} else {
+			up[i].action = GIT_TREE_UPDATE_REMOVE;
+		}
+	}
+	git_oid fixed;
+	if (rc == 0 && (rc = rfs_tree_update(h, tree, up, r->nbad, &fixed)) == 0)
+		*tree = fixed;
+	for (size_t i = 0; old && i < r->nbad; i++)
+		git_tree_entry_free(old[i]);
+	free(old);
+	free(up);
+	return rc;
 }
 
 int rfs_h_recover(struct rfs_history *h)
@@ -195,6 +291,10 @@ int rfs_h_recover(struct rfs_history *h)
 		goto out;                        /* history already holds live/ */
 	if (rc == 0 && r.old)
 		rc = rfs_h_tree_diff(h, r.old, r.now, on_recovered, &r);
+	if (rc == 0 && r.nbad)
+		rc = leave_out_bad(h, &r, &now_oid);
+	if (rc == 0 && r.old && git_oid_equal(git_tree_id(r.old), &now_oid))
+		goto out;                        /* all that differed was left out */
 	if (rc == 0 && !r.n)
 		rc = on_recovered(h, "", 'M', &r);   /* first commit, or a change with no owner */
 	if (rc == 0 && !r.old && fresh_vault(r.now))
@@ -204,9 +304,21 @@ int rfs_h_recover(struct rfs_history *h)
 		rc = rfs_h_commit(h, &now_oid, r.ev, r.n, &commit);
 	if (rc == 0)
 		rc = rfs_h_publish(h);
+	size_t files = 0;
+	for (size_t i = 0; rc == 0 && r.old && i < r.n; i++)
+		files += r.ev[i].kind == RFS_SAVE_RECOVERED && r.ev[i].type == RFS_OBJ_FILE;
+	if (rc == 0 && r.old) {
+		char hex[GIT_OID_HEXSZ + 1];
+		rfs_log(LOG_NOTICE, "history: recovered %zu file%s that history lacked (after a crash), "
+		        "in commit %.12s; 'recfs log' lists them as \"recovered\"", files,
+		        files == 1 ? "" : "s", git_oid_tostr(hex, sizeof hex, &commit));
+	}
 out:
 	for (size_t i = 0; i < r.n; i++)
 		rfs_event_clear(&r.ev[i]);
+	for (size_t i = 0; i < r.nbad; i++)
+		free(r.bad[i]);
+	free(r.bad);
 	free(r.ev);
 	git_tree_free(r.old);
 	git_tree_free(r.now);

@@ -327,3 +327,221 @@ int rfs_tree_update(struct rfs_history *h, const git_oid *base, const git_tree_u
 	free(u);
 	return rc;
 }
+
+/* ---- chunk trees (docs/HISTORY.md, "Chunk trees") ----
+** A file of n chunks is a tree of depth d (the least with F^d >= n): the
+** top holds the marker and up to F children, each a subtree of the level
+** below, down to leaf trees of chunk blobs; children are named by their
+** position ("00".."3f"). Every child but the last of a node is full, so
+** chunk k's path is the base-F digits of k. A save rewrites the chunks it
+** changed and the trees above them: a few KiB, whatever the file's size. */
+
+static const char *child_name(unsigned pos)
+{
+	static char names[RFS_CHUNK_FANOUT][3];
+	static const char hex[] = "0123456789abcdef";
+	if (!names[pos][0]) {                /* benign race: every writer writes the same bytes */
+		names[pos][1] = hex[pos & 15];
+		names[pos][0] = hex[pos >> 4];
+	}
+	return names[pos];
+}
+
+int rfs_chunk_child_pos(const char *name, size_t len)
+{
+	if (len != 2)
+		return -1;
+	int v = 0;
+	for (size_t i = 0; i < 2; i++) {
+		char c = name[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v < RFS_CHUNK_FANOUT ? v : -1;
+}
+
+unsigned rfs_chunk_depth(uint64_t n)
+{
+	unsigned d = 1;
+	for (uint64_t cover = RFS_CHUNK_FANOUT; cover < n; cover *= RFS_CHUNK_FANOUT)
+		d++;
+	return d;
+}
+
+static uint64_t span_of(unsigned level)    /* chunks under one node of this level */
+{
+	uint64_t s = 1;
+	for (unsigned i = 0; i < level; i++)
+		s *= RFS_CHUNK_FANOUT;
+	return s;
+}
+
+/* The children of a node tree (the marker and anything else skipped). */
+struct kids {
+	git_oid oid[RFS_CHUNK_FANOUT];
+	bool have[RFS_CHUNK_FANOUT];
+	bool tree[RFS_CHUNK_FANOUT];
+	unsigned n;                       /* 1 + the last position present, 0 if none */
+};
+
+static int read_kids(struct rfs_history *h, const git_oid *node, struct kids *k)
+{
+	memset(k, 0, sizeof *k);
+	const uint8_t *data;
+	size_t len;
+	int rc = raw_get(h, node, &data, &len);
+	struct entries es = { 0 };
+	if (rc == 0)
+		rc = parse_tree(data, len, &es);
+	for (size_t i = 0; rc == 0 && i < es.n; i++) {
+		int pos = rfs_chunk_child_pos(es.v[i].name, es.v[i].namelen);
+		if (pos < 0)
+			continue;
+		k->oid[pos] = es.v[i].oid;
+		k->have[pos] = true;
+		k->tree[pos] = es.v[i].mode == GIT_FILEMODE_TREE;
+		if ((unsigned)pos + 1 > k->n)
+			k->n = (unsigned)pos + 1;
+	}
+	free(es.v);
+	return rc;
+}
+
+int rfs_chunk_tree_shape(struct rfs_history *h, const git_oid *top, unsigned *depth, uint64_t *n,
+                         git_oid *last)
+{
+	struct kids k;
+	git_oid node = *top;
+	unsigned d = 0;
+	uint64_t count = 0;
+	int rc;
+	/* Down the last child of each level: full subtrees before it. */
+	for (;;) {
+		if ((rc = read_kids(h, &node, &k)) < 0)
+			return rc;
+		if (!k.n || !k.have[k.n - 1])
+			return -EIO;
+		d++;
+		count = count * RFS_CHUNK_FANOUT + (k.n - 1);
+		node = k.oid[k.n - 1];
+		if (!k.tree[k.n - 1])
+			break;
+		if (d > RFS_CHUNK_DEPTH_MAX)
+			return -EIO;
+	}
+	*depth = d;
+	*n = count + 1;
+	if (last)
+		*last = node;
+	return 0;
+}
+
+struct chunk_update {
+	struct rfs_history *h;
+	uint64_t n, prev_n;               /* chunks now, and in the base */
+	const uint64_t *idx;              /* sorted, unique */
+	const git_oid *oids;
+	size_t nidx;
+	rfs_chunk_fill_cb fill;
+	void *arg;
+	const git_oid *marker;
+};
+
+static size_t lower_bound(const uint64_t *v, size_t n, uint64_t x)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Node of this level covering chunks [first, first + F^level), from the
+** base node (NULL: none) that is nlevel high (below level: it is child 00). */
+static int node_update(struct chunk_update *cu, const git_oid *node, unsigned nlevel,
+                       unsigned level, uint64_t first, bool top, git_oid *out)
+{
+	struct kids k;
+	memset(&k, 0, sizeof k);
+	int rc = 0;
+	if (node && nlevel == level)
+		rc = read_kids(cu->h, node, &k);
+	uint64_t span = span_of(level - 1);
+	struct entries es = { 0 };
+	if (rc == 0 && top)
+		rc = entries_push(&es, &(struct entry){ RFS_CHUNK_MARKER, sizeof RFS_CHUNK_MARKER - 1,
+		                                        GIT_FILEMODE_BLOB, *cu->marker });
+	for (unsigned c = 0; rc == 0 && c < RFS_CHUNK_FANOUT; c++) {
+		uint64_t cf = first + c * span;
+		if (cf >= cu->n)
+			break;                       /* past the end: gone */
+		struct entry e = { child_name(c), 2, level > 1 ? GIT_FILEMODE_TREE : GIT_FILEMODE_BLOB, { { 0 } } };
+		size_t u = lower_bound(cu->idx, cu->nidx, cf);
+		bool touched = u < cu->nidx && cu->idx[u] < cf + span;
+		if (level == 1) {
+			if (touched)
+				e.oid = cu->oids[u];
+			else if (k.have[c] && !k.tree[c] && cf < cu->prev_n)
+				e.oid = k.oid[c];
+			else if (!cu->fill || (rc = cu->fill(cu->arg, cf, &e.oid)) < 0)
+				rc = rc < 0 ? rc : -ENOENT;
+		} else {
+			const git_oid *sub = NULL;
+			unsigned slevel = 0;
+			bool grown = node && nlevel < level && c == 0;
+			if (grown) {
+				sub = node;              /* the base grew a level: it is our first child, */
+				slevel = nlevel;         /* rewritten (a top's marker must not stay inside) */
+			} else if (k.have[c] && k.tree[c]) {
+				sub = &k.oid[c];
+				slevel = level - 1;
+			}
+			bool whole = sub && !grown && slevel == level - 1 && cf + span <= cu->n && cf + span <= cu->prev_n;
+			if (whole && !touched)
+				e.oid = *sub;
+			else
+				rc = node_update(cu, sub, slevel, level - 1, cf, false, &e.oid);
+		}
+		if (rc == 0)
+			rc = entries_push(&es, &e);
+	}
+	if (rc == 0)
+		rc = write_tree(cu->h, &es, out);
+	free(es.v);
+	return rc;
+}
+
+int rfs_chunk_tree_update(struct rfs_history *h, const git_oid *base, uint64_t n,
+                          const uint64_t *idx, const git_oid *oids, size_t nidx,
+                          const git_oid *marker, rfs_chunk_fill_cb fill, void *arg, git_oid *out)
+{
+	struct chunk_update cu = { h, n, 0, idx, oids, nidx, fill, arg, marker };
+	unsigned bdepth = 0, depth = rfs_chunk_depth(n);
+	git_oid node;
+	int rc = 0;
+	if (base && (rc = rfs_chunk_tree_shape(h, base, &bdepth, &cu.prev_n, NULL)) < 0)
+		return rc;
+	if (base)
+		node = *base;
+	/* Shrunk below a level: the base's first child is the new top. */
+	while (base && bdepth > depth && rc == 0) {
+		struct kids k;
+		if ((rc = read_kids(h, &node, &k)) == 0 && (!k.have[0] || !k.tree[0]))
+			rc = -EIO;
+		if (rc == 0) {
+			node = k.oid[0];
+			bdepth--;
+			uint64_t span = span_of(bdepth);
+			cu.prev_n = cu.prev_n < span ? cu.prev_n : span;
+		}
+	}
+	if (rc == 0)
+		rc = node_update(&cu, base ? &node : NULL, bdepth, depth, 0, true, out);
+	return rc;
+}

@@ -6,6 +6,7 @@
 ** Must never: change a commit or move the ref (gc keeps every reachable object).
 */
 #include "fs/history/internal.h"
+#include "fs/escape.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,9 +14,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <sodium.h>
+#include "crypto/content.h"
 #include "crypto/encoding.h"
+#include "crypto/keystore.h"
+#include "crypto/names.h"
+#include "crypto/secmem.h"
 
 /* ---- a set of object ids ---- */
 
@@ -68,17 +74,20 @@ struct walk {
 	struct rfs_verify_result *res;
 	const git_oid *commit;
 	bool read_blobs;
+	struct oidset key_ids;            /* file ids whose keys/ entry was checked (verify) */
+	uint8_t *key;                     /* sodium memory for a key being checked */
 };
 
 static void problem(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct walk *w, const char *fmt, ...)
 {
 	if (w->report) {
+		char line[4096];
 		va_list ap;
 		va_start(ap, fmt);
-		vfprintf(w->report, fmt, ap);
+		vsnprintf(line, sizeof line, fmt, ap);
 		va_end(ap);
-		fputc('\n', w->report);
+		fprintf(w->report, "%s\n", rfs_esc(line));   /* a path cannot fake a line */
 	}
 	if (w->res)
 		w->res->problems++;
@@ -98,13 +107,108 @@ static int keep(struct walk *w, const git_oid *o)
 	return 0;
 }
 
+/* ---- keys/: every file that live/ or history needs has a key that opens ---- */
+
+/* The keys/ entry of the file whose header starts data: -EIO (does not
+** authenticate), -ENOENT (zeroed or past the end), 0, or 1 (not a header,
+** or already checked). */
+static int check_key_of(struct walk *w, const uint8_t *data, size_t len, char where[64])
+{
+	struct rfs_header hd;
+	if (!w->h->v->ks || len < RFS_HEADER_SIZE || rfs_header_parse(&hd, data, len) < 0)
+		return 1;
+	git_oid id = { { 0 } };
+	memcpy(id.id, hd.file_id, sizeof hd.file_id);
+	if (!oidset_add(&w->key_ids, &id))
+		return 1;
+	if (!w->key && !(w->key = rfs_key_alloc()))
+		return 1;
+	int rc = rfs_keystore_load(w->h->v->ks, hd.file_id, w->key);
+	char name[16];
+	uint64_t off;
+	rfs_keystore_entry_locate(hd.file_id, name, &off);
+	snprintf(where, 64, "keys/%s at offset %llu", name, (unsigned long long)off);
+	return rc == -EIO || rc == -ENOENT ? rc : 0;
+}
+
+/* A name in live/ (or a tree) that holds a file's ciphertext. */
+static bool content_name(const char *name)
+{
+	return name[0] != '.' || rfs_name_is_long(name);
+}
+
+/* Each regular file under cpath in live/: its key must open. A zeroed key is
+** a shredded file; with no disposal register yet, none of live/ may be. */
+static void check_live_keys(struct walk *w, int root, const char *cpath, int depth)
+{
+	int fd = openat(root, cpath[0] ? cpath : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!content_name(de->d_name))
+			continue;
+		char child[4096];
+		snprintf(child, sizeof child, "%s%s%s", cpath, cpath[0] ? "/" : "", de->d_name);
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && depth < 256) {
+			check_live_keys(w, root, child, depth + 1);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		uint8_t hdr[RFS_HEADER_SIZE];
+		int ffd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ssize_t n = ffd >= 0 ? pread(ffd, hdr, sizeof hdr, 0) : -1;
+		if (ffd >= 0)
+			close(ffd);
+		char where[64];
+		int rc = n == (ssize_t)sizeof hdr ? check_key_of(w, hdr, sizeof hdr, where) : 1;
+		if (rc == -EIO)
+			problem(w, "content key of live/%s does not authenticate (%s is damaged or forged): "
+			        "the file cannot be read; restore keys/ from a backup", child, where);
+		else if (rc == -ENOENT)
+			problem(w, "content key of live/%s is zeroed (%s), and no disposal destroyed it: "
+			        "the file cannot be read; restore keys/ from a backup", child, where);
+	}
+	closedir(d);
+}
+
+/* A blob that begins a file's ciphertext in history: its key, if not zeroed
+** (a shredded file's history stays), must open. */
+static void check_history_key(struct walk *w, const git_tree_entry *e, bool chunked,
+                              git_odb_object *obj)
+{
+	const char *name = git_tree_entry_name(e);
+	if (!obj || git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB ||
+	    (chunked ? strcmp(name, "00000000") : !content_name(name)))
+		return;
+	char where[64], c[41];
+	if (check_key_of(w, git_odb_object_data(obj), git_odb_object_size(obj), where) == -EIO)
+		problem(w, "content key of a file in commit %s does not authenticate (%s is damaged "
+		        "or forged): its versions cannot be read; restore keys/ from a backup",
+		        git_oid_tostr(c, sizeof c, w->commit), where);
+}
+
 static int walk_tree(struct walk *w, const git_oid *tree_oid)
 {
 	if (!oidset_add(&w->seen, tree_oid))
 		return 0;
 	char c[41], t[41];
 	git_tree *t_obj = NULL;
-	if (git_tree_lookup(&t_obj, w->h->repo, tree_oid) < 0) {
+	int err = git_tree_lookup(&t_obj, w->h->repo, tree_oid);
+	if (err == GIT_ENOTFOUND) {
+		problem(w, "missing object %s in commit %s: history.git does not hold it; restore "
+		        "history.git from a backup or mirror", git_oid_tostr(t, sizeof t, tree_oid),
+		        git_oid_tostr(c, sizeof c, w->commit));
+		return 0;
+	} else if (err < 0) {
 		const git_error *e = git_error_last();
 		problem(w, "corrupt object %s in commit %s: %s", git_oid_tostr(t, sizeof t, tree_oid),
 		        git_oid_tostr(c, sizeof c, w->commit), e ? e->message : "unreadable tree");
@@ -113,6 +217,7 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid)
 	if (w->res)
 		w->res->trees++;
 	int rc = keep(w, tree_oid);
+	bool chunked = git_tree_entry_byname(t_obj, RFS_CHUNK_MARKER) != NULL;
 	for (size_t i = 0; i < git_tree_entrycount(t_obj) && rc == 0; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(t_obj, i);
 		const git_oid *id = git_tree_entry_id(e);
@@ -128,12 +233,18 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid)
 		git_odb_object *obj = NULL;
 		size_t len;
 		git_object_t type;
-		int err = w->read_blobs ? git_odb_read(&obj, w->h->odb, id)
+		err = w->read_blobs ? git_odb_read(&obj, w->h->odb, id)
 		                        : git_odb_read_header(&len, &type, w->h->odb, id);
-		if (err < 0) {
+		if (err == GIT_ENOTFOUND) {
+			problem(w, "missing object %s in commit %s: history.git does not hold it; restore "
+			        "history.git from a backup or mirror", git_oid_tostr(t, sizeof t, id),
+			        git_oid_tostr(c, sizeof c, w->commit));
+		} else if (err < 0) {
 			const git_error *ge = git_error_last();
 			problem(w, "corrupt object %s in commit %s: %s", git_oid_tostr(t, sizeof t, id),
 			        git_oid_tostr(c, sizeof c, w->commit), ge ? ge->message : "unreadable blob");
+		} else if (w->res && w->read_blobs) {
+			check_history_key(w, e, chunked, obj);
 		}
 		git_odb_object_free(obj);
 	}
@@ -280,12 +391,12 @@ static void check_live(struct walk *w, git_commit *head)
 	git_tree_free(b);
 }
 
-/* Walk the first-parent chain from the ref; visit calls per commit. */
-static int walk_chain(struct walk *w, bool verify)
+/* Walk the first-parent chain from the ref at start; visit calls per commit. */
+static int walk_chain(struct walk *w, bool verify, const git_oid *start)
 {
 	struct rfs_history *h = w->h;
 	struct oidset chain = { 0 };
-	git_oid oid = h->ref_head, child;
+	git_oid oid = *start, child;
 	uint64_t ref_seq = 0;
 	bool first = true;
 	int rc = 0;
@@ -326,9 +437,25 @@ static int walk_chain(struct walk *w, bool verify)
 			break;
 	}
 	if (verify && rc == 0)
-		check_head_record(w, ref_seq, &h->ref_head, &chain);
+		check_head_record(w, ref_seq, start, &chain);
 	free(chain.v);
 	return rc;
+}
+
+/* HEAD must name refs/heads/main: git, and every mirror, show what it names. */
+static void check_head_symref(struct walk *w)
+{
+	git_reference *r = NULL;
+	const char *to = NULL;
+	if (git_reference_lookup(&r, w->h->repo, "HEAD") == 0)
+		to = git_reference_type(r) == GIT_REFERENCE_SYMBOLIC ? git_reference_symbolic_target(r)
+		                                                      : "a commit (detached)";
+	if (!to || strcmp(to, RFS_HISTORY_REF))
+		problem(w, "HEAD points at %s, not %s: git and its mirrors show another history than "
+		        "recfs; set it back with 'git --git-dir=%s/%s symbolic-ref HEAD %s'",
+		        to ? to : "nothing", RFS_HISTORY_REF, w->h->v->path, RFS_HISTORY_DIR,
+		        RFS_HISTORY_REF);
+	git_reference_free(r);
 }
 
 int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_result *res)
@@ -337,12 +464,33 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 	memset(res ? res : &dummy, 0, sizeof *res);
 	struct walk w = { .h = h, .report = report, .res = res ? res : &dummy, .read_blobs = true };
 	pthread_mutex_lock(&h->git_lock);
-	int rc = 0;
-	if (h->have_ref)
-		rc = walk_chain(&w, true);
+	/* The ref as it stands on disk, not as this process last set it: verify
+	** through the daemon must see what was done to the vault under it. */
+	git_oid start = h->ref_head;
+	bool have_ref = h->have_ref;
+	git_reference *ref = NULL;
+	int rc = git_reference_lookup(&ref, h->repo, RFS_HISTORY_REF);
+	if (rc == 0 && git_reference_target(ref)) {
+		start = *git_reference_target(ref);
+		have_ref = true;
+	} else if (rc == GIT_ENOTFOUND) {
+		have_ref = false;
+	}
+	git_reference_free(ref);
+	rc = 0;
+	check_live_keys(&w, h->v->live_fd, "", 0);   /* first: live/ files are named by path */
+	if (have_ref)
+		rc = walk_chain(&w, true, &start);
 	else if (h->side_fd >= 0 && faccessat(h->side_fd, "head", F_OK, 0) == 0)
 		problem(&w, "ref moved backwards: %s is missing but the vault recorded a head", RFS_HISTORY_REF);
+	else if (rfs_h_history_vanished(h))
+		problem(&w, "history has vanished: %s and its signed head record are missing, but live/ "
+		        "holds records", RFS_HISTORY_REF);
+	if (rc == 0)
+		check_head_symref(&w);
 	pthread_mutex_unlock(&h->git_lock);
+	rfs_key_free(w.key);
+	free(w.key_ids.v);
 	free(w.seen.v);
 	free(w.list);
 	return rc;
@@ -393,6 +541,53 @@ static void remove_loose(int objdir)
 }
 
 
+/* The objects of one save not yet committed (gc keeps them). A small
+** save's blob still in memory is staged by the committer: not here yet. */
+static int walk_pending(struct walk *w, const struct rfs_pending *p)
+{
+	const struct rfs_capture *c = &p->cap;
+	int rc = 0;
+	if (c->state == CAP_ENTRY && !p->blob) {
+		if (c->mode == GIT_FILEMODE_TREE)
+			rc = walk_tree(w, &c->oid);
+		else if (oidset_add(&w->seen, &c->oid))
+			rc = keep(w, &c->oid);
+	}
+	for (size_t i = 0; c->state == CAP_CHUNKS && i < c->ncap && rc == 0; i++)
+		if (oidset_add(&w->seen, &c->coid[i]))
+			rc = keep(w, &c->coid[i]);
+	if (rc == 0 && c->has_side && oidset_add(&w->seen, &c->side))
+		rc = keep(w, &c->side);
+	return rc;
+}
+
+/* Every object that a save not yet committed refers to: queued, or in the
+** batch the committer took. git_lock held: no capture is half done (each
+** puts its result on its save before it lets go of git_lock). */
+static int walk_uncommitted(struct walk *w)
+{
+	struct rfs_history *h = w->h;
+	int rc = 0;
+	w->commit = &h->head;
+	pthread_mutex_lock(&h->q_lock);
+	for (const struct rfs_pending *p = h->committing; p && rc == 0; p = p->next)
+		rc = walk_pending(w, p);
+	for (const struct rfs_pending *p = h->q_head; p && rc == 0; p = p->next)
+		rc = walk_pending(w, p);
+	pthread_mutex_unlock(&h->q_lock);
+	/* The zero chunk is written only when missing, and libgit2's object
+	** cache may still say it exists after its pack is gone. */
+	if (rc == 0 && h->hole_known && git_odb_exists(h->odb, &h->hole_oid) &&
+	    oidset_add(&w->seen, &h->hole_oid))
+		rc = keep(w, &h->hole_oid);
+	return rc;
+}
+
+/* gc holds pack_lock and git_lock throughout: no pack is merged, spilled
+** or streamed while it decides, every commit is behind the ref once it has
+** published, and every save not yet committed is on the queue or the
+** committer's batch with its objects named. What it keeps is all of that;
+** it removes only the packs that were there when it listed them. */
 int rfs_history_gc(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->pack_lock);
@@ -403,8 +598,19 @@ int rfs_history_gc(struct rfs_history *h)
 	int packdir = objdir >= 0 ? openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (rc == 0 && packdir < 0)
 		rc = -errno;
+	if (rc == 0)                        /* no pack is being written now: any tmp_ is a leftover */
+		(void)rfs_history_leftovers(h->v, true, NULL, NULL);
 	if (rc == 0 && h->have_ref)
-		rc = walk_chain(&w, false);
+		rc = walk_chain(&w, false, &h->ref_head);
+	/* Never drop what the signed head record names, even when the ref was
+	** moved back or away from it: keep its chain too. */
+	uint64_t rseq;
+	git_oid rec;
+	if (rc == 0 && rfs_h_read_head_record(h, &rseq, &rec) == 0 && rseq &&
+	    git_odb_exists(h->odb, &rec) && !(h->have_ref && git_oid_equal(&rec, &h->ref_head)))
+		rc = walk_chain(&w, false, &rec);
+	if (rc == 0 && h->stage)
+		rc = walk_uncommitted(&w);
 	char *before = rc == 0 ? list_packs(packdir) : NULL;
 	if (rc == 0 && !before)
 		rc = -ENOMEM;

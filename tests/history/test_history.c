@@ -225,11 +225,13 @@ Test(history, recovery_commits_what_live_has)
 	uint8_t id[16], *key = rfs_key_alloc(), data[9000];
 	fill(data, sizeof data, 5);
 	cr_assert_eq(fx_backing(&x, "closed-before-kill.txt", b), 0);
+	/* The signed head record of an open handle says "dirty": a SIGKILL leaves it so. */
+	cr_assert_eq(fx_sh("cp %s/history.git/recfs/head %s/head.open", x.dir, x.dir), 0);
 	fx_close_history(&x);
-	/* Written to live/ while no history was recording, and no clean close
-	** mark: what a SIGKILL leaves behind. */
+	/* Written to live/ while no history was recording, and no clean close:
+	** what a SIGKILL leaves behind. */
 	cr_assert_eq(fx_write_file(&x, b, data, sizeof data, id, key, 1), 0);
-	cr_assert_eq(fx_sh("rm %s/history.git/recfs/clean", x.dir), 0);
+	cr_assert_eq(fx_sh("mv %s/head.open %s/history.git/recfs/head", x.dir, x.dir), 0);
 	unsigned long lag;
 	char *r = verify_report(&x, &lag);
 	cr_assert(strstr(r, "live/ differs from the newest commit"), "verify missed the lag: %s", r);
@@ -522,11 +524,11 @@ Test(history, sparse_file_save_costs_what_it_holds)
 	/* Reading and hashing 4 GiB of zeros took 15 s of CPU under ASan. */
 	cr_assert(took < 3.0, "saving a 4 GiB hole took %.1f s of CPU", took);
 	cr_assert(grew < 4 * 1100000, "a 4 GiB hole added %ld bytes to history", grew);
-	/* Every hole chunk is the one blob git itself gives 1,058,816 zero bytes. */
-	cr_assert_eq(fx_sh("cd %s && test \"$(git --git-dir=history.git ls-tree HEAD:%s | awk '{print $3}' | "
+	/* Every hole chunk is the one blob git itself gives a chunk of zero bytes. */
+	cr_assert_eq(fx_sh("cd %s && test \"$(git --git-dir=history.git ls-tree -r HEAD:%s | awk '{print $3}' | "
 	                   "sort | uniq -c | sort -n | tail -1 | awk '{print $2}')\" = "
 	                   "\"$(head -c %llu /dev/zero | git hash-object --stdin)\"", x.dir, b,
-	                   (unsigned long long)(RFS_SLOT_SIZE * 256)), 0,
+	                   (unsigned long long)(RFS_SLOT_SIZE * x.v->conf.chunk_blocks)), 0,
 	             "the hole chunks are not the zero blob");
 	close_and_verify_clean(&x);
 	rfs_key_free(key);
@@ -559,20 +561,22 @@ Test(history, a_big_save_streams_into_its_own_pack, .timeout = 120)
 	struct fx x;
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
-	size_t len = 12 * 256 * RFS_BLOCK_SIZE - 100;   /* 12 chunks */
+	uint64_t per = x.v->conf.chunk_blocks;
+	size_t len = 3072 * RFS_BLOCK_SIZE - 100;       /* 12 MiB: past the streaming size */
+	int nch = (int)((3072 + per - 1) / per);
 	uint8_t id[16], *key = rfs_key_alloc(), *data[2], *out = malloc(len + 1);
 	new_contents(data, 2, len, 70);
 	cr_assert_eq(fx_backing(&x, "big.bin", b), 0);
 	cr_assert_eq(fx_write_file(&x, b, data[0], len, id, key, 1), 0);
 	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/big.bin", id, len, NULL, 0), 0);
 	cr_assert_eq(rfs_history_flush(x.h), 0);
-	cr_assert_eq(packs_of(&x, 12), 1, "the 12 chunks are not one pack of their own");
+	cr_assert_eq(packs_of(&x, nch), 1, "the %d chunks are not one pack of their own", nch);
 	/* Rewritten whole, with the written ranges the daemon would give. */
 	cr_assert_eq(fx_write_file(&x, b, data[1], len, id, key, 0), 0);
 	struct rfs_range r = { 0, (len + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE };
 	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/big.bin", id, len, &r, 1), 0);
 	cr_assert_eq(rfs_history_flush(x.h), 0);
-	cr_assert_eq(packs_of(&x, 12), 2, "the second save is not a pack of its own");
+	cr_assert_eq(packs_of(&x, nch), 2, "the second save is not a pack of its own");
 	struct count c = { 0 };
 	cr_assert_eq(rfs_history_log(x.h, "/big.bin", 0, count_cb, &c), 0);
 	cr_assert_eq(c.n, 2);
@@ -698,5 +702,225 @@ Test(history, big_saves_are_captured_later_but_keep_their_bytes, .timeout = 120)
 	close_and_verify_clean(&x);
 	rfs_key_free(key);
 	rfs_key_free(key2);
+	fx_free(&x);
+}
+
+/* ---- history format 2: chunk trees of several levels ---- */
+
+/* Seal full block i of live/<backing> from model (final: the file's last). */
+static void put_block(struct fx *x, const char *backing, uint64_t i, const uint8_t *model, bool final,
+                      const uint8_t id[16], const uint8_t *key)
+{
+	uint8_t slot[RFS_SLOT_SIZE];
+	rfs_block_seal(slot, model + i * RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, i, final, id, key);
+	int fd = openat(x->v->live_fd, backing, O_WRONLY);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pwrite(fd, slot, sizeof slot, (off_t)rfs_slot_offset(i)), (ssize_t)sizeof slot);
+	close(fd);
+}
+
+static int truncate_at(struct fx *x, const char *backing, uint64_t size)
+{
+	int fd = openat(x->v->live_fd, backing, O_WRONLY);
+	int rc = fd >= 0 && ftruncate(fd, (off_t)size) == 0 ? 0 : -EIO;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* live/<backing> cut to blocks [0, nb), block nb - 1 sealed as the last. */
+static void cut_to(struct fx *x, const char *backing, uint64_t nb, const uint8_t *model,
+                   const uint8_t id[16], const uint8_t *key)
+{
+	cr_assert_eq(truncate_at(x, backing, rfs_slot_offset(nb)), 0);
+	put_block(x, backing, nb - 1, model, true, id, key);
+}
+
+/* The newest version of path reads back as the model's first nb blocks. */
+static void expect_version(struct fx *x, const char *path, const uint8_t *model, uint64_t nb, const char *what)
+{
+	size_t len = nb * RFS_BLOCK_SIZE;
+	uint8_t *out = malloc(len + 1);
+	cr_assert_eq(fx_show(x, "HEAD", path, out, len + 1), (long)len, "%s: wrong size", what);
+	cr_assert(!memcmp(out, model, len), "%s: the version differs from what was saved", what);
+	free(out);
+}
+
+/* The type of HEAD:<backing>/<sub> in git ("blob", "tree", or "" when missing). */
+static bool git_type_is(struct fx *x, const char *backing, const char *sub, const char *type)
+{
+	return fx_sh("test \"$(git --git-dir=%s/history.git cat-file -t HEAD:%s%s 2>/dev/null)\" = '%s'",
+	             x->dir, backing, sub, type) == 0;
+}
+
+/* A file grows from one level of chunk tree to three, is written in the
+** middle, and shrinks back to two levels and to one blob; every version
+** reads back as saved, holes stay holes, and git fsck --strict passes. */
+Test(history, chunk_trees_grow_and_shrink_across_levels, .timeout = 120)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256];
+	uint64_t per = x.v->conf.chunk_blocks, maxb = 4100 * per + 1;
+	uint8_t id[16], *key = rfs_key_alloc(), *model = calloc(maxb, RFS_BLOCK_SIZE);
+	cr_assert_eq(per, 15, "new vaults must have 15-block chunks");
+	cr_assert_eq(fx_backing(&x, "grows.db", b), 0);
+	/* v1: 40 blocks, three chunks (a small save read whole). */
+	fill(model, 40 * RFS_BLOCK_SIZE, 11);
+	cr_assert_eq(fx_write_file(&x, b, model, 40 * RFS_BLOCK_SIZE, id, key, 1), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/grows.db", id, 40 * RFS_BLOCK_SIZE, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	expect_version(&x, "/grows.db", model, 40, "three chunks");
+	cr_assert(git_type_is(&x, b, "/02", "blob"), "a file of three chunks is not one leaf tree");
+	/* v2: one block at chunk 100: two levels, a hole in between. */
+	uint64_t last = 40 - 1, nb;
+	struct steps { uint64_t block; const char *what, *probe, *type; } grow[] = {
+		{ 100 * per + 3, "grown to two levels", "/01/24", "blob" },
+		{ 4100 * per, "grown to three levels", "/01/00/04", "blob" },
+	};
+	for (size_t g = 0; g < 2; g++) {
+		uint64_t blk = grow[g].block;
+		put_block(&x, b, last, model, false, id, key);   /* the old last block is last no more */
+		fill(model + blk * RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, 20 + (unsigned)g);
+		put_block(&x, b, blk, model, true, id, key);
+		struct rfs_range r[2] = { { last, 1 }, { blk, 1 } };
+		nb = blk + 1;
+		cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/grows.db", id, nb * RFS_BLOCK_SIZE, r, 2), 0);
+		cr_assert_eq(rfs_history_flush(x.h), 0);
+		expect_version(&x, "/grows.db", model, nb, grow[g].what);
+		cr_assert(git_type_is(&x, b, grow[g].probe, grow[g].type), "%s: no %s at %s", grow[g].what,
+		          grow[g].type, grow[g].probe);
+		last = blk;
+		if (g == 0) {                         /* a write in the middle, at chunk 46 */
+			long before = fx_objects_bytes(x.dir);
+			fill(model + 700 * RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, 30);
+			put_block(&x, b, 700, model, false, id, key);
+			struct rfs_range m = { 700, 1 };
+			cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/grows.db", id, nb * RFS_BLOCK_SIZE, &m, 1), 0);
+			cr_assert_eq(rfs_history_flush(x.h), 0);
+			expect_version(&x, "/grows.db", model, nb, "written in the middle");
+			long grew = fx_objects_bytes(x.dir) - before;
+			cr_assert(grew < 62100 + 24 * 1024, "a one-block write in the middle added %ld bytes", grew);
+		}
+	}
+	/* v5: cut to 1200 blocks (chunk 80): two levels again. */
+	nb = 1200;
+	memset(model + nb * RFS_BLOCK_SIZE, 0, (maxb - nb) * RFS_BLOCK_SIZE);
+	cut_to(&x, b, nb, model, id, key);
+	struct rfs_range c1 = { nb - 1, 1 };
+	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/grows.db", id, nb * RFS_BLOCK_SIZE, &c1, 1), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	expect_version(&x, "/grows.db", model, nb, "cut to two levels");
+	cr_assert(git_type_is(&x, b, "/01/0f", "blob"), "cut to 1200 blocks: not two levels");
+	/* v6: cut to 10 blocks: one chunk, one blob. */
+	nb = 10;
+	memset(model + nb * RFS_BLOCK_SIZE, 0, 1200 * RFS_BLOCK_SIZE - nb * RFS_BLOCK_SIZE);
+	cut_to(&x, b, nb, model, id, key);
+	struct rfs_range c2 = { nb - 1, 1 };
+	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/grows.db", id, nb * RFS_BLOCK_SIZE, &c2, 1), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	expect_version(&x, "/grows.db", model, nb, "cut to one chunk");
+	cr_assert(git_type_is(&x, b, "", "blob"), "a file of one chunk is not a blob");
+	struct count cnt = { 0 };
+	cr_assert_eq(rfs_history_log(x.h, "/grows.db", 0, count_cb, &cnt), 0);
+	cr_assert_eq(cnt.n, 6);
+	close_and_verify_clean(&x);
+	cr_assert_eq(fx_sh("git --git-dir=%s/history.git fsck --strict --no-progress", x.dir), 0);
+	free(model);
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
+/* Item 8: a 4 KiB save into a 1 GiB file adds at most 64 KiB of blobs plus
+** the trees on its path (was a whole 1 MiB chunk, and the last chunk too). */
+Test(history, a_4k_save_into_a_1gib_file_adds_at_most_64k_plus_its_trees, .timeout = 120)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256];
+	uint64_t nb = (1ull << 30) / RFS_BLOCK_SIZE;
+	uint8_t id[16], *key = rfs_key_alloc(), blk[RFS_BLOCK_SIZE];
+	fill(blk, sizeof blk, 5);
+	cr_assert_eq(fx_backing(&x, "mailbox.pst", b), 0);
+	write_sparse(&x, b, nb - 1, blk, sizeof blk, id, key, 1);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/mailbox.pst", id, nb * RFS_BLOCK_SIZE, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	long before = fx_objects_bytes(x.dir);
+	fill(blk, sizeof blk, 6);
+	cr_assert_eq(fx_write_block(&x, b, nb / 2, blk, id, key), 0);
+	struct rfs_range r = { nb / 2, 1 };
+	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/mailbox.pst", id, nb * RFS_BLOCK_SIZE, &r, 1), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	long grew = fx_objects_bytes(x.dir) - before;
+	/* The chunk (62,040 bytes), three chunk trees of at most 64 entries,
+	** the root tree, the commit, and the pack's and index's framing. */
+	cr_assert(grew <= 64 * 1024 + 12 * 1024, "a 4 KiB save into a 1 GiB file added %ld bytes", grew);
+	cr_assert_eq(fx_sh("test $(git --git-dir=%s/history.git cat-file -s HEAD:%s/00) -lt 4096", x.dir, b), 0,
+	             "a chunk tree node of a 1 GiB file is not a few KiB");
+	fx_close_history(&x);
+	cr_assert_eq(fx_sh("git --git-dir=%s/history.git fsck --strict --no-progress", x.dir), 0);
+	rfs_key_free(key);
+	fx_free(&x);
+}
+
+/* A chunked file of history format 1 is refused, not misread. */
+Test(history, a_format1_chunk_tree_is_refused_clearly)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b[256];
+	size_t len = 100 * RFS_BLOCK_SIZE;
+	uint8_t id[16], *key = rfs_key_alloc(), *data = malloc(len);
+	fill(data, len, 8);
+	cr_assert_eq(fx_backing(&x, "old.bin", b), 0);
+	cr_assert_eq(fx_write_file(&x, b, data, len, id, key, 1), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b, "/old.bin", id, len, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	/* The same chunks under a format-1 marker, committed as the next version. */
+	pthread_mutex_lock(&x.h->git_lock);
+	git_commit *c = NULL;
+	git_tree *root = NULL;
+	git_tree_entry *e = NULL;
+	git_treebuilder *tb = NULL, *rb = NULL;
+	git_oid mk, ft, rt, out;
+	cr_assert_eq(git_commit_lookup(&c, x.h->repo, &x.h->head), 0);
+	cr_assert_eq(git_commit_tree(&root, c), 0);
+	cr_assert_eq(git_tree_entry_bypath(&e, root, b), 0);
+	git_tree *ftree = NULL;
+	cr_assert_eq(git_tree_lookup(&ftree, x.h->repo, git_tree_entry_id(e)), 0);
+	cr_assert_eq(git_treebuilder_new(&tb, x.h->repo, NULL), 0);
+	cr_assert_eq(git_blob_create_from_buffer(&mk, x.h->repo, RFS_CHUNK_MARKER_TEXT_V1,
+	                                         sizeof RFS_CHUNK_MARKER_TEXT_V1 - 1), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, tb, RFS_CHUNK_MARKER, &mk, GIT_FILEMODE_BLOB), 0);
+	for (size_t i = 0; i < git_tree_entrycount(ftree); i++) {
+		const git_tree_entry *ce = git_tree_entry_byindex(ftree, i);
+		char name[16];
+		if (git_tree_entry_name(ce)[0] == '.')
+			continue;
+		snprintf(name, sizeof name, "%08x", (unsigned)i - 1);
+		cr_assert_eq(git_treebuilder_insert(NULL, tb, name, git_tree_entry_id(ce), GIT_FILEMODE_BLOB), 0);
+	}
+	cr_assert_eq(git_treebuilder_write(&ft, tb), 0);
+	cr_assert_eq(git_treebuilder_new(&rb, x.h->repo, root), 0);
+	cr_assert_eq(git_treebuilder_insert(NULL, rb, b, &ft, GIT_FILEMODE_TREE), 0);
+	cr_assert_eq(git_treebuilder_write(&rt, rb), 0);
+	struct rfs_event ev = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .path = "/old.bin",
+	                        .path_old = "", .restored_from = "", .property = "", .size = len };
+	memcpy(ev.file_id, id, 16);
+	cr_assert_eq(rfs_h_commit(x.h, &rt, &ev, 1, &out), 0);
+	cr_assert_eq(rfs_h_publish(x.h), 0);
+	git_treebuilder_free(tb);
+	git_treebuilder_free(rb);
+	git_tree_free(ftree);
+	git_tree_entry_free(e);
+	git_tree_free(root);
+	git_commit_free(c);
+	pthread_mutex_unlock(&x.h->git_lock);
+	uint8_t *buf = malloc(len + 1);
+	cr_assert_eq(fx_show(&x, "HEAD", "/old.bin", buf, len + 1), -EPROTONOSUPPORT,
+	             "a format-1 chunk tree was not refused with EPROTONOSUPPORT");
+	free(buf);
+	free(data);
+	rfs_key_free(key);
 	fx_free(&x);
 }

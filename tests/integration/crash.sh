@@ -252,7 +252,9 @@ B=$IT_TMP/bare
 make_vault "$B"
 mount_vault "$B" "$IT_TMP/bm"
 mkdir "$IT_TMP/bm/cut-short"
+cp "$B/history.git/recfs/head" "$IT_TMP/head.open"   # says "dirty", as a kill leaves it
 umount_vault "$IT_TMP/bm" "$B"
+cp "$IT_TMP/head.open" "$B/history.git/recfs/head"
 bare_dirid=$(find "$B/live" -mindepth 2 -name .dirid)
 check "the test made exactly one sub-folder id to remove" test "$(printf '%s\n' "$bare_dirid" | grep -c .)" = 1
 rm -f "$bare_dirid"

@@ -199,7 +199,7 @@ Test(keyslot, conf_write_read_round_trip)
 	assert_unlocks(&r, "pw3", 0);
 
 	read_conf_text(text, sizeof(text));
-	cr_assert_eq(strncmp(text, "recfs-vault 1\n", 14), 0);
+	cr_assert_eq(strncmp(text, "recfs-vault 2\n", 14), 0);
 	rfs_hex_encode(master_hex, master, 32);
 	cr_assert_null(strstr(text, master_hex), "master key in clear");
 
@@ -248,9 +248,12 @@ Test(keyslot, newer_format_version_is_refused_clearly)
 {
 	write_conf_with_line(1, "recfs-vault 7");
 	assert_read_fails(-EPROTONOSUPPORT, "vault format version 7 is newer than this recfs "
-	                  "supports (1); upgrade recfs");
+	                  "supports (2); upgrade recfs");
 	write_conf_with_line(1, "recfs-vault 0");
 	assert_read_fails(-EPROTONOSUPPORT, "version 0");
+	write_conf_with_line(1, "recfs-vault 1");
+	assert_read_fails(-EPROTONOSUPPORT, "vault format version 1 is older than this recfs "
+	                  "supports (2): this recfs cannot open it");
 }
 
 Test(keyslot, not_a_vault)
@@ -293,10 +296,12 @@ Test(keyslot, malformed_lines_name_their_line)
 		{ 2, "cipher aes256gcm", -EPROTONOSUPPORT, "line 2" },
 		{ 3, "block-size 8192", -EPROTONOSUPPORT, "block-size" },
 		{ 4, "chunk-blocks 0", -EINVAL, "line 4" },
-		{ 6, "keyslot 0 label=a kdf=argon2id13 ops=1 mem=8192 salt=00", -EINVAL, "line 6" },
-		{ 6, "keyslot 9 label=a", -EINVAL, "line 6" },
+		{ 7, "keyslot 0 label=a kdf=argon2id13 ops=1 mem=8192 salt=00", -EINVAL, "line 7" },
+		{ 7, "keyslot 9 label=a", -EINVAL, "line 7" },
 		{ 5, "", -EINVAL, "missing setting 'vault-id'" },
-		{ 6, "# no slot", -EINVAL, "no keyslot" },
+		{ 6, "", -EINVAL, "missing setting 'mac'" },
+		{ 6, "mac cipher=00", -EINVAL, "line 6" },
+		{ 7, "# no slot", -EINVAL, "no keyslot" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -317,10 +322,81 @@ Test(keyslot, keyslot_line_fields_are_checked)
 	cr_assert_not_null(slot);
 	*strchr(slot, '\n') = '\0';
 	snprintf(line, sizeof(line), "%s colour=blue", slot);
-	write_conf_with_line(6, line);
+	write_conf_with_line(7, line);
 	assert_read_fails(-EINVAL, "unknown keyslot field 'colour'");
 	snprintf(line, sizeof(line), "%s label=b", slot);
-	write_conf_with_line(6, line);
+	write_conf_with_line(7, line);
 	assert_read_fails(-EINVAL, "appears twice");
 	cr_assert_eq(rfs_conf_read(conf_path, &c, err, sizeof(err)), -EINVAL);
+}
+
+/* Item 14: every setting that changes how bytes are read is authenticated. */
+Test(keyslot, settings_are_authenticated)
+{
+	struct rfs_conf c, r;
+	uint8_t key[32], other[32];
+	char err[256];
+	const char *bad = NULL;
+
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(other, sizeof(other));
+	conf_with_slot(&c, "a", "pw");
+	rfs_conf_seal(&c, key);
+	cr_assert_eq(rfs_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfs_conf_authenticate(&r, key, &bad), 0);
+	cr_assert_eq(rfs_conf_authenticate(&r, other, &bad), -EBADMSG, "another vault's key");
+
+	write_conf_with_line(4, "chunk-blocks 128");
+	cr_assert_eq(rfs_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	memcpy(r.tags, c.tags, sizeof(r.tags));
+	memcpy(r.vault_id, c.vault_id, sizeof(r.vault_id));
+	cr_assert_eq(rfs_conf_authenticate(&r, key, &bad), -EBADMSG);
+	cr_assert_str_eq(bad, "chunk-blocks");
+
+	/* A keyslot rewrapped (passwd) keeps the settings' tags valid. */
+	cr_assert_eq(rfs_keyslot_rewrap(&c, 0, master, "new", 3, &fast), 0);
+	cr_assert_eq(rfs_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfs_conf_authenticate(&r, key, &bad), 0);
+}
+
+/* Item 18: an edited keyslot cannot make an unlock run for minutes or allocate
+** all memory. */
+Test(keyslot, kdf_cost_is_bounded)
+{
+	struct rfs_conf c;
+	char text[8192], line[1024], *slot, *ops;
+
+	conf_with_slot(&c, "a", "pw");
+	cr_assert_eq(rfs_conf_write(conf_path, &c), 0);
+	read_conf_text(text, sizeof(text));
+	slot = strstr(text, "keyslot 0 ");
+	*strchr(slot, '\n') = '\0';
+	ops = strstr(slot, " ops=");
+	snprintf(line, sizeof(line), "keyslot 0 label=a kdf=argon2id13 ops=4294967295%s",
+	         strstr(ops + 1, " mem="));
+	write_conf_with_line(7, line);
+	assert_read_fails(-EINVAL, "ops=4294967295 is out of range (at least 1, at most 32)");
+	snprintf(line, sizeof(line), "keyslot 0 label=a kdf=argon2id13 ops=2 mem=17179869184%s",
+	         strstr(ops + 1, " salt="));
+	write_conf_with_line(7, line);
+	assert_read_fails(-EINVAL, "mem=17179869184 is out of range");
+	struct rfs_kdf big = { 4294967295u, 8192 };
+	cr_assert_eq(rfs_keyslot_add(&c, "b", master, "pw", 2, &big), -EINVAL);
+}
+
+/* Item 18: a FIFO (or any non-regular file) in place of recfs.conf is refused at once. */
+Test(keyslot, non_regular_conf_is_refused_at_once, .timeout = 10)
+{
+	cr_assert_eq(mkfifo(conf_path, 0600), 0);
+	assert_read_fails(-EINVAL, "not a regular file");
+	unlink(conf_path);
+	cr_assert_eq(mkdir(conf_path, 0700), 0);
+	assert_read_fails(-EINVAL, "not a regular file");
+	rmdir(conf_path);
+	cr_assert_eq(truncate(conf_path, 0) == 0 || errno == ENOENT, 1);
+	test_write_file(conf_path, "x", 1);
+	cr_assert_eq(truncate(conf_path, 1 << 30), 0);
+	assert_read_fails(-EINVAL, "larger than");
 }

@@ -276,18 +276,24 @@ Test(names, xattr_names)
 Test(names, xattr_values)
 {
 	const char *name = "c2VhbGVkLW5hbWU";
+	uint8_t owner[RFS_XATTR_OWNER_SIZE], other[RFS_XATTR_OWNER_SIZE];
 	uint8_t val[300], ct[340], back[300];
 
+	randombytes_buf(owner, sizeof(owner));
+	memcpy(other, owner, sizeof(other));
+	other[15] ^= 1;
 	randombytes_buf(val, sizeof(val));
-	rfs_xattr_value_seal(ct, val, sizeof(val), name, keys);
-	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), name, keys), 0);
+	cr_assert_eq(rfs_xattr_value_seal(ct, val, sizeof(val), owner, name, keys), 0);
+	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), owner, name, keys), 0);
 	cr_assert_eq(memcmp(back, val, sizeof(val)), 0);
-	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), "c2VhbGVkLW5hbWE", keys), -EIO,
+	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), owner, "c2VhbGVkLW5hbWE", keys), -EIO,
 	             "value moved to another name");
+	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), other, name, keys), -EIO,
+	             "value moved to another file or folder");
 	ct[100] ^= 1;
-	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), name, keys), -EIO);
-	cr_assert_eq(rfs_xattr_value_open(back, ct, 39, name, keys), -EIO);
+	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), owner, name, keys), -EIO);
+	cr_assert_eq(rfs_xattr_value_open(back, ct, 39, owner, name, keys), -EIO);
 
-	rfs_xattr_value_seal(ct, NULL, 0, name, keys);
-	cr_assert_eq(rfs_xattr_value_open(back, ct, 40, name, keys), 0, "empty value");
+	rfs_xattr_value_seal(ct, NULL, 0, owner, name, keys);
+	cr_assert_eq(rfs_xattr_value_open(back, ct, 40, owner, name, keys), 0, "empty value");
 }
