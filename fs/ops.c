@@ -1471,21 +1471,23 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, d ? -rc : ENOMEM);
 		return;
 	}
+	/* Like a file handle, a folder handle holds the inode's descriptor until
+	** releasedir: a folder removed while open stays reachable. */
 	if ((fd = inode_fd(fs, in)) >= 0) {
-		int ifd = fd, e;
+		int ifd = fd;
 
 		fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		e = errno;
-		inode_fd_done(fs, in);
-		errno = e;
 	} else {
 		errno = -fd;
+		in = NULL;
 	}
 	d->dp = fd < 0 ? NULL : fdopendir(fd);
 	if (!d->dp) {
 		rc = errno;
 		if (fd >= 0)
 			close(fd);
+		if (in)
+			inode_fd_done(fs, in);
 		free(d);
 		fuse_reply_err(req, rc);
 		return;
@@ -1595,6 +1597,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 	closedir(d->dp);
 	free(d);
+	inode_fd_done(fs_of(req), inode_of(req, ino));
 	fuse_reply_err(req, 0);
 }
 

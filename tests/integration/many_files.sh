@@ -76,6 +76,17 @@ fds=$(daemon_fds)
 [ "$fds" -lt $((LIMIT / 2)) ] && ok "the daemon holds $fds descriptors for $((FOLDERS * PER_FOLDER)) known files" ||
 	not_ok "the daemon holds $fds descriptors (want fewer than $((LIMIT / 2)))"
 
+# A file and a folder removed while open stay reachable through their handles, however
+# much the descriptor cache turns over meanwhile.
+mkdir "$M/gone-dir" && echo "still here" >"$M/gone-file"
+exec 3<>"$M/gone-file" 4<"$M/gone-dir"
+find "$M/tree" -type f -name 'f*' -exec cat {} + >/dev/null 2>>"$ERR"
+rm "$M/gone-file" && rmdir "$M/gone-dir"
+run "fchmod of a removed file still open" chmod 600 /proc/self/fd/3
+assert_eq "and it still reads" "still here" "$(cat <&3 2>>"$ERR")"
+run "fchmod of a removed folder still open" chmod 700 /proc/self/fd/4
+exec 3>&- 4<&-
+
 # Folder renames still cost nothing, and the files below still open.
 run "a folder of $PER_FOLDER files is renamed" mv "$M/tree/d1" "$M/tree/renamed"
 assert_eq "a file in the renamed folder reads back" "1/$PER_FOLDER" "$(cat "$M/tree/renamed/f$PER_FOLDER" 2>>"$ERR")"
