@@ -182,6 +182,7 @@ check "round 2: tar reported the first member it failed on ($(cat "$IT_TMP/first
 n=0
 while read -r rel; do
 	rel=${rel#./}
+	rel=${rel%/}   # tar -v lists folders with a slash; tar.err names them without
 	[ "$rel" = "$(cat "$IT_TMP/first.err")" ] && break
 	[ -f "$SRC/$rel" ] || continue
 	WANT["untar/$rel"]=$(sha256sum <"$SRC/$rel" | cut -d' ' -f1)
