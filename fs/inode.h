@@ -1,16 +1,23 @@
 /*
 ** inode: the daemon's table of FUSE inodes, keyed by the backing file's
-** (st_dev, st_ino), each holding an O_PATH descriptor of its file in live/.
+** (st_dev, st_ino), and a bounded cache of O_PATH descriptors of their files
+** in live/. An inode holds no descriptor of its own: one is opened on demand
+** through its parent's descriptor and its backing name, checked to be the
+** same file, and closed again when the cache is full and it is not in use.
 **
 ** Owns: lookup counts (FUSE's nlookup), the name tree (parent, clear name,
-** backing name; used to give history its paths), lazily loaded per-inode
-** secrets (directory id, content key) and the content lock.
-** Must never: free an inode the kernel still knows, or a parent a child points at.
+** backing name; used to give history its paths and to reach a file again),
+** the descriptor cache, lazily loaded per-inode secrets (directory id,
+** content key) and the content lock.
+** Must never: free an inode the kernel still knows, a parent a child points
+** at, or a descriptor somebody is using; hold more cached descriptors than
+** the cache's bound, beyond those in use and those of unlinked files in use.
 */
 #ifndef RECFS_FS_INODE_H
 #define RECFS_FS_INODE_H
 
 #include <fuse_lowlevel.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,7 +31,10 @@ struct rfs_inode {
 	struct rfs_inode *hnext;
 	dev_t dev;
 	ino_t ino;
-	int fd;                        /* O_PATH | O_NOFOLLOW */
+	int cached_fd;                 /* table lock: O_PATH | O_NOFOLLOW, or -1; use rfs_inode_get_fd */
+	unsigned fd_refs;              /* table lock: users of cached_fd (rfs_inode_get_fd) */
+	bool in_lru;                   /* table lock: closable (cached, unused, attached) */
+	struct rfs_inode *lru_prev, *lru_next;
 	mode_t type;                   /* S_IFREG, S_IFDIR or S_IFLNK */
 	uint64_t nlookup;              /* table lock */
 	unsigned nchildren;            /* table lock: children whose parent is this */
@@ -53,16 +63,47 @@ struct rfs_inode {
 	char restored_from[RFS_REV_HEX + 1];   /* "": next save is a plain save */
 };
 
+/* At most this many descriptors are cached unused (a quarter of the soft
+** limit if that is lower): a hard limit of 4,096 serves any number of files. */
+#define RFS_FD_CACHE_MAX 1024
+
 struct rfs_itable {
 	pthread_mutex_t mu;
+	pthread_rwlock_t names;        /* rfs_inode_names_lock: a rename in flight */
 	struct rfs_inode **buckets;
 	size_t nbuckets, count;
+	struct rfs_inode *lru_head, *lru_tail;   /* closable descriptors, most recent first */
+	size_t nlru, nfds, fd_cap;              /* nfds: every cached descriptor */
 	struct rfs_inode root;
 };
 
 /* root_fd: O_PATH descriptor of live/ (taken over). 0 or -errno. */
 int rfs_itable_init(struct rfs_itable *t, int root_fd);
 void rfs_itable_destroy(struct rfs_itable *t);
+
+/* A descriptor (O_PATH | O_NOFOLLOW) of in's backing file, the caller's to use
+** until rfs_inode_put_fd(t, in): cached, or opened again through the parent's
+** descriptor and the backing name, and checked to be the same (st_dev, st_ino).
+** While in use it is never closed, also after an unlink (so a file open for
+** I/O stays reachable: hold one for as long as the handle). -ENOENT when in
+** was unlinked and no descriptor was in use, or -errno. */
+int rfs_inode_get_fd(struct rfs_itable *t, struct rfs_inode *in);
+void rfs_inode_put_fd(struct rfs_itable *t, struct rfs_inode *in);
+
+/* The descriptor of in's parent (put it with rfs_inode_put_fd(t, *parent))
+** and in's backing name in it, for the calls that take no O_PATH descriptor
+** (utimensat of a symbolic link). -ENOENT once unlinked. */
+int rfs_inode_get_parent_fd(struct rfs_itable *t, struct rfs_inode *in,
+                            struct rfs_inode **parent, char backing[NAME_MAX + 1]);
+
+/* Held (for writing) from moving an entry on disk until rfs_inode_rename has
+** moved it in the tree, so nothing reopens it meanwhile under its old name.
+** No rfs_inode_get_fd may be called by the holder. */
+void rfs_inode_names_lock(struct rfs_itable *t);
+void rfs_inode_names_unlock(struct rfs_itable *t);
+
+/* Descriptors the cache holds now (used or not). */
+size_t rfs_itable_cached_fds(struct rfs_itable *t);
 
 static inline struct rfs_inode *rfs_inode_of(struct rfs_itable *t, fuse_ino_t ino)
 {

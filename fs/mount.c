@@ -142,27 +142,18 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return 0;
 }
 
-/* Every inode the kernel knows holds an O_PATH descriptor: with the usual
-** soft limit of 1,024, listing a folder of 3,000 files failed with EMFILE.
-** Raise the soft limit to the hard one (root: to the kernel's nr_open). */
+/* The daemon keeps no descriptor per inode (fs/inode.h bounds its cache),
+** but each file a program holds open costs one: with the usual soft limit
+** of 1,024, a program holding 2,000 files would fail. Raise the soft limit
+** to the hard one; never the hard limit itself, which is the admin's. */
 void rfs_raise_fd_limit(void)
 {
 	struct rlimit rl;
-	FILE *f;
-	unsigned long long nr_open;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == rl.rlim_max)
 		return;
-	if (geteuid() == 0 && (f = fopen("/proc/sys/fs/nr_open", "re"))) {
-		if (fscanf(f, "%llu", &nr_open) == 1 && nr_open > rl.rlim_max)
-			rl.rlim_max = (rlim_t)nr_open;
-		fclose(f);
-	}
 	rl.rlim_cur = rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 /* What the daemon tells the waiting parent. */

@@ -33,9 +33,9 @@ struct rfs_mount_opts {
 ** 0 or -ENOENT / -ENOTDIR / -EBUSY; err gets the reason. */
 int rfs_mountpoint_check(const char *mountpoint, char *err, size_t errsz);
 
-/* Raise this process's soft limit on open files to its hard limit (root:
-** to the kernel's nr_open): the daemon holds a descriptor per inode the
-** kernel knows. */
+/* Raise this process's soft limit on open files to its hard limit, and
+** leave the hard limit alone: each file open through the mount holds a
+** descriptor in the daemon, but inodes the kernel merely knows do not. */
 void rfs_raise_fd_limit(void);
 
 /* Mount v at mountpoint and serve until unmounted. Takes ownership of v.

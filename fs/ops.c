@@ -1,7 +1,9 @@
 /*
-** ops: see ops.h. Modelled on libfuse's passthrough_ll: every inode holds an
-** O_PATH descriptor of its backing file, so renames of folders cost nothing
-** and no path is ever re-resolved from the root.
+** ops: see ops.h. Modelled on libfuse's passthrough_ll, but an inode holds no
+** descriptor of its own: each operation borrows one from the inode table
+** (inode_fd ... inode_fd_done), cached or reopened through the parent, so a
+** vault of millions of files needs no more descriptors than a small one,
+** renames of folders cost nothing, and no path is re-resolved from the root.
 */
 #include "fs/ops.h"
 
@@ -53,6 +55,18 @@ static struct rfs_inode *inode_of(fuse_req_t req, fuse_ino_t ino)
 	return rfs_inode_of(&fs_of(req)->it, ino);
 }
 
+/* The backing file's descriptor (O_PATH) for this operation; every
+** successful inode_fd is matched by one inode_fd_done. */
+static int inode_fd(struct rfs_fs *fs, struct rfs_inode *in)
+{
+	return rfs_inode_get_fd(&fs->it, in);
+}
+
+static void inode_fd_done(struct rfs_fs *fs, struct rfs_inode *in)
+{
+	rfs_inode_put_fd(&fs->it, in);
+}
+
 static void proc_path(char out[64], int fd)
 {
 	snprintf(out, 64, "/proc/self/fd/%d", fd);
@@ -81,24 +95,27 @@ static int dirid_of(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DI
 
 	pthread_mutex_lock(&dir->mu);
 	if (!dir->dirid_ok) {
-		int fd = openat(dir->fd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
+		int dfd = inode_fd(fs, dir);
+		int fd = dfd < 0 ? -1 : openat(dfd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
 
-		if (fd < 0 && errno == ENOENT && rfs_dname_folder_empty(dir->fd, false) == 0 &&
-		    new_dirid(dir->fd, dir->dirid) == 0) {
-			fd = openat(dir->fd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 && dfd >= 0 && errno == ENOENT && rfs_dname_folder_empty(dfd, false) == 0 &&
+		    new_dirid(dfd, dir->dirid) == 0) {
+			fd = openat(dfd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
 			healed = true;
 		}
 		if (fd < 0 || read(fd, dir->dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
-			rc = -EIO;
+			rc = dfd < 0 ? dfd : -EIO;
 		else
 			dir->dirid_ok = true;
 		if (fd >= 0)
 			close(fd);
+		if (dfd >= 0)
+			inode_fd_done(fs, dir);
 	}
 	if (rc == 0)
 		memcpy(out, dir->dirid, RFS_DIRID_SIZE);
 	pthread_mutex_unlock(&dir->mu);
-	if (rc < 0)
+	if (rc == -EIO)
 		log_inode(fs, dir, "folder id missing or unreadable; run 'recfs fsck'");
 	if (rc == 0 && healed)            /* history records the folder as it is now */
 		note_inode(fs, dir, RFS_SAVE_CREATED, NULL);
@@ -159,9 +176,15 @@ static int plain_attr(struct rfs_fs *fs, int dirfd, const char *path, struct sta
 
 static int stat_inode(struct rfs_fs *fs, struct rfs_inode *in, struct stat *st)
 {
-	if (fstatat(in->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
-	return plain_attr(fs, in->fd, "", st);
+	int fd = inode_fd(fs, in), rc;
+
+	if (fd < 0)
+		return fd;
+	rc = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+	if (rc == 0)
+		rc = plain_attr(fs, fd, "", st);
+	inode_fd_done(fs, in);
+	return rc;
 }
 
 /* fstatat + inode lookup for a backing entry; fills e. */
@@ -197,14 +220,18 @@ static int give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *p
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct stat pst;
 	gid_t gid = ctx->gid;
+	int pfd, rc = 0;
 
 	if (!fs->as_root)
 		return 0;
-	if (fstatat(parent->fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+	if ((pfd = inode_fd(fs, parent)) < 0)
+		return pfd;
+	if (fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
 		gid = pst.st_gid;
-	if (fchownat(parent->fd, backing, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
-	return 0;
+	if (fchownat(pfd, backing, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
+	inode_fd_done(fs, parent);
+	return rc;
 }
 
 /* ---- whole-or-nothing files --------------------------------------------- */
@@ -452,6 +479,7 @@ static void note_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *n
 {
 	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .fd = fd };
 	struct paths p;
+	int dfd;
 
 	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)
 		return;
@@ -459,7 +487,10 @@ static void note_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *n
 	s.cipher_path = p.cipher;
 	if (id)
 		memcpy(s.file_id, id, sizeof(s.file_id));
-	record(fs, &s, dir->fd, backing);
+	dfd = inode_fd(fs, dir);
+	record(fs, &s, dfd, backing);
+	if (dfd >= 0)
+		inode_fd_done(fs, dir);
 	paths_free(&p);
 }
 
@@ -469,13 +500,17 @@ static void note_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_ki
 {
 	struct rfs_save s = { .kind = kind, .property = property, .fd = -1 };
 	struct paths p;
+	int fd;
 
 	if (!fs->history || inode_paths(fs, in, &p) < 0)
 		return;
 	s.clear_path = p.clear;
 	s.cipher_path = p.cipher;
 	identity_of(in, s.file_id);
-	record(fs, &s, in->fd, "");
+	fd = inode_fd(fs, in);
+	record(fs, &s, fd, "");
+	if (fd >= 0)
+		inode_fd_done(fs, in);
 	paths_free(&p);
 }
 
@@ -496,7 +531,7 @@ static void note_content_saved(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 		memcpy(s.file_id, in->file_id, sizeof(s.file_id));
 		s.ranges = in->nranges ? in->ranges : NULL;
 		s.nranges = in->nranges;
-		record(fs, &s, in->fd, "");
+		record(fs, &s, fd, "");
 		paths_free(&p);
 	}
 	in->dirty = false;
@@ -583,10 +618,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct rfs_inode *dir = inode_of(req, parent);
 	struct fuse_entry_param e;
 	struct rfs_sealed_name sn;
-	int rc = seal_name(fs, dir, name, &sn);
+	int rc = seal_name(fs, dir, name, &sn), dfd;
 
-	if (rc == 0)
-		rc = make_entry(fs, dir, dir->fd, name, sn.backing, &e, NULL);
+	if (rc == 0 && (rc = dfd = inode_fd(fs, dir)) >= 0) {
+		rc = make_entry(fs, dir, dfd, name, sn.backing, &e, NULL);
+		inode_fd_done(fs, dir);
+	}
 	if (rc == -ENOENT) {
 		memset(&e, 0, sizeof(e));
 		e.entry_timeout = fs->timeout;   /* we are the only writer: cache the miss */
@@ -626,10 +663,12 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, fs->timeout);
 }
 
-static int set_times(struct rfs_inode *in, struct stat *attr, int to_set, int fd)
+static int set_times(struct rfs_fs *fs, struct rfs_inode *in, struct stat *attr, int to_set,
+                     int fd)
 {
 	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
 	char p[64];
+	int rc;
 
 	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
 		tv[0].tv_nsec = UTIME_NOW;
@@ -643,28 +682,46 @@ static int set_times(struct rfs_inode *in, struct stat *attr, int to_set, int fd
 		return futimens(fd, tv) == 0 ? 0 : -errno;
 	if (in->type == S_IFLNK) {
 		/* O_PATH descriptors do not take times: go through the parent. */
-		if (!in->parent)
-			return -ENOENT;
-		return utimensat(in->parent->fd, in->backing, tv, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+		struct rfs_inode *parent;
+		char backing[NAME_MAX + 1];
+		int pfd = rfs_inode_get_parent_fd(&fs->it, in, &parent, backing);
+
+		if (pfd < 0)
+			return pfd;
+		rc = utimensat(pfd, backing, tv, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+		inode_fd_done(fs, parent);
+		return rc;
 	}
-	proc_path(p, in->fd);
-	return utimensat(AT_FDCWD, p, tv, 0) == 0 ? 0 : -errno;
+	if ((fd = inode_fd(fs, in)) < 0)
+		return fd;
+	proc_path(p, fd);
+	rc = utimensat(AT_FDCWD, p, tv, 0) == 0 ? 0 : -errno;
+	inode_fd_done(fs, in);
+	return rc;
 }
 
-static int open_backing(struct rfs_inode *in, int flags)
+/* A descriptor for I/O on in's backing file, or -1 and errno. */
+static int open_backing(struct rfs_fs *fs, struct rfs_inode *in, int flags)
 {
 	char p[64];
 	int acc = flags & O_ACCMODE;
 
 	int bflags = (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_CLOEXEC;
-	int fd;
+	int fd, pfd = inode_fd(fs, in), e;
 
-	proc_path(p, in->fd);
+	if (pfd < 0) {
+		errno = -pfd;
+		return -1;
+	}
+	proc_path(p, pfd);
 	/* Partial blocks are read-modify-write, and the writeback cache reads too.
 	** Our own reads must not touch the atime that the user sees. */
 	fd = open(p, bflags | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
 		fd = open(p, bflags);   /* O_NOATIME needs ownership: a user mount of others' files */
+	e = errno;
+	inode_fd_done(fs, in);
+	errno = e;
 	return fd;
 }
 
@@ -681,7 +738,7 @@ static int set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size, struct 
 	if (size < 0)
 		return -EINVAL;
 	if (fd < 0) {
-		own_fd = fd = open_backing(in, O_RDWR);
+		own_fd = fd = open_backing(fs, in, O_RDWR);
 		if (fd < 0)
 			return -errno;
 	}
@@ -710,21 +767,24 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct rfs_inode *in = inode_of(req, ino);
 	struct stat st;
 	char p[64];
-	int rc = 0;
+	int rc = 0, ifd = -1;
 
 	if (fs->read_only) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if (to_set & FUSE_SET_ATTR_MODE) {
+	if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+	    (ifd = inode_fd(fs, in)) < 0)
+		rc = ifd;
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE)) {
 		if (in->type == S_IFLNK) {
 			rc = -EOPNOTSUPP;
-		} else if (fstatat(in->fd, "", &st, AT_EMPTY_PATH) != 0) {
+		} else if (fstatat(ifd, "", &st, AT_EMPTY_PATH) != 0) {
 			rc = -errno;
 		} else if ((st.st_mode & 07777) == (attr->st_mode & 07777)) {
 			to_set &= ~FUSE_SET_ATTR_MODE;      /* no change, no version */
 		} else {
-			proc_path(p, in->fd);
+			proc_path(p, ifd);
 			if (chmod(p, attr->st_mode & 07777) != 0)
 				rc = -errno;
 		}
@@ -733,9 +793,11 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 
-		if (fchownat(in->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
 			rc = -errno;
 	}
+	if (ifd >= 0)
+		inode_fd_done(fs, in);
 	/* chmod is a version; chown and utimens are not (DESIGN.md, issue 4), but a
 	** version records the owner and times of its moment. */
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
@@ -748,7 +810,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		to_set &= ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME);
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 	                          FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
-		rc = set_times(in, attr, to_set,
+		rc = set_times(fs, in, attr, to_set,
 		               fi && in->type == S_IFREG ? ((struct rfs_fh *)(uintptr_t)fi->fh)->fd : -1);
 	if (rc == 0)
 		rc = stat_inode(fs, in, &st);
@@ -763,10 +825,15 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	char text[PATH_MAX], clear[PATH_MAX];
-	ssize_t n = readlinkat(in->fd, "", text, sizeof(text) - 1);
+	int fd = inode_fd(fs, in);
+	ssize_t n = fd < 0 ? fd : readlinkat(fd, "", text, sizeof(text) - 1);
 
+	if (n < 0 && fd >= 0)
+		n = -errno;
+	if (fd >= 0)
+		inode_fd_done(fs, in);
 	if (n < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, (int)-n);
 		return;
 	}
 	text[n] = '\0';
@@ -790,8 +857,12 @@ static int prepare_name(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, co
 		return -EROFS;
 	*dir = inode_of(req, parent);
 	rc = seal_name(fs, *dir, name, sn);
-	if (rc == 0)
-		rc = rfs_dname_write_long((*dir)->fd, sn);
+	if (rc == 0 && (rc = inode_fd(fs, *dir)) >= 0) {
+		int dfd = rc;
+
+		rc = rfs_dname_write_long(dfd, sn);
+		inode_fd_done(fs, *dir);
+	}
 	return rc;
 }
 
@@ -803,10 +874,14 @@ static void finish_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode
 {
 	struct fuse_entry_param e;
 
+	int dfd = -1;
+
 	if (rc == 0 && !owned)
 		rc = give_to_caller(fs, req, dir, sn->backing);
-	if (rc == 0)
-		rc = make_entry(fs, dir, dir->fd, name, sn->backing, &e, NULL);
+	if (rc == 0 && (rc = dfd = inode_fd(fs, dir)) >= 0) {
+		rc = make_entry(fs, dir, dfd, name, sn->backing, &e, NULL);
+		inode_fd_done(fs, dir);
+	}
 	if (rc == 0)
 		note_created(fs, dir, name, sn->backing, id, fd);
 	if (rc < 0)
@@ -836,12 +911,14 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct rfs_sealed_name sn;
 	int rc = prepare_name(fs, req, parent, name, &dir, &sn);
 	uint8_t dirid[RFS_DIRID_SIZE];
-	int dfd = -1;
+	int dfd = -1, pfd = -1;
 
-	if (rc == 0 && mkdirat(dir->fd, sn.backing, 0700) != 0)
+	if (rc == 0 && (pfd = inode_fd(fs, dir)) < 0)
+		rc = pfd;
+	if (rc == 0 && mkdirat(pfd, sn.backing, 0700) != 0)
 		rc = -errno;
 	if (rc == 0) {
-		dfd = openat(dir->fd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		dfd = openat(pfd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
 			rc = -errno;
 	}
@@ -851,13 +928,15 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		struct stat pst;
 
 		/* As on ext4: a folder made in a setgid folder is setgid too. */
-		if (fstatat(dir->fd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+		if (fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
 			mode |= S_ISGID;
 		if (fchmod(dfd, mode & 07777) != 0)
 			rc = -errno;
 	}
 	if (dfd >= 0)
 		close(dfd);
+	if (pfd >= 0)
+		inode_fd_done(fs, dir);
 	finish_new_entry(req, fs, dir, name, &sn, rc, false, dirid, -1);
 }
 
@@ -871,8 +950,12 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 
 	if (rc >= 0)
 		rc = prepare_name(fs, req, parent, name, &dir, &sn);
-	if (rc >= 0 && symlinkat(text, dir->fd, sn.backing) != 0)
-		rc = -errno;
+	if (rc >= 0 && (rc = inode_fd(fs, dir)) >= 0) {
+		int dfd = rc;
+
+		rc = symlinkat(text, dfd, sn.backing) == 0 ? 0 : -errno;
+		inode_fd_done(fs, dir);
+	}
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -935,24 +1018,28 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 	struct rfs_inode *dir = inode_of(req, parent), *victim;
 	struct rfs_sealed_name sn;
 	struct stat st;
-	int rc = fs->read_only ? -EROFS : seal_name(fs, dir, name, &sn);
+	int rc = fs->read_only ? -EROFS : seal_name(fs, dir, name, &sn), dfd = -1;
 
-	if (rc == 0 && fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	if (rc == 0 && (dfd = inode_fd(fs, dir)) < 0)
+		rc = dfd;
+	if (rc == 0 && fstatat(dfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		rc = -errno;
 	if (rc == 0 && !folder && S_ISDIR(st.st_mode))
 		rc = -EISDIR;
 	if (rc == 0 && folder && !S_ISDIR(st.st_mode))
 		rc = -ENOTDIR;
 	if (rc == 0)
-		rc = folder ? remove_dir(dir->fd, sn.backing)
-		            : unlinkat(dir->fd, sn.backing, 0) == 0 ? 0 : -errno;
+		rc = folder ? remove_dir(dfd, sn.backing)
+		            : unlinkat(dfd, sn.backing, 0) == 0 ? 0 : -errno;
 	if (rc == 0) {
-		rfs_dname_remove_long(dir->fd, sn.backing);
+		rfs_dname_remove_long(dfd, sn.backing);
 		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
 		note_deleted(fs, dir, name, sn.backing, &st, victim);
 		if (victim)
 			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
 	}
+	if (dfd >= 0)
+		inode_fd_done(fs, dir);
 	fuse_reply_err(req, -rc);
 }
 
@@ -975,10 +1062,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	struct paths from_paths, to_paths;
 	struct rfs_sealed_name from, to;
 	struct stat from_st, to_st;
-	bool exchange = flags & RENAME_EXCHANGE, have_target, same;
+	bool exchange = flags & RENAME_EXCHANGE, have_target, same, have_paths;
 	uint8_t target_dirid[RFS_DIRID_SIZE];
-	bool target_dirid_removed = false;
-	int rc = 0;
+	int rc = 0, from_fd = -1, to_fd = -1, tdfd = -1, fd;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		rc = -EINVAL;
@@ -988,69 +1074,61 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		rc = seal_name(fs, from_dir, name, &from);
 	if (rc == 0)
 		rc = seal_name(fs, to_dir, newname, &to);
-	if (rc == 0 && fstatat(from_dir->fd, from.backing, &from_st, AT_SYMLINK_NOFOLLOW) != 0)
+	/* Both folders' descriptors for the whole rename: none is opened under the names lock. */
+	if (rc == 0 && (from_fd = inode_fd(fs, from_dir)) < 0)
+		rc = from_fd;
+	if (rc == 0 && (to_fd = inode_fd(fs, to_dir)) < 0)
+		rc = to_fd;
+	if (rc == 0 && fstatat(from_fd, from.backing, &from_st, AT_SYMLINK_NOFOLLOW) != 0)
 		rc = -errno;
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
+	if (rc < 0)
+		goto out;
 	same = from_dir == to_dir && strcmp(from.backing, to.backing) == 0;
-	have_target = fstatat(to_dir->fd, to.backing, &to_st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (same) {
-		fuse_reply_err(req, 0);
-		return;
-	}
-	if (!exchange && (rc = rfs_dname_write_long(to_dir->fd, &to)) < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
+	have_target = fstatat(to_fd, to.backing, &to_st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (same)
+		goto out;
+	if (!exchange && (rc = rfs_dname_write_long(to_fd, &to)) < 0)
+		goto out;
 	/* An empty target folder still holds its .dirid: take it out of the way. */
 	if (!exchange && !(flags & RENAME_NOREPLACE) && have_target && S_ISDIR(to_st.st_mode) &&
 	    S_ISDIR(from_st.st_mode)) {
-		int dfd = openat(to_dir->fd, to.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int fd = -1;
-
-		rc = dfd < 0 ? -errno : rfs_dname_folder_empty(dfd, true);
+		tdfd = openat(to_fd, to.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		fd = -1;
+		rc = tdfd < 0 ? -errno : rfs_dname_folder_empty(tdfd, true);
 		if (rc == 0) {
-			fd = openat(dfd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
+			fd = openat(tdfd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
 			if (fd < 0 || read(fd, target_dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
 				rc = -EIO;
 		}
-		if (rc == 0 && unlinkat(dfd, RFS_DIRID_FILE, 0) != 0)
+		if (rc == 0 && unlinkat(tdfd, RFS_DIRID_FILE, 0) != 0)
 			rc = -errno;
-		target_dirid_removed = rc == 0;
 		if (fd >= 0)
 			close(fd);
-		if (rc < 0) {
-			if (dfd >= 0)
-				close(dfd);
-			fuse_reply_err(req, -rc);
-			return;
+		if (rc < 0)
+			goto out;
+	}
+	have_paths = rename_paths(fs, from_dir, name, from.backing, to_dir, newname, to.backing,
+	                          &from_paths, &to_paths) == 0;
+	/* From the move on disk to the move in the tree, nothing reopens by name. */
+	rfs_inode_names_lock(&fs->it);
+	if (renameat2(from_fd, from.backing, to_fd, to.backing, flags) != 0) {
+		rc = -errno;
+		rfs_inode_names_unlock(&fs->it);
+		if (have_paths) {
+			paths_free(&from_paths);
+			paths_free(&to_paths);
 		}
-		if (renameat2(from_dir->fd, from.backing, to_dir->fd, to.backing, flags) != 0) {
-			rc = -errno;
-			fd = openat(dfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+		if (tdfd >= 0) {
+			fd = openat(tdfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
 			if (fd >= 0) {
 				if (write(fd, target_dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
 					rfs_log(LOG_ERR, "could not restore a folder id: run 'recfs fsck'");
 				close(fd);
 			}
 		}
-		close(dfd);
-	} else if (renameat2(from_dir->fd, from.backing, to_dir->fd, to.backing, flags) != 0) {
-		rc = -errno;
+		goto out;
 	}
-	(void)target_dirid_removed;
-	if (rc < 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	if (!exchange)
-		rfs_dname_remove_long(from_dir->fd, from.backing);
 	moved = rfs_inode_find(&fs->it, from_st.st_dev, from_st.st_ino);
-	if (rename_paths(fs, from_dir, name, from.backing, to_dir, newname, to.backing, &from_paths,
-	                 &to_paths) == 0)
-		note_renamed(fs, exchange, &from_paths, &to_paths, moved, to_dir->fd, to.backing);
 	if (have_target)
 		target = rfs_inode_find(&fs->it, to_st.st_dev, to_st.st_ino);
 	if (moved)
@@ -1061,23 +1139,41 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		else
 			rfs_inode_rename(&fs->it, target, NULL, NULL, NULL);
 	}
-	fuse_reply_err(req, 0);
+	rfs_inode_names_unlock(&fs->it);
+	if (!exchange)
+		rfs_dname_remove_long(from_fd, from.backing);
+	if (have_paths)
+		note_renamed(fs, exchange, &from_paths, &to_paths, moved, to_fd, to.backing);
+out:
+	if (tdfd >= 0)
+		close(tdfd);
+	if (to_fd >= 0)
+		inode_fd_done(fs, to_dir);
+	if (from_fd >= 0)
+		inode_fd_done(fs, from_dir);
+	fuse_reply_err(req, -rc);
 }
 
 /* ---- files ---------------------------------------------------------------- */
 
-static int new_fh(struct fuse_file_info *fi, struct rfs_inode *in, int fd)
+/* A handle holds its inode's descriptor too, until release: a file open for
+** I/O stays reachable (getattr, setattr, xattrs) also once unlinked. */
+static int new_fh(struct rfs_fs *fs, struct fuse_file_info *fi, struct rfs_inode *in, int fd)
 {
 	struct rfs_fh *fh = malloc(sizeof(*fh));
 	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
+	int pin = fh ? inode_fd(fs, in) : -ENOMEM;
 
-	if (!fh)
-		return -ENOMEM;
+	if (pin < 0) {
+		free(fh);
+		return pin;
+	}
 	pthread_rwlock_wrlock(&in->content);
 	if (writer && in->replaced) {
 		/* A restore put a new file at this name: writes here would reach no one.
 		** ESTALE makes the kernel look the name up again and open the new file. */
 		pthread_rwlock_unlock(&in->content);
+		inode_fd_done(fs, in);
 		free(fh);
 		return -ESTALE;
 	}
@@ -1102,35 +1198,42 @@ static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const
                      mode_t mode, struct rfs_inode **dir, struct rfs_sealed_name *sn, int *fd,
                      uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE])
 {
-	int rc = prepare_name(fs, req, parent, name, dir, sn);
+	int rc = prepare_name(fs, req, parent, name, dir, sn), dfd;
 	bool anon, linked;
 
 	*fd = -1;
 	if (rc < 0)
 		return rc;
-	*fd = anon_file((*dir)->fd, mode);
+	if ((dfd = inode_fd(fs, *dir)) < 0)
+		return dfd;
+	*fd = anon_file(dfd, mode);
 	anon = *fd >= 0;
 	if (*fd == -EOPNOTSUPP)
-		*fd = openat((*dir)->fd, sn->backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
-	if (*fd < 0)
-		return *fd == -1 ? -errno : *fd;
+		*fd = openat(dfd, sn->backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+	if (*fd < 0) {
+		rc = *fd == -1 ? -errno : *fd;
+		inode_fd_done(fs, *dir);
+		*fd = -1;
+		return rc;
+	}
 	linked = !anon;
 	if (!anon && fchmod(*fd, mode & 07777) != 0)   /* the caller's umask only, as in anon_file */
 		rc = -errno;
 	if (rc == 0)
 		rc = rfs_cfile_init(fs->v->ks, *fd, key, file_id);
 	if (rc == 0 && anon) {
-		rc = link_in(*fd, (*dir)->fd, sn->backing);
+		rc = link_in(*fd, dfd, sn->backing);
 		linked = rc == 0;
 	}
 	if (rc == 0)
 		rc = give_to_caller(fs, req, *dir, sn->backing);
 	if (rc < 0) {
 		if (linked)
-			(void)unlinkat((*dir)->fd, sn->backing, 0);
+			(void)unlinkat(dfd, sn->backing, 0);
 		close(*fd);
 		*fd = -1;
 	}
+	inode_fd_done(fs, *dir);
 	return rc;
 }
 
@@ -1145,9 +1248,12 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	uint8_t file_id[RFS_FILE_ID_SIZE];
 	int fd = -1;
 	int rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
+	int dfd;
 
-	if (rc == 0)
-		rc = make_entry(fs, dir, dir->fd, name, sn.backing, &e, &in);
+	if (rc == 0 && (rc = dfd = inode_fd(fs, dir)) >= 0) {
+		rc = make_entry(fs, dir, dfd, name, sn.backing, &e, &in);
+		inode_fd_done(fs, dir);
+	}
 	if (rc == 0) {
 		pthread_mutex_lock(&in->mu);
 		if (!in->key) {
@@ -1161,7 +1267,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		in->size = 0;
 		in->size_ok = true;
 		pthread_rwlock_unlock(&in->content);
-		rc = new_fh(fi, in, fd);
+		rc = new_fh(fs, fi, in, fd);
 		if (rc < 0)
 			rfs_inode_forget(&fs->it, in, 1);
 	}
@@ -1255,7 +1361,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	fd = open_backing(in, fi->flags);
+	fd = open_backing(fs, in, fi->flags);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -1264,7 +1370,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
 		rc = truncate_on_open(fs, in, fd);
 	if (rc == 0)
-		rc = new_fh(fi, in, fd);
+		rc = new_fh(fs, fi, in, fd);
 	if (rc < 0) {
 		close(fd);
 		fuse_reply_err(req, -rc);
@@ -1358,6 +1464,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	pthread_rwlock_unlock(&in->content);
 	close(fh->fd);
 	free(fh);
+	inode_fd_done(fs_of(req), in);
 	fuse_reply_err(req, 0);
 }
 
@@ -1389,12 +1496,23 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, d ? -rc : ENOMEM);
 		return;
 	}
-	fd = openat(in->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Like a file handle, a folder handle holds the inode's descriptor until
+	** releasedir: a folder removed while open stays reachable. */
+	if ((fd = inode_fd(fs, in)) >= 0) {
+		int ifd = fd;
+
+		fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		errno = -fd;
+		in = NULL;
+	}
 	d->dp = fd < 0 ? NULL : fdopendir(fd);
 	if (!d->dp) {
 		rc = errno;
 		if (fd >= 0)
 			close(fd);
+		if (in)
+			inode_fd_done(fs, in);
 		free(d);
 		fuse_reply_err(req, rc);
 		return;
@@ -1504,6 +1622,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 	closedir(d->dp);
 	free(d);
+	inode_fd_done(fs_of(req), inode_of(req, ino));
 	fuse_reply_err(req, 0);
 }
 
@@ -1553,7 +1672,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	struct rfs_inode *in = inode_of(req, ino);
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
 	uint8_t *ct, owner[RFS_XATTR_OWNER_SIZE];
-	int rc = fs->read_only ? -EROFS : xattr_backing(fs, name, bname, sizeof(bname));
+	int rc = fs->read_only ? -EROFS : xattr_backing(fs, name, bname, sizeof(bname)), fd;
 
 	if (rc == 0 && in->type == S_IFLNK)
 		rc = -EPERM;
@@ -1566,13 +1685,18 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	proc_path(p, in->fd);
-	rc = -rfs_xattr_owner_of(p, in->type == S_IFDIR, owner);
-	if (rc == 0)
-		rc = -rfs_xattr_value_seal(ct, (const uint8_t *)value, size, owner, bname + XATTR_USER_LEN,
-		                           fs->v->keys);
-	if (rc == 0)
-		rc = setxattr(p, bname, ct, size + RFS_BLOCK_OVERHEAD, flags) == 0 ? 0 : errno;
+	if ((fd = inode_fd(fs, in)) < 0) {
+		rc = -fd;
+	} else {
+		proc_path(p, fd);
+		rc = -rfs_xattr_owner_of(p, in->type == S_IFDIR, owner);
+		if (rc == 0)
+			rc = -rfs_xattr_value_seal(ct, (const uint8_t *)value, size, owner,
+			                           bname + XATTR_USER_LEN, fs->v->keys);
+		if (rc == 0)
+			rc = setxattr(p, bname, ct, size + RFS_BLOCK_OVERHEAD, flags) == 0 ? 0 : errno;
+		inode_fd_done(fs, in);
+	}
 	free(ct);
 	if (rc == 0)
 		note_inode(fs, in, RFS_SAVE_PROPERTY, name);
@@ -1586,13 +1710,15 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
 	uint8_t *ct = NULL, *plain = NULL, owner[RFS_XATTR_OWNER_SIZE];
 	ssize_t n;
-	int rc = xattr_backing(fs, name, bname, sizeof(bname));
+	int rc = xattr_backing(fs, name, bname, sizeof(bname)), fd = -1;
 
 	if (rc == -EOPNOTSUPP || rc == -ERANGE)
 		rc = -ENODATA;    /* nothing outside user.* is ever stored */
+	if (rc == 0 && (fd = inode_fd(fs, in)) < 0)
+		rc = fd;
 	if (rc < 0)
 		goto out;
-	proc_path(p, in->fd);
+	proc_path(p, fd);
 	n = getxattr(p, bname, NULL, 0);
 	if (n < 0) {
 		rc = -errno;
@@ -1619,6 +1745,8 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	else
 		fuse_reply_buf(req, (const char *)plain, (size_t)n);
 out:
+	if (fd >= 0)
+		inode_fd_done(fs, in);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	free(ct);
@@ -1634,9 +1762,13 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char p[64], *list = NULL, *out = NULL, *q;
 	size_t used = 0;
 	ssize_t n;
-	int rc = 0;
+	int rc = 0, fd = inode_fd(fs, in);
 
-	proc_path(p, in->fd);
+	if (fd < 0) {
+		rc = -fd;
+		goto reply;
+	}
+	proc_path(p, fd);
 	n = listxattr(p, NULL, 0);
 	if (n < 0) {
 		rc = errno;
@@ -1674,6 +1806,8 @@ static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	else
 		fuse_reply_buf(req, out, used);
 reply:
+	if (fd >= 0)
+		inode_fd_done(fs, in);
 	if (rc)
 		fuse_reply_err(req, rc);
 	free(list);
@@ -1685,13 +1819,16 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
-	int rc = fs->read_only ? -EROFS : xattr_backing(fs, name, bname, sizeof(bname));
+	int rc = fs->read_only ? -EROFS : xattr_backing(fs, name, bname, sizeof(bname)), fd;
 
 	if (rc == -EOPNOTSUPP || rc == -ERANGE)
 		rc = -ENODATA;
+	if (rc == 0 && (fd = inode_fd(fs, in)) < 0)
+		rc = fd;
 	if (rc == 0) {
-		proc_path(p, in->fd);
+		proc_path(p, fd);
 		rc = removexattr(p, bname) == 0 ? 0 : -errno;
+		inode_fd_done(fs, in);
 	}
 	if (rc == 0)
 		note_inode(fs, in, RFS_SAVE_PROPERTY, name);
@@ -1722,8 +1859,8 @@ int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 
 /* Folder name in dir, made (with uid/gid, recorded as created) when missing
 ** and make is set; *child gets one lookup. */
-static int enter_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *name, bool make,
-                     uid_t uid, gid_t gid, struct rfs_inode **child)
+static int enter_dir_at(struct rfs_fs *fs, struct rfs_inode *dir, int pfd, const char *name,
+                        bool make, uid_t uid, gid_t gid, struct rfs_inode **child)
 {
 	struct rfs_sealed_name sn;
 	struct stat st;
@@ -1731,34 +1868,46 @@ static int enter_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
 
 	if (rc < 0)
 		return rc;
-	if (fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+	if (fstatat(pfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		uint8_t dirid[RFS_DIRID_SIZE];
 		int dfd = -1;
 
 		if (errno != ENOENT || !make)
 			return -errno;
-		rc = rfs_dname_write_long(dir->fd, &sn);
-		if (rc == 0 && mkdirat(dir->fd, sn.backing, 0755) != 0)
+		rc = rfs_dname_write_long(pfd, &sn);
+		if (rc == 0 && mkdirat(pfd, sn.backing, 0755) != 0)
 			rc = -errno;
-		if (rc == 0 && (dfd = openat(dir->fd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		if (rc == 0 && (dfd = openat(pfd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			rc = -errno;
 		if (rc == 0)
 			rc = new_dirid(dfd, dirid);
 		if (dfd >= 0)
 			close(dfd);
 		if (rc == 0 && fs->as_root)
-			(void)fchownat(dir->fd, sn.backing, uid, gid, AT_SYMLINK_NOFOLLOW);
+			(void)fchownat(pfd, sn.backing, uid, gid, AT_SYMLINK_NOFOLLOW);
 		if (rc < 0)
 			return rc;
 		note_created(fs, dir, name, sn.backing, dirid, -1);
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, dir), name,
 		                                       strlen(name));
-		if (fstatat(dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		if (fstatat(pfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
 			return -errno;
 	}
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	return rfs_inode_lookup(&fs->it, dir, name, sn.backing, &st, child);
+}
+
+static int enter_dir(struct rfs_fs *fs, struct rfs_inode *dir, const char *name, bool make,
+                     uid_t uid, gid_t gid, struct rfs_inode **child)
+{
+	int pfd = inode_fd(fs, dir), rc;
+
+	if (pfd < 0)
+		return pfd;
+	rc = enter_dir_at(fs, dir, pfd, name, make, uid, gid, child);
+	inode_fd_done(fs, dir);
+	return rc;
 }
 
 /* A clear path walked from the root: the folders on the way each hold one
@@ -1768,6 +1917,8 @@ struct walk {
 	struct rfs_inode *held[PATH_MAX / 2];
 	size_t nheld;
 	struct rfs_inode *dir;             /* the folder of the last component */
+	int dirfd;                         /* its descriptor, held while fd_held is set */
+	struct rfs_inode *fd_held;
 	const char *last;
 	char *path;
 };
@@ -1795,12 +1946,17 @@ static int walk_to_last(struct rfs_fs *fs, const char *clear_path, bool make, ui
 			return rc;
 		w->dir = w->held[w->nheld++];
 	}
+	if ((w->dirfd = inode_fd(fs, w->dir)) < 0)
+		return w->dirfd;
+	w->fd_held = w->dir;
 	w->last = comp;
 	return 0;
 }
 
 static void walk_end(struct rfs_fs *fs, struct walk *w)
 {
+	if (w->fd_held)
+		inode_fd_done(fs, w->fd_held);
 	while (w->nheld > 0)
 		rfs_inode_forget(&fs->it, w->held[--w->nheld], 1);
 	free(w->path);
@@ -1936,7 +2092,7 @@ static int replace_file(struct rfs_fs *fs, struct walk *w, const struct rfs_seal
 		return rc;
 	fd = rc = lock_unwritten(old);
 	if (rc == 0) {
-		fd = rebuild_file(fs, w->dir->fd, sn->backing, st, src, size);
+		fd = rebuild_file(fs, w->dirfd, sn->backing, st, src, size);
 		old->replaced = fd >= 0;
 		pthread_rwlock_unlock(&old->content);
 	}
@@ -1970,10 +2126,10 @@ int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const
 	if (rc == 0) {
 		uint64_t size = (uint64_t)st.st_size;
 
-		if (fstatat(w->dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		if (fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			fd = replace_file(fs, w, &sn, &st, src, size);
 		else
-			fd = revive_file(fs, w->dir->fd, &sn, mode, uid, gid, rev, source);
+			fd = revive_file(fs, w->dirfd, &sn, mode, uid, gid, rev, source);
 		rc = fd < 0 ? fd : 0;
 		/* The kernel looks the name up again and finds the new file. */
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
@@ -2007,7 +2163,7 @@ int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_
 
 	if (rc == 0)
 		rc = seal_name(fs, w->dir, w->last, &sn);
-	if (rc == 0 && fstatat(w->dir->fd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	if (rc == 0 && fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		rc = -errno;
 	if (rc == 0 && !S_ISREG(st.st_mode))
 		rc = -EINVAL;
@@ -2016,7 +2172,7 @@ int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_
 		struct rfs_cfile cf = { .key = key };
 		const char *why;
 
-		cf.fd = openat(w->dir->fd, sn.backing, O_RDONLY | O_CLOEXEC | O_NOATIME);
+		cf.fd = openat(w->dirfd, sn.backing, O_RDONLY | O_CLOEXEC | O_NOATIME);
 		rc = !key ? -ENOMEM : cf.fd < 0 ? -errno : 0;
 		if (rc == 0)
 			rc = rfs_cfile_load(fs->v->ks, cf.fd, key, cf.file_id, &cf.hdr_flags, &why);

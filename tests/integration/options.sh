@@ -159,8 +159,8 @@ fi
 umount_vault "$M" "$V"
 
 # ---- many files under a low descriptor limit ----
-# Each inode the kernel knows holds a descriptor in the daemon: started with the usual soft
-# limit of 1,024, it must still list and read a folder of 3,000 files.
+# Started with the usual soft limit of 1,024, the daemon must still list and read a folder
+# of 3,000 files (many_files.sh holds it to a hard limit of 4,096).
 mount_vault "$V" "$M"
 mkdir "$M/many" && (cd "$M/many" && for i in $(seq 3000); do printf '%s\n' "$i" >"f$i"; done)
 umount_vault "$M" "$V"
