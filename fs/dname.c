@@ -40,6 +40,11 @@ int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn)
 		return -errno;
 	if (write(fd, sn->text, len) != (ssize_t)len)
 		rc = -EIO;
+	/* Durable before the name is used: without it, a power cut leaves a file
+	** that was fsync'd with its folder but whose name no longer opens. Long
+	** names are rare, so one sync each costs little. */
+	else if (fdatasync(fd) != 0)
+		rc = -errno;
 	close(fd);
 	return rc;
 }

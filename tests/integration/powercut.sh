@@ -27,6 +27,7 @@ pc_verify_clean "new folder, then a cut"
 # history.git made at the first mount: its HEAD and config must be durable,
 # or git refuses the repository after an early cut (checked above by git fsck).
 
+pc_new_vault keys
 # A key must be durable before the ref that needs it moves: a file closed
 # without fsync, then `recfs flush`, then the cut. History must not hold a
 # version whose key is gone, and recovery must not turn live/'s older state
@@ -42,6 +43,7 @@ check "recfs show of its version" recfs show "$PC_M/flushed.txt" --rev "$(recfs 
 umount_vault "$PC_M" "$PC_V"
 pc_verify_clean "flush, then a cut"
 
+pc_new_vault otrunc
 # O_TRUNC then a rewrite (cp onto a file, > redirection, editors saving in
 # place): an fsync'd file rewritten in place must never become unopenable.
 pc_mount
@@ -61,6 +63,7 @@ check "and can be opened with O_TRUNC again" sh -c ": >'$PC_M/report.odt'"
 umount_vault "$PC_M" "$PC_V"
 
 # An fsync'd file whose name is over 175 bytes (a .L….n side file) stays listed.
+pc_new_vault longnames
 long=$(printf 'L%.0s' $(seq 1 200))
 pc_mount
 pc_write "$long.txt" 3000

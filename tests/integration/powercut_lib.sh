@@ -28,6 +28,13 @@ pc_setup() {
 	mkdir -p "$PC_DISK"
 	mount -o data=ordered "$PC_LOOP" "$PC_DISK" || die "cannot mount the image"
 	on_exit "umount -l '$PC_DISK'"
+	pc_new_vault vault
+}
+
+# pc_new_vault NAME: a fresh vault on the image for the next scenario, with
+# nothing promised yet.
+pc_new_vault() {
+	PC_V=$PC_DISK/$1
 	make_vault "$PC_V" "$PASSFILE"
 	sync -f "$PC_DISK/."
 	: >"$PC_PROMISES"
