@@ -1936,6 +1936,16 @@ int rfs_h_open_odb(struct rfs_history *h)
 	return rc;
 }
 
+static int sync_tree(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 || syncfs(fd) != 0 ? -errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int open_repo(struct rfs_history *h, bool create)
 {
 	char *path = NULL;
@@ -1954,6 +1964,10 @@ static int open_repo(struct rfs_history *h, bool create)
 		o.initial_head = "main";
 		o.description = "recfs history (ciphertext)";
 		rc = git_repository_init_ext(&h->repo, path, &o);
+		/* HEAD, config and the folders git just made must survive a power
+		** cut, or git refuses the repository; one syncfs covers them all. */
+		if (rc == 0 && sync_tree(path) < 0)
+			rc = -1;
 	}
 	free(path);
 	if (rc == GIT_ENOTFOUND)
