@@ -49,6 +49,23 @@ int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn)
 	return rc;
 }
 
+int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE])
+{
+	int fd = openat(dirfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, dirid, RFS_DIRID_SIZE) != (ssize_t)RFS_DIRID_SIZE)
+		rc = errno ? -errno : -EIO;
+	/* Durable before the folder is used: a power cut must never leave a
+	** folder whose files were fsync'd but whose id is empty (all EIO). */
+	else if (fdatasync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 void rfs_dname_remove_long(int dirfd, const char *backing)
 {
 	char side[256 + 8];
