@@ -75,4 +75,35 @@ assert_match "the long name is listed" "$long" "$(ls "$PC_M")"
 umount_vault "$PC_M" "$PC_V"
 pc_verify_clean "long names, then a cut"
 
+pc_new_vault append
+# An append reseals the old last block "not final" in place before the size
+# grows. Reproduce the cut between the two exactly: the resealed page reaches
+# the disk (sync_file_range on the backing file: data, no journal commit), the
+# new size does not. The fsync'd 8 KiB must read back, and the next mount
+# reseals the block final again.
+pc_mount
+pc_write grows.bin 8192 7
+python3 - "$PC_M/grows.bin" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, os.urandom(4096)); os.close(fd)        # no fsync
+PY
+ct=$(find "$PC_V/live" -type f -size $((60 + 3 * 4136))c | head -1)
+[ -n "$ct" ] || die "no 3-block ciphertext file for grows.bin"
+python3 - "$ct" <<'PY' || die "sync_file_range of the backing file failed"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.sync_file_range.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+fd = os.open(sys.argv[1], os.O_RDONLY)
+# slots 0 and 1 (the old last block, resealed "not final"); WAIT_BEFORE|WRITE|WAIT_AFTER
+if libc.sync_file_range(fd, 0, 60 + 2 * 4136, 1 | 2 | 4) != 0:
+    sys.exit("sync_file_range: %s" % os.strerror(ctypes.get_errno()))
+os.close(fd)
+PY
+pc_cut
+pc_mount
+pc_check_promises "an append cut short"
+umount_vault "$PC_M" "$PC_V"
+pc_verify_clean "an append cut short"
+
 finish
