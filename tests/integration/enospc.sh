@@ -7,10 +7,9 @@
 # Must never: run outside its temp folder (the tmpfs is mounted inside it).
 . "$(dirname "$0")/lib.sh"
 
-SMALL=$IT_TMP/small M=$IT_TMP/mnt SRC=$IT_TMP/src
-mkdir -p "$SMALL" "$SRC"
-mount -t tmpfs -o size=8m tmpfs "$SMALL" || die "cannot mount a tmpfs"
-on_exit "umount -l '$SMALL'"
+M=$IT_TMP/mnt SRC=$IT_TMP/src
+mkdir -p "$SRC"
+small_disk 8m
 # Ballast outside the vault on the same disk: deleting it later frees space the
 # way an administrator would, without touching the vault.
 head -c 2500000 /dev/zero >"$SMALL/ballast" || die "write ballast"

@@ -5,10 +5,8 @@
 # Must never: run outside its temp folder (the tmpfs is mounted inside it).
 . "$(dirname "$0")/lib.sh"
 
-SMALL=$IT_TMP/small M=$IT_TMP/mnt OUT=$IT_TMP/messages
-mkdir -p "$SMALL"
-mount -t tmpfs -o size=24m tmpfs "$SMALL" || die "cannot mount a tmpfs"
-on_exit "umount -l '$SMALL'"
+M=$IT_TMP/mnt OUT=$IT_TMP/messages
+small_disk 24m
 V=$SMALL/vault
 make_vault "$V"
 export PASSFILE=$V.pass

@@ -227,6 +227,15 @@ fsck_clean() {
 	fi
 }
 
+# small_disk SIZE: a tmpfs of SIZE (e.g. 16m) at $SMALL inside the temp folder,
+# for the full-disk tests; unmounted on exit.
+small_disk() {
+	SMALL=$IT_TMP/small
+	mkdir -p "$SMALL"
+	mount -t tmpfs -o size="$1" tmpfs "$SMALL" || die "cannot mount a tmpfs"
+	on_exit "umount -l '$SMALL'"
+}
+
 on_exit() {
 	IT_ON_EXIT+=("$*")
 }

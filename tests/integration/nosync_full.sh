@@ -6,10 +6,8 @@
 # Must never: run outside its temp folder (the tmpfs is mounted inside it).
 . "$(dirname "$0")/lib.sh"
 
-SMALL=$IT_TMP/small M=$IT_TMP/mnt
-mkdir -p "$SMALL"
-mount -t tmpfs -o size=16m tmpfs "$SMALL" || die "cannot mount a tmpfs"
-on_exit "umount -l '$SMALL'"
+M=$IT_TMP/mnt
+small_disk 16m
 V=$SMALL/vault
 PASSFILE=$IT_TMP/vault.pass
 make_vault "$V" "$PASSFILE"
