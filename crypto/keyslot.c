@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -632,6 +633,67 @@ int rfs_conf_write(const char *path, const struct rfs_conf *c)
 		return rc;
 	}
 	return fsync_parent(path);
+}
+
+/* The folder holding path, opened and locked (flock LOCK_EX): every
+** read-modify-write of recfs.conf holds it, so two writers cannot lose each
+** other's change, and a leftover temp file is never another writer's. */
+static int lock_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t len = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
+	int fd;
+
+	if (len >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, slash == NULL ? "." : path, len);
+	dir[len] = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			int rc = -errno;
+
+			close(fd);
+			return rc;
+		}
+	}
+	return fd;
+}
+
+static bool same_slot(const struct rfs_keyslot *a, const struct rfs_keyslot *b)
+{
+	return a->in_use == b->in_use && strcmp(a->label, b->label) == 0 &&
+	       sodium_memcmp(a->salt, b->salt, sizeof(a->salt)) == 0 &&
+	       sodium_memcmp(a->nonce, b->nonce, sizeof(a->nonce)) == 0 &&
+	       sodium_memcmp(a->wrapped, b->wrapped, sizeof(a->wrapped)) == 0 &&
+	       a->kdf.opslimit == b->kdf.opslimit && a->kdf.memlimit == b->kdf.memlimit;
+}
+
+int rfs_conf_replace_slot(const char *path, int slot, const struct rfs_keyslot *was,
+                          const struct rfs_keyslot *now)
+{
+	struct rfs_conf cur;
+	char err[256];
+	int lock, rc;
+
+	if (slot < 0 || slot >= RFS_MAX_KEYSLOTS)
+		return -EINVAL;
+	lock = lock_parent(path);
+	if (lock < 0)
+		return lock;
+	rc = rfs_conf_read(path, &cur, err, sizeof(err));
+	if (rc == 0 && !same_slot(&cur.slots[slot], was))
+		rc = -ESTALE;
+	if (rc == 0) {
+		cur.slots[slot] = *now;
+		rc = rfs_conf_write(path, &cur);
+	}
+	sodium_memzero(&cur, sizeof(cur));
+	close(lock);   /* releases the flock */
+	return rc;
 }
 
 /* ---- wrapping --------------------------------------------------------- */

@@ -74,6 +74,13 @@ int rfs_conf_authenticate(const struct rfs_conf *c, const uint8_t conf_key[32], 
 /* Write atomically (temp file, fsync, rename, fsync dir), mode 0600. 0 or -errno. */
 int rfs_conf_write(const char *path, const struct rfs_conf *c);
 
+/* Replace keyslot slot of the recfs.conf at path with now, under a lock on
+** its folder, provided it still holds was (what the caller unlocked and
+** changed): 0, -ESTALE when another writer changed that slot meanwhile
+** (nothing written), or -errno. */
+int rfs_conf_replace_slot(const char *path, int slot, const struct rfs_keyslot *was,
+                          const struct rfs_keyslot *now);
+
 /* Wrap master into a free slot. Returns the slot index, -ENOSPC if full, -ENOMEM. */
 int rfs_keyslot_add(struct rfs_conf *c, const char *label, const uint8_t master[32],
                     const char *pass, size_t passlen, const struct rfs_kdf *kdf);

@@ -29,6 +29,10 @@
 #define ENTRY_AD_LEN (sizeof(ENTRY_AD_PREFIX) - 1 + RFS_FILE_ID_SIZE)
 #define SLOTS_PER_FILE 65536u
 #define MAX_SLOT_FILES 65536u
+/* keys/next: u64le, no slot at or above it was ever handed out. Raised this
+** many slots at a time, so a new file costs an fsync only once per batch. */
+#define NEXT_NAME "next"
+#define NEXT_BATCH 4096u
 
 _Static_assert(RFS_KEYSTORE_ENTRY_SIZE == ENTRY_NONCE + 32 + crypto_aead_xchacha20poly1305_ietf_ABYTES,
                "keystore entry layout");
@@ -38,6 +42,9 @@ struct rfs_keystore {
 	const struct rfs_keys *keys;
 	pthread_mutex_t mu;               /* next, fds */
 	uint64_t next;                    /* the next free slot */
+	uint64_t reserved;                /* durable in keys/next: slots below it may be in use */
+	int next_fd;                      /* keys/next, -1 on a read-only vault */
+	bool dirty;                       /* an entry was written since the last sync_all */
 	int *fds;                         /* open slot files, -1 when not yet */
 	size_t nfds;
 };
@@ -78,6 +85,49 @@ static int find_next(int dirfd, uint64_t *next)
 	}
 }
 
+/* keys/next: the durable bound of handed-out slots. A slot file's tail can be
+** lost in a power cut, its size then undercounts; this bound does not. */
+static int read_reserved(struct rfs_keystore *s)
+{
+	uint8_t b[8];
+	ssize_t n;
+
+	s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDWR | O_CLOEXEC);
+	if (s->next_fd < 0 && (errno == EACCES || errno == EROFS))
+		s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDONLY | O_CLOEXEC);
+	if (s->next_fd < 0)
+		return errno == ENOENT ? 0 : -errno;   /* made at the first new file */
+	do
+		n = pread(s->next_fd, b, sizeof(b), 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	s->reserved = 0;
+	if (n == (ssize_t)sizeof(b))
+		for (int i = 7; i >= 0; i--)
+			s->reserved = s->reserved << 8 | b[i];
+	return 0;
+}
+
+/* Make slots below bound durable as handed out: one 8-byte write (within one
+** sector, so a cut leaves the old or the new value) and an fdatasync. */
+static int write_reserved(struct rfs_keystore *s, uint64_t bound)
+{
+	uint8_t b[8];
+
+	if (s->next_fd < 0) {
+		s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (s->next_fd < 0 || fsync(s->dirfd) != 0)
+			return -errno;
+	}
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(bound >> (8 * i));
+	if (pwrite(s->next_fd, b, sizeof(b), 0) != (ssize_t)sizeof(b) || fdatasync(s->next_fd) != 0)
+		return errno ? -errno : -EIO;
+	s->reserved = bound;
+	return 0;
+}
+
 int rfs_keystore_open(struct rfs_keystore **ks, int keys_dirfd, const struct rfs_keys *keys)
 {
 	struct rfs_keystore *s = calloc(1, sizeof(*s));
@@ -85,14 +135,23 @@ int rfs_keystore_open(struct rfs_keystore **ks, int keys_dirfd, const struct rfs
 
 	if (s == NULL)
 		return -ENOMEM;
+	s->next_fd = -1;
 	s->dirfd = fcntl(keys_dirfd, F_DUPFD_CLOEXEC, 0);
 	rc = s->dirfd < 0 ? -errno : find_next(s->dirfd, &s->next);
+	if (rc == 0)
+		rc = read_reserved(s);
 	if (rc < 0) {
+		if (s->next_fd >= 0)
+			close(s->next_fd);
 		if (s->dirfd >= 0)
 			close(s->dirfd);
 		free(s);
 		return rc;
 	}
+	/* Every slot below the durable bound may have been given to a file whose
+	** entry a cut then lost: never hand those out again. */
+	if (s->reserved > s->next)
+		s->next = s->reserved;
 	pthread_mutex_init(&s->mu, NULL);
 	s->keys = keys;
 	*ks = s;
@@ -103,11 +162,18 @@ void rfs_keystore_close(struct rfs_keystore *ks)
 {
 	if (ks == NULL)
 		return;
+	/* Give back the unused rest of the batch, so each mount does not skip
+	** 4096 slots; every slot handed out is below next. */
+	if (ks->next < ks->reserved && ks->next_fd >= 0 &&
+	    (fcntl(ks->next_fd, F_GETFL) & O_ACCMODE) == O_RDWR)
+		(void)write_reserved(ks, ks->next);
 	for (size_t i = 0; i < ks->nfds; i++)
 		if (ks->fds[i] >= 0)
 			close(ks->fds[i]);
 	free(ks->fds);
 	pthread_mutex_destroy(&ks->mu);
+	if (ks->next_fd >= 0)
+		close(ks->next_fd);
 	close(ks->dirfd);
 	free(ks);
 }
@@ -180,31 +246,51 @@ static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* The next slot to hand out, with keys/next raised first when it is reached. */
+static int take_slot(struct rfs_keystore *ks, uint64_t *slot)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&ks->mu);
+	if (ks->next >= ks->reserved)
+		rc = write_reserved(ks, ks->next + NEXT_BATCH);
+	if (rc == 0)
+		*slot = ks->next++;
+	pthread_mutex_unlock(&ks->mu);
+	if (rc == 0 && *slot / SLOTS_PER_FILE >= MAX_SLOT_FILES)
+		rc = -ENOSPC;
+	return rc;
+}
+
 int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE],
                         uint8_t key_out[32])
 {
 	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], ad[ENTRY_AD_LEN];
-	uint64_t slot, offset;
-	int fd, rc;
+	uint64_t slot = 0, offset;
+	int fd, rc = take_slot(ks, &slot);
 
-	pthread_mutex_lock(&ks->mu);
-	slot = ks->next++;
-	pthread_mutex_unlock(&ks->mu);
-	if (slot / SLOTS_PER_FILE >= MAX_SLOT_FILES)
-		return -ENOSPC;
+	if (rc < 0)
+		return rc;
 	for (int i = 0; i < 8; i++)
 		id_out[i] = (uint8_t)(slot >> (8 * i));
+	fd = slot_file(ks, id_out, true, &offset);
+	if (fd < 0)
+		return fd;
 	randombytes_buf(id_out + 8, RFS_FILE_ID_SIZE - 8);
 	crypto_aead_xchacha20poly1305_ietf_keygen(key_out);
 	entry_ad(ad, id_out);
 	randombytes_buf(entry, ENTRY_NONCE);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(entry + ENTRY_NONCE, NULL, key_out, 32, ad,
 	                                           sizeof(ad), NULL, entry, ks->keys->keystore);
-	fd = slot_file(ks, id_out, true, &offset);
-	rc = fd < 0 ? fd : pwrite_full(fd, entry, sizeof(entry), offset);
-	if (rc != 0)
+	rc = pwrite_full(fd, entry, sizeof(entry), offset);
+	if (rc != 0) {
 		sodium_memzero(key_out, 32);
-	return rc;
+		return rc;
+	}
+	pthread_mutex_lock(&ks->mu);
+	ks->dirty = true;
+	pthread_mutex_unlock(&ks->mu);
+	return 0;
 }
 
 /* Read the entry of id: 0, -ENOENT (never written, or destroyed), -errno. */
@@ -229,21 +315,27 @@ static int read_entry(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 	return 0;
 }
 
-int rfs_keystore_load(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
-                      uint8_t key_out[32])
+static int open_entry(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
+                      const uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], uint8_t key_out[32])
 {
-	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], ad[ENTRY_AD_LEN];
-	uint64_t offset;
-	int fd, rc = read_entry(ks, id, entry, &fd, &offset);
+	uint8_t ad[ENTRY_AD_LEN];
 
-	if (rc < 0)
-		return rc;
 	entry_ad(ad, id);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(key_out, NULL, NULL, entry + ENTRY_NONCE,
 	                                               RFS_KEYSTORE_ENTRY_SIZE - ENTRY_NONCE, ad,
 	                                               sizeof(ad), entry, ks->keys->keystore) != 0)
 		return -EIO;
 	return 0;
+}
+
+int rfs_keystore_load(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
+                      uint8_t key_out[32])
+{
+	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE];
+	uint64_t offset;
+	int fd, rc = read_entry(ks, id, entry, &fd, &offset);
+
+	return rc < 0 ? rc : open_entry(ks, id, entry, key_out);
 }
 
 int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE])
@@ -258,13 +350,36 @@ int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 	return 0;
 }
 
+int rfs_keystore_sync_all(struct rfs_keystore *ks)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&ks->mu);
+	bool dirty = ks->dirty;
+	ks->dirty = false;
+	for (size_t i = 0; dirty && i < ks->nfds && rc == 0; i++)
+		if (ks->fds[i] >= 0 && fdatasync(ks->fds[i]) != 0)
+			rc = -errno;
+	if (dirty && rc == 0 && fsync(ks->dirfd) != 0)   /* a slot file just made */
+		rc = -errno;
+	if (rc != 0)
+		ks->dirty = true;
+	pthread_mutex_unlock(&ks->mu);
+	return rc;
+}
+
 int rfs_keystore_destroy(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE])
 {
 	static const uint8_t zeros[RFS_KEYSTORE_ENTRY_SIZE];
-	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE];
+	uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], *key = sodium_malloc(32);
 	uint64_t offset;
-	int fd, rc = read_entry(ks, id, entry, &fd, &offset);
+	int fd, rc = key ? read_entry(ks, id, entry, &fd, &offset) : -ENOMEM;
 
+	/* Only the entry of this very id is destroyed: a slot given to another
+	** file (another random half) does not open under id, and is left alone. */
+	if (rc == 0)
+		rc = open_entry(ks, id, entry, key);
+	sodium_free(key);
 	if (rc < 0)
 		return rc;
 	rc = pwrite_full(fd, zeros, sizeof(zeros), offset);

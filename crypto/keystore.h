@@ -28,8 +28,10 @@ void rfs_keystore_close(struct rfs_keystore *ks);
 /* Ready a new keys/ folder (at vault creation). 0 or -errno. */
 int rfs_keystore_format(int keys_dirfd);
 
-/* New file id (the next slot) and random key, written to keys/ (not fsync'd:
-** see rfs_keystore_sync). Safe from several threads. */
+/* New file id (the next free slot) and random key, written to keys/ (not
+** fsync'd: see rfs_keystore_sync). A slot is never handed out twice, even
+** after a power cut lost the tail of a slot file (keys/next keeps the bound).
+** Safe from several threads. */
 int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE],
                         uint8_t key_out[32]);
 
@@ -40,7 +42,12 @@ int rfs_keystore_load(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 /* fsync the entry's slot file and keys/, so a durable file has a durable key. */
 int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE]);
 
-/* Overwrite the entry with zeros and fsync. 0, -ENOENT, -errno. */
+/* fdatasync every slot file written since the last call, and keys/: what
+** history or a flush relies on must not outlive its key. 0 or -errno. */
+int rfs_keystore_sync_all(struct rfs_keystore *ks);
+
+/* Overwrite the entry with zeros and fsync, once it has authenticated under
+** id (an entry of another file is never touched: -EIO). 0, -ENOENT, -errno. */
 int rfs_keystore_destroy(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE]);
 
 /* Where the entry of id lives: its slot file's name in keys/ and offset. */

@@ -452,3 +452,27 @@ int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block)
 	sodium_memzero(plain, sizeof(plain));
 	return 0;
 }
+
+int rfs_cfile_repair_cut_append(struct rfs_cfile *cf)
+{
+	uint8_t ct[RFS_SLOT_SIZE], plain[RFS_BLOCK_SIZE];
+	uint64_t last;
+	int rc;
+
+	/* Only a full last block can have been resealed "not final" for an append
+	** whose growth a power cut then lost; a partial one cannot be told apart. */
+	if (cf->size == 0 || cf->size % RFS_BLOCK_SIZE != 0)
+		return -EIO;
+	last = last_block(cf->size);
+	rc = pread_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
+	if (rc < 0)
+		return rc;
+	if (rfs_block_open(plain, ct, sizeof(ct), last, false, cf->file_id, cf->key) != 0)
+		return -EIO;
+	rfs_block_seal(ct, plain, RFS_BLOCK_SIZE, last, true, cf->file_id, cf->key);
+	sodium_memzero(plain, sizeof(plain));
+	rc = pwrite_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
+	if (rc == 0 && fdatasync(cf->fd) != 0)
+		rc = -errno;
+	return rc;
+}

@@ -54,4 +54,10 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size);
 /* Authenticate every slot (for fsck). 0, or -EIO with the block number in *bad_block. */
 int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block);
 
+/* After a crash only (never on a vault closed cleanly): an append whose
+** growth a power cut lost leaves the old full last block sealed "not final".
+** If that is all that is wrong, reseal it final and fdatasync. 0 when
+** repaired, -EIO when the file is damaged some other way, or -errno. */
+int rfs_cfile_repair_cut_append(struct rfs_cfile *cf);
+
 #endif

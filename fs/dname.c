@@ -40,6 +40,28 @@ int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn)
 		return -errno;
 	if (write(fd, sn->text, len) != (ssize_t)len)
 		rc = -EIO;
+	/* Durable before the name is used: without it, a power cut leaves a file
+	** that was fsync'd with its folder but whose name no longer opens. Long
+	** names are rare, so one sync each costs little. */
+	else if (fdatasync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE])
+{
+	int fd = openat(dirfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, dirid, RFS_DIRID_SIZE) != (ssize_t)RFS_DIRID_SIZE)
+		rc = errno ? -errno : -EIO;
+	/* Durable before the folder is used: a power cut must never leave a
+	** folder whose files were fsync'd but whose id is empty (all EIO). */
+	else if (fdatasync(fd) != 0)
+		rc = -errno;
 	close(fd);
 	return rc;
 }

@@ -26,6 +26,9 @@ int rfs_dname_seal(const struct rfs_keys *k, const uint8_t dirid[RFS_DIRID_SIZE]
 /* Write the side file of a long name (nothing for a short one). 0 or -errno. */
 int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn);
 
+/* Write a folder's .dirid (O_EXCL) and make it durable. 0 or -errno. */
+int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE]);
+
 /* Remove the side file of backing, if it is a long name. */
 void rfs_dname_remove_long(int dirfd, const char *backing);
 

@@ -892,16 +892,8 @@ static void finish_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode
 
 static int new_dirid(int dfd, uint8_t dirid[RFS_DIRID_SIZE])
 {
-	int fd = openat(dfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
 	randombytes_buf(dirid, RFS_DIRID_SIZE);
-	if (write(fd, dirid, RFS_DIRID_SIZE) != (ssize_t)RFS_DIRID_SIZE)
-		rc = errno ? -errno : -EIO;
-	close(fd);
-	return rc;
+	return rfs_dname_write_dirid(dfd, dirid);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -999,12 +991,8 @@ static int remove_dir(int parent_fd, const char *backing)
 	if (rc == 0 && unlinkat(parent_fd, backing, AT_REMOVEDIR) != 0) {
 		rc = -errno;
 		/* Put the id back so that the folder's names still open. */
-		fd = openat(dfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-		if (fd >= 0) {
-			if (write(fd, dirid, sizeof(dirid)) != (ssize_t)sizeof(dirid))
-				rfs_log(LOG_ERR, "could not restore a folder id: run 'recfs fsck'");
-			close(fd);
-		}
+		if (rfs_dname_write_dirid(dfd, dirid) < 0)
+			rfs_log(LOG_ERR, "could not restore a folder id: run 'recfs fsck'");
 	}
 	close(dfd);
 	return rc;
@@ -1118,14 +1106,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			paths_free(&from_paths);
 			paths_free(&to_paths);
 		}
-		if (tdfd >= 0) {
-			fd = openat(tdfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-			if (fd >= 0) {
-				if (write(fd, target_dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
-					rfs_log(LOG_ERR, "could not restore a folder id: run 'recfs fsck'");
-				close(fd);
-			}
-		}
+		if (tdfd >= 0 && rfs_dname_write_dirid(tdfd, target_dirid) < 0)
+			rfs_log(LOG_ERR, "could not restore a folder id: run 'recfs fsck'");
 		goto out;
 	}
 	moved = rfs_inode_find(&fs->it, from_st.st_dev, from_st.st_ino);

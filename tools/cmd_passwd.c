@@ -36,6 +36,7 @@ static int rewrap_and_save(const char *vault, const char *conf_path, struct rfs_
                            int slot, const uint8_t *master, const char *new_passfile, bool fast_kdf)
 {
 	char err[CLI_ERRSZ], prompt[CLI_ERRSZ];
+	struct rfs_keyslot was = conf->slots[slot];
 	struct rfs_secret *pass;
 	struct rfs_kdf kdf;
 	int rc;
@@ -54,7 +55,12 @@ static int rewrap_and_save(const char *vault, const char *conf_path, struct rfs_
 		          vault, strerror(-rc));
 		return CLI_FAIL;
 	}
-	rc = rfs_conf_write(conf_path, conf);
+	rc = rfs_conf_replace_slot(conf_path, slot, &was, &conf->slots[slot]);
+	if (rc == -ESTALE) {
+		cli_error("keyslot %d of %s was changed by another command meanwhile; the passphrase "
+		          "was not changed: run recfs passwd again", slot, vault);
+		return CLI_FAIL;
+	}
 	if (rc < 0) {
 		cli_error("cannot write %s: %s; the passphrase was not changed", conf_path, strerror(-rc));
 		return CLI_FAIL;

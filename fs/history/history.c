@@ -1469,10 +1469,8 @@ static int write_side_file(struct rfs_history *h, const char *name, const char *
 		close(fd);
 	if (rc == 0 && renameat(h->side_fd, tmp, h->side_fd, name) < 0)
 		rc = -errno;
-	if (rc == 0) {
-		fsync(h->side_fd);
-		return 0;
-	}
+	if (rc == 0)
+		return fsync(h->side_fd) == 0 ? 0 : -errno;   /* the rename itself, durable */
 	unlinkat(h->side_fd, tmp, 0);
 	struct stat st;
 	if ((rc != -ENOSPC && rc != -EDQUOT) || fstatat(h->side_fd, name, &st, 0) < 0 ||
@@ -1560,10 +1558,22 @@ int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
 
 /* Pack what is staged, move the ref forward to the newest commit, record
 ** the signed head and append the index. Caller holds git_lock. */
+/* live/ and keys/ durable, before history may point at them: one syncfs
+** covers every key entry, .dirid, long-name side file and ciphertext file
+** (they live on the vault's file system), so a power cut never leaves history
+** holding a version whose key or content live/ lost, nor live/ older than
+** history (which recovery would commit as a newer, wrong version). */
+static int vault_durable(struct rfs_history *h)
+{
+	return syncfs(h->v->dirfd) == 0 ? 0 : -errno;
+}
+
 int rfs_h_publish(struct rfs_history *h)
 {
 	int rc = rfs_stage_bytes(h->stage) || rfs_stage_count(h->stage) ? rfs_stage_spill(h->stage) : 0;
 	if (rc < 0 || !h->head_seq || (h->have_ref && git_oid_equal(&h->ref_head, &h->head)))
+		return rc;
+	if ((rc = vault_durable(h)) < 0)
 		return rc;
 	git_reference *ref = NULL;
 	if (h->have_ref) {
@@ -1936,6 +1946,16 @@ int rfs_h_open_odb(struct rfs_history *h)
 	return rc;
 }
 
+static int sync_tree(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 || syncfs(fd) != 0 ? -errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int open_repo(struct rfs_history *h, bool create)
 {
 	char *path = NULL;
@@ -1954,6 +1974,10 @@ static int open_repo(struct rfs_history *h, bool create)
 		o.initial_head = "main";
 		o.description = "recfs history (ciphertext)";
 		rc = git_repository_init_ext(&h->repo, path, &o);
+		/* HEAD, config and the folders git just made must survive a power
+		** cut, or git refuses the repository; one syncfs covers them all. */
+		if (rc == 0 && sync_tree(path) < 0)
+			rc = -1;
 	}
 	free(path);
 	if (rc == GIT_ENOTFOUND)
@@ -2193,7 +2217,9 @@ static void mark_clean(struct rfs_history *h)
 	if (!h->have_ref || h->error || h->behind || h->n_durable != h->n_recorded ||
 	    live_digest(h, digest) < 0)
 		return;
-	int rc = write_head_record(h, true, digest);
+	int rc = vault_durable(h);           /* "clean" promises live/ and keys/ as they are now */
+	if (rc == 0)
+		rc = write_head_record(h, true, digest);
 	if (rc < 0)
 		rfs_log(LOG_WARNING, "history: cannot mark %s/%s as closed cleanly: %s; the next mount "
 		        "compares live/ with history", h->v->path, RFS_HISTORY_DIR, strerror(-rc));

@@ -127,11 +127,12 @@ struct recovery {
 	size_t n, cap;
 	char **bad;                       /* cipher paths left out: they do not authenticate */
 	size_t nbad;
+	bool repaired;                    /* a file of live/ was resealed: capture live/ again */
 };
 
 /* Whether the live/ file or symlink at cpath authenticates (header, key,
 ** every block; a link's target). NULL when it does, else why not. */
-static const char *live_fails(struct rfs_history *h, const char *cpath)
+static const char *live_fails(struct rfs_history *h, const char *cpath, bool *repaired)
 {
 	struct stat st;
 	if (fstatat(h->v->live_fd, cpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -146,19 +147,26 @@ static const char *live_fails(struct rfs_history *h, const char *cpath)
 	}
 	if (!S_ISREG(st.st_mode))
 		return NULL;
-	int fd = rfs_h_open_live(h, cpath, 0);
+	int fd = rfs_h_open_live(h, cpath, O_RDWR);   /* O_RDWR: a cut append may be resealed */
+	if (fd < 0)
+		fd = rfs_h_open_live(h, cpath, 0);
 	uint8_t *key = rfs_key_alloc();
 	struct rfs_cfile cf = { .fd = fd, .key = key };
 	const char *why = NULL;
-	uint64_t bad;
+	uint64_t bad = UINT64_MAX;
 	if (fd < 0 || !key)
 		why = fd < 0 ? "cannot be read" : "out of memory";
 	else if (rfs_cfile_load(h->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why) < 0)
 		why = why ? why : "its header or key does not authenticate";
 	else if (rfs_cfile_stat_size(fd, &cf.size) < 0)
 		why = "its size is not that of any content (cut short?)";
-	else if (rfs_cfile_check(&cf, &bad) < 0)
+	else if (rfs_cfile_check(&cf, &bad) < 0 &&
+	         (bad != (cf.size - 1) / RFS_BLOCK_SIZE || rfs_cfile_repair_cut_append(&cf) < 0 ||
+	          rfs_cfile_check(&cf, &bad) < 0))
 		why = "a block does not authenticate";
+	else if (bad != UINT64_MAX && (*repaired = true))
+		rfs_log(LOG_NOTICE, "history: %s: an append cut short by a power cut left its last "
+		        "block marked not final; resealed, nothing lost", cpath);
 	rfs_key_free(key);
 	if (fd >= 0)
 		close(fd);
@@ -209,7 +217,7 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 	}
 	char *clear = rfs_h_clear_of(h, what == 'D' ? r->old : r->now, cpath);
 	const char *why = what == 'D' || !cpath[0] ? NULL : !clear ? "its name does not authenticate"
-	                                                           : live_fails(h, cpath);
+	                                                           : live_fails(h, cpath, &r->repaired);
 	if (why) {                           /* never signed into history: named, left out */
 		char **bad = realloc(r->bad, (r->nbad + 1) * sizeof *bad);
 		if (!bad || !(bad[r->nbad] = strdup(cpath))) {
@@ -273,9 +281,23 @@ static int leave_out_bad(struct rfs_history *h, struct recovery *r, git_oid *tre
 	return rc;
 }
 
+static void recovery_free(struct recovery *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		rfs_event_clear(&r->ev[i]);
+	for (size_t i = 0; i < r->nbad; i++)
+		free(r->bad[i]);
+	free(r->bad);
+	free(r->ev);
+	git_tree_free(r->old);
+	git_tree_free(r->now);
+}
+
 int rfs_h_recover(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->git_lock);
+	bool again = true;                   /* once more after a repair changed live/ */
+start:;
 	git_oid now_oid;
 	struct recovery r = { 0 };
 	int rc = rfs_h_capture_live(h, &now_oid);
@@ -291,6 +313,11 @@ int rfs_h_recover(struct rfs_history *h)
 		goto out;                        /* history already holds live/ */
 	if (rc == 0 && r.old)
 		rc = rfs_h_tree_diff(h, r.old, r.now, on_recovered, &r);
+	if (rc == 0 && r.repaired && again) {
+		again = false;
+		recovery_free(&r);
+		goto start;
+	}
 	if (rc == 0 && r.nbad)
 		rc = leave_out_bad(h, &r, &now_oid);
 	if (rc == 0 && r.old && git_oid_equal(git_tree_id(r.old), &now_oid))
@@ -314,14 +341,7 @@ int rfs_h_recover(struct rfs_history *h)
 		        files == 1 ? "" : "s", git_oid_tostr(hex, sizeof hex, &commit));
 	}
 out:
-	for (size_t i = 0; i < r.n; i++)
-		rfs_event_clear(&r.ev[i]);
-	for (size_t i = 0; i < r.nbad; i++)
-		free(r.bad[i]);
-	free(r.bad);
-	free(r.ev);
-	git_tree_free(r.old);
-	git_tree_free(r.now);
+	recovery_free(&r);
 	pthread_mutex_unlock(&h->git_lock);
 	return rc;
 }

@@ -241,3 +241,46 @@ Test(keystore, a_thousand_entries_quickly)
 	for (int i = 1; i < MANY; i++)
 		cr_assert_neq(memcmp(ids[i], ids[i - 1], 16), 0);
 }
+
+/* A power cut can lose a slot file's tail (the entry written, never synced):
+** the slot must still never be handed out again, or a later shred of the old
+** id would destroy the new file's key. */
+Test(keystore, a_lost_tail_never_gives_a_slot_twice)
+{
+	uint8_t id1[16], id2[16], key[32];
+	struct rfs_keystore *again;
+	char path[160];
+	uint64_t off;
+
+	cr_assert_eq(rfs_keystore_create(ks, id1, key), 0);
+	entry_path(path, id1, &off);
+	cr_assert_eq(truncate(path, (off_t)off), 0, "the cut loses the entry");
+	cr_assert_eq(rfs_keystore_open(&again, keys_fd, keys), 0);
+	cr_assert_eq(rfs_keystore_create(again, id2, key), 0);
+	cr_assert_neq(memcmp(id1, id2, 8), 0, "slot of the lost entry handed out again");
+	rfs_keystore_close(again);
+}
+
+/* Destroy authenticates first: an id whose slot now holds another file's
+** entry (same slot, other random half) destroys nothing. */
+Test(keystore, destroy_of_a_stale_id_leaves_the_slot_alone)
+{
+	uint8_t id[16], stale[16], key[32], back[32];
+
+	cr_assert_eq(rfs_keystore_create(ks, id, key), 0);
+	memcpy(stale, id, 16);
+	stale[12] ^= 0x40;
+	cr_assert_eq(rfs_keystore_destroy(ks, stale), -EIO);
+	cr_assert_eq(rfs_keystore_load(ks, id, back), 0, "the real file's key survives");
+	cr_assert_eq(memcmp(key, back, 32), 0);
+}
+
+Test(keystore, sync_all_after_creates)
+{
+	uint8_t id[16], key[32];
+
+	cr_assert_eq(rfs_keystore_sync_all(ks), 0, "nothing to sync");
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(rfs_keystore_create(ks, id, key), 0);
+	cr_assert_eq(rfs_keystore_sync_all(ks), 0);
+}
