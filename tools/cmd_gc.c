@@ -7,6 +7,7 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/history_cli.h"
+#include "fs/escape.h"
 
 static const struct cli_help gc_help = {
 	"VAULT [--passphrase-file FILE]",
@@ -26,6 +27,6 @@ int cmd_gc(int argc, char **argv)
 		cli_error("gc of %s failed: %s (history is unchanged)", argv[optind], strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: history packed\n", argv[optind]);
+	printf("%s: history packed\n", rfs_esc(argv[optind]));
 	return CLI_OK;
 }

@@ -16,6 +16,7 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/passphrase.h"
+#include "fs/escape.h"
 
 static const struct cli_help passwd_help = {
 	"VAULT [--passphrase-file FILE] [--new-passphrase-file FILE] [--insecure-fast-kdf]",
@@ -66,7 +67,7 @@ static int rewrap_and_save(const char *vault, const char *conf_path, struct rfs_
 		return CLI_FAIL;
 	}
 	printf("Changed the passphrase of keyslot %d (%s) of %s.\n", slot,
-	       conf->slots[slot].label[0] ? conf->slots[slot].label : "no label", vault);
+	       conf->slots[slot].label[0] ? conf->slots[slot].label : "no label", rfs_esc(vault));
 	return CLI_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "crypto/secmem.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
+#include "fs/escape.h"
 
 #ifndef RECFS_VERSION
 #define RECFS_VERSION "unknown"
@@ -64,7 +65,7 @@ static int print_main_help(FILE *out)
 
 static int unknown_command(const char *name)
 {
-	fprintf(stderr, "recfs: '%s' is not a recfs command; see '%s --help'\n", name, cli_program);
+	fprintf(stderr, "recfs: '%s' is not a recfs command; see '%s --help'\n", rfs_esc(name), cli_program);
 	return CLI_FAIL;
 }
 
@@ -105,7 +106,7 @@ int main(int argc, char **argv)
 		return run_help(argc - 1, argv + 1);
 	c = find_command(argv[1]);
 	if (!c && argv[1][0] == '-') {
-		fprintf(stderr, "recfs: unknown option '%s'; see '%s --help'\n", argv[1], cli_program);
+		fprintf(stderr, "recfs: unknown option '%s'; see '%s --help'\n", rfs_esc(argv[1]), cli_program);
 		return CLI_FAIL;
 	}
 	if (!c)

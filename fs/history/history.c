@@ -2287,6 +2287,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		if (h->side_fd >= 0)
 			unlinkat(h->side_fd, "clean", 0);   /* the old, unsigned mark: never trusted */
 		rc = check_history_state(h, &rec, &st, why, sizeof why);
+		h->after_crash = rc == 0 && st == OPEN_DIRTY;   /* never when a state is accepted */
 		if (rc == 0 && st == OPEN_CLEAN) {
 			rc = clean_state_holds(h, &rec, why, sizeof why);
 			skip = skip || rc == 0;

@@ -100,6 +100,8 @@ struct rfs_history {
 	bool flush_wanted, stop;
 	int error;                        /* the first failure since history last caught up */
 	bool behind;                      /* live/ may hold saves history lacks: recover before clean */
+	bool after_crash;                 /* opened after a real crash (a dirty head record): recovery
+	                                  ** may reseal what a power cut left half done */
 	uint64_t catchups;                /* catch-up attempts made (q_lock) */
 	bool catchup_wanted;              /* a flush asks for one now */
 	long catchup_ms;                  /* until the next one */

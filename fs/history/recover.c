@@ -161,7 +161,8 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, bool *re
 	else if (rfs_cfile_stat_size(fd, &cf.size) < 0)
 		why = "its size is not that of any content (cut short?)";
 	else if (rfs_cfile_check(&cf, &bad) < 0 &&
-	         (bad != (cf.size - 1) / RFS_BLOCK_SIZE || rfs_cfile_repair_cut_append(&cf) < 0 ||
+	         (!h->after_crash || bad != (cf.size - 1) / RFS_BLOCK_SIZE ||
+	          rfs_cfile_repair_cut_append(&cf) < 0 ||
 	          rfs_cfile_check(&cf, &bad) < 0))
 		why = "a block does not authenticate";
 	else if (bad != UINT64_MAX && (*repaired = true))
@@ -334,6 +335,8 @@ start:;
 	size_t files = 0;
 	for (size_t i = 0; rc == 0 && r.old && i < r.n; i++)
 		files += r.ev[i].kind == RFS_SAVE_RECOVERED && r.ev[i].type == RFS_OBJ_FILE;
+	if (rc == 0)
+		h->after_crash = false;          /* what a crash left is dealt with */
 	if (rc == 0 && r.old) {
 		char hex[GIT_OID_HEXSZ + 1];
 		rfs_log(LOG_NOTICE, "history: recovered %zu file%s that history lacked (after a crash), "
