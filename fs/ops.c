@@ -1455,10 +1455,11 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	int fd = fh_of(fi)->fd;
-	int rc = (datasync ? fdatasync(fd) : fsync(fd)) == 0 ? 0 : -errno;
+	/* The key first: durable content whose key a cut lost would read as shredded. */
+	int rc = in->key ? rfs_keystore_sync(fs->v->ks, in->file_id) : 0;
 
-	if (rc == 0 && in->key)
-		rc = rfs_keystore_sync(fs->v->ks, in->file_id);
+	if (rc == 0 && (datasync ? fdatasync(fd) : fsync(fd)) != 0)
+		rc = -errno;
 	save_if_dirty(fs, in, fd, false);
 	fuse_reply_err(req, -rc);
 }
@@ -1974,6 +1975,17 @@ static void copy_xattrs(int from, int to)
 	}
 }
 
+/* fsync the folder at dirfd (an O_PATH descriptor cannot be fsync'd itself). */
+static int sync_folder(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = fd < 0 || fsync(fd) != 0 ? -errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 /* Rebuild an existing file beside itself with the content of src (size
 ** bytes), same id and key, then rename it over the original: the kernel
 ** sees a new inode, so no stale size or page survives. Returns the new fd. */
@@ -2011,7 +2023,10 @@ static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const
 		if (fs->as_root)
 			(void)fchown(fd, st->st_uid, st->st_gid);
 		copy_xattrs(old, fd);
-		rc = link_over(fd, dirfd, backing);
+		/* Restore reports success only for content a power cut keeps. */
+		rc = fdatasync(fd) == 0 ? link_over(fd, dirfd, backing) : -errno;
+		if (rc == 0)
+			rc = sync_folder(dirfd);
 	}
 	if (old >= 0)
 		close(old);
@@ -2034,7 +2049,9 @@ static int revive_file(struct rfs_fs *fs, int dirfd, const struct rfs_sealed_nam
 	if (rc == 0 && fs->as_root)
 		(void)fchown(fd, uid, gid);
 	if (rc == 0)
-		rc = link_in(fd, dirfd, sn->backing);
+		rc = fdatasync(fd) == 0 ? link_in(fd, dirfd, sn->backing) : -errno;
+	if (rc == 0)
+		rc = sync_folder(dirfd);
 	if (rc < 0 && fd >= 0)
 		close(fd);
 	return rc < 0 ? rc : fd;
