@@ -141,12 +141,13 @@ int rfs_cfile_stat_size(int fd, uint64_t *size)
 	return valid ? 0 : -EIO;
 }
 
-int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
-                   uint8_t file_id_out[RFS_FILE_ID_SIZE], uint16_t *flags_out, const char **why)
+/* The header of fd and its key, authenticated; the size is not looked at. */
+static int load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
+                       uint8_t file_id_out[RFS_FILE_ID_SIZE], uint16_t *flags_out,
+                       const char **why)
 {
 	uint8_t hdr[RFS_HEADER_SIZE];
 	struct rfs_header h;
-	uint64_t size;
 	int rc;
 
 	*why = "header missing or cut short";
@@ -166,14 +167,35 @@ int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 	*why = "header does not authenticate";
 	if (rfs_header_verify(hdr, key_out) != 0)
 		return -EIO;
+	memcpy(file_id_out, h.file_id, RFS_FILE_ID_SIZE);
+	*flags_out = h.flags;
+	*why = NULL;
+	return 0;
+}
+
+int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
+                   uint8_t file_id_out[RFS_FILE_ID_SIZE], uint16_t *flags_out, const char **why)
+{
+	struct stat st;
+	uint64_t size;
+	uint16_t flags;
+	int rc;
+
+	*why = NULL;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (st.st_size == 0)
+		return -ENODATA;      /* an empty file that has no header yet (FORMAT.md 5) */
+	rc = load_header(ks, fd, key_out, file_id_out, &flags, why);
+	if (rc < 0)
+		return rc;
 	*why = "file cut short or extended";
 	rc = rfs_cfile_stat_size(fd, &size);
 	if (rc < 0)
 		return rc;
-	if (((h.flags & RFS_HDR_NONEMPTY) != 0) != (size > 0))
+	if (((flags & RFS_HDR_NONEMPTY) != 0) != (size > 0))
 		return -EIO;
-	memcpy(file_id_out, h.file_id, RFS_FILE_ID_SIZE);
-	*flags_out = h.flags;
+	*flags_out = flags;
 	*why = NULL;
 	return 0;
 }
@@ -210,6 +232,39 @@ int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 		return rc;
 	memcpy(file_id_out, cf.file_id, RFS_FILE_ID_SIZE);
 	return write_header(&cf, 0);
+}
+
+int rfs_cfile_reset(struct rfs_keystore *ks, int fd, uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE],
+                    bool have_key, bool *new_key)
+{
+	struct rfs_cfile cf = { .fd = fd, .key = key };
+	const char *why;
+	uint16_t flags;
+	int rc = 0;
+
+	*new_key = false;
+	if (have_key) {
+		memcpy(cf.file_id, file_id, RFS_FILE_ID_SIZE);
+	} else {
+		rc = load_header(ks, fd, key, cf.file_id, &flags, &why);
+		if (rc == -EPROTONOSUPPORT || rc == -ENOMEM)
+			return rc;    /* a newer format is not ours to overwrite */
+		if (rc < 0) {
+			/* No id that can be trusted: the emptied file is a new one. */
+			rc = rfs_keystore_create(ks, cf.file_id, key);
+			if (rc < 0)
+				return rc;
+			*new_key = true;
+		}
+	}
+	/* To 0 bytes first, so ext4 treats what follows as a rewrite (auto_da_alloc),
+	** and a cut before the header leaves a 0-byte file: an empty file. */
+	if (ftruncate(fd, 0) != 0)
+		return -errno;
+	rc = write_header(&cf, 0);
+	if (rc == 0)
+		memcpy(file_id, cf.file_id, RFS_FILE_ID_SIZE);
+	return rc;
 }
 
 /* Open block i of a file of the given size into out (block_len bytes). Holes read as zeros. */
@@ -380,7 +435,10 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 	if (size > RFS_MAX_PLAIN_SIZE)
 		return -EFBIG;
 	if (size == 0) {
-		if (ftruncate(cf->fd, RFS_HEADER_SIZE) != 0)
+		/* 0 bytes, then the empty header: not a cut to the header alone,
+		** which ext4 can commit before the header's rewrite (NONEMPTY with
+		** no block: EIO). A cut in between leaves 0 bytes, an empty file. */
+		if (ftruncate(cf->fd, 0) != 0)
 			return -errno;
 		cf->size = 0;
 		return write_header(cf, cf->hdr_flags & ~RFS_HDR_NONEMPTY);

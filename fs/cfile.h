@@ -10,6 +10,7 @@
 #ifndef RECFS_FS_CFILE_H
 #define RECFS_FS_CFILE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "crypto/keystore.h"
@@ -23,8 +24,10 @@ struct rfs_cfile {
 };
 
 /* Read the header of fd, load and check the file's key into key_out
-** (32 bytes, caller-owned secure memory). 0, -EIO (no/forged header: why in
-** *why), -ENOENT (key destroyed), -EPROTONOSUPPORT. */
+** (32 bytes, caller-owned secure memory). 0, -ENODATA (a 0-byte backing
+** file: an empty file with no header and no key yet), -EIO (no/forged
+** header, or a size the NONEMPTY flag denies: why in *why), -ENOENT (key
+** destroyed), -EPROTONOSUPPORT. */
 int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
                    uint8_t file_id_out[RFS_FILE_ID_SIZE], uint16_t *flags_out,
                    const char **why);
@@ -32,6 +35,14 @@ int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 /* Give a new, empty backing file (size 0) a fresh id, key and header. */
 int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
                    uint8_t file_id_out[RFS_FILE_ID_SIZE]);
+
+/* Empty a file whatever its state (O_TRUNC discards the content anyway):
+** ftruncate it to 0 bytes, then write an empty header. The id and key are
+** key/file_id when have_key; else the header's own, if it authenticates;
+** else a new id and key (*new_key). -EPROTONOSUPPORT (a newer format) or
+** -errno, and then the file may be 0 bytes: still an empty file. */
+int rfs_cfile_reset(struct rfs_keystore *ks, int fd, uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE],
+                    bool have_key, bool *new_key);
 
 /* Give a new, empty backing file the header of an existing file (same id and
 ** key): a file rebuilt whole beside the original before it replaces it. */

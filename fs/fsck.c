@@ -67,6 +67,8 @@ static void check_file(struct walk *w, int dirfd, const char *backing, const cha
 		goto out;
 	}
 	rc = rfs_cfile_load(w->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why);
+	if (rc == -ENODATA)
+		goto out;               /* 0 bytes: an empty file (FORMAT.md 5) */
 	if (rc < 0) {
 		problem(w, path, why ? why : strerror(-rc));
 		goto out;

@@ -86,6 +86,7 @@ static void log_inode(struct rfs_fs *fs, struct rfs_inode *in, const char *what)
 static int new_dirid(int dfd, uint8_t dirid[RFS_DIRID_SIZE]);
 static void note_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind kind,
                        const char *property);
+static int reset_damaged(struct rfs_fs *fs, struct rfs_inode *in, int fd);
 
 /* A folder's id; a bare folder (a mkdir cut short by a crash) gets a new one. */
 static int dirid_of(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRID_SIZE])
@@ -283,7 +284,29 @@ static int link_over(int fd, int dirfd, const char *name)
 
 /* ---- content keys ------------------------------------------------------ */
 
-/* Load the file's key and size once per inode. fd is open on the backing file. */
+/* A 0-byte backing file is an empty file with no header (a cut between an
+** O_TRUNC's ftruncate and its header, FORMAT.md 5). Opened for writing, it
+** gets a header and a new key now; read-only, it reads as empty and keeps
+** no key (in->key stays NULL). in->mu held. */
+static int init_empty(struct rfs_fs *fs, int fd, uint8_t *key, struct rfs_inode *in)
+{
+	int fl = fcntl(fd, F_GETFL);
+	int rc;
+
+	if (fl < 0)
+		return -errno;
+	if (fs->read_only || (fl & O_ACCMODE) == O_RDONLY)
+		return 0;
+	rc = rfs_cfile_init(fs->v->ks, fd, key, in->file_id);
+	if (rc == 0) {
+		in->key = key;
+		in->hdr_flags = 0;
+	}
+	return rc;
+}
+
+/* Load the file's key and size once per inode. fd is open on the backing file.
+** A 0-byte file opened read-only loads as empty with in->key still NULL. */
 static int ensure_loaded(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 {
 	int rc = 0;
@@ -297,10 +320,12 @@ static int ensure_loaded(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 			rc = -ENOMEM;
 		} else {
 			rc = rfs_cfile_load(fs->v->ks, fd, key, in->file_id, &in->hdr_flags, &why);
-			if (rc == 0)
+			if (rc == -ENODATA)
+				rc = init_empty(fs, fd, key, in);
+			else if (rc == 0)
 				in->key = key;
-			else
-				rfs_key_free(key);
+			if (in->key != key)
+				rfs_key_free(key);    /* failed, or 0 bytes read-only: no key yet */
 		}
 		if (rc < 0 && why)
 			log_inode(fs, in, why);
@@ -743,6 +768,17 @@ static int set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size, struct 
 			return -errno;
 	}
 	rc = ensure_loaded(fs, in, fd);
+	if (rc == -EIO && size == 0) {
+		rc = reset_damaged(fs, in, fd);
+		if (rc == 0) {
+			pthread_rwlock_wrlock(&in->content);
+			note_content_saved(fs, in, fd);
+			pthread_rwlock_unlock(&in->content);
+		}
+		goto out;
+	}
+	if (rc == 0 && !in->key)
+		rc = -EBADF;       /* a 0-byte file through a read-only descriptor */
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&in->content);
 		rfs_history_before_write(fs->history, in->file_id);
@@ -755,6 +791,7 @@ static int set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size, struct 
 		}
 		pthread_rwlock_unlock(&in->content);
 	}
+out:
 	if (own_fd >= 0)
 		close(own_fd);
 	return rc;
@@ -1286,12 +1323,59 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 		close(fd);
 }
 
+/* Empty a file that does not load (EIO: damaged, cut short, key gone):
+** O_TRUNC and truncate to 0 discard the content anyway, so it gets a fresh
+** header, keeping its id and key when they still authenticate. Reads of the
+** damaged file stay EIO: only a truncation to empty gets past it. */
+static int reset_damaged(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	uint8_t *key = NULL;
+	bool have, fresh = false;
+	int rc;
+
+	pthread_rwlock_wrlock(&in->content);
+	pthread_mutex_lock(&in->mu);
+	have = in->key != NULL;
+	if (have)
+		rfs_history_before_write(fs->history, in->file_id);
+	else if (!(key = rfs_key_alloc())) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = rfs_cfile_reset(fs->v->ks, fd, have ? in->key : key, in->file_id, have, &fresh);
+	if (rc == -EPROTONOSUPPORT)
+		rc = -EIO;
+	if (rc == 0) {
+		if (!have) {
+			in->key = key;
+			key = NULL;
+		}
+		in->hdr_flags = 0;
+		in->size = 0;
+		in->size_ok = true;
+		in->dirty = true;
+		in->nranges = 0;         /* the whole file */
+		in->trunc_only = true;
+		log_inode(fs, in, fresh ? "damaged file emptied by a truncation; it has a new key"
+		                        : "damaged file emptied by a truncation");
+	}
+out:
+	pthread_mutex_unlock(&in->mu);
+	pthread_rwlock_unlock(&in->content);
+	rfs_key_free(key);
+	return rc;
+}
+
 /* O_TRUNC: empty the file now; the save is recorded when it is closed. */
 static int truncate_on_open(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 {
 	struct rfs_cfile cf;
-	int rc = 0;
+	int rc = ensure_loaded(fs, in, fd);
 
+	if (rc == -EIO)
+		return reset_damaged(fs, in, fd);
+	if (rc < 0)
+		return rc;
 	pthread_rwlock_wrlock(&in->content);
 	if (in->size > 0) {
 		rfs_history_before_write(fs->history, in->file_id);
@@ -1348,9 +1432,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, errno);
 		return;
 	}
-	rc = ensure_loaded(fs, in, fd);
-	if (rc == 0 && (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
-		rc = truncate_on_open(fs, in, fd);
+	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
+		rc = truncate_on_open(fs, in, fd);   /* loads, or empties a damaged file */
+	else
+		rc = ensure_loaded(fs, in, fd);
 	if (rc == 0)
 		rc = new_fh(fs, fi, in, fd);
 	if (rc < 0) {
@@ -2003,10 +2088,14 @@ static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const
 		rc = -errno;
 	if (rc == 0)
 		rc = rfs_cfile_load(fs->v->ks, old, key, cf.file_id, &cf.hdr_flags, &why);
+	bool fresh = rc == -ENODATA;    /* 0 bytes: no key yet, make one */
+	if (fresh)
+		rc = 0;
 	if (rc == 0 && (fd = anon_file(dirfd, st->st_mode)) < 0)
 		rc = fd;
 	if (rc == 0)
-		rc = rfs_cfile_init_as(fd, key, cf.file_id);
+		rc = fresh ? rfs_cfile_init(fs->v->ks, fd, key, cf.file_id)
+		           : rfs_cfile_init_as(fd, key, cf.file_id);
 	cf.fd = fd;
 	cf.hdr_flags = 0;
 	cf.size = 0;
@@ -2175,7 +2264,9 @@ int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_
 		rc = !key ? -ENOMEM : cf.fd < 0 ? -errno : 0;
 		if (rc == 0)
 			rc = rfs_cfile_load(fs->v->ks, cf.fd, key, cf.file_id, &cf.hdr_flags, &why);
-		if (rc == 0)
+		if (rc == -ENODATA)
+			rc = 0;              /* 0 bytes: empty, size 0, nothing read */
+		else if (rc == 0)
 			rc = rfs_cfile_stat_size(cf.fd, &cf.size);
 		if (rc == 0)
 		if (rc == 0) {

@@ -154,9 +154,12 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, bool *re
 	struct rfs_cfile cf = { .fd = fd, .key = key };
 	const char *why = NULL;
 	uint64_t bad = UINT64_MAX;
+	int rc = 0;
 	if (fd < 0 || !key)
 		why = fd < 0 ? "cannot be read" : "out of memory";
-	else if (rfs_cfile_load(h->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why) < 0)
+	else if ((rc = rfs_cfile_load(h->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why)) == -ENODATA)
+		why = NULL;                    /* 0 bytes: an empty file (FORMAT.md 5) */
+	else if (rc < 0)
 		why = why ? why : "its header or key does not authenticate";
 	else if (rfs_cfile_stat_size(fd, &cf.size) < 0)
 		why = "its size is not that of any content (cut short?)";

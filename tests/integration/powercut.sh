@@ -106,4 +106,48 @@ pc_check_promises "an append cut short"
 umount_vault "$PC_M" "$PC_V"
 pc_verify_clean "an append cut short"
 
+pc_new_vault otrunc_other
+# The same rewrite, then an fsync of ANOTHER file at once: its journal commit
+# holds the O_TRUNC but not the new blocks (data=ordered does not write the
+# delayed allocations of other inodes). The file must open (old, new or empty
+# content, never EIO), and `: > file` must work on it.
+pc_mount
+pc_write report.odt 20000 1
+python3 - "$PC_M/report.odt" "$PC_M/other.txt" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, os.urandom(30000)); os.close(fd)         # no fsync
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"other\n"); os.fsync(fd); os.close(fd)
+PY
+pc_cut
+pc_mount
+pc_forget report.odt
+check "an O_TRUNC rewrite, another file's fsync, a cut: the file opens" cat "$PC_M/report.odt"
+check "and : > file works on it" sh -c ": >'$PC_M/report.odt'"
+check "and it can be written again" sh -c "printf again >'$PC_M/report.odt' && grep -qx again '$PC_M/report.odt'"
+assert_eq "the other file's fsync held" other "$(cat "$PC_M/other.txt" 2>&1)"
+umount_vault "$PC_M" "$PC_V"
+
+pc_new_vault zerobyte
+# A 0-byte backing file (what a cut between an O_TRUNC's ftruncate and its
+# header can leave) is an empty file (FORMAT.md 5): it reads as empty, and a
+# write gives it a header and a key.
+pc_mount
+printf 'twelve bytes' >"$PC_M/zero.txt"
+umount_vault "$PC_M" "$PC_V"
+ct=$(find "$PC_V/live" -type f ! -name .dirid -size $((60 + 12 + 40))c | head -1)
+[ -n "$ct" ] || die "no ciphertext file of 112 bytes for zero.txt"
+truncate -s 0 "$ct"
+pc_mount --accept-history-state   # changed while closed, on purpose
+assert_eq "a 0-byte backing file reads as empty" "" "$(cat "$PC_M/zero.txt" 2>&1)"
+assert_eq "and its size is 0" 0 "$(stat -c %s "$PC_M/zero.txt" 2>&1)"
+check "and it can be written" sh -c "printf 'new text' >>'$PC_M/zero.txt'"
+assert_eq "what was written reads back" "new text" "$(cat "$PC_M/zero.txt" 2>&1)"
+umount_vault "$PC_M" "$PC_V"
+pc_mount
+assert_eq "and after a remount" "new text" "$(cat "$PC_M/zero.txt" 2>&1)"
+umount_vault "$PC_M" "$PC_V"
+pc_verify_clean "a 0-byte backing file"
+
 finish

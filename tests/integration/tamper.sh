@@ -135,5 +135,13 @@ listed=$(ls -A "$M/tam/names" 2>/dev/null | tr '\n' ' ')
 assert_eq "listing with a damaged name shows no wrong name" "sibling.txt " "$listed"
 check "sibling of the damaged name still reads" grep -qx fine "$M/tam/names/sibling.txt"
 check "a new file can still be written beside damaged ones" bash -c "printf new >'$M/tam/new' && grep -qx new '$M/tam/new'"
+# O_TRUNC discards the content, so it empties a damaged file: a cut to the
+# header (NONEMPTY, no block: still EIO above) keeps its authenticated id and
+# key, a forged header gets a new one. Nothing of the old content is shown.
+for f in cuthdr header; do
+	check "open(O_TRUNC) of damaged $f.bin succeeds" sh -c ": >'$M/tam/$f.bin'"
+	assert_eq "damaged $f.bin reads as empty after O_TRUNC" 0 "$(stat -c %s "$M/tam/$f.bin")"
+	check "and can be written again" bash -c "printf again >'$M/tam/$f.bin' && grep -qx again '$M/tam/$f.bin'"
+done
 umount_vault "$M" "$V"
 finish
