@@ -88,6 +88,31 @@ static void note_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_ki
                        const char *property);
 static int reset_damaged(struct rfs_fs *fs, struct rfs_inode *in, int fd);
 
+/* A folder whose .dirid is damaged or empty gets back the id history keeps
+** for it (the names inside were sealed under it). 0 or -errno. */
+static int rebuild_dirid(struct rfs_fs *fs, struct rfs_inode *dir)
+{
+	uint8_t id[RFS_DIRID_SIZE];
+	char *cipher = fs->history && !fs->read_only ? rfs_inode_path(&fs->it, dir, false) : NULL;
+	int dfd, rc = cipher ? rfs_history_dirid_at(fs->history, cipher, id) : -EROFS;
+
+	free(cipher);
+	if (rc < 0 || (dfd = inode_fd(fs, dir)) < 0)
+		return rc < 0 ? rc : dfd;
+	pthread_mutex_lock(&dir->mu);
+	if (!dir->dirid_ok) {
+		(void)unlinkat(dfd, RFS_DIRID_FILE, 0);
+		rc = rfs_dname_write_dirid(dfd, id);
+		if (rc == 0) {
+			memcpy(dir->dirid, id, RFS_DIRID_SIZE);
+			dir->dirid_ok = true;
+		}
+	}
+	pthread_mutex_unlock(&dir->mu);
+	inode_fd_done(fs, dir);
+	return rc;
+}
+
 /* A folder's id; a bare folder (a mkdir cut short by a crash) gets a new one. */
 static int dirid_of(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRID_SIZE])
 {
@@ -113,11 +138,19 @@ static int dirid_of(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DI
 		if (dfd >= 0)
 			inode_fd_done(fs, dir);
 	}
-	if (rc == 0)
-		memcpy(out, dir->dirid, RFS_DIRID_SIZE);
 	pthread_mutex_unlock(&dir->mu);
-	if (rc == -EIO)
+	if (rc == -EIO && rebuild_dirid(fs, dir) == 0) {
+		log_inode(fs, dir, "folder id was damaged or empty; rebuilt from history");
+		rc = 0;
+		healed = true;               /* history records the folder whole again */
+	} else if (rc == -EIO) {
 		log_inode(fs, dir, "folder id missing or unreadable; run 'recfs fsck'");
+	}
+	if (rc == 0) {
+		pthread_mutex_lock(&dir->mu);
+		memcpy(out, dir->dirid, RFS_DIRID_SIZE);
+		pthread_mutex_unlock(&dir->mu);
+	}
 	if (rc == 0 && healed)            /* history records the folder as it is now */
 		note_inode(fs, dir, RFS_SAVE_CREATED, NULL);
 	return rc;

@@ -176,6 +176,11 @@ int rfs_history_read(struct rfs_history *h, const char *rev, const char *clear_p
 int rfs_history_read_cipher(struct rfs_history *h, const char *rev, const char *clear_path,
                             int out_fd);
 
+/* The folder id that the newest commit holds for the folder at cipher path
+** cpath ("" for the root): what a damaged or empty .dirid is rebuilt from.
+** 0, -ENOENT (no such folder in history), -EIO. */
+int rfs_history_dirid_at(struct rfs_history *h, const char *cpath, uint8_t dirid[16]);
+
 /* Offline restore (vault not mounted, writable handle): put the content of
 ** clear_path at rev back into live/ (recreating missing parent folders) and
 ** record a RESTORED version. The mount daemon instead writes the plaintext

@@ -578,6 +578,47 @@ int rfs_history_read_cipher(struct rfs_history *h, const char *rev, const char *
 	return read_common(h, rev, clear_path, out_fd, false);
 }
 
+/* The folder at cpath in commit c, and its 16-byte .dirid: 0, or -ENOENT. */
+static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpath,
+                           uint8_t dirid[16])
+{
+	git_tree *root = NULL, *dir = NULL;
+	git_tree_entry *e = NULL;
+	int rc = git_commit_tree(&root, c) < 0 ? -ENOENT : 0;
+	if (rc == 0 && cpath[0] &&
+	    (git_tree_entry_bypath(&e, root, cpath) < 0 || git_tree_entry_type(e) != GIT_OBJECT_TREE ||
+	     rfs_h_is_chunked(h->repo, e) || git_tree_lookup(&dir, h->repo, git_tree_entry_id(e)) < 0))
+		rc = -ENOENT;
+	if (rc == 0 && rfs_h_dirid_of(h, dir ? dir : root, dirid) < 0)
+		rc = -ENOENT;
+	git_tree_free(dir);
+	git_tree_entry_free(e);
+	git_tree_free(root);
+	return rc;
+}
+
+int rfs_history_dirid_at(struct rfs_history *h, const char *cpath, uint8_t dirid[16])
+{
+	git_commit *c = NULL;
+	int rc = -ENOENT;
+	pthread_mutex_lock(&h->git_lock);
+	if (h->head_seq && git_commit_lookup(&c, h->repo, &h->head) == 0) {
+		/* The newest commit whose copy of it is whole: a recovery may have
+		** recorded the damaged one since. Bounded: an id is never changed. */
+		for (int n = 0; c && n < 4096; n++) {
+			rc = dirid_in_commit(h, c, cpath, dirid);
+			git_commit *parent = NULL;
+			if (rc == 0 || git_commit_parentcount(c) == 0 || git_commit_parent(&parent, c, 0) < 0)
+				break;
+			git_commit_free(c);
+			c = parent;
+		}
+	}
+	git_commit_free(c);
+	pthread_mutex_unlock(&h->git_lock);
+	return rc;
+}
+
 /* ---- stat: the tree says what is there; the newest event at or before rev
 ** for the path (or its file) says mode, owner and times ---- */
 

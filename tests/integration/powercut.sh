@@ -150,4 +150,21 @@ assert_eq "and after a remount" "new text" "$(cat "$PC_M/zero.txt" 2>&1)"
 umount_vault "$PC_M" "$PC_V"
 pc_verify_clean "a 0-byte backing file"
 
+pc_new_vault dirid_rebuild
+# A damaged or empty .dirid is rebuilt from history, where its 16 bytes are kept.
+pc_mount
+pc_mkdir case9
+pc_write case9/kept.txt 3000
+check "flush before the damage" recfs flush "$PC_M"
+umount_vault "$PC_M" "$PC_V"
+did=$(find "$PC_V/live" -mindepth 2 -name .dirid | head -1)
+[ -n "$did" ] || die "no .dirid of a folder in live/"
+: >"$did"     # what a cut before the fix left: the file, no bytes
+mount_vault "$PC_V" "$PC_M" --accept-history-state
+pc_check_promises "an empty .dirid"
+check "the folder lists again" ls "$PC_M/case9"
+assert_eq "the .dirid holds 16 bytes again" 16 "$(stat -c %s "$did")"
+umount_vault "$PC_M" "$PC_V"
+pc_verify_clean "an empty .dirid"
+
 finish
