@@ -221,6 +221,22 @@ static int parse_slot_field(const struct conf_parse *p, struct rfs_keyslot *s, e
 	return 0;
 }
 
+
+/* "name=value" in tok: the index of name in names (count when it is unknown
+** or there is no '='), with *value pointing after the '=' (tok is split). */
+static int field_index(char *tok, const char *const *names, int count, char **value)
+{
+	char *eq = strchr(tok, '=');
+	int f = 0;
+
+	if (eq == NULL)
+		return count;
+	*eq = '\0';
+	*value = eq + 1;
+	while (f < count && strcmp(tok, names[f]) != 0)
+		f++;
+	return f;
+}
 static int parse_keyslot(const struct conf_parse *p, char **tok, int n, struct rfs_conf *c)
 {
 	uint64_t idx;
@@ -233,20 +249,15 @@ static int parse_keyslot(const struct conf_parse *p, char **tok, int n, struct r
 	if (s->in_use)
 		return conf_error(p, -EINVAL, "keyslot %llu appears twice", (unsigned long long)idx);
 	for (int i = 2; i < n; i++) {
-		char *eq = strchr(tok[i], '=');
-		int f = 0;
+		char *value = NULL;
+		int f = field_index(tok[i], slot_field_names, F_COUNT, &value);
 
-		if (eq != NULL) {
-			*eq = '\0';
-			while (f < F_COUNT && strcmp(tok[i], slot_field_names[f]) != 0)
-				f++;
-		}
-		if (eq == NULL || f == F_COUNT)
+		if (f == F_COUNT)
 			return conf_error(p, -EINVAL, "unknown keyslot field '%s'", tok[i]);
 		if (seen[f])
 			return conf_error(p, -EINVAL, "keyslot field '%s' appears twice", tok[i]);
 		seen[f] = true;
-		int rc = parse_slot_field(p, s, (enum slot_field)f, eq + 1);
+		int rc = parse_slot_field(p, s, (enum slot_field)f, value);
 		if (rc != 0)
 			return rc;
 	}
@@ -282,17 +293,12 @@ static int parse_mac(const struct conf_parse *p, char **tok, int n, struct rfs_c
 	bool seen[K_SETTINGS] = { false };
 
 	for (int i = 1; i < n; i++) {
-		char *eq = strchr(tok[i], '=');
-		int k = 0;
+		char *value = NULL;
+		int k = field_index(tok[i], conf_key_names, K_SETTINGS, &value);
 
-		if (eq != NULL) {
-			*eq = '\0';
-			while (k < K_SETTINGS && strcmp(tok[i], conf_key_names[k]) != 0)
-				k++;
-		}
-		if (eq == NULL || k == K_SETTINGS || seen[k])
+		if (k == K_SETTINGS || seen[k])
 			return conf_error(p, -EINVAL, "bad mac field '%s'", tok[i]);
-		if (!parse_hex(eq + 1, c->tags[k], RFS_CONF_TAG_SIZE))
+		if (!parse_hex(value, c->tags[k], RFS_CONF_TAG_SIZE))
 			return conf_error(p, -EINVAL, "mac field '%s' must be %d hex digits", tok[i],
 			                  2 * RFS_CONF_TAG_SIZE);
 		seen[k] = true;
