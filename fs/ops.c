@@ -1210,7 +1210,9 @@ out:
 
 /* A handle holds its inode's descriptor too, until release: a file open for
 ** I/O stays reachable (getattr, setattr, xattrs) also once unlinked. */
-static int new_fh(struct rfs_fs *fs, struct fuse_file_info *fi, struct rfs_inode *in, int fd)
+/* counted: op_open already counted this opener in nopen (see there). */
+static int new_fh(struct rfs_fs *fs, struct fuse_file_info *fi, struct rfs_inode *in, int fd,
+                  bool counted)
 {
 	struct rfs_fh *fh = malloc(sizeof(*fh));
 	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
@@ -1229,7 +1231,7 @@ static int new_fh(struct rfs_fs *fs, struct fuse_file_info *fi, struct rfs_inode
 		free(fh);
 		return -ESTALE;
 	}
-	in->nopen++;
+	in->nopen += !counted;
 	in->nwriters += writer;
 	pthread_rwlock_unlock(&in->content);
 	fh->fd = fd;
@@ -1319,7 +1321,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		in->size = 0;
 		in->size_ok = true;
 		pthread_rwlock_unlock(&in->content);
-		rc = new_fh(fs, fi, in, fd);
+		rc = new_fh(fs, fi, in, fd, false);
 		if (rc < 0)
 			rfs_inode_forget(&fs->it, in, 1);
 	}
@@ -1465,13 +1467,25 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, errno);
 		return;
 	}
-	if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY)
-		rc = truncate_on_open(fs, in, fd);   /* loads, or empties a damaged file */
-	else
-		rc = ensure_loaded(fs, in, fd);
+	bool trunc = (fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY;
+	/* Counted before the truncate: the late release of an earlier handle
+	** (the previous `> file`) must see this opener, or it would save the
+	** file emptied, before this handle's writes arrive. */
+	if (trunc) {
+		pthread_rwlock_wrlock(&in->content);
+		in->nopen++;
+		pthread_rwlock_unlock(&in->content);
+	}
+	rc = trunc ? truncate_on_open(fs, in, fd)   /* loads, or empties a damaged file */
+	           : ensure_loaded(fs, in, fd);
 	if (rc == 0)
-		rc = new_fh(fs, fi, in, fd);
+		rc = new_fh(fs, fi, in, fd, trunc);
 	if (rc < 0) {
+		if (trunc) {
+			pthread_rwlock_wrlock(&in->content);
+			in->nopen--;
+			pthread_rwlock_unlock(&in->content);
+		}
 		close(fd);
 		fuse_reply_err(req, -rc);
 		return;
