@@ -597,20 +597,28 @@ static int write_file_synced(const char *path, const char *buf, size_t len)
 	return rc;
 }
 
-static int fsync_parent(const char *path)
+/* The folder holding path, opened: a descriptor or -errno. */
+static int open_parent(const char *path)
 {
 	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	size_t len = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
-	int fd, rc = 0;
+	int fd;
 
 	if (len >= sizeof(dir))
 		return -ENAMETOOLONG;
 	memcpy(dir, slash == NULL ? "." : path, len);
 	dir[len] = '\0';
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int fsync_parent(const char *path)
+{
+	int fd = open_parent(path), rc = 0;
+
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fsync(fd) != 0)
 		rc = -errno;
 	close(fd);
@@ -646,18 +654,10 @@ int rfs_conf_write(const char *path, const struct rfs_conf *c)
 ** other's change, and a leftover temp file is never another writer's. */
 static int lock_parent(const char *path)
 {
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t len = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
-	int fd;
+	int fd = open_parent(path);
 
-	if (len >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, slash == NULL ? "." : path, len);
-	dir[len] = '\0';
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno != EINTR) {
 			int rc = -errno;
