@@ -2107,17 +2107,6 @@ static void copy_xattrs(int from, int to)
 	}
 }
 
-/* fsync the folder at dirfd (an O_PATH descriptor cannot be fsync'd itself). */
-static int sync_folder(int dirfd)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = fd < 0 || fsync(fd) != 0 ? -errno : 0;
-
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
 /* Rebuild an existing file beside itself with the content of src (size
 ** bytes), same id and key, then rename it over the original: the kernel
 ** sees a new inode, so no stale size or page survives. Returns the new fd. */
@@ -2162,7 +2151,7 @@ static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const
 		/* Restore reports success only for content a power cut keeps. */
 		rc = fdatasync(fd) == 0 ? link_over(fd, dirfd, backing) : -errno;
 		if (rc == 0)
-			rc = sync_folder(dirfd);
+			rc = rfs_dname_fsync(dirfd, ".");
 	}
 	if (old >= 0)
 		close(old);
@@ -2187,7 +2176,7 @@ static int revive_file(struct rfs_fs *fs, int dirfd, const struct rfs_sealed_nam
 	if (rc == 0)
 		rc = fdatasync(fd) == 0 ? link_in(fd, dirfd, sn->backing) : -errno;
 	if (rc == 0)
-		rc = sync_folder(dirfd);
+		rc = rfs_dname_fsync(dirfd, ".");
 	if (rc < 0 && fd >= 0)
 		close(fd);
 	return rc < 0 ? rc : fd;

@@ -18,19 +18,6 @@
 #include "crypto/names.h"
 #include "fs/dname.h"
 
-static int fsync_dir(int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 static int write_new_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -172,7 +159,7 @@ int rfs_vault_create(const char *path, const char *pass, size_t passlen,
 			*slash = '\0';
 		else
 			strcpy(parent, ".");
-		(void)fsync_dir(AT_FDCWD, parent);
+		(void)rfs_dname_fsync(AT_FDCWD, parent);
 	}
 	return 0;
 }
