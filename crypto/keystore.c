@@ -44,7 +44,6 @@ struct rfs_keystore {
 	uint64_t next;                    /* the next free slot */
 	uint64_t reserved;                /* durable in keys/next: slots below it may be in use */
 	int next_fd;                      /* keys/next, -1 on a read-only vault */
-	bool dirty;                       /* an entry was written since the last sync_all */
 	int *fds;                         /* open slot files, -1 when not yet */
 	size_t nfds;
 };
@@ -283,14 +282,9 @@ int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE
 	crypto_aead_xchacha20poly1305_ietf_encrypt(entry + ENTRY_NONCE, NULL, key_out, 32, ad,
 	                                           sizeof(ad), NULL, entry, ks->keys->keystore);
 	rc = pwrite_full(fd, entry, sizeof(entry), offset);
-	if (rc != 0) {
+	if (rc != 0)
 		sodium_memzero(key_out, 32);
-		return rc;
-	}
-	pthread_mutex_lock(&ks->mu);
-	ks->dirty = true;
-	pthread_mutex_unlock(&ks->mu);
-	return 0;
+	return rc;
 }
 
 /* Read the entry of id: 0, -ENOENT (never written, or destroyed), -errno. */
@@ -348,24 +342,6 @@ int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 	if (fdatasync(fd) != 0 || fsync(ks->dirfd) != 0)
 		return -errno;
 	return 0;
-}
-
-int rfs_keystore_sync_all(struct rfs_keystore *ks)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&ks->mu);
-	bool dirty = ks->dirty;
-	ks->dirty = false;
-	for (size_t i = 0; dirty && i < ks->nfds && rc == 0; i++)
-		if (ks->fds[i] >= 0 && fdatasync(ks->fds[i]) != 0)
-			rc = -errno;
-	if (dirty && rc == 0 && fsync(ks->dirfd) != 0)   /* a slot file just made */
-		rc = -errno;
-	if (rc != 0)
-		ks->dirty = true;
-	pthread_mutex_unlock(&ks->mu);
-	return rc;
 }
 
 int rfs_keystore_destroy(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE])

@@ -42,10 +42,6 @@ int rfs_keystore_load(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 /* fsync the entry's slot file and keys/, so a durable file has a durable key. */
 int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE]);
 
-/* fdatasync every slot file written since the last call, and keys/: what
-** history or a flush relies on must not outlive its key. 0 or -errno. */
-int rfs_keystore_sync_all(struct rfs_keystore *ks);
-
 /* Overwrite the entry with zeros and fsync, once it has authenticated under
 ** id (an entry of another file is never touched: -EIO). 0, -ENOENT, -errno. */
 int rfs_keystore_destroy(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE]);

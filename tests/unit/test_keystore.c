@@ -274,13 +274,3 @@ Test(keystore, destroy_of_a_stale_id_leaves_the_slot_alone)
 	cr_assert_eq(rfs_keystore_load(ks, id, back), 0, "the real file's key survives");
 	cr_assert_eq(memcmp(key, back, 32), 0);
 }
-
-Test(keystore, sync_all_after_creates)
-{
-	uint8_t id[16], key[32];
-
-	cr_assert_eq(rfs_keystore_sync_all(ks), 0, "nothing to sync");
-	for (int i = 0; i < 3; i++)
-		cr_assert_eq(rfs_keystore_create(ks, id, key), 0);
-	cr_assert_eq(rfs_keystore_sync_all(ks), 0);
-}
