@@ -113,7 +113,7 @@ int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st)
 	return rc;
 }
 
-static ssize_t readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len)
+ssize_t rfs_h_readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len)
 {
 	int dir;
 	const char *p;
@@ -475,7 +475,7 @@ static int capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_r
 static int capture_symlink(struct rfs_history *h, const char *cpath, struct rfs_capture *cap)
 {
 	char target[8192];
-	ssize_t n = readlink_live(h, cpath, target, sizeof target);
+	ssize_t n = rfs_h_readlink_live(h, cpath, target, sizeof target);
 	if (n < 0)
 		return (int)n;
 	cap->state = CAP_ENTRY;

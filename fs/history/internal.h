@@ -120,6 +120,7 @@ struct rfs_history {
 int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags);
 /* lstat of cpath in live/ (any depth). 0 or -errno. */
 int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st);
+ssize_t rfs_h_readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len);
 int rfs_h_open_odb(struct rfs_history *h);   /* odb, packs, stage (writable) for h->repo */
 int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
 int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *events, size_t n,

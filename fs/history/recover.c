@@ -1,8 +1,9 @@
 /*
 ** recover: bring history in line with live/ at open (after a crash), and
 ** the tree comparison that verify shares.
-** Must never: change live/; commit anything but what live/ holds, nor a
-** file, name or link target of live/ that does not authenticate.
+** Must never: change live/ (but to reseal, after a real crash only, a last
+** block that a cut append left "not final"); commit anything but what live/
+** holds, nor a file, name or link target of live/ that does not authenticate.
 */
 #include "fs/history/internal.h"
 
@@ -132,14 +133,15 @@ struct recovery {
 
 /* Whether the live/ file or symlink at cpath authenticates (header, key,
 ** every block; a link's target). NULL when it does, else why not. */
-static const char *live_fails(struct rfs_history *h, const char *cpath, bool *repaired)
+static const char *live_fails(struct rfs_history *h, const char *cpath, const char *clear,
+                              bool *repaired)
 {
 	struct stat st;
-	if (fstatat(h->v->live_fd, cpath, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (rfs_h_stat_live(h, cpath, &st) < 0)
 		return "cannot be read";
 	if (S_ISLNK(st.st_mode)) {
 		char text[8192], target[8192];
-		ssize_t n = readlinkat(h->v->live_fd, cpath, text, sizeof text - 1);
+		ssize_t n = rfs_h_readlink_live(h, cpath, text, sizeof text - 1);
 		if (n >= 0)
 			text[n] = 0;
 		return n < 0 || rfs_target_open(target, sizeof target, text, h->v->keys) < 0
@@ -153,7 +155,7 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, bool *re
 	uint8_t *key = rfs_key_alloc();
 	struct rfs_cfile cf = { .fd = fd, .key = key };
 	const char *why = NULL;
-	uint64_t bad = UINT64_MAX;
+	uint64_t bad;
 	int rc = 0;
 	if (fd < 0 || !key)
 		why = fd < 0 ? "cannot be read" : "out of memory";
@@ -163,14 +165,17 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, bool *re
 		why = why ? why : "its header or key does not authenticate";
 	else if (rfs_cfile_stat_size(fd, &cf.size) < 0)
 		why = "its size is not that of any content (cut short?)";
-	else if (rfs_cfile_check(&cf, &bad) < 0 &&
-	         (!h->after_crash || bad != (cf.size - 1) / RFS_BLOCK_SIZE ||
-	          rfs_cfile_repair_cut_append(&cf) < 0 ||
-	          rfs_cfile_check(&cf, &bad) < 0))
-		why = "a block does not authenticate";
-	else if (bad != UINT64_MAX && (*repaired = true))
-		rfs_log(LOG_NOTICE, "history: %s: an append cut short by a power cut left its last "
-		        "block marked not final; resealed, nothing lost", cpath);
+	else if (rfs_cfile_check(&cf, &bad) < 0) {
+		bool last = bad == (cf.size - 1) / RFS_BLOCK_SIZE;
+		if (h->after_crash && last && rfs_cfile_repair_cut_append(&cf) == 0 &&
+		    rfs_cfile_check(&cf, &bad) == 0) {
+			*repaired = true;
+			rfs_log(LOG_NOTICE, "history: %s: an append cut short by a power cut left its "
+			        "last block marked not final; resealed, nothing lost", clear);
+		} else {
+			why = "a block does not authenticate";
+		}
+	}
 	rfs_key_free(key);
 	if (fd >= 0)
 		close(fd);
@@ -220,8 +225,9 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 		r->cap = cap;
 	}
 	char *clear = rfs_h_clear_of(h, what == 'D' ? r->old : r->now, cpath);
-	const char *why = what == 'D' || !cpath[0] ? NULL : !clear ? "its name does not authenticate"
-	                                                           : live_fails(h, cpath, &r->repaired);
+	const char *why = what == 'D' || !cpath[0] ? NULL
+	                  : !clear ? "its name does not authenticate"
+	                  : live_fails(h, cpath, clear, &r->repaired);
 	if (why) {                           /* never signed into history: named, left out */
 		char **bad = realloc(r->bad, (r->nbad + 1) * sizeof *bad);
 		if (!bad || !(bad[r->nbad] = strdup(cpath))) {
