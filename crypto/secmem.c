@@ -81,3 +81,13 @@ void rfs_key_free(uint8_t *key)
 	pool_free_list = slot;
 	pthread_mutex_unlock(&pool_lock);
 }
+
+void rfs_secmem_random(void *buf, size_t n)
+{
+	randombytes_buf(buf, n);
+}
+
+void rfs_secmem_wipe(void *buf, size_t n)
+{
+	sodium_memzero(buf, n);
+}
