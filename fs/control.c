@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "crypto/encoding.h"
+#include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/ops.h"
 
@@ -263,10 +264,10 @@ static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FI
 		put_result(out, rc < 0 ? rc : rfs_history_read(h, fld[1], fld[2], passed_fd), NULL);
 	} else if (!strcmp(verb, "restore") && n == 7) {
 		rc = rfs_history_flush(h);
-		put_result(out, rc < 0 ? rc : rfs_fs_restore(c->fs, fld[1], fld[2], fld[3],
-		                                             (mode_t)strtoul(fld[4], NULL, 8),
-		                                             (uid_t)strtoul(fld[5], NULL, 10),
-		                                             (gid_t)strtoul(fld[6], NULL, 10)), NULL);
+		put_result(out, rc < 0 ? rc : rfs_live_restore(c->fs, fld[1], fld[2], fld[3],
+		                                               (mode_t)strtoul(fld[4], NULL, 8),
+		                                               (uid_t)strtoul(fld[5], NULL, 10),
+		                                               (gid_t)strtoul(fld[6], NULL, 10)), NULL);
 	} else if (!strcmp(verb, "verify") && n == 1) {
 		rc = rfs_history_flush(h);
 		if (rc < 0)

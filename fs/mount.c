@@ -21,6 +21,7 @@
 
 #include "fs/control.h"
 #include "fs/history/history.h"
+#include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/mountinfo.h"
 #include "fs/ops.h"
@@ -100,7 +101,7 @@ static bool vault_author(struct rfs_fs *fs, const char *login, char *out, size_t
 	char text[16384], *line, *save = NULL;
 	size_t len = strlen(login);
 
-	if (rfs_fs_read_file(fs, RFS_AUTHORS_PATH, text, sizeof(text)) <= 0)
+	if (rfs_live_read_file(fs, RFS_AUTHORS_PATH, text, sizeof(text)) <= 0)
 		return false;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] == '#' || strncmp(line, login, len) != 0 || (line[len] != ' ' && line[len] != '\t'))
