@@ -82,12 +82,17 @@ void rfs_key_free(uint8_t *key)
 	pthread_mutex_unlock(&pool_lock);
 }
 
-void rfs_secmem_random(void *buf, size_t n)
+void *rfs_secmem_alloc(size_t len)
 {
-	randombytes_buf(buf, n);
+	return sodium_malloc(len);
 }
 
-void rfs_secmem_wipe(void *buf, size_t n)
+void rfs_secmem_free(void *p)
 {
-	sodium_memzero(buf, n);
+	sodium_free(p);
+}
+
+void rfs_secmem_wipe(void *p, size_t len)
+{
+	sodium_memzero(p, len);
 }

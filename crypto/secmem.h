@@ -4,8 +4,9 @@
 ** Owns: every per-file content key the daemon holds. Slots come from
 ** sodium_malloc'd pages (mlocked, excluded from core dumps), so a daemon
 ** holding 100k open keys pays one allocation per 2k keys, not one each.
-** Also random bytes and wiping for fs/, which names no libsodium call itself.
 ** Must never: hand out memory that is not wiped on free.
+** Also the only doorway to sodium_malloc and sodium_memzero for fs/ and
+** tools/: rfs_secmem_alloc, rfs_secmem_free, rfs_secmem_wipe.
 ** Thread-safe.
 */
 #ifndef RECFS_CRYPTO_SECMEM_H
@@ -25,10 +26,11 @@ uint8_t *rfs_key_alloc(void);
 /* Wipe and return a slot to the pool. NULL is allowed. */
 void rfs_key_free(uint8_t *key);
 
-/* n unpredictable bytes (libsodium's generator), for ids and temp names. */
-void rfs_secmem_random(void *buf, size_t n);
-
-/* Wipe n bytes of buf in a way the compiler cannot leave out. */
-void rfs_secmem_wipe(void *buf, size_t n);
+/* len bytes of locked, guarded memory (sodium_malloc), or NULL. */
+void *rfs_secmem_alloc(size_t len);
+/* Wipe and free memory from rfs_secmem_alloc. NULL is allowed. */
+void rfs_secmem_free(void *p);
+/* Wipe len bytes in a way the compiler cannot drop (sodium_memzero). */
+void rfs_secmem_wipe(void *p, size_t len);
 
 #endif

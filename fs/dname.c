@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto/secmem.h"
+#include "crypto/random.h"
 
 static void side_name(char out[256 + 8], const char *backing)
 {
@@ -83,7 +83,7 @@ int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE])
 
 int rfs_dname_new_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
 {
-	rfs_secmem_random(dirid, RFS_DIRID_SIZE);
+	rfs_random_bytes(dirid, RFS_DIRID_SIZE);
 	return rfs_dname_write_dirid(dirfd, dirid);
 }
 

@@ -24,7 +24,7 @@
 
 #include "crypto/content.h"
 #include "crypto/encoding.h"
-#include "crypto/secmem.h"
+#include "crypto/random.h"
 #include "fs/history/history.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
@@ -247,7 +247,7 @@ int rfs_ops_link_over(int fd, int dirfd, const char *name)
 	uint8_t r[8];
 	int rc;
 
-	rfs_secmem_random(r, sizeof(r));
+	rfs_random_bytes(r, sizeof(r));
 	snprintf(tmp, sizeof(tmp), "%s%02x%02x%02x%02x%02x%02x%02x%02x", RFS_TMP_PREFIX, r[0], r[1],
 	         r[2], r[3], r[4], r[5], r[6], r[7]);
 	rc = rfs_ops_link_in(fd, dirfd, tmp);
@@ -315,8 +315,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	(void)userdata;
 	/* No writeback cache: with it, write(2) only fills the kernel's page cache and
 	** never fails, so a full disk lost data silently while the kernel's size grew
-	** past what was stored. Each write reaches rfs_ops_file_write, which reserves its space
-	** first and answers ENOSPC, and the kernel counts only what was stored. */
+	** past what was stored. Each write reaches rfs_ops_file_write, which reserves
+	** its space first and answers ENOSPC, and the kernel counts only what was stored. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* open(O_TRUNC) + write + close is one save, not a truncate and then a save. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
