@@ -5,6 +5,7 @@
 ** or let two saves of one path share a commit.
 */
 #include "fs/history/internal.h"
+#include "fs/faultpoint.h"
 #include "fs/log.h"
 #include <git2/sys/repository.h>
 
@@ -1591,6 +1592,7 @@ int rfs_h_publish(struct rfs_history *h)
 	h->ref_head = h->head;
 	h->have_ref = true;
 	rc = write_head_record(h, false, NULL);
+	RFS_FAULT_POINT("head_recorded", h->v->dirfd);
 	int irc = rfs_index_append(h, &h->index_pending);
 	rfs_bytes_free(&h->index_pending);
 	return rc < 0 ? rc : irc;
@@ -2220,6 +2222,7 @@ static void mark_clean(struct rfs_history *h)
 	int rc = vault_durable(h);           /* "clean" promises live/ and keys/ as they are now */
 	if (rc == 0)
 		rc = write_head_record(h, true, digest);
+	RFS_FAULT_POINT("clean_marked", h->v->dirfd);
 	if (rc < 0)
 		rfs_log(LOG_WARNING, "history: cannot mark %s/%s as closed cleanly: %s; the next mount "
 		        "compares live/ with history", h->v->path, RFS_HISTORY_DIR, strerror(-rc));
