@@ -1592,7 +1592,6 @@ int rfs_h_publish(struct rfs_history *h)
 	h->ref_head = h->head;
 	h->have_ref = true;
 	rc = write_head_record(h, false, NULL);
-	RFS_FAULT_POINT("head_recorded", h->v->dirfd);
 	int irc = rfs_index_append(h, &h->index_pending);
 	rfs_bytes_free(&h->index_pending);
 	return rc < 0 ? rc : irc;

@@ -203,3 +203,19 @@ for root, _, files in os.walk(sys.argv[1]):
             print(int.from_bytes(h[4:12], "little"))
 PY
 }
+
+# pc_fill_disk: fill the image to the last block (root's reserve too): one big
+# file, then small ones until even those fail. pc_fill_disk's files are
+# $PC_DISK/fill*.
+pc_fill_disk() {
+	dd if=/dev/zero of="$PC_DISK/fill" bs=1M 2>/dev/null
+	python3 - "$PC_DISK/fill" <<'PY'
+import os, sys
+for i in range(100000):
+    try:
+        with open("%s.%d" % (sys.argv[1], i), "wb") as f: f.write(b"\0" * 4096)
+    except OSError:
+        break
+PY
+	sync -f "$PC_DISK/."
+}

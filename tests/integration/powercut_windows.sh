@@ -59,23 +59,34 @@ fi
 umount_vault "$PC_M" "$PC_V"
 pc_verify_clean "a cut inside fsync"
 
-# The signed head record's rename is followed by an fsync of its folder: a cut
-# right after a publish recorded the head keeps it, so the vault mounts
-# and verify finds no tampering.
+# The signed head record's rename is followed by an fsync of its folder. A
+# mount after a clean close turns the record from clean to dirty; an in-place
+# overwrite's fdatasync forces no journal commit, so without that fsync a cut
+# right after it (before history commits the save, whose own fsyncs would
+# commit the journal) brings back the old "clean" record over a changed live/.
 pc_new_vault head
-pc_mount                           # the first mount publishes history's first commit
-umount_vault "$PC_M" "$PC_V"
-pc_mount_cut_at head_recorded:1
-pc_write first.txt 3000
-pc_wait_cut head_recorded
+pc_mount
+pc_write doc.bin 8192 5
+umount_vault "$PC_M" "$PC_V"       # closed clean
+pc_mount_cut_at fsync_synced:1
+python3 - "$PC_M/doc.bin" "$PC_PROMISES" <<'PY' || not_ok "the in-place overwrite failed"
+import hashlib, os, random, sys
+new = random.Random(6).randbytes(4096)
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.pwrite(fd, new, 0)
+os.fdatasync(fd); os.close(fd)     # the cut comes right after its data sync
+whole = new + random.Random(5).randbytes(8192)[4096:]
+open(sys.argv[2], "a").write("%s  doc.bin\n" % hashlib.sha256(whole).hexdigest())
+PY
+pc_wait_cut fsync_synced
 pc_after_cut
 if pc_mount_quiet; then
-	ok "the vault mounts after a cut right after a publish"
-	pc_check_promises "a cut after the head record"
+	ok "the vault mounts after a cut in the session after a clean close"
+	pc_check_promises "a cut after an in-place fdatasync"
 	umount_vault "$PC_M" "$PC_V"
-	pc_verify_clean "a cut after the head record"
+	pc_verify_clean "a cut after an in-place fdatasync"
 else
-	not_ok "the vault does not mount after a cut right after a publish: $(tail -c 600 "$PC_M.daemon.log" | tr '\n' '|')"
+	not_ok "the vault does not mount after a cut in the session after a clean close: $(tail -c 600 "$PC_M.daemon.log" | tr '\n' '|')"
 fi
 
 # An online restore fdatasyncs the restored file before linking it in and
@@ -130,5 +141,25 @@ if pc_mount_quiet; then
 else
 	not_ok "the vault does not mount after a cut right after the clean mark: $(tail -c 600 "$PC_M.daemon.log" | tr '\n' '|')"
 fi
+
+# Never marked clean after a session in which recovery was needed but did not
+# run: a cut leaves history behind live/, the next mount finds the disk full,
+# so recovery cannot commit; that session must not close clean, so the mount
+# after space is freed still recovers the fsync'd file into history.
+pc_new_vault behind
+pc_mount
+pc_write late.txt 4000
+pc_cut                             # at once: its version had no time to reach the ref
+pc_fill_disk
+pc_mount
+pc_check_promises "a cut, then a mount on a full disk"
+assert_match "recovery was put off by the full disk" 'catch up' "$(cat "$PC_M.daemon.log")"
+umount_vault "$PC_M" "$PC_V"
+rm -rf "$PC_DISK/fill"*
+pc_mount
+assert_match "the mount after space is freed recovers the fsync'd file into history" \
+	'late.txt' "$(recfs log "$PC_M/late.txt" 2>&1)"
+umount_vault "$PC_M" "$PC_V"
+pc_verify_clean "a recovery that a full disk put off"
 
 finish
