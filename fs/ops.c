@@ -1596,7 +1596,6 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	RFS_FAULT_POINT("fsync_key_synced", fs->v->dirfd);
 	if (rc == 0 && (datasync ? fdatasync(fd) : fsync(fd)) != 0)
 		rc = -errno;
-	RFS_FAULT_POINT("fsync_synced", fs->v->dirfd);     /* before history commits the save */
 	save_if_dirty(fs, in, fd, false);
 	fuse_reply_err(req, -rc);
 }

@@ -2301,6 +2301,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		refused = rc == -ESTALE;
 		if (rc == 0) {               /* from here on a crash is a crash: the record says so */
 			int wrc = write_head_record(h, false, NULL);
+			RFS_FAULT_POINT("head_written", v->dirfd);
 			if (wrc < 0)
 				rfs_log(LOG_WARNING, "history: cannot mark %s/%s as open: %s", v->path,
 				        RFS_HISTORY_DIR, strerror(-wrc));
