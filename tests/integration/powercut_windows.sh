@@ -152,4 +152,27 @@ rev=$(recfs log "$PC_M/late.txt" --json -n 1 2>/dev/null | sed -n 's/.*"rev":"\(
 umount_vault "$PC_M" "$PC_V"
 pc_verify_clean "a recovery that a full disk put off"
 
+# Two passwd runs at once, then the power goes as soon as both returned: the
+# change that was reported done is the one that opens the vault after the
+# reboot (recfs.conf: locked, temp + fsync + rename + folder fsync).
+pc_new_vault passwd
+printf 'first new\n' >"$IT_TMP/pw.a"
+printf 'second new\n' >"$IT_TMP/pw.b"
+recfs passwd "$PC_V" --passphrase-file "$PASSFILE" --new-passphrase-file "$IT_TMP/pw.a" \
+	--insecure-fast-kdf >/dev/null 2>&1 &
+pa=$!
+recfs passwd "$PC_V" --passphrase-file "$PASSFILE" --new-passphrase-file "$IT_TMP/pw.b" \
+	--insecure-fast-kdf >/dev/null 2>&1 &
+pb=$!
+wait $pa; ra=$?
+wait $pb; rb=$?
+pc_cut
+for who in "a $ra" "b $rb"; do
+	set -- $who
+	[ "$2" = 0 ] || continue
+	check "passwd $1 reported success: its passphrase opens the vault after the cut" \
+		recfs fsck "$PC_V" --passphrase-file "$IT_TMP/pw.$1"
+done
+[ "$ra" = 0 ] || [ "$rb" = 0 ] || not_ok "both passwd runs failed ($ra, $rb)"
+
 finish
