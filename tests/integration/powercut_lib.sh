@@ -1,7 +1,8 @@
 # powercut_lib.sh: a simulated power cut under a mounted vault (sourced after lib.sh).
 #
 # Owns: a loop-mounted ext4 image holding the vault, the cut itself (godown:
-# EXT4_IOC_SHUTDOWN with NOLOGFLUSH, so nothing more reaches the disk), and
+# EXT4_IOC_SHUTDOWN with NOLOGFLUSH, so nothing more reaches the disk; or the
+# daemon's own fault point, RECFS_FAULT_CUT), and
 # bringing the image back (kill the daemon, unmount both, mount the image again
 # so its journal is replayed). Workloads log what the kernel promised durable
 # (fsync returned) to a file OUTSIDE the image, and pc_check_promises reads
