@@ -19,6 +19,7 @@
 #include "crypto/content.h"
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
+#include "fs/faultpoint.h"
 #include "fs/history/history.h"
 #include "fs/ops_internal.h"
 #include "fs/save.h"
@@ -289,6 +290,7 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 			fd = replace_file(fs, w, &sn, &st, src, size);
 		else
 			fd = revive_file(fs, w->dirfd, &sn, mode, uid, gid, rev, source);
+		RFS_FAULT_POINT("restore_linked", fs->v->dirfd);
 		rc = fd < 0 ? fd : 0;
 		/* The kernel looks the name up again and finds the new file. */
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,

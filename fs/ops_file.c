@@ -17,6 +17,7 @@
 #include "crypto/keystore.h"
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
+#include "fs/faultpoint.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
 #include "fs/save.h"
@@ -305,6 +306,8 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	int rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
 	int dfd;
 
+	RFS_FAULT_POINT("file_created", fs->v->dirfd);      /* its key entry written, not yet durable */
+
 	if (rc == 0 && (rc = dfd = inode_fd(fs, dir)) >= 0) {
 		rc = rfs_ops_make_entry(fs, dir, dfd, name, sn.backing, &e, &in);
 		inode_fd_done(fs, dir);
@@ -537,6 +540,7 @@ void rfs_ops_file_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	/* The key first: durable content whose key a cut lost would read as shredded. */
 	int rc = in->key ? rfs_keystore_sync(fs->v->ks, in->file_id) : 0;
 
+	RFS_FAULT_POINT("fsync_key_synced", fs->v->dirfd);
 	if (rc == 0 && (datasync ? fdatasync(fd) : fsync(fd)) != 0)
 		rc = -errno;
 	rfs_save_at_fsync(fs, in, fd);
