@@ -372,6 +372,8 @@ static bool is_account_name(struct span sp)
 	/* Portable user and group names (POSIX), plus '@' inside and a final '$' (directories). */
 	if (sp.n > 0 && sp.s[sp.n - 1] == '$')
 		sp.n--;
+	if (sp.n > 1 && sp.s[0] == '_')
+		sp.s++, sp.n--;  /* a leading '_' is portable too (_apt, _backup) */
 	return is_name(sp, "._-@", true);
 }
 
