@@ -184,11 +184,7 @@ static bool parse_count(struct parser *ps, struct span w, uint32_t *count)
 {
 	uint64_t v = 0;
 
-	if (w.n == 0) {
-		error_at(ps, w.s, "%s", retain_syntax);
-		return false;
-	}
-	for (size_t i = 0; i < w.n; i++) {
+	for (size_t i = 0; i < w.n; i++) {  /* w is never empty: the value is not */
 		if (w.s[i] < '0' || w.s[i] > '9') {
 			error_at(ps, w.s, "'%.*s' is not a number of days, months or years; %s", Q(w),
 			         retain_syntax);
@@ -243,7 +239,7 @@ static bool parse_trigger(struct parser *ps, struct span w, struct rfs_policy_cl
 		                  "or a dated property such as end");
 		return false;
 	}
-	if (!is_name(w, "-_", false) || w.s[0] < 'a' || w.s[0] > 'z') {
+	if (!is_name(w, "-_", false) || w.s[0] < 'a') {  /* a letter first, not a digit */
 		error_at(ps, w.s, "'%.*s' is not a trigger: created, modified, closed, or a dated "
 		                  "property (lower-case letters, digits, '-' and '_', at most 64)", Q(w));
 		return false;
@@ -321,6 +317,17 @@ static void parse_records(struct parser *ps, struct span value, struct rfs_polic
 		cls->records = dup_span(ps, value);
 }
 
+static void parse_authority(struct parser *ps, struct span value, struct rfs_policy_class *cls)
+{
+	cls->authority = dup_span(ps, value);
+}
+
+/* In the order of class_keys. */
+static void (*const parse_value[CLASS_KEY_COUNT])(struct parser *, struct span,
+                                                 struct rfs_policy_class *) = {
+	parse_records, parse_retain, parse_then, parse_lock, parse_authority,
+};
+
 static void class_key(struct parser *ps, struct span key, struct span value)
 {
 	struct rfs_policy_class *cls = &ps->policy->classes[ps->policy->class_count - 1];
@@ -340,14 +347,7 @@ static void class_key(struct parser *ps, struct span key, struct span value)
 		return;
 	}
 	marks->key_line[k] = ps->line;
-	switch ((enum class_key)k) {
-	case KEY_RECORDS: parse_records(ps, value, cls); break;
-	case KEY_RETAIN: parse_retain(ps, value, cls); break;
-	case KEY_THEN: parse_then(ps, value, cls); break;
-	case KEY_LOCK: parse_lock(ps, value, cls); break;
-	case KEY_AUTHORITY: cls->authority = dup_span(ps, value); break;
-	case CLASS_KEY_COUNT: break;
-	}
+	parse_value[k](ps, value, cls);
 }
 
 /* A class without records, retain or then has no rule: say so at its header. */
@@ -713,7 +713,7 @@ int rfs_policy_parse(const char *text, size_t len, struct rfs_policy **out,
 		return -ENOMEM;
 	}
 	sort_diags(ps.report);
-	if (ps.report->count > 0 || ps.report->truncated) {
+	if (ps.report->count > 0) {
 		rfs_policy_free(ps.policy);
 		return -EINVAL;
 	}

@@ -7,6 +7,9 @@
 
 #include "policy/policy.h"
 #include "anytown.h"
+#include "leak_check.h"
+
+TestSuite(classify, .fini = leak_check);
 
 static struct rfs_policy *load(const char *text)
 {

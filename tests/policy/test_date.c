@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include "policy/policy.h"
+#include "leak_check.h"
+
+TestSuite(date, .fini = leak_check);
 
 static struct rfs_date D(int y, int m, int d)
 {

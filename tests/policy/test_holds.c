@@ -3,6 +3,9 @@
 #include <errno.h>
 
 #include "fixture.h"
+#include "leak_check.h"
+
+TestSuite(holds, .fini = leak_check);
 
 static const char *const smith[] = { "cases/smith", "cases/jones" };
 

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 
 #include "fixture.h"
+#include "leak_check.h"
+
+TestSuite(plan, .fini = leak_check);
 
 #define TODAY D(2026, 12, 1)
 
