@@ -108,6 +108,19 @@ Test(parse, anytown_example_loads_exactly_as_written)
 	rfs_policy_free(p);
 }
 
+/* anytown.conf seeds the fuzzers: it must be the same text as anytown.h. */
+Test(parse, the_fuzzers_seed_is_the_example)
+{
+	static char buf[4096];
+	FILE *f = fopen(RECFS_ANYTOWN_CONF, "rb");
+
+	cr_assert_not_null(f, "%s", RECFS_ANYTOWN_CONF);
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	cr_assert_eq(n, strlen(anytown_policy));
+	cr_assert_eq(memcmp(buf, anytown_policy, n), 0);
+}
+
 Test(parse, empty_and_comment_only_policies_load)
 {
 	struct rfs_policy *p = load("");
