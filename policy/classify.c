@@ -69,6 +69,7 @@ void rfs_pattern_free(struct rfs_pattern *pattern)
 	for (size_t i = 0; i < pattern->segment_count; i++)
 		free(pattern->segments[i].chars);
 	free(pattern->segments);
+	free(pattern->text);
 	free(pattern);
 }
 
@@ -119,6 +120,9 @@ static int compile_segment(const char *text, size_t start, size_t end,
 		seg->chars[seg->len++] = c;
 	}
 	p->literal_segments += literal;
+	seg->literal = literal;
+	seg->text = p->text + start;
+	seg->text_len = end - start;
 	return 0;
 }
 
@@ -134,10 +138,13 @@ int rfs_pattern_compile(const char *text, size_t len, struct rfs_pattern **out,
 	for (size_t i = 0; i < len; i++)
 		levels += text[i] == '/';
 	p->segments = calloc(levels, sizeof(*p->segments));
-	if (!p->segments) {
-		free(p);
+	p->text = malloc(len + 1);
+	if (!p->segments || !p->text) {
+		rfs_pattern_free(p);
 		return -ENOMEM;
 	}
+	memcpy(p->text, text, len);
+	p->text[len] = '\0';
 	for (size_t start = 0; start <= len && rc == 0;) {
 		const char *slash = memchr(text + start, '/', len - start);
 		size_t end = slash ? (size_t)(slash - text) : len;
@@ -169,6 +176,8 @@ static bool segment_matches(const struct rfs_pattern_segment *seg, const char *n
 	const uint32_t *p = seg->chars;
 	size_t pi = 0, ni = 0, star = SIZE_MAX, mark = 0;
 
+	if (seg->literal)
+		return seg->text_len == len && memcmp(seg->text, name, len) == 0;
 	if (len > 0 && name[0] == '.' && !(seg->len > 0 && p[0] == '.'))
 		return false;
 	while (ni < len) {
@@ -308,10 +317,10 @@ int rfs_policy_classify(const struct rfs_policy *policy, const char *path, size_
 	*out = (struct rfs_classification){ RFS_PLACE_UNCLASSIFIED, 0, 0 };
 	for (size_t c = 0; c < policy->class_count; c++) {
 		const struct rfs_pattern *p = policy->classes[c].pattern;
+		if (best && rfs_pattern_cmp_specificity(p, best) <= 0)
+			continue;  /* cannot win: not worth matching */
 		size_t record_len = 0, levels = matched_levels(p, path, len, &record_len);
 		if (levels == SIZE_MAX)
-			continue;
-		if (best && rfs_pattern_cmp_specificity(p, best) <= 0)
 			continue;
 		best = p;
 		best_owns = levels == p->segment_count;

@@ -6,9 +6,10 @@
 ** Must never: call a record free of holds when a fact it needs is unknown (a record of unknown
 ** creation day is held by every range hold of its class), or make up a trigger date.
 */
-#include "policy/policy.h"
+#include "policy/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 /* An unset date is fine; a set one must be a real day. */
@@ -70,21 +71,32 @@ static bool hold_covers(const struct rfs_policy *policy, const struct rfs_hold *
 	       rfs_date_cmp(r->created, h->created_to) <= 0;
 }
 
+int rfs_holds_check(const struct rfs_hold *holds, size_t hold_count)
+{
+	if (hold_count > INT_MAX)
+		return -EINVAL;  /* the index of a hold is returned as an int */
+	for (size_t i = 0; i < hold_count; i++)
+		if (check_hold(&holds[i]) != 0)
+			return -EINVAL;
+	return 0;
+}
+
+int rfs_record_held_checked(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+                            const struct rfs_hold *holds, size_t hold_count, struct rfs_date day)
+{
+	for (size_t i = 0; i < hold_count; i++)
+		if (hold_in_force(&holds[i], day) && hold_covers(policy, &holds[i], record))
+			return (int)i;
+	return -ENOENT;
+}
+
 int rfs_record_held(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                     const struct rfs_hold *holds, size_t hold_count, struct rfs_date day)
 {
-	int rc = check_record(policy, record);
-
-	if (rc != 0 || !rfs_date_valid(day) || !record->path)
+	if (check_record(policy, record) != 0 || !rfs_date_valid(day) || !record->path ||
+	    rfs_holds_check(holds, hold_count) != 0)
 		return -EINVAL;
-	for (size_t i = 0; i < hold_count; i++) {
-		rc = check_hold(&holds[i]);
-		if (rc != 0)
-			return rc;
-		if (hold_in_force(&holds[i], day) && hold_covers(policy, &holds[i], record))
-			return (int)i;
-	}
-	return -ENOENT;
+	return rfs_record_held_checked(policy, record, holds, hold_count, day);
 }
 
 int rfs_record_locked(const struct rfs_policy *policy, const struct rfs_record_facts *record,

@@ -1,8 +1,9 @@
 /*
 ** internal: what the policy module's files share and callers never see: compiled `records`
-** patterns, UTF-8 decoding.
+** patterns, UTF-8 decoding, the hold lookup without its checks.
 **
-** Owns: the pattern representation (one array of characters per folder level).
+** Owns: the pattern representation (one array of characters per folder level), and the
+** unchecked half of the hold lookup that plan.c shares with holds.c.
 ** Must never: be included from outside policy/ (policy.h is the API).
 */
 #ifndef RECFS_POLICY_INTERNAL_H
@@ -17,9 +18,13 @@
 struct rfs_pattern_segment {
 	uint32_t *chars;          /* characters, RFS_PATTERN_STAR and RFS_PATTERN_ANY */
 	size_t len;
+	const char *text;         /* the level as written (inside the pattern's own copy) */
+	size_t text_len;
+	bool literal;             /* no wildcard: matched by comparing bytes */
 };
 
 struct rfs_pattern {
+	char *text;                 /* the pattern as written, NUL-terminated */
 	size_t segment_count;
 	struct rfs_pattern_segment *segments;
 	unsigned literal_segments;  /* segments without '*' or '?' */
@@ -44,5 +49,12 @@ int rfs_pattern_cmp_specificity(const struct rfs_pattern *a, const struct rfs_pa
 /* 1 if some path is covered by both patterns (each matches its first levels), 0 if none,
 ** -ENOMEM. */
 int rfs_pattern_overlap(const struct rfs_pattern *a, const struct rfs_pattern *b);
+
+/* rfs_record_held in two steps, so a plan checks its holds once, not once per record:
+** -EINVAL for any malformed hold; then the index of the first hold in force, or -ENOENT
+** (record and day already checked by the caller). */
+int rfs_holds_check(const struct rfs_hold *holds, size_t hold_count);
+int rfs_record_held_checked(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+                            const struct rfs_hold *holds, size_t hold_count, struct rfs_date day);
 
 #endif

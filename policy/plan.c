@@ -5,7 +5,7 @@
 ** Must never: plan a disposal for any day but today (other days are previews only), list a
 ** record that is not due, or let a held record be anything but RFS_STEP_HELD.
 */
-#include "policy/policy.h"
+#include "policy/internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -44,6 +44,8 @@ static int plan_record(const struct rfs_policy *policy, const struct rfs_record_
 {
 	int rc = rfs_record_due(policy, r, &e->due);
 
+	if (rc == 0 && !r->path)
+		return -EINVAL;
 	if (rc == -ERANGE || (rc == 0 && !rfs_date_is_set(e->due)))
 		return 0;  /* never due: past 9999, or no trigger date */
 	if (rc != 0)
@@ -51,7 +53,7 @@ static int plan_record(const struct rfs_policy *policy, const struct rfs_record_
 	if (rfs_date_cmp(e->due, as_of) > 0)
 		return 0;
 	rfs_record_trigger(policy, r, &e->trigger);
-	rc = rfs_record_held(policy, r, holds, hold_count, as_of);
+	rc = rfs_record_held_checked(policy, r, holds, hold_count, as_of);
 	if (rc >= 0) {
 		e->step = RFS_STEP_HELD;
 		e->hold = (size_t)rc;
@@ -77,6 +79,8 @@ int rfs_plan_build(const struct rfs_policy *policy, const struct rfs_record_fact
 		return -EINVAL;
 	if (rfs_date_cmp(as_of, today) != 0 && !allow_preview)
 		return -EINVAL;  /* a disposal happens today, never as of another day */
+	if (rfs_holds_check(holds, hold_count) != 0)
+		return -EINVAL;
 	plan = calloc(1, sizeof(*plan));
 	if (!plan)
 		return -ENOMEM;
