@@ -59,8 +59,6 @@ static int plan_record(const struct rfs_policy *policy, const struct rfs_record_
 		e->hold = (size_t)rc;
 		return 1;
 	}
-	if (rc != -ENOENT)
-		return rc;
 	e->step = step_of(&policy->classes[r->class_index], r->approved);
 	return 1;
 }

@@ -89,6 +89,35 @@ Test(holds, malformed_holds_and_facts_are_refused)
 	cr_expect_eq(rfs_record_held(p, &r, &h, 1, D(2016, 1, 1)), -EINVAL);
 	h.scope = (enum rfs_hold_scope)9;
 	cr_expect_eq(rfs_record_held(p, &r, &h, 1, D(2016, 1, 1)), -EINVAL);
+	h.scope = RFS_HOLD_CLASS;
+	h.class_name = "deeds";
+	struct rfs_date bad_day = D(2021, 2, 29);
+	struct rfs_date *fields[] = { &h.placed, &h.until, &h.released, &h.created_from,
+	                              &h.created_to };
+	for (size_t i = 0; i < 5; i++) {
+		struct rfs_date keep = *fields[i];
+		*fields[i] = bad_day;
+		cr_expect_eq(rfs_record_held(p, &r, &h, 1, D(2016, 1, 1)), -EINVAL, "field %zu", i);
+		*fields[i] = keep;
+	}
+	struct rfs_date *facts[] = { &r.created, &r.modified, &r.closed, &r.extended_until };
+	for (size_t i = 0; i < 4; i++) {
+		struct rfs_date keep = *facts[i];
+		*facts[i] = bad_day;
+		cr_expect_eq(rfs_record_held(p, &r, &h, 1, D(2016, 1, 1)), -EINVAL, "fact %zu", i);
+		*facts[i] = keep;
+	}
+	struct rfs_record_property bad_date = { "end", bad_day };
+	r.properties = &bad_date;
+	r.property_count = 1;
+	cr_expect_eq(rfs_record_locked(p, &r, D(2016, 1, 1)), -EINVAL);
+	r.properties = NULL;
+	r.property_count = 0;
+	/* a NULL entry among named records is skipped */
+	const char *with_null[] = { NULL, "cases/a" };
+	struct rfs_hold named = { .name = "n", .scope = RFS_HOLD_RECORDS, .records = with_null,
+	                          .record_count = 2 };
+	cr_expect_eq(rfs_record_held(p, &r, &named, 1, D(2016, 1, 1)), 0);
 	struct rfs_hold none = { .name = "y", .scope = RFS_HOLD_RECORDS, .record_count = 1 };
 	cr_expect_eq(rfs_record_held(p, &r, &none, 1, D(2016, 1, 1)), -EINVAL);
 	cr_expect_eq(rfs_record_held(p, &r, NULL, 0, D(2016, 2, 30)), -EINVAL);

@@ -146,9 +146,18 @@ Test(plan, bad_input_gives_no_plan)
 	s.r[4].class_index = 99;
 	cr_expect_eq(rfs_plan_build(p, s.r, 10, s.holds, 2, TODAY, TODAY, false, &plan), -EINVAL);
 	s.r[4].class_index = CASE;
+	s.r[0].path = NULL;
+	cr_expect_eq(rfs_plan_build(p, s.r, 10, s.holds, 2, TODAY, TODAY, false, &plan), -EINVAL);
+	s.r[0].path = "cases/a";
 	s.holds[1].created_to = RFS_DATE_NONE;
 	cr_expect_eq(rfs_plan_build(p, s.r, 10, s.holds, 2, TODAY, TODAY, false, &plan), -EINVAL);
 	cr_expect_null(plan);
+	/* a due date past 9999 is never due, and not listed */
+	s.holds[1].created_to = D(2000, 12, 31);
+	s.r[8].created = D(9999, 6, 1);
+	cr_assert_eq(rfs_plan_build(p, s.r, 10, s.holds, 2, TODAY, TODAY, false, &plan), 0);
+	cr_expect_eq(plan->count, 6);
+	rfs_plan_free(plan);
 	/* nothing to plan is an empty plan */
 	cr_assert_eq(rfs_plan_build(p, NULL, 0, NULL, 0, TODAY, TODAY, false, &plan), 0);
 	cr_expect_eq(plan->count, 0);
