@@ -42,58 +42,48 @@ void *__wrap_realloc(void *p, size_t n)
 	return allocation_fails() ? NULL : __real_realloc(p, n);
 }
 
-Test(robust, every_allocation_of_a_parse_may_fail)
+/* Parse text with allocation 0, 1, 2, ... failing until none fails: each failure must be
+** -ENOMEM with no policy. Returns the policy of the first parse that succeeds, and how many
+** failed before it. */
+static struct rfs_policy *parse_through_failures(const char *text, long *failures)
 {
-	const char *text = "archive = /a\n[roles]\napprover = @a, b, c, d, e, f, g\n"
-	                   "[class x]\nrecords = a/*\nretain = 1 day after end\nthen = archive\n"
-	                   "authority = A\n[class y]\nrecords = b/*\nretain = 1 day after created\n"
-	                   "then = destroy\n";
-	long failures = 0;
-
 	for (long n = 0;; n++) {
 		struct rfs_policy *p = NULL;
 		allocations_left = n;
 		int rc = rfs_policy_parse(text, strlen(text), &p, NULL);
 		allocations_left = -1;
 		if (rc == 0) {
-			cr_expect_eq(p->class_count, 2);
-			cr_expect_eq(p->roles[RFS_ROLE_APPROVER].count, 7);
-			rfs_policy_free(p);
-			break;
+			*failures = n;
+			return p;
 		}
 		cr_assert_eq(rc, -ENOMEM, "allocation %ld failed: %d", n, rc);
 		cr_assert_null(p);
-		failures++;
 	}
+}
+
+Test(robust, every_allocation_of_a_parse_may_fail)
+{
+	const char *text = "archive = /a\n[roles]\napprover = @a, b, c, d, e, f, g\n"
+	                   "[class x]\nrecords = a/*\nretain = 1 day after end\nthen = archive\n"
+	                   "authority = A\n[class y]\nrecords = b/*\nretain = 1 day after created\n"
+	                   "then = destroy\n";
+	long failures;
+	struct rfs_policy *p = parse_through_failures(text, &failures);
+
+	cr_expect_eq(p->class_count, 2);
+	cr_expect_eq(p->roles[RFS_ROLE_APPROVER].count, 7);
 	cr_expect_gt(failures, 20);
+	rfs_policy_free(p);
 	/* the example, with its ambiguity check */
-	for (long n = 0;; n++) {
-		struct rfs_policy *p = NULL;
-		allocations_left = n;
-		int rc = rfs_policy_parse(anytown_policy, strlen(anytown_policy), &p, NULL);
-		allocations_left = -1;
-		if (rc == 0) {
-			rfs_policy_free(p);
-			break;
-		}
-		cr_assert_eq(rc, -ENOMEM);
-	}
+	rfs_policy_free(parse_through_failures(anytown_policy, &failures));
 	/* growing the class table past its first 8 */
 	char many[4096] = "";
 	for (int i = 0; i < 20; i++)
 		sprintf(many + strlen(many), "[class c%d]\nrecords = d%d/*\nretain = 1 day after "
 		                             "created\nthen = destroy\n", i, i);
-	for (long n = 0;; n++) {
-		struct rfs_policy *p = NULL;
-		allocations_left = n;
-		int rc = rfs_policy_parse(many, strlen(many), &p, NULL);
-		allocations_left = -1;
-		if (rc == 0) {
-			rfs_policy_free(p);
-			break;
-		}
-		cr_assert_eq(rc, -ENOMEM);
-	}
+	p = parse_through_failures(many, &failures);
+	cr_expect_eq(p->class_count, 20);
+	rfs_policy_free(p);
 }
 
 Test(robust, every_allocation_of_a_plan_may_fail)
