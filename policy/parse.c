@@ -548,7 +548,7 @@ static struct span strip_comment(struct span line)
 	return line;
 }
 
-/* A control character or invalid UTF-8 stops the line: *why says where. */
+/* A control character or invalid UTF-8 is an error at its column, and the line is skipped. */
 static bool line_is_text(struct parser *ps, struct span line)
 {
 	size_t bad = rfs_utf8_check(line.s, line.n);

@@ -208,7 +208,8 @@ struct rfs_record_facts {
 };
 
 /* Index of the first hold that holds the record on day, or -ENOENT if none does. -EINVAL for
-** an invalid day or a hold of class scope with half a range. */
+** an invalid day, malformed facts (bad class index, no path, an invalid date), or any malformed
+** hold (an invalid date, half a creation range or one that ends before it starts, no class). */
 int rfs_record_held(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                     const struct rfs_hold *holds, size_t hold_count, struct rfs_date day);
 
