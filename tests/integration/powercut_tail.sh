@@ -20,6 +20,8 @@ HOLDER=
 # power at once, before history's commit a few milliseconds later syncs the
 # vault; pc_cut then finds it cut already.
 hold() {
+	# History's commit of earlier saves syncs the whole vault: let it happen first.
+	check "recfs flush before $1 is held" recfs flush "$PC_M"
 	rm -f "$IT_TMP/held"
 	python3 - "$PC_M/$1" "$IT_TMP/held" "$2" "${3:-}" "$PC_DISK" <<'PY' &
 import ctypes, fcntl, os, struct, sys, time
