@@ -541,9 +541,10 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 	d->h = h;
 	d->out_fd = out_fd;
 	int rc = entry_size_of(h, e, &d->total);
-	if (rc == 0)
+	bool empty = rc == 0 && d->total == 0;   /* a 0-byte file is an empty file (FORMAT.md 5) */
+	if (rc == 0 && !empty)
 		rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
-	if (rc == 0 && (d->ncarry || !d->have_hdr))
+	if (rc == 0 && !empty && (d->ncarry || !d->have_hdr))
 		rc = -EIO;
 	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
 		rc = -EIO;                       /* cut back to the header */

@@ -80,6 +80,25 @@ check "a folder and a chunked file deleted just before the cut are gone" \
 	bash -c "! ls -d '$PC_M/case1' '$PC_M/big.bin' 2>/dev/null | grep ."
 umount_vault "$PC_M" "$PC_V"
 pc_verify_clean "rm -r and unlink, then a cut"
+
+# Found by this test: a file never fsync'd that a cut left at 0 bytes (an
+# empty file, FORMAT.md 5) is recovered into history as a 0-byte version,
+# which recfs show and restore then refused ("does not authenticate").
+pc_new_vault zero
+pc_mount
+printf 'twelve bytes' >"$PC_M/torn.txt"
+umount_vault "$PC_M" "$PC_V"
+ct=$(find "$PC_V/live" -type f ! -name .dirid -size $((60 + 12 + 40))c | head -1)
+[ -n "$ct" ] && truncate -s 0 "$ct"    # what the cut leaves of it
+pc_mount --accept-history-state
+rev=$(recfs log "$PC_M/torn.txt" --json -n 1 | sed -n 's/.*"rev":"\([0-9a-f]*\)".*"what":"recovered".*/\1/p')
+assert_match "the 0-byte file is recovered into history" '^[0-9a-f]{40}$' "$rev"
+check "recfs show reads the recovered 0-byte version" recfs show "$PC_M/torn.txt" --rev "$rev" -o "$IT_TMP/shown"
+printf 'twelve bytes' >"$PC_M/torn.txt"
+check "recfs restore brings the empty version back" recfs restore "$PC_M/torn.txt" --rev "$rev"
+assert_eq "and the file is empty again" "" "$(cat "$PC_M/torn.txt" 2>&1)"
+umount_vault "$PC_M" "$PC_V"
+pc_verify_clean "a recovered 0-byte version"
 pc_new_vault vault0
 
 for round in $(seq 1 "$ROUNDS"); do
