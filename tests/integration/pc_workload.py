@@ -174,7 +174,7 @@ class Workload:
         moved = {r: v for r, v in self.files.items() if self.under(src, r)}
         for r in moved: self.note("X", r)
         for d in self.dirs:
-            if self.under(src, d): self.note("X", d)
+            if d == src or self.under(src, d): self.note("X", d)
         os.rename(self.full(src), self.full(dst))
         fsync_path(self.parent(dst), True); fsync_path(self.parent(src), True)
         self.note("G", src)
@@ -205,7 +205,7 @@ class Workload:
         gone = [r for r in self.files if self.under(d, r)]
         for r in gone: self.note("X", r)
         for x in self.dirs:
-            if self.under(d, x): self.note("X", x)
+            if x == d or self.under(d, x): self.note("X", x)
         shutil.rmtree(self.full(d))
         fsync_path(self.parent(d), True)
         self.note("G", d)

@@ -20,7 +20,7 @@ echo "# powercut_random: $ROUNDS rounds, a fresh vault every $CARRY, PC_SEED=$SE
 WORKLOAD=$(dirname "$0")/pc_workload.py
 export RECFS PASSFILE
 pc_setup 768
-files_checked=0 dirs_checked=0 gone_checked=0 ops=0
+files_checked=0 dirs_checked=0 gone_checked=0 ops=0 torn_deleted=0
 
 # random_between S LO HI: a reproducible random number for seed S.
 random_between() {
@@ -120,7 +120,8 @@ for round in $(seq 1 "$ROUNDS"); do
 	cut_at=$(date +%s.%N)
 	pc_cut
 	wait "$wpid" 2>/dev/null
-	ops=$((ops + $(sed -n 's/^pc_workload: \([0-9]*\) operations.*/\1/p' "$IT_TMP/work.out")))
+	set -- $(sed -n 's/^pc_workload: \([0-9]*\) operations, \([0-9]*\) unreadable.*/\1 \2/p' "$IT_TMP/work.out")
+	ops=$((ops + ${1:-0})) torn_deleted=$((torn_deleted + ${2:-0}))
 	if workload_failed_before "$cut_at"; then
 		not_ok "round $round (seed $s): the workload failed before the cut: $(grep failed "$IT_TMP/work.out")"
 	fi
@@ -149,5 +150,5 @@ for round in $(seq 1 "$ROUNDS"); do
 	fi
 done
 
-echo "# powercut_random: $ROUNDS cuts after $ops operations; checked $files_checked files, $dirs_checked folders, $gone_checked deletions (PC_SEED=$SEED)"
+echo "# powercut_random: $ROUNDS cuts after $ops operations; checked $files_checked files, $dirs_checked folders, $gone_checked deletions; $torn_deleted never-fsync'd files torn by a cut (PC_SEED=$SEED)"
 finish
