@@ -18,6 +18,7 @@
 # given (the cut may come at any instant):
 #   F <sha256> <size> <path>  the file has exactly this content
 #   A <path>                  an append is under way: the last F is a prefix
+#   T <sha256> <size> <path>  a truncate is under way: the last F, or this
 #   X <path>                  content no longer promised (rewrite, restore)
 #   G <path>                  the name is gone (unlink or rename, then fsyncdir)
 #   D <path>                  the folder exists (mkdir, then fsyncdir)
@@ -26,7 +27,9 @@
 # tell a failure before the cut (a finding) from one the cut caused.
 #
 # check: every path's last line must hold on the mount. Prints one "# " line
-# per broken promise (up to 8), then "BAD N FILES M DIRS D GONE G".
+# per broken promise (up to 8), then "BAD N FILES M DIRS D GONE G INFLIGHT I",
+# where I of the N broken are files whose fsync'd content an append or a
+# truncate under way at the cut damaged (issue 9's defect 4, being fixed).
 # Must never: write anywhere but MOUNT, PROMISES and PASSFILE(.new).
 import hashlib, io, json, os, random, shutil, subprocess, sys, tarfile, time
 
@@ -68,8 +71,8 @@ class Workload:
         return os.path.dirname(self.full(rel)) or self.mount
 
     def note(self, kind, rel, data=None):
-        if kind == "F":
-            self.log.write("F\t%s\t%d\t%s\n" % (sha(data), len(data), rel))
+        if kind in "FT":
+            self.log.write("%s\t%s\t%d\t%s\n" % (kind, sha(data), len(data), rel))
         else:
             self.log.write("%s\t%s\n" % (kind, rel))
         self.log.flush()
@@ -128,6 +131,16 @@ class Workload:
         if self.files[rel]: self.note("A", rel)
         with open(self.full(rel), "ab") as f:
             f.write(self.rng.randbytes(self.rng.choice([1, 10, 4000, 9000]))); f.flush(); os.fsync(f.fileno())
+        self.promise(rel)
+
+    def op_truncate(self):
+        rel = self.pick_file()
+        if rel is None: return self.op_create()
+        data = read(self.full(rel))
+        n = self.rng.randrange(0, len(data) + 1)
+        if self.files[rel]: self.note("T", rel, data[:n])
+        os.truncate(self.full(rel), n)
+        fsync_path(self.full(rel))
         self.promise(rel)
 
     def op_rewrite(self):
@@ -316,7 +329,7 @@ class Workload:
     def run(self, seconds):
         ops = [self.op_create] * 4 + [self.op_append] * 3 + [self.op_rewrite] * 2 + \
               [self.op_office_save] * 3 + [self.op_rename] * 2 + [self.op_unlink, self.op_mkdir,
-              self.op_untar, self.op_rename_dir, self.op_restore, self.op_restore]
+              self.op_untar, self.op_rename_dir, self.op_restore, self.op_restore, self.op_truncate]
         rare = [self.op_gc, self.op_passwd, self.op_rmtree]
         end = time.monotonic() + seconds
         n = 0
@@ -342,18 +355,22 @@ def check(mount, promises):
             prefix[f[3]] = f
         elif f[0] == "A":
             last[f[1]] = ["A", f[1]]
+        elif f[0] == "T":
+            last[f[3]] = f
         else:
             last[f[1]] = f
             prefix.pop(f[1], None)
-    bad, counts = [], {"F": 0, "A": 0, "D": 0, "G": 0}
+    bad, counts, inflight = [], {"F": 0, "A": 0, "T": 0, "D": 0, "G": 0}, 0
     for path, f in sorted(last.items()):
         kind, full = f[0], os.path.join(mount, path)
         if kind in counts: counts[kind] += 1
+        nbad = len(bad)
         try:
-            if kind == "F" or (kind == "A" and path in prefix):
+            if kind in "FAT" and path in prefix:
                 want, size = prefix[path][1], int(prefix[path][2])
                 data = read(full)
-                if sha(data[:size] if kind == "A" else data) != want:
+                if sha(data[:size] if kind == "A" else data) != want and \
+                   (kind != "T" or sha(data) != f[1]):
                     bad.append("%s: want %s (%d bytes), got %d bytes %s" %
                                (path, want[:12], size, len(data), sha(data)[:12]))
             elif kind == "D" and not os.path.isdir(full):
@@ -362,9 +379,13 @@ def check(mount, promises):
                 bad.append("%s: deleted, and back after the cut" % path)
         except OSError as e:
             bad.append("%s: %s" % (path, e))
+        if len(bad) > nbad and kind in "AT":
+            inflight += 1
+            bad[-1] += " (an append or truncate under way at the cut)"
     for b in bad[:8]:
         print("# " + b[-200:])
-    print("BAD %d FILES %d DIRS %d GONE %d" % (len(bad), counts["F"] + counts["A"], counts["D"], counts["G"]))
+    print("BAD %d FILES %d DIRS %d GONE %d INFLIGHT %d" %
+          (len(bad), counts["F"] + counts["A"] + counts["T"], counts["D"], counts["G"], inflight))
 
 
 if __name__ == "__main__":
