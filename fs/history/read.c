@@ -991,6 +991,12 @@ long rfs_history_leftovers(struct rfs_vault *v, bool remove, rfs_leftover_fn fn,
 		struct pack_leftover pl = { fn, arg };
 		snprintf(packdir, sizeof packdir, "%s/%s/objects/pack", v->path, RFS_HISTORY_DIR);
 		found = rfs_pack_leftovers(packdir, remove, on_pack_leftover, &pl);
+		/* libgit2's lock of the ref, left by a daemon killed (or a power cut)
+		** while the ref moved: every later move would fail on it for ever. */
+		char ref_lock[PATH_MAX];
+		snprintf(ref_lock, sizeof ref_lock, "%s/%s/%s.lock", v->path, RFS_HISTORY_DIR, RFS_HISTORY_REF);
+		if (remove)
+			(void)unlink(ref_lock);
 	}
 	long views = found < 0 ? 0 : view_leftovers(v, remove, fn, arg);
 	return found < 0 ? found : views < 0 ? views : found + views;

@@ -102,7 +102,7 @@ class Workload:
                     self.damaged += 1
                     self.note("X", rel)
                     os.unlink(self.full(rel))
-        print("pc_workload: started", flush=True)
+        print("pc_workload: started, %d unreadable files deleted" % self.damaged, flush=True)
 
     def blob(self):
         n = self.rng.choice([0, 1, 100, 4095, 4096, 4097, 20000, 70000, 300000, 1100000])
@@ -338,6 +338,7 @@ class Workload:
                 op = self.rng.choice(rare) if self.rng.random() < 0.04 else self.rng.choice(ops)
                 op()
                 n += 1
+                print("pc_workload: op %d done" % n, flush=True)
             except (OSError, subprocess.SubprocessError) as e:
                 # After the cut every call fails; before it, any error is a finding.
                 print("pc_workload: failed at %.6f: op %d (%s): %s" % (time.time(), n, op.__name__, e),
