@@ -73,6 +73,15 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 	return strcpy(p, path);
 }
 
+static bool tree_has(git_tree *t, const char *path)
+{
+	git_tree_entry *e = NULL;
+	if (!t || !path[0] || git_tree_entry_bypath(&e, t, path) < 0)
+		return false;
+	git_tree_entry_free(e);
+	return true;
+}
+
 struct diff_walk {
 	struct rfs_history *h;
 	git_tree *a, *b;
@@ -97,9 +106,11 @@ static int on_delta(const git_diff_delta *d, float progress, void *arg)
 	w->last = owner;
 	char what = 'M';
 	bool owner_is_path = !strcmp(owner, path);
-	if (owner_is_path && d->status == GIT_DELTA_ADDED)
+	/* A folder's .dirid, a chunk or a side file gone with its owner (rm -r,
+	** unlink of a chunked file) deletes the owner; one that came with it adds it. */
+	if (d->status == GIT_DELTA_ADDED && (owner_is_path || !tree_has(w->a, owner)))
 		what = 'A';
-	else if (owner_is_path && d->status == GIT_DELTA_DELETED)
+	else if (d->status == GIT_DELTA_DELETED && (owner_is_path || !tree_has(w->b, owner)))
 		what = 'D';
 	int rc = w->cb(w->h, owner, what, w->arg);
 	return rc ? (w->rc = rc) : 0;

@@ -11,6 +11,7 @@
 . "$(dirname "$0")/powercut_lib.sh"
 
 pc_setup 128
+pc_hold_writeback
 HOLDER=
 
 # hold PATH PYTHON [BACKING]: open PATH (under the mount) read-write as fd, run
