@@ -135,6 +135,8 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 	if (rc == 0) {
 		rfs_dname_remove_long(dfd, sn.backing);
 		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
+		if (victim && victim->key)
+			rfs_undo_drop(fs->v->undo, victim->file_id);
 		rfs_save_deleted(fs, dir, name, sn.backing, &st, victim);
 		if (victim)
 			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);

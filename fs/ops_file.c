@@ -200,6 +200,7 @@ int rfs_ops_file_set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size,
 		pthread_rwlock_wrlock(&in->content);
 		rfs_save_before_write(fs, in);
 		cfile_of(in, fd, &cf);
+		cf.undo = fs->v->undo;
 		rc = rfs_cfile_truncate(&cf, (uint64_t)size);
 		if (rc == 0 && cf.size != in->size) {
 			rfs_save_mark_resize(in, in->size, cf.size);
@@ -496,6 +497,7 @@ void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	pthread_rwlock_wrlock(&in->content);
 	rfs_save_before_write(fs, in);
 	cfile_of(in, fh_of(fi)->fd, &cf);
+	cf.undo = fs->v->undo;
 	n = rfs_cfile_write(&cf, (const uint8_t *)buf, size, (uint64_t)off);
 	if (n > 0) {
 		rfs_save_mark_write(in, (uint64_t)off, (uint64_t)n);
@@ -539,10 +541,13 @@ void rfs_ops_file_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	int fd = fh_of(fi)->fd;
 	/* The key first: durable content whose key a cut lost would read as shredded. */
 	int rc = in->key ? rfs_keystore_sync(fs->v->ks, in->file_id) : 0;
+	uint64_t undo = in->key ? rfs_undo_file_sync_begin(fs->v->undo, in->file_id) : 0;
 
 	RFS_FAULT_POINT("fsync_key_synced", fs->v->dirfd);
 	if (rc == 0 && (datasync ? fdatasync(fd) : fsync(fd)) != 0)
 		rc = -errno;
+	if (in->key)                   /* durable now: its undo entry is needless */
+		rfs_undo_file_sync_done(fs->v->undo, in->file_id, undo, rc == 0);
 	rfs_save_at_fsync(fs, in, fd);
 	fuse_reply_err(req, -rc);
 }
