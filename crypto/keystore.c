@@ -12,6 +12,7 @@
 ** success for a destroy that did not reach the disk.
 */
 #include "crypto/keystore.h"
+#include "crypto/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,11 +97,9 @@ static int read_reserved(struct rfs_keystore *s)
 		s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDONLY | O_CLOEXEC);
 	if (s->next_fd < 0)
 		return errno == ENOENT ? 0 : -errno;   /* made at the first new file */
-	do
-		n = pread(s->next_fd, b, sizeof(b), 0);
-	while (n < 0 && errno == EINTR);
+	n = rfs_io_pread_upto(s->next_fd, b, sizeof(b), 0);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	s->reserved = 0;
 	if (n == (ssize_t)sizeof(b))
 		for (int i = 7; i >= 0; i--)
@@ -229,21 +228,6 @@ static void entry_ad(uint8_t ad[ENTRY_AD_LEN], const uint8_t id[RFS_FILE_ID_SIZE
 	memcpy(ad + sizeof(ENTRY_AD_PREFIX) - 1, id, RFS_FILE_ID_SIZE);
 }
 
-static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
 
 /* The next slot to hand out, with keys/next raised first when it is reached. */
 static int take_slot(struct rfs_keystore *ks, uint64_t *slot)
@@ -281,7 +265,7 @@ int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE
 	randombytes_buf(entry, ENTRY_NONCE);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(entry + ENTRY_NONCE, NULL, key_out, 32, ad,
 	                                           sizeof(ad), NULL, entry, ks->keys->keystore);
-	rc = pwrite_full(fd, entry, sizeof(entry), offset);
+	rc = rfs_io_pwrite_all(fd, entry, sizeof(entry), offset);
 	if (rc != 0)
 		sodium_memzero(key_out, 32);
 	return rc;
@@ -296,11 +280,9 @@ static int read_entry(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 
 	if (fd < 0)
 		return fd;
-	do
-		n = pread(fd, entry, RFS_KEYSTORE_ENTRY_SIZE, (off_t)*offset);
-	while (n < 0 && errno == EINTR);
+	n = rfs_io_pread_upto(fd, entry, RFS_KEYSTORE_ENTRY_SIZE, *offset);
 	if (n < 0)
-		return -errno;
+		return (int)n;
 	if (n == 0 || sodium_is_zero(entry, (size_t)n))
 		return -ENOENT;
 	if (n != RFS_KEYSTORE_ENTRY_SIZE)
@@ -358,7 +340,7 @@ int rfs_keystore_destroy(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_S
 	sodium_free(key);
 	if (rc < 0)
 		return rc;
-	rc = pwrite_full(fd, zeros, sizeof(zeros), offset);
+	rc = rfs_io_pwrite_all(fd, zeros, sizeof(zeros), offset);
 	if (rc == 0 && fdatasync(fd) != 0)
 		rc = -errno;
 	sodium_memzero(entry, sizeof(entry));

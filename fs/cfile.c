@@ -17,9 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include "crypto/content.h"
+#include "crypto/io.h"
+#include "crypto/secmem.h"
 
 #define RFS_MAX_PLAIN_SIZE (UINT64_C(1) << 52)
 
@@ -69,41 +70,7 @@ static uint8_t *scratch(size_t n)
 	return s->buf;
 }
 
-static int pread_full(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
 
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;      /* shorter than the size says: truncated */
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
 
 /* Reserve space so that a later overwrite cannot fail half way with ENOSPC. */
 static int reserve(int fd, uint64_t off, uint64_t len)
@@ -151,7 +118,7 @@ static int load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 	int rc;
 
 	*why = "header missing or cut short";
-	rc = pread_full(fd, hdr, sizeof(hdr), 0);
+	rc = rfs_io_pread_all(fd, hdr, sizeof(hdr), 0);
 	if (rc < 0)
 		return rc;
 	*why = "unknown or damaged header";
@@ -208,7 +175,7 @@ static int write_header(struct rfs_cfile *cf, uint16_t flags)
 
 	memcpy(h.file_id, cf->file_id, RFS_FILE_ID_SIZE);
 	rfs_header_seal(hdr, &h, cf->key);
-	rc = pwrite_full(cf->fd, hdr, sizeof(hdr), 0);
+	rc = rfs_io_pwrite_all(cf->fd, hdr, sizeof(hdr), 0);
 	if (rc == 0)
 		cf->hdr_flags = flags;
 	return rc;
@@ -273,7 +240,7 @@ static int read_block(struct rfs_cfile *cf, uint64_t size, uint64_t i, uint8_t *
 	uint8_t ct[RFS_SLOT_SIZE];
 	size_t len = block_len(size, i);
 	bool final = i == last_block(size);
-	int rc = pread_full(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i));
+	int rc = rfs_io_pread_all(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i));
 
 	if (rc < 0)
 		return rc;
@@ -298,8 +265,8 @@ static int reseal_block(struct rfs_cfile *cf, uint64_t old_size, uint64_t i, siz
 	if (new_len > old_len)
 		memset(plain + old_len, 0, new_len - old_len);
 	rfs_block_seal(ct, plain, new_len, i, final, cf->file_id, cf->key);
-	rc = pwrite_full(cf->fd, ct, new_len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i));
-	sodium_memzero(plain, sizeof(plain));
+	rc = rfs_io_pwrite_all(cf->fd, ct, new_len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i));
+	rfs_secmem_wipe(plain, sizeof(plain));
 	return rc;
 }
 
@@ -322,7 +289,7 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 	ct = scratch(ct_len);
 	if (!ct)
 		return -ENOMEM;
-	rc = pread_full(cf->fd, ct, ct_len, rfs_slot_offset(b0));
+	rc = rfs_io_pread_all(cf->fd, ct, ct_len, rfs_slot_offset(b0));
 	if (rc < 0)
 		return rc;
 	/* Each block is opened where it lies, then moved down to its place:
@@ -405,7 +372,7 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 		memcpy(plain + (cpy_from - bstart), buf + (cpy_from - off), (size_t)(cpy_to - cpy_from));
 		rfs_block_seal(out + (i - b0) * RFS_SLOT_SIZE, plain, blen, i, i == new_last,
 		               cf->file_id, cf->key);
-		sodium_memzero(plain, sizeof(plain));
+		rfs_secmem_wipe(plain, sizeof(plain));
 	}
 
 	if (old_size == 0 && !(cf->hdr_flags & RFS_HDR_NONEMPTY)) {
@@ -418,7 +385,7 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 		if (rc < 0)
 			return rc;
 	}
-	rc = pwrite_full(cf->fd, out, out_len, rfs_slot_offset(b0));
+	rc = rfs_io_pwrite_all(cf->fd, out, out_len, rfs_slot_offset(b0));
 	if (rc < 0)
 		return rc;
 	cf->size = new_size;
@@ -483,7 +450,7 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 		size_t blen = block_len(size, new_last);
 
 		rfs_block_seal(ct, zeros, blen, new_last, true, cf->file_id, cf->key);
-		rc = pwrite_full(cf->fd, ct, blen + RFS_BLOCK_OVERHEAD, rfs_slot_offset(new_last));
+		rc = rfs_io_pwrite_all(cf->fd, ct, blen + RFS_BLOCK_OVERHEAD, rfs_slot_offset(new_last));
 		if (rc < 0)
 			return rc;
 	}
@@ -507,7 +474,7 @@ int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block)
 			return -EIO;
 		}
 	}
-	sodium_memzero(plain, sizeof(plain));
+	rfs_secmem_wipe(plain, sizeof(plain));
 	return 0;
 }
 
@@ -522,14 +489,14 @@ int rfs_cfile_repair_cut_append(struct rfs_cfile *cf)
 	if (cf->size == 0 || cf->size % RFS_BLOCK_SIZE != 0)
 		return -EIO;
 	last = last_block(cf->size);
-	rc = pread_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
+	rc = rfs_io_pread_all(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
 	if (rc < 0)
 		return rc;
 	if (rfs_block_open(plain, ct, sizeof(ct), last, false, cf->file_id, cf->key) != 0)
 		return -EIO;
 	rfs_block_seal(ct, plain, RFS_BLOCK_SIZE, last, true, cf->file_id, cf->key);
-	sodium_memzero(plain, sizeof(plain));
-	rc = pwrite_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
+	rfs_secmem_wipe(plain, sizeof(plain));
+	rc = rfs_io_pwrite_all(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
 	if (rc == 0 && fdatasync(cf->fd) != 0)
 		rc = -errno;
 	return rc;

@@ -24,6 +24,7 @@
 
 #include "crypto/content.h"
 #include "crypto/encoding.h"
+#include "crypto/io.h"
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
 #include "fs/dname.h"
@@ -2151,7 +2152,7 @@ static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const
 		/* Restore reports success only for content a power cut keeps. */
 		rc = fdatasync(fd) == 0 ? link_over(fd, dirfd, backing) : -errno;
 		if (rc == 0)
-			rc = rfs_dname_fsync(dirfd, ".");
+			rc = rfs_io_fsync_dir(dirfd, ".");
 	}
 	if (old >= 0)
 		close(old);
@@ -2176,7 +2177,7 @@ static int revive_file(struct rfs_fs *fs, int dirfd, const struct rfs_sealed_nam
 	if (rc == 0)
 		rc = fdatasync(fd) == 0 ? link_in(fd, dirfd, sn->backing) : -errno;
 	if (rc == 0)
-		rc = rfs_dname_fsync(dirfd, ".");
+		rc = rfs_io_fsync_dir(dirfd, ".");
 	if (rc < 0 && fd >= 0)
 		close(fd);
 	return rc < 0 ? rc : fd;

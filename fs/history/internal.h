@@ -11,7 +11,7 @@
 #include <git2.h>
 #include "fs/history/history.h"
 #include "fs/history/pack.h"
-#include "fs/history/record.h"
+#include "fs/history/commit_record.h"
 
 #define RFS_SIDE_DIR "recfs"            /* history.git/recfs: head record, index, clean mark */
 #define RFS_CHUNK_MARKER ".recfs-chunks" /* entry that makes a tree a chunked file */
@@ -115,14 +115,65 @@ struct rfs_history {
 	git_oid hole_oid;
 };
 
-/* history.c */
+/* A save's path, one file per step (each uses only the files above it in
+** this list, and the lower layer: objects, tree, pack, record):
+**   capture.c  ciphertext from live/ into the stage
+**   queue.c    record a save, batch the queue, committer and packer threads
+**   apply.c    a batch becomes tree updates, then one commit
+**   commit.c   commit text and signature, head record, publish (ref forward)
+**   history.c  open, close, attribution */
+
+/* objects.c: the lower layer's reads of history.git (uses no module above). */
+bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e);
+int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r);
+
+/* capture.c */
+#define SPILL_BYTES (32u << 20)          /* pack the stage beyond this much */
 /* Open cpath ("" = the root) in live/ read-only, without touching its atime. fd or -errno. */
 int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags);
 /* lstat of cpath in live/ (any depth). 0 or -errno. */
 int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st);
 ssize_t rfs_h_readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len);
-int rfs_h_open_odb(struct rfs_history *h);   /* odb, packs, stage (writable) for h->repo */
+/* Capture whatever is at cpath in live/ whole: file, folder (recursively) or symlink. */
 int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
+/* Stage a blob (hashed with the pack writer's SHA-1). */
+int rfs_capture_write_blob(struct rfs_history *h, const void *data, size_t len, git_oid *oid);
+uint64_t rfs_capture_chunk_count(const struct rfs_history *h, uint64_t size);
+/* Chunk k covers [start, start+len) of the ciphertext: chunk 0 carries the header. */
+void rfs_capture_chunk_span(const struct rfs_history *h, uint64_t k, uint64_t size, uint64_t *start,
+                            size_t *len);
+/* Chunk k of the file (size bytes) into the stage; buf holds one chunk. */
+int rfs_capture_chunk(struct rfs_history *h, int fd, uint64_t size, uint64_t k, uint8_t *buf,
+                      git_oid *oid);
+int rfs_capture_marker_oid(struct rfs_history *h, git_oid *oid);
+/* The chunk tree of a file whose every chunk is in oids[0..n). */
+int rfs_capture_chunk_tree_of(struct rfs_history *h, const git_oid *oids, uint64_t n, git_oid *out);
+/* Whether a chunked tree entry is of this format (format 1 is not). */
+bool rfs_capture_chunked_v2(struct rfs_history *h, const git_oid *tree);
+/* Ciphertext size of a version in git (a blob or a chunk tree). */
+int rfs_capture_version_size(struct rfs_history *h, const git_tree_entry *e, uint64_t *csize);
+/* Only the chunks holding the written blocks (and those the size change
+** moved); prev: the previous version's ciphertext size, UINT64_MAX: unknown. */
+int rfs_capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_range *ranges,
+                            size_t nranges, uint64_t prev, struct rfs_capture *cap);
+bool rfs_capture_path_is_long(const char *cpath);   /* its name needs a ".n" side file */
+char *rfs_capture_side_path(const char *cpath);     /* heap */
+int rfs_capture_side(struct rfs_history *h, const char *cpath, struct rfs_capture *cap);
+
+/* queue.c */
+#define CATCHUP_MS 1000                  /* history behind (full disk): first retry after this */
+void rfs_queue_pending_free(struct rfs_history *h, struct rfs_pending *p);
+/* With the repository lock: every small blob of the batch into the stage. */
+int rfs_queue_stage_small(struct rfs_history *h, struct rfs_pending *batch, size_t n);
+void *rfs_queue_packer(void *arg);      /* thread: merges packs while commits go on */
+void *rfs_queue_committer(void *arg);   /* thread: takes batches, commits, publishes */
+
+/* apply.c */
+/* Commit a batch. 0, or -errno: the whole batch failed. *dropped_err: the
+** first error of a save left out alone (0: none). */
+int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, int *dropped_err);
+
+/* commit.c */
 int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *events, size_t n,
                  git_oid *out);
 int rfs_h_publish(struct rfs_history *h);
@@ -137,10 +188,15 @@ struct rfs_head_rec {
 	uint8_t digest[RFS_LIVE_DIGEST];  /* clean: live/ as it was left */
 };
 int rfs_h_read_head(struct rfs_history *h, struct rfs_head_rec *r);
+int rfs_commit_write_head_record(struct rfs_history *h, bool clean,
+                                 const uint8_t digest[RFS_LIVE_DIGEST]);
+/* live/ and keys/ durable (one syncfs) before history may point at them. */
+int rfs_commit_vault_durable(struct rfs_history *h);
+
+/* history.c */
+int rfs_h_open_odb(struct rfs_history *h);   /* odb, packs, stage (writable) for h->repo */
 /* No ref (nor head record), yet live/ holds more than a new vault's root. */
 bool rfs_h_history_vanished(struct rfs_history *h);
-bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e);
-int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r);
 
 /* index.c */
 int rfs_index_encode_commit(struct rfs_history *h, struct rfs_bytes *b, const git_oid *rev,

@@ -2,7 +2,8 @@
 ** pack: staging ODB backend and uncompressed pack writer (see pack.h).
 */
 #include "fs/history/pack.h"
-#include "fs/history/record.h"
+#include "fs/history/bytes.h"
+#include "crypto/io.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -377,7 +378,7 @@ struct pack_out {
 static void out_flush(struct pack_out *o)
 {
 	if (o->used && !o->err)
-		o->err = rfs_write_all(o->fd, o->buf, o->used);
+		o->err = rfs_io_write_all(o->fd, o->buf, o->used);
 	o->used = 0;
 }
 
@@ -490,7 +491,7 @@ static int write_index(int fd, const struct pack_entry *e, size_t n, const uint8
 	rfs_sha1_init(&s);
 	rfs_sha1_update(&s, b, len - 20);
 	rfs_sha1_final(&s, p + 20);
-	int rc = rfs_write_all(fd, b, len);
+	int rc = rfs_io_write_all(fd, b, len);
 	free(b);
 	return rc;
 }
@@ -601,7 +602,7 @@ static int stream_finish(struct rfs_pack_stream *s, int rc, char name[41])
 	if (rc == 0) {
 		rfs_sha1_final(&s->o.sha, sum);
 		out_flush(&s->o);
-		rc = s->o.err ? s->o.err : rfs_write_all(s->o.fd, sum, 20);
+		rc = s->o.err ? s->o.err : rfs_io_write_all(s->o.fd, sum, 20);
 	}
 	int crc = rc == 0 ? sync_close(s->o.fd) : close(s->o.fd);
 	rc = rc ? rc : crc;
@@ -723,7 +724,7 @@ static int list_packs(const char *packdir, struct pack_file **out, size_t *n)
 		if (fstatat(dirfd(d), pack, &st, 0) < 0)
 			continue;                /* an .idx being written or left over */
 		f.size = (uint64_t)st.st_size;
-		if ((rc = rfs_grow(out, &cap, *n, sizeof **out, 16)) < 0)
+		if ((rc = rfs_bytes_grow(out, &cap, *n, sizeof **out, 16)) < 0)
 			break;
 		(*out)[(*n)++] = f;
 	}
@@ -832,7 +833,7 @@ static int read_index(const char *path, uint32_t pack, struct merge_obj **v, siz
 			}
 			off = (uint64_t)get_be32(b + at) << 32 | get_be32(b + at + 4);
 		}
-		if ((rc = rfs_grow(v, cap, *n, sizeof **v, 4096)) < 0)
+		if ((rc = rfs_bytes_grow(v, cap, *n, sizeof **v, 4096)) < 0)
 			break;
 		struct merge_obj *m = &(*v)[(*n)++];
 		memcpy(m->oid.id, ids + 20 * i, 20);

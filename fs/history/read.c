@@ -18,8 +18,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <sodium.h>
 #include "crypto/content.h"
+#include "crypto/io.h"
 #include "crypto/keystore.h"
 #include "crypto/names.h"
 #include "crypto/secmem.h"
@@ -408,7 +408,7 @@ static int first_chunk(struct rfs_history *h, const git_tree_entry *e, git_oid *
 
 static int put_fd(void *arg, const uint8_t *p, size_t n)
 {
-	return rfs_write_all(*(int *)arg, p, n);
+	return rfs_io_write_all(*(int *)arg, p, n);
 }
 
 /* Streaming decryption: slots may straddle nothing (chunks hold whole slots),
@@ -437,8 +437,8 @@ static int open_slot(struct decrypt *d, const uint8_t *ct, size_t len)
 		return -EIO;
 	}
 	d->slot++;
-	int rc = rfs_write_all(d->out_fd, plain, len - RFS_BLOCK_OVERHEAD);
-	sodium_memzero(plain, sizeof plain);
+	int rc = rfs_io_write_all(d->out_fd, plain, len - RFS_BLOCK_OVERHEAD);
+	rfs_secmem_wipe(plain, sizeof plain);
 	return rc;
 }
 
@@ -521,7 +521,7 @@ static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int ou
 		memcpy(text, git_blob_rawcontent(b), n);
 		text[n] = 0;
 		int len = rfs_target_open(target, sizeof target, text, h->v->keys);
-		rc = len < 0 ? -EIO : rfs_write_all(out_fd, (const uint8_t *)target, (size_t)len);
+		rc = len < 0 ? -EIO : rfs_io_write_all(out_fd, (const uint8_t *)target, (size_t)len);
 	}
 	git_blob_free(b);
 	return rc;
@@ -548,7 +548,7 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
 		rc = -EIO;                       /* cut back to the header */
 	rfs_key_free(d->key);
-	sodium_memzero(d, sizeof *d);
+	rfs_secmem_wipe(d, sizeof *d);
 	free(d);
 	return rc;
 }

@@ -250,10 +250,10 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 	e->type = RFS_OBJ_FILE;
 	if (what != 'D')
 		event_from_live(h, cpath, e);
-	e->path = clear ? clear : rfs_strdup0(cpath);
-	e->path_old = rfs_strdup0(NULL);
-	e->restored_from = rfs_strdup0(NULL);
-	e->property = rfs_strdup0(NULL);
+	e->path = clear ? clear : rfs_record_str(cpath);
+	e->path_old = rfs_record_str(NULL);
+	e->restored_from = rfs_record_str(NULL);
+	e->property = rfs_record_str(NULL);
 	return e->path && e->path_old && e->restored_from && e->property ? 0 : -ENOMEM;
 }
 
@@ -294,7 +294,7 @@ static int leave_out_bad(struct rfs_history *h, struct recovery *r, git_oid *tre
 static void recovery_free(struct recovery *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		rfs_event_clear(&r->ev[i]);
+		rfs_record_event_clear(&r->ev[i]);
 	for (size_t i = 0; i < r->nbad; i++)
 		free(r->bad[i]);
 	free(r->bad);

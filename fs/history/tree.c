@@ -97,7 +97,7 @@ struct entries {
 
 static int entries_push(struct entries *es, const struct entry *e)
 {
-	if (rfs_grow(&es->v, &es->cap, es->n, sizeof *es->v, 64) < 0)
+	if (rfs_bytes_grow(&es->v, &es->cap, es->n, sizeof *es->v, 64) < 0)
 		return -ENOMEM;
 	es->v[es->n++] = *e;
 	return 0;

@@ -16,12 +16,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <sodium.h>
 #include "crypto/content.h"
 #include "crypto/encoding.h"
 #include "crypto/keystore.h"
 #include "crypto/names.h"
 #include "crypto/secmem.h"
+#include "crypto/sign.h"
 
 /* ---- a set of object ids ---- */
 
@@ -259,11 +259,10 @@ static bool signature_ok(struct rfs_history *h, git_oid *oid, bool *present)
 	git_buf sig = { 0 }, data = { 0 };
 	*present = git_commit_extract_signature(&sig, &data, h->repo, oid, RFS_SIG_FIELD) == 0;
 	bool ok = false;
-	uint8_t raw[crypto_sign_BYTES];
+	uint8_t raw[RFS_SIGNATURE_SIZE];
 	if (*present && sig.size > 8 && !strncmp(sig.ptr, "ed25519 ", 8) &&
 	    rfs_b64_decode(raw, sizeof raw, sig.ptr + 8, sig.size - 8) == (long)sizeof raw)
-		ok = crypto_sign_verify_detached(raw, (const uint8_t *)data.ptr, data.size,
-		                                 h->v->keys->sign_pk) == 0;
+		ok = rfs_sign_verify(raw, data.ptr, data.size, h->v->keys) == 0;
 	git_buf_dispose(&sig);
 	git_buf_dispose(&data);
 	return ok;
