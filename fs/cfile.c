@@ -104,7 +104,7 @@ int rfs_cfile_stat_size(int fd, uint64_t *size)
 
 	if (fstat(fd, &st) != 0)
 		return -errno;
-	*size = rfs_plain_size((uint64_t)st.st_size, &valid);
+	*size = rfs_content_plain_size((uint64_t)st.st_size, &valid);
 	return valid ? 0 : -EIO;
 }
 
@@ -122,7 +122,7 @@ static int load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 	if (rc < 0)
 		return rc;
 	*why = "unknown or damaged header";
-	rc = rfs_header_parse(&h, hdr, sizeof(hdr));
+	rc = rfs_content_header_parse(&h, hdr, sizeof(hdr));
 	if (rc < 0)
 		return rc;
 	*why = "content key missing (destroyed by disposal?)";
@@ -132,7 +132,7 @@ static int load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 	if (rc < 0)
 		return rc;
 	*why = "header does not authenticate";
-	if (rfs_header_verify(hdr, key_out) != 0)
+	if (rfs_content_header_verify(hdr, key_out) != 0)
 		return -EIO;
 	memcpy(file_id_out, h.file_id, RFS_FILE_ID_SIZE);
 	*flags_out = h.flags;
@@ -174,7 +174,7 @@ static int write_header(struct rfs_cfile *cf, uint16_t flags)
 	int rc;
 
 	memcpy(h.file_id, cf->file_id, RFS_FILE_ID_SIZE);
-	rfs_header_seal(hdr, &h, cf->key);
+	rfs_content_header_seal(hdr, &h, cf->key);
 	rc = rfs_io_pwrite_all(cf->fd, hdr, sizeof(hdr), 0);
 	if (rc == 0)
 		cf->hdr_flags = flags;
@@ -240,15 +240,15 @@ static int read_block(struct rfs_cfile *cf, uint64_t size, uint64_t i, uint8_t *
 	uint8_t ct[RFS_SLOT_SIZE];
 	size_t len = block_len(size, i);
 	bool final = i == last_block(size);
-	int rc = rfs_io_pread_all(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i));
+	int rc = rfs_io_pread_all(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(i));
 
 	if (rc < 0)
 		return rc;
-	if (!final && rfs_slot_is_hole(ct, RFS_SLOT_SIZE)) {
+	if (!final && rfs_content_slot_is_hole(ct, RFS_SLOT_SIZE)) {
 		memset(out, 0, RFS_BLOCK_SIZE);
 		return 0;
 	}
-	return rfs_block_open(out, ct, len + RFS_BLOCK_OVERHEAD, i, final, cf->file_id, cf->key);
+	return rfs_content_block_open(out, ct, len + RFS_BLOCK_OVERHEAD, i, final, cf->file_id, cf->key);
 }
 
 /* Rewrite block i (read under old_size) with new length and final flag. */
@@ -264,8 +264,8 @@ static int reseal_block(struct rfs_cfile *cf, uint64_t old_size, uint64_t i, siz
 		return rc;
 	if (new_len > old_len)
 		memset(plain + old_len, 0, new_len - old_len);
-	rfs_block_seal(ct, plain, new_len, i, final, cf->file_id, cf->key);
-	rc = rfs_io_pwrite_all(cf->fd, ct, new_len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i));
+	rfs_content_block_seal(ct, plain, new_len, i, final, cf->file_id, cf->key);
+	rc = rfs_io_pwrite_all(cf->fd, ct, new_len + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(i));
 	rfs_secmem_wipe(plain, sizeof(plain));
 	return rc;
 }
@@ -284,12 +284,12 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 	last = last_block(size);
 	b0 = off / RFS_BLOCK_SIZE;
 	b1 = (off + len - 1) / RFS_BLOCK_SIZE;
-	ct_len = (size_t)(rfs_slot_offset(b1) - rfs_slot_offset(b0)) + block_len(size, b1) +
+	ct_len = (size_t)(rfs_content_slot_offset(b1) - rfs_content_slot_offset(b0)) + block_len(size, b1) +
 	         RFS_BLOCK_OVERHEAD;
 	ct = scratch(ct_len);
 	if (!ct)
 		return -ENOMEM;
-	rc = rfs_io_pread_all(cf->fd, ct, ct_len, rfs_slot_offset(b0));
+	rc = rfs_io_pread_all(cf->fd, ct, ct_len, rfs_content_slot_offset(b0));
 	if (rc < 0)
 		return rc;
 	/* Each block is opened where it lies, then moved down to its place:
@@ -303,11 +303,11 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 
 		if (n > len - done)
 			n = len - done;
-		if (i != last && rfs_slot_is_hole(slot, RFS_SLOT_SIZE)) {
+		if (i != last && rfs_content_slot_is_hole(slot, RFS_SLOT_SIZE)) {
 			memset(ct + done, 0, n);
 		} else {
-			if (rfs_block_open_in_place(slot, blen + RFS_BLOCK_OVERHEAD, i, i == last,
-			                            cf->file_id, cf->key) != 0)
+			if (rfs_content_block_open_in_place(slot, blen + RFS_BLOCK_OVERHEAD, i, i == last,
+			                                    cf->file_id, cf->key) != 0)
 				return -EIO;
 			memmove(ct + done, slot + RFS_BLOCK_NONCE + from, n);
 		}
@@ -339,14 +339,14 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 	/* The old last block stops being last: it must be resealed full and not final. */
 	reseal_old = old_size > 0 && old_last != new_last && old_last < b0;
 
-	out_len = (size_t)(rfs_slot_offset(b1) - rfs_slot_offset(b0)) + block_len(new_size, b1) +
+	out_len = (size_t)(rfs_content_slot_offset(b1) - rfs_content_slot_offset(b0)) + block_len(new_size, b1) +
 	          RFS_BLOCK_OVERHEAD;
 	out = scratch(out_len);
 	if (!out)
 		return -ENOMEM;
-	rc = reserve(cf->fd, rfs_slot_offset(b0), out_len);
+	rc = reserve(cf->fd, rfs_content_slot_offset(b0), out_len);
 	if (rc == 0 && reseal_old)
-		rc = reserve(cf->fd, rfs_slot_offset(old_last), RFS_SLOT_SIZE);
+		rc = reserve(cf->fd, rfs_content_slot_offset(old_last), RFS_SLOT_SIZE);
 	if (rc < 0)
 		return rc;
 
@@ -359,8 +359,8 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 		uint64_t cpy_to = end < bstart + blen ? end : bstart + blen;
 
 		if (covered) {
-			rfs_block_seal(out + (i - b0) * RFS_SLOT_SIZE, buf + (bstart - off), blen, i,
-			               i == new_last, cf->file_id, cf->key);
+			rfs_content_block_seal(out + (i - b0) * RFS_SLOT_SIZE, buf + (bstart - off), blen, i,
+			                       i == new_last, cf->file_id, cf->key);
 			continue;
 		}
 		memset(plain, 0, sizeof(plain));
@@ -370,8 +370,8 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 				return rc;
 		}
 		memcpy(plain + (cpy_from - bstart), buf + (cpy_from - off), (size_t)(cpy_to - cpy_from));
-		rfs_block_seal(out + (i - b0) * RFS_SLOT_SIZE, plain, blen, i, i == new_last,
-		               cf->file_id, cf->key);
+		rfs_content_block_seal(out + (i - b0) * RFS_SLOT_SIZE, plain, blen, i, i == new_last,
+		                       cf->file_id, cf->key);
 		rfs_secmem_wipe(plain, sizeof(plain));
 	}
 
@@ -385,7 +385,7 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 		if (rc < 0)
 			return rc;
 	}
-	rc = rfs_io_pwrite_all(cf->fd, out, out_len, rfs_slot_offset(b0));
+	rc = rfs_io_pwrite_all(cf->fd, out, out_len, rfs_content_slot_offset(b0));
 	if (rc < 0)
 		return rc;
 	cf->size = new_size;
@@ -415,16 +415,16 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 		rc = reseal_block(cf, old_size, new_last, block_len(size, new_last), true);
 		if (rc < 0)
 			return rc;
-		if (ftruncate(cf->fd, (off_t)rfs_cipher_size(size)) != 0)
+		if (ftruncate(cf->fd, (off_t)rfs_content_cipher_size(size)) != 0)
 			return -errno;
 		cf->size = size;
 		return 0;
 	}
 	/* Growing: the gap becomes holes; only the old and new last blocks are written. */
 	/* Reserve only the two slots written, not the gap: a sparse file stays sparse. */
-	rc = reserve(cf->fd, rfs_slot_offset(new_last), RFS_SLOT_SIZE);
+	rc = reserve(cf->fd, rfs_content_slot_offset(new_last), RFS_SLOT_SIZE);
 	if (rc == 0 && old_size > 0)
-		rc = reserve(cf->fd, rfs_slot_offset(last_block(old_size)), RFS_SLOT_SIZE);
+		rc = reserve(cf->fd, rfs_content_slot_offset(last_block(old_size)), RFS_SLOT_SIZE);
 	if (rc < 0)
 		return rc;
 	if (old_size == 0) {
@@ -449,8 +449,8 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 		uint8_t ct[RFS_SLOT_SIZE];
 		size_t blen = block_len(size, new_last);
 
-		rfs_block_seal(ct, zeros, blen, new_last, true, cf->file_id, cf->key);
-		rc = rfs_io_pwrite_all(cf->fd, ct, blen + RFS_BLOCK_OVERHEAD, rfs_slot_offset(new_last));
+		rfs_content_block_seal(ct, zeros, blen, new_last, true, cf->file_id, cf->key);
+		rc = rfs_io_pwrite_all(cf->fd, ct, blen + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(new_last));
 		if (rc < 0)
 			return rc;
 	}
@@ -489,14 +489,14 @@ int rfs_cfile_repair_cut_append(struct rfs_cfile *cf)
 	if (cf->size == 0 || cf->size % RFS_BLOCK_SIZE != 0)
 		return -EIO;
 	last = last_block(cf->size);
-	rc = rfs_io_pread_all(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
+	rc = rfs_io_pread_all(cf->fd, ct, sizeof(ct), rfs_content_slot_offset(last));
 	if (rc < 0)
 		return rc;
-	if (rfs_block_open(plain, ct, sizeof(ct), last, false, cf->file_id, cf->key) != 0)
+	if (rfs_content_block_open(plain, ct, sizeof(ct), last, false, cf->file_id, cf->key) != 0)
 		return -EIO;
-	rfs_block_seal(ct, plain, RFS_BLOCK_SIZE, last, true, cf->file_id, cf->key);
+	rfs_content_block_seal(ct, plain, RFS_BLOCK_SIZE, last, true, cf->file_id, cf->key);
 	rfs_secmem_wipe(plain, sizeof(plain));
-	rc = rfs_io_pwrite_all(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
+	rc = rfs_io_pwrite_all(cf->fd, ct, sizeof(ct), rfs_content_slot_offset(last));
 	if (rc == 0 && fdatasync(cf->fd) != 0)
 		rc = -errno;
 	return rc;

@@ -25,7 +25,7 @@
 #include "fs/mountinfo.h"
 #include "fs/ops.h"
 
-int rfs_mountpoint_check(const char *mountpoint, char *err, size_t errsz)
+int rfs_mount_check_mountpoint(const char *mountpoint, char *err, size_t errsz)
 {
 	char parent[PATH_MAX];
 	struct stat st, pst;
@@ -264,7 +264,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 		goto out;
 	fs.se = se;
 	/* Not a stat of the mount point: that would wait for the loop not yet running. */
-	if (abs_mnt && rfs_mount_find(abs_mnt, false, &mounted) == 0)
+	if (abs_mnt && rfs_mountinfo_find(abs_mnt, false, &mounted) == 0)
 		snprintf(fs.bdi, sizeof(fs.bdi), "%s", mounted.dev);
 	(void)rfs_vault_lock_note(v, getpid(), abs_mnt ? abs_mnt : mountpoint);
 	if (report_fd >= 0) {

@@ -161,13 +161,9 @@ static int digest_dir(struct rfs_tag *g, int dfd, int depth)
 	while (rc == 0 && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (n == cap) {
-			char **grown = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof *names);
-			if (!grown) {
-				rc = -ENOMEM;
-				break;
-			}
-			names = grown;
+		if (rfs_bytes_grow(&names, &cap, n, sizeof *names, 64) < 0) {
+			rc = -ENOMEM;
+			break;
 		}
 		if (!(names[n] = strdup(de->d_name)))
 			rc = -ENOMEM;

@@ -117,14 +117,8 @@ static int view_parse(struct index_view *iv, size_t from)
 			iv->damaged = true;
 			break;
 		}
-		if (iv->n == iv->cap) {
-			size_t cap = iv->cap ? iv->cap * 2 : 1024;
-			struct irec *r = realloc(iv->recs, cap * sizeof *r);
-			if (!r)
-				return -ENOMEM;
-			iv->recs = r;
-			iv->cap = cap;
-		}
+		if (rfs_bytes_grow(&iv->recs, &iv->cap, iv->n, sizeof *iv->recs, 1024) < 0)
+			return -ENOMEM;
 		iv->recs[iv->n++] = (struct irec){ p + 4, len };
 		off += 4 + len;
 	}

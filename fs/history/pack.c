@@ -1085,14 +1085,8 @@ static void slot_insert(struct rfs_stage *st, size_t idx)
 
 static int stage_grow(struct rfs_stage *st)
 {
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 1024;
-		struct staged *o = realloc(st->objs, cap * sizeof *o);
-		if (!o)
-			return -ENOMEM;
-		st->objs = o;
-		st->cap = cap;
-	}
+	if (rfs_bytes_grow(&st->objs, &st->cap, st->n, sizeof *st->objs, 1024) < 0)
+		return -ENOMEM;
 	if ((st->n + 1) * 2 > st->nslots) {
 		size_t ns = st->nslots ? st->nslots * 2 : 4096;
 		uint32_t *s = calloc(ns, sizeof *s);

@@ -429,11 +429,11 @@ static int open_slot(struct decrypt *d, const uint8_t *ct, size_t len)
 {
 	uint8_t plain[RFS_BLOCK_SIZE];
 	bool final = d->seen == d->total;
-	if (!final && rfs_slot_is_hole(ct, len)) {
+	if (!final && rfs_content_slot_is_hole(ct, len)) {
 		memset(plain, 0, sizeof plain);
 		len = RFS_SLOT_SIZE;
 	} else if (len <= RFS_BLOCK_OVERHEAD ||
-	           rfs_block_open(plain, ct, len, d->slot, final, d->hdr.file_id, d->key) < 0) {
+	           rfs_content_block_open(plain, ct, len, d->slot, final, d->hdr.file_id, d->key) < 0) {
 		return -EIO;
 	}
 	d->slot++;
@@ -444,7 +444,7 @@ static int open_slot(struct decrypt *d, const uint8_t *ct, size_t len)
 
 static int start_key(struct decrypt *d)
 {
-	if (rfs_header_parse(&d->hdr, d->hbuf, RFS_HEADER_SIZE) < 0)
+	if (rfs_content_header_parse(&d->hdr, d->hbuf, RFS_HEADER_SIZE) < 0)
 		return -EIO;
 	d->key = rfs_key_alloc();
 	if (!d->key)
@@ -454,7 +454,7 @@ static int start_key(struct decrypt *d)
 		return -EKEYREJECTED;            /* shredded: every version is noise now */
 	if (rc < 0)
 		return rc;
-	return rfs_header_verify(d->hbuf, d->key) < 0 ? -EIO : 0;
+	return rfs_content_header_verify(d->hbuf, d->key) < 0 ? -EIO : 0;
 }
 
 /* Move bytes from *p into buf until it holds want; returns how many moved. */
@@ -668,7 +668,7 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 		if (out->type == RFS_OBJ_FILE) {
 			bool valid;
 			uint64_t csize = entry_size(h, e);
-			out->size = rfs_plain_size(csize, &valid);
+			out->size = rfs_content_plain_size(csize, &valid);
 			uint8_t hdr[RFS_HEADER_SIZE];
 			struct rfs_header hd;
 			git_blob *b = NULL;
@@ -676,7 +676,7 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 			if ((!chunked || first_chunk(h, e, &first) == 0) && read_blob(h, &first, &b) == 0 &&
 			    git_blob_rawsize(b) >= RFS_HEADER_SIZE) {
 				memcpy(hdr, git_blob_rawcontent(b), RFS_HEADER_SIZE);
-				if (rfs_header_parse(&hd, hdr, sizeof hdr) == 0)
+				if (rfs_content_header_parse(&hd, hdr, sizeof hdr) == 0)
 					memcpy(out->file_id, hd.file_id, 16);
 			}
 			git_blob_free(b);
@@ -723,14 +723,8 @@ static int collect_meta(const struct rfs_version *v, void *arg)
 	static const uint8_t zero[16];
 	if (v->seq > mm->max_seq || !memcmp(v->file_id, zero, 16) || v->kind == RFS_SAVE_DELETED)
 		return 0;
-	if (mm->n == mm->cap) {
-		size_t cap = mm->cap ? mm->cap * 2 : 256;
-		struct meta *m = realloc(mm->m, cap * sizeof *m);
-		if (!m)
-			return mm->err = -ENOMEM;
-		mm->m = m;
-		mm->cap = cap;
-	}
+	if (rfs_bytes_grow(&mm->m, &mm->cap, mm->n, sizeof *mm->m, 256) < 0)
+		return mm->err = -ENOMEM;
 	struct meta *x = &mm->m[mm->n++];
 	memcpy(x->id, v->file_id, 16);
 	x->order = mm->n - 1;
@@ -827,7 +821,7 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 		rc = -errno;
 	int rfd = rc == 0 && !internal ? openat(dirfd, name, O_RDONLY | O_CLOEXEC) : -1;
 	if (rfd >= 0 && pread(rfd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
-	    rfs_header_parse(&hd, hdr, sizeof hdr) == 0)
+	    rfs_content_header_parse(&hd, hdr, sizeof hdr) == 0)
 		apply_meta(mm, dirfd, name, hd.file_id, false);
 	if (rfd >= 0)
 		close(rfd);

@@ -195,7 +195,7 @@ static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs
 	e->type = S_ISDIR(st.st_mode) ? RFS_OBJ_DIR : S_ISLNK(st.st_mode) ? RFS_OBJ_SYMLINK : RFS_OBJ_FILE;
 	if (e->type == RFS_OBJ_FILE) {
 		bool valid;
-		e->size = rfs_plain_size((uint64_t)st.st_size, &valid);
+		e->size = rfs_content_plain_size((uint64_t)st.st_size, &valid);
 	}
 	char id_file[4096];
 	snprintf(id_file, sizeof id_file, "%s%s%s", cpath, cpath[0] ? "/" : "",
@@ -209,21 +209,15 @@ static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs
 	struct rfs_header hd;
 	if (e->type == RFS_OBJ_DIR && n >= 16)
 		memcpy(e->file_id, buf, 16);
-	else if (e->type == RFS_OBJ_FILE && n > 0 && rfs_header_parse(&hd, buf, (size_t)n) == 0)
+	else if (e->type == RFS_OBJ_FILE && n > 0 && rfs_content_header_parse(&hd, buf, (size_t)n) == 0)
 		memcpy(e->file_id, hd.file_id, 16);
 }
 
 static int on_recovered(struct rfs_history *h, const char *cpath, char what, void *arg)
 {
 	struct recovery *r = arg;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct rfs_event *ev = realloc(r->ev, cap * sizeof *ev);
-		if (!ev)
-			return -ENOMEM;
-		r->ev = ev;
-		r->cap = cap;
-	}
+	if (rfs_bytes_grow(&r->ev, &r->cap, r->n, sizeof *r->ev, 16) < 0)
+		return -ENOMEM;
 	char *clear = rfs_h_clear_of(h, what == 'D' ? r->old : r->now, cpath);
 	const char *why = what == 'D' || !cpath[0] ? NULL
 	                  : !clear ? "its name does not authenticate"

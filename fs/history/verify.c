@@ -95,14 +95,8 @@ static void problem(struct walk *w, const char *fmt, ...)
 
 static int keep(struct walk *w, const git_oid *o)
 {
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 1024;
-		git_oid *l = realloc(w->list, cap * sizeof *l);
-		if (!l)
-			return -ENOMEM;
-		w->list = l;
-		w->cap = cap;
-	}
+	if (rfs_bytes_grow(&w->list, &w->cap, w->n, sizeof *w->list, 1024) < 0)
+		return -ENOMEM;
 	w->list[w->n++] = *o;
 	return 0;
 }
@@ -115,7 +109,7 @@ static int keep(struct walk *w, const git_oid *o)
 static int check_key_of(struct walk *w, const uint8_t *data, size_t len, char where[64])
 {
 	struct rfs_header hd;
-	if (!w->h->v->ks || len < RFS_HEADER_SIZE || rfs_header_parse(&hd, data, len) < 0)
+	if (!w->h->v->ks || len < RFS_HEADER_SIZE || rfs_content_header_parse(&hd, data, len) < 0)
 		return 1;
 	git_oid id = { { 0 } };
 	memcpy(id.id, hd.file_id, sizeof hd.file_id);

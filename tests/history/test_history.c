@@ -484,12 +484,12 @@ static void write_sparse(struct fx *x, const char *backing, uint64_t i, const ui
 	struct rfs_header hd = { RFS_CONTENT_VERSION, RFS_HDR_NONEMPTY, { 0 } };
 	memcpy(hd.file_id, id, 16);
 	uint8_t hdr[RFS_HEADER_SIZE], slot[RFS_SLOT_SIZE];
-	rfs_header_seal(hdr, &hd, key);
-	rfs_block_seal(slot, data, n, i, true, id, key);
+	rfs_content_header_seal(hdr, &hd, key);
+	rfs_content_block_seal(slot, data, n, i, true, id, key);
 	int fd = openat(x->v->live_fd, backing, O_WRONLY);
 	cr_assert(fd >= 0);
 	cr_assert_eq(pwrite(fd, hdr, sizeof hdr, 0), (ssize_t)sizeof hdr);
-	cr_assert_eq(pwrite(fd, slot, n + RFS_BLOCK_OVERHEAD, (off_t)rfs_slot_offset(i)),
+	cr_assert_eq(pwrite(fd, slot, n + RFS_BLOCK_OVERHEAD, (off_t)rfs_content_slot_offset(i)),
 	             (ssize_t)(n + RFS_BLOCK_OVERHEAD));
 	close(fd);
 }
@@ -712,10 +712,10 @@ static void put_block(struct fx *x, const char *backing, uint64_t i, const uint8
                       const uint8_t id[16], const uint8_t *key)
 {
 	uint8_t slot[RFS_SLOT_SIZE];
-	rfs_block_seal(slot, model + i * RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, i, final, id, key);
+	rfs_content_block_seal(slot, model + i * RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, i, final, id, key);
 	int fd = openat(x->v->live_fd, backing, O_WRONLY);
 	cr_assert(fd >= 0);
-	cr_assert_eq(pwrite(fd, slot, sizeof slot, (off_t)rfs_slot_offset(i)), (ssize_t)sizeof slot);
+	cr_assert_eq(pwrite(fd, slot, sizeof slot, (off_t)rfs_content_slot_offset(i)), (ssize_t)sizeof slot);
 	close(fd);
 }
 
@@ -732,7 +732,7 @@ static int truncate_at(struct fx *x, const char *backing, uint64_t size)
 static void cut_to(struct fx *x, const char *backing, uint64_t nb, const uint8_t *model,
                    const uint8_t id[16], const uint8_t *key)
 {
-	cr_assert_eq(truncate_at(x, backing, rfs_slot_offset(nb)), 0);
+	cr_assert_eq(truncate_at(x, backing, rfs_content_slot_offset(nb)), 0);
 	put_block(x, backing, nb - 1, model, true, id, key);
 }
 
