@@ -302,7 +302,7 @@ int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, 
 	bool root_set = false;
 	struct rfs_pending *p = batch;
 	*dropped_err = 0;
-	int staged = rfs_queue_stage_small(h, batch, n);
+	int staged = rfs_capture_stage_small(h, batch, n);
 	rc = rc ? rc : staged;
 	p = batch;
 	for (size_t i = 0; i < n && rc == 0; i++, p = p->next) {

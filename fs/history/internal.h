@@ -159,12 +159,15 @@ int rfs_capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_rang
 bool rfs_capture_path_is_long(const char *cpath);   /* its name needs a ".n" side file */
 char *rfs_capture_side_path(const char *cpath);     /* heap */
 int rfs_capture_side(struct rfs_history *h, const char *cpath, struct rfs_capture *cap);
+/* A small save's blob, read by the queue without the repository lock: freed
+** (and no longer counted), or into the stage with the lock for every save of
+** a batch. */
+void rfs_capture_blob_release(struct rfs_history *h, struct rfs_pending *p);
+int rfs_capture_stage_small(struct rfs_history *h, struct rfs_pending *batch, size_t n);
 
 /* queue.c */
 #define CATCHUP_MS 1000                  /* history behind (full disk): first retry after this */
 void rfs_queue_pending_free(struct rfs_history *h, struct rfs_pending *p);
-/* With the repository lock: every small blob of the batch into the stage. */
-int rfs_queue_stage_small(struct rfs_history *h, struct rfs_pending *batch, size_t n);
 void *rfs_queue_packer(void *arg);      /* thread: merges packs while commits go on */
 void *rfs_queue_committer(void *arg);   /* thread: takes batches, commits, publishes */
 

@@ -140,20 +140,11 @@ static int capture_save(struct rfs_history *h, const struct rfs_save *s, struct 
 
 /* ---- the queue ---- */
 
-static void blob_release(struct rfs_history *h, struct rfs_pending *p)
-{
-	if (!p->blob)
-		return;
-	__atomic_sub_fetch(&h->blob_bytes, p->blob_len, __ATOMIC_ACQ_REL);
-	free(p->blob);
-	p->blob = NULL;
-}
-
 void rfs_queue_pending_free(struct rfs_history *h, struct rfs_pending *p)
 {
 	if (!p)
 		return;
-	blob_release(h, p);
+	rfs_capture_blob_release(h, p);
 	rfs_record_event_clear(&p->ev);
 	free(p->cpath);
 	free(p->cpath_old);
@@ -248,39 +239,6 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 	p->blob = buf;
 	p->blob_len = len;
 	return true;
-}
-
-/* A small file of several chunks read whole: its chunk blobs and tree. */
-static int stage_small_chunked(struct rfs_history *h, struct rfs_pending *p)
-{
-	uint64_t n = rfs_capture_chunk_count(h, p->blob_len);
-	git_oid *oids = calloc((size_t)n, sizeof *oids);
-	int rc = oids ? 0 : -ENOMEM;
-	for (uint64_t k = 0; k < n && rc == 0; k++) {
-		uint64_t start;
-		size_t len;
-		rfs_capture_chunk_span(h, k, p->blob_len, &start, &len);
-		rc = rfs_capture_write_blob(h, p->blob + start, len, &oids[k]);
-	}
-	if (rc == 0)
-		rc = rfs_capture_chunk_tree_of(h, oids, n, &p->cap.oid);
-	free(oids);
-	return rc;
-}
-
-/* With the repository lock: every small blob of the batch into the stage. */
-int rfs_queue_stage_small(struct rfs_history *h, struct rfs_pending *batch, size_t n)
-{
-	int rc = 0;
-	for (size_t i = 0; i < n; i++, batch = batch->next) {
-		if (batch->blob && rc == 0 && batch->cap.mode == GIT_FILEMODE_TREE)
-			rc = stage_small_chunked(h, batch);
-		else if (batch->blob && rc == 0)
-			rc = rfs_stage_put_new(h->stage, &batch->cap.oid, GIT_OBJECT_BLOB, batch->blob,
-			                       batch->blob_len);
-		blob_release(h, batch);
-	}
-	return rc;
 }
 
 /* ---- deferred capture: big saves are read by the committer ----
