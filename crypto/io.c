@@ -8,13 +8,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-ssize_t rfs_io_pread_upto(int fd, void *buf, size_t len, uint64_t off)
+/* read(2) (off NULL) or pread(2) at *off until len bytes or the end of the file. */
+static ssize_t read_upto(int fd, void *buf, size_t len, const uint64_t *off)
 {
 	uint8_t *p = buf;
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+		ssize_t n = off ? pread(fd, p + done, len - done, (off_t)(*off + done))
+		                : read(fd, p + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -27,67 +29,52 @@ ssize_t rfs_io_pread_upto(int fd, void *buf, size_t len, uint64_t off)
 	return (ssize_t)done;
 }
 
+ssize_t rfs_io_pread_upto(int fd, void *buf, size_t len, uint64_t off)
+{
+	return read_upto(fd, buf, len, &off);
+}
+
+ssize_t rfs_io_read_upto(int fd, void *buf, size_t len)
+{
+	return read_upto(fd, buf, len, NULL);
+}
+
 int rfs_io_pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	ssize_t n = rfs_io_pread_upto(fd, buf, len, off);
+	ssize_t n = read_upto(fd, buf, len, &off);
 
 	if (n < 0)
 		return (int)n;
 	return (size_t)n == len ? 0 : -EIO;   /* shorter than asked: cut or shrinking */
 }
 
-ssize_t rfs_io_read_upto(int fd, void *buf, size_t len)
+/* write(2) (off NULL) or pwrite(2) at *off until all of len is written. */
+static int write_all(int fd, const void *buf, size_t len, const uint64_t *off)
 {
-	uint8_t *p = buf;
+	const uint8_t *p = buf;
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = read(fd, p + done, len - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}
-
-int rfs_io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-int rfs_io_write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = off ? pwrite(fd, p + done, len - done, (off_t)(*off + done))
+		                : write(fd, p + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
+			return n < 0 ? -errno : -EIO;   /* nothing written: never loop on it */
+		done += (size_t)n;
 	}
 	return 0;
+}
+
+int rfs_io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	return write_all(fd, buf, len, &off);
+}
+
+int rfs_io_write_all(int fd, const void *buf, size_t len)
+{
+	return write_all(fd, buf, len, NULL);
 }
 
 int rfs_io_fsync_dir(int dirfd, const char *name)

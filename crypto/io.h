@@ -23,7 +23,7 @@ ssize_t rfs_io_pread_upto(int fd, void *buf, size_t len, uint64_t off);
 /* read(2) until len bytes or the end of the file: how many, or -errno. */
 ssize_t rfs_io_read_upto(int fd, void *buf, size_t len);
 
-/* pwrite(2) len bytes at off until done. 0 or -errno. */
+/* pwrite(2) len bytes at off until done. 0, -errno, or -EIO when nothing is written. */
 int rfs_io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 
 /* write(2) len bytes until done. 0, -errno, or -EIO when nothing is written. */
