@@ -122,7 +122,7 @@ static int fill_from_live(void *arg, uint64_t k, git_oid *oid)
 	struct fill *f = arg;
 	if (f->fd < 0) {
 		struct stat st;
-		f->fd = rfs_h_open_live(f->h, f->cpath, 0);
+		f->fd = rfs_capture_open_live(f->h, f->cpath, 0);
 		if (f->fd < 0)
 			return f->fd;
 		if (fstat(f->fd, &st) < 0)
@@ -148,7 +148,7 @@ static int apply_chunks(struct rfs_history *h, struct base *base, const struct r
 	size_t n = c->ncap;
 	int rc = rfs_capture_marker_oid(h, &mk);
 	if (rc == 0 && entry_at(base, p->cpath, &prev) == 0) {
-		if (rfs_h_is_chunked(h->repo, prev) && rfs_capture_chunked_v2(h, git_tree_entry_id(prev)))
+		if (rfs_objects_is_chunked(h->repo, prev) && rfs_capture_chunked_v2(h, git_tree_entry_id(prev)))
 			prev_top = git_tree_entry_id(prev);
 		else if (whole_chunk0(h, prev) && (!n || idx[0] != 0)) {
 			/* the one-chunk version is chunk 0 */
@@ -167,7 +167,7 @@ static int apply_chunks(struct rfs_history *h, struct base *base, const struct r
 	}
 	struct fill f = { h, p->cpath, -1, 0, NULL };
 	if (rc == 0)
-		rc = rfs_chunk_tree_update(h, prev_top, c->nchunks, idx, oids, n, &mk, fill_from_live, &f,
+		rc = rfs_tree_chunk_update(h, prev_top, c->nchunks, idx, oids, n, &mk, fill_from_live, &f,
 		                           out);
 	if (f.fd >= 0)
 		close(f.fd);
@@ -223,7 +223,7 @@ static void apply_move(struct rfs_history *h, struct updates *up, struct base *b
 	} else {
 		/* The source was never recorded: take the target from live/ now. */
 		struct rfs_capture c = { 0 };
-		if (rfs_h_capture_entry(h, -1, p->cpath, &c) == 0)
+		if (rfs_capture_entry(h, -1, p->cpath, &c) == 0)
 			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, &c.oid, c.mode, false);
 	}
 	git_tree_entry_free(from);
@@ -345,7 +345,7 @@ int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, 
 		if (!p->dropped)
 			ev[j++] = p->ev;             /* borrowed: the pendings own the strings */
 	git_oid commit;
-	rc = rfs_h_commit(h, &tree_oid, ev, kept, &commit);
+	rc = rfs_commit_create(h, &tree_oid, ev, kept, &commit);
 	free(ev);
 	return rc;
 }

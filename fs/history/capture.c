@@ -68,7 +68,7 @@ static int live_parent(struct rfs_history *h, const char *cpath, int *dir, const
 /* O_NOATIME: reading a file into history is not a user reading it, and
 ** the mount shows live/'s atimes. Only the owner (or CAP_FOWNER) may ask:
 ** EPERM otherwise, and then the open goes ahead without it. */
-int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags)
+int rfs_capture_open_live(struct rfs_history *h, const char *cpath, int flags)
 {
 	int dir;
 	const char *p;
@@ -85,7 +85,7 @@ int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags)
 	return rc;
 }
 
-int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st)
+int rfs_capture_stat_live(struct rfs_history *h, const char *cpath, struct stat *st)
 {
 	int dir;
 	const char *p;
@@ -97,7 +97,7 @@ int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st)
 	return rc;
 }
 
-ssize_t rfs_h_readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len)
+ssize_t rfs_capture_readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len)
 {
 	int dir;
 	const char *p;
@@ -242,7 +242,7 @@ int rfs_capture_chunk_tree_of(struct rfs_history *h, const git_oid *oids, uint64
 	for (uint64_t k = 0; rc == 0 && k < n; k++)
 		idx[k] = k;
 	if (rc == 0)
-		rc = rfs_chunk_tree_update(h, NULL, n, idx, oids, (size_t)n, &mk, NULL, NULL, out);
+		rc = rfs_tree_chunk_update(h, NULL, n, idx, oids, (size_t)n, &mk, NULL, NULL, out);
 	free(idx);
 	return rc;
 }
@@ -328,7 +328,7 @@ int rfs_capture_version_size(struct rfs_history *h, const git_tree_entry *e, uin
 	uint64_t n;
 	git_oid last;
 	if (!rfs_capture_chunked_v2(h, git_tree_entry_id(e)) ||
-	    rfs_chunk_tree_shape(h, git_tree_entry_id(e), &depth, &n, &last) < 0 ||
+	    rfs_tree_chunk_shape(h, git_tree_entry_id(e), &depth, &n, &last) < 0 ||
 	    git_odb_read_header(&len, &type, h->odb, &last) < 0)
 		return -EIO;
 	*csize = n < 2 ? len : RFS_HEADER_SIZE + (n - 1) * h->chunk_bytes + len;
@@ -387,7 +387,7 @@ int rfs_capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_rang
 static int capture_symlink(struct rfs_history *h, const char *cpath, struct rfs_capture *cap)
 {
 	char target[8192];
-	ssize_t n = rfs_h_readlink_live(h, cpath, target, sizeof target);
+	ssize_t n = rfs_capture_readlink_live(h, cpath, target, sizeof target);
 	if (n < 0)
 		return (int)n;
 	cap->state = CAP_ENTRY;
@@ -398,10 +398,10 @@ static int capture_symlink(struct rfs_history *h, const char *cpath, struct rfs_
 static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out);
 
 /* Capture whatever is at cpath in live/ whole: file, folder (recursively) or symlink. */
-int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap)
+int rfs_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap)
 {
 	struct stat st;
-	int src = fd >= 0 ? (fstat(fd, &st) < 0 ? -errno : 0) : rfs_h_stat_live(h, cpath, &st);
+	int src = fd >= 0 ? (fstat(fd, &st) < 0 ? -errno : 0) : rfs_capture_stat_live(h, cpath, &st);
 	if (src < 0)
 		return src;
 	if (S_ISLNK(st.st_mode))
@@ -413,7 +413,7 @@ int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct
 	}
 	if (!S_ISREG(st.st_mode))
 		return -EPERM;
-	int own = fd < 0 ? rfs_h_open_live(h, cpath, 0) : fd;
+	int own = fd < 0 ? rfs_capture_open_live(h, cpath, 0) : fd;
 	if (own < 0)
 		return own;
 	int rc = capture_file_whole(h, own, cap);
@@ -424,7 +424,7 @@ int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct
 
 static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out)
 {
-	int dfd = rfs_h_open_live(h, cpath, O_DIRECTORY);
+	int dfd = rfs_capture_open_live(h, cpath, O_DIRECTORY);
 	if (dfd < 0)
 		return dfd;
 	DIR *d = fdopendir(dfd);
@@ -446,7 +446,7 @@ static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out)
 		}
 		snprintf(child, len, "%s%s%s", cpath, cpath[0] ? "/" : "", de->d_name);
 		struct rfs_capture cap = { 0 };
-		rc = rfs_h_capture_entry(h, -1, child, &cap);
+		rc = rfs_capture_entry(h, -1, child, &cap);
 		free(child);
 		if (rc == -EPERM) {              /* not recordable (e.g. a FIFO): skip */
 			rc = 0;
@@ -485,7 +485,7 @@ int rfs_capture_side(struct rfs_history *h, const char *cpath, struct rfs_captur
 	if (!sp)
 		return -ENOMEM;
 	struct rfs_capture side = { 0 };
-	int rc = rfs_h_capture_entry(h, -1, sp, &side);
+	int rc = rfs_capture_entry(h, -1, sp, &side);
 	free(sp);
 	if (rc == 0) {
 		cap->has_side = true;

@@ -52,8 +52,8 @@ static void commit_text(struct rfs_bytes *b, const git_oid *tree, const git_oid 
 	rfs_bytes_put(b, msg, strlen(msg) + 1);
 }
 
-int rfs_h_commit(struct rfs_history *h, const git_oid *tree_oid, struct rfs_event *events, size_t n,
-                 git_oid *out)
+int rfs_commit_create(struct rfs_history *h, const git_oid *tree_oid, struct rfs_event *events,
+                      size_t n, git_oid *out)
 {
 	struct timespec now = { .tv_sec = (time_t)h->fixed_time };
 	if (!h->fixed_time)
@@ -173,7 +173,7 @@ int rfs_commit_write_head_record(struct rfs_history *h, bool clean,
 	return write_side_file(h, "head", line, (size_t)n);
 }
 
-int rfs_h_read_head(struct rfs_history *h, struct rfs_head_rec *r)
+int rfs_commit_read_head(struct rfs_history *h, struct rfs_head_rec *r)
 {
 	char line[400];
 	memset(r, 0, sizeof *r);
@@ -215,10 +215,10 @@ int rfs_h_read_head(struct rfs_history *h, struct rfs_head_rec *r)
 	return rfs_sign_verify(sig, msg, msglen, h->v->keys);
 }
 
-int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
+int rfs_commit_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
 {
 	struct rfs_head_rec r;
-	int rc = rfs_h_read_head(h, &r);
+	int rc = rfs_commit_read_head(h, &r);
 	if (rc == 0) {
 		*seq = r.seq;
 		*oid = r.oid;
@@ -238,7 +238,7 @@ int rfs_commit_vault_durable(struct rfs_history *h)
 	return syncfs(h->v->dirfd) == 0 ? 0 : -errno;
 }
 
-int rfs_h_publish(struct rfs_history *h)
+int rfs_commit_publish(struct rfs_history *h)
 {
 	int rc = rfs_stage_bytes(h->stage) || rfs_stage_count(h->stage) ? rfs_stage_spill(h->stage) : 0;
 	if (rc < 0 || !h->head_seq || (h->have_ref && git_oid_equal(&h->ref_head, &h->head)))

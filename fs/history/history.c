@@ -49,7 +49,7 @@ static int load_head(struct rfs_history *h)
 	if (!h->have_ref)
 		return 0;
 	struct rfs_record r;
-	rc = rfs_h_read_commit_record(h, &h->head, &r);
+	rc = rfs_objects_read_record(h, &h->head, &r);
 	if (rc < 0 && (h->flags & RFS_HISTORY_READONLY)) {
 		h->head_seq = UINT64_MAX;        /* unreadable head: verify says why */
 		return 0;
@@ -64,7 +64,7 @@ static int load_head(struct rfs_history *h)
 /* The repository's objects: staged (writable handles), then packs, then
 ** loose ones (read only). Replaces libgit2's default object store, whose
 ** pack list is rescanned on every miss. */
-int rfs_h_open_odb(struct rfs_history *h)
+int rfs_history_open_odb(struct rfs_history *h)
 {
 	char *objdir = NULL;
 	if (asprintf(&objdir, "%s/%s/objects", h->v->path, RFS_HISTORY_DIR) < 0)
@@ -118,7 +118,7 @@ static int open_repo(struct rfs_history *h, bool create)
 		return -ENOENT;
 	if (rc < 0)
 		return -EIO;
-	if ((rc = rfs_h_open_odb(h)) < 0)
+	if ((rc = rfs_history_open_odb(h)) < 0)
 		return rc;
 	if (mkdirat(h->v->dirfd, RFS_HISTORY_DIR "/" RFS_SIDE_DIR, 0700) < 0 && errno != EEXIST &&
 	    create)
@@ -237,7 +237,7 @@ static bool has_packs(struct rfs_history *h)
 	return any;
 }
 
-bool rfs_h_history_vanished(struct rfs_history *h)
+bool rfs_history_vanished(struct rfs_history *h)
 {
 	return !h->have_ref && !live_is_new(h);
 }
@@ -251,7 +251,7 @@ static int check_history_state(struct rfs_history *h, struct rfs_head_rec *rec,
                                enum open_state *st, char *why, size_t whysz)
 {
 	char a[41], b[41];
-	int rc = rfs_h_read_head(h, rec);
+	int rc = rfs_commit_read_head(h, rec);
 	*st = OPEN_DIRTY;
 	if (h->have_ref)
 		git_oid_tostr(a, sizeof a, &h->ref_head);
@@ -317,7 +317,7 @@ static int clean_state_holds(struct rfs_history *h, const struct rfs_head_rec *r
 	pthread_mutex_lock(&h->git_lock);
 	h->hash_only = true;
 	git_oid live;
-	int rc = rfs_h_capture_live(h, &live);
+	int rc = rfs_recover_capture_live(h, &live);
 	h->hash_only = false;
 	git_commit *c = NULL;
 	git_tree *old = NULL, *cur = NULL;
@@ -326,7 +326,7 @@ static int clean_state_holds(struct rfs_history *h, const struct rfs_head_rec *r
 		rc = -EIO;
 	if (rc == 0 && !git_oid_equal(&live, git_commit_tree_id(c))) {
 		if (git_commit_tree(&old, c) == 0 && git_tree_lookup(&cur, h->repo, &live) == 0)
-			rfs_h_tree_diff(h, old, cur, count_diff, &n);
+			rfs_recover_tree_diff(h, old, cur, count_diff, &n);
 		snprintf(why, whysz, "live/ was changed while the vault was closed (%zu entr%s differ%s from "
 		         "the newest commit): tampering, or files put back from elsewhere", n ? n : 1,
 		         n > 1 ? "ies" : "y", n > 1 ? "" : "s");
@@ -435,7 +435,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		}
 		if (rc == 0 && (rc = rfs_index_sync(h)) < 0)
 			what = "cannot update the history index of";
-		if (rc == 0 && !skip && (rc = rfs_h_recover(h)) < 0)
+		if (rc == 0 && !skip && (rc = rfs_recover(h)) < 0)
 			what = "cannot bring history in line with live/ in";
 		if (disk_full(rc) && !skip) {
 			/* A full disk must not lock people out: live/ is whole; history

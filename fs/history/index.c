@@ -210,7 +210,7 @@ static int encode_since(struct rfs_history *h, const git_oid *from, struct rfs_b
 	git_oid oid;
 	while (rc == 0 && git_revwalk_next(&oid, w) == 0) {
 		struct rfs_record r;
-		if (rfs_h_read_commit_record(h, &oid, &r) < 0)
+		if (rfs_objects_read_record(h, &oid, &r) < 0)
 			continue;                    /* verify reports it; the index skips it */
 		rc = rfs_index_encode_commit(h, out, &oid, &r);
 		rfs_record_clear(&r);

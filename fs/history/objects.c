@@ -9,7 +9,7 @@
 
 #include <errno.h>
 
-bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e)
+bool rfs_objects_is_chunked(git_repository *repo, const git_tree_entry *e)
 {
 	if (git_tree_entry_type(e) != GIT_OBJECT_TREE)
 		return false;
@@ -21,7 +21,7 @@ bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e)
 	return yes;
 }
 
-int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r)
+int rfs_objects_read_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r)
 {
 	git_commit *c = NULL;
 	if (git_commit_lookup(&c, h->repo, oid) < 0)

@@ -96,7 +96,7 @@ static bool prev_size(struct rfs_history *h, const char *cpath, const uint8_t id
 static int save_fd(struct rfs_history *h, const struct rfs_save *s)
 {
 	if (s->fd < 0)
-		return rfs_h_open_live(h, s->cipher_path, 0);
+		return rfs_capture_open_live(h, s->cipher_path, 0);
 	char proc[64];
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
 	int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOATIME);
@@ -114,7 +114,7 @@ static int capture_save(struct rfs_history *h, const struct rfs_save *s, struct 
 		if (s->type == RFS_OBJ_DIR && s->kind == RFS_SAVE_SAVED)
 			return 0;                /* fsync of a folder: nothing to capture */
 		if (s->type != RFS_OBJ_FILE) {
-			rc = rfs_h_capture_entry(h, -1, s->cipher_path, cap);
+			rc = rfs_capture_entry(h, -1, s->cipher_path, cap);
 			break;
 		}
 		if ((fd = save_fd(h, s)) < 0)
@@ -126,7 +126,7 @@ static int capture_save(struct rfs_history *h, const struct rfs_save *s, struct 
 			rc = rfs_capture_file_ranges(h, fd, s->ranges, s->nranges, prev, cap);
 		}
 		else
-			rc = rfs_h_capture_entry(h, fd, s->cipher_path, cap);
+			rc = rfs_capture_entry(h, fd, s->cipher_path, cap);
 		if (fd != s->fd)
 			close(fd);
 		break;
@@ -302,7 +302,7 @@ static void capture_deferred(struct rfs_history *h, struct rfs_pending *p)
 	if (p->ranges && !prev_size(h, p->cpath, p->ev.file_id, p->seq, &prev))
 		prev = UINT64_MAX;
 	int rc = p->ranges ? rfs_capture_file_ranges(h, p->dfd, p->ranges, p->nranges, prev, &c)
-	                   : rfs_h_capture_entry(h, p->dfd, p->cpath, &c);
+	                   : rfs_capture_entry(h, p->dfd, p->cpath, &c);
 	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 		rc = rfs_stage_spill(h->stage);
 	/* q_lock before git_lock goes: gc (which holds both) sees the objects
@@ -561,7 +561,7 @@ static void publish_locked(struct rfs_history *h)
 	uint64_t upto = h->n_committed;
 	pthread_mutex_unlock(&h->q_lock);
 	pthread_mutex_lock(&h->git_lock);
-	int rc = rfs_h_publish(h);
+	int rc = rfs_commit_publish(h);
 	pthread_mutex_unlock(&h->git_lock);
 	pthread_mutex_lock(&h->q_lock);
 	if (rc < 0) {
@@ -605,10 +605,10 @@ static void catch_up_locked(struct rfs_history *h)
 	uint64_t upto = h->n_committed;
 	pthread_mutex_unlock(&h->q_lock);
 	pthread_mutex_lock(&h->git_lock);
-	int rc = rfs_h_publish(h);
+	int rc = rfs_commit_publish(h);
 	pthread_mutex_unlock(&h->git_lock);
 	if (rc == 0 && behind)
-		rc = rfs_h_recover(h);
+		rc = rfs_recover(h);
 	pthread_mutex_lock(&h->q_lock);
 	h->catchups++;
 	clock_gettime(CLOCK_MONOTONIC, &h->last_catchup);

@@ -31,7 +31,7 @@ static int read_blob(struct rfs_history *h, const git_oid *oid, git_blob **out)
 	return rc == GIT_ENOTFOUND ? -ENODATA : rc < 0 ? -EIO : 0;
 }
 
-int rfs_h_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16])
+int rfs_read_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16])
 {
 	const git_tree_entry *e = git_tree_entry_byname(dir, RFS_DIRID_FILE);
 	git_blob *b = NULL;
@@ -68,7 +68,7 @@ static int sealed_text(struct rfs_history *h, git_tree *dir, const char *backing
 	return rc;
 }
 
-char *rfs_h_clear_of(struct rfs_history *h, git_tree *root, const char *cpath)
+char *rfs_read_clear_of(struct rfs_history *h, git_tree *root, const char *cpath)
 {
 	size_t cap = strlen(cpath) * 2 + 260, len = 0;
 	char *clear = malloc(cap), *copy = strdup(cpath);
@@ -80,7 +80,7 @@ char *rfs_h_clear_of(struct rfs_history *h, git_tree *root, const char *cpath)
 	for (char *c = copy ? strtok_r(copy, "/", &save) : NULL; c && rc == 0; c = strtok_r(NULL, "/", &save)) {
 		uint8_t dirid[16];
 		char text[RFS_ENC_NAME_MAX + 1], name[256];
-		rc = rfs_h_dirid_of(h, dir, dirid);
+		rc = rfs_read_dirid_of(h, dir, dirid);
 		if (rc == 0)
 			rc = sealed_text(h, dir, c, text, sizeof text);
 		if (rc == 0 && rfs_name_open(name, sizeof name, text, dirid, h->v->keys) < 0)
@@ -111,8 +111,8 @@ char *rfs_h_clear_of(struct rfs_history *h, git_tree *root, const char *cpath)
 	return clear;
 }
 
-int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
-                        char *cpath, size_t cpathsz, git_tree_entry **out)
+int rfs_read_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
+                           char *cpath, size_t cpathsz, git_tree_entry **out)
 {
 	char *copy = strdup(clear_path), *save = NULL;
 	if (!copy)
@@ -125,7 +125,7 @@ int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear
 	for (char *c = strtok_r(copy, "/", &save); c && rc == 0; c = strtok_r(NULL, "/", &save)) {
 		if (found) {                     /* the previous component must be a folder */
 			bool folder = git_tree_entry_type(found) == GIT_OBJECT_TREE &&
-			              !rfs_h_is_chunked(h->repo, found);
+			              !rfs_objects_is_chunked(h->repo, found);
 			git_tree *next = NULL;
 			if (!folder || git_tree_lookup(&next, h->repo, git_tree_entry_id(found)) < 0)
 				rc = folder ? -EIO : -ENOTDIR;
@@ -139,7 +139,7 @@ int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear
 		}
 		uint8_t dirid[16];
 		char text[RFS_ENC_NAME_MAX + 1], backing[256];
-		rc = rfs_h_dirid_of(h, dir, dirid);
+		rc = rfs_read_dirid_of(h, dir, dirid);
 		if (rc == 0 && rfs_name_seal(text, sizeof text, c, dirid, h->v->keys) < 0)
 			rc = -EINVAL;
 		if (rc < 0)
@@ -270,7 +270,7 @@ static int entry_at_rev(struct rfs_history *h, const char *rev, const char *clea
 	if (git_commit_lookup(&c, h->repo, &oid) < 0 || git_commit_tree(&root, c) < 0)
 		rc = -EIO;
 	if (rc == 0)
-		rc = rfs_h_resolve_clear(h, root, clear_path, cpath, cpathsz, e);
+		rc = rfs_read_resolve_clear(h, root, clear_path, cpath, cpathsz, e);
 	git_tree_free(root);
 	git_commit_free(c);
 	return rc;
@@ -320,7 +320,7 @@ static int piece_node(struct pieces *w, const git_oid *oid, unsigned level, bool
 		const char *name = git_tree_entry_name(git_tree_entry_byindex(t, i));
 		if (top && name[0] == '.')
 			continue;                    /* the marker */
-		if (rfs_chunk_child_pos(name, strlen(name)) != (int)n++)
+		if (rfs_tree_chunk_child_pos(name, strlen(name)) != (int)n++)
 			rc = -EIO;
 	}
 	if (rc == 0 && (n == 0 || n > RFS_CHUNK_FANOUT || (full && n != RFS_CHUNK_FANOUT)))
@@ -375,7 +375,7 @@ static int walk_pieces(struct pieces *w, const git_tree_entry *e)
 	uint64_t n;
 	int rc = chunk_format(w->h, git_tree_entry_id(e));
 	if (rc == 0)
-		rc = rfs_chunk_tree_shape(w->h, git_tree_entry_id(e), &depth, &n, NULL);
+		rc = rfs_tree_chunk_shape(w->h, git_tree_entry_id(e), &depth, &n, NULL);
 	return rc < 0 ? rc : piece_node(w, git_tree_entry_id(e), depth, false, true);
 }
 
@@ -533,7 +533,7 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 		return for_each_piece(h, e, put_fd, &out_fd);
 	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK)
 		return symlink_target(h, e, out_fd);
-	if (git_tree_entry_type(e) == GIT_OBJECT_TREE && !rfs_h_is_chunked(h->repo, e))
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE && !rfs_objects_is_chunked(h->repo, e))
 		return -EISDIR;
 	struct decrypt *d = calloc(1, sizeof *d);
 	if (!d)
@@ -587,9 +587,9 @@ static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpa
 	int rc = git_commit_tree(&root, c) < 0 ? -ENOENT : 0;
 	if (rc == 0 && cpath[0] &&
 	    (git_tree_entry_bypath(&e, root, cpath) < 0 || git_tree_entry_type(e) != GIT_OBJECT_TREE ||
-	     rfs_h_is_chunked(h->repo, e) || git_tree_lookup(&dir, h->repo, git_tree_entry_id(e)) < 0))
+	     rfs_objects_is_chunked(h->repo, e) || git_tree_lookup(&dir, h->repo, git_tree_entry_id(e)) < 0))
 		rc = -ENOENT;
-	if (rc == 0 && rfs_h_dirid_of(h, dir ? dir : root, dirid) < 0)
+	if (rc == 0 && rfs_read_dirid_of(h, dir ? dir : root, dirid) < 0)
 		rc = -ENOENT;
 	git_tree_free(dir);
 	git_tree_entry_free(e);
@@ -659,10 +659,10 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 	if (rc == 0)
 		rc = entry_at_rev(h, rev, clear_path, &e, cpath, sizeof cpath);
 	if (rc == 0)
-		rc = rfs_h_read_commit_record(h, &oid, &r);
+		rc = rfs_objects_read_record(h, &oid, &r);
 	if (rc == 0) {
 		git_filemode_t fm = git_tree_entry_filemode(e);
-		bool chunked = fm == GIT_FILEMODE_TREE && rfs_h_is_chunked(h->repo, e);
+		bool chunked = fm == GIT_FILEMODE_TREE && rfs_objects_is_chunked(h->repo, e);
 		out->type = fm == GIT_FILEMODE_LINK ? RFS_OBJ_SYMLINK
 		            : fm == GIT_FILEMODE_TREE && !chunked ? RFS_OBJ_DIR : RFS_OBJ_FILE;
 		if (out->type == RFS_OBJ_FILE) {
@@ -793,7 +793,7 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 		git_blob_free(b);
 		return rc;
 	}
-	if (fm == GIT_FILEMODE_TREE && !rfs_h_is_chunked(h->repo, e)) {
+	if (fm == GIT_FILEMODE_TREE && !rfs_objects_is_chunked(h->repo, e)) {
 		git_tree *sub = NULL;
 		if (mkdirat(dirfd, name, 0700) < 0)
 			return -errno;
@@ -804,7 +804,7 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 		if (rc == 0)
 			rc = materialise_tree(h, sub, fd, mm);
 		uint8_t id[16];
-		if (rc == 0 && rfs_h_dirid_of(h, sub, id) == 0)
+		if (rc == 0 && rfs_read_dirid_of(h, sub, id) == 0)
 			apply_meta(mm, dirfd, name, id, true);
 		git_tree_free(sub);
 		close(fd);
@@ -849,7 +849,7 @@ int rfs_history_materialise(struct rfs_history *h, const char *rev, const char *
 	struct rfs_record r;
 	struct meta_map mm = { 0 };
 	pthread_mutex_lock(&h->git_lock);
-	rc = rfs_h_read_commit_record(h, &oid, &r);
+	rc = rfs_objects_read_record(h, &oid, &r);
 	pthread_mutex_unlock(&h->git_lock);
 	if (rc < 0)
 		return rc;

@@ -19,10 +19,10 @@
 #include "fs/cfile.h"
 #include "fs/log.h"
 
-int rfs_h_capture_live(struct rfs_history *h, git_oid *tree)
+int rfs_recover_capture_live(struct rfs_history *h, git_oid *tree)
 {
 	struct rfs_capture cap = { 0 };
-	int rc = rfs_h_capture_entry(h, -1, "", &cap);
+	int rc = rfs_capture_entry(h, -1, "", &cap);
 	if (rc == 0)
 		*tree = cap.oid;
 	return rc;
@@ -53,7 +53,7 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 	** sealed name is that short) sit up to RFS_CHUNK_DEPTH_MAX levels below it. */
 	for (int up = 0; up <= RFS_CHUNK_DEPTH_MAX; up++) {
 		slash = strrchr(p, '/');
-		if (!slash || (rfs_chunk_child_pos(slash + 1, strlen(slash + 1)) < 0 &&
+		if (!slash || (rfs_tree_chunk_child_pos(slash + 1, strlen(slash + 1)) < 0 &&
 		               strcmp(slash + 1, RFS_CHUNK_MARKER)))
 			break;
 		*slash = 0;
@@ -62,7 +62,7 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 		git_tree *trees[2] = { a, b };
 		for (int i = 0; i < 2 && !chunked; i++) {
 			if (trees[i] && git_tree_entry_bypath(&e, trees[i], p) == 0) {
-				chunked = rfs_h_is_chunked(h->repo, e);
+				chunked = rfs_objects_is_chunked(h->repo, e);
 				git_tree_entry_free(e);
 			}
 		}
@@ -75,7 +75,7 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 struct diff_walk {
 	struct rfs_history *h;
 	git_tree *a, *b;
-	rfs_tree_diff_cb cb;
+	rfs_recover_diff_cb cb;
 	void *arg;
 	char *last;
 	int rc;
@@ -104,7 +104,8 @@ static int on_delta(const git_diff_delta *d, float progress, void *arg)
 	return rc ? (w->rc = rc) : 0;
 }
 
-int rfs_h_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_tree_diff_cb cb, void *arg)
+int rfs_recover_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_recover_diff_cb cb,
+                          void *arg)
 {
 	git_diff_options o;
 	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
@@ -137,11 +138,11 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
                               bool *repaired)
 {
 	struct stat st;
-	if (rfs_h_stat_live(h, cpath, &st) < 0)
+	if (rfs_capture_stat_live(h, cpath, &st) < 0)
 		return "cannot be read";
 	if (S_ISLNK(st.st_mode)) {
 		char text[8192], target[8192];
-		ssize_t n = rfs_h_readlink_live(h, cpath, text, sizeof text - 1);
+		ssize_t n = rfs_capture_readlink_live(h, cpath, text, sizeof text - 1);
 		if (n >= 0)
 			text[n] = 0;
 		return n < 0 || rfs_target_open(target, sizeof target, text, h->v->keys) < 0
@@ -149,9 +150,9 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
 	}
 	if (!S_ISREG(st.st_mode))
 		return NULL;
-	int fd = rfs_h_open_live(h, cpath, O_RDWR);   /* O_RDWR: a cut append may be resealed */
+	int fd = rfs_capture_open_live(h, cpath, O_RDWR);   /* O_RDWR: a cut append may be resealed */
 	if (fd < 0)
-		fd = rfs_h_open_live(h, cpath, 0);
+		fd = rfs_capture_open_live(h, cpath, 0);
 	uint8_t *key = rfs_key_alloc();
 	struct rfs_cfile cf = { .fd = fd, .key = key };
 	const char *why = NULL;
@@ -185,7 +186,7 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
 static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs_event *e)
 {
 	struct stat st;
-	if (rfs_h_stat_live(h, cpath, &st) < 0)
+	if (rfs_capture_stat_live(h, cpath, &st) < 0)
 		return;
 	e->mode = st.st_mode;
 	e->uid = st.st_uid;
@@ -200,7 +201,7 @@ static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs
 	char id_file[4096];
 	snprintf(id_file, sizeof id_file, "%s%s%s", cpath, cpath[0] ? "/" : "",
 	         e->type == RFS_OBJ_DIR ? RFS_DIRID_FILE : "");
-	int fd = rfs_h_open_live(h, e->type == RFS_OBJ_DIR ? id_file : cpath, 0);
+	int fd = rfs_capture_open_live(h, e->type == RFS_OBJ_DIR ? id_file : cpath, 0);
 	if (fd < 0)
 		return;
 	uint8_t buf[RFS_HEADER_SIZE];
@@ -218,7 +219,7 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 	struct recovery *r = arg;
 	if (rfs_bytes_grow(&r->ev, &r->cap, r->n, sizeof *r->ev, 16) < 0)
 		return -ENOMEM;
-	char *clear = rfs_h_clear_of(h, what == 'D' ? r->old : r->now, cpath);
+	char *clear = rfs_read_clear_of(h, what == 'D' ? r->old : r->now, cpath);
 	const char *why = what == 'D' || !cpath[0] ? NULL
 	                  : !clear ? "its name does not authenticate"
 	                  : live_fails(h, cpath, clear, &r->repaired);
@@ -297,14 +298,14 @@ static void recovery_free(struct recovery *r)
 	git_tree_free(r->now);
 }
 
-int rfs_h_recover(struct rfs_history *h)
+int rfs_recover(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->git_lock);
 	bool again = true;                   /* once more after a repair changed live/ */
 start:;
 	git_oid now_oid;
 	struct recovery r = { 0 };
-	int rc = rfs_h_capture_live(h, &now_oid);
+	int rc = rfs_recover_capture_live(h, &now_oid);
 	if (rc == 0 && git_tree_lookup(&r.now, h->repo, &now_oid) < 0)
 		rc = -EIO;
 	if (rc == 0 && h->head_seq) {
@@ -316,7 +317,7 @@ start:;
 	if (rc == 0 && r.old && git_oid_equal(git_tree_id(r.old), &now_oid))
 		goto out;                        /* history already holds live/ */
 	if (rc == 0 && r.old)
-		rc = rfs_h_tree_diff(h, r.old, r.now, on_recovered, &r);
+		rc = rfs_recover_tree_diff(h, r.old, r.now, on_recovered, &r);
 	if (rc == 0 && r.repaired && again) {
 		again = false;
 		recovery_free(&r);
@@ -332,9 +333,9 @@ start:;
 		r.ev[0].kind = RFS_SAVE_CREATED;     /* a new vault, not one recovered */
 	git_oid commit;
 	if (rc == 0)
-		rc = rfs_h_commit(h, &now_oid, r.ev, r.n, &commit);
+		rc = rfs_commit_create(h, &now_oid, r.ev, r.n, &commit);
 	if (rc == 0)
-		rc = rfs_h_publish(h);
+		rc = rfs_commit_publish(h);
 	size_t files = 0;
 	for (size_t i = 0; rc == 0 && r.old && i < r.n; i++)
 		files += r.ev[i].kind == RFS_SAVE_RECOVERED && r.ev[i].type == RFS_OBJ_FILE;

@@ -265,7 +265,7 @@ static bool signature_ok(struct rfs_history *h, git_oid *oid, bool *present)
 static uint64_t seq_of(struct rfs_history *h, const git_oid *oid, bool *ok)
 {
 	struct rfs_record r;
-	*ok = rfs_h_read_commit_record(h, oid, &r) == 0;
+	*ok = rfs_objects_read_record(h, oid, &r) == 0;
 	uint64_t seq = *ok ? r.seq : 0;
 	if (*ok)
 		rfs_record_clear(&r);
@@ -321,7 +321,7 @@ static void check_head_record(struct walk *w, uint64_t ref_seq, const git_oid *r
 {
 	uint64_t seq;
 	git_oid rec;
-	int rc = rfs_h_read_head_record(w->h, &seq, &rec);
+	int rc = rfs_commit_read_head_record(w->h, &seq, &rec);
 	char a[41], b[41];
 	git_oid_tostr(a, sizeof a, ref_oid);
 	if (rc == -ENOENT)
@@ -367,7 +367,7 @@ static void check_live(struct walk *w, git_commit *head)
 	h->hash_only = true;
 	git_oid live;
 	git_tree *a = NULL, *b = NULL;
-	int rc = rfs_h_capture_live(h, &live);
+	int rc = rfs_recover_capture_live(h, &live);
 	h->hash_only = false;
 	if (rc < 0) {
 		problem(w, "live/ cannot be read: %s", strerror(-rc));
@@ -376,7 +376,7 @@ static void check_live(struct walk *w, git_commit *head)
 		** whenever it names nothing, say so without a path. */
 		unsigned long before = w->res->problems;
 		if (git_commit_tree(&a, head) == 0 && git_tree_lookup(&b, h->repo, &live) == 0)
-			rfs_h_tree_diff(h, a, b, on_live_diff, w);
+			rfs_recover_tree_diff(h, a, b, on_live_diff, w);
 		if (w->res->problems == before)
 			problem(w, "live/ differs from the newest commit");
 	}
@@ -476,7 +476,7 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 		rc = walk_chain(&w, true, &start);
 	else if (h->side_fd >= 0 && faccessat(h->side_fd, "head", F_OK, 0) == 0)
 		problem(&w, "ref moved backwards: %s is missing but the vault recorded a head", RFS_HISTORY_REF);
-	else if (rfs_h_history_vanished(h))
+	else if (rfs_history_vanished(h))
 		problem(&w, "history has vanished: %s and its signed head record are missing, but live/ "
 		        "holds records", RFS_HISTORY_REF);
 	if (rc == 0)
@@ -585,7 +585,7 @@ int rfs_history_gc(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->pack_lock);
 	pthread_mutex_lock(&h->git_lock);
-	int rc = h->stage ? rfs_h_publish(h) : 0;
+	int rc = h->stage ? rfs_commit_publish(h) : 0;
 	struct walk w = { .h = h };
 	int objdir = openat(h->v->dirfd, RFS_HISTORY_DIR "/objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int packdir = objdir >= 0 ? openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -599,7 +599,7 @@ int rfs_history_gc(struct rfs_history *h)
 	** moved back or away from it: keep its chain too. */
 	uint64_t rseq;
 	git_oid rec;
-	if (rc == 0 && rfs_h_read_head_record(h, &rseq, &rec) == 0 && rseq &&
+	if (rc == 0 && rfs_commit_read_head_record(h, &rseq, &rec) == 0 && rseq &&
 	    git_odb_exists(h->odb, &rec) && !(h->have_ref && git_oid_equal(&rec, &h->ref_head)))
 		rc = walk_chain(&w, false, &rec);
 	if (rc == 0 && h->stage)

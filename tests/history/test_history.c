@@ -907,8 +907,8 @@ Test(history, a_format1_chunk_tree_is_refused_clearly)
 	struct rfs_event ev = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .path = "/old.bin",
 	                        .path_old = "", .restored_from = "", .property = "", .size = len };
 	memcpy(ev.file_id, id, 16);
-	cr_assert_eq(rfs_h_commit(x.h, &rt, &ev, 1, &out), 0);
-	cr_assert_eq(rfs_h_publish(x.h), 0);
+	cr_assert_eq(rfs_commit_create(x.h, &rt, &ev, 1, &out), 0);
+	cr_assert_eq(rfs_commit_publish(x.h), 0);
 	git_treebuilder_free(tb);
 	git_treebuilder_free(rb);
 	git_tree_free(ftree);
