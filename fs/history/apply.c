@@ -6,19 +6,12 @@
 #include "fs/history/internal.h"
 #include "fs/log.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include "crypto/content.h"
-#include "crypto/encoding.h"
-#include "crypto/names.h"
 
 /* ---- applying a batch to the tree ---- */
 

@@ -6,7 +6,6 @@
 ** a commit.
 */
 #include "fs/history/internal.h"
-#include "fs/log.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,11 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include "crypto/content.h"
 #include "crypto/io.h"
-#include "crypto/encoding.h"
 #include "crypto/names.h"
 
 /* ---- capture: ciphertext from live/ into the stage ---- */
@@ -114,7 +111,7 @@ ssize_t rfs_capture_readlink_live(struct rfs_history *h, const char *cpath, char
 ** ciphertext chosen by no one needs no collision detection). */
 int rfs_capture_write_blob(struct rfs_history *h, const void *data, size_t len, git_oid *oid)
 {
-	rfs_object_id(oid, GIT_OBJECT_BLOB, data, len);
+	rfs_sha1_object_id(oid, GIT_OBJECT_BLOB, data, len);
 	if (h->hash_only)                    /* verify: compare, never store */
 		return 0;
 	if (!h->stage)
@@ -158,7 +155,7 @@ static int hole_blob(struct rfs_history *h, uint8_t *buf, size_t len, git_oid *o
 {
 	if (!h->hole_known || h->hole_len != len) {
 		memset(buf, 0, len);
-		rfs_object_id(&h->hole_oid, GIT_OBJECT_BLOB, buf, len);
+		rfs_sha1_object_id(&h->hole_oid, GIT_OBJECT_BLOB, buf, len);
 		h->hole_len = len;
 		h->hole_known = true;
 	}
@@ -216,7 +213,7 @@ static int capture_chunks(struct rfs_history *h, int fd, uint64_t size, const ui
 		if (hole[i]) {
 			rc = hole_blob(h, buf, len, &oids[i]);
 		} else if ((rc = rfs_io_pread_all(fd, buf, len, start)) == 0) {
-			rfs_object_id(&oids[i], GIT_OBJECT_BLOB, buf, len);
+			rfs_sha1_object_id(&oids[i], GIT_OBJECT_BLOB, buf, len);
 			rc = rfs_pack_stream_put(s, &oids[i], GIT_OBJECT_BLOB, buf, len);
 		}
 	}

@@ -5,19 +5,15 @@
 ** Must never: move the ref backwards, or point it at data not yet durable.
 */
 #include "fs/history/internal.h"
-#include "fs/log.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "crypto/content.h"
 #include "crypto/encoding.h"
 #include "crypto/sign.h"
 

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "crypto/encoding.h"
 #include "crypto/seal.h"
 #include "crypto/secmem.h"

@@ -14,15 +14,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include "crypto/content.h"
-#include "crypto/encoding.h"
 #include "crypto/names.h"
 #include "crypto/tag.h"
 
@@ -72,7 +69,7 @@ int rfs_history_open_odb(struct rfs_history *h)
 		return -ENOMEM;
 	int rc = git_odb_new(&h->odb) < 0 ? -EIO : 0;
 	if (rc == 0)
-		rc = rfs_packs_attach(h->odb, objdir, &h->packs);
+		rc = rfs_pack_attach(h->odb, objdir, &h->packs);
 	free(objdir);
 	if (rc == 0 && git_repository_set_odb(h->repo, h->odb) < 0)
 		rc = -EIO;

@@ -11,6 +11,8 @@
 #include <git2.h>
 #include "fs/history/history.h"
 #include "fs/history/pack.h"
+#include "fs/history/sha1.h"
+#include "fs/history/stage.h"
 #include "fs/history/commit_record.h"
 
 #define RFS_SIDE_DIR "recfs"            /* history.git/recfs: head record, index, clean mark */
@@ -123,8 +125,8 @@ struct rfs_history {
 **   history.c  rfs_history_*: open, check, close, attribution
 ** Layers, top down; a file calls only files in layers below its own
 ** (README, "Code layout"): verify | history, restore | queue | apply,
-** recover | commit, read | capture, index | objects, tree | commit_record,
-** pack | bytes. */
+** recover | capture, commit, read | index, tree | objects, stage |
+** commit_record, pack | bytes, sha1. */
 
 /* objects.c: the lower layer's reads of history.git (uses no module above). */
 bool rfs_objects_is_chunked(git_repository *repo, const git_tree_entry *e);

@@ -8,20 +8,15 @@
 #include "fs/history/internal.h"
 #include "fs/log.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "crypto/content.h"
 #include "crypto/io.h"
-#include "crypto/encoding.h"
-#include "crypto/names.h"
 
 #define PACK_DELAY_MS 1000               /* newest commit reaches the ref within this */
 #define MAX_BATCH 256                    /* saves per commit, at most */
@@ -231,7 +226,7 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 	p->cap.csize = len;
 	p->cap.csize_known = true;
 	if (rfs_capture_chunk_count(h, len) == 1) {
-		rfs_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, len);
+		rfs_sha1_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, len);
 		p->cap.mode = GIT_FILEMODE_BLOB;
 	} else {
 		p->cap.mode = GIT_FILEMODE_TREE;   /* its chunks and tree: the committer's */
@@ -549,7 +544,7 @@ static void git_relock(void *arg, int lock)
 static void consolidate_packs(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->pack_lock);
-	int rc = rfs_packs_consolidate(h->packs, MAX_PACKS, BIG_PACK, git_relock, h);
+	int rc = rfs_pack_consolidate(h->packs, MAX_PACKS, BIG_PACK, git_relock, h);
 	pthread_mutex_unlock(&h->pack_lock);
 	if (rc < 0)                      /* more packs than wanted, never fewer objects */
 		rfs_log(LOG_WARNING, "history: could not merge packs in %s/%s: %s", h->v->path,

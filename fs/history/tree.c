@@ -183,7 +183,7 @@ static int write_tree(struct rfs_history *h, const struct entries *es, git_oid *
 	}
 	len = (size_t)(p - buf);
 	/* Hashed once, here (libgit2 would hash it with its slower SHA-1). */
-	rfs_object_id(out, GIT_OBJECT_TREE, buf, len);
+	rfs_sha1_object_id(out, GIT_OBJECT_TREE, buf, len);
 	int rc = 0;
 	if (!h->stage)
 		rc = git_odb_write(out, h->odb, buf, len, GIT_OBJECT_TREE) < 0 ? -EIO : 0;

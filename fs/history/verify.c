@@ -607,10 +607,10 @@ int rfs_history_gc(struct rfs_history *h)
 	char *before = rc == 0 ? list_packs(packdir) : NULL;
 	if (rc == 0 && !before)
 		rc = -ENOMEM;
-	struct rfs_odb_list src = { h->odb, w.list, NULL };
+	struct rfs_pack_odb_list src = { h->odb, w.list, NULL };
 	char name[41] = "";
 	if (rc == 0)
-		rc = rfs_pack_write(h->packs, w.n, rfs_odb_list_source, &src, name);
+		rc = rfs_pack_write(h->packs, w.n, rfs_pack_odb_list_source, &src, name);
 	git_odb_object_free(src.cur);
 	if (rc == 0) {
 		char keep_prefix[60];
@@ -619,7 +619,7 @@ int rfs_history_gc(struct rfs_history *h)
 			if (!name[0] || strncmp(p, keep_prefix, strlen(keep_prefix)))
 				unlinkat(packdir, p, 0);
 		remove_loose(objdir);
-		rc = rfs_packs_reload(h->packs);
+		rc = rfs_pack_reload(h->packs);
 	}
 	free(before);
 	free(w.seen.v);

@@ -339,7 +339,7 @@ Test(history, a_merge_copies_no_damaged_entry)
 	git_odb *odb = NULL;
 	struct rfs_packs *p = NULL;
 	cr_assert_eq(git_odb_new(&odb), 0);
-	cr_assert_eq(rfs_packs_attach(odb, objects, &p), 0);
+	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
 
 	/* Every bit of one byte inside the first object (a save's own blob) of
 	** the smallest pack: past the 12-byte pack header and the object's header. */
@@ -357,7 +357,7 @@ Test(history, a_merge_copies_no_damaged_entry)
 	cr_assert(pwrite(fd, &byte, 1, 40) == 1);
 	close(fd);
 	cr_assert_eq(fx_sh("cd %s/pack && sha1sum *.pack > ../../sums", objects), 0);
-	cr_assert_lt(rfs_packs_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0,
+	cr_assert_lt(rfs_pack_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0,
 	             "a merge copied a damaged entry");
 	cr_assert_eq(fx_count_packs(x.dir), packs, "packs were removed after a failed merge");
 	cr_assert_eq(fx_sh("cd %s/pack && sha1sum --quiet -c ../../sums", objects), 0);
