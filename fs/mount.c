@@ -146,7 +146,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 ** but each file a program holds open costs one: with the usual soft limit
 ** of 1,024, a program holding 2,000 files would fail. Raise the soft limit
 ** to the hard one; never the hard limit itself, which is the admin's. */
-void rfs_raise_fd_limit(void)
+void rfs_mount_raise_fd_limit(void)
 {
 	struct rlimit rl;
 
@@ -195,7 +195,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	/* A fixed threshold: glibc would otherwise raise it after the first big
 	** free, and every thread's arena would keep its 1 MiB buffers for good. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	rfs_raise_fd_limit();
+	rfs_mount_raise_fd_limit();
 	/* Memory locks do not survive fork: lock the keys again in the daemon. */
 	if (report_fd >= 0 && (rc = rfs_keys_lock(v->keys)) < 0) {
 		snprintf(err, errsz, "cannot lock the keys in memory: %s (locked memory limit? see "
