@@ -9,14 +9,14 @@
 #include <unistd.h>
 
 /* read(2) (off NULL) or pread(2) at *off until len bytes or the end of the file. */
-static ssize_t read_upto(int fd, void *buf, size_t len, const uint64_t *off)
+static int read_upto(int fd, void *buf, size_t len, const uint64_t *off, size_t *got)
 {
 	uint8_t *p = buf;
-	size_t done = 0;
 
-	while (done < len) {
-		ssize_t n = off ? pread(fd, p + done, len - done, (off_t)(*off + done))
-		                : read(fd, p + done, len - done);
+	*got = 0;
+	while (*got < len) {
+		ssize_t n = off ? pread(fd, p + *got, len - *got, (off_t)(*off + *got))
+		                : read(fd, p + *got, len - *got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -24,28 +24,29 @@ static ssize_t read_upto(int fd, void *buf, size_t len, const uint64_t *off)
 			return -errno;
 		if (n == 0)
 			break;
-		done += (size_t)n;
+		*got += (size_t)n;
 	}
-	return (ssize_t)done;
+	return 0;
 }
 
-ssize_t rfs_io_pread_upto(int fd, void *buf, size_t len, uint64_t off)
+int rfs_io_pread_upto(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
-	return read_upto(fd, buf, len, &off);
+	return read_upto(fd, buf, len, &off, got);
 }
 
-ssize_t rfs_io_read_upto(int fd, void *buf, size_t len)
+int rfs_io_read_upto(int fd, void *buf, size_t len, size_t *got)
 {
-	return read_upto(fd, buf, len, NULL);
+	return read_upto(fd, buf, len, NULL, got);
 }
 
 int rfs_io_pread_all(int fd, void *buf, size_t len, uint64_t off)
 {
-	ssize_t n = read_upto(fd, buf, len, &off);
+	size_t got;
+	int rc = read_upto(fd, buf, len, &off, &got);
 
-	if (n < 0)
-		return (int)n;
-	return (size_t)n == len ? 0 : -EIO;   /* shorter than asked: cut or shrinking */
+	if (rc < 0)
+		return rc;
+	return got == len ? 0 : -EIO;   /* shorter than asked: cut or shrinking */
 }
 
 /* write(2) (off NULL) or pwrite(2) at *off until all of len is written. */

@@ -10,18 +10,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 /* pread(2) len bytes at off until done. 0, -errno, or -EIO when the file
 ** ends first. */
 int rfs_io_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
-/* pread(2) at off until len bytes or the end of the file: how many bytes
-** were read, or -errno. */
-ssize_t rfs_io_pread_upto(int fd, void *buf, size_t len, uint64_t off);
+/* pread(2) at off until len bytes or the end of the file; *got: how many
+** were read. 0 or -errno. */
+int rfs_io_pread_upto(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 
-/* read(2) until len bytes or the end of the file: how many, or -errno. */
-ssize_t rfs_io_read_upto(int fd, void *buf, size_t len);
+/* read(2) until len bytes or the end of the file; *got: how many. 0 or -errno. */
+int rfs_io_read_upto(int fd, void *buf, size_t len, size_t *got);
 
 /* pwrite(2) len bytes at off until done. 0, -errno, or -EIO when nothing is written. */
 int rfs_io_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);

@@ -423,7 +423,7 @@ int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
 {
 	struct conf_parse p = { .path = path, .err = err, .errsz = errsz };
 	char *text;
-	ssize_t len;
+	size_t len = 0;
 	struct stat st = { 0 };
 	int fd, rc;
 
@@ -452,8 +452,7 @@ int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
 		close(fd);
 		return -ENOMEM;
 	}
-	len = rfs_io_read_upto(fd, text, CONF_MAX_BYTES + 1);
-	rc = len < 0 ? (int)len : 0;
+	rc = rfs_io_read_upto(fd, text, CONF_MAX_BYTES + 1, &len);
 	close(fd);
 	if (rc == 0 && len > CONF_MAX_BYTES)
 		rc = conf_error(&p, -EINVAL, "larger than %d bytes: not a recfs vault "
@@ -461,7 +460,7 @@ int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
 	else if (rc != 0)
 		conf_error(&p, rc, "cannot read: %s", strerror(-rc));
 	else
-		rc = parse_conf(&p, text, (size_t)len, c);
+		rc = parse_conf(&p, text, len, c);
 	free(text);
 	return rc;
 }

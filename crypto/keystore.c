@@ -90,18 +90,19 @@ static int find_next(int dirfd, uint64_t *next)
 static int read_reserved(struct rfs_keystore *s)
 {
 	uint8_t b[8];
-	ssize_t n;
+	size_t n;
+	int rc;
 
 	s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDWR | O_CLOEXEC);
 	if (s->next_fd < 0 && (errno == EACCES || errno == EROFS))
 		s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDONLY | O_CLOEXEC);
 	if (s->next_fd < 0)
 		return errno == ENOENT ? 0 : -errno;   /* made at the first new file */
-	n = rfs_io_pread_upto(s->next_fd, b, sizeof(b), 0);
-	if (n < 0)
-		return (int)n;
+	rc = rfs_io_pread_upto(s->next_fd, b, sizeof(b), 0, &n);
+	if (rc < 0)
+		return rc;
 	s->reserved = 0;
-	if (n == (ssize_t)sizeof(b))
+	if (n == sizeof(b))
 		for (int i = 7; i >= 0; i--)
 			s->reserved = s->reserved << 8 | b[i];
 	return 0;
@@ -275,15 +276,15 @@ int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE
 static int read_entry(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
                       uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], int *fd_out, uint64_t *offset)
 {
-	int fd = slot_file(ks, id, false, offset);
-	ssize_t n;
+	int fd = slot_file(ks, id, false, offset), rc;
+	size_t n;
 
 	if (fd < 0)
 		return fd;
-	n = rfs_io_pread_upto(fd, entry, RFS_KEYSTORE_ENTRY_SIZE, *offset);
-	if (n < 0)
-		return (int)n;
-	if (n == 0 || sodium_is_zero(entry, (size_t)n))
+	rc = rfs_io_pread_upto(fd, entry, RFS_KEYSTORE_ENTRY_SIZE, *offset, &n);
+	if (rc < 0)
+		return rc;
+	if (n == 0 || sodium_is_zero(entry, n))
 		return -ENOENT;
 	if (n != RFS_KEYSTORE_ENTRY_SIZE)
 		return -EIO;
