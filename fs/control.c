@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "crypto/encoding.h"
+#include "crypto/io.h"
 #include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -751,13 +752,10 @@ static int copy_out(int from, int out)
 			continue;
 		if (n < 0)
 			return -errno;
-		for (ssize_t done = 0, w; done < n; done += w) {
-			w = write(out, buf + done, (size_t)(n - done));
-			if (w < 0 && errno == EINTR)
-				w = 0;
-			else if (w < 0)
-				return -errno;
-		}
+		int rc = rfs_io_write_all(out, buf, (size_t)n);
+
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -27,10 +27,6 @@ int rfs_dname_seal(const struct rfs_keys *k, const uint8_t dirid[RFS_DIRID_SIZE]
 /* Write the side file of a long name (nothing for a short one). 0 or -errno. */
 int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn);
 
-/* fsync the folder name at dirfd ("." for dirfd itself, which may be an
-** O_PATH descriptor): its entries become durable. 0 or -errno. */
-int rfs_dname_fsync(int dirfd, const char *name);
-
 /* Write a folder's .dirid (O_EXCL) and make it durable. 0 or -errno. */
 int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE]);
 

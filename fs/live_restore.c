@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crypto/content.h"
+#include "crypto/io.h"
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
 #include "fs/faultpoint.h"
@@ -187,7 +188,7 @@ static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const
 		/* Restore reports success only for content a power cut keeps. */
 		rc = fdatasync(fd) == 0 ? rfs_ops_link_over(fd, dirfd, backing) : -errno;
 		if (rc == 0)
-			rc = rfs_dname_fsync(dirfd, ".");
+			rc = rfs_io_fsync_dir(dirfd, ".");
 	}
 	if (old >= 0)
 		close(old);
@@ -212,7 +213,7 @@ static int revive_file(struct rfs_fs *fs, int dirfd, const struct rfs_sealed_nam
 	if (rc == 0)
 		rc = fdatasync(fd) == 0 ? rfs_ops_link_in(fd, dirfd, sn->backing) : -errno;
 	if (rc == 0)
-		rc = rfs_dname_fsync(dirfd, ".");
+		rc = rfs_io_fsync_dir(dirfd, ".");
 	if (rc < 0 && fd >= 0)
 		close(fd);
 	return rc < 0 ? rc : fd;

@@ -133,7 +133,7 @@ static int plain_attr(struct rfs_fs *fs, int dirfd, const char *path, struct sta
 {
 	if (S_ISREG(st->st_mode)) {
 		bool valid;
-		uint64_t size = rfs_plain_size((uint64_t)st->st_size, &valid);
+		uint64_t size = rfs_content_plain_size((uint64_t)st->st_size, &valid);
 		uint64_t dense = (size + 4095) / 4096 * 8;
 
 		/* A dense file reports what it would take on disk in clear; a sparse one scales down. */

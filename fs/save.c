@@ -147,7 +147,7 @@ static void record(struct rfs_fs *fs, struct rfs_save *s, int stat_fd, const cha
 		s->mtime = st.st_mtim;
 		s->type = obj_type_of(st.st_mode);
 		if (S_ISREG(st.st_mode))
-			s->size = rfs_plain_size((uint64_t)st.st_size, &valid);
+			s->size = rfs_content_plain_size((uint64_t)st.st_size, &valid);
 	}
 	rc = rfs_history_record(fs->history, s);
 	if (rc < 0)

@@ -156,7 +156,7 @@ static int remove_old_demo(const struct demo_paths *paths)
 	struct rfs_mount_entry *mounted = malloc(sizeof(*mounted));
 	char err[CLI_ERRSZ] = "";
 	struct rfs_conf conf;
-	int rc = mounted ? rfs_mount_find(paths->mnt, false, mounted) : -ENOMEM;
+	int rc = mounted ? rfs_mountinfo_find(paths->mnt, false, mounted) : -ENOMEM;
 
 	free(mounted);
 	if (rc == 0 && rfs_unmount_and_wait(paths->mnt, false, 60, err, sizeof(err)) < 0) {
@@ -240,7 +240,7 @@ static int mount_demo(struct demo_paths *paths)
 		cli_error("cannot resolve %s: %s", paths->mnt, strerror(errno));
 		return -1;
 	}
-	if (rfs_mount_start(paths->vault, paths->passfile, paths->mnt, &opts) != CLI_OK)
+	if (cmd_mount_start(paths->vault, paths->passfile, paths->mnt, &opts) != CLI_OK)
 		return -1;
 	if (!realpath(paths->vault, paths->vault_abs)) {
 		cli_error("cannot resolve %s: %s", paths->vault, strerror(errno));

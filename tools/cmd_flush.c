@@ -31,7 +31,7 @@ int cmd_flush(int argc, char **argv)
 	}
 	if (cli_check_args(argc - optind, argv + optind, 1, 1, "MOUNTPOINT") < 0)
 		return CLI_FAIL;
-	if (rfs_mount_abspath(argv[optind], abs) < 0 || rfs_mount_find(abs, true, &m) != 0 ||
+	if (rfs_mountinfo_abspath(argv[optind], abs) < 0 || rfs_mountinfo_find(abs, true, &m) != 0 ||
 	    strcmp(m.fstype, RFS_FSTYPE) != 0) {
 		cli_error("%s is not inside a mounted recfs vault", argv[optind]);
 		return CLI_FAIL;

@@ -282,7 +282,7 @@ static int unlock_and_run(const char *vault, struct rfs_secret *pass, const char
 	return CLI_OK;
 }
 
-int rfs_mount_start(const char *vault, const char *passfile, const char *mountpoint,
+int cmd_mount_start(const char *vault, const char *passfile, const char *mountpoint,
                     const struct rfs_mount_opts *o)
 {
 	char err[CLI_ERRSZ] = "", abs_mountpoint[PATH_MAX];
@@ -290,7 +290,7 @@ int rfs_mount_start(const char *vault, const char *passfile, const char *mountpo
 	pid_t child;
 
 	/* Everything that can be checked is checked before the passphrase. */
-	if (rfs_mountpoint_check(mountpoint, err, sizeof(err)) < 0) {
+	if (rfs_mount_check_mountpoint(mountpoint, err, sizeof(err)) < 0) {
 		cli_error("%s", err);
 		return CLI_FAIL;
 	}
@@ -361,7 +361,7 @@ int cmd_mount(int argc, char **argv)
 	    imply_default_permissions(&opts, &fuse_opts) < 0)
 		goto out;
 	opts.fuse_opts = fuse_opts;
-	rc = rfs_mount_start(argv[optind], passfile, argv[optind + 1], &opts);
+	rc = cmd_mount_start(argv[optind], passfile, argv[optind + 1], &opts);
 out:
 	free(fuse_opts);
 	return rc;
