@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "crypto/content.h"
 #include "crypto/encoding.h"
@@ -273,6 +274,26 @@ static uint64_t seq_of(struct rfs_history *h, const git_oid *oid, bool *ok)
 }
 
 /* Check one commit against its sealed record; report what is wrong. */
+/* Not a problem: which files a recovery after a crash brought back, and what
+** it did to them ("cut to N bytes by the power cut"), one line each. */
+static void report_recovered(struct walk *w, const struct rfs_record *r, const char *rev)
+{
+	char when[32], line[4096];
+	time_t t = (time_t)r->time_sec;
+	struct tm tm;
+
+	if (!w->report || !gmtime_r(&t, &tm) || !strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return;
+	for (size_t i = 0; i < r->nevents; i++) {
+		const struct rfs_event *e = &r->events[i];
+		if (e->kind != RFS_SAVE_RECOVERED || !e->path[0])
+			continue;
+		snprintf(line, sizeof line, "recovered after a crash in commit %.12s (%s): %s%s%s", rev, when,
+		         e->path, e->property[0] ? ": " : "", e->property);
+		fprintf(w->report, "%s\n", rfs_esc(line));
+	}
+}
+
 static void check_commit(struct walk *w, git_commit *c, git_oid *oid)
 {
 	struct rfs_history *h = w->h;
@@ -310,6 +331,8 @@ static void check_commit(struct walk *w, git_commit *c, git_oid *oid)
 				problem(w, "changed commit %s: its parent differs from its sealed record", x);
 		} else if (!sig_ok) {
 			problem(w, "forged signature on commit %s", x);
+		} else {
+			report_recovered(w, &r, x);
 		}
 	}
 	if (rec_ok)

@@ -130,6 +130,9 @@ pc_check_promises "after the torn file"
 umount_vault "$PC_M" "$PC_V"
 assert_eq "a clean unmount leaves no undo entry" 0 "$(undo_entries)"
 pc_verify_clean "a torn tail, an undone append and truncate"
+assert_match "recfs verify says which files recovery brought back, and what it did" \
+	"recovered after a crash in commit [0-9a-f]+ \([-0-9T:]+Z\): /?torn.bin: cut to 4096 bytes by the power cut" \
+	"$(recfs verify "$PC_V" --passphrase-file "$PASSFILE" 2>&1)"
 
 # 4. Damage that is not a tail (a bad block followed by good ones) is left as
 # it is, and named: an fsync'd and flushed file, a cut, then a flipped byte in
