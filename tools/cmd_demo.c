@@ -323,29 +323,14 @@ static int run_demo(struct demo_paths *paths, bool force, bool fast_kdf)
 	return CLI_OK;
 }
 
-int cmd_demo(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "force", no_argument, NULL, 'F' },
-		{ "insecure-fast-kdf", no_argument, NULL, 'k' },
-		CLI_HELP_OPTION,
-		{ 0 },
-	};
-	struct demo_paths paths = { 0 };
-	bool force = false, fast_kdf = false;
-	int c, rc = CLI_FAIL;
+static bool force, fast_kdf;
 
-	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
-		switch (c) {
-		case 'F': force = true; break;
-		case 'k': fast_kdf = true; break;
-		case 'h': return cli_print_help(&demo_help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 0, 1, "[DIR]") < 0)
-		return CLI_FAIL;
-	paths.dir = optind < argc ? argv[optind] : DEMO_DEFAULT_DIR;
+static int demo_run(struct cli_ctx *ctx)
+{
+	struct demo_paths paths = { 0 };
+	int rc = CLI_FAIL;
+
+	paths.dir = ctx->argc > 0 ? ctx->argv[0] : DEMO_DEFAULT_DIR;
 	paths.vault = cli_path_join(paths.dir, "vault");
 	paths.mnt = cli_path_join(paths.dir, "mnt");
 	paths.passfile = cli_path_join(paths.dir, "passphrase");
@@ -356,3 +341,11 @@ int cmd_demo(int argc, char **argv)
 	free(paths.passfile);
 	return rc;
 }
+
+static const struct cli_option demo_options[] = {
+	CLI_FLAG("force", 'F', &force), CLI_FLAG("insecure-fast-kdf", 'k', &fast_kdf), { 0 },
+};
+
+const struct cli_command cmd_demo = {
+	.help = &demo_help, .options = demo_options, .args = { 0, 1, "[DIR]" }, .run = demo_run,
+};
