@@ -72,6 +72,13 @@ static void write_pattern(struct test_cfile *c, size_t len, uint64_t off)
 	free(buf);
 }
 
+/* A new file of three full blocks (the pattern at each offset). */
+static void cfile_make_three_blocks(struct test_cfile *c)
+{
+	cfile_make(c);
+	write_pattern(c, 3 * RFS_BLOCK_SIZE, 0);
+}
+
 /* Read len bytes at off into a malloc'd copy; *got is what the read returned. */
 static uint8_t *read_copy(struct test_cfile *c, size_t len, uint64_t off, ssize_t *got)
 {
@@ -82,6 +89,26 @@ static uint8_t *read_copy(struct test_cfile *c, size_t len, uint64_t off, ssize_
 	if (*got > 0)
 		memcpy(copy, p, (size_t)*got);
 	return copy;
+}
+
+/* What a read of len bytes at off returns: a count, or -errno. */
+static ssize_t read_result(struct test_cfile *c, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	free(read_copy(c, len, off, &n));
+	return n;
+}
+
+/* The file holds want[0..len) at off. */
+static void assert_reads(struct test_cfile *c, uint64_t off, const uint8_t *want, size_t len)
+{
+	ssize_t n;
+	uint8_t *got = read_copy(c, len, off, &n);
+
+	cr_assert_eq(n, (ssize_t)len, "read %zd of %zu bytes at %llu", n, len, (unsigned long long)off);
+	cr_assert_arr_eq(got, want, len);
+	free(got);
 }
 
 static off_t backing_size(const struct test_cfile *c)
@@ -122,10 +149,7 @@ Test(cfile, a_write_across_block_boundaries_reads_back_and_survives_a_reload)
 	cr_assert_arr_eq(got, want, 14000);
 	free(got);
 	/* One byte either side of a boundary, read alone. */
-	got = read_copy(&c, 2, RFS_BLOCK_SIZE - 1, &n);
-	cr_assert_eq(n, 2);
-	cr_assert_arr_eq(got, want + RFS_BLOCK_SIZE - 1, 2);
-	free(got);
+	assert_reads(&c, RFS_BLOCK_SIZE - 1, want + RFS_BLOCK_SIZE - 1, 2);
 	got = read_copy(&c, 10, 14000, &n);
 	cr_assert_eq(n, 0, "at the end a read returns 0");
 	free(got);
@@ -135,18 +159,14 @@ Test(cfile, a_write_across_block_boundaries_reads_back_and_survives_a_reload)
 Test(cfile, an_overwrite_inside_a_block_keeps_the_bytes_around_it)
 {
 	struct test_cfile c;
-	uint8_t want[3 * RFS_BLOCK_SIZE], *got;
-	ssize_t n;
+	uint8_t want[3 * RFS_BLOCK_SIZE];
 
 	cfile_make(&c);
 	write_pattern(&c, sizeof(want), 0);
 	cr_assert_eq(rfs_cfile_write(&c.cf, (const uint8_t *)"XYZ", 3, RFS_BLOCK_SIZE + 100), 3);
 	pattern(want, sizeof(want), 0);
 	memcpy(want + RFS_BLOCK_SIZE + 100, "XYZ", 3);
-	got = read_copy(&c, sizeof(want), 0, &n);
-	cr_assert_eq(n, (ssize_t)sizeof(want));
-	cr_assert_arr_eq(got, want, sizeof(want));
-	free(got);
+	assert_reads(&c, 0, want, sizeof(want));
 	cfile_remove(&c);
 }
 
@@ -180,8 +200,7 @@ Test(cfile, a_write_past_the_end_leaves_holes_that_read_as_zeros_and_take_no_spa
 Test(cfile, truncating_down_then_up_reads_zeros_past_the_old_cut)
 {
 	struct test_cfile c;
-	uint8_t want[9000], *got;
-	ssize_t n;
+	uint8_t want[9000];
 
 	cfile_make(&c);
 	write_pattern(&c, 10000, 0);
@@ -193,18 +212,12 @@ Test(cfile, truncating_down_then_up_reads_zeros_past_the_old_cut)
 	cr_assert_eq(c.cf.size, 9000);
 	pattern(want, 5000, 0);
 	memset(want + 5000, 0, 4000);
-	got = read_copy(&c, sizeof(want), 0, &n);
-	cr_assert_eq(n, 9000);
-	cr_assert_arr_eq(got, want, sizeof(want));
-	free(got);
+	assert_reads(&c, 0, want, sizeof(want));
 	/* Far past the end: only the new last block is written. */
 	cr_assert_eq(rfs_cfile_truncate(&c.cf, 100 * RFS_BLOCK_SIZE), 0);
 	cr_assert_eq(cfile_reload(&c), 0);
 	cr_assert_eq(c.cf.size, 100 * RFS_BLOCK_SIZE);
-	got = read_copy(&c, 10, 100 * RFS_BLOCK_SIZE - 10, &n);
-	cr_assert_eq(n, 10);
-	cr_assert_arr_eq(got, (uint8_t[10]){ 0 }, 10);
-	free(got);
+	assert_reads(&c, 100 * RFS_BLOCK_SIZE - 10, (uint8_t[10]){ 0 }, 10);
 	cfile_remove(&c);
 }
 
@@ -212,29 +225,24 @@ Test(cfile, a_file_cut_at_a_block_boundary_does_not_read)
 {
 	struct test_cfile c;
 	uint64_t bad = 0;
-	ssize_t n;
 
-	cfile_make(&c);
-	write_pattern(&c, 3 * RFS_BLOCK_SIZE, 0);
+	cfile_make_three_blocks(&c);
 	/* Drop the last slot: block 1 was sealed "not final", so the cut shows. */
 	cr_assert_eq(ftruncate(c.cf.fd, (off_t)rfs_slot_offset(2)), 0);
 	cr_assert_eq(cfile_reload(&c), 0);
 	cr_assert_eq(c.cf.size, 2 * RFS_BLOCK_SIZE);
-	free(read_copy(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, &n));
-	cr_assert_eq(n, -EIO);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE), -EIO);
 	cr_assert_eq(rfs_cfile_check(&c.cf, &bad), -EIO);
 	cr_assert_eq(bad, 1);
 	/* The block before it still reads. */
-	free(read_copy(&c, RFS_BLOCK_SIZE, 0, &n));
-	cr_assert_eq(n, RFS_BLOCK_SIZE);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 0), RFS_BLOCK_SIZE);
 	cfile_remove(&c);
 }
 
 Test(cfile, an_append_reseals_the_old_last_block_full_and_not_final)
 {
 	struct test_cfile c;
-	uint8_t want[RFS_BLOCK_SIZE + 100], *got;
-	ssize_t n;
+	uint8_t want[RFS_BLOCK_SIZE + 100];
 
 	cfile_make(&c);
 	write_pattern(&c, 1000, 0);
@@ -245,10 +253,7 @@ Test(cfile, an_append_reseals_the_old_last_block_full_and_not_final)
 	pattern(want, 1000, 0);
 	memset(want + 1000, 0, RFS_BLOCK_SIZE - 1000);
 	pattern(want + RFS_BLOCK_SIZE, 100, RFS_BLOCK_SIZE);
-	got = read_copy(&c, sizeof(want), 0, &n);
-	cr_assert_eq(n, (ssize_t)sizeof(want));
-	cr_assert_arr_eq(got, want, sizeof(want));
-	free(got);
+	assert_reads(&c, 0, want, sizeof(want));
 	cfile_remove(&c);
 }
 
@@ -257,7 +262,6 @@ Test(cfile, a_zero_byte_backing_file_is_an_empty_file)
 	struct test_cfile c;
 	uint64_t size = 1;
 	const char *why;
-	ssize_t n;
 
 	cfile_make(&c);
 	cr_assert_eq(ftruncate(c.cf.fd, 0), 0);
@@ -271,8 +275,7 @@ Test(cfile, a_zero_byte_backing_file_is_an_empty_file)
 	cr_assert_eq(cfile_reload(&c), 0);
 	cr_assert_eq(c.cf.size, 0);
 	cr_assert_eq(c.cf.hdr_flags & RFS_HDR_NONEMPTY, 0);
-	free(read_copy(&c, 100, 0, &n));
-	cr_assert_eq(n, 0);
+	cr_assert_eq(read_result(&c, 100, 0), 0);
 	cfile_remove(&c);
 }
 
@@ -301,19 +304,13 @@ Test(cfile, a_tampered_block_reads_as_EIO_and_its_neighbours_still_read)
 {
 	struct test_cfile c;
 	uint64_t bad = 0;
-	ssize_t n;
 
-	cfile_make(&c);
-	write_pattern(&c, 3 * RFS_BLOCK_SIZE, 0);
+	cfile_make_three_blocks(&c);
 	flip_byte(&c, (off_t)rfs_slot_offset(1) + RFS_BLOCK_NONCE + 17);
-	free(read_copy(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, &n));
-	cr_assert_eq(n, -EIO);
-	free(read_copy(&c, 3 * RFS_BLOCK_SIZE, 0, &n));
-	cr_assert_eq(n, -EIO, "a read that spans the bad block fails whole");
-	free(read_copy(&c, RFS_BLOCK_SIZE, 0, &n));
-	cr_assert_eq(n, RFS_BLOCK_SIZE);
-	free(read_copy(&c, RFS_BLOCK_SIZE, 2 * RFS_BLOCK_SIZE, &n));
-	cr_assert_eq(n, RFS_BLOCK_SIZE);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE), -EIO);
+	cr_assert_eq(read_result(&c, 3 * RFS_BLOCK_SIZE, 0), -EIO, "a read that spans the bad block fails whole");
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 0), RFS_BLOCK_SIZE);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 2 * RFS_BLOCK_SIZE), RFS_BLOCK_SIZE);
 	cr_assert_eq(rfs_cfile_check(&c.cf, &bad), -EIO);
 	cr_assert_eq(bad, 1);
 	/* A write into the bad block's neighbourhood must not launder it. */
@@ -325,18 +322,14 @@ Test(cfile, swapped_blocks_do_not_read)
 {
 	struct test_cfile c;
 	uint8_t a[RFS_SLOT_SIZE], b[RFS_SLOT_SIZE];
-	ssize_t n;
 
-	cfile_make(&c);
-	write_pattern(&c, 3 * RFS_BLOCK_SIZE, 0);
+	cfile_make_three_blocks(&c);
 	cr_assert_eq(pread(c.cf.fd, a, sizeof(a), (off_t)rfs_slot_offset(0)), (ssize_t)sizeof(a));
 	cr_assert_eq(pread(c.cf.fd, b, sizeof(b), (off_t)rfs_slot_offset(1)), (ssize_t)sizeof(b));
 	cr_assert_eq(pwrite(c.cf.fd, b, sizeof(b), (off_t)rfs_slot_offset(0)), (ssize_t)sizeof(b));
 	cr_assert_eq(pwrite(c.cf.fd, a, sizeof(a), (off_t)rfs_slot_offset(1)), (ssize_t)sizeof(a));
-	free(read_copy(&c, RFS_BLOCK_SIZE, 0, &n));
-	cr_assert_eq(n, -EIO);
-	free(read_copy(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, &n));
-	cr_assert_eq(n, -EIO);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 0), -EIO);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE), -EIO);
 	cfile_remove(&c);
 }
 
