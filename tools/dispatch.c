@@ -3,8 +3,9 @@
 **
 ** Owns: the common options (--passphrase-file, --vault, -h/--help), the check
 ** of the positional arguments, and the setup that a command's needs ask for:
-** unlocking its vault, opening its history (or finding its daemon), finding
-** its mount; then closing all of it once the command has run.
+** unlocking its vault, opening its history (through its daemon when one
+** serves it), or finding the mount whose daemon does the work; then closing
+** what was opened once the command has run.
 ** Must never: read a passphrase that the command does not need, print
 ** anything when setting up succeeds, or leave a vault unlocked or a history
 ** open once the command has run.
