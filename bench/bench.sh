@@ -10,6 +10,8 @@
 #   MEM_MB=2048     size of the file written then read while sampling RSS (mem)
 #   TARGETS="ext4 gocryptfs securefs recfs"
 #   RECFS=path      the recfs binary (default: a non-sanitizer build under the repo, then PATH)
+#   RECFS_BASE=path a second recfs binary (e.g. a build of an older commit): adds the target
+#                   recfs_base to TARGETS, and a recfs/recfs_base row to the ratios (an A/B in one run)
 #   RECFS_FLUSH=auto|0|1  time `recfs flush` inside the untar figure (auto: when the command exists)
 #   BENCH_DIR=/var/tmp/recfs-bench   scratch space; must be on the disk being compared (ext4)
 #   TAR_SRC=/usr/include             the small-file tree to unpack
@@ -19,6 +21,7 @@ ROUNDS=${ROUNDS:-3}
 SIZE_MB=${SIZE_MB:-256}
 MEM_MB=${MEM_MB:-2048}
 TARGETS=${TARGETS:-"ext4 gocryptfs securefs recfs"}
+if [[ -n "${RECFS_BASE:-}" && " $TARGETS " != *" recfs_base "* ]]; then TARGETS+=" recfs_base"; fi
 RECFS_FLUSH=${RECFS_FLUSH:-auto}
 BENCH_DIR=${BENCH_DIR:-/var/tmp/recfs-bench}
 TAR_SRC=${TAR_SRC:-/usr/include}
@@ -119,6 +122,9 @@ unmount_securefs() { fusermount3 -u "$1"; }
 create_recfs()  { "$RECFS" init "$1" --passphrase-file "$PASSFILE" --insecure-fast-kdf; }
 mount_recfs()   { "$RECFS" mount "$1" "$2" --passphrase-file "$PASSFILE"; }
 unmount_recfs() { "$RECFS" umount "$1"; }
+create_recfs_base()  { RECFS=$RECFS_BASE create_recfs "$@"; }
+mount_recfs_base()   { RECFS=$RECFS_BASE mount_recfs "$@"; }
+unmount_recfs_base() { RECFS=$RECFS_BASE unmount_recfs "$@"; }
 
 target_available() {
     local target=$1
@@ -126,7 +132,8 @@ target_available() {
         ext4) return 0 ;;
         gocryptfs|securefs) command -v "$target" >/dev/null || { SKIP_REASON[$target]="$target is not installed"; return 1; } ;;
         recfs) find_recfs || return 1 ;;
-        *) die "unknown target '$target' (known: ext4 gocryptfs securefs recfs)" ;;
+        recfs_base) [[ -x "${RECFS_BASE:-}" ]] || { SKIP_REASON[$target]="RECFS_BASE=${RECFS_BASE:-} is not executable"; return 1; } ;;
+        *) die "unknown target '$target' (known: ext4 gocryptfs securefs recfs recfs_base)" ;;
     esac
 }
 
@@ -137,8 +144,8 @@ mount_dir()  { echo "$BENCH_DIR/$1/mnt"; }
 find_daemon_pid() {
     local target=$1 mnt pid
     mnt=$(mount_dir "$target")
-    if [[ $target == recfs && -r "$(cipher_dir recfs)/lock" ]]; then
-        pid=$(head -n1 "$(cipher_dir recfs)/lock" | tr -cd '0-9')
+    if [[ $target == recfs* && -r "$(cipher_dir "$target")/lock" ]]; then
+        pid=$(head -n1 "$(cipher_dir "$target")/lock" | tr -cd '0-9')
         if [[ -n "$pid" && -d /proc/$pid ]]; then echo "$pid"; return 0; fi
     fi
     pgrep -n -f -- "${mnt}\$" || true
@@ -244,6 +251,7 @@ read_big()   { dd if="$1/big" of=/dev/null bs=1M status=none; }
 untar_tree() {
     tar -xf "$TAR_FILE" -C "$1" || return
     if [[ $2 == recfs ]] && recfs_flush_wanted; then "$RECFS" flush "$1" || return; fi
+    if [[ $2 == recfs_base ]] && recfs_flush_wanted; then "$RECFS_BASE" flush "$1" || return; fi
 }
 list_tree()  { ls -lR "$1/$TAR_TOP" > /dev/null; }
 cat_tree()   { find "$1/$TAR_TOP" -type f -exec cat {} + > /dev/null; }
@@ -395,7 +403,7 @@ print_tables() {
     echo
     row="| ratio |"; for t in "${tests[@]}"; do row+=" ${TEST_TITLE[$t]} |"; done; echo "$row"
     row="|---|";    for t in "${tests[@]}"; do row+="---|"; done; echo "$row"
-    for target in gocryptfs securefs ext4; do
+    for target in gocryptfs securefs ext4 recfs_base; do
         [[ " $TARGETS " == *" $target "* ]] || continue
         row="| recfs/$target |"
         for t in "${tests[@]}"; do row+=" $(ratio "$(median_of recfs "$t")" "$(median_of "$target" "$t")") |"; done
@@ -430,6 +438,7 @@ print_context() {
     echo "- scratch: $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR" | sed 's#ext2/ext3#ext4#'));" \
          "rounds: $ROUNDS; cold = remount$( (( CAN_DROP_CACHES )) && echo ' + drop_caches')"
     [[ " $TARGETS " == *" recfs "* && -n "${RECFS:-}" ]] && echo "- recfs: $RECFS"
+    [[ " $TARGETS " == *" recfs_base "* ]] && echo "- recfs_base: ${RECFS_BASE:-}"
     return 0
 }
 
