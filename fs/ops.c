@@ -27,6 +27,7 @@
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
 #include "fs/dname.h"
+#include "fs/faultpoint.h"
 #include "fs/history/history.h"
 #include "fs/log.h"
 #include "fs/xowner.h"
@@ -1304,6 +1305,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	int rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
 	int dfd;
 
+	RFS_FAULT_POINT("file_created", fs->v->dirfd);      /* its key entry written, not yet durable */
+
 	if (rc == 0 && (rc = dfd = inode_fd(fs, dir)) >= 0) {
 		rc = make_entry(fs, dir, dfd, name, sn.backing, &e, &in);
 		inode_fd_done(fs, dir);
@@ -1590,6 +1593,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	/* The key first: durable content whose key a cut lost would read as shredded. */
 	int rc = in->key ? rfs_keystore_sync(fs->v->ks, in->file_id) : 0;
 
+	RFS_FAULT_POINT("fsync_key_synced", fs->v->dirfd);
 	if (rc == 0 && (datasync ? fdatasync(fd) : fsync(fd)) != 0)
 		rc = -errno;
 	save_if_dirty(fs, in, fd, false);
@@ -2254,6 +2258,7 @@ int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const
 			fd = replace_file(fs, w, &sn, &st, src, size);
 		else
 			fd = revive_file(fs, w->dirfd, &sn, mode, uid, gid, rev, source);
+		RFS_FAULT_POINT("restore_linked", fs->v->dirfd);
 		rc = fd < 0 ? fd : 0;
 		/* The kernel looks the name up again and finds the new file. */
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,

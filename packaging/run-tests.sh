@@ -19,7 +19,7 @@ JOBS=${RECFS_TEST_JOBS:-2}
 DAEMON_LEAKS=${RECFS_TEST_DAEMON_LEAKS:-0}
 # shellcheck disable=SC2054  # b_sanitize takes a comma-separated list
 # -fno-sanitize-recover makes every UBSan finding fatal, so it fails the test instead of scrolling by.
-SETUP_OPTS=(-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all)
+SETUP_OPTS=(-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all -Dfault_points=true)
 
 PASSED=0
 FAILED=0

@@ -5,6 +5,7 @@
 ** or let two saves of one path share a commit.
 */
 #include "fs/history/internal.h"
+#include "fs/faultpoint.h"
 #include "fs/log.h"
 #include <git2/sys/repository.h>
 
@@ -2220,6 +2221,7 @@ static void mark_clean(struct rfs_history *h)
 	int rc = vault_durable(h);           /* "clean" promises live/ and keys/ as they are now */
 	if (rc == 0)
 		rc = write_head_record(h, true, digest);
+	RFS_FAULT_POINT("clean_marked", h->v->dirfd);
 	if (rc < 0)
 		rfs_log(LOG_WARNING, "history: cannot mark %s/%s as closed cleanly: %s; the next mount "
 		        "compares live/ with history", h->v->path, RFS_HISTORY_DIR, strerror(-rc));
@@ -2299,6 +2301,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		refused = rc == -ESTALE;
 		if (rc == 0) {               /* from here on a crash is a crash: the record says so */
 			int wrc = write_head_record(h, false, NULL);
+			RFS_FAULT_POINT("head_written", v->dirfd);
 			if (wrc < 0)
 				rfs_log(LOG_WARNING, "history: cannot mark %s/%s as open: %s", v->path,
 				        RFS_HISTORY_DIR, strerror(-wrc));

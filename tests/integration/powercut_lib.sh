@@ -1,7 +1,8 @@
 # powercut_lib.sh: a simulated power cut under a mounted vault (sourced after lib.sh).
 #
 # Owns: a loop-mounted ext4 image holding the vault, the cut itself (godown:
-# EXT4_IOC_SHUTDOWN with NOLOGFLUSH, so nothing more reaches the disk), and
+# EXT4_IOC_SHUTDOWN with NOLOGFLUSH, so nothing more reaches the disk; or the
+# daemon's own fault point, RECFS_FAULT_CUT), and
 # bringing the image back (kill the daemon, unmount both, mount the image again
 # so its journal is replayed). Workloads log what the kernel promised durable
 # (fsync returned) to a file OUTSIDE the image, and pc_check_promises reads
@@ -47,9 +48,15 @@ pc_mount() {
 # pc_cut: the power goes. Nothing written after this reaches the disk; the
 # daemon dies with it; the image comes back as a reboot would find it.
 pc_cut() {
+	"$GODOWN" "$PC_DISK" || die "godown failed on $PC_DISK"
+	pc_after_cut
+}
+
+# pc_after_cut: the rest of a cut that already happened (godown, or a fault
+# point inside the daemon): the daemon dies, the image comes back.
+pc_after_cut() {
 	local pid
 	pid=$(daemon_pid "$PC_M")
-	"$GODOWN" "$PC_DISK" || die "godown failed on $PC_DISK"
 	[ -n "$pid" ] && { kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
 	eval "IT_PID_$(mount_key "$PC_M")="
 	fusermount3 -uz "$PC_M" 2>/dev/null
@@ -160,4 +167,56 @@ pc_mount_quiet() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# pc_mount_cut_at NAME[:N] [mount args]: mount with the daemon's fault point
+# NAME armed (RECFS_FAULT_CUT; a build with -Dfault_points=true): its N-th pass
+# cuts the power to the image, and the daemon carries on as after a real cut.
+pc_mount_cut_at() {
+	local point=$1
+	shift
+	RECFS_FAULT_CUT=$point pc_mount "$@"
+}
+
+# pc_wait_cut NAME [SECS]: wait until the daemon's log says fault point NAME
+# cut the power; fatal if it never does (the window under test was not hit).
+pc_wait_cut() {
+	local i
+	for i in $(seq 1 $((${2:-30} * 10))); do
+		grep -qs "fault point $1: power cut done" "$PC_M.daemon.log" && return 0
+		sleep 0.1
+	done
+	die "fault point $1 never cut the power (a build without -Dfault_points=true?): $(tail -c 600 "$PC_M.daemon.log" | tr '\n' '|')"
+}
+
+# pc_slots DIR: the key-slot number (file id bytes 0..7, FORMAT.md) of every
+# ciphertext file under DIR (a vault's live/), one a line.
+pc_slots() {
+	python3 - "$1" <<'PY'
+import os, sys
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        if f == ".dirid" or f.startswith(".L"): continue
+        try:
+            with open(os.path.join(root, f), "rb") as fh: h = fh.read(12)
+        except OSError: continue
+        if len(h) == 12 and h[0:2] == b"\x01\x00":
+            print(int.from_bytes(h[4:12], "little"))
+PY
+}
+
+# pc_fill_disk: fill the image to the last block (root's reserve too): one big
+# file, then small ones until even those fail. pc_fill_disk's files are
+# $PC_DISK/fill*.
+pc_fill_disk() {
+	dd if=/dev/zero of="$PC_DISK/fill" bs=1M 2>/dev/null
+	python3 - "$PC_DISK/fill" <<'PY'
+import os, sys
+for i in range(100000):
+    try:
+        with open("%s.%d" % (sys.argv[1], i), "wb") as f: f.write(b"\0" * 4096)
+    except OSError:
+        break
+PY
+	sync -f "$PC_DISK/."
 }

@@ -1,0 +1,23 @@
+/*
+** faultpoint: named points in the daemon's write paths where a test can cut
+** the power (EXT4_IOC_SHUTDOWN with NOLOGFLUSH on the vault's file system), to
+** reach windows no outside timing can hit. Compiled in only with the meson
+** option fault_points (RFS_FAULT_POINTS); otherwise every point is nothing.
+** RECFS_FAULT_CUT=NAME[:N] in the daemon's environment arms one point: its
+** N-th pass (default 1) cuts, then the daemon carries on, and every later write
+** fails as after a power cut.
+** Must never: be compiled into a release build; read the environment there;
+** change what the code around a point does, except through the cut itself.
+*/
+#ifndef RECFS_FS_FAULTPOINT_H
+#define RECFS_FS_FAULTPOINT_H
+
+#ifdef RFS_FAULT_POINTS
+/* NAME's pass; dirfd: any descriptor on the vault's file system. */
+void rfs_fault_point(const char *name, int dirfd);
+#define RFS_FAULT_POINT(name, dirfd) rfs_fault_point((name), (dirfd))
+#else
+#define RFS_FAULT_POINT(name, dirfd) ((void)0)
+#endif
+
+#endif
