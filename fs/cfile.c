@@ -7,6 +7,7 @@
 ** the old file intact.
 */
 #include "fs/cfile.h"
+#include "fs/faultpoint.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -234,6 +235,18 @@ int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 	return write_header(&cf, 0);
 }
 
+/* To 0 bytes first, then the empty header: not a cut to the header alone, which
+** ext4 can commit before the header's rewrite (NONEMPTY with no block: EIO).
+** ext4 treats what follows as a rewrite (auto_da_alloc), and a cut in between
+** leaves 0 bytes: an empty file. */
+static int empty_then_header(struct rfs_cfile *cf, uint16_t flags)
+{
+	if (ftruncate(cf->fd, 0) != 0)
+		return -errno;
+	RFS_FAULT_POINT("emptied", cf->fd);
+	return write_header(cf, flags);
+}
+
 int rfs_cfile_reset(struct rfs_keystore *ks, int fd, uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE],
                     bool have_key, bool *new_key)
 {
@@ -257,11 +270,7 @@ int rfs_cfile_reset(struct rfs_keystore *ks, int fd, uint8_t *key, uint8_t file_
 			*new_key = true;
 		}
 	}
-	/* To 0 bytes first, so ext4 treats what follows as a rewrite (auto_da_alloc),
-	** and a cut before the header leaves a 0-byte file: an empty file. */
-	if (ftruncate(fd, 0) != 0)
-		return -errno;
-	rc = write_header(&cf, 0);
+	rc = empty_then_header(&cf, 0);
 	if (rc == 0)
 		memcpy(file_id, cf.file_id, RFS_FILE_ID_SIZE);
 	return rc;
@@ -435,13 +444,8 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 	if (size > RFS_MAX_PLAIN_SIZE)
 		return -EFBIG;
 	if (size == 0) {
-		/* 0 bytes, then the empty header: not a cut to the header alone,
-		** which ext4 can commit before the header's rewrite (NONEMPTY with
-		** no block: EIO). A cut in between leaves 0 bytes, an empty file. */
-		if (ftruncate(cf->fd, 0) != 0)
-			return -errno;
 		cf->size = 0;
-		return write_header(cf, cf->hdr_flags & ~RFS_HDR_NONEMPTY);
+		return empty_then_header(cf, cf->hdr_flags & ~RFS_HDR_NONEMPTY);
 	}
 	new_last = last_block(size);
 	if (size < old_size) {

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 static pthread_once_t armed_once = PTHREAD_ONCE_INIT;
 static char armed_name[64];
 static unsigned long armed_pass;
+static bool armed_sync;        /* ":sync": commit the journal first, as its 5 s timer would have */
 static atomic_ulong passes;
 
 static void arm(void)
@@ -37,25 +39,36 @@ static void arm(void)
 		return;
 	memcpy(armed_name, spec, n);
 	armed_name[n] = 0;
-	armed_pass = spec[n] == ':' ? strtoul(spec + n + 1, NULL, 10) : 1;
+	armed_pass = 1;
+	if (spec[n] == ':') {
+		char *end;
+		unsigned long pass = strtoul(spec + n + 1, &end, 10);
+		if (end != spec + n + 1)
+			armed_pass = pass;
+		armed_sync = strstr(end, "sync") != NULL;
+	}
 }
 
-static void cut(const char *name, int dirfd)
+static void cut(const char *name, int anyfd)
 {
 	uint32_t flags = RFS_EXT4_GOING_FLAGS_NOLOGFLUSH;
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* dirfd may be O_PATH */
-	int rc = fd < 0 || ioctl(fd, RFS_EXT4_IOC_SHUTDOWN, &flags) < 0 ? -errno : 0;
+	/* An O_PATH descriptor takes no ioctl: open the folder it names. */
+	int fd = fcntl(anyfd, F_GETFL) & O_PATH ? openat(anyfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+	                                         : fcntl(anyfd, F_DUPFD_CLOEXEC, 0);
+	int rc = 0;
 
+	if (fd < 0 || (armed_sync && syncfs(fd) != 0) || ioctl(fd, RFS_EXT4_IOC_SHUTDOWN, &flags) < 0)
+		rc = -errno;
 	if (fd >= 0)
 		close(fd);
 	rfs_log(LOG_WARNING, "fault point %s: power cut %s", name, rc ? strerror(-rc) : "done");
 }
 
-void rfs_fault_point(const char *name, int dirfd)
+void rfs_fault_point(const char *name, int anyfd)
 {
 	pthread_once(&armed_once, arm);
 	if (!armed_name[0] || strcmp(name, armed_name) != 0)
 		return;
 	if (atomic_fetch_add(&passes, 1) + 1 == armed_pass)
-		cut(name, dirfd);
+		cut(name, anyfd);
 }

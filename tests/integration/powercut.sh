@@ -83,11 +83,21 @@ pc_new_vault append
 # reseals the block final again.
 pc_mount
 pc_write grows.bin 8192 7
-python3 - "$PC_M/grows.bin" <<'PY'
-import os, sys
+# Every save so far is committed, so no history syncfs can make the append
+# durable behind the test's back; the appender keeps its descriptor open (no
+# close, no save) until the cut.
+"$RECFS" flush "$PC_M" || die "recfs flush failed"
+python3 - "$PC_M/grows.bin" "$IT_TMP/appended" <<'PY' &
+import os, sys, time
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
-os.write(fd, os.urandom(4096)); os.close(fd)        # no fsync
+os.write(fd, os.urandom(4096))                        # no fsync, no close
+open(sys.argv[2], "w").close()
+time.sleep(120)
 PY
+appender=$!
+on_exit "kill $appender 2>/dev/null"
+for _ in $(seq 1 200); do [ -e "$IT_TMP/appended" ] && break; sleep 0.05; done
+[ -e "$IT_TMP/appended" ] || die "the appender never wrote"
 ct=$(find "$PC_V/live" -type f -size $((60 + 3 * 4136))c | head -1)
 [ -n "$ct" ] || die "no 3-block ciphertext file for grows.bin"
 python3 - "$ct" <<'PY' || die "sync_file_range of the backing file failed"
@@ -101,6 +111,7 @@ if libc.sync_file_range(fd, 0, 60 + 2 * 4136, 1 | 2 | 4) != 0:
 os.close(fd)
 PY
 pc_cut
+kill "$appender" 2>/dev/null; wait "$appender" 2>/dev/null
 pc_mount
 pc_check_promises "an append cut short"
 umount_vault "$PC_M" "$PC_V"

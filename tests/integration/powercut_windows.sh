@@ -175,4 +175,26 @@ for who in "a $ra" "b $rb"; do
 done
 [ "$ra" = 0 ] || [ "$rb" = 0 ] || not_ok "both passwd runs failed ($ra, $rb)"
 
+# An O_TRUNC cuts the backing file to 0 bytes before it writes the new header;
+# a cut between the two, with the journal already committed (":sync"), leaves
+# a 0-byte backing file, which is an empty file (FORMAT.md), never EIO.
+pc_new_vault emptied
+pc_mount_cut_at emptied:1:sync
+pc_write form.txt 5000
+python3 - "$PC_M/form.txt" <<'PY' 2>/dev/null
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)   # the cut comes inside this open
+os.write(fd, b"new content\n")
+PY
+pc_wait_cut emptied
+pc_after_cut
+ct_sizes=$(find "$PC_V/live" -type f -name '[!.]*' -printf '%s\n' | sort -n | head -1)
+assert_eq "the cut left the backing file at 0 bytes" 0 "$ct_sizes"
+pc_mount
+pc_forget form.txt                  # opened with O_TRUNC: its content may be gone
+assert_eq "a file emptied by the cut reads as empty" "" "$(cat "$PC_M/form.txt" 2>&1)"
+check "and it can be written again" sh -c "printf again >'$PC_M/form.txt' && grep -qx again '$PC_M/form.txt'"
+umount_vault "$PC_M" "$PC_V"
+pc_verify_clean "a file emptied by a cut"
+
 finish
