@@ -4,7 +4,10 @@
 ** Writes keep two facts true at every syscall boundary that can be reached
 ** without a crash: the last block is sealed final, all others are full. Space
 ** is reserved with fallocate before anything is overwritten, so ENOSPC leaves
-** the old file intact.
+** the old file intact. A partial last block that a change of size rewrites
+** in place gets an undo entry first (fs/undo.h): a power cut between the
+** writeback of that block and the commit of the new size must not make bytes
+** that were durable unreadable.
 */
 #include "fs/cfile.h"
 #include "fs/faultpoint.h"
@@ -142,8 +145,7 @@ int rfs_cfile_stat_size(int fd, uint64_t *size)
 	return valid ? 0 : -EIO;
 }
 
-/* The header of fd and its key, authenticated; the size is not looked at. */
-static int load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
+int rfs_cfile_load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
                        uint8_t file_id_out[RFS_FILE_ID_SIZE], uint16_t *flags_out,
                        const char **why)
 {
@@ -187,7 +189,7 @@ int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 		return -errno;
 	if (st.st_size == 0)
 		return -ENODATA;      /* an empty file that has no header yet (FORMAT.md 5) */
-	rc = load_header(ks, fd, key_out, file_id_out, &flags, why);
+	rc = rfs_cfile_load_header(ks, fd, key_out, file_id_out, &flags, why);
 	if (rc < 0)
 		return rc;
 	*why = "file cut short or extended";
@@ -259,7 +261,7 @@ int rfs_cfile_reset(struct rfs_keystore *ks, int fd, uint8_t *key, uint8_t file_
 	if (have_key) {
 		memcpy(cf.file_id, file_id, RFS_FILE_ID_SIZE);
 	} else {
-		rc = load_header(ks, fd, key, cf.file_id, &flags, &why);
+		rc = rfs_cfile_load_header(ks, fd, key, cf.file_id, &flags, &why);
 		if (rc == -EPROTONOSUPPORT || rc == -ENOMEM)
 			return rc;    /* a newer format is not ours to overwrite */
 		if (rc < 0) {
@@ -312,6 +314,19 @@ static int reseal_block(struct rfs_cfile *cf, uint64_t old_size, uint64_t i, siz
 	return rc;
 }
 
+/* Before block i, as sealed in a file of old_size bytes, is rewritten in
+** place: its undo entry. Every call that returns 0 is matched by undo_end. */
+static int undo_begin(struct rfs_cfile *cf, uint64_t i, uint64_t old_size)
+{
+	return cf->undo ? rfs_undo_begin(cf->undo, cf->fd, cf->file_id, i, old_size) : 0;
+}
+
+static void undo_end(struct rfs_cfile *cf)
+{
+	if (cf->undo)
+		rfs_undo_end(cf->undo);
+}
+
 ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uint8_t **out)
 {
 	uint64_t size = cf->size, last, b0, b1, i;
@@ -362,7 +377,7 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, uint64_t off)
 {
 	uint64_t old_size = cf->size, new_size, end, b0, b1, i, new_last, old_last = 0;
-	bool reseal_old;
+	bool reseal_old, in_place;
 	uint8_t *out;
 	size_t out_len;
 	int rc;
@@ -422,12 +437,19 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 		if (rc < 0)
 			return rc;
 	}
-	if (reseal_old) {
+	if (old_size == 0 && cf->undo)
+		rfs_undo_fresh(cf->undo, cf->file_id);
+	/* A partial last block grows in place: its old seal stops authenticating
+	** at the old size the moment the new one reaches the disk. */
+	in_place = old_size % RFS_BLOCK_SIZE != 0 && new_size > old_size;
+	if (in_place && (rc = undo_begin(cf, old_last, old_size)) < 0)
+		return rc;
+	if (reseal_old)
 		rc = reseal_block(cf, old_size, old_last, RFS_BLOCK_SIZE, false);
-		if (rc < 0)
-			return rc;
-	}
-	rc = pwrite_full(cf->fd, out, out_len, rfs_slot_offset(b0));
+	if (rc == 0)
+		rc = pwrite_full(cf->fd, out, out_len, rfs_slot_offset(b0));
+	if (in_place)
+		undo_end(cf);
 	if (rc < 0)
 		return rc;
 	cf->size = new_size;
@@ -449,13 +471,18 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 	}
 	new_last = last_block(size);
 	if (size < old_size) {
-		rc = reseal_block(cf, old_size, new_last, block_len(size, new_last), true);
+		/* The cut block is resealed before the file is cut: until the new
+		** size is committed, its old seal is what the old size needs. */
+		rc = undo_begin(cf, new_last, old_size);
 		if (rc < 0)
 			return rc;
-		if (ftruncate(cf->fd, (off_t)rfs_cipher_size(size)) != 0)
-			return -errno;
-		cf->size = size;
-		return 0;
+		rc = reseal_block(cf, old_size, new_last, block_len(size, new_last), true);
+		if (rc == 0 && ftruncate(cf->fd, (off_t)rfs_cipher_size(size)) != 0)
+			rc = -errno;
+		undo_end(cf);
+		if (rc == 0)
+			cf->size = size;
+		return rc;
 	}
 	/* Growing: the gap becomes holes; only the old and new last blocks are written. */
 	/* Reserve only the two slots written, not the gap: a sparse file stays sparse. */
@@ -470,10 +497,14 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 			return rc;
 	} else {
 		old_last = last_block(old_size);
-		bool same = old_last == new_last;
+		bool same = old_last == new_last, partial = old_size % RFS_BLOCK_SIZE != 0;
 
+		if (partial && (rc = undo_begin(cf, old_last, old_size)) < 0)
+			return rc;
 		rc = reseal_block(cf, old_size, old_last,
 		                  same ? block_len(size, new_last) : RFS_BLOCK_SIZE, same);
+		if (partial)
+			undo_end(cf);
 		if (rc < 0)
 			return rc;
 		if (same) {
@@ -515,26 +546,169 @@ int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block)
 	return 0;
 }
 
-int rfs_cfile_repair_cut_append(struct rfs_cfile *cf)
-{
-	uint8_t ct[RFS_SLOT_SIZE], plain[RFS_BLOCK_SIZE];
-	uint64_t last;
-	int rc;
+/* ---- after a crash ------------------------------------------------------ */
 
-	/* Only a full last block can have been resealed "not final" for an append
-	** whose growth a power cut then lost; a partial one cannot be told apart. */
-	if (cf->size == 0 || cf->size % RFS_BLOCK_SIZE != 0)
-		return -EIO;
-	last = last_block(cf->size);
-	rc = pread_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
-	if (rc < 0)
-		return rc;
-	if (rfs_block_open(plain, ct, sizeof(ct), last, false, cf->file_id, cf->key) != 0)
-		return -EIO;
-	rfs_block_seal(ct, plain, RFS_BLOCK_SIZE, last, true, cf->file_id, cf->key);
+/* Whether the len + 40 bytes at ct open as block i of this file, final or not. */
+static bool opens_as(struct rfs_cfile *cf, const uint8_t *ct, size_t len, uint64_t i, bool final)
+{
+	uint8_t plain[RFS_BLOCK_SIZE];
+	bool ok = rfs_block_open(plain, ct, len + RFS_BLOCK_OVERHEAD, i, final, cf->file_id,
+	                         cf->key) == 0;
+
 	sodium_memzero(plain, sizeof(plain));
-	rc = pwrite_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(last));
+	return ok;
+}
+
+/* The undo entry the crash left, written back when the block it holds no
+** longer authenticates at the size on disk (disk_size) and the entry's does:
+** at that size, or, when the entry's block was the last, at its own smaller
+** size, to which the file is then cut (what lies past it was never synced).
+** 0 when written back, -ENOENT when it does not apply, or -errno. */
+static int apply_undo(struct rfs_cfile *cf, uint64_t disk_size)
+{
+	struct rfs_undo_entry e;
+	uint8_t ct[RFS_SLOT_SIZE];
+	uint64_t i;
+	size_t len;
+	int rc = cf->undo ? rfs_undo_leftover(cf->undo, cf->file_id, &e) : -ENOENT;
+
+	if (rc < 0)
+		return -ENOENT;
+	i = e.index;
+	if (disk_size < e.size || (disk_size > e.size && i != last_block(e.size)))
+		return -ENOENT;
+	len = block_len(disk_size, i);
+	if (pread_full(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i)) == 0 &&
+	    opens_as(cf, ct, len, i, i == last_block(disk_size)))
+		return -ENOENT;              /* that block is whole: nothing to undo */
+	if (!opens_as(cf, e.slot, e.slot_len - RFS_BLOCK_OVERHEAD, i, i == last_block(e.size)))
+		return -ENOENT;
+	rc = pwrite_full(cf->fd, e.slot, e.slot_len, rfs_slot_offset(i));
+	if (rc == 0 && disk_size > e.size && ftruncate(cf->fd, (off_t)rfs_cipher_size(e.size)) != 0)
+		rc = -errno;
 	if (rc == 0 && fdatasync(cf->fd) != 0)
 		rc = -errno;
+	if (rc == 0)
+		cf->size = e.size;
 	return rc;
+}
+
+/* Reseal full block i, which opens with the other final flag, with this one. */
+static int reseal_final(struct rfs_cfile *cf, uint64_t i, bool final)
+{
+	uint8_t ct[RFS_SLOT_SIZE], plain[RFS_BLOCK_SIZE];
+	int rc = pread_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(i));
+
+	if (rc == 0 && rfs_block_open(plain, ct, sizeof(ct), i, !final, cf->file_id, cf->key) != 0)
+		rc = -EIO;
+	if (rc == 0) {
+		rfs_block_seal(ct, plain, RFS_BLOCK_SIZE, i, final, cf->file_id, cf->key);
+		rc = pwrite_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(i));
+	}
+	sodium_memzero(plain, sizeof(plain));
+	return rc;
+}
+
+/* The longest prefix of whole blocks that authenticate: whole slots that open
+** (a full block with either final flag: an append's or a truncation's reseal
+** may not have reached the disk), zero slots inside it (holes), and a partial
+** last block that opens final. -EIO when a block that opens follows one that
+** does not (not a torn tail). *keep_size is the prefix's plaintext size. */
+static int whole_prefix(struct rfs_cfile *cf, uint64_t cipher_size, uint64_t *keep_size)
+{
+	uint64_t n = cipher_size - RFS_HEADER_SIZE, full = n / RFS_SLOT_SIZE, i;
+	size_t rem = (size_t)(n % RFS_SLOT_SIZE);
+	uint64_t nslots = full + (rem > RFS_BLOCK_OVERHEAD), keep = 0;
+	bool torn = false;
+
+	for (i = 0; i < nslots; i++) {
+		uint8_t ct[RFS_SLOT_SIZE];
+		size_t len = i < full ? RFS_BLOCK_SIZE : rem - RFS_BLOCK_OVERHEAD;
+		bool good, hole;
+
+		if (pread_full(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i)) < 0)
+			return -EIO;
+		hole = len == RFS_BLOCK_SIZE && rfs_slot_is_hole(ct, RFS_SLOT_SIZE);
+		good = !hole && (opens_as(cf, ct, len, i, true) ||
+		                 (len == RFS_BLOCK_SIZE && opens_as(cf, ct, len, i, false)));
+		if (good && torn)
+			return -EIO;             /* damage inside the file, not a torn tail */
+		if (good)
+			keep = i * RFS_BLOCK_SIZE + len;
+		else if (!hole)
+			torn = true;
+	}
+	/* Zero slots at the end are space reserved and never written, not holes. */
+	*keep_size = keep;
+	return 0;
+}
+
+int rfs_cfile_after_crash(struct rfs_cfile *cf, enum rfs_cfile_fix *fix)
+{
+	struct stat st;
+	uint64_t disk_size, keep, i, last;
+	bool valid, nonempty = cf->hdr_flags & RFS_HDR_NONEMPTY;
+	int rc;
+
+	*fix = RFS_FIX_NONE;
+	if (fstat(cf->fd, &st) != 0)
+		return -errno;
+	if ((uint64_t)st.st_size < RFS_HEADER_SIZE)
+		return -EIO;
+	disk_size = rfs_plain_size((uint64_t)st.st_size, &valid);
+	cf->size = valid ? disk_size : 0;
+	if (valid && nonempty == (disk_size > 0) && rfs_cfile_check(cf, &i) == 0)
+		return 0;
+	if (valid && nonempty && (rc = apply_undo(cf, disk_size)) != -ENOENT) {
+		if (rc < 0)
+			return rc;
+		*fix = RFS_FIX_UNDONE;
+		if (rfs_cfile_check(cf, &i) == 0)
+			return 0;
+		if (fstat(cf->fd, &st) != 0)     /* damaged elsewhere too: on to the tail */
+			return -errno;
+		disk_size = cf->size;
+	}
+	rc = whole_prefix(cf, (uint64_t)st.st_size, &keep);
+	if (rc < 0)
+		return rc;
+	if (!valid || keep < disk_size || keep == 0)
+		*fix = RFS_FIX_CUT;
+	else if (*fix == RFS_FIX_NONE)
+		*fix = RFS_FIX_RESEALED;
+	if (keep == 0) {
+		/* Nothing authenticates: an empty file (0 bytes first, FORMAT.md 5). */
+		if (ftruncate(cf->fd, 0) != 0)
+			return -errno;
+		rc = write_header(cf, cf->hdr_flags & ~RFS_HDR_NONEMPTY);
+		if (rc == 0 && fdatasync(cf->fd) != 0)
+			rc = -errno;
+		cf->size = 0;
+		return rc;
+	}
+	/* Cut first, then reseal: a cut in between leaves blocks that open with
+	** the other final flag, which the next recovery reseals in turn. */
+	if (rfs_cipher_size(keep) < (uint64_t)st.st_size && ftruncate(cf->fd, (off_t)rfs_cipher_size(keep)) != 0)
+		return -errno;
+	if (fdatasync(cf->fd) != 0)
+		return -errno;
+	cf->size = keep;
+	last = last_block(keep);
+	for (i = 0; i <= last; i++) {
+		uint8_t ct[RFS_SLOT_SIZE];
+		bool final = i == last;
+
+		if (final && keep % RFS_BLOCK_SIZE != 0)
+			break;                   /* a partial last block: it opened final */
+		rc = pread_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(i));
+		if (rc == 0 && !rfs_slot_is_hole(ct, sizeof(ct)) && !opens_as(cf, ct, RFS_BLOCK_SIZE, i, final))
+			rc = reseal_final(cf, i, final);
+		if (rc < 0)
+			return rc;
+	}
+	if (!nonempty && (rc = write_header(cf, cf->hdr_flags | RFS_HDR_NONEMPTY)) < 0)
+		return rc;
+	if (fdatasync(cf->fd) != 0)
+		return -errno;
+	return rfs_cfile_check(cf, &i) == 0 ? 0 : -EIO;
 }

@@ -3,7 +3,9 @@
 **
 ** Owns: mapping plaintext offsets to slots, read-modify-write of partial
 ** blocks, keeping the final-block flag and the header's NONEMPTY flag true,
-** holes, and truncation up and down.
+** holes, truncation up and down, the undo entry (fs/undo.h) before a block
+** whose old sealed form holds durable bytes is rewritten in place, and, after
+** a crash only, putting right what a power cut left half written.
 ** Must never: return bytes that did not authenticate, or write a plaintext byte.
 ** Not thread-safe: the caller serialises writers (and readers against writers).
 */
@@ -14,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "crypto/keystore.h"
+#include "fs/undo.h"
 
 struct rfs_cfile {
 	int fd;                       /* backing file, O_RDWR or O_RDONLY */
@@ -21,6 +24,7 @@ struct rfs_cfile {
 	uint8_t file_id[RFS_FILE_ID_SIZE];
 	uint16_t hdr_flags;
 	uint64_t size;                /* plaintext size */
+	struct rfs_undo *undo;        /* NULL: no undo entries (a file not yet named, recovery) */
 };
 
 /* Read the header of fd, load and check the file's key into key_out
@@ -31,6 +35,12 @@ struct rfs_cfile {
 int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
                    uint8_t file_id_out[RFS_FILE_ID_SIZE], uint16_t *flags_out,
                    const char **why);
+
+/* The header of fd and its key, authenticated; the size is not looked at.
+** Same errors as rfs_cfile_load, but for the size. */
+int rfs_cfile_load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
+                          uint8_t file_id_out[RFS_FILE_ID_SIZE], uint16_t *flags_out,
+                          const char **why);
 
 /* Give a new, empty backing file (size 0) a fresh id, key and header. */
 int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
@@ -65,10 +75,24 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size);
 /* Authenticate every slot (for fsck). 0, or -EIO with the block number in *bad_block. */
 int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block);
 
-/* After a crash only (never on a vault closed cleanly): an append whose
-** growth a power cut lost leaves the old full last block sealed "not final".
-** If that is all that is wrong, reseal it final and fdatasync. 0 when
-** repaired, -EIO when the file is damaged some other way, or -errno. */
-int rfs_cfile_repair_cut_append(struct rfs_cfile *cf);
+/* What rfs_cfile_after_crash did. */
+enum rfs_cfile_fix {
+	RFS_FIX_NONE,                 /* the file authenticates as it is */
+	RFS_FIX_UNDONE,               /* its undo entry was written back: the last durable state */
+	RFS_FIX_RESEALED,             /* blocks resealed with the right final flag; nothing lost */
+	RFS_FIX_CUT,                  /* a torn tail cut off: the longest prefix that authenticates */
+};
+
+/* After a crash only (never on a vault closed cleanly): cf has its header
+** loaded (rfs_cfile_load_header) on a descriptor open for writing, and
+** cf->undo, if set, may hold the entry the crash left. Put right what a
+** power cut left half written: write the undo entry back when the block it
+** holds no longer authenticates at the size on disk; reseal blocks whose
+** final flag an append or a truncation left wrong; cut a torn tail (blocks
+** that do not authenticate, or slots never written, up to the end) back to
+** the longest prefix that does. Every change is fdatasync'd. Sets cf->size.
+** 0 (with *fix), -EIO when the damage is not of that kind (a bad block
+** followed by good ones, a bad header), or -errno. */
+int rfs_cfile_after_crash(struct rfs_cfile *cf, enum rfs_cfile_fix *fix);
 
 #endif

@@ -817,6 +817,7 @@ static int set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size, struct 
 		pthread_rwlock_wrlock(&in->content);
 		rfs_history_before_write(fs->history, in->file_id);
 		cfile_of(in, fd, &cf);
+		cf.undo = fs->v->undo;
 		rc = rfs_cfile_truncate(&cf, (uint64_t)size);
 		if (rc == 0 && cf.size != in->size) {
 			mark_resize(in, in->size, cf.size);
@@ -1093,6 +1094,8 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 	if (rc == 0) {
 		rfs_dname_remove_long(dfd, sn.backing);
 		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
+		if (victim && victim->key)
+			rfs_undo_drop(fs->v->undo, victim->file_id);
 		note_deleted(fs, dir, name, sn.backing, &st, victim);
 		if (victim)
 			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
@@ -1532,6 +1535,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	pthread_rwlock_wrlock(&in->content);
 	rfs_history_before_write(fs->history, in->file_id);
 	cfile_of(in, fh_of(fi)->fd, &cf);
+	cf.undo = fs->v->undo;
 	n = rfs_cfile_write(&cf, (const uint8_t *)buf, size, (uint64_t)off);
 	if (n > 0) {
 		if (in->size > 0 && block_of(in->size - 1) < block_of((uint64_t)off))
@@ -1592,10 +1596,13 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	int fd = fh_of(fi)->fd;
 	/* The key first: durable content whose key a cut lost would read as shredded. */
 	int rc = in->key ? rfs_keystore_sync(fs->v->ks, in->file_id) : 0;
+	uint64_t undo = in->key ? rfs_undo_file_sync_begin(fs->v->undo, in->file_id) : 0;
 
 	RFS_FAULT_POINT("fsync_key_synced", fs->v->dirfd);
 	if (rc == 0 && (datasync ? fdatasync(fd) : fsync(fd)) != 0)
 		rc = -errno;
+	if (in->key)                   /* durable now: its undo entry is needless */
+		rfs_undo_file_sync_done(fs->v->undo, in->file_id, undo, rc == 0);
 	save_if_dirty(fs, in, fd, false);
 	fuse_reply_err(req, -rc);
 }

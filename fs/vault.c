@@ -336,6 +336,9 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 		snprintf(err, errsz, "%s: cannot open key store: %s", v->path, strerror(-rc));
 		goto fail;
 	}
+	rc = rfs_undo_open(v->dirfd, &v->undo);
+	if (rc < 0)
+		goto fail;
 	*out = v;
 	return 0;
 fail:
@@ -353,6 +356,7 @@ void rfs_vault_close(struct rfs_vault *v)
 		return;
 	if (v->ks)
 		rfs_keystore_close(v->ks);
+	rfs_undo_close(v->undo);
 	rfs_keys_free(v->keys);
 	if (v->live_fd >= 0)
 		close(v->live_fd);

@@ -17,6 +17,7 @@
 #include "crypto/keyslot.h"
 #include "crypto/keystore.h"
 #include "crypto/subkeys.h"
+#include "fs/undo.h"
 
 #define RFS_CONF_NAME "recfs.conf"
 #define RFS_KEYS_DIR "keys"
@@ -34,6 +35,7 @@ struct rfs_vault {
 	struct rfs_conf conf;
 	struct rfs_keys *keys;       /* sodium_malloc, read-only */
 	struct rfs_keystore *ks;
+	struct rfs_undo *undo;       /* VAULT/undo/, made at its first entry */
 };
 
 enum {

@@ -1566,7 +1566,11 @@ int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid)
 ** history (which recovery would commit as a newer, wrong version). */
 static int vault_durable(struct rfs_history *h)
 {
-	return syncfs(h->v->dirfd) == 0 ? 0 : -errno;
+	uint64_t token = rfs_undo_vault_sync_begin(h->v->undo);
+	int rc = syncfs(h->v->dirfd) == 0 ? 0 : -errno;
+
+	rfs_undo_vault_sync_done(h->v->undo, token, rc == 0);   /* undo entries it made needless */
+	return rc;
 }
 
 int rfs_h_publish(struct rfs_history *h)

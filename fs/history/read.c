@@ -541,9 +541,10 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 	d->h = h;
 	d->out_fd = out_fd;
 	int rc = entry_size_of(h, e, &d->total);
-	if (rc == 0)
+	bool empty = rc == 0 && d->total == 0;   /* a 0-byte file is an empty file (FORMAT.md 5) */
+	if (rc == 0 && !empty)
 		rc = d->total < RFS_HEADER_SIZE ? -EIO : for_each_piece(h, e, put_plain, d);
-	if (rc == 0 && (d->ncarry || !d->have_hdr))
+	if (rc == 0 && !empty && (d->ncarry || !d->have_hdr))
 		rc = -EIO;
 	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
 		rc = -EIO;                       /* cut back to the header */
@@ -990,6 +991,12 @@ long rfs_history_leftovers(struct rfs_vault *v, bool remove, rfs_leftover_fn fn,
 		struct pack_leftover pl = { fn, arg };
 		snprintf(packdir, sizeof packdir, "%s/%s/objects/pack", v->path, RFS_HISTORY_DIR);
 		found = rfs_pack_leftovers(packdir, remove, on_pack_leftover, &pl);
+		/* libgit2's lock of the ref, left by a daemon killed (or a power cut)
+		** while the ref moved: every later move would fail on it for ever. */
+		char ref_lock[PATH_MAX];
+		snprintf(ref_lock, sizeof ref_lock, "%s/%s/%s.lock", v->path, RFS_HISTORY_DIR, RFS_HISTORY_REF);
+		if (remove)
+			(void)unlink(ref_lock);
 	}
 	long views = found < 0 ? 0 : view_leftovers(v, remove, fn, arg);
 	return found < 0 ? found : views < 0 ? views : found + views;

@@ -1,8 +1,9 @@
 /*
 ** recover: bring history in line with live/ at open (after a crash), and
 ** the tree comparison that verify shares.
-** Must never: change live/ (but to reseal, after a real crash only, a last
-** block that a cut append left "not final"); commit anything but what live/
+** Must never: change live/ (but, after a real crash only, to put right a
+** file a power cut left half written: rfs_cfile_after_crash writes its undo
+** entry back, reseals, or cuts a torn tail); commit anything but what live/
 ** holds, nor a file, name or link target of live/ that does not authenticate.
 */
 #include "fs/history/internal.h"
@@ -72,6 +73,15 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 	return strcpy(p, path);
 }
 
+static bool tree_has(git_tree *t, const char *path)
+{
+	git_tree_entry *e = NULL;
+	if (!t || !path[0] || git_tree_entry_bypath(&e, t, path) < 0)
+		return false;
+	git_tree_entry_free(e);
+	return true;
+}
+
 struct diff_walk {
 	struct rfs_history *h;
 	git_tree *a, *b;
@@ -96,9 +106,11 @@ static int on_delta(const git_diff_delta *d, float progress, void *arg)
 	w->last = owner;
 	char what = 'M';
 	bool owner_is_path = !strcmp(owner, path);
-	if (owner_is_path && d->status == GIT_DELTA_ADDED)
+	/* A folder's .dirid, a chunk or a side file gone with its owner (rm -r,
+	** unlink of a chunked file) deletes the owner; one that came with it adds it. */
+	if (d->status == GIT_DELTA_ADDED && (owner_is_path || !tree_has(w->a, owner)))
 		what = 'A';
-	else if (owner_is_path && d->status == GIT_DELTA_DELETED)
+	else if (d->status == GIT_DELTA_DELETED && (owner_is_path || !tree_has(w->b, owner)))
 		what = 'D';
 	int rc = w->cb(w->h, owner, what, w->arg);
 	return rc ? (w->rc = rc) : 0;
@@ -122,6 +134,48 @@ int rfs_h_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_tree_di
 	return w.rc;
 }
 
+/* Files a power cut left half written and recovery put right: cipher path, what was done. */
+struct fix_notes {
+	char **cpath, **note;
+	size_t n;
+};
+
+static const char *note_of(const struct fix_notes *fn, const char *cpath)
+{
+	for (size_t i = 0; i < fn->n; i++)
+		if (!strcmp(fn->cpath[i], cpath))
+			return fn->note[i];
+	return NULL;
+}
+
+static int note_add(struct fix_notes *fn, const char *cpath, const char *note)
+{
+	char **c = realloc(fn->cpath, (fn->n + 1) * sizeof *c);
+	if (c)
+		fn->cpath = c;
+	char **t = c ? realloc(fn->note, (fn->n + 1) * sizeof *t) : NULL;
+	if (t)
+		fn->note = t;
+	if (!t || !(c[fn->n] = strdup(cpath)))
+		return -ENOMEM;
+	if (!(t[fn->n] = strdup(note))) {
+		free(c[fn->n]);
+		return -ENOMEM;
+	}
+	fn->n++;
+	return 0;
+}
+
+static void notes_free(struct fix_notes *fn)
+{
+	for (size_t i = 0; i < fn->n; i++) {
+		free(fn->cpath[i]);
+		free(fn->note[i]);
+	}
+	free(fn->cpath);
+	free(fn->note);
+}
+
 struct recovery {
 	git_tree *old, *now;
 	struct rfs_event *ev;
@@ -129,12 +183,29 @@ struct recovery {
 	char **bad;                       /* cipher paths left out: they do not authenticate */
 	size_t nbad;
 	bool repaired;                    /* a file of live/ was resealed: capture live/ again */
+	struct fix_notes *notes;          /* what was put right, kept across that second pass */
 };
 
+/* What recovery says of a file it put right after a power cut (fs/cfile.h). */
+static const char *fix_note(enum rfs_cfile_fix fix, uint64_t size, char *buf, size_t bufsz)
+{
+	if (fix == RFS_FIX_CUT)
+		snprintf(buf, bufsz, "cut to %llu bytes by the power cut", (unsigned long long)size);
+	else if (fix == RFS_FIX_UNDONE)
+		snprintf(buf, bufsz, "its last block rewritten in place when the power cut came; "
+		         "put back as it was last made durable (%llu bytes)", (unsigned long long)size);
+	else
+		snprintf(buf, bufsz, "a block's final mark left wrong by the power cut; resealed, "
+		         "nothing lost");
+	return buf;
+}
+
 /* Whether the live/ file or symlink at cpath authenticates (header, key,
-** every block; a link's target). NULL when it does, else why not. */
+** every block; a link's target). NULL when it does, else why not. After a
+** real crash a file a power cut left half written is put right first
+** (rfs_cfile_after_crash): *repaired, and note says what was done. */
 static const char *live_fails(struct rfs_history *h, const char *cpath, const char *clear,
-                              bool *repaired)
+                              bool *repaired, char *note, size_t notesz)
 {
 	struct stat st;
 	if (rfs_h_stat_live(h, cpath, &st) < 0)
@@ -149,31 +220,37 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
 	}
 	if (!S_ISREG(st.st_mode))
 		return NULL;
-	int fd = rfs_h_open_live(h, cpath, O_RDWR);   /* O_RDWR: a cut append may be resealed */
+	int fd = rfs_h_open_live(h, cpath, O_RDWR);   /* O_RDWR: a power cut's leftovers are put right */
 	if (fd < 0)
 		fd = rfs_h_open_live(h, cpath, 0);
 	uint8_t *key = rfs_key_alloc();
-	struct rfs_cfile cf = { .fd = fd, .key = key };
+	struct rfs_cfile cf = { .fd = fd, .key = key, .undo = h->v->undo };
 	const char *why = NULL;
+	enum rfs_cfile_fix fix;
 	uint64_t bad;
-	int rc = 0;
+	int rc = fd < 0 || !key ? 0 : rfs_cfile_load(h->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why);
 	if (fd < 0 || !key)
 		why = fd < 0 ? "cannot be read" : "out of memory";
-	else if ((rc = rfs_cfile_load(h->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why)) == -ENODATA)
+	else if (rc == -ENODATA)
 		why = NULL;                    /* 0 bytes: an empty file (FORMAT.md 5) */
 	else if (rc < 0)
 		why = why ? why : "its header or key does not authenticate";
 	else if (rfs_cfile_stat_size(fd, &cf.size) < 0)
 		why = "its size is not that of any content (cut short?)";
-	else if (rfs_cfile_check(&cf, &bad) < 0) {
-		bool last = bad == (cf.size - 1) / RFS_BLOCK_SIZE;
-		if (h->after_crash && last && rfs_cfile_repair_cut_append(&cf) == 0 &&
-		    rfs_cfile_check(&cf, &bad) == 0) {
-			*repaired = true;
-			rfs_log(LOG_NOTICE, "history: %s: an append cut short by a power cut left its "
-			        "last block marked not final; resealed, nothing lost", clear);
+	else if (rfs_cfile_check(&cf, &bad) < 0)
+		why = "a block does not authenticate";
+	const char *why_load = why;
+	if (why && h->after_crash && fd >= 0 && key && (rc == 0 || (rc == -EIO &&
+	    rfs_cfile_load_header(h->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why_load) == 0))) {
+		if (rfs_cfile_after_crash(&cf, &fix) < 0) {
+			why = "a block does not authenticate, and not only at its end";
 		} else {
-			why = "a block does not authenticate";
+			why = NULL;
+			*repaired = fix != RFS_FIX_NONE;
+			if (fix != RFS_FIX_NONE)
+				rfs_log(LOG_NOTICE, "history: %s: %s", clear, fix_note(fix, cf.size, note, notesz));
+			if (fix == RFS_FIX_RESEALED)
+				note[0] = 0;           /* nothing lost: the version is as it was saved */
 		}
 	}
 	rfs_key_free(key);
@@ -225,9 +302,14 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 		r->cap = cap;
 	}
 	char *clear = rfs_h_clear_of(h, what == 'D' ? r->old : r->now, cpath);
+	char note[200] = "";
 	const char *why = what == 'D' || !cpath[0] ? NULL
 	                  : !clear ? "its name does not authenticate"
-	                  : live_fails(h, cpath, clear, &r->repaired);
+	                  : live_fails(h, cpath, clear, &r->repaired, note, sizeof note);
+	if (!why && note[0] && note_add(r->notes, cpath, note) < 0) {
+		free(clear);
+		return -ENOMEM;
+	}
 	if (why) {                           /* never signed into history: named, left out */
 		char **bad = realloc(r->bad, (r->nbad + 1) * sizeof *bad);
 		if (!bad || !(bad[r->nbad] = strdup(cpath))) {
@@ -253,7 +335,7 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 	e->path = clear ? clear : rfs_strdup0(cpath);
 	e->path_old = rfs_strdup0(NULL);
 	e->restored_from = rfs_strdup0(NULL);
-	e->property = rfs_strdup0(NULL);
+	e->property = rfs_strdup0(note_of(r->notes, cpath));   /* what recovery did to it, if anything */
 	return e->path && e->path_old && e->restored_from && e->property ? 0 : -ENOMEM;
 }
 
@@ -307,9 +389,11 @@ int rfs_h_recover(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->git_lock);
 	bool again = true;                   /* once more after a repair changed live/ */
+	bool crash = h->after_crash;
+	struct fix_notes notes = { 0 };
 start:;
 	git_oid now_oid;
-	struct recovery r = { 0 };
+	struct recovery r = { .notes = &notes };
 	int rc = rfs_h_capture_live(h, &now_oid);
 	if (rc == 0 && git_tree_lookup(&r.now, h->repo, &now_oid) < 0)
 		rc = -EIO;
@@ -353,7 +437,10 @@ start:;
 		        files == 1 ? "" : "s", git_oid_tostr(hex, sizeof hex, &commit));
 	}
 out:
+	if (rc == 0 && crash)
+		rfs_undo_drop_leftovers(h->v->undo);   /* what the crash left is dealt with */
 	recovery_free(&r);
+	notes_free(&notes);
 	pthread_mutex_unlock(&h->git_lock);
 	return rc;
 }

@@ -9,6 +9,7 @@
 . "$(dirname "$0")/powercut_lib.sh"
 
 pc_setup 256
+pc_hold_writeback
 
 # A new folder's .dirid must be durable before mkdir replies: a file fsync'd in
 # a folder made seconds before the cut reads back, and the folder lists.

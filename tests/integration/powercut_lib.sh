@@ -32,6 +32,18 @@ pc_setup() {
 	pc_new_vault vault
 }
 
+# pc_hold_writeback: no periodic writeback (vm.dirty_writeback_centisecs = 0)
+# until the test ends, so a window made exact with sync_file_range stays exact
+# on a loaded machine: only what the test writes back reaches the disk. For the
+# scenarios of one window, not for the random test (real writeback is part of
+# what it cuts).
+pc_hold_writeback() {
+	local knob=/proc/sys/vm/dirty_writeback_centisecs old
+	old=$(cat "$knob") || die "cannot read $knob"
+	on_exit "echo '$old' >'$knob'"
+	echo 0 >"$knob" || die "cannot set $knob"
+}
+
 # pc_new_vault NAME: a fresh vault on the image for the next scenario, with
 # nothing promised yet.
 pc_new_vault() {

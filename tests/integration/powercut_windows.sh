@@ -9,6 +9,7 @@
 . "$(dirname "$0")/powercut_lib.sh"
 
 pc_setup 256
+pc_hold_writeback
 
 # Slot numbers are never handed out again after a cut lost the slot file's
 # tail: a key entry written but not yet durable when the power goes, then a
