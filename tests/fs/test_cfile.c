@@ -346,3 +346,22 @@ Test(cfile, a_tampered_header_does_not_load)
 	cr_assert_not_null(why);
 	cfile_remove(&c);
 }
+
+Test(cfile, after_a_crash_a_file_cut_at_a_block_boundary_is_resealed_and_reads)
+{
+	struct test_cfile c;
+	enum rfs_cfile_fix fix = RFS_FIX_NONE;
+	uint8_t want[2 * RFS_BLOCK_SIZE];
+	const char *why;
+
+	cfile_make_three_blocks(&c);
+	cr_assert_eq(ftruncate(c.cf.fd, (off_t)rfs_slot_offset(2)), 0);
+	cr_assert_eq(rfs_cfile_load_header(c.t.v->ks, c.cf.fd, c.key, c.cf.file_id, &c.cf.hdr_flags,
+	                                   &why), 0);
+	cr_assert_eq(rfs_cfile_after_crash(&c.cf, &fix), 0);
+	cr_assert_eq(fix, RFS_FIX_RESEALED);
+	cr_assert_eq(c.cf.size, sizeof(want));
+	pattern(want, sizeof(want), 0);
+	assert_reads(&c, 0, want, sizeof(want));
+	cfile_remove(&c);
+}
