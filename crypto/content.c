@@ -32,8 +32,8 @@ static uint16_t get_u16le(const uint8_t *p)
 	return (uint16_t)(p[0] | p[1] << 8);
 }
 
-void rfs_header_seal(uint8_t out[RFS_HEADER_SIZE], const struct rfs_header *h,
-                     const uint8_t key[32])
+void rfs_content_header_seal(uint8_t out[RFS_HEADER_SIZE], const struct rfs_header *h,
+                             const uint8_t key[32])
 {
 	uint8_t no_ciphertext[1];        /* libsodium wants a pointer even for 0 bytes */
 
@@ -46,7 +46,7 @@ void rfs_header_seal(uint8_t out[RFS_HEADER_SIZE], const struct rfs_header *h,
 		out + HDR_NONCE_AT, key);
 }
 
-int rfs_header_parse(struct rfs_header *h, const uint8_t *in, size_t len)
+int rfs_content_header_parse(struct rfs_header *h, const uint8_t *in, size_t len)
 {
 	uint16_t version, flags;
 
@@ -66,7 +66,7 @@ int rfs_header_parse(struct rfs_header *h, const uint8_t *in, size_t len)
 	return 0;
 }
 
-int rfs_header_verify(const uint8_t in[RFS_HEADER_SIZE], const uint8_t key[32])
+int rfs_content_header_verify(const uint8_t in[RFS_HEADER_SIZE], const uint8_t key[32])
 {
 	static const uint8_t no_ciphertext[1];
 
@@ -77,7 +77,7 @@ int rfs_header_verify(const uint8_t in[RFS_HEADER_SIZE], const uint8_t key[32])
 	return 0;
 }
 
-uint64_t rfs_plain_size(uint64_t cipher_size, bool *valid)
+uint64_t rfs_content_plain_size(uint64_t cipher_size, bool *valid)
 {
 	uint64_t n, full, rem;
 
@@ -94,7 +94,7 @@ uint64_t rfs_plain_size(uint64_t cipher_size, bool *valid)
 	return full * RFS_BLOCK_SIZE + (rem > RFS_BLOCK_OVERHEAD ? rem - RFS_BLOCK_OVERHEAD : 0);
 }
 
-uint64_t rfs_cipher_size(uint64_t plain_size)
+uint64_t rfs_content_cipher_size(uint64_t plain_size)
 {
 	uint64_t full = plain_size / RFS_BLOCK_SIZE, rem = plain_size % RFS_BLOCK_SIZE;
 
@@ -109,8 +109,8 @@ static void block_ad(uint8_t ad[BLOCK_AD_LEN], const uint8_t file_id[16], uint64
 	ad[24] = final ? 1 : 0;
 }
 
-void rfs_block_seal(uint8_t *out, const uint8_t *plain, size_t len, uint64_t i, bool final,
-                    const uint8_t file_id[16], const uint8_t key[32])
+void rfs_content_block_seal(uint8_t *out, const uint8_t *plain, size_t len, uint64_t i, bool final,
+                            const uint8_t file_id[16], const uint8_t key[32])
 {
 	uint8_t ad[BLOCK_AD_LEN];
 
@@ -138,19 +138,19 @@ static int block_open_to(uint8_t *out, const uint8_t *slot, size_t ct_len, uint6
 	return 0;
 }
 
-int rfs_block_open(uint8_t *out, const uint8_t *ct, size_t ct_len, uint64_t i, bool final,
-                   const uint8_t file_id[16], const uint8_t key[32])
+int rfs_content_block_open(uint8_t *out, const uint8_t *ct, size_t ct_len, uint64_t i, bool final,
+                           const uint8_t file_id[16], const uint8_t key[32])
 {
 	return block_open_to(out, ct, ct_len, i, final, file_id, key);
 }
 
-int rfs_block_open_in_place(uint8_t *slot, size_t ct_len, uint64_t i, bool final,
-                            const uint8_t file_id[16], const uint8_t key[32])
+int rfs_content_block_open_in_place(uint8_t *slot, size_t ct_len, uint64_t i, bool final,
+                                    const uint8_t file_id[16], const uint8_t key[32])
 {
 	return block_open_to(slot + RFS_BLOCK_NONCE, slot, ct_len, i, final, file_id, key);
 }
 
-bool rfs_slot_is_hole(const uint8_t *ct, size_t ct_len)
+bool rfs_content_slot_is_hole(const uint8_t *ct, size_t ct_len)
 {
 	/* Byte 0 is zero and every byte equals its successor: all zero. */
 	return ct_len > 0 && ct[0] == 0 && memcmp(ct, ct + 1, ct_len - 1) == 0;

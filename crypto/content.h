@@ -36,44 +36,44 @@ struct rfs_header {
 };
 
 /* Seal a header with the file's key. */
-void rfs_header_seal(uint8_t out[RFS_HEADER_SIZE], const struct rfs_header *h,
-                     const uint8_t key[32]);
+void rfs_content_header_seal(uint8_t out[RFS_HEADER_SIZE], const struct rfs_header *h,
+                             const uint8_t key[32]);
 
 /* Read version, flags and file id without authenticating (to find the key).
 ** 0, -EIO (short or garbage), -EPROTONOSUPPORT (unknown version). */
-int rfs_header_parse(struct rfs_header *h, const uint8_t *in, size_t len);
+int rfs_content_header_parse(struct rfs_header *h, const uint8_t *in, size_t len);
 
 /* Authenticate a header with the file's key. 0 or -EIO. */
-int rfs_header_verify(const uint8_t in[RFS_HEADER_SIZE], const uint8_t key[32]);
+int rfs_content_header_verify(const uint8_t in[RFS_HEADER_SIZE], const uint8_t key[32]);
 
 /* Offset of slot i in the ciphertext file. */
-static inline uint64_t rfs_slot_offset(uint64_t i)
+static inline uint64_t rfs_content_slot_offset(uint64_t i)
 {
 	return RFS_HEADER_SIZE + i * (uint64_t)RFS_SLOT_SIZE;
 }
 
 /* Plaintext size of a ciphertext file of cipher_size bytes. A size that no
 ** plaintext produces (a last slot of 1..40 bytes) rounds down; *valid = false. */
-uint64_t rfs_plain_size(uint64_t cipher_size, bool *valid);
+uint64_t rfs_content_plain_size(uint64_t cipher_size, bool *valid);
 
 /* Ciphertext size of a plaintext of plain_size bytes (header included). */
-uint64_t rfs_cipher_size(uint64_t plain_size);
+uint64_t rfs_content_cipher_size(uint64_t plain_size);
 
 /* Seal len (1..4096) bytes as block i. out holds len + RFS_BLOCK_OVERHEAD. */
-void rfs_block_seal(uint8_t *out, const uint8_t *plain, size_t len, uint64_t i, bool final,
-                    const uint8_t file_id[16], const uint8_t key[32]);
+void rfs_content_block_seal(uint8_t *out, const uint8_t *plain, size_t len, uint64_t i, bool final,
+                            const uint8_t file_id[16], const uint8_t key[32]);
 
 /* Open a slot of ct_len bytes (41..4136) as block i. Writes ct_len-40 bytes
 ** to out. 0 or -EIO. */
-int rfs_block_open(uint8_t *out, const uint8_t *ct, size_t ct_len, uint64_t i, bool final,
-                   const uint8_t file_id[16], const uint8_t key[32]);
+int rfs_content_block_open(uint8_t *out, const uint8_t *ct, size_t ct_len, uint64_t i, bool final,
+                           const uint8_t file_id[16], const uint8_t key[32]);
 
 /* Open the slot of ct_len bytes at slot as block i in place: the plaintext
 ** (ct_len-40 bytes) is left at slot + RFS_BLOCK_NONCE. 0 or -EIO. */
-int rfs_block_open_in_place(uint8_t *slot, size_t ct_len, uint64_t i, bool final,
-                            const uint8_t file_id[16], const uint8_t key[32]);
+int rfs_content_block_open_in_place(uint8_t *slot, size_t ct_len, uint64_t i, bool final,
+                                    const uint8_t file_id[16], const uint8_t key[32]);
 
 /* True when the slot is all zero bytes (a hole). */
-bool rfs_slot_is_hole(const uint8_t *ct, size_t ct_len);
+bool rfs_content_slot_is_hole(const uint8_t *ct, size_t ct_len);
 
 #endif

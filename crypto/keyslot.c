@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "crypto/encoding.h"
+#include "crypto/io.h"
 
 #define CONF_MAGIC "recfs-vault"
 #define CONF_CIPHER "xchacha20poly1305"
@@ -422,7 +423,7 @@ int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
 {
 	struct conf_parse p = { .path = path, .err = err, .errsz = errsz };
 	char *text;
-	ssize_t len = 0, n;
+	size_t len = 0;
 	struct stat st = { 0 };
 	int fd, rc;
 
@@ -451,10 +452,7 @@ int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
 		close(fd);
 		return -ENOMEM;
 	}
-	while ((n = read(fd, text + len, (size_t)(CONF_MAX_BYTES + 1 - len))) > 0 ||
-	       (n < 0 && errno == EINTR))
-		len += n > 0 ? n : 0;
-	rc = n < 0 ? -errno : 0;
+	rc = rfs_io_read_upto(fd, text, CONF_MAX_BYTES + 1, &len);
 	close(fd);
 	if (rc == 0 && len > CONF_MAX_BYTES)
 		rc = conf_error(&p, -EINVAL, "larger than %d bytes: not a recfs vault "
@@ -462,7 +460,7 @@ int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
 	else if (rc != 0)
 		conf_error(&p, rc, "cannot read: %s", strerror(-rc));
 	else
-		rc = parse_conf(&p, text, (size_t)len, c);
+		rc = parse_conf(&p, text, len, c);
 	free(text);
 	return rc;
 }
@@ -581,15 +579,7 @@ static int write_file_synced(const char *path, const char *buf, size_t len)
 
 	if (fd < 0)
 		return -errno;
-	while (rc == 0 && len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno != EINTR)
-			rc = -errno;
-		else if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-		}
-	}
+	rc = rfs_io_write_all(fd, buf, len);
 	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
 	if (close(fd) != 0 && rc == 0)
@@ -597,32 +587,37 @@ static int write_file_synced(const char *path, const char *buf, size_t len)
 	return rc;
 }
 
+/* The folder holding path, as a path: 0 or -ENAMETOOLONG. */
+static int parent_of(const char *path, char dir[PATH_MAX])
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
+
+	if (len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(dir, slash == NULL ? "." : path, len);
+	dir[len] = '\0';
+	return 0;
+}
+
 /* The folder holding path, opened: a descriptor or -errno. */
 static int open_parent(const char *path)
 {
 	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t len = slash == NULL ? 1 : (slash == path ? 1 : (size_t)(slash - path));
-	int fd;
+	int rc = parent_of(path, dir), fd;
 
-	if (len >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, slash == NULL ? "." : path, len);
-	dir[len] = '\0';
+	if (rc < 0)
+		return rc;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return fd < 0 ? -errno : fd;
 }
 
 static int fsync_parent(const char *path)
 {
-	int fd = open_parent(path), rc = 0;
+	char dir[PATH_MAX];
+	int rc = parent_of(path, dir);
 
-	if (fd < 0)
-		return fd;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
+	return rc < 0 ? rc : rfs_io_fsync_dir(AT_FDCWD, dir);
 }
 
 int rfs_conf_write(const char *path, const struct rfs_conf *c)

@@ -12,6 +12,7 @@
 ** success for a destroy that did not reach the disk.
 */
 #include "crypto/keystore.h"
+#include "crypto/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,20 +90,19 @@ static int find_next(int dirfd, uint64_t *next)
 static int read_reserved(struct rfs_keystore *s)
 {
 	uint8_t b[8];
-	ssize_t n;
+	size_t n;
+	int rc;
 
 	s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDWR | O_CLOEXEC);
 	if (s->next_fd < 0 && (errno == EACCES || errno == EROFS))
 		s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDONLY | O_CLOEXEC);
 	if (s->next_fd < 0)
 		return errno == ENOENT ? 0 : -errno;   /* made at the first new file */
-	do
-		n = pread(s->next_fd, b, sizeof(b), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
+	rc = rfs_io_pread_upto(s->next_fd, b, sizeof(b), 0, &n);
+	if (rc < 0)
+		return rc;
 	s->reserved = 0;
-	if (n == (ssize_t)sizeof(b))
+	if (n == sizeof(b))
 		for (int i = 7; i >= 0; i--)
 			s->reserved = s->reserved << 8 | b[i];
 	return 0;
@@ -229,21 +229,6 @@ static void entry_ad(uint8_t ad[ENTRY_AD_LEN], const uint8_t id[RFS_FILE_ID_SIZE
 	memcpy(ad + sizeof(ENTRY_AD_PREFIX) - 1, id, RFS_FILE_ID_SIZE);
 }
 
-static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
 
 /* The next slot to hand out, with keys/next raised first when it is reached. */
 static int take_slot(struct rfs_keystore *ks, uint64_t *slot)
@@ -281,7 +266,7 @@ int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE
 	randombytes_buf(entry, ENTRY_NONCE);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(entry + ENTRY_NONCE, NULL, key_out, 32, ad,
 	                                           sizeof(ad), NULL, entry, ks->keys->keystore);
-	rc = pwrite_full(fd, entry, sizeof(entry), offset);
+	rc = rfs_io_pwrite_all(fd, entry, sizeof(entry), offset);
 	if (rc != 0)
 		sodium_memzero(key_out, 32);
 	return rc;
@@ -291,17 +276,15 @@ int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE
 static int read_entry(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
                       uint8_t entry[RFS_KEYSTORE_ENTRY_SIZE], int *fd_out, uint64_t *offset)
 {
-	int fd = slot_file(ks, id, false, offset);
-	ssize_t n;
+	int fd = slot_file(ks, id, false, offset), rc;
+	size_t n;
 
 	if (fd < 0)
 		return fd;
-	do
-		n = pread(fd, entry, RFS_KEYSTORE_ENTRY_SIZE, (off_t)*offset);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if (n == 0 || sodium_is_zero(entry, (size_t)n))
+	rc = rfs_io_pread_upto(fd, entry, RFS_KEYSTORE_ENTRY_SIZE, *offset, &n);
+	if (rc < 0)
+		return rc;
+	if (n == 0 || sodium_is_zero(entry, n))
 		return -ENOENT;
 	if (n != RFS_KEYSTORE_ENTRY_SIZE)
 		return -EIO;
@@ -358,7 +341,7 @@ int rfs_keystore_destroy(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_S
 	sodium_free(key);
 	if (rc < 0)
 		return rc;
-	rc = pwrite_full(fd, zeros, sizeof(zeros), offset);
+	rc = rfs_io_pwrite_all(fd, zeros, sizeof(zeros), offset);
 	if (rc == 0 && fdatasync(fd) != 0)
 		rc = -errno;
 	sodium_memzero(entry, sizeof(entry));

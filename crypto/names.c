@@ -16,12 +16,12 @@
 #include <string.h>
 
 #include "crypto/encoding.h"
+#include "crypto/seal.h"
 
 #define CLEAR_NAME_MAX 255u
 #define SEALED_NAME_MAX (RFS_NAME_TAG + CLEAR_NAME_MAX)
 #define TARGET_TEXT_MAX 4095u            /* PATH_MAX - 1 */
-#define AEAD_OVERHEAD (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + \
-                       crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define AEAD_OVERHEAD RFS_SEAL_OVERHEAD
 #define TARGET_SEALED_MAX ((TARGET_TEXT_MAX / 4) * 3 + 2)
 #define XATTR_USER_PREFIX_LEN 5u         /* "user." */
 #define XATTR_TEXT_MAX (255u - XATTR_USER_PREFIX_LEN)
@@ -190,22 +190,14 @@ bool rfs_name_is_long(const char *backing)
 static void meta_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t adlen,
                       const struct rfs_keys *k)
 {
-	randombytes_buf(out, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(out + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-	                                           NULL, in, len, ad, adlen, NULL, out, k->meta);
+	rfs_seal(out, in, len, ad, adlen, k->meta);
 }
 
 /* Open what meta_seal made; out gets ct_len - AEAD_OVERHEAD bytes. 0 or -EIO. */
 static int meta_open(uint8_t *out, const uint8_t *ct, size_t ct_len, const uint8_t *ad,
                      size_t adlen, const struct rfs_keys *k)
 {
-	if (ct_len < AEAD_OVERHEAD)
-		return -EIO;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    out, NULL, NULL, ct + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-		    ct_len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, ad, adlen, ct, k->meta) != 0)
-		return -EIO;
-	return 0;
+	return rfs_seal_open(out, ct, ct_len, ad, adlen, k->meta);
 }
 
 int rfs_target_seal(char *out, size_t outsz, const char *target, const struct rfs_keys *k)

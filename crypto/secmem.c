@@ -81,3 +81,18 @@ void rfs_key_free(uint8_t *key)
 	pool_free_list = slot;
 	pthread_mutex_unlock(&pool_lock);
 }
+
+void *rfs_secmem_alloc(size_t len)
+{
+	return sodium_malloc(len);
+}
+
+void rfs_secmem_free(void *p)
+{
+	sodium_free(p);
+}
+
+void rfs_secmem_wipe(void *p, size_t len)
+{
+	sodium_memzero(p, len);
+}

@@ -5,11 +5,14 @@
 ** sodium_malloc'd pages (mlocked, excluded from core dumps), so a daemon
 ** holding 100k open keys pays one allocation per 2k keys, not one each.
 ** Must never: hand out memory that is not wiped on free.
+** Also the only doorway to sodium_malloc and sodium_memzero for fs/ and
+** tools/: rfs_secmem_alloc, rfs_secmem_free, rfs_secmem_wipe.
 ** Thread-safe.
 */
 #ifndef RECFS_CRYPTO_SECMEM_H
 #define RECFS_CRYPTO_SECMEM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define RFS_KEY_SIZE 32
@@ -22,5 +25,12 @@ uint8_t *rfs_key_alloc(void);
 
 /* Wipe and return a slot to the pool. NULL is allowed. */
 void rfs_key_free(uint8_t *key);
+
+/* len bytes of locked, guarded memory (sodium_malloc), or NULL. */
+void *rfs_secmem_alloc(size_t len);
+/* Wipe and free memory from rfs_secmem_alloc. NULL is allowed. */
+void rfs_secmem_free(void *p);
+/* Wipe len bytes in a way the compiler cannot drop (sodium_memzero). */
+void rfs_secmem_wipe(void *p, size_t len);
 
 #endif

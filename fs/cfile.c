@@ -21,9 +21,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
 
 #include "crypto/content.h"
+#include "crypto/io.h"
+#include "crypto/secmem.h"
 
 #define RFS_MAX_PLAIN_SIZE (UINT64_C(1) << 52)
 
@@ -73,41 +74,7 @@ static uint8_t *scratch(size_t n)
 	return s->buf;
 }
 
-static int pread_full(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
 
-	while (done < len) {
-		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;      /* shorter than the size says: truncated */
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
 
 /* Reserve space so that a later overwrite cannot fail half way with ENOSPC. */
 static int reserve(int fd, uint64_t off, uint64_t len)
@@ -141,7 +108,7 @@ int rfs_cfile_stat_size(int fd, uint64_t *size)
 
 	if (fstat(fd, &st) != 0)
 		return -errno;
-	*size = rfs_plain_size((uint64_t)st.st_size, &valid);
+	*size = rfs_content_plain_size((uint64_t)st.st_size, &valid);
 	return valid ? 0 : -EIO;
 }
 
@@ -154,11 +121,11 @@ int rfs_cfile_load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 	int rc;
 
 	*why = "header missing or cut short";
-	rc = pread_full(fd, hdr, sizeof(hdr), 0);
+	rc = rfs_io_pread_all(fd, hdr, sizeof(hdr), 0);
 	if (rc < 0)
 		return rc;
 	*why = "unknown or damaged header";
-	rc = rfs_header_parse(&h, hdr, sizeof(hdr));
+	rc = rfs_content_header_parse(&h, hdr, sizeof(hdr));
 	if (rc < 0)
 		return rc;
 	*why = "content key missing (destroyed by disposal?)";
@@ -168,7 +135,7 @@ int rfs_cfile_load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 	if (rc < 0)
 		return rc;
 	*why = "header does not authenticate";
-	if (rfs_header_verify(hdr, key_out) != 0)
+	if (rfs_content_header_verify(hdr, key_out) != 0)
 		return -EIO;
 	memcpy(file_id_out, h.file_id, RFS_FILE_ID_SIZE);
 	*flags_out = h.flags;
@@ -210,8 +177,8 @@ static int write_header(struct rfs_cfile *cf, uint16_t flags)
 	int rc;
 
 	memcpy(h.file_id, cf->file_id, RFS_FILE_ID_SIZE);
-	rfs_header_seal(hdr, &h, cf->key);
-	rc = pwrite_full(cf->fd, hdr, sizeof(hdr), 0);
+	rfs_content_header_seal(hdr, &h, cf->key);
+	rc = rfs_io_pwrite_all(cf->fd, hdr, sizeof(hdr), 0);
 	if (rc == 0)
 		cf->hdr_flags = flags;
 	return rc;
@@ -284,15 +251,15 @@ static int read_block(struct rfs_cfile *cf, uint64_t size, uint64_t i, uint8_t *
 	uint8_t ct[RFS_SLOT_SIZE];
 	size_t len = block_len(size, i);
 	bool final = i == last_block(size);
-	int rc = pread_full(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i));
+	int rc = rfs_io_pread_all(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(i));
 
 	if (rc < 0)
 		return rc;
-	if (!final && rfs_slot_is_hole(ct, RFS_SLOT_SIZE)) {
+	if (!final && rfs_content_slot_is_hole(ct, RFS_SLOT_SIZE)) {
 		memset(out, 0, RFS_BLOCK_SIZE);
 		return 0;
 	}
-	return rfs_block_open(out, ct, len + RFS_BLOCK_OVERHEAD, i, final, cf->file_id, cf->key);
+	return rfs_content_block_open(out, ct, len + RFS_BLOCK_OVERHEAD, i, final, cf->file_id, cf->key);
 }
 
 /* Rewrite block i (read under old_size) with new length and final flag. */
@@ -308,9 +275,9 @@ static int reseal_block(struct rfs_cfile *cf, uint64_t old_size, uint64_t i, siz
 		return rc;
 	if (new_len > old_len)
 		memset(plain + old_len, 0, new_len - old_len);
-	rfs_block_seal(ct, plain, new_len, i, final, cf->file_id, cf->key);
-	rc = pwrite_full(cf->fd, ct, new_len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i));
-	sodium_memzero(plain, sizeof(plain));
+	rfs_content_block_seal(ct, plain, new_len, i, final, cf->file_id, cf->key);
+	rc = rfs_io_pwrite_all(cf->fd, ct, new_len + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(i));
+	rfs_secmem_wipe(plain, sizeof(plain));
 	return rc;
 }
 
@@ -341,12 +308,12 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 	last = last_block(size);
 	b0 = off / RFS_BLOCK_SIZE;
 	b1 = (off + len - 1) / RFS_BLOCK_SIZE;
-	ct_len = (size_t)(rfs_slot_offset(b1) - rfs_slot_offset(b0)) + block_len(size, b1) +
+	ct_len = (size_t)(rfs_content_slot_offset(b1) - rfs_content_slot_offset(b0)) + block_len(size, b1) +
 	         RFS_BLOCK_OVERHEAD;
 	ct = scratch(ct_len);
 	if (!ct)
 		return -ENOMEM;
-	rc = pread_full(cf->fd, ct, ct_len, rfs_slot_offset(b0));
+	rc = rfs_io_pread_all(cf->fd, ct, ct_len, rfs_content_slot_offset(b0));
 	if (rc < 0)
 		return rc;
 	/* Each block is opened where it lies, then moved down to its place:
@@ -360,11 +327,11 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 
 		if (n > len - done)
 			n = len - done;
-		if (i != last && rfs_slot_is_hole(slot, RFS_SLOT_SIZE)) {
+		if (i != last && rfs_content_slot_is_hole(slot, RFS_SLOT_SIZE)) {
 			memset(ct + done, 0, n);
 		} else {
-			if (rfs_block_open_in_place(slot, blen + RFS_BLOCK_OVERHEAD, i, i == last,
-			                            cf->file_id, cf->key) != 0)
+			if (rfs_content_block_open_in_place(slot, blen + RFS_BLOCK_OVERHEAD, i, i == last,
+			                                    cf->file_id, cf->key) != 0)
 				return -EIO;
 			memmove(ct + done, slot + RFS_BLOCK_NONCE + from, n);
 		}
@@ -396,14 +363,14 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 	/* The old last block stops being last: it must be resealed full and not final. */
 	reseal_old = old_size > 0 && old_last != new_last && old_last < b0;
 
-	out_len = (size_t)(rfs_slot_offset(b1) - rfs_slot_offset(b0)) + block_len(new_size, b1) +
+	out_len = (size_t)(rfs_content_slot_offset(b1) - rfs_content_slot_offset(b0)) + block_len(new_size, b1) +
 	          RFS_BLOCK_OVERHEAD;
 	out = scratch(out_len);
 	if (!out)
 		return -ENOMEM;
-	rc = reserve(cf->fd, rfs_slot_offset(b0), out_len);
+	rc = reserve(cf->fd, rfs_content_slot_offset(b0), out_len);
 	if (rc == 0 && reseal_old)
-		rc = reserve(cf->fd, rfs_slot_offset(old_last), RFS_SLOT_SIZE);
+		rc = reserve(cf->fd, rfs_content_slot_offset(old_last), RFS_SLOT_SIZE);
 	if (rc < 0)
 		return rc;
 
@@ -416,8 +383,8 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 		uint64_t cpy_to = end < bstart + blen ? end : bstart + blen;
 
 		if (covered) {
-			rfs_block_seal(out + (i - b0) * RFS_SLOT_SIZE, buf + (bstart - off), blen, i,
-			               i == new_last, cf->file_id, cf->key);
+			rfs_content_block_seal(out + (i - b0) * RFS_SLOT_SIZE, buf + (bstart - off), blen, i,
+			                       i == new_last, cf->file_id, cf->key);
 			continue;
 		}
 		memset(plain, 0, sizeof(plain));
@@ -427,9 +394,9 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 				return rc;
 		}
 		memcpy(plain + (cpy_from - bstart), buf + (cpy_from - off), (size_t)(cpy_to - cpy_from));
-		rfs_block_seal(out + (i - b0) * RFS_SLOT_SIZE, plain, blen, i, i == new_last,
-		               cf->file_id, cf->key);
-		sodium_memzero(plain, sizeof(plain));
+		rfs_content_block_seal(out + (i - b0) * RFS_SLOT_SIZE, plain, blen, i, i == new_last,
+		                       cf->file_id, cf->key);
+		rfs_secmem_wipe(plain, sizeof(plain));
 	}
 
 	if (old_size == 0 && !(cf->hdr_flags & RFS_HDR_NONEMPTY)) {
@@ -447,7 +414,7 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 	if (reseal_old)
 		rc = reseal_block(cf, old_size, old_last, RFS_BLOCK_SIZE, false);
 	if (rc == 0)
-		rc = pwrite_full(cf->fd, out, out_len, rfs_slot_offset(b0));
+		rc = rfs_io_pwrite_all(cf->fd, out, out_len, rfs_content_slot_offset(b0));
 	if (in_place)
 		undo_end(cf);
 	if (rc < 0)
@@ -477,7 +444,7 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 		if (rc < 0)
 			return rc;
 		rc = reseal_block(cf, old_size, new_last, block_len(size, new_last), true);
-		if (rc == 0 && ftruncate(cf->fd, (off_t)rfs_cipher_size(size)) != 0)
+		if (rc == 0 && ftruncate(cf->fd, (off_t)rfs_content_cipher_size(size)) != 0)
 			rc = -errno;
 		undo_end(cf);
 		if (rc == 0)
@@ -486,9 +453,9 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 	}
 	/* Growing: the gap becomes holes; only the old and new last blocks are written. */
 	/* Reserve only the two slots written, not the gap: a sparse file stays sparse. */
-	rc = reserve(cf->fd, rfs_slot_offset(new_last), RFS_SLOT_SIZE);
+	rc = reserve(cf->fd, rfs_content_slot_offset(new_last), RFS_SLOT_SIZE);
 	if (rc == 0 && old_size > 0)
-		rc = reserve(cf->fd, rfs_slot_offset(last_block(old_size)), RFS_SLOT_SIZE);
+		rc = reserve(cf->fd, rfs_content_slot_offset(last_block(old_size)), RFS_SLOT_SIZE);
 	if (rc < 0)
 		return rc;
 	if (old_size == 0) {
@@ -517,8 +484,8 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 		uint8_t ct[RFS_SLOT_SIZE];
 		size_t blen = block_len(size, new_last);
 
-		rfs_block_seal(ct, zeros, blen, new_last, true, cf->file_id, cf->key);
-		rc = pwrite_full(cf->fd, ct, blen + RFS_BLOCK_OVERHEAD, rfs_slot_offset(new_last));
+		rfs_content_block_seal(ct, zeros, blen, new_last, true, cf->file_id, cf->key);
+		rc = rfs_io_pwrite_all(cf->fd, ct, blen + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(new_last));
 		if (rc < 0)
 			return rc;
 	}
@@ -542,7 +509,7 @@ int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block)
 			return -EIO;
 		}
 	}
-	sodium_memzero(plain, sizeof(plain));
+	rfs_secmem_wipe(plain, sizeof(plain));
 	return 0;
 }
 
@@ -552,10 +519,10 @@ int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block)
 static bool opens_as(struct rfs_cfile *cf, const uint8_t *ct, size_t len, uint64_t i, bool final)
 {
 	uint8_t plain[RFS_BLOCK_SIZE];
-	bool ok = rfs_block_open(plain, ct, len + RFS_BLOCK_OVERHEAD, i, final, cf->file_id,
-	                         cf->key) == 0;
+	bool ok = rfs_content_block_open(plain, ct, len + RFS_BLOCK_OVERHEAD, i, final, cf->file_id,
+	                                 cf->key) == 0;
 
-	sodium_memzero(plain, sizeof(plain));
+	rfs_secmem_wipe(plain, sizeof(plain));
 	return ok;
 }
 
@@ -578,13 +545,13 @@ static int apply_undo(struct rfs_cfile *cf, uint64_t disk_size)
 	if (disk_size < e.size || (disk_size > e.size && i != last_block(e.size)))
 		return -ENOENT;
 	len = block_len(disk_size, i);
-	if (pread_full(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i)) == 0 &&
+	if (rfs_io_pread_all(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(i)) == 0 &&
 	    opens_as(cf, ct, len, i, i == last_block(disk_size)))
 		return -ENOENT;              /* that block is whole: nothing to undo */
 	if (!opens_as(cf, e.slot, e.slot_len - RFS_BLOCK_OVERHEAD, i, i == last_block(e.size)))
 		return -ENOENT;
-	rc = pwrite_full(cf->fd, e.slot, e.slot_len, rfs_slot_offset(i));
-	if (rc == 0 && disk_size > e.size && ftruncate(cf->fd, (off_t)rfs_cipher_size(e.size)) != 0)
+	rc = rfs_io_pwrite_all(cf->fd, e.slot, e.slot_len, rfs_content_slot_offset(i));
+	if (rc == 0 && disk_size > e.size && ftruncate(cf->fd, (off_t)rfs_content_cipher_size(e.size)) != 0)
 		rc = -errno;
 	if (rc == 0 && fdatasync(cf->fd) != 0)
 		rc = -errno;
@@ -597,15 +564,15 @@ static int apply_undo(struct rfs_cfile *cf, uint64_t disk_size)
 static int reseal_final(struct rfs_cfile *cf, uint64_t i, bool final)
 {
 	uint8_t ct[RFS_SLOT_SIZE], plain[RFS_BLOCK_SIZE];
-	int rc = pread_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(i));
+	int rc = rfs_io_pread_all(cf->fd, ct, sizeof(ct), rfs_content_slot_offset(i));
 
-	if (rc == 0 && rfs_block_open(plain, ct, sizeof(ct), i, !final, cf->file_id, cf->key) != 0)
+	if (rc == 0 && rfs_content_block_open(plain, ct, sizeof(ct), i, !final, cf->file_id, cf->key) != 0)
 		rc = -EIO;
 	if (rc == 0) {
-		rfs_block_seal(ct, plain, RFS_BLOCK_SIZE, i, final, cf->file_id, cf->key);
-		rc = pwrite_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(i));
+		rfs_content_block_seal(ct, plain, RFS_BLOCK_SIZE, i, final, cf->file_id, cf->key);
+		rc = rfs_io_pwrite_all(cf->fd, ct, sizeof(ct), rfs_content_slot_offset(i));
 	}
-	sodium_memzero(plain, sizeof(plain));
+	rfs_secmem_wipe(plain, sizeof(plain));
 	return rc;
 }
 
@@ -626,9 +593,9 @@ static int whole_prefix(struct rfs_cfile *cf, uint64_t cipher_size, uint64_t *ke
 		size_t len = i < full ? RFS_BLOCK_SIZE : rem - RFS_BLOCK_OVERHEAD;
 		bool good, hole;
 
-		if (pread_full(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_slot_offset(i)) < 0)
+		if (rfs_io_pread_all(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(i)) < 0)
 			return -EIO;
-		hole = len == RFS_BLOCK_SIZE && rfs_slot_is_hole(ct, RFS_SLOT_SIZE);
+		hole = len == RFS_BLOCK_SIZE && rfs_content_slot_is_hole(ct, RFS_SLOT_SIZE);
 		good = !hole && (opens_as(cf, ct, len, i, true) ||
 		                 (len == RFS_BLOCK_SIZE && opens_as(cf, ct, len, i, false)));
 		if (good && torn)
@@ -655,7 +622,7 @@ int rfs_cfile_after_crash(struct rfs_cfile *cf, enum rfs_cfile_fix *fix)
 		return -errno;
 	if ((uint64_t)st.st_size < RFS_HEADER_SIZE)
 		return -EIO;
-	disk_size = rfs_plain_size((uint64_t)st.st_size, &valid);
+	disk_size = rfs_content_plain_size((uint64_t)st.st_size, &valid);
 	cf->size = valid ? disk_size : 0;
 	if (valid && nonempty == (disk_size > 0) && rfs_cfile_check(cf, &i) == 0)
 		return 0;
@@ -688,7 +655,7 @@ int rfs_cfile_after_crash(struct rfs_cfile *cf, enum rfs_cfile_fix *fix)
 	}
 	/* Cut first, then reseal: a cut in between leaves blocks that open with
 	** the other final flag, which the next recovery reseals in turn. */
-	if (rfs_cipher_size(keep) < (uint64_t)st.st_size && ftruncate(cf->fd, (off_t)rfs_cipher_size(keep)) != 0)
+	if (rfs_content_cipher_size(keep) < (uint64_t)st.st_size && ftruncate(cf->fd, (off_t)rfs_content_cipher_size(keep)) != 0)
 		return -errno;
 	if (fdatasync(cf->fd) != 0)
 		return -errno;
@@ -700,8 +667,8 @@ int rfs_cfile_after_crash(struct rfs_cfile *cf, enum rfs_cfile_fix *fix)
 
 		if (final && keep % RFS_BLOCK_SIZE != 0)
 			break;                   /* a partial last block: it opened final */
-		rc = pread_full(cf->fd, ct, sizeof(ct), rfs_slot_offset(i));
-		if (rc == 0 && !rfs_slot_is_hole(ct, sizeof(ct)) && !opens_as(cf, ct, RFS_BLOCK_SIZE, i, final))
+		rc = rfs_io_pread_all(cf->fd, ct, sizeof(ct), rfs_content_slot_offset(i));
+		if (rc == 0 && !rfs_content_slot_is_hole(ct, sizeof(ct)) && !opens_as(cf, ct, RFS_BLOCK_SIZE, i, final))
 			rc = reseal_final(cf, i, final);
 		if (rc < 0)
 			return rc;

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "crypto/encoding.h"
+#include "crypto/io.h"
+#include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/ops.h"
 
@@ -263,10 +265,10 @@ static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FI
 		put_result(out, rc < 0 ? rc : rfs_history_read(h, fld[1], fld[2], passed_fd), NULL);
 	} else if (!strcmp(verb, "restore") && n == 7) {
 		rc = rfs_history_flush(h);
-		put_result(out, rc < 0 ? rc : rfs_fs_restore(c->fs, fld[1], fld[2], fld[3],
-		                                             (mode_t)strtoul(fld[4], NULL, 8),
-		                                             (uid_t)strtoul(fld[5], NULL, 10),
-		                                             (gid_t)strtoul(fld[6], NULL, 10)), NULL);
+		put_result(out, rc < 0 ? rc : rfs_live_restore(c->fs, fld[1], fld[2], fld[3],
+		                                               (mode_t)strtoul(fld[4], NULL, 8),
+		                                               (uid_t)strtoul(fld[5], NULL, 10),
+		                                               (gid_t)strtoul(fld[6], NULL, 10)), NULL);
 	} else if (!strcmp(verb, "verify") && n == 1) {
 		rc = rfs_history_flush(h);
 		if (rc < 0)
@@ -750,13 +752,10 @@ static int copy_out(int from, int out)
 			continue;
 		if (n < 0)
 			return -errno;
-		for (ssize_t done = 0, w; done < n; done += w) {
-			w = write(out, buf + done, (size_t)(n - done));
-			if (w < 0 && errno == EINTR)
-				w = 0;
-			else if (w < 0)
-				return -errno;
-		}
+		int rc = rfs_io_write_all(out, buf, (size_t)n);
+
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }

@@ -46,7 +46,7 @@ int rfs_remote_resolve(const char *vault_path, const char *rev_or_date,
 int rfs_remote_stat(const char *vault_path, const char *rev, const char *clear_path,
                     struct rfs_version *out);
 int rfs_remote_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd);
-/* Ask the daemon to restore (see rfs_fs_restore in fs/ops.h). */
+/* Ask the daemon to restore (see rfs_live_restore in fs/live_restore.h). */
 int rfs_remote_restore(const char *vault_path, const char *rev, const char *source,
                        const char *target, mode_t mode, uid_t uid, gid_t gid);
 int rfs_remote_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypto/random.h"
+
 static void side_name(char out[256 + 8], const char *backing)
 {
 	snprintf(out, 256 + 8, "%s%s", backing, RFS_LONG_SUFFIX);
@@ -49,19 +51,6 @@ int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn)
 	return rc;
 }
 
-int rfs_dname_fsync(int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE])
 {
 	int fd = openat(dirfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
@@ -76,6 +65,36 @@ int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE])
 	else if (fdatasync(fd) != 0)
 		rc = -errno;
 	close(fd);
+	return rc;
+}
+
+int rfs_dname_new_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
+{
+	rfs_random_bytes(dirid, RFS_DIRID_SIZE);
+	return rfs_dname_write_dirid(dirfd, dirid);
+}
+
+int rfs_dname_read_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
+{
+	int fd = openat(dirfd, RFS_DIRID_FILE, O_RDONLY | O_CLOEXEC);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (read(fd, dirid, RFS_DIRID_SIZE) != RFS_DIRID_SIZE)
+		rc = -EIO;
+	close(fd);
+	return rc;
+}
+
+int rfs_dname_take_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
+{
+	int rc = rfs_dname_folder_empty(dirfd, true);
+
+	if (rc == 0 && rfs_dname_read_dirid(dirfd, dirid) < 0)
+		rc = -EIO;
+	if (rc == 0 && unlinkat(dirfd, RFS_DIRID_FILE, 0) != 0)
+		rc = -errno;
 	return rc;
 }
 

@@ -2,7 +2,8 @@
 ** dname: the names of entries in a folder of live/, on disk.
 **
 ** Owns: sealing a clear name into its backing name, the ".n" side file that
-** holds a long sealed name, and opening a backing name back to clear.
+** holds a long sealed name, opening a backing name back to clear, and a
+** folder's id file (.dirid): made, read, and taken out of a folder that goes.
 ** Must never: return a clear name that did not authenticate.
 */
 #ifndef RECFS_FS_DNAME_H
@@ -26,12 +27,20 @@ int rfs_dname_seal(const struct rfs_keys *k, const uint8_t dirid[RFS_DIRID_SIZE]
 /* Write the side file of a long name (nothing for a short one). 0 or -errno. */
 int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn);
 
-/* fsync the folder name at dirfd ("." for dirfd itself, which may be an
-** O_PATH descriptor): its entries become durable. 0 or -errno. */
-int rfs_dname_fsync(int dirfd, const char *name);
-
 /* Write a folder's .dirid (O_EXCL) and make it durable. 0 or -errno. */
 int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE]);
+
+/* A new random folder id, written as the folder's .dirid (see above). 0 or -errno. */
+int rfs_dname_new_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);
+
+/* Read the folder's .dirid. 0, -ENOENT when there is none, -EIO when it is
+** short, or -errno. */
+int rfs_dname_read_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);
+
+/* Before the empty folder dirfd is removed or renamed over: take its .dirid
+** out of the way, keeping the id in dirid so that rfs_dname_write_dirid can
+** put it back if the removal fails. 0, -ENOTEMPTY, -EIO or -errno. */
+int rfs_dname_take_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);
 
 /* Remove the side file of backing, if it is a long name. */
 void rfs_dname_remove_long(int dirfd, const char *backing);

@@ -21,7 +21,6 @@
 #include "fs/dname.h"
 #include "fs/escape.h"
 #include "fs/xowner.h"
-#include <sodium.h>
 #include "fs/history/history.h"
 
 struct walk {
@@ -129,7 +128,7 @@ static void check_xattrs(struct walk *w, int dirfd, const char *backing, const c
 			         rfs_escape(shown, sizeof(shown), clear));
 			problem(w, path, what);
 		} else {
-			sodium_memzero(plain, (size_t)len - RFS_BLOCK_OVERHEAD);
+			rfs_secmem_wipe(plain, (size_t)len - RFS_BLOCK_OVERHEAD);
 		}
 		free(ct);
 		free(plain);

@@ -21,11 +21,12 @@
 
 #include "fs/control.h"
 #include "fs/history/history.h"
+#include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/mountinfo.h"
 #include "fs/ops.h"
 
-int rfs_mountpoint_check(const char *mountpoint, char *err, size_t errsz)
+int rfs_mount_check_mountpoint(const char *mountpoint, char *err, size_t errsz)
 {
 	char parent[PATH_MAX];
 	struct stat st, pst;
@@ -100,7 +101,7 @@ static bool vault_author(struct rfs_fs *fs, const char *login, char *out, size_t
 	char text[16384], *line, *save = NULL;
 	size_t len = strlen(login);
 
-	if (rfs_fs_read_file(fs, RFS_AUTHORS_PATH, text, sizeof(text)) <= 0)
+	if (rfs_live_read_file(fs, RFS_AUTHORS_PATH, text, sizeof(text)) <= 0)
 		return false;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (line[0] == '#' || strncmp(line, login, len) != 0 || (line[len] != ' ' && line[len] != '\t'))
@@ -146,7 +147,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 ** but each file a program holds open costs one: with the usual soft limit
 ** of 1,024, a program holding 2,000 files would fail. Raise the soft limit
 ** to the hard one; never the hard limit itself, which is the admin's. */
-void rfs_raise_fd_limit(void)
+void rfs_mount_raise_fd_limit(void)
 {
 	struct rlimit rl;
 
@@ -195,7 +196,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	/* A fixed threshold: glibc would otherwise raise it after the first big
 	** free, and every thread's arena would keep its 1 MiB buffers for good. */
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-	rfs_raise_fd_limit();
+	rfs_mount_raise_fd_limit();
 	/* Memory locks do not survive fork: lock the keys again in the daemon. */
 	if (report_fd >= 0 && (rc = rfs_keys_lock(v->keys)) < 0) {
 		snprintf(err, errsz, "cannot lock the keys in memory: %s (locked memory limit? see "
@@ -264,7 +265,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 		goto out;
 	fs.se = se;
 	/* Not a stat of the mount point: that would wait for the loop not yet running. */
-	if (abs_mnt && rfs_mount_find(abs_mnt, false, &mounted) == 0)
+	if (abs_mnt && rfs_mountinfo_find(abs_mnt, false, &mounted) == 0)
 		snprintf(fs.bdi, sizeof(fs.bdi), "%s", mounted.dev);
 	(void)rfs_vault_lock_note(v, getpid(), abs_mnt ? abs_mnt : mountpoint);
 	if (report_fd >= 0) {

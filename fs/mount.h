@@ -31,12 +31,12 @@ struct rfs_mount_opts {
 
 /* Check the mount point: exists, is a directory, is not already a mount point.
 ** 0 or -ENOENT / -ENOTDIR / -EBUSY; err gets the reason. */
-int rfs_mountpoint_check(const char *mountpoint, char *err, size_t errsz);
+int rfs_mount_check_mountpoint(const char *mountpoint, char *err, size_t errsz);
 
 /* Raise this process's soft limit on open files to its hard limit, and
 ** leave the hard limit alone: each file open through the mount holds a
 ** descriptor in the daemon, but inodes the kernel merely knows do not. */
-void rfs_raise_fd_limit(void);
+void rfs_mount_raise_fd_limit(void);
 
 /* Mount v at mountpoint and serve until unmounted. Takes ownership of v.
 ** In the background case the process forks: the parent returns 0 once the

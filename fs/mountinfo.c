@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int rfs_mount_abspath(const char *path, char out[PATH_MAX])
+int rfs_mountinfo_abspath(const char *path, char out[PATH_MAX])
 {
 	char head[PATH_MAX], tail[PATH_MAX] = "";
 	size_t len = strlen(path);
@@ -120,12 +120,12 @@ static bool path_within(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
-int rfs_mount_find(const char *path, bool contains, struct rfs_mount_entry *out)
+int rfs_mountinfo_find(const char *path, bool contains, struct rfs_mount_entry *out)
 {
 	char abs[PATH_MAX], *line = NULL;
 	size_t cap = 0, best_len = 0;
 	struct rfs_mount_entry *e;
-	int rc = rfs_mount_abspath(path, abs);
+	int rc = rfs_mountinfo_abspath(path, abs);
 	FILE *f;
 
 	if (rc < 0)

@@ -21,11 +21,11 @@ struct rfs_mount_entry {
 
 /* Absolute form of path without touching the last component (a dead FUSE
 ** mount point answers ENOTCONN to stat). 0 or -errno. */
-int rfs_mount_abspath(const char *path, char out[PATH_MAX]);
+int rfs_mountinfo_abspath(const char *path, char out[PATH_MAX]);
 
 /* The mount whose mount point is path, exactly (contains == false), or the
 ** innermost recfs mount holding path (contains == true).
 ** 0, -ENOENT (not mounted / not inside a recfs mount), -errno. */
-int rfs_mount_find(const char *path, bool contains, struct rfs_mount_entry *out);
+int rfs_mountinfo_find(const char *path, bool contains, struct rfs_mount_entry *out);
 
 #endif

@@ -2,8 +2,9 @@
 ** ops: the FUSE low-level operations over live/.
 **
 ** Owns: the translation of every file system call into operations on
-** ciphertext files and encrypted names in live/, and the points where a save
-** becomes a version.
+** ciphertext files and encrypted names in live/ (the handlers, by family, in
+** ops_attr.c, ops_file.c, ops_dir.c and ops_xattr.c; what a save does is
+** fs/save.c's), and the file system state they share.
 ** Must never: let a plaintext name or byte reach live/, or answer with bytes
 ** that did not authenticate (those reads are EIO and one log line).
 */
@@ -37,19 +38,7 @@ extern const struct fuse_lowlevel_ops rfs_ops;
 int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only);
 void rfs_fs_destroy(struct rfs_fs *fs);
 
-/* Read up to cap-1 bytes of the file at clear_path (from the vault's root)
-** into buf, NUL-terminated: the vault's own settings, kept as an encrypted
-** record. Returns the length, or -errno (-ENOENT when there is none). */
-int rfs_fs_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap);
-
 /* The vault's author names: lines "LOGIN Full Name" (# comments allowed). */
 #define RFS_AUTHORS_PATH ".recfs/authors"
-
-/* recfs restore on a mounted vault: write the content source had at rev as
-** the newest version of target (clear paths from the mount root), making
-** missing folders, with mode/uid/gid for what it creates; the kernel's caches
-** are told. Recorded as "restored from rev". 0 or -errno. */
-int rfs_fs_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
-                   mode_t mode, uid_t uid, gid_t gid);
 
 #endif

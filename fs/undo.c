@@ -20,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "crypto/io.h"
 #include "fs/dname.h"
 
 #define UNDO_MAGIC "recfs-undo-1\0\0\0"          /* 16 bytes with its NUL */
@@ -163,7 +164,7 @@ static int undo_dir(struct rfs_undo *u)
 		return u->dir_fd;
 	if (mkdirat(u->vault_fd, RFS_UNDO_DIR, 0700) != 0 && errno != EEXIST)
 		return -errno;
-	int rc = rfs_dname_fsync(u->vault_fd, ".");
+	int rc = rfs_io_fsync_dir(u->vault_fd, ".");
 	if (rc < 0)
 		return rc;
 	u->dir_fd = openat(u->vault_fd, RFS_UNDO_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -191,7 +192,7 @@ static int write_entry(int dir_fd, int fd, const uint8_t id[16], uint64_t index,
 		buf[16 + i] = (uint8_t)(index >> (8 * i));
 		buf[24 + i] = (uint8_t)(size >> (8 * i));
 	}
-	n = pread(fd, buf + UNDO_HEAD, len, (off_t)rfs_slot_offset(index));
+	n = pread(fd, buf + UNDO_HEAD, len, (off_t)rfs_content_slot_offset(index));
 	if (n != (ssize_t)len)
 		return n < 0 ? -errno : -EIO;
 	id_hex(name, id);

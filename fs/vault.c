@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crypto/io.h"
 #include "crypto/names.h"
+#include "crypto/random.h"
+#include "crypto/secmem.h"
 #include "fs/dname.h"
 
 static int write_new_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
@@ -45,13 +47,13 @@ static int make_vault_tree(int dfd, const char *pass, size_t passlen, const stru
                            const char *label)
 {
 	struct rfs_conf conf;
-	uint8_t *master = sodium_malloc(RFS_MASTER_KEY_SIZE);
+	uint8_t *master = rfs_secmem_alloc(RFS_MASTER_KEY_SIZE);
 	uint8_t dirid[RFS_DIRID_SIZE];
 	int keys_fd = -1, live_fd = -1, rc;
 
 	if (!master)
 		return -ENOMEM;
-	randombytes_buf(master, RFS_MASTER_KEY_SIZE);
+	rfs_random_bytes(master, RFS_MASTER_KEY_SIZE);
 	rfs_conf_init(&conf);
 	rc = rfs_keyslot_add(&conf, label, master, pass, passlen, kdf);
 	if (rc >= 0) {
@@ -63,7 +65,7 @@ static int make_vault_tree(int dfd, const char *pass, size_t passlen, const stru
 			rc = -ENOMEM;
 		rfs_keys_free(keys);
 	}
-	sodium_free(master);
+	rfs_secmem_free(master);
 	if (rc < 0)
 		return rc;
 	if (mkdirat(dfd, RFS_KEYS_DIR, 0700) != 0 || mkdirat(dfd, RFS_LIVE_DIR, 0755) != 0)
@@ -77,7 +79,7 @@ static int make_vault_tree(int dfd, const char *pass, size_t passlen, const stru
 	rc = rfs_keystore_format(keys_fd);
 	if (rc < 0)
 		goto out;
-	randombytes_buf(dirid, sizeof(dirid));
+	rfs_random_bytes(dirid, sizeof(dirid));
 	rc = write_new_file(live_fd, RFS_DIRID_FILE, dirid, sizeof(dirid), 0400);
 	if (rc < 0)
 		goto out;
@@ -159,7 +161,7 @@ int rfs_vault_create(const char *path, const char *pass, size_t passlen,
 			*slash = '\0';
 		else
 			strcpy(parent, ".");
-		(void)rfs_dname_fsync(AT_FDCWD, parent);
+		(void)rfs_io_fsync_dir(AT_FDCWD, parent);
 	}
 	return 0;
 }
@@ -299,7 +301,7 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 		if (rc < 0)
 			goto fail;
 	}
-	master = sodium_malloc(RFS_MASTER_KEY_SIZE);
+	master = rfs_secmem_alloc(RFS_MASTER_KEY_SIZE);
 	if (!master) {
 		rc = -ENOMEM;
 		goto fail;
@@ -314,7 +316,7 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 		goto fail;
 	}
 	v->keys = rfs_keys_derive(master);
-	sodium_free(master);
+	rfs_secmem_free(master);
 	master = NULL;
 	if (!v->keys) {
 		rc = -ENOMEM;
@@ -343,7 +345,7 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 	return 0;
 fail:
 	if (master)
-		sodium_free(master);
+		rfs_secmem_free(master);
 	if (rc == -ENOMEM)
 		snprintf(err, errsz, "out of memory (locked memory limit? see 'ulimit -l')");
 	rfs_vault_close(v);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/io.h"
 #include "fs/mount.h"
 #include "fs/control.h"
 #include "tools/cli.h"
@@ -78,22 +79,6 @@ static int make_parents(const char *mnt, const char *rel_path)
 	return 0;
 }
 
-/* Write all of data to fd; 0 or -errno. */
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* One save, as an office program would make it: open, write, close; then the
 ** document's date. Issue 4 can record save->staff as the author here. */
 static int write_save(const struct demo_save *save, void *ctx)
@@ -114,7 +99,7 @@ static int write_save(const struct demo_save *save, void *ctx)
 	if (rc == 0 && fd < 0)
 		rc = -errno;
 	if (fd >= 0) {
-		rc = write_all(fd, save->data, save->len);
+		rc = rfs_io_write_all(fd, save->data, save->len);
 		if (close(fd) < 0 && rc == 0)
 			rc = -errno;
 	}
@@ -156,7 +141,7 @@ static int remove_old_demo(const struct demo_paths *paths)
 	struct rfs_mount_entry *mounted = malloc(sizeof(*mounted));
 	char err[CLI_ERRSZ] = "";
 	struct rfs_conf conf;
-	int rc = mounted ? rfs_mount_find(paths->mnt, false, mounted) : -ENOMEM;
+	int rc = mounted ? rfs_mountinfo_find(paths->mnt, false, mounted) : -ENOMEM;
 
 	free(mounted);
 	if (rc == 0 && rfs_unmount_and_wait(paths->mnt, false, 60, err, sizeof(err)) < 0) {
@@ -240,7 +225,7 @@ static int mount_demo(struct demo_paths *paths)
 		cli_error("cannot resolve %s: %s", paths->mnt, strerror(errno));
 		return -1;
 	}
-	if (rfs_mount_start(paths->vault, paths->passfile, paths->mnt, &opts) != CLI_OK)
+	if (cmd_mount_start(paths->vault, paths->passfile, paths->mnt, &opts) != CLI_OK)
 		return -1;
 	if (!realpath(paths->vault, paths->vault_abs)) {
 		cli_error("cannot resolve %s: %s", paths->vault, strerror(errno));

@@ -97,7 +97,7 @@ static int show_daemon_log(const char *where)
 	int rc;
 
 	snprintf(vault, sizeof vault, "%s", where);
-	if (rfs_mount_abspath(where, abs) == 0 && rfs_mount_find(abs, false, &m) == 0 &&
+	if (rfs_mountinfo_abspath(where, abs) == 0 && rfs_mountinfo_find(abs, false, &m) == 0 &&
 	    !strcmp(m.fstype, RFS_FSTYPE))
 		snprintf(vault, sizeof vault, "%s", m.source);
 	rc = rfs_remote_daemon_log(vault, stdout);

@@ -282,7 +282,7 @@ static int unlock_and_run(const char *vault, struct rfs_secret *pass, const char
 	return CLI_OK;
 }
 
-int rfs_mount_start(const char *vault, const char *passfile, const char *mountpoint,
+int cmd_mount_start(const char *vault, const char *passfile, const char *mountpoint,
                     const struct rfs_mount_opts *o)
 {
 	char err[CLI_ERRSZ] = "", abs_mountpoint[PATH_MAX];
@@ -290,7 +290,7 @@ int rfs_mount_start(const char *vault, const char *passfile, const char *mountpo
 	pid_t child;
 
 	/* Everything that can be checked is checked before the passphrase. */
-	if (rfs_mountpoint_check(mountpoint, err, sizeof(err)) < 0) {
+	if (rfs_mount_check_mountpoint(mountpoint, err, sizeof(err)) < 0) {
 		cli_error("%s", err);
 		return CLI_FAIL;
 	}
@@ -337,7 +337,7 @@ static int mount_run(struct cli_ctx *ctx)
 	if (imply_default_permissions(&opts, &fuse_opts) < 0)
 		return CLI_FAIL;
 	opts.fuse_opts = fuse_opts;
-	return rfs_mount_start(ctx->argv[0], ctx->passfile, ctx->argv[1], &opts);
+	return cmd_mount_start(ctx->argv[0], ctx->passfile, ctx->argv[1], &opts);
 }
 
 static void mount_done(void)

@@ -108,7 +108,7 @@ static int find_daemon(const char *path, struct rfs_mount_entry *m)
 {
 	char abs[PATH_MAX];
 
-	if (rfs_mount_abspath(path, abs) < 0 || rfs_mount_find(abs, true, m) != 0 ||
+	if (rfs_mountinfo_abspath(path, abs) < 0 || rfs_mountinfo_find(abs, true, m) != 0 ||
 	    strcmp(m->fstype, RFS_FSTYPE) != 0) {
 		cli_error("%s is not inside a mounted recfs vault", path);
 		return CLI_FAIL;

@@ -55,7 +55,7 @@ int hcli_open(const char *vault, const char *path, const char *passfile, bool wr
 	} else {
 		char abs[PATH_MAX];
 		struct rfs_mount_entry m;
-		if (!path || rfs_mount_abspath(path, abs) < 0 || rfs_mount_find(abs, true, &m) != 0) {
+		if (!path || rfs_mountinfo_abspath(path, abs) < 0 || rfs_mountinfo_find(abs, true, &m) != 0) {
 			cli_error("%s is not inside a mounted vault; give --vault VAULT and a path "
 			          "relative to the vault's root", path ? path : "(no path)");
 			return CLI_FAIL;
@@ -73,7 +73,7 @@ int hcli_open(const char *vault, const char *path, const char *passfile, bool wr
 		struct rfs_mount_entry m;
 		char abs[PATH_MAX];
 
-		if (rfs_mount_abspath(x->vault, abs) == 0 && rfs_mount_find(abs, false, &m) == 0 &&
+		if (rfs_mountinfo_abspath(x->vault, abs) == 0 && rfs_mountinfo_find(abs, false, &m) == 0 &&
 		    strcmp(m.fstype, RFS_FSTYPE) == 0 && !rfs_source_is_snapshot(m.source))
 			snprintf(x->vault, sizeof x->vault, "%s", m.source);
 	}

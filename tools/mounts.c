@@ -125,7 +125,7 @@ int rfs_unmount_and_wait(const char *mountpoint, bool lazy, unsigned timeout_s,
 		snprintf(err, errsz, "out of memory");
 		return -ENOMEM;
 	}
-	rc = rfs_mount_find(mountpoint, false, e);
+	rc = rfs_mountinfo_find(mountpoint, false, e);
 	if (rc == -ENOENT) {
 		snprintf(err, errsz, "%s is not mounted", mountpoint);
 	} else if (rc < 0) {

@@ -31,7 +31,7 @@ struct rfs_mount_opts;
 ** In the background case a child process unlocks and mounts while this one
 ** waits, so the caller carries on (and can print) once the mount is up.
 ** Every failure is printed. Returns CLI_OK, or CLI_FAIL with nothing mounted. */
-int rfs_mount_start(const char *vault, const char *passfile, const char *mountpoint,
+int cmd_mount_start(const char *vault, const char *passfile, const char *mountpoint,
                     const struct rfs_mount_opts *o);
 
 #endif

@@ -10,6 +10,7 @@
 ** Must never: hold a clear path or anything but keyed tags in clear.
 */
 #include "fs/history/internal.h"
+#include "crypto/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,21 +18,23 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <sodium.h>
+#include "crypto/seal.h"
+#include "crypto/secmem.h"
+#include "crypto/tag.h"
 
 #define INDEX_FILE "index"
 #define INDEX_MAGIC "RFSIDX1\n"
 #define TAG 16
-#define NONCE 24
-#define MAC 16
+#define NONCE RFS_SEAL_NONCE
+#define MAC RFS_SEAL_TAG
 
 static void tag_of(struct rfs_history *h, char kind, const void *data, size_t len, uint8_t out[TAG])
 {
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, h->v->keys->index, 32, TAG);
-	crypto_generichash_update(&st, (const uint8_t *)&kind, 1);
-	crypto_generichash_update(&st, data, len);
-	crypto_generichash_final(&st, out, TAG);
+	struct rfs_tag t;
+	rfs_tag_init(&t, h->v->keys->index, sizeof h->v->keys->index, TAG);
+	rfs_tag_update(&t, &kind, 1);
+	rfs_tag_update(&t, data, len);
+	rfs_tag_final(&t, out);
 }
 
 static bool id_is_zero(const uint8_t id[16])
@@ -50,7 +53,7 @@ static void encode_event(struct rfs_history *h, struct rfs_bytes *out, const git
 	rfs_record_who_encode(&pl, r);
 	rfs_bytes_u32(&pl, (uint32_t)i);
 	rfs_bytes_u32(&pl, (uint32_t)r->nevents);
-	rfs_event_encode(&pl, e);
+	rfs_record_event_encode(&pl, e);
 	if (pl.err) {
 		out->err = pl.err;
 		rfs_bytes_free(&pl);
@@ -70,9 +73,7 @@ static void encode_event(struct rfs_history *h, struct rfs_bytes *out, const git
 		rfs_bytes_free(&pl);
 		return;
 	}
-	randombytes_buf(ct, NONCE);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(ct + NONCE, NULL, pl.p, pl.len, tags[0], TAG, NULL,
-	                                           ct, h->v->keys->index);
+	rfs_seal(ct, pl.p, pl.len, tags[0], TAG, h->v->keys->index);
 	rfs_bytes_free(&pl);
 	rfs_bytes_u32(out, (uint32_t)(1 + ntags * TAG + NONCE + ctlen));
 	rfs_bytes_u8(out, ntags);
@@ -116,14 +117,8 @@ static int view_parse(struct index_view *iv, size_t from)
 			iv->damaged = true;
 			break;
 		}
-		if (iv->n == iv->cap) {
-			size_t cap = iv->cap ? iv->cap * 2 : 1024;
-			struct irec *r = realloc(iv->recs, cap * sizeof *r);
-			if (!r)
-				return -ENOMEM;
-			iv->recs = r;
-			iv->cap = cap;
-		}
+		if (rfs_bytes_grow(&iv->recs, &iv->cap, iv->n, sizeof *iv->recs, 1024) < 0)
+			return -ENOMEM;
 		iv->recs[iv->n++] = (struct irec){ p + 4, len };
 		off += 4 + len;
 	}
@@ -141,23 +136,22 @@ static int view_open(struct rfs_history *h, const struct irec *x, git_oid *rev, 
 	if (!pl)
 		return -ENOMEM;
 	memset(r, 0, sizeof *r);
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(pl, NULL, NULL, nonce + NONCE, ctlen, x->p + 1,
-	                                               TAG, nonce, h->v->keys->index) != 0) {
+	if (rfs_seal_open(pl, nonce, NONCE + ctlen, x->p + 1, TAG, h->v->keys->index) != 0) {
 		free(pl);
 		return -EIO;
 	}
 	struct rfs_reader rd = { pl, ctlen - MAC, 0, 0 };
-	rfs_read_bytes(&rd, rev->id, GIT_OID_RAWSZ);
-	r->seq = rfs_read_u64(&rd);
+	rfs_bytes_read(&rd, rev->id, GIT_OID_RAWSZ);
+	r->seq = rfs_bytes_read_u64(&rd);
 	rfs_record_who_decode(&rd, r);
-	rfs_read_u32(&rd);
-	rfs_read_u32(&rd);
+	rfs_bytes_read_u32(&rd);
+	rfs_bytes_read_u32(&rd);
 	r->events = calloc(1, sizeof *r->events);
-	if (r->events && !rd.err && rfs_event_decode(&rd, r->events) == 0)
+	if (r->events && !rd.err && rfs_record_event_decode(&rd, r->events) == 0)
 		r->nevents = 1;
 	else
 		rd.err = rd.err ? rd.err : -EIO;
-	sodium_memzero(pl, ctlen);
+	rfs_secmem_wipe(pl, ctlen);
 	free(pl);
 	if (rd.err)
 		rfs_record_clear(r);
@@ -216,7 +210,7 @@ static int encode_since(struct rfs_history *h, const git_oid *from, struct rfs_b
 	git_oid oid;
 	while (rc == 0 && git_revwalk_next(&oid, w) == 0) {
 		struct rfs_record r;
-		if (rfs_h_read_commit_record(h, &oid, &r) < 0)
+		if (rfs_objects_read_record(h, &oid, &r) < 0)
 			continue;                    /* verify reports it; the index skips it */
 		rc = rfs_index_encode_commit(h, out, &oid, &r);
 		rfs_record_clear(&r);
@@ -284,7 +278,7 @@ int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b)
 	int fd = openat(h->side_fd, INDEX_FILE, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int rc = rfs_write_all(fd, b->p, b->len);
+	int rc = rfs_io_write_all(fd, b->p, b->len);
 	close(fd);
 	return rc;
 }
@@ -297,7 +291,7 @@ int rfs_index_sync(struct rfs_history *h)
 	int rc = view_load(h, &iv, &file_len, &fresh);
 	if (rc == 0 && fresh) {
 		int fd = openat(h->side_fd, INDEX_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		rc = fd < 0 ? -errno : rfs_write_all(fd, iv.file.p, iv.file.len);
+		rc = fd < 0 ? -errno : rfs_io_write_all(fd, iv.file.p, iv.file.len);
 		if (fd >= 0)
 			close(fd);
 		if (rc == 0 && renameat(h->side_fd, INDEX_FILE ".tmp", h->side_fd, INDEX_FILE) < 0)
@@ -308,7 +302,7 @@ int rfs_index_sync(struct rfs_history *h)
 		if (rc == 0 && ftruncate(fd, (off_t)file_len) < 0)
 			rc = -errno;
 		if (rc == 0 && lseek(fd, 0, SEEK_END) >= 0)
-			rc = rfs_write_all(fd, iv.file.p + file_len, iv.file.len - file_len);
+			rc = rfs_io_write_all(fd, iv.file.p + file_len, iv.file.len - file_len);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -371,7 +365,7 @@ int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
 		if (view_open(h, &iv.recs[i], &rev, &r) < 0)
 			continue;
 		struct rfs_version ver;
-		rfs_version_fill(&ver, &r, &r.events[0], &rev);
+		rfs_record_version_fill(&ver, &r, &r.events[0], &rev);
 		rc = cb(&ver, arg);
 		rfs_record_clear(&r);
 		shown++;

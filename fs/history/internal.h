@@ -11,7 +11,9 @@
 #include <git2.h>
 #include "fs/history/history.h"
 #include "fs/history/pack.h"
-#include "fs/history/record.h"
+#include "fs/history/sha1.h"
+#include "fs/history/stage.h"
+#include "fs/history/commit_record.h"
 
 #define RFS_SIDE_DIR "recfs"            /* history.git/recfs: head record, index, clean mark */
 #define RFS_CHUNK_MARKER ".recfs-chunks" /* entry that makes a tree a chunked file */
@@ -115,19 +117,76 @@ struct rfs_history {
 	git_oid hole_oid;
 };
 
-/* history.c */
+/* A save's path, one file per step; each exports functions named for it:
+**   queue.c    rfs_queue_*: record a save, batch the queue, committer and packer threads
+**   apply.c    rfs_apply_*: a batch becomes tree updates, then one commit
+**   commit.c   rfs_commit_*: commit text and signature, head record, publish (ref forward)
+**   capture.c  rfs_capture_*: ciphertext from live/ into the stage
+**   history.c  rfs_history_*: open, check, close, attribution
+** Layers, top down; a file calls only files in layers below its own
+** (README, "Code layout"): verify | history, restore | queue | apply,
+** recover | capture, commit, read | index, tree | objects, stage |
+** commit_record, pack | bytes, sha1. */
+
+/* objects.c: the lower layer's reads of history.git (uses no module above). */
+bool rfs_objects_is_chunked(git_repository *repo, const git_tree_entry *e);
+int rfs_objects_read_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r);
+
+/* capture.c */
+#define SPILL_BYTES (32u << 20)          /* pack the stage beyond this much */
 /* Open cpath ("" = the root) in live/ read-only, without touching its atime. fd or -errno. */
-int rfs_h_open_live(struct rfs_history *h, const char *cpath, int flags);
+int rfs_capture_open_live(struct rfs_history *h, const char *cpath, int flags);
 /* lstat of cpath in live/ (any depth). 0 or -errno. */
-int rfs_h_stat_live(struct rfs_history *h, const char *cpath, struct stat *st);
-ssize_t rfs_h_readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len);
-int rfs_h_open_odb(struct rfs_history *h);   /* odb, packs, stage (writable) for h->repo */
-int rfs_h_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
-int rfs_h_commit(struct rfs_history *h, const git_oid *tree, struct rfs_event *events, size_t n,
-                 git_oid *out);
-int rfs_h_publish(struct rfs_history *h);
+int rfs_capture_stat_live(struct rfs_history *h, const char *cpath, struct stat *st);
+ssize_t rfs_capture_readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len);
+/* Capture whatever is at cpath in live/ whole: file, folder (recursively) or symlink. */
+int rfs_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
+/* Stage a blob (hashed with the pack writer's SHA-1). */
+int rfs_capture_write_blob(struct rfs_history *h, const void *data, size_t len, git_oid *oid);
+uint64_t rfs_capture_chunk_count(const struct rfs_history *h, uint64_t size);
+/* Chunk k covers [start, start+len) of the ciphertext: chunk 0 carries the header. */
+void rfs_capture_chunk_span(const struct rfs_history *h, uint64_t k, uint64_t size, uint64_t *start,
+                            size_t *len);
+/* Chunk k of the file (size bytes) into the stage; buf holds one chunk. */
+int rfs_capture_chunk(struct rfs_history *h, int fd, uint64_t size, uint64_t k, uint8_t *buf,
+                      git_oid *oid);
+int rfs_capture_marker_oid(struct rfs_history *h, git_oid *oid);
+/* The chunk tree of a file whose every chunk is in oids[0..n). */
+int rfs_capture_chunk_tree_of(struct rfs_history *h, const git_oid *oids, uint64_t n, git_oid *out);
+/* Whether a chunked tree entry is of this format (format 1 is not). */
+bool rfs_capture_chunked_v2(struct rfs_history *h, const git_oid *tree);
+/* Ciphertext size of a version in git (a blob or a chunk tree). */
+int rfs_capture_version_size(struct rfs_history *h, const git_tree_entry *e, uint64_t *csize);
+/* Only the chunks holding the written blocks (and those the size change
+** moved); prev: the previous version's ciphertext size, UINT64_MAX: unknown. */
+int rfs_capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_range *ranges,
+                            size_t nranges, uint64_t prev, struct rfs_capture *cap);
+bool rfs_capture_path_is_long(const char *cpath);   /* its name needs a ".n" side file */
+char *rfs_capture_side_path(const char *cpath);     /* heap */
+int rfs_capture_side(struct rfs_history *h, const char *cpath, struct rfs_capture *cap);
+/* A small save's blob, read by the queue without the repository lock: freed
+** (and no longer counted), or into the stage with the lock for every save of
+** a batch. */
+void rfs_capture_blob_release(struct rfs_history *h, struct rfs_pending *p);
+int rfs_capture_stage_small(struct rfs_history *h, struct rfs_pending *batch, size_t n);
+
+/* queue.c */
+#define CATCHUP_MS 1000                  /* history behind (full disk): first retry after this */
+void rfs_queue_pending_free(struct rfs_history *h, struct rfs_pending *p);
+void *rfs_queue_packer(void *arg);      /* thread: merges packs while commits go on */
+void *rfs_queue_committer(void *arg);   /* thread: takes batches, commits, publishes */
+
+/* apply.c */
+/* Commit a batch. 0, or -errno: the whole batch failed. *dropped_err: the
+** first error of a save left out alone (0: none). */
+int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, int *dropped_err);
+
+/* commit.c */
+int rfs_commit_create(struct rfs_history *h, const git_oid *tree, struct rfs_event *events,
+                      size_t n, git_oid *out);
+int rfs_commit_publish(struct rfs_history *h);
 /* Parse and check history.git/recfs/head. 0, -ENOENT, -EBADMSG (bad signature or form). */
-int rfs_h_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);
+int rfs_commit_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);
 #define RFS_LIVE_DIGEST 32               /* BLAKE2b of live/'s entries and their stat, at a clean close */
 struct rfs_head_rec {
 	unsigned version;                 /* 1 (no state: never clean) or 2 */
@@ -136,11 +195,16 @@ struct rfs_head_rec {
 	bool clean;                       /* closed cleanly: every save committed and durable */
 	uint8_t digest[RFS_LIVE_DIGEST];  /* clean: live/ as it was left */
 };
-int rfs_h_read_head(struct rfs_history *h, struct rfs_head_rec *r);
+int rfs_commit_read_head(struct rfs_history *h, struct rfs_head_rec *r);
+int rfs_commit_write_head_record(struct rfs_history *h, bool clean,
+                                 const uint8_t digest[RFS_LIVE_DIGEST]);
+/* live/ and keys/ durable (one syncfs) before history may point at them. */
+int rfs_commit_vault_durable(struct rfs_history *h);
+
+/* history.c */
+int rfs_history_open_odb(struct rfs_history *h);   /* odb, packs, stage (writable) for h->repo */
 /* No ref (nor head record), yet live/ holds more than a new vault's root. */
-bool rfs_h_history_vanished(struct rfs_history *h);
-bool rfs_h_is_chunked(git_repository *repo, const git_tree_entry *e);
-int rfs_h_read_commit_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r);
+bool rfs_history_vanished(struct rfs_history *h);
 
 /* index.c */
 int rfs_index_encode_commit(struct rfs_history *h, struct rfs_bytes *b, const git_oid *rev,
@@ -157,33 +221,35 @@ int rfs_tree_update(struct rfs_history *h, const git_oid *base, const git_tree_u
 void rfs_tree_cache_free(struct rfs_tree_cache *c);
 /* Chunk trees (format 2): depth for n chunks; the depth, chunk count and
 ** last chunk blob of a chunk tree. */
-unsigned rfs_chunk_depth(uint64_t n);
-int rfs_chunk_child_pos(const char *name, size_t len);   /* "00".."3f": 0..63; else -1 */
-int rfs_chunk_tree_shape(struct rfs_history *h, const git_oid *top, unsigned *depth, uint64_t *n,
+unsigned rfs_tree_chunk_depth(uint64_t n);
+int rfs_tree_chunk_child_pos(const char *name, size_t len);   /* "00".."3f": 0..63; else -1 */
+int rfs_tree_chunk_shape(struct rfs_history *h, const git_oid *top, unsigned *depth, uint64_t *n,
                          git_oid *last);
 /* A chunk neither updated nor in the base: its blob id, or -errno. */
-typedef int (*rfs_chunk_fill_cb)(void *arg, uint64_t k, git_oid *oid);
+typedef int (*rfs_tree_chunk_fill_cb)(void *arg, uint64_t k, git_oid *oid);
 /* Write the chunk tree of a file of n chunks: chunks idx[0..nidx) (sorted,
 ** unique) become oids[], the rest come from base (a chunk tree; NULL:
 ** none), else from fill. marker: the marker blob. Trees go to the stage. */
-int rfs_chunk_tree_update(struct rfs_history *h, const git_oid *base, uint64_t n,
+int rfs_tree_chunk_update(struct rfs_history *h, const git_oid *base, uint64_t n,
                           const uint64_t *idx, const git_oid *oids, size_t nidx,
-                          const git_oid *marker, rfs_chunk_fill_cb fill, void *arg, git_oid *out);
+                          const git_oid *marker, rfs_tree_chunk_fill_cb fill, void *arg,
+                          git_oid *out);
 
 /* recover.c */
-int rfs_h_recover(struct rfs_history *h);
+int rfs_recover(struct rfs_history *h);
 /* Differences between two trees, one call per file, folder or symlink
 ** (chunks and side files map to their owner). what: 'A'dded 'D'eleted 'M'odified. */
-typedef int (*rfs_tree_diff_cb)(struct rfs_history *h, const char *cpath, char what, void *arg);
-int rfs_h_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_tree_diff_cb cb, void *arg);
+typedef int (*rfs_recover_diff_cb)(struct rfs_history *h, const char *cpath, char what, void *arg);
+int rfs_recover_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_recover_diff_cb cb,
+                          void *arg);
 /* Capture all of live/ (writable: into the stage; hash_only: hashes only). */
-int rfs_h_capture_live(struct rfs_history *h, git_oid *tree);
+int rfs_recover_capture_live(struct rfs_history *h, git_oid *tree);
 
 /* read.c */
 /* Clear path ("/a/b") of a cipher path in tree; heap; NULL when it does not open. */
-char *rfs_h_clear_of(struct rfs_history *h, git_tree *root, const char *cpath);
-int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
-                        char *cpath, size_t cpathsz, git_tree_entry **out);
-int rfs_h_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16]);
+char *rfs_read_clear_of(struct rfs_history *h, git_tree *root, const char *cpath);
+int rfs_read_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
+                           char *cpath, size_t cpathsz, git_tree_entry **out);
+int rfs_read_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16]);
 
 #endif

@@ -1,8 +1,12 @@
 /*
-** pack: staging ODB backend and uncompressed pack writer (see pack.h).
+** pack: the packs of objects/pack as one ODB backend, the uncompressed pack
+** writer, and their consolidation (see pack.h).
+** Must never: write loose objects, or remove a pack whose objects are not in another.
 */
 #include "fs/history/pack.h"
-#include "fs/history/record.h"
+#include "fs/history/sha1.h"
+#include "fs/history/bytes.h"
+#include "crypto/io.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -17,155 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <git2/sys/odb_backend.h>
-
-/* ---- SHA-1 (FIPS 180-4), only for the pack trailer git requires ---- */
-
-static uint32_t rol32(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
-
-static void sha1_block(uint32_t h[5], const uint8_t *p)
-{
-	uint32_t w[80];
-	for (int i = 0; i < 16; i++)
-		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-	for (int i = 16; i < 80; i++)
-		w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
-	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
-	for (int i = 0; i < 80; i++) {
-		uint32_t f, k;
-		if (i < 20) { f = (b & c) | (~b & d); k = 0x5A827999u; }
-		else if (i < 40) { f = b ^ c ^ d; k = 0x6ED9EBA1u; }
-		else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8F1BBCDCu; }
-		else { f = b ^ c ^ d; k = 0xCA62C1D6u; }
-		uint32_t t = rol32(a, 5) + f + e + k + w[i];
-		e = d; d = c; c = rol32(b, 30); b = a; a = t;
-	}
-	h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e;
-}
-
-/* The SHA extensions of x86 (most CPUs since 2017): several times faster,
-** and every byte of every pack goes through SHA-1. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
-#include <immintrin.h>
-
-static bool have_sha_ni;
-static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
-
-static void sha_detect(void)
-{
-	unsigned a, b, c, d;
-	have_sha_ni = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) &&
-	              __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19));   /* SHA, SSE4.1 */
-}
-
-__attribute__((target("sha,sse4.1,ssse3")))
-static void sha1_blocks_ni(uint32_t h[5], const uint8_t *p, size_t nblocks)
-{
-	const __m128i bswap = _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL);
-	__m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)h), 0x1B);
-	__m128i e0 = _mm_set_epi32((int)h[4], 0, 0, 0);
-	for (; nblocks; nblocks--, p += 64) {
-		__m128i abcd_in = abcd, e_in = e0, w[20], e, prev = abcd;
-		for (int i = 0; i < 4; i++)
-			w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
-		for (int i = 4; i < 20; i++)
-			w[i] = _mm_sha1msg2_epu32(_mm_xor_si128(_mm_sha1msg1_epu32(w[i - 4], w[i - 3]), w[i - 2]),
-			                          w[i - 1]);
-		for (int g = 0; g < 20; g++) {     /* four rounds each */
-			e = g ? _mm_sha1nexte_epu32(prev, w[g]) : _mm_add_epi32(e0, w[0]);
-			prev = abcd;
-			switch (g / 5) {
-			case 0: abcd = _mm_sha1rnds4_epu32(abcd, e, 0); break;
-			case 1: abcd = _mm_sha1rnds4_epu32(abcd, e, 1); break;
-			case 2: abcd = _mm_sha1rnds4_epu32(abcd, e, 2); break;
-			default: abcd = _mm_sha1rnds4_epu32(abcd, e, 3); break;
-			}
-		}
-		e0 = _mm_sha1nexte_epu32(prev, e_in);
-		abcd = _mm_add_epi32(abcd, abcd_in);
-	}
-	_mm_storeu_si128((__m128i *)h, _mm_shuffle_epi32(abcd, 0x1B));
-	h[4] = (uint32_t)_mm_extract_epi32(e0, 3);
-}
-
-static void sha1_blocks(uint32_t h[5], const uint8_t *p, size_t nblocks)
-{
-	pthread_once(&sha_once, sha_detect);
-	if (have_sha_ni) {
-		sha1_blocks_ni(h, p, nblocks);
-		return;
-	}
-	for (; nblocks; nblocks--, p += 64)
-		sha1_block(h, p);
-}
-#else
-static void sha1_blocks(uint32_t h[5], const uint8_t *p, size_t nblocks)
-{
-	for (; nblocks; nblocks--, p += 64)
-		sha1_block(h, p);
-}
-#endif
-
-void rfs_sha1_init(struct rfs_sha1 *s)
-{
-	static const uint32_t iv[5] = { 0x67452301u, 0xEFCDAB89u, 0x98BADCFEu, 0x10325476u,
-	                                0xC3D2E1F0u };
-	memcpy(s->h, iv, sizeof iv);
-	s->len = 0;
-	s->used = 0;
-}
-
-void rfs_sha1_update(struct rfs_sha1 *s, const void *data, size_t n)
-{
-	const uint8_t *p = data;
-	s->len += n;
-	if (s->used) {
-		size_t take = 64 - s->used < n ? 64 - s->used : n;
-		memcpy(s->buf + s->used, p, take);
-		s->used += take;
-		p += take;
-		n -= take;
-		if (s->used < 64)
-			return;
-		sha1_blocks(s->h, s->buf, 1);
-		s->used = 0;
-	}
-	sha1_blocks(s->h, p, n / 64);
-	p += n / 64 * 64;
-	n %= 64;
-	memcpy(s->buf, p, n);
-	s->used = n;
-}
-
-void rfs_sha1_final(struct rfs_sha1 *s, uint8_t out[20])
-{
-	uint64_t bits = s->len * 8;
-	uint8_t pad[72] = { 0x80 };
-	size_t padlen = (s->used < 56 ? 56 : 120) - s->used;
-	for (int i = 0; i < 8; i++)
-		pad[padlen + i] = (uint8_t)(bits >> (56 - 8 * i));
-	rfs_sha1_update(s, pad, padlen + 8);
-	for (int i = 0; i < 5; i++) {
-		out[4 * i] = (uint8_t)(s->h[i] >> 24);
-		out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
-		out[4 * i + 2] = (uint8_t)(s->h[i] >> 8);
-		out[4 * i + 3] = (uint8_t)s->h[i];
-	}
-}
-
-void rfs_object_id(git_oid *out, git_object_t type, const void *data, size_t len)
-{
-	char hdr[64];
-	int n = snprintf(hdr, sizeof hdr, "%s %zu", git_object_type2string(type), len);
-	struct rfs_sha1 s;
-	rfs_sha1_init(&s);
-	rfs_sha1_update(&s, hdr, (size_t)n + 1);
-	rfs_sha1_update(&s, data, len);
-	uint8_t id[20];
-	rfs_sha1_final(&s, id);
-	git_oid_fromraw(out, id);
-}
 
 /* ---- the packs backend: libgit2's pack backend, rescanned only on change ---- */
 
@@ -264,7 +119,7 @@ static int new_inner(struct rfs_packs *p, git_odb_backend **out)
 	return git_odb_backend_pack(out, p->objdir) < 0 ? -EIO : 0;
 }
 
-int rfs_packs_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **out)
+int rfs_pack_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **out)
 {
 	struct rfs_packs *p = calloc(1, sizeof *p);
 	if (!p)
@@ -307,7 +162,7 @@ int rfs_packs_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **o
 	return 0;
 }
 
-int rfs_packs_reload(struct rfs_packs *p)
+int rfs_pack_reload(struct rfs_packs *p)
 {
 	git_odb_backend *fresh = NULL;
 	int rc = new_inner(p, &fresh);
@@ -377,7 +232,7 @@ struct pack_out {
 static void out_flush(struct pack_out *o)
 {
 	if (o->used && !o->err)
-		o->err = rfs_write_all(o->fd, o->buf, o->used);
+		o->err = rfs_io_write_all(o->fd, o->buf, o->used);
 	o->used = 0;
 }
 
@@ -490,7 +345,7 @@ static int write_index(int fd, const struct pack_entry *e, size_t n, const uint8
 	rfs_sha1_init(&s);
 	rfs_sha1_update(&s, b, len - 20);
 	rfs_sha1_final(&s, p + 20);
-	int rc = rfs_write_all(fd, b, len);
+	int rc = rfs_io_write_all(fd, b, len);
 	free(b);
 	return rc;
 }
@@ -601,7 +456,7 @@ static int stream_finish(struct rfs_pack_stream *s, int rc, char name[41])
 	if (rc == 0) {
 		rfs_sha1_final(&s->o.sha, sum);
 		out_flush(&s->o);
-		rc = s->o.err ? s->o.err : rfs_write_all(s->o.fd, sum, 20);
+		rc = s->o.err ? s->o.err : rfs_io_write_all(s->o.fd, sum, 20);
 	}
 	int crc = rc == 0 ? sync_close(s->o.fd) : close(s->o.fd);
 	rc = rc ? rc : crc;
@@ -723,7 +578,7 @@ static int list_packs(const char *packdir, struct pack_file **out, size_t *n)
 		if (fstatat(dirfd(d), pack, &st, 0) < 0)
 			continue;                /* an .idx being written or left over */
 		f.size = (uint64_t)st.st_size;
-		if ((rc = rfs_grow(out, &cap, *n, sizeof **out, 16)) < 0)
+		if ((rc = rfs_bytes_grow(out, &cap, *n, sizeof **out, 16)) < 0)
 			break;
 		(*out)[(*n)++] = f;
 	}
@@ -773,7 +628,7 @@ long rfs_pack_leftovers(const char *packdir, bool remove,
 	return found;
 }
 
-long rfs_packs_count(const struct rfs_packs *p)
+long rfs_pack_count(const struct rfs_packs *p)
 {
 	struct pack_file *v;
 	size_t n;
@@ -832,7 +687,7 @@ static int read_index(const char *path, uint32_t pack, struct merge_obj **v, siz
 			}
 			off = (uint64_t)get_be32(b + at) << 32 | get_be32(b + at + 4);
 		}
-		if ((rc = rfs_grow(v, cap, *n, sizeof **v, 4096)) < 0)
+		if ((rc = rfs_bytes_grow(v, cap, *n, sizeof **v, 4096)) < 0)
 			break;
 		struct merge_obj *m = &(*v)[(*n)++];
 		memcpy(m->oid.id, ids + 20 * i, 20);
@@ -871,9 +726,9 @@ static int read_object(git_odb *odb, const git_oid *oid, git_odb_object **cur,
 	return 0;
 }
 
-int rfs_odb_list_source(void *arg, size_t i, struct rfs_pack_obj *obj)
+int rfs_pack_odb_list_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 {
-	struct rfs_odb_list *m = arg;
+	struct rfs_pack_odb_list *m = arg;
 	return read_object(m->odb, &m->list[i], &m->cur, obj);
 }
 
@@ -997,7 +852,7 @@ static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k,
 	return rc;
 }
 
-int rfs_packs_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
+int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
                           void (*relock)(void *arg, int lock), void *arg)
 {
 	struct pack_file *v;
@@ -1028,226 +883,14 @@ int rfs_packs_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
 			snprintf(f, sizeof f, "%s/%s.pack", p->packdir, v[i].name);
 			unlink(f);
 		}
-		rc = rfs_packs_reload(p);
+		rc = rfs_pack_reload(p);
 		relock(arg, 0);
 	}
 	free(v);
 	return rc;
 }
 
-/* ---- the staging backend ---- */
-
-struct staged {
-	git_oid oid;
-	git_object_t type;
-	size_t len;
-	uint8_t *data;
-};
-
-struct rfs_stage {
-	git_odb_backend parent;
-	struct staged *objs;              /* insertion order */
-	size_t n, cap;
-	uint32_t *slots;                  /* open addressing: index+1 into objs, 0 = empty */
-	size_t nslots;
-	size_t bytes;
-	struct rfs_packs *packs;          /* where spills go (NULL: never spilled) */
-};
-
-static size_t oid_hash(const git_oid *oid)
+bool rfs_pack_has(struct rfs_packs *p, const git_oid *oid)
 {
-	size_t h;
-	memcpy(&h, oid->id, sizeof h);
-	return h;
-}
-
-static struct staged *stage_find(struct rfs_stage *st, const git_oid *oid)
-{
-	if (!st->nslots)
-		return NULL;
-	for (size_t i = oid_hash(oid) & (st->nslots - 1);; i = (i + 1) & (st->nslots - 1)) {
-		uint32_t s = st->slots[i];
-		if (!s)
-			return NULL;
-		if (git_oid_equal(&st->objs[s - 1].oid, oid))
-			return &st->objs[s - 1];
-	}
-}
-
-static void slot_insert(struct rfs_stage *st, size_t idx)
-{
-	size_t i = oid_hash(&st->objs[idx].oid) & (st->nslots - 1);
-	while (st->slots[i])
-		i = (i + 1) & (st->nslots - 1);
-	st->slots[i] = (uint32_t)(idx + 1);
-}
-
-static int stage_grow(struct rfs_stage *st)
-{
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 1024;
-		struct staged *o = realloc(st->objs, cap * sizeof *o);
-		if (!o)
-			return -ENOMEM;
-		st->objs = o;
-		st->cap = cap;
-	}
-	if ((st->n + 1) * 2 > st->nslots) {
-		size_t ns = st->nslots ? st->nslots * 2 : 4096;
-		uint32_t *s = calloc(ns, sizeof *s);
-		if (!s)
-			return -ENOMEM;
-		free(st->slots);
-		st->slots = s;
-		st->nslots = ns;
-		for (size_t i = 0; i < st->n; i++)
-			slot_insert(st, i);
-	}
-	return 0;
-}
-
-/* Chunks (1 MiB) get pages of their own: freed, they go back to the
-** system at once, where malloc would keep them in its arena and the
-** daemon's resident memory would stay at its peak after a big save. */
-#define STAGE_MMAP_MIN (128u << 10)
-
-static uint8_t *stage_alloc(size_t len)
-{
-	if (len < STAGE_MMAP_MIN)
-		return malloc(len ? len : 1);
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void stage_release(uint8_t *p, size_t len)
-{
-	if (len < STAGE_MMAP_MIN)
-		free(p);
-	else if (p)
-		munmap(p, len);
-}
-
-static int be_write(git_odb_backend *be, const git_oid *oid, const void *data, size_t len,
-                    git_object_t type)
-{
-	struct rfs_stage *st = (struct rfs_stage *)be;
-	if (stage_find(st, oid))
-		return 0;
-	if (stage_grow(st) < 0)
-		return GIT_ERROR;
-	uint8_t *copy = stage_alloc(len);
-	if (!copy)
-		return GIT_ERROR;
-	memcpy(copy, data, len);
-	st->objs[st->n] = (struct staged){ *oid, type, len, copy };
-	slot_insert(st, st->n);
-	st->n++;
-	st->bytes += len;
-	return 0;
-}
-
-static int be_read(void **buf, size_t *len, git_object_t *type, git_odb_backend *be,
-                   const git_oid *oid)
-{
-	struct staged *o = stage_find((struct rfs_stage *)be, oid);
-	if (!o)
-		return GIT_ENOTFOUND;
-	*buf = git_odb_backend_data_alloc(be, o->len ? o->len : 1);
-	if (!*buf)
-		return GIT_ERROR;
-	memcpy(*buf, o->data, o->len);
-	*len = o->len;
-	*type = o->type;
-	return 0;
-}
-
-static int be_read_header(size_t *len, git_object_t *type, git_odb_backend *be, const git_oid *oid)
-{
-	struct staged *o = stage_find((struct rfs_stage *)be, oid);
-	if (!o)
-		return GIT_ENOTFOUND;
-	*len = o->len;
-	*type = o->type;
-	return 0;
-}
-
-static int be_exists(git_odb_backend *be, const git_oid *oid)
-{
-	return stage_find((struct rfs_stage *)be, oid) != NULL;
-}
-
-static void stage_clear(struct rfs_stage *st)
-{
-	for (size_t i = 0; i < st->n; i++)
-		stage_release(st->objs[i].data, st->objs[i].len);
-	st->n = 0;
-	st->bytes = 0;
-	if (st->slots)
-		memset(st->slots, 0, st->nslots * sizeof *st->slots);
-}
-
-static void be_free(git_odb_backend *be)
-{
-	struct rfs_stage *st = (struct rfs_stage *)be;
-	stage_clear(st);
-	free(st->objs);
-	free(st->slots);
-	free(st);
-}
-
-int rfs_stage_attach(git_odb *odb, struct rfs_packs *packs, struct rfs_stage **out)
-{
-	struct rfs_stage *st = calloc(1, sizeof *st);
-	if (!st)
-		return -ENOMEM;
-	st->packs = packs;
-	st->parent.version = GIT_ODB_BACKEND_VERSION;
-	st->parent.read = be_read;
-	st->parent.read_header = be_read_header;
-	st->parent.write = be_write;
-	st->parent.exists = be_exists;
-	st->parent.free = be_free;
-	if (git_odb_add_backend(odb, &st->parent, 1000) < 0) {
-		free(st);
-		return -EIO;
-	}
-	*out = st;
-	return 0;
-}
-
-int rfs_stage_put(struct rfs_stage *st, const git_oid *oid, git_object_t type, const void *data,
-                  size_t len)
-{
-	return be_write(&st->parent, oid, data, len, type) < 0 ? -ENOMEM : 0;
-}
-
-size_t rfs_stage_bytes(const struct rfs_stage *st) { return st->bytes; }
-size_t rfs_stage_count(const struct rfs_stage *st) { return st->n; }
-
-static int stage_source(void *arg, size_t i, struct rfs_pack_obj *obj)
-{
-	struct rfs_stage *st = arg;
-	obj->oid = st->objs[i].oid;
-	obj->type = st->objs[i].type;
-	obj->data = st->objs[i].data;
-	obj->len = st->objs[i].len;
-	return 0;
-}
-
-int rfs_stage_put_new(struct rfs_stage *st, const git_oid *oid, git_object_t type,
-                      const void *data, size_t len)
-{
-	if (stage_find(st, oid) || (st->packs && pk_exists(&st->packs->parent, oid)))
-		return 0;
-	return rfs_stage_put(st, oid, type, data, len);
-}
-
-int rfs_stage_spill(struct rfs_stage *st)
-{
-	if (!st->packs)
-		return -EROFS;
-	int rc = rfs_pack_write(st->packs, st->n, stage_source, st, NULL);
-	if (rc == 0)
-		stage_clear(st);
-	return rc;
+	return pk_exists(&p->parent, oid) != 0;
 }

@@ -1,10 +1,9 @@
 /*
-** pack: the in-memory staging object store and the uncompressed pack writer.
+** pack: the packs of objects/pack, and writing objects into one pack
+** (zlib "stored" blocks: ciphertext does not compress) with its .idx.
 **
-** Owns: a custom libgit2 ODB backend (highest priority, so every object the
-** history writes lands here first), and turning its objects into one pack
-** in objects/pack (zlib "stored" blocks: ciphertext does not compress) via
-** git_odb_write_pack, which also writes the .idx.
+** Owns: objects/pack as one ODB backend, rescanned only when it changed; the
+** pack writer and stream; merging small packs; leftovers of a killed writer.
 ** Must never: write loose objects, or drop an object before it is packed.
 ** Not thread-safe: the caller serialises all repository access.
 */
@@ -16,32 +15,6 @@
 #include <stdint.h>
 #include <git2.h>
 
-struct rfs_stage;
-
-struct rfs_packs;
-
-/* Create the staging backend and add it to odb (it owns the backend).
-** Spills go to packs (NULL: a stage that never spills, e.g. for hashing). */
-int rfs_stage_attach(git_odb *odb, struct rfs_packs *packs, struct rfs_stage **out);
-
-/* Stage an object whose id the caller computed (rfs_object_id), without
-** libgit2's second hash. Idempotent. 0 or -ENOMEM. */
-int rfs_stage_put(struct rfs_stage *st, const git_oid *oid, git_object_t type, const void *data,
-                  size_t len);
-
-/* Stage oid unless the stage or the packs hold it already. Loose objects
-** (only other tools leave them) are not looked for: a copy more is harmless,
-** a file system lookup for every new object is not. 0 or -ENOMEM. */
-int rfs_stage_put_new(struct rfs_stage *st, const git_oid *oid, git_object_t type,
-                      const void *data, size_t len);
-
-/* Bytes of object data held. */
-size_t rfs_stage_bytes(const struct rfs_stage *st);
-size_t rfs_stage_count(const struct rfs_stage *st);
-
-/* Write every staged object to one pack, then forget them. 0 or -errno. */
-int rfs_stage_spill(struct rfs_stage *st);
-
 /* ---- the packs of objects/pack, as one ODB backend ----
 ** libgit2's own pack backend rescans objects/pack on every lookup miss,
 ** and every new object is a miss (git_odb_write checks it exists first):
@@ -50,10 +23,10 @@ int rfs_stage_spill(struct rfs_stage *st);
 struct rfs_packs;
 
 /* Add the packs of objects_dir (and its loose objects, read only) to odb. */
-int rfs_packs_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **out);
+int rfs_pack_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **out);
 
 /* Forget every pack and load objects/pack again (after packs were removed). */
-int rfs_packs_reload(struct rfs_packs *p);
+int rfs_pack_reload(struct rfs_packs *p);
 
 /* Keep objects/pack at a few small packs: when more than max_packs are
 ** smaller than big bytes, merge the smallest ones (so that each pack left is
@@ -63,7 +36,7 @@ int rfs_packs_reload(struct rfs_packs *p);
 ** the old packs meanwhile. Call without the repository lock held; relock is
 ** called (and released) around removing the old packs and reloading, so
 ** the caller can take its own lock there. 0 (also when nothing to do) or -errno. */
-int rfs_packs_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
+int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
                           void (*relock)(void *arg, int lock), void *arg);
 
 /* Leftovers of a killed writer in packdir: its temporary files (tmp_pack_*,
@@ -76,7 +49,7 @@ long rfs_pack_leftovers(const char *packdir, bool remove,
                         void (*fn)(void *arg, const char *name, uint64_t bytes), void *arg);
 
 /* Number of packs in objects/pack; -errno. */
-long rfs_packs_count(const struct rfs_packs *p);
+long rfs_pack_count(const struct rfs_packs *p);
 
 /* One object for the generic pack writer. Either type, data and len (the
 ** object itself), or raw: data and len are a whole pack entry copied from
@@ -96,12 +69,12 @@ typedef int (*rfs_pack_source)(void *arg, size_t i, struct rfs_pack_obj *obj);
 
 /* A source reading the listed objects from odb; cur holds the last one
 ** read (the caller frees it with git_odb_object_free). */
-struct rfs_odb_list {
+struct rfs_pack_odb_list {
 	git_odb *odb;
 	const git_oid *list;
 	git_odb_object *cur;
 };
-int rfs_odb_list_source(void *arg, size_t i, struct rfs_pack_obj *obj);
+int rfs_pack_odb_list_source(void *arg, size_t i, struct rfs_pack_obj *obj);
 
 /* Write n objects as one pack (and its .idx) into packs' folder and make
 ** packs see it; name gets the pack's hex name (pack-<name>.pack) when not
@@ -119,17 +92,7 @@ int rfs_pack_stream_put(struct rfs_pack_stream *s, const git_oid *oid, git_objec
                         const void *data, size_t len);
 int rfs_pack_stream_close(struct rfs_pack_stream *s, bool keep);
 
-/* SHA-1 (the pack trailer is part of git's format; not used for security). */
-struct rfs_sha1 {
-	uint32_t h[5];
-	uint64_t len;
-	uint8_t buf[64];
-	size_t used;
-};
-void rfs_sha1_init(struct rfs_sha1 *s);
-void rfs_sha1_update(struct rfs_sha1 *s, const void *data, size_t n);
-void rfs_sha1_final(struct rfs_sha1 *s, uint8_t out[20]);
-/* The git object id of data as an object of type ("<type> <len>\0" || data). */
-void rfs_object_id(git_oid *out, git_object_t type, const void *data, size_t len);
+/* Whether the packs hold oid. */
+bool rfs_pack_has(struct rfs_packs *p, const git_oid *oid);
 
 #endif

@@ -18,8 +18,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <sodium.h>
 #include "crypto/content.h"
+#include "crypto/io.h"
 #include "crypto/keystore.h"
 #include "crypto/names.h"
 #include "crypto/secmem.h"
@@ -31,7 +31,7 @@ static int read_blob(struct rfs_history *h, const git_oid *oid, git_blob **out)
 	return rc == GIT_ENOTFOUND ? -ENODATA : rc < 0 ? -EIO : 0;
 }
 
-int rfs_h_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16])
+int rfs_read_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16])
 {
 	const git_tree_entry *e = git_tree_entry_byname(dir, RFS_DIRID_FILE);
 	git_blob *b = NULL;
@@ -68,7 +68,7 @@ static int sealed_text(struct rfs_history *h, git_tree *dir, const char *backing
 	return rc;
 }
 
-char *rfs_h_clear_of(struct rfs_history *h, git_tree *root, const char *cpath)
+char *rfs_read_clear_of(struct rfs_history *h, git_tree *root, const char *cpath)
 {
 	size_t cap = strlen(cpath) * 2 + 260, len = 0;
 	char *clear = malloc(cap), *copy = strdup(cpath);
@@ -80,7 +80,7 @@ char *rfs_h_clear_of(struct rfs_history *h, git_tree *root, const char *cpath)
 	for (char *c = copy ? strtok_r(copy, "/", &save) : NULL; c && rc == 0; c = strtok_r(NULL, "/", &save)) {
 		uint8_t dirid[16];
 		char text[RFS_ENC_NAME_MAX + 1], name[256];
-		rc = rfs_h_dirid_of(h, dir, dirid);
+		rc = rfs_read_dirid_of(h, dir, dirid);
 		if (rc == 0)
 			rc = sealed_text(h, dir, c, text, sizeof text);
 		if (rc == 0 && rfs_name_open(name, sizeof name, text, dirid, h->v->keys) < 0)
@@ -111,8 +111,8 @@ char *rfs_h_clear_of(struct rfs_history *h, git_tree *root, const char *cpath)
 	return clear;
 }
 
-int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
-                        char *cpath, size_t cpathsz, git_tree_entry **out)
+int rfs_read_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
+                           char *cpath, size_t cpathsz, git_tree_entry **out)
 {
 	char *copy = strdup(clear_path), *save = NULL;
 	if (!copy)
@@ -125,7 +125,7 @@ int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear
 	for (char *c = strtok_r(copy, "/", &save); c && rc == 0; c = strtok_r(NULL, "/", &save)) {
 		if (found) {                     /* the previous component must be a folder */
 			bool folder = git_tree_entry_type(found) == GIT_OBJECT_TREE &&
-			              !rfs_h_is_chunked(h->repo, found);
+			              !rfs_objects_is_chunked(h->repo, found);
 			git_tree *next = NULL;
 			if (!folder || git_tree_lookup(&next, h->repo, git_tree_entry_id(found)) < 0)
 				rc = folder ? -EIO : -ENOTDIR;
@@ -139,7 +139,7 @@ int rfs_h_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear
 		}
 		uint8_t dirid[16];
 		char text[RFS_ENC_NAME_MAX + 1], backing[256];
-		rc = rfs_h_dirid_of(h, dir, dirid);
+		rc = rfs_read_dirid_of(h, dir, dirid);
 		if (rc == 0 && rfs_name_seal(text, sizeof text, c, dirid, h->v->keys) < 0)
 			rc = -EINVAL;
 		if (rc < 0)
@@ -270,7 +270,7 @@ static int entry_at_rev(struct rfs_history *h, const char *rev, const char *clea
 	if (git_commit_lookup(&c, h->repo, &oid) < 0 || git_commit_tree(&root, c) < 0)
 		rc = -EIO;
 	if (rc == 0)
-		rc = rfs_h_resolve_clear(h, root, clear_path, cpath, cpathsz, e);
+		rc = rfs_read_resolve_clear(h, root, clear_path, cpath, cpathsz, e);
 	git_tree_free(root);
 	git_commit_free(c);
 	return rc;
@@ -320,7 +320,7 @@ static int piece_node(struct pieces *w, const git_oid *oid, unsigned level, bool
 		const char *name = git_tree_entry_name(git_tree_entry_byindex(t, i));
 		if (top && name[0] == '.')
 			continue;                    /* the marker */
-		if (rfs_chunk_child_pos(name, strlen(name)) != (int)n++)
+		if (rfs_tree_chunk_child_pos(name, strlen(name)) != (int)n++)
 			rc = -EIO;
 	}
 	if (rc == 0 && (n == 0 || n > RFS_CHUNK_FANOUT || (full && n != RFS_CHUNK_FANOUT)))
@@ -375,7 +375,7 @@ static int walk_pieces(struct pieces *w, const git_tree_entry *e)
 	uint64_t n;
 	int rc = chunk_format(w->h, git_tree_entry_id(e));
 	if (rc == 0)
-		rc = rfs_chunk_tree_shape(w->h, git_tree_entry_id(e), &depth, &n, NULL);
+		rc = rfs_tree_chunk_shape(w->h, git_tree_entry_id(e), &depth, &n, NULL);
 	return rc < 0 ? rc : piece_node(w, git_tree_entry_id(e), depth, false, true);
 }
 
@@ -408,7 +408,7 @@ static int first_chunk(struct rfs_history *h, const git_tree_entry *e, git_oid *
 
 static int put_fd(void *arg, const uint8_t *p, size_t n)
 {
-	return rfs_write_all(*(int *)arg, p, n);
+	return rfs_io_write_all(*(int *)arg, p, n);
 }
 
 /* Streaming decryption: slots may straddle nothing (chunks hold whole slots),
@@ -429,22 +429,22 @@ static int open_slot(struct decrypt *d, const uint8_t *ct, size_t len)
 {
 	uint8_t plain[RFS_BLOCK_SIZE];
 	bool final = d->seen == d->total;
-	if (!final && rfs_slot_is_hole(ct, len)) {
+	if (!final && rfs_content_slot_is_hole(ct, len)) {
 		memset(plain, 0, sizeof plain);
 		len = RFS_SLOT_SIZE;
 	} else if (len <= RFS_BLOCK_OVERHEAD ||
-	           rfs_block_open(plain, ct, len, d->slot, final, d->hdr.file_id, d->key) < 0) {
+	           rfs_content_block_open(plain, ct, len, d->slot, final, d->hdr.file_id, d->key) < 0) {
 		return -EIO;
 	}
 	d->slot++;
-	int rc = rfs_write_all(d->out_fd, plain, len - RFS_BLOCK_OVERHEAD);
-	sodium_memzero(plain, sizeof plain);
+	int rc = rfs_io_write_all(d->out_fd, plain, len - RFS_BLOCK_OVERHEAD);
+	rfs_secmem_wipe(plain, sizeof plain);
 	return rc;
 }
 
 static int start_key(struct decrypt *d)
 {
-	if (rfs_header_parse(&d->hdr, d->hbuf, RFS_HEADER_SIZE) < 0)
+	if (rfs_content_header_parse(&d->hdr, d->hbuf, RFS_HEADER_SIZE) < 0)
 		return -EIO;
 	d->key = rfs_key_alloc();
 	if (!d->key)
@@ -454,7 +454,7 @@ static int start_key(struct decrypt *d)
 		return -EKEYREJECTED;            /* shredded: every version is noise now */
 	if (rc < 0)
 		return rc;
-	return rfs_header_verify(d->hbuf, d->key) < 0 ? -EIO : 0;
+	return rfs_content_header_verify(d->hbuf, d->key) < 0 ? -EIO : 0;
 }
 
 /* Move bytes from *p into buf until it holds want; returns how many moved. */
@@ -521,7 +521,7 @@ static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int ou
 		memcpy(text, git_blob_rawcontent(b), n);
 		text[n] = 0;
 		int len = rfs_target_open(target, sizeof target, text, h->v->keys);
-		rc = len < 0 ? -EIO : rfs_write_all(out_fd, (const uint8_t *)target, (size_t)len);
+		rc = len < 0 ? -EIO : rfs_io_write_all(out_fd, (const uint8_t *)target, (size_t)len);
 	}
 	git_blob_free(b);
 	return rc;
@@ -533,7 +533,7 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 		return for_each_piece(h, e, put_fd, &out_fd);
 	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK)
 		return symlink_target(h, e, out_fd);
-	if (git_tree_entry_type(e) == GIT_OBJECT_TREE && !rfs_h_is_chunked(h->repo, e))
+	if (git_tree_entry_type(e) == GIT_OBJECT_TREE && !rfs_objects_is_chunked(h->repo, e))
 		return -EISDIR;
 	struct decrypt *d = calloc(1, sizeof *d);
 	if (!d)
@@ -549,7 +549,7 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
 		rc = -EIO;                       /* cut back to the header */
 	rfs_key_free(d->key);
-	sodium_memzero(d, sizeof *d);
+	rfs_secmem_wipe(d, sizeof *d);
 	free(d);
 	return rc;
 }
@@ -588,9 +588,9 @@ static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpa
 	int rc = git_commit_tree(&root, c) < 0 ? -ENOENT : 0;
 	if (rc == 0 && cpath[0] &&
 	    (git_tree_entry_bypath(&e, root, cpath) < 0 || git_tree_entry_type(e) != GIT_OBJECT_TREE ||
-	     rfs_h_is_chunked(h->repo, e) || git_tree_lookup(&dir, h->repo, git_tree_entry_id(e)) < 0))
+	     rfs_objects_is_chunked(h->repo, e) || git_tree_lookup(&dir, h->repo, git_tree_entry_id(e)) < 0))
 		rc = -ENOENT;
-	if (rc == 0 && rfs_h_dirid_of(h, dir ? dir : root, dirid) < 0)
+	if (rc == 0 && rfs_read_dirid_of(h, dir ? dir : root, dirid) < 0)
 		rc = -ENOENT;
 	git_tree_free(dir);
 	git_tree_entry_free(e);
@@ -660,16 +660,16 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 	if (rc == 0)
 		rc = entry_at_rev(h, rev, clear_path, &e, cpath, sizeof cpath);
 	if (rc == 0)
-		rc = rfs_h_read_commit_record(h, &oid, &r);
+		rc = rfs_objects_read_record(h, &oid, &r);
 	if (rc == 0) {
 		git_filemode_t fm = git_tree_entry_filemode(e);
-		bool chunked = fm == GIT_FILEMODE_TREE && rfs_h_is_chunked(h->repo, e);
+		bool chunked = fm == GIT_FILEMODE_TREE && rfs_objects_is_chunked(h->repo, e);
 		out->type = fm == GIT_FILEMODE_LINK ? RFS_OBJ_SYMLINK
 		            : fm == GIT_FILEMODE_TREE && !chunked ? RFS_OBJ_DIR : RFS_OBJ_FILE;
 		if (out->type == RFS_OBJ_FILE) {
 			bool valid;
 			uint64_t csize = entry_size(h, e);
-			out->size = rfs_plain_size(csize, &valid);
+			out->size = rfs_content_plain_size(csize, &valid);
 			uint8_t hdr[RFS_HEADER_SIZE];
 			struct rfs_header hd;
 			git_blob *b = NULL;
@@ -677,7 +677,7 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 			if ((!chunked || first_chunk(h, e, &first) == 0) && read_blob(h, &first, &b) == 0 &&
 			    git_blob_rawsize(b) >= RFS_HEADER_SIZE) {
 				memcpy(hdr, git_blob_rawcontent(b), RFS_HEADER_SIZE);
-				if (rfs_header_parse(&hd, hdr, sizeof hdr) == 0)
+				if (rfs_content_header_parse(&hd, hdr, sizeof hdr) == 0)
 					memcpy(out->file_id, hd.file_id, 16);
 			}
 			git_blob_free(b);
@@ -724,14 +724,8 @@ static int collect_meta(const struct rfs_version *v, void *arg)
 	static const uint8_t zero[16];
 	if (v->seq > mm->max_seq || !memcmp(v->file_id, zero, 16) || v->kind == RFS_SAVE_DELETED)
 		return 0;
-	if (mm->n == mm->cap) {
-		size_t cap = mm->cap ? mm->cap * 2 : 256;
-		struct meta *m = realloc(mm->m, cap * sizeof *m);
-		if (!m)
-			return mm->err = -ENOMEM;
-		mm->m = m;
-		mm->cap = cap;
-	}
+	if (rfs_bytes_grow(&mm->m, &mm->cap, mm->n, sizeof *mm->m, 256) < 0)
+		return mm->err = -ENOMEM;
 	struct meta *x = &mm->m[mm->n++];
 	memcpy(x->id, v->file_id, 16);
 	x->order = mm->n - 1;
@@ -800,7 +794,7 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 		git_blob_free(b);
 		return rc;
 	}
-	if (fm == GIT_FILEMODE_TREE && !rfs_h_is_chunked(h->repo, e)) {
+	if (fm == GIT_FILEMODE_TREE && !rfs_objects_is_chunked(h->repo, e)) {
 		git_tree *sub = NULL;
 		if (mkdirat(dirfd, name, 0700) < 0)
 			return -errno;
@@ -811,7 +805,7 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 		if (rc == 0)
 			rc = materialise_tree(h, sub, fd, mm);
 		uint8_t id[16];
-		if (rc == 0 && rfs_h_dirid_of(h, sub, id) == 0)
+		if (rc == 0 && rfs_read_dirid_of(h, sub, id) == 0)
 			apply_meta(mm, dirfd, name, id, true);
 		git_tree_free(sub);
 		close(fd);
@@ -828,7 +822,7 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 		rc = -errno;
 	int rfd = rc == 0 && !internal ? openat(dirfd, name, O_RDONLY | O_CLOEXEC) : -1;
 	if (rfd >= 0 && pread(rfd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
-	    rfs_header_parse(&hd, hdr, sizeof hdr) == 0)
+	    rfs_content_header_parse(&hd, hdr, sizeof hdr) == 0)
 		apply_meta(mm, dirfd, name, hd.file_id, false);
 	if (rfd >= 0)
 		close(rfd);
@@ -856,7 +850,7 @@ int rfs_history_materialise(struct rfs_history *h, const char *rev, const char *
 	struct rfs_record r;
 	struct meta_map mm = { 0 };
 	pthread_mutex_lock(&h->git_lock);
-	rc = rfs_h_read_commit_record(h, &oid, &r);
+	rc = rfs_objects_read_record(h, &oid, &r);
 	pthread_mutex_unlock(&h->git_lock);
 	if (rc < 0)
 		return rc;

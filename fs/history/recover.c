@@ -20,10 +20,10 @@
 #include "fs/cfile.h"
 #include "fs/log.h"
 
-int rfs_h_capture_live(struct rfs_history *h, git_oid *tree)
+int rfs_recover_capture_live(struct rfs_history *h, git_oid *tree)
 {
 	struct rfs_capture cap = { 0 };
-	int rc = rfs_h_capture_entry(h, -1, "", &cap);
+	int rc = rfs_capture_entry(h, -1, "", &cap);
 	if (rc == 0)
 		*tree = cap.oid;
 	return rc;
@@ -54,7 +54,7 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 	** sealed name is that short) sit up to RFS_CHUNK_DEPTH_MAX levels below it. */
 	for (int up = 0; up <= RFS_CHUNK_DEPTH_MAX; up++) {
 		slash = strrchr(p, '/');
-		if (!slash || (rfs_chunk_child_pos(slash + 1, strlen(slash + 1)) < 0 &&
+		if (!slash || (rfs_tree_chunk_child_pos(slash + 1, strlen(slash + 1)) < 0 &&
 		               strcmp(slash + 1, RFS_CHUNK_MARKER)))
 			break;
 		*slash = 0;
@@ -63,7 +63,7 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 		git_tree *trees[2] = { a, b };
 		for (int i = 0; i < 2 && !chunked; i++) {
 			if (trees[i] && git_tree_entry_bypath(&e, trees[i], p) == 0) {
-				chunked = rfs_h_is_chunked(h->repo, e);
+				chunked = rfs_objects_is_chunked(h->repo, e);
 				git_tree_entry_free(e);
 			}
 		}
@@ -85,7 +85,7 @@ static bool tree_has(git_tree *t, const char *path)
 struct diff_walk {
 	struct rfs_history *h;
 	git_tree *a, *b;
-	rfs_tree_diff_cb cb;
+	rfs_recover_diff_cb cb;
 	void *arg;
 	char *last;
 	int rc;
@@ -116,7 +116,7 @@ static int on_delta(const git_diff_delta *d, float progress, void *arg)
 	return rc ? (w->rc = rc) : 0;
 }
 
-int rfs_h_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_tree_diff_cb cb, void *arg)
+int rfs_recover_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_recover_diff_cb cb, void *arg)
 {
 	git_diff_options o;
 	git_diff_options_init(&o, GIT_DIFF_OPTIONS_VERSION);
@@ -208,11 +208,11 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
                               bool *repaired, char *note, size_t notesz)
 {
 	struct stat st;
-	if (rfs_h_stat_live(h, cpath, &st) < 0)
+	if (rfs_capture_stat_live(h, cpath, &st) < 0)
 		return "cannot be read";
 	if (S_ISLNK(st.st_mode)) {
 		char text[8192], target[8192];
-		ssize_t n = rfs_h_readlink_live(h, cpath, text, sizeof text - 1);
+		ssize_t n = rfs_capture_readlink_live(h, cpath, text, sizeof text - 1);
 		if (n >= 0)
 			text[n] = 0;
 		return n < 0 || rfs_target_open(target, sizeof target, text, h->v->keys) < 0
@@ -220,9 +220,9 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
 	}
 	if (!S_ISREG(st.st_mode))
 		return NULL;
-	int fd = rfs_h_open_live(h, cpath, O_RDWR);   /* O_RDWR: a power cut's leftovers are put right */
+	int fd = rfs_capture_open_live(h, cpath, O_RDWR);   /* O_RDWR: a power cut's leftovers are put right */
 	if (fd < 0)
-		fd = rfs_h_open_live(h, cpath, 0);
+		fd = rfs_capture_open_live(h, cpath, 0);
 	uint8_t *key = rfs_key_alloc();
 	struct rfs_cfile cf = { .fd = fd, .key = key, .undo = h->v->undo };
 	const char *why = NULL;
@@ -262,7 +262,7 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
 static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs_event *e)
 {
 	struct stat st;
-	if (rfs_h_stat_live(h, cpath, &st) < 0)
+	if (rfs_capture_stat_live(h, cpath, &st) < 0)
 		return;
 	e->mode = st.st_mode;
 	e->uid = st.st_uid;
@@ -272,12 +272,12 @@ static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs
 	e->type = S_ISDIR(st.st_mode) ? RFS_OBJ_DIR : S_ISLNK(st.st_mode) ? RFS_OBJ_SYMLINK : RFS_OBJ_FILE;
 	if (e->type == RFS_OBJ_FILE) {
 		bool valid;
-		e->size = rfs_plain_size((uint64_t)st.st_size, &valid);
+		e->size = rfs_content_plain_size((uint64_t)st.st_size, &valid);
 	}
 	char id_file[4096];
 	snprintf(id_file, sizeof id_file, "%s%s%s", cpath, cpath[0] ? "/" : "",
 	         e->type == RFS_OBJ_DIR ? RFS_DIRID_FILE : "");
-	int fd = rfs_h_open_live(h, e->type == RFS_OBJ_DIR ? id_file : cpath, 0);
+	int fd = rfs_capture_open_live(h, e->type == RFS_OBJ_DIR ? id_file : cpath, 0);
 	if (fd < 0)
 		return;
 	uint8_t buf[RFS_HEADER_SIZE];
@@ -286,22 +286,16 @@ static void event_from_live(struct rfs_history *h, const char *cpath, struct rfs
 	struct rfs_header hd;
 	if (e->type == RFS_OBJ_DIR && n >= 16)
 		memcpy(e->file_id, buf, 16);
-	else if (e->type == RFS_OBJ_FILE && n > 0 && rfs_header_parse(&hd, buf, (size_t)n) == 0)
+	else if (e->type == RFS_OBJ_FILE && n > 0 && rfs_content_header_parse(&hd, buf, (size_t)n) == 0)
 		memcpy(e->file_id, hd.file_id, 16);
 }
 
 static int on_recovered(struct rfs_history *h, const char *cpath, char what, void *arg)
 {
 	struct recovery *r = arg;
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct rfs_event *ev = realloc(r->ev, cap * sizeof *ev);
-		if (!ev)
-			return -ENOMEM;
-		r->ev = ev;
-		r->cap = cap;
-	}
-	char *clear = rfs_h_clear_of(h, what == 'D' ? r->old : r->now, cpath);
+	if (rfs_bytes_grow(&r->ev, &r->cap, r->n, sizeof *r->ev, 16) < 0)
+		return -ENOMEM;
+	char *clear = rfs_read_clear_of(h, what == 'D' ? r->old : r->now, cpath);
 	char note[200] = "";
 	const char *why = what == 'D' || !cpath[0] ? NULL
 	                  : !clear ? "its name does not authenticate"
@@ -332,10 +326,10 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 	e->type = RFS_OBJ_FILE;
 	if (what != 'D')
 		event_from_live(h, cpath, e);
-	e->path = clear ? clear : rfs_strdup0(cpath);
-	e->path_old = rfs_strdup0(NULL);
-	e->restored_from = rfs_strdup0(NULL);
-	e->property = rfs_strdup0(note_of(r->notes, cpath));   /* what recovery did to it, if anything */
+	e->path = clear ? clear : rfs_record_str(cpath);
+	e->path_old = rfs_record_str(NULL);
+	e->restored_from = rfs_record_str(NULL);
+	e->property = rfs_record_str(note_of(r->notes, cpath));   /* what recovery did to it, if anything */
 	return e->path && e->path_old && e->restored_from && e->property ? 0 : -ENOMEM;
 }
 
@@ -376,7 +370,7 @@ static int leave_out_bad(struct rfs_history *h, struct recovery *r, git_oid *tre
 static void recovery_free(struct recovery *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		rfs_event_clear(&r->ev[i]);
+		rfs_record_event_clear(&r->ev[i]);
 	for (size_t i = 0; i < r->nbad; i++)
 		free(r->bad[i]);
 	free(r->bad);
@@ -385,7 +379,7 @@ static void recovery_free(struct recovery *r)
 	git_tree_free(r->now);
 }
 
-int rfs_h_recover(struct rfs_history *h)
+int rfs_recover(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->git_lock);
 	bool again = true;                   /* once more after a repair changed live/ */
@@ -394,7 +388,7 @@ int rfs_h_recover(struct rfs_history *h)
 start:;
 	git_oid now_oid;
 	struct recovery r = { .notes = &notes };
-	int rc = rfs_h_capture_live(h, &now_oid);
+	int rc = rfs_recover_capture_live(h, &now_oid);
 	if (rc == 0 && git_tree_lookup(&r.now, h->repo, &now_oid) < 0)
 		rc = -EIO;
 	if (rc == 0 && h->head_seq) {
@@ -406,7 +400,7 @@ start:;
 	if (rc == 0 && r.old && git_oid_equal(git_tree_id(r.old), &now_oid))
 		goto out;                        /* history already holds live/ */
 	if (rc == 0 && r.old)
-		rc = rfs_h_tree_diff(h, r.old, r.now, on_recovered, &r);
+		rc = rfs_recover_tree_diff(h, r.old, r.now, on_recovered, &r);
 	if (rc == 0 && r.repaired && again) {
 		again = false;
 		recovery_free(&r);
@@ -422,9 +416,9 @@ start:;
 		r.ev[0].kind = RFS_SAVE_CREATED;     /* a new vault, not one recovered */
 	git_oid commit;
 	if (rc == 0)
-		rc = rfs_h_commit(h, &now_oid, r.ev, r.n, &commit);
+		rc = rfs_commit_create(h, &now_oid, r.ev, r.n, &commit);
 	if (rc == 0)
-		rc = rfs_h_publish(h);
+		rc = rfs_commit_publish(h);
 	size_t files = 0;
 	for (size_t i = 0; rc == 0 && r.old && i < r.n; i++)
 		files += r.ev[i].kind == RFS_SAVE_RECOVERED && r.ev[i].type == RFS_OBJ_FILE;

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <sodium.h>
 #include "crypto/names.h"
+#include "crypto/random.h"
 
 #define RESTORE_TMP ".recfs-restore.tmp"
 
@@ -112,7 +112,7 @@ static int open_parents(struct restore_ctx *x, const char *clear_path, int *dirf
 		bool created = false;
 		if (rc == 0 && mkdirat(fd, backing, 0755) == 0) {
 			uint8_t dirid[16];
-			randombytes_buf(dirid, sizeof dirid);
+			rfs_random_bytes(dirid, sizeof dirid);
 			int sub = openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			rc = sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
 			memcpy(x->dirid, dirid, 16);

@@ -97,7 +97,7 @@ struct entries {
 
 static int entries_push(struct entries *es, const struct entry *e)
 {
-	if (rfs_grow(&es->v, &es->cap, es->n, sizeof *es->v, 64) < 0)
+	if (rfs_bytes_grow(&es->v, &es->cap, es->n, sizeof *es->v, 64) < 0)
 		return -ENOMEM;
 	es->v[es->n++] = *e;
 	return 0;
@@ -183,7 +183,7 @@ static int write_tree(struct rfs_history *h, const struct entries *es, git_oid *
 	}
 	len = (size_t)(p - buf);
 	/* Hashed once, here (libgit2 would hash it with its slower SHA-1). */
-	rfs_object_id(out, GIT_OBJECT_TREE, buf, len);
+	rfs_sha1_object_id(out, GIT_OBJECT_TREE, buf, len);
 	int rc = 0;
 	if (!h->stage)
 		rc = git_odb_write(out, h->odb, buf, len, GIT_OBJECT_TREE) < 0 ? -EIO : 0;
@@ -347,7 +347,7 @@ static const char *child_name(unsigned pos)
 	return names[pos];
 }
 
-int rfs_chunk_child_pos(const char *name, size_t len)
+int rfs_tree_chunk_child_pos(const char *name, size_t len)
 {
 	if (len != 2)
 		return -1;
@@ -362,7 +362,7 @@ int rfs_chunk_child_pos(const char *name, size_t len)
 	return v < RFS_CHUNK_FANOUT ? v : -1;
 }
 
-unsigned rfs_chunk_depth(uint64_t n)
+unsigned rfs_tree_chunk_depth(uint64_t n)
 {
 	unsigned d = 1;
 	for (uint64_t cover = RFS_CHUNK_FANOUT; cover < n; cover *= RFS_CHUNK_FANOUT)
@@ -396,7 +396,7 @@ static int read_kids(struct rfs_history *h, const git_oid *node, struct kids *k)
 	if (rc == 0)
 		rc = parse_tree(data, len, &es);
 	for (size_t i = 0; rc == 0 && i < es.n; i++) {
-		int pos = rfs_chunk_child_pos(es.v[i].name, es.v[i].namelen);
+		int pos = rfs_tree_chunk_child_pos(es.v[i].name, es.v[i].namelen);
 		if (pos < 0)
 			continue;
 		k->oid[pos] = es.v[i].oid;
@@ -409,7 +409,7 @@ static int read_kids(struct rfs_history *h, const git_oid *node, struct kids *k)
 	return rc;
 }
 
-int rfs_chunk_tree_shape(struct rfs_history *h, const git_oid *top, unsigned *depth, uint64_t *n,
+int rfs_tree_chunk_shape(struct rfs_history *h, const git_oid *top, unsigned *depth, uint64_t *n,
                          git_oid *last)
 {
 	struct kids k;
@@ -444,7 +444,7 @@ struct chunk_update {
 	const uint64_t *idx;              /* sorted, unique */
 	const git_oid *oids;
 	size_t nidx;
-	rfs_chunk_fill_cb fill;
+	rfs_tree_chunk_fill_cb fill;
 	void *arg;
 	const git_oid *marker;
 };
@@ -517,15 +517,16 @@ static int node_update(struct chunk_update *cu, const git_oid *node, unsigned nl
 	return rc;
 }
 
-int rfs_chunk_tree_update(struct rfs_history *h, const git_oid *base, uint64_t n,
+int rfs_tree_chunk_update(struct rfs_history *h, const git_oid *base, uint64_t n,
                           const uint64_t *idx, const git_oid *oids, size_t nidx,
-                          const git_oid *marker, rfs_chunk_fill_cb fill, void *arg, git_oid *out)
+                          const git_oid *marker, rfs_tree_chunk_fill_cb fill, void *arg,
+                          git_oid *out)
 {
 	struct chunk_update cu = { h, n, 0, idx, oids, nidx, fill, arg, marker };
-	unsigned bdepth = 0, depth = rfs_chunk_depth(n);
+	unsigned bdepth = 0, depth = rfs_tree_chunk_depth(n);
 	git_oid node;
 	int rc = 0;
-	if (base && (rc = rfs_chunk_tree_shape(h, base, &bdepth, &cu.prev_n, NULL)) < 0)
+	if (base && (rc = rfs_tree_chunk_shape(h, base, &bdepth, &cu.prev_n, NULL)) < 0)
 		return rc;
 	if (base)
 		node = *base;

@@ -16,12 +16,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <sodium.h>
 #include "crypto/content.h"
 #include "crypto/encoding.h"
 #include "crypto/keystore.h"
 #include "crypto/names.h"
 #include "crypto/secmem.h"
+#include "crypto/sign.h"
 
 /* ---- a set of object ids ---- */
 
@@ -95,14 +95,8 @@ static void problem(struct walk *w, const char *fmt, ...)
 
 static int keep(struct walk *w, const git_oid *o)
 {
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 1024;
-		git_oid *l = realloc(w->list, cap * sizeof *l);
-		if (!l)
-			return -ENOMEM;
-		w->list = l;
-		w->cap = cap;
-	}
+	if (rfs_bytes_grow(&w->list, &w->cap, w->n, sizeof *w->list, 1024) < 0)
+		return -ENOMEM;
 	w->list[w->n++] = *o;
 	return 0;
 }
@@ -115,7 +109,7 @@ static int keep(struct walk *w, const git_oid *o)
 static int check_key_of(struct walk *w, const uint8_t *data, size_t len, char where[64])
 {
 	struct rfs_header hd;
-	if (!w->h->v->ks || len < RFS_HEADER_SIZE || rfs_header_parse(&hd, data, len) < 0)
+	if (!w->h->v->ks || len < RFS_HEADER_SIZE || rfs_content_header_parse(&hd, data, len) < 0)
 		return 1;
 	git_oid id = { { 0 } };
 	memcpy(id.id, hd.file_id, sizeof hd.file_id);
@@ -259,11 +253,10 @@ static bool signature_ok(struct rfs_history *h, git_oid *oid, bool *present)
 	git_buf sig = { 0 }, data = { 0 };
 	*present = git_commit_extract_signature(&sig, &data, h->repo, oid, RFS_SIG_FIELD) == 0;
 	bool ok = false;
-	uint8_t raw[crypto_sign_BYTES];
+	uint8_t raw[RFS_SIGNATURE_SIZE];
 	if (*present && sig.size > 8 && !strncmp(sig.ptr, "ed25519 ", 8) &&
 	    rfs_b64_decode(raw, sizeof raw, sig.ptr + 8, sig.size - 8) == (long)sizeof raw)
-		ok = crypto_sign_verify_detached(raw, (const uint8_t *)data.ptr, data.size,
-		                                 h->v->keys->sign_pk) == 0;
+		ok = rfs_sign_verify(raw, data.ptr, data.size, h->v->keys) == 0;
 	git_buf_dispose(&sig);
 	git_buf_dispose(&data);
 	return ok;
@@ -272,7 +265,7 @@ static bool signature_ok(struct rfs_history *h, git_oid *oid, bool *present)
 static uint64_t seq_of(struct rfs_history *h, const git_oid *oid, bool *ok)
 {
 	struct rfs_record r;
-	*ok = rfs_h_read_commit_record(h, oid, &r) == 0;
+	*ok = rfs_objects_read_record(h, oid, &r) == 0;
 	uint64_t seq = *ok ? r.seq : 0;
 	if (*ok)
 		rfs_record_clear(&r);
@@ -328,7 +321,7 @@ static void check_head_record(struct walk *w, uint64_t ref_seq, const git_oid *r
 {
 	uint64_t seq;
 	git_oid rec;
-	int rc = rfs_h_read_head_record(w->h, &seq, &rec);
+	int rc = rfs_commit_read_head_record(w->h, &seq, &rec);
 	char a[41], b[41];
 	git_oid_tostr(a, sizeof a, ref_oid);
 	if (rc == -ENOENT)
@@ -374,7 +367,7 @@ static void check_live(struct walk *w, git_commit *head)
 	h->hash_only = true;
 	git_oid live;
 	git_tree *a = NULL, *b = NULL;
-	int rc = rfs_h_capture_live(h, &live);
+	int rc = rfs_recover_capture_live(h, &live);
 	h->hash_only = false;
 	if (rc < 0) {
 		problem(w, "live/ cannot be read: %s", strerror(-rc));
@@ -383,7 +376,7 @@ static void check_live(struct walk *w, git_commit *head)
 		** whenever it names nothing, say so without a path. */
 		unsigned long before = w->res->problems;
 		if (git_commit_tree(&a, head) == 0 && git_tree_lookup(&b, h->repo, &live) == 0)
-			rfs_h_tree_diff(h, a, b, on_live_diff, w);
+			rfs_recover_tree_diff(h, a, b, on_live_diff, w);
 		if (w->res->problems == before)
 			problem(w, "live/ differs from the newest commit");
 	}
@@ -483,7 +476,7 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 		rc = walk_chain(&w, true, &start);
 	else if (h->side_fd >= 0 && faccessat(h->side_fd, "head", F_OK, 0) == 0)
 		problem(&w, "ref moved backwards: %s is missing but the vault recorded a head", RFS_HISTORY_REF);
-	else if (rfs_h_history_vanished(h))
+	else if (rfs_history_vanished(h))
 		problem(&w, "history has vanished: %s and its signed head record are missing, but live/ "
 		        "holds records", RFS_HISTORY_REF);
 	if (rc == 0)
@@ -592,7 +585,7 @@ int rfs_history_gc(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->pack_lock);
 	pthread_mutex_lock(&h->git_lock);
-	int rc = h->stage ? rfs_h_publish(h) : 0;
+	int rc = h->stage ? rfs_commit_publish(h) : 0;
 	struct walk w = { .h = h };
 	int objdir = openat(h->v->dirfd, RFS_HISTORY_DIR "/objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int packdir = objdir >= 0 ? openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
@@ -606,7 +599,7 @@ int rfs_history_gc(struct rfs_history *h)
 	** moved back or away from it: keep its chain too. */
 	uint64_t rseq;
 	git_oid rec;
-	if (rc == 0 && rfs_h_read_head_record(h, &rseq, &rec) == 0 && rseq &&
+	if (rc == 0 && rfs_commit_read_head_record(h, &rseq, &rec) == 0 && rseq &&
 	    git_odb_exists(h->odb, &rec) && !(h->have_ref && git_oid_equal(&rec, &h->ref_head)))
 		rc = walk_chain(&w, false, &rec);
 	if (rc == 0 && h->stage)
@@ -614,10 +607,10 @@ int rfs_history_gc(struct rfs_history *h)
 	char *before = rc == 0 ? list_packs(packdir) : NULL;
 	if (rc == 0 && !before)
 		rc = -ENOMEM;
-	struct rfs_odb_list src = { h->odb, w.list, NULL };
+	struct rfs_pack_odb_list src = { h->odb, w.list, NULL };
 	char name[41] = "";
 	if (rc == 0)
-		rc = rfs_pack_write(h->packs, w.n, rfs_odb_list_source, &src, name);
+		rc = rfs_pack_write(h->packs, w.n, rfs_pack_odb_list_source, &src, name);
 	git_odb_object_free(src.cur);
 	if (rc == 0) {
 		char keep_prefix[60];
@@ -626,7 +619,7 @@ int rfs_history_gc(struct rfs_history *h)
 			if (!name[0] || strncmp(p, keep_prefix, strlen(keep_prefix)))
 				unlinkat(packdir, p, 0);
 		remove_loose(objdir);
-		rc = rfs_packs_reload(h->packs);
+		rc = rfs_pack_reload(h->packs);
 	}
 	free(before);
 	free(w.seen.v);

@@ -24,7 +24,7 @@ static void seal_header(uint8_t out[RFS_HEADER_SIZE], uint16_t flags)
 	struct rfs_header h = { .version = RFS_CONTENT_VERSION, .flags = flags };
 
 	memcpy(h.file_id, file_id, 16);
-	rfs_header_seal(out, &h, key);
+	rfs_content_header_seal(out, &h, key);
 }
 
 Test(content, header_round_trip)
@@ -35,11 +35,11 @@ Test(content, header_round_trip)
 	seal_header(hdr, RFS_HDR_NONEMPTY);
 	cr_assert_eq(hdr[0], 1);
 	cr_assert_eq(hdr[1], 0);
-	cr_assert_eq(rfs_header_parse(&h, hdr, sizeof(hdr)), 0);
+	cr_assert_eq(rfs_content_header_parse(&h, hdr, sizeof(hdr)), 0);
 	cr_assert_eq(h.version, RFS_CONTENT_VERSION);
 	cr_assert_eq(h.flags, RFS_HDR_NONEMPTY);
 	cr_assert_eq(memcmp(h.file_id, file_id, 16), 0);
-	cr_assert_eq(rfs_header_verify(hdr, key), 0);
+	cr_assert_eq(rfs_content_header_verify(hdr, key), 0);
 }
 
 Test(content, header_every_flipped_byte_is_caught)
@@ -49,10 +49,10 @@ Test(content, header_every_flipped_byte_is_caught)
 	seal_header(hdr, 0);
 	for (size_t i = 0; i < RFS_HEADER_SIZE; i++) {
 		hdr[i] ^= 0x01;
-		cr_assert_eq(rfs_header_verify(hdr, key), -EIO, "flip at byte %zu accepted", i);
+		cr_assert_eq(rfs_content_header_verify(hdr, key), -EIO, "flip at byte %zu accepted", i);
 		hdr[i] ^= 0x01;
 	}
-	cr_assert_eq(rfs_header_verify(hdr, key), 0);
+	cr_assert_eq(rfs_content_header_verify(hdr, key), 0);
 }
 
 Test(content, header_wrong_key_and_bad_input)
@@ -62,15 +62,15 @@ Test(content, header_wrong_key_and_bad_input)
 
 	seal_header(hdr, 0);
 	randombytes_buf(other, sizeof(other));
-	cr_assert_eq(rfs_header_verify(hdr, other), -EIO);
-	cr_assert_eq(rfs_header_parse(&h, hdr, RFS_HEADER_SIZE - 1), -EIO);
-	cr_assert_eq(rfs_header_parse(&h, NULL, 0), -EIO);
+	cr_assert_eq(rfs_content_header_verify(hdr, other), -EIO);
+	cr_assert_eq(rfs_content_header_parse(&h, hdr, RFS_HEADER_SIZE - 1), -EIO);
+	cr_assert_eq(rfs_content_header_parse(&h, NULL, 0), -EIO);
 	hdr[0] = 7;
-	cr_assert_eq(rfs_header_parse(&h, hdr, sizeof(hdr)), -EPROTONOSUPPORT);
+	cr_assert_eq(rfs_content_header_parse(&h, hdr, sizeof(hdr)), -EPROTONOSUPPORT);
 	memset(hdr, 0, sizeof(hdr));
-	cr_assert_eq(rfs_header_parse(&h, hdr, sizeof(hdr)), -EIO, "all zeros is garbage");
+	cr_assert_eq(rfs_content_header_parse(&h, hdr, sizeof(hdr)), -EIO, "all zeros is garbage");
 	seal_header(hdr, 0x0100);
-	cr_assert_eq(rfs_header_parse(&h, hdr, sizeof(hdr)), -EIO, "unknown flag bit");
+	cr_assert_eq(rfs_content_header_parse(&h, hdr, sizeof(hdr)), -EIO, "unknown flag bit");
 }
 
 Test(content, header_nonces_are_fresh)
@@ -89,17 +89,17 @@ Test(content, sizes_round_trip)
 	                           (1ull << 32) + 5, (1ull << 40) + 4096 };
 	bool valid;
 
-	cr_assert_eq(rfs_cipher_size(0), RFS_HEADER_SIZE);
-	cr_assert_eq(rfs_cipher_size(1), RFS_HEADER_SIZE + 41);
-	cr_assert_eq(rfs_cipher_size(4096), RFS_HEADER_SIZE + RFS_SLOT_SIZE);
-	cr_assert_eq(rfs_cipher_size(4097), RFS_HEADER_SIZE + RFS_SLOT_SIZE + 41);
+	cr_assert_eq(rfs_content_cipher_size(0), RFS_HEADER_SIZE);
+	cr_assert_eq(rfs_content_cipher_size(1), RFS_HEADER_SIZE + 41);
+	cr_assert_eq(rfs_content_cipher_size(4096), RFS_HEADER_SIZE + RFS_SLOT_SIZE);
+	cr_assert_eq(rfs_content_cipher_size(4097), RFS_HEADER_SIZE + RFS_SLOT_SIZE + 41);
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		valid = false;
-		cr_assert_eq(rfs_plain_size(rfs_cipher_size(sizes[i]), &valid), sizes[i]);
+		cr_assert_eq(rfs_content_plain_size(rfs_content_cipher_size(sizes[i]), &valid), sizes[i]);
 		cr_assert(valid, "size %llu", (unsigned long long)sizes[i]);
 	}
 	for (uint64_t p = 0; p < 3 * RFS_BLOCK_SIZE; p++) {
-		cr_assert_eq(rfs_plain_size(rfs_cipher_size(p), &valid), p);
+		cr_assert_eq(rfs_content_plain_size(rfs_content_cipher_size(p), &valid), p);
 		cr_assert(valid);
 	}
 }
@@ -108,19 +108,19 @@ Test(content, impossible_sizes_are_flagged)
 {
 	bool valid = false;
 
-	cr_assert_eq(rfs_plain_size(0, &valid), 0);
+	cr_assert_eq(rfs_content_plain_size(0, &valid), 0);
 	cr_assert(valid, "an empty backing file is a new file");
 	for (uint64_t c = 1; c < RFS_HEADER_SIZE; c++) {
 		valid = true;
-		cr_assert_eq(rfs_plain_size(c, &valid), 0);
+		cr_assert_eq(rfs_content_plain_size(c, &valid), 0);
 		cr_assert_not(valid, "cipher size %llu", (unsigned long long)c);
 	}
 	for (uint64_t r = 1; r <= RFS_BLOCK_OVERHEAD; r++) {
 		valid = true;
-		cr_assert_eq(rfs_plain_size(RFS_HEADER_SIZE + RFS_SLOT_SIZE + r, &valid), RFS_BLOCK_SIZE);
+		cr_assert_eq(rfs_content_plain_size(RFS_HEADER_SIZE + RFS_SLOT_SIZE + r, &valid), RFS_BLOCK_SIZE);
 		cr_assert_not(valid);
 	}
-	cr_assert_eq(rfs_plain_size(RFS_HEADER_SIZE + 41, NULL), 1);
+	cr_assert_eq(rfs_content_plain_size(RFS_HEADER_SIZE + 41, NULL), 1);
 }
 
 Test(content, block_round_trip_every_length_class)
@@ -131,11 +131,11 @@ Test(content, block_round_trip_every_length_class)
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		for (int final = 0; final <= 1; final++) {
 			randombytes_buf(plain, lens[i]);
-			rfs_block_seal(ct, plain, lens[i], 77, final, file_id, key);
-			cr_assert_eq(rfs_block_open(back, ct, lens[i] + RFS_BLOCK_OVERHEAD, 77, final,
-			                            file_id, key), 0);
+			rfs_content_block_seal(ct, plain, lens[i], 77, final, file_id, key);
+			cr_assert_eq(rfs_content_block_open(back, ct, lens[i] + RFS_BLOCK_OVERHEAD, 77, final,
+			                                    file_id, key), 0);
 			cr_assert_eq(memcmp(plain, back, lens[i]), 0);
-			cr_assert_not(rfs_slot_is_hole(ct, lens[i] + RFS_BLOCK_OVERHEAD));
+			cr_assert_not(rfs_content_slot_is_hole(ct, lens[i] + RFS_BLOCK_OVERHEAD));
 		}
 	}
 }
@@ -147,34 +147,34 @@ Test(content, block_opens_in_place_and_refuses_every_tamper)
 
 	for (size_t len = 1; len <= RFS_BLOCK_SIZE; len += 4095) {
 		randombytes_buf(plain, len);
-		rfs_block_seal(slot, plain, len, 9, true, file_id, key);
+		rfs_content_block_seal(slot, plain, len, 9, true, file_id, key);
 		memcpy(copy, slot, len + RFS_BLOCK_OVERHEAD);
 		for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
 			size_t at = where[i] < len + RFS_BLOCK_OVERHEAD ? where[i] : len + RFS_BLOCK_OVERHEAD - 1;
 
 			slot[at] ^= 0x01;
-			cr_assert_eq(rfs_block_open_in_place(slot, len + RFS_BLOCK_OVERHEAD, 9, true,
-			                                     file_id, key), -EIO, "flip at %zu accepted", at);
+			cr_assert_eq(rfs_content_block_open_in_place(slot, len + RFS_BLOCK_OVERHEAD, 9, true,
+			                                             file_id, key), -EIO, "flip at %zu accepted", at);
 			cr_assert(sodium_is_zero(slot + RFS_BLOCK_NONCE, len), "unauthenticated bytes left");
 			memcpy(slot, copy, len + RFS_BLOCK_OVERHEAD);
 		}
-		cr_assert_eq(rfs_block_open_in_place(slot, len + RFS_BLOCK_OVERHEAD, 9, false, file_id,
-		                                     key), -EIO);
+		cr_assert_eq(rfs_content_block_open_in_place(slot, len + RFS_BLOCK_OVERHEAD, 9, false, file_id,
+		                                             key), -EIO);
 		memcpy(slot, copy, len + RFS_BLOCK_OVERHEAD);
-		cr_assert_eq(rfs_block_open_in_place(slot, len + RFS_BLOCK_OVERHEAD, 9, true, file_id,
-		                                     key), 0);
+		cr_assert_eq(rfs_content_block_open_in_place(slot, len + RFS_BLOCK_OVERHEAD, 9, true, file_id,
+		                                             key), 0);
 		cr_assert_eq(memcmp(slot + RFS_BLOCK_NONCE, plain, len), 0);
 	}
-	cr_assert_eq(rfs_block_open_in_place(slot, RFS_BLOCK_OVERHEAD, 9, true, file_id, key), -EIO);
-	cr_assert_eq(rfs_block_open_in_place(slot, RFS_SLOT_SIZE + 1, 9, true, file_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open_in_place(slot, RFS_BLOCK_OVERHEAD, 9, true, file_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open_in_place(slot, RFS_SLOT_SIZE + 1, 9, true, file_id, key), -EIO);
 }
 
 Test(content, block_nonces_are_fresh)
 {
 	uint8_t plain[100] = { 0 }, a[140], b[140];
 
-	rfs_block_seal(a, plain, 100, 0, true, file_id, key);
-	rfs_block_seal(b, plain, 100, 0, true, file_id, key);
+	rfs_content_block_seal(a, plain, 100, 0, true, file_id, key);
+	rfs_content_block_seal(b, plain, 100, 0, true, file_id, key);
 	cr_assert_neq(memcmp(a, b, sizeof(a)), 0);
 }
 
@@ -182,7 +182,7 @@ Test(content, block_nonces_are_fresh)
 static size_t sealed_block(uint8_t ct[RFS_SLOT_SIZE], uint8_t plain[RFS_BLOCK_SIZE])
 {
 	randombytes_buf(plain, RFS_BLOCK_SIZE);
-	rfs_block_seal(ct, plain, RFS_BLOCK_SIZE, 5, false, file_id, key);
+	rfs_content_block_seal(ct, plain, RFS_BLOCK_SIZE, 5, false, file_id, key);
 	return RFS_SLOT_SIZE;
 }
 
@@ -195,12 +195,12 @@ Test(content, block_flipped_byte_in_nonce_ct_or_tag_is_eio)
 	sealed_block(ct, plain);
 	for (size_t i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
 		ct[where[i]] ^= 0x80;
-		cr_assert_eq(rfs_block_open(back, ct, RFS_SLOT_SIZE, 5, false, file_id, key), -EIO,
+		cr_assert_eq(rfs_content_block_open(back, ct, RFS_SLOT_SIZE, 5, false, file_id, key), -EIO,
 		             "flip at %zu accepted", where[i]);
 		cr_assert(sodium_is_zero(back, RFS_BLOCK_SIZE), "unauthenticated bytes returned");
 		ct[where[i]] ^= 0x80;
 	}
-	cr_assert_eq(rfs_block_open(back, ct, RFS_SLOT_SIZE, 5, false, file_id, key), 0);
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_SLOT_SIZE, 5, false, file_id, key), 0);
 }
 
 Test(content, block_bound_to_number_file_final_and_key)
@@ -212,12 +212,12 @@ Test(content, block_bound_to_number_file_final_and_key)
 	memcpy(other_id, file_id, 16);
 	other_id[15] ^= 1;
 	randombytes_buf(other_key, 32);
-	cr_assert_eq(rfs_block_open(back, ct, RFS_SLOT_SIZE, 4, false, file_id, key), -EIO);
-	cr_assert_eq(rfs_block_open(back, ct, RFS_SLOT_SIZE, 5 + (1ull << 32), false, file_id, key),
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_SLOT_SIZE, 4, false, file_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_SLOT_SIZE, 5 + (1ull << 32), false, file_id, key),
 	             -EIO, "block number must bind all 64 bits");
-	cr_assert_eq(rfs_block_open(back, ct, RFS_SLOT_SIZE, 5, false, other_id, key), -EIO);
-	cr_assert_eq(rfs_block_open(back, ct, RFS_SLOT_SIZE, 5, true, file_id, key), -EIO);
-	cr_assert_eq(rfs_block_open(back, ct, RFS_SLOT_SIZE, 5, false, file_id, other_key), -EIO);
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_SLOT_SIZE, 5, false, other_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_SLOT_SIZE, 5, true, file_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_SLOT_SIZE, 5, false, file_id, other_key), -EIO);
 }
 
 Test(content, block_truncated_or_oversized_slot_is_eio)
@@ -225,25 +225,25 @@ Test(content, block_truncated_or_oversized_slot_is_eio)
 	uint8_t plain[RFS_BLOCK_SIZE], ct[RFS_SLOT_SIZE + 1], back[RFS_SLOT_SIZE];
 
 	sealed_block(ct, plain);
-	cr_assert_eq(rfs_block_open(back, ct, RFS_SLOT_SIZE - 1, 5, false, file_id, key), -EIO);
-	cr_assert_eq(rfs_block_open(back, ct, RFS_BLOCK_OVERHEAD + 1, 5, false, file_id, key), -EIO);
-	cr_assert_eq(rfs_block_open(back, ct, RFS_BLOCK_OVERHEAD, 5, false, file_id, key), -EIO);
-	cr_assert_eq(rfs_block_open(back, ct, 0, 5, false, file_id, key), -EIO);
-	cr_assert_eq(rfs_block_open(back, ct, RFS_SLOT_SIZE + 1, 5, false, file_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_SLOT_SIZE - 1, 5, false, file_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_BLOCK_OVERHEAD + 1, 5, false, file_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_BLOCK_OVERHEAD, 5, false, file_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open(back, ct, 0, 5, false, file_id, key), -EIO);
+	cr_assert_eq(rfs_content_block_open(back, ct, RFS_SLOT_SIZE + 1, 5, false, file_id, key), -EIO);
 }
 
 Test(content, holes)
 {
 	uint8_t slot[RFS_SLOT_SIZE] = { 0 };
 
-	cr_assert(rfs_slot_is_hole(slot, sizeof(slot)));
-	cr_assert(rfs_slot_is_hole(slot, 41));
+	cr_assert(rfs_content_slot_is_hole(slot, sizeof(slot)));
+	cr_assert(rfs_content_slot_is_hole(slot, 41));
 	slot[RFS_SLOT_SIZE - 1] = 1;
-	cr_assert_not(rfs_slot_is_hole(slot, sizeof(slot)));
+	cr_assert_not(rfs_content_slot_is_hole(slot, sizeof(slot)));
 	slot[RFS_SLOT_SIZE - 1] = 0;
 	slot[0] = 1;
-	cr_assert_not(rfs_slot_is_hole(slot, sizeof(slot)));
-	cr_assert_not(rfs_slot_is_hole(slot, 0));
+	cr_assert_not(rfs_content_slot_is_hole(slot, sizeof(slot)));
+	cr_assert_not(rfs_content_slot_is_hole(slot, 0));
 }
 
 /* A whole file laid out as content.h says, opened the way a reader would. */
@@ -254,14 +254,14 @@ struct file_image {
 
 static struct file_image seal_file(const uint8_t *plain, size_t len)
 {
-	struct file_image f = { malloc(rfs_cipher_size(len)), rfs_cipher_size(len) };
+	struct file_image f = { malloc(rfs_content_cipher_size(len)), rfs_content_cipher_size(len) };
 	uint64_t blocks = (len + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE;
 
 	seal_header(f.bytes, len ? RFS_HDR_NONEMPTY : 0);
 	for (uint64_t i = 0; i < blocks; i++) {
 		size_t n = i + 1 == blocks ? len - i * RFS_BLOCK_SIZE : RFS_BLOCK_SIZE;
-		rfs_block_seal(f.bytes + rfs_slot_offset(i), plain + i * RFS_BLOCK_SIZE, n, i,
-		               i + 1 == blocks, file_id, key);
+		rfs_content_block_seal(f.bytes + rfs_content_slot_offset(i), plain + i * RFS_BLOCK_SIZE, n, i,
+		                       i + 1 == blocks, file_id, key);
 	}
 	return f;
 }
@@ -270,23 +270,23 @@ static struct file_image seal_file(const uint8_t *plain, size_t len)
 static int open_file(uint8_t *out, const uint8_t *bytes, size_t size)
 {
 	bool valid;
-	uint64_t plain = rfs_plain_size(size, &valid);
+	uint64_t plain = rfs_content_plain_size(size, &valid);
 	uint64_t blocks = (plain + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE;
 	struct rfs_header h;
 
-	if (!valid || rfs_header_parse(&h, bytes, size) != 0 || rfs_header_verify(bytes, key) != 0)
+	if (!valid || rfs_content_header_parse(&h, bytes, size) != 0 || rfs_content_header_verify(bytes, key) != 0)
 		return -EIO;
 	if ((h.flags & RFS_HDR_NONEMPTY) && blocks == 0)
 		return -EIO;
 	for (uint64_t i = 0; i < blocks; i++) {
-		size_t ct_len = i + 1 == blocks ? size - rfs_slot_offset(i) : RFS_SLOT_SIZE;
-		const uint8_t *ct = bytes + rfs_slot_offset(i);
-		if (i + 1 < blocks && rfs_slot_is_hole(ct, ct_len)) {
+		size_t ct_len = i + 1 == blocks ? size - rfs_content_slot_offset(i) : RFS_SLOT_SIZE;
+		const uint8_t *ct = bytes + rfs_content_slot_offset(i);
+		if (i + 1 < blocks && rfs_content_slot_is_hole(ct, ct_len)) {
 			memset(out + i * RFS_BLOCK_SIZE, 0, RFS_BLOCK_SIZE);
 			continue;
 		}
-		if (rfs_block_open(out + i * RFS_BLOCK_SIZE, ct, ct_len, i, i + 1 == blocks,
-		                   h.file_id, key) != 0)
+		if (rfs_content_block_open(out + i * RFS_BLOCK_SIZE, ct, ct_len, i, i + 1 == blocks,
+		                           h.file_id, key) != 0)
 			return -EIO;
 	}
 	return 0;
@@ -304,17 +304,17 @@ Test(content, whole_file_round_trip_and_file_level_tampering)
 	cr_assert_eq(memcmp(out, plain, len), 0);
 
 	/* Swapped blocks 0 and 1. */
-	memcpy(tmp, f.bytes + rfs_slot_offset(0), RFS_SLOT_SIZE);
-	memcpy(f.bytes + rfs_slot_offset(0), f.bytes + rfs_slot_offset(1), RFS_SLOT_SIZE);
-	memcpy(f.bytes + rfs_slot_offset(1), tmp, RFS_SLOT_SIZE);
+	memcpy(tmp, f.bytes + rfs_content_slot_offset(0), RFS_SLOT_SIZE);
+	memcpy(f.bytes + rfs_content_slot_offset(0), f.bytes + rfs_content_slot_offset(1), RFS_SLOT_SIZE);
+	memcpy(f.bytes + rfs_content_slot_offset(1), tmp, RFS_SLOT_SIZE);
 	cr_assert_eq(open_file(out, f.bytes, f.size), -EIO, "swapped blocks accepted");
-	memcpy(f.bytes + rfs_slot_offset(1), f.bytes + rfs_slot_offset(0), RFS_SLOT_SIZE);
-	memcpy(f.bytes + rfs_slot_offset(0), tmp, RFS_SLOT_SIZE);
+	memcpy(f.bytes + rfs_content_slot_offset(1), f.bytes + rfs_content_slot_offset(0), RFS_SLOT_SIZE);
+	memcpy(f.bytes + rfs_content_slot_offset(0), tmp, RFS_SLOT_SIZE);
 	cr_assert_eq(open_file(out, f.bytes, f.size), 0);
 
 	/* Cut at a slot boundary: the new last block was not sealed as final. */
-	cr_assert_eq(open_file(out, f.bytes, rfs_slot_offset(3)), -EIO, "cut at boundary accepted");
-	cr_assert_eq(open_file(out, f.bytes, rfs_slot_offset(3) + 20), -EIO, "ragged cut accepted");
+	cr_assert_eq(open_file(out, f.bytes, rfs_content_slot_offset(3)), -EIO, "cut at boundary accepted");
+	cr_assert_eq(open_file(out, f.bytes, rfs_content_slot_offset(3) + 20), -EIO, "ragged cut accepted");
 	/* Cut to the header alone: the header says blocks must follow. */
 	cr_assert_eq(open_file(out, f.bytes, RFS_HEADER_SIZE), -EIO, "cut to header accepted");
 
@@ -323,7 +323,7 @@ Test(content, whole_file_round_trip_and_file_level_tampering)
 	file_id[0] ^= 1;
 	g = seal_file(plain, len);
 	file_id[0] ^= 1;
-	memcpy(f.bytes + rfs_slot_offset(2), g.bytes + rfs_slot_offset(2), RFS_SLOT_SIZE);
+	memcpy(f.bytes + rfs_content_slot_offset(2), g.bytes + rfs_content_slot_offset(2), RFS_SLOT_SIZE);
 	cr_assert_eq(open_file(out, f.bytes, f.size), -EIO, "block from another file accepted");
 	free(g.bytes);
 	free(f.bytes);
@@ -340,11 +340,11 @@ Test(content, zeroed_slot_reads_as_hole_but_never_as_last_block)
 
 	randombytes_buf(plain, len);
 	f = seal_file(plain, len);
-	memset(f.bytes + rfs_slot_offset(0), 0, RFS_SLOT_SIZE);
+	memset(f.bytes + rfs_content_slot_offset(0), 0, RFS_SLOT_SIZE);
 	cr_assert_eq(open_file(out, f.bytes, f.size), 0);
 	cr_assert(sodium_is_zero(out, RFS_BLOCK_SIZE));
 	cr_assert_eq(memcmp(out + RFS_BLOCK_SIZE, plain + RFS_BLOCK_SIZE, len - RFS_BLOCK_SIZE), 0);
-	memset(f.bytes + rfs_slot_offset(2), 0, f.size - rfs_slot_offset(2));
+	memset(f.bytes + rfs_content_slot_offset(2), 0, f.size - rfs_content_slot_offset(2));
 	cr_assert_eq(open_file(out, f.bytes, f.size), -EIO);
 	free(f.bytes);
 	free(plain);

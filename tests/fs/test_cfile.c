@@ -138,7 +138,7 @@ Test(cfile, a_write_across_block_boundaries_reads_back_and_survives_a_reload)
 	cfile_make(&c);
 	write_pattern(&c, 10000, 4000);           /* blocks 0 to 3, both ends partial */
 	cr_assert_eq(c.cf.size, 14000);
-	cr_assert_eq(backing_size(&c), (off_t)rfs_cipher_size(14000));
+	cr_assert_eq(backing_size(&c), (off_t)rfs_content_cipher_size(14000));
 	cr_assert_eq(cfile_reload(&c), 0);
 	cr_assert_eq(c.cf.size, 14000);
 	cr_assert(c.cf.hdr_flags & RFS_HDR_NONEMPTY);
@@ -183,7 +183,7 @@ Test(cfile, a_write_past_the_end_leaves_holes_that_read_as_zeros_and_take_no_spa
 	cr_assert_eq(c.cf.size, far + 1);
 	/* Blocks 1 to 4 were never written: all-zero slots on disk, not sealed zeros. */
 	for (uint64_t i = 1; i < 5; i++) {
-		cr_assert_eq(pread(c.cf.fd, slot, sizeof(slot), (off_t)rfs_slot_offset(i)),
+		cr_assert_eq(pread(c.cf.fd, slot, sizeof(slot), (off_t)rfs_content_slot_offset(i)),
 		             (ssize_t)sizeof(slot));
 		cr_assert_arr_eq(slot, zeros, sizeof(slot), "block %llu is a hole", (unsigned long long)i);
 	}
@@ -205,9 +205,9 @@ Test(cfile, truncating_down_then_up_reads_zeros_past_the_old_cut)
 	cfile_make(&c);
 	write_pattern(&c, 10000, 0);
 	cr_assert_eq(rfs_cfile_truncate(&c.cf, 5000), 0);
-	cr_assert_eq(backing_size(&c), (off_t)rfs_cipher_size(5000));
+	cr_assert_eq(backing_size(&c), (off_t)rfs_content_cipher_size(5000));
 	cr_assert_eq(rfs_cfile_truncate(&c.cf, 9000), 0);
-	cr_assert_eq(backing_size(&c), (off_t)rfs_cipher_size(9000));
+	cr_assert_eq(backing_size(&c), (off_t)rfs_content_cipher_size(9000));
 	cr_assert_eq(cfile_reload(&c), 0);
 	cr_assert_eq(c.cf.size, 9000);
 	pattern(want, 5000, 0);
@@ -228,7 +228,7 @@ Test(cfile, a_file_cut_at_a_block_boundary_does_not_read)
 
 	cfile_make_three_blocks(&c);
 	/* Drop the last slot: block 1 was sealed "not final", so the cut shows. */
-	cr_assert_eq(ftruncate(c.cf.fd, (off_t)rfs_slot_offset(2)), 0);
+	cr_assert_eq(ftruncate(c.cf.fd, (off_t)rfs_content_slot_offset(2)), 0);
 	cr_assert_eq(cfile_reload(&c), 0);
 	cr_assert_eq(c.cf.size, 2 * RFS_BLOCK_SIZE);
 	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE), -EIO);
@@ -306,7 +306,7 @@ Test(cfile, a_tampered_block_reads_as_EIO_and_its_neighbours_still_read)
 	uint64_t bad = 0;
 
 	cfile_make_three_blocks(&c);
-	flip_byte(&c, (off_t)rfs_slot_offset(1) + RFS_BLOCK_NONCE + 17);
+	flip_byte(&c, (off_t)rfs_content_slot_offset(1) + RFS_BLOCK_NONCE + 17);
 	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE), -EIO);
 	cr_assert_eq(read_result(&c, 3 * RFS_BLOCK_SIZE, 0), -EIO, "a read that spans the bad block fails whole");
 	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 0), RFS_BLOCK_SIZE);
@@ -324,10 +324,10 @@ Test(cfile, swapped_blocks_do_not_read)
 	uint8_t a[RFS_SLOT_SIZE], b[RFS_SLOT_SIZE];
 
 	cfile_make_three_blocks(&c);
-	cr_assert_eq(pread(c.cf.fd, a, sizeof(a), (off_t)rfs_slot_offset(0)), (ssize_t)sizeof(a));
-	cr_assert_eq(pread(c.cf.fd, b, sizeof(b), (off_t)rfs_slot_offset(1)), (ssize_t)sizeof(b));
-	cr_assert_eq(pwrite(c.cf.fd, b, sizeof(b), (off_t)rfs_slot_offset(0)), (ssize_t)sizeof(b));
-	cr_assert_eq(pwrite(c.cf.fd, a, sizeof(a), (off_t)rfs_slot_offset(1)), (ssize_t)sizeof(a));
+	cr_assert_eq(pread(c.cf.fd, a, sizeof(a), (off_t)rfs_content_slot_offset(0)), (ssize_t)sizeof(a));
+	cr_assert_eq(pread(c.cf.fd, b, sizeof(b), (off_t)rfs_content_slot_offset(1)), (ssize_t)sizeof(b));
+	cr_assert_eq(pwrite(c.cf.fd, b, sizeof(b), (off_t)rfs_content_slot_offset(0)), (ssize_t)sizeof(b));
+	cr_assert_eq(pwrite(c.cf.fd, a, sizeof(a), (off_t)rfs_content_slot_offset(1)), (ssize_t)sizeof(a));
 	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 0), -EIO);
 	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE), -EIO);
 	cfile_remove(&c);
@@ -355,7 +355,7 @@ Test(cfile, after_a_crash_a_file_cut_at_a_block_boundary_is_resealed_and_reads)
 	const char *why;
 
 	cfile_make_three_blocks(&c);
-	cr_assert_eq(ftruncate(c.cf.fd, (off_t)rfs_slot_offset(2)), 0);
+	cr_assert_eq(ftruncate(c.cf.fd, (off_t)rfs_content_slot_offset(2)), 0);
 	cr_assert_eq(rfs_cfile_load_header(c.t.v->ks, c.cf.fd, c.key, c.cf.file_id, &c.cf.hdr_flags,
 	                                   &why), 0);
 	cr_assert_eq(rfs_cfile_after_crash(&c.cf, &fix), 0);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/io.h"
 #include "fs/dname.h"
 #include "tests/crypto/test_helpers.h"
 
@@ -192,7 +193,7 @@ Test(dname, a_folder_id_is_written_once)
 	cr_assert_eq(read(fd, got, sizeof(got)), (ssize_t)sizeof(got));
 	close(fd);
 	cr_assert_arr_eq(got, f.dirid, sizeof(got));
-	cr_assert_eq(rfs_dname_fsync(f.fd, "."), 0);
+	cr_assert_eq(rfs_io_fsync_dir(f.fd, "."), 0);
 	folder_remove(&f);
 }
 

@@ -5,7 +5,7 @@
 #include "fs/mount.h"
 
 /* The sanitizer runtimes raise the limit themselves at start, so the test
-** lowers it first: only rfs_raise_fd_limit can bring it back. */
+** lowers it first: only rfs_mount_raise_fd_limit can bring it back. */
 Test(mount, the_fd_limit_is_raised_to_the_hard_limit)
 {
 	struct rlimit before, low, after;
@@ -17,7 +17,7 @@ Test(mount, the_fd_limit_is_raised_to_the_hard_limit)
 	low = before;
 	low.rlim_cur = 64;
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-	rfs_raise_fd_limit();
+	rfs_mount_raise_fd_limit();
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &after), 0);
 	cr_assert_geq(after.rlim_max, before.rlim_max);
 	cr_assert_eq(after.rlim_cur, after.rlim_max, "soft limit %llu, hard %llu",
@@ -37,7 +37,7 @@ Test(mount, the_hard_fd_limit_is_left_alone)
 	low.rlim_cur = 64;
 	low.rlim_max = before.rlim_max > 4096 ? 4096 : before.rlim_max;
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-	rfs_raise_fd_limit();
+	rfs_mount_raise_fd_limit();
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &after), 0);
 	cr_assert_eq(after.rlim_max, low.rlim_max, "hard limit %llu, was %llu",
 	             (unsigned long long)after.rlim_max, (unsigned long long)low.rlim_max);

@@ -43,13 +43,13 @@ Test(mountinfo, a_mount_point_and_source_with_escaped_characters_read_back_as_th
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
 		make_dir(dir, top, odd[i]);
 		cr_assert_eq(mount(odd[i], dir, "tmpfs", 0, "size=64k"), 0, "mount %s", dir);
-		cr_assert_eq(rfs_mount_find(dir, false, &m), 0, "find %s", dir);
+		cr_assert_eq(rfs_mountinfo_find(dir, false, &m), 0, "find %s", dir);
 		cr_assert_str_eq(m.mountpoint, dir);
 		cr_assert_str_eq(m.source, odd[i]);
 		cr_assert_str_eq(m.fstype, "tmpfs");
 		cr_assert_neq(strchr(m.dev, ':'), NULL, "dev is MAJ:MIN, not %s", m.dev);
 		cr_assert_eq(umount(dir), 0);
-		cr_assert_eq(rfs_mount_find(dir, false, &m), -ENOENT, "unmounted %s", dir);
+		cr_assert_eq(rfs_mountinfo_find(dir, false, &m), -ENOENT, "unmounted %s", dir);
 	}
 	test_remove_tree(top);
 }
@@ -64,10 +64,10 @@ Test(mountinfo, the_last_mount_on_a_mount_point_is_the_one_found)
 	make_dir(dir, top, "m");
 	cr_assert_eq(mount("first", dir, "tmpfs", 0, "size=64k"), 0);
 	cr_assert_eq(mount("second", dir, "tmpfs", 0, "size=64k"), 0);
-	cr_assert_eq(rfs_mount_find(dir, false, &m), 0);
+	cr_assert_eq(rfs_mountinfo_find(dir, false, &m), 0);
 	cr_assert_str_eq(m.source, "second");
 	cr_assert_eq(umount(dir), 0);
-	cr_assert_eq(rfs_mount_find(dir, false, &m), 0);
+	cr_assert_eq(rfs_mountinfo_find(dir, false, &m), 0);
 	cr_assert_str_eq(m.source, "first");
 	cr_assert_eq(umount(dir), 0);
 	test_remove_tree(top);
@@ -83,8 +83,8 @@ Test(mountinfo, only_recfs_mounts_hold_a_path)
 	make_dir(dir, top, "m");
 	cr_assert_eq(mount("not-recfs", dir, "tmpfs", 0, "size=64k"), 0);
 	snprintf(inside, sizeof(inside), "%s/a/b", dir);
-	cr_assert_eq(rfs_mount_find(inside, true, &m), -ENOENT, "a tmpfs is not a recfs mount");
-	cr_assert_eq(rfs_mount_find(dir, false, &m), 0, "but it is a mount point");
+	cr_assert_eq(rfs_mountinfo_find(inside, true, &m), -ENOENT, "a tmpfs is not a recfs mount");
+	cr_assert_eq(rfs_mountinfo_find(dir, false, &m), 0, "but it is a mount point");
 	cr_assert_eq(umount(dir), 0);
 	test_remove_tree(top);
 }
@@ -98,26 +98,26 @@ Test(mountinfo, a_path_is_made_absolute_without_resolving_its_last_component)
 	snprintf(link, sizeof(link), "%s/link", top);
 	cr_assert_eq(symlink(dir, link), 0);
 	/* A symbolic link names itself; the folders above it are resolved. */
-	cr_assert_eq(rfs_mount_abspath(link, out), 0);
+	cr_assert_eq(rfs_mountinfo_abspath(link, out), 0);
 	cr_assert_str_eq(out, link);
 	snprintf(want, sizeof(want), "%s/gone/deeper", dir);
 	snprintf(link, sizeof(link), "%s/link/gone/deeper", top);
-	cr_assert_eq(rfs_mount_abspath(link, out), 0, "a path that does not exist (yet)");
+	cr_assert_eq(rfs_mountinfo_abspath(link, out), 0, "a path that does not exist (yet)");
 	cr_assert_str_eq(out, want);
 	snprintf(link, sizeof(link), "%s/real///", top);
-	cr_assert_eq(rfs_mount_abspath(link, out), 0);
+	cr_assert_eq(rfs_mountinfo_abspath(link, out), 0);
 	cr_assert_str_eq(out, dir, "trailing slashes go");
 	snprintf(link, sizeof(link), "%s/real/..", top);
-	cr_assert_eq(rfs_mount_abspath(link, out), 0);
+	cr_assert_eq(rfs_mountinfo_abspath(link, out), 0);
 	cr_assert_str_eq(out, top);
 	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
 	cr_assert_eq(chdir(dir), 0);
-	cr_assert_eq(rfs_mount_abspath("x", out), 0);
+	cr_assert_eq(rfs_mountinfo_abspath("x", out), 0);
 	snprintf(want, sizeof(want), "%s/x", dir);
 	cr_assert_str_eq(out, want, "relative to the working folder");
-	cr_assert_eq(rfs_mount_abspath(".", out), 0);
+	cr_assert_eq(rfs_mountinfo_abspath(".", out), 0);
 	cr_assert_str_eq(out, dir);
 	cr_assert_eq(chdir(cwd), 0);
-	cr_assert_eq(rfs_mount_abspath("", out), -ENAMETOOLONG);
+	cr_assert_eq(rfs_mountinfo_abspath("", out), -ENAMETOOLONG);
 	test_remove_tree(top);
 }

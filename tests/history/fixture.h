@@ -107,13 +107,13 @@ static inline int fx_write_file(struct fx *x, const char *backing, const uint8_t
 	struct rfs_header hd = { RFS_CONTENT_VERSION, len ? RFS_HDR_NONEMPTY : 0, { 0 } };
 	memcpy(hd.file_id, id, 16);
 	uint8_t hdr[RFS_HEADER_SIZE], slot[RFS_SLOT_SIZE];
-	rfs_header_seal(hdr, &hd, key);
+	rfs_content_header_seal(hdr, &hd, key);
 	int rc = pwrite(fd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr ? 0 : -EIO;
 	uint64_t nblocks = (len + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE;
 	for (uint64_t i = 0; i < nblocks && rc == 0; i++) {
 		size_t n = len - i * RFS_BLOCK_SIZE < RFS_BLOCK_SIZE ? len - i * RFS_BLOCK_SIZE : RFS_BLOCK_SIZE;
-		rfs_block_seal(slot, data + i * RFS_BLOCK_SIZE, n, i, i + 1 == nblocks, id, key);
-		if (pwrite(fd, slot, n + RFS_BLOCK_OVERHEAD, (off_t)rfs_slot_offset(i)) != (ssize_t)(n + RFS_BLOCK_OVERHEAD))
+		rfs_content_block_seal(slot, data + i * RFS_BLOCK_SIZE, n, i, i + 1 == nblocks, id, key);
+		if (pwrite(fd, slot, n + RFS_BLOCK_OVERHEAD, (off_t)rfs_content_slot_offset(i)) != (ssize_t)(n + RFS_BLOCK_OVERHEAD))
 			rc = -EIO;
 	}
 	close(fd);
@@ -125,11 +125,11 @@ static inline int fx_write_block(struct fx *x, const char *backing, uint64_t i, 
                                  const uint8_t id[16], const uint8_t *key)
 {
 	uint8_t slot[RFS_SLOT_SIZE];
-	rfs_block_seal(slot, data, RFS_BLOCK_SIZE, i, false, id, key);
+	rfs_content_block_seal(slot, data, RFS_BLOCK_SIZE, i, false, id, key);
 	int fd = openat(x->v->live_fd, backing, O_WRONLY);
 	if (fd < 0)
 		return -errno;
-	int rc = pwrite(fd, slot, sizeof slot, (off_t)rfs_slot_offset(i)) == (ssize_t)sizeof slot ? 0 : -EIO;
+	int rc = pwrite(fd, slot, sizeof slot, (off_t)rfs_content_slot_offset(i)) == (ssize_t)sizeof slot ? 0 : -EIO;
 	close(fd);
 	return rc;
 }

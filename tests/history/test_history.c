@@ -339,7 +339,7 @@ Test(history, a_merge_copies_no_damaged_entry)
 	git_odb *odb = NULL;
 	struct rfs_packs *p = NULL;
 	cr_assert_eq(git_odb_new(&odb), 0);
-	cr_assert_eq(rfs_packs_attach(odb, objects, &p), 0);
+	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
 
 	/* Every bit of one byte inside the first object (a save's own blob) of
 	** the smallest pack: past the 12-byte pack header and the object's header. */
@@ -357,7 +357,7 @@ Test(history, a_merge_copies_no_damaged_entry)
 	cr_assert(pwrite(fd, &byte, 1, 40) == 1);
 	close(fd);
 	cr_assert_eq(fx_sh("cd %s/pack && sha1sum *.pack > ../../sums", objects), 0);
-	cr_assert_lt(rfs_packs_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0,
+	cr_assert_lt(rfs_pack_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0,
 	             "a merge copied a damaged entry");
 	cr_assert_eq(fx_count_packs(x.dir), packs, "packs were removed after a failed merge");
 	cr_assert_eq(fx_sh("cd %s/pack && sha1sum --quiet -c ../../sums", objects), 0);
@@ -484,12 +484,12 @@ static void write_sparse(struct fx *x, const char *backing, uint64_t i, const ui
 	struct rfs_header hd = { RFS_CONTENT_VERSION, RFS_HDR_NONEMPTY, { 0 } };
 	memcpy(hd.file_id, id, 16);
 	uint8_t hdr[RFS_HEADER_SIZE], slot[RFS_SLOT_SIZE];
-	rfs_header_seal(hdr, &hd, key);
-	rfs_block_seal(slot, data, n, i, true, id, key);
+	rfs_content_header_seal(hdr, &hd, key);
+	rfs_content_block_seal(slot, data, n, i, true, id, key);
 	int fd = openat(x->v->live_fd, backing, O_WRONLY);
 	cr_assert(fd >= 0);
 	cr_assert_eq(pwrite(fd, hdr, sizeof hdr, 0), (ssize_t)sizeof hdr);
-	cr_assert_eq(pwrite(fd, slot, n + RFS_BLOCK_OVERHEAD, (off_t)rfs_slot_offset(i)),
+	cr_assert_eq(pwrite(fd, slot, n + RFS_BLOCK_OVERHEAD, (off_t)rfs_content_slot_offset(i)),
 	             (ssize_t)(n + RFS_BLOCK_OVERHEAD));
 	close(fd);
 }
@@ -712,10 +712,10 @@ static void put_block(struct fx *x, const char *backing, uint64_t i, const uint8
                       const uint8_t id[16], const uint8_t *key)
 {
 	uint8_t slot[RFS_SLOT_SIZE];
-	rfs_block_seal(slot, model + i * RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, i, final, id, key);
+	rfs_content_block_seal(slot, model + i * RFS_BLOCK_SIZE, RFS_BLOCK_SIZE, i, final, id, key);
 	int fd = openat(x->v->live_fd, backing, O_WRONLY);
 	cr_assert(fd >= 0);
-	cr_assert_eq(pwrite(fd, slot, sizeof slot, (off_t)rfs_slot_offset(i)), (ssize_t)sizeof slot);
+	cr_assert_eq(pwrite(fd, slot, sizeof slot, (off_t)rfs_content_slot_offset(i)), (ssize_t)sizeof slot);
 	close(fd);
 }
 
@@ -732,7 +732,7 @@ static int truncate_at(struct fx *x, const char *backing, uint64_t size)
 static void cut_to(struct fx *x, const char *backing, uint64_t nb, const uint8_t *model,
                    const uint8_t id[16], const uint8_t *key)
 {
-	cr_assert_eq(truncate_at(x, backing, rfs_slot_offset(nb)), 0);
+	cr_assert_eq(truncate_at(x, backing, rfs_content_slot_offset(nb)), 0);
 	put_block(x, backing, nb - 1, model, true, id, key);
 }
 
@@ -907,8 +907,8 @@ Test(history, a_format1_chunk_tree_is_refused_clearly)
 	struct rfs_event ev = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .path = "/old.bin",
 	                        .path_old = "", .restored_from = "", .property = "", .size = len };
 	memcpy(ev.file_id, id, 16);
-	cr_assert_eq(rfs_h_commit(x.h, &rt, &ev, 1, &out), 0);
-	cr_assert_eq(rfs_h_publish(x.h), 0);
+	cr_assert_eq(rfs_commit_create(x.h, &rt, &ev, 1, &out), 0);
+	cr_assert_eq(rfs_commit_publish(x.h), 0);
 	git_treebuilder_free(tb);
 	git_treebuilder_free(rb);
 	git_tree_free(ftree);

@@ -1,0 +1,33 @@
+/*
+** live_restore: reaching a file by its clear path from outside a FUSE
+** request, on the mounted vault: recfs restore through the daemon, and the
+** vault's own settings files.
+**
+** Owns: the path walk from the mount's root (each folder on the way holds one
+** lookup until the walk ends), and putting a version from history back into
+** live/ whole: a file rebuilt beside itself and renamed over, or a deleted
+** file revived with its old ciphertext, then recorded as one save.
+** Must never: replace a file that a handle has open for writing (EBUSY), or
+** report a restore before its content is durable.
+*/
+#ifndef RECFS_FS_LIVE_RESTORE_H
+#define RECFS_FS_LIVE_RESTORE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "fs/ops.h"
+
+/* recfs restore on a mounted vault: write the content source had at rev as
+** the newest version of target (clear paths from the mount root), making
+** missing folders, with mode/uid/gid for what it creates; the kernel's caches
+** are told. Recorded as "restored from rev". 0 or -errno. */
+int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
+                     mode_t mode, uid_t uid, gid_t gid);
+
+/* Read up to cap-1 bytes of the file at clear_path (from the vault's root)
+** into buf, NUL-terminated: the vault's own settings, kept as an encrypted
+** record. Returns the length, or -errno (-ENOENT when there is none). */
+int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,202 @@
+/*
+** ops_attr: lookups and attributes. lookup, forget, getattr, setattr (mode,
+** owner, times; size through ops_file.c), readlink, statfs.
+** Must never: answer a symbolic link's target that did not authenticate, or
+** make chown or utimens a version (DESIGN.md: chmod is one).
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "crypto/encoding.h"
+#include "fs/ops_internal.h"
+#include "fs/save.h"
+
+void rfs_ops_attr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = inode_of(req, parent);
+	struct fuse_entry_param e;
+	struct rfs_sealed_name sn;
+	int rc = rfs_ops_seal_name(fs, dir, name, &sn), dfd;
+
+	if (rc == 0 && (rc = dfd = inode_fd(fs, dir)) >= 0) {
+		rc = rfs_ops_make_entry(fs, dir, dfd, name, sn.backing, &e, NULL);
+		inode_fd_done(fs, dir);
+	}
+	if (rc == -ENOENT) {
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->timeout;   /* we are the only writer: cache the miss */
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+void rfs_ops_attr_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	rfs_inode_forget(&fs_of(req)->it, inode_of(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+void rfs_ops_attr_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		rfs_inode_forget(&fs_of(req)->it, inode_of(req, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+void rfs_ops_attr_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct stat st;
+	int rc = rfs_ops_stat_inode(fs, inode_of(req, ino), &st);
+
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+static int set_times(struct rfs_fs *fs, struct rfs_inode *in, struct stat *attr, int to_set,
+                     int fd)
+{
+	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+	char p[64];
+	int rc;
+
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		tv[0].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		tv[0] = attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		tv[1].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		tv[1] = attr->st_mtim;
+	if (fd >= 0)
+		return futimens(fd, tv) == 0 ? 0 : -errno;
+	if (in->type == S_IFLNK) {
+		/* O_PATH descriptors do not take times: go through the parent. */
+		struct rfs_inode *parent;
+		char backing[NAME_MAX + 1];
+		int pfd = rfs_inode_get_parent_fd(&fs->it, in, &parent, backing);
+
+		if (pfd < 0)
+			return pfd;
+		rc = utimensat(pfd, backing, tv, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+		inode_fd_done(fs, parent);
+		return rc;
+	}
+	if ((fd = inode_fd(fs, in)) < 0)
+		return fd;
+	proc_path(p, fd);
+	rc = utimensat(AT_FDCWD, p, tv, 0) == 0 ? 0 : -errno;
+	inode_fd_done(fs, in);
+	return rc;
+}
+
+void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                          struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	struct stat st;
+	char p[64];
+	int rc = 0, ifd = -1;
+
+	if (fs->read_only) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
+	    (ifd = inode_fd(fs, in)) < 0)
+		rc = ifd;
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE)) {
+		if (in->type == S_IFLNK) {
+			rc = -EOPNOTSUPP;
+		} else if (fstatat(ifd, "", &st, AT_EMPTY_PATH) != 0) {
+			rc = -errno;
+		} else if ((st.st_mode & 07777) == (attr->st_mode & 07777)) {
+			to_set &= ~FUSE_SET_ATTR_MODE;      /* no change, no version */
+		} else {
+			proc_path(p, ifd);
+			if (chmod(p, attr->st_mode & 07777) != 0)
+				rc = -errno;
+		}
+	}
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
+			rc = -errno;
+	}
+	if (ifd >= 0)
+		inode_fd_done(fs, in);
+	/* chmod is a version; chown and utimens are not (DESIGN.md, issue 4), but a
+	** version records the owner and times of its moment. */
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
+		rfs_save_inode(fs, in, RFS_SAVE_MODE, NULL);
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		rc = rfs_ops_file_set_size(fs, in, attr->st_size, fi);
+	/* CTIME comes only from the kernel writing back the times it caches; for
+	** a file just unlinked (every rm does this) nobody will read them again. */
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_CTIME) && rfs_inode_unlinked(&fs->it, in))
+		to_set &= ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME);
+	if (rc == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+	                          FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+		rc = set_times(fs, in, attr, to_set,
+		               fi && in->type == S_IFREG ? fh_of(fi)->fd : -1);
+	if (rc == 0)
+		rc = rfs_ops_stat_inode(fs, in, &st);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+void rfs_ops_attr_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char text[PATH_MAX], clear[PATH_MAX];
+	int fd = inode_fd(fs, in);
+	ssize_t n = fd < 0 ? fd : readlinkat(fd, "", text, sizeof(text) - 1);
+
+	if (n < 0 && fd >= 0)
+		n = -errno;
+	if (fd >= 0)
+		inode_fd_done(fs, in);
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+		return;
+	}
+	text[n] = '\0';
+	if (rfs_target_open(clear, sizeof(clear), text, fs->v->keys) < 0) {
+		rfs_ops_log_inode(fs, in, "symbolic link target does not authenticate");
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	fuse_reply_readlink(req, clear);
+}
+
+void rfs_ops_attr_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(fs_of(req)->v->live_fd, &sv) != 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = 255;
+	fuse_reply_statfs(req, &sv);
+}

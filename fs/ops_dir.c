@@ -1,0 +1,399 @@
+/*
+** ops_dir: the namespace and folder listings. mkdir, symlink, link (refused),
+** unlink, rmdir, rename, and opendir, readdir(plus), releasedir, fsyncdir.
+** Every change to the namespace is a save (fs/save.c), recorded before the
+** reply. Folder ids (.dirid) are fs/dname.c's.
+** Must never: list a name that did not authenticate, or leave a folder
+** whose names no longer open (a removal that fails puts its id back).
+*/
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/encoding.h"
+#include "crypto/names.h"
+#include "fs/log.h"
+#include "fs/ops_internal.h"
+#include "fs/save.h"
+
+void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = NULL;
+	struct rfs_sealed_name sn;
+	int rc = rfs_ops_prepare_name(fs, req, parent, name, &dir, &sn);
+	uint8_t dirid[RFS_DIRID_SIZE];
+	int dfd = -1, pfd = -1;
+
+	if (rc == 0 && (pfd = inode_fd(fs, dir)) < 0)
+		rc = pfd;
+	if (rc == 0 && mkdirat(pfd, sn.backing, 0700) != 0)
+		rc = -errno;
+	if (rc == 0) {
+		dfd = openat(pfd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			rc = -errno;
+	}
+	if (rc == 0)
+		rc = rfs_dname_new_dirid(dfd, dirid);
+	if (rc == 0) {
+		struct stat pst;
+
+		/* As on ext4: a folder made in a setgid folder is setgid too. */
+		if (fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+			mode |= S_ISGID;
+		if (fchmod(dfd, mode & 07777) != 0)
+			rc = -errno;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (pfd >= 0)
+		inode_fd_done(fs, dir);
+	rfs_ops_finish_new_entry(req, fs, dir, name, &sn, rc, false, dirid, -1);
+}
+
+void rfs_ops_dir_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = NULL;
+	struct rfs_sealed_name sn;
+	char text[PATH_MAX];
+	int rc = rfs_target_seal(text, sizeof(text), link, fs->v->keys);
+
+	if (rc >= 0)
+		rc = rfs_ops_prepare_name(fs, req, parent, name, &dir, &sn);
+	if (rc >= 0 && (rc = inode_fd(fs, dir)) >= 0) {
+		int dfd = rc;
+
+		rc = symlinkat(text, dfd, sn.backing) == 0 ? 0 : -errno;
+		inode_fd_done(fs, dir);
+	}
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	rfs_ops_finish_new_entry(req, fs, dir, name, &sn, 0, false, NULL, -1);
+}
+
+void rfs_ops_dir_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	rfs_ops_refuse_special(req, "hard links are");
+}
+
+/* After a failed removal of a folder whose id was taken out: put it back,
+** so that the folder's names still open. */
+static void put_back_dirid(int dfd, const uint8_t dirid[RFS_DIRID_SIZE])
+{
+	if (rfs_dname_write_dirid(dfd, dirid) < 0)
+		rfs_log(LOG_ERR, "could not restore a folder id: run 'recfs fsck'");
+}
+
+/* Remove the backing folder parent/backing, which must be empty but for its .dirid. */
+static int remove_dir(int parent_fd, const char *backing)
+{
+	uint8_t dirid[RFS_DIRID_SIZE];
+	int dfd = openat(parent_fd, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc;
+
+	if (dfd < 0)
+		return -errno;
+	rc = rfs_dname_take_dirid(dfd, dirid);
+	if (rc == 0 && unlinkat(parent_fd, backing, AT_REMOVEDIR) != 0) {
+		rc = -errno;
+		put_back_dirid(dfd, dirid);
+	}
+	close(dfd);
+	return rc;
+}
+
+/* unlink and rmdir: the entry goes, with its long-name side file, and the
+** inode leaves the name tree (it lives on while open). */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool folder)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = inode_of(req, parent), *victim;
+	struct rfs_sealed_name sn;
+	struct stat st;
+	int rc = fs->read_only ? -EROFS : rfs_ops_seal_name(fs, dir, name, &sn), dfd = -1;
+
+	if (rc == 0 && (dfd = inode_fd(fs, dir)) < 0)
+		rc = dfd;
+	if (rc == 0 && fstatat(dfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
+	if (rc == 0 && !folder && S_ISDIR(st.st_mode))
+		rc = -EISDIR;
+	if (rc == 0 && folder && !S_ISDIR(st.st_mode))
+		rc = -ENOTDIR;
+	if (rc == 0)
+		rc = folder ? remove_dir(dfd, sn.backing)
+		            : unlinkat(dfd, sn.backing, 0) == 0 ? 0 : -errno;
+	if (rc == 0) {
+		rfs_dname_remove_long(dfd, sn.backing);
+		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
+		if (victim && victim->key)
+			rfs_undo_drop(fs->v->undo, victim->file_id);
+		rfs_save_deleted(fs, dir, name, sn.backing, &st, victim);
+		if (victim)
+			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
+	}
+	if (dfd >= 0)
+		inode_fd_done(fs, dir);
+	fuse_reply_err(req, -rc);
+}
+
+void rfs_ops_dir_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, false);
+}
+
+void rfs_ops_dir_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, true);
+}
+
+void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                        const char *newname, unsigned int flags)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *from_dir = inode_of(req, parent), *to_dir = inode_of(req, newparent);
+	struct rfs_inode *moved = NULL, *target = NULL;
+	struct rfs_save_paths from_paths, to_paths;
+	struct rfs_sealed_name from, to;
+	struct stat from_st, to_st;
+	bool exchange = flags & RENAME_EXCHANGE, have_target, same, have_paths;
+	uint8_t target_dirid[RFS_DIRID_SIZE];
+	int rc = 0, from_fd = -1, to_fd = -1, tdfd = -1;
+
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		rc = -EINVAL;
+	else if (fs->read_only)
+		rc = -EROFS;
+	if (rc == 0)
+		rc = rfs_ops_seal_name(fs, from_dir, name, &from);
+	if (rc == 0)
+		rc = rfs_ops_seal_name(fs, to_dir, newname, &to);
+	/* Both folders' descriptors for the whole rename: none is opened under the names lock. */
+	if (rc == 0 && (from_fd = inode_fd(fs, from_dir)) < 0)
+		rc = from_fd;
+	if (rc == 0 && (to_fd = inode_fd(fs, to_dir)) < 0)
+		rc = to_fd;
+	if (rc == 0 && fstatat(from_fd, from.backing, &from_st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
+	if (rc < 0)
+		goto out;
+	same = from_dir == to_dir && strcmp(from.backing, to.backing) == 0;
+	have_target = fstatat(to_fd, to.backing, &to_st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (same)
+		goto out;
+	if (!exchange && (rc = rfs_dname_write_long(to_fd, &to)) < 0)
+		goto out;
+	/* An empty target folder still holds its .dirid: take it out of the way. */
+	if (!exchange && !(flags & RENAME_NOREPLACE) && have_target && S_ISDIR(to_st.st_mode) &&
+	    S_ISDIR(from_st.st_mode)) {
+		tdfd = openat(to_fd, to.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = tdfd < 0 ? -errno : rfs_dname_take_dirid(tdfd, target_dirid);
+		if (rc < 0)
+			goto out;
+	}
+	have_paths = rfs_save_rename_paths(fs, from_dir, name, from.backing, to_dir, newname,
+	                                   to.backing, &from_paths, &to_paths) == 0;
+	/* From the move on disk to the move in the tree, nothing reopens by name. */
+	rfs_inode_names_lock(&fs->it);
+	if (renameat2(from_fd, from.backing, to_fd, to.backing, flags) != 0) {
+		rc = -errno;
+		rfs_inode_names_unlock(&fs->it);
+		if (have_paths) {
+			rfs_save_paths_free(&from_paths);
+			rfs_save_paths_free(&to_paths);
+		}
+		if (tdfd >= 0)
+			put_back_dirid(tdfd, target_dirid);
+		goto out;
+	}
+	moved = rfs_inode_find(&fs->it, from_st.st_dev, from_st.st_ino);
+	if (have_target)
+		target = rfs_inode_find(&fs->it, to_st.st_dev, to_st.st_ino);
+	if (moved)
+		rfs_inode_rename(&fs->it, moved, to_dir, newname, to.backing);
+	if (target) {
+		if (exchange)
+			rfs_inode_rename(&fs->it, target, from_dir, name, from.backing);
+		else
+			rfs_inode_rename(&fs->it, target, NULL, NULL, NULL);
+	}
+	rfs_inode_names_unlock(&fs->it);
+	if (!exchange)
+		rfs_dname_remove_long(from_fd, from.backing);
+	if (have_paths)
+		rfs_save_renamed(fs, exchange, &from_paths, &to_paths, moved, to_fd, to.backing);
+out:
+	if (tdfd >= 0)
+		close(tdfd);
+	if (to_fd >= 0)
+		inode_fd_done(fs, to_dir);
+	if (from_fd >= 0)
+		inode_fd_done(fs, from_dir);
+	fuse_reply_err(req, -rc);
+}
+
+struct rfs_dirh {
+	DIR *dp;
+	struct dirent *entry;
+	off_t offset;
+};
+
+void rfs_ops_dir_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	uint8_t dirid[RFS_DIRID_SIZE];
+	struct rfs_dirh *d = calloc(1, sizeof(*d));
+	int fd, rc = rfs_ops_dirid(fs, in, dirid);
+
+	if (!d || rc < 0) {
+		free(d);
+		fuse_reply_err(req, d ? -rc : ENOMEM);
+		return;
+	}
+	/* Like a file handle, a folder handle holds the inode's descriptor until
+	** releasedir: a folder removed while open stays reachable. */
+	if ((fd = inode_fd(fs, in)) >= 0) {
+		int ifd = fd;
+
+		fd = openat(ifd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		errno = -fd;
+		in = NULL;
+	}
+	d->dp = fd < 0 ? NULL : fdopendir(fd);
+	if (!d->dp) {
+		rc = errno;
+		if (fd >= 0)
+			close(fd);
+		if (in)
+			inode_fd_done(fs, in);
+		free(d);
+		fuse_reply_err(req, rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                       struct fuse_file_info *fi, bool plus)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *dir = inode_of(req, ino);
+	struct rfs_dirh *d = (struct rfs_dirh *)(uintptr_t)fi->fh;
+	uint8_t dirid[RFS_DIRID_SIZE];
+	char *buf = malloc(size), *p = buf;
+	size_t rem = size;
+	int dfd = dirfd(d->dp), err = 0;
+
+	if (!buf || rfs_ops_dirid(fs, dir, dirid) < 0) {
+		free(buf);
+		fuse_reply_err(req, buf ? EIO : ENOMEM);
+		return;
+	}
+	if (offset != d->offset) {
+		seekdir(d->dp, offset);
+		d->entry = NULL;
+		d->offset = offset;
+	}
+	for (;;) {
+		char clear[256];
+		const char *shown;
+		off_t next;
+		size_t entsize;
+		struct fuse_entry_param e;
+		bool dot;
+
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				err = errno;
+				break;
+			}
+		}
+		next = d->entry->d_off;
+		dot = !strcmp(d->entry->d_name, ".") || !strcmp(d->entry->d_name, "..");
+		shown = d->entry->d_name;
+		if (!dot && rfs_name_is_internal(d->entry->d_name))
+			goto skip;
+		if (!dot) {
+			if (rfs_dname_open(fs->v->keys, dfd, dirid, d->entry->d_name, clear) < 0) {
+				rfs_ops_log_inode(fs, dir, "a name in this folder does not authenticate; run 'recfs fsck'");
+				goto skip;
+			}
+			shown = clear;
+		}
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = d->entry->d_ino;
+		e.attr.st_mode = (mode_t)d->entry->d_type << 12;
+		if (plus) {
+			struct rfs_inode *child = NULL;
+
+			if (!dot && rfs_ops_make_entry(fs, dir, dfd, clear, d->entry->d_name, &e, &child) < 0)
+				goto skip;
+			entsize = fuse_add_direntry_plus(req, p, rem, shown, &e, next);
+			if (entsize > rem) {
+				if (child)
+					rfs_inode_forget(&fs->it, child, 1);
+				break;
+			}
+		} else {
+			entsize = fuse_add_direntry(req, p, rem, shown, &e.attr, next);
+			if (entsize > rem)
+				break;
+		}
+		p += entsize;
+		rem -= entsize;
+skip:
+		d->entry = NULL;
+		d->offset = next;
+	}
+	if (err && rem == size)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+void rfs_ops_dir_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                         struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, false);
+}
+
+void rfs_ops_dir_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                             struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, true);
+}
+
+void rfs_ops_dir_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rfs_dirh *d = (struct rfs_dirh *)(uintptr_t)fi->fh;
+
+	closedir(d->dp);
+	free(d);
+	inode_fd_done(fs_of(req), inode_of(req, ino));
+	fuse_reply_err(req, 0);
+}
+
+void rfs_ops_dir_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct rfs_dirh *d = (struct rfs_dirh *)(uintptr_t)fi->fh;
+	int fd = dirfd(d->dp);
+
+	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) == 0 ? 0 : errno);
+}

@@ -1,0 +1,166 @@
+/*
+** ops_internal: what the FUSE handlers share, inside fs/ only.
+**
+** The handlers live by operation family: ops_attr.c (lookups and
+** attributes), ops_file.c (file content), ops_dir.c (the namespace and
+** folder listings), ops_xattr.c (extended attributes); ops.c holds the
+** table and the helpers declared here. save.c and live_restore.c use them too.
+** Owns: the request's file system and inode, the descriptor an operation
+** borrows, file handles, and the helpers for names, attributes and new
+** entries.
+** Must never: be included outside fs/, or hold state of its own.
+*/
+#ifndef RECFS_FS_OPS_INTERNAL_H
+#define RECFS_FS_OPS_INTERNAL_H
+
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "fs/dname.h"
+#include "fs/ops.h"
+
+#define XATTR_USER "user."
+#define XATTR_USER_LEN 5
+
+struct rfs_fh {
+	int fd;
+	bool writer;                   /* counted in the inode's nwriters */
+};
+
+static inline struct rfs_fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static inline struct rfs_inode *inode_of(fuse_req_t req, fuse_ino_t ino)
+{
+	return rfs_inode_of(&fs_of(req)->it, ino);
+}
+
+static inline struct rfs_fh *fh_of(struct fuse_file_info *fi)
+{
+	return (struct rfs_fh *)(uintptr_t)fi->fh;
+}
+
+/* The backing file's descriptor (O_PATH) for this operation; every
+** successful inode_fd is matched by one inode_fd_done. */
+static inline int inode_fd(struct rfs_fs *fs, struct rfs_inode *in)
+{
+	return rfs_inode_get_fd(&fs->it, in);
+}
+
+static inline void inode_fd_done(struct rfs_fs *fs, struct rfs_inode *in)
+{
+	rfs_inode_put_fd(&fs->it, in);
+}
+
+static inline void proc_path(char out[64], int fd)
+{
+	snprintf(out, 64, "/proc/self/fd/%d", fd);
+}
+
+/* ---- ops.c: shared helpers ---- */
+
+/* Log a problem with a file by its clear path (the daemon's own log only). */
+void rfs_ops_log_inode(struct rfs_fs *fs, struct rfs_inode *in, const char *what);
+
+/* A folder's id; a bare folder (a mkdir cut short by a crash) gets a new one,
+** a damaged .dirid the one history keeps. 0 or -errno. */
+int rfs_ops_dirid(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRID_SIZE]);
+
+/* name sealed for the folder dir. 0 or -errno. */
+int rfs_ops_seal_name(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                      struct rfs_sealed_name *sn);
+
+/* The plaintext view of in's attributes. 0 or -errno. */
+int rfs_ops_stat_inode(struct rfs_fs *fs, struct rfs_inode *in, struct stat *st);
+
+/* fstatat + inode lookup for a backing entry; fills e (one lookup on *out). */
+int rfs_ops_make_entry(struct rfs_fs *fs, struct rfs_inode *parent, int dirfd, const char *name,
+                       const char *backing, struct fuse_entry_param *e, struct rfs_inode **out);
+
+/* New objects belong to the caller, as on a local disk, when the daemon is root. */
+int rfs_ops_give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *parent,
+                           const char *backing);
+
+/* An unnamed file in dirfd (O_TMPFILE) with exactly mode, to be linked in
+** once filled; -EOPNOTSUPP where the backing file system has none. */
+int rfs_ops_anon_file(int dirfd, mode_t mode);
+
+/* Give the unnamed file fd the name dirfd/name (which must not exist). */
+int rfs_ops_link_in(int fd, int dirfd, const char *name);
+
+/* Put the unnamed file fd in place of dirfd/name, atomically. */
+int rfs_ops_link_over(int fd, int dirfd, const char *name);
+
+/* Before mkdir/symlink/create: seal name in parent, write its long-name side
+** file. *dir is parent's inode. 0 or -errno (-EROFS on a read-only mount). */
+int rfs_ops_prepare_name(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
+                         struct rfs_inode **dir, struct rfs_sealed_name *sn);
+
+/* Finish mkdir/symlink/mknod whose step so far returned rc: owner (unless
+** owned), entry, version, then the reply. */
+void rfs_ops_finish_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *dir,
+                              const char *name, const struct rfs_sealed_name *sn, int rc,
+                              bool owned, const uint8_t *id, int fd);
+
+/* EPERM for what history cannot record (hard links, device nodes), logged once. */
+void rfs_ops_refuse_special(fuse_req_t req, const char *what);
+
+/* ---- ops_file.c: file content, used by setattr and online restore ---- */
+
+/* Load the file's key and size once per inode; fd is open on the backing file.
+** A 0-byte file opened read-only loads as empty with in->key still NULL. */
+int rfs_ops_file_load(struct rfs_fs *fs, struct rfs_inode *in, int fd);
+
+/* truncate(2): size through the handle fi, or a descriptor of its own. */
+int rfs_ops_file_set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size,
+                          struct fuse_file_info *fi);
+
+/* ---- the handlers, for the table in ops.c ---- */
+
+void rfs_ops_attr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void rfs_ops_attr_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void rfs_ops_attr_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets);
+void rfs_ops_attr_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                          struct fuse_file_info *fi);
+void rfs_ops_attr_readlink(fuse_req_t req, fuse_ino_t ino);
+void rfs_ops_attr_statfs(fuse_req_t req, fuse_ino_t ino);
+
+void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                         struct fuse_file_info *fi);
+void rfs_ops_file_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                        dev_t rdev);
+void rfs_ops_file_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void rfs_ops_file_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi);
+void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+                        struct fuse_file_info *fi);
+void rfs_ops_file_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void rfs_ops_file_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void rfs_ops_file_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void rfs_ops_dir_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name);
+void rfs_ops_dir_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname);
+void rfs_ops_dir_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void rfs_ops_dir_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+                        const char *newname, unsigned int flags);
+void rfs_ops_dir_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void rfs_ops_dir_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                         struct fuse_file_info *fi);
+void rfs_ops_dir_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+                             struct fuse_file_info *fi);
+void rfs_ops_dir_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void rfs_ops_dir_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+                          struct fuse_file_info *fi);
+
+void rfs_ops_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                       size_t size, int flags);
+void rfs_ops_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void rfs_ops_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size);
+void rfs_ops_xattr_remove(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+#endif

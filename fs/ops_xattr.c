@@ -1,0 +1,204 @@
+/*
+** ops_xattr: extended attributes. Only user.* is stored, with its name sealed
+** and its value sealed to the file it belongs to; a change is a save.
+** Must never: store a name outside user.*, or answer a value that did not
+** authenticate.
+*/
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "crypto/content.h"
+#include "crypto/names.h"
+#include "crypto/secmem.h"
+#include "fs/ops_internal.h"
+#include "fs/save.h"
+#include "fs/xowner.h"
+
+/* "user.<sealed>" for a clear "user.<name>"; -EOPNOTSUPP outside user.* */
+static int xattr_backing(struct rfs_fs *fs, const char *name, char *out, size_t outsz)
+{
+	int rc;
+
+	if (strncmp(name, XATTR_USER, XATTR_USER_LEN) != 0 || !name[XATTR_USER_LEN])
+		return -EOPNOTSUPP;
+	memcpy(out, XATTR_USER, XATTR_USER_LEN);
+	rc = rfs_xattr_name_seal(out + XATTR_USER_LEN, outsz - XATTR_USER_LEN, name + XATTR_USER_LEN,
+	                         fs->v->keys);
+	if (rc < 0)
+		return rc == -ENAMETOOLONG ? -ERANGE : rc;
+	if (strlen(out) > XATTR_NAME_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+void rfs_ops_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+                       size_t size, int flags)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
+	uint8_t *ct, owner[RFS_XATTR_OWNER_SIZE];
+	int rc = fs->read_only ? -EROFS : xattr_backing(fs, name, bname, sizeof(bname)), fd;
+
+	if (rc == 0 && in->type == S_IFLNK)
+		rc = -EPERM;
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	ct = malloc(size + RFS_BLOCK_OVERHEAD);
+	if (!ct) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if ((fd = inode_fd(fs, in)) < 0) {
+		rc = -fd;
+	} else {
+		proc_path(p, fd);
+		rc = -rfs_xattr_owner_of(p, in->type == S_IFDIR, owner);
+		if (rc == 0)
+			rc = -rfs_xattr_value_seal(ct, (const uint8_t *)value, size, owner,
+			                           bname + XATTR_USER_LEN, fs->v->keys);
+		if (rc == 0)
+			rc = setxattr(p, bname, ct, size + RFS_BLOCK_OVERHEAD, flags) == 0 ? 0 : errno;
+		inode_fd_done(fs, in);
+	}
+	free(ct);
+	if (rc == 0)
+		rfs_save_inode(fs, in, RFS_SAVE_PROPERTY, name);
+	fuse_reply_err(req, rc);
+}
+
+void rfs_ops_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
+	uint8_t *ct = NULL, *plain = NULL, owner[RFS_XATTR_OWNER_SIZE];
+	ssize_t n;
+	int rc = xattr_backing(fs, name, bname, sizeof(bname)), fd = -1;
+
+	if (rc == -EOPNOTSUPP || rc == -ERANGE)
+		rc = -ENODATA;    /* nothing outside user.* is ever stored */
+	if (rc == 0 && (fd = inode_fd(fs, in)) < 0)
+		rc = fd;
+	if (rc < 0)
+		goto out;
+	proc_path(p, fd);
+	n = getxattr(p, bname, NULL, 0);
+	if (n < 0) {
+		rc = -errno;
+		goto out;
+	}
+	ct = malloc((size_t)n + 1);
+	plain = malloc((size_t)n + 1);
+	if (!ct || !plain) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = getxattr(p, bname, ct, (size_t)n);
+	if (n < (ssize_t)RFS_BLOCK_OVERHEAD || rfs_xattr_owner_of(p, in->type == S_IFDIR, owner) < 0 ||
+	    rfs_xattr_value_open(plain, ct, (size_t)n, owner, bname + XATTR_USER_LEN, fs->v->keys) < 0) {
+		rfs_ops_log_inode(fs, in, "an extended attribute does not authenticate");
+		rc = -EIO;
+		goto out;
+	}
+	n -= RFS_BLOCK_OVERHEAD;
+	if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else if ((size_t)n > size)
+		rc = -ERANGE;
+	else
+		fuse_reply_buf(req, (const char *)plain, (size_t)n);
+out:
+	if (fd >= 0)
+		inode_fd_done(fs, in);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	free(ct);
+	if (plain)
+		rfs_secmem_wipe(plain, 1);
+	free(plain);
+}
+
+void rfs_ops_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char p[64], *list = NULL, *out = NULL, *q;
+	size_t used = 0;
+	ssize_t n;
+	int rc = 0, fd = inode_fd(fs, in);
+
+	if (fd < 0) {
+		rc = -fd;
+		goto reply;
+	}
+	proc_path(p, fd);
+	n = listxattr(p, NULL, 0);
+	if (n < 0) {
+		rc = errno;
+		goto reply;
+	}
+	list = malloc((size_t)n + 1);
+	out = malloc((size_t)n + 1);
+	if (!list || !out) {
+		rc = ENOMEM;
+		goto reply;
+	}
+	n = listxattr(p, list, (size_t)n);
+	if (n < 0) {
+		rc = errno;
+		goto reply;
+	}
+	for (q = list; q < list + n; q += strlen(q) + 1) {
+		char clear[256];
+		int len;
+
+		if (strncmp(q, XATTR_USER, XATTR_USER_LEN) != 0)
+			continue;
+		len = rfs_xattr_name_open(clear, sizeof(clear), q + XATTR_USER_LEN, fs->v->keys);
+		if (len < 0)
+			continue;
+		/* A clear name is never longer than its sealed form. */
+		memcpy(out + used, XATTR_USER, XATTR_USER_LEN);
+		memcpy(out + used + XATTR_USER_LEN, clear, (size_t)len + 1);
+		used += XATTR_USER_LEN + (size_t)len + 1;
+	}
+	if (size == 0)
+		fuse_reply_xattr(req, used);
+	else if (used > size)
+		rc = ERANGE;
+	else
+		fuse_reply_buf(req, out, used);
+reply:
+	if (fd >= 0)
+		inode_fd_done(fs, in);
+	if (rc)
+		fuse_reply_err(req, rc);
+	free(list);
+	free(out);
+}
+
+void rfs_ops_xattr_remove(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *in = inode_of(req, ino);
+	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
+	int rc = fs->read_only ? -EROFS : xattr_backing(fs, name, bname, sizeof(bname)), fd;
+
+	if (rc == -EOPNOTSUPP || rc == -ERANGE)
+		rc = -ENODATA;
+	if (rc == 0 && (fd = inode_fd(fs, in)) < 0)
+		rc = fd;
+	if (rc == 0) {
+		proc_path(p, fd);
+		rc = removexattr(p, bname) == 0 ? 0 : -errno;
+		inode_fd_done(fs, in);
+	}
+	if (rc == 0)
+		rfs_save_inode(fs, in, RFS_SAVE_PROPERTY, name);
+	fuse_reply_err(req, -rc);
+}

@@ -1,0 +1,305 @@
+/*
+** save: see save.h. Each save becomes one struct rfs_save for
+** rfs_history_record (fs/history/queue.c); the rest of the path is history's.
+*/
+#include "fs/save.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/content.h"
+#include "fs/log.h"
+#include "fs/ops_internal.h"
+
+static enum rfs_obj_type obj_type_of(mode_t mode)
+{
+	return S_ISDIR(mode) ? RFS_OBJ_DIR : S_ISLNK(mode) ? RFS_OBJ_SYMLINK : RFS_OBJ_FILE;
+}
+
+/* Remember blocks [first, first+count) as written since the last save. Content lock held. */
+static void mark_written(struct rfs_inode *in, uint64_t first, uint64_t count)
+{
+	uint64_t lo = first, hi = first + count;
+	size_t i;
+
+	in->dirty = true;
+	for (i = 0; i < in->nranges; i++) {
+		struct rfs_range *r = &in->ranges[i];
+
+		if (first <= r->first + r->count && r->first <= hi) {
+			uint64_t end = r->first + r->count > hi ? r->first + r->count : hi;
+
+			r->first = r->first < first ? r->first : first;
+			r->count = end - r->first;
+			return;
+		}
+	}
+	if (in->nranges < sizeof(in->ranges) / sizeof(in->ranges[0])) {
+		in->ranges[in->nranges++] = (struct rfs_range){ first, count };
+		return;
+	}
+	for (i = 0; i < in->nranges; i++) {
+		lo = in->ranges[i].first < lo ? in->ranges[i].first : lo;
+		hi = in->ranges[i].first + in->ranges[i].count > hi ?
+		     in->ranges[i].first + in->ranges[i].count : hi;
+	}
+	in->ranges[0] = (struct rfs_range){ lo, hi - lo };
+	in->nranges = 1;
+}
+
+static uint64_t block_of(uint64_t offset)
+{
+	return offset / RFS_BLOCK_SIZE;
+}
+
+void rfs_save_before_write(struct rfs_fs *fs, struct rfs_inode *in)
+{
+	rfs_history_before_write(fs->history, in->file_id);
+}
+
+void rfs_save_mark_write(struct rfs_inode *in, uint64_t off, uint64_t n)
+{
+	if (in->size > 0 && block_of(in->size - 1) < block_of(off))
+		mark_written(in, block_of(in->size - 1), 1);   /* resealed: no longer last */
+	mark_written(in, block_of(off), block_of(off + n - 1) - block_of(off) + 1);
+}
+
+void rfs_save_mark_resize(struct rfs_inode *in, uint64_t old_size, uint64_t new_size)
+{
+	if (old_size > 0)
+		mark_written(in, block_of(old_size - 1), 1);
+	if (new_size > 0)
+		mark_written(in, block_of(new_size - 1), 1);
+	in->dirty = true;
+}
+
+/* The id history follows an entry by: a file's id, a folder's dirid, if known. */
+static void identity_of(const struct rfs_inode *in, uint8_t id[16])
+{
+	if (in && in->key)
+		memcpy(id, in->file_id, 16);
+	else if (in && in->dirid_ok)
+		memcpy(id, in->dirid, 16);
+}
+
+void rfs_save_paths_free(struct rfs_save_paths *p)
+{
+	free(p->clear);
+	free(p->cipher);
+	p->clear = p->cipher = NULL;
+}
+
+/* Paths of the entry name/backing in dir. */
+static int entry_paths(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                       const char *backing, struct rfs_save_paths *p)
+{
+	char *dc = rfs_inode_path(&fs->it, dir, true), *dk = rfs_inode_path(&fs->it, dir, false);
+	int rc = 0;
+
+	p->clear = p->cipher = NULL;
+	if (!dc || !dk)
+		rc = -ENOENT;
+	else if (asprintf(&p->clear, "%s%s/%s", *dc ? "/" : "", dc, name) < 0 ||
+	         asprintf(&p->cipher, "%s%s%s", dk, *dk ? "/" : "", backing) < 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		p->clear = p->cipher = NULL;
+	}
+	free(dc);
+	free(dk);
+	return rc;
+}
+
+static int inode_paths(struct rfs_fs *fs, struct rfs_inode *in, struct rfs_save_paths *p)
+{
+	char *c = rfs_inode_path(&fs->it, in, true);
+
+	p->clear = NULL;
+	p->cipher = rfs_inode_path(&fs->it, in, false);
+	if (c && asprintf(&p->clear, "/%s", c) < 0)
+		p->clear = NULL;
+	free(c);
+	if (!p->clear || !p->cipher) {
+		rfs_save_paths_free(p);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Hand one save to history. stat_fd/stat_name give the entry's metadata
+** (fstatat; stat_name "" with AT_EMPTY_PATH), stat_fd -1 when it is gone. */
+static void record(struct rfs_fs *fs, struct rfs_save *s, int stat_fd, const char *stat_name)
+{
+	struct stat st;
+	int rc;
+
+	if (!fs->history || !s->clear_path || !s->cipher_path)
+		return;
+	if (stat_fd >= 0 &&
+	    fstatat(stat_fd, stat_name, &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0) {
+		bool valid;
+
+		s->mode = st.st_mode;
+		s->uid = st.st_uid;
+		s->gid = st.st_gid;
+		s->mtime = st.st_mtim;
+		s->type = obj_type_of(st.st_mode);
+		if (S_ISREG(st.st_mode))
+			s->size = rfs_content_plain_size((uint64_t)st.st_size, &valid);
+	}
+	rc = rfs_history_record(fs->history, s);
+	if (rc < 0)
+		rfs_log(LOG_ERR, "%s: could not record this version (%s); run 'recfs verify'",
+		        s->clear_path, strerror(-rc));
+}
+
+void rfs_save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                      const char *backing, const uint8_t id[16], int fd)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .fd = fd };
+	struct rfs_save_paths p;
+	int dfd;
+
+	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)
+		return;
+	s.clear_path = p.clear;
+	s.cipher_path = p.cipher;
+	if (id)
+		memcpy(s.file_id, id, sizeof(s.file_id));
+	dfd = inode_fd(fs, dir);
+	record(fs, &s, dfd, backing);
+	if (dfd >= 0)
+		inode_fd_done(fs, dir);
+	rfs_save_paths_free(&p);
+}
+
+void rfs_save_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind kind,
+                    const char *property)
+{
+	struct rfs_save s = { .kind = kind, .property = property, .fd = -1 };
+	struct rfs_save_paths p;
+	int fd;
+
+	if (!fs->history || inode_paths(fs, in, &p) < 0)
+		return;
+	s.clear_path = p.clear;
+	s.cipher_path = p.cipher;
+	identity_of(in, s.file_id);
+	fd = inode_fd(fs, in);
+	record(fs, &s, fd, "");
+	if (fd >= 0)
+		inode_fd_done(fs, in);
+	rfs_save_paths_free(&p);
+}
+
+void rfs_save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .fd = fd };
+	struct rfs_save_paths p;
+
+	if (in->restored_from[0]) {       /* set by rfs_save_restored */
+		s.kind = RFS_SAVE_RESTORED;
+		s.restored_from = in->restored_from;
+	}
+	if (fs->history && in->parent && inode_paths(fs, in, &p) == 0) {
+		s.clear_path = p.clear;
+		s.cipher_path = p.cipher;
+		memcpy(s.file_id, in->file_id, sizeof(s.file_id));
+		s.ranges = in->nranges ? in->ranges : NULL;
+		s.nranges = in->nranges;
+		record(fs, &s, fd, "");
+		rfs_save_paths_free(&p);
+	}
+	in->dirty = false;
+	in->trunc_only = false;
+	in->nranges = 0;
+	in->restored_from[0] = '\0';
+}
+
+void rfs_save_deleted(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                      const char *backing, const struct stat *st, struct rfs_inode *victim)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_DELETED, .type = obj_type_of(st->st_mode), .fd = -1 };
+	struct rfs_save_paths p;
+
+	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)
+		return;
+	s.clear_path = p.clear;
+	s.cipher_path = p.cipher;
+	s.mode = st->st_mode;
+	s.uid = st->st_uid;
+	s.gid = st->st_gid;
+	s.mtime = st->st_mtim;
+	identity_of(victim, s.file_id);
+	record(fs, &s, -1, NULL);
+	rfs_save_paths_free(&p);
+}
+
+int rfs_save_rename_paths(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                          const char *backing, struct rfs_inode *to_dir, const char *newname,
+                          const char *to_backing, struct rfs_save_paths *from,
+                          struct rfs_save_paths *to)
+{
+	from->clear = from->cipher = to->clear = to->cipher = NULL;
+	if (!fs->history)
+		return -ENOENT;
+	if (entry_paths(fs, dir, name, backing, from) < 0 ||
+	    entry_paths(fs, to_dir, newname, to_backing, to) < 0) {
+		rfs_save_paths_free(from);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void rfs_save_renamed(struct rfs_fs *fs, bool exchange, struct rfs_save_paths *from,
+                      struct rfs_save_paths *to, struct rfs_inode *moved, int stat_fd,
+                      const char *stat_name)
+{
+	struct rfs_save s = { .kind = exchange ? RFS_SAVE_EXCHANGED : RFS_SAVE_RENAMED, .fd = -1 };
+
+	s.clear_path = to->clear;
+	s.cipher_path = to->cipher;
+	s.clear_path_old = from->clear;
+	s.cipher_path_old = from->cipher;
+	identity_of(moved, s.file_id);
+	record(fs, &s, stat_fd, stat_name);
+	rfs_save_paths_free(from);
+	rfs_save_paths_free(to);
+}
+
+/* at_flush: see rfs_save_at_flush. */
+static void save_if_dirty(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool at_flush)
+{
+	pthread_rwlock_wrlock(&in->content);
+	if (in->dirty && !(at_flush && in->trunc_only))
+		rfs_save_content(fs, in, fd);
+	pthread_rwlock_unlock(&in->content);
+}
+
+void rfs_save_at_flush(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	save_if_dirty(fs, in, fd, true);
+}
+
+void rfs_save_at_fsync(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	save_if_dirty(fs, in, fd, false);
+}
+
+void rfs_save_at_release(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	if (in->dirty && !(in->trunc_only && in->nopen > 0))
+		rfs_save_content(fs, in, fd);
+}
+
+void rfs_save_restored(struct rfs_fs *fs, struct rfs_inode *in, int fd, const char *rev)
+{
+	pthread_rwlock_wrlock(&in->content);
+	in->dirty = true;
+	in->nranges = 0;              /* the whole file */
+	memcpy(in->restored_from, rev, RFS_REV_HEX + 1);
+	rfs_save_content(fs, in, fd);
+	pthread_rwlock_unlock(&in->content);
+}
