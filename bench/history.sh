@@ -16,7 +16,7 @@
 set -uo pipefail
 
 RECFS=${RECFS:?set RECFS to the recfs binary (a release build)}
-HISTORY_BENCH=${HISTORY_BENCH:-$(dirname "$RECFS")/../tests/history/history_bench}
+HISTORY_BENCH=${HISTORY_BENCH:-$(dirname "$RECFS")/../bench/history_bench}
 MAX_FILES=${MAX_FILES:-100000}
 LOG_VERSIONS=${LOG_VERSIONS:-10000}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}

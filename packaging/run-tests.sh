@@ -8,7 +8,7 @@
 #   RECFS_TEST_BUILD_DIR=build-test   build directory (relative to the repo root, or absolute)
 #   RECFS_TEST_JOBS=2                 tests run at once (meson --num-processes)
 #   RECFS_TEST_DAEMON_LEAKS=0         1: LeakSanitizer also checks integration tests and the FUSE daemon
-#                                     (unit tests always run with leak detection)
+#                                     (the criterion tests, suites unit and history, always run with it)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -102,13 +102,14 @@ main() {
         verdict_and_exit
     fi
 
-    run_suite unit 1 --suite unit "$@"
+    # The criterion tests: crypto/ and fs/ (suite unit) and fs/history (suite history).
+    run_suite unit 1 --suite unit --suite history "$@"
 
     local reports failed_before=$FAILED
     reports="$(cd "$BUILD_DIR" && pwd)/meson-logs/sanitizer"
     rm -rf "$reports"; mkdir -p "$reports"
     ASAN_EXTRA="log_path=$reports/asan" UBSAN_EXTRA="log_path=$reports/ubsan" \
-        run_suite integration "$DAEMON_LEAKS" --no-suite unit "$@"
+        run_suite integration "$DAEMON_LEAKS" --no-suite unit --no-suite history "$@"
     collect_daemon_reports "$reports" "$failed_before"
 
     section "summary"

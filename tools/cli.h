@@ -41,7 +41,7 @@ struct cli_help {
 	const char *text;    /* description and options, lines ending in '\n' */
 };
 
-/* Every command accepts -h/--help: put CLI_HELP_OPTION in its option table. */
+/* Every command accepts -h/--help (the dispatcher adds it). */
 #define CLI_HELP_OPTION { "help", no_argument, NULL, 'h' }
 /* --passphrase-file FILE, as 'p', for every command that unlocks a vault. */
 #define CLI_PASSPHRASE_FILE_OPTION { "passphrase-file", required_argument, NULL, 'p' }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/io.h"
 #include "fs/mount.h"
 #include "fs/control.h"
 #include "tools/cli.h"
@@ -78,22 +79,6 @@ static int make_parents(const char *mnt, const char *rel_path)
 	return 0;
 }
 
-/* Write all of data to fd; 0 or -errno. */
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* One save, as an office program would make it: open, write, close; then the
 ** document's date. Issue 4 can record save->staff as the author here. */
 static int write_save(const struct demo_save *save, void *ctx)
@@ -114,7 +99,7 @@ static int write_save(const struct demo_save *save, void *ctx)
 	if (rc == 0 && fd < 0)
 		rc = -errno;
 	if (fd >= 0) {
-		rc = write_all(fd, save->data, save->len);
+		rc = rfs_io_write_all(fd, save->data, save->len);
 		if (close(fd) < 0 && rc == 0)
 			rc = -errno;
 	}
@@ -323,29 +308,14 @@ static int run_demo(struct demo_paths *paths, bool force, bool fast_kdf)
 	return CLI_OK;
 }
 
-int cmd_demo(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "force", no_argument, NULL, 'F' },
-		{ "insecure-fast-kdf", no_argument, NULL, 'k' },
-		CLI_HELP_OPTION,
-		{ 0 },
-	};
-	struct demo_paths paths = { 0 };
-	bool force = false, fast_kdf = false;
-	int c, rc = CLI_FAIL;
+static bool force, fast_kdf;
 
-	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
-		switch (c) {
-		case 'F': force = true; break;
-		case 'k': fast_kdf = true; break;
-		case 'h': return cli_print_help(&demo_help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 0, 1, "[DIR]") < 0)
-		return CLI_FAIL;
-	paths.dir = optind < argc ? argv[optind] : DEMO_DEFAULT_DIR;
+static int demo_run(struct cli_ctx *ctx)
+{
+	struct demo_paths paths = { 0 };
+	int rc = CLI_FAIL;
+
+	paths.dir = ctx->argc > 0 ? ctx->argv[0] : DEMO_DEFAULT_DIR;
 	paths.vault = cli_path_join(paths.dir, "vault");
 	paths.mnt = cli_path_join(paths.dir, "mnt");
 	paths.passfile = cli_path_join(paths.dir, "passphrase");
@@ -356,3 +326,11 @@ int cmd_demo(int argc, char **argv)
 	free(paths.passfile);
 	return rc;
 }
+
+static const struct cli_option demo_options[] = {
+	CLI_FLAG("force", 'F', &force), CLI_FLAG("insecure-fast-kdf", 'k', &fast_kdf), { 0 },
+};
+
+const struct cli_command cmd_demo = {
+	.help = &demo_help, .options = demo_options, .args = { 0, 1, "[DIR]" }, .run = demo_run,
+};

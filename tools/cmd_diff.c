@@ -55,54 +55,47 @@ static int extract(struct hcli *x, const char *spec, const char *label, char hex
 	return CLI_OK;
 }
 
-int cmd_diff(int argc, char **argv)
+static const char *revs[2] = { NULL, "HEAD" };
+static int nrev;
+
+static int diff_option(struct cli_ctx *ctx, int opt, char *arg)
 {
-	static const struct option options[] = {
-		HCLI_VAULT_OPTION, { "rev", required_argument, NULL, 'r' }, CLI_PASSPHRASE_FILE_OPTION,
-		CLI_HELP_OPTION, { 0 },
-	};
-	const char *vault = NULL, *passfile = NULL, *revs[2] = { NULL, "HEAD" };
-	int c, nrev = 0;
-	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
-		switch (c) {
-		case 'V': vault = optarg; break;
-		case 'r':
-			if (nrev == 2) {
-				cli_error("at most two --rev");
-				return cli_usage_error();
-			}
-			revs[nrev++] = optarg;
-			break;
-		case 'p': passfile = optarg; break;
-		case 'h': return cli_print_help(&diff_help);
-		default: return cli_usage_error();
-		}
+	if (nrev == 2) {   /* --rev, its only option */
+		cli_error("at most two --rev");
+		return cli_usage_error();
 	}
-	if (cli_check_args(argc - optind, argv + optind, 1, 1, "PATH") < 0)
-		return CLI_FAIL;
+	revs[nrev++] = arg;
+	return CLI_OK;
+}
+
+static int diff_check(const struct cli_ctx *ctx)
+{
 	if (!nrev) {
 		cli_error("--rev A is required");
 		return cli_usage_error();
 	}
-	struct hcli x;
-	if (hcli_open(vault, argv[optind], passfile, false, &x) != CLI_OK)
-		return CLI_FAIL;
+	return CLI_OK;
+}
+
+static int diff_run(struct cli_ctx *ctx)
+{
+	struct hcli *x = &ctx->hist;
 	char a[32] = "", b[32] = "", hex[2][RFS_REV_HEX + 1];
-	int fds[2] = { -1, -1 }, rc = hcli_require_history(&x);
+	int fds[2] = { -1, -1 }, rc = hcli_require_history(x);
 	if (rc == CLI_OK)
-		rc = extract(&x, revs[0], "recfs-diff-a", hex[0], &fds[0], a);
+		rc = extract(x, revs[0], "recfs-diff-a", hex[0], &fds[0], a);
 	if (rc == CLI_OK)
-		rc = extract(&x, revs[1], "recfs-diff-b", hex[1], &fds[1], b);
+		rc = extract(x, revs[1], "recfs-diff-b", hex[1], &fds[1], b);
 	if (rc == CLI_OK && (is_binary(fds[0]) || is_binary(fds[1]))) {
 		char *argv_cmp[] = { "cmp", "-s", a, b, NULL };
 		int same = cli_run(argv_cmp) == 0;
 		if (!same)
-			printf("Binary files %s at %.12s and %.12s differ\n", rfs_esc(x.clear), hex[0], hex[1]);
+			printf("Binary files %s at %.12s and %.12s differ\n", rfs_esc(x->clear), hex[0], hex[1]);
 		rc = same ? CLI_OK : CLI_PROBLEMS;
 	} else if (rc == CLI_OK) {
 		char la[4 * PATH_MAX + 40], lb[4 * PATH_MAX + 40];
-		snprintf(la, sizeof la, "%s@%.12s", rfs_esc(x.clear), hex[0]);
-		snprintf(lb, sizeof lb, "%s@%.12s", rfs_esc(x.clear), hex[1]);
+		snprintf(la, sizeof la, "%s@%.12s", rfs_esc(x->clear), hex[0]);
+		snprintf(lb, sizeof lb, "%s@%.12s", rfs_esc(x->clear), hex[1]);
 		fflush(stdout);
 		char *argv_diff[] = { "diff", "-u", "--label", la, "--label", lb, a, b, NULL };
 		int st = cli_run(argv_diff);
@@ -111,6 +104,12 @@ int cmd_diff(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	hcli_close(&x);
 	return rc;
 }
+
+static const struct cli_option diff_options[] = { CLI_HOOK("rev", 'r', required_argument), { 0 } };
+
+const struct cli_command cmd_diff = {
+	.help = &diff_help, .options = diff_options, .args = { 1, 1, "PATH" }, .option = diff_option,
+	.check = diff_check, .run = diff_run,
+};

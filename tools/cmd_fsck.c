@@ -28,33 +28,12 @@ static const struct cli_help fsck_help = {
 	"  -h, --help              show this help\n",
 };
 
-int cmd_fsck(int argc, char **argv)
+static int fsck_run(struct cli_ctx *ctx)
 {
-	static const struct option options[] = {
-		CLI_PASSPHRASE_FILE_OPTION,
-		CLI_HELP_OPTION,
-		{ 0 },
-	};
 	struct rfs_fsck_result res = { 0 };
-	const char *passfile = NULL;
-	struct rfs_vault *v;
-	int c, rc;
+	const char *vault = ctx->argv[0];
+	int rc = rfs_fsck(ctx->vault, stdout, &res);
 
-	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
-		switch (c) {
-		case 'p': passfile = optarg; break;
-		case 'h': return cli_print_help(&fsck_help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 1, 1, "VAULT") < 0)
-		return CLI_FAIL;
-	const char *vault = argv[optind];
-
-	if (cli_unlock_vault(vault, passfile, RFS_OPEN_LOCK, &v) != CLI_OK)
-		return CLI_FAIL;
-	rc = rfs_fsck(v, stdout, &res);
-	rfs_vault_close(v);
 	if (rc < 0) {
 		fflush(stdout);
 		cli_error("the check of %s stopped: %s", vault, strerror(-rc));
@@ -68,3 +47,7 @@ int cmd_fsck(int argc, char **argv)
 	printf("\n");
 	return res.bad ? CLI_PROBLEMS : CLI_OK;
 }
+
+const struct cli_command cmd_fsck = {
+	.help = &fsck_help, .args = { 1, 1, "VAULT" }, .run = fsck_run,
+};

@@ -15,18 +15,18 @@ static const struct cli_help gc_help = {
 	"objects and older packs are removed. History is never rewritten.\n",
 };
 
-int cmd_gc(int argc, char **argv)
+static int gc_run(struct cli_ctx *ctx)
 {
-	struct hcli x;
-	int status = hcli_open_vault_argv(argc, argv, &gc_help, true, &x);
-	if (status >= 0)
-		return status;
-	int rc = hcli_gc(&x);
-	hcli_close(&x);
+	int rc = hcli_gc(&ctx->hist);
+
 	if (rc < 0) {
-		cli_error("gc of %s failed: %s (history is unchanged)", argv[optind], strerror(-rc));
+		cli_error("gc of %s failed: %s (history is unchanged)", ctx->argv[0], strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: history packed\n", rfs_esc(argv[optind]));
+	printf("%s: history packed\n", rfs_esc(ctx->argv[0]));
 	return CLI_OK;
 }
+
+const struct cli_command cmd_gc = {
+	.help = &gc_help, .args = { 1, 1, "VAULT" }, .run = gc_run,
+};

@@ -68,34 +68,16 @@ static int report_create_error(const char *vault, int rc)
 	return CLI_FAIL;
 }
 
-int cmd_init(int argc, char **argv)
+static const char *label;
+static bool fast_kdf;
+
+static int init_run(struct cli_ctx *ctx)
 {
-	static const struct option options[] = {
-		CLI_PASSPHRASE_FILE_OPTION,
-		{ "label", required_argument, NULL, 'l' },
-		{ "insecure-fast-kdf", no_argument, NULL, 'F' },
-		CLI_HELP_OPTION,
-		{ 0 },
-	};
-	const char *passfile = NULL, *label = NULL;
-	bool fast_kdf = false;
+	const char *vault = ctx->argv[0];
 	char err[CLI_ERRSZ], prompt[CLI_ERRSZ];
 	struct rfs_secret *pass;
 	struct rfs_kdf kdf;
-	int c, rc;
-
-	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
-		switch (c) {
-		case 'p': passfile = optarg; break;
-		case 'l': label = optarg; break;
-		case 'F': fast_kdf = true; break;
-		case 'h': return cli_print_help(&init_help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 1, 1, "VAULT") < 0)
-		return CLI_FAIL;
-	const char *vault = argv[optind];
+	int rc;
 
 	if (label && !label_is_valid(label)) {
 		cli_error("label '%s' is not allowed; use 1 to 63 letters, digits and . _ @ -", label);
@@ -103,7 +85,7 @@ int cmd_init(int argc, char **argv)
 	}
 	cli_choose_kdf(fast_kdf, &kdf);
 	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", vault);
-	rc = rfs_secret_read_new(passfile, prompt, &pass, err, sizeof(err));
+	rc = rfs_secret_read_new(ctx->passfile, prompt, &pass, err, sizeof(err));
 	if (rc < 0) {
 		cli_error("%s", err);
 		return CLI_FAIL;
@@ -116,3 +98,11 @@ int cmd_init(int argc, char **argv)
 	       cli_shell_quote(vault));
 	return CLI_OK;
 }
+
+static const struct cli_option init_options[] = {
+	CLI_VALUE("label", 'l', &label), CLI_FLAG("insecure-fast-kdf", 'F', &fast_kdf), { 0 },
+};
+
+const struct cli_command cmd_init = {
+	.help = &init_help, .options = init_options, .args = { 1, 1, "VAULT" }, .run = init_run,
+};

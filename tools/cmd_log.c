@@ -109,57 +109,58 @@ static int show_daemon_log(const char *where)
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
-int cmd_log(int argc, char **argv)
-{
-	static const struct option options[] = {
-		HCLI_VAULT_OPTION, { "json", no_argument, NULL, 'j' }, CLI_PASSPHRASE_FILE_OPTION,
-		{ "daemon", no_argument, NULL, 'D' }, CLI_HELP_OPTION, { 0 },
-	};
-	const char *vault = NULL, *passfile = NULL;
-	struct log_out o = { false, 0 };
-	long limit = -1;
-	bool daemon_log = false;
-	int c;
-	while ((c = cli_next_option(argc, argv, "hn:", options)) != -1) {
-		switch (c) {
-		case 'V': vault = optarg; break;
-		case 'j': o.json = true; break;
-		case 'D': daemon_log = true; break;
-		case 'n': {
-			char *end;
+static struct log_out out = { false, 0 };
+static long limit = -1;
+static bool daemon_log;
 
-			limit = strtol(optarg, &end, 10);
-			if (*end || end == optarg || limit < 1) {
-				cli_error("-n wants a count of versions (1 or more), not '%s'", optarg);
-				return CLI_FAIL;
-			}
-			break;
+static int log_option(struct cli_ctx *ctx, int opt, char *arg)
+{
+	char *end;
+
+	switch (opt) {
+	case 'D':
+		/* Another question, to the daemon: no history is opened. */
+		daemon_log = true;
+		ctx->needs &= ~(unsigned)(CLI_NEEDS_PATH | CLI_PATH_OPTIONAL);
+		ctx->args = (struct cli_args){ 1, 1, "MOUNTPOINT" };
+		break;
+	case 'n':
+		limit = strtol(arg, &end, 10);
+		if (*end || end == arg || limit < 1) {
+			cli_error("-n wants a count of versions (1 or more), not '%s'", arg);
+			return CLI_FAIL;
 		}
-		case 'p': passfile = optarg; break;
-		case 'h': return cli_print_help(&log_help);
-		default: return cli_usage_error();
-		}
+		break;
 	}
+	return CLI_OK;
+}
+
+static int log_run(struct cli_ctx *ctx)
+{
+	struct hcli *x = &ctx->hist;
+
 	if (daemon_log)
-		return cli_check_args(argc - optind, argv + optind, 1, 1, "MOUNTPOINT") < 0
-		       ? CLI_FAIL : show_daemon_log(argv[optind]);
-	if (cli_check_args(argc - optind, argv + optind, vault ? 0 : 1, 1, "PATH") < 0)
-		return CLI_FAIL;
-	const char *path = optind < argc ? argv[optind] : NULL;
-	struct hcli x;
-	if (hcli_open(vault, path, passfile, false, &x) != CLI_OK)
-		return CLI_FAIL;
-	bool whole = !strcmp(x.clear, "/");
+		return show_daemon_log(ctx->argv[0]);
+	bool whole = !strcmp(x->clear, "/");
 	if (limit < 0)
 		limit = whole ? 50 : 0;
-	int rc = hcli_log(&x, whole ? NULL : x.clear, (size_t)limit, print_version, &o);
+	int rc = hcli_log(x, whole ? NULL : x->clear, (size_t)limit, print_version, &out);
 	if (rc < 0)
-		cli_error("cannot read the history of %s: %s", x.vault, strerror(-rc));
-	else if (!whole && o.shown == 0) {
+		cli_error("cannot read the history of %s: %s", x->vault, strerror(-rc));
+	else if (!whole && out.shown == 0) {
 		cli_error("no version of %s in history; see '%s log --vault VAULT' for the paths it holds",
-		          x.clear, cli_program);
+		          x->clear, cli_program);
 		rc = -ENOENT;
 	}
-	hcli_close(&x);
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
+
+static const struct cli_option log_options[] = {
+	CLI_FLAG("json", 'j', &out.json), CLI_HOOK("daemon", 'D', no_argument),
+	CLI_HOOK(NULL, 'n', required_argument), { 0 },
+};
+
+const struct cli_command cmd_log = {
+	.help = &log_help, .shortopts = "n:", .options = log_options, .args = { 1, 1, "PATH" },
+	.option = log_option, .run = log_run,
+};

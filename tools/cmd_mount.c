@@ -318,51 +318,47 @@ int cmd_mount_start(const char *vault, const char *passfile, const char *mountpo
 	return cli_wait_child(child) == 0 ? CLI_OK : CLI_FAIL;
 }
 
-int cmd_mount(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "options", required_argument, NULL, 'o' },
-		{ "at", required_argument, NULL, 'A' },
-		{ "author", required_argument, NULL, 'U' },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "accept-history-state", no_argument, NULL, 'S' },
-		CLI_PASSPHRASE_FILE_OPTION,
-		CLI_HELP_OPTION,
-		{ 0 },
-	};
-	struct rfs_mount_opts opts = { 0 };
-	const char *passfile = NULL;
-	char *fuse_opts = NULL;
-	int c, rc = CLI_FAIL;
+/* What the options ask for; fuse_opts is a malloc'd comma list, or NULL. */
+static struct rfs_mount_opts opts;
+static char *fuse_opts;
 
-	while ((c = cli_next_option(argc, argv, "fdo:h", options)) != -1) {
-		switch (c) {
-		case 'f': opts.foreground = true; break;
-		case 'd': opts.debug = opts.foreground = true; break;
-		case 'o':
-			if (add_mount_options(optarg, &opts, &fuse_opts) < 0)
-				goto out;
-			break;
-		case 'T':
-			if (parse_threads(optarg, &opts.threads) < 0)
-				goto out;
-			break;
-		case 'p': passfile = optarg; break;
-		case 'A': view_spec = optarg; break;
-		case 'U': opts.author = optarg; break;
-		case 'S': opts.accept_history_state = true; break;
-		case 'h': rc = cli_print_help(&mount_help); goto out;
-		default: rc = cli_usage_error(); goto out;
-		}
+static int mount_option(struct cli_ctx *ctx, int opt, char *arg)
+{
+	switch (opt) {
+	case 'd': opts.debug = opts.foreground = true; break;
+	case 'o': return add_mount_options(arg, &opts, &fuse_opts) < 0 ? CLI_FAIL : CLI_OK;
+	case 'T': return parse_threads(arg, &opts.threads) < 0 ? CLI_FAIL : CLI_OK;
 	}
-	if (cli_check_args(argc - optind, argv + optind, 2, 2, "VAULT MOUNTPOINT") < 0 ||
-	    imply_default_permissions(&opts, &fuse_opts) < 0)
-		goto out;
-	opts.fuse_opts = fuse_opts;
-	rc = cmd_mount_start(argv[optind], passfile, argv[optind + 1], &opts);
-out:
-	free(fuse_opts);
-	return rc;
+	return CLI_OK;
 }
+
+static int mount_run(struct cli_ctx *ctx)
+{
+	if (imply_default_permissions(&opts, &fuse_opts) < 0)
+		return CLI_FAIL;
+	opts.fuse_opts = fuse_opts;
+	return cmd_mount_start(ctx->argv[0], ctx->passfile, ctx->argv[1], &opts);
+}
+
+static void mount_done(void)
+{
+	free(fuse_opts);
+	fuse_opts = NULL;
+}
+
+static const struct cli_option mount_options[] = {
+	CLI_FLAG("foreground", 'f', &opts.foreground),
+	CLI_HOOK("debug", 'd', no_argument),
+	CLI_HOOK("options", 'o', required_argument),
+	CLI_VALUE("at", 'A', &view_spec),
+	CLI_VALUE("author", 'U', &opts.author),
+	CLI_HOOK("threads", 'T', required_argument),
+	CLI_FLAG("accept-history-state", 'S', &opts.accept_history_state),
+	{ 0 },
+};
+
+const struct cli_command cmd_mount = {
+	.help = &mount_help, .shortopts = "fdo:", .options = mount_options,
+	.args = { 2, 2, "VAULT MOUNTPOINT" }, .option = mount_option, .run = mount_run,
+	.done = mount_done,
+};

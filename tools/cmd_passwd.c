@@ -71,41 +71,29 @@ static int rewrap_and_save(const char *vault, const char *conf_path, struct rfs_
 	return CLI_OK;
 }
 
-int cmd_passwd(int argc, char **argv)
+static const char *new_passfile;
+static bool fast_kdf;
+
+static int passwd_check(const struct cli_ctx *ctx)
 {
-	static const struct option options[] = {
-		CLI_PASSPHRASE_FILE_OPTION,
-		{ "new-passphrase-file", required_argument, NULL, 'n' },
-		{ "insecure-fast-kdf", no_argument, NULL, 'F' },
-		CLI_HELP_OPTION,
-		{ 0 },
-	};
-	const char *passfile = NULL, *new_passfile = NULL;
-	char err[CLI_ERRSZ] = "", prompt[CLI_ERRSZ];
-	struct rfs_secret *pass;
-	struct rfs_conf conf;
-	bool fast_kdf = false;
-	uint8_t *master;
-	int c, rc, slot = -1;
-
-	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
-		switch (c) {
-		case 'p': passfile = optarg; break;
-		case 'n': new_passfile = optarg; break;
-		case 'F': fast_kdf = true; break;
-		case 'h': return cli_print_help(&passwd_help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 1, 1, "VAULT") < 0)
-		return CLI_FAIL;
-	const char *vault = argv[optind];
-
-	if (passfile && new_passfile && strcmp(passfile, "-") == 0 && strcmp(new_passfile, "-") == 0) {
+	if (ctx->passfile && new_passfile && strcmp(ctx->passfile, "-") == 0 &&
+	    strcmp(new_passfile, "-") == 0) {
 		cli_error("standard input ('-') can give only one of the two passphrases; "
 		          "put the other in a file");
 		return CLI_FAIL;
 	}
+	return CLI_OK;
+}
+
+static int passwd_run(struct cli_ctx *ctx)
+{
+	const char *vault = ctx->argv[0];
+	char err[CLI_ERRSZ] = "", prompt[CLI_ERRSZ];
+	struct rfs_secret *pass;
+	struct rfs_conf conf;
+	uint8_t *master;
+	int rc, slot = -1;
+
 	rc = rfs_vault_read_conf(vault, &conf, err, sizeof(err));
 	if (rc < 0) {
 		cli_report_vault_error(vault, rc, err);
@@ -121,7 +109,7 @@ int cmd_passwd(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	snprintf(prompt, sizeof(prompt), "Current passphrase for %s: ", vault);
-	rc = rfs_secret_read(passfile, prompt, &pass, err, sizeof(err));
+	rc = rfs_secret_read(ctx->passfile, prompt, &pass, err, sizeof(err));
 	if (rc < 0) {
 		cli_error("%s", err);
 		rc = CLI_FAIL;
@@ -139,3 +127,14 @@ int cmd_passwd(int argc, char **argv)
 	free(conf_path);
 	return rc;
 }
+
+static const struct cli_option passwd_options[] = {
+	CLI_VALUE("new-passphrase-file", 'n', &new_passfile),
+	CLI_FLAG("insecure-fast-kdf", 'F', &fast_kdf),
+	{ 0 },
+};
+
+const struct cli_command cmd_passwd = {
+	.help = &passwd_help, .options = passwd_options, .args = { 1, 1, "VAULT" },
+	.check = passwd_check, .run = passwd_run,
+};

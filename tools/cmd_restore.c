@@ -67,52 +67,48 @@ static int restore_through_mount(struct hcli *x, const char *hex)
 	return rfs_remote_flush(x->vault);
 }
 
-int cmd_restore(int argc, char **argv)
-{
-	static const struct option options[] = {
-		HCLI_VAULT_OPTION, { "rev", required_argument, NULL, 'r' },
-		{ "at", required_argument, NULL, 'a' }, CLI_PASSPHRASE_FILE_OPTION, CLI_HELP_OPTION, { 0 },
-	};
-	const char *vault = NULL, *passfile = NULL, *rev = NULL, *at = NULL;
-	struct hcli x;
-	char hex[RFS_REV_HEX + 1];
-	int c, rc, err = 0;
+static const char *rev, *at;
 
-	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
-		switch (c) {
-		case 'V': vault = optarg; break;
-		case 'r': rev = optarg; break;
-		case 'a': at = optarg; break;
-		case 'p': passfile = optarg; break;
-		case 'h': return cli_print_help(&restore_help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 1, 1, "PATH") < 0)
-		return CLI_FAIL;
+static int restore_check(const struct cli_ctx *ctx)
+{
 	if (!rev && !at) {
 		cli_error("say which version: --rev REV or --at DATE");
 		return cli_usage_error();
 	}
-	if (hcli_open(vault, argv[optind], passfile, true, &x) != CLI_OK)
-		return CLI_FAIL;
-	rc = hcli_revision(&x, rev, at, hex);
-	if (rc == CLI_OK && x.remote)
-		err = restore_through_mount(&x, hex);
+	return CLI_OK;
+}
+
+static int restore_run(struct cli_ctx *ctx)
+{
+	struct hcli *x = &ctx->hist;
+	char hex[RFS_REV_HEX + 1];
+	int rc, err = 0;
+
+	rc = hcli_revision(x, rev, at, hex);
+	if (rc == CLI_OK && x->remote)
+		err = restore_through_mount(x, hex);
 	else if (rc == CLI_OK)
-		err = rfs_history_restore(x.h, x.clear, hex);
-	if (err == 0 && rc == CLI_OK && !x.remote)
-		err = rfs_history_flush(x.h);
+		err = rfs_history_restore(x->h, x->clear, hex);
+	if (err == 0 && rc == CLI_OK && !x->remote)
+		err = rfs_history_flush(x->h);
 	if (err == -EBUSY) {
 		cli_error("%s is open for writing; close it (or the program that has it open) and "
-		          "restore again", x.clear);
+		          "restore again", x->clear);
 		rc = CLI_FAIL;
 	} else if (err < 0) {
-		hcli_report(&x, hex, err);
+		hcli_report(x, hex, err);
 		rc = CLI_FAIL;
 	} else if (rc == CLI_OK) {
-		printf("%s restored from %.12s\n", rfs_esc(x.clear), hex);
+		printf("%s restored from %.12s\n", rfs_esc(x->clear), hex);
 	}
-	hcli_close(&x);
 	return rc;
 }
+
+static const struct cli_option restore_options[] = {
+	CLI_VALUE("rev", 'r', &rev), CLI_VALUE("at", 'a', &at), { 0 },
+};
+
+const struct cli_command cmd_restore = {
+	.help = &restore_help, .options = restore_options, .args = { 1, 1, "PATH" },
+	.check = restore_check, .run = restore_run,
+};

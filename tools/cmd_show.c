@@ -23,42 +23,22 @@ static const struct cli_help show_help = {
 	"  --passphrase-file FILE, -h/--help\n",
 };
 
-int cmd_show(int argc, char **argv)
+static const char *rev, *at, *outfile;
+
+static int show_run(struct cli_ctx *ctx)
 {
-	static const struct option options[] = {
-		HCLI_VAULT_OPTION, { "rev", required_argument, NULL, 'r' },
-		{ "at", required_argument, NULL, 'a' }, CLI_PASSPHRASE_FILE_OPTION, CLI_HELP_OPTION, { 0 },
-	};
-	const char *vault = NULL, *passfile = NULL, *rev = NULL, *at = NULL, *outfile = NULL;
-	int c;
-	while ((c = cli_next_option(argc, argv, "ho:", options)) != -1) {
-		switch (c) {
-		case 'V': vault = optarg; break;
-		case 'r': rev = optarg; break;
-		case 'a': at = optarg; break;
-		case 'o': outfile = optarg; break;
-		case 'p': passfile = optarg; break;
-		case 'h': return cli_print_help(&show_help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 1, 1, "PATH") < 0)
-		return CLI_FAIL;
-	struct hcli x;
+	struct hcli *x = &ctx->hist;
 	char hex[RFS_REV_HEX + 1];
-	if (hcli_open(vault, argv[optind], passfile, false, &x) != CLI_OK)
+
+	if (hcli_revision(x, rev, at, hex) != CLI_OK)
 		return CLI_FAIL;
-	if (hcli_revision(&x, rev, at, hex) != CLI_OK) {
-		hcli_close(&x);
-		return CLI_FAIL;
-	}
 	int fd = outfile ? open(outfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : STDOUT_FILENO;
 	int rc = fd < 0 ? CLI_FAIL : CLI_OK;
 	if (fd < 0)
 		cli_error("cannot create %s: %s", outfile, strerror(errno));
-	int err = fd < 0 ? 0 : hcli_read(&x, hex, fd);
+	int err = fd < 0 ? 0 : hcli_read(x, hex, fd);
 	if (err < 0) {
-		hcli_report(&x, hex, err);
+		hcli_report(x, hex, err);
 		rc = CLI_FAIL;
 		if (outfile)
 			unlink(outfile);
@@ -67,6 +47,14 @@ int cmd_show(int argc, char **argv)
 		cli_error("cannot write %s: %s", outfile, strerror(errno));
 		rc = CLI_FAIL;
 	}
-	hcli_close(&x);
 	return rc;
 }
+
+static const struct cli_option show_options[] = {
+	CLI_VALUE("rev", 'r', &rev), CLI_VALUE("at", 'a', &at), CLI_VALUE(NULL, 'o', &outfile), { 0 },
+};
+
+const struct cli_command cmd_show = {
+	.help = &show_help, .shortopts = "o:", .options = show_options, .args = { 1, 1, "PATH" },
+	.run = show_run,
+};

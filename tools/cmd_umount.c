@@ -19,29 +19,22 @@ static const struct cli_help umount_help = {
 	"  -h, --help    show this help\n",
 };
 
-int cmd_umount(int argc, char **argv)
-{
-	static const struct option options[] = {
-		{ "lazy", no_argument, NULL, 'z' },
-		CLI_HELP_OPTION,
-		{ 0 },
-	};
-	char err[CLI_ERRSZ];
-	bool lazy = false;
-	int c;
+static bool lazy;
 
-	while ((c = cli_next_option(argc, argv, "zh", options)) != -1) {
-		switch (c) {
-		case 'z': lazy = true; break;
-		case 'h': return cli_print_help(&umount_help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 1, 1, "MOUNTPOINT") < 0)
-		return CLI_FAIL;
-	if (rfs_unmount_and_wait(argv[optind], lazy, UMOUNT_WAIT_SECONDS, err, sizeof(err)) < 0) {
+static int umount_run(struct cli_ctx *ctx)
+{
+	char err[CLI_ERRSZ];
+
+	if (rfs_unmount_and_wait(ctx->argv[0], lazy, UMOUNT_WAIT_SECONDS, err, sizeof(err)) < 0) {
 		cli_error("%s", err);
 		return CLI_FAIL;
 	}
 	return CLI_OK;
 }
+
+static const struct cli_option umount_options[] = { CLI_FLAG("lazy", 'z', &lazy), { 0 } };
+
+const struct cli_command cmd_umount = {
+	.help = &umount_help, .shortopts = "z", .options = umount_options, .args = { 1, 1, "MOUNTPOINT" },
+	.run = umount_run,
+};

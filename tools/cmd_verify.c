@@ -20,20 +20,20 @@ static const struct cli_help verify_help = {
 	"Exit status: 0 no problem; 1 problems found; 2 the check could not run.\n",
 };
 
-int cmd_verify(int argc, char **argv)
+static int verify_run(struct cli_ctx *ctx)
 {
-	struct hcli x;
-	int status = hcli_open_vault_argv(argc, argv, &verify_help, false, &x);
-	if (status >= 0)
-		return status;
 	struct rfs_verify_result res;
-	int rc = hcli_verify(&x, stdout, &res);
-	hcli_close(&x);
+	int rc = hcli_verify(&ctx->hist, stdout, &res);
+
 	if (rc < 0) {
-		cli_error("the check of %s stopped: %s", argv[optind], strerror(-rc));
+		cli_error("the check of %s stopped: %s", ctx->argv[0], strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: %lu commits, %lu trees, %lu blobs checked; %lu problems\n", rfs_esc(argv[optind]),
+	printf("%s: %lu commits, %lu trees, %lu blobs checked; %lu problems\n", rfs_esc(ctx->argv[0]),
 	       res.commits, res.trees, res.blobs, res.problems);
 	return res.problems ? CLI_PROBLEMS : CLI_OK;
 }
+
+const struct cli_command cmd_verify = {
+	.help = &verify_help, .args = { 1, 1, "VAULT" }, .run = verify_run,
+};

@@ -42,24 +42,6 @@ static void mountpoint_from_lock(struct hcli *x)
 	fclose(f);
 }
 
-int hcli_open_vault_argv(int argc, char **argv, const struct cli_help *help, bool writable,
-                         struct hcli *x)
-{
-	static const struct option options[] = { CLI_PASSPHRASE_FILE_OPTION, CLI_HELP_OPTION, { 0 } };
-	const char *passfile = NULL;
-	int c;
-	while ((c = cli_next_option(argc, argv, "h", options)) != -1) {
-		switch (c) {
-		case 'p': passfile = optarg; break;
-		case 'h': return cli_print_help(help);
-		default: return cli_usage_error();
-		}
-	}
-	if (cli_check_args(argc - optind, argv + optind, 1, 1, "VAULT") < 0)
-		return CLI_FAIL;
-	return hcli_open(argv[optind], NULL, passfile, writable, x) == CLI_OK ? -1 : CLI_FAIL;
-}
-
 int hcli_open(const char *vault, const char *path, const char *passfile, bool writable,
               struct hcli *x)
 {

@@ -29,13 +29,6 @@ int hcli_open(const char *vault, const char *path, const char *passfile, bool wr
               struct hcli *x);
 void hcli_close(struct hcli *x);
 
-/* For a command whose one argument is VAULT (with --passphrase-file): parse
-** argv and open. -1: x is open, go on (and close it); otherwise the exit
-** status to return (help shown, usage error or open failed, all printed). */
-struct cli_help;
-int hcli_open_vault_argv(int argc, char **argv, const struct cli_help *help, bool writable,
-                         struct hcli *x);
-
 /* The history operations, through the daemon when x->remote, else directly. */
 int hcli_log(struct hcli *x, const char *clear_path, size_t limit, rfs_version_cb cb, void *arg);
 int hcli_resolve(struct hcli *x, const char *spec, char out[RFS_REV_HEX + 1]);

@@ -1,10 +1,10 @@
 /*
 ** recfs: the command-line program; main() and the table of subcommands.
 **
-** Owns: dispatch to cmd_<name>() (listed in commands.h), `recfs --help`,
-** `recfs help CMD` and `recfs --version`.
-** Must never: parse a subcommand's options (each cmd_<name>.c does), or read
-** a secret from argv or the environment.
+** Owns: finding the subcommand (listed in commands.h) and handing it to
+** cli_dispatch, `recfs --help`, `recfs help CMD` and `recfs --version`.
+** Must never: parse a subcommand's options (dispatch.c and each cmd_<name>.c
+** do), or read a secret from argv or the environment.
 */
 #include <stdio.h>
 #include <string.h>
@@ -20,11 +20,12 @@
 
 struct command {
 	const char *name;
-	int (*run)(int argc, char **argv);
+	const struct cli_command *cmd;
+	unsigned needs;
 	const char *summary;
 };
 
-#define RFS_COMMAND_ENTRY(name, summary) { #name, cmd_##name, summary },
+#define RFS_COMMAND_ENTRY(name, needs, summary) { #name, &cmd_##name, needs, summary },
 static const struct command commands[] = {
 	RFS_COMMAND_LIST(RFS_COMMAND_ENTRY)
 };
@@ -83,7 +84,7 @@ static int run_help(int argc, char **argv)
 	char *help_argv[] = { argv[1], help_flag, NULL };
 
 	cli_command = c->name;
-	return c->run(2, help_argv);
+	return cli_dispatch(c->cmd, c->needs, 2, help_argv);
 }
 
 int main(int argc, char **argv)
@@ -116,5 +117,5 @@ int main(int argc, char **argv)
 		cli_error("cannot initialise libsodium");
 		return CLI_FAIL;
 	}
-	return c->run(argc - 1, argv + 1);
+	return cli_dispatch(c->cmd, c->needs, argc - 1, argv + 1);
 }

@@ -1,5 +1,5 @@
 /*
-** test_helpers: shared fixtures for the crypto unit tests: real libsodium
+** test_helpers: shared fixtures for the unit tests of crypto/ and fs/: real libsodium
 ** keys and real temporary folders (never mocks).
 */
 #ifndef RECFS_TEST_HELPERS_H

@@ -1,0 +1,367 @@
+/* Unit tests of fs/cfile: plaintext reads and writes on a real ciphertext
+** file, with a real key from a real vault's key store (crypto/content.h has
+** the layout these tests poke at). */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/content.h"
+#include "fs/cfile.h"
+#include "tests/fs/fs_fixture.h"
+
+struct test_cfile {
+	struct test_vault t;
+	char path[128];
+	uint8_t *key;              /* secure memory */
+	struct rfs_cfile cf;
+};
+
+/* A new, empty ciphertext file top/file with a fresh id and key. */
+static void cfile_make(struct test_cfile *c)
+{
+	int fd;
+
+	test_vault_make(&c->t, true);
+	snprintf(c->path, sizeof(c->path), "%s/file", c->t.top);
+	fd = open(c->path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	c->key = sodium_malloc(32);
+	cr_assert_not_null(c->key);
+	memset(&c->cf, 0, sizeof(c->cf));
+	cr_assert_eq(rfs_cfile_init(c->t.v->ks, fd, c->key, c->cf.file_id), 0);
+	c->cf.fd = fd;
+	c->cf.key = c->key;
+}
+
+static void cfile_remove(struct test_cfile *c)
+{
+	close(c->cf.fd);
+	sodium_free(c->key);
+	test_vault_remove(&c->t);
+}
+
+/* Forget everything but the backing file, and load it again as a mount would. */
+static int cfile_reload(struct test_cfile *c)
+{
+	const char *why;
+	int rc;
+
+	memset(c->key, 0, 32);
+	rc = rfs_cfile_load(c->t.v->ks, c->cf.fd, c->key, c->cf.file_id, &c->cf.hdr_flags, &why);
+	if (rc == 0)
+		rc = rfs_cfile_stat_size(c->cf.fd, &c->cf.size);
+	return rc;
+}
+
+static void pattern(uint8_t *buf, size_t len, uint64_t off)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)((off + i) * 7 + 1);
+}
+
+static void write_pattern(struct test_cfile *c, size_t len, uint64_t off)
+{
+	uint8_t *buf = malloc(len);
+
+	pattern(buf, len, off);
+	cr_assert_eq(rfs_cfile_write(&c->cf, buf, len, off), (ssize_t)len);
+	free(buf);
+}
+
+/* A new file of three full blocks (the pattern at each offset). */
+static void cfile_make_three_blocks(struct test_cfile *c)
+{
+	cfile_make(c);
+	write_pattern(c, 3 * RFS_BLOCK_SIZE, 0);
+}
+
+/* Read len bytes at off into a malloc'd copy; *got is what the read returned. */
+static uint8_t *read_copy(struct test_cfile *c, size_t len, uint64_t off, ssize_t *got)
+{
+	const uint8_t *p;
+	uint8_t *copy = calloc(1, len + 1);
+
+	*got = rfs_cfile_read(&c->cf, len, off, &p);
+	if (*got > 0)
+		memcpy(copy, p, (size_t)*got);
+	return copy;
+}
+
+/* What a read of len bytes at off returns: a count, or -errno. */
+static ssize_t read_result(struct test_cfile *c, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	free(read_copy(c, len, off, &n));
+	return n;
+}
+
+/* The file holds want[0..len) at off. */
+static void assert_reads(struct test_cfile *c, uint64_t off, const uint8_t *want, size_t len)
+{
+	ssize_t n;
+	uint8_t *got = read_copy(c, len, off, &n);
+
+	cr_assert_eq(n, (ssize_t)len, "read %zd of %zu bytes at %llu", n, len, (unsigned long long)off);
+	cr_assert_arr_eq(got, want, len);
+	free(got);
+}
+
+static off_t backing_size(const struct test_cfile *c)
+{
+	struct stat st;
+
+	cr_assert_eq(fstat(c->cf.fd, &st), 0);
+	return st.st_size;
+}
+
+static void flip_byte(const struct test_cfile *c, off_t at)
+{
+	uint8_t b;
+
+	cr_assert_eq(pread(c->cf.fd, &b, 1, at), 1);
+	b ^= 0x01;
+	cr_assert_eq(pwrite(c->cf.fd, &b, 1, at), 1);
+}
+
+Test(cfile, a_write_across_block_boundaries_reads_back_and_survives_a_reload)
+{
+	struct test_cfile c;
+	uint8_t want[20000];
+	uint8_t *got;
+	ssize_t n;
+
+	cfile_make(&c);
+	write_pattern(&c, 10000, 4000);           /* blocks 0 to 3, both ends partial */
+	cr_assert_eq(c.cf.size, 14000);
+	cr_assert_eq(backing_size(&c), (off_t)rfs_content_cipher_size(14000));
+	cr_assert_eq(cfile_reload(&c), 0);
+	cr_assert_eq(c.cf.size, 14000);
+	cr_assert(c.cf.hdr_flags & RFS_HDR_NONEMPTY);
+	got = read_copy(&c, sizeof(want), 0, &n);
+	cr_assert_eq(n, 14000, "a read stops at the end of the file");
+	memset(want, 0, 4000);
+	pattern(want + 4000, 10000, 4000);
+	cr_assert_arr_eq(got, want, 14000);
+	free(got);
+	/* One byte either side of a boundary, read alone. */
+	assert_reads(&c, RFS_BLOCK_SIZE - 1, want + RFS_BLOCK_SIZE - 1, 2);
+	got = read_copy(&c, 10, 14000, &n);
+	cr_assert_eq(n, 0, "at the end a read returns 0");
+	free(got);
+	cfile_remove(&c);
+}
+
+Test(cfile, an_overwrite_inside_a_block_keeps_the_bytes_around_it)
+{
+	struct test_cfile c;
+	uint8_t want[3 * RFS_BLOCK_SIZE];
+
+	cfile_make(&c);
+	write_pattern(&c, sizeof(want), 0);
+	cr_assert_eq(rfs_cfile_write(&c.cf, (const uint8_t *)"XYZ", 3, RFS_BLOCK_SIZE + 100), 3);
+	pattern(want, sizeof(want), 0);
+	memcpy(want + RFS_BLOCK_SIZE + 100, "XYZ", 3);
+	assert_reads(&c, 0, want, sizeof(want));
+	cfile_remove(&c);
+}
+
+Test(cfile, a_write_past_the_end_leaves_holes_that_read_as_zeros_and_take_no_space)
+{
+	struct test_cfile c;
+	uint8_t slot[RFS_SLOT_SIZE], zeros[RFS_SLOT_SIZE] = { 0 }, *got;
+	uint64_t far = 5 * RFS_BLOCK_SIZE + 10;
+	ssize_t n;
+
+	cfile_make(&c);
+	write_pattern(&c, 100, 0);
+	write_pattern(&c, 1, far);
+	cr_assert_eq(c.cf.size, far + 1);
+	/* Blocks 1 to 4 were never written: all-zero slots on disk, not sealed zeros. */
+	for (uint64_t i = 1; i < 5; i++) {
+		cr_assert_eq(pread(c.cf.fd, slot, sizeof(slot), (off_t)rfs_content_slot_offset(i)),
+		             (ssize_t)sizeof(slot));
+		cr_assert_arr_eq(slot, zeros, sizeof(slot), "block %llu is a hole", (unsigned long long)i);
+	}
+	cr_assert_eq(cfile_reload(&c), 0);
+	got = read_copy(&c, (size_t)far + 1, 0, &n);
+	cr_assert_eq(n, (ssize_t)far + 1);
+	for (uint64_t i = 100; i < far; i++)
+		cr_assert_eq(got[i], 0, "byte %llu of a hole", (unsigned long long)i);
+	cr_assert_eq(got[far], (uint8_t)(far * 7 + 1));
+	free(got);
+	cfile_remove(&c);
+}
+
+Test(cfile, truncating_down_then_up_reads_zeros_past_the_old_cut)
+{
+	struct test_cfile c;
+	uint8_t want[9000];
+
+	cfile_make(&c);
+	write_pattern(&c, 10000, 0);
+	cr_assert_eq(rfs_cfile_truncate(&c.cf, 5000), 0);
+	cr_assert_eq(backing_size(&c), (off_t)rfs_content_cipher_size(5000));
+	cr_assert_eq(rfs_cfile_truncate(&c.cf, 9000), 0);
+	cr_assert_eq(backing_size(&c), (off_t)rfs_content_cipher_size(9000));
+	cr_assert_eq(cfile_reload(&c), 0);
+	cr_assert_eq(c.cf.size, 9000);
+	pattern(want, 5000, 0);
+	memset(want + 5000, 0, 4000);
+	assert_reads(&c, 0, want, sizeof(want));
+	/* Far past the end: only the new last block is written. */
+	cr_assert_eq(rfs_cfile_truncate(&c.cf, 100 * RFS_BLOCK_SIZE), 0);
+	cr_assert_eq(cfile_reload(&c), 0);
+	cr_assert_eq(c.cf.size, 100 * RFS_BLOCK_SIZE);
+	assert_reads(&c, 100 * RFS_BLOCK_SIZE - 10, (uint8_t[10]){ 0 }, 10);
+	cfile_remove(&c);
+}
+
+Test(cfile, a_file_cut_at_a_block_boundary_does_not_read)
+{
+	struct test_cfile c;
+	uint64_t bad = 0;
+
+	cfile_make_three_blocks(&c);
+	/* Drop the last slot: block 1 was sealed "not final", so the cut shows. */
+	cr_assert_eq(ftruncate(c.cf.fd, (off_t)rfs_content_slot_offset(2)), 0);
+	cr_assert_eq(cfile_reload(&c), 0);
+	cr_assert_eq(c.cf.size, 2 * RFS_BLOCK_SIZE);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE), -EIO);
+	cr_assert_eq(rfs_cfile_check(&c.cf, &bad), -EIO);
+	cr_assert_eq(bad, 1);
+	/* The block before it still reads. */
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 0), RFS_BLOCK_SIZE);
+	cfile_remove(&c);
+}
+
+Test(cfile, an_append_reseals_the_old_last_block_full_and_not_final)
+{
+	struct test_cfile c;
+	uint8_t want[RFS_BLOCK_SIZE + 100];
+
+	cfile_make(&c);
+	write_pattern(&c, 1000, 0);
+	write_pattern(&c, 100, RFS_BLOCK_SIZE);    /* block 1: block 0 stops being the last */
+	cr_assert_eq(cfile_reload(&c), 0);
+	cr_assert_eq(c.cf.size, sizeof(want));
+	cr_assert_eq(rfs_cfile_check(&c.cf, &(uint64_t){ 0 }), 0);
+	pattern(want, 1000, 0);
+	memset(want + 1000, 0, RFS_BLOCK_SIZE - 1000);
+	pattern(want + RFS_BLOCK_SIZE, 100, RFS_BLOCK_SIZE);
+	assert_reads(&c, 0, want, sizeof(want));
+	cfile_remove(&c);
+}
+
+Test(cfile, a_zero_byte_backing_file_is_an_empty_file)
+{
+	struct test_cfile c;
+	uint64_t size = 1;
+	const char *why;
+
+	cfile_make(&c);
+	cr_assert_eq(ftruncate(c.cf.fd, 0), 0);
+	cr_assert_eq(rfs_cfile_stat_size(c.cf.fd, &size), 0);
+	cr_assert_eq(size, 0);
+	cr_assert_eq(rfs_cfile_load(c.t.v->ks, c.cf.fd, c.key, c.cf.file_id, &c.cf.hdr_flags, &why),
+	             -ENODATA, "no header yet, and no key: an empty file");
+	/* A header and no block is an empty file too. */
+	cr_assert_eq(rfs_cfile_init(c.t.v->ks, c.cf.fd, c.key, c.cf.file_id), 0);
+	cr_assert_eq(backing_size(&c), RFS_HEADER_SIZE);
+	cr_assert_eq(cfile_reload(&c), 0);
+	cr_assert_eq(c.cf.size, 0);
+	cr_assert_eq(c.cf.hdr_flags & RFS_HDR_NONEMPTY, 0);
+	cr_assert_eq(read_result(&c, 100, 0), 0);
+	cfile_remove(&c);
+}
+
+Test(cfile, truncating_to_zero_clears_the_nonempty_flag_and_a_cut_to_the_header_is_caught)
+{
+	struct test_cfile c;
+	const char *why = NULL;
+
+	cfile_make(&c);
+	write_pattern(&c, 5000, 0);
+	cr_assert(c.cf.hdr_flags & RFS_HDR_NONEMPTY);
+	cr_assert_eq(rfs_cfile_truncate(&c.cf, 0), 0);
+	cr_assert_eq(backing_size(&c), RFS_HEADER_SIZE);
+	cr_assert_eq(cfile_reload(&c), 0, "emptied on purpose: a good empty file");
+	cr_assert_eq(c.cf.hdr_flags & RFS_HDR_NONEMPTY, 0);
+	/* Written again, then cut to the header by someone else: the flag says blocks must follow. */
+	write_pattern(&c, 5000, 0);
+	cr_assert_eq(ftruncate(c.cf.fd, RFS_HEADER_SIZE), 0);
+	cr_assert_eq(rfs_cfile_load(c.t.v->ks, c.cf.fd, c.key, c.cf.file_id, &c.cf.hdr_flags, &why),
+	             -EIO);
+	cr_assert_not_null(why);
+	cfile_remove(&c);
+}
+
+Test(cfile, a_tampered_block_reads_as_EIO_and_its_neighbours_still_read)
+{
+	struct test_cfile c;
+	uint64_t bad = 0;
+
+	cfile_make_three_blocks(&c);
+	flip_byte(&c, (off_t)rfs_content_slot_offset(1) + RFS_BLOCK_NONCE + 17);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE), -EIO);
+	cr_assert_eq(read_result(&c, 3 * RFS_BLOCK_SIZE, 0), -EIO, "a read that spans the bad block fails whole");
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 0), RFS_BLOCK_SIZE);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 2 * RFS_BLOCK_SIZE), RFS_BLOCK_SIZE);
+	cr_assert_eq(rfs_cfile_check(&c.cf, &bad), -EIO);
+	cr_assert_eq(bad, 1);
+	/* A write into the bad block's neighbourhood must not launder it. */
+	cr_assert_eq(rfs_cfile_write(&c.cf, (const uint8_t *)"x", 1, RFS_BLOCK_SIZE + 5), -EIO);
+	cfile_remove(&c);
+}
+
+Test(cfile, swapped_blocks_do_not_read)
+{
+	struct test_cfile c;
+	uint8_t a[RFS_SLOT_SIZE], b[RFS_SLOT_SIZE];
+
+	cfile_make_three_blocks(&c);
+	cr_assert_eq(pread(c.cf.fd, a, sizeof(a), (off_t)rfs_content_slot_offset(0)), (ssize_t)sizeof(a));
+	cr_assert_eq(pread(c.cf.fd, b, sizeof(b), (off_t)rfs_content_slot_offset(1)), (ssize_t)sizeof(b));
+	cr_assert_eq(pwrite(c.cf.fd, b, sizeof(b), (off_t)rfs_content_slot_offset(0)), (ssize_t)sizeof(b));
+	cr_assert_eq(pwrite(c.cf.fd, a, sizeof(a), (off_t)rfs_content_slot_offset(1)), (ssize_t)sizeof(a));
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, 0), -EIO);
+	cr_assert_eq(read_result(&c, RFS_BLOCK_SIZE, RFS_BLOCK_SIZE), -EIO);
+	cfile_remove(&c);
+}
+
+Test(cfile, a_tampered_header_does_not_load)
+{
+	struct test_cfile c;
+	const char *why = NULL;
+
+	cfile_make(&c);
+	write_pattern(&c, 100, 0);
+	flip_byte(&c, 30);                         /* inside the header's nonce */
+	cr_assert_eq(rfs_cfile_load(c.t.v->ks, c.cf.fd, c.key, c.cf.file_id, &c.cf.hdr_flags, &why),
+	             -EIO);
+	cr_assert_not_null(why);
+	cfile_remove(&c);
+}
+
+Test(cfile, after_a_crash_a_file_cut_at_a_block_boundary_is_resealed_and_reads)
+{
+	struct test_cfile c;
+	enum rfs_cfile_fix fix = RFS_FIX_NONE;
+	uint8_t want[2 * RFS_BLOCK_SIZE];
+	const char *why;
+
+	cfile_make_three_blocks(&c);
+	cr_assert_eq(ftruncate(c.cf.fd, (off_t)rfs_content_slot_offset(2)), 0);
+	cr_assert_eq(rfs_cfile_load_header(c.t.v->ks, c.cf.fd, c.key, c.cf.file_id, &c.cf.hdr_flags,
+	                                   &why), 0);
+	cr_assert_eq(rfs_cfile_after_crash(&c.cf, &fix), 0);
+	cr_assert_eq(fix, RFS_FIX_RESEALED);
+	cr_assert_eq(c.cf.size, sizeof(want));
+	pattern(want, sizeof(want), 0);
+	assert_reads(&c, 0, want, sizeof(want));
+	cfile_remove(&c);
+}
