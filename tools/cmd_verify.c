@@ -15,7 +15,8 @@ static const struct cli_help verify_help = {
 	"Prove the history was not rewritten: every commit's signature and sealed\n"
 	"record, the chain (changed, removed or reordered commits), the signed head\n"
 	"(a ref moved backwards), every object, and live/ against the newest commit.\n"
-	"One line per problem.\n"
+	"One line per problem. A file a recovery after a crash brought back gets a\n"
+	"line \"recovered after a crash in commit REV (DATE): PATH\", not a problem.\n"
 	"\n"
 	"Exit status: 0 no problem; 1 problems found; 2 the check could not run.\n",
 };
