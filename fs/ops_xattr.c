@@ -77,6 +77,7 @@ void rfs_ops_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
 	struct rfs_inode *in = inode_of(req, ino);
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
 	uint8_t *ct = NULL, *plain = NULL, owner[RFS_XATTR_OWNER_SIZE];
+	size_t plain_cap = 0;
 	ssize_t n;
 	int rc = xattr_backing(fs, name, bname, sizeof(bname)), fd = -1;
 
@@ -93,7 +94,8 @@ void rfs_ops_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
 		goto out;
 	}
 	ct = malloc((size_t)n + 1);
-	plain = malloc((size_t)n + 1);
+	plain_cap = (size_t)n + 1;
+	plain = malloc(plain_cap);
 	if (!ct || !plain) {
 		rc = -ENOMEM;
 		goto out;
@@ -119,7 +121,7 @@ out:
 		fuse_reply_err(req, -rc);
 	free(ct);
 	if (plain)
-		rfs_secmem_wipe(plain, 1);
+		rfs_secmem_wipe(plain, plain_cap);   /* the value in clear */
 	free(plain);
 }
 

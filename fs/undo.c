@@ -18,9 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "crypto/io.h"
+#include "crypto/encoding.h"
 #include "fs/dname.h"
 
 #define UNDO_MAGIC "recfs-undo-1\0\0\0"          /* 16 bytes with its NUL */
@@ -50,7 +49,7 @@ struct rfs_undo {
 
 static void id_hex(char out[ID_HEX], const uint8_t id[16])
 {
-	sodium_bin2hex(out, ID_HEX, id, 16);
+	rfs_hex_encode(out, id, 16);
 }
 
 static struct undo_rec **slot_of(struct rfs_undo *u, const uint8_t id[16])
@@ -379,7 +378,7 @@ void rfs_undo_drop_leftovers(struct rfs_undo *u)
 		uint8_t id[16];
 		struct undo_rec *r = NULL;
 
-		if (sodium_hex2bin(id, sizeof(id), u->left[i], ID_HEX - 1, NULL, NULL, NULL) == 0)
+		if (rfs_hex_decode(id, sizeof(id), u->left[i]) == 0)
 			r = *slot_of(u, id);
 		if (!r || !r->on_disk)           /* not one this mount has written since */
 			(void)unlinkat(u->dir_fd, u->left[i], 0);
