@@ -82,7 +82,7 @@ static void bench_files(long n)
 	int rc = fx_new(&x);
 	if (rc)
 		die("vault", rc);
-	uint8_t id[16], *key = rfs_key_alloc(), data[4096], dirid[16], id0[16], *key0 = rfs_key_alloc();
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), data[4096], dirid[16], id0[16], *key0 = rfs_secmem_key_alloc();
 	memset(data, 'x', sizeof data);
 	char name[64], dir[256], text[RFS_ENC_NAME_MAX + 1], b[256], path[600], first[600] = "";
 	double t0 = now_s();
@@ -137,8 +137,8 @@ static void bench_files(long n)
 	       "(median of %d rounds of %d, %.2f-%.2f; %ld packs before, %ld after)\n", n, n / fill,
 	       round_ms[ROUNDS / 2], ROUNDS, runs, round_ms[0], round_ms[ROUNDS - 1], packs_before,
 	       fx_count_packs(x.dir));
-	rfs_key_free(key);
-	rfs_key_free(key0);
+	rfs_secmem_key_free(key);
+	rfs_secmem_key_free(key0);
 	fx_free(&x);
 }
 
@@ -149,7 +149,7 @@ static void bench_big(void)
 	if (rc)
 		die("vault", rc);
 	size_t len = 1ul << 30;
-	uint8_t id[16], *key = rfs_key_alloc(), *data = malloc(len);
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), *data = malloc(len);
 	memset(data, 'm', len);
 	char b[256];
 	fx_backing(&x, "mailbox.pst", b);
@@ -176,7 +176,7 @@ static void bench_big(void)
 	printf("1 GiB file: first version %.2f s; a 4 KiB change: %.1f ms (flush included), "
 	       "history grew %.1f KiB\n", first, save * 1e3, (double)(fx_objects_bytes(x.dir) - before) / 1024);
 	free(data);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -186,7 +186,7 @@ static void bench_log(void)
 	int rc = fx_new(&x);
 	if (rc)
 		die("vault", rc);
-	uint8_t id[16], *key = rfs_key_alloc(), data[100];
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), data[100];
 	memset(data, 'l', sizeof data);
 	char b[256], c[256];
 	fx_backing(&x, "often.txt", b);
@@ -216,7 +216,7 @@ static void bench_log(void)
 	printf("log on 10,001 commits: a path with %ld version: %.1f ms; a path with %ld versions: %.1f ms\n",
 	       n1, rare * 1e3, n2, often * 1e3);
 	rfs_history_close(h);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 

@@ -41,13 +41,13 @@
 
 _Static_assert(RFS_SALT_SIZE == crypto_pwhash_SALTBYTES, "salt size");
 
-void rfs_kdf_default(struct rfs_kdf *kdf)
+void rfs_keyslot_kdf_default(struct rfs_kdf *kdf)
 {
 	kdf->opslimit = crypto_pwhash_OPSLIMIT_MODERATE;
 	kdf->memlimit = crypto_pwhash_MEMLIMIT_MODERATE;
 }
 
-void rfs_kdf_insecure_fast(struct rfs_kdf *kdf)
+void rfs_keyslot_kdf_insecure_fast(struct rfs_kdf *kdf)
 {
 	kdf->opslimit = crypto_pwhash_OPSLIMIT_MIN;
 	kdf->memlimit = crypto_pwhash_MEMLIMIT_MIN;
@@ -86,7 +86,7 @@ static bool label_is_valid(const char *label)
 	return true;
 }
 
-void rfs_conf_init(struct rfs_conf *c)
+void rfs_keyslot_conf_init(struct rfs_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->format_version = RFS_FORMAT_VERSION;
@@ -419,7 +419,7 @@ static int parse_conf(struct conf_parse *p, const char *text, size_t len, struct
 	return 0;
 }
 
-int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
+int rfs_keyslot_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz)
 {
 	struct conf_parse p = { .path = path, .err = err, .errsz = errsz };
 	char *text;
@@ -500,13 +500,13 @@ static void setting_tag(const struct rfs_conf *c, int k, const uint8_t key[32],
 	crypto_generichash_final(&st, tag, RFS_CONF_TAG_SIZE);
 }
 
-void rfs_conf_seal(struct rfs_conf *c, const uint8_t conf_key[32])
+void rfs_keyslot_conf_seal(struct rfs_conf *c, const uint8_t conf_key[32])
 {
 	for (int k = 0; k < K_SETTINGS; k++)
 		setting_tag(c, k, conf_key, c->tags[k]);
 }
 
-int rfs_conf_authenticate(const struct rfs_conf *c, const uint8_t conf_key[32], const char **bad)
+int rfs_keyslot_conf_authenticate(const struct rfs_conf *c, const uint8_t conf_key[32], const char **bad)
 {
 	for (int k = 0; k < K_SETTINGS; k++) {
 		uint8_t tag[RFS_CONF_TAG_SIZE];
@@ -620,7 +620,7 @@ static int fsync_parent(const char *path)
 	return rc < 0 ? rc : rfs_io_fsync_dir(AT_FDCWD, dir);
 }
 
-int rfs_conf_write(const char *path, const struct rfs_conf *c)
+int rfs_keyslot_conf_write(const char *path, const struct rfs_conf *c)
 {
 	char buf[8192], tmp[PATH_MAX];
 	int len = format_conf(buf, sizeof(buf), c), rc;
@@ -673,7 +673,7 @@ static bool same_slot(const struct rfs_keyslot *a, const struct rfs_keyslot *b)
 	       a->kdf.opslimit == b->kdf.opslimit && a->kdf.memlimit == b->kdf.memlimit;
 }
 
-int rfs_conf_replace_slot(const char *path, int slot, const struct rfs_keyslot *was,
+int rfs_keyslot_conf_replace_slot(const char *path, int slot, const struct rfs_keyslot *was,
                           const struct rfs_keyslot *now)
 {
 	struct rfs_conf cur;
@@ -685,12 +685,12 @@ int rfs_conf_replace_slot(const char *path, int slot, const struct rfs_keyslot *
 	lock = lock_parent(path);
 	if (lock < 0)
 		return lock;
-	rc = rfs_conf_read(path, &cur, err, sizeof(err));
+	rc = rfs_keyslot_conf_read(path, &cur, err, sizeof(err));
 	if (rc == 0 && !same_slot(&cur.slots[slot], was))
 		rc = -ESTALE;
 	if (rc == 0) {
 		cur.slots[slot] = *now;
-		rc = rfs_conf_write(path, &cur);
+		rc = rfs_keyslot_conf_write(path, &cur);
 	}
 	sodium_memzero(&cur, sizeof(cur));
 	close(lock);   /* releases the flock */

@@ -30,9 +30,9 @@ struct rfs_kdf {
 };
 
 /* Production default: crypto_pwhash OPSLIMIT/MEMLIMIT_MODERATE. */
-void rfs_kdf_default(struct rfs_kdf *kdf);
+void rfs_keyslot_kdf_default(struct rfs_kdf *kdf);
 /* Clearly insecure minimum, for tests only (recfs init --insecure-fast-kdf). */
-void rfs_kdf_insecure_fast(struct rfs_kdf *kdf);
+void rfs_keyslot_kdf_insecure_fast(struct rfs_kdf *kdf);
 
 struct rfs_keyslot {
 	int in_use;
@@ -50,35 +50,35 @@ struct rfs_conf {
 	unsigned chunk_blocks;           /* history chunk = chunk_blocks ciphertext blocks (15) */
 	uint8_t vault_id[16];            /* random, names this vault */
 	/* "mac" line: one tag per setting (cipher, block-size, chunk-blocks,
-	** vault-id) under the conf_mac subkey; see rfs_conf_seal. */
+	** vault-id) under the conf_mac subkey; see rfs_keyslot_conf_seal. */
 	uint8_t tags[4][RFS_CONF_TAG_SIZE];
 	struct rfs_keyslot slots[RFS_MAX_KEYSLOTS];
 };
 
 /* Fill c for a new vault with fresh vault_id and no slots. */
-void rfs_conf_init(struct rfs_conf *c);
+void rfs_keyslot_conf_init(struct rfs_conf *c);
 
 /* Parse path. Returns 0, -ENOENT (no such file), -EPERM (no permission to
 ** read it), -EPROTONOSUPPORT (format version newer/older/unknown: err says
 ** which), -EINVAL (malformed, not a regular file, too large: err says why). */
-int rfs_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz);
+int rfs_keyslot_conf_read(const char *path, struct rfs_conf *c, char *err, size_t errsz);
 
 /* Compute the settings' tags (the "mac" line) under conf_key, the conf_mac
-** subkey (docs/FORMAT.md section 2). Call before rfs_conf_write on a new vault. */
-void rfs_conf_seal(struct rfs_conf *c, const uint8_t conf_key[32]);
+** subkey (docs/FORMAT.md section 2). Call before rfs_keyslot_conf_write on a new vault. */
+void rfs_keyslot_conf_seal(struct rfs_conf *c, const uint8_t conf_key[32]);
 
 /* Check every setting's tag under conf_key. 0, or -EBADMSG with *bad set to
 ** the name of the first setting that does not authenticate. */
-int rfs_conf_authenticate(const struct rfs_conf *c, const uint8_t conf_key[32], const char **bad);
+int rfs_keyslot_conf_authenticate(const struct rfs_conf *c, const uint8_t conf_key[32], const char **bad);
 
 /* Write atomically (temp file, fsync, rename, fsync dir), mode 0600. 0 or -errno. */
-int rfs_conf_write(const char *path, const struct rfs_conf *c);
+int rfs_keyslot_conf_write(const char *path, const struct rfs_conf *c);
 
 /* Replace keyslot slot of the recfs.conf at path with now, under a lock on
 ** its folder, provided it still holds was (what the caller unlocked and
 ** changed): 0, -ESTALE when another writer changed that slot meanwhile
 ** (nothing written), or -errno. */
-int rfs_conf_replace_slot(const char *path, int slot, const struct rfs_keyslot *was,
+int rfs_keyslot_conf_replace_slot(const char *path, int slot, const struct rfs_keyslot *was,
                           const struct rfs_keyslot *now);
 
 /* Wrap master into a free slot. Returns the slot index, -ENOSPC if full, -ENOMEM. */

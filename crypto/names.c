@@ -200,7 +200,7 @@ static int meta_open(uint8_t *out, const uint8_t *ct, size_t ct_len, const uint8
 	return rfs_seal_open(out, ct, ct_len, ad, adlen, k->meta);
 }
 
-int rfs_target_seal(char *out, size_t outsz, const char *target, const struct rfs_keys *k)
+int rfs_name_target_seal(char *out, size_t outsz, const char *target, const struct rfs_keys *k)
 {
 	uint8_t sealed[TARGET_SEALED_MAX];
 	size_t len = strnlen(target, TARGET_TEXT_MAX + 1);
@@ -215,7 +215,7 @@ int rfs_target_seal(char *out, size_t outsz, const char *target, const struct rf
 	return (int)rfs_b64_encode(out, sealed, len + AEAD_OVERHEAD);
 }
 
-int rfs_target_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k)
+int rfs_name_target_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k)
 {
 	uint8_t sealed[TARGET_SEALED_MAX];
 	long n = decode_sealed(sealed, sizeof(sealed), text, AEAD_OVERHEAD, outsz);
@@ -234,7 +234,7 @@ int rfs_target_open(char *out, size_t outsz, const char *text, const struct rfs_
 	return (int)len;
 }
 
-int rfs_xattr_name_seal(char *out, size_t outsz, const char *name, const struct rfs_keys *k)
+int rfs_name_xattr_seal(char *out, size_t outsz, const char *name, const struct rfs_keys *k)
 {
 	int n = seal_name(out, outsz, name, xattr_dirid, k, NAME_XATTR);
 
@@ -246,7 +246,7 @@ int rfs_xattr_name_seal(char *out, size_t outsz, const char *name, const struct 
 	return n;
 }
 
-int rfs_xattr_name_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k)
+int rfs_name_xattr_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k)
 {
 	return open_name(out, outsz, text, xattr_dirid, k, NAME_XATTR);
 }
@@ -269,7 +269,7 @@ static size_t xattr_ad(uint8_t *ad, size_t adsz, const uint8_t owner[RFS_XATTR_O
 
 #define XATTR_AD_MAX (sizeof(xattr_ad_prefix) - 1 + RFS_XATTR_OWNER_SIZE + RFS_ENC_NAME_MAX + 1)
 
-int rfs_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len,
+int rfs_name_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len,
                          const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
                          const struct rfs_keys *k)
 {
@@ -282,7 +282,7 @@ int rfs_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len,
 	return 0;
 }
 
-int rfs_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len,
+int rfs_name_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len,
                          const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
                          const struct rfs_keys *k)
 {

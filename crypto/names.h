@@ -56,22 +56,22 @@ bool rfs_name_is_long(const char *backing);
 
 /* Symlink targets (1..4095 bytes). seal returns text length or -ENAMETOOLONG;
 ** out holds rfs_b64_len(len + 40) + 1. open returns clear length or -EIO. */
-int rfs_target_seal(char *out, size_t outsz, const char *target, const struct rfs_keys *k);
-int rfs_target_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k);
+int rfs_name_target_seal(char *out, size_t outsz, const char *target, const struct rfs_keys *k);
+int rfs_name_target_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k);
 
 /* xattr names without the "user." prefix. Same return conventions as names. */
-int rfs_xattr_name_seal(char *out, size_t outsz, const char *name, const struct rfs_keys *k);
-int rfs_xattr_name_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k);
+int rfs_name_xattr_seal(char *out, size_t outsz, const char *name, const struct rfs_keys *k);
+int rfs_name_xattr_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k);
 
 /* xattr values: out holds len + 40. The AD binds the value to its owner (a
 ** file's 16-byte file id, or a folder's dirid) and to its sealed name (without
 ** "user."), so it cannot be moved to another file or attribute.
 ** seal: 0 or -ERANGE (name too long); open: 0 or -EIO. */
 #define RFS_XATTR_OWNER_SIZE 16
-int rfs_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len,
+int rfs_name_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len,
                          const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
                          const struct rfs_keys *k);
-int rfs_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len,
+int rfs_name_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len,
                          const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
                          const struct rfs_keys *k);
 

@@ -1,6 +1,6 @@
 /*
 ** random: randombytes_buf behind rfs_random_bytes (see random.h).
-** Must never: be called before rfs_crypto_init.
+** Must never: be called before rfs_secmem_init.
 */
 #include "crypto/random.h"
 

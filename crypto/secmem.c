@@ -26,7 +26,7 @@ union pool_slot {
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static union pool_slot *pool_free_list;
 
-int rfs_crypto_init(void)
+int rfs_secmem_init(void)
 {
 	struct rlimit no_core = { 0, 0 };
 
@@ -53,7 +53,7 @@ static int pool_grow(void)
 	return 0;
 }
 
-uint8_t *rfs_key_alloc(void)
+uint8_t *rfs_secmem_key_alloc(void)
 {
 	union pool_slot *slot = NULL;
 
@@ -69,7 +69,7 @@ uint8_t *rfs_key_alloc(void)
 	return slot->key;
 }
 
-void rfs_key_free(uint8_t *key)
+void rfs_secmem_key_free(uint8_t *key)
 {
 	union pool_slot *slot = (union pool_slot *)(void *)key;
 

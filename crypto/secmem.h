@@ -18,13 +18,13 @@
 #define RFS_KEY_SIZE 32
 
 /* Initialise libsodium and disable core dumps. Returns 0 or -errno. Call once. */
-int rfs_crypto_init(void);
+int rfs_secmem_init(void);
 
 /* A wiped 32-byte slot, or NULL when memory is exhausted. */
-uint8_t *rfs_key_alloc(void);
+uint8_t *rfs_secmem_key_alloc(void);
 
 /* Wipe and return a slot to the pool. NULL is allowed. */
-void rfs_key_free(uint8_t *key);
+void rfs_secmem_key_free(uint8_t *key);
 
 /* len bytes of locked, guarded memory (sodium_malloc), or NULL. */
 void *rfs_secmem_alloc(size_t len);

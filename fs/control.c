@@ -694,17 +694,17 @@ static int simple_call(const char *vault_path, int pass_fd, const char *verb, co
 	return rc;
 }
 
-int rfs_remote_ping(const char *vault_path)
+int rfs_control_ping(const char *vault_path)
 {
 	return simple_call(vault_path, -1, "ping", NULL, NULL);
 }
 
-int rfs_remote_flush(const char *vault_path)
+int rfs_control_flush(const char *vault_path)
 {
 	return simple_call(vault_path, -1, "flush", NULL, NULL);
 }
 
-int rfs_remote_attribute(const char *vault_path, const char *login, const char *full_name,
+int rfs_control_attribute(const char *vault_path, const char *login, const char *full_name,
                          const char *host, int64_t when)
 {
 	char num[32];
@@ -720,7 +720,7 @@ int rfs_remote_attribute(const char *vault_path, const char *login, const char *
 	return rc;
 }
 
-int rfs_remote_daemon_log(const char *vault_path, FILE *out)
+int rfs_control_daemon_log(const char *vault_path, FILE *out)
 {
 	struct call k;
 	int rc = call_start(&k, vault_path, -1, "daemonlog", (const char *)NULL);
@@ -734,7 +734,7 @@ int rfs_remote_daemon_log(const char *vault_path, FILE *out)
 	return rc;
 }
 
-int rfs_remote_gc(const char *vault_path)
+int rfs_control_gc(const char *vault_path)
 {
 	return simple_call(vault_path, -1, "gc", NULL, NULL);
 }
@@ -760,7 +760,7 @@ static int copy_out(int from, int out)
 	return 0;
 }
 
-int rfs_remote_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd)
+int rfs_control_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd)
 {
 	struct stat st;
 	int mem, rc;
@@ -779,7 +779,7 @@ int rfs_remote_read(const char *vault_path, const char *rev, const char *clear_p
 	return rc;
 }
 
-int rfs_remote_restore(const char *vault_path, const char *rev, const char *source,
+int rfs_control_restore(const char *vault_path, const char *rev, const char *source,
                        const char *target, mode_t mode, uid_t uid, gid_t gid)
 {
 	char m[16], u[16], g[16];
@@ -797,7 +797,7 @@ int rfs_remote_restore(const char *vault_path, const char *rev, const char *sour
 	return rc;
 }
 
-int rfs_remote_log(const char *vault_path, const char *clear_path, size_t limit,
+int rfs_control_log(const char *vault_path, const char *clear_path, size_t limit,
                    rfs_version_cb cb, void *arg)
 {
 	struct call k;
@@ -818,7 +818,7 @@ int rfs_remote_log(const char *vault_path, const char *clear_path, size_t limit,
 	return rc;
 }
 
-int rfs_remote_resolve(const char *vault_path, const char *rev_or_date,
+int rfs_control_resolve(const char *vault_path, const char *rev_or_date,
                        char rev[RFS_REV_HEX + 1])
 {
 	struct call k;
@@ -848,7 +848,7 @@ static const char *keep_str(char *keep, size_t cap, size_t *used, const char *s)
 	return dst;
 }
 
-int rfs_remote_stat(const char *vault_path, const char *rev, const char *clear_path,
+int rfs_control_stat(const char *vault_path, const char *rev, const char *clear_path,
                     struct rfs_version *out)
 {
 	static char keep[MAX_REQUEST];
@@ -877,7 +877,7 @@ int rfs_remote_stat(const char *vault_path, const char *rev, const char *clear_p
 	return rc;
 }
 
-int rfs_remote_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res)
+int rfs_control_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res)
 {
 	struct call k;
 	int rc = call_start(&k, vault_path, -1, "verify", (const char *)NULL);

@@ -36,26 +36,26 @@ void rfs_control_stop(struct rfs_control *c);
 
 /* 0 when a daemon answers on vault_path's control socket, else -errno
 ** (-ECONNREFUSED / -ENOENT: not mounted). */
-int rfs_remote_ping(const char *vault_path);
-int rfs_remote_flush(const char *vault_path);
-int rfs_remote_log(const char *vault_path, const char *clear_path, size_t limit,
+int rfs_control_ping(const char *vault_path);
+int rfs_control_flush(const char *vault_path);
+int rfs_control_log(const char *vault_path, const char *clear_path, size_t limit,
                    rfs_version_cb cb, void *arg);
-int rfs_remote_resolve(const char *vault_path, const char *rev_or_date,
+int rfs_control_resolve(const char *vault_path, const char *rev_or_date,
                        char rev[RFS_REV_HEX + 1]);
 /* out's strings point into a static buffer valid until the next call. */
-int rfs_remote_stat(const char *vault_path, const char *rev, const char *clear_path,
+int rfs_control_stat(const char *vault_path, const char *rev, const char *clear_path,
                     struct rfs_version *out);
-int rfs_remote_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd);
+int rfs_control_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd);
 /* Ask the daemon to restore (see rfs_live_restore in fs/live_restore.h). */
-int rfs_remote_restore(const char *vault_path, const char *rev, const char *source,
+int rfs_control_restore(const char *vault_path, const char *rev, const char *source,
                        const char *target, mode_t mode, uid_t uid, gid_t gid);
-int rfs_remote_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res);
-int rfs_remote_gc(const char *vault_path);
+int rfs_control_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res);
+int rfs_control_gc(const char *vault_path);
 /* The daemon's recent log lines (fs/log.h), oldest first, one per line to out. */
-int rfs_remote_daemon_log(const char *vault_path, FILE *out);
+int rfs_control_daemon_log(const char *vault_path, FILE *out);
 /* recfs demo only (the daemon refuses it otherwise): saves from now on are
 ** attributed to that person, at time when (0: the real clock). */
-int rfs_remote_attribute(const char *vault_path, const char *login, const char *full_name,
+int rfs_control_attribute(const char *vault_path, const char *login, const char *full_name,
                          const char *host, int64_t when);
 
 #endif

@@ -74,7 +74,7 @@ char *rfs_escape(char *out, size_t outsz, const char *in)
 	return out;
 }
 
-const char *rfs_esc(const char *in)
+const char *rfs_escape_line(const char *in)
 {
 	static char bufs[8][4 * PATH_MAX + 1];
 	static unsigned next;

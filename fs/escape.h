@@ -19,6 +19,6 @@ char *rfs_escape(char *out, size_t outsz, const char *in);
 
 /* rfs_escape into one of eight static buffers of 4 * PATH_MAX + 1 bytes:
 ** for a few arguments of one printf. Not thread-safe (commands only). */
-const char *rfs_esc(const char *in);
+const char *rfs_escape_line(const char *in);
 
 #endif

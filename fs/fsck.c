@@ -31,7 +31,7 @@ struct walk {
 
 static void problem(struct walk *w, const char *path, const char *what)
 {
-	fprintf(w->report, "corrupt: /%s: %s\n", rfs_esc(path), what);
+	fprintf(w->report, "corrupt: /%s: %s\n", rfs_escape_line(path), what);
 	w->res->bad++;
 }
 
@@ -53,7 +53,7 @@ static int read_small(int dirfd, const char *name, void *buf, size_t cap, size_t
 static void check_file(struct walk *w, int dirfd, const char *backing, const char *path)
 {
 	int fd = openat(dirfd, backing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	uint8_t *key = rfs_key_alloc();
+	uint8_t *key = rfs_secmem_key_alloc();
 	struct rfs_cfile cf = { .fd = fd };
 	const char *why = NULL;
 	uint64_t bad = 0;
@@ -84,7 +84,7 @@ static void check_file(struct walk *w, int dirfd, const char *backing, const cha
 	}
 	w->res->blocks += cf.size ? (cf.size - 1) / RFS_BLOCK_SIZE + 1 : 0;
 out:
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	if (fd >= 0)
 		close(fd);
 }
@@ -110,7 +110,7 @@ static void check_xattrs(struct walk *w, int dirfd, const char *backing, const c
 
 		if (strncmp(q, "user.", 5) != 0)
 			continue;
-		if (rfs_xattr_name_open(clear, sizeof(clear), q + 5, w->v->keys) < 0) {
+		if (rfs_name_xattr_open(clear, sizeof(clear), q + 5, w->v->keys) < 0) {
 			problem(w, path, "an extended attribute name does not authenticate");
 			continue;
 		}
@@ -120,7 +120,7 @@ static void check_xattrs(struct walk *w, int dirfd, const char *backing, const c
 		if (ct && plain)
 			len = lgetxattr(p, q, ct, (size_t)len);
 		if (!ct || !plain || len < (ssize_t)RFS_BLOCK_OVERHEAD || !have_owner ||
-		    rfs_xattr_value_open(plain, ct, (size_t)len, owner, q + 5, w->v->keys) < 0) {
+		    rfs_name_xattr_value_open(plain, ct, (size_t)len, owner, q + 5, w->v->keys) < 0) {
 			char shown[4 * sizeof(clear)];
 
 			snprintf(what, sizeof(what), "extended attribute user.%.200s: value does not "
@@ -163,7 +163,7 @@ static void check_entry(struct walk *w, int dirfd, const uint8_t *dirid, const c
 		w->res->symlinks++;
 		if (n >= 0)
 			text[n] = '\0';
-		if (n < 0 || rfs_target_open(target, sizeof(target), text, w->v->keys) < 0)
+		if (n < 0 || rfs_name_target_open(target, sizeof(target), text, w->v->keys) < 0)
 			problem(w, path, "symbolic link target does not authenticate");
 		return;
 	} else if (S_ISDIR(st.st_mode)) {

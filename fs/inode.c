@@ -29,7 +29,7 @@ static void inode_init_locks(struct rfs_inode *in)
 	pthread_rwlock_init(&in->content, NULL);
 }
 
-int rfs_itable_init(struct rfs_itable *t, int root_fd)
+int rfs_inode_table_init(struct rfs_itable *t, int root_fd)
 {
 	struct rlimit rl;
 	struct stat st;
@@ -62,7 +62,7 @@ static void inode_free(struct rfs_inode *in)
 {
 	if (in->cached_fd >= 0)
 		close(in->cached_fd);
-	rfs_key_free(in->key);
+	rfs_secmem_key_free(in->key);
 	free(in->name);
 	free(in->backing);
 	pthread_mutex_destroy(&in->mu);
@@ -70,7 +70,7 @@ static void inode_free(struct rfs_inode *in)
 	free(in);
 }
 
-void rfs_itable_destroy(struct rfs_itable *t)
+void rfs_inode_table_destroy(struct rfs_itable *t)
 {
 	size_t i;
 
@@ -84,7 +84,7 @@ void rfs_itable_destroy(struct rfs_itable *t)
 	}
 	free(t->buckets);
 	close(t->root.cached_fd);
-	rfs_key_free(t->root.key);
+	rfs_secmem_key_free(t->root.key);
 	free(t->root.name);
 	free(t->root.backing);
 	pthread_mutex_destroy(&t->root.mu);
@@ -359,7 +359,7 @@ void rfs_inode_names_unlock(struct rfs_itable *t)
 	pthread_rwlock_unlock(&t->names);
 }
 
-size_t rfs_itable_cached_fds(struct rfs_itable *t)
+size_t rfs_inode_table_cached_fds(struct rfs_itable *t)
 {
 	size_t n;
 

@@ -78,8 +78,8 @@ struct rfs_itable {
 };
 
 /* root_fd: O_PATH descriptor of live/ (taken over). 0 or -errno. */
-int rfs_itable_init(struct rfs_itable *t, int root_fd);
-void rfs_itable_destroy(struct rfs_itable *t);
+int rfs_inode_table_init(struct rfs_itable *t, int root_fd);
+void rfs_inode_table_destroy(struct rfs_itable *t);
 
 /* A descriptor (O_PATH | O_NOFOLLOW) of in's backing file, the caller's to use
 ** until rfs_inode_put_fd(t, in): cached, or opened again through the parent's
@@ -103,7 +103,7 @@ void rfs_inode_names_lock(struct rfs_itable *t);
 void rfs_inode_names_unlock(struct rfs_itable *t);
 
 /* Descriptors the cache holds now (used or not). */
-size_t rfs_itable_cached_fds(struct rfs_itable *t);
+size_t rfs_inode_table_cached_fds(struct rfs_itable *t);
 
 static inline struct rfs_inode *rfs_inode_of(struct rfs_itable *t, fuse_ino_t ino)
 {

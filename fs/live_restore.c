@@ -150,7 +150,7 @@ static void copy_xattrs(int from, int to)
 static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const struct stat *st,
                         int src, uint64_t size)
 {
-	uint8_t *key = rfs_key_alloc(), *buf = malloc(1u << 20);
+	uint8_t *key = rfs_secmem_key_alloc(), *buf = malloc(1u << 20);
 	struct rfs_cfile cf = { .key = key };
 	const char *why = NULL;
 	int old = openat(dirfd, backing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -194,7 +194,7 @@ static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const
 		close(old);
 	if (rc < 0 && fd >= 0)
 		close(fd);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	free(buf);
 	return rc < 0 ? rc : fd;
 }
@@ -332,7 +332,7 @@ int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, siz
 	if (rc == 0 && !S_ISREG(st.st_mode))
 		rc = -EINVAL;
 	if (rc == 0) {
-		uint8_t *key = rfs_key_alloc();
+		uint8_t *key = rfs_secmem_key_alloc();
 		struct rfs_cfile cf = { .key = key };
 		const char *why;
 
@@ -357,7 +357,7 @@ int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, siz
 			buf[n] = '\0';
 		if (cf.fd >= 0)
 			close(cf.fd);
-		rfs_key_free(key);
+		rfs_secmem_key_free(key);
 	}
 	if (w)
 		walk_end(fs, w);

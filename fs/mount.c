@@ -215,7 +215,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 		v->live_fd = fd;
 		opts.read_only = true;
 	}
-	rc = rfs_fs_init(&fs, v, opts.read_only);
+	rc = rfs_ops_init(&fs, v, opts.read_only);
 	if (rc < 0) {
 		snprintf(err, errsz, "%s: cannot open live/: %s", v->path, strerror(-rc));
 		goto out;
@@ -309,7 +309,7 @@ out:
 	rfs_history_close(history);
 	fuse_opt_free_args(&args);
 	if (fs_ready)
-		rfs_fs_destroy(&fs);
+		rfs_ops_destroy(&fs);
 	if (opts.snapshot_dir)
 		(void)nftw(opts.snapshot_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	report_start(report_fd, rc, err);

@@ -121,7 +121,7 @@ static int symlink_len(struct rfs_fs *fs, int dirfd, const char *path, size_t *l
 	if (n < 0)
 		return -errno;
 	text[n] = '\0';
-	rc = rfs_target_open(clear, sizeof(clear), text, fs->v->keys);
+	rc = rfs_name_target_open(clear, sizeof(clear), text, fs->v->keys);
 	if (rc < 0)
 		return -EIO;
 	*len = (size_t)rc;
@@ -329,7 +329,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 }
 
-int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
+int rfs_ops_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 {
 	int root = openat(v->live_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int rc;
@@ -337,7 +337,7 @@ int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 	memset(fs, 0, sizeof(*fs));
 	if (root < 0)
 		return -errno;
-	rc = rfs_itable_init(&fs->it, root);
+	rc = rfs_inode_table_init(&fs->it, root);
 	if (rc < 0) {
 		close(root);
 		return rc;
@@ -349,9 +349,9 @@ int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 	return 0;
 }
 
-void rfs_fs_destroy(struct rfs_fs *fs)
+void rfs_ops_destroy(struct rfs_fs *fs)
 {
-	rfs_itable_destroy(&fs->it);
+	rfs_inode_table_destroy(&fs->it);
 }
 
 const struct fuse_lowlevel_ops rfs_ops = {

@@ -35,8 +35,8 @@ struct rfs_fs {
 extern const struct fuse_lowlevel_ops rfs_ops;
 
 /* Prepare the file system state for v (borrowed). 0 or -errno. */
-int rfs_fs_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only);
-void rfs_fs_destroy(struct rfs_fs *fs);
+int rfs_ops_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only);
+void rfs_ops_destroy(struct rfs_fs *fs);
 
 /* The vault's author names: lines "LOGIN Full Name" (# comments allowed). */
 #define RFS_AUTHORS_PATH ".recfs/authors"

@@ -181,7 +181,7 @@ void rfs_ops_attr_readlink(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	text[n] = '\0';
-	if (rfs_target_open(clear, sizeof(clear), text, fs->v->keys) < 0) {
+	if (rfs_name_target_open(clear, sizeof(clear), text, fs->v->keys) < 0) {
 		rfs_ops_log_inode(fs, in, "symbolic link target does not authenticate");
 		fuse_reply_err(req, EIO);
 		return;

@@ -63,7 +63,7 @@ void rfs_ops_dir_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, co
 	struct rfs_inode *dir = NULL;
 	struct rfs_sealed_name sn;
 	char text[PATH_MAX];
-	int rc = rfs_target_seal(text, sizeof(text), link, fs->v->keys);
+	int rc = rfs_name_target_seal(text, sizeof(text), link, fs->v->keys);
 
 	if (rc >= 0)
 		rc = rfs_ops_prepare_name(fs, req, parent, name, &dir, &sn);

@@ -77,7 +77,7 @@ int rfs_ops_file_load(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 	pthread_mutex_lock(&in->mu);
 	if (!in->key) {
 		const char *why = NULL;
-		uint8_t *key = rfs_key_alloc();
+		uint8_t *key = rfs_secmem_key_alloc();
 
 		if (!key) {
 			rc = -ENOMEM;
@@ -88,7 +88,7 @@ int rfs_ops_file_load(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 			else if (rc == 0)
 				in->key = key;
 			if (in->key != key)
-				rfs_key_free(key);    /* failed, or 0 bytes read-only: no key yet */
+				rfs_secmem_key_free(key);    /* failed, or 0 bytes read-only: no key yet */
 		}
 		if (rc < 0 && why)
 			rfs_ops_log_inode(fs, in, why);
@@ -138,7 +138,7 @@ static int reset_damaged(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 	have = in->key != NULL;
 	if (have)
 		rfs_save_before_write(fs, in);
-	else if (!(key = rfs_key_alloc())) {
+	else if (!(key = rfs_secmem_key_alloc())) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -162,7 +162,7 @@ static int reset_damaged(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 out:
 	pthread_mutex_unlock(&in->mu);
 	pthread_rwlock_unlock(&in->content);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	return rc;
 }
 
@@ -301,7 +301,7 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	struct rfs_inode *dir = NULL, *in = NULL;
 	struct rfs_sealed_name sn;
 	struct fuse_entry_param e;
-	uint8_t *key = rfs_key_alloc();
+	uint8_t *key = rfs_secmem_key_alloc();
 	uint8_t file_id[RFS_FILE_ID_SIZE];
 	int fd = -1;
 	int rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
@@ -330,7 +330,7 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		if (rc < 0)
 			rfs_inode_forget(&fs->it, in, 1);
 	}
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	if (rc < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -356,9 +356,9 @@ void rfs_ops_file_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 		return;
 	}
 	/* mknod(S_IFREG) is a create that leaves no file open. */
-	key = rfs_key_alloc();
+	key = rfs_secmem_key_alloc();
 	rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	rfs_ops_finish_new_entry(req, fs, dir, name, &sn, rc, true, file_id, fd);
 	if (fd >= 0)
 		close(fd);

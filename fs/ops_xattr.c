@@ -24,7 +24,7 @@ static int xattr_backing(struct rfs_fs *fs, const char *name, char *out, size_t 
 	if (strncmp(name, XATTR_USER, XATTR_USER_LEN) != 0 || !name[XATTR_USER_LEN])
 		return -EOPNOTSUPP;
 	memcpy(out, XATTR_USER, XATTR_USER_LEN);
-	rc = rfs_xattr_name_seal(out + XATTR_USER_LEN, outsz - XATTR_USER_LEN, name + XATTR_USER_LEN,
+	rc = rfs_name_xattr_seal(out + XATTR_USER_LEN, outsz - XATTR_USER_LEN, name + XATTR_USER_LEN,
 	                         fs->v->keys);
 	if (rc < 0)
 		return rc == -ENAMETOOLONG ? -ERANGE : rc;
@@ -59,7 +59,7 @@ void rfs_ops_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const c
 		proc_path(p, fd);
 		rc = -rfs_xattr_owner_of(p, in->type == S_IFDIR, owner);
 		if (rc == 0)
-			rc = -rfs_xattr_value_seal(ct, (const uint8_t *)value, size, owner,
+			rc = -rfs_name_xattr_value_seal(ct, (const uint8_t *)value, size, owner,
 			                           bname + XATTR_USER_LEN, fs->v->keys);
 		if (rc == 0)
 			rc = setxattr(p, bname, ct, size + RFS_BLOCK_OVERHEAD, flags) == 0 ? 0 : errno;
@@ -102,7 +102,7 @@ void rfs_ops_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
 	}
 	n = getxattr(p, bname, ct, (size_t)n);
 	if (n < (ssize_t)RFS_BLOCK_OVERHEAD || rfs_xattr_owner_of(p, in->type == S_IFDIR, owner) < 0 ||
-	    rfs_xattr_value_open(plain, ct, (size_t)n, owner, bname + XATTR_USER_LEN, fs->v->keys) < 0) {
+	    rfs_name_xattr_value_open(plain, ct, (size_t)n, owner, bname + XATTR_USER_LEN, fs->v->keys) < 0) {
 		rfs_ops_log_inode(fs, in, "an extended attribute does not authenticate");
 		rc = -EIO;
 		goto out;
@@ -161,7 +161,7 @@ void rfs_ops_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 		if (strncmp(q, XATTR_USER, XATTR_USER_LEN) != 0)
 			continue;
-		len = rfs_xattr_name_open(clear, sizeof(clear), q + XATTR_USER_LEN, fs->v->keys);
+		len = rfs_name_xattr_open(clear, sizeof(clear), q + XATTR_USER_LEN, fs->v->keys);
 		if (len < 0)
 			continue;
 		/* A clear name is never longer than its sealed form. */

@@ -54,13 +54,13 @@ static int make_vault_tree(int dfd, const char *pass, size_t passlen, const stru
 	if (!master)
 		return -ENOMEM;
 	rfs_random_bytes(master, RFS_MASTER_KEY_SIZE);
-	rfs_conf_init(&conf);
+	rfs_keyslot_conf_init(&conf);
 	rc = rfs_keyslot_add(&conf, label, master, pass, passlen, kdf);
 	if (rc >= 0) {
 		struct rfs_keys *keys = rfs_keys_derive(master);
 
 		if (keys)
-			rfs_conf_seal(&conf, keys->conf);
+			rfs_keyslot_conf_seal(&conf, keys->conf);
 		else
 			rc = -ENOMEM;
 		rfs_keys_free(keys);
@@ -87,7 +87,7 @@ static int make_vault_tree(int dfd, const char *pass, size_t passlen, const stru
 		char conf_path[64];
 
 		snprintf(conf_path, sizeof(conf_path), "/proc/self/fd/%d/%s", dfd, RFS_CONF_NAME);
-		rc = rfs_conf_write(conf_path, &conf);
+		rc = rfs_keyslot_conf_write(conf_path, &conf);
 	}
 	if (rc == 0 && (fsync(keys_fd) != 0 || fsync(live_fd) != 0 || fsync(dfd) != 0))
 		rc = -errno;
@@ -186,7 +186,7 @@ int rfs_vault_read_conf(const char *path, struct rfs_conf *conf, char *err, size
 		snprintf(err, errsz, "%s: path too long", path);
 		return -ENAMETOOLONG;
 	}
-	rc = rfs_conf_read(conf_path, conf, err, errsz);
+	rc = rfs_keyslot_conf_read(conf_path, conf, err, errsz);
 	if (rc == -EPERM) {
 		char why[384];
 
@@ -326,7 +326,7 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 		/* Every setting that changes how bytes are read must be the one recfs wrote. */
 		const char *bad = "?";
 
-		if (rfs_conf_authenticate(&v->conf, v->keys->conf, &bad) != 0) {
+		if (rfs_keyslot_conf_authenticate(&v->conf, v->keys->conf, &bad) != 0) {
 			snprintf(err, errsz, "%s/%s has been changed (setting %s does not authenticate); "
 			         "restore it from a backup", v->path, RFS_CONF_NAME, bad);
 			rc = -EBADMSG;

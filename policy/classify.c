@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-uint32_t rfs_utf8_next(const char *s, size_t len, size_t *pos)
+uint32_t rfs_classify_utf8_next(const char *s, size_t len, size_t *pos)
 {
 	const unsigned char *u = (const unsigned char *)s + *pos;
 	size_t left = len - *pos;
@@ -50,19 +50,19 @@ invalid:
 	return 0x110000u + u[0];
 }
 
-size_t rfs_utf8_check(const char *s, size_t len)
+size_t rfs_classify_utf8_check(const char *s, size_t len)
 {
 	size_t pos = 0;
 
 	while (pos < len) {
 		size_t at = pos;
-		if (rfs_utf8_next(s, len, &pos) >= 0x110000u)
+		if (rfs_classify_utf8_next(s, len, &pos) >= 0x110000u)
 			return at;
 	}
 	return len;
 }
 
-void rfs_pattern_free(struct rfs_pattern *pattern)
+void rfs_classify_pattern_free(struct rfs_pattern *pattern)
 {
 	if (!pattern)
 		return;
@@ -110,7 +110,7 @@ static int compile_segment(const char *text, size_t start, size_t end,
 		return -ENOMEM;
 	seg->len = 0;
 	for (size_t pos = start; pos < end;) {
-		uint32_t c = rfs_utf8_next(text, end, &pos);
+		uint32_t c = rfs_classify_utf8_next(text, end, &pos);
 		if (c == '*' || c == '?') {
 			c = c == '*' ? RFS_PATTERN_STAR : RFS_PATTERN_ANY;
 			literal = false;
@@ -126,7 +126,7 @@ static int compile_segment(const char *text, size_t start, size_t end,
 	return 0;
 }
 
-int rfs_pattern_compile(const char *text, size_t len, struct rfs_pattern **out,
+int rfs_classify_pattern_compile(const char *text, size_t len, struct rfs_pattern **out,
                         size_t *error_at, const char **error)
 {
 	struct rfs_pattern *p = calloc(1, sizeof(*p));
@@ -140,7 +140,7 @@ int rfs_pattern_compile(const char *text, size_t len, struct rfs_pattern **out,
 	p->segments = calloc(levels, sizeof(*p->segments));
 	p->text = malloc(len + 1);
 	if (!p->segments || !p->text) {
-		rfs_pattern_free(p);
+		rfs_classify_pattern_free(p);
 		return -ENOMEM;
 	}
 	memcpy(p->text, text, len);
@@ -154,14 +154,14 @@ int rfs_pattern_compile(const char *text, size_t len, struct rfs_pattern **out,
 		start = end + 1;
 	}
 	if (rc != 0) {
-		rfs_pattern_free(p);
+		rfs_classify_pattern_free(p);
 		return rc;
 	}
 	*out = p;
 	return 0;
 }
 
-int rfs_pattern_cmp_specificity(const struct rfs_pattern *a, const struct rfs_pattern *b)
+int rfs_classify_pattern_cmp_specificity(const struct rfs_pattern *a, const struct rfs_pattern *b)
 {
 	if (a->literal_segments != b->literal_segments)
 		return a->literal_segments > b->literal_segments ? 1 : -1;
@@ -182,7 +182,7 @@ static bool segment_matches(const struct rfs_pattern_segment *seg, const char *n
 		return false;
 	while (ni < len) {
 		size_t next = ni;
-		uint32_t c = rfs_utf8_next(name, len, &next);
+		uint32_t c = rfs_classify_utf8_next(name, len, &next);
 		if (pi < seg->len && (p[pi] == RFS_PATTERN_ANY || p[pi] == c)) {
 			pi++;
 			ni = next;
@@ -191,7 +191,7 @@ static bool segment_matches(const struct rfs_pattern_segment *seg, const char *n
 			mark = ni;
 		} else if (star != SIZE_MAX) {
 			pi = star + 1;
-			rfs_utf8_next(name, len, &mark);  /* the star takes one more character */
+			rfs_classify_utf8_next(name, len, &mark);  /* the star takes one more character */
 			ni = mark;
 		} else {
 			return false;
@@ -254,7 +254,7 @@ static int segments_overlap(const struct rfs_pattern_segment *a,
 	return rc;
 }
 
-int rfs_pattern_overlap(const struct rfs_pattern *a, const struct rfs_pattern *b)
+int rfs_classify_pattern_overlap(const struct rfs_pattern *a, const struct rfs_pattern *b)
 {
 	size_t levels = a->segment_count < b->segment_count ? a->segment_count : b->segment_count;
 
@@ -305,7 +305,7 @@ static size_t matched_levels(const struct rfs_pattern *p, const char *path, size
 	return level;
 }
 
-int rfs_policy_classify(const struct rfs_policy *policy, const char *path, size_t len,
+int rfs_classify_path(const struct rfs_policy *policy, const char *path, size_t len,
                         struct rfs_classification *out)
 {
 	const struct rfs_pattern *best = NULL;
@@ -317,7 +317,7 @@ int rfs_policy_classify(const struct rfs_policy *policy, const char *path, size_
 	*out = (struct rfs_classification){ RFS_PLACE_UNCLASSIFIED, 0, 0 };
 	for (size_t c = 0; c < policy->class_count; c++) {
 		const struct rfs_pattern *p = policy->classes[c].pattern;
-		if (best && rfs_pattern_cmp_specificity(p, best) <= 0)
+		if (best && rfs_classify_pattern_cmp_specificity(p, best) <= 0)
 			continue;  /* cannot win: not worth matching */
 		size_t record_len = 0, levels = matched_levels(p, path, len, &record_len);
 		if (levels == SIZE_MAX)

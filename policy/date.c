@@ -18,7 +18,7 @@ static bool is_leap(int32_t y)
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-int rfs_days_in_month(int32_t year, int32_t month)
+int rfs_date_days_in_month(int32_t year, int32_t month)
 {
 	static const int8_t days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 
@@ -35,7 +35,7 @@ bool rfs_date_is_set(struct rfs_date d)
 bool rfs_date_valid(struct rfs_date d)
 {
 	return d.year >= 1 && d.year <= 9999 && d.month >= 1 && d.month <= 12 && d.day >= 1 &&
-	       d.day <= rfs_days_in_month(d.year, d.month);
+	       d.day <= rfs_date_days_in_month(d.year, d.month);
 }
 
 int rfs_date_cmp(struct rfs_date a, struct rfs_date b)
@@ -100,7 +100,7 @@ int rfs_date_add(struct rfs_date d, int64_t n, enum rfs_period_unit unit, struct
 	if (months < 12 || year > 9999)
 		return -ERANGE;
 	struct rfs_date r = { (int32_t)year, (int32_t)(months % 12) + 1, d.day };
-	int last = rfs_days_in_month(r.year, r.month);
+	int last = rfs_date_days_in_month(r.year, r.month);
 	if (r.day > last)
 		r.day = last;
 	*out = r;
@@ -175,12 +175,12 @@ int rfs_date_from_unix(int64_t unix_seconds, int32_t utc_offset, struct rfs_date
 	return rfs_date_from_days(floor_div(unix_seconds + utc_offset, 86400), out);
 }
 
-int rfs_timestamp_local_date(struct rfs_timestamp t, struct rfs_date *out)
+int rfs_date_timestamp_local_date(struct rfs_timestamp t, struct rfs_date *out)
 {
 	return rfs_date_from_unix(t.unix_seconds, t.utc_offset, out);
 }
 
-int rfs_timestamp_parse(const char *text, size_t len, struct rfs_timestamp *out)
+int rfs_date_timestamp_parse(const char *text, size_t len, struct rfs_timestamp *out)
 {
 	struct rfs_date d;
 	int32_t hh, mm, ss, oh = 0, om = 0, sign = 1;
@@ -209,7 +209,7 @@ int rfs_timestamp_parse(const char *text, size_t len, struct rfs_timestamp *out)
 	return 0;
 }
 
-int rfs_timestamp_format(struct rfs_timestamp t, char out[RFS_TIMESTAMP_TEXT_SIZE])
+int rfs_date_timestamp_format(struct rfs_timestamp t, char out[RFS_TIMESTAMP_TEXT_SIZE])
 {
 	struct rfs_date d;
 	int64_t days;
@@ -217,7 +217,7 @@ int rfs_timestamp_format(struct rfs_timestamp t, char out[RFS_TIMESTAMP_TEXT_SIZ
 
 	if (t.utc_offset % 60 != 0)
 		return -EINVAL;  /* ISO 8601 offsets are whole minutes */
-	rc = rfs_timestamp_local_date(t, &d);
+	rc = rfs_date_timestamp_local_date(t, &d);
 	if (rc != 0)
 		return rc;
 	rfs_date_to_days(d, &days);

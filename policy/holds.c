@@ -81,7 +81,7 @@ int rfs_holds_check(const struct rfs_hold *holds, size_t hold_count)
 	return 0;
 }
 
-int rfs_record_held_checked(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+int rfs_holds_record_held_checked(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                             const struct rfs_hold *holds, size_t hold_count, struct rfs_date day)
 {
 	for (size_t i = 0; i < hold_count; i++)
@@ -90,16 +90,16 @@ int rfs_record_held_checked(const struct rfs_policy *policy, const struct rfs_re
 	return -ENOENT;
 }
 
-int rfs_record_held(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+int rfs_holds_record_held(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                     const struct rfs_hold *holds, size_t hold_count, struct rfs_date day)
 {
 	if (check_record(policy, record) != 0 || !rfs_date_valid(day) || !record->path ||
 	    rfs_holds_check(holds, hold_count) != 0)
 		return -EINVAL;
-	return rfs_record_held_checked(policy, record, holds, hold_count, day);
+	return rfs_holds_record_held_checked(policy, record, holds, hold_count, day);
 }
 
-int rfs_record_locked(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+int rfs_holds_record_locked(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                       struct rfs_date day)
 {
 	int rc = check_record(policy, record);
@@ -117,7 +117,7 @@ int rfs_record_locked(const struct rfs_policy *policy, const struct rfs_record_f
 	return -EINVAL;
 }
 
-int rfs_record_trigger(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+int rfs_holds_record_trigger(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                        struct rfs_date *out)
 {
 	int rc = check_record(policy, record);
@@ -140,11 +140,11 @@ int rfs_record_trigger(const struct rfs_policy *policy, const struct rfs_record_
 	return 0;
 }
 
-int rfs_record_due(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+int rfs_holds_record_due(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                    struct rfs_date *out)
 {
 	struct rfs_date trigger, due;
-	int rc = rfs_record_trigger(policy, record, &trigger);
+	int rc = rfs_holds_record_trigger(policy, record, &trigger);
 
 	*out = RFS_DATE_NONE;
 	if (rc != 0 || !rfs_date_is_set(trigger))

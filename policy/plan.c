@@ -42,7 +42,7 @@ static int plan_record(const struct rfs_policy *policy, const struct rfs_record_
                        const struct rfs_hold *holds, size_t hold_count, struct rfs_date as_of,
                        struct rfs_plan_entry *e)
 {
-	int rc = rfs_record_due(policy, r, &e->due);
+	int rc = rfs_holds_record_due(policy, r, &e->due);
 
 	if (rc == 0 && !r->path)
 		return -EINVAL;
@@ -52,8 +52,8 @@ static int plan_record(const struct rfs_policy *policy, const struct rfs_record_
 		return rc;
 	if (rfs_date_cmp(e->due, as_of) > 0)
 		return 0;
-	rfs_record_trigger(policy, r, &e->trigger);
-	rc = rfs_record_held_checked(policy, r, holds, hold_count, as_of);
+	rfs_holds_record_trigger(policy, r, &e->trigger);
+	rc = rfs_holds_record_held_checked(policy, r, holds, hold_count, as_of);
 	if (rc >= 0) {
 		e->step = RFS_STEP_HELD;
 		e->hold = (size_t)rc;

@@ -46,7 +46,7 @@ bool rfs_date_is_set(struct rfs_date d);
 bool rfs_date_valid(struct rfs_date d);
 /* <0, 0, >0 like strcmp. "No date" sorts before every date. */
 int rfs_date_cmp(struct rfs_date a, struct rfs_date b);
-int rfs_days_in_month(int32_t year, int32_t month);
+int rfs_date_days_in_month(int32_t year, int32_t month);
 
 /* d plus n days, months or years (n may be negative). Months and years keep the day of the
 ** month and clamp it to the month's last day (31 Jan + 1 month = 28 or 29 Feb, 29 Feb + 1 year
@@ -68,13 +68,13 @@ int rfs_date_from_unix(int64_t unix_seconds, int32_t utc_offset, struct rfs_date
 
 /* Exactly "YYYY-MM-DDTHH:MM:SSZ" or "...SS+HH:MM" / "...SS-HH:MM"; no fractions, no leap
 ** second. Z is offset 0. -EINVAL. */
-int rfs_timestamp_parse(const char *text, size_t len, struct rfs_timestamp *out);
+int rfs_date_timestamp_parse(const char *text, size_t len, struct rfs_timestamp *out);
 /* Offset 0 is written "Z". out holds RFS_TIMESTAMP_TEXT_SIZE bytes. -EINVAL, -ERANGE. */
-int rfs_timestamp_format(struct rfs_timestamp t, char out[RFS_TIMESTAMP_TEXT_SIZE]);
+int rfs_date_timestamp_format(struct rfs_timestamp t, char out[RFS_TIMESTAMP_TEXT_SIZE]);
 /* The local day of t in its own offset. */
-int rfs_timestamp_local_date(struct rfs_timestamp t, struct rfs_date *out);
+int rfs_date_timestamp_local_date(struct rfs_timestamp t, struct rfs_date *out);
 
-/* ---- the policy (policy/parse.c) ------------------------------------------------------- */
+/* ---- the policy (policy/policy.c) ------------------------------------------------------- */
 
 enum rfs_action { RFS_ACTION_DESTROY, RFS_ACTION_REVIEW, RFS_ACTION_ARCHIVE };
 enum rfs_lock_rule { RFS_LOCK_NEVER, RFS_LOCK_WHEN_CLOSED, RFS_LOCK_ALWAYS };
@@ -148,7 +148,7 @@ void rfs_policy_free(struct rfs_policy *policy);
 /* The class called name, or NULL. */
 const struct rfs_policy_class *rfs_policy_find_class(const struct rfs_policy *policy,
                                                      const char *name);
-const char *rfs_role_name(enum rfs_role role);
+const char *rfs_policy_role_name(enum rfs_role role);
 
 /* ---- classification (policy/classify.c) ------------------------------------------------ */
 
@@ -167,7 +167,7 @@ struct rfs_classification {
 /* Classify a path relative to the mount's root: components joined by '/', no leading or
 ** trailing '/', no empty, "." or ".." component; "" is the root. -EINVAL for a malformed
 ** path. The most specific pattern wins (docs/POLICY.md, "Which class a path belongs to"). */
-int rfs_policy_classify(const struct rfs_policy *policy, const char *path, size_t len,
+int rfs_classify_path(const struct rfs_policy *policy, const char *path, size_t len,
                         struct rfs_classification *out);
 
 /* ---- holds, locks, due dates (policy/holds.c) ------------------------------------------ */
@@ -196,7 +196,7 @@ struct rfs_record_property {
 };
 
 struct rfs_record_facts {
-	const char *path;              /* the record's path, as rfs_policy_classify gave it */
+	const char *path;              /* the record's path, as rfs_classify_path gave it */
 	size_t class_index;
 	struct rfs_date created;
 	struct rfs_date modified;
@@ -210,21 +210,21 @@ struct rfs_record_facts {
 /* Index of the first hold that holds the record on day, or -ENOENT if none does. -EINVAL for
 ** an invalid day, malformed facts (bad class index, no path, an invalid date), or any malformed
 ** hold (an invalid date, half a creation range or one that ends before it starts, no class). */
-int rfs_record_held(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+int rfs_holds_record_held(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                     const struct rfs_hold *holds, size_t hold_count, struct rfs_date day);
 
 /* 1 if the record's class locks it on day (always; or when closed and closed on or before
-** day), 0 if not, -EINVAL for a bad class index or day. Holds are separate: rfs_record_held. */
-int rfs_record_locked(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+** day), 0 if not, -EINVAL for a bad class index or day. Holds are separate: rfs_holds_record_held. */
+int rfs_holds_record_locked(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                       struct rfs_date day);
 
 /* The trigger date of the record's rule, or RFS_DATE_NONE ("no trigger date"). */
-int rfs_record_trigger(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+int rfs_holds_record_trigger(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                        struct rfs_date *out);
 
 /* Due date = trigger + retain, or the review's extended_until when later. RFS_DATE_NONE when
 ** the trigger date is missing (never due). -ERANGE past 9999-12-31 (never due, too). */
-int rfs_record_due(const struct rfs_policy *policy, const struct rfs_record_facts *record,
+int rfs_holds_record_due(const struct rfs_policy *policy, const struct rfs_record_facts *record,
                    struct rfs_date *out);
 
 /* ---- the disposal plan (policy/plan.c) ------------------------------------------------- */

@@ -34,7 +34,7 @@ static void print_prefixed(const char *kind, const char *fmt, va_list ap)
 	/* One line, always: a path holding a newline or an escape sequence is
 	** shown escaped (fs/escape.h), never raw on the terminal. */
 	fprintf(stderr, "recfs: %s%s%s%s\n", cli_command, cli_command[0] ? ": " : "", kind,
-	        rfs_esc(line));
+	        rfs_escape_line(line));
 }
 
 void cli_error(const char *fmt, ...)
@@ -168,10 +168,10 @@ int cli_wait_child(pid_t pid)
 void cli_choose_kdf(bool insecure_fast, struct rfs_kdf *kdf)
 {
 	if (!insecure_fast) {
-		rfs_kdf_default(kdf);
+		rfs_keyslot_kdf_default(kdf);
 		return;
 	}
-	rfs_kdf_insecure_fast(kdf);
+	rfs_keyslot_kdf_insecure_fast(kdf);
 	cli_warn("--insecure-fast-kdf: this passphrase is cheap to guess; use it for tests only");
 }
 

@@ -91,7 +91,7 @@ static int write_save(const struct demo_save *save, void *ctx)
 	if (!path)
 		return -ENOMEM;
 	/* The demo's history tells a story: who saved each document, and when. */
-	rc = rfs_remote_attribute(paths->vault_abs, save->staff, save->staff_name,
+	rc = rfs_control_attribute(paths->vault_abs, save->staff, save->staff_name,
 	                          "northmoor-ws01", (int64_t)save->when);
 	if (rc == 0)
 		rc = make_parents(paths->mnt_abs, save->path);
@@ -120,7 +120,7 @@ static int attribute_to_self(const struct demo_paths *paths)
 	(void)gethostname(host, sizeof(host) - 1);
 	if (pw && pw->pw_gecos)
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(pw->pw_gecos, ","), pw->pw_gecos);
-	return rfs_remote_attribute(paths->vault_abs, pw ? pw->pw_name : "unknown", name, host, 0);
+	return rfs_control_attribute(paths->vault_abs, pw ? pw->pw_name : "unknown", name, host, 0);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)

@@ -90,12 +90,12 @@ static int diff_run(struct cli_ctx *ctx)
 		char *argv_cmp[] = { "cmp", "-s", a, b, NULL };
 		int same = cli_run(argv_cmp) == 0;
 		if (!same)
-			printf("Binary files %s at %.12s and %.12s differ\n", rfs_esc(x->clear), hex[0], hex[1]);
+			printf("Binary files %s at %.12s and %.12s differ\n", rfs_escape_line(x->clear), hex[0], hex[1]);
 		rc = same ? CLI_OK : CLI_PROBLEMS;
 	} else if (rc == CLI_OK) {
 		char la[4 * PATH_MAX + 40], lb[4 * PATH_MAX + 40];
-		snprintf(la, sizeof la, "%s@%.12s", rfs_esc(x->clear), hex[0]);
-		snprintf(lb, sizeof lb, "%s@%.12s", rfs_esc(x->clear), hex[1]);
+		snprintf(la, sizeof la, "%s@%.12s", rfs_escape_line(x->clear), hex[0]);
+		snprintf(lb, sizeof lb, "%s@%.12s", rfs_escape_line(x->clear), hex[1]);
 		fflush(stdout);
 		char *argv_diff[] = { "diff", "-u", "--label", la, "--label", lb, a, b, NULL };
 		int st = cli_run(argv_diff);

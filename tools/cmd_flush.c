@@ -26,7 +26,7 @@ static int flush_run(struct cli_ctx *ctx)
 		cli_error("%s is a read-only view of history: nothing to flush", m->mountpoint);
 		return CLI_FAIL;
 	}
-	rc = rfs_remote_flush(m->source);
+	rc = rfs_control_flush(m->source);
 	if (rc < 0) {
 		cli_error("the daemon of %s did not flush: %s", m->mountpoint, strerror(-rc));
 		return CLI_FAIL;

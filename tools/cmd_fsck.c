@@ -39,7 +39,7 @@ static int fsck_run(struct cli_ctx *ctx)
 		cli_error("the check of %s stopped: %s", vault, strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: %lu files, %lu folders, %lu symlinks, %lu blocks checked; %lu damaged", rfs_esc(vault),
+	printf("%s: %lu files, %lu folders, %lu symlinks, %lu blocks checked; %lu damaged", rfs_escape_line(vault),
 	       res.files, res.dirs, res.symlinks, res.blocks, res.bad);
 	if (res.leftovers)
 		printf("; %lu leftovers of killed processes (%llu bytes)", res.leftovers,

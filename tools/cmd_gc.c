@@ -23,7 +23,7 @@ static int gc_run(struct cli_ctx *ctx)
 		cli_error("gc of %s failed: %s (history is unchanged)", ctx->argv[0], strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: history packed\n", rfs_esc(ctx->argv[0]));
+	printf("%s: history packed\n", rfs_escape_line(ctx->argv[0]));
 	return CLI_OK;
 }
 

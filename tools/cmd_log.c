@@ -58,11 +58,11 @@ static int print_version(const struct rfs_version *v, void *arg)
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", &tm);
 	char what[4200];
 	if (v->kind == RFS_SAVE_RENAMED)
-		snprintf(what, sizeof what, "renamed from %s", o->json ? v->path_old : rfs_esc(v->path_old));
+		snprintf(what, sizeof what, "renamed from %s", o->json ? v->path_old : rfs_escape_line(v->path_old));
 	else if (v->kind == RFS_SAVE_RESTORED)
 		snprintf(what, sizeof what, "restored from %.12s", v->restored_from);
 	else if (v->kind == RFS_SAVE_PROPERTY && v->property[0])
-		snprintf(what, sizeof what, "property changed (%s)", o->json ? v->property : rfs_esc(v->property));
+		snprintf(what, sizeof what, "property changed (%s)", o->json ? v->property : rfs_escape_line(v->property));
 	else
 		snprintf(what, sizeof what, "%s", rfs_save_kind_name(v->kind));
 	o->shown++;
@@ -83,8 +83,8 @@ static int print_version(const struct rfs_version *v, void *arg)
 		/* Names, paths and authors are escaped: a name cannot fake a line or
 		** send escape sequences to the terminal. */
 		printf("%.12s  %s  %-24s %-22s %10llu  %s\n", v->rev, date,
-		       rfs_esc(v->full_name[0] ? v->full_name : v->login), what,
-		       (unsigned long long)v->size, rfs_esc(v->path));
+		       rfs_escape_line(v->full_name[0] ? v->full_name : v->login), what,
+		       (unsigned long long)v->size, rfs_escape_line(v->path));
 	}
 	return 0;
 }
@@ -100,7 +100,7 @@ static int show_daemon_log(const char *where)
 	if (rfs_mountinfo_abspath(where, abs) == 0 && rfs_mountinfo_find(abs, false, &m) == 0 &&
 	    !strcmp(m.fstype, RFS_FSTYPE))
 		snprintf(vault, sizeof vault, "%s", m.source);
-	rc = rfs_remote_daemon_log(vault, stdout);
+	rc = rfs_control_daemon_log(vault, stdout);
 	if (rc == -ECONNREFUSED || rc == -ENOENT || rc == -ENOTDIR)
 		cli_error("no daemon serves %s; give the mount point or vault of a mount (read-only "
 		          "mounts keep no log)", where);

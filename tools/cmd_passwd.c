@@ -56,7 +56,7 @@ static int rewrap_and_save(const char *vault, const char *conf_path, struct rfs_
 		          vault, strerror(-rc));
 		return CLI_FAIL;
 	}
-	rc = rfs_conf_replace_slot(conf_path, slot, &was, &conf->slots[slot]);
+	rc = rfs_keyslot_conf_replace_slot(conf_path, slot, &was, &conf->slots[slot]);
 	if (rc == -ESTALE) {
 		cli_error("keyslot %d of %s was changed by another command meanwhile; the passphrase "
 		          "was not changed: run recfs passwd again", slot, vault);
@@ -67,7 +67,7 @@ static int rewrap_and_save(const char *vault, const char *conf_path, struct rfs_
 		return CLI_FAIL;
 	}
 	printf("Changed the passphrase of keyslot %d (%s) of %s.\n", slot,
-	       conf->slots[slot].label[0] ? conf->slots[slot].label : "no label", rfs_esc(vault));
+	       conf->slots[slot].label[0] ? conf->slots[slot].label : "no label", rfs_escape_line(vault));
 	return CLI_OK;
 }
 

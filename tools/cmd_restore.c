@@ -44,7 +44,7 @@ static int restore_through_mount(struct hcli *x, const char *hex)
 	if (ver.type == RFS_OBJ_DIR)
 		return -EISDIR;
 	if (ver.type == RFS_OBJ_FILE)
-		return rfs_remote_restore(x->vault, hex, source, x->clear, ver.mode, ver.uid, ver.gid);
+		return rfs_control_restore(x->vault, hex, source, x->clear, ver.mode, ver.uid, ver.gid);
 	if (!x->mountpoint[0])
 		return -ENOENT;
 	{
@@ -64,7 +64,7 @@ static int restore_through_mount(struct hcli *x, const char *hex)
 	snprintf(path, sizeof path, "%s%s", x->mountpoint, x->clear);
 	if ((unlink(path) != 0 && errno != ENOENT) || symlink(target, path) != 0)
 		return -errno;
-	return rfs_remote_flush(x->vault);
+	return rfs_control_flush(x->vault);
 }
 
 static const char *rev, *at;
@@ -99,7 +99,7 @@ static int restore_run(struct cli_ctx *ctx)
 		hcli_report(x, hex, err);
 		rc = CLI_FAIL;
 	} else if (rc == CLI_OK) {
-		printf("%s restored from %.12s\n", rfs_esc(x->clear), hex);
+		printf("%s restored from %.12s\n", rfs_escape_line(x->clear), hex);
 	}
 	return rc;
 }

@@ -30,7 +30,7 @@ static int verify_run(struct cli_ctx *ctx)
 		cli_error("the check of %s stopped: %s", ctx->argv[0], strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: %lu commits, %lu trees, %lu blobs checked; %lu problems\n", rfs_esc(ctx->argv[0]),
+	printf("%s: %lu commits, %lu trees, %lu blobs checked; %lu problems\n", rfs_escape_line(ctx->argv[0]),
 	       res.commits, res.trees, res.blobs, res.problems);
 	return res.problems ? CLI_PROBLEMS : CLI_OK;
 }

@@ -77,7 +77,7 @@ int hcli_open(const char *vault, const char *path, const char *passfile, bool wr
 		    strcmp(m.fstype, RFS_FSTYPE) == 0 && !rfs_source_is_snapshot(m.source))
 			snprintf(x->vault, sizeof x->vault, "%s", m.source);
 	}
-	if (rfs_remote_ping(x->vault) == 0) {
+	if (rfs_control_ping(x->vault) == 0) {
 		x->remote = true;
 		if (!x->mounted)
 			mountpoint_from_lock(x);
@@ -159,19 +159,19 @@ void hcli_report(const struct hcli *x, const char *rev, int rc)
 
 int hcli_log(struct hcli *x, const char *clear_path, size_t limit, rfs_version_cb cb, void *arg)
 {
-	return x->remote ? rfs_remote_log(x->vault, clear_path, limit, cb, arg)
+	return x->remote ? rfs_control_log(x->vault, clear_path, limit, cb, arg)
 	                 : rfs_history_log(x->h, clear_path, limit, cb, arg);
 }
 
 int hcli_resolve(struct hcli *x, const char *spec, char out[RFS_REV_HEX + 1])
 {
-	return x->remote ? rfs_remote_resolve(x->vault, spec, out)
+	return x->remote ? rfs_control_resolve(x->vault, spec, out)
 	                 : rfs_history_resolve(x->h, spec, out);
 }
 
 int hcli_stat_at(struct hcli *x, const char *rev, const char *path, struct rfs_version *out)
 {
-	return x->remote ? rfs_remote_stat(x->vault, rev, path, out)
+	return x->remote ? rfs_control_stat(x->vault, rev, path, out)
 	                 : rfs_history_stat(x->h, rev, path, out);
 }
 
@@ -250,19 +250,19 @@ int hcli_read(struct hcli *x, const char *rev, int out_fd)
 
 int hcli_read_at(struct hcli *x, const char *rev, const char *path, int out_fd)
 {
-	return x->remote ? rfs_remote_read(x->vault, rev, path, out_fd)
+	return x->remote ? rfs_control_read(x->vault, rev, path, out_fd)
 	                 : rfs_history_read(x->h, rev, path, out_fd);
 }
 
 int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res)
 {
-	return x->remote ? rfs_remote_verify(x->vault, report, res)
+	return x->remote ? rfs_control_verify(x->vault, report, res)
 	                 : rfs_history_verify(x->h, report, res);
 }
 
 int hcli_gc(struct hcli *x)
 {
-	return x->remote ? rfs_remote_gc(x->vault) : rfs_history_gc(x->h);
+	return x->remote ? rfs_control_gc(x->vault) : rfs_history_gc(x->h);
 }
 
 static int any_version(const struct rfs_version *v, void *arg)

@@ -66,7 +66,7 @@ static int print_main_help(FILE *out)
 
 static int unknown_command(const char *name)
 {
-	fprintf(stderr, "recfs: '%s' is not a recfs command; see '%s --help'\n", rfs_esc(name), cli_program);
+	fprintf(stderr, "recfs: '%s' is not a recfs command; see '%s --help'\n", rfs_escape_line(name), cli_program);
 	return CLI_FAIL;
 }
 
@@ -107,13 +107,13 @@ int main(int argc, char **argv)
 		return run_help(argc - 1, argv + 1);
 	c = find_command(argv[1]);
 	if (!c && argv[1][0] == '-') {
-		fprintf(stderr, "recfs: unknown option '%s'; see '%s --help'\n", rfs_esc(argv[1]), cli_program);
+		fprintf(stderr, "recfs: unknown option '%s'; see '%s --help'\n", rfs_escape_line(argv[1]), cli_program);
 		return CLI_FAIL;
 	}
 	if (!c)
 		return unknown_command(argv[1]);
 	cli_command = c->name;
-	if (rfs_crypto_init() < 0) {
+	if (rfs_secmem_init() < 0) {
 		cli_error("cannot initialise libsodium");
 		return CLI_FAIL;
 	}

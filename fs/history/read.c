@@ -446,7 +446,7 @@ static int start_key(struct decrypt *d)
 {
 	if (rfs_content_header_parse(&d->hdr, d->hbuf, RFS_HEADER_SIZE) < 0)
 		return -EIO;
-	d->key = rfs_key_alloc();
+	d->key = rfs_secmem_key_alloc();
 	if (!d->key)
 		return -ENOMEM;
 	int rc = rfs_keystore_load(d->h->v->ks, d->hdr.file_id, d->key);
@@ -520,7 +520,7 @@ static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int ou
 	if (rc == 0) {
 		memcpy(text, git_blob_rawcontent(b), n);
 		text[n] = 0;
-		int len = rfs_target_open(target, sizeof target, text, h->v->keys);
+		int len = rfs_name_target_open(target, sizeof target, text, h->v->keys);
 		rc = len < 0 ? -EIO : rfs_io_write_all(out_fd, (const uint8_t *)target, (size_t)len);
 	}
 	git_blob_free(b);
@@ -548,7 +548,7 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 		rc = -EIO;
 	if (rc == 0 && d->total == RFS_HEADER_SIZE && (d->hdr.flags & RFS_HDR_NONEMPTY))
 		rc = -EIO;                       /* cut back to the header */
-	rfs_key_free(d->key);
+	rfs_secmem_key_free(d->key);
 	rfs_secmem_wipe(d, sizeof *d);
 	free(d);
 	return rc;

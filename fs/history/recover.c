@@ -215,7 +215,7 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
 		ssize_t n = rfs_capture_readlink_live(h, cpath, text, sizeof text - 1);
 		if (n >= 0)
 			text[n] = 0;
-		return n < 0 || rfs_target_open(target, sizeof target, text, h->v->keys) < 0
+		return n < 0 || rfs_name_target_open(target, sizeof target, text, h->v->keys) < 0
 		       ? "its link target does not authenticate" : NULL;
 	}
 	if (!S_ISREG(st.st_mode))
@@ -223,7 +223,7 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
 	int fd = rfs_capture_open_live(h, cpath, O_RDWR);   /* O_RDWR: a power cut's leftovers are put right */
 	if (fd < 0)
 		fd = rfs_capture_open_live(h, cpath, 0);
-	uint8_t *key = rfs_key_alloc();
+	uint8_t *key = rfs_secmem_key_alloc();
 	struct rfs_cfile cf = { .fd = fd, .key = key, .undo = h->v->undo };
 	const char *why = NULL;
 	enum rfs_cfile_fix fix;
@@ -253,7 +253,7 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
 				note[0] = 0;           /* nothing lost: the version is as it was saved */
 		}
 	}
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	if (fd >= 0)
 		close(fd);
 	return why;

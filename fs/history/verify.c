@@ -88,7 +88,7 @@ static void problem(struct walk *w, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(line, sizeof line, fmt, ap);
 		va_end(ap);
-		fprintf(w->report, "%s\n", rfs_esc(line));   /* a path cannot fake a line */
+		fprintf(w->report, "%s\n", rfs_escape_line(line));   /* a path cannot fake a line */
 	}
 	if (w->res)
 		w->res->problems++;
@@ -116,7 +116,7 @@ static int check_key_of(struct walk *w, const uint8_t *data, size_t len, char wh
 	memcpy(id.id, hd.file_id, sizeof hd.file_id);
 	if (!oidset_add(&w->key_ids, &id))
 		return 1;
-	if (!w->key && !(w->key = rfs_key_alloc()))
+	if (!w->key && !(w->key = rfs_secmem_key_alloc()))
 		return 1;
 	int rc = rfs_keystore_load(w->h->v->ks, hd.file_id, w->key);
 	char name[16];
@@ -290,7 +290,7 @@ static void report_recovered(struct walk *w, const struct rfs_record *r, const c
 			continue;
 		snprintf(line, sizeof line, "recovered after a crash in commit %.12s (%s): %s%s%s", rev, when,
 		         e->path, e->property[0] ? ": " : "", e->property);
-		fprintf(w->report, "%s\n", rfs_esc(line));
+		fprintf(w->report, "%s\n", rfs_escape_line(line));
 	}
 }
 
@@ -505,7 +505,7 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 	if (rc == 0)
 		check_head_symref(&w);
 	pthread_mutex_unlock(&h->git_lock);
-	rfs_key_free(w.key);
+	rfs_secmem_key_free(w.key);
 	free(w.key_ids.v);
 	free(w.seen.v);
 	free(w.list);

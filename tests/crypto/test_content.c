@@ -12,7 +12,7 @@ static uint8_t key[32], file_id[16];
 
 static void init(void)
 {
-	cr_assert_eq(rfs_crypto_init(), 0);
+	cr_assert_eq(rfs_secmem_init(), 0);
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(file_id, sizeof(file_id));
 }

@@ -21,7 +21,7 @@ static inline struct rfs_keys *test_random_keys(void)
 	uint8_t master[RFS_MASTER_KEY_SIZE];
 	struct rfs_keys *k;
 
-	cr_assert_eq(rfs_crypto_init(), 0);
+	cr_assert_eq(rfs_secmem_init(), 0);
 	randombytes_buf(master, sizeof(master));
 	k = rfs_keys_derive(master);
 	cr_assert_not_null(k);

@@ -16,8 +16,8 @@ static char dir[64], conf_path[128];
 
 static void init(void)
 {
-	cr_assert_eq(rfs_crypto_init(), 0);
-	rfs_kdf_insecure_fast(&fast);
+	cr_assert_eq(rfs_secmem_init(), 0);
+	rfs_keyslot_kdf_insecure_fast(&fast);
 	randombytes_buf(master, sizeof(master));
 	test_make_tmpdir(dir);
 	snprintf(conf_path, sizeof(conf_path), "%s/recfs.conf", dir);
@@ -32,7 +32,7 @@ TestSuite(keyslot, .init = init, .fini = fini);
 
 static void conf_with_slot(struct rfs_conf *c, const char *label, const char *pass)
 {
-	rfs_conf_init(c);
+	rfs_keyslot_conf_init(c);
 	cr_assert_eq(rfs_keyslot_add(c, label, master, pass, strlen(pass), &fast), 0);
 }
 
@@ -58,7 +58,7 @@ Test(keyslot, kdf_presets)
 {
 	struct rfs_kdf d;
 
-	rfs_kdf_default(&d);
+	rfs_keyslot_kdf_default(&d);
 	cr_assert_eq(d.opslimit, crypto_pwhash_OPSLIMIT_MODERATE);
 	cr_assert_eq(d.memlimit, crypto_pwhash_MEMLIMIT_MODERATE);
 	cr_assert_eq(fast.opslimit, crypto_pwhash_OPSLIMIT_MIN);
@@ -129,13 +129,13 @@ Test(keyslot, full_table_and_bad_labels)
 	struct rfs_conf c;
 	char label[80];
 
-	rfs_conf_init(&c);
+	rfs_keyslot_conf_init(&c);
 	for (int i = 0; i < RFS_MAX_KEYSLOTS; i++) {
 		snprintf(label, sizeof(label), "user%d", i);
 		cr_assert_eq(rfs_keyslot_add(&c, label, master, "p", 1, &fast), i);
 	}
 	cr_assert_eq(rfs_keyslot_add(&c, "extra", master, "p", 1, &fast), -ENOSPC);
-	rfs_conf_init(&c);
+	rfs_keyslot_conf_init(&c);
 	cr_assert_eq(rfs_keyslot_add(&c, "", master, "p", 1, &fast), -EINVAL);
 	cr_assert_eq(rfs_keyslot_add(&c, "a b", master, "p", 1, &fast), -EINVAL);
 	cr_assert_eq(rfs_keyslot_add(&c, "a=b", master, "p", 1, &fast), -EINVAL);
@@ -172,13 +172,13 @@ Test(keyslot, conf_write_read_round_trip)
 	cr_assert_eq(rfs_keyslot_remove(&c, 0), 0);
 	cr_assert_eq(rfs_keyslot_add(&c, "other", master, "pw3", 3, &fast), 0);
 	c.chunk_blocks = 128;
-	cr_assert_eq(rfs_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &c), 0);
 	cr_assert_eq(stat(conf_path, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0600);
 	snprintf(text, sizeof(text), "%s.tmp", conf_path);
 	cr_assert_eq(access(text, F_OK), -1, "temporary file left behind");
 
-	cr_assert_eq(rfs_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(r.format_version, RFS_FORMAT_VERSION);
 	cr_assert_str_eq(r.cipher, "xchacha20poly1305");
 	cr_assert_eq(r.block_size, 4096);
@@ -205,8 +205,8 @@ Test(keyslot, conf_write_read_round_trip)
 
 	/* Rewriting replaces the file atomically. */
 	cr_assert_eq(rfs_keyslot_rewrap(&r, 1, master, "pw4", 3, &fast), 0);
-	cr_assert_eq(rfs_conf_write(conf_path, &r), 0);
-	cr_assert_eq(rfs_conf_read(conf_path, &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &r), 0);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &c, err, sizeof(err)), 0, "%s", err);
 	assert_unlocks(&c, "pw4", 1);
 }
 
@@ -218,7 +218,7 @@ static void write_conf_with_line(int line, const char *with)
 	char *p = text, *o = out;
 
 	conf_with_slot(&c, "a", "pw");
-	cr_assert_eq(rfs_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &c), 0);
 	read_conf_text(text, sizeof(text));
 	for (int n = 1; *p; n++) {
 		char *nl = strchr(p, '\n');
@@ -239,7 +239,7 @@ static void assert_read_fails(int want, const char *needle)
 	struct rfs_conf c;
 	char err[256] = "";
 
-	cr_assert_eq(rfs_conf_read(conf_path, &c, err, sizeof(err)), want, "err: %s", err);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &c, err, sizeof(err)), want, "err: %s", err);
 	cr_assert_not_null(strstr(err, needle), "'%s' lacks '%s'", err, needle);
 	cr_assert_not_null(strstr(err, conf_path), "'%s' does not name the file", err);
 }
@@ -278,7 +278,7 @@ Test(keyslot, missing_file_is_enoent)
 	struct rfs_conf c;
 	char err[256];
 
-	cr_assert_eq(rfs_conf_read(conf_path, &c, err, sizeof(err)), -ENOENT);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &c, err, sizeof(err)), -ENOENT);
 }
 
 Test(keyslot, malformed_lines_name_their_line)
@@ -316,7 +316,7 @@ Test(keyslot, keyslot_line_fields_are_checked)
 	char err[256], text[8192], *slot, line[1024];
 
 	conf_with_slot(&c, "a", "pw");
-	cr_assert_eq(rfs_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &c), 0);
 	read_conf_text(text, sizeof(text));
 	slot = strstr(text, "keyslot 0 ");
 	cr_assert_not_null(slot);
@@ -327,7 +327,7 @@ Test(keyslot, keyslot_line_fields_are_checked)
 	snprintf(line, sizeof(line), "%s label=b", slot);
 	write_conf_with_line(7, line);
 	assert_read_fails(-EINVAL, "appears twice");
-	cr_assert_eq(rfs_conf_read(conf_path, &c, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &c, err, sizeof(err)), -EINVAL);
 }
 
 /* Item 14: every setting that changes how bytes are read is authenticated. */
@@ -341,24 +341,24 @@ Test(keyslot, settings_are_authenticated)
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(other, sizeof(other));
 	conf_with_slot(&c, "a", "pw");
-	rfs_conf_seal(&c, key);
-	cr_assert_eq(rfs_conf_write(conf_path, &c), 0);
-	cr_assert_eq(rfs_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(rfs_conf_authenticate(&r, key, &bad), 0);
-	cr_assert_eq(rfs_conf_authenticate(&r, other, &bad), -EBADMSG, "another vault's key");
+	rfs_keyslot_conf_seal(&c, key);
+	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfs_keyslot_conf_authenticate(&r, key, &bad), 0);
+	cr_assert_eq(rfs_keyslot_conf_authenticate(&r, other, &bad), -EBADMSG, "another vault's key");
 
 	write_conf_with_line(4, "chunk-blocks 128");
-	cr_assert_eq(rfs_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
 	memcpy(r.tags, c.tags, sizeof(r.tags));
 	memcpy(r.vault_id, c.vault_id, sizeof(r.vault_id));
-	cr_assert_eq(rfs_conf_authenticate(&r, key, &bad), -EBADMSG);
+	cr_assert_eq(rfs_keyslot_conf_authenticate(&r, key, &bad), -EBADMSG);
 	cr_assert_str_eq(bad, "chunk-blocks");
 
 	/* A keyslot rewrapped (passwd) keeps the settings' tags valid. */
 	cr_assert_eq(rfs_keyslot_rewrap(&c, 0, master, "new", 3, &fast), 0);
-	cr_assert_eq(rfs_conf_write(conf_path, &c), 0);
-	cr_assert_eq(rfs_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(rfs_conf_authenticate(&r, key, &bad), 0);
+	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfs_keyslot_conf_authenticate(&r, key, &bad), 0);
 }
 
 /* Item 18: an edited keyslot cannot make an unlock run for minutes or allocate
@@ -369,7 +369,7 @@ Test(keyslot, kdf_cost_is_bounded)
 	char text[8192], line[1024], *slot, *ops;
 
 	conf_with_slot(&c, "a", "pw");
-	cr_assert_eq(rfs_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &c), 0);
 	read_conf_text(text, sizeof(text));
 	slot = strstr(text, "keyslot 0 ");
 	*strchr(slot, '\n') = '\0';

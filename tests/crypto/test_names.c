@@ -208,44 +208,44 @@ Test(names, symlink_targets)
 	char target[4096], text[4096], back[4096];
 	int n;
 
-	n = rfs_target_seal(text, sizeof(text), "../shared/Case 17/notes.odt", keys);
+	n = rfs_name_target_seal(text, sizeof(text), "../shared/Case 17/notes.odt", keys);
 	cr_assert_gt(n, 0);
 	cr_assert_null(strchr(text, '/'));
 	cr_assert_neq(text[0], '.');
-	cr_assert_eq(rfs_target_open(back, sizeof(back), text, keys), 27);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), text, keys), 27);
 	cr_assert_str_eq(back, "../shared/Case 17/notes.odt");
 
 	memset(target, 't', sizeof(target));
 	target[3031] = '\0';
-	n = rfs_target_seal(text, sizeof(text), target, keys);
+	n = rfs_name_target_seal(text, sizeof(text), target, keys);
 	cr_assert_leq(n, 4095);
-	cr_assert_eq(rfs_target_open(back, sizeof(back), text, keys), 3031);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), text, keys), 3031);
 	cr_assert_str_eq(back, target);
 	target[3031] = 't';
 	target[3032] = '\0';
-	cr_assert_eq(rfs_target_seal(text, sizeof(text), target, keys), -ENAMETOOLONG);
+	cr_assert_eq(rfs_name_target_seal(text, sizeof(text), target, keys), -ENAMETOOLONG);
 	target[3032] = 't';
 	target[4095] = '\0';
-	cr_assert_eq(rfs_target_seal(text, sizeof(text), target, keys), -ENAMETOOLONG);
-	cr_assert_eq(rfs_target_seal(text, sizeof(text), "", keys), -EINVAL);
+	cr_assert_eq(rfs_name_target_seal(text, sizeof(text), target, keys), -ENAMETOOLONG);
+	cr_assert_eq(rfs_name_target_seal(text, sizeof(text), "", keys), -EINVAL);
 }
 
 Test(names, symlink_targets_random_nonce_and_tamper)
 {
 	char a[200], b[200], back[200];
-	int n = rfs_target_seal(a, sizeof(a), "/etc/hosts", keys);
+	int n = rfs_name_target_seal(a, sizeof(a), "/etc/hosts", keys);
 
-	rfs_target_seal(b, sizeof(b), "/etc/hosts", keys);
+	rfs_name_target_seal(b, sizeof(b), "/etc/hosts", keys);
 	cr_assert_str_neq(a, b);
 	for (int i = 0; i < n; i++) {
 		char saved = a[i];
 		a[i] = saved == 'A' ? 'B' : 'A';
-		cr_assert_eq(rfs_target_open(back, sizeof(back), a, keys), -EIO, "tamper at %d", i);
+		cr_assert_eq(rfs_name_target_open(back, sizeof(back), a, keys), -EIO, "tamper at %d", i);
 		a[i] = saved;
 	}
-	cr_assert_eq(rfs_target_open(back, 5, a, keys), -ENAMETOOLONG);
-	cr_assert_eq(rfs_target_open(back, sizeof(back), "not base64!", keys), -EIO);
-	cr_assert_eq(rfs_target_open(back, sizeof(back), "AAAA", keys), -EIO);
+	cr_assert_eq(rfs_name_target_open(back, 5, a, keys), -ENAMETOOLONG);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), "not base64!", keys), -EIO);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), "AAAA", keys), -EIO);
 }
 
 Test(names, xattr_names)
@@ -253,24 +253,24 @@ Test(names, xattr_names)
 	char text[RFS_ENC_NAME_MAX + 1], same[RFS_ENC_NAME_MAX + 1], back[256], big[256];
 	uint8_t xattr_dirid[RFS_DIRID_SIZE];
 
-	cr_assert_gt(rfs_xattr_name_seal(text, sizeof(text), "xdg.origin.url", keys), 0);
-	cr_assert_eq(rfs_xattr_name_open(back, sizeof(back), text, keys), 14);
+	cr_assert_gt(rfs_name_xattr_seal(text, sizeof(text), "xdg.origin.url", keys), 0);
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), text, keys), 14);
 	cr_assert_str_eq(back, "xdg.origin.url");
 	memset(xattr_dirid, 0xff, sizeof(xattr_dirid));
 	rfs_name_seal(same, sizeof(same), "xdg.origin.url", xattr_dirid, keys);
 	cr_assert_str_eq(text, same, "xattr names are names under the all-0xff dirid");
-	cr_assert_gt(rfs_xattr_name_seal(text, sizeof(text), "a/b", keys), 0, "'/' is legal here");
-	cr_assert_eq(rfs_xattr_name_open(back, sizeof(back), text, keys), 3);
-	cr_assert_eq(rfs_xattr_name_seal(text, sizeof(text), "", keys), -EINVAL);
+	cr_assert_gt(rfs_name_xattr_seal(text, sizeof(text), "a/b", keys), 0, "'/' is legal here");
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), text, keys), 3);
+	cr_assert_eq(rfs_name_xattr_seal(text, sizeof(text), "", keys), -EINVAL);
 	memset(big, 'x', 171);
 	big[171] = '\0';
-	cr_assert_gt(rfs_xattr_name_seal(text, sizeof(text), big, keys), 0);
+	cr_assert_gt(rfs_name_xattr_seal(text, sizeof(text), big, keys), 0);
 	cr_assert_leq(strlen("user.") + strlen(text), 255);
 	big[171] = 'x';
 	big[172] = '\0';
-	cr_assert_eq(rfs_xattr_name_seal(text, sizeof(text), big, keys), -ERANGE);
+	cr_assert_eq(rfs_name_xattr_seal(text, sizeof(text), big, keys), -ERANGE);
 	rfs_name_seal(same, sizeof(same), "xdg.origin.url", dirid, keys);
-	cr_assert_eq(rfs_xattr_name_open(back, sizeof(back), same, keys), -EIO);
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), same, keys), -EIO);
 }
 
 Test(names, xattr_values)
@@ -283,17 +283,17 @@ Test(names, xattr_values)
 	memcpy(other, owner, sizeof(other));
 	other[15] ^= 1;
 	randombytes_buf(val, sizeof(val));
-	cr_assert_eq(rfs_xattr_value_seal(ct, val, sizeof(val), owner, name, keys), 0);
-	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), owner, name, keys), 0);
+	cr_assert_eq(rfs_name_xattr_value_seal(ct, val, sizeof(val), owner, name, keys), 0);
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), owner, name, keys), 0);
 	cr_assert_eq(memcmp(back, val, sizeof(val)), 0);
-	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), owner, "c2VhbGVkLW5hbWE", keys), -EIO,
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), owner, "c2VhbGVkLW5hbWE", keys), -EIO,
 	             "value moved to another name");
-	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), other, name, keys), -EIO,
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), other, name, keys), -EIO,
 	             "value moved to another file or folder");
 	ct[100] ^= 1;
-	cr_assert_eq(rfs_xattr_value_open(back, ct, sizeof(ct), owner, name, keys), -EIO);
-	cr_assert_eq(rfs_xattr_value_open(back, ct, 39, owner, name, keys), -EIO);
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), owner, name, keys), -EIO);
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, 39, owner, name, keys), -EIO);
 
-	rfs_xattr_value_seal(ct, NULL, 0, owner, name, keys);
-	cr_assert_eq(rfs_xattr_value_open(back, ct, 40, owner, name, keys), 0, "empty value");
+	rfs_name_xattr_value_seal(ct, NULL, 0, owner, name, keys);
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, 40, owner, name, keys), 0, "empty value");
 }

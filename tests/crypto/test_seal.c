@@ -11,7 +11,7 @@ static uint8_t key[RFS_SEAL_KEY_SIZE];
 
 static void init(void)
 {
-	cr_assert_eq(rfs_crypto_init(), 0);
+	cr_assert_eq(rfs_secmem_init(), 0);
 	randombytes_buf(key, sizeof key);
 }
 

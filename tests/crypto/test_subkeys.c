@@ -12,7 +12,7 @@ static uint8_t master[RFS_MASTER_KEY_SIZE];
 
 static void init(void)
 {
-	cr_assert_eq(rfs_crypto_init(), 0);
+	cr_assert_eq(rfs_secmem_init(), 0);
 	randombytes_buf(master, sizeof(master));
 }
 

@@ -6,7 +6,7 @@
 #include "crypto/secmem.h"
 #include "crypto/tag.h"
 
-TestSuite(tag, .init = (void (*)(void))rfs_crypto_init);
+TestSuite(tag, .init = (void (*)(void))rfs_secmem_init);
 
 Test(tag, equals_keyed_generichash_of_the_parts_joined)
 {

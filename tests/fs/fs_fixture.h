@@ -28,10 +28,10 @@ static inline void test_vault_make(struct test_vault *t, bool open)
 	struct rfs_kdf kdf;
 	char err[256] = "";
 
-	cr_assert_eq(rfs_crypto_init(), 0);
+	cr_assert_eq(rfs_secmem_init(), 0);
 	test_make_tmpdir(t->top);
 	snprintf(t->path, sizeof(t->path), "%s/vault", t->top);
-	rfs_kdf_insecure_fast(&kdf);
+	rfs_keyslot_kdf_insecure_fast(&kdf);
 	cr_assert_eq(rfs_vault_create(t->path, TEST_PASSPHRASE, strlen(TEST_PASSPHRASE), &kdf, "test"), 0);
 	t->v = NULL;
 	if (open)

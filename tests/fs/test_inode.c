@@ -24,14 +24,14 @@ static void setup(void)
 	cr_assert_not_null(mkdtemp(top));
 	top_fd = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	cr_assert_geq(top_fd, 0);
-	cr_assert_eq(rfs_itable_init(&it, top_fd), 0);
+	cr_assert_eq(rfs_inode_table_init(&it, top_fd), 0);
 }
 
 static void teardown(void)
 {
 	char cmd[128];
 
-	rfs_itable_destroy(&it);     /* closes top_fd */
+	rfs_inode_table_destroy(&it);     /* closes top_fd */
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
 	cr_assert_eq(system(cmd), 0);
 }
@@ -103,15 +103,15 @@ Test(inode, thousands_of_known_files_hold_a_bounded_number_of_descriptors)
 	}
 	for (i = 0; i < FOLDERS * FILES; i++)
 		assert_reaches(files[i]);
-	cr_assert_leq(rfs_itable_cached_fds(&it), it.fd_cap, "%zu cached, bound %zu",
-	              rfs_itable_cached_fds(&it), it.fd_cap);
+	cr_assert_leq(rfs_inode_table_cached_fds(&it), it.fd_cap, "%zu cached, bound %zu",
+	              rfs_inode_table_cached_fds(&it), it.fd_cap);
 	cr_assert_leq(open_fds(), before + it.fd_cap, "%zu descriptors open for %d known files",
 	              open_fds() - before, FOLDERS * FILES);
 	for (i = 0; i < FOLDERS * FILES; i++)
 		rfs_inode_forget(&it, files[i], 1);
 	for (i = 0; i < FOLDERS; i++)
 		rfs_inode_forget(&it, dirs[i], 1);
-	cr_assert_eq(rfs_itable_cached_fds(&it), 0);
+	cr_assert_eq(rfs_inode_table_cached_fds(&it), 0);
 	cr_assert_eq(it.count, 0);
 }
 
@@ -121,7 +121,7 @@ Test(inode, a_file_is_reached_again_after_its_folder_was_renamed)
 
 	it.fd_cap = 0;                 /* nothing unused stays cached */
 	assert_reaches(f);
-	cr_assert_eq(rfs_itable_cached_fds(&it), 0);
+	cr_assert_eq(rfs_inode_table_cached_fds(&it), 0);
 	cr_assert_eq(renameat(top_fd, "old", top_fd, "new"), 0);
 	rfs_inode_rename(&it, dir, &it.root, "new", "new");
 	assert_reaches(f);
@@ -177,7 +177,7 @@ Test(inode, a_deep_folder_is_reached_from_the_root)
 		dir = chain[i] = make(dir, "d", true);
 	it.fd_cap = 0;
 	assert_reaches(&it.root);      /* its release closes every unused descriptor */
-	cr_assert_eq(rfs_itable_cached_fds(&it), 0);
+	cr_assert_eq(rfs_inode_table_cached_fds(&it), 0);
 	assert_reaches(chain[DEPTH - 1]);
 	/* The kernel forgets the folders on the way; the deepest still holds them. */
 	for (i = 0; i < DEPTH - 1; i++)
@@ -185,5 +185,5 @@ Test(inode, a_deep_folder_is_reached_from_the_root)
 	assert_reaches(chain[DEPTH - 1]);
 	rfs_inode_forget(&it, chain[DEPTH - 1], 1);
 	cr_assert_eq(it.count, 0);
-	cr_assert_eq(rfs_itable_cached_fds(&it), 0);
+	cr_assert_eq(rfs_inode_table_cached_fds(&it), 0);
 }

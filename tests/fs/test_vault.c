@@ -119,7 +119,7 @@ Test(vault, a_vault_is_made_only_in_a_new_or_empty_folder)
 	char path[160];
 
 	test_vault_make(&t, false);
-	rfs_kdf_insecure_fast(&kdf);
+	rfs_keyslot_kdf_insecure_fast(&kdf);
 	cr_assert_eq(rfs_vault_create(t.path, "x", 1, &kdf, "again"), -EEXIST, "not over a vault");
 	snprintf(path, sizeof(path), "%s/full", t.top);
 	cr_assert_eq(mkdir(path, 0700), 0);

@@ -45,12 +45,12 @@ static inline int fx_new(struct fx *x)
 {
 	struct rfs_kdf kdf;
 	memset(x, 0, sizeof *x);
-	if (rfs_crypto_init() < 0)
+	if (rfs_secmem_init() < 0)
 		return -EIO;
 	snprintf(x->dir, sizeof x->dir, "/tmp/recfs-hist-XXXXXX");
 	if (!mkdtemp(x->dir))
 		return -errno;
-	rfs_kdf_insecure_fast(&kdf);
+	rfs_keyslot_kdf_insecure_fast(&kdf);
 	int rc = rfs_vault_create(x->dir, "pw", 2, &kdf, "test");
 	if (rc == 0)
 		rc = fx_open_vault(x);

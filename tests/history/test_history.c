@@ -33,7 +33,7 @@ Test(history, save_show_roundtrip_and_n_saves_n_versions)
 	struct fx x;
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
-	uint8_t id[16], *key = rfs_key_alloc(), data[3][10000];
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), data[3][10000];
 	cr_assert_eq(fx_backing(&x, "notes.txt", b), 0);
 	for (int i = 0; i < 3; i++)
 		fill(data[i], sizeof data[i], (unsigned)i + 1);
@@ -59,7 +59,7 @@ Test(history, save_show_roundtrip_and_n_saves_n_versions)
 	cr_assert_eq(rfs_history_stat(x.h, "HEAD", "/notes.txt", &st), 0);
 	cr_assert_eq(st.size, sizeof data[2]);
 	cr_assert_eq(st.mode & 07777, 0640);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -70,7 +70,7 @@ Test(history, chunk_reuse_and_git_fsck_and_no_clear_text)
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
 	size_t len = 4u << 20;                 /* 4 MiB: five chunks */
-	uint8_t id[16], *key = rfs_key_alloc(), *data = malloc(len);
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), *data = malloc(len);
 	fill(data, len, 9);
 	memcpy(data + 1000, "CLEARMARKER-recfs", 17);
 	cr_assert_eq(fx_backing(&x, "CLEARMARKER-name.odt", b), 0);
@@ -102,7 +102,7 @@ Test(history, chunk_reuse_and_git_fsck_and_no_clear_text)
 	             "loose objects were written");
 	free(out);
 	free(data);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -111,7 +111,7 @@ static void make_chain(struct fx *x, int n)
 {
 	cr_assert_eq(fx_new(x), 0);
 	char b[256];
-	uint8_t id[16], *key = rfs_key_alloc(), data[5000];
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), data[5000];
 	cr_assert_eq(fx_backing(x, "a.txt", b), 0);
 	for (int i = 0; i < n; i++) {
 		fill(data, sizeof data, (unsigned)i);
@@ -119,7 +119,7 @@ static void make_chain(struct fx *x, int n)
 		cr_assert_eq(fx_record(x, RFS_SAVE_SAVED, b, "/a.txt", id, sizeof data, NULL, 0), 0);
 		cr_assert_eq(rfs_history_flush(x->h), 0);
 	}
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_close_history(x);
 }
 
@@ -222,7 +222,7 @@ Test(history, recovery_commits_what_live_has)
 	struct fx x;
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
-	uint8_t id[16], *key = rfs_key_alloc(), data[9000];
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), data[9000];
 	fill(data, sizeof data, 5);
 	cr_assert_eq(fx_backing(&x, "closed-before-kill.txt", b), 0);
 	/* The signed head record of an open handle says "dirty": a SIGKILL leaves it so. */
@@ -245,7 +245,7 @@ Test(history, recovery_commits_what_live_has)
 	cr_assert_eq(fx_show(&x, "HEAD", "/closed-before-kill.txt", out, sizeof out), (long)sizeof data);
 	cr_assert(!memcmp(out, data, sizeof data));
 	close_and_verify_clean(&x);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -254,7 +254,7 @@ Test(history, delete_then_restore_and_materialise_and_dates)
 	struct fx x;
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
-	uint8_t id[16], *key = rfs_key_alloc(), data[7000];
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), data[7000];
 	fill(data, sizeof data, 3);
 	cr_assert_eq(fx_backing(&x, "contract.pdf", b), 0);
 	cr_assert_eq(fx_write_file(&x, b, data, sizeof data, id, key, 1), 0);
@@ -288,7 +288,7 @@ Test(history, delete_then_restore_and_materialise_and_dates)
 	snprintf(cmd, sizeof cmd, "cmp %s/%s %s/live/%s && test -f %s/.dirid", dir, b, x.dir, b, dir);
 	cr_assert_eq(system(cmd), 0, "materialised tree differs from live/");
 	nftw(dir, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -388,7 +388,7 @@ Test(history, demo_attribution_sets_who_and_when)
 	struct fx x;
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
-	uint8_t id[16], *key = rfs_key_alloc(), data[3000];
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), data[3000];
 	cr_assert_eq(fx_backing(&x, "minutes.txt", b), 0);
 	struct rfs_who alice = { "aturner", "Alice Turner", "council-pc-3" };
 	struct rfs_who bob = { "bpatel", "Bob Patel", "council-pc-9" };
@@ -424,7 +424,7 @@ Test(history, demo_attribution_sets_who_and_when)
 	cr_assert_eq(rfs_history_resolve(x.h, "2023-02-15", at), 0);
 	cr_assert_str_eq(at, w.rev[1]);
 	close_and_verify_clean(&x);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -509,7 +509,7 @@ Test(history, sparse_file_save_costs_what_it_holds)
 	struct fx x;
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
-	uint8_t id[16], *key = rfs_key_alloc(), tail[100];
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), tail[100];
 	fill(tail, sizeof tail, 3);
 	cr_assert_eq(fx_backing(&x, "sparse.img", b), 0);
 	uint64_t last = (4ull << 30) / RFS_BLOCK_SIZE;      /* a 4 GiB hole, then 100 bytes */
@@ -531,7 +531,7 @@ Test(history, sparse_file_save_costs_what_it_holds)
 	                   (unsigned long long)(RFS_SLOT_SIZE * x.v->conf.chunk_blocks)), 0,
 	             "the hole chunks are not the zero blob");
 	close_and_verify_clean(&x);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -564,7 +564,7 @@ Test(history, a_big_save_streams_into_its_own_pack, .timeout = 120)
 	uint64_t per = x.v->conf.chunk_blocks;
 	size_t len = 3072 * RFS_BLOCK_SIZE - 100;       /* 12 MiB: past the streaming size */
 	int nch = (int)((3072 + per - 1) / per);
-	uint8_t id[16], *key = rfs_key_alloc(), *data[2], *out = malloc(len + 1);
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), *data[2], *out = malloc(len + 1);
 	new_contents(data, 2, len, 70);
 	cr_assert_eq(fx_backing(&x, "big.bin", b), 0);
 	cr_assert_eq(fx_write_file(&x, b, data[0], len, id, key, 1), 0);
@@ -589,7 +589,7 @@ Test(history, a_big_save_streams_into_its_own_pack, .timeout = 120)
 	for (int i = 0; i < 2; i++)
 		free(data[i]);
 	free(out);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -598,7 +598,7 @@ Test(history, empty_file_grown_past_one_chunk_by_one_block)
 	struct fx x;
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
-	uint8_t id[16], *key = rfs_key_alloc(), blk[RFS_BLOCK_SIZE];
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), blk[RFS_BLOCK_SIZE];
 	fill(blk, sizeof blk, 4);
 	cr_assert_eq(fx_backing(&x, "grown.bin", b), 0);
 	cr_assert_eq(fx_write_file(&x, b, NULL, 0, id, key, 1), 0);
@@ -617,7 +617,7 @@ Test(history, empty_file_grown_past_one_chunk_by_one_block)
 	free(out);
 	free(want);
 	close_and_verify_clean(&x);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -652,7 +652,7 @@ Test(history, big_saves_are_captured_later_but_keep_their_bytes, .timeout = 120)
 	char b[256], c[256], tmp[256];
 	size_t len = 3u << 20;                 /* 3 MiB: four chunks */
 	uint64_t nblocks = (len + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE;
-	uint8_t id[16], id2[16], *key = rfs_key_alloc(), *key2 = rfs_key_alloc(), *data[4];
+	uint8_t id[16], id2[16], *key = rfs_secmem_key_alloc(), *key2 = rfs_secmem_key_alloc(), *data[4];
 	new_contents(data, 4, len, 40);
 	cr_assert_eq(fx_backing(&x, "big.bin", b), 0);
 	cr_assert_eq(fx_write_file(&x, b, data[0], len, id, key, 1), 0);
@@ -700,8 +700,8 @@ Test(history, big_saves_are_captured_later_but_keep_their_bytes, .timeout = 120)
 	for (int i = 0; i < 4; i++)
 		free(data[i]);
 	close_and_verify_clean(&x);
-	rfs_key_free(key);
-	rfs_key_free(key2);
+	rfs_secmem_key_free(key);
+	rfs_secmem_key_free(key2);
 	fx_free(&x);
 }
 
@@ -762,7 +762,7 @@ Test(history, chunk_trees_grow_and_shrink_across_levels, .timeout = 120)
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
 	uint64_t per = x.v->conf.chunk_blocks, maxb = 4100 * per + 1;
-	uint8_t id[16], *key = rfs_key_alloc(), *model = calloc(maxb, RFS_BLOCK_SIZE);
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), *model = calloc(maxb, RFS_BLOCK_SIZE);
 	cr_assert_eq(per, 15, "new vaults must have 15-block chunks");
 	cr_assert_eq(fx_backing(&x, "grows.db", b), 0);
 	/* v1: 40 blocks, three chunks (a small save read whole). */
@@ -827,7 +827,7 @@ Test(history, chunk_trees_grow_and_shrink_across_levels, .timeout = 120)
 	close_and_verify_clean(&x);
 	cr_assert_eq(fx_sh("git --git-dir=%s/history.git fsck --strict --no-progress", x.dir), 0);
 	free(model);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -839,7 +839,7 @@ Test(history, a_4k_save_into_a_1gib_file_adds_at_most_64k_plus_its_trees, .timeo
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
 	uint64_t nb = (1ull << 30) / RFS_BLOCK_SIZE;
-	uint8_t id[16], *key = rfs_key_alloc(), blk[RFS_BLOCK_SIZE];
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), blk[RFS_BLOCK_SIZE];
 	fill(blk, sizeof blk, 5);
 	cr_assert_eq(fx_backing(&x, "mailbox.pst", b), 0);
 	write_sparse(&x, b, nb - 1, blk, sizeof blk, id, key, 1);
@@ -859,7 +859,7 @@ Test(history, a_4k_save_into_a_1gib_file_adds_at_most_64k_plus_its_trees, .timeo
 	             "a chunk tree node of a 1 GiB file is not a few KiB");
 	fx_close_history(&x);
 	cr_assert_eq(fx_sh("git --git-dir=%s/history.git fsck --strict --no-progress", x.dir), 0);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
 
@@ -870,7 +870,7 @@ Test(history, a_format1_chunk_tree_is_refused_clearly)
 	cr_assert_eq(fx_new(&x), 0);
 	char b[256];
 	size_t len = 100 * RFS_BLOCK_SIZE;
-	uint8_t id[16], *key = rfs_key_alloc(), *data = malloc(len);
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), *data = malloc(len);
 	fill(data, len, 8);
 	cr_assert_eq(fx_backing(&x, "old.bin", b), 0);
 	cr_assert_eq(fx_write_file(&x, b, data, len, id, key, 1), 0);
@@ -921,6 +921,6 @@ Test(history, a_format1_chunk_tree_is_refused_clearly)
 	             "a format-1 chunk tree was not refused with EPROTONOSUPPORT");
 	free(buf);
 	free(data);
-	rfs_key_free(key);
+	rfs_secmem_key_free(key);
 	fx_free(&x);
 }

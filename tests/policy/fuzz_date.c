@@ -44,10 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		assert(rfs_date_valid(d) && rfs_date_format(d, out) == 0);
 		assert(size == 10 && memcmp(out, text, 10) == 0);
 	}
-	if (rfs_timestamp_parse(text, size, &t) == 0) {
-		assert(rfs_timestamp_format(t, out) == 0);
+	if (rfs_date_timestamp_parse(text, size, &t) == 0) {
+		assert(rfs_date_timestamp_format(t, out) == 0);
 		assert(strlen(out) == size && memcmp(out, text, size) == 0);
-		assert(rfs_timestamp_local_date(t, &d) == 0 && rfs_date_valid(d));
+		assert(rfs_date_timestamp_local_date(t, &d) == 0 && rfs_date_valid(d));
 	}
 	check_arithmetic(data, size);
 	return 0;

@@ -1,4 +1,4 @@
-/* libFuzzer target of policy/parse and policy/classify: any bytes are a policy or errors with
+/* libFuzzer target of policy/policy.c and policy/classify: any bytes are a policy or errors with
 ** places, never a crash, a leak or undefined behaviour. Built with clang (tests/policy/meson.build). */
 #include <assert.h>
 #include <errno.h>
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *nl = memchr(data + start, '\n', size - start);
 		size_t end = nl ? (size_t)(nl - data) : size;
 		struct rfs_classification c;
-		if (rfs_policy_classify(p, text + start, end - start, &c) == 0 &&
+		if (rfs_classify_path(p, text + start, end - start, &c) == 0 &&
 		    c.place == RFS_PLACE_RECORD)
 			assert(c.class_index < p->class_count && c.record_len <= end - start);
 		start = end + 1;

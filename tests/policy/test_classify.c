@@ -28,7 +28,7 @@ static void expect_record(const struct rfs_policy *p, const char *path, const ch
 {
 	struct rfs_classification c;
 
-	cr_assert_eq(rfs_policy_classify(p, path, strlen(path), &c), 0, "%s", path);
+	cr_assert_eq(rfs_classify_path(p, path, strlen(path), &c), 0, "%s", path);
 	cr_assert_eq(c.place, RFS_PLACE_RECORD, "%s: place %d", path, c.place);
 	cr_expect_str_eq(p->classes[c.class_index].name, want_class, "%s", path);
 	cr_expect_eq(c.record_len, strlen(want_record), "%s: record '%.*s'", path,
@@ -40,7 +40,7 @@ static void expect_place(const struct rfs_policy *p, const char *path, enum rfs_
 {
 	struct rfs_classification c;
 
-	cr_assert_eq(rfs_policy_classify(p, path, strlen(path), &c), 0, "%s", path);
+	cr_assert_eq(rfs_classify_path(p, path, strlen(path), &c), 0, "%s", path);
 	cr_expect_eq(c.place, want, "%s: place %d, want %d", path, c.place, want);
 }
 
@@ -153,15 +153,15 @@ Test(classify, malformed_paths)
 	char longname[300];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_expect_eq(rfs_policy_classify(p, bad[i], strlen(bad[i]), &c), -EINVAL, "%s", bad[i]);
-	cr_expect_eq(rfs_policy_classify(p, "cases/a\0b", 9, &c), -EINVAL);
+		cr_expect_eq(rfs_classify_path(p, bad[i], strlen(bad[i]), &c), -EINVAL, "%s", bad[i]);
+	cr_expect_eq(rfs_classify_path(p, "cases/a\0b", 9, &c), -EINVAL);
 	memset(longname, 'n', sizeof(longname));
 	memcpy(longname, "cases/", 6);
-	cr_expect_eq(rfs_policy_classify(p, longname, 6 + 256, &c), -ENAMETOOLONG);
-	cr_expect_eq(rfs_policy_classify(p, longname, 6 + 255, &c), 0);
+	cr_expect_eq(rfs_classify_path(p, longname, 6 + 256, &c), -ENAMETOOLONG);
+	cr_expect_eq(rfs_classify_path(p, longname, 6 + 255, &c), 0);
 	cr_expect_eq(c.place, RFS_PLACE_RECORD);
 	/* len bounds the path: "cases/ab" read as "cases/a" */
-	cr_assert_eq(rfs_policy_classify(p, "cases/ab", 7, &c), 0);
+	cr_assert_eq(rfs_classify_path(p, "cases/ab", 7, &c), 0);
 	cr_expect_eq(c.record_len, 7);
 	/* '...' and 'a..b' are names; '...' is hidden, so no wildcard takes it */
 	expect_place(p, "cases/...", RFS_PLACE_UNCLASSIFIED);

@@ -28,14 +28,14 @@ static void expect_add(struct rfs_date from, int64_t n, enum rfs_period_unit uni
 
 Test(date, leap_years_and_month_lengths)
 {
-	cr_expect_eq(rfs_days_in_month(2024, 2), 29);
-	cr_expect_eq(rfs_days_in_month(2023, 2), 28);
-	cr_expect_eq(rfs_days_in_month(1900, 2), 28);   /* century, not 400 */
-	cr_expect_eq(rfs_days_in_month(2000, 2), 29);   /* 400 */
-	cr_expect_eq(rfs_days_in_month(2023, 4), 30);
-	cr_expect_eq(rfs_days_in_month(2023, 12), 31);
-	cr_expect_eq(rfs_days_in_month(2023, 0), 0);
-	cr_expect_eq(rfs_days_in_month(2023, 13), 0);
+	cr_expect_eq(rfs_date_days_in_month(2024, 2), 29);
+	cr_expect_eq(rfs_date_days_in_month(2023, 2), 28);
+	cr_expect_eq(rfs_date_days_in_month(1900, 2), 28);   /* century, not 400 */
+	cr_expect_eq(rfs_date_days_in_month(2000, 2), 29);   /* 400 */
+	cr_expect_eq(rfs_date_days_in_month(2023, 4), 30);
+	cr_expect_eq(rfs_date_days_in_month(2023, 12), 31);
+	cr_expect_eq(rfs_date_days_in_month(2023, 0), 0);
+	cr_expect_eq(rfs_date_days_in_month(2023, 13), 0);
 }
 
 Test(date, validity)
@@ -212,10 +212,10 @@ static void expect_timestamp(const char *text, int64_t unix_seconds, int32_t off
 	struct rfs_timestamp t;
 	char out[RFS_TIMESTAMP_TEXT_SIZE];
 
-	cr_assert_eq(rfs_timestamp_parse(text, strlen(text), &t), 0, "refused '%s'", text);
+	cr_assert_eq(rfs_date_timestamp_parse(text, strlen(text), &t), 0, "refused '%s'", text);
 	cr_expect_eq(t.unix_seconds, unix_seconds, "%s", text);
 	cr_expect_eq(t.utc_offset, offset, "%s", text);
-	cr_assert_eq(rfs_timestamp_format(t, out), 0);
+	cr_assert_eq(rfs_date_timestamp_format(t, out), 0);
 	cr_expect_str_eq(out, text);
 }
 
@@ -232,8 +232,8 @@ Test(date, timestamps_keep_their_offset)
 	expect_timestamp("2023-07-01T05:00:00+05:30", 1688167800, 5 * 3600 + 1800);
 	expect_timestamp("0001-01-01T00:00:00Z", -62135596800, 0);
 	expect_timestamp("9999-12-31T23:59:59Z", 253402300799, 0);
-	cr_assert_eq(rfs_timestamp_parse("2023-07-01T00:30:00+01:00", 25, &t), 0);
-	cr_assert_eq(rfs_timestamp_local_date(t, &d), 0);
+	cr_assert_eq(rfs_date_timestamp_parse("2023-07-01T00:30:00+01:00", 25, &t), 0);
+	cr_assert_eq(rfs_date_timestamp_local_date(t, &d), 0);
 	cr_expect_eq(rfs_date_cmp(d, D(2023, 7, 1)), 0);
 	const char *bad[] = { "2023-07-01T00:30:00", "2023-07-01T24:00:00Z", "2023-07-01T23:60:00Z",
 	                      "2023-07-01T23:59:60Z", "2023-07-01 00:30:00Z", "2023-07-01T00:30:00z",
@@ -247,12 +247,12 @@ Test(date, timestamps_keep_their_offset)
 	                      "2023-07-01T00:30:00+01:x0", "2023-07-01T00:30:00Z+01:0",
 	                      "2023-07-01T00:30:00-19:00", "2023-0x-01T00:30:00Z" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_expect_eq(rfs_timestamp_parse(bad[i], strlen(bad[i]), &t), -EINVAL, "accepted '%s'",
+		cr_expect_eq(rfs_date_timestamp_parse(bad[i], strlen(bad[i]), &t), -EINVAL, "accepted '%s'",
 		             bad[i]);
-	cr_expect_eq(rfs_timestamp_format((struct rfs_timestamp){ 0, 30 }, out), -EINVAL);
-	cr_expect_eq(rfs_timestamp_format((struct rfs_timestamp){ 0, 19 * 3600 }, out), -EINVAL);
-	cr_expect_eq(rfs_timestamp_format((struct rfs_timestamp){ INT64_MAX, 0 }, out), -ERANGE);
+	cr_expect_eq(rfs_date_timestamp_format((struct rfs_timestamp){ 0, 30 }, out), -EINVAL);
+	cr_expect_eq(rfs_date_timestamp_format((struct rfs_timestamp){ 0, 19 * 3600 }, out), -EINVAL);
+	cr_expect_eq(rfs_date_timestamp_format((struct rfs_timestamp){ INT64_MAX, 0 }, out), -ERANGE);
 	/* local midnight at a negative offset */
-	cr_assert_eq(rfs_timestamp_format((struct rfs_timestamp){ 4 * 3600, -4 * 3600 }, out), 0);
+	cr_assert_eq(rfs_date_timestamp_format((struct rfs_timestamp){ 4 * 3600, -4 * 3600 }, out), 0);
 	cr_expect_str_eq(out, "1970-01-01T00:00:00-04:00");
 }

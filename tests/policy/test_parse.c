@@ -1,4 +1,4 @@
-/* Unit tests of policy/parse: the issue's example loads as written; every error has its line,
+/* Unit tests of policy/policy.c: the issue's example loads as written; every error has its line,
 ** column and message; every branch of the syntax. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -103,8 +103,8 @@ Test(parse, anytown_example_loads_exactly_as_written)
 	cr_expect_null(c->authority);
 	cr_expect_eq(rfs_policy_find_class(p, "contract-under-seal"), &p->classes[2]);
 	cr_expect_null(rfs_policy_find_class(p, "deeds"));
-	cr_expect_str_eq(rfs_role_name(RFS_ROLE_APPROVER), "approver");
-	cr_expect_null(rfs_role_name(RFS_ROLE_COUNT));
+	cr_expect_str_eq(rfs_policy_role_name(RFS_ROLE_APPROVER), "approver");
+	cr_expect_null(rfs_policy_role_name(RFS_ROLE_COUNT));
 	rfs_policy_free(p);
 }
 

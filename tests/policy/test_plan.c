@@ -186,7 +186,7 @@ Test(plan, a_hundred_thousand_records)
 	size_t due = 0, held = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct rfs_date d;
-		cr_assert_eq(rfs_record_due(p, &r[i], &d), 0);
+		cr_assert_eq(rfs_holds_record_due(p, &r[i], &d), 0);
 		if (rfs_date_cmp(d, TODAY) <= 0) {
 			due++;
 			held += r[i].created.year >= 1990 && r[i].created.year <= 2000;

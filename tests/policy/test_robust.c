@@ -176,7 +176,7 @@ Test(robust, random_edits_of_the_example_are_a_policy_or_errors_with_places)
 			loaded++;
 			for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 				struct rfs_classification c;
-				cr_assert_eq(rfs_policy_classify(p, paths[i], strlen(paths[i]), &c), 0);
+				cr_assert_eq(rfs_classify_path(p, paths[i], strlen(paths[i]), &c), 0);
 				cr_assert(c.place != RFS_PLACE_RECORD || c.class_index < p->class_count);
 			}
 			rfs_policy_free(p);

@@ -1,5 +1,5 @@
 /*
-** parse: the retention policy's config text (docs/POLICY.md) into a struct rfs_policy.
+** policy: the retention policy's config text (docs/POLICY.md) parsed into a struct rfs_policy.
 **
 ** Owns: the syntax: lines, '#' comments, sections, keys, the retain/then/lock/roles values,
 ** and every message a records manager sees for a mistake, each with its line and column.
@@ -51,7 +51,7 @@ struct parser {
 	bool out_of_memory;
 };
 
-const char *rfs_role_name(enum rfs_role role)
+const char *rfs_policy_role_name(enum rfs_role role)
 {
 	return (unsigned)role < RFS_ROLE_COUNT ? role_names[role] : NULL;
 }
@@ -306,7 +306,7 @@ static void parse_records(struct parser *ps, struct span value, struct rfs_polic
 {
 	size_t at = 0;
 	const char *why = NULL;
-	int rc = rfs_pattern_compile(value.s, value.n, &cls->pattern, &at, &why);
+	int rc = rfs_classify_pattern_compile(value.s, value.n, &cls->pattern, &at, &why);
 
 	ps->marks[ps->policy->class_count - 1].records_column = column_of(ps, value.s);
 	if (rc == -ENOMEM)
@@ -551,7 +551,7 @@ static struct span strip_comment(struct span line)
 /* A control character or invalid UTF-8 is an error at its column, and the line is skipped. */
 static bool line_is_text(struct parser *ps, struct span line)
 {
-	size_t bad = rfs_utf8_check(line.s, line.n);
+	size_t bad = rfs_classify_utf8_check(line.s, line.n);
 
 	for (size_t i = 0; i < bad; i++) {
 		unsigned char c = (unsigned char)line.s[i];
@@ -610,9 +610,9 @@ static int check_ambiguity(struct parser *ps)
 		for (size_t a = 0; a < b; a++) {
 			const struct rfs_policy_class *ca = &p->classes[a], *cb = &p->classes[b];
 			if (!ca->pattern || !cb->pattern ||
-			    rfs_pattern_cmp_specificity(ca->pattern, cb->pattern) != 0)
+			    rfs_classify_pattern_cmp_specificity(ca->pattern, cb->pattern) != 0)
 				continue;
-			int rc = rfs_pattern_overlap(ca->pattern, cb->pattern);
+			int rc = rfs_classify_pattern_overlap(ca->pattern, cb->pattern);
 			if (rc < 0)
 				return rc;
 			if (rc)
@@ -649,7 +649,7 @@ void rfs_policy_free(struct rfs_policy *policy)
 		struct rfs_policy_class *c = &policy->classes[i];
 		free(c->name);
 		free(c->records);
-		rfs_pattern_free(c->pattern);
+		rfs_classify_pattern_free(c->pattern);
 		free(c->trigger_property);
 		free(c->authority);
 	}
