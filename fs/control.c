@@ -21,6 +21,7 @@
 
 #include "crypto/encoding.h"
 #include "crypto/io.h"
+#include "fs/history/bytes.h"
 #include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -561,27 +562,17 @@ static int call_start(struct call *k, const char *vault_path, int pass_fd, const
 ** daemon's thread is free at once. */
 static int call_drain(struct call *k)
 {
-	size_t len = 0, cap = 0;
-	ssize_t n;
+	size_t len = 0, cap = 0, got;
+	int rc;
 
-	for (;;) {
-		if (len == cap) {
-			char *more = cap > SIZE_MAX / 2 ? NULL : realloc(k->reply, cap ? cap * 2 : 65536);
-
-			if (!more)
-				return -ENOMEM;
-			k->reply = more;
-			cap = cap ? cap * 2 : 65536;
-		}
-		n = recv(k->sock, k->reply + len, cap - len, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	do {       /* until a read stops short of the room it had: the daemon hung up */
+		rc = rfs_bytes_grow(&k->reply, &cap, len, 1, 65536);
+		if (rc == 0)
+			rc = rfs_io_read_upto(k->sock, k->reply + len, cap - len, &got);
+		if (rc < 0)
+			return rc;
+		len += got;
+	} while (len == cap);
 	if (len == 0)
 		return -EPROTO;
 	k->in = fmemopen(k->reply, len, "r");
