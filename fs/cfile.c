@@ -644,10 +644,8 @@ int rfs_cfile_after_crash(struct rfs_cfile *cf, enum rfs_cfile_fix *fix)
 	else if (*fix == RFS_FIX_NONE)
 		*fix = RFS_FIX_RESEALED;
 	if (keep == 0) {
-		/* Nothing authenticates: an empty file (0 bytes first, FORMAT.md 5). */
-		if (ftruncate(cf->fd, 0) != 0)
-			return -errno;
-		rc = write_header(cf, cf->hdr_flags & ~RFS_HDR_NONEMPTY);
+		/* Nothing authenticates: an empty file (FORMAT.md 5). */
+		rc = empty_then_header(cf, cf->hdr_flags & ~RFS_HDR_NONEMPTY);
 		if (rc == 0 && fdatasync(cf->fd) != 0)
 			rc = -errno;
 		cf->size = 0;
@@ -655,7 +653,9 @@ int rfs_cfile_after_crash(struct rfs_cfile *cf, enum rfs_cfile_fix *fix)
 	}
 	/* Cut first, then reseal: a cut in between leaves blocks that open with
 	** the other final flag, which the next recovery reseals in turn. */
-	if (rfs_content_cipher_size(keep) < (uint64_t)st.st_size && ftruncate(cf->fd, (off_t)rfs_content_cipher_size(keep)) != 0)
+	uint64_t keep_bytes = rfs_content_cipher_size(keep);
+
+	if (keep_bytes < (uint64_t)st.st_size && ftruncate(cf->fd, (off_t)keep_bytes) != 0)
 		return -errno;
 	if (fdatasync(cf->fd) != 0)
 		return -errno;
@@ -668,7 +668,8 @@ int rfs_cfile_after_crash(struct rfs_cfile *cf, enum rfs_cfile_fix *fix)
 		if (final && keep % RFS_BLOCK_SIZE != 0)
 			break;                   /* a partial last block: it opened final */
 		rc = rfs_io_pread_all(cf->fd, ct, sizeof(ct), rfs_content_slot_offset(i));
-		if (rc == 0 && !rfs_content_slot_is_hole(ct, sizeof(ct)) && !opens_as(cf, ct, RFS_BLOCK_SIZE, i, final))
+		if (rc == 0 && !rfs_content_slot_is_hole(ct, sizeof(ct)) &&
+		    !opens_as(cf, ct, RFS_BLOCK_SIZE, i, final))
 			rc = reseal_final(cf, i, final);
 		if (rc < 0)
 			return rc;

@@ -21,6 +21,7 @@
 #include "crypto/io.h"
 #include "crypto/encoding.h"
 #include "fs/dname.h"
+#include "fs/history/bytes.h"
 
 #define UNDO_MAGIC "recfs-undo-1\0\0\0"          /* 16 bytes with its NUL */
 #define UNDO_HEAD (16 + 8 + 8)
@@ -112,16 +113,14 @@ int rfs_undo_open(int vault_fd, struct rfs_undo **out)
 		int fd = fcntl(u->dir_fd, F_DUPFD_CLOEXEC, 0);
 
 		d = fd < 0 ? NULL : fdopendir(fd);
-		while (d && (de = readdir(d))) {
-			char (*l)[ID_HEX];
+		size_t cap = 0;
 
+		while (d && (de = readdir(d))) {
 			if (strlen(de->d_name) != ID_HEX - 1 || strspn(de->d_name, "0123456789abcdef") !=
 			                                          ID_HEX - 1)
 				continue;
-			l = realloc(u->left, (u->nleft + 1) * sizeof(*l));
-			if (!l)
+			if (rfs_bytes_grow(&u->left, &cap, u->nleft, sizeof(*u->left), 16) < 0)
 				break;
-			u->left = l;
 			memcpy(u->left[u->nleft++], de->d_name, ID_HEX);
 		}
 		if (d)
@@ -183,24 +182,21 @@ static int write_entry(int dir_fd, int fd, const uint8_t id[16], uint64_t index,
 	uint8_t buf[UNDO_HEAD + RFS_SLOT_SIZE];
 	size_t len = slot_len_of(index, size);
 	char name[ID_HEX];
-	ssize_t n;
-	int efd, rc = 0;
+	int efd, rc;
 
 	memcpy(buf, UNDO_MAGIC, 16);
 	for (int i = 0; i < 8; i++) {
 		buf[16 + i] = (uint8_t)(index >> (8 * i));
 		buf[24 + i] = (uint8_t)(size >> (8 * i));
 	}
-	n = pread(fd, buf + UNDO_HEAD, len, (off_t)rfs_content_slot_offset(index));
-	if (n != (ssize_t)len)
-		return n < 0 ? -errno : -EIO;
+	rc = rfs_io_pread_all(fd, buf + UNDO_HEAD, len, rfs_content_slot_offset(index));
+	if (rc < 0)
+		return rc;
 	id_hex(name, id);
 	efd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (efd < 0)
 		return -errno;
-	n = pwrite(efd, buf, UNDO_HEAD + len, 0);
-	if (n != (ssize_t)(UNDO_HEAD + len))
-		rc = n < 0 ? -errno : -ENOSPC;
+	rc = rfs_io_pwrite_all(efd, buf, UNDO_HEAD + len, 0);
 	if (rc == 0 && fdatasync(efd) != 0)
 		rc = -errno;
 	close(efd);
@@ -343,8 +339,8 @@ int rfs_undo_leftover(struct rfs_undo *u, const uint8_t id[16], struct rfs_undo_
 {
 	uint8_t buf[UNDO_HEAD + RFS_SLOT_SIZE + 1];
 	char name[ID_HEX];
-	ssize_t n;
-	int fd;
+	size_t n;
+	int fd, rc;
 
 	if (u->dir_fd < 0)
 		return -ENOENT;
@@ -352,9 +348,11 @@ int rfs_undo_leftover(struct rfs_undo *u, const uint8_t id[16], struct rfs_undo_
 	fd = openat(u->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = pread(fd, buf, sizeof(buf), 0);
+	rc = rfs_io_pread_upto(fd, buf, sizeof(buf), 0, &n);
 	close(fd);
-	if (n < UNDO_HEAD + (ssize_t)RFS_BLOCK_OVERHEAD + 1 || memcmp(buf, UNDO_MAGIC, 16) != 0)
+	if (rc < 0)
+		return rc;
+	if (n < UNDO_HEAD + RFS_BLOCK_OVERHEAD + 1 || memcmp(buf, UNDO_MAGIC, 16) != 0)
 		return -EIO;
 	e->index = e->size = 0;
 	for (int i = 7; i >= 0; i--) {
@@ -362,9 +360,9 @@ int rfs_undo_leftover(struct rfs_undo *u, const uint8_t id[16], struct rfs_undo_
 		e->size = e->size << 8 | buf[24 + i];
 	}
 	if (e->size == 0 || e->index > (e->size - 1) / RFS_BLOCK_SIZE ||
-	    slot_len_of(e->index, e->size) != (size_t)n - UNDO_HEAD)
+	    slot_len_of(e->index, e->size) != n - UNDO_HEAD)
 		return -EIO;
-	e->slot_len = (size_t)n - UNDO_HEAD;
+	e->slot_len = n - UNDO_HEAD;
 	memcpy(e->slot, buf + UNDO_HEAD, e->slot_len);
 	return 0;
 }
