@@ -135,31 +135,33 @@ int rfs_recover_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_r
 }
 
 /* Files a power cut left half written and recovery put right: cipher path, what was done. */
+struct fix_note {
+	char *cpath, *note;
+};
 struct fix_notes {
-	char **cpath, **note;
-	size_t n;
+	struct fix_note *v;
+	size_t n, cap;
 };
 
 static const char *note_of(const struct fix_notes *fn, const char *cpath)
 {
 	for (size_t i = 0; i < fn->n; i++)
-		if (!strcmp(fn->cpath[i], cpath))
-			return fn->note[i];
+		if (!strcmp(fn->v[i].cpath, cpath))
+			return fn->v[i].note;
 	return NULL;
 }
 
 static int note_add(struct fix_notes *fn, const char *cpath, const char *note)
 {
-	char **c = realloc(fn->cpath, (fn->n + 1) * sizeof *c);
-	if (c)
-		fn->cpath = c;
-	char **t = c ? realloc(fn->note, (fn->n + 1) * sizeof *t) : NULL;
-	if (t)
-		fn->note = t;
-	if (!t || !(c[fn->n] = strdup(cpath)))
+	struct fix_note *f;
+
+	if (rfs_bytes_grow(&fn->v, &fn->cap, fn->n, sizeof *fn->v, 8) < 0)
 		return -ENOMEM;
-	if (!(t[fn->n] = strdup(note))) {
-		free(c[fn->n]);
+	f = &fn->v[fn->n];
+	f->cpath = strdup(cpath);
+	f->note = f->cpath ? strdup(note) : NULL;
+	if (!f->note) {
+		free(f->cpath);
 		return -ENOMEM;
 	}
 	fn->n++;
@@ -169,11 +171,10 @@ static int note_add(struct fix_notes *fn, const char *cpath, const char *note)
 static void notes_free(struct fix_notes *fn)
 {
 	for (size_t i = 0; i < fn->n; i++) {
-		free(fn->cpath[i]);
-		free(fn->note[i]);
+		free(fn->v[i].cpath);
+		free(fn->v[i].note);
 	}
-	free(fn->cpath);
-	free(fn->note);
+	free(fn->v);
 }
 
 struct recovery {
@@ -181,7 +182,7 @@ struct recovery {
 	struct rfs_event *ev;
 	size_t n, cap;
 	char **bad;                       /* cipher paths left out: they do not authenticate */
-	size_t nbad;
+	size_t nbad, bad_cap;
 	bool repaired;                    /* a file of live/ was resealed: capture live/ again */
 	struct fix_notes *notes;          /* what was put right, kept across that second pass */
 };
@@ -305,14 +306,11 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 		return -ENOMEM;
 	}
 	if (why) {                           /* never signed into history: named, left out */
-		char **bad = realloc(r->bad, (r->nbad + 1) * sizeof *bad);
-		if (!bad || !(bad[r->nbad] = strdup(cpath))) {
+		if (rfs_bytes_grow(&r->bad, &r->bad_cap, r->nbad, sizeof *r->bad, 8) < 0 ||
+		    !(r->bad[r->nbad] = strdup(cpath))) {
 			free(clear);
-			if (bad)
-				r->bad = bad;
 			return -ENOMEM;
 		}
-		r->bad = bad;
 		r->nbad++;
 		rfs_log(LOG_WARNING, "history: %s: %s (tampered or damaged); left out of history, which "
 		        "keeps the version before; run 'recfs fsck %s'", clear ? clear : cpath, why,
