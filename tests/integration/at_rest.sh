@@ -41,6 +41,27 @@ NAMES=$(find "$M" | grep -c -- "$MARK")
 check "marker found in contents through the mount" grep -rqa "$MARK" "$M/$MARK-folder"
 check "marker found in xattrs through the mount" bash -c "getfattr -R -d -m - --absolute-names '$M' | grep -q 'user.$MARK=\"value-$MARK\"'"
 assert_eq "marker found in link targets through the mount" "../target-$MARK/$MARK" "$(readlink "$M/link-to-$MARK")"
+# An undo entry (VAULT/undo/, made before a partial last block is rewritten in
+# place) holds only ciphertext: look while one exists, the file held open.
+python3 - "$M/undo-$MARK.txt" "$MARK" "$IT_TMP/held" "$IT_TMP/release" "$RECFS" <<'PY' &
+import os, subprocess, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, ("first %s\n" % sys.argv[2]).encode()); os.fsync(fd)
+# that fsync's save committed, so no history sync removes the entry behind the check
+subprocess.run([sys.argv[5], "flush", os.path.dirname(sys.argv[1])], check=True)
+os.write(fd, ("then %s\n" % sys.argv[2]).encode())      # rewrites the partial block in place
+open(sys.argv[3], "w").close()
+while not os.path.exists(sys.argv[4]):
+    time.sleep(0.05)
+os.close(fd)
+PY
+holder=$!
+for _ in $(seq 1 200); do [ -e "$IT_TMP/held" ] && break; sleep 0.05; done
+UNDO=$(find "$V/undo" -type f 2>/dev/null | wc -l)
+[ "$UNDO" -ge 1 ] && ok "an undo entry exists while the append is held open" ||
+	not_ok "no undo entry under $V/undo while the append is held open"
+assert_eq "no undo entry holds the marker" "" "$(grep -r -a -l -F -- "$MARK" "$V/undo" 2>&1)"
+touch "$IT_TMP/release"; wait "$holder"
 umount_vault "$M" "$V"
 
 NFILES=$(find "$V" -type f | wc -l)
