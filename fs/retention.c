@@ -1459,7 +1459,9 @@ static int report_moves(const struct rfs_retention_listing *old,
 			od = o->due;
 		if (rfs_date_cmp(od, n->due) == 0)
 			continue;
-		earlier = rfs_date_is_set(n->due) && (!rfs_date_is_set(od) || rfs_date_cmp(n->due, od) < 0);
+		/* With no policy in force nothing was ever due: a first load moves, never advances. */
+		earlier = old && rfs_date_is_set(n->due) &&
+		          (!rfs_date_is_set(od) || rfs_date_cmp(n->due, od) < 0);
 		*any_earlier |= earlier;
 		rc = cb ? cb(earlier, n->path, neu->policy->classes[n->class_index].name, od, n->due, arg)
 		        : 0;
