@@ -750,24 +750,28 @@ bool rfs_retention_refuse_rename(fuse_req_t req, fuse_ino_t parent, const char *
 {
 	struct rfs_fs *fs = fs_of(req);
 	char *from, *to;
+	bool refused;
 
 	if (inactive(fs))
 		return rfs_retention_refuse_entry(req, newparent, newname, RFS_RET_CREATE);
 	from = path_of(fs, inode_of(req, parent), name);
 	to = path_of(fs, inode_of(req, newparent), newname);
-	if (from && to && crosses_records(fs->retention, from, to)) {
-		log_refusal(req, RFS_RET_RENAME, from, "a rename across a record boundary: copy and "
-		            "delete instead", EXDEV);
-		fuse_reply_err(req, EXDEV);
+	/* A lock or hold first: EPERM says more than EXDEV, and no copy is then tried. */
+	if (refuse_path(req, from ? strdup(from) : NULL, true, RFS_RET_RENAME) ||
+	    refuse_path(req, to ? strdup(to) : NULL, false, RFS_RET_RENAME)) {
 		free(from);
 		free(to);
 		return true;
 	}
-	if (refuse_path(req, from, true, RFS_RET_RENAME)) {
-		free(to);
-		return true;
+	refused = from && to && crosses_records(fs->retention, from, to);
+	if (refused) {
+		log_refusal(req, RFS_RET_RENAME, from, "a rename across a record boundary: copy and "
+		            "delete instead", EXDEV);
+		fuse_reply_err(req, EXDEV);
 	}
-	return refuse_path(req, to, false, RFS_RET_RENAME);
+	free(from);
+	free(to);
+	return refused;
 }
 
 bool rfs_retention_refuse_xattr(fuse_req_t req, fuse_ino_t ino, const char *name)
