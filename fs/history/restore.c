@@ -112,9 +112,9 @@ static int open_parents(struct restore_ctx *x, const char *clear_path, int *dirf
 		bool created = false;
 		if (rc == 0 && mkdirat(fd, backing, 0755) == 0) {
 			uint8_t dirid[16];
-			rfs_random_bytes(dirid, sizeof dirid);
-			int sub = openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			rc = sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
+			rc = rfs_vault_new_folder_id(x->h->v, dirid);
+			int sub = rc < 0 ? -1 : openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			rc = rc < 0 ? rc : sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
 			memcpy(x->dirid, dirid, 16);
 			if (sub >= 0)
 				close(sub);
