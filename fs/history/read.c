@@ -580,13 +580,12 @@ int rfs_history_read_cipher(struct rfs_history *h, const char *rev, const char *
 }
 
 /* The folder at cpath in commit c, and its 16-byte .dirid: 0, or -ENOENT. */
-static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpath,
-                           uint8_t dirid[16])
+int rfs_read_dirid_in_tree(struct rfs_history *h, git_tree *root, const char *cpath, uint8_t dirid[16])
 {
-	git_tree *root = NULL, *dir = NULL;
+	git_tree *dir = NULL;
 	git_tree_entry *e = NULL;
-	int rc = git_commit_tree(&root, c) < 0 ? -ENOENT : 0;
-	if (rc == 0 && cpath[0] &&
+	int rc = 0;
+	if (cpath[0] &&
 	    (git_tree_entry_bypath(&e, root, cpath) < 0 || git_tree_entry_type(e) != GIT_OBJECT_TREE ||
 	     rfs_objects_is_chunked(h->repo, e) || git_tree_lookup(&dir, h->repo, git_tree_entry_id(e)) < 0))
 		rc = -ENOENT;
@@ -594,6 +593,32 @@ static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpa
 		rc = -ENOENT;
 	git_tree_free(dir);
 	git_tree_entry_free(e);
+	return rc;
+}
+
+void rfs_read_parent_dirid(struct rfs_history *h, git_tree *root, const char *cpath, uint8_t dir[16])
+{
+	memset(dir, 0, 16);
+	if (!cpath[0])
+		return;
+	const char *slash = strrchr(cpath, '/');
+	char parent[8192];
+	size_t len = slash ? (size_t)(slash - cpath) : 0;
+	if (len >= sizeof parent)
+		return;
+	memcpy(parent, cpath, len);
+	parent[len] = 0;
+	if (rfs_read_dirid_in_tree(h, root, parent, dir) < 0)
+		memset(dir, 0, 16);
+}
+
+static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpath,
+                           uint8_t dirid[16])
+{
+	git_tree *root = NULL;
+	int rc = git_commit_tree(&root, c) < 0 ? -ENOENT : 0;
+	if (rc == 0)
+		rc = rfs_read_dirid_in_tree(h, root, cpath, dirid);
 	git_tree_free(root);
 	return rc;
 }

@@ -324,6 +324,7 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 	e->type = RFS_OBJ_FILE;
 	if (what != 'D')
 		event_from_live(h, cpath, e);
+	rfs_read_parent_dirid(h, what == 'D' ? r->old : r->now, cpath, e->dir);
 	e->path = clear ? clear : rfs_record_str(cpath);
 	e->path_old = rfs_record_str(NULL);
 	e->restored_from = rfs_record_str(NULL);
