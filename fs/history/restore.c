@@ -65,7 +65,7 @@ static int backing_in(struct rfs_history *h, int dirfd, const char *c, char back
 	int rc = live_dirid(dirfd, dirid);
 	if (rc < 0)
 		return rc;
-	if (rfs_name_seal(text, sizeof text, c, dirid, h->v->keys) < 0)
+	if (rfs_vault_name_seal(h->v, dirid, c, text, sizeof text) < 0)
 		return -EINVAL;
 	bool is_long = rfs_name_backing(backing, text);
 	if (is_long && write_side) {
