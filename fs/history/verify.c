@@ -136,10 +136,10 @@ static void check_folder_key(struct walk *w, const uint8_t dirid[16])
 		rfs_vault_folder_keys_put(w->h->v, fk);
 		return;
 	}
-	char hex[33], where[16], c[41];
+	char hex[33], where[RFS_KEYSTORE_NAME_MAX], c[41];
 	uint64_t off;
 	rfs_hex_encode(hex, dirid, 16);
-	rfs_keystore_entry_locate(dirid, where, &off);
+	rfs_keystore_entry_locate(w->h->v->ks, dirid, where, &off);
 	if (rc == -ENOENT && destroyed(w, dirid))
 		return;
 	problem(w, "folder key %s (keys/%s at offset %llu) in commit %s %s: the names and paths in "
@@ -175,9 +175,9 @@ static int check_key_of(struct walk *w, const uint8_t *data, size_t len, char wh
 	if (!w->key && !(w->key = rfs_secmem_key_alloc()))
 		return 1;
 	int rc = rfs_keystore_load(w->h->v->ks, hd.file_id, w->key);
-	char name[16];
+	char name[RFS_KEYSTORE_NAME_MAX];
 	uint64_t off;
-	rfs_keystore_entry_locate(hd.file_id, name, &off);
+	rfs_keystore_entry_locate(w->h->v->ks, hd.file_id, name, &off);
 	snprintf(where, 64, "keys/%s at offset %llu", name, (unsigned long long)off);
 	return rc == -EIO || rc == -ENOENT ? rc : 0;
 }
