@@ -659,6 +659,21 @@ static void version_of(struct rfs_history *h, struct rfs_version *ver, const str
 		ver->disposal = rfs_history_disposed_by(h, r->events[0].dir);
 }
 
+/* Index record x as a version to cb (one that does not open is skipped). cb's value. */
+static int emit(struct rfs_history *h, const struct irec *x, rfs_version_cb cb, void *arg, size_t *shown)
+{
+	struct rfs_record r;
+	git_oid rev;
+	if (view_open(h, x, &rev, &r) < 0)
+		return 0;
+	struct rfs_version ver;
+	version_of(h, &ver, &r, &rev);
+	int rc = cb(&ver, arg);
+	rfs_record_clear(&r);
+	(*shown)++;
+	return rc;
+}
+
 static int v2_log(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
                   void *arg)
 {
@@ -668,17 +683,8 @@ static int v2_log(struct rfs_history *h, const char *clear_path, size_t limit, r
 	size_t *recs = NULL, n = 0, shown = 0;
 	if (rc == 0)
 		rc = v2_log_recs(h, &iv, &tt, clear_path, &recs, &n);
-	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++) {
-		struct rfs_record r;
-		git_oid rev;
-		if (view_open(h, &iv.recs[recs[i]], &rev, &r) < 0)
-			continue;
-		struct rfs_version ver;
-		version_of(h, &ver, &r, &rev);
-		rc = cb(&ver, arg);
-		rfs_record_clear(&r);
-		shown++;
-	}
+	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++)
+		rc = emit(h, &iv.recs[recs[i]], cb, arg, &shown);
 	free(recs);
 	table_free(&tt);
 	view_free(&iv);
@@ -727,17 +733,8 @@ int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
 		bool match = !clear_path || rec_has(&iv.recs[i], tp);
 		for (size_t k = 0; !match && k < nfollow; k++)
 			match = rec_has(&iv.recs[i], tf[k]);
-		if (!match)
-			continue;
-		struct rfs_record r;
-		git_oid rev;
-		if (view_open(h, &iv.recs[i], &rev, &r) < 0)
-			continue;
-		struct rfs_version ver;
-		version_of(h, &ver, &r, &rev);
-		rc = cb(&ver, arg);
-		rfs_record_clear(&r);
-		shown++;
+		if (match)
+			rc = emit(h, &iv.recs[i], cb, arg, &shown);
 	}
 	view_free(&iv);
 	return rc;

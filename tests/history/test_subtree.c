@@ -199,6 +199,14 @@ static void build(struct fx *x, struct world *w)
 	cr_assert_eq(rfs_history_flush(x->h), 0);
 }
 
+/* A new format-3 vault holding the world, and the ids of its record. */
+static void world_new(struct fx *x, struct world *w, struct rfs_subtree *s)
+{
+	new3(x);
+	build(x, w);
+	cr_assert_eq(rfs_history_subtree(x->h, w->smith.id, s), 0);
+}
+
 static void free_keys(void)
 {
 	for (size_t i = 0; i < nkeys; i++)
@@ -210,10 +218,8 @@ Test(subtree, lists_every_id_ever_inside_and_keeps_what_moved_out)
 {
 	struct fx x;
 	struct world w;
-	new3(&x);
-	build(&x, &w);
 	struct rfs_subtree s;
-	cr_assert_eq(rfs_history_subtree(x.h, w.smith.id, &s), 0);
+	world_new(&x, &w, &s);
 	cr_assert_eq(s.count, 6, "listed %zu", s.count);
 	const struct ent *in[] = { &w.smith, &w.a, &w.old, &w.b, &w.d, &w.e };
 	for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
@@ -256,11 +262,9 @@ Test(subtree, after_its_keys_are_shredded_nothing_inside_reads_and_the_rest_does
 {
 	struct fx x;
 	struct world w;
-	new3(&x);
-	build(&x, &w);
-	/* The disposal: the record leaves live/ as deletions, one commit, then its ids are shredded. */
 	struct rfs_subtree s;
-	cr_assert_eq(rfs_history_subtree(x.h, w.smith.id, &s), 0);
+	/* The disposal: the record leaves live/ as deletions, one commit, then its ids are shredded. */
+	world_new(&x, &w, &s);
 	delete(&x, &w.b, &w.old);
 	delete(&x, &w.old, &w.smith);
 	delete(&x, &w.a, &w.smith);
