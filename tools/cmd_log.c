@@ -3,10 +3,12 @@
 ** Must never: write to the vault.
 */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "fs/escape.h"
@@ -154,6 +156,10 @@ static int log_run(struct cli_ctx *ctx)
 	if (limit < 0)
 		limit = whole ? 50 : 0;
 	out.x = x;
+	char disposed[PATH_MAX + 16];
+	snprintf(disposed, sizeof disposed, "%s/disposed", x->vault);
+	if (access(disposed, F_OK) == 0)
+		hcli_register_load(x);           /* not from inside the log's callback */
 	int rc = hcli_log(x, whole ? NULL : x->clear, (size_t)limit, print_version, &out);
 	if (rc < 0)
 		cli_error("cannot read the history of %s: %s", x->vault, strerror(-rc));

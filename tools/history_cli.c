@@ -153,10 +153,8 @@ int hcli_revision(struct hcli *x, const char *rev, const char *at, char out[RFS_
 
 #define REGISTER_PATH "/.recfs/retention/register"
 
-/* The class the register gives disposal n ("" when it names none). */
-static void register_class(struct hcli *x, uint64_t n, char *out, size_t outsz)
+void hcli_register_load(struct hcli *x)
 {
-	out[0] = 0;
 	if (!x->register_read) {
 		x->register_read = true;
 		int mem = memfd_create("recfs-register", MFD_CLOEXEC);
@@ -170,6 +168,13 @@ static void register_class(struct hcli *x, uint64_t n, char *out, size_t outsz)
 		if (mem >= 0)
 			close(mem);
 	}
+}
+
+/* The class the register gives disposal n ("" when it names none). */
+static void register_class(struct hcli *x, uint64_t n, char *out, size_t outsz)
+{
+	out[0] = 0;
+	hcli_register_load(x);
 	char num[24];
 	int len = snprintf(num, sizeof num, "%llu\t", (unsigned long long)n);
 	for (const char *line = x->register_text; line && *line;) {

@@ -58,6 +58,9 @@ void hcli_report(struct hcli *x, const char *rev, int rc);
 ** when VAULT/disposed/N was written; the class comes from the disposal
 ** register when it names N. n 0: a key missing that no disposal lists. */
 void hcli_destroyed_text(struct hcli *x, uint64_t n, bool with_date, char *out, size_t outsz);
+/* Read the disposal register now (once): before a walk whose callback may ask
+** hcli_destroyed_text, since a mounted vault's daemon answers one request at a time. */
+void hcli_register_load(struct hcli *x);
 
 #define HCLI_VAULT_OPTION { "vault", required_argument, NULL, 'V' }
 

@@ -110,5 +110,15 @@ check "grep -r finds the marker nowhere in the vault" sh -c "! grep -rqa '$MK' '
 mount_vault "$V" "$M"
 assert_eq "the other record reads as before" "kept v2" "$(cat "$M/cases/jones/kept.txt" 2>&1)"
 check "the record is gone from the mount" test ! -e "$M/cases/smith"
+# The same answers through the daemon (the vault is mounted: its control socket)
+RLOG=$(recfs log --vault "$V" -n 100000 2>&1)
+check "log through the daemon shows no marker" sh -c "! printf '%s' \"\$1\" | grep -q '$MK'" _ "$RLOG"
+assert_match "log through the daemon names the disposal" "destroyed \(disposal 1\)" "$RLOG"
+FIRST=$(printf '%s\n' "$RLOG" | awk '/destroyed/ {r = $1} END {print r}')
+out=$(recfs show --vault "$V" "/cases/smith/notes-$MK.txt" --rev "$FIRST" 2>"$IT_TMP/show.err")
+assert_eq "show through the daemon exits 1" 1 "$?"
+assert_eq "show through the daemon prints nothing of it" "" "$out"
+assert_match "show through the daemon says destroyed on DATE" "destroyed on [0-9-]+ \(disposal 1\)" \
+	"$(cat "$IT_TMP/show.err")"
 umount_vault "$M" "$V"
 finish
