@@ -269,6 +269,11 @@ struct rfs_subtree {
 ** lookup is hashed: the time follows the folder's events, plus one pass
 ** over the index's tags. 0, -EPROTONOSUPPORT (vault format 2), -errno. */
 int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct rfs_subtree *out);
+/* The same for n folders with one pass over the index (a disposal run of
+** many records pays the pass once): out[i] for dirids[i]. On error every
+** out[i] is freed. */
+int rfs_history_subtrees(struct rfs_history *h, const uint8_t (*dirids)[16], size_t n,
+                         struct rfs_subtree *out);
 void rfs_subtree_free(struct rfs_subtree *s);
 
 /* Disposal number whose VAULT/disposed/<N> lists id, or 0. Loaded at open,

@@ -844,22 +844,13 @@ static bool sub_inside(struct sub_walk *w, size_t k)
 	return in;
 }
 
-int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct rfs_subtree *out)
+/* One folder's subtree in a loaded index. */
+static int subtree_in(struct rfs_history *h, const struct index_view *iv, const struct tag_table *tt,
+                      const uint8_t dirid[16], struct rfs_subtree *out)
 {
 	memset(out, 0, sizeof *out);
-	if (index_version(h) != RFS_RECORD_VERSION_2)
-		return -EPROTONOSUPPORT;          /* format 2 has no folder ids in its events */
-	if (!(h->flags & RFS_HISTORY_READONLY)) {
-		int rc = rfs_history_flush(h);    /* what live/ holds is in history and the index */
-		if (rc < 0)
-			return rc;
-	}
-	struct index_view iv;
-	struct tag_table tt;
-	int rc = view_load_hashed(h, &iv, &tt);
-	struct sub_walk w = { .h = h, .iv = &iv, .tt = &tt };
-	if (rc == 0 && !(w.seen = calloc(iv.n ? iv.n : 1, 1)))
-		rc = -ENOMEM;
+	struct sub_walk w = { .h = h, .iv = iv, .tt = tt };
+	int rc = (w.seen = calloc(iv->n ? iv->n : 1, 1)) ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = sub_add(&w, dirid, RFS_OBJ_DIR);
 	/* Breadth first over folders: ids grows while it is walked. */
@@ -886,9 +877,35 @@ int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct r
 	id_set_free(&w.ids);
 	free(w.node);
 	free(w.seen);
+	return rc;
+}
+
+int rfs_history_subtrees(struct rfs_history *h, const uint8_t (*dirids)[16], size_t n,
+                         struct rfs_subtree *out)
+{
+	memset(out, 0, n * sizeof *out);
+	if (index_version(h) != RFS_RECORD_VERSION_2)
+		return -EPROTONOSUPPORT;          /* format 2 has no folder ids in its events */
+	if (!(h->flags & RFS_HISTORY_READONLY)) {
+		int rc = rfs_history_flush(h);    /* what live/ holds is in history and the index */
+		if (rc < 0)
+			return rc;
+	}
+	struct index_view iv;
+	struct tag_table tt;
+	int rc = view_load_hashed(h, &iv, &tt);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = subtree_in(h, &iv, &tt, dirids[i], &out[i]);
+	for (size_t i = 0; rc < 0 && i < n; i++)
+		rfs_subtree_free(&out[i]);
 	table_free(&tt);
 	view_free(&iv);
 	return rc;
+}
+
+int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct rfs_subtree *out)
+{
+	return rfs_history_subtrees(h, (const uint8_t (*)[16])dirid, 1, out);
 }
 
 void rfs_subtree_free(struct rfs_subtree *s)
