@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "crypto/names.h"
-#include "crypto/random.h"
 
 #define RESTORE_TMP ".recfs-restore.tmp"
 
@@ -153,6 +152,8 @@ int rfs_history_restore(struct rfs_history *h, const char *clear_path, const cha
 	int rc = rfs_history_stat(h, rev, clear_path, &st);
 	if (rc < 0)
 		return rc;
+	if (st.destroyed)
+		return -EKEYREVOKED;             /* a disposal destroyed it: nothing to put back */
 	if (st.type == RFS_OBJ_DIR)
 		return -EISDIR;
 	if (st.type == RFS_OBJ_SYMLINK)
