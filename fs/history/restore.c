@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "crypto/names.h"
-#include "crypto/random.h"
 
 #define RESTORE_TMP ".recfs-restore.tmp"
 
@@ -48,7 +47,7 @@ static int backing_in(struct rfs_history *h, int dirfd, const char *c, char back
 	int rc = live_dirid(dirfd, dirid);
 	if (rc < 0)
 		return rc;
-	if (rfs_name_seal(text, sizeof text, c, dirid, h->v->keys) < 0)
+	if (rfs_vault_name_seal(h->v, dirid, c, text, sizeof text) < 0)
 		return -EINVAL;
 	bool is_long = rfs_name_backing(backing, text);
 	if (is_long && write_side) {
@@ -112,9 +111,9 @@ static int open_parents(struct restore_ctx *x, const char *clear_path, int *dirf
 		bool created = false;
 		if (rc == 0 && mkdirat(fd, backing, 0755) == 0) {
 			uint8_t dirid[16];
-			rfs_random_bytes(dirid, sizeof dirid);
-			int sub = openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			rc = sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
+			rc = rfs_vault_new_folder_id(x->h->v, dirid);
+			int sub = rc < 0 ? -1 : openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			rc = rc < 0 ? rc : sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
 			memcpy(x->dirid, dirid, 16);
 			if (sub >= 0)
 				close(sub);
@@ -153,6 +152,8 @@ int rfs_history_restore(struct rfs_history *h, const char *clear_path, const cha
 	int rc = rfs_history_stat(h, rev, clear_path, &st);
 	if (rc < 0)
 		return rc;
+	if (st.destroyed)
+		return -EKEYREVOKED;             /* a disposal destroyed it: nothing to put back */
 	if (st.type == RFS_OBJ_DIR)
 		return -EISDIR;
 	if (st.type == RFS_OBJ_SYMLINK)
