@@ -23,6 +23,7 @@
 #include "fs/faultpoint.h"
 #include "fs/history/history.h"
 #include "fs/ops_internal.h"
+#include "fs/retention.h"
 #include "fs/save.h"
 
 /* Folder name in dir, made (with uid/gid, recorded as created) when missing
@@ -266,7 +267,7 @@ static int replace_file(struct rfs_fs *fs, struct walk *w, const struct rfs_seal
 /* The file fd, just put at w->last: one save of all of it, "restored from rev" when rev is
 ** set. 0 or -errno. */
 static int save_whole(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn, int fd,
-                      const char *rev)
+                      const char *rev, const struct rfs_who *who)
 {
 	struct rfs_inode *in = NULL;
 	struct stat st;
@@ -283,7 +284,7 @@ static int save_whole(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed
 		pthread_rwlock_wrlock(&in->content);
 		in->dirty = true;
 		in->nranges = 0;             /* the whole file */
-		rfs_save_content(fs, in, fd);
+		rfs_save_content_as(fs, in, fd, who);
 		pthread_rwlock_unlock(&in->content);
 	}
 	rfs_inode_forget(&fs->it, in, 1);
@@ -336,8 +337,9 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
 		                                       strlen(w->last));
 		if (rc == 0)
-			rc = save_whole(fs, w, &sn, fd, rev);
+			rc = save_whole(fs, w, &sn, fd, rev, NULL);
 	}
+	rfs_retention_live_changed(fs->retention);   /* it may have brought a record back */
 	return walk_done(fs, w, fd, src, rc);
 }
 
@@ -392,7 +394,8 @@ int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, siz
 }
 
 /* A new empty file sn in w->dir, recorded as created. The new fd, or -errno. */
-static int create_empty(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn)
+static int create_empty(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn,
+                        const struct rfs_who *who)
 {
 	uint8_t *key = rfs_secmem_key_alloc(), file_id[RFS_FILE_ID_SIZE];
 	int fd = key ? rfs_ops_anon_file(w->dirfd, 0644) : -ENOMEM;
@@ -405,14 +408,15 @@ static int create_empty(struct rfs_fs *fs, struct walk *w, const struct rfs_seal
 	if (rc == 0)
 		rc = rfs_io_fsync_dir(w->dirfd, ".");
 	if (rc == 0)
-		rfs_save_created(fs, w->dir, w->last, sn->backing, file_id, fd);
+		rfs_save_created_as(fs, w->dir, w->last, sn->backing, file_id, fd, who);
 	rfs_secmem_key_free(key);
 	if (rc < 0 && fd >= 0)
 		close(fd);
 	return rc < 0 ? rc : fd;
 }
 
-int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *data, size_t len)
+int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *data, size_t len,
+                        const struct rfs_who *who)
 {
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
@@ -427,7 +431,7 @@ int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *d
 	if (rc == 0)
 		rc = rfs_ops_seal_name(fs, w->dir, w->last, &sn);
 	if (rc == 0 && fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		rc = errno == ENOENT ? create_empty(fs, w, &sn) : -errno;
+		rc = errno == ENOENT ? create_empty(fs, w, &sn, who) : -errno;
 		if (rc >= 0)
 			close(rc);
 		if (rc >= 0)
@@ -438,7 +442,78 @@ int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *d
 	if (rc >= 0) {
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
 		                                       strlen(w->last));
-		rc = save_whole(fs, w, &sn, fd, NULL);
+		rc = save_whole(fs, w, &sn, fd, NULL, who);
 	}
 	return walk_done(fs, w, fd, src, rc < 0 ? rc : 0);
+}
+
+/* Append len bytes at the end of in (loaded, fd open read-write), durable, then one save of
+** the blocks written. Waits, like a restore, for no handle to have it open for writing. */
+static int append_to(struct rfs_fs *fs, struct rfs_inode *in, int fd, const char *data,
+                     size_t len, const struct rfs_who *who)
+{
+	struct rfs_cfile cf = { .fd = fd, .undo = fs->v->undo };
+	uint64_t undo, end;
+	ssize_t n;
+	int rc = lock_unwritten(in);
+
+	if (rc < 0)
+		return rc;
+	rfs_save_before_write(fs, in);
+	cf.key = in->key;
+	memcpy(cf.file_id, in->file_id, RFS_FILE_ID_SIZE);
+	cf.hdr_flags = in->hdr_flags;
+	cf.size = end = in->size;
+	n = rfs_cfile_write(&cf, (const uint8_t *)data, len, end);
+	rc = n < 0 ? (int)n : (size_t)n != len ? -EIO : 0;
+	if (n > 0) {
+		rfs_save_mark_write(in, end, (uint64_t)n);
+		in->size = cf.size;
+		in->hdr_flags = cf.hdr_flags;
+		in->dirty = true;
+	}
+	/* As an fsync: the key first, then the content, then its undo entry is needless. */
+	if (rc == 0)
+		rc = rfs_keystore_sync(fs->v->ks, in->file_id);
+	undo = rfs_undo_file_sync_begin(fs->v->undo, in->file_id);
+	if (rc == 0 && fdatasync(fd) != 0)
+		rc = -errno;
+	rfs_undo_file_sync_done(fs->v->undo, in->file_id, undo, rc == 0);
+	if (in->dirty)
+		rfs_save_content_as(fs, in, fd, who);
+	pthread_rwlock_unlock(&in->content);
+	return rc;
+}
+
+int rfs_live_append_file(struct rfs_fs *fs, const char *clear_path, const char *data, size_t len,
+                         const struct rfs_who *who)
+{
+	struct rfs_sealed_name sn;
+	struct rfs_inode *in = NULL;
+	struct walk *w = calloc(1, sizeof(*w));
+	struct stat st;
+	int fd = -1, rc = !w ? -ENOMEM : !fs->history ? -EROFS : 0;
+
+	if (rc == 0)
+		rc = walk_to_last(fs, clear_path, false, 0, 0, w);
+	if (rc == 0)
+		rc = rfs_ops_seal_name(fs, w->dir, w->last, &sn);
+	if (rc == 0 && fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
+	if (rc == 0 && !S_ISREG(st.st_mode))
+		rc = -EINVAL;
+	if (rc == 0 && (fd = openat(w->dirfd, sn.backing, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = rfs_inode_lookup(&fs->it, w->dir, w->last, sn.backing, &st, &in);
+	if (rc == 0)
+		rc = rfs_ops_file_load(fs, in, fd);
+	if (rc == 0)
+		rc = append_to(fs, in, fd, data, len, who);
+	if (in) {
+		/* The kernel's cached pages and size of it are stale now. */
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, rfs_ino_of(&fs->it, in), 0, 0);
+		rfs_inode_forget(&fs->it, in, 1);
+	}
+	return walk_done(fs, w, fd, -1, rc);
 }

@@ -7,7 +7,8 @@
 ** lookup until the walk ends), and putting a version from history back into
 ** live/ whole: a file rebuilt beside itself and renamed over, or a deleted
 ** file revived with its old ciphertext, then recorded as one save; the same
-** whole-file write for the daemon's own state files (fs/retention.c).
+** whole-file write and the append for the daemon's own state files (fs/retention.c), each
+** save attributed to the user it is made for.
 ** Must never: replace a file that a handle has open for writing (EBUSY), or
 ** report a restore before its content is durable.
 */
@@ -36,6 +37,14 @@ int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, siz
 ** (and one "created" for a new file), the kernel's caches told. The retention state
 ** (fs/retention.c) is written this way, never through FUSE. 0 or -errno (-EBUSY: a handle
 ** has it open for writing). */
-int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *data, size_t len);
+int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *data, size_t len,
+                        const struct rfs_who *who);
+
+/* Append len bytes to the existing file at clear_path: one write at its end through the cfile
+** layer, made durable, then one save of the blocks it changed, committed as who's (NULL: the
+** mount's). The journal of fs/retention.c grows this way. 0, -ENOENT (no such file), -EBUSY,
+** -errno. */
+int rfs_live_append_file(struct rfs_fs *fs, const char *clear_path, const char *data, size_t len,
+                         const struct rfs_who *who);
 
 #endif

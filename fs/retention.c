@@ -51,18 +51,31 @@ struct rfs_retention {
 	struct rfs_policy *policy;
 	char *policy_text;
 	uint64_t policy_rev;
-	char *journal;
-	size_t journal_len;
+	size_t journal_len;           /* the journal grows by appends of one line */
 	uint64_t seq;
-	struct rec_state *recs;
+	struct rec_state *recs;       /* in the order the journal first names them */
 	size_t nrecs, caprecs;
+	size_t *rec_slots;            /* open addressing on path: index + 1 into recs, 0 = empty */
+	size_t nslots;                /* a power of two, at least twice nrecs */
 	struct held *holds;
 	size_t nholds;
 	struct rfs_hold *hview;       /* holds[i].h side by side, as policy/ takes them */
 	bool any_hold_in_force;       /* some hold is not released */
 	char login[RFS_PEER_NAME_SIZE], full_name[256], host[256];
 	struct rfs_who mounter;
+	/* The records of live/ under the policy in force, with their created dates: a listing is
+	** a pass over it. live_gen counts the changes of live/ that may add, remove or move a
+	** record (bumped before each such FUSE request, atomic); the table is good while table_gen
+	** equals it and table_policy is the policy in force. */
+	struct rfs_retention_listing table;
+	const struct rfs_policy *table_policy;
+	uint64_t table_gen, live_gen;
+	int64_t last_change_ms;       /* CLOCK_MONOTONIC of the last bump (atomic) */
 };
+
+/* A FUSE request bumps live_gen before it acts: a walk begun within this long after a bump
+** may miss what that request then did, so its table is used once and walked again next. */
+#define QUIET_MS 1000
 
 static unsigned vault_format(const struct rfs_vault *v)
 {
@@ -159,16 +172,51 @@ static bool is_state_path(const char *path, size_t len)
 
 /* ---- the state ---- */
 
-static int rec_cmp(const void *a, const void *b)
+static size_t path_hash(const char *s)
 {
-	return strcmp(((const struct rec_state *)a)->path, ((const struct rec_state *)b)->path);
+	size_t h = 1469598103934665603u;       /* FNV-1a */
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211u;
+	return h;
+}
+
+/* The slot of path: its record's, or the empty one where it would go. */
+static size_t *rec_slot(struct rfs_retention *r, const char *path)
+{
+	size_t mask = r->nslots - 1, i = path_hash(path) & mask;
+
+	while (r->rec_slots[i] && strcmp(r->recs[r->rec_slots[i] - 1].path, path) != 0)
+		i = (i + 1) & mask;
+	return &r->rec_slots[i];
 }
 
 static struct rec_state *rec_find(struct rfs_retention *r, const char *path)
 {
-	struct rec_state key = { .path = (char *)path };
+	size_t *slot = r->nrecs ? rec_slot(r, path) : NULL;
 
-	return r->nrecs ? bsearch(&key, r->recs, r->nrecs, sizeof(*r->recs), rec_cmp) : NULL;
+	return slot && *slot ? &r->recs[*slot - 1] : NULL;
+}
+
+/* Room for one more record in the hash (rehashed when half full). */
+static int rec_slots_grow(struct rfs_retention *r)
+{
+	size_t n = r->nslots ? r->nslots : 128;
+	size_t *old = r->rec_slots;
+
+	if (2 * (r->nrecs + 1) <= r->nslots)
+		return 0;
+	while (2 * (r->nrecs + 1) > n)
+		n *= 2;
+	if (!(r->rec_slots = calloc(n, sizeof(size_t)))) {
+		r->rec_slots = old;
+		return -ENOMEM;
+	}
+	free(old);
+	r->nslots = n;
+	for (size_t i = 0; i < r->nrecs; i++)
+		*rec_slot(r, r->recs[i].path) = i + 1;
+	return 0;
 }
 
 static struct rec_state *rec_get(struct rfs_retention *r, const char *path)
@@ -177,6 +225,8 @@ static struct rec_state *rec_get(struct rfs_retention *r, const char *path)
 
 	if (s)
 		return s;
+	if (rec_slots_grow(r) < 0)
+		return NULL;
 	if (r->nrecs == r->caprecs) {
 		size_t cap = r->caprecs ? r->caprecs * 2 : 64;
 		struct rec_state *n = realloc(r->recs, cap * sizeof(*n));
@@ -190,9 +240,8 @@ static struct rec_state *rec_get(struct rfs_retention *r, const char *path)
 	*s = (struct rec_state){ .path = strdup(path) };
 	if (!s->path)
 		return NULL;
-	r->nrecs++;
-	qsort(r->recs, r->nrecs, sizeof(*r->recs), rec_cmp);
-	return rec_find(r, path);
+	*rec_slot(r, path) = ++r->nrecs;
+	return s;
 }
 
 static int rec_set_prop(struct rec_state *s, const char *key, struct rfs_date d)
@@ -253,6 +302,9 @@ static void state_clear(struct rfs_retention *r)
 	free(r->recs);
 	r->recs = NULL;
 	r->nrecs = r->caprecs = 0;
+	free(r->rec_slots);
+	r->rec_slots = NULL;
+	r->nslots = 0;
 	for (size_t i = 0; i < r->nholds; i++)
 		held_free(&r->holds[i]);
 	free(r->holds);
@@ -557,6 +609,28 @@ static bool needs_created(struct rfs_retention *r, const struct rfs_policy *p, s
 	return false;
 }
 
+static bool table_good(struct rfs_retention *r, const struct rfs_policy *p)
+{
+	return r->table_policy && r->table_policy == p &&
+	       r->table_gen == __atomic_load_n(&r->live_gen, __ATOMIC_ACQUIRE);
+}
+
+static int rec_path_cmp(const void *a, const void *b);
+
+/* The created date of record path from the table, when the table is good (lock held). */
+static bool table_created(struct rfs_retention *r, const struct rfs_policy *p, const char *path,
+                         struct rfs_date *created)
+{
+	struct rfs_retention_record key = { .path = (char *)path }, *hit;
+
+	if (!table_good(r, p) || !r->table.count)
+		return false;
+	hit = bsearch(&key, r->table.records, r->table.count, sizeof(key), rec_path_cmp);
+	if (hit)
+		*created = hit->facts.created;
+	return hit != NULL;
+}
+
 /* One record's facts from live/ (created, modified when needed). */
 static void record_dates(struct rfs_retention *r, struct rfs_retention_record *rec,
                          const struct rfs_policy *p, bool all)
@@ -567,6 +641,9 @@ static void record_dates(struct rfs_retention *r, struct rfs_retention_record *r
 	if (!all && !needs_created(r, p, rec->class_index) &&
 	    p->classes[rec->class_index].trigger != RFS_TRIGGER_CREATED &&
 	    p->classes[rec->class_index].trigger != RFS_TRIGGER_MODIFIED)
+		return;
+	if (!all && p->classes[rec->class_index].trigger != RFS_TRIGGER_MODIFIED &&
+	    table_created(r, p, rec->path, &rec->facts.created))
 		return;
 	if (open_path(r->fs, rec->path, &fd, &st) < 0)
 		return;
@@ -589,8 +666,47 @@ static const char *op_name(enum rfs_retention_op op)
 
 /* Whether path may be changed by op. self_counts: the record itself counts (not just what is
 ** inside it). 0 or -EPERM with the rule in rule. */
-static int judge_path(struct rfs_retention *r, const char *path, bool self_counts, char *rule,
-                      size_t rulesz)
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void rfs_retention_live_changed(struct rfs_retention *r)
+{
+	if (!r)
+		return;
+	__atomic_store_n(&r->last_change_ms, monotonic_ms(), __ATOMIC_RELEASE);
+	__atomic_add_fetch(&r->live_gen, 1, __ATOMIC_ACQ_REL);
+}
+
+/* The generation a walk begun now may be trusted for (one it can never equal when a change
+** was too recent). */
+static uint64_t walk_gen(struct rfs_retention *r)
+{
+	uint64_t gen = __atomic_load_n(&r->live_gen, __ATOMIC_ACQUIRE);
+
+	if (monotonic_ms() - __atomic_load_n(&r->last_change_ms, __ATOMIC_ACQUIRE) < QUIET_MS)
+		return gen - 1;
+	return gen;
+}
+
+/* Before a request that may add, remove or move a record, or a container above records, or
+** change a file record's date: the table is stale from now on (read lock held). */
+static void note_live_change(struct rfs_retention *r, const struct rfs_classification *c,
+                             size_t len, enum rfs_retention_op op)
+{
+	bool entry = op == RFS_RET_CREATE || op == RFS_RET_DELETE || op == RFS_RET_RENAME;
+	bool is_record = c && c->place == RFS_PLACE_RECORD && c->record_len == len;
+
+	if (is_record || (entry && (!c || c->place != RFS_PLACE_RECORD)))
+		rfs_retention_live_changed(r);
+}
+
+static int judge_path(struct rfs_retention *r, const char *path, bool self_counts,
+                      enum rfs_retention_op op, char *rule, size_t rulesz)
 {
 	size_t len = strlen(path);
 	struct rfs_classification c;
@@ -604,8 +720,14 @@ static int judge_path(struct rfs_retention *r, const char *path, bool self_count
 		return -EPERM;
 	}
 	pthread_rwlock_rdlock(&r->lock);
-	if (!r->policy || rfs_classify_path(r->policy, path, len, &c) < 0 ||
-	    c.place != RFS_PLACE_RECORD || (c.record_len == len && !self_counts))
+	if (!r->policy)
+		goto out;
+	if (rfs_classify_path(r->policy, path, len, &c) < 0) {
+		note_live_change(r, NULL, len, op);
+		goto out;
+	}
+	note_live_change(r, &c, len, op);
+	if (c.place != RFS_PLACE_RECORD || (c.record_len == len && !self_counts))
 		goto out;
 	/* Nothing can refuse it: a class that never locks, and no hold in force. */
 	if (r->policy->classes[c.class_index].lock == RFS_LOCK_NEVER && !r->any_hold_in_force)
@@ -678,7 +800,7 @@ static bool refuse_path(fuse_req_t req, char *path, bool self_counts, enum rfs_r
 
 	if (!path)
 		return false;         /* the handler finds the inode gone itself */
-	rc = judge_path(fs_of(req)->retention, path, self_counts, rule, sizeof(rule));
+	rc = judge_path(fs_of(req)->retention, path, self_counts, op, rule, sizeof(rule));
 	if (rc < 0) {
 		log_refusal(req, op, path, rule, -rc);
 		fuse_reply_err(req, -rc);
@@ -771,11 +893,45 @@ static bool crosses_records(struct rfs_retention *r, const char *from, const cha
 	return crosses;
 }
 
+/* Whether the journal names record path: dated properties, a closure, a review, or a hold
+** on it by name (released or not: its history says what it held). Read lock held. */
+static bool has_state(struct rfs_retention *r, const char *path)
+{
+	if (rec_find(r, path))
+		return true;
+	for (size_t i = 0; i < r->nholds; i++) {
+		for (size_t j = 0; j < r->holds[i].h.record_count; j++) {
+			if (!strcmp(r->holds[i].paths[j], path))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* EPERM when from is a record itself whose journal names it: its state stays under its path,
+** so a renamed record would leave its dates, closure and holds behind. */
+static bool renames_state(struct rfs_retention *r, const char *from, char *rule, size_t rulesz)
+{
+	struct rfs_classification c;
+	size_t len = strlen(from);
+	bool refused = false;
+
+	pthread_rwlock_rdlock(&r->lock);
+	if (r->policy && rfs_classify_path(r->policy, from, len, &c) == 0 &&
+	    c.place == RFS_PLACE_RECORD && c.record_len == len && has_state(r, from)) {
+		snprintf(rule, rulesz, "record /%s has retention state (dates, closure, review or "
+		         "holds) kept under its path: a record with state is not renamed", from);
+		refused = true;
+	}
+	pthread_rwlock_unlock(&r->lock);
+	return refused;
+}
+
 bool rfs_retention_refuse_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
                                  fuse_ino_t newparent, const char *newname)
 {
 	struct rfs_fs *fs = fs_of(req);
-	char *from, *to;
+	char *from, *to, rule[RULE_SIZE];
 	bool refused;
 
 	if (inactive(fs))
@@ -785,6 +941,13 @@ bool rfs_retention_refuse_rename(fuse_req_t req, fuse_ino_t parent, const char *
 	/* A lock or hold first: EPERM says more than EXDEV, and no copy is then tried. */
 	if (refuse_path(req, from ? strdup(from) : NULL, true, RFS_RET_RENAME) ||
 	    refuse_path(req, to ? strdup(to) : NULL, false, RFS_RET_RENAME)) {
+		free(from);
+		free(to);
+		return true;
+	}
+	if (from && renames_state(fs->retention, from, rule, sizeof(rule))) {
+		log_refusal(req, RFS_RET_RENAME, from, rule, EPERM);
+		fuse_reply_err(req, EPERM);
 		free(from);
 		free(to);
 		return true;
@@ -887,6 +1050,7 @@ struct lister {
 	struct rfs_retention_listing *out;
 	size_t cap, ucap;
 	int rc;
+	bool modified;                /* compute modified dates (not for the table) */
 };
 
 static void add_unclassified(struct lister *l, const char *path)
@@ -936,7 +1100,7 @@ static void add_record(struct lister *l, const char *path, size_t cls, int fd,
 	}
 	rec->class_index = cls;
 	rec->facts.created = created_of(fd, st);
-	if (l->p->classes[cls].trigger == RFS_TRIGGER_MODIFIED)
+	if (l->modified && l->p->classes[cls].trigger == RFS_TRIGGER_MODIFIED)
 		rec->facts.modified = modified_of(fd, st);
 	o->count++;
 }
@@ -1006,11 +1170,28 @@ static int pstrcmp(const void *a, const void *b)
 
 static void listing_free(struct rfs_retention_listing *l);
 
-/* List under policy p (the one in force, or one about to be loaded); read lock held. */
-static int list_with(struct rfs_retention *r, const struct rfs_policy *p, struct rfs_date day,
+/* Facts and judgments of every record of out on day, under policy p (read lock held). */
+static int judge_all(struct rfs_retention *r, const struct rfs_policy *p, struct rfs_date day,
                      struct rfs_retention_listing *out)
 {
-	struct lister l = { r, p, out, 0, 0, 0 };
+	out->policy = p;
+	out->holds = holds_view(r);
+	out->hold_count = r->nholds;
+	if (!out->holds)
+		return -ENOMEM;
+	for (size_t i = 0; i < out->count; i++) {
+		fill_facts(r, &out->records[i], p);
+		judge_record(r, &out->records[i], p, out->holds, out->hold_count, day);
+	}
+	return 0;
+}
+
+/* Every record and unclassified path of live/ under policy p, sorted, with created dates
+** (modified ones too when modified); read lock held. */
+static int walk_live(struct rfs_retention *r, const struct rfs_policy *p, bool modified,
+                     struct rfs_retention_listing *out)
+{
+	struct lister l = { r, p, out, 0, 0, 0, modified };
 	int fd = openat(r->fs->v->live_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	memset(out, 0, sizeof(*out));
@@ -1019,19 +1200,51 @@ static int list_with(struct rfs_retention *r, const struct rfs_policy *p, struct
 		return -errno;
 	list_folder(&l, fd, "", 0);
 	close(fd);
-	out->holds = holds_view(r);
-	out->hold_count = r->nholds;
-	if (l.rc == 0 && !out->holds)
-		l.rc = -ENOMEM;
 	if (out->count)
 		qsort(out->records, out->count, sizeof(*out->records), rec_path_cmp);
 	if (out->unclassified_count)
 		qsort(out->unclassified, out->unclassified_count, sizeof(char *), pstrcmp);
-	for (size_t i = 0; l.rc == 0 && i < out->count; i++) {
-		fill_facts(r, &out->records[i], p);
-		judge_record(r, &out->records[i], p, out->holds, out->hold_count, day);
-	}
 	return l.rc;
+}
+
+/* List under policy p (one about to be loaded) from live/; read lock held. */
+static int list_with(struct rfs_retention *r, const struct rfs_policy *p, struct rfs_date day,
+                     struct rfs_retention_listing *out)
+{
+	int rc = walk_live(r, p, true, out);
+
+	return rc < 0 ? rc : judge_all(r, p, day, out);
+}
+
+/* A listing of the policy in force from the table (good for it; read lock held): its records
+** copied, modified dates found now for the classes that need them. */
+static int list_from_table(struct rfs_retention *r, struct rfs_date day,
+                           struct rfs_retention_listing *out)
+{
+	const struct rfs_retention_listing *t = &r->table;
+
+	memset(out, 0, sizeof(*out));
+	out->records = calloc(t->count + 1, sizeof(*out->records));
+	out->unclassified = calloc(t->unclassified_count + 1, sizeof(char *));
+	if (!out->records || !out->unclassified)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->count; i++) {
+		struct rfs_retention_record *rec = &out->records[i];
+
+		if (!(rec->path = strdup(t->records[i].path)))
+			return -ENOMEM;
+		out->count++;
+		rec->class_index = t->records[i].class_index;
+		rec->facts.created = t->records[i].facts.created;
+		if (r->policy->classes[rec->class_index].trigger == RFS_TRIGGER_MODIFIED)
+			record_dates(r, rec, r->policy, true);
+	}
+	for (size_t i = 0; i < t->unclassified_count; i++) {
+		if (!(out->unclassified[i] = strdup(t->unclassified[i])))
+			return -ENOMEM;
+		out->unclassified_count++;
+	}
+	return judge_all(r, r->policy, day, out);
 }
 
 static void listing_free(struct rfs_retention_listing *l)
@@ -1046,6 +1259,44 @@ static void listing_free(struct rfs_retention_listing *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* The table becomes fresh's, as of live_gen gen under policy p. */
+static void table_adopt(struct rfs_retention *r, struct rfs_retention_listing *fresh,
+                        const struct rfs_policy *p, uint64_t gen)
+{
+	pthread_rwlock_wrlock(&r->lock);
+	listing_free(&r->table);
+	r->table = *fresh;
+	free(r->table.holds);
+	r->table.holds = NULL;
+	r->table_policy = p;
+	r->table_gen = gen;
+	pthread_rwlock_unlock(&r->lock);
+	memset(fresh, 0, sizeof(*fresh));
+}
+
+/* Make the table good for the policy in force: one walk of live/ when stale. Change mutex
+** held (the policy stays), state lock not. 0, -ENOENT (no policy), -errno. */
+static int table_refresh(struct rfs_retention *r)
+{
+	struct rfs_retention_listing fresh;
+	uint64_t gen;
+	int rc;
+
+	pthread_rwlock_rdlock(&r->lock);
+	if (table_good(r, r->policy)) {
+		pthread_rwlock_unlock(&r->lock);
+		return 0;
+	}
+	gen = walk_gen(r);
+	rc = r->policy ? walk_live(r, r->policy, false, &fresh) : -ENOENT;
+	pthread_rwlock_unlock(&r->lock);
+	if (rc == 0)
+		table_adopt(r, &fresh, r->policy, gen);
+	else if (rc != -ENOENT)
+		listing_free(&fresh);
+	return rc;
+}
+
 /* The state stays read-locked while a listing is in use: its facts point into it. The
 ** listing's keep remembers the lock. */
 int rfs_retention_list(struct rfs_retention *r, struct rfs_date day,
@@ -1053,13 +1304,16 @@ int rfs_retention_list(struct rfs_retention *r, struct rfs_date day,
 {
 	int rc;
 
+	pthread_mutex_lock(&r->change);
+	rc = table_refresh(r);
+	pthread_mutex_unlock(&r->change);
 	pthread_rwlock_rdlock(&r->lock);
-	if (!r->policy) {
+	if (rc < 0 || !r->policy || r->table_policy != r->policy) {
 		pthread_rwlock_unlock(&r->lock);
 		memset(out, 0, sizeof(*out));
-		return -ENOENT;
+		return rc < 0 ? rc : !r->policy ? -ENOENT : -EAGAIN;
 	}
-	rc = list_with(r, r->policy, day, out);
+	rc = list_from_table(r, day, out);
 	out->keep = r;
 	if (rc < 0) {
 		listing_free(out);
@@ -1214,36 +1468,29 @@ static char *journal_line(struct rfs_retention *r, const struct rfs_peer *peer,
 	return line;
 }
 
-/* Write the journal with line appended (and policy.conf first when policy_text), as a save
-** by peer, then fold the line in. Change mutex held. 0 or -errno. */
+/* Append line to the journal (and write policy.conf first when policy_text), each a save
+** committed as peer's, then fold the line in. Change mutex held. 0 or -errno. */
 static int commit_change(struct rfs_retention *r, const struct rfs_peer *peer,
                          const char *policy_text, struct rfs_policy *policy, char *line)
 {
 	struct rfs_fs *fs = r->fs;
-	struct rfs_who who = { peer->login, peer->login, r->host };
+	struct rfs_who caller = { peer->login, peer->login, r->host };
+	/* The demo sets who saves for the whole mount; otherwise each save names its author. */
+	const struct rfs_who *who = fs->demo_attribution || !strcmp(peer->login, r->login) ? NULL
+	                                                                                   : &caller;
 	size_t ll = strlen(line);
-	char *journal = malloc(r->journal_len + ll + 1), *fold = strdup(line);
-	bool attribute = fs->history && !fs->demo_attribution && strcmp(peer->login, r->login) != 0;
-	int rc = journal && fold ? 0 : -ENOMEM;
+	char *fold = strdup(line);
+	int rc = fold ? 0 : -ENOMEM;
 
-	if (rc == 0) {
-		memcpy(journal, r->journal ? r->journal : "", r->journal_len);
-		memcpy(journal + r->journal_len, line, ll + 1);
-	}
-	if (rc == 0 && attribute)
-		rc = rfs_history_set_attribution(fs->history, &who, 0);
 	if (rc == 0 && policy_text)
-		rc = rfs_live_write_file(fs, RFS_RETENTION_POLICY, policy_text, strlen(policy_text));
-	if (rc == 0)
-		rc = rfs_live_write_file(fs, RFS_RETENTION_JOURNAL, journal, r->journal_len + ll);
-	if (attribute)   /* back to the mounting user, whatever happened */
-		(void)rfs_history_set_attribution(fs->history, &r->mounter, 0);
+		rc = rfs_live_write_file(fs, RFS_RETENTION_POLICY, policy_text, strlen(policy_text), who);
+	if (rc == 0 && r->journal_len > 0)
+		rc = rfs_live_append_file(fs, RFS_RETENTION_JOURNAL, line, ll, who);
+	else if (rc == 0)
+		rc = rfs_live_write_file(fs, RFS_RETENTION_JOURNAL, line, ll, who);
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&r->lock);
-		free(r->journal);
-		r->journal = journal;
 		r->journal_len += ll;
-		journal = NULL;
 		if (policy) {
 			rfs_policy_free(r->policy);
 			free(r->policy_text);
@@ -1256,7 +1503,6 @@ static int commit_change(struct rfs_retention *r, const struct rfs_peer *peer,
 	} else {
 		rfs_log(LOG_ERR, "retention state not saved: %s", strerror(-rc));
 	}
-	free(journal);
 	free(fold);
 	return rc;
 }
@@ -1279,6 +1525,8 @@ int rfs_retention_journal_append(struct rfs_retention *r, const struct rfs_peer 
 	pthread_mutex_lock(&r->change);
 	rc = change(r, peer, action, fields, n);
 	pthread_mutex_unlock(&r->change);
+	if (!strcmp(action, "dispose"))
+		rfs_retention_live_changed(r);   /* its record leaves live/ */
 	return rc;
 }
 
@@ -1511,6 +1759,7 @@ int rfs_retention_load_policy(struct rfs_retention *r, const struct rfs_peer *pe
 	struct rfs_retention_listing old = { 0 }, neu = { 0 };
 	char *copy = NULL, *line = NULL;
 	bool earlier = false;
+	uint64_t neu_gen = 0;
 	int rc;
 
 	pthread_mutex_lock(&r->change);
@@ -1522,16 +1771,19 @@ int rfs_retention_load_policy(struct rfs_retention *r, const struct rfs_peer *pe
 	if (rc == 0) {
 		struct rfs_date today = rfs_retention_today();
 
+		uint64_t gen = walk_gen(r);
+
+		rc = r->policy ? table_refresh(r) : 0;
 		pthread_rwlock_rdlock(&r->lock);
-		if (r->policy)
-			rc = list_with(r, r->policy, today, &old);
+		if (rc == 0 && r->policy)
+			rc = list_from_table(r, today, &old);
 		if (rc == 0)
 			rc = list_with(r, p, today, &neu);
+		neu_gen = gen;
 		if (rc == 0)
 			rc = report_moves(r->policy ? &old : NULL, &neu, cb, arg, &earlier);
 		pthread_rwlock_unlock(&r->lock);
 		listing_free(&old);
-		listing_free(&neu);
 	}
 	if (rc == 0 && earlier && !confirm) {
 		snprintf(msg, msgsz, "the new policy makes records due earlier: nothing loaded; "
@@ -1541,10 +1793,15 @@ int rfs_retention_load_policy(struct rfs_retention *r, const struct rfs_peer *pe
 	if (rc == 0 && !(line = journal_line(r, peer, "policy-load", NULL, 0)))
 		rc = -ENOMEM;
 	if (rc == 0) {
+		const struct rfs_policy *loaded = p;
+
 		rc = commit_change(r, peer, copy, p, line);
-		if (rc == 0)
+		if (rc == 0) {
 			p = NULL;          /* the state's now */
+			table_adopt(r, &neu, loaded, neu_gen);   /* its walk is the new table */
+		}
 	}
+	listing_free(&neu);
 	pthread_mutex_unlock(&r->change);
 	rfs_policy_free(p);
 	free(copy);
@@ -1605,13 +1862,9 @@ int rfs_retention_open(struct rfs_fs *fs, const struct rfs_who *mounter,
 		ptext = NULL;
 		jtext = read_state_file(fs, RFS_RETENTION_JOURNAL, JOURNAL_MAX, &jlen);
 		if (jtext) {
-			char *fold = strdup(jtext);
-
-			r->journal = jtext;
 			r->journal_len = jlen;
-			if (fold)
-				fold_text(r, fold);
-			free(fold);
+			fold_text(r, jtext);
+			free(jtext);
 		}
 		r->active = true;
 	}
@@ -1625,10 +1878,10 @@ void rfs_retention_close(struct rfs_retention *r)
 	if (!r)
 		return;
 	state_clear(r);
+	listing_free(&r->table);
 	free(r->hview);
 	rfs_policy_free(r->policy);
 	free(r->policy_text);
-	free(r->journal);
 	pthread_rwlock_destroy(&r->lock);
 	pthread_mutex_destroy(&r->change);
 	free(r);

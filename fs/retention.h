@@ -103,6 +103,10 @@ int rfs_retention_list(struct rfs_retention *r, struct rfs_date day,
                        struct rfs_retention_listing *out);
 void rfs_retention_listing_end(struct rfs_retention_listing *l);
 
+/* live/ changed outside a FUSE request (a restore, a disposal's removal): the next listing
+** walks it again. NULL is allowed. */
+void rfs_retention_live_changed(struct rfs_retention *r);
+
 /* The record that holds path ("" or "/x/y"), with facts; *sentence explains in one sentence
 ** whether and why it is locked or held; *one is a listing of that record alone (end it with
 ** rfs_retention_listing_end). 0, -ENOENT (not in a record: *sentence says so, nothing to end). */

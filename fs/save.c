@@ -176,7 +176,14 @@ static void record(struct rfs_fs *fs, struct rfs_save *s, int stat_fd, const cha
 void rfs_save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                       const char *backing, const uint8_t id[16], int fd)
 {
-	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .fd = fd };
+	rfs_save_created_as(fs, dir, name, backing, id, fd, NULL);
+}
+
+void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                         const char *backing, const uint8_t id[16], int fd,
+                         const struct rfs_who *who)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .fd = fd, .who = who };
 	struct rfs_save_paths p;
 	int dfd;
 
@@ -216,7 +223,12 @@ void rfs_save_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind 
 
 void rfs_save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 {
-	struct rfs_save s = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .fd = fd };
+	rfs_save_content_as(fs, in, fd, NULL);
+}
+
+void rfs_save_content_as(struct rfs_fs *fs, struct rfs_inode *in, int fd, const struct rfs_who *who)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .fd = fd, .who = who };
 	struct rfs_save_paths p;
 
 	if (in->restored_from[0]) {       /* set by rfs_save_restored */

@@ -46,6 +46,8 @@ void rfs_save_mark_resize(struct rfs_inode *in, uint64_t old_size, uint64_t new_
 /* One version of in's content with the blocks written since its last save
 ** (a restore's, when rfs_save_restored set it up). Content lock held. */
 void rfs_save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd);
+/* The same, committed as who's (the daemon's own writes for a caller; NULL: the mount's). */
+void rfs_save_content_as(struct rfs_fs *fs, struct rfs_inode *in, int fd, const struct rfs_who *who);
 
 /* close(2) through a handle (flush), which may not be the last one: shells
 ** dup2 and close the fd of "> file" before writing, so an open(O_TRUNC)
@@ -69,6 +71,9 @@ void rfs_save_restored(struct rfs_fs *fs, struct rfs_inode *in, int fd, const ch
 ** id history follows it by (NULL for a symlink), fd open on it or -1. */
 void rfs_save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                       const char *backing, const uint8_t id[16], int fd);
+void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                         const char *backing, const uint8_t id[16], int fd,
+                         const struct rfs_who *who);
 
 /* An event on an existing inode: mode changed, property changed, a folder
 ** recorded whole again. */

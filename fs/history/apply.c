@@ -342,7 +342,8 @@ int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, 
 		if (!p->dropped)
 			ev[j++] = p->ev;             /* borrowed: the pendings own the strings */
 	git_oid commit;
-	rc = rfs_commit_create(h, &tree_oid, ev, kept, &commit);
+	struct rfs_who who = { batch->login, batch->full_name, batch->host };  /* one per batch */
+	rc = rfs_commit_create(h, &tree_oid, ev, kept, batch->login ? &who : NULL, &commit);
 	free(ev);
 	return rc;
 }

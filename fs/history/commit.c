@@ -49,7 +49,7 @@ static void commit_text(struct rfs_bytes *b, const git_oid *tree, const git_oid 
 }
 
 int rfs_commit_create(struct rfs_history *h, const git_oid *tree_oid, struct rfs_event *events,
-                      size_t n, git_oid *out)
+                      size_t n, const struct rfs_who *who, git_oid *out)
 {
 	struct timespec now = { .tv_sec = (time_t)h->fixed_time };
 	if (!h->fixed_time)
@@ -59,7 +59,9 @@ int rfs_commit_create(struct rfs_history *h, const git_oid *tree_oid, struct rfs
 		.time_sec = now.tv_sec,
 		.time_nsec = (uint32_t)now.tv_nsec,
 		.tz_minutes = local_tz_minutes(now.tv_sec),
-		.login = h->login, .full_name = h->full_name, .host = h->host,
+		.login = who ? (char *)who->login : h->login,     /* read only */
+		.full_name = who ? (char *)who->full_name : h->full_name,
+		.host = who ? (char *)who->host : h->host,
 		.nevents = n, .events = events,
 		.version = rfs_record_version_of(h->v),
 	};

@@ -90,6 +90,8 @@ struct rfs_save {
 	const char *property;             /* PROPERTY: the xattr name (clear), else NULL */
 	const char *restored_from;        /* RESTORED: revision hex, else NULL */
 	int fd;                           /* -1, or an open fd on the ciphertext file (read with pread) */
+	const struct rfs_who *who;        /* who saved it (its commit holds only its author's saves);
+	                                     NULL: the handle's attribution */
 };
 
 enum {

@@ -57,6 +57,7 @@ struct rfs_pending {
 	bool dropped;                     /* left out of its batch's commit (logged) */
 	uint8_t *blob;                    /* a small save read without the lock: the committer */
 	size_t blob_len;                  /* stages it (cap.oid is already its id) */
+	char *login, *full_name, *host;   /* rfs_save.who, copied; NULL: the handle's attribution */
 };
 
 struct rfs_tree_cache;
@@ -184,8 +185,9 @@ void *rfs_queue_committer(void *arg);   /* thread: takes batches, commits, publi
 int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, int *dropped_err);
 
 /* commit.c */
+/* who: the author of every event (NULL: the handle's attribution). */
 int rfs_commit_create(struct rfs_history *h, const git_oid *tree, struct rfs_event *events,
-                      size_t n, git_oid *out);
+                      size_t n, const struct rfs_who *who, git_oid *out);
 int rfs_commit_publish(struct rfs_history *h);
 /* Parse and check history.git/recfs/head. 0, -ENOENT, -EBADMSG (bad signature or form). */
 int rfs_commit_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);

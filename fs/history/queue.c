@@ -2,7 +2,7 @@
 ** queue: the saves between the FUSE operation and the commit. Records a save
 ** (rfs_history_record), reads small and big saves (before_write), groups the
 ** queue into batches, and runs the committer and packer threads and flush.
-** Must never: let two saves of one path share a commit, or drop a save
+** Must never: let two saves of one path, or saves of two authors, share a commit, or drop a save
 ** without a log line saying so.
 */
 #include "fs/history/internal.h"
@@ -148,6 +148,9 @@ void rfs_queue_pending_free(struct rfs_history *h, struct rfs_pending *p)
 	if (p->dfd >= 0)
 		close(p->dfd);
 	free(p->ranges);
+	free(p->login);
+	free(p->full_name);
+	free(p->host);
 	free(p);
 }
 
@@ -200,8 +203,14 @@ static struct rfs_pending *pending_new(struct rfs_history *h, const struct rfs_s
 	e->property = rfs_record_str(s->property);
 	p->cpath = rfs_record_str(s->cipher_path);
 	p->cpath_old = s->cipher_path_old ? strdup(s->cipher_path_old) : NULL;
+	if (s->who) {
+		p->login = rfs_record_str(s->who->login);
+		p->full_name = rfs_record_str(s->who->full_name);
+		p->host = rfs_record_str(s->who->host);
+	}
 	if (!e->path || !e->path_old || !e->restored_from || !e->property || !p->cpath ||
-	    (s->cipher_path_old && !p->cpath_old)) {
+	    (s->cipher_path_old && !p->cpath_old) ||
+	    (s->who && (!p->login || !p->full_name || !p->host))) {
 		rfs_queue_pending_free(h, p);
 		return NULL;
 	}
@@ -479,6 +488,14 @@ static bool zero_id(const uint8_t id[16])
 	return !memcmp(id, z, 16);
 }
 
+static bool same_author(const struct rfs_pending *a, const struct rfs_pending *b)
+{
+	if (!a->login || !b->login)
+		return !a->login && !b->login;
+	return !strcmp(a->login, b->login) && !strcmp(a->full_name, b->full_name) &&
+	       !strcmp(a->host, b->host);
+}
+
 static bool saves_conflict(const struct rfs_pending *a, const struct rfs_pending *b)
 {
 	if (!zero_id(a->ev.file_id) && !memcmp(a->ev.file_id, b->ev.file_id, 16))
@@ -502,6 +519,7 @@ static size_t take_batch(struct rfs_history *h, struct rfs_pending **out)
 
 	while ((p = *pp) != NULL && n < MAX_BATCH && nleft < MAX_SCAN) {
 		bool clash = !p->cpath[0] && (n || nleft);
+		clash = clash || (taken && !same_author(p, taken));   /* one author per commit */
 		for (struct rfs_pending *q = taken; q && !clash; q = q->next)
 			clash = saves_conflict(p, q);
 		for (size_t i = 0; i < nleft && !clash; i++)

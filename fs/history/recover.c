@@ -435,7 +435,7 @@ start:;
 		r.ev[0].kind = RFS_SAVE_CREATED;     /* a new vault, not one recovered */
 	git_oid commit;
 	if (rc == 0)
-		rc = rfs_commit_create(h, &now_oid, r.ev, r.n, &commit);
+		rc = rfs_commit_create(h, &now_oid, r.ev, r.n, NULL, &commit);
 	if (rc == 0)
 		rc = rfs_commit_publish(h);
 	size_t files = 0;

@@ -907,7 +907,7 @@ Test(history, a_format1_chunk_tree_is_refused_clearly)
 	struct rfs_event ev = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .path = "/old.bin",
 	                        .path_old = "", .restored_from = "", .property = "", .size = len };
 	memcpy(ev.file_id, id, 16);
-	cr_assert_eq(rfs_commit_create(x.h, &rt, &ev, 1, &out), 0);
+	cr_assert_eq(rfs_commit_create(x.h, &rt, &ev, 1, NULL, &out), 0);
 	free(ev.spath.p);                 /* format 3 sealed its path into the event */
 	free(ev.spath_old.p);
 	cr_assert_eq(rfs_commit_publish(x.h), 0);
