@@ -220,6 +220,20 @@ if id jsmith >/dev/null 2>&1; then
 	out=$( (cd / && setpriv --reuid=jsmith --regid="$(id -g jsmith)" --init-groups "$RECFS" hold release "$M" smith-v-council --reason "claim settled") 2>&1)
 	assert_eq "jsmith (records-manager) may release the hold" 0 $?
 	check "the released record takes writes again" sh -c "echo x >>'$H'"
+	# Attribution: the mounting user's FUSE saves made while jsmith's changes are saved stay
+	# the mounting user's (each state save carries its own author).
+	( for i in $(seq 1 400); do echo "$i" >>"$M/misc/busy.txt"; done ) &
+	busy=$!
+	for i in 1 2 3 4 5 6 7 8; do
+		(cd / && setpriv --reuid=jsmith --regid="$(id -g jsmith)" --init-groups "$RECFS" set "$M/contracts/acme" "end=2019-06-0$i") >/dev/null 2>&1
+	done
+	wait "$busy"
+	check "flush after the busy writes" recfs flush "$M"
+	out=$(recfs log "$M/misc/busy.txt" --json)
+	check_fails "no save of root's file is credited to jsmith" grep -q '"login":"jsmith"' <<<"$out"
+	out=$(recfs log "$M/.recfs/retention/journal" --json)
+	assert_match "jsmith's sets are saved as jsmith's" '"login":"jsmith"' "$out"
+	check "the contract's end back" recfs set "$M/contracts/acme" end=2019-06-30
 fi
 [ -n "$made_user" ] && userdel jsmith 2>/dev/null
 
@@ -262,6 +276,27 @@ assert_match "with the message that says what to do" "is vault format 2, whose n
 assert_eq "records on a format-2 vault answers as with no policy" "[]" "$(recfs records "$M2" --json | tr -d '\n ')"
 check "files of a format-2 vault still change" sh -c "echo x >'$M2/cases/old/a.txt'"
 umount_vault "$M2" "$V2"
+
+# ---- a record with retention state refuses a rename; the listing follows live/ ----
+assert_eq "a record with dates refuses a rename (EPERM)" EPERM \
+	"$(probe rename "$M/contracts/acme" "$M/contracts/acme2")"
+assert_match "the daemon log says why" "record /contracts/acme has retention state .* is not renamed" \
+	"$(recfs log --daemon "$M")"
+assert_match "its state stays with it" "/contracts/acme .*2019-06-30" "$(recfs records "$M")"
+assert_eq "a record with no state renames" OK \
+	"$(probe rename "$M/tenders/unsuccessful/t1" "$M/tenders/unsuccessful/t2")"
+out=$(recfs records "$M")
+assert_match "records lists the new name" "/tenders/unsuccessful/t2" "$out"
+check_fails "and not the old one" grep -q "/tenders/unsuccessful/t1" <<<"$out"
+sleep 1.1                  # past the quiet time after a change: the next listing keeps its walk
+recfs records "$M" >/dev/null
+mkdir "$M/cases/newcase"
+assert_match "a new record is listed at once" "/cases/newcase" "$(recfs records "$M")"
+rmdir "$M/cases/newcase"
+check_fails "a removed one is gone at once" grep -q "/cases/newcase" <<<"$(recfs records "$M")"
+sleep 1.1
+recfs records "$M" >/dev/null
+assert_match "after a quiet second, the listing is the table's" "/tenders/unsuccessful/t2" "$(recfs records "$M")"
 
 # ---- the state survives a remount ----
 umount_vault "$M" "$V"
