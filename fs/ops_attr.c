@@ -14,6 +14,7 @@
 
 #include "crypto/encoding.h"
 #include "fs/ops_internal.h"
+#include "fs/retention.h"
 #include "fs/save.h"
 
 void rfs_ops_attr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -107,6 +108,7 @@ static int set_times(struct rfs_fs *fs, struct rfs_inode *in, struct stat *attr,
 void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                           struct fuse_file_info *fi)
 {
+	if (rfs_retention_refuse_setattr(req, ino, to_set)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	struct stat st;

@@ -19,10 +19,12 @@
 #include "crypto/names.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
+#include "fs/retention.h"
 #include "fs/save.h"
 
 void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_CREATE)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL;
 	struct rfs_sealed_name sn;
@@ -59,6 +61,7 @@ void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 
 void rfs_ops_dir_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_CREATE)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL;
 	struct rfs_sealed_name sn;
@@ -148,17 +151,20 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 
 void rfs_ops_dir_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_DELETE)) return;
 	remove_entry(req, parent, name, false);
 }
 
 void rfs_ops_dir_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_DELETE)) return;
 	remove_entry(req, parent, name, true);
 }
 
 void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                         const char *newname, unsigned int flags)
 {
+	if (rfs_retention_refuse_rename(req, parent, name, newparent, newname)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *from_dir = inode_of(req, parent), *to_dir = inode_of(req, newparent);
 	struct rfs_inode *moved = NULL, *target = NULL;

@@ -13,6 +13,7 @@
 #include "crypto/names.h"
 #include "crypto/secmem.h"
 #include "fs/ops_internal.h"
+#include "fs/retention.h"
 #include "fs/save.h"
 #include "fs/xowner.h"
 
@@ -36,6 +37,7 @@ static int xattr_backing(struct rfs_fs *fs, const char *name, char *out, size_t 
 void rfs_ops_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
                        size_t size, int flags)
 {
+	if (rfs_retention_refuse_xattr(req, ino, name)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
@@ -73,6 +75,7 @@ void rfs_ops_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const c
 
 void rfs_ops_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	if (rfs_retention_getxattr(req, ino, name, size)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
@@ -186,6 +189,7 @@ reply:
 
 void rfs_ops_xattr_remove(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	if (rfs_retention_refuse_xattr(req, ino, name)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
