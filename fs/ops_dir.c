@@ -65,11 +65,14 @@ void rfs_ops_dir_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, co
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL;
 	struct rfs_sealed_name sn;
+	const struct rfs_folder_keys *fk = NULL;
 	char text[PATH_MAX];
-	int rc = rfs_name_target_seal(text, sizeof(text), link, fs->v->keys);
+	int rc = rfs_ops_prepare_name(fs, req, parent, name, &dir, &sn);
 
-	if (rc >= 0)
-		rc = rfs_ops_prepare_name(fs, req, parent, name, &dir, &sn);
+	if (rc >= 0 && (rc = rfs_ops_folder_keys(fs, dir, &fk)) >= 0) {
+		rc = rfs_name_target_seal(text, sizeof(text), link, fk);
+		rfs_vault_folder_keys_put(fs->v, fk);
+	}
 	if (rc >= 0 && (rc = inode_fd(fs, dir)) >= 0) {
 		int dfd = rc;
 
@@ -299,12 +302,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = inode_of(req, ino);
 	struct rfs_dirh *d = (struct rfs_dirh *)(uintptr_t)fi->fh;
-	uint8_t dirid[RFS_DIRID_SIZE];
+	const struct rfs_folder_keys *fk = NULL;
 	char *buf = malloc(size), *p = buf;
 	size_t rem = size;
 	int dfd = dirfd(d->dp), err = 0;
 
-	if (!buf || rfs_ops_dirid(fs, dir, dirid) < 0) {
+	if (!buf || rfs_ops_folder_keys(fs, dir, &fk) < 0) {
 		free(buf);
 		fuse_reply_err(req, buf ? EIO : ENOMEM);
 		return;
@@ -336,7 +339,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		if (!dot && rfs_name_is_internal(d->entry->d_name))
 			goto skip;
 		if (!dot) {
-			if (rfs_dname_open(fs->v->keys, dfd, dirid, d->entry->d_name, clear) < 0) {
+			if (rfs_dname_open(fk, dfd, d->entry->d_name, clear) < 0) {
 				rfs_ops_log_inode(fs, dir, "a name in this folder does not authenticate; run 'recfs fsck'");
 				goto skip;
 			}
@@ -367,6 +370,7 @@ skip:
 		d->entry = NULL;
 		d->offset = next;
 	}
+	rfs_vault_folder_keys_put(fs->v, fk);
 	if (err && rem == size)
 		fuse_reply_err(req, err);
 	else

@@ -68,6 +68,20 @@ void rfs_ops_log_inode(struct rfs_fs *fs, struct rfs_inode *in, const char *what
 ** a damaged .dirid the one history keeps. 0 or -errno. */
 int rfs_ops_dirid(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRID_SIZE]);
 
+/* The keys of the folder dir (put them with rfs_vault_folder_keys_put); a
+** folder whose key was destroyed is -EIO, logged. 0 or -errno. */
+int rfs_ops_folder_keys(struct rfs_fs *fs, struct rfs_inode *dir,
+                        const struct rfs_folder_keys **fk);
+
+/* The keys of the folder in is in (its parent). 0, -ENOENT once unlinked, -errno. */
+int rfs_ops_parent_keys(struct rfs_fs *fs, struct rfs_inode *in,
+                        const struct rfs_folder_keys **fk);
+
+/* The clear target (capacity PATH_MAX) of the symlink dirfd/path in the
+** folder fk. Its length, -EIO, or -errno. */
+int rfs_ops_open_target(struct rfs_fs *fs, const struct rfs_folder_keys *fk, int dirfd,
+                        const char *path, char clear[PATH_MAX]);
+
 /* name sealed for the folder dir. 0 or -errno. */
 int rfs_ops_seal_name(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                       struct rfs_sealed_name *sn);

@@ -278,6 +278,7 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 	rc = rfs_vault_read_conf(path, &v->conf, err, errsz);
 	if (rc < 0)
 		goto fail;
+	v->format = v->conf.format_version;
 	v->path = realpath(path, NULL);
 	if (!v->path) {
 		rc = -errno;
@@ -339,6 +340,8 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 		goto fail;
 	}
 	rc = rfs_undo_open(v->dirfd, &v->undo);
+	if (rc == 0)
+		rc = rfs_folder_cache_open(v);
 	if (rc < 0)
 		goto fail;
 	*out = v;
@@ -356,6 +359,7 @@ void rfs_vault_close(struct rfs_vault *v)
 {
 	if (!v)
 		return;
+	rfs_folder_cache_close(v);
 	if (v->ks)
 		rfs_keystore_close(v->ks);
 	rfs_undo_close(v->undo);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "crypto/names.h"
 #include "crypto/random.h"
+#include "crypto/secmem.h"
 
 #define RESTORE_TMP ".recfs-restore.tmp"
 
@@ -39,6 +40,22 @@ static int live_dirid(int dirfd, uint8_t dirid[16])
 	return rc;
 }
 
+/* A new folder's id: format 3, a key store entry (its key is the folder's
+** keys); format 2, random. */
+static int new_dirid(struct rfs_history *h, uint8_t dirid[16])
+{
+	if (rfs_record_version_of(h->v) != RFS_RECORD_VERSION_2) {
+		rfs_random_bytes(dirid, 16);
+		return 0;
+	}
+	uint8_t *key = rfs_secmem_key_alloc();
+	int rc = key ? rfs_keystore_create(h->v->ks, dirid, key) : -ENOMEM;
+	if (rc == 0)
+		rc = rfs_keystore_sync(h->v->ks, dirid);
+	rfs_secmem_key_free(key);
+	return rc;
+}
+
 /* Backing name of clear name c in a live folder; writes the .n side file when long and asked. */
 static int backing_in(struct rfs_history *h, int dirfd, const char *c, char backing[256],
                       bool write_side)
@@ -48,7 +65,7 @@ static int backing_in(struct rfs_history *h, int dirfd, const char *c, char back
 	int rc = live_dirid(dirfd, dirid);
 	if (rc < 0)
 		return rc;
-	if (rfs_name_seal(text, sizeof text, c, dirid, h->v->keys) < 0)
+	if (rfs_vault_name_seal(h->v, dirid, c, text, sizeof text) < 0)
 		return -EINVAL;
 	bool is_long = rfs_name_backing(backing, text);
 	if (is_long && write_side) {
@@ -86,6 +103,20 @@ static int record_simple(struct rfs_history *h, enum rfs_save_kind kind, enum rf
 		.restored_from = rev, .fd = fd, .size = size,
 	};
 	memcpy(s.file_id, id, 16);
+	const char *slash = strrchr(cpath, '/');   /* the folder it is in seals its path (format 3) */
+	char parent[8192];
+	size_t len = slash ? (size_t)(slash - cpath) : 0;
+	int pfd = -1;
+	if (len < sizeof parent) {
+		memcpy(parent, cpath, len);
+		parent[len] = 0;
+		pfd = len ? openat(h->v->live_fd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(h->v->live_fd);
+	}
+	if (pfd >= 0) {
+		if (live_dirid(pfd, s.dir) < 0)
+			memset(s.dir, 0, 16);
+		close(pfd);
+	}
 	return rfs_history_record(h, &s);
 }
 
@@ -112,9 +143,9 @@ static int open_parents(struct restore_ctx *x, const char *clear_path, int *dirf
 		bool created = false;
 		if (rc == 0 && mkdirat(fd, backing, 0755) == 0) {
 			uint8_t dirid[16];
-			rfs_random_bytes(dirid, sizeof dirid);
+			rc = new_dirid(x->h, dirid);
 			int sub = openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			rc = sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
+			rc = rc < 0 ? rc : sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
 			memcpy(x->dirid, dirid, 16);
 			if (sub >= 0)
 				close(sub);

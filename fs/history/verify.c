@@ -301,7 +301,7 @@ static void check_commit(struct walk *w, git_commit *c, git_oid *oid)
 	git_oid_tostr(x, sizeof x, oid);
 	bool present, sig_ok = signature_ok(h, oid, &present);
 	struct rfs_record r;
-	bool rec_ok = rfs_record_open(&r, git_commit_message_raw(c), h->v->keys, h->v->conf.vault_id,
+	bool rec_ok = rfs_record_open(&r, git_commit_message_raw(c), h->v,
 	                              git_commit_tree_id(c)) == 0;
 	if (!present) {
 		problem(w, "unsigned commit %s", x);
