@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "crypto/encoding.h"
+#include "crypto/names.h"
 #include "crypto/seal.h"
 #include "crypto/secmem.h"
-#include "fs/history/f1_shim.h"
 
 #define RECORD_AD_LABEL "recfs-commit-v1"
 
@@ -51,7 +51,7 @@ bool rfs_record_id_is_zero(const uint8_t id[16])
 
 uint8_t rfs_record_version_of(const struct rfs_vault *v)
 {
-	return rfs_vault_format(v) >= 3 ? RFS_RECORD_VERSION_2 : RFS_RECORD_VERSION;
+	return v->format >= 3 ? RFS_RECORD_VERSION_2 : RFS_RECORD_VERSION;
 }
 
 int rfs_record_folder_key(struct rfs_vault *v, const uint8_t dir[16], enum rfs_folder_purpose p,
@@ -59,7 +59,7 @@ int rfs_record_folder_key(struct rfs_vault *v, const uint8_t dir[16], enum rfs_f
 {
 	out->held = NULL;
 	if (rfs_record_id_is_zero(dir)) {
-		out->key = p == RFS_FOLDER_PATH ? v->keys->history : v->keys->index;
+		out->key = p == RFS_HKEY_PATH ? v->keys->history : v->keys->index;
 		return 0;
 	}
 	const struct rfs_folder_keys *fk;
@@ -67,7 +67,7 @@ int rfs_record_folder_key(struct rfs_vault *v, const uint8_t dir[16], enum rfs_f
 	if (rc < 0)
 		return rc;
 	out->held = fk;
-	out->key = p == RFS_FOLDER_PATH ? rfs_folder_keys_path(fk) : rfs_folder_keys_tag(fk);
+	out->key = p == RFS_HKEY_PATH ? fk->path : fk->tag;
 	return 0;
 }
 
@@ -100,7 +100,7 @@ static int seal_one(struct rfs_vault *v, const uint8_t dir[16], const char *path
 		return err;
 	}
 	struct rfs_folder_key fk;
-	int rc = rfs_record_folder_key(v, dir, RFS_FOLDER_PATH, &fk);
+	int rc = rfs_record_folder_key(v, dir, RFS_HKEY_PATH, &fk);
 	if (rc == 0 && !(out->p = malloc(pl.len + RFS_SEAL_OVERHEAD)))
 		rc = -ENOMEM;
 	if (rc == 0) {
@@ -132,7 +132,7 @@ static int open_one(struct rfs_vault *v, const uint8_t dir[16], const struct rfs
 	if (sp->len < RFS_SEAL_OVERHEAD)
 		return -EIO;
 	struct rfs_folder_key fk;
-	int rc = rfs_record_folder_key(v, dir, RFS_FOLDER_PATH, &fk);
+	int rc = rfs_record_folder_key(v, dir, RFS_HKEY_PATH, &fk);
 	if (rc < 0)
 		return rc;
 	size_t plen = sp->len - RFS_SEAL_OVERHEAD;

@@ -75,7 +75,7 @@ int rfs_record_paths_open(struct rfs_vault *v, struct rfs_event *e);
 ** found with rfs_vault_folder_keys_get; a zero dir, the root's own events:
 ** the vault-wide history / index key). Release with rfs_record_folder_key_put.
 ** 0, -ENOENT (the folder's key was destroyed), -errno. */
-enum rfs_folder_purpose { RFS_FOLDER_PATH, RFS_FOLDER_TAG };
+enum rfs_folder_purpose { RFS_HKEY_PATH, RFS_HKEY_TAG };
 struct rfs_folder_key {
 	const uint8_t *key;               /* 32 bytes, valid until put */
 	const void *held;                 /* what the vault's cache lent (NULL: vault-wide) */

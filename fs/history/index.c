@@ -47,7 +47,7 @@ static void tag_of(struct rfs_history *h, char kind, const void *data, size_t le
 static int path_tag(struct rfs_history *h, const uint8_t dir[16], const char *path, uint8_t out[TAG])
 {
 	struct rfs_folder_key fk;
-	int rc = rfs_record_folder_key(h->v, dir, RFS_FOLDER_TAG, &fk);
+	int rc = rfs_record_folder_key(h->v, dir, RFS_HKEY_TAG, &fk);
 	if (rc < 0)
 		return rc;
 	tag_with(fk.key, 'p', path, strlen(path), out);

@@ -18,7 +18,13 @@ static void new3(struct fx *x)
 	rfs_keyslot_kdf_insecure_fast(&kdf);
 	cr_assert_eq(rfs_vault_create(x->dir, "pw", 2, &kdf, "test"), 0);
 	cr_assert_eq(fx_open_vault(x), 0);
-	x->v->conf.format_version = 3;
+	x->v->format = 3;                 /* folder keys from the key store, the root's too */
+	uint8_t root[16], *key = rfs_secmem_key_alloc();
+	cr_assert_eq(rfs_keystore_create(x->v->ks, root, key), 0);
+	rfs_secmem_key_free(key);
+	int fd = openat(x->v->live_fd, RFS_DIRID_FILE, O_WRONLY | O_TRUNC);
+	cr_assert(fd >= 0 && write(fd, root, 16) == 16);
+	close(fd);
 	struct rfs_who who = { "jsmith", "Jane Smith", "laptop-7" };
 	cr_assert_eq(rfs_history_open(x->v, &who, 0, &x->h, NULL, 0), 0);
 }
@@ -53,7 +59,9 @@ static void file(struct fx *x, struct ent *e, const char *name, const char *clea
 
 static void folder(struct fx *x, struct ent *e, const char *name, const char *clear, const uint8_t dir[16])
 {
-	randombytes_buf(e->id, 16);
+	uint8_t *key = rfs_secmem_key_alloc();
+	cr_assert_eq(rfs_keystore_create(x->v->ks, e->id, key), 0);
+	rfs_secmem_key_free(key);
 	cr_assert_eq(fx_backing(x, name, e->backing), 0);
 	cr_assert_eq(mkdirat(x->v->live_fd, e->backing, 0755), 0);
 	char p[300];
