@@ -49,13 +49,17 @@ static int visit(struct rfs_fs *fs, const struct tree_entry *e, tree_fn fn, void
 /* Every entry of the folder e->in, depth first. */
 static int walk_folder(struct rfs_fs *fs, const struct tree_entry *e, tree_fn fn, void *arg)
 {
-	uint8_t dirid[RFS_DIRID_SIZE];
-	int pfd, dfd, rc = rfs_ops_dirid(fs, e->in, dirid);
+	const struct rfs_folder_keys *fk = NULL;
+	int pfd, dfd, rc = rfs_ops_folder_keys(fs, e->in, &fk);
 	struct dirent *d;
 	DIR *dp = NULL;
 
-	if (rc < 0 || (pfd = inode_fd(fs, e->in)) < 0)
-		return rc < 0 ? rc : -EIO;
+	if (rc < 0)
+		return rc;
+	if ((pfd = inode_fd(fs, e->in)) < 0) {
+		rfs_vault_folder_keys_put(fs->v, fk);
+		return pfd;
+	}
 	dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || !(dp = fdopendir(dfd)))
 		rc = -errno;
@@ -67,7 +71,7 @@ static int walk_folder(struct rfs_fs *fs, const struct tree_entry *e, tree_fn fn
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") ||
 		    rfs_name_is_internal(d->d_name))
 			continue;
-		rc = rfs_dname_open(fs->v->keys, dirfd(dp), dirid, d->d_name, clear);
+		rc = rfs_dname_open(fk, dirfd(dp), d->d_name, clear);
 		if (rc == 0)
 			rc = rfs_ops_make_entry(fs, e->in, pfd, clear, d->d_name, &fe, &child.in);
 		if (rc == 0 && asprintf(&path, "%s/%s", e->path, clear) < 0)
@@ -89,6 +93,7 @@ static int walk_folder(struct rfs_fs *fs, const struct tree_entry *e, tree_fn fn
 	else if (dfd >= 0)
 		close(dfd);
 	inode_fd_done(fs, e->in);
+	rfs_vault_folder_keys_put(fs->v, fk);
 	return rc;
 }
 
@@ -214,8 +219,9 @@ static int stream_file(struct rfs_fs *fs, const struct tree_entry *e, struct rfs
 
 static int archive_entry(struct rfs_fs *fs, const struct tree_entry *e, bool before, void *arg)
 {
-	char text[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
+	const struct rfs_folder_keys *fk;
+	char target[PATH_MAX];
+	int rc;
 
 	if (!before)
 		return 0;
@@ -224,13 +230,13 @@ static int archive_entry(struct rfs_fs *fs, const struct tree_entry *e, bool bef
 		                      e->st.st_mtim);
 	if (S_ISREG(e->st.st_mode))
 		return stream_file(fs, e, arg);
-	n = readlinkat(e->dirfd, e->backing, text, sizeof(text) - 1);
-	if (n < 0)
-		return -errno;
-	text[n] = '\0';
-	if (rfs_name_target_open(target, sizeof(target), text, fs->v->keys) < 0)
-		return -EIO;
-	return rfs_pax_symlink(arg, e->path, target, e->st.st_uid, e->st.st_gid, e->st.st_mtim);
+	rc = rfs_ops_folder_keys(fs, e->dir, &fk);
+	if (rc < 0)
+		return rc;
+	rc = rfs_ops_open_target(fs, fk, e->dirfd, e->backing, target);
+	rfs_vault_folder_keys_put(fs->v, fk);
+	return rc < 0 ? rc : rfs_pax_symlink(arg, e->path, target, e->st.st_uid, e->st.st_gid,
+	                                     e->st.st_mtim);
 }
 
 int rfs_dispose_archive(struct rfs_fs *fs, const char *path, const char *dir, const char *name,
@@ -264,10 +270,6 @@ void rfs_dispose_ids_free(struct rfs_dispose_ids *d)
 
 static int add_id(struct rfs_dispose_ids *d, const uint8_t id[16], size_t *cap)
 {
-	for (size_t i = 0; i < d->count; i++) {
-		if (!memcmp(d->ids[i], id, 16))
-			return 0;
-	}
 	int rc = rfs_bytes_grow((char **)&d->ids, cap, d->count * 16, 16, 64 * 16);
 
 	if (rc < 0)
@@ -276,9 +278,29 @@ static int add_id(struct rfs_dispose_ids *d, const uint8_t id[16], size_t *cap)
 	return 0;
 }
 
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
+/* Each id once, in order. */
+static void ids_unique(struct rfs_dispose_ids *d)
+{
+	size_t n = 0;
+
+	if (d->count)
+		qsort(d->ids, d->count, 16, id_cmp);
+	for (size_t i = 0; i < d->count; i++) {
+		if (n == 0 || memcmp(d->ids[n - 1], d->ids[i], 16) != 0)
+			memmove(d->ids[n++], d->ids[i], 16);
+	}
+	d->count = n;
+}
+
 struct collect {
 	struct rfs_dispose_ids *d;
 	size_t cap;                    /* bytes of d->ids */
+	bool count_versions;           /* no index of folders to ask (format 2): count by path */
 };
 
 static int count_version(const struct rfs_version *v, void *arg)
@@ -287,6 +309,7 @@ static int count_version(const struct rfs_version *v, void *arg)
 	return 0;
 }
 
+/* What live/ holds of the record now: its ids (some not yet in history's index). */
 static int collect_entry(struct rfs_fs *fs, const struct tree_entry *e, bool before, void *arg)
 {
 	struct collect *c = arg;
@@ -296,7 +319,7 @@ static int collect_entry(struct rfs_fs *fs, const struct tree_entry *e, bool bef
 
 	if (!before)
 		return 0;
-	if (fs->history && asprintf(&clear, "/%s", e->path) >= 0) {
+	if (c->count_versions && fs->history && asprintf(&clear, "/%s", e->path) >= 0) {
 		(void)rfs_history_log(fs->history, clear, 0, count_version, &c->d->versions);
 		free(clear);
 	}
@@ -328,13 +351,35 @@ static int collect_entry(struct rfs_fs *fs, const struct tree_entry *e, bool bef
 
 int rfs_dispose_collect(struct rfs_fs *fs, const char *path, struct rfs_dispose_ids *out)
 {
-	struct collect c = { out, 0 };
-	int rc;
+	struct collect c = { out, 0, fs->v->format < 3 };
+	struct rfs_subtree sub = { 0 };
+	uint8_t top[RFS_DIRID_SIZE];
+	struct record_at *r = malloc(sizeof(*r));
+	int rc = r ? record_get(fs, path, r) : -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
-	rc = walk_record(fs, path, collect_entry, &c);
+	if (rc == 0)
+		rc = visit(fs, &r->top, collect_entry, &c);
+	if (rc == 0)
+		rc = rfs_ops_dirid(fs, r->top.in, top);
+	if (r)
+		record_put(fs, r);
+	free(r);
+	/* Format 3: every id that was ever inside, from history's index of folders. */
+	if (rc == 0 && !c.count_versions && fs->history)
+		rc = rfs_history_subtree(fs->history, top, &sub);
+	for (size_t i = 0; rc == 0 && i < sub.count; i++)
+		rc = add_id(out, sub.ids[i], &c.cap);
+	if (rc == 0 && !c.count_versions && fs->history) {
+		out->files = sub.files;
+		out->folders = sub.folders;
+		out->versions = sub.versions;
+	}
+	rfs_subtree_free(&sub);
 	if (rc < 0)
 		rfs_dispose_ids_free(out);
+	else
+		ids_unique(out);
 	return rc;
 }
 
@@ -463,5 +508,8 @@ int rfs_dispose_shred(struct rfs_fs *fs, const struct rfs_dispose_ids *d)
 			first = rc;
 		}
 	}
+	rfs_vault_folder_keys_forget(fs->v, (const uint8_t (*)[16])d->ids, d->count);
+	if (fs->history)
+		(void)rfs_history_disposed_reload(fs->history);
 	return first;
 }

@@ -64,5 +64,8 @@ int rfs_dispose_shred(struct rfs_fs *fs, const struct rfs_dispose_ids *d);
 ** line names (the disposal never happened). 0 or -errno. */
 int rfs_dispose_finish(struct rfs_fs *fs);
 
+/* The verbs dispose (roles checked inside), disposals and certificate (every local user). */
+extern const struct rfs_control_verb rfs_dispose_verbs[];
+
 
 #endif

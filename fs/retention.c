@@ -371,11 +371,16 @@ static int open_child(struct rfs_fs *fs, int dirfd, const char *name, int flags,
                       struct stat *st)
 {
 	uint8_t dirid[RFS_DIRID_SIZE];
+	const struct rfs_folder_keys *fk = NULL;
 	struct rfs_sealed_name sn;
 	int rc = rfs_dname_read_dirid(dirfd, dirid);
 
 	if (rc == 0)
-		rc = rfs_dname_seal(fs->v->keys, dirid, name, &sn);
+		rc = rfs_vault_folder_keys_get(fs->v, dirid, &fk);
+	if (rc == 0) {
+		rc = rfs_dname_seal(fk, name, &sn);
+		rfs_vault_folder_keys_put(fs->v, fk);
+	}
 	if (rc == 0 && fstatat(dirfd, sn.backing, st, AT_SYMLINK_NOFOLLOW) != 0)
 		rc = -errno;
 	if (rc == 0 && (*out = openat(dirfd, sn.backing, flags | O_CLOEXEC | O_NOFOLLOW)) < 0)
@@ -915,11 +920,13 @@ static void add_record(struct lister *l, const char *path, size_t cls, int fd,
 static void list_folder(struct lister *l, int fd, const char *prefix, unsigned depth)
 {
 	uint8_t dirid[RFS_DIRID_SIZE];
+	const struct rfs_folder_keys *fk = NULL;
 	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
 	struct dirent *e;
 
-	if (!d || rfs_dname_read_dirid(dirfd(d), dirid) < 0) {
+	if (!d || rfs_dname_read_dirid(dirfd(d), dirid) < 0 ||
+	    rfs_vault_folder_keys_get(l->r->fs->v, dirid, &fk) < 0) {
 		if (d)
 			closedir(d);
 		else if (dfd >= 0)
@@ -934,7 +941,7 @@ static void list_folder(struct lister *l, int fd, const char *prefix, unsigned d
 
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
 		    rfs_name_is_internal(e->d_name) ||
-		    rfs_dname_open(l->r->fs->v->keys, dirfd(d), dirid, e->d_name, clear) < 0 ||
+		    rfs_dname_open(fk, dirfd(d), e->d_name, clear) < 0 ||
 		    (!*prefix && !strcmp(clear, ".recfs")))
 			continue;
 		if (asprintf(&path, "%s%s%s", prefix, *prefix ? "/" : "", clear) < 0) {
@@ -957,6 +964,7 @@ static void list_folder(struct lister *l, int fd, const char *prefix, unsigned d
 		}
 		free(path);
 	}
+	rfs_vault_folder_keys_put(l->r->fs->v, fk);
 	closedir(d);
 }
 

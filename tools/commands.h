@@ -71,6 +71,10 @@ enum cli_needs {
 	            "check signatures, the chain of commits and every blob of history") \
 	RFS_COMMAND(gc, CLI_NEEDS_HISTORY | CLI_NEEDS_PASSPHRASE | CLI_LOCKS_VAULT, \
 	            "pack and compact history (never rewrites it)") \
+	RFS_COMMAND(dispose, CLI_NEEDS_DAEMON, \
+	            "destroy the records due today (--dry-run: show them); approve reviews") \
+	RFS_COMMAND(disposals, CLI_NEEDS_DAEMON, \
+	            "the disposal register, checked; a signed certificate of one disposal") \
 	/* end of list */
 
 /* The positional arguments a command takes: at least min, at most max;
