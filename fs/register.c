@@ -4,14 +4,21 @@
 #include "fs/register.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "crypto/digest.h"
 #include "crypto/encoding.h"
+#include "crypto/io.h"
 #include "crypto/sign.h"
 #include "crypto/tag.h"
+#include "fs/history/history.h"
+#include "fs/vault.h"
 
 static const char zero_hash[RFS_HASH_HEX + 1] =
 	"0000000000000000000000000000000000000000000000000000000000000000";
@@ -149,8 +156,10 @@ static bool is_hash(const char *s)
 
 static void problem(struct rfs_register *reg, FILE *report, size_t lineno, const char *what)
 {
-	if (report)
+	if (report && lineno)
 		fprintf(report, "disposal register: line %zu: %s\n", lineno, what);
+	else if (report)
+		fprintf(report, "disposal register: %s\n", what);
 	reg->problems++;
 }
 
@@ -345,4 +354,89 @@ int rfs_register_certificate(const struct rfs_register_entry *e, const char *org
 	}
 	*out = text;
 	return 0;
+}
+
+/* ---- recfs verify ------------------------------------------------------------ */
+
+/* The whole of fd (from its start), malloc'd; NULL when it cannot be read. */
+static char *slurp(int fd, size_t *len)
+{
+	struct stat st;
+	char *buf;
+
+	if (fstat(fd, &st) != 0 || !(buf = malloc((size_t)st.st_size + 1)))
+		return NULL;
+	if (rfs_io_pread_all(fd, buf, (size_t)st.st_size, 0) < 0) {
+		free(buf);
+		return NULL;
+	}
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+/* Entry e's list VAULT/disposed/N is there and hashes to its ids-sha256. */
+static void check_list(struct rfs_register *reg, const struct rfs_register_entry *e,
+                       int listdir, FILE *report)
+{
+	char name[24], hash[RFS_HASH_HEX + 1], what[160];
+	int fd;
+	size_t len = 0;
+	char *ids = NULL;
+
+	snprintf(name, sizeof(name), "%" PRIu64, e->number);
+	fd = listdir < 0 ? -1 : openat(listdir, name, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		ids = slurp(fd, &len);
+	if (fd >= 0)
+		close(fd);
+	if (!ids) {
+		snprintf(what, sizeof(what), "disposal %" PRIu64 ": its list %s/%s is missing",
+		         e->number, RFS_DISPOSED_DIR, name);
+		problem(reg, report, 0, what);
+		return;
+	}
+	rfs_register_hash_hex(ids, len, hash);
+	free(ids);
+	if (strcmp(hash, e->ids_sha256) != 0) {
+		snprintf(what, sizeof(what), "disposal %" PRIu64 ": its list %s/%s was changed",
+		         e->number, RFS_DISPOSED_DIR, name);
+		problem(reg, report, 0, what);
+	}
+}
+
+unsigned long rfs_register_verify(struct rfs_history *h, struct rfs_vault *v, FILE *report)
+{
+	char rev[RFS_REV_HEX + 1], *text = NULL;
+	struct rfs_register reg = { 0 };
+	uint64_t seq;
+	size_t len = 0;
+	int fd, listdir, rc;
+
+	if (rfs_history_head(h, rev, &seq) < 0)
+		return 0;                            /* no history yet: no register either */
+	fd = memfd_create("recfs-register", MFD_CLOEXEC);
+	rc = fd < 0 ? -errno : rfs_history_read(h, rev, "/" RFS_REGISTER_PATH, fd);
+	if (rc == 0 && !(text = slurp(fd, &len)))
+		rc = -EIO;
+	if (fd >= 0)
+		close(fd);
+	if (rc == -ENOENT)
+		return 0;                            /* nothing was ever disposed */
+	if (rc < 0 || rfs_register_load(text, len, v->keys, &reg, report) < 0) {
+		if (report)
+			fprintf(report, "disposal register: cannot be read (%s)\n", strerror(rc < 0 ? -rc : ENOMEM));
+		free(text);
+		rfs_register_free(&reg);
+		return 1;
+	}
+	free(text);
+	listdir = openat(v->dirfd, RFS_DISPOSED_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; i < reg.count; i++)
+		check_list(&reg, &reg.entries[i], listdir, report);
+	if (listdir >= 0)
+		close(listdir);
+	unsigned long problems = reg.problems;
+
+	rfs_register_free(&reg);
+	return problems;
 }

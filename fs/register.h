@@ -84,6 +84,14 @@ const struct rfs_register_entry *rfs_register_find(const struct rfs_register *re
 int rfs_register_certificate(const struct rfs_register_entry *e, const char *organisation,
                              const char *authority, const struct rfs_keys *k, char **out);
 
+struct rfs_history;
+struct rfs_vault;
+
+/* For recfs verify: the register of history's newest commit, checked as rfs_register_load
+** does, and each entry's list VAULT/disposed/N against its ids-sha256. One line per
+** problem to report; returns how many (an unreadable register counts as one). */
+unsigned long rfs_register_verify(struct rfs_history *h, struct rfs_vault *v, FILE *report);
+
 /* The SHA-256 hex of len bytes (of VAULT/disposed/N). */
 void rfs_register_hash_hex(const void *data, size_t len, char out[RFS_HASH_HEX + 1]);
 
