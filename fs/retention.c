@@ -755,24 +755,28 @@ bool rfs_retention_refuse_rename(fuse_req_t req, fuse_ino_t parent, const char *
 {
 	struct rfs_fs *fs = fs_of(req);
 	char *from, *to;
+	bool refused;
 
 	if (inactive(fs))
 		return rfs_retention_refuse_entry(req, newparent, newname, RFS_RET_CREATE);
 	from = path_of(fs, inode_of(req, parent), name);
 	to = path_of(fs, inode_of(req, newparent), newname);
-	if (from && to && crosses_records(fs->retention, from, to)) {
-		log_refusal(req, RFS_RET_RENAME, from, "a rename across a record boundary: copy and "
-		            "delete instead", EXDEV);
-		fuse_reply_err(req, EXDEV);
+	/* A lock or hold first: EPERM says more than EXDEV, and no copy is then tried. */
+	if (refuse_path(req, from ? strdup(from) : NULL, true, RFS_RET_RENAME) ||
+	    refuse_path(req, to ? strdup(to) : NULL, false, RFS_RET_RENAME)) {
 		free(from);
 		free(to);
 		return true;
 	}
-	if (refuse_path(req, from, true, RFS_RET_RENAME)) {
-		free(to);
-		return true;
+	refused = from && to && crosses_records(fs->retention, from, to);
+	if (refused) {
+		log_refusal(req, RFS_RET_RENAME, from, "a rename across a record boundary: copy and "
+		            "delete instead", EXDEV);
+		fuse_reply_err(req, EXDEV);
 	}
-	return refuse_path(req, to, false, RFS_RET_RENAME);
+	free(from);
+	free(to);
+	return refused;
 }
 
 bool rfs_retention_refuse_xattr(fuse_req_t req, fuse_ino_t ino, const char *name)
@@ -1467,7 +1471,9 @@ static int report_moves(const struct rfs_retention_listing *old,
 			od = o->due;
 		if (rfs_date_cmp(od, n->due) == 0)
 			continue;
-		earlier = rfs_date_is_set(n->due) && (!rfs_date_is_set(od) || rfs_date_cmp(n->due, od) < 0);
+		/* With no policy in force nothing was ever due: a first load moves, never advances. */
+		earlier = old && rfs_date_is_set(n->due) &&
+		          (!rfs_date_is_set(od) || rfs_date_cmp(n->due, od) < 0);
 		*any_earlier |= earlier;
 		rc = cb ? cb(earlier, n->path, neu->policy->classes[n->class_index].name, od, n->due, arg)
 		        : 0;

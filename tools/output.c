@@ -91,6 +91,16 @@ void rfs_output_begin(struct rfs_output *o, FILE *f, enum rfs_output_format form
 	}
 }
 
+/* Text: is any of values[from..n) non-empty (trailing empty fields are left out)? */
+static bool has_more(const char *const *values, size_t from, size_t n)
+{
+	for (size_t i = from; i < n; i++) {
+		if (values[i] && *values[i])
+			return true;
+	}
+	return false;
+}
+
 void rfs_output_row(struct rfs_output *o, const char *const *values)
 {
 	for (size_t i = 0; i < o->nfields; i++) {
@@ -105,7 +115,7 @@ void rfs_output_row(struct rfs_output *o, const char *const *values)
 			if (i)
 				fputc(',', o->f);
 			rfs_output_csv_field(o->f, v);
-		} else {
+		} else if (*v || has_more(values, i + 1, o->nfields)) {
 			fprintf(o->f, "%s%s", i ? "  " : "", *v ? v : "-");
 		}
 	}

@@ -4,7 +4,7 @@
 **
 ** Owns: the three formats. A listing is rows of named string fields, every row with the same
 ** fields in the same order. Text: one row per line, fields separated by two spaces, "-" for an
-** empty field, no header. JSON: one array of objects whose keys are the field names, strings
+** empty field (trailing empty fields left out), no header. JSON: one array of objects whose keys are the field names, strings
 ** escaped per RFC 8259 (controls as \uXXXX, invalid UTF-8 bytes as U+FFFD). CSV: a header line
 ** of the field names, then one line per row, CRLF line ends, a field quoted when it holds a
 ** comma, a quote, CR or LF (quotes doubled), as RFC 4180 says.
