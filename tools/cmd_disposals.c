@@ -1,5 +1,5 @@
 /*
-** recfs disposals MOUNTPOINT [--json|--csv] [--certificate N]: the disposal register,
+** recfs disposals [VAULT] [--json|--csv] [--certificate N]: the disposal register,
 ** checked line by line (hash chain and signatures), or the signed certificate of one
 ** disposal.
 ** Must never: show a register whose check failed without saying so (exit 1), or a
@@ -14,15 +14,17 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/output.h"
+#include "tools/retention_cli.h"
 
 static const struct cli_help disposals_help = {
-	"MOUNTPOINT [--json|--csv] [--certificate N]",
+	"[VAULT] [--json|--csv] [--certificate N]",
 	"List the disposal register of the mounted vault: one line per disposal, with\n"
 	"the record's path, class, rule, policy revision, trigger and due dates, who\n"
 	"approved it and who ran it, the review, and how many files, folders and\n"
 	"versions were destroyed. Every line's hash, its link to the line before and\n"
 	"its signature by the vault's key are checked; a problem is one line on\n"
-	"stderr. Anyone who can reach the mount may read it.\n"
+	"stderr. Anyone who can reach the vault may read it. VAULT is the vault, its mount\n"
+	"point or a path inside it (default: the current folder).\n"
 	"\n"
 	"  --json, --csv       the listing as JSON or CSV (field names as in docs/CLI.md)\n"
 	"  --certificate N     print the certificate of destruction of disposal N: text,\n"
@@ -69,42 +71,34 @@ static int disposals_run(struct cli_ctx *ctx)
 	};
 	enum rfs_output_format format;
 	struct listing l = { 0 };
-	char msg[512] = "";
+	struct rcli_target t;
 	int rc;
 
-	if (rfs_output_choose(json, csv, &format) < 0) {
-		cli_error("--json and --csv: choose one");
-		return cli_usage_error();
-	}
+	if (rcli_format(json, csv, &format) != CLI_OK ||
+	    rcli_find(ctx->argc ? ctx->argv[0] : ".", &t) != CLI_OK)
+		return CLI_FAIL;
 	if (certificate) {
 		const char *args[] = { "certificate", certificate };
 
-		rc = rfs_control_call(ctx->mount.source, -1, args, 2, certificate_line, NULL, msg,
-		                      sizeof(msg));
-	} else {
-		const char *args[] = { "disposals" };
-
-		rfs_output_begin(&l.o, stdout, format, fields, sizeof(fields) / sizeof(fields[0]));
-		rc = rfs_control_call(ctx->mount.source, -1, args, 1, disposal_line, &l, msg,
-		                      sizeof(msg));
-		if (rfs_output_end(&l.o) < 0 && rc == 0)
-			rc = -EIO;
+		return rcli_call(t.vault, -1, args, 2, certificate_line, NULL);
 	}
-	if (rc < 0) {
-		cli_error("%s", *msg ? msg : strerror(-rc));
-		return rc == -EBADMSG ? CLI_PROBLEMS : CLI_FAIL;
+	rfs_output_begin(&l.o, stdout, format, fields, sizeof(fields) / sizeof(fields[0]));
+	rc = rcli_call(t.vault, -1, (const char *[]){ "disposals" }, 1, disposal_line, &l);
+	if (rfs_output_end(&l.o) < 0 && rc == CLI_OK) {
+		cli_error("cannot write the listing");
+		rc = CLI_FAIL;
 	}
-	return l.problems ? CLI_PROBLEMS : CLI_OK;
+	return rc != CLI_OK ? rc : l.problems ? CLI_PROBLEMS : CLI_OK;
 }
 
 static const struct cli_option disposals_options[] = {
 	CLI_FLAG("json", 'j', &json),
-	CLI_FLAG("csv", 'c', &csv),
+	CLI_FLAG("csv", 'C', &csv),
 	CLI_VALUE("certificate", 'C', &certificate),
 	{ 0 },
 };
 
 const struct cli_command cmd_disposals = {
-	.help = &disposals_help, .options = disposals_options, .args = { 1, 1, "MOUNTPOINT" },
+	.help = &disposals_help, .options = disposals_options, .args = { 0, 1, "[VAULT]" },
 	.run = disposals_run,
 };

@@ -1,5 +1,5 @@
 /*
-** recfs dispose MOUNTPOINT: destroy the records due today, through the mount's daemon
+** recfs dispose [VAULT]: destroy the records due today, through the mount's daemon
 ** (fs/dispose.h); --dry-run shows what would go; --approve and --extend are an
 ** approver's review decisions.
 ** Must never: ask for any day but today unless --dry-run; open the vault itself.
@@ -9,17 +9,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs/control.h"
 #include "fs/escape.h"
+#include "fs/mountinfo.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/output.h"
+#include "tools/retention_cli.h"
 
 static const struct cli_help dispose_help = {
-	"MOUNTPOINT [--dry-run [--as-of DATE]] [--approve RECORD]... [--reason TEXT]\n"
-	"       recfs dispose MOUNTPOINT --extend RECORD --until DATE --reason TEXT",
+	"[VAULT] [--dry-run [--as-of DATE]] [--approve RECORD]... [--reason TEXT]\n"
+	"       recfs dispose [VAULT] --extend RECORD --until DATE --reason TEXT",
 	"Destroy every record of the mounted vault that is due today and free to go:\n"
+	"VAULT is the vault, its mount point or a path inside it (default: the current folder).\n"
 	"every version of it, its names and paths included, leaving a signed line in\n"
 	"the disposal register (recfs disposals). A held record is never disposed; a\n"
 	"review class waits for --approve; an archive class is first written to the\n"
@@ -42,20 +46,19 @@ static const char *as_of = "", *reason = "", *extend = "", *until = "";
 static char *approve;                  /* comma-separated record paths */
 static size_t approve_len;
 
-/* RECORD as a path from the mount's root: an absolute path (or one that exists from
-** here) inside mountpoint loses that prefix; anything else is taken as it is. */
-static char *record_path(const char *mountpoint, const char *arg)
+/* RECORD as a path from the mount's root: a path that names something inside a recfs
+** mount loses the mount point; anything else is taken as written. Leading and trailing
+** '/' go. */
+static char *record_path(const char *arg)
 {
-	char abs[PATH_MAX] = "", *out;
-	size_t m = strlen(mountpoint), n;
+	char abs[PATH_MAX], *out;
+	struct rfs_mount_entry m;
 	const char *p = arg;
+	size_t n;
 
-	if (arg[0] == '/')
-		snprintf(abs, sizeof(abs), "%s", arg);
-	else if (!realpath(arg, abs))
-		abs[0] = '\0';
-	if (abs[0] && !strncmp(abs, mountpoint, m) && (abs[m] == '/' || !abs[m]))
-		p = abs + m;
+	if ((arg[0] == '/' || access(arg, F_OK) == 0) && rfs_mountinfo_abspath(arg, abs) == 0 &&
+	    rfs_mountinfo_find(abs, true, &m) == 0 && !strcmp(m.fstype, RFS_FSTYPE))
+		p = abs + strlen(m.mountpoint);
 	while (*p == '/')
 		p++;
 	out = strdup(p);
@@ -123,11 +126,16 @@ static int dispose_line(char **fld, int n, void *arg)
 static int dispose_run(struct cli_ctx *ctx)
 {
 	static const char *const fields[] = { "path", "class", "step", "trigger", "due", "hold" };
-	const struct rfs_mount_entry *m = &ctx->mount;
-	char *approved = calloc(1, 1), *ext = *extend ? record_path(m->mountpoint, extend) : strdup("");
+	char *approved = calloc(1, 1), *ext = *extend ? record_path(extend) : strdup("");
 	struct tally t = { 0 };
-	char msg[512] = "";
+	struct rcli_target where;
 	int rc = approved && ext ? 0 : -ENOMEM;
+
+	if (rcli_find(ctx->argc ? ctx->argv[0] : ".", &where) != CLI_OK) {
+		free(approved);
+		free(ext);
+		return CLI_FAIL;
+	}
 
 	for (char *p = approve, *next; rc == 0 && p; p = next) {
 		char *one, *grown;
@@ -135,7 +143,7 @@ static int dispose_run(struct cli_ctx *ctx)
 		next = strchr(p, '\x01');
 		if (next)
 			*next++ = '\0';
-		one = record_path(m->mountpoint, p);
+		one = record_path(p);
 		grown = one ? realloc(approved, strlen(approved) + strlen(one) + 2) : NULL;
 		if (!grown) {
 			free(one);
@@ -153,16 +161,16 @@ static int dispose_run(struct cli_ctx *ctx)
 
 	if (dry_run)
 		rfs_output_begin(&t.o, stdout, RFS_OUTPUT_TEXT, fields, 6);
-	if (rc == 0)
-		rc = rfs_control_call(m->source, -1, args, 7, dispose_line, &t, msg, sizeof(msg));
+	if (rc < 0)
+		cli_error("out of memory");
+	else
+		rc = rcli_call(where.vault, -1, args, 7, dispose_line, &t);
 	if (dry_run)
 		(void)rfs_output_end(&t.o);
 	free(approved);
 	free(ext);
-	if (rc < 0) {
-		cli_error("%s", *msg ? msg : strerror(-rc));
+	if (rc != CLI_OK)
 		return CLI_FAIL;
-	}
 	return t.skipped ? CLI_PROBLEMS : CLI_OK;
 }
 
@@ -183,6 +191,6 @@ static const struct cli_option dispose_options[] = {
 };
 
 const struct cli_command cmd_dispose = {
-	.help = &dispose_help, .options = dispose_options, .args = { 1, 1, "MOUNTPOINT" },
+	.help = &dispose_help, .options = dispose_options, .args = { 0, 1, "[VAULT]" },
 	.option = dispose_option, .check = dispose_check, .run = dispose_run, .done = dispose_done,
 };
