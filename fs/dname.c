@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto/random.h"
 
 static void side_name(char out[256 + 8], const char *backing)
 {
@@ -65,12 +64,6 @@ int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE])
 		rc = -errno;
 	close(fd);
 	return rc;
-}
-
-int rfs_dname_new_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
-{
-	rfs_random_bytes(dirid, RFS_DIRID_SIZE);
-	return rfs_dname_write_dirid(dirfd, dirid);
 }
 
 int rfs_dname_read_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])

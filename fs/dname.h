@@ -29,9 +29,6 @@ int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn);
 /* Write a folder's .dirid (O_EXCL) and make it durable. 0 or -errno. */
 int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE]);
 
-/* A new random folder id, written as the folder's .dirid (see above). 0 or -errno. */
-int rfs_dname_new_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);
-
 /* Read the folder's .dirid. 0, -ENOENT when there is none, -EIO when it is
 ** short, or -errno. */
 int rfs_dname_read_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);

@@ -48,7 +48,7 @@ static int enter_dir_at(struct rfs_fs *fs, struct rfs_inode *dir, int pfd, const
 		if (rc == 0 && (dfd = openat(pfd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			rc = -errno;
 		if (rc == 0)
-			rc = rfs_dname_new_dirid(dfd, dirid);
+			rc = rfs_ops_new_dirid(fs, dfd, dirid);
 		if (dfd >= 0)
 			close(dfd);
 		if (rc == 0 && fs->as_root)

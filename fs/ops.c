@@ -64,6 +64,13 @@ static int rebuild_dirid(struct rfs_fs *fs, struct rfs_inode *dir)
 	return rc;
 }
 
+int rfs_ops_new_dirid(struct rfs_fs *fs, int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
+{
+	int rc = rfs_vault_new_folder_id(fs->v, dirid);
+
+	return rc < 0 ? rc : rfs_dname_write_dirid(dirfd, dirid);
+}
+
 int rfs_ops_dirid(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRID_SIZE])
 {
 	bool healed = false;
@@ -75,7 +82,7 @@ int rfs_ops_dirid(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRI
 
 		rc = dfd < 0 ? dfd : rfs_dname_read_dirid(dfd, dir->dirid);
 		if (rc == -ENOENT && dfd >= 0 && rfs_dname_folder_empty(dfd, false) == 0 &&
-		    rfs_dname_new_dirid(dfd, dir->dirid) == 0) {
+		    rfs_ops_new_dirid(fs, dfd, dir->dirid) == 0) {
 			rc = rfs_dname_read_dirid(dfd, dir->dirid);
 			healed = true;
 		}

@@ -42,7 +42,7 @@ void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 			rc = -errno;
 	}
 	if (rc == 0)
-		rc = rfs_dname_new_dirid(dfd, dirid);
+		rc = rfs_ops_new_dirid(fs, dfd, dirid);
 	if (rc == 0) {
 		struct stat pst;
 
@@ -164,6 +164,66 @@ void rfs_ops_dir_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	remove_entry(req, parent, name, true);
 }
 
+/* Format 3: what a file sealed under its folder's keys (its xattrs, a link's
+** target) must be sealed again under the keys of the folder it moves to. */
+struct rekey {
+	const struct rfs_folder_keys *from, *to;
+	bool moved_file, target_file;    /* regular files whose xattrs were resealed */
+};
+
+/* After the move: drop the old folder's copies (done) or the new folder's (failed). */
+static void rekey_end(struct rekey *k, int from_fd, const struct rfs_sealed_name *from, int to_fd,
+                      const struct rfs_sealed_name *to, bool done)
+{
+	char p[64 + 256];
+
+	if (!k->from || !k->to)
+		return;
+	if (k->moved_file) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", done ? to_fd : from_fd,
+		         done ? to->backing : from->backing);
+		rfs_ops_xattr_drop(p, done ? &k->from->entries : &k->to->entries);
+	}
+	if (k->target_file) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", done ? from_fd : to_fd,
+		         done ? from->backing : to->backing);
+		rfs_ops_xattr_drop(p, done ? &k->to->entries : &k->from->entries);
+	}
+}
+
+/* Before a move (or exchange: other is the target's stat) between folders:
+** each regular file's xattrs also sealed for its new folder. A symbolic
+** link would need a new inode for its target: EXDEV, so mv copies it. */
+static int rekey_start(struct rfs_fs *fs, struct rfs_inode *from_dir, struct rfs_inode *to_dir,
+                       struct rekey *k, int from_fd, const struct rfs_sealed_name *from,
+                       const struct stat *from_st, int to_fd, const struct rfs_sealed_name *to,
+                       const struct stat *other)
+{
+	char p[64 + 256];
+	int rc = 0;
+
+	if (S_ISLNK(from_st->st_mode) || (other && S_ISLNK(other->st_mode)))
+		return -EXDEV;
+	k->moved_file = S_ISREG(from_st->st_mode);
+	k->target_file = other && S_ISREG(other->st_mode);
+	if (!k->moved_file && !k->target_file)
+		return 0;
+	rc = rfs_ops_folder_keys(fs, from_dir, &k->from);
+	if (rc == 0)
+		rc = rfs_ops_folder_keys(fs, to_dir, &k->to);
+	if (rc == 0 && k->moved_file) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", from_fd, from->backing);
+		rc = rfs_ops_xattr_reseal(p, &k->from->entries, &k->to->entries);
+	}
+	if (rc == 0 && k->target_file) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", to_fd, to->backing);
+		rc = rfs_ops_xattr_reseal(p, &k->to->entries, &k->from->entries);
+	}
+	if (rc < 0 && k->from && k->to)
+		rekey_end(k, from_fd, from, to_fd, to, false);
+	return rc;
+}
+
 void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                         const char *newname, unsigned int flags)
 {
@@ -176,6 +236,7 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 	struct stat from_st, to_st;
 	bool exchange = flags & RENAME_EXCHANGE, have_target, same, have_paths;
 	uint8_t target_dirid[RFS_DIRID_SIZE];
+	struct rekey keys = { 0 };
 	int rc = 0, from_fd = -1, to_fd = -1, tdfd = -1;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -209,6 +270,12 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 		if (rc < 0)
 			goto out;
 	}
+	if (from_dir != to_dir && fs->v->format >= 3) {
+		rc = rekey_start(fs, from_dir, to_dir, &keys, from_fd, &from, &from_st, to_fd, &to,
+		                 exchange && have_target ? &to_st : NULL);
+		if (rc < 0)
+			goto out;
+	}
 	have_paths = rfs_save_rename_paths(fs, from_dir, name, from.backing, to_dir, newname,
 	                                   to.backing, &from_paths, &to_paths) == 0;
 	/* From the move on disk to the move in the tree, nothing reopens by name. */
@@ -222,6 +289,7 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 		}
 		if (tdfd >= 0)
 			put_back_dirid(tdfd, target_dirid);
+		rekey_end(&keys, from_fd, &from, to_fd, &to, false);
 		goto out;
 	}
 	moved = rfs_inode_find(&fs->it, from_st.st_dev, from_st.st_ino);
@@ -236,11 +304,14 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 			rfs_inode_rename(&fs->it, target, NULL, NULL, NULL);
 	}
 	rfs_inode_names_unlock(&fs->it);
+	rekey_end(&keys, from_fd, &from, to_fd, &to, true);
 	if (!exchange)
 		rfs_dname_remove_long(from_fd, from.backing);
 	if (have_paths)
 		rfs_save_renamed(fs, exchange, &from_paths, &to_paths, moved, to_fd, to.backing);
 out:
+	rfs_vault_folder_keys_put(fs->v, keys.from);
+	rfs_vault_folder_keys_put(fs->v, keys.to);
 	if (tdfd >= 0)
 		close(tdfd);
 	if (to_fd >= 0)

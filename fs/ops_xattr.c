@@ -242,3 +242,94 @@ void rfs_ops_xattr_remove(fuse_req_t req, fuse_ino_t ino, const char *name)
 		rfs_save_inode(fs, in, RFS_SAVE_PROPERTY, name);
 	fuse_reply_err(req, -rc);
 }
+
+/* The user.* names of the object at path (NUL-separated, malloc'd), or NULL
+** (none, or an error: *rc). */
+static char *user_names(const char *path, ssize_t *len, int *rc)
+{
+	ssize_t n = llistxattr(path, NULL, 0);
+	char *list = n > 0 ? malloc((size_t)n) : NULL;
+
+	*rc = n < 0 ? -errno : 0;
+	if (n > 0 && !list)
+		*rc = -ENOMEM;
+	if (list && (n = llistxattr(path, list, (size_t)n)) < 0) {
+		*rc = -errno;
+		free(list);
+		list = NULL;
+	}
+	*len = n;
+	return list;
+}
+
+/* One attribute, sealed name and value, from under `from` to under `to`. */
+static int reseal_one(const char *path, const char *bname, const uint8_t owner[RFS_XATTR_OWNER_SIZE],
+                      const struct rfs_xattr_keys *from, const struct rfs_xattr_keys *to)
+{
+	char clear[256], nname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1];
+	ssize_t n = lgetxattr(path, bname, NULL, 0);
+	size_t cap = n >= (ssize_t)RFS_BLOCK_OVERHEAD ? (size_t)n : 0;
+	uint8_t *ct = cap ? malloc(cap * 2) : NULL;
+	uint8_t *plain = ct ? ct + cap : NULL;
+	int rc = ct ? 0 : n < 0 ? -errno : -EIO;
+
+	if (rc == 0 && rfs_name_xattr_open(clear, sizeof(clear), bname + XATTR_USER_LEN, from) < 0)
+		rc = -EIO;
+	if (rc == 0 && (n = lgetxattr(path, bname, ct, cap)) < (ssize_t)RFS_BLOCK_OVERHEAD)
+		rc = -EIO;
+	if (rc == 0 && rfs_name_xattr_value_open(plain, ct, (size_t)n, owner, bname + XATTR_USER_LEN,
+	                                         from) < 0)
+		rc = -EIO;
+	memcpy(nname, XATTR_USER, XATTR_USER_LEN);
+	if (rc == 0 && rfs_name_xattr_seal(nname + XATTR_USER_LEN, sizeof(nname) - XATTR_USER_LEN, clear,
+	                                   to) < 0)
+		rc = -ERANGE;
+	if (rc == 0)
+		rc = -rfs_name_xattr_value_seal(ct, plain, (size_t)n - RFS_BLOCK_OVERHEAD, owner,
+		                                nname + XATTR_USER_LEN, to);
+	if (rc == 0 && lsetxattr(path, nname, ct, (size_t)n, 0) != 0)
+		rc = -errno;
+	if (ct)
+		rfs_secmem_wipe(ct, cap * 2);
+	free(ct);
+	return rc;
+}
+
+int rfs_ops_xattr_reseal(const char *path, const struct rfs_xattr_keys *from,
+                         const struct rfs_xattr_keys *to)
+{
+	uint8_t owner[RFS_XATTR_OWNER_SIZE];
+	ssize_t len;
+	int rc;
+	char *list = user_names(path, &len, &rc), *q;
+
+	if (!list)
+		return rc;
+	rc = rfs_xattr_owner_of(path, false, owner);
+	for (q = list; rc == 0 && q < list + len; q += strlen(q) + 1) {
+		char clear[256];
+
+		if (strncmp(q, XATTR_USER, XATTR_USER_LEN) != 0 ||
+		    rfs_name_xattr_open(clear, sizeof(clear), q + XATTR_USER_LEN, from) < 0)
+			continue;            /* not one of from's: already damaged, or resealed */
+		rc = reseal_one(path, q, owner, from, to);
+	}
+	free(list);
+	return rc;
+}
+
+void rfs_ops_xattr_drop(const char *path, const struct rfs_xattr_keys *keys)
+{
+	ssize_t len;
+	int rc;
+	char *list = user_names(path, &len, &rc), *q;
+
+	for (q = list; q && q < list + len; q += strlen(q) + 1) {
+		char clear[256];
+
+		if (strncmp(q, XATTR_USER, XATTR_USER_LEN) == 0 &&
+		    rfs_name_xattr_open(clear, sizeof(clear), q + XATTR_USER_LEN, keys) >= 0)
+			(void)lremovexattr(path, q);
+	}
+	free(list);
+}

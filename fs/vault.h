@@ -53,6 +53,16 @@ enum {
 int rfs_vault_create(const char *path, const char *pass, size_t passlen,
                      const struct rfs_kdf *kdf, const char *slot_label);
 
+/* The same, of vault format format (RFS_FORMAT_VERSION_MIN .. RFS_FORMAT_VERSION,
+** else -EPROTONOSUPPORT): format 2 only for tests that check old vaults still work. */
+int rfs_vault_create_format(const char *path, const char *pass, size_t passlen,
+                            const struct rfs_kdf *kdf, const char *slot_label, unsigned format);
+
+/* A new folder id for a folder about to be made: format 3 a new key store
+** entry (its key is the folder key), made durable; format 2 random bytes.
+** The caller writes it as the folder's .dirid. 0 or -errno. */
+int rfs_vault_new_folder_id(struct rfs_vault *v, uint8_t dirid[RFS_DIRID_SIZE]);
+
 /* Open and unlock. Errors: -ENOENT (no such folder), -ENOTDIR / -EINVAL
 ** (not a vault; err says why), -EPROTONOSUPPORT (unknown format version),
 ** -EACCES (wrong passphrase), -EBUSY (locked: mounted elsewhere; err names

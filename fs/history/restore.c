@@ -40,22 +40,6 @@ static int live_dirid(int dirfd, uint8_t dirid[16])
 	return rc;
 }
 
-/* A new folder's id: format 3, a key store entry (its key is the folder's
-** keys); format 2, random. */
-static int new_dirid(struct rfs_history *h, uint8_t dirid[16])
-{
-	if (rfs_record_version_of(h->v) != RFS_RECORD_VERSION_2) {
-		rfs_random_bytes(dirid, 16);
-		return 0;
-	}
-	uint8_t *key = rfs_secmem_key_alloc();
-	int rc = key ? rfs_keystore_create(h->v->ks, dirid, key) : -ENOMEM;
-	if (rc == 0)
-		rc = rfs_keystore_sync(h->v->ks, dirid);
-	rfs_secmem_key_free(key);
-	return rc;
-}
-
 /* Backing name of clear name c in a live folder; writes the .n side file when long and asked. */
 static int backing_in(struct rfs_history *h, int dirfd, const char *c, char backing[256],
                       bool write_side)
@@ -143,8 +127,8 @@ static int open_parents(struct restore_ctx *x, const char *clear_path, int *dirf
 		bool created = false;
 		if (rc == 0 && mkdirat(fd, backing, 0755) == 0) {
 			uint8_t dirid[16];
-			rc = new_dirid(x->h, dirid);
-			int sub = openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			rc = rfs_vault_new_folder_id(x->h->v, dirid);
+			int sub = rc < 0 ? -1 : openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			rc = rc < 0 ? rc : sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
 			memcpy(x->dirid, dirid, 16);
 			if (sub >= 0)

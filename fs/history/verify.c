@@ -120,9 +120,9 @@ static int check_key_of(struct walk *w, const uint8_t *data, size_t len, char wh
 	if (!w->key && !(w->key = rfs_secmem_key_alloc()))
 		return 1;
 	int rc = rfs_keystore_load(w->h->v->ks, hd.file_id, w->key);
-	char name[16];
+	char name[RFS_KEYSTORE_NAME_MAX];
 	uint64_t off;
-	rfs_keystore_entry_locate(hd.file_id, name, &off);
+	rfs_keystore_entry_locate(w->h->v->ks, hd.file_id, name, &off);
 	snprintf(where, 64, "keys/%s at offset %llu", name, (unsigned long long)off);
 	return rc == -EIO || rc == -ENOENT ? rc : 0;
 }

@@ -309,3 +309,86 @@ Test(names, xattr_values)
 	rfs_name_xattr_value_seal(ct, NULL, 0, owner, name, &fk->entries);
 	cr_assert_eq(rfs_name_xattr_value_open(back, ct, 40, owner, name, &fk->entries), 0, "empty value");
 }
+
+/* ---- format 3: keys derived from a folder key ---- */
+
+static struct rfs_folder_keys *derived(const uint8_t id[RFS_DIRID_SIZE], const uint8_t key[32])
+{
+	struct rfs_folder_keys *f = sodium_malloc(sizeof(*f));
+
+	cr_assert_not_null(f);
+	rfs_folder_keys_derive(f, id, key);
+	return f;
+}
+
+Test(names, folder_keys_are_crypto_kdf_of_the_folder_key)
+{
+	uint8_t key[32], want[32];
+	struct rfs_folder_keys *f;
+
+	randombytes_buf(key, sizeof(key));
+	f = derived(dirid, key);
+	cr_assert_eq(memcmp(f->dirid, dirid, RFS_DIRID_SIZE), 0);
+	crypto_kdf_derive_from_key(want, 32, 1, "recfsdir", key);
+	cr_assert_eq(memcmp(f->name_mac, want, 32), 0, "name_mac");
+	crypto_kdf_derive_from_key(want, 32, 2, "recfsdir", key);
+	cr_assert_eq(memcmp(f->name_enc, want, 32), 0, "name_enc");
+	crypto_kdf_derive_from_key(want, 32, 3, "recfsdir", key);
+	cr_assert_eq(memcmp(f->entries.aead, want, 32), 0, "meta");
+	crypto_kdf_derive_from_key(want, 32, 4, "recfsdir", key);
+	cr_assert_eq(memcmp(f->path, want, 32), 0, "path");
+	crypto_kdf_derive_from_key(want, 32, 5, "recfsdir", key);
+	cr_assert_eq(memcmp(f->tag, want, 32), 0, "tag");
+	crypto_kdf_derive_from_key(want, 32, 6, "recfsdir", key);
+	cr_assert_eq(memcmp(f->own.aead, want, 32), 0, "own");
+	crypto_kdf_derive_from_key(want, 32, 1, "recfsxat", f->entries.aead);
+	cr_assert_eq(memcmp(f->entries.mac, want, 32), 0, "xattr name mac from meta");
+	crypto_kdf_derive_from_key(want, 32, 2, "recfsxat", f->own.aead);
+	cr_assert_eq(memcmp(f->own.enc, want, 32), 0, "xattr name stream from own");
+	sodium_free(f);
+}
+
+Test(names, a_name_opens_only_under_its_folders_key)
+{
+	uint8_t key[32], key2[32];
+	char a[RFS_ENC_NAME_MAX + 1], b[RFS_ENC_NAME_MAX + 1], back[256];
+	struct rfs_folder_keys *f, *same_id_other_key, *other_id_same_key;
+
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(key2, sizeof(key2));
+	f = derived(dirid, key);
+	same_id_other_key = derived(dirid, key2);
+	other_id_same_key = derived(dirid2, key);
+	cr_assert_gt(rfs_name_seal(a, sizeof(a), "Case 17 – Zoë.odt", f), 0);
+	cr_assert_gt(rfs_name_seal(b, sizeof(b), "Case 17 – Zoë.odt", f), 0);
+	cr_assert_str_eq(a, b, "deterministic in one folder");
+	cr_assert_eq(rfs_name_open(back, sizeof(back), a, f), (int)strlen("Case 17 – Zoë.odt"));
+	cr_assert_gt(rfs_name_seal(b, sizeof(b), "Case 17 – Zoë.odt", same_id_other_key), 0);
+	cr_assert_str_neq(a, b);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), a, same_id_other_key), -EIO);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), a, other_id_same_key), -EIO);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), a, fk), -EIO, "not under the vault-wide keys");
+
+	/* Targets and xattrs: under the folder's meta (entries) or own keys, no other. */
+	cr_assert_gt(rfs_name_target_seal(a, sizeof(a), "../x", f), 0);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), a, f), 4);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), a, same_id_other_key), -EIO);
+	cr_assert_gt(rfs_name_xattr_seal(a, sizeof(a), "xdg.origin.url", &f->entries), 0);
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), a, &f->entries), 14);
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), a, &f->own), -EIO, "file's vs folder's own");
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), a, &same_id_other_key->entries), -EIO);
+	sodium_free(f);
+	sodium_free(same_id_other_key);
+	sodium_free(other_id_same_key);
+}
+
+Test(names, format_2_folder_keys_seal_as_format_2_always_did)
+{
+	char expect[RFS_ENC_NAME_MAX + 1], text[RFS_ENC_NAME_MAX + 1];
+
+	seal_by_spec(expect, "Minutes 2024-03.odt");
+	cr_assert_gt(rfs_name_seal(text, sizeof(text), "Minutes 2024-03.odt", fk), 0);
+	cr_assert_str_eq(text, expect);
+	cr_assert_eq(memcmp(fk->entries.mac, keys->name_mac, 32), 0);
+	cr_assert_eq(memcmp(fk->own.aead, keys->meta, 32), 0);
+}
