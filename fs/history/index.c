@@ -440,6 +440,8 @@ static int size_desc(const void *a, const void *b)
 /* Sort newest first and drop repeats. */
 static size_t recs_unique(size_t *v, size_t n)
 {
+	if (n == 0)
+		return 0;                /* v may be NULL: qsort must not see it */
 	qsort(v, n, sizeof *v, size_desc);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
