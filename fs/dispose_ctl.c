@@ -95,16 +95,6 @@ static void person(const struct rfs_peer *peer, char *out, size_t size)
 	snprintf(out, size, "%s(%u)", peer->login, (unsigned)peer->uid);
 }
 
-static const char *step_name(enum rfs_plan_step s)
-{
-	switch (s) {
-	case RFS_STEP_DESTROY: return "destroy";
-	case RFS_STEP_ARCHIVE_THEN_DESTROY: return "archive";
-	case RFS_STEP_AWAIT_APPROVAL: return "review";
-	default: return "held";
-	}
-}
-
 static const char *unit_name(enum rfs_period_unit u, uint32_t n)
 {
 	if (u == RFS_DAYS)
@@ -380,7 +370,7 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 	snprintf(counts[0], sizeof(counts[0]), "%zu", d.files);
 	snprintf(counts[1], sizeof(counts[1]), "%zu", d.folders);
 	snprintf(counts[2], sizeof(counts[2]), "%zu", d.versions);
-	const char *f[] = { number, it->path, it->class_name, step_name(it->step), counts[0],
+	const char *f[] = { number, it->path, it->class_name, rfs_retention_step_name(it->step), counts[0],
 	                    counts[1], counts[2] };
 	put_line(x->out, "disposed", f, 7);
 out:
@@ -550,7 +540,7 @@ static void serve_dispose(struct rfs_fs *fs, const struct rfs_peer *peer, char *
 
 		date_text(it->trigger, trigger);
 		date_text(it->due, due);
-		const char *f[] = { it->path, it->class_name, step_name(it->step), trigger, due, it->hold };
+		const char *f[] = { it->path, it->class_name, rfs_retention_step_name(it->step), trigger, due, it->hold };
 
 		if (dry)
 			put_line(out, "would", f, 6);

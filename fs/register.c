@@ -17,6 +17,7 @@
 #include "crypto/io.h"
 #include "crypto/sign.h"
 #include "crypto/tag.h"
+#include "fs/control.h"
 #include "fs/history/history.h"
 #include "fs/vault.h"
 
@@ -38,16 +39,6 @@ void rfs_register_hash_hex(const void *data, size_t len, char out[RFS_HASH_HEX +
 
 /* ---- writing a line ------------------------------------------------------ */
 
-static void put_text(FILE *f, const char *s)
-{
-	for (; s && *s; s++) {
-		if (*s == '%' || *s == '\t' || *s == '\n' || *s == '\r')
-			fprintf(f, "%%%02X", (unsigned char)*s);
-		else
-			fputc(*s, f);
-	}
-}
-
 /* The fields up to and including prev-entry-hash, each followed by a tab but the last. */
 static void put_hashed_part(FILE *f, const struct rfs_register_entry *e)
 {
@@ -57,7 +48,7 @@ static void put_hashed_part(FILE *f, const struct rfs_register_entry *e)
 	fprintf(f, "%" PRIu64, e->number);
 	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
 		fputc('\t', f);
-		put_text(f, text[i]);
+		rfs_control_put_field(f, text[i] ? text[i] : "");
 	}
 	fprintf(f, "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%s\t%s", e->files, e->folders,
 	        e->versions, e->ids_sha256, e->prev_hash);
@@ -102,36 +93,6 @@ int rfs_register_next_line(const struct rfs_register *reg, struct rfs_register_e
 
 /* ---- reading and checking ------------------------------------------------ */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decode %XX in place; false for a malformed escape. */
-static bool unescape(char *s)
-{
-	char *w = s;
-
-	for (char *r = s; *r; r++, w++) {
-		if (*r == '%') {
-			int hi = hexval(r[1]), lo = hi < 0 ? -1 : hexval(r[2]);
-
-			if (lo < 0)
-				return false;
-			*w = (char)(hi * 16 + lo);
-			r += 2;
-		} else {
-			*w = *r;
-		}
-	}
-	*w = '\0';
-	return true;
-}
-
 static bool parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -163,22 +124,6 @@ static void problem(struct rfs_register *reg, FILE *report, size_t lineno, const
 	reg->problems++;
 }
 
-/* Split line into exactly RFS_REGISTER_FIELDS raw fields (not yet unescaped). */
-static bool split(char *line, char *fld[RFS_REGISTER_FIELDS])
-{
-	size_t n = 0;
-
-	for (char *p = line;; p++) {
-		if (n == RFS_REGISTER_FIELDS)
-			return false;
-		fld[n++] = p;
-		p = strchr(p, '\t');
-		if (!p)
-			return n == RFS_REGISTER_FIELDS;
-		*p = '\0';
-	}
-}
-
 static bool fill_entry(char *fld[RFS_REGISTER_FIELDS], struct rfs_register_entry *e)
 {
 	const char **text[] = { &e->timestamp, &e->path, &e->class_name, &e->rule, &e->policy_rev,
@@ -190,11 +135,8 @@ static bool fill_entry(char *fld[RFS_REGISTER_FIELDS], struct rfs_register_entry
 	    !is_hash(fld[14]) || !is_hash(fld[15]) || !is_hash(fld[16]) ||
 	    strlen(fld[17]) >= sizeof(e->signature))
 		return false;
-	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
-		if (!unescape(fld[1 + i]))
-			return false;
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
 		*text[i] = fld[1 + i];
-	}
 	memcpy(e->ids_sha256, fld[14], RFS_HASH_HEX + 1);
 	memcpy(e->prev_hash, fld[15], RFS_HASH_HEX + 1);
 	memcpy(e->entry_hash, fld[16], RFS_HASH_HEX + 1);
@@ -245,7 +187,7 @@ int rfs_register_load(const char *text, size_t len, const struct rfs_keys *k,
 	if (len && text[len - 1] != '\n')
 		problem(reg, report, 0, "the last line is cut short");
 	for (p = reg->text; p < reg->text + len; p = end + 1) {
-		char *fld[RFS_REGISTER_FIELDS], *raw;
+		char *fld[RFS_REGISTER_FIELDS + 1], *raw;
 		struct rfs_register_entry e;
 		size_t rawlen;
 
@@ -258,7 +200,9 @@ int rfs_register_load(const char *text, size_t len, const struct rfs_keys *k,
 		raw = strndup(p, rawlen);
 		if (!raw)
 			return -ENOMEM;
-		if (strlen(p) != rawlen || !split(p, fld) || !fill_entry(fld, &e)) {
+		if (strlen(p) != rawlen ||
+		    rfs_control_split_fields(p, fld, RFS_REGISTER_FIELDS + 1) != RFS_REGISTER_FIELDS ||
+		    !fill_entry(fld, &e)) {
 			problem(reg, report, lineno, "malformed line");
 			free(raw);
 			continue;

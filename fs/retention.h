@@ -72,6 +72,9 @@ bool rfs_retention_may(struct rfs_retention *r, const struct rfs_peer *peer, enu
 int rfs_retention_format_refusal(struct rfs_retention *r, const char *vault_path, char *msg,
                                  size_t msgsz);
 
+/* A plan step as the verbs name it: destroy, archive, review or held (fs/retention_ctl.c). */
+const char *rfs_retention_step_name(enum rfs_plan_step s);
+
 /* The vault's local day now, and the timestamp of now with its offset. */
 struct rfs_date rfs_retention_today(void);
 
