@@ -10,6 +10,7 @@
 #include "fs/dispose.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/secmem.h"
 #include "fs/faultpoint.h"
 #include "fs/history/history.h"
 #include "fs/live_restore.h"
@@ -271,16 +273,16 @@ static void as_mounter(struct run *x, bool was_caller)
 		(void)rfs_history_set_attribution(x->fs->history, rfs_retention_mounter(x->ret), 0);
 }
 
-/* Shred what disposal n listed, and let history and the key cache know. */
-static int shred_listed(struct rfs_fs *fs, uint64_t n)
+/* How many of the ids in d still have a key, or -ENOMEM. */
+static long keys_left(struct rfs_fs *fs, const struct rfs_dispose_ids *d)
 {
-	struct rfs_dispose_ids d;
-	int rc = rfs_dispose_read_list(fs, n, &d);
+	uint8_t *key = rfs_secmem_key_alloc();
+	long n = 0;
 
-	if (rc == 0)
-		rc = rfs_dispose_shred(fs, &d);
-	rfs_dispose_ids_free(&d);
-	return rc;
+	for (size_t i = 0; key && i < d->count; i++)
+		n += rfs_keystore_load(fs->v->ks, d->ids[i], key) == 0;
+	rfs_secmem_key_free(key);
+	return key ? n : -ENOMEM;
 }
 
 static void dispose_one(struct run *x, const struct due_list *dl, const struct due_item *it)
@@ -673,29 +675,37 @@ int rfs_dispose_finish(struct rfs_fs *fs)
 	if (rc < 0)
 		return rc == -ENOENT ? 0 : rc;
 	last = reg.count ? reg.entries[reg.count - 1].number : 0;
-	/* A list that no register line names: that disposal stopped before it began. */
+	/* A list that no register line names, with every key still there: that disposal stopped
+	** before it began (a list some of whose keys are gone is kept, as evidence). */
 	if (rfs_dispose_read_list(fs, last + 1, &d) == 0) {
 		char name[24];
 		int dfd = openat(fs->v->dirfd, RFS_DISPOSED_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		snprintf(name, sizeof(name), "%" PRIu64, last + 1);
-		if (dfd >= 0) {
-			(void)unlinkat(dfd, name, 0);
+		if (dfd >= 0 && keys_left(fs, &d) == (long)d.count && unlinkat(dfd, name, 0) == 0)
+			rfs_log(LOG_WARNING, "dispose: %s/%s named no register line and nothing of it was "
+			        "destroyed: removed (that disposal never began)", RFS_DISPOSED_DIR, name);
+		if (dfd >= 0)
 			close(dfd);
-		}
 		rfs_dispose_ids_free(&d);
 	}
-	if (last) {
+	/* The newest disposal with keys left was stopped between its register line and its
+	** shred: no save can have come since (the daemon was down), so what is left at its
+	** path is the record itself. A finished one is left alone: its path may hold a new one. */
+	if (last && rfs_dispose_read_list(fs, last, &d) == 0) {
 		const struct rfs_register_entry *e = &reg.entries[reg.count - 1];
 
-		rc = rfs_dispose_remove(fs, e->path);
-		if (rc == 0) {
-			rfs_log(LOG_WARNING, "dispose: disposal %" PRIu64 " of %s was stopped by a crash: "
-			        "finished now", last, e->path);
-			rc = rfs_history_flush(fs->history);
+		if (keys_left(fs, &d) > 0) {
+			rc = rfs_dispose_remove(fs, e->path);
+			if (rc == 0 || rc == -ENOENT)
+				rc = rfs_history_flush(fs->history);
+			if (rc == 0)
+				rc = rfs_dispose_shred(fs, &d);
+			rfs_log(rc == 0 ? LOG_WARNING : LOG_ERR, "dispose: disposal %" PRIu64 " of %s was "
+			        "stopped by a crash: %s", last, e->path, rc == 0 ? "finished now"
+			                                                      : strerror(-rc));
 		}
-		if (rc == 0 || rc == -ENOENT)
-			rc = shred_listed(fs, last);
+		rfs_dispose_ids_free(&d);
 	}
 	rfs_register_free(&reg);
 	return rc == -ENOENT ? 0 : rc;

@@ -215,6 +215,7 @@ recfs disposals "$M" --csv >/dev/null
 # a copy of the register with one line changed, as a file of its own (its ciphertext is moved below)
 cat "$M/.recfs/retention/register" | sed '2s/\tjsmith(/\tnobody(/' >"$M/keep/forged"
 forged_ino=$(stat -c %i "$M/keep/forged")
+mkdir "$S" && echo "a new case at the old path" >"$S/new.txt"     # the next mount leaves it be
 check "recfs flush" recfs flush "$M"
 umount_vault "$M" "$V"
 fsck_clean "$V" "after the disposals"
@@ -224,6 +225,7 @@ assert_eq "grep -r of the vault finds no marker" "" "$out"
 # ---- a changed register line: disposals and verify fail ----
 cp "$(find "$V/live" -inum "$forged_ino")" "$(find "$V/live" -inum "$reg_ino")"
 mount_vault "$V" "$M" --accept-history-state
+check "a new record at a disposed record's path survives the next mount" test -s "$S/new.txt"
 out=$(recfs disposals "$M" 2>&1)
 assert_eq "recfs disposals fails on a changed register line (exit 1)" 1 $?
 assert_match "and says which line" "disposal register: line 2: entry hash does not match" "$out"
