@@ -1,7 +1,8 @@
 /*
 ** commit_record: the sealed record in each commit message: who saved what and
 ** when, serialised and sealed under keys->history, bound to the vault and the
-** commit's tree (see commit_record.h and docs/HISTORY.md).
+** commit's tree; in version 2 each event's paths sealed again under the path
+** key of their folder (see commit_record.h and docs/HISTORY.md).
 ** Must never: emit a clear path outside the sealed bytes.
 */
 #include "fs/history/commit_record.h"

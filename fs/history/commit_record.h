@@ -2,9 +2,13 @@
 ** commit_record: the sealed record inside each commit message, and the
 ** encoding of who/when/what that the event index shares.
 **
-** Owns: serialising who/when/what (clear paths included) and sealing it with
-** XChaCha20-Poly1305 under keys->history, bound to the vault and the commit's tree.
-** Must never: emit a clear path outside the sealed bytes.
+** Owns: serialising who/when/what and sealing it with XChaCha20-Poly1305
+** under keys->history, bound to the vault and the commit's tree; in record
+** version 2 (vault format 3) also each event's paths, sealed once more under
+** the path key of the folder they are in, so shredding that folder's key
+** makes them unreadable in every commit.
+** Must never: emit a clear path outside the sealed bytes, or write a clear
+** path into a version 2 event.
 */
 #ifndef RECFS_FS_HISTORY_COMMIT_RECORD_H
 #define RECFS_FS_HISTORY_COMMIT_RECORD_H

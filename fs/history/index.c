@@ -1,13 +1,19 @@
 /*
-** index: history.git/recfs/index, the keyed event index behind a fast `log PATH`.
+** index: history.git/recfs/index, the keyed event index behind a fast `log PATH`
+** and the enumeration of a folder's subtree for a disposal.
 **
-** An append-only file: magic "RFSIDX1\n", then one record per event:
+** An append-only file: magic "RFSIDX1\n" (vault format 2) or "RFSIDX2\n"
+** (format 3), then one record per event:
 **   u32le len | u8 ntags | ntags * tag[16] | nonce[24] | XChaCha20-Poly1305(payload)
-** tag = BLAKE2b-128(key = keys->index, "p" || clear path) for the path (and the
-** old path of a rename), and "f" || file id for the file id. The payload is the
-** commit id, its sealed-record header and the event. Derived data: rebuilt
-** from history when missing or damaged, caught up when behind the ref.
-** Must never: hold a clear path or anything but keyed tags in clear.
+** v1 tags: BLAKE2b-128(keys->index, "p" || clear path) for the path and the
+** old path of a rename, "f" || file id. v2 tags: "d" || parent dirid (and the
+** old parent's), "f" || file id under keys->index, "p" || path under the
+** parent folder's tag key. The payload is the commit id, its sealed-record
+** header and the event (v2: with its sealed paths). Lookups go through a hash
+** of every tag. Derived data: rebuilt from history when missing or damaged,
+** caught up when behind the ref.
+** Must never: hold a clear path or anything but keyed tags in clear, or tag
+** a path of format 3 under a key that outlives its folder.
 */
 #include "fs/history/internal.h"
 #include "crypto/io.h"
@@ -464,8 +470,8 @@ static int size_desc(const void *a, const void *b)
 /* Sort newest first and drop repeats. */
 static size_t recs_unique(size_t *v, size_t n)
 {
-	if (!n)
-		return 0;
+	if (n == 0)
+		return 0;                /* v may be NULL: qsort must not see it */
 	qsort(v, n, sizeof *v, size_desc);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)

@@ -908,6 +908,8 @@ Test(history, a_format1_chunk_tree_is_refused_clearly)
 	                        .path_old = "", .restored_from = "", .property = "", .size = len };
 	memcpy(ev.file_id, id, 16);
 	cr_assert_eq(rfs_commit_create(x.h, &rt, &ev, 1, &out), 0);
+	free(ev.spath.p);                 /* format 3 sealed its path into the event */
+	free(ev.spath_old.p);
 	cr_assert_eq(rfs_commit_publish(x.h), 0);
 	git_treebuilder_free(tb);
 	git_treebuilder_free(rb);

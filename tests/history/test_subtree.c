@@ -255,6 +255,8 @@ Test(subtree, lists_every_id_ever_inside_and_keeps_what_moved_out)
 	memset(&sn, 0, sizeof sn);
 	cr_assert_eq(rfs_history_log(x.h, "/cases/u/u.txt", 0, seen_cb, &sn), 0);
 	cr_assert_eq(sn.n, 0, "u.txt was never saved at /cases/u/u.txt");
+	cr_assert_eq(fx_sh("head -c 8 %s/history.git/recfs/index | grep -q RFSIDX2", x.dir), 0,
+	             "format 3 writes index version 2");
 	free_keys();
 	fx_free(&x);
 }
@@ -360,6 +362,56 @@ Test(subtree, after_its_keys_are_shredded_nothing_inside_reads_and_the_rest_does
 	cr_assert_gt(res.problems, 0);
 	cr_assert_eq(res.destroyed, 0);
 	rfs_subtree_free(&s);
+	free_keys();
+	fx_free(&x);
+}
+
+Test(subtree, a_format2_vault_keeps_record_and_index_version_1)
+{
+	struct fx x;
+	struct rfs_kdf kdf;
+	memset(&x, 0, sizeof x);
+	cr_assert_eq(rfs_secmem_init(), 0);
+	snprintf(x.dir, sizeof x.dir, "/tmp/recfs-sub2-XXXXXX");
+	cr_assert(mkdtemp(x.dir));
+	rfs_keyslot_kdf_insecure_fast(&kdf);
+	cr_assert_eq(rfs_vault_create_format(x.dir, "pw", 2, &kdf, "test", 2), 0);
+	cr_assert_eq(fx_open_vault(&x), 0);
+	cr_assert_eq(x.v->format, 2u);
+	struct rfs_who who = { "jsmith", "Jane Smith", "laptop-7" };
+	cr_assert_eq(rfs_history_open(x.v, &who, 0, &x.h, NULL, 0), 0);
+	struct ent root = { .clear = "/", .type = RFS_OBJ_DIR }, dir, f;
+	uint8_t *key = NULL;
+	cr_assert_eq(fx_root_dirid(&x, root.id), 0);
+	cr_assert_eq(rfs_vault_new_folder_id(x.v, dir.id), 0);
+	dir.type = RFS_OBJ_DIR;
+	place(&x, &root, "cases", &dir);
+	cr_assert_eq(mkdirat(x.v->live_fd, dir.cpath, 0755), 0);
+	char p[2100];
+	snprintf(p, sizeof p, "%s/%s", dir.cpath, RFS_DIRID_FILE);
+	int fd = openat(x.v->live_fd, p, O_WRONLY | O_CREAT, 0400);
+	cr_assert(fd >= 0 && write(fd, dir.id, 16) == 16);
+	close(fd);
+	save(&x, RFS_SAVE_CREATED, &dir, root.id, NULL, NULL);
+	file(&x, &dir, "notes.txt", "notes", &f, &key);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	struct seen sn = { 0 };
+	cr_assert_eq(rfs_history_log(x.h, "/cases/notes.txt", 0, seen_cb, &sn), 0);
+	cr_assert_eq(sn.n, 1);
+	struct rfs_subtree s;
+	cr_assert_eq(rfs_history_subtree(x.h, dir.id, &s), -EPROTONOSUPPORT,
+	             "format 2 names cannot be destroyed: no subtree");
+	struct rfs_record r;
+	git_oid head;
+	char hex[RFS_REV_HEX + 1];
+	uint64_t seq;
+	cr_assert_eq(rfs_history_head(x.h, hex, &seq), 0);
+	git_oid_fromstr(&head, hex);
+	cr_assert_eq(rfs_objects_read_record(x.h, &head, &r), 0);
+	cr_assert_eq(r.version, RFS_RECORD_VERSION, "format 2 writes record version 1");
+	cr_assert_str_eq(r.events[0].path, "/cases/notes.txt");
+	rfs_record_clear(&r);
+	cr_assert_eq(fx_sh("head -c 8 %s/history.git/recfs/index | grep -q RFSIDX1", x.dir), 0);
 	free_keys();
 	fx_free(&x);
 }
