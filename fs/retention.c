@@ -58,6 +58,8 @@ struct rfs_retention {
 	size_t nrecs, caprecs;
 	struct held *holds;
 	size_t nholds;
+	struct rfs_hold *hview;       /* holds[i].h side by side, as policy/ takes them */
+	bool any_hold_in_force;       /* some hold is not released */
 	char login[RFS_PEER_NAME_SIZE], full_name[256], host[256];
 	struct rfs_who mounter;
 };
@@ -81,11 +83,17 @@ static int32_t local_offset(int64_t t)
 
 struct rfs_date rfs_retention_today(void)
 {
-	struct rfs_date d = RFS_DATE_NONE;
+	/* Per thread, for a minute: the checks of the FUSE handlers read it on every request. */
+	static __thread int64_t until;
+	static __thread struct rfs_date day;
 	int64_t now = (int64_t)time(NULL);
 
-	(void)rfs_date_from_unix(now, local_offset(now), &d);
-	return d;
+	if (now >= until) {
+		day = RFS_DATE_NONE;
+		(void)rfs_date_from_unix(now, local_offset(now), &day);
+		until = now + 60 - now % 60;
+	}
+	return day;
 }
 
 static void now_stamp(char out[RFS_TIMESTAMP_TEXT_SIZE])
@@ -356,6 +364,21 @@ static int fold_line(struct rfs_retention *r, char **f, int n)
 	return 0;     /* an action of a later version: kept in the journal, no state here */
 }
 
+/* The holds side by side for policy/ (write lock held, or not yet shared). */
+static void rebuild_hold_view(struct rfs_retention *r)
+{
+	struct rfs_hold *v = realloc(r->hview, (r->nholds + 1) * sizeof(*v));
+
+	if (!v)
+		return;             /* the old view stays; nholds is only ever larger */
+	r->hview = v;
+	r->any_hold_in_force = false;
+	for (size_t i = 0; i < r->nholds; i++) {
+		v[i] = r->holds[i].h;
+		r->any_hold_in_force |= !rfs_date_is_set(v[i].released);
+	}
+}
+
 /* Fold every line of text (len bytes, NUL-terminated). */
 static void fold_text(struct rfs_retention *r, char *text)
 {
@@ -369,6 +392,7 @@ static void fold_text(struct rfs_retention *r, char *text)
 		if (n < 0 || fold_line(r, fld, n) < 0)
 			rfs_log(LOG_WARNING, "retention journal line %u does not parse; ignored", lineno);
 	}
+	rebuild_hold_view(r);
 }
 
 /* ---- reading live/ ---- */
@@ -581,7 +605,7 @@ static int judge_path(struct rfs_retention *r, const char *path, bool self_count
 	size_t len = strlen(path);
 	struct rfs_classification c;
 	struct rfs_retention_record rec = { 0 };
-	struct rfs_hold *holds;
+	const struct rfs_hold *holds;
 	char d[RFS_DATE_TEXT_SIZE];
 	int rc = 0;
 
@@ -593,13 +617,14 @@ static int judge_path(struct rfs_retention *r, const char *path, bool self_count
 	if (!r->policy || rfs_classify_path(r->policy, path, len, &c) < 0 ||
 	    c.place != RFS_PLACE_RECORD || (c.record_len == len && !self_counts))
 		goto out;
+	/* Nothing can refuse it: a class that never locks, and no hold in force. */
+	if (r->policy->classes[c.class_index].lock == RFS_LOCK_NEVER && !r->any_hold_in_force)
+		goto out;
 	rec.path = strndup(path, c.record_len);
 	rec.class_index = c.class_index;
-	holds = holds_view(r);
-	if (!rec.path || !holds) {
-		free(holds);
+	holds = r->hview;
+	if (!rec.path || (r->nholds && !holds))
 		goto out;
-	}
 	record_dates(r, &rec, r->policy, false);
 	fill_facts(r, &rec, r->policy);
 	judge_record(r, &rec, r->policy, holds, r->nholds, rfs_retention_today());
@@ -619,7 +644,6 @@ static int judge_path(struct rfs_retention *r, const char *path, bool self_count
 			         date_text(rec.facts.closed, d));
 		rc = -EPERM;
 	}
-	free(holds);
 out:
 	pthread_rwlock_unlock(&r->lock);
 	free(rec.path);
@@ -1616,6 +1640,7 @@ void rfs_retention_close(struct rfs_retention *r)
 	if (!r)
 		return;
 	state_clear(r);
+	free(r->hview);
 	rfs_policy_free(r->policy);
 	free(r->policy_text);
 	free(r->journal);
