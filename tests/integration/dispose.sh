@@ -44,7 +44,7 @@ chmod o+x "$V"
 
 # ---- records: a case whose every name and version carries the marker ----
 S=$M/cases/smith
-mkdir -p "$S/letters-$MARK/$MARK-sub" "$M/cases/jones" "$M/cases/brown" "$M/cases/white" \
+mkdir -p "$S/letters-$MARK/$MARK-sub" "$M/cases/jones" "$M/cases/brown" "$M/cases/white" "$M/cases/green" \
 	"$M/contracts/acme/schedules" "$M/keep"
 echo "first $MARK version" >"$S/letters-$MARK/$MARK-note.txt"
 echo "second version" >"$S/letters-$MARK/$MARK-note.txt"          # the old one held the marker
@@ -54,6 +54,7 @@ ln -s "target-$MARK" "$S/link"
 echo "jones notes" >"$M/cases/jones/notes.txt"
 echo "brown notes" >"$M/cases/brown/notes.txt"
 echo "white notes" >"$M/cases/white/notes.txt"
+echo "green notes" >"$M/cases/green/notes.txt"
 head -c 300000 /dev/urandom >"$M/contracts/acme/terms.bin"
 echo "schedule 1" >"$M/contracts/acme/schedules/s1.txt"
 chmod 640 "$M/contracts/acme/schedules/s1.txt"
@@ -70,14 +71,14 @@ assert_match "before the disposal recfs log shows the marker (the search below c
 
 # ---- the schedule, the events, a hold and a moratorium ----
 check "policy load" recfs policy load "$M" "$IT_TMP/policy.conf"
-for c in smith jones brown; do check "close $c 9 years ago" recfs close "$M/cases/$c" --on "$Y9"; done
+for c in smith jones brown green; do check "close $c 9 years ago" recfs close "$M/cases/$c" --on "$Y9"; done
 check "close white 2 years ago" recfs close "$M/cases/white" --on "$Y2"
 check "a contract ended 7 years ago" recfs set "$M/contracts/acme" "end=$Y7"
 check "a hold on jones" recfs hold add "$M/cases/jones" --name complaint-17 --authority "Ombudsman complaint 17"
 check "a moratorium on cases opened in 2016" recfs hold add --class adult-social-care-case \
 	--created-between 2016-01-01..2016-12-31 "$M" --name iicsa --authority "IICSA section 21 notice"
 old=$(recfs log "$S/final.txt" --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["rev"])')
-intact_before=$(tree_sums "$M/cases/jones"; tree_sums "$M/cases/brown"; tree_sums "$M/cases/white"; tree_sums "$M/keep")
+intact_before=$(tree_sums "$M/cases/jones"; tree_sums "$M/cases/brown"; tree_sums "$M/cases/white"; tree_sums "$M/cases/green"; tree_sums "$M/keep")
 
 # ---- what is due ----
 out=$(recfs dispose "$M" --dry-run 2>&1)
@@ -129,6 +130,20 @@ assert_eq "the archived mtime and mode are the record's" "$acme_meta" "$(stat -c
 check_fails "the contract is gone from the mount" test -e "$M/contracts/acme"
 check "the case is still there (no approval)" test -f "$S/final.txt"
 
+# ---- a review may extend a record instead ----
+UNTIL=$(date -d '1 year' +%F)
+out=$(as rfsann dispose "$M" --extend cases/green --until "$TODAY" --reason "appeal")
+assert_eq "an extension to today is refused (exit 2)" 2 $?
+out=$(as rfsann dispose "$M" --extend cases/green --until "$UNTIL" --reason "appeal pending")
+assert_eq "an approver extends a record due for review (exit 0)" 0 $?
+assert_match "and is told until when" "kept until $UNTIL: /?cases/green" "$out"
+out=$(recfs records "$M" --json)
+assert_eq "the extension is its new due date" "$UNTIL" "$(printf '%s' "$out" | python3 -c "
+import json, sys
+print([r for r in json.load(sys.stdin) if r['path'].lstrip('/') == 'cases/green'][0]['due'])")"
+check_fails "the extended record is no longer due" grep -q green <<<"$(recfs dispose "$M" --dry-run)"
+check "the journal has the review-extend line" grep -q "review-extend.*cases/green.*$UNTIL.*appeal pending" "$M/.recfs/retention/journal"
+
 # ---- approval, then the case goes ----
 out=$(as rfsann dispose "$M" --approve cases/smith --reason "no further business need")
 assert_eq "an approver approves (exit 0)" 0 $?
@@ -141,7 +156,7 @@ assert_match "the held case is not" "cases/jones: held by the hold 'complaint-17
 assert_match "the case under the moratorium is not" "cases/brown: held by the hold 'iicsa'" "$out"
 check_fails "the case is gone from the mount" test -e "$S"
 assert_eq "every other record is intact" "$intact_before" \
-	"$(tree_sums "$M/cases/jones"; tree_sums "$M/cases/brown"; tree_sums "$M/cases/white"; tree_sums "$M/keep")"
+	"$(tree_sums "$M/cases/jones"; tree_sums "$M/cases/brown"; tree_sums "$M/cases/white"; tree_sums "$M/cases/green"; tree_sums "$M/keep")"
 
 # ---- the register and the certificate ----
 out=$(as rfseve disposals "$M" --json)
