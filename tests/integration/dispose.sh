@@ -2,7 +2,8 @@
 # dispose: recfs dispose end to end with the example schedule (tests/policy/anytown.conf,
 # its archive folder moved into the temp folder) in a real mount (issue 11, items 4, 5, 9):
 # a case closed 9 years ago is due for review and dispose destroys nothing until an
-# approver's --approve, then destroys it and names the approver and the runner; a held case
+# approver's --approve, then destroys it and names the approver and the runner; a review may
+# instead extend a case (--extend: its due date moves, journalled); a held case
 # and a case under a class-and-date moratorium stay; a contract ended 7 years ago is archived
 # (tar -tvf, sha512sum -c, the bytes as they were) and then destroyed, and a missing or
 # read-only archive folder stops it with nothing destroyed; a user outside the roles can
