@@ -12,7 +12,8 @@
 # recfs verify and git fsck --strict pass; a marker in the record's file names, folder names,
 # contents, old versions and renamed names is found by no recfs command (log --json, show
 # of every version, mount --at every revision, fsck, verify) nor by grep -r of the vault;
-# and a power cut between the disposal's commit and its shred is finished at the next mount.
+# a vault of format 2 refuses dispose; and a power cut between the disposal's commit and its
+# shred is finished at the next mount.
 # Must never: run outside its temp folder; it makes the accounts and groups the policy names
 # (jsmith, @recordsteam, @informationgovernance) and two of its own only when there are none,
 # and removes them again.
@@ -251,6 +252,16 @@ assert_match "and names the register" "disposal register: line 2" "$out"
 out=$(recfs dispose "$M" 2>&1)
 check_fails "no disposal runs on a register that does not verify" grep -q "^disposal 3" <<<"$out"
 umount_vault "$M" "$V"
+
+# ---- a vault of format 2 cannot have its names destroyed: dispose refuses ----
+V2=$IT_TMP/vault2 M2=$IT_TMP/m2
+RECFS_TEST_FORMAT=2 make_vault "$V2" "$V.pass"
+PASSFILE=$V.pass mount_vault "$V2" "$M2"
+out=$(recfs dispose "$M2" 2>&1)
+assert_eq "dispose on a vault of format 2 is refused (exit 2)" 2 $?
+assert_match "with the reason and the way out" "vault format 2, whose names cannot be destroyed: make a new vault" "$out"
+check "a dry run there still answers" recfs dispose "$M2" --dry-run
+umount_vault "$M2" "$V2"
 
 # ---- a power cut between the disposal's commit and its shred ----
 . "$(dirname "$0")/powercut_lib.sh"
