@@ -23,12 +23,12 @@ static const struct cli_help dispose_help = {
 	"[VAULT] [--dry-run [--as-of DATE]] [--approve RECORD]... [--reason TEXT]\n"
 	"       recfs dispose [VAULT] --extend RECORD --until DATE --reason TEXT",
 	"Destroy every record of the mounted vault that is due today and free to go:\n"
-	"VAULT is the vault, its mount point or a path inside it (default: the current folder).\n"
 	"every version of it, its names and paths included, leaving a signed line in\n"
 	"the disposal register (recfs disposals). A held record is never disposed; a\n"
 	"review class waits for --approve; an archive class is first written to the\n"
 	"policy's archive folder, and if that fails nothing of it is destroyed.\n"
 	"Needs the records-manager role; --approve and --extend need the approver role.\n"
+	"VAULT is the vault, its mount point or a path inside it (default: the current folder).\n"
 	"\n"
 	"  --dry-run          only show what would go (and why the rest stays)\n"
 	"  --as-of DATE       with --dry-run: as of that day (YYYY-MM-DD)\n"
