@@ -6,7 +6,8 @@
 ** Owns: the path walk from the mount's root (each folder on the way holds one
 ** lookup until the walk ends), and putting a version from history back into
 ** live/ whole: a file rebuilt beside itself and renamed over, or a deleted
-** file revived with its old ciphertext, then recorded as one save.
+** file revived with its old ciphertext, then recorded as one save; the same
+** whole-file write for the daemon's own state files (fs/retention.c).
 ** Must never: replace a file that a handle has open for writing (EBUSY), or
 ** report a restore before its content is durable.
 */

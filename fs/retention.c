@@ -64,11 +64,9 @@ struct rfs_retention {
 	struct rfs_who mounter;
 };
 
-/* The vault's format (2 or 3). A build that makes no format-3 vaults treats every vault as
-** format 3 here: nothing of it is refused for its format. */
 static unsigned vault_format(const struct rfs_vault *v)
 {
-	return v->conf.format_version >= 3 || RFS_FORMAT_VERSION < 3 ? 3 : 2;
+	return v->format;
 }
 
 /* ---- small helpers ---- */
@@ -408,10 +406,9 @@ static int open_child(struct rfs_fs *fs, int dirfd, const char *name, int flags,
 
 	if (rc == 0)
 		rc = rfs_vault_folder_keys_get(fs->v, dirid, &fk);
-	if (rc == 0) {
+	if (rc == 0)
 		rc = rfs_dname_seal(fk, name, &sn);
-		rfs_vault_folder_keys_put(fs->v, fk);
-	}
+	rfs_vault_folder_keys_put(fs->v, fk);
 	if (rc == 0 && fstatat(dirfd, sn.backing, st, AT_SYMLINK_NOFOLLOW) != 0)
 		rc = -errno;
 	if (rc == 0 && (*out = openat(dirfd, sn.backing, flags | O_CLOEXEC | O_NOFOLLOW)) < 0)
@@ -999,8 +996,8 @@ static void list_folder(struct lister *l, int fd, const char *prefix, unsigned d
 		}
 		free(path);
 	}
-	rfs_vault_folder_keys_put(l->r->fs->v, fk);
 	closedir(d);
+	rfs_vault_folder_keys_put(l->r->fs->v, fk);
 }
 
 static int rec_path_cmp(const void *a, const void *b)

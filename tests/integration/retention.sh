@@ -5,8 +5,8 @@
 # cp over a file, mv, rm, a vim-style save, truncate, chmod, touch and setfattr, and read
 # fine; /.recfs/retention refuses root's writes; recfs why and the daemon log name each
 # refusal; a user outside the records-manager role gets EACCES for hold release and set but
-# may list; the journal's history shows who placed and released a hold. Every --json output
-# is parsed.
+# may list; the journal's history shows who placed and released a hold; a format-2 vault
+# refuses every change of retention state. Every --json output is parsed.
 # Must never: run outside its temp folder; it makes the account jsmith (the policy's
 # records-manager) only when there is none, and removes it again.
 . "$(dirname "$0")/lib.sh"
@@ -250,6 +250,18 @@ assert_eq "and nothing was loaded" "$(cat "$CONF")" "$(recfs policy show "$M")"
 out=$(recfs policy load "$M" "$IT_TMP/shorter.conf" --confirm 2>&1)
 assert_eq "with --confirm it loads" 0 $?
 assert_match "the new due date is in force" "/cases/smith .*2023-03-01" "$(recfs records "$M")"
+
+# ---- a vault of format 2: changes refused, listings empty ----
+V2=$IT_TMP/vault2 M2=$IT_TMP/mnt2
+RECFS_TEST_FORMAT=2 make_vault "$V2"
+mount_vault "$V2" "$M2"
+mkdir -p "$M2/cases/old"
+out=$(recfs policy load "$M2" "$CONF" 2>&1)
+assert_eq "policy load on a format-2 vault is refused" 2 $?
+assert_match "with the message that says what to do" "is vault format 2, whose names cannot be destroyed: make a new vault with 'recfs init'" "$out"
+assert_eq "records on a format-2 vault answers as with no policy" "[]" "$(recfs records "$M2" --json | tr -d '\n ')"
+check "files of a format-2 vault still change" sh -c "echo x >'$M2/cases/old/a.txt'"
+umount_vault "$M2" "$V2"
 
 # ---- the state survives a remount ----
 umount_vault "$M" "$V"
