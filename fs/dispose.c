@@ -240,11 +240,30 @@ static int archive_entry(struct rfs_fs *fs, const struct tree_entry *e, bool bef
 	                                     e->st.st_mtim);
 }
 
+/* Whether dir is the vault folder or inside it, where a clear byte must never rest. */
+static bool inside_vault(struct rfs_fs *fs, const char *dir)
+{
+	char real[PATH_MAX], vault[PATH_MAX];
+	size_t n;
+
+	if (!realpath(dir, real) || !realpath(fs->v->path, vault))
+		return false;               /* a missing folder: rfs_pax_start says so */
+	n = strlen(vault);
+	return !strncmp(real, vault, n) && (real[n] == '/' || !real[n]);
+}
+
 int rfs_dispose_archive(struct rfs_fs *fs, const char *path, const char *dir, const char *name,
                         char *err, size_t errsz)
 {
 	struct rfs_pax *pax;
-	int rc = rfs_pax_start(dir, name, &pax, err, errsz);
+	int rc;
+
+	if (inside_vault(fs, dir)) {
+		snprintf(err, errsz, "the archive folder %s is inside the vault %s, where the archive's "
+		         "clear bytes would rest: choose a folder outside it", dir, fs->v->path);
+		return -EINVAL;
+	}
+	rc = rfs_pax_start(dir, name, &pax, err, errsz);
 
 	if (rc < 0)
 		return rc;

@@ -6,7 +6,8 @@
 # instead extend a case (--extend: its due date moves, journalled); a held case
 # and a case under a class-and-date moratorium stay; a contract ended 7 years ago is archived
 # (tar -tvf, sha512sum -c, the bytes as they were) and then destroyed, and a missing or
-# read-only archive folder stops it with nothing destroyed; a user outside the roles can
+# read-only archive folder, or one inside the vault, stops it with nothing destroyed; a user
+# outside the roles can
 # neither dispose nor approve; the register and the certificate verify (openssl), a changed
 # register line makes recfs disposals and recfs verify fail; every other record is intact,
 # recfs verify and git fsck --strict pass; a marker in the record's file names, folder names,
@@ -116,6 +117,15 @@ out=$(as jsmith dispose "$M")
 assert_match "a read-only archive folder stops the contract, named" "contracts/acme: .*$ARCH.*(Read-only|read-only)" "$out"
 check "still nothing of the contract is destroyed" test -f "$M/contracts/acme/terms.bin"
 umount "$ARCH"
+mkdir "$V/in-vault"
+sed "s|^archive .*|archive = $V/in-vault|" "$IT_TMP/policy.conf" >"$IT_TMP/policy-in-vault.conf"
+check "a policy whose archive folder is inside the vault loads" recfs policy load "$M" "$IT_TMP/policy-in-vault.conf"
+out=$(as jsmith dispose "$M")
+assert_match "an archive folder inside the vault is refused (no clear byte rests there)" "contracts/acme: .*inside the vault" "$out"
+assert_eq "nothing was written there" "" "$(ls -A "$V/in-vault")"
+check "and nothing of the contract is destroyed" test -f "$M/contracts/acme/terms.bin"
+rmdir "$V/in-vault"
+check "the schedule as it was" recfs policy load "$M" "$IT_TMP/policy.conf"
 
 # ---- the archive, then the destruction ----
 out=$(as jsmith dispose "$M")
