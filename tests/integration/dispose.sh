@@ -7,8 +7,7 @@
 # and a case under a class-and-date moratorium stay; a contract ended 7 years ago is archived
 # (tar -tvf, sha512sum -c, the bytes as they were) and then destroyed, and a missing or
 # read-only archive folder, or one inside the vault, stops it with nothing destroyed; a user
-# outside the roles can
-# neither dispose nor approve; the register and the certificate verify (openssl), a changed
+# outside the roles can neither dispose nor approve; the register and the certificate verify (openssl), a changed
 # register line makes recfs disposals and recfs verify fail; every other record is intact,
 # recfs verify and git fsck --strict pass; a marker in the record's file names, folder names,
 # contents, old versions and renamed names is found by no recfs command (log --json, show
