@@ -369,7 +369,47 @@ static int collect_entry(struct rfs_fs *fs, const struct tree_entry *e, bool bef
 	return rc;
 }
 
-int rfs_dispose_collect(struct rfs_fs *fs, const char *path, struct rfs_dispose_ids *out)
+/* The folder id of the record at path. */
+static int record_dirid(struct rfs_fs *fs, const char *path, uint8_t dirid[RFS_DIRID_SIZE])
+{
+	struct record_at *r = malloc(sizeof(*r));
+	int rc = r ? record_get(fs, path, r) : -ENOMEM;
+
+	if (rc == 0)
+		rc = rfs_ops_dirid(fs, r->top.in, dirid);
+	if (r)
+		record_put(fs, r);
+	free(r);
+	return rc;
+}
+
+int rfs_dispose_subtrees(struct rfs_fs *fs, const char *const *paths, size_t n,
+                         struct rfs_subtree *out)
+{
+	uint8_t (*dirids)[16] = calloc(n ? n : 1, 16);
+	size_t *at = calloc(n ? n : 1, sizeof(*at)), found = 0;
+	struct rfs_subtree *got = calloc(n ? n : 1, sizeof(*got));
+	int rc = dirids && at && got ? 0 : -ENOMEM;
+
+	memset(out, 0, n * sizeof(*out));
+	if (rc == 0 && (fs->v->format < 3 || !fs->history))
+		rc = -EPROTONOSUPPORT;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (record_dirid(fs, paths[i], dirids[found]) == 0)
+			at[found++] = i;
+	}
+	if (rc == 0 && found)
+		rc = rfs_history_subtrees(fs->history, (const uint8_t (*)[16])dirids, found, got);
+	for (size_t k = 0; rc == 0 && k < found; k++)
+		out[at[k]] = got[k];
+	free(dirids);
+	free(at);
+	free(got);
+	return rc;
+}
+
+int rfs_dispose_collect(struct rfs_fs *fs, const char *path, const struct rfs_subtree *pre,
+                        struct rfs_dispose_ids *out)
 {
 	struct collect c = { out, 0, fs->v->format < 3 };
 	struct rfs_subtree sub = { 0 };
@@ -386,14 +426,16 @@ int rfs_dispose_collect(struct rfs_fs *fs, const char *path, struct rfs_dispose_
 		record_put(fs, r);
 	free(r);
 	/* Format 3: every id that was ever inside, from history's index of folders. */
-	if (rc == 0 && !c.count_versions && fs->history)
+	if (rc == 0 && !c.count_versions && fs->history && !pre)
 		rc = rfs_history_subtree(fs->history, top, &sub);
-	for (size_t i = 0; rc == 0 && i < sub.count; i++)
-		rc = add_id(out, sub.ids[i], &c.cap);
+	if (!pre)
+		pre = &sub;
+	for (size_t i = 0; rc == 0 && i < pre->count; i++)
+		rc = add_id(out, pre->ids[i], &c.cap);
 	if (rc == 0 && !c.count_versions && fs->history) {
-		out->files = sub.files;
-		out->folders = sub.folders;
-		out->versions = sub.versions;
+		out->files = pre->files;
+		out->folders = pre->folders;
+		out->versions = pre->versions;
 	}
 	rfs_subtree_free(&sub);
 	if (rc < 0)

@@ -36,9 +36,19 @@ struct rfs_dispose_ids {
 };
 void rfs_dispose_ids_free(struct rfs_dispose_ids *d);
 
+struct rfs_subtree;
+
 /* Every id of the record at path ("cases/smith", from the mount's root) and its counts:
-** from history's index of what was ever inside it, and from live/. 0, -ENOENT, -errno. */
-int rfs_dispose_collect(struct rfs_fs *fs, const char *path, struct rfs_dispose_ids *out);
+** from history's index of what was ever inside it (sub, when rfs_dispose_subtrees made it
+** already; NULL: asked here), and from live/. 0, -ENOENT, -errno. */
+int rfs_dispose_collect(struct rfs_fs *fs, const char *path, const struct rfs_subtree *sub,
+                        struct rfs_dispose_ids *out);
+
+/* For a run of n records (format 3): what history's index says was ever inside each, with
+** one pass over the index for them all. out[i] is zeroed for a record not in live/. 0, or
+** -errno with every out[i] freed (each record then asks on its own). */
+int rfs_dispose_subtrees(struct rfs_fs *fs, const char *const *paths, size_t n,
+                         struct rfs_subtree *out);
 
 /* The record's current files as a pax tarball dir/name (fs/archive_pax.h), streamed
 ** from live/ through the daemon's read path. err names the folder on failure. 0 or -errno. */

@@ -285,7 +285,8 @@ static long keys_left(struct rfs_fs *fs, const struct rfs_dispose_ids *d)
 	return key ? n : -ENOMEM;
 }
 
-static void dispose_one(struct run *x, const struct due_list *dl, const struct due_item *it)
+static void dispose_one(struct run *x, const struct due_list *dl, const struct due_item *it,
+                        const struct rfs_subtree *sub)
 {
 	char err[512], name[512], trigger[RFS_DATE_TEXT_SIZE], due[RFS_DATE_TEXT_SIZE];
 	char stamp[RFS_TIMESTAMP_TEXT_SIZE], runner[96], approver[96] = "", review[512] = "";
@@ -313,7 +314,7 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 		approver_of(x->fs, it->path, approver, sizeof(approver), why, sizeof(why));
 		snprintf(review, sizeof(review), "approved%s%s", *why ? ": " : "", why);
 	}
-	rc = rfs_dispose_collect(x->fs, it->path, &d);
+	rc = rfs_dispose_collect(x->fs, it->path, sub && sub->ids ? sub : NULL, &d);
 	if (rc == 0)
 		rc = load_register(x->fs, &reg, NULL);
 	if (rc == 0 && reg.problems)
@@ -536,6 +537,19 @@ static void serve_dispose(struct rfs_fs *fs, const struct rfs_peer *peer, char *
 		if (rc == 0 && manager)
 			rc = due_on(&x, today, today, &dl);
 	}
+	/* What history's index holds of every record to go, in one pass over it. */
+	struct rfs_subtree *subs = rc == 0 && !dry ? calloc(dl.count ? dl.count : 1, sizeof(*subs)) : NULL;
+	const char **paths = subs ? calloc(dl.count ? dl.count : 1, sizeof(*paths)) : NULL;
+	size_t ngo = 0;
+
+	for (size_t i = 0; paths && i < dl.count; i++) {
+		if (dl.items[i].step == RFS_STEP_DESTROY ||
+		    dl.items[i].step == RFS_STEP_ARCHIVE_THEN_DESTROY)
+			paths[ngo++] = dl.items[i].path;
+	}
+	if (paths && ngo && rfs_dispose_subtrees(fs, paths, ngo, subs) < 0)
+		ngo = 0;                   /* each record asks on its own */
+	ngo = 0;
 	for (size_t i = 0; rc == 0 && i < dl.count; i++) {
 		const struct due_item *it = &dl.items[i];
 		char trigger[RFS_DATE_TEXT_SIZE], due[RFS_DATE_TEXT_SIZE];
@@ -553,8 +567,12 @@ static void serve_dispose(struct rfs_fs *fs, const struct rfs_peer *peer, char *
 		else if (it->step == RFS_STEP_AWAIT_APPROVAL)
 			skipped(&x, it->path, "awaiting approval (an approver's 'recfs dispose --approve')");
 		else
-			dispose_one(&x, &dl, it);
+			dispose_one(&x, &dl, it, subs ? &subs[ngo++] : NULL);
 	}
+	for (size_t i = 0; subs && i < dl.count; i++)
+		rfs_subtree_free(&subs[i]);
+	free(subs);
+	free(paths);
 	pthread_mutex_unlock(&dispose_lock);
 	due_free(&dl);
 	if (rc != -ECANCELED)

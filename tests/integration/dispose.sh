@@ -169,6 +169,22 @@ check_fails "the case is gone from the mount" test -e "$S"
 assert_eq "every other record is intact" "$intact_before" \
 	"$(tree_sums "$M/cases/jones"; tree_sums "$M/cases/brown"; tree_sums "$M/cases/white"; tree_sums "$M/cases/green"; tree_sums "$M/keep")"
 
+# ---- two records in one run (one pass over history's index for both) ----
+for t in t1 t2; do
+	mkdir -p "$M/tenders/unsuccessful/$t/sub" && echo "bid $t" >"$M/tenders/unsuccessful/$t/sub/bid.txt"
+	d=$(find "$V/live" -inum "$(stat -c %i "$M/tenders/unsuccessful/$t")")
+	touch -d "$Y2" "$d/.dirid"
+	eval "dirid_$t=$(od -An -tx1 "$d/.dirid" | tr -d ' \n')"
+done
+out=$(as jsmith dispose "$M")
+listed() { od -An -tx1 -w16 -v "$V/disposed/$1" | tr -d ' '; }
+check "disposal 3 lists t1's folder" grep -qx "$dirid_t1" <<<"$(listed 3)"
+check_fails "and not t2's" grep -qx "$dirid_t2" <<<"$(listed 3)"
+check "disposal 4 lists t2's folder" grep -qx "$dirid_t2" <<<"$(listed 4)"
+assert_match "one run disposes of both tenders (the first)" "disposal 3: /?tenders/unsuccessful/t1 \(unsuccessful-tender\) destroyed: 1 files, 2 folders" "$out"
+assert_match "one run disposes of both tenders (the second)" "disposal 4: /?tenders/unsuccessful/t2 \(unsuccessful-tender\) destroyed: 1 files, 2 folders" "$out"
+check_fails "both are gone" test -e "$M/tenders/unsuccessful/t1" -o -e "$M/tenders/unsuccessful/t2"
+
 # ---- the register and the certificate ----
 out=$(as rfseve disposals "$M" --json)
 assert_eq "disposals --json exits 0 (the chain checks)" 0 $?
