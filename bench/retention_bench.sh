@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# bench/retention_bench.sh: retention at scale: listing a vault of many records, and disposing of
+# one big record in vaults of two sizes.
+# Owns: building the benchmark vaults (record folders made directly in the mount, dates set with
+# `recfs close` and `recfs set`), and timing `recfs due`, `recfs records --json` and `recfs dispose`.
+# Prints figures and the sizes used only. It must never judge speed as pass/fail, and never leave
+# a mount behind.
+#
+# Usage: bench/retention_bench.sh [SECTION...]      sections: listing dispose (default: both)
+# Environment:
+#   RECFS=path          the recfs binary (default: build/tools/recfs of this repo: a release build)
+#   RECORDS=100000      records of the listing vault: half under cases/, half under contracts/
+#   BIG_FILES=10000     files in the record disposed of
+#   BIG_SAVES=10        saves of each of them (BIG_FILES x BIG_SAVES versions)
+#   OTHERS="1000 $RECORDS"   the two sizes (other records) of the vaults the big record is disposed from
+#   JOBS=2              recfs close/set commands run at once while building
+#   ROUNDS=3            timed runs of each listing; each figure is the median
+#   BENCH_DIR=/dev/shm/recfs-retention-bench   scratch space (tmpfs by default: building 100,000
+#                       folders through FUSE on a disk pays one fdatasync per folder)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RECFS=${RECFS:-$REPO/build/tools/recfs}
+RECORDS=${RECORDS:-100000}
+BIG_FILES=${BIG_FILES:-10000}
+BIG_SAVES=${BIG_SAVES:-10}
+OTHERS=${OTHERS:-"1000 $RECORDS"}
+JOBS=${JOBS:-2}
+ROUNDS=${ROUNDS:-3}
+BENCH_DIR=${BENCH_DIR:-/dev/shm/recfs-retention-bench}
+SECTIONS=("$@")
+[[ ${#SECTIONS[@]} -gt 0 ]] || SECTIONS=(listing dispose)
+
+log() { printf '[retention-bench] %s\n' "$*" >&2; }
+die() { printf 'retention_bench: %s\n' "$*" >&2; exit 2; }
+
+[[ -x "$RECFS" ]] || die "no recfs binary at $RECFS (meson setup build --buildtype=release && ninja -C build)"
+[[ -e "$BENCH_DIR" ]] && die "$BENCH_DIR exists; remove it (or set BENCH_DIR)"
+mkdir -p "$BENCH_DIR"
+cleanup() {
+    local m
+    for m in $(awk -v d="$BENCH_DIR/" 'index($2, d) == 1 { print $2 }' /proc/mounts); do
+        "$RECFS" umount "$m" >/dev/null 2>&1 || fusermount3 -uz "$m" 2>/dev/null || true
+    done
+    rm -rf "$BENCH_DIR"
+}
+trap cleanup EXIT
+
+now() { printf '%s' "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# The schedule: the example's classes with review actions, so that a dispose run touches only
+# the big record (its class destroys; everything else awaits an approval nobody gives).
+write_policy() {
+    cat >"$1" <<EOF
+organisation = Retention benchmark
+[class case]
+records = cases/*
+retain  = 8 years after closed
+then    = review
+lock    = when closed
+[class contract]
+records = contracts/*
+retain  = 6 years after end
+then    = review
+[class project]
+records = projects/*
+retain  = 1 day after end
+then    = destroy
+EOF
+}
+
+# vault_up NAME: a new vault NAME with the schedule loaded, mounted at $BENCH_DIR/NAME.mnt.
+vault_up() {
+    local v=$BENCH_DIR/$1 m=$BENCH_DIR/$1.mnt
+    head -c 24 /dev/urandom | base64 >"$v.pass"
+    "$RECFS" init "$v" --passphrase-file "$v.pass" --insecure-fast-kdf >/dev/null
+    mkdir -p "$m"
+    "$RECFS" mount "$v" "$m" --passphrase-file "$v.pass" >/dev/null
+    write_policy "$BENCH_DIR/policy.conf"
+    (cd "$m" && "$RECFS" policy load "$BENCH_DIR/policy.conf" >/dev/null)
+}
+
+# dates COUNT close|set: the arguments (NUL-separated) of a recfs close of every case, or a
+# recfs set of every contract's end, on days spread over the 20 years before today.
+dates() {
+    python3 - "$1" "$2" <<'EOF'
+import datetime, sys
+n, verb = int(sys.argv[1]), sys.argv[2]
+today = datetime.date.today()
+for i in range(0 if verb == "close" else 1, n, 2):
+    day = (today - datetime.timedelta(days=(i * 7919) % (20 * 365))).isoformat()
+    if verb == "close":
+        args = ["close", "cases/r%06d" % i, "--on", day]
+    else:
+        args = ["set", "contracts/r%06d" % i, "end=" + day]
+    sys.stdout.write("\0".join(args) + "\0")
+EOF
+}
+
+# add_records MNT COUNT: COUNT record folders, half under cases/ and half under contracts/,
+# made directly in the mount; then each case closed and each contract ended on a day spread
+# over the 20 years before today (one recfs command per record, JOBS at a time).
+add_records() {
+    local m=$1 n=$2 t
+    t=$(now)
+    python3 - "$m" "$n" <<'EOF'
+import os, sys
+mnt, n = sys.argv[1], int(sys.argv[2])
+for d in ("cases", "contracts"):
+    os.makedirs(os.path.join(mnt, d), exist_ok=True)
+for i in range(n):
+    os.mkdir(os.path.join(mnt, "cases" if i % 2 == 0 else "contracts", "r%06d" % i))
+EOF
+    "$RECFS" flush "$m" >/dev/null
+    log "$n record folders made in $(since "$t") s"
+    t=$(now)
+    dates "$n" close | (cd "$m" && xargs -0 -n 4 -P "$JOBS" "$RECFS" >/dev/null)
+    dates "$n" set | (cd "$m" && xargs -0 -n 3 -P "$JOBS" "$RECFS" >/dev/null)
+    "$RECFS" flush "$m" >/dev/null
+    log "$n records closed or ended in $(since "$t") s"
+}
+
+# median of the numbers on stdin
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# time_cmd MNT CMD...: the median wall time of ROUNDS runs of recfs CMD in MNT, output discarded.
+time_cmd() {
+    local m=$1 i t
+    shift
+    for ((i = 0; i < ROUNDS; i++)); do
+        t=$(now)
+        (cd "$m" && "$RECFS" "$@" >/dev/null)
+        since "$t"
+        echo
+    done | median
+}
+
+listing() {
+    local m=$BENCH_DIR/listing.mnt due
+    log "listing: $RECORDS records"
+    vault_up listing
+    add_records "$m" "$RECORDS"
+    due=$(cd "$m" && "$RECFS" due | wc -l)
+    printf '%-44s %10s s   (%d records, %d listed as due)\n' "recfs due" "$(time_cmd "$m" due)" "$RECORDS" "$due"
+    printf '%-44s %10s s\n' "recfs records --json >/dev/null" "$(time_cmd "$m" records --json)"
+    printf '%-44s %10s s\n' "recfs records --csv >/dev/null" "$(time_cmd "$m" records --csv)"
+}
+
+# add_big_record MNT: projects/big, BIG_FILES files saved BIG_SAVES times each, ended long ago.
+add_big_record() {
+    local m=$1 t
+    t=$(now)
+    python3 - "$m/projects/big" "$BIG_FILES" "$BIG_SAVES" <<'EOF'
+import os, sys
+top, files, saves = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for i in range(0, files, 100):
+    os.makedirs(os.path.join(top, "d%03d" % (i // 100)), exist_ok=True)
+for s in range(saves):
+    for i in range(files):
+        with open(os.path.join(top, "d%03d" % (i // 100), "f%05d.txt" % i), "w") as f:
+            f.write("file %d, save %d\n" % (i, s))
+EOF
+    "$RECFS" flush "$m" >/dev/null
+    (cd "$m" && "$RECFS" set projects/big end=2000-01-01 >/dev/null)
+    log "the big record ($BIG_FILES files x $BIG_SAVES saves) made in $(since "$t") s"
+}
+
+dispose_one() {
+    local n=$1 name=dispose$1 m t secs
+    log "dispose: one record in a vault of $n other records"
+    vault_up "$name"
+    m=$BENCH_DIR/$name.mnt
+    [[ $n -gt 0 ]] && add_records "$m" "$n"
+    add_big_record "$m"
+    t=$(now)
+    (cd "$m" && "$RECFS" dispose --reason "retention benchmark" >"$BENCH_DIR/$name.dispose.out")
+    secs=$(since "$t")
+    printf '%-44s %10s s   (%d files, %d versions; %d other records)\n' \
+        "recfs dispose of projects/big" "$secs" "$BIG_FILES" $((BIG_FILES * BIG_SAVES)) "$n"
+    [[ -d "$m/projects/big" ]] && log "warning: projects/big is still there after the dispose"
+    "$RECFS" umount "$m" >/dev/null
+    rm -rf "${BENCH_DIR:?}/$name" "$m"
+}
+
+log "recfs $("$RECFS" --version 2>/dev/null | head -1), $(nproc) CPUs, scratch $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR"))"
+for s in "${SECTIONS[@]}"; do
+    case $s in
+        listing) listing; "$RECFS" umount "$BENCH_DIR/listing.mnt" >/dev/null ;;
+        dispose) for n in $OTHERS; do dispose_one "$n"; done ;;
+        *) die "unknown section $s (listing, dispose)" ;;
+    esac
+done
