@@ -61,11 +61,19 @@ static const struct cli_help demo_help = {
 	"  -h, --help           show this help\n",
 };
 
+/* A folder the demo made, and the time of the save that made it. */
+struct made_folder {
+	ino_t ino;
+	time_t when;
+};
+
 struct demo_paths {
 	const char *dir;
 	char *vault, *mnt, *passfile, *archive;
 	char mnt_abs[PATH_MAX];
 	char vault_abs[PATH_MAX];
+	struct made_folder *made;
+	size_t made_count, made_cap;
 };
 
 static int make_folder(const char *path)
@@ -76,28 +84,91 @@ static int make_folder(const char *path)
 	return -1;
 }
 
-/* mkdir -p of the folders above mnt/rel_path. */
-static int make_parents(const char *mnt, const char *rel_path)
+static int remember_folder(struct demo_paths *paths, const char *path, time_t when)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (paths->made_count == paths->made_cap) {
+		size_t cap = paths->made_cap ? 2 * paths->made_cap : 64;
+		struct made_folder *grown = realloc(paths->made, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		paths->made = grown;
+		paths->made_cap = cap;
+	}
+	paths->made[paths->made_count++] = (struct made_folder){ st.st_ino, when };
+	return 0;
+}
+
+/* mkdir -p of the folders above mnt/rel_path; each new one is remembered with when. */
+static int make_parents(struct demo_paths *paths, const char *rel_path, time_t when)
 {
 	char path[PATH_MAX];
-	int n = snprintf(path, sizeof(path), "%s/%s", mnt, rel_path);
+	int n = snprintf(path, sizeof(path), "%s/%s", paths->mnt_abs, rel_path);
+	int rc = 0;
 
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
-	for (char *p = path + strlen(mnt) + 1; (p = strchr(p, '/')); p++) {
+	for (char *p = path + strlen(paths->mnt_abs) + 1; rc == 0 && (p = strchr(p, '/')); p++) {
 		*p = '\0';
-		if (mkdir(path, 0750) < 0 && errno != EEXIST)
-			return -errno;
+		if (mkdir(path, 0750) == 0)
+			rc = remember_folder(paths, path, when);
+		else if (errno != EEXIST)
+			rc = -errno;
 		*p = '/';
 	}
+	return rc;
+}
+
+/* The folders the demo made, and the mount's own, share inode numbers with their backing
+** folders in live/ (the mount passes st_ino through). nftw gives its callback no context. */
+static const struct demo_paths *dating;
+
+static int date_backing_folder(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)ftw;
+	if (type != FTW_D)
+		return 0;
+	for (size_t i = 0; i < dating->made_count; i++) {
+		if (dating->made[i].ino != st->st_ino)
+			continue;
+		const struct timespec times[2] = { { dating->made[i].when, 0 }, { dating->made[i].when, 0 } };
+		char *dirid = cli_path_join(path, ".dirid");
+		int rc = dirid ? utimensat(AT_FDCWD, dirid, times, AT_SYMLINK_NOFOLLOW) : -1;
+
+		free(dirid);
+		return rc < 0 ? -1 : 0;
+	}
 	return 0;
+}
+
+/* A record's created date is its folder's .dirid mtime (README, Retention). The demo's
+** history is back-dated, so each folder it made gets the date of the save that made it: the
+** one change the demo makes in live/ itself (a time, never content or a name). */
+static int date_made_folders(const struct demo_paths *paths)
+{
+	char *live = cli_path_join(paths->vault_abs, RFS_LIVE_DIR);
+	int rc;
+
+	if (!live)
+		return -ENOMEM;
+	dating = paths;
+	rc = nftw(live, date_backing_folder, 16, FTW_PHYS | FTW_MOUNT) == 0 ? 0 : -EIO;
+	dating = NULL;
+	if (rc < 0)
+		cli_error("cannot date the demo's folders in %s: %s", live, strerror(errno));
+	free(live);
+	return rc;
 }
 
 /* One save, as an office program would make it: open, write, close; then the
 ** document's date. Issue 4 can record save->staff as the author here. */
 static int write_save(const struct demo_save *save, void *ctx)
 {
-	const struct demo_paths *paths = ctx;
+	struct demo_paths *paths = ctx;
 	char *path = cli_path_join(paths->mnt_abs, save->path);
 	const struct timespec times[2] = { { save->when, 0 }, { save->when, 0 } };
 	int fd, rc;
@@ -108,7 +179,7 @@ static int write_save(const struct demo_save *save, void *ctx)
 	rc = rfs_control_attribute(paths->vault_abs, save->staff, save->staff_name,
 	                          "northmoor-ws01", (int64_t)save->when);
 	if (rc == 0)
-		rc = make_parents(paths->mnt_abs, save->path);
+		rc = make_parents(paths, save->path, save->when);
 	fd = rc < 0 ? -1 : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (rc == 0 && fd < 0)
 		rc = -errno;
@@ -485,6 +556,8 @@ static int run_demo(struct demo_paths *paths, bool force, bool fast_kdf)
 	rc = demo_records_generate(today.tm_year + 1900, write_save, paths);
 	if (rc == 0)
 		rc = attribute_to_self(paths);
+	if (rc == 0)
+		rc = date_made_folders(paths);
 	if (rc < 0) {
 		cli_error("filling the demo vault stopped (%s); it is still mounted at %s",
 		          strerror(-rc), paths->mnt);
@@ -517,6 +590,7 @@ static int demo_run(struct cli_ctx *ctx)
 	paths.archive = cli_path_join(paths.dir, "archive");
 	if (paths.vault && paths.mnt && paths.passfile && paths.archive)
 		rc = run_demo(&paths, force, fast_kdf);
+	free(paths.made);
 	free(paths.archive);
 	free(paths.vault);
 	free(paths.mnt);
