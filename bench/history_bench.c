@@ -94,7 +94,7 @@ static void bench_files(long n)
 		char fname[64], clear[160];
 		snprintf(fname, sizeof fname, "file-%06ld.txt", i);
 		snprintf(clear, sizeof clear, "/folder-%05ld/%s", i / 100, fname);
-		if (rfs_name_seal(text, sizeof text, fname, dirid, x.v->keys) < 0)
+		if (rfs_vault_name_seal(x.v, dirid, fname, text, sizeof text) < 0)
 			die("seal", -EINVAL);
 		rfs_name_backing(b, text);
 		snprintf(path, sizeof path, "%s/%s", dir, b);

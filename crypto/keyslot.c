@@ -170,12 +170,12 @@ static int parse_magic(const struct conf_parse *p, char *line, struct rfs_conf *
 		return conf_error(p, -EPROTONOSUPPORT, "vault format version %llu is newer than "
 		                  "this recfs supports (%d); upgrade recfs",
 		                  (unsigned long long)version, RFS_FORMAT_VERSION);
-	if (version != RFS_FORMAT_VERSION)
+	if (version < RFS_FORMAT_VERSION_MIN)
 		return conf_error(p, -EPROTONOSUPPORT, "vault format version %llu is older than this "
 		                  "recfs supports (%d): this recfs cannot open it; open it with the "
 		                  "recfs that made it, copy the files out, and copy them into a new "
 		                  "vault made with 'recfs init' (there is no in-place migration)",
-		                  (unsigned long long)version, RFS_FORMAT_VERSION);
+		                  (unsigned long long)version, RFS_FORMAT_VERSION_MIN);
 	c->format_version = (unsigned)version;
 	return 0;
 }
@@ -486,7 +486,7 @@ static void setting_tag(const struct rfs_conf *c, int k, const uint8_t key[32],
                         uint8_t tag[RFS_CONF_TAG_SIZE])
 {
 	crypto_generichash_state st;
-	uint8_t version[4] = { (uint8_t)RFS_FORMAT_VERSION, 0, 0, 0 };
+	uint8_t version[4] = { (uint8_t)c->format_version, 0, 0, 0 };
 	char value[64];
 
 	setting_text(c, k, value);
@@ -530,8 +530,8 @@ static int format_conf(char *buf, size_t bufsz, const struct rfs_conf *c)
 	int n;
 
 	rfs_hex_encode(vault_id, c->vault_id, sizeof(c->vault_id));
-	n = snprintf(buf, bufsz, CONF_MAGIC " %d\ncipher %s\nblock-size %u\nchunk-blocks %u\n"
-	             "vault-id %s\n", RFS_FORMAT_VERSION, c->cipher, c->block_size,
+	n = snprintf(buf, bufsz, CONF_MAGIC " %u\ncipher %s\nblock-size %u\nchunk-blocks %u\n"
+	             "vault-id %s\n", c->format_version, c->cipher, c->block_size,
 	             c->chunk_blocks, vault_id);
 	if (n < 0 || (size_t)n >= bufsz)
 		return -EOVERFLOW;

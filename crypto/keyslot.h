@@ -12,7 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RFS_FORMAT_VERSION 2
+#define RFS_FORMAT_VERSION 3       /* what 'recfs init' makes: folder keys (docs/FORMAT.md) */
+#define RFS_FORMAT_VERSION_MIN 2   /* the oldest this recfs opens: vault-wide name keys */
 #define RFS_MAX_KEYSLOTS 8
 #define RFS_SALT_SIZE 16                 /* crypto_pwhash_SALTBYTES */
 #define RFS_WRAP_NONCE_SIZE 24
@@ -44,7 +45,7 @@ struct rfs_keyslot {
 };
 
 struct rfs_conf {
-	unsigned format_version;         /* RFS_FORMAT_VERSION */
+	unsigned format_version;         /* RFS_FORMAT_VERSION_MIN .. RFS_FORMAT_VERSION */
 	char cipher[32];                 /* "xchacha20poly1305" */
 	unsigned block_size;             /* 4096 */
 	unsigned chunk_blocks;           /* history chunk = chunk_blocks ciphertext blocks (15) */

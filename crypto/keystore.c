@@ -2,9 +2,10 @@
 ** keystore: keys/, one wrapped content key per file, in slot files.
 **
 ** A file ID is its slot number (u64 little-endian) followed by 8 random
-** bytes. Slot s is the entry at offset (s mod 65536) * 72 of the slot file
-** keys/s<s / 65536 as 8 hex digits>, so a lookup is one pread at any size and
-** a new file costs one pwrite, not one more inode.
+** bytes (format 2) or this copy's copy id (format 3). Slot s is the entry at
+** offset (s mod 65536) * 72 of the slot file s<s / 65536 as 8 hex digits> in
+** keys/ (format 2) or keys/c<copy id>/ (format 3), so a lookup is one pread
+** at any size and a new file costs one pwrite, not one more inode.
 ** Entry = nonce(24) || XChaCha20-Poly1305(key) with AD "recfs-key-v1" ||
 ** file id, under the keystore subkey; all zeros is a destroyed entry.
 ** Owns: creating, loading, syncing and destroying entries.
@@ -34,12 +35,16 @@
 ** many slots at a time, so a new file costs an fsync only once per batch. */
 #define NEXT_NAME "next"
 #define NEXT_BATCH 4096u
+#define COPY_NAME "copy"
 
 _Static_assert(RFS_KEYSTORE_ENTRY_SIZE == ENTRY_NONCE + 32 + crypto_aead_xchacha20poly1305_ietf_ABYTES,
                "keystore entry layout");
 
 struct rfs_keystore {
-	int dirfd;
+	int dirfd;                        /* keys/ */
+	int slots_fd;                     /* this copy's slot files: keys/ or keys/c<copy id>/ */
+	unsigned format;
+	uint8_t copy[RFS_COPY_ID_SIZE];   /* format 3: this copy's id */
 	const struct rfs_keys *keys;
 	pthread_mutex_t mu;               /* next, fds */
 	uint64_t next;                    /* the next free slot */
@@ -58,12 +63,34 @@ static uint64_t slot_of(const uint8_t id[RFS_FILE_ID_SIZE])
 	return s;
 }
 
-void rfs_keystore_entry_locate(const uint8_t id[RFS_FILE_ID_SIZE], char name[16], uint64_t *offset)
+/* "c" + the copy id in hex: the slot folder of a format-3 copy. */
+static void copy_folder(char out[18], const uint8_t copy[RFS_COPY_ID_SIZE])
+{
+	out[0] = 'c';
+	for (int i = 0; i < RFS_COPY_ID_SIZE; i++)
+		snprintf(out + 1 + 2 * i, 3, "%02x", copy[i]);
+}
+
+void rfs_keystore_entry_locate(const struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE],
+                               char name[RFS_KEYSTORE_NAME_MAX], uint64_t *offset)
 {
 	uint64_t s = slot_of(id);
+	unsigned file = (unsigned)((s / SLOTS_PER_FILE) & 0xffffffffu);
 
-	snprintf(name, 16, "s%08x", (unsigned)((s / SLOTS_PER_FILE) & 0xffffffffu));
+	if (ks->format >= 3) {
+		char folder[18];
+
+		copy_folder(folder, id + 8);
+		snprintf(name, RFS_KEYSTORE_NAME_MAX, "%s/s%08x", folder, file);
+	} else {
+		snprintf(name, RFS_KEYSTORE_NAME_MAX, "s%08x", file);
+	}
 	*offset = (s % SLOTS_PER_FILE) * RFS_KEYSTORE_ENTRY_SIZE;
+}
+
+void rfs_keystore_copy_id(const struct rfs_keystore *ks, uint8_t out[RFS_COPY_ID_SIZE])
+{
+	memcpy(out, ks->copy, RFS_COPY_ID_SIZE);
 }
 
 /* The first free slot: after the last entry of the last slot file. */
@@ -93,9 +120,9 @@ static int read_reserved(struct rfs_keystore *s)
 	size_t n;
 	int rc;
 
-	s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDWR | O_CLOEXEC);
+	s->next_fd = openat(s->slots_fd, NEXT_NAME, O_RDWR | O_CLOEXEC);
 	if (s->next_fd < 0 && (errno == EACCES || errno == EROFS))
-		s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDONLY | O_CLOEXEC);
+		s->next_fd = openat(s->slots_fd, NEXT_NAME, O_RDONLY | O_CLOEXEC);
 	if (s->next_fd < 0)
 		return errno == ENOENT ? 0 : -errno;   /* made at the first new file */
 	rc = rfs_io_pread_upto(s->next_fd, b, sizeof(b), 0, &n);
@@ -115,8 +142,8 @@ static int write_reserved(struct rfs_keystore *s, uint64_t bound)
 	uint8_t b[8];
 
 	if (s->next_fd < 0) {
-		s->next_fd = openat(s->dirfd, NEXT_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (s->next_fd < 0 || fsync(s->dirfd) != 0)
+		s->next_fd = openat(s->slots_fd, NEXT_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (s->next_fd < 0 || fsync(s->slots_fd) != 0)
 			return -errno;
 	}
 	for (int i = 0; i < 8; i++)
@@ -127,7 +154,28 @@ static int write_reserved(struct rfs_keystore *s, uint64_t bound)
 	return 0;
 }
 
-int rfs_keystore_open(struct rfs_keystore **ks, int keys_dirfd, const struct rfs_keys *keys)
+/* Format 3: this copy's id (keys/copy) and slot folder. 0, -EIO, -errno. */
+static int open_copy(struct rfs_keystore *s)
+{
+	char folder[18];
+	size_t n = 0;
+	int fd = openat(s->dirfd, COPY_NAME, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc;
+
+	if (fd < 0)
+		return errno == ENOENT ? -EIO : -errno;
+	rc = rfs_io_pread_upto(fd, s->copy, sizeof(s->copy), 0, &n);
+	close(fd);
+	if (rc == 0 && n != sizeof(s->copy))
+		rc = -EIO;
+	if (rc < 0)
+		return rc;
+	copy_folder(folder, s->copy);
+	s->slots_fd = openat(s->dirfd, folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	return s->slots_fd < 0 ? -errno : 0;
+}
+
+int rfs_keystore_open(struct rfs_keystore **ks, int keys_dirfd, const struct rfs_keys *keys,
+                      unsigned format)
 {
 	struct rfs_keystore *s = calloc(1, sizeof(*s));
 	int rc;
@@ -135,13 +183,23 @@ int rfs_keystore_open(struct rfs_keystore **ks, int keys_dirfd, const struct rfs
 	if (s == NULL)
 		return -ENOMEM;
 	s->next_fd = -1;
+	s->slots_fd = -1;
+	s->format = format;
 	s->dirfd = fcntl(keys_dirfd, F_DUPFD_CLOEXEC, 0);
-	rc = s->dirfd < 0 ? -errno : find_next(s->dirfd, &s->next);
+	rc = s->dirfd < 0 ? -errno : 0;
+	if (rc == 0 && format >= 3)
+		rc = open_copy(s);
+	else if (rc == 0 && (s->slots_fd = fcntl(s->dirfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = find_next(s->slots_fd, &s->next);
 	if (rc == 0)
 		rc = read_reserved(s);
 	if (rc < 0) {
 		if (s->next_fd >= 0)
 			close(s->next_fd);
+		if (s->slots_fd >= 0)
+			close(s->slots_fd);
 		if (s->dirfd >= 0)
 			close(s->dirfd);
 		free(s);
@@ -173,13 +231,33 @@ void rfs_keystore_close(struct rfs_keystore *ks)
 	pthread_mutex_destroy(&ks->mu);
 	if (ks->next_fd >= 0)
 		close(ks->next_fd);
+	close(ks->slots_fd);
 	close(ks->dirfd);
 	free(ks);
 }
 
-int rfs_keystore_format(int keys_dirfd)
+int rfs_keystore_format(int keys_dirfd, unsigned format)
 {
-	return fcntl(keys_dirfd, F_GETFD) < 0 ? -errno : 0;
+	uint8_t copy[RFS_COPY_ID_SIZE];
+	char folder[18];
+	int fd, rc = 0;
+
+	if (fcntl(keys_dirfd, F_GETFD) < 0)
+		return -errno;
+	if (format < 3)
+		return 0;
+	randombytes_buf(copy, sizeof(copy));
+	fd = openat(keys_dirfd, COPY_NAME, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+	if (fd < 0)
+		return -errno;
+	rc = rfs_io_pwrite_all(fd, copy, sizeof(copy), 0);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	copy_folder(folder, copy);
+	if (rc == 0 && (mkdirat(keys_dirfd, folder, 0700) != 0 || fsync(keys_dirfd) != 0))
+		rc = -errno;
+	return rc;
 }
 
 /* The slot file of id, opened once and kept. create: make it if missing.
@@ -187,14 +265,19 @@ int rfs_keystore_format(int keys_dirfd)
 static int slot_file(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE], bool create,
                      uint64_t *offset)
 {
-	char name[16];
+	char name[RFS_KEYSTORE_NAME_MAX], *base;
 	size_t file;
 	int fd, rc = 0;
 
-	rfs_keystore_entry_locate(id, name, offset);
+	rfs_keystore_entry_locate(ks, id, name, offset);
 	file = (size_t)(slot_of(id) / SLOTS_PER_FILE);
 	if (file >= MAX_SLOT_FILES)
 		return -ENOENT;
+	/* Another copy's entries come with sync (docs/FORMAT.md, "Copies"): none yet. */
+	if (ks->format >= 3 && memcmp(id + 8, ks->copy, RFS_COPY_ID_SIZE) != 0)
+		return -ENOENT;
+	base = strrchr(name, '/');
+	base = base ? base + 1 : name;
 	pthread_mutex_lock(&ks->mu);
 	if (file >= ks->nfds) {
 		size_t n = file + 16;
@@ -211,9 +294,9 @@ static int slot_file(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE]
 	}
 	fd = ks->fds[file];
 	if (fd < 0) {
-		fd = openat(ks->dirfd, name, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+		fd = openat(ks->slots_fd, base, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
 		if (fd < 0 && (errno == EACCES || errno == EROFS) && !create)
-			fd = openat(ks->dirfd, name, O_RDONLY | O_CLOEXEC);
+			fd = openat(ks->slots_fd, base, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			rc = -errno;
 		else
@@ -257,10 +340,13 @@ int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE
 		return rc;
 	for (int i = 0; i < 8; i++)
 		id_out[i] = (uint8_t)(slot >> (8 * i));
+	if (ks->format >= 3)
+		memcpy(id_out + 8, ks->copy, RFS_COPY_ID_SIZE);
+	else
+		randombytes_buf(id_out + 8, RFS_FILE_ID_SIZE - 8);
 	fd = slot_file(ks, id_out, true, &offset);
 	if (fd < 0)
 		return fd;
-	randombytes_buf(id_out + 8, RFS_FILE_ID_SIZE - 8);
 	crypto_aead_xchacha20poly1305_ietf_keygen(key_out);
 	entry_ad(ad, id_out);
 	randombytes_buf(entry, ENTRY_NONCE);
@@ -322,7 +408,7 @@ int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 
 	if (fd < 0)
 		return fd;
-	if (fdatasync(fd) != 0 || fsync(ks->dirfd) != 0)
+	if (fdatasync(fd) != 0 || fsync(ks->slots_fd) != 0)
 		return -errno;
 	return 0;
 }

@@ -3,7 +3,7 @@
 ** hashing, and sealing of symlink targets and xattrs.
 **
 ** Owns: every encrypted string that appears in a backing name, a symlink or
-** an xattr under live/.
+** an xattr under live/, and the keys of a folder (struct rfs_folder_keys).
 ** Must never: allocate (lookups and readdir are hot paths), return a clear
 ** name that did not authenticate or that is not a valid name, or produce text
 ** with '/', NUL or a leading '.' (internal names own that prefix).
@@ -56,12 +56,18 @@ static int check_clear_name(const char *name, size_t len, enum name_kind kind)
 	return 0;
 }
 
+/* The two keys of one SIV: the tag's and the stream's. */
+struct siv_keys {
+	const uint8_t *mac;
+	const uint8_t *enc;
+};
+
 static void siv_tag(uint8_t tag[RFS_NAME_TAG], const char *name, size_t len,
-                    const uint8_t dirid[RFS_DIRID_SIZE], const struct rfs_keys *k)
+                    const uint8_t dirid[RFS_DIRID_SIZE], struct siv_keys k)
 {
 	crypto_generichash_state st;
 
-	crypto_generichash_init(&st, k->name_mac, sizeof(k->name_mac), RFS_NAME_TAG);
+	crypto_generichash_init(&st, k.mac, 32, RFS_NAME_TAG);
 	crypto_generichash_update(&st, dirid, RFS_DIRID_SIZE);
 	crypto_generichash_update(&st, (const uint8_t *)name, len);
 	crypto_generichash_final(&st, tag, RFS_NAME_TAG);
@@ -69,16 +75,16 @@ static void siv_tag(uint8_t tag[RFS_NAME_TAG], const char *name, size_t len,
 
 /* XChaCha20 with nonce = tag || 0^8; the same call encrypts and decrypts. */
 static void siv_xor(uint8_t *out, const uint8_t *in, size_t len, const uint8_t tag[RFS_NAME_TAG],
-                    const struct rfs_keys *k)
+                    struct siv_keys k)
 {
 	uint8_t nonce[crypto_stream_xchacha20_NONCEBYTES] = { 0 };
 
 	memcpy(nonce, tag, RFS_NAME_TAG);
-	crypto_stream_xchacha20_xor(out, in, len, nonce, k->name_enc);
+	crypto_stream_xchacha20_xor(out, in, len, nonce, k.enc);
 }
 
 static int seal_name(char *out, size_t outsz, const char *name, const uint8_t dirid[RFS_DIRID_SIZE],
-                     const struct rfs_keys *k, enum name_kind kind)
+                     struct siv_keys k, enum name_kind kind)
 {
 	uint8_t sealed[SEALED_NAME_MAX];
 	size_t len = strnlen(name, CLEAR_NAME_MAX + 1);
@@ -111,7 +117,7 @@ static long decode_sealed(uint8_t *sealed, size_t sealedsz, const char *text, si
 }
 
 static int open_name(char *out, size_t outsz, const char *text, const uint8_t dirid[RFS_DIRID_SIZE],
-                     const struct rfs_keys *k, enum name_kind kind)
+                     struct siv_keys k, enum name_kind kind)
 {
 	uint8_t sealed[SEALED_NAME_MAX], tag[RFS_NAME_TAG];
 	long n = decode_sealed(sealed, sizeof(sealed), text, RFS_NAME_TAG, outsz);
@@ -129,16 +135,65 @@ static int open_name(char *out, size_t outsz, const char *text, const uint8_t di
 	return (int)len;
 }
 
-int rfs_name_seal(char *out, size_t outsz, const char *name, const uint8_t dirid[RFS_DIRID_SIZE],
-                  const struct rfs_keys *k)
+static struct siv_keys name_keys(const struct rfs_folder_keys *fk)
 {
-	return seal_name(out, outsz, name, dirid, k, NAME_PATH_COMPONENT);
+	return (struct siv_keys){ fk->name_mac, fk->name_enc };
 }
 
-int rfs_name_open(char *out, size_t outsz, const char *text, const uint8_t dirid[RFS_DIRID_SIZE],
-                  const struct rfs_keys *k)
+static struct siv_keys xattr_keys(const struct rfs_xattr_keys *xk)
 {
-	return open_name(out, outsz, text, dirid, k, NAME_PATH_COMPONENT);
+	return (struct siv_keys){ xk->mac, xk->enc };
+}
+
+int rfs_name_seal(char *out, size_t outsz, const char *name, const struct rfs_folder_keys *fk)
+{
+	return seal_name(out, outsz, name, fk->dirid, name_keys(fk), NAME_PATH_COMPONENT);
+}
+
+int rfs_name_open(char *out, size_t outsz, const char *text, const struct rfs_folder_keys *fk)
+{
+	return open_name(out, outsz, text, fk->dirid, name_keys(fk), NAME_PATH_COMPONENT);
+}
+
+#define FOLDER_KDF_CONTEXT "recfsdir"
+#define XATTR_KDF_CONTEXT "recfsxat"
+_Static_assert(sizeof(FOLDER_KDF_CONTEXT) - 1 == crypto_kdf_CONTEXTBYTES, "kdf context");
+_Static_assert(sizeof(XATTR_KDF_CONTEXT) - 1 == crypto_kdf_CONTEXTBYTES, "kdf context");
+
+/* An xattr key set from its AEAD key: the SIV pair derived from it, so one
+** key never serves two purposes. */
+static void xattr_keys_derive(struct rfs_xattr_keys *xk)
+{
+	crypto_kdf_derive_from_key(xk->mac, 32, 1, XATTR_KDF_CONTEXT, xk->aead);
+	crypto_kdf_derive_from_key(xk->enc, 32, 2, XATTR_KDF_CONTEXT, xk->aead);
+}
+
+void rfs_folder_keys_derive(struct rfs_folder_keys *fk, const uint8_t dirid[RFS_DIRID_SIZE],
+                            const uint8_t folder_key[RFS_FOLDER_KEY_SIZE])
+{
+	memcpy(fk->dirid, dirid, RFS_DIRID_SIZE);
+	crypto_kdf_derive_from_key(fk->name_mac, 32, RFS_FOLDER_NAME_MAC, FOLDER_KDF_CONTEXT, folder_key);
+	crypto_kdf_derive_from_key(fk->name_enc, 32, RFS_FOLDER_NAME_ENC, FOLDER_KDF_CONTEXT, folder_key);
+	crypto_kdf_derive_from_key(fk->entries.aead, 32, RFS_FOLDER_META, FOLDER_KDF_CONTEXT, folder_key);
+	crypto_kdf_derive_from_key(fk->path, 32, RFS_FOLDER_PATH, FOLDER_KDF_CONTEXT, folder_key);
+	crypto_kdf_derive_from_key(fk->tag, 32, RFS_FOLDER_TAG, FOLDER_KDF_CONTEXT, folder_key);
+	crypto_kdf_derive_from_key(fk->own.aead, 32, RFS_FOLDER_OWN, FOLDER_KDF_CONTEXT, folder_key);
+	xattr_keys_derive(&fk->entries);
+	xattr_keys_derive(&fk->own);
+}
+
+void rfs_folder_keys_from_vault(struct rfs_folder_keys *fk, const uint8_t dirid[RFS_DIRID_SIZE],
+                                const struct rfs_keys *k)
+{
+	memcpy(fk->dirid, dirid, RFS_DIRID_SIZE);
+	memcpy(fk->name_mac, k->name_mac, 32);
+	memcpy(fk->name_enc, k->name_enc, 32);
+	memcpy(fk->entries.mac, k->name_mac, 32);
+	memcpy(fk->entries.enc, k->name_enc, 32);
+	memcpy(fk->entries.aead, k->meta, 32);
+	fk->own = fk->entries;
+	memcpy(fk->path, k->history, 32);
+	memcpy(fk->tag, k->index, 32);
 }
 
 bool rfs_name_backing(char out[256], const char *text)
@@ -186,21 +241,8 @@ bool rfs_name_is_long(const char *backing)
 	return len == RFS_LONG_NAME_LEN && has_prefix(backing, len, RFS_LONG_PREFIX);
 }
 
-/* nonce || AEAD(in) under the meta key into out (len + AEAD_OVERHEAD bytes). */
-static void meta_seal(uint8_t *out, const uint8_t *in, size_t len, const uint8_t *ad, size_t adlen,
-                      const struct rfs_keys *k)
-{
-	rfs_seal(out, in, len, ad, adlen, k->meta);
-}
-
-/* Open what meta_seal made; out gets ct_len - AEAD_OVERHEAD bytes. 0 or -EIO. */
-static int meta_open(uint8_t *out, const uint8_t *ct, size_t ct_len, const uint8_t *ad,
-                     size_t adlen, const struct rfs_keys *k)
-{
-	return rfs_seal_open(out, ct, ct_len, ad, adlen, k->meta);
-}
-
-int rfs_name_target_seal(char *out, size_t outsz, const char *target, const struct rfs_keys *k)
+int rfs_name_target_seal(char *out, size_t outsz, const char *target,
+                         const struct rfs_folder_keys *fk)
 {
 	uint8_t sealed[TARGET_SEALED_MAX];
 	size_t len = strnlen(target, TARGET_TEXT_MAX + 1);
@@ -210,12 +252,12 @@ int rfs_name_target_seal(char *out, size_t outsz, const char *target, const stru
 		return -EINVAL;
 	if (text_len > TARGET_TEXT_MAX || outsz < text_len + 1)
 		return -ENAMETOOLONG;
-	meta_seal(sealed, (const uint8_t *)target, len, (const uint8_t *)symlink_ad,
-	          sizeof(symlink_ad) - 1, k);
+	rfs_seal(sealed, target, len, symlink_ad, sizeof(symlink_ad) - 1, fk->entries.aead);
 	return (int)rfs_b64_encode(out, sealed, len + AEAD_OVERHEAD);
 }
 
-int rfs_name_target_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k)
+int rfs_name_target_open(char *out, size_t outsz, const char *text,
+                         const struct rfs_folder_keys *fk)
 {
 	uint8_t sealed[TARGET_SEALED_MAX];
 	long n = decode_sealed(sealed, sizeof(sealed), text, AEAD_OVERHEAD, outsz);
@@ -223,8 +265,8 @@ int rfs_name_target_open(char *out, size_t outsz, const char *text, const struct
 
 	if (n < 0)
 		return (int)n;
-	if (meta_open((uint8_t *)out, sealed, len + AEAD_OVERHEAD, (const uint8_t *)symlink_ad,
-	              sizeof(symlink_ad) - 1, k) != 0)
+	if (rfs_seal_open((uint8_t *)out, sealed, len + AEAD_OVERHEAD, symlink_ad,
+	                  sizeof(symlink_ad) - 1, fk->entries.aead) != 0)
 		return -EIO;
 	if (memchr(out, '\0', len) != NULL) {
 		sodium_memzero(out, len);
@@ -234,9 +276,9 @@ int rfs_name_target_open(char *out, size_t outsz, const char *text, const struct
 	return (int)len;
 }
 
-int rfs_name_xattr_seal(char *out, size_t outsz, const char *name, const struct rfs_keys *k)
+int rfs_name_xattr_seal(char *out, size_t outsz, const char *name, const struct rfs_xattr_keys *xk)
 {
-	int n = seal_name(out, outsz, name, xattr_dirid, k, NAME_XATTR);
+	int n = seal_name(out, outsz, name, xattr_dirid, xattr_keys(xk), NAME_XATTR);
 
 	/* "user." + text must fit XATTR_NAME_MAX; Linux answers ERANGE. */
 	if (n > (int)XATTR_TEXT_MAX) {
@@ -246,9 +288,9 @@ int rfs_name_xattr_seal(char *out, size_t outsz, const char *name, const struct 
 	return n;
 }
 
-int rfs_name_xattr_open(char *out, size_t outsz, const char *text, const struct rfs_keys *k)
+int rfs_name_xattr_open(char *out, size_t outsz, const char *text, const struct rfs_xattr_keys *xk)
 {
-	return open_name(out, outsz, text, xattr_dirid, k, NAME_XATTR);
+	return open_name(out, outsz, text, xattr_dirid, xattr_keys(xk), NAME_XATTR);
 }
 
 /* AD = "recfs-xattr-v2" || owner id (16) || sealed name: a value opens only on
@@ -271,25 +313,25 @@ static size_t xattr_ad(uint8_t *ad, size_t adsz, const uint8_t owner[RFS_XATTR_O
 
 int rfs_name_xattr_value_seal(uint8_t *out, const uint8_t *val, size_t len,
                          const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
-                         const struct rfs_keys *k)
+                         const struct rfs_xattr_keys *xk)
 {
 	uint8_t ad[XATTR_AD_MAX];
 	size_t adlen = xattr_ad(ad, sizeof(ad), owner, sealed_name);
 
 	if (adlen == 0)
 		return -ERANGE;
-	meta_seal(out, val, len, ad, adlen, k);
+	rfs_seal(out, val, len, ad, adlen, xk->aead);
 	return 0;
 }
 
 int rfs_name_xattr_value_open(uint8_t *out, const uint8_t *ct, size_t ct_len,
                          const uint8_t owner[RFS_XATTR_OWNER_SIZE], const char *sealed_name,
-                         const struct rfs_keys *k)
+                         const struct rfs_xattr_keys *xk)
 {
 	uint8_t ad[XATTR_AD_MAX];
 	size_t adlen = xattr_ad(ad, sizeof(ad), owner, sealed_name);
 
 	if (adlen == 0)
 		return -EIO;
-	return meta_open(out, ct, ct_len, ad, adlen, k);
+	return rfs_seal_open(out, ct, ct_len, ad, adlen, xk->aead);
 }

@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -22,11 +24,13 @@
 #include "crypto/encoding.h"
 #include "crypto/io.h"
 #include "fs/history/bytes.h"
+#include "fs/dispose.h"
 #include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/ops.h"
+#include "fs/retention.h"
 
-#define MAX_FIELDS 24
+#define MAX_FIELDS 128
 #define MAX_REQUEST 65536
 /* Each client has its own thread, so one that is slow, idle or hostile holds
 ** up only itself; beyond this many at once a client is told EBUSY. */
@@ -57,7 +61,7 @@ struct client {
 
 /* ---- wire format ---------------------------------------------------------- */
 
-static void put_field(FILE *f, const char *s)
+void rfs_control_put_field(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '%' || *s == '\t' || *s == '\n' || *s == '\r')
@@ -66,6 +70,8 @@ static void put_field(FILE *f, const char *s)
 			fputc(*s, f);
 	}
 }
+
+#define put_field rfs_control_put_field
 
 static int hexval(char c)
 {
@@ -78,14 +84,13 @@ static int hexval(char c)
 	return -1;
 }
 
-/* Split line (modified in place) into decoded fields. Returns the count or -EINVAL. */
-static int split_fields(char *line, char *fields[MAX_FIELDS])
+int rfs_control_split_fields(char *line, char **fields, int max)
 {
 	int n = 0;
 	char *p = line;
 
 	line[strcspn(line, "\n")] = '\0';
-	while (n < MAX_FIELDS) {
+	while (n < max) {
 		char *end = strchr(p, '\t'), *r, *w;
 
 		if (end)
@@ -109,6 +114,11 @@ static int split_fields(char *line, char *fields[MAX_FIELDS])
 		p = end + 1;
 	}
 	return -EINVAL;
+}
+
+static int split_fields(char *line, char *fields[MAX_FIELDS])
+{
+	return rfs_control_split_fields(line, fields, MAX_FIELDS);
 }
 
 static void put_version(FILE *f, const struct rfs_version *v)
@@ -163,6 +173,13 @@ static int get_version(char **fld, int n, struct rfs_version *v)
 	return 0;
 }
 
+void rfs_control_refuse(FILE *f, int rc, const char *message)
+{
+	fprintf(f, "err\t%d\t", -rc);
+	put_field(f, message);
+	fputc('\n', f);
+}
+
 static void put_result(FILE *f, int rc, const char *extra)
 {
 	if (rc < 0)
@@ -173,7 +190,36 @@ static void put_result(FILE *f, int rc, const char *extra)
 		fputs("ok\n", f);
 }
 
+void rfs_control_reply(FILE *f, int rc, const char *extra)
+{
+	put_result(f, rc, extra);
+}
+
 /* ---- server ------------------------------------------------------------------ */
+
+/* The tables of verbs served beside the old ones, one line each. */
+static const struct rfs_control_verb *const verb_tables[] = {
+	rfs_retention_verbs,
+	rfs_dispose_verbs,
+};
+
+/* Verbs that every local user may reach (read-only ones; role verbs check roles then); any
+** other answers EACCES to a peer that is neither the mounting user nor root. */
+static bool verb_is_public(const char *verb, const struct rfs_control_verb *v)
+{
+	return v ? v->access != RFS_VERB_OWNER : !strcmp(verb, "ping");
+}
+
+static const struct rfs_control_verb *find_verb(const char *verb)
+{
+	for (size_t t = 0; t < sizeof(verb_tables) / sizeof(verb_tables[0]); t++) {
+		for (const struct rfs_control_verb *v = verb_tables[t]; v->name; v++) {
+			if (!strcmp(v->name, verb))
+				return v;
+		}
+	}
+	return NULL;
+}
 
 static int send_version(const struct rfs_version *v, void *arg)
 {
@@ -224,14 +270,24 @@ static void serve_daemon_log(FILE *out)
 	put_result(out, 0, NULL);
 }
 
-static void dispatch(struct rfs_control *c, char **fld, int n, int passed_fd, FILE *out)
+static void dispatch(struct rfs_control *c, const struct rfs_peer *peer, char **fld, int n,
+                     int passed_fd, FILE *out)
 {
 	struct rfs_history *h = c->fs->history;
 	const char *verb = fld[0];
+	const struct rfs_control_verb *table_verb = find_verb(verb);
 	char rev[RFS_REV_HEX + 1];
 	int rc;
 
-	if (!strcmp(verb, "daemonlog") && n == 1) {
+	if (!peer->owner && !verb_is_public(verb, table_verb)) {
+		rfs_control_refuse(out, -EACCES, "only the user who mounted, or root, may do that");
+	} else if (table_verb) {
+		if (n - 1 < table_verb->min_fields || (table_verb->max_fields >= 0 &&
+		                                       n - 1 > table_verb->max_fields))
+			put_result(out, -EINVAL, NULL);
+		else
+			table_verb->serve(c->fs, peer, fld, n, passed_fd, out);
+	} else if (!strcmp(verb, "daemonlog") && n == 1) {
 		serve_daemon_log(out);
 	} else if (!h) {
 		put_result(out, -EROFS, NULL);
@@ -360,25 +416,57 @@ static ssize_t conn_write(void *cookie, const char *buf, size_t len)
 	return done ? (ssize_t)done : -1;
 }
 
+/* Who is at the other end: uid, login and groups (names), from the socket's peer
+** credentials. A uid with no passwd entry is "uid N" with no groups. */
+static int read_peer(int conn, struct rfs_peer *p)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	gid_t gids[RFS_PEER_MAX_GROUPS];
+	int ngids = RFS_PEER_MAX_GROUPS;
+
+	memset(p, 0, sizeof(*p));
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return -errno;
+	p->uid = cred.uid;
+	p->owner = cred.uid == 0 || cred.uid == getuid();
+	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
+		snprintf(p->login, sizeof(p->login), "uid %u", (unsigned)cred.uid);
+		return 0;
+	}
+	snprintf(p->login, sizeof(p->login), "%s", pw.pw_name);
+	if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
+		ngids = RFS_PEER_MAX_GROUPS;           /* the first ones are enough to check */
+	for (int i = 0; i < ngids && p->ngroups < RFS_PEER_MAX_GROUPS; i++) {
+		struct group gr, *grp = NULL;
+
+		if (getgrgid_r(gids[i], &gr, buf, sizeof(buf), &grp) == 0 && grp)
+			snprintf(p->groups[p->ngroups++], sizeof(p->groups[0]), "%s", gr.gr_name);
+	}
+	return 0;
+}
+
 static void serve_one(struct rfs_control *c, struct client *cl)
 {
 	static const cookie_io_functions_t io = { .write = conn_write };
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	struct timeval send_timeout = { SEND_TIMEOUT_S, 0 };
+	struct rfs_peer *peer = malloc(sizeof(*peer));
 	char *buf, *fld[MAX_FIELDS];
 	int passed_fd = -1, n;
 	FILE *out;
 
-	if (getsockopt(cl->conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-	    (cred.uid != 0 && cred.uid != getuid()))
+	if (!peer || read_peer(cl->conn, peer) < 0) {
+		free(peer);
 		return;
+	}
 	(void)setsockopt(cl->conn, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
 	buf = malloc(MAX_REQUEST);
 	out = buf ? fopencookie(cl, "w", io) : NULL;
 	if (out && read_request(cl->conn, buf, MAX_REQUEST, &passed_fd) == 0 &&
 	    (n = split_fields(buf, fld)) > 0)
-		dispatch(c, fld, n, passed_fd, out);
+		dispatch(c, peer, fld, n, passed_fd, out);
 	else if (out)
 		put_result(out, -EPROTO, NULL);
 	if (out)
@@ -386,6 +474,7 @@ static void serve_one(struct rfs_control *c, struct client *cl)
 	if (passed_fd >= 0)
 		close(passed_fd);
 	free(buf);
+	free(peer);
 }
 
 static void *client_thread(void *arg)
@@ -494,7 +583,7 @@ int rfs_control_start(struct rfs_fs *fs, struct rfs_control **out)
 	socket_path(&addr, fs->v->dirfd);
 	(void)unlinkat(fs->v->dirfd, RFS_CONTROL_NAME, 0);
 	if (bind(c->sock, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-	    fchmodat(fs->v->dirfd, RFS_CONTROL_NAME, 0600, 0) != 0 || listen(c->sock, 16) != 0) {
+	    fchmodat(fs->v->dirfd, RFS_CONTROL_NAME, 0666, 0) != 0 || listen(c->sock, 16) != 0) {
 		rc = -errno;
 		goto fail;
 	}
@@ -579,19 +668,19 @@ static int call_drain(struct call *k)
 	return k->in ? 0 : -ENOMEM;
 }
 
-static int call_start(struct call *k, const char *vault_path, int pass_fd, const char *verb, ...)
+/* Connect and send the request args[0..nargs) (args[0] is the verb), then read the reply. */
+static int call_start_argv(struct call *k, const char *vault_path, int pass_fd,
+                           const char *const *args, size_t nargs)
 {
 	struct sockaddr_un addr;
 	char *req = NULL;
 	size_t reqlen = 0;
 	FILE *f;
-	va_list ap;
-	const char *arg;
 	int dfd, rc = 0;
 
 	memset(k, 0, sizeof(*k));
 	k->sock = -1;
-	dfd = open(vault_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open(vault_path, O_PATH | O_DIRECTORY | O_CLOEXEC);   /* o+x on VAULT is enough */
 	if (dfd < 0)
 		return -errno;
 	k->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -604,13 +693,11 @@ static int call_start(struct call *k, const char *vault_path, int pass_fd, const
 	f = open_memstream(&req, &reqlen);
 	if (!f)
 		return -ENOMEM;
-	fputs(verb, f);
-	va_start(ap, verb);
-	while ((arg = va_arg(ap, const char *)) != NULL) {
+	fputs(args[0], f);
+	for (size_t i = 1; i < nargs; i++) {
 		fputc('\t', f);
-		put_field(f, arg);
+		put_field(f, args[i] ? args[i] : "");
 	}
-	va_end(ap);
 	fputc('\n', f);
 	fclose(f);
 	{
@@ -635,6 +722,21 @@ static int call_start(struct call *k, const char *vault_path, int pass_fd, const
 	}
 	free(req);
 	return rc < 0 ? rc : call_drain(k);
+}
+
+static int call_start(struct call *k, const char *vault_path, int pass_fd, const char *verb, ...)
+{
+	const char *args[MAX_FIELDS];
+	size_t nargs = 0;
+	va_list ap;
+	const char *arg;
+
+	args[nargs++] = verb;
+	va_start(ap, verb);
+	while ((arg = va_arg(ap, const char *)) != NULL && nargs < MAX_FIELDS)
+		args[nargs++] = arg;
+	va_end(ap);
+	return call_start_argv(k, vault_path, pass_fd, args, nargs);
 }
 
 /* Next reply line split into k->fld; returns 1 for a data line, 0 for "ok", -errno. */
@@ -886,6 +988,28 @@ int rfs_control_verify(const char *vault_path, FILE *report, struct rfs_verify_r
 		res->trees = strtoul(k.fld[3], NULL, 10);
 		res->problems = strtoul(k.fld[4], NULL, 10);
 	}
+	call_end(&k);
+	return rc;
+}
+
+int rfs_control_call(const char *vault_path, int pass_fd, const char *const *args, size_t nargs,
+                     rfs_control_line_cb cb, void *arg, char *msg, size_t msgsz)
+{
+	struct call k;
+	int rc = nargs == 0 || nargs > MAX_FIELDS ? -EINVAL
+	                                           : call_start_argv(&k, vault_path, pass_fd, args, nargs);
+
+	if (msg && msgsz)
+		msg[0] = '\0';
+	if (rc < 0)
+		return rc;
+	while ((rc = call_next(&k)) == 1) {
+		rc = cb ? cb(k.fld, k.n, arg) : 0;
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0 && k.n >= 3 && !strcmp(k.fld[0], "err") && msg && msgsz)
+		snprintf(msg, msgsz, "%s", k.fld[2]);
 	call_end(&k);
 	return rc;
 }

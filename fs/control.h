@@ -10,13 +10,21 @@
 ** Each client is served by its own thread (at most 8 at once), reads of a
 ** request and writes of a reply time out, and a client reads its whole reply
 ** before using it: one slow, idle or hostile client holds up no other.
-** Must never: serve a peer whose uid is not the mounting user's or root; let
+** The socket is open to every local user (0666); the daemon reads each peer's credentials
+** (uid, login, groups) and serves a peer who is neither the mounting user nor root only the
+** read-only verbs (ping and the public verbs of the tables, such as records); everything
+** else answers EACCES. The verbs of the retention tables (fs/retention_ctl.c, fs/dispose*)
+** are served from tables, one line per verb.
+** Must never: serve a verb that changes anything to a peer whose uid is not the mounting
+** user's or root (the retention verbs check the policy's roles on top); let
 ** unmount wait on a client (rfs_control_stop shuts every connection down and
 ** waits only for work already under way).
 */
 #ifndef RECFS_FS_CONTROL_H
 #define RECFS_FS_CONTROL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -26,6 +34,42 @@
 
 struct rfs_fs;
 struct rfs_control;
+
+/* Who sent a request, from SO_PEERCRED. */
+#define RFS_PEER_MAX_GROUPS 64
+#define RFS_PEER_NAME_SIZE 64
+struct rfs_peer {
+	uid_t uid;
+	bool owner;                       /* the mounting user or root */
+	char login[RFS_PEER_NAME_SIZE];   /* passwd name, or "uid N" */
+	size_t ngroups;
+	char groups[RFS_PEER_MAX_GROUPS][RFS_PEER_NAME_SIZE];   /* names of its groups */
+};
+
+/* One verb of a table: fld[0] is the verb, fld[1..n) its fields (min..max of them, max -1:
+** any number); passed_fd is -1 or a descriptor the client passed (closed by the caller).
+** serve writes data lines then exactly one rfs_control_reply or rfs_control_refuse. */
+enum rfs_verb_access {
+	RFS_VERB_OWNER,                   /* the mounting user and root only */
+	RFS_VERB_PUBLIC,                  /* every local user: read-only verbs */
+	RFS_VERB_ROLE,                    /* serve checks the policy's roles itself */
+};
+struct rfs_control_verb {
+	const char *name;
+	int min_fields, max_fields;
+	enum rfs_verb_access access;
+	void (*serve)(struct rfs_fs *fs, const struct rfs_peer *peer, char **fld, int n,
+	              int passed_fd, FILE *out);
+};
+
+/* Server side, for the tables: a percent-encoded field (no tab before it); the final
+** "ok[\textra]" or "err" line for rc; an "err" line for rc < 0 with a message of one's own. */
+void rfs_control_put_field(FILE *f, const char *s);
+/* Split line (changed in place, ends at its first '\n') into at most max decoded fields.
+** The count, or -EINVAL (bad %XX, more than max). */
+int rfs_control_split_fields(char *line, char **fields, int max);
+void rfs_control_reply(FILE *f, int rc, const char *extra);
+void rfs_control_refuse(FILE *f, int rc, const char *message);
 
 /* Bind VAULT/control and serve it from a thread. 0 or -errno. */
 int rfs_control_start(struct rfs_fs *fs, struct rfs_control **out);
@@ -57,5 +101,15 @@ int rfs_control_daemon_log(const char *vault_path, FILE *out);
 ** attributed to that person, at time when (0: the real clock). */
 int rfs_control_attribute(const char *vault_path, const char *login, const char *full_name,
                          const char *host, int64_t when);
+
+/* One call of any verb: args[0] is the verb, args[1..nargs) its fields. cb gets each data
+** line split into decoded fields (fld[0] the line's tag); a negative return stops. msg (may
+** be NULL) gets the daemon's message when it refuses. 0, or -errno (the daemon's). */
+typedef int (*rfs_control_line_cb)(char **fld, int n, void *arg);
+int rfs_control_call(const char *vault_path, int pass_fd, const char *const *args, size_t nargs,
+                     rfs_control_line_cb cb, void *arg, char *msg, size_t msgsz);
+
+/* The verbs of fs/retention_ctl.c. */
+extern const struct rfs_control_verb rfs_retention_verbs[];
 
 #endif

@@ -10,17 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto/random.h"
 
 static void side_name(char out[256 + 8], const char *backing)
 {
 	snprintf(out, 256 + 8, "%s%s", backing, RFS_LONG_SUFFIX);
 }
 
-int rfs_dname_seal(const struct rfs_keys *k, const uint8_t dirid[RFS_DIRID_SIZE],
-                    const char *name, struct rfs_sealed_name *sn)
+int rfs_dname_seal(const struct rfs_folder_keys *fk, const char *name, struct rfs_sealed_name *sn)
 {
-	int rc = rfs_name_seal(sn->text, sizeof(sn->text), name, dirid, k);
+	int rc = rfs_name_seal(sn->text, sizeof(sn->text), name, fk);
 
 	if (rc < 0)
 		return rc;
@@ -66,12 +64,6 @@ int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE])
 		rc = -errno;
 	close(fd);
 	return rc;
-}
-
-int rfs_dname_new_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
-{
-	rfs_random_bytes(dirid, RFS_DIRID_SIZE);
-	return rfs_dname_write_dirid(dirfd, dirid);
 }
 
 int rfs_dname_read_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
@@ -130,8 +122,8 @@ static int read_long(int dirfd, const char *backing, char text[RFS_ENC_NAME_MAX 
 	return strcmp(check, backing) == 0 ? 0 : -EIO;
 }
 
-int rfs_dname_open(const struct rfs_keys *k, int dirfd, const uint8_t dirid[RFS_DIRID_SIZE],
-                    const char *backing, char clear[256])
+int rfs_dname_open(const struct rfs_folder_keys *fk, int dirfd, const char *backing,
+                   char clear[256])
 {
 	char text[RFS_ENC_NAME_MAX + 1];
 	const char *sealed = backing;
@@ -141,7 +133,7 @@ int rfs_dname_open(const struct rfs_keys *k, int dirfd, const uint8_t dirid[RFS_
 			return -EIO;
 		sealed = text;
 	}
-	return rfs_name_open(clear, 256, sealed, dirid, k) < 0 ? -EIO : 0;
+	return rfs_name_open(clear, 256, sealed, fk) < 0 ? -EIO : 0;
 }
 
 int rfs_dname_folder_empty(int dirfd, bool but_dirid)

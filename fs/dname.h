@@ -20,18 +20,14 @@ struct rfs_sealed_name {
 	bool is_long;
 };
 
-/* Seal name for the folder whose id is dirid. 0, -EINVAL, -ENAMETOOLONG. */
-int rfs_dname_seal(const struct rfs_keys *k, const uint8_t dirid[RFS_DIRID_SIZE],
-                    const char *name, struct rfs_sealed_name *sn);
+/* Seal name for the folder whose keys are fk. 0, -EINVAL, -ENAMETOOLONG. */
+int rfs_dname_seal(const struct rfs_folder_keys *fk, const char *name, struct rfs_sealed_name *sn);
 
 /* Write the side file of a long name (nothing for a short one). 0 or -errno. */
 int rfs_dname_write_long(int dirfd, const struct rfs_sealed_name *sn);
 
 /* Write a folder's .dirid (O_EXCL) and make it durable. 0 or -errno. */
 int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE]);
-
-/* A new random folder id, written as the folder's .dirid (see above). 0 or -errno. */
-int rfs_dname_new_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);
 
 /* Read the folder's .dirid. 0, -ENOENT when there is none, -EIO when it is
 ** short, or -errno. */
@@ -46,8 +42,8 @@ int rfs_dname_take_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);
 void rfs_dname_remove_long(int dirfd, const char *backing);
 
 /* Clear name (capacity 256) of the entry backing in dirfd; -EIO when it does not authenticate. */
-int rfs_dname_open(const struct rfs_keys *k, int dirfd, const uint8_t dirid[RFS_DIRID_SIZE],
-                    const char *backing, char clear[256]);
+int rfs_dname_open(const struct rfs_folder_keys *fk, int dirfd, const char *backing,
+                   char clear[256]);
 
 /* 0 when the folder dirfd (any descriptor of it, O_PATH too) holds nothing,
 ** or nothing but its .dirid when but_dirid; else -ENOTEMPTY or -errno.

@@ -27,12 +27,82 @@ struct walk {
 	struct rfs_vault *v;
 	FILE *report;
 	struct rfs_fsck_result *res;
+	uint8_t (*disposed)[RFS_DIRID_SIZE];   /* ids VAULT/disposed/N lists, read at the first need */
+	uint64_t *disposal;                    /* ... and the disposal number of each */
+	size_t ndisposed;
+	bool disposed_read;
 };
 
 static void problem(struct walk *w, const char *path, const char *what)
 {
 	fprintf(w->report, "corrupt: /%s: %s\n", rfs_escape_line(path), what);
 	w->res->bad++;
+}
+
+/* Read every VAULT/disposed/<N>: the 16-byte ids disposal N destroyed. */
+static void read_disposed(struct walk *w)
+{
+	int dfd = openat(w->v->dirfd, "disposed", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = dfd < 0 ? NULL : fdopendir(dfd);
+	struct dirent *de;
+
+	w->disposed_read = true;
+	if (!dp) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		char *end;
+		unsigned long long n = strtoull(de->d_name, &end, 10);
+		uint8_t id[RFS_DIRID_SIZE];
+		int fd;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || *end)
+			continue;
+		fd = openat(dfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		while (fd >= 0 && read(fd, id, sizeof(id)) == (ssize_t)sizeof(id)) {
+			void *ids = realloc(w->disposed, (w->ndisposed + 1) * sizeof(*w->disposed));
+			void *nums = ids ? realloc(w->disposal, (w->ndisposed + 1) * sizeof(*w->disposal)) : NULL;
+
+			if (ids)
+				w->disposed = ids;
+			if (!nums)
+				break;
+			w->disposal = nums;
+			memcpy(w->disposed[w->ndisposed], id, sizeof(id));
+			w->disposal[w->ndisposed++] = n;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(dp);
+}
+
+/* The disposal that destroyed id, or 0. */
+static uint64_t disposed_by(struct walk *w, const uint8_t id[RFS_DIRID_SIZE])
+{
+	if (!w->disposed_read)
+		read_disposed(w);
+	for (size_t i = 0; i < w->ndisposed; i++)
+		if (memcmp(w->disposed[i], id, RFS_DIRID_SIZE) == 0)
+			return w->disposal[i];
+	return 0;
+}
+
+/* A key that is absent: destroyed by a disposal that lists id, else corrupt. */
+static void key_absent(struct walk *w, const char *path, const uint8_t id[RFS_DIRID_SIZE],
+                       const char *what)
+{
+	uint64_t n = disposed_by(w, id);
+
+	if (n == 0) {
+		problem(w, path, what);
+		return;
+	}
+	fprintf(w->report, "destroyed: /%s: key destroyed by disposal %llu\n", rfs_escape_line(path),
+	        (unsigned long long)n);
+	w->res->destroyed++;
 }
 
 static int read_small(int dirfd, const char *name, void *buf, size_t cap, size_t *len)
@@ -68,6 +138,10 @@ static void check_file(struct walk *w, int dirfd, const char *backing, const cha
 	rc = rfs_cfile_load(w->v->ks, fd, key, cf.file_id, &cf.hdr_flags, &why);
 	if (rc == -ENODATA)
 		goto out;               /* 0 bytes: an empty file (FORMAT.md 5) */
+	if (rc == -ENOENT && w->v->format >= 3) {
+		key_absent(w, path, cf.file_id, why ? why : strerror(-rc));
+		goto out;
+	}
 	if (rc < 0) {
 		problem(w, path, why ? why : strerror(-rc));
 		goto out;
@@ -92,7 +166,7 @@ out:
 /* Every user.* attribute: its name opens, and its value opens on this file
 ** or folder under this name (the AD binds both, FORMAT.md section 7). */
 static void check_xattrs(struct walk *w, int dirfd, const char *backing, const char *path,
-                         bool is_dir)
+                         bool is_dir, const struct rfs_xattr_keys *xk)
 {
 	char p[PATH_MAX], list[65536];
 	uint8_t owner[RFS_XATTR_OWNER_SIZE];
@@ -110,7 +184,7 @@ static void check_xattrs(struct walk *w, int dirfd, const char *backing, const c
 
 		if (strncmp(q, "user.", 5) != 0)
 			continue;
-		if (rfs_name_xattr_open(clear, sizeof(clear), q + 5, w->v->keys) < 0) {
+		if (rfs_name_xattr_open(clear, sizeof(clear), q + 5, xk) < 0) {
 			problem(w, path, "an extended attribute name does not authenticate");
 			continue;
 		}
@@ -120,7 +194,7 @@ static void check_xattrs(struct walk *w, int dirfd, const char *backing, const c
 		if (ct && plain)
 			len = lgetxattr(p, q, ct, (size_t)len);
 		if (!ct || !plain || len < (ssize_t)RFS_BLOCK_OVERHEAD || !have_owner ||
-		    rfs_name_xattr_value_open(plain, ct, (size_t)len, owner, q + 5, w->v->keys) < 0) {
+		    rfs_name_xattr_value_open(plain, ct, (size_t)len, owner, q + 5, xk) < 0) {
 			char shown[4 * sizeof(clear)];
 
 			snprintf(what, sizeof(what), "extended attribute user.%.200s: value does not "
@@ -137,13 +211,13 @@ static void check_xattrs(struct walk *w, int dirfd, const char *backing, const c
 
 static int walk_dir(struct walk *w, int dirfd, const char *path);
 
-static void check_entry(struct walk *w, int dirfd, const uint8_t *dirid, const char *backing,
-                        const char *dir_path)
+static void check_entry(struct walk *w, int dirfd, const struct rfs_folder_keys *fk,
+                        const char *backing, const char *dir_path)
 {
 	char clear[256], path[PATH_MAX];
 	struct stat st;
 
-	if (rfs_dname_open(w->v->keys, dirfd, dirid, backing, clear) < 0) {
+	if (rfs_dname_open(fk, dirfd, backing, clear) < 0) {
 		snprintf(path, sizeof(path), "%s%s[sealed name %s]", dir_path, *dir_path ? "/" : "",
 		         backing);
 		problem(w, path, "name does not authenticate");
@@ -163,7 +237,7 @@ static void check_entry(struct walk *w, int dirfd, const uint8_t *dirid, const c
 		w->res->symlinks++;
 		if (n >= 0)
 			text[n] = '\0';
-		if (n < 0 || rfs_name_target_open(target, sizeof(target), text, w->v->keys) < 0)
+		if (n < 0 || rfs_name_target_open(target, sizeof(target), text, fk) < 0)
 			problem(w, path, "symbolic link target does not authenticate");
 		return;
 	} else if (S_ISDIR(st.st_mode)) {
@@ -175,18 +249,20 @@ static void check_entry(struct walk *w, int dirfd, const uint8_t *dirid, const c
 		}
 		walk_dir(w, sub, path);
 		close(sub);
+		return;           /* walk_dir checks the folder's own xattrs under its keys */
 	} else {
 		problem(w, path, "not a file, folder or symbolic link");
 		return;
 	}
-	check_xattrs(w, dirfd, backing, path, S_ISDIR(st.st_mode));
+	check_xattrs(w, dirfd, backing, path, false, &fk->entries);
 }
 
 static int walk_dir(struct walk *w, int dirfd, const char *path)
 {
 	uint8_t dirid[RFS_DIRID_SIZE];
+	const struct rfs_folder_keys *fk;
 	size_t len = 0;
-	int fd = dup(dirfd);
+	int fd = dup(dirfd), rc;
 	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
 
@@ -208,12 +284,24 @@ static int walk_dir(struct walk *w, int dirfd, const char *path)
 		closedir(dp);
 		return 0;
 	}
+	rc = rfs_vault_folder_keys_get(w->v, dirid, &fk);
+	if (rc < 0) {
+		if (rc == -ENOENT)
+			key_absent(w, path, dirid, "folder key missing: names inside cannot be read");
+		else
+			problem(w, path, "folder key does not authenticate: names inside cannot be read");
+		closedir(dp);
+		return rc == -ENOMEM ? rc : 0;
+	}
+	if (*path)
+		check_xattrs(w, dirfd, ".", path, true, &fk->own);
 	while ((de = readdir(dp)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    rfs_name_is_internal(de->d_name))
 			continue;
-		check_entry(w, dirfd, dirid, de->d_name, path);
+		check_entry(w, dirfd, fk, de->d_name, path);
 	}
+	rfs_vault_folder_keys_put(w->v, fk);
 	closedir(dp);
 	return 0;
 }
@@ -238,5 +326,8 @@ int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res)
 	memset(res, 0, sizeof(*res));
 	int rc = walk_dir(&w, v->live_fd, "");
 	long left = rc == 0 ? rfs_history_leftovers(v, false, on_leftover, &w) : 0;
+
+	free(w.disposed);
+	free(w.disposal);
 	return rc < 0 ? rc : left < 0 ? (int)left : 0;
 }

@@ -48,7 +48,7 @@ static int enter_dir_at(struct rfs_fs *fs, struct rfs_inode *dir, int pfd, const
 		if (rc == 0 && (dfd = openat(pfd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 			rc = -errno;
 		if (rc == 0)
-			rc = rfs_dname_new_dirid(dfd, dirid);
+			rc = rfs_ops_new_dirid(fs, dfd, dirid);
 		if (dfd >= 0)
 			close(dfd);
 		if (rc == 0 && fs->as_root)
@@ -344,15 +344,17 @@ int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, siz
 			rc = 0;              /* 0 bytes: empty, size 0, nothing read */
 		else if (rc == 0)
 			rc = rfs_cfile_stat_size(cf.fd, &cf.size);
-		if (rc == 0) {
+		while (rc == 0 && (size_t)n < cap - 1) {   /* a read gives at most its scratch buffer */
 			const uint8_t *clear;
+			ssize_t got = rfs_cfile_read(&cf, cap - 1 - (size_t)n, (uint64_t)n, &clear);
 
-			n = rfs_cfile_read(&cf, cap - 1, 0, &clear);
-			if (n > 0)
-				memcpy(buf, clear, (size_t)n);
+			if (got < 0)
+				rc = (int)got;
+			if (got <= 0)
+				break;
+			memcpy(buf + n, clear, (size_t)got);
+			n += got;
 		}
-		if (rc == 0 && n < 0)
-			rc = (int)n;
 		if (rc == 0)
 			buf[n] = '\0';
 		if (cf.fd >= 0)
@@ -363,4 +365,77 @@ int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, siz
 		walk_end(fs, w);
 	free(w);
 	return rc < 0 ? rc : (int)n;
+}
+
+/* A new empty file sn in w->dir, recorded as created. The new fd, or -errno. */
+static int create_empty(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn)
+{
+	uint8_t *key = rfs_secmem_key_alloc(), file_id[RFS_FILE_ID_SIZE];
+	int fd = key ? rfs_ops_anon_file(w->dirfd, 0644) : -ENOMEM;
+	int rc = fd < 0 ? fd : rfs_dname_write_long(w->dirfd, sn);
+
+	if (rc == 0)
+		rc = rfs_cfile_init(fs->v->ks, fd, key, file_id);
+	if (rc == 0)
+		rc = fdatasync(fd) == 0 ? rfs_ops_link_in(fd, w->dirfd, sn->backing) : -errno;
+	if (rc == 0)
+		rc = rfs_io_fsync_dir(w->dirfd, ".");
+	if (rc == 0)
+		rfs_save_created(fs, w->dir, w->last, sn->backing, file_id, fd);
+	rfs_secmem_key_free(key);
+	if (rc < 0 && fd >= 0)
+		close(fd);
+	return rc < 0 ? rc : fd;
+}
+
+int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *data, size_t len)
+{
+	struct rfs_inode *in = NULL;
+	struct rfs_sealed_name sn;
+	struct walk *w = calloc(1, sizeof(*w));
+	struct stat st;
+	int src = memfd_create("recfs-write", MFD_CLOEXEC), fd = -1;
+	int rc = !w ? -ENOMEM : !fs->history ? -EROFS : src < 0 ? -errno : 0;
+
+	if (rc == 0)
+		rc = rfs_io_write_all(src, data, len);
+	if (rc == 0)
+		rc = walk_to_last(fs, clear_path, true, getuid(), getgid(), w);
+	if (rc == 0)
+		rc = rfs_ops_seal_name(fs, w->dir, w->last, &sn);
+	if (rc == 0 && fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = errno == ENOENT ? create_empty(fs, w, &sn) : -errno;
+		if (rc >= 0)
+			close(rc);
+		if (rc >= 0)
+			rc = fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+	}
+	if (rc == 0)
+		rc = fd = replace_file(fs, w, &sn, &st, src, len);
+	if (rc >= 0) {
+		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
+		                                       strlen(w->last));
+		rc = fstat(fd, &st) == 0 ? 0 : -errno;
+	}
+	if (rc == 0)
+		rc = rfs_inode_lookup(&fs->it, w->dir, w->last, sn.backing, &st, &in);
+	if (rc == 0) {
+		rc = rfs_ops_file_load(fs, in, fd);
+		if (rc == 0) {             /* the whole file is the new version */
+			pthread_rwlock_wrlock(&in->content);
+			in->dirty = true;
+			in->nranges = 0;
+			rfs_save_content(fs, in, fd);
+			pthread_rwlock_unlock(&in->content);
+		}
+		rfs_inode_forget(&fs->it, in, 1);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (src >= 0)
+		close(src);
+	if (w)
+		walk_end(fs, w);
+	free(w);
+	return rc < 0 ? rc : 0;
 }

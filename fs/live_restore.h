@@ -30,4 +30,11 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 ** record. Returns the length, or -errno (-ENOENT when there is none). */
 int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap);
 
+/* Write len bytes as the whole new content of the file at clear_path (from the vault's root),
+** making it and missing folders (the daemon's own ids) when absent; one save of the whole file
+** (and one "created" for a new file), the kernel's caches told. The retention state
+** (fs/retention.c) is written this way, never through FUSE. 0 or -errno (-EBUSY: a handle
+** has it open for writing). */
+int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *data, size_t len);
+
 #endif

@@ -20,11 +20,13 @@
 #include <unistd.h>
 
 #include "fs/control.h"
+#include "fs/dispose.h"
 #include "fs/history/history.h"
 #include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/mountinfo.h"
 #include "fs/ops.h"
+#include "fs/retention.h"
 
 int rfs_mount_check_mountpoint(const char *mountpoint, char *err, size_t errsz)
 {
@@ -237,6 +239,14 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 			goto out;
 		fs.history = history;
 		fs.demo_attribution = opts.demo_attribution;
+		rc = rfs_retention_open(&fs, &who.who, &fs.retention);
+		if (rc < 0) {
+			snprintf(err, errsz, "%s: cannot read the retention state: %s", v->path,
+			         strerror(-rc));
+			goto out;
+		}
+		if (rfs_dispose_finish(&fs) < 0)    /* a disposal a crash stopped: finished now */
+			rfs_log(LOG_ERR, "a disposal stopped by a crash could not be finished: see above");
 		rc = rfs_control_start(&fs, &control);
 		if (rc < 0) {
 			snprintf(err, errsz, "%s: cannot open the control socket: %s", v->path,
@@ -308,8 +318,10 @@ out:
 	rfs_control_stop(control);
 	rfs_history_close(history);
 	fuse_opt_free_args(&args);
-	if (fs_ready)
+	if (fs_ready) {
+		rfs_retention_close(fs.retention);
 		rfs_ops_destroy(&fs);
+	}
 	if (opts.snapshot_dir)
 		(void)nftw(opts.snapshot_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	report_start(report_fd, rc, err);

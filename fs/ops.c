@@ -64,6 +64,13 @@ static int rebuild_dirid(struct rfs_fs *fs, struct rfs_inode *dir)
 	return rc;
 }
 
+int rfs_ops_new_dirid(struct rfs_fs *fs, int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
+{
+	int rc = rfs_vault_new_folder_id(fs->v, dirid);
+
+	return rc < 0 ? rc : rfs_dname_write_dirid(dirfd, dirid);
+}
+
 int rfs_ops_dirid(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRID_SIZE])
 {
 	bool healed = false;
@@ -75,7 +82,7 @@ int rfs_ops_dirid(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRI
 
 		rc = dfd < 0 ? dfd : rfs_dname_read_dirid(dfd, dir->dirid);
 		if (rc == -ENOENT && dfd >= 0 && rfs_dname_folder_empty(dfd, false) == 0 &&
-		    rfs_dname_new_dirid(dfd, dir->dirid) == 0) {
+		    rfs_ops_new_dirid(fs, dfd, dir->dirid) == 0) {
 			rc = rfs_dname_read_dirid(dfd, dir->dirid);
 			healed = true;
 		}
@@ -103,33 +110,86 @@ int rfs_ops_dirid(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRI
 	return rc;
 }
 
-int rfs_ops_seal_name(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
-                      struct rfs_sealed_name *sn)
+int rfs_ops_folder_keys(struct rfs_fs *fs, struct rfs_inode *dir,
+                        const struct rfs_folder_keys **fk)
 {
 	uint8_t dirid[RFS_DIRID_SIZE];
 	int rc = rfs_ops_dirid(fs, dir, dirid);
 
-	return rc < 0 ? rc : rfs_dname_seal(fs->v->keys, dirid, name, sn);
+	if (rc == 0)
+		rc = rfs_vault_folder_keys_get(fs->v, dirid, fk);
+	if (rc == -ENOENT) {
+		rfs_ops_log_inode(fs, dir, "folder key destroyed (disposed of): its names cannot be read");
+		rc = -EIO;
+	}
+	return rc;
 }
 
-static int symlink_len(struct rfs_fs *fs, int dirfd, const char *path, size_t *len)
+int rfs_ops_parent_keys(struct rfs_fs *fs, struct rfs_inode *in,
+                        const struct rfs_folder_keys **fk)
 {
-	char text[PATH_MAX], clear[PATH_MAX];
+	struct rfs_inode *parent;
+	char backing[NAME_MAX + 1];
+	int rc = rfs_inode_get_parent_fd(&fs->it, in, &parent, backing);
+
+	if (rc < 0)
+		return rc;
+	rc = rfs_ops_folder_keys(fs, parent, fk);
+	rfs_inode_put_fd(&fs->it, parent);
+	return rc;
+}
+
+int rfs_ops_seal_name(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                      struct rfs_sealed_name *sn)
+{
+	const struct rfs_folder_keys *fk;
+	int rc = rfs_ops_folder_keys(fs, dir, &fk);
+
+	if (rc < 0)
+		return rc;
+	rc = rfs_dname_seal(fk, name, sn);
+	rfs_vault_folder_keys_put(fs->v, fk);
+	return rc;
+}
+
+int rfs_ops_open_target(struct rfs_fs *fs, const struct rfs_folder_keys *fk, int dirfd,
+                        const char *path, char clear[PATH_MAX])
+{
+	char text[PATH_MAX];
 	ssize_t n = readlinkat(dirfd, path, text, sizeof(text) - 1);
 	int rc;
 
+	(void)fs;
 	if (n < 0)
 		return -errno;
 	text[n] = '\0';
-	rc = rfs_name_target_open(clear, sizeof(clear), text, fs->v->keys);
+	rc = rfs_name_target_open(clear, PATH_MAX, text, fk);
+	return rc < 0 ? -EIO : rc;
+}
+
+/* The clear length of the symlink dirfd/path, which is in the folder dir
+** (NULL: find it as in's parent). */
+static int symlink_len(struct rfs_fs *fs, struct rfs_inode *dir, struct rfs_inode *in, int dirfd,
+                       const char *path, size_t *len)
+{
+	const struct rfs_folder_keys *fk;
+	char clear[PATH_MAX];
+	int rc = dir ? rfs_ops_folder_keys(fs, dir, &fk) : rfs_ops_parent_keys(fs, in, &fk);
+
 	if (rc < 0)
-		return -EIO;
+		return rc;
+	rc = rfs_ops_open_target(fs, fk, dirfd, path, clear);
+	rfs_vault_folder_keys_put(fs->v, fk);
+	if (rc < 0)
+		return rc;
 	*len = (size_t)rc;
 	return 0;
 }
 
-/* Turn the backing file's stat into the plaintext view. */
-static int plain_attr(struct rfs_fs *fs, int dirfd, const char *path, struct stat *st)
+/* Turn the backing file's stat into the plaintext view. The entry is in the
+** folder dir, or (dir NULL) is the inode in. */
+static int plain_attr(struct rfs_fs *fs, struct rfs_inode *dir, struct rfs_inode *in, int dirfd,
+                      const char *path, struct stat *st)
 {
 	if (S_ISREG(st->st_mode)) {
 		bool valid;
@@ -144,7 +204,7 @@ static int plain_attr(struct rfs_fs *fs, int dirfd, const char *path, struct sta
 		st->st_size = (off_t)size;
 	} else if (S_ISLNK(st->st_mode)) {
 		size_t len = 0;
-		int rc = symlink_len(fs, dirfd, path, &len);
+		int rc = symlink_len(fs, dir, in, dirfd, path, &len);
 
 		if (rc < 0)
 			return rc;
@@ -161,7 +221,7 @@ int rfs_ops_stat_inode(struct rfs_fs *fs, struct rfs_inode *in, struct stat *st)
 		return fd;
 	rc = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
 	if (rc == 0)
-		rc = plain_attr(fs, fd, "", st);
+		rc = plain_attr(fs, NULL, in, fd, "", st);
 	inode_fd_done(fs, in);
 	return rc;
 }
@@ -178,7 +238,7 @@ int rfs_ops_make_entry(struct rfs_fs *fs, struct rfs_inode *parent, int dirfd, c
 		return -errno;
 	if (!S_ISREG(e->attr.st_mode) && !S_ISDIR(e->attr.st_mode) && !S_ISLNK(e->attr.st_mode))
 		return -EIO;
-	rc = plain_attr(fs, dirfd, backing, &e->attr);
+	rc = plain_attr(fs, parent, NULL, dirfd, backing, &e->attr);
 	if (rc < 0)
 		return rc;
 	rc = rfs_inode_lookup(&fs->it, parent, name, backing, &e->attr, &in);

@@ -18,11 +18,13 @@
 #include "fs/vault.h"
 
 struct rfs_history;
+struct rfs_retention;
 
 struct rfs_fs {
 	struct rfs_vault *v;
 	struct rfs_itable it;
 	struct rfs_history *history;   /* NULL: no versioning (read-only views) */
+	struct rfs_retention *retention;   /* fs/retention.h; NULL on read-only views */
 	struct fuse_session *se;
 	bool read_only;
 	bool as_root;                  /* daemon runs as root: give new files the caller's ids */

@@ -14,6 +14,7 @@
 
 #include "crypto/encoding.h"
 #include "fs/ops_internal.h"
+#include "fs/retention.h"
 #include "fs/save.h"
 
 void rfs_ops_attr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -107,6 +108,7 @@ static int set_times(struct rfs_fs *fs, struct rfs_inode *in, struct stat *attr,
 void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                           struct fuse_file_info *fi)
 {
+	if (rfs_retention_refuse_setattr(req, ino, to_set)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	struct stat st;
@@ -168,20 +170,20 @@ void rfs_ops_attr_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
-	char text[PATH_MAX], clear[PATH_MAX];
-	int fd = inode_fd(fs, in);
-	ssize_t n = fd < 0 ? fd : readlinkat(fd, "", text, sizeof(text) - 1);
+	char clear[PATH_MAX];
+	const struct rfs_folder_keys *fk = NULL;
+	int fd, n = rfs_ops_parent_keys(fs, in, &fk);
 
-	if (n < 0 && fd >= 0)
-		n = -errno;
-	if (fd >= 0)
+	if (n == 0 && (n = fd = inode_fd(fs, in)) >= 0) {
+		n = rfs_ops_open_target(fs, fk, fd, "", clear);
 		inode_fd_done(fs, in);
-	if (n < 0) {
-		fuse_reply_err(req, (int)-n);
+	}
+	rfs_vault_folder_keys_put(fs->v, fk);
+	if (n < 0 && n != -EIO) {
+		fuse_reply_err(req, -n);
 		return;
 	}
-	text[n] = '\0';
-	if (rfs_name_target_open(clear, sizeof(clear), text, fs->v->keys) < 0) {
+	if (n < 0) {
 		rfs_ops_log_inode(fs, in, "symbolic link target does not authenticate");
 		fuse_reply_err(req, EIO);
 		return;

@@ -19,10 +19,12 @@
 #include "crypto/names.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
+#include "fs/retention.h"
 #include "fs/save.h"
 
 void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_CREATE)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL;
 	struct rfs_sealed_name sn;
@@ -40,7 +42,7 @@ void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 			rc = -errno;
 	}
 	if (rc == 0)
-		rc = rfs_dname_new_dirid(dfd, dirid);
+		rc = rfs_ops_new_dirid(fs, dfd, dirid);
 	if (rc == 0) {
 		struct stat pst;
 
@@ -59,14 +61,18 @@ void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 
 void rfs_ops_dir_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_CREATE)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL;
 	struct rfs_sealed_name sn;
+	const struct rfs_folder_keys *fk = NULL;
 	char text[PATH_MAX];
-	int rc = rfs_name_target_seal(text, sizeof(text), link, fs->v->keys);
+	int rc = rfs_ops_prepare_name(fs, req, parent, name, &dir, &sn);
 
-	if (rc >= 0)
-		rc = rfs_ops_prepare_name(fs, req, parent, name, &dir, &sn);
+	if (rc >= 0 && (rc = rfs_ops_folder_keys(fs, dir, &fk)) >= 0) {
+		rc = rfs_name_target_seal(text, sizeof(text), link, fk);
+		rfs_vault_folder_keys_put(fs->v, fk);
+	}
 	if (rc >= 0 && (rc = inode_fd(fs, dir)) >= 0) {
 		int dfd = rc;
 
@@ -148,17 +154,80 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 
 void rfs_ops_dir_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_DELETE)) return;
 	remove_entry(req, parent, name, false);
 }
 
 void rfs_ops_dir_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_DELETE)) return;
 	remove_entry(req, parent, name, true);
+}
+
+/* Format 3: what a file sealed under its folder's keys (its xattrs, a link's
+** target) must be sealed again under the keys of the folder it moves to. */
+struct rekey {
+	const struct rfs_folder_keys *from, *to;
+	bool moved_file, target_file;    /* regular files whose xattrs were resealed */
+};
+
+/* After the move: drop the old folder's copies (done) or the new folder's (failed). */
+static void rekey_end(struct rekey *k, int from_fd, const struct rfs_sealed_name *from, int to_fd,
+                      const struct rfs_sealed_name *to, bool done)
+{
+	char p[64 + 256];
+
+	if (!k->from || !k->to)
+		return;
+	if (k->moved_file) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", done ? to_fd : from_fd,
+		         done ? to->backing : from->backing);
+		rfs_ops_xattr_drop(p, done ? &k->from->entries : &k->to->entries);
+	}
+	if (k->target_file) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", done ? from_fd : to_fd,
+		         done ? from->backing : to->backing);
+		rfs_ops_xattr_drop(p, done ? &k->to->entries : &k->from->entries);
+	}
+}
+
+/* Before a move (or exchange: other is the target's stat) between folders:
+** each regular file's xattrs also sealed for its new folder. A symbolic
+** link would need a new inode for its target: EXDEV, so mv copies it. */
+static int rekey_start(struct rfs_fs *fs, struct rfs_inode *from_dir, struct rfs_inode *to_dir,
+                       struct rekey *k, int from_fd, const struct rfs_sealed_name *from,
+                       const struct stat *from_st, int to_fd, const struct rfs_sealed_name *to,
+                       const struct stat *other)
+{
+	char p[64 + 256];
+	int rc = 0;
+
+	if (S_ISLNK(from_st->st_mode) || (other && S_ISLNK(other->st_mode)))
+		return -EXDEV;
+	k->moved_file = S_ISREG(from_st->st_mode);
+	k->target_file = other && S_ISREG(other->st_mode);
+	if (!k->moved_file && !k->target_file)
+		return 0;
+	rc = rfs_ops_folder_keys(fs, from_dir, &k->from);
+	if (rc == 0)
+		rc = rfs_ops_folder_keys(fs, to_dir, &k->to);
+	if (rc == 0 && k->moved_file) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", from_fd, from->backing);
+		rc = rfs_ops_xattr_reseal(p, &k->from->entries, &k->to->entries);
+	}
+	if (rc == 0 && k->target_file) {
+		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", to_fd, to->backing);
+		rc = rfs_ops_xattr_reseal(p, &k->to->entries, &k->from->entries);
+	}
+	if (rc < 0 && k->from && k->to)
+		rekey_end(k, from_fd, from, to_fd, to, false);
+	return rc;
 }
 
 void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                         const char *newname, unsigned int flags)
 {
+	if (rfs_retention_refuse_rename(req, parent, name, newparent, newname)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *from_dir = inode_of(req, parent), *to_dir = inode_of(req, newparent);
 	struct rfs_inode *moved = NULL, *target = NULL;
@@ -167,6 +236,7 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 	struct stat from_st, to_st;
 	bool exchange = flags & RENAME_EXCHANGE, have_target, same, have_paths;
 	uint8_t target_dirid[RFS_DIRID_SIZE];
+	struct rekey keys = { 0 };
 	int rc = 0, from_fd = -1, to_fd = -1, tdfd = -1;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -200,6 +270,12 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 		if (rc < 0)
 			goto out;
 	}
+	if (from_dir != to_dir && fs->v->format >= 3) {
+		rc = rekey_start(fs, from_dir, to_dir, &keys, from_fd, &from, &from_st, to_fd, &to,
+		                 exchange && have_target ? &to_st : NULL);
+		if (rc < 0)
+			goto out;
+	}
 	have_paths = rfs_save_rename_paths(fs, from_dir, name, from.backing, to_dir, newname,
 	                                   to.backing, &from_paths, &to_paths) == 0;
 	/* From the move on disk to the move in the tree, nothing reopens by name. */
@@ -213,6 +289,7 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 		}
 		if (tdfd >= 0)
 			put_back_dirid(tdfd, target_dirid);
+		rekey_end(&keys, from_fd, &from, to_fd, &to, false);
 		goto out;
 	}
 	moved = rfs_inode_find(&fs->it, from_st.st_dev, from_st.st_ino);
@@ -227,11 +304,14 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 			rfs_inode_rename(&fs->it, target, NULL, NULL, NULL);
 	}
 	rfs_inode_names_unlock(&fs->it);
+	rekey_end(&keys, from_fd, &from, to_fd, &to, true);
 	if (!exchange)
 		rfs_dname_remove_long(from_fd, from.backing);
 	if (have_paths)
 		rfs_save_renamed(fs, exchange, &from_paths, &to_paths, moved, to_fd, to.backing);
 out:
+	rfs_vault_folder_keys_put(fs->v, keys.from);
+	rfs_vault_folder_keys_put(fs->v, keys.to);
 	if (tdfd >= 0)
 		close(tdfd);
 	if (to_fd >= 0)
@@ -293,12 +373,12 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = inode_of(req, ino);
 	struct rfs_dirh *d = (struct rfs_dirh *)(uintptr_t)fi->fh;
-	uint8_t dirid[RFS_DIRID_SIZE];
+	const struct rfs_folder_keys *fk = NULL;
 	char *buf = malloc(size), *p = buf;
 	size_t rem = size;
 	int dfd = dirfd(d->dp), err = 0;
 
-	if (!buf || rfs_ops_dirid(fs, dir, dirid) < 0) {
+	if (!buf || rfs_ops_folder_keys(fs, dir, &fk) < 0) {
 		free(buf);
 		fuse_reply_err(req, buf ? EIO : ENOMEM);
 		return;
@@ -330,7 +410,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		if (!dot && rfs_name_is_internal(d->entry->d_name))
 			goto skip;
 		if (!dot) {
-			if (rfs_dname_open(fs->v->keys, dfd, dirid, d->entry->d_name, clear) < 0) {
+			if (rfs_dname_open(fk, dfd, d->entry->d_name, clear) < 0) {
 				rfs_ops_log_inode(fs, dir, "a name in this folder does not authenticate; run 'recfs fsck'");
 				goto skip;
 			}
@@ -361,6 +441,7 @@ skip:
 		d->entry = NULL;
 		d->offset = next;
 	}
+	rfs_vault_folder_keys_put(fs->v, fk);
 	if (err && rem == size)
 		fuse_reply_err(req, err);
 	else

@@ -20,6 +20,7 @@
 #include "fs/faultpoint.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
+#include "fs/retention.h"
 #include "fs/save.h"
 
 /* A descriptor for I/O on in's backing file, or -1 and errno. */
@@ -297,6 +298,7 @@ static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const
 void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                          struct fuse_file_info *fi)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_CREATE)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL, *in = NULL;
 	struct rfs_sealed_name sn;
@@ -344,6 +346,7 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 void rfs_ops_file_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
                         dev_t rdev)
 {
+	if (rfs_retention_refuse_entry(req, parent, name, RFS_RET_CREATE)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = NULL;
 	struct rfs_sealed_name sn;
@@ -415,6 +418,7 @@ static void widen_readahead(struct rfs_fs *fs)
 
 void rfs_ops_file_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (rfs_retention_refuse_open(req, ino, fi->flags)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	int fd, rc;
@@ -485,6 +489,7 @@ void rfs_ops_file_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                         struct fuse_file_info *fi)
 {
+	if (rfs_retention_refuse_ino(req, ino, RFS_RET_WRITE)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	struct rfs_cfile cf;

@@ -64,9 +64,26 @@ static inline void proc_path(char out[64], int fd)
 /* Log a problem with a file by its clear path (the daemon's own log only). */
 void rfs_ops_log_inode(struct rfs_fs *fs, struct rfs_inode *in, const char *what);
 
+/* A new folder id (rfs_vault_new_folder_id) written as dirfd's .dirid. 0 or -errno. */
+int rfs_ops_new_dirid(struct rfs_fs *fs, int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);
+
 /* A folder's id; a bare folder (a mkdir cut short by a crash) gets a new one,
 ** a damaged .dirid the one history keeps. 0 or -errno. */
 int rfs_ops_dirid(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRID_SIZE]);
+
+/* The keys of the folder dir (put them with rfs_vault_folder_keys_put); a
+** folder whose key was destroyed is -EIO, logged. 0 or -errno. */
+int rfs_ops_folder_keys(struct rfs_fs *fs, struct rfs_inode *dir,
+                        const struct rfs_folder_keys **fk);
+
+/* The keys of the folder in is in (its parent). 0, -ENOENT once unlinked, -errno. */
+int rfs_ops_parent_keys(struct rfs_fs *fs, struct rfs_inode *in,
+                        const struct rfs_folder_keys **fk);
+
+/* The clear target (capacity PATH_MAX) of the symlink dirfd/path in the
+** folder fk. Its length, -EIO, or -errno. */
+int rfs_ops_open_target(struct rfs_fs *fs, const struct rfs_folder_keys *fk, int dirfd,
+                        const char *path, char clear[PATH_MAX]);
 
 /* name sealed for the folder dir. 0 or -errno. */
 int rfs_ops_seal_name(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
@@ -116,6 +133,16 @@ int rfs_ops_file_load(struct rfs_fs *fs, struct rfs_inode *in, int fd);
 /* truncate(2): size through the handle fi, or a descriptor of its own. */
 int rfs_ops_file_set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size,
                           struct fuse_file_info *fi);
+
+/* ---- ops_xattr.c: a file that moves to another folder (format 3) ---- */
+
+/* Add each user.* attribute of the file at path that opens under from, sealed
+** again under to (before the move). 0 or -errno (those added stay: drop them). */
+int rfs_ops_xattr_reseal(const char *path, const struct rfs_xattr_keys *from,
+                         const struct rfs_xattr_keys *to);
+/* Remove the user.* attributes of path that open under keys (after the move:
+** the old folder's; after a failed move: the new folder's). */
+void rfs_ops_xattr_drop(const char *path, const struct rfs_xattr_keys *keys);
 
 /* ---- the handlers, for the table in ops.c ---- */
 

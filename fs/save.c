@@ -84,6 +84,23 @@ static void identity_of(const struct rfs_inode *in, uint8_t id[16])
 		memcpy(id, in->dirid, 16);
 }
 
+/* The dirid of folder dir, where an event's path is sealed (format 3); zeros
+** when dir is NULL (the root's own events) or its id is not known. */
+static void folder_of(const struct rfs_inode *dir, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (dir && dir->dirid_ok)
+		memcpy(out, dir->dirid, 16);
+}
+
+/* The dirid of in's parent folder now (table lock: a rename may move it). */
+static void parent_folder_of(struct rfs_fs *fs, const struct rfs_inode *in, uint8_t out[16])
+{
+	pthread_mutex_lock(&fs->it.mu);
+	folder_of(in->parent, out);
+	pthread_mutex_unlock(&fs->it.mu);
+}
+
 void rfs_save_paths_free(struct rfs_save_paths *p)
 {
 	free(p->clear);
@@ -99,6 +116,7 @@ static int entry_paths(struct rfs_fs *fs, struct rfs_inode *dir, const char *nam
 	int rc = 0;
 
 	p->clear = p->cipher = NULL;
+	folder_of(dir, p->dir);
 	if (!dc || !dk)
 		rc = -ENOENT;
 	else if (asprintf(&p->clear, "%s%s/%s", *dc ? "/" : "", dc, name) < 0 ||
@@ -168,6 +186,7 @@ void rfs_save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name
 	s.cipher_path = p.cipher;
 	if (id)
 		memcpy(s.file_id, id, sizeof(s.file_id));
+	folder_of(dir, s.dir);
 	dfd = inode_fd(fs, dir);
 	record(fs, &s, dfd, backing);
 	if (dfd >= 0)
@@ -187,6 +206,7 @@ void rfs_save_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind 
 	s.clear_path = p.clear;
 	s.cipher_path = p.cipher;
 	identity_of(in, s.file_id);
+	parent_folder_of(fs, in, s.dir);
 	fd = inode_fd(fs, in);
 	record(fs, &s, fd, "");
 	if (fd >= 0)
@@ -207,6 +227,7 @@ void rfs_save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 		s.clear_path = p.clear;
 		s.cipher_path = p.cipher;
 		memcpy(s.file_id, in->file_id, sizeof(s.file_id));
+		parent_folder_of(fs, in, s.dir);
 		s.ranges = in->nranges ? in->ranges : NULL;
 		s.nranges = in->nranges;
 		record(fs, &s, fd, "");
@@ -233,6 +254,7 @@ void rfs_save_deleted(struct rfs_fs *fs, struct rfs_inode *dir, const char *name
 	s.gid = st->st_gid;
 	s.mtime = st->st_mtim;
 	identity_of(victim, s.file_id);
+	folder_of(dir, s.dir);
 	record(fs, &s, -1, NULL);
 	rfs_save_paths_free(&p);
 }
@@ -263,6 +285,8 @@ void rfs_save_renamed(struct rfs_fs *fs, bool exchange, struct rfs_save_paths *f
 	s.cipher_path = to->cipher;
 	s.clear_path_old = from->clear;
 	s.cipher_path_old = from->cipher;
+	memcpy(s.dir, to->dir, 16);
+	memcpy(s.dir_old, from->dir, 16);
 	identity_of(moved, s.file_id);
 	record(fs, &s, stat_fd, stat_name);
 	rfs_save_paths_free(from);

@@ -25,6 +25,7 @@
 struct rfs_save_paths {
 	char *clear;
 	char *cipher;
+	uint8_t dir[16];                  /* the dirid of the folder it is in (format 3 seals under it) */
 };
 
 void rfs_save_paths_free(struct rfs_save_paths *p);

@@ -20,6 +20,25 @@
 #include "crypto/secmem.h"
 #include "fs/dname.h"
 
+/* A new id from the key store whose entry's key is the folder key, durable. */
+static int new_folder_id(struct rfs_keystore *ks, uint8_t dirid[RFS_DIRID_SIZE])
+{
+	uint8_t *key = rfs_secmem_alloc(RFS_FOLDER_KEY_SIZE);
+	int rc = key ? rfs_keystore_create(ks, dirid, key) : -ENOMEM;
+
+	rfs_secmem_free(key);
+	return rc < 0 ? rc : rfs_keystore_sync(ks, dirid);
+}
+
+int rfs_vault_new_folder_id(struct rfs_vault *v, uint8_t dirid[RFS_DIRID_SIZE])
+{
+	if (v->format < 3) {
+		rfs_random_bytes(dirid, RFS_DIRID_SIZE);
+		return 0;
+	}
+	return new_folder_id(v->ks, dirid);
+}
+
 static int write_new_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -43,10 +62,31 @@ static bool dir_is_empty(const char *path)
 	return empty;
 }
 
+/* The root folder's id: format 3 a keystore entry (its key the root's folder
+** key, durable before the .dirid names it), format 2 random. */
+static int root_folder_id(int keys_fd, const struct rfs_keys *keys, unsigned format,
+                          uint8_t dirid[RFS_DIRID_SIZE])
+{
+	struct rfs_keystore *ks;
+	int rc;
+
+	if (format < 3) {
+		rfs_random_bytes(dirid, RFS_DIRID_SIZE);
+		return 0;
+	}
+	rc = rfs_keystore_open(&ks, keys_fd, keys, format);
+	if (rc < 0)
+		return rc;
+	rc = new_folder_id(ks, dirid);
+	rfs_keystore_close(ks);
+	return rc;
+}
+
 static int make_vault_tree(int dfd, const char *pass, size_t passlen, const struct rfs_kdf *kdf,
-                           const char *label)
+                           const char *label, unsigned format)
 {
 	struct rfs_conf conf;
+	struct rfs_keys *keys = NULL;
 	uint8_t *master = rfs_secmem_alloc(RFS_MASTER_KEY_SIZE);
 	uint8_t dirid[RFS_DIRID_SIZE];
 	int keys_fd = -1, live_fd = -1, rc;
@@ -55,31 +95,35 @@ static int make_vault_tree(int dfd, const char *pass, size_t passlen, const stru
 		return -ENOMEM;
 	rfs_random_bytes(master, RFS_MASTER_KEY_SIZE);
 	rfs_keyslot_conf_init(&conf);
+	conf.format_version = format;
 	rc = rfs_keyslot_add(&conf, label, master, pass, passlen, kdf);
 	if (rc >= 0) {
-		struct rfs_keys *keys = rfs_keys_derive(master);
-
+		keys = rfs_keys_derive(master);
 		if (keys)
 			rfs_keyslot_conf_seal(&conf, keys->conf);
 		else
 			rc = -ENOMEM;
-		rfs_keys_free(keys);
 	}
 	rfs_secmem_free(master);
-	if (rc < 0)
+	if (rc < 0) {
+		rfs_keys_free(keys);
 		return rc;
-	if (mkdirat(dfd, RFS_KEYS_DIR, 0700) != 0 || mkdirat(dfd, RFS_LIVE_DIR, 0755) != 0)
+	}
+	if (mkdirat(dfd, RFS_KEYS_DIR, 0700) != 0 || mkdirat(dfd, RFS_LIVE_DIR, 0755) != 0) {
+		rfs_keys_free(keys);
 		return -errno;
+	}
 	keys_fd = openat(dfd, RFS_KEYS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	live_fd = openat(dfd, RFS_LIVE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (keys_fd < 0 || live_fd < 0) {
 		rc = -errno;
 		goto out;
 	}
-	rc = rfs_keystore_format(keys_fd);
+	rc = rfs_keystore_format(keys_fd, format);
+	if (rc == 0)
+		rc = root_folder_id(keys_fd, keys, format, dirid);
 	if (rc < 0)
 		goto out;
-	rfs_random_bytes(dirid, sizeof(dirid));
 	rc = write_new_file(live_fd, RFS_DIRID_FILE, dirid, sizeof(dirid), 0400);
 	if (rc < 0)
 		goto out;
@@ -92,6 +136,7 @@ static int make_vault_tree(int dfd, const char *pass, size_t passlen, const stru
 	if (rc == 0 && (fsync(keys_fd) != 0 || fsync(live_fd) != 0 || fsync(dfd) != 0))
 		rc = -errno;
 out:
+	rfs_keys_free(keys);
 	if (keys_fd >= 0)
 		close(keys_fd);
 	if (live_fd >= 0)
@@ -120,6 +165,12 @@ static void remove_tree(const char *path)
 int rfs_vault_create(const char *path, const char *pass, size_t passlen,
                      const struct rfs_kdf *kdf, const char *slot_label)
 {
+	return rfs_vault_create_format(path, pass, passlen, kdf, slot_label, RFS_FORMAT_VERSION);
+}
+
+int rfs_vault_create_format(const char *path, const char *pass, size_t passlen,
+                            const struct rfs_kdf *kdf, const char *slot_label, unsigned format)
+{
 	char tmp[PATH_MAX];
 	struct stat st;
 	int dfd, rc, n;
@@ -141,7 +192,12 @@ int rfs_vault_create(const char *path, const char *pass, size_t passlen,
 		rmdir(tmp);
 		return rc;
 	}
-	rc = make_vault_tree(dfd, pass, passlen, kdf, slot_label);
+	if (format < RFS_FORMAT_VERSION_MIN || format > RFS_FORMAT_VERSION) {
+		close(dfd);
+		rmdir(tmp);
+		return -EPROTONOSUPPORT;
+	}
+	rc = make_vault_tree(dfd, pass, passlen, kdf, slot_label, format);
 	close(dfd);
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
@@ -278,6 +334,7 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 	rc = rfs_vault_read_conf(path, &v->conf, err, errsz);
 	if (rc < 0)
 		goto fail;
+	v->format = v->conf.format_version;
 	v->path = realpath(path, NULL);
 	if (!v->path) {
 		rc = -errno;
@@ -333,12 +390,14 @@ int rfs_vault_open(const char *path, const char *pass, size_t passlen, int flags
 			goto fail;
 		}
 	}
-	rc = rfs_keystore_open(&v->ks, v->keys_fd, v->keys);
+	rc = rfs_keystore_open(&v->ks, v->keys_fd, v->keys, v->format);
 	if (rc < 0) {
 		snprintf(err, errsz, "%s: cannot open key store: %s", v->path, strerror(-rc));
 		goto fail;
 	}
 	rc = rfs_undo_open(v->dirfd, &v->undo);
+	if (rc == 0)
+		rc = rfs_folder_cache_open(v);
 	if (rc < 0)
 		goto fail;
 	*out = v;
@@ -356,6 +415,7 @@ void rfs_vault_close(struct rfs_vault *v)
 {
 	if (!v)
 		return;
+	rfs_folder_cache_close(v);
 	if (v->ks)
 		rfs_keystore_close(v->ks);
 	rfs_undo_close(v->undo);

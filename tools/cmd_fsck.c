@@ -41,6 +41,8 @@ static int fsck_run(struct cli_ctx *ctx)
 	}
 	printf("%s: %lu files, %lu folders, %lu symlinks, %lu blocks checked; %lu damaged", rfs_escape_line(vault),
 	       res.files, res.dirs, res.symlinks, res.blocks, res.bad);
+	if (res.destroyed)
+		printf("; %lu keys destroyed by disposals (not damage)", res.destroyed);
 	if (res.leftovers)
 		printf("; %lu leftovers of killed processes (%llu bytes)", res.leftovers,
 		       (unsigned long long)res.leftover_bytes);

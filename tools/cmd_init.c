@@ -1,14 +1,16 @@
 /*
 ** recfs init VAULT: create a new vault with one keyslot.
 **
-** Owns: choosing the key-derivation cost and the slot label, and asking for
-** the new passphrase (twice on a terminal).
+** Owns: choosing the key-derivation cost, the slot label and the vault
+** format (3; 2 only for tests, RECFS_TEST_FORMAT=2), and asking for the new
+** passphrase (twice on a terminal).
 ** Must never: create a vault with an empty passphrase, or use the insecure
 ** fast KDF without saying so.
 */
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +18,16 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/passphrase.h"
+
+/* The vault format to make: RFS_FORMAT_VERSION. Tests that check a vault of
+** format 2 still mounts and works set RECFS_TEST_FORMAT=2 (not for users:
+** format 2 names cannot be destroyed). */
+static unsigned vault_format(void)
+{
+	const char *test = getenv("RECFS_TEST_FORMAT");
+
+	return test && strcmp(test, "2") == 0 ? 2 : RFS_FORMAT_VERSION;
+}
 
 static const struct cli_help init_help = {
 	"VAULT [--passphrase-file FILE] [--label NAME] [--insecure-fast-kdf]",
@@ -90,7 +102,8 @@ static int init_run(struct cli_ctx *ctx)
 		cli_error("%s", err);
 		return CLI_FAIL;
 	}
-	rc = rfs_vault_create(vault, pass->text, pass->len, &kdf, label ? label : default_label());
+	rc = rfs_vault_create_format(vault, pass->text, pass->len, &kdf,
+	                             label ? label : default_label(), vault_format());
 	rfs_secret_free(pass);
 	if (rc < 0)
 		return report_create_error(vault, rc);

@@ -71,6 +71,24 @@ enum cli_needs {
 	            "check signatures, the chain of commits and every blob of history") \
 	RFS_COMMAND(gc, CLI_NEEDS_HISTORY | CLI_NEEDS_PASSPHRASE | CLI_LOCKS_VAULT, \
 	            "pack and compact history (never rewrites it)") \
+	RFS_COMMAND(policy, 0, \
+	            "check a retention policy, load it into a mounted vault, or show it") \
+	RFS_COMMAND(records, 0, \
+	            "list every record: class, trigger dates, due date, lock, holds") \
+	RFS_COMMAND(why, 0, \
+	            "say which record a path is in, and why it is locked or held") \
+	RFS_COMMAND(due, 0, \
+	            "list the records due for disposal today or on a date") \
+	RFS_COMMAND(set, 0, \
+	            "set dated properties of a record (end=2023-08-31)") \
+	RFS_COMMAND(close, 0, \
+	            "record the closed event of a record") \
+	RFS_COMMAND(hold, 0, \
+	            "place, release and list holds and moratoria") \
+	RFS_COMMAND(dispose, 0, \
+	            "destroy the records due today (--dry-run: show them); approve reviews") \
+	RFS_COMMAND(disposals, 0, \
+	            "the disposal register, checked; a signed certificate of one disposal") \
 	/* end of list */
 
 /* The positional arguments a command takes: at least min, at most max;

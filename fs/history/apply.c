@@ -299,8 +299,12 @@ int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, 
 	rc = rc ? rc : staged;
 	p = batch;
 	for (size_t i = 0; i < n && rc == 0; i++, p = p->next) {
+		int sealed = rfs_record_version_of(h->v) == RFS_RECORD_VERSION_2
+		             ? rfs_record_paths_seal(h->v, &p->ev) : 0;
 		if (p->cap_err) {                /* a deferred capture failed */
 			drop_save(h, p, p->cap_err, dropped_err);
+		} else if (sealed < 0) {         /* its folder's key is gone or unreadable */
+			drop_save(h, p, sealed, dropped_err);
 		} else if (!p->cpath[0] && p->cap.state == CAP_ENTRY && p->cap.mode == GIT_FILEMODE_TREE) {
 			tree_oid = p->cap.oid;       /* a whole-root capture (recovery): nothing else in batch */
 			root_set = true;

@@ -61,11 +61,12 @@ int rfs_commit_create(struct rfs_history *h, const git_oid *tree_oid, struct rfs
 		.tz_minutes = local_tz_minutes(now.tv_sec),
 		.login = h->login, .full_name = h->full_name, .host = h->host,
 		.nevents = n, .events = events,
+		.version = rfs_record_version_of(h->v),
 	};
 	if (h->head_seq)
 		r.parent = h->head;
 	char *msg = NULL;
-	int rc = rfs_record_seal(&r, h->v->keys, h->v->conf.vault_id, tree_oid, &msg);
+	int rc = rfs_record_seal(&r, h->v, tree_oid, &msg);
 	if (rc < 0)
 		return rc;
 	struct rfs_bytes buf = { 0 };

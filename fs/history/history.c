@@ -379,6 +379,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	pthread_cond_init(&h->q_done, NULL);
 	pthread_cond_init(&h->pack_cond, NULL);
 	pthread_cond_init(&h->cap_cond, NULL);
+	pthread_rwlock_init(&h->disposed_lock, NULL);
 	h->login = dup_who(who ? who->login : NULL, "unknown");
 	h->full_name = dup_who(who ? who->full_name : NULL, "");
 	h->host = dup_who(who ? who->host : NULL, "unknown");
@@ -402,6 +403,8 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
 		rc = open_repo(h, !ro);
 	}
+	if (rc == 0 && (rc = rfs_history_disposed_reload(h)) < 0)
+		what = "cannot read VAULT/disposed of";
 	if (rc == 0 && (rc = load_head(h)) < 0)
 		what = "cannot read the newest commit (run 'recfs verify') of";
 	char why[400] = "";
@@ -501,6 +504,7 @@ void rfs_history_close(struct rfs_history *h)
 	}
 	rfs_bytes_free(&h->index_pending);
 	rfs_tree_cache_free(h->tcache);
+	rfs_disposed_close(h);
 	git_odb_free(h->odb);
 	git_repository_free(h->repo);
 	if (h->side_fd >= 0)

@@ -78,6 +78,8 @@ struct rfs_save {
 	const char *clear_path;           /* "/cases/smith/notes.odt" style, from the mount root */
 	const char *clear_path_old;       /* RENAMED / EXCHANGED, else NULL */
 	uint8_t file_id[16];              /* file: header file id; folder: its dirid; symlink: zeros */
+	uint8_t dir[16];                  /* vault format 3: dirid of clear_path's parent folder (zeros: the root itself) */
+	uint8_t dir_old[16];              /* vault format 3: dirid of clear_path_old's parent, else zeros */
 	mode_t mode;                      /* full st_mode (type bits included) */
 	uid_t uid;
 	gid_t gid;
@@ -138,14 +140,17 @@ struct rfs_version {
 	const char *login, *full_name, *host;
 	enum rfs_save_kind kind;
 	enum rfs_obj_type type;
-	const char *path;                 /* clear */
-	const char *path_old;             /* "" unless renamed / exchanged */
+	const char *path;                 /* clear; "" when destroyed */
+	const char *path_old;             /* "" unless renamed / exchanged (or destroyed) */
 	const char *restored_from;        /* "" unless restored */
 	const char *property;             /* "" unless property */
 	uint8_t file_id[16];
 	uint32_t mode, uid, gid;
 	struct timespec mtime;
 	uint64_t size;
+	uint8_t dir[16];                  /* vault format 3: the parent folder's dirid of path */
+	bool destroyed;                   /* its folder's key is gone: path, path_old, property "" */
+	uint64_t disposal;                /* destroyed: the disposal that listed it (0: not listed) */
 };
 
 /* Called newest first; the strings live until the callback returns.
@@ -233,6 +238,33 @@ int rfs_history_gc(struct rfs_history *h);
 
 /* The newest commit (hex) and its seq; -ENOENT for an empty history. */
 int rfs_history_head(struct rfs_history *h, char rev[RFS_REV_HEX + 1], uint64_t *seq);
+
+/* ---- vault format 3: disposals ---- */
+
+/* What one disposal destroys: every file id and folder id ever inside a folder. */
+struct rfs_subtree {
+	size_t files, folders, versions;  /* ever inside, from history and live/ */
+	size_t count;                     /* ids to shred */
+	uint8_t (*ids)[16];               /* file ids and dirids, the root folder's included */
+	size_t kept;                      /* ids left alone: live now outside the subtree */
+};
+
+/* Every file id and folder id that was ever inside the folder dirid,
+** recursively, from the index ("d" tags: an event names its parent folder)
+** plus live/ (a writable handle flushes first, so every save is in the
+** index). An id whose newest event puts it outside the subtree and not
+** deleted (moved out before a policy applied) is kept, not listed. Each
+** lookup is hashed: the time follows the folder's events, plus one pass
+** over the index's tags. 0, -EPROTONOSUPPORT (vault format 2), -errno. */
+int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct rfs_subtree *out);
+void rfs_subtree_free(struct rfs_subtree *s);
+
+/* Disposal number whose VAULT/disposed/<N> lists id, or 0. Loaded at open,
+** reloaded by rfs_history_disposed_reload (after a new list is written). */
+uint64_t rfs_history_disposed_by(struct rfs_history *h, const uint8_t id[16]);
+int rfs_history_disposed_reload(struct rfs_history *h);
+/* When disposal N was made (its list's mtime), or 0 when unknown. */
+int64_t rfs_history_disposed_when(struct rfs_history *h, uint64_t n);
 
 /* Text of a kind for log output: "created", "saved", "renamed", ... */
 const char *rfs_save_kind_name(enum rfs_save_kind kind);

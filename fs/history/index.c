@@ -23,24 +23,75 @@
 #include "crypto/tag.h"
 
 #define INDEX_FILE "index"
-#define INDEX_MAGIC "RFSIDX1\n"
+#define INDEX_MAGIC "RFSIDX1\n"              /* vault format 2 */
+#define INDEX_MAGIC_V2 "RFSIDX2\n"           /* vault format 3 */
 #define TAG 16
 #define NONCE RFS_SEAL_NONCE
 #define MAC RFS_SEAL_TAG
 
-static void tag_of(struct rfs_history *h, char kind, const void *data, size_t len, uint8_t out[TAG])
+static void tag_with(const uint8_t key[32], char kind, const void *data, size_t len, uint8_t out[TAG])
 {
 	struct rfs_tag t;
-	rfs_tag_init(&t, h->v->keys->index, sizeof h->v->keys->index, TAG);
+	rfs_tag_init(&t, key, 32, TAG);
 	rfs_tag_update(&t, &kind, 1);
 	rfs_tag_update(&t, data, len);
 	rfs_tag_final(&t, out);
 }
 
+static void tag_of(struct rfs_history *h, char kind, const void *data, size_t len, uint8_t out[TAG])
+{
+	tag_with(h->v->keys->index, kind, data, len, out);
+}
+
+/* v2: the tag of a clear path under its parent folder's tag key. 0 or -ENOENT (key gone). */
+static int path_tag(struct rfs_history *h, const uint8_t dir[16], const char *path, uint8_t out[TAG])
+{
+	struct rfs_folder_key fk;
+	int rc = rfs_record_folder_key(h->v, dir, RFS_HKEY_TAG, &fk);
+	if (rc < 0)
+		return rc;
+	tag_with(fk.key, 'p', path, strlen(path), out);
+	rfs_record_folder_key_put(h->v, &fk);
+	return 0;
+}
+
 static bool id_is_zero(const uint8_t id[16])
 {
-	static const uint8_t z[16];
-	return !memcmp(id, z, 16);
+	return rfs_record_id_is_zero(id);
+}
+
+static uint8_t index_version(struct rfs_history *h)
+{
+	return rfs_record_version_of(h->v);
+}
+
+/* The tags of event e. v1: "p" path, "p" old path, "f" id, under the index key.
+** v2: "d" parent dirid (first: always there), "d" old parent, "f" id under the
+** index key, then "p" path and old path under their folders' tag keys (left
+** out when a folder's key is gone). */
+static size_t event_tags(struct rfs_history *h, const struct rfs_event *e, uint8_t tags[5][TAG])
+{
+	size_t n = 0;
+	bool old = e->path_old && (e->path_old[0] || e->spath_old.p);
+	if (index_version(h) == RFS_RECORD_VERSION_2) {
+		tag_of(h, 'd', e->dir, 16, tags[n++]);
+		if (old && memcmp(e->dir_old, e->dir, 16))
+			tag_of(h, 'd', e->dir_old, 16, tags[n++]);
+		if (!id_is_zero(e->file_id))
+			tag_of(h, 'f', e->file_id, 16, tags[n++]);
+		if (!e->destroyed && e->path[0] && path_tag(h, e->dir, e->path, tags[n]) == 0)
+			n++;
+		if (old && !e->destroyed_old && e->path_old[0] &&
+		    path_tag(h, e->dir_old, e->path_old, tags[n]) == 0)
+			n++;
+		return n;
+	}
+	tag_of(h, 'p', e->path, strlen(e->path), tags[n++]);
+	if (old)
+		tag_of(h, 'p', e->path_old, strlen(e->path_old), tags[n++]);
+	if (!id_is_zero(e->file_id))
+		tag_of(h, 'f', e->file_id, 16, tags[n++]);
+	return n;
 }
 
 static void encode_event(struct rfs_history *h, struct rfs_bytes *out, const git_oid *rev,
@@ -53,19 +104,14 @@ static void encode_event(struct rfs_history *h, struct rfs_bytes *out, const git
 	rfs_record_who_encode(&pl, r);
 	rfs_bytes_u32(&pl, (uint32_t)i);
 	rfs_bytes_u32(&pl, (uint32_t)r->nevents);
-	rfs_record_event_encode(&pl, e);
+	rfs_record_event_encode(&pl, e, index_version(h));
 	if (pl.err) {
 		out->err = pl.err;
 		rfs_bytes_free(&pl);
 		return;
 	}
-	uint8_t tags[3][TAG];
-	uint8_t ntags = 0;
-	tag_of(h, 'p', e->path, strlen(e->path), tags[ntags++]);
-	if (e->path_old && e->path_old[0])
-		tag_of(h, 'p', e->path_old, strlen(e->path_old), tags[ntags++]);
-	if (!id_is_zero(e->file_id))
-		tag_of(h, 'f', e->file_id, 16, tags[ntags++]);
+	uint8_t tags[5][TAG];
+	uint8_t ntags = (uint8_t)event_tags(h, e, tags);
 	size_t ctlen = pl.len + MAC;
 	uint8_t *ct = malloc(NONCE + ctlen);
 	if (!ct) {
@@ -126,8 +172,10 @@ static int view_parse(struct index_view *iv, size_t from)
 	return 0;
 }
 
-/* Decrypt record i into r (one event) and its commit id. 0 or -EIO. */
-static int view_open(struct rfs_history *h, const struct irec *x, git_oid *rev, struct rfs_record *r)
+/* Decrypt record i into r (one event) and its commit id; v2 with paths: its
+** sealed paths opened too (a destroyed folder's are ""). 0 or -EIO. */
+static int view_open_as(struct rfs_history *h, const struct irec *x, git_oid *rev, struct rfs_record *r,
+                        bool paths)
 {
 	size_t ntags = x->p[0];
 	const uint8_t *nonce = x->p + 1 + ntags * TAG;
@@ -146,16 +194,24 @@ static int view_open(struct rfs_history *h, const struct irec *x, git_oid *rev, 
 	rfs_record_who_decode(&rd, r);
 	rfs_bytes_read_u32(&rd);
 	rfs_bytes_read_u32(&rd);
+	r->version = index_version(h);
 	r->events = calloc(1, sizeof *r->events);
-	if (r->events && !rd.err && rfs_record_event_decode(&rd, r->events) == 0)
+	if (r->events && !rd.err && rfs_record_event_decode(&rd, r->events, r->version) == 0)
 		r->nevents = 1;
 	else
 		rd.err = rd.err ? rd.err : -EIO;
+	if (!rd.err && paths && r->version == RFS_RECORD_VERSION_2)
+		rd.err = rfs_record_paths_open(h->v, r->events);
 	rfs_secmem_wipe(pl, ctlen);
 	free(pl);
 	if (rd.err)
 		rfs_record_clear(r);
 	return rd.err;
+}
+
+static int view_open(struct rfs_history *h, const struct irec *x, git_oid *rev, struct rfs_record *r)
+{
+	return view_open_as(h, x, rev, r, true);
 }
 
 static void view_free(struct index_view *iv)
@@ -226,7 +282,8 @@ static int view_load(struct rfs_history *h, struct index_view *iv, size_t *file_
 	memset(iv, 0, sizeof *iv);
 	*fresh = false;
 	int rc = read_index_file(h, &iv->file);
-	if (rc == 0 && (iv->file.len < 8 || memcmp(iv->file.p, INDEX_MAGIC, 8)))
+	const char *magic = index_version(h) == RFS_RECORD_VERSION_2 ? INDEX_MAGIC_V2 : INDEX_MAGIC;
+	if (rc == 0 && (iv->file.len < 8 || memcmp(iv->file.p, magic, 8)))
 		rc = -EBADMSG;
 	if (rc == 0)
 		rc = view_parse(iv, 8);
@@ -234,7 +291,7 @@ static int view_load(struct rfs_history *h, struct index_view *iv, size_t *file_
 	bool have_last = false;
 	if (rc == 0 && iv->n && !iv->damaged) {
 		struct rfs_record r;
-		if (view_open(h, &iv->recs[iv->n - 1], &last, &r) == 0) {
+		if (view_open_as(h, &iv->recs[iv->n - 1], &last, &r, false) == 0) {
 			have_last = r.events[0].kind != 0 && git_odb_exists(h->odb, &last);
 			rfs_record_clear(&r);
 		}
@@ -246,7 +303,7 @@ static int view_load(struct rfs_history *h, struct index_view *iv, size_t *file_
 	if (rc < 0 || iv->damaged) {         /* missing or damaged: rebuild from history */
 		view_free(iv);
 		memset(iv, 0, sizeof *iv);
-		rfs_bytes_put(&iv->file, INDEX_MAGIC, 8);
+		rfs_bytes_put(&iv->file, magic, 8);
 		iv->valid_len = 8;
 		*fresh = true;
 		have_last = false;
@@ -318,10 +375,296 @@ static bool rec_has(const struct irec *x, const uint8_t tag[TAG])
 	return false;
 }
 
+/* ---- hashed lookups: every tag of every record, by tag ----
+** Tags are keyed hashes, so their first bytes are the hash. A slot holds
+** record index << 8 | tag number, plus one (0 = empty); open addressing. */
+struct tag_table {
+	uint64_t *slot;
+	size_t mask;
+};
+
+static uint64_t tag_hash(const uint8_t *t)
+{
+	uint64_t v;
+	memcpy(&v, t, sizeof v);
+	return v;
+}
+
+static const uint8_t *slot_tag(const struct index_view *iv, uint64_t s)
+{
+	return iv->recs[(s - 1) >> 8].p + 1 + ((s - 1) & 0xff) * TAG;
+}
+
+static int table_build(const struct index_view *iv, struct tag_table *tt)
+{
+	size_t ntags = 0;
+	for (size_t i = 0; i < iv->n; i++)
+		ntags += iv->recs[i].p[0];
+	size_t size = 16;
+	while (size < ntags + ntags / 2 + 1)
+		size *= 2;
+	tt->slot = calloc(size, sizeof *tt->slot);
+	if (!tt->slot)
+		return -ENOMEM;
+	tt->mask = size - 1;
+	for (size_t i = 0; i < iv->n; i++)
+		for (size_t t = 0; t < iv->recs[i].p[0]; t++) {
+			size_t k = tag_hash(iv->recs[i].p + 1 + t * TAG) & tt->mask;
+			while (tt->slot[k])
+				k = (k + 1) & tt->mask;
+			tt->slot[k] = ((uint64_t)i << 8 | t) + 1;
+		}
+	return 0;
+}
+
+/* Record indexes holding tag, appended to *out (n used, *cap). 0 or -ENOMEM. */
+static int table_find(const struct index_view *iv, const struct tag_table *tt, const uint8_t tag[TAG],
+                      size_t **out, size_t *n, size_t *cap)
+{
+	for (size_t k = tag_hash(tag) & tt->mask; tt->slot[k]; k = (k + 1) & tt->mask) {
+		if (memcmp(slot_tag(iv, tt->slot[k]), tag, TAG))
+			continue;
+		if (rfs_bytes_grow(out, cap, *n, sizeof **out, 64) < 0)
+			return -ENOMEM;
+		(*out)[(*n)++] = (size_t)((tt->slot[k] - 1) >> 8);
+	}
+	return 0;
+}
+
+static int size_desc(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Sort newest first and drop repeats. */
+static size_t recs_unique(size_t *v, size_t n)
+{
+	qsort(v, n, sizeof *v, size_desc);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!m || v[m - 1] != v[i])
+			v[m++] = v[i];
+	return m;
+}
+
+/* A set of 16-byte ids (folders, files), open addressing; grows. */
+struct id_set {
+	uint8_t (*id)[16];
+	uint32_t *slot;                   /* index + 1 into id; 0 = empty */
+	size_t n, cap, mask;
+};
+
+static void id_set_free(struct id_set *s)
+{
+	free(s->id);
+	free(s->slot);
+	memset(s, 0, sizeof *s);
+}
+
+static long id_set_find(const struct id_set *s, const uint8_t id[16])
+{
+	if (!s->slot)
+		return -1;
+	for (size_t k = tag_hash(id) * 0x9e3779b97f4a7c15ull >> 32 & s->mask; s->slot[k]; k = (k + 1) & s->mask)
+		if (!memcmp(s->id[s->slot[k] - 1], id, 16))
+			return (long)s->slot[k] - 1;
+	return -1;
+}
+
+/* The index of id in s, added when new (*added). -ENOMEM or >= 0. */
+static long id_set_add(struct id_set *s, const uint8_t id[16], bool *added)
+{
+	long at = id_set_find(s, id);
+	*added = at < 0;
+	if (at >= 0)
+		return at;
+	if (2 * (s->n + 1) > s->mask + 1) {       /* grow the table, rehash */
+		size_t size = s->slot ? 2 * (s->mask + 1) : 64;
+		uint32_t *slot = calloc(size, sizeof *slot);
+		if (!slot)
+			return -ENOMEM;
+		free(s->slot);
+		s->slot = slot;
+		s->mask = size - 1;
+		for (size_t i = 0; i < s->n; i++) {
+			size_t k = tag_hash(s->id[i]) * 0x9e3779b97f4a7c15ull >> 32 & s->mask;
+			while (s->slot[k])
+				k = (k + 1) & s->mask;
+			s->slot[k] = (uint32_t)i + 1;
+		}
+	}
+	if (rfs_bytes_grow(&s->id, &s->cap, s->n, sizeof *s->id, 64) < 0)
+		return -ENOMEM;
+	memcpy(s->id[s->n], id, 16);
+	size_t k = tag_hash(id) * 0x9e3779b97f4a7c15ull >> 32 & s->mask;
+	while (s->slot[k])
+		k = (k + 1) & s->mask;
+	s->slot[k] = (uint32_t)s->n + 1;
+	return (long)s->n++;
+}
+
+/* Load the index and its tag table (git_lock taken here). */
+static int view_load_hashed(struct rfs_history *h, struct index_view *iv, struct tag_table *tt)
+{
+	size_t file_len;
+	bool fresh;
+	tt->slot = NULL;
+	pthread_mutex_lock(&h->git_lock);
+	int rc = view_load(h, iv, &file_len, &fresh);
+	pthread_mutex_unlock(&h->git_lock);
+	if (rc == 0)
+		rc = table_build(iv, tt);
+	return rc;
+}
+
+/* The ids (folders only, when dirs) of the events of records recs[0..n) into
+** set, at most max of them. 0 or -ENOMEM. */
+static int event_ids(struct rfs_history *h, const struct index_view *iv, const size_t *recs, size_t n,
+                     bool dirs, size_t max, struct id_set *set)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n && set->n < max; i++) {
+		struct rfs_record r;
+		git_oid rev;
+		if (view_open_as(h, &iv->recs[recs[i]], &rev, &r, false) < 0)
+			continue;
+		bool added;
+		if ((!dirs || r.events[0].type == RFS_OBJ_DIR) && !id_is_zero(r.events[0].file_id) &&
+		    id_set_add(set, r.events[0].file_id, &added) < 0)
+			rc = -ENOMEM;
+		rfs_record_clear(&r);
+	}
+	return rc;
+}
+
+/* Records of the events at clear_path under any folder of cands (v2). Their
+** folder ids (type folder) go to next when next is not NULL. */
+static int v2_at_path(struct rfs_history *h, const struct index_view *iv, const struct tag_table *tt,
+                      const struct id_set *cands, const char *path, size_t **recs, size_t *n,
+                      size_t *cap, struct id_set *next)
+{
+	size_t from = *n;
+	for (size_t c = 0; c < cands->n; c++) {
+		uint8_t t[TAG];
+		if (path_tag(h, cands->id[c], path, t) < 0)
+			continue;                   /* destroyed: nothing inside can be tested */
+		int rc = table_find(iv, tt, t, recs, n, cap);
+		if (rc < 0)
+			return rc;
+	}
+	return next ? event_ids(h, iv, *recs + from, *n - from, true, SIZE_MAX, next) : 0;
+}
+
+/* v2: the records to show for clear_path: events at it (found through the
+** folders that ever stood at each of its parents) and of every file found
+** there, newest first. */
+static int v2_log_recs(struct rfs_history *h, const struct index_view *iv, const struct tag_table *tt,
+                       const char *clear_path, size_t **recs, size_t *n)
+{
+	size_t cap = 0, nroot = 0, rcap = 0;
+	size_t *root = NULL;
+	static const uint8_t zero[16];
+	uint8_t t[TAG];
+	struct id_set cands = { 0 }, next = { 0 };
+	*recs = NULL;
+	*n = 0;
+	tag_of(h, 'd', zero, 16, t);             /* the root's own events name its dirid */
+	int rc = table_find(iv, tt, t, &root, &nroot, &rcap);
+	if (rc == 0)
+		rc = event_ids(h, iv, root, nroot, true, SIZE_MAX, &cands);
+	uint8_t root_id[16];
+	bool added;
+	if (rc == 0 && rfs_history_dirid_at(h, "", root_id) == 0 && id_set_add(&cands, root_id, &added) < 0)
+		rc = -ENOMEM;
+	if (rc == 0 && !strcmp(clear_path, "/")) {
+		*recs = root;
+		*n = nroot;
+		cap = rcap;
+		root = NULL;
+	}
+	free(root);
+	char *copy = strdup(clear_path);
+	if (!copy)
+		rc = -ENOMEM;
+	for (char *p = copy ? copy + 1 : NULL; rc == 0 && p && strcmp(clear_path, "/");) {
+		char *slash = strchr(p, '/');
+		if (!slash) {                       /* the last component: these are the events */
+			rc = v2_at_path(h, iv, tt, &cands, copy, recs, n, &cap, NULL);
+			break;
+		}
+		*slash = 0;
+		size_t *found = NULL, m = 0, mcap = 0;
+		rc = v2_at_path(h, iv, tt, &cands, copy, &found, &m, &mcap, &next);
+		free(found);
+		*slash = '/';
+		id_set_free(&cands);
+		cands = next;
+		memset(&next, 0, sizeof next);
+		if (!cands.n)
+			break;
+		p = slash + 1;
+	}
+	free(copy);
+	id_set_free(&cands);
+	id_set_free(&next);
+	/* follow every file that ever stood there, across its renames */
+	enum { MAX_FOLLOW = 64 };
+	struct id_set follow = { 0 };
+	if (rc == 0) {
+		*n = recs_unique(*recs, *n);         /* newest first: the files found there last */
+		rc = event_ids(h, iv, *recs, *n, false, MAX_FOLLOW, &follow);
+	}
+	for (size_t k = 0; rc == 0 && k < follow.n; k++) {
+		tag_of(h, 'f', follow.id[k], 16, t);
+		rc = table_find(iv, tt, t, recs, n, &cap);
+	}
+	id_set_free(&follow);
+	if (rc == 0)
+		*n = recs_unique(*recs, *n);
+	return rc;
+}
+
+static void version_of(struct rfs_history *h, struct rfs_version *ver, const struct rfs_record *r,
+                       const git_oid *rev)
+{
+	rfs_record_version_fill(ver, r, &r->events[0], rev);
+	if (ver->destroyed)
+		ver->disposal = rfs_history_disposed_by(h, r->events[0].dir);
+}
+
+static int v2_log(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
+                  void *arg)
+{
+	struct index_view iv;
+	struct tag_table tt;
+	int rc = view_load_hashed(h, &iv, &tt);
+	size_t *recs = NULL, n = 0, shown = 0;
+	if (rc == 0)
+		rc = v2_log_recs(h, &iv, &tt, clear_path, &recs, &n);
+	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++) {
+		struct rfs_record r;
+		git_oid rev;
+		if (view_open(h, &iv.recs[recs[i]], &rev, &r) < 0)
+			continue;
+		struct rfs_version ver;
+		version_of(h, &ver, &r, &rev);
+		rc = cb(&ver, arg);
+		rfs_record_clear(&r);
+		shown++;
+	}
+	free(recs);
+	free(tt.slot);
+	view_free(&iv);
+	return rc;
+}
+
 /* Events of clear_path (and of the file last found there), newest first. */
 int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
                     rfs_version_cb cb, void *arg)
 {
+	if (clear_path && index_version(h) == RFS_RECORD_VERSION_2)
+		return v2_log(h, clear_path, limit, cb, arg);
 	pthread_mutex_lock(&h->git_lock);
 	struct index_view iv;
 	size_t file_len;
@@ -365,11 +708,170 @@ int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
 		if (view_open(h, &iv.recs[i], &rev, &r) < 0)
 			continue;
 		struct rfs_version ver;
-		rfs_record_version_fill(&ver, &r, &r.events[0], &rev);
+		version_of(h, &ver, &r, &rev);
 		rc = cb(&ver, arg);
 		rfs_record_clear(&r);
 		shown++;
 	}
 	view_free(&iv);
 	return rc;
+}
+
+/* ---- the subtree of a folder, for a disposal ---- */
+
+struct sub_node {
+	uint8_t type;                     /* of its events */
+	bool newest_known, deleted;
+	uint8_t parent[16];               /* its newest event's parent folder */
+	uint8_t state;                    /* 0 unknown, 1 being decided, 2 inside, 3 outside */
+};
+
+struct sub_walk {
+	struct rfs_history *h;
+	const struct index_view *iv;
+	const struct tag_table *tt;
+	struct id_set ids;                /* file ids and dirids ever inside */
+	struct sub_node *node;            /* parallel to ids */
+	size_t node_cap;
+	uint8_t *seen;                    /* per index record: counted as a version */
+	size_t versions;
+};
+
+/* Add id (of type) to the walk; new folders go on the queue (ids itself, by index). */
+static int sub_add(struct sub_walk *w, const uint8_t id[16], uint8_t type)
+{
+	bool added;
+	long at = id_set_add(&w->ids, id, &added);
+	if (at < 0)
+		return (int)at;
+	if (added) {
+		if (rfs_bytes_grow(&w->node, &w->node_cap, (size_t)at, sizeof *w->node, 64) < 0)
+			return -ENOMEM;
+		memset(&w->node[at], 0, sizeof w->node[at]);
+	}
+	if (type)
+		w->node[at].type = type;
+	return 0;
+}
+
+/* Events found by tag: new ids, and symlinks (no id) counted as versions. */
+static int sub_events(struct sub_walk *w, char kind, const uint8_t id[16], bool add_ids)
+{
+	uint8_t t[TAG];
+	size_t *recs = NULL, n = 0, cap = 0;
+	tag_of(w->h, kind, id, 16, t);
+	int rc = table_find(w->iv, w->tt, t, &recs, &n, &cap);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct rfs_record r;
+		git_oid rev;
+		if (view_open_as(w->h, &w->iv->recs[recs[i]], &rev, &r, false) < 0)
+			continue;
+		const struct rfs_event *e = &r.events[0];
+		bool symlink = id_is_zero(e->file_id);
+		if (!w->seen[recs[i]] && (symlink || kind == 'f')) {
+			w->seen[recs[i]] = 1;
+			w->versions++;
+		}
+		if (add_ids && !symlink)
+			rc = sub_add(w, e->file_id, e->type);
+		rfs_record_clear(&r);
+	}
+	free(recs);
+	return rc;
+}
+
+/* Its newest event (the greatest index record with its "f" tag). */
+static int sub_newest(struct sub_walk *w, size_t k)
+{
+	uint8_t t[TAG];
+	size_t *recs = NULL, n = 0, cap = 0;
+	tag_of(w->h, 'f', w->ids.id[k], 16, t);
+	int rc = table_find(w->iv, w->tt, t, &recs, &n, &cap);
+	size_t newest = 0;
+	for (size_t i = 0; i < n; i++)
+		newest = recs[i] > newest ? recs[i] : newest;
+	struct rfs_record r;
+	git_oid rev;
+	if (rc == 0 && n && view_open_as(w->h, &w->iv->recs[newest], &rev, &r, false) == 0) {
+		w->node[k].newest_known = true;
+		w->node[k].deleted = r.events[0].kind == RFS_SAVE_DELETED;
+		memcpy(w->node[k].parent, r.events[0].dir, 16);
+		rfs_record_clear(&r);
+	}
+	free(recs);
+	return rc;
+}
+
+/* Whether id k is inside the subtree now (or deleted): its newest parent chain
+** reaches the subtree's folder (index 0). */
+static bool sub_inside(struct sub_walk *w, size_t k)
+{
+	struct sub_node *nd = &w->node[k];
+	if (k == 0 || nd->state == 2 || nd->state == 1)
+		return true;                  /* a cycle cannot be live: count it in */
+	if (nd->state == 3)
+		return false;
+	nd->state = 1;
+	bool in = true;
+	if (nd->newest_known && !nd->deleted) {
+		long p = id_set_find(&w->ids, nd->parent);
+		in = p >= 0 && sub_inside(w, (size_t)p);
+	}
+	nd->state = in ? 2 : 3;
+	return in;
+}
+
+int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct rfs_subtree *out)
+{
+	memset(out, 0, sizeof *out);
+	if (index_version(h) != RFS_RECORD_VERSION_2)
+		return -EPROTONOSUPPORT;          /* format 2 has no folder ids in its events */
+	if (!(h->flags & RFS_HISTORY_READONLY)) {
+		int rc = rfs_history_flush(h);    /* what live/ holds is in history and the index */
+		if (rc < 0)
+			return rc;
+	}
+	struct index_view iv;
+	struct tag_table tt;
+	int rc = view_load_hashed(h, &iv, &tt);
+	struct sub_walk w = { .h = h, .iv = &iv, .tt = &tt };
+	if (rc == 0 && !(w.seen = calloc(iv.n ? iv.n : 1, 1)))
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = sub_add(&w, dirid, RFS_OBJ_DIR);
+	/* Breadth first over folders: ids grows while it is walked. */
+	for (size_t k = 0; rc == 0 && k < w.ids.n; k++)
+		if (w.node[k].type == RFS_OBJ_DIR)
+			rc = sub_events(&w, 'd', w.ids.id[k], true);
+	for (size_t k = 1; rc == 0 && k < w.ids.n; k++)
+		rc = sub_newest(&w, k);
+	if (rc == 0 && !(out->ids = malloc((w.ids.n ? w.ids.n : 1) * sizeof *out->ids)))
+		rc = -ENOMEM;
+	for (size_t k = 0; rc == 0 && k < w.ids.n; k++) {
+		if (!sub_inside(&w, k)) {
+			out->kept++;
+			continue;
+		}
+		memcpy(out->ids[out->count++], w.ids.id[k], 16);
+		rc = sub_events(&w, 'f', w.ids.id[k], false);   /* its versions */
+		out->folders += w.node[k].type == RFS_OBJ_DIR;
+		out->files += w.node[k].type != RFS_OBJ_DIR;
+	}
+	out->versions = w.versions;
+	if (rc < 0)
+		rfs_subtree_free(out);
+	id_set_free(&w.ids);
+	free(w.node);
+	free(w.seen);
+	free(tt.slot);
+	view_free(&iv);
+	return rc;
+}
+
+void rfs_subtree_free(struct rfs_subtree *s)
+{
+	if (!s)
+		return;
+	free(s->ids);
+	memset(s, 0, sizeof *s);
 }

@@ -112,6 +112,8 @@ struct rfs_history {
 	bool unpacked;
 	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
 	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
+	struct rfs_disposed *disposed;    /* ids each VAULT/disposed/<N> lists (disposed.c) */
+	pthread_rwlock_t disposed_lock;
 	bool hole_known;                  /* hole_oid: the blob of hole_len zero bytes */
 	size_t hole_len;
 	git_oid hole_oid;
@@ -206,6 +208,10 @@ int rfs_history_open_odb(struct rfs_history *h);   /* odb, packs, stage (writabl
 /* No ref (nor head record), yet live/ holds more than a new vault's root. */
 bool rfs_history_vanished(struct rfs_history *h);
 
+/* disposed.c */
+struct rfs_disposed;
+void rfs_disposed_close(struct rfs_history *h);
+
 /* index.c */
 int rfs_index_encode_commit(struct rfs_history *h, struct rfs_bytes *b, const git_oid *rev,
                             const struct rfs_record *r);
@@ -251,5 +257,9 @@ char *rfs_read_clear_of(struct rfs_history *h, git_tree *root, const char *cpath
 int rfs_read_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
                            char *cpath, size_t cpathsz, git_tree_entry **out);
 int rfs_read_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16]);
+/* The dirid of the folder at cpath ("" the root) in tree root. 0, -ENOENT. */
+int rfs_read_dirid_in_tree(struct rfs_history *h, git_tree *root, const char *cpath, uint8_t dirid[16]);
+/* Format 3: the dirid of cpath's parent folder in root into dir (zeros for the root itself). */
+void rfs_read_parent_dirid(struct rfs_history *h, git_tree *root, const char *cpath, uint8_t dir[16]);
 
 #endif

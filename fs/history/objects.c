@@ -26,7 +26,7 @@ int rfs_objects_read_record(struct rfs_history *h, const git_oid *oid, struct rf
 	git_commit *c = NULL;
 	if (git_commit_lookup(&c, h->repo, oid) < 0)
 		return -ENOENT;
-	int rc = rfs_record_open(r, git_commit_message_raw(c), h->v->keys, h->v->conf.vault_id,
+	int rc = rfs_record_open(r, git_commit_message_raw(c), h->v,
 	                         git_commit_tree_id(c));
 	git_commit_free(c);
 	return rc;

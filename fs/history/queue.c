@@ -161,6 +161,8 @@ static struct rfs_pending *pending_new(struct rfs_history *h, const struct rfs_s
 	e->kind = (uint8_t)s->kind;
 	e->type = (uint8_t)s->type;
 	memcpy(e->file_id, s->file_id, 16);
+	memcpy(e->dir, s->dir, 16);
+	memcpy(e->dir_old, s->dir_old, 16);
 	e->mode = (uint32_t)s->mode;
 	e->uid = (uint32_t)s->uid;
 	e->gid = (uint32_t)s->gid;

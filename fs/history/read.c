@@ -83,7 +83,7 @@ char *rfs_read_clear_of(struct rfs_history *h, git_tree *root, const char *cpath
 		rc = rfs_read_dirid_of(h, dir, dirid);
 		if (rc == 0)
 			rc = sealed_text(h, dir, c, text, sizeof text);
-		if (rc == 0 && rfs_name_open(name, sizeof name, text, dirid, h->v->keys) < 0)
+		if (rc == 0 && rfs_vault_name_open(h->v, dirid, text, name, sizeof name) < 0)
 			rc = -EIO;
 		if (rc == 0 && len + strlen(name) + 2 > cap)
 			rc = -ENAMETOOLONG;
@@ -140,7 +140,7 @@ int rfs_read_resolve_clear(struct rfs_history *h, git_tree *root, const char *cl
 		uint8_t dirid[16];
 		char text[RFS_ENC_NAME_MAX + 1], backing[256];
 		rc = rfs_read_dirid_of(h, dir, dirid);
-		if (rc == 0 && rfs_name_seal(text, sizeof text, c, dirid, h->v->keys) < 0)
+		if (rc == 0 && rfs_vault_name_seal(h->v, dirid, c, text, sizeof text) < 0)
 			rc = -EINVAL;
 		if (rc < 0)
 			break;
@@ -509,7 +509,9 @@ static uint64_t entry_size(struct rfs_history *h, const git_tree_entry *e)
 	return entry_size_of(h, e, &total) == 0 ? total : 0;
 }
 
-static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int out_fd)
+/* A symlink's target is sealed under the keys of the folder it is in. */
+static int symlink_target(struct rfs_history *h, const git_tree_entry *e, const uint8_t dirid[16],
+                          int out_fd)
 {
 	git_blob *b = NULL;
 	int rc = read_blob(h, git_tree_entry_id(e), &b);
@@ -520,19 +522,20 @@ static int symlink_target(struct rfs_history *h, const git_tree_entry *e, int ou
 	if (rc == 0) {
 		memcpy(text, git_blob_rawcontent(b), n);
 		text[n] = 0;
-		int len = rfs_name_target_open(target, sizeof target, text, h->v->keys);
+		int len = rfs_vault_target_open(h->v, dirid, text, target, sizeof target);
 		rc = len < 0 ? -EIO : rfs_io_write_all(out_fd, (const uint8_t *)target, (size_t)len);
 	}
 	git_blob_free(b);
 	return rc;
 }
 
-static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd, bool plain)
+static int read_entry(struct rfs_history *h, const git_tree_entry *e, const uint8_t *dirid,
+                      int out_fd, bool plain)
 {
 	if (!plain)
 		return for_each_piece(h, e, put_fd, &out_fd);
 	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK)
-		return symlink_target(h, e, out_fd);
+		return dirid ? symlink_target(h, e, dirid, out_fd) : -EIO;
 	if (git_tree_entry_type(e) == GIT_OBJECT_TREE && !rfs_objects_is_chunked(h->repo, e))
 		return -EISDIR;
 	struct decrypt *d = calloc(1, sizeof *d);
@@ -554,15 +557,39 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd
 	return rc;
 }
 
+static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpath,
+                           uint8_t dirid[16]);
+
+/* The id of the folder that holds cpath at rev. 0 or -errno. */
+static int parent_dirid_at(struct rfs_history *h, const char *rev, const char *cpath,
+                           uint8_t dirid[16])
+{
+	char parent[8192];
+	const char *slash = strrchr(cpath, '/');
+	git_commit *c = NULL;
+	git_oid oid;
+	int rc = resolve_locked(h, rev, &oid);
+	snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - cpath) : 0, cpath);
+	if (rc == 0 && git_commit_lookup(&c, h->repo, &oid) < 0)
+		rc = -EIO;
+	if (rc == 0)
+		rc = dirid_in_commit(h, c, parent, dirid);
+	git_commit_free(c);
+	return rc;
+}
+
 static int read_common(struct rfs_history *h, const char *rev, const char *clear_path, int out_fd,
                        bool plain)
 {
 	char cpath[8192];
+	uint8_t dirid[16];
 	git_tree_entry *e = NULL;
 	pthread_mutex_lock(&h->git_lock);
 	int rc = entry_at_rev(h, rev, clear_path, &e, cpath, sizeof cpath);
+	bool have_dirid = rc == 0 && plain && git_tree_entry_filemode(e) == GIT_FILEMODE_LINK &&
+	                  parent_dirid_at(h, rev, cpath, dirid) == 0;
 	if (rc == 0)
-		rc = read_entry(h, e, out_fd, plain);
+		rc = read_entry(h, e, have_dirid ? dirid : NULL, out_fd, plain);
 	git_tree_entry_free(e);
 	pthread_mutex_unlock(&h->git_lock);
 	return rc;
@@ -580,13 +607,12 @@ int rfs_history_read_cipher(struct rfs_history *h, const char *rev, const char *
 }
 
 /* The folder at cpath in commit c, and its 16-byte .dirid: 0, or -ENOENT. */
-static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpath,
-                           uint8_t dirid[16])
+int rfs_read_dirid_in_tree(struct rfs_history *h, git_tree *root, const char *cpath, uint8_t dirid[16])
 {
-	git_tree *root = NULL, *dir = NULL;
+	git_tree *dir = NULL;
 	git_tree_entry *e = NULL;
-	int rc = git_commit_tree(&root, c) < 0 ? -ENOENT : 0;
-	if (rc == 0 && cpath[0] &&
+	int rc = 0;
+	if (cpath[0] &&
 	    (git_tree_entry_bypath(&e, root, cpath) < 0 || git_tree_entry_type(e) != GIT_OBJECT_TREE ||
 	     rfs_objects_is_chunked(h->repo, e) || git_tree_lookup(&dir, h->repo, git_tree_entry_id(e)) < 0))
 		rc = -ENOENT;
@@ -594,6 +620,32 @@ static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpa
 		rc = -ENOENT;
 	git_tree_free(dir);
 	git_tree_entry_free(e);
+	return rc;
+}
+
+void rfs_read_parent_dirid(struct rfs_history *h, git_tree *root, const char *cpath, uint8_t dir[16])
+{
+	memset(dir, 0, 16);
+	if (!cpath[0])
+		return;
+	const char *slash = strrchr(cpath, '/');
+	char parent[8192];
+	size_t len = slash ? (size_t)(slash - cpath) : 0;
+	if (len >= sizeof parent)
+		return;
+	memcpy(parent, cpath, len);
+	parent[len] = 0;
+	if (rfs_read_dirid_in_tree(h, root, parent, dir) < 0)
+		memset(dir, 0, 16);
+}
+
+static int dirid_in_commit(struct rfs_history *h, git_commit *c, const char *cpath,
+                           uint8_t dirid[16])
+{
+	git_tree *root = NULL;
+	int rc = git_commit_tree(&root, c) < 0 ? -ENOENT : 0;
+	if (rc == 0)
+		rc = rfs_read_dirid_in_tree(h, root, cpath, dirid);
 	git_tree_free(root);
 	return rc;
 }

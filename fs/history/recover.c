@@ -212,11 +212,21 @@ static const char *live_fails(struct rfs_history *h, const char *cpath, const ch
 	if (rfs_capture_stat_live(h, cpath, &st) < 0)
 		return "cannot be read";
 	if (S_ISLNK(st.st_mode)) {
-		char text[8192], target[8192];
+		char text[8192], target[8192], id_file[8192];
+		const char *slash = strrchr(cpath, '/');
+		uint8_t dirid[16];
 		ssize_t n = rfs_capture_readlink_live(h, cpath, text, sizeof text - 1);
 		if (n >= 0)
 			text[n] = 0;
-		return n < 0 || rfs_name_target_open(target, sizeof target, text, h->v->keys) < 0
+		/* The target is sealed under the keys of the folder the link is in. */
+		snprintf(id_file, sizeof id_file, "%.*s%s%s", slash ? (int)(slash - cpath) : 0, cpath,
+		         slash ? "/" : "", RFS_DIRID_FILE);
+		int dfd = n < 0 ? -1 : rfs_capture_open_live(h, id_file, 0);
+		if (dfd >= 0 && read(dfd, dirid, sizeof dirid) != (ssize_t)sizeof dirid)
+			n = -1;
+		if (dfd >= 0)
+			close(dfd);
+		return n < 0 || dfd < 0 || rfs_vault_target_open(h->v, dirid, text, target, sizeof target) < 0
 		       ? "its link target does not authenticate" : NULL;
 	}
 	if (!S_ISREG(st.st_mode))
@@ -324,6 +334,7 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 	e->type = RFS_OBJ_FILE;
 	if (what != 'D')
 		event_from_live(h, cpath, e);
+	rfs_read_parent_dirid(h, what == 'D' ? r->old : r->now, cpath, e->dir);
 	e->path = clear ? clear : rfs_record_str(cpath);
 	e->path_old = rfs_record_str(NULL);
 	e->restored_from = rfs_record_str(NULL);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "crypto/names.h"
 #include "crypto/random.h"
+#include "crypto/secmem.h"
 
 #define RESTORE_TMP ".recfs-restore.tmp"
 
@@ -48,7 +49,7 @@ static int backing_in(struct rfs_history *h, int dirfd, const char *c, char back
 	int rc = live_dirid(dirfd, dirid);
 	if (rc < 0)
 		return rc;
-	if (rfs_name_seal(text, sizeof text, c, dirid, h->v->keys) < 0)
+	if (rfs_vault_name_seal(h->v, dirid, c, text, sizeof text) < 0)
 		return -EINVAL;
 	bool is_long = rfs_name_backing(backing, text);
 	if (is_long && write_side) {
@@ -86,6 +87,20 @@ static int record_simple(struct rfs_history *h, enum rfs_save_kind kind, enum rf
 		.restored_from = rev, .fd = fd, .size = size,
 	};
 	memcpy(s.file_id, id, 16);
+	const char *slash = strrchr(cpath, '/');   /* the folder it is in seals its path (format 3) */
+	char parent[8192];
+	size_t len = slash ? (size_t)(slash - cpath) : 0;
+	int pfd = -1;
+	if (len < sizeof parent) {
+		memcpy(parent, cpath, len);
+		parent[len] = 0;
+		pfd = len ? openat(h->v->live_fd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(h->v->live_fd);
+	}
+	if (pfd >= 0) {
+		if (live_dirid(pfd, s.dir) < 0)
+			memset(s.dir, 0, 16);
+		close(pfd);
+	}
 	return rfs_history_record(h, &s);
 }
 
@@ -112,9 +127,9 @@ static int open_parents(struct restore_ctx *x, const char *clear_path, int *dirf
 		bool created = false;
 		if (rc == 0 && mkdirat(fd, backing, 0755) == 0) {
 			uint8_t dirid[16];
-			rfs_random_bytes(dirid, sizeof dirid);
-			int sub = openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			rc = sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
+			rc = rfs_vault_new_folder_id(x->h->v, dirid);
+			int sub = rc < 0 ? -1 : openat(fd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			rc = rc < 0 ? rc : sub < 0 ? -errno : write_small(sub, RFS_DIRID_FILE, dirid, 16, 0400);
 			memcpy(x->dirid, dirid, 16);
 			if (sub >= 0)
 				close(sub);

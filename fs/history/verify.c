@@ -5,6 +5,7 @@
 ** reachable object into one uncompressed pack and removes the rest.
 ** Must never: change a commit or move the ref (gc keeps every reachable object).
 */
+#include "fs/register.h"
 #include "fs/history/internal.h"
 #include "fs/escape.h"
 
@@ -119,9 +120,9 @@ static int check_key_of(struct walk *w, const uint8_t *data, size_t len, char wh
 	if (!w->key && !(w->key = rfs_secmem_key_alloc()))
 		return 1;
 	int rc = rfs_keystore_load(w->h->v->ks, hd.file_id, w->key);
-	char name[16];
+	char name[RFS_KEYSTORE_NAME_MAX];
 	uint64_t off;
-	rfs_keystore_entry_locate(hd.file_id, name, &off);
+	rfs_keystore_entry_locate(w->h->v->ks, hd.file_id, name, &off);
 	snprintf(where, 64, "keys/%s at offset %llu", name, (unsigned long long)off);
 	return rc == -EIO || rc == -ENOENT ? rc : 0;
 }
@@ -301,7 +302,7 @@ static void check_commit(struct walk *w, git_commit *c, git_oid *oid)
 	git_oid_tostr(x, sizeof x, oid);
 	bool present, sig_ok = signature_ok(h, oid, &present);
 	struct rfs_record r;
-	bool rec_ok = rfs_record_open(&r, git_commit_message_raw(c), h->v->keys, h->v->conf.vault_id,
+	bool rec_ok = rfs_record_open(&r, git_commit_message_raw(c), h->v,
 	                              git_commit_tree_id(c)) == 0;
 	if (!present) {
 		problem(w, "unsigned commit %s", x);
@@ -505,6 +506,8 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 	if (rc == 0)
 		check_head_symref(&w);
 	pthread_mutex_unlock(&h->git_lock);
+	if (rc == 0)                   /* the disposal register's chain and lists (fs/register.h) */
+		w.res->problems += rfs_register_verify(h, h->v, report);
 	rfs_secmem_key_free(w.key);
 	free(w.key_ids.v);
 	free(w.seen.v);

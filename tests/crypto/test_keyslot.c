@@ -199,7 +199,7 @@ Test(keyslot, conf_write_read_round_trip)
 	assert_unlocks(&r, "pw3", 0);
 
 	read_conf_text(text, sizeof(text));
-	cr_assert_eq(strncmp(text, "recfs-vault 2\n", 14), 0);
+	cr_assert_eq(strncmp(text, "recfs-vault 3\n", 14), 0);
 	rfs_hex_encode(master_hex, master, 32);
 	cr_assert_null(strstr(text, master_hex), "master key in clear");
 
@@ -248,7 +248,7 @@ Test(keyslot, newer_format_version_is_refused_clearly)
 {
 	write_conf_with_line(1, "recfs-vault 7");
 	assert_read_fails(-EPROTONOSUPPORT, "vault format version 7 is newer than this recfs "
-	                  "supports (2); upgrade recfs");
+	                  "supports (3); upgrade recfs");
 	write_conf_with_line(1, "recfs-vault 0");
 	assert_read_fails(-EPROTONOSUPPORT, "version 0");
 	write_conf_with_line(1, "recfs-vault 1");
@@ -359,6 +359,33 @@ Test(keyslot, settings_are_authenticated)
 	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &c), 0);
 	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(rfs_keyslot_conf_authenticate(&r, key, &bad), 0);
+}
+
+/* A vault of format 2 still reads, as format 2; its version is bound into
+** the settings' tags, so an edit of the first line (2 to 3 or back) is caught. */
+Test(keyslot, format_2_still_reads_and_its_version_is_authenticated)
+{
+	struct rfs_conf c, r;
+	uint8_t key[32];
+	char err[256];
+	const char *bad = NULL;
+
+	randombytes_buf(key, sizeof(key));
+	conf_with_slot(&c, "a", "pw");
+	c.format_version = 2;
+	rfs_keyslot_conf_seal(&c, key);
+	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.format_version, 2);
+	cr_assert_eq(rfs_keyslot_conf_authenticate(&r, key, &bad), 0);
+	assert_unlocks(&r, "pw", 0);
+
+	write_conf_with_line(1, "recfs-vault 3");
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.format_version, 3);
+	memcpy(r.tags, c.tags, sizeof(r.tags));
+	memcpy(r.vault_id, c.vault_id, sizeof(r.vault_id));
+	cr_assert_eq(rfs_keyslot_conf_authenticate(&r, key, &bad), -EBADMSG, "version edited 2 -> 3");
 }
 
 /* Item 18: an edited keyslot cannot make an unlock run for minutes or allocate

@@ -1,4 +1,6 @@
-/* Unit tests of crypto/keystore: keys/ entries, forgery, crypto-shredding. */
+/* Unit tests of crypto/keystore: keys/ entries, forgery, crypto-shredding.
+** Suite keystore: a format-2 key store (ids with a random half); keystore3:
+** format 3 (ids with the copy id, per-copy slot folders). */
 #include <errno.h>
 #include <stdbool.h>
 #include <criterion/criterion.h>
@@ -17,6 +19,7 @@ static struct rfs_keys *keys;
 static struct rfs_keystore *ks;
 static char dir[64];
 static int keys_fd;
+static unsigned format = 2;
 
 static void init(void)
 {
@@ -28,8 +31,14 @@ static void init(void)
 	cr_assert_eq(mkdir(path, 0700), 0);
 	keys_fd = open(path, O_RDONLY | O_DIRECTORY);
 	cr_assert_geq(keys_fd, 0);
-	cr_assert_eq(rfs_keystore_format(keys_fd), 0);
-	cr_assert_eq(rfs_keystore_open(&ks, keys_fd, keys), 0);
+	cr_assert_eq(rfs_keystore_format(keys_fd, format), 0);
+	cr_assert_eq(rfs_keystore_open(&ks, keys_fd, keys, format), 0);
+}
+
+static void init3(void)
+{
+	format = 3;
+	init();
 }
 
 static void fini(void)
@@ -44,9 +53,9 @@ TestSuite(keystore, .init = init, .fini = fini);
 
 static void entry_path(char out[160], const uint8_t id[16], uint64_t *offset)
 {
-	char name[16];
+	char name[RFS_KEYSTORE_NAME_MAX];
 
-	rfs_keystore_entry_locate(id, name, offset);
+	rfs_keystore_entry_locate(ks, id, name, offset);
 	snprintf(out, 160, "%s/keys/%s", dir, name);
 }
 
@@ -104,7 +113,7 @@ Test(keystore, a_reopened_store_never_reuses_a_slot)
 	struct rfs_keystore *again;
 
 	cr_assert_eq(rfs_keystore_create(ks, id1, key), 0);
-	cr_assert_eq(rfs_keystore_open(&again, keys_fd, keys), 0);
+	cr_assert_eq(rfs_keystore_open(&again, keys_fd, keys, format), 0);
 	cr_assert_eq(rfs_keystore_create(again, id2, key), 0);
 	cr_assert_neq(memcmp(id1, id2, 8), 0);
 	cr_assert_eq(rfs_keystore_load(again, id1, back), 0);
@@ -201,7 +210,7 @@ Test(keystore, another_vaults_keys_cannot_open_entries)
 	struct rfs_keystore *theirs;
 
 	cr_assert_eq(rfs_keystore_create(ks, id, key), 0);
-	cr_assert_eq(rfs_keystore_open(&theirs, keys_fd, stranger), 0);
+	cr_assert_eq(rfs_keystore_open(&theirs, keys_fd, stranger, format), 0);
 	cr_assert_eq(rfs_keystore_load(theirs, id, back), -EIO);
 	rfs_keystore_close(theirs);
 	rfs_keys_free(stranger);
@@ -211,7 +220,7 @@ Test(keystore, open_needs_a_valid_fd)
 {
 	struct rfs_keystore *bad = NULL;
 
-	cr_assert_eq(rfs_keystore_open(&bad, -1, keys), -EBADF);
+	cr_assert_eq(rfs_keystore_open(&bad, -1, keys, format), -EBADF);
 	cr_assert_null(bad);
 }
 
@@ -255,7 +264,7 @@ Test(keystore, a_lost_tail_never_gives_a_slot_twice)
 	cr_assert_eq(rfs_keystore_create(ks, id1, key), 0);
 	entry_path(path, id1, &off);
 	cr_assert_eq(truncate(path, (off_t)off), 0, "the cut loses the entry");
-	cr_assert_eq(rfs_keystore_open(&again, keys_fd, keys), 0);
+	cr_assert_eq(rfs_keystore_open(&again, keys_fd, keys, format), 0);
 	cr_assert_eq(rfs_keystore_create(again, id2, key), 0);
 	cr_assert_neq(memcmp(id1, id2, 8), 0, "slot of the lost entry handed out again");
 	rfs_keystore_close(again);
@@ -273,4 +282,89 @@ Test(keystore, destroy_of_a_stale_id_leaves_the_slot_alone)
 	cr_assert_eq(rfs_keystore_destroy(ks, stale), -EIO);
 	cr_assert_eq(rfs_keystore_load(ks, id, back), 0, "the real file's key survives");
 	cr_assert_eq(memcmp(key, back, 32), 0);
+}
+
+/* ---- format 3 ---- */
+
+TestSuite(keystore3, .init = init3, .fini = fini);
+
+Test(keystore3, ids_carry_the_copy_id_and_entries_live_in_its_folder)
+{
+	uint8_t id[16], key[32], back[32], copy[RFS_COPY_ID_SIZE], zero[RFS_COPY_ID_SIZE] = { 0 };
+	char name[RFS_KEYSTORE_NAME_MAX], expect[RFS_KEYSTORE_NAME_MAX], path[160];
+	uint64_t off;
+	struct stat st;
+
+	rfs_keystore_copy_id(ks, copy);
+	cr_assert_neq(memcmp(copy, zero, sizeof(copy)), 0);
+	cr_assert_eq(rfs_keystore_create(ks, id, key), 0);
+	cr_assert_eq(memcmp(id + 8, copy, sizeof(copy)), 0, "the id's second half is the copy id");
+	cr_assert_eq(rfs_keystore_load(ks, id, back), 0);
+	cr_assert_eq(memcmp(back, key, 32), 0);
+	rfs_keystore_entry_locate(ks, id, name, &off);
+	snprintf(expect, sizeof(expect), "c%02x%02x%02x%02x%02x%02x%02x%02x/s00000000", copy[0], copy[1],
+	         copy[2], copy[3], copy[4], copy[5], copy[6], copy[7]);
+	cr_assert_str_eq(name, expect);
+	snprintf(path, sizeof(path), "%s/keys/%s", dir, name);
+	cr_assert_eq(stat(path, &st), 0, "no slot file at %s", path);
+	snprintf(path, sizeof(path), "%s/keys/s00000000", dir);
+	cr_assert_neq(stat(path, &st), 0, "format 3 keeps no slot file in keys/ itself");
+	cr_assert_eq(rfs_keystore_destroy(ks, id), 0);
+	cr_assert_eq(rfs_keystore_load(ks, id, back), -ENOENT);
+}
+
+/* Two copies of one vault (the same keys, each its own keys/ with its own
+** copy id) hand out ids on their own and never the same one. */
+Test(keystore3, two_copies_never_hand_out_one_id)
+{
+	static uint8_t a[200][16], b[200][16];
+	uint8_t key[32];
+	char other[128];
+	struct rfs_keystore *ks2;
+	int fd2;
+
+	snprintf(other, sizeof(other), "%s/keys2", dir);
+	cr_assert_eq(mkdir(other, 0700), 0);
+	fd2 = open(other, O_RDONLY | O_DIRECTORY);
+	cr_assert_eq(rfs_keystore_format(fd2, 3), 0);
+	cr_assert_eq(rfs_keystore_open(&ks2, fd2, keys, 3), 0);
+	for (int i = 0; i < 200; i++) {
+		cr_assert_eq(rfs_keystore_create(ks, a[i], key), 0);
+		cr_assert_eq(rfs_keystore_create(ks2, b[i], key), 0);
+	}
+	cr_assert_eq(memcmp(a[0], b[0], 8), 0, "both copies start at slot 0");
+	for (int i = 0; i < 200; i++)
+		for (int j = 0; j < 200; j++)
+			cr_assert_neq(memcmp(a[i], b[j], 16), 0, "copy ids collide at %d, %d", i, j);
+	/* Another copy's id is not this copy's to open (sync brings those). */
+	cr_assert_eq(rfs_keystore_load(ks, b[0], key), -ENOENT);
+	rfs_keystore_close(ks2);
+	close(fd2);
+}
+
+Test(keystore3, a_keys_folder_without_its_copy_id_does_not_open)
+{
+	struct rfs_keystore *again = NULL;
+	char path[160];
+
+	snprintf(path, sizeof(path), "%s/keys/copy", dir);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(rfs_keystore_open(&again, keys_fd, keys, 3), -EIO);
+	cr_assert_null(again);
+}
+
+Test(keystore3, a_lost_tail_never_gives_a_slot_twice)
+{
+	uint8_t id1[16], id2[16], key[32];
+	struct rfs_keystore *again;
+	char path[160];
+	uint64_t off;
+
+	cr_assert_eq(rfs_keystore_create(ks, id1, key), 0);
+	entry_path(path, id1, &off);
+	cr_assert_eq(truncate(path, (off_t)off), 0, "the cut loses the entry");
+	cr_assert_eq(rfs_keystore_open(&again, keys_fd, keys, 3), 0);
+	cr_assert_eq(rfs_keystore_create(again, id2, key), 0);
+	cr_assert_neq(memcmp(id1, id2, 8), 0, "slot of the lost entry handed out again");
+	rfs_keystore_close(again);
 }

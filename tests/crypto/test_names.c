@@ -10,16 +10,31 @@
 
 static struct rfs_keys *keys;
 static uint8_t dirid[RFS_DIRID_SIZE], dirid2[RFS_DIRID_SIZE];
+/* Format 2 folder keys (the vault-wide subkeys) of dirid, dirid2 and the all-0xff xattr dirid. */
+static struct rfs_folder_keys *fk, *fk2, *fkx;
 
 static void init(void)
 {
+	uint8_t xattr_dirid[RFS_DIRID_SIZE];
+
 	keys = test_random_keys();
 	randombytes_buf(dirid, sizeof(dirid));
 	randombytes_buf(dirid2, sizeof(dirid2));
+	memset(xattr_dirid, 0xff, sizeof(xattr_dirid));
+	fk = sodium_malloc(sizeof(*fk));
+	fk2 = sodium_malloc(sizeof(*fk2));
+	fkx = sodium_malloc(sizeof(*fkx));
+	cr_assert(fk && fk2 && fkx);
+	rfs_folder_keys_from_vault(fk, dirid, keys);
+	rfs_folder_keys_from_vault(fk2, dirid2, keys);
+	rfs_folder_keys_from_vault(fkx, xattr_dirid, keys);
 }
 
 static void fini(void)
 {
+	sodium_free(fk);
+	sodium_free(fk2);
+	sodium_free(fkx);
 	rfs_keys_free(keys);
 }
 
@@ -28,14 +43,14 @@ TestSuite(names, .init = init, .fini = fini);
 static void assert_round_trip(const char *name)
 {
 	char text[RFS_ENC_NAME_MAX + 1], back[256];
-	int n = rfs_name_seal(text, sizeof(text), name, dirid, keys);
+	int n = rfs_name_seal(text, sizeof(text), name, fk);
 
 	cr_assert_gt(n, 0, "seal '%s' failed: %d", name, n);
 	cr_assert_eq((size_t)n, strlen(text));
 	cr_assert_eq((size_t)n, rfs_b64_len(RFS_NAME_TAG + strlen(name)));
 	cr_assert_neq(text[0], '.', "sealed text must never start with '.'");
 	cr_assert_null(strchr(text, '/'));
-	cr_assert_eq(rfs_name_open(back, sizeof(back), text, dirid, keys), (int)strlen(name));
+	cr_assert_eq(rfs_name_open(back, sizeof(back), text, fk), (int)strlen(name));
 	cr_assert_str_eq(back, name);
 }
 
@@ -64,37 +79,37 @@ Test(names, deterministic_per_dirid_distinct_across)
 	char a[RFS_ENC_NAME_MAX + 1], b[RFS_ENC_NAME_MAX + 1], c[RFS_ENC_NAME_MAX + 1];
 	char back[256];
 
-	rfs_name_seal(a, sizeof(a), "report.pdf", dirid, keys);
-	rfs_name_seal(b, sizeof(b), "report.pdf", dirid, keys);
+	rfs_name_seal(a, sizeof(a), "report.pdf", fk);
+	rfs_name_seal(b, sizeof(b), "report.pdf", fk);
 	cr_assert_str_eq(a, b);
-	rfs_name_seal(c, sizeof(c), "report.pdf", dirid2, keys);
+	rfs_name_seal(c, sizeof(c), "report.pdf", fk2);
 	cr_assert_str_neq(a, c);
-	rfs_name_seal(c, sizeof(c), "report.pdg", dirid, keys);
+	rfs_name_seal(c, sizeof(c), "report.pdg", fk);
 	cr_assert_str_neq(a, c);
-	cr_assert_eq(rfs_name_open(back, sizeof(back), a, dirid2, keys), -EIO, "wrong dirid opened");
+	cr_assert_eq(rfs_name_open(back, sizeof(back), a, fk2), -EIO, "wrong dirid opened");
 }
 
 Test(names, invalid_clear_names_are_refused)
 {
 	char text[RFS_ENC_NAME_MAX + 1], big[300];
 
-	cr_assert_eq(rfs_name_seal(text, sizeof(text), "", dirid, keys), -EINVAL);
-	cr_assert_eq(rfs_name_seal(text, sizeof(text), ".", dirid, keys), -EINVAL);
-	cr_assert_eq(rfs_name_seal(text, sizeof(text), "..", dirid, keys), -EINVAL);
-	cr_assert_eq(rfs_name_seal(text, sizeof(text), "a/b", dirid, keys), -EINVAL);
-	cr_assert_eq(rfs_name_seal(text, sizeof(text), "/", dirid, keys), -EINVAL);
+	cr_assert_eq(rfs_name_seal(text, sizeof(text), "", fk), -EINVAL);
+	cr_assert_eq(rfs_name_seal(text, sizeof(text), ".", fk), -EINVAL);
+	cr_assert_eq(rfs_name_seal(text, sizeof(text), "..", fk), -EINVAL);
+	cr_assert_eq(rfs_name_seal(text, sizeof(text), "a/b", fk), -EINVAL);
+	cr_assert_eq(rfs_name_seal(text, sizeof(text), "/", fk), -EINVAL);
 	memset(big, 'y', 256);
 	big[256] = '\0';
-	cr_assert_eq(rfs_name_seal(text, sizeof(text), big, dirid, keys), -ENAMETOOLONG);
+	cr_assert_eq(rfs_name_seal(text, sizeof(text), big, fk), -ENAMETOOLONG);
 	big[255] = '\0';
-	cr_assert_eq(rfs_name_seal(text, 100, big, dirid, keys), -ENAMETOOLONG, "small buffer");
+	cr_assert_eq(rfs_name_seal(text, 100, big, fk), -ENAMETOOLONG, "small buffer");
 }
 
 Test(names, tampered_or_foreign_text_is_eio)
 {
 	char text[RFS_ENC_NAME_MAX + 1], back[256];
 	const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	int n = rfs_name_seal(text, sizeof(text), "budget-2025.xlsx", dirid, keys);
+	int n = rfs_name_seal(text, sizeof(text), "budget-2025.xlsx", fk);
 
 	for (int i = 0; i < n; i++) {
 		char saved = text[i];
@@ -102,16 +117,16 @@ Test(names, tampered_or_foreign_text_is_eio)
 			if (*c == saved)
 				continue;
 			text[i] = *c;
-			cr_assert_eq(rfs_name_open(back, sizeof(back), text, dirid, keys), -EIO,
+			cr_assert_eq(rfs_name_open(back, sizeof(back), text, fk), -EIO,
 			             "tamper at %d with '%c' accepted", i, *c);
 		}
 		text[i] = saved;
 	}
 	text[n - 1] = '\0';
-	cr_assert_eq(rfs_name_open(back, sizeof(back), text, dirid, keys), -EIO, "truncated");
-	cr_assert_eq(rfs_name_open(back, sizeof(back), "", dirid, keys), -EIO);
-	cr_assert_eq(rfs_name_open(back, sizeof(back), ".dirid", dirid, keys), -EIO);
-	cr_assert_eq(rfs_name_open(back, sizeof(back), "AAAAAAAAAAAAAAAAAAAAAAAA", dirid, keys), -EIO);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), text, fk), -EIO, "truncated");
+	cr_assert_eq(rfs_name_open(back, sizeof(back), "", fk), -EIO);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), ".dirid", fk), -EIO);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), "AAAAAAAAAAAAAAAAAAAAAAAA", fk), -EIO);
 }
 
 /* Seal by the construction documented in names.h and docs/FORMAT.md,
@@ -138,7 +153,7 @@ Test(names, matches_the_documented_construction)
 	char expect[RFS_ENC_NAME_MAX + 1], text[RFS_ENC_NAME_MAX + 1];
 
 	seal_by_spec(expect, "Minutes 2024-03.odt");
-	cr_assert_gt(rfs_name_seal(text, sizeof(text), "Minutes 2024-03.odt", dirid, keys), 0);
+	cr_assert_gt(rfs_name_seal(text, sizeof(text), "Minutes 2024-03.odt", fk), 0);
 	cr_assert_str_eq(text, expect);
 }
 
@@ -149,11 +164,11 @@ Test(names, authentic_text_of_an_invalid_name_is_refused)
 
 	for (size_t i = 0; i < 3; i++) {
 		seal_by_spec(text, invalid[i]);
-		cr_assert_eq(rfs_name_open(back, sizeof(back), text, dirid, keys), -EIO,
+		cr_assert_eq(rfs_name_open(back, sizeof(back), text, fk), -EIO,
 		             "'%s' accepted", invalid[i]);
 	}
 	seal_by_spec(text, "ok");
-	cr_assert_eq(rfs_name_open(back, sizeof(back), text, dirid, keys), 2);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), text, fk), 2);
 }
 
 Test(names, long_names_are_hashed_beside_a_side_file)
@@ -163,7 +178,7 @@ Test(names, long_names_are_hashed_beside_a_side_file)
 
 	memset(name, 'n', 255);
 	name[255] = '\0';
-	cr_assert_eq(rfs_name_seal(text, sizeof(text), name, dirid, keys), RFS_ENC_NAME_MAX);
+	cr_assert_eq(rfs_name_seal(text, sizeof(text), name, fk), RFS_ENC_NAME_MAX);
 	cr_assert(rfs_name_backing(backing, text));
 	cr_assert_eq(strlen(backing), RFS_LONG_NAME_LEN);
 	crypto_generichash(hash, 32, (const uint8_t *)text, strlen(text), NULL, 0);
@@ -178,13 +193,13 @@ Test(names, long_names_are_hashed_beside_a_side_file)
 
 	/* The longest clear name that is not hashed: 16 + n bytes encode to <= 255 chars. */
 	name[175] = '\0';
-	rfs_name_seal(text, sizeof(text), name, dirid, keys);
+	rfs_name_seal(text, sizeof(text), name, fk);
 	cr_assert_eq(strlen(text), 255);
 	cr_assert_not(rfs_name_backing(backing, text));
 	cr_assert_str_eq(backing, text);
 	name[175] = 'n';
 	name[176] = '\0';
-	rfs_name_seal(text, sizeof(text), name, dirid, keys);
+	rfs_name_seal(text, sizeof(text), name, fk);
 	cr_assert(rfs_name_backing(backing, text));
 }
 
@@ -198,7 +213,7 @@ Test(names, internal_name_recognition)
 	cr_assert_not(rfs_name_is_internal(".Labc"));
 	cr_assert_not(rfs_name_is_internal("abc.n"));
 	cr_assert_not(rfs_name_is_long(".Labc"));
-	rfs_name_seal(text, sizeof(text), ".dirid", dirid, keys);
+	rfs_name_seal(text, sizeof(text), ".dirid", fk);
 	cr_assert_not(rfs_name_is_internal(text));
 	cr_assert_not(rfs_name_is_long(text));
 }
@@ -208,69 +223,66 @@ Test(names, symlink_targets)
 	char target[4096], text[4096], back[4096];
 	int n;
 
-	n = rfs_name_target_seal(text, sizeof(text), "../shared/Case 17/notes.odt", keys);
+	n = rfs_name_target_seal(text, sizeof(text), "../shared/Case 17/notes.odt", fk);
 	cr_assert_gt(n, 0);
 	cr_assert_null(strchr(text, '/'));
 	cr_assert_neq(text[0], '.');
-	cr_assert_eq(rfs_name_target_open(back, sizeof(back), text, keys), 27);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), text, fk), 27);
 	cr_assert_str_eq(back, "../shared/Case 17/notes.odt");
 
 	memset(target, 't', sizeof(target));
 	target[3031] = '\0';
-	n = rfs_name_target_seal(text, sizeof(text), target, keys);
+	n = rfs_name_target_seal(text, sizeof(text), target, fk);
 	cr_assert_leq(n, 4095);
-	cr_assert_eq(rfs_name_target_open(back, sizeof(back), text, keys), 3031);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), text, fk), 3031);
 	cr_assert_str_eq(back, target);
 	target[3031] = 't';
 	target[3032] = '\0';
-	cr_assert_eq(rfs_name_target_seal(text, sizeof(text), target, keys), -ENAMETOOLONG);
+	cr_assert_eq(rfs_name_target_seal(text, sizeof(text), target, fk), -ENAMETOOLONG);
 	target[3032] = 't';
 	target[4095] = '\0';
-	cr_assert_eq(rfs_name_target_seal(text, sizeof(text), target, keys), -ENAMETOOLONG);
-	cr_assert_eq(rfs_name_target_seal(text, sizeof(text), "", keys), -EINVAL);
+	cr_assert_eq(rfs_name_target_seal(text, sizeof(text), target, fk), -ENAMETOOLONG);
+	cr_assert_eq(rfs_name_target_seal(text, sizeof(text), "", fk), -EINVAL);
 }
 
 Test(names, symlink_targets_random_nonce_and_tamper)
 {
 	char a[200], b[200], back[200];
-	int n = rfs_name_target_seal(a, sizeof(a), "/etc/hosts", keys);
+	int n = rfs_name_target_seal(a, sizeof(a), "/etc/hosts", fk);
 
-	rfs_name_target_seal(b, sizeof(b), "/etc/hosts", keys);
+	rfs_name_target_seal(b, sizeof(b), "/etc/hosts", fk);
 	cr_assert_str_neq(a, b);
 	for (int i = 0; i < n; i++) {
 		char saved = a[i];
 		a[i] = saved == 'A' ? 'B' : 'A';
-		cr_assert_eq(rfs_name_target_open(back, sizeof(back), a, keys), -EIO, "tamper at %d", i);
+		cr_assert_eq(rfs_name_target_open(back, sizeof(back), a, fk), -EIO, "tamper at %d", i);
 		a[i] = saved;
 	}
-	cr_assert_eq(rfs_name_target_open(back, 5, a, keys), -ENAMETOOLONG);
-	cr_assert_eq(rfs_name_target_open(back, sizeof(back), "not base64!", keys), -EIO);
-	cr_assert_eq(rfs_name_target_open(back, sizeof(back), "AAAA", keys), -EIO);
+	cr_assert_eq(rfs_name_target_open(back, 5, a, fk), -ENAMETOOLONG);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), "not base64!", fk), -EIO);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), "AAAA", fk), -EIO);
 }
 
 Test(names, xattr_names)
 {
 	char text[RFS_ENC_NAME_MAX + 1], same[RFS_ENC_NAME_MAX + 1], back[256], big[256];
-	uint8_t xattr_dirid[RFS_DIRID_SIZE];
-
-	cr_assert_gt(rfs_name_xattr_seal(text, sizeof(text), "xdg.origin.url", keys), 0);
-	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), text, keys), 14);
+	cr_assert_gt(rfs_name_xattr_seal(text, sizeof(text), "xdg.origin.url", &fk->entries), 0);
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), text, &fk->entries), 14);
 	cr_assert_str_eq(back, "xdg.origin.url");
-	memset(xattr_dirid, 0xff, sizeof(xattr_dirid));
-	rfs_name_seal(same, sizeof(same), "xdg.origin.url", xattr_dirid, keys);
+	rfs_name_seal(same, sizeof(same), "xdg.origin.url", fkx);
 	cr_assert_str_eq(text, same, "xattr names are names under the all-0xff dirid");
-	cr_assert_gt(rfs_name_xattr_seal(text, sizeof(text), "a/b", keys), 0, "'/' is legal here");
-	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), text, keys), 3);
-	cr_assert_eq(rfs_name_xattr_seal(text, sizeof(text), "", keys), -EINVAL);
+	cr_assert_gt(rfs_name_xattr_seal(text, sizeof(text), "a/b", &fk->entries), 0, "'/' is legal here");
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), text, &fk->entries), 3);
+	cr_assert_eq(rfs_name_xattr_seal(text, sizeof(text), "", &fk->entries), -EINVAL);
 	memset(big, 'x', 171);
 	big[171] = '\0';
-	cr_assert_gt(rfs_name_xattr_seal(text, sizeof(text), big, keys), 0);
+	cr_assert_gt(rfs_name_xattr_seal(text, sizeof(text), big, &fk->entries), 0);
 	cr_assert_leq(strlen("user.") + strlen(text), 255);
 	big[171] = 'x';
 	big[172] = '\0';
-	cr_assert_eq(rfs_name_xattr_seal(text, sizeof(text), big, keys), -ERANGE);
-	rfs_name_seal(same, sizeof(same), "xdg.origin.url", dirid, keys);
-	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), same, keys), -EIO);
+	cr_assert_eq(rfs_name_xattr_seal(text, sizeof(text), big, &fk->entries), -ERANGE);
+	rfs_name_seal(same, sizeof(same), "xdg.origin.url", fk);
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), same, &fk->entries), -EIO);
 }
 
 Test(names, xattr_values)
@@ -283,17 +295,100 @@ Test(names, xattr_values)
 	memcpy(other, owner, sizeof(other));
 	other[15] ^= 1;
 	randombytes_buf(val, sizeof(val));
-	cr_assert_eq(rfs_name_xattr_value_seal(ct, val, sizeof(val), owner, name, keys), 0);
-	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), owner, name, keys), 0);
+	cr_assert_eq(rfs_name_xattr_value_seal(ct, val, sizeof(val), owner, name, &fk->entries), 0);
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), owner, name, &fk->entries), 0);
 	cr_assert_eq(memcmp(back, val, sizeof(val)), 0);
-	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), owner, "c2VhbGVkLW5hbWE", keys), -EIO,
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), owner, "c2VhbGVkLW5hbWE", &fk->entries), -EIO,
 	             "value moved to another name");
-	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), other, name, keys), -EIO,
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), other, name, &fk->entries), -EIO,
 	             "value moved to another file or folder");
 	ct[100] ^= 1;
-	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), owner, name, keys), -EIO);
-	cr_assert_eq(rfs_name_xattr_value_open(back, ct, 39, owner, name, keys), -EIO);
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, sizeof(ct), owner, name, &fk->entries), -EIO);
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, 39, owner, name, &fk->entries), -EIO);
 
-	rfs_name_xattr_value_seal(ct, NULL, 0, owner, name, keys);
-	cr_assert_eq(rfs_name_xattr_value_open(back, ct, 40, owner, name, keys), 0, "empty value");
+	rfs_name_xattr_value_seal(ct, NULL, 0, owner, name, &fk->entries);
+	cr_assert_eq(rfs_name_xattr_value_open(back, ct, 40, owner, name, &fk->entries), 0, "empty value");
+}
+
+/* ---- format 3: keys derived from a folder key ---- */
+
+static struct rfs_folder_keys *derived(const uint8_t id[RFS_DIRID_SIZE], const uint8_t key[32])
+{
+	struct rfs_folder_keys *f = sodium_malloc(sizeof(*f));
+
+	cr_assert_not_null(f);
+	rfs_folder_keys_derive(f, id, key);
+	return f;
+}
+
+Test(names, folder_keys_are_crypto_kdf_of_the_folder_key)
+{
+	uint8_t key[32], want[32];
+	struct rfs_folder_keys *f;
+
+	randombytes_buf(key, sizeof(key));
+	f = derived(dirid, key);
+	cr_assert_eq(memcmp(f->dirid, dirid, RFS_DIRID_SIZE), 0);
+	crypto_kdf_derive_from_key(want, 32, 1, "recfsdir", key);
+	cr_assert_eq(memcmp(f->name_mac, want, 32), 0, "name_mac");
+	crypto_kdf_derive_from_key(want, 32, 2, "recfsdir", key);
+	cr_assert_eq(memcmp(f->name_enc, want, 32), 0, "name_enc");
+	crypto_kdf_derive_from_key(want, 32, 3, "recfsdir", key);
+	cr_assert_eq(memcmp(f->entries.aead, want, 32), 0, "meta");
+	crypto_kdf_derive_from_key(want, 32, 4, "recfsdir", key);
+	cr_assert_eq(memcmp(f->path, want, 32), 0, "path");
+	crypto_kdf_derive_from_key(want, 32, 5, "recfsdir", key);
+	cr_assert_eq(memcmp(f->tag, want, 32), 0, "tag");
+	crypto_kdf_derive_from_key(want, 32, 6, "recfsdir", key);
+	cr_assert_eq(memcmp(f->own.aead, want, 32), 0, "own");
+	crypto_kdf_derive_from_key(want, 32, 1, "recfsxat", f->entries.aead);
+	cr_assert_eq(memcmp(f->entries.mac, want, 32), 0, "xattr name mac from meta");
+	crypto_kdf_derive_from_key(want, 32, 2, "recfsxat", f->own.aead);
+	cr_assert_eq(memcmp(f->own.enc, want, 32), 0, "xattr name stream from own");
+	sodium_free(f);
+}
+
+Test(names, a_name_opens_only_under_its_folders_key)
+{
+	uint8_t key[32], key2[32];
+	char a[RFS_ENC_NAME_MAX + 1], b[RFS_ENC_NAME_MAX + 1], back[256];
+	struct rfs_folder_keys *f, *same_id_other_key, *other_id_same_key;
+
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(key2, sizeof(key2));
+	f = derived(dirid, key);
+	same_id_other_key = derived(dirid, key2);
+	other_id_same_key = derived(dirid2, key);
+	cr_assert_gt(rfs_name_seal(a, sizeof(a), "Case 17 – Zoë.odt", f), 0);
+	cr_assert_gt(rfs_name_seal(b, sizeof(b), "Case 17 – Zoë.odt", f), 0);
+	cr_assert_str_eq(a, b, "deterministic in one folder");
+	cr_assert_eq(rfs_name_open(back, sizeof(back), a, f), (int)strlen("Case 17 – Zoë.odt"));
+	cr_assert_gt(rfs_name_seal(b, sizeof(b), "Case 17 – Zoë.odt", same_id_other_key), 0);
+	cr_assert_str_neq(a, b);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), a, same_id_other_key), -EIO);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), a, other_id_same_key), -EIO);
+	cr_assert_eq(rfs_name_open(back, sizeof(back), a, fk), -EIO, "not under the vault-wide keys");
+
+	/* Targets and xattrs: under the folder's meta (entries) or own keys, no other. */
+	cr_assert_gt(rfs_name_target_seal(a, sizeof(a), "../x", f), 0);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), a, f), 4);
+	cr_assert_eq(rfs_name_target_open(back, sizeof(back), a, same_id_other_key), -EIO);
+	cr_assert_gt(rfs_name_xattr_seal(a, sizeof(a), "xdg.origin.url", &f->entries), 0);
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), a, &f->entries), 14);
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), a, &f->own), -EIO, "file's vs folder's own");
+	cr_assert_eq(rfs_name_xattr_open(back, sizeof(back), a, &same_id_other_key->entries), -EIO);
+	sodium_free(f);
+	sodium_free(same_id_other_key);
+	sodium_free(other_id_same_key);
+}
+
+Test(names, format_2_folder_keys_seal_as_format_2_always_did)
+{
+	char expect[RFS_ENC_NAME_MAX + 1], text[RFS_ENC_NAME_MAX + 1];
+
+	seal_by_spec(expect, "Minutes 2024-03.odt");
+	cr_assert_gt(rfs_name_seal(text, sizeof(text), "Minutes 2024-03.odt", fk), 0);
+	cr_assert_str_eq(text, expect);
+	cr_assert_eq(memcmp(fk->entries.mac, keys->name_mac, 32), 0);
+	cr_assert_eq(memcmp(fk->own.aead, keys->meta, 32), 0);
 }

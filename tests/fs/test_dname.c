@@ -16,6 +16,7 @@ struct folder {
 	int fd;
 	struct rfs_keys *k;
 	uint8_t dirid[RFS_DIRID_SIZE];
+	struct rfs_folder_keys *fk;    /* format 2: the vault-wide keys, for dirid */
 };
 
 static void folder_make(struct folder *f)
@@ -25,12 +26,16 @@ static void folder_make(struct folder *f)
 	f->fd = open(f->top, O_RDONLY | O_DIRECTORY);
 	cr_assert_geq(f->fd, 0);
 	randombytes_buf(f->dirid, sizeof(f->dirid));
+	f->fk = sodium_malloc(sizeof(*f->fk));
+	cr_assert_not_null(f->fk);
+	rfs_folder_keys_from_vault(f->fk, f->dirid, f->k);
 }
 
 static void folder_remove(struct folder *f)
 {
 	close(f->fd);
 	test_remove_tree(f->top);
+	sodium_free(f->fk);
 	rfs_keys_free(f->k);
 }
 
@@ -39,7 +44,7 @@ static void create_entry(struct folder *f, const char *name, struct rfs_sealed_n
 {
 	int fd;
 
-	cr_assert_eq(rfs_dname_seal(f->k, f->dirid, name, sn), 0);
+	cr_assert_eq(rfs_dname_seal(f->fk, name, sn), 0);
 	cr_assert_eq(rfs_dname_write_long(f->fd, sn), 0);
 	fd = openat(f->fd, sn->backing, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	cr_assert_geq(fd, 0, "backing name %s", sn->backing);
@@ -71,7 +76,7 @@ Test(dname, a_short_name_is_its_sealed_text_and_opens_back)
 	cr_assert_not(sn.is_long);
 	cr_assert_str_eq(sn.backing, sn.text);
 	cr_assert_null(strstr(sn.backing, "care"), "no clear text in %s", sn.backing);
-	cr_assert_eq(rfs_dname_open(f.k, f.fd, f.dirid, sn.backing, clear), 0);
+	cr_assert_eq(rfs_dname_open(f.fk, f.fd, sn.backing, clear), 0);
 	cr_assert_str_eq(clear, "care-plan.md");
 	folder_remove(&f);
 }
@@ -80,20 +85,25 @@ Test(dname, a_name_seals_differently_in_another_folder)
 {
 	struct folder f;
 	struct rfs_sealed_name a, b;
-	uint8_t other[RFS_DIRID_SIZE];
+	uint8_t other_id[RFS_DIRID_SIZE];
+	struct rfs_folder_keys *other;
 	char clear[256];
 
 	folder_make(&f);
-	memcpy(other, f.dirid, sizeof(other));
-	other[0] ^= 1;
-	cr_assert_eq(rfs_dname_seal(f.k, f.dirid, "report.pdf", &a), 0);
-	cr_assert_eq(rfs_dname_seal(f.k, f.dirid, "report.pdf", &b), 0);
+	other = sodium_malloc(sizeof(*other));
+	cr_assert_not_null(other);
+	memcpy(other_id, f.dirid, sizeof(other_id));
+	other_id[0] ^= 1;
+	rfs_folder_keys_from_vault(other, other_id, f.k);
+	cr_assert_eq(rfs_dname_seal(f.fk, "report.pdf", &a), 0);
+	cr_assert_eq(rfs_dname_seal(f.fk, "report.pdf", &b), 0);
 	cr_assert_str_eq(a.backing, b.backing, "the same folder: the same backing name");
-	cr_assert_eq(rfs_dname_seal(f.k, other, "report.pdf", &b), 0);
+	cr_assert_eq(rfs_dname_seal(other, "report.pdf", &b), 0);
 	cr_assert_str_neq(a.backing, b.backing);
 	/* Moved into the other folder as is, it does not open there. */
 	create_entry(&f, "report.pdf", &a);
-	cr_assert_eq(rfs_dname_open(f.k, f.fd, other, a.backing, clear), -EIO);
+	cr_assert_eq(rfs_dname_open(other, f.fd, a.backing, clear), -EIO);
+	sodium_free(other);
 	folder_remove(&f);
 }
 
@@ -112,11 +122,11 @@ Test(dname, a_long_name_is_hashed_with_its_sealed_text_beside_it)
 	cr_assert_eq(strncmp(sn.backing, RFS_LONG_PREFIX, strlen(RFS_LONG_PREFIX)), 0);
 	snprintf(side, sizeof(side), "%s" RFS_LONG_SUFFIX, sn.backing);
 	cr_assert(entry_exists(&f, side), "the side file %s", side);
-	cr_assert_eq(rfs_dname_open(f.k, f.fd, f.dirid, sn.backing, clear), 0);
+	cr_assert_eq(rfs_dname_open(f.fk, f.fd, sn.backing, clear), 0);
 	cr_assert_str_eq(clear, name);
 	rfs_dname_remove_long(f.fd, sn.backing);
 	cr_assert_not(entry_exists(&f, side));
-	cr_assert_lt(rfs_dname_open(f.k, f.fd, f.dirid, sn.backing, clear), 0,
+	cr_assert_lt(rfs_dname_open(f.fk, f.fd, sn.backing, clear), 0,
 	             "without its side file a long name cannot be opened");
 	folder_remove(&f);
 }
@@ -143,7 +153,7 @@ Test(dname, a_tampered_side_file_does_not_open)
 	c = c == 'A' ? 'B' : 'A';
 	cr_assert_eq(pwrite(fd, &c, 1, 40), 1);
 	close(fd);
-	cr_assert_eq(rfs_dname_open(f.k, f.fd, f.dirid, sn.backing, clear), -EIO);
+	cr_assert_eq(rfs_dname_open(f.fk, f.fd, sn.backing, clear), -EIO);
 	folder_remove(&f);
 }
 
@@ -154,9 +164,9 @@ Test(dname, a_forged_short_name_does_not_open)
 	char clear[256];
 
 	folder_make(&f);
-	cr_assert_eq(rfs_dname_seal(f.k, f.dirid, "budget.xlsx", &sn), 0);
+	cr_assert_eq(rfs_dname_seal(f.fk, "budget.xlsx", &sn), 0);
 	sn.backing[3] = sn.backing[3] == 'A' ? 'B' : 'A';
-	cr_assert_eq(rfs_dname_open(f.k, f.fd, f.dirid, sn.backing, clear), -EIO);
+	cr_assert_eq(rfs_dname_open(f.fk, f.fd, sn.backing, clear), -EIO);
 	folder_remove(&f);
 }
 
@@ -167,15 +177,15 @@ Test(dname, names_that_cannot_be_entries_are_refused)
 	char name[300];
 
 	folder_make(&f);
-	cr_assert_eq(rfs_dname_seal(f.k, f.dirid, ".", &sn), -EINVAL);
-	cr_assert_eq(rfs_dname_seal(f.k, f.dirid, "..", &sn), -EINVAL);
-	cr_assert_eq(rfs_dname_seal(f.k, f.dirid, "a/b", &sn), -EINVAL);
-	cr_assert_eq(rfs_dname_seal(f.k, f.dirid, "", &sn), -EINVAL);
+	cr_assert_eq(rfs_dname_seal(f.fk, ".", &sn), -EINVAL);
+	cr_assert_eq(rfs_dname_seal(f.fk, "..", &sn), -EINVAL);
+	cr_assert_eq(rfs_dname_seal(f.fk, "a/b", &sn), -EINVAL);
+	cr_assert_eq(rfs_dname_seal(f.fk, "", &sn), -EINVAL);
 	memset(name, 'n', 256);
 	name[256] = '\0';
-	cr_assert_eq(rfs_dname_seal(f.k, f.dirid, name, &sn), -ENAMETOOLONG);
+	cr_assert_eq(rfs_dname_seal(f.fk, name, &sn), -ENAMETOOLONG);
 	name[255] = '\0';
-	cr_assert_eq(rfs_dname_seal(f.k, f.dirid, name, &sn), 0, "255 bytes is NAME_MAX: allowed");
+	cr_assert_eq(rfs_dname_seal(f.fk, name, &sn), 0, "255 bytes is NAME_MAX: allowed");
 	folder_remove(&f);
 }
 

@@ -88,7 +88,7 @@ static inline int fx_backing(struct fx *x, const char *name, char backing[256])
 {
 	uint8_t dirid[16];
 	char text[RFS_ENC_NAME_MAX + 1];
-	if (fx_root_dirid(x, dirid) < 0 || rfs_name_seal(text, sizeof text, name, dirid, x->v->keys) < 0)
+	if (fx_root_dirid(x, dirid) < 0 || rfs_vault_name_seal(x->v, dirid, name, text, sizeof text) < 0)
 		return -EIO;
 	rfs_name_backing(backing, text);
 	return 0;
