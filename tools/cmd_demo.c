@@ -488,7 +488,28 @@ static int run_action(const struct demo_action *a, void *ctx)
 	return rc;
 }
 
-static void print_what_to_try(const struct demo_paths *paths)
+/* The records manager's walk (README, "The demo"). */
+static void print_retention_walk(const struct demo_paths *paths, int this_year)
+{
+	char due[128], held[128], path[PATH_MAX];
+	const char *prog = cli_program, *mnt = cli_shell_quote(paths->mnt);
+
+	demo_records_story_cases(this_year, due, held);
+	printf("The records manager's walk:\n");
+	printf("  %s policy show %s      # the schedule in force\n", prog, mnt);
+	printf("  %s records %s          # every record: class, dates, due date, lock, holds\n", prog, mnt);
+	printf("  %s due %s              # what is due today (--as-of DATE for another day)\n", prog, mnt);
+	snprintf(path, sizeof(path), "%s/%s", paths->mnt, held);
+	printf("  %s why %s\n", prog, cli_shell_quote(path));
+	printf("  %s hold list %s\n", prog, mnt);
+	printf("  %s dispose %s --dry-run\n", prog, mnt);
+	printf("  %s dispose %s --approve %s --reason 'reviewed: no further need'\n", prog, mnt,
+	       cli_shell_quote(due));
+	printf("  %s disposals %s\n", prog, mnt);
+	printf("  %s disposals %s --certificate 1\n", prog, mnt);
+}
+
+static void print_what_to_try(const struct demo_paths *paths, int this_year)
 {
 	char example[PATH_MAX];
 	const char *prog = cli_program;
@@ -522,6 +543,8 @@ static void print_what_to_try(const struct demo_paths *paths)
 	       cli_shell_quote(paths->passfile));
 	printf("  %s mount %s %s --passphrase-file %s\n", prog, cli_shell_quote(paths->vault),
 	       cli_shell_quote(paths->mnt), cli_shell_quote(paths->passfile));
+	printf("\n");
+	print_retention_walk(paths, this_year);
 }
 
 static int run_demo(struct demo_paths *paths, bool force, bool fast_kdf)
@@ -572,7 +595,7 @@ static int run_demo(struct demo_paths *paths, bool force, bool fast_kdf)
 		          strerror(-rc), paths->mnt);
 		return CLI_FAIL;
 	}
-	print_what_to_try(paths);
+	print_what_to_try(paths, today.tm_year + 1900);
 	return CLI_OK;
 }
 

@@ -749,6 +749,16 @@ static int act_close(demo_action_fn fn, void *ctx, const struct service_user *u)
 	return fn(&a, ctx);
 }
 
+void demo_records_story_cases(int this_year, char due[128], char held[128])
+{
+	struct dated_case dc;
+
+	dated_case_make(&dc, &aged_cases[AGED_DUE], this_year);
+	record_path(due, CASES_DIR, dc.u.case_id, dc.u.name);
+	dated_case_make(&dc, &aged_cases[AGED_HELD], this_year);
+	record_path(held, CASES_DIR, dc.u.case_id, dc.u.name);
+}
+
 int demo_records_retention(int this_year, demo_action_fn fn, void *ctx)
 {
 	struct dated_case cases[AGED_CASES];

@@ -62,4 +62,7 @@ typedef int (*demo_action_fn)(const struct demo_action *action, void *ctx);
 /* Hand each action of the retention story to fn, in order. 0 or fn's non-zero result. */
 int demo_records_retention(int this_year, demo_action_fn fn, void *ctx);
 
+/* The story's case due for review, and its case under the named hold (paths below the root). */
+void demo_records_story_cases(int this_year, char due[128], char held[128]);
+
 #endif
