@@ -126,7 +126,7 @@ static void record_put(struct rfs_fs *fs, struct record_at *r)
 static int record_get(struct rfs_fs *fs, const char *path, struct record_at *r)
 {
 	struct rfs_inode *dir = &fs->it.root;
-	const char *p = path;
+	const char *p = path + (*path == '/');
 
 	memset(r, 0, sizeof(*r));
 	r->top.dirfd = -1;
@@ -155,7 +155,8 @@ static int record_get(struct rfs_fs *fs, const char *path, struct record_at *r)
 		r->held[r->nheld++] = child;
 		if (!*p) {                           /* the record itself: its folder's fd stays held */
 			snprintf(r->backing, sizeof(r->backing), "%s", sn.backing);
-			r->top = (struct tree_entry){ dir, child, dfd, r->name, r->backing, path, fe.attr };
+			r->top = (struct tree_entry){ dir, child, dfd, r->name, r->backing,
+			                              path + (*path == '/'), fe.attr };
 			return S_ISDIR(fe.attr.st_mode) ? 0 : -ENOTDIR;
 		}
 		inode_fd_done(fs, dir);

@@ -149,14 +149,18 @@ static void archive_name(const char *class_name, const char *path, const char *d
 	snprintf(out + n, size - n, "-%s.tar", date);
 }
 
-/* Whether path is one of the comma-separated list. */
+/* Whether path is one of the comma-separated list (a leading '/' or not). */
 static bool listed(const char *list, const char *path)
 {
-	size_t len = strlen(path);
+	size_t len;
 
+	path += *path == '/';
+	len = strlen(path);
 	for (const char *p = list; *p;) {
-		size_t n = strcspn(p, ",");
+		size_t n;
 
+		p += *p == '/';
+		n = strcspn(p, ",");
 		if (n == len && !strncmp(p, path, n))
 			return true;
 		p += n + (p[n] == ',');
@@ -260,6 +264,23 @@ static int write_register(struct run *x, struct rfs_register *reg, struct rfs_re
 	return rc;
 }
 
+/* Saves from now on are the caller's (back to the mounting user with as_mounter). */
+static bool as_caller(struct run *x)
+{
+	const struct rfs_who *m = rfs_retention_mounter(x->ret);
+	struct rfs_who who = { x->peer->login, x->peer->login, m->host };
+
+	if (x->fs->demo_attribution || !strcmp(x->peer->login, m->login))
+		return false;
+	return rfs_history_set_attribution(x->fs->history, &who, 0) == 0;
+}
+
+static void as_mounter(struct run *x, bool was_caller)
+{
+	if (was_caller)
+		(void)rfs_history_set_attribution(x->fs->history, rfs_retention_mounter(x->ret), 0);
+}
+
 /* Shred what disposal n listed, and let history and the key cache know. */
 static int shred_listed(struct rfs_fs *fs, uint64_t n)
 {
@@ -287,7 +308,7 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 			skipped(x, it->path, "the policy names no archive folder");
 			return;
 		}
-		archive_name(it->class_name, it->path, x->today, name, sizeof(name));
+		archive_name(it->class_name, it->path + (*it->path == '/'), x->today, name, sizeof(name));
 		rc = rfs_dispose_archive(x->fs, it->path, dl->archive, name, err, sizeof(err));
 		if (rc < 0) {
 			skipped(x, it->path, err);
@@ -327,8 +348,11 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 		.versions = d.versions,
 	};
 	memcpy(e.ids_sha256, hash, sizeof(e.ids_sha256));
+	bool attributed = rc == 0 && as_caller(x);
+
 	if (rc == 0)
 		rc = write_register(x, &reg, &e);
+	as_mounter(x, attributed);
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "the register could not be written (%s): nothing is "
 		         "destroyed", strerror(-rc));
@@ -336,9 +360,11 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 		goto out;
 	}
 	/* From here the register names disposal n: what fails is finished at the next mount. */
+	attributed = as_caller(x);     /* the journal's save put the mounting user back */
 	rc = rfs_dispose_remove(x->fs, it->path);
 	if (rc == 0 || rc == -ENOENT)
 		rc = rfs_history_flush(x->fs->history);
+	as_mounter(x, attributed);
 	RFS_FAULT_POINT("dispose_committed", x->fs->v->dirfd);
 	if (rc == 0)
 		rc = rfs_dispose_shred(x->fs, &d);
@@ -446,7 +472,7 @@ static int review(struct run *x, const struct due_list *dl, char **fld)
 			if (rc == 0)
 				put_line(x->out, "approved", f, 1);
 			found++;
-		} else if (*extend && !strcmp(extend, it->path) && in_review) {
+		} else if (*extend && listed(extend, it->path) && in_review) {
 			const char *f[] = { it->path, fld[F_UNTIL], fld[F_REASON] };
 
 			rc = rfs_retention_journal_append(x->ret, x->peer, "review-extend", f, 3);

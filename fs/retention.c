@@ -1531,6 +1531,11 @@ int rfs_retention_load_policy(struct rfs_retention *r, const struct rfs_peer *pe
 	return rc;
 }
 
+const struct rfs_who *rfs_retention_mounter(struct rfs_retention *r)
+{
+	return &r->mounter;
+}
+
 const char *rfs_retention_policy_text(struct rfs_retention *r, uint64_t *rev)
 {
 	*rev = r->policy_rev;

@@ -94,7 +94,7 @@ static int disposals_run(struct cli_ctx *ctx)
 static const struct cli_option disposals_options[] = {
 	CLI_FLAG("json", 'j', &json),
 	CLI_FLAG("csv", 'C', &csv),
-	CLI_VALUE("certificate", 'C', &certificate),
+	CLI_VALUE("certificate", 'N', &certificate),
 	{ 0 },
 };
 
