@@ -263,10 +263,49 @@ static int replace_file(struct rfs_fs *fs, struct walk *w, const struct rfs_seal
 	return fd;
 }
 
+/* The file fd, just put at w->last: one save of all of it, "restored from rev" when rev is
+** set. 0 or -errno. */
+static int save_whole(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn, int fd,
+                      const char *rev)
+{
+	struct rfs_inode *in = NULL;
+	struct stat st;
+	int rc = fstat(fd, &st) == 0 ? 0 : -errno;
+
+	if (rc == 0)
+		rc = rfs_inode_lookup(&fs->it, w->dir, w->last, sn->backing, &st, &in);
+	if (rc < 0)
+		return rc;
+	rc = rfs_ops_file_load(fs, in, fd);
+	if (rc == 0 && rev) {
+		rfs_save_restored(fs, in, fd, rev);
+	} else if (rc == 0) {
+		pthread_rwlock_wrlock(&in->content);
+		in->dirty = true;
+		in->nranges = 0;             /* the whole file */
+		rfs_save_content(fs, in, fd);
+		pthread_rwlock_unlock(&in->content);
+	}
+	rfs_inode_forget(&fs->it, in, 1);
+	return rc;
+}
+
+/* Close what a walk to one file held; returns rc. */
+static int walk_done(struct rfs_fs *fs, struct walk *w, int fd, int src, int rc)
+{
+	if (fd >= 0)
+		close(fd);
+	if (src >= 0)
+		close(src);
+	if (w)
+		walk_end(fs, w);
+	free(w);
+	return rc;
+}
+
 int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                      mode_t mode, uid_t uid, gid_t gid)
 {
-	struct rfs_inode *in = NULL;
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
 	struct stat st;
@@ -296,25 +335,10 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 		/* The kernel looks the name up again and finds the new file. */
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
 		                                       strlen(w->last));
-		if (rc == 0 && fstat(fd, &st) != 0)
-			rc = -errno;
 		if (rc == 0)
-			rc = rfs_inode_lookup(&fs->it, w->dir, w->last, sn.backing, &st, &in);
-		if (rc == 0) {
-			rc = rfs_ops_file_load(fs, in, fd);
-			if (rc == 0)
-				rfs_save_restored(fs, in, fd, rev);
-			rfs_inode_forget(&fs->it, in, 1);
-		}
+			rc = save_whole(fs, w, &sn, fd, rev);
 	}
-	if (fd >= 0)
-		close(fd);
-	if (src >= 0)
-		close(src);
-	if (w)
-		walk_end(fs, w);
-	free(w);
-	return rc;
+	return walk_done(fs, w, fd, src, rc);
 }
 
 int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap)
@@ -390,7 +414,6 @@ static int create_empty(struct rfs_fs *fs, struct walk *w, const struct rfs_seal
 
 int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *data, size_t len)
 {
-	struct rfs_inode *in = NULL;
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
 	struct stat st;
@@ -415,27 +438,7 @@ int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *d
 	if (rc >= 0) {
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
 		                                       strlen(w->last));
-		rc = fstat(fd, &st) == 0 ? 0 : -errno;
+		rc = save_whole(fs, w, &sn, fd, NULL);
 	}
-	if (rc == 0)
-		rc = rfs_inode_lookup(&fs->it, w->dir, w->last, sn.backing, &st, &in);
-	if (rc == 0) {
-		rc = rfs_ops_file_load(fs, in, fd);
-		if (rc == 0) {             /* the whole file is the new version */
-			pthread_rwlock_wrlock(&in->content);
-			in->dirty = true;
-			in->nranges = 0;
-			rfs_save_content(fs, in, fd);
-			pthread_rwlock_unlock(&in->content);
-		}
-		rfs_inode_forget(&fs->it, in, 1);
-	}
-	if (fd >= 0)
-		close(fd);
-	if (src >= 0)
-		close(src);
-	if (w)
-		walk_end(fs, w);
-	free(w);
-	return rc < 0 ? rc : 0;
+	return walk_done(fs, w, fd, src, rc < 0 ? rc : 0);
 }

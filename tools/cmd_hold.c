@@ -116,10 +116,7 @@ static int hold_run(struct cli_ctx *ctx)
 {
 	const char *sub = ctx->argv[0];
 	int rest = ctx->argc - 1;
-	enum rfs_output_format fmt;
 	struct rcli_target t;
-	struct rfs_output o;
-	int rc;
 
 	if (!strcmp(sub, "add"))
 		return hold_add(ctx);
@@ -134,16 +131,9 @@ static int hold_run(struct cli_ctx *ctx)
 		                 (const char *[]){ "hold-release", ctx->argv[rest], reason }, 3, NULL,
 		                 NULL);
 	}
-	if (!strcmp(sub, "list") && rest <= 1) {
-		if (rcli_format(json, csv, &fmt) != CLI_OK ||
-		    rcli_find(rest == 1 ? ctx->argv[1] : ".", &t) != CLI_OK)
-			return CLI_FAIL;
-		rfs_output_begin(&o, stdout, fmt, hold_fields, HOLD_FIELDS);
-		rc = rcli_call(t.vault, -1, (const char *[]){ "hold-list" }, 1, hold_line, &o);
-		if (rfs_output_end(&o) < 0 && rc == CLI_OK)
-			rc = CLI_FAIL;
-		return rc;
-	}
+	if (!strcmp(sub, "list") && rest <= 1)
+		return rcli_list(rest == 1 ? ctx->argv[1] : ".", json, csv,
+		                 (const char *[]){ "hold-list" }, 1, hold_fields, HOLD_FIELDS, hold_line);
 	cli_error("usage: recfs hold add ... | release [VAULT] NAME --reason TEXT | list [VAULT]");
 	return cli_usage_error();
 }

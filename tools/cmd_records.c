@@ -56,25 +56,10 @@ static int record_line(char **fld, int n, void *arg)
 	return 0;
 }
 
-/* A listing verb: find the daemon, call, print the rows through output. */
 static int list_run(struct cli_ctx *ctx, const char *const *args, size_t nargs,
                     const char *const *fields, size_t nfields, rfs_control_line_cb cb)
 {
-	enum rfs_output_format fmt;
-	struct rcli_target t;
-	struct rfs_output o;
-	int rc;
-
-	if (rcli_format(json, csv, &fmt) != CLI_OK ||
-	    rcli_find(ctx->argc ? ctx->argv[0] : ".", &t) != CLI_OK)
-		return CLI_FAIL;
-	rfs_output_begin(&o, stdout, fmt, fields, nfields);
-	rc = rcli_call(t.vault, -1, args, nargs, cb, &o);
-	if (rfs_output_end(&o) < 0 && rc == CLI_OK) {
-		cli_error("cannot write the listing");
-		rc = CLI_FAIL;
-	}
-	return rc;
+	return rcli_list(ctx->argc ? ctx->argv[0] : ".", json, csv, args, nargs, fields, nfields, cb);
 }
 
 static int records_run(struct cli_ctx *ctx)

@@ -81,3 +81,22 @@ int rcli_date(const char *what, const char *text)
 	cli_error("%s: '%s' is not a date YYYY-MM-DD", what, text);
 	return CLI_FAIL;
 }
+
+int rcli_list(const char *where, bool json, bool csv, const char *const *args, size_t nargs,
+              const char *const *fields, size_t nfields, rfs_control_line_cb cb)
+{
+	enum rfs_output_format fmt;
+	struct rcli_target t;
+	struct rfs_output o;
+	int rc;
+
+	if (rcli_format(json, csv, &fmt) != CLI_OK || rcli_find(where, &t) != CLI_OK)
+		return CLI_FAIL;
+	rfs_output_begin(&o, stdout, fmt, fields, nfields);
+	rc = rcli_call(t.vault, -1, args, nargs, cb, &o);
+	if (rfs_output_end(&o) < 0 && rc == CLI_OK) {
+		cli_error("cannot write the listing");
+		rc = CLI_FAIL;
+	}
+	return rc;
+}

@@ -32,6 +32,11 @@ int rcli_call(const char *vault, int pass_fd, const char *const *args, size_t na
 /* --json / --csv, both refused. CLI_OK or CLI_FAIL (printed). */
 int rcli_format(bool json, bool csv, enum rfs_output_format *out);
 
+/* A listing verb: find the daemon of where, call, and print each data line's row through
+** tools/output (cb gets the struct rfs_output * as its arg). CLI_OK or CLI_FAIL (printed). */
+int rcli_list(const char *where, bool json, bool csv, const char *const *args, size_t nargs,
+              const char *const *fields, size_t nfields, rfs_control_line_cb cb);
+
 /* A date YYYY-MM-DD, or an error printed naming what. CLI_OK or CLI_FAIL. */
 int rcli_date(const char *what, const char *text);
 
