@@ -2,7 +2,8 @@
 # bench/retention_bench.sh: retention at scale: listing a vault of many records, and disposing of
 # one big record in vaults of two sizes.
 # Owns: building the benchmark vaults (record folders made directly in the mount, dates set with
-# `recfs close` and `recfs set`), and timing `recfs due`, `recfs records --json` and `recfs dispose`.
+# `recfs close` and `recfs set` on DATED of them), and timing `recfs due`, `recfs records --json`
+# and `recfs dispose`.
 # Prints figures and the sizes used only. It must never judge speed as pass/fail, and never leave
 # a mount behind.
 #
@@ -10,9 +11,14 @@
 # Environment:
 #   RECFS=path          the recfs binary (default: build/tools/recfs of this repo: a release build)
 #   RECORDS=100000      records of the listing vault: half under cases/, half under contracts/
+#   DATED=2000          of them, how many get a date (cases closed, contracts ended), spread over
+#                       20 years; the rest have no trigger date. Each date is one journal action,
+#                       and each action rewrites the whole journal (its cost grows with it).
 #   BIG_FILES=10000     files in the record disposed of
-#   BIG_SAVES=10        saves of each of them (BIG_FILES x BIG_SAVES versions)
-#   OTHERS="1000 $RECORDS"   the two sizes (other records) of the vaults the big record is disposed from
+#   BIG_SAVES=8         writes of each after the first (recfs counts about BIG_SAVES + 2 versions
+#                       a file: its creation, its first save, one per later write)
+#   OTHERS="1000 $RECORDS"   the two sizes (other records) of the vaults the big record is disposed
+#                       from (the listing vault itself when the size is RECORDS and it was built)
 #   JOBS=2              recfs close/set commands run at once while building
 #   ROUNDS=3            timed runs of each listing; each figure is the median
 #   BENCH_DIR=/dev/shm/recfs-retention-bench   scratch space (tmpfs by default: building 100,000
@@ -22,8 +28,9 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RECFS=${RECFS:-$REPO/build/tools/recfs}
 RECORDS=${RECORDS:-100000}
+DATED=${DATED:-2000}
 BIG_FILES=${BIG_FILES:-10000}
-BIG_SAVES=${BIG_SAVES:-10}
+BIG_SAVES=${BIG_SAVES:-8}
 OTHERS=${OTHERS:-"1000 $RECORDS"}
 JOBS=${JOBS:-2}
 ROUNDS=${ROUNDS:-3}
@@ -81,14 +88,16 @@ vault_up() {
     (cd "$m" && "$RECFS" policy load "$BENCH_DIR/policy.conf" >/dev/null)
 }
 
-# dates COUNT close|set: the arguments (NUL-separated) of a recfs close of every case, or a
-# recfs set of every contract's end, on days spread over the 20 years before today.
+# dates COUNT DATED close|set: the arguments (NUL-separated) of a recfs close of DATED/2 of the
+# COUNT records' cases, or a recfs set of as many contracts' end, spread evenly over the records
+# and on days spread over the 20 years before today.
 dates() {
-    python3 - "$1" "$2" <<'EOF'
+    python3 - "$1" "$2" "$3" <<'EOF'
 import datetime, sys
-n, verb = int(sys.argv[1]), sys.argv[2]
+n, dated, verb = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 today = datetime.date.today()
-for i in range(0 if verb == "close" else 1, n, 2):
+step = max(2, (2 * n // max(dated, 1)) // 2 * 2)
+for i in range(0 if verb == "close" else 1, n, step):
     day = (today - datetime.timedelta(days=(i * 7919) % (20 * 365))).isoformat()
     if verb == "close":
         args = ["close", "cases/r%06d" % i, "--on", day]
@@ -98,11 +107,11 @@ for i in range(0 if verb == "close" else 1, n, 2):
 EOF
 }
 
-# add_records MNT COUNT: COUNT record folders, half under cases/ and half under contracts/,
-# made directly in the mount; then each case closed and each contract ended on a day spread
-# over the 20 years before today (one recfs command per record, JOBS at a time).
+# add_records MNT COUNT DATED: COUNT record folders, half under cases/ and half under
+# contracts/, made directly in the mount; then DATED of them closed (cases) or ended (contracts)
+# on days spread over the 20 years before today (one recfs command each, JOBS at a time).
 add_records() {
-    local m=$1 n=$2 t
+    local m=$1 n=$2 dated=$3 t
     t=$(now)
     python3 - "$m" "$n" <<'EOF'
 import os, sys
@@ -115,10 +124,10 @@ EOF
     "$RECFS" flush "$m" >/dev/null
     log "$n record folders made in $(since "$t") s"
     t=$(now)
-    dates "$n" close | (cd "$m" && xargs -0 -n 4 -P "$JOBS" "$RECFS" >/dev/null)
-    dates "$n" set | (cd "$m" && xargs -0 -n 3 -P "$JOBS" "$RECFS" >/dev/null)
+    dates "$n" "$dated" close | (cd "$m" && xargs -0 -n 4 -P "$JOBS" "$RECFS" >/dev/null)
+    dates "$n" "$dated" set | (cd "$m" && xargs -0 -n 3 -P "$JOBS" "$RECFS" >/dev/null)
     "$RECFS" flush "$m" >/dev/null
-    log "$n records closed or ended in $(since "$t") s"
+    log "$(cd "$m" && "$RECFS" records | awk -F'  ' '$1 == "record" && $7 != "-"' | wc -l) of them closed or ended in $(since "$t") s"
 }
 
 # median of the numbers on stdin
@@ -140,14 +149,16 @@ listing() {
     local m=$BENCH_DIR/listing.mnt due
     log "listing: $RECORDS records"
     vault_up listing
-    add_records "$m" "$RECORDS"
+    add_records "$m" "$RECORDS" "$DATED"
     due=$(cd "$m" && "$RECFS" due | wc -l)
-    printf '%-44s %10s s   (%d records, %d listed as due)\n' "recfs due" "$(time_cmd "$m" due)" "$RECORDS" "$due"
+    printf '%-44s %10s s   (%d records, %d with a date, %d listed as due)\n' "recfs due" \
+        "$(time_cmd "$m" due)" "$RECORDS" "$DATED" "$due"
     printf '%-44s %10s s\n' "recfs records --json >/dev/null" "$(time_cmd "$m" records --json)"
     printf '%-44s %10s s\n' "recfs records --csv >/dev/null" "$(time_cmd "$m" records --csv)"
 }
 
-# add_big_record MNT: projects/big, BIG_FILES files saved BIG_SAVES times each, ended long ago.
+# add_big_record MNT: projects/big, BIG_FILES files made and saved BIG_SAVES times each, ended
+# long ago.
 add_big_record() {
     local m=$1 t
     t=$(now)
@@ -156,7 +167,7 @@ import os, sys
 top, files, saves = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(0, files, 100):
     os.makedirs(os.path.join(top, "d%03d" % (i // 100)), exist_ok=True)
-for s in range(saves):
+for s in range(saves + 1):
     for i in range(files):
         with open(os.path.join(top, "d%03d" % (i // 100), "f%05d.txt" % i), "w") as f:
             f.write("file %d, save %d\n" % (i, s))
@@ -169,15 +180,23 @@ EOF
 dispose_one() {
     local n=$1 name=dispose$1 m t secs
     log "dispose: one record in a vault of $n other records"
-    vault_up "$name"
-    m=$BENCH_DIR/$name.mnt
-    [[ $n -gt 0 ]] && add_records "$m" "$n"
+    if [[ $n -eq $RECORDS ]] && mountpoint -q "$BENCH_DIR/listing.mnt"; then
+        name=listing
+        m=$BENCH_DIR/$name.mnt
+    else
+        vault_up "$name"
+        m=$BENCH_DIR/$name.mnt
+        [[ $n -gt 0 ]] && add_records "$m" "$n" "$(( DATED < n ? DATED : n ))"
+    fi
     add_big_record "$m"
     t=$(now)
-    (cd "$m" && "$RECFS" dispose --reason "retention benchmark" >"$BENCH_DIR/$name.dispose.out")
+    # exit 1: records stay (awaiting approval); 2: the disposal failed
+    (cd "$m" && "$RECFS" dispose --reason "retention benchmark" >"$BENCH_DIR/$name.dispose.out") ||
+        [[ $? -eq 1 ]] || die "recfs dispose failed: $(tail -3 "$BENCH_DIR/$name.dispose.out")"
     secs=$(since "$t")
-    printf '%-44s %10s s   (%d files, %d versions; %d other records)\n' \
-        "recfs dispose of projects/big" "$secs" "$BIG_FILES" $((BIG_FILES * BIG_SAVES)) "$n"
+    grep -E '^disposal' "$BENCH_DIR/$name.dispose.out" | sed 's/^/[retention-bench]   /' >&2 || true
+    printf '%-44s %10s s   (%s; %d other records)\n' "recfs dispose of projects/big" "$secs" \
+        "$(grep -o '[0-9]* files, [0-9]* folders, [0-9]* versions' "$BENCH_DIR/$name.dispose.out")" "$n"
     [[ -d "$m/projects/big" ]] && log "warning: projects/big is still there after the dispose"
     "$RECFS" umount "$m" >/dev/null
     rm -rf "${BENCH_DIR:?}/$name" "$m"
@@ -186,7 +205,7 @@ dispose_one() {
 log "recfs $("$RECFS" --version 2>/dev/null | head -1), $(nproc) CPUs, scratch $BENCH_DIR ($(stat -f -c %T "$BENCH_DIR"))"
 for s in "${SECTIONS[@]}"; do
     case $s in
-        listing) listing; "$RECFS" umount "$BENCH_DIR/listing.mnt" >/dev/null ;;
+        listing) listing ;;
         dispose) for n in $OTHERS; do dispose_one "$n"; done ;;
         *) die "unknown section $s (listing, dispose)" ;;
     esac
