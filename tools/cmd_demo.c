@@ -409,11 +409,14 @@ static void adapt_policy_line(FILE *out, const char *line, size_t len, const cha
 static int demo_policy_memfd(const char *archive, const char *login)
 {
 	int fd = memfd_create("recfs-demo-policy", MFD_CLOEXEC);
-	FILE *out = fd < 0 ? NULL : fdopen(dup(fd), "w");
+	int copy = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	FILE *out = copy < 0 ? NULL : fdopen(copy, "w");
 	int rc = 0;
 
 	if (!out) {
 		rc = -errno;
+		if (copy >= 0)
+			close(copy);
 		if (fd >= 0)
 			close(fd);
 		return rc;
