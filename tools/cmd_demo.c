@@ -5,11 +5,14 @@
 ** DIR/archive), the demo passphrase, writing demo_records' saves THROUGH the
 ** mount, the way staff would, and then telling its retention story with the
 ** recfs commands a records manager would run (policy load of the schedule in
-** tools/demo_policy.conf, set, close, hold add).
+** tools/demo_policy.conf, set, close, hold add). Its one touch of live/
+** itself: the .dirid mtime of each folder it made (a record's created date)
+** becomes the time of the back-dated save that made it.
 ** Must never: delete anything but a previous demo vault (and only with
-** --force), pretend the passphrase file is anything but a demo shortcut, or
-** leave the schedule or any record's name in clear outside the mount (the
-** schedule goes to 'policy load' through a memfd).
+** --force), pretend the passphrase file is anything but a demo shortcut,
+** change anything in live/ but those times, or leave the schedule or any
+** record's name in clear outside the mount (the schedule goes to 'policy
+** load' through a memfd).
 */
 #include <errno.h>
 #include <pwd.h>
