@@ -62,12 +62,12 @@ write_policy() {
     cat >"$1" <<EOF
 organisation = Retention benchmark
 [class case]
-records = cases/*
+records = cases/*/*
 retain  = 8 years after closed
 then    = review
 lock    = when closed
 [class contract]
-records = contracts/*
+records = contracts/*/*
 retain  = 6 years after end
 then    = review
 [class project]
@@ -88,44 +88,45 @@ vault_up() {
     (cd "$m" && "$RECFS" policy load "$BENCH_DIR/policy.conf" >/dev/null)
 }
 
-# dates COUNT DATED close|set: the arguments (NUL-separated) of a recfs close of DATED/2 of the
-# COUNT records' cases, or a recfs set of as many contracts' end, spread evenly over the records
-# and on days spread over the 20 years before today.
-dates() {
-    python3 - "$1" "$2" "$3" <<'EOF'
+# records_py MODE COUNT [DATED]: record I of COUNT is cases/YYYY-MM/rI (I even) or
+# contracts/YYYY-MM/rI (I odd), in 240 monthly folders a side, so that no folder holds more than
+# a few hundred entries (each commit that changes a folder writes that folder's whole git
+# tree: 50,000 records in one folder made 8.6 GB of history before half were made).
+# MODE folders: every record's path, NUL-separated; close, set: the arguments of a recfs close
+# of DATED/2 cases, or a recfs set of the end of as many contracts, spread evenly over the
+# records, on days spread over the 20 years before today.
+records_py() {
+    python3 - "$@" <<'EOF'
 import datetime, sys
-n, dated, verb = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-today = datetime.date.today()
+mode, n = sys.argv[1], int(sys.argv[2])
+def path(i):
+    month = (i // 2) % 240
+    return "%s/%04d-%02d/r%06d" % ("cases" if i % 2 == 0 else "contracts", 2000 + month // 12, month % 12 + 1, i)
+if mode == "folders":
+    for i in sorted(range(n), key=lambda i: (path(i).rsplit("/", 1)[0], i)):
+        sys.stdout.write(path(i) + "\0")
+    sys.exit(0)
+dated, today = int(sys.argv[3]), datetime.date.today()
 step = max(2, (2 * n // max(dated, 1)) // 2 * 2)
-for i in range(0 if verb == "close" else 1, n, step):
+for i in range(0 if mode == "close" else 1, n, step):
     day = (today - datetime.timedelta(days=(i * 7919) % (20 * 365))).isoformat()
-    if verb == "close":
-        args = ["close", "cases/r%06d" % i, "--on", day]
-    else:
-        args = ["set", "contracts/r%06d" % i, "end=" + day]
+    args = ["close", path(i), "--on", day] if mode == "close" else ["set", path(i), "end=" + day]
     sys.stdout.write("\0".join(args) + "\0")
 EOF
 }
 
-# add_records MNT COUNT DATED: COUNT record folders, half under cases/ and half under
-# contracts/, made directly in the mount; then DATED of them closed (cases) or ended (contracts)
-# on days spread over the 20 years before today (one recfs command each, JOBS at a time).
+# add_records MNT COUNT DATED: COUNT record folders (records_py), made directly in the mount;
+# then DATED of them closed (cases) or ended (contracts) on days spread over the 20 years before
+# today (one recfs command each, JOBS at a time).
 add_records() {
     local m=$1 n=$2 dated=$3 t
     t=$(now)
-    python3 - "$m" "$n" <<'EOF'
-import os, sys
-mnt, n = sys.argv[1], int(sys.argv[2])
-for d in ("cases", "contracts"):
-    os.makedirs(os.path.join(mnt, d), exist_ok=True)
-for i in range(n):
-    os.mkdir(os.path.join(mnt, "cases" if i % 2 == 0 else "contracts", "r%06d" % i))
-EOF
+    records_py folders "$n" | (cd "$m" && xargs -0 mkdir -p)
     "$RECFS" flush "$m" >/dev/null
-    log "$n record folders made in $(since "$t") s"
+    log "$n record folders made in $(since "$t") s; history.git is $(du -sh "${m%.mnt}/history.git" | cut -f1)"
     t=$(now)
-    dates "$n" "$dated" close | (cd "$m" && xargs -0 -n 4 -P "$JOBS" "$RECFS" >/dev/null)
-    dates "$n" "$dated" set | (cd "$m" && xargs -0 -n 3 -P "$JOBS" "$RECFS" >/dev/null)
+    records_py close "$n" "$dated" | (cd "$m" && xargs -0 -n 4 -P "$JOBS" "$RECFS" >/dev/null)
+    records_py set "$n" "$dated" | (cd "$m" && xargs -0 -n 3 -P "$JOBS" "$RECFS" >/dev/null)
     "$RECFS" flush "$m" >/dev/null
     log "$(cd "$m" && "$RECFS" records | awk -F'  ' '$1 == "record" && $7 != "-"' | wc -l) of them closed or ended in $(since "$t") s"
 }
