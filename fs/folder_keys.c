@@ -14,9 +14,10 @@
 */
 #include "fs/vault.h"
 
+#include "crypto/secmem.h"
+
 #include <errno.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +80,8 @@ void rfs_folder_cache_close(struct rfs_vault *v)
 
 	if (!c)
 		return;
-	if (c->arena) {
-		sodium_memzero(c->arena, sizeof(*c->arena) * RFS_FOLDER_CACHE_ENTRIES);
-		sodium_free(c->arena);
-	}
-	sodium_free(c->folder_key);
+	rfs_secmem_free(c->arena);           /* wipes */
+	rfs_secmem_free(c->folder_key);
 	pthread_cond_destroy(&c->freed);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -97,11 +95,11 @@ static int arena_ready(struct rfs_folder_cache *c)
 	size_t size = sizeof(*c->arena) * RFS_FOLDER_CACHE_ENTRIES;
 
 	if (!c->arena) {
-		c->arena = sodium_malloc(size);
-		c->folder_key = sodium_malloc(RFS_FOLDER_KEY_SIZE);
+		c->arena = rfs_secmem_alloc(size);
+		c->folder_key = rfs_secmem_alloc(RFS_FOLDER_KEY_SIZE);
 		if (!c->arena || !c->folder_key) {
-			sodium_free(c->arena);
-			sodium_free(c->folder_key);
+			rfs_secmem_free(c->arena);
+			rfs_secmem_free(c->folder_key);
 			c->arena = NULL;
 			c->folder_key = NULL;
 			return -ENOMEM;
@@ -138,7 +136,7 @@ static void release(struct rfs_folder_cache *c, int i)
 {
 	if (c->meta[i].hashed)
 		unhash(c, i);
-	sodium_memzero(&c->arena[i], sizeof(c->arena[i]));
+	rfs_secmem_wipe(&c->arena[i], sizeof(c->arena[i]));
 	c->meta[i].used = false;
 }
 
@@ -177,7 +175,7 @@ static int load(struct rfs_vault *v, struct rfs_folder_cache *c, int i,
 	rc = rfs_keystore_load(v->ks, dirid, c->folder_key);
 	if (rc == 0)
 		rfs_folder_keys_derive(&c->arena[i], dirid, c->folder_key);
-	sodium_memzero(c->folder_key, RFS_FOLDER_KEY_SIZE);
+	rfs_secmem_wipe(c->folder_key, RFS_FOLDER_KEY_SIZE);
 	return rc;
 }
 

@@ -128,10 +128,16 @@ int rfs_ops_folder_keys(struct rfs_fs *fs, struct rfs_inode *dir,
 int rfs_ops_parent_keys(struct rfs_fs *fs, struct rfs_inode *in,
                         const struct rfs_folder_keys **fk)
 {
+	static const uint8_t any_folder[RFS_DIRID_SIZE];
 	struct rfs_inode *parent;
 	char backing[NAME_MAX + 1];
-	int rc = rfs_inode_get_parent_fd(&fs->it, in, &parent, backing);
+	int rc;
 
+	/* Format 2 seals targets and xattrs under vault-wide keys, whatever the
+	** folder: no parent needed (a file unlinked while open keeps its xattrs). */
+	if (fs->v->format < 3)
+		return rfs_vault_folder_keys_get(fs->v, any_folder, fk);
+	rc = rfs_inode_get_parent_fd(&fs->it, in, &parent, backing);
 	if (rc < 0)
 		return rc;
 	rc = rfs_ops_folder_keys(fs, parent, fk);

@@ -211,6 +211,8 @@ static int rekey_start(struct rfs_fs *fs, struct rfs_inode *from_dir, struct rfs
 	rc = rfs_ops_folder_keys(fs, from_dir, &k->from);
 	if (rc == 0)
 		rc = rfs_ops_folder_keys(fs, to_dir, &k->to);
+	if (rc == 0 && k->from == k->to)
+		k->moved_file = k->target_file = false;   /* one folder's keys (two links to it) */
 	if (rc == 0 && k->moved_file) {
 		snprintf(p, sizeof(p), "/proc/self/fd/%d/%s", from_fd, from->backing);
 		rc = rfs_ops_xattr_reseal(p, &k->from->entries, &k->to->entries);

@@ -76,7 +76,7 @@ int rfs_ops_dirid(struct rfs_fs *fs, struct rfs_inode *dir, uint8_t out[RFS_DIRI
 int rfs_ops_folder_keys(struct rfs_fs *fs, struct rfs_inode *dir,
                         const struct rfs_folder_keys **fk);
 
-/* The keys of the folder in is in (its parent). 0, -ENOENT once unlinked, -errno. */
+/* The keys of the folder in is in (its parent). 0, -ENOENT once unlinked (format 3), -errno. */
 int rfs_ops_parent_keys(struct rfs_fs *fs, struct rfs_inode *in,
                         const struct rfs_folder_keys **fk);
 

@@ -18,6 +18,12 @@
 #include "fs/save.h"
 #include "fs/xowner.h"
 
+/* Whether name is one recfs stores (user.*, not bare "user."): only those need keys. */
+static bool is_user_name(const char *name)
+{
+	return strncmp(name, XATTR_USER, XATTR_USER_LEN) == 0 && name[XATTR_USER_LEN];
+}
+
 /* The keys of in's xattrs: a folder's own, a file's from the folder it is in.
 ** *fk is put with rfs_vault_folder_keys_put (NULL is allowed). */
 static int xattr_keys(struct rfs_fs *fs, struct rfs_inode *in, const struct rfs_folder_keys **fk,
@@ -62,7 +68,8 @@ void rfs_ops_xattr_set(fuse_req_t req, fuse_ino_t ino, const char *name, const c
 	uint8_t *ct, owner[RFS_XATTR_OWNER_SIZE];
 	const struct rfs_folder_keys *fk = NULL;
 	const struct rfs_xattr_keys *xk = NULL;
-	int rc = fs->read_only ? -EROFS : in->type == S_IFLNK ? -EPERM : xattr_keys(fs, in, &fk, &xk), fd;
+	int rc = fs->read_only ? -EROFS : !is_user_name(name) ? -EOPNOTSUPP
+	         : in->type == S_IFLNK ? -EPERM : xattr_keys(fs, in, &fk, &xk), fd;
 
 	if (rc == 0)
 		rc = xattr_backing(xk, name, bname, sizeof(bname));
@@ -104,7 +111,7 @@ void rfs_ops_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
 	ssize_t n;
 	const struct rfs_folder_keys *fk = NULL;
 	const struct rfs_xattr_keys *xk = NULL;
-	int rc = xattr_keys(fs, in, &fk, &xk), fd = -1;
+	int rc = is_user_name(name) ? xattr_keys(fs, in, &fk, &xk) : -ENODATA, fd = -1;
 
 	if (rc == 0)
 		rc = xattr_backing(xk, name, bname, sizeof(bname));
@@ -163,12 +170,12 @@ void rfs_ops_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t n;
 	const struct rfs_folder_keys *fk = NULL;
 	const struct rfs_xattr_keys *xk = NULL;
-	int rc = -xattr_keys(fs, in, &fk, &xk), fd = rc ? -1 : inode_fd(fs, in);
+	int rc = 0, fd = inode_fd(fs, in);
 
-	if (rc == 0 && fd < 0)
+	if (fd < 0) {
 		rc = -fd;
-	if (rc)
 		goto reply;
+	}
 	proc_path(p, fd);
 	n = listxattr(p, NULL, 0);
 	if (n < 0) {
@@ -192,6 +199,8 @@ void rfs_ops_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 		if (strncmp(q, XATTR_USER, XATTR_USER_LEN) != 0)
 			continue;
+		if (!xk && (rc = -xattr_keys(fs, in, &fk, &xk)) != 0)
+			goto reply;
 		len = rfs_name_xattr_open(clear, sizeof(clear), q + XATTR_USER_LEN, xk);
 		if (len < 0)
 			continue;
@@ -224,7 +233,7 @@ void rfs_ops_xattr_remove(fuse_req_t req, fuse_ino_t ino, const char *name)
 	char bname[RFS_ENC_NAME_MAX + XATTR_USER_LEN + 1], p[64];
 	const struct rfs_folder_keys *fk = NULL;
 	const struct rfs_xattr_keys *xk = NULL;
-	int rc = fs->read_only ? -EROFS : xattr_keys(fs, in, &fk, &xk), fd;
+	int rc = fs->read_only ? -EROFS : is_user_name(name) ? xattr_keys(fs, in, &fk, &xk) : -ENODATA, fd;
 
 	if (rc == 0)
 		rc = xattr_backing(xk, name, bname, sizeof(bname));

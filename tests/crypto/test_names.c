@@ -329,18 +329,13 @@ Test(names, folder_keys_are_crypto_kdf_of_the_folder_key)
 	randombytes_buf(key, sizeof(key));
 	f = derived(dirid, key);
 	cr_assert_eq(memcmp(f->dirid, dirid, RFS_DIRID_SIZE), 0);
-	crypto_kdf_derive_from_key(want, 32, 1, "recfsdir", key);
-	cr_assert_eq(memcmp(f->name_mac, want, 32), 0, "name_mac");
-	crypto_kdf_derive_from_key(want, 32, 2, "recfsdir", key);
-	cr_assert_eq(memcmp(f->name_enc, want, 32), 0, "name_enc");
-	crypto_kdf_derive_from_key(want, 32, 3, "recfsdir", key);
-	cr_assert_eq(memcmp(f->entries.aead, want, 32), 0, "meta");
-	crypto_kdf_derive_from_key(want, 32, 4, "recfsdir", key);
-	cr_assert_eq(memcmp(f->path, want, 32), 0, "path");
-	crypto_kdf_derive_from_key(want, 32, 5, "recfsdir", key);
-	cr_assert_eq(memcmp(f->tag, want, 32), 0, "tag");
-	crypto_kdf_derive_from_key(want, 32, 6, "recfsdir", key);
-	cr_assert_eq(memcmp(f->own.aead, want, 32), 0, "own");
+	const uint8_t *by_id[] = { NULL, f->name_mac, f->name_enc, f->entries.aead, f->path, f->tag,
+	                           f->own.aead };
+
+	for (uint64_t id = 1; id <= 6; id++) {
+		crypto_kdf_derive_from_key(want, 32, id, "recfsdir", key);
+		cr_assert_eq(memcmp(by_id[id], want, 32), 0, "folder subkey %d", (int)id);
+	}
 	crypto_kdf_derive_from_key(want, 32, 1, "recfsxat", f->entries.aead);
 	cr_assert_eq(memcmp(f->entries.mac, want, 32), 0, "xattr name mac from meta");
 	crypto_kdf_derive_from_key(want, 32, 2, "recfsxat", f->own.aead);

@@ -115,8 +115,8 @@ check "fsck reports the flipped xattr value" grep -q '^corrupt: .*extended attri
 setfattr -n "$aname" -v "$aval" "$A"
 fsck_clean "$V" "after the xattr values were put back"
 
-# ---- item 14: recfs.conf settings are authenticated; format version 2 ----
-assert_eq "a new vault is format version 2" "recfs-vault 2" "$(head -n1 "$V/recfs.conf")"
+# ---- item 14: recfs.conf settings are authenticated; format version 3 ----
+assert_eq "a new vault is format version 3" "recfs-vault 3" "$(head -n1 "$V/recfs.conf")"
 cp "$V/recfs.conf" "$IT_TMP/conf.good"
 sed -i -E 's/^chunk-blocks [0-9]+$/chunk-blocks 7/' "$V/recfs.conf"
 cmp -s "$V/recfs.conf" "$IT_TMP/conf.good" && die "the edit of chunk-blocks changed nothing"

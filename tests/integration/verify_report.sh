@@ -40,7 +40,8 @@ check "HEAD put back verifies" vfy
 # ---- a keys/ entry of a live file flipped, then zeroed ----
 f=$(find "$V/live" -maxdepth 1 -type f ! -name '.*' | sort | head -1)
 slot=$(od -An -tu8 -j4 -N8 "$f" | tr -d ' ')
-keys=$V/keys/s$(printf '%08x' $((slot / 65536)))
+copy=$(od -An -tx1 -j12 -N8 "$f" | tr -d ' \n')   # format 3: the id's second half is the copy id
+keys=$V/keys/c$copy/s$(printf '%08x' $((slot / 65536)))
 off=$(( (slot % 65536) * 72 ))
 cp "$keys" "$IT_TMP/keys.bak"
 printf '\x01' | dd of="$keys" bs=1 seek=$((off + 40)) conv=notrunc status=none
