@@ -2,10 +2,13 @@
 ** history_bench: what a save costs in history.git, measured on real vaults.
 **   cost per save (own commit each) at 1k, 10k, 100k files in the vault;
 **   a 4 KiB change to a 1 GiB file (time and bytes added);
-**   `log PATH` on 10,000 commits.
+**   `log PATH` on 10,000 commits;
+**   rfs_history_subtree of one record (1,000 files, 10 events each) as the
+**   vault around it grows: its time should follow the record, not the vault.
 ** Usage: history_bench [max_files [min_files]]   (default 100000 1000). Prints figures.
-** Environment: HB_FILES_ONLY=1 only the cost per save; HB_RUNS=N saves per timed
-** round (5 rounds, median reported); HB_GC=1 run gc before timing.
+** Environment: HB_FILES_ONLY=1 only the cost per save; HB_SUBTREE_ONLY=1 only
+** the subtree; HB_RUNS=N saves per timed round (5 rounds, median reported);
+** HB_GC=1 run gc before timing.
 ** Must never: run outside /tmp (it makes and removes its own vaults).
 */
 #include <time.h>
@@ -50,13 +53,14 @@ static void reopen(struct fx *x)
 		die("reopen", rc);
 }
 
-/* A folder of live/'s root, made as the daemon makes it (random .dirid). */
+/* A folder of live/'s root, made as the daemon makes it (its .dirid a new folder id). */
 static void make_folder(struct fx *x, const char *name, char backing[256], uint8_t dirid[16])
 {
 	int rc = fx_backing(x, name, backing);
 	if (rc || mkdirat(x->v->live_fd, backing, 0755) < 0)
 		die("mkdir", rc ? rc : -errno);
-	randombytes_buf(dirid, 16);
+	if ((rc = rfs_vault_new_folder_id(x->v, dirid)))
+		die("folder id", rc);
 	int dfd = openat(x->v->live_fd, backing, O_RDONLY | O_DIRECTORY);
 	int fd = openat(dfd, RFS_DIRID_FILE, O_WRONLY | O_CREAT, 0400);
 	if (fd < 0 || write(fd, dirid, 16) != 16)
@@ -220,8 +224,72 @@ static void bench_log(void)
 	fx_free(&x);
 }
 
+/* One record: a folder of live/'s root with nfiles file ids, each with
+** nevents events (mode changes: they capture nothing, so a big index is
+** quick to make; the subtree reads only the index). */
+static void make_record(struct fx *x, const char *name, long nfiles, int nevents, uint8_t dirid[16])
+{
+	char backing[256], clear[300];
+	make_folder(x, name, backing, dirid);
+	for (long f = 0; f < nfiles; f++) {
+		uint8_t id[16];
+		randombytes_buf(id, 16);
+		snprintf(clear, sizeof clear, "/%s/f%ld.txt", name, f);
+		for (int e = 0; e < nevents; e++) {
+			struct rfs_save s = { .kind = RFS_SAVE_MODE, .type = RFS_OBJ_FILE, .cipher_path = backing,
+			                      .clear_path = clear, .mode = S_IFREG | 0640, .fd = -1 };
+			memcpy(s.file_id, id, 16);
+			memcpy(s.dir, dirid, 16);
+			int rc = rfs_history_record(x->h, &s);
+			if (rc)
+				die("record", rc);
+		}
+	}
+}
+
+static void bench_subtree(void)
+{
+	static const int others[] = { 0, 9, 49 };
+	printf("subtree of one record (1,000 files x 10 events), the vault around it growing:\n");
+	for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) {
+		struct fx x;
+		int rc = fx_new(&x);
+		if (rc)
+			die("vault", rc);
+		uint8_t rec[16], other[16];
+		make_record(&x, "record", 1000, 10, rec);
+		for (int i = 0; i < others[k]; i++) {
+			char name[32];
+			snprintf(name, sizeof name, "other%d", i);
+			make_record(&x, name, 1000, 10, other);
+		}
+		if ((rc = rfs_history_flush(x.h)))
+			die("flush", rc);
+		struct rfs_subtree st;
+		double best = 1e9;
+		for (int r = 0; r < 3; r++) {
+			double t0 = now_s();
+			if ((rc = rfs_history_subtree(x.h, rec, &st)))
+				die("subtree", rc);
+			double t = now_s() - t0;
+			best = t < best ? t : best;
+			if (st.count != 1001 || st.versions != 10001)
+				die("subtree counts", -EPROTO);
+			rfs_subtree_free(&st);
+		}
+		printf("  vault of %7d events: %zu ids, %6.3f s (best of 3)\n", (others[k] + 1) * 10000 + others[k] + 1,
+		       (size_t)1001, best);
+		fflush(stdout);
+		fx_free(&x);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (getenv("HB_SUBTREE_ONLY")) {
+		bench_subtree();
+		return 0;
+	}
 	long max = argc > 1 ? atol(argv[1]) : 100000;
 	long min = argc > 2 ? atol(argv[2]) : 1000;
 	for (long n = min; n <= max; n *= 10)
@@ -230,5 +298,6 @@ int main(int argc, char **argv)
 		return 0;
 	bench_big();
 	bench_log();
+	bench_subtree();
 	return 0;
 }

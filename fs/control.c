@@ -140,13 +140,14 @@ static void put_version(FILE *f, const struct rfs_version *v)
 	put_field(f, v->restored_from ? v->restored_from : "");
 	fputc('\t', f);
 	put_field(f, v->property ? v->property : "");
-	fprintf(f, "\t%s\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu32 "\t%lld\t%ld\t%" PRIu64 "\n", id,
-	        v->mode, v->uid, v->gid, (long long)v->mtime.tv_sec, v->mtime.tv_nsec, v->size);
+	fprintf(f, "\t%s\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu32 "\t%lld\t%ld\t%" PRIu64 "\t%d\t%" PRIu64 "\n",
+	        id, v->mode, v->uid, v->gid, (long long)v->mtime.tv_sec, v->mtime.tv_nsec, v->size,
+	        (int)v->destroyed, v->disposal);
 }
 
 static int get_version(char **fld, int n, struct rfs_version *v)
 {
-	if (n != 21 || strcmp(fld[0], "v") != 0 || strlen(fld[1]) != RFS_REV_HEX)
+	if (n != 23 || strcmp(fld[0], "v") != 0 || strlen(fld[1]) != RFS_REV_HEX)
 		return -EPROTO;
 	memset(v, 0, sizeof(*v));
 	memcpy(v->rev, fld[1], RFS_REV_HEX + 1);
@@ -170,6 +171,8 @@ static int get_version(char **fld, int n, struct rfs_version *v)
 	v->mtime.tv_sec = (time_t)strtoll(fld[18], NULL, 10);
 	v->mtime.tv_nsec = strtol(fld[19], NULL, 10);
 	v->size = strtoull(fld[20], NULL, 10);
+	v->destroyed = atoi(fld[21]) != 0;          /* vault format 3: destroyed by disposal fld[22] */
+	v->disposal = strtoull(fld[22], NULL, 10);
 	return 0;
 }
 

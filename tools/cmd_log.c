@@ -3,10 +3,12 @@
 ** Must never: write to the vault.
 */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "fs/escape.h"
@@ -25,12 +27,16 @@ static const struct cli_help log_help = {
 	"  -n N           at most N versions (default: all; 50 without PATH)\n"
 	"  --daemon       instead, the mount daemon's last few hundred log lines (kept\n"
 	"                 in memory only; for the user who mounted, or root)\n"
-	"  --passphrase-file FILE, -h/--help\n",
+	"  --passphrase-file FILE, -h/--help\n"
+	"\n"
+	"A version a disposal destroyed is one line \"destroyed (disposal N, class X)\"\n"
+	"with no path: nothing inside a destroyed record can be read or looked up.\n",
 };
 
 struct log_out {
 	bool json;
 	size_t shown;
+	struct hcli *x;                   /* for what a disposal's register line says */
 };
 
 static void json_str(const char *s)
@@ -57,7 +63,9 @@ static int print_version(const struct rfs_version *v, void *arg)
 	localtime_r(&t, &tm);
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", &tm);
 	char what[4200];
-	if (v->kind == RFS_SAVE_RENAMED)
+	if (v->destroyed)                    /* its folder's key is gone: no path, no name */
+		hcli_destroyed_text(o->x, v->disposal, false, what, sizeof what);
+	else if (v->kind == RFS_SAVE_RENAMED)
 		snprintf(what, sizeof what, "renamed from %s", o->json ? v->path_old : rfs_escape_line(v->path_old));
 	else if (v->kind == RFS_SAVE_RESTORED)
 		snprintf(what, sizeof what, "restored from %.12s", v->restored_from);
@@ -78,7 +86,10 @@ static int print_version(const struct rfs_version *v, void *arg)
 		json_str(what);
 		printf(",\"path\":");
 		json_str(v->path);
-		printf(",\"size\":%llu,\"mode\":\"%04o\"}\n", (unsigned long long)v->size, v->mode & 07777);
+		printf(",\"size\":%llu,\"mode\":\"%04o\"", (unsigned long long)v->size, v->mode & 07777);
+		if (v->destroyed)
+			printf(",\"destroyed\":true,\"disposal\":%llu", (unsigned long long)v->disposal);
+		printf("}\n");
 	} else {
 		/* Names, paths and authors are escaped: a name cannot fake a line or
 		** send escape sequences to the terminal. */
@@ -109,7 +120,7 @@ static int show_daemon_log(const char *where)
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
-static struct log_out out = { false, 0 };
+static struct log_out out = { false, 0, NULL };
 static long limit = -1;
 static bool daemon_log;
 
@@ -144,6 +155,11 @@ static int log_run(struct cli_ctx *ctx)
 	bool whole = !strcmp(x->clear, "/");
 	if (limit < 0)
 		limit = whole ? 50 : 0;
+	out.x = x;
+	char disposed[PATH_MAX + 16];
+	snprintf(disposed, sizeof disposed, "%s/disposed", x->vault);
+	if (access(disposed, F_OK) == 0)
+		hcli_register_load(x);           /* not from inside the log's callback */
 	int rc = hcli_log(x, whole ? NULL : x->clear, (size_t)limit, print_version, &out);
 	if (rc < 0)
 		cli_error("cannot read the history of %s: %s", x->vault, strerror(-rc));

@@ -20,7 +20,10 @@ static const struct cli_help show_help = {
 	"  --at DATE      the newest version at or before DATE\n"
 	"  --vault VAULT  the vault is not mounted: PATH is relative to its root\n"
 	"  -o FILE        write to FILE instead of standard output\n"
-	"  --passphrase-file FILE, -h/--help\n",
+	"  --passphrase-file FILE, -h/--help\n"
+	"\n"
+	"A path a disposal destroyed prints \"PATH: destroyed on DATE under class X\n"
+	"(disposal N)\" and exits 1.\n",
 };
 
 static const char *rev, *at, *outfile;
@@ -39,7 +42,7 @@ static int show_run(struct cli_ctx *ctx)
 	int err = fd < 0 ? 0 : hcli_read(x, hex, fd);
 	if (err < 0) {
 		hcli_report(x, hex, err);
-		rc = CLI_FAIL;
+		rc = err == -EKEYREVOKED ? CLI_PROBLEMS : CLI_FAIL;   /* destroyed: exit 1, never ciphertext */
 		if (outfile)
 			unlink(outfile);
 	}

@@ -16,7 +16,10 @@ static const struct cli_help verify_help = {
 	"record, the chain (changed, removed or reordered commits), the signed head\n"
 	"(a ref moved backwards), every object, and live/ against the newest commit.\n"
 	"One line per problem. A file a recovery after a crash brought back gets a\n"
-	"line \"recovered after a crash in commit REV (DATE): PATH\", not a problem.\n"
+	"line \"recovered after a crash in commit REV (DATE): PATH\", not a problem;\n"
+	"so does each disposal: \"destroyed (disposal N): K keys ...\" (keys that\n"
+	"VAULT/disposed/N lists are gone, as it recorded). A missing key no list\n"
+	"names is a problem.\n"
 	"\n"
 	"Exit status: 0 no problem; 1 problems found; 2 the check could not run.\n",
 };
@@ -30,8 +33,9 @@ static int verify_run(struct cli_ctx *ctx)
 		cli_error("the check of %s stopped: %s", ctx->argv[0], strerror(-rc));
 		return CLI_FAIL;
 	}
-	printf("%s: %lu commits, %lu trees, %lu blobs checked; %lu problems\n", rfs_escape_line(ctx->argv[0]),
-	       res.commits, res.trees, res.blobs, res.problems);
+	printf("%s: %lu commits, %lu trees, %lu blobs checked; %lu keys destroyed by disposals; "
+	       "%lu problems\n", rfs_escape_line(ctx->argv[0]), res.commits, res.trees, res.blobs,
+	       res.destroyed, res.problems);
 	return res.problems ? CLI_PROBLEMS : CLI_OK;
 }
 

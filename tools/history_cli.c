@@ -6,7 +6,11 @@
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "fs/control.h"
 #include "fs/escape.h"
@@ -110,6 +114,8 @@ int hcli_open(const char *vault, const char *path, const char *passfile, bool wr
 
 void hcli_close(struct hcli *x)
 {
+	free(x->register_text);
+	x->register_text = NULL;
 	rfs_history_close(x->h);
 	rfs_vault_close(x->v);
 	x->h = NULL;
@@ -145,8 +151,83 @@ int hcli_revision(struct hcli *x, const char *rev, const char *at, char out[RFS_
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
-void hcli_report(const struct hcli *x, const char *rev, int rc)
+#define REGISTER_PATH "/.recfs/retention/register"
+
+void hcli_register_load(struct hcli *x)
 {
+	if (!x->register_read) {
+		x->register_read = true;
+		int mem = memfd_create("recfs-register", MFD_CLOEXEC);
+		struct stat st;
+		if (mem >= 0 && hcli_read_at(x, "HEAD", REGISTER_PATH, mem) == 0 && fstat(mem, &st) == 0 &&
+		    (x->register_text = calloc(1, (size_t)st.st_size + 1)) &&
+		    pread(mem, x->register_text, (size_t)st.st_size, 0) != st.st_size) {
+			free(x->register_text);
+			x->register_text = NULL;
+		}
+		if (mem >= 0)
+			close(mem);
+	}
+}
+
+/* The class the register gives disposal n ("" when it names none). */
+static void register_class(struct hcli *x, uint64_t n, char *out, size_t outsz)
+{
+	out[0] = 0;
+	hcli_register_load(x);
+	char num[24];
+	int len = snprintf(num, sizeof num, "%llu\t", (unsigned long long)n);
+	for (const char *line = x->register_text; line && *line;) {
+		const char *end = strchr(line, '\n');
+		if (!strncmp(line, num, (size_t)len)) {   /* N  timestamp  path  class ... */
+			const char *f = line;
+			for (int i = 0; i < 3 && f; i++) {
+				f = strchr(f, '\t');
+				f = f && (!end || f < end) ? f + 1 : NULL;
+			}
+			if (f)
+				snprintf(out, outsz, "%.*s", (int)strcspn(f, "\t\n"), f);
+			return;
+		}
+		line = end ? end + 1 : NULL;
+	}
+}
+
+void hcli_destroyed_text(struct hcli *x, uint64_t n, bool with_date, char *out, size_t outsz)
+{
+	if (!n) {
+		snprintf(out, outsz, "destroyed (its key is missing, and no disposal lists it: run 'recfs verify')");
+		return;
+	}
+	char cls[128], date[32] = "", path[PATH_MAX + 32];
+	struct stat st;
+	struct tm tm;
+	register_class(x, n, cls, sizeof cls);
+	snprintf(path, sizeof path, "%s/disposed/%llu", x->vault, (unsigned long long)n);
+	if (stat(path, &st) == 0 && localtime_r(&st.st_mtime, &tm))
+		strftime(date, sizeof date, "%Y-%m-%d", &tm);
+	if (with_date && date[0] && cls[0])
+		snprintf(out, outsz, "destroyed on %s under class %s (disposal %llu)", date,
+		         rfs_escape_line(cls), (unsigned long long)n);
+	else if (with_date && date[0])
+		snprintf(out, outsz, "destroyed on %s (disposal %llu)", date, (unsigned long long)n);
+	else if (cls[0])
+		snprintf(out, outsz, "destroyed (disposal %llu, class %s)", (unsigned long long)n,
+		         rfs_escape_line(cls));
+	else
+		snprintf(out, outsz, "destroyed (disposal %llu)", (unsigned long long)n);
+}
+
+void hcli_report(struct hcli *x, const char *rev, int rc)
+{
+	if (rc == -EKEYREVOKED) {
+		struct rfs_version v;
+		char text[512];
+		hcli_destroyed_text(x, hcli_stat_at(x, rev, x->clear, &v) == -EKEYREVOKED ? v.disposal : 0,
+		                    true, text, sizeof text);
+		cli_error("%s: %s", rfs_escape_line(x->clear), text);
+		return;
+	}
 	const char *why = rc == -ENOENT ? "no such file in that version (see 'recfs log')"
 	                  : rc == -EISDIR ? "is a folder"
 	                  : rc == -EKEYREJECTED ? "its key was destroyed (disposed of): no version can be read"
@@ -171,8 +252,9 @@ int hcli_resolve(struct hcli *x, const char *spec, char out[RFS_REV_HEX + 1])
 
 int hcli_stat_at(struct hcli *x, const char *rev, const char *path, struct rfs_version *out)
 {
-	return x->remote ? rfs_control_stat(x->vault, rev, path, out)
-	                 : rfs_history_stat(x->h, rev, path, out);
+	int rc = x->remote ? rfs_control_stat(x->vault, rev, path, out)
+	                   : rfs_history_stat(x->h, rev, path, out);
+	return rc == 0 && out->destroyed ? -EKEYREVOKED : rc;
 }
 
 struct seq_of {
@@ -219,8 +301,9 @@ int hcli_locate(struct hcli *x, const char *rev, char path[PATH_MAX])
 	int rc;
 
 	snprintf(path, PATH_MAX, "%s", x->clear);
-	if (hcli_stat_at(x, rev, x->clear, &v) == 0)
-		return 0;
+	rc = hcli_stat_at(x, rev, x->clear, &v);
+	if (rc == 0 || rc == -EKEYREVOKED)
+		return rc;                       /* there, or destroyed: nothing to follow */
 	rc = hcli_log(x, NULL, 0, find_seq, &s);
 	if (rc < 0 || s.seq == 0)
 		return -ENOENT;

@@ -20,6 +20,8 @@ struct hcli {
 	char mountpoint[PATH_MAX];        /* when mounted */
 	bool mounted;                     /* PATH was given inside a mount */
 	bool remote;                      /* a daemon serves this vault: ask it, no passphrase */
+	char *register_text;              /* the disposal register at HEAD, read once (NULL: not yet) */
+	bool register_read;
 };
 
 /* PATH inside a mount, or (with vault set) relative to the vault's root.
@@ -36,7 +38,8 @@ int hcli_resolve(struct hcli *x, const char *spec, char out[RFS_REV_HEX + 1]);
 ** lists its versions under their paths of the time). 0 or -ENOENT. */
 int hcli_locate(struct hcli *x, const char *rev, char path[PATH_MAX]);
 int hcli_stat(struct hcli *x, const char *rev, struct rfs_version *out);
-/* The same at a path already located (no second walk of the log). */
+/* The same at a path already located (no second walk of the log).
+** -EKEYREVOKED (out filled: destroyed, disposal) when a disposal destroyed it. */
 int hcli_stat_at(struct hcli *x, const char *rev, const char *path, struct rfs_version *out);
 int hcli_read_at(struct hcli *x, const char *rev, const char *path, int out_fd);
 int hcli_read(struct hcli *x, const char *rev, int out_fd);
@@ -46,8 +49,18 @@ int hcli_gc(struct hcli *x);
 /* The revision of --rev or --at (exactly one may be set; neither = HEAD). Prints. */
 int hcli_revision(struct hcli *x, const char *rev, const char *at, char out[RFS_REV_HEX + 1]);
 
-/* "recfs: cmd: PATH at REV: reason" with a hint for the common errnos. */
-void hcli_report(const struct hcli *x, const char *rev, int rc);
+/* "recfs: cmd: PATH at REV: reason" with a hint for the common errnos;
+** -EKEYREVOKED: "PATH: destroyed on DATE under class X (disposal N)". */
+void hcli_report(struct hcli *x, const char *rev, int rc);
+
+/* What a disposal destroyed, for people: "destroyed (disposal N, class X)"
+** (with_date: "destroyed on DATE under class X (disposal N)"). The date is
+** when VAULT/disposed/N was written; the class comes from the disposal
+** register when it names N. n 0: a key missing that no disposal lists. */
+void hcli_destroyed_text(struct hcli *x, uint64_t n, bool with_date, char *out, size_t outsz);
+/* Read the disposal register now (once): before a walk whose callback may ask
+** hcli_destroyed_text, since a mounted vault's daemon answers one request at a time. */
+void hcli_register_load(struct hcli *x);
 
 #define HCLI_VAULT_OPTION { "vault", required_argument, NULL, 'V' }
 

@@ -169,12 +169,18 @@ int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
 int rfs_history_resolve(struct rfs_history *h, const char *rev_or_date, char rev[RFS_REV_HEX + 1]);
 
 /* What clear_path was at rev: type, size, file id, mode (from the latest
-** event at or before rev). 0, -ENOENT (no such path at rev), -errno. */
+** event at or before rev). 0, -ENOENT (no such path at rev), -errno.
+** Destroyed by a disposal (a folder on its way whose key is gone, or its own
+** key gone and listed): 0 with destroyed set, disposal N (0: a key missing
+** that no VAULT/disposed list names) and, for a folder, its dirid in dir. */
 int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_path,
                      struct rfs_version *out);
 
 /* Write the plaintext of clear_path at rev to out_fd (a symlink gives its
-** target). 0, -ENOENT, -EISDIR, -EKEYREJECTED (key shredded), -EIO (fails to authenticate). */
+** target). 0, -ENOENT, -EISDIR, -EKEYREVOKED (destroyed by a disposal: a
+** folder on its way or its own key, listed in VAULT/disposed/<N>; see
+** rfs_history_stat), -EKEYREJECTED (key shredded, no disposal lists it),
+** -EIO (fails to authenticate). */
 int rfs_history_read(struct rfs_history *h, const char *rev, const char *clear_path, int out_fd);
 
 /* Write the ciphertext of clear_path at rev (chunks reassembled) to out_fd. */
@@ -194,7 +200,8 @@ int rfs_history_restore(struct rfs_history *h, const char *clear_path, const cha
 
 /* Write the whole ciphertext tree of rev into dir (must be empty or
 ** missing) in the layout of live/, with modes and mtimes from the index, so
-** the daemon can mount it read-only. 0 or -errno. */
+** the daemon can mount it read-only. A folder whose key was destroyed, and a
+** file whose key a disposal destroyed, are left out (no error). 0 or -errno. */
 int rfs_history_materialise(struct rfs_history *h, const char *rev, const char *dir);
 
 /* A folder VAULT/at-<rev>-XXXXXX for a `mount --at` view of rev, held
@@ -216,6 +223,7 @@ long rfs_history_leftovers(struct rfs_vault *v, bool remove, rfs_leftover_fn fn,
 struct rfs_verify_result {
 	unsigned long commits, blobs, trees;
 	unsigned long problems;           /* lines written to the report */
+	unsigned long destroyed;          /* keys absent whose ids a VAULT/disposed list names: not problems */
 };
 
 /* Check every commit signature and sealed record, the parent chain
@@ -229,6 +237,10 @@ struct rfs_verify_result {
 **   "ref moved backwards: refs/heads/main is at seq N, the vault recorded seq M (<rev>)"
 **   "corrupt object <oid> in commit <rev>: <libgit2 reason>"
 **   "live/ differs from the newest commit at <cipher path>"
+** A key (a file's, or a folder's in vault format 3) that is absent and whose
+** id VAULT/disposed/<N> lists is destroyed content, not a problem: counted in
+** destroyed, one line "destroyed (disposal N): K keys ..." per disposal; an
+** absent key no list names stays a problem.
 ** Returns 0 when the walk completed (problems counted in res), or -errno. */
 int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_result *res);
 
@@ -257,6 +269,11 @@ struct rfs_subtree {
 ** lookup is hashed: the time follows the folder's events, plus one pass
 ** over the index's tags. 0, -EPROTONOSUPPORT (vault format 2), -errno. */
 int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct rfs_subtree *out);
+/* The same for n folders with one pass over the index (a disposal run of
+** many records pays the pass once): out[i] for dirids[i]. On error every
+** out[i] is freed. */
+int rfs_history_subtrees(struct rfs_history *h, const uint8_t (*dirids)[16], size_t n,
+                         struct rfs_subtree *out);
 void rfs_subtree_free(struct rfs_subtree *s);
 
 /* Disposal number whose VAULT/disposed/<N> lists id, or 0. Loaded at open,

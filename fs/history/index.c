@@ -376,11 +376,14 @@ static bool rec_has(const struct irec *x, const uint8_t tag[TAG])
 }
 
 /* ---- hashed lookups: every tag of every record, by tag ----
-** Tags are keyed hashes, so their first bytes are the hash. A slot holds
-** record index << 8 | tag number, plus one (0 = empty); open addressing. */
+** Tags are keyed hashes, so their first bytes are the hash. One slot per
+** distinct tag (open addressing) heads a chain of the (record, tag number)
+** entries that carry it, so a tag shared by many events costs one probe. */
 struct tag_table {
-	uint64_t *slot;
+	uint32_t *slot;                   /* entry index + 1 of the chain's head; 0 = empty */
 	size_t mask;
+	uint64_t *entry;                  /* record index << 8 | tag number */
+	uint32_t *next;                   /* entry index + 1 of the next in the chain; 0 = end */
 };
 
 static uint64_t tag_hash(const uint8_t *t)
@@ -390,9 +393,26 @@ static uint64_t tag_hash(const uint8_t *t)
 	return v;
 }
 
-static const uint8_t *slot_tag(const struct index_view *iv, uint64_t s)
+static const uint8_t *entry_tag(const struct index_view *iv, uint64_t e)
 {
-	return iv->recs[(s - 1) >> 8].p + 1 + ((s - 1) & 0xff) * TAG;
+	return iv->recs[e >> 8].p + 1 + (e & 0xff) * TAG;
+}
+
+static void table_free(struct tag_table *tt)
+{
+	free(tt->slot);
+	free(tt->entry);
+	free(tt->next);
+	memset(tt, 0, sizeof *tt);
+}
+
+/* The slot of tag: where it is, or the empty one where it would go. */
+static size_t table_slot(const struct index_view *iv, const struct tag_table *tt, const uint8_t *tag)
+{
+	size_t k = tag_hash(tag) & tt->mask;
+	while (tt->slot[k] && memcmp(entry_tag(iv, tt->entry[tt->slot[k] - 1]), tag, TAG))
+		k = (k + 1) & tt->mask;
+	return k;
 }
 
 static int table_build(const struct index_view *iv, struct tag_table *tt)
@@ -403,30 +423,34 @@ static int table_build(const struct index_view *iv, struct tag_table *tt)
 	size_t size = 16;
 	while (size < ntags + ntags / 2 + 1)
 		size *= 2;
+	memset(tt, 0, sizeof *tt);
 	tt->slot = calloc(size, sizeof *tt->slot);
-	if (!tt->slot)
+	tt->entry = malloc((ntags ? ntags : 1) * sizeof *tt->entry);
+	tt->next = malloc((ntags ? ntags : 1) * sizeof *tt->next);
+	if (!tt->slot || !tt->entry || !tt->next || ntags >= UINT32_MAX) {
+		table_free(tt);
 		return -ENOMEM;
+	}
 	tt->mask = size - 1;
+	size_t n = 0;
 	for (size_t i = 0; i < iv->n; i++)
-		for (size_t t = 0; t < iv->recs[i].p[0]; t++) {
-			size_t k = tag_hash(iv->recs[i].p + 1 + t * TAG) & tt->mask;
-			while (tt->slot[k])
-				k = (k + 1) & tt->mask;
-			tt->slot[k] = ((uint64_t)i << 8 | t) + 1;
+		for (size_t t = 0; t < iv->recs[i].p[0]; t++, n++) {
+			tt->entry[n] = (uint64_t)i << 8 | t;
+			size_t k = table_slot(iv, tt, iv->recs[i].p + 1 + t * TAG);
+			tt->next[n] = tt->slot[k];   /* newest first */
+			tt->slot[k] = (uint32_t)n + 1;
 		}
 	return 0;
 }
 
-/* Record indexes holding tag, appended to *out (n used, *cap). 0 or -ENOMEM. */
+/* Record indexes holding tag, newest first, appended to *out (n used, *cap). 0 or -ENOMEM. */
 static int table_find(const struct index_view *iv, const struct tag_table *tt, const uint8_t tag[TAG],
                       size_t **out, size_t *n, size_t *cap)
 {
-	for (size_t k = tag_hash(tag) & tt->mask; tt->slot[k]; k = (k + 1) & tt->mask) {
-		if (memcmp(slot_tag(iv, tt->slot[k]), tag, TAG))
-			continue;
+	for (uint32_t e = tt->slot[table_slot(iv, tt, tag)]; e; e = tt->next[e - 1]) {
 		if (rfs_bytes_grow(out, cap, *n, sizeof **out, 64) < 0)
 			return -ENOMEM;
-		(*out)[(*n)++] = (size_t)((tt->slot[k] - 1) >> 8);
+		(*out)[(*n)++] = (size_t)(tt->entry[e - 1] >> 8);
 	}
 	return 0;
 }
@@ -440,6 +464,8 @@ static int size_desc(const void *a, const void *b)
 /* Sort newest first and drop repeats. */
 static size_t recs_unique(size_t *v, size_t n)
 {
+	if (!n)
+		return 0;
 	qsort(v, n, sizeof *v, size_desc);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
@@ -509,7 +535,7 @@ static int view_load_hashed(struct rfs_history *h, struct index_view *iv, struct
 {
 	size_t file_len;
 	bool fresh;
-	tt->slot = NULL;
+	memset(tt, 0, sizeof *tt);
 	pthread_mutex_lock(&h->git_lock);
 	int rc = view_load(h, iv, &file_len, &fresh);
 	pthread_mutex_unlock(&h->git_lock);
@@ -633,6 +659,21 @@ static void version_of(struct rfs_history *h, struct rfs_version *ver, const str
 		ver->disposal = rfs_history_disposed_by(h, r->events[0].dir);
 }
 
+/* Index record x as a version to cb (one that does not open is skipped). cb's value. */
+static int emit(struct rfs_history *h, const struct irec *x, rfs_version_cb cb, void *arg, size_t *shown)
+{
+	struct rfs_record r;
+	git_oid rev;
+	if (view_open(h, x, &rev, &r) < 0)
+		return 0;
+	struct rfs_version ver;
+	version_of(h, &ver, &r, &rev);
+	int rc = cb(&ver, arg);
+	rfs_record_clear(&r);
+	(*shown)++;
+	return rc;
+}
+
 static int v2_log(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
                   void *arg)
 {
@@ -642,19 +683,10 @@ static int v2_log(struct rfs_history *h, const char *clear_path, size_t limit, r
 	size_t *recs = NULL, n = 0, shown = 0;
 	if (rc == 0)
 		rc = v2_log_recs(h, &iv, &tt, clear_path, &recs, &n);
-	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++) {
-		struct rfs_record r;
-		git_oid rev;
-		if (view_open(h, &iv.recs[recs[i]], &rev, &r) < 0)
-			continue;
-		struct rfs_version ver;
-		version_of(h, &ver, &r, &rev);
-		rc = cb(&ver, arg);
-		rfs_record_clear(&r);
-		shown++;
-	}
+	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++)
+		rc = emit(h, &iv.recs[recs[i]], cb, arg, &shown);
 	free(recs);
-	free(tt.slot);
+	table_free(&tt);
 	view_free(&iv);
 	return rc;
 }
@@ -701,17 +733,8 @@ int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
 		bool match = !clear_path || rec_has(&iv.recs[i], tp);
 		for (size_t k = 0; !match && k < nfollow; k++)
 			match = rec_has(&iv.recs[i], tf[k]);
-		if (!match)
-			continue;
-		struct rfs_record r;
-		git_oid rev;
-		if (view_open(h, &iv.recs[i], &rev, &r) < 0)
-			continue;
-		struct rfs_version ver;
-		version_of(h, &ver, &r, &rev);
-		rc = cb(&ver, arg);
-		rfs_record_clear(&r);
-		shown++;
+		if (match)
+			rc = emit(h, &iv.recs[i], cb, arg, &shown);
 	}
 	view_free(&iv);
 	return rc;
@@ -821,22 +844,13 @@ static bool sub_inside(struct sub_walk *w, size_t k)
 	return in;
 }
 
-int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct rfs_subtree *out)
+/* One folder's subtree in a loaded index. */
+static int subtree_in(struct rfs_history *h, const struct index_view *iv, const struct tag_table *tt,
+                      const uint8_t dirid[16], struct rfs_subtree *out)
 {
 	memset(out, 0, sizeof *out);
-	if (index_version(h) != RFS_RECORD_VERSION_2)
-		return -EPROTONOSUPPORT;          /* format 2 has no folder ids in its events */
-	if (!(h->flags & RFS_HISTORY_READONLY)) {
-		int rc = rfs_history_flush(h);    /* what live/ holds is in history and the index */
-		if (rc < 0)
-			return rc;
-	}
-	struct index_view iv;
-	struct tag_table tt;
-	int rc = view_load_hashed(h, &iv, &tt);
-	struct sub_walk w = { .h = h, .iv = &iv, .tt = &tt };
-	if (rc == 0 && !(w.seen = calloc(iv.n ? iv.n : 1, 1)))
-		rc = -ENOMEM;
+	struct sub_walk w = { .h = h, .iv = iv, .tt = tt };
+	int rc = (w.seen = calloc(iv->n ? iv->n : 1, 1)) ? 0 : -ENOMEM;
 	if (rc == 0)
 		rc = sub_add(&w, dirid, RFS_OBJ_DIR);
 	/* Breadth first over folders: ids grows while it is walked. */
@@ -863,9 +877,35 @@ int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct r
 	id_set_free(&w.ids);
 	free(w.node);
 	free(w.seen);
-	free(tt.slot);
+	return rc;
+}
+
+int rfs_history_subtrees(struct rfs_history *h, const uint8_t (*dirids)[16], size_t n,
+                         struct rfs_subtree *out)
+{
+	memset(out, 0, n * sizeof *out);
+	if (index_version(h) != RFS_RECORD_VERSION_2)
+		return -EPROTONOSUPPORT;          /* format 2 has no folder ids in its events */
+	if (!(h->flags & RFS_HISTORY_READONLY)) {
+		int rc = rfs_history_flush(h);    /* what live/ holds is in history and the index */
+		if (rc < 0)
+			return rc;
+	}
+	struct index_view iv;
+	struct tag_table tt;
+	int rc = view_load_hashed(h, &iv, &tt);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = subtree_in(h, &iv, &tt, dirids[i], &out[i]);
+	for (size_t i = 0; rc < 0 && i < n; i++)
+		rfs_subtree_free(&out[i]);
+	table_free(&tt);
 	view_free(&iv);
 	return rc;
+}
+
+int rfs_history_subtree(struct rfs_history *h, const uint8_t dirid[16], struct rfs_subtree *out)
+{
+	return rfs_history_subtrees(h, (const uint8_t (*)[16])dirid, 1, out);
 }
 
 void rfs_subtree_free(struct rfs_subtree *s)

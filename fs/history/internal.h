@@ -254,8 +254,9 @@ int rfs_recover_capture_live(struct rfs_history *h, git_oid *tree);
 /* read.c */
 /* Clear path ("/a/b") of a cipher path in tree; heap; NULL when it does not open. */
 char *rfs_read_clear_of(struct rfs_history *h, git_tree *root, const char *cpath);
+/* -EKEYREVOKED: a folder on the way was destroyed (its dirid into gone, when not NULL). */
 int rfs_read_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
-                           char *cpath, size_t cpathsz, git_tree_entry **out);
+                           char *cpath, size_t cpathsz, git_tree_entry **out, uint8_t gone[16]);
 int rfs_read_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16]);
 /* The dirid of the folder at cpath ("" the root) in tree root. 0, -ENOENT. */
 int rfs_read_dirid_in_tree(struct rfs_history *h, git_tree *root, const char *cpath, uint8_t dirid[16]);

@@ -151,6 +151,27 @@ void rfs_queue_pending_free(struct rfs_history *h, struct rfs_pending *p)
 	free(p);
 }
 
+/* Format 3, a save whose caller did not say which folder it is in: the
+** dirid of cpath's parent in live/ (the root's own events keep zeros). */
+static void parent_from_live(struct rfs_history *h, const char *cpath, const char *clear,
+                             uint8_t dir[16])
+{
+	if (!cpath || !clear || !strcmp(clear, "/") || !rfs_record_id_is_zero(dir))
+		return;
+	char idfile[8192];
+	const char *slash = strrchr(cpath, '/');
+	int len = slash ? (int)(slash - cpath) : 0;
+	if (snprintf(idfile, sizeof idfile, "%.*s%s%s", len, cpath, len ? "/" : "", RFS_DIRID_FILE) >=
+	    (int)sizeof idfile)
+		return;
+	int fd = rfs_capture_open_live(h, idfile, 0);
+	if (fd < 0)
+		return;
+	if (pread(fd, dir, 16, 0) != 16)
+		memset(dir, 0, 16);
+	close(fd);
+}
+
 static struct rfs_pending *pending_new(struct rfs_history *h, const struct rfs_save *s)
 {
 	struct rfs_pending *p = calloc(1, sizeof *p);
@@ -163,6 +184,10 @@ static struct rfs_pending *pending_new(struct rfs_history *h, const struct rfs_s
 	memcpy(e->file_id, s->file_id, 16);
 	memcpy(e->dir, s->dir, 16);
 	memcpy(e->dir_old, s->dir_old, 16);
+	if (rfs_record_version_of(h->v) == RFS_RECORD_VERSION_2) {
+		parent_from_live(h, s->cipher_path, s->clear_path, e->dir);
+		parent_from_live(h, s->cipher_path_old, s->clear_path_old, e->dir_old);
+	}
 	e->mode = (uint32_t)s->mode;
 	e->uid = (uint32_t)s->uid;
 	e->gid = (uint32_t)s->gid;

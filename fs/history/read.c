@@ -112,7 +112,7 @@ char *rfs_read_clear_of(struct rfs_history *h, git_tree *root, const char *cpath
 }
 
 int rfs_read_resolve_clear(struct rfs_history *h, git_tree *root, const char *clear_path,
-                           char *cpath, size_t cpathsz, git_tree_entry **out)
+                           char *cpath, size_t cpathsz, git_tree_entry **out, uint8_t gone[16])
 {
 	char *copy = strdup(clear_path), *save = NULL;
 	if (!copy)
@@ -140,8 +140,14 @@ int rfs_read_resolve_clear(struct rfs_history *h, git_tree *root, const char *cl
 		uint8_t dirid[16];
 		char text[RFS_ENC_NAME_MAX + 1], backing[256];
 		rc = rfs_read_dirid_of(h, dir, dirid);
-		if (rc == 0 && rfs_vault_name_seal(h->v, dirid, c, text, sizeof text) < 0)
+		int sealed = rc == 0 ? rfs_vault_name_seal(h->v, dirid, c, text, sizeof text) : 0;
+		if (sealed == -ENOENT) {          /* the folder's key was destroyed: nothing in it can be found */
+			rc = -EKEYREVOKED;
+			if (gone)
+				memcpy(gone, dirid, 16);
+		} else if (sealed < 0) {
 			rc = -EINVAL;
+		}
 		if (rc < 0)
 			break;
 		rfs_name_backing(backing, text);
@@ -257,9 +263,10 @@ int rfs_history_resolve(struct rfs_history *h, const char *rev_or_date, char rev
 	return rc;
 }
 
-/* The entry of clear_path at rev. Caller holds git_lock. */
-static int entry_at_rev(struct rfs_history *h, const char *rev, const char *clear_path,
-                        git_tree_entry **e, char *cpath, size_t cpathsz)
+/* The entry of clear_path at rev. Caller holds git_lock. -EKEYREVOKED: a
+** folder on the way was destroyed (its id in gone, when not NULL). */
+static int entry_at_rev_gone(struct rfs_history *h, const char *rev, const char *clear_path,
+                             git_tree_entry **e, char *cpath, size_t cpathsz, uint8_t gone[16])
 {
 	git_oid oid;
 	int rc = resolve_locked(h, rev, &oid);
@@ -270,10 +277,16 @@ static int entry_at_rev(struct rfs_history *h, const char *rev, const char *clea
 	if (git_commit_lookup(&c, h->repo, &oid) < 0 || git_commit_tree(&root, c) < 0)
 		rc = -EIO;
 	if (rc == 0)
-		rc = rfs_read_resolve_clear(h, root, clear_path, cpath, cpathsz, e);
+		rc = rfs_read_resolve_clear(h, root, clear_path, cpath, cpathsz, e, gone);
 	git_tree_free(root);
 	git_commit_free(c);
 	return rc;
+}
+
+static int entry_at_rev(struct rfs_history *h, const char *rev, const char *clear_path,
+                        git_tree_entry **e, char *cpath, size_t cpathsz)
+{
+	return entry_at_rev_gone(h, rev, clear_path, e, cpath, cpathsz, NULL);
 }
 
 /* ---- content ---- */
@@ -450,8 +463,8 @@ static int start_key(struct decrypt *d)
 	if (!d->key)
 		return -ENOMEM;
 	int rc = rfs_keystore_load(d->h->v->ks, d->hdr.file_id, d->key);
-	if (rc == -ENOENT)
-		return -EKEYREJECTED;            /* shredded: every version is noise now */
+	if (rc == -ENOENT)                   /* shredded: every version is noise now */
+		return rfs_history_disposed_by(d->h, d->hdr.file_id) ? -EKEYREVOKED : -EKEYREJECTED;
 	if (rc < 0)
 		return rc;
 	return rfs_content_header_verify(d->hbuf, d->key) < 0 ? -EIO : 0;
@@ -708,11 +721,23 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 	out->login = out->full_name = out->host = out->path_old = out->restored_from = out->property = "";
 	out->path = clear_path;
 	pthread_mutex_lock(&h->git_lock);
+	uint8_t gone[16];
 	int rc = resolve_locked(h, rev, &oid);
 	if (rc == 0)
-		rc = entry_at_rev(h, rev, clear_path, &e, cpath, sizeof cpath);
-	if (rc == 0)
-		rc = rfs_objects_read_record(h, &oid, &r);
+		rc = entry_at_rev_gone(h, rev, clear_path, &e, cpath, sizeof cpath, gone);
+	if (rc == -EKEYREVOKED || rc == 0)
+		rc = rfs_objects_read_record(h, &oid, &r) < 0 ? -EIO : rc;
+	if (rc == -EKEYREVOKED) {            /* inside a destroyed folder: that, and nothing more */
+		out->destroyed = true;
+		out->disposal = rfs_history_disposed_by(h, gone);
+		memcpy(out->dir, gone, 16);
+		out->seq = r.seq;
+		git_oid_tostr(out->rev, sizeof out->rev, &oid);
+		rfs_record_clear(&r);
+		pthread_mutex_unlock(&h->git_lock);
+		out->path = "";
+		return 0;
+	}
 	if (rc == 0) {
 		git_filemode_t fm = git_tree_entry_filemode(e);
 		bool chunked = fm == GIT_FILEMODE_TREE && rfs_objects_is_chunked(h->repo, e);
@@ -732,6 +757,8 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 				if (rfs_content_header_parse(&hd, hdr, sizeof hdr) == 0)
 					memcpy(out->file_id, hd.file_id, 16);
 			}
+			out->disposal = rfs_history_disposed_by(h, out->file_id);
+			out->destroyed = out->disposal != 0;
 			git_blob_free(b);
 		}
 		out->seq = r.seq;
@@ -827,6 +854,18 @@ static void apply_meta(const struct meta_map *mm, int dirfd, const char *name, c
 
 static int materialise_tree(struct rfs_history *h, git_tree *t, int dirfd, const struct meta_map *mm);
 
+#define SKIPPED 1                        /* materialise_entry: destroyed, left out */
+
+/* A folder whose key is gone: destroyed by a disposal (or lost: verify says which). */
+static bool folder_destroyed(struct rfs_history *h, const uint8_t dirid[16])
+{
+	const struct rfs_folder_keys *fk;
+	int rc = rfs_vault_folder_keys_get(h->v, dirid, &fk);
+	if (rc == 0)
+		rfs_vault_folder_keys_put(h->v, fk);
+	return rc == -ENOENT;
+}
+
 static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int dirfd,
                              const struct meta_map *mm)
 {
@@ -848,19 +887,25 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 	}
 	if (fm == GIT_FILEMODE_TREE && !rfs_objects_is_chunked(h->repo, e)) {
 		git_tree *sub = NULL;
-		if (mkdirat(dirfd, name, 0700) < 0)
-			return -errno;
-		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
+		uint8_t id[16];
 		rc = git_tree_lookup(&sub, h->repo, git_tree_entry_id(e)) < 0 ? -EIO : 0;
+		bool have_id = rc == 0 && rfs_read_dirid_of(h, sub, id) == 0;
+		if (have_id && folder_destroyed(h, id)) {
+			git_tree_free(sub);
+			return SKIPPED;              /* destroyed: absent from the view */
+		}
+		if (rc == 0 && mkdirat(dirfd, name, 0700) < 0)
+			rc = -errno;
+		int fd = rc == 0 ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (rc == 0 && fd < 0)
+			rc = -errno;
 		if (rc == 0)
 			rc = materialise_tree(h, sub, fd, mm);
-		uint8_t id[16];
-		if (rc == 0 && rfs_read_dirid_of(h, sub, id) == 0)
+		if (rc == 0 && have_id)
 			apply_meta(mm, dirfd, name, id, true);
 		git_tree_free(sub);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return rc;
 	}
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -873,11 +918,18 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	int rfd = rc == 0 && !internal ? openat(dirfd, name, O_RDONLY | O_CLOEXEC) : -1;
+	bool destroyed = false;
 	if (rfd >= 0 && pread(rfd, hdr, sizeof hdr, 0) == (ssize_t)sizeof hdr &&
-	    rfs_content_header_parse(&hd, hdr, sizeof hdr) == 0)
+	    rfs_content_header_parse(&hd, hdr, sizeof hdr) == 0) {
+		destroyed = rfs_history_disposed_by(h, hd.file_id) != 0;
 		apply_meta(mm, dirfd, name, hd.file_id, false);
+	}
 	if (rfd >= 0)
 		close(rfd);
+	if (destroyed) {                     /* its key was destroyed: absent from the view */
+		unlinkat(dirfd, name, 0);
+		return SKIPPED;
+	}
 	if (internal)
 		fchmodat(dirfd, name, 0400, 0);
 	return rc;
@@ -886,9 +938,23 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 static int materialise_tree(struct rfs_history *h, git_tree *t, int dirfd, const struct meta_map *mm)
 {
 	int rc = 0;
-	for (size_t i = 0; i < git_tree_entrycount(t) && rc == 0; i++)
+	bool skipped_long = false;
+	for (size_t i = 0; i < git_tree_entrycount(t) && rc >= 0; i++) {
+		const char *name = git_tree_entry_name(git_tree_entry_byindex(t, i));
 		rc = materialise_entry(h, git_tree_entry_byindex(t, i), dirfd, mm);
-	return rc;
+		skipped_long |= rc == SKIPPED && rfs_name_is_long(name);
+	}
+	/* A destroyed entry's long name leaves no ".n" side file behind (it may
+	** sort before or after its entry). */
+	for (size_t i = 0; skipped_long && rc >= 0 && i < git_tree_entrycount(t); i++) {
+		const char *name = git_tree_entry_name(git_tree_entry_byindex(t, i));
+		struct stat st;
+		char side[300];
+		snprintf(side, sizeof side, "%s%s", name, RFS_LONG_SUFFIX);
+		if (rfs_name_is_long(name) && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			unlinkat(dirfd, side, 0);
+	}
+	return rc < 0 ? rc : 0;
 }
 
 int rfs_history_materialise(struct rfs_history *h, const char *rev, const char *dir)

@@ -335,6 +335,16 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 	if (what != 'D')
 		event_from_live(h, cpath, e);
 	rfs_read_parent_dirid(h, what == 'D' ? r->old : r->now, cpath, e->dir);
+	const struct rfs_folder_keys *fk;
+	int gone = h->v->format >= 3 && !rfs_record_id_is_zero(e->dir)
+	           ? rfs_vault_folder_keys_get(h->v, e->dir, &fk) : 1;
+	if (gone == 0)
+		rfs_vault_folder_keys_put(h->v, fk);
+	if (gone == -ENOENT) {               /* inside a destroyed folder: nothing to record */
+		free(clear);
+		r->n--;
+		return 0;
+	}
 	e->path = clear ? clear : rfs_record_str(cpath);
 	e->path_old = rfs_record_str(NULL);
 	e->restored_from = rfs_record_str(NULL);

@@ -13,8 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "crypto/names.h"
-#include "crypto/random.h"
-#include "crypto/secmem.h"
 
 #define RESTORE_TMP ".recfs-restore.tmp"
 
@@ -87,20 +85,6 @@ static int record_simple(struct rfs_history *h, enum rfs_save_kind kind, enum rf
 		.restored_from = rev, .fd = fd, .size = size,
 	};
 	memcpy(s.file_id, id, 16);
-	const char *slash = strrchr(cpath, '/');   /* the folder it is in seals its path (format 3) */
-	char parent[8192];
-	size_t len = slash ? (size_t)(slash - cpath) : 0;
-	int pfd = -1;
-	if (len < sizeof parent) {
-		memcpy(parent, cpath, len);
-		parent[len] = 0;
-		pfd = len ? openat(h->v->live_fd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : dup(h->v->live_fd);
-	}
-	if (pfd >= 0) {
-		if (live_dirid(pfd, s.dir) < 0)
-			memset(s.dir, 0, 16);
-		close(pfd);
-	}
 	return rfs_history_record(h, &s);
 }
 
@@ -168,6 +152,8 @@ int rfs_history_restore(struct rfs_history *h, const char *clear_path, const cha
 	int rc = rfs_history_stat(h, rev, clear_path, &st);
 	if (rc < 0)
 		return rc;
+	if (st.destroyed)
+		return -EKEYREVOKED;             /* a disposal destroyed it: nothing to put back */
 	if (st.type == RFS_OBJ_DIR)
 		return -EISDIR;
 	if (st.type == RFS_OBJ_SYMLINK)

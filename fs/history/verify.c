@@ -76,8 +76,10 @@ struct walk {
 	struct rfs_verify_result *res;
 	const git_oid *commit;
 	bool read_blobs;
-	struct oidset key_ids;            /* file ids whose keys/ entry was checked (verify) */
+	struct oidset key_ids;            /* file ids and dirids whose keys/ entry was checked (verify) */
 	uint8_t *key;                     /* sodium memory for a key being checked */
+	struct { uint64_t n; unsigned long keys; } gone[64];   /* destroyed keys, per disposal */
+	size_t ngone;
 };
 
 static void problem(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -95,6 +97,58 @@ static void problem(struct walk *w, const char *fmt, ...)
 		w->res->problems++;
 }
 
+/* An absent key whose id a disposal lists: destroyed content, counted. True
+** when listed; false leaves it a problem for the caller to report. */
+static bool destroyed(struct walk *w, const uint8_t id[16])
+{
+	uint64_t n = rfs_history_disposed_by(w->h, id);
+	if (!n)
+		return false;
+	size_t i = 0;
+	while (i < w->ngone && w->gone[i].n != n)
+		i++;
+	if (i == w->ngone && i < sizeof w->gone / sizeof w->gone[0])
+		w->gone[w->ngone++].n = n;
+	if (i < w->ngone)
+		w->gone[i].keys++;
+	if (w->res)
+		w->res->destroyed++;
+	return true;
+}
+
+static void report_destroyed(struct walk *w)
+{
+	for (size_t i = 0; w->report && i < w->ngone; i++)
+		fprintf(w->report, "destroyed (disposal %llu): %lu keys of files and folders it lists are "
+		        "gone, as it recorded; not a problem\n", (unsigned long long)w->gone[i].n,
+		        w->gone[i].keys);
+}
+
+/* Format 3: the key of folder dirid (once per id) must open, or be destroyed. */
+static void check_folder_key(struct walk *w, const uint8_t dirid[16])
+{
+	git_oid id = { { 0 } };
+	memcpy(id.id, dirid, 16);
+	if (w->h->v->format < 3 || !oidset_add(&w->key_ids, &id))
+		return;
+	const struct rfs_folder_keys *fk;
+	int rc = rfs_vault_folder_keys_get(w->h->v, dirid, &fk);
+	if (rc == 0) {
+		rfs_vault_folder_keys_put(w->h->v, fk);
+		return;
+	}
+	char hex[33], where[RFS_KEYSTORE_NAME_MAX], c[41];
+	uint64_t off;
+	rfs_hex_encode(hex, dirid, 16);
+	rfs_keystore_entry_locate(w->h->v->ks, dirid, where, &off);
+	if (rc == -ENOENT && destroyed(w, dirid))
+		return;
+	problem(w, "folder key %s (keys/%s at offset %llu) in commit %s %s: the names and paths in "
+	        "that folder cannot be read; restore keys/ from a backup", hex, where,
+	        (unsigned long long)off, git_oid_tostr(c, sizeof c, w->commit),
+	        rc == -ENOENT ? "is zeroed, and no disposal lists it" : "does not authenticate");
+}
+
 static int keep(struct walk *w, const git_oid *o)
 {
 	if (rfs_bytes_grow(&w->list, &w->cap, w->n, sizeof *w->list, 1024) < 0)
@@ -108,13 +162,15 @@ static int keep(struct walk *w, const git_oid *o)
 /* The keys/ entry of the file whose header starts data: -EIO (does not
 ** authenticate), -ENOENT (zeroed or past the end), 0, or 1 (not a header,
 ** or already checked). */
-static int check_key_of(struct walk *w, const uint8_t *data, size_t len, char where[64])
+static int check_key_of(struct walk *w, const uint8_t *data, size_t len, char where[64],
+                        uint8_t file_id[16])
 {
 	struct rfs_header hd;
 	if (!w->h->v->ks || len < RFS_HEADER_SIZE || rfs_content_header_parse(&hd, data, len) < 0)
 		return 1;
 	git_oid id = { { 0 } };
 	memcpy(id.id, hd.file_id, sizeof hd.file_id);
+	memcpy(file_id, hd.file_id, 16);
 	if (!oidset_add(&w->key_ids, &id))
 		return 1;
 	if (!w->key && !(w->key = rfs_secmem_key_alloc()))
@@ -165,7 +221,10 @@ static void check_live_keys(struct walk *w, int root, const char *cpath, int dep
 		if (ffd >= 0)
 			close(ffd);
 		char where[64];
-		int rc = n == (ssize_t)sizeof hdr ? check_key_of(w, hdr, sizeof hdr, where) : 1;
+		uint8_t id[16];
+		int rc = n == (ssize_t)sizeof hdr ? check_key_of(w, hdr, sizeof hdr, where, id) : 1;
+		if (rc == -ENOENT && destroyed(w, id))
+			continue;
 		if (rc == -EIO)
 			problem(w, "content key of live/%s does not authenticate (%s is damaged or forged): "
 			        "the file cannot be read; restore keys/ from a backup", child, where);
@@ -186,9 +245,15 @@ static void check_history_key(struct walk *w, const git_tree_entry *e, bool chun
 	    (chunked ? strcmp(name, "00000000") : !content_name(name)))
 		return;
 	char where[64], c[41];
-	if (check_key_of(w, git_odb_object_data(obj), git_odb_object_size(obj), where) == -EIO)
+	uint8_t id[16];
+	int rc = check_key_of(w, git_odb_object_data(obj), git_odb_object_size(obj), where, id);
+	if (rc == -EIO)
 		problem(w, "content key of a file in commit %s does not authenticate (%s is damaged "
 		        "or forged): its versions cannot be read; restore keys/ from a backup",
+		        git_oid_tostr(c, sizeof c, w->commit), where);
+	else if (rc == -ENOENT && !destroyed(w, id) && w->h->v->format >= 3)
+		problem(w, "content key of a file in commit %s is zeroed (%s), and no disposal lists it: "
+		        "its versions cannot be read; restore keys/ from a backup",
 		        git_oid_tostr(c, sizeof c, w->commit), where);
 }
 
@@ -214,6 +279,9 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid)
 		w->res->trees++;
 	int rc = keep(w, tree_oid);
 	bool chunked = git_tree_entry_byname(t_obj, RFS_CHUNK_MARKER) != NULL;
+	uint8_t dirid[16];
+	if (w->read_blobs && !chunked && rfs_read_dirid_of(w->h, t_obj, dirid) == 0)
+		check_folder_key(w, dirid);
 	for (size_t i = 0; i < git_tree_entrycount(t_obj) && rc == 0; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(t_obj, i);
 		const git_oid *id = git_tree_entry_id(e);
@@ -334,6 +402,12 @@ static void check_commit(struct walk *w, git_commit *c, git_oid *oid)
 			problem(w, "forged signature on commit %s", x);
 		} else {
 			report_recovered(w, &r, x);
+			for (size_t i = 0; i < r.nevents; i++) {   /* paths sealed under gone folder keys */
+				if (r.events[i].destroyed)
+					check_folder_key(w, r.events[i].dir);
+				if (r.events[i].destroyed_old)
+					check_folder_key(w, r.events[i].dir_old);
+			}
 		}
 	}
 	if (rec_ok)
@@ -505,6 +579,7 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 		        "holds records", RFS_HISTORY_REF);
 	if (rc == 0)
 		check_head_symref(&w);
+	report_destroyed(&w);
 	pthread_mutex_unlock(&h->git_lock);
 	if (rc == 0)                   /* the disposal register's chain and lists (fs/register.h) */
 		w.res->problems += rfs_register_verify(h, h->v, report);
