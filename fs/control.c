@@ -24,6 +24,7 @@
 #include "crypto/encoding.h"
 #include "crypto/io.h"
 #include "fs/history/bytes.h"
+#include "fs/dispose.h"
 #include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -202,6 +203,7 @@ void rfs_control_reply(FILE *f, int rc, const char *extra)
 /* The tables of verbs served beside the old ones, one line each. */
 static const struct rfs_control_verb *const verb_tables[] = {
 	rfs_retention_verbs,
+	rfs_dispose_verbs,
 };
 
 /* Verbs that every local user may reach (read-only ones; role verbs check roles then); any

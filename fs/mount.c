@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "fs/control.h"
+#include "fs/dispose.h"
 #include "fs/history/history.h"
 #include "fs/live_restore.h"
 #include "fs/log.h"
@@ -244,6 +245,8 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 			         strerror(-rc));
 			goto out;
 		}
+		if (rfs_dispose_finish(&fs) < 0)    /* a disposal a crash stopped: finished now */
+			rfs_log(LOG_ERR, "a disposal stopped by a crash could not be finished: see above");
 		rc = rfs_control_start(&fs, &control);
 		if (rc < 0) {
 			snprintf(err, errsz, "%s: cannot open the control socket: %s", v->path,

@@ -403,6 +403,13 @@ static int fold_line(struct rfs_retention *r, char **f, int n)
 			return -ENOMEM;
 		s->extended_until = parse_date(f[5]);
 		s->approved = false;
+	} else if (!strcmp(action, "dispose") && n >= 6 && (s = rec_find(r, f[5]))) {
+		/* disposed (fields N, path, class): a new record at that path starts afresh */
+		for (size_t i = 0; i < s->nprops; i++)
+			free((char *)s->props[i].name);
+		s->nprops = 0;
+		s->closed = s->extended_until = RFS_DATE_NONE;
+		s->approved = false;
 	}
 	return 0;     /* an action of a later version: kept in the journal, no state here */
 }
@@ -1807,6 +1814,11 @@ int rfs_retention_load_policy(struct rfs_retention *r, const struct rfs_peer *pe
 	free(copy);
 	free(line);
 	return rc;
+}
+
+const struct rfs_who *rfs_retention_mounter(struct rfs_retention *r)
+{
+	return &r->mounter;
 }
 
 const char *rfs_retention_policy_text(struct rfs_retention *r, uint64_t *rev)

@@ -72,6 +72,9 @@ bool rfs_retention_may(struct rfs_retention *r, const struct rfs_peer *peer, enu
 int rfs_retention_format_refusal(struct rfs_retention *r, const char *vault_path, char *msg,
                                  size_t msgsz);
 
+/* A plan step as the verbs name it: destroy, archive, review or held (fs/retention_ctl.c). */
+const char *rfs_retention_step_name(enum rfs_plan_step s);
+
 /* The vault's local day now, and the timestamp of now with its offset. */
 struct rfs_date rfs_retention_today(void);
 
@@ -149,6 +152,9 @@ int rfs_retention_hold_release(struct rfs_retention *r, const struct rfs_peer *p
 ** the fold applies the review lines. */
 int rfs_retention_journal_append(struct rfs_retention *r, const struct rfs_peer *peer,
                                  const char *action, const char *const *fields, size_t n);
+/* Who mounted: history's author of what nobody else asked for (R2 puts it back after the
+** deletions of a disposal, made as the caller's). */
+const struct rfs_who *rfs_retention_mounter(struct rfs_retention *r);
 /* The policy text in force (NULL: none) and the journal seq of its load (its revision). */
 const char *rfs_retention_policy_text(struct rfs_retention *r, uint64_t *rev);
 

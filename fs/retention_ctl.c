@@ -135,7 +135,7 @@ static void serve_why(struct rfs_fs *fs, const struct rfs_peer *peer, char **fld
 	rfs_control_reply(out, rc == -ENOENT ? 0 : rc, NULL);
 }
 
-static const char *step_name(enum rfs_plan_step s)
+const char *rfs_retention_step_name(enum rfs_plan_step s)
 {
 	switch (s) {
 	case RFS_STEP_DESTROY: return "destroy";
@@ -179,7 +179,7 @@ static void serve_due(struct rfs_fs *fs, const struct rfs_peer *peer, char **fld
 		fputs("due", out);
 		put_path(out, rec->path);
 		put_tab(out, l.policy->classes[rec->class_index].name);
-		put_tab(out, step_name(e->step));
+		put_tab(out, rfs_retention_step_name(e->step));
 		put_date(out, e->trigger);
 		put_date(out, e->due);
 		put_tab(out, e->step == RFS_STEP_HELD ? l.holds[e->hold].name : "");

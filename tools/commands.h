@@ -85,6 +85,10 @@ enum cli_needs {
 	            "record the closed event of a record") \
 	RFS_COMMAND(hold, 0, \
 	            "place, release and list holds and moratoria") \
+	RFS_COMMAND(dispose, 0, \
+	            "destroy the records due today (--dry-run: show them); approve reviews") \
+	RFS_COMMAND(disposals, 0, \
+	            "the disposal register, checked; a signed certificate of one disposal") \
 	/* end of list */
 
 /* The positional arguments a command takes: at least min, at most max;

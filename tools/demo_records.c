@@ -4,8 +4,11 @@
 ** Everything is generated from the small tables below, deterministically (no
 ** clock, no randomness), so every demo vault holds the same records. Each
 ** document is written into an in-memory FILE (open_memstream) and queued as a
-** save; the queue is sorted by date and handed to the caller.
-** Must never: do file I/O, or name a real person: every name is invented.
+** save; the queue is sorted by date and handed to the caller. The records of
+** the retention story (aged_cases, aged_contracts, the deed, the tender) have
+** dates counted back from the year the caller gives; the rest have fixed dates.
+** Must never: do file I/O, read a clock, or name a real person: every name is
+** invented.
 */
 #include "tools/demo_records.h"
 
@@ -37,6 +40,10 @@ static const struct staff staff[] = {
 
 #define COUNCIL "Northmoor Borough Council"
 #define MAX_REVIEWS 3
+#define CASES_DIR "adult-social-care/cases"
+#define CONTRACTS_DIR "home-care-contracts"
+#define DEEDS_DIR CONTRACTS_DIR "/sealed"
+#define TENDERS_DIR "tenders/unsuccessful"
 
 struct service_user {
 	const char *case_id, *name, *born, *address;
@@ -125,6 +132,75 @@ static const struct telecare_client telecare_clients[] = {
 	{ "TC-1061", "Dorothy Haigh", "7 Calder Walk, Eastholme NM9 3ZF", "pendant+falls", "2021-08-23",
 	  "2023-03-29", "transferred to Pennine Lifeline" },
 };
+
+/* ---- the retention story: dates counted back from the year the demo runs ---- */
+
+/* A case opened opened_ago years before this year, reviewed a year after, closed closed_ago
+** years before this year (month and day fixed). */
+struct aged_case {
+	const char *serial, *name, *born, *address, *needs, *outcomes, *provider, *visits;
+	int worker;
+	int opened_ago, closed_ago;
+	const char *opened_on, *closed_on;  /* "MM-DD" */
+	const char *review_note, *closure_reason;
+};
+
+/* What the story does with each: closed 9 years ago (due for review), closed 10 years ago
+** and under a named hold, opened inside the moratorium's range (held by it), closed 2 years
+** ago (not due). */
+enum { AGED_DUE, AGED_HELD, AGED_MORATORIUM, AGED_RECENT, AGED_CASES };
+
+/* The moratorium covers cases created between these years before this year, both included. */
+#define MORATORIUM_FROM_AGO 14
+#define MORATORIUM_TO_AGO 12
+
+static const struct aged_case aged_cases[AGED_CASES] = {
+	[AGED_DUE] = { "0042", "Harold Pickersgill", "1931-02-14", "5 Weavers Fold, Northmoor NM4 6BT",
+	  "Heart failure; breathless on stairs, cannot shop or cook. Lives alone, no family nearby.",
+	  "To die at home, not in hospital.", "Dalesway Care Services Ltd", "3 visits a day, 30 minutes",
+	  OKAFOR, 11, 9, "09-14", "05-02",
+	  "Now bed-bound. District nurses visit daily; visits raised to four a day.",
+	  "Died at home, as he wished. Home care ended the next day." },
+	[AGED_HELD] = { "0388", "Violet Ackroyd", "1940-12-03", "11 Tenter Street, Eastholme NM9 2RS",
+	  "Parkinson's disease; falls, cannot manage medication alone.",
+	  "To stay with her cat in her own house.", "Dalesway Care Services Ltd", "2 visits a day, 45 minutes",
+	  PEMBERTON, 11, 10, "03-22", "12-09",
+	  "Two missed visits reported by her son; provider warned.",
+	  "Moved to live with her son in Leeds. Her son disputes the care she received: see the\n"
+	  "Ombudsman's complaint." },
+	[AGED_MORATORIUM] = { "0017", "Winifred Stott", "1929-07-19", "Room 4, Heatherbank House, Northmoor NM3 7AA",
+	  "Dementia; needs help with every personal care task. Placed at Heatherbank House.",
+	  "To be safe and to see her grandchildren on Sundays.", "Heatherbank House (residential)",
+	  "residential placement", OKAFOR, 13, 10, "01-28", "06-17",
+	  "Settled at Heatherbank. Family raised concerns about night staffing.",
+	  "Died at Heatherbank House." },
+	[AGED_RECENT] = { "0261", "Ronald Firth", "1948-04-30", "2 Gas Street, Northmoor NM1 5PD",
+	  "Stroke; left side weak, needs help to wash and dress.",
+	  "To walk to the pub on his own again.", "Calderbrook Care Ltd", "2 visits a day, 30 minutes",
+	  PEMBERTON, 5, 2, "07-08", "10-21",
+	  "Walking with a stick. Morning visit only from now on.",
+	  "Recovered; no longer eligible. Home care ended by agreement." },
+};
+
+/* A home-care contract from start_ago to end_ago years before this year. */
+struct aged_contract {
+	const char *serial, *name, *address, *areas;
+	int start_ago, end_ago;
+	const char *start_on, *end_on;  /* "MM-DD" */
+	int rate_pence, hours_per_week;
+};
+
+/* Ended 7 years ago (due: archive, then destroy) and 2 years ago (not due). */
+static const struct aged_contract aged_contracts[] = {
+	{ "02", "Dalesway Care Services Ltd", "Mill House, Dale End, Northmoor NM8 1QQ", "Northmoor town, Dale End",
+	  13, 7, "04-01", "03-31", 1510, 380 },
+	{ "05", "Calderbrook Care Ltd", "3 Canal Wharf, Eastholme NM9 6TW", "Eastholme",
+	  6, 2, "10-01", "09-30", 1980, 120 },
+};
+
+#define DEED_AGO 9       /* the lease under seal was signed this many years ago */
+#define DEED_TERM 5      /* and runs for this many years */
+#define TENDER_AGO 2     /* the unsuccessful tender was received this many years ago */
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -294,7 +370,7 @@ static void add_case_file(struct plan *p, const struct service_user *u)
 	const struct staff *worker = &staff[u->worker];
 	struct doc d;
 	int reviewer = u->worker == OKAFOR ? PEMBERTON : OKAFOR;
-	const char *dir = "adult-social-care/cases";
+	const char *dir = CASES_DIR;
 
 	if (doc_open(&d)) {
 		write_letterhead(d.f, "Adult Social Care", "Needs assessment (Care Act 2014, s.9)");
@@ -377,7 +453,7 @@ static uint32_t next_random(uint32_t *state)
 	return *state = x;
 }
 
-/* Invoices from the contract start to the end of year (at most to 2023). */
+/* Invoices from the contract start to the end of year. */
 static void write_invoices(FILE *f, const struct provider *c, int year, uint32_t *rng)
 {
 	int start_year, start_month;
@@ -400,9 +476,10 @@ static void write_invoices(FILE *f, const struct provider *c, int year, uint32_t
 	}
 }
 
-static void add_contract(struct plan *p, const struct provider *c, uint32_t *rng)
+/* The contract's documents, and its invoices up to last_invoice_year. */
+static void add_contract(struct plan *p, const struct provider *c, int last_invoice_year, uint32_t *rng)
 {
-	const char *dir = "home-care-contracts";
+	const char *dir = CONTRACTS_DIR;
 	struct doc d;
 	int start_year, end_year;
 
@@ -424,7 +501,7 @@ static void add_contract(struct plan *p, const struct provider *c, uint32_t *rng
 			write_contract(d.f, c, 1);
 		plan_add_doc(p, &d, HALLORAN, at(c->variation, "11:00"), "%s/%s %s/contract.txt", dir, c->ref, c->name);
 	}
-	for (int year = start_year; year <= 2023 && year <= end_year; year++) {
+	for (int year = start_year; year <= last_invoice_year && year <= end_year; year++) {
 		char year_end[24];
 
 		snprintf(year_end, sizeof(year_end), "%04d-12-31", year);
@@ -519,13 +596,92 @@ static void add_readme(struct plan *p)
 		      "adult-social-care/cases/   one folder per service user: assessment, care plan,\n"
 		      "                           reviews, scanned consent form\n"
 		      "home-care-contracts/       one folder per provider: contract, visit schedule, invoices\n"
+		      "home-care-contracts/sealed/ leases and other contracts under seal\n"
+		      "tenders/unsuccessful/      bids the council did not accept\n"
 		      "telecare-alarm-service (closed 2023)/\n"
 		      "                           a closed service: closure notice, client list, alarm logs\n", d.f);
 	}
 	plan_add_doc(p, &d, MARSDEN, at("2020-01-06", "09:00"), "README.txt");
 }
 
-int demo_records_generate(demo_save_fn fn, void *ctx)
+/* ---- the retention story's records ------------------------------------------ */
+
+static void date_ago(char out[DEMO_DATE_SIZE], int this_year, int years_ago, const char *month_day)
+{
+	unsigned year = (unsigned)(this_year - years_ago) % 10000u;  /* 4 digits, for the compiler */
+
+	snprintf(out, DEMO_DATE_SIZE, "%04u-%.5s", year, month_day);
+}
+
+/* An aged case as a service user with real dates (pointing into *dc). */
+struct dated_case {
+	struct service_user u;
+	char case_id[24], assessed[DEMO_DATE_SIZE], review[DEMO_DATE_SIZE], closed[DEMO_DATE_SIZE];
+};
+
+static void dated_case_make(struct dated_case *dc, const struct aged_case *a, int this_year)
+{
+	date_ago(dc->assessed, this_year, a->opened_ago, a->opened_on);
+	date_ago(dc->review, this_year, a->opened_ago - 1, a->opened_on);
+	date_ago(dc->closed, this_year, a->closed_ago, a->closed_on);
+	snprintf(dc->case_id, sizeof(dc->case_id), "ASC-%04d-%s", this_year - a->opened_ago, a->serial);
+	dc->u = (struct service_user){ dc->case_id, a->name, a->born, a->address, a->needs, a->outcomes,
+	                               a->worker, a->provider, a->visits, dc->assessed, { dc->review },
+	                               { a->review_note }, dc->closed, a->closure_reason };
+}
+
+struct dated_contract {
+	struct provider c;
+	char ref[16], start[DEMO_DATE_SIZE], end[DEMO_DATE_SIZE];
+};
+
+static void dated_contract_make(struct dated_contract *dc, const struct aged_contract *a, int this_year)
+{
+	date_ago(dc->start, this_year, a->start_ago, a->start_on);
+	date_ago(dc->end, this_year, a->end_ago, a->end_on);
+	snprintf(dc->ref, sizeof(dc->ref), "HC-%04d-%s", this_year - a->start_ago, a->serial);
+	dc->c = (struct provider){ dc->ref, a->name, a->address, dc->start, dc->end, NULL,
+	                           a->rate_pence, 0, a->hours_per_week, a->areas };
+}
+
+static void deed_path(char out[128], int this_year)
+{
+	snprintf(out, 128, DEEDS_DIR "/DEED-%04d-01 Heatherbank House lease", this_year - DEED_AGO);
+}
+
+static void tender_path(char out[128], int this_year)
+{
+	snprintf(out, 128, TENDERS_DIR "/TND-%04d-04 Ashgrove Care night sitting bid", this_year - TENDER_AGO);
+}
+
+static void add_deed_and_tender(struct plan *p, int this_year)
+{
+	char path[128], signed_on[DEMO_DATE_SIZE], ends[DEMO_DATE_SIZE], received[DEMO_DATE_SIZE];
+	struct doc d;
+
+	date_ago(signed_on, this_year, DEED_AGO, "06-01");
+	date_ago(ends, this_year, DEED_AGO - DEED_TERM, "05-31");
+	deed_path(path, this_year);
+	if (doc_open(&d)) {
+		write_letterhead(d.f, "Legal Services", "Lease of Heatherbank House (executed as a deed)");
+		fprintf(d.f, "Landlord: %s\nTenant:   Heatherbank Care Ltd\nTerm:     %s to %s\n\n"
+		        "Executed as a deed under the Council's common seal on %s.\n"
+		        "Records retention: 12 years after the end of the lease (Limitation Act 1980, s.8).\n",
+		        COUNCIL, signed_on, ends, signed_on);
+	}
+	plan_add_doc(p, &d, HALLORAN, at(signed_on, "12:00"), "%s/lease.txt", path);
+
+	date_ago(received, this_year, TENDER_AGO, "02-10");
+	tender_path(path, this_year);
+	if (doc_open(&d)) {
+		write_letterhead(d.f, "Adult Social Care Commissioning", "Tender evaluation: night sitting service");
+		fprintf(d.f, "Bidder:   Ashgrove Care (fictional)\nReceived: %s\nScore:    41/100 (threshold 60)\n"
+		        "Outcome:  unsuccessful; bidder told on the day of the award.\n", received);
+	}
+	plan_add_doc(p, &d, THWAITE, at(received, "15:00"), "%s/evaluation.txt", path);
+}
+
+int demo_records_generate(int this_year, demo_save_fn fn, void *ctx)
 {
 	struct plan p = { 0 };
 	uint32_t rng = 0x4e4d4243;   /* fixed: the same records every time */
@@ -535,8 +691,21 @@ int demo_records_generate(demo_save_fn fn, void *ctx)
 	for (size_t i = 0; i < N(service_users); i++)
 		add_case_file(&p, &service_users[i]);
 	for (size_t i = 0; i < N(providers); i++)
-		add_contract(&p, &providers[i], &rng);
+		add_contract(&p, &providers[i], 2023, &rng);
 	add_telecare_service(&p, &rng);
+	for (size_t i = 0; i < N(aged_cases); i++) {
+		struct dated_case dc;
+
+		dated_case_make(&dc, &aged_cases[i], this_year);
+		add_case_file(&p, &dc.u);
+	}
+	for (size_t i = 0; i < N(aged_contracts); i++) {
+		struct dated_contract dc;
+
+		dated_contract_make(&dc, &aged_contracts[i], this_year);
+		add_contract(&p, &dc.c, this_year - aged_contracts[i].end_ago - 1, &rng);
+	}
+	add_deed_and_tender(&p, this_year);
 	rc = p.failed;
 	if (rc == 0)
 		qsort(p.items, p.n, sizeof(p.items[0]), by_date);
@@ -553,4 +722,95 @@ int demo_records_generate(demo_save_fn fn, void *ctx)
 	}
 	free(p.items);
 	return rc;
+}
+
+/* ---- the retention story's actions ---------------------------------------------- */
+
+static void record_path(char out[128], const char *dir, const char *id, const char *name)
+{
+	snprintf(out, 128, "%s/%s %s", dir, id, name);
+}
+
+static int act_set(demo_action_fn fn, void *ctx, const char *path, const char *key, const char *date)
+{
+	struct demo_action a = { .kind = DEMO_SET, .key = key };
+
+	snprintf(a.path, sizeof(a.path), "%s", path);
+	snprintf(a.date, sizeof(a.date), "%s", date);
+	return fn(&a, ctx);
+}
+
+static int act_close(demo_action_fn fn, void *ctx, const struct service_user *u)
+{
+	struct demo_action a = { .kind = DEMO_CLOSE };
+
+	record_path(a.path, CASES_DIR, u->case_id, u->name);
+	snprintf(a.date, sizeof(a.date), "%s", u->closed);
+	return fn(&a, ctx);
+}
+
+void demo_records_story_cases(int this_year, char due[128], char held[128])
+{
+	struct dated_case dc;
+
+	dated_case_make(&dc, &aged_cases[AGED_DUE], this_year);
+	record_path(due, CASES_DIR, dc.u.case_id, dc.u.name);
+	dated_case_make(&dc, &aged_cases[AGED_HELD], this_year);
+	record_path(held, CASES_DIR, dc.u.case_id, dc.u.name);
+}
+
+int demo_records_retention(int this_year, demo_action_fn fn, void *ctx)
+{
+	struct dated_case cases[AGED_CASES];
+	struct demo_action hold = { .kind = DEMO_HOLD_RECORD };
+	char path[128];
+	int rc = 0;
+
+	/* Contracts end: 'end' is the date their retention counts from. */
+	for (size_t i = 0; i < N(providers) && rc == 0; i++) {
+		record_path(path, CONTRACTS_DIR, providers[i].ref, providers[i].name);
+		rc = act_set(fn, ctx, path, "end", providers[i].end);
+	}
+	for (size_t i = 0; i < N(aged_contracts) && rc == 0; i++) {
+		struct dated_contract dc;
+
+		dated_contract_make(&dc, &aged_contracts[i], this_year);
+		record_path(path, CONTRACTS_DIR, dc.c.ref, dc.c.name);
+		rc = act_set(fn, ctx, path, "end", dc.c.end);
+	}
+	if (rc == 0) {
+		char ends[DEMO_DATE_SIZE];
+
+		date_ago(ends, this_year, DEED_AGO - DEED_TERM, "05-31");
+		deed_path(path, this_year);
+		rc = act_set(fn, ctx, path, "end", ends);
+	}
+	/* Cases close (and their class locks them from then on). */
+	for (size_t i = 0; i < N(service_users) && rc == 0; i++)
+		if (service_users[i].closed)
+			rc = act_close(fn, ctx, &service_users[i]);
+	for (size_t i = 0; i < AGED_CASES && rc == 0; i++) {
+		dated_case_make(&cases[i], &aged_cases[i], this_year);
+		rc = act_close(fn, ctx, &cases[i].u);
+	}
+	if (rc)
+		return rc;
+	/* A complaint to the Ombudsman holds one case. */
+	record_path(hold.path, CASES_DIR, cases[AGED_HELD].u.case_id, cases[AGED_HELD].u.name);
+	hold.hold_name = "ombudsman-complaint";
+	snprintf(hold.authority, sizeof(hold.authority),
+	         "Local Government and Social Care Ombudsman: complaint about case %s, under investigation",
+	         cases[AGED_HELD].u.case_id);
+	rc = fn(&hold, ctx);
+	if (rc)
+		return rc;
+	/* A public inquiry's moratorium holds every case opened in its years. */
+	hold = (struct demo_action){ .kind = DEMO_HOLD_CLASS, .hold_name = "heatherbank-inquiry",
+	                             .class_name = "adult-social-care-case" };
+	date_ago(hold.from, this_year, MORATORIUM_FROM_AGO, "01-01");
+	date_ago(hold.to, this_year, MORATORIUM_TO_AGO, "12-31");
+	snprintf(hold.authority, sizeof(hold.authority),
+	         "Heatherbank House Inquiry: no case file opened %d to %d may be destroyed",
+	         this_year - MORATORIUM_FROM_AGO, this_year - MORATORIUM_TO_AGO);
+	return fn(&hold, ctx);
 }

@@ -5,6 +5,7 @@
 ** reachable object into one uncompressed pack and removes the rest.
 ** Must never: change a commit or move the ref (gc keeps every reachable object).
 */
+#include "fs/register.h"
 #include "fs/history/internal.h"
 #include "fs/escape.h"
 
@@ -580,6 +581,8 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 		check_head_symref(&w);
 	report_destroyed(&w);
 	pthread_mutex_unlock(&h->git_lock);
+	if (rc == 0)                   /* the disposal register's chain and lists (fs/register.h) */
+		w.res->problems += rfs_register_verify(h, h->v, report);
 	rfs_secmem_key_free(w.key);
 	free(w.key_ids.v);
 	free(w.seen.v);
