@@ -242,7 +242,7 @@ static int write_register(struct run *x, struct rfs_register *reg, struct rfs_re
 		if (asprintf(&whole, "%s%s", text, line) < 0)
 			rc = -ENOMEM;
 		if (rc == 0)
-			rc = rfs_live_write_file(x->fs, RFS_REGISTER_PATH, whole, strlen(whole));
+			rc = rfs_live_write_file(x->fs, RFS_REGISTER_PATH, whole, strlen(whole), NULL);
 		free(whole);
 	}
 	if (rc == 0) {
@@ -355,6 +355,7 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 	/* From here the register names disposal n: what fails is finished at the next mount. */
 	attributed = as_caller(x);     /* the journal's save put the mounting user back */
 	rc = rfs_dispose_remove(x->fs, it->path);
+	rfs_retention_live_changed(x->ret);   /* the record left live/ */
 	if (rc == 0 || rc == -ENOENT)
 		rc = rfs_history_flush(x->fs->history);
 	as_mounter(x, attributed);
@@ -715,6 +716,7 @@ int rfs_dispose_finish(struct rfs_fs *fs)
 
 		if (keys_left(fs, &d) > 0) {
 			rc = rfs_dispose_remove(fs, e->path);
+			rfs_retention_live_changed(fs->retention);
 			if (rc == 0 || rc == -ENOENT)
 				rc = rfs_history_flush(fs->history);
 			if (rc == 0)
