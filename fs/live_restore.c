@@ -343,20 +343,29 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 	return walk_done(fs, w, fd, src, rc);
 }
 
+/* Walk to the existing regular file at clear_path: its sealed name and stat. 0 or -errno. */
+static int walk_to_file(struct rfs_fs *fs, const char *clear_path, struct walk *w,
+                        struct rfs_sealed_name *sn, struct stat *st)
+{
+	int rc = walk_to_last(fs, clear_path, false, 0, 0, w);
+
+	if (rc == 0)
+		rc = rfs_ops_seal_name(fs, w->dir, w->last, sn);
+	if (rc == 0 && fstatat(w->dirfd, sn->backing, st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = -errno;
+	if (rc == 0 && !S_ISREG(st->st_mode))
+		rc = -EINVAL;
+	return rc;
+}
+
 int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap)
 {
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
 	struct stat st;
 	ssize_t n = 0;
-	int rc = w ? walk_to_last(fs, clear_path, false, 0, 0, w) : -ENOMEM;
+	int rc = w ? walk_to_file(fs, clear_path, w, &sn, &st) : -ENOMEM;
 
-	if (rc == 0)
-		rc = rfs_ops_seal_name(fs, w->dir, w->last, &sn);
-	if (rc == 0 && fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		rc = -errno;
-	if (rc == 0 && !S_ISREG(st.st_mode))
-		rc = -EINVAL;
 	if (rc == 0) {
 		uint8_t *key = rfs_secmem_key_alloc();
 		struct rfs_cfile cf = { .key = key };
@@ -495,13 +504,7 @@ int rfs_live_append_file(struct rfs_fs *fs, const char *clear_path, const char *
 	int fd = -1, rc = !w ? -ENOMEM : !fs->history ? -EROFS : 0;
 
 	if (rc == 0)
-		rc = walk_to_last(fs, clear_path, false, 0, 0, w);
-	if (rc == 0)
-		rc = rfs_ops_seal_name(fs, w->dir, w->last, &sn);
-	if (rc == 0 && fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		rc = -errno;
-	if (rc == 0 && !S_ISREG(st.st_mode))
-		rc = -EINVAL;
+		rc = walk_to_file(fs, clear_path, w, &sn, &st);
 	if (rc == 0 && (fd = openat(w->dirfd, sn.backing, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		rc = -errno;
 	if (rc == 0)
