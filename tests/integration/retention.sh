@@ -222,8 +222,15 @@ if id jsmith >/dev/null 2>&1; then
 	check "the released record takes writes again" sh -c "echo x >>'$H'"
 	# Attribution: the mounting user's FUSE saves made while jsmith's changes are saved stay
 	# the mounting user's (each state save carries its own author).
-	( for i in $(seq 1 400); do echo "$i" >>"$M/misc/busy.txt"; done ) &
+	python3 -c '
+import sys, time
+end = time.time() + 6
+while time.time() < end:
+    with open(sys.argv[1], "a") as f:
+        f.write("x\n")
+' "$M/misc/busy.txt" &
 	busy=$!
+	sleep 0.3
 	for i in 1 2 3 4 5 6 7 8; do
 		(cd / && setpriv --reuid=jsmith --regid="$(id -g jsmith)" --init-groups "$RECFS" set "$M/contracts/acme" "end=2019-06-0$i") >/dev/null 2>&1
 	done
@@ -297,6 +304,39 @@ check_fails "a removed one is gone at once" grep -q "/cases/newcase" <<<"$(recfs
 sleep 1.1
 recfs records "$M" >/dev/null
 assert_match "after a quiet second, the listing is the table's" "/tenders/unsuccessful/t2" "$(recfs records "$M")"
+
+# ---- under load: parallel untars, set, hold add, ls -lR and listings at once (50 classes) ----
+V3=$IT_TMP/vault3 M3=$IT_TMP/mnt3
+make_vault "$V3"
+mount_vault "$V3" "$M3"
+{
+	echo "organisation = Stress"
+	echo "[roles]"
+	echo "records-manager = root"
+	for i in $(seq 1 50); do
+		printf '[class c%d]\nrecords = d%d/*\nretain = %d years after end\nthen = review\nlock = when closed\n' "$i" "$i" "$i"
+	done
+} >"$IT_TMP/fifty.conf"
+check "a 50-class policy loads" recfs policy load "$M3" "$IT_TMP/fifty.conf"
+mkdir -p "$IT_TMP/src/a/b" && for i in $(seq 1 300); do echo "file $i" >"$IT_TMP/src/a/f$i"; echo "$i" >"$IT_TMP/src/a/b/g$i"; done
+tar -C "$IT_TMP/src" -cf "$IT_TMP/src.tar" a
+pids=()
+for d in 1 2 3; do
+	( for r in 1 2; do mkdir -p "$M3/d$d/r$r" && tar -C "$M3/d$d/r$r" -xf "$IT_TMP/src.tar" 2>/dev/null; done ) &   # d2: held part way
+	pids+=($!)
+done
+( for i in $(seq 1 20); do ls -lR "$M3" >/dev/null 2>&1; done ) & pids+=($!)
+( for i in $(seq 1 20); do recfs records "$M3" >/dev/null 2>&1; recfs due "$M3" >/dev/null 2>&1; done ) & pids+=($!)
+( for i in $(seq 1 9); do recfs set "$M3/d4/r$i" "end=2020-01-0$i" >/dev/null 2>&1; done ) & pids+=($!)
+( mkdir -p "$M3/d4"; for i in $(seq 1 9); do mkdir -p "$M3/d4/r$i"; done
+  recfs hold add --class c2 --created-between 2000-01-01..2100-01-01 "$M3" --name stress \
+	--authority "stress" >/dev/null 2>&1 ) & pids+=($!)
+for p in "${pids[@]}"; do wait "$p"; done
+check "the daemon lived through it" recfs flush "$M3"
+n=$(find "$M3/d1" -type f | wc -l)
+assert_eq "every untarred file is there" 1200 "$n"
+assert_match "the listing has the records made meanwhile" "/d4/r9" "$(recfs records "$M3")"
+umount_vault "$M3" "$V3"
 
 # ---- the state survives a remount ----
 umount_vault "$M" "$V"
