@@ -6,7 +6,10 @@
 # fine; /.recfs/retention refuses root's writes; recfs why and the daemon log name each
 # refusal; a user outside the records-manager role gets EACCES for hold release and set but
 # may list; the journal's history shows who placed and released a hold; a format-2 vault
-# refuses every change of retention state. Every --json output is parsed.
+# refuses every change of retention state; root's saves during jsmith's changes stay root's; a
+# record with state refuses a rename and the listing follows renames and new records; a load
+# section (parallel untars, set, hold add, ls -lR, records, due, 50 classes). Every --json
+# output is parsed.
 # Must never: run outside its temp folder; it makes the account jsmith (the policy's
 # records-manager) only when there is none, and removes it again.
 . "$(dirname "$0")/lib.sh"
