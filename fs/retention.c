@@ -43,6 +43,13 @@ struct held {
 	char *placed_by, *placed_at, *released_by, *released_at, *reason;
 };
 
+/* One record of the records table: what a listing cannot get from the journal. */
+struct table_rec {
+	char *path;
+	size_t class_index;
+	struct rfs_date created;
+};
+
 struct rfs_retention {
 	struct rfs_fs *fs;
 	bool active;                  /* a policy is in force: read without the lock (one branch) */
@@ -67,7 +74,10 @@ struct rfs_retention {
 	** a pass over it. live_gen counts the changes of live/ that may add, remove or move a
 	** record (bumped before each such FUSE request, atomic); the table is good while table_gen
 	** equals it and table_policy is the policy in force. */
-	struct rfs_retention_listing table;
+	struct table_rec *table;      /* sorted by path */
+	size_t table_count;
+	char **table_unclassified;    /* sorted */
+	size_t table_unclassified_count;
 	const struct rfs_policy *table_policy;
 	uint64_t table_gen, live_gen;
 	int64_t last_change_ms;       /* CLOCK_MONOTONIC of the last bump (atomic) */
@@ -622,19 +632,22 @@ static bool table_good(struct rfs_retention *r, const struct rfs_policy *p)
 	       r->table_gen == __atomic_load_n(&r->live_gen, __ATOMIC_ACQUIRE);
 }
 
-static int rec_path_cmp(const void *a, const void *b);
+static int table_rec_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct table_rec *)a)->path, ((const struct table_rec *)b)->path);
+}
 
 /* The created date of record path from the table, when the table is good (lock held). */
 static bool table_created(struct rfs_retention *r, const struct rfs_policy *p, const char *path,
                          struct rfs_date *created)
 {
-	struct rfs_retention_record key = { .path = (char *)path }, *hit;
+	struct table_rec key = { .path = (char *)path }, *hit;
 
-	if (!table_good(r, p) || !r->table.count)
+	if (!table_good(r, p) || !r->table_count)
 		return false;
-	hit = bsearch(&key, r->table.records, r->table.count, sizeof(key), rec_path_cmp);
+	hit = bsearch(&key, r->table, r->table_count, sizeof(key), table_rec_cmp);
 	if (hit)
-		*created = hit->facts.created;
+		*created = hit->created;
 	return hit != NULL;
 }
 
@@ -1228,26 +1241,24 @@ static int list_with(struct rfs_retention *r, const struct rfs_policy *p, struct
 static int list_from_table(struct rfs_retention *r, struct rfs_date day,
                            struct rfs_retention_listing *out)
 {
-	const struct rfs_retention_listing *t = &r->table;
-
 	memset(out, 0, sizeof(*out));
-	out->records = calloc(t->count + 1, sizeof(*out->records));
-	out->unclassified = calloc(t->unclassified_count + 1, sizeof(char *));
+	out->records = calloc(r->table_count + 1, sizeof(*out->records));
+	out->unclassified = calloc(r->table_unclassified_count + 1, sizeof(char *));
 	if (!out->records || !out->unclassified)
 		return -ENOMEM;
-	for (size_t i = 0; i < t->count; i++) {
+	for (size_t i = 0; i < r->table_count; i++) {
 		struct rfs_retention_record *rec = &out->records[i];
 
-		if (!(rec->path = strdup(t->records[i].path)))
+		if (!(rec->path = strdup(r->table[i].path)))
 			return -ENOMEM;
 		out->count++;
-		rec->class_index = t->records[i].class_index;
-		rec->facts.created = t->records[i].facts.created;
+		rec->class_index = r->table[i].class_index;
+		rec->facts.created = r->table[i].created;
 		if (r->policy->classes[rec->class_index].trigger == RFS_TRIGGER_MODIFIED)
 			record_dates(r, rec, r->policy, true);
 	}
-	for (size_t i = 0; i < t->unclassified_count; i++) {
-		if (!(out->unclassified[i] = strdup(t->unclassified[i])))
+	for (size_t i = 0; i < r->table_unclassified_count; i++) {
+		if (!(out->unclassified[i] = strdup(r->table_unclassified[i])))
 			return -ENOMEM;
 		out->unclassified_count++;
 	}
@@ -1266,19 +1277,46 @@ static void listing_free(struct rfs_retention_listing *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* The table becomes fresh's, as of live_gen gen under policy p. */
+static void table_free(struct rfs_retention *r)
+{
+	for (size_t i = 0; i < r->table_count; i++)
+		free(r->table[i].path);
+	free(r->table);
+	for (size_t i = 0; i < r->table_unclassified_count; i++)
+		free(r->table_unclassified[i]);
+	free(r->table_unclassified);
+	r->table = NULL;
+	r->table_unclassified = NULL;
+	r->table_count = r->table_unclassified_count = 0;
+	r->table_policy = NULL;
+}
+
+/* The table becomes fresh's (sorted; its paths are taken, fresh is freed), as of live_gen gen
+** under policy p. Out of memory: no table, the next listing walks again. */
 static void table_adopt(struct rfs_retention *r, struct rfs_retention_listing *fresh,
                         const struct rfs_policy *p, uint64_t gen)
 {
+	struct table_rec *t = calloc(fresh->count + 1, sizeof(*t));
+
+	for (size_t i = 0; t && i < fresh->count; i++) {
+		t[i] = (struct table_rec){ fresh->records[i].path, fresh->records[i].class_index,
+		                           fresh->records[i].facts.created };
+		fresh->records[i].path = NULL;
+	}
 	pthread_rwlock_wrlock(&r->lock);
-	listing_free(&r->table);
-	r->table = *fresh;
-	free(r->table.holds);
-	r->table.holds = NULL;
-	r->table_policy = p;
-	r->table_gen = gen;
+	table_free(r);
+	if (t) {
+		r->table = t;
+		r->table_count = fresh->count;
+		r->table_unclassified = fresh->unclassified;
+		r->table_unclassified_count = fresh->unclassified_count;
+		fresh->unclassified = NULL;
+		fresh->unclassified_count = 0;
+		r->table_policy = p;
+		r->table_gen = gen;
+	}
 	pthread_rwlock_unlock(&r->lock);
-	memset(fresh, 0, sizeof(*fresh));
+	listing_free(fresh);
 }
 
 /* Make the table good for the policy in force: one walk of live/ when stale. Change mutex
@@ -1890,7 +1928,7 @@ void rfs_retention_close(struct rfs_retention *r)
 	if (!r)
 		return;
 	state_clear(r);
-	listing_free(&r->table);
+	table_free(r);
 	free(r->hview);
 	rfs_policy_free(r->policy);
 	free(r->policy_text);
