@@ -1907,17 +1907,19 @@ int rfs_retention_open(struct rfs_fs *fs, const struct rfs_who *mounter,
 		        RFS_RETENTION_POLICY, report.count ? report.diags[0].line : 0);
 		r->policy = NULL;
 	}
+	/* Its length even with no policy in force: the next change appends to it, never
+	** replaces it. */
+	jtext = read_state_file(fs, RFS_RETENTION_JOURNAL, JOURNAL_MAX, &jlen);
+	if (jtext)
+		r->journal_len = jlen;
 	if (r->policy) {
 		r->policy_text = ptext;
 		ptext = NULL;
-		jtext = read_state_file(fs, RFS_RETENTION_JOURNAL, JOURNAL_MAX, &jlen);
-		if (jtext) {
-			r->journal_len = jlen;
+		if (jtext)
 			fold_text(r, jtext);
-			free(jtext);
-		}
 		r->active = true;
 	}
+	free(jtext);
 	free(ptext);
 	*out = r;
 	return 0;
