@@ -6,8 +6,13 @@
 # instead extend a case (--extend: its due date moves, journalled); a held case
 # and a case under a class-and-date moratorium stay; a contract ended 7 years ago is archived
 # (tar -tvf, sha512sum -c, the bytes as they were) and then destroyed, and a missing or
-# read-only archive folder, or one inside the vault, stops it with nothing destroyed; a user
-# outside the roles can neither dispose nor approve; the register and the certificate verify (openssl), a changed
+# read-only archive folder, or one inside the vault, stops it with nothing destroyed, and an
+# archive of that name already there is kept (the new one is -2); --dry-run --json and --csv
+# give the plan; a user outside the roles can neither dispose nor approve, nor can the user
+# who mounted when the approver role does not name it; the register's policy revision is the
+# commit that show --rev gives the policy from, and the certificate keeps the organisation and
+# authority in force at the disposal; recfs verify counts the destroyed keys in its summary;
+# the register and the certificate verify (openssl), a changed
 # register line makes recfs disposals and recfs verify fail; every other record is intact,
 # recfs verify and git fsck --strict pass; a marker in the record's file names, folder names,
 # contents, old versions and renamed names is found by no recfs command (log --json, show
