@@ -282,6 +282,7 @@ out=$(recfs verify "$M" 2>&1)
 assert_eq "recfs verify passes after the disposal" 0 $?
 assert_match "verify lists the keys disposal 2 destroyed" "destroyed \(disposal 2\): [1-9][0-9]* keys" "$out"
 assert_match "and its summary counts them" " [1-9][0-9]* keys destroyed by disposals" "$out"
+mounted_count=$(sed -n 's/.* \([0-9]*\) keys destroyed by disposals.*/\1/p' <<<"$out")
 check_fails "recfs verify shows no marker" grep -q "$MARK" <<<"$out"
 check "git fsck --strict passes" git -C "$V/history.git" fsck --strict --no-dangling
 reg_ino=$(stat -c %i "$M/.recfs/retention/register")
@@ -293,6 +294,10 @@ mkdir "$S" && echo "a new case at the old path" >"$S/new.txt"     # the next mou
 check "recfs flush" recfs flush "$M"
 umount_vault "$M" "$V"
 fsck_clean "$V" "after the disposals"
+out=$(recfs verify "$V" --passphrase-file "$V.pass" 2>&1)
+assert_eq "recfs verify of the vault unmounted passes" 0 $?
+assert_eq "and counts as many destroyed keys as through the mount" "$mounted_count" \
+	"$(sed -n 's/.* \([0-9]*\) keys destroyed by disposals.*/\1/p' <<<"$out")"
 out=$(grep -ra "$MARK" "$V" 2>&1)
 assert_eq "grep -r of the vault finds no marker" "" "$out"
 
