@@ -198,8 +198,12 @@ int rfs_pax_finish(struct rfs_pax *p)
 		rc = -EIO;
 	if (rc == 0 && fsync(p->fd) != 0)
 		rc = -errno;
-	if (rc == 0 && renameat(p->dirfd, p->part, p->dirfd, p->name) != 0)
+	/* Never over an archive already there (one made since rfs_pax_start looked): -EEXIST. */
+	if (rc == 0 && renameat2(p->dirfd, p->part, p->dirfd, p->name, RENAME_NOREPLACE) != 0)
 		rc = -errno;
+	if (rc == -EINVAL)             /* a filesystem without RENAME_NOREPLACE: look, then rename */
+		rc = faccessat(p->dirfd, p->name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -EEXIST
+		     : renameat(p->dirfd, p->part, p->dirfd, p->name) != 0 ? -errno : 0;
 	if (rc == 0)
 		rc = rfs_io_fsync_dir(p->dirfd, ".");
 	if (rc < 0) {

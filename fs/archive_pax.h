@@ -8,8 +8,9 @@
 ** Owns: the tarball's layout, writing it as NAME.part beside its final name,
 ** fsync'ing it, renaming it into place and fsync'ing the folder.
 ** Must never: write a byte of the record anywhere but into the tarball (the
-** daemon streams each file from its read path; no temporary copy), or leave
-** a tarball under its final name that is not whole and durable.
+** daemon streams each file from its read path; no temporary copy), leave
+** a tarball under its final name that is not whole and durable, or replace
+** an archive already there (-EEXIST: the caller picks another name).
 */
 #ifndef RECFS_FS_ARCHIVE_PAX_H
 #define RECFS_FS_ARCHIVE_PAX_H

@@ -250,8 +250,8 @@ static void serve_verify(struct rfs_history *h, FILE *out)
 		fputc('\n', out);
 	}
 	free(text);
-	snprintf(summary, sizeof(summary), "%lu\t%lu\t%lu\t%lu", res.commits, res.blobs, res.trees,
-	         res.problems);
+	snprintf(summary, sizeof(summary), "%lu\t%lu\t%lu\t%lu\t%lu", res.commits, res.blobs,
+	         res.trees, res.problems, res.destroyed);
 	put_result(out, rc, rc < 0 ? NULL : summary);
 }
 
@@ -434,7 +434,8 @@ static int read_peer(int conn, struct rfs_peer *p)
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
 		return -errno;
 	p->uid = cred.uid;
-	p->owner = cred.uid == 0 || cred.uid == getuid();
+	p->mounter = cred.uid == getuid();
+	p->owner = cred.uid == 0 || p->mounter;
 	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
 		snprintf(p->login, sizeof(p->login), "uid %u", (unsigned)cred.uid);
 		return 0;
@@ -985,11 +986,12 @@ int rfs_control_verify(const char *vault_path, FILE *report, struct rfs_verify_r
 			fprintf(report, "%s\n", k.fld[1]);
 		rc = 0;
 	}
-	if (rc == 0 && k.n == 5) {
+	if (rc == 0 && k.n >= 5) {
 		res->commits = strtoul(k.fld[1], NULL, 10);
 		res->blobs = strtoul(k.fld[2], NULL, 10);
 		res->trees = strtoul(k.fld[3], NULL, 10);
 		res->problems = strtoul(k.fld[4], NULL, 10);
+		res->destroyed = k.n >= 6 ? strtoul(k.fld[5], NULL, 10) : 0;
 	}
 	call_end(&k);
 	return rc;

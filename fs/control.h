@@ -16,7 +16,7 @@
 ** else answers EACCES. The verbs of the retention tables (fs/retention_ctl.c, fs/dispose*)
 ** are served from tables, one line per verb.
 ** Must never: serve a verb that changes anything to a peer whose uid is not the mounting
-** user's or root (the retention verbs check the policy's roles on top); let
+** user's or root (the retention verbs check the policy's roles instead: fs/retention.h); let
 ** unmount wait on a client (rfs_control_stop shuts every connection down and
 ** waits only for work already under way).
 */
@@ -40,7 +40,8 @@ struct rfs_control;
 #define RFS_PEER_NAME_SIZE 64
 struct rfs_peer {
 	uid_t uid;
-	bool owner;                       /* the mounting user or root */
+	bool owner;                       /* the mounting user or root: the old verbs */
+	bool mounter;                     /* the mounting user: a role the policy does not name */
 	char login[RFS_PEER_NAME_SIZE];   /* passwd name, or "uid N" */
 	size_t ngroups;
 	char groups[RFS_PEER_MAX_GROUPS][RFS_PEER_NAME_SIZE];   /* names of its groups */

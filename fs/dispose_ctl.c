@@ -32,6 +32,7 @@
 static pthread_mutex_t dispose_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define REGISTER_READ_START (64 * 1024)
+#define MAX_ARCHIVES_A_DAY 1000          /* of one record, before "cannot take" stops it */
 
 /* ---- the register in live/ ------------------------------------------------------ */
 
@@ -124,9 +125,9 @@ static void rule_text(const struct rfs_policy_class *c, char *out, size_t size)
 	                                                                           : "archive");
 }
 
-/* "<class>-<record path with / as __>-<date>.tar" */
-static void archive_name(const char *class_name, const char *path, const char *date, char *out,
-                         size_t size)
+/* "<class>-<record path with / as __>-<date>.tar", the copy-th of that day "...-<date>-<copy>.tar". */
+static void archive_name(const char *class_name, const char *path, const char *date,
+                         unsigned copy, char *out, size_t size)
 {
 	size_t n = (size_t)snprintf(out, size, "%s-", class_name);
 
@@ -138,7 +139,10 @@ static void archive_name(const char *class_name, const char *path, const char *d
 			out[n++] = *p;
 		}
 	}
-	snprintf(out + n, size - n, "-%s.tar", date);
+	if (copy > 1)
+		snprintf(out + n, size - n, "-%s-%u.tar", date, copy);
+	else
+		snprintf(out + n, size - n, "-%s.tar", date);
 }
 
 /* Whether path is one of the comma-separated list (a leading '/' or not). */
@@ -160,27 +164,64 @@ static bool listed(const char *list, const char *path)
 	return false;
 }
 
-/* Who approved the destruction of path: the newest review-approve line of the journal
-** for it (fields: seq, timestamp, login(uid), action, path, reason). */
-static void approver_of(struct rfs_fs *fs, const char *path, char *who, size_t whosz,
-                        char *reason, size_t reasonsz)
-{
-	char *text, *line, *save = NULL;
-	size_t len;
+/* The journal's review-approve lines (fields: seq, timestamp, login(uid), action, path,
+** reason), read once per run: who, path and reason point into text. */
+struct approval {
+	const char *who, *path, *reason;
+};
+struct approvals {
+	bool read;
+	char *text;
+	size_t count;
+	struct approval *list;
+};
 
-	who[0] = reason[0] = '\0';
-	if (read_whole(fs, RFS_RETENTION_JOURNAL, &text, &len) < 0)
+static void approvals_read(struct rfs_fs *fs, struct approvals *a)
+{
+	char *line, *save = NULL;
+	size_t len, cap = 0;
+
+	a->read = true;
+	if (read_whole(fs, RFS_RETENTION_JOURNAL, &a->text, &len) < 0)
 		return;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(a->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *fld[8];
 		int n = rfs_control_split_fields(line, fld, 8);
 
-		if (n >= 5 && !strcmp(fld[3], "review-approve") && !strcmp(fld[4], path)) {
-			snprintf(who, whosz, "%s", fld[2]);
-			snprintf(reason, reasonsz, "%s", n >= 6 ? fld[5] : "");
+		if (n < 5 || strcmp(fld[3], "review-approve") != 0)
+			continue;
+		if (a->count == cap) {
+			struct approval *m = realloc(a->list, (cap = cap ? cap * 2 : 16) * sizeof(*m));
+
+			if (!m)
+				return;                     /* the ones so far; the rest name nobody */
+			a->list = m;
+		}
+		a->list[a->count++] = (struct approval){ fld[2], fld[4], n >= 6 ? fld[5] : "" };
+	}
+}
+
+static void approvals_free(struct approvals *a)
+{
+	free(a->list);
+	free(a->text);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Who approved the destruction of path: its newest review-approve line. */
+static void approver_of(struct rfs_fs *fs, struct approvals *a, const char *path, char *who,
+                        size_t whosz, char *reason, size_t reasonsz)
+{
+	who[0] = reason[0] = '\0';
+	if (!a->read)
+		approvals_read(fs, a);
+	for (size_t i = a->count; i-- > 0;) {
+		if (!strcmp(a->list[i].path, path)) {
+			snprintf(who, whosz, "%s", a->list[i].who);
+			snprintf(reason, reasonsz, "%s", a->list[i].reason);
+			return;
 		}
 	}
-	free(text);
 }
 
 /* ---- one disposal ------------------------------------------------------------------- */
@@ -192,11 +233,23 @@ struct run {
 	const char *reason;
 	char today[RFS_DATE_TEXT_SIZE];
 	FILE *out;
+	struct approvals approvals;
+	/* The register, read and checked once per run (rc < 0: why nothing is disposed); each
+	** disposal appends its line to text and becomes last. */
+	struct {
+		bool read;
+		int rc;
+		char *text;
+		size_t len;
+		bool have_last;
+		struct rfs_register_entry last;   /* only its number and entry_hash are used */
+	} reg;
+	char policy_rev[RFS_REV_HEX + 1];      /* the commit of policy.conf as loaded, or "" */
 };
 
 /* One record the plan lists, copied out of the listing (whose lock a write must not hold). */
 struct due_item {
-	char *path, *class_name, *hold;
+	char *path, *class_name, *hold, *authority;
 	char rule[160];
 	bool review_class;
 	enum rfs_plan_step step;
@@ -207,6 +260,7 @@ struct due_list {
 	size_t count;
 	struct due_item *items;
 	char *archive;                 /* the policy's archive folder, or NULL */
+	char *organisation;            /* the policy's, or NULL */
 };
 
 static void put_line(FILE *out, const char *tag, const char *const *fields, size_t n)
@@ -227,23 +281,51 @@ static void skipped(struct run *x, const char *path, const char *why)
 	rfs_log(LOG_WARNING, "dispose: %s not disposed: %s", path, why);
 }
 
-/* The register line and journal line of disposal e, written as the caller's saves. */
-static int write_register(struct run *x, struct rfs_register *reg, struct rfs_register_entry *e)
+/* The register as this run has it: read and checked at the first disposal only. */
+static int register_ready(struct run *x)
 {
-	char *line = NULL, *text = NULL, number[24];
-	size_t len;
-	int rc = rfs_register_next_line(reg, e, x->fs->v->keys, &line);
+	struct rfs_register reg = { 0 };
 
-	if (rc == 0)
-		rc = read_whole(x->fs, RFS_REGISTER_PATH, &text, &len);
+	if (x->reg.read)
+		return x->reg.rc;
+	x->reg.read = true;
+	x->reg.rc = read_whole(x->fs, RFS_REGISTER_PATH, &x->reg.text, &x->reg.len);
+	if (x->reg.rc == 0)
+		x->reg.rc = rfs_register_load(x->reg.text, x->reg.len, x->fs->v->keys, &reg, NULL);
+	if (x->reg.rc == 0 && reg.problems)
+		x->reg.rc = -EBADMSG;
+	if (x->reg.rc == 0 && reg.count) {
+		x->reg.have_last = true;
+		x->reg.last.number = reg.entries[reg.count - 1].number;
+		memcpy(x->reg.last.entry_hash, reg.entries[reg.count - 1].entry_hash, RFS_HASH_HEX + 1);
+	}
+	rfs_register_free(&reg);
+	return x->reg.rc;
+}
+
+/* The register line and journal line of disposal e, written as the caller's saves. */
+static int write_register(struct run *x, struct rfs_register_entry *e)
+{
+	char *line = NULL, *whole = NULL, number[24];
+	size_t n;
+	int rc = rfs_register_line_after(x->reg.have_last ? &x->reg.last : NULL, e,
+	                                 x->fs->v->keys, &line);
+
+	n = line ? strlen(line) : 0;
+	if (rc == 0 && !(whole = realloc(x->reg.text, x->reg.len + n + 1)))
+		rc = -ENOMEM;
 	if (rc == 0) {
-		char *whole = NULL;
-
-		if (asprintf(&whole, "%s%s", text, line) < 0)
-			rc = -ENOMEM;
-		if (rc == 0)
-			rc = rfs_live_write_file(x->fs, RFS_REGISTER_PATH, whole, strlen(whole), NULL);
-		free(whole);
+		memcpy(whole + x->reg.len, line, n + 1);
+		x->reg.text = whole;
+		rc = rfs_live_write_file(x->fs, RFS_REGISTER_PATH, whole, x->reg.len + n, NULL);
+	}
+	if (rc == 0) {
+		x->reg.len += n;
+		x->reg.have_last = true;
+		x->reg.last.number = e->number;
+		memcpy(x->reg.last.entry_hash, e->entry_hash, RFS_HASH_HEX + 1);
+	} else if (whole) {
+		whole[x->reg.len] = '\0';           /* the register as it is on disk */
 	}
 	if (rc == 0) {
 		const char *f[] = { number, e->path, e->class_name };
@@ -251,9 +333,24 @@ static int write_register(struct run *x, struct rfs_register *reg, struct rfs_re
 		snprintf(number, sizeof(number), "%" PRIu64, e->number);
 		rc = rfs_retention_journal_append(x->ret, x->peer, "dispose", f, 3);
 	}
-	free(text);
 	free(line);
 	return rc;
+}
+
+/* Once per run: the commit of /.recfs/retention/policy.conf as loaded, so an auditor can
+** 'recfs show --rev' the policy a disposal was under (the load committed first). */
+static int newest_rev(const struct rfs_version *v, void *arg)
+{
+	snprintf(arg, RFS_REV_HEX + 1, "%s", v->rev);
+	return 1;
+}
+
+static void find_policy_rev(struct run *x)
+{
+	x->policy_rev[0] = '\0';
+	if (rfs_history_flush(x->fs->history) == 0)
+		(void)rfs_history_log(x->fs->history, "/" RFS_RETENTION_POLICY, 1, newest_rev,
+		                      x->policy_rev);
 }
 
 /* Saves from now on are the caller's (back to the mounting user with as_mounter). */
@@ -290,10 +387,8 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 {
 	char err[512], name[512], trigger[RFS_DATE_TEXT_SIZE], due[RFS_DATE_TEXT_SIZE];
 	char stamp[RFS_TIMESTAMP_TEXT_SIZE], runner[96], approver[96] = "", review[512] = "";
-	char policy_rev[24], hash[65], counts[3][24], number[24];
-	struct rfs_register reg = { 0 };
+	char hash[65], counts[3][24], number[24];
 	struct rfs_dispose_ids d = { 0 };
-	uint64_t rev = 0;
 	int rc;
 
 	if (it->step == RFS_STEP_ARCHIVE_THEN_DESTROY) {
@@ -301,8 +396,13 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 			skipped(x, it->path, "the policy names no archive folder");
 			return;
 		}
-		archive_name(it->class_name, it->path + (*it->path == '/'), x->today, name, sizeof(name));
-		rc = rfs_dispose_archive(x->fs, it->path, dl->archive, name, err, sizeof(err));
+		/* An archive already there is never overwritten: the next free name of the day. */
+		rc = -EEXIST;
+		for (unsigned copy = 1; rc == -EEXIST && copy <= MAX_ARCHIVES_A_DAY; copy++) {
+			archive_name(it->class_name, it->path + (*it->path == '/'), x->today, copy, name,
+			             sizeof(name));
+			rc = rfs_dispose_archive(x->fs, it->path, dl->archive, name, err, sizeof(err));
+		}
 		if (rc < 0) {
 			skipped(x, it->path, err);
 			return;
@@ -311,40 +411,38 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 	if (it->review_class) {
 		char why[400];
 
-		approver_of(x->fs, it->path, approver, sizeof(approver), why, sizeof(why));
+		approver_of(x->fs, &x->approvals, it->path, approver, sizeof(approver), why,
+		            sizeof(why));
 		snprintf(review, sizeof(review), "approved%s%s", *why ? ": " : "", why);
 	}
 	rc = rfs_dispose_collect(x->fs, it->path, sub && sub->ids ? sub : NULL, &d);
 	if (rc == 0)
-		rc = load_register(x->fs, &reg, NULL);
-	if (rc == 0 && reg.problems)
-		rc = -EBADMSG;
+		rc = register_ready(x);
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "%s", rc == -EBADMSG ? "the disposal register does not "
 		         "verify ('recfs disposals' says why): nothing is disposed" : strerror(-rc));
 		skipped(x, it->path, err);
 		goto out;
 	}
-	uint64_t n = reg.count ? reg.entries[reg.count - 1].number + 1 : 1;
+	uint64_t n = x->reg.have_last ? x->reg.last.number + 1 : 1;
 
 	rc = rfs_dispose_write_list(x->fs, n, &d, hash);
 	timestamp_now(stamp);
 	date_text(it->trigger, trigger);
 	date_text(it->due, due);
 	person(x->peer, runner, sizeof(runner));
-	(void)rfs_retention_policy_text(x->ret, &rev);
-	snprintf(policy_rev, sizeof(policy_rev), "%" PRIu64, rev);
 	struct rfs_register_entry e = {
 		.timestamp = stamp, .path = it->path, .class_name = it->class_name, .rule = it->rule,
-		.policy_rev = policy_rev, .trigger = trigger, .due = due, .approved_by = approver,
-		.run_by = runner, .review = review, .files = d.files, .folders = d.folders,
+		.policy_rev = x->policy_rev, .trigger = trigger, .due = due, .approved_by = approver,
+		.run_by = runner, .review = review, .organisation = dl->organisation,
+		.authority = it->authority, .files = d.files, .folders = d.folders,
 		.versions = d.versions,
 	};
 	memcpy(e.ids_sha256, hash, sizeof(e.ids_sha256));
 	bool attributed = rc == 0 && as_caller(x);
 
 	if (rc == 0)
-		rc = write_register(x, &reg, &e);
+		rc = write_register(x, &e);
 	as_mounter(x, attributed);
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "the register could not be written (%s): nothing is "
@@ -378,7 +476,6 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 	                    counts[1], counts[2] };
 	put_line(x->out, "disposed", f, 7);
 out:
-	rfs_register_free(&reg);
 	rfs_dispose_ids_free(&d);
 }
 
@@ -393,9 +490,11 @@ static void due_free(struct due_list *dl)
 		free(dl->items[i].path);
 		free(dl->items[i].class_name);
 		free(dl->items[i].hold);
+		free(dl->items[i].authority);
 	}
 	free(dl->items);
 	free(dl->archive);
+	free(dl->organisation);
 	memset(dl, 0, sizeof(*dl));
 }
 
@@ -421,6 +520,8 @@ static int due_on(struct run *x, struct rfs_date as_of, struct rfs_date today, s
 		rc = -ENOMEM;
 	if (rc == 0 && l.policy->archive && !(dl->archive = strdup(l.policy->archive)))
 		rc = -ENOMEM;
+	if (rc == 0 && l.policy->organisation && !(dl->organisation = strdup(l.policy->organisation)))
+		rc = -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < plan->count; i++) {
 		const struct rfs_plan_entry *pe = &plan->entries[i];
 		const struct rfs_retention_record *rec = &l.records[pe->record];
@@ -430,6 +531,8 @@ static int due_on(struct run *x, struct rfs_date as_of, struct rfs_date today, s
 		it->path = strdup(rec->path);
 		it->class_name = strdup(c->name);
 		it->hold = strdup(pe->step == RFS_STEP_HELD ? l.holds[pe->hold].name : "");
+		if (c->authority && !(it->authority = strdup(c->authority)))
+			rc = -ENOMEM;
 		rule_text(c, it->rule, sizeof(it->rule));
 		it->review_class = c->then == RFS_ACTION_REVIEW;
 		it->step = pe->step;
@@ -487,7 +590,8 @@ static int review(struct run *x, const struct due_list *dl, char **fld)
 static void serve_dispose(struct rfs_fs *fs, const struct rfs_peer *peer, char **fld, int n,
                           int passed_fd, FILE *out)
 {
-	struct run x = { fs, fs->retention, peer, fld[F_REASON], "", out };
+	struct run x = { .fs = fs, .ret = fs->retention, .peer = peer, .reason = fld[F_REASON],
+	                 .out = out };
 	struct due_list dl = { 0 };
 	struct rfs_date today = rfs_retention_today(), as_of = today, until;
 	bool dry = !strcmp(fld[F_DRY], "1"), reviewing = *fld[F_APPROVE] || *fld[F_EXTEND];
@@ -548,6 +652,8 @@ static void serve_dispose(struct rfs_fs *fs, const struct rfs_peer *peer, char *
 		    dl.items[i].step == RFS_STEP_ARCHIVE_THEN_DESTROY)
 			paths[ngo++] = dl.items[i].path;
 	}
+	if (ngo)
+		find_policy_rev(&x);
 	if (paths && ngo && rfs_dispose_subtrees(fs, paths, ngo, subs) < 0)
 		ngo = 0;                   /* each record asks on its own */
 	ngo = 0;
@@ -574,6 +680,8 @@ static void serve_dispose(struct rfs_fs *fs, const struct rfs_peer *peer, char *
 		rfs_subtree_free(&subs[i]);
 	free(subs);
 	free(paths);
+	approvals_free(&x.approvals);
+	free(x.reg.text);
 	pthread_mutex_unlock(&dispose_lock);
 	due_free(&dl);
 	if (rc != -ECANCELED)
@@ -655,8 +763,9 @@ static void serve_certificate(struct rfs_fs *fs, const struct rfs_peer *peer, ch
 		rfs_register_free(&reg);
 		return;
 	}
-	/* The organisation and the class's authority, from the policy in force now. */
-	bool listed_ok = rfs_retention_list(fs->retention, rfs_retention_today(), &l) == 0;
+	/* A line of 18 fields keeps no organisation or authority: the policy in force now's. */
+	bool listed_ok = !e->organisation &&
+	                 rfs_retention_list(fs->retention, rfs_retention_today(), &l) == 0;
 
 	if (listed_ok)
 		c = rfs_policy_find_class(l.policy, e->class_name);

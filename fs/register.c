@@ -43,7 +43,8 @@ void rfs_register_hash_hex(const void *data, size_t len, char out[RFS_HASH_HEX +
 static void put_hashed_part(FILE *f, const struct rfs_register_entry *e)
 {
 	const char *text[] = { e->timestamp, e->path, e->class_name, e->rule, e->policy_rev,
-	                       e->trigger, e->due, e->approved_by, e->run_by, e->review };
+	                       e->trigger, e->due, e->approved_by, e->run_by, e->review,
+	                       e->organisation, e->authority };
 
 	fprintf(f, "%" PRIu64, e->number);
 	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
@@ -65,15 +66,21 @@ static void sign_hash(const char hash[RFS_HASH_HEX + 1], const struct rfs_keys *
 int rfs_register_next_line(const struct rfs_register *reg, struct rfs_register_entry *e,
                            const struct rfs_keys *k, char **line)
 {
+	return rfs_register_line_after(reg->count ? &reg->entries[reg->count - 1] : NULL, e, k,
+	                               line);
+}
+
+int rfs_register_line_after(const struct rfs_register_entry *last, struct rfs_register_entry *e,
+                            const struct rfs_keys *k, char **line)
+{
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
 
 	if (!f)
 		return -ENOMEM;
-	e->number = reg->count ? reg->entries[reg->count - 1].number + 1 : 1;
-	memcpy(e->prev_hash, reg->count ? reg->entries[reg->count - 1].entry_hash : zero_hash,
-	       RFS_HASH_HEX + 1);
+	e->number = last ? last->number + 1 : 1;
+	memcpy(e->prev_hash, last ? last->entry_hash : zero_hash, RFS_HASH_HEX + 1);
 	put_hashed_part(f, e);
 	if (fflush(f) != 0) {
 		fclose(f);
@@ -124,29 +131,34 @@ static void problem(struct rfs_register *reg, FILE *report, size_t lineno, const
 	reg->problems++;
 }
 
-static bool fill_entry(char *fld[RFS_REGISTER_FIELDS], struct rfs_register_entry *e)
+/* A line of n fields (RFS_REGISTER_FIELDS, or RFS_REGISTER_FIELDS_OLD without organisation
+** and authority) into e. */
+static bool fill_entry(char *fld[RFS_REGISTER_FIELDS], int n, struct rfs_register_entry *e)
 {
 	const char **text[] = { &e->timestamp, &e->path, &e->class_name, &e->rule, &e->policy_rev,
-	                        &e->trigger, &e->due, &e->approved_by, &e->run_by, &e->review };
+	                        &e->trigger, &e->due, &e->approved_by, &e->run_by, &e->review,
+	                        &e->organisation, &e->authority };
+	size_t ntext = sizeof(text) / sizeof(text[0]) - (n == RFS_REGISTER_FIELDS_OLD ? 2 : 0);
+	char **tail = fld + 1 + ntext;            /* files folders versions ids prev entry sig */
 
 	memset(e, 0, sizeof(*e));
-	if (!parse_u64(fld[0], &e->number) || !parse_u64(fld[11], &e->files) ||
-	    !parse_u64(fld[12], &e->folders) || !parse_u64(fld[13], &e->versions) ||
-	    !is_hash(fld[14]) || !is_hash(fld[15]) || !is_hash(fld[16]) ||
-	    strlen(fld[17]) >= sizeof(e->signature))
+	if (!parse_u64(fld[0], &e->number) || !parse_u64(tail[0], &e->files) ||
+	    !parse_u64(tail[1], &e->folders) || !parse_u64(tail[2], &e->versions) ||
+	    !is_hash(tail[3]) || !is_hash(tail[4]) || !is_hash(tail[5]) ||
+	    strlen(tail[6]) >= sizeof(e->signature))
 		return false;
-	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+	for (size_t i = 0; i < ntext; i++)
 		*text[i] = fld[1 + i];
-	memcpy(e->ids_sha256, fld[14], RFS_HASH_HEX + 1);
-	memcpy(e->prev_hash, fld[15], RFS_HASH_HEX + 1);
-	memcpy(e->entry_hash, fld[16], RFS_HASH_HEX + 1);
-	memcpy(e->signature, fld[17], strlen(fld[17]) + 1);
+	memcpy(e->ids_sha256, tail[3], RFS_HASH_HEX + 1);
+	memcpy(e->prev_hash, tail[4], RFS_HASH_HEX + 1);
+	memcpy(e->entry_hash, tail[5], RFS_HASH_HEX + 1);
+	memcpy(e->signature, tail[6], strlen(tail[6]) + 1);
 	return true;
 }
 
 /* Check one line (raw: before any field is split) against the entry before it. */
 static void check_line(struct rfs_register *reg, FILE *report, size_t lineno, const char *raw,
-                       size_t rawlen, const struct rfs_register_entry *e,
+                       size_t rawlen, int nfields, const struct rfs_register_entry *e,
                        const struct rfs_keys *k)
 {
 	const struct rfs_register_entry *prev = reg->count ? &reg->entries[reg->count - 1] : NULL;
@@ -156,7 +168,7 @@ static void check_line(struct rfs_register *reg, FILE *report, size_t lineno, co
 	int tabs = 0;
 
 	for (size_t i = 0; i < rawlen && !hashed_end; i++) {
-		if (raw[i] == '\t' && ++tabs == RFS_REGISTER_FIELDS - 2)
+		if (raw[i] == '\t' && ++tabs == nfields - 2)
 			hashed_end = raw + i;
 	}
 	rfs_register_hash_hex(raw, (size_t)(hashed_end - raw), hash);
@@ -190,6 +202,7 @@ int rfs_register_load(const char *text, size_t len, const struct rfs_keys *k,
 		char *fld[RFS_REGISTER_FIELDS + 1], *raw;
 		struct rfs_register_entry e;
 		size_t rawlen;
+		int nfields;
 
 		end = memchr(p, '\n', (size_t)(reg->text + len - p));
 		if (!end)
@@ -200,14 +213,14 @@ int rfs_register_load(const char *text, size_t len, const struct rfs_keys *k,
 		raw = strndup(p, rawlen);
 		if (!raw)
 			return -ENOMEM;
-		if (strlen(p) != rawlen ||
-		    rfs_control_split_fields(p, fld, RFS_REGISTER_FIELDS + 1) != RFS_REGISTER_FIELDS ||
-		    !fill_entry(fld, &e)) {
+		nfields = strlen(p) != rawlen ? -1 : rfs_control_split_fields(p, fld, RFS_REGISTER_FIELDS + 1);
+		if ((nfields != RFS_REGISTER_FIELDS && nfields != RFS_REGISTER_FIELDS_OLD) ||
+		    !fill_entry(fld, nfields, &e)) {
 			problem(reg, report, lineno, "malformed line");
 			free(raw);
 			continue;
 		}
-		check_line(reg, report, lineno, raw, rawlen, &e, k);
+		check_line(reg, report, lineno, raw, rawlen, nfields, &e, k);
 		free(raw);
 		if (reg->count == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -264,6 +277,10 @@ int rfs_register_certificate(const struct rfs_register_entry *e, const char *org
 	snprintf(number, sizeof(number), "%" PRIu64, e->number);
 	snprintf(counts, sizeof(counts), "%" PRIu64 " files, %" PRIu64 " folders, %" PRIu64 " versions",
 	         e->files, e->folders, e->versions);
+	if (e->organisation)              /* kept in the line: what held at the disposal */
+		organisation = e->organisation;
+	if (e->authority)
+		authority = e->authority;
 	fputs("CERTIFICATE OF DESTRUCTION\n", f);
 	put_cert_line(f, "organisation", organisation);
 	put_cert_line(f, "disposal", number);

@@ -4,8 +4,12 @@
 ** certificate of destruction made from one of its lines.
 **
 **   N  timestamp  path  class  rule  policy-rev  trigger  due  approved-by
-**   run-by  review  files  folders  versions  ids-sha256  prev-entry-hash
-**   entry-hash  signature
+**   run-by  review  organisation  authority  files  folders  versions
+**   ids-sha256  prev-entry-hash  entry-hash  signature
+**
+** organisation and the class's authority are the policy's at the disposal; a line of
+** 18 fields (written before they were kept) has neither. policy-rev is the commit of
+** /.recfs/retention/policy.conf as loaded (an older line may hold the journal's seq).
 **
 ** Fields are tab-separated; '%', tab, CR and LF inside one are written %XX.
 ** entry-hash is the SHA-256 (hex) of the line up to and including
@@ -30,7 +34,8 @@
 /* Where it lives in the mount, and the list of ids a disposal shreds (VAULT/disposed/N). */
 #define RFS_REGISTER_PATH ".recfs/retention/register"
 #define RFS_DISPOSED_DIR "disposed"
-#define RFS_REGISTER_FIELDS 18
+#define RFS_REGISTER_FIELDS 20
+#define RFS_REGISTER_FIELDS_OLD 18             /* a line without organisation and authority */
 #define RFS_HASH_HEX 64
 
 /* One disposal. Strings are NUL-terminated; "" when there is none. */
@@ -44,6 +49,7 @@ struct rfs_register_entry {
 	const char *trigger, *due;             /* YYYY-MM-DD */
 	const char *approved_by, *run_by;      /* "login(uid)" */
 	const char *review;                    /* the review's decision and reason, or "" */
+	const char *organisation, *authority;  /* the policy's then; NULL: an 18-field line */
 	uint64_t files, folders, versions;
 	char ids_sha256[RFS_HASH_HEX + 1];     /* SHA-256 of VAULT/disposed/N */
 	char prev_hash[RFS_HASH_HEX + 1];
@@ -72,6 +78,9 @@ void rfs_register_free(struct rfs_register *reg);
 ** set here from reg), malloc'd in *line with its '\n'. 0 or -ENOMEM. */
 int rfs_register_next_line(const struct rfs_register *reg, struct rfs_register_entry *e,
                            const struct rfs_keys *k, char **line);
+/* The same after the entry last (NULL: e is the first), for a run that appends several. */
+int rfs_register_line_after(const struct rfs_register_entry *last, struct rfs_register_entry *e,
+                            const struct rfs_keys *k, char **line);
 
 /* The entry numbered n, or NULL. */
 const struct rfs_register_entry *rfs_register_find(const struct rfs_register *reg, uint64_t n);
@@ -79,8 +88,9 @@ const struct rfs_register_entry *rfs_register_find(const struct rfs_register *re
 /* The certificate of destruction of e: its text lines, then the vault's
 ** public key as PEM and the base64 signature of the text before them, so
 **   openssl pkeyutl -verify -pubin -inkey KEY.pem -rawin -in TEXT -sigfile SIG
-** checks it. organisation and authority come from the policy in force at
-** the disposal (NULL: not written). malloc'd in *out. 0 or -ENOMEM. */
+** checks it. organisation and authority are e's (those of the policy in force
+** at the disposal); for an 18-field line the caller's (NULL: "-"). malloc'd in
+** *out. 0 or -ENOMEM. */
 int rfs_register_certificate(const struct rfs_register_entry *e, const char *organisation,
                              const char *authority, const struct rfs_keys *k, char **out);
 

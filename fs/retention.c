@@ -1035,10 +1035,10 @@ bool rfs_retention_may(struct rfs_retention *r, const struct rfs_peer *peer, enu
 	const struct rfs_policy_role_members *m;
 	bool ok = false;
 
-	if (peer->owner)
-		return true;
 	pthread_rwlock_rdlock(&r->lock);
 	m = r->policy ? &r->policy->roles[role] : NULL;
+	if (!m || !m->defined)
+		ok = peer->mounter;          /* a role not named is the mounting user's alone */
 	for (size_t i = 0; m && m->defined && i < m->count && !ok; i++) {
 		if (!m->members[i].group) {
 			ok = !strcmp(m->members[i].name, peer->login);

@@ -65,8 +65,8 @@ bool rfs_retention_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, si
 
 /* ---- for the control verbs (fs/retention_ctl.c) ---- */
 
-/* The caller may act in role (the mounting user and root always may; with no roles in the
-** policy, nobody else). */
+/* The caller may act in role: with the role named in the policy, its members only (the
+** mounting user and root too need to be named); with it not named, the mounting user only. */
 bool rfs_retention_may(struct rfs_retention *r, const struct rfs_peer *peer, enum rfs_role role);
 /* Format 2 vaults refuse every change: -EPROTONOSUPPORT and this message in msg. */
 int rfs_retention_format_refusal(struct rfs_retention *r, const char *vault_path, char *msg,

@@ -20,7 +20,7 @@
 #include "tools/retention_cli.h"
 
 static const struct cli_help dispose_help = {
-	"[VAULT] [--dry-run [--as-of DATE]] [--approve RECORD]... [--reason TEXT]\n"
+	"[VAULT] [--dry-run [--as-of DATE] [--json|--csv]] [--approve RECORD]... [--reason TEXT]\n"
 	"       recfs dispose [VAULT] --extend RECORD --until DATE --reason TEXT",
 	"Destroy every record of the mounted vault that is due today and free to go:\n"
 	"every version of it, its names and paths included, leaving a signed line in\n"
@@ -32,6 +32,8 @@ static const struct cli_help dispose_help = {
 	"\n"
 	"  --dry-run          only show what would go (and why the rest stays)\n"
 	"  --as-of DATE       with --dry-run: as of that day (YYYY-MM-DD)\n"
+	"  --json, --csv      with --dry-run: the plan as JSON or CSV (fields path, class,\n"
+	"                     step, trigger, due, hold, as recfs due gives them)\n"
 	"  --approve RECORD   approve the destruction of a record due for review\n"
 	"                     (RECORD from the mount's root, or a path inside the mount)\n"
 	"  --extend RECORD    keep a record due for review until --until DATE\n"
@@ -41,7 +43,7 @@ static const struct cli_help dispose_help = {
 	"approval, or its archive failed); 2 nothing could be done.\n",
 };
 
-static bool dry_run;
+static bool dry_run, json, csv;
 static const char *as_of = "", *reason = "", *extend = "", *until = "";
 static char *approve;                  /* comma-separated record paths */
 static size_t approve_len;
@@ -88,6 +90,10 @@ static int dispose_check(const struct cli_ctx *ctx)
 		cli_error("--as-of goes with --dry-run only: a disposal runs as of today");
 		return cli_usage_error();
 	}
+	if ((json || csv) && !dry_run) {
+		cli_error("--json and --csv go with --dry-run only");
+		return cli_usage_error();
+	}
 	if (*extend && (!*until || !*reason)) {
 		cli_error("--extend needs --until DATE and --reason TEXT");
 		return cli_usage_error();
@@ -105,9 +111,15 @@ static int dispose_line(char **fld, int n, void *arg)
 	struct tally *t = arg;
 
 	if (!strcmp(fld[0], "would") && n == 7) {
+		char *path = NULL;                 /* from the mount's root, with its '/', as due says */
 		const char *row[] = { fld[1], fld[2], fld[3], fld[4], fld[5], fld[6] };
 
+		if (fld[1][0] != '/' && asprintf(&path, "/%s", fld[1]) < 0)
+			return -ENOMEM;
+		if (path)
+			row[0] = path;
 		rfs_output_row(&t->o, row);
+		free(path);
 	} else if (!strcmp(fld[0], "disposed") && n == 8) {
 		printf("disposal %s: %s (%s%s) destroyed: %s files, %s folders, %s versions\n", fld[1],
 		       rfs_escape_line(fld[2]), fld[3], strcmp(fld[4], "archive") ? "" : ", archived first",
@@ -129,9 +141,11 @@ static int dispose_run(struct cli_ctx *ctx)
 	char *approved = calloc(1, 1), *ext = *extend ? record_path(extend) : strdup("");
 	struct tally t = { 0 };
 	struct rcli_target where;
+	enum rfs_output_format format;
 	int rc = approved && ext ? 0 : -ENOMEM;
 
-	if (rcli_find(ctx->argc ? ctx->argv[0] : ".", &where) != CLI_OK) {
+	if (rcli_format(json, csv, &format) != CLI_OK ||
+	    rcli_find(ctx->argc ? ctx->argv[0] : ".", &where) != CLI_OK) {
 		free(approved);
 		free(ext);
 		return CLI_FAIL;
@@ -160,7 +174,7 @@ static int dispose_run(struct cli_ctx *ctx)
 	                       ext ? ext : "", until };
 
 	if (dry_run)
-		rfs_output_begin(&t.o, stdout, RFS_OUTPUT_TEXT, fields, 6);
+		rfs_output_begin(&t.o, stdout, format, fields, 6);
 	if (rc < 0)
 		cli_error("out of memory");
 	else
@@ -182,6 +196,8 @@ static void dispose_done(void)
 
 static const struct cli_option dispose_options[] = {
 	CLI_FLAG("dry-run", 'n', &dry_run),
+	CLI_FLAG("json", 'j', &json),
+	CLI_FLAG("csv", 'C', &csv),
 	CLI_VALUE("as-of", 'a', &as_of),
 	CLI_HOOK("approve", 'A', required_argument),
 	CLI_VALUE("reason", 'r', &reason),

@@ -1,9 +1,12 @@
 /* Unit tests of fs/register: the disposal register's lines, their hash chain and
 ** signatures, and the certificate, with real keys. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/digest.h"
+#include "crypto/sign.h"
 #include "fs/register.h"
 #include "tests/crypto/test_helpers.h"
 
@@ -97,17 +100,88 @@ Test(register, a_changed_removed_or_forged_line_is_found)
 	rfs_keys_free(other);
 }
 
+/* The certificate of e, given organisation and authority, holds each of the n texts of want. */
+static void certificate_says(const struct rfs_register_entry *e, const char *organisation,
+                             const char *authority, const struct rfs_keys *k,
+                             const char *const *want, size_t n)
+{
+	char *cert;
+
+	cr_assert_eq(rfs_register_certificate(e, organisation, authority, k, &cert), 0);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(strstr(cert, want[i]), "no '%s' in:\n%s", want[i], cert);
+	free(cert);
+}
+
 Test(register, certificate_ends_in_key_and_signature)
+{
+	static const char *const want[] = {
+		"record: cases/a\n", "organisation: Anytown Council\n",
+		"\npublic-key:\n-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA", "\nsignature: ",
+	};
+	struct rfs_keys *k = test_random_keys();
+	struct rfs_register_entry e = sample("cases/a");
+
+	certificate_says(&e, "Anytown Council", "NHS code", k, want, 4);
+	rfs_keys_free(k);
+}
+
+Test(register, a_line_keeps_the_organisation_and_authority_of_its_disposal)
 {
 	struct rfs_keys *k = test_random_keys();
 	struct rfs_register_entry e = sample("cases/a");
-	char *cert;
+	static const char *const want[] = { "organisation: Anytown Council\n", "authority: NHS code\n" };
+	struct rfs_register reg;
+	char *line;
 
-	cr_assert_eq(rfs_register_certificate(&e, "Anytown Council", "NHS code", k, &cert), 0);
-	cr_assert(strstr(cert, "record: cases/a\n"));
-	cr_assert(strstr(cert, "organisation: Anytown Council\n"));
-	cr_assert(strstr(cert, "\npublic-key:\n-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA"));
-	cr_assert(strstr(cert, "\nsignature: "));
-	free(cert);
+	e.organisation = "Anytown Council";
+	e.authority = "NHS code";
+	cr_assert_eq(rfs_register_line_after(NULL, &e, k, &line), 0);
+	cr_assert_eq(rfs_register_load(line, strlen(line), k, &reg, NULL), 0);
+	cr_assert_eq(reg.problems, 0);
+	cr_assert_str_eq(reg.entries[0].class_name, "case");
+	cr_assert_str_eq(reg.entries[0].organisation, "Anytown Council");
+	cr_assert_str_eq(reg.entries[0].authority, "NHS code");
+	cr_assert_eq(reg.entries[0].versions, 9);
+	/* the policy in force later says otherwise: the certificate keeps the line's */
+	certificate_says(&reg.entries[0], "Othertown", "later code", k, want, 2);
+	rfs_register_free(&reg);
+	free(line);
+	rfs_keys_free(k);
+}
+
+Test(register, a_line_of_18_fields_still_checks_and_the_next_follows_it)
+{
+	struct rfs_keys *k = test_random_keys();
+	struct rfs_register_entry e = sample("cases/b");
+	struct rfs_register reg;
+	uint8_t sig[RFS_SIGNATURE_SIZE];
+	static const char *const want[] = { "organisation: Anytown Council\n" };
+	char hashed[512], hash[RFS_HASH_HEX + 1], sigtext[96], *text, *line;
+
+	snprintf(hashed, sizeof(hashed), "1\t2026-12-01T10:00:00Z\tcases/a\tcase\t8 years after "
+	         "closed\t3\t2017-01-01\t2025-01-01\tann(1001)\tjo(1002)\tapproved\t3\t1\t9\t%s\t%064d",
+	         e.ids_sha256, 0);
+	rfs_register_hash_hex(hashed, strlen(hashed), hash);
+	rfs_sign(sig, hash, RFS_HASH_HEX, k);
+	rfs_b64_std_encode(sigtext, sig, sizeof(sig));
+	cr_assert_gt(asprintf(&text, "%s\t%s\t%s\n", hashed, hash, sigtext), 0);
+	cr_assert_eq(rfs_register_load(text, strlen(text), k, &reg, NULL), 0);
+	cr_assert_eq(reg.problems, 0);
+	cr_assert_null(reg.entries[0].organisation);
+	cr_assert_eq(reg.entries[0].versions, 9);
+	certificate_says(&reg.entries[0], "Anytown Council", NULL, k, want, 1);
+	e.organisation = "Anytown Council";
+	cr_assert_eq(rfs_register_next_line(&reg, &e, k, &line), 0);
+	rfs_register_free(&reg);
+	text = realloc(text, strlen(text) + strlen(line) + 1);
+	strcat(text, line);
+	cr_assert_eq(rfs_register_load(text, strlen(text), k, &reg, NULL), 0);
+	cr_assert_eq(reg.problems, 0);
+	cr_assert_eq(reg.count, 2);
+	cr_assert_str_eq(reg.entries[1].organisation, "Anytown Council");
+	rfs_register_free(&reg);
+	free(line);
+	free(text);
 	rfs_keys_free(k);
 }

@@ -6,8 +6,13 @@
 # instead extend a case (--extend: its due date moves, journalled); a held case
 # and a case under a class-and-date moratorium stay; a contract ended 7 years ago is archived
 # (tar -tvf, sha512sum -c, the bytes as they were) and then destroyed, and a missing or
-# read-only archive folder, or one inside the vault, stops it with nothing destroyed; a user
-# outside the roles can neither dispose nor approve; the register and the certificate verify (openssl), a changed
+# read-only archive folder, or one inside the vault, stops it with nothing destroyed, and an
+# archive of that name already there is kept (the new one is -2); --dry-run --json and --csv
+# give the plan; a user outside the roles can neither dispose nor approve, nor can the user
+# who mounted when the approver role does not name it; the register's policy revision is the
+# commit that show --rev gives the policy from, and the certificate keeps the organisation and
+# authority in force at the disposal; recfs verify counts the destroyed keys in its summary;
+# the register and the certificate verify (openssl), a changed
 # register line makes recfs disposals and recfs verify fail; every other record is intact,
 # recfs verify and git fsck --strict pass; a marker in the record's file names, folder names,
 # contents, old versions and renamed names is found by no recfs command (log --json, show
@@ -24,7 +29,8 @@ V=$IT_TMP/vault M=$IT_TMP/m ARCH=$IT_TMP/archive
 MARK=qzv${RANDOM}mark
 TODAY=$(date +%F) Y9=$(date -d '9 years ago' +%F) Y7=$(date -d '7 years ago' +%F)
 Y2=$(date -d '2 years ago' +%F)
-sed "s|/srv/records/archive|$ARCH|" "$CONF" >"$IT_TMP/policy.conf"
+# root (who mounts here) is named a records manager: a role the policy names is its members' only.
+sed "s|/srv/records/archive|$ARCH|; s|^records-manager = @recordsteam, jsmith|&, root|" "$CONF" >"$IT_TMP/policy.conf"
 
 # ---- the people of the policy's roles ----
 made=()
@@ -90,6 +96,17 @@ assert_match "the held case is shown held, by its hold" "cases/jones +adult-soci
 assert_match "the case under the moratorium is held by it" "cases/brown +adult-social-care-case +held .*iicsa" "$out"
 assert_match "the contract is to be archived" "contracts/acme +provider-contract +archive" "$out"
 check_fails "white (closed 2 years ago) is not due" grep -q white <<<"$out"
+json=$(recfs dispose "$M" --dry-run --json 2>&1)
+assert_eq "dispose --dry-run --json gives the plan with paths as due gives them" "review held" \
+	"$(printf '%s' "$json" | python3 -c "
+import json, sys
+rows = {r['path']: r for r in json.load(sys.stdin)}
+print(rows['/cases/smith']['step'], rows['/cases/jones']['step'])")"
+out=$(recfs dispose "$M" --dry-run --csv 2>&1)
+assert_eq "dispose --dry-run --csv starts with its header" "path,class,step,trigger,due,hold" "$(head -1 <<<"$out" | tr -d '\r')"
+assert_match "and has the contract's row" "^/contracts/acme,provider-contract,archive," "$out"
+out=$(recfs dispose "$M" --json 2>&1)
+assert_eq "--json without --dry-run is a usage error (exit 2)" 2 $?
 out=$(recfs dispose "$M" --as-of 2099-01-01 2>&1)
 assert_eq "dispose never runs as of a later date (exit 2)" 2 $?
 
@@ -101,6 +118,9 @@ out=$(as rfseve dispose "$M" --approve cases/smith --reason x)
 assert_eq "a user outside the roles cannot approve (exit 2)" 2 $?
 out=$(as jsmith dispose "$M" --approve cases/smith --reason x)
 assert_eq "a records manager who is no approver cannot approve (exit 2)" 2 $?
+out=$(recfs dispose "$M" --approve cases/smith --reason x 2>&1)
+assert_eq "nor can the user who mounted (root) when the approver role does not name it (exit 2)" 2 $?
+assert_match "and is told why" "root is not in the approver role" "$out"
 out=$(as rfseve disposals "$M")
 assert_eq "but anyone may read the register" 0 $?
 
@@ -127,10 +147,13 @@ rmdir "$V/in-vault"
 check "the schedule as it was" recfs policy load "$M" "$IT_TMP/policy.conf"
 
 # ---- the archive, then the destruction ----
+EARLIER=$ARCH/provider-contract-contracts__acme-$TODAY.tar
+echo "an earlier archive of that day" >"$EARLIER"
 out=$(as jsmith dispose "$M")
 assert_match "the contract is archived and destroyed" "disposal 1: contracts/acme \(provider-contract, archived first\) destroyed: 2 files, 2 folders" "$out"
-TAR=$ARCH/provider-contract-contracts__acme-$TODAY.tar
-check "the archive is named class-path-date.tar" test -f "$TAR"
+TAR=$ARCH/provider-contract-contracts__acme-$TODAY-2.tar
+check "a second archive of that day is named class-path-date-2.tar" test -f "$TAR"
+assert_eq "and the earlier one is left as it was" "an earlier archive of that day" "$(cat "$EARLIER")"
 list=$(tar -tvf "$TAR" 2>&1)
 assert_match "tar -tvf lists its files with clear names" "contracts/acme/schedules/s1.txt" "$list"
 assert_match "and its mode" "-rw-r----- .*contracts/acme/schedules/s1.txt" "$list"
@@ -195,9 +218,16 @@ assert_eq "and the review" "approved: no further business need" "$(reg 1 review)
 assert_eq "and its class" adult-social-care-case "$(reg 1 class)"
 assert_eq "and its trigger" "$Y9" "$(reg 1 trigger)"
 check_fails "the register holds no record content" grep -q "$MARK" <<<"$out"
+prev=$(reg 1 policy_revision)
+assert_eq "its policy revision is the commit of policy.conf as loaded (show --rev gives it)" \
+	"$(cat "$IT_TMP/policy.conf")" "$(recfs show "$M/.recfs/retention/policy.conf" --rev "$prev" 2>&1)"
+sed 's/^organisation .*/organisation = Othertown Council/; s/^authority = NHS .*/authority = a later code/' \
+	"$IT_TMP/policy.conf" >"$IT_TMP/policy-later.conf"
+check "a later policy with another organisation and authority loads" recfs policy load "$M" "$IT_TMP/policy-later.conf"
 as rfseve disposals "$M" --certificate 2 >"$IT_TMP/cert" 2>&1
 assert_eq "disposals --certificate 2 exits 0" 0 $?
-assert_match "the certificate names the authority" "authority: NHS Records Management Code" "$(cat "$IT_TMP/cert")"
+assert_match "the certificate names the authority in force at the disposal" "authority: NHS Records Management Code" "$(cat "$IT_TMP/cert")"
+assert_match "and the organisation then" "organisation: Anytown Council" "$(cat "$IT_TMP/cert")"
 sed '/^public-key:$/,$d' "$IT_TMP/cert" >"$IT_TMP/cert.txt"
 sed -n '/-----BEGIN PUBLIC KEY-----/,/-----END PUBLIC KEY-----/p' "$IT_TMP/cert" >"$IT_TMP/cert.pem"
 sed -n 's/^signature: //p' "$IT_TMP/cert" | base64 -d >"$IT_TMP/cert.sig"
@@ -250,6 +280,9 @@ assert_eq "no show of any version and no mount --at of any of $nrev revisions fi
 assert_eq "mount --at of every revision shows no error for the destroyed records" 0 "$noisy"
 out=$(recfs verify "$M" 2>&1)
 assert_eq "recfs verify passes after the disposal" 0 $?
+assert_match "verify lists the keys disposal 2 destroyed" "destroyed \(disposal 2\): [1-9][0-9]* keys" "$out"
+assert_match "and its summary counts them" " [1-9][0-9]* keys destroyed by disposals" "$out"
+mounted_count=$(sed -n 's/.* \([0-9]*\) keys destroyed by disposals.*/\1/p' <<<"$out")
 check_fails "recfs verify shows no marker" grep -q "$MARK" <<<"$out"
 check "git fsck --strict passes" git -C "$V/history.git" fsck --strict --no-dangling
 reg_ino=$(stat -c %i "$M/.recfs/retention/register")
@@ -261,6 +294,10 @@ mkdir "$S" && echo "a new case at the old path" >"$S/new.txt"     # the next mou
 check "recfs flush" recfs flush "$M"
 umount_vault "$M" "$V"
 fsck_clean "$V" "after the disposals"
+out=$(recfs verify "$V" --passphrase-file "$V.pass" 2>&1)
+assert_eq "recfs verify of the vault unmounted passes" 0 $?
+assert_eq "and counts as many destroyed keys as through the mount" "$mounted_count" \
+	"$(sed -n 's/.* \([0-9]*\) keys destroyed by disposals.*/\1/p' <<<"$out")"
 out=$(grep -ra "$MARK" "$V" 2>&1)
 assert_eq "grep -r of the vault finds no marker" "" "$out"
 
