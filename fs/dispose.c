@@ -545,7 +545,7 @@ static int remove_entry(struct rfs_fs *fs, const struct tree_entry *e, bool befo
 	rfs_dname_remove_long(e->dirfd, e->backing);
 	if (e->in->key)
 		rfs_undo_drop(fs->v->undo, e->in->file_id);
-	rfs_save_deleted(fs, e->dir, e->name, e->backing, &e->st, e->in);
+	rfs_save_deleted_as(fs, e->dir, e->name, e->backing, &e->st, e->in, arg);
 	rfs_inode_rename(&fs->it, e->in, NULL, NULL, NULL);
 	if (fs->se)
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, e->dir), e->name,
@@ -553,9 +553,9 @@ static int remove_entry(struct rfs_fs *fs, const struct tree_entry *e, bool befo
 	return 0;
 }
 
-int rfs_dispose_remove(struct rfs_fs *fs, const char *path)
+int rfs_dispose_remove(struct rfs_fs *fs, const char *path, const struct rfs_who *who)
 {
-	return walk_record(fs, path, remove_entry, NULL);
+	return walk_record(fs, path, remove_entry, (void *)who);
 }
 
 int rfs_dispose_shred(struct rfs_fs *fs, const struct rfs_dispose_ids *d)

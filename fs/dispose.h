@@ -62,8 +62,9 @@ int rfs_dispose_write_list(struct rfs_fs *fs, uint64_t n, const struct rfs_dispo
 int rfs_dispose_read_list(struct rfs_fs *fs, uint64_t n, struct rfs_dispose_ids *out);
 
 /* Remove the record at path from live/, deepest first, each entry recorded as deleted
-** and the kernel told. -ENOENT when it is not there (already removed). */
-int rfs_dispose_remove(struct rfs_fs *fs, const char *path);
+** and the kernel told, each deletion committed as who's (NULL: the mount's). -ENOENT when it
+** is not there (already removed). */
+int rfs_dispose_remove(struct rfs_fs *fs, const char *path, const struct rfs_who *who);
 
 /* Shred every id of d (an id already shredded is fine), then forget cached keys and
 ** tell history to reload the disposed lists. 0 or the first error. */

@@ -306,26 +306,22 @@ static int register_ready(struct run *x)
 /* The register line and journal line of disposal e, written as the caller's saves. */
 static int write_register(struct run *x, struct rfs_register_entry *e)
 {
-	char *line = NULL, *whole = NULL, number[24];
-	size_t n;
+	char *line = NULL, number[24];
+	struct rfs_who caller;
+	const struct rfs_who *who = rfs_retention_author(x->ret, x->peer, &caller);
 	int rc = rfs_register_line_after(x->reg.have_last ? &x->reg.last : NULL, e,
 	                                 x->fs->v->keys, &line);
+	size_t n = line ? strlen(line) : 0;
 
-	n = line ? strlen(line) : 0;
-	if (rc == 0 && !(whole = realloc(x->reg.text, x->reg.len + n + 1)))
-		rc = -ENOMEM;
-	if (rc == 0) {
-		memcpy(whole + x->reg.len, line, n + 1);
-		x->reg.text = whole;
-		rc = rfs_live_write_file(x->fs, RFS_REGISTER_PATH, whole, x->reg.len + n, NULL);
-	}
+	/* An append: one write at the register's end and one save of the blocks it changed. */
+	if (rc == 0)
+		rc = x->reg.len > 0 ? rfs_live_append_file(x->fs, RFS_REGISTER_PATH, line, n, who)
+		                    : rfs_live_write_file(x->fs, RFS_REGISTER_PATH, line, n, who);
 	if (rc == 0) {
 		x->reg.len += n;
 		x->reg.have_last = true;
 		x->reg.last.number = e->number;
 		memcpy(x->reg.last.entry_hash, e->entry_hash, RFS_HASH_HEX + 1);
-	} else if (whole) {
-		whole[x->reg.len] = '\0';           /* the register as it is on disk */
 	}
 	if (rc == 0) {
 		const char *f[] = { number, e->path, e->class_name };
@@ -351,23 +347,6 @@ static void find_policy_rev(struct run *x)
 	if (rfs_history_flush(x->fs->history) == 0)
 		(void)rfs_history_log(x->fs->history, "/" RFS_RETENTION_POLICY, 1, newest_rev,
 		                      x->policy_rev);
-}
-
-/* Saves from now on are the caller's (back to the mounting user with as_mounter). */
-static bool as_caller(struct run *x)
-{
-	const struct rfs_who *m = rfs_retention_mounter(x->ret);
-	struct rfs_who who = { x->peer->login, x->peer->login, m->host };
-
-	if (x->fs->demo_attribution || !strcmp(x->peer->login, m->login))
-		return false;
-	return rfs_history_set_attribution(x->fs->history, &who, 0) == 0;
-}
-
-static void as_mounter(struct run *x, bool was_caller)
-{
-	if (was_caller)
-		(void)rfs_history_set_attribution(x->fs->history, rfs_retention_mounter(x->ret), 0);
 }
 
 /* How many of the ids in d still have a key, or -ENOMEM. */
@@ -439,11 +418,8 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 		.versions = d.versions,
 	};
 	memcpy(e.ids_sha256, hash, sizeof(e.ids_sha256));
-	bool attributed = rc == 0 && as_caller(x);
-
 	if (rc == 0)
 		rc = write_register(x, &e);
-	as_mounter(x, attributed);
 	if (rc < 0) {
 		snprintf(err, sizeof(err), "the register could not be written (%s): nothing is "
 		         "destroyed", strerror(-rc));
@@ -451,12 +427,12 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 		goto out;
 	}
 	/* From here the register names disposal n: what fails is finished at the next mount. */
-	attributed = as_caller(x);     /* the journal's save put the mounting user back */
-	rc = rfs_dispose_remove(x->fs, it->path);
+	struct rfs_who caller;
+
+	rc = rfs_dispose_remove(x->fs, it->path, rfs_retention_author(x->ret, x->peer, &caller));
 	rfs_retention_live_changed(x->ret);   /* the record left live/ */
 	if (rc == 0 || rc == -ENOENT)
 		rc = rfs_history_flush(x->fs->history);
-	as_mounter(x, attributed);
 	RFS_FAULT_POINT("dispose_committed", x->fs->v->dirfd);
 	if (rc == 0)
 		rc = rfs_dispose_shred(x->fs, &d);
@@ -613,7 +589,7 @@ static void serve_dispose(struct rfs_fs *fs, const struct rfs_peer *peer, char *
 		return;
 	}
 	if (!dry) {
-		rc = rfs_retention_format_refusal(x.ret, fs->v->path, msg, sizeof(msg));
+		rc = rfs_retention_change_refusal(x.ret, fs->v->path, msg, sizeof(msg));
 		if (rc < 0) {
 			rfs_control_refuse(out, rc, msg);
 			return;
@@ -824,7 +800,7 @@ int rfs_dispose_finish(struct rfs_fs *fs)
 		const struct rfs_register_entry *e = &reg.entries[reg.count - 1];
 
 		if (keys_left(fs, &d) > 0) {
-			rc = rfs_dispose_remove(fs, e->path);
+			rc = rfs_dispose_remove(fs, e->path, NULL);
 			rfs_retention_live_changed(fs->retention);
 			if (rc == 0 || rc == -ENOENT)
 				rc = rfs_history_flush(fs->history);

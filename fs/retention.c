@@ -53,6 +53,7 @@ struct table_rec {
 struct rfs_retention {
 	struct rfs_fs *fs;
 	bool active;                  /* a policy is in force: read without the lock (one branch) */
+	bool unreadable;              /* policy.conf or the journal failed to read at mount */
 	pthread_rwlock_t lock;        /* everything below */
 	pthread_mutex_t change;       /* one change at a time, from check to saved */
 	struct rfs_policy *policy;
@@ -1051,9 +1052,17 @@ bool rfs_retention_may(struct rfs_retention *r, const struct rfs_peer *peer, enu
 	return ok;
 }
 
-int rfs_retention_format_refusal(struct rfs_retention *r, const char *vault_path, char *msg,
+int rfs_retention_change_refusal(struct rfs_retention *r, const char *vault_path, char *msg,
                                  size_t msgsz)
 {
+	if (r->unreadable) {
+		/* A change now could replace a journal it cannot see: holds would be lost. */
+		snprintf(msg, msgsz, "the retention state of %s (/%s, /%s) could not be read when it "
+		         "was mounted, so nothing about retention may change: see 'recfs log --daemon', "
+		         "run 'recfs fsck' on the unmounted vault, and mount it again", vault_path,
+		         RFS_RETENTION_POLICY, RFS_RETENTION_JOURNAL);
+		return -EIO;
+	}
 	if (vault_format(r->fs->v) >= 3)
 		return 0;
 	snprintf(msg, msgsz, "%s is vault format 2, whose names cannot be destroyed: make a new vault "
@@ -1519,10 +1528,8 @@ static int commit_change(struct rfs_retention *r, const struct rfs_peer *peer,
                          const char *policy_text, struct rfs_policy *policy, char *line)
 {
 	struct rfs_fs *fs = r->fs;
-	struct rfs_who caller = { peer->login, peer->login, r->host };
-	/* The demo sets who saves for the whole mount; otherwise each save names its author. */
-	const struct rfs_who *who = fs->demo_attribution || !strcmp(peer->login, r->login) ? NULL
-	                                                                                   : &caller;
+	struct rfs_who caller;
+	const struct rfs_who *who = rfs_retention_author(r, peer, &caller);
 	size_t ll = strlen(line);
 	char *fold = strdup(line);
 	int rc = fold ? 0 : -ENOMEM;
@@ -1579,7 +1586,7 @@ int rfs_retention_journal_append(struct rfs_retention *r, const struct rfs_peer 
 static int may_change(struct rfs_retention *r, const struct rfs_peer *peer, bool needs_policy,
                       char *msg, size_t msgsz)
 {
-	int rc = rfs_retention_format_refusal(r, r->fs->v->path, msg, msgsz);
+	int rc = rfs_retention_change_refusal(r, r->fs->v->path, msg, msgsz);
 
 	if (rc < 0)
 		return rc;
@@ -1854,6 +1861,16 @@ int rfs_retention_load_policy(struct rfs_retention *r, const struct rfs_peer *pe
 	return rc;
 }
 
+const struct rfs_who *rfs_retention_author(struct rfs_retention *r, const struct rfs_peer *peer,
+                                           struct rfs_who *storage)
+{
+	/* The demo sets who saves for the whole mount; otherwise each save names its author. */
+	if (r->fs->demo_attribution || !strcmp(peer->login, r->login))
+		return NULL;
+	*storage = (struct rfs_who){ peer->login, peer->login, r->host };
+	return storage;
+}
+
 const struct rfs_who *rfs_retention_mounter(struct rfs_retention *r)
 {
 	return &r->mounter;
@@ -1868,14 +1885,22 @@ const char *rfs_retention_policy_text(struct rfs_retention *r, uint64_t *rev)
 /* ---- open and close ---- */
 
 /* The whole file at clear_path, malloc'd, or NULL (none, or unreadable: logged). */
-static char *read_state_file(struct rfs_fs *fs, const char *clear_path, size_t cap, size_t *len)
+/* The file's text, or NULL: not there (*failed false), or unreadable or bigger than cap - 1
+** (*failed true, and a log line). */
+static char *read_state_file(struct rfs_fs *fs, const char *clear_path, size_t cap, size_t *len,
+                             bool *failed)
 {
 	char *buf = malloc(cap);
 	int n = buf ? rfs_live_read_file(fs, clear_path, buf, cap) : -ENOMEM;
 
+	if (n >= 0 && (size_t)n >= cap - 1)
+		n = -EFBIG;
 	if (n < 0) {
-		if (n != -ENOENT)
-			rfs_log(LOG_ERR, "/%s could not be read: %s", clear_path, strerror(-n));
+		if (n != -ENOENT) {
+			rfs_log(LOG_ERR, "/%s could not be read: %s; retention changes are refused until "
+			        "it reads", clear_path, strerror(-n));
+			*failed = true;
+		}
 		free(buf);
 		return NULL;
 	}
@@ -1901,15 +1926,17 @@ int rfs_retention_open(struct rfs_fs *fs, const struct rfs_who *mounter,
 	         mounter && mounter->full_name ? mounter->full_name : "");
 	snprintf(r->host, sizeof(r->host), "%s", mounter && mounter->host ? mounter->host : "");
 	r->mounter = (struct rfs_who){ r->login, r->full_name, r->host };
-	ptext = read_state_file(fs, RFS_RETENTION_POLICY, RFS_POLICY_MAX_TEXT + 1, &plen);
+	ptext = read_state_file(fs, RFS_RETENTION_POLICY, RFS_POLICY_MAX_TEXT + 2, &plen,
+	                        &r->unreadable);
 	if (ptext && rfs_policy_parse(ptext, plen, &r->policy, &report) < 0) {
-		rfs_log(LOG_ERR, "/%s does not parse (line %u): no policy in force",
-		        RFS_RETENTION_POLICY, report.count ? report.diags[0].line : 0);
+		rfs_log(LOG_ERR, "/%s does not parse (line %u): no policy in force, and retention "
+		        "changes are refused", RFS_RETENTION_POLICY, report.count ? report.diags[0].line : 0);
 		r->policy = NULL;
+		r->unreadable = true;
 	}
 	/* Its length even with no policy in force: the next change appends to it, never
 	** replaces it. */
-	jtext = read_state_file(fs, RFS_RETENTION_JOURNAL, JOURNAL_MAX, &jlen);
+	jtext = read_state_file(fs, RFS_RETENTION_JOURNAL, JOURNAL_MAX, &jlen, &r->unreadable);
 	if (jtext)
 		r->journal_len = jlen;
 	if (r->policy) {

@@ -68,8 +68,10 @@ bool rfs_retention_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, si
 /* The caller may act in role: with the role named in the policy, its members only (the
 ** mounting user and root too need to be named); with it not named, the mounting user only. */
 bool rfs_retention_may(struct rfs_retention *r, const struct rfs_peer *peer, enum rfs_role role);
-/* Format 2 vaults refuse every change: -EPROTONOSUPPORT and this message in msg. */
-int rfs_retention_format_refusal(struct rfs_retention *r, const char *vault_path, char *msg,
+/* Why no retention change may be made now, in msg: -EIO when policy.conf or the journal
+** failed to read at mount (a change could replace what it cannot see), -EPROTONOSUPPORT in a
+** format-2 vault; else 0. */
+int rfs_retention_change_refusal(struct rfs_retention *r, const char *vault_path, char *msg,
                                  size_t msgsz);
 
 /* A plan step as the verbs name it: destroy, archive, review or held (fs/retention_ctl.c). */
@@ -152,9 +154,12 @@ int rfs_retention_hold_release(struct rfs_retention *r, const struct rfs_peer *p
 ** the fold applies the review lines. */
 int rfs_retention_journal_append(struct rfs_retention *r, const struct rfs_peer *peer,
                                  const char *action, const char *const *fields, size_t n);
-/* Who mounted: history's author of what nobody else asked for (R2 puts it back after the
-** deletions of a disposal, made as the caller's). */
+/* Who mounted: history's author of what nobody else asked for. */
 const struct rfs_who *rfs_retention_mounter(struct rfs_retention *r);
+/* The author of a save made for peer, built in storage: NULL (the mount's own attribution)
+** for the mounting user and in the demo, else peer's login. */
+const struct rfs_who *rfs_retention_author(struct rfs_retention *r, const struct rfs_peer *peer,
+                                           struct rfs_who *storage);
 /* The policy text in force (NULL: none) and the journal seq of its load (its revision). */
 const char *rfs_retention_policy_text(struct rfs_retention *r, uint64_t *rev);
 

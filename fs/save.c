@@ -254,7 +254,15 @@ void rfs_save_content_as(struct rfs_fs *fs, struct rfs_inode *in, int fd, const 
 void rfs_save_deleted(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                       const char *backing, const struct stat *st, struct rfs_inode *victim)
 {
-	struct rfs_save s = { .kind = RFS_SAVE_DELETED, .type = obj_type_of(st->st_mode), .fd = -1 };
+	rfs_save_deleted_as(fs, dir, name, backing, st, victim, NULL);
+}
+
+void rfs_save_deleted_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                         const char *backing, const struct stat *st, struct rfs_inode *victim,
+                         const struct rfs_who *who)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_DELETED, .type = obj_type_of(st->st_mode), .fd = -1,
+	                      .who = who };
 	struct rfs_save_paths p;
 
 	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)

@@ -83,6 +83,10 @@ void rfs_save_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind 
 /* unlink, rmdir: the entry name/backing in dir went; st is what it was. */
 void rfs_save_deleted(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                       const char *backing, const struct stat *st, struct rfs_inode *victim);
+/* The same, committed as who's (a disposal run for a caller; NULL: the mount's). */
+void rfs_save_deleted_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                         const char *backing, const struct stat *st, struct rfs_inode *victim,
+                         const struct rfs_who *who);
 
 /* rename from (dir, name) to (to_dir, newname): the paths, taken before the
 ** move. 0, or -ENOENT with nothing to free (no history, or a path is gone). */

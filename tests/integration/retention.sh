@@ -8,8 +8,8 @@
 # may list; the journal's history shows who placed and released a hold; a format-2 vault
 # refuses every change of retention state; root's saves during jsmith's changes stay root's; a
 # record with state refuses a rename and the listing follows renames and new records; a load
-# section (parallel untars, set, hold add, ls -lR, records, due, 50 classes). Every --json
-# output is parsed.
+# section (parallel untars, set, hold add, ls -lR, records, due, 50 classes); a journal that
+# no longer reads refuses every change. Every --json output is parsed.
 # Must never: run outside its temp folder; it makes the account jsmith (the policy's
 # records-manager) only when there is none, and removes it again.
 . "$(dirname "$0")/lib.sh"
@@ -347,5 +347,23 @@ umount_vault "$M" "$V"
 mount_vault "$V" "$M"
 assert_match "after a remount the closure and the due date are back" "/cases/smith .*2023-03-01 .*locked" "$(recfs records "$M")"
 check_fails "and the record is still locked" touch "$L"
+
+# ---- a journal that does not read refuses every change (a change would replace it) ----
+touch "$IT_TMP/before-set"
+sleep 1
+check "a last set" recfs set "$M/contracts/acme" end=2019-06-30
+umount_vault "$M" "$V"
+J=$(find "$V/live" -type f -newer "$IT_TMP/before-set" ! -name '.*' | head -1)
+check "the journal's backing file is found" test -n "$J"
+printf 'XXXXXXXX' | dd of="$J" bs=1 seek=200 conv=notrunc status=none
+mount_vault "$V" "$M" --accept-history-state
+check_fails "a set is refused when the journal does not read" \
+	recfs set "$M/contracts/acme" end=2019-07-31
+assert_match "and says why" "could not be read when it was mounted" \
+	"$(recfs set "$M/contracts/acme" end=2019-07-31 2>&1)"
+assert_match "a hold release is refused too" "could not be read when it was mounted" \
+	"$(recfs hold release "$M" smith-v-council --reason x 2>&1)"
+assert_match "and a disposal" "could not be read when it was mounted" "$(recfs dispose "$M" 2>&1)"
+assert_match "the daemon log names the journal" "journal could not be read" "$(recfs log --daemon "$M")"
 umount_vault "$M" "$V"
 finish
