@@ -150,7 +150,7 @@ int rfs_retention_hold_add(struct rfs_retention *r, const struct rfs_peer *peer,
                            const struct rfs_hold *hold, char *msg, size_t msgsz);
 int rfs_retention_hold_release(struct rfs_retention *r, const struct rfs_peer *peer,
                                const char *name, const char *reason, char *msg, size_t msgsz);
-/* Append one journal line of action with fields (R2: dispose, review-approve, review-extend);
+/* Append one journal line of action with fields (the disposal: dispose, review-approve, review-extend);
 ** the fold applies the review lines. */
 int rfs_retention_journal_append(struct rfs_retention *r, const struct rfs_peer *peer,
                                  const char *action, const char *const *fields, size_t n);
