@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 
@@ -79,9 +80,45 @@ int rfs_dname_read_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
 	return rc;
 }
 
+/* Remove the side files in dirfd whose long-named entry is not there. A power cut can make one:
+** the side file is made durable before the create or mkdir that needed it, which the cut then
+** lost. Hidden from listings, it would make the folder's rmdir ENOTEMPTY for ever. */
+static void drop_orphan_side_files(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
+	size_t sl = strlen(RFS_LONG_SUFFIX);
+	struct dirent *de;
+
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		size_t n = strlen(de->d_name);
+		char owner[256];
+		struct stat st;
+
+		if (n <= sl || n - sl >= sizeof(owner) || strcmp(de->d_name + n - sl, RFS_LONG_SUFFIX))
+			continue;
+		memcpy(owner, de->d_name, n - sl);
+		owner[n - sl] = '\0';
+		if (rfs_name_is_long(owner) && fstatat(dirfd, owner, &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+		    errno == ENOENT)
+			(void)unlinkat(dirfd, de->d_name, 0);
+	}
+	closedir(dp);
+}
+
 int rfs_dname_take_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE])
 {
 	int rc = rfs_dname_folder_empty(dirfd, true);
+
+	if (rc == -ENOTEMPTY) {
+		drop_orphan_side_files(dirfd);
+		rc = rfs_dname_folder_empty(dirfd, true);
+	}
 
 	if (rc == 0 && rfs_dname_read_dirid(dirfd, dirid) < 0)
 		rc = -EIO;

@@ -34,7 +34,8 @@ int rfs_dname_write_dirid(int dirfd, const uint8_t dirid[RFS_DIRID_SIZE]);
 int rfs_dname_read_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);
 
 /* Before the empty folder dirfd is removed or renamed over: take its .dirid
-** out of the way, keeping the id in dirid so that rfs_dname_write_dirid can
+** out of the way (side files whose long-named entry is gone, left by a power
+** cut, go first: they are not entries), keeping the id in dirid so that rfs_dname_write_dirid can
 ** put it back if the removal fails. 0, -ENOTEMPTY, -EIO or -errno. */
 int rfs_dname_take_dirid(int dirfd, uint8_t dirid[RFS_DIRID_SIZE]);
 

@@ -221,3 +221,31 @@ Test(dname, a_folder_with_only_its_id_is_empty_when_asked_so)
 	cr_assert_eq(rfs_dname_folder_empty(f.fd, true), -ENOTEMPTY);
 	folder_remove(&f);
 }
+
+/* A power cut between a long name's durable side file and its create leaves the side file
+** alone; the folder must still be removable, and a side file whose entry exists must stay. */
+Test(dname, a_side_file_without_its_entry_does_not_keep_a_folder_from_going)
+{
+	struct folder f;
+	struct rfs_sealed_name kept, lost;
+	char name[201], side[300];
+	uint8_t got[RFS_DIRID_SIZE];
+
+	folder_make(&f);
+	cr_assert_eq(rfs_dname_write_dirid(f.fd, f.dirid), 0);
+	long_name(name);
+	create_entry(&f, name, &kept);
+	name[0] = 'z';
+	create_entry(&f, name, &lost);
+	cr_assert_eq(unlinkat(f.fd, lost.backing, 0), 0);      /* the cut lost the entry */
+	cr_assert_eq(rfs_dname_take_dirid(f.fd, got), -ENOTEMPTY, "a real entry is still there");
+	snprintf(side, sizeof(side), "%s" RFS_LONG_SUFFIX, kept.backing);
+	cr_assert(entry_exists(&f, side), "the side file of an entry that exists stays");
+	cr_assert_eq(unlinkat(f.fd, kept.backing, 0), 0);
+	rfs_dname_remove_long(f.fd, kept.backing);
+	cr_assert_eq(rfs_dname_take_dirid(f.fd, got), 0, "only an orphaned side file is left");
+	cr_assert_arr_eq(got, f.dirid, sizeof(got));
+	snprintf(side, sizeof(side), "%s" RFS_LONG_SUFFIX, lost.backing);
+	cr_assert_not(entry_exists(&f, side));
+	folder_remove(&f);
+}
