@@ -31,7 +31,7 @@
 /* One disposal at a time: each takes the next register number. */
 static pthread_mutex_t dispose_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define REGISTER_READ_START (64 * 1024)
+#define REGISTER_READ_MAX (((size_t)1 << 31) - 2)   /* beyond it: -EFBIG */
 #define MAX_ARCHIVES_A_DAY 1000          /* of one record, before "cannot take" stops it */
 
 /* ---- the register in live/ ------------------------------------------------------ */
@@ -39,25 +39,13 @@ static pthread_mutex_t dispose_lock = PTHREAD_MUTEX_INITIALIZER;
 /* The text of a file of the retention folder, whole, malloc'd ("" when there is none). */
 static int read_whole(struct rfs_fs *fs, const char *path, char **text, size_t *len)
 {
-	for (size_t cap = REGISTER_READ_START;; cap *= 2) {
-		char *buf = malloc(cap);
-		int n = buf ? rfs_live_read_file(fs, path, buf, cap) : -ENOMEM;
+	int rc = rfs_live_read_whole(fs, path, REGISTER_READ_MAX, text, len);
 
-		if (n == -ENOENT)
-			n = 0, buf[0] = '\0';
-		if (n < 0) {
-			free(buf);
-			return n;
-		}
-		if ((size_t)n < cap - 1) {
-			*text = buf;
-			*len = (size_t)n;
-			return 0;
-		}
-		free(buf);                    /* filled the buffer: it may be longer */
-		if (cap > (size_t)1 << 30)
-			return -EFBIG;
+	if (rc == -ENOENT) {
+		*len = 0;
+		rc = (*text = strdup("")) ? 0 : -ENOMEM;
 	}
+	return rc;
 }
 
 /* The register as the daemon has it now, checked (problems counted, lines to report). */

@@ -358,7 +358,10 @@ static int walk_to_file(struct rfs_fs *fs, const char *clear_path, struct walk *
 	return rc;
 }
 
-int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap)
+/* Read the plaintext of clear_path: into buf (up to cap - 1 bytes), or, with whole, into a
+** buffer of its exact size allocated here (-EFBIG past limit bytes). NUL-terminated. */
+static ssize_t read_plain(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap,
+                          char **whole, size_t limit)
 {
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
@@ -379,6 +382,10 @@ int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, siz
 			rc = 0;              /* 0 bytes: empty, size 0, nothing read */
 		else if (rc == 0)
 			rc = rfs_cfile_stat_size(cf.fd, &cf.size);
+		if (rc == 0 && whole) {
+			cap = (size_t)cf.size + 1;
+			rc = cf.size > limit ? -EFBIG : (buf = *whole = malloc(cap)) ? 0 : -ENOMEM;
+		}
 		while (rc == 0 && (size_t)n < cap - 1) {   /* a read gives at most its scratch buffer */
 			const uint8_t *clear;
 			ssize_t got = rfs_cfile_read(&cf, cap - 1 - (size_t)n, (uint64_t)n, &clear);
@@ -399,7 +406,27 @@ int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, siz
 	if (w)
 		walk_end(fs, w);
 	free(w);
-	return rc < 0 ? rc : (int)n;
+	if (rc < 0 && whole && buf) {
+		free(buf);
+		*whole = NULL;
+	}
+	return rc < 0 ? rc : n;
+}
+
+int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap)
+{
+	return (int)read_plain(fs, clear_path, buf, cap, NULL, 0);
+}
+
+int rfs_live_read_whole(struct rfs_fs *fs, const char *clear_path, size_t limit, char **text,
+                        size_t *len)
+{
+	ssize_t n = read_plain(fs, clear_path, NULL, 0, text, limit);
+
+	if (n < 0)
+		return (int)n;
+	*len = (size_t)n;
+	return 0;
 }
 
 /* A new empty file sn in w->dir, recorded as created. The new fd, or -errno. */

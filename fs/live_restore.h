@@ -31,6 +31,10 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 ** into buf, NUL-terminated: the vault's own settings, kept as an encrypted
 ** record. Returns the length, or -errno (-ENOENT when there is none). */
 int rfs_live_read_file(struct rfs_fs *fs, const char *clear_path, char *buf, size_t cap);
+/* The whole plaintext of the file at clear_path in *text (malloc'd to its size, NUL-terminated;
+** the caller frees it), its length in *len. 0, -ENOENT, -EFBIG (longer than limit), -errno. */
+int rfs_live_read_whole(struct rfs_fs *fs, const char *clear_path, size_t limit, char **text,
+                        size_t *len);
 
 /* Write len bytes as the whole new content of the file at clear_path (from the vault's root),
 ** making it and missing folders (the daemon's own ids) when absent; one save of the whole file

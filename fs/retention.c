@@ -22,7 +22,7 @@
 #include "fs/log.h"
 #include "fs/ops_internal.h"
 
-#define JOURNAL_MAX (64u << 20)
+#define JOURNAL_MAX ((64u << 20) - 2)   /* the longest journal read at mount */
 #define MAX_JOURNAL_FIELDS 128
 #define RULE_SIZE 400
 
@@ -1884,28 +1884,20 @@ const char *rfs_retention_policy_text(struct rfs_retention *r, uint64_t *rev)
 
 /* ---- open and close ---- */
 
-/* The whole file at clear_path, malloc'd, or NULL (none, or unreadable: logged). */
-/* The file's text, or NULL: not there (*failed false), or unreadable or bigger than cap - 1
+/* The file's text, or NULL: not there (*failed false), or unreadable or longer than limit
 ** (*failed true, and a log line). */
-static char *read_state_file(struct rfs_fs *fs, const char *clear_path, size_t cap, size_t *len,
+static char *read_state_file(struct rfs_fs *fs, const char *clear_path, size_t limit, size_t *len,
                              bool *failed)
 {
-	char *buf = malloc(cap);
-	int n = buf ? rfs_live_read_file(fs, clear_path, buf, cap) : -ENOMEM;
+	char *text = NULL;
+	int rc = rfs_live_read_whole(fs, clear_path, limit, &text, len);
 
-	if (n >= 0 && (size_t)n >= cap - 1)
-		n = -EFBIG;
-	if (n < 0) {
-		if (n != -ENOENT) {
-			rfs_log(LOG_ERR, "/%s could not be read: %s; retention changes are refused until "
-			        "it reads", clear_path, strerror(-n));
-			*failed = true;
-		}
-		free(buf);
-		return NULL;
+	if (rc < 0 && rc != -ENOENT) {
+		rfs_log(LOG_ERR, "/%s could not be read: %s; retention changes are refused until it "
+		        "reads", clear_path, strerror(-rc));
+		*failed = true;
 	}
-	*len = (size_t)n;
-	return buf;
+	return rc < 0 ? NULL : text;
 }
 
 int rfs_retention_open(struct rfs_fs *fs, const struct rfs_who *mounter,
@@ -1926,7 +1918,7 @@ int rfs_retention_open(struct rfs_fs *fs, const struct rfs_who *mounter,
 	         mounter && mounter->full_name ? mounter->full_name : "");
 	snprintf(r->host, sizeof(r->host), "%s", mounter && mounter->host ? mounter->host : "");
 	r->mounter = (struct rfs_who){ r->login, r->full_name, r->host };
-	ptext = read_state_file(fs, RFS_RETENTION_POLICY, RFS_POLICY_MAX_TEXT + 2, &plen,
+	ptext = read_state_file(fs, RFS_RETENTION_POLICY, RFS_POLICY_MAX_TEXT, &plen,
 	                        &r->unreadable);
 	if (ptext && rfs_policy_parse(ptext, plen, &r->policy, &report) < 0) {
 		rfs_log(LOG_ERR, "/%s does not parse (line %u): no policy in force, and retention "
