@@ -95,6 +95,14 @@ static unsigned vault_format(const struct rfs_vault *v)
 
 /* ---- small helpers ---- */
 
+/* n strings of v, then v (NULL is allowed). */
+static void strings_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static int32_t local_offset(int64_t t)
 {
 	time_t tt = (time_t)t;
@@ -279,9 +287,7 @@ static int rec_set_prop(struct rec_state *s, const char *key, struct rfs_date d)
 
 static void held_free(struct held *h)
 {
-	for (size_t i = 0; i < h->h.record_count; i++)
-		free(h->paths[i]);
-	free(h->paths);
+	strings_free(h->paths, h->h.record_count);
 	free((char *)h->h.name);
 	free((char *)h->h.authority);
 	free((char *)h->h.class_name);
@@ -1279,9 +1285,7 @@ static void listing_free(struct rfs_retention_listing *l)
 	for (size_t i = 0; i < l->count; i++)
 		free(l->records[i].path);
 	free(l->records);
-	for (size_t i = 0; i < l->unclassified_count; i++)
-		free(l->unclassified[i]);
-	free(l->unclassified);
+	strings_free(l->unclassified, l->unclassified_count);
 	free(l->holds);
 	memset(l, 0, sizeof(*l));
 }
@@ -1291,9 +1295,7 @@ static void table_free(struct rfs_retention *r)
 	for (size_t i = 0; i < r->table_count; i++)
 		free(r->table[i].path);
 	free(r->table);
-	for (size_t i = 0; i < r->table_unclassified_count; i++)
-		free(r->table_unclassified[i]);
-	free(r->table_unclassified);
+	strings_free(r->table_unclassified, r->table_unclassified_count);
 	r->table = NULL;
 	r->table_unclassified = NULL;
 	r->table_count = r->table_unclassified_count = 0;
@@ -1741,9 +1743,7 @@ int rfs_retention_hold_add(struct rfs_retention *r, const struct rfs_peer *peer,
 		rc = change(r, peer, "hold-add", f, hold->scope == RFS_HOLD_CLASS ? 6 : n);
 	}
 	pthread_mutex_unlock(&r->change);
-	for (size_t i = 0; recs && i < hold->record_count; i++)
-		free(recs[i]);
-	free(recs);
+	strings_free(recs, hold->record_count);
 	free(f);
 	return rc;
 }
