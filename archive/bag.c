@@ -1,0 +1,1 @@
+/* bag: placeholder until its module lands (see archive/meson.build). */

@@ -1,0 +1,1 @@
+/* json: placeholder until its module lands (see archive/meson.build). */

@@ -1,0 +1,1 @@
+/* ocfl: placeholder until its module lands (see archive/meson.build). */

@@ -1,0 +1,1 @@
+/* tar_out: placeholder until its module lands (see archive/meson.build). */

@@ -1,0 +1,1 @@
+/* verify: placeholder until its module lands (see archive/meson.build). */
