@@ -66,4 +66,7 @@ const char *rfs_transfer_kind_name(enum rfs_transfer_kind k);
 /* The newest archive, close-service or disposal entry whose sha512 is hex, or NULL. */
 const struct rfs_transfer *rfs_transfers_find(const struct rfs_transfer_list *list, const char *hex);
 
+/* The verbs of fs/transfers_ctl.c. */
+extern const struct rfs_control_verb rfs_transfers_verbs[];
+
 #endif
