@@ -93,7 +93,36 @@ static int write_beside(const char *path, const char *text)
 	return rc;
 }
 
-int archive_out_close(struct archive_out *o)
+/* VAULTNAME.pub beside FILE, as the disposal's archive folder has it: one there already must be
+** this key. */
+void archive_out_pubkey_path(const struct archive_out *o, const char *vault, char *out, size_t outsz)
+{
+	const char *base = strrchr(vault, '/') && strrchr(vault, '/')[1] ? strrchr(vault, '/') + 1 : vault;
+	const char *slash = strrchr(o->path, '/');
+
+	snprintf(out, outsz, "%.*s/%s.pub", (int)(slash - o->path), o->path, base);
+}
+
+static int put_pubkey(const struct archive_out *o, const char *vault)
+{
+	char path[PATH_MAX + NAME_MAX + 8], have[4096];
+	ssize_t n;
+	int fd;
+
+	archive_out_pubkey_path(o, vault, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? write_beside(path, o->pubkey) : -errno;
+	n = read(fd, have, sizeof(have) - 1);
+	close(fd);
+	if (n >= 0 && (size_t)n == strlen(o->pubkey) && !memcmp(have, o->pubkey, (size_t)n))
+		return 0;
+	cli_error("%s is another key than this vault's: FILE.minisig is checked with this key:\n%s",
+	          path, o->pubkey);
+	return -EEXIST;
+}
+
+int archive_out_close(struct archive_out *o, const char *vault)
 {
 	char side[PATH_MAX + 16];
 	int rc = CLI_OK;
@@ -111,10 +140,7 @@ int archive_out_close(struct archive_out *o)
 		rc = o->finished ? CLI_FAIL : CLI_OK;   /* no archive: the caller says why */
 	} else {
 		snprintf(side, sizeof(side), "%s.minisig", o->path);
-		rc = write_beside(side, o->signature) < 0 ? CLI_FAIL : CLI_OK;
-		snprintf(side, sizeof(side), "%s.pub", o->path);
-		if (rc == CLI_OK && write_beside(side, o->pubkey) < 0)
-			rc = CLI_FAIL;
+		rc = write_beside(side, o->signature) < 0 || put_pubkey(o, vault) < 0 ? CLI_FAIL : CLI_OK;
 	}
 	free(o->signature);
 	free(o->pubkey);

@@ -2,7 +2,7 @@
 ** archive_out: the client's side of a command that has the daemon write an archive (recfs
 ** close-service; the seam for recfs archive): FILE made here, never over an existing file,
 ** its descriptor passed to the daemon; then from the reply, FILE.minisig and the vault's
-** archive public key FILE.pub beside it.
+** archive public key VAULTNAME.pub beside it (as a disposal's archive folder has them).
 ** Must never: write anything of the archive itself (the daemon does, into the descriptor), or
 ** leave a FILE behind that the daemon did not finish (it is removed).
 */
@@ -29,8 +29,10 @@ int archive_out_open(const char *file, size_t n_recipients, struct archive_out *
 /* A data line of the reply: signature, pubkey, archive, left-out (printed as a warning).
 ** True when it was one of these. */
 bool archive_out_line(struct archive_out *o, char **fld, int n);
-/* After the call: when FILE is whole, write FILE.minisig and FILE.pub (CLI_OK, or CLI_FAIL
-** printed); when it is not, remove FILE. Frees what o holds. */
-int archive_out_close(struct archive_out *o);
+/* After the call: when FILE is whole, write FILE.minisig and VAULTNAME.pub of vault (CLI_OK,
+** or CLI_FAIL printed); when it is not, remove FILE. Frees what o holds. */
+int archive_out_close(struct archive_out *o, const char *vault);
+/* The public key's file beside FILE, as archive_out_close names it. */
+void archive_out_pubkey_path(const struct archive_out *o, const char *vault, char *out, size_t outsz);
 
 #endif

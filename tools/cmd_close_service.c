@@ -4,6 +4,7 @@
 ** each is closed and locked for good, asked of the daemon; one entry in the transfer log.
 ** Must never: write the archive itself (the daemon does, into FILE's descriptor).
 */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ static int close_service_run(struct cli_ctx *ctx)
 	const char **args = calloc(6 + n_recipients, sizeof(char *));
 	struct rcli_target t;
 	struct reply r = { 0 };
+	char pub[PATH_MAX + NAME_MAX + 8];
 	int rc = args ? CLI_OK : CLI_FAIL;
 
 	if (rc == CLI_OK && !out_file) {
@@ -99,10 +101,11 @@ static int close_service_run(struct cli_ctx *ctx)
 			       (unsigned long long)r.out.files, (unsigned long long)r.out.objects,
 			       (unsigned long long)r.out.versions,
 			       n_recipients ? ", encrypted with age" : "");
-			printf("sha512 %s\nsigned by key %s: %s.minisig, public key %s.pub\n", r.out.sha512,
-			       r.out.key_id, r.out.path, r.out.path);
+			archive_out_pubkey_path(&r.out, t.vault, pub, sizeof(pub));
+			printf("sha512 %s\nsigned by key %s: %s.minisig (minisign -Vm FILE -p %s)\n",
+			       r.out.sha512, r.out.key_id, r.out.path, pub);
 		}
-		if (archive_out_close(&r.out) != CLI_OK)
+		if (archive_out_close(&r.out, t.vault) != CLI_OK)
 			rc = CLI_FAIL;
 	}
 	if (rc == CLI_OK)
@@ -128,8 +131,8 @@ static const struct cli_help close_service_help = {
 	"  --to NAME          who receives the records, for the transfer log\n"
 	"  --note TEXT        the bag's Internal-Sender-Description\n"
 	"\n"
-	"FILE.minisig (its signature) and FILE.pub (the vault's archive key) are written beside\n"
-	"it: 'minisign -Vm FILE -p FILE.pub' checks it. The transfer log records it ('recfs\n"
+	"FILE.minisig (its signature) and VAULT.pub (the vault's archive key) are written beside\n"
+	"it: 'minisign -Vm FILE -p VAULT.pub' checks it. The transfer log records it ('recfs\n"
 	"transfers'); 'recfs transfer confirm FILE' records the receiver's confirmation.\n"
 	"Needs the records-manager role.\n",
 };
