@@ -22,6 +22,7 @@ enum rfs_subkey_id {
 	RFS_SUBKEY_HISTORY = 6,    /* commit messages and authors */
 	RFS_SUBKEY_INDEX = 7,      /* history path index          */
 	RFS_SUBKEY_CONF = 8,       /* tags of recfs.conf settings */
+	RFS_SUBKEY_ARCHIVE_SIGN = 9, /* Ed25519 seed for archives' minisign signatures */
 };
 
 struct rfs_keys {
@@ -36,6 +37,10 @@ struct rfs_keys {
 	uint8_t conf[32];
 	uint8_t sign_pk[32];       /* crypto_sign public key from sign_seed */
 	uint8_t sign_sk[64];       /* crypto_sign secret key from sign_seed */
+	/* Signs archives of closed services and nothing else (minisign format). */
+	uint8_t archive_sign_pk[32];
+	uint8_t archive_sign_sk[64];
+	uint8_t archive_key_id[8]; /* minisign key id: BLAKE2b of the public key */
 };
 
 /* Derive all subkeys into fresh sodium_malloc memory, then make it read-only.

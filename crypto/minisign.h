@@ -1,0 +1,37 @@
+/*
+** minisign: detached signatures in the format of the standard minisign tool
+** (Ed25519 over a BLAKE2b-512 prehash, algorithm "ED", with a signed trusted
+** comment), so a receiver checks an archive with `minisign -Vm FILE -p KEY.pub`.
+**
+** Owns: the text of minisign public key files and FILE.minisig files, and the
+** streaming BLAKE2b-512 hash they sign.
+** Must never: accept a file it cannot fully account for (strict, bounded parsing),
+** or keep, print or copy a secret key (the caller's sodium_malloc memory holds it).
+*/
+#ifndef RECFS_CRYPTO_MINISIGN_H
+#define RECFS_CRYPTO_MINISIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RFS_MINISIGN_KEYID_SIZE 8
+
+struct rfs_minisign_hash { _Alignas(64) uint8_t opaque[384]; };   /* BLAKE2b-512 state */
+void rfs_minisign_hash_init(struct rfs_minisign_hash *h);
+void rfs_minisign_hash_update(struct rfs_minisign_hash *h, const void *data, size_t len);
+void rfs_minisign_hash_final(struct rfs_minisign_hash *h, uint8_t out[64]);
+
+/* The public key file minisign reads with -p (two lines); heap text. 0 or -ENOMEM */
+int  rfs_minisign_pubkey_text(const uint8_t keyid[8], const uint8_t pk[32], const char *comment, char **out);
+int  rfs_minisign_pubkey_parse(const char *text, size_t len, uint8_t keyid[8], uint8_t pk[32]); /* -EINVAL */
+
+/* FILE.minisig text for a file whose BLAKE2b-512 is hash (prehashed, algorithm "ED"). */
+int  rfs_minisign_sign(const uint8_t sk[64], const uint8_t keyid[8], const uint8_t hash[64],
+                       const char *untrusted_comment, const char *trusted_comment, char **out);
+
+/* 0 good; -EINVAL malformed; -ENOKEY signed by another key id (sig_keyid says which);
+** -EBADMSG the signature or the trusted comment's signature fails. */
+int  rfs_minisign_verify(const char *sig_text, size_t len, const uint8_t keyid[8], const uint8_t pk[32],
+                         const uint8_t hash[64], uint8_t sig_keyid[8], char *trusted, size_t trusted_size);
+
+#endif
