@@ -39,4 +39,11 @@ int  rfs_age_reader_start(const struct rfs_age_identities *ids, rfs_age_source s
 ssize_t rfs_age_reader_read(struct rfs_age_reader *r, void *buf, size_t len);
 void rfs_age_reader_free(struct rfs_age_reader *r);
 
+/* Additions to the plan's interface. */
+#define RFS_AGE_RECIPIENT_LEN 62     /* "age1" + 52 + 6 checksum characters */
+void rfs_age_recipient_format(const uint8_t pk[32], char out[RFS_AGE_RECIPIENT_LEN + 1]);
+size_t rfs_age_identities_count(const struct rfs_age_identities *ids);
+/* The public key (recipient) of identity i: 0 or -EINVAL. */
+int  rfs_age_identity_recipient(const struct rfs_age_identities *ids, size_t i, uint8_t pk[32]);
+
 #endif
