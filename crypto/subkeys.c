@@ -2,7 +2,8 @@
 ** subkeys: the master key and the purpose-bound keys derived from it.
 **
 ** Owns: derivation of every subkey (crypto_kdf, context "recfs-v1", ids from
-** subkeys.h) and the Ed25519 key pair from the signing seed.
+** subkeys.h), the Ed25519 key pair from the signing seed, and the archive signing
+** key pair (subkey 9) with its minisign key id.
 ** Must never: keep a key outside sodium_malloc memory, or leave the key block
 ** writable after derivation.
 */
@@ -17,12 +18,29 @@
 
 #define RFS_KDF_CONTEXT "recfs-v1"
 
+/* The archive key's minisign id: BLAKE2b-256 of its public key under this key (a fixed
+** context: part of the format), first 8 bytes. Derived, so the same vault always says it. */
+#define RFS_ARCHIVE_KEYID_CONTEXT "recfs archive key id v1"
+
 _Static_assert(sizeof(RFS_KDF_CONTEXT) - 1 == crypto_kdf_CONTEXTBYTES,
                "crypto_kdf context must be exactly 8 bytes");
+_Static_assert(sizeof(RFS_ARCHIVE_KEYID_CONTEXT) - 1 >= crypto_generichash_KEYBYTES_MIN,
+               "BLAKE2b key too short");
 
 static void derive(uint8_t out[32], enum rfs_subkey_id id, const uint8_t master[32])
 {
 	crypto_kdf_derive_from_key(out, 32, (uint64_t)id, RFS_KDF_CONTEXT, master);
+}
+
+static void archive_sign_keys(struct rfs_keys *k, const uint8_t master[32])
+{
+	uint8_t id[32];
+
+	derive(k->archive_sign_seed, RFS_SUBKEY_ARCHIVE_SIGN, master);
+	crypto_sign_seed_keypair(k->archive_sign_pk, k->archive_sign_sk, k->archive_sign_seed);
+	crypto_generichash(id, sizeof(id), k->archive_sign_pk, sizeof(k->archive_sign_pk),
+	                   (const uint8_t *)RFS_ARCHIVE_KEYID_CONTEXT, sizeof(RFS_ARCHIVE_KEYID_CONTEXT) - 1);
+	memcpy(k->archive_key_id, id, sizeof(k->archive_key_id));
 }
 
 struct rfs_keys *rfs_keys_derive(const uint8_t master[RFS_MASTER_KEY_SIZE])
@@ -41,6 +59,7 @@ struct rfs_keys *rfs_keys_derive(const uint8_t master[RFS_MASTER_KEY_SIZE])
 	derive(k->index, RFS_SUBKEY_INDEX, master);
 	derive(k->conf, RFS_SUBKEY_CONF, master);
 	crypto_sign_seed_keypair(k->sign_pk, k->sign_sk, k->sign_seed);
+	archive_sign_keys(k, master);
 	sodium_mprotect_readonly(k);
 	return k;
 }

@@ -38,6 +38,7 @@ struct rfs_keys {
 	uint8_t sign_pk[32];       /* crypto_sign public key from sign_seed */
 	uint8_t sign_sk[64];       /* crypto_sign secret key from sign_seed */
 	/* Signs archives of closed services and nothing else (minisign format). */
+	uint8_t archive_sign_seed[32]; /* subkey 9 */
 	uint8_t archive_sign_pk[32];
 	uint8_t archive_sign_sk[64];
 	uint8_t archive_key_id[8]; /* minisign key id: BLAKE2b of the public key */

@@ -71,6 +71,42 @@ Test(subkeys, sign_pair_signs_and_verifies)
 	rfs_keys_free(NULL);
 }
 
+/* Subkey 9: the archive signing pair and its key id, derived, stable, and its own key. */
+Test(subkeys, archive_sign_key_is_derived_stable_and_separate)
+{
+	struct rfs_keys *a = rfs_keys_derive(master), *b = rfs_keys_derive(master);
+	uint8_t seed[32], pk[32], sk[64], id[32], other[32];
+	const uint8_t msg[] = "tarball";
+	uint8_t sig[crypto_sign_BYTES];
+
+	crypto_kdf_derive_from_key(seed, 32, 9, "recfs-v1", master);
+	crypto_sign_seed_keypair(pk, sk, seed);
+	cr_assert_eq(RFS_SUBKEY_ARCHIVE_SIGN, 9);
+	cr_assert_eq(memcmp(a->archive_sign_seed, seed, 32), 0);
+	cr_assert_eq(memcmp(a->archive_sign_pk, pk, 32), 0);
+	cr_assert_eq(memcmp(a->archive_sign_sk, sk, 64), 0);
+	crypto_generichash(id, 32, pk, 32, (const uint8_t *)"recfs archive key id v1", 23);
+	cr_assert_eq(memcmp(a->archive_key_id, id, 8), 0, "key id = BLAKE2b-256 under its context, first 8");
+	/* Stable across derivations; never the commit key, nor any other subkey. */
+	cr_assert_eq(memcmp(a->archive_sign_pk, b->archive_sign_pk, 32), 0);
+	cr_assert_eq(memcmp(a->archive_key_id, b->archive_key_id, 8), 0);
+	cr_assert_neq(memcmp(a->archive_sign_pk, a->sign_pk, 32), 0);
+	cr_assert_neq(memcmp(a->archive_sign_seed, a->sign_seed, 32), 0);
+	cr_assert_neq(memcmp(a->archive_sign_seed, a->conf, 32), 0);
+	crypto_sign_detached(sig, NULL, msg, sizeof(msg), a->archive_sign_sk);
+	cr_assert_eq(crypto_sign_verify_detached(sig, msg, sizeof(msg), a->archive_sign_pk), 0);
+	cr_assert_neq(crypto_sign_verify_detached(sig, msg, sizeof(msg), a->sign_pk), 0);
+	rfs_keys_free(b);
+	/* Another master: another archive key and id. */
+	memcpy(other, master, 32);
+	other[31] ^= 1;
+	b = rfs_keys_derive(other);
+	cr_assert_neq(memcmp(a->archive_sign_pk, b->archive_sign_pk, 32), 0);
+	cr_assert_neq(memcmp(a->archive_key_id, b->archive_key_id, 8), 0);
+	rfs_keys_free(b);
+	rfs_keys_free(a);
+}
+
 static sigjmp_buf after_fault;
 
 static void on_fault(int sig)
