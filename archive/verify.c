@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #define BUF_SIZE (64u << 10)
-#define MAX_PENDING 200000u      /* manifest lines waiting for their file */
 #define MAX_KEYS 64u             /* *.pub files tried beside FILE */
 #define MAX_LINK_HOPS 40u
 
@@ -68,8 +67,8 @@ struct node {
 	uint64_t size;
 	uint8_t digest[RFS_SHA512_SIZE];
 	struct expect *ocfl;
-	char *link;                  /* N_SYMLINK: bag-relative target; N_ROOT: its object's index */
-	size_t object;
+	char *link;                  /* N_SYMLINK: its target, bag-relative */
+	size_t object;               /* N_ROOT: its index in objects */
 	char path[];                 /* bag-relative, no trailing '/' */
 };
 
@@ -110,6 +109,7 @@ struct v {
 	size_t n_objects;
 	char *bag;                   /* the bag folder's name */
 	bool have_bagit, have_manifest, have_tagmanifest, have_baginfo, have_data;
+	bool payload_closed;         /* the manifest came after data/: its payload is all seen */
 	uint64_t oxum_bytes, oxum_files;
 	bool oxum_set;
 	struct lines ml;
@@ -481,11 +481,16 @@ static void manifest_line(struct v *v, char *line, size_t len, bool tag)
 		        "line %llu: %s is listed twice", (unsigned long long)no, path);
 		return;
 	}
+	if (!n && !tag && v->payload_closed) {
+		problem(v, RFS_AP_MISSING, full(v, path, p, sizeof(p)),
+		        "listed in manifest-sha512.txt, but not in the tar");
+		return;
+	}
 	if (!n) {
-		if (v->n_pending >= MAX_PENDING) {
+		if (v->n_pending >= RFS_ARCHIVE_VERIFY_MAX_PENDING) {
 			problem(v, RFS_AP_LIMIT, full(v, mf, p, sizeof(p)),
 			        "line %llu: more than %u listed files not (yet) in the tar: verify stops here",
-			        (unsigned long long)no, MAX_PENDING);
+			        (unsigned long long)no, RFS_ARCHIVE_VERIFY_MAX_PENDING);
 			v->fatal = true;
 			return;
 		}
@@ -899,7 +904,7 @@ static void arrived(struct v *v, struct node *n, const uint8_t *expect, bool exp
 /* One tar entry. Returns -1 when libarchive failed reading its data. */
 static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 {
-	char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256], rel[RFS_ARCHIVE_VERIFY_MAX_PATH];
+	char rel[RFS_ARCHIVE_VERIFY_MAX_PATH];
 	const char *name = archive_entry_pathname_utf8(e);
 	if (!name)
 		name = archive_entry_pathname(e);
@@ -944,28 +949,15 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 	if (!path[seg])
 		return 0;                        /* the bag's folder itself */
 	snprintf(rel, sizeof(rel), "%s", path + seg + 1);
-	if (!strcmp(rel, "data") || !strncmp(rel, "data/", 5))
-		v->have_data = true;
 
-	struct node *n = intern(v, rel);
-	if (!n)
-		return 0;
-	if (n->flags & N_SEEN) {
-		problem(v, RFS_AP_BAG_MALFORMED, path, "appears twice in the tar");
-		return 0;
-	}
-	bool expected = n->flags & N_EXPECT;
-	uint8_t expect[RFS_SHA512_SIZE];
-	memcpy(expect, n->digest, sizeof(expect));
-	n->flags |= N_SEEN;
-	bool payload = !strncmp(rel, "data/", 5);
+	/* Links first: one that leaves the bag is reported wherever it stands. */
 	const char *hl = archive_entry_hardlink_utf8(e);
 	if (!hl)
 		hl = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
-
+	char t[RFS_ARCHIVE_VERIFY_MAX_PATH], link[RFS_ARCHIVE_VERIFY_MAX_PATH];
+	const char *hl_rel = NULL;
 	if (hl) {
-		char t[RFS_ARCHIVE_VERIFY_MAX_PATH];
 		snprintf(t, sizeof(t), "%s", hl);
 		size_t tl = strlen(t);
 		while (tl > 1 && t[tl - 1] == '/')
@@ -976,7 +968,40 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 			        hl);
 			return 0;
 		}
-		struct node *target = lookup(v, t + ts + 1);
+		hl_rel = t + ts + 1;
+	} else if (type == AE_IFLNK) {
+		const char *tg = archive_entry_symlink_utf8(e);
+		if (!tg)
+			tg = archive_entry_symlink(e);
+		if (!tg || !resolve_link(rel, tg, link, sizeof(link))) {
+			problem(v, RFS_AP_UNSAFE_LINK, path, "a link to %s, outside the bag", tg ? tg : "?");
+			return 0;
+		}
+	}
+	struct node *n = intern(v, rel);
+	if (!n)
+		return 0;
+	if (v->payload_closed && !strncmp(rel, "data/", 5) && !(n->flags & N_SEEN)) {
+		/* its manifest line, if any, was already counted missing */
+		problem(v, RFS_AP_BAG_MALFORMED, path,
+		        "comes after manifest-sha512.txt, which followed the payload: not checked");
+		n->flags |= N_SEEN | N_LISTED | N_DIR;
+		return 0;
+	}
+	if (n->flags & N_SEEN) {
+		problem(v, RFS_AP_BAG_MALFORMED, path, "appears twice in the tar");
+		return 0;
+	}
+	if (!strcmp(rel, "data") || !strncmp(rel, "data/", 5))
+		v->have_data = true;
+	bool expected = n->flags & N_EXPECT;
+	uint8_t expect[RFS_SHA512_SIZE];
+	memcpy(expect, n->digest, sizeof(expect));
+	n->flags |= N_SEEN;
+	bool payload = !strncmp(rel, "data/", 5);
+
+	if (hl) {
+		struct node *target = lookup(v, hl_rel);
 		if (!target || !(target->flags & N_SEEN) || !(target->flags & N_FILE)) {
 			problem(v, RFS_AP_BAG_MALFORMED, path, "a hard link to %s, which is not an earlier file",
 			        hl);
@@ -994,16 +1019,8 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 		}
 		return 0;
 	} else if (type == AE_IFLNK) {
-		const char *tg = archive_entry_symlink_utf8(e);
-		if (!tg)
-			tg = archive_entry_symlink(e);
-		char t[RFS_ARCHIVE_VERIFY_MAX_PATH];
-		if (!tg || !resolve_link(rel, tg, t, sizeof(t))) {
-			problem(v, RFS_AP_UNSAFE_LINK, path, "a link to %s, outside the bag", tg ? tg : "?");
-			return 0;
-		}
 		n->flags |= N_SYMLINK;
-		n->link = strdup(t);
+		n->link = strdup(link);
 		if (expected)
 			v->n_pending--;           /* N_EXPECT stays: the end follows the link */
 		return 0;
@@ -1033,8 +1050,10 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 			n->flags |= N_INVENTORY;   /* an object's, if a declaration follows */
 		if (what != T_NONE)
 			sk.kind = S_BUFFER;
-		if (sk.kind == S_MANIFEST)
+		if (sk.kind == S_MANIFEST) {
 			v->have_manifest = true;
+			v->payload_closed = v->have_data;
+		}
 		if (sk.kind == S_TAGMANIFEST)
 			v->have_tagmanifest = true;
 		n->flags |= N_FILE;
@@ -1242,6 +1261,7 @@ static void check_signature(struct v *v, const uint8_t hash[64])
 		if (d)
 			closedir(d);
 	}
+	v->rep->signature_checked = rc == 0 || rc == -EBADMSG;
 	if (rc == 0 || rc == -EBADMSG) {
 		rfs_hex_encode(v->rep->key_id, keyid, 8);
 	} else if (rc == -ENOKEY && any_key) {

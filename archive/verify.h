@@ -36,6 +36,7 @@ struct rfs_archive_report {
 	struct rfs_archive_problem *problems; size_t n_problems;  /* the first 100 */
 	uint64_t problems_total;
 	int exit_code;                   /* 0 good, 1 content, 3 unreadable, 4 signature, 5 decryption */
+	bool signature_checked;          /* FILE.minisig and a key were there to check */
 };
 typedef void (*rfs_archive_verify_progress_fn)(void *arg, uint64_t bytes_read, uint64_t total_bytes);
 struct rfs_archive_verify_options {
@@ -56,5 +57,6 @@ const char *rfs_archive_problem_name(enum rfs_archive_problem_kind k);
 #define RFS_ARCHIVE_VERIFY_MAX_TAG (1u << 20)       /* bagit.txt, bag-info.txt, sidecars */
 #define RFS_ARCHIVE_VERIFY_MAX_INVENTORY (64u << 20) /* one inventory.json */
 #define RFS_ARCHIVE_VERIFY_MAX_SIGNATURE 65536u     /* FILE.minisig, a .pub */
+#define RFS_ARCHIVE_VERIFY_MAX_PENDING 200000u      /* manifest lines whose file has not come yet */
 
 #endif
