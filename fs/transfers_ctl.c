@@ -194,8 +194,13 @@ static void serve_close_service(struct rfs_fs *fs, const struct rfs_peer *peer, 
 	bool age_suffix = false, built = false;
 	int rc = keys ? 0 : -ENOMEM;
 
-	if (rc == 0 && (!r || passed_fd < 0 || fld[2][0] != '/'))
+	if (rc == 0 && (!r || passed_fd < 0 || fld[2][0] != '/')) {
+		snprintf(msg, sizeof(msg), !r ? "%s is mounted read-only: nothing can be closed"
+		                              : "close-service takes the archive's descriptor and its "
+		                                "absolute path (%s): run 'recfs close-service'",
+		         !r ? fs->v->path : fld[2]);
 		rc = !r ? -EROFS : -EBADF;
+	}
 	if (rc == 0 && *fld[3] && rfs_date_parse(fld[3], strlen(fld[3]), &on) < 0) {
 		snprintf(msg, sizeof(msg), "--on takes a date YYYY-MM-DD, not '%s'", fld[3]);
 		rc = -EINVAL;

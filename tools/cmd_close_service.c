@@ -96,10 +96,11 @@ static int close_service_run(struct cli_ctx *ctx)
 			args[6 + i] = recipients[i];
 		rc = rcli_call(t.vault, r.out.fd, args, 6 + n_recipients, close_service_line, &r);
 		if (r.out.finished) {
-			printf("archived %s to %s: %llu bytes, %llu files, %llu records with %llu "
-			       "versions%s\n", t.path, r.out.path, (unsigned long long)r.out.bytes,
+			printf("archived %s to %s: %llu bytes, %llu files, %llu record%s with %llu "
+			       "version%s%s\n", t.path, r.out.path, (unsigned long long)r.out.bytes,
 			       (unsigned long long)r.out.files, (unsigned long long)r.out.objects,
-			       (unsigned long long)r.out.versions,
+			       r.out.objects == 1 ? "" : "s", (unsigned long long)r.out.versions,
+			       r.out.versions == 1 ? "" : "s",
 			       n_recipients ? ", encrypted with age" : "");
 			archive_out_pubkey_path(&r.out, t.vault, pub, sizeof(pub));
 			printf("sha512 %s\nsigned by key %s: %s.minisig (minisign -Vm FILE -p %s)\n",
