@@ -89,6 +89,8 @@ enum cli_needs {
 	            "destroy the records due today (--dry-run: show them); approve reviews") \
 	RFS_COMMAND(disposals, 0, \
 	            "the disposal register, checked; a signed certificate of one disposal") \
+	RFS_COMMAND(archive, 0, \
+	            "write a folder's records (and history) as a signed BagIt tarball; verify one") \
 	/* end of list */
 
 /* The positional arguments a command takes: at least min, at most max;
