@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+# archive_gen.py: writes the bags and the hostile tarballs that archive_hostile.sh gives to
+# `recfs archive verify`: a valid bag in the layout of the README (BagIt outside, one OCFL
+# object inside, the records as they stand with a hard link into the object), and each way
+# of spoiling it. Standard library only (tarfile, hashlib, gzip, json).
+#
+#   archive_gen.py CASE OUT       CASE: see CASES below; OUT ends in .tar, .tar.gz or .tar.zst
+#
+# Everything streams: the 10-million-line manifest and the gzip bomb are generated as they
+# are written, never held in memory or on disk uncompressed.
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+NAME = "Telecare"
+T = 1767225600  # 2026-01-01T00:00:00Z
+
+
+def sha(b):
+    return hashlib.sha512(b).hexdigest()
+
+
+class Bag:
+    """The entries of a bag, in the order recfs writes them, before they go to a tar."""
+
+    def __init__(self):
+        self.entries = []  # (tarinfo, bytes or None)
+
+    def add(self, name, data=None, kind="file", target=None, mtime=T, mode=None):
+        ti = tarfile.TarInfo(name)
+        ti.mtime = mtime
+        ti.uid = ti.gid = 0
+        ti.uname = ti.gname = ""
+        if kind == "dir":
+            ti.type, ti.mode = tarfile.DIRTYPE, mode or 0o755
+        elif kind == "symlink":
+            ti.type, ti.mode, ti.linkname = tarfile.SYMTYPE, 0o777, target
+        elif kind == "hardlink":
+            ti.type, ti.mode, ti.linkname = tarfile.LNKTYPE, 0o644, target
+        else:
+            ti.mode = mode or 0o644
+            ti.size = len(data)
+        self.entries.append((ti, data))
+
+
+def ocfl_object(bag, root, versions):
+    """versions: [(created, message, {logical: bytes})]; returns {logical: content path} of the head."""
+    manifest, states, where = {}, {}, {}
+    bag.add(root + "/", kind="dir")
+    decl = b"ocfl_object_1.1\n"
+    bag.add(root + "/0=ocfl_object_1.1", decl)
+    for i, (created, message, files) in enumerate(versions, 1):
+        v = "v%d" % i
+        state = {}
+        for logical, data in sorted(files.items()):
+            d = sha(data)
+            if d not in manifest:
+                path = "%s/content/%s" % (v, logical)
+                manifest[d] = [path]
+                bag.add("%s/%s" % (root, path), data)
+            state.setdefault(d, []).append(logical)
+            where[logical] = manifest[d][0]
+        states[v] = {"created": created, "message": message, "state": state,
+                     "user": {"name": "Ann Smith", "address": "mailto:ann@example.org"}}
+    inv = {"id": "urn:recfs:" + root, "type": "https://ocfl.io/1.1/spec/#inventory",
+           "digestAlgorithm": "sha512", "head": "v%d" % len(versions),
+           "manifest": manifest, "versions": states}
+    text = (json.dumps(inv, indent=2, sort_keys=True) + "\n").encode()
+    bag.add(root + "/inventory.json", text)
+    bag.add(root + "/inventory.json.sha512", ("%s  inventory.json\n" % sha(text)).encode())
+    head = "v%d" % len(versions)
+    bag.add("%s/%s/inventory.json" % (root, head), kind="hardlink", target=root + "/inventory.json")
+    bag.add("%s/%s/inventory.json.sha512" % (root, head), kind="hardlink",
+            target=root + "/inventory.json.sha512")
+    return where, text
+
+
+def valid_bag(mutate=None):
+    """The bag as recfs lays it out. mutate(stage, ...) hooks let a case spoil one thing."""
+    m = mutate or (lambda *a: None)
+    b = Bag()
+    b.add(NAME + "/", kind="dir")
+    bagit = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+    b.add(NAME + "/bagit.txt", bagit)
+    b.add(NAME + "/data/", kind="dir")
+    b.add(NAME + "/data/history/", kind="dir")
+    obj = NAME + "/data/history/client 1"
+    v1 = {"care plan.txt": b"plan, first draft\n", "notes \u00e9.txt": b"n1\n"}
+    v2 = {"care plan.txt": b"plan, agreed on 3 March\n", "notes \u00e9.txt": b"n1\n"}
+    where, _ = ocfl_object(b, obj, [("2026-01-02T10:00:00+00:00", "created", v1),
+                                    ("2026-03-03T11:30:00+01:00", "saved", v2)])
+    m("after-ocfl", b)
+    b.add(NAME + "/data/records/", kind="dir")
+    b.add(NAME + "/data/records/client 1/", kind="dir")
+    for logical, data in sorted(v2.items()):
+        b.add(NAME + "/data/records/client 1/" + logical, kind="hardlink",
+              target=obj + "/" + where[logical])
+    b.add(NAME + "/data/records/rota.csv", b"day,who\nMon,Ann\n")
+    b.add(NAME + "/data/records/rota-link.csv", kind="symlink", target="rota.csv")
+    m("after-records", b)
+    # Digests of the payload, in write order (hard links and links to files carry their target's).
+    digest_of, lines = {}, []
+    for ti, data in b.entries:
+        rel = ti.name[len(NAME) + 1:]
+        if ti.type == tarfile.REGTYPE:
+            digest_of[rel] = sha(data)
+        elif ti.type == tarfile.LNKTYPE:
+            digest_of[rel] = digest_of[ti.linkname[len(NAME) + 1:]]
+        elif ti.type == tarfile.SYMTYPE:
+            target = os.path.normpath(os.path.join(os.path.dirname(rel), ti.linkname))
+            if target not in digest_of:
+                continue  # links to folders, dangling or outside: not listed
+            digest_of[rel] = digest_of[target]
+        else:
+            continue
+        if rel.startswith("data/"):
+            lines.append("%s  %s\n" % (digest_of[rel], rel.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")))
+    oxum_files = sum(1 for ti, _ in b.entries if ti.type in (tarfile.REGTYPE, tarfile.LNKTYPE)
+                     and ti.name.startswith(NAME + "/data/"))
+    size_of = {}
+    for ti, data in b.entries:
+        rel = ti.name[len(NAME) + 1:]
+        if ti.type == tarfile.REGTYPE:
+            size_of[rel] = len(data)
+        elif ti.type == tarfile.LNKTYPE:
+            size_of[rel] = size_of[ti.linkname[len(NAME) + 1:]]
+    oxum_bytes = sum(v for k, v in size_of.items() if k.startswith("data/"))
+    lines = m("manifest-lines", lines) or lines
+    manifest = "".join(lines).encode()
+    b.add(NAME + "/manifest-sha512.txt", manifest)
+    info = ("Source-Organization: Anytown Council\nBagging-Date: 2026-03-03\n"
+            "Bag-Software-Agent: recfs 0.1.0\nExternal-Identifier: urn:recfs:test\n"
+            "Payload-Oxum: %d.%d\nBag-Size: %d B\n" % (oxum_bytes, oxum_files, oxum_bytes)).encode()
+    b.add(NAME + "/bag-info.txt", info)
+    csv = b"path,class\nclient 1,care\n"
+    b.add(NAME + "/records.csv", csv)
+    tags = [("bagit.txt", bagit), ("bag-info.txt", info), ("manifest-sha512.txt", manifest),
+            ("records.csv", csv)]
+    b.add(NAME + "/tagmanifest-sha512.txt",
+          "".join("%s  %s\n" % (sha(d), n) for n, d in tags).encode())
+    m("end", b)
+    return b
+
+
+def open_out(out):
+    """A binary stream to OUT, compressed as its name says (zstd through the zstd tool)."""
+    if out.endswith(".tar.gz") or out.endswith(".tgz"):
+        return gzip.GzipFile(out, "wb", compresslevel=1, mtime=0), None
+    if out.endswith(".tar.zst"):
+        f = open(out, "wb")
+        p = subprocess.Popen(["zstd", "-q", "-1", "-c"], stdin=subprocess.PIPE, stdout=f)
+        return p.stdin, (p, f)
+    return open(out, "wb"), None
+
+
+def close_out(f, extra):
+    f.close()
+    if extra:
+        extra[0].wait()
+        extra[1].close()
+
+
+def write(bag, out):
+    f, extra = open_out(out)
+    with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as t:
+        for ti, data in bag.entries:
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+    close_out(f, extra)
+
+
+class Stream(io.RawIOBase):
+    """A file of size bytes made by gen() pieces, read once (for tarfile.addfile)."""
+
+    def __init__(self, gen):
+        self.gen, self.buf = gen, b""
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        while len(self.buf) < n:
+            try:
+                self.buf += next(self.gen)
+            except StopIteration:
+                break
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+def case_manifest_huge(out, n=10_000_000):
+    """A bag whose manifest lists n files that are not there (fixed-width lines)."""
+    b = valid_bag()
+    entries = [e for e in b.entries if not e[0].name.endswith("manifest-sha512.txt")
+               or e[0].name.endswith("tagmanifest-sha512.txt")]
+    line = lambda i: ("%s  data/f%09d\n" % ("ab" * 64, i)).encode()
+    width = len(line(0))
+
+    def gen():
+        for start in range(0, n, 20000):
+            yield b"".join(line(i) for i in range(start, min(n, start + 20000)))
+
+    f, extra = open_out(out)
+    with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as t:
+        for ti, data in entries:
+            if ti.name == NAME + "/bag-info.txt":
+                mi = tarfile.TarInfo(NAME + "/manifest-sha512.txt")
+                mi.size, mi.mtime, mi.mode = n * width, T, 0o644
+                t.addfile(mi, Stream(gen()))
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+    close_out(f, extra)
+
+
+def case_gzip_bomb(out, gib=10):
+    """One payload file of gib GiB of zeros, gzip'ed (about 10 MB per GiB)."""
+    b = valid_bag()
+    size = gib << 30
+    f, extra = open_out(out)
+    zero = bytes(1 << 20)
+    with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as t:
+        for ti, data in b.entries[:3]:
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+        bi = tarfile.TarInfo(NAME + "/data/zeros.bin")
+        bi.size, bi.mtime = size, T
+        t.addfile(bi, Stream(zero for _ in range(size >> 20)))
+    close_out(f, extra)
+
+
+def case_pax_huge(out, mib=100):
+    """A pax extended header of mib MiB (one enormous comment record) before a file."""
+    b = valid_bag()
+    f, extra = open_out(out)
+    with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as t:
+        for ti, data in b.entries[:2]:
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+        ti = tarfile.TarInfo(NAME + "/data/x.txt")
+        ti.size, ti.mtime = 2, T
+        ti.pax_headers = {"comment": "A" * (mib << 20)}
+        t.addfile(ti, io.BytesIO(b"x\n"))
+    close_out(f, extra)
+
+
+def spoil(stage_name, fn):
+    def m(stage, arg):
+        if stage == stage_name:
+            return fn(arg)
+    return m
+
+
+def replace_entry(bag, name, data):
+    for i, (ti, _) in enumerate(bag.entries):
+        if ti.name == name:
+            ti.size = len(data)
+            bag.entries[i] = (ti, data)
+            return
+    raise KeyError(name)
+
+
+def drop_entry(bag, name):
+    bag.entries = [e for e in bag.entries if e[0].name != name]
+
+
+CASES = {
+    "valid": lambda out: write(valid_bag(), out),
+    # a payload byte changed after the manifests were made
+    "changed": lambda out: write(valid_bag(spoil("end", lambda b: replace_entry(
+        b, NAME + "/data/records/rota.csv", b"day,who\nMon,Bob\n"))), out),
+    "missing": lambda out: write(valid_bag(spoil("end", lambda b: drop_entry(
+        b, NAME + "/data/records/rota-link.csv"))), out),
+    "extra": lambda out: write(valid_bag(extra_file), out),
+    "malformed-line": lambda out: write(valid_bag(spoil("manifest-lines", lambda ls: ls[:2] +
+        ["this is not a manifest line\n"] + ls[2:])), out),
+    # the inventory's manifest names a digest its content file does not have
+    "ocfl-mismatch": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: ocfl_tamper(b))), out),
+    "traversal-dotdot": lambda out: write(valid_bag(spoil("after-records", lambda b: b.add(
+        NAME + "/data/../../x", b"x\n"))), out),
+    "traversal-abs": lambda out: write(valid_bag(spoil("after-records", lambda b: b.add("/etc/x", b"x\n"))), out),
+    "symlink-out": lambda out: write(valid_bag(spoil("after-records", lambda b: b.add(
+        NAME + "/data/records/passwd", kind="symlink", target="../../../../etc/passwd"))), out),
+    "pax-huge": case_pax_huge,
+    "gzip-bomb": case_gzip_bomb,
+    "manifest-huge": case_manifest_huge,
+}
+
+
+def extra_file(stage, arg):
+    """A payload file the manifest does not list."""
+    if stage == "after-records":
+        arg.add(NAME + "/data/records/stray.txt", b"not listed\n")
+    elif stage == "manifest-lines":
+        return [l for l in arg if not l.endswith(" data/records/stray.txt\n")]
+
+
+def ocfl_tamper(b):
+    for i, (ti, data) in enumerate(b.entries):
+        if ti.name.endswith("/inventory.json") and ti.type == tarfile.REGTYPE:
+            inv = json.loads(data)
+            d = sorted(inv["manifest"])[0]
+            inv["manifest"]["0" * 128] = inv["manifest"].pop(d)
+            for v in inv["versions"].values():
+                if d in v["state"]:
+                    v["state"]["0" * 128] = v["state"].pop(d)
+            text = (json.dumps(inv, indent=2, sort_keys=True) + "\n").encode()
+            ti.size = len(text)
+            b.entries[i] = (ti, text)
+            side = b.entries[i + 1][0]
+            sd = ("%s  inventory.json\n" % sha(text)).encode()
+            side.size = len(sd)
+            b.entries[i + 1] = (side, sd)
+            return
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in CASES:
+        sys.exit("usage: archive_gen.py {%s} OUT" % "|".join(CASES))
+    CASES[sys.argv[1]](sys.argv[2])
