@@ -265,7 +265,7 @@ static int archive_run(struct cli_ctx *ctx)
 {
 	char abs[PATH_MAX], dirbuf[PATH_MAX], basebuf[NAME_MAX + 1], realdir[PATH_MAX];
 	char file[PATH_MAX + NAME_MAX + 2], part[NAME_MAX + 8], sig[NAME_MAX + 16];
-	char pubname[NAME_MAX + 1], msg[1200];
+	char pubname[PATH_MAX + 8], msg[3 * PATH_MAX];
 	const char *base, *why, *vault_base, *bagname;
 	struct rcli_target where;
 	enum rfs_bag_compress comp;
