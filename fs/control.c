@@ -29,6 +29,7 @@
 #include "fs/log.h"
 #include "fs/ops.h"
 #include "fs/retention.h"
+#include "fs/transfers.h"
 
 #define MAX_FIELDS 128
 #define MAX_REQUEST 65536
@@ -205,6 +206,7 @@ static const struct rfs_control_verb *const verb_tables[] = {
 	rfs_retention_verbs,
 	rfs_dispose_verbs,
 	rfs_archive_verbs,
+	rfs_transfers_verbs,
 };
 
 /* Verbs that every local user may reach (read-only ones; role verbs check roles then); any

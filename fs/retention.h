@@ -87,6 +87,8 @@ struct rfs_retention_record {
 	struct rfs_record_facts facts;   /* facts.path == path; its arrays are the record's */
 	struct rfs_date trigger, due;
 	bool locked;
+	bool sealed;                      /* locked for good by close-service, on sealed_on */
+	struct rfs_date sealed_on;
 	int hold;                         /* index into the holds, or -1 */
 	char holds[512];                  /* the names of the holds that hold it, comma-separated */
 };
@@ -145,6 +147,13 @@ int rfs_retention_set(struct rfs_retention *r, const struct rfs_peer *peer, cons
                       char *msg, size_t msgsz);
 int rfs_retention_close_record(struct rfs_retention *r, const struct rfs_peer *peer,
                                const char *path, struct rfs_date on, char *msg, size_t msgsz);
+/* close-service: each record of paths (a record, or a path inside one) is closed on `on` (one
+** closed already keeps its date) and locked for good: changes are refused as a class with
+** lock = always refuses them, whatever the class; disposal still follows the policy, and
+** holds. One journal line per record, all in one save. */
+int rfs_retention_lock_records(struct rfs_retention *r, const struct rfs_peer *peer,
+                               const char *const *paths, size_t n, struct rfs_date on,
+                               char *msg, size_t msgsz);
 /* A hold on records (paths) or on a class (class_name, optional created range). */
 int rfs_retention_hold_add(struct rfs_retention *r, const struct rfs_peer *peer,
                            const struct rfs_hold *hold, char *msg, size_t msgsz);

@@ -1,0 +1,413 @@
+/*
+** transfers_ctl: the control verbs of transfers (close-service, transfer-confirm, transfers),
+** served from the table rfs_transfers_verbs.
+**
+**   close-service PATH FILE ON TO NOTE RECIPIENT...   (the tarball's descriptor passed)
+**     -> record PATH HOLDS, left-out TEXT, signature TEXT, pubkey TEXT,
+**        archive SHA512 KEY-ID BYTES FILES OBJECTS VERSIONS
+**   transfer-confirm SHA512 FILE RECEIPT ON  -> record PATH, entry SEQ
+**   transfers -> transfer SEQ KIND WHEN ON LOGIN NAME PATH FILE SHA512 KEY-ID PUBKEY
+**                RECIPIENTS RECORDS TO NOTE RECEIPT  (recipients space-separated; records: a count)
+**
+** Owns: close-service's order (role and policy checked, records found, then the archive, then
+** the closure and lock of every record in one save, then the log entry), and the confirmation
+** of a transfer (the dated property 'transferred' of each record of the entry).
+** Must never: archive what it could not then close (the checks come first), dispose of or
+** release anything, or serve a verb that changes anything as RFS_VERB_PUBLIC.
+*/
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/age.h"
+#include "crypto/encoding.h"
+#include "fs/archive_build.h"
+#include "fs/control.h"
+#include "fs/ops.h"
+#include "fs/retention.h"
+#include "fs/transfers.h"
+
+#define MSG_SIZE 1024
+
+static void put_tab(FILE *out, const char *s)
+{
+	fputc('\t', out);
+	rfs_control_put_field(out, s ? s : "");
+}
+
+static const char *or_null(const char *s)
+{
+	return *s ? s : NULL;
+}
+
+/* Answer rc: with msg when there is one. */
+static void finish(FILE *out, int rc, const char *msg)
+{
+	if (rc < 0 && *msg)
+		rfs_control_refuse(out, rc, msg);
+	else
+		rfs_control_reply(out, rc, NULL);
+}
+
+/* path without its leading and trailing '/' (in place). */
+static char *trimmed(char *path)
+{
+	size_t len;
+
+	while (*path == '/')
+		path++;
+	len = strlen(path);
+	while (len > 0 && path[len - 1] == '/')
+		path[--len] = '\0';
+	return path;
+}
+
+/* rec is p, is under p, or holds p (all without their leading '/'). */
+static bool covers(const char *rec, const char *p)
+{
+	size_t rl = strlen(rec), pl = strlen(p);
+
+	if (!pl)
+		return true;
+	if (rl >= pl)
+		return !memcmp(rec, p, pl) && (rec[pl] == '\0' || rec[pl] == '/');
+	return !memcmp(p, rec, rl) && p[rl] == '/';
+}
+
+/* The records close-service closes: each "/path", and its holds today ("" none). */
+struct closing {
+	char **paths, **holds;
+	size_t n;
+};
+
+static void closing_free(struct closing *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->paths[i]);
+		free(c->holds[i]);
+	}
+	free(c->paths);
+	free(c->holds);
+}
+
+/* Before the archive: the caller may close records here, and path holds some. */
+static int find_records(struct rfs_fs *fs, const struct rfs_peer *peer, const char *path,
+                        struct closing *c, char *msg, size_t msgsz)
+{
+	struct rfs_retention *r = fs->retention;
+	struct rfs_retention_listing l;
+	char *copy = strdup(path), *p = copy ? trimmed(copy) : NULL;
+	uint64_t rev;
+	int rc = p ? rfs_retention_change_refusal(r, fs->v->path, msg, msgsz) : -ENOMEM;
+
+	if (rc == 0 && !rfs_retention_may(r, peer, RFS_ROLE_RECORDS_MANAGER)) {
+		snprintf(msg, msgsz, "%s is not in the records-manager role of the policy in force: "
+		         "close-service closes records", peer->login);
+		rc = -EACCES;
+	}
+	if (rc == 0 && !rfs_retention_policy_text(r, &rev)) {
+		snprintf(msg, msgsz, "no retention policy is loaded: close-service closes the records "
+		         "of a service, as the policy defines them ('recfs policy load' first; 'recfs "
+		         "archive' makes an archive alone)");
+		rc = -ENOENT;
+	}
+	if (rc == 0)
+		rc = rfs_retention_list(r, rfs_retention_today(), &l);
+	if (rc == 0) {
+		c->paths = calloc(l.count + 1, sizeof(char *));
+		c->holds = calloc(l.count + 1, sizeof(char *));
+		rc = c->paths && c->holds ? 0 : -ENOMEM;
+		for (size_t i = 0; rc == 0 && i < l.count; i++) {
+			const struct rfs_retention_record *rec = &l.records[i];
+
+			if (!covers(rec->path, p))
+				continue;
+			if (asprintf(&c->paths[c->n], "/%s", rec->path) < 0) {
+				rc = -ENOMEM;
+				break;
+			}
+			if (!(c->holds[c->n++] = strdup(rec->holds)))
+				rc = -ENOMEM;
+		}
+		rfs_retention_listing_end(&l);
+	}
+	if (rc == 0 && c->n == 0) {
+		snprintf(msg, msgsz, "/%s holds no record of the policy in force, so there is nothing "
+		         "to close ('recfs records' lists them; 'recfs archive' makes an archive alone)", p);
+		rc = -ENOENT;
+	}
+	free(copy);
+	return rc;
+}
+
+/* The base64 line of a minisign public key file (its second line), in place. */
+static const char *key_line(char *pubkey)
+{
+	char *nl = pubkey ? strchr(pubkey, '\n') : NULL, *p = nl ? nl + 1 : pubkey;
+
+	if (p)
+		p[strcspn(p, "\r\n")] = '\0';
+	return p;
+}
+
+static void put_outcome(FILE *out, const struct rfs_archive_outcome *o, const char *hex)
+{
+	char num[4][24];
+
+	for (size_t i = 0; i < o->n_left_out; i++) {
+		fputs("left-out", out);
+		put_tab(out, o->left_out[i]);
+		fputc('\n', out);
+	}
+	fputs("signature", out);
+	put_tab(out, o->signature);
+	fputs("\npubkey", out);
+	put_tab(out, o->pubkey);
+	snprintf(num[0], sizeof(num[0]), "%" PRIu64, o->bag.bytes);
+	snprintf(num[1], sizeof(num[1]), "%" PRIu64, o->bag.payload_files);
+	snprintf(num[2], sizeof(num[2]), "%" PRIu64, o->bag.objects);
+	snprintf(num[3], sizeof(num[3]), "%" PRIu64, o->bag.versions);
+	fputs("\narchive", out);
+	put_tab(out, hex);
+	put_tab(out, o->key_id);
+	for (int i = 0; i < 4; i++)
+		put_tab(out, num[i]);
+	fputc('\n', out);
+}
+
+static void serve_close_service(struct rfs_fs *fs, const struct rfs_peer *peer, char **fld,
+                                int n, int passed_fd, FILE *out)
+{
+	struct rfs_retention *r = fs->retention;
+	size_t nrec = (size_t)(n - 6);
+	uint8_t (*keys)[32] = calloc(nrec + 1, sizeof(*keys));
+	struct rfs_archive_request req = { .path = fld[1], .history = true, .note = or_null(fld[5]),
+	                                   .recipients = (const uint8_t (*)[32])keys,
+	                                   .n_recipients = nrec, .out_fd = passed_fd };
+	struct rfs_archive_outcome o = { 0 };
+	struct rfs_date on = rfs_retention_today();
+	struct closing c = { 0 };
+	char msg[MSG_SIZE] = "", hex[129] = "", *pubkey = NULL;
+	const char *slash = strrchr(fld[2], '/');
+	bool age_suffix = false, built = false;
+	int rc = keys ? 0 : -ENOMEM;
+
+	if (rc == 0 && (!r || passed_fd < 0 || fld[2][0] != '/'))
+		rc = !r ? -EROFS : -EBADF;
+	if (rc == 0 && *fld[3] && rfs_date_parse(fld[3], strlen(fld[3]), &on) < 0) {
+		snprintf(msg, sizeof(msg), "--on takes a date YYYY-MM-DD, not '%s'", fld[3]);
+		rc = -EINVAL;
+	}
+	for (size_t i = 0; rc == 0 && i < nrec; i++) {
+		if (rfs_age_recipient_parse(fld[6 + i], keys[i]) < 0) {
+			snprintf(msg, sizeof(msg), "'%s' is not an age recipient (age1..., as 'age-keygen "
+			         "-y KEYFILE' prints it)", fld[6 + i]);
+			rc = -EINVAL;
+		}
+	}
+	if (rc == 0 && rfs_bag_compress_of(slash ? slash + 1 : fld[2], &req.compress, &age_suffix) < 0) {
+		snprintf(msg, sizeof(msg), "%s: the file's name says what it is: .tar, .tar.gz, .tgz "
+		         "or .tar.zst, then .age when it is encrypted", fld[2]);
+		rc = -EINVAL;
+	}
+	if (rc == 0 && age_suffix != (nrec > 0)) {
+		snprintf(msg, sizeof(msg), nrec ? "%s: an encrypted archive's name ends in .age"
+		                                : "%s ends in .age: give --recipient age1... to encrypt it",
+		         fld[2]);
+		rc = -EINVAL;
+	}
+	if (rc == 0)
+		rc = find_records(fs, peer, fld[1], &c, msg, sizeof(msg));
+	if (rc == 0) {
+		rc = rfs_archive_build(fs, &req, &o, msg, sizeof(msg));
+		built = rc == 0;
+	}
+	if (built) {
+		rfs_hex_encode(hex, o.bag.sha512, sizeof(o.bag.sha512));
+		rc = rfs_retention_lock_records(r, peer, (const char *const *)c.paths, c.n, on, msg,
+		                                sizeof(msg));
+		if (rc < 0)
+			snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (the archive %s was "
+			         "written, but its records were not closed: run close-service again)", fld[2]);
+	}
+	if (rc == 0) {
+		char on_text[RFS_DATE_TEXT_SIZE];
+		struct rfs_transfer t = {
+			.kind = RFS_TRANSFER_CLOSE_SERVICE, .on = on_text, .path = fld[1], .file = fld[2],
+			.sha512 = hex, .key_id = o.key_id, .recipients = (const char *const *)&fld[6],
+			.n_recipients = nrec, .records = (const char *const *)c.paths, .n_records = c.n,
+			.to = or_null(fld[4]), .note = or_null(fld[5]),
+		};
+
+		(void)rfs_date_format(on, on_text);
+		pubkey = o.pubkey ? strdup(o.pubkey) : NULL;
+		t.pubkey = key_line(pubkey);
+		rc = rfs_transfers_append(fs, peer, &t, msg, sizeof(msg));
+	}
+	if (built) {
+		for (size_t i = 0; i < c.n; i++) {
+			fputs("record", out);
+			put_tab(out, c.paths[i]);
+			put_tab(out, c.holds[i]);
+			fputc('\n', out);
+		}
+		put_outcome(out, &o, hex);
+		rfs_archive_outcome_free(&o);
+	}
+	free(pubkey);
+	closing_free(&c);
+	free(keys);
+	finish(out, rc, msg);
+}
+
+/* The confirmation of entry e's file, or NULL. */
+static const struct rfs_transfer *confirmation_of(const struct rfs_transfer_list *l,
+                                                  const struct rfs_transfer *e)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		const struct rfs_transfer *t = &l->entries[i];
+
+		if (t->kind == RFS_TRANSFER_CONFIRMED && t->sha512 && !strcmp(t->sha512, e->sha512))
+			return t;
+	}
+	return NULL;
+}
+
+static void serve_transfer_confirm(struct rfs_fs *fs, const struct rfs_peer *peer, char **fld,
+                                   int n, int passed_fd, FILE *out)
+{
+	struct rfs_retention *r = fs->retention;
+	struct rfs_transfer_list *l = NULL;
+	const struct rfs_transfer *e = NULL, *done;
+	struct rfs_date on = rfs_retention_today();
+	char msg[MSG_SIZE] = "", on_text[RFS_DATE_TEXT_SIZE];
+	int rc = r ? 0 : -EROFS;
+
+	(void)n, (void)passed_fd;
+	if (rc == 0 && *fld[4] && rfs_date_parse(fld[4], strlen(fld[4]), &on) < 0) {
+		snprintf(msg, sizeof(msg), "--on takes a date YYYY-MM-DD, not '%s'", fld[4]);
+		rc = -EINVAL;
+	}
+	if (rc == 0 && !*fld[3]) {
+		snprintf(msg, sizeof(msg), "a confirmation needs --receipt TEXT: what the receiver "
+		         "sent back (a reference, who checked it)");
+		rc = -EINVAL;
+	}
+	if (rc == 0 && !rfs_retention_may(r, peer, RFS_ROLE_RECORDS_MANAGER)) {
+		snprintf(msg, sizeof(msg), "%s is not in the records-manager role of the policy in "
+		         "force: a confirmation sets the records' date 'transferred'", peer->login);
+		rc = -EACCES;
+	}
+	if (rc == 0 && (rc = rfs_transfers_list(fs, &l)) == -EINVAL)
+		snprintf(msg, sizeof(msg), "the transfer log /%s does not parse: see 'recfs log "
+		         "--daemon'", RFS_TRANSFERS_PATH);
+	if (rc == 0 && !(e = rfs_transfers_find(l, fld[1]))) {
+		snprintf(msg, sizeof(msg), "%s (SHA-512 %.16s...) is in no entry of the transfer log "
+		         "of %s: only a file that 'recfs archive' or 'recfs close-service' wrote from "
+		         "this vault, unchanged, can be confirmed ('recfs transfers' lists them)",
+		         fld[2], fld[1], fs->v->path);
+		rc = -ENOENT;
+	}
+	if (rc == 0 && (done = confirmation_of(l, e))) {
+		snprintf(msg, sizeof(msg), "%s was confirmed already, on %s by %s (receipt: %s)",
+		         fld[2], done->on ? done->on : "?", done->login, done->receipt ? done->receipt : "");
+		rc = -EEXIST;
+	}
+	for (size_t i = 0; rc == 0 && i < e->n_records; i++) {
+		rc = rfs_retention_set(r, peer, e->records[i], (const char *[]){ "transferred" }, &on, 1,
+		                       msg, sizeof(msg));
+		if (rc == 0) {
+			fputs("record", out);
+			put_tab(out, e->records[i]);
+			fputc('\n', out);
+		}
+	}
+	if (rc == 0) {
+		struct rfs_transfer t = {
+			.kind = RFS_TRANSFER_CONFIRMED, .on = on_text, .path = e->path, .file = fld[2],
+			.sha512 = e->sha512, .key_id = e->key_id, .pubkey = e->pubkey,
+			.records = e->records, .n_records = e->n_records, .to = e->to, .receipt = fld[3],
+		};
+		char seq[24];
+
+		(void)rfs_date_format(on, on_text);
+		rc = rfs_transfers_append(fs, peer, &t, msg, sizeof(msg));
+		snprintf(seq, sizeof(seq), "%" PRIu64, t.seq);
+		if (rc == 0) {
+			fputs("entry", out);
+			put_tab(out, seq);
+			fputc('\n', out);
+		}
+	}
+	rfs_transfers_free(l);
+	finish(out, rc, msg);
+}
+
+static void put_count_or_list(FILE *out, const char *const *v, size_t n, bool list)
+{
+	char num[24];
+	size_t len = 0;
+	char *text = NULL;
+	FILE *f;
+
+	if (!list) {
+		snprintf(num, sizeof(num), "%zu", n);
+		put_tab(out, num);
+		return;
+	}
+	f = open_memstream(&text, &len);
+	for (size_t i = 0; f && i < n; i++)
+		fprintf(f, "%s%s", i ? " " : "", v[i]);
+	if (f)
+		fclose(f);
+	put_tab(out, text ? text : "");
+	free(text);
+}
+
+static void serve_transfers(struct rfs_fs *fs, const struct rfs_peer *peer, char **fld, int n,
+                            int passed_fd, FILE *out)
+{
+	struct rfs_transfer_list *l = NULL;
+	int rc = rfs_transfers_list(fs, &l);
+
+	(void)peer, (void)fld, (void)n, (void)passed_fd;
+	for (size_t i = 0; rc == 0 && i < l->count; i++) {
+		const struct rfs_transfer *t = &l->entries[i];
+		char seq[24], stamp[RFS_TIMESTAMP_TEXT_SIZE] = "";
+		time_t tt = (time_t)t->when;
+		struct tm tm;
+		struct rfs_timestamp ts = { t->when, localtime_r(&tt, &tm) ? (int32_t)tm.tm_gmtoff : 0 };
+
+		snprintf(seq, sizeof(seq), "%" PRIu64, t->seq);
+		(void)rfs_date_timestamp_format(ts, stamp);
+		fputs("transfer", out);
+		put_tab(out, seq);
+		put_tab(out, rfs_transfer_kind_name(t->kind));
+		put_tab(out, stamp);
+		put_tab(out, t->on);
+		put_tab(out, t->login);
+		put_tab(out, t->name);
+		put_tab(out, t->path);
+		put_tab(out, t->file);
+		put_tab(out, t->sha512);
+		put_tab(out, t->key_id);
+		put_tab(out, t->pubkey);
+		put_count_or_list(out, t->recipients, t->n_recipients, true);
+		put_count_or_list(out, t->records, t->n_records, false);
+		put_tab(out, t->to);
+		put_tab(out, t->note);
+		put_tab(out, t->receipt);
+		fputc('\n', out);
+	}
+	rfs_transfers_free(l);
+	rfs_control_reply(out, rc, NULL);
+}
+
+const struct rfs_control_verb rfs_transfers_verbs[] = {
+	{ "close-service", 5, -1, RFS_VERB_ROLE, serve_close_service },
+	{ "transfer-confirm", 4, 4, RFS_VERB_ROLE, serve_transfer_confirm },
+	{ "transfers", 0, 0, RFS_VERB_PUBLIC, serve_transfers },
+	{ NULL, 0, 0, RFS_VERB_OWNER, NULL },
+};
