@@ -70,5 +70,7 @@ int rfs_bag_tag_file(struct rfs_bag *b, const char *name, const void *data, size
 int rfs_bag_finish(struct rfs_bag *b, struct rfs_bag_result *res, char *err, size_t errsz);
 void rfs_bag_abort(struct rfs_bag *b);
 void rfs_bag_progress(const struct rfs_bag *b, uint64_t *files, uint64_t *payload_bytes);
+/* Why the last call that failed did ("" when none did): names the path and what to do. */
+const char *rfs_bag_error(const struct rfs_bag *b);
 
 #endif
