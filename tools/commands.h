@@ -89,6 +89,8 @@ enum cli_needs {
 	            "destroy the records due today (--dry-run: show them); approve reviews") \
 	RFS_COMMAND(disposals, 0, \
 	            "the disposal register, checked; a signed certificate of one disposal") \
+	RFS_COMMAND(archive, 0, \
+	            "write a folder's records (and history) as a signed BagIt tarball; verify one") \
 	RFS_COMMAND(close_service, 0, \
 	            "archive a closed service's records with their history, then close and lock them") \
 	RFS_COMMAND(transfer, 0, \
