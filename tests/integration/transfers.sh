@@ -4,8 +4,8 @@
 # key, then closes every record in it (one closed already keeps its date) and locks it for
 # good (writes answer EPERM, recfs why and recfs records say so), and reports the held one,
 # which recfs dispose never destroys; the transfer log (recfs transfers --json, parsed by
-# python3) names the file, its SHA-512, the signing key, the recipient, the receiver and the
-# records, and recfs log shows each entry as one line; recfs transfer confirm sets the dated
+# python3) has the archive and the close-service, naming the file, its SHA-512, the signing
+# key, the recipient, the receiver and the records, and recfs log shows each entry as one line; recfs transfer confirm sets the dated
 # property 'transferred' that the class counts from, and refuses a file the log does not name
 # and a second confirmation; a user outside the records-manager role is refused both, and
 # leaves no file behind; the archive is checked with the standard tools (age -d, tar,
@@ -70,7 +70,7 @@ out=$(recfs close-service "$T" --out "$F" --recipient "$RCPT" --on 2023-03-31 \
 	--to "Pennine Lifeline" --note "handover of the telecare service" 2>&1)
 assert_eq "close-service exits 0" 0 $?
 echo "$out" | sed 's/^/# /'
-assert_match "it reports the held record" "held: /services/telecare/client held \(hold complaint\)" "$out"
+assert_match "it reports the held record" "held +/services/telecare/client held \(hold complaint\): closed" "$out"
 assert_match "it says how many records it closed" "closed and locked for good: 3 records" "$out"
 check "FILE is there" test -s "$F"
 check "FILE.minisig and VAULT.pub beside it" test -s "$F.minisig" -a -s "$OUT/vault.pub"
@@ -104,7 +104,9 @@ out=$(recfs transfers "$M" --json)
 assert_eq "transfers --json exits 0" 0 $?
 printf '%s' "$out" | json_ok && ok "transfers --json is JSON" || not_ok "transfers --json: $out"
 field() { printf '%s' "$out" | python3 -c "import json,sys; print(json.load(sys.stdin)[$1]['$2'])"; }
-assert_eq "one entry, of close-service" close-service "$(field -1 kind)"
+assert_eq "two entries: the archive, then the close-service" "archive close-service" \
+	"$(field 0 kind) $(field 1 kind)"
+assert_eq "both of the one file" "$(field 0 sha512)" "$(field 1 sha512)"
 assert_eq "its sha512 is the file's" "$(sha512sum "$F" | cut -d' ' -f1)" "$(field -1 sha512)"
 assert_eq "its file" "$F" "$(field -1 file)"
 assert_eq "its recipient" "$RCPT" "$(field -1 recipients)"
