@@ -591,3 +591,53 @@ Test(bag, compress_of_names)
 	cr_assert_eq(rfs_bag_compress_of("a.tar.age.gz", &c, &age), -EINVAL);
 	cr_assert_eq(rfs_bag_compress_of(".tar", &c, &age), -EINVAL);
 }
+
+Test(bag, manifest_lines_percent_encode_cr_lf_and_percent)
+{
+	struct src s = { .text = "x\n" };
+	struct rfs_bag_result res;
+	struct rfs_bag *b;
+	int fd;
+
+	b = start("a.tar", RFS_BAG_PLAIN, NULL, 0, &fd);
+	OK(rfs_bag_file(b, "50% of\nthe\rnotes", 0644, T0, 2, NULL, src_read, &s));
+	finish(b, fd, &res);
+	cr_assert_eq(sh("rm -rf x && mkdir x && tar -xf a.tar -C x && cd x/Telecare && "
+	                "test $(wc -l < manifest-sha512.txt) = 1 && "
+	                "grep -q '  data/records/50%%25 of%%0Athe%%0Dnotes$' manifest-sha512.txt"), 0);
+	cr_assert_eq(sh("test -f \"x/Telecare/data/records/50%% of\n"
+	                "the$(printf '\\r')notes\""), 0);
+}
+
+Test(bag, many_versions_sort_as_json_keys)
+{
+	struct src s[12];
+	struct rfs_bag_result res;
+	struct rfs_bag *b;
+	char text[12][16], path[128];
+	FILE *f;
+	int fd;
+
+	b = start("a.tar", RFS_BAG_PLAIN, NULL, 0, &fd);
+	OK(rfs_bag_object_begin(b, "R", "r"));
+	for (int v = 0; v < 12; v++) {
+		snprintf(text[v], sizeof(text[v]), "v%d\n", v + 1);
+		s[v] = (struct src){ .text = text[v] };
+		OK(rfs_bag_version_begin(b, T0 + v * DAY, 0, "A \x01", "mailto:a@h", "m\x1f"));
+		OK(rfs_bag_version_file(b, "ctl\x02name", T0 + v * DAY, strlen(text[v]), NULL,
+		                        src_read, &s[v]));
+		OK(rfs_bag_version_end(b));
+	}
+	OK(rfs_bag_object_end(b));
+	finish(b, fd, &res);
+	cr_assert_eq(res.versions, 12);
+	snprintf(path, sizeof(path), "%s/check_ocfl.sh", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs(CHECK_OCFL, f);
+	fclose(f);
+	cr_assert_eq(check_extracted("a.tar"), 0);
+	cr_assert_eq(sh("sh check_ocfl.sh x/Telecare/data/history/R > o && head -1 o | grep -qx "
+	                "'v12 12 v1 v10 v11 v12 v2 v3 v4 v5 v6 v7 v8 v9'"), 0);
+	cr_assert_eq(sh("grep -q '\"ctl\\\\u0002name\"' x/Telecare/data/history/R/inventory.json && "
+	                "test -f x/Telecare/data/history/R/v12/inventory.json"), 0);
+}
