@@ -150,21 +150,6 @@ struct rfs_bag {
 	uint64_t files_done, bytes_done;
 };
 
-static int grow(void **arr, size_t n, size_t *cap, size_t sz)
-{
-	size_t nc;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	nc = *cap ? *cap * 2 : 64;
-	if (!(p = reallocarray(*arr, nc, sz)))
-		return -ENOMEM;
-	*arr = p;
-	*cap = nc;
-	return 0;
-}
-
 /* A refusal: nothing was written, the bag goes on. */
 __attribute__((format(printf, 3, 4)))
 static int refuse(struct rfs_bag *b, int rc, const char *fmt, ...)
@@ -240,7 +225,7 @@ static int add_ent(struct rfs_bag *b, const char *path, enum kind kind, size_t c
 {
 	struct ent *e;
 
-	if (grow((void **)&b->ents, b->n_ents, &b->cap_ents, sizeof(*e)) < 0 ||
+	if (rfs_ocfl_grow((void **)&b->ents, b->n_ents, &b->cap_ents, sizeof(*e)) < 0 ||
 	    map_put(&b->paths, path, strlen(path), b->n_ents) < 0)
 		return -ENOMEM;
 	e = &b->ents[b->n_ents++];
@@ -305,7 +290,7 @@ static int man_add(struct rfs_bag *b, const char *path, size_t content, size_t e
 {
 	struct mline *m;
 
-	if (grow((void **)&b->man, b->n_man, &b->cap_man, sizeof(*m)) < 0)
+	if (rfs_ocfl_grow((void **)&b->man, b->n_man, &b->cap_man, sizeof(*m)) < 0)
 		return -ENOMEM;
 	m = &b->man[b->n_man];
 	if (!(m->path = strdup(path)))
@@ -351,7 +336,7 @@ static int content_add(struct rfs_bag *b, const uint8_t d[64], uint64_t size, si
 
 	if (map_get(&b->digests, d, 64, ci))
 		return 0;
-	if (grow((void **)&b->cons, b->n_cons, &b->cap_cons, sizeof(*c)) < 0 ||
+	if (rfs_ocfl_grow((void **)&b->cons, b->n_cons, &b->cap_cons, sizeof(*c)) < 0 ||
 	    map_put(&b->digests, d, 64, b->n_cons) < 0)
 		return -ENOMEM;
 	c = &b->cons[b->n_cons];

@@ -226,6 +226,18 @@ static const char CHECK_OCFL[] =
 	"    print(v, ver['created'], ver['user']['name'], repr(ver['message']), sorted(p for ps in ver['state'].values() for p in ps))\n"
 	"EOF\n";
 
+/* check_ocfl.sh DIR: an OCFL object checked with python3's json and hashlib. */
+static void write_check_ocfl(void)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/check_ocfl.sh", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs(CHECK_OCFL, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
 /* Extracts FILE into x/, runs the standard checks; 0 when all pass. */
 static int check_extracted(const char *file)
 {
@@ -335,15 +347,10 @@ Test(bag, bag_info_and_oxum)
 Test(bag, ocfl_inventory_matches_its_content)
 {
 	struct rfs_bag_result res;
-	FILE *f;
-	char path[128];
 
 	sample("a.tar", RFS_BAG_PLAIN, NULL, 0, &res);
 	cr_assert_eq(check_extracted("a.tar"), 0);
-	snprintf(path, sizeof(path), "%s/check_ocfl.sh", dir);
-	cr_assert_not_null(f = fopen(path, "w"));
-	fputs(CHECK_OCFL, f);
-	fclose(f);
+	write_check_ocfl();
 	cr_assert_eq(sh("sh check_ocfl.sh 'x/Telecare/data/history/Mrs Ó Briain' > ocfl.out"), 0);
 	cr_assert_eq(sh("diff - ocfl.out <<'EOF'\n"
 	                "v3 4 v1 v2 v3\n"
@@ -614,8 +621,7 @@ Test(bag, many_versions_sort_as_json_keys)
 	struct src s[12];
 	struct rfs_bag_result res;
 	struct rfs_bag *b;
-	char text[12][16], path[128];
-	FILE *f;
+	char text[12][16];
 	int fd;
 
 	b = start("a.tar", RFS_BAG_PLAIN, NULL, 0, &fd);
@@ -631,10 +637,7 @@ Test(bag, many_versions_sort_as_json_keys)
 	OK(rfs_bag_object_end(b));
 	finish(b, fd, &res);
 	cr_assert_eq(res.versions, 12);
-	snprintf(path, sizeof(path), "%s/check_ocfl.sh", dir);
-	cr_assert_not_null(f = fopen(path, "w"));
-	fputs(CHECK_OCFL, f);
-	fclose(f);
+	write_check_ocfl();
 	cr_assert_eq(check_extracted("a.tar"), 0);
 	cr_assert_eq(sh("sh check_ocfl.sh x/Telecare/data/history/R > o && head -1 o | grep -qx "
 	                "'v12 12 v1 v10 v11 v12 v2 v3 v4 v5 v6 v7 v8 v9'"), 0);
