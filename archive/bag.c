@@ -176,7 +176,6 @@ static int broke(struct rfs_bag *b, int rc, const char *path)
 	return rc;
 }
 
-/* A relative path without "", "." or ".." segments, in UTF-8. */
 static bool utf8_ok(const char *s)
 {
 	for (const unsigned char *q = (const unsigned char *)s; *q;) {
@@ -189,6 +188,7 @@ static bool utf8_ok(const char *s)
 	return true;
 }
 
+/* A relative path without "", "." or ".." segments, in UTF-8. */
 static bool valid_path(const char *p)
 {
 	const char *seg = p;
@@ -353,7 +353,7 @@ struct reader {
 	uint64_t size, got;
 	uint8_t *buf;                  /* keeps the bytes, or NULL */
 	bool store;                    /* writes them to the tar */
-	int rc;
+	int rc, wrc;                   /* the first error; the tar's, when it was the tar */
 };
 
 static int put(void *arg, const void *buf, size_t len)
@@ -367,8 +367,8 @@ static int put(void *arg, const void *buf, size_t len)
 	rfs_sha512_update(&r->sha, buf, len);
 	if (r->buf)
 		memcpy(r->buf + r->got, buf, len);
-	if (r->store && (r->rc = rfs_tar_data(r->b->t, buf, len)) < 0)
-		return r->rc;
+	if (r->store && (r->wrc = rfs_tar_data(r->b->t, buf, len)) < 0)
+		return r->rc = r->wrc;
 	r->got += len;
 	return 0;
 }
@@ -382,6 +382,9 @@ static int read_once(struct rfs_bag *b, const char *path, uint64_t size, rfs_bag
 
 	rfs_sha512_init(&r.sha);
 	rc = read(arg, put, &r);
+	rfs_sha512_final(&r.sha, d);
+	if (r.wrc < 0)
+		return r.wrc;            /* not the file's fault: the caller says what failed */
 	if (r.rc < 0)
 		rc = r.rc;
 	if (rc == 0 && r.got != size)
@@ -392,7 +395,6 @@ static int read_once(struct rfs_bag *b, const char *path, uint64_t size, rfs_bag
 	else if (rc < 0)
 		snprintf(b->err, sizeof(b->err), "%s/%s cannot be read: %s", b->name, path,
 		         strerror(-rc));
-	rfs_sha512_final(&r.sha, d);
 	return rc;
 }
 
@@ -674,9 +676,10 @@ int rfs_bag_version_file(struct rfs_bag *b, const char *logical, int64_t mtime, 
 		free(cpath);
 		return -ENOMEM;
 	}
-	rc = content_of(b, path, size, key, read, arg, &ci, &kept);
+	if ((rc = content_of(b, path, size, key, read, arg, &ci, &kept)) < 0)
+		goto out;
 	c = &b->cons[ci];
-	if (rc == 0 && c->object != b->objects) {
+	if (c->object != b->objects) {
 		/* New to this object: stored once, under the version that first has it. */
 		if ((rc = make_room(b, path)) == 0 && (rc = store(b, path, 0644, mtime, ci, kept,
 		                                                  read, arg)) == 0) {
@@ -695,6 +698,7 @@ int rfs_bag_version_file(struct rfs_bag *b, const char *logical, int64_t mtime, 
 		b->files_done++;
 		b->bytes_done += size;
 	}
+out:
 	free(cpath);
 	free(path);
 	return rc;
@@ -766,7 +770,6 @@ int rfs_bag_object_end(struct rfs_bag *b)
 		rc = small_file(b, p[1], sidecar, strlen(sidecar), mtime, sum[1]);
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		char *target = join(b->name, p[i]);
-		size_t e;
 
 		rc = target ? 0 : -ENOMEM;
 		if (rc == 0 && (rc = make_room(b, p[2 + i])) == 0)
@@ -775,9 +778,7 @@ int rfs_bag_object_end(struct rfs_bag *b)
 		if (rc == 0)
 			rc = content_add(b, sum[i], i ? strlen(sidecar) : len, &ci[i]);
 		if (rc == 0 && (rc = add_ent(b, p[2 + i], K_FILE, ci[i], NULL)) == 0 &&
-		    find(b, p[i], &e))
-			b->ents[e].content = ci[i];
-		if (rc == 0 && (rc = man_add(b, p[i], ci[i], NONE)) == 0)
+		    (rc = man_add(b, p[i], ci[i], NONE)) == 0)
 			rc = man_add(b, p[2 + i], ci[i], NONE);
 	}
 	free(inv);

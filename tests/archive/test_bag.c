@@ -644,3 +644,20 @@ Test(bag, many_versions_sort_as_json_keys)
 	cr_assert_eq(sh("grep -q '\"ctl\\\\u0002name\"' x/Telecare/data/history/R/inventory.json && "
 	                "test -f x/Telecare/data/history/R/v12/inventory.json"), 0);
 }
+
+Test(bag, a_full_disk_is_reported_as_such)
+{
+	struct rfs_bag_out out = { .compress = RFS_BAG_PLAIN };
+	struct src big = { .size = 2 << 20, .seed = 5 };
+	struct rfs_bag_result res;
+	struct rfs_bag *b = NULL;
+	char err[256];
+
+	cr_assert_geq(out.fd = open("/dev/full", O_WRONLY | O_CLOEXEC), 0);
+	cr_assert_eq(rfs_bag_start(&INFO, &out, &b, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfs_bag_file(b, "R/big", 0644, T0, big.size, NULL, src_read, &big), -ENOSPC);
+	cr_assert(strstr(rfs_bag_error(b), "R/big cannot be archived: No space left") != NULL, "%s",
+	          rfs_bag_error(b));
+	cr_assert_eq(rfs_bag_finish(b, &res, err, sizeof(err)), -ENOSPC);
+	close(out.fd);
+}
