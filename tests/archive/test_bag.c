@@ -177,7 +177,7 @@ static void sample(const char *file, enum rfs_bag_compress c, const uint8_t (*re
 	cr_assert_eq(first.calls + second.calls + a.calls + other.calls + empty.calls, 7,
 	             "first %d second %d a %d other %d empty %d", first.calls, second.calls,
 	             a.calls, other.calls, empty.calls);
-	cr_assert_eq(big.calls, 2, "a new file over 1 MiB is read to digest, then to store");
+	cr_assert_eq(big.calls, 1, "a file over 1 MiB of a size not stored before: read once");
 }
 
 /* The sample in a child process too: output that does not depend on the process. */
@@ -511,13 +511,21 @@ Test(bag, a_note_must_be_one_line)
 
 Test(bag, a_file_that_changes_between_reads_fails)
 {
-	struct src big = { .size = (1 << 20) + 1, .seed = 3, .change_on = 2 };
+	struct src old = { .size = (1 << 20) + 1, .seed = 1 },
+	           big = { .size = (1 << 20) + 1, .seed = 3, .change_on = 2 };
 	struct rfs_bag_result res;
 	struct rfs_bag *b;
 	char err[256];
 	int fd;
 
 	b = start("a.tar", RFS_BAG_PLAIN, NULL, 0, &fd);
+	/* History holds a file of its size: it may be that one, so it is read to digest first. */
+	OK(rfs_bag_object_begin(b, "R", "r"));
+	OK(rfs_bag_version_begin(b, T0, 0, "A", NULL, NULL));
+	OK(rfs_bag_version_file(b, "old", T0, old.size, NULL, src_read, &old));
+	OK(rfs_bag_version_end(b));
+	OK(rfs_bag_object_end(b));
+	cr_assert_eq(old.calls, 1);
 	cr_assert_eq(rfs_bag_file(b, "R/big", 0644, T0, big.size, NULL, src_read, &big), -EIO);
 	cr_assert(strstr(rfs_bag_error(b), "R/big changed") != NULL, "%s", rfs_bag_error(b));
 	cr_assert_eq(big.calls, 2);
@@ -536,15 +544,18 @@ Test(bag, a_file_of_another_size_fails)
 	struct rfs_bag *b;
 	int fd;
 
+	char err[256];
+
 	b = start("a.tar", RFS_BAG_PLAIN, NULL, 0, &fd);
 	/* A small file is read once before anything is written: refused, the bag goes on. */
 	cr_assert_eq(rfs_bag_file(b, "R/more", 0644, T0, 2, NULL, src_read, &more), -EIO);
+	OK(rfs_bag_file(b, "R/ok", 0644, T0, 2, NULL, src_read, &ok));
+	/* A big one is stored as it is read: the tar has its header, so the bag is broken. */
 	cr_assert_eq(rfs_bag_file(b, "R/fewer", 0644, T0, fewer.size + 1, NULL, src_read, &fewer),
 	             -EIO);
-	OK(rfs_bag_file(b, "R/ok", 0644, T0, 2, NULL, src_read, &ok));
-	finish(b, fd, &res);
-	cr_assert_eq(check_extracted("a.tar"), 0);
-	cr_assert_eq(res.payload_files, 1);
+	cr_assert(strstr(rfs_bag_error(b), "R/fewer changed") != NULL, "%s", rfs_bag_error(b));
+	cr_assert_eq(rfs_bag_finish(b, &res, err, sizeof(err)), -EIO);
+	close(fd);
 }
 
 Test(bag, known_keys_are_not_read_again)
@@ -565,12 +576,12 @@ Test(bag, known_keys_are_not_read_again)
 		}
 		OK(rfs_bag_object_end(b));
 	}
-	/* A: read to digest and read to store; B: its key known, read once to store. */
-	cr_assert_eq(big.calls, 3, "%d", big.calls);
+	/* A: read once, as it is stored; B: its key known, read once to store and checked. */
+	cr_assert_eq(big.calls, 2, "%d", big.calls);
 	cr_assert_eq(small.calls, 2, "%d", small.calls);
 	OK(rfs_bag_file(b, "A/big", 0644, T0, big.size, "kb", src_read, &big));
 	OK(rfs_bag_file(b, "A/small", 0755, T0, 2, "ks", src_read, &small));
-	cr_assert_eq(big.calls, 3, "linked by key, not read");
+	cr_assert_eq(big.calls, 2, "linked by key, not read");
 	cr_assert_eq(small.calls, 3, "an executable is not a link to 0644 content: stored");
 	finish(b, fd, &res);
 	cr_assert_eq(res.objects, 2);
