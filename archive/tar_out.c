@@ -15,14 +15,8 @@
 
 #include "crypto/digest.h"
 #include "crypto/io.h"
-#if __has_include("crypto/minisign.h")
-#include "crypto/minisign.h"
-#define HAVE_B2 1
-#endif
-#if __has_include("crypto/age.h")
 #include "crypto/age.h"
-#define HAVE_AGE 1
-#endif
+#include "crypto/minisign.h"
 
 struct rfs_tar {
 	struct archive *a;
@@ -32,12 +26,8 @@ struct rfs_tar {
 	bool in_file;
 	locale_t utf8;
 	struct rfs_sha512 sha;
-#ifdef HAVE_B2
 	struct rfs_minisign_hash b2;
-#endif
-#ifdef HAVE_AGE
-	struct rfs_age_writer *age;
-#endif
+	struct rfs_age_writer *age;    /* or NULL: not encrypted */
 };
 
 /* The last stage: what reaches the fd, hashed as it goes. */
@@ -49,9 +39,7 @@ static int sink(void *arg, const void *buf, size_t len)
 	if (rc < 0)
 		return rc;
 	rfs_sha512_update(&t->sha, buf, len);
-#ifdef HAVE_B2
 	rfs_minisign_hash_update(&t->b2, buf, len);
-#endif
 	t->bytes += len;
 	return 0;
 }
@@ -63,11 +51,9 @@ static la_ssize_t write_cb(struct archive *a, void *arg, const void *buf, size_t
 
 	if (t->rc < 0)
 		return -1;
-#ifdef HAVE_AGE
 	if (t->age)
 		rc = rfs_age_writer_write(t->age, buf, len);
 	else
-#endif
 		rc = sink(t, buf, len);
 	if (rc < 0) {
 		t->rc = rc;
@@ -92,10 +78,8 @@ static void tar_free(struct rfs_tar *t)
 		archive_write_free(t->a);
 	if (t->utf8)
 		freelocale(t->utf8);
-#ifdef HAVE_AGE
 	if (t->age)
 		rfs_age_writer_abort(t->age);
-#endif
 	free(t);
 }
 
@@ -118,15 +102,9 @@ int rfs_tar_start(const struct rfs_bag_out *out, struct rfs_tar **tp, char *err,
 		return -ENOTSUP;
 	}
 	rfs_sha512_init(&t->sha);
-#ifdef HAVE_B2
 	rfs_minisign_hash_init(&t->b2);
-#endif
 	if (out->n_recipients > 0) {
-#ifdef HAVE_AGE
 		r = rfs_age_writer_start(out->recipients, out->n_recipients, sink, t, &t->age);
-#else
-		r = -ENOTSUP;
-#endif
 		if (r < 0) {
 			snprintf(err, errsz, "the archive's encryption cannot start: %s", strerror(-r));
 			tar_free(t);
@@ -251,23 +229,17 @@ int rfs_tar_finish(struct rfs_tar *t, uint8_t sha512[64], uint8_t blake2b512[64]
 
 	if (rc == 0 && archive_write_close(t->a) != ARCHIVE_OK)
 		rc = fail(t);
-#ifdef HAVE_AGE
 	if (rc == 0 && t->age) {
 		rc = rfs_age_writer_finish(t->age);
 		t->age = NULL;
 	}
-#endif
 	if (rc < 0) {
 		snprintf(err, errsz, "the archive cannot be completed: %s", strerror(-rc));
 		tar_free(t);
 		return rc;
 	}
 	rfs_sha512_final(&t->sha, sha512);
-#ifdef HAVE_B2
 	rfs_minisign_hash_final(&t->b2, blake2b512);
-#else
-	memset(blake2b512, 0, 64);
-#endif
 	*bytes = t->bytes;
 	tar_free(t);
 	return 0;

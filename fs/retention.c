@@ -1459,9 +1459,9 @@ int rfs_retention_why(struct rfs_retention *r, const char *path_in, char *senten
 		         "(%s): nothing in it may change and it is never disposed of", path, rec->path,
 		         cl->name, one->holds[rec->hold].name, one->holds[rec->hold].authority);
 	else if (rec->sealed)
-		snprintf(sentence, size, "/%s is in record /%s (class %s), which is locked for good "
-		         "because its service was closed on %s (recfs close-service; closed %s); it can "
-		         "be read", path, rec->path, cl->name, date_text(rec->sealed_on, d1),
+		snprintf(sentence, size, "/%s is in record /%s (class %s), which is locked for good: "
+		         "its service was closed (recfs close-service) on %s, the record closed on %s; "
+		         "it can be read", path, rec->path, cl->name, date_text(rec->sealed_on, d1),
 		         date_text(rec->facts.closed, d2));
 	else if (rec->locked && cl->lock == RFS_LOCK_ALWAYS)
 		snprintf(sentence, size, "/%s is in record /%s (class %s), which is locked because "

@@ -2,18 +2,18 @@
 ** transfers_ctl: the control verbs of transfers (close-service, transfer-confirm, transfers),
 ** served from the table rfs_transfers_verbs.
 **
-**   close-service PATH FILE ON TO NOTE RECIPIENT...   (the tarball's descriptor passed)
-**     -> record PATH HOLDS, left-out TEXT, signature TEXT, pubkey TEXT,
-**        archive SHA512 KEY-ID BYTES FILES OBJECTS VERSIONS
+**   close-service PATH "" ON TO NOTE     (the checks alone) -> record PATH HOLDS
+**   close-service PATH FILE ON TO NOTE   (after the archive verb wrote FILE) -> record PATH HOLDS
 **   transfer-confirm SHA512 FILE RECEIPT ON  -> record PATH, entry SEQ
 **   transfers -> transfer SEQ KIND WHEN ON LOGIN NAME PATH FILE SHA512 KEY-ID PUBKEY
 **                RECIPIENTS RECORDS TO NOTE RECEIPT  (recipients space-separated; records: a count)
 **
-** Owns: close-service's order (role and policy checked, records found, then the archive, then
-** the closure and lock of every record in one save, then the log entry), and the confirmation
-** of a transfer (the dated property 'transferred' of each record of the entry).
-** Must never: archive what it could not then close (the checks come first), dispose of or
-** release anything, or serve a verb that changes anything as RFS_VERB_PUBLIC.
+** Owns: close-service's checks (role, policy, records under PATH) and, once the archive verb
+** (fs/archive_ctl.c) has written and logged the archive, the closure and lock of every record
+** in one save and the close-service entry; the confirmation of a transfer (the dated property
+** 'transferred' of each record of the entry).
+** Must never: close records without an archive of them in the log, dispose of or release
+** anything, or serve a verb that changes anything as RFS_VERB_PUBLIC.
 */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,9 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "crypto/age.h"
-#include "crypto/encoding.h"
-#include "fs/archive_build.h"
 #include "fs/control.h"
 #include "fs/ops.h"
 #include "fs/retention.h"
@@ -142,123 +139,89 @@ static int find_records(struct rfs_fs *fs, const struct rfs_peer *peer, const ch
 	return rc;
 }
 
-/* The base64 line of a minisign public key file (its second line), in place. */
-static const char *key_line(char *pubkey)
+/* The newest archive entry of file, made by login, of path; and whether a close-service
+** entry names the same tarball already. */
+static const struct rfs_transfer *archive_entry(const struct rfs_transfer_list *l,
+                                                const char *file, const char *login,
+                                                const char *path, bool *used)
 {
-	char *nl = pubkey ? strchr(pubkey, '\n') : NULL, *p = nl ? nl + 1 : pubkey;
+	const struct rfs_transfer *a = NULL;
 
-	if (p)
-		p[strcspn(p, "\r\n")] = '\0';
-	return p;
-}
+	for (size_t i = l->count; i-- > 0 && !a;) {
+		const struct rfs_transfer *t = &l->entries[i];
 
-static void put_outcome(FILE *out, const struct rfs_archive_outcome *o, const char *hex)
-{
-	char num[4][24];
-
-	for (size_t i = 0; i < o->n_left_out; i++) {
-		fputs("left-out", out);
-		put_tab(out, o->left_out[i]);
-		fputc('\n', out);
+		if (t->kind == RFS_TRANSFER_ARCHIVE && t->file && !strcmp(t->file, file) &&
+		    !strcmp(t->login, login) && !strcmp(t->path, path))
+			a = t;
 	}
-	fputs("signature", out);
-	put_tab(out, o->signature);
-	fputs("\npubkey", out);
-	put_tab(out, o->pubkey);
-	snprintf(num[0], sizeof(num[0]), "%" PRIu64, o->bag.bytes);
-	snprintf(num[1], sizeof(num[1]), "%" PRIu64, o->bag.payload_files);
-	snprintf(num[2], sizeof(num[2]), "%" PRIu64, o->bag.objects);
-	snprintf(num[3], sizeof(num[3]), "%" PRIu64, o->bag.versions);
-	fputs("\narchive", out);
-	put_tab(out, hex);
-	put_tab(out, o->key_id);
-	for (int i = 0; i < 4; i++)
-		put_tab(out, num[i]);
-	fputc('\n', out);
+	*used = false;
+	for (size_t i = 0; a && i < l->count; i++) {
+		const struct rfs_transfer *t = &l->entries[i];
+
+		*used |= t->kind == RFS_TRANSFER_CLOSE_SERVICE && !strcmp(t->sha512, a->sha512);
+	}
+	return a;
 }
 
+/* close-service PATH "" ...: may PATH be closed (role, policy, records)? Then, once 'recfs
+** archive --history' has written FILE: close PATH FILE ON TO NOTE closes and locks every record
+** under PATH in one save and logs the close-service, with the archive's digest and key. */
 static void serve_close_service(struct rfs_fs *fs, const struct rfs_peer *peer, char **fld,
                                 int n, int passed_fd, FILE *out)
 {
-	struct rfs_retention *r = fs->retention;
-	size_t nrec = (size_t)(n - 6);
-	uint8_t (*keys)[32] = calloc(nrec + 1, sizeof(*keys));
-	struct rfs_archive_request req = { .path = fld[1], .history = true, .note = or_null(fld[5]),
-	                                   .recipients = (const uint8_t (*)[32])keys,
-	                                   .n_recipients = nrec, .out_fd = passed_fd };
-	struct rfs_archive_outcome o = { 0 };
+	struct rfs_transfer_list *l = NULL;
+	const struct rfs_transfer *a = NULL;
 	struct rfs_date on = rfs_retention_today();
 	struct closing c = { 0 };
-	char msg[MSG_SIZE] = "", hex[129] = "", *pubkey = NULL;
-	const char *slash = strrchr(fld[2], '/');
-	bool age_suffix = false, built = false;
-	int rc = keys ? 0 : -ENOMEM;
+	char msg[MSG_SIZE] = "", on_text[RFS_DATE_TEXT_SIZE];
+	bool used = false;
+	int rc = fs->retention ? 0 : -EROFS;
 
-	if (rc == 0 && (!r || passed_fd < 0 || fld[2][0] != '/'))
-		rc = !r ? -EROFS : -EBADF;
+	(void)n, (void)passed_fd;
+	if (rc < 0)
+		snprintf(msg, sizeof(msg), "%s is mounted read-only: nothing can be closed", fs->v->path);
 	if (rc == 0 && *fld[3] && rfs_date_parse(fld[3], strlen(fld[3]), &on) < 0) {
 		snprintf(msg, sizeof(msg), "--on takes a date YYYY-MM-DD, not '%s'", fld[3]);
 		rc = -EINVAL;
 	}
-	for (size_t i = 0; rc == 0 && i < nrec; i++) {
-		if (rfs_age_recipient_parse(fld[6 + i], keys[i]) < 0) {
-			snprintf(msg, sizeof(msg), "'%s' is not an age recipient (age1..., as 'age-keygen "
-			         "-y KEYFILE' prints it)", fld[6 + i]);
-			rc = -EINVAL;
-		}
-	}
-	if (rc == 0 && rfs_bag_compress_of(slash ? slash + 1 : fld[2], &req.compress, &age_suffix) < 0) {
-		snprintf(msg, sizeof(msg), "%s: the file's name says what it is: .tar, .tar.gz, .tgz "
-		         "or .tar.zst, then .age when it is encrypted", fld[2]);
-		rc = -EINVAL;
-	}
-	if (rc == 0 && age_suffix != (nrec > 0)) {
-		snprintf(msg, sizeof(msg), nrec ? "%s: an encrypted archive's name ends in .age"
-		                                : "%s ends in .age: give --recipient age1... to encrypt it",
-		         fld[2]);
-		rc = -EINVAL;
-	}
 	if (rc == 0)
 		rc = find_records(fs, peer, fld[1], &c, msg, sizeof(msg));
-	if (rc == 0) {
-		rc = rfs_archive_build(fs, &req, &o, msg, sizeof(msg));
-		built = rc == 0;
+	if (rc == 0 && *fld[2] && (rc = rfs_transfers_list(fs, &l)) == -EINVAL)
+		snprintf(msg, sizeof(msg), "the transfer log /%s does not parse: see 'recfs log "
+		         "--daemon'", RFS_TRANSFERS_PATH);
+	if (rc == 0 && *fld[2] && !(a = archive_entry(l, fld[2], peer->login, fld[1], &used))) {
+		snprintf(msg, sizeof(msg), "the transfer log has no archive of %s by %s to %s: "
+		         "close-service closes what 'recfs archive --history' wrote", fld[1],
+		         peer->login, fld[2]);
+		rc = -ENOENT;
 	}
-	if (built) {
-		rfs_hex_encode(hex, o.bag.sha512, sizeof(o.bag.sha512));
-		rc = rfs_retention_lock_records(r, peer, (const char *const *)c.paths, c.n, on, msg,
-		                                sizeof(msg));
-		if (rc < 0)
-			snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " (the archive %s was "
-			         "written, but its records were not closed: run close-service again)", fld[2]);
+	if (rc == 0 && used) {
+		snprintf(msg, sizeof(msg), "%s closed a service already", fld[2]);
+		rc = -EEXIST;
 	}
-	if (rc == 0) {
-		char on_text[RFS_DATE_TEXT_SIZE];
+	if (rc == 0 && a)
+		rc = rfs_retention_lock_records(fs->retention, peer, (const char *const *)c.paths, c.n,
+		                                on, msg, sizeof(msg));
+	if (rc == 0 && a) {
 		struct rfs_transfer t = {
-			.kind = RFS_TRANSFER_CLOSE_SERVICE, .on = on_text, .path = fld[1], .file = fld[2],
-			.sha512 = hex, .key_id = o.key_id, .recipients = (const char *const *)&fld[6],
-			.n_recipients = nrec, .records = (const char *const *)c.paths, .n_records = c.n,
+			.kind = RFS_TRANSFER_CLOSE_SERVICE, .on = on_text, .path = a->path,
+			.file = a->file, .sha512 = a->sha512, .key_id = a->key_id, .pubkey = a->pubkey,
+			.recipients = a->recipients, .n_recipients = a->n_recipients,
+			.records = (const char *const *)c.paths, .n_records = c.n,
 			.to = or_null(fld[4]), .note = or_null(fld[5]),
 		};
 
 		(void)rfs_date_format(on, on_text);
-		pubkey = o.pubkey ? strdup(o.pubkey) : NULL;
-		t.pubkey = key_line(pubkey);
 		rc = rfs_transfers_append(fs, peer, &t, msg, sizeof(msg));
 	}
-	if (built) {
-		for (size_t i = 0; i < c.n; i++) {
-			fputs("record", out);
-			put_tab(out, c.paths[i]);
-			put_tab(out, c.holds[i]);
-			fputc('\n', out);
-		}
-		put_outcome(out, &o, hex);
-		rfs_archive_outcome_free(&o);
+	for (size_t i = 0; rc == 0 && i < c.n; i++) {
+		fputs("record", out);
+		put_tab(out, c.paths[i]);
+		put_tab(out, c.holds[i]);
+		fputc('\n', out);
 	}
-	free(pubkey);
+	rfs_transfers_free(l);
 	closing_free(&c);
-	free(keys);
 	finish(out, rc, msg);
 }
 
@@ -406,7 +369,7 @@ static void serve_transfers(struct rfs_fs *fs, const struct rfs_peer *peer, char
 }
 
 const struct rfs_control_verb rfs_transfers_verbs[] = {
-	{ "close-service", 5, -1, RFS_VERB_ROLE, serve_close_service },
+	{ "close-service", 5, 5, RFS_VERB_ROLE, serve_close_service },
 	{ "transfer-confirm", 4, 4, RFS_VERB_ROLE, serve_transfer_confirm },
 	{ "transfers", 0, 0, RFS_VERB_PUBLIC, serve_transfers },
 	{ NULL, 0, 0, RFS_VERB_OWNER, NULL },

@@ -90,8 +90,9 @@ static bool transfer_text(const struct log_out *o, const struct rfs_version *v, 
 	         t->key_id ? t->key_id : "-");
 	switch (t->kind) {
 	case RFS_TRANSFER_CLOSE_SERVICE:
-		snprintf(what, sz, "closed the service %s (%zu records, closed %s) and archived it to "
-		         "%s%s%s%s, %s, by %s", shown(o, t->path), t->n_records, t->on ? t->on : "-",
+		snprintf(what, sz, "closed the service %s (%zu record%s, closed %s) and archived it to "
+		         "%s%s%s%s, %s, by %s", shown(o, t->path), t->n_records,
+		         t->n_records == 1 ? "" : "s", t->on ? t->on : "-",
 		         shown(o, t->file), rcpt, t->to ? ", for " : "", t->to ? shown(o, t->to) : "",
 		         keys, shown(o, t->name));
 		break;

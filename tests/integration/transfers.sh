@@ -73,7 +73,7 @@ echo "$out" | sed 's/^/# /'
 assert_match "it reports the held record" "held: /services/telecare/client held \(hold complaint\)" "$out"
 assert_match "it says how many records it closed" "closed and locked for good: 3 records" "$out"
 check "FILE is there" test -s "$F"
-check "FILE.minisig and FILE.pub beside it" test -s "$F.minisig" -a -s "$F.pub"
+check "FILE.minisig and VAULT.pub beside it" test -s "$F.minisig" -a -s "$OUT/vault.pub"
 assert_eq "client-a is closed on --on" 2023-03-31 "$(rec /services/telecare/client-a closed)"
 assert_eq "client-b keeps its earlier closure" 2022-01-01 "$(rec /services/telecare/client-b closed)"
 assert_eq "client-a is locked (the class never locks)" true "$(rec /services/telecare/client-a locked)"
@@ -96,7 +96,7 @@ check "age -d decrypts it and tar extracts it" sh -c "age -d -i '$IT_TMP/receive
 check "sha512sum -c manifest-sha512.txt passes in the bag" sh -c "cd '$X/telecare' && sha512sum -c --quiet manifest-sha512.txt"
 assert_eq "the current state is plain files" "$(printf 'visit 1\nvisit 2\nvisit 3')" \
 	"$(cat "$X/telecare/data/records/client-a/notes.txt" 2>&1)"
-check "minisign -Vm FILE -p FILE.pub" minisign -Vm "$F" -p "$F.pub"
+check "minisign -Vm FILE -p VAULT.pub" minisign -Vm "$F" -p "$OUT/vault.pub"
 check "recfs archive verify --identity" recfs archive verify "$F" --identity "$IT_TMP/receiver.key"
 
 # ---- the transfer log ----
@@ -112,9 +112,10 @@ assert_eq "its receiver" "Pennine Lifeline" "$(field -1 to)"
 assert_eq "its records" 3 "$(field -1 records)"
 assert_eq "its date" 2023-03-31 "$(field -1 on)"
 assert_eq "who" root "$(field -1 login)"
-assert_eq "its key id is the signature's" "$(sed -n 's/.*key ID \([0-9A-F]*\).*/\1/p' "$F.pub" | tr A-F a-f)" \
-	"$(field -1 key_id)"
-assert_match "its public key is the one beside FILE" "$(sed -n 2p "$F.pub")" "$(field -1 pubkey)"
+# a minisign key is "Ed", the key id (8 bytes), the key: the id as the vault names it
+keyid=$(sed -n 2p "$OUT/vault.pub" | python3 -c 'import base64,sys; print(base64.b64decode(sys.stdin.read())[2:10].hex())')
+assert_eq "its key id is the public key's" "$keyid" "$(field -1 key_id)"
+assert_eq "its public key is the one beside FILE" "$(sed -n 2p "$OUT/vault.pub")" "$(field -1 pubkey)"
 out=$(as_nobody transfers "$M" --csv)
 assert_match "every local user may list it (CSV header)" "^seq,kind,when" "$out"
 out=$(recfs log "$M" 2>&1)
@@ -171,9 +172,9 @@ mkdir -p "$IT_TMP/dx"
 check "age -d | tar -x of the demo's archive" sh -c "age -d -i '$DEMO/pennine-lifeline.key' '$D' | tar -xzf - -C '$IT_TMP/dx'"
 check "sha512sum -c in the demo's bag" sh -c "cd '$IT_TMP/dx/$SVC' && sha512sum -c --quiet manifest-sha512.txt"
 check "the closure notice is in it" test -s "$IT_TMP/dx/$SVC/data/records/service-closure-notice.txt"
-check "minisign -Vm of the demo's archive" minisign -Vm "$D" -p "$D.pub"
+check "minisign -Vm of the demo's archive" minisign -Vm "$D" -p "$DEMO/vault.pub"
 check "recfs archive verify of the demo's archive" recfs archive verify "$D" --identity "$DEMO/pennine-lifeline.key"
-assert_eq "its records are locked" true "$(M=$DEMO/mnt rec "/$SVC/client-list.csv" locked)"
+assert_eq "its record is locked" true "$(M=$DEMO/mnt rec "/$SVC" locked)"
 recfs umount "$DEMO/mnt" >/dev/null 2>&1
 
 finish
