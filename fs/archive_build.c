@@ -280,6 +280,25 @@ static int row_live(struct build *b, const struct rfs_retention_listing *l,
 	       w->authority && w->properties ? 0 : -ENOMEM;
 }
 
+/* A record no class covers (each folder of PATH when no policy does): its path only. */
+static int row_unclassified(struct build *b, const char *path)
+{
+	struct row *w = row_new(b);
+
+	if (!w)
+		return -ENOMEM;
+	w->path = strdup(path);
+	w->class_name = strdup("");
+	w->properties = strdup("");
+	w->closed = strdup("");
+	w->holds = strdup("");
+	w->due = strdup("");
+	w->action = strdup("");
+	w->authority = strdup("");
+	return w->path && w->class_name && w->properties && w->closed && w->holds && w->due &&
+	       w->action && w->authority ? 0 : -ENOMEM;
+}
+
 /* The register's destroyed records under PATH: stubs only. */
 static int rows_destroyed(struct build *b)
 {
@@ -300,23 +319,21 @@ static int rows_destroyed(struct build *b)
 		snprintf(path, sizeof(path), "%s%s", *e->path == '/' ? "" : "/", e->path);
 		if (!under(path, b->top))
 			continue;
-		if (!(w = row_new(b)))
+		if ((rc = row_unclassified(b, path)) < 0)
+			break;
+		w = &b->rows[b->nrows - 1];
+		w->destroyed = true;
+		w->disposal = e->number;
+		free(w->class_name);
+		free(w->due);
+		free(w->action);
+		free(w->authority);
+		w->class_name = strdup(e->class_name);
+		w->due = strdup(e->due);
+		w->action = strdup("destroyed");
+		w->authority = strdup(e->authority ? e->authority : "");
+		if (!w->class_name || !w->due || !w->action || !w->authority)
 			rc = -ENOMEM;
-		else {
-			w->destroyed = true;
-			w->disposal = e->number;
-			w->path = strdup(path);
-			w->class_name = strdup(e->class_name);
-			w->properties = strdup("");
-			w->closed = strdup("");
-			w->holds = strdup("");
-			w->due = strdup(e->due);
-			w->action = strdup("destroyed");
-			w->authority = strdup(e->authority ? e->authority : "");
-			if (!w->path || !w->class_name || !w->properties || !w->closed || !w->holds ||
-			    !w->due || !w->action || !w->authority)
-				rc = -ENOMEM;
-		}
 	}
 	rfs_register_free(&reg);
 	free(text);
@@ -405,8 +422,11 @@ static int find_records(struct build *b)
 		    !(b->policy_text = strdup(text)))
 			rc = -ENOMEM;
 	}
-	if (rc == 0 && b->nrecs == 0)
+	if (rc == 0 && b->nrecs == 0) {
 		rc = rfs_walk_record(b->fs, b->top + 1, top_folder, b);
+		for (size_t i = 0; rc == 0 && i < b->nrecs; i++)
+			rc = row_unclassified(b, b->recs[i].path);
+	}
 	if (rc == 0 && b->fs->retention)
 		rc = rows_destroyed(b);
 	for (size_t i = 0; rc == 0 && i < b->nrecs; i++) {
