@@ -139,7 +139,9 @@ print(path(notes[0]))
 same = [p for d, p in zoe['versions'][zoe['head']]['state'].items() if len(p) == 2]
 assert same and sorted(same[0]) == ['letters/a b.txt', 'letters/ç copy.txt'], same
 new = objs['new name']
-assert any('renamed old name to new name' in v['message'] for v in new['versions'].values()), new['versions']
+assert new['versions'][new['head']]['message'] == 'renamed old name to new name', new['versions']
+before = new['versions']['v%d' % (len(new['versions']) - 1)]  # under its old name: followed
+assert ['r.txt'] in before['state'].values() and 'saved r.txt' in before['message'], before
 EOF
 out=$(python3 "$IT_TMP/ocfl.py" "$B" "$(id -un)" 2>&1)
 assert_eq "every OCFL inventory matches its content, one version per save, content once per digest" 0 $?
