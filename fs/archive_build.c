@@ -728,6 +728,7 @@ static int object_of(struct build *b, struct rec *r)
 	struct epochs mt = { 0 };
 	char dir[PATH_MAX], id[PATH_MAX + 64], key_hex[17];
 	const struct version *newest = &r->versions[r->nversions - 1];
+	bool begun = false, opened = false;
 	int rc;
 
 	rfs_hex_encode(key_hex, b->fs->v->keys->archive_key_id, 8);
@@ -740,8 +741,6 @@ static int object_of(struct build *b, struct rec *r)
 		rc = 0;                           /* deleted at its newest commit: an empty state */
 	if (rc == 0)
 		epochs_to_live(b, r, &mt);
-	if (rc == 0)
-		rc = rfs_bag_object_begin(b->bag, dir, id);
 	for (size_t k = 0; rc == 0 && k < r->nversions; k++) {
 		const struct version *v = &r->versions[k];
 		const struct ev *head = &b->evs.v[v->first];
@@ -761,6 +760,20 @@ static int object_of(struct build *b, struct rec *r)
 			rc = rfs_history_list(b->fs->history, head->rev, v->path, &mine);
 		if (rc == -ENOENT)
 			rc = 0;                   /* not there at that commit (deleted): an empty state */
+		/* The object starts with the first commit at which the record holds a file: its
+		** folders alone are no content (OCFL has no folders), and an object of no file
+		** is not made at all. */
+		for (size_t i = 0; rc == 0 && !begun && i < l->count; i++)
+			begun = l->entries[i].type == RFS_OBJ_FILE;
+		if (rc == 0 && begun && !opened) {
+			rc = rfs_bag_object_begin(b->bag, dir, id);
+			opened = rc == 0;
+		}
+		if (rc == 0 && !opened) {
+			rfs_history_listing_free(&mine);
+			free(msg);
+			continue;
+		}
 		if (rc == 0)
 			rc = rfs_bag_version_begin(b->bag, head->time, head->tz, user, addr, msg);
 		b->rev = head->rev;
@@ -795,7 +808,7 @@ static int object_of(struct build *b, struct rec *r)
 		rfs_history_listing_free(&mine);
 		free(msg);
 	}
-	if (rc == 0)
+	if (rc == 0 && opened)
 		rc = rfs_bag_object_end(b->bag);
 	free(mt.v);
 	return rc;
