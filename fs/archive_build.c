@@ -167,6 +167,14 @@ struct rec {
 	int64_t *last_mtime;                  /* per entry of last */
 };
 
+/* A file of live/ under PATH: its mtime there, which history does not keep (a touch is no
+** version) and the bag gives its current bytes. */
+struct live_file {
+	char *path;                           /* clear, "/Telecare/a/b.txt" */
+	int64_t mtime;
+	uint64_t size;
+};
+
 /* One row of records.csv / records.json. */
 struct row {
 	char *path, *class_name, *properties, *closed, *holds, *due, *action, *authority;
@@ -191,6 +199,8 @@ struct build {
 	int64_t state_time;
 	struct rfs_bag *bag;
 	uint64_t total_files, total_bytes;
+	struct live_file *live_files;         /* every file under PATH as it stands, by path */
+	size_t n_live, live_cap;
 	struct timespec last_progress;
 	/* the file being read (history or live/) */
 	const char *rev, *clear;
@@ -270,6 +280,25 @@ static int row_live(struct build *b, const struct rfs_retention_listing *l,
 	       w->authority && w->properties ? 0 : -ENOMEM;
 }
 
+/* A record no class covers (each folder of PATH when no policy does): its path only. */
+static int row_unclassified(struct build *b, const char *path)
+{
+	struct row *w = row_new(b);
+
+	if (!w)
+		return -ENOMEM;
+	w->path = strdup(path);
+	w->class_name = strdup("");
+	w->properties = strdup("");
+	w->closed = strdup("");
+	w->holds = strdup("");
+	w->due = strdup("");
+	w->action = strdup("");
+	w->authority = strdup("");
+	return w->path && w->class_name && w->properties && w->closed && w->holds && w->due &&
+	       w->action && w->authority ? 0 : -ENOMEM;
+}
+
 /* The register's destroyed records under PATH: stubs only. */
 static int rows_destroyed(struct build *b)
 {
@@ -290,23 +319,21 @@ static int rows_destroyed(struct build *b)
 		snprintf(path, sizeof(path), "%s%s", *e->path == '/' ? "" : "/", e->path);
 		if (!under(path, b->top))
 			continue;
-		if (!(w = row_new(b)))
+		if ((rc = row_unclassified(b, path)) < 0)
+			break;
+		w = &b->rows[b->nrows - 1];
+		w->destroyed = true;
+		w->disposal = e->number;
+		free(w->class_name);
+		free(w->due);
+		free(w->action);
+		free(w->authority);
+		w->class_name = strdup(e->class_name);
+		w->due = strdup(e->due);
+		w->action = strdup("destroyed");
+		w->authority = strdup(e->authority ? e->authority : "");
+		if (!w->class_name || !w->due || !w->action || !w->authority)
 			rc = -ENOMEM;
-		else {
-			w->destroyed = true;
-			w->disposal = e->number;
-			w->path = strdup(path);
-			w->class_name = strdup(e->class_name);
-			w->properties = strdup("");
-			w->closed = strdup("");
-			w->holds = strdup("");
-			w->due = strdup(e->due);
-			w->action = strdup("destroyed");
-			w->authority = strdup(e->authority ? e->authority : "");
-			if (!w->path || !w->class_name || !w->properties || !w->closed || !w->holds ||
-			    !w->due || !w->action || !w->authority)
-				rc = -ENOMEM;
-		}
 	}
 	rfs_register_free(&reg);
 	free(text);
@@ -395,8 +422,11 @@ static int find_records(struct build *b)
 		    !(b->policy_text = strdup(text)))
 			rc = -ENOMEM;
 	}
-	if (rc == 0 && b->nrecs == 0)
+	if (rc == 0 && b->nrecs == 0) {
 		rc = rfs_walk_record(b->fs, b->top + 1, top_folder, b);
+		for (size_t i = 0; rc == 0 && i < b->nrecs; i++)
+			rc = row_unclassified(b, b->recs[i].path);
+	}
 	if (rc == 0 && b->fs->retention)
 		rc = rows_destroyed(b);
 	for (size_t i = 0; rc == 0 && i < b->nrecs; i++) {
@@ -506,54 +536,121 @@ static int read_live(void *arg, rfs_bag_put_fn put, void *put_arg)
 	return rc;
 }
 
+/* What the walk will read: for the progress line's totals. */
+static int count_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool before, void *arg)
+{
+	struct build *b = arg;
+
+	struct live_file *f;
+
+	if (!before || !S_ISREG(e->st.st_mode))
+		return 0;
+	b->total_files++;
+	b->total_bytes += (uint64_t)e->st.st_size;
+	if (rfs_bytes_grow(&b->live_files, &b->live_cap, b->n_live, sizeof(*b->live_files), 64) < 0)
+		return -ENOMEM;
+	f = &b->live_files[b->n_live];
+	if (asprintf(&f->path, "/%s", e->path) < 0)
+		return -ENOMEM;
+	f->mtime = e->st.st_mtim.tv_sec;
+	f->size = (uint64_t)e->st.st_size;
+	b->n_live++;
+	return 0;
+}
+
+static int live_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct live_file *)a)->path, ((const struct live_file *)b)->path);
+}
+
+static const struct live_file *live_find(const struct build *b, const char *path)
+{
+	struct live_file key = { .path = (char *)path };
+
+	return b->n_live ? bsearch(&key, b->live_files, b->n_live, sizeof(key), live_cmp) : NULL;
+}
+
 /* ---- history: one OCFL object per record --------------------------------------- */
 
-struct mtime_of {
+/* A file's bytes keep one mtime for as long as they stay the same: the last one it had before
+** its next save (a touch, a chmod, a rename change no bytes). That is the mtime its content
+** gets in the object: the version that stores the bytes stores them once, with it, and a
+** current file that links to them shows the mtime it has in the mount. */
+struct epoch {
 	uint8_t id[16];
-	int64_t mtime;
+	uint64_t seq;                         /* the save that gave the file these bytes */
+	int64_t mtime;                        /* its mtime until the next save */
 };
 
-struct mtimes {
-	struct mtime_of *v;
+struct epochs {
+	struct epoch *v;
 	size_t n, cap;
 };
 
-static int mtime_cmp(const void *a, const void *b)
+static bool changes_bytes(enum rfs_save_kind k)
 {
-	return memcmp(a, b, 16);
+	return k == RFS_SAVE_CREATED || k == RFS_SAVE_SAVED || k == RFS_SAVE_RESTORED ||
+	       k == RFS_SAVE_RECOVERED;
 }
 
-static int mtimes_set(struct mtimes *m, const uint8_t id[16], int64_t t)
+static int epoch_cmp(const void *a, const void *b)
+{
+	const struct epoch *x = a, *y = b;
+	int c = memcmp(x->id, y->id, 16);
+
+	return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The epochs of every file of r, from its events oldest first. */
+static int epochs_of(const struct build *b, const struct rec *r, struct epochs *m)
+{
+	static const uint8_t zero[16];
+
+	for (size_t k = 0; k < r->nversions; k++) {
+		const struct version *v = &r->versions[k];
+
+		for (size_t i = v->first + v->count; i-- > v->first;) {
+			const struct ev *x = &b->evs.v[i];
+			struct epoch *last = NULL;
+
+			if (x->type != RFS_OBJ_FILE || x->kind == RFS_SAVE_DELETED ||
+			    !memcmp(x->file_id, zero, 16))
+				continue;
+			for (size_t j = m->n; j-- > 0 && !last;)   /* the file's newest epoch */
+				last = !memcmp(m->v[j].id, x->file_id, 16) ? &m->v[j] : NULL;
+			if (last && !changes_bytes(x->kind)) {
+				last->mtime = x->mtime;
+				continue;
+			}
+			if (rfs_bytes_grow(&m->v, &m->cap, m->n, sizeof(*m->v), 64) < 0)
+				return -ENOMEM;
+			memcpy(m->v[m->n].id, x->file_id, 16);
+			m->v[m->n].seq = x->seq;
+			m->v[m->n++].mtime = x->mtime;
+		}
+	}
+	if (m->n)
+		qsort(m->v, m->n, sizeof(*m->v), epoch_cmp);
+	return 0;
+}
+
+/* The mtime of file id's bytes at commit seq; dflt when its events do not say. */
+static int64_t epoch_mtime(const struct epochs *m, const uint8_t id[16], uint64_t seq, int64_t dflt)
 {
 	size_t lo = 0, hi = m->n;
+	struct epoch key;
 
-	while (lo < hi) {
+	memcpy(key.id, id, 16);
+	key.seq = seq;
+	while (lo < hi) {                     /* the first epoch after (id, seq) */
 		size_t mid = (lo + hi) / 2;
-		int c = memcmp(m->v[mid].id, id, 16);
 
-		if (c == 0) {
-			m->v[mid].mtime = t;
-			return 0;
-		}
-		if (c < 0)
+		if (epoch_cmp(&m->v[mid], &key) <= 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (rfs_bytes_grow(&m->v, &m->cap, m->n, sizeof(*m->v), 64) < 0)
-		return -ENOMEM;
-	memmove(&m->v[lo + 1], &m->v[lo], (m->n - lo) * sizeof(*m->v));
-	memcpy(m->v[lo].id, id, 16);
-	m->v[lo].mtime = t;
-	m->n++;
-	return 0;
-}
-
-static int64_t mtimes_get(const struct mtimes *m, const uint8_t id[16], int64_t dflt)
-{
-	const struct mtime_of *x = m->n ? bsearch(id, m->v, m->n, sizeof(*m->v), mtime_cmp) : NULL;
-
-	return x ? x->mtime : dflt;
+	return lo > 0 && !memcmp(m->v[lo - 1].id, id, 16) ? m->v[lo - 1].mtime : dflt;
 }
 
 /* A path of an event as the message names it: under the record, relative to it; the
@@ -600,49 +697,88 @@ static void message_of(struct build *b, const struct version *v, char *out, size
 		snprintf(out + len, size - len, "; and %zu more", shown);
 }
 
+/* The current bytes of a file keep the mtime they have in the mount (history keeps no
+** touch): the epoch of each file in the record's newest version ends with it. */
+static void epochs_to_live(const struct build *b, const struct rec *r, struct epochs *m)
+{
+	const struct ev *head = &b->evs.v[r->versions[r->nversions - 1].first];
+
+	for (size_t i = 0; i < r->last.count; i++) {
+		const struct rfs_history_entry *e = &r->last.entries[i];
+		const struct live_file *f;
+		char *clear = NULL;
+
+		if (e->type != RFS_OBJ_FILE || asprintf(&clear, "%s/%s", r->path, e->path) < 0)
+			continue;
+		f = live_find(b, clear);
+		free(clear);
+		if (!f || f->size != e->size)
+			continue;                 /* changed since: no link to it either */
+		for (size_t j = m->n; j-- > 0;) {
+			if (!memcmp(m->v[j].id, e->file_id, 16) && m->v[j].seq <= head->seq) {
+				m->v[j].mtime = f->mtime;
+				break;
+			}
+		}
+	}
+}
+
 static int object_of(struct build *b, struct rec *r)
 {
-	struct mtimes mt = { 0 };
+	struct epochs mt = { 0 };
 	char dir[PATH_MAX], id[PATH_MAX + 64], key_hex[17];
+	const struct version *newest = &r->versions[r->nversions - 1];
+	bool begun = false, opened = false;
 	int rc;
 
 	rfs_hex_encode(key_hex, b->fs->v->keys->archive_key_id, 8);
 	snprintf(dir, sizeof(dir), "%s", *r->rel ? r->rel : b->name);
 	snprintf(id, sizeof(id), "recfs:%s:%s", key_hex, r->path);
-	rc = rfs_bag_object_begin(b->bag, dir, id);
+	rc = epochs_of(b, r, &mt);
+	if (rc == 0)
+		rc = rfs_history_list(b->fs->history, b->evs.v[newest->first].rev, newest->path, &r->last);
+	if (rc == -ENOENT)
+		rc = 0;                           /* deleted at its newest commit: an empty state */
+	if (rc == 0)
+		epochs_to_live(b, r, &mt);
 	for (size_t k = 0; rc == 0 && k < r->nversions; k++) {
 		const struct version *v = &r->versions[k];
 		const struct ev *head = &b->evs.v[v->first];
-		struct rfs_history_listing l;
+		struct rfs_history_listing mine = { 0 }, *l = v == newest ? &r->last : &mine;
 		char *msg = malloc(MESSAGE_MAX + 256), user[256], addr[512];
-		bool last = k + 1 == r->nversions;
 
 		if (!msg) {
 			rc = -ENOMEM;
 			break;
-		}
-		for (size_t e = v->first + v->count; e-- > v->first;) {
-			const struct ev *x = &b->evs.v[e];
-
-			if (x->type == RFS_OBJ_FILE && x->kind != RFS_SAVE_DELETED)
-				rc = rc < 0 ? rc : mtimes_set(&mt, x->file_id, x->mtime);
 		}
 		message_of(b, v, msg, MESSAGE_MAX + 256);
 		snprintf(user, sizeof(user), "%s", *head->name ? head->name : head->login);
 		snprintf(addr, sizeof(addr), "mailto:%s@%s", head->login, head->host);
 		if (head->time > b->state_time)
 			b->state_time = head->time;
-		if (rc == 0)
-			rc = rfs_history_list(b->fs->history, head->rev, v->path, &l);
-		if (rc == -ENOENT) {              /* not there at that commit (deleted): an empty state */
-			memset(&l, 0, sizeof(l));
-			rc = 0;
+		if (v != newest)
+			rc = rfs_history_list(b->fs->history, head->rev, v->path, &mine);
+		if (rc == -ENOENT)
+			rc = 0;                   /* not there at that commit (deleted): an empty state */
+		/* The object starts with the first commit at which the record holds a file: its
+		** folders alone are no content (OCFL has no folders), and an object of no file
+		** is not made at all. */
+		for (size_t i = 0; rc == 0 && !begun && i < l->count; i++)
+			begun = l->entries[i].type == RFS_OBJ_FILE;
+		if (rc == 0 && begun && !opened) {
+			rc = rfs_bag_object_begin(b->bag, dir, id);
+			opened = rc == 0;
+		}
+		if (rc == 0 && !opened) {
+			rfs_history_listing_free(&mine);
+			free(msg);
+			continue;
 		}
 		if (rc == 0)
 			rc = rfs_bag_version_begin(b->bag, head->time, head->tz, user, addr, msg);
 		b->rev = head->rev;
-		for (size_t i = 0; rc == 0 && i < l.count; i++) {
-			const struct rfs_history_entry *e = &l.entries[i];
+		for (size_t i = 0; rc == 0 && i < l->count; i++) {
+			const struct rfs_history_entry *e = &l->entries[i];
 			char *clear = NULL;
 
 			if (e->type != RFS_OBJ_FILE)
@@ -652,7 +788,8 @@ static int object_of(struct build *b, struct rec *r)
 				break;
 			}
 			b->clear = clear;
-			rc = rfs_bag_version_file(b->bag, e->path, mtimes_get(&mt, e->file_id, head->time),
+			rc = rfs_bag_version_file(b->bag, e->path,
+			                          epoch_mtime(&mt, e->file_id, head->seq, head->time),
 			                          e->size, e->oid, read_history, b);
 			if (rc < 0)
 				snprintf(b->err, b->errsz, "%s at %.12s: %s", clear, head->rev, strerror(-rc));
@@ -661,18 +798,17 @@ static int object_of(struct build *b, struct rec *r)
 		}
 		if (rc == 0)
 			rc = rfs_bag_version_end(b->bag);
-		if (rc == 0 && last) {            /* kept for the records as they stand */
-			r->last = l;
-			r->last_mtime = calloc(l.count ? l.count : 1, sizeof(*r->last_mtime));
-			for (size_t i = 0; r->last_mtime && i < l.count; i++)
-				r->last_mtime[i] = mtimes_get(&mt, l.entries[i].file_id, head->time);
+		if (rc == 0 && v == newest) {     /* kept for the records as they stand */
+			r->last_mtime = calloc(l->count ? l->count : 1, sizeof(*r->last_mtime));
+			for (size_t i = 0; r->last_mtime && i < l->count; i++)
+				r->last_mtime[i] = epoch_mtime(&mt, l->entries[i].file_id, head->seq,
+				                               head->time);
 			rc = r->last_mtime ? 0 : -ENOMEM;
-		} else {
-			rfs_history_listing_free(&l);
 		}
+		rfs_history_listing_free(&mine);
 		free(msg);
 	}
-	if (rc == 0)
+	if (rc == 0 && opened)
 		rc = rfs_bag_object_end(b->bag);
 	free(mt.v);
 	return rc;
@@ -752,18 +888,6 @@ static int current_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool
 	if (rc >= 0)
 		rc = rfs_bag_symlink(b->bag, rel, target, e->st.st_mtim.tv_sec);
 	return rc == -EXDEV ? left_out(b, rel, target) : rc < 0 ? rc : 0;
-}
-
-/* What the walk will read: for the progress line's totals. */
-static int count_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool before, void *arg)
-{
-	struct build *b = arg;
-
-	if (before && S_ISREG(e->st.st_mode)) {
-		b->total_files++;
-		b->total_bytes += (uint64_t)e->st.st_size;
-	}
-	return 0;
 }
 
 /* ---- tag files ------------------------------------------------------------------ */
@@ -951,6 +1075,9 @@ static void build_free(struct build *b)
 		free(w->authority);
 	}
 	free(b->rows);
+	for (size_t i = 0; i < b->n_live; i++)
+		free(b->live_files[i].path);
+	free(b->live_files);
 	free(b->organisation);
 	free(b->policy_text);
 	evs_free(&b->evs);
@@ -997,6 +1124,8 @@ static int build_run(struct build *b)
 		rc = find_versions(b, &b->recs[i]);
 	if (rc == 0)
 		rc = rfs_walk_record(b->fs, b->top + 1, count_entry, b);
+	if (rc == 0 && b->n_live)
+		qsort(b->live_files, b->n_live, sizeof(*b->live_files), live_cmp);
 	if (rc < 0) {
 		snprintf(b->err, b->errsz, "the history of %s could not be read: %s", b->top,
 		         strerror(-rc));
