@@ -174,6 +174,12 @@ static void serve_close_service(struct rfs_fs *fs, const struct rfs_peer *peer, 
 	}
 	if (rc == 0)
 		rc = find_records(fs, peer, fld[1], &c, msg, sizeof(msg));
+	if (rc == 0 && !peer->owner) {
+		/* The archive verb is the mounting user's and root's (fs/archive_ctl.c). */
+		snprintf(msg, sizeof(msg), "close-service writes its archive with 'recfs archive', "
+		         "which only the user who mounted %s, or root, may run", fs->v->path);
+		rc = -EACCES;
+	}
 	if (rc == 0 && *fld[2] && (rc = rfs_transfers_list(fs, &l)) == -EINVAL)
 		snprintf(msg, sizeof(msg), "the transfer log /%s does not parse: see 'recfs log "
 		         "--daemon'", RFS_TRANSFERS_PATH);
