@@ -8,10 +8,12 @@
 # key, the recipient, the receiver and the records, and recfs log shows each entry as one line; recfs transfer confirm sets the dated
 # property 'transferred' that the class counts from, and refuses a file the log does not name
 # and a second confirmation; a user outside the records-manager role is refused both, and
-# leaves no file behind; the archive is checked with the standard tools (age -d, tar,
+# leaves no file behind, and so is a records manager who did not mount (recfs archive, which
+# close-service runs, is the mounting user's); the archive is checked with the standard tools (age -d, tar,
 # sha512sum -c, minisign -Vm) and recfs archive verify; and the demo's telecare service is
 # archived with the one command the README shows, and checked the same way.
-# Must never: run outside its temp folder.
+# Must never: run outside its temp folder; it makes the account rfsclerk only when there is
+# none, and removes it again.
 . "$(dirname "$0")/lib.sh"
 
 V=$IT_TMP/vault M=$IT_TMP/mnt OUT=$IT_TMP/out
@@ -20,7 +22,7 @@ cat >"$IT_TMP/policy.conf" <<'EOF'
 organisation = Testshire Council
 
 [roles]
-records-manager = root
+records-manager = root, rfsclerk
 
 [class service-record]
 records   = services/*/*
@@ -29,6 +31,9 @@ then      = destroy
 lock      = never
 authority = Testshire records policy, closed services
 EOF
+# rfsclerk: a records manager who did not mount (made only when there is none, and removed)
+id rfsclerk >/dev/null 2>&1 || { useradd -M -N -s /usr/sbin/nologin rfsclerk && on_exit 'userdel rfsclerk'; }
+as_clerk() { (cd / && setpriv --reuid=rfsclerk --regid="$(id -g rfsclerk)" --init-groups "$RECFS" "$@" 2>&1); }
 json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null; }
 as_nobody() { (cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups "$RECFS" "$@" 2>&1); }
 # jq-like: field F of the record P in `recfs records --json`
@@ -54,6 +59,10 @@ out=$(as_nobody close-service "$T" --out "$OUT/n.tar.age" --recipient "$RCPT")
 assert_eq "close-service by a user outside the records-manager role fails (exit 2)" 2 $?
 assert_match "and says it is the role" "records-manager" "$out"
 check_fails "and leaves no file behind" test -e "$OUT/n.tar.age"
+out=$(as_clerk close-service "$T" --out "$OUT/c.tar.age" --recipient "$RCPT")
+assert_eq "a records manager who did not mount is refused (exit 2)" 2 $?
+assert_match "since recfs archive is the mounting user's" "only the user who mounted" "$out"
+check_fails "and leaves no file behind" test -e "$OUT/c.tar.age"
 out=$(recfs close-service "$T" --out "$OUT/t.tar.gz" --recipient "$RCPT" 2>&1)
 assert_eq "an encrypted archive not named .age is refused (exit 2)" 2 $?
 out=$(recfs close-service "$T" --out "$OUT/t.tar.gz.age" 2>&1)
