@@ -5,13 +5,14 @@
 # good (writes answer EPERM, recfs why and recfs records say so), and reports the held one,
 # which recfs dispose never destroys; the transfer log (recfs transfers --json, parsed by
 # python3) has the archive and the close-service, naming the file, its SHA-512, the signing
-# key, the recipient, the receiver and the records, and recfs log shows each entry as one line; recfs transfer confirm sets the dated
-# property 'transferred' that the class counts from, and refuses a file the log does not name
-# and a second confirmation; a user outside the records-manager role is refused both, and
-# leaves no file behind, and so is a records manager who did not mount (recfs archive, which
-# close-service runs, is the mounting user's); the archive is checked with the standard tools (age -d, tar,
-# sha512sum -c, minisign -Vm) and recfs archive verify; and the demo's telecare service is
-# archived with the one command the README shows, and checked the same way.
+# key, the recipient, the receiver and the records, and recfs log shows each entry as one
+# line; recfs transfer confirm sets the dated property 'transferred' that the class counts
+# from, and refuses a file the log does not name and a second confirmation; a user outside the
+# records-manager role is refused both and leaves no file behind, and so is a records manager
+# who did not mount (recfs archive, which close-service runs, is the mounting user's); the
+# archive is checked with the standard tools (age -d, tar, sha512sum -c, minisign -Vm) and
+# recfs archive verify; and the demo's telecare service is archived with the one command the
+# README shows, and checked the same way.
 # Must never: run outside its temp folder; it makes the account rfsclerk only when there is
 # none, and removes it again.
 . "$(dirname "$0")/lib.sh"
