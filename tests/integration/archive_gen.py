@@ -378,10 +378,69 @@ CASES = {
     "traversal-abs": lambda out: write(valid_bag(spoil("after-records", lambda b: b.add("/etc/x", b"x\n"))), out),
     "symlink-out": lambda out: write(valid_bag(spoil("after-records", lambda b: b.add(
         NAME + "/data/records/passwd", kind="symlink", target="../../../../etc/passwd"))), out),
+    # the same bag in other orders and spellings: valid
+    "sorted": lambda out: write(sorted_bag(), out),
+    "uppercase": lambda out: write(valid_bag(spoil("manifest-lines", lambda ls: [
+        l[:128].upper() + l[128:] for l in ls])), out),
+    "odd-names": lambda out: write(valid_bag(spoil("after-records", lambda b: b.add(
+        NAME + "/data/records/line\nbreak 100%.txt", b"odd\n"))), out),
+    "manifest-twice": lambda out: write(valid_bag(spoil("manifest-lines", lambda ls: ls + ls[-1:])), out),
+    "oxum": lambda out: write(valid_bag(spoil("end", lambda b: replace_in(
+        b, NAME + "/bag-info.txt", b"Payload-Oxum: ", b"Payload-Oxum: 1"))), out),
+    "outside": lambda out: write(valid_bag(spoil("end", lambda b: b.add("Other/x.txt", b"x\n"))), out),
+    "hardlink-out": lambda out: write(valid_bag(spoil("end", lambda b: b.add(
+        NAME + "/data/records/shadow", kind="hardlink", target="/etc/shadow"))), out),
+    "ocfl-gap": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: inventory_edit(
+        b, lambda inv: inv["versions"].update({"v3": inv["versions"].pop("v2")}) or inv.update(head="v3")))), out),
+    "ocfl-head": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: inventory_edit(
+        b, lambda inv: inv.update(head="v1")))), out),
+    "ocfl-sidecar": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: replace_in(
+        b, NAME + "/data/history/client 1/inventory.json.sha512", b"  inventory", b"0  inventory", 1)))
+        , out),
+    "ocfl-unlisted": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: b.add(
+        NAME + "/data/history/client 1/v1/content/stray.txt", b"not in the inventory\n"))), out),
     "pax-huge": case_pax_huge,
     "gzip-bomb": case_gzip_bomb,
     "manifest-huge": case_manifest_huge,
 }
+
+
+def sorted_bag():
+    """Entries sorted by name (as a sorting tar would write them), the manifest first: inventories
+    come before their content, and manifest lines before their files."""
+    b = valid_bag()
+    first = [e for e in b.entries if e[0].name in (NAME + "/", NAME + "/manifest-sha512.txt")]
+    rest = sorted((e for e in b.entries if e not in first), key=lambda e: e[0].name)
+    b.entries = first + rest
+    return b
+
+
+def replace_in(bag, name, old, new, cut=0):
+    """Replace old by new in one entry's bytes (cut: drop that many bytes before new)."""
+    for i, (ti, data) in enumerate(bag.entries):
+        if ti.name == name:
+            at = data.index(old)
+            data = data[:at - cut] + new + data[at + len(old):]
+            ti.size = len(data)
+            bag.entries[i] = (ti, data)
+            return
+    raise KeyError(name)
+
+
+def inventory_edit(b, fn):
+    """Change the inventory (and its sidecar, so that only the change is wrong)."""
+    for i, (ti, data) in enumerate(b.entries):
+        if ti.name.endswith("/inventory.json") and ti.type == tarfile.REGTYPE:
+            inv = json.loads(data)
+            fn(inv)
+            text = (json.dumps(inv, indent=2, sort_keys=True) + "\n").encode()
+            ti.size = len(text)
+            b.entries[i] = (ti, text)
+            side = b.entries[i + 1][0]
+            sd = ("%s  inventory.json\n" % sha(text)).encode()
+            side.size = len(sd)
+            b.entries[i + 1] = (side, sd)
+            return
 
 
 def extra_file(stage, arg):
@@ -393,22 +452,14 @@ def extra_file(stage, arg):
 
 
 def ocfl_tamper(b):
-    for i, (ti, data) in enumerate(b.entries):
-        if ti.name.endswith("/inventory.json") and ti.type == tarfile.REGTYPE:
-            inv = json.loads(data)
-            d = sorted(inv["manifest"])[0]
-            inv["manifest"]["0" * 128] = inv["manifest"].pop(d)
-            for v in inv["versions"].values():
-                if d in v["state"]:
-                    v["state"]["0" * 128] = v["state"].pop(d)
-            text = (json.dumps(inv, indent=2, sort_keys=True) + "\n").encode()
-            ti.size = len(text)
-            b.entries[i] = (ti, text)
-            side = b.entries[i + 1][0]
-            sd = ("%s  inventory.json\n" % sha(text)).encode()
-            side.size = len(sd)
-            b.entries[i + 1] = (side, sd)
-            return
+    """The inventory names a digest that its content file does not have."""
+    def fn(inv):
+        d = sorted(inv["manifest"])[0]
+        inv["manifest"]["0" * 128] = inv["manifest"].pop(d)
+        for v in inv["versions"].values():
+            if d in v["state"]:
+                v["state"]["0" * 128] = v["state"].pop(d)
+    inventory_edit(b, fn)
 
 
 if __name__ == "__main__":
