@@ -373,7 +373,7 @@ static int identities_parse(const char *text, size_t len, struct rfs_age_identit
 		lineno++;
 		if (!key_line(line, llen))
 			continue;
-		if (llen > 3 && strncmp(line, "age", 3) == 0 && text_case(line, llen, &upper) && !upper)
+		if (llen > 4 && strncmp(line, "age1", 4) == 0)
 			*why = "is a recipient (a public key, age1...), not an identity: give the file age-keygen wrote";
 		else if (strncmp(line, "AGE-PLUGIN-", 11) == 0)
 			*why = "is a plugin identity, which recfs cannot use";
