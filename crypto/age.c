@@ -956,6 +956,8 @@ ssize_t rfs_age_reader_read(struct rfs_age_reader *r, void *buf, size_t len)
 
 	if (r->err != 0)
 		return r->err;
+	if (len == 0)
+		return 0;
 	if (len > SSIZE_MAX)
 		len = SSIZE_MAX;
 	while (r->pt_pos == r->pt_len) {

@@ -357,6 +357,18 @@ Test(age, the_header_is_parsed_strictly)
 	e = edited(&ct, "-> X25519", "-> example.com/enigma 1 2\nAAAA\n-> X25519");
 	cr_assert_eq(header_verdict(&e), -ENOKEY);
 	free(e.p);
+	/* A lone scrypt stanza is well formed, and nothing of ours opens it. */
+	snprintf(line, sizeof line, "-> X25519 %s\n%s\n", share, body);
+	e = edited(&ct, line, "-> scrypt c2FsdHNhbHRzYWx0c2FsdA 18\n8SHBz/ldWnjyGFQqfjat6uNBarWqqEMDS7W8X7+Xq5Q\n");
+	cr_assert_eq(header_verdict(&e), -ENOKEY);
+	{
+		struct rfs_age_identities *ids = ids_of(0);
+		struct buf out;
+
+		cr_assert_eq(decrypt_all(ids, e.p, e.len, 0, &out), -ENOKEY);
+		rfs_age_identities_free(ids);
+	}
+	free(e.p);
 	/* A long argument line: 4000 is fine, 5000 is too long. */
 	memset(line, 'a', sizeof line);
 	memcpy(line, "-> grease ", 10);
@@ -731,8 +743,12 @@ Test(age, stanzas_of_other_types_from_the_age_tool_are_skipped, .timeout = 60)
 	struct buf ct, out;
 	char p[256];
 
-	/* An ssh-ed25519 stanza before ours, from the real tool. */
-	sh("ssh-keygen -q -t ed25519 -N '' -f %s/ssh >/dev/null", dir);
+	static const char ssh_pub[] =
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAtiDgNOYLKfGJpup60w2M1WAZes4MdHLgywRTijAscC test\n";
+
+	/* An ssh-ed25519 stanza before ours, from the real tool (a public key whose
+	** secret half was thrown away). */
+	write_path("ssh.pub", p, ssh_pub, strlen(ssh_pub));
 	write_path("plain", p, "hello", 5);
 	sh("age -R %s/ssh.pub -r %s -o %s/mixed.age %s", dir, rcpt[2], dir, p);
 	snprintf(p, sizeof p, "%s/mixed.age", dir);
