@@ -370,7 +370,7 @@ static int identities_parse(const char *text, size_t len, struct rfs_age_identit
 			continue;
 		if (llen > 4 && strncmp(line, "age1", 4) == 0)
 			*why = "is a recipient (a public key, age1...), not an identity: give the file age-keygen wrote";
-		else if (strncmp(line, "AGE-PLUGIN-", 11) == 0)
+		else if (llen > 11 && strncmp(line, "AGE-PLUGIN-", 11) == 0)
 			*why = "is a plugin identity, which recfs cannot use";
 		else if (!text_case(line, llen, &upper) || !upper ||
 		         bech32_decode(line, llen, IDENTITY_HRP, k, KEY) != 0)
