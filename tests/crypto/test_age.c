@@ -854,3 +854,24 @@ Test(age, the_last_chunk_rules)
 	cr_assert_eq(read_crafted(2, (size_t[]){ 100, 100 }, (bool[]){ false, true }, &got), -EBADMSG);
 	cr_assert_eq(got, 0);
 }
+
+Test(age, every_flipped_bit_anywhere_is_refused)
+{
+	uint8_t *plain = random_bytes(300);
+	struct buf ct = encrypt_to(plain, 300, 1, 300), out;
+	struct rfs_age_identities *ids = ids_of(0);
+
+	for (size_t i = 0; i < ct.len; i++) {
+		uint8_t bit = (uint8_t)(1u << (i % 8));
+
+		ct.p[i] ^= bit;
+		cr_assert_lt(decrypt_all(ids, ct.p, ct.len, 0, &out), 0, "byte %zu accepted", i);
+		cr_assert_eq(out.len, 0, "byte %zu: plaintext released", i);
+		ct.p[i] ^= bit;
+	}
+	cr_assert_eq(decrypt_all(ids, ct.p, ct.len, 0, &out), 0);
+	free(out.p);
+	free(ct.p);
+	free(plain);
+	rfs_age_identities_free(ids);
+}
