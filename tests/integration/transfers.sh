@@ -70,8 +70,12 @@ out=$(recfs close-service "$T" --out "$OUT/t.tar.gz.age" 2>&1)
 assert_eq "a .age name without --recipient is refused (exit 2)" 2 $?
 out=$(recfs close-service "$M/services/nothing-here" --out "$OUT/e.tar" 2>&1)
 assert_eq "a path with no records is refused (exit 2)" 2 $?
-assert_match "and says so" "no record" "$out"
+assert_match "and says so" "no whole record" "$out"
 check_fails "and leaves no file behind" test -e "$OUT/e.tar"
+mkdir -p "$T/client-a/sub"
+out=$(recfs close-service "$T/client-a/sub" --out "$OUT/p.tar" 2>&1)
+assert_eq "a folder inside a record is refused (exit 2): only whole records close" 2 $?
+assert_match "and says so" "no whole record" "$out"
 assert_eq "nothing was locked by the refusals" false "$(rec /services/telecare/client-a locked)"
 
 # ---- close-service ----
