@@ -4,8 +4,8 @@
 ** Owns: the state kept in /.recfs/retention/ of live/ (policy.conf: the policy in force;
 ** journal: one line per action, whose fold is the state), loaded at mount and changed only
 ** through the functions here (each change one save, attributed to the caller); the fold of
-** the journal into dated properties, closures, holds, reviews and close-service's locks; the records of the live
-** tree and their facts; the check every modifying FUSE handler makes (EPERM for a locked or
+** the journal into dated properties, closures, holds, reviews and close-service's locks; the
+** records of the live tree and their facts; the check every modifying FUSE handler makes (EPERM for a locked or
 ** held record and for anything under /.recfs/retention/, EXDEV for a rename across a record
 ** boundary in a format-3 vault), one daemon log line per refusal; roles.
 ** Must never: let a FUSE request change /.recfs/retention/ (root's neither); cost more than
