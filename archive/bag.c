@@ -92,6 +92,20 @@ static int map_put(struct map *m, const void *k, size_t klen, size_t v)
 	return 0;
 }
 
+/* Sets k to v, adding it when absent. 0 or -ENOMEM. */
+static int map_set(struct map *m, const void *k, size_t klen, size_t v)
+{
+	struct map_ent *s;
+
+	if (!m->cap)
+		return map_put(m, k, klen, v);
+	s = map_slot(m->e, m->cap, k, klen, map_hash(k, klen));
+	if (!s->k)
+		return map_put(m, k, klen, v);
+	s->v = v;
+	return 0;
+}
+
 static void map_free(struct map *m)
 {
 	for (size_t i = 0; i < m->cap; i++)
@@ -131,6 +145,7 @@ struct rfs_bag {
 	char *name, *org, *extid, *agent, *note;
 	int64_t st;
 	struct map paths, keys, digests;
+	struct map sizes;              /* sizes of stored content: see may_equal */
 	struct ent *ents;
 	size_t n_ents, cap_ents;
 	struct content *cons;
@@ -149,21 +164,6 @@ struct rfs_bag {
 	unsigned version;              /* the open version's number, 0 none */
 	uint64_t files_done, bytes_done;
 };
-
-static int grow(void **arr, size_t n, size_t *cap, size_t sz)
-{
-	size_t nc;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	nc = *cap ? *cap * 2 : 64;
-	if (!(p = reallocarray(*arr, nc, sz)))
-		return -ENOMEM;
-	*arr = p;
-	*cap = nc;
-	return 0;
-}
 
 /* A refusal: nothing was written, the bag goes on. */
 __attribute__((format(printf, 3, 4)))
@@ -191,7 +191,6 @@ static int broke(struct rfs_bag *b, int rc, const char *path)
 	return rc;
 }
 
-/* A relative path without "", "." or ".." segments, in UTF-8. */
 static bool utf8_ok(const char *s)
 {
 	for (const unsigned char *q = (const unsigned char *)s; *q;) {
@@ -204,6 +203,7 @@ static bool utf8_ok(const char *s)
 	return true;
 }
 
+/* A relative path without "", "." or ".." segments, in UTF-8. */
 static bool valid_path(const char *p)
 {
 	const char *seg = p;
@@ -240,7 +240,7 @@ static int add_ent(struct rfs_bag *b, const char *path, enum kind kind, size_t c
 {
 	struct ent *e;
 
-	if (grow((void **)&b->ents, b->n_ents, &b->cap_ents, sizeof(*e)) < 0 ||
+	if (rfs_ocfl_grow((void **)&b->ents, b->n_ents, &b->cap_ents, sizeof(*e)) < 0 ||
 	    map_put(&b->paths, path, strlen(path), b->n_ents) < 0)
 		return -ENOMEM;
 	e = &b->ents[b->n_ents++];
@@ -305,7 +305,7 @@ static int man_add(struct rfs_bag *b, const char *path, size_t content, size_t e
 {
 	struct mline *m;
 
-	if (grow((void **)&b->man, b->n_man, &b->cap_man, sizeof(*m)) < 0)
+	if (rfs_ocfl_grow((void **)&b->man, b->n_man, &b->cap_man, sizeof(*m)) < 0)
 		return -ENOMEM;
 	m = &b->man[b->n_man];
 	if (!(m->path = strdup(path)))
@@ -351,7 +351,7 @@ static int content_add(struct rfs_bag *b, const uint8_t d[64], uint64_t size, si
 
 	if (map_get(&b->digests, d, 64, ci))
 		return 0;
-	if (grow((void **)&b->cons, b->n_cons, &b->cap_cons, sizeof(*c)) < 0 ||
+	if (rfs_ocfl_grow((void **)&b->cons, b->n_cons, &b->cap_cons, sizeof(*c)) < 0 ||
 	    map_put(&b->digests, d, 64, b->n_cons) < 0)
 		return -ENOMEM;
 	c = &b->cons[b->n_cons];
@@ -368,7 +368,7 @@ struct reader {
 	uint64_t size, got;
 	uint8_t *buf;                  /* keeps the bytes, or NULL */
 	bool store;                    /* writes them to the tar */
-	int rc;
+	int rc, wrc;                   /* the first error; the tar's, when it was the tar */
 };
 
 static int put(void *arg, const void *buf, size_t len)
@@ -382,8 +382,8 @@ static int put(void *arg, const void *buf, size_t len)
 	rfs_sha512_update(&r->sha, buf, len);
 	if (r->buf)
 		memcpy(r->buf + r->got, buf, len);
-	if (r->store && (r->rc = rfs_tar_data(r->b->t, buf, len)) < 0)
-		return r->rc;
+	if (r->store && (r->wrc = rfs_tar_data(r->b->t, buf, len)) < 0)
+		return r->rc = r->wrc;
 	r->got += len;
 	return 0;
 }
@@ -397,6 +397,9 @@ static int read_once(struct rfs_bag *b, const char *path, uint64_t size, rfs_bag
 
 	rfs_sha512_init(&r.sha);
 	rc = read(arg, put, &r);
+	rfs_sha512_final(&r.sha, d);
+	if (r.wrc < 0)
+		return r.wrc;            /* not the file's fault: the caller says what failed */
 	if (r.rc < 0)
 		rc = r.rc;
 	if (rc == 0 && r.got != size)
@@ -407,19 +410,46 @@ static int read_once(struct rfs_bag *b, const char *path, uint64_t size, rfs_bag
 	else if (rc < 0)
 		snprintf(b->err, sizeof(b->err), "%s/%s cannot be read: %s", b->name, path,
 		         strerror(-rc));
-	rfs_sha512_final(&r.sha, d);
 	return rc;
 }
 
+/* Stored content can only equal a file of its size: the sizes of what this object stored
+** (scope 'o': the last object that stored one of that size) and of what history stored
+** (scope 'h'). A big file of a size not seen is stored as it is first read, not read twice. */
+static bool may_equal(const struct rfs_bag *b, char scope, uint64_t size, size_t want)
+{
+	char k[1 + sizeof(size)];
+	size_t v;
+
+	k[0] = scope;
+	memcpy(k + 1, &size, sizeof(size));
+	return map_get(&b->sizes, k, sizeof(k), &v) && v == want;
+}
+
+static int stored_size(struct rfs_bag *b, uint64_t size)
+{
+	char k[1 + sizeof(size)];
+	int rc;
+
+	memcpy(k + 1, &size, sizeof(size));
+	k[0] = 'o';
+	if ((rc = map_set(&b->sizes, k, sizeof(k), b->objects)) < 0)
+		return rc;
+	k[0] = 'h';
+	return map_set(&b->sizes, k, sizeof(k), 1);
+}
+
 /* The content of a file about to be archived: by its key when the bag has seen it, else read
-** once for its digest (and kept in b->buf when it fits: *kept). Nothing is written. */
+** once for its digest (and kept in b->buf when it fits: *kept). Nothing is written. *ci NONE:
+** a big file that cannot equal stored content (!may), left to store to digest as it goes. */
 static int content_of(struct rfs_bag *b, const char *path, uint64_t size, const char *key,
-                      rfs_bag_read_fn read, void *arg, size_t *ci, bool *kept)
+                      bool may, rfs_bag_read_fn read, void *arg, size_t *ci, bool *kept)
 {
 	uint8_t d[64];
 	int rc;
 
 	*kept = false;
+	*ci = NONE;
 	if (key && map_get(&b->keys, key, strlen(key), ci)) {
 		if (b->cons[*ci].size != size)
 			return refuse(b, -EINVAL, "%s/%s: its key %s was given before for a size of "
@@ -427,6 +457,8 @@ static int content_of(struct rfs_bag *b, const char *path, uint64_t size, const 
 			              b->cons[*ci].size, size);
 		return 0;
 	}
+	if (!may && size > BUF_MAX)
+		return 0;
 	if (size <= BUF_MAX && !b->buf && !(b->buf = malloc(BUF_MAX)))
 		return -ENOMEM;
 	if ((rc = read_once(b, path, size, read, arg, size <= BUF_MAX ? b->buf : NULL, false, d)) < 0)
@@ -438,27 +470,29 @@ static int content_of(struct rfs_bag *b, const char *path, uint64_t size, const 
 	return 0;
 }
 
-/* Stores content ci as the file path: from b->buf when kept, else read (again) and checked. */
-static int store(struct rfs_bag *b, const char *path, mode_t mode, int64_t mtime, size_t ci,
-                 bool kept, rfs_bag_read_fn read, void *arg)
+/* Stores the file path: content *ci from b->buf when kept, else read (again) and checked;
+** *ci NONE: read once as it is stored, and its content found or added then. */
+static int store(struct rfs_bag *b, const char *path, mode_t mode, int64_t mtime, size_t *ci,
+                 bool kept, uint64_t size, const char *key, rfs_bag_read_fn read, void *arg)
 {
-	const struct content *c = &b->cons[ci];
 	uint8_t d[64];
 	char *tar = join(b->name, path);
 	int rc;
 
 	if (!tar)
 		return broke(b, -ENOMEM, path);
-	rc = rfs_tar_file_begin(b->t, tar, mode, mtime, c->size);
+	rc = rfs_tar_file_begin(b->t, tar, mode, mtime, size);
 	free(tar);
 	if (rc == 0 && kept)
-		rc = rfs_tar_data(b->t, b->buf, c->size);
-	else if (rc == 0 && (rc = read_once(b, path, c->size, read, arg, NULL, true, d)) == 0 &&
-	         memcmp(d, c->digest, 64) != 0)
+		rc = rfs_tar_data(b->t, b->buf, size);
+	else if (rc == 0 && (rc = read_once(b, path, size, read, arg, NULL, true, d)) == 0 &&
+	         *ci != NONE && memcmp(d, b->cons[*ci].digest, 64) != 0)
 		rc = refuse(b, -EIO, "%s/%s changed while it was archived (a second read gave "
 		            "other bytes): archive it again", b->name, path);
 	if (rc == 0)
 		rc = rfs_tar_file_end(b->t);
+	if (rc == 0 && *ci == NONE && (rc = content_add(b, d, size, ci)) == 0 && key)
+		rc = map_put(&b->keys, key, strlen(key), *ci);
 	return rc < 0 ? broke(b, rc, path) : 0;
 }
 
@@ -501,6 +535,7 @@ static void bag_free(struct rfs_bag *b)
 	map_free(&b->paths);
 	map_free(&b->keys);
 	map_free(&b->digests);
+	map_free(&b->sizes);
 	free(b->ents);
 	free(b->cons);
 	free(b->man);
@@ -689,18 +724,20 @@ int rfs_bag_version_file(struct rfs_bag *b, const char *logical, int64_t mtime, 
 		free(cpath);
 		return -ENOMEM;
 	}
-	rc = content_of(b, path, size, key, read, arg, &ci, &kept);
-	c = &b->cons[ci];
-	if (rc == 0 && c->object != b->objects) {
+	if ((rc = content_of(b, path, size, key, may_equal(b, 'o', size, b->objects), read, arg,
+	                     &ci, &kept)) < 0)
+		goto out;
+	if (ci == NONE || b->cons[ci].object != b->objects) {
 		/* New to this object: stored once, under the version that first has it. */
-		if ((rc = make_room(b, path)) == 0 && (rc = store(b, path, 0644, mtime, ci, kept,
-		                                                  read, arg)) == 0) {
+		if ((rc = make_room(b, path)) == 0 && (rc = store(b, path, 0644, mtime, &ci, kept,
+		                                                  size, key, read, arg)) == 0) {
 			c = &b->cons[ci];
 			c->object = b->objects;
 			if ((rc = rfs_ocfl_content(b->ocfl, c->digest, cpath, &c->ocfl_idx)) < 0 ||
 			    (rc = add_ent(b, path, K_FILE, ci, NULL)) < 0 ||
 			    (rc = man_add(b, path, ci, NONE)) < 0 ||
-			    (rc = note_hist(b, ci, path, mtime)) < 0)
+			    (rc = note_hist(b, ci, path, mtime)) < 0 ||
+			    (rc = stored_size(b, size)) < 0)
 				rc = broke(b, rc, path);
 		}
 	}
@@ -710,6 +747,7 @@ int rfs_bag_version_file(struct rfs_bag *b, const char *logical, int64_t mtime, 
 		b->files_done++;
 		b->bytes_done += size;
 	}
+out:
 	free(cpath);
 	free(path);
 	return rc;
@@ -781,7 +819,6 @@ int rfs_bag_object_end(struct rfs_bag *b)
 		rc = small_file(b, p[1], sidecar, strlen(sidecar), mtime, sum[1]);
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		char *target = join(b->name, p[i]);
-		size_t e;
 
 		rc = target ? 0 : -ENOMEM;
 		if (rc == 0 && (rc = make_room(b, p[2 + i])) == 0)
@@ -790,9 +827,7 @@ int rfs_bag_object_end(struct rfs_bag *b)
 		if (rc == 0)
 			rc = content_add(b, sum[i], i ? strlen(sidecar) : len, &ci[i]);
 		if (rc == 0 && (rc = add_ent(b, p[2 + i], K_FILE, ci[i], NULL)) == 0 &&
-		    find(b, p[i], &e))
-			b->ents[e].content = ci[i];
-		if (rc == 0 && (rc = man_add(b, p[i], ci[i], NONE)) == 0)
+		    (rc = man_add(b, p[i], ci[i], NONE)) == 0)
 			rc = man_add(b, p[2 + i], ci[i], NONE);
 	}
 	free(inv);
@@ -851,16 +886,17 @@ int rfs_bag_file(struct rfs_bag *b, const char *rel, mode_t mode, int64_t mtime,
 	if ((rc = records_path(b, rel, &path)) < 0)
 		return rc;
 	if ((rc = make_room(b, path)) < 0 ||
-	    (rc = content_of(b, path, size, key, read, arg, &ci, &kept)) < 0)
+	    (rc = content_of(b, path, size, key, may_equal(b, 'h', size, 1), read, arg, &ci,
+	                     &kept)) < 0)
 		goto out;
-	c = &b->cons[ci];
+	c = ci == NONE ? NULL : &b->cons[ci];
 	/* Content that history stored is linked, when the link gives the same mode. */
-	if (c->hist && !(mode & 0111) == !(c->hist_mode & 0111)) {
+	if (c && c->hist && !(mode & 0111) == !(c->hist_mode & 0111)) {
 		if ((rc = hardlink(b, path, c->hist, c->hist_mode, c->hist_mtime)) < 0) {
 			rc = broke(b, rc, path);
 			goto out;
 		}
-	} else if ((rc = store(b, path, mode, mtime, ci, kept, read, arg)) < 0) {
+	} else if ((rc = store(b, path, mode, mtime, &ci, kept, size, key, read, arg)) < 0) {
 		goto out;
 	}
 	if ((rc = add_ent(b, path, K_FILE, ci, NULL)) < 0 || (rc = man_add(b, path, ci, NONE)) < 0)

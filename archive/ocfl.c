@@ -38,8 +38,7 @@ struct rfs_ocfl {
 	bool open;
 };
 
-/* Grows *arr (of n used, *cap room, elements of size sz) to hold one more. */
-static int grow(void **arr, size_t n, size_t *cap, size_t sz)
+int rfs_ocfl_grow(void **arr, size_t n, size_t *cap, size_t sz)
 {
 	size_t nc;
 	void *p;
@@ -105,7 +104,7 @@ int rfs_ocfl_version_begin(struct rfs_ocfl *o, int64_t created, int tz_offset_mi
 
 	if (o->open || tz_offset_min <= -24 * 60 || tz_offset_min >= 24 * 60)
 		return -EINVAL;
-	if (grow((void **)&o->versions, o->n_versions, &o->cap_versions, sizeof(*v)) < 0)
+	if (rfs_ocfl_grow((void **)&o->versions, o->n_versions, &o->cap_versions, sizeof(*v)) < 0)
 		return -ENOMEM;
 	v = &o->versions[o->n_versions];
 	memset(v, 0, sizeof(*v));
@@ -128,7 +127,7 @@ int rfs_ocfl_content(struct rfs_ocfl *o, const uint8_t digest[64], const char *c
 {
 	struct content *c;
 
-	if (grow((void **)&o->contents, o->n_contents, &o->cap_contents, sizeof(*c)) < 0)
+	if (rfs_ocfl_grow((void **)&o->contents, o->n_contents, &o->cap_contents, sizeof(*c)) < 0)
 		return -ENOMEM;
 	c = &o->contents[o->n_contents];
 	memcpy(c->digest, digest, 64);
@@ -144,7 +143,7 @@ int rfs_ocfl_state(struct rfs_ocfl *o, const char *logical, size_t idx)
 
 	if (!o->open || idx >= o->n_contents)
 		return -EINVAL;
-	if (grow((void **)&o->states, o->n_states, &o->cap_states, sizeof(*s)) < 0)
+	if (rfs_ocfl_grow((void **)&o->states, o->n_states, &o->cap_states, sizeof(*s)) < 0)
 		return -ENOMEM;
 	s = &o->states[o->n_states];
 	if (!(s->logical = strdup(logical)))

@@ -39,6 +39,9 @@ unsigned rfs_ocfl_head(const struct rfs_ocfl *o);          /* 0: no version yet 
 int64_t rfs_ocfl_head_created(const struct rfs_ocfl *o);
 /* inventory.json's text (heap, *len bytes, ends with '\n'). -EINVAL with no version. */
 int  rfs_ocfl_inventory(const struct rfs_ocfl *o, char **text, size_t *len);
+/* Grows *arr (n used, *cap room, elements of sz bytes) to hold one more. 0 or -ENOMEM.
+** (The bag's arrays grow the same way.) */
+int  rfs_ocfl_grow(void **arr, size_t n, size_t *cap, size_t sz);
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one (overlong,
 ** surrogate, past U+10FFFF, cut short). */
 size_t rfs_ocfl_utf8_len(const unsigned char *s);

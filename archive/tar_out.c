@@ -7,6 +7,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <locale.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,30 +19,155 @@
 #include "crypto/age.h"
 #include "crypto/minisign.h"
 
-struct rfs_tar {
-	struct archive *a;
+#define OUT_BUF (256u << 10)
+#define OUT_BUFS 4               /* the most the writer holds: 1 MiB */
+
+/* The last stage runs on a thread of its own: the final bytes' two hashes and the write(2)
+** take about as long as all the rest (content digests, tar, compression, age). */
+struct writer {
+	pthread_t thread;
+	bool running, done;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint8_t *buf[OUT_BUFS];
+	size_t len[OUT_BUFS];
+	size_t first, count;           /* the full buffers, oldest first (under mu) */
+	size_t cur, fill;              /* the one filling, (first + count) % OUT_BUFS; its bytes */
+	int rc;                        /* the first write error */
 	int fd;
-	int rc;                        /* the first error of the chain below libarchive */
-	uint64_t bytes, left;          /* written to fd; of the open file entry, still to come */
-	bool in_file;
-	locale_t utf8;
+	uint64_t bytes;
 	struct rfs_sha512 sha;
 	struct rfs_minisign_hash b2;
-	struct rfs_age_writer *age;    /* or NULL: not encrypted */
 };
 
-/* The last stage: what reaches the fd, hashed as it goes. */
+struct rfs_tar {
+	struct archive *a;
+	int rc;                        /* the first error of the chain below libarchive */
+	uint64_t left;                 /* of the open file entry, still to come */
+	bool in_file;
+	locale_t utf8;
+	struct rfs_age_writer *age;    /* or NULL: not encrypted */
+	struct writer w;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		const uint8_t *buf;
+		size_t len;
+		int rc = 0;
+
+		bool skip;
+
+		while (w->count == 0 && !w->done)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->count == 0)
+			break;
+		buf = w->buf[w->first];
+		len = w->len[w->first];
+		skip = w->rc < 0;
+		pthread_mutex_unlock(&w->mu);
+		if (!skip && (rc = rfs_io_write_all(w->fd, buf, len)) == 0) {
+			rfs_sha512_update(&w->sha, buf, len);
+			rfs_minisign_hash_update(&w->b2, buf, len);
+			w->bytes += len;
+		}
+		pthread_mutex_lock(&w->mu);
+		if (rc < 0 && w->rc == 0)
+			w->rc = rc;
+		w->first = (w->first + 1) % OUT_BUFS;
+		w->count--;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Hands the filling buffer to the writer; waits for a free one. 0, or its write error. */
+static int writer_flush(struct writer *w)
+{
+	int rc;
+
+	pthread_mutex_lock(&w->mu);
+	w->len[w->cur] = w->fill;
+	w->count++;
+	w->cur = (w->cur + 1) % OUT_BUFS;
+	w->fill = 0;
+	pthread_cond_broadcast(&w->cv);
+	while (w->count == OUT_BUFS)
+		pthread_cond_wait(&w->cv, &w->mu);
+	rc = w->rc;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* The last stage: what reaches the fd, hashed as it goes (on the writer's thread). */
 static int sink(void *arg, const void *buf, size_t len)
 {
-	struct rfs_tar *t = arg;
-	int rc = rfs_io_write_all(t->fd, buf, len);
+	struct writer *w = &((struct rfs_tar *)arg)->w;
+	const uint8_t *p = buf;
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	rfs_sha512_update(&t->sha, buf, len);
-	rfs_minisign_hash_update(&t->b2, buf, len);
-	t->bytes += len;
+	while (len) {
+		size_t n = OUT_BUF - w->fill < len ? OUT_BUF - w->fill : len;
+
+		memcpy(w->buf[w->cur] + w->fill, p, n);
+		w->fill += n;
+		p += n;
+		len -= n;
+		if (w->fill == OUT_BUF && (rc = writer_flush(w)) < 0)
+			return rc;
+	}
 	return 0;
+}
+
+static int writer_start(struct writer *w, int fd)
+{
+	w->fd = fd;
+	rfs_sha512_init(&w->sha);
+	rfs_minisign_hash_init(&w->b2);
+	for (int i = 0; i < OUT_BUFS; i++)
+		if (!(w->buf[i] = malloc(OUT_BUF)))
+			return -ENOMEM;
+	if (pthread_mutex_init(&w->mu, NULL) != 0)
+		return -ENOMEM;
+	if (pthread_cond_init(&w->cv, NULL) != 0) {
+		pthread_mutex_destroy(&w->mu);
+		return -ENOMEM;
+	}
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		return -EAGAIN;
+	}
+	w->running = true;
+	return 0;
+}
+
+/* Writes what is left (cancel: drops it) and ends the thread: 0, or the first write error. */
+static int writer_stop(struct writer *w, bool cancel)
+{
+	if (!w->running)
+		return w->rc;
+	pthread_mutex_lock(&w->mu);
+	if (w->fill) {
+		w->len[w->cur] = w->fill;
+		w->count++;
+		w->fill = 0;
+	}
+	if (cancel && w->rc == 0)
+		w->rc = -ECANCELED;
+	w->done = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	w->running = false;
+	return w->rc;
 }
 
 static la_ssize_t write_cb(struct archive *a, void *arg, const void *buf, size_t len)
@@ -76,6 +202,9 @@ static void tar_free(struct rfs_tar *t)
 	t->rc = -ECANCELED;              /* an unclosed archive's end goes nowhere */
 	if (t->a)
 		archive_write_free(t->a);
+	writer_stop(&t->w, true);
+	for (int i = 0; i < OUT_BUFS; i++)
+		free(t->w.buf[i]);
 	if (t->utf8)
 		freelocale(t->utf8);
 	if (t->age)
@@ -94,15 +223,17 @@ int rfs_tar_start(const struct rfs_bag_out *out, struct rfs_tar **tp, char *err,
 		snprintf(err, errsz, "no memory to start the archive");
 		return -ENOMEM;
 	}
-	t->fd = out->fd;
+	if ((r = writer_start(&t->w, out->fd)) < 0) {
+		snprintf(err, errsz, "the archive's writer cannot start: %s", strerror(-r));
+		tar_free(t);
+		return r;
+	}
 	if (!(t->utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0))) {
 		snprintf(err, errsz, "the locale C.UTF-8 is missing: libarchive needs it for the "
 		         "archive's UTF-8 names (install the C library's locales)");
 		tar_free(t);
 		return -ENOTSUP;
 	}
-	rfs_sha512_init(&t->sha);
-	rfs_minisign_hash_init(&t->b2);
 	if (out->n_recipients > 0) {
 		r = rfs_age_writer_start(out->recipients, out->n_recipients, sink, t, &t->age);
 		if (r < 0) {
@@ -233,14 +364,16 @@ int rfs_tar_finish(struct rfs_tar *t, uint8_t sha512[64], uint8_t blake2b512[64]
 		rc = rfs_age_writer_finish(t->age);
 		t->age = NULL;
 	}
+	if (rc == 0)
+		rc = writer_stop(&t->w, false);
 	if (rc < 0) {
 		snprintf(err, errsz, "the archive cannot be completed: %s", strerror(-rc));
 		tar_free(t);
 		return rc;
 	}
-	rfs_sha512_final(&t->sha, sha512);
-	rfs_minisign_hash_final(&t->b2, blake2b512);
-	*bytes = t->bytes;
+	rfs_sha512_final(&t->w.sha, sha512);
+	rfs_minisign_hash_final(&t->w.b2, blake2b512);
+	*bytes = t->w.bytes;
 	tar_free(t);
 	return 0;
 }

@@ -7,7 +7,8 @@
 ** atime or ctime, whole-second mtimes, fixed modes) and the gzip header
 ** without a timestamp, so that equal input gives equal bytes.
 ** Must never: choose paths (the bag does and checks them), write anywhere
-** but the caller's fd, or buffer more than libarchive's and age's blocks.
+** but the caller's fd, or hold more than libarchive's and age's blocks and the
+** writer thread's 1 MiB (the last stage runs on a thread of its own).
 ** Internal to archive/.
 */
 #ifndef RECFS_ARCHIVE_TAR_OUT_H

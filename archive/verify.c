@@ -109,6 +109,8 @@ struct v {
 	size_t n_objects;
 	char *bag;                   /* the bag folder's name */
 	bool have_bagit, have_manifest, have_tagmanifest, have_baginfo, have_data;
+	bool compressed;             /* the plaintext starts as gzip or zstd do */
+	bool plain_seen;
 	bool payload_closed;         /* the manifest came after data/: its payload is all seen */
 	uint64_t oxum_bytes, oxum_files;
 	bool oxum_set;
@@ -132,9 +134,10 @@ const char *rfs_archive_problem_name(enum rfs_archive_problem_kind k)
 	return names[k];
 }
 
-__attribute__((format(printf, 4, 5)))
-static void problem(struct v *v, enum rfs_archive_problem_kind kind, const char *path,
-                    const char *fmt, ...)
+/* A problem at path (in_bag: relative to the bag's folder). Only the first ones are
+** formatted: a hostile manifest may bring millions. */
+static void vproblem(struct v *v, enum rfs_archive_problem_kind kind, bool in_bag, const char *path,
+                     const char *fmt, va_list ap)
 {
 	struct rfs_archive_report *rep = v->rep;
 	v->kinds |= 1u << kind;
@@ -147,13 +150,13 @@ static void problem(struct v *v, enum rfs_archive_problem_kind kind, const char 
 			return;
 	}
 	char detail[512];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
 	struct rfs_archive_problem *p = &rep->problems[rep->n_problems];
 	p->kind = kind;
-	p->path = strdup(path ? path : "");
+	if (in_bag && v->bag && asprintf(&p->path, "%s%s%s", v->bag, *path ? "/" : "", path) < 0)
+		p->path = NULL;
+	else if (!in_bag || !v->bag)
+		p->path = strdup(path ? path : "");
 	p->detail = strdup(detail);
 	if (!p->path || !p->detail) {
 		free(p->path);
@@ -163,11 +166,24 @@ static void problem(struct v *v, enum rfs_archive_problem_kind kind, const char 
 	rep->n_problems++;
 }
 
-/* The problem's path: the tar's name of a bag-relative path. */
-static const char *full(struct v *v, const char *rel, char *out, size_t outsz)
+__attribute__((format(printf, 4, 5)))
+static void problem(struct v *v, enum rfs_archive_problem_kind kind, const char *path,
+                    const char *fmt, ...)
 {
-	snprintf(out, outsz, "%s%s%s", v->bag ? v->bag : "", v->bag && *rel ? "/" : "", rel);
-	return out;
+	va_list ap;
+	va_start(ap, fmt);
+	vproblem(v, kind, false, path, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 4, 5)))
+static void problem_in(struct v *v, enum rfs_archive_problem_kind kind, const char *rel,
+                       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vproblem(v, kind, true, rel, fmt, ap);
+	va_end(ap);
 }
 
 static void short_hex(char out[17], const uint8_t *d)
@@ -389,6 +405,12 @@ static la_ssize_t la_read(struct archive *a, void *arg, const void **out)
 		archive_set_error(a, (int)-n, "%s", strerror((int)-n));
 		return -1;
 	}
+	if (!v->plain_seen && n >= 4) {
+		const unsigned char *b = v->buf;
+		v->compressed = (b[0] == 0x1f && b[1] == 0x8b) ||
+		                (b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd);
+	}
+	v->plain_seen = true;
 	*out = v->buf;
 	return n;
 }
@@ -432,19 +454,18 @@ static void percent_decode(char *s)
 static void check_digest(struct v *v, struct node *n, const uint8_t want[RFS_SHA512_SIZE],
                          const char *whose)
 {
-	char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256], a[17], b[17];
+	char a[17], b[17];
 	if (!memcmp(n->digest, want, RFS_SHA512_SIZE))
 		return;
 	short_hex(a, want);
 	short_hex(b, n->digest);
-	problem(v, RFS_AP_CHANGED, full(v, n->path, p, sizeof(p)),
+	problem_in(v, RFS_AP_CHANGED, n->path,
 	        "SHA-512 %s... in %s, but the file's is %s...", a, whose, b);
 }
 
 static void manifest_line(struct v *v, char *line, size_t len, bool tag)
 {
 	const char *mf = tag ? "tagmanifest-sha512.txt" : "manifest-sha512.txt";
-	char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256];
 	uint64_t no = v->ml.lineno;
 	if (len && line[len - 1] == '\r')
 		line[--len] = '\0';
@@ -456,39 +477,39 @@ static void manifest_line(struct v *v, char *line, size_t len, bool tag)
 		s++;
 	uint8_t want[RFS_SHA512_SIZE];
 	if (h == len || s == len || unhex(want, line, h)) {
-		problem(v, RFS_AP_MANIFEST_MALFORMED, full(v, mf, p, sizeof(p)),
+		problem_in(v, RFS_AP_MANIFEST_MALFORMED, mf,
 		        "line %llu: not \"<128 hex digits> <path>\"", (unsigned long long)no);
 		return;
 	}
 	char *path = line + s;
 	percent_decode(path);
 	if (check_path(path) != P_OK || strlen(path) >= RFS_ARCHIVE_VERIFY_MAX_PATH) {
-		problem(v, RFS_AP_MANIFEST_MALFORMED, full(v, mf, p, sizeof(p)),
+		problem_in(v, RFS_AP_MANIFEST_MALFORMED, mf,
 		        "line %llu: the path is absolute, has '..', '.' or an empty segment, or is too long",
 		        (unsigned long long)no);
 		return;
 	}
 	bool data = !strncmp(path, "data/", 5);
 	if (data == tag) {
-		problem(v, RFS_AP_MANIFEST_MALFORMED, full(v, mf, p, sizeof(p)),
+		problem_in(v, RFS_AP_MANIFEST_MALFORMED, mf,
 		        tag ? "line %llu: a payload file (data/...) belongs in manifest-sha512.txt"
 		            : "line %llu: not a payload file (data/...)", (unsigned long long)no);
 		return;
 	}
 	struct node *n = lookup(v, path);
 	if (n && (n->flags & N_LISTED)) {
-		problem(v, RFS_AP_MANIFEST_MALFORMED, full(v, mf, p, sizeof(p)),
+		problem_in(v, RFS_AP_MANIFEST_MALFORMED, mf,
 		        "line %llu: %s is listed twice", (unsigned long long)no, path);
 		return;
 	}
 	if (!n && !tag && v->payload_closed) {
-		problem(v, RFS_AP_MISSING, full(v, path, p, sizeof(p)),
+		problem_in(v, RFS_AP_MISSING, path,
 		        "listed in manifest-sha512.txt, but not in the tar");
 		return;
 	}
 	if (!n) {
 		if (v->n_pending >= RFS_ARCHIVE_VERIFY_MAX_PENDING) {
-			problem(v, RFS_AP_LIMIT, full(v, mf, p, sizeof(p)),
+			problem_in(v, RFS_AP_LIMIT, mf,
 			        "line %llu: more than %u listed files not (yet) in the tar: verify stops here",
 			        (unsigned long long)no, RFS_ARCHIVE_VERIFY_MAX_PENDING);
 			v->fatal = true;
@@ -509,7 +530,7 @@ static void manifest_line(struct v *v, char *line, size_t len, bool tag)
 		n->flags |= N_EXPECT;     /* its target may come later: checked at the end */
 		memcpy(n->digest, want, sizeof(want));
 	} else {
-		problem(v, RFS_AP_CHANGED, full(v, n->path, p, sizeof(p)),
+		problem_in(v, RFS_AP_CHANGED, n->path,
 		        "listed in %s, but it is a folder", mf);
 	}
 }
@@ -532,9 +553,8 @@ static void lines_feed(struct v *v, const char *data, size_t len, bool tag)
 			return;
 		l->lineno++;
 		if (l->overflow) {
-			char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256];
-			problem(v, RFS_AP_MANIFEST_MALFORMED,
-			        full(v, tag ? "tagmanifest-sha512.txt" : "manifest-sha512.txt", p, sizeof(p)),
+			problem_in(v, RFS_AP_MANIFEST_MALFORMED,
+			           tag ? "tagmanifest-sha512.txt" : "manifest-sha512.txt",
 			        "line %llu: longer than %u bytes", (unsigned long long)l->lineno,
 			        RFS_ARCHIVE_VERIFY_MAX_LINE);
 		} else {
@@ -560,16 +580,15 @@ static void lines_end(struct v *v, bool tag)
 
 static void check_bagit(struct v *v, const char *t, size_t len)
 {
-	char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256];
 	v->have_bagit = true;
 	unsigned maj, min;
 	if (len > 3 && !memcmp(t, "\xEF\xBB\xBF", 3)) {   /* RFC 8493 forbids a BOM here */
-		problem(v, RFS_AP_BAG_MALFORMED, full(v, "bagit.txt", p, sizeof(p)), "starts with a BOM");
+		problem_in(v, RFS_AP_BAG_MALFORMED, "bagit.txt", "starts with a BOM");
 		return;
 	}
 	if (sscanf(t, "BagIt-Version: %u.%u", &maj, &min) != 2 ||
 	    !strstr(t, "\nTag-File-Character-Encoding: "))
-		problem(v, RFS_AP_BAG_MALFORMED, full(v, "bagit.txt", p, sizeof(p)),
+		problem_in(v, RFS_AP_BAG_MALFORMED, "bagit.txt",
 		        "not \"BagIt-Version: M.N\" then \"Tag-File-Character-Encoding: ...\"");
 }
 
@@ -579,9 +598,8 @@ static void check_baginfo(struct v *v, const char *t)
 	for (const char *l = t; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
 		unsigned long long bytes, files;
 		if (!strncmp(l, "Payload-Oxum:", 13)) {
-			char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256];
 			if (sscanf(l + 13, " %llu.%llu", &bytes, &files) != 2) {
-				problem(v, RFS_AP_BAG_MALFORMED, full(v, "bag-info.txt", p, sizeof(p)),
+				problem_in(v, RFS_AP_BAG_MALFORMED, "bag-info.txt",
 				        "Payload-Oxum is not \"<bytes>.<files>\"");
 				return;
 			}
@@ -608,15 +626,14 @@ static bool version_number(const char *k, unsigned long *num, size_t *width)
 ** tar holds (and what it will bring: expectations wait on nodes). */
 static void check_inventory(struct v *v, const char *root, size_t obj, const char *text, size_t len)
 {
-	char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256], at[RFS_ARCHIVE_VERIFY_MAX_PATH + 64];
+	char at[RFS_ARCHIVE_VERIFY_MAX_PATH + 64];
 	char err[200];
 	snprintf(at, sizeof(at), "%s/inventory.json", root);
-	full(v, at, p, sizeof(p));
 	struct rfs_json_doc *doc;
 	struct rfs_json_limits lim = { .max_depth = 16, .max_values = 1000000 };
 	int rc = rfs_json_parse(text, len, &lim, &doc, err, sizeof(err));
 	if (rc) {
-		problem(v, rc == -E2BIG ? RFS_AP_LIMIT : RFS_AP_OCFL_MISMATCH, p, "does not parse: %s",
+		problem_in(v, rc == -E2BIG ? RFS_AP_LIMIT : RFS_AP_OCFL_MISMATCH, at, "does not parse: %s",
 		        rc == -ENOMEM ? "out of memory" : err);
 		return;
 	}
@@ -633,18 +650,18 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 	    strncmp(type, "https://ocfl.io/1.", 18) || !alg || !head ||
 	    !manifest || manifest->type != RFS_JSON_OBJECT || !versions ||
 	    versions->type != RFS_JSON_OBJECT || (cd && !rfs_json_string(cd))) {
-		problem(v, RFS_AP_OCFL_MISMATCH, p,
+		problem_in(v, RFS_AP_OCFL_MISMATCH, at,
 		        "not an OCFL inventory: id, type, digestAlgorithm, head, manifest and versions are needed");
 		goto out;
 	}
 	if (strcmp(alg, "sha512")) {
-		problem(v, RFS_AP_OCFL_MISMATCH, p, "digestAlgorithm is \"%s\": verify checks sha512 only",
+		problem_in(v, RFS_AP_OCFL_MISMATCH, at, "digestAlgorithm is \"%s\": verify checks sha512 only",
 		        alg);
 		goto out;
 	}
 	const char *content = cd ? rfs_json_string(cd) : "content";
 	if (!*content || strchr(content, '/') || !strcmp(content, ".") || !strcmp(content, "..")) {
-		problem(v, RFS_AP_OCFL_MISMATCH, p, "contentDirectory \"%s\" is not one plain name",
+		problem_in(v, RFS_AP_OCFL_MISMATCH, at, "contentDirectory \"%s\" is not one plain name",
 		        content);
 		goto out;
 	}
@@ -662,12 +679,12 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 		size_t width;
 		const char *k = versions->u.members[i].key;
 		if (!version_number(k, &num, &width)) {
-			problem(v, RFS_AP_OCFL_MISMATCH, p, "version \"%s\" is not v<number>", k);
+			problem_in(v, RFS_AP_OCFL_MISMATCH, at, "version \"%s\" is not v<number>", k);
 			ok = false;
 			continue;
 		}
 		if (padded && width0 && width != width0) {
-			problem(v, RFS_AP_OCFL_MISMATCH, p, "version \"%s\": its zero-padding differs", k);
+			problem_in(v, RFS_AP_OCFL_MISMATCH, at, "version \"%s\": its zero-padding differs", k);
 			ok = false;
 		}
 		width0 = width;
@@ -676,7 +693,7 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 		const struct rfs_json *state = rfs_json_get(&versions->u.members[i].value, "state");
 		if (!state || state->type != RFS_JSON_OBJECT ||
 		    !rfs_json_string(rfs_json_get(&versions->u.members[i].value, "created"))) {
-			problem(v, RFS_AP_OCFL_MISMATCH, p, "version %s has no state or no created", k);
+			problem_in(v, RFS_AP_OCFL_MISMATCH, at, "version %s has no state or no created", k);
 			ok = false;
 			continue;
 		}
@@ -691,19 +708,19 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 				found = rfs_json_get(manifest, low) != NULL || rfs_json_get(manifest, d) != NULL;
 			}
 			if (!found) {
-				problem(v, RFS_AP_OCFL_MISMATCH, p,
+				problem_in(v, RFS_AP_OCFL_MISMATCH, at,
 				        "version %s's state has digest %.16s..., which the manifest lacks", k, d);
 			}
 		}
 	}
 	if (ok) {
 		if (max != versions->n)
-			problem(v, RFS_AP_OCFL_MISMATCH, p, "%zu versions, numbered up to v%lu: a gap",
+			problem_in(v, RFS_AP_OCFL_MISMATCH, at, "%zu versions, numbered up to v%lu: a gap",
 			        versions->n, max);
 		unsigned long hn;
 		size_t hw;
 		if (!version_number(head, &hn, &hw) || hn != max || !rfs_json_get(versions, head))
-			problem(v, RFS_AP_OCFL_MISMATCH, p, "head is \"%s\", not the last version", head);
+			problem_in(v, RFS_AP_OCFL_MISMATCH, at, "head is \"%s\", not the last version", head);
 	}
 	v->rep->versions += versions->n;
 
@@ -712,7 +729,7 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 		const struct rfs_json_member *m = &manifest->u.members[i];
 		uint8_t dg[RFS_SHA512_SIZE];
 		if (unhex(dg, m->key, m->key_len) || m->value.type != RFS_JSON_ARRAY) {
-			problem(v, RFS_AP_OCFL_MISMATCH, p, "manifest key %.20s... is not a SHA-512 with a list",
+			problem_in(v, RFS_AP_OCFL_MISMATCH, at, "manifest key %.20s... is not a SHA-512 with a list",
 			        m->key);
 			continue;
 		}
@@ -733,7 +750,7 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 			    strncmp(slash + 1, content, strlen(content)) ||
 			    slash[1 + strlen(content)] != '/' ||
 			    snprintf(bp, sizeof(bp), "%s/%s", root, cp) >= (int)RFS_ARCHIVE_VERIFY_MAX_PATH) {
-				problem(v, RFS_AP_OCFL_MISMATCH, p,
+				problem_in(v, RFS_AP_OCFL_MISMATCH, at,
 				        "content path \"%s\" is not v<N>/%s/<a plain relative path>",
 				        cp ? cp : "(not a string)", content);
 				continue;
@@ -747,11 +764,11 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 					char a[17], b[17];
 					short_hex(a, dg);
 					short_hex(b, n->digest);
-					problem(v, RFS_AP_OCFL_MISMATCH, full(v, bp, at, sizeof(at)),
+					problem_in(v, RFS_AP_OCFL_MISMATCH, bp,
 					        "SHA-512 %s... in its inventory, but the file's is %s...", a, b);
 				}
 			} else if (n->flags & N_SEEN) {
-				problem(v, RFS_AP_OCFL_MISMATCH, full(v, bp, at, sizeof(at)),
+				problem_in(v, RFS_AP_OCFL_MISMATCH, bp,
 				        "in its inventory's manifest, but not a file");
 			} else if (!n->ocfl) {
 				n->ocfl = malloc(sizeof(*n->ocfl));
@@ -768,14 +785,14 @@ out:
 
 static void check_sidecar(struct v *v, const char *root, const char *t)
 {
-	char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256], inv[RFS_ARCHIVE_VERIFY_MAX_PATH + 64];
+	char inv[RFS_ARCHIVE_VERIFY_MAX_PATH + 64];
 	snprintf(inv, sizeof(inv), "%s/inventory.json", root);
 	size_t h = strcspn(t, " \t");
 	uint8_t dg[RFS_SHA512_SIZE];
 	const char *name = t + h + strspn(t + h, " \t");
 	if (unhex(dg, t, h) || strncmp(name, "inventory.json", 14) ||
 	    (name[14] && strcmp(name + 14, "\n"))) {
-		problem(v, RFS_AP_OCFL_MISMATCH, full(v, inv, p, sizeof(p)),
+		problem_in(v, RFS_AP_OCFL_MISMATCH, inv,
 		        "inventory.json.sha512 is not \"<digest> inventory.json\"");
 		return;
 	}
@@ -784,7 +801,7 @@ static void check_sidecar(struct v *v, const char *root, const char *t)
 		return;
 	if (n->flags & N_SEEN) {
 		if (memcmp(n->digest, dg, sizeof(dg)))
-			problem(v, RFS_AP_OCFL_MISMATCH, full(v, inv, p, sizeof(p)),
+			problem_in(v, RFS_AP_OCFL_MISMATCH, inv,
 			        "its SHA-512 differs from inventory.json.sha512");
 	} else if (!n->ocfl && (n->ocfl = malloc(sizeof(*n->ocfl)))) {
 		memcpy(n->ocfl->digest, dg, sizeof(dg));
@@ -806,12 +823,12 @@ static long object_of_parent(struct v *v, const char *rel, char *root, size_t ro
 
 static void declare_object(struct v *v, const char *rel, const char *text, size_t len)
 {
-	char root[RFS_ARCHIVE_VERIFY_MAX_PATH], p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256];
+	char root[RFS_ARCHIVE_VERIFY_MAX_PATH];
 	const char *slash = strrchr(rel, '/');
 	memcpy(root, rel, (size_t)(slash - rel));
 	root[slash - rel] = '\0';
 	if (len != 16 || memcmp(text, "ocfl_object_1.1\n", 16)) {
-		problem(v, RFS_AP_OCFL_MISMATCH, full(v, rel, p, sizeof(p)),
+		problem_in(v, RFS_AP_OCFL_MISMATCH, rel,
 		        "the declaration must hold \"ocfl_object_1.1\\n\"");
 	}
 	struct node *n = intern(v, root);
@@ -825,7 +842,7 @@ static void declare_object(struct v *v, const char *rel, const char *text, size_
 	n->flags |= N_ROOT;
 	n->object = v->n_objects++;
 	if (n->flags & N_INVENTORY)
-		problem(v, RFS_AP_OCFL_MISMATCH, full(v, root, p, sizeof(p)),
+		problem_in(v, RFS_AP_OCFL_MISMATCH, root,
 		        "inventory.json comes before 0=ocfl_object_1.1 in the tar: not checked");
 }
 
@@ -834,6 +851,19 @@ static void declare_object(struct v *v, const char *rel, const char *text, size_
 static bool is_tagmanifest(const char *rel)
 {
 	return !strncmp(rel, "tagmanifest-", 12) && !strchr(rel, '/');
+}
+
+/* The tar stream has grown past what FILE's bytes can honestly give: a bomb. Reported once. */
+static bool bomb(struct v *v, struct archive *a)
+{
+	uint64_t plain = (uint64_t)archive_filter_bytes(a, 0);
+	if (plain <= RFS_ARCHIVE_VERIFY_EXPANSION_SLACK + RFS_ARCHIVE_VERIFY_MAX_EXPANSION * v->raw_read)
+		return false;
+	problem(v, RFS_AP_LIMIT, v->file,
+	        "%llu bytes of tar from %llu of the file: more than %u-fold, a compression bomb; verify stops",
+	        (unsigned long long)plain, (unsigned long long)v->raw_read, RFS_ARCHIVE_VERIFY_MAX_EXPANSION);
+	v->fatal = true;
+	return true;
 }
 
 /* Read the current entry's bytes once: digest, and the sink its name asks for. */
@@ -849,6 +879,8 @@ static int read_entry(struct v *v, struct archive *a, struct node *n, struct ent
 			return -1;
 		if (r == 0)
 			break;
+		if (bomb(v, a))
+			return 0;
 		const char *d = (const char *)v->buf + BUF_SIZE;
 		rfs_sha512_update(&sh, d, (size_t)r);
 		size += (uint64_t)r;
@@ -885,7 +917,6 @@ static int read_entry(struct v *v, struct archive *a, struct node *n, struct ent
 
 static void arrived(struct v *v, struct node *n, const uint8_t *expect, bool expected)
 {
-	char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256];
 	if (expected) {
 		v->n_pending--;
 		n->flags &= ~(uint32_t)N_EXPECT;
@@ -894,7 +925,7 @@ static void arrived(struct v *v, struct node *n, const uint8_t *expect, bool exp
 	}
 	if (n->ocfl) {
 		if (memcmp(n->ocfl->digest, n->digest, RFS_SHA512_SIZE))
-			problem(v, RFS_AP_OCFL_MISMATCH, full(v, n->path, p, sizeof(p)),
+			problem_in(v, RFS_AP_OCFL_MISMATCH, n->path,
 			        "its SHA-512 differs from %s's", n->ocfl->source);
 		free(n->ocfl);
 		n->ocfl = NULL;
@@ -1097,48 +1128,46 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 
 static void end_checks(struct v *v)
 {
-	char p[RFS_ARCHIVE_VERIFY_MAX_PATH + 256];
 	if (!v->bag) {
 		problem(v, RFS_AP_BAG_MALFORMED, v->file, "no bag folder in the tar");
 		return;
 	}
 	if (!v->have_bagit)
-		problem(v, RFS_AP_BAG_MALFORMED, full(v, "bagit.txt", p, sizeof(p)), "the bag has none");
+		problem_in(v, RFS_AP_BAG_MALFORMED, "bagit.txt", "the bag has none");
 	if (!v->have_data)
-		problem(v, RFS_AP_BAG_MALFORMED, full(v, "data", p, sizeof(p)), "the bag has no data/");
+		problem_in(v, RFS_AP_BAG_MALFORMED, "data", "the bag has no data/");
 	if (!v->have_manifest)
-		problem(v, RFS_AP_BAG_MALFORMED, full(v, "manifest-sha512.txt", p, sizeof(p)),
+		problem_in(v, RFS_AP_BAG_MALFORMED, "manifest-sha512.txt",
 		        "the bag has none");
 	if (v->oxum_set && (v->oxum_bytes != v->rep->bytes || v->oxum_files != v->rep->files))
-		problem(v, RFS_AP_BAG_MALFORMED, full(v, "bag-info.txt", p, sizeof(p)),
+		problem_in(v, RFS_AP_BAG_MALFORMED, "bag-info.txt",
 		        "Payload-Oxum is %llu.%llu, but the payload holds %llu.%llu",
 		        (unsigned long long)v->oxum_bytes, (unsigned long long)v->oxum_files,
 		        (unsigned long long)v->rep->bytes, (unsigned long long)v->rep->files);
 	for (size_t i = 0; i < v->tab_size; i++) {
 		for (struct node *n = v->tab[i]; n; n = n->next) {
 			bool payload = !strncmp(n->path, "data/", 5);
-			full(v, n->path, p, sizeof(p));
 			if ((n->flags & N_LISTED) && !(n->flags & N_SEEN)) {
-				problem(v, RFS_AP_MISSING, p, "listed in %s, but not in the tar",
+				problem_in(v, RFS_AP_MISSING, n->path, "listed in %s, but not in the tar",
 				        payload ? "manifest-sha512.txt" : "tagmanifest-sha512.txt");
 			} else if ((n->flags & N_SYMLINK) && (n->flags & N_LISTED)) {
 				struct node *t = follow(v, n);
 				if (!t)
-					problem(v, RFS_AP_CHANGED, p, "listed, but the link leads to no file");
+					problem_in(v, RFS_AP_CHANGED, n->path, "listed, but the link leads to no file");
 				else if (memcmp(t->digest, n->digest, RFS_SHA512_SIZE))
-					problem(v, RFS_AP_CHANGED, p, "the SHA-512 of the file it links to differs from the manifest's");
+					problem_in(v, RFS_AP_CHANGED, n->path, "the SHA-512 of the file it links to differs from the manifest's");
 			} else if ((n->flags & N_SEEN) && !(n->flags & N_LISTED) && !(n->flags & N_DIR)) {
 				bool file = (n->flags & N_FILE) || follow(v, n);
 				if (payload && file && v->have_manifest)
-					problem(v, RFS_AP_EXTRA, p, "in the tar, but not in manifest-sha512.txt");
+					problem_in(v, RFS_AP_EXTRA, n->path, "in the tar, but not in manifest-sha512.txt");
 				else if (!payload && file && v->have_tagmanifest && !is_tagmanifest(n->path))
-					problem(v, RFS_AP_EXTRA, p, "a tag file not in tagmanifest-sha512.txt");
+					problem_in(v, RFS_AP_EXTRA, n->path, "a tag file not in tagmanifest-sha512.txt");
 			}
 			if (n->ocfl && !(n->flags & N_SEEN))
-				problem(v, RFS_AP_OCFL_MISMATCH, p, "in %s, but not in the tar", n->ocfl->source);
+				problem_in(v, RFS_AP_OCFL_MISMATCH, n->path, "in %s, but not in the tar", n->ocfl->source);
 			if (n->flags & N_ROOT) {
 				if (!v->objects[n->object].inventory)
-					problem(v, RFS_AP_OCFL_MISMATCH, p, "an OCFL object without a readable inventory.json");
+					problem_in(v, RFS_AP_OCFL_MISMATCH, n->path, "an OCFL object without a readable inventory.json");
 			}
 			/* A content file of an object that its inventory does not list. */
 			if ((n->flags & N_SEEN) && (n->flags & N_FILE) && !(n->flags & N_OCFL) && payload) {
@@ -1159,7 +1188,7 @@ static void end_checks(struct v *v)
 					vdir[sl - after] = '\0';
 					if (version_number(vdir, &num, &w) && cd &&
 					    !strncmp(sl + 1, cd, strlen(cd)) && sl[1 + strlen(cd)] == '/')
-						problem(v, RFS_AP_OCFL_MISMATCH, p,
+						problem_in(v, RFS_AP_OCFL_MISMATCH, n->path,
 						        "a content file its inventory's manifest does not list");
 					break;
 				}
@@ -1289,22 +1318,29 @@ static void check_signature(struct v *v, const uint8_t hash[64])
 
 /* ---- reading ---- */
 
-static void classify_failure(struct v *v, struct archive *a, bool started)
+static void classify_failure(struct v *v, struct archive *a, uint64_t entries)
 {
+	bool started = entries > 0;
 	const char *msg = archive_error_string(a);
-	if (!msg)
-		msg = "unknown error";
+	/* the source ran out, and what came was an archive (a filter or the tar recognised) */
+	bool known = started || archive_format(a) != 0 || v->compressed;
 	if (v->stream_err == -EBADMSG && v->age)
 		problem(v, RFS_AP_CHANGED, v->file,
-		        "an encrypted chunk does not authenticate: the file was changed");
-	else if (v->stream_err == -EPIPE || (v->stream_err == 0 && v->raw_eof && started))
-		problem(v, RFS_AP_TRUNCATED, v->file, "ends early (%s)", msg);
+		        "an encrypted chunk does not authenticate: the file was changed, or cut short");
+	else if (v->stream_err == -EPIPE || (!v->stream_err && v->raw_eof && known))
+		problem(v, RFS_AP_TRUNCATED, v->file, "ends early%s%s%s", msg ? " (" : "",
+		        msg ? msg : "", msg ? ")" : "");
 	else if (v->stream_err)
 		problem(v, RFS_AP_TRUNCATED, v->file, "cannot be read: %s", strerror(-v->stream_err));
+	else if (msg && strstr(msg, "too large"))
+		problem(v, RFS_AP_LIMIT, v->file, "a header larger than verify reads (%s)", msg);
 	else if (!started)
-		problem(v, RFS_AP_NOT_ARCHIVE, v->file, "not a tar, tar.gz or tar.zst archive (%s)", msg);
+		problem(v, RFS_AP_NOT_ARCHIVE, v->file, "not a tar, tar.gz or tar.zst archive (%s)",
+		        msg ? msg : "unknown format");
 	else
-		problem(v, RFS_AP_NOT_ARCHIVE, v->file, "damaged: %s", msg);
+		problem(v, RFS_AP_NOT_ARCHIVE, v->file, "damaged after %llu entries: %s",
+		        (unsigned long long)entries,
+		        msg ? msg : "unknown error");
 	v->fatal = true;
 }
 
@@ -1322,7 +1358,7 @@ static void read_tar(struct v *v)
 	archive_read_support_format_tar(a);
 	bool started = false;
 	if (archive_read_open(a, v, NULL, la_read, NULL) != ARCHIVE_OK) {
-		classify_failure(v, a, false);
+		classify_failure(v, a, 0);
 		archive_read_free(a);
 		return;
 	}
@@ -1334,13 +1370,15 @@ static void read_tar(struct v *v)
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN) {
-			classify_failure(v, a, started);
+			classify_failure(v, a, entries);
 			break;
 		}
 		started = true;
 		entries++;
+		if (bomb(v, a))
+			break;
 		if (entry(v, a, e)) {
-			classify_failure(v, a, true);
+			classify_failure(v, a, entries);
 			break;
 		}
 		if (v->fatal)
@@ -1348,10 +1386,12 @@ static void read_tar(struct v *v)
 		after_last = archive_filter_bytes(a, 0);
 	}
 	/* A tar ends with two zero blocks; a stream cut at an entry's edge lacks them. */
-	if (!v->fatal && started && archive_filter_bytes(a, 0) < after_last + 1024)
+	if (!v->fatal && started && archive_filter_bytes(a, 0) < after_last + 1024) {
 		problem(v, RFS_AP_TRUNCATED, v->file,
 		        "ends after %llu entries without the tar's end (two zero blocks): cut short",
 		        (unsigned long long)entries);
+		v->fatal = true;
+	}
 	if (!started && !v->fatal) {
 		problem(v, RFS_AP_NOT_ARCHIVE, v->file, "an empty archive: no entries");
 		v->fatal = true;
@@ -1401,6 +1441,7 @@ int rfs_archive_verify(const char *file, const struct rfs_archive_verify_options
 
 	/* Peek at the head: age, or the archive itself. */
 	while (v.peek_len < 64) {
+		v.peek_off = v.peek_len;     /* nothing to hand back yet */
 		ssize_t n = raw_read(&v, v.peek + v.peek_len, 64 - v.peek_len);
 		if (n <= 0)
 			break;
@@ -1422,7 +1463,7 @@ int rfs_archive_verify(const char *file, const struct rfs_archive_verify_options
 				problem(&v, RFS_AP_WRONG_IDENTITY, file,
 				        "encrypted with age to other recipients: none of the identities given opens it");
 				v.fatal = true;
-			} else if (rc == -EPIPE) {
+			} else if (rc == -EPIPE || (rc == -EBADMSG && v.raw_eof)) {
 				problem(&v, RFS_AP_TRUNCATED, file, "ends inside its age header");
 				v.fatal = true;
 			} else if (rc) {

@@ -58,5 +58,9 @@ const char *rfs_archive_problem_name(enum rfs_archive_problem_kind k);
 #define RFS_ARCHIVE_VERIFY_MAX_INVENTORY (64u << 20) /* one inventory.json */
 #define RFS_ARCHIVE_VERIFY_MAX_SIGNATURE 65536u     /* FILE.minisig, a .pub */
 #define RFS_ARCHIVE_VERIFY_MAX_PENDING 200000u      /* manifest lines whose file has not come yet */
+/* A compression bomb: the tar stream may grow to MAX_EXPANSION times the bytes of FILE read
+** so far, plus EXPANSION_SLACK; real records compress far less (gzip tops out near 1030). */
+#define RFS_ARCHIVE_VERIFY_MAX_EXPANSION 500u
+#define RFS_ARCHIVE_VERIFY_EXPANSION_SLACK (64ull << 20)
 
 #endif

@@ -71,13 +71,13 @@ timed() {   # timed TEST ROUND CMD...: wall seconds, and the daemon's peak RSS (
     sync; echo 3 > /proc/sys/vm/drop_caches
     echo 5 > "/proc/$PID/clear_refs"         # VmHWM from now on
     start=$(now)
-    "$@" > /dev/null
+    "$@" > "$R/$test.out"
     awk -v s="$start" -v e="$(now)" 'BEGIN { printf "%.3f\n", e - s }' > "$R/$test.$round"
     peak_kib > "$R/$test-rss.$round"
     rm -f "$OUT"/*
 }
 median() {
-    sort -g "$R/$1".* | awk '{ v[NR] = $1 } END {
+    sort -g "$R/$1".[0-9]* | awk '{ v[NR] = $1 } END {
         if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
@@ -96,11 +96,13 @@ a=$(median recfs) b=$(median tar_age) h=$(median history) ht=$(median history_ta
 printf '\narchive of %s MB in %s files (%s KiB each), median of %s round(s), encrypted to one age recipient\n' \
     "$SIZE_MB" "$files" "$FILE_KB" "$ROUNDS"
 printf '%-34s %9s %9s %14s\n' "" seconds MB/s "daemon peak"
-printf '%-34s %9s %9s %11s KiB\n' "recfs archive" "$a" "$(rate "$SIZE_MB" "$a")" "$(median recfs-rss)"
+kib() { median "$1" | cut -d. -f1; }
+printf '%-34s %9s %9s %11s KiB\n' "recfs archive" "$a" "$(rate "$SIZE_MB" "$a")" "$(kib recfs-rss)"
 printf '%-34s %9s %9s %11s KiB\n' "tar -c | age -r (through the mount)" "$b" "$(rate "$SIZE_MB" "$b")" \
-    "$(median tar_age-rss)"
+    "$(kib tar_age-rss)"
 printf '%-34s %9s\n' "throughput ratio recfs / tar|age" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')"
-printf '\na record of %s saved versions\n' "$VERSIONS"
+printf '\na record saved %s times (%s)\n' "$VERSIONS" \
+    "$(grep -h -m1 'OCFL' "$R/history.out" | sed 's/^ *history *//')"
 printf '%-34s %9s %14s\n' "" seconds "daemon peak"
-printf '%-34s %9s %11s KiB\n' "recfs archive --history" "$h" "$(median history-rss)"
-printf '%-34s %9s %11s KiB\n' "tar -c | age -r (current state)" "$ht" "$(median history_tar-rss)"
+printf '%-34s %9s %11s KiB\n' "recfs archive --history" "$h" "$(kib history-rss)"
+printf '%-34s %9s %11s KiB\n' "tar -c | age -r (current state)" "$ht" "$(kib history_tar-rss)"

@@ -122,10 +122,10 @@ int rfs_minisign_pubkey_text(const uint8_t keyid[8], const uint8_t pk[32], const
 	return 0;
 }
 
-/* Cuts text into lines: each ends in LF (a CR before it dropped), the last may not.
-** Returns the count found, or -1 if there are more than max (an empty last line counts). */
 struct line { const char *s; size_t len; };
 
+/* Cuts text into lines: each ends in LF (a CR before it dropped), the last may not.
+** Returns the count found, or -1 if there are more than max (an empty last line counts). */
 static int split_lines(const char *text, size_t len, struct line *lines, int max)
 {
 	int n = 0;
@@ -147,11 +147,12 @@ static int split_lines(const char *text, size_t len, struct line *lines, int max
 	return n;
 }
 
-static bool starts(const struct line *l, const char *prefix)
+/* A comment line: the prefix, then at most max bytes of one line's text. */
+static bool comment_line_ok(const struct line *l, const char *prefix, size_t max)
 {
 	size_t n = strlen(prefix);
 
-	return l->len >= n && memcmp(l->s, prefix, n) == 0;
+	return l->len >= n && memcmp(l->s, prefix, n) == 0 && comment_ok(l->s, l->len, n + max);
 }
 
 int rfs_minisign_pubkey_parse(const char *text, size_t len, uint8_t keyid[8], uint8_t pk[32])
@@ -164,8 +165,7 @@ int rfs_minisign_pubkey_parse(const char *text, size_t len, uint8_t keyid[8], ui
 		return -EINVAL;
 	n = split_lines(text, len, l, 2);
 	if (n == 2) {
-		if (!starts(&l[0], UNTRUSTED_PREFIX) ||
-		    !comment_ok(l[0].s, l[0].len, PREFIX_LEN(UNTRUSTED_PREFIX) + RFS_MINISIGN_UNTRUSTED_MAX))
+		if (!comment_line_ok(&l[0], UNTRUSTED_PREFIX, RFS_MINISIGN_UNTRUSTED_MAX))
 			return -EINVAL;
 		l[0] = l[1];
 	} else if (n != 1) {
@@ -176,6 +176,18 @@ int rfs_minisign_pubkey_parse(const char *text, size_t len, uint8_t keyid[8], ui
 	memcpy(keyid, bin + 2, RFS_MINISIGN_KEYID_SIZE);
 	memcpy(pk, bin + 2 + RFS_MINISIGN_KEYID_SIZE, 32);
 	return 0;
+}
+
+/* What the global signature signs: the signature, then the trusted comment. Heap, or NULL. */
+static uint8_t *global_message(const uint8_t sig[64], const char *tc, size_t tlen)
+{
+	uint8_t *m = malloc(64 + tlen);
+
+	if (m != NULL) {
+		memcpy(m, sig, 64);
+		memcpy(m + 64, tc, tlen);
+	}
+	return m;
 }
 
 int rfs_minisign_sign(const uint8_t sk[64], const uint8_t keyid[8], const uint8_t hash[64],
@@ -195,11 +207,9 @@ int rfs_minisign_sign(const uint8_t sk[64], const uint8_t keyid[8], const uint8_
 	memcpy(bin + 2, keyid, RFS_MINISIGN_KEYID_SIZE);
 	crypto_sign_detached(bin + 2 + RFS_MINISIGN_KEYID_SIZE, NULL, hash, 64, sk);
 	/* The global signature binds the trusted comment to this signature. */
-	signed_part = malloc(64 + tlen);
+	signed_part = global_message(bin + 2 + RFS_MINISIGN_KEYID_SIZE, tc, tlen);
 	if (signed_part == NULL)
 		return -ENOMEM;
-	memcpy(signed_part, bin + 2 + RFS_MINISIGN_KEYID_SIZE, 64);
-	memcpy(signed_part + 64, tc, tlen);
 	crypto_sign_detached(global, NULL, signed_part, 64 + tlen, sk);
 	free(signed_part);
 	b64_put(sig_b64, bin, sizeof(bin));
@@ -226,10 +236,8 @@ int rfs_minisign_verify(const char *sig_text, size_t len, const uint8_t keyid[8]
 
 	if (len > SIG_TEXT_MAX || split_lines(sig_text, len, l, 4) != 4)
 		return -EINVAL;
-	if (!starts(&l[0], UNTRUSTED_PREFIX) ||
-	    !comment_ok(l[0].s, l[0].len, PREFIX_LEN(UNTRUSTED_PREFIX) + RFS_MINISIGN_UNTRUSTED_MAX) ||
-	    !starts(&l[2], TRUSTED_PREFIX) ||
-	    !comment_ok(l[2].s, l[2].len, PREFIX_LEN(TRUSTED_PREFIX) + RFS_MINISIGN_TRUSTED_MAX))
+	if (!comment_line_ok(&l[0], UNTRUSTED_PREFIX, RFS_MINISIGN_UNTRUSTED_MAX) ||
+	    !comment_line_ok(&l[2], TRUSTED_PREFIX, RFS_MINISIGN_TRUSTED_MAX))
 		return -EINVAL;
 	if (!b64_get(bin, sizeof(bin), l[1].s, l[1].len) || !b64_get(global, 64, l[3].s, l[3].len))
 		return -EINVAL;
@@ -244,11 +252,9 @@ int rfs_minisign_verify(const char *sig_text, size_t len, const uint8_t keyid[8]
 		return -EBADMSG;
 	tc = l[2].s + PREFIX_LEN(TRUSTED_PREFIX);
 	tlen = l[2].len - PREFIX_LEN(TRUSTED_PREFIX);
-	signed_part = malloc(64 + tlen);
+	signed_part = global_message(bin + 2 + RFS_MINISIGN_KEYID_SIZE, tc, tlen);
 	if (signed_part == NULL)
 		return -ENOMEM;
-	memcpy(signed_part, bin + 2 + RFS_MINISIGN_KEYID_SIZE, 64);
-	memcpy(signed_part + 64, tc, tlen);
 	rc = crypto_sign_verify_detached(global, signed_part, 64 + tlen, pk) == 0 ? 0 : -EBADMSG;
 	free(signed_part);
 	if (rc == 0 && trusted != NULL && trusted_size > 0) {

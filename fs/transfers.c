@@ -273,12 +273,14 @@ static void name_of(struct rfs_fs *fs, const struct rfs_peer *peer, char *out, s
 		snprintf(out, outsz, "%s", peer->login);
 }
 
-/* t's line with its '\n', malloc'd. */
-static char *line_of(const struct rfs_transfer *t, const char *stamp)
+char *rfs_transfers_line(const struct rfs_transfer *t)
 {
-	char *line = NULL, num[24];
+	char *line = NULL, num[24], stamp[RFS_TIMESTAMP_TEXT_SIZE] = "";
+	time_t tt = (time_t)t->when;
+	struct tm tm;
+	struct rfs_timestamp ts = { t->when, localtime_r(&tt, &tm) ? (int32_t)tm.tm_gmtoff : 0 };
 	size_t len = 0;
-	FILE *f = open_memstream(&line, &len);
+	FILE *f = rfs_date_timestamp_format(ts, stamp) < 0 ? NULL : open_memstream(&line, &len);
 
 	if (!f)
 		return NULL;
@@ -337,12 +339,9 @@ int rfs_transfers_append(struct rfs_fs *fs, const struct rfs_peer *peer, struct 
 	struct rfs_who storage;
 	const struct rfs_who *who = fs->retention ? rfs_retention_author(fs->retention, peer, &storage)
 	                                          : NULL;
-	char name[256], stamp[RFS_TIMESTAMP_TEXT_SIZE], *line = NULL;
+	char name[256], *line = NULL;
 	const char *bad = check_entry(t);
 	size_t len = 0;
-	int64_t now = (int64_t)time(NULL);
-	struct tm tm;
-	time_t tt = (time_t)now;
 	int rc;
 
 	if (bad) {
@@ -359,16 +358,12 @@ int rfs_transfers_append(struct rfs_fs *fs, const struct rfs_peer *peer, struct 
 	if (rc == -ENOENT)
 		len = 0;
 	if (rc == 0 || rc == -ENOENT) {
-		struct rfs_timestamp ts = { now, localtime_r(&tt, &tm) ? (int32_t)tm.tm_gmtoff : 0 };
-
 		name_of(fs, peer, name, sizeof(name));
 		t->seq = (list ? list->count : 0) + 1;
-		t->when = now;
+		t->when = (int64_t)time(NULL);
 		t->login = peer->login;
 		t->name = name;
-		rc = rfs_date_timestamp_format(ts, stamp);
-		if (rc == 0 && !(line = line_of(t, stamp)))
-			rc = -ENOMEM;
+		rc = (line = rfs_transfers_line(t)) ? 0 : -ENOMEM;
 		if (rc == 0 && len > 0)
 			rc = rfs_live_append_file(fs, RFS_TRANSFERS_PATH, line, strlen(line), who);
 		else if (rc == 0)

@@ -61,6 +61,9 @@ void rfs_transfers_free(struct rfs_transfer_list *list);
 ** gets "line N: what is wrong". 0, -EINVAL, -ENOMEM. */
 int rfs_transfers_parse(const char *text, size_t len, struct rfs_transfer_list **list, char *err,
                         size_t errsz);
+/* t's line as the log holds it (when with the vault's offset), with its '\n'; malloc'd, or
+** NULL. The transfers verb sends it as it is. */
+char *rfs_transfers_line(const struct rfs_transfer *t);
 /* "archive", "close-service", "confirmed", "disposal"; NULL for another value. */
 const char *rfs_transfer_kind_name(enum rfs_transfer_kind k);
 /* The newest archive, close-service or disposal entry whose sha512 is hex, or NULL. */

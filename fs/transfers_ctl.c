@@ -5,8 +5,7 @@
 **   close-service PATH "" ON TO NOTE     (the checks alone) -> record PATH HOLDS
 **   close-service PATH FILE ON TO NOTE   (after the archive verb wrote FILE) -> record PATH HOLDS
 **   transfer-confirm SHA512 FILE RECEIPT ON  -> record PATH, entry SEQ
-**   transfers -> transfer SEQ KIND WHEN ON LOGIN NAME PATH FILE SHA512 KEY-ID PUBKEY
-**                RECIPIENTS RECORDS TO NOTE RECEIPT  (recipients space-separated; records: a count)
+**   transfers -> transfer LINE  (each entry as the log holds it: fs/transfers.h)
 **
 ** Owns: close-service's checks (role, policy, records under PATH) and, once the archive verb
 ** (fs/archive_ctl.c) has written and logged the archive, the closure and lock of every record
@@ -48,24 +47,14 @@ static void finish(FILE *out, int rc, const char *msg)
 		rfs_control_reply(out, rc, NULL);
 }
 
-/* path without its leading and trailing '/' (in place). */
-static char *trimmed(char *path)
-{
-	size_t len;
-
-	while (*path == '/')
-		path++;
-	len = strlen(path);
-	while (len > 0 && path[len - 1] == '/')
-		path[--len] = '\0';
-	return path;
-}
-
-/* rec is p, is under p, or holds p (all without their leading '/'). */
+/* rec (without its leading '/') is p, is under p, or holds p ("/a/b", "a/b/", "" the root). */
 static bool covers(const char *rec, const char *p)
 {
-	size_t rl = strlen(rec), pl = strlen(p);
+	size_t rl = strlen(rec), pl;
 
+	p += strspn(p, "/");
+	for (pl = strlen(p); pl > 0 && p[pl - 1] == '/'; pl--)
+		;
 	if (!pl)
 		return true;
 	if (rl >= pl)
@@ -95,9 +84,8 @@ static int find_records(struct rfs_fs *fs, const struct rfs_peer *peer, const ch
 {
 	struct rfs_retention *r = fs->retention;
 	struct rfs_retention_listing l;
-	char *copy = strdup(path), *p = copy ? trimmed(copy) : NULL;
 	uint64_t rev;
-	int rc = p ? rfs_retention_change_refusal(r, fs->v->path, msg, msgsz) : -ENOMEM;
+	int rc = rfs_retention_change_refusal(r, fs->v->path, msg, msgsz);
 
 	if (rc == 0 && !rfs_retention_may(r, peer, RFS_ROLE_RECORDS_MANAGER)) {
 		snprintf(msg, msgsz, "%s is not in the records-manager role of the policy in force: "
@@ -119,7 +107,7 @@ static int find_records(struct rfs_fs *fs, const struct rfs_peer *peer, const ch
 		for (size_t i = 0; rc == 0 && i < l.count; i++) {
 			const struct rfs_retention_record *rec = &l.records[i];
 
-			if (!covers(rec->path, p))
+			if (!covers(rec->path, path))
 				continue;
 			if (asprintf(&c->paths[c->n], "/%s", rec->path) < 0) {
 				rc = -ENOMEM;
@@ -131,11 +119,11 @@ static int find_records(struct rfs_fs *fs, const struct rfs_peer *peer, const ch
 		rfs_retention_listing_end(&l);
 	}
 	if (rc == 0 && c->n == 0) {
-		snprintf(msg, msgsz, "/%s holds no record of the policy in force, so there is nothing "
-		         "to close ('recfs records' lists them; 'recfs archive' makes an archive alone)", p);
+		snprintf(msg, msgsz, "%s holds no record of the policy in force, so there is nothing "
+		         "to close ('recfs records' lists them; 'recfs archive' makes an archive alone)",
+		         path);
 		rc = -ENOENT;
 	}
-	free(copy);
 	return rc;
 }
 
@@ -186,6 +174,12 @@ static void serve_close_service(struct rfs_fs *fs, const struct rfs_peer *peer, 
 	}
 	if (rc == 0)
 		rc = find_records(fs, peer, fld[1], &c, msg, sizeof(msg));
+	if (rc == 0 && !peer->owner) {
+		/* The archive verb is the mounting user's and root's (fs/archive_ctl.c). */
+		snprintf(msg, sizeof(msg), "close-service writes its archive with 'recfs archive', "
+		         "which only the user who mounted %s, or root, may run", fs->v->path);
+		rc = -EACCES;
+	}
 	if (rc == 0 && *fld[2] && (rc = rfs_transfers_list(fs, &l)) == -EINVAL)
 		snprintf(msg, sizeof(msg), "the transfer log /%s does not parse: see 'recfs log "
 		         "--daemon'", RFS_TRANSFERS_PATH);
@@ -308,27 +302,6 @@ static void serve_transfer_confirm(struct rfs_fs *fs, const struct rfs_peer *pee
 	finish(out, rc, msg);
 }
 
-static void put_count_or_list(FILE *out, const char *const *v, size_t n, bool list)
-{
-	char num[24];
-	size_t len = 0;
-	char *text = NULL;
-	FILE *f;
-
-	if (!list) {
-		snprintf(num, sizeof(num), "%zu", n);
-		put_tab(out, num);
-		return;
-	}
-	f = open_memstream(&text, &len);
-	for (size_t i = 0; f && i < n; i++)
-		fprintf(f, "%s%s", i ? " " : "", v[i]);
-	if (f)
-		fclose(f);
-	put_tab(out, text ? text : "");
-	free(text);
-}
-
 static void serve_transfers(struct rfs_fs *fs, const struct rfs_peer *peer, char **fld, int n,
                             int passed_fd, FILE *out)
 {
@@ -337,32 +310,14 @@ static void serve_transfers(struct rfs_fs *fs, const struct rfs_peer *peer, char
 
 	(void)peer, (void)fld, (void)n, (void)passed_fd;
 	for (size_t i = 0; rc == 0 && i < l->count; i++) {
-		const struct rfs_transfer *t = &l->entries[i];
-		char seq[24], stamp[RFS_TIMESTAMP_TEXT_SIZE] = "";
-		time_t tt = (time_t)t->when;
-		struct tm tm;
-		struct rfs_timestamp ts = { t->when, localtime_r(&tt, &tm) ? (int32_t)tm.tm_gmtoff : 0 };
+		char *line = rfs_transfers_line(&l->entries[i]);
 
-		snprintf(seq, sizeof(seq), "%" PRIu64, t->seq);
-		(void)rfs_date_timestamp_format(ts, stamp);
-		fputs("transfer", out);
-		put_tab(out, seq);
-		put_tab(out, rfs_transfer_kind_name(t->kind));
-		put_tab(out, stamp);
-		put_tab(out, t->on);
-		put_tab(out, t->login);
-		put_tab(out, t->name);
-		put_tab(out, t->path);
-		put_tab(out, t->file);
-		put_tab(out, t->sha512);
-		put_tab(out, t->key_id);
-		put_tab(out, t->pubkey);
-		put_count_or_list(out, t->recipients, t->n_recipients, true);
-		put_count_or_list(out, t->records, t->n_records, false);
-		put_tab(out, t->to);
-		put_tab(out, t->note);
-		put_tab(out, t->receipt);
-		fputc('\n', out);
+		if (!line) {
+			rc = -ENOMEM;
+			break;
+		}
+		fprintf(out, "transfer\t%s", line);
+		free(line);
 	}
 	rfs_transfers_free(l);
 	rfs_control_reply(out, rc, NULL);

@@ -3,7 +3,9 @@
 ** confirmation and disposal archive, oldest first, asked of the daemon.
 ** Must never: print a listing but through tools/output.
 */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tools/cli.h"
@@ -24,10 +26,30 @@ static const char *const transfer_fields[] = {
 };
 #define TRANSFER_FIELDS (sizeof(transfer_fields) / sizeof(transfer_fields[0]))
 
+/* A log line (fs/transfers.h): 14 fields, the recipients counted, the records counted. */
 static int transfer_line(char **fld, int n, void *arg)
 {
-	if (!strcmp(fld[0], "transfer") && n == 1 + (int)TRANSFER_FIELDS)
-		rfs_output_row(arg, (const char *const *)fld + 1);
+	const char *row[TRANSFER_FIELDS];
+	char *rcpt = NULL;
+	size_t len = 0, nr;
+	FILE *f;
+
+	if (strcmp(fld[0], "transfer") != 0 || n < 17 || (nr = strtoul(fld[15], NULL, 10)) > (size_t)n - 17)
+		return 0;
+	if (!(f = open_memstream(&rcpt, &len)))
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++)
+		fprintf(f, "%s%s", i ? " " : "", fld[16 + i]);
+	fclose(f);
+	for (size_t i = 0; i < 11; i++)
+		row[i] = fld[1 + i];                 /* seq .. pubkey */
+	row[11] = rcpt;
+	row[12] = fld[16 + nr];                  /* the count of records */
+	row[13] = fld[12];                       /* to, note, receipt */
+	row[14] = fld[13];
+	row[15] = fld[14];
+	rfs_output_row(arg, row);
+	free(rcpt);
 	return 0;
 }
 

@@ -65,13 +65,14 @@ static void fmt_count(char *out, size_t size, uint64_t n)
 	out[o] = '\0';
 }
 
-/* Bytes in B, KiB, MiB or GiB: one decimal below 10, whole above ("1.0 GiB", "512 MiB"). */
+/* Bytes in B, KiB, MiB or GiB: one decimal below 10, whole above ("1.0 GiB", "512 MiB"); the
+** next unit from 1000 on, so a number never takes four digits ("1.0 GiB", not "1023 MiB"). */
 static void fmt_bytes(char *out, size_t size, double b)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
 	size_t u = 0;
 
-	while (b >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+	while (b >= 999.5 && u + 1 < sizeof(units) / sizeof(units[0])) {
 		b /= 1024;
 		u++;
 	}
@@ -134,14 +135,15 @@ static void draw(struct progress *p, int64_t now)
 	const size_t cap = sizeof(line) - sizeof(CLEAR_EOL) + 1;
 	double secs = (double)(now - p->start_ns) / 1e9;
 	size_t len = 0, width;
+	const char *files = (p->total_items > 0 ? p->total_items : p->items) == 1 ? "file" : "files";
 
 	add(line, cap, &len, "\r%s  ", p->what);
 	fmt_count(a, sizeof(a), p->items);
 	if (p->total_items > 0) {
 		fmt_count(b, sizeof(b), p->total_items);
-		add(line, cap, &len, "%s/%s files  ", a, b);
+		add(line, cap, &len, "%s/%s %s  ", a, b, files);
 	} else {
-		add(line, cap, &len, "%s files  ", a);
+		add(line, cap, &len, "%s %s  ", a, files);
 	}
 	fmt_bytes(a, sizeof(a), (double)p->bytes);
 	if (p->total_bytes > 0) {

@@ -15,7 +15,9 @@ import json
 import os
 import subprocess
 import sys
+import struct
 import tarfile
+import zlib
 
 NAME = "Telecare"
 T = 1767225600  # 2026-01-01T00:00:00Z
@@ -193,16 +195,18 @@ class Stream(io.RawIOBase):
 
 
 def case_manifest_huge(out, n=10_000_000):
-    """A bag whose manifest lists n files that are not there (fixed-width lines)."""
+    """A bag whose manifest lists n files that are not there (n a multiple of 10,000)."""
     b = valid_bag()
     entries = [e for e in b.entries if not e[0].name.endswith("manifest-sha512.txt")
                or e[0].name.endswith("tagmanifest-sha512.txt")]
-    line = lambda i: ("%s  data/f%09d\n" % ("ab" * 64, i)).encode()
-    width = len(line(0))
+    # fixed-width lines "<digest>  data/fKKKKKNNNN": one block of 10,000 made once, its
+    # KKKKK replaced per block (at C speed)
+    template = b"".join(("%s  data/fKKKKK%04d\n" % ("ab" * 64, i)).encode() for i in range(10000))
+    width = len(template) // 10000
 
     def gen():
-        for start in range(0, n, 20000):
-            yield b"".join(line(i) for i in range(start, min(n, start + 20000)))
+        for k in range(n // 10000):
+            yield template.replace(b"KKKKK", b"%05d" % k)
 
     f, extra = open_out(out)
     with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as t:
@@ -215,19 +219,100 @@ def case_manifest_huge(out, n=10_000_000):
     close_out(f, extra)
 
 
+def gf2_times(mat, vec):
+    s, i = 0, 0
+    while vec:
+        if vec & 1:
+            s ^= mat[i]
+        vec, i = vec >> 1, i + 1
+    return s
+
+
+def gf2_square(mat):
+    return [gf2_times(mat, mat[n]) for n in range(32)]
+
+
+def crc32_combine(crc1, crc2, len2):
+    """zlib's crc32_combine: the CRC-32 of A+B from those of A and B (B len2 bytes)."""
+    if not len2:
+        return crc1
+    odd = [0xEDB88320] + [1 << n for n in range(31)]
+    even = gf2_square(odd)
+    odd = gf2_square(even)
+    while True:
+        even = gf2_square(odd)
+        if len2 & 1:
+            crc1 = gf2_times(even, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+        odd = gf2_square(even)
+        if len2 & 1:
+            crc1 = gf2_times(odd, crc1)
+        len2 >>= 1
+        if not len2:
+            break
+    return crc1 ^ crc2
+
+
+def crc32_zeros(n):
+    """CRC-32 of n zero bytes (n a multiple of 1 MiB), by doubling."""
+    mib, c, out, have = 1 << 20, zlib.crc32(bytes(1 << 20)), 0, 0
+    n //= mib
+    size = mib
+    while n:
+        if n & 1:
+            out, have = crc32_combine(out, c, size) if have else c, 1
+        c, size, n = crc32_combine(c, c, size), size * 2, n >> 1
+    return out
+
+
 def case_gzip_bomb(out, gib=10):
-    """One payload file of gib GiB of zeros, gzip'ed (about 10 MB per GiB)."""
+    """One payload file of gib GiB of zeros in about 1 MB per GiB of gzip: one deflate block
+    of 1 MiB of zeros after a full flush stands alone, so it is written gib * 1024 times."""
     b = valid_bag()
-    size = gib << 30
-    f, extra = open_out(out)
-    zero = bytes(1 << 20)
-    with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as t:
+    co = zlib.compressobj(9, zlib.DEFLATED, -15)
+    crc, isize = 0, 0
+    with open(out, "wb") as f:
+        f.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff")
+
+        def emit(data):
+            nonlocal crc, isize
+            crc, isize = zlib.crc32(data, crc), isize + len(data)
+            f.write(co.compress(data))
+
         for ti, data in b.entries[:3]:
-            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+            emit(ti.tobuf(tarfile.PAX_FORMAT))
+            if data:
+                emit(data + bytes((512 - len(data) % 512) % 512))
         bi = tarfile.TarInfo(NAME + "/data/zeros.bin")
-        bi.size, bi.mtime = size, T
-        t.addfile(bi, Stream(zero for _ in range(size >> 20)))
-    close_out(f, extra)
+        bi.size, bi.mtime = gib << 30, T
+        emit(bi.tobuf(tarfile.PAX_FORMAT))
+        f.write(co.flush(zlib.Z_FULL_FLUSH))
+        zero = bytes(1 << 20)
+        z = co.compress(zero) + co.flush(zlib.Z_FULL_FLUSH)
+        for _ in range(gib << 10):
+            f.write(z)
+        crc, isize = crc32_combine(crc, crc32_zeros(gib << 30), gib << 30), isize + (gib << 30)
+        emit(bytes(10240))
+        f.write(co.flush())
+        f.write(struct.pack("<II", crc, isize & 0xFFFFFFFF))
+
+
+def ustar_block(name, size, typeflag):
+    """One raw ustar header block (tarfile is too slow for a 100 MiB pax record)."""
+    h = bytearray(512)
+    h[0:len(name)] = name.encode()
+    h[100:108] = b"0000644\0"
+    h[108:116] = b"0000000\0"
+    h[116:124] = b"0000000\0"
+    h[124:136] = ("%011o\0" % size).encode()
+    h[136:148] = ("%011o\0" % T).encode()
+    h[148:156] = b" " * 8
+    h[156:157] = typeflag
+    h[257:265] = b"ustar\x0000"
+    h[148:156] = ("%06o\0 " % sum(h)).encode()
+    return bytes(h)
 
 
 def case_pax_huge(out, mib=100):
@@ -237,10 +322,22 @@ def case_pax_huge(out, mib=100):
     with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as t:
         for ti, data in b.entries[:2]:
             t.addfile(ti, io.BytesIO(data) if data is not None else None)
-        ti = tarfile.TarInfo(NAME + "/data/x.txt")
-        ti.size, ti.mtime = 2, T
-        ti.pax_headers = {"comment": "A" * (mib << 20)}
-        t.addfile(ti, io.BytesIO(b"x\n"))
+        t.fileobj.flush() if hasattr(t.fileobj, "flush") else None
+        # tarfile buffers; write the raw blocks through it so that the order holds
+        value = mib << 20
+        body = len(" comment=\n") + value
+        digits = len(str(body))
+        while len(str(body + digits)) != digits:
+            digits += 1
+        reclen = body + digits
+        t.fileobj.write(ustar_block("PaxHeaders/x.txt", reclen, b"x"))
+        t.fileobj.write(("%d comment=" % reclen).encode())
+        chunk = b"A" * (1 << 20)
+        for _ in range(mib):
+            t.fileobj.write(chunk)
+        t.fileobj.write(b"\n" + bytes((512 - reclen % 512) % 512))
+        t.fileobj.write(ustar_block(NAME + "/data/x.txt", 2, b"0") + b"x\n" + bytes(510))
+        t.offset += 512 + reclen + (512 - reclen % 512) % 512 + 1024
     close_out(f, extra)
 
 
@@ -281,10 +378,69 @@ CASES = {
     "traversal-abs": lambda out: write(valid_bag(spoil("after-records", lambda b: b.add("/etc/x", b"x\n"))), out),
     "symlink-out": lambda out: write(valid_bag(spoil("after-records", lambda b: b.add(
         NAME + "/data/records/passwd", kind="symlink", target="../../../../etc/passwd"))), out),
+    # the same bag in other orders and spellings: valid
+    "sorted": lambda out: write(sorted_bag(), out),
+    "uppercase": lambda out: write(valid_bag(spoil("manifest-lines", lambda ls: [
+        l[:128].upper() + l[128:] for l in ls])), out),
+    "odd-names": lambda out: write(valid_bag(spoil("after-records", lambda b: b.add(
+        NAME + "/data/records/line\nbreak 100%.txt", b"odd\n"))), out),
+    "manifest-twice": lambda out: write(valid_bag(spoil("manifest-lines", lambda ls: ls + ls[-1:])), out),
+    "oxum": lambda out: write(valid_bag(spoil("end", lambda b: replace_in(
+        b, NAME + "/bag-info.txt", b"Payload-Oxum: ", b"Payload-Oxum: 1"))), out),
+    "outside": lambda out: write(valid_bag(spoil("end", lambda b: b.add("Other/x.txt", b"x\n"))), out),
+    "hardlink-out": lambda out: write(valid_bag(spoil("end", lambda b: b.add(
+        NAME + "/data/records/shadow", kind="hardlink", target="/etc/shadow"))), out),
+    "ocfl-gap": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: inventory_edit(
+        b, lambda inv: inv["versions"].update({"v3": inv["versions"].pop("v2")}) or inv.update(head="v3")))), out),
+    "ocfl-head": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: inventory_edit(
+        b, lambda inv: inv.update(head="v1")))), out),
+    "ocfl-sidecar": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: replace_in(
+        b, NAME + "/data/history/client 1/inventory.json.sha512", b"  inventory", b"0  inventory", 1)))
+        , out),
+    "ocfl-unlisted": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: b.add(
+        NAME + "/data/history/client 1/v1/content/stray.txt", b"not in the inventory\n"))), out),
     "pax-huge": case_pax_huge,
     "gzip-bomb": case_gzip_bomb,
     "manifest-huge": case_manifest_huge,
 }
+
+
+def sorted_bag():
+    """Entries sorted by name (as a sorting tar would write them), the manifest first: inventories
+    come before their content, and manifest lines before their files."""
+    b = valid_bag()
+    first = [e for e in b.entries if e[0].name in (NAME + "/", NAME + "/manifest-sha512.txt")]
+    rest = sorted((e for e in b.entries if e not in first), key=lambda e: e[0].name)
+    b.entries = first + rest
+    return b
+
+
+def replace_in(bag, name, old, new, cut=0):
+    """Replace old by new in one entry's bytes (cut: drop that many bytes before new)."""
+    for i, (ti, data) in enumerate(bag.entries):
+        if ti.name == name:
+            at = data.index(old)
+            data = data[:at - cut] + new + data[at + len(old):]
+            ti.size = len(data)
+            bag.entries[i] = (ti, data)
+            return
+    raise KeyError(name)
+
+
+def inventory_edit(b, fn):
+    """Change the inventory (and its sidecar, so that only the change is wrong)."""
+    for i, (ti, data) in enumerate(b.entries):
+        if ti.name.endswith("/inventory.json") and ti.type == tarfile.REGTYPE:
+            inv = json.loads(data)
+            fn(inv)
+            text = (json.dumps(inv, indent=2, sort_keys=True) + "\n").encode()
+            ti.size = len(text)
+            b.entries[i] = (ti, text)
+            side = b.entries[i + 1][0]
+            sd = ("%s  inventory.json\n" % sha(text)).encode()
+            side.size = len(sd)
+            b.entries[i + 1] = (side, sd)
+            return
 
 
 def extra_file(stage, arg):
@@ -296,22 +452,14 @@ def extra_file(stage, arg):
 
 
 def ocfl_tamper(b):
-    for i, (ti, data) in enumerate(b.entries):
-        if ti.name.endswith("/inventory.json") and ti.type == tarfile.REGTYPE:
-            inv = json.loads(data)
-            d = sorted(inv["manifest"])[0]
-            inv["manifest"]["0" * 128] = inv["manifest"].pop(d)
-            for v in inv["versions"].values():
-                if d in v["state"]:
-                    v["state"]["0" * 128] = v["state"].pop(d)
-            text = (json.dumps(inv, indent=2, sort_keys=True) + "\n").encode()
-            ti.size = len(text)
-            b.entries[i] = (ti, text)
-            side = b.entries[i + 1][0]
-            sd = ("%s  inventory.json\n" % sha(text)).encode()
-            side.size = len(sd)
-            b.entries[i + 1] = (side, sd)
-            return
+    """The inventory names a digest that its content file does not have."""
+    def fn(inv):
+        d = sorted(inv["manifest"])[0]
+        inv["manifest"]["0" * 128] = inv["manifest"].pop(d)
+        for v in inv["versions"].values():
+            if d in v["state"]:
+                v["state"]["0" * 128] = v["state"].pop(d)
+    inventory_edit(b, fn)
 
 
 if __name__ == "__main__":

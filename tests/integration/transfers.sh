@@ -4,14 +4,17 @@
 # key, then closes every record in it (one closed already keeps its date) and locks it for
 # good (writes answer EPERM, recfs why and recfs records say so), and reports the held one,
 # which recfs dispose never destroys; the transfer log (recfs transfers --json, parsed by
-# python3) names the file, its SHA-512, the signing key, the recipient, the receiver and the
-# records, and recfs log shows each entry as one line; recfs transfer confirm sets the dated
-# property 'transferred' that the class counts from, and refuses a file the log does not name
-# and a second confirmation; a user outside the records-manager role is refused both, and
-# leaves no file behind; the archive is checked with the standard tools (age -d, tar,
-# sha512sum -c, minisign -Vm) and recfs archive verify; and the demo's telecare service is
-# archived with the one command the README shows, and checked the same way.
-# Must never: run outside its temp folder.
+# python3) has the archive and the close-service, naming the file, its SHA-512, the signing
+# key, the recipient, the receiver and the records, and recfs log shows each entry as one
+# line; recfs transfer confirm sets the dated property 'transferred' that the class counts
+# from, and refuses a file the log does not name and a second confirmation; a user outside the
+# records-manager role is refused both and leaves no file behind, and so is a records manager
+# who did not mount (recfs archive, which close-service runs, is the mounting user's); the
+# archive is checked with the standard tools (age -d, tar, sha512sum -c, minisign -Vm) and
+# recfs archive verify; and the demo's telecare service is archived with the one command the
+# README shows, and checked the same way.
+# Must never: run outside its temp folder; it makes the account rfsclerk only when there is
+# none, and removes it again.
 . "$(dirname "$0")/lib.sh"
 
 V=$IT_TMP/vault M=$IT_TMP/mnt OUT=$IT_TMP/out
@@ -20,7 +23,7 @@ cat >"$IT_TMP/policy.conf" <<'EOF'
 organisation = Testshire Council
 
 [roles]
-records-manager = root
+records-manager = root, rfsclerk
 
 [class service-record]
 records   = services/*/*
@@ -29,6 +32,9 @@ then      = destroy
 lock      = never
 authority = Testshire records policy, closed services
 EOF
+# rfsclerk: a records manager who did not mount (made only when there is none, and removed)
+id rfsclerk >/dev/null 2>&1 || { useradd -M -N -s /usr/sbin/nologin rfsclerk && on_exit 'userdel rfsclerk'; }
+as_clerk() { (cd / && setpriv --reuid=rfsclerk --regid="$(id -g rfsclerk)" --init-groups "$RECFS" "$@" 2>&1); }
 json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null; }
 as_nobody() { (cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups "$RECFS" "$@" 2>&1); }
 # jq-like: field F of the record P in `recfs records --json`
@@ -54,6 +60,10 @@ out=$(as_nobody close-service "$T" --out "$OUT/n.tar.age" --recipient "$RCPT")
 assert_eq "close-service by a user outside the records-manager role fails (exit 2)" 2 $?
 assert_match "and says it is the role" "records-manager" "$out"
 check_fails "and leaves no file behind" test -e "$OUT/n.tar.age"
+out=$(as_clerk close-service "$T" --out "$OUT/c.tar.age" --recipient "$RCPT")
+assert_eq "a records manager who did not mount is refused (exit 2)" 2 $?
+assert_match "since recfs archive is the mounting user's" "only the user who mounted" "$out"
+check_fails "and leaves no file behind" test -e "$OUT/c.tar.age"
 out=$(recfs close-service "$T" --out "$OUT/t.tar.gz" --recipient "$RCPT" 2>&1)
 assert_eq "an encrypted archive not named .age is refused (exit 2)" 2 $?
 out=$(recfs close-service "$T" --out "$OUT/t.tar.gz.age" 2>&1)
@@ -70,7 +80,7 @@ out=$(recfs close-service "$T" --out "$F" --recipient "$RCPT" --on 2023-03-31 \
 	--to "Pennine Lifeline" --note "handover of the telecare service" 2>&1)
 assert_eq "close-service exits 0" 0 $?
 echo "$out" | sed 's/^/# /'
-assert_match "it reports the held record" "held: /services/telecare/client held \(hold complaint\)" "$out"
+assert_match "it reports the held record" "held +/services/telecare/client held \(hold complaint\): closed" "$out"
 assert_match "it says how many records it closed" "closed and locked for good: 3 records" "$out"
 check "FILE is there" test -s "$F"
 check "FILE.minisig and VAULT.pub beside it" test -s "$F.minisig" -a -s "$OUT/vault.pub"
@@ -104,7 +114,9 @@ out=$(recfs transfers "$M" --json)
 assert_eq "transfers --json exits 0" 0 $?
 printf '%s' "$out" | json_ok && ok "transfers --json is JSON" || not_ok "transfers --json: $out"
 field() { printf '%s' "$out" | python3 -c "import json,sys; print(json.load(sys.stdin)[$1]['$2'])"; }
-assert_eq "one entry, of close-service" close-service "$(field -1 kind)"
+assert_eq "two entries: the archive, then the close-service" "archive close-service" \
+	"$(field 0 kind) $(field 1 kind)"
+assert_eq "both of the one file" "$(field 0 sha512)" "$(field 1 sha512)"
 assert_eq "its sha512 is the file's" "$(sha512sum "$F" | cut -d' ' -f1)" "$(field -1 sha512)"
 assert_eq "its file" "$F" "$(field -1 file)"
 assert_eq "its recipient" "$RCPT" "$(field -1 recipients)"

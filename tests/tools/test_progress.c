@@ -122,18 +122,18 @@ Test(progress, without_totals_no_time_left_and_no_output_without_updates)
 	p = progress_start("verify", 0, 0);
 	progress_update(p, 1234567, 3584);
 	usleep(250000);
-	progress_update(p, 1234568, 1023);
+	progress_update(p, 1234568, 999);
 	progress_set_total(p, 2000000, 0);
 	usleep(110000);
-	progress_update(p, 1234569, 10 * MiB);
+	progress_update(p, 1234569, 1023 * MiB);
 	progress_end(p);
 	restore_stderr();
 	drain(fd, out, sizeof(out), true);
 	close(fd);
 	cr_assert(STARTS(out, "\rverify  1,234,567 files  3.5 KiB\033[K"), "%s", out);
-	cr_assert(strstr(out, "\rverify  1,234,568 files  1023 B  ") != NULL, "%s", out);
+	cr_assert(strstr(out, "\rverify  1,234,568 files  999 B  ") != NULL, "%s", out);
 	cr_assert_eq(count(out, " left"), 1, "time left only once a total is known: %s", out);
-	cr_assert(strstr(out, "\rverify  1,234,569/2,000,000 files  10 MiB  ") != NULL, "%s", out);
+	cr_assert(strstr(out, "\rverify  1,234,569/2,000,000 files  1.0 GiB  ") != NULL, "%s", out);
 	/* NULL is a handle that does nothing. */
 	progress_update(NULL, 1, 1);
 	progress_set_total(NULL, 1, 1);
@@ -194,4 +194,28 @@ Test(progress, draws_on_a_real_terminal_within_its_width)
 	cr_assert_eq(count(out, "\r"), 3);
 	/* RECFS_PROGRESS=0 silences it even there. */
 	cr_assert_eq(on_pty("0", out, sizeof(out)), 0, "wrote: %s", out);
+}
+
+Test(progress, long_times_left_count_hours)
+{
+	char out[4096], *left;
+	unsigned h, m, s;
+	int fd = temp_fd();
+	struct progress *p;
+
+	setenv("RECFS_PROGRESS", "1", 1);
+	redirect_stderr(fd);
+	p = progress_start("archive", 0, 1024 * 1024 * MiB);   /* 1 TiB at about 4 MiB/s */
+	progress_update(p, 0, 0);
+	usleep(250000);
+	progress_update(p, 1, MiB);
+	progress_end(p);
+	restore_stderr();
+	drain(fd, out, sizeof(out), true);
+	close(fd);
+	cr_assert(strstr(out, "\rarchive  1 file  1.0 MiB/1.0 TiB  ") != NULL, "%s", out);
+	left = strstr(out, "/s  ");
+	cr_assert_not_null(left, "%s", out);
+	cr_assert_eq(sscanf(left, "/s  %u:%2u:%2u left", &h, &m, &s), 3, "%s", out);
+	cr_assert(h >= 40 && m < 60 && s < 60, "%s", out);
 }

@@ -1,0 +1,398 @@
+/* Unit tests of archive/verify: each check against a bag spoiled one way (written by
+** tests/integration/archive_gen.py with python's tarfile), signed in-process with
+** crypto/minisign so that the exit code says only what the content says; signatures,
+** truncation, non-archives, and age files made by the real age tool. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive/verify.h"
+#include "crypto/age.h"
+#include "crypto/minisign.h"
+#include "../crypto/test_helpers.h"
+
+static char dir[64];
+static uint8_t pk[32], sk[64], keyid[8];
+
+static void init(void)
+{
+	cr_assert_eq(rfs_secmem_init(), 0);
+	crypto_sign_keypair(pk, sk);
+	randombytes_buf(keyid, sizeof(keyid));
+	test_make_tmpdir(dir);
+}
+
+static void fini(void)
+{
+	test_remove_tree(dir);
+}
+
+TestSuite(verify, .init = init, .fini = fini);
+
+static char *path_in(const char *name)
+{
+	static char p[32][256];
+	static int i;
+	i = (i + 1) % 32;   /* a few live at once */
+	snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
+	return p[i];
+}
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* OUT written by the generator's CASE. */
+static const char *gen(const char *cas, const char *out)
+{
+	const char *src = getenv("SRCDIR");
+	char *p = path_in(out);
+	cr_assert_eq(sh("python3 %s/tests/integration/archive_gen.py %s '%s'", src ? src : ".", cas, p), 0,
+	             "the generator failed on %s", cas);
+	return p;
+}
+
+static uint8_t *slurp(const char *p, size_t *len)
+{
+	FILE *f = fopen(p, "rb");
+	cr_assert_not_null(f);
+	fseek(f, 0, SEEK_END);
+	*len = (size_t)ftell(f);
+	rewind(f);
+	uint8_t *b = malloc(*len + 1);
+	cr_assert_eq(fread(b, 1, *len, f), *len);
+	fclose(f);
+	return b;
+}
+
+/* FILE.minisig by the test's key, and the key as vault.pub beside it. */
+static void sign(const char *file)
+{
+	size_t len;
+	uint8_t *b = slurp(file, &len), hash[64];
+	struct rfs_minisign_hash h;
+	rfs_minisign_hash_init(&h);
+	rfs_minisign_hash_update(&h, b, len);
+	rfs_minisign_hash_final(&h, hash);
+	free(b);
+	char *sig, *pub, sp[300];
+	cr_assert_eq(rfs_minisign_sign(sk, keyid, hash, "test", "file:test.tar", &sig), 0);
+	snprintf(sp, sizeof(sp), "%s.minisig", file);
+	test_write_file(sp, sig, strlen(sig));
+	cr_assert_eq(rfs_minisign_pubkey_text(keyid, pk, "test key", &pub), 0);
+	test_write_file(path_in("vault.pub"), pub, strlen(pub));
+	free(sig);
+	free(pub);
+}
+
+static bool has(const struct rfs_archive_report *r, enum rfs_archive_problem_kind k)
+{
+	for (size_t i = 0; i < r->n_problems; i++)
+		if (r->problems[i].kind == k)
+			return true;
+	return false;
+}
+
+static void show(const struct rfs_archive_report *r)
+{
+	for (size_t i = 0; i < r->n_problems; i++)
+		cr_log_info("%s: %s: %s", rfs_archive_problem_name(r->problems[i].kind),
+		            r->problems[i].path, r->problems[i].detail);
+}
+
+static void verify(const char *file, const struct rfs_archive_verify_options *o,
+                   struct rfs_archive_report *r)
+{
+	struct rfs_archive_verify_options none = { 0 };
+	cr_assert_eq(rfs_archive_verify(file, o ? o : &none, r), 0);
+	show(r);
+}
+
+/* CASE, signed: its one kind of problem (or none) and the exit code. */
+static void expect_case(const char *cas, int kind, int code)
+{
+	char out[64];
+	snprintf(out, sizeof(out), "%s.tar", cas);
+	const char *f = gen(cas, out);
+	sign(f);
+	struct rfs_archive_report r;
+	verify(f, NULL, &r);
+	cr_expect_eq(r.exit_code, code, "%s: exit %d, not %d", cas, r.exit_code, code);
+	if (kind < 0)
+		cr_expect_eq(r.problems_total, 0, "%s: no problem", cas);
+	else
+		cr_expect(has(&r, (enum rfs_archive_problem_kind)kind), "%s: %s found", cas,
+		          rfs_archive_problem_name((enum rfs_archive_problem_kind)kind));
+	cr_expect(r.signed_ok, "%s: the signature checks", cas);
+	rfs_archive_report_free(&r);
+}
+
+Test(verify, a_valid_bag)
+{
+	const char *f = gen("valid", "v.tar");
+	sign(f);
+	struct rfs_archive_report r;
+	verify(f, NULL, &r);
+	cr_expect_eq(r.exit_code, 0);
+	cr_expect_eq(r.problems_total, 0);
+	cr_expect_str_eq(r.bag_name, "Telecare");
+	cr_expect_eq(r.files, 11, "payload files, hard links too: %lu", (unsigned long)r.files);
+	cr_expect_eq(r.objects, 1);
+	cr_expect_eq(r.versions, 2);
+	cr_expect(!r.encrypted);
+	cr_expect(r.signed_ok && r.signature_checked);
+	char hex[17];
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", keyid[i]);
+	cr_expect_str_eq(r.key_id, hex);
+	cr_expect_str_eq(r.trusted_comment, "file:test.tar");
+	rfs_archive_report_free(&r);
+}
+
+Test(verify, compressed_bags)
+{
+	expect_case("valid", -1, 0);
+	const char *g = gen("valid", "v.tar.gz"), *z = gen("valid", "v.tar.zst");
+	struct rfs_archive_report r;
+	sign(g);
+	verify(g, NULL, &r);
+	cr_expect_eq(r.exit_code, 0);
+	rfs_archive_report_free(&r);
+	sign(z);
+	verify(z, NULL, &r);
+	cr_expect_eq(r.exit_code, 0);
+	rfs_archive_report_free(&r);
+}
+
+Test(verify, other_orders_and_spellings)
+{
+	expect_case("sorted", -1, 0);          /* inventories and manifest lines before their files */
+	expect_case("uppercase", -1, 0);
+	expect_case("odd-names", -1, 0);       /* LF and % percent-encoded */
+}
+
+Test(verify, content)
+{
+	expect_case("changed", RFS_AP_CHANGED, 1);
+	expect_case("missing", RFS_AP_MISSING, 1);
+	expect_case("extra", RFS_AP_EXTRA, 1);
+	expect_case("malformed-line", RFS_AP_MANIFEST_MALFORMED, 1);
+	expect_case("manifest-twice", RFS_AP_MANIFEST_MALFORMED, 1);
+	expect_case("oxum", RFS_AP_BAG_MALFORMED, 1);
+	expect_case("outside", RFS_AP_BAG_MALFORMED, 1);
+}
+
+Test(verify, unsafe)
+{
+	expect_case("traversal-dotdot", RFS_AP_UNSAFE_PATH, 1);
+	expect_case("traversal-abs", RFS_AP_UNSAFE_PATH, 1);
+	expect_case("symlink-out", RFS_AP_UNSAFE_LINK, 1);
+	expect_case("hardlink-out", RFS_AP_UNSAFE_LINK, 1);
+}
+
+Test(verify, ocfl)
+{
+	expect_case("ocfl-mismatch", RFS_AP_OCFL_MISMATCH, 1);
+	expect_case("ocfl-gap", RFS_AP_OCFL_MISMATCH, 1);
+	expect_case("ocfl-head", RFS_AP_OCFL_MISMATCH, 1);
+	expect_case("ocfl-sidecar", RFS_AP_OCFL_MISMATCH, 1);
+	expect_case("ocfl-unlisted", RFS_AP_OCFL_MISMATCH, 1);
+}
+
+Test(verify, signatures)
+{
+	const char *f = gen("valid", "v.tar");
+	struct rfs_archive_report r;
+	verify(f, NULL, &r);
+	cr_expect_eq(r.exit_code, 4, "no FILE.minisig");
+	cr_expect(has(&r, RFS_AP_NO_SIGNATURE));
+	cr_expect(!r.signature_checked);
+	rfs_archive_report_free(&r);
+
+	sign(f);
+	/* the key only through --pubkey */
+	char moved[300];
+	snprintf(moved, sizeof(moved), "%s/key", dir);
+	cr_assert_eq(rename(path_in("vault.pub"), path_in("key")), 0);
+	verify(f, NULL, &r);
+	cr_expect_eq(r.exit_code, 4, "no key beside it");
+	cr_expect(has(&r, RFS_AP_NO_SIGNATURE));
+	rfs_archive_report_free(&r);
+	struct rfs_archive_verify_options o = { .pubkey_path = moved };
+	verify(f, &o, &r);
+	cr_expect_eq(r.exit_code, 0, "--pubkey");
+	rfs_archive_report_free(&r);
+
+	/* another key beside it: its key id does not match */
+	uint8_t pk2[32], sk2[64], id2[8];
+	char *pub;
+	crypto_sign_keypair(pk2, sk2);
+	randombytes_buf(id2, sizeof(id2));
+	cr_assert_eq(rfs_minisign_pubkey_text(id2, pk2, "other", &pub), 0);
+	test_write_file(path_in("other.pub"), pub, strlen(pub));
+	free(pub);
+	verify(f, NULL, &r);
+	cr_expect_eq(r.exit_code, 4);
+	cr_expect(has(&r, RFS_AP_NO_SIGNATURE), "signed by a key id no .pub has");
+	rfs_archive_report_free(&r);
+
+	/* one byte of the file changed after signing (in a tar's padding: the bag still checks) */
+	cr_assert_eq(rename(path_in("key"), path_in("vault.pub")), 0);
+	size_t len;
+	uint8_t *b = slurp(f, &len);
+	b[len - 1] ^= 1;
+	test_write_file(f, b, len);
+	free(b);
+	verify(f, NULL, &r);
+	cr_expect_eq(r.exit_code, 4);
+	cr_expect(has(&r, RFS_AP_BAD_SIGNATURE));
+	cr_expect(r.signature_checked && !r.signed_ok);
+	rfs_archive_report_free(&r);
+}
+
+/* The offset in the tar where the first entry's data ends, the last one's begins. */
+Test(verify, truncated)
+{
+	const char *f = gen("valid", "v.tar");
+	size_t len;
+	uint8_t *b = slurp(f, &len);
+	/* inside a header, inside data, at an entry's edge, inside the manifest */
+	size_t offs[] = { 700, 1024 + 30, 1536, 5000, 12000 };
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		test_write_file(path_in("t.tar"), b, offs[i]);
+		struct rfs_archive_report r;
+		verify(path_in("t.tar"), NULL, &r);
+		cr_expect_eq(r.exit_code, 3, "cut at %zu: exit %d", offs[i], r.exit_code);
+		cr_expect(has(&r, RFS_AP_TRUNCATED), "cut at %zu", offs[i]);
+		rfs_archive_report_free(&r);
+	}
+	free(b);
+	const char *g = gen("valid", "v.tar.gz");
+	b = slurp(g, &len);
+	size_t goffs[] = { 40, len / 2, len - 4 };
+	for (size_t i = 0; i < 3; i++) {
+		test_write_file(path_in("t.tar.gz"), b, goffs[i]);
+		struct rfs_archive_report r;
+		verify(path_in("t.tar.gz"), NULL, &r);
+		cr_expect_eq(r.exit_code, 3, "gzip cut at %zu", goffs[i]);
+		cr_expect(has(&r, RFS_AP_TRUNCATED), "gzip cut at %zu", goffs[i]);
+		rfs_archive_report_free(&r);
+	}
+	free(b);
+}
+
+Test(verify, not_an_archive)
+{
+	struct rfs_archive_report r;
+	test_write_file(path_in("e.tar"), "", 0);
+	verify(path_in("e.tar"), NULL, &r);
+	cr_expect_eq(r.exit_code, 3);
+	cr_expect(has(&r, RFS_AP_NOT_ARCHIVE));
+	rfs_archive_report_free(&r);
+	uint8_t junk[20000];
+	randombytes_buf(junk, sizeof(junk));
+	test_write_file(path_in("j.tar"), junk, sizeof(junk));
+	verify(path_in("j.tar"), NULL, &r);
+	cr_expect_eq(r.exit_code, 3);
+	cr_expect(has(&r, RFS_AP_NOT_ARCHIVE));
+	rfs_archive_report_free(&r);
+	cr_expect_eq(rfs_archive_verify(path_in("absent.tar"), NULL, &r), -ENOENT);
+	cr_expect_eq(rfs_archive_verify(dir, NULL, &r), -EISDIR);
+}
+
+Test(verify, the_first_hundred_problems_and_the_count)
+{
+	const char *f = gen("valid", "v.tar");
+	sign(f);
+	/* a manifest of 5,000 lines for files that are not there, after the payload */
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+	         "python3 -c \"import sys; sys.path.insert(0, '%s/tests/integration'); import archive_gen as g; "
+	         "g.case_manifest_huge('%s', 50000)\"", getenv("SRCDIR") ? getenv("SRCDIR") : ".",
+	         path_in("m.tar"));
+	cr_assert_eq(system(cmd), 0);
+	struct rfs_archive_report r;
+	verify(path_in("m.tar"), NULL, &r);
+	cr_expect_eq(r.n_problems, RFS_ARCHIVE_VERIFY_MAX_PROBLEMS);
+	cr_expect_geq(r.problems_total, 50000, "%lu", (unsigned long)r.problems_total);
+	cr_expect(has(&r, RFS_AP_MISSING));
+	rfs_archive_report_free(&r);
+}
+
+static bool have(const char *tool)
+{
+	return sh("command -v %s >/dev/null", tool) == 0;
+}
+
+Test(verify, age_files_of_the_real_age)
+{
+	if (!have("age") || !have("age-keygen"))
+		cr_skip_test("age is not installed");
+	const char *f = gen("valid", "v.tar.gz");
+	cr_assert_eq(sh("age-keygen -o %s 2>/dev/null && age-keygen -o %s 2>/dev/null", path_in("id"),
+	                path_in("other")), 0);
+	cr_assert_eq(sh("age -r $(age-keygen -y %s) -o %s %s", path_in("id"), path_in("v.tar.gz.age"), f), 0);
+	const char *a = path_in("v.tar.gz.age");
+	sign(a);
+	struct rfs_age_identities *id, *other;
+	char err[256];
+	cr_assert_eq(rfs_age_identities_read(path_in("id"), &id, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(rfs_age_identities_read(path_in("other"), &other, err, sizeof(err)), 0, "%s", err);
+
+	struct rfs_archive_report r;
+	struct rfs_archive_verify_options o = { .identities = id };
+	verify(a, &o, &r);
+	cr_expect_eq(r.exit_code, 0);
+	cr_expect(r.encrypted && r.signed_ok);
+	cr_expect_eq(r.objects, 1);
+	rfs_archive_report_free(&r);
+
+	o.identities = other;
+	verify(a, &o, &r);
+	cr_expect_eq(r.exit_code, 5);
+	cr_expect(has(&r, RFS_AP_WRONG_IDENTITY));
+	cr_expect(r.signed_ok, "the signature is over the encrypted bytes: it checks without the key");
+	rfs_archive_report_free(&r);
+
+	verify(a, NULL, &r);
+	cr_expect_eq(r.exit_code, 5);
+	cr_expect(has(&r, RFS_AP_NO_IDENTITY));
+	rfs_archive_report_free(&r);
+
+	/* a byte of the ciphertext changed: its chunk fails; and the signature (4 < 5, 3, ...) */
+	size_t len;
+	uint8_t *b = slurp(a, &len);
+	b[len - 20] ^= 1;
+	test_write_file(a, b, len);
+	free(b);
+	o.identities = id;
+	verify(a, &o, &r);
+	cr_expect(has(&r, RFS_AP_CHANGED));
+	cr_expect(has(&r, RFS_AP_BAD_SIGNATURE));
+	cr_expect_eq(r.exit_code, 4);
+	rfs_archive_report_free(&r);
+
+	rfs_age_identities_free(id);
+	rfs_age_identities_free(other);
+}
+
+Test(verify, problem_names)
+{
+	cr_expect_str_eq(rfs_archive_problem_name(RFS_AP_MISSING), "missing");
+	cr_expect_str_eq(rfs_archive_problem_name(RFS_AP_MANIFEST_MALFORMED), "manifest-malformed");
+	cr_expect_str_eq(rfs_archive_problem_name(RFS_AP_NOT_ARCHIVE), "not-an-archive");
+	cr_expect_str_eq(rfs_archive_problem_name(RFS_AP_WRONG_IDENTITY), "wrong-identity");
+	cr_expect_str_eq(rfs_archive_problem_name((enum rfs_archive_problem_kind)99), "unknown");
+}
