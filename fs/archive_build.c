@@ -1021,6 +1021,35 @@ static int sign(struct build *b)
 	return rc;
 }
 
+/* What the objects will store, for the progress line: each file's sizes once (a save that
+** kept the size counts as the same bytes: a guess). */
+static int history_guess(const struct build *b, uint64_t *files, uint64_t *bytes)
+{
+	struct epoch *v = calloc(b->evs.n ? b->evs.n : 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->evs.n; i++) {
+		const struct ev *e = &b->evs.v[i];
+
+		if (e->type == RFS_OBJ_FILE && changes_bytes(e->kind) && e->size) {
+			memcpy(v[n].id, e->file_id, 16);
+			v[n++].seq = e->size;
+		}
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), epoch_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i && !epoch_cmp(&v[i - 1], &v[i]))
+			continue;
+		(*files)++;
+		*bytes += v[i].seq;
+	}
+	free(v);
+	return 0;
+}
+
 /* ---- the whole ------------------------------------------------------------------- */
 
 static int normalise(struct build *b, const char *path)
@@ -1088,6 +1117,7 @@ static int build_run(struct build *b)
 	const struct rfs_archive_request *req = b->req;
 	struct rfs_walk_at *at = malloc(sizeof(*at));
 	char ext_id[PATH_MAX + 64], key_hex[17], agent[64];
+	uint64_t hist_files = 0, hist_bytes = 0;
 	int rc = at ? rfs_walk_get(b->fs, b->top + 1, at) : -ENOMEM;
 
 	if (at)
@@ -1115,15 +1145,16 @@ static int build_run(struct build *b)
 	for (size_t i = 0; rc == 0 && i < b->evs.n; i++) {
 		if (b->evs.v[i].time > b->state_time && under(b->evs.v[i].path, b->top))
 			b->state_time = b->evs.v[i].time;
-		if (req->history && b->evs.v[i].type == RFS_OBJ_FILE && b->evs.v[i].size) {
-			b->total_files++;                 /* a guess: each saved version read once */
-			b->total_bytes += b->evs.v[i].size;
-		}
 	}
+	if (rc == 0 && req->history)
+		rc = history_guess(b, &hist_files, &hist_bytes);
 	for (size_t i = 0; rc == 0 && req->history && i < b->nrecs; i++)
 		rc = find_versions(b, &b->recs[i]);
 	if (rc == 0)
 		rc = rfs_walk_record(b->fs, b->top + 1, count_entry, b);
+	/* With history the current bytes are mostly links to what the objects stored. */
+	b->total_files += hist_files;
+	b->total_bytes = hist_bytes > b->total_bytes ? hist_bytes : b->total_bytes;
 	if (rc == 0 && b->n_live)
 		qsort(b->live_files, b->n_live, sizeof(*b->live_files), live_cmp);
 	if (rc < 0) {

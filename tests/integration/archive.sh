@@ -182,6 +182,13 @@ if "$RECFS" archive verify --help >/dev/null 2>&1; then
 	check "recfs archive verify e.tar.age --identity" recfs archive verify "$OUT/e.tar.age" --identity "$IT_TMP/key"
 fi
 
+# ---- progress only on a terminal (RECFS_PROGRESS=1 stands for one) ----
+RECFS_PROGRESS=1 "$RECFS" archive "$T" --out "$OUT/p.tar" >/dev/null 2>"$IT_TMP/p.err"
+assert_match "with a terminal, the progress line shows files and bytes" "archive +[0-9]+/[0-9]+ files" \
+	"$(tr '\r' '\n' <"$IT_TMP/p.err")"
+"$RECFS" archive "$T" --out "$OUT/q.tar" >/dev/null 2>"$IT_TMP/q.err"
+assert_eq "without one, nothing of the kind" "" "$(cat "$IT_TMP/q.err")"
+
 # ---- refusals: non-zero, nothing left ----
 check_fails "an existing FILE is refused" recfs archive "$T" --out "$OUT/a.tar"
 check_fails "FILE inside the mount is refused" recfs archive "$T" --out "$M/Other/in.tar"
@@ -198,7 +205,7 @@ assert_eq "no FILE.part nor refused FILE is left" "" \
 assert_eq "no file of the vault holds the marker" "" "$(grep -r -a -l -F -- "$MARK" "$V")"
 assert_eq "the encrypted archive does not hold it" "" "$(grep -a -l -F -- "$MARK" "$OUT/e.tar.age")"
 assert_eq "nor does any file of the temp folder but the plain archives and their extraction" "" \
-	"$(grep -r -a -l -F --exclude-dir=x1 --exclude-dir=x2 --exclude='[abd].tar' --exclude=d.tar.zst \
+	"$(grep -r -a -l -F --exclude-dir=x1 --exclude-dir=x2 --exclude='[abdpq].tar' --exclude=d.tar.zst \
 	   --exclude=c.tar.gz --exclude='*.daemon.log*' --exclude=.check.out -- "$MARK" "$IT_TMP" |
 	   grep -v "^$M/")"
 
