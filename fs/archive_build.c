@@ -1172,9 +1172,10 @@ static int build_run(struct build *b)
 	                         .recipients = req->recipients, .n_recipients = req->n_recipients };
 
 	if (lseek(req->out_fd, 0, SEEK_SET) < 0 && errno != ESPIPE) {
+		rc = -errno;
 		snprintf(b->err, b->errsz, "the output file cannot be written from its start: %s",
-		         strerror(errno));
-		return -errno;
+		         strerror(-rc));
+		return rc;
 	}
 	rc = rfs_bag_start(&info, &o, &b->bag, b->err, b->errsz);
 	if (rc < 0)
