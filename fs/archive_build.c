@@ -205,6 +205,7 @@ struct build {
 	/* the file being read (history or live/) */
 	const char *rev, *clear;
 	const struct rfs_walk_entry *live;
+	uint64_t live_size;
 };
 
 static void progress(struct build *b, bool force)
@@ -521,8 +522,8 @@ static int read_live(void *arg, rfs_bag_put_fn put, void *put_arg)
 		rc = 0;                           /* 0 bytes: an empty file, no key yet */
 	else if (rc == 0)
 		rc = rfs_cfile_stat_size(cf.fd, &cf.size);
-	if (rc == 0 && cf.size != (uint64_t)e->st.st_size)
-		rc = -EAGAIN;                     /* changed since it was looked up */
+	if (rc == 0 && cf.size != b->live_size)
+		rc = -EAGAIN;                     /* cannot be: the caller holds the file's lock */
 	while (rc == 0 && off < cf.size) {
 		const uint8_t *clear;
 		ssize_t n = rfs_cfile_read(&cf, STREAM_CHUNK, off, &clear);
@@ -866,12 +867,24 @@ static int current_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool
 	if (S_ISDIR(e->st.st_mode))
 		return rfs_bag_folder(b->bag, rel, e->st.st_mode, e->st.st_mtim.tv_sec);
 	if (S_ISREG(e->st.st_mode)) {
+		struct stat now;
+		int fd;
+
 		snprintf(clear, sizeof(clear), "/%s", e->path);
 		b->live = e;
 		pthread_rwlock_rdlock(&e->in->content);     /* no writer changes it half way */
-		rc = rfs_bag_file(b->bag, rel, e->st.st_mode, e->st.st_mtim.tv_sec,
-		                  (uint64_t)e->st.st_size, b->req->history ? key_of(b, clear, &e->st) : NULL,
-		                  read_live, b);
+		/* Its size and mtime now, under the lock: a save since the lookup is in. */
+		fd = openat(e->dirfd, e->backing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		rc = fd < 0 ? -errno : rfs_cfile_stat_size(fd, &b->live_size);
+		if (rc == 0 && fstat(fd, &now) != 0)
+			rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (rc == 0) {
+			now.st_size = (off_t)b->live_size;
+			rc = rfs_bag_file(b->bag, rel, e->st.st_mode, now.st_mtim.tv_sec, b->live_size,
+			                  b->req->history ? key_of(b, clear, &now) : NULL, read_live, b);
+		}
 		pthread_rwlock_unlock(&e->in->content);
 		if (rc < 0)
 			snprintf(b->err, b->errsz, "%s: %s", clear, strerror(-rc));
