@@ -1116,15 +1116,27 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 		problem(v, RFS_AP_BAG_MALFORMED, path, "not a file, folder or link: left alone");
 		return 0;
 	}
-	if (payload) {
-		v->rep->files++;
-		v->rep->bytes += n->size;
-	}
 	arrived(v, n, expect, expected);
 	return 0;
 }
 
 /* ---- the end: what the manifests and inventories say is there, and is not ---- */
+
+/* The payload as its manifest lists it: files, hard links, and links to files (with their
+** target's size), as Payload-Oxum counts them. */
+static void count_payload(struct v *v)
+{
+	for (size_t i = 0; i < v->tab_size; i++) {
+		for (struct node *n = v->tab[i]; n; n = n->next) {
+			struct node *t = strncmp(n->path, "data/", 5) || !(n->flags & N_SEEN) ? NULL
+			                                                                    : follow(v, n);
+			if (t) {
+				v->rep->files++;
+				v->rep->bytes += t->size;
+			}
+		}
+	}
+}
 
 static void end_checks(struct v *v)
 {
@@ -1475,6 +1487,7 @@ int rfs_archive_verify(const char *file, const struct rfs_archive_verify_options
 	}
 	if (!v.fatal)
 		read_tar(&v);
+	count_payload(&v);
 	if (!v.fatal)
 		end_checks(&v);
 

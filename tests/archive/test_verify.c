@@ -148,7 +148,8 @@ Test(verify, a_valid_bag)
 	cr_expect_eq(r.exit_code, 0);
 	cr_expect_eq(r.problems_total, 0);
 	cr_expect_str_eq(r.bag_name, "Telecare");
-	cr_expect_eq(r.files, 11, "payload files, hard links too: %lu", (unsigned long)r.files);
+	cr_expect_eq(r.files, 12, "payload files, hard links and links to files too: %lu",
+	             (unsigned long)r.files);
 	cr_expect_eq(r.objects, 1);
 	cr_expect_eq(r.versions, 2);
 	cr_expect(!r.encrypted);
