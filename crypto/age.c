@@ -631,6 +631,7 @@ struct rfs_age_reader {
 	size_t pt_pos, pt_len;
 	uint64_t counter;
 	bool started, done;
+	int end;                           /* once done: 0, or -EPIPE for a cut after a chunk */
 	int err;                           /* sticky */
 };
 
@@ -934,12 +935,11 @@ static int reader_next_chunk(struct rfs_age_reader *r)
 	if (avail < TAG)
 		return -EPIPE;                 /* less than a tag: cut inside the last chunk */
 	if (!chunk_open(r, avail, true)) {
-		/* A full chunk that opens as a middle one: the file was cut after it. */
-		if (avail == CHUNK + TAG && chunk_open(r, avail, false)) {
-			rfs_secmem_wipe(r->pt, CHUNK);
-			return -EPIPE;
-		}
-		return -EBADMSG;
+		/* A full chunk that opens as a middle one: authentic, but the file was
+		** cut after it. Its bytes come out; then the end says so. */
+		if (avail != CHUNK + TAG || !chunk_open(r, avail, false))
+			return -EBADMSG;
+		r->end = -EPIPE;
 	}
 	if (avail == TAG && r->counter > 0)
 		return -EBADMSG;               /* an empty last chunk is only for an empty payload */
@@ -960,7 +960,7 @@ ssize_t rfs_age_reader_read(struct rfs_age_reader *r, void *buf, size_t len)
 		len = SSIZE_MAX;
 	while (r->pt_pos == r->pt_len) {
 		if (r->done)
-			return 0;
+			return r->end;
 		r->pt_pos = r->pt_len = 0;
 		if ((!r->started && (r->err = reader_begin(r)) != 0) ||
 		    (r->err = reader_next_chunk(r)) != 0)
