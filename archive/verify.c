@@ -346,17 +346,50 @@ static bool resolve_link(const char *rel, const char *target, char *out, size_t 
 	return true;
 }
 
+/* path with every link along it replaced by its target (a link's target may itself pass
+** through links to folders), into out. false: a loop, or too long. */
+static bool canonical(struct v *v, const char *path, char *out, size_t outsz, unsigned *hops)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (const char *s = path; *s;) {
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (len + 1 + n + 1 > outsz)
+			return false;
+		if (len)
+			out[len++] = '/';
+		memcpy(out + len, s, n);
+		len += n;
+		out[len] = '\0';
+		struct node *nd = lookup(v, out);
+		if (nd && (nd->flags & N_SYMLINK) && nd->link) {
+			char t[RFS_ARCHIVE_VERIFY_MAX_PATH];
+			if (++*hops > MAX_LINK_HOPS || !canonical(v, nd->link, t, sizeof(t), hops))
+				return false;
+			len = strlen(t);
+			if (len + 1 > outsz)
+				return false;
+			memcpy(out, t, len + 1);
+		}
+		s = e ? e + 1 : s + n;
+	}
+	return true;
+}
+
 /* The file a node stands for, through links; NULL: dangling, a folder, or a loop. */
 static struct node *follow(struct v *v, struct node *n)
 {
-	for (unsigned hops = 0; n && hops < MAX_LINK_HOPS; hops++) {
-		if ((n->flags & N_SEEN) && (n->flags & N_FILE))
-			return n;
-		if (!(n->flags & N_SYMLINK) || !n->link)
-			return NULL;
-		n = lookup(v, n->link);
-	}
-	return NULL;
+	if ((n->flags & N_SEEN) && (n->flags & N_FILE))
+		return n;
+	if (!(n->flags & N_SYMLINK))
+		return NULL;
+	char path[RFS_ARCHIVE_VERIFY_MAX_PATH];
+	unsigned hops = 0;
+	if (!canonical(v, n->path, path, sizeof(path), &hops))
+		return NULL;
+	struct node *t = lookup(v, path);
+	return t && (t->flags & N_SEEN) && (t->flags & N_FILE) ? t : NULL;
 }
 
 /* ---- the source: FILE's bytes, hashed for the signature as they pass ---- */
