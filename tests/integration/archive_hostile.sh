@@ -15,7 +15,7 @@ else
 	: "${ARCHIVE_VERIFY_TOOL:=$(dirname "$RECFS")/../tests/archive/verify_tool}"
 	VERIFY=("$ARCHIVE_VERIFY_TOOL")
 fi
-RSS_MAX_KB=${RSS_MAX_KB:-200000}   # under ASan; the inputs are 100 MiB to 10 GiB
+RSS_MAX_KB=${RSS_MAX_KB:-65536}   # 12 MiB under ASan, for inputs of 100 MiB to 10 GiB
 W=$IT_TMP/work
 mkdir -p "$W/run"
 minisign -G -W -p "$W/vault.pub" -s "$W/vault.key" >/dev/null 2>&1 || die "minisign -G"
