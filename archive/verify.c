@@ -1124,7 +1124,8 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 		int rc = read_entry(v, a, n, &sk, cap);
 		if (sk.kind == S_MANIFEST || sk.kind == S_TAGMANIFEST)
 			lines_end(v, sk.kind == S_TAGMANIFEST);
-		if (rc) {
+		if (rc || v->fatal) {            /* not read to its end: no digest */
+			n->flags &= ~(uint32_t)N_FILE;
 			free(sk.buf);
 			return rc;
 		}
