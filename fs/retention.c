@@ -54,7 +54,10 @@ struct table_rec {
 
 struct rfs_retention {
 	struct rfs_fs *fs;
-	bool active;                  /* a policy is in force: read without the lock (one branch) */
+	bool active;                  /* a policy is in force */
+	bool checks;                  /* active, or the state folder is there (the transfer log of
+	                                 an archive with no policy): the FUSE checks run; read
+	                                 without the lock (one branch) */
 	bool unreadable;              /* policy.conf or the journal failed to read at mount */
 	pthread_rwlock_t lock;        /* everything below */
 	pthread_mutex_t change;       /* one change at a time, from check to saved */
@@ -808,7 +811,7 @@ out:
 
 static bool inactive(struct rfs_fs *fs)
 {
-	return !fs->retention || !__atomic_load_n(&fs->retention->active, __ATOMIC_ACQUIRE);
+	return !fs->retention || !__atomic_load_n(&fs->retention->checks, __ATOMIC_ACQUIRE);
 }
 
 static void log_refusal(fuse_req_t req, enum rfs_retention_op op, const char *path,
@@ -1581,6 +1584,7 @@ static int commit_change(struct rfs_retention *r, const struct rfs_peer *peer,
 			r->policy = policy;
 			r->policy_text = strdup(policy_text);
 			__atomic_store_n(&r->active, true, __ATOMIC_RELEASE);
+			__atomic_store_n(&r->checks, true, __ATOMIC_RELEASE);
 		}
 		fold_text(r, fold);
 		pthread_rwlock_unlock(&r->lock);
@@ -1946,6 +1950,19 @@ const struct rfs_who *rfs_retention_author(struct rfs_retention *r, const struct
 	return storage;
 }
 
+void rfs_retention_guard(struct rfs_retention *r)
+{
+	struct stat st;
+	int fd = -1;
+
+	if (!r || __atomic_load_n(&r->checks, __ATOMIC_ACQUIRE))
+		return;
+	if (open_path(r->fs, RFS_RETENTION_DIR, &fd, &st) == 0) {
+		close(fd);
+		__atomic_store_n(&r->checks, true, __ATOMIC_RELEASE);
+	}
+}
+
 const struct rfs_who *rfs_retention_mounter(struct rfs_retention *r)
 {
 	return &r->mounter;
@@ -2013,6 +2030,7 @@ int rfs_retention_open(struct rfs_fs *fs, const struct rfs_who *mounter,
 			fold_text(r, jtext);
 		r->active = true;
 	}
+	rfs_retention_guard(r);
 	free(jtext);
 	free(ptext);
 	*out = r;

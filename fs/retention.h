@@ -4,12 +4,12 @@
 ** Owns: the state kept in /.recfs/retention/ of live/ (policy.conf: the policy in force;
 ** journal: one line per action, whose fold is the state), loaded at mount and changed only
 ** through the functions here (each change one save, attributed to the caller); the fold of
-** the journal into dated properties, closures, holds and reviews; the records of the live
-** tree and their facts; the check every modifying FUSE handler makes (EPERM for a locked or
+** the journal into dated properties, closures, holds, reviews and close-service's locks; the
+** records of the live tree and their facts; the check every modifying FUSE handler makes (EPERM for a locked or
 ** held record and for anything under /.recfs/retention/, EXDEV for a rename across a record
 ** boundary in a format-3 vault), one daemon log line per refusal; roles.
 ** Must never: let a FUSE request change /.recfs/retention/ (root's neither); cost more than
-** one branch per request when no policy is loaded; hold the state lock while it waits on I/O
+** one branch per request when no policy is loaded and there is no state folder; hold the state lock while it waits on I/O
 ** of a FUSE request; put the pure rules anywhere but policy/ (it calls them, never copies).
 */
 #ifndef RECFS_FS_RETENTION_H
@@ -163,6 +163,9 @@ int rfs_retention_hold_release(struct rfs_retention *r, const struct rfs_peer *p
 ** the fold applies the review lines. */
 int rfs_retention_journal_append(struct rfs_retention *r, const struct rfs_peer *peer,
                                  const char *action, const char *const *fields, size_t n);
+/* The state folder was made (the transfer log's first entry, with no policy in force): from now
+** on FUSE requests are checked, so nothing under /.recfs/retention/ changes but through recfs. */
+void rfs_retention_guard(struct rfs_retention *r);
 /* Who mounted: history's author of what nobody else asked for. */
 const struct rfs_who *rfs_retention_mounter(struct rfs_retention *r);
 /* The author of a save made for peer, built in storage: NULL (the mount's own attribution)

@@ -371,6 +371,8 @@ int rfs_transfers_append(struct rfs_fs *fs, const struct rfs_peer *peer, struct 
 		if (rc < 0)
 			snprintf(err, errsz, "the transfer log /%s of %s could not be written (%s): "
 			         "nothing was recorded", RFS_TRANSFERS_PATH, fs->v->path, strerror(-rc));
+		else
+			rfs_retention_guard(fs->retention);
 	}
 	pthread_mutex_unlock(&append_lock);
 	if (rc < 0)

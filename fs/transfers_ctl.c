@@ -18,7 +18,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fs/control.h"
 #include "fs/ops.h"
@@ -47,19 +46,16 @@ static void finish(FILE *out, int rc, const char *msg)
 		rfs_control_reply(out, rc, NULL);
 }
 
-/* rec (without its leading '/') is p, is under p, or holds p ("/a/b", "a/b/", "" the root). */
+/* rec (without its leading '/') is p or is under p ("/a/b", "a/b/", "" the root). A record that
+** only holds p is not: close-service closes whole records, and archives what it closes. */
 static bool covers(const char *rec, const char *p)
 {
-	size_t rl = strlen(rec), pl;
+	size_t pl;
 
 	p += strspn(p, "/");
 	for (pl = strlen(p); pl > 0 && p[pl - 1] == '/'; pl--)
 		;
-	if (!pl)
-		return true;
-	if (rl >= pl)
-		return !memcmp(rec, p, pl) && (rec[pl] == '\0' || rec[pl] == '/');
-	return !memcmp(p, rec, rl) && p[rl] == '/';
+	return !pl || (!strncmp(rec, p, pl) && (rec[pl] == '\0' || rec[pl] == '/'));
 }
 
 /* The records close-service closes: each "/path", and its holds today ("" none). */
@@ -119,9 +115,9 @@ static int find_records(struct rfs_fs *fs, const struct rfs_peer *peer, const ch
 		rfs_retention_listing_end(&l);
 	}
 	if (rc == 0 && c->n == 0) {
-		snprintf(msg, msgsz, "%s holds no record of the policy in force, so there is nothing "
-		         "to close ('recfs records' lists them; 'recfs archive' makes an archive alone)",
-		         path);
+		snprintf(msg, msgsz, "%s holds no whole record of the policy in force, so there is "
+		         "nothing to close: give a record, or a folder above records ('recfs records' "
+		         "lists them; 'recfs archive' makes an archive alone)", path);
 		rc = -ENOENT;
 	}
 	return rc;

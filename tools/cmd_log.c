@@ -76,7 +76,8 @@ static bool transfer_text(const struct log_out *o, const struct rfs_version *v, 
 	const struct rfs_transfer *t = NULL;
 	char rcpt[48] = "", keys[64] = "";
 
-	if (!o->transfers || v->kind == RFS_SAVE_CREATED || strcmp(v->path, TRANSFERS_PATH) != 0)
+	if (!o->transfers || v->kind == RFS_SAVE_CREATED || !v->path ||
+	    strcmp(v->path, TRANSFERS_PATH) != 0)
 		return false;
 	for (size_t i = 0; i < o->transfers->count && !t; i++)
 		if (o->transfers->ends[i] == v->size)
@@ -90,7 +91,7 @@ static bool transfer_text(const struct log_out *o, const struct rfs_version *v, 
 	         t->key_id ? t->key_id : "-");
 	switch (t->kind) {
 	case RFS_TRANSFER_CLOSE_SERVICE:
-		snprintf(what, sz, "closed the service %s (%zu record%s, closed %s) and archived it to "
+		snprintf(what, sz, "closed the service %s (%zu record%s, closed %s), archived in "
 		         "%s%s%s%s, %s, by %s", shown(o, t->path), t->n_records,
 		         t->n_records == 1 ? "" : "s", t->on ? t->on : "-",
 		         shown(o, t->file), rcpt, t->to ? ", for " : "", t->to ? shown(o, t->to) : "",

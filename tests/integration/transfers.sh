@@ -49,6 +49,11 @@ for i in 1 2 3; do echo "visit $i" >>"$T/client-a/notes.txt"; done
 echo "b's plan" >"$T/client-b/plan é.txt"
 echo "c's notes" >"$T/client held/notes.txt"
 echo "day centre" >"$M/services/daycentre/d1/register.txt"
+# An archive with no policy in force makes the transfer log: FUSE may not change it then either.
+check "recfs archive with no policy" recfs archive "$M/services/daycentre" --out "$OUT/plain.tar"
+out=$(echo forged 2>&1 >>"$M/.recfs/retention/transfers")
+assert_match "the transfer log refuses a write through the mount (no policy in force)" "not permitted" "$out"
+check_fails "and a rename" mv "$M/.recfs/retention/transfers" "$M/.recfs/retention/t2"
 check "policy load" recfs policy load "$M" "$IT_TMP/policy.conf"
 check "close client-b earlier" recfs close "$T/client-b" --on 2022-01-01
 check "hold one client" recfs hold add "$T/client held" --name complaint --authority "Ombudsman"
@@ -70,8 +75,12 @@ out=$(recfs close-service "$T" --out "$OUT/t.tar.gz.age" 2>&1)
 assert_eq "a .age name without --recipient is refused (exit 2)" 2 $?
 out=$(recfs close-service "$M/services/nothing-here" --out "$OUT/e.tar" 2>&1)
 assert_eq "a path with no records is refused (exit 2)" 2 $?
-assert_match "and says so" "no record" "$out"
+assert_match "and says so" "no whole record" "$out"
 check_fails "and leaves no file behind" test -e "$OUT/e.tar"
+mkdir -p "$T/client-a/sub"
+out=$(recfs close-service "$T/client-a/sub" --out "$OUT/p.tar" 2>&1)
+assert_eq "a folder inside a record is refused (exit 2): only whole records close" 2 $?
+assert_match "and says so" "no whole record" "$out"
 assert_eq "nothing was locked by the refusals" false "$(rec /services/telecare/client-a locked)"
 
 # ---- close-service ----
@@ -114,9 +123,9 @@ out=$(recfs transfers "$M" --json)
 assert_eq "transfers --json exits 0" 0 $?
 printf '%s' "$out" | json_ok && ok "transfers --json is JSON" || not_ok "transfers --json: $out"
 field() { printf '%s' "$out" | python3 -c "import json,sys; print(json.load(sys.stdin)[$1]['$2'])"; }
-assert_eq "two entries: the archive, then the close-service" "archive close-service" \
-	"$(field 0 kind) $(field 1 kind)"
-assert_eq "both of the one file" "$(field 0 sha512)" "$(field 1 sha512)"
+assert_eq "three entries: the first archive, the close-service's archive, the close-service" \
+	"archive archive close-service" "$(field 0 kind) $(field 1 kind) $(field 2 kind)"
+assert_eq "the last two of the one file" "$(field 1 sha512)" "$(field 2 sha512)"
 assert_eq "its sha512 is the file's" "$(sha512sum "$F" | cut -d' ' -f1)" "$(field -1 sha512)"
 assert_eq "its file" "$F" "$(field -1 file)"
 assert_eq "its recipient" "$RCPT" "$(field -1 recipients)"
@@ -132,7 +141,8 @@ out=$(as_nobody transfers "$M" --csv)
 assert_match "every local user may list it (CSV header)" "^seq,kind,when" "$out"
 out=$(recfs log "$M" 2>&1)
 assert_match "recfs log shows the entry as one line" \
-	"closed the service /services/telecare.*to $F for 1 recipient.*sha512 [0-9a-f]{12}.*key [0-9a-f]{12}" "$out"
+	"closed the service /services/telecare \(3 records, closed 2023-03-31\), archived in $F for 1 recipient, for Pennine Lifeline, sha512 [0-9a-f]{12}.*key [0-9a-f]{12}" "$out"
+assert_match "and the archive before it" "archived /services/telecare to $F for 1 recipient" "$out"
 
 # ---- transfer confirm ----
 head -c 1000 /dev/urandom >"$OUT/other.tar"
