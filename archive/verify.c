@@ -346,17 +346,50 @@ static bool resolve_link(const char *rel, const char *target, char *out, size_t 
 	return true;
 }
 
+/* path with every link along it replaced by its target (a link's target may itself pass
+** through links to folders), into out. false: a loop, or too long. */
+static bool canonical(struct v *v, const char *path, char *out, size_t outsz, unsigned *hops)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (const char *s = path; *s;) {
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (len + 1 + n + 1 > outsz)
+			return false;
+		if (len)
+			out[len++] = '/';
+		memcpy(out + len, s, n);
+		len += n;
+		out[len] = '\0';
+		struct node *nd = lookup(v, out);
+		if (nd && (nd->flags & N_SYMLINK) && nd->link) {
+			char t[RFS_ARCHIVE_VERIFY_MAX_PATH];
+			if (++*hops > MAX_LINK_HOPS || !canonical(v, nd->link, t, sizeof(t), hops))
+				return false;
+			len = strlen(t);
+			if (len + 1 > outsz)
+				return false;
+			memcpy(out, t, len + 1);
+		}
+		s = e ? e + 1 : s + n;
+	}
+	return true;
+}
+
 /* The file a node stands for, through links; NULL: dangling, a folder, or a loop. */
 static struct node *follow(struct v *v, struct node *n)
 {
-	for (unsigned hops = 0; n && hops < MAX_LINK_HOPS; hops++) {
-		if ((n->flags & N_SEEN) && (n->flags & N_FILE))
-			return n;
-		if (!(n->flags & N_SYMLINK) || !n->link)
-			return NULL;
-		n = lookup(v, n->link);
-	}
-	return NULL;
+	if ((n->flags & N_SEEN) && (n->flags & N_FILE))
+		return n;
+	if (!(n->flags & N_SYMLINK))
+		return NULL;
+	char path[RFS_ARCHIVE_VERIFY_MAX_PATH];
+	unsigned hops = 0;
+	if (!canonical(v, n->path, path, sizeof(path), &hops))
+		return NULL;
+	struct node *t = lookup(v, path);
+	return t && (t->flags & N_SEEN) && (t->flags & N_FILE) ? t : NULL;
 }
 
 /* ---- the source: FILE's bytes, hashed for the signature as they pass ---- */
@@ -1091,7 +1124,8 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 		int rc = read_entry(v, a, n, &sk, cap);
 		if (sk.kind == S_MANIFEST || sk.kind == S_TAGMANIFEST)
 			lines_end(v, sk.kind == S_TAGMANIFEST);
-		if (rc) {
+		if (rc || v->fatal) {            /* not read to its end: no digest */
+			n->flags &= ~(uint32_t)N_FILE;
 			free(sk.buf);
 			return rc;
 		}
@@ -1116,15 +1150,27 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 		problem(v, RFS_AP_BAG_MALFORMED, path, "not a file, folder or link: left alone");
 		return 0;
 	}
-	if (payload) {
-		v->rep->files++;
-		v->rep->bytes += n->size;
-	}
 	arrived(v, n, expect, expected);
 	return 0;
 }
 
 /* ---- the end: what the manifests and inventories say is there, and is not ---- */
+
+/* The payload as its manifest lists it: files, hard links, and links to files (with their
+** target's size), as Payload-Oxum counts them. */
+static void count_payload(struct v *v)
+{
+	for (size_t i = 0; i < v->tab_size; i++) {
+		for (struct node *n = v->tab[i]; n; n = n->next) {
+			struct node *t = strncmp(n->path, "data/", 5) || !(n->flags & N_SEEN) ? NULL
+			                                                                    : follow(v, n);
+			if (t) {
+				v->rep->files++;
+				v->rep->bytes += t->size;
+			}
+		}
+	}
+}
 
 static void end_checks(struct v *v)
 {
@@ -1475,6 +1521,7 @@ int rfs_archive_verify(const char *file, const struct rfs_archive_verify_options
 	}
 	if (!v.fatal)
 		read_tar(&v);
+	count_payload(&v);
 	if (!v.fatal)
 		end_checks(&v);
 

@@ -205,6 +205,7 @@ struct build {
 	/* the file being read (history or live/) */
 	const char *rev, *clear;
 	const struct rfs_walk_entry *live;
+	uint64_t live_size;
 };
 
 static void progress(struct build *b, bool force)
@@ -521,8 +522,8 @@ static int read_live(void *arg, rfs_bag_put_fn put, void *put_arg)
 		rc = 0;                           /* 0 bytes: an empty file, no key yet */
 	else if (rc == 0)
 		rc = rfs_cfile_stat_size(cf.fd, &cf.size);
-	if (rc == 0 && cf.size != (uint64_t)e->st.st_size)
-		rc = -EAGAIN;                     /* changed since it was looked up */
+	if (rc == 0 && cf.size != b->live_size)
+		rc = -EAGAIN;                     /* cannot be: the caller holds the file's lock */
 	while (rc == 0 && off < cf.size) {
 		const uint8_t *clear;
 		ssize_t n = rfs_cfile_read(&cf, STREAM_CHUNK, off, &clear);
@@ -866,12 +867,24 @@ static int current_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool
 	if (S_ISDIR(e->st.st_mode))
 		return rfs_bag_folder(b->bag, rel, e->st.st_mode, e->st.st_mtim.tv_sec);
 	if (S_ISREG(e->st.st_mode)) {
+		struct stat now;
+		int fd;
+
 		snprintf(clear, sizeof(clear), "/%s", e->path);
 		b->live = e;
 		pthread_rwlock_rdlock(&e->in->content);     /* no writer changes it half way */
-		rc = rfs_bag_file(b->bag, rel, e->st.st_mode, e->st.st_mtim.tv_sec,
-		                  (uint64_t)e->st.st_size, b->req->history ? key_of(b, clear, &e->st) : NULL,
-		                  read_live, b);
+		/* Its size and mtime now, under the lock: a save since the lookup is in. */
+		fd = openat(e->dirfd, e->backing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		rc = fd < 0 ? -errno : rfs_cfile_stat_size(fd, &b->live_size);
+		if (rc == 0 && fstat(fd, &now) != 0)
+			rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		if (rc == 0) {
+			now.st_size = (off_t)b->live_size;
+			rc = rfs_bag_file(b->bag, rel, e->st.st_mode, now.st_mtim.tv_sec, b->live_size,
+			                  b->req->history ? key_of(b, clear, &now) : NULL, read_live, b);
+		}
 		pthread_rwlock_unlock(&e->in->content);
 		if (rc < 0)
 			snprintf(b->err, b->errsz, "%s: %s", clear, strerror(-rc));
@@ -1021,6 +1034,35 @@ static int sign(struct build *b)
 	return rc;
 }
 
+/* What the objects will store, for the progress line: each file's sizes once (a save that
+** kept the size counts as the same bytes: a guess). */
+static int history_guess(const struct build *b, uint64_t *files, uint64_t *bytes)
+{
+	struct epoch *v = calloc(b->evs.n ? b->evs.n : 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->evs.n; i++) {
+		const struct ev *e = &b->evs.v[i];
+
+		if (e->type == RFS_OBJ_FILE && changes_bytes(e->kind) && e->size) {
+			memcpy(v[n].id, e->file_id, 16);
+			v[n++].seq = e->size;
+		}
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), epoch_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i && !epoch_cmp(&v[i - 1], &v[i]))
+			continue;
+		(*files)++;
+		*bytes += v[i].seq;
+	}
+	free(v);
+	return 0;
+}
+
 /* ---- the whole ------------------------------------------------------------------- */
 
 static int normalise(struct build *b, const char *path)
@@ -1088,6 +1130,7 @@ static int build_run(struct build *b)
 	const struct rfs_archive_request *req = b->req;
 	struct rfs_walk_at *at = malloc(sizeof(*at));
 	char ext_id[PATH_MAX + 64], key_hex[17], agent[64];
+	uint64_t hist_files = 0, hist_bytes = 0;
 	int rc = at ? rfs_walk_get(b->fs, b->top + 1, at) : -ENOMEM;
 
 	if (at)
@@ -1115,15 +1158,16 @@ static int build_run(struct build *b)
 	for (size_t i = 0; rc == 0 && i < b->evs.n; i++) {
 		if (b->evs.v[i].time > b->state_time && under(b->evs.v[i].path, b->top))
 			b->state_time = b->evs.v[i].time;
-		if (req->history && b->evs.v[i].type == RFS_OBJ_FILE && b->evs.v[i].size) {
-			b->total_files++;                 /* a guess: each saved version read once */
-			b->total_bytes += b->evs.v[i].size;
-		}
 	}
+	if (rc == 0 && req->history)
+		rc = history_guess(b, &hist_files, &hist_bytes);
 	for (size_t i = 0; rc == 0 && req->history && i < b->nrecs; i++)
 		rc = find_versions(b, &b->recs[i]);
 	if (rc == 0)
 		rc = rfs_walk_record(b->fs, b->top + 1, count_entry, b);
+	/* With history the current bytes are mostly links to what the objects stored. */
+	b->total_files += hist_files;
+	b->total_bytes = hist_bytes > b->total_bytes ? hist_bytes : b->total_bytes;
 	if (rc == 0 && b->n_live)
 		qsort(b->live_files, b->n_live, sizeof(*b->live_files), live_cmp);
 	if (rc < 0) {
@@ -1141,9 +1185,10 @@ static int build_run(struct build *b)
 	                         .recipients = req->recipients, .n_recipients = req->n_recipients };
 
 	if (lseek(req->out_fd, 0, SEEK_SET) < 0 && errno != ESPIPE) {
+		rc = -errno;
 		snprintf(b->err, b->errsz, "the output file cannot be written from its start: %s",
-		         strerror(errno));
-		return -errno;
+		         strerror(-rc));
+		return rc;
 	}
 	rc = rfs_bag_start(&info, &o, &b->bag, b->err, b->errsz);
 	if (rc < 0)

@@ -1,7 +1,7 @@
 /*
 ** dispose: see dispose.h. The steps of one disposal on the daemon's side of
-** live/: the walk of a record's tree through the inode table (so the kernel's
-** caches stay honest), its archive, its ids and counts, its removal, the list
+** live/: its archive (fs/archive_build.h, put in place here), its ids and
+** counts and its removal (walks of the record's tree, fs/walk.h), the list
 ** VAULT/disposed/N and the shred. The verbs are fs/dispose_ctl.c's.
 */
 #include "fs/dispose.h"

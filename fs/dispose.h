@@ -13,8 +13,8 @@
 ** forget cached keys -> reload what history knows was disposed. A crash
 ** between the commit and the shred is finished at the next mount
 ** (rfs_dispose_finish: the register names N, the list is there).
-** Owns: those steps, VAULT/disposed/, and the walk of a record's tree in
-** live/ that archives, counts and removes it.
+** Owns: those steps, VAULT/disposed/, and what the walk of a record's tree in
+** live/ (fs/walk.h) does to count and remove it.
 ** Must never: destroy a record that is not due today, is held, awaits
 ** approval, or whose archive is not durable; run as of any day but today;
 ** write a byte of a record's content anywhere but into its archive.

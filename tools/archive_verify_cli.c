@@ -92,8 +92,8 @@ static void print_text(const char *file, const struct rfs_archive_report *r)
 	if (r->problems_total)
 		printf(" (%" PRIu64 " problem%s)", r->problems_total, r->problems_total == 1 ? "" : "s");
 	if (r->bag_name)
-		printf("; bag %s: %" PRIu64 " payload files, %" PRIu64 " bytes", rfs_escape_line(r->bag_name),
-		       r->files, r->bytes);
+		printf("; bag %s: %" PRIu64 " payload file%s, %" PRIu64 " bytes", rfs_escape_line(r->bag_name),
+		       r->files, r->files == 1 ? "" : "s", r->bytes);
 	if (r->objects)
 		printf("; %" PRIu64 " OCFL object%s, %" PRIu64 " versions", r->objects,
 		       r->objects == 1 ? "" : "s", r->versions);

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive/bag.h"
 #include "archive/verify.h"
 #include "crypto/age.h"
 #include "crypto/minisign.h"
@@ -97,6 +99,11 @@ static void sign(const char *file)
 	free(pub);
 }
 
+static bool have(const char *tool)
+{
+	return sh("command -v %s >/dev/null", tool) == 0;
+}
+
 static bool has(const struct rfs_archive_report *r, enum rfs_archive_problem_kind k)
 {
 	for (size_t i = 0; i < r->n_problems; i++)
@@ -148,7 +155,8 @@ Test(verify, a_valid_bag)
 	cr_expect_eq(r.exit_code, 0);
 	cr_expect_eq(r.problems_total, 0);
 	cr_expect_str_eq(r.bag_name, "Telecare");
-	cr_expect_eq(r.files, 11, "payload files, hard links too: %lu", (unsigned long)r.files);
+	cr_expect_eq(r.files, 12, "payload files, hard links and links to files too: %lu",
+	             (unsigned long)r.files);
 	cr_expect_eq(r.objects, 1);
 	cr_expect_eq(r.versions, 2);
 	cr_expect(!r.encrypted);
@@ -331,11 +339,6 @@ Test(verify, the_first_hundred_problems_and_the_count)
 	rfs_archive_report_free(&r);
 }
 
-static bool have(const char *tool)
-{
-	return sh("command -v %s >/dev/null", tool) == 0;
-}
-
 Test(verify, age_files_of_the_real_age)
 {
 	if (!have("age") || !have("age-keygen"))
@@ -395,4 +398,104 @@ Test(verify, problem_names)
 	cr_expect_str_eq(rfs_archive_problem_name(RFS_AP_NOT_ARCHIVE), "not-an-archive");
 	cr_expect_str_eq(rfs_archive_problem_name(RFS_AP_WRONG_IDENTITY), "wrong-identity");
 	cr_expect_str_eq(rfs_archive_problem_name((enum rfs_archive_problem_kind)99), "unknown");
+}
+
+/* ---- bags of archive/bag, the writer verify exists for ---- */
+
+static int put_text(void *arg, rfs_bag_put_fn put, void *put_arg)
+{
+	return put(put_arg, arg, strlen(arg));
+}
+
+#define BAG_OK(call) cr_assert_eq((call), 0, "%s: %s", #call, rfs_bag_error(b))
+
+/* A bag with history, links to files, to folders, through a link to a folder, and dangling. */
+static void write_bag(const char *file, enum rfs_bag_compress c, const uint8_t (*rcpt)[32], size_t n,
+                      struct rfs_bag_result *res)
+{
+	static const struct rfs_bag_info info = {
+		.name = "Telecare", .source_organization = "Example Council",
+		.external_identifier = "recfs:Telecare:test", .software_agent = "recfs 0.1.0",
+		.note = "to the housing association", .state_time = 1700000000 + 3 * 86400,
+	};
+	struct rfs_bag_out out = { .compress = c, .recipients = rcpt, .n_recipients = n };
+	struct rfs_bag *b;
+	char err[256];
+	out.fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(out.fd, 0);
+	cr_assert_eq(rfs_bag_start(&info, &out, &b, err, sizeof(err)), 0, "%s", err);
+	const int64_t t = 1700000000;
+	BAG_OK(rfs_bag_object_begin(b, "Mrs \xc3\x93 Briain", "urn:recfs:Telecare/Mrs"));
+	BAG_OK(rfs_bag_version_begin(b, t, 60, "Ann Clerk", "mailto:ann@council", "created"));
+	BAG_OK(rfs_bag_version_file(b, "notes 1.txt", t, 6, "k1", put_text, "first\n"));
+	BAG_OK(rfs_bag_version_file(b, "scans/a.txt", t, 2, "ka", put_text, "a\n"));
+	BAG_OK(rfs_bag_version_end(b));
+	BAG_OK(rfs_bag_version_begin(b, t + 86400, 0, "Bob", "mailto:bob@council", "saved"));
+	BAG_OK(rfs_bag_version_file(b, "notes 1.txt", t + 86400, 7, "k2", put_text, "second\n"));
+	BAG_OK(rfs_bag_version_file(b, "scans/a.txt", t, 2, "ka", put_text, "a\n"));
+	BAG_OK(rfs_bag_version_end(b));
+	BAG_OK(rfs_bag_object_end(b));
+	BAG_OK(rfs_bag_folder(b, "Mrs \xc3\x93 Briain", 0755, t + 86400));
+	BAG_OK(rfs_bag_file(b, "Mrs \xc3\x93 Briain/notes 1.txt", 0644, t + 86400, 7, "k2", put_text,
+	                    "second\n"));
+	BAG_OK(rfs_bag_folder(b, "Mrs \xc3\x93 Briain/scans", 0755, t));
+	BAG_OK(rfs_bag_file(b, "Mrs \xc3\x93 Briain/scans/a.txt", 0644, t, 2, "ka", put_text, "a\n"));
+	BAG_OK(rfs_bag_symlink(b, "Mrs \xc3\x93 Briain/latest", "notes 1.txt", t));
+	BAG_OK(rfs_bag_symlink(b, "Mrs \xc3\x93 Briain/scans dir", "scans", t));
+	BAG_OK(rfs_bag_file(b, "Other/x y.txt", 0755, t, 6, NULL, put_text, "other\n"));
+	BAG_OK(rfs_bag_symlink(b, "Other/to a", "../Mrs \xc3\x93 Briain/scans dir/a.txt", t));
+	BAG_OK(rfs_bag_symlink(b, "Other/dangling", "nothing here", t));
+	BAG_OK(rfs_bag_tag_file(b, "records.csv", "path,class\r\n", 12));
+	cr_assert_eq(rfs_bag_finish(b, res, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(close(out.fd), 0);
+}
+
+Test(verify, bags_of_the_bag_writer)
+{
+	const char *names[] = { "w.tar", "w.tar.gz", "w.tar.zst" };
+	for (int c = RFS_BAG_PLAIN; c <= RFS_BAG_ZSTD; c++) {
+		const char *f = path_in(names[c]);
+		struct rfs_bag_result res;
+		write_bag(f, (enum rfs_bag_compress)c, NULL, 0, &res);
+		sign(f);
+		struct rfs_archive_report r;
+		verify(f, NULL, &r);
+		cr_expect_eq(r.exit_code, 0, "%s: exit %d", names[c], r.exit_code);
+		cr_expect_eq(r.problems_total, 0, "%s", names[c]);
+		cr_expect_eq(r.files, res.payload_files, "%s: %lu files, the writer says %lu", names[c],
+		             (unsigned long)r.files, (unsigned long)res.payload_files);
+		cr_expect_eq(r.bytes, res.payload_bytes, "%s", names[c]);
+		cr_expect_eq(r.objects, res.objects);
+		cr_expect_eq(r.versions, res.versions);
+		rfs_archive_report_free(&r);
+	}
+}
+
+Test(verify, an_encrypted_bag_of_the_bag_writer)
+{
+	if (!have("age-keygen"))
+		cr_skip_test("age is not installed");
+	cr_assert_eq(sh("age-keygen -o %s 2>/dev/null && age-keygen -y %s > %s", path_in("id"),
+	                path_in("id"), path_in("r")), 0);
+	size_t len;
+	char *text = (char *)slurp(path_in("r"), &len);
+	text[strcspn(text, "\n")] = '\0';
+	uint8_t rcpt[1][32];
+	cr_assert_eq(rfs_age_recipient_parse(text, rcpt[0]), 0);
+	free(text);
+	const char *f = path_in("w.tar.zst.age");
+	struct rfs_bag_result res;
+	write_bag(f, RFS_BAG_ZSTD, rcpt, 1, &res);
+	sign(f);
+	struct rfs_age_identities *id;
+	char err[256];
+	cr_assert_eq(rfs_age_identities_read(path_in("id"), &id, err, sizeof(err)), 0, "%s", err);
+	struct rfs_archive_verify_options o = { .identities = id };
+	struct rfs_archive_report r;
+	verify(f, &o, &r);
+	cr_expect_eq(r.exit_code, 0);
+	cr_expect(r.encrypted);
+	cr_expect_eq(r.files, res.payload_files);
+	rfs_archive_report_free(&r);
+	rfs_age_identities_free(id);
 }

@@ -122,8 +122,7 @@ def valid_bag(mutate=None):
             continue
         if rel.startswith("data/"):
             lines.append("%s  %s\n" % (digest_of[rel], rel.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")))
-    oxum_files = sum(1 for ti, _ in b.entries if ti.type in (tarfile.REGTYPE, tarfile.LNKTYPE)
-                     and ti.name.startswith(NAME + "/data/"))
+    # Payload-Oxum counts what the manifest lists: links to files too, at their target's size
     size_of = {}
     for ti, data in b.entries:
         rel = ti.name[len(NAME) + 1:]
@@ -131,6 +130,9 @@ def valid_bag(mutate=None):
             size_of[rel] = len(data)
         elif ti.type == tarfile.LNKTYPE:
             size_of[rel] = size_of[ti.linkname[len(NAME) + 1:]]
+        elif ti.type == tarfile.SYMTYPE and rel in digest_of:
+            size_of[rel] = size_of[os.path.normpath(os.path.join(os.path.dirname(rel), ti.linkname))]
+    oxum_files = sum(1 for k in size_of if k.startswith("data/"))
     oxum_bytes = sum(v for k, v in size_of.items() if k.startswith("data/"))
     lines = m("manifest-lines", lines) or lines
     manifest = "".join(lines).encode()

@@ -165,6 +165,11 @@ check "minisign -V checks its signature with the vault's key beside it" \
 assert_eq "the archived bytes are the record's" "$acme_sums" "$(tree_sums "$IT_TMP/x/acme/data/records" | sed 's| \./| contracts/acme/|')"
 assert_eq "the archived mtime is the record's" "${acme_meta#* }" "$(stat -c '%Y' "$IT_TMP/x/acme/data/records/schedules/s1.txt")"
 check_fails "the contract is gone from the mount" test -e "$M/contracts/acme"
+check "an archive of contracts/ after the disposal" recfs archive "$M/contracts" --out "$IT_TMP/contracts.tar" --history
+assert_match "lists the destroyed contract as a stub, with its disposal" \
+	"^/contracts/acme,provider-contract,.*,destroyed,Limitation Act 1980 s.5,destroyed,1$" \
+	"$(tar -xOf "$IT_TMP/contracts.tar" contracts/records.csv | tr -d '\r')"
+assert_eq "and holds nothing of it" "" "$(tar -tf "$IT_TMP/contracts.tar" | grep acme)"
 check "the case is still there (no approval)" test -f "$S/final.txt"
 
 # ---- a review may extend a record instead ----
