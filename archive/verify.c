@@ -166,25 +166,18 @@ static void vproblem(struct v *v, enum rfs_archive_problem_kind kind, bool in_ba
 	rep->n_problems++;
 }
 
-__attribute__((format(printf, 4, 5)))
-static void problem(struct v *v, enum rfs_archive_problem_kind kind, const char *path,
-                    const char *fmt, ...)
+__attribute__((format(printf, 5, 6)))
+static void report(struct v *v, enum rfs_archive_problem_kind kind, bool in_bag, const char *path,
+                   const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vproblem(v, kind, false, path, fmt, ap);
+	vproblem(v, kind, in_bag, path, fmt, ap);
 	va_end(ap);
 }
-
-__attribute__((format(printf, 4, 5)))
-static void problem_in(struct v *v, enum rfs_archive_problem_kind kind, const char *rel,
-                       const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vproblem(v, kind, true, rel, fmt, ap);
-	va_end(ap);
-}
+/* At a path of the file system (FILE, FILE.minisig), or in the bag (relative to its folder). */
+#define problem(v, kind, path, ...) report(v, kind, false, path, __VA_ARGS__)
+#define problem_in(v, kind, rel, ...) report(v, kind, true, rel, __VA_ARGS__)
 
 static void short_hex(char out[17], const uint8_t *d)
 {
@@ -305,6 +298,19 @@ static enum path_verdict check_path(const char *p)
 	return odd;
 }
 
+/* Append the segment s (n bytes) to the path out of len bytes. false: it does not fit. */
+static bool push_segment(char *out, size_t *len, size_t outsz, const char *s, size_t n)
+{
+	if (*len + 1 + n + 1 > outsz)
+		return false;
+	if (*len)
+		out[(*len)++] = '/';
+	memcpy(out + *len, s, n);
+	*len += n;
+	out[*len] = '\0';
+	return true;
+}
+
 /* target of a symbolic link at rel (bag-relative), resolved lexically within the bag into
 ** out. false: absolute, or it climbs out of the bag. */
 static bool resolve_link(const char *rel, const char *target, char *out, size_t outsz)
@@ -330,14 +336,8 @@ static bool resolve_link(const char *rel, const char *target, char *out, size_t 
 			char *up = strrchr(out, '/');
 			len = up ? (size_t)(up - out) : 0;
 			out[len] = '\0';
-		} else if (n && !(n == 1 && s[0] == '.')) {
-			if (len + 1 + n + 1 > outsz)
-				return false;
-			if (len)
-				out[len++] = '/';
-			memcpy(out + len, s, n);
-			len += n;
-			out[len] = '\0';
+		} else if (n && !(n == 1 && s[0] == '.') && !push_segment(out, &len, outsz, s, n)) {
+			return false;
 		}
 		if (!e)
 			break;
@@ -355,13 +355,8 @@ static bool canonical(struct v *v, const char *path, char *out, size_t outsz, un
 	for (const char *s = path; *s;) {
 		const char *e = strchr(s, '/');
 		size_t n = e ? (size_t)(e - s) : strlen(s);
-		if (len + 1 + n + 1 > outsz)
+		if (!push_segment(out, &len, outsz, s, n))
 			return false;
-		if (len)
-			out[len++] = '/';
-		memcpy(out + len, s, n);
-		len += n;
-		out[len] = '\0';
 		struct node *nd = lookup(v, out);
 		if (nd && (nd->flags & N_SYMLINK) && nd->link) {
 			char t[RFS_ARCHIVE_VERIFY_MAX_PATH];
