@@ -4,7 +4,8 @@
 **
 **   close-service PATH "" ON TO NOTE     (the checks alone) -> record PATH HOLDS
 **   close-service PATH FILE ON TO NOTE   (after the archive verb wrote FILE) -> record PATH HOLDS
-**   transfer-confirm SHA512 FILE RECEIPT ON  -> record PATH, entry SEQ
+**   transfer-confirm SHA512 FILE RECEIPT ON  -> record PATH (dated), gone PATH (destroyed since),
+**                                               entry SEQ
 **   transfers -> transfer LINE  (each entry as the log holds it: fs/transfers.h)
 **
 ** Owns: close-service's checks (role, policy, records under PATH) and, once the archive verb
@@ -215,6 +216,42 @@ static void serve_close_service(struct rfs_fs *fs, const struct rfs_peer *peer, 
 	finish(out, rc, msg);
 }
 
+/* The records of the live tree now, sorted, copied (the listing's lock is not kept: the sets
+** that follow take the state's lock). */
+struct live { char **paths; size_t n; };
+
+static int live_records(struct rfs_retention *r, struct live *lv)
+{
+	struct rfs_retention_listing l;
+	int rc = rfs_retention_list(r, rfs_retention_today(), &l);
+
+	if (rc < 0)
+		return rc;
+	lv->paths = calloc(l.count + 1, sizeof(char *));
+	rc = lv->paths ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < l.count; i++) {
+		if (!(lv->paths[lv->n] = strdup(l.records[i].path)))
+			rc = -ENOMEM;
+		else
+			lv->n++;
+	}
+	rfs_retention_listing_end(&l);
+	return rc;
+}
+
+static int pstrcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether the record path ("/a/b") is in lv. */
+static bool in_vault(const struct live *lv, const char *path)
+{
+	const char *key = path + (*path == '/');
+
+	return lv->n && bsearch(&key, lv->paths, lv->n, sizeof(char *), pstrcmp);
+}
+
 /* The confirmation of entry e's file, or NULL. */
 static const struct rfs_transfer *confirmation_of(const struct rfs_transfer_list *l,
                                                   const struct rfs_transfer *e)
@@ -236,6 +273,7 @@ static void serve_transfer_confirm(struct rfs_fs *fs, const struct rfs_peer *pee
 	const struct rfs_transfer *e = NULL, *done;
 	struct rfs_date on = rfs_retention_today();
 	char msg[MSG_SIZE] = "", on_text[RFS_DATE_TEXT_SIZE];
+	struct live lv = { 0 };
 	int rc = r ? 0 : -EROFS;
 
 	(void)n, (void)passed_fd;
@@ -268,11 +306,18 @@ static void serve_transfer_confirm(struct rfs_fs *fs, const struct rfs_peer *pee
 		         fld[2], done->on ? done->on : "?", done->login, done->receipt ? done->receipt : "");
 		rc = -EEXIST;
 	}
+	if (rc == 0 && (rc = live_records(r, &lv)) < 0)
+		snprintf(msg, sizeof(msg), "the records of %s cannot be listed: %s", fs->v->path,
+		         strerror(-rc));
 	for (size_t i = 0; rc == 0 && i < e->n_records; i++) {
-		rc = rfs_retention_set(r, peer, e->records[i], (const char *[]){ "transferred" }, &on, 1,
-		                       msg, sizeof(msg));
+		/* A record destroyed since is not dated: a new one at its path starts afresh. */
+		bool here = in_vault(&lv, e->records[i]);
+
+		if (here)
+			rc = rfs_retention_set(r, peer, e->records[i], (const char *[]){ "transferred" },
+			                       &on, 1, msg, sizeof(msg));
 		if (rc == 0) {
-			fputs("record", out);
+			fputs(here ? "record" : "gone", out);
 			put_tab(out, e->records[i]);
 			fputc('\n', out);
 		}
@@ -294,6 +339,9 @@ static void serve_transfer_confirm(struct rfs_fs *fs, const struct rfs_peer *pee
 			fputc('\n', out);
 		}
 	}
+	for (size_t i = 0; i < lv.n; i++)
+		free(lv.paths[i]);
+	free(lv.paths);
 	rfs_transfers_free(l);
 	finish(out, rc, msg);
 }

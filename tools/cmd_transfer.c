@@ -60,6 +60,9 @@ static int confirm_line(char **fld, int n, void *arg)
 	if (!strcmp(fld[0], "record") && n == 2) {
 		printf("transferred: %s\n", fld[1]);
 		(*records)++;
+	} else if (!strcmp(fld[0], "gone") && n == 2) {
+		printf("not dated: %s is not a record of the vault now (destroyed since, or the "
+		       "policy changed)\n", fld[1]);
 	}
 	return 0;
 }

@@ -167,6 +167,8 @@ assert_eq "the log has the confirmation" confirmed "$(field -1 kind)"
 assert_eq "with its receipt" "Pennine Lifeline receipt PL-0042" "$(field -1 receipt)"
 assert_match "recfs log shows it" "confirmed the transfer of /services/telecare.*PL-0042" "$(recfs log "$M" 2>&1)"
 
+check "an archive of the service as it stands (before the disposal)" \
+	recfs archive "$T" --history --out "$OUT/copy.tar"
 # ---- disposal: the held record stays ----
 out=$(recfs dispose "$M" 2>&1)
 assert_eq "dispose exits 1 (the held record stays)" 1 $?
@@ -174,6 +176,12 @@ assert_match "it destroys client-a" "destroyed.*client-a|client-a.*destroyed" "$
 assert_match "and never the held one" "not disposed: services/telecare/client held: held" "$out"
 check "the held record is still there" test -s "$T/client held/notes.txt"
 check_fails "client-a is gone" test -e "$T/client-a"
+out=$(recfs transfer confirm "$OUT/copy.tar" "$M" --receipt "copy received" --on 2021-06-01 2>&1)
+assert_eq "a confirmation after some of its records were destroyed exits 0" 0 $?
+assert_match "it dates none that is gone" "not dated: /services/telecare/client-a is not a record" "$out"
+assert_match "and dates the one still there" "1 record dated transferred" "$out"
+assert_match "the held record has the new date" "transferred=2021-06-01" \
+	"$(rec "/services/telecare/client held" properties)"
 
 umount_vault "$M" "$V"
 
