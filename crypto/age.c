@@ -70,12 +70,10 @@ static struct secrets *secrets_new(void)
 	return s;
 }
 
+/* rfs_secmem_free wipes before it frees. */
 static void secrets_free(struct secrets *s)
 {
-	if (s != NULL) {
-		rfs_secmem_wipe(s, sizeof(*s));
-		rfs_secmem_free(s);
-	}
+	rfs_secmem_free(s);
 }
 
 /* HKDF-SHA256 (RFC 5869) with 32 bytes of output: one Expand block. An empty
@@ -293,10 +291,7 @@ void rfs_age_identities_free(struct rfs_age_identities *ids)
 {
 	if (ids == NULL)
 		return;
-	if (ids->keys != NULL) {
-		rfs_secmem_wipe(ids->keys, ids->n * 2 * KEY);
-		rfs_secmem_free(ids->keys);
-	}
+	rfs_secmem_free(ids->keys);
 	free(ids);
 }
 
@@ -373,9 +368,9 @@ static int identities_parse(const char *text, size_t len, struct rfs_age_identit
 		lineno++;
 		if (!key_line(line, llen))
 			continue;
-		if (llen > 3 && strncmp(line, "age", 3) == 0 && text_case(line, llen, &upper) && !upper)
+		if (llen > 4 && strncmp(line, "age1", 4) == 0)
 			*why = "is a recipient (a public key, age1...), not an identity: give the file age-keygen wrote";
-		else if (strncmp(line, "AGE-PLUGIN-", 11) == 0)
+		else if (llen > 11 && strncmp(line, "AGE-PLUGIN-", 11) == 0)
 			*why = "is a plugin identity, which recfs cannot use";
 		else if (!text_case(line, llen, &upper) || !upper ||
 		         bech32_decode(line, llen, IDENTITY_HRP, k, KEY) != 0)
@@ -453,10 +448,7 @@ int rfs_age_identities_read(const char *path, struct rfs_age_identities **out, c
 	else if (rc != 0)
 		snprintf(err, errsz, "%s: cannot hold the identities: %s", path, strerror(-rc));
 out:
-	if (text != NULL) {
-		rfs_secmem_wipe(text, (size_t)st.st_size + 1);
-		rfs_secmem_free(text);
-	}
+	rfs_secmem_free(text);
 	close(fd);
 	return rc;
 }
@@ -477,10 +469,7 @@ static void writer_free(struct rfs_age_writer *w)
 {
 	if (w == NULL)
 		return;
-	if (w->payload_key != NULL) {
-		rfs_secmem_wipe(w->payload_key, KEY);
-		rfs_secmem_free(w->payload_key);
-	}
+	rfs_secmem_free(w->payload_key);
 	if (w->buf != NULL) {
 		rfs_secmem_wipe(w->buf, CHUNK + TAG);
 		free(w->buf);
@@ -641,14 +630,8 @@ void rfs_age_reader_free(struct rfs_age_reader *r)
 {
 	if (r == NULL)
 		return;
-	if (r->payload_key != NULL) {
-		rfs_secmem_wipe(r->payload_key, KEY);
-		rfs_secmem_free(r->payload_key);
-	}
-	if (r->file_key != NULL) {
-		rfs_secmem_wipe(r->file_key, FILE_KEY);
-		rfs_secmem_free(r->file_key);
-	}
+	rfs_secmem_free(r->payload_key);
+	rfs_secmem_free(r->file_key);
 	free(r->in);
 	if (r->pt != NULL) {
 		rfs_secmem_wipe(r->pt, CHUNK);
@@ -956,6 +939,8 @@ ssize_t rfs_age_reader_read(struct rfs_age_reader *r, void *buf, size_t len)
 
 	if (r->err != 0)
 		return r->err;
+	if (len == 0)
+		return 0;
 	if (len > SSIZE_MAX)
 		len = SSIZE_MAX;
 	while (r->pt_pos == r->pt_len) {

@@ -29,6 +29,7 @@
 #include "fs/log.h"
 #include "fs/ops.h"
 #include "fs/retention.h"
+#include "fs/transfers.h"
 
 #define MAX_FIELDS 128
 #define MAX_REQUEST 65536
@@ -204,6 +205,8 @@ void rfs_control_reply(FILE *f, int rc, const char *extra)
 static const struct rfs_control_verb *const verb_tables[] = {
 	rfs_retention_verbs,
 	rfs_dispose_verbs,
+	rfs_archive_verbs,
+	rfs_transfers_verbs,
 };
 
 /* Verbs that every local user may reach (read-only ones; role verbs check roles then); any
@@ -672,9 +675,9 @@ static int call_drain(struct call *k)
 	return k->in ? 0 : -ENOMEM;
 }
 
-/* Connect and send the request args[0..nargs) (args[0] is the verb), then read the reply. */
-static int call_start_argv(struct call *k, const char *vault_path, int pass_fd,
-                           const char *const *args, size_t nargs)
+/* Connect and send the request args[0..nargs) (args[0] is the verb). */
+static int call_send_argv(struct call *k, const char *vault_path, int pass_fd,
+                          const char *const *args, size_t nargs)
 {
 	struct sockaddr_un addr;
 	char *req = NULL;
@@ -725,6 +728,15 @@ static int call_start_argv(struct call *k, const char *vault_path, int pass_fd,
 			rc = -EPIPE;
 	}
 	free(req);
+	return rc;
+}
+
+/* The same, then read the whole reply. */
+static int call_start_argv(struct call *k, const char *vault_path, int pass_fd,
+                           const char *const *args, size_t nargs)
+{
+	int rc = call_send_argv(k, vault_path, pass_fd, args, nargs);
+
 	return rc < 0 ? rc : call_drain(k);
 }
 
@@ -997,13 +1009,25 @@ int rfs_control_verify(const char *vault_path, FILE *report, struct rfs_verify_r
 	return rc;
 }
 
-int rfs_control_call(const char *vault_path, int pass_fd, const char *const *args, size_t nargs,
-                     rfs_control_line_cb cb, void *arg, char *msg, size_t msgsz)
+static int call_any(const char *vault_path, int pass_fd, const char *const *args, size_t nargs,
+                    rfs_control_line_cb cb, void *arg, char *msg, size_t msgsz, bool live)
 {
 	struct call k;
 	int rc = nargs == 0 || nargs > MAX_FIELDS ? -EINVAL
-	                                           : call_start_argv(&k, vault_path, pass_fd, args, nargs);
+	         : live ? call_send_argv(&k, vault_path, pass_fd, args, nargs)
+	                : call_start_argv(&k, vault_path, pass_fd, args, nargs);
 
+	if (rc == 0 && live) {             /* each line as it comes: the caller shows progress */
+		int fd = dup(k.sock);
+
+		k.in = fd < 0 ? NULL : fdopen(fd, "r");
+		if (!k.in) {
+			if (fd >= 0)
+				close(fd);
+			rc = -errno;
+			call_end(&k);
+		}
+	}
 	if (msg && msgsz)
 		msg[0] = '\0';
 	if (rc < 0)
@@ -1017,4 +1041,16 @@ int rfs_control_call(const char *vault_path, int pass_fd, const char *const *arg
 		snprintf(msg, msgsz, "%s", k.fld[2]);
 	call_end(&k);
 	return rc;
+}
+
+int rfs_control_call(const char *vault_path, int pass_fd, const char *const *args, size_t nargs,
+                     rfs_control_line_cb cb, void *arg, char *msg, size_t msgsz)
+{
+	return call_any(vault_path, pass_fd, args, nargs, cb, arg, msg, msgsz, false);
+}
+
+int rfs_control_call_live(const char *vault_path, int pass_fd, const char *const *args,
+                          size_t nargs, rfs_control_line_cb cb, void *arg, char *msg, size_t msgsz)
+{
+	return call_any(vault_path, pass_fd, args, nargs, cb, arg, msg, msgsz, true);
 }

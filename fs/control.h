@@ -110,7 +110,14 @@ typedef int (*rfs_control_line_cb)(char **fld, int n, void *arg);
 int rfs_control_call(const char *vault_path, int pass_fd, const char *const *args, size_t nargs,
                      rfs_control_line_cb cb, void *arg, char *msg, size_t msgsz);
 
+/* The same, but cb gets each line as it arrives (a long verb's progress lines), so a slow
+** cb holds the daemon's thread up: only for verbs whose client draws as it reads. */
+int rfs_control_call_live(const char *vault_path, int pass_fd, const char *const *args,
+                          size_t nargs, rfs_control_line_cb cb, void *arg, char *msg, size_t msgsz);
+
 /* The verbs of fs/retention_ctl.c. */
 extern const struct rfs_control_verb rfs_retention_verbs[];
+/* The verb archive (fs/archive_ctl.c). */
+extern const struct rfs_control_verb rfs_archive_verbs[];
 
 #endif

@@ -1,7 +1,7 @@
 /*
 ** dispose: see dispose.h. The steps of one disposal on the daemon's side of
-** live/: the walk of a record's tree through the inode table (so the kernel's
-** caches stay honest), its archive, its ids and counts, its removal, the list
+** live/: its archive (fs/archive_build.h, put in place here), its ids and
+** counts and its removal (walks of the record's tree, fs/walk.h), the list
 ** VAULT/disposed/N and the shred. The verbs are fs/dispose_ctl.c's.
 */
 #include "fs/dispose.h"
@@ -19,226 +19,18 @@
 
 #include "crypto/io.h"
 #include "crypto/secmem.h"
-#include "fs/archive_pax.h"
+#include "crypto/encoding.h"
+#include "fs/archive_build.h"
 #include "fs/cfile.h"
 #include "fs/history/bytes.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
 #include "fs/register.h"
 #include "fs/save.h"
-
-#define STREAM_CHUNK (1u << 20)
-
-/* ---- the record's tree in live/ ------------------------------------------- */
-
-/* One entry met by walk_tree; in holds one lookup of ours for the visit. */
-struct tree_entry {
-	struct rfs_inode *dir, *in;        /* its folder, and itself */
-	int dirfd;                         /* the folder's descriptor (O_PATH) */
-	const char *name, *backing;        /* in dir: clear and on disk */
-	const char *path;                  /* clear, from the mount's root: "cases/smith/a.txt" */
-	struct stat st;                    /* the plaintext view (rfs_ops_make_entry) */
-};
-
-/* before: called on the way down (a folder before what it holds); else on the
-** way up (a folder after it). 0 to go on, or -errno to stop. */
-typedef int (*tree_fn)(struct rfs_fs *fs, const struct tree_entry *e, bool before, void *arg);
-
-static int visit(struct rfs_fs *fs, const struct tree_entry *e, tree_fn fn, void *arg);
-
-/* Every entry of the folder e->in, depth first. */
-static int walk_folder(struct rfs_fs *fs, const struct tree_entry *e, tree_fn fn, void *arg)
-{
-	const struct rfs_folder_keys *fk = NULL;
-	int pfd, dfd, rc = rfs_ops_folder_keys(fs, e->in, &fk);
-	struct dirent *d;
-	DIR *dp = NULL;
-
-	if (rc < 0)
-		return rc;
-	if ((pfd = inode_fd(fs, e->in)) < 0) {
-		rfs_vault_folder_keys_put(fs->v, fk);
-		return pfd;
-	}
-	dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || !(dp = fdopendir(dfd)))
-		rc = -errno;
-	while (rc == 0 && (errno = 0, d = readdir(dp)) != NULL) {
-		struct fuse_entry_param fe;
-		struct tree_entry child = { .dir = e->in, .dirfd = pfd, .backing = d->d_name };
-		char clear[256], *path = NULL;
-
-		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, "..") ||
-		    rfs_name_is_internal(d->d_name))
-			continue;
-		rc = rfs_dname_open(fk, dirfd(dp), d->d_name, clear);
-		if (rc == 0)
-			rc = rfs_ops_make_entry(fs, e->in, pfd, clear, d->d_name, &fe, &child.in);
-		if (rc == 0 && asprintf(&path, "%s/%s", e->path, clear) < 0)
-			rc = -ENOMEM;
-		if (rc == 0) {
-			child.name = clear;
-			child.path = path;
-			child.st = fe.attr;
-			rc = visit(fs, &child, fn, arg);
-		}
-		if (child.in)
-			rfs_inode_forget(&fs->it, child.in, 1);
-		free(path);
-	}
-	if (rc == 0 && errno)
-		rc = -errno;
-	if (dp)
-		closedir(dp);
-	else if (dfd >= 0)
-		close(dfd);
-	inode_fd_done(fs, e->in);
-	rfs_vault_folder_keys_put(fs->v, fk);
-	return rc;
-}
-
-static int visit(struct rfs_fs *fs, const struct tree_entry *e, tree_fn fn, void *arg)
-{
-	int rc = fn(fs, e, true, arg);
-
-	if (rc == 0 && S_ISDIR(e->st.st_mode))
-		rc = walk_folder(fs, e, fn, arg);
-	return rc < 0 ? rc : fn(fs, e, false, arg);
-}
-
-/* The record at path ("cases/smith"): its folder's inode and its parent's,
-** each with one lookup of ours (record_put drops them). -ENOENT when absent. */
-struct record_at {
-	struct rfs_inode *held[64];
-	size_t nheld;
-	struct tree_entry top;
-	char name[256], backing[256];
-};
-
-static void record_put(struct rfs_fs *fs, struct record_at *r)
-{
-	if (r->top.dirfd >= 0 && r->top.dir)
-		inode_fd_done(fs, r->top.dir);
-	while (r->nheld > 0)
-		rfs_inode_forget(&fs->it, r->held[--r->nheld], 1);
-}
-
-static int record_get(struct rfs_fs *fs, const char *path, struct record_at *r)
-{
-	struct rfs_inode *dir = &fs->it.root;
-	const char *p = path + (*path == '/');
-
-	memset(r, 0, sizeof(*r));
-	r->top.dirfd = -1;
-	while (*p) {
-		size_t n = strcspn(p, "/");
-		struct fuse_entry_param fe;
-		struct rfs_sealed_name sn;
-		struct rfs_inode *child;
-		int dfd, rc;
-
-		if (n == 0 || n >= sizeof(r->name) || r->nheld == sizeof(r->held) / sizeof(r->held[0]))
-			return -EINVAL;
-		memcpy(r->name, p, n);
-		r->name[n] = '\0';
-		p += n + (p[n] == '/');
-		rc = rfs_ops_seal_name(fs, dir, r->name, &sn);
-		if (rc < 0)
-			return rc;
-		if ((dfd = inode_fd(fs, dir)) < 0)
-			return dfd;
-		rc = rfs_ops_make_entry(fs, dir, dfd, r->name, sn.backing, &fe, &child);
-		if (rc < 0) {
-			inode_fd_done(fs, dir);
-			return rc;
-		}
-		r->held[r->nheld++] = child;
-		if (!*p) {                           /* the record itself: its folder's fd stays held */
-			snprintf(r->backing, sizeof(r->backing), "%s", sn.backing);
-			r->top = (struct tree_entry){ dir, child, dfd, r->name, r->backing,
-			                              path + (*path == '/'), fe.attr };
-			return S_ISDIR(fe.attr.st_mode) ? 0 : -ENOTDIR;
-		}
-		inode_fd_done(fs, dir);
-		dir = child;
-	}
-	return -EINVAL;
-}
-
-/* Walk the record at path with fn. */
-static int walk_record(struct rfs_fs *fs, const char *path, tree_fn fn, void *arg)
-{
-	struct record_at *r = malloc(sizeof(*r));
-	int rc = r ? record_get(fs, path, r) : -ENOMEM;
-
-	if (rc == 0)
-		rc = visit(fs, &r->top, fn, arg);
-	if (r)
-		record_put(fs, r);
-	free(r);
-	return rc;
-}
+#include "fs/transfers.h"
+#include "fs/walk.h"
 
 /* ---- the archive ---------------------------------------------------------- */
-
-/* One file's plaintext into the tarball, block by block from its ciphertext. */
-static int stream_file(struct rfs_fs *fs, const struct tree_entry *e, struct rfs_pax *pax)
-{
-	uint8_t *key = rfs_secmem_key_alloc();
-	struct rfs_cfile cf = { .key = key, .fd = -1 };
-	const char *why = NULL;
-	uint64_t off = 0;
-	int rc = key ? 0 : -ENOMEM;
-
-	pthread_rwlock_rdlock(&e->in->content);      /* no writer changes it half way */
-	if (rc == 0 && (cf.fd = openat(e->dirfd, e->backing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = rfs_cfile_load(fs->v->ks, cf.fd, key, cf.file_id, &cf.hdr_flags, &why);
-	if (rc == -ENODATA)
-		rc = 0;                                   /* 0 bytes: an empty file, no key yet */
-	else if (rc == 0)
-		rc = rfs_cfile_stat_size(cf.fd, &cf.size);
-	if (rc == 0)
-		rc = rfs_pax_file(pax, e->path, e->st.st_mode, e->st.st_uid, e->st.st_gid,
-		                  e->st.st_mtim, cf.size);
-	while (rc == 0 && off < cf.size) {
-		const uint8_t *clear;
-		ssize_t n = rfs_cfile_read(&cf, STREAM_CHUNK, off, &clear);
-
-		rc = n < 0 ? (int)n : n == 0 ? -EIO : rfs_pax_data(pax, clear, (size_t)n);
-		off += n > 0 ? (uint64_t)n : 0;
-	}
-	if (rc == 0)
-		rc = rfs_pax_file_end(pax);
-	pthread_rwlock_unlock(&e->in->content);
-	if (cf.fd >= 0)
-		close(cf.fd);
-	rfs_secmem_key_free(key);
-	return rc;
-}
-
-static int archive_entry(struct rfs_fs *fs, const struct tree_entry *e, bool before, void *arg)
-{
-	const struct rfs_folder_keys *fk;
-	char target[PATH_MAX];
-	int rc;
-
-	if (!before)
-		return 0;
-	if (S_ISDIR(e->st.st_mode))
-		return rfs_pax_folder(arg, e->path, e->st.st_mode, e->st.st_uid, e->st.st_gid,
-		                      e->st.st_mtim);
-	if (S_ISREG(e->st.st_mode))
-		return stream_file(fs, e, arg);
-	rc = rfs_ops_folder_keys(fs, e->dir, &fk);
-	if (rc < 0)
-		return rc;
-	rc = rfs_ops_open_target(fs, fk, e->dirfd, e->backing, target);
-	rfs_vault_folder_keys_put(fs->v, fk);
-	return rc < 0 ? rc : rfs_pax_symlink(arg, e->path, target, e->st.st_uid, e->st.st_gid,
-	                                     e->st.st_mtim);
-}
 
 /* Whether dir is the vault folder or inside it, where a clear byte must never rest. */
 static bool inside_vault(struct rfs_fs *fs, const char *dir)
@@ -247,36 +39,123 @@ static bool inside_vault(struct rfs_fs *fs, const char *dir)
 	size_t n;
 
 	if (!realpath(dir, real) || !realpath(fs->v->path, vault))
-		return false;               /* a missing folder: rfs_pax_start says so */
+		return false;               /* a missing folder: the open says so */
 	n = strlen(vault);
 	return !strncmp(real, vault, n) && (real[n] == '/' || !real[n]);
 }
 
-int rfs_dispose_archive(struct rfs_fs *fs, const char *path, const char *dir, const char *name,
-                        char *err, size_t errsz)
+/* text as dir/name, whole and durable (through name.part): never over another file. */
+static int put_file(int dfd, const char *name, const char *text)
 {
-	struct rfs_pax *pax;
-	int rc;
+	char part[NAME_MAX + 8];
+	int fd, rc;
+
+	snprintf(part, sizeof(part), "%s.part", name);
+	fd = openat(dfd, part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = rfs_io_write_all(fd, text, strlen(text));
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && faccessat(dfd, name, F_OK, 0) == 0)
+		rc = -EEXIST;
+	if (rc == 0 && renameat(dfd, part, dfd, name) != 0)
+		rc = -errno;
+	if (rc < 0)
+		unlinkat(dfd, part, 0);
+	return rc;
+}
+
+/* VAULTNAME.pub beside the archives, once; one already there must be this key. */
+static int put_pubkey(struct rfs_fs *fs, int dfd, const char *text)
+{
+	const char *base = strrchr(fs->v->path, '/');
+	char name[NAME_MAX + 1], have[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s.pub", base && base[1] ? base + 1 : fs->v->path);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? put_file(dfd, name, text) : -errno;
+	n = read(fd, have, sizeof(have) - 1);
+	close(fd);
+	return n >= 0 && (size_t)n == strlen(text) && !memcmp(have, text, (size_t)n) ? 0 : -EEXIST;
+}
+
+int rfs_dispose_archive(struct rfs_fs *fs, const struct rfs_peer *peer, const char *path,
+                        const char *dir, const char *name, char *err, size_t errsz)
+{
+	struct rfs_archive_request req = { .path = path, .history = true, .compress = RFS_BAG_PLAIN,
+	                                   .out_fd = -1 };
+	struct rfs_archive_outcome o = { 0 };
+	char part[NAME_MAX + 1], sig[NAME_MAX + 1], file[PATH_MAX], sha[129];
+	int dfd = -1, rc = 0;
+	bool made = false;
 
 	if (inside_vault(fs, dir)) {
 		snprintf(err, errsz, "the archive folder %s is inside the vault %s, where the archive's "
 		         "clear bytes would rest: choose a folder outside it", dir, fs->v->path);
 		return -EINVAL;
 	}
-	rc = rfs_pax_start(dir, name, &pax, err, errsz);
-
-	if (rc < 0)
-		return rc;
-	rc = walk_record(fs, path, archive_entry, pax);
-	if (rc < 0) {
-		snprintf(err, errsz, "the archive of %s could not be written: %s", path, strerror(-rc));
-		rfs_pax_abort(pax);
+	snprintf(part, sizeof(part), "%s.part", name);
+	snprintf(sig, sizeof(sig), "%s.minisig", name);
+	snprintf(file, sizeof(file), "%s/%s", dir, name);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "the archive folder %s cannot be opened: %s (make it, or name "
+		         "another in the policy)", dir, strerror(errno));
 		return rc;
 	}
-	rc = rfs_pax_finish(pax);
-	if (rc < 0)
-		snprintf(err, errsz, "the archive %s/%s could not be made durable: %s", dir, name,
-		         strerror(-rc));
+	if (faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    faccessat(dfd, sig, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		rc = -EEXIST;                   /* the caller picks the next name */
+	if (rc == 0 && (req.out_fd = openat(dfd, part, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		rc = -errno;
+		snprintf(err, errsz, "the archive %s/%s cannot be made: %s", dir, part, strerror(errno));
+	}
+	made = rc == 0;
+	if (rc == 0)
+		rc = rfs_archive_build(fs, &req, &o, err, errsz);
+	/* The signature first: an archive under its final name always has one. */
+	if (rc == 0 && fsync(req.out_fd) != 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = put_file(dfd, sig, o.signature);
+	if (rc == 0 && renameat(dfd, part, dfd, name) != 0) {
+		rc = -errno;
+		unlinkat(dfd, sig, 0);
+	}
+	if (rc == 0) {
+		made = false;
+		(void)put_pubkey(fs, dfd, o.pubkey);   /* a key file of another vault stays */
+		rc = rfs_io_fsync_dir(dfd, ".");
+	}
+	if (rc < 0 && !err[0])
+		snprintf(err, errsz, "the archive %s or its signature could not be made durable: %s",
+		         file, strerror(-rc));
+	if (rc == 0) {
+		struct rfs_transfer t = { .kind = RFS_TRANSFER_DISPOSAL, .path = path, .file = file,
+		                          .sha512 = sha, .key_id = o.key_id,
+		                          .records = (const char *const *)o.records,
+		                          .n_records = o.n_records };
+		char pk[128] = "", *nl;
+
+		rfs_hex_encode(sha, o.bag.sha512, 64);
+		nl = strchr(o.pubkey, '\n');     /* the key is the second line of the file */
+		if (nl)
+			snprintf(pk, sizeof(pk), "%.*s", (int)strcspn(nl + 1, "\n"), nl + 1);
+		t.pubkey = pk;
+		rc = rfs_transfers_append(fs, peer, &t, err, errsz);
+	}
+	rfs_archive_outcome_free(&o);
+	if (req.out_fd >= 0)
+		close(req.out_fd);
+	if (made)
+		unlinkat(dfd, part, 0);
+	close(dfd);
 	return rc;
 }
 
@@ -330,7 +209,7 @@ static int count_version(const struct rfs_version *v, void *arg)
 }
 
 /* What live/ holds of the record now: its ids (some not yet in history's index). */
-static int collect_entry(struct rfs_fs *fs, const struct tree_entry *e, bool before, void *arg)
+static int collect_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool before, void *arg)
 {
 	struct collect *c = arg;
 	uint8_t id[16], *key;
@@ -372,13 +251,13 @@ static int collect_entry(struct rfs_fs *fs, const struct tree_entry *e, bool bef
 /* The folder id of the record at path. */
 static int record_dirid(struct rfs_fs *fs, const char *path, uint8_t dirid[RFS_DIRID_SIZE])
 {
-	struct record_at *r = malloc(sizeof(*r));
-	int rc = r ? record_get(fs, path, r) : -ENOMEM;
+	struct rfs_walk_at *r = malloc(sizeof(*r));
+	int rc = r ? rfs_walk_get(fs, path, r) : -ENOMEM;
 
 	if (rc == 0)
 		rc = rfs_ops_dirid(fs, r->top.in, dirid);
 	if (r)
-		record_put(fs, r);
+		rfs_walk_put(fs, r);
 	free(r);
 	return rc;
 }
@@ -414,16 +293,16 @@ int rfs_dispose_collect(struct rfs_fs *fs, const char *path, const struct rfs_su
 	struct collect c = { out, 0, fs->v->format < 3 };
 	struct rfs_subtree sub = { 0 };
 	uint8_t top[RFS_DIRID_SIZE];
-	struct record_at *r = malloc(sizeof(*r));
-	int rc = r ? record_get(fs, path, r) : -ENOMEM;
+	struct rfs_walk_at *r = malloc(sizeof(*r));
+	int rc = r ? rfs_walk_get(fs, path, r) : -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
 	if (rc == 0)
-		rc = visit(fs, &r->top, collect_entry, &c);
+		rc = rfs_walk_visit(fs, &r->top, collect_entry, &c);
 	if (rc == 0)
 		rc = rfs_ops_dirid(fs, r->top.in, top);
 	if (r)
-		record_put(fs, r);
+		rfs_walk_put(fs, r);
 	free(r);
 	/* Format 3: every id that was ever inside, from history's index of folders. */
 	if (rc == 0 && !c.count_versions && fs->history && !pre)
@@ -512,7 +391,7 @@ int rfs_dispose_read_list(struct rfs_fs *fs, uint64_t n, struct rfs_dispose_ids 
 /* ---- removal and shred ---------------------------------------------------------- */
 
 /* Remove e's backing entry (a folder: empty by now, but for its .dirid). */
-static int unlink_backing(const struct tree_entry *e)
+static int unlink_backing(const struct rfs_walk_entry *e)
 {
 	uint8_t dirid[RFS_DIRID_SIZE];
 	int dfd, rc;
@@ -533,7 +412,7 @@ static int unlink_backing(const struct tree_entry *e)
 }
 
 /* Deepest first: each entry goes once what it held has gone, recorded as deleted. */
-static int remove_entry(struct rfs_fs *fs, const struct tree_entry *e, bool before, void *arg)
+static int remove_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool before, void *arg)
 {
 	int rc;
 
@@ -555,7 +434,7 @@ static int remove_entry(struct rfs_fs *fs, const struct tree_entry *e, bool befo
 
 int rfs_dispose_remove(struct rfs_fs *fs, const char *path, const struct rfs_who *who)
 {
-	return walk_record(fs, path, remove_entry, (void *)who);
+	return rfs_walk_record(fs, path, remove_entry, (void *)who);
 }
 
 int rfs_dispose_shred(struct rfs_fs *fs, const struct rfs_dispose_ids *d)

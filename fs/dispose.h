@@ -5,7 +5,7 @@
 ** disposals and certificate (fs/dispose_ctl.c) and the steps they take (here).
 **
 ** A disposal of record N goes in exactly this order: check (due, approved,
-** not held) -> archive if the class says so (fs/archive_pax.h; a failure
+** not held) -> archive if the class says so (fs/archive_build.h; a failure
 ** stops that record, nothing destroyed) -> write VAULT/disposed/N (the ids it
 ** destroys, fsync'd) -> append register line N and the journal line -> remove
 ** the record from live/ as deletions by the user who ran it -> flush history
@@ -13,8 +13,8 @@
 ** forget cached keys -> reload what history knows was disposed. A crash
 ** between the commit and the shred is finished at the next mount
 ** (rfs_dispose_finish: the register names N, the list is there).
-** Owns: those steps, VAULT/disposed/, and the walk of a record's tree in
-** live/ that archives, counts and removes it.
+** Owns: those steps, VAULT/disposed/, and what the walk of a record's tree in
+** live/ (fs/walk.h) does to count and remove it.
 ** Must never: destroy a record that is not due today, is held, awaits
 ** approval, or whose archive is not durable; run as of any day but today;
 ** write a byte of a record's content anywhere but into its archive.
@@ -50,10 +50,12 @@ int rfs_dispose_collect(struct rfs_fs *fs, const char *path, const struct rfs_su
 int rfs_dispose_subtrees(struct rfs_fs *fs, const char *const *paths, size_t n,
                          struct rfs_subtree *out);
 
-/* The record's current files as a pax tarball dir/name (fs/archive_pax.h), streamed
-** from live/ through the daemon's read path. err names the folder on failure. 0 or -errno. */
-int rfs_dispose_archive(struct rfs_fs *fs, const char *path, const char *dir, const char *name,
-                        char *err, size_t errsz);
+/* The record's archive (fs/archive_build.h: as it stands, with its history, signed) as
+** dir/name and dir/name.minisig, made as name.part and renamed once whole and durable,
+** with VAULTNAME.pub beside them and a transfer log entry as peer's. -EEXIST: name or its
+** signature is there already (the caller picks another). err says why. 0 or -errno. */
+int rfs_dispose_archive(struct rfs_fs *fs, const struct rfs_peer *peer, const char *path,
+                        const char *dir, const char *name, char *err, size_t errsz);
 
 /* VAULT/disposed/N: the ids, fsync'd (file and folder); hash gets its SHA-256 hex. */
 int rfs_dispose_write_list(struct rfs_fs *fs, uint64_t n, const struct rfs_dispose_ids *d,

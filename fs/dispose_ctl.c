@@ -368,7 +368,7 @@ static void dispose_one(struct run *x, const struct due_list *dl, const struct d
 		for (unsigned copy = 1; rc == -EEXIST && copy <= MAX_ARCHIVES_A_DAY; copy++) {
 			archive_name(it->class_name, it->path + (*it->path == '/'), x->today, copy, name,
 			             sizeof(name));
-			rc = rfs_dispose_archive(x->fs, it->path, dl->archive, name, err, sizeof(err));
+			rc = rfs_dispose_archive(x->fs, x->peer, it->path, dl->archive, name, err, sizeof(err));
 		}
 		if (rc < 0) {
 			skipped(x, it->path, err);

@@ -34,6 +34,8 @@ struct rec_state {
 	struct rfs_record_property *props;   /* names owned */
 	bool approved;
 	struct rfs_date extended_until;
+	bool sealed;                         /* locked for good by close-service */
+	struct rfs_date sealed_on;
 };
 
 /* A hold and what the journal says of it; h's strings point into the owned copies. */
@@ -52,7 +54,10 @@ struct table_rec {
 
 struct rfs_retention {
 	struct rfs_fs *fs;
-	bool active;                  /* a policy is in force: read without the lock (one branch) */
+	bool active;                  /* a policy is in force */
+	bool checks;                  /* active, or the state folder is there (the transfer log of
+	                                 an archive with no policy): the FUSE checks run; read
+	                                 without the lock (one branch) */
 	bool unreadable;              /* policy.conf or the journal failed to read at mount */
 	pthread_rwlock_t lock;        /* everything below */
 	pthread_mutex_t change;       /* one change at a time, from check to saved */
@@ -69,6 +74,7 @@ struct rfs_retention {
 	size_t nholds;
 	struct rfs_hold *hview;       /* holds[i].h side by side, as policy/ takes them */
 	bool any_hold_in_force;       /* some hold is not released */
+	bool any_sealed;              /* some record is locked for good */
 	char login[RFS_PEER_NAME_SIZE], full_name[256], host[256];
 	struct rfs_who mounter;
 	/* The records of live/ under the policy in force, with their created dates: a listing is
@@ -400,6 +406,14 @@ static int fold_line(struct rfs_retention *r, char **f, int n)
 		if (!(s = rec_get(r, f[4])))
 			return -ENOMEM;
 		s->closed = parse_date(f[5]);
+	} else if (!strcmp(action, "lock") && n == 6) {
+		/* close-service: closed on f[5] (empty: it keeps its closure), locked for good */
+		if (!(s = rec_get(r, f[4])))
+			return -ENOMEM;
+		if (*f[5])
+			s->closed = parse_date(f[5]);
+		s->sealed = r->any_sealed = true;
+		s->sealed_on = stamp_date(f[1]);
 	} else if (!strcmp(action, "hold-add")) {
 		return fold_hold_add(r, f + 4, n - 4, f[2], f[1]);
 	} else if (!strcmp(action, "hold-release") && n >= 6) {
@@ -426,7 +440,7 @@ static int fold_line(struct rfs_retention *r, char **f, int n)
 			free((char *)s->props[i].name);
 		s->nprops = 0;
 		s->closed = s->extended_until = RFS_DATE_NONE;
-		s->approved = false;
+		s->approved = s->sealed = false;
 	}
 	return 0;     /* an action of a later version: kept in the journal, no state here */
 }
@@ -580,6 +594,8 @@ static void fill_facts(struct rfs_retention *r, struct rfs_retention_record *rec
 		f->property_count = s->nprops;
 		f->extended_until = s->extended_until;
 		f->approved = s->approved;
+		rec->sealed = s->sealed;
+		rec->sealed_on = s->sealed_on;
 	}
 	(void)rfs_holds_record_trigger(p, f, &rec->trigger);
 	if (rfs_holds_record_due(p, f, &rec->due) < 0)
@@ -593,7 +609,7 @@ static void judge_record(struct rfs_retention *r, struct rfs_retention_record *r
 {
 	size_t used = 0;
 
-	rec->locked = rfs_holds_record_locked(p, &rec->facts, day) == 1;
+	rec->locked = rec->sealed || rfs_holds_record_locked(p, &rec->facts, day) == 1;
 	rec->hold = -1;
 	rec->holds[0] = '\0';
 	for (size_t i = 0; i < nholds; i++) {
@@ -756,8 +772,9 @@ static int judge_path(struct rfs_retention *r, const char *path, bool self_count
 	note_live_change(r, &c, len, op);
 	if (c.place != RFS_PLACE_RECORD || (c.record_len == len && !self_counts))
 		goto out;
-	/* Nothing can refuse it: a class that never locks, and no hold in force. */
-	if (r->policy->classes[c.class_index].lock == RFS_LOCK_NEVER && !r->any_hold_in_force)
+	/* Nothing can refuse it: a class that never locks, no hold in force, nothing sealed. */
+	if (r->policy->classes[c.class_index].lock == RFS_LOCK_NEVER && !r->any_hold_in_force &&
+	    !r->any_sealed)
 		goto out;
 	rec.path = strndup(path, c.record_len);
 	rec.class_index = c.class_index;
@@ -774,7 +791,10 @@ static int judge_path(struct rfs_retention *r, const char *path, bool self_count
 	} else if (rec.locked) {
 		const struct rfs_policy_class *cl = &r->policy->classes[rec.class_index];
 
-		if (cl->lock == RFS_LOCK_ALWAYS)
+		if (rec.sealed)
+			snprintf(rule, rulesz, "record /%s is locked for good: its service was closed "
+			         "(recfs close-service) on %s", rec.path, date_text(rec.sealed_on, d));
+		else if (cl->lock == RFS_LOCK_ALWAYS)
 			snprintf(rule, rulesz, "record /%s is locked: class %s locks its records always",
 			         rec.path, cl->name);
 		else
@@ -791,7 +811,7 @@ out:
 
 static bool inactive(struct rfs_fs *fs)
 {
-	return !fs->retention || !__atomic_load_n(&fs->retention->active, __ATOMIC_ACQUIRE);
+	return !fs->retention || !__atomic_load_n(&fs->retention->checks, __ATOMIC_ACQUIRE);
 }
 
 static void log_refusal(fuse_req_t req, enum rfs_retention_op op, const char *path,
@@ -1441,6 +1461,11 @@ int rfs_retention_why(struct rfs_retention *r, const char *path_in, char *senten
 		snprintf(sentence, size, "/%s is in record /%s (class %s), which is held by hold %s "
 		         "(%s): nothing in it may change and it is never disposed of", path, rec->path,
 		         cl->name, one->holds[rec->hold].name, one->holds[rec->hold].authority);
+	else if (rec->sealed)
+		snprintf(sentence, size, "/%s is in record /%s (class %s), which is locked for good: "
+		         "its service was closed (recfs close-service) on %s, the record closed on %s; "
+		         "it can be read", path, rec->path, cl->name, date_text(rec->sealed_on, d1),
+		         date_text(rec->facts.closed, d2));
 	else if (rec->locked && cl->lock == RFS_LOCK_ALWAYS)
 		snprintf(sentence, size, "/%s is in record /%s (class %s), which is locked because "
 		         "class %s locks its records always; it can be read", path, rec->path, cl->name,
@@ -1496,9 +1521,11 @@ int rfs_retention_holds(struct rfs_retention *r, const struct rfs_retention_list
 
 /* ---- changes ---- */
 
-/* Percent-encoded journal line: seq stamp who action fields..., with its '\n'. */
-static char *journal_line(struct rfs_retention *r, const struct rfs_peer *peer,
-                          const char *action, const char *const *fields, size_t n)
+/* Percent-encoded journal line: seq stamp who action fields..., with its '\n'; seq is the
+** journal's next, plus ahead (for the lines after it of the same change). */
+static char *journal_line_ahead(struct rfs_retention *r, const struct rfs_peer *peer,
+                                uint64_t ahead, const char *action, const char *const *fields,
+                                size_t n)
 {
 	char stamp[RFS_TIMESTAMP_TEXT_SIZE], who[RFS_PEER_NAME_SIZE + 32], *line = NULL;
 	size_t len = 0;
@@ -1508,7 +1535,7 @@ static char *journal_line(struct rfs_retention *r, const struct rfs_peer *peer,
 		return NULL;
 	now_stamp(stamp);
 	snprintf(who, sizeof(who), "%s(%u)", peer->login, (unsigned)peer->uid);
-	fprintf(f, "%llu\t%s\t", (unsigned long long)r->seq + 1, stamp);
+	fprintf(f, "%llu\t%s\t", (unsigned long long)(r->seq + 1 + ahead), stamp);
 	rfs_control_put_field(f, who);
 	fputc('\t', f);
 	rfs_control_put_field(f, action);
@@ -1522,6 +1549,12 @@ static char *journal_line(struct rfs_retention *r, const struct rfs_peer *peer,
 		return NULL;
 	}
 	return line;
+}
+
+static char *journal_line(struct rfs_retention *r, const struct rfs_peer *peer,
+                          const char *action, const char *const *fields, size_t n)
+{
+	return journal_line_ahead(r, peer, 0, action, fields, n);
 }
 
 /* Append line to the journal (and write policy.conf first when policy_text), each a save
@@ -1551,6 +1584,7 @@ static int commit_change(struct rfs_retention *r, const struct rfs_peer *peer,
 			r->policy = policy;
 			r->policy_text = strdup(policy_text);
 			__atomic_store_n(&r->active, true, __ATOMIC_RELEASE);
+			__atomic_store_n(&r->checks, true, __ATOMIC_RELEASE);
 		}
 		fold_text(r, fold);
 		pthread_rwlock_unlock(&r->lock);
@@ -1687,6 +1721,51 @@ int rfs_retention_close_record(struct rfs_retention *r, const struct rfs_peer *p
 		rc = change(r, peer, "close", (const char *[]){ rec, d }, 2);
 	pthread_mutex_unlock(&r->change);
 	free(rec);
+	return rc;
+}
+
+int rfs_retention_lock_records(struct rfs_retention *r, const struct rfs_peer *peer,
+                               const char *const *paths, size_t n, struct rfs_date on,
+                               char *msg, size_t msgsz)
+{
+	char d[RFS_DATE_TEXT_SIZE], *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int rc = f ? 0 : -ENOMEM;
+
+	pthread_mutex_lock(&r->change);
+	if (rc == 0)
+		rc = may_change(r, peer, true, msg, msgsz);
+	if (rc == 0 && rfs_date_format(on, d) < 0)
+		rc = -EINVAL;
+	/* One line per record, all in one save: they are closed and locked together or not at all. */
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char *rec = record_of(r, paths[i], msg, msgsz), *line = NULL;
+		struct rec_state *s;
+		bool closed;
+
+		if (!rec) {
+			rc = -EINVAL;
+			break;
+		}
+		pthread_rwlock_rdlock(&r->lock);
+		s = rec_find(r, rec);
+		closed = s && rfs_date_is_set(s->closed);
+		pthread_rwlock_unlock(&r->lock);
+		line = journal_line_ahead(r, peer, i, "lock", (const char *[]){ rec, closed ? "" : d }, 2);
+		if (!line)
+			rc = -ENOMEM;
+		else
+			fputs(line, f);
+		free(line);
+		free(rec);
+	}
+	if (f && fclose(f) != 0 && rc == 0)
+		rc = -ENOMEM;
+	if (rc == 0 && n > 0)
+		rc = commit_change(r, peer, NULL, NULL, text);
+	pthread_mutex_unlock(&r->change);
+	free(text);
 	return rc;
 }
 
@@ -1871,6 +1950,19 @@ const struct rfs_who *rfs_retention_author(struct rfs_retention *r, const struct
 	return storage;
 }
 
+void rfs_retention_guard(struct rfs_retention *r)
+{
+	struct stat st;
+	int fd = -1;
+
+	if (!r || __atomic_load_n(&r->checks, __ATOMIC_ACQUIRE))
+		return;
+	if (open_path(r->fs, RFS_RETENTION_DIR, &fd, &st) == 0) {
+		close(fd);
+		__atomic_store_n(&r->checks, true, __ATOMIC_RELEASE);
+	}
+}
+
 const struct rfs_who *rfs_retention_mounter(struct rfs_retention *r)
 {
 	return &r->mounter;
@@ -1938,6 +2030,7 @@ int rfs_retention_open(struct rfs_fs *fs, const struct rfs_who *mounter,
 			fold_text(r, jtext);
 		r->active = true;
 	}
+	rfs_retention_guard(r);
 	free(jtext);
 	free(ptext);
 	*out = r;

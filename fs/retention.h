@@ -4,12 +4,12 @@
 ** Owns: the state kept in /.recfs/retention/ of live/ (policy.conf: the policy in force;
 ** journal: one line per action, whose fold is the state), loaded at mount and changed only
 ** through the functions here (each change one save, attributed to the caller); the fold of
-** the journal into dated properties, closures, holds and reviews; the records of the live
-** tree and their facts; the check every modifying FUSE handler makes (EPERM for a locked or
+** the journal into dated properties, closures, holds, reviews and close-service's locks; the
+** records of the live tree and their facts; the check every modifying FUSE handler makes (EPERM for a locked or
 ** held record and for anything under /.recfs/retention/, EXDEV for a rename across a record
 ** boundary in a format-3 vault), one daemon log line per refusal; roles.
 ** Must never: let a FUSE request change /.recfs/retention/ (root's neither); cost more than
-** one branch per request when no policy is loaded; hold the state lock while it waits on I/O
+** one branch per request when no policy is loaded and there is no state folder; hold the state lock while it waits on I/O
 ** of a FUSE request; put the pure rules anywhere but policy/ (it calls them, never copies).
 */
 #ifndef RECFS_FS_RETENTION_H
@@ -87,6 +87,8 @@ struct rfs_retention_record {
 	struct rfs_record_facts facts;   /* facts.path == path; its arrays are the record's */
 	struct rfs_date trigger, due;
 	bool locked;
+	bool sealed;                      /* locked for good by close-service, on sealed_on */
+	struct rfs_date sealed_on;
 	int hold;                         /* index into the holds, or -1 */
 	char holds[512];                  /* the names of the holds that hold it, comma-separated */
 };
@@ -145,6 +147,13 @@ int rfs_retention_set(struct rfs_retention *r, const struct rfs_peer *peer, cons
                       char *msg, size_t msgsz);
 int rfs_retention_close_record(struct rfs_retention *r, const struct rfs_peer *peer,
                                const char *path, struct rfs_date on, char *msg, size_t msgsz);
+/* close-service: each record of paths (a record, or a path inside one) is closed on `on` (one
+** closed already keeps its date) and locked for good: changes are refused as a class with
+** lock = always refuses them, whatever the class; disposal still follows the policy, and
+** holds. One journal line per record, all in one save. */
+int rfs_retention_lock_records(struct rfs_retention *r, const struct rfs_peer *peer,
+                               const char *const *paths, size_t n, struct rfs_date on,
+                               char *msg, size_t msgsz);
 /* A hold on records (paths) or on a class (class_name, optional created range). */
 int rfs_retention_hold_add(struct rfs_retention *r, const struct rfs_peer *peer,
                            const struct rfs_hold *hold, char *msg, size_t msgsz);
@@ -154,6 +163,9 @@ int rfs_retention_hold_release(struct rfs_retention *r, const struct rfs_peer *p
 ** the fold applies the review lines. */
 int rfs_retention_journal_append(struct rfs_retention *r, const struct rfs_peer *peer,
                                  const char *action, const char *const *fields, size_t n);
+/* The state folder was made (the transfer log's first entry, with no policy in force): from now
+** on FUSE requests are checked, so nothing under /.recfs/retention/ changes but through recfs. */
+void rfs_retention_guard(struct rfs_retention *r);
 /* Who mounted: history's author of what nobody else asked for. */
 const struct rfs_who *rfs_retention_mounter(struct rfs_retention *r);
 /* The author of a save made for peer, built in storage: NULL (the mount's own attribution)

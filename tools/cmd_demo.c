@@ -494,6 +494,28 @@ static int run_action(const struct demo_action *a, void *ctx)
 	return rc;
 }
 
+/* The telecare service passes to another provider (README, "The demo"): its receiver's age
+** key, the one command, the checks, the receiver's confirmation. */
+static void print_transfer_walk(const struct demo_paths *paths)
+{
+	const char *prog = cli_program, *mnt = cli_shell_quote(paths->mnt);
+	char key[PATH_MAX], out[PATH_MAX], service[PATH_MAX];
+
+	snprintf(key, sizeof(key), "%s/pennine-lifeline.key", paths->dir);
+	snprintf(out, sizeof(out), "%s/telecare.tar.gz.age", paths->dir);
+	snprintf(service, sizeof(service), "%s/" DEMO_CLOSED_SERVICE, paths->mnt);
+	printf("\nThe telecare service's records pass to Pennine Lifeline:\n");
+	printf("  age-keygen -o %s      # the receiver's key\n", cli_shell_quote(key));
+	printf("  %s close-service %s --out %s --recipient \"$(age-keygen -y %s)\" "
+	       "--to 'Pennine Lifeline' --on 2023-03-31\n", prog, cli_shell_quote(service),
+	       cli_shell_quote(out), cli_shell_quote(key));
+	printf("  %s archive verify %s --identity %s\n", prog, cli_shell_quote(out),
+	       cli_shell_quote(key));
+	printf("  %s transfer confirm %s %s --receipt 'Pennine Lifeline: checked, ref PL-0042'\n",
+	       prog, cli_shell_quote(out), mnt);
+	printf("  %s transfers %s\n", prog, mnt);
+}
+
 /* The records manager's walk (README, "The demo"). */
 static void print_retention_walk(const struct demo_paths *paths, int this_year)
 {
@@ -513,6 +535,7 @@ static void print_retention_walk(const struct demo_paths *paths, int this_year)
 	       cli_shell_quote(due));
 	printf("  %s disposals %s\n", prog, mnt);
 	printf("  %s disposals %s --certificate 1\n", prog, mnt);
+	print_transfer_walk(paths);
 }
 
 static void print_what_to_try(const struct demo_paths *paths, int this_year)

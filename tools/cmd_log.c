@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "tools/cli.h"
 #include "tools/commands.h"
@@ -15,6 +17,7 @@
 #include "tools/history_cli.h"
 #include "fs/control.h"
 #include "fs/mountinfo.h"
+#include "fs/transfers.h"
 
 static const struct cli_help log_help = {
 	"[PATH] [--vault VAULT] [--json] [-n N] [--passphrase-file FILE]\n"
@@ -37,7 +40,75 @@ struct log_out {
 	bool json;
 	size_t shown;
 	struct hcli *x;                   /* for what a disposal's register line says */
+	struct rfs_transfer_list *transfers;   /* the transfer log at HEAD, or NULL */
 };
+
+#define TRANSFERS_PATH "/" RFS_TRANSFERS_PATH
+
+/* The transfer log at HEAD, read before the walk (a mounted vault's daemon answers one request
+** at a time); NULL when there is none or it does not parse (its saves then show as saves). */
+static struct rfs_transfer_list *load_transfers(struct hcli *x)
+{
+	struct rfs_transfer_list *l = NULL;
+	int mem = memfd_create("recfs-transfers", MFD_CLOEXEC);
+	struct stat st;
+	char *text = NULL;
+
+	if (mem >= 0 && hcli_read_at(x, "HEAD", TRANSFERS_PATH, mem) == 0 && fstat(mem, &st) == 0 &&
+	    (text = malloc((size_t)st.st_size + 1)) && pread(mem, text, (size_t)st.st_size, 0) == st.st_size)
+		(void)rfs_transfers_parse(text, (size_t)st.st_size, &l, NULL, 0);
+	free(text);
+	if (mem >= 0)
+		close(mem);
+	return l;
+}
+
+/* s for the text output (escaped), or as it is for JSON. */
+static const char *shown(const struct log_out *o, const char *s)
+{
+	return o->json ? s : rfs_escape_line(s ? s : "");
+}
+
+/* The save of the transfer log that appended an entry: the entry, as one line. The log only
+** grows, so the entry is the one whose line ends at the version's size. */
+static bool transfer_text(const struct log_out *o, const struct rfs_version *v, char *what, size_t sz)
+{
+	const struct rfs_transfer *t = NULL;
+	char rcpt[48] = "", keys[64] = "";
+
+	if (!o->transfers || v->kind == RFS_SAVE_CREATED || !v->path ||
+	    strcmp(v->path, TRANSFERS_PATH) != 0)
+		return false;
+	for (size_t i = 0; i < o->transfers->count && !t; i++)
+		if (o->transfers->ends[i] == v->size)
+			t = &o->transfers->entries[i];
+	if (!t)
+		return false;
+	if (t->n_recipients)
+		snprintf(rcpt, sizeof(rcpt), " for %zu recipient%s", t->n_recipients,
+		         t->n_recipients == 1 ? "" : "s");
+	snprintf(keys, sizeof(keys), "sha512 %.12s..., key %.12s", t->sha512 ? t->sha512 : "-",
+	         t->key_id ? t->key_id : "-");
+	switch (t->kind) {
+	case RFS_TRANSFER_CLOSE_SERVICE:
+		snprintf(what, sz, "closed the service %s (%zu record%s, closed %s), archived in "
+		         "%s%s%s%s, %s, by %s", shown(o, t->path), t->n_records,
+		         t->n_records == 1 ? "" : "s", t->on ? t->on : "-",
+		         shown(o, t->file), rcpt, t->to ? ", for " : "", t->to ? shown(o, t->to) : "",
+		         keys, shown(o, t->name));
+		break;
+	case RFS_TRANSFER_CONFIRMED:
+		snprintf(what, sz, "confirmed the transfer of %s (%s, %s) on %s: receipt %s, by %s",
+		         shown(o, t->path), shown(o, t->file), keys, t->on ? t->on : "-",
+		         shown(o, t->receipt), shown(o, t->name));
+		break;
+	default:
+		snprintf(what, sz, "archived %s%s to %s%s, %s, by %s", shown(o, t->path),
+		         t->kind == RFS_TRANSFER_DISPOSAL ? " before its disposal" : "",
+		         shown(o, t->file), rcpt, keys, shown(o, t->name));
+	}
+	return true;
+}
 
 static void json_str(const char *s)
 {
@@ -63,7 +134,9 @@ static int print_version(const struct rfs_version *v, void *arg)
 	localtime_r(&t, &tm);
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", &tm);
 	char what[4200];
-	if (v->destroyed)                    /* its folder's key is gone: no path, no name */
+	if (transfer_text(o, v, what, sizeof what))
+		;
+	else if (v->destroyed)               /* its folder's key is gone: no path, no name */
 		hcli_destroyed_text(o->x, v->disposal, false, what, sizeof what);
 	else if (v->kind == RFS_SAVE_RENAMED)
 		snprintf(what, sizeof what, "renamed from %s", o->json ? v->path_old : rfs_escape_line(v->path_old));
@@ -120,7 +193,7 @@ static int show_daemon_log(const char *where)
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
-static struct log_out out = { false, 0, NULL };
+static struct log_out out = { false, 0, NULL, NULL };
 static long limit = -1;
 static bool daemon_log;
 
@@ -160,7 +233,10 @@ static int log_run(struct cli_ctx *ctx)
 	snprintf(disposed, sizeof disposed, "%s/disposed", x->vault);
 	if (access(disposed, F_OK) == 0)
 		hcli_register_load(x);           /* not from inside the log's callback */
+	if (whole || !strcmp(x->clear, TRANSFERS_PATH))
+		out.transfers = load_transfers(x);
 	int rc = hcli_log(x, whole ? NULL : x->clear, (size_t)limit, print_version, &out);
+	rfs_transfers_free(out.transfers);
 	if (rc < 0)
 		cli_error("cannot read the history of %s: %s", x->vault, strerror(-rc));
 	else if (!whole && out.shown == 0) {

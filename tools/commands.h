@@ -6,7 +6,7 @@
 ** the shape of a command (struct cli_command) and of what it is given to run
 ** (struct cli_ctx).
 ** Adding a command is one RFS_COMMAND line here plus its cmd_<name>.c in
-** tools/meson.build. Must never: hold logic; recfs.c and each cmd_<name>.c
+** tools/meson.build. A '_' in a command's name is typed and shown as '-' (close-service). Must never: hold logic; recfs.c and each cmd_<name>.c
 ** expand this list for the dispatch table and the declarations.
 **
 ** What a command needs is done for it, once, by the dispatcher, before its
@@ -89,6 +89,14 @@ enum cli_needs {
 	            "destroy the records due today (--dry-run: show them); approve reviews") \
 	RFS_COMMAND(disposals, 0, \
 	            "the disposal register, checked; a signed certificate of one disposal") \
+	RFS_COMMAND(archive, 0, \
+	            "write a folder's records (and history) as a signed BagIt tarball; verify one") \
+	RFS_COMMAND(close_service, 0, \
+	            "archive a closed service's records with their history, then close and lock them") \
+	RFS_COMMAND(transfer, 0, \
+	            "confirm that the receiver of an archive has checked it (dates 'transferred')") \
+	RFS_COMMAND(transfers, 0, \
+	            "the transfer log: archives, closed services, confirmations") \
 	/* end of list */
 
 /* The positional arguments a command takes: at least min, at most max;

@@ -555,7 +555,7 @@ static void add_telecare_service(struct plan *p, uint32_t *rng)
 {
 	static const char *const list_dates[] = { "2021-01-05", "2022-06-30", "2023-03-31" };
 	static const int list_by[] = { BUCKLEY, DUNMORE, BUCKLEY };
-	const char *dir = "telecare-alarm-service (closed 2023)";
+	const char *dir = DEMO_CLOSED_SERVICE;
 	struct doc d;
 
 	for (size_t i = 0; i < N(list_dates); i++) {
@@ -578,8 +578,9 @@ static void add_telecare_service(struct plan *p, uint32_t *rng)
 		      "Clients who wished to keep an alarm were transferred to Pennine Lifeline (a fictional\n"
 		      "provider) between 24 and 29 March 2023; see client-list.csv. Alarm units not transferred\n"
 		      "were collected. The monitoring centre's call logs are kept in alarm-logs/.\n\n"
-		      "Records: this folder is closed. Keep it for 6 years after closure, then archive\n"
-		      "it for transfer and destroy the Council's copy.\n\n", d.f);
+		      "Records: this folder is closed. Its records go to Pennine Lifeline as one signed,\n"
+		      "encrypted archive; the Council keeps its copy for a year after they confirm receipt,\n"
+		      "then destroys it.\n\n", d.f);
 		fprintf(d.f, "%s, %s\n", staff[BUCKLEY].name, staff[BUCKLEY].role);
 	}
 	plan_add_doc(p, &d, BUCKLEY, at("2023-03-31", "17:30"), "%s/service-closure-notice.txt", dir);
@@ -598,7 +599,7 @@ static void add_readme(struct plan *p)
 		      "home-care-contracts/       one folder per provider: contract, visit schedule, invoices\n"
 		      "home-care-contracts/sealed/ leases and other contracts under seal\n"
 		      "tenders/unsuccessful/      bids the council did not accept\n"
-		      "telecare-alarm-service (closed 2023)/\n"
+		      DEMO_CLOSED_SERVICE "/\n"
 		      "                           a closed service: closure notice, client list, alarm logs\n", d.f);
 	}
 	plan_add_doc(p, &d, MARSDEN, at("2020-01-06", "09:00"), "README.txt");

@@ -45,6 +45,8 @@ enum demo_action_kind {
 };
 
 #define DEMO_DATE_SIZE 11  /* "YYYY-MM-DD" and its NUL */
+/* The closed telecare service's folder, from the mount's root. */
+#define DEMO_CLOSED_SERVICE "telecare-alarm-service (closed 2023)"
 
 struct demo_action {
 	enum demo_action_kind kind;

@@ -19,19 +19,28 @@
 #endif
 
 struct command {
-	const char *name;
+	char name[24];                /* as typed: its identifier's '_' is '-' */
 	const struct cli_command *cmd;
 	unsigned needs;
 	const char *summary;
 };
 
 #define RFS_COMMAND_ENTRY(name, needs, summary) { #name, &cmd_##name, needs, summary },
-static const struct command commands[] = {
+static struct command commands[] = {
 	RFS_COMMAND_LIST(RFS_COMMAND_ENTRY)
 };
 #undef RFS_COMMAND_ENTRY
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* The names as typed: close_service is close-service. */
+static void type_names(void)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		for (char *p = commands[i].name; *p; p++)
+			*p = *p == '_' ? '-' : *p;
+	}
+}
 
 static const struct command *find_command(const char *name)
 {
@@ -53,7 +62,7 @@ static int print_main_help(FILE *out)
 	        "\n"
 	        "Commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 	        "\n"
 	        "Passphrases are asked for on the terminal, or read from the first line of\n"
@@ -91,6 +100,7 @@ int main(int argc, char **argv)
 {
 	const struct command *c;
 
+	type_names();
 	if (argc > 0 && strchr(argv[0], '/'))
 		cli_program = argv[0];
 	if (argc < 2) {

@@ -185,6 +185,36 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 ** -EIO (fails to authenticate). */
 int rfs_history_read(struct rfs_history *h, const char *rev, const char *clear_path, int out_fd);
 
+/* ---- for the archive of a service (fs/archive_build.c) ---- */
+
+/* One entry of a folder's tree at a revision. */
+struct rfs_history_entry {
+	char *path;                       /* clear, relative to the folder listed: "letters/b.pdf" */
+	enum rfs_obj_type type;
+	uint32_t mode;                    /* S_IFREG|0644 (0755 executable), S_IFDIR|0755, S_IFLNK|0777;
+	                                     the events hold the mode as saved, and the mtime */
+	uint64_t size;                    /* plaintext (files) */
+	uint8_t file_id[16];              /* files: the header's file id (zeros: an empty file) */
+	char oid[RFS_REV_HEX + 1];        /* the entry's git object id: equal ids, equal bytes */
+};
+struct rfs_history_listing {
+	size_t count;
+	struct rfs_history_entry *entries;   /* sorted by path (strcmp): parents first */
+};
+
+/* Every entry under the folder clear_dir ("/" the root) at rev, recursively. A folder whose
+** key a disposal destroyed, and a file whose own key it destroyed, are left out (their names
+** and content are gone). 0, -ENOENT (no such folder at rev, or destroyed), -ENOTDIR, -errno. */
+int rfs_history_list(struct rfs_history *h, const char *rev, const char *clear_dir,
+                     struct rfs_history_listing *out);
+void rfs_history_listing_free(struct rfs_history_listing *l);
+
+/* The plaintext of the file clear_path at rev, given to put piece by piece (at most one
+** block at a time: no whole file in memory). As rfs_history_read, and -ELOOP for a link. */
+typedef int (*rfs_history_put_fn)(void *arg, const void *buf, size_t len);
+int rfs_history_read_plain(struct rfs_history *h, const char *rev, const char *clear_path,
+                           rfs_history_put_fn put, void *arg);
+
 /* Write the ciphertext of clear_path at rev (chunks reassembled) to out_fd. */
 int rfs_history_read_cipher(struct rfs_history *h, const char *rev, const char *clear_path,
                             int out_fd);

@@ -429,6 +429,8 @@ static int put_fd(void *arg, const uint8_t *p, size_t n)
 struct decrypt {
 	struct rfs_history *h;
 	int out_fd;
+	rfs_history_put_fn put;           /* NULL: to out_fd */
+	void *put_arg;
 	uint64_t total, seen, slot;
 	uint8_t *key;
 	struct rfs_header hdr;
@@ -450,7 +452,8 @@ static int open_slot(struct decrypt *d, const uint8_t *ct, size_t len)
 		return -EIO;
 	}
 	d->slot++;
-	int rc = rfs_io_write_all(d->out_fd, plain, len - RFS_BLOCK_OVERHEAD);
+	int rc = d->put ? d->put(d->put_arg, plain, len - RFS_BLOCK_OVERHEAD)
+	                : rfs_io_write_all(d->out_fd, plain, len - RFS_BLOCK_OVERHEAD);
 	rfs_secmem_wipe(plain, sizeof plain);
 	return rc;
 }
@@ -542,6 +545,9 @@ static int symlink_target(struct rfs_history *h, const git_tree_entry *e, const 
 	return rc;
 }
 
+static int decrypt_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd,
+                         rfs_history_put_fn put, void *put_arg);
+
 static int read_entry(struct rfs_history *h, const git_tree_entry *e, const uint8_t *dirid,
                       int out_fd, bool plain)
 {
@@ -549,6 +555,13 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, const uint
 		return for_each_piece(h, e, put_fd, &out_fd);
 	if (git_tree_entry_filemode(e) == GIT_FILEMODE_LINK)
 		return dirid ? symlink_target(h, e, dirid, out_fd) : -EIO;
+	return decrypt_entry(h, e, out_fd, NULL, NULL);
+}
+
+/* A file's plaintext, slot by slot, to out_fd or put. */
+static int decrypt_entry(struct rfs_history *h, const git_tree_entry *e, int out_fd,
+                         rfs_history_put_fn put, void *put_arg)
+{
 	if (git_tree_entry_type(e) == GIT_OBJECT_TREE && !rfs_objects_is_chunked(h->repo, e))
 		return -EISDIR;
 	struct decrypt *d = calloc(1, sizeof *d);
@@ -556,6 +569,8 @@ static int read_entry(struct rfs_history *h, const git_tree_entry *e, const uint
 		return -ENOMEM;
 	d->h = h;
 	d->out_fd = out_fd;
+	d->put = put;
+	d->put_arg = put_arg;
 	int rc = entry_size_of(h, e, &d->total);
 	bool empty = rc == 0 && d->total == 0;   /* a 0-byte file is an empty file (FORMAT.md 5) */
 	if (rc == 0 && !empty)
@@ -1112,4 +1127,183 @@ long rfs_history_leftovers(struct rfs_vault *v, bool remove, rfs_leftover_fn fn,
 	}
 	long views = found < 0 ? 0 : view_leftovers(v, remove, fn, arg);
 	return found < 0 ? found : views < 0 ? views : found + views;
+}
+
+/* ---- a folder's tree at a revision, and a version's plaintext to a callback
+** (the archive of a service: fs/archive_build.c) ---- */
+
+struct lister {
+	struct rfs_history *h;
+	struct rfs_history_listing *out;
+	size_t cap;
+	char path[8192];                  /* the folder being listed, relative ("" the top) */
+};
+
+static int list_add(struct lister *w, const char *rel, enum rfs_obj_type type, uint32_t mode,
+                    uint64_t size, const uint8_t *file_id, const git_oid *oid)
+{
+	struct rfs_history_listing *l = w->out;
+	if (rfs_bytes_grow(&l->entries, &w->cap, l->count, sizeof *l->entries, 64) < 0)
+		return -ENOMEM;
+	struct rfs_history_entry *e = &l->entries[l->count];
+	memset(e, 0, sizeof *e);
+	if (!(e->path = strdup(rel)))
+		return -ENOMEM;
+	l->count++;
+	e->type = type;
+	e->mode = mode;
+	e->size = size;
+	if (file_id)
+		memcpy(e->file_id, file_id, 16);
+	git_oid_tostr(e->oid, sizeof e->oid, oid);
+	return 0;
+}
+
+/* A file's plaintext size and header file id, from the ciphertext's first bytes. */
+static int file_facts(struct rfs_history *h, const git_tree_entry *e, uint64_t *size, uint8_t id[16])
+{
+	uint64_t csize;
+	bool valid;
+	int rc = entry_size_of(h, e, &csize);
+	memset(id, 0, 16);
+	if (rc < 0)
+		return rc;
+	*size = rfs_content_plain_size(csize, &valid);
+	if (csize == 0)
+		return 0;                        /* an empty file: no header, no key */
+	git_oid first = *git_tree_entry_id(e);
+	git_blob *b = NULL;
+	struct rfs_header hd;
+	if (rfs_objects_is_chunked(h->repo, e) && first_chunk(h, e, &first) < 0)
+		return -EIO;
+	rc = read_blob(h, &first, &b);
+	if (rc == 0 && (git_blob_rawsize(b) < RFS_HEADER_SIZE ||
+	                rfs_content_header_parse(&hd, git_blob_rawcontent(b), RFS_HEADER_SIZE) < 0))
+		rc = -EIO;
+	if (rc == 0)
+		memcpy(id, hd.file_id, 16);
+	git_blob_free(b);
+	return rc;
+}
+
+/* Every entry of folder t (recursively), names opened under its folder key. A folder
+** whose key is gone, and a file whose key a disposal destroyed, are left out. */
+static int list_tree(struct lister *w, git_tree *t)
+{
+	uint8_t dirid[16];
+	size_t base = strlen(w->path);
+	int rc = rfs_read_dirid_of(w->h, t, dirid);
+	for (size_t i = 0; rc == 0 && i < git_tree_entrycount(t); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+		const char *backing = git_tree_entry_name(e);
+		char text[RFS_ENC_NAME_MAX + 1], name[256];
+		if (rfs_name_is_internal(backing))
+			continue;
+		rc = sealed_text(w->h, t, backing, text, sizeof text);
+		if (rc < 0)
+			break;
+		int o = rfs_vault_name_open(w->h->v, dirid, text, name, sizeof name);
+		if (o == -ENOENT)
+			return 0;                    /* the folder's key was destroyed: nothing of it */
+		if (o < 0)
+			return -EIO;
+		if (base + strlen(name) + 2 > sizeof w->path)
+			return -ENAMETOOLONG;
+		snprintf(w->path + base, sizeof w->path - base, "%s%s", base ? "/" : "", name);
+		git_filemode_t fm = git_tree_entry_filemode(e);
+		if (fm == GIT_FILEMODE_LINK) {
+			rc = list_add(w, w->path, RFS_OBJ_SYMLINK, S_IFLNK | 0777, 0, NULL, git_tree_entry_id(e));
+		} else if (fm == GIT_FILEMODE_TREE && !rfs_objects_is_chunked(w->h->repo, e)) {
+			git_tree *sub = NULL;
+			rc = git_tree_lookup(&sub, w->h->repo, git_tree_entry_id(e)) < 0 ? -EIO : 0;
+			if (rc == 0)
+				rc = list_add(w, w->path, RFS_OBJ_DIR, S_IFDIR | 0755, 0, NULL, git_tree_entry_id(e));
+			if (rc == 0)
+				rc = list_tree(w, sub);
+			git_tree_free(sub);
+		} else {
+			uint64_t size = 0;
+			uint8_t id[16];
+			static const uint8_t zero[16];
+			rc = file_facts(w->h, e, &size, id);
+			if (rc == 0 && (!memcmp(id, zero, 16) || !rfs_history_disposed_by(w->h, id)))
+				rc = list_add(w, w->path, RFS_OBJ_FILE,
+				              S_IFREG | (fm == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644), size,
+				              id, git_tree_entry_id(e));
+		}
+		w->path[base] = 0;
+	}
+	return rc;
+}
+
+static int entry_path_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct rfs_history_entry *)a)->path,
+	              ((const struct rfs_history_entry *)b)->path);
+}
+
+int rfs_history_list(struct rfs_history *h, const char *rev, const char *clear_dir,
+                     struct rfs_history_listing *out)
+{
+	struct lister *w = calloc(1, sizeof *w);
+	char cpath[8192];
+	git_oid oid;
+	git_commit *c = NULL;
+	git_tree *root = NULL, *t = NULL;
+	git_tree_entry *e = NULL;
+	memset(out, 0, sizeof *out);
+	if (!w)
+		return -ENOMEM;
+	w->h = h;
+	w->out = out;
+	pthread_mutex_lock(&h->git_lock);
+	int rc = resolve_locked(h, rev, &oid);
+	if (rc == 0 && (git_commit_lookup(&c, h->repo, &oid) < 0 || git_commit_tree(&root, c) < 0))
+		rc = -EIO;
+	if (rc == 0 && clear_dir[strspn(clear_dir, "/")]) {
+		rc = rfs_read_resolve_clear(h, root, clear_dir, cpath, sizeof cpath, &e, NULL);
+		if (rc == -EKEYREVOKED)
+			rc = -ENOENT;                /* destroyed: as good as absent */
+		if (rc == 0 && (git_tree_entry_type(e) != GIT_OBJECT_TREE || rfs_objects_is_chunked(h->repo, e)))
+			rc = -ENOTDIR;
+		if (rc == 0 && git_tree_lookup(&t, h->repo, git_tree_entry_id(e)) < 0)
+			rc = -EIO;
+	}
+	if (rc == 0)
+		rc = list_tree(w, t ? t : root);
+	git_tree_free(t);
+	git_tree_entry_free(e);
+	git_tree_free(root);
+	git_commit_free(c);
+	pthread_mutex_unlock(&h->git_lock);
+	free(w);
+	if (rc == 0 && out->count)
+		qsort(out->entries, out->count, sizeof *out->entries, entry_path_cmp);
+	if (rc < 0)
+		rfs_history_listing_free(out);
+	return rc;
+}
+
+void rfs_history_listing_free(struct rfs_history_listing *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		free(l->entries[i].path);
+	free(l->entries);
+	memset(l, 0, sizeof *l);
+}
+
+int rfs_history_read_plain(struct rfs_history *h, const char *rev, const char *clear_path,
+                           rfs_history_put_fn put, void *arg)
+{
+	char cpath[8192];
+	git_tree_entry *e = NULL;
+	pthread_mutex_lock(&h->git_lock);
+	int rc = entry_at_rev(h, rev, clear_path, &e, cpath, sizeof cpath);
+	if (rc == 0 && git_tree_entry_filemode(e) == GIT_FILEMODE_LINK)
+		rc = -ELOOP;                     /* a link has no content to give */
+	if (rc == 0)
+		rc = decrypt_entry(h, e, -1, put, arg);
+	git_tree_entry_free(e);
+	pthread_mutex_unlock(&h->git_lock);
+	return rc;
 }

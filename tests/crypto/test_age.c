@@ -28,13 +28,16 @@ static int buf_sink(void *arg, const void *data, size_t len)
 {
 	struct buf *b = arg;
 
-	if (b->len + len > b->cap) {
+	/* Always one NUL past the data, so a header can be searched as text. */
+	if (b->len + len + 1 > b->cap) {
 		b->cap = (b->len + len) * 2 + 64;
 		b->p = realloc(b->p, b->cap);
 		cr_assert_not_null(b->p);
 	}
-	memcpy(b->p + b->len, data, len);
+	if (len > 0)
+		memcpy(b->p + b->len, data, len);
 	b->len += len;
+	b->p[b->len] = '\0';
 	return 0;
 }
 
@@ -341,6 +344,7 @@ Test(age, the_header_is_parsed_strictly)
 	expect_malformed(&ct, body, line);
 	snprintf(line, sizeof line, "%sAAAAAAAAAAAAAAAAAAAAAAAA", body);
 	expect_malformed(&ct, body, line);
+	expect_malformed(&ct, body, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");   /* 31 bytes */
 	expect_malformed(&ct, "-> X25519", "-> X2\xc3\xa9");
 	/* Lines that are neither a stanza nor the MAC; no stanza at all; a short MAC. */
 	expect_malformed(&ct, "-> X25519", "junk\n-> X25519");
@@ -352,6 +356,18 @@ Test(age, the_header_is_parsed_strictly)
 	                 "8SHBz/ldWnjyGFQqfjat6uNBarWqqEMDS7W8X7+Xq5Q\n-> X25519");
 	e = edited(&ct, "-> X25519", "-> example.com/enigma 1 2\nAAAA\n-> X25519");
 	cr_assert_eq(header_verdict(&e), -ENOKEY);
+	free(e.p);
+	/* A lone scrypt stanza is well formed, and nothing of ours opens it. */
+	snprintf(line, sizeof line, "-> X25519 %s\n%s\n", share, body);
+	e = edited(&ct, line, "-> scrypt c2FsdHNhbHRzYWx0c2FsdA 18\n8SHBz/ldWnjyGFQqfjat6uNBarWqqEMDS7W8X7+Xq5Q\n");
+	cr_assert_eq(header_verdict(&e), -ENOKEY);
+	{
+		struct rfs_age_identities *ids = ids_of(0);
+		struct buf out;
+
+		cr_assert_eq(decrypt_all(ids, e.p, e.len, 0, &out), -ENOKEY);
+		rfs_age_identities_free(ids);
+	}
 	free(e.p);
 	/* A long argument line: 4000 is fine, 5000 is too long. */
 	memset(line, 'a', sizeof line);
@@ -479,6 +495,8 @@ Test(age, a_truncated_file_never_reads_as_complete)
 	cr_assert_eq(decrypt_all(ids, ct.p, pay - 5, 0, &out), -EPIPE, "half a nonce");
 	cr_assert_eq(decrypt_all(ids, ct.p, pay + 2 * CT_CHUNK + 10, 0, &out), -EPIPE,
 	             "less than a tag");
+	cr_assert_eq(out.len, 2 * CHUNK);
+	free(out.p);
 	/* Cut inside a chunk: an error either way, and nothing of that chunk. */
 	cr_assert_lt(decrypt_all(ids, ct.p, pay + CT_CHUNK + 5000, 0, &out), 0);
 	cr_assert_eq(out.len, CHUNK);
@@ -689,23 +707,20 @@ Test(age, we_read_what_the_age_tool_encrypts, .timeout = 120)
 
 		write_path("plain", ppath, plain, sizes[i]);
 		snprintf(cpath, sizeof cpath, "%s/theirs.age", dir);
-		/* One recipient, then two (ours second), then the armored form we do not read. */
-		sh("age -r %s -o %s %s", rcpt[1], cpath, ppath);
-		ct = slurp(cpath);
-		cr_assert_eq(decrypt_all(ids, ct.p, ct.len, 4096, &out), 0, "size %zu", sizes[i]);
-		cr_assert_eq(out.len, sizes[i]);
-		cr_assert(sizes[i] == 0 || memcmp(out.p, plain, sizes[i]) == 0);
-		free(out.p);
-		free(ct.p);
-		sh("age -r %s -r %s -o %s %s", rcpt[0], rcpt[1], cpath, ppath);
-		ct = slurp(cpath);
-		cr_assert_eq(decrypt_all(ids, ct.p, ct.len, 0, &out), 0, "size %zu", sizes[i]);
-		cr_assert_eq(out.len, sizes[i]);
-		cr_assert(sizes[i] == 0 || memcmp(out.p, plain, sizes[i]) == 0);
-		free(out.p);
-		free(ct.p);
+		/* One recipient, then two (ours second), read in short and long pieces. */
+		for (int two = 0; two < 2; two++) {
+			sh("age %s%s -r %s -o %s %s", two ? "-r " : "", two ? rcpt[0] : "", rcpt[1], cpath, ppath);
+			ct = slurp(cpath);
+			cr_assert_eq(decrypt_all(ids, ct.p, ct.len, two ? 0 : 4096, &out), 0,
+			             "size %zu", sizes[i]);
+			cr_assert_eq(out.len, sizes[i]);
+			cr_assert(sizes[i] == 0 || memcmp(out.p, plain, sizes[i]) == 0);
+			free(out.p);
+			free(ct.p);
+		}
 		free(plain);
 	}
+	/* The armored form, which we do not read. */
 	sh("age -a -r %s -o %s/armored.age %s/plain", rcpt[1], dir, dir);
 	{
 		char p[256];
@@ -725,8 +740,12 @@ Test(age, stanzas_of_other_types_from_the_age_tool_are_skipped, .timeout = 60)
 	struct buf ct, out;
 	char p[256];
 
-	/* An ssh-ed25519 stanza before ours, from the real tool. */
-	sh("ssh-keygen -q -t ed25519 -N '' -f %s/ssh >/dev/null", dir);
+	static const char ssh_pub[] =
+		"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAtiDgNOYLKfGJpup60w2M1WAZes4MdHLgywRTijAscC test\n";
+
+	/* An ssh-ed25519 stanza before ours, from the real tool (a public key whose
+	** secret half was thrown away). */
+	write_path("ssh.pub", p, ssh_pub, strlen(ssh_pub));
 	write_path("plain", p, "hello", 5);
 	sh("age -R %s/ssh.pub -r %s -o %s/mixed.age %s", dir, rcpt[2], dir, p);
 	snprintf(p, sizeof p, "%s/mixed.age", dir);
@@ -737,5 +756,122 @@ Test(age, stanzas_of_other_types_from_the_age_tool_are_skipped, .timeout = 60)
 	cr_assert_arr_eq(out.p, "hello", 5);
 	free(out.p);
 	free(ct.p);
+	rfs_age_identities_free(ids);
+}
+
+/* ---- files built by hand, for the chunk rules no honest writer breaks ---- */
+
+static void t_hkdf(uint8_t out[32], const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
+                   size_t ikmlen, const char *info)
+{
+	crypto_auth_hmacsha256_state st;
+	uint8_t prk[32], zero[32] = { 0 }, one = 1;
+
+	crypto_auth_hmacsha256_init(&st, saltlen ? salt : zero, saltlen ? saltlen : 32);
+	crypto_auth_hmacsha256_update(&st, ikm, ikmlen);
+	crypto_auth_hmacsha256_final(&st, prk);
+	crypto_auth_hmacsha256_init(&st, prk, 32);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)info, strlen(info));
+	crypto_auth_hmacsha256_update(&st, &one, 1);
+	crypto_auth_hmacsha256_final(&st, out);
+}
+
+/* An age file to pk[0] whose chunks have the given plaintext sizes and last flags. */
+static struct buf crafted(size_t n, const size_t *sizes, const bool *last)
+{
+	static const uint8_t zero_nonce[12];
+	uint8_t fk[16], eph[32], share[32], shared[32], salt[64], wrap[32], body[32], mac[32];
+	uint8_t key[32], nonce[16], *chunk = calloc(1, CT_CHUNK);
+	char hdr[512], s64[44], b64[44], m64[44];
+	crypto_auth_hmacsha256_state st;
+	struct buf out = { 0 };
+	size_t len;
+
+	randombytes_buf(fk, sizeof fk);
+	randombytes_buf(eph, sizeof eph);
+	crypto_scalarmult_base(share, eph);
+	cr_assert_eq(crypto_scalarmult(shared, eph, pk[0]), 0);
+	memcpy(salt, share, 32);
+	memcpy(salt + 32, pk[0], 32);
+	t_hkdf(wrap, salt, 64, shared, 32, "age-encryption.org/v1/X25519");
+	crypto_aead_chacha20poly1305_ietf_encrypt(body, NULL, fk, 16, NULL, 0, NULL, zero_nonce, wrap);
+	sodium_bin2base64(s64, sizeof s64, share, 32, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	sodium_bin2base64(b64, sizeof b64, body, 32, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	len = (size_t)snprintf(hdr, sizeof hdr, "age-encryption.org/v1\n-> X25519 %s\n%s\n---", s64, b64);
+	t_hkdf(key, NULL, 0, fk, 16, "header");
+	crypto_auth_hmacsha256_init(&st, key, 32);
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)hdr, len);
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2base64(m64, sizeof m64, mac, 32, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	len += (size_t)snprintf(hdr + len, sizeof hdr - len, " %s\n", m64);
+	buf_sink(&out, hdr, len);
+	randombytes_buf(nonce, sizeof nonce);
+	buf_sink(&out, nonce, sizeof nonce);
+	t_hkdf(key, nonce, 16, fk, 16, "payload");
+	for (size_t i = 0; i < n; i++) {
+		uint8_t cn[12] = { 0 };
+
+		cn[10] = (uint8_t)i;
+		cn[11] = last[i];
+		memset(chunk, 'a' + (int)i, sizes[i]);
+		crypto_aead_chacha20poly1305_ietf_encrypt(chunk, NULL, chunk, sizes[i], NULL, 0, NULL, cn, key);
+		buf_sink(&out, chunk, sizes[i] + 16);
+	}
+	free(chunk);
+	return out;
+}
+
+static int read_crafted(size_t n, const size_t *sizes, const bool *last, size_t *got)
+{
+	struct rfs_age_identities *ids = ids_of(0);
+	struct buf ct = crafted(n, sizes, last), out;
+	int rc = decrypt_all(ids, ct.p, ct.len, 0, &out);
+
+	*got = out.len;
+	free(out.p);
+	free(ct.p);
+	rfs_age_identities_free(ids);
+	return rc;
+}
+
+Test(age, the_last_chunk_rules)
+{
+	size_t got;
+
+	cr_assert_eq(read_crafted(1, (size_t[]){ 100 }, (bool[]){ true }, &got), 0, "the builder is right");
+	cr_assert_eq(got, 100);
+	cr_assert_eq(read_crafted(1, (size_t[]){ 0 }, (bool[]){ true }, &got), 0, "an empty payload");
+	cr_assert_eq(got, 0);
+	cr_assert_eq(read_crafted(2, (size_t[]){ CHUNK, 5 }, (bool[]){ false, true }, &got), 0);
+	cr_assert_eq(got, CHUNK + 5);
+	/* An empty last chunk after a full one (a full last chunk carries the flag). */
+	cr_assert_eq(read_crafted(2, (size_t[]){ CHUNK, 0 }, (bool[]){ false, true }, &got), -EBADMSG);
+	cr_assert_eq(got, CHUNK);
+	/* A last chunk with more after it; a short chunk not flagged last; a short middle chunk. */
+	cr_assert_eq(read_crafted(2, (size_t[]){ CHUNK, 5 }, (bool[]){ true, true }, &got), -EBADMSG);
+	cr_assert_eq(got, 0);
+	cr_assert_eq(read_crafted(1, (size_t[]){ 100 }, (bool[]){ false }, &got), -EBADMSG);
+	cr_assert_eq(read_crafted(2, (size_t[]){ 100, 100 }, (bool[]){ false, true }, &got), -EBADMSG);
+	cr_assert_eq(got, 0);
+}
+
+Test(age, every_flipped_bit_anywhere_is_refused)
+{
+	uint8_t *plain = random_bytes(300);
+	struct buf ct = encrypt_to(plain, 300, 1, 300), out;
+	struct rfs_age_identities *ids = ids_of(0);
+
+	for (size_t i = 0; i < ct.len; i++) {
+		uint8_t bit = (uint8_t)(1u << (i % 8));
+
+		ct.p[i] ^= bit;
+		cr_assert_lt(decrypt_all(ids, ct.p, ct.len, 0, &out), 0, "byte %zu accepted", i);
+		cr_assert_eq(out.len, 0, "byte %zu: plaintext released", i);
+		ct.p[i] ^= bit;
+	}
+	cr_assert_eq(decrypt_all(ids, ct.p, ct.len, 0, &out), 0);
+	free(out.p);
+	free(ct.p);
+	free(plain);
 	rfs_age_identities_free(ids);
 }

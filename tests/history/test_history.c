@@ -1,7 +1,8 @@
 /*
 ** test_history: history.git round trips, batching, chunk reuse, git fsck,
 ** no clear text in objects, recovery, restore, materialise and verify's
-** detection of each kind of tampering. Real vaults, real git.
+** detection of each kind of tampering, the listing and reading the archive uses. Real
+** vaults, real git.
 */
 #include <criterion/criterion.h>
 #include <sys/resource.h>
@@ -923,6 +924,70 @@ Test(history, a_format1_chunk_tree_is_refused_clearly)
 	             "a format-1 chunk tree was not refused with EPROTONOSUPPORT");
 	free(buf);
 	free(data);
+	rfs_secmem_key_free(key);
+	fx_free(&x);
+}
+
+/* For the archive: a folder's tree at a revision, and a version's plaintext to a callback. */
+struct gather { uint8_t buf[20000]; size_t len; size_t calls, biggest; };
+
+static int gather_put(void *arg, const void *p, size_t n)
+{
+	struct gather *g = arg;
+	if (g->len + n > sizeof g->buf)
+		return -ENOSPC;
+	memcpy(g->buf + g->len, p, n);
+	g->len += n;
+	g->calls++;
+	g->biggest = n > g->biggest ? n : g->biggest;
+	return 0;
+}
+
+Test(history, list_a_folder_at_a_revision_and_read_a_version_to_a_callback)
+{
+	struct fx x;
+	cr_assert_eq(fx_new(&x), 0);
+	char b1[256], b2[256];
+	uint8_t id1[16], id2[16], *key = rfs_secmem_key_alloc(), one[9000], two[100];
+	fill(one, sizeof one, 5);
+	fill(two, sizeof two, 6);
+	cr_assert_eq(fx_backing(&x, "b.txt", b1), 0);
+	cr_assert_eq(fx_backing(&x, "a é.txt", b2), 0);
+	cr_assert_eq(fx_write_file(&x, b1, one, sizeof one, id1, key, true), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b1, "/b.txt", id1, sizeof one, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+	char first[RFS_REV_HEX + 1];
+	cr_assert_eq(rfs_history_resolve(x.h, "HEAD", first), 0);
+	cr_assert_eq(fx_write_file(&x, b2, two, sizeof two, id2, key, true), 0);
+	cr_assert_eq(fx_record(&x, RFS_SAVE_CREATED, b2, "/a é.txt", id2, sizeof two, NULL, 0), 0);
+	cr_assert_eq(rfs_history_flush(x.h), 0);
+
+	struct rfs_history_listing l;
+	cr_assert_eq(rfs_history_list(x.h, "HEAD", "/", &l), 0);
+	cr_assert_eq(l.count, 2);
+	cr_assert_str_eq(l.entries[0].path, "a é.txt", "sorted by clear name");
+	cr_assert_str_eq(l.entries[1].path, "b.txt");
+	cr_assert_eq(l.entries[1].type, RFS_OBJ_FILE);
+	cr_assert_eq(l.entries[1].size, sizeof one);
+	cr_assert(!memcmp(l.entries[1].file_id, id1, 16), "the header's file id");
+	cr_assert_eq(strlen(l.entries[1].oid), 40);
+	char oid[41];
+	snprintf(oid, sizeof oid, "%s", l.entries[1].oid);
+	rfs_history_listing_free(&l);
+	cr_assert_eq(rfs_history_list(x.h, first, "/", &l), 0);
+	cr_assert_eq(l.count, 1, "the first commit has b.txt only");
+	cr_assert_str_eq(l.entries[0].oid, oid, "unchanged bytes keep their entry id");
+	rfs_history_listing_free(&l);
+	cr_assert_eq(rfs_history_list(x.h, "HEAD", "/missing", &l), -ENOENT);
+	cr_assert_eq(rfs_history_list(x.h, "HEAD", "/b.txt", &l), -ENOTDIR);
+
+	struct gather *g = calloc(1, sizeof *g);
+	cr_assert_eq(rfs_history_read_plain(x.h, first, "/b.txt", gather_put, g), 0);
+	cr_assert_eq(g->len, sizeof one);
+	cr_assert(!memcmp(g->buf, one, sizeof one));
+	cr_assert(g->calls > 1 && g->biggest <= RFS_BLOCK_SIZE, "a block at a time, not the file");
+	cr_assert_eq(rfs_history_read_plain(x.h, first, "/a é.txt", gather_put, g), -ENOENT);
+	free(g);
 	rfs_secmem_key_free(key);
 	fx_free(&x);
 }

@@ -120,8 +120,9 @@ assert_eq "records: the contract's end date" "$((Y - 7))-03-31" \
 	"$(python3 -c 'import json,sys
 r=[r for r in json.load(open(sys.argv[1])) if r.get("path")==sys.argv[2]]
 print(r[0].get("trigger") if r else "absent")' "$IT_TMP/records.json" "$CONTRACT_DUE")"
-assert_match "records: the closed telecare service is listed as unclassified" \
-	"unclassified  /telecare-alarm-service \\(closed 2023\\)" "$(rm_cmd records 2>&1)"
+assert_match "records: the closed telecare service is a record, with no trigger until its transfer" \
+	"record  /telecare-alarm-service \\(closed 2023\\)  closed-service  .*no trigger date" \
+	"$(rm_cmd records 2>&1)"
 
 # The holds and the reason in one sentence.
 rm_cmd hold list --json >"$IT_TMP/holds.json" 2>&1

@@ -5,7 +5,7 @@
 # approver's --approve, then destroys it and names the approver and the runner; a review may
 # instead extend a case (--extend: its due date moves, journalled); a held case
 # and a case under a class-and-date moratorium stay; a contract ended 7 years ago is archived
-# (tar -tvf, sha512sum -c, the bytes as they were) and then destroyed, and a missing or
+# as a signed bag (tar -tvf, sha512sum -c, minisign -V, the bytes as they were) and then destroyed, and a missing or
 # read-only archive folder, or one inside the vault, stops it with nothing destroyed, and an
 # archive of that name already there is kept (the new one is -2); --dry-run --json and --csv
 # give the plan; a user outside the roles can neither dispose nor approve, nor can the user
@@ -155,13 +155,21 @@ TAR=$ARCH/provider-contract-contracts__acme-$TODAY-2.tar
 check "a second archive of that day is named class-path-date-2.tar" test -f "$TAR"
 assert_eq "and the earlier one is left as it was" "an earlier archive of that day" "$(cat "$EARLIER")"
 list=$(tar -tvf "$TAR" 2>&1)
-assert_match "tar -tvf lists its files with clear names" "contracts/acme/schedules/s1.txt" "$list"
-assert_match "and its mode" "-rw-r----- .*contracts/acme/schedules/s1.txt" "$list"
-mkdir "$IT_TMP/x" && tar -xpf "$TAR" -C "$IT_TMP/x"
-check "sha512sum -c checks its manifest" sh -c "cd '$IT_TMP/x' && sha512sum --quiet -c manifest-sha512.txt"
-assert_eq "the archived bytes are the record's" "$acme_sums" "$(tree_sums "$IT_TMP/x/contracts/acme" | sed 's| \./| contracts/acme/|')"
-assert_eq "the archived mtime and mode are the record's" "$acme_meta" "$(stat -c '%a %Y' "$IT_TMP/x/contracts/acme/schedules/s1.txt")"
+assert_match "tar -tvf lists its files with clear names, in the bag named after the record" \
+	"acme/data/records/schedules/s1.txt" "$list"
+assert_match "and its history as an OCFL object" "acme/data/history/acme/inventory.json" "$list"
+mkdir "$IT_TMP/x" && tar -xf "$TAR" -C "$IT_TMP/x"
+check "sha512sum -c checks the bag's manifests" sh -c "cd '$IT_TMP/x/acme' && sha512sum --quiet -c manifest-sha512.txt && sha512sum --quiet -c tagmanifest-sha512.txt"
+check "minisign -V checks its signature with the vault's key beside it" \
+	minisign -Vm "$TAR" -p "$ARCH/$(basename "$V").pub"
+assert_eq "the archived bytes are the record's" "$acme_sums" "$(tree_sums "$IT_TMP/x/acme/data/records" | sed 's| \./| contracts/acme/|')"
+assert_eq "the archived mtime is the record's" "${acme_meta#* }" "$(stat -c '%Y' "$IT_TMP/x/acme/data/records/schedules/s1.txt")"
 check_fails "the contract is gone from the mount" test -e "$M/contracts/acme"
+check "an archive of contracts/ after the disposal" recfs archive "$M/contracts" --out "$IT_TMP/contracts.tar" --history
+assert_match "lists the destroyed contract as a stub, with its disposal" \
+	"^/contracts/acme,provider-contract,.*,destroyed,Limitation Act 1980 s.5,destroyed,1$" \
+	"$(tar -xOf "$IT_TMP/contracts.tar" contracts/records.csv | tr -d '\r')"
+assert_eq "and holds nothing of it" "" "$(tar -tf "$IT_TMP/contracts.tar" | grep acme)"
 check "the case is still there (no approval)" test -f "$S/final.txt"
 
 # ---- a review may extend a record instead ----
