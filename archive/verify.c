@@ -108,7 +108,7 @@ struct v {
 	struct object *objects;
 	size_t n_objects;
 	char *bag;                   /* the bag folder's name */
-	bool have_bagit, have_manifest, have_tagmanifest, have_baginfo, have_data;
+	bool have_bagit, have_manifest, have_tagmanifest, have_data;
 	bool compressed;             /* the plaintext starts as gzip or zstd do */
 	bool plain_seen;
 	bool payload_closed;         /* the manifest came after data/: its payload is all seen */
@@ -166,25 +166,18 @@ static void vproblem(struct v *v, enum rfs_archive_problem_kind kind, bool in_ba
 	rep->n_problems++;
 }
 
-__attribute__((format(printf, 4, 5)))
-static void problem(struct v *v, enum rfs_archive_problem_kind kind, const char *path,
-                    const char *fmt, ...)
+__attribute__((format(printf, 5, 6)))
+static void report(struct v *v, enum rfs_archive_problem_kind kind, bool in_bag, const char *path,
+                   const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vproblem(v, kind, false, path, fmt, ap);
+	vproblem(v, kind, in_bag, path, fmt, ap);
 	va_end(ap);
 }
-
-__attribute__((format(printf, 4, 5)))
-static void problem_in(struct v *v, enum rfs_archive_problem_kind kind, const char *rel,
-                       const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vproblem(v, kind, true, rel, fmt, ap);
-	va_end(ap);
-}
+/* At a path of the file system (FILE, FILE.minisig), or in the bag (relative to its folder). */
+#define problem(v, kind, path, ...) report(v, kind, false, path, __VA_ARGS__)
+#define problem_in(v, kind, rel, ...) report(v, kind, true, rel, __VA_ARGS__)
 
 static void short_hex(char out[17], const uint8_t *d)
 {
@@ -305,6 +298,19 @@ static enum path_verdict check_path(const char *p)
 	return odd;
 }
 
+/* Append the segment s (n bytes) to the path out of len bytes. false: it does not fit. */
+static bool push_segment(char *out, size_t *len, size_t outsz, const char *s, size_t n)
+{
+	if (*len + 1 + n + 1 > outsz)
+		return false;
+	if (*len)
+		out[(*len)++] = '/';
+	memcpy(out + *len, s, n);
+	*len += n;
+	out[*len] = '\0';
+	return true;
+}
+
 /* target of a symbolic link at rel (bag-relative), resolved lexically within the bag into
 ** out. false: absolute, or it climbs out of the bag. */
 static bool resolve_link(const char *rel, const char *target, char *out, size_t outsz)
@@ -330,14 +336,8 @@ static bool resolve_link(const char *rel, const char *target, char *out, size_t 
 			char *up = strrchr(out, '/');
 			len = up ? (size_t)(up - out) : 0;
 			out[len] = '\0';
-		} else if (n && !(n == 1 && s[0] == '.')) {
-			if (len + 1 + n + 1 > outsz)
-				return false;
-			if (len)
-				out[len++] = '/';
-			memcpy(out + len, s, n);
-			len += n;
-			out[len] = '\0';
+		} else if (n && !(n == 1 && s[0] == '.') && !push_segment(out, &len, outsz, s, n)) {
+			return false;
 		}
 		if (!e)
 			break;
@@ -355,13 +355,8 @@ static bool canonical(struct v *v, const char *path, char *out, size_t outsz, un
 	for (const char *s = path; *s;) {
 		const char *e = strchr(s, '/');
 		size_t n = e ? (size_t)(e - s) : strlen(s);
-		if (len + 1 + n + 1 > outsz)
+		if (!push_segment(out, &len, outsz, s, n))
 			return false;
-		if (len)
-			out[len++] = '/';
-		memcpy(out + len, s, n);
-		len += n;
-		out[len] = '\0';
 		struct node *nd = lookup(v, out);
 		if (nd && (nd->flags & N_SYMLINK) && nd->link) {
 			char t[RFS_ARCHIVE_VERIFY_MAX_PATH];
@@ -493,7 +488,7 @@ static void check_digest(struct v *v, struct node *n, const uint8_t want[RFS_SHA
 	short_hex(a, want);
 	short_hex(b, n->digest);
 	problem_in(v, RFS_AP_CHANGED, n->path,
-	        "SHA-512 %s... in %s, but the file's is %s...", a, whose, b);
+		   "SHA-512 %s... in %s, but the file's is %s...", a, whose, b);
 }
 
 static void manifest_line(struct v *v, char *line, size_t len, bool tag)
@@ -511,40 +506,40 @@ static void manifest_line(struct v *v, char *line, size_t len, bool tag)
 	uint8_t want[RFS_SHA512_SIZE];
 	if (h == len || s == len || unhex(want, line, h)) {
 		problem_in(v, RFS_AP_MANIFEST_MALFORMED, mf,
-		        "line %llu: not \"<128 hex digits> <path>\"", (unsigned long long)no);
+			   "line %llu: not \"<128 hex digits> <path>\"", (unsigned long long)no);
 		return;
 	}
 	char *path = line + s;
 	percent_decode(path);
 	if (check_path(path) != P_OK || strlen(path) >= RFS_ARCHIVE_VERIFY_MAX_PATH) {
 		problem_in(v, RFS_AP_MANIFEST_MALFORMED, mf,
-		        "line %llu: the path is absolute, has '..', '.' or an empty segment, or is too long",
-		        (unsigned long long)no);
+			   "line %llu: the path is absolute, has '..', '.' or an empty segment, or is too long",
+			   (unsigned long long)no);
 		return;
 	}
 	bool data = !strncmp(path, "data/", 5);
 	if (data == tag) {
 		problem_in(v, RFS_AP_MANIFEST_MALFORMED, mf,
-		        tag ? "line %llu: a payload file (data/...) belongs in manifest-sha512.txt"
-		            : "line %llu: not a payload file (data/...)", (unsigned long long)no);
+			   tag ? "line %llu: a payload file (data/...) belongs in manifest-sha512.txt"
+			       : "line %llu: not a payload file (data/...)", (unsigned long long)no);
 		return;
 	}
 	struct node *n = lookup(v, path);
 	if (n && (n->flags & N_LISTED)) {
 		problem_in(v, RFS_AP_MANIFEST_MALFORMED, mf,
-		        "line %llu: %s is listed twice", (unsigned long long)no, path);
+			   "line %llu: %s is listed twice", (unsigned long long)no, path);
 		return;
 	}
 	if (!n && !tag && v->payload_closed) {
 		problem_in(v, RFS_AP_MISSING, path,
-		        "listed in manifest-sha512.txt, but not in the tar");
+			   "listed in manifest-sha512.txt, but not in the tar");
 		return;
 	}
 	if (!n) {
 		if (v->n_pending >= RFS_ARCHIVE_VERIFY_MAX_PENDING) {
 			problem_in(v, RFS_AP_LIMIT, mf,
-			        "line %llu: more than %u listed files not (yet) in the tar: verify stops here",
-			        (unsigned long long)no, RFS_ARCHIVE_VERIFY_MAX_PENDING);
+				   "line %llu: more than %u listed files not (yet) in the tar: verify stops here",
+				   (unsigned long long)no, RFS_ARCHIVE_VERIFY_MAX_PENDING);
 			v->fatal = true;
 			return;
 		}
@@ -564,7 +559,7 @@ static void manifest_line(struct v *v, char *line, size_t len, bool tag)
 		memcpy(n->digest, want, sizeof(want));
 	} else {
 		problem_in(v, RFS_AP_CHANGED, n->path,
-		        "listed in %s, but it is a folder", mf);
+			   "listed in %s, but it is a folder", mf);
 	}
 }
 
@@ -587,9 +582,9 @@ static void lines_feed(struct v *v, const char *data, size_t len, bool tag)
 		l->lineno++;
 		if (l->overflow) {
 			problem_in(v, RFS_AP_MANIFEST_MALFORMED,
-			           tag ? "tagmanifest-sha512.txt" : "manifest-sha512.txt",
-			        "line %llu: longer than %u bytes", (unsigned long long)l->lineno,
-			        RFS_ARCHIVE_VERIFY_MAX_LINE);
+				   tag ? "tagmanifest-sha512.txt" : "manifest-sha512.txt",
+				   "line %llu: longer than %u bytes", (unsigned long long)l->lineno,
+				   RFS_ARCHIVE_VERIFY_MAX_LINE);
 		} else {
 			l->buf[l->len] = '\0';
 			manifest_line(v, l->buf, l->len, tag);
@@ -622,18 +617,17 @@ static void check_bagit(struct v *v, const char *t, size_t len)
 	if (sscanf(t, "BagIt-Version: %u.%u", &maj, &min) != 2 ||
 	    !strstr(t, "\nTag-File-Character-Encoding: "))
 		problem_in(v, RFS_AP_BAG_MALFORMED, "bagit.txt",
-		        "not \"BagIt-Version: M.N\" then \"Tag-File-Character-Encoding: ...\"");
+			   "not \"BagIt-Version: M.N\" then \"Tag-File-Character-Encoding: ...\"");
 }
 
 static void check_baginfo(struct v *v, const char *t)
 {
-	v->have_baginfo = true;
 	for (const char *l = t; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
 		unsigned long long bytes, files;
 		if (!strncmp(l, "Payload-Oxum:", 13)) {
 			if (sscanf(l + 13, " %llu.%llu", &bytes, &files) != 2) {
 				problem_in(v, RFS_AP_BAG_MALFORMED, "bag-info.txt",
-				        "Payload-Oxum is not \"<bytes>.<files>\"");
+					   "Payload-Oxum is not \"<bytes>.<files>\"");
 				return;
 			}
 			v->oxum_set = true;
@@ -667,7 +661,7 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 	int rc = rfs_json_parse(text, len, &lim, &doc, err, sizeof(err));
 	if (rc) {
 		problem_in(v, rc == -E2BIG ? RFS_AP_LIMIT : RFS_AP_OCFL_MISMATCH, at, "does not parse: %s",
-		        rc == -ENOMEM ? "out of memory" : err);
+			   rc == -ENOMEM ? "out of memory" : err);
 		return;
 	}
 	v->objects[obj].inventory = true;
@@ -684,18 +678,18 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 	    !manifest || manifest->type != RFS_JSON_OBJECT || !versions ||
 	    versions->type != RFS_JSON_OBJECT || (cd && !rfs_json_string(cd))) {
 		problem_in(v, RFS_AP_OCFL_MISMATCH, at,
-		        "not an OCFL inventory: id, type, digestAlgorithm, head, manifest and versions are needed");
+			   "not an OCFL inventory: id, type, digestAlgorithm, head, manifest and versions are needed");
 		goto out;
 	}
 	if (strcmp(alg, "sha512")) {
 		problem_in(v, RFS_AP_OCFL_MISMATCH, at, "digestAlgorithm is \"%s\": verify checks sha512 only",
-		        alg);
+			   alg);
 		goto out;
 	}
 	const char *content = cd ? rfs_json_string(cd) : "content";
 	if (!*content || strchr(content, '/') || !strcmp(content, ".") || !strcmp(content, "..")) {
 		problem_in(v, RFS_AP_OCFL_MISMATCH, at, "contentDirectory \"%s\" is not one plain name",
-		        content);
+			   content);
 		goto out;
 	}
 	free(v->objects[obj].content_dir);
@@ -742,14 +736,14 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 			}
 			if (!found) {
 				problem_in(v, RFS_AP_OCFL_MISMATCH, at,
-				        "version %s's state has digest %.16s..., which the manifest lacks", k, d);
+					   "version %s's state has digest %.16s..., which the manifest lacks", k, d);
 			}
 		}
 	}
 	if (ok) {
 		if (max != versions->n)
 			problem_in(v, RFS_AP_OCFL_MISMATCH, at, "%zu versions, numbered up to v%lu: a gap",
-			        versions->n, max);
+				   versions->n, max);
 		unsigned long hn;
 		size_t hw;
 		if (!version_number(head, &hn, &hw) || hn != max || !rfs_json_get(versions, head))
@@ -763,7 +757,7 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 		uint8_t dg[RFS_SHA512_SIZE];
 		if (unhex(dg, m->key, m->key_len) || m->value.type != RFS_JSON_ARRAY) {
 			problem_in(v, RFS_AP_OCFL_MISMATCH, at, "manifest key %.20s... is not a SHA-512 with a list",
-			        m->key);
+				   m->key);
 			continue;
 		}
 		for (size_t j = 0; j < m->value.n && !v->fatal; j++) {
@@ -784,8 +778,8 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 			    slash[1 + strlen(content)] != '/' ||
 			    snprintf(bp, sizeof(bp), "%s/%s", root, cp) >= (int)RFS_ARCHIVE_VERIFY_MAX_PATH) {
 				problem_in(v, RFS_AP_OCFL_MISMATCH, at,
-				        "content path \"%s\" is not v<N>/%s/<a plain relative path>",
-				        cp ? cp : "(not a string)", content);
+					   "content path \"%s\" is not v<N>/%s/<a plain relative path>",
+					   cp ? cp : "(not a string)", content);
 				continue;
 			}
 			struct node *n = intern(v, bp);
@@ -798,11 +792,11 @@ static void check_inventory(struct v *v, const char *root, size_t obj, const cha
 					short_hex(a, dg);
 					short_hex(b, n->digest);
 					problem_in(v, RFS_AP_OCFL_MISMATCH, bp,
-					        "SHA-512 %s... in its inventory, but the file's is %s...", a, b);
+						   "SHA-512 %s... in its inventory, but the file's is %s...", a, b);
 				}
 			} else if (n->flags & N_SEEN) {
 				problem_in(v, RFS_AP_OCFL_MISMATCH, bp,
-				        "in its inventory's manifest, but not a file");
+					   "in its inventory's manifest, but not a file");
 			} else if (!n->ocfl) {
 				n->ocfl = malloc(sizeof(*n->ocfl));
 				if (n->ocfl) {
@@ -826,7 +820,7 @@ static void check_sidecar(struct v *v, const char *root, const char *t)
 	if (unhex(dg, t, h) || strncmp(name, "inventory.json", 14) ||
 	    (name[14] && strcmp(name + 14, "\n"))) {
 		problem_in(v, RFS_AP_OCFL_MISMATCH, inv,
-		        "inventory.json.sha512 is not \"<digest> inventory.json\"");
+			   "inventory.json.sha512 is not \"<digest> inventory.json\"");
 		return;
 	}
 	struct node *n = intern(v, inv);
@@ -835,7 +829,7 @@ static void check_sidecar(struct v *v, const char *root, const char *t)
 	if (n->flags & N_SEEN) {
 		if (memcmp(n->digest, dg, sizeof(dg)))
 			problem_in(v, RFS_AP_OCFL_MISMATCH, inv,
-			        "its SHA-512 differs from inventory.json.sha512");
+				   "its SHA-512 differs from inventory.json.sha512");
 	} else if (!n->ocfl && (n->ocfl = malloc(sizeof(*n->ocfl)))) {
 		memcpy(n->ocfl->digest, dg, sizeof(dg));
 		n->ocfl->source = "inventory.json.sha512";
@@ -862,7 +856,7 @@ static void declare_object(struct v *v, const char *rel, const char *text, size_
 	root[slash - rel] = '\0';
 	if (len != 16 || memcmp(text, "ocfl_object_1.1\n", 16)) {
 		problem_in(v, RFS_AP_OCFL_MISMATCH, rel,
-		        "the declaration must hold \"ocfl_object_1.1\\n\"");
+			   "the declaration must hold \"ocfl_object_1.1\\n\"");
 	}
 	struct node *n = intern(v, root);
 	if (!n || (n->flags & N_ROOT))
@@ -876,7 +870,7 @@ static void declare_object(struct v *v, const char *rel, const char *text, size_
 	n->object = v->n_objects++;
 	if (n->flags & N_INVENTORY)
 		problem_in(v, RFS_AP_OCFL_MISMATCH, root,
-		        "inventory.json comes before 0=ocfl_object_1.1 in the tar: not checked");
+			   "inventory.json comes before 0=ocfl_object_1.1 in the tar: not checked");
 }
 
 /* ---- entries ---- */
@@ -959,7 +953,7 @@ static void arrived(struct v *v, struct node *n, const uint8_t *expect, bool exp
 	if (n->ocfl) {
 		if (memcmp(n->ocfl->digest, n->digest, RFS_SHA512_SIZE))
 			problem_in(v, RFS_AP_OCFL_MISMATCH, n->path,
-			        "its SHA-512 differs from %s's", n->ocfl->source);
+				   "its SHA-512 differs from %s's", n->ocfl->source);
 		free(n->ocfl);
 		n->ocfl = NULL;
 	}
@@ -1184,42 +1178,50 @@ static void end_checks(struct v *v)
 		problem_in(v, RFS_AP_BAG_MALFORMED, "data", "the bag has no data/");
 	if (!v->have_manifest)
 		problem_in(v, RFS_AP_BAG_MALFORMED, "manifest-sha512.txt",
-		        "the bag has none");
+			   "the bag has none");
 	if (v->oxum_set && (v->oxum_bytes != v->rep->bytes || v->oxum_files != v->rep->files))
 		problem_in(v, RFS_AP_BAG_MALFORMED, "bag-info.txt",
-		        "Payload-Oxum is %llu.%llu, but the payload holds %llu.%llu",
-		        (unsigned long long)v->oxum_bytes, (unsigned long long)v->oxum_files,
-		        (unsigned long long)v->rep->bytes, (unsigned long long)v->rep->files);
+			   "Payload-Oxum is %llu.%llu, but the payload holds %llu.%llu",
+			   (unsigned long long)v->oxum_bytes, (unsigned long long)v->oxum_files,
+			   (unsigned long long)v->rep->bytes, (unsigned long long)v->rep->files);
 	for (size_t i = 0; i < v->tab_size; i++) {
 		for (struct node *n = v->tab[i]; n; n = n->next) {
 			bool payload = !strncmp(n->path, "data/", 5);
 			if ((n->flags & N_LISTED) && !(n->flags & N_SEEN)) {
 				problem_in(v, RFS_AP_MISSING, n->path, "listed in %s, but not in the tar",
-				        payload ? "manifest-sha512.txt" : "tagmanifest-sha512.txt");
+					   payload ? "manifest-sha512.txt" : "tagmanifest-sha512.txt");
 			} else if ((n->flags & N_SYMLINK) && (n->flags & N_LISTED)) {
 				struct node *t = follow(v, n);
 				if (!t)
-					problem_in(v, RFS_AP_CHANGED, n->path, "listed, but the link leads to no file");
+					problem_in(v, RFS_AP_CHANGED, n->path,
+					           "listed, but the link leads to no file");
 				else if (memcmp(t->digest, n->digest, RFS_SHA512_SIZE))
-					problem_in(v, RFS_AP_CHANGED, n->path, "the SHA-512 of the file it links to differs from the manifest's");
+					problem_in(v, RFS_AP_CHANGED, n->path,
+					           "the SHA-512 of the file it links to differs from the manifest's");
 			} else if ((n->flags & N_SEEN) && !(n->flags & N_LISTED) && !(n->flags & N_DIR)) {
 				bool file = (n->flags & N_FILE) || follow(v, n);
 				if (payload && file && v->have_manifest)
-					problem_in(v, RFS_AP_EXTRA, n->path, "in the tar, but not in manifest-sha512.txt");
+					problem_in(v, RFS_AP_EXTRA, n->path,
+					           "in the tar, but not in manifest-sha512.txt");
 				else if (!payload && file && v->have_tagmanifest && !is_tagmanifest(n->path))
-					problem_in(v, RFS_AP_EXTRA, n->path, "a tag file not in tagmanifest-sha512.txt");
+					problem_in(v, RFS_AP_EXTRA, n->path,
+					           "a tag file not in tagmanifest-sha512.txt");
 			}
 			if (n->ocfl && !(n->flags & N_SEEN))
-				problem_in(v, RFS_AP_OCFL_MISMATCH, n->path, "in %s, but not in the tar", n->ocfl->source);
+				problem_in(v, RFS_AP_OCFL_MISMATCH, n->path, "in %s, but not in the tar",
+				           n->ocfl->source);
 			if (n->flags & N_ROOT) {
 				if (!v->objects[n->object].inventory)
-					problem_in(v, RFS_AP_OCFL_MISMATCH, n->path, "an OCFL object without a readable inventory.json");
+					problem_in(v, RFS_AP_OCFL_MISMATCH, n->path,
+					           "an OCFL object without a readable inventory.json");
 			}
 			/* A content file of an object that its inventory does not list. */
 			if ((n->flags & N_SEEN) && (n->flags & N_FILE) && !(n->flags & N_OCFL) && payload) {
-				for (char *s = strchr(n->path, '/'); s; s = strchr(s + 1, '/')) {
+				char pre[RFS_ARCHIVE_VERIFY_MAX_PATH];
+				snprintf(pre, sizeof(pre), "%s", n->path);
+				for (char *s = strchr(pre, '/'); s; s = strchr(s + 1, '/')) {
 					*s = '\0';
-					struct node *r = lookup(v, n->path);
+					struct node *r = lookup(v, pre);
 					*s = '/';
 					if (!r || !(r->flags & N_ROOT) || !v->objects[r->object].inventory)
 						continue;
@@ -1235,7 +1237,7 @@ static void end_checks(struct v *v)
 					if (version_number(vdir, &num, &w) && cd &&
 					    !strncmp(sl + 1, cd, strlen(cd)) && sl[1 + strlen(cd)] == '/')
 						problem_in(v, RFS_AP_OCFL_MISMATCH, n->path,
-						        "a content file its inventory's manifest does not list");
+							   "a content file its inventory's manifest does not list");
 					break;
 				}
 			}

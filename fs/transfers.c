@@ -256,13 +256,14 @@ static void put(FILE *f, const char *s)
 	rfs_control_put_field(f, s ? s : "");
 }
 
-/* The person's name: the mount's for the mounting user, else the passwd gecos's first part. */
+/* The person's name: the mount's for the mounting user, else the passwd gecos's first part,
+** else the login. */
 static void name_of(struct rfs_fs *fs, const struct rfs_peer *peer, char *out, size_t outsz)
 {
 	struct passwd pw, *pwp = NULL;
 	char buf[1024];
 
-	if (peer->mounter && fs->retention) {
+	if (peer->mounter && fs->retention && *rfs_retention_mounter(fs->retention)->full_name) {
 		snprintf(out, outsz, "%s", rfs_retention_mounter(fs->retention)->full_name);
 		return;
 	}

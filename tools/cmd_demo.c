@@ -498,7 +498,7 @@ static int run_action(const struct demo_action *a, void *ctx)
 ** key, the one command, the checks, the receiver's confirmation. */
 static void print_transfer_walk(const struct demo_paths *paths)
 {
-	const char *prog = cli_program, *mnt = cli_shell_quote(paths->mnt);
+	const char *prog = cli_program;
 	char key[PATH_MAX], out[PATH_MAX], service[PATH_MAX];
 
 	snprintf(key, sizeof(key), "%s/pennine-lifeline.key", paths->dir);
@@ -512,8 +512,8 @@ static void print_transfer_walk(const struct demo_paths *paths)
 	printf("  %s archive verify %s --identity %s\n", prog, cli_shell_quote(out),
 	       cli_shell_quote(key));
 	printf("  %s transfer confirm %s %s --receipt 'Pennine Lifeline: checked, ref PL-0042'\n",
-	       prog, cli_shell_quote(out), mnt);
-	printf("  %s transfers %s\n", prog, mnt);
+	       prog, cli_shell_quote(out), cli_shell_quote(paths->mnt));   /* four quotes at most */
+	printf("  %s transfers %s\n", prog, cli_shell_quote(paths->mnt));
 }
 
 /* The records manager's walk (README, "The demo"). */

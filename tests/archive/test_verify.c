@@ -191,32 +191,22 @@ Test(verify, other_orders_and_spellings)
 	expect_case("odd-names", -1, 0);       /* LF and % percent-encoded */
 }
 
-Test(verify, content)
+/* Each damage, and the kind it must be found as (exit 1: the content). */
+Test(verify, each_damage)
 {
-	expect_case("changed", RFS_AP_CHANGED, 1);
-	expect_case("missing", RFS_AP_MISSING, 1);
-	expect_case("extra", RFS_AP_EXTRA, 1);
-	expect_case("malformed-line", RFS_AP_MANIFEST_MALFORMED, 1);
-	expect_case("manifest-twice", RFS_AP_MANIFEST_MALFORMED, 1);
-	expect_case("oxum", RFS_AP_BAG_MALFORMED, 1);
-	expect_case("outside", RFS_AP_BAG_MALFORMED, 1);
-}
-
-Test(verify, unsafe)
-{
-	expect_case("traversal-dotdot", RFS_AP_UNSAFE_PATH, 1);
-	expect_case("traversal-abs", RFS_AP_UNSAFE_PATH, 1);
-	expect_case("symlink-out", RFS_AP_UNSAFE_LINK, 1);
-	expect_case("hardlink-out", RFS_AP_UNSAFE_LINK, 1);
-}
-
-Test(verify, ocfl)
-{
-	expect_case("ocfl-mismatch", RFS_AP_OCFL_MISMATCH, 1);
-	expect_case("ocfl-gap", RFS_AP_OCFL_MISMATCH, 1);
-	expect_case("ocfl-head", RFS_AP_OCFL_MISMATCH, 1);
-	expect_case("ocfl-sidecar", RFS_AP_OCFL_MISMATCH, 1);
-	expect_case("ocfl-unlisted", RFS_AP_OCFL_MISMATCH, 1);
+	static const struct { const char *cas; enum rfs_archive_problem_kind kind; } cases[] = {
+		{ "changed", RFS_AP_CHANGED }, { "missing", RFS_AP_MISSING }, { "extra", RFS_AP_EXTRA },
+		{ "malformed-line", RFS_AP_MANIFEST_MALFORMED },
+		{ "manifest-twice", RFS_AP_MANIFEST_MALFORMED },
+		{ "oxum", RFS_AP_BAG_MALFORMED }, { "outside", RFS_AP_BAG_MALFORMED },
+		{ "traversal-dotdot", RFS_AP_UNSAFE_PATH }, { "traversal-abs", RFS_AP_UNSAFE_PATH },
+		{ "symlink-out", RFS_AP_UNSAFE_LINK }, { "hardlink-out", RFS_AP_UNSAFE_LINK },
+		{ "ocfl-mismatch", RFS_AP_OCFL_MISMATCH }, { "ocfl-gap", RFS_AP_OCFL_MISMATCH },
+		{ "ocfl-head", RFS_AP_OCFL_MISMATCH }, { "ocfl-sidecar", RFS_AP_OCFL_MISMATCH },
+		{ "ocfl-unlisted", RFS_AP_OCFL_MISMATCH },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_case(cases[i].cas, (int)cases[i].kind, 1);
 }
 
 Test(verify, signatures)

@@ -105,33 +105,25 @@ def valid_bag(mutate=None):
     b.add(NAME + "/data/records/rota.csv", b"day,who\nMon,Ann\n")
     b.add(NAME + "/data/records/rota-link.csv", kind="symlink", target="rota.csv")
     m("after-records", b)
-    # Digests of the payload, in write order (hard links and links to files carry their target's).
-    digest_of, lines = {}, []
+    # Digests and sizes of the payload, in write order: hard links and links to files carry
+    # their target's (and count in Payload-Oxum, as the manifest lists them)
+    digest_of, size_of, lines = {}, {}, []
     for ti, data in b.entries:
         rel = ti.name[len(NAME) + 1:]
         if ti.type == tarfile.REGTYPE:
-            digest_of[rel] = sha(data)
-        elif ti.type == tarfile.LNKTYPE:
-            digest_of[rel] = digest_of[ti.linkname[len(NAME) + 1:]]
+            digest_of[rel], size_of[rel] = sha(data), len(data)
+            continue
+        if ti.type == tarfile.LNKTYPE:
+            target = ti.linkname[len(NAME) + 1:]
         elif ti.type == tarfile.SYMTYPE:
             target = os.path.normpath(os.path.join(os.path.dirname(rel), ti.linkname))
-            if target not in digest_of:
-                continue  # links to folders, dangling or outside: not listed
-            digest_of[rel] = digest_of[target]
         else:
             continue
+        if target in digest_of:  # else a link to a folder, dangling or outside: not listed
+            digest_of[rel], size_of[rel] = digest_of[target], size_of[target]
+    for rel in digest_of:
         if rel.startswith("data/"):
             lines.append("%s  %s\n" % (digest_of[rel], rel.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")))
-    # Payload-Oxum counts what the manifest lists: links to files too, at their target's size
-    size_of = {}
-    for ti, data in b.entries:
-        rel = ti.name[len(NAME) + 1:]
-        if ti.type == tarfile.REGTYPE:
-            size_of[rel] = len(data)
-        elif ti.type == tarfile.LNKTYPE:
-            size_of[rel] = size_of[ti.linkname[len(NAME) + 1:]]
-        elif ti.type == tarfile.SYMTYPE and rel in digest_of:
-            size_of[rel] = size_of[os.path.normpath(os.path.join(os.path.dirname(rel), ti.linkname))]
     oxum_files = sum(1 for k in size_of if k.startswith("data/"))
     oxum_bytes = sum(v for k, v in size_of.items() if k.startswith("data/"))
     lines = m("manifest-lines", lines) or lines
@@ -236,24 +228,13 @@ def gf2_square(mat):
 
 def crc32_combine(crc1, crc2, len2):
     """zlib's crc32_combine: the CRC-32 of A+B from those of A and B (B len2 bytes)."""
-    if not len2:
-        return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]
-    even = gf2_square(odd)
-    odd = gf2_square(even)
-    while True:
-        even = gf2_square(odd)
+    op = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit, over GF(2)
+    for _ in range(3):
+        op = gf2_square(op)                           # one zero byte
+    while len2:
         if len2 & 1:
-            crc1 = gf2_times(even, crc1)
-        len2 >>= 1
-        if not len2:
-            break
-        odd = gf2_square(even)
-        if len2 & 1:
-            crc1 = gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+            crc1 = gf2_times(op, crc1)
+        op, len2 = gf2_square(op), len2 >> 1
     return crc1 ^ crc2
 
 
