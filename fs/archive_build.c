@@ -175,11 +175,13 @@ struct live_file {
 	uint64_t size;
 };
 
-/* One row of records.csv / records.json. */
+/* One row of records.csv / records.json: its fields, in the order of row_cols. */
+enum { R_PATH, R_CLASS, R_PROPERTIES, R_CLOSED, R_HOLDS, R_DUE, R_ACTION, R_AUTHORITY, R_STATE,
+       R_DISPOSAL, ROW_FIELDS };
+static const char *const row_cols[ROW_FIELDS] = { "path", "class", "properties", "closed",
+	"holds", "due", "action", "authority", "state", "disposal" };
 struct row {
-	char *path, *class_name, *properties, *closed, *holds, *due, *action, *authority;
-	bool destroyed;
-	uint64_t disposal;
+	char *v[ROW_FIELDS];
 };
 
 struct build {
@@ -231,73 +233,58 @@ static const char *action_name(enum rfs_action a)
 	return a == RFS_ACTION_DESTROY ? "destroy" : a == RFS_ACTION_REVIEW ? "review" : "archive";
 }
 
-static char *date_dup(struct rfs_date d)
+static void date_text(struct rfs_date d, char t[RFS_DATE_TEXT_SIZE])
 {
-	char t[RFS_DATE_TEXT_SIZE];
-
 	if (!rfs_date_is_set(d) || rfs_date_format(d, t) < 0)
-		return strdup("");
-	return strdup(t);
+		t[0] = '\0';
 }
 
-static struct row *row_new(struct build *b)
+/* A row of these values (NULL: ""), copied. */
+static int row_add(struct build *b, const char *const v[ROW_FIELDS])
 {
+	struct row *w;
+	bool ok = true;
+
 	if (rfs_bytes_grow(&b->rows, &b->rows_cap, b->nrows, sizeof(*b->rows), 16) < 0)
-		return NULL;
-	memset(&b->rows[b->nrows], 0, sizeof(*b->rows));
-	return &b->rows[b->nrows++];
+		return -ENOMEM;
+	w = &b->rows[b->nrows++];
+	for (size_t i = 0; i < ROW_FIELDS; i++)
+		ok &= (w->v[i] = strdup(v[i] ? v[i] : "")) != NULL;
+	return ok ? 0 : -ENOMEM;
 }
 
 static int row_live(struct build *b, const struct rfs_retention_listing *l,
                     const struct rfs_retention_record *r)
 {
 	const struct rfs_policy_class *c = &l->policy->classes[r->class_index];
-	struct row *w = row_new(b);
-	char *props = NULL;
+	char path[PATH_MAX], closed[RFS_DATE_TEXT_SIZE], due[RFS_DATE_TEXT_SIZE], *props = NULL;
 	size_t plen = 0;
-	FILE *f;
+	FILE *f = open_memstream(&props, &plen);
+	int rc;
 
-	if (!w)
-		return -ENOMEM;
-	if (!(f = open_memstream(&props, &plen)))
+	if (!f)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->facts.property_count; i++) {
-		char t[RFS_DATE_TEXT_SIZE] = "";
+		char t[RFS_DATE_TEXT_SIZE];
 
-		(void)rfs_date_format(r->facts.properties[i].date, t);
+		date_text(r->facts.properties[i].date, t);
 		fprintf(f, "%s%s=%s", i ? ";" : "", r->facts.properties[i].name, t);
 	}
 	fclose(f);
-	w->properties = props;
-	if (asprintf(&w->path, "/%s", r->path) < 0)
-		w->path = NULL;
-	w->class_name = strdup(c->name);
-	w->closed = date_dup(r->facts.closed);
-	w->holds = strdup(r->holds);
-	w->due = date_dup(r->due);
-	w->action = strdup(action_name(c->then));
-	w->authority = strdup(c->authority ? c->authority : "");
-	return w->path && w->class_name && w->closed && w->holds && w->due && w->action &&
-	       w->authority && w->properties ? 0 : -ENOMEM;
+	snprintf(path, sizeof(path), "/%s", r->path);
+	date_text(r->facts.closed, closed);
+	date_text(r->due, due);
+	rc = row_add(b, (const char *const[ROW_FIELDS]){ path, c->name, props, closed, r->holds, due,
+	                                                 action_name(c->then), c->authority, "live",
+	                                                 NULL });
+	free(props);
+	return rc;
 }
 
 /* A record no class covers (each folder of PATH when no policy does): its path only. */
 static int row_unclassified(struct build *b, const char *path)
 {
-	struct row *w = row_new(b);
-
-	if (!w)
-		return -ENOMEM;
-	w->path = strdup(path);
-	w->class_name = strdup("");
-	w->properties = strdup("");
-	w->closed = strdup("");
-	w->holds = strdup("");
-	w->due = strdup("");
-	w->action = strdup("");
-	w->authority = strdup("");
-	return w->path && w->class_name && w->properties && w->closed && w->holds && w->due &&
-	       w->action && w->authority ? 0 : -ENOMEM;
+	return row_add(b, (const char *const[ROW_FIELDS]){ [R_PATH] = path, [R_STATE] = "live" });
 }
 
 /* The register's destroyed records under PATH: stubs only. */
@@ -314,27 +301,15 @@ static int rows_destroyed(struct build *b)
 		rc = rfs_register_load(text, len, b->fs->v->keys, &reg, NULL);
 	for (size_t i = 0; rc == 0 && i < reg.count; i++) {
 		const struct rfs_register_entry *e = &reg.entries[i];
-		char path[PATH_MAX];
-		struct row *w;
+		char path[PATH_MAX], number[24];
 
 		snprintf(path, sizeof(path), "%s%s", *e->path == '/' ? "" : "/", e->path);
-		if (!under(path, b->top))
-			continue;
-		if ((rc = row_unclassified(b, path)) < 0)
-			break;
-		w = &b->rows[b->nrows - 1];
-		w->destroyed = true;
-		w->disposal = e->number;
-		free(w->class_name);
-		free(w->due);
-		free(w->action);
-		free(w->authority);
-		w->class_name = strdup(e->class_name);
-		w->due = strdup(e->due);
-		w->action = strdup("destroyed");
-		w->authority = strdup(e->authority ? e->authority : "");
-		if (!w->class_name || !w->due || !w->action || !w->authority)
-			rc = -ENOMEM;
+		snprintf(number, sizeof(number), "%" PRIu64, e->number);
+		if (under(path, b->top))
+			rc = row_add(b, (const char *const[ROW_FIELDS]){ path, e->class_name, NULL, NULL,
+			                                                 NULL, e->due, "destroyed",
+			                                                 e->authority, "destroyed",
+			                                                 number });
 	}
 	rfs_register_free(&reg);
 	free(text);
@@ -937,7 +912,7 @@ static void json_str(FILE *f, const char *s)
 
 static int row_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct row *)a)->path, ((const struct row *)b)->path);
+	return strcmp(((const struct row *)a)->v[R_PATH], ((const struct row *)b)->v[R_PATH]);
 }
 
 static int tag_text(struct build *b, const char *name, char *text, size_t len)
@@ -947,36 +922,28 @@ static int tag_text(struct build *b, const char *name, char *text, size_t len)
 
 static int tag_files(struct build *b)
 {
-	char *csv = NULL, *json = NULL, num[24];
+	char *csv = NULL, *json = NULL;
 	size_t csv_len = 0, json_len = 0;
 	FILE *c = open_memstream(&csv, &csv_len), *j = open_memstream(&json, &json_len);
-	static const char *const cols[] = { "path", "class", "properties", "closed", "holds",
-	                                    "due", "action", "authority", "state", "disposal" };
 	int rc = c && j ? 0 : -ENOMEM;
 
 	if (b->nrows)
 		qsort(b->rows, b->nrows, sizeof(*b->rows), row_cmp);
-	for (size_t i = 0; c && i < 10; i++)
-		csv_field(c, cols[i], i == 9);
+	for (size_t k = 0; c && k < ROW_FIELDS; k++)
+		csv_field(c, row_cols[k], k + 1 == ROW_FIELDS);
 	if (j)
 		fputs("{\n  \"records\": [", j);
 	for (size_t i = 0; c && j && i < b->nrows; i++) {
-		const struct row *w = &b->rows[i];
-		const char *v[] = { w->path, w->class_name, w->properties, w->closed, w->holds, w->due,
-		                    w->action, w->authority, w->destroyed ? "destroyed" : "live", num };
+		char *const *v = b->rows[i].v;
 
-		snprintf(num, sizeof(num), "%" PRIu64, w->disposal);
-		if (!w->disposal)
-			num[0] = '\0';
-		for (size_t k = 0; k < 10; k++)
-			csv_field(c, v[k], k == 9);
 		fputs(i ? ",\n    {" : "\n    {", j);
-		for (size_t k = 0; k < 10; k++) {
+		for (size_t k = 0; k < ROW_FIELDS; k++) {
+			csv_field(c, v[k], k + 1 == ROW_FIELDS);
 			fprintf(j, "%s\n      ", k ? "," : "");
-			json_str(j, cols[k]);
+			json_str(j, row_cols[k]);
 			fputs(": ", j);
-			if (k == 9)
-				fputs(w->disposal ? num : "null", j);
+			if (k == R_DISPOSAL)
+				fputs(*v[k] ? v[k] : "null", j);   /* a number */
 			else
 				json_str(j, v[k]);
 		}
@@ -1105,16 +1072,8 @@ static void build_free(struct build *b)
 	}
 	free(b->recs);
 	for (size_t i = 0; i < b->nrows; i++) {
-		struct row *w = &b->rows[i];
-
-		free(w->path);
-		free(w->class_name);
-		free(w->properties);
-		free(w->closed);
-		free(w->holds);
-		free(w->due);
-		free(w->action);
-		free(w->authority);
+		for (size_t k = 0; k < ROW_FIELDS; k++)
+			free(b->rows[i].v[k]);
 	}
 	free(b->rows);
 	for (size_t i = 0; i < b->n_live; i++)
