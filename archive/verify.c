@@ -93,6 +93,7 @@ struct v {
 	const char *file;
 	int fd;
 	uint64_t total, raw_read;
+	uint64_t data_bytes;         /* of every entry, as read (holes of sparse files too) */
 	bool raw_eof;
 	struct rfs_minisign_hash bh;
 	unsigned char *peek;
@@ -883,11 +884,15 @@ static bool is_tagmanifest(const char *rel)
 /* The tar stream has grown past what FILE's bytes can honestly give: a bomb. Reported once. */
 static bool bomb(struct v *v, struct archive *a)
 {
+	/* the tar stream, or the files' bytes when more (a sparse file's holes cost no stream) */
 	uint64_t plain = (uint64_t)archive_filter_bytes(a, 0);
+	if (v->data_bytes > plain)
+		plain = v->data_bytes;
 	if (plain <= RFS_ARCHIVE_VERIFY_EXPANSION_SLACK + RFS_ARCHIVE_VERIFY_MAX_EXPANSION * v->raw_read)
 		return false;
 	problem(v, RFS_AP_LIMIT, v->file,
-	        "%llu bytes of tar from %llu of the file: more than %u-fold, a compression bomb; verify stops",
+	        "%llu bytes of tar from %llu of the file: more than %u-fold, a compression bomb; "
+	        "verify stops",
 	        (unsigned long long)plain, (unsigned long long)v->raw_read, RFS_ARCHIVE_VERIFY_MAX_EXPANSION);
 	v->fatal = true;
 	return true;
@@ -906,6 +911,7 @@ static int read_entry(struct v *v, struct archive *a, struct node *n, struct ent
 			return -1;
 		if (r == 0)
 			break;
+		v->data_bytes += (uint64_t)r;
 		if (bomb(v, a))
 			return 0;
 		const char *d = (const char *)v->buf + BUF_SIZE;

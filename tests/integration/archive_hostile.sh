@@ -2,9 +2,10 @@
 # archive_hostile.sh: `recfs archive verify` against good bags and hostile tarballs, all made by
 # archive_gen.py (python's tarfile) and signed by the real minisign, encrypted by the real age:
 # each gives its kind of problem and its exit code, with bounded memory (peak RSS from
-# /usr/bin/time) and no byte written outside. The big ones stay fast: the 10 GB gzip bomb stops
-# at the 500-fold expansion limit, the 100 MiB pax header at libarchive's header limit, and the
-# manifest of 10 million lines streams (its lines are reported, the first 100 kept).
+# /usr/bin/time) and no byte written outside. The big ones stay fast: the 10 GB gzip bomb and a
+# sparse 10 GiB file stop at the 500-fold expansion limit, the 100 MiB pax header at libarchive's
+# header limit, and the manifest of 10 million lines streams (its lines are reported, the first
+# 100 kept).
 . "$(dirname "$0")/lib.sh"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -105,6 +106,14 @@ start=$SECONDS
 expect "a gzip bomb (10 GiB of zeros in $(($(stat -c %s "$W/bomb.tar.gz") >> 20)) MiB)" limit 3 bomb.tar.gz
 check "the bomb stopped within 30 s" test $((SECONDS - start)) -le 30
 assert_match "it says why" "compression bomb" "$(field 'r["problems"][0]["detail"]')"
+# a sparse file: 10 GiB of holes in a few hundred bytes of GNU tar (holes count as read)
+mkdir -p "$W/sparse/Telecare/data"
+printf 'BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n' >"$W/sparse/Telecare/bagit.txt"
+truncate -s 10G "$W/sparse/Telecare/data/holes.bin" && echo x >>"$W/sparse/Telecare/data/holes.bin"
+tar --sparse -czf "$W/sparse.tar.gz" -C "$W/sparse" Telecare || die "tar --sparse"
+rm -rf "$W/sparse"
+minisign -S -W -s "$W/vault.key" -m "$W/sparse.tar.gz" >/dev/null 2>&1
+expect "a sparse file of 10 GiB of holes" limit 3 sparse.tar.gz
 gen manifest-huge huge.tar.gz
 expect "a manifest of 10 million lines" missing 1 huge.tar.gz
 assert_eq "all counted, the first 100 kept" "True 100" \
