@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "crypto/age.h"
@@ -115,6 +116,17 @@ static void serve_archive(struct rfs_fs *fs, const struct rfs_peer *peer, char *
 	if (rc < 0) {
 		rfs_log(LOG_WARNING, "archive: %s not archived: %s", fld[1], err);
 		rfs_control_refuse(out, rc, err);
+		return;
+	}
+	/* A client that gave up (Ctrl-C) removed FILE.part: an archive that no file holds is
+	** never logged. */
+	struct stat st;
+
+	if (fstat(passed_fd, &st) == 0 && st.st_nlink == 0) {
+		rfs_log(LOG_WARNING, "archive: %s: the output file was removed before the end: not "
+		        "logged", fld[1]);
+		rfs_control_refuse(out, -ECANCELED, "the output file was removed before the end");
+		rfs_archive_outcome_free(&o);
 		return;
 	}
 	rfs_hex_encode(sha, o.bag.sha512, 64);

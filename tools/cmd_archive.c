@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,17 @@ static const char *out_opt, *note, *identity, *pubkey;
 static bool history, json;
 static const char *recipients[MAX_RECIPIENTS];
 static size_t n_recipients;
+
+/* FILE.part while it is being made: removed if a signal stops the command. */
+static char part_path[PATH_MAX + NAME_MAX + 8];
+
+static void on_signal(int sig)
+{
+	if (part_path[0])
+		unlink(part_path);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static int archive_option(struct cli_ctx *ctx, int opt, char *arg)
 {
@@ -341,7 +353,13 @@ static int archive_run(struct cli_ctx *ctx)
 		close(dfd);
 		return CLI_FAIL;
 	}
+	snprintf(part_path, sizeof(part_path), "%s/%s", realdir, part);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	fd = openat(dfd, part, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		part_path[0] = '\0';          /* not ours to remove */
 	if (fd < 0) {
 		cli_error(errno == EEXIST ? "%s/%s is there: another archive is being made, or one was "
 		          "stopped (remove it then)" : "%s/%s cannot be made: %s", realdir, part,
@@ -361,6 +379,15 @@ static int archive_run(struct cli_ctx *ctx)
 	rc = rfs_control_call_live(where.vault, fd, args, 6 + n_recipients, archive_line, &a, msg,
 	                           sizeof(msg));
 	progress_end(a.bar);
+	/* The rest is quick and must not stop half way (FILE.minisig without FILE): a signal
+	** now waits until it is done. */
+	sigset_t stop, old;
+
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	if (rc == 0 && (!a.signature || !a.pubkey || !a.sha512[0])) {
 		snprintf(msg, sizeof(msg), "the daemon's answer lacks the signature");
 		rc = -EPROTO;
@@ -387,8 +414,11 @@ static int archive_run(struct cli_ctx *ctx)
 		         strerror(-rc));
 	if (fd >= 0)
 		close(fd);
-	if (rc < 0) {
+	if (rc < 0)
 		unlinkat(dfd, part, 0);
+	part_path[0] = '\0';
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (rc < 0) {
 		if (rc == -ECONNREFUSED)
 			cli_error("%s is not mounted (no daemon answers)", where.vault);
 		else

@@ -231,5 +231,18 @@ echo "# daemon VmHWM before ${before} kB, after ${after} kB"
 assert_eq "the daemon's peak memory grew by less than 96 MiB" 1 "$([ $((after - before)) -lt 98304 ] && echo 1)"
 assert_eq "and the tarball holds it all" 1 "$([ "$(stat -c %s "$OUT/big.tar")" -gt 234881024 ] && echo 1)"
 
+# ---- stopped half way: nothing left, nothing logged ----
+"$RECFS" archive "$M/Big" --out "$OUT/stopped.tar" --history >/dev/null 2>&1 &
+apid=$!
+for i in $(seq 1 50); do [ -e "$OUT/stopped.tar.part" ] && break; sleep 0.1; done
+sleep 0.3
+kill -INT $apid
+wait $apid
+assert_eq "a signal stops recfs archive non-zero" 1 "$([ $? -ne 0 ] && echo 1)"
+for i in $(seq 1 300); do grep -q "output file was removed" "$M.daemon.log" && break; sleep 0.1; done
+assert_eq "and leaves no FILE.part nor FILE" "" "$(ls "$OUT" | grep stopped)"
+assert_match "the daemon says it did not log it" "stopped.tar|/Big: the output file was removed" "$(cat "$M.daemon.log")"
+assert_eq "the transfer log has no entry for it" "" "$(recfs transfers "$M" 2>&1 | grep stopped)"
+
 umount_vault "$M" "$V"
 finish
