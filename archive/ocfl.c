@@ -184,7 +184,8 @@ int rfs_ocfl_version_end(struct rfs_ocfl *o)
 		return -EINVAL;
 	o->open = false;
 	v = &o->versions[o->n_versions - 1];
-	qsort(o->states + v->first, v->n, sizeof(struct state), state_path_cmp);
+	if (v->n > 1)   /* qsort of no states would be given NULL */
+		qsort(o->states + v->first, v->n, sizeof(struct state), state_path_cmp);
 	for (size_t i = v->first; i + 1 < v->first + v->n; i++) {
 		const char *a = o->states[i].logical, *b = o->states[i + 1].logical;
 		size_t la = strlen(a);
