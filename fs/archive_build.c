@@ -208,6 +208,7 @@ struct build {
 	const char *rev, *clear;
 	const struct rfs_walk_entry *live;
 	uint64_t live_size;
+	struct ahead *ahead;                  /* the disk read-ahead of the current files */
 };
 
 static void progress(struct build *b, bool force)
@@ -829,6 +830,101 @@ static int left_out(struct build *b, const char *rel, const char *target)
 	return rc;
 }
 
+/* ---- read-ahead ------------------------------------------------------------------ */
+
+/* The current files are read one after another, each decrypted and hashed before the next
+** is opened. A second walk of the same tree, on a thread of its own, asks the disk for each
+** file's ciphertext (POSIX_FADV_WILLNEED) while the files before it are still being
+** hashed, at most AHEAD_WINDOW ahead of the reader, so that the disk and the CPU work at
+** once. It only hints: what it reads is ciphertext, into the page cache. */
+#define AHEAD_WINDOW (64u << 20)
+
+struct ahead {
+	struct rfs_fs *fs;
+	const char *path;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t asked, done;                 /* bytes hinted, and bytes the reader is past */
+	bool stop;
+};
+
+static int ahead_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool before, void *arg)
+{
+	struct ahead *a = arg;
+	bool stop;
+	int fd;
+
+	if (!before || !S_ISREG(e->st.st_mode))
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	while (!a->stop && a->asked > a->done + AHEAD_WINDOW)
+		pthread_cond_wait(&a->cv, &a->mu);
+	stop = a->stop;
+	a->asked += (uint64_t)e->st.st_size;
+	pthread_mutex_unlock(&a->mu);
+	if (stop)
+		return -ECANCELED;
+	fd = openat(e->dirfd, e->backing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+		close(fd);
+	}
+	return 0;
+}
+
+static void *ahead_main(void *arg)
+{
+	struct ahead *a = arg;
+
+	(void)rfs_walk_record(a->fs, a->path, ahead_entry, a);
+	return NULL;
+}
+
+/* NULL when it cannot start: the archive is only slower. */
+static struct ahead *ahead_start(struct rfs_fs *fs, const char *path)
+{
+	struct ahead *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->fs = fs;
+	a->path = path;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	if (pthread_create(&a->thread, NULL, ahead_main, a) != 0) {
+		pthread_cond_destroy(&a->cv);
+		pthread_mutex_destroy(&a->mu);
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static void ahead_passed(struct ahead *a, uint64_t bytes)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->done += bytes;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+}
+
+static void ahead_stop(struct ahead *a)
+{
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stop = true;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->thread, NULL);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}
+
 static int current_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool before, void *arg)
 {
 	struct build *b = arg;
@@ -861,6 +957,7 @@ static int current_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool
 			                  b->req->history ? key_of(b, clear, &now) : NULL, read_live, b);
 		}
 		pthread_rwlock_unlock(&e->in->content);
+		ahead_passed(b->ahead, (uint64_t)e->st.st_size);
 		if (rc < 0)
 			snprintf(b->err, b->errsz, "%s: %s", clear, strerror(-rc));
 		progress(b, false);
@@ -1157,8 +1254,12 @@ static int build_run(struct build *b)
 		if (b->recs[i].nversions)
 			rc = object_of(b, &b->recs[i]);
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		b->ahead = ahead_start(b->fs, b->top + 1);
 		rc = rfs_walk_record(b->fs, b->top + 1, current_entry, b);
+		ahead_stop(b->ahead);
+		b->ahead = NULL;
+	}
 	if (rc == 0)
 		rc = tag_files(b);
 	if (rc < 0) {

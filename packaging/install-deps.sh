@@ -17,7 +17,7 @@ libfuse3-dev fuse3 libsodium-dev libgit2-dev libcriterion-dev
 git rsync attr tar gzip xz-utils xxd
 gocryptfs securefs age
 e2fsprogs util-linux procps psmisc coreutils findutils diffutils file time python3
-clang libarchive-dev openssl minisign
+clang libarchive-dev openssl libssl-dev minisign
 "
 
 check_only=no
