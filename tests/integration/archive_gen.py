@@ -188,8 +188,9 @@ class Stream(io.RawIOBase):
         return out
 
 
-def case_manifest_huge(out, n=10_000_000):
-    """A bag whose manifest lists n files that are not there (n a multiple of 10,000)."""
+def case_manifest_huge(out, n=10_000_000, first=False):
+    """A bag whose manifest lists n files that are not there (n a multiple of 10,000); first:
+    the manifest comes before the payload (its lines wait for their files)."""
     b = valid_bag()
     entries = [e for e in b.entries if not e[0].name.endswith("manifest-sha512.txt")
                or e[0].name.endswith("tagmanifest-sha512.txt")]
@@ -205,7 +206,7 @@ def case_manifest_huge(out, n=10_000_000):
     f, extra = open_out(out)
     with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as t:
         for ti, data in entries:
-            if ti.name == NAME + "/bag-info.txt":
+            if ti.name == (NAME + "/data/" if first else NAME + "/bag-info.txt"):
                 mi = tarfile.TarInfo(NAME + "/manifest-sha512.txt")
                 mi.size, mi.mtime, mi.mode = n * width, T, 0o644
                 t.addfile(mi, Stream(gen()))
