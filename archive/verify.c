@@ -912,7 +912,7 @@ static int read_entry(struct v *v, struct archive *a, struct node *n, struct ent
 		if (r == 0)
 			break;
 		v->data_bytes += (uint64_t)r;
-		if (bomb(v, a))
+		if (bomb(v, a) || v->fatal)      /* a limit met inside: read no further */
 			return 0;
 		const char *d = (const char *)v->buf + BUF_SIZE;
 		rfs_sha512_update(&sh, d, (size_t)r);
