@@ -106,6 +106,7 @@ struct v {
 
 	struct node **tab;
 	size_t tab_size, n_nodes, n_pending;
+	size_t name_bytes;           /* of the nodes' paths and links' targets */
 	struct object *objects;
 	size_t n_objects;
 	char *bag;                   /* the bag folder's name */
@@ -239,9 +240,17 @@ static struct node *intern(struct v *v, const char *path)
 		v->fatal = true;
 		return NULL;
 	}
+	size_t len = strlen(path);
+	if (v->name_bytes + len > RFS_ARCHIVE_VERIFY_MAX_NAMES) {
+		if (!v->fatal)
+			problem(v, RFS_AP_LIMIT, v->file,
+			        "names of more than %u MiB in all: verify stops here",
+			        RFS_ARCHIVE_VERIFY_MAX_NAMES >> 20);
+		v->fatal = true;
+		return NULL;
+	}
 	if (v->n_nodes >= v->tab_size / 2 && grow(v))
 		goto nomem;
-	size_t len = strlen(path);
 	n = calloc(1, sizeof(*n) + len + 1);
 	if (!n)
 		goto nomem;
@@ -250,6 +259,7 @@ static struct node *intern(struct v *v, const char *path)
 	n->next = v->tab[n->hash & (v->tab_size - 1)];
 	v->tab[n->hash & (v->tab_size - 1)] = n;
 	v->n_nodes++;
+	v->name_bytes += len;
 	return n;
 nomem:
 	if (!v->fatal)
@@ -1085,6 +1095,7 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 	} else if (type == AE_IFLNK) {
 		n->flags |= N_SYMLINK;
 		n->link = strdup(link);
+		v->name_bytes += strlen(link);
 		if (expected)
 			v->n_pending--;           /* N_EXPECT stays: the end follows the link */
 		return 0;

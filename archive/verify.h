@@ -51,7 +51,8 @@ const char *rfs_archive_problem_name(enum rfs_archive_problem_kind k);
 
 /* The limits (a hostile archive meets "limit" beyond them, never more memory). */
 #define RFS_ARCHIVE_VERIFY_MAX_PROBLEMS 100u        /* kept in the report; all are counted */
-#define RFS_ARCHIVE_VERIFY_MAX_ENTRIES 2000000u     /* tar entries, plus manifest lines pending */
+#define RFS_ARCHIVE_VERIFY_MAX_ENTRIES 1000000u     /* tar entries, plus manifest lines pending */
+#define RFS_ARCHIVE_VERIFY_MAX_NAMES (128u << 20)   /* bytes of all their names and link targets */
 #define RFS_ARCHIVE_VERIFY_MAX_PATH 4096u           /* bytes of one path */
 #define RFS_ARCHIVE_VERIFY_MAX_LINE 65536u          /* bytes of one manifest line */
 #define RFS_ARCHIVE_VERIFY_MAX_TAG (1u << 20)       /* bagit.txt, bag-info.txt, sidecars */

@@ -348,6 +348,18 @@ Test(verify, manifest_lines_waiting_for_their_files_are_capped)
 	rfs_archive_report_free(&r);
 }
 
+Test(verify, the_names_of_all_entries_are_capped)
+{
+	/* 40,000 names of 4,000 bytes: more than RFS_ARCHIVE_VERIFY_MAX_NAMES */
+	const char *f = gen("long-names", "ln.tar.gz");
+	struct rfs_archive_report r;
+	verify(f, NULL, &r);
+	cr_expect_eq(r.exit_code, 3);
+	cr_expect(has(&r, RFS_AP_LIMIT));
+	cr_expect_lt(r.files, 40000, "it stopped early: %lu", (unsigned long)r.files);
+	rfs_archive_report_free(&r);
+}
+
 Test(verify, age_files_of_the_real_age)
 {
 	if (!have("age") || !have("age-keygen"))

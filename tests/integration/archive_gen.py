@@ -325,6 +325,22 @@ def case_pax_huge(out, mib=100):
     close_out(f, extra)
 
 
+def case_long_names(out, n=40000):
+    """n empty files with names of 4,000 bytes each (pax path records): 160 MB of names."""
+    f, extra = open_out(out)
+    f.write(ustar_block(NAME + "/", 0, b"5"))
+    for i in range(n):
+        name = "%s/data/%09d-%s" % (NAME, i, "n" * 3970)
+        body = " path=%s\n" % name
+        rec = "%d%s" % (len(body) + len(str(len(body) + 4)), body)
+        rec = "%d%s" % (len(body) + len(str(len(rec))), body)
+        f.write(ustar_block("PaxHeaders/%d" % i, len(rec), b"x") + rec.encode()
+                + bytes((512 - len(rec) % 512) % 512))
+        f.write(ustar_block("%s/data/x%09d" % (NAME, i), 0, b"0"))
+    f.write(bytes(1024))
+    close_out(f, extra)
+
+
 def spoil(stage_name, fn):
     def m(stage, arg):
         if stage == stage_name:
@@ -384,6 +400,7 @@ CASES = {
     "ocfl-unlisted": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: b.add(
         NAME + "/data/history/client 1/v1/content/stray.txt", b"not in the inventory\n"))), out),
     "pax-huge": case_pax_huge,
+    "long-names": case_long_names,
     "gzip-bomb": case_gzip_bomb,
     "manifest-huge": case_manifest_huge,
 }
