@@ -1264,11 +1264,15 @@ static void end_checks(struct v *v)
 
 /* ---- the signature ---- */
 
+/* A small regular file, whole (a FIFO or device named *.pub must not block or stream). */
 static char *slurp(const char *path, size_t max, size_t *len, int *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*err = -errno;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		*err = fd < 0 ? -errno : -EINVAL;
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	char *b = malloc(max + 1);
@@ -1482,7 +1486,7 @@ int rfs_archive_verify(const char *file, const struct rfs_archive_verify_options
                        struct rfs_archive_report *rep)
 {
 	memset(rep, 0, sizeof(*rep));
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);   /* a FIFO must not block */
 	if (fd < 0)
 		return -errno;
 	struct stat st;

@@ -114,6 +114,11 @@ int archive_verify_cli_run(const char *file, const char *identity_path, const ch
 		fprintf(stderr, "recfs: archive verify: %s: %s\n", rfs_escape_line(file), strerror(errno));
 		return 2;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "recfs: archive verify: %s: not a file; give the archive's path\n",
+		        rfs_escape_line(file));
+		return 2;
+	}
 	if (pubkey_path && access(pubkey_path, R_OK)) {
 		fprintf(stderr, "recfs: archive verify: the public key %s: %s\n",
 		        rfs_escape_line(pubkey_path), strerror(errno));
