@@ -10,12 +10,7 @@
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 GEN=(python3 "$HERE/archive_gen.py")
-if "$RECFS" archive verify --help >/dev/null 2>&1; then
-	VERIFY=("$RECFS" archive verify)
-else
-	: "${ARCHIVE_VERIFY_TOOL:=$(dirname "$RECFS")/../tests/archive/verify_tool}"
-	VERIFY=("$ARCHIVE_VERIFY_TOOL")
-fi
+VERIFY=("$RECFS" archive verify)
 RSS_MAX_KB=${RSS_MAX_KB:-65536}   # 12 MiB under ASan, for inputs of 100 MiB to 10 GiB
 W=$IT_TMP/work
 mkdir -p "$W/run"
