@@ -19,23 +19,26 @@
 #include "crypto/minisign.h"
 #include "../crypto/test_helpers.h"
 
+/* Each test's folder, and the signing key of its archives (the vault's, standing in). */
 static char dir[64];
 static uint8_t pk[32], sk[64], keyid[8];
 
-static void init(void)
+static void each_test_starts(void)
 {
 	cr_assert_eq(rfs_secmem_init(), 0);
-	crypto_sign_keypair(pk, sk);
-	randombytes_buf(keyid, sizeof(keyid));
 	test_make_tmpdir(dir);
+	uint8_t seed[crypto_sign_SEEDBYTES];
+	randombytes_buf(seed, sizeof(seed));        /* any key will do; one per test */
+	crypto_sign_seed_keypair(pk, sk, seed);
+	memcpy(keyid, seed, sizeof(keyid));
 }
 
-static void fini(void)
+static void each_test_ends(void)
 {
 	test_remove_tree(dir);
 }
 
-TestSuite(verify, .init = init, .fini = fini);
+TestSuite(verify, .init = each_test_starts, .fini = each_test_ends);
 
 static char *path_in(const char *name)
 {
