@@ -1444,6 +1444,8 @@ static void read_tar(struct v *v)
 		}
 		started = true;
 		entries++;
+		if (v->o && v->o->progress_entries)
+			v->o->progress_entries(v->o->progress_arg, entries);
 		if (bomb(v, a))
 			break;
 		if (entry(v, a, e)) {
@@ -1490,8 +1492,8 @@ int rfs_archive_verify(const char *file, const struct rfs_archive_verify_options
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		int e = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	int e = fstat(fd, &st) ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (e) {
 		close(fd);
 		return e;
 	}

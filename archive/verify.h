@@ -43,6 +43,7 @@ struct rfs_archive_verify_options {
 	const struct rfs_age_identities *identities;   /* NULL: none */
 	const char *pubkey_path;     /* NULL: FILE.minisig's key is looked for as *.pub beside FILE */
 	rfs_archive_verify_progress_fn progress; void *progress_arg;  /* bytes read of FILE */
+	void (*progress_entries)(void *progress_arg, uint64_t entries);  /* tar entries read, or NULL */
 };
 int  rfs_archive_verify(const char *file, const struct rfs_archive_verify_options *o,
                         struct rfs_archive_report *rep);   /* 0 (see rep), -errno: cannot start */
