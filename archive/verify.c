@@ -106,6 +106,7 @@ struct v {
 
 	struct node **tab;
 	size_t tab_size, n_nodes, n_pending;
+	size_t name_bytes;           /* of the nodes' paths and links' targets */
 	struct object *objects;
 	size_t n_objects;
 	char *bag;                   /* the bag folder's name */
@@ -239,9 +240,17 @@ static struct node *intern(struct v *v, const char *path)
 		v->fatal = true;
 		return NULL;
 	}
+	size_t len = strlen(path);
+	if (v->name_bytes + len > RFS_ARCHIVE_VERIFY_MAX_NAMES) {
+		if (!v->fatal)
+			problem(v, RFS_AP_LIMIT, v->file,
+			        "names of more than %u MiB in all: verify stops here",
+			        RFS_ARCHIVE_VERIFY_MAX_NAMES >> 20);
+		v->fatal = true;
+		return NULL;
+	}
 	if (v->n_nodes >= v->tab_size / 2 && grow(v))
 		goto nomem;
-	size_t len = strlen(path);
 	n = calloc(1, sizeof(*n) + len + 1);
 	if (!n)
 		goto nomem;
@@ -250,6 +259,7 @@ static struct node *intern(struct v *v, const char *path)
 	n->next = v->tab[n->hash & (v->tab_size - 1)];
 	v->tab[n->hash & (v->tab_size - 1)] = n;
 	v->n_nodes++;
+	v->name_bytes += len;
 	return n;
 nomem:
 	if (!v->fatal)
@@ -912,7 +922,7 @@ static int read_entry(struct v *v, struct archive *a, struct node *n, struct ent
 		if (r == 0)
 			break;
 		v->data_bytes += (uint64_t)r;
-		if (bomb(v, a))
+		if (bomb(v, a) || v->fatal)      /* a limit met inside: read no further */
 			return 0;
 		const char *d = (const char *)v->buf + BUF_SIZE;
 		rfs_sha512_update(&sh, d, (size_t)r);
@@ -1085,6 +1095,7 @@ static int entry(struct v *v, struct archive *a, struct archive_entry *e)
 	} else if (type == AE_IFLNK) {
 		n->flags |= N_SYMLINK;
 		n->link = strdup(link);
+		v->name_bytes += strlen(link);
 		if (expected)
 			v->n_pending--;           /* N_EXPECT stays: the end follows the link */
 		return 0;
@@ -1253,11 +1264,15 @@ static void end_checks(struct v *v)
 
 /* ---- the signature ---- */
 
+/* A small regular file, whole (a FIFO or device named *.pub must not block or stream). */
 static char *slurp(const char *path, size_t max, size_t *len, int *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		*err = -errno;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		*err = fd < 0 ? -errno : -EINVAL;
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	char *b = malloc(max + 1);
@@ -1429,6 +1444,8 @@ static void read_tar(struct v *v)
 		}
 		started = true;
 		entries++;
+		if (v->o && v->o->progress_entries)
+			v->o->progress_entries(v->o->progress_arg, entries);
 		if (bomb(v, a))
 			break;
 		if (entry(v, a, e)) {
@@ -1471,12 +1488,12 @@ int rfs_archive_verify(const char *file, const struct rfs_archive_verify_options
                        struct rfs_archive_report *rep)
 {
 	memset(rep, 0, sizeof(*rep));
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);   /* a FIFO must not block */
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		int e = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	int e = fstat(fd, &st) ? -errno : S_ISDIR(st.st_mode) ? -EISDIR : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+	if (e) {
 		close(fd);
 		return e;
 	}

@@ -43,6 +43,7 @@ struct rfs_archive_verify_options {
 	const struct rfs_age_identities *identities;   /* NULL: none */
 	const char *pubkey_path;     /* NULL: FILE.minisig's key is looked for as *.pub beside FILE */
 	rfs_archive_verify_progress_fn progress; void *progress_arg;  /* bytes read of FILE */
+	void (*progress_entries)(void *progress_arg, uint64_t entries);  /* tar entries read, or NULL */
 };
 int  rfs_archive_verify(const char *file, const struct rfs_archive_verify_options *o,
                         struct rfs_archive_report *rep);   /* 0 (see rep), -errno: cannot start */
@@ -51,7 +52,8 @@ const char *rfs_archive_problem_name(enum rfs_archive_problem_kind k);
 
 /* The limits (a hostile archive meets "limit" beyond them, never more memory). */
 #define RFS_ARCHIVE_VERIFY_MAX_PROBLEMS 100u        /* kept in the report; all are counted */
-#define RFS_ARCHIVE_VERIFY_MAX_ENTRIES 2000000u     /* tar entries, plus manifest lines pending */
+#define RFS_ARCHIVE_VERIFY_MAX_ENTRIES 1000000u     /* tar entries, plus manifest lines pending */
+#define RFS_ARCHIVE_VERIFY_MAX_NAMES (128u << 20)   /* bytes of all their names and link targets */
 #define RFS_ARCHIVE_VERIFY_MAX_PATH 4096u           /* bytes of one path */
 #define RFS_ARCHIVE_VERIFY_MAX_LINE 65536u          /* bytes of one manifest line */
 #define RFS_ARCHIVE_VERIFY_MAX_TAG (1u << 20)       /* bagit.txt, bag-info.txt, sidecars */

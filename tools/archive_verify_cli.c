@@ -23,9 +23,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+struct shown {                   /* what the progress line shows */
+	struct progress *p;
+	uint64_t entries, bytes;
+};
+
 static void on_progress(void *arg, uint64_t bytes_read, uint64_t total_bytes)
 {
-	progress_update(arg, 0, bytes_read);
+	struct shown *s = arg;
+	s->bytes = bytes_read;
+	progress_update(s->p, s->entries, s->bytes);
+}
+
+static void on_entries(void *arg, uint64_t entries)
+{
+	struct shown *s = arg;
+	s->entries = entries;
+	progress_update(s->p, s->entries, s->bytes);
 }
 
 static const char *what_exit(int code)
@@ -114,6 +128,11 @@ int archive_verify_cli_run(const char *file, const char *identity_path, const ch
 		fprintf(stderr, "recfs: archive verify: %s: %s\n", rfs_escape_line(file), strerror(errno));
 		return 2;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "recfs: archive verify: %s: not a file; give the archive's path\n",
+		        rfs_escape_line(file));
+		return 2;
+	}
 	if (pubkey_path && access(pubkey_path, R_OK)) {
 		fprintf(stderr, "recfs: archive verify: the public key %s: %s\n",
 		        rfs_escape_line(pubkey_path), strerror(errno));
@@ -129,14 +148,14 @@ int archive_verify_cli_run(const char *file, const char *identity_path, const ch
 			return 2;
 		}
 	}
-	struct progress *pr = progress_start("verify", 0, (uint64_t)st.st_size);
+	struct shown shown = { .p = progress_start("verify", 0, (uint64_t)st.st_size) };
 	struct rfs_archive_verify_options o = {
 		.identities = ids, .pubkey_path = pubkey_path,
-		.progress = on_progress, .progress_arg = pr,
+		.progress = on_progress, .progress_arg = &shown, .progress_entries = on_entries,
 	};
 	struct rfs_archive_report rep;
 	int rc = rfs_archive_verify(file, &o, &rep);
-	progress_end(pr);
+	progress_end(shown.p);
 	rfs_age_identities_free(ids);
 	if (rc) {
 		fprintf(stderr, "recfs: archive verify: %s: %s\n", rfs_escape_line(file), strerror(-rc));

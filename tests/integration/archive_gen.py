@@ -188,8 +188,9 @@ class Stream(io.RawIOBase):
         return out
 
 
-def case_manifest_huge(out, n=10_000_000):
-    """A bag whose manifest lists n files that are not there (n a multiple of 10,000)."""
+def case_manifest_huge(out, n=10_000_000, first=False):
+    """A bag whose manifest lists n files that are not there (n a multiple of 10,000); first:
+    the manifest comes before the payload (its lines wait for their files)."""
     b = valid_bag()
     entries = [e for e in b.entries if not e[0].name.endswith("manifest-sha512.txt")
                or e[0].name.endswith("tagmanifest-sha512.txt")]
@@ -205,7 +206,7 @@ def case_manifest_huge(out, n=10_000_000):
     f, extra = open_out(out)
     with tarfile.open(fileobj=f, mode="w|", format=tarfile.PAX_FORMAT) as t:
         for ti, data in entries:
-            if ti.name == NAME + "/bag-info.txt":
+            if ti.name == (NAME + "/data/" if first else NAME + "/bag-info.txt"):
                 mi = tarfile.TarInfo(NAME + "/manifest-sha512.txt")
                 mi.size, mi.mtime, mi.mode = n * width, T, 0o644
                 t.addfile(mi, Stream(gen()))
@@ -324,6 +325,22 @@ def case_pax_huge(out, mib=100):
     close_out(f, extra)
 
 
+def case_long_names(out, n=40000):
+    """n empty files with names of 4,000 bytes each (pax path records): 160 MB of names."""
+    f, extra = open_out(out)
+    f.write(ustar_block(NAME + "/", 0, b"5"))
+    for i in range(n):
+        name = "%s/data/%09d-%s" % (NAME, i, "n" * 3970)
+        body = " path=%s\n" % name
+        rec = "%d%s" % (len(body) + len(str(len(body) + 4)), body)
+        rec = "%d%s" % (len(body) + len(str(len(rec))), body)
+        f.write(ustar_block("PaxHeaders/%d" % i, len(rec), b"x") + rec.encode()
+                + bytes((512 - len(rec) % 512) % 512))
+        f.write(ustar_block("%s/data/x%09d" % (NAME, i), 0, b"0"))
+    f.write(bytes(1024))
+    close_out(f, extra)
+
+
 def spoil(stage_name, fn):
     def m(stage, arg):
         if stage == stage_name:
@@ -383,6 +400,7 @@ CASES = {
     "ocfl-unlisted": lambda out: write(valid_bag(spoil("after-ocfl", lambda b: b.add(
         NAME + "/data/history/client 1/v1/content/stray.txt", b"not in the inventory\n"))), out),
     "pax-huge": case_pax_huge,
+    "long-names": case_long_names,
     "gzip-bomb": case_gzip_bomb,
     "manifest-huge": case_manifest_huge,
 }

@@ -10,12 +10,7 @@
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 GEN=(python3 "$HERE/archive_gen.py")
-if "$RECFS" archive verify --help >/dev/null 2>&1; then
-	VERIFY=("$RECFS" archive verify)
-else
-	: "${ARCHIVE_VERIFY_TOOL:=$(dirname "$RECFS")/../tests/archive/verify_tool}"
-	VERIFY=("$ARCHIVE_VERIFY_TOOL")
-fi
+VERIFY=("$RECFS" archive verify)
 RSS_MAX_KB=${RSS_MAX_KB:-65536}   # 12 MiB under ASan, for inputs of 100 MiB to 10 GiB
 W=$IT_TMP/work
 mkdir -p "$W/run"
@@ -72,6 +67,10 @@ assert_eq "JSON: the signature checked, with minisign's trusted comment" "True T
 check "the standard tools agree: minisign -V" minisign -Vm "$W/valid.tar" -p "$W/vault.pub" -q
 out=$(cd "$W/run" && "${VERIFY[@]}" "$W/valid.tar")
 assert_match "text: one summary line, valid" "valid.tar: valid; bag Telecare: 12 payload files" "$out"
+assert_eq "no progress line when stderr is not a terminal" "" "$(cat "$W/err")"
+RECFS_PROGRESS=1 "${VERIFY[@]}" "$W/valid.tar.gz" >/dev/null 2>"$W/progress"
+assert_match "a progress line when asked (entries, bytes)" "verify +[0-9]+ files +[0-9.]+ [KMG]?i?B" \
+	"$(tr '\r' '\n' <"$W/progress")"
 gen sorted sorted.tar
 expect "entries sorted, manifest first" none 0 sorted.tar
 
