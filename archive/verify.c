@@ -1361,9 +1361,9 @@ static void check_signature(struct v *v, const uint8_t hash[64])
 	}
 	v->rep->signature_checked = rc == 0 || rc == -EBADMSG;
 	if (rc == 0 || rc == -EBADMSG) {
-		rfs_hex_encode(v->rep->key_id, keyid, 8);
+		rfs_minisign_keyid_hex(keyid, v->rep->key_id);
 	} else if (rc == -ENOKEY && any_key) {
-		rfs_hex_encode(v->rep->key_id, sig_keyid, 8);
+		rfs_minisign_keyid_hex(sig_keyid, v->rep->key_id);
 	}
 	if (rc == 0) {
 		v->rep->signed_ok = true;

@@ -708,7 +708,7 @@ static int object_of(struct build *b, struct rec *r)
 	bool begun = false, opened = false;
 	int rc;
 
-	rfs_hex_encode(key_hex, b->fs->v->keys->archive_key_id, 8);
+	rfs_minisign_keyid_hex(b->fs->v->keys->archive_key_id, key_hex);
 	snprintf(dir, sizeof(dir), "%s", *r->rel ? r->rel : b->name);
 	snprintf(id, sizeof(id), "recfs:%s:%s", key_hex, r->path);
 	rc = epochs_of(b, r, &mt);
@@ -1074,7 +1074,7 @@ static int sign(struct build *b)
 	int rc;
 
 	vault = vault && vault[1] ? vault + 1 : b->fs->v->path;
-	rfs_hex_encode(b->out->key_id, k->archive_key_id, 8);
+	rfs_minisign_keyid_hex(k->archive_key_id, b->out->key_id);
 	rfs_hex_encode(sha, b->out->bag.sha512, 64);
 	(void)rfs_date_timestamp_format((struct rfs_timestamp){ b->state_time, 0 }, stamp);
 	if (asprintf(&trusted, "recfs archive of %s as of %s sha512:%s", b->top, stamp, sha) < 0)
@@ -1231,7 +1231,7 @@ static int build_run(struct build *b)
 		         strerror(-rc));
 		return rc;
 	}
-	rfs_hex_encode(key_hex, b->fs->v->keys->archive_key_id, 8);
+	rfs_minisign_keyid_hex(b->fs->v->keys->archive_key_id, key_hex);
 	snprintf(ext_id, sizeof(ext_id), "recfs:%s:%s", key_hex, b->top);
 	snprintf(agent, sizeof(agent), "recfs %s", RECFS_VERSION);
 	struct rfs_bag_info info = { .name = b->name, .source_organization = b->organisation,

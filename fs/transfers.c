@@ -60,9 +60,12 @@ void rfs_transfers_free(struct rfs_transfer_list *list)
 	free(list);
 }
 
-static bool is_hex(const char *s, size_t len)
+/* A SHA-512 in lower case, as sha512sum prints it; a key id in upper case, as minisign does. */
+#define LOWER_HEX "0123456789abcdef"
+#define UPPER_HEX "0123456789ABCDEF"
+static bool is_hex(const char *s, size_t len, const char *digits)
 {
-	return strlen(s) == len && strspn(s, "0123456789abcdef") == len;
+	return strlen(s) == len && strspn(s, digits) == len;
 }
 
 /* A decimal count of at most max, no sign, no leading zero. */
@@ -108,10 +111,10 @@ static const char *take_line(char **f, int n, uint64_t seq, struct rfs_transfer 
 		return "its date (on) is not YYYY-MM-DD";
 	if (!*f[4] || !*f[6])
 		return "no login or no path";
-	if (*f[8] && !is_hex(f[8], SHA512_HEX))
+	if (*f[8] && !is_hex(f[8], SHA512_HEX, LOWER_HEX))
 		return "its sha512 is not 128 lower-case hex digits";
-	if (*f[9] && !is_hex(f[9], KEY_ID_HEX))
-		return "its key id is not 16 lower-case hex digits";
+	if (*f[9] && !is_hex(f[9], KEY_ID_HEX, UPPER_HEX))
+		return "its key id is not 16 upper-case hex digits";
 	if (!count_of(f[FIXED_FIELDS], (uint64_t)n, &nr) ||
 	    FIXED_FIELDS + 1 + nr >= (uint64_t)n ||
 	    !count_of(f[FIXED_FIELDS + 1 + nr], (uint64_t)n, &nrec) ||
@@ -326,10 +329,10 @@ static const char *check_entry(const struct rfs_transfer *t)
 		return "no path";
 	if (t->on && *t->on && rfs_date_parse(t->on, strlen(t->on), &d) < 0)
 		return "a date that is not YYYY-MM-DD";
-	if (t->sha512 && *t->sha512 && !is_hex(t->sha512, SHA512_HEX))
+	if (t->sha512 && *t->sha512 && !is_hex(t->sha512, SHA512_HEX, LOWER_HEX))
 		return "a sha512 that is not 128 lower-case hex digits";
-	if (t->key_id && *t->key_id && !is_hex(t->key_id, KEY_ID_HEX))
-		return "a key id that is not 16 lower-case hex digits";
+	if (t->key_id && *t->key_id && !is_hex(t->key_id, KEY_ID_HEX, UPPER_HEX))
+		return "a key id that is not 16 upper-case hex digits (as minisign prints it)";
 	return NULL;
 }
 

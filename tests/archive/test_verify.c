@@ -165,8 +165,8 @@ Test(verify, a_valid_bag)
 	cr_expect(!r.encrypted);
 	cr_expect(r.signed_ok && r.signature_checked);
 	char hex[17];
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", keyid[i]);
+	for (int i = 0; i < 8; i++)   /* as minisign prints it: the little-endian number */
+		snprintf(hex + 2 * i, 3, "%02X", keyid[7 - i]);
 	cr_expect_str_eq(r.key_id, hex);
 	cr_expect_str_eq(r.trusted_comment, "file:test.tar");
 	rfs_archive_report_free(&r);

@@ -10,10 +10,10 @@
 #define SHA "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce" \
             "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"
 #define LINE1 "1\tclose-service\t2026-12-01T17:00:00+01:00\t2026-11-30\tjane\tJane Doe\t" \
-              "/Tele%09care\t/home/j/t.tar.age\t" SHA "\t1a2b3c4d5e6f7a8b\tRWQ=\t" \
+              "/Tele%09care\t/home/j/t.tar.age\t" SHA "\t1A2B3C4D5E6F7A8B\tRWQ=\t" \
               "Pennine Lifeline\tnote%0Atwo lines\t\t2\tage1a\tage1b\t1\t/Tele%09care/x%25y\n"
 #define LINE2 "2\tconfirmed\t2026-12-02T09:00:00Z\t2026-12-02\tjane\tJane Doe\t/Tele%09care\t" \
-              "/home/j/t.tar.age\t" SHA "\t1a2b3c4d5e6f7a8b\t\t\t\treceived ok\t0\t1\t/Tele%09care/x%25y\n"
+              "/home/j/t.tar.age\t" SHA "\t1A2B3C4D5E6F7A8B\t\t\t\treceived ok\t0\t1\t/Tele%09care/x%25y\n"
 
 Test(transfers, parses_fields_lists_and_escapes)
 {
