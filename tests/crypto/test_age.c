@@ -129,7 +129,7 @@ static void fini(void)
 	test_remove_tree(dir);
 }
 
-TestSuite(age, .init = init, .fini = fini, .timeout = 60);
+TestSuite(age, .init = init, .fini = fini, .timeout = 120);
 
 static struct rfs_age_identities *ids_of(int i)
 {
@@ -677,7 +677,7 @@ static struct buf slurp(const char *path)
 	return b;
 }
 
-Test(age, the_age_tool_decrypts_our_files, .timeout = 120)
+Test(age, the_age_tool_decrypts_our_files)
 {
 	static const size_t sizes[] = { 0, 1, 65536, 200000, 3u << 20 };
 
@@ -695,7 +695,7 @@ Test(age, the_age_tool_decrypts_our_files, .timeout = 120)
 	}
 }
 
-Test(age, we_read_what_the_age_tool_encrypts, .timeout = 120)
+Test(age, we_read_what_the_age_tool_encrypts)
 {
 	static const size_t sizes[] = { 0, 65535, 65536, 3u << 20 };
 	struct rfs_age_identities *ids = ids_of(1);
@@ -734,7 +734,7 @@ Test(age, we_read_what_the_age_tool_encrypts, .timeout = 120)
 	rfs_age_identities_free(ids);
 }
 
-Test(age, stanzas_of_other_types_from_the_age_tool_are_skipped, .timeout = 60)
+Test(age, stanzas_of_other_types_from_the_age_tool_are_skipped)
 {
 	struct rfs_age_identities *ids = ids_of(2);
 	struct buf ct, out;
