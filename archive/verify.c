@@ -515,7 +515,7 @@ static void manifest_line(struct v *v, char *line, size_t len, bool tag)
 	while (s < len && (line[s] == ' ' || line[s] == '\t'))
 		s++;
 	uint8_t want[RFS_SHA512_SIZE];
-	if (h == len || s == len || unhex(want, line, h)) {
+	if (h == len || s == len || unhex(want, line, h) || memchr(line, '\0', len)) {
 		problem_in(v, RFS_AP_MANIFEST_MALFORMED, mf,
 			   "line %llu: not \"<128 hex digits> <path>\"", (unsigned long long)no);
 		return;
