@@ -254,8 +254,8 @@ static void summary(const struct answer *a, const char *file, const char *dir, c
 			printf("    held     %.*s\n", (int)strcspn(p, "\n"), p);
 	printf("  files      %" PRIu64 " in the payload (%s)\n", a->files, human(a->payload, h2, sizeof(h2)));
 	if (a->objects)
-		printf("  history    %" PRIu64 " OCFL objects, %" PRIu64 " versions\n", a->objects,
-		       a->versions);
+		printf("  history    %" PRIu64 " OCFL object%s, %" PRIu64 " version%s\n", a->objects,
+		       a->objects == 1 ? "" : "s", a->versions, a->versions == 1 ? "" : "s");
 	for (const char *p = a->left; p && *p; p += strcspn(p, "\n") + 1)
 		printf("  left out   %.*s\n", (int)strcspn(p, "\n"), p);
 	printf("  sha512     %s\n", a->sha512);
