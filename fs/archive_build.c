@@ -25,6 +25,7 @@
 #include "crypto/minisign.h"
 #include "crypto/secmem.h"
 #include "fs/cfile.h"
+#include "fs/escape.h"
 #include "fs/history/bytes.h"
 #include "fs/live_restore.h"
 #include "fs/ops_internal.h"
@@ -977,36 +978,6 @@ static int current_entry(struct rfs_fs *fs, const struct rfs_walk_entry *e, bool
 
 /* ---- tag files ------------------------------------------------------------------ */
 
-static void csv_field(FILE *f, const char *s, bool last)
-{
-	if (strpbrk(s, ",\"\r\n")) {
-		fputc('"', f);
-		for (; *s; s++) {
-			if (*s == '"')
-				fputc('"', f);
-			fputc(*s, f);
-		}
-		fputc('"', f);
-	} else {
-		fputs(s, f);
-	}
-	fputs(last ? "\r\n" : ",", f);
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
-}
-
 static int row_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct row *)a)->v[R_PATH], ((const struct row *)b)->v[R_PATH]);
@@ -1026,8 +997,10 @@ static int tag_files(struct build *b)
 
 	if (b->nrows)
 		qsort(b->rows, b->nrows, sizeof(*b->rows), row_cmp);
-	for (size_t k = 0; c && k < ROW_FIELDS; k++)
-		csv_field(c, row_cols[k], k + 1 == ROW_FIELDS);
+	for (size_t k = 0; c && k < ROW_FIELDS; k++) {
+		rfs_escape_csv(c, row_cols[k]);
+		fputs(k + 1 == ROW_FIELDS ? "\r\n" : ",", c);
+	}
 	if (j)
 		fputs("{\n  \"records\": [", j);
 	for (size_t i = 0; c && j && i < b->nrows; i++) {
@@ -1035,14 +1008,15 @@ static int tag_files(struct build *b)
 
 		fputs(i ? ",\n    {" : "\n    {", j);
 		for (size_t k = 0; k < ROW_FIELDS; k++) {
-			csv_field(c, v[k], k + 1 == ROW_FIELDS);
+			rfs_escape_csv(c, v[k]);
+			fputs(k + 1 == ROW_FIELDS ? "\r\n" : ",", c);
 			fprintf(j, "%s\n      ", k ? "," : "");
-			json_str(j, row_cols[k]);
+			rfs_escape_json(j, row_cols[k]);
 			fputs(": ", j);
 			if (k == R_DISPOSAL)
 				fputs(*v[k] ? v[k] : "null", j);   /* a number */
 			else
-				json_str(j, v[k]);
+				rfs_escape_json(j, v[k]);
 		}
 		fputs("\n    }", j);
 	}

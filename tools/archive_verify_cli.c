@@ -58,23 +58,23 @@ static void print_json(const char *file, const struct rfs_archive_report *r)
 {
 	FILE *f = stdout;
 	fputs("{\"file\": ", f);
-	rfs_output_json_string(f, file);
+	rfs_escape_json(f, file);
 	fprintf(f, ", \"ok\": %s, \"exit_code\": %d, \"encrypted\": %s,\n", r->exit_code ? "false" : "true",
 	        r->exit_code, r->encrypted ? "true" : "false");
 	fprintf(f, " \"signature\": {\"checked\": %s, \"ok\": %s, \"key_id\": ",
 	        r->signature_checked ? "true" : "false", r->signed_ok ? "true" : "false");
 	if (r->key_id[0])
-		rfs_output_json_string(f, r->key_id);
+		rfs_escape_json(f, r->key_id);
 	else
 		fputs("null", f);
 	fputs(", \"trusted_comment\": ", f);
 	if (r->trusted_comment)
-		rfs_output_json_string(f, r->trusted_comment);
+		rfs_escape_json(f, r->trusted_comment);
 	else
 		fputs("null", f);
 	fputs("},\n \"bag\": {\"name\": ", f);
 	if (r->bag_name)
-		rfs_output_json_string(f, r->bag_name);
+		rfs_escape_json(f, r->bag_name);
 	else
 		fputs("null", f);
 	fprintf(f, ", \"files\": %" PRIu64 ", \"bytes\": %" PRIu64 "},\n", r->files, r->bytes);
@@ -83,9 +83,9 @@ static void print_json(const char *file, const struct rfs_archive_report *r)
 	for (size_t i = 0; i < r->n_problems; i++) {
 		const struct rfs_archive_problem *p = &r->problems[i];
 		fprintf(f, "%s\n  {\"kind\": \"%s\", \"path\": ", i ? "," : "", rfs_archive_problem_name(p->kind));
-		rfs_output_json_string(f, p->path);
+		rfs_escape_json(f, p->path);
 		fputs(", \"detail\": ", f);
-		rfs_output_json_string(f, p->detail);
+		rfs_escape_json(f, p->detail);
 		fputs("}", f);
 	}
 	fprintf(f, "%s],\n \"problems_total\": %" PRIu64 "}\n", r->n_problems ? "\n " : "",

@@ -39,9 +39,5 @@ void rfs_output_row(struct rfs_output *o, const char *const *values);
 /* End the listing (JSON: the ']'). 0, or -EIO when writing failed. */
 int rfs_output_end(struct rfs_output *o);
 
-/* s as a JSON string, quotes included (RFC 8259). */
-void rfs_output_json_string(FILE *f, const char *s);
-/* s as one CSV field (RFC 4180). */
-void rfs_output_csv_field(FILE *f, const char *s);
 
 #endif
