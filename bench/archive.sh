@@ -81,6 +81,10 @@ median() {
         if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+spread() {   # "min-max" of a test's rounds
+    sort -g "$R/$1".[0-9]* | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'
+}
+
 for round in $(seq 1 "$ROUNDS"); do
     log "round $round/$ROUNDS: recfs archive of $SIZE_MB MB"
     timed recfs "$round" "$RECFS" archive "$M/service" --out "$OUT/s.tar.age" --recipient "$RCPT"
@@ -95,14 +99,16 @@ rate() { awk -v mb="$1" -v s="$2" 'BEGIN { printf "%.1f", mb / s }'; }
 a=$(median recfs) b=$(median tar_age) h=$(median history) ht=$(median history_tar)
 printf '\narchive of %s MB in %s files (%s KiB each), median of %s round(s), encrypted to one age recipient\n' \
     "$SIZE_MB" "$files" "$FILE_KB" "$ROUNDS"
-printf '%-34s %9s %9s %14s\n' "" seconds MB/s "daemon peak"
+printf '%-34s %9s %12s %9s %14s\n' "" seconds range MB/s "daemon peak"
 kib() { median "$1" | cut -d. -f1; }
-printf '%-34s %9s %9s %11s KiB\n' "recfs archive" "$a" "$(rate "$SIZE_MB" "$a")" "$(kib recfs-rss)"
-printf '%-34s %9s %9s %11s KiB\n' "tar -c | age -r (through the mount)" "$b" "$(rate "$SIZE_MB" "$b")" \
-    "$(kib tar_age-rss)"
+printf '%-34s %9s %12s %9s %11s KiB\n' "recfs archive" "$a" "$(spread recfs)" "$(rate "$SIZE_MB" "$a")" \
+    "$(kib recfs-rss)"
+printf '%-34s %9s %12s %9s %11s KiB\n' "tar -c | age -r (through the mount)" "$b" "$(spread tar_age)" \
+    "$(rate "$SIZE_MB" "$b")" "$(kib tar_age-rss)"
 printf '%-34s %9s\n' "throughput ratio recfs / tar|age" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')"
 printf '\na record saved %s times (%s)\n' "$VERSIONS" \
     "$(grep -h -m1 'OCFL' "$R/history.out" | sed 's/^ *history *//')"
-printf '%-34s %9s %14s\n' "" seconds "daemon peak"
-printf '%-34s %9s %11s KiB\n' "recfs archive --history" "$h" "$(kib history-rss)"
-printf '%-34s %9s %11s KiB\n' "tar -c | age -r (current state)" "$ht" "$(kib history_tar-rss)"
+printf '%-34s %9s %12s %14s\n' "" seconds range "daemon peak"
+printf '%-34s %9s %12s %11s KiB\n' "recfs archive --history" "$h" "$(spread history)" "$(kib history-rss)"
+printf '%-34s %9s %12s %11s KiB\n' "tar -c | age -r (current state)" "$ht" "$(spread history_tar)" \
+    "$(kib history_tar-rss)"
