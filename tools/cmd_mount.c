@@ -33,7 +33,7 @@ static const struct cli_help mount_help = {
 	"\n"
 	"  -f, --foreground        stay in the foreground until unmounted\n"
 	"  -d, --debug             print FUSE debug output (implies -f)\n"
-	"  -o OPTIONS              comma-separated mount options; may be repeated:\n"
+	"  -o, --options OPTIONS  comma-separated mount options; may be repeated:\n"
 	"      ro                    read-only: every change fails with EROFS\n"
 	"      rw                    read-write (the default)\n"
 	"      allow_other           let other local users in, with the same permission\n"

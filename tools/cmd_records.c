@@ -21,6 +21,12 @@ static const struct cli_option listing_options[] = {
 	CLI_VALUE("as-of", 'a', &as_of),
 	{ 0 },
 };
+/* records takes --json and --csv, not --as-of; why takes no option. */
+static const struct cli_option records_options[] = {
+	CLI_FLAG("json", 'j', &json),
+	CLI_FLAG("csv", 'C', &csv),
+	{ 0 },
+};
 
 /* ---- records ---- */
 
@@ -64,10 +70,6 @@ static int list_run(struct cli_ctx *ctx, const char *const *args, size_t nargs,
 
 static int records_run(struct cli_ctx *ctx)
 {
-	if (as_of) {
-		cli_error("--as-of is for recfs due");
-		return cli_usage_error();
-	}
 	return list_run(ctx, (const char *[]){ "records" }, 1, record_fields, RECORD_FIELDS,
 	                record_line);
 }
@@ -83,7 +85,7 @@ static const struct cli_help records_help = {
 };
 
 const struct cli_command cmd_records = {
-	.help = &records_help, .options = listing_options, .args = { 0, 1, "[VAULT]" },
+	.help = &records_help, .options = records_options, .args = { 0, 1, "[VAULT]" },
 	.run = records_run,
 };
 
@@ -141,10 +143,6 @@ static int why_run(struct cli_ctx *ctx)
 {
 	struct rcli_target t;
 
-	if (json || csv || as_of) {
-		cli_error("recfs why takes no --json, --csv or --as-of");
-		return cli_usage_error();
-	}
 	if (rcli_find(ctx->argv[0], &t) != CLI_OK)
 		return CLI_FAIL;
 	if (!t.path[0]) {
@@ -161,5 +159,5 @@ static const struct cli_help why_help = {
 };
 
 const struct cli_command cmd_why = {
-	.help = &why_help, .options = listing_options, .args = { 1, 1, "PATH" }, .run = why_run,
+	.help = &why_help, .args = { 1, 1, "PATH" }, .run = why_run,
 };

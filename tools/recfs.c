@@ -2,7 +2,9 @@
 ** recfs: the command-line program; main() and the table of subcommands.
 **
 ** Owns: finding the subcommand (listed in commands.h) and handing it to
-** cli_dispatch, `recfs --help`, `recfs help CMD` and `recfs --version`.
+** cli_dispatch, `recfs --help`, `recfs help CMD` and `recfs --version`; and
+** the hidden `recfs --man [CMD]` and `recfs --complete commands|options CMD`
+** that the build's man pages and the bash completion are made from (docgen.c).
 ** Must never: parse a subcommand's options (dispatch.c and each cmd_<name>.c
 ** do), or read a secret from argv or the environment.
 */
@@ -12,6 +14,7 @@
 #include "crypto/secmem.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
+#include "tools/docgen.h"
 #include "fs/escape.h"
 
 #ifndef RECFS_VERSION
@@ -96,6 +99,52 @@ static int run_help(int argc, char **argv)
 	return cli_dispatch(c->cmd, c->needs, 2, help_argv);
 }
 
+static struct docgen_command as_docgen(const struct command *c)
+{
+	return (struct docgen_command){ c->name, c->cmd, c->needs, c->summary };
+}
+
+/* recfs --man [CMD]: recfs(1), or recfs-CMD(1), in roff on stdout. */
+static int run_man(int argc, char **argv)
+{
+	struct docgen_command all[N_COMMANDS];
+	const struct command *c;
+
+	if (argc < 2) {
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			all[i] = as_docgen(&commands[i]);
+		docgen_main_page(stdout, RECFS_VERSION, all, N_COMMANDS);
+		return CLI_OK;
+	}
+	if (!(c = find_command(argv[1])))
+		return unknown_command(argv[1]);
+	all[0] = as_docgen(c);
+	docgen_command_page(stdout, RECFS_VERSION, &all[0]);
+	return CLI_OK;
+}
+
+/* recfs --complete commands | options CMD: the words the bash completion offers. */
+static int run_complete(int argc, char **argv)
+{
+	const struct command *c;
+	struct docgen_command d;
+
+	if (argc == 2 && strcmp(argv[1], "commands") == 0) {
+		for (size_t i = 0; i < N_COMMANDS; i++)
+			printf("%s\n", commands[i].name);
+		return CLI_OK;
+	}
+	if (argc == 3 && strcmp(argv[1], "options") == 0) {
+		if (!(c = find_command(argv[2])))
+			return unknown_command(argv[2]);
+		d = as_docgen(c);
+		docgen_options(stdout, &d);
+		return CLI_OK;
+	}
+	fprintf(stderr, "recfs: usage: recfs --complete commands | options COMMAND\n");
+	return CLI_FAIL;
+}
+
 int main(int argc, char **argv)
 {
 	const struct command *c;
@@ -115,6 +164,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "help") == 0)
 		return run_help(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--man") == 0)
+		return run_man(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--complete") == 0)
+		return run_complete(argc - 1, argv + 1);
 	c = find_command(argv[1]);
 	if (!c && argv[1][0] == '-') {
 		fprintf(stderr, "recfs: unknown option '%s'; see '%s --help'\n", rfs_escape_line(argv[1]), cli_program);
