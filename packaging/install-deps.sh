@@ -18,7 +18,7 @@ git rsync attr tar gzip xz-utils zstd xxd
 gocryptfs securefs age
 e2fsprogs util-linux procps psmisc coreutils findutils diffutils file time python3
 clang libarchive-dev openssl libssl-dev minisign
-groff-base man-db bash-completion
+groff-base man-db
 "
 
 check_only=no

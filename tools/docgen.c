@@ -154,14 +154,43 @@ void docgen_command_page(FILE *out, const char *version, const struct docgen_com
 	      ".SH SEE ALSO\n\\fBrecfs\\fR(1)\n", out);
 }
 
-void docgen_options(FILE *out, const struct docgen_command *c)
+void docgen_options(FILE *out, const struct docgen_command *c, bool with_value)
 {
 	for (const struct cli_option *o = c->cmd->options; o && o->key; o++)
-		if (o->name)
+		if (o->name && (!with_value || o->has_arg == required_argument))
 			fprintf(out, "--%s\n", o->name);
 	if (c->needs & CLI_NEEDS_PATH)
 		fputs("--vault\n", out);
 	if (c->needs & CLI_NEEDS_PASSPHRASE)
 		fputs("--passphrase-file\n", out);
-	fputs("--help\n", out);
+	if (!with_value)
+		fputs("--help\n", out);
+}
+
+void docgen_subcommands(FILE *out, const struct docgen_command *c)
+{
+	char prefix[40];
+	const char *line = c->cmd->help->usage, *last = NULL;
+	size_t last_n = 0;
+
+	snprintf(prefix, sizeof(prefix), "recfs %s ", c->name);
+	for (bool first = true; line; first = false) {
+		bool again;
+		size_t n;
+
+		line += strspn(line, " ");
+		again = strncmp(line, prefix, strlen(prefix)) == 0;   /* "recfs hold release ..." */
+		if (again)
+			line += strlen(prefix);
+		n = strspn(line, "abcdefghijklmnopqrstuvwxyz");
+		if ((first || again) && n > 0 && strchr(" \n", line[n]) &&
+		    !(last && n == last_n && !strncmp(line, last, n))) {
+			fprintf(out, "%.*s\n", (int)n, line);
+			last = line;
+			last_n = n;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
 }

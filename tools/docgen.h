@@ -11,6 +11,7 @@
 #ifndef RECFS_TOOLS_DOCGEN_H
 #define RECFS_TOOLS_DOCGEN_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include "tools/commands.h"
 
@@ -26,7 +27,11 @@ struct docgen_command {
 void docgen_main_page(FILE *out, const char *version, const struct docgen_command *cmds, size_t n);
 /* recfs-NAME(1): its usage, its help text and the common options its needs add. */
 void docgen_command_page(FILE *out, const char *version, const struct docgen_command *c);
-/* Every long option that c takes ("--json"), one a line, the common ones included. */
-void docgen_options(FILE *out, const struct docgen_command *c);
+/* Every long option that c takes ("--json"), one a line, the common ones included; with
+** with_value, only those that take a value ("--rev"). */
+void docgen_options(FILE *out, const struct docgen_command *c, bool with_value);
+/* The words that c's usage lines start with, when they are lower-case words ("add",
+** "release", "list" for hold), one a line: its subcommands. */
+void docgen_subcommands(FILE *out, const struct docgen_command *c);
 
 #endif

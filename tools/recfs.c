@@ -3,7 +3,7 @@
 **
 ** Owns: finding the subcommand (listed in commands.h) and handing it to
 ** cli_dispatch, `recfs --help`, `recfs help CMD` and `recfs --version`; and
-** the hidden `recfs --man [CMD]` and `recfs --complete commands|options CMD`
+** the hidden `recfs --man [CMD]` and `recfs --complete ...`
 ** that the build's man pages and the bash completion are made from (docgen.c).
 ** Must never: parse a subcommand's options (dispatch.c and each cmd_<name>.c
 ** do), or read a secret from argv or the environment.
@@ -123,7 +123,8 @@ static int run_man(int argc, char **argv)
 	return CLI_OK;
 }
 
-/* recfs --complete commands | options CMD: the words the bash completion offers. */
+/* recfs --complete commands | options CMD | value-options CMD | subcommands CMD: the words
+** the bash completion offers. */
 static int run_complete(int argc, char **argv)
 {
 	const struct command *c;
@@ -134,14 +135,19 @@ static int run_complete(int argc, char **argv)
 			printf("%s\n", commands[i].name);
 		return CLI_OK;
 	}
-	if (argc == 3 && strcmp(argv[1], "options") == 0) {
+	if (argc == 3 && (!strcmp(argv[1], "options") || !strcmp(argv[1], "value-options") ||
+	                  !strcmp(argv[1], "subcommands"))) {
 		if (!(c = find_command(argv[2])))
 			return unknown_command(argv[2]);
 		d = as_docgen(c);
-		docgen_options(stdout, &d);
+		if (!strcmp(argv[1], "subcommands"))
+			docgen_subcommands(stdout, &d);
+		else
+			docgen_options(stdout, &d, argv[1][0] == 'v');
 		return CLI_OK;
 	}
-	fprintf(stderr, "recfs: usage: recfs --complete commands | options COMMAND\n");
+	fprintf(stderr, "recfs: usage: recfs --complete commands | options COMMAND | value-options "
+	                "COMMAND | subcommands COMMAND\n");
 	return CLI_FAIL;
 }
 
