@@ -129,13 +129,24 @@ void docgen_command_page(FILE *out, const char *version, const struct docgen_com
 	put_text(out, c->name, strlen(c->name));
 	fputs(" \\- ", out);
 	put_line(out, c->summary);
-	fprintf(out, ".SH SYNOPSIS\n.nf\n\\fBrecfs %s\\fR ", c->name);
+	fputs(".SH SYNOPSIS\n.nf\n\\fBrecfs ", out);
+	put_text(out, c->name, strlen(c->name));
+	fputs("\\fR ", out);
 	for (const char *line = usage; *line;) {          /* later lines say "recfs NAME ..." again */
 		const char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		size_t indent = strspn(line, " ");
 
-		while (len > 0 && *line == ' ')
-			line++, len--;
+		if (indent > len)
+			indent = len;
+		/* "       recfs hold ..." starts a line; a longer indent continues the one above */
+		if (strncmp(line + indent, "recfs ", 6) == 0 || indent <= 7) {
+			line += indent;
+			len -= indent;
+		} else {
+			line += 7;
+			len -= 7;
+		}
 		put_text(out, line, len);
 		fputc('\n', out);
 		line += len + (nl ? 1 : 0);
