@@ -15,6 +15,7 @@
 static bool json, csv;
 static const char *as_of;
 
+/* due: the day, and the format. */
 static const struct cli_option listing_options[] = {
 	CLI_FLAG("json", 'j', &json),
 	CLI_FLAG("csv", 'C', &csv),

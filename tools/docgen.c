@@ -88,33 +88,28 @@ static void put_title(FILE *out, const char *name, const char *section, const ch
 	fprintf(out, "\" \"%s\" \"\" \"recfs %s\" \"recfs manual\"\n", section, version);
 }
 
-void docgen_main_page(FILE *out, const char *version, const struct docgen_command *cmds, size_t n)
+void docgen_main_page(FILE *out, const char *version, const char *intro, const char *notes,
+                      const struct docgen_command *cmds, size_t n)
 {
 	put_title(out, "recfs", "1", version);
 	fputs(".SH NAME\nrecfs \\- keep records in an encrypted vault, shown as ordinary folders\n"
 	      ".SH SYNOPSIS\n.nf\n\\fBrecfs\\fR \\fICOMMAND\\fR [\\fIARGS\\fR...]\n"
 	      "\\fBrecfs\\fR \\fICOMMAND\\fR \\-\\-help\n\\fBrecfs\\fR \\-\\-version\n.fi\n"
-	      ".SH DESCRIPTION\n"
-	      "recfs keeps records in an encrypted vault and shows them as ordinary folders.\n"
-	      "Every save is kept in a signed history; a retention policy says how long\n"
-	      "each class of record is kept, and when it is disposed of.\n"
-	      ".SH COMMANDS\n", out);
+	      ".SH DESCRIPTION\n", out);
+	put_help_text(out, intro);
+	fputs(".SH COMMANDS\n", out);
 	for (size_t i = 0; i < n; i++) {
 		fputs(".TP\n\\fB", out);
 		put_text(out, cmds[i].name, strlen(cmds[i].name));
 		fputs("\\fR\n", out);
 		put_line(out, cmds[i].summary);
-		fputs("See \\fBrecfs\\-", out);
+		fputs(".br\nSee \\fBrecfs\\-", out);
 		put_text(out, cmds[i].name, strlen(cmds[i].name));
 		fputs("\\fR(1).\n", out);
 	}
-	fputs(".SH PASSPHRASES\n"
-	      "Passphrases are asked for on the terminal, or read from the first line of\n"
-	      "\\-\\-passphrase\\-file \\fIFILE\\fR ('\\-' is standard input); never from arguments or the\n"
-	      "environment.\n"
-	      ".SH EXIT STATUS\n"
-	      "0 done; 1 problems found (fsck, verify); 2 usage error or failure.\n"
-	      ".SH SEE ALSO\n"
+	fputs(".SH NOTES\n", out);
+	put_help_text(out, notes);
+	fputs(".SH SEE ALSO\n"
 	      "\\fBrecfs\\-policy\\fR(5), \\fBrecfs\\-vault\\fR(5), \\fBfusermount3\\fR(1)\n", out);
 }
 

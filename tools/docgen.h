@@ -23,8 +23,9 @@ struct docgen_command {
 	const char *summary;
 };
 
-/* recfs(1): the main help and every command with its page. */
-void docgen_main_page(FILE *out, const char *version, const struct docgen_command *cmds, size_t n);
+/* recfs(1): the main help's intro, every command with its page, and the help's notes. */
+void docgen_main_page(FILE *out, const char *version, const char *intro, const char *notes,
+                      const struct docgen_command *cmds, size_t n);
 /* recfs-NAME(1): its usage, its help text and the common options its needs add. */
 void docgen_command_page(FILE *out, const char *version, const struct docgen_command *c);
 /* Every long option that c takes ("--json"), one a line, the common ones included; with

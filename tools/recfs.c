@@ -54,25 +54,27 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+/* What `recfs --help` says before and after the commands (recfs(1) says it too). */
+static const char main_intro[] =
+	"recfs keeps records in an encrypted vault and shows them as ordinary folders.\n";
+static const char main_notes[] =
+	"Passphrases are asked for on the terminal, or read from the first line of\n"
+	"--passphrase-file FILE ('-' is standard input); never from arguments or the\n"
+	"environment.\n"
+	"\n"
+	"Exit status: 0 done; 1 problems found (fsck); 2 usage error or failure.\n";
+
 static int print_main_help(FILE *out)
 {
 	fprintf(out,
 	        "usage: recfs COMMAND [ARGS...]\n"
 	        "       recfs COMMAND --help\n"
 	        "       recfs --version\n"
-	        "\n"
-	        "recfs keeps records in an encrypted vault and shows them as ordinary folders.\n"
-	        "\n"
-	        "Commands:\n");
+	        "\n%s\n"
+	        "Commands:\n", main_intro);
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-13s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out,
-	        "\n"
-	        "Passphrases are asked for on the terminal, or read from the first line of\n"
-	        "--passphrase-file FILE ('-' is standard input); never from arguments or the\n"
-	        "environment.\n"
-	        "\n"
-	        "Exit status: 0 done; 1 problems found (fsck); 2 usage error or failure.\n");
+	fprintf(out, "\n%s", main_notes);
 	return CLI_OK;
 }
 
@@ -113,7 +115,7 @@ static int run_man(int argc, char **argv)
 	if (argc < 2) {
 		for (size_t i = 0; i < N_COMMANDS; i++)
 			all[i] = as_docgen(&commands[i]);
-		docgen_main_page(stdout, RECFS_VERSION, all, N_COMMANDS);
+		docgen_main_page(stdout, RECFS_VERSION, main_intro, main_notes, all, N_COMMANDS);
 		return CLI_OK;
 	}
 	if (!(c = find_command(argv[1])))
