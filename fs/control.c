@@ -285,6 +285,9 @@ static void dispatch(struct rfs_control *c, const struct rfs_peer *peer, char **
 	char rev[RFS_REV_HEX + 1];
 	int rc;
 
+	/* Asking whether the daemon is there, or how it is, is no use of the vault (fs/idle.h). */
+	if (strcmp(verb, "ping") && strcmp(verb, "status") && strcmp(verb, "daemonlog"))
+		atomic_store(&c->fs->used, true);
 	if (!peer->owner && !verb_is_public(verb, table_verb)) {
 		rfs_control_refuse(out, -EACCES, "only the user who mounted, or root, may do that");
 	} else if (table_verb) {
