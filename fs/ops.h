@@ -39,6 +39,7 @@ struct rfs_fs {
 	int64_t mounted_at;            /* when (seconds since the epoch) */
 	uid_t mounted_by;              /* the uid that mounted it */
 	const char *mounted_login;     /* and its login (status) */
+	unsigned idle_seconds;         /* mount -o idle: unmounted after this long unused (0: never) */
 };
 
 extern const struct fuse_lowlevel_ops rfs_ops;
