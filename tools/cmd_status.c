@@ -42,6 +42,7 @@ struct status {
 	size_t nholds;
 	char slots[RFS_MAX_KEYSLOTS][64];
 	size_t nslots;
+	bool conf_read;                   /* recfs.conf could be read (it is 0600: the owner's) */
 	unsigned format;
 };
 
@@ -134,6 +135,7 @@ static void from_disk(struct status *s)
 		}
 	}
 	if (rfs_vault_read_conf(s->vault, &conf, err, sizeof(err)) == 0) {
+		s->conf_read = true;
 		s->format = conf.format_version;
 		for (size_t i = 0; i < RFS_MAX_KEYSLOTS; i++)
 			if (conf.slots[i].in_use)
@@ -211,12 +213,14 @@ static void print_json(const struct status *s)
 	} else {
 		fputs("null", stdout);
 	}
-	fputs(",\"keyslots\":[", stdout);
-	for (size_t i = 0; i < s->nslots; i++) {
-		fputs(i ? "," : "", stdout);
+	fputs(",\"keyslots\":", stdout);
+	for (size_t i = 0; s->conf_read && i < s->nslots; i++) {
+		fputs(i ? "," : "[", stdout);
 		rfs_escape_json(stdout, s->slots[i]);
 	}
-	printf("],\"format\":%u}\n", s->format);
+	fputs(!s->conf_read ? "null" : s->nslots ? "]" : "[]", stdout);
+	json_num("format", s->format, s->conf_read);
+	fputs("}\n", stdout);
 }
 
 static void print_text(const struct status *s)
@@ -261,10 +265,15 @@ static void print_text(const struct status *s)
 			printf("%s%s", i ? ", " : ": ", rfs_escape_line(s->holds[i]));
 		putchar('\n');
 	}
-	printf("key slots:      %zu", s->nslots);
-	for (size_t i = 0; i < s->nslots; i++)
+	if (!s->conf_read)
+		printf("key slots:      unknown (%s/%s is not readable to you)\n",
+		       rfs_escape_line(s->vault), RFS_CONF_NAME);
+	else
+		printf("key slots:      %zu", s->nslots);
+	for (size_t i = 0; s->conf_read && i < s->nslots; i++)
 		printf("%s%s", i ? ", " : ": ", rfs_escape_line(s->slots[i]));
-	putchar('\n');
+	if (s->conf_read)
+		putchar('\n');
 	if (!s->daemon)
 		printf("(the saves waiting, the last commit's time and author, the policy and the "
 		       "holds are known once it is mounted: recfs mount %s MOUNTPOINT)\n",
