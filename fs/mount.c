@@ -229,10 +229,10 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	fs.mountpoint = abs_mnt ? abs_mnt : mountpoint;
 	fs.mounted_at = (int64_t)time(NULL);
 	fs.mounted_by = getuid();
-	who_of(&fs, opts.author, &who);
-	fs.mounted_login = who.login;
 	fs.idle_seconds = opts.idle_seconds;
 	if (!opts.read_only) {
+		who_of(&fs, opts.author, &who);
+		fs.mounted_login = who.login;
 		unsigned hflags = opts.accept_history_state ? RFS_HISTORY_ACCEPT_STATE : 0;
 		rc = rfs_history_open(v, &who.who, hflags, &history, err, errsz);
 		if (rc < 0 && rc != -ENOMEM &&

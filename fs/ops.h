@@ -38,7 +38,7 @@ struct rfs_fs {
 	const char *mountpoint;        /* where it is mounted (the daemon's, for status), or NULL */
 	int64_t mounted_at;            /* when (seconds since the epoch) */
 	uid_t mounted_by;              /* the uid that mounted it */
-	const char *mounted_login;     /* and its login (status) */
+	const char *mounted_login;     /* and its login (status; NULL on read-only mounts) */
 	unsigned idle_seconds;         /* mount -o idle: unmounted after this long unused (0: never) */
 };
 

@@ -324,6 +324,12 @@ static int status_run(struct cli_ctx *ctx)
 	                      sizeof(msg));
 	if (rc == 0) {
 		s->daemon = s->mounted = true;
+	} else if (rc == -EACCES && !*msg) {
+		cli_error("cannot reach %s/%s: the vault folder is not open to you (its owner can "
+		          "allow it with 'chmod o+x %s')", s->vault, RFS_CONTROL_NAME,
+		          cli_shell_quote(s->vault));
+		free(s);
+		return CLI_FAIL;
 	} else if (rc != -ECONNREFUSED && rc != -ENOENT) {
 		cli_error("the daemon of %s did not answer: %s", s->vault, *msg ? msg : strerror(-rc));
 		free(s);
