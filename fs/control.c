@@ -207,6 +207,7 @@ static const struct rfs_control_verb *const verb_tables[] = {
 	rfs_dispose_verbs,
 	rfs_archive_verbs,
 	rfs_transfers_verbs,
+	rfs_status_verbs,
 };
 
 /* Verbs that every local user may reach (read-only ones; role verbs check roles then); any
@@ -285,6 +286,9 @@ static void dispatch(struct rfs_control *c, const struct rfs_peer *peer, char **
 	char rev[RFS_REV_HEX + 1];
 	int rc;
 
+	/* Asking whether the daemon is there, or how it is, is no use of the vault (fs/idle.h). */
+	if (strcmp(verb, "ping") && strcmp(verb, "status") && strcmp(verb, "daemonlog"))
+		atomic_store(&c->fs->used, true);
 	if (!peer->owner && !verb_is_public(verb, table_verb)) {
 		rfs_control_refuse(out, -EACCES, "only the user who mounted, or root, may do that");
 	} else if (table_verb) {

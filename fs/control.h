@@ -117,6 +117,8 @@ int rfs_control_call_live(const char *vault_path, int pass_fd, const char *const
 
 /* The verbs of fs/retention_ctl.c. */
 extern const struct rfs_control_verb rfs_retention_verbs[];
+/* The verb status (fs/status_ctl.c). */
+extern const struct rfs_control_verb rfs_status_verbs[];
 /* The verb archive (fs/archive_ctl.c). */
 extern const struct rfs_control_verb rfs_archive_verbs[];
 

@@ -17,11 +17,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/control.h"
 #include "fs/dispose.h"
 #include "fs/history/history.h"
+#include "fs/idle.h"
 #include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/mountinfo.h"
@@ -187,6 +189,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	struct fuse_session *se = NULL;
 	struct rfs_history *history = NULL;
 	struct rfs_control *control = NULL;
+	struct rfs_idle *idle = NULL;
 	struct rfs_mount_opts opts = *o;
 	struct rfs_fs fs;
 	struct who_buf who;
@@ -223,8 +226,13 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 		goto out;
 	}
 	fs_ready = true;
+	fs.mountpoint = abs_mnt ? abs_mnt : mountpoint;
+	fs.mounted_at = (int64_t)time(NULL);
+	fs.mounted_by = getuid();
+	fs.idle_seconds = opts.idle_seconds;
 	if (!opts.read_only) {
 		who_of(&fs, opts.author, &who);
+		fs.mounted_login = who.login;
 		unsigned hflags = opts.accept_history_state ? RFS_HISTORY_ACCEPT_STATE : 0;
 		rc = rfs_history_open(v, &who.who, hflags, &history, err, errsz);
 		if (rc < 0 && rc != -ENOMEM &&
@@ -302,7 +310,11 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 		/* Each worker holds two 1 MiB buffers (the request, and its
 		** ciphertext): 8 keep a few cores busy and the daemon small. */
 		fuse_loop_cfg_set_max_threads(cfg, opts.threads ? opts.threads : 8);
+		if (opts.idle_seconds && rfs_idle_start(&fs, fs.mountpoint, opts.idle_seconds, &idle) < 0)
+			rfs_log(LOG_ERR, "cannot watch %s for idleness: it stays mounted until "
+			        "'recfs umount'", fs.mountpoint);
 		rc = fuse_session_loop_mt(se, cfg);
+		rfs_idle_stop(idle);
 		if (rc < 0)
 			rfs_log(LOG_ERR, "the FUSE loop ended with an error (%s)", strerror(-rc));
 		rc = rc < 0 ? rc : 0;

@@ -25,6 +25,7 @@ struct rfs_mount_opts {
 	                                of live/ (mount --at); it is removed at unmount */
 	const char *snapshot_rev;    /* its revision: the mount's source reads VAULT@REV */
 	bool accept_history_state;   /* --accept-history-state: take history as it is (see history.h) */
+	unsigned idle_seconds;       /* -o idle=DURATION: unmount after this long unused (0: never) */
 	bool demo_attribution;       /* recfs demo only: the control socket may set who saves
 	                                and when (never offered by recfs mount) */
 };

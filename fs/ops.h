@@ -12,7 +12,9 @@
 #define RECFS_FS_OPS_H
 
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "fs/inode.h"
 #include "fs/vault.h"
@@ -32,6 +34,12 @@ struct rfs_fs {
 	double timeout;                /* entry and attribute cache, seconds */
 	char bdi[32];                  /* the mount's "major:minor" in /sys/class/bdi, or "" */
 	int readahead_widened;         /* once, at the first open (after INIT) */
+	atomic_bool used;              /* a request came since fs/idle.c last looked (fs_of sets it) */
+	const char *mountpoint;        /* where it is mounted (the daemon's, for status), or NULL */
+	int64_t mounted_at;            /* when (seconds since the epoch) */
+	uid_t mounted_by;              /* the uid that mounted it */
+	const char *mounted_login;     /* and its login (status; NULL on read-only mounts) */
+	unsigned idle_seconds;         /* mount -o idle: unmounted after this long unused (0: never) */
 };
 
 extern const struct fuse_lowlevel_ops rfs_ops;

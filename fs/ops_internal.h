@@ -27,9 +27,14 @@ struct rfs_fh {
 	bool writer;                   /* counted in the inode's nwriters */
 };
 
+/* Every handler finds its file system here, which also marks it as in use (fs/idle.h). */
 static inline struct rfs_fs *fs_of(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	struct rfs_fs *fs = fuse_req_userdata(req);
+
+	if (!atomic_load_explicit(&fs->used, memory_order_relaxed))
+		atomic_store_explicit(&fs->used, true, memory_order_relaxed);
+	return fs;
 }
 
 static inline struct rfs_inode *inode_of(fuse_req_t req, fuse_ino_t ino)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fs/history/history.h"
+#include "fs/idle.h"
 #include "fs/mount.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
@@ -42,6 +43,9 @@ static const struct cli_help mount_help = {
 	"      default_permissions   the kernel checks modes and owners on every access\n"
 	"      nonempty              mount over a folder that is not empty (its files are\n"
 	"                            hidden until the unmount)\n"
+	"      idle=DURATION         unmount after DURATION (30s, 15m, 2h, 1d) without use,\n"
+	"                            with every save committed and the keys wiped; not while\n"
+	"                            a file or a shell's folder is open there\n"
 	"      noatime               never update access times on reads\n"
 	"      nodiratime            never update folders' access times\n"
 	"      relatime, strictatime when reads update access times (relatime: default)\n"
@@ -96,6 +100,15 @@ static int add_mount_options(const char *list, struct rfs_mount_opts *o, char **
 			o->read_only = false;
 		} else if (len == 8 && strncmp(p, "nonempty", 8) == 0) {
 			allow_nonempty = true;        /* ours: libfuse 3 no longer knows it */
+		} else if (len >= 5 && strncmp(p, "idle=", 5) == 0) {
+			char dur[32];
+
+			snprintf(dur, sizeof(dur), "%.*s", (int)(len - 5), p + 5);
+			if (len - 5 >= sizeof(dur) || rfs_idle_parse(dur, &o->idle_seconds) < 0) {
+				cli_error("-o %.*s: DURATION is a number with s, m, h or d (30s, 15m, 2h), "
+				          "from 1 s to 365 days", (int)len, p);
+				return -1;
+			}
 		} else if (option_is_reserved(p, len)) {
 			cli_error("-o %.*s cannot be set: recfs names its mounts itself", (int)len, p);
 			return -1;

@@ -65,6 +65,8 @@ enum cli_needs {
 	            "show what changed in a file between two versions") \
 	RFS_COMMAND(restore, CLI_NEEDS_PATH | CLI_NEEDS_PASSPHRASE | CLI_LOCKS_VAULT, \
 	            "make an earlier version of a file the newest one") \
+	RFS_COMMAND(status, 0, \
+	            "where a vault is mounted, by whom, saves waiting, history, holds, key slots") \
 	RFS_COMMAND(flush, CLI_NEEDS_DAEMON, \
 	            "return once every save made so far on a mount is committed") \
 	RFS_COMMAND(verify, CLI_NEEDS_HISTORY | CLI_NEEDS_PASSPHRASE, \

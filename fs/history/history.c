@@ -551,6 +551,16 @@ int rfs_history_set_attribution(struct rfs_history *h, const struct rfs_who *who
 	return 0;
 }
 
+uint64_t rfs_history_pending(struct rfs_history *h)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&h->q_lock);
+	n = h->n_recorded > h->n_durable ? h->n_recorded - h->n_durable : 0;
+	pthread_mutex_unlock(&h->q_lock);
+	return n;
+}
+
 int rfs_history_head(struct rfs_history *h, char rev[RFS_REV_HEX + 1], uint64_t *seq)
 {
 	pthread_mutex_lock(&h->git_lock);

@@ -280,6 +280,9 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 ** old packs. Never rewrites history. 0 or -errno. */
 int rfs_history_gc(struct rfs_history *h);
 
+/* Saves recorded but not yet durable in history (what a flush would wait for). */
+uint64_t rfs_history_pending(struct rfs_history *h);
+
 /* The newest commit (hex) and its seq; -ENOENT for an empty history. */
 int rfs_history_head(struct rfs_history *h, char rev[RFS_REV_HEX + 1], uint64_t *seq);
 
