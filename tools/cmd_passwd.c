@@ -76,6 +76,11 @@ static bool fast_kdf;
 
 static int passwd_check(const struct cli_ctx *ctx)
 {
+	if (rfs_secret_recovery_in_use()) {
+		cli_error("recfs passwd does not turn a recovery key into a passphrase: add a passphrase "
+		          "with recfs key add VAULT --label NAME --recovery-key-file FILE");
+		return CLI_FAIL;
+	}
 	if (ctx->passfile && new_passfile && strcmp(ctx->passfile, "-") == 0 &&
 	    strcmp(new_passfile, "-") == 0) {
 		cli_error("standard input ('-') can give only one of the two passphrases; "

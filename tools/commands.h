@@ -53,6 +53,8 @@ enum cli_needs {
 	            "unmount a vault and wait until its daemon has finished") \
 	RFS_COMMAND(passwd, CLI_NEEDS_PASSPHRASE, \
 	            "change a passphrase (rewraps the master key, re-encrypts nothing)") \
+	RFS_COMMAND(key, CLI_NEEDS_PASSPHRASE, \
+	            "list, add and remove keyslots (a passphrase per person); add a recovery key") \
 	RFS_COMMAND(fsck, CLI_NEEDS_VAULT | CLI_NEEDS_PASSPHRASE | CLI_LOCKS_VAULT, \
 	            "authenticate every name and block; list what is corrupt") \
 	RFS_COMMAND(demo, 0, \
