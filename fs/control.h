@@ -119,5 +119,7 @@ int rfs_control_call_live(const char *vault_path, int pass_fd, const char *const
 extern const struct rfs_control_verb rfs_retention_verbs[];
 /* The verb archive (fs/archive_ctl.c). */
 extern const struct rfs_control_verb rfs_archive_verbs[];
+/* The verb keyslot-event (fs/keyslots_ctl.c, fs/keyslots.h). */
+extern const struct rfs_control_verb rfs_keyslots_verbs[];
 
 #endif

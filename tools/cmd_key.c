@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "crypto/keyslot.h"
+#include "fs/control.h"
 #include "fs/escape.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
@@ -116,6 +117,27 @@ static int save_slot(const char *vault, const struct rfs_conf *conf, int i,
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
+int cmd_key_record(const char *vault, const char *action, int slot, const char *name)
+{
+	char num[4], msg[512] = "";
+	const char *args[] = { "keyslot-event", action, num, name };
+	int rc;
+
+	snprintf(num, sizeof(num), "%d", slot);
+	rc = rfs_control_call(vault, -1, args, 4, NULL, NULL, msg, sizeof(msg));
+	if (rc == -ECONNREFUSED || rc == -ENOENT) {
+		printf("%s is not mounted: its next mount records the change in history (by "
+		       "\"unknown\").\n", rfs_escape_line(vault));
+		return CLI_OK;
+	}
+	if (rc < 0) {
+		cli_error("the change was made, but not recorded in the history of %s: %s", vault,
+		          *msg ? msg : strerror(-rc));
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
 static int find_label(const struct rfs_conf *conf, const char *name)
 {
 	for (int i = 0; i < RFS_MAX_KEYSLOTS; i++)
@@ -202,8 +224,10 @@ static int key_add(struct cli_ctx *ctx, const char *vault, struct rfs_conf *conf
 	cli_choose_kdf(fast_kdf, &kdf);
 	rc = add_slot(vault, conf, label, master, pass, &kdf, &slot);
 	rfs_secret_free(pass);
-	if (rc == CLI_OK)
+	if (rc == CLI_OK) {
 		printf("Added keyslot %d (%s) to %s.\n", slot, label, rfs_escape_line(vault));
+		rc = cmd_key_record(vault, "added", slot, label);
+	}
 	return rc;
 }
 
@@ -251,6 +275,8 @@ static int key_remove(struct cli_ctx *ctx, const char *vault, struct rfs_conf *c
 		printf("Removed keyslot %d (%s) from %s. The master key is unchanged: anyone who kept "
 		       "it, or a copy of the vault from before, still opens it.\n", target, was.label,
 		       rfs_escape_line(vault));
+	if (rc == CLI_OK)
+		rc = cmd_key_record(vault, "removed", target, was.label);
 	sodium_memzero(&was, sizeof(was));
 	return rc;
 }
@@ -283,6 +309,8 @@ static int key_recovery(struct cli_ctx *ctx, const char *vault, struct rfs_conf 
 		fflush(stdout);
 	}
 	rfs_secret_free(grouped);
+	if (rc == CLI_OK)
+		rc = cmd_key_record(vault, "recovery-added", slot, name);
 	return rc;
 }
 

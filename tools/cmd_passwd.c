@@ -68,7 +68,7 @@ static int rewrap_and_save(const char *vault, const char *conf_path, struct rfs_
 	}
 	printf("Changed the passphrase of keyslot %d (%s) of %s.\n", slot,
 	       conf->slots[slot].label[0] ? conf->slots[slot].label : "no label", rfs_escape_line(vault));
-	return CLI_OK;
+	return cmd_key_record(vault, "passphrase-changed", slot, conf->slots[slot].label);
 }
 
 static const char *new_passfile;

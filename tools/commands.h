@@ -160,4 +160,9 @@ RFS_COMMAND_LIST(RFS_COMMAND_DECLARATION)
 ** command and close what was set up. Returns the process exit status. */
 int cli_dispatch(const struct cli_command *cmd, unsigned needs, int argc, char **argv);
 
+/* After recfs key or passwd changed keyslot slot (labelled name) of vault: record it in the
+** vault's history through its daemon when it is mounted (fs/keyslots_ctl.c), or say that it
+** is not mounted. CLI_OK or CLI_FAIL (printed). */
+int cmd_key_record(const char *vault, const char *action, int slot, const char *name);
+
 #endif

@@ -64,6 +64,11 @@ check_fails "recfs passwd does not turn the recovery key into a passphrase" \
 
 # Mounted: the commands (one opened by the recovery key) change recfs.conf under the mount.
 PASSFILE=$P mount_vault "$V" "$M"
+L=$M/.recfs/retention/keyslots
+# bob was added and removed unmounted: the mount sees only what differs (the recovery slot).
+assert_eq "the mount recorded the change made unmounted, by unknown" \
+	"unknown recovery-added 1 recovery|" \
+	"$(cut -f2- "$L" | tr '\t\n' ' |')"
 echo one >"$M/a.txt"
 check "key add carol while mounted, opened by the recovery key" \
 	recfs key add "$V" --label carol --recovery-key-file "$IT_TMP/rk" --new-passphrase-file "$IT_TMP/carol" $fast
@@ -79,6 +84,13 @@ check_fails "a ninth slot is refused" \
 assert_match "the refusal says the table is full" "8 keyslots" "$(cat "$IT_TMP/.check.out")"
 check "key remove --slot 4 while mounted" recfs key remove "$V" --slot 4 --passphrase-file "$IT_TMP/carol"
 echo two >>"$M/a.txt"
+assert_eq "the changes made mounted are recorded with who made them" \
+	"root added 2 carol|root recovery-added 3 recovery-2|root added 4 u4|root added 5 u5|root added 6 u6|root added 7 u7|root removed 4 u4|" \
+	"$(tail -n 7 "$L" | cut -f2- | tr '\t\n' ' |')"
+assert_match "each change is a save in recfs log" '  saved  .*/\.recfs/retention/keyslots' "$(recfs log "$M" | grep -m1 keyslots)"
+check_fails "the keyslot log cannot be written through the mount" sh -c "echo forged >>'$L'"
+if grep -qF -e "$(cat "$P")" -e 'passphrase' -e "$noraw" "$L"; then not_ok "a secret is in the keyslot log"
+else ok "no passphrase or recovery key in the keyslot log"; fi
 assert_eq "the mount still works after the slot changes" "one two" "$(tr '\n' ' ' <"$M/a.txt" | sed 's/ $//')"
 umount_vault "$M" "$V"
 
@@ -87,6 +99,7 @@ umount_vault "$M" "$V"
 IT_MOUNTS+=("$M"); IT_DAEMONS+=($!)
 for i in $(seq 1 100); do is_mounted "$M" && break; sleep 0.1; done
 assert_eq "mount --recovery-key-file opens the vault" "one two" "$(tr '\n' ' ' <"$M/a.txt" 2>/dev/null | sed 's/ $//')"
+assert_eq "a remount finds nothing new to record" 8 "$(wc -l <"$L")"
 umount_vault "$M" "$V"
 check "carol's passphrase opens the vault" opens "$IT_TMP/carol"
 finish
