@@ -138,6 +138,13 @@ int cmd_key_record(const char *vault, const char *action, int slot, const char *
 	return CLI_OK;
 }
 
+static int refuse_full(const char *vault)
+{
+	cli_error("%s has %d keyslots, the most it can hold; nothing was changed: remove one first "
+	          "(recfs key remove)", vault, RFS_MAX_KEYSLOTS);
+	return CLI_FAIL;
+}
+
 static int find_label(const struct rfs_conf *conf, const char *name)
 {
 	for (int i = 0; i < RFS_MAX_KEYSLOTS; i++)
@@ -195,9 +202,7 @@ static int add_slot(const char *vault, struct rfs_conf *conf, const char *name,
 	memset(&empty, 0, sizeof(empty));
 	i = rfs_keyslot_add(conf, name, master, secret->text, secret->len, kdf);
 	if (i == -ENOSPC) {
-		cli_error("%s has %d keyslots, the most it can hold; nothing was changed: remove one "
-		          "first (recfs key remove)", vault, RFS_MAX_KEYSLOTS);
-		return CLI_FAIL;
+		return refuse_full(vault);
 	}
 	if (i < 0) {
 		cli_error("cannot add a keyslot to %s: %s", vault, strerror(-i));
@@ -365,9 +370,7 @@ static int key_run(struct cli_ctx *ctx)
 		return CLI_FAIL;
 	}
 	if (strcmp(sub, "remove") && count_slots(&conf) == RFS_MAX_KEYSLOTS) {
-		cli_error("%s has %d keyslots, the most it can hold; nothing was changed: remove one "
-		          "first (recfs key remove)", vault, RFS_MAX_KEYSLOTS);
-		return CLI_FAIL;
+		return refuse_full(vault);
 	}
 	master = sodium_malloc(RFS_MASTER_KEY_SIZE);
 	if (!master) {
