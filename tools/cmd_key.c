@@ -125,7 +125,12 @@ int cmd_key_record(const char *vault, const char *action, int slot, const char *
 
 	snprintf(num, sizeof(num), "%d", slot);
 	rc = rfs_control_call(vault, -1, args, 4, NULL, NULL, msg, sizeof(msg));
-	if (rc == -ECONNREFUSED || rc == -ENOENT) {
+	if ((rc == -ECONNREFUSED || rc == -ENOENT) && !strcmp(action, "passphrase-changed")) {
+		printf("%s is not mounted: the change is not recorded in its history.\n",
+		       rfs_escape_line(vault));
+		return CLI_OK;
+	}
+	if (rc == -ECONNREFUSED || rc == -ENOENT) {   /* the next mount sees what differs */
 		printf("%s is not mounted: its next mount records the change in history (by "
 		       "\"unknown\").\n", rfs_escape_line(vault));
 		return CLI_OK;
