@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto/keyslot.h"
 #include "fs/control.h"
@@ -313,9 +314,16 @@ static int key_recovery(struct cli_ctx *ctx, const char *vault, struct rfs_conf 
 	rfs_secret_free(canon);
 	if (rc == CLI_OK) {
 		printf("Added keyslot %d (%s) to %s. Its recovery key, shown this once and stored "
-		       "nowhere:\n\n    %s\n\nWrite it down or print it, and keep it apart from the "
-		       "laptop. To use it, put it in a file and give --recovery-key-file FILE.\n",
-		       slot, name, rfs_escape_line(vault), grouped->text);
+		       "nowhere:\n\n    ", slot, name, rfs_escape_line(vault));
+		fflush(stdout);
+		/* write(2), not stdio: no unwiped buffer ever holds the key. */
+		if (write(STDOUT_FILENO, grouped->text, grouped->len) != (ssize_t)grouped->len) {
+			cli_error("cannot print the recovery key: remove keyslot %d (recfs key remove "
+			          "%s --slot %d) and run recfs key recovery again", slot, vault, slot);
+			rc = CLI_FAIL;
+		}
+		printf("\n\nWrite it down or print it, and keep it apart from the laptop. To use it, "
+		       "put it in a file and give --recovery-key-file FILE.\n");
 		fflush(stdout);
 	}
 	rfs_secret_free(grouped);
