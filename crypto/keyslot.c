@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -180,9 +181,10 @@ static int parse_magic(const struct conf_parse *p, char *line, struct rfs_conf *
 	return 0;
 }
 
-enum slot_field { F_LABEL, F_KDF, F_OPS, F_MEM, F_SALT, F_NONCE, F_WRAPPED, F_COUNT };
+/* F_ADDED is optional (vaults made before it have none: "unknown"). */
+enum slot_field { F_LABEL, F_KDF, F_OPS, F_MEM, F_SALT, F_NONCE, F_WRAPPED, F_ADDED, F_COUNT };
 static const char *const slot_field_names[F_COUNT] = {
-	"label", "kdf", "ops", "mem", "salt", "nonce", "wrapped",
+	"label", "kdf", "ops", "mem", "salt", "nonce", "wrapped", "added",
 };
 
 static int parse_slot_field(const struct conf_parse *p, struct rfs_keyslot *s, enum slot_field f,
@@ -213,6 +215,9 @@ static int parse_slot_field(const struct conf_parse *p, struct rfs_keyslot *s, e
 		break;
 	case F_WRAPPED:
 		ok = parse_hex(val, s->wrapped, sizeof(s->wrapped));
+		break;
+	case F_ADDED:
+		ok = parse_u64(val, &s->added) && s->added > 0;
 		break;
 	case F_COUNT:
 		break;
@@ -263,7 +268,7 @@ static int parse_keyslot(const struct conf_parse *p, char **tok, int n, struct r
 			return rc;
 	}
 	for (int f = 0; f < F_COUNT; f++)
-		if (!seen[f])
+		if (!seen[f] && f != F_ADDED)
 			return conf_error(p, -EINVAL, "keyslot lacks field '%s'", slot_field_names[f]);
 	if (!ops_is_valid(s->kdf.opslimit))
 		return conf_error(p, -EINVAL, "keyslot %llu: ops=%llu is out of range (at least %llu, "
@@ -562,9 +567,15 @@ static int format_conf(char *buf, size_t bufsz, const struct rfs_conf *c)
 		rfs_hex_encode(wrapped, s->wrapped, sizeof(s->wrapped));
 		n = snprintf(buf + used, bufsz - used,
 		             "keyslot %d label=%s kdf=" CONF_KDF " ops=%llu mem=%llu salt=%s "
-		             "nonce=%s wrapped=%s\n", i, s->label,
+		             "nonce=%s wrapped=%s", i, s->label,
 		             (unsigned long long)s->kdf.opslimit,
 		             (unsigned long long)s->kdf.memlimit, salt, nonce, wrapped);
+		if (n < 0 || (size_t)n >= bufsz - used)
+			return -EOVERFLOW;
+		used += (size_t)n;
+		n = s->added ? snprintf(buf + used, bufsz - used, " added=%llu\n",
+		                        (unsigned long long)s->added)
+		             : snprintf(buf + used, bufsz - used, "\n");
 		if (n < 0 || (size_t)n >= bufsz - used)
 			return -EOVERFLOW;
 		used += (size_t)n;
@@ -670,7 +681,24 @@ static bool same_slot(const struct rfs_keyslot *a, const struct rfs_keyslot *b)
 	       sodium_memcmp(a->salt, b->salt, sizeof(a->salt)) == 0 &&
 	       sodium_memcmp(a->nonce, b->nonce, sizeof(a->nonce)) == 0 &&
 	       sodium_memcmp(a->wrapped, b->wrapped, sizeof(a->wrapped)) == 0 &&
-	       a->kdf.opslimit == b->kdf.opslimit && a->kdf.memlimit == b->kdf.memlimit;
+	       a->kdf.opslimit == b->kdf.opslimit && a->kdf.memlimit == b->kdf.memlimit &&
+	       a->added == b->added;
+}
+
+/* What cur would break if slot became now: -EEXIST (now's label is another
+** slot's), -EBUSY (no slot left), or 0. */
+static int replace_refused(const struct rfs_conf *cur, int slot, const struct rfs_keyslot *now)
+{
+	int left = now->in_use;
+
+	for (int i = 0; i < RFS_MAX_KEYSLOTS; i++) {
+		if (i == slot || !cur->slots[i].in_use)
+			continue;
+		left++;
+		if (now->in_use && strcmp(cur->slots[i].label, now->label) == 0)
+			return -EEXIST;
+	}
+	return left == 0 ? -EBUSY : 0;
 }
 
 int rfs_keyslot_conf_replace_slot(const char *path, int slot, const struct rfs_keyslot *was,
@@ -688,6 +716,8 @@ int rfs_keyslot_conf_replace_slot(const char *path, int slot, const struct rfs_k
 	rc = rfs_keyslot_conf_read(path, &cur, err, sizeof(err));
 	if (rc == 0 && !same_slot(&cur.slots[slot], was))
 		rc = -ESTALE;
+	if (rc == 0)
+		rc = replace_refused(&cur, slot, now);
 	if (rc == 0) {
 		cur.slots[slot] = *now;
 		rc = rfs_keyslot_conf_write(path, &cur);
@@ -758,6 +788,7 @@ int rfs_keyslot_add(struct rfs_conf *c, const char *label, const uint8_t master[
 	if (rc != 0)
 		return rc;
 	fresh.in_use = 1;
+	fresh.added = (uint64_t)time(NULL);
 	c->slots[i] = fresh;
 	return i;
 }

@@ -42,6 +42,7 @@ struct rfs_keyslot {
 	struct rfs_kdf kdf;
 	uint8_t nonce[RFS_WRAP_NONCE_SIZE];
 	uint8_t wrapped[RFS_WRAPPED_KEY_SIZE];
+	uint64_t added;                  /* Unix seconds it was added; 0: unknown (older vaults) */
 };
 
 struct rfs_conf {
@@ -78,11 +79,13 @@ int rfs_keyslot_conf_write(const char *path, const struct rfs_conf *c);
 /* Replace keyslot slot of the recfs.conf at path with now, under a lock on
 ** its folder, provided it still holds was (what the caller unlocked and
 ** changed): 0, -ESTALE when another writer changed that slot meanwhile
-** (nothing written), or -errno. */
+** (nothing written), -EEXIST when now's label is another slot's, -EBUSY when
+** no slot would be left (now not in use), or -errno. An empty was/now (all
+** zeros) adds or removes a slot. */
 int rfs_keyslot_conf_replace_slot(const char *path, int slot, const struct rfs_keyslot *was,
                           const struct rfs_keyslot *now);
 
-/* Wrap master into a free slot. Returns the slot index, -ENOSPC if full, -ENOMEM. */
+/* Wrap master into a free slot (added: now). Returns the slot index, -ENOSPC if full, -ENOMEM. */
 int rfs_keyslot_add(struct rfs_conf *c, const char *label, const uint8_t master[32],
                     const char *pass, size_t passlen, const struct rfs_kdf *kdf);
 

@@ -121,5 +121,7 @@ extern const struct rfs_control_verb rfs_retention_verbs[];
 extern const struct rfs_control_verb rfs_status_verbs[];
 /* The verb archive (fs/archive_ctl.c). */
 extern const struct rfs_control_verb rfs_archive_verbs[];
+/* The verb keyslot-event (fs/keyslots_ctl.c, fs/keyslots.h). */
+extern const struct rfs_control_verb rfs_keyslots_verbs[];
 
 #endif

@@ -28,6 +28,7 @@
 #include "fs/log.h"
 #include "fs/mountinfo.h"
 #include "fs/ops.h"
+#include "fs/keyslots.h"
 #include "fs/retention.h"
 
 int rfs_mount_check_mountpoint(const char *mountpoint, char *err, size_t errsz)
@@ -255,6 +256,8 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 		}
 		if (rfs_dispose_finish(&fs) < 0)    /* a disposal a crash stopped: finished now */
 			rfs_log(LOG_ERR, "a disposal stopped by a crash could not be finished: see above");
+		if (rfs_keyslots_reconcile(&fs) < 0)   /* keyslot changes made while unmounted */
+			rfs_log(LOG_ERR, "keyslot changes made while unmounted were not recorded: see above");
 		rc = rfs_control_start(&fs, &control);
 		if (rc < 0) {
 			snprintf(err, errsz, "%s: cannot open the control socket: %s", v->path,

@@ -45,6 +45,8 @@ struct cli_help {
 #define CLI_HELP_OPTION { "help", no_argument, NULL, 'h' }
 /* --passphrase-file FILE, as 'p', for every command that unlocks a vault. */
 #define CLI_PASSPHRASE_FILE_OPTION { "passphrase-file", required_argument, NULL, 'p' }
+/* --recovery-key-file FILE, beside it: open with the recovery key (recfs key recovery). */
+#define CLI_RECOVERY_KEY_FILE_OPTION { "recovery-key-file", required_argument, NULL, 0x52ec }
 
 /* getopt_long with recfs messages. Returns the option, -1 at the end, or '?'
 ** after printing "unknown option"/"needs an argument" (return cli_usage_error

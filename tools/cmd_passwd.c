@@ -68,7 +68,7 @@ static int rewrap_and_save(const char *vault, const char *conf_path, struct rfs_
 	}
 	printf("Changed the passphrase of keyslot %d (%s) of %s.\n", slot,
 	       conf->slots[slot].label[0] ? conf->slots[slot].label : "no label", rfs_escape_line(vault));
-	return CLI_OK;
+	return cmd_key_record(vault, "passphrase-changed", slot, conf->slots[slot].label);
 }
 
 static const char *new_passfile;
@@ -76,6 +76,11 @@ static bool fast_kdf;
 
 static int passwd_check(const struct cli_ctx *ctx)
 {
+	if (rfs_secret_recovery_in_use()) {
+		cli_error("recfs passwd does not turn a recovery key into a passphrase: add a passphrase "
+		          "with recfs key add VAULT --label NAME --recovery-key-file FILE");
+		return CLI_FAIL;
+	}
 	if (ctx->passfile && new_passfile && strcmp(ctx->passfile, "-") == 0 &&
 	    strcmp(new_passfile, "-") == 0) {
 		cli_error("standard input ('-') can give only one of the two passphrases; "

@@ -53,6 +53,8 @@ enum cli_needs {
 	            "unmount a vault and wait until its daemon has finished") \
 	RFS_COMMAND(passwd, CLI_NEEDS_PASSPHRASE, \
 	            "change a passphrase (rewraps the master key, re-encrypts nothing)") \
+	RFS_COMMAND(key, CLI_NEEDS_PASSPHRASE, \
+	            "list, add and remove keyslots (a passphrase per person); add a recovery key") \
 	RFS_COMMAND(fsck, CLI_NEEDS_VAULT | CLI_NEEDS_PASSPHRASE | CLI_LOCKS_VAULT, \
 	            "authenticate every name and block; list what is corrupt") \
 	RFS_COMMAND(demo, 0, \
@@ -159,5 +161,10 @@ RFS_COMMAND_LIST(RFS_COMMAND_DECLARATION)
 /* Parse argv (argv[0] is the command's name), set up what needs says, run the
 ** command and close what was set up. Returns the process exit status. */
 int cli_dispatch(const struct cli_command *cmd, unsigned needs, int argc, char **argv);
+
+/* After recfs key or passwd changed keyslot slot (labelled name) of vault: record it in the
+** vault's history through its daemon when it is mounted (fs/keyslots_ctl.c), or say that it
+** is not mounted. CLI_OK or CLI_FAIL (printed). */
+int cmd_key_record(const char *vault, const char *action, int slot, const char *name);
 
 #endif

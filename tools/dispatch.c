@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "tools/commands.h"
+#include "tools/passphrase.h"
 
 /* A command's own long options, and the three common ones, and { 0 }. */
 #define CLI_MAX_OPTIONS 24
@@ -27,20 +28,23 @@ static int build_options(const struct cli_command *cmd, unsigned needs,
                          struct option options[CLI_MAX_OPTIONS], char *shortopts, size_t shortsz)
 {
 	static const struct option passphrase = CLI_PASSPHRASE_FILE_OPTION;
+	static const struct option recovery = CLI_RECOVERY_KEY_FILE_OPTION;
 	static const struct option vault = HCLI_VAULT_OPTION;
 	static const struct option help = CLI_HELP_OPTION;
 	size_t n = 0;
 
 	for (const struct cli_option *o = cmd->options; o && o->key; o++) {
-		if (n + 4 > CLI_MAX_OPTIONS)
+		if (n + 5 > CLI_MAX_OPTIONS)
 			return -1;
 		if (o->name)
 			options[n++] = (struct option){ o->name, o->has_arg, NULL, o->key };
 	}
 	if (needs & CLI_NEEDS_PATH)
 		options[n++] = vault;
-	if (needs & CLI_NEEDS_PASSPHRASE)
+	if (needs & CLI_NEEDS_PASSPHRASE) {
 		options[n++] = passphrase;
+		options[n++] = recovery;
+	}
 	options[n++] = help;
 	memset(&options[n], 0, sizeof(options[n]));
 	snprintf(shortopts, shortsz, "h%s", cmd->shortopts ? cmd->shortopts : "");
@@ -68,6 +72,7 @@ static int own_option(const struct cli_command *cmd, struct cli_ctx *ctx, int ke
 static int parse_options(const struct cli_command *cmd, struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct option options[CLI_MAX_OPTIONS];
+	const char *recovery_file = NULL;
 	char shortopts[32];
 	int c, rc;
 
@@ -78,6 +83,7 @@ static int parse_options(const struct cli_command *cmd, struct cli_ctx *ctx, int
 	while ((c = cli_next_option(argc, argv, shortopts, options)) != -1) {
 		switch (c) {
 		case 'p': ctx->passfile = optarg; break;
+		case 0x52ec: recovery_file = optarg; break;
 		case 'V': ctx->vault_option = optarg; break;
 		case 'h': return cli_print_help(cmd->help);
 		case '?': return cli_usage_error();
@@ -88,6 +94,13 @@ static int parse_options(const struct cli_command *cmd, struct cli_ctx *ctx, int
 			break;
 		}
 	}
+	if (recovery_file && ctx->passfile) {
+		cli_error("--passphrase-file and --recovery-key-file both say how to open the vault; "
+		          "give one of them");
+		return CLI_FAIL;
+	}
+	if (recovery_file)
+		rfs_secret_use_recovery_key(recovery_file);
 	ctx->argc = argc - optind;
 	ctx->argv = argv + optind;
 	return CLI_GO_ON;

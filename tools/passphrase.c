@@ -6,6 +6,7 @@
 ** ever holds a copy. Must never: leave echo off, even on Ctrl-C.
 */
 #include "tools/passphrase.h"
+#include "tools/recovery_key.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -145,8 +146,45 @@ static int read_from_tty(const char *prompt, struct rfs_secret *s, char *err, si
 	return rc;
 }
 
+static const char *recovery_file;
+
+void rfs_secret_use_recovery_key(const char *file)
+{
+	recovery_file = file;
+}
+
+bool rfs_secret_recovery_in_use(void)
+{
+	return recovery_file != NULL;
+}
+
+static int secret_read(const char *file, const char *prompt, struct rfs_secret **out,
+                       char *err, size_t errsz);
+
 int rfs_secret_read(const char *file, const char *prompt, struct rfs_secret **out,
                     char *err, size_t errsz)
+{
+	struct rfs_secret *typed;
+	int rc;
+
+	if (!recovery_file)
+		return secret_read(file, prompt, out, err, errsz);
+	*out = NULL;
+	rc = secret_read(recovery_file, NULL, &typed, err, errsz);
+	if (rc < 0)
+		return rc;
+	rc = rfs_recovery_key_parse(typed->text, typed->len, out, err, errsz);
+	rfs_secret_free(typed);
+	if (rc == -EINVAL) {
+		size_t used = strlen(err);
+
+		snprintf(err + used, errsz - used, " (in %s)", recovery_file);
+	}
+	return rc;
+}
+
+static int secret_read(const char *file, const char *prompt, struct rfs_secret **out,
+                       char *err, size_t errsz)
 {
 	struct rfs_secret *s = secret_alloc();
 	int rc;
@@ -169,7 +207,7 @@ int rfs_secret_read_new(const char *file, const char *prompt, struct rfs_secret 
                         char *err, size_t errsz)
 {
 	struct rfs_secret *first, *again = NULL;
-	int rc = rfs_secret_read(file, prompt, &first, err, errsz);
+	int rc = secret_read(file, prompt, &first, err, errsz);
 
 	*out = NULL;
 	if (rc < 0)
@@ -184,7 +222,7 @@ int rfs_secret_read_new(const char *file, const char *prompt, struct rfs_secret 
 		return -EINVAL;
 	}
 	if (!file) {
-		rc = rfs_secret_read(NULL, "Repeat the passphrase: ", &again, err, errsz);
+		rc = secret_read(NULL, "Repeat the passphrase: ", &again, err, errsz);
 		if (rc == 0 && (again->len != first->len ||
 		                sodium_memcmp(again->text, first->text, first->len) != 0)) {
 			snprintf(err, errsz, "the two passphrases differ; try again");

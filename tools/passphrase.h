@@ -11,6 +11,7 @@
 #ifndef RECFS_TOOLS_PASSPHRASE_H
 #define RECFS_TOOLS_PASSPHRASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define RFS_PASSPHRASE_MAX 1024
@@ -25,6 +26,13 @@ struct rfs_secret {
 ** 0 with *out set (free with rfs_secret_free), or -errno with err set. */
 int rfs_secret_read(const char *file, const char *prompt, struct rfs_secret **out,
                     char *err, size_t errsz);
+
+/* From now on, rfs_secret_read reads the recovery key (recfs key recovery) from file
+** instead of a passphrase: the canonical text its keyslot is wrapped under. For
+** --recovery-key-file, set once by the dispatcher. */
+void rfs_secret_use_recovery_key(const char *file);
+/* Whether rfs_secret_use_recovery_key was called. */
+bool rfs_secret_recovery_in_use(void);
 
 /* Read a new passphrase: from file, or asked twice on the terminal (prompt,
 ** then "Repeat: ") and compared. An empty passphrase is refused (-EINVAL). */

@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <sodium.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -426,4 +427,31 @@ Test(keyslot, non_regular_conf_is_refused_at_once, .timeout = 10)
 	test_write_file(conf_path, "x", 1);
 	cr_assert_eq(truncate(conf_path, 1 << 30), 0);
 	assert_read_fails(-EINVAL, "larger than");
+}
+
+/* 'added' is optional: written for a new slot, read back, and a slot without it reads as 0. */
+Test(keyslot, added_time_is_optional)
+{
+	struct rfs_conf c, r;
+	char err[256], text[8192], *slot, *added, line[1024];
+	time_t before = time(NULL);
+
+	conf_with_slot(&c, "a", "pw");
+	cr_assert_geq(c.slots[0].added, (uint64_t)before);
+	cr_assert_eq(rfs_keyslot_conf_write(conf_path, &c), 0);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.slots[0].added, c.slots[0].added);
+	read_conf_text(text, sizeof(text));
+	slot = strstr(text, "keyslot 0 ");
+	cr_assert_not_null(slot);
+	*strchr(slot, '\n') = '\0';
+	added = strstr(slot, " added=");
+	cr_assert_not_null(added, "no added= in: %s", slot);
+	*added = '\0';
+	write_conf_with_line(7, slot);
+	cr_assert_eq(rfs_keyslot_conf_read(conf_path, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(r.slots[0].added, 0);   /* (keys.sh opens such a vault) */
+	snprintf(line, sizeof(line), "%s added=0", slot);
+	write_conf_with_line(7, line);
+	assert_read_fails(-EINVAL, "bad keyslot added");
 }
