@@ -88,6 +88,8 @@ class Workload:
         for top, dnames, fnames in os.walk(self.mount):
             rel_top = os.path.relpath(top, self.mount)
             rel_top = "" if rel_top == "." else rel_top
+            if not rel_top:    # the mount's own state (a passwd's keyslot log), not a user folder
+                dnames[:] = [d for d in dnames if d != ".recfs"]
             for d in dnames:
                 self.dirs.append(os.path.join(rel_top, d))
                 self.note("D", os.path.join(rel_top, d))
