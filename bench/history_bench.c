@@ -8,7 +8,8 @@
 ** Usage: history_bench [max_files [min_files]]   (default 100000 1000). Prints figures.
 ** Environment: HB_FILES_ONLY=1 only the cost per save; HB_SUBTREE_ONLY=1 only
 ** the subtree; HB_RUNS=N saves per timed round (5 rounds, median reported);
-** HB_GC=1 run gc before timing.
+** HB_GC=1 run gc before timing; HB_KEEP=DIR keeps the vault of max_files there (passphrase
+** "pw"), for bench/scale.sh.
 ** Must never: run outside /tmp (it makes and removes its own vaults).
 */
 #include <time.h>
@@ -43,6 +44,25 @@ static void die(const char *what, int rc)
 	exit(2);
 }
 
+static long keep_files = -1;        /* HB_KEEP: the vault of this many files is kept */
+
+/* The vault of keep_files files goes to $HB_KEEP (passphrase "pw") for bench/scale.sh to mount;
+** every other one is removed. */
+static void keep_or_free(struct fx *x, long n)
+{
+	const char *keep = getenv("HB_KEEP");
+	if (!keep || n != keep_files) {
+		fx_free(x);
+		return;
+	}
+	fx_close_history(x);
+	rfs_vault_close(x->v);
+	x->v = NULL;
+	if (rename(x->dir, keep) < 0)
+		die(keep, -errno);
+	printf("kept the vault of %ld files at %s\n", n, keep);
+}
+
 /* Close history (its packer finishes) and open it again. */
 static void reopen(struct fx *x)
 {
@@ -53,12 +73,20 @@ static void reopen(struct fx *x)
 		die("reopen", rc);
 }
 
-/* A folder of live/'s root, made as the daemon makes it (its .dirid a new folder id). */
-static void make_folder(struct fx *x, const char *name, char backing[256], uint8_t dirid[16])
+/* A folder NAME in the folder at backing path PARENT ("" for the root; its dirid PDIRID, its
+** clear path PCLEAR), made as the daemon makes it (its .dirid a new folder id). */
+static void make_folder_in(struct fx *x, const char *parent, const uint8_t pdirid[16],
+                           const char *pclear, const char *name, char backing[256], uint8_t dirid[16])
 {
-	int rc = fx_backing(x, name, backing);
-	if (rc || mkdirat(x->v->live_fd, backing, 0755) < 0)
-		die("mkdir", rc ? rc : -errno);
+	char text[RFS_ENC_NAME_MAX + 1], b[256];
+	int rc = 0;
+	if (rfs_vault_name_seal(x->v, pdirid, name, text, sizeof text) < 0)
+		die("seal", -EINVAL);
+	rfs_name_backing(b, text);
+	if (snprintf(backing, 256, "%s%s%s", parent, *parent ? "/" : "", b) >= 256)
+		die("path", -ENAMETOOLONG);
+	if (mkdirat(x->v->live_fd, backing, 0755) < 0)
+		die("mkdir", -errno);
 	if ((rc = rfs_vault_new_folder_id(x->v, dirid)))
 		die("folder id", rc);
 	int dfd = openat(x->v->live_fd, backing, O_RDONLY | O_DIRECTORY);
@@ -67,48 +95,87 @@ static void make_folder(struct fx *x, const char *name, char backing[256], uint8
 		die("dirid", -EIO);
 	close(fd);
 	close(dfd);
-	char clear[80];
-	snprintf(clear, sizeof clear, "/%s", name);
+	char clear[300];
+	snprintf(clear, sizeof clear, "%s/%s", pclear, name);
 	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .type = RFS_OBJ_DIR, .cipher_path = backing,
 	                      .clear_path = clear, .mode = S_IFDIR | 0755, .fd = -1 };
 	memcpy(s.file_id, dirid, 16);
+	memcpy(s.dir, pdirid, 16);
 	if ((rc = rfs_history_record(x->h, &s)))
 		die("record dir", rc);
+}
+
+static void make_folder(struct fx *x, const char *name, char backing[256], uint8_t dirid[16])
+{
+	uint8_t root[16];
+	if (fx_root_dirid(x, root) < 0)
+		die("root dirid", -EIO);
+	make_folder_in(x, "", root, "", name, backing, dirid);
+}
+
+/* A file's save, with its folder's dirid (what the daemon records in format 3). */
+static int record_file(struct fx *x, enum rfs_save_kind kind, const char *backing, const char *clear,
+                       const uint8_t id[16], uint64_t size, const uint8_t dir[16])
+{
+	struct rfs_save s = { .kind = kind, .type = RFS_OBJ_FILE, .cipher_path = backing,
+	                      .clear_path = clear, .mode = S_IFREG | 0640, .size = size, .fd = -1 };
+	memcpy(s.file_id, id, 16);
+	memcpy(s.dir, dir, 16);
+	return rfs_history_record(x->h, &s);
 }
 
 /* Vault with n one-block files in folders of 100, all in the root (so at
 ** 100k files the root tree has 1,000 entries and every commit rewrites it);
 ** then the cost of saves of one file with new content, each its own commit,
-** the sealing of the new content included. */
+** the sealing of the new content included. HB_NESTED: the folders of 100 are
+** r-NNNNN in groups g-NNN of 100 folders (a records estate: at 1M files no
+** tree holds more than 100 entries). */
 static void bench_files(long n)
 {
 	struct fx x;
 	int rc = fx_new(&x);
 	if (rc)
 		die("vault", rc);
-	uint8_t id[16], *key = rfs_secmem_key_alloc(), data[4096], dirid[16], id0[16], *key0 = rfs_secmem_key_alloc();
+	uint8_t id[16], *key = rfs_secmem_key_alloc(), data[4096], dirid[16], dirid0[16] = { 0 }, id0[16], *key0 = rfs_secmem_key_alloc();
 	memset(data, 'x', sizeof data);
 	char name[64], dir[256], text[RFS_ENC_NAME_MAX + 1], b[256], path[600], first[600] = "";
+	char group[256], clear0[160] = "", folder_clear[80];
+	uint8_t group_dirid[16];
+	bool nested = getenv("HB_NESTED") != NULL;
 	double t0 = now_s();
 	for (long i = 0; i < n; i++) {
+		if (nested && i % 10000 == 0) {
+			snprintf(name, sizeof name, "g-%03ld", i / 10000);
+			make_folder(&x, name, group, group_dirid);
+		}
 		if (i % 100 == 0) {
-			snprintf(name, sizeof name, "folder-%05ld", i / 100);
-			make_folder(&x, name, dir, dirid);
+			if (nested) {
+				snprintf(name, sizeof name, "r-%05ld", i / 100);
+				snprintf(folder_clear, sizeof folder_clear, "/g-%03ld", i / 10000);
+				make_folder_in(&x, group, group_dirid, folder_clear, name, dir, dirid);
+				snprintf(folder_clear, sizeof folder_clear, "/g-%03ld/r-%05ld", i / 10000, i / 100);
+			} else {
+				snprintf(name, sizeof name, "folder-%05ld", i / 100);
+				make_folder(&x, name, dir, dirid);
+				snprintf(folder_clear, sizeof folder_clear, "/%s", name);
+			}
 		}
 		char fname[64], clear[160];
-		snprintf(fname, sizeof fname, "file-%06ld.txt", i);
-		snprintf(clear, sizeof clear, "/folder-%05ld/%s", i / 100, fname);
+		snprintf(fname, sizeof fname, "file-%07ld.txt", i);
+		snprintf(clear, sizeof clear, "%s/%s", folder_clear, fname);
 		if (rfs_vault_name_seal(x.v, dirid, fname, text, sizeof text) < 0)
 			die("seal", -EINVAL);
 		rfs_name_backing(b, text);
 		snprintf(path, sizeof path, "%s/%s", dir, b);
 		if ((rc = fx_write_file(&x, path, data, sizeof data, id, key, 1)))
 			die("write", rc);
-		if ((rc = fx_record(&x, RFS_SAVE_CREATED, path, clear, id, sizeof data, NULL, 0)))
+		if ((rc = record_file(&x, RFS_SAVE_CREATED, path, clear, id, sizeof data, dirid)))
 			die("record", rc);
 		if (!first[0]) {
 			snprintf(first, sizeof first, "%s", path);
+			snprintf(clear0, sizeof clear0, "%s", clear);
 			memcpy(id0, id, sizeof id0);
+			memcpy(dirid0, dirid, sizeof dirid0);
 			memcpy(key0, key, RFS_KEY_SIZE);
 		}
 	}
@@ -128,8 +195,7 @@ static void bench_files(long n)
 			/* a real save: new content, so the file's blob, its folder and the root change */
 			snprintf((char *)data, sizeof data, "round %d save %d", k, i);
 			if ((rc = fx_write_file(&x, first, data, sizeof data, id0, key0, 0)) ||
-			    (rc = fx_record(&x, RFS_SAVE_SAVED, first, "/folder-00000/file-000000.txt", id0,
-			                    sizeof data, NULL, 0)))
+			    (rc = record_file(&x, RFS_SAVE_SAVED, first, clear0, id0, sizeof data, dirid0)))
 				die("save", rc);
 		}
 		if ((rc = rfs_history_flush(x.h)))
@@ -143,7 +209,7 @@ static void bench_files(long n)
 	       fx_count_packs(x.dir));
 	rfs_secmem_key_free(key);
 	rfs_secmem_key_free(key0);
-	fx_free(&x);
+	keep_or_free(&x, n);
 }
 
 static void bench_big(void)
@@ -292,6 +358,7 @@ int main(int argc, char **argv)
 	}
 	long max = argc > 1 ? atol(argv[1]) : 100000;
 	long min = argc > 2 ? atol(argv[2]) : 1000;
+	keep_files = max;
 	for (long n = min; n <= max; n *= 10)
 		bench_files(n);
 	if (getenv("HB_FILES_ONLY"))
