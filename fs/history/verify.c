@@ -102,6 +102,38 @@ static void phase(struct walk *w, const char *unit, uint64_t total_items, uint64
 	rfs_progress_note(w->progress, unit, 0, 0, total_items, total_bytes);
 }
 
+/* The loose objects of objects/: counted (their number and bytes added), or removed with
+** their folders. */
+static void loose_objects(int objdir, bool remove, uint64_t *count, uint64_t *bytes)
+{
+	for (int i = 0; i < 256; i++) {
+		char sub[3];
+		snprintf(sub, sizeof sub, "%02x", i);
+		int fd = openat(objdir, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		if (!d) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		struct dirent *de;
+		struct stat st;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (remove) {
+				unlinkat(dirfd(d), de->d_name, 0);
+			} else if (fstatat(dirfd(d), de->d_name, &st, 0) == 0) {
+				(*count)++;
+				*bytes += (uint64_t)st.st_size;
+			}
+		}
+		closedir(d);
+		if (remove)
+			unlinkat(objdir, sub, AT_REMOVEDIR);
+	}
+}
+
 /* What history.git holds, from metadata only, for the totals of a progress line: the
 ** object count in each pack's index (its fan-out table's last entry) and the packs' sizes,
 ** plus the loose objects. An estimate: unreachable objects are counted too. */
@@ -138,26 +170,10 @@ static void history_size(struct rfs_history *h, uint64_t *objects, uint64_t *byt
 		closedir(d);
 	else if (fd >= 0)
 		close(fd);
-	for (int i = 0; objdir >= 0 && i < 256; i++) {
-		char sub[3];
-		snprintf(sub, sizeof sub, "%02x", i);
-		int sfd = openat(objdir, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *sd = sfd >= 0 ? fdopendir(sfd) : NULL;
-		if (!sd) {
-			if (sfd >= 0)
-				close(sfd);
-			continue;
-		}
-		while ((de = readdir(sd))) {
-			if (de->d_name[0] != '.' && fstatat(dirfd(sd), de->d_name, &st, 0) == 0) {
-				(*objects)++;
-				*bytes += (uint64_t)st.st_size;
-			}
-		}
-		closedir(sd);
-	}
-	if (objdir >= 0)
+	if (objdir >= 0) {
+		loose_objects(objdir, false, objects, bytes);
 		close(objdir);
+	}
 }
 
 static void problem(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -702,26 +718,6 @@ static char *list_packs(int packdir)
 	return out;
 }
 
-static void remove_loose(int objdir)
-{
-	for (int i = 0; i < 256; i++) {
-		char sub[3];
-		snprintf(sub, sizeof sub, "%02x", i);
-		int fd = openat(objdir, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-		if (!d) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		struct dirent *de;
-		while ((de = readdir(d)))
-			if (de->d_name[0] != '.')
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
-		unlinkat(objdir, sub, AT_REMOVEDIR);
-	}
-}
 
 
 /* The objects of one save not yet committed (gc keeps them). A small
@@ -829,7 +825,7 @@ int rfs_history_gc(struct rfs_history *h, const struct rfs_progress *progress)
 		for (const char *p = before; *p; p += strlen(p) + 1)
 			if (!name[0] || strncmp(p, keep_prefix, strlen(keep_prefix)))
 				unlinkat(packdir, p, 0);
-		remove_loose(objdir);
+		loose_objects(objdir, true, NULL, NULL);
 		rc = rfs_pack_reload(h->packs);
 	}
 	free(before);
