@@ -200,6 +200,7 @@ void rfs_control_reply(FILE *f, int rc, const char *extra)
 }
 
 /* ---- server ------------------------------------------------------------------ */
+
 static int64_t now_ms(void);
 
 static void ticker_note(void *arg, const char *unit, uint64_t items, uint64_t bytes,
@@ -229,7 +230,6 @@ struct rfs_progress rfs_control_ticker(struct rfs_control_ticker *t, FILE *out)
 	t->out = out;                     /* the first report goes out at once */
 	return (struct rfs_progress){ ticker_note, t };
 }
-
 
 /* The tables of verbs served beside the old ones, one line each. */
 static const struct rfs_control_verb *const verb_tables[] = {

@@ -6,8 +6,8 @@
 **   archive  1,234/5,000 files  512 MiB/1.0 GiB  85 MiB/s  0:07 left
 **   gc  1,234/5,000 objects packed  ...    (a unit of fs/progress.h; a new unit, a new phase)
 **   restore  512 MiB/2.0 GiB  85 MiB/s  0:18 left    (unit "": bytes only)
-** Must never: write to stdout, write anything when not drawing, or leave its line on the
-** terminal after progress_end.
+** Must never: write to stdout (but the command's own lines handed to progress_report), write
+** anything when not drawing, or leave its line on the terminal after progress_end.
 */
 #include "tools/progress.h"
 

@@ -4,7 +4,8 @@
 **
 ** Owns: the progress line and when it is drawn.
 ** Must never: write anything when stderr is not a terminal (unless
-** RECFS_PROGRESS=1 forces it, for tests), or touch stdout.
+** RECFS_PROGRESS=1 forces it, for tests), or touch stdout (but to pass on the
+** command's own lines, progress_report).
 */
 #ifndef RECFS_TOOLS_PROGRESS_H
 #define RECFS_TOOLS_PROGRESS_H
