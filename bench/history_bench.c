@@ -182,7 +182,7 @@ static void bench_files(long n)
 	if ((rc = rfs_history_flush(x.h)))
 		die("flush", rc);
 	double fill = now_s() - t0;
-	if (getenv("HB_GC") && (rc = rfs_history_gc(x.h)))
+	if (getenv("HB_GC") && (rc = rfs_history_gc(x.h, NULL)))
 		die("gc", rc);
 	reopen(&x);        /* the fill's pack merging is done; merges during the rounds count */
 	long packs_before = fx_count_packs(x.dir);

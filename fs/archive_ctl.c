@@ -2,8 +2,8 @@
 ** archive_ctl: the control verb archive, `recfs archive PATH --out FILE`:
 **   archive PATH FILE HISTORY(0|1) COMPRESS(plain|gzip|zstd) NOTE [RECIPIENT...]
 ** with the descriptor of FILE.part passed (the client made it; the bag is written into it
-** from offset 0). Data lines: "p FILES BYTES TOTAL_FILES TOTAL_BYTES" while it runs (at
-** most five a second), then "key KEYID", "sha512 HEX", "size BYTES PAYLOAD_FILES PAYLOAD_BYTES OBJECTS
+** from offset 0). Data lines: "p FILES BYTES TOTAL_FILES TOTAL_BYTES" while it runs
+** (rfs_control_ticker), then "key KEYID", "sha512 HEX", "size BYTES PAYLOAD_FILES PAYLOAD_BYTES OBJECTS
 ** VERSIONS", "record PATH", "held PATH", "left WHY", "signature TEXT", "pubkey TEXT", and
 ** "ok KEYID" once the transfer log has the entry.
 ** Owns: the verb, its checks, the transfer log entry of an archive.
@@ -35,24 +35,10 @@ static void put(FILE *out, const char *tag, const char *value)
 	fputc('\n', out);
 }
 
-struct ticker {
-	FILE *out;
-	struct timespec last;
-};
-
 static void progress_line(void *arg, uint64_t files, uint64_t bytes, uint64_t total_files,
                           uint64_t total_bytes)
 {
-	struct ticker *t = arg;
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if ((now.tv_sec - t->last.tv_sec) * 1000 + (now.tv_nsec - t->last.tv_nsec) / 1000000 < 200)
-		return;
-	t->last = now;
-	fprintf(t->out, "p\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", files, bytes,
-	        total_files, total_bytes);
-	fflush(t->out);
+	rfs_progress_note(arg, NULL, files, bytes, total_files, total_bytes);
 }
 
 /* The key's base64 line: the second line of the public key file. */
@@ -69,10 +55,11 @@ static void serve_archive(struct rfs_fs *fs, const struct rfs_peer *peer, char *
                           int passed_fd, FILE *out)
 {
 	uint8_t (*pks)[32] = calloc(MAX_RECIPIENTS, 32);
-	struct ticker tick = { out, { 0, 0 } };
+	struct rfs_control_ticker tick;
+	struct rfs_progress progress = rfs_control_ticker(&tick, out);
 	struct rfs_archive_request req = { .path = fld[1], .history = !strcmp(fld[3], "1"),
 	                                   .note = *fld[5] ? fld[5] : NULL, .out_fd = passed_fd,
-	                                   .progress = progress_line, .progress_arg = &tick };
+	                                   .progress = progress_line, .progress_arg = &progress };
 	struct rfs_archive_outcome o;
 	char err[1024], sha[129], pk[128], line[160];
 	size_t nr = (size_t)(n - 6);

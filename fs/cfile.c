@@ -493,24 +493,35 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 	return 0;
 }
 
-int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block)
+int rfs_cfile_check_blocks(struct rfs_cfile *cf, uint64_t first, uint64_t n, uint64_t *checked,
+                           uint64_t *bad_block)
 {
-	uint64_t i, nblocks;
+	uint64_t i, end = cf->size == 0 ? 0 : last_block(cf->size) + 1;
 	uint8_t plain[RFS_BLOCK_SIZE];
 	int rc;
 
-	if (cf->size == 0)
+	*checked = 0;
+	if (first >= end)
 		return 0;
-	nblocks = last_block(cf->size) + 1;
-	for (i = 0; i < nblocks; i++) {
+	if (n < end - first)
+		end = first + n;
+	for (i = first; i < end; i++) {
 		rc = read_block(cf, cf->size, i, plain);
 		if (rc < 0) {
 			*bad_block = i;
 			return -EIO;
 		}
 	}
+	*checked = end - first;
 	rfs_secmem_wipe(plain, sizeof(plain));
 	return 0;
+}
+
+int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block)
+{
+	uint64_t checked;
+
+	return rfs_cfile_check_blocks(cf, 0, UINT64_MAX, &checked, bad_block);
 }
 
 /* ---- after a crash ------------------------------------------------------ */

@@ -74,6 +74,10 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size);
 
 /* Authenticate every slot (for fsck). 0, or -EIO with the block number in *bad_block. */
 int rfs_cfile_check(struct rfs_cfile *cf, uint64_t *bad_block);
+/* The same for the blocks from first on, at most n of them (fsck's progress, a MiB at a
+** time); *checked gets how many were. */
+int rfs_cfile_check_blocks(struct rfs_cfile *cf, uint64_t first, uint64_t n, uint64_t *checked,
+                           uint64_t *bad_block);
 
 /* What rfs_cfile_after_crash did. */
 enum rfs_cfile_fix {

@@ -201,6 +201,36 @@ void rfs_control_reply(FILE *f, int rc, const char *extra)
 
 /* ---- server ------------------------------------------------------------------ */
 
+static int64_t now_ms(void);
+
+static void ticker_note(void *arg, const char *unit, uint64_t items, uint64_t bytes,
+                        uint64_t total_items, uint64_t total_bytes)
+{
+	struct rfs_control_ticker *t = arg;
+	int64_t now = now_ms();
+	bool new_unit = strcmp(unit ? unit : "", t->unit) != 0;
+
+	if (!new_unit && now - t->last_ms < RFS_CONTROL_TICK_MS)
+		return;
+	t->last_ms = now;
+	snprintf(t->unit, sizeof(t->unit), "%s", unit ? unit : "");
+	fprintf(t->out, "p\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64, items, bytes,
+	        total_items, total_bytes);
+	if (unit) {
+		fputc('\t', t->out);
+		put_field(t->out, unit);
+	}
+	fputc('\n', t->out);
+	fflush(t->out);
+}
+
+struct rfs_progress rfs_control_ticker(struct rfs_control_ticker *t, FILE *out)
+{
+	memset(t, 0, sizeof(*t));
+	t->out = out;                     /* the first report goes out at once */
+	return (struct rfs_progress){ ticker_note, t };
+}
+
 /* The tables of verbs served beside the old ones, one line each. */
 static const struct rfs_control_verb *const verb_tables[] = {
 	rfs_retention_verbs,
@@ -237,6 +267,8 @@ static int send_version(const struct rfs_version *v, void *arg)
 
 static void serve_verify(struct rfs_history *h, FILE *out)
 {
+	struct rfs_control_ticker tick;
+	struct rfs_progress progress = rfs_control_ticker(&tick, out);
 	struct rfs_verify_result res;
 	char *text = NULL, *line, *save = NULL, summary[128];
 	size_t len = 0;
@@ -247,7 +279,7 @@ static void serve_verify(struct rfs_history *h, FILE *out)
 		put_result(out, -ENOMEM, NULL);
 		return;
 	}
-	rc = rfs_history_verify(h, mem, &res);
+	rc = rfs_history_verify(h, mem, &res, &progress);
 	fclose(mem);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		fputs("r\t", out);
@@ -332,11 +364,15 @@ static void dispatch(struct rfs_control *c, const struct rfs_peer *peer, char **
 		rc = rc < 0 ? rc : rfs_history_flush(h);
 		put_result(out, rc < 0 ? rc : rfs_history_read(h, fld[1], fld[2], passed_fd), NULL);
 	} else if (!strcmp(verb, "restore") && n == 7) {
+		struct rfs_control_ticker tick;
+		struct rfs_progress progress = rfs_control_ticker(&tick, out);
+
 		rc = rfs_history_flush(h);
 		put_result(out, rc < 0 ? rc : rfs_live_restore(c->fs, fld[1], fld[2], fld[3],
 		                                               (mode_t)strtoul(fld[4], NULL, 8),
 		                                               (uid_t)strtoul(fld[5], NULL, 10),
-		                                               (gid_t)strtoul(fld[6], NULL, 10)), NULL);
+		                                               (gid_t)strtoul(fld[6], NULL, 10),
+		                                               &progress), NULL);
 	} else if (!strcmp(verb, "verify") && n == 1) {
 		rc = rfs_history_flush(h);
 		if (rc < 0)
@@ -348,8 +384,11 @@ static void dispatch(struct rfs_control *c, const struct rfs_peer *peer, char **
 
 		put_result(out, rfs_history_set_attribution(h, &who, strtoll(fld[4], NULL, 10)), NULL);
 	} else if (!strcmp(verb, "gc") && n == 1) {
+		struct rfs_control_ticker tick;
+		struct rfs_progress progress = rfs_control_ticker(&tick, out);
+
 		rc = rfs_history_flush(h);
-		put_result(out, rc < 0 ? rc : rfs_history_gc(h), NULL);
+		put_result(out, rc < 0 ? rc : rfs_history_gc(h, &progress), NULL);
 	} else {
 		put_result(out, -EINVAL, NULL);
 	}
@@ -808,6 +847,57 @@ static int simple_call(const char *vault_path, int pass_fd, const char *verb, co
 	return rc;
 }
 
+/* Connect, send, and make k->in the reply: read whole first (call_drain), or with live each
+** line as it comes (the caller shows progress while the daemon works). 0 or -errno (k ended). */
+static int call_begin(struct call *k, const char *vault_path, int pass_fd, const char *const *args,
+                      size_t nargs, bool live)
+{
+	int rc;
+
+	if (nargs == 0 || nargs > MAX_FIELDS)
+		return -EINVAL;
+	rc = live ? call_send_argv(k, vault_path, pass_fd, args, nargs)
+	          : call_start_argv(k, vault_path, pass_fd, args, nargs);
+	if (rc == 0 && live) {
+		int fd = dup(k->sock);
+
+		k->in = fd < 0 ? NULL : fdopen(fd, "r");
+		if (!k->in) {
+			rc = -errno;
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	if (rc < 0)
+		call_end(k);
+	return rc;
+}
+
+int rfs_control_progress_line(char **fld, int n, const struct rfs_progress *to)
+{
+	if (n < 5 || n > 6 || strcmp(fld[0], "p"))
+		return 0;
+	rfs_progress_note(to, n == 6 ? fld[5] : NULL, strtoull(fld[1], NULL, 10),
+	                  strtoull(fld[2], NULL, 10), strtoull(fld[3], NULL, 10),
+	                  strtoull(fld[4], NULL, 10));
+	return 1;
+}
+
+/* A call whose reply is progress lines, then ok or err: drawn as they come. */
+static int progress_call(const char *vault_path, const char *const *args, size_t nargs,
+                         const struct rfs_progress *progress)
+{
+	struct call k;
+	int rc = call_begin(&k, vault_path, -1, args, nargs, true);
+
+	if (rc < 0)
+		return rc;
+	while ((rc = call_next(&k)) == 1)
+		rfs_control_progress_line(k.fld, k.n, progress);   /* other lines: not for us */
+	call_end(&k);
+	return rc;
+}
+
 int rfs_control_ping(const char *vault_path)
 {
 	return simple_call(vault_path, -1, "ping", NULL, NULL);
@@ -848,9 +938,11 @@ int rfs_control_daemon_log(const char *vault_path, FILE *out)
 	return rc;
 }
 
-int rfs_control_gc(const char *vault_path)
+int rfs_control_gc(const char *vault_path, const struct rfs_progress *progress)
 {
-	return simple_call(vault_path, -1, "gc", NULL, NULL);
+	const char *args[] = { "gc" };
+
+	return progress_call(vault_path, args, 1, progress);
 }
 
 /* Copy all of from (from its start) to out. 0 or -errno. */
@@ -894,21 +986,16 @@ int rfs_control_read(const char *vault_path, const char *rev, const char *clear_
 }
 
 int rfs_control_restore(const char *vault_path, const char *rev, const char *source,
-                       const char *target, mode_t mode, uid_t uid, gid_t gid)
+                       const char *target, mode_t mode, uid_t uid, gid_t gid,
+                       const struct rfs_progress *progress)
 {
 	char m[16], u[16], g[16];
-	struct call k;
-	int rc;
+	const char *args[] = { "restore", rev, source, target, m, u, g };
 
 	snprintf(m, sizeof(m), "%o", (unsigned)mode & 07777);
 	snprintf(u, sizeof(u), "%u", (unsigned)uid);
 	snprintf(g, sizeof(g), "%u", (unsigned)gid);
-	rc = call_start(&k, vault_path, -1, "restore", rev, source, target, m, u, g,
-	                (const char *)NULL);
-	if (rc == 0)
-		rc = call_finish(&k);
-	call_end(&k);
-	return rc;
+	return progress_call(vault_path, args, 7, progress);
 }
 
 int rfs_control_log(const char *vault_path, const char *clear_path, size_t limit,
@@ -991,18 +1078,35 @@ int rfs_control_stat(const char *vault_path, const char *rev, const char *clear_
 	return rc;
 }
 
-int rfs_control_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res)
+int rfs_control_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res,
+                       const struct rfs_progress *progress)
 {
+	const char *args[] = { "verify" };
 	struct call k;
-	int rc = call_start(&k, vault_path, -1, "verify", (const char *)NULL);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *kept = open_memstream(&text, &len);
+	int rc = kept ? call_begin(&k, vault_path, -1, args, 1, true) : -ENOMEM;
 
 	memset(res, 0, sizeof(*res));
-	/* Every report line, then the summary: the loop must not stop at the first line. */
-	while (rc == 0 && (rc = call_next(&k)) == 1) {
-		if (k.n == 2 && !strcmp(k.fld[0], "r"))
-			fprintf(report, "%s\n", k.fld[1]);
-		rc = 0;
+	if (rc < 0) {
+		if (kept)
+			fclose(kept);
+		free(text);
+		return rc;
 	}
+	/* Progress as it comes; every report line kept until the reply has ended, so a slow
+	** reader of the report (recfs verify | less) never holds the daemon's thread. */
+	while ((rc = call_next(&k)) == 1) {
+		if (k.n == 2 && !strcmp(k.fld[0], "r"))
+			fprintf(kept, "%s\n", k.fld[1]);
+		else
+			rfs_control_progress_line(k.fld, k.n, progress);
+	}
+	fclose(kept);
+	if (text)
+		fputs(text, report);
+	free(text);
 	if (rc == 0 && k.n >= 5) {
 		res->commits = strtoul(k.fld[1], NULL, 10);
 		res->blobs = strtoul(k.fld[2], NULL, 10);
@@ -1018,21 +1122,8 @@ static int call_any(const char *vault_path, int pass_fd, const char *const *args
                     rfs_control_line_cb cb, void *arg, char *msg, size_t msgsz, bool live)
 {
 	struct call k;
-	int rc = nargs == 0 || nargs > MAX_FIELDS ? -EINVAL
-	         : live ? call_send_argv(&k, vault_path, pass_fd, args, nargs)
-	                : call_start_argv(&k, vault_path, pass_fd, args, nargs);
+	int rc = call_begin(&k, vault_path, pass_fd, args, nargs, live);
 
-	if (rc == 0 && live) {             /* each line as it comes: the caller shows progress */
-		int fd = dup(k.sock);
-
-		k.in = fd < 0 ? NULL : fdopen(fd, "r");
-		if (!k.in) {
-			if (fd >= 0)
-				close(fd);
-			rc = -errno;
-			call_end(&k);
-		}
-	}
 	if (msg && msgsz)
 		msg[0] = '\0';
 	if (rc < 0)

@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "fs/history/history.h"
+#include "fs/progress.h"
 
 #define RFS_CONTROL_NAME "control"
 
@@ -72,6 +73,18 @@ int rfs_control_split_fields(char *line, char **fields, int max);
 void rfs_control_reply(FILE *f, int rc, const char *extra);
 void rfs_control_refuse(FILE *f, int rc, const char *message);
 
+/* Server side, for a long verb: its progress as data lines
+**   p ITEMS BYTES TOTAL_ITEMS TOTAL_BYTES [UNIT]
+** on out, at most one per RFS_CONTROL_TICK_MS (and at once when the unit changes, a new
+** phase). The returned rfs_progress points at t, which must outlive the work. */
+#define RFS_CONTROL_TICK_MS 200
+struct rfs_control_ticker {
+	FILE *out;
+	int64_t last_ms;
+	char unit[32];
+};
+struct rfs_progress rfs_control_ticker(struct rfs_control_ticker *t, FILE *out);
+
 /* Bind VAULT/control and serve it from a thread. 0 or -errno. */
 int rfs_control_start(struct rfs_fs *fs, struct rfs_control **out);
 /* Stop serving and remove the socket. NULL is allowed. */
@@ -91,11 +104,17 @@ int rfs_control_resolve(const char *vault_path, const char *rev_or_date,
 int rfs_control_stat(const char *vault_path, const char *rev, const char *clear_path,
                     struct rfs_version *out);
 int rfs_control_read(const char *vault_path, const char *rev, const char *clear_path, int out_fd);
-/* Ask the daemon to restore (see rfs_live_restore in fs/live_restore.h). */
+/* Client side: when fld is a "p" line, hand it to to (may be NULL) and return 1; else 0. */
+int rfs_control_progress_line(char **fld, int n, const struct rfs_progress *to);
+
+/* Ask the daemon to restore (see rfs_live_restore in fs/live_restore.h), verify, gc; the
+** daemon's progress goes to progress (may be NULL) while it works. */
 int rfs_control_restore(const char *vault_path, const char *rev, const char *source,
-                       const char *target, mode_t mode, uid_t uid, gid_t gid);
-int rfs_control_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res);
-int rfs_control_gc(const char *vault_path);
+                       const char *target, mode_t mode, uid_t uid, gid_t gid,
+                       const struct rfs_progress *progress);
+int rfs_control_verify(const char *vault_path, FILE *report, struct rfs_verify_result *res,
+                       const struct rfs_progress *progress);
+int rfs_control_gc(const char *vault_path, const struct rfs_progress *progress);
 /* The daemon's recent log lines (fs/log.h), oldest first, one per line to out. */
 int rfs_control_daemon_log(const char *vault_path, FILE *out);
 /* recfs demo only (the daemon refuses it otherwise): saves from now on are

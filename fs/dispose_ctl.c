@@ -620,6 +620,16 @@ static void serve_dispose(struct rfs_fs *fs, const struct rfs_peer *peer, char *
 		find_policy_rev(&x);
 	if (paths && ngo && rfs_dispose_subtrees(fs, paths, ngo, subs) < 0)
 		ngo = 0;                   /* each record asks on its own */
+	/* Progress: of the records that go, the one step that takes long. */
+	struct rfs_control_ticker tick;
+	struct rfs_progress progress = rfs_control_ticker(&tick, out);
+	size_t to_go = 0, gone = 0;
+
+	for (size_t i = 0; !dry && i < dl.count; i++)
+		to_go += dl.items[i].step == RFS_STEP_DESTROY ||
+		         dl.items[i].step == RFS_STEP_ARCHIVE_THEN_DESTROY;
+	if (to_go)
+		rfs_progress_note(&progress, "records", 0, 0, to_go, 0);
 	ngo = 0;
 	for (size_t i = 0; rc == 0 && i < dl.count; i++) {
 		const struct due_item *it = &dl.items[i];
@@ -637,8 +647,10 @@ static void serve_dispose(struct rfs_fs *fs, const struct rfs_peer *peer, char *
 		}
 		else if (it->step == RFS_STEP_AWAIT_APPROVAL)
 			skipped(&x, it->path, "awaiting approval (an approver's 'recfs dispose --approve')");
-		else
+		else {
 			dispose_one(&x, &dl, it, subs ? &subs[ngo++] : NULL);
+			rfs_progress_note(&progress, "records", ++gone, 0, to_go, 0);
+		}
 	}
 	for (size_t i = 0; subs && i < dl.count; i++)
 		rfs_subtree_free(&subs[i]);

@@ -23,6 +23,8 @@
 #include "fs/xowner.h"
 #include "fs/history/history.h"
 
+#define FSCK_STEP_BLOCKS 256      /* blocks checked between two progress reports: 1 MiB */
+
 struct walk {
 	struct rfs_vault *v;
 	FILE *report;
@@ -31,7 +33,43 @@ struct walk {
 	uint64_t *disposal;                    /* ... and the disposal number of each */
 	size_t ndisposed;
 	bool disposed_read;
+	const struct rfs_progress *progress;
+	uint64_t bytes, total_files, total_bytes;
 };
+
+/* The files of live/ and their bytes, for the totals of a progress line: names and sizes
+** only (the walk that checks them finds the same folders in the cache). */
+static void count_live(int dirfd, uint64_t *files, uint64_t *bytes, int depth)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);   /* not dup: its own offset */
+	DIR *dp = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	struct stat st;
+
+	if (!dp) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dp)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    rfs_name_is_internal(de->d_name) ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			(*files)++;
+			*bytes += (uint64_t)st.st_size;
+		} else if (S_ISDIR(st.st_mode) && depth < 256) {
+			int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0) {
+				count_live(sub, files, bytes, depth + 1);
+				close(sub);
+			}
+		}
+	}
+	closedir(dp);
+}
 
 static void problem(struct walk *w, const char *path, const char *what)
 {
@@ -126,7 +164,7 @@ static void check_file(struct walk *w, int dirfd, const char *backing, const cha
 	uint8_t *key = rfs_secmem_key_alloc();
 	struct rfs_cfile cf = { .fd = fd };
 	const char *why = NULL;
-	uint64_t bad = 0;
+	uint64_t bad = 0, base = w->bytes;
 	char what[128];
 	int rc;
 
@@ -151,16 +189,29 @@ static void check_file(struct walk *w, int dirfd, const char *backing, const cha
 		problem(w, path, "size is not that of any content (cut short?)");
 		goto out;
 	}
-	if (rfs_cfile_check(&cf, &bad) < 0) {
-		snprintf(what, sizeof(what), "block %llu does not authenticate (tampered or damaged)",
-		         (unsigned long long)bad);
-		problem(w, path, what);
+	/* A MiB at a time, so a progress line moves inside a large file. */
+	for (uint64_t at = 0, n = 1; n > 0; at += n) {
+		if (rfs_cfile_check_blocks(&cf, at, FSCK_STEP_BLOCKS, &n, &bad) < 0) {
+			snprintf(what, sizeof(what), "block %llu does not authenticate (tampered or "
+			         "damaged)", (unsigned long long)bad);
+			problem(w, path, what);
+			break;
+		}
+		rfs_progress_note(w->progress, NULL, w->res->files - 1,
+		                  base + RFS_HEADER_SIZE + (at + n) * RFS_SLOT_SIZE, w->total_files,
+		                  w->total_bytes);
 	}
 	w->res->blocks += cf.size ? (cf.size - 1) / RFS_BLOCK_SIZE + 1 : 0;
 out:
 	rfs_secmem_key_free(key);
-	if (fd >= 0)
+	if (fd >= 0) {
+		struct stat st;
+
+		if (rfs_progress_watched(w->progress) && fstat(fd, &st) == 0)
+			w->bytes = base + (uint64_t)st.st_size;
 		close(fd);
+	}
+	rfs_progress_note(w->progress, NULL, w->res->files, w->bytes, w->total_files, w->total_bytes);
 }
 
 /* Every user.* attribute: its name opens, and its value opens on this file
@@ -319,11 +370,14 @@ static void on_leftover(void *arg, const char *path, uint64_t bytes)
 	w->res->leftover_bytes += bytes;
 }
 
-int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res)
+int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res,
+             const struct rfs_progress *progress)
 {
-	struct walk w = { .v = v, .report = report, .res = res };
+	struct walk w = { .v = v, .report = report, .res = res, .progress = progress };
 
 	memset(res, 0, sizeof(*res));
+	if (rfs_progress_watched(progress))
+		count_live(v->live_fd, &w.total_files, &w.total_bytes, 0);
 	int rc = walk_dir(&w, v->live_fd, "");
 	long left = rc == 0 ? rfs_history_leftovers(v, false, on_leftover, &w) : 0;
 

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include "fs/progress.h"
 #include "fs/vault.h"
 
 struct rfs_fsck_result {
@@ -28,7 +29,10 @@ struct rfs_fsck_result {
 **   "destroyed: <path>: key destroyed by disposal <N>"
 ** then one line per leftover of a killed daemon or view (never removed here):
 **   "leftover: <path> (<bytes> bytes): <what it is>; <what removes it>"
+** progress (may be NULL) is told of the files checked and their bytes, of totals from a
+** walk of names and sizes made first (only when someone watches).
 ** Returns 0 (even with problems) or -errno on I/O failure. */
-int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res);
+int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res,
+             const struct rfs_progress *progress);
 
 #endif

@@ -149,7 +149,7 @@ static void copy_xattrs(int from, int to)
 ** bytes), same id and key, then rename it over the original: the kernel
 ** sees a new inode, so no stale size or page survives. Returns the new fd. */
 static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const struct stat *st,
-                        int src, uint64_t size)
+                        int src, uint64_t size, const struct rfs_progress *progress)
 {
 	uint8_t *key = rfs_secmem_key_alloc(), *buf = malloc(1u << 20);
 	struct rfs_cfile cf = { .key = key };
@@ -181,6 +181,7 @@ static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const
 			rc = (int)w;
 		else
 			off += (uint64_t)w;
+		rfs_progress_note(progress, "", 0, size + off, 0, 2 * size);
 	}
 	if (rc == 0) {
 		if (fs->as_root)
@@ -241,7 +242,8 @@ static int lock_unwritten(struct rfs_inode *old)
 ** when the kernel knows it, is marked replaced under its lock, so no writer
 ** can open it from now on. The new fd, or -errno. */
 static int replace_file(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn,
-                        const struct stat *st, int src, uint64_t size)
+                        const struct stat *st, int src, uint64_t size,
+                        const struct rfs_progress *progress)
 {
 	struct rfs_inode *old = NULL;
 	int fd, rc;
@@ -254,7 +256,7 @@ static int replace_file(struct rfs_fs *fs, struct walk *w, const struct rfs_seal
 		return rc;
 	fd = rc = lock_unwritten(old);
 	if (rc == 0) {
-		fd = rebuild_file(fs, w->dirfd, sn->backing, st, src, size);
+		fd = rebuild_file(fs, w->dirfd, sn->backing, st, src, size, progress);
 		old->replaced = fd >= 0;
 		pthread_rwlock_unlock(&old->content);
 	}
@@ -304,11 +306,28 @@ static int walk_done(struct rfs_fs *fs, struct walk *w, int fd, int src, int rc)
 	return rc;
 }
 
+/* The plaintext read from history into the memfd that a restore writes back from. */
+struct restore_read {
+	int fd;
+	const struct rfs_progress *progress;
+	uint64_t size, done;
+};
+
+static int put_read(void *arg, const void *buf, size_t len)
+{
+	struct restore_read *r = arg;
+
+	r->done += len;
+	rfs_progress_note(r->progress, "", 0, r->done, 0, 2 * r->size);
+	return rfs_io_write_all(r->fd, buf, len);
+}
+
 int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
-                     mode_t mode, uid_t uid, gid_t gid)
+                     mode_t mode, uid_t uid, gid_t gid, const struct rfs_progress *progress)
 {
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
+	struct restore_read r = { -1, progress, 0, 0 };
 	struct stat st;
 	int src = -1, fd = -1, rc = 0;
 
@@ -316,8 +335,11 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 		rc = fs->history ? -ENOMEM : -EROFS;
 	if (rc == 0 && (src = memfd_create("recfs-restore", MFD_CLOEXEC)) < 0)
 		rc = -errno;
+	if (rc == 0 && rfs_progress_watched(progress))
+		(void)rfs_history_plain_size(fs->history, rev, source, &r.size);
+	r.fd = src;
 	if (rc == 0)
-		rc = rfs_history_read(fs->history, rev, source, src);
+		rc = rfs_history_read_plain(fs->history, rev, source, put_read, &r);
 	if (rc == 0 && fstat(src, &st) != 0)
 		rc = -errno;
 	if (rc == 0)
@@ -328,9 +350,10 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 		uint64_t size = (uint64_t)st.st_size;
 
 		if (fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			fd = replace_file(fs, w, &sn, &st, src, size);
+			fd = replace_file(fs, w, &sn, &st, src, size, progress);
 		else
 			fd = revive_file(fs, w->dirfd, &sn, mode, uid, gid, rev, source);
+		rfs_progress_note(progress, "", 0, 2 * size, 0, 2 * size);
 		RFS_FAULT_POINT("restore_linked", fs->v->dirfd);
 		rc = fd < 0 ? fd : 0;
 		/* The kernel looks the name up again and finds the new file. */
@@ -474,7 +497,7 @@ int rfs_live_write_file(struct rfs_fs *fs, const char *clear_path, const char *d
 			rc = fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
 	}
 	if (rc == 0)
-		rc = fd = replace_file(fs, w, &sn, &st, src, len);
+		rc = fd = replace_file(fs, w, &sn, &st, src, len, NULL);
 	if (rc >= 0) {
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
 		                                       strlen(w->last));

@@ -19,13 +19,15 @@
 #include <sys/types.h>
 
 #include "fs/ops.h"
+#include "fs/progress.h"
 
 /* recfs restore on a mounted vault: write the content source had at rev as
 ** the newest version of target (clear paths from the mount root), making
 ** missing folders, with mode/uid/gid for what it creates; the kernel's caches
-** are told. Recorded as "restored from rev". 0 or -errno. */
+** are told. Recorded as "restored from rev". progress (may be NULL) is told of the bytes
+** read (authenticated) and then written, of twice the file's size. 0 or -errno. */
 int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
-                     mode_t mode, uid_t uid, gid_t gid);
+                     mode_t mode, uid_t uid, gid_t gid, const struct rfs_progress *progress);
 
 /* Read up to cap-1 bytes of the file at clear_path (from the vault's root)
 ** into buf, NUL-terminated: the vault's own settings, kept as an encrypted

@@ -148,9 +148,10 @@ static int archive_line(char **fld, int n, void *arg)
 {
 	struct answer *a = arg;
 
-	if (!strcmp(fld[0], "p") && n == 5) {
-		progress_set_total(a->bar, strtoull(fld[3], NULL, 10), strtoull(fld[4], NULL, 10));
-		progress_update(a->bar, strtoull(fld[1], NULL, 10), strtoull(fld[2], NULL, 10));
+	struct rfs_progress sink = progress_sink(a->bar);
+
+	if (rfs_control_progress_line(fld, n, &sink)) {
+		/* drawn */
 	} else if (!strcmp(fld[0], "key") && n == 2) {
 		snprintf(a->key_id, sizeof(a->key_id), "%s", fld[1]);
 	} else if (!strcmp(fld[0], "sha512") && n == 2) {

@@ -17,6 +17,7 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/output.h"
+#include "tools/progress.h"
 #include "tools/retention_cli.h"
 
 static const struct cli_help dispose_help = {
@@ -104,12 +105,17 @@ static int dispose_check(const struct cli_ctx *ctx)
 struct tally {
 	struct rfs_output o;
 	unsigned skipped;
+	struct progress *bar;
 };
 
 static int dispose_line(char **fld, int n, void *arg)
 {
 	struct tally *t = arg;
+	struct rfs_progress sink = progress_sink(t->bar);
 
+	if (rfs_control_progress_line(fld, n, &sink))
+		return 0;
+	progress_clear(t->bar);             /* a line of its own, never mixed with the bar */
 	if (!strcmp(fld[0], "would") && n == 7) {
 		char *path = NULL;                 /* from the mount's root, with its '/', as due says */
 		const char *row[] = { fld[1], fld[2], fld[3], fld[4], fld[5], fld[6] };
@@ -175,10 +181,17 @@ static int dispose_run(struct cli_ctx *ctx)
 
 	if (dry_run)
 		rfs_output_begin(&t.o, stdout, format, fields, 6);
+	if (!dry_run)
+		t.bar = progress_start("dispose", 0, 0);
+	struct rfs_progress drawn = progress_sink(t.bar);
+
 	if (rc < 0)
 		cli_error("out of memory");
+	else if (rfs_progress_watched(&drawn))   /* lines as they come: the bar moves meanwhile */
+		rc = rcli_call_live(where.vault, -1, args, 7, dispose_line, &t);
 	else
 		rc = rcli_call(where.vault, -1, args, 7, dispose_line, &t);
+	progress_end(t.bar);
 	if (dry_run)
 		(void)rfs_output_end(&t.o);
 	free(approved);

@@ -5,6 +5,7 @@
 ** Must never: run while the vault is mounted (it would report saves in
 ** flight as damage), or modify the vault.
 */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "fs/escape.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
+#include "tools/progress.h"
 
 static const struct cli_help fsck_help = {
 	"VAULT [--passphrase-file FILE]",
@@ -32,7 +34,12 @@ static int fsck_run(struct cli_ctx *ctx)
 {
 	struct rfs_fsck_result res = { 0 };
 	const char *vault = ctx->argv[0];
-	int rc = rfs_fsck(ctx->vault, stdout, &res);
+	struct progress *bar = progress_start("fsck", 0, 0);
+	struct rfs_progress sink = progress_sink(bar);
+	FILE *report = progress_report(bar, stdout);
+	int rc = report ? rfs_fsck(ctx->vault, report, &res, &sink) : -ENOMEM;
+
+	progress_end(bar);
 
 	if (rc < 0) {
 		fflush(stdout);

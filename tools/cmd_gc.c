@@ -7,6 +7,7 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/history_cli.h"
+#include "tools/progress.h"
 #include "fs/escape.h"
 
 static const struct cli_help gc_help = {
@@ -17,7 +18,11 @@ static const struct cli_help gc_help = {
 
 static int gc_run(struct cli_ctx *ctx)
 {
-	int rc = hcli_gc(&ctx->hist);
+	struct progress *bar = progress_start("gc", 0, 0);
+	struct rfs_progress sink = progress_sink(bar);
+	int rc = hcli_gc(&ctx->hist, &sink);
+
+	progress_end(bar);
 
 	if (rc < 0) {
 		cli_error("gc of %s failed: %s (history is unchanged)", ctx->argv[0], strerror(-rc));

@@ -19,6 +19,7 @@
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/history_cli.h"
+#include "tools/progress.h"
 
 static const struct cli_help restore_help = {
 	"PATH (--rev REV | --at DATE) [--vault VAULT [--passphrase-file FILE]]",
@@ -31,7 +32,8 @@ static const struct cli_help restore_help = {
 
 /* A symbolic link is made again through the mount; a file is rewritten by the
 ** daemon, which tells the kernel and records "restored from REV". */
-static int restore_through_mount(struct hcli *x, const char *hex)
+static int restore_through_mount(struct hcli *x, const char *hex,
+                                 const struct rfs_progress *progress)
 {
 	struct rfs_version ver;
 	char source[PATH_MAX], target[PATH_MAX], path[2 * PATH_MAX];
@@ -44,7 +46,8 @@ static int restore_through_mount(struct hcli *x, const char *hex)
 	if (ver.type == RFS_OBJ_DIR)
 		return -EISDIR;
 	if (ver.type == RFS_OBJ_FILE)
-		return rfs_control_restore(x->vault, hex, source, x->clear, ver.mode, ver.uid, ver.gid);
+		return rfs_control_restore(x->vault, hex, source, x->clear, ver.mode, ver.uid, ver.gid,
+		                           progress);
 	if (!x->mountpoint[0])
 		return -ENOENT;
 	{
@@ -82,15 +85,18 @@ static int restore_run(struct cli_ctx *ctx)
 {
 	struct hcli *x = &ctx->hist;
 	char hex[RFS_REV_HEX + 1];
+	struct progress *bar = progress_start("restore", 0, 0);
+	struct rfs_progress sink = progress_sink(bar);
 	int rc, err = 0;
 
 	rc = hcli_revision(x, rev, at, hex);
 	if (rc == CLI_OK && x->remote)
-		err = restore_through_mount(x, hex);
+		err = restore_through_mount(x, hex, &sink);
 	else if (rc == CLI_OK)
-		err = rfs_history_restore(x->h, x->clear, hex);
+		err = rfs_history_restore(x->h, x->clear, hex, &sink);
 	if (err == 0 && rc == CLI_OK && !x->remote)
 		err = rfs_history_flush(x->h);
+	progress_end(bar);
 	if (err == -EBUSY) {
 		cli_error("%s is open for writing; close it (or the program that has it open) and "
 		          "restore again", x->clear);

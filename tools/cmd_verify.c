@@ -3,12 +3,14 @@
 ** blob, and that live/ matches the newest commit.
 ** Must never: write to the vault.
 */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "fs/escape.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/history_cli.h"
+#include "tools/progress.h"
 
 static const struct cli_help verify_help = {
 	"VAULT [--passphrase-file FILE]",
@@ -27,7 +29,12 @@ static const struct cli_help verify_help = {
 static int verify_run(struct cli_ctx *ctx)
 {
 	struct rfs_verify_result res;
-	int rc = hcli_verify(&ctx->hist, stdout, &res);
+	struct progress *bar = progress_start("verify", 0, 0);
+	struct rfs_progress sink = progress_sink(bar);
+	FILE *report = progress_report(bar, stdout);
+	int rc = report ? hcli_verify(&ctx->hist, report, &res, &sink) : -ENOMEM;
+
+	progress_end(bar);
 
 	if (rc < 0) {
 		cli_error("the check of %s stopped: %s", ctx->argv[0], strerror(-rc));

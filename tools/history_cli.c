@@ -337,15 +337,16 @@ int hcli_read_at(struct hcli *x, const char *rev, const char *path, int out_fd)
 	                 : rfs_history_read(x->h, rev, path, out_fd);
 }
 
-int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res)
+int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res,
+                const struct rfs_progress *progress)
 {
-	return x->remote ? rfs_control_verify(x->vault, report, res)
-	                 : rfs_history_verify(x->h, report, res);
+	return x->remote ? rfs_control_verify(x->vault, report, res, progress)
+	                 : rfs_history_verify(x->h, report, res, progress);
 }
 
-int hcli_gc(struct hcli *x)
+int hcli_gc(struct hcli *x, const struct rfs_progress *progress)
 {
-	return x->remote ? rfs_control_gc(x->vault) : rfs_history_gc(x->h);
+	return x->remote ? rfs_control_gc(x->vault, progress) : rfs_history_gc(x->h, progress);
 }
 
 static int any_version(const struct rfs_version *v, void *arg)

@@ -43,8 +43,9 @@ int hcli_stat(struct hcli *x, const char *rev, struct rfs_version *out);
 int hcli_stat_at(struct hcli *x, const char *rev, const char *path, struct rfs_version *out);
 int hcli_read_at(struct hcli *x, const char *rev, const char *path, int out_fd);
 int hcli_read(struct hcli *x, const char *rev, int out_fd);
-int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res);
-int hcli_gc(struct hcli *x);
+int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res,
+                const struct rfs_progress *progress);
+int hcli_gc(struct hcli *x, const struct rfs_progress *progress);
 
 /* The revision of --rev or --at (exactly one may be set; neither = HEAD). Prints. */
 int hcli_revision(struct hcli *x, const char *rev, const char *at, char out[RFS_REV_HEX + 1]);

@@ -4,8 +4,10 @@
 ** Owns: the decision to draw (stderr a terminal, or RECFS_PROGRESS=1; RECFS_PROGRESS=0 never),
 ** the rate limit (10 redraws a second), and the line's format:
 **   archive  1,234/5,000 files  512 MiB/1.0 GiB  85 MiB/s  0:07 left
-** Must never: write to stdout, write anything when not drawing, or leave its line on the
-** terminal after progress_end.
+**   gc  1,234/5,000 objects packed  ...    (a unit of fs/progress.h; a new unit, a new phase)
+**   restore  512 MiB/2.0 GiB  85 MiB/s  0:18 left    (unit "": bytes only)
+** Must never: write to stdout (but the command's own lines handed to progress_report), write
+** anything when not drawing, or leave its line on the terminal after progress_end.
 */
 #include "tools/progress.h"
 
@@ -27,6 +29,8 @@
 struct progress {
 	bool draw, drawn;
 	char what[24];
+	char unit[32];                  /* of the items; "" none; "files" at first */
+	FILE *report, *report_to;       /* progress_report's stream, and where it writes */
 	uint64_t total_items, total_bytes, items, bytes;
 	int64_t start_ns, last_ns;
 };
@@ -135,28 +139,38 @@ static void draw(struct progress *p, int64_t now)
 	const size_t cap = sizeof(line) - sizeof(CLEAR_EOL) + 1;
 	double secs = (double)(now - p->start_ns) / 1e9;
 	size_t len = 0, width;
-	const char *files = (p->total_items > 0 ? p->total_items : p->items) == 1 ? "file" : "files";
+	bool one = (p->total_items > 0 ? p->total_items : p->items) == 1;
+	/* One item: its unit's first word without its plural s ("1 file in live/"). */
+	int word = (int)strcspn(p->unit, " "), cut = one && word > 1 && p->unit[word - 1] == 's';
 
-	add(line, cap, &len, "\r%s  ", p->what);
+	/* Bytes unless the work counts none (a disposal counts records). */
+	bool bytes = p->bytes > 0 || p->total_bytes > 0 || !p->unit[0];
+
+	add(line, cap, &len, "\r%s", p->what);
 	fmt_count(a, sizeof(a), p->items);
-	if (p->total_items > 0) {
+	if (!p->unit[0]) {
+		/* bytes only */
+	} else if (p->total_items > 0) {
 		fmt_count(b, sizeof(b), p->total_items);
-		add(line, cap, &len, "%s/%s %s  ", a, b, files);
+		add(line, cap, &len, "  %s/%s %.*s%s", a, b, word - cut, p->unit, p->unit + word);
 	} else {
-		add(line, cap, &len, "%s %s  ", a, files);
+		add(line, cap, &len, "  %s %.*s%s", a, word - cut, p->unit, p->unit + word);
 	}
 	fmt_bytes(a, sizeof(a), (double)p->bytes);
-	if (p->total_bytes > 0) {
+	if (bytes && p->total_bytes > 0) {
 		fmt_bytes(b, sizeof(b), (double)p->total_bytes);
-		add(line, cap, &len, "%s/%s", a, b);
-	} else {
-		add(line, cap, &len, "%s", a);
+		add(line, cap, &len, "  %s/%s", a, b);
+	} else if (bytes) {
+		add(line, cap, &len, "  %s", a);
 	}
 	if (now - p->start_ns >= RATE_AFTER_NS) {
 		double bps = (double)p->bytes / secs, ips = (double)p->items / secs, eta = -1;
 
 		fmt_bytes(rate, sizeof(rate), bps);
-		add(line, cap, &len, "  %s/s", rate);
+		if (bytes)
+			add(line, cap, &len, "  %s/s", rate);
+		else
+			add(line, cap, &len, ips < 9.95 ? "  %.1f %.*s/s" : "  %.0f %.*s/s", ips, word, p->unit);
 		/* Time left from bytes when their total is known, else from files. */
 		if (p->total_bytes > 0 && bps > 0)
 			eta = (double)(p->total_bytes > p->bytes ? p->total_bytes - p->bytes : 0) / bps;
@@ -186,6 +200,7 @@ struct progress *progress_start(const char *what, uint64_t total_items, uint64_t
 		return NULL;
 	p->draw = should_draw();
 	snprintf(p->what, sizeof(p->what), "%s", what != NULL ? what : "");
+	snprintf(p->unit, sizeof(p->unit), "files");
 	p->total_items = total_items;
 	p->total_bytes = total_bytes;
 	p->start_ns = now_ns();
@@ -219,7 +234,69 @@ void progress_end(struct progress *p)
 {
 	if (p == NULL)
 		return;
-	if (p->drawn)
-		put("\r" CLEAR_EOL, sizeof("\r" CLEAR_EOL) - 1);
+	if (p->report != NULL)
+		fclose(p->report);   /* its last lines, then the clear below */
+	progress_clear(p);
 	free(p);
+}
+
+static void sink_note(void *arg, const char *unit, uint64_t items, uint64_t bytes,
+                      uint64_t total_items, uint64_t total_bytes)
+{
+	struct progress *p = arg;
+
+	if (unit == NULL)
+		unit = "files";
+	if (strncmp(p->unit, unit, sizeof(p->unit) - 1) != 0) {
+		snprintf(p->unit, sizeof(p->unit), "%s", unit);   /* a new phase: drawn now */
+		p->start_ns = now_ns();
+		p->last_ns = 0;
+	}
+	progress_set_total(p, total_items, total_bytes);
+	progress_update(p, items, bytes);
+}
+
+struct rfs_progress progress_sink(struct progress *p)
+{
+	struct rfs_progress s = { NULL, p };
+
+	if (p != NULL && p->draw)
+		s.fn = sink_note;
+	return s;
+}
+
+void progress_clear(struct progress *p)
+{
+	if (p != NULL && p->drawn) {
+		put("\r" CLEAR_EOL, sizeof("\r" CLEAR_EOL) - 1);
+		p->drawn = false;
+	}
+}
+
+/* A line for progress_report's stream: the progress line goes first (drawn again at the
+** next update). */
+static ssize_t report_write(void *cookie, const char *buf, size_t len)
+{
+	struct progress *p = cookie;
+
+	progress_clear(p);
+	if (fwrite(buf, 1, len, p->report_to) != len || fflush(p->report_to) != 0)
+		return -1;
+	return (ssize_t)len;
+}
+
+FILE *progress_report(struct progress *p, FILE *out)
+{
+	cookie_io_functions_t io = { .write = report_write };
+
+	if (p == NULL || !p->draw)
+		return out;
+	if (p->report == NULL) {
+		fflush(out);
+		p->report_to = out;
+		p->report = fopencookie(p, "w", io);
+		if (p->report != NULL)
+			setvbuf(p->report, NULL, _IOLBF, 0);
+	}
+	return p->report;
 }

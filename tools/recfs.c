@@ -62,6 +62,11 @@ static const char main_notes[] =
 	"--passphrase-file FILE ('-' is standard input); never from arguments or the\n"
 	"environment.\n"
 	"\n"
+	"Long work (fsck, verify, gc, dispose, archive, restore) draws one progress line on\n"
+	"standard error when that is a terminal: items, bytes, rate and time left, cleared at\n"
+	"the end. A pipe or a file gets nothing of it. RECFS_PROGRESS=0 turns it off, and\n"
+	"RECFS_PROGRESS=1 draws it anywhere (for tests).\n"
+	"\n"
 	"Exit status: 0 done; 1 problems found (fsck); 2 usage error or failure.\n";
 
 static int print_main_help(FILE *out)

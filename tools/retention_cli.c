@@ -44,11 +44,12 @@ int rcli_find(const char *arg, struct rcli_target *t)
 	return CLI_FAIL;
 }
 
-int rcli_call(const char *vault, int pass_fd, const char *const *args, size_t nargs,
-              rfs_control_line_cb cb, void *arg)
+static int call(const char *vault, int pass_fd, const char *const *args, size_t nargs,
+                rfs_control_line_cb cb, void *arg, bool live)
 {
 	char msg[1024];
-	int rc = rfs_control_call(vault, pass_fd, args, nargs, cb, arg, msg, sizeof(msg));
+	int rc = live ? rfs_control_call_live(vault, pass_fd, args, nargs, cb, arg, msg, sizeof(msg))
+	              : rfs_control_call(vault, pass_fd, args, nargs, cb, arg, msg, sizeof(msg));
 
 	if (rc == 0)
 		return CLI_OK;
@@ -61,6 +62,18 @@ int rcli_call(const char *vault, int pass_fd, const char *const *args, size_t na
 	else
 		cli_error("%s", strerror(-rc));
 	return CLI_FAIL;
+}
+
+int rcli_call(const char *vault, int pass_fd, const char *const *args, size_t nargs,
+              rfs_control_line_cb cb, void *arg)
+{
+	return call(vault, pass_fd, args, nargs, cb, arg, false);
+}
+
+int rcli_call_live(const char *vault, int pass_fd, const char *const *args, size_t nargs,
+                   rfs_control_line_cb cb, void *arg)
+{
+	return call(vault, pass_fd, args, nargs, cb, arg, true);
 }
 
 int rcli_format(bool json, bool csv, enum rfs_output_format *out)

@@ -26,6 +26,9 @@ int rcli_find(const char *arg, struct rcli_target *t);
 
 /* One call (args[0] is the verb). Each data line goes to cb. A refusal is printed with the
 ** daemon's reason. CLI_OK, or CLI_FAIL (printed). */
+/* rcli_call_live: the same, each line given to cb as it comes (a long verb's progress). */
+int rcli_call_live(const char *vault, int pass_fd, const char *const *args, size_t nargs,
+                   rfs_control_line_cb cb, void *arg);
 int rcli_call(const char *vault, int pass_fd, const char *const *args, size_t nargs,
               rfs_control_line_cb cb, void *arg);
 

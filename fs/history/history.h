@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 #include <time.h>
+#include "fs/progress.h"
 #include "fs/vault.h"
 
 #define RFS_HISTORY_REF "refs/heads/main"
@@ -215,6 +216,11 @@ typedef int (*rfs_history_put_fn)(void *arg, const void *buf, size_t len);
 int rfs_history_read_plain(struct rfs_history *h, const char *rev, const char *clear_path,
                            rfs_history_put_fn put, void *arg);
 
+/* The plaintext size of the file clear_path at rev, from object headers (no content read):
+** for the total of a progress line. 0, -errno as rfs_history_read, -EIO (no valid size). */
+int rfs_history_plain_size(struct rfs_history *h, const char *rev, const char *clear_path,
+                           uint64_t *size);
+
 /* Write the ciphertext of clear_path at rev (chunks reassembled) to out_fd. */
 int rfs_history_read_cipher(struct rfs_history *h, const char *rev, const char *clear_path,
                             int out_fd);
@@ -227,8 +233,10 @@ int rfs_history_dirid_at(struct rfs_history *h, const char *cpath, uint8_t dirid
 /* Offline restore (vault not mounted, writable handle): put the content of
 ** clear_path at rev back into live/ (recreating missing parent folders) and
 ** record a RESTORED version. The mount daemon instead writes the plaintext
-** from rfs_history_read through its own write path and records RESTORED. */
-int rfs_history_restore(struct rfs_history *h, const char *clear_path, const char *rev);
+** from rfs_history_read through its own write path and records RESTORED.
+** progress (may be NULL) is told of the bytes authenticated, of the file's size. */
+int rfs_history_restore(struct rfs_history *h, const char *clear_path, const char *rev,
+                        const struct rfs_progress *progress);
 
 /* Write the whole ciphertext tree of rev into dir (must be empty or
 ** missing) in the layout of live/, with modes and mtimes from the index, so
@@ -273,12 +281,16 @@ struct rfs_verify_result {
 ** id VAULT/disposed/<N> lists is destroyed content, not a problem: counted in
 ** destroyed, one line "destroyed (disposal N): K keys ..." per disposal; an
 ** absent key no list names stays a problem.
+** progress (may be NULL) is told of the files of live/ checked, then of the objects
+** (totals from the packs' indexes).
 ** Returns 0 when the walk completed (problems counted in res), or -errno. */
-int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_result *res);
+int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_result *res,
+                       const struct rfs_progress *progress);
 
 /* Repack every object into one uncompressed pack, remove loose objects and
-** old packs. Never rewrites history. 0 or -errno. */
-int rfs_history_gc(struct rfs_history *h);
+** old packs. Never rewrites history. progress (may be NULL) is told of the objects listed,
+** then of those packed. 0 or -errno. */
+int rfs_history_gc(struct rfs_history *h, const struct rfs_progress *progress);
 
 /* Saves recorded but not yet durable in history (what a flush would wait for). */
 uint64_t rfs_history_pending(struct rfs_history *h);

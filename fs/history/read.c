@@ -1292,6 +1292,20 @@ void rfs_history_listing_free(struct rfs_history_listing *l)
 	memset(l, 0, sizeof *l);
 }
 
+int rfs_history_plain_size(struct rfs_history *h, const char *rev, const char *clear_path,
+                           uint64_t *size)
+{
+	char cpath[8192];
+	git_tree_entry *e = NULL;
+	bool valid = false;
+	pthread_mutex_lock(&h->git_lock);
+	int rc = entry_at_rev(h, rev, clear_path, &e, cpath, sizeof cpath);
+	*size = rc == 0 ? rfs_content_plain_size(entry_size(h, e), &valid) : 0;
+	git_tree_entry_free(e);
+	pthread_mutex_unlock(&h->git_lock);
+	return rc < 0 ? rc : valid ? 0 : -EIO;
+}
+
 int rfs_history_read_plain(struct rfs_history *h, const char *rev, const char *clear_path,
                            rfs_history_put_fn put, void *arg)
 {

@@ -80,7 +80,101 @@ struct walk {
 	uint8_t *key;                     /* sodium memory for a key being checked */
 	struct { uint64_t n; unsigned long keys; } gone[64];   /* destroyed keys, per disposal */
 	size_t ngone;
+	const struct rfs_progress *progress;
+	const char *unit;                 /* of the phase under way */
+	uint64_t items, bytes, total_items, total_bytes;
 };
+
+/* One more item of the phase done (bytes of it read). */
+static void advance(struct walk *w, uint64_t bytes)
+{
+	w->items++;
+	w->bytes += bytes;
+	rfs_progress_note(w->progress, w->unit, w->items, w->bytes, w->total_items, w->total_bytes);
+}
+
+static void phase(struct walk *w, const char *unit, uint64_t total_items, uint64_t total_bytes)
+{
+	w->unit = unit;
+	w->items = w->bytes = 0;
+	w->total_items = total_items;
+	w->total_bytes = total_bytes;
+	rfs_progress_note(w->progress, unit, 0, 0, total_items, total_bytes);
+}
+
+/* The loose objects of objects/: counted (their number and bytes added), or removed with
+** their folders. */
+static void loose_objects(int objdir, bool remove, uint64_t *count, uint64_t *bytes)
+{
+	for (int i = 0; i < 256; i++) {
+		char sub[3];
+		snprintf(sub, sizeof sub, "%02x", i);
+		int fd = openat(objdir, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		if (!d) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		struct dirent *de;
+		struct stat st;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (remove) {
+				unlinkat(dirfd(d), de->d_name, 0);
+			} else if (fstatat(dirfd(d), de->d_name, &st, 0) == 0) {
+				(*count)++;
+				*bytes += (uint64_t)st.st_size;
+			}
+		}
+		closedir(d);
+		if (remove)
+			unlinkat(objdir, sub, AT_REMOVEDIR);
+	}
+}
+
+/* What history.git holds, from metadata only, for the totals of a progress line: the
+** object count in each pack's index (its fan-out table's last entry) and the packs' sizes,
+** plus the loose objects. An estimate: unreachable objects are counted too. */
+static void history_size(struct rfs_history *h, uint64_t *objects, uint64_t *bytes)
+{
+	int objdir = openat(h->v->dirfd, RFS_HISTORY_DIR "/objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = objdir >= 0 ? openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	struct stat st;
+
+	*objects = *bytes = 0;
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		uint8_t head[8 + 256 * 4];
+		int ifd;
+
+		if (strncmp(de->d_name, "pack-", 5) || len < 5)
+			continue;
+		if (!strcmp(de->d_name + len - 5, ".pack") && fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+			*bytes += (uint64_t)st.st_size;
+		if (strcmp(de->d_name + len - 4, ".idx") ||
+		    (ifd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		if (pread(ifd, head, sizeof head, 0) == (ssize_t)sizeof head &&
+		    !memcmp(head, "\377tOc", 4)) {
+			const uint8_t *last = head + sizeof head - 4;   /* version 2: fan-out[255] */
+			*objects += (uint64_t)last[0] << 24 | (uint64_t)last[1] << 16 |
+			            (uint64_t)last[2] << 8 | last[3];
+		}
+		close(ifd);
+	}
+	if (d)
+		closedir(d);
+	else if (fd >= 0)
+		close(fd);
+	if (objdir >= 0) {
+		loose_objects(objdir, false, objects, bytes);
+		close(objdir);
+	}
+}
 
 static void problem(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void problem(struct walk *w, const char *fmt, ...)
@@ -215,6 +309,7 @@ static void check_live_keys(struct walk *w, int root, const char *cpath, int dep
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
+		advance(w, 0);
 		uint8_t hdr[RFS_HEADER_SIZE];
 		int ffd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		ssize_t n = ffd >= 0 ? pread(ffd, hdr, sizeof hdr, 0) : -1;
@@ -277,6 +372,7 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid)
 	}
 	if (w->res)
 		w->res->trees++;
+	advance(w, 0);
 	int rc = keep(w, tree_oid);
 	bool chunked = git_tree_entry_byname(t_obj, RFS_CHUNK_MARKER) != NULL;
 	uint8_t dirid[16];
@@ -295,7 +391,7 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid)
 			w->res->blobs++;
 		rc = keep(w, id);
 		git_odb_object *obj = NULL;
-		size_t len;
+		size_t len = 0;
 		git_object_t type;
 		err = w->read_blobs ? git_odb_read(&obj, w->h->odb, id)
 		                        : git_odb_read_header(&len, &type, w->h->odb, id);
@@ -310,6 +406,7 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid)
 		} else if (w->res && w->read_blobs) {
 			check_history_key(w, e, chunked, obj);
 		}
+		advance(w, err < 0 ? 0 : obj ? git_odb_object_size(obj) : len);
 		git_odb_object_free(obj);
 	}
 	git_tree_free(t_obj);
@@ -505,6 +602,7 @@ static int walk_chain(struct walk *w, bool verify, const git_oid *start)
 		oidset_add(&chain, &oid);
 		if (w->res)
 			w->res->commits++;
+		advance(w, 0);
 		w->commit = &oid;
 		rc = keep(w, &oid);
 		if (verify) {
@@ -549,11 +647,14 @@ static void check_head_symref(struct walk *w)
 	git_reference_free(r);
 }
 
-int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_result *res)
+int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_result *res,
+                       const struct rfs_progress *progress)
 {
 	struct rfs_verify_result dummy;
 	memset(res ? res : &dummy, 0, sizeof *res);
-	struct walk w = { .h = h, .report = report, .res = res ? res : &dummy, .read_blobs = true };
+	struct walk w = { .h = h, .report = report, .res = res ? res : &dummy, .read_blobs = true,
+	                  .progress = progress };
+	uint64_t objects = 0, bytes = 0;
 	pthread_mutex_lock(&h->git_lock);
 	/* The ref as it stands on disk, not as this process last set it: verify
 	** through the daemon must see what was done to the vault under it. */
@@ -569,7 +670,11 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 	}
 	git_reference_free(ref);
 	rc = 0;
+	phase(&w, "files in live/", 0, 0);
 	check_live_keys(&w, h->v->live_fd, "", 0);   /* first: live/ files are named by path */
+	if (rfs_progress_watched(progress))
+		history_size(h, &objects, &bytes);
+	phase(&w, "objects", objects, bytes);
 	if (have_ref)
 		rc = walk_chain(&w, true, &start);
 	else if (h->side_fd >= 0 && faccessat(h->side_fd, "head", F_OK, 0) == 0)
@@ -613,26 +718,6 @@ static char *list_packs(int packdir)
 	return out;
 }
 
-static void remove_loose(int objdir)
-{
-	for (int i = 0; i < 256; i++) {
-		char sub[3];
-		snprintf(sub, sizeof sub, "%02x", i);
-		int fd = openat(objdir, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-		if (!d) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		struct dirent *de;
-		while ((de = readdir(d)))
-			if (de->d_name[0] != '.')
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
-		unlinkat(objdir, sub, AT_REMOVEDIR);
-	}
-}
 
 
 /* The objects of one save not yet committed (gc keeps them). A small
@@ -682,18 +767,38 @@ static int walk_uncommitted(struct walk *w)
 ** published, and every save not yet committed is on the queue or the
 ** committer's batch with its objects named. What it keeps is all of that;
 ** it removes only the packs that were there when it listed them. */
-int rfs_history_gc(struct rfs_history *h)
+/* The objects gc packs, read in order for the pack writer, and counted for progress. */
+struct gc_source {
+	struct rfs_pack_odb_list list;
+	struct walk *w;
+};
+
+static int gc_source(void *arg, size_t i, struct rfs_pack_obj *obj)
+{
+	struct gc_source *g = arg;
+	int rc = rfs_pack_odb_list_source(&g->list, i, obj);
+
+	if (rc == 0)
+		advance(g->w, obj->len);
+	return rc;
+}
+
+int rfs_history_gc(struct rfs_history *h, const struct rfs_progress *progress)
 {
 	pthread_mutex_lock(&h->pack_lock);
 	pthread_mutex_lock(&h->git_lock);
 	int rc = h->stage ? rfs_commit_publish(h) : 0;
-	struct walk w = { .h = h };
+	struct walk w = { .h = h, .progress = progress };
+	uint64_t objects = 0, bytes = 0;
 	int objdir = openat(h->v->dirfd, RFS_HISTORY_DIR "/objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int packdir = objdir >= 0 ? openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (rc == 0 && packdir < 0)
 		rc = -errno;
 	if (rc == 0)                        /* no pack is being written now: any tmp_ is a leftover */
 		(void)rfs_history_leftovers(h->v, true, NULL, NULL);
+	if (rc == 0 && rfs_progress_watched(progress))
+		history_size(h, &objects, &bytes);
+	phase(&w, "objects listed", objects, bytes);
 	if (rc == 0 && h->have_ref)
 		rc = walk_chain(&w, false, &h->ref_head);
 	/* Never drop what the signed head record names, even when the ref was
@@ -708,18 +813,19 @@ int rfs_history_gc(struct rfs_history *h)
 	char *before = rc == 0 ? list_packs(packdir) : NULL;
 	if (rc == 0 && !before)
 		rc = -ENOMEM;
-	struct rfs_pack_odb_list src = { h->odb, w.list, NULL };
+	struct gc_source src = { { h->odb, w.list, NULL }, &w };
 	char name[41] = "";
+	phase(&w, "objects packed", w.n, w.bytes);
 	if (rc == 0)
-		rc = rfs_pack_write(h->packs, w.n, rfs_pack_odb_list_source, &src, name);
-	git_odb_object_free(src.cur);
+		rc = rfs_pack_write(h->packs, w.n, gc_source, &src, name);
+	git_odb_object_free(src.list.cur);
 	if (rc == 0) {
 		char keep_prefix[60];
 		snprintf(keep_prefix, sizeof keep_prefix, "pack-%s.", name);
 		for (const char *p = before; *p; p += strlen(p) + 1)
 			if (!name[0] || strncmp(p, keep_prefix, strlen(keep_prefix)))
 				unlinkat(packdir, p, 0);
-		remove_loose(objdir);
+		loose_objects(objdir, true, NULL, NULL);
 		rc = rfs_pack_reload(h->packs);
 	}
 	free(before);

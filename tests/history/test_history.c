@@ -133,7 +133,7 @@ static char *verify_report(struct fx *x, unsigned long *problems)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	struct rfs_verify_result res;
-	cr_assert_eq(rfs_history_verify(h, f, &res), 0);
+	cr_assert_eq(rfs_history_verify(h, f, &res, NULL), 0);
 	fclose(f);
 	*problems = res.problems;
 	rfs_history_close(h);
@@ -274,7 +274,7 @@ Test(history, delete_then_restore_and_materialise_and_dates)
 	cr_assert_eq(rfs_history_flush(x.h), 0);
 	uint8_t out[8000];
 	cr_assert_eq(fx_show(&x, "HEAD", "/contract.pdf", out, sizeof out), -ENOENT);
-	cr_assert_eq(rfs_history_restore(x.h, "/contract.pdf", rev), 0);
+	cr_assert_eq(rfs_history_restore(x.h, "/contract.pdf", rev, NULL), 0);
 	cr_assert_eq(rfs_history_flush(x.h), 0);
 	cr_assert_eq(fx_show(&x, "HEAD", "/contract.pdf", out, sizeof out), (long)sizeof data);
 	cr_assert(!memcmp(out, data, sizeof data));
@@ -313,7 +313,7 @@ Test(history, many_packs_are_merged_and_every_version_survives)
 		cr_assert_eq(fx_show(&x, c.revs[n - 1 - i], "/a.txt", out, sizeof out), (long)sizeof data);
 		cr_assert(!memcmp(out, data, sizeof data), "version %d differs after merging packs", i);
 	}
-	cr_assert_eq(rfs_history_gc(x.h), 0);
+	cr_assert_eq(rfs_history_gc(x.h, NULL), 0);
 	cr_assert_eq(fx_count_packs(x.dir), 1);
 	cr_assert_eq(fx_show(&x, c.revs[n - 1], "/a.txt", out, sizeof out), (long)sizeof data);
 	close_and_verify_clean(&x);

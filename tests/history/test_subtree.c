@@ -345,7 +345,7 @@ Test(subtree, after_its_keys_are_shredded_nothing_inside_reads_and_the_rest_does
 	size_t len = 0;
 	FILE *rep = open_memstream(&text, &len);
 	struct rfs_verify_result res;
-	cr_assert_eq(rfs_history_verify(x.h, rep, &res), 0);
+	cr_assert_eq(rfs_history_verify(x.h, rep, &res, NULL), 0);
 	fclose(rep);
 	cr_assert_eq(res.problems, 0, "verify: %s", text);
 	cr_assert_gt(res.destroyed, 0);
@@ -358,7 +358,7 @@ Test(subtree, after_its_keys_are_shredded_nothing_inside_reads_and_the_rest_does
 	/* A key missing that no list names is still a problem. */
 	cr_assert_eq(unlink(list), 0);
 	cr_assert_eq(rfs_history_open(x.v, NULL, RFS_HISTORY_READONLY, &x.h, NULL, 0), 0);
-	cr_assert_eq(rfs_history_verify(x.h, NULL, &res), 0);
+	cr_assert_eq(rfs_history_verify(x.h, NULL, &res, NULL), 0);
 	cr_assert_gt(res.problems, 0);
 	cr_assert_eq(res.destroyed, 0);
 	rfs_subtree_free(&s);

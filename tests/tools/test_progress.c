@@ -219,3 +219,87 @@ Test(progress, long_times_left_count_hours)
 	cr_assert_eq(sscanf(left, "/s  %u:%2u:%2u left", &h, &m, &s), 3, "%s", out);
 	cr_assert(h >= 40 && m < 60 && s < 60, "%s", out);
 }
+
+/* What fs/ reports through progress_sink: units, phases, counts without bytes. */
+Test(progress, a_sink_names_units_and_starts_each_phase_at_once)
+{
+	char out[4096];
+	int fd = temp_fd();
+	struct progress *p;
+	struct rfs_progress s;
+
+	setenv("RECFS_PROGRESS", "1", 1);
+	redirect_stderr(fd);
+	p = progress_start("gc", 0, 0);
+	s = progress_sink(p);
+	cr_assert_not_null(s.fn);
+	rfs_progress_note(&s, "objects listed", 1, 100, 0, 0);
+	rfs_progress_note(&s, "objects listed", 2, 200, 0, 0);       /* within 0.1 s: not drawn */
+	rfs_progress_note(&s, "objects packed", 0, 0, 10, 200);      /* a new phase: drawn now */
+	progress_end(p);
+	p = progress_start("dispose", 0, 0);
+	s = progress_sink(p);
+	rfs_progress_note(&s, "records", 1, 0, 4, 0);
+	usleep(250000);
+	rfs_progress_note(&s, "records", 2, 0, 4, 0);
+	progress_end(p);
+	p = progress_start("restore", 0, 0);
+	s = progress_sink(p);
+	rfs_progress_note(&s, "", 0, 4096, 0, 8192);
+	progress_end(p);
+	restore_stderr();
+	drain(fd, out, sizeof(out), true);
+	close(fd);
+	cr_assert(STARTS(out, "\rgc  1 object listed  100 B\033[K\rgc  0/10 objects packed  0 B/200 B\033[K\r\033[K"),
+	          "%s", out);
+	cr_assert(strstr(out, "\rdispose  1/4 records\033[K\rdispose  2/4 records  ") != NULL, "%s", out);
+	cr_assert(strstr(out, " records/s  0:0") != NULL, "a count's rate and time left: %s", out);
+	cr_assert(strstr(out, "\rrestore  4.0 KiB/8.0 KiB\033[K\r\033[K") != NULL, "bytes only: %s", out);
+}
+
+Test(progress, off_a_terminal_a_sink_is_empty_and_reports_go_straight_out)
+{
+	int fd = temp_fd();
+	struct progress *p;
+	struct rfs_progress s;
+
+	unsetenv("RECFS_PROGRESS");
+	redirect_stderr(fd);
+	p = progress_start("fsck", 0, 0);
+	s = progress_sink(p);
+	cr_assert_null(s.fn, "the work must be able to skip what only a line needs");
+	cr_assert_eq(progress_report(p, stdout), stdout);
+	progress_end(p);
+	restore_stderr();
+	close(fd);
+	s = progress_sink(NULL);
+	cr_assert_null(s.fn);
+}
+
+Test(progress, a_report_line_takes_the_bar_away_first)
+{
+	char err[4096], text[256];
+	int fd = temp_fd();
+	FILE *out = tmpfile(), *r;
+	struct progress *p;
+
+	cr_assert_not_null(out);
+	setenv("RECFS_PROGRESS", "1", 1);
+	redirect_stderr(fd);
+	p = progress_start("fsck", 3, 0);
+	progress_update(p, 1, 10);
+	r = progress_report(p, out);
+	cr_assert_neq(r, out);
+	fprintf(r, "corrupt: /a: block 0 does not authenticate\n");
+	progress_update(p, 2, 20);      /* drawn again at once: the line was taken away */
+	fprintf(r, "corrupt: /b: cannot open\n");
+	progress_end(p);
+	restore_stderr();
+	drain(fd, err, sizeof(err), true);
+	close(fd);
+	rewind(out);
+	text[fread(text, 1, sizeof(text) - 1, out)] = '\0';
+	fclose(out);
+	cr_assert_str_eq(text, "corrupt: /a: block 0 does not authenticate\ncorrupt: /b: cannot open\n");
+	cr_assert_str_eq(err, "\rfsck  1/3 files  10 B\033[K\r\033[K\rfsck  2/3 files  20 B\033[K\r\033[K");
+}
