@@ -32,7 +32,7 @@ static const struct cli_option records_options[] = {
 /* ---- records ---- */
 
 static const char *const record_fields[] = {
-	"kind", "path", "class", "created", "modified", "closed", "trigger", "due", "locked",
+	"kind", "path", "class", "created", "modified", "closed", "trigger", "due", "?locked",
 	"holds", "properties",
 };
 #define RECORD_FIELDS (sizeof(record_fields) / sizeof(record_fields[0]))
