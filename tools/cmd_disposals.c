@@ -26,7 +26,7 @@ static const struct cli_help disposals_help = {
 	"stderr. Anyone who can reach the vault may read it. VAULT is the vault, its mount\n"
 	"point or a path inside it (default: the current folder).\n"
 	"\n"
-	"  --json, --csv       the listing as JSON or CSV (field names as in docs/CLI.md)\n"
+	"  --json, --csv       the listing as JSON or CSV (fields in docs/JSON.md)\n"
 	"  --certificate N     print the certificate of destruction of disposal N: text,\n"
 	"                      the vault's public key (PEM) and a signature that\n"
 	"                      'openssl pkeyutl -verify -pubin -inkey KEY.pem -rawin\n"

@@ -69,10 +69,7 @@ static int fsck_run(struct cli_ctx *ctx)
 	int rc;
 
 	if (json) {
-		fputs("{\"vault\": ", stdout);
-		rfs_escape_json(stdout, vault);
-		fputs(", \"findings\": ", stdout);
-		rfs_output_begin(&o, stdout, RFS_OUTPUT_JSON, finding_fields, 6);
+		rfs_output_report_begin(&o, stdout, vault, finding_fields, 6);
 	}
 	rc = rfs_fsck(ctx->vault, print_finding, &o, &res);
 	if (json) {

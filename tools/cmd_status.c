@@ -360,7 +360,7 @@ static const struct cli_help status_help = {
 	"current folder). Any local user may ask; the last commit's time and author are shown\n"
 	"to the mounting user and root only, as recfs log is.\n"
 	"\n"
-	"  --json      one JSON object (fields in docs/CLI.md); null for what is not known\n"
+	"  --json      one JSON object (fields in docs/JSON.md); null for what is not known\n"
 	"  -h, --help  show this help\n",
 };
 

@@ -87,10 +87,7 @@ static int verify_run(struct cli_ctx *ctx)
 		char *save = NULL;
 
 		fclose(report);
-		fputs("{\"vault\": ", stdout);
-		rfs_escape_json(stdout, ctx->argv[0]);
-		fputs(", \"findings\": ", stdout);
-		rfs_output_begin(&o, stdout, RFS_OUTPUT_JSON, finding_fields, 4);
+		rfs_output_report_begin(&o, stdout, ctx->argv[0], finding_fields, 4);
 		for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
 			print_finding(&o, l);
 		rfs_output_end(&o);

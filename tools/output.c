@@ -48,7 +48,7 @@ void rfs_output_json_value(FILE *f, const char *field, const char *value)
 void rfs_output_begin(struct rfs_output *o, FILE *f, enum rfs_output_format format,
                       const char *const *fields, size_t nfields)
 {
-	*o = (struct rfs_output){ f, format, fields, nfields, 0 };
+	*o = (struct rfs_output){ f, format, fields, nfields, 0, false };
 	if (format == RFS_OUTPUT_JSON) {
 		fputc('[', f);
 	} else if (format == RFS_OUTPUT_CSV) {
@@ -112,9 +112,21 @@ void rfs_output_row(struct rfs_output *o, const char *const *values)
 	o->rows++;
 }
 
+void rfs_output_report_begin(struct rfs_output *o, FILE *f, const char *vault,
+                             const char *const *fields, size_t nfields)
+{
+	fputs("{\"vault\": ", f);
+	rfs_escape_json(f, vault);
+	fputs(", \"findings\": ", f);
+	rfs_output_begin(o, f, RFS_OUTPUT_JSON, fields, nfields);
+	o->inner = true;
+}
+
 int rfs_output_end(struct rfs_output *o)
 {
 	if (o->format == RFS_OUTPUT_JSON)
-		fputs(o->rows ? "\n]\n" : "]\n", o->f);
+		fputs(o->rows ? "\n]" : "]", o->f);
+	if (o->format == RFS_OUTPUT_JSON && !o->inner)
+		fputc('\n', o->f);
 	return fflush(o->f) == 0 && !ferror(o->f) ? 0 : -EIO;
 }

@@ -30,6 +30,7 @@ struct rfs_output {
 	const char *const *fields;     /* the field names, each with its type mark if any; borrowed */
 	size_t nfields;
 	size_t rows;
+	bool inner;                    /* the array is a field of a report object */
 };
 
 /* The format that --json / --csv ask for; -EINVAL when both are given. */
@@ -42,6 +43,12 @@ void rfs_output_begin(struct rfs_output *o, FILE *f, enum rfs_output_format form
 void rfs_output_row(struct rfs_output *o, const char *const *values);
 /* End the listing (JSON: the ']'). 0, or -EIO when writing failed. */
 int rfs_output_end(struct rfs_output *o);
+
+/* A report as JSON (fsck, verify): writes {"vault": VAULT, "findings": and begins the array of
+** findings with these fields. rfs_output_end then closes the array, and the caller writes
+** "complete" and its counts after ", " and closes the object with "}\n". */
+void rfs_output_report_begin(struct rfs_output *o, FILE *f, const char *vault,
+                             const char *const *fields, size_t nfields);
 
 /* value as a JSON value of the type field's mark gives (see above); field's mark only is read. */
 void rfs_output_json_value(FILE *f, const char *field, const char *value);
