@@ -68,9 +68,8 @@ static int fsck_run(struct cli_ctx *ctx)
 	struct rfs_output o = { .format = RFS_OUTPUT_TEXT };
 	int rc;
 
-	if (json) {
+	if (json)
 		rfs_output_report_begin(&o, stdout, vault, finding_fields, 6);
-	}
 	rc = rfs_fsck(ctx->vault, print_finding, &o, &res);
 	if (json) {
 		rfs_output_end(&o);

@@ -156,8 +156,8 @@ check "a moratorium on cases created long ago" recfs hold add --class adult-soci
 	--created-between 1990-01-01..1999-12-31 "$M" --name old-inquiry --authority "An old inquiry"
 out=$(recfs hold list "$M" --json)
 printf '%s' "$out" | json_ok && ok "hold list --json is JSON" || not_ok "hold list --json is not JSON: $out"
-assert_match "the moratorium covers today's cases" '"name": "covid-inquiry".*"records": "3"' "$(printf '%s' "$out" | tr -d '\n')"
-assert_match "the old moratorium covers none" '"name": "old-inquiry".*"records": "0"' "$(printf '%s' "$out" | tr -d '\n')"
+assert_match "the moratorium covers today's cases" '"name": "covid-inquiry".*"records": 3[,}]' "$(printf '%s' "$out" | tr -d '\n')"
+assert_match "the old moratorium covers none" '"name": "old-inquiry".*"records": 0[,}]' "$(printf '%s' "$out" | tr -d '\n')"
 check "release the moratorium" recfs hold release "$M" covid-inquiry --reason "inquiry reported"
 check "the case under it takes writes again" sh -c "echo x >>'$M/cases/brown/notes.txt'"
 out=$(recfs hold release "$M" covid-inquiry --reason again 2>&1)
