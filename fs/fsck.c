@@ -27,7 +27,8 @@
 
 struct walk {
 	struct rfs_vault *v;
-	FILE *report;
+	rfs_fsck_report_fn report;
+	void *arg;
 	struct rfs_fsck_result *res;
 	uint8_t (*disposed)[RFS_DIRID_SIZE];   /* ids VAULT/disposed/N lists, read at the first need */
 	uint64_t *disposal;                    /* ... and the disposal number of each */
@@ -71,9 +72,20 @@ static void count_live(int dirfd, uint64_t *files, uint64_t *bytes, int depth)
 	closedir(dp);
 }
 
+/* A finding about the entry at path (relative to live/, "" for the root). */
+static void finding(struct walk *w, const char *kind, const char *path, const char *what,
+                   uint64_t disposal)
+{
+	char clear[PATH_MAX + 2];
+
+	snprintf(clear, sizeof(clear), "/%s", path);
+	w->report(w->arg, &(struct rfs_fsck_finding){ .kind = kind, .path = clear, .detail = what,
+	                                              .disposal = disposal });
+}
+
 static void problem(struct walk *w, const char *path, const char *what)
 {
-	fprintf(w->report, "corrupt: /%s: %s\n", rfs_escape_line(path), what);
+	finding(w, "corrupt", path, what, 0);
 	w->res->bad++;
 }
 
@@ -138,8 +150,10 @@ static void key_absent(struct walk *w, const char *path, const uint8_t id[RFS_DI
 		problem(w, path, what);
 		return;
 	}
-	fprintf(w->report, "destroyed: /%s: key destroyed by disposal %llu\n", rfs_escape_line(path),
-	        (unsigned long long)n);
+	char line[64];
+
+	snprintf(line, sizeof(line), "key destroyed by disposal %llu", (unsigned long long)n);
+	finding(w, "destroyed", path, line, n);
 	w->res->destroyed++;
 }
 
@@ -361,19 +375,22 @@ static void on_leftover(void *arg, const char *path, uint64_t bytes)
 {
 	struct walk *w = arg;
 	bool view = !strchr(path, '/');
+	char where[2 * PATH_MAX + 2], what[PATH_MAX + 128];
 
-	fprintf(w->report, "leftover: %s/%s (%llu bytes): %s; the next mount or 'recfs gc %s' "
-	        "removes it\n", w->v->path, path, (unsigned long long)bytes,
-	        view ? "the copy of a revision a killed 'recfs mount --at' made"
-	             : "a pack file a killed recfs daemon was writing", w->v->path);
+	snprintf(where, sizeof(where), "%s/%s", w->v->path, path);
+	snprintf(what, sizeof(what), "%s; the next mount or 'recfs gc %s' removes it",
+	         view ? "the copy of a revision a killed 'recfs mount --at' made"
+	              : "a pack file a killed recfs daemon was writing", w->v->path);
+	w->report(w->arg, &(struct rfs_fsck_finding){ .kind = "leftover", .path = where,
+	                                              .detail = what, .bytes = bytes });
 	w->res->leftovers++;
 	w->res->leftover_bytes += bytes;
 }
 
-int rfs_fsck(struct rfs_vault *v, FILE *report, struct rfs_fsck_result *res,
-             const struct rfs_progress *progress)
+int rfs_fsck(struct rfs_vault *v, rfs_fsck_report_fn report, void *arg,
+             struct rfs_fsck_result *res, const struct rfs_progress *progress)
 {
-	struct walk w = { .v = v, .report = report, .res = res, .progress = progress };
+	struct walk w = { .v = v, .report = report, .arg = arg, .res = res, .progress = progress };
 
 	memset(res, 0, sizeof(*res));
 	if (rfs_progress_watched(progress))

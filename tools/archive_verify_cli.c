@@ -3,7 +3,7 @@
 **
 ** Owns: reading the identity file (its keys stay in crypto/age's sodium_malloc memory), the
 ** progress line while FILE is read, and the report's two forms: text, one line per problem
-** "KIND: PATH: detail" then a summary; JSON, one object whose field names docs/CLI.md lists.
+** "KIND: PATH: detail" then a summary; JSON, one object whose field names docs/JSON.md lists.
 ** Must never: print a byte of the archive's content or of the identity, or print a path raw
 ** to the terminal (rfs_escape_line).
 */

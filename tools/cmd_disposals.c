@@ -26,7 +26,7 @@ static const struct cli_help disposals_help = {
 	"stderr. Anyone who can reach the vault may read it. VAULT is the vault, its mount\n"
 	"point or a path inside it (default: the current folder).\n"
 	"\n"
-	"  --json, --csv       the listing as JSON or CSV (field names as in docs/CLI.md)\n"
+	"  --json, --csv       the listing as JSON or CSV (fields in docs/JSON.md)\n"
 	"  --certificate N     print the certificate of destruction of disposal N: text,\n"
 	"                      the vault's public key (PEM) and a signature that\n"
 	"                      'openssl pkeyutl -verify -pubin -inkey KEY.pem -rawin\n"
@@ -47,8 +47,16 @@ static int disposal_line(char **fld, int n, void *arg)
 {
 	struct listing *l = arg;
 
-	if (!strcmp(fld[0], "disposal") && n == 16)
-		rfs_output_row(&l->o, (const char *const *)fld + 1);
+	if (!strcmp(fld[0], "disposal") && n == 16) {
+		char path[PATH_MAX + 2];
+		const char *row[15];
+
+		/* The register keeps the path from the mount's root; every listing starts it with '/'. */
+		memcpy(row, fld + 1, sizeof(row));
+		snprintf(path, sizeof(path), "%s%s", fld[3][0] == '/' ? "" : "/", fld[3]);
+		row[2] = path;
+		rfs_output_row(&l->o, row);
+	}
 	else if (!strcmp(fld[0], "problem") && n == 2) {
 		cli_error("%s", fld[1]);
 		l->problems++;
@@ -66,8 +74,8 @@ static int certificate_line(char **fld, int n, void *arg)
 static int disposals_run(struct cli_ctx *ctx)
 {
 	static const char *const fields[] = {
-		"number", "date", "path", "class", "rule", "policy_revision", "trigger", "due",
-		"approved_by", "run_by", "review", "files", "folders", "versions", "entry_hash",
+		"#number", "@date", "path", "class", "rule", "policy_revision", "trigger", "due",
+		"approved_by", "run_by", "review", "#files", "#folders", "#versions", "entry_hash",
 	};
 	enum rfs_output_format format;
 	struct listing l = { 0 };

@@ -28,8 +28,8 @@ static const struct cli_option hold_options[] = {
 };
 
 static const char *const hold_fields[] = {
-	"name", "placed_by", "placed_at", "authority", "scope", "covers", "until", "released_by",
-	"released_at", "reason", "records",
+	"name", "placed_by", "@placed_at", "authority", "scope", "covers", "until", "released_by",
+	"@released_at", "reason", "#records",
 };
 #define HOLD_FIELDS (sizeof(hold_fields) / sizeof(hold_fields[0]))
 

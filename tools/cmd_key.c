@@ -170,7 +170,7 @@ static int count_slots(const struct rfs_conf *conf)
 
 static int key_list(const char *vault)
 {
-	static const char *const fields[] = { "slot", "label", "kdf", "opslimit", "memlimit", "added" };
+	static const char *const fields[] = { "#slot", "label", "kdf", "#opslimit", "#memlimit", "added" };
 	struct rfs_output out;
 	struct rfs_conf conf;
 
@@ -179,7 +179,7 @@ static int key_list(const char *vault)
 	rfs_output_begin(&out, stdout, json ? RFS_OUTPUT_JSON : RFS_OUTPUT_TEXT, fields, 6);
 	for (int i = 0; i < RFS_MAX_KEYSLOTS; i++) {
 		const struct rfs_keyslot *s = &conf.slots[i];
-		char num[8], ops[24], mem[24], added[32] = "unknown";
+		char num[8], ops[24], mem[24], added[32];
 		time_t t = (time_t)s->added;
 		struct tm tm;
 
@@ -188,6 +188,8 @@ static int key_list(const char *vault)
 		snprintf(num, sizeof(num), "%d", i);
 		snprintf(ops, sizeof(ops), "%llu", (unsigned long long)s->kdf.opslimit);
 		snprintf(mem, sizeof(mem), "%llu", (unsigned long long)s->kdf.memlimit);
+		/* Not known (a slot made before recfs kept it): "unknown" to read, "" in JSON. */
+		snprintf(added, sizeof(added), "%s", json ? "" : "unknown");
 		if (s->added && gmtime_r(&t, &tm))
 			strftime(added, sizeof(added), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		const char *row[] = { num, s->label, "argon2id13", ops, mem, added };

@@ -1,5 +1,6 @@
 /*
-** recfs log [PATH] [--json]: every version of PATH, or the vault's recent activity.
+** recfs log [PATH] [--json|--json-lines|--csv]: every version of PATH, or the vault's recent
+** activity, as text or through tools/output.
 ** Must never: write to the vault.
 */
 #include <errno.h>
@@ -15,18 +16,21 @@
 #include "tools/commands.h"
 #include "fs/escape.h"
 #include "tools/history_cli.h"
+#include "tools/output.h"
 #include "fs/control.h"
 #include "fs/mountinfo.h"
 #include "fs/transfers.h"
 
 static const struct cli_help log_help = {
-	"[PATH] [--vault VAULT] [--json] [-n N] [--passphrase-file FILE]\n"
+	"[PATH] [--vault VAULT] [--json|--json-lines|--csv] [-n N] [--passphrase-file FILE]\n"
 	"       recfs log --daemon MOUNTPOINT|VAULT",
 	"List every version of PATH (newest first): revision, date, author, what\n"
 	"happened, size. Without PATH, the vault's recent activity.\n"
 	"\n"
 	"  --vault VAULT  the vault is not mounted: PATH is relative to its root\n"
-	"  --json         one JSON object per line\n"
+	"  --json         one JSON array of objects (fields in docs/JSON.md)\n"
+	"  --json-lines   the same objects, one per line\n"
+	"  --csv          CSV with a header line, the same fields\n"
 	"  -n N           at most N versions (default: all; 50 without PATH)\n"
 	"  --daemon       instead, the mount daemon's last few hundred log lines (kept\n"
 	"                 in memory only; for the user who mounted, or root)\n"
@@ -37,7 +41,8 @@ static const struct cli_help log_help = {
 };
 
 struct log_out {
-	bool json;
+	bool json, json_lines, csv;
+	struct rfs_output o;              /* the listing, unless text */
 	size_t shown;
 	struct hcli *x;                   /* for what a disposal's register line says */
 	struct rfs_transfer_list *transfers;   /* the transfer log at HEAD, or NULL */
@@ -63,10 +68,10 @@ static struct rfs_transfer_list *load_transfers(struct hcli *x)
 	return l;
 }
 
-/* s for the text output (escaped), or as it is for JSON. */
+/* s for the text output (escaped), or as it is for JSON and CSV. */
 static const char *shown(const struct log_out *o, const char *s)
 {
-	return o->json ? s : rfs_escape_line(s ? s : "");
+	return o->o.format != RFS_OUTPUT_TEXT ? s : rfs_escape_line(s ? s : "");
 }
 
 /* The save of the transfer log that appended an entry: the entry, as one line. The log only
@@ -110,59 +115,52 @@ static bool transfer_text(const struct log_out *o, const struct rfs_version *v, 
 	return true;
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
+/* The fields of --json, --json-lines and --csv (docs/JSON.md). */
+static const char *const log_fields[] = {
+	"rev", "#seq", "date", "login", "name", "host", "what", "path", "#size", "mode",
+	"?destroyed", "#disposal",
+};
+#define LOG_FIELDS (sizeof(log_fields) / sizeof(log_fields[0]))
 
 static int print_version(const struct rfs_version *v, void *arg)
 {
 	struct log_out *o = arg;
+	bool text = o->o.format == RFS_OUTPUT_TEXT;
 	char date[40];
 	time_t t = (time_t)v->time;
 	struct tm tm;
-	localtime_r(&t, &tm);
-	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	/* Local time to read; UTC for a program. */
+	if (text)
+		localtime_r(&t, &tm);
+	else
+		gmtime_r(&t, &tm);
+	strftime(date, sizeof date, text ? "%Y-%m-%dT%H:%M:%S%z" : "%Y-%m-%dT%H:%M:%SZ", &tm);
 	char what[4200];
 	if (transfer_text(o, v, what, sizeof what))
 		;
 	else if (v->destroyed)               /* its folder's key is gone: no path, no name */
 		hcli_destroyed_text(o->x, v->disposal, false, what, sizeof what);
 	else if (v->kind == RFS_SAVE_RENAMED)
-		snprintf(what, sizeof what, "renamed from %s", o->json ? v->path_old : rfs_escape_line(v->path_old));
+		snprintf(what, sizeof what, "renamed from %s", shown(o, v->path_old));
 	else if (v->kind == RFS_SAVE_RESTORED)
 		snprintf(what, sizeof what, "restored from %.12s", v->restored_from);
 	else if (v->kind == RFS_SAVE_PROPERTY && v->property[0])
-		snprintf(what, sizeof what, "property changed (%s)", o->json ? v->property : rfs_escape_line(v->property));
+		snprintf(what, sizeof what, "property changed (%s)", shown(o, v->property));
 	else
 		snprintf(what, sizeof what, "%s", rfs_save_kind_name(v->kind));
 	o->shown++;
-	if (o->json) {
-		printf("{\"rev\":\"%s\",\"seq\":%llu,\"date\":\"%s\",\"login\":", v->rev,
-		       (unsigned long long)v->seq, date);
-		json_str(v->login);
-		printf(",\"name\":");
-		json_str(v->full_name);
-		printf(",\"host\":");
-		json_str(v->host);
-		printf(",\"what\":");
-		json_str(what);
-		printf(",\"path\":");
-		json_str(v->path);
-		printf(",\"size\":%llu,\"mode\":\"%04o\"", (unsigned long long)v->size, v->mode & 07777);
+	if (!text) {
+		char seq[24], size[24], mode[8], disposal[24] = "";
+
+		snprintf(seq, sizeof seq, "%llu", (unsigned long long)v->seq);
+		snprintf(size, sizeof size, "%llu", (unsigned long long)v->size);
+		snprintf(mode, sizeof mode, "%04o", v->mode & 07777);
 		if (v->destroyed)
-			printf(",\"destroyed\":true,\"disposal\":%llu", (unsigned long long)v->disposal);
-		printf("}\n");
+			snprintf(disposal, sizeof disposal, "%llu", (unsigned long long)v->disposal);
+		const char *row[LOG_FIELDS] = { v->rev, seq, date, v->login, v->full_name, v->host, what,
+		                                v->path, size, mode, v->destroyed ? "true" : "false",
+		                                disposal };
+		rfs_output_row(&o->o, row);
 	} else {
 		/* Names, paths and authors are escaped: a name cannot fake a line or
 		** send escape sequences to the terminal. */
@@ -193,7 +191,7 @@ static int show_daemon_log(const char *where)
 	return rc < 0 ? CLI_FAIL : CLI_OK;
 }
 
-static struct log_out out = { false, 0, NULL, NULL };
+static struct log_out out;
 static long limit = -1;
 static bool daemon_log;
 
@@ -225,6 +223,12 @@ static int log_run(struct cli_ctx *ctx)
 
 	if (daemon_log)
 		return show_daemon_log(ctx->argv[0]);
+	if (out.json + out.json_lines + out.csv > 1) {
+		cli_error("give one of --json, --json-lines and --csv");
+		return CLI_FAIL;
+	}
+	out.o.format = out.json ? RFS_OUTPUT_JSON : out.json_lines ? RFS_OUTPUT_JSON_LINES
+	             : out.csv ? RFS_OUTPUT_CSV : RFS_OUTPUT_TEXT;
 	bool whole = !strcmp(x->clear, "/");
 	if (limit < 0)
 		limit = whole ? 50 : 0;
@@ -235,8 +239,13 @@ static int log_run(struct cli_ctx *ctx)
 		hcli_register_load(x);           /* not from inside the log's callback */
 	if (whole || !strcmp(x->clear, TRANSFERS_PATH))
 		out.transfers = load_transfers(x);
+	rfs_output_begin(&out.o, stdout, out.o.format, log_fields, LOG_FIELDS);
 	int rc = hcli_log(x, whole ? NULL : x->clear, (size_t)limit, print_version, &out);
 	rfs_transfers_free(out.transfers);
+	if (rfs_output_end(&out.o) < 0 && rc == 0) {
+		cli_error("cannot write the log of %s", x->vault);
+		return CLI_FAIL;
+	}
 	if (rc < 0)
 		cli_error("cannot read the history of %s: %s", x->vault, strerror(-rc));
 	else if (!whole && out.shown == 0) {
@@ -248,7 +257,8 @@ static int log_run(struct cli_ctx *ctx)
 }
 
 static const struct cli_option log_options[] = {
-	CLI_FLAG("json", 'j', &out.json), CLI_HOOK("daemon", 'D', no_argument),
+	CLI_FLAG("json", 'j', &out.json), CLI_FLAG("json-lines", 'J', &out.json_lines),
+	CLI_FLAG("csv", 'C', &out.csv), CLI_HOOK("daemon", 'D', no_argument),
 	CLI_HOOK(NULL, 'n', required_argument), { 0 },
 };
 

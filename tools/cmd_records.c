@@ -32,7 +32,7 @@ static const struct cli_option records_options[] = {
 /* ---- records ---- */
 
 static const char *const record_fields[] = {
-	"kind", "path", "class", "created", "modified", "closed", "trigger", "due", "locked",
+	"kind", "path", "class", "created", "modified", "closed", "trigger", "due", "?locked",
 	"holds", "properties",
 };
 #define RECORD_FIELDS (sizeof(record_fields) / sizeof(record_fields[0]))
@@ -81,7 +81,7 @@ static const struct cli_help records_help = {
 	"dated properties; then every path that no class covers (never disposed of).\n"
 	"VAULT is the vault, its mount point or a path inside it (default: the current folder).\n"
 	"Any local user who can reach the vault may run it.\n"
-	"  --json   a JSON array of objects (fields in docs/CLI.md)\n"
+	"  --json   a JSON array of objects (fields in docs/JSON.md)\n"
 	"  --csv    CSV with a header line\n",
 };
 

@@ -143,12 +143,14 @@ static void from_disk(struct status *s)
 	}
 }
 
+/* t as ISO 8601: local time with its offset to read, UTC ("Z") in JSON. */
 static void iso_time(int64_t t, char out[40])
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	if (t < 0 || !localtime_r(&tt, &tm) || !strftime(out, 40, "%Y-%m-%dT%H:%M:%S%z", &tm))
+	if (t < 0 || !(json ? gmtime_r(&tt, &tm) : localtime_r(&tt, &tm)) ||
+	    !strftime(out, 40, json ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%dT%H:%M:%S%z", &tm))
 		snprintf(out, 40, "%s", "");
 }
 
@@ -358,7 +360,7 @@ static const struct cli_help status_help = {
 	"current folder). Any local user may ask; the last commit's time and author are shown\n"
 	"to the mounting user and root only, as recfs log is.\n"
 	"\n"
-	"  --json      one JSON object (fields in docs/CLI.md); null for what is not known\n"
+	"  --json      one JSON object (fields in docs/JSON.md); null for what is not known\n"
 	"  -h, --help  show this help\n",
 };
 

@@ -21,8 +21,8 @@ static const struct cli_option transfers_options[] = {
 };
 
 static const char *const transfer_fields[] = {
-	"seq", "kind", "when", "on", "login", "name", "path", "file", "sha512", "key_id", "pubkey",
-	"recipients", "records", "to", "note", "receipt",
+	"#seq", "kind", "@when", "on", "login", "name", "path", "file", "sha512", "key_id", "pubkey",
+	"recipients", "#records", "to", "note", "receipt",
 };
 #define TRANSFER_FIELDS (sizeof(transfer_fields) / sizeof(transfer_fields[0]))
 

@@ -12,7 +12,7 @@ make_vault "$V"
 mount_vault "$V" "$M"
 
 vlog() {
-	recfs log "$@" --json -n 100000 2>/dev/null
+	recfs log "$@" --json-lines -n 100000 2>/dev/null
 }
 jfield() {
 	sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"

@@ -18,7 +18,7 @@ mount_vault "$V" "$M"
 MARK=diffmark$RANDOM$RANDOM
 for i in $(seq 1 20000); do echo "$MARK line $i"; done >"$M/big.txt"
 sync
-r1=$(recfs log "$M/big.txt" --json -n 1 | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
+r1=$(recfs log "$M/big.txt" --json-lines -n 1 | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
 echo "$MARK changed" >>"$M/big.txt"
 DT=$IT_TMP/difftmp
 mkdir -p "$DT"
@@ -44,10 +44,10 @@ assert_eq "no new file under /tmp holds the marker" "" \
 out=$(recfs show "$M/big.txt" --rev '' 2>&1); rc=$?
 assert_eq "show --rev '' is a usage error (exit 2)" 2 "$rc"
 assert_match "show --rev '' says the revision is empty" "empty" "$out"
-n_before=$(recfs log "$M/big.txt" --json | wc -l)
+n_before=$(recfs log "$M/big.txt" --json-lines | wc -l)
 out=$(recfs restore "$M/big.txt" --at '' 2>&1); rc=$?
 assert_eq "restore --at '' is a usage error (exit 2)" 2 "$rc"
-assert_eq "restore --at '' made no new version" "$n_before" "$(recfs log "$M/big.txt" --json | wc -l)"
+assert_eq "restore --at '' made no new version" "$n_before" "$(recfs log "$M/big.txt" --json-lines | wc -l)"
 out=$(recfs show "$M/big.txt" --at 2023-02-30 2>&1); rc=$?
 assert_eq "show --at 2023-02-30 is refused (exit 2)" 2 "$rc"
 assert_match "show --at 2023-02-30 says the date does not exist" "2023-02-30.*(not a date|no such day|does not exist)" "$out"
@@ -70,7 +70,7 @@ assert_eq "recfs log shows no forged line" "" "$(grep -a '^0123456789ab' "$IT_TM
 assert_eq "recfs log writes no raw ESC byte" "" "$(grep -a $'\e' "$IT_TMP/log.out")"
 check "recfs log shows the newline escaped" grep -aqF 'evil\n0123456789ab' "$IT_TMP/log.out"
 check "recfs log shows ESC escaped" grep -aqF 'esc\033[31mred' "$IT_TMP/log.out"
-check "recfs log --json still gives the exact name" bash -c "'$RECFS' log --vault '$M' --json | grep -qF 'evil\\u000a0123'"
+check "recfs log --json-lines still gives the exact name" bash -c "'$RECFS' log --vault '$M' --json-lines | grep -qF 'evil\\n0123'"
 out=$(recfs show "$M/$esc" --rev deadbeefdeadbeef 2>&1)
 assert_eq "an error naming a path writes no raw ESC byte" "" "$(printf '%s' "$out" | grep -a $'\e')"
 

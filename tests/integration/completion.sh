@@ -42,7 +42,7 @@ offers "recfs mount --<Tab> offers mount's options" \
 	"$(complete_at 2 mount --)" \
 	"$(words --foreground --debug --options --at --author --threads --accept-history-state \
 	         --passphrase-file --help)"
-offers "recfs log --j<Tab> is --json" "$(complete_at 2 log --j)" "--json"
+offers "recfs log --j<Tab> is --json or --json-lines" "$(complete_at 2 log --j)" "$(words --json --json-lines)"
 
 CASE="adult-social-care/cases/ASC-$(($(date +%Y) - 4))-0311 Derek Ashworth"
 [ -d "$MNT/$CASE" ] || die "the demo has no $CASE"

@@ -131,7 +131,7 @@ mkdir -p "$deep" || die "mkdir deep"
 for i in $(seq 1 150); do : >"$deep/f$i" || die "create f$i"; done
 head -c 2000000 /dev/urandom >"$M2/big.bin" || die "write big.bin"
 check "flush (setup)" recfs flush "$M2"
-"$RECFS" log "$M2" --json -n 100000 | sleep 60 &
+"$RECFS" log "$M2" --json-lines -n 100000 | sleep 60 &
 slow_pid=$!
 # A version far larger than a pipe holds, shown into a pipe nobody reads.
 "$RECFS" show "$M2/big.bin" | sleep 60 &

@@ -14,7 +14,7 @@ declare -A WANT   # path in the vault (no leading /) -> sha256 of what was close
 RECOVERIES=0      # rounds in which history lagged live/ at the kill
 
 vlog() {
-	recfs log "$@" --json -n 1000000 2>/dev/null
+	recfs log "$@" --json-lines -n 1000000 2>/dev/null
 }
 
 jfield() {
@@ -23,7 +23,7 @@ jfield() {
 
 # The seq of the newest commit (0 for none).
 head_seq() {
-	recfs log "$M" --json -n 1 2>/dev/null | sed -n 's/.*"seq":\([0-9]*\).*/\1/p' | head -n1 | grep . || echo 0
+	recfs log "$M" --json-lines -n 1 2>/dev/null | sed -n 's/.*"seq":\([0-9]*\).*/\1/p' | head -n1 | grep . || echo 0
 }
 
 # want REL: remember the content REL has now (it was just closed or fsync'd).

@@ -74,7 +74,7 @@ acme_meta=$(stat -c '%a %Y' "$M/contracts/acme/schedules/s1.txt")
 ino=$(stat -c %i "$M/cases/brown")
 touch -d 2016-06-01 "$(find "$V/live" -inum "$ino")/.dirid"
 check "recfs flush" recfs flush "$M"
-out=$(recfs log "$M" --json 2>&1)
+out=$(recfs log "$M" --json-lines 2>&1)
 assert_match "before the disposal recfs log shows the marker (the search below can fail)" "$MARK" "$out"
 
 # ---- the schedule, the events, a hold and a moratorium ----
@@ -85,7 +85,7 @@ check "a contract ended 7 years ago" recfs set "$M/contracts/acme" "end=$Y7"
 check "a hold on jones" recfs hold add "$M/cases/jones" --name complaint-17 --authority "Ombudsman complaint 17"
 check "a moratorium on cases opened in 2016" recfs hold add --class adult-social-care-case \
 	--created-between 2016-01-01..2016-12-31 "$M" --name iicsa --authority "IICSA section 21 notice"
-old=$(recfs log "$S/final.txt" --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["rev"])')
+old=$(recfs log "$S/final.txt" --json-lines | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["rev"])')
 intact_before=$(tree_sums "$M/cases/jones"; tree_sums "$M/cases/brown"; tree_sums "$M/cases/white"; tree_sums "$M/cases/green"; tree_sums "$M/keep")
 
 # ---- what is due ----
@@ -249,8 +249,8 @@ check_fails "openssl refuses a changed certificate" openssl pkeyutl -verify -pub
 out=$(recfs log "$M" 2>&1)
 assert_match "recfs log shows a destroyed version as destroyed, with disposal and class" \
 	"destroyed \(disposal 2, class adult-social-care-case\)" "$out"
-json=$(recfs log "$M" --json 2>&1)
-check_fails "recfs log --json finds no marker" grep -q "$MARK" <<<"$json"
+json=$(recfs log "$M" --json-lines 2>&1)
+check_fails "recfs log --json-lines finds no marker" grep -q "$MARK" <<<"$json"
 out=$(recfs show "$M/cases/smith/final.txt" --rev "$old" 2>&1)
 assert_eq "show --rev of the destroyed path exits 1" 1 $?
 assert_match "and says destroyed on DATE under class X" "destroyed on $TODAY under class adult-social-care-case" "$out"
@@ -346,7 +346,7 @@ umount_vault "$PC_M" "$PC_V"
 touch -d "$Y2" "$(find "$PC_V/live" -inum "$ino")/.dirid"     # opened 2 years ago: due
 pc_mount_cut_at dispose_committed
 check "policy load (crash vault)" recfs policy load "$PC_M" "$IT_TMP/policy.conf"
-rev=$(recfs log "$PC_M/tenders/unsuccessful/t1/bid.txt" --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["rev"])')
+rev=$(recfs log "$PC_M/tenders/unsuccessful/t1/bid.txt" --json-lines | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["rev"])')
 out=$(recfs dispose "$PC_M" 2>&1)
 pc_wait_cut dispose_committed
 assert_match "the cut stops the disposal after its commit" "disposal 1 is in the register but was stopped" "$out"

@@ -62,7 +62,7 @@ assert_eq "no object is missing after gc beside writers" 0 \
 # Every version of the big files can still be shown.
 bad=0 n=0
 for f in f0 f1 f2; do
-	for rev in $(recfs log --vault "$V" --passphrase-file "$V.pass" "/big/$f" --json -n 8 2>/dev/null |
+	for rev in $(recfs log --vault "$V" --passphrase-file "$V.pass" "/big/$f" --json-lines -n 8 2>/dev/null |
 	             sed -n 's/.*"rev":"\([^"]*\)".*/\1/p'); do
 		n=$((n + 1))
 		recfs show --vault "$V" --passphrase-file "$V.pass" "/big/$f" --rev "$rev" -o "$IT_TMP/shown" \

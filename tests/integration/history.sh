@@ -28,7 +28,7 @@ op() {
 # vlog PATH [args]: every version of PATH (a mount path, or with --vault a
 # vault path), one JSON object per line, newest first.
 vlog() {
-	recfs log "$@" --json -n 1000000 2>/dev/null
+	recfs log "$@" --json-lines -n 1000000 2>/dev/null
 }
 
 # jfield NAME: the string field NAME of each JSON line on stdin.

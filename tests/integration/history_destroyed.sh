@@ -50,11 +50,11 @@ assert_eq "the list is 16 bytes per id" $((16 * ${COUNT:-0})) "$(stat -c %s "$V/
 
 hist() { recfs "$@" --vault "$V" --passphrase-file "$P"; }
 LOG=$(hist log -n 100000 2>&1)
-JSON=$(hist log --json -n 100000 2>&1)
+JSON=$(hist log --json-lines -n 100000 2>&1)
 check "log shows no marker" sh -c "! printf '%s' \"\$1\" | grep -q '$MK'" _ "$LOG"
-check "log --json shows no marker" sh -c "! printf '%s' \"\$1\" | grep -q '$MK'" _ "$JSON"
+check "log --json-lines shows no marker" sh -c "! printf '%s' \"\$1\" | grep -q '$MK'" _ "$JSON"
 assert_match "log names the disposal instead" "destroyed \(disposal 1\)" "$LOG"
-assert_match "log --json marks them destroyed" '"destroyed":true,"disposal":1' "$JSON"
+assert_match "log --json-lines marks them destroyed" '"destroyed":true,"disposal":1' "$JSON"
 assert_match "the record's own path is the stub that stays" "/cases/smith$" "$LOG"
 assert_match "every other file's history is intact" "/cases/jones/kept.txt" "$LOG"
 assert_eq "kept.txt's history is whole (created, saved, saved)" 3 "$(hist log /cases/jones/kept.txt 2>/dev/null | wc -l)"

@@ -28,7 +28,7 @@ check_fails "key add with a wrong passphrase is refused" \
 	recfs key add "$V" --label eve --passphrase-file "$IT_TMP/carol" --new-passphrase-file "$IT_TMP/carol" $fast
 json=$(recfs key list "$V" --json)
 assert_eq "key list --json parses and has two slots" "0 bob" \
-	"$(printf '%s' "$json" | python3 -c 'import json,sys; print(" ".join(s["slot"] if i == 0 else s["label"] for i, s in enumerate(json.load(sys.stdin))))')"
+	"$(printf '%s' "$json" | python3 -c 'import json,sys; print(" ".join(str(s["slot"]) if i == 0 else s["label"] for i, s in enumerate(json.load(sys.stdin))))')"
 
 # A vault made before the 'added' field: listed as unknown, and still opens.
 sed -i 's/ added=[0-9]*//' "$V/recfs.conf"

@@ -12,7 +12,7 @@ make_vault "$V"
 mount_vault "$V" "$M"
 echo first >"$M/a.txt"
 check "flush" recfs flush "$M"
-REV=$(recfs log "$M/a.txt" --json -n 1 | sed -n 's/.*"rev":"\([^"]*\)".*/\1/p')
+REV=$(recfs log "$M/a.txt" --json-lines -n 1 | sed -n 's/.*"rev":"\([^"]*\)".*/\1/p')
 
 kill_mount() {      # kill_mount MNT: SIGKILL its foreground daemon, lazily unmount
 	local pid

@@ -25,7 +25,7 @@ assert_eq "umask 000: files 666, folders 777" "666 777 666 " "$(made 000 c)"
 assert_eq "umask 022: files 644, folders 755" "644 755 644 " "$(made 022 d)"
 
 recfs flush "$M" >/dev/null
-r=$(recfs log "$M/a.file" --json -n 1 | sed -n 's/.*"rev":"\([^"]*\)".*/\1/p')
+r=$(recfs log "$M/a.file" --json-lines -n 1 | sed -n 's/.*"rev":"\([^"]*\)".*/\1/p')
 echo changed >"$M/a.file"
 check "restore a 0664 file" recfs restore "$M/a.file" --rev "$r"
 assert_eq "the restored file keeps mode 664" 664 "$(stat -c %a "$M/a.file")"

@@ -276,7 +276,7 @@ class Workload:
         raise OSError("recfs %s exit %d: %s" % (what, r.returncode, (r.stderr or r.stdout).strip()[-300:]))
 
     def versions(self, rel):
-        r = self.cli("log", self.full(rel), "--json", "-n", "20")
+        r = self.cli("log", self.full(rel), "--json-lines", "-n", "20")
         if r.returncode != 0:
             return []        # no version yet: the committer has not caught up
         out = []

@@ -39,7 +39,7 @@ pc_cut
 pc_mount
 assert_eq "a flushed file is there after the cut" "closed, flushed, never fsyncd" "$(cat "$PC_M/flushed.txt" 2>&1)"
 assert_match "its version is in history" 'flushed.txt' "$(recfs log "$PC_M/flushed.txt" 2>&1)"
-rev=$(recfs log "$PC_M/flushed.txt" --json -n 1 2>/dev/null | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
+rev=$(recfs log "$PC_M/flushed.txt" --json-lines -n 1 2>/dev/null | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
 assert_eq "recfs show of its version" "closed, flushed, never fsyncd" "$(recfs show "$PC_M/flushed.txt" --rev "$rev" 2>&1)"
 umount_vault "$PC_M" "$PC_V"
 pc_verify_clean "flush, then a cut"

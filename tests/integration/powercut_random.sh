@@ -103,7 +103,7 @@ umount_vault "$PC_M" "$PC_V"
 ct=$(find "$PC_V/live" -type f ! -name .dirid -size $((60 + 12 + 40))c | head -1)
 [ -n "$ct" ] && truncate -s 0 "$ct"    # what the cut leaves of it
 pc_mount --accept-history-state
-rev=$(recfs log "$PC_M/torn.txt" --json -n 1 | sed -n 's/.*"rev":"\([0-9a-f]*\)".*"what":"recovered".*/\1/p')
+rev=$(recfs log "$PC_M/torn.txt" --json-lines -n 1 | sed -n 's/.*"rev":"\([0-9a-f]*\)".*"what":"recovered".*/\1/p')
 assert_match "the 0-byte file is recovered into history" '^[0-9a-f]{40}$' "$rev"
 check "recfs show reads the recovered 0-byte version" recfs show "$PC_M/torn.txt" --rev "$rev" -o "$IT_TMP/shown"
 printf 'twelve bytes' >"$PC_M/torn.txt"

@@ -87,8 +87,8 @@ pc_mount
 pc_write doc.txt 6000 1
 pc_write gone.txt 5000 3
 check "flush the first versions" recfs flush "$PC_M"
-rev_doc=$(recfs log "$PC_M/doc.txt" --json -n 1 2>/dev/null | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
-rev_gone=$(recfs log "$PC_M/gone.txt" --json -n 1 2>/dev/null | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
+rev_doc=$(recfs log "$PC_M/doc.txt" --json-lines -n 1 2>/dev/null | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
+rev_gone=$(recfs log "$PC_M/gone.txt" --json-lines -n 1 2>/dev/null | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
 [ -n "$rev_doc" ] && [ -n "$rev_gone" ] || die "no revision of doc.txt or gone.txt in history"
 want_doc=$(sha256sum <"$PC_M/doc.txt")
 want_gone=$(sha256sum <"$PC_M/gone.txt")
@@ -147,7 +147,7 @@ assert_match "recovery was put off by the full disk" 'catch up' "$(cat "$PC_M.da
 umount_vault "$PC_M" "$PC_V"
 rm -rf "$PC_DISK/fill"*
 pc_mount
-rev=$(recfs log "$PC_M/late.txt" --json -n 1 2>/dev/null | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
+rev=$(recfs log "$PC_M/late.txt" --json-lines -n 1 2>/dev/null | sed -n 's/.*"rev":"\([0-9a-f]*\)".*/\1/p')
 [ -n "$rev" ] && ok "the mount after space is freed recovers the fsync'd file into history" ||
 	not_ok "the mount after space is freed left the fsync'd file out of history: $(recfs log "$PC_M/late.txt" 2>&1 | head -3 | tr '\n' '|')"
 umount_vault "$PC_M" "$PC_V"

@@ -12,7 +12,7 @@ V=$IT_TMP/vault M=$IT_TMP/mnt
 make_vault "$V"
 mount_vault "$V" "$M"
 
-vlog() { recfs log "$@" --json -n 1000000 2>/dev/null; }
+vlog() { recfs log "$@" --json-lines -n 1000000 2>/dev/null; }
 jfield() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 
 printf 'first version\n' >"$M/journal"

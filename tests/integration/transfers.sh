@@ -38,7 +38,7 @@ as_clerk() { (cd / && setpriv --reuid=rfsclerk --regid="$(id -g rfsclerk)" --ini
 json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' 2>/dev/null; }
 as_nobody() { (cd / && setpriv --reuid=nobody --regid=nogroup --clear-groups "$RECFS" "$@" 2>&1); }
 # jq-like: field F of the record P in `recfs records --json`
-rec() { recfs records "$M" --json | python3 -c "import json,sys; r=[x for x in json.load(sys.stdin) if x['path']=='$1']; print(r[0]['$2'] if r else 'absent')"; }
+rec() { recfs records "$M" --json | python3 -c "import json,sys; r=[x for x in json.load(sys.stdin) if x['path']=='$1']; v=r[0]['$2'] if r else 'absent'; print(json.dumps(v) if isinstance(v, bool) else v)"; }
 
 make_vault "$V"
 mount_vault "$V" "$M"

@@ -57,7 +57,7 @@ check "keys/ put back verifies" vfy
 
 # ---- a missing history object is called missing ----
 mount_vault "$V" "$M"
-REV1=$(recfs log "$M/a.txt" --json -n 1 | sed -n 's/.*"rev":"\([^"]*\)".*/\1/p')
+REV1=$(recfs log "$M/a.txt" --json-lines -n 1 | sed -n 's/.*"rev":"\([^"]*\)".*/\1/p')
 echo "file a, second" >"$M/a.txt"
 check "gc" recfs gc "$M"
 umount_vault "$M" "$V"
