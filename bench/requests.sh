@@ -82,7 +82,8 @@ trap 'exit 130' INT TERM
 rm -rf "$BENCH_DIR"
 mkdir -p "$BENCH_DIR" "$MNT"
 ( umask 077; printf 'bench-only passphrase, not a secret\n' > "$PASS" )
-"$RECFS" init "$VAULT" --passphrase-file "$PASS" --insecure-fast-kdf >/dev/null
+"$RECFS" init "$VAULT" --passphrase-file "$PASS" --insecure-fast-kdf >"$BENCH_DIR/init.log" 2>&1 ||
+    { echo "requests: recfs init failed: $(tail -n 3 "$BENCH_DIR/init.log")" >&2; exit 1; }
 TOP=$(basename "$TAR_SRC")
 tar -C "$(dirname "$TAR_SRC")" -cf "$BENCH_DIR/tree.tar" "$TOP"
 read -r ENTRIES FILES DIRS LINKS < <(tar -tvf "$BENCH_DIR/tree.tar" | awk '
