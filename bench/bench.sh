@@ -3,7 +3,8 @@
 # Owns: timing of streaming I/O, small-file metadata work and the daemon's resident memory.
 # Prints figures and ratios only. It must never judge speed as pass/fail, and never leave a mount behind.
 #
-# Usage: bench/bench.sh [SECTION...]      sections: io meta mem history (default: io meta mem)
+# Usage: bench/bench.sh [SECTION...]      sections: io meta mem history requests (default: io meta mem)
+#   requests: the FUSE requests per entry of the meta workloads, for recfs alone (bench/requests.sh)
 # Environment:
 #   ROUNDS=3        interleaved rounds; each figure is the median
 #   SIZE_MB=256     size of the streaming file (io)
@@ -451,7 +452,7 @@ main() {
     local arg round target
     for arg in "$@"; do
         case $arg in
-            io|meta|mem|history) SECTIONS+=("$arg") ;;
+            io|meta|mem|history|requests) SECTIONS+=("$arg") ;;
             -h|--help) usage; exit 0 ;;
             *) usage >&2; die "unknown section '$arg'" ;;
         esac
@@ -475,6 +476,10 @@ main() {
     fi
     if want mem; then run_mem; fi
     if want history; then run_history; fi
+    if want requests; then
+        echo
+        find_recfs && RECFS=$RECFS TAR_SRC=$TAR_SRC BENCH_DIR="$BENCH_DIR/requests" "$REPO/bench/requests.sh"
+    fi
 }
 
 main "$@"

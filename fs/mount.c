@@ -1,7 +1,10 @@
 /*
-** mount: see mount.h. Options follow libfuse's passthrough_hp: writeback
-** cache, 1 MiB writes, long entry/attribute timeouts (this daemon is the only
-** writer), a multithreaded loop with one /dev/fuse clone per thread.
+** mount: see mount.h. Options follow libfuse's passthrough_hp: 1 MiB writes,
+** long entry/attribute timeouts (this daemon is the only writer), a
+** multithreaded loop with one /dev/fuse clone per thread. The INIT reply
+** passes through init_io_writev, which gives the kernel the flags op_init
+** asked for and libfuse 3.14 leaves out.
+** Must never: change any message to or from the kernel but the INIT reply.
 */
 #include "fs/mount.h"
 
@@ -10,13 +13,16 @@
 #include <ftw.h>
 #include <pwd.h>
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 #include <limits.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,6 +168,60 @@ void rfs_mount_raise_fd_limit(void)
 	(void)setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* libfuse 3.14 never puts FUSE_PARALLEL_DIROPS in its INIT reply (libfuse
+** fixed that after 3.14), though op_init asks for it: the kernel then takes
+** a folder's lock for each lookup and readdir, so two programs working in
+** one folder wait for each other even though the daemon has eight workers.
+** Lookups and listings are safe in parallel here (the inode table and the
+** descriptor cache have their locks; a listing reads its own handle). So
+** requests are read and replies written through these two functions, which
+** add the flag to the INIT reply when the kernel offered it. */
+static _Atomic uint64_t init_unique;   /* the INIT request's id, until its reply */
+static _Atomic uint32_t init_offered;  /* the flags the kernel offered */
+static bool init_debug;                /* -d: say what was added */
+
+static ssize_t init_io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+	const struct fuse_in_header *in = buf;
+
+	(void)userdata;
+	if (n >= (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in, flags2)) &&
+	    in->opcode == FUSE_INIT) {
+		const struct fuse_init_in *arg = (const void *)(in + 1);
+
+		init_offered = arg->flags;
+		init_unique = in->unique;
+	}
+	return n;
+}
+
+static ssize_t init_io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	const struct fuse_out_header *out = iov[0].iov_base;
+
+	(void)userdata;
+	if (init_unique && out->unique == init_unique) {
+		init_unique = 0;
+		if (out->error == 0 && count >= 2 &&
+		    iov[1].iov_len >= offsetof(struct fuse_init_out, max_background)) {
+			struct fuse_init_out *arg = iov[1].iov_base;
+			uint32_t add = init_offered & FUSE_PARALLEL_DIROPS & ~arg->flags;
+
+			arg->flags |= add;
+			if (init_debug)
+				fprintf(stderr, "   INIT reply sent: flags=0x%08x (0x%08x added)\n",
+				        arg->flags, add);
+		}
+	}
+	return writev(fd, iov, count);
+}
+
+static const struct fuse_custom_io init_io = {
+	.read = init_io_read,
+	.writev = init_io_writev,
+};
+
 /* What the daemon tells the waiting parent. */
 struct start_status {
 	int rc;
@@ -280,6 +340,12 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	if (rc == 0 && fuse_session_mount(se, mountpoint) != 0) {
 		snprintf(err, errsz, "cannot mount at %s (is /dev/fuse there, and the folder yours?)",
 		         mountpoint);
+		rc = -EIO;
+	}
+	init_debug = opts.debug;
+	if (rc == 0 && fuse_session_custom_io(se, &init_io, fuse_session_fd(se)) != 0) {
+		snprintf(err, errsz, "cannot set up the FUSE connection at %s", mountpoint);
+		fuse_session_unmount(se);
 		rc = -EIO;
 	}
 	if (rc < 0)

@@ -24,6 +24,17 @@ static bool is_user_name(const char *name)
 	return strncmp(name, XATTR_USER, XATTR_USER_LEN) == 0 && name[XATTR_USER_LEN];
 }
 
+/* What a name recfs never stores reads as: absent inside user.*, and outside
+** it "not supported", as on ext4 mounted without acl. Answered with no lock
+** and no disk access. The answer matters for speed: ls -l asks every entry
+** for security.selinux and system.posix_acl_access (the kernel caches
+** neither), and coreutils stops asking for the rest of a device once the
+** answer is EOPNOTSUPP, where ENODATA cost two round trips per entry. */
+static int unsupported_name(const char *name)
+{
+	return strncmp(name, XATTR_USER, XATTR_USER_LEN) == 0 ? -ENODATA : -EOPNOTSUPP;
+}
+
 /* The keys of in's xattrs: a folder's own, a file's from the folder it is in.
 ** *fk is put with rfs_vault_folder_keys_put (NULL is allowed). */
 static int xattr_keys(struct rfs_fs *fs, struct rfs_inode *in, const struct rfs_folder_keys **fk,
@@ -111,13 +122,12 @@ void rfs_ops_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
 	ssize_t n;
 	const struct rfs_folder_keys *fk = NULL;
 	const struct rfs_xattr_keys *xk = NULL;
-	int rc = is_user_name(name) ? xattr_keys(fs, in, &fk, &xk) : -ENODATA, fd = -1;
+	int rc = is_user_name(name) ? xattr_keys(fs, in, &fk, &xk) : unsupported_name(name), fd = -1;
 
 	if (rc == 0)
 		rc = xattr_backing(xk, name, bname, sizeof(bname));
-
-	if (rc == -EOPNOTSUPP || rc == -ERANGE)
-		rc = -ENODATA;    /* nothing outside user.* is ever stored */
+	if (rc == -ERANGE)
+		rc = -ENODATA;    /* too long to seal: never stored */
 	if (rc == 0 && (fd = inode_fd(fs, in)) < 0)
 		rc = fd;
 	if (rc < 0)

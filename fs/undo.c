@@ -53,9 +53,23 @@ static void id_hex(char out[ID_HEX], const uint8_t id[16])
 	rfs_hex_encode(out, id, 16);
 }
 
+/* A format 3 ID is slot (8 bytes) then the copy id, the same for every file of
+** a copy: the bucket comes from both halves, mixed (bytes 8 and 9 alone put
+** every file of a vault in one chain, and each write of an untar walked all of
+** them). */
+static size_t bucket_of(const uint8_t id[16])
+{
+	uint64_t a, b;
+
+	memcpy(&a, id, 8);
+	memcpy(&b, id + 8, 8);
+	a = (a ^ b * 0x9e3779b97f4a7c15ull) * 0xbf58476d1ce4e5b9ull;
+	return (size_t)(a >> 32) % UNDO_BUCKETS;
+}
+
 static struct undo_rec **slot_of(struct rfs_undo *u, const uint8_t id[16])
 {
-	struct undo_rec **p = &u->table[(id[8] | (unsigned)id[9] << 8) % UNDO_BUCKETS];
+	struct undo_rec **p = &u->table[bucket_of(id)];
 
 	while (*p && memcmp((*p)->id, id, 16) != 0)
 		p = &(*p)->next;
