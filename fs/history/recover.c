@@ -45,6 +45,10 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 			p[0] = 0;
 		return p;
 	}
+	if (rfs_xattrs_is_side(base)) {      /* attributes: of their file or folder */
+		free(p);
+		return rfs_xattrs_owner_of_side(path);
+	}
 	size_t bl = strlen(base), sl = strlen(RFS_LONG_SUFFIX);
 	if (rfs_name_is_internal(base) && bl > sl && !strcmp(base + bl - sl, RFS_LONG_SUFFIX)) {
 		p[strlen(p) - sl] = 0;
@@ -355,8 +359,10 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 /* live/ of a vault just made: the root folder's id and nothing else. */
 static bool fresh_vault(const git_tree *live)
 {
-	return git_tree_entrycount(live) == 1 &&
-	       !strcmp(git_tree_entry_name(git_tree_entry_byindex(live, 0)), RFS_DIRID_FILE);
+	size_t n = git_tree_entrycount(live);
+	for (size_t i = 0; i < git_tree_entrycount(live); i++)
+		n -= !strcmp(git_tree_entry_name(git_tree_entry_byindex(live, i)), RFS_XATTRS_MARKER);
+	return n == 1 && git_tree_entry_byname(live, RFS_DIRID_FILE);
 }
 
 /* The tree of live/ with each entry that did not authenticate put back as
