@@ -94,6 +94,21 @@ check "getfattr shows the second version's attributes after the unmounted restor
 	diff "$IT_TMP/v2.getfattr" "$IT_TMP/r2.getfattr"
 umount_vault "$M" "$V"
 
+# A disposal that shreds the folder's keys destroys its files' attributes in every version.
+mount_vault "$V" "$M"
+rm -r "$M/case"
+umount_vault "$M" "$V"
+if [ -x "${DISPOSE_TOOL:-}" ]; then
+	check "the folder disposed of (its keys shredded)" "$DISPOSE_TOOL" "$V" "$V.pass" /case 1
+	recfs show case/letter.txt --vault "$V" --passphrase-file "$V.pass" --rev "$R1" --xattrs \
+		>"$IT_TMP/gone" 2>&1
+	assert_eq "show --xattrs of a destroyed version exits 1" 1 "$?"
+	assert_match "and says it was destroyed" "destroyed" "$(cat "$IT_TMP/gone")"
+	check "verify still passes after the disposal" recfs verify "$V" --passphrase-file "$V.pass"
+else
+	not_ok "set DISPOSE_TOOL to the dispose_tool test program"
+fi
+
 assert_eq "no byte of the vault holds the marker (names and values sealed in history too)" "" \
 	"$(grep -r -a -l -F -- "$MARK" "$V")"
 assert_eq "nor a backing xattr" "" \
