@@ -436,9 +436,10 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 			rc = 0;
 		}
 		refused = rc == -ESTALE;
-		if (rc == 0 && !h->keep_xattrs && h->head_seq && !(flags & RFS_HISTORY_NO_RECOVERY))
-			skip = false;            /* history from before attributes were kept: record them
-			                         ** from live/ once, as a recovery does */
+		if (rc == 0 && !h->keep_xattrs && h->head_seq && !(flags & RFS_HISTORY_NO_RECOVERY)) {
+			h->xattrs_upgrade = true;   /* history from before attributes were kept: */
+			skip = false;               /* record them from live/ once, as a recovery does */
+		}
 		h->keep_xattrs = true;
 		if (rc == 0) {               /* from here on a crash is a crash: the record says so */
 			int wrc = rfs_commit_write_head_record(h, false, NULL);

@@ -119,6 +119,7 @@ struct rfs_history {
 	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
 	bool keep_xattrs;                 /* captures of live/ folders hold attributes (xattrs.c): a
 	                                  ** writable handle, or a newest commit that has them */
+	bool xattrs_upgrade;              /* this open records live/'s attributes into older history */
 	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
 	struct rfs_disposed *disposed;    /* ids each VAULT/disposed/<N> lists (disposed.c) */
 	pthread_rwlock_t disposed_lock;

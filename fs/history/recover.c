@@ -451,9 +451,13 @@ start:;
 		h->after_crash = false;          /* what a crash left is dealt with */
 	if (rc == 0 && r.old) {
 		char hex[GIT_OID_HEXSZ + 1];
-		rfs_log(LOG_NOTICE, "history: recovered %zu file%s that history lacked (after a crash), "
+		rfs_log(LOG_NOTICE, "history: recovered %zu file%s that history lacked (%s), "
 		        "in commit %.12s; 'recfs log' lists them as \"recovered\"", files,
-		        files == 1 ? "" : "s", git_oid_tostr(hex, sizeof hex, &commit));
+		        files == 1 ? "" : "s", crash ? "after a crash" : h->xattrs_upgrade
+		        ? "their extended attributes, kept in history from now on" : "it was behind",
+		        git_oid_tostr(hex, sizeof hex, &commit));
+	if (rc == 0)
+		h->xattrs_upgrade = false;
 	}
 out:
 	if (rc == 0 && crash)
