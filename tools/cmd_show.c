@@ -19,8 +19,7 @@
 #include "tools/output.h"
 
 static const struct cli_help show_help = {
-	"PATH (--rev REV | --at DATE) [--vault VAULT] [-o FILE] [--xattrs [--json]]\n"
-	"[--passphrase-file FILE]",
+	"PATH (--rev REV | --at DATE) [--vault VAULT] [-o FILE] [--xattrs [--json]] [--passphrase-file FILE]",
 	"Write the content PATH had in one version to standard output (or FILE).\n"
 	"DATE is ISO 8601 local time: 2023-03-31 (end of that day) or 2023-03-31T14:05.\n"
 	"\n"
