@@ -54,6 +54,21 @@ recfs show "$M/case" --rev HEAD --xattrs >"$IT_TMP/sd" 2>&1
 assert_match "show --xattrs of the folder" "user.owner=\"clerk $MARK\"" "$(cat "$IT_TMP/sd")"
 check_fails "--json without --xattrs is refused" recfs show "$F" --rev "$R1" --json
 
+# A name whose sealed form just fits NAME_MAX: its side entry's name is longer than that.
+LONGN=$(printf 'n%.0s' $(seq 1 175))
+printf 'x' >"$M/case/$LONGN"
+setfattr -n user.long -v "long $MARK" "$M/case/$LONGN"
+recfs flush "$M" >/dev/null
+assert_match "show --xattrs of a file of a 175-byte name" "user.long=\"long $MARK\"" \
+	"$(recfs show "$M/case/$LONGN" --rev HEAD --xattrs 2>&1)"
+mount_vault "$V" "$IT_TMP/view" --at "$R1"
+assert_eq "a mount --at view shows that version's attributes" "draft $MARK" \
+	"$(getfattr --only-values -n user.status "$IT_TMP/view/case/letter.txt" 2>/dev/null)"
+VIEW_PID=$(daemon_pid "$IT_TMP/view")
+check "umount of the view" recfs umount "$IT_TMP/view"
+wait "$VIEW_PID"
+check_daemon_log "$IT_TMP/view"
+
 # Restore through the daemon: the first version's set replaces the second's.
 check "restore --rev R1 (mounted)" recfs restore "$F" --rev "$R1"
 assert_eq "content of the first version back" "first" "$(cat "$F")"
