@@ -230,10 +230,12 @@ static bool valid_save(const struct rfs_save *s)
 
 /* ---- attributes: read here, as live/ has them, staged by the committer ---- */
 
-/* The attributes of the file or folder at cpath, when it is one (a link holds none). */
-static int read_xattrs(struct rfs_history *h, const char *cpath, struct rfs_pending_xattrs *x)
+/* The attributes of the file or folder at cpath (open as have, or -1), when it is one (a link
+** holds none). */
+static int read_xattrs(struct rfs_history *h, const char *cpath, int have,
+                       struct rfs_pending_xattrs *x)
 {
-	int fd = rfs_capture_open_live(h, cpath, 0);
+	int fd = have >= 0 ? have : rfs_capture_open_live(h, cpath, 0);
 	if (fd == -ELOOP || fd == -ENOENT)
 		return 0;                        /* a link, or gone already: nothing to read */
 	if (fd < 0)
@@ -242,7 +244,8 @@ static int read_xattrs(struct rfs_history *h, const char *cpath, struct rfs_pend
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	int rc = rfs_xattrs_from_live(path, &x->blob, &x->len);
 	x->known = rc == 0;
-	close(fd);
+	if (fd != have)
+		close(fd);
 	return rc;
 }
 
@@ -257,9 +260,10 @@ static int record_xattrs(struct rfs_history *h, const struct rfs_save *s, struct
 	              s->kind == RFS_SAVE_RECOVERED || s->kind == RFS_SAVE_RENAMED ||
 	              s->kind == RFS_SAVE_EXCHANGED))))
 		return 0;
-	int rc = read_xattrs(h, s->cipher_path, &p->xa);
+	bool two = s->kind == RFS_SAVE_RENAMED || s->kind == RFS_SAVE_EXCHANGED;
+	int rc = read_xattrs(h, s->cipher_path, two ? -1 : s->fd, &p->xa);
 	if (rc == 0 && s->kind == RFS_SAVE_EXCHANGED)
-		rc = read_xattrs(h, s->cipher_path_old, &p->xa_old);
+		rc = read_xattrs(h, s->cipher_path_old, -1, &p->xa_old);
 	return rc;
 }
 
