@@ -239,11 +239,11 @@ static void apply_move(struct rfs_history *h, struct updates *up, struct base *b
 			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath_old, git_tree_entry_id(to),
 			        git_tree_entry_filemode(to), false);
 			/* a folder's own attributes went with it; a file's are as read */
-			if (is_file_entry(h, from) || is_file_entry(h, to))
-				xattrs_update(h, up, base, p->cpath, false, is_file_entry(h, from) ? &p->xa : NULL);
-			if (is_file_entry(h, from) || is_file_entry(h, to))
-				xattrs_update(h, up, base, p->cpath_old, false,
-				              is_file_entry(h, to) ? &p->xa_old : NULL);
+			bool ff = is_file_entry(h, from), tf = is_file_entry(h, to);
+			if (ff || tf) {
+				xattrs_update(h, up, base, p->cpath, false, ff ? &p->xa : NULL);
+				xattrs_update(h, up, base, p->cpath_old, false, tf ? &p->xa_old : NULL);
+			}
 		}
 	} else if (from) {
 		upd_add(up, GIT_TREE_UPDATE_REMOVE, p->cpath_old, NULL, 0, false);

@@ -359,9 +359,7 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 /* live/ of a vault just made: the root folder's id and nothing else. */
 static bool fresh_vault(const git_tree *live)
 {
-	size_t n = git_tree_entrycount(live);
-	for (size_t i = 0; i < git_tree_entrycount(live); i++)
-		n -= !strcmp(git_tree_entry_name(git_tree_entry_byindex(live, i)), RFS_XATTRS_MARKER);
+	size_t n = git_tree_entrycount(live) - (git_tree_entry_byname(live, RFS_XATTRS_MARKER) != NULL);
 	return n == 1 && git_tree_entry_byname(live, RFS_DIRID_FILE);
 }
 

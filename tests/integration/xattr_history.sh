@@ -94,6 +94,21 @@ recfs show "$M/other/moved.txt" --rev HEAD --xattrs >"$IT_TMP/mv" 2>&1
 check "after a move to another folder, show --xattrs still opens them" \
 	diff <(sed 1d "$IT_TMP/v1.getfattr") <(sed 1d "$IT_TMP/mv")
 mv "$M/other/moved.txt" "$F"
+
+# Two files exchanged (renameat2 RENAME_EXCHANGE) between folders: each keeps its own.
+printf 'one' >"$M/case/one"; setfattr -n user.who -v one "$M/case/one"
+printf 'two' >"$M/other/two"; setfattr -n user.who -v two "$M/other/two"
+check "exchange two files between folders" python3 -c '
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2) != 0:
+    sys.exit(os.strerror(ctypes.get_errno()))' "$M/case/one" "$M/other/two"
+recfs flush "$M" >/dev/null
+assert_eq "after the exchange, the file now in case/ has its attributes in history" 'user.who="two"' \
+	"$(recfs show "$M/case/one" --rev HEAD --xattrs 2>&1 | sed -n 2p)"
+assert_eq "and the one now in other/ has its own" 'user.who="one"' \
+	"$(recfs show "$M/other/two" --rev HEAD --xattrs 2>&1 | sed -n 2p)"
+rm "$M/case/one" "$M/other/two"
 umount_vault "$M" "$V"
 
 # Unmounted: show and restore of the second version, then the mount shows its set.
