@@ -255,3 +255,85 @@ Test(xattrs, applied_back_sealed_for_the_file_it_lands_on)
 	free(blob);
 	fx_free(&x);
 }
+
+/* History written before attributes were kept: its newest commit without the marker nor side
+** entries (made here as older recfs made it). It still reads; its versions' attributes are
+** unknown, not empty; the next writable open records live/'s once. */
+Test(xattrs, older_history_reads_and_is_caught_up_once)
+{
+	struct fx x;
+	char a[256], old[RFS_REV_HEX + 1], now[RFS_REV_HEX + 1];
+	uint8_t id[16];
+	cr_assert_eq(fx_new(&x), 0);
+	make_file(&x, "a", a, id);
+	set_attr(&x, a, id, "k", "from before");
+	property(&x, a, "/a", id);
+	head(&x, old);
+
+	/* The same tree less what this addition writes, committed as the next version. */
+	git_oid rev, tree;
+	git_commit *c = NULL;
+	char side[300];
+	snprintf(side, sizeof side, ".X%s", a);
+	git_tree_update up[2] = {
+		{ .action = GIT_TREE_UPDATE_REMOVE, .path = RFS_XATTRS_MARKER },
+		{ .action = GIT_TREE_UPDATE_REMOVE, .path = side },
+	};
+	pthread_mutex_lock(&x.h->git_lock);
+	cr_assert_eq(git_oid_fromstr(&rev, old), 0);
+	cr_assert_eq(git_commit_lookup(&c, x.h->repo, &rev), 0);
+	cr_assert_eq(rfs_tree_update(x.h, git_commit_tree_id(c), up, 2, &tree), 0);
+	git_commit_free(c);
+	struct rfs_event ev = { .kind = RFS_SAVE_MODE, .type = RFS_OBJ_FILE, .mode = S_IFREG | 0640 };
+	memcpy(ev.file_id, id, 16);
+	ev.path = rfs_record_str("/a");
+	ev.path_old = rfs_record_str(NULL);
+	ev.restored_from = rfs_record_str(NULL);
+	ev.property = rfs_record_str(NULL);
+	cr_assert_eq(fx_root_dirid(&x, ev.dir), 0);
+	if (rfs_record_version_of(x.v) == RFS_RECORD_VERSION_2)
+		cr_assert_eq(rfs_record_paths_seal(x.v, &ev), 0);
+	git_oid commit;
+	cr_assert_eq(rfs_commit_create(x.h, &tree, &ev, 1, NULL, &commit), 0);
+	cr_assert_eq(rfs_commit_publish(x.h), 0);
+	rfs_record_event_clear(&ev);
+	pthread_mutex_unlock(&x.h->git_lock);
+	char older[RFS_REV_HEX + 1];
+	git_oid_tostr(older, sizeof older, &commit);
+
+	struct rfs_xattr_set set;
+	cr_assert_eq(rfs_history_xattrs(x.h, older, "/a", &set), 0, "older history still reads");
+	cr_assert(!set.recorded, "its attributes are unknown");
+	cr_assert_eq(set.count, 0);
+	uint8_t *key = rfs_secmem_key_alloc(), cid[16];
+	char b[256];
+	cr_assert_eq(fx_backing(&x, "b", b), 0);
+	cr_assert_eq(fx_write_file(&x, b, (const uint8_t *)"b", 1, cid, key, 1), 0);
+	rfs_secmem_key_free(key);
+	int fd = open(live_of(&x, b), O_RDONLY);
+	uint8_t dirid[16];
+	cr_assert_eq(fx_root_dirid(&x, dirid), 0);
+	set_attr(&x, b, cid, "mine", "stays");
+	cr_assert_eq(rfs_history_xattrs_apply(x.v, fd, false, dirid, &set), 0);
+	close(fd);
+	uint8_t *blob;
+	size_t len;
+	cr_assert_eq(rfs_xattrs_from_live(live_of(&x, b), &blob, &len), 0);
+	cr_assert_not_null(blob, "a set not recorded leaves the file's own as it is");
+	free(blob);
+	unlink(live_of(&x, b));
+
+	/* The next writable open records live/'s attributes, once. */
+	fx_close_history(&x);
+	struct rfs_who who = { "jsmith", "Jane Smith", "laptop-7" };
+	cr_assert_eq(rfs_history_open(x.v, &who, 0, &x.h, NULL, 0), 0);
+	head(&x, now);
+	cr_assert_str_neq(now, older, "a commit recorded them");
+	want_value(&x, now, "/a", "user.k", "from before");
+	fx_close_history(&x);
+	cr_assert_eq(rfs_history_open(x.v, &who, 0, &x.h, NULL, 0), 0);
+	char again[RFS_REV_HEX + 1];
+	head(&x, again);
+	cr_assert_str_eq(again, now, "only once");
+	fx_free(&x);
+}
