@@ -18,6 +18,8 @@ printf 'first\n' >"$F"
 setfattr -n user.status -v "draft $MARK" "$F"
 setfattr -n user.q -v 'say "hi"\back' "$F"
 setfattr -n "user.name-$MARK" -v "$MARK" "$F"
+setfattr -n user.bin -v 0x0102030405ff "$F"     # getfattr shows it as base64
+setfattr -n user.lines -v "$(printf 'one\ntwo')" "$F"
 setfattr -n user.owner -v "clerk $MARK" "$M/case"
 getfattr -d "$F" >"$IT_TMP/v1.getfattr" 2>/dev/null
 recfs flush "$M" >/dev/null
@@ -46,9 +48,10 @@ out = subprocess.run([os.environ["RECFS"], "show", sys.argv[1], "--rev", sys.arg
                      check=True, capture_output=True).stdout
 got = {a["name"]: base64.b64decode(a["base64"]) for a in json.loads(out)}
 want = {"user.status": b"draft " + sys.argv[3].encode(), "user.q": b'say "hi"\\back',
+        "user.bin": bytes([1, 2, 3, 4, 5, 255]), "user.lines": b"one\ntwo",
         "user.name-" + sys.argv[3]: sys.argv[3].encode()}
 assert got == want, (got, want)
-assert all(a["value"] == got[a["name"]].decode() for a in json.loads(out))
+assert all(a["value"] == got[a["name"]].decode() for a in json.loads(out) if a["name"] != "user.bin")
 PY
 recfs show "$M/case" --rev HEAD --xattrs >"$IT_TMP/sd" 2>&1
 assert_match "show --xattrs of the folder" "user.owner=\"clerk $MARK\"" "$(cat "$IT_TMP/sd")"
