@@ -62,6 +62,18 @@ static void head(struct fx *x, char rev[RFS_REV_HEX + 1])
 	cr_assert_eq(rfs_history_head(x->h, rev, &seq), 0);
 }
 
+/* A file "name" of live/'s root with user.k = value, committed: rev is that version. */
+static void file_with_attr(struct fx *x, const char *name, char backing[256], uint8_t id[16],
+                           const char *value, char rev[RFS_REV_HEX + 1])
+{
+	char clear[64];
+	snprintf(clear, sizeof clear, "/%s", name);
+	make_file(x, name, backing, id);
+	set_attr(x, backing, id, "k", value);
+	property(x, backing, clear, id);
+	head(x, rev);
+}
+
 static void want_value(struct fx *x, const char *rev, const char *clear, const char *name,
                        const char *value)
 {
@@ -99,10 +111,7 @@ Test(xattrs, every_version_keeps_its_values)
 	char b[256], r1[RFS_REV_HEX + 1], r2[RFS_REV_HEX + 1];
 	uint8_t id[16];
 	cr_assert_eq(fx_new(&x), 0);
-	make_file(&x, "letter.txt", b, id);
-	set_attr(&x, b, id, "k", "first value");
-	property(&x, b, "/letter.txt", id);
-	head(&x, r1);
+	file_with_attr(&x, "letter.txt", b, id, "first value", r1);
 	set_attr(&x, b, id, "k", "second");
 	property(&x, b, "/letter.txt", id);
 	head(&x, r2);
@@ -149,11 +158,8 @@ Test(xattrs, moved_to_another_file_does_not_open)
 	size_t len;
 	struct rfs_xattr_set set;
 	cr_assert_eq(fx_new(&x), 0);
-	make_file(&x, "a", a, ida);
 	make_file(&x, "b", b, idb);
-	set_attr(&x, a, ida, "k", "of a");
-	property(&x, a, "/a", ida);
-	head(&x, rev);
+	file_with_attr(&x, "a", a, ida, "of a", rev);
 	cr_assert_eq(rfs_xattrs_from_live(live_of(&x, a), &blob, &len), 0);
 	const struct rfs_folder_keys *fk = root_keys(&x);
 	cr_assert_eq(rfs_xattrs_open(blob, len, ida, &fk->entries, &set), 0);
@@ -231,10 +237,7 @@ Test(xattrs, applied_back_sealed_for_the_file_it_lands_on)
 	size_t len;
 	struct rfs_xattr_set set, back;
 	cr_assert_eq(fx_new(&x), 0);
-	make_file(&x, "a", a, ida);
-	set_attr(&x, a, ida, "k", "kept");
-	property(&x, a, "/a", ida);
-	head(&x, rev);
+	file_with_attr(&x, "a", a, ida, "kept", rev);
 	make_file(&x, "c", c, idc);
 	set_attr(&x, c, idc, "other", "replaced");
 	cr_assert_eq(rfs_history_xattrs(x.h, rev, "/a", &set), 0);
@@ -265,10 +268,7 @@ Test(xattrs, older_history_reads_and_is_caught_up_once)
 	char a[256], old[RFS_REV_HEX + 1], now[RFS_REV_HEX + 1];
 	uint8_t id[16];
 	cr_assert_eq(fx_new(&x), 0);
-	make_file(&x, "a", a, id);
-	set_attr(&x, a, id, "k", "from before");
-	property(&x, a, "/a", id);
-	head(&x, old);
+	file_with_attr(&x, "a", a, id, "from before", old);
 
 	/* The same tree less what this addition writes, committed as the next version. */
 	git_oid rev, tree;
