@@ -158,8 +158,8 @@ static int show_check(const struct cli_ctx *ctx)
 {
 	(void)ctx;
 	if ((json && !xattrs) || (xattrs && outfile)) {
-		cli_error(json ? "--json goes with --xattrs" : "--xattrs prints to standard output: "
-		          "leave out -o");
+		cli_error(json && !xattrs ? "--json goes with --xattrs"
+		                          : "--xattrs prints to standard output: leave out -o");
 		return cli_usage_error();
 	}
 	return CLI_OK;
