@@ -239,6 +239,7 @@ static const struct rfs_control_verb *const verb_tables[] = {
 	rfs_transfers_verbs,
 	rfs_status_verbs,
 	rfs_keyslots_verbs,
+	rfs_xattrs_verbs,
 };
 
 /* Verbs that every local user may reach (read-only ones; role verbs check roles then); any

@@ -140,6 +140,11 @@ extern const struct rfs_control_verb rfs_retention_verbs[];
 extern const struct rfs_control_verb rfs_status_verbs[];
 /* The verb archive (fs/archive_ctl.c). */
 extern const struct rfs_control_verb rfs_archive_verbs[];
+/* The verb xattrs (fs/xattrs_ctl.c), and its client: the user.* attributes of clear_path at
+** rev, as rfs_history_xattrs gives them (free with rfs_history_xattrs_free). */
+extern const struct rfs_control_verb rfs_xattrs_verbs[];
+int rfs_control_xattrs(const char *vault_path, const char *rev, const char *clear_path,
+                       struct rfs_xattr_set *set);
 /* The verb keyslot-event (fs/keyslots_ctl.c, fs/keyslots.h). */
 extern const struct rfs_control_verb rfs_keyslots_verbs[];
 

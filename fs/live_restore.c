@@ -329,6 +329,8 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 	struct walk *w = calloc(1, sizeof(*w));
 	struct restore_read r = { -1, progress, 0, 0 };
 	struct stat st;
+	struct rfs_xattr_set xa = { 0 };
+	uint8_t dirid[RFS_DIRID_SIZE];
 	int src = -1, fd = -1, rc = 0;
 
 	if (!fs->history || !w)
@@ -340,6 +342,8 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 	r.fd = src;
 	if (rc == 0)
 		rc = rfs_history_read_plain(fs->history, rev, source, put_read, &r);
+	if (rc == 0)    /* its user.* attributes replace the file's (fs/history/xattrs.c) */
+		rc = rfs_history_xattrs(fs->history, rev, source, &xa);
 	if (rc == 0 && fstat(src, &st) != 0)
 		rc = -errno;
 	if (rc == 0)
@@ -356,6 +360,8 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 		rfs_progress_note(progress, "", 0, 2 * size, 0, 2 * size);
 		RFS_FAULT_POINT("restore_linked", fs->v->dirfd);
 		rc = fd < 0 ? fd : 0;
+		if (rc == 0 && (rc = rfs_ops_dirid(fs, w->dir, dirid)) == 0)
+			rc = rfs_history_xattrs_apply(fs->v, fd, false, dirid, &xa);
 		/* The kernel looks the name up again and finds the new file. */
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
 		                                       strlen(w->last));
@@ -363,6 +369,7 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 			rc = save_whole(fs, w, &sn, fd, rev, NULL);
 	}
 	rfs_retention_live_changed(fs->retention);   /* it may have brought a record back */
+	rfs_history_xattrs_free(&xa);
 	return walk_done(fs, w, fd, src, rc);
 }
 

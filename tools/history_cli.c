@@ -337,6 +337,17 @@ int hcli_read_at(struct hcli *x, const char *rev, const char *path, int out_fd)
 	                 : rfs_history_read(x->h, rev, path, out_fd);
 }
 
+int hcli_xattrs(struct hcli *x, const char *rev, struct rfs_xattr_set *out)
+{
+	char path[PATH_MAX];
+	int rc = hcli_locate(x, rev, path);
+
+	if (rc < 0)
+		return rc;
+	return x->remote ? rfs_control_xattrs(x->vault, rev, path, out)
+	                 : rfs_history_xattrs(x->h, rev, path, out);
+}
+
 int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res,
                 const struct rfs_progress *progress)
 {

@@ -43,6 +43,8 @@ int hcli_stat(struct hcli *x, const char *rev, struct rfs_version *out);
 int hcli_stat_at(struct hcli *x, const char *rev, const char *path, struct rfs_version *out);
 int hcli_read_at(struct hcli *x, const char *rev, const char *path, int out_fd);
 int hcli_read(struct hcli *x, const char *rev, int out_fd);
+/* The user.* attributes x->clear had at rev (free with rfs_history_xattrs_free). */
+int hcli_xattrs(struct hcli *x, const char *rev, struct rfs_xattr_set *out);
 int hcli_verify(struct hcli *x, FILE *report, struct rfs_verify_result *res,
                 const struct rfs_progress *progress);
 int hcli_gc(struct hcli *x, const struct rfs_progress *progress);

@@ -194,6 +194,38 @@ static void side_update(struct updates *up, struct base *base, const char *cpath
 		free(sp);
 }
 
+/* The side entry of cpath's attributes (docs/HISTORY.md) as read when the save was recorded:
+** their blob, or none (removed when the base has one). x NULL: removed. */
+static void xattrs_update(struct rfs_history *h, struct updates *up, struct base *base,
+                          const char *cpath, bool is_dir, const struct rfs_pending_xattrs *x)
+{
+	if (up->err || (x && !x->known))
+		return;
+	char *sp = rfs_xattrs_side_path(cpath, is_dir);
+	git_tree_entry *e = NULL;
+	git_oid oid;
+	if (!sp) {
+		up->err = -ENOMEM;
+	} else if (x && x->blob) {
+		up->err = rfs_capture_write_blob(h, x->blob, x->len, &oid);
+		if (!up->err)
+			upd_add(up, GIT_TREE_UPDATE_UPSERT, sp, &oid, GIT_FILEMODE_BLOB, true);
+		else
+			free(sp);
+	} else if (entry_at(base, sp, &e) == 0) {
+		upd_add(up, GIT_TREE_UPDATE_REMOVE, sp, NULL, 0, true);
+	} else {
+		free(sp);
+	}
+	git_tree_entry_free(e);
+}
+
+static bool is_file_entry(struct rfs_history *h, const git_tree_entry *e)
+{
+	return e && git_tree_entry_filemode(e) != GIT_FILEMODE_LINK &&
+	       (git_tree_entry_type(e) == GIT_OBJECT_BLOB || rfs_objects_is_chunked(h->repo, e));
+}
+
 static void apply_move(struct rfs_history *h, struct updates *up, struct base *base,
                        const struct rfs_pending *p)
 {
@@ -206,6 +238,12 @@ static void apply_move(struct rfs_history *h, struct updates *up, struct base *b
 			        git_tree_entry_filemode(from), false);
 			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath_old, git_tree_entry_id(to),
 			        git_tree_entry_filemode(to), false);
+			/* a folder's own attributes went with it; a file's are as read */
+			bool ff = is_file_entry(h, from), tf = is_file_entry(h, to);
+			if (ff || tf) {
+				xattrs_update(h, up, base, p->cpath, false, ff ? &p->xa : NULL);
+				xattrs_update(h, up, base, p->cpath_old, false, tf ? &p->xa_old : NULL);
+			}
 		}
 	} else if (from) {
 		upd_add(up, GIT_TREE_UPDATE_REMOVE, p->cpath_old, NULL, 0, false);
@@ -213,11 +251,17 @@ static void apply_move(struct rfs_history *h, struct updates *up, struct base *b
 		        git_tree_entry_filemode(from), false);
 		side_update(up, base, p->cpath_old, NULL, true);
 		side_update(up, base, p->cpath, &p->cap, false);
+		if (is_file_entry(h, from)) {
+			xattrs_update(h, up, base, p->cpath_old, false, NULL);
+			xattrs_update(h, up, base, p->cpath, false, &p->xa);
+		}
 	} else {
 		/* The source was never recorded: take the target from live/ now. */
 		struct rfs_capture c = { 0 };
 		if (rfs_capture_entry(h, -1, p->cpath, &c) == 0)
 			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, &c.oid, c.mode, false);
+		if (p->ev.type == RFS_OBJ_FILE)
+			xattrs_update(h, up, base, p->cpath, false, &p->xa);
 	}
 	git_tree_entry_free(from);
 	git_tree_entry_free(to);
@@ -233,6 +277,8 @@ static void apply_one(struct rfs_history *h, struct updates *up, struct base *ba
 			upd_add(up, GIT_TREE_UPDATE_REMOVE, p->cpath, NULL, 0, false);
 		git_tree_entry_free(e);
 		side_update(up, base, p->cpath, NULL, true);
+		if (p->ev.type == RFS_OBJ_FILE)
+			xattrs_update(h, up, base, p->cpath, false, NULL);
 		return;
 	case RFS_SAVE_RENAMED:
 	case RFS_SAVE_EXCHANGED:
@@ -256,6 +302,7 @@ static void apply_one(struct rfs_history *h, struct updates *up, struct base *ba
 		upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, &p->cap.oid, p->cap.mode, false);
 	}
 	side_update(up, base, p->cpath, &p->cap, false);
+	xattrs_update(h, up, base, p->cpath, p->ev.type == RFS_OBJ_DIR, &p->xa);
 }
 
 static int head_tree(struct rfs_history *h, struct base *out)

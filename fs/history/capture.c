@@ -419,6 +419,50 @@ int rfs_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct r
 	return rc;
 }
 
+/* The attributes of the object at path in live/ as the side entry name of bld (none: no entry). */
+static int capture_xattrs(struct rfs_history *h, const char *path, git_treebuilder *bld,
+                          const char *name)
+{
+	uint8_t *blob;
+	size_t len;
+	git_oid oid;
+	int rc = rfs_xattrs_from_live(path, &blob, &len);
+	if (rc == 0 && blob && (rc = rfs_capture_write_blob(h, blob, len, &oid)) == 0 &&
+	    git_treebuilder_insert(NULL, bld, name, &oid, GIT_FILEMODE_BLOB) < 0)
+		rc = -EIO;
+	free(blob);
+	return rc;
+}
+
+/* A folder's own attributes, and each of its files' beside it; the root also
+** holds the marker that says this history keeps them (docs/HISTORY.md). */
+static int capture_dir_xattrs(struct rfs_history *h, DIR *d, const char *cpath,
+                              git_treebuilder *bld)
+{
+	char path[64 + 300], side[sizeof RFS_XATTRS_SIDE + 256];
+	git_oid oid;
+	snprintf(path, sizeof path, "/proc/self/fd/%d", dirfd(d));
+	int rc = capture_xattrs(h, path, bld, RFS_XATTRS_SIDE);
+	if (rc == 0 && !cpath[0] &&
+	    ((rc = rfs_capture_write_blob(h, RFS_XATTRS_MAGIC, sizeof RFS_XATTRS_MAGIC - 1, &oid)) < 0 ||
+	     git_treebuilder_insert(NULL, bld, RFS_XATTRS_MARKER, &oid, GIT_FILEMODE_BLOB) < 0))
+		rc = rc < 0 ? rc : -EIO;
+	rewinddir(d);
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		struct stat st;
+		if (de->d_name[0] == '.' && (!rfs_name_is_long(de->d_name) || rfs_name_is_internal(de->d_name)))
+			continue;                    /* ".", "..", .dirid, a long name's .n */
+		if (de->d_type != DT_REG && (de->d_type != DT_UNKNOWN ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)))
+			continue;
+		snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd(d), de->d_name);
+		snprintf(side, sizeof side, "%s%s", RFS_XATTRS_SIDE, de->d_name);
+		rc = capture_xattrs(h, path, bld, side);
+	}
+	return rc;
+}
+
 static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out)
 {
 	int dfd = rfs_capture_open_live(h, cpath, O_DIRECTORY);
@@ -452,6 +496,8 @@ static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out)
 		if (rc == 0 && git_treebuilder_insert(NULL, bld, de->d_name, &cap.oid, cap.mode) < 0)
 			rc = -EIO;
 	}
+	if (rc == 0 && h->keep_xattrs)
+		rc = capture_dir_xattrs(h, d, cpath, bld);
 	closedir(d);
 	if (rc == 0 && git_treebuilder_write(out, bld) < 0)
 		rc = -EIO;

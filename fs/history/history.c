@@ -56,6 +56,13 @@ static int load_head(struct rfs_history *h)
 		return rc == -ENOENT ? -EIO : rc;
 	h->head_seq = r.seq;
 	rfs_record_clear(&r);
+	/* Whether the newest commit keeps attributes: live/ is compared with it in kind. */
+	git_commit *c = NULL;
+	git_tree *root = NULL;
+	if (git_commit_lookup(&c, h->repo, &h->head) == 0 && git_commit_tree(&root, c) == 0)
+		h->keep_xattrs = git_tree_entry_byname(root, RFS_XATTRS_MARKER) != NULL;
+	git_tree_free(root);
+	git_commit_free(c);
 	return 0;
 }
 
@@ -429,6 +436,11 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 			rc = 0;
 		}
 		refused = rc == -ESTALE;
+		if (rc == 0 && !h->keep_xattrs && h->head_seq && !(flags & RFS_HISTORY_NO_RECOVERY)) {
+			h->xattrs_upgrade = true;   /* history from before attributes were kept: */
+			skip = false;               /* record them from live/ once, as a recovery does */
+		}
+		h->keep_xattrs = true;
 		if (rc == 0) {               /* from here on a crash is a crash: the record says so */
 			int wrc = rfs_commit_write_head_record(h, false, NULL);
 			RFS_FAULT_POINT("head_written", v->dirfd);

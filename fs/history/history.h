@@ -186,6 +186,33 @@ int rfs_history_stat(struct rfs_history *h, const char *rev, const char *clear_p
 ** -EIO (fails to authenticate). */
 int rfs_history_read(struct rfs_history *h, const char *rev, const char *clear_path, int out_fd);
 
+/* ---- user.* extended attributes of a version ---- */
+
+struct rfs_xattr {
+	char name[256];                   /* clear, "user.NAME" */
+	uint8_t *value;                   /* clear; wiped by rfs_history_xattrs_free */
+	size_t len;
+};
+struct rfs_xattr_set {
+	bool recorded;                    /* the version keeps attributes (history written since
+	                                     they are kept); false: unknown, count 0 */
+	size_t count;
+	struct rfs_xattr *v;              /* sorted by name (strcmp) */
+};
+
+/* The user.* attributes clear_path ("/" the root folder) had at rev, opened under the keys of
+** its folder. 0, -ENOENT, -EKEYREVOKED (destroyed by a disposal), -EIO (do not authenticate:
+** logged). A symlink has none. */
+int rfs_history_xattrs(struct rfs_history *h, const char *rev, const char *clear_path,
+                       struct rfs_xattr_set *out);
+void rfs_history_xattrs_free(struct rfs_xattr_set *s);
+
+/* Make set the user.* attributes of the file or folder fd of live/ (a folder: is_dir), sealed
+** for it there: dir is the id of the folder holding the file (a folder: its own id). The
+** current set is removed first. A set not recorded leaves fd as it is. 0 or -errno. */
+int rfs_history_xattrs_apply(struct rfs_vault *v, int fd, bool is_dir, const uint8_t dir[16],
+                             const struct rfs_xattr_set *set);
+
 /* ---- for the archive of a service (fs/archive_build.c) ---- */
 
 /* One entry of a folder's tree at a revision. */

@@ -58,6 +58,11 @@ struct rfs_pending {
 	uint8_t *blob;                    /* a small save read without the lock: the committer */
 	size_t blob_len;                  /* stages it (cap.oid is already its id) */
 	char *login, *full_name, *host;   /* rfs_save.who, copied; NULL: the handle's attribution */
+	struct rfs_pending_xattrs {       /* read at record time (xattrs.c), staged by the committer */
+		bool known;               /* read: the side entry becomes blob (NULL: removed) */
+		uint8_t *blob;
+		size_t len;
+	} xa, xa_old;                     /* of cpath, and of cpath_old (an exchange) */
 };
 
 struct rfs_tree_cache;
@@ -112,6 +117,9 @@ struct rfs_history {
 	struct timespec first_unpacked;
 	bool unpacked;
 	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
+	bool keep_xattrs;                 /* captures of live/ folders hold attributes (xattrs.c): a
+	                                  ** writable handle, or a newest commit that has them */
+	bool xattrs_upgrade;              /* this open records live/'s attributes into older history */
 	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
 	struct rfs_disposed *disposed;    /* ids each VAULT/disposed/<N> lists (disposed.c) */
 	pthread_rwlock_t disposed_lock;
@@ -264,5 +272,34 @@ int rfs_read_dirid_of(struct rfs_history *h, git_tree *dir, uint8_t dirid[16]);
 int rfs_read_dirid_in_tree(struct rfs_history *h, git_tree *root, const char *cpath, uint8_t dirid[16]);
 /* Format 3: the dirid of cpath's parent folder in root into dir (zeros for the root itself). */
 void rfs_read_parent_dirid(struct rfs_history *h, git_tree *root, const char *cpath, uint8_t dir[16]);
+/* The root tree of the commit rev names (caller holds git_lock). 0, -ENOENT, -EINVAL, -EIO. */
+int rfs_read_root_at(struct rfs_history *h, const char *rev, git_tree **root);
+/* The header file id of a file's version (a blob or chunk tree): its xattrs' owner. */
+int rfs_read_file_id(struct rfs_history *h, const git_tree_entry *e, uint8_t id[16]);
+
+/* xattrs.c: a version's user.* attributes, a side blob in its tree (docs/HISTORY.md) */
+#define RFS_XATTRS_SIDE ".X"               /* ".X" a folder's own (in its tree), ".X<backing>" a file's */
+#define RFS_XATTRS_MARKER ".recfs-xattrs"  /* in the root tree: this version keeps attributes */
+#define RFS_XATTRS_MAGIC "recfs xattrs 1\n"
+/* A side entry or the marker (never a name of live/). */
+bool rfs_xattrs_is_side(const char *name);
+/* The tree path of the side blob of cpath (a folder's: inside it; a file's: beside it). Heap. */
+char *rfs_xattrs_side_path(const char *cpath, bool is_dir);
+/* The cipher path a side entry belongs to ("" the root), or NULL when path is none. Heap. */
+char *rfs_xattrs_owner_of_side(const char *path);
+/* The user.* attributes of the object at path in live/, as stored there, as a side blob
+** (sorted, deterministic); *blob NULL when it has none. 0 or -errno. */
+int rfs_xattrs_from_live(const char *path, uint8_t **blob, size_t *len);
+/* Open every name and value of a side blob bound to owner under xk. 0, -EIO, -ENOMEM. */
+int rfs_xattrs_open(const uint8_t *blob, size_t len, const uint8_t owner[16],
+                    const struct rfs_xattr_keys *xk, struct rfs_xattr_set *out);
+/* materialise: the side blob's sealed attributes, as they are, onto name in dirfd ("": dirfd
+** itself), when it was made (a file left out has none to take). Errors are ignored: a view
+** without them still shows content. */
+void rfs_xattrs_put_raw(struct rfs_history *h, const git_oid *blob, int dirfd, const char *name);
+/* verify: every side blob of folder tree t (dirid) must open for its owner; bad per failure. */
+typedef int (*rfs_xattrs_bad_fn)(void *arg, const git_oid *blob, const char *why);
+int rfs_xattrs_check_tree(struct rfs_history *h, git_tree *t, const uint8_t dirid[16],
+                          rfs_xattrs_bad_fn bad, void *arg);
 
 #endif

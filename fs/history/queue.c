@@ -148,6 +148,8 @@ void rfs_queue_pending_free(struct rfs_history *h, struct rfs_pending *p)
 	if (p->dfd >= 0)
 		close(p->dfd);
 	free(p->ranges);
+	free(p->xa.blob);
+	free(p->xa_old.blob);
 	free(p->login);
 	free(p->full_name);
 	free(p->host);
@@ -224,6 +226,45 @@ static bool valid_save(const struct rfs_save *s)
 		return false;
 	bool two = s->kind == RFS_SAVE_RENAMED || s->kind == RFS_SAVE_EXCHANGED;
 	return !two || (s->cipher_path_old && s->cipher_path_old[0] != '/');
+}
+
+/* ---- attributes: read here, as live/ has them, staged by the committer ---- */
+
+/* The attributes of the file or folder at cpath (open as have, or -1), when it is one (a link
+** holds none). */
+static int read_xattrs(struct rfs_history *h, const char *cpath, int have,
+                       struct rfs_pending_xattrs *x)
+{
+	int fd = have >= 0 ? have : rfs_capture_open_live(h, cpath, 0);
+	if (fd == -ELOOP || fd == -ENOENT)
+		return 0;                        /* a link, or gone already: nothing to read */
+	if (fd < 0)
+		return fd;
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	int rc = rfs_xattrs_from_live(path, &x->blob, &x->len);
+	x->known = rc == 0;
+	if (fd != have)
+		close(fd);
+	return rc;
+}
+
+/* What changes a version's attributes: setting or removing one, a file made, restored or
+** recovered, and a file moved (sealed again for its new folder). A folder's own move with
+** it, and are in the tree captured for its creation. */
+static int record_xattrs(struct rfs_history *h, const struct rfs_save *s, struct rfs_pending *p)
+{
+	bool file = s->type == RFS_OBJ_FILE;
+	if (!h->keep_xattrs || !(s->kind == RFS_SAVE_PROPERTY ||
+	    (file && (s->kind == RFS_SAVE_CREATED || s->kind == RFS_SAVE_RESTORED ||
+	              s->kind == RFS_SAVE_RECOVERED || s->kind == RFS_SAVE_RENAMED ||
+	              s->kind == RFS_SAVE_EXCHANGED))))
+		return 0;
+	bool two = s->kind == RFS_SAVE_RENAMED || s->kind == RFS_SAVE_EXCHANGED;
+	int rc = read_xattrs(h, s->cipher_path, two ? -1 : s->fd, &p->xa);
+	if (rc == 0 && s->kind == RFS_SAVE_EXCHANGED)
+		rc = read_xattrs(h, s->cipher_path_old, -1, &p->xa_old);
+	return rc;
 }
 
 /* ---- small saves: read here, staged by the committer ----
@@ -419,7 +460,10 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	                s->kind == RFS_SAVE_RENAMED;
 	int rc = 0;
 	bool git_held = false;           /* kept until p is queued: gc then sees its objects */
-	if (captures && capture_small(h, s, p)) {
+	rc = record_xattrs(h, s, p);
+	if (rc < 0) {
+		/* as a capture that failed, below */
+	} else if (captures && capture_small(h, s, p)) {
 		/* staged by the committer */
 	} else if (captures && try_defer(h, s, p)) {
 		if (rfs_capture_path_is_long(s->cipher_path)) {  /* a long name's side file: small, now */

@@ -283,6 +283,18 @@ static int entry_at_rev_gone(struct rfs_history *h, const char *rev, const char 
 	return rc;
 }
 
+int rfs_read_root_at(struct rfs_history *h, const char *rev, git_tree **root)
+{
+	git_oid oid;
+	int rc = resolve_locked(h, rev, &oid);
+	git_commit *c = NULL;
+	*root = NULL;
+	if (rc == 0 && (git_commit_lookup(&c, h->repo, &oid) < 0 || git_commit_tree(root, c) < 0))
+		rc = -EIO;
+	git_commit_free(c);
+	return rc;
+}
+
 static int entry_at_rev(struct rfs_history *h, const char *rev, const char *clear_path,
                         git_tree_entry **e, char *cpath, size_t cpathsz)
 {
@@ -887,6 +899,8 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 	const char *name = git_tree_entry_name(e);
 	git_filemode_t fm = git_tree_entry_filemode(e);
 	int rc = 0;
+	if (rfs_xattrs_is_side(name))
+		return 0;                        /* put on their owners once these are made */
 	if (fm == GIT_FILEMODE_LINK) {
 		git_blob *b = NULL;
 		rc = read_blob(h, git_tree_entry_id(e), &b);
@@ -958,6 +972,13 @@ static int materialise_tree(struct rfs_history *h, git_tree *t, int dirfd, const
 		const char *name = git_tree_entry_name(git_tree_entry_byindex(t, i));
 		rc = materialise_entry(h, git_tree_entry_byindex(t, i), dirfd, mm);
 		skipped_long |= rc == SKIPPED && rfs_name_is_long(name);
+	}
+	/* The attributes of each file made, and of the folder, as live/ had them. */
+	for (size_t i = 0; rc >= 0 && i < git_tree_entrycount(t); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(t, i);
+		const char *name = git_tree_entry_name(e);
+		if (!strncmp(name, RFS_XATTRS_SIDE, sizeof RFS_XATTRS_SIDE - 1))
+			rfs_xattrs_put_raw(h, git_tree_entry_id(e), dirfd, name + sizeof RFS_XATTRS_SIDE - 1);
 	}
 	/* A destroyed entry's long name leaves no ".n" side file behind (it may
 	** sort before or after its entry). */
@@ -1186,6 +1207,14 @@ static int file_facts(struct rfs_history *h, const git_tree_entry *e, uint64_t *
 	return rc;
 }
 
+int rfs_read_file_id(struct rfs_history *h, const git_tree_entry *e, uint8_t id[16])
+{
+	uint64_t size;
+	static const uint8_t zero[16];
+	int rc = file_facts(h, e, &size, id);
+	return rc < 0 ? rc : memcmp(id, zero, 16) ? 0 : -EIO;   /* an empty file holds no id */
+}
+
 /* Every entry of folder t (recursively), names opened under its folder key. A folder
 ** whose key is gone, and a file whose key a disposal destroyed, are left out. */
 static int list_tree(struct lister *w, git_tree *t)
@@ -1197,7 +1226,7 @@ static int list_tree(struct lister *w, git_tree *t)
 		const git_tree_entry *e = git_tree_entry_byindex(t, i);
 		const char *backing = git_tree_entry_name(e);
 		char text[RFS_ENC_NAME_MAX + 1], name[256];
-		if (rfs_name_is_internal(backing))
+		if (rfs_name_is_internal(backing) || rfs_xattrs_is_side(backing))
 			continue;
 		rc = sealed_text(w->h, t, backing, text, sizeof text);
 		if (rc < 0)

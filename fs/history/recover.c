@@ -45,6 +45,10 @@ static char *owner_path(struct rfs_history *h, git_tree *a, git_tree *b, const c
 			p[0] = 0;
 		return p;
 	}
+	if (rfs_xattrs_is_side(base)) {      /* attributes: of their file or folder */
+		free(p);
+		return rfs_xattrs_owner_of_side(path);
+	}
 	size_t bl = strlen(base), sl = strlen(RFS_LONG_SUFFIX);
 	if (rfs_name_is_internal(base) && bl > sl && !strcmp(base + bl - sl, RFS_LONG_SUFFIX)) {
 		p[strlen(p) - sl] = 0;
@@ -355,8 +359,8 @@ static int on_recovered(struct rfs_history *h, const char *cpath, char what, voi
 /* live/ of a vault just made: the root folder's id and nothing else. */
 static bool fresh_vault(const git_tree *live)
 {
-	return git_tree_entrycount(live) == 1 &&
-	       !strcmp(git_tree_entry_name(git_tree_entry_byindex(live, 0)), RFS_DIRID_FILE);
+	size_t n = git_tree_entrycount(live) - (git_tree_entry_byname(live, RFS_XATTRS_MARKER) != NULL);
+	return n == 1 && git_tree_entry_byname(live, RFS_DIRID_FILE);
 }
 
 /* The tree of live/ with each entry that did not authenticate put back as
@@ -445,9 +449,13 @@ start:;
 		h->after_crash = false;          /* what a crash left is dealt with */
 	if (rc == 0 && r.old) {
 		char hex[GIT_OID_HEXSZ + 1];
-		rfs_log(LOG_NOTICE, "history: recovered %zu file%s that history lacked (after a crash), "
+		rfs_log(LOG_NOTICE, "history: recovered %zu file%s that history lacked (%s), "
 		        "in commit %.12s; 'recfs log' lists them as \"recovered\"", files,
-		        files == 1 ? "" : "s", git_oid_tostr(hex, sizeof hex, &commit));
+		        files == 1 ? "" : "s", crash ? "after a crash" : h->xattrs_upgrade
+		        ? "their extended attributes, kept in history from now on" : "it was behind",
+		        git_oid_tostr(hex, sizeof hex, &commit));
+	if (rc == 0)
+		h->xattrs_upgrade = false;
 	}
 out:
 	if (rc == 0 && crash)

@@ -177,6 +177,9 @@ int rfs_history_restore(struct rfs_history *h, const char *clear_path, const cha
 		return -EOPNOTSUPP;
 	struct authenticated a = { progress, st.size, 0 };
 	rc = rfs_history_read_plain(h, st.rev, clear_path, count_plain, &a);   /* authenticates */
+	struct rfs_xattr_set xa = { 0 };    /* its attributes, authenticated before live/ is touched */
+	if (rc == 0)
+		rc = rfs_history_xattrs(h, st.rev, clear_path, &xa);
 	if (rc < 0)
 		return rc;
 	struct restore_ctx x = { .h = h };
@@ -197,6 +200,10 @@ int rfs_history_restore(struct rfs_history *h, const char *clear_path, const cha
 		rc = -errno;
 	if (rc < 0 && dirfd >= 0)
 		unlinkat(dirfd, RESTORE_TMP, 0);
+	uint8_t dirid[16];
+	if (rc == 0 && (rc = live_dirid(dirfd, dirid)) == 0)
+		rc = rfs_history_xattrs_apply(h->v, fd, false, dirid, &xa);
+	rfs_history_xattrs_free(&xa);
 	if (rc == 0) {
 		cpath_add(&x, backing);
 		rc = record_simple(h, RFS_SAVE_RESTORED, RFS_OBJ_FILE, x.cpath, clear_path, st.rev, fd,

@@ -352,6 +352,17 @@ static void check_history_key(struct walk *w, const git_tree_entry *e, bool chun
 		        git_oid_tostr(c, sizeof c, w->commit), where);
 }
 
+/* A side blob of attributes that does not open for its owner (xattrs.c). */
+static int xattrs_bad(void *arg, const git_oid *blob, const char *why)
+{
+	struct walk *w = arg;
+	char b[41], c[41];
+	problem(w, "extended attributes %s in commit %s do not authenticate: %s; restore "
+	        "history.git from a backup or mirror", git_oid_tostr(b, sizeof b, blob),
+	        git_oid_tostr(c, sizeof c, w->commit), why);
+	return 0;
+}
+
 static int walk_tree(struct walk *w, const git_oid *tree_oid)
 {
 	if (!oidset_add(&w->seen, tree_oid))
@@ -376,8 +387,10 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid)
 	int rc = keep(w, tree_oid);
 	bool chunked = git_tree_entry_byname(t_obj, RFS_CHUNK_MARKER) != NULL;
 	uint8_t dirid[16];
-	if (w->read_blobs && !chunked && rfs_read_dirid_of(w->h, t_obj, dirid) == 0)
+	if (w->read_blobs && !chunked && rfs_read_dirid_of(w->h, t_obj, dirid) == 0) {
 		check_folder_key(w, dirid);
+		rfs_xattrs_check_tree(w->h, t_obj, dirid, xattrs_bad, w);
+	}
 	for (size_t i = 0; i < git_tree_entrycount(t_obj) && rc == 0; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(t_obj, i);
 		const git_oid *id = git_tree_entry_id(e);
