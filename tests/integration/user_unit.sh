@@ -88,12 +88,15 @@ IT_MOUNTS+=("$M")
 check "start (as ExecStart runs it) mounts the vault, making the mount point" unit_run start rec
 check "it is mounted at ~/Records" is_mounted "$M"
 echo "the agenda" >"$M/agenda.txt" || not_ok "write into the unit's mount"
+# Enough saves that their commits outlast the unmount itself: stop must wait for them.
+mkdir "$M/minutes" && for i in $(seq 1 200); do echo "item $i" >"$M/minutes/$i.txt"; done
+head -c 4M /dev/urandom >"$M/scan.pdf"
 check "stop (as ExecStop runs it)" unit_run stop rec
 check "it is unmounted" not_mounted "$M"
 assert_eq "the mount point it made is its owner's only" 700 "$(stat -c %a "$M")"
 check "the daemon had exited when stop returned" vault_unlocked "$V"
 recfs log --vault "$V" --passphrase-file "$V.pass" >"$IT_TMP/log" 2>&1
-assert_match "the save was committed before stop returned" "/agenda.txt" "$(cat "$IT_TMP/log")"
+assert_match "the last save was committed before stop returned" "saved +4194304 +/scan.pdf" "$(cat "$IT_TMP/log")"
 check "stop when it is not mounted does nothing and succeeds" unit_run stop rec
 
 # --- start with systemd-ask-password ---------------------------------------------------------
