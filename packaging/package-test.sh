@@ -99,14 +99,14 @@ changes=("$WORK"/recfs_*.changes)
 echo "# built $(basename "${debs[0]}") and $(basename "${changes[0]}")"
 
 section "lintian"
-# Run as nobody (lintian warns about root); every tag is shown, an error fails.
+# Run as nobody (lintian warns about root); every tag down to info is shown, an error fails.
 chmod -R a+rX "$WORK"
 if command -v setpriv >/dev/null; then
 	as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME=/tmp)
 else
 	as_nobody=()
 fi
-lint_out=$("${as_nobody[@]}" lintian --fail-on error "${debs[0]}" "${changes[0]}" 2>&1)
+lint_out=$("${as_nobody[@]}" lintian -I --fail-on error "${debs[0]}" "${changes[0]}" 2>&1)
 lint_rc=$?
 [ -n "$lint_out" ] && printf '%s\n' "$lint_out" | sed 's/^/#   /'
 if [ $lint_rc -eq 0 ] && ! grep -q '^E:' <<<"$lint_out"; then
