@@ -1,6 +1,7 @@
 #!/bin/sh
 # install-deps.sh: install the Debian 12 packages that recfs needs to build,
-# run, test and benchmark.
+# run, test, benchmark and package (debhelper ... lintian: the Debian package and
+# its checks; systemd: systemd-analyze for the user unit).
 #
 # Owns: the list of packages. Idempotent: installs only what is missing, and
 # runs `apt-get update` only when something is. Works as root, or through sudo.
@@ -19,6 +20,7 @@ gocryptfs securefs age
 e2fsprogs util-linux procps psmisc coreutils findutils diffutils file time python3
 clang libarchive-dev openssl libssl-dev minisign
 groff-base man-db
+debhelper dpkg-dev fakeroot lintian systemd
 "
 
 check_only=no
