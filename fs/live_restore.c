@@ -52,8 +52,8 @@ static int enter_dir_at(struct rfs_fs *fs, struct rfs_inode *dir, int pfd, const
 			rc = rfs_ops_new_dirid(fs, dfd, dirid);
 		if (dfd >= 0)
 			close(dfd);
-		if (rc == 0 && fs->as_root)
-			(void)fchownat(pfd, sn.backing, uid, gid, AT_SYMLINK_NOFOLLOW);
+		if (rc == 0 && fs->as_root && fchownat(pfd, sn.backing, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = -errno;
 		if (rc < 0)
 			return rc;
 		rfs_save_created(fs, dir, name, sn.backing, dirid, -1);
@@ -183,9 +183,9 @@ static int rebuild_file(struct rfs_fs *fs, int dirfd, const char *backing, const
 			off += (uint64_t)w;
 		rfs_progress_note(progress, "", 0, size + off, 0, 2 * size);
 	}
+	if (rc == 0 && fs->as_root && fchown(fd, st->st_uid, st->st_gid) < 0)
+		rc = -errno;
 	if (rc == 0) {
-		if (fs->as_root)
-			(void)fchown(fd, st->st_uid, st->st_gid);
 		copy_xattrs(old, fd);
 		/* Restore reports success only for content a power cut keeps. */
 		rc = fdatasync(fd) == 0 ? rfs_ops_link_over(fd, dirfd, backing) : -errno;
@@ -210,8 +210,8 @@ static int revive_file(struct rfs_fs *fs, int dirfd, const struct rfs_sealed_nam
 
 	if (rc == 0)
 		rc = rfs_history_read_cipher(fs->history, rev, source, fd);
-	if (rc == 0 && fs->as_root)
-		(void)fchown(fd, uid, gid);
+	if (rc == 0 && fs->as_root && fchown(fd, uid, gid) < 0)
+		rc = -errno;
 	if (rc == 0)
 		rc = fdatasync(fd) == 0 ? rfs_ops_link_in(fd, dirfd, sn->backing) : -errno;
 	if (rc == 0)

@@ -870,9 +870,11 @@ static void apply_meta(const struct meta_map *mm, int dirfd, const char *name, c
 {
 	const struct meta *m = meta_find(mm, id);
 	mode_t mode = m ? (mode_t)(m->mode & 07777) : is_dir ? 0755 : 0644;
-	fchmodat(dirfd, name, mode, 0);
+	/* Best effort: a view shows content first; a mode or owner it cannot set is no reason to stop. */
+	int ignored = fchmodat(dirfd, name, mode, 0);
 	if (m && geteuid() == 0)
-		fchownat(dirfd, name, m->uid, m->gid, AT_SYMLINK_NOFOLLOW);
+		ignored = fchownat(dirfd, name, m->uid, m->gid, AT_SYMLINK_NOFOLLOW);
+	(void)ignored;
 	if (m) {
 		struct timespec ts[2] = { m->mtime, m->mtime };
 		utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW);
@@ -959,8 +961,8 @@ static int materialise_entry(struct rfs_history *h, const git_tree_entry *e, int
 		unlinkat(dirfd, name, 0);
 		return SKIPPED;
 	}
-	if (internal)
-		fchmodat(dirfd, name, 0400, 0);
+	if (internal && fchmodat(dirfd, name, 0400, 0) < 0)
+		rc = rc ? rc : -errno;
 	return rc;
 }
 
