@@ -307,6 +307,22 @@ static int walk_done(struct rfs_fs *fs, struct walk *w, int fd, int src, int rc)
 int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                      mode_t mode, uid_t uid, gid_t gid)
 {
+	return rfs_live_restore_as(fs, rev, source, target, mode, uid, gid, NULL);
+}
+
+/* A folder restore's file takes the mode and mtime history kept, before its save records them. */
+static int set_kept_attrs(int fd, mode_t mode, const struct timespec *mtime)
+{
+	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, *mtime };
+
+	if (fchmod(fd, mode & 07777) != 0 || futimens(fd, tv) != 0)
+		return -errno;
+	return 0;
+}
+
+int rfs_live_restore_as(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
+                        mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime)
+{
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
 	struct stat st;
@@ -336,11 +352,38 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 		/* The kernel looks the name up again and finds the new file. */
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
 		                                       strlen(w->last));
+		if (rc == 0 && mtime)
+			rc = set_kept_attrs(fd, mode, mtime);
 		if (rc == 0)
 			rc = save_whole(fs, w, &sn, fd, rev, NULL);
 	}
 	rfs_retention_live_changed(fs->retention);   /* it may have brought a record back */
 	return walk_done(fs, w, fd, src, rc);
+}
+
+int rfs_live_walk(struct rfs_fs *fs, const char *clear_path, bool make, uid_t uid, gid_t gid,
+                  struct rfs_live_dir *out)
+{
+	struct walk *w = calloc(1, sizeof(*w));
+	int rc = w ? walk_to_last(fs, clear_path, make, uid, gid, w) : -ENOMEM;
+
+	out->walk = w;
+	if (rc < 0) {
+		rfs_live_walk_done(fs, out);
+		return rc;
+	}
+	out->dir = w->dir;
+	out->dirfd = w->dirfd;
+	out->last = w->last;
+	return 0;
+}
+
+void rfs_live_walk_done(struct rfs_fs *fs, struct rfs_live_dir *d)
+{
+	if (d->walk)
+		walk_end(fs, d->walk);
+	free(d->walk);
+	d->walk = NULL;
 }
 
 /* Walk to the existing regular file at clear_path: its sealed name and stat. 0 or -errno. */

@@ -15,7 +15,9 @@
 #ifndef RECFS_FS_LIVE_RESTORE_H
 #define RECFS_FS_LIVE_RESTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include "fs/ops.h"
@@ -26,6 +28,25 @@
 ** are told. Recorded as "restored from rev". 0 or -errno. */
 int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                      mode_t mode, uid_t uid, gid_t gid);
+
+/* The same for a file of a folder restore (fs/folder_restore.c): the file also takes mode
+** and *mtime, as history kept them, before its save records it. */
+int rfs_live_restore_as(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
+                        mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime);
+
+/* The folder of the last component of clear_path, walked from the mount's root (each folder
+** on the way held, made when missing and make is set, as a restore makes them): dir with
+** one lookup and its descriptor dirfd, last the last component. End it with
+** rfs_live_walk_done, also after a failure. 0 or -errno. */
+struct rfs_live_dir {
+	struct rfs_inode *dir;
+	int dirfd;
+	const char *last;
+	struct walk *walk;
+};
+int rfs_live_walk(struct rfs_fs *fs, const char *clear_path, bool make, uid_t uid, gid_t gid,
+                  struct rfs_live_dir *out);
+void rfs_live_walk_done(struct rfs_fs *fs, struct rfs_live_dir *d);
 
 /* Read up to cap-1 bytes of the file at clear_path (from the vault's root)
 ** into buf, NUL-terminated: the vault's own settings, kept as an encrypted
