@@ -22,6 +22,7 @@
 #include "fs/cfile.h"
 #include "fs/faultpoint.h"
 #include "fs/history/history.h"
+#include "fs/log.h"
 #include "fs/ops_internal.h"
 #include "fs/retention.h"
 #include "fs/save.h"
@@ -326,10 +327,15 @@ int rfs_live_restore_as(struct rfs_fs *fs, const char *rev, const char *source, 
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
 	struct stat st;
+	char rule[512];
 	int src = -1, fd = -1, rc = 0;
 
 	if (!fs->history || !w)
 		rc = fs->history ? -ENOMEM : -EROFS;
+	/* What retention refuses through the mount it refuses here: a locked or held record. */
+	if (rc == 0 && (rc = rfs_retention_check_path(fs->retention, target, true, RFS_RET_WRITE,
+	                                              rule, sizeof(rule))) < 0)
+		rfs_log(LOG_NOTICE, "refused (EPERM) restore of %s: %s", target, rule);
 	if (rc == 0 && (src = memfd_create("recfs-restore", MFD_CLOEXEC)) < 0)
 		rc = -errno;
 	if (rc == 0)

@@ -4,9 +4,10 @@
 ** vault's own settings files.
 **
 ** Owns: the path walk from the mount's root (each folder on the way holds one
-** lookup until the walk ends), and putting a version from history back into
-** live/ whole: a file rebuilt beside itself and renamed over, or a deleted
-** file revived with its old ciphertext, then recorded as one save; the same
+** lookup until the walk ends; fs/folder_restore.c walks with it too), and
+** putting a version from history back into live/ whole: a file rebuilt beside
+** itself and renamed over, or a deleted file revived with its old ciphertext,
+** then recorded as one save, unless retention refuses it; the same
 ** whole-file write and the append for the daemon's own state files (fs/retention.c), each
 ** save attributed to the user it is made for.
 ** Must never: replace a file that a handle has open for writing (EBUSY), or
@@ -25,7 +26,8 @@
 /* recfs restore on a mounted vault: write the content source had at rev as
 ** the newest version of target (clear paths from the mount root), making
 ** missing folders, with mode/uid/gid for what it creates; the kernel's caches
-** are told. Recorded as "restored from rev". 0 or -errno. */
+** are told. Recorded as "restored from rev". 0, -EPERM (retention refuses a
+** change there: a locked or held record; logged), -EBUSY, -errno. */
 int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                      mode_t mode, uid_t uid, gid_t gid);
 

@@ -180,6 +180,10 @@ static int restore_run(struct cli_ctx *ctx)
 		cli_error("%s is open for writing; close it (or the program that has it open) and "
 		          "restore again", x->clear);
 		rc = CLI_FAIL;
+	} else if (err == -EPERM) {
+		cli_error("%s: refused: it is in a locked or held record ('recfs why' says which and "
+		          "why)", rfs_escape_line(x->clear));
+		rc = CLI_FAIL;
 	} else if (err < 0) {
 		hcli_report(x, hex, err);
 		rc = CLI_FAIL;

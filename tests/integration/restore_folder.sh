@@ -6,7 +6,8 @@
 # (stat) and the link (readlink) match a saved copy. Over a partly changed folder only what
 # changed gets a new version, what is new is left and named; a file open for writing is named
 # and not restored; an unmounted restore (--vault) does the same; a record locked by
-# retention refuses the restore before anything changes; recfs log shows the restores.
+# retention refuses the restore before anything changes, and a restore of one file in it too;
+# recfs log shows the restores.
 # Must never: run outside its temp folder.
 . "$(dirname "$0")/lib.sh"
 
@@ -136,6 +137,10 @@ assert_eq "a restore into a locked record fails" 2 "$rc"
 assert_match "it says why and that nothing was restored" "refused, nothing restored: record /cases/smith is locked" "$out"
 assert_eq "the changed file is as it was" changed "$(cat "$C/letters/2023/reply.txt")"
 check_fails "the removed file is not back" test -e "$C/empty"
+out=$(recfs restore "$C/letters/2023/reply.txt" --rev "$rev" 2>&1)
+assert_eq "a restore of one file in the locked record fails too" 2 $?
+assert_match "... saying so" "reply.txt: refused: it is in a locked or held record" "$out"
+assert_eq "... and the file is as it was" changed "$(cat "$C/letters/2023/reply.txt")"
 
 umount_vault "$M" "$V"
 finish
