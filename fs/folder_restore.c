@@ -296,6 +296,40 @@ static int same_content(struct job *j, const struct item *it, bool *same)
 	return rc;
 }
 
+/* The newest event of one file id. */
+struct newest {
+	const uint8_t *id;
+	bool found;
+	enum rfs_save_kind kind;
+};
+
+static int newest_of(const struct rfs_version *v, void *arg)
+{
+	struct newest *n = arg;
+
+	if (memcmp(v->file_id, n->id, sizeof(v->file_id)))
+		return 0;
+	n->found = true;
+	n->kind = v->kind;
+	return 1;                          /* newest first: this is it */
+}
+
+/* Whether the file the item held at the revision lives on elsewhere (its folder was renamed
+** away): its newest event is not its deletion. Then it comes back with a new id and key, so
+** that no two files share one (a disposal of either would destroy both). */
+static bool lives_elsewhere(struct job *j, const struct item *it)
+{
+	static const uint8_t zero[16];
+	struct newest n = { .id = it->then->file_id };
+	char src[PATH_MAX];
+
+	if (!memcmp(it->then->file_id, zero, sizeof(zero)))
+		return false;                  /* an empty file: no key */
+	join(src, j->source, it->then->path);
+	return rfs_history_log(j->h, src, 0, newest_of, &n) < 0 ||
+	       (n.found && n.kind != RFS_SAVE_DELETED);
+}
+
 static int restore_file(struct job *j, const struct item *it)
 {
 	char path[PATH_MAX], src[PATH_MAX];
@@ -318,7 +352,7 @@ static int restore_file(struct job *j, const struct item *it)
 	join(src, j->source, it->then->path);
 	if (rc == 0)
 		rc = rfs_live_restore_as(j->fs, j->rev, src, path, it->mode, it->uid, it->gid,
-		                         &it->mtime);
+		                         &it->mtime, !it->now && lives_elsewhere(j, it));
 	if (rc == -EBUSY) {
 		say(j, RFS_FR_BUSY, it->then->path);
 		j->n->busy++;

@@ -308,21 +308,44 @@ static int walk_done(struct rfs_fs *fs, struct walk *w, int fd, int src, int rc)
 int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                      mode_t mode, uid_t uid, gid_t gid)
 {
-	return rfs_live_restore_as(fs, rev, source, target, mode, uid, gid, NULL);
+	return rfs_live_restore_as(fs, rev, source, target, mode, uid, gid, NULL, false);
 }
 
-/* A folder restore's file takes the mode and mtime history kept, before its save records them. */
-static int set_kept_attrs(int fd, mode_t mode, const struct timespec *mtime)
+/* A folder restore's file takes the mode, owner and mtime history kept, before its save
+** records them. */
+static int set_kept_attrs(struct rfs_fs *fs, int fd, mode_t mode, uid_t uid, gid_t gid,
+                          const struct timespec *mtime)
 {
 	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, *mtime };
 
+	if (fs->as_root)
+		(void)fchown(fd, uid, gid);
 	if (fchmod(fd, mode & 07777) != 0 || futimens(fd, tv) != 0)
 		return -errno;
 	return 0;
 }
 
+static int create_empty(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn,
+                        const struct rfs_who *who);
+
+/* The file sn, absent from w->dir, made anew (a new id and key) and given src's content. */
+static int revive_fresh(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn,
+                        int src, uint64_t size)
+{
+	struct stat st;
+	int fd = create_empty(fs, w, sn, NULL);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	if (fstatat(w->dirfd, sn->backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return replace_file(fs, w, sn, &st, src, size);
+}
+
 int rfs_live_restore_as(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
-                        mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime)
+                        mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime,
+                        bool fresh)
 {
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
@@ -351,6 +374,8 @@ int rfs_live_restore_as(struct rfs_fs *fs, const char *rev, const char *source, 
 
 		if (fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			fd = replace_file(fs, w, &sn, &st, src, size);
+		else if (fresh)
+			fd = revive_fresh(fs, w, &sn, src, size);
 		else
 			fd = revive_file(fs, w->dirfd, &sn, mode, uid, gid, rev, source);
 		RFS_FAULT_POINT("restore_linked", fs->v->dirfd);
@@ -359,7 +384,7 @@ int rfs_live_restore_as(struct rfs_fs *fs, const char *rev, const char *source, 
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
 		                                       strlen(w->last));
 		if (rc == 0 && mtime)
-			rc = set_kept_attrs(fd, mode, mtime);
+			rc = set_kept_attrs(fs, fd, mode, uid, gid, mtime);
 		if (rc == 0)
 			rc = save_whole(fs, w, &sn, fd, rev, NULL);
 	}

@@ -31,10 +31,13 @@
 int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                      mode_t mode, uid_t uid, gid_t gid);
 
-/* The same for a file of a folder restore (fs/folder_restore.c): the file also takes mode
-** and *mtime, as history kept them, before its save records it. */
+/* The same for a file of a folder restore (fs/folder_restore.c): with mtime, the file also
+** takes mode, owner and *mtime, as history kept them, before its save records it; fresh: a
+** file absent now is made with a new id and key, not revived with its old ones (which a
+** file elsewhere still uses: it was moved away with its folder). */
 int rfs_live_restore_as(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
-                        mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime);
+                        mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime,
+                        bool fresh);
 
 /* The folder of the last component of clear_path, walked from the mount's root (each folder
 ** on the way held, made when missing and make is set, as a restore makes them): dir with

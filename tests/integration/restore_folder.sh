@@ -113,16 +113,20 @@ check "once it is closed the restore goes through" recfs restore "$C" --rev "$re
 same_tree "restored after the close" "$S" "$C"
 
 # ---- unmounted (--vault) ----
-rm -rf "$C"
-mv "$M/cases" "$M/old-cases"
+mv "$C" "$M/old-smith"
 recfs flush "$M" >/dev/null
 umount_vault "$M" "$V"
 out=$(recfs restore cases/smith --vault "$V" --passphrase-file "$V.pass" --rev "$rev" 2>&1)
 assert_eq "an unmounted restore of a folder renamed away exits 0" 0 $?
 assert_match "it says what it did" "7 files given their old content, 0 as they were, 5 folders" "$out"
+mapfile -t big < <(find "$V/live" -type f -size +3M)
+assert_eq "the big file is there twice in live/ (restored, and in the renamed folder)" 2 "${#big[@]}"
+check_fails "... not as the same ciphertext: the copy got a new file id and key" cmp -s -n 60 "${big[@]}"
 mount_vault "$V" "$M"
 same_tree "restored unmounted" "$S" "$C"
-assert_eq "the renamed folder stays where it is" other "$(ls "$M/old-cases")"
+d=$(diff -r "$S" "$M/old-smith" 2>&1) && ok "the renamed folder stays where it is, as it was" ||
+	not_ok "the renamed folder changed: $d"
+rm -rf "$M/old-smith"
 
 # ---- a locked record refuses it before anything changes ----
 CONF=$IT_TMP/anytown.conf
