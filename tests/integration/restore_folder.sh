@@ -132,7 +132,7 @@ rm -rf "$M/old-smith"
 CONF=$IT_TMP/anytown.conf
 sed 's/^records-manager = @recordsteam, jsmith/&, root/' "$(dirname "$0")/../policy/anytown.conf" >"$CONF"
 printf 'changed\n' >"$C/letters/2023/reply.txt"
-rm "$C/empty"
+rm "$C/empty" "$C/current"
 check "policy load" recfs policy load "$M" "$CONF"
 check "close the case long ago (locked)" recfs close "$C" --on 2017-03-01
 out=$(recfs restore "$C" --rev "$rev" 2>&1)
@@ -141,6 +141,7 @@ assert_eq "a restore into a locked record fails" 2 "$rc"
 assert_match "it says why and that nothing was restored" "refused, nothing restored: record /cases/smith is locked" "$out"
 assert_eq "the changed file is as it was" changed "$(cat "$C/letters/2023/reply.txt")"
 check_fails "the removed file is not back" test -e "$C/empty"
+check_fails "nor the removed link" test -L "$C/current"
 out=$(recfs restore "$C/letters/2023/reply.txt" --rev "$rev" 2>&1)
 assert_eq "a restore of one file in the locked record fails too" 2 $?
 assert_match "... saying so" "reply.txt: refused: it is in a locked or held record" "$out"
