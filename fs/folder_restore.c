@@ -296,9 +296,10 @@ static int same_content(struct job *j, const struct item *it, bool *same)
 	return rc;
 }
 
-/* The newest event of one file id. */
+/* The newest event of one file id, or of the path it was at. */
 struct newest {
 	const uint8_t *id;
+	const char *path;
 	bool found;
 	enum rfs_save_kind kind;
 };
@@ -307,7 +308,10 @@ static int newest_of(const struct rfs_version *v, void *arg)
 {
 	struct newest *n = arg;
 
-	if (memcmp(v->file_id, n->id, sizeof(v->file_id)))
+	/* An rm of a file the daemon never opened records no id: its path says which it was. */
+	bool gone_here = v->kind == RFS_SAVE_DELETED && !strcmp(v->path, n->path);
+
+	if (!gone_here && memcmp(v->file_id, n->id, sizeof(v->file_id)))
 		return 0;
 	n->found = true;
 	n->kind = v->kind;
@@ -320,8 +324,8 @@ static int newest_of(const struct rfs_version *v, void *arg)
 static bool lives_elsewhere(struct job *j, const struct item *it)
 {
 	static const uint8_t zero[16];
-	struct newest n = { .id = it->then->file_id };
 	char src[PATH_MAX];
+	struct newest n = { .id = it->then->file_id, .path = src };
 
 	if (!memcmp(it->then->file_id, zero, sizeof(zero)))
 		return false;                  /* an empty file: no key */
@@ -530,10 +534,13 @@ int rfs_folder_restore(struct rfs_fs *fs, const char *rev, const char *source, c
 		rc = plan(&j);
 	if (rc == 0)
 		rc = check(&j);
+	/* Its saves wait for each other: as few commits as the batching rules allow. */
+	rfs_history_hold(j.h, true);
 	if (rc == 0)
 		rc = restore_entries(&j);
 	if (rc == 0)
 		rc = restore_folder_attrs(&j);
+	rfs_history_hold(j.h, false);
 	rfs_retention_live_changed(fs->retention);
 	if (rc == 0)
 		rc = rfs_history_flush(j.h);   /* reported only once it is in history */

@@ -56,10 +56,19 @@ at=$(date '+%Y-%m-%d %H:%M:%S')
 sleep 1.1
 
 # ---- rm -rf, then restore by date ----
+commits() { vlog "$M" | jfield rev | sort -u | wc -l; }
 rm -rf "$C"
 check_fails "the case folder is gone" test -e "$C"
+recfs flush "$M" >/dev/null
+n0=$(commits)
 out=$(recfs restore "$C" --at "$at" 2>&1)
 assert_eq "restore of the deleted folder by --at exits 0" 0 $?
+n=$(($(commits) - n0))
+echo "# the folder restore made $n commits"
+# About twice the depth (4): folders are made parents first, their times are set deepest first,
+# and a folder's save never shares a commit with one inside it. 15 when each save goes alone.
+[ "$n" -le 10 ] && ok "the folder restore is a few commits, not one per entry ($n)" ||
+	not_ok "the folder restore made $n commits"
 assert_match "it says what it did" "/cases/smith restored from ${rev:0:12}: 7 files given their old content, 0 as they were, 5 folders and 1 links made again" "$out"
 same_tree "restored by --at" "$S" "$C"
 assert_eq "the link reads as before" letters/2023/reply.txt "$(readlink "$C/current")"
@@ -67,6 +76,8 @@ assert_eq "the folder's own mode and mtime" "710 $(stat -c %Y "$S")" "$(stat -c 
 recfs flush "$M" >/dev/null
 assert_match "recfs log shows the file restored from REV" "\"what\":\"restored from ${rev:0:12}" \
 	"$(vlog "$C/scan.bin" | head -n 1)"
+assert_match "a deleted file comes back as itself (restored right after its deletion, not made anew)" \
+	'"what":"deleted"' "$(vlog "$C/scan.bin" | sed -n 2p)"
 assert_match "recfs log shows the odd name restored" "restored from ${rev:0:12}" \
 	"$(recfs log "$C/notes/line"$'\n'"break.txt" 2>&1 | head -n 3)"
 
