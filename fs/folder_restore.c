@@ -571,11 +571,25 @@ int rfs_folder_restore_offline(struct rfs_vault *v, struct rfs_history *h, const
 
 /* ---- the verb ---- */
 
+static const char *const note_names[] = { [RFS_FR_KEPT] = "kept", [RFS_FR_BUSY] = "busy",
+                                          [RFS_FR_LEFT] = "left" };
+
+const char *rfs_folder_restore_note_name(enum rfs_fr_note what)
+{
+	return note_names[what];
+}
+
+int rfs_folder_restore_note_of(const char *name)
+{
+	for (size_t k = 0; k < sizeof(note_names) / sizeof(note_names[0]); k++)
+		if (!strcmp(name, note_names[k]))
+			return (int)k;
+	return -1;
+}
+
 static void put_note(void *arg, enum rfs_fr_note what, const char *path)
 {
-	static const char *const names[] = { "kept", "busy", "left" };
-
-	fprintf(arg, "note\t%s\t", names[what]);
+	fprintf(arg, "note\t%s\t", note_names[what]);
 	rfs_control_put_field(arg, path);
 	fputc('\n', arg);
 }
@@ -587,7 +601,6 @@ static void serve_restore_folder(struct rfs_fs *fs, const struct rfs_peer *peer,
 	char msg[PATH_MAX + 600];
 	int rc = rfs_folder_restore(fs, fld[1], fld[2], fld[3], put_note, out, &c, msg, sizeof(msg));
 
-	(void)peer, (void)n, (void)passed_fd;
 	if (rc < 0 && msg[0]) {
 		rfs_control_refuse(out, rc, msg);
 		return;

@@ -27,6 +27,9 @@
 ** from the mount's root. */
 enum rfs_fr_note { RFS_FR_KEPT, RFS_FR_BUSY, RFS_FR_LEFT };
 typedef void (*rfs_folder_restore_note_fn)(void *arg, enum rfs_fr_note what, const char *path);
+/* A note's word on the control socket: kept, busy, left; and back (-1: none of them). */
+const char *rfs_folder_restore_note_name(enum rfs_fr_note what);
+int rfs_folder_restore_note_of(const char *name);
 
 struct rfs_folder_restore_counts {
 	size_t files;                     /* given their old content as a new version */

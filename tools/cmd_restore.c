@@ -44,7 +44,6 @@ static const char *const fr_why[] = {
 
 static void fr_note(void *arg, enum rfs_fr_note what, const char *path)
 {
-	(void)arg;
 	cli_error("%s %s", rfs_escape_line(path), fr_why[what]);
 }
 
@@ -52,13 +51,10 @@ static void fr_note(void *arg, enum rfs_fr_note what, const char *path)
 static int fr_line(char **fld, int n, void *arg)
 {
 	struct rfs_folder_restore_counts *c = arg;
-	static const char *const kinds[] = { [RFS_FR_KEPT] = "kept", [RFS_FR_BUSY] = "busy",
-	                                     [RFS_FR_LEFT] = "left" };
+	int what = n == 3 && !strcmp(fld[0], "note") ? rfs_folder_restore_note_of(fld[1]) : -1;
 
-	if (n == 3 && !strcmp(fld[0], "note")) {
-		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-			if (!strcmp(fld[1], kinds[k]))
-				fr_note(NULL, (enum rfs_fr_note)k, fld[2]);
+	if (what >= 0) {
+		fr_note(NULL, (enum rfs_fr_note)what, fld[2]);
 	} else if (n == 8 && !strcmp(fld[0], "done")) {
 		size_t *v[] = { &c->files, &c->same, &c->folders, &c->links, &c->kept, &c->busy,
 		                &c->left };
