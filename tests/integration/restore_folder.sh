@@ -5,9 +5,10 @@
 # removed with rm -rf and restored by --at and by --rev; content (diff -r), modes and mtimes
 # (stat) and the link (readlink) match a saved copy. Over a partly changed folder only what
 # changed gets a new version, what is new is left and named; a file open for writing is named
-# and not restored; an unmounted restore (--vault) does the same; a record locked by
-# retention refuses the restore before anything changes, and a restore of one file in it too;
-# recfs log shows the restores.
+# and not restored; an unmounted restore (--vault) of a folder renamed away does the same and
+# gives its files new ids; a record locked by retention, and a held one, refuse the restore
+# before anything changes (a restore of one file too); recfs log shows the restores, and the
+# restore is a few commits.
 # Must never: run outside its temp folder.
 . "$(dirname "$0")/lib.sh"
 
@@ -47,6 +48,7 @@ chmod 750 "$C/letters/2023"
 touch -d '2020-01-02 03:04:05' "$C/letters/2023/sent" "$C/letters/2023" "$C/letters" "$C/notes"
 chmod 710 "$C"
 touch -d '2019-12-31 23:59:58' "$C"
+mkdir "$M/cases/jones" && printf 'jones\n' >"$M/cases/jones/notes.txt"   # to be held below
 cp -a "$C" "$S"
 recfs flush "$M" >/dev/null
 rev=$(vlog "$M" | head -n 1 | jfield rev)
@@ -157,6 +159,14 @@ out=$(recfs restore "$C/letters/2023/reply.txt" --rev "$rev" 2>&1)
 assert_eq "a restore of one file in the locked record fails too" 2 $?
 assert_match "... saying so" "reply.txt: refused: it is in a locked or held record" "$out"
 assert_eq "... and the file is as it was" changed "$(cat "$C/letters/2023/reply.txt")"
+
+# ---- a held record refuses it too ----
+rm "$M/cases/jones/notes.txt"
+check "hold the jones case" recfs hold add "$M/cases/jones" --name claim --authority "a court"
+out=$(recfs restore "$M/cases/jones" --rev "$rev" 2>&1)
+assert_eq "a restore into a held record fails" 2 $?
+assert_match "it says why" "refused, nothing restored: record /cases/jones is held by hold claim" "$out"
+check_fails "the removed file is not back" test -e "$M/cases/jones/notes.txt"
 
 umount_vault "$M" "$V"
 finish
