@@ -25,6 +25,7 @@
 #include "crypto/io.h"
 #include "fs/history/bytes.h"
 #include "fs/dispose.h"
+#include "fs/folder_restore.h"
 #include "fs/live_restore.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -240,6 +241,7 @@ static const struct rfs_control_verb *const verb_tables[] = {
 	rfs_status_verbs,
 	rfs_keyslots_verbs,
 	rfs_xattrs_verbs,
+	rfs_folder_restore_verbs,
 };
 
 /* Verbs that every local user may reach (read-only ones; role verbs check roles then); any

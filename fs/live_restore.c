@@ -22,6 +22,7 @@
 #include "fs/cfile.h"
 #include "fs/faultpoint.h"
 #include "fs/history/history.h"
+#include "fs/log.h"
 #include "fs/ops_internal.h"
 #include "fs/retention.h"
 #include "fs/save.h"
@@ -325,16 +326,59 @@ static int put_read(void *arg, const void *buf, size_t len)
 int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
                      mode_t mode, uid_t uid, gid_t gid, const struct rfs_progress *progress)
 {
+	return rfs_live_restore_as(fs, rev, source, target, mode, uid, gid, NULL, false, progress);
+}
+
+/* A folder restore's file takes the mode, owner and mtime history kept, before its save
+** records them. */
+static int set_kept_attrs(struct rfs_fs *fs, int fd, mode_t mode, uid_t uid, gid_t gid,
+                          const struct timespec *mtime)
+{
+	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, *mtime };
+
+	if ((fs->as_root && fchown(fd, uid, gid) != 0) || fchmod(fd, mode & 07777) != 0 ||
+	    futimens(fd, tv) != 0)
+		return -errno;
+	return 0;
+}
+
+static int create_empty(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn,
+                        const struct rfs_who *who);
+
+/* The file sn, absent from w->dir, made anew (a new id and key) and given src's content. */
+static int revive_fresh(struct rfs_fs *fs, struct walk *w, const struct rfs_sealed_name *sn,
+                        int src, uint64_t size)
+{
+	struct stat st;
+	int fd = create_empty(fs, w, sn, NULL);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	if (fstatat(w->dirfd, sn->backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return replace_file(fs, w, sn, &st, src, size, NULL);
+}
+
+int rfs_live_restore_as(struct rfs_fs *fs, const char *rev, const char *source, const char *target,
+                        mode_t mode, uid_t uid, gid_t gid, const struct timespec *mtime,
+                        bool fresh, const struct rfs_progress *progress)
+{
 	struct rfs_sealed_name sn;
 	struct walk *w = calloc(1, sizeof(*w));
 	struct restore_read r = { -1, progress, 0, 0 };
 	struct stat st;
 	struct rfs_xattr_set xa = { 0 };
 	uint8_t dirid[RFS_DIRID_SIZE];
+	char rule[512];
 	int src = -1, fd = -1, rc = 0;
 
 	if (!fs->history || !w)
 		rc = fs->history ? -ENOMEM : -EROFS;
+	/* What retention refuses through the mount it refuses here: a locked or held record. */
+	if (rc == 0 && (rc = rfs_retention_check_path(fs->retention, target, true, RFS_RET_WRITE,
+	                                              rule, sizeof(rule))) < 0)
+		rfs_log(LOG_NOTICE, "refused (EPERM) restore of %s: %s", target, rule);
 	if (rc == 0 && (src = memfd_create("recfs-restore", MFD_CLOEXEC)) < 0)
 		rc = -errno;
 	if (rc == 0 && rfs_progress_watched(progress))
@@ -355,6 +399,8 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 
 		if (fstatat(w->dirfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			fd = replace_file(fs, w, &sn, &st, src, size, progress);
+		else if (fresh)
+			fd = revive_fresh(fs, w, &sn, src, size);
 		else
 			fd = revive_file(fs, w->dirfd, &sn, mode, uid, gid, rev, source);
 		rfs_progress_note(progress, "", 0, 2 * size, 0, 2 * size);
@@ -365,12 +411,39 @@ int rfs_live_restore(struct rfs_fs *fs, const char *rev, const char *source, con
 		/* The kernel looks the name up again and finds the new file. */
 		(void)fuse_lowlevel_notify_inval_entry(fs->se, rfs_ino_of(&fs->it, w->dir), w->last,
 		                                       strlen(w->last));
+		if (rc == 0 && mtime)
+			rc = set_kept_attrs(fs, fd, mode, uid, gid, mtime);
 		if (rc == 0)
 			rc = save_whole(fs, w, &sn, fd, rev, NULL);
 	}
 	rfs_retention_live_changed(fs->retention);   /* it may have brought a record back */
 	rfs_history_xattrs_free(&xa);
 	return walk_done(fs, w, fd, src, rc);
+}
+
+int rfs_live_walk(struct rfs_fs *fs, const char *clear_path, bool make, uid_t uid, gid_t gid,
+                  struct rfs_live_dir *out)
+{
+	struct walk *w = calloc(1, sizeof(*w));
+	int rc = w ? walk_to_last(fs, clear_path, make, uid, gid, w) : -ENOMEM;
+
+	out->walk = w;
+	if (rc < 0) {
+		rfs_live_walk_done(fs, out);
+		return rc;
+	}
+	out->dir = w->dir;
+	out->dirfd = w->dirfd;
+	out->last = w->last;
+	return 0;
+}
+
+void rfs_live_walk_done(struct rfs_fs *fs, struct rfs_live_dir *d)
+{
+	if (d->walk)
+		walk_end(fs, d->walk);
+	free(d->walk);
+	d->walk = NULL;
 }
 
 /* Walk to the existing regular file at clear_path: its sealed name and stat. 0 or -errno. */

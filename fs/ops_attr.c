@@ -144,9 +144,13 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	}
 	if (ifd >= 0)
 		inode_fd_done(fs, in);
-	/* chmod is a version; chown and utimens are not (DESIGN.md, issue 4), but a
-	** version records the owner and times of its moment. */
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE))
+	/* chmod is a version, and so is setting a given mtime (touch -d, cp -a, tar x), recorded
+	** as a mode change after the times are set, so that a folder restore brings them back;
+	** chown and utimens to now are not (DESIGN.md, issue 4), but a version records the owner
+	** and times of its moment. */
+	bool stamp = (to_set & FUSE_SET_ATTR_MTIME) && !(to_set & FUSE_SET_ATTR_MTIME_NOW);
+
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE) && !stamp)
 		rfs_save_inode(fs, in, RFS_SAVE_MODE, NULL);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = rfs_ops_file_set_size(fs, in, attr->st_size, fi);
@@ -158,6 +162,8 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	                          FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
 		rc = set_times(fs, in, attr, to_set,
 		               fi && in->type == S_IFREG ? fh_of(fi)->fd : -1);
+	if (rc == 0 && stamp && (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MODE)))
+		rfs_save_inode(fs, in, RFS_SAVE_MODE, NULL);
 	if (rc == 0)
 		rc = rfs_ops_stat_inode(fs, in, &st);
 	if (rc < 0)

@@ -814,6 +814,16 @@ static bool inactive(struct rfs_fs *fs)
 	return !fs->retention || !__atomic_load_n(&fs->retention->checks, __ATOMIC_ACQUIRE);
 }
 
+int rfs_retention_check_path(struct rfs_retention *r, const char *path, bool self_counts,
+                             enum rfs_retention_op op, char *rule, size_t rulesz)
+{
+	if (!r || !__atomic_load_n(&r->checks, __ATOMIC_ACQUIRE))
+		return 0;
+	while (*path == '/')
+		path++;
+	return judge_path(r, path, self_counts, op, rule, rulesz);
+}
+
 static void log_refusal(fuse_req_t req, enum rfs_retention_op op, const char *path,
                         const char *rule, int err)
 {

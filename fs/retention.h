@@ -63,6 +63,12 @@ bool rfs_retention_refuse_xattr(fuse_req_t req, fuse_ino_t ino, const char *name
 ** when it replied (the name is one of ours). */
 bool rfs_retention_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 
+/* The same check for a change made outside a FUSE request (a folder restore, before it
+** changes anything): path "/a/b" or "a/b"; self_counts: the record itself counts, not just
+** what is inside it. 0, or -EPERM with the rule in rule. */
+int rfs_retention_check_path(struct rfs_retention *r, const char *path, bool self_counts,
+                             enum rfs_retention_op op, char *rule, size_t rulesz);
+
 /* ---- for the control verbs (fs/retention_ctl.c) ---- */
 
 /* The caller may act in role: with the role named in the policy, its members only (the

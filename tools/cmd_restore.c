@@ -3,7 +3,8 @@
 ** newest one; works for deleted files. On a mounted vault the content is
 ** written back through the mount, so the kernel's caches stay true and the
 ** daemon records the save as "restored from REV"; offline (--vault) the
-** history library puts it back into live/.
+** history library puts it back into live/. A folder comes back whole
+** (fs/folder_restore.c: by the daemon, or offline over the locked vault).
 ** Must never: open a mounted vault for writing.
 */
 #include <errno.h>
@@ -16,6 +17,7 @@
 
 #include "fs/control.h"
 #include "fs/escape.h"
+#include "fs/folder_restore.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/history_cli.h"
@@ -27,8 +29,85 @@ static const struct cli_help restore_help = {
 	"version; earlier versions stay. Works for deleted files: missing folders\n"
 	"are made again. PATH is a path in a mounted vault, or with --vault a path\n"
 	"relative to the vault's root. A file that a program has open for writing is\n"
-	"not restored (its later writes would be lost): close it first.\n",
+	"not restored (its later writes would be lost): close it first.\n"
+	"A folder comes back whole, as it stood: its files, subfolders and links,\n"
+	"with their modes and mtimes, also when it was deleted or renamed since. What\n"
+	"is in it now but was not then is left in place and named; a file whose\n"
+	"content is as it was gets no new version.\n",
 };
+
+static const char *const fr_why[] = {
+	[RFS_FR_KEPT] = "is there now but was not then: left in place",
+	[RFS_FR_BUSY] = "is open for writing: not restored; close it (or the program that has it "
+	                "open) and restore the folder again",
+	[RFS_FR_LEFT] = "is now of another type than then: left in place, not restored",
+};
+
+static void fr_note(void *arg, enum rfs_fr_note what, const char *path)
+{
+	cli_error("%s %s", rfs_escape_line(path), fr_why[what]);
+}
+
+/* A line of the daemon's restore-folder reply: a note, or the counts. */
+static int fr_line(char **fld, int n, void *arg)
+{
+	struct rfs_folder_restore_counts *c = arg;
+	int what = n == 3 && !strcmp(fld[0], "note") ? rfs_folder_restore_note_of(fld[1]) : -1;
+
+	if (what >= 0) {
+		fr_note(NULL, (enum rfs_fr_note)what, fld[2]);
+	} else if (n == 8 && !strcmp(fld[0], "done")) {
+		size_t *v[] = { &c->files, &c->same, &c->folders, &c->links, &c->kept, &c->busy,
+		                &c->left };
+
+		for (int k = 0; k < 7; k++)
+			*v[k] = strtoul(fld[k + 1], NULL, 10);
+	}
+	return 0;
+}
+
+/* The folder x->clear as it stood at hex (at source then), through the daemon or offline. */
+static int restore_folder(struct hcli *x, const char *hex, const char *source)
+{
+	struct rfs_folder_restore_counts c = { 0 };
+	char msg[PATH_MAX + 600] = "";
+	int rc;
+
+	if (x->remote) {
+		const char *args[] = { "restore-folder", hex, source, x->clear };
+
+		rc = rfs_control_call(x->vault, -1, args, 4, fr_line, &c, msg, sizeof(msg));
+	} else {
+		rc = rfs_folder_restore_offline(x->v, x->h, hex, source, x->clear, fr_note, NULL, &c,
+		                                msg, sizeof(msg));
+	}
+	if (rc < 0 && msg[0]) {
+		cli_error("%s", rfs_escape_line(msg));
+		return CLI_FAIL;
+	}
+	if (rc < 0) {
+		hcli_report(x, hex, rc);
+		return CLI_FAIL;
+	}
+	printf("%s restored from %.12s: %zu files given their old content, %zu as they were, "
+	       "%zu folders and %zu links made again\n", rfs_escape_line(x->clear), hex, c.files,
+	       c.same, c.folders, c.links);
+	if (c.kept)
+		printf("%zu entries there now but not then were left in place (named above)\n", c.kept);
+	if (c.busy || c.left)
+		cli_error("%s: %zu entries not restored (named above)", rfs_escape_line(x->clear),
+		          c.busy + c.left);
+	return c.busy || c.left ? CLI_FAIL : CLI_OK;
+}
+
+/* Whether x->clear was a folder at hex; its path then in source. */
+static bool was_folder(struct hcli *x, const char *hex, char source[PATH_MAX])
+{
+	struct rfs_version ver;
+
+	return hcli_locate(x, hex, source) == 0 && hcli_stat_at(x, hex, source, &ver) == 0 &&
+	       ver.type == RFS_OBJ_DIR;
+}
 
 /* A symbolic link is made again through the mount; a file is rewritten by the
 ** daemon, which tells the kernel and records "restored from REV". */
@@ -84,12 +163,16 @@ static int restore_check(const struct cli_ctx *ctx)
 static int restore_run(struct cli_ctx *ctx)
 {
 	struct hcli *x = &ctx->hist;
-	char hex[RFS_REV_HEX + 1];
-	struct progress *bar = progress_start("restore", 0, 0);
-	struct rfs_progress sink = progress_sink(bar);
+	char hex[RFS_REV_HEX + 1], source[PATH_MAX];
+	struct progress *bar;
+	struct rfs_progress sink;
 	int rc, err = 0;
 
 	rc = hcli_revision(x, rev, at, hex);
+	if (rc == CLI_OK && was_folder(x, hex, source))
+		return restore_folder(x, hex, source);
+	bar = progress_start("restore", 0, 0);
+	sink = progress_sink(bar);
 	if (rc == CLI_OK && x->remote)
 		err = restore_through_mount(x, hex, &sink);
 	else if (rc == CLI_OK)
@@ -100,6 +183,10 @@ static int restore_run(struct cli_ctx *ctx)
 	if (err == -EBUSY) {
 		cli_error("%s is open for writing; close it (or the program that has it open) and "
 		          "restore again", x->clear);
+		rc = CLI_FAIL;
+	} else if (err == -EPERM) {
+		cli_error("%s: refused: it is in a locked or held record ('recfs why' says which and "
+		          "why)", rfs_escape_line(x->clear));
 		rc = CLI_FAIL;
 	} else if (err < 0) {
 		hcli_report(x, hex, err);

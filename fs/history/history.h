@@ -126,6 +126,11 @@ void rfs_history_before_write(struct rfs_history *h, const uint8_t file_id[16]);
 ** moved (durable). 0 or -errno (the first committer error, if any). */
 int rfs_history_flush(struct rfs_history *h);
 
+/* While held (on: +1, off: -1), queued saves wait for the hold to end (or a flush, or 5 s)
+** before they are committed, so that a burst that belongs together (a folder restore)
+** shares as few commits as the batching rules allow rather than one per save. */
+void rfs_history_hold(struct rfs_history *h, bool on);
+
 /* For recfs demo only: attribute the saves recorded from now on to who, at time when (seconds since the epoch; 0 = the real clock). Flushes what is queued first, so earlier saves keep their own attribution. */
 int rfs_history_set_attribution(struct rfs_history *h, const struct rfs_who *who, int64_t when);
 

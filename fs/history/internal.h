@@ -106,6 +106,7 @@ struct rfs_history {
 	pthread_cond_t cap_cond;          /* a deferred capture finished (q_lock) */
 	uint64_t n_recorded, n_committed, n_durable;
 	bool flush_wanted, stop;
+	unsigned held;                    /* rfs_history_hold: saves wait to share commits (q_lock) */
 	int error;                        /* the first failure since history last caught up */
 	bool behind;                      /* live/ may hold saves history lacks: recover before clean */
 	bool after_crash;                 /* opened after a real crash (a dirty head record): recovery

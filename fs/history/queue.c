@@ -22,6 +22,7 @@
 #define MAX_BATCH 256                    /* saves per commit, at most */
 #define MAX_SCAN 1024                    /* queued saves looked at for one batch */
 #define LINGER_MS 10                     /* a save waits this long for others to share its commit */
+#define HOLD_MAX_MS 5000                 /* and at most this long while history is held */
 #define MAX_PACKS 12                     /* more small packs than this are merged */
 #define BIG_PACK (1ull << 30)            /* packs this big are not merged (but by gc) */
 #define MAX_DEFERRED 32                  /* big saves captured by the committer, at most */
@@ -589,24 +590,23 @@ static size_t take_batch(struct rfs_history *h, struct rfs_pending **out)
 }
 
 /* Wait (q_lock held) while the oldest queued save is younger than LINGER_MS
-** and no one waits on a flush: a burst of saves then shares commits. */
+** (HOLD_MAX_MS while history is held) and no one waits on a flush: a burst of
+** saves then shares commits. */
 static void linger(struct rfs_history *h)
 {
 	for (;;) {
 		struct timespec now, until;
-		long waited;
+		long waited, wait_ms = h->held ? HOLD_MAX_MS : LINGER_MS;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		waited = (now.tv_sec - h->q_head->queued.tv_sec) * 1000 +
 		         (now.tv_nsec - h->q_head->queued.tv_nsec) / 1000000;
-		if (waited >= LINGER_MS || h->flush_wanted || h->stop)
+		if (waited >= wait_ms || h->flush_wanted || h->stop)
 			return;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += (LINGER_MS - waited) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until.tv_nsec += (wait_ms - waited) * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&h->q_cond, &h->q_lock, &until);
 	}
 }
@@ -824,6 +824,18 @@ void *rfs_queue_committer(void *arg)
 	}
 	pthread_mutex_unlock(&h->q_lock);
 	return NULL;
+}
+
+void rfs_history_hold(struct rfs_history *h, bool on)
+{
+	if (!h || !h->thread_started)
+		return;
+	pthread_mutex_lock(&h->q_lock);
+	if (on)
+		h->held++;
+	else if (h->held && --h->held == 0)
+		pthread_cond_signal(&h->q_cond);   /* the committer lingers no more */
+	pthread_mutex_unlock(&h->q_lock);
 }
 
 int rfs_history_flush(struct rfs_history *h)
