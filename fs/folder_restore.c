@@ -177,11 +177,11 @@ static bool same_xattrs(const struct rfs_xattr_set *a, const struct rfs_xattr_se
 	return true;
 }
 
-/* Give in (fd open on it; dir the id that seals its attributes: its folder's, or a folder's
-** own) the user.* attributes of it at the revision when they differ from the newest commit's,
-** each change a version of its own, as a setxattr through the mount would be. */
-static int apply_xattrs(struct job *j, struct rfs_inode *in, int fd, bool is_dir,
-                        const uint8_t dir[16], const struct item *it)
+/* Give fd (dir the id that seals its attributes: its folder's, or a folder's own) the user.*
+** attributes of it at the revision when they differ from the newest commit's. 1 when it
+** changed them (apply_attrs then records the save), 0 when they were as they were, -errno. */
+static int apply_xattrs(struct job *j, int fd, bool is_dir, const uint8_t dir[16],
+                        const struct item *it)
 {
 	struct rfs_xattr_set then = { 0 }, now = { 0 };
 	char src[PATH_MAX], dst[PATH_MAX];
@@ -195,28 +195,37 @@ static int apply_xattrs(struct job *j, struct rfs_inode *in, int fd, bool is_dir
 	    now.recorded && same_xattrs(&then, &now))
 		then.recorded = false;           /* as they were: nothing to do */
 	if (rc == 0 && then.recorded && (rc = rfs_history_xattrs_apply(j->fs->v, fd, is_dir, dir, &then)) == 0)
-		rfs_save_inode(j->fs, in, RFS_SAVE_PROPERTY, "user.*");   /* the whole set */
+		rc = 1;
 	rfs_history_xattrs_free(&then);
 	rfs_history_xattrs_free(&now);
 	return rc == -ENOENT ? 0 : rc;
 }
 
-/* Give in (fd open on it) the mode and mtime of it when they differ: a version of its own. */
-static int apply_attrs(struct rfs_fs *fs, struct rfs_inode *in, int fd, const struct item *it)
+/* Give in (fd open on it) the mode and mtime of it when they differ, and record one version
+** of it when they did or its attributes were changed (xattrs, from apply_xattrs): a property
+** save then, which keeps the attributes, the mode and the mtime at once. */
+static int apply_attrs(struct rfs_fs *fs, struct rfs_inode *in, int fd, const struct item *it,
+                       int xattrs)
 {
 	struct timespec tv[2] = { { .tv_nsec = UTIME_OMIT }, it->mtime };
 	struct stat st;
 	char p[64];
 
+	if (xattrs < 0)
+		return xattrs;
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH) != 0)
 		return -errno;
-	if ((st.st_mode & 07777) == (it->mode & 07777) && st.st_mtim.tv_sec == it->mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == it->mtime.tv_nsec)
+	bool same = (st.st_mode & 07777) == (it->mode & 07777) &&
+	            st.st_mtim.tv_sec == it->mtime.tv_sec && st.st_mtim.tv_nsec == it->mtime.tv_nsec;
+	if (same && !xattrs)
 		return 0;
 	proc_path(p, fd);
-	if (chmod(p, it->mode & 07777) != 0 || utimensat(AT_FDCWD, p, tv, 0) != 0)
+	if (!same && (chmod(p, it->mode & 07777) != 0 || utimensat(AT_FDCWD, p, tv, 0) != 0))
 		return -errno;
-	rfs_save_inode(fs, in, RFS_SAVE_MODE, NULL);
+	if (xattrs)
+		rfs_save_inode(fs, in, RFS_SAVE_PROPERTY, "user.*");   /* the whole set */
+	else
+		rfs_save_inode(fs, in, RFS_SAVE_MODE, NULL);
 	(void)fuse_lowlevel_notify_inval_inode(fs->se, rfs_ino_of(&fs->it, in), -1, 0);
 	return 0;
 }
@@ -256,9 +265,7 @@ static int fix_file_attrs(struct job *j, const struct item *it)
 
 		rc = rfs_ops_dirid(j->fs, d.dir, dir);
 		if (rc == 0)
-			rc = apply_xattrs(j, in, fd, false, dir, it);
-		if (rc == 0)
-			rc = apply_attrs(j->fs, in, fd, it);
+			rc = apply_attrs(j->fs, in, fd, it, apply_xattrs(j, fd, false, dir, it));
 		inode_fd_done(j->fs, in);
 	} else if (rc == 0) {
 		rc = fd;
@@ -535,9 +542,7 @@ static int restore_folder_attrs(struct job *j)
 		if (rc == 0)
 			rc = rfs_ops_dirid(j->fs, d.dir, dir);
 		if (rc == 0)
-			rc = apply_xattrs(j, d.dir, d.dirfd, true, dir, it);
-		if (rc == 0)
-			rc = apply_attrs(j->fs, d.dir, d.dirfd, it);
+			rc = apply_attrs(j->fs, d.dir, d.dirfd, it, apply_xattrs(j, d.dirfd, true, dir, it));
 		rfs_live_walk_done(j->fs, &d);
 		if (rc < 0)
 			return fail(j, rel, rc);

@@ -374,13 +374,17 @@ int rfs_history_xattrs_apply(struct rfs_vault *v, int fd, bool is_dir, const uin
 	if (rc == 0)
 		rc = rfs_vault_folder_keys_get(v, dir, &fk);
 	const struct rfs_xattr_keys *xk = fk ? (is_dir ? &fk->own : &fk->entries) : NULL;
-	/* The current user.* set goes first, whole: the version's replaces it. */
-	ssize_t n = rc == 0 ? flistxattr(fd, NULL, 0) : 0;
+	/* The current user.* set goes first, whole: the version's replaces it. By path, since fd
+	** may be an O_PATH descriptor (a folder restore's). */
+	ssize_t n = rc == 0 ? listxattr(path, NULL, 0) : 0;
 	char *list = n > 0 ? malloc((size_t)n) : NULL;
-	if (n > 0 && list && (n = flistxattr(fd, list, (size_t)n)) > 0)
-		for (char *q = list; q < list + n; q += strlen(q) + 1)
-			if (!strncmp(q, USER, USER_LEN))
-				(void)fremovexattr(fd, q);
+	if (n > 0 && !list)
+		rc = -ENOMEM;
+	if (rc == 0 && n > 0 && (n = listxattr(path, list, (size_t)n)) < 0)
+		rc = -errno;
+	for (char *q = list; rc == 0 && n > 0 && q < list + n; q += strlen(q) + 1)
+		if (!strncmp(q, USER, USER_LEN) && removexattr(path, q) != 0 && errno != ENODATA)
+			rc = -errno;
 	free(list);
 	for (size_t i = 0; rc == 0 && i < set->count; i++) {
 		char bname[USER_LEN + RFS_ENC_NAME_MAX + 1];
@@ -392,7 +396,7 @@ int rfs_history_xattrs_apply(struct rfs_vault *v, int fd, bool is_dir, const uin
 		                           xk) < 0 ? -ERANGE : 0;
 		if (rc == 0)
 			rc = rfs_name_xattr_value_seal(ct, x->value, x->len, owner, bname + USER_LEN, xk);
-		if (rc == 0 && fsetxattr(fd, bname, ct, x->len + RFS_BLOCK_OVERHEAD, 0) != 0)
+		if (rc == 0 && setxattr(path, bname, ct, x->len + RFS_BLOCK_OVERHEAD, 0) != 0)
 			rc = -errno;
 		free(ct);
 	}

@@ -20,7 +20,7 @@ echo "old case" >"$M/cases/old/file.txt"
 echo "older case" >"$M/cases/older/file.txt"
 head -c 6000000 /dev/urandom >"$M/big.bin"
 recfs flush "$M"
-REV=$(recfs log "$M/big.bin" --json | python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())["rev"])')
+REV=$(recfs log "$M/big.bin" --json-lines | python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())["rev"])')
 head -c 100 /dev/urandom >"$M/big.bin"
 recfs flush "$M"
 

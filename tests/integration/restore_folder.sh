@@ -16,9 +16,14 @@ V=$IT_TMP/vault M=$IT_TMP/mnt S=$IT_TMP/saved
 make_vault "$V"
 mount_vault "$V" "$M"
 
-vlog() { recfs log "$@" --json -n 1000000 2>/dev/null; }
+vlog() { recfs log "$@" --json-lines -n 1000000 2>/dev/null; }
 jfield() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
 # Every entry below a folder: path, mode, mtime, type, link target (a newline in a name shown as ?).
+xattrs() { getfattr -d --absolute-names -m '^user\.' "$1" 2>/dev/null | grep -v '^#' | grep .; }
+same_xattrs() {
+	assert_eq "$1: a file's user.* attributes are back" 'user.caseref="SM/2023/1"' "$(xattrs "$C/notes/ünïcødé – ✓.txt")"
+	assert_eq "$1: a folder's own are back" 'user.team="adults"' "$(xattrs "$C/letters")"
+}
 meta() { (cd "$1" && find . -mindepth 0 -printf '%p\t%m\t%Ts\t%y\t%l\0' | sort -z | tr '\0\n' '\n?'); }
 same_tree() {
 	local what=$1 a=$2 b=$3 d
@@ -48,6 +53,8 @@ chmod 750 "$C/letters/2023"
 touch -d '2020-01-02 03:04:05' "$C/letters/2023/sent" "$C/letters/2023" "$C/letters" "$C/notes"
 chmod 710 "$C"
 touch -d '2019-12-31 23:59:58' "$C"
+setfattr -n user.caseref -v 'SM/2023/1' "$C/notes/ünïcødé – ✓.txt"
+setfattr -n user.team -v adults "$C/letters"
 mkdir "$M/cases/jones" && printf 'jones\n' >"$M/cases/jones/notes.txt"   # to be held below
 cp -a "$C" "$S"
 recfs flush "$M" >/dev/null
@@ -73,6 +80,7 @@ echo "# the folder restore made $n commits"
 	not_ok "the folder restore made $n commits"
 assert_match "it says what it did" "/cases/smith restored from ${rev:0:12}: 7 files given their old content, 0 as they were, 5 folders and 1 links made again" "$out"
 same_tree "restored by --at" "$S" "$C"
+same_xattrs "restored by --at"
 assert_eq "the link reads as before" letters/2023/reply.txt "$(readlink "$C/current")"
 assert_eq "the folder's own mode and mtime" "710 $(stat -c %Y "$S")" "$(stat -c '%a %Y' "$C")"
 recfs flush "$M" >/dev/null
@@ -95,6 +103,8 @@ printf 'new\n' >"$C/notes/new.txt"
 mkdir "$C/added"
 printf 'x\n' >"$C/added/inside.txt"
 chmod 755 "$C/notes"
+setfattr -n user.caseref -v changed "$C/notes/ünïcødé – ✓.txt"
+setfattr -x user.team "$C/letters"
 recfs flush "$M" >/dev/null
 n_one=$(vlog "$C/letters/2023/sent/one.txt" | wc -l)
 out=$(recfs restore "$C" --rev "$rev" 2>&1)
@@ -107,6 +117,7 @@ assert_eq "the new file is left in place" new "$(cat "$C/notes/new.txt")"
 rm -r "$C/notes/new.txt" "$C/added"     # which changes the folders' mtimes again
 check "a second restore puts the folders' mtimes back" recfs restore "$C" --rev "$rev"
 same_tree "restored over a changed folder" "$S" "$C"
+same_xattrs "over a changed folder (same content, other attributes)"
 recfs flush "$M" >/dev/null
 assert_eq "an unchanged file got no new version" "$n_one" "$(vlog "$C/letters/2023/sent/one.txt" | wc -l)"
 
@@ -137,6 +148,7 @@ assert_eq "the big file is there twice in live/ (restored, and in the renamed fo
 check_fails "... not as the same ciphertext: the copy got a new file id and key" cmp -s -n 60 "${big[@]}"
 mount_vault "$V" "$M"
 same_tree "restored unmounted" "$S" "$C"
+same_xattrs "restored unmounted"
 d=$(diff -r "$S" "$M/old-smith" 2>&1) && ok "the renamed folder stays where it is, as it was" ||
 	not_ok "the renamed folder changed: $d"
 rm -rf "$M/old-smith"

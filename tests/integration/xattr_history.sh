@@ -23,7 +23,7 @@ setfattr -n user.lines -v "$(printf 'one\ntwo')" "$F"
 setfattr -n user.owner -v "clerk $MARK" "$M/case"
 getfattr -d "$F" >"$IT_TMP/v1.getfattr" 2>/dev/null
 recfs flush "$M" >/dev/null
-rev_of() { recfs log "$1" --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["rev"])'; }
+rev_of() { recfs log "$1" --json-lines | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["rev"])'; }
 R1=$(rev_of "$F")
 
 # The second version: one changed, one removed, one added; the content changed too.
