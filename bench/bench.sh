@@ -3,11 +3,12 @@
 # Owns: timing of streaming I/O, small-file metadata work and the daemon's resident memory.
 # Prints figures and ratios only. It must never judge speed as pass/fail, and never leave a mount behind.
 #
-# Usage: bench/bench.sh [SECTION...]      sections: io meta mem history (default: io meta mem)
+# Usage: bench/bench.sh [SECTION...]      sections: io meta mem mem8 history (default: io meta mem mem8)
 # Environment:
 #   ROUNDS=3        interleaved rounds; each figure is the median
 #   SIZE_MB=256     size of the streaming file (io)
 #   MEM_MB=2048     size of the file written then read while sampling RSS (mem)
+#   MEM8_FILES=4    files each of the 8 writers writes (8 to 13 MiB, fsync after each; mem8)
 #   TARGETS="ext4 gocryptfs securefs recfs"
 #   RECFS=path      the recfs binary (default: a non-sanitizer build under the repo, then PATH)
 #   RECFS_BASE=path a second recfs binary (e.g. a build of an older commit): adds the target
@@ -20,6 +21,7 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 SIZE_MB=${SIZE_MB:-256}
 MEM_MB=${MEM_MB:-2048}
+MEM8_FILES=${MEM8_FILES:-4}
 TARGETS=${TARGETS:-"ext4 gocryptfs securefs recfs"}
 if [[ -n "${RECFS_BASE:-}" && " $TARGETS " != *" recfs_base "* ]]; then TARGETS+=" recfs_base"; fi
 RECFS_FLUSH=${RECFS_FLUSH:-auto}
@@ -30,7 +32,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IO_TESTS=(write read)
 META_TESTS=(untar ls cat rm)
 declare -A TEST_TITLE=(
-    [write]="write ${SIZE_MB} MB + fsync" [read]="cold read"
+    [write]="write ${SIZE_MB} MB + fsync (+ recfs flush)" [read]="cold read"
     [untar]="untar" [ls]="ls -lR" [cat]="cold cat of all" [rm]="rm -rf")
 
 declare -A SKIP_REASON=()   # target -> why it has no figures
@@ -246,7 +248,12 @@ median_of() {   # median_of TARGET TEST: "-" when no round ran, "fail" when any 
         if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-write_big()  { dd if=/dev/zero of="$1/big" bs=1M count="$SIZE_MB" conv=fsync status=none; }
+# recfs: `recfs flush` inside the clock, so the figure includes history holding the file.
+write_big()  {
+    dd if=/dev/zero of="$1/big" bs=1M count="$SIZE_MB" conv=fsync status=none || return
+    if [[ $2 == recfs ]] && recfs_flush_wanted; then "$RECFS" flush "$1" || return; fi
+    if [[ $2 == recfs_base ]] && recfs_flush_wanted; then "$RECFS_BASE" flush "$1" || return; fi
+}
 read_big()   { dd if="$1/big" of=/dev/null bs=1M status=none; }
 untar_tree() {
     tar -xf "$TAR_FILE" -C "$1" || return
@@ -268,7 +275,7 @@ recfs_flush_wanted() {
 run_io() {
     local target=$1 round=$2 mnt
     mnt=$(mount_dir "$target")
-    timed "$target" write "$round" write_big "$mnt" || return 0
+    timed "$target" write "$round" write_big "$mnt" "$target" || return 0
     go_cold "$target" || return 1
     timed "$target" read "$round" read_big "$mnt" || true
     rm -f "$mnt/big"
@@ -328,6 +335,9 @@ measure_memory() {
     sleep 0.5
     local ok=1
     dd if=/dev/zero of="$mnt/mem" bs=1M count="$MEM_MB" conv=fsync status=none || ok=0
+    if [[ $target == recfs* ]] && (( ok )); then
+        "$( [[ $target == recfs ]] && echo "$RECFS" || echo "$RECFS_BASE")" flush "$mnt" || ok=0
+    fi
     drop_caches
     (( ok )) && { dd if="$mnt/mem" of=/dev/null bs=1M status=none || ok=0; }
     sleep 0.5
@@ -337,6 +347,53 @@ measure_memory() {
     (( ok )) || { log "$target: dd failed during the memory run"; return 1; }
     awk -v t="$target" -v mb="$MEM_MB" 'NR == 1 { s = $1 } { if ($1 > p) p = $1; e = $1; h = $2 }
         END { printf "| %s | %d | %.1f | %.1f | %.1f | %.1f | %+.1f |\n", t, NR, s / 1024, p / 1024, e / 1024, h / 1024, (p - s) / 1024 }' "$samples"
+}
+
+# 8 writers at once, each writing MEM8_FILES files of 8 to 13 MiB with an fsync after each
+# (recfs: then `recfs flush`); the daemon's VmHWM, reset before (/proc/PID/clear_refs).
+measure_mem8() {
+    local target=$1 mnt pid w f ok=1 start
+    mnt=$(mount_dir "$target")
+    setup_target "$target" || { teardown_target "$target"; return 1; }
+    pid=${DAEMON_PID[$target]:-}
+    if [[ -z "$pid" ]]; then
+        log "$target: cannot find the daemon's pid; no memory figures"
+        teardown_target "$target"; return 1
+    fi
+    echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true
+    start=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+    for w in 0 1 2 3 4 5 6 7; do
+        ( for (( f = 1; f <= MEM8_FILES; f++ )); do
+              dd if=/dev/zero of="$mnt/w$w.$f" bs=1M count=$(( 8 + (w + f) % 6 )) conv=fsync status=none || exit 1
+          done ) &
+    done
+    for w in 0 1 2 3 4 5 6 7; do wait -n || ok=0; done
+    if [[ $target == recfs* ]] && (( ok )); then
+        "$( [[ $target == recfs ]] && echo "$RECFS" || echo "$RECFS_BASE")" flush "$mnt" || ok=0
+    fi
+    awk -v t="$target" -v s="$start" '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 }
+        END { printf "| %s | %.1f | %.1f | %.1f |\n", t, s / 1024, h / 1024, r / 1024 }' "/proc/$pid/status"
+    rm -f "$mnt"/w*.*
+    teardown_target "$target"
+    (( ok )) || { log "$target: a writer failed during the mem8 run"; return 1; }
+}
+
+run_mem8() {
+    local target
+    echo
+    echo "### Daemon peak memory, 8 writers at once of ${MEM8_FILES} files of 8-13 MiB each, fsync after each (MiB)"
+    echo
+    echo "| target | VmHWM at start | VmHWM | RSS at end |"
+    echo "|---|---|---|---|"
+    for target in $TARGETS; do
+        [[ $target == ext4 ]] && continue
+        if [[ -n "${SKIP_REASON[$target]:-}" ]] || ! target_available "$target"; then
+            echo "| $target | skipped: ${SKIP_REASON[$target]} | | |"
+            continue
+        fi
+        log "memory, 8 writers: $target"
+        measure_mem8 "$target" || { echo "| $target | failed | | |"; log_tail "$target"; }
+    done
 }
 
 run_mem() {
@@ -451,15 +508,16 @@ main() {
     local arg round target
     for arg in "$@"; do
         case $arg in
-            io|meta|mem|history) SECTIONS+=("$arg") ;;
+            io|meta|mem|mem8|history) SECTIONS+=("$arg") ;;
             -h|--help) usage; exit 0 ;;
             *) usage >&2; die "unknown section '$arg'" ;;
         esac
     done
-    (( ${#SECTIONS[@]} )) || SECTIONS=(io meta mem)
+    (( ${#SECTIONS[@]} )) || SECTIONS=(io meta mem mem8)
     [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
     [[ "$SIZE_MB" =~ ^[1-9][0-9]*$ ]] || die "SIZE_MB must be a positive integer, not '$SIZE_MB'"
     [[ "$MEM_MB" =~ ^[1-9][0-9]*$ ]] || die "MEM_MB must be a positive integer, not '$MEM_MB'"
+    [[ "$MEM8_FILES" =~ ^[1-9][0-9]*$ ]] || die "MEM8_FILES must be a positive integer, not '$MEM8_FILES'"
 
     trap cleanup EXIT
     trap 'exit 130' INT TERM
@@ -474,6 +532,7 @@ main() {
         print_tables
     fi
     if want mem; then run_mem; fi
+    if want mem8; then run_mem8; fi
     if want history; then run_history; fi
 }
 
