@@ -250,19 +250,24 @@ median_of() {   # median_of TARGET TEST: "-" when no round ran, "fail" when any 
 
 # recfs: `recfs flush` inside the clock, so the figure includes history holding the file.
 write_big()  {
-    dd if=/dev/zero of="$1/big" bs=1M count="$SIZE_MB" conv=fsync status=none || return
-    if [[ $2 == recfs ]] && recfs_flush_wanted; then "$RECFS" flush "$1" || return; fi
-    if [[ $2 == recfs_base ]] && recfs_flush_wanted; then "$RECFS_BASE" flush "$1" || return; fi
+    dd if=/dev/zero of="$1/big" bs=1M count="$SIZE_MB" conv=fsync status=none && recfs_flush_of "$2" "$1"
 }
 read_big()   { dd if="$1/big" of=/dev/null bs=1M status=none; }
 untar_tree() {
-    tar -xf "$TAR_FILE" -C "$1" || return
-    if [[ $2 == recfs ]] && recfs_flush_wanted; then "$RECFS" flush "$1" || return; fi
-    if [[ $2 == recfs_base ]] && recfs_flush_wanted; then "$RECFS_BASE" flush "$1" || return; fi
+    tar -xf "$TAR_FILE" -C "$1" && recfs_flush_of "$2" "$1"
 }
 list_tree()  { ls -lR "$1/$TAR_TOP" > /dev/null; }
 cat_tree()   { find "$1/$TAR_TOP" -type f -exec cat {} + > /dev/null; }
 rm_tree()    { rm -rf "${1:?}/$TAR_TOP"; }
+
+# recfs_flush_of TARGET MNT: `recfs flush` for a recfs target (when wanted); nothing for the others.
+recfs_flush_of() {
+    recfs_flush_wanted || return 0
+    case $1 in
+        recfs) "$RECFS" flush "$2" ;;
+        recfs_base) "$RECFS_BASE" flush "$2" ;;
+    esac
+}
 
 recfs_flush_wanted() {
     case $RECFS_FLUSH in
@@ -319,15 +324,20 @@ sample_rss() {   # sample_rss PID OUT: "rss_kib hwm_kib" every 0.2 s until kille
     done
 }
 
+# setup_daemon TARGET: a fresh mount of TARGET whose daemon's pid is in DAEMON_PID (fails, torn down, without one).
+setup_daemon() {
+    setup_target "$1" || { teardown_target "$1"; return 1; }
+    if [[ -z "${DAEMON_PID[$1]:-}" ]]; then
+        log "$1: cannot find the daemon's pid; no memory figures"
+        teardown_target "$1"; return 1
+    fi
+}
+
 measure_memory() {
     local target=$1 mnt pid samples sampler
     mnt=$(mount_dir "$target")
-    setup_target "$target" || { teardown_target "$target"; return 1; }
-    pid=${DAEMON_PID[$target]:-}
-    if [[ -z "$pid" ]]; then
-        log "$target: cannot find the daemon's pid; no memory figures"
-        teardown_target "$target"; return 1
-    fi
+    setup_daemon "$target" || return 1
+    pid=${DAEMON_PID[$target]}
     samples="$BENCH_DIR/results/mem.$target"
     : > "$samples"
     sample_rss "$pid" "$samples" &
@@ -335,9 +345,7 @@ measure_memory() {
     sleep 0.5
     local ok=1
     dd if=/dev/zero of="$mnt/mem" bs=1M count="$MEM_MB" conv=fsync status=none || ok=0
-    if [[ $target == recfs* ]] && (( ok )); then
-        "$( [[ $target == recfs ]] && echo "$RECFS" || echo "$RECFS_BASE")" flush "$mnt" || ok=0
-    fi
+    if (( ok )); then recfs_flush_of "$target" "$mnt" || ok=0; fi
     drop_caches
     (( ok )) && { dd if="$mnt/mem" of=/dev/null bs=1M status=none || ok=0; }
     sleep 0.5
@@ -354,12 +362,8 @@ measure_memory() {
 measure_mem8() {
     local target=$1 mnt pid w f ok=1 start
     mnt=$(mount_dir "$target")
-    setup_target "$target" || { teardown_target "$target"; return 1; }
-    pid=${DAEMON_PID[$target]:-}
-    if [[ -z "$pid" ]]; then
-        log "$target: cannot find the daemon's pid; no memory figures"
-        teardown_target "$target"; return 1
-    fi
+    setup_daemon "$target" || return 1
+    pid=${DAEMON_PID[$target]}
     echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true
     start=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
     for w in 0 1 2 3 4 5 6 7; do
@@ -368,9 +372,7 @@ measure_mem8() {
           done ) &
     done
     for w in 0 1 2 3 4 5 6 7; do wait -n || ok=0; done
-    if [[ $target == recfs* ]] && (( ok )); then
-        "$( [[ $target == recfs ]] && echo "$RECFS" || echo "$RECFS_BASE")" flush "$mnt" || ok=0
-    fi
+    if (( ok )); then recfs_flush_of "$target" "$mnt" || ok=0; fi
     awk -v t="$target" -v s="$start" '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 }
         END { printf "| %s | %.1f | %.1f | %.1f |\n", t, s / 1024, h / 1024, r / 1024 }' "/proc/$pid/status"
     rm -f "$mnt"/w*.*
@@ -378,40 +380,34 @@ measure_mem8() {
     (( ok )) || { log "$target: a writer failed during the mem8 run"; return 1; }
 }
 
-run_mem8() {
-    local target
+# mem_table TITLE COLUMNS MEASURE LABEL: one row per FUSE target, MEASURE TARGET printing it.
+mem_table() {
+    local title=$1 columns=$2 measure=$3 label=$4 target blanks
+    blanks=$(awk -F'|' '{ for (i = 3; i < NF; i++) printf " |" }' <<< "$columns")
     echo
-    echo "### Daemon peak memory, 8 writers at once of ${MEM8_FILES} files of 8-13 MiB each, fsync after each (MiB)"
+    echo "### $title"
     echo
-    echo "| target | VmHWM at start | VmHWM | RSS at end |"
-    echo "|---|---|---|---|"
+    echo "$columns"
+    awk -F'|' '{ printf "|"; for (i = 2; i < NF; i++) printf "---|"; print "" }' <<< "$columns"
     for target in $TARGETS; do
         [[ $target == ext4 ]] && continue
         if [[ -n "${SKIP_REASON[$target]:-}" ]] || ! target_available "$target"; then
-            echo "| $target | skipped: ${SKIP_REASON[$target]} | | |"
+            echo "| $target | skipped: ${SKIP_REASON[$target]} |$blanks"
             continue
         fi
-        log "memory, 8 writers: $target"
-        measure_mem8 "$target" || { echo "| $target | failed | | |"; log_tail "$target"; }
+        log "$label: $target"
+        "$measure" "$target" || { echo "| $target | failed |$blanks"; log_tail "$target"; }
     done
 }
 
+run_mem8() {
+    mem_table "Daemon peak memory, 8 writers at once of ${MEM8_FILES} files of 8-13 MiB each, fsync after each (MiB)" \
+        "| target | VmHWM at start | VmHWM | RSS at end |" measure_mem8 "memory, 8 writers"
+}
+
 run_mem() {
-    local target
-    echo
-    echo "### Daemon resident memory while writing then reading a ${MEM_MB} MiB file (MiB, sampled every 0.2 s)"
-    echo
-    echo "| target | samples | start RSS | peak RSS | end RSS | VmHWM | peak - start |"
-    echo "|---|---|---|---|---|---|---|"
-    for target in $TARGETS; do
-        [[ $target == ext4 ]] && continue
-        if [[ -n "${SKIP_REASON[$target]:-}" ]] || ! target_available "$target"; then
-            echo "| $target | skipped: ${SKIP_REASON[$target]} | | | | | |"
-            continue
-        fi
-        log "memory: $target"
-        measure_memory "$target" || { echo "| $target | failed | | | | | |"; log_tail "$target"; }
-    done
+    mem_table "Daemon resident memory while writing then reading a ${MEM_MB} MiB file (MiB, sampled every 0.2 s)" \
+        "| target | samples | start RSS | peak RSS | end RSS | VmHWM | peak - start |" measure_memory memory
 }
 
 # ---------------------------------------------------------------- history (issue 4): hook only
