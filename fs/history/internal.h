@@ -131,7 +131,7 @@ struct rfs_history {
 **   history.c  rfs_history_*: open, check, close, attribution
 ** Layers, top down; a file calls only files in layers below its own
 ** (README, "Code layout"): verify | history, restore | queue | apply,
-** recover | capture, commit, read | index, tree | objects, stage |
+** recover | capture, commit, read | index, tree | objects, stage, stream |
 ** commit_record, pack | bytes, sha1. */
 
 /* objects.c: the lower layer's reads of history.git (uses no module above). */

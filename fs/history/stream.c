@@ -26,12 +26,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include "crypto/content.h"
 #include "crypto/io.h"
 
 #define STREAM_START (8u << 20)          /* sealed bytes before a file gets a stream */
 #define MAX_STREAMS 2                    /* at once: one thread each, two cores */
+#define STREAM_ROOM (64ull << 20)        /* free space a spool leaves to live/, at the least */
+#define ROOM_EVERY 128                   /* chunks between two looks at the free space */
 
 struct rfs_stream {
 	struct rfs_stream *next;           /* h->streams, under h->stream_lock */
@@ -75,6 +78,15 @@ static int pack_chunk(struct rfs_stream *st, uint64_t k, uint8_t *buf, git_oid *
 	return rfs_pack_spool_put(st->spool, oid, GIT_OBJECT_BLOB, buf, len);
 }
 
+/* Whether the disk keeps room for live/ beside the spool: a file that fits
+** in live/ must not fail to be written because history packs it early
+** (history then catches up as on any full disk). */
+static bool room_left(int fd)
+{
+	struct statvfs sv;
+	return fstatvfs(fd, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize >= STREAM_ROOM;
+}
+
 static void *stream_main(void *arg)
 {
 	struct rfs_stream *st = arg;
@@ -102,7 +114,13 @@ static void *stream_main(void *arg)
 		}
 		git_oid *oid = &st->oids[k - st->first];
 		pthread_mutex_unlock(&st->mu);
-		int rc = pack_chunk(st, k, buf, oid);
+		int rc = (k - st->first) % ROOM_EVERY == 0 && !room_left(st->fd) ? -ENOSPC : 0;
+		if (rc == 0)
+			rc = pack_chunk(st, k, buf, oid);
+		if (rc < 0) {                  /* its space goes back to live/ at once */
+			rfs_pack_stream_close(st->spool, false);
+			st->spool = NULL;
+		}
 		pthread_mutex_lock(&st->mu);
 		if (rc < 0)
 			st->err = rc;
