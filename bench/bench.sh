@@ -3,12 +3,13 @@
 # Owns: timing of streaming I/O, small-file metadata work and the daemon's resident memory.
 # Prints figures and ratios only. It must never judge speed as pass/fail, and never leave a mount behind.
 #
-# Usage: bench/bench.sh [SECTION...]      sections: io meta mem history requests (default: io meta mem)
+# Usage: bench/bench.sh [SECTION...]      sections: io meta mem mem8 history requests (default: io meta mem mem8)
 #   requests: the FUSE requests per entry of the meta workloads, for recfs alone (bench/requests.sh)
 # Environment:
 #   ROUNDS=3        interleaved rounds; each figure is the median
 #   SIZE_MB=256     size of the streaming file (io)
 #   MEM_MB=2048     size of the file written then read while sampling RSS (mem)
+#   MEM8_FILES=4    files each of the 8 writers writes (8 to 13 MiB, fsync after each; mem8)
 #   TARGETS="ext4 gocryptfs securefs recfs"
 #   RECFS=path      the recfs binary (default: a non-sanitizer build under the repo, then PATH)
 #   RECFS_BASE=path a second recfs binary (e.g. a build of an older commit): adds the target
@@ -21,6 +22,7 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 SIZE_MB=${SIZE_MB:-256}
 MEM_MB=${MEM_MB:-2048}
+MEM8_FILES=${MEM8_FILES:-4}
 TARGETS=${TARGETS:-"ext4 gocryptfs securefs recfs"}
 if [[ -n "${RECFS_BASE:-}" && " $TARGETS " != *" recfs_base "* ]]; then TARGETS+=" recfs_base"; fi
 RECFS_FLUSH=${RECFS_FLUSH:-auto}
@@ -31,7 +33,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IO_TESTS=(write read)
 META_TESTS=(untar ls cat rm)
 declare -A TEST_TITLE=(
-    [write]="write ${SIZE_MB} MB + fsync" [read]="cold read"
+    [write]="write ${SIZE_MB} MB + fsync (+ recfs flush)" [read]="cold read"
     [untar]="untar" [ls]="ls -lR" [cat]="cold cat of all" [rm]="rm -rf")
 
 declare -A SKIP_REASON=()   # target -> why it has no figures
@@ -247,16 +249,26 @@ median_of() {   # median_of TARGET TEST: "-" when no round ran, "fail" when any 
         if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-write_big()  { dd if=/dev/zero of="$1/big" bs=1M count="$SIZE_MB" conv=fsync status=none; }
+# recfs: `recfs flush` inside the clock, so the figure includes history holding the file.
+write_big()  {
+    dd if=/dev/zero of="$1/big" bs=1M count="$SIZE_MB" conv=fsync status=none && recfs_flush_of "$2" "$1"
+}
 read_big()   { dd if="$1/big" of=/dev/null bs=1M status=none; }
 untar_tree() {
-    tar -xf "$TAR_FILE" -C "$1" || return
-    if [[ $2 == recfs ]] && recfs_flush_wanted; then "$RECFS" flush "$1" || return; fi
-    if [[ $2 == recfs_base ]] && recfs_flush_wanted; then "$RECFS_BASE" flush "$1" || return; fi
+    tar -xf "$TAR_FILE" -C "$1" && recfs_flush_of "$2" "$1"
 }
 list_tree()  { ls -lR "$1/$TAR_TOP" > /dev/null; }
 cat_tree()   { find "$1/$TAR_TOP" -type f -exec cat {} + > /dev/null; }
 rm_tree()    { rm -rf "${1:?}/$TAR_TOP"; }
+
+# recfs_flush_of TARGET MNT: `recfs flush` for a recfs target (when wanted); nothing for the others.
+recfs_flush_of() {
+    recfs_flush_wanted || return 0
+    case $1 in
+        recfs) "$RECFS" flush "$2" ;;
+        recfs_base) "$RECFS_BASE" flush "$2" ;;
+    esac
+}
 
 recfs_flush_wanted() {
     case $RECFS_FLUSH in
@@ -269,7 +281,7 @@ recfs_flush_wanted() {
 run_io() {
     local target=$1 round=$2 mnt
     mnt=$(mount_dir "$target")
-    timed "$target" write "$round" write_big "$mnt" || return 0
+    timed "$target" write "$round" write_big "$mnt" "$target" || return 0
     go_cold "$target" || return 1
     timed "$target" read "$round" read_big "$mnt" || true
     rm -f "$mnt/big"
@@ -313,15 +325,20 @@ sample_rss() {   # sample_rss PID OUT: "rss_kib hwm_kib" every 0.2 s until kille
     done
 }
 
+# setup_daemon TARGET: a fresh mount of TARGET whose daemon's pid is in DAEMON_PID (fails, torn down, without one).
+setup_daemon() {
+    setup_target "$1" || { teardown_target "$1"; return 1; }
+    if [[ -z "${DAEMON_PID[$1]:-}" ]]; then
+        log "$1: cannot find the daemon's pid; no memory figures"
+        teardown_target "$1"; return 1
+    fi
+}
+
 measure_memory() {
     local target=$1 mnt pid samples sampler
     mnt=$(mount_dir "$target")
-    setup_target "$target" || { teardown_target "$target"; return 1; }
-    pid=${DAEMON_PID[$target]:-}
-    if [[ -z "$pid" ]]; then
-        log "$target: cannot find the daemon's pid; no memory figures"
-        teardown_target "$target"; return 1
-    fi
+    setup_daemon "$target" || return 1
+    pid=${DAEMON_PID[$target]}
     samples="$BENCH_DIR/results/mem.$target"
     : > "$samples"
     sample_rss "$pid" "$samples" &
@@ -329,6 +346,7 @@ measure_memory() {
     sleep 0.5
     local ok=1
     dd if=/dev/zero of="$mnt/mem" bs=1M count="$MEM_MB" conv=fsync status=none || ok=0
+    if (( ok )); then recfs_flush_of "$target" "$mnt" || ok=0; fi
     drop_caches
     (( ok )) && { dd if="$mnt/mem" of=/dev/null bs=1M status=none || ok=0; }
     sleep 0.5
@@ -340,22 +358,57 @@ measure_memory() {
         END { printf "| %s | %d | %.1f | %.1f | %.1f | %.1f | %+.1f |\n", t, NR, s / 1024, p / 1024, e / 1024, h / 1024, (p - s) / 1024 }' "$samples"
 }
 
-run_mem() {
-    local target
+# 8 writers at once, each writing MEM8_FILES files of 8 to 13 MiB with an fsync after each
+# (recfs: then `recfs flush`); the daemon's VmHWM, reset before (/proc/PID/clear_refs).
+measure_mem8() {
+    local target=$1 mnt pid w f ok=1 start
+    mnt=$(mount_dir "$target")
+    setup_daemon "$target" || return 1
+    pid=${DAEMON_PID[$target]}
+    echo 5 > "/proc/$pid/clear_refs" 2>/dev/null || true
+    start=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+    for w in 0 1 2 3 4 5 6 7; do
+        ( for (( f = 1; f <= MEM8_FILES; f++ )); do
+              dd if=/dev/zero of="$mnt/w$w.$f" bs=1M count=$(( 8 + (w + f) % 6 )) conv=fsync status=none || exit 1
+          done ) &
+    done
+    for w in 0 1 2 3 4 5 6 7; do wait -n || ok=0; done
+    if (( ok )); then recfs_flush_of "$target" "$mnt" || ok=0; fi
+    awk -v t="$target" -v s="$start" '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 }
+        END { printf "| %s | %.1f | %.1f | %.1f |\n", t, s / 1024, h / 1024, r / 1024 }' "/proc/$pid/status"
+    rm -f "$mnt"/w*.*
+    teardown_target "$target"
+    (( ok )) || { log "$target: a writer failed during the mem8 run"; return 1; }
+}
+
+# mem_table TITLE COLUMNS MEASURE LABEL: one row per FUSE target, MEASURE TARGET printing it.
+mem_table() {
+    local title=$1 columns=$2 measure=$3 label=$4 target blanks
+    blanks=$(awk -F'|' '{ for (i = 3; i < NF; i++) printf " |" }' <<< "$columns")
     echo
-    echo "### Daemon resident memory while writing then reading a ${MEM_MB} MiB file (MiB, sampled every 0.2 s)"
+    echo "### $title"
     echo
-    echo "| target | samples | start RSS | peak RSS | end RSS | VmHWM | peak - start |"
-    echo "|---|---|---|---|---|---|---|"
+    echo "$columns"
+    awk -F'|' '{ printf "|"; for (i = 2; i < NF; i++) printf "---|"; print "" }' <<< "$columns"
     for target in $TARGETS; do
         [[ $target == ext4 ]] && continue
         if [[ -n "${SKIP_REASON[$target]:-}" ]] || ! target_available "$target"; then
-            echo "| $target | skipped: ${SKIP_REASON[$target]} | | | | | |"
+            echo "| $target | skipped: ${SKIP_REASON[$target]} |$blanks"
             continue
         fi
-        log "memory: $target"
-        measure_memory "$target" || { echo "| $target | failed | | | | | |"; log_tail "$target"; }
+        log "$label: $target"
+        "$measure" "$target" || { echo "| $target | failed |$blanks"; log_tail "$target"; }
     done
+}
+
+run_mem8() {
+    mem_table "Daemon peak memory, 8 writers at once of ${MEM8_FILES} files of 8-13 MiB each, fsync after each (MiB)" \
+        "| target | VmHWM at start | VmHWM | RSS at end |" measure_mem8 "memory, 8 writers"
+}
+
+run_mem() {
+    mem_table "Daemon resident memory while writing then reading a ${MEM_MB} MiB file (MiB, sampled every 0.2 s)" \
+        "| target | samples | start RSS | peak RSS | end RSS | VmHWM | peak - start |" measure_memory memory
 }
 
 # ---------------------------------------------------------------- history (issue 4): hook only
@@ -452,15 +505,16 @@ main() {
     local arg round target
     for arg in "$@"; do
         case $arg in
-            io|meta|mem|history|requests) SECTIONS+=("$arg") ;;
+            io|meta|mem|mem8|history|requests) SECTIONS+=("$arg") ;;
             -h|--help) usage; exit 0 ;;
             *) usage >&2; die "unknown section '$arg'" ;;
         esac
     done
-    (( ${#SECTIONS[@]} )) || SECTIONS=(io meta mem)
+    (( ${#SECTIONS[@]} )) || SECTIONS=(io meta mem mem8)
     [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
     [[ "$SIZE_MB" =~ ^[1-9][0-9]*$ ]] || die "SIZE_MB must be a positive integer, not '$SIZE_MB'"
     [[ "$MEM_MB" =~ ^[1-9][0-9]*$ ]] || die "MEM_MB must be a positive integer, not '$MEM_MB'"
+    [[ "$MEM8_FILES" =~ ^[1-9][0-9]*$ ]] || die "MEM8_FILES must be a positive integer, not '$MEM8_FILES'"
 
     trap cleanup EXIT
     trap 'exit 130' INT TERM
@@ -475,6 +529,7 @@ main() {
         print_tables
     fi
     if want mem; then run_mem; fi
+    if want mem8; then run_mem8; fi
     if want history; then run_history; fi
     if want requests; then
         echo

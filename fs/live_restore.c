@@ -598,7 +598,7 @@ static int append_to(struct rfs_fs *fs, struct rfs_inode *in, int fd, const char
 
 	if (rc < 0)
 		return rc;
-	rfs_save_before_write(fs, in);
+	rfs_save_before_write(fs, in, in->size);
 	cf.key = in->key;
 	memcpy(cf.file_id, in->file_id, RFS_FILE_ID_SIZE);
 	cf.hdr_flags = in->hdr_flags;

@@ -138,7 +138,7 @@ static int reset_damaged(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 	pthread_mutex_lock(&in->mu);
 	have = in->key != NULL;
 	if (have)
-		rfs_save_before_write(fs, in);
+		rfs_save_before_write(fs, in, 0);
 	else if (!(key = rfs_secmem_key_alloc())) {
 		rc = -ENOMEM;
 		goto out;
@@ -199,7 +199,7 @@ int rfs_ops_file_set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size,
 		rc = -EBADF;       /* a 0-byte file through a read-only descriptor */
 	if (rc == 0) {
 		pthread_rwlock_wrlock(&in->content);
-		rfs_save_before_write(fs, in);
+		rfs_save_before_write(fs, in, 0);
 		cfile_of(in, fd, &cf);
 		cf.undo = fs->v->undo;
 		rc = rfs_cfile_truncate(&cf, (uint64_t)size);
@@ -379,7 +379,7 @@ static int truncate_on_open(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 		return rc;
 	pthread_rwlock_wrlock(&in->content);
 	if (in->size > 0) {
-		rfs_save_before_write(fs, in);
+		rfs_save_before_write(fs, in, 0);
 		cfile_of(in, fd, &cf);
 		rc = rfs_cfile_truncate(&cf, 0);
 		if (rc == 0) {
@@ -500,7 +500,7 @@ void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 		return;
 	}
 	pthread_rwlock_wrlock(&in->content);
-	rfs_save_before_write(fs, in);
+	rfs_save_before_write(fs, in, (uint64_t)off);
 	cfile_of(in, fh_of(fi)->fd, &cf);
 	cf.undo = fs->v->undo;
 	n = rfs_cfile_write(&cf, (const uint8_t *)buf, size, (uint64_t)off);
@@ -508,6 +508,7 @@ void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 		rfs_save_mark_write(in, (uint64_t)off, (uint64_t)n);
 		cfile_done(in, &cf);
 		in->trunc_only = false;
+		rfs_save_wrote(fs, in, fh_of(fi)->fd);
 	}
 	pthread_rwlock_unlock(&in->content);
 	log_if_tampered(fs, in, n);

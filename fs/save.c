@@ -54,9 +54,23 @@ static uint64_t block_of(uint64_t offset)
 	return offset / RFS_BLOCK_SIZE;
 }
 
-void rfs_save_before_write(struct rfs_fs *fs, struct rfs_inode *in)
+void rfs_save_before_write(struct rfs_fs *fs, struct rfs_inode *in, uint64_t off)
 {
-	rfs_history_before_write(fs->history, in->file_id);
+	rfs_history_before_write(fs->history, in->file_id, block_of(off));
+}
+
+void rfs_save_wrote(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	uint64_t last;
+
+	if (!fs->history || in->size == 0)
+		return;
+	last = block_of(in->size - 1);
+	/* One run of unsaved blocks up to the last: a file written to its end. */
+	if (in->nranges == 1 && in->ranges[0].first + in->ranges[0].count == last + 1)
+		rfs_history_wrote(fs->history, in->file_id, fd, in->ranges[0].first, last);
+	else
+		rfs_history_wrote(fs->history, in->file_id, fd, UINT64_MAX, last);
 }
 
 void rfs_save_mark_write(struct rfs_inode *in, uint64_t off, uint64_t n)

@@ -32,8 +32,13 @@ void rfs_save_paths_free(struct rfs_save_paths *p);
 
 /* ---- what changed, content lock held ---- */
 
-/* Before in's content changes: history keeps what its last save captured. */
-void rfs_save_before_write(struct rfs_fs *fs, struct rfs_inode *in);
+/* Before in's content changes from byte off on (0: a truncate): history
+** keeps what its last save captured. */
+void rfs_save_before_write(struct rfs_fs *fs, struct rfs_inode *in, uint64_t off);
+
+/* After a write reached in's backing file fd (rfs_save_mark_write done):
+** history may pack the chunks it sealed for good while the file is written. */
+void rfs_save_wrote(struct rfs_fs *fs, struct rfs_inode *in, int fd);
 
 /* A write of n bytes at off reached the backing file. */
 void rfs_save_mark_write(struct rfs_inode *in, uint64_t off, uint64_t n);

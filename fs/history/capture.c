@@ -183,6 +183,33 @@ int rfs_capture_chunk(struct rfs_history *h, int fd, uint64_t size, uint64_t k, 
 ** small spills of one big save would be merged over and over. */
 #define STREAM_BYTES (8u << 20)
 
+/* The chunks a stream packed while the file was written (stream.c), and the
+** rest after them into its spool. -ENOENT: no stream fits; another failure
+** left nothing: the caller captures every chunk itself. */
+static int stream_rest(struct rfs_history *h, int fd, uint64_t size, const uint64_t *idx,
+                       size_t n, uint8_t *buf, git_oid *oids)
+{
+	struct rfs_pack_stream *s;
+	size_t have;
+	int rc = rfs_stream_take(h, fd, idx, n, oids, &s, &have);
+	if (rc < 0)
+		return rc;
+	for (size_t i = have; i < n && rc == 0; i++) {
+		uint64_t start;
+		size_t len;
+		rfs_capture_chunk_span(h, idx ? idx[i] : i, size, &start, &len);
+		if (len && span_is_hole(fd, start, len)) {
+			rc = hole_blob(h, buf, len, &oids[i]);
+		} else if ((rc = rfs_io_pread_all(fd, buf, len, start)) == 0) {
+			rfs_sha1_object_id(&oids[i], GIT_OBJECT_BLOB, buf, len);
+			rc = rfs_pack_spool_put(s, &oids[i], GIT_OBJECT_BLOB, buf, len);
+		}
+	}
+	bool keep = rc == 0 && rfs_pack_spool_count(s) > 0;
+	int crc = rfs_pack_stream_close(s, keep);
+	return rc ? rc : keep ? crc : -ENOENT;
+}
+
 /* Chunks idx[0..n) (NULL: 0..n-1) of the file, their blob ids into oids. */
 static int capture_chunks(struct rfs_history *h, int fd, uint64_t size, const uint64_t *idx,
                           size_t n, uint8_t *buf, git_oid *oids)
@@ -193,6 +220,8 @@ static int capture_chunks(struct rfs_history *h, int fd, uint64_t size, const ui
 			rc = rfs_capture_chunk(h, fd, size, idx ? idx[i] : i, buf, &oids[i]);
 		return rc;
 	}
+	if (stream_rest(h, fd, size, idx, n, buf, oids) == 0)
+		return 0;
 	bool *hole = calloc(n, sizeof *hole);
 	if (!hole)
 		return -ENOMEM;

@@ -382,6 +382,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 	pthread_mutex_init(&h->git_lock, NULL);
 	pthread_mutex_init(&h->pack_lock, NULL);
 	pthread_mutex_init(&h->q_lock, NULL);
+	pthread_mutex_init(&h->stream_lock, NULL);
 	pthread_cond_init(&h->q_cond, NULL);
 	pthread_cond_init(&h->q_done, NULL);
 	pthread_cond_init(&h->pack_cond, NULL);
@@ -509,6 +510,7 @@ void rfs_history_close(struct rfs_history *h)
 		pthread_mutex_unlock(&h->q_lock);
 		pthread_join(h->packer, NULL);
 	}
+	rfs_stream_close_all(h);            /* files written since their last save: nothing to keep */
 	while (h->q_head) {
 		struct rfs_pending *next = h->q_head->next;
 		rfs_queue_pending_free(h, h->q_head);
@@ -528,6 +530,7 @@ void rfs_history_close(struct rfs_history *h)
 	pthread_mutex_destroy(&h->git_lock);
 	pthread_mutex_destroy(&h->pack_lock);
 	pthread_mutex_destroy(&h->q_lock);
+	pthread_mutex_destroy(&h->stream_lock);
 	pthread_cond_destroy(&h->q_cond);
 	pthread_cond_destroy(&h->q_done);
 	pthread_cond_destroy(&h->pack_cond);

@@ -117,10 +117,20 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 int rfs_history_record(struct rfs_history *h, const struct rfs_save *s);
 
 /* Before the file with this header file id is written or truncated in place
-** (the caller holds the file's lock): capture now every save of it still
-** waiting to be read, so each version keeps the bytes of its save. Cheap
-** when none waits. Not needed when the file is replaced by a rename. */
-void rfs_history_before_write(struct rfs_history *h, const uint8_t file_id[16]);
+** from block from_block on (0 for a truncate; the caller holds the file's
+** lock): capture now every save of it still waiting to be read, so each
+** version keeps the bytes of its save, and end its stream if the change
+** reaches what the stream packed. Cheap when none waits. Not needed when
+** the file is replaced by a rename. */
+void rfs_history_before_write(struct rfs_history *h, const uint8_t file_id[16], uint64_t from_block);
+
+/* After a write reached the file (its lock held, fd open on it): blocks
+** [first_block, last_block] are all it holds unsaved and last_block is its
+** last (first_block UINT64_MAX: its unsaved blocks are not one run to the
+** end). A big file written so gets its chunks packed as they are sealed
+** (stream.c), and its save does not read them again. */
+void rfs_history_wrote(struct rfs_history *h, const uint8_t file_id[16], int fd,
+                       uint64_t first_block, uint64_t last_block);
 
 /* Returns once everything recorded so far is committed, packed and the ref
 ** moved (durable). 0 or -errno (the first committer error, if any). */

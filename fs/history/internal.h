@@ -124,6 +124,9 @@ struct rfs_history {
 	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
 	struct rfs_disposed *disposed;    /* ids each VAULT/disposed/<N> lists (disposed.c) */
 	pthread_rwlock_t disposed_lock;
+	pthread_mutex_t stream_lock;      /* streams (stream.c); the innermost lock: none is */
+	struct rfs_stream *streams;       /* taken while it is held */
+	unsigned nstreams;                /* atomic */
 	bool hole_known;                  /* hole_oid: the blob of hole_len zero bytes */
 	size_t hole_len;
 	git_oid hole_oid;
@@ -137,12 +140,33 @@ struct rfs_history {
 **   history.c  rfs_history_*: open, check, close, attribution
 ** Layers, top down; a file calls only files in layers below its own
 ** (README, "Code layout"): verify | history, restore | queue | apply,
-** recover | capture, commit, read | index, tree | objects, stage |
+** recover | capture, commit, read | index, tree | objects, stage, stream |
 ** commit_record, pack | bytes, sha1. */
 
 /* objects.c: the lower layer's reads of history.git (uses no module above). */
 bool rfs_objects_is_chunked(git_repository *repo, const git_tree_entry *e);
 int rfs_objects_read_record(struct rfs_history *h, const git_oid *oid, struct rfs_record *r);
+
+/* stream.c: big files' chunks packed while they are written */
+struct rfs_stream;
+/* After a write (the file's lock held): blocks [first_block, last_block] are
+** every block written since the file's last save and last_block its last
+** (first_block UINT64_MAX: written otherwise, which ends its stream). Starts
+** or feeds the file's stream. */
+void rfs_stream_wrote(struct rfs_history *h, const uint8_t id[16], int fd, uint64_t first_block,
+                      uint64_t last_block);
+/* Before blocks from from_block on change (the file's lock held): ends the
+** file's stream if they reach what it holds. */
+void rfs_stream_before_write(struct rfs_history *h, const uint8_t id[16], uint64_t from_block);
+/* End the stream of id, if any (its save captured without it). */
+void rfs_stream_drop(struct rfs_history *h, const uint8_t id[16]);
+/* The stream of fd's file, if the save's chunks idx[0..n) (NULL: 0..n-1)
+** begin with what it packed and follow on: *have chunk ids into oids and
+** its spool, to put the rest into and close. -ENOENT: none (any stream of
+** the file that does not fit is ended). */
+int rfs_stream_take(struct rfs_history *h, int fd, const uint64_t *idx, size_t n, git_oid *oids,
+                    struct rfs_pack_stream **spool, size_t *have);
+void rfs_stream_close_all(struct rfs_history *h);
 
 /* capture.c */
 #define SPILL_BYTES (32u << 20)          /* pack the stage beyond this much */

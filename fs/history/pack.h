@@ -92,6 +92,15 @@ int rfs_pack_stream_put(struct rfs_pack_stream *s, const git_oid *oid, git_objec
                         const void *data, size_t len);
 int rfs_pack_stream_close(struct rfs_pack_stream *s, bool keep);
 
+/* A spool: a pack stream whose object count is not known when it opens (a
+** file being written, packed as its chunks arrive). Its header and the
+** trailer's SHA-1 are written at rfs_pack_stream_close, which reads the
+** pack back once to hash it. put: 0 or -errno. */
+int rfs_pack_spool_open(struct rfs_packs *packs, struct rfs_pack_stream **out);
+int rfs_pack_spool_put(struct rfs_pack_stream *s, const git_oid *oid, git_object_t type,
+                       const void *data, size_t len);
+size_t rfs_pack_spool_count(const struct rfs_pack_stream *s);
+
 /* Whether the packs hold oid. */
 bool rfs_pack_has(struct rfs_packs *p, const git_oid *oid);
 

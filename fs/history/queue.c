@@ -376,6 +376,7 @@ static void capture_deferred(struct rfs_history *h, struct rfs_pending *p)
 		prev = UINT64_MAX;
 	int rc = p->ranges ? rfs_capture_file_ranges(h, p->dfd, p->ranges, p->nranges, prev, &c)
 	                   : rfs_capture_entry(h, p->dfd, p->cpath, &c);
+	rfs_stream_drop(h, p->ev.file_id);   /* captured: a stream it did not use is stale */
 	if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 		rc = rfs_stage_spill(h->stage);
 	/* q_lock before git_lock goes: gc (which holds both) sees the objects
@@ -436,13 +437,22 @@ static void capture_deferred_of(struct rfs_history *h, struct rfs_pending *const
 	}
 }
 
-void rfs_history_before_write(struct rfs_history *h, const uint8_t file_id[16])
+void rfs_history_before_write(struct rfs_history *h, const uint8_t file_id[16], uint64_t from_block)
 {
-	if (!h || __atomic_load_n(&h->n_deferred, __ATOMIC_ACQUIRE) == 0)
+	if (!h)
 		return;
-	pthread_mutex_lock(&h->q_lock);
-	capture_deferred_of(h, &h->q_head, &h->inflight, file_id);
-	pthread_mutex_unlock(&h->q_lock);
+	if (__atomic_load_n(&h->n_deferred, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&h->q_lock);
+		capture_deferred_of(h, &h->q_head, &h->inflight, file_id);  /* may use the stream */
+		pthread_mutex_unlock(&h->q_lock);
+	}
+	rfs_stream_before_write(h, file_id, from_block);
+}
+
+void rfs_history_wrote(struct rfs_history *h, const uint8_t file_id[16], int fd,
+                       uint64_t first_block, uint64_t last_block)
+{
+	rfs_stream_wrote(h, file_id, fd, first_block, last_block);
 }
 
 int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
@@ -478,6 +488,7 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 		pthread_mutex_lock(&h->git_lock);
 		git_held = true;
 		rc = capture_save(h, s, &p->cap);
+		rfs_stream_drop(h, s->file_id);  /* captured: a stream it did not use is stale */
 		if (rc == 0 && rfs_stage_bytes(h->stage) > SPILL_BYTES)
 			rc = rfs_stage_spill(h->stage);
 	}

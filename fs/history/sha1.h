@@ -9,12 +9,10 @@
 #include <stdint.h>
 #include <git2.h>
 
-/* SHA-1 (the pack trailer is part of git's format; not used for security). */
+/* SHA-1 (the pack trailer is part of git's format; not used for security).
+** Opaque: libcrypto's SHA_CTX, held by value (no allocation per object). */
 struct rfs_sha1 {
-	uint32_t h[5];
-	uint64_t len;
-	uint8_t buf[64];
-	size_t used;
+	_Alignas(8) unsigned char ctx[96];
 };
 void rfs_sha1_init(struct rfs_sha1 *s);
 void rfs_sha1_update(struct rfs_sha1 *s, const void *data, size_t n);

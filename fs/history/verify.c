@@ -807,8 +807,10 @@ int rfs_history_gc(struct rfs_history *h, const struct rfs_progress *progress)
 	int packdir = objdir >= 0 ? openat(objdir, "pack", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (rc == 0 && packdir < 0)
 		rc = -errno;
-	if (rc == 0)                        /* no pack is being written now: any tmp_ is a leftover */
+	if (rc == 0) {                      /* no pack is being written now: any tmp_ is a leftover */
+		rfs_stream_close_all(h);          /* (a stream's save reads live/ instead) */
 		(void)rfs_history_leftovers(h->v, true, NULL, NULL);
+	}
 	if (rc == 0 && rfs_progress_watched(progress))
 		history_size(h, &objects, &bytes);
 	phase(&w, "objects listed", objects, bytes);

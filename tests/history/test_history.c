@@ -667,11 +667,11 @@ Test(history, big_saves_are_captured_later_but_keep_their_bytes, .timeout = 120)
 	cr_assert_eq(__atomic_load_n(&x.h->n_deferred, __ATOMIC_ACQUIRE), 1u, "the big save was not deferred");
 	pthread_mutex_unlock(&x.h->git_lock);
 	/* Overwritten in place: captured first. */
-	rfs_history_before_write(x.h, id);
+	rfs_history_before_write(x.h, id, 0);
 	cr_assert_eq(__atomic_load_n(&x.h->n_deferred, __ATOMIC_ACQUIRE), 0u);
 	cr_assert_eq(fx_write_file(&x, b, data[2], len, id, key, 0), 0);
 	cr_assert_eq(fx_record(&x, RFS_SAVE_SAVED, b, "/big.bin", id, len, NULL, 0), 0);
-	rfs_history_before_write(x.h, id2);     /* another file: nothing to do */
+	rfs_history_before_write(x.h, id2, 0);    /* another file: nothing to do */
 	/* Another file saved big, then replaced by a rename (no before_write needed). */
 	cr_assert_eq(fx_backing(&x, "other.bin", c), 0);
 	cr_assert_eq(fx_backing(&x, "other.tmp", tmp), 0);

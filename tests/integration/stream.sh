@@ -1,0 +1,138 @@
+#!/bin/bash
+# stream: a big file's chunks are packed while it is written (fs/history/stream.c)
+# and each version is still exactly what was saved: a file written to its end
+# and saved, one appended to after a save, one rewritten inside what was packed
+# or truncated before its save (the stream ends, the save reads live/), and a
+# save followed by a write into it (the version keeps the saved bytes). Real
+# mount, real git.
+# Must never: run outside its temp folder.
+. "$(dirname "$0")/lib.sh"
+
+V=$IT_TMP/vault M=$IT_TMP/mnt
+make_vault "$V"
+mount_vault "$V" "$M"
+PACKS=$V/history.git/objects/pack
+
+vlog() {
+	recfs log "$@" --json -n 100000 2>/dev/null
+}
+jfield() {
+	sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"
+}
+# version_is MSG PATH N EXPECTED: the N-th newest version of PATH holds EXPECTED's bytes.
+version_is() {
+	local rev
+	rev=$(vlog "$2" | grep '"what":"saved"' | sed -n "$3p" | jfield rev)
+	rm -f "$IT_TMP/shown"
+	if [[ -z $rev ]]; then
+		not_ok "$1 (no saved version $3 of $2)"
+	elif recfs show "$2" --rev "$rev" -o "$IT_TMP/shown" >/dev/null 2>&1 && cmp -s "$IT_TMP/shown" "$4"; then
+		ok "$1"
+	else
+		not_ok "$1 (version $rev of $2 differs from what was saved)"
+	fi
+}
+# write_py PATH ACTIONS...: one open file; each action is w:SRC (write SRC's bytes at
+# the end), p:OFF:SRC (write SRC at OFF), t:SIZE (ftruncate), a (reopen to append),
+# z (sleep 2 s), f (fsync; its time goes to $IT_TMP/fsync_at). The open's time goes to
+# $IT_TMP/open_at.
+write_py() {
+	python3 - "$@" <<'EOF'
+import os, sys, time
+path, acts = sys.argv[1], sys.argv[2:]
+open(os.environ['IT_TMP'] + '/open_at', 'w').write('%d\n' % time.time())
+fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+for a in acts:
+    k, _, rest = a.partition(':')
+    if k == 'w':
+        data = open(rest, 'rb').read()
+        os.lseek(fd, 0, os.SEEK_END)
+        for i in range(0, len(data), 1 << 20):
+            os.write(fd, data[i:i + (1 << 20)])
+    elif k == 'p':
+        off, src = rest.split(':')
+        os.pwrite(fd, open(src, 'rb').read(), int(off))
+    elif k == 't':
+        os.ftruncate(fd, int(rest))
+    elif k == 'z':
+        time.sleep(2)
+    elif k == 'f':
+        t = time.time()
+        os.fsync(fd)
+        open(os.environ['IT_TMP'] + '/fsync_at', 'w').write('%d\n' % t)
+os.close(fd)
+EOF
+}
+# packed_before MSG MIN_BYTES: a pack of at least MIN_BYTES was begun (its birth
+# time) after the last open and at least a second before the fsync that
+# followed: its chunks were packed as they were written.
+packed_before() {
+	local at from p born found=0
+	at=$(cat "$IT_TMP/fsync_at")
+	from=$(cat "$IT_TMP/open_at")
+	for p in "$PACKS"/pack-*.pack; do
+		born=$(stat -c %W "$p")
+		if [[ $born == 0 || $born == - ]]; then
+			ok "$1 (skipped: no birth times on this file system)"
+			return
+		fi
+		if (($(stat -c %s "$p") >= $2 && born >= from && born <= at - 1)); then found=1; fi
+	done
+	if ((found)); then ok "$1"; else not_ok "$1 (no pack of $2 bytes begun before the fsync at $at)"; fi
+}
+
+head -c $((10 << 20)) /dev/urandom >"$IT_TMP/a"
+head -c $((9 << 20)) /dev/urandom >"$IT_TMP/b"
+head -c 4096 /dev/urandom >"$IT_TMP/blk"
+export IT_TMP
+
+# ---- written to its end, then saved: packed while written ----
+write_py "$M/one" "w:$IT_TMP/a" z f
+check "flush after a 10 MiB file written and fsync'd" recfs flush "$M"
+version_is "the streamed version holds the 10 MiB written" "$M/one" 1 "$IT_TMP/a"
+packed_before "its chunks were packed before its fsync" $((10 << 20))
+
+# ---- appended to after its save: the appended chunks stream ----
+cat "$IT_TMP/a" "$IT_TMP/b" >"$IT_TMP/ab"
+write_py "$M/one" "w:$IT_TMP/b" z f
+check "flush after 9 MiB appended" recfs flush "$M"
+version_is "the appended version holds all 19 MiB" "$M/one" 1 "$IT_TMP/ab"
+version_is "the first version still holds its 10 MiB" "$M/one" 2 "$IT_TMP/a"
+packed_before "the appended chunks were packed before the fsync" $((9 << 20))
+
+# ---- a block rewritten inside what was packed, before the save ----
+cp "$IT_TMP/a" "$IT_TMP/a_mid"
+dd if="$IT_TMP/blk" of="$IT_TMP/a_mid" bs=4096 seek=256 conv=notrunc status=none
+write_py "$M/mid" "w:$IT_TMP/a" z "p:$((1 << 20)):$IT_TMP/blk" f
+check "flush after a rewrite inside the packed chunks" recfs flush "$M"
+version_is "the version holds the rewritten block" "$M/mid" 1 "$IT_TMP/a_mid"
+
+# ---- truncated while streaming, then written on ----
+{ head -c $((5 << 20)) "$IT_TMP/a"; cat "$IT_TMP/b"; } >"$IT_TMP/a_cut"
+write_py "$M/cut" "w:$IT_TMP/a" "t:$((5 << 20))" "w:$IT_TMP/b" f
+check "flush after a truncate while streaming" recfs flush "$M"
+version_is "the version holds the truncated file and what followed" "$M/cut" 1 "$IT_TMP/a_cut"
+
+# ---- saved, then written into: the version keeps the saved bytes ----
+cp "$IT_TMP/a" "$IT_TMP/a_after"
+dd if="$IT_TMP/blk" of="$IT_TMP/a_after" bs=4096 seek=100 conv=notrunc status=none
+write_py "$M/two" "w:$IT_TMP/a" f "p:$((100 * 4096)):$IT_TMP/blk" f
+check "flush after a save and a write into it" recfs flush "$M"
+version_is "the second version holds the later write" "$M/two" 1 "$IT_TMP/a_after"
+version_is "the first version holds the bytes of its save" "$M/two" 2 "$IT_TMP/a"
+
+# ---- written, never fsync'd, closed: the close is the save ----
+write_py "$M/closed" "w:$IT_TMP/a"
+check "flush after a close" recfs flush "$M"
+version_is "the version saved by the close holds the 10 MiB" "$M/closed" 1 "$IT_TMP/a"
+
+check "recfs verify on the mounted vault" recfs verify "$M"
+check "git fsck --strict of history.git" git -C "$V/history.git" fsck --strict
+umount_vault "$M" "$V"
+if ls "$PACKS" | grep -q '^tmp_'; then
+	not_ok "a spool was left behind: $(ls "$PACKS" | grep '^tmp_' | tr '\n' ' ')"
+else
+	ok "no spool left in objects/pack after the unmount"
+fi
+check "recfs verify on the unmounted vault" recfs verify "$V" --passphrase-file "$V.pass"
+finish
