@@ -202,7 +202,7 @@ static void print_json(const struct status *s)
 		fputs("null", stdout);
 	}
 	printf(",\"history_bytes\":%" PRIu64 ",\"packs\":%" PRIu64, s->history_bytes, s->packs);
-	json_num("policy_revision", s->policy_rev, s->policy_rev >= 0);
+	json_num("policy_load", s->policy_rev, s->policy_rev >= 0);
 	json_num("holds_in_force", (int64_t)s->nholds, s->daemon);
 	fputs(",\"holds\":", stdout);
 	if (s->daemon) {
