@@ -269,6 +269,15 @@ struct side {
 	char *path;                       /* of the side blob in the tree */
 };
 
+static bool is_empty_blob(struct rfs_history *h, const git_tree_entry *e)
+{
+	git_blob *b = NULL;
+	bool empty = git_tree_entry_type(e) == GIT_OBJECT_BLOB &&
+	             git_blob_lookup(&b, h->repo, git_tree_entry_id(e)) == 0 && git_blob_rawsize(b) == 0;
+	git_blob_free(b);
+	return empty;
+}
+
 static int side_of(struct rfs_history *h, git_tree *root, const char *cpath,
                    const git_tree_entry *e, struct side *s)
 {
@@ -282,6 +291,8 @@ static int side_of(struct rfs_history *h, git_tree *root, const char *cpath,
 		rc = -ENODATA;               /* a link holds none */
 	} else {
 		rc = rfs_read_file_id(h, e, s->owner);
+		if (rc == -EIO && is_empty_blob(h, e))
+			rc = -ENODATA;               /* an empty file has no id, so it holds none */
 		rfs_read_parent_dirid(h, root, cpath, s->keys_of);
 	}
 	if (rc == 0 && !(s->path = rfs_xattrs_side_path(cpath, s->is_dir)))
@@ -371,6 +382,8 @@ int rfs_history_xattrs_apply(struct rfs_vault *v, int fd, bool is_dir, const uin
 	uint8_t owner[RFS_XATTR_OWNER_SIZE];
 	const struct rfs_folder_keys *fk = NULL;
 	int rc = rfs_xattr_owner_of(path, is_dir, owner);
+	if (rc == -EIO && set->count == 0)
+		return 0;                        /* an empty file: it has no id, so it holds none */
 	if (rc == 0)
 		rc = rfs_vault_folder_keys_get(v, dir, &fk);
 	const struct rfs_xattr_keys *xk = fk ? (is_dir ? &fk->own : &fk->entries) : NULL;

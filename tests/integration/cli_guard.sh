@@ -96,7 +96,12 @@ setfattr -n "$aname" -v "$aval" "$B"      # A's value moved onto B
 recfs fsck "$V" --passphrase-file "$P" >"$IT_TMP/fsck.out" 2>&1
 assert_eq "fsck exits 1 when an xattr value was moved to another file" 1 "$?"
 check "fsck names the moved xattr value" grep -q '^corrupt: .*extended attribute.*value' "$IT_TMP/fsck.out"
-mount_vault "$V" "$M"
+# History keeps each version's attributes, so the mount's check of live/ sees the move too.
+mkdir -p "$M"
+out=$(recfs mount "$V" "$M" --passphrase-file "$P" 2>&1)
+assert_eq "mount refuses live/ with a moved xattr value" 2 "$?"
+assert_match "... saying live/ was changed while the vault was closed" "live/ was changed while the vault was closed" "$out"
+mount_vault "$V" "$M" --accept-history-state
 got_a=$(getfattr --only-values -n user.tag "$M/xa" 2>/dev/null)
 got_b=$(getfattr --only-values -n user.tag "$M/xb" 2>/dev/null)
 if [ "$got_a" = secret-b ] || [ "$got_b" = secret-a ]; then

@@ -14,7 +14,7 @@ mount_vault "$V" "$M"
 PACKS=$V/history.git/objects/pack
 
 vlog() {
-	recfs log "$@" --json -n 100000 2>/dev/null
+	recfs log "$@" --json-lines -n 100000 2>/dev/null
 }
 jfield() {
 	sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"
