@@ -418,6 +418,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		enum open_state st;
 		if (h->side_fd >= 0)
 			unlinkat(h->side_fd, "clean", 0);   /* the old, unsigned mark: never trusted */
+		rfs_recover_since_begin(h);      /* before anything reads live/ */
 		rc = check_history_state(h, &rec, &st, why, sizeof why);
 		h->after_crash = rc == 0 && st == OPEN_DIRTY;   /* never when a state is accepted */
 		if (rc == 0 && st == OPEN_CLEAN) {
@@ -451,6 +452,8 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		}
 		if (flags & RFS_HISTORY_NO_RECOVERY)
 			h->behind = true;        /* recovery skipped: catch up while mounted */
+		if (rc == 0)
+			rfs_recover_since_end(h);   /* history holds live/ (unless behind) */
 		if (rc == 0)
 			rc = -pthread_create(&h->packer, NULL, rfs_queue_packer, h);
 		h->packer_started = rc == 0;

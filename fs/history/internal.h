@@ -25,6 +25,14 @@
 #define RFS_SIG_NAME "recfs"
 #define RFS_SIG_EMAIL "recfs@invalid"
 
+/* Where and when a writable open was (recover.c): the kernel's boot id, the
+** unique id of the mount holding live/, CLOCK_REALTIME and REALTIME - BOOTTIME. */
+struct rfs_since {
+	char boot[37];
+	uint64_t mnt;
+	int64_t real_ns, off_ns;
+};
+
 /* What record() captured for one save. */
 struct rfs_capture {
 	/* CAP_DEFERRED: nothing read yet; the pending keeps an fd on the file
@@ -112,6 +120,10 @@ struct rfs_history {
 	struct timespec first_unpacked;
 	bool unpacked;
 	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
+	struct rfs_since open_at;         /* this writable open (recover.c); open_known: it is */
+	bool open_known;
+	bool since_ok;                    /* recovery may take every entry of live/ unchanged since */
+	int64_t since_ns;                 /* since_ns (ctime) from the newest commit's tree */
 	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
 	struct rfs_disposed *disposed;    /* ids each VAULT/disposed/<N> lists (disposed.c) */
 	pthread_rwlock_t disposed_lock;
@@ -252,6 +264,12 @@ int rfs_recover_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_r
                           void *arg);
 /* Capture all of live/ (writable: into the stage; hash_only: hashes only). */
 int rfs_recover_capture_live(struct rfs_history *h, git_oid *tree);
+/* At a writable open, before anything reads live/: note where and when it is
+** (h->open_at), and whether the mark the last open left allows the recovery to
+** look only at what changed since (h->since_ok); that mark is removed. */
+void rfs_recover_since_begin(struct rfs_history *h);
+/* Once history holds live/ (recovered or closed cleanly): leave this open's mark. */
+void rfs_recover_since_end(struct rfs_history *h);
 
 /* read.c */
 /* Clear path ("/a/b") of a cipher path in tree; heap; NULL when it does not open. */
