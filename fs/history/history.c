@@ -505,6 +505,7 @@ void rfs_history_close(struct rfs_history *h)
 		rfs_queue_pending_free(h, h->q_head);
 		h->q_head = next;
 	}
+	rfs_index_tags_close(h);
 	rfs_bytes_free(&h->index_pending);
 	rfs_tree_cache_free(h->tcache);
 	rfs_disposed_close(h);

@@ -122,6 +122,7 @@ struct rfs_history {
 	bool hash_only;                   /* capture hashes blobs without storing them (verify) */
 	struct rfs_since open_at;         /* this writable open (recover.c); open_known: it is */
 	bool open_known;
+	struct rfs_index_tags *tags;      /* index.tags, once a lookup used it (index.c; git_lock) */
 	bool since_ok;                    /* recovery may take every entry of live/ unchanged since */
 	int64_t since_ns;                 /* since_ns (ctime) from the newest commit's tree */
 	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
@@ -231,6 +232,8 @@ int rfs_index_encode_commit(struct rfs_history *h, struct rfs_bytes *b, const gi
                             const struct rfs_record *r);
 int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b);
 int rfs_index_sync(struct rfs_history *h);   /* writable: catch the file up with the ref */
+/* Close index.tags, made durable (with the index it covers) when this process changed it. */
+void rfs_index_tags_close(struct rfs_history *h);
 
 /* tree.c */
 /* Apply updates (UPSERT / REMOVE by path, like git_tree_create_updated; an
