@@ -1176,6 +1176,15 @@ static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t lim
 		rc = v2_log_recs(&s, clear_path, &recs, &n);
 	if (snap.fd >= 0)
 		close(snap.fd);
+	if (rc < 0 && rc != -ENOMEM) {     /* a damaged table: the index answers, a new one next time */
+		pthread_mutex_lock(&h->git_lock);
+		if (h->tags)
+			h->tags->state = 0;
+		rfs_index_tags_close(h);
+		unlinkat(h->side_fd, TAGS_FILE, 0);
+		pthread_mutex_unlock(&h->git_lock);
+		rc = -ENOTSUP;
+	}
 	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++) {
 		struct rfs_record r;
 		git_oid rev;
