@@ -1143,7 +1143,8 @@ static bool index_at_ref(struct rfs_history *h)
 }
 
 /* The daemon's way: index.tags, when it is caught up and the index holds the
-** ref (else -ENOTSUP: the caller loads the index). Caught up under git_lock,
+** ref (else -ENOTSUP: the caller loads the index). No clear_path: the vault's
+** latest limit events. Caught up under git_lock,
 ** then read as it was then: entries and records never change once written. */
 static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
                        void *arg)
@@ -1154,6 +1155,8 @@ static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t lim
 	struct isrc s = { .h = h, .ifd = ifd };
 	struct rfs_index_tags *t = NULL;
 	size_t *recs = NULL, n = 0, shown = 0;
+	uint64_t seen = 0;
+	uint8_t e[TAGS_ENTRY];
 	pthread_mutex_lock(&h->git_lock);
 	int rc = tags_ready(h, ifd, &t) < 0 ? -ENOTSUP : 0;
 	struct rfs_index_tags snap = { .fd = -1 };
@@ -1172,11 +1175,25 @@ static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t lim
 		rc = at_ref && snap.fd >= 0 ? 0 : -ENOTSUP;
 	}
 	pthread_mutex_unlock(&h->git_lock);
-	if (rc == 0)                         /* entries newer than snap are passed over */
+	if (rc == 0 && clear_path)           /* entries newer than snap are passed over */
 		rc = v2_log_recs(&s, clear_path, &recs, &n);
+	/* The vault's latest: the records of the newest entries, newest first. */
+	for (uint64_t i = snap.nentries; rc == 0 && !clear_path && i > 0 && shown < limit; i--) {
+		rc = rfs_io_pread_all(snap.fd, e, sizeof e, tags_entries_at(&snap) + (i - 1) * TAGS_ENTRY);
+		uint64_t off = le64(e + 8);
+		if (rc < 0 || off == seen)
+			continue;                    /* a record's tags are entries side by side */
+		seen = off;
+		struct rfs_record r;
+		git_oid rev;
+		if (src_open(&s, (size_t)off, &rev, &r, true) < 0)
+			continue;
+		rc = emit_version(h, &r, &rev, cb, arg, &shown);
+		rfs_record_clear(&r);
+	}
 	if (snap.fd >= 0)
 		close(snap.fd);
-	if (rc < 0 && rc != -ENOMEM) {     /* a damaged table: the index answers, a new one next time */
+	if (rc < 0 && rc != -ENOMEM && !shown) {   /* a damaged table: the index answers, a new one next time */
 		pthread_mutex_lock(&h->git_lock);
 		if (h->tags)
 			h->tags->state = 0;
@@ -1225,6 +1242,9 @@ int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
 {
 	if (clear_path && index_version(h) == RFS_RECORD_VERSION_2)
 		return v2_log(h, clear_path, limit, cb, arg);
+	int trc = clear_path || !limit ? -ENOTSUP : v2_log_tags(h, NULL, limit, cb, arg);
+	if (trc != -ENOTSUP)
+		return trc;                      /* the latest few: from the end of index.tags */
 	pthread_mutex_lock(&h->git_lock);
 	struct index_view iv;
 	size_t file_len;
