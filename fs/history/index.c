@@ -827,7 +827,7 @@ static int tags_check(struct rfs_history *h, struct rfs_index_tags *t, int ifd, 
 	             t->covered >= 8 && t->covered <= isize;
 	if (whole && t->last) {                  /* still this index: the same last record */
 		uint8_t fp[16];
-		whole = index_record_at(ifd, t->last, isize, head, sizeof head, &len) &&
+		whole = index_record_at(ifd, t->last, isize, head, sizeof head, &len) && head[0] <= 5 &&
 		        t->last + 4 + len == t->covered;
 		if (whole) {
 			record_fp(head, fp);
