@@ -465,8 +465,8 @@ static int capture_xattrs(struct rfs_history *h, const char *path, git_treebuild
 
 /* A folder's own attributes, and each of its files' beside it; the root also
 ** holds the marker that says this history keeps them (docs/HISTORY.md). */
-static int capture_dir_xattrs(struct rfs_history *h, DIR *d, const char *cpath,
-                              git_treebuilder *bld)
+int rfs_capture_dir_xattrs(struct rfs_history *h, DIR *d, const char *cpath,
+                           git_treebuilder *bld)
 {
 	char path[64 + 300], side[sizeof RFS_XATTRS_SIDE + 256];
 	git_oid oid;
@@ -526,7 +526,7 @@ static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out)
 			rc = -EIO;
 	}
 	if (rc == 0 && h->keep_xattrs)
-		rc = capture_dir_xattrs(h, d, cpath, bld);
+		rc = rfs_capture_dir_xattrs(h, d, cpath, bld);
 	closedir(d);
 	if (rc == 0 && git_treebuilder_write(out, bld) < 0)
 		rc = -EIO;

@@ -426,6 +426,7 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		enum open_state st;
 		if (h->side_fd >= 0)
 			unlinkat(h->side_fd, "clean", 0);   /* the old, unsigned mark: never trusted */
+		rfs_recover_since_begin(h);      /* before anything reads live/ */
 		rc = check_history_state(h, &rec, &st, why, sizeof why);
 		h->after_crash = rc == 0 && st == OPEN_DIRTY;   /* never when a state is accepted */
 		if (rc == 0 && st == OPEN_CLEAN) {
@@ -464,6 +465,8 @@ int rfs_history_open(struct rfs_vault *v, const struct rfs_who *who, unsigned fl
 		}
 		if (flags & RFS_HISTORY_NO_RECOVERY)
 			h->behind = true;        /* recovery skipped: catch up while mounted */
+		if (rc == 0)
+			rfs_recover_since_end(h);   /* history holds live/ (unless behind) */
 		if (rc == 0)
 			rc = -pthread_create(&h->packer, NULL, rfs_queue_packer, h);
 		h->packer_started = rc == 0;
@@ -516,6 +519,7 @@ void rfs_history_close(struct rfs_history *h)
 		rfs_queue_pending_free(h, h->q_head);
 		h->q_head = next;
 	}
+	rfs_index_tags_close(h);
 	rfs_bytes_free(&h->index_pending);
 	rfs_tree_cache_free(h->tcache);
 	rfs_disposed_close(h);

@@ -11,7 +11,8 @@
 ** parent folder's tag key. The payload is the commit id, its sealed-record
 ** header and the event (v2: with its sealed paths). Lookups go through a hash
 ** of every tag. Derived data: rebuilt from history when missing or damaged,
-** caught up when behind the ref.
+** caught up when behind the ref. Beside it, index.tags: the same lookups on
+** the disk, so that the daemon's `log PATH` reads its path's events only.
 ** Must never: hold a clear path or anything but keyed tags in clear, or tag
 ** a path of format 3 under a key that outlives its folder.
 */
@@ -29,6 +30,8 @@
 #include "crypto/tag.h"
 
 #define INDEX_FILE "index"
+#define TAGS_FILE "index.tags"              /* the tag table on disk (below) */
+#define TAGS_MAGIC "RFSTAGS1"
 #define INDEX_MAGIC "RFSIDX1\n"              /* vault format 2 */
 #define INDEX_MAGIC_V2 "RFSIDX2\n"           /* vault format 3 */
 #define TAG 16
@@ -346,13 +349,19 @@ int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b)
 	return rc;
 }
 
+static bool index_at_ref(struct rfs_history *h);
+
 int rfs_index_sync(struct rfs_history *h)
 {
+	if (index_at_ref(h))
+		return 0;                        /* a mount after a clean close reads none of it */
 	struct index_view iv;
 	size_t file_len;
 	bool fresh;
 	int rc = view_load(h, &iv, &file_len, &fresh);
 	if (rc == 0 && fresh) {
+		rfs_index_tags_close(h);
+		unlinkat(h->side_fd, TAGS_FILE, 0);   /* it spoke of the old file */
 		int fd = openat(h->side_fd, INDEX_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		rc = fd < 0 ? -errno : rfs_io_write_all(fd, iv.file.p, iv.file.len);
 		if (fd >= 0)
@@ -536,6 +545,394 @@ static long id_set_add(struct id_set *s, const uint8_t id[16], bool *added)
 	return (long)s->n++;
 }
 
+/* ---- index.tags: the tag table on disk, for the daemon's `log PATH` ----
+** The table above, kept in a file beside the index so that a lookup reads a
+** few slots and the chain of its own tag, not the whole index: caught up with
+** the index's tail before each use, rebuilt whole when missing or not known
+** good. Believed at first use only when the last close made it durable
+** ('D'); once this process changes it, it says 'V' on the disk first (synced),
+** so a crash or a power cut in between leaves a file that is rebuilt.
+**   header (TAGS_HDR bytes): magic, u64 covered (index bytes it covers), u64
+**   nslots (a power of 2), u64 nentries, u64 last (offset of the last record
+**   covered, 0: none), u8 state, the last record's nonce[16]
+**   slots: nslots x u32: 1 + the newest entry whose tag falls in the slot (0: none)
+**   entries: nentries x { u64 the tag's first 8 bytes, u64 record offset,
+**   u32 1 + the next older entry of the slot (0: none), u32 0 }
+** Holds nothing the index does not hold in clear (tag bytes, offsets). */
+
+#define TAGS_HDR 64
+#define TAGS_ENTRY 24
+#define TAGS_SMALL 256                    /* a tail of fewer tags is added slot by slot */
+
+struct rfs_index_tags {
+	int fd;
+	uint64_t covered, nslots, nentries, last;
+	uint8_t state, fp[16];
+};
+
+static uint64_t le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int tags_write_hdr(const struct rfs_index_tags *t, bool sync)
+{
+	uint8_t b[TAGS_HDR] = { 0 };
+	memcpy(b, TAGS_MAGIC, 8);
+	put64(b + 8, t->covered);
+	put64(b + 16, t->nslots);
+	put64(b + 24, t->nentries);
+	put64(b + 32, t->last);
+	b[40] = t->state;
+	memcpy(b + 41, t->fp, 16);
+	int rc = rfs_io_pwrite_all(t->fd, b, sizeof b, 0);
+	return rc == 0 && sync && fdatasync(t->fd) < 0 ? -errno : rc;
+}
+
+/* One whole record at off of the index (fd, size isize): its length after
+** the length field into *len, and whether it parses as view_parse wants. */
+static bool index_record_at(int fd, uint64_t off, uint64_t isize, uint8_t *head, size_t headsz,
+                            size_t *len)
+{
+	uint8_t l[4];
+	if (off + 4 > isize || rfs_io_pread_all(fd, l, 4, off) < 0)
+		return false;
+	*len = (size_t)l[0] | (size_t)l[1] << 8 | (size_t)l[2] << 16 | (size_t)l[3] << 24;
+	if (*len < 1 + NONCE + MAC || off + 4 + *len > isize)
+		return false;
+	size_t n = *len < headsz ? *len : headsz;
+	if (rfs_io_pread_all(fd, head, n, off + 4) < 0 || !head[0] || 1 + head[0] * TAG + NONCE + MAC > *len)
+		return false;
+	return true;
+}
+
+/* The nonce's first 16 bytes of the record whose ntags byte is p. */
+static void record_fp(const uint8_t *p, uint8_t fp[16])
+{
+	memcpy(fp, p + 1 + p[0] * TAG, 16);
+}
+
+/* Each whole record of the index in [from, to), in order: cb(offset, ntags byte
+** onwards, length). *end: where the last whole record ends. */
+typedef int (*record_cb)(uint64_t off, const uint8_t *p, size_t len, void *arg);
+static int for_records(int fd, uint64_t from, uint64_t to, record_cb cb, void *arg, uint64_t *end)
+{
+	size_t cap = 1u << 20, have = 0;
+	uint8_t *buf = malloc(cap);
+	uint64_t base = from, off = from;        /* buf holds [base, base + have) */
+	int rc = buf ? 0 : -ENOMEM;
+	while (rc == 0) {
+		size_t at = (size_t)(off - base);
+		if (at + 4 <= have) {
+			const uint8_t *p = buf + at;
+			size_t len = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+			if (len < 1 + NONCE + MAC || off + 4 + len > to)
+				break;
+			if (at + 4 + len <= have) {
+				if (!p[4] || 1 + p[4] * TAG + NONCE + MAC > len)
+					break;
+				rc = cb(off, p + 4, len, arg);
+				off += 4 + len;
+				continue;
+			}
+			if (4 + len > cap) {             /* a record bigger than the buffer */
+				uint8_t *nb = malloc(4 + len);
+				if (!nb) {
+					rc = -ENOMEM;
+					break;
+				}
+				free(buf);
+				buf = nb;
+				cap = 4 + len;
+				have = 0;
+				base = off;
+			}
+		}
+		memmove(buf, buf + (off - base), have - (size_t)(off - base));   /* keep the partial record */
+		have -= (size_t)(off - base);
+		base = off;
+		uint64_t want = to - (base + have) < cap - have ? to - (base + have) : cap - have;
+		if (!want)
+			break;
+		ssize_t n = pread(fd, buf + have, (size_t)want, (off_t)(base + have));
+		if (n <= 0) {
+			rc = n < 0 && errno != EINTR ? -errno : rc;
+			if (n == 0 || errno != EINTR)
+				break;
+			continue;
+		}
+		have += (size_t)n;
+	}
+	free(buf);
+	*end = off;
+	return rc;
+}
+
+/* Adding entries: slots in memory (bulk) or on the file (a few). */
+struct tags_add {
+	struct rfs_index_tags *t;
+	uint32_t *slots;                         /* NULL: read and write the file's */
+	uint8_t *ebuf;                           /* entries not yet written */
+	size_t elen, ecap;
+	uint64_t ebase;                          /* entry number of ebuf's first */
+	uint64_t last;
+	uint8_t fp[16];
+};
+
+static uint64_t tags_entries_at(const struct rfs_index_tags *t)
+{
+	return TAGS_HDR + t->nslots * 4;
+}
+
+static int tags_flush_entries(struct tags_add *a)
+{
+	int rc = a->elen ? rfs_io_pwrite_all(a->t->fd, a->ebuf, a->elen,
+	                              tags_entries_at(a->t) + a->ebase * TAGS_ENTRY) : 0;
+	a->ebase += a->elen / TAGS_ENTRY;
+	a->elen = 0;
+	return rc;
+}
+
+static int tags_add_record(uint64_t off, const uint8_t *p, size_t len, void *arg)
+{
+	struct tags_add *a = arg;
+	struct rfs_index_tags *t = a->t;
+	(void)len;
+	for (size_t i = 0; i < p[0]; i++) {
+		if (t->nentries >= t->nslots || t->nentries >= UINT32_MAX - 1)
+			return -EOVERFLOW;               /* full: rebuilt bigger */
+		uint64_t tag8 = le64(p + 1 + i * TAG);
+		uint64_t k = tag8 & (t->nslots - 1);
+		uint8_t s[4];
+		uint32_t head;
+		if (a->slots) {
+			head = a->slots[k];
+		} else {
+			int rc = rfs_io_pread_all(t->fd, s, 4, TAGS_HDR + k * 4);
+			if (rc < 0)
+				return rc;
+			head = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+		}
+		if (a->elen + TAGS_ENTRY > a->ecap) {
+			int rc = tags_flush_entries(a);
+			if (rc < 0)
+				return rc;
+		}
+		uint8_t *e = a->ebuf + a->elen;
+		put64(e, tag8);
+		put64(e + 8, off);
+		put64(e + 16, head);
+		a->elen += TAGS_ENTRY;
+		head = (uint32_t)++t->nentries;
+		if (a->slots) {
+			a->slots[k] = head;
+		} else {
+			int rc = tags_flush_entries(a);  /* the entry before the slot that names it */
+			for (int b = 0; b < 4; b++)
+				s[b] = (uint8_t)(head >> (8 * b));
+			if (rc == 0)
+				rc = rfs_io_pwrite_all(t->fd, s, 4, TAGS_HDR + k * 4);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	a->last = off;
+	record_fp(p, a->fp);
+	return 0;
+}
+
+/* Add the index's records in [t->covered, isize) to t; bulk: with the slots in memory. */
+static int tags_catch_up(struct rfs_index_tags *t, int ifd, uint64_t isize, bool bulk)
+{
+	struct tags_add a = { .t = t, .ecap = 4096 * TAGS_ENTRY, .ebase = t->nentries, .last = t->last };
+	memcpy(a.fp, t->fp, 16);
+	a.ebuf = malloc(a.ecap);
+	int rc = a.ebuf ? 0 : -ENOMEM;
+	if (rc == 0 && bulk) {
+		a.slots = malloc(t->nslots * 4);
+		rc = !a.slots ? -ENOMEM : rfs_io_pread_all(t->fd, a.slots, t->nslots * 4, TAGS_HDR);
+	}
+	uint64_t end = t->covered;
+	if (rc == 0)
+		rc = for_records(ifd, t->covered, isize, tags_add_record, &a, &end);
+	if (rc == 0)
+		rc = tags_flush_entries(&a);
+	if (rc == 0 && a.slots)
+		rc = rfs_io_pwrite_all(t->fd, a.slots, t->nslots * 4, TAGS_HDR);
+	if (rc == 0) {
+		t->covered = end;
+		t->last = a.last;
+		memcpy(t->fp, a.fp, 16);
+		rc = tags_write_hdr(t, false);
+	}
+	free(a.slots);
+	free(a.ebuf);
+	return rc;
+}
+
+/* A new table of the whole index (size isize), into TAGS_FILE. */
+static int tags_rebuild(struct rfs_history *h, struct rfs_index_tags *t, int ifd, uint64_t isize)
+{
+	uint64_t nslots = 1024;
+	while (nslots < isize / 16)
+		nslots *= 2;                         /* a record holds at most 5 tags in >= 100 bytes */
+	if (t->fd >= 0)
+		close(t->fd);
+	*t = (struct rfs_index_tags){ .covered = 8, .nslots = nslots, .state = 'V' };
+	t->fd = openat(h->side_fd, TAGS_FILE ".tmp", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (t->fd < 0)
+		return -errno;
+	int rc = ftruncate(t->fd, (off_t)tags_entries_at(t)) < 0 ? -errno : tags_write_hdr(t, true);
+	if (rc == 0)
+		rc = tags_catch_up(t, ifd, isize, true);
+	if (rc == 0 && renameat(h->side_fd, TAGS_FILE ".tmp", h->side_fd, TAGS_FILE) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlinkat(h->side_fd, TAGS_FILE ".tmp", 0);
+		close(t->fd);
+		t->fd = -1;
+	}
+	return rc;
+}
+
+/* The table as it was left: 0 when it is whole, durable and covers the start
+** of this index (t->fd open either way, -1 when there is none). */
+static int tags_check(struct rfs_history *h, struct rfs_index_tags *t, int ifd, uint64_t isize)
+{
+	uint8_t b[TAGS_HDR], head[1 + 5 * TAG + NONCE];
+	struct stat st;
+	t->fd = openat(h->side_fd, TAGS_FILE, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (t->fd < 0 || fstat(t->fd, &st) < 0 || rfs_io_pread_all(t->fd, b, sizeof b, 0) < 0 ||
+	    memcmp(b, TAGS_MAGIC, 8))
+		return -EBADMSG;
+	t->covered = le64(b + 8);
+	t->nslots = le64(b + 16);
+	t->nentries = le64(b + 24);
+	t->last = le64(b + 32);
+	t->state = b[40];
+	memcpy(t->fp, b + 41, 16);
+	size_t len;
+	bool whole = t->state == 'D' && t->nslots >= 16 && !(t->nslots & (t->nslots - 1)) &&
+	             t->nslots < (1ull << 40) && t->nentries < t->nslots &&
+	             (uint64_t)st.st_size >= tags_entries_at(t) + t->nentries * TAGS_ENTRY &&
+	             t->covered >= 8 && t->covered <= isize;
+	if (whole && t->last) {                  /* still this index: the same last record */
+		uint8_t fp[16];
+		whole = index_record_at(ifd, t->last, isize, head, sizeof head, &len) && head[0] <= 5 &&
+		        t->last + 4 + len == t->covered;
+		if (whole) {
+			record_fp(head, fp);
+			whole = !memcmp(fp, t->fp, 16);
+		}
+	} else if (whole) {
+		whole = t->covered == 8;
+	}
+	return whole ? 0 : -EBADMSG;
+}
+
+static int tags_load(struct rfs_history *h, struct rfs_index_tags *t, int ifd, uint64_t isize)
+{
+	int rc = tags_check(h, t, ifd, isize);
+	if (rc < 0)
+		return rc;
+	t->state = 'V';                          /* changed from here on: not durable until closed */
+	return tags_write_hdr(t, true);
+}
+
+/* The table, caught up with the index file ifd (writable handles; git_lock held). */
+static int tags_ready(struct rfs_history *h, int ifd, struct rfs_index_tags **out)
+{
+	struct stat st;
+	if ((h->flags & RFS_HISTORY_READONLY) || h->side_fd < 0 || fstat(ifd, &st) < 0)
+		return -ENOTSUP;
+	uint64_t isize = (uint64_t)st.st_size;
+	struct rfs_index_tags *t = h->tags;
+	int rc = 0;
+	if (!t) {
+		if (!(t = calloc(1, sizeof *t)))
+			return -ENOMEM;
+		h->tags = t;
+		if (tags_load(h, t, ifd, isize) < 0)
+			rc = tags_rebuild(h, t, ifd, isize);
+	}
+	if (rc == 0 && t->covered > isize)
+		rc = tags_rebuild(h, t, ifd, isize);     /* the index was written anew */
+	if (rc == 0 && t->covered < isize) {
+		uint64_t tail = isize - t->covered;
+		rc = tags_catch_up(t, ifd, isize, tail / 64 > TAGS_SMALL);
+		if (rc == -EOVERFLOW)
+			rc = tags_rebuild(h, t, ifd, isize);
+	}
+	if (rc < 0) {
+		t->state = 0;                        /* left as it is: 'V' or gone, rebuilt next time */
+		rfs_index_tags_close(h);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void rfs_index_tags_close(struct rfs_history *h)
+{
+	struct rfs_index_tags *t = h->tags;
+	if (!t)
+		return;
+	h->tags = NULL;
+	if (t->fd >= 0 && t->state == 'V' && fdatasync(t->fd) == 0) {
+		t->state = 'D';                      /* what it covers is durable too: fsync'd before */
+		int ifd = openat(h->side_fd, INDEX_FILE, O_RDONLY | O_CLOEXEC);
+		if (ifd < 0 || fdatasync(ifd) < 0 || tags_write_hdr(t, true) < 0)
+			t->state = 'V';
+		if (ifd >= 0)
+			close(ifd);
+	}
+	if (t->fd >= 0)
+		close(t->fd);
+	free(t);
+}
+
+/* Records (offsets) whose tags hold tag, newest first, appended to *out. */
+static int tags_find(const struct rfs_index_tags *t, int ifd, const uint8_t tag[TAG], size_t **out,
+                     size_t *n, size_t *cap)
+{
+	uint64_t tag8 = le64(tag), k = tag8 & (t->nslots - 1);
+	uint8_t s[4], e[TAGS_ENTRY], head[1 + 5 * TAG];
+	int rc = rfs_io_pread_all(t->fd, s, 4, TAGS_HDR + k * 4);
+	uint64_t i = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 | (uint64_t)s[3] << 24;
+	uint64_t prev = UINT64_MAX;
+	while (rc == 0 && i) {
+		if (i >= prev)
+			return -EBADMSG;                 /* a chain only goes back */
+		prev = i;
+		if ((rc = rfs_io_pread_all(t->fd, e, sizeof e, tags_entries_at(t) + (i - 1) * TAGS_ENTRY)) < 0)
+			break;
+		bool newer = i > t->nentries;        /* added since t was taken: not ours to show */
+		i = le64(e + 16);
+		if (newer || le64(e) != tag8)
+			continue;
+		uint64_t off = le64(e + 8);
+		size_t len;
+		if (!index_record_at(ifd, off, t->covered, head, sizeof head, &len) || head[0] > 5)
+			return -EBADMSG;
+		struct irec x = { head, len };
+		if (!rec_has(&x, tag))
+			continue;                        /* another tag with the same first bytes */
+		if (rfs_bytes_grow(out, cap, *n, sizeof **out, 64) < 0)
+			return -ENOMEM;
+		(*out)[(*n)++] = (size_t)off;
+	}
+	return rc;
+}
+
 /* Load the index and its tag table (git_lock taken here). */
 static int view_load_hashed(struct rfs_history *h, struct index_view *iv, struct tag_table *tt)
 {
@@ -550,16 +947,48 @@ static int view_load_hashed(struct rfs_history *h, struct index_view *iv, struct
 	return rc;
 }
 
+/* Where `log PATH` finds records: the loaded index and its table (records by
+** number), or the index file and index.tags (records by offset). Either way a
+** greater id is a newer record. */
+struct isrc {
+	struct rfs_history *h;
+	const struct index_view *iv;
+	const struct tag_table *tt;
+	const struct rfs_index_tags *t;
+	int ifd;
+};
+
+static int src_find(const struct isrc *s, const uint8_t tag[TAG], size_t **out, size_t *n, size_t *cap)
+{
+	return s->t ? tags_find(s->t, s->ifd, tag, out, n, cap) : table_find(s->iv, s->tt, tag, out, n, cap);
+}
+
+static int src_open(const struct isrc *s, size_t id, git_oid *rev, struct rfs_record *r, bool paths)
+{
+	if (!s->t)
+		return view_open_as(s->h, &s->iv->recs[id], rev, r, paths);
+	size_t len;
+	uint8_t l[1];
+	if (!index_record_at(s->ifd, id, s->t->covered, l, sizeof l, &len))
+		return -EIO;
+	uint8_t *p = malloc(len);
+	int rc = !p ? -ENOMEM : rfs_io_pread_all(s->ifd, p, len, (uint64_t)id + 4);
+	if (rc == 0)
+		rc = view_open_as(s->h, &(struct irec){ p, len }, rev, r, paths);
+	free(p);
+	return rc;
+}
+
 /* The ids (folders only, when dirs) of the events of records recs[0..n) into
 ** set, at most max of them. 0 or -ENOMEM. */
-static int event_ids(struct rfs_history *h, const struct index_view *iv, const size_t *recs, size_t n,
-                     bool dirs, size_t max, struct id_set *set)
+static int event_ids(const struct isrc *s, const size_t *recs, size_t n, bool dirs, size_t max,
+                     struct id_set *set)
 {
 	int rc = 0;
 	for (size_t i = 0; rc == 0 && i < n && set->n < max; i++) {
 		struct rfs_record r;
 		git_oid rev;
-		if (view_open_as(h, &iv->recs[recs[i]], &rev, &r, false) < 0)
+		if (src_open(s, recs[i], &rev, &r, false) < 0)
 			continue;
 		bool added;
 		if ((!dirs || r.events[0].type == RFS_OBJ_DIR) && !id_is_zero(r.events[0].file_id) &&
@@ -572,28 +1001,27 @@ static int event_ids(struct rfs_history *h, const struct index_view *iv, const s
 
 /* Records of the events at clear_path under any folder of cands (v2). Their
 ** folder ids (type folder) go to next when next is not NULL. */
-static int v2_at_path(struct rfs_history *h, const struct index_view *iv, const struct tag_table *tt,
-                      const struct id_set *cands, const char *path, size_t **recs, size_t *n,
-                      size_t *cap, struct id_set *next)
+static int v2_at_path(const struct isrc *s, const struct id_set *cands, const char *path, size_t **recs,
+                      size_t *n, size_t *cap, struct id_set *next)
 {
 	size_t from = *n;
 	for (size_t c = 0; c < cands->n; c++) {
 		uint8_t t[TAG];
-		if (path_tag(h, cands->id[c], path, t) < 0)
+		if (path_tag(s->h, cands->id[c], path, t) < 0)
 			continue;                   /* destroyed: nothing inside can be tested */
-		int rc = table_find(iv, tt, t, recs, n, cap);
+		int rc = src_find(s, t, recs, n, cap);
 		if (rc < 0)
 			return rc;
 	}
-	return next ? event_ids(h, iv, *recs + from, *n - from, true, SIZE_MAX, next) : 0;
+	return next ? event_ids(s, *recs + from, *n - from, true, SIZE_MAX, next) : 0;
 }
 
 /* v2: the records to show for clear_path: events at it (found through the
 ** folders that ever stood at each of its parents) and of every file found
 ** there, newest first. */
-static int v2_log_recs(struct rfs_history *h, const struct index_view *iv, const struct tag_table *tt,
-                       const char *clear_path, size_t **recs, size_t *n)
+static int v2_log_recs(const struct isrc *s, const char *clear_path, size_t **recs, size_t *n)
 {
+	struct rfs_history *h = s->h;
 	size_t cap = 0, nroot = 0, rcap = 0;
 	size_t *root = NULL;
 	static const uint8_t zero[16];
@@ -602,9 +1030,9 @@ static int v2_log_recs(struct rfs_history *h, const struct index_view *iv, const
 	*recs = NULL;
 	*n = 0;
 	tag_of(h, 'd', zero, 16, t);             /* the root's own events name its dirid */
-	int rc = table_find(iv, tt, t, &root, &nroot, &rcap);
+	int rc = src_find(s, t, &root, &nroot, &rcap);
 	if (rc == 0)
-		rc = event_ids(h, iv, root, nroot, true, SIZE_MAX, &cands);
+		rc = event_ids(s, root, nroot, true, SIZE_MAX, &cands);
 	uint8_t root_id[16];
 	bool added;
 	if (rc == 0 && rfs_history_dirid_at(h, "", root_id) == 0 && id_set_add(&cands, root_id, &added) < 0)
@@ -622,12 +1050,12 @@ static int v2_log_recs(struct rfs_history *h, const struct index_view *iv, const
 	for (char *p = copy ? copy + 1 : NULL; rc == 0 && p && strcmp(clear_path, "/");) {
 		char *slash = strchr(p, '/');
 		if (!slash) {                       /* the last component: these are the events */
-			rc = v2_at_path(h, iv, tt, &cands, copy, recs, n, &cap, NULL);
+			rc = v2_at_path(s, &cands, copy, recs, n, &cap, NULL);
 			break;
 		}
 		*slash = 0;
 		size_t *found = NULL, m = 0, mcap = 0;
-		rc = v2_at_path(h, iv, tt, &cands, copy, &found, &m, &mcap, &next);
+		rc = v2_at_path(s, &cands, copy, &found, &m, &mcap, &next);
 		free(found);
 		*slash = '/';
 		id_set_free(&cands);
@@ -645,11 +1073,11 @@ static int v2_log_recs(struct rfs_history *h, const struct index_view *iv, const
 	struct id_set follow = { 0 };
 	if (rc == 0) {
 		*n = recs_unique(*recs, *n);         /* newest first: the files found there last */
-		rc = event_ids(h, iv, *recs, *n, false, MAX_FOLLOW, &follow);
+		rc = event_ids(s, *recs, *n, false, MAX_FOLLOW, &follow);
 	}
 	for (size_t k = 0; rc == 0 && k < follow.n; k++) {
 		tag_of(h, 'f', follow.id[k], 16, t);
-		rc = table_find(iv, tt, t, recs, n, &cap);
+		rc = src_find(s, t, recs, n, &cap);
 	}
 	id_set_free(&follow);
 	if (rc == 0)
@@ -665,30 +1093,141 @@ static void version_of(struct rfs_history *h, struct rfs_version *ver, const str
 		ver->disposal = rfs_history_disposed_by(h, r->events[0].dir);
 }
 
-/* Index record x as a version to cb (one that does not open is skipped). cb's value. */
+/* An event as a version to cb; cb's value. */
+static int emit_version(struct rfs_history *h, const struct rfs_record *r, const git_oid *rev,
+                        rfs_version_cb cb, void *arg, size_t *shown)
+{
+	struct rfs_version ver;
+	version_of(h, &ver, r, rev);
+	(*shown)++;
+	return cb(&ver, arg);
+}
+
 static int emit(struct rfs_history *h, const struct irec *x, rfs_version_cb cb, void *arg, size_t *shown)
 {
 	struct rfs_record r;
 	git_oid rev;
 	if (view_open(h, x, &rev, &r) < 0)
 		return 0;
-	struct rfs_version ver;
-	version_of(h, &ver, &r, &rev);
-	int rc = cb(&ver, arg);
+	int rc = emit_version(h, &r, &rev, cb, arg, shown);
 	rfs_record_clear(&r);
-	(*shown)++;
+	return rc;
+}
+
+/* Whether the index file ends at the ref, as a durable index.tags says it
+** ends: then only its last record is read. */
+static bool index_at_ref(struct rfs_history *h)
+{
+	const char *magic = index_version(h) == RFS_RECORD_VERSION_2 ? INDEX_MAGIC_V2 : INDEX_MAGIC;
+	int ifd = h->have_ref && h->side_fd >= 0 ? openat(h->side_fd, INDEX_FILE, O_RDONLY | O_CLOEXEC) : -1;
+	struct rfs_index_tags t = { .fd = -1 };
+	struct stat st;
+	char head[8];
+	bool yes = false;
+	if (ifd >= 0 && fstat(ifd, &st) == 0 && rfs_io_pread_all(ifd, head, 8, 0) == 0 &&
+	    !memcmp(head, magic, 8) && tags_check(h, &t, ifd, (uint64_t)st.st_size) == 0 &&
+	    t.covered == (uint64_t)st.st_size && t.last) {
+		struct isrc s = { .h = h, .t = &t, .ifd = ifd };
+		git_oid last;
+		struct rfs_record r;
+		if (src_open(&s, t.last, &last, &r, false) == 0) {
+			yes = r.events[0].kind != 0 && git_oid_equal(&last, &h->ref_head);
+			rfs_record_clear(&r);
+		}
+	}
+	if (t.fd >= 0)
+		close(t.fd);
+	if (ifd >= 0)
+		close(ifd);
+	return yes;
+}
+
+/* The daemon's way: index.tags, when it is caught up and the index holds the
+** ref (else -ENOTSUP: the caller loads the index). No clear_path: the vault's
+** latest limit events. Caught up under git_lock,
+** then read as it was then: entries and records never change once written. */
+static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
+                       void *arg)
+{
+	int ifd = h->side_fd < 0 ? -1 : openat(h->side_fd, INDEX_FILE, O_RDONLY | O_CLOEXEC);
+	if (ifd < 0)
+		return -ENOTSUP;
+	struct isrc s = { .h = h, .ifd = ifd };
+	struct rfs_index_tags *t = NULL;
+	size_t *recs = NULL, n = 0, shown = 0;
+	uint64_t seen = 0;
+	uint8_t e[TAGS_ENTRY];
+	pthread_mutex_lock(&h->git_lock);
+	int rc = tags_ready(h, ifd, &t) < 0 ? -ENOTSUP : 0;
+	struct rfs_index_tags snap = { .fd = -1 };
+	if (rc == 0) {
+		snap = *t;                       /* what it held now, on its own descriptor: a */
+		snap.fd = dup(t->fd);            /* rebuild renames a new file in, the old one stays whole */
+		s.t = &snap;
+		git_oid last;
+		struct rfs_record r;
+		bool at_ref = h->have_ref ? snap.last && src_open(&s, snap.last, &last, &r, false) == 0
+		                            : !snap.last;
+		if (h->have_ref && at_ref) {
+			at_ref = git_oid_equal(&last, &h->ref_head);
+			rfs_record_clear(&r);
+		}
+		rc = at_ref && snap.fd >= 0 ? 0 : -ENOTSUP;
+	}
+	pthread_mutex_unlock(&h->git_lock);
+	if (rc == 0 && clear_path)           /* entries newer than snap are passed over */
+		rc = v2_log_recs(&s, clear_path, &recs, &n);
+	/* The vault's latest: the records of the newest entries, newest first. */
+	for (uint64_t i = snap.nentries; rc == 0 && !clear_path && i > 0 && shown < limit; i--) {
+		rc = rfs_io_pread_all(snap.fd, e, sizeof e, tags_entries_at(&snap) + (i - 1) * TAGS_ENTRY);
+		uint64_t off = le64(e + 8);
+		if (rc < 0 || off == seen)
+			continue;                    /* a record's tags are entries side by side */
+		seen = off;
+		struct rfs_record r;
+		git_oid rev;
+		if (src_open(&s, (size_t)off, &rev, &r, true) < 0)
+			continue;
+		rc = emit_version(h, &r, &rev, cb, arg, &shown);
+		rfs_record_clear(&r);
+	}
+	if (snap.fd >= 0)
+		close(snap.fd);
+	if (rc < 0 && rc != -ENOMEM && !shown) {   /* a damaged table: the index answers, a new one next time */
+		pthread_mutex_lock(&h->git_lock);
+		if (h->tags)
+			h->tags->state = 0;
+		rfs_index_tags_close(h);
+		unlinkat(h->side_fd, TAGS_FILE, 0);
+		pthread_mutex_unlock(&h->git_lock);
+		rc = -ENOTSUP;
+	}
+	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++) {
+		struct rfs_record r;
+		git_oid rev;
+		if (src_open(&s, recs[i], &rev, &r, true) < 0)
+			continue;
+		rc = emit_version(h, &r, &rev, cb, arg, &shown);
+		rfs_record_clear(&r);
+	}
+	free(recs);
+	close(ifd);
 	return rc;
 }
 
 static int v2_log(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
                   void *arg)
 {
+	int rc = v2_log_tags(h, clear_path, limit, cb, arg);
+	if (rc != -ENOTSUP)
+		return rc;
 	struct index_view iv;
 	struct tag_table tt;
-	int rc = view_load_hashed(h, &iv, &tt);
+	rc = view_load_hashed(h, &iv, &tt);
+	struct isrc s = { .h = h, .iv = &iv, .tt = &tt };
 	size_t *recs = NULL, n = 0, shown = 0;
 	if (rc == 0)
-		rc = v2_log_recs(h, &iv, &tt, clear_path, &recs, &n);
+		rc = v2_log_recs(&s, clear_path, &recs, &n);
 	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++)
 		rc = emit(h, &iv.recs[recs[i]], cb, arg, &shown);
 	free(recs);
@@ -703,6 +1242,9 @@ int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
 {
 	if (clear_path && index_version(h) == RFS_RECORD_VERSION_2)
 		return v2_log(h, clear_path, limit, cb, arg);
+	int trc = clear_path || !limit ? -ENOTSUP : v2_log_tags(h, NULL, limit, cb, arg);
+	if (trc != -ENOTSUP)
+		return trc;                      /* the latest few: from the end of index.tags */
 	pthread_mutex_lock(&h->git_lock);
 	struct index_view iv;
 	size_t file_len;

@@ -5,6 +5,7 @@
 #ifndef RECFS_FS_HISTORY_INTERNAL_H
 #define RECFS_FS_HISTORY_INTERNAL_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -24,6 +25,14 @@
 #define RFS_SIG_FIELD "recfs-sig"
 #define RFS_SIG_NAME "recfs"
 #define RFS_SIG_EMAIL "recfs@invalid"
+
+/* Where and when a writable open was (recover.c): the kernel's boot id, the
+** unique id of the mount holding live/, CLOCK_REALTIME and REALTIME - BOOTTIME. */
+struct rfs_since {
+	char boot[37];
+	uint64_t mnt;
+	int64_t real_ns, off_ns;
+};
 
 /* What record() captured for one save. */
 struct rfs_capture {
@@ -121,6 +130,11 @@ struct rfs_history {
 	bool keep_xattrs;                 /* captures of live/ folders hold attributes (xattrs.c): a
 	                                  ** writable handle, or a newest commit that has them */
 	bool xattrs_upgrade;              /* this open records live/'s attributes into older history */
+	struct rfs_since open_at;         /* this writable open (recover.c); open_known: it is */
+	bool open_known;
+	struct rfs_index_tags *tags;      /* index.tags, once a lookup used it (index.c; git_lock) */
+	bool since_ok;                    /* recovery may take every entry of live/ unchanged since */
+	int64_t since_ns;                 /* since_ns (ctime) from the newest commit's tree */
 	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
 	struct rfs_disposed *disposed;    /* ids each VAULT/disposed/<N> lists (disposed.c) */
 	pthread_rwlock_t disposed_lock;
@@ -177,6 +191,9 @@ int rfs_capture_stat_live(struct rfs_history *h, const char *cpath, struct stat 
 ssize_t rfs_capture_readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len);
 /* Capture whatever is at cpath in live/ whole: file, folder (recursively) or symlink. */
 int rfs_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
+/* Into bld (the tree of the live/ folder d at cpath): its attributes' side entries, read from
+** live/ (and, at the root, the marker that history keeps them). 0 or -errno. */
+int rfs_capture_dir_xattrs(struct rfs_history *h, DIR *d, const char *cpath, git_treebuilder *bld);
 /* Stage a blob (hashed with the pack writer's SHA-1). */
 int rfs_capture_write_blob(struct rfs_history *h, const void *data, size_t len, git_oid *oid);
 uint64_t rfs_capture_chunk_count(const struct rfs_history *h, uint64_t size);
@@ -252,6 +269,8 @@ int rfs_index_encode_commit(struct rfs_history *h, struct rfs_bytes *b, const gi
                             const struct rfs_record *r);
 int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b);
 int rfs_index_sync(struct rfs_history *h);   /* writable: catch the file up with the ref */
+/* Close index.tags, made durable (with the index it covers) when this process changed it. */
+void rfs_index_tags_close(struct rfs_history *h);
 
 /* tree.c */
 /* Apply updates (UPSERT / REMOVE by path, like git_tree_create_updated; an
@@ -285,6 +304,12 @@ int rfs_recover_tree_diff(struct rfs_history *h, git_tree *a, git_tree *b, rfs_r
                           void *arg);
 /* Capture all of live/ (writable: into the stage; hash_only: hashes only). */
 int rfs_recover_capture_live(struct rfs_history *h, git_oid *tree);
+/* At a writable open, before anything reads live/: note where and when it is
+** (h->open_at), and whether the mark the last open left allows the recovery to
+** look only at what changed since (h->since_ok); that mark is removed. */
+void rfs_recover_since_begin(struct rfs_history *h);
+/* Once history holds live/ (recovered or closed cleanly): leave this open's mark. */
+void rfs_recover_since_end(struct rfs_history *h);
 
 /* read.c */
 /* Clear path ("/a/b") of a cipher path in tree; heap; NULL when it does not open. */

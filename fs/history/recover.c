@@ -1,6 +1,7 @@
 /*
 ** recover: bring history in line with live/ at open (after a crash), and
-** the tree comparison that verify shares.
+** the tree comparison that verify shares; the signed mark (history.git/recfs/
+** since) that lets a recovery after a killed daemon look only at what changed.
 ** Must never: change live/ (but, after a real crash only, to put right a
 ** file a power cut left half written: rfs_cfile_after_crash writes its undo
 ** entry back, reseals, or cuts a torn tail); commit anything but what live/
@@ -8,15 +9,21 @@
 */
 #include "fs/history/internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "crypto/content.h"
+#include "crypto/encoding.h"
 #include "crypto/names.h"
 #include "crypto/secmem.h"
+#include "crypto/sign.h"
 #include "fs/cfile.h"
 #include "fs/log.h"
 
@@ -26,6 +33,213 @@ int rfs_recover_capture_live(struct rfs_history *h, git_oid *tree)
 	int rc = rfs_capture_entry(h, -1, "", &cap);
 	if (rc == 0)
 		*tree = cap.oid;
+	return rc;
+}
+
+/* ---- what changed since the last open: a kill needs no capture of all of live/ ----
+** Every change to an entry of live/ sets its ctime to the clock, which nothing
+** sets back but the clock itself; a new, removed or renamed entry sets its
+** folder's. So while the file system holding live/ stays mounted (its page
+** cache, which holds every write whether synced or not, survives a killed
+** daemon) an entry whose ctime, and whose folder's ctime, are older than the
+** open that last made history hold live/ is as that history has it. A power
+** cut, a reboot or a remount loses writes their ctimes reached the disk
+** without (and the reverse), and changes the boot id or the mount's unique
+** id: then live/ is captured whole, as always. The mark is signed, so no one
+** without the vault's key can make a recovery skip a file. */
+
+#define SINCE_FILE "since"
+#define SINCE_MAGIC "recfs-since-v1"
+#define SINCE_SIGNED (14 + 16 + 36 + 3 * 8)
+#define SINCE_SLACK_NS 2000000000ll       /* coarse timestamps, a small step of the clock */
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U  /* Linux 6.8: never reused while the system runs */
+#endif
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Where and when this is: 0, or -ENOTSUP when the kernel cannot say. */
+static int since_now(struct rfs_history *h, struct rfs_since *s)
+{
+	memset(s, 0, sizeof *s);
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, s->boot, 36);
+	if (fd >= 0)
+		close(fd);
+	struct statx stx;
+	if (n != 36 || statx(h->v->live_fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID_UNIQUE))
+		return -ENOTSUP;
+	s->boot[36] = 0;
+	s->mnt = stx.stx_mnt_id;
+	s->real_ns = clock_ns(CLOCK_REALTIME);
+	s->off_ns = s->real_ns - clock_ns(CLOCK_BOOTTIME);
+	return 0;
+}
+
+static void since_signed(struct rfs_history *h, const struct rfs_since *s, uint8_t out[SINCE_SIGNED])
+{
+	uint64_t v[3] = { s->mnt, (uint64_t)s->real_ns, (uint64_t)s->off_ns };
+	memcpy(out, SINCE_MAGIC, 14);
+	memcpy(out + 14, h->v->conf.vault_id, 16);
+	memcpy(out + 30, s->boot, 36);
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < 8; i++)
+			out[66 + 8 * k + i] = (uint8_t)(v[k] >> (8 * i));
+}
+
+/* The mark the last open left: 0 when it is there and its signature holds. */
+static int since_read(struct rfs_history *h, struct rfs_since *s)
+{
+	char line[300], b64[100];
+	int fd = h->side_fd < 0 ? -1 : openat(h->side_fd, SINCE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n = fd < 0 ? -1 : read(fd, line, sizeof line - 1);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	line[n] = 0;
+	memset(s, 0, sizeof *s);
+	if (sscanf(line, "recfs-since 1 %36s %" SCNu64 " %" SCNd64 " %" SCNd64 " %99s", s->boot, &s->mnt,
+	           &s->real_ns, &s->off_ns, b64) != 5 || strlen(s->boot) != 36)
+		return -EBADMSG;
+	uint8_t msg[SINCE_SIGNED], sig[RFS_SIGNATURE_SIZE];
+	if (rfs_b64_decode(sig, sizeof sig, b64, strlen(b64)) != (long)sizeof sig)
+		return -EBADMSG;
+	since_signed(h, s, msg);
+	return rfs_sign_verify(sig, msg, sizeof msg, h->v->keys);
+}
+
+void rfs_recover_since_begin(struct rfs_history *h)
+{
+	struct rfs_since last;
+	h->open_known = since_now(h, &h->open_at) == 0;
+	h->since_ok = h->open_known && since_read(h, &last) == 0 && !strcmp(last.boot, h->open_at.boot) &&
+	              last.mnt == h->open_at.mnt && last.real_ns <= h->open_at.real_ns &&
+	              h->open_at.off_ns >= last.off_ns - SINCE_SLACK_NS / 2;   /* no step back */
+	h->since_ns = h->since_ok ? last.real_ns - SINCE_SLACK_NS : 0;
+	if (h->side_fd >= 0)
+		unlinkat(h->side_fd, SINCE_FILE, 0);   /* it spoke of the last open only */
+}
+
+void rfs_recover_since_end(struct rfs_history *h)
+{
+	h->since_ok = false;
+	if (!h->open_known || h->side_fd < 0 || h->behind || h->error)
+		return;
+	uint8_t msg[SINCE_SIGNED], sig[RFS_SIGNATURE_SIZE];
+	since_signed(h, &h->open_at, msg);
+	rfs_sign(sig, msg, sizeof msg, h->v->keys);
+	char b64[100], line[300];
+	rfs_b64_encode(b64, sig, sizeof sig);
+	int n = snprintf(line, sizeof line, "recfs-since 1 %s %" PRIu64 " %" PRId64 " %" PRId64 " %s\n",
+	                 h->open_at.boot, h->open_at.mnt, h->open_at.real_ns, h->open_at.off_ns, b64);
+	/* No fsync: it only counts while the file system stays mounted, and so does its page cache. */
+	int fd = openat(h->side_fd, SINCE_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0 && write(fd, line, (size_t)n) != n)
+		unlinkat(h->side_fd, SINCE_FILE, 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+static bool changed_since(const struct rfs_history *h, const struct stat *st)
+{
+	return (int64_t)st->st_ctim.tv_sec * 1000000000ll + st->st_ctim.tv_nsec >= h->since_ns;
+}
+
+/* Whether old entry e can stand for the unchanged live/ entry st. */
+static bool entry_fits(struct rfs_history *h, const git_tree_entry *e, const struct stat *st)
+{
+	git_filemode_t m = git_tree_entry_filemode(e);
+	if (S_ISLNK(st->st_mode))
+		return m == GIT_FILEMODE_LINK;
+	return S_ISREG(st->st_mode) &&
+	       (m == GIT_FILEMODE_BLOB || (m == GIT_FILEMODE_TREE && rfs_objects_is_chunked(h->repo, e)));
+}
+
+/* Whether live/'s folder cpath has the id (.dirid) that old's folder had:
+** the same folder, not another moved in under its name. */
+static bool same_folder(struct rfs_history *h, const char *cpath, git_tree *old)
+{
+	const git_tree_entry *e = git_tree_entry_byname(old, RFS_DIRID_FILE);
+	git_blob *b = NULL;
+	if (!e || git_blob_lookup(&b, h->repo, git_tree_entry_id(e)) < 0)
+		return false;
+	char path[PATH_MAX];
+	uint8_t id[64];
+	snprintf(path, sizeof path, "%s%s%s", cpath, cpath[0] ? "/" : "", RFS_DIRID_FILE);
+	int fd = strlen(cpath) + sizeof RFS_DIRID_FILE + 1 < sizeof path ? rfs_capture_open_live(h, path, 0) : -1;
+	ssize_t n = fd < 0 ? -1 : read(fd, id, sizeof id);
+	if (fd >= 0)
+		close(fd);
+	bool same = n >= 0 && (size_t)n == git_blob_rawsize(b) && !memcmp(id, git_blob_rawcontent(b), (size_t)n);
+	git_blob_free(b);
+	return same;
+}
+
+/* live/'s folder cpath as a tree: what changed since h->since_ns captured,
+** the rest taken from old (the same folder in the newest commit). */
+static int capture_changed(struct rfs_history *h, const char *cpath, git_tree *old, git_oid *out)
+{
+	int dfd = rfs_capture_open_live(h, cpath, O_DIRECTORY);
+	if (dfd < 0)
+		return dfd;
+	struct stat dst;
+	DIR *d = fstat(dfd, &dst) == 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		int err = -errno;
+		close(dfd);
+		return err;
+	}
+	bool names_same = !changed_since(h, &dst);   /* no entry made, removed or renamed here */
+	git_treebuilder *bld = NULL;
+	int rc = git_treebuilder_new(&bld, h->repo, NULL) < 0 ? -EIO : 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		size_t len = strlen(cpath) + strlen(de->d_name) + 2;
+		char *child = malloc(len);
+		struct stat st;
+		if (!child) {
+			rc = -ENOMEM;
+			break;
+		}
+		snprintf(child, len, "%s%s%s", cpath, cpath[0] ? "/" : "", de->d_name);
+		const git_tree_entry *e = git_tree_entry_byname(old, de->d_name);
+		git_tree *sub = NULL;
+		struct rfs_capture cap = { 0 };
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = -errno;
+		} else if (S_ISDIR(st.st_mode) && e && git_tree_entry_type(e) == GIT_OBJECT_TREE &&
+		           !rfs_objects_is_chunked(h->repo, e) &&
+		           git_tree_lookup(&sub, h->repo, git_tree_entry_id(e)) == 0 &&
+		           (names_same || same_folder(h, child, sub))) {
+			cap.mode = GIT_FILEMODE_TREE;
+			rc = capture_changed(h, child, sub, &cap.oid);
+		} else if (e && names_same && !changed_since(h, &st) && entry_fits(h, e, &st)) {
+			cap.oid = *git_tree_entry_id(e);
+			cap.mode = git_tree_entry_filemode(e);
+		} else if ((rc = rfs_capture_entry(h, -1, child, &cap)) == -EPERM) {
+			rc = 0;                      /* not recordable (e.g. a FIFO): skipped, as ever */
+			cap.mode = 0;
+		}
+		git_tree_free(sub);
+		free(child);
+		if (rc == 0 && cap.mode && git_treebuilder_insert(NULL, bld, de->d_name, &cap.oid, cap.mode) < 0)
+			rc = -EIO;
+	}
+	if (rc == 0 && h->keep_xattrs)       /* attributes are read again whole: they are small */
+		rc = rfs_capture_dir_xattrs(h, d, cpath, bld);
+	closedir(d);
+	if (rc == 0 && git_treebuilder_write(out, bld) < 0)
+		rc = -EIO;
+	git_treebuilder_free(bld);
 	return rc;
 }
 
@@ -411,15 +625,18 @@ int rfs_recover(struct rfs_history *h)
 start:;
 	git_oid now_oid;
 	struct recovery r = { .notes = &notes };
-	int rc = rfs_recover_capture_live(h, &now_oid);
-	if (rc == 0 && git_tree_lookup(&r.now, h->repo, &now_oid) < 0)
-		rc = -EIO;
-	if (rc == 0 && h->head_seq) {
+	int rc = 0;
+	if (h->head_seq) {
 		git_commit *c = NULL;
 		if (git_commit_lookup(&c, h->repo, &h->head) < 0 || git_commit_tree(&r.old, c) < 0)
 			rc = -EIO;
 		git_commit_free(c);
 	}
+	if (rc == 0)
+		rc = h->since_ok && r.old ? capture_changed(h, "", r.old, &now_oid)
+		                          : rfs_recover_capture_live(h, &now_oid);
+	if (rc == 0 && git_tree_lookup(&r.now, h->repo, &now_oid) < 0)
+		rc = -EIO;
 	if (rc == 0 && r.old && git_oid_equal(git_tree_id(r.old), &now_oid))
 		goto out;                        /* history already holds live/ */
 	if (rc == 0 && r.old)

@@ -398,4 +398,34 @@ assert_eq "the loose blob $blob now reads as other content" "$tmpid" \
 	"$(git --git-dir="$T/history.git" cat-file blob "$blob" 2>/dev/null | git hash-object --stdin)"
 expect_problem "a corrupt loose object, named" "corrupt object $blob" "$T"
 
+# index.tags, the daemon's tag table of the index on disk: a clean unmount
+# leaves it durable ('D'); a table a killed daemon left being changed ('V'),
+# even damaged, is rebuilt, and `log PATH` answers exactly as before.
+X=$IT_TMP/tags XM=$IT_TMP/tagsm
+tags_state() { dd if="$X/history.git/recfs/index.tags" bs=1 skip=40 count=1 status=none; }
+make_vault "$X"
+mount_vault "$X" "$XM"
+mkdir "$XM/case"
+for i in 1 2 3; do echo "v$i" >"$XM/case/doc"; done
+mv "$XM/case/doc" "$XM/case/doc2"
+echo other >"$XM/other"
+recfs flush "$XM" >/dev/null
+want=$(recfs log "$XM/case/doc2" 2>&1)
+assert_match "log follows the renamed file through index.tags" "renamed from /case/doc" "$want"
+umount_vault "$XM" "$X"
+assert_eq "a clean unmount leaves index.tags durable" "D" "$(tags_state)"
+mount_vault "$X" "$XM"
+assert_eq "log after a clean mount, from the table as it was left" "$want" "$(recfs log "$XM/case/doc2" 2>&1)"
+pid=$(daemon_pid "$XM")
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+fusermount3 -uz "$XM" 2>/dev/null
+wait_unlocked "$X"
+assert_eq "a killed daemon leaves it marked as being changed" "V" "$(tags_state)"
+head -c 4096 /dev/urandom | dd of="$X/history.git/recfs/index.tags" bs=1 seek=64 conv=notrunc status=none
+mount_vault "$X" "$XM"
+assert_eq "a damaged table left being changed is rebuilt: log answers as before" "$want" \
+	"$(recfs log "$XM/case/doc2" 2>&1)"
+umount_vault "$XM" "$X"
+
 finish
