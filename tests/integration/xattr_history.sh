@@ -127,6 +127,26 @@ check "getfattr shows the second version's attributes after the unmounted restor
 	diff "$IT_TMP/v2.getfattr" "$IT_TMP/r2.getfattr"
 umount_vault "$M" "$V"
 
+# A killed daemon: the recovery at the next mount keeps every file's and folder's attributes
+# (it takes unchanged entries from the newest commit, and reads the attributes of live/ again).
+mount_vault "$V" "$M"
+mkdir "$M/kept" && echo k >"$M/kept/k.txt"
+setfattr -n user.tag -v on-a-file "$M/kept/k.txt"
+setfattr -n user.tag -v on-a-folder "$M/kept"
+recfs flush "$M" >/dev/null
+sleep 1.1                                  # the next change is newer than the mount's start
+echo after >"$M/after-the-kill.txt"
+kill -9 "$(daemon_pid "$M")"; sleep 0.3; fusermount3 -uz "$M" 2>/dev/null
+mount_vault "$V" "$M"
+assert_match "after a kill -9, the file's attributes are in the newest commit" 'user.tag="on-a-file"' \
+	"$(recfs show "$M/kept/k.txt" --rev HEAD --xattrs 2>&1)"
+assert_match "... and the folder's own" 'user.tag="on-a-folder"' "$(recfs show "$M/kept" --rev HEAD --xattrs 2>&1)"
+umount_vault "$M" "$V"
+check "verify after the recovery" recfs verify "$V" --passphrase-file "$V.pass"
+mount_vault "$V" "$M"
+rm -r "$M/kept" "$M/after-the-kill.txt"
+umount_vault "$M" "$V"
+
 # A disposal that shreds the folder's keys destroys its files' attributes in every version.
 mount_vault "$V" "$M"
 rm -r "$M/case"
