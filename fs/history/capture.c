@@ -423,6 +423,15 @@ static int capture_symlink(struct rfs_history *h, const char *cpath, struct rfs_
 
 static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out);
 
+char *rfs_capture_child(const char *cpath, const char *name)
+{
+	size_t len = strlen(cpath) + strlen(name) + 2;
+	char *child = malloc(len);
+	if (child)
+		snprintf(child, len, "%s%s%s", cpath, cpath[0] ? "/" : "", name);
+	return child;
+}
+
 /* Capture whatever is at cpath in live/ whole: file, folder (recursively) or symlink. */
 int rfs_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap)
 {
@@ -508,13 +517,11 @@ static int capture_dir(struct rfs_history *h, const char *cpath, git_oid *out)
 	while (rc == 0 && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		size_t len = strlen(cpath) + strlen(de->d_name) + 2;
-		char *child = malloc(len);
+		char *child = rfs_capture_child(cpath, de->d_name);
 		if (!child) {
 			rc = -ENOMEM;
 			break;
 		}
-		snprintf(child, len, "%s%s%s", cpath, cpath[0] ? "/" : "", de->d_name);
 		struct rfs_capture cap = { 0 };
 		rc = rfs_capture_entry(h, -1, child, &cap);
 		free(child);

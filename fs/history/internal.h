@@ -191,6 +191,8 @@ int rfs_capture_stat_live(struct rfs_history *h, const char *cpath, struct stat 
 ssize_t rfs_capture_readlink_live(struct rfs_history *h, const char *cpath, char *buf, size_t len);
 /* Capture whatever is at cpath in live/ whole: file, folder (recursively) or symlink. */
 int rfs_capture_entry(struct rfs_history *h, int fd, const char *cpath, struct rfs_capture *cap);
+/* "cpath/name" ("name" at the root), malloc'd; NULL when out of memory. */
+char *rfs_capture_child(const char *cpath, const char *name);
 /* Into bld (the tree of the live/ folder d at cpath): its attributes' side entries, read from
 ** live/ (and, at the root, the marker that history keeps them). 0 or -errno. */
 int rfs_capture_dir_xattrs(struct rfs_history *h, DIR *d, const char *cpath, git_treebuilder *bld);

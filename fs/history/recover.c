@@ -203,14 +203,12 @@ static int capture_changed(struct rfs_history *h, const char *cpath, git_tree *o
 	while (rc == 0 && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		size_t len = strlen(cpath) + strlen(de->d_name) + 2;
-		char *child = malloc(len);
+		char *child = rfs_capture_child(cpath, de->d_name);
 		struct stat st;
 		if (!child) {
 			rc = -ENOMEM;
 			break;
 		}
-		snprintf(child, len, "%s%s%s", cpath, cpath[0] ? "/" : "", de->d_name);
 		const git_tree_entry *e = git_tree_entry_byname(old, de->d_name);
 		git_tree *sub = NULL;
 		struct rfs_capture cap = { 0 };
