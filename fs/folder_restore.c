@@ -458,13 +458,15 @@ static int make_link(struct job *j, const struct item *it, const char *target)
 	if (rc >= 0 && symlinkat(text, d.dirfd, sn.backing) != 0)
 		rc = -errno;
 	if (rc >= 0) {
-		if (j->fs->as_root)
-			(void)fchownat(d.dirfd, sn.backing, it->uid, it->gid, AT_SYMLINK_NOFOLLOW);
-		(void)utimensat(d.dirfd, sn.backing, tv, AT_SYMLINK_NOFOLLOW);
+		/* The link is there: it is recorded either way; an owner or time it could not take
+		** is this entry's failure. */
+		rc = j->fs->as_root && fchownat(d.dirfd, sn.backing, it->uid, it->gid, AT_SYMLINK_NOFOLLOW) != 0
+		     ? -errno : 0;
+		if (utimensat(d.dirfd, sn.backing, tv, AT_SYMLINK_NOFOLLOW) != 0 && rc == 0)
+			rc = -errno;
 		rfs_save_created(j->fs, d.dir, d.last, sn.backing, NULL, -1);
 		(void)fuse_lowlevel_notify_inval_entry(j->fs->se, rfs_ino_of(&j->fs->it, d.dir), d.last,
 		                                       strlen(d.last));
-		rc = 0;
 	}
 	rfs_live_walk_done(j->fs, &d);
 	return rc;
