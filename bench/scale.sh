@@ -5,12 +5,13 @@
 # and never leaves a mount behind.
 #
 # Usage: RECFS=build/tools/recfs bench/scale.sh [SECTION...]
-#   sections: saves estate versions (default: all)
+#   sections: saves estate upkeep versions (default: all)
 #   saves    history_bench (HB_NESTED): one save, its own commit, in vaults of each of SCALES
 #            files (records of 100 files, 100 records a group, so no git tree passes 100 entries);
 #            the largest vault is kept, with COMMITS commits of one file on top
 #   estate   on that vault: mount after a clean unmount and after kill -9, ls -lR, recfs log PATH,
-#            policy load, recfs due, recfs records, unmount, verify and gc (time and peak memory)
+#            policy load, recfs due, recfs records, unmount
+#   upkeep   on that vault: verify and gc (time and peak memory; about 3 min per GiB of history)
 #   versions VERSION_FILES files through a mount, VERSIONS versions each (one 4 KiB block changed
 #            per version): history's size against the plaintext's, before and after gc
 # Environment:
@@ -33,7 +34,7 @@ VERSIONS=${VERSIONS:-10}
 FILE_KB=${FILE_KB:-256}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
 SECTIONS=("$@")
-[ ${#SECTIONS[@]} -eq 0 ] && SECTIONS=(saves estate versions)
+[ ${#SECTIONS[@]} -eq 0 ] && SECTIONS=(saves estate upkeep versions)
 
 WORK=$(mktemp -d "$BENCH_DIR/recfs-scale-XXXXXX")
 PASS=$WORK/pass
@@ -149,7 +150,10 @@ section_estate() {
     row "mount after kill -9 (recovery), cold cache" "$(secs_since "$t") s"
     t=$(now_ns); "$RECFS" umount "$MNT" >/dev/null
     row "unmount" "$(secs_since "$t") s"
+}
 
+section_upkeep() {
+    [ -d "$ESTATE" ] || { row "upkeep" "no kept vault: run the saves section first"; return 1; }
     local gib
     gib=$(du -sb "$ESTATE/history.git" | awk '{ printf "%.3f", $1 / 1073741824 }')
     drop_caches
@@ -193,8 +197,8 @@ printf pw >"$PASS"
 chmod 600 "$PASS"
 for s in "${SECTIONS[@]}"; do
     case $s in
-        saves|estate|versions) "section_$s" || log "section $s stopped early" ;;
-        *) echo "scale.sh: unknown section '$s' (saves estate versions)" >&2; exit 2 ;;
+        saves|estate|upkeep|versions) "section_$s" || log "section $s stopped early" ;;
+        *) echo "scale.sh: unknown section '$s' (saves estate upkeep versions)" >&2; exit 2 ;;
     esac
 done
 echo
