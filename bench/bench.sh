@@ -6,10 +6,11 @@
 # Usage: bench/bench.sh [SECTION...]      sections: io meta mem mem8 history requests (default: io meta mem mem8)
 #   requests: the FUSE requests per entry of the meta workloads, for recfs alone (bench/requests.sh)
 # Environment:
-#   ROUNDS=3        interleaved rounds; each figure is the median
+#   ROUNDS=3        interleaved rounds; each figure is the median, with the range of single rounds
 #   SIZE_MB=256     size of the streaming file (io)
 #   MEM_MB=2048     size of the file written then read while sampling RSS (mem)
 #   MEM8_FILES=4    files each of the 8 writers writes (8 to 13 MiB, fsync after each; mem8)
+#   MEM_ROUNDS=$ROUNDS  interleaved rounds of mem and mem8; each figure is the median, with the range
 #   TARGETS="ext4 gocryptfs securefs recfs"
 #   RECFS=path      the recfs binary (default: a non-sanitizer build under the repo, then PATH)
 #   RECFS_BASE=path a second recfs binary (e.g. a build of an older commit): adds the target
@@ -23,6 +24,7 @@ ROUNDS=${ROUNDS:-3}
 SIZE_MB=${SIZE_MB:-256}
 MEM_MB=${MEM_MB:-2048}
 MEM8_FILES=${MEM8_FILES:-4}
+MEM_ROUNDS=${MEM_ROUNDS:-$ROUNDS}
 TARGETS=${TARGETS:-"ext4 gocryptfs securefs recfs"}
 if [[ -n "${RECFS_BASE:-}" && " $TARGETS " != *" recfs_base "* ]]; then TARGETS+=" recfs_base"; fi
 RECFS_FLUSH=${RECFS_FLUSH:-auto}
@@ -245,8 +247,30 @@ median_of() {   # median_of TARGET TEST: "-" when no round ran, "fail" when any 
     local files=("$BENCH_DIR/results/$1.$2".*)
     [[ -e "${files[0]}" ]] || { echo "-"; return; }
     if grep -qx fail "${files[@]}"; then echo fail; return; fi
-    cat "${files[@]}" | sort -g | awk '{ v[NR] = $1 } END {
-        if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+    cat "${files[@]}" | median_range "%.3f"
+}
+
+# median_range FORMAT: the median of the numbers on stdin, then "(min-max)" when there are two or more.
+median_range() {
+    sort -g | awk -v f="$1" '{ v[NR] = $1 } END {
+        if (NR == 0) { print "-"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf f, m
+        if (NR > 1) { printf " (" f "-" f ")", v[1], v[NR] }
+        print "" }'
+}
+
+# median_of_value TARGET TEST: the median alone, for ratios.
+median_of_value() { median_of "$1" "$2" | awk '{ print $1 }'; }
+
+# round_ratios TARGET TEST: recfs's time over TARGET's in each round both ran, one per line.
+round_ratios() {
+    local f r
+    for f in "$BENCH_DIR/results/recfs.$2".*; do
+        r=${f##*.}
+        [[ -e "$BENCH_DIR/results/$1.$2.$r" ]] || continue
+        paste "$f" "$BENCH_DIR/results/$1.$2.$r"
+    done | awk '$1 != "fail" && $2 != "fail" && $2 > 0 { printf "%.4f\n", $1 / $2 }'
 }
 
 # recfs: `recfs flush` inside the clock, so the figure includes history holding the file.
@@ -334,12 +358,13 @@ setup_daemon() {
     fi
 }
 
+# measure_memory TARGET OUT: appends one line "samples start peak end VmHWM peak-start" (KiB) to OUT.
 measure_memory() {
-    local target=$1 mnt pid samples sampler
+    local target=$1 out=$2 mnt pid samples sampler
     mnt=$(mount_dir "$target")
     setup_daemon "$target" || return 1
     pid=${DAEMON_PID[$target]}
-    samples="$BENCH_DIR/results/mem.$target"
+    samples="$BENCH_DIR/results/mem.samples.$target"
     : > "$samples"
     sample_rss "$pid" "$samples" &
     sampler=$!
@@ -354,14 +379,15 @@ measure_memory() {
     rm -f "$mnt/mem"
     teardown_target "$target"
     (( ok )) || { log "$target: dd failed during the memory run"; return 1; }
-    awk -v t="$target" -v mb="$MEM_MB" 'NR == 1 { s = $1 } { if ($1 > p) p = $1; e = $1; h = $2 }
-        END { printf "| %s | %d | %.1f | %.1f | %.1f | %.1f | %+.1f |\n", t, NR, s / 1024, p / 1024, e / 1024, h / 1024, (p - s) / 1024 }' "$samples"
+    awk 'NR == 1 { s = $1 } { if ($1 > p) p = $1; e = $1; h = $2 }
+        END { print NR, s, p, e, h, p - s }' "$samples" >> "$out"
 }
 
 # 8 writers at once, each writing MEM8_FILES files of 8 to 13 MiB with an fsync after each
 # (recfs: then `recfs flush`); the daemon's VmHWM, reset before (/proc/PID/clear_refs).
+# Appends one line "VmHWM-at-start VmHWM RSS-at-end" (KiB) to OUT.
 measure_mem8() {
-    local target=$1 mnt pid w f ok=1 start
+    local target=$1 out=$2 mnt pid w f ok=1 start
     mnt=$(mount_dir "$target")
     setup_daemon "$target" || return 1
     pid=${DAEMON_PID[$target]}
@@ -374,17 +400,28 @@ measure_mem8() {
     done
     for w in 0 1 2 3 4 5 6 7; do wait -n || ok=0; done
     if (( ok )); then recfs_flush_of "$target" "$mnt" || ok=0; fi
-    awk -v t="$target" -v s="$start" '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 }
-        END { printf "| %s | %.1f | %.1f | %.1f |\n", t, s / 1024, h / 1024, r / 1024 }' "/proc/$pid/status"
+    local line
+    line=$(awk -v s="$start" '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 } END { print s, h, r }' "/proc/$pid/status")
     rm -f "$mnt"/w*.*
     teardown_target "$target"
     (( ok )) || { log "$target: a writer failed during the mem8 run"; return 1; }
+    echo "$line" >> "$out"
 }
 
-# mem_table TITLE COLUMNS MEASURE LABEL: one row per FUSE target, MEASURE TARGET printing it.
+# mem_table TITLE COLUMNS MEASURE LABEL: MEM_ROUNDS interleaved rounds of MEASURE TARGET OUT (each
+# appends one line of KiB figures to OUT); one row per FUSE target, each column the median in MiB with the range of rounds.
 mem_table() {
-    local title=$1 columns=$2 measure=$3 label=$4 target blanks
+    local title=$1 columns=$2 measure=$3 label=$4 target blanks round line rows="$BENCH_DIR/results/$3"
     blanks=$(awk -F'|' '{ for (i = 3; i < NF; i++) printf " |" }' <<< "$columns")
+    mkdir -p "$rows"
+    for (( round = 1; round <= MEM_ROUNDS; round++ )); do
+        for target in $TARGETS; do
+            [[ $target == ext4 ]] && continue
+            [[ -z "${SKIP_REASON[$target]:-}" ]] && target_available "$target" || continue
+            log "$label, round $round/$MEM_ROUNDS: $target"
+            "$measure" "$target" "$rows/$target" || { echo fail >> "$rows/$target"; log_tail "$target"; }
+        done
+    done
     echo
     echo "### $title"
     echo
@@ -392,13 +429,23 @@ mem_table() {
     awk -F'|' '{ printf "|"; for (i = 2; i < NF; i++) printf "---|"; print "" }' <<< "$columns"
     for target in $TARGETS; do
         [[ $target == ext4 ]] && continue
-        if [[ -n "${SKIP_REASON[$target]:-}" ]] || ! target_available "$target"; then
-            echo "| $target | skipped: ${SKIP_REASON[$target]} |$blanks"
-            continue
+        if [[ ! -s "$rows/$target" ]]; then
+            echo "| $target | skipped: ${SKIP_REASON[$target]:-not available} |$blanks"
+        elif grep -qx fail "$rows/$target"; then
+            echo "| $target | failed in $(grep -cx fail "$rows/$target") of $MEM_ROUNDS rounds |$blanks"
+        else
+            line="| $target |"
+            local col ncols
+            ncols=$(awk '{ print NF; exit }' "$rows/$target")
+            for (( col = 1; col <= ncols; col++ )); do
+                line+=" $(awk -v c="$col" -v f="$measure" '{ if (f == "measure_memory" && c == 1) print $c; else printf "%.4f\n", $c / 1024 }' "$rows/$target" |
+                          median_range "$([[ $measure == measure_memory && $col == 1 ]] && echo %.0f || echo %.1f)") |"
+            done
+            echo "$line"
         fi
-        log "$label: $target"
-        "$measure" "$target" || { echo "| $target | failed |$blanks"; log_tail "$target"; }
     done
+    echo
+    echo "Median of $MEM_ROUNDS interleaved rounds, with the range of single rounds."
 }
 
 run_mem8() {
@@ -435,7 +482,7 @@ print_tables() {
     want meta && tests+=("${META_TESTS[@]}")
     (( ${#tests[@]} )) || return 0
     echo
-    echo "### Seconds, median of $ROUNDS interleaved rounds (lower is better)"
+    echo "### Seconds, median of $ROUNDS interleaved rounds, with the range of single rounds (lower is better)"
     echo
     row="| target |"; for t in "${tests[@]}"; do row+=" ${TEST_TITLE[$t]} |"; done; echo "$row"
     row="|---|";     for t in "${tests[@]}"; do row+="---|"; done; echo "$row"
@@ -453,14 +500,14 @@ print_tables() {
         echo "No ratios: recfs has no figures (${SKIP_REASON[recfs]:-not in TARGETS})."
         return 0
     fi
-    echo "### Ratios (lower is better; below 1.00 means recfs is faster)"
+    echo "### Ratios of the medians, with the range of the ratios of single rounds (lower is better; below 1.00 means recfs is faster)"
     echo
     row="| ratio |"; for t in "${tests[@]}"; do row+=" ${TEST_TITLE[$t]} |"; done; echo "$row"
     row="|---|";    for t in "${tests[@]}"; do row+="---|"; done; echo "$row"
     for target in gocryptfs securefs ext4 recfs_base; do
         [[ " $TARGETS " == *" $target "* ]] || continue
         row="| recfs/$target |"
-        for t in "${tests[@]}"; do row+=" $(ratio "$(median_of recfs "$t")" "$(median_of "$target" "$t")") |"; done
+        for t in "${tests[@]}"; do row+=" $(ratio_cell "$target" "$t") |"; done
         echo "$row"
     done
     if [[ " $TARGETS " == *" recfs "* ]] && [[ -z "${SKIP_REASON[recfs]:-}" ]] && recfs_flush_wanted; then
@@ -469,11 +516,15 @@ print_tables() {
     fi
 }
 
-ratio() {
-    case "$1/$2" in
-        -/*|*/-|fail/*|*/fail) echo "-" ;;
-        *) awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print "-" }' ;;
+# ratio_cell TARGET TEST: the ratio of the medians, then the range of the ratios of single rounds.
+ratio_cell() {
+    local a b range
+    a=$(median_of_value recfs "$2"); b=$(median_of_value "$1" "$2")
+    case "$a/$b" in
+        -/*|*/-|fail/*|*/fail) echo "-"; return ;;
     esac
+    range=$(round_ratios "$1" "$2" | median_range "%.2f" | sed -n 's/.* (/ (/p')
+    awk -v a="$a" -v b="$b" -v r="$range" 'BEGIN { if (b > 0) printf "%.2f%s\n", a / b, r; else print "-" }'
 }
 
 target_label() {
@@ -515,6 +566,7 @@ main() {
     [[ "$SIZE_MB" =~ ^[1-9][0-9]*$ ]] || die "SIZE_MB must be a positive integer, not '$SIZE_MB'"
     [[ "$MEM_MB" =~ ^[1-9][0-9]*$ ]] || die "MEM_MB must be a positive integer, not '$MEM_MB'"
     [[ "$MEM8_FILES" =~ ^[1-9][0-9]*$ ]] || die "MEM8_FILES must be a positive integer, not '$MEM8_FILES'"
+    [[ "$MEM_ROUNDS" =~ ^[1-9][0-9]*$ ]] || die "MEM_ROUNDS must be a positive integer, not '$MEM_ROUNDS'"
 
     trap cleanup EXIT
     trap 'exit 130' INT TERM
