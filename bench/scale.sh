@@ -22,6 +22,9 @@
 #   ROUNDS=5                timed runs of each listing; the median is printed, with the range
 #   VERSION_FILES=2000 VERSIONS=10 FILE_KB=256
 #   BENCH_DIR=/var/tmp      scratch space, on the disk being measured (1M files: ~12 GB free)
+#   ESTATE_DIR=path         keep the largest vault there (passphrase "pw") instead of in the scratch
+#                           folder; when it exists, saves times only the smaller scales and the
+#                           other sections use it, so a long fill is made once and measured later
 set -uo pipefail
 
 RECFS=${RECFS:?set RECFS to the recfs binary (a release build)}
@@ -38,7 +41,7 @@ SECTIONS=("$@")
 
 WORK=$(mktemp -d "$BENCH_DIR/recfs-scale-XXXXXX")
 PASS=$WORK/pass
-ESTATE=$WORK/estate            # the kept vault of the largest scale (passphrase "pw")
+ESTATE=${ESTATE_DIR:-$WORK/estate}   # the kept vault of the largest scale (passphrase "pw")
 MNT=$WORK/mnt
 ROWS=()
 
@@ -91,6 +94,9 @@ section_saves() {
     top=$(largest)
     for n in $SCALES; do
         runs=200 keep=$WORK/not-kept
+        if [ "$n" = "$top" ] && [ -d "$ESTATE" ]; then
+            log "$ESTATE exists: not filled again"; continue
+        fi
         [ "$n" = "$top" ] && runs=$(( (COMMITS + 4) / 5 )) keep=$ESTATE
         log "history_bench: $n files, 5 rounds of $runs saves (each its own commit)"
         line=$(HB_NESTED=1 HB_FILES_ONLY=1 HB_RUNS=$runs HB_KEEP=$keep \
