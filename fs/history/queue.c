@@ -594,7 +594,10 @@ static size_t take_batch(struct rfs_history *h, struct rfs_pending **out)
 		if (!p->cpath[0])
 			break;
 	}
-	if (!p)                              /* the scan reached the end: fix the tail */
+	/* Nothing after the scan: the tail is the last save left. This holds too
+	** when a root-folder save ended the batch as the queue's last (taking it
+	** left the tail pointing at a save no longer queued). */
+	if (!*pp)
 		h->q_tail = last_left;
 	*out = taken;
 	return n;

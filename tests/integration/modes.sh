@@ -29,6 +29,17 @@ r=$(recfs log "$M/a.file" --json-lines -n 1 | sed -n 's/.*"rev":"\([^"]*\)".*/\1
 echo changed >"$M/a.file"
 check "restore a 0664 file" recfs restore "$M/a.file" --rev "$r"
 assert_eq "the restored file keeps mode 664" 664 "$(stat -c %a "$M/a.file")"
+# A change to the root folder alone is a save of its own, taken from the queue as its last
+# entry: the saves queued after it must still be committed (the queue's tail once kept
+# pointing at it, and every later save was appended to a save already freed).
+chmod 750 "$M"
+sleep 0.3
+echo after-root >"$M/after-root"
+check "recfs flush after a save of the root alone" recfs flush "$M"
+assert_match "the save after the root's is in history" "saved|created" \
+	"$(recfs log "$M/after-root" -n 1 2>&1)"
+chmod 755 "$M"
+
 remount "$V" "$M"
 assert_eq "modes survive a remount" "664 775 600 700 666 777" \
 	"$(stat -c %a "$M/a.file" "$M/a.dir" "$M/b.file" "$M/b.dir" "$M/c.file" "$M/c.dir" | tr '\n' ' ' | sed 's/ $//')"
