@@ -1,7 +1,8 @@
 #!/bin/bash
 # killpriv: the daemon takes over the clearing of setuid and setgid from the kernel
-# (FUSE_HANDLE_KILLPRIV_V2, issue 14), so the kernel asks for no security.capability
-# before each write and chown and rereads no mode before each chown. The bits must go
+# (FUSE_HANDLE_KILLPRIV_V2, issue 14), so the kernel asks for security.capability only at a
+# file's first write and at a chown, not before every write, and rereads no mode before a
+# chown. The bits must go
 # exactly as on the temp folder's own file system: a write, truncate or O_TRUNC open by
 # a user without CAP_FSETID clears setuid, and setgid when group-executable or when the
 # user is not in the file's group; root's writes keep them; a chown by root clears
