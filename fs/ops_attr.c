@@ -29,14 +29,13 @@ void rfs_ops_attr_note_kill(bool kill)
 	kill_suidgid = kill;
 }
 
-/* Is the caller of req in group gid (its file system gid or a supplementary one), or
-** root (taken as holding CAP_FSETID, which the kernel does not pass on)? */
+/* Is the caller of req in group gid (its file system gid or a supplementary one)? */
 static bool caller_in_group(fuse_req_t req, gid_t gid)
 {
 	gid_t groups[64];
 	int n;
 
-	if (fuse_req_ctx(req)->uid == 0 || fuse_req_ctx(req)->gid == gid)
+	if (fuse_req_ctx(req)->gid == gid)
 		return true;
 	n = fuse_req_getgroups(req, 64, groups);
 	for (int i = 0; i < n && i < 64; i++)
@@ -47,13 +46,15 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 
 /* The mode a file keeps after a write, truncate or chown that clears setuid and setgid:
 ** setuid always, setgid when group-executable or when the caller is not in the file's
-** group (the kernel's setattr_should_drop_suidgid; without group execute, setgid marks
-** mandatory locking, which the file's group keeps). */
-static mode_t without_suidgid(fuse_req_t req, const struct stat *st)
+** group and lacks CAP_FSETID (the kernel's setattr_should_drop_suidgid; without group
+** execute, setgid marks mandatory locking, which the file's group keeps). fsetid: the
+** caller may hold CAP_FSETID (the kernel does not say; taken for root). */
+static mode_t without_suidgid(fuse_req_t req, const struct stat *st, bool fsetid)
 {
 	mode_t mode = st->st_mode & 07777 & ~(mode_t)S_ISUID;
 
-	if ((mode & S_ISGID) && ((mode & S_IXGRP) || !caller_in_group(req, st->st_gid)))
+	if ((mode & S_ISGID) &&
+	    ((mode & S_IXGRP) || !(fsetid || caller_in_group(req, st->st_gid))))
 		mode &= ~(mode_t)S_ISGID;
 	return mode;
 }
@@ -77,7 +78,7 @@ int rfs_ops_attr_kill_suidgid(fuse_req_t req, struct rfs_fs *fs, struct rfs_inod
 	kill_suidgid = false;
 	if (fstat(fd, &st) != 0)
 		return -errno;
-	mode = without_suidgid(req, &st);
+	mode = without_suidgid(req, &st, false);   /* the kernel's mark: no CAP_FSETID */
 	if (mode == (st.st_mode & 07777))
 		return 0;
 	proc_path(p, fd);      /* fd may be an O_PATH descriptor */
@@ -181,7 +182,7 @@ static int set_times(struct rfs_fs *fs, struct rfs_inode *in, struct stat *attr,
 ** sent it with the chown: *to_set gains FUSE_SET_ATTR_MODE. */
 static int chown_dropped(fuse_req_t req, int fd, const struct stat *before, int *to_set)
 {
-	mode_t want = without_suidgid(req, before);
+	mode_t want = without_suidgid(req, before, fuse_req_ctx(req)->uid == 0);
 	struct stat now;
 	char p[64];
 
