@@ -3,7 +3,10 @@
 ** long entry/attribute timeouts (this daemon is the only writer), a
 ** multithreaded loop with one /dev/fuse clone per thread. The INIT reply
 ** passes through init_io_writev, which gives the kernel the flags op_init
-** asked for and libfuse 3.14 leaves out.
+** asked for and libfuse 3.14 leaves out, and FUSE_HANDLE_KILLPRIV_V2; each
+** request passes through init_io_read, which tells the handlers whether the
+** kernel asked for setuid and setgid to be cleared (libfuse 3.14 drops those
+** bits before a handler sees them).
 ** Must never: change any message to or from the kernel but the INIT reply.
 */
 #include "fs/mount.h"
@@ -175,10 +178,37 @@ void rfs_mount_raise_fd_limit(void)
 ** Lookups and listings are safe in parallel here (the inode table and the
 ** descriptor cache have their locks; a listing reads its own handle). So
 ** requests are read and replies written through these two functions, which
-** add the flag to the INIT reply when the kernel offered it. */
+** add the flag to the INIT reply when the kernel offered it (and
+** FUSE_HANDLE_KILLPRIV_V2: see kills_suidgid). */
 static _Atomic uint64_t init_unique;   /* the INIT request's id, until its reply */
 static _Atomic uint32_t init_offered;  /* the flags the kernel offered */
 static bool init_debug;                /* -d: say what was added */
+
+/* With FUSE_HANDLE_KILLPRIV_V2 the kernel no longer clears setuid and setgid
+** itself (nor asks for security.capability before each write and chown, nor
+** rereads the mode before each chown): it marks a write, a truncate and an
+** O_TRUNC open by a caller without CAP_FSETID, and the daemon clears them
+** (rfs_ops_attr_kill_suidgid). A chown clears them on the backing file, as
+** the daemon's own fchown does. Is request in (n bytes) so marked? */
+static bool kills_suidgid(const struct fuse_in_header *in, ssize_t n)
+{
+	const void *arg = in + 1;
+	size_t len = n > (ssize_t)sizeof(*in) ? (size_t)n - sizeof(*in) : 0;
+
+	switch (in->opcode) {
+	case FUSE_WRITE:
+		return len >= sizeof(struct fuse_write_in) &&
+		       (((const struct fuse_write_in *)arg)->write_flags & FUSE_WRITE_KILL_SUIDGID);
+	case FUSE_SETATTR:
+		return len >= sizeof(struct fuse_setattr_in) &&
+		       (((const struct fuse_setattr_in *)arg)->valid & FATTR_KILL_SUIDGID);
+	case FUSE_OPEN:
+		return len >= sizeof(struct fuse_open_in) &&
+		       (((const struct fuse_open_in *)arg)->open_flags & FUSE_OPEN_KILL_SUIDGID);
+	default:
+		return false;
+	}
+}
 
 static ssize_t init_io_read(int fd, void *buf, size_t len, void *userdata)
 {
@@ -186,6 +216,8 @@ static ssize_t init_io_read(int fd, void *buf, size_t len, void *userdata)
 	const struct fuse_in_header *in = buf;
 
 	(void)userdata;
+	/* The worker that read a request handles it before it reads the next. */
+	rfs_ops_attr_note_kill(n > 0 && kills_suidgid(in, n));
 	if (n >= (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in, flags2)) &&
 	    in->opcode == FUSE_INIT) {
 		const struct fuse_init_in *arg = (const void *)(in + 1);
@@ -206,7 +238,8 @@ static ssize_t init_io_writev(int fd, struct iovec *iov, int count, void *userda
 		if (out->error == 0 && count >= 2 &&
 		    iov[1].iov_len >= offsetof(struct fuse_init_out, max_background)) {
 			struct fuse_init_out *arg = iov[1].iov_base;
-			uint32_t add = init_offered & FUSE_PARALLEL_DIROPS & ~arg->flags;
+			uint32_t add = init_offered & (FUSE_PARALLEL_DIROPS | FUSE_HANDLE_KILLPRIV_V2) &
+			               ~arg->flags;
 
 			arg->flags |= add;
 			if (init_debug)

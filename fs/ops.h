@@ -48,6 +48,10 @@ extern const struct fuse_lowlevel_ops rfs_ops;
 int rfs_ops_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only);
 void rfs_ops_destroy(struct rfs_fs *fs);
 
+/* The mount's read hook: whether the request this thread reads next asks for setuid and
+** setgid to be cleared (fs/mount.c; libfuse 3.14 does not pass the mark on). */
+void rfs_ops_attr_note_kill(bool kill);
+
 /* The vault's author names: lines "LOGIN Full Name" (# comments allowed). */
 #define RFS_AUTHORS_PATH ".recfs/authors"
 

@@ -1,8 +1,11 @@
 /*
 ** ops_attr: lookups and attributes. lookup, forget, getattr, setattr (mode,
 ** owner, times; size through ops_file.c), readlink, statfs.
+** The clearing of setuid and setgid that the kernel leaves to the daemon
+** (FUSE_HANDLE_KILLPRIV_V2, fs/mount.c) on a write, truncate or chown.
 ** Must never: answer a symbolic link's target that did not authenticate, or
-** make chown or utimens a version (DESIGN.md: chmod is one).
+** make chown or utimens a version (DESIGN.md: chmod is one; so is a mode
+** change that a write or a chown brings, as when the kernel sent it).
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,12 +13,80 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "crypto/encoding.h"
 #include "fs/ops_internal.h"
 #include "fs/retention.h"
 #include "fs/save.h"
+
+/* Set by the mount's read hook for the request this worker handles next. */
+static _Thread_local bool kill_suidgid;
+
+void rfs_ops_attr_note_kill(bool kill)
+{
+	kill_suidgid = kill;
+}
+
+/* Is the caller of req in group gid (its file system gid or a supplementary one)? */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t groups[64];
+	int n;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (int i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* The mode a file keeps after a write, truncate or chown that clears setuid and setgid:
+** setuid always, setgid when group-executable or when the caller is not in the file's
+** group and lacks CAP_FSETID (the kernel's setattr_should_drop_suidgid; without group
+** execute, setgid marks mandatory locking, which the file's group keeps). fsetid: the
+** caller may hold CAP_FSETID (the kernel does not say; taken for root). */
+static mode_t without_suidgid(fuse_req_t req, const struct stat *st, bool fsetid)
+{
+	mode_t mode = st->st_mode & 07777 & ~(mode_t)S_ISUID;
+
+	if ((mode & S_ISGID) &&
+	    ((mode & S_IXGRP) || !(fsetid || caller_in_group(req, st->st_gid))))
+		mode &= ~(mode_t)S_ISGID;
+	return mode;
+}
+
+/* A mode change the daemon made on its own: a version, as a chmod is, and the kernel,
+** which caches the mode for a day and checks it at exec, told to ask again. */
+static void mode_changed(struct rfs_fs *fs, struct rfs_inode *in)
+{
+	rfs_save_inode(fs, in, RFS_SAVE_MODE, NULL);
+	(void)fuse_lowlevel_notify_inval_inode(fs->se, rfs_ino_of(&fs->it, in), -1, 0);
+}
+
+int rfs_ops_attr_kill_suidgid(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	struct stat st;
+	mode_t mode;
+	char p[64];
+
+	if (!kill_suidgid || in->type != S_IFREG)
+		return 0;
+	kill_suidgid = false;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	mode = without_suidgid(req, &st, false);   /* the kernel's mark: no CAP_FSETID */
+	if (mode == (st.st_mode & 07777))
+		return 0;
+	proc_path(p, fd);      /* fd may be an O_PATH descriptor */
+	if (chmod(p, mode) != 0)
+		return -errno;
+	mode_changed(fs, in);
+	return 0;
+}
 
 void rfs_ops_attr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
@@ -105,6 +176,27 @@ static int set_times(struct rfs_fs *fs, struct rfs_inode *in, struct stat *attr,
 	return rc;
 }
 
+/* A chown of a file clears setuid, and setgid as without_suidgid says (the kernel's
+** chown_common). The backing file system did it already for most (the daemon's own
+** fchown); this makes the rest. A mode that changed is a version, as when the kernel
+** sent it with the chown: *to_set gains FUSE_SET_ATTR_MODE. */
+static int chown_dropped(fuse_req_t req, int fd, const struct stat *before, int *to_set)
+{
+	mode_t want = without_suidgid(req, before, fuse_req_ctx(req)->uid == 0);
+	struct stat now;
+	char p[64];
+
+	if (want == (before->st_mode & 07777))
+		return 0;
+	*to_set |= FUSE_SET_ATTR_MODE;
+	if (fstat(fd, &now) != 0)
+		return -errno;
+	if ((now.st_mode & 07777) == want)
+		return 0;
+	proc_path(p, fd);
+	return chmod(p, want) == 0 ? 0 : -errno;
+}
+
 void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
                           struct fuse_file_info *fi)
 {
@@ -119,9 +211,11 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	if ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
-	    (ifd = inode_fd(fs, in)) < 0)
+	if (((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) ||
+	     kill_suidgid) && (ifd = inode_fd(fs, in)) < 0)
 		rc = ifd;
+	if (rc == 0)       /* a truncate by a caller without CAP_FSETID */
+		rc = rfs_ops_attr_kill_suidgid(req, fs, in, ifd);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE)) {
 		if (in->type == S_IFLNK) {
 			rc = -EOPNOTSUPP;
@@ -138,9 +232,12 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		bool file = in->type == S_IFREG && fstat(ifd, &st) == 0;
 
 		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
 			rc = -errno;
+		else if (file)
+			rc = chown_dropped(req, ifd, &st, &to_set);
 	}
 	if (ifd >= 0)
 		inode_fd_done(fs, in);

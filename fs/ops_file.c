@@ -443,8 +443,10 @@ void rfs_ops_file_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		in->nopen++;
 		pthread_rwlock_unlock(&in->content);
 	}
-	rc = trunc ? truncate_on_open(fs, in, fd)   /* loads, or empties a damaged file */
-	           : rfs_ops_file_load(fs, in, fd);
+	rc = trunc ? rfs_ops_attr_kill_suidgid(req, fs, in, fd) : 0;   /* no CAP_FSETID */
+	if (rc == 0)
+		rc = trunc ? truncate_on_open(fs, in, fd)   /* loads, or empties a damaged file */
+		           : rfs_ops_file_load(fs, in, fd);
 	if (rc == 0)
 		rc = new_fh(fs, fi, in, fd, trunc);
 	if (rc < 0) {
@@ -497,6 +499,11 @@ void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 
 	if (fs->read_only) {
 		fuse_reply_err(req, EROFS);
+		return;
+	}
+	n = rfs_ops_attr_kill_suidgid(req, fs, in, fh_of(fi)->fd);   /* a caller without CAP_FSETID */
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
 		return;
 	}
 	pthread_rwlock_wrlock(&in->content);

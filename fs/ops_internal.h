@@ -139,6 +139,14 @@ int rfs_ops_file_load(struct rfs_fs *fs, struct rfs_inode *in, int fd);
 int rfs_ops_file_set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size,
                           struct fuse_file_info *fi);
 
+/* ---- ops_attr.c: setuid and setgid (FUSE_HANDLE_KILLPRIV_V2) ---- */
+
+/* If the kernel marked this request (a write, truncate or O_TRUNC open by a caller
+** without CAP_FSETID): clear the file's setuid, and its setgid when group-executable
+** or the caller is not in its group, through fd (any descriptor of it); a version,
+** and the kernel's cached mode dropped. 0 or -errno. */
+int rfs_ops_attr_kill_suidgid(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *in, int fd);
+
 /* ---- ops_xattr.c: a file that moves to another folder (format 3) ---- */
 
 /* Add each user.* attribute of the file at path that opens under from, sealed
