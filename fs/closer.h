@@ -16,7 +16,7 @@
 #include <stdbool.h>
 
 #define RFS_CLOSER_MAX 256             /* descriptors waiting, at most */
-#define RFS_CLOSER_THREADS 2           /* closes at once (discards overlap) */
+#define RFS_CLOSER_THREADS 4           /* closes at once (discards overlap) */
 #define RFS_CLOSER_NAME "recfs-closer"  /* the threads' name (/proc/PID/task/TID/comm) */
 
 /* Start the threads (one set per process; a second start only counts). 0 or -errno. */

@@ -15,7 +15,7 @@ mount_vault "$V" "$M"
 PID=$(daemon_pid "$M")
 
 closers=$(grep -lx recfs-closer /proc/"$PID"/task/*/comm 2>/dev/null | sed 's|/proc/[0-9]*/task/\([0-9]*\)/comm|\1|')
-assert_eq "the daemon runs 2 closer threads" 2 "$(printf '%s\n' $closers | grep -c .)"
+assert_eq "the daemon runs 4 closer threads" 4 "$(printf '%s\n' $closers | grep -c .)"
 
 mkdir -p "$M/a/b"
 for i in $(seq 1 30); do head -c 9000 /dev/urandom >"$M/a/f$i"; done
