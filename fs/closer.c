@@ -1,7 +1,9 @@
 /*
 ** closer: see closer.h. A ring of descriptors under one mutex; the threads
-** close them in the order given, and a drain waits until every descriptor
-** handed over before it is closed.
+** take them in the order given (each has a number, its place in that order),
+** and a drain waits until every descriptor numbered below the count handed
+** over when it began is closed: taken off the ring, and no thread still in
+** its close.
 ** Must never: close a descriptor twice, or drop one (a full ring or a
 ** failed start closes it in the caller).
 */
@@ -9,14 +11,18 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <unistd.h>
+
+#define IDLE UINT64_MAX
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work = PTHREAD_COND_INITIALIZER;   /* something queued, or stop */
 static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;   /* a close finished */
 static int ring[RFS_CLOSER_MAX];
 static unsigned head, count;
-static unsigned long handed, closed; /* totals: a drain waits for closed to reach handed */
+static uint64_t handed;               /* descriptors handed over so far (the next one's number) */
+static uint64_t closing[RFS_CLOSER_THREADS];  /* each thread's descriptor in its close, or IDLE */
 static unsigned starts;
 static bool stopping;
 static pthread_t threads[RFS_CLOSER_THREADS];
@@ -24,7 +30,8 @@ static unsigned nthreads;
 
 static void *closer_main(void *arg)
 {
-	(void)arg;
+	uint64_t *mine = arg;
+
 	pthread_setname_np(pthread_self(), RFS_CLOSER_NAME);
 	pthread_mutex_lock(&mu);
 	for (;;) {
@@ -33,12 +40,13 @@ static void *closer_main(void *arg)
 		if (!count)
 			break;
 		int fd = ring[head];
+		*mine = handed - count;      /* its number */
 		head = (head + 1) % RFS_CLOSER_MAX;
 		count--;
 		pthread_mutex_unlock(&mu);
 		close(fd);
 		pthread_mutex_lock(&mu);
-		closed++;
+		*mine = IDLE;
 		pthread_cond_broadcast(&idle);
 	}
 	pthread_mutex_unlock(&mu);
@@ -53,15 +61,15 @@ int rfs_closer_start(void)
 	if (starts++ == 0) {
 		stopping = false;
 		for (nthreads = 0; nthreads < RFS_CLOSER_THREADS; nthreads++) {
-			rc = -pthread_create(&threads[nthreads], NULL, closer_main, NULL);
+			closing[nthreads] = IDLE;
+			rc = -pthread_create(&threads[nthreads], NULL, closer_main, &closing[nthreads]);
 			if (rc < 0)
 				break;
 		}
-		if (nthreads == 0) {
+		if (nthreads == 0)
 			starts = 0;              /* none started: every put closes at once */
-		} else {
+		else
 			rc = 0;                  /* fewer threads still close everything */
-		}
 	}
 	pthread_mutex_unlock(&mu);
 	return rc;
@@ -104,12 +112,23 @@ void rfs_closer_put(int fd)
 	pthread_mutex_unlock(&mu);
 }
 
+/* Every descriptor numbered below until is closed. mu held. */
+static bool closed_below(uint64_t until)
+{
+	if (handed - count < until)      /* some are still on the ring */
+		return false;
+	for (unsigned i = 0; i < nthreads; i++)
+		if (closing[i] < until)
+			return false;
+	return true;
+}
+
 bool rfs_closer_drain(void)
 {
 	pthread_mutex_lock(&mu);
-	unsigned long until = handed;
-	bool waited = closed < until;
-	while (closed < until)
+	uint64_t until = handed;
+	bool waited = !closed_below(until);
+	while (!closed_below(until))
 		pthread_cond_wait(&idle, &mu);
 	pthread_mutex_unlock(&mu);
 	return waited;

@@ -42,7 +42,7 @@ else
 	wait "$SPID" 2>/dev/null
 	by_closer=0
 	for t in $closers; do
-		by_closer=$((by_closer + $(grep -c "^$t close(" "$IT_TMP/strace.out")))
+		by_closer=$((by_closer + $(grep -cE "^$t +close\\(" "$IT_TMP/strace.out")))  # strace pads the TID
 	done
 	if [ "$by_closer" -ge "$ENTRIES" ]; then
 		ok "rm -rf of $ENTRIES entries: $by_closer last closes made by the closer threads, after the replies"
