@@ -2,10 +2,10 @@
 # removals: an UNLINK or RMDIR is answered before the removed file is freed. The last close of a
 # removed entry frees its blocks on the backing file system, and with ext4's discard (or no
 # journal) it waits for the disk; the daemon holds the entry open across its unlinkat and leaves
-# that close to its closer threads (fs/closer.h). Counted with strace on the daemon: every
-# removed entry's last close is made by a closer thread, none in the request. The delete is
-# still an event in history (log shows it, restore brings the file back), and statfs counts the
-# removed files' space as free.
+# that close to its closer threads (fs/closer.h). Counted with strace on the daemon: at least
+# one close per removed entry is made by a closer thread (none on main). The delete is still an
+# event in history (log shows it, restore brings the file back). Without strace the count is
+# skipped.
 # Must never: run outside its temp folder.
 . "$(dirname "$0")/lib.sh"
 
