@@ -10,6 +10,7 @@
 ** that were durable unreadable.
 */
 #include "fs/cfile.h"
+#include "fs/closer.h"
 #include "fs/faultpoint.h"
 
 #include <errno.h>
@@ -76,16 +77,21 @@ static uint8_t *scratch(size_t n)
 
 
 
-/* Reserve space so that a later overwrite cannot fail half way with ENOSPC. */
+/* Reserve space so that a later overwrite cannot fail half way with ENOSPC.
+** A full disk first waits for the space of files just removed (fs/closer.h). */
 static int reserve(int fd, uint64_t off, uint64_t len)
 {
 	if (len == 0)
 		return 0;
-	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
-		return 0;
-	if (errno == EOPNOTSUPP || errno == ENOSYS)
-		return 0;
-	return -errno;
+	for (bool drained = false;; drained = true) {
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
+			return 0;
+		int err = errno;
+		if (err == EOPNOTSUPP || err == ENOSYS)
+			return 0;
+		if (err != ENOSPC || drained || !rfs_closer_drain())
+			return -err;
+	}
 }
 
 static uint64_t last_block(uint64_t size)
@@ -179,6 +185,8 @@ static int write_header(struct rfs_cfile *cf, uint16_t flags)
 	memcpy(h.file_id, cf->file_id, RFS_FILE_ID_SIZE);
 	rfs_content_header_seal(hdr, &h, cf->key);
 	rc = rfs_io_pwrite_all(cf->fd, hdr, sizeof(hdr), 0);
+	if (rc == -ENOSPC && rfs_closer_drain())    /* as in reserve */
+		rc = rfs_io_pwrite_all(cf->fd, hdr, sizeof(hdr), 0);
 	if (rc == 0)
 		cf->hdr_flags = flags;
 	return rc;

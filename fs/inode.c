@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "crypto/secmem.h"
+#include "fs/closer.h"
 
 static size_t bucket_of(const struct rfs_itable *t, dev_t dev, ino_t ino)
 {
@@ -60,8 +61,8 @@ int rfs_inode_table_init(struct rfs_itable *t, int root_fd)
 
 static void inode_free(struct rfs_inode *in)
 {
-	if (in->cached_fd >= 0)
-		close(in->cached_fd);
+	/* An unlinked file's last descriptor: its close frees the file (fs/closer.h). */
+	rfs_closer_put(in->cached_fd);
 	rfs_secmem_key_free(in->key);
 	free(in->name);
 	free(in->backing);

@@ -25,6 +25,7 @@
 #include "crypto/content.h"
 #include "crypto/encoding.h"
 #include "crypto/random.h"
+#include "fs/closer.h"
 #include "fs/history/history.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
@@ -408,6 +409,9 @@ int rfs_ops_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 		close(root);
 		return rc;
 	}
+	if (rfs_closer_start() < 0)
+		rfs_log(LOG_WARNING, "could not start the threads that close removed files; "
+		        "removals close them themselves");
 	fs->v = v;
 	fs->read_only = read_only;
 	fs->as_root = geteuid() == 0;
@@ -418,6 +422,7 @@ int rfs_ops_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 void rfs_ops_destroy(struct rfs_fs *fs)
 {
 	rfs_inode_table_destroy(&fs->it);
+	rfs_closer_stop();
 }
 
 const struct fuse_lowlevel_ops rfs_ops = {

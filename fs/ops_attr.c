@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crypto/encoding.h"
+#include "fs/closer.h"
 #include "fs/ops_internal.h"
 #include "fs/retention.h"
 #include "fs/save.h"
@@ -298,6 +299,7 @@ void rfs_ops_attr_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
 
+	rfs_closer_drain();                 /* the space of files just removed counts as free */
 	if (fstatvfs(fs_of(req)->v->live_fd, &sv) != 0) {
 		fuse_reply_err(req, errno);
 		return;

@@ -17,6 +17,7 @@
 
 #include "crypto/encoding.h"
 #include "crypto/names.h"
+#include "fs/closer.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
 #include "fs/retention.h"
@@ -118,18 +119,22 @@ static int remove_dir(int parent_fd, const char *backing)
 }
 
 /* unlink and rmdir: the entry goes, with its long-name side file, and the
-** inode leaves the name tree (it lives on while open). */
+** inode leaves the name tree (it lives on while open). The entry is held
+** open across its removal, so that the close that frees it (and waits for
+** the disk's discard) is the closer's, after the reply (fs/closer.h). */
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool folder)
 {
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *dir = inode_of(req, parent), *victim;
 	struct rfs_sealed_name sn;
 	struct stat st;
-	int rc = fs->read_only ? -EROFS : rfs_ops_seal_name(fs, dir, name, &sn), dfd = -1;
+	int rc = fs->read_only ? -EROFS : rfs_ops_seal_name(fs, dir, name, &sn), dfd = -1, held = -1;
 
 	if (rc == 0 && (dfd = inode_fd(fs, dir)) < 0)
 		rc = dfd;
-	if (rc == 0 && fstatat(dfd, sn.backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	if (rc == 0 && (held = openat(dfd, sn.backing, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		rc = -errno;
+	if (rc == 0 && fstat(held, &st) != 0)
 		rc = -errno;
 	if (rc == 0 && !folder && S_ISDIR(st.st_mode))
 		rc = -EISDIR;
@@ -150,6 +155,7 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 	if (dfd >= 0)
 		inode_fd_done(fs, dir);
 	fuse_reply_err(req, -rc);
+	rfs_closer_put(held);
 }
 
 void rfs_ops_dir_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
