@@ -38,6 +38,72 @@ struct scratch {
 	uint8_t *buf;
 };
 
+/* Between rfs_cfile_share_begin and _end (the FUSE read and write handlers),
+** a request bigger than SHARED_MIN borrows one of SHARED_N buffers lent to
+** all threads instead of growing the thread's own: the kernel hands requests
+** to the workers in turn, so each worker's buffer grew to 1 MiB and stayed.
+** A borrower waits while all are lent; no deadlock: a buffer is taken after
+** the inode's lock and given back without taking any lock but shared_mu. */
+#define SHARED_N 3
+#define SHARED_MIN (128u << 10)
+
+static pthread_mutex_t shared_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t shared_cv = PTHREAD_COND_INITIALIZER;
+static struct scratch shared[SHARED_N];
+static bool shared_lent[SHARED_N];
+static _Thread_local bool share_on;
+static _Thread_local int share_slot = -1;  /* the buffer this thread holds, or -1 */
+
+void rfs_cfile_share_begin(void)
+{
+	share_on = true;
+}
+
+void rfs_cfile_share_end(void)
+{
+	share_on = false;
+	if (share_slot < 0)
+		return;
+	pthread_mutex_lock(&shared_mu);
+	shared_lent[share_slot] = false;
+	pthread_cond_signal(&shared_cv);
+	pthread_mutex_unlock(&shared_mu);
+	share_slot = -1;
+}
+
+static uint8_t *grow(struct scratch *s, size_t n)
+{
+	if (s->cap < n) {
+		uint8_t *nb = realloc(s->buf, n);
+
+		if (!nb)
+			return NULL;
+		s->buf = nb;
+		s->cap = n;
+	}
+	return s->buf;
+}
+
+static uint8_t *shared_scratch(size_t n)
+{
+	if (share_slot < 0) {
+		int i;
+
+		pthread_mutex_lock(&shared_mu);
+		for (;;) {
+			for (i = 0; i < SHARED_N && shared_lent[i]; i++)
+				;
+			if (i < SHARED_N)
+				break;
+			pthread_cond_wait(&shared_cv, &shared_mu);
+		}
+		shared_lent[i] = true;
+		pthread_mutex_unlock(&shared_mu);
+		share_slot = i;
+	}
+	return grow(&shared[share_slot], n);
+}
+
 static void scratch_free(void *p)
 {
 	struct scratch *s = p;
@@ -55,6 +121,8 @@ static uint8_t *scratch(size_t n)
 {
 	struct scratch *s;
 
+	if (share_on && n > SHARED_MIN)
+		return shared_scratch(n);
 	pthread_once(&scratch_once, scratch_init);
 	s = pthread_getspecific(scratch_key);
 	if (!s) {
@@ -64,18 +132,8 @@ static uint8_t *scratch(size_t n)
 			return NULL;
 		}
 	}
-	if (s->cap < n) {
-		uint8_t *nb = realloc(s->buf, n);
-
-		if (!nb)
-			return NULL;
-		s->buf = nb;
-		s->cap = n;
-	}
-	return s->buf;
+	return grow(s, n);
 }
-
-
 
 /* Reserve space so that a later overwrite cannot fail half way with ENOSPC.
 ** A full disk first waits for the space of files just removed (fs/closer.h). */

@@ -66,6 +66,13 @@ int rfs_cfile_stat_size(int fd, uint64_t *size);
 ** bytes read (0 at EOF), -ENOMEM or -EIO. */
 ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uint8_t **out);
 
+/* Until rfs_cfile_share_end, this thread's reads and writes of more than
+** 128 KiB use one of a few buffers shared by all threads (waiting for one
+** when all are lent), not a buffer of the thread's own that keeps its size:
+** for the FUSE handlers, which call end once the read's reply is sent. */
+void rfs_cfile_share_begin(void);
+void rfs_cfile_share_end(void);
+
 /* Write len bytes at off. Returns len or -errno (-ENOSPC, -EIO, -EFBIG). */
 ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, uint64_t off);
 

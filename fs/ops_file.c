@@ -479,6 +479,7 @@ void rfs_ops_file_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	pthread_rwlock_rdlock(&in->content);
 	cfile_of(in, fh_of(fi)->fd, &cf);
+	rfs_cfile_share_begin();
 	n = rfs_cfile_read(&cf, size, (uint64_t)off, &clear);
 	pthread_rwlock_unlock(&in->content);
 	log_if_tampered(fs, in, n);
@@ -486,6 +487,7 @@ void rfs_ops_file_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_buf(req, (const char *)clear, (size_t)n);
+	rfs_cfile_share_end();
 }
 
 void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -510,7 +512,9 @@ void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	rfs_save_before_write(fs, in, (uint64_t)off);
 	cfile_of(in, fh_of(fi)->fd, &cf);
 	cf.undo = fs->v->undo;
+	rfs_cfile_share_begin();
 	n = rfs_cfile_write(&cf, (const uint8_t *)buf, size, (uint64_t)off);
+	rfs_cfile_share_end();
 	if (n > 0) {
 		rfs_save_mark_write(in, (uint64_t)off, (uint64_t)n);
 		cfile_done(in, &cf);

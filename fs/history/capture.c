@@ -262,14 +262,10 @@ int rfs_capture_marker_oid(struct rfs_history *h, git_oid *oid)
 /* The chunk tree of a file whose every chunk is in oids[0..n). */
 int rfs_capture_chunk_tree_of(struct rfs_history *h, const git_oid *oids, uint64_t n, git_oid *out)
 {
-	uint64_t *idx = malloc((size_t)n * sizeof *idx);
 	git_oid mk;
-	int rc = idx ? rfs_capture_marker_oid(h, &mk) : -ENOMEM;
-	for (uint64_t k = 0; rc == 0 && k < n; k++)
-		idx[k] = k;
+	int rc = rfs_capture_marker_oid(h, &mk);
 	if (rc == 0)
-		rc = rfs_tree_chunk_update(h, NULL, n, idx, oids, (size_t)n, &mk, NULL, NULL, out);
-	free(idx);
+		rc = rfs_tree_chunk_update(h, NULL, n, NULL, oids, (size_t)n, &mk, NULL, NULL, out);
 	return rc;
 }
 

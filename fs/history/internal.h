@@ -290,7 +290,7 @@ int rfs_tree_chunk_shape(struct rfs_history *h, const git_oid *top, unsigned *de
 /* A chunk neither updated nor in the base: its blob id, or -errno. */
 typedef int (*rfs_tree_chunk_fill_cb)(void *arg, uint64_t k, git_oid *oid);
 /* Write the chunk tree of a file of n chunks: chunks idx[0..nidx) (sorted,
-** unique) become oids[], the rest come from base (a chunk tree; NULL:
+** unique; NULL: chunks 0..nidx-1) become oids[], the rest come from base (a chunk tree; NULL:
 ** none), else from fill. marker: the marker blob. Trees go to the stage. */
 int rfs_tree_chunk_update(struct rfs_history *h, const git_oid *base, uint64_t n,
                           const uint64_t *idx, const git_oid *oids, size_t nidx,

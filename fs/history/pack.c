@@ -175,7 +175,7 @@ int rfs_pack_reload(struct rfs_packs *p)
 
 /* ---- pack stream: objects as zlib stored blocks ---- */
 
-#define OUT_BUF (1u << 20)
+#define OUT_BUF (256u << 10)              /* a pack's writes and its seal's reads */
 
 /* CRC-32 (IEEE, reflected), which pack index v2 keeps per object, and the
 ** Adler-32 of each zlib stream: zlib's, several times faster than a table
@@ -185,10 +185,10 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 	return (uint32_t)crc32_z(crc, p, n);
 }
 
-struct pack_entry {
+struct pack_entry {                      /* 32 bytes: one per object of a pack written */
 	git_oid oid;
-	uint64_t offset;
 	uint32_t crc;
+	uint64_t offset;
 };
 
 struct pack_out {
@@ -266,50 +266,53 @@ static int by_entry_oid(const void *a, const void *b)
 	return git_oid_cmp(&((const struct pack_entry *)a)->oid, &((const struct pack_entry *)b)->oid);
 }
 
-/* Pack index v2 of the (sorted) entries: fan-out, ids, CRCs, offsets, checksums. */
-static int write_index(int fd, const struct pack_entry *e, size_t n, const uint8_t pack_sum[20])
+/* Pack index v2 of the (sorted) entries: fan-out, ids, CRCs, offsets,
+** checksums, written through o (o->buf, whose bytes it may overwrite) a
+** section at a time: its size grows with the entries, its buffer does not. */
+static int write_index(struct pack_out *o, const struct pack_entry *e, size_t n,
+                       const uint8_t pack_sum[20])
 {
-	size_t nbig = 0;
-	for (size_t i = 0; i < n; i++)
-		nbig += e[i].offset >= 0x80000000u;
-	size_t len = 8 + 256 * 4 + n * (20 + 4 + 4) + nbig * 8 + 40;
-	uint8_t *b = calloc(1, len), *p = b;
-	if (!b)
-		return -ENOMEM;
-	memcpy(p, "\377tOc", 4);
-	put_be32(p + 4, 2);
-	p += 8;
-	size_t k = 0;
-	for (unsigned f = 0; f < 256; f++, p += 4) {
+	uint8_t w[8];
+	uint32_t k = 0, bi = 0;
+	rfs_sha1_init(&o->sha);
+	o->unhashed = false;
+	o->crc_known = true;
+	o->used = 0;
+	o->off = 0;
+	put_be32(w, 0xff744f63u);                /* "\377tOc" */
+	put_be32(w + 4, 2);
+	out_put(o, w, 8);
+	for (unsigned f = 0; f < 256; f++) {
 		while (k < n && e[k].oid.id[0] <= f)
 			k++;
-		put_be32(p, (uint32_t)k);
+		put_be32(w, k);
+		out_put(o, w, 4);
 	}
-	for (size_t i = 0; i < n; i++, p += 20)
-		memcpy(p, e[i].oid.id, 20);
-	for (size_t i = 0; i < n; i++, p += 4)
-		put_be32(p, e[i].crc);
-	uint8_t *big = p + n * 4;
-	size_t bi = 0;
-	for (size_t i = 0; i < n; i++, p += 4) {
-		if (e[i].offset < 0x80000000u) {
-			put_be32(p, (uint32_t)e[i].offset);
+	for (size_t i = 0; i < n; i++)
+		out_put(o, e[i].oid.id, 20);
+	for (size_t i = 0; i < n; i++) {
+		put_be32(w, e[i].crc);
+		out_put(o, w, 4);
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool big = e[i].offset >= 0x80000000u;
+		put_be32(w, big ? 0x80000000u | bi++ : (uint32_t)e[i].offset);
+		out_put(o, w, 4);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].offset < 0x80000000u)
 			continue;
-		}
-		put_be32(p, 0x80000000u | (uint32_t)bi);
-		put_be32(big + bi * 8, (uint32_t)(e[i].offset >> 32));
-		put_be32(big + bi * 8 + 4, (uint32_t)e[i].offset);
-		bi++;
+		put_be32(w, (uint32_t)(e[i].offset >> 32));
+		put_be32(w + 4, (uint32_t)e[i].offset);
+		out_put(o, w, 8);
 	}
-	p = big + nbig * 8;
-	memcpy(p, pack_sum, 20);
-	struct rfs_sha1 s;
-	rfs_sha1_init(&s);
-	rfs_sha1_update(&s, b, len - 20);
-	rfs_sha1_final(&s, p + 20);
-	int rc = rfs_io_write_all(fd, b, len);
-	free(b);
-	return rc;
+	out_put(o, pack_sum, 20);
+	uint8_t sum[20];
+	rfs_sha1_final(&o->sha, sum);
+	o->unhashed = true;
+	out_put(o, sum, 20);
+	out_flush(o);
+	return o->err;
 }
 
 /* A temporary file in packdir (git's own tmp_ prefix: git gc removes strays). */
@@ -454,7 +457,8 @@ static int stream_finish(struct rfs_pack_stream *s, int rc, char name[41])
 		rc = ifd;
 	if (rc == 0) {
 		qsort(s->e, s->n, sizeof *s->e, by_entry_oid);
-		rc = write_index(ifd, s->e, s->n, sum);
+		s->o.fd = ifd;
+		rc = write_index(&s->o, s->e, s->n, sum);
 		crc = sync_close(ifd);
 		rc = rc ? rc : crc;
 		char hex[41];
@@ -566,6 +570,12 @@ int rfs_pack_spool_put(struct rfs_pack_stream *s, const git_oid *oid, git_object
 size_t rfs_pack_spool_count(const struct rfs_pack_stream *s)
 {
 	return s->n;
+}
+
+void rfs_pack_spool_oids(const struct rfs_pack_stream *s, git_oid *out, size_t n)
+{
+	for (size_t i = 0; i < n && i < s->n; i++)
+		out[i] = s->e[i].oid;
 }
 
 /* ---- consolidation: few packs, merged geometrically ---- */

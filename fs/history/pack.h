@@ -100,6 +100,8 @@ int rfs_pack_spool_open(struct rfs_packs *packs, struct rfs_pack_stream **out);
 int rfs_pack_spool_put(struct rfs_pack_stream *s, const git_oid *oid, git_object_t type,
                        const void *data, size_t len);
 size_t rfs_pack_spool_count(const struct rfs_pack_stream *s);
+/* The ids of the first n objects put (n <= count), in the order they were put. */
+void rfs_pack_spool_oids(const struct rfs_pack_stream *s, git_oid *out, size_t n);
 
 /* Whether the packs hold oid. */
 bool rfs_pack_has(struct rfs_packs *p, const git_oid *oid);

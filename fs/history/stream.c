@@ -50,9 +50,7 @@ struct rfs_stream {
 	uint64_t done;                     /* chunks [first, done) are in the spool */
 	bool stop;                         /* pack no more than sealed, then end */
 	int err;
-	struct rfs_pack_stream *spool;
-	git_oid *oids;                     /* of chunks [first, done) */
-	size_t cap;
+	struct rfs_pack_stream *spool;     /* holds chunks [first, done), in order */
 	pthread_t thread;
 };
 
@@ -63,8 +61,9 @@ static void sealed_span(const struct rfs_history *h, uint64_t k, uint64_t *start
 	*len = (size_t)(k == 0 ? RFS_HEADER_SIZE + h->chunk_bytes : h->chunk_bytes);
 }
 
-static int pack_chunk(struct rfs_stream *st, uint64_t k, uint8_t *buf, git_oid *oid)
+static int pack_chunk(struct rfs_stream *st, uint64_t k, uint8_t *buf)
 {
+	git_oid oid;
 	uint64_t start;
 	size_t len;
 	sealed_span(st->h, k, &start, &len);
@@ -74,8 +73,8 @@ static int pack_chunk(struct rfs_stream *st, uint64_t k, uint8_t *buf, git_oid *
 	int rc = rfs_io_pread_all(st->fd, buf, len, start);
 	if (rc < 0)
 		return rc;
-	rfs_sha1_object_id(oid, GIT_OBJECT_BLOB, buf, len);
-	return rfs_pack_spool_put(st->spool, oid, GIT_OBJECT_BLOB, buf, len);
+	rfs_sha1_object_id(&oid, GIT_OBJECT_BLOB, buf, len);
+	return rfs_pack_spool_put(st->spool, &oid, GIT_OBJECT_BLOB, buf, len);
 }
 
 /* Whether the disk keeps room for live/ beside the spool: a file that fits
@@ -102,21 +101,10 @@ static void *stream_main(void *arg)
 			continue;
 		}
 		uint64_t k = st->done;
-		if (k - st->first == st->cap) {
-			size_t cap = st->cap ? st->cap * 2 : 256;
-			git_oid *o = realloc(st->oids, cap * sizeof *o);
-			if (!o) {
-				st->err = -ENOMEM;
-				break;
-			}
-			st->oids = o;
-			st->cap = cap;
-		}
-		git_oid *oid = &st->oids[k - st->first];
 		pthread_mutex_unlock(&st->mu);
 		int rc = (k - st->first) % ROOM_EVERY == 0 && !room_left(st->fd) ? -ENOSPC : 0;
 		if (rc == 0)
-			rc = pack_chunk(st, k, buf, oid);
+			rc = pack_chunk(st, k, buf);
 		if (rc < 0) {                  /* its space goes back to live/ at once */
 			rfs_pack_stream_close(st->spool, false);
 			st->spool = NULL;
@@ -149,7 +137,6 @@ static void stream_free(struct rfs_stream *st)
 	if (st->spool)
 		rfs_pack_stream_close(st->spool, false);
 	close(st->fd);
-	free(st->oids);
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->cond);
 	free(st);
@@ -293,7 +280,8 @@ int rfs_stream_take(struct rfs_history *h, int fd, const uint64_t *idx, size_t n
 		return -ENOENT;
 	stream_join(st, true);
 	/* The save must want exactly the chunks from the stream's first on. */
-	bool fits = !st->err && st->done - st->first <= n;
+	bool fits = !st->err && st->done - st->first <= n &&
+	            rfs_pack_spool_count(st->spool) == st->done - st->first;
 	for (size_t i = 0; fits && i < n; i++)
 		fits = (idx ? idx[i] : i) == st->first + i;
 	if (!fits) {
@@ -301,8 +289,7 @@ int rfs_stream_take(struct rfs_history *h, int fd, const uint64_t *idx, size_t n
 		return -ENOENT;
 	}
 	*have = (size_t)(st->done - st->first);
-	if (*have)
-		memcpy(oids, st->oids, *have * sizeof *oids);
+	rfs_pack_spool_oids(st->spool, oids, *have);
 	*spool = st->spool;
 	st->spool = NULL;
 	stream_free(st);

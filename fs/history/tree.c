@@ -441,7 +441,7 @@ int rfs_tree_chunk_shape(struct rfs_history *h, const git_oid *top, unsigned *de
 struct chunk_update {
 	struct rfs_history *h;
 	uint64_t n, prev_n;               /* chunks now, and in the base */
-	const uint64_t *idx;              /* sorted, unique */
+	const uint64_t *idx;              /* sorted, unique; NULL: 0..nidx-1 */
 	const git_oid *oids;
 	size_t nidx;
 	rfs_tree_chunk_fill_cb fill;
@@ -451,6 +451,8 @@ struct chunk_update {
 
 static size_t lower_bound(const uint64_t *v, size_t n, uint64_t x)
 {
+	if (!v)
+		return x < n ? (size_t)x : n;
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -483,7 +485,7 @@ static int node_update(struct chunk_update *cu, const git_oid *node, unsigned nl
 			break;                       /* past the end: gone */
 		struct entry e = { child_name(c), 2, level > 1 ? GIT_FILEMODE_TREE : GIT_FILEMODE_BLOB, { { 0 } } };
 		size_t u = lower_bound(cu->idx, cu->nidx, cf);
-		bool touched = u < cu->nidx && cu->idx[u] < cf + span;
+		bool touched = u < cu->nidx && (cu->idx ? cu->idx[u] : u) < cf + span;
 		if (level == 1) {
 			if (touched)
 				e.oid = cu->oids[u];

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -363,5 +364,85 @@ Test(cfile, after_a_crash_a_file_cut_at_a_block_boundary_is_resealed_and_reads)
 	cr_assert_eq(c.cf.size, sizeof(want));
 	pattern(want, sizeof(want), 0);
 	assert_reads(&c, 0, want, sizeof(want));
+	cfile_remove(&c);
+}
+
+/* 8 threads, each with a file of its own, write and read 1 MiB at a time
+** between rfs_cfile_share_begin and _end, as the FUSE handlers do. */
+#define SHARE_THREADS 8
+#define SHARE_LEN (1u << 20)
+#define SHARE_ROUNDS 12
+
+struct share_worker {
+	struct test_cfile *c;          /* for the vault's key store */
+	struct rfs_cfile cf;
+	uint8_t key[32];
+	const uint8_t *seen[SHARE_ROUNDS];   /* the buffer of each read */
+	int bad;
+};
+
+static void *share_work(void *arg)
+{
+	struct share_worker *w = arg;
+	uint8_t *buf = malloc(SHARE_LEN);
+
+	for (int r = 0; r < SHARE_ROUNDS && buf; r++) {
+		uint64_t off = (uint64_t)r * SHARE_LEN;
+		const uint8_t *p = NULL;
+
+		pattern(buf, SHARE_LEN, off + (uint64_t)w->cf.fd);
+		rfs_cfile_share_begin();
+		w->bad += rfs_cfile_write(&w->cf, buf, SHARE_LEN, off) != (ssize_t)SHARE_LEN;
+		rfs_cfile_share_end();
+		rfs_cfile_share_begin();
+		w->bad += rfs_cfile_read(&w->cf, SHARE_LEN, off, &p) != (ssize_t)SHARE_LEN ||
+		          memcmp(p, buf, SHARE_LEN) != 0;
+		w->seen[r] = p;
+		rfs_cfile_share_end();
+	}
+	w->bad += !buf;
+	free(buf);
+	return NULL;
+}
+
+Test(cfile, big_requests_of_many_threads_share_a_few_buffers_and_read_back_right)
+{
+	struct test_cfile c;
+	struct share_worker w[SHARE_THREADS];
+	pthread_t th[SHARE_THREADS];
+	const uint8_t *distinct[SHARE_THREADS * SHARE_ROUNDS];
+	size_t nd = 0;
+
+	cfile_make(&c);
+	for (int i = 0; i < SHARE_THREADS; i++) {
+		char path[160];
+		int fd;
+
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].c = &c;
+		snprintf(path, sizeof(path), "%s/share%d", c.t.top, i);
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(rfs_cfile_init(c.t.v->ks, fd, w[i].key, w[i].cf.file_id), 0);
+		w[i].cf.fd = fd;
+		w[i].cf.key = w[i].key;
+	}
+	for (int i = 0; i < SHARE_THREADS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, share_work, &w[i]), 0);
+	for (int i = 0; i < SHARE_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		cr_assert_eq(w[i].bad, 0, "thread %d: a write or read failed or read back wrong", i);
+		for (int r = 0; r < SHARE_ROUNDS; r++) {
+			size_t k = 0;
+
+			while (k < nd && distinct[k] != w[i].seen[r])
+				k++;
+			if (k == nd)
+				distinct[nd++] = w[i].seen[r];
+		}
+		close(w[i].cf.fd);
+	}
+	/* fs/cfile.c lends 3 (SHARED_N); a buffer per thread would be 8. */
+	cr_assert_leq(nd, 3, "%zu buffers held big reads of %d threads", nd, SHARE_THREADS);
 	cfile_remove(&c);
 }
