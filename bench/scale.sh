@@ -81,7 +81,7 @@ timed_rss() {
 mount_estate() { "$RECFS" mount "$ESTATE" "$MNT" --passphrase-file "$PASS" >/dev/null; }
 daemon_rss_mib() {
     local pid
-    pid=$(pgrep -f "recfs mount $ESTATE " | head -n 1)
+    pid=$(pgrep -f " mount $ESTATE " | head -n 1)
     [ -n "$pid" ] && awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"
 }
 
@@ -126,8 +126,11 @@ section_estate() {
     t=$(now_ns); files=$(ls -lR "$MNT" | grep -c '^-')
     row "ls -lR, cold cache ($files files)" "$(secs_since "$t") s"
     row "ls -lR, warm" "$(median_of ls -lR "$MNT")"
+    local io rchar
+    io=/proc/$(pgrep -f " mount $ESTATE " | head -n 1)/io
+    rchar=$(awk '/^rchar/ { print $2 }' "$io")
     t=$(now_ns); "$RECFS" log "$MNT/g-000/r-00099/file-0009999.txt" >/dev/null
-    row "recfs log PATH, a file with 1 version: the first log after the mount" "$(secs_since "$t") s"
+    row "recfs log PATH, a file with 1 version: the first log after the mount" "$(secs_since "$t") s, the daemon read $(( $(awk '/^rchar/ { print $2 }' "$io") - rchar )) bytes (the index: $(stat -c %s "$ESTATE/history.git/recfs/index"))"
     row "recfs log PATH, the same, the next ones" "$(median_of "$RECFS" log "$MNT/g-000/r-00099/file-0009999.txt")"
     row "recfs log -n 20 PATH, the file saved $COMMITS times" "$(median_of "$RECFS" log -n 20 "$MNT/g-000/r-00000/file-0000000.txt")"
     row "recfs log -n 20 (the vault's latest)" "$(cd "$MNT" && median_of "$RECFS" log -n 20)"
@@ -145,7 +148,7 @@ section_estate() {
 
     # A crash: the daemon killed, the mount torn down, then the recovery at the next mount.
     echo "after the crash" >"$MNT/g-000/r-00001/file-0000100.txt"
-    pkill -9 -f "recfs mount $ESTATE " ; sleep 0.5
+    pkill -9 -f " mount $ESTATE " ; sleep 0.5
     fusermount3 -uz "$MNT" 2>/dev/null
     drop_caches
     t=$(now_ns); mount_estate || return 1

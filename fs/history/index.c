@@ -349,12 +349,12 @@ int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b)
 	return rc;
 }
 
-static bool index_at_ref(struct rfs_history *h);
+static int sync_from_tags(struct rfs_history *h);
 
 int rfs_index_sync(struct rfs_history *h)
 {
-	if (index_at_ref(h))
-		return 0;                        /* a mount after a clean close reads none of it */
+	if (sync_from_tags(h) == 0)
+		return 0;                        /* read only what index.tags does not cover */
 	struct index_view iv;
 	size_t file_len;
 	bool fresh;
@@ -598,10 +598,11 @@ static int tags_write_hdr(const struct rfs_index_tags *t, bool sync)
 	return rc == 0 && sync && fdatasync(t->fd) < 0 ? -errno : rc;
 }
 
-/* One whole record at off of the index (fd, size isize): its length after
-** the length field into *len, and whether it parses as view_parse wants. */
 #define HEAD_MAX 512                      /* most records: read whole with their length */
 
+/* One whole record at off of the index (fd, size isize): its length after
+** the length field into *len, its first bytes into head (headsz), and whether
+** it parses as view_parse wants. One read. */
 static bool index_record_at(int fd, uint64_t off, uint64_t isize, uint8_t *head, size_t headsz,
                             size_t *len)
 {
@@ -1146,32 +1147,55 @@ static int emit(struct rfs_history *h, const struct irec *x, rfs_version_cb cb, 
 	return rc;
 }
 
-/* Whether the index file ends at the ref, as a durable index.tags says it
-** ends: then only its last record is read. */
-static bool index_at_ref(struct rfs_history *h)
+/* rfs_index_sync's short way: a durable index.tags vouches for the index up
+** to what it covers (its last record is checked), so only the records after
+** it are read, and the commits after the last of them appended (a mount after
+** a clean close reads one record; after a kill, the commits since the last
+** sync). -EAGAIN: the caller loads the whole index. */
+static int sync_from_tags(struct rfs_history *h)
 {
 	const char *magic = index_version(h) == RFS_RECORD_VERSION_2 ? INDEX_MAGIC_V2 : INDEX_MAGIC;
-	int ifd = h->have_ref && h->side_fd >= 0 ? openat(h->side_fd, INDEX_FILE, O_RDONLY | O_CLOEXEC) : -1;
+	int ifd = h->have_ref && h->side_fd >= 0 ? openat(h->side_fd, INDEX_FILE, O_RDWR | O_CLOEXEC) : -1;
 	struct rfs_index_tags t = { .fd = -1 };
+	struct index_view iv = { 0 };
 	struct stat st;
 	char head[8];
-	bool yes = false;
-	if (ifd >= 0 && fstat(ifd, &st) == 0 && rfs_io_pread_all(ifd, head, 8, 0) == 0 &&
-	    !memcmp(head, magic, 8) && tags_check(h, &t, ifd, (uint64_t)st.st_size) == 0 &&
-	    t.covered == (uint64_t)st.st_size && t.last) {
-		struct isrc s = { .h = h, .t = &t, .ifd = ifd };
-		git_oid last;
-		struct rfs_record r;
-		if (src_open(&s, t.last, &last, &r, false) == 0) {
-			yes = r.events[0].kind != 0 && git_oid_equal(&last, &h->ref_head);
-			rfs_record_clear(&r);
-		}
+	int rc = -EAGAIN;
+	if (ifd < 0 || fstat(ifd, &st) < 0 || rfs_io_pread_all(ifd, head, 8, 0) < 0 || memcmp(head, magic, 8) ||
+	    tags_check(h, &t, ifd, (uint64_t)st.st_size) < 0 || !t.last)
+		goto out;
+	size_t tail = (size_t)((uint64_t)st.st_size - t.covered);
+	if (!(iv.file.p = malloc(tail ? tail : 1)))
+		goto out;
+	iv.file.len = iv.file.cap = tail;
+	if (rfs_io_pread_all(ifd, iv.file.p, tail, t.covered) < 0 || view_parse(&iv, 0) < 0 || iv.damaged)
+		goto out;
+	git_oid last;
+	struct rfs_record r;
+	struct isrc s = { .h = h, .t = &t, .ifd = ifd };
+	if ((iv.n ? view_open_as(h, &iv.recs[iv.n - 1], &last, &r, false) : src_open(&s, t.last, &last, &r, false)) < 0)
+		goto out;
+	bool known = r.events[0].kind != 0 && git_odb_exists(h->odb, &last);
+	rfs_record_clear(&r);
+	struct rfs_bytes more = { 0 };
+	if (!known || (!git_oid_equal(&last, &h->ref_head) &&
+	               (git_graph_descendant_of(h->repo, &h->ref_head, &last) != 1 ||
+	                encode_since(h, &last, &more) < 0 || more.err))) {
+		rfs_bytes_free(&more);
+		goto out;                        /* not a commit of ours, or not behind the ref */
 	}
+	uint64_t end = t.covered + iv.valid_len;   /* a record cut short by the crash goes */
+	rc = end < (uint64_t)st.st_size && ftruncate(ifd, (off_t)end) < 0 ? -errno : 0;
+	if (rc == 0 && more.len)
+		rc = rfs_io_pwrite_all(ifd, more.p, more.len, end);
+	rfs_bytes_free(&more);
+out:
+	view_free(&iv);
 	if (t.fd >= 0)
 		close(t.fd);
 	if (ifd >= 0)
 		close(ifd);
-	return yes;
+	return rc;
 }
 
 /* The daemon's way: s->t points at snap, index.tags as it was when caught up
@@ -1227,8 +1251,9 @@ static int tags_snapshot_end(struct isrc *s, struct rfs_index_tags *snap, int rc
 	return rc;
 }
 
-/* No clear_path: the vault's latest limit events (all when 0), from the end of
-** index.tags: a record's tags are entries side by side, newest last. */
+/* The events of clear_path, or without one the vault's latest limit events
+** (all when 0) from the end of index.tags: a record's tags are entries side
+** by side, newest last. -ENOTSUP: the caller loads the index. */
 static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
                        void *arg)
 {

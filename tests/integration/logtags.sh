@@ -4,7 +4,8 @@
 # never the whole index. Counted with the bytes the daemon reads (rchar in
 # /proc/PID/io) during one `log`, against the index's size: after the vault
 # was filled and cleanly unmounted, after an offline writer (`restore
-# --vault`), and after a kill -9 that followed a commit's sync. `log --vault`
+# --vault`), and after a kill -9 that followed a commit's sync (whose mount
+# reads the index only past the table's end). `log --vault`
 # (which loads the index) leaves the table alone; `log MNT -n BIG` (the whole vault) and the
 # path's log answer as `log --vault` does, byte for byte.
 # Must never: run outside its temp folder.
@@ -57,17 +58,34 @@ echo three >"$M/case/doc"
 recfs flush "$M" >/dev/null
 echo four >"$M/case/doc"
 recfs flush "$M" >/dev/null
-pid=$(daemon_pid "$M")
-kill -9 "$pid"
-wait "$pid" 2>/dev/null
-fusermount3 -uz "$M" 2>/dev/null
-wait_unlocked "$V"
+kill_daemon() {
+	local pid
+	pid=$(daemon_pid "$M")
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	fusermount3 -uz "$M" 2>/dev/null
+	wait_unlocked "$V"
+}
+kill_daemon
 assert_eq "a kill after a commit's sync leaves the table durable" "D" "$(tags_state)"
 mount_vault "$V" "$M"
+read_d=$(awk '/^rchar/ { print $2 }' "/proc/$(daemon_pid "$M")/io")
+echo "# the mount after the kill (recovery included) read $read_d bytes"
 read_by_log /case/doc
 echo "# the first log after the kill read $got bytes"
 check "the first log PATH after the kill reads under a tenth of the index" test "$got" -lt $((ISIZE / 10))
 assert_match "... and shows the last save" "saved" "$out"
+# The same kill with the table being changed ('V'): that mount reads the whole index.
+echo five >"$M/case/doc"
+recfs log "$M/case/doc" >/dev/null
+kill_daemon
+assert_eq "a kill after a lookup changed the table leaves it being changed" "V" "$(tags_state)"
+mount_vault "$V" "$M"
+read_v=$(awk '/^rchar/ { print $2 }' "/proc/$(daemon_pid "$M")/io")
+echo "# with the table being changed, the mount after the kill read $read_v bytes"
+check "the mount after a kill with a durable table reads the index from where the table ends" \
+	test $((read_d + ISIZE / 2)) -lt "$read_v"
+assert_match "... and the first log rebuilds the table and answers" "saved" "$(recfs log "$M/case/doc" 2>&1)"
 all=$(recfs log -n 100000 "$M" 2>&1)
 umount_vault "$M" "$V"
 assert_eq "log MNT -n 100000 (all) from index.tags is log --vault's, byte for byte" \
