@@ -53,24 +53,22 @@ assert_match "... and shows the restore" "restored" "$out"
 assert_eq "log PATH through the daemon is log --vault's, byte for byte" \
 	"$(recfs log --vault "$V" "${PF[@]}" /case/doc 2>&1)" "$out"
 
+# crash_and_mount STATE WHAT: kill the daemon, check index.tags says STATE,
+# mount again; read = the bytes that mount read (recovery included).
+crash_and_mount() {
+	crash_daemon "$M" "$V"
+	assert_eq "a kill after $2 leaves index.tags '$1'" "$1" "$(tags_state)"
+	mount_vault "$V" "$M"
+	read=$(awk '/^rchar/ { print $2 }' "/proc/$(daemon_pid "$M")/io")
+	echo "# the mount after that kill read $read bytes"
+}
 # A kill after a commit's sync: the table the sync made durable is believed.
 echo three >"$M/case/doc"
 recfs flush "$M" >/dev/null
 echo four >"$M/case/doc"
 recfs flush "$M" >/dev/null
-kill_daemon() {
-	local pid
-	pid=$(daemon_pid "$M")
-	kill -9 "$pid"
-	wait "$pid" 2>/dev/null
-	fusermount3 -uz "$M" 2>/dev/null
-	wait_unlocked "$V"
-}
-kill_daemon
-assert_eq "a kill after a commit's sync leaves the table durable" "D" "$(tags_state)"
-mount_vault "$V" "$M"
-read_d=$(awk '/^rchar/ { print $2 }' "/proc/$(daemon_pid "$M")/io")
-echo "# the mount after the kill (recovery included) read $read_d bytes"
+crash_and_mount D "a commit's sync"
+read_d=$read
 read_by_log /case/doc
 echo "# the first log after the kill read $got bytes"
 check "the first log PATH after the kill reads under a tenth of the index" test "$got" -lt $((ISIZE / 10))
@@ -78,13 +76,9 @@ assert_match "... and shows the last save" "saved" "$out"
 # The same kill with the table being changed ('V'): that mount reads the whole index.
 echo five >"$M/case/doc"
 recfs log "$M/case/doc" >/dev/null
-kill_daemon
-assert_eq "a kill after a lookup changed the table leaves it being changed" "V" "$(tags_state)"
-mount_vault "$V" "$M"
-read_v=$(awk '/^rchar/ { print $2 }' "/proc/$(daemon_pid "$M")/io")
-echo "# with the table being changed, the mount after the kill read $read_v bytes"
+crash_and_mount V "a lookup that changed the table"
 check "the mount after a kill with a durable table reads the index from where the table ends" \
-	test $((read_d + ISIZE / 2)) -lt "$read_v"
+	test $((read_d + ISIZE / 2)) -lt "$read"
 assert_match "... and the first log rebuilds the table and answers" "saved" "$(recfs log "$M/case/doc" 2>&1)"
 all=$(recfs log -n 100000 "$M" 2>&1)
 umount_vault "$M" "$V"
