@@ -545,13 +545,14 @@ static long id_set_add(struct id_set *s, const uint8_t id[16], bool *added)
 	return (long)s->n++;
 }
 
-/* ---- index.tags: the tag table on disk, for the daemon's `log PATH` ----
+/* ---- index.tags: the tag table on disk, for the daemon's lookups ----
 ** The table above, kept in a file beside the index so that a lookup reads a
 ** few slots and the chain of its own tag, not the whole index: caught up with
-** the index's tail before each use, rebuilt whole when missing or not known
-** good. Believed at first use only when the last close made it durable
-** ('D'); once this process changes it, it says 'V' on the disk first (synced),
-** so a crash or a power cut in between leaves a file that is rebuilt.
+** the index's tail before each use and at every writable close, rebuilt whole
+** when missing or not known good. Believed only when it says durable ('D': a
+** close synced it with the index, or a commit's syncfs came after its last
+** change); before a process changes it, it says 'V' on the disk (synced), so
+** a crash or a power cut before the next sync leaves a file that is rebuilt.
 **   header (TAGS_HDR bytes): magic, u64 covered (index bytes it covers), u64
 **   nslots (a power of 2), u64 nentries, u64 last (offset of the last record
 **   covered, 0: none), u8 state, the last record's nonce[16]
