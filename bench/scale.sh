@@ -79,9 +79,10 @@ timed_rss() {
 }
 
 mount_estate() { "$RECFS" mount "$ESTATE" "$MNT" --passphrase-file "$PASS" >/dev/null; }
+daemon_pid() { pgrep -f " mount $ESTATE " | head -n 1; }   # any name of the recfs binary
 daemon_rss_mib() {
     local pid
-    pid=$(pgrep -f " mount $ESTATE " | head -n 1)
+    pid=$(daemon_pid)
     [ -n "$pid" ] && awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"
 }
 
@@ -127,7 +128,7 @@ section_estate() {
     row "ls -lR, cold cache ($files files)" "$(secs_since "$t") s"
     row "ls -lR, warm" "$(median_of ls -lR "$MNT")"
     local io rchar
-    io=/proc/$(pgrep -f " mount $ESTATE " | head -n 1)/io
+    io=/proc/$(daemon_pid)/io
     rchar=$(awk '/^rchar/ { print $2 }' "$io")
     t=$(now_ns); "$RECFS" log "$MNT/g-000/r-00099/file-0009999.txt" >/dev/null
     row "recfs log PATH, a file with 1 version: the first log after the mount" "$(secs_since "$t") s, the daemon read $(( $(awk '/^rchar/ { print $2 }' "$io") - rchar )) bytes (the index: $(stat -c %s "$ESTATE/history.git/recfs/index"))"
@@ -148,7 +149,7 @@ section_estate() {
 
     # A crash: the daemon killed, the mount torn down, then the recovery at the next mount.
     echo "after the crash" >"$MNT/g-000/r-00001/file-0000100.txt"
-    pkill -9 -f " mount $ESTATE " ; sleep 0.5
+    kill -9 "$(daemon_pid)"; sleep 0.5
     fusermount3 -uz "$MNT" 2>/dev/null
     drop_caches
     t=$(now_ns); mount_estate || return 1
