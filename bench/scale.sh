@@ -9,8 +9,8 @@
 #   saves    history_bench (HB_NESTED): one save, its own commit, in vaults of each of SCALES
 #            files (records of 100 files, 100 records a group, so no git tree passes 100 entries);
 #            the largest vault is kept, with COMMITS commits of one file on top
-#   estate   on that vault: mount after a clean unmount and after kill -9, ls -lR, recfs log PATH,
-#            policy load, recfs due, recfs records, unmount
+#   estate   on that vault: mount after a clean unmount and after kill -9, ls -lR, recfs log PATH
+#            (the first after the mount apart), policy load, recfs due, recfs records, unmount
 #   upkeep   on that vault: verify and gc (time and peak memory; about 3 min per GiB of history)
 #   versions VERSION_FILES files through a mount, VERSIONS versions each (one 4 KiB block changed
 #            per version): history's size against the plaintext's, before and after gc
@@ -82,9 +82,10 @@ timed_rss() {
 }
 
 mount_estate() { "$RECFS" mount "$ESTATE" "$MNT" --passphrase-file "$PASS" >/dev/null; }
+daemon_pid() { pgrep -f " mount $ESTATE " | head -n 1; }   # any name of the recfs binary
 daemon_rss_mib() {
     local pid
-    pid=$(pgrep -f "recfs mount $ESTATE " | head -n 1)
+    pid=$(daemon_pid)
     [ -n "$pid" ] && awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status"
 }
 
@@ -132,7 +133,12 @@ section_estate() {
     t=$(now_ns); files=$(ls -lR "$MNT" | grep -c '^-')
     row "ls -lR, cold cache ($files files)" "$(secs_since "$t") s"
     row "ls -lR, warm" "$(median_of ls -lR "$MNT")"
-    row "recfs log PATH, a file with 1 version" "$(median_of "$RECFS" log "$MNT/g-000/r-00099/file-0009999.txt")"
+    local io rchar
+    io=/proc/$(daemon_pid)/io
+    rchar=$(awk '/^rchar/ { print $2 }' "$io")
+    t=$(now_ns); "$RECFS" log "$MNT/g-000/r-00099/file-0009999.txt" >/dev/null
+    row "recfs log PATH, a file with 1 version: the first log after the mount" "$(secs_since "$t") s, the daemon read $(( $(awk '/^rchar/ { print $2 }' "$io") - rchar )) bytes (the index: $(stat -c %s "$ESTATE/history.git/recfs/index"))"
+    row "recfs log PATH, the same, the next ones" "$(median_of "$RECFS" log "$MNT/g-000/r-00099/file-0009999.txt")"
     row "recfs log -n 20 PATH, the file saved $COMMITS times" "$(median_of "$RECFS" log -n 20 "$MNT/g-000/r-00000/file-0000000.txt")"
     row "recfs log -n 20 (the vault's latest)" "$(cd "$MNT" && median_of "$RECFS" log -n 20)"
 
@@ -149,7 +155,7 @@ section_estate() {
 
     # A crash: the daemon killed, the mount torn down, then the recovery at the next mount.
     echo "after the crash" >"$MNT/g-000/r-00001/file-0000100.txt"
-    pkill -9 -f "recfs mount $ESTATE " ; sleep 0.5
+    kill -9 "$(daemon_pid)"; sleep 0.5
     fusermount3 -uz "$MNT" 2>/dev/null
     drop_caches
     t=$(now_ns); mount_estate || return 1

@@ -248,6 +248,7 @@ int rfs_commit_publish(struct rfs_history *h)
 		return rc;
 	if ((rc = rfs_commit_vault_durable(h)) < 0)
 		return rc;
+	rfs_index_tags_synced(h);            /* the table and the index it covers went with it */
 	git_reference *ref = NULL;
 	if (h->have_ref) {
 		if (git_graph_descendant_of(h->repo, &h->head, &h->ref_head) != 1)

@@ -519,6 +519,9 @@ void rfs_history_close(struct rfs_history *h)
 		rfs_queue_pending_free(h, h->q_head);
 		h->q_head = next;
 	}
+	if (h->thread_started && rfs_index_tags_update(h) < 0)
+		rfs_log(LOG_WARNING, "history: cannot bring %s/%s/recfs/index.tags up to date: the next "
+		        "'recfs log' rebuilds it", h->v->path, RFS_HISTORY_DIR);
 	rfs_index_tags_close(h);
 	rfs_bytes_free(&h->index_pending);
 	rfs_tree_cache_free(h->tcache);

@@ -349,12 +349,12 @@ int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b)
 	return rc;
 }
 
-static bool index_at_ref(struct rfs_history *h);
+static int sync_from_tags(struct rfs_history *h);
 
 int rfs_index_sync(struct rfs_history *h)
 {
-	if (index_at_ref(h))
-		return 0;                        /* a mount after a clean close reads none of it */
+	if (sync_from_tags(h) == 0)
+		return 0;                        /* read only what index.tags does not cover */
 	struct index_view iv;
 	size_t file_len;
 	bool fresh;
@@ -545,13 +545,14 @@ static long id_set_add(struct id_set *s, const uint8_t id[16], bool *added)
 	return (long)s->n++;
 }
 
-/* ---- index.tags: the tag table on disk, for the daemon's `log PATH` ----
+/* ---- index.tags: the tag table on disk, for the daemon's lookups ----
 ** The table above, kept in a file beside the index so that a lookup reads a
 ** few slots and the chain of its own tag, not the whole index: caught up with
-** the index's tail before each use, rebuilt whole when missing or not known
-** good. Believed at first use only when the last close made it durable
-** ('D'); once this process changes it, it says 'V' on the disk first (synced),
-** so a crash or a power cut in between leaves a file that is rebuilt.
+** the index's tail before each use and at every writable close, rebuilt whole
+** when missing or not known good. Believed only when it says durable ('D': a
+** close synced it with the index, or a commit's syncfs came after its last
+** change); before a process changes it, it says 'V' on the disk (synced), so
+** a crash or a power cut before the next sync leaves a file that is rebuilt.
 **   header (TAGS_HDR bytes): magic, u64 covered (index bytes it covers), u64
 **   nslots (a power of 2), u64 nentries, u64 last (offset of the last record
 **   covered, 0: none), u8 state, the last record's nonce[16]
@@ -598,21 +599,28 @@ static int tags_write_hdr(const struct rfs_index_tags *t, bool sync)
 	return rc == 0 && sync && fdatasync(t->fd) < 0 ? -errno : rc;
 }
 
+#define HEAD_MAX 512                      /* most records: read whole with their length */
+
 /* One whole record at off of the index (fd, size isize): its length after
-** the length field into *len, and whether it parses as view_parse wants. */
+** the length field into *len, its first bytes into head (headsz), and whether
+** it parses as view_parse wants. One read. */
 static bool index_record_at(int fd, uint64_t off, uint64_t isize, uint8_t *head, size_t headsz,
                             size_t *len)
 {
-	uint8_t l[4];
-	if (off + 4 > isize || rfs_io_pread_all(fd, l, 4, off) < 0)
+	uint8_t b[4 + HEAD_MAX];                 /* one read: the length and the head */
+	size_t want = 4 + (headsz < HEAD_MAX ? headsz : HEAD_MAX);
+	if (off + 4 > isize)
 		return false;
-	*len = (size_t)l[0] | (size_t)l[1] << 8 | (size_t)l[2] << 16 | (size_t)l[3] << 24;
+	if (want > isize - off)
+		want = (size_t)(isize - off);
+	if (rfs_io_pread_all(fd, b, want, off) < 0)
+		return false;
+	*len = (size_t)b[0] | (size_t)b[1] << 8 | (size_t)b[2] << 16 | (size_t)b[3] << 24;
 	if (*len < 1 + NONCE + MAC || off + 4 + *len > isize)
 		return false;
-	size_t n = *len < headsz ? *len : headsz;
-	if (rfs_io_pread_all(fd, head, n, off + 4) < 0 || !head[0] || 1 + head[0] * TAG + NONCE + MAC > *len)
-		return false;
-	return true;
+	size_t n = *len < want - 4 ? *len : want - 4;
+	memcpy(head, b + 4, n);
+	return head[0] && 1 + head[0] * TAG + NONCE + MAC <= *len;
 }
 
 /* The nonce's first 16 bytes of the record whose ntags byte is p. */
@@ -839,12 +847,13 @@ static int tags_check(struct rfs_history *h, struct rfs_index_tags *t, int ifd, 
 	return whole ? 0 : -EBADMSG;
 }
 
-static int tags_load(struct rfs_history *h, struct rfs_index_tags *t, int ifd, uint64_t isize)
+/* Before the first change to a durable table: 'V' on the disk, synced, so a
+** crash or a power cut from here on leaves a table that is rebuilt. */
+static int tags_dirty(struct rfs_index_tags *t)
 {
-	int rc = tags_check(h, t, ifd, isize);
-	if (rc < 0)
-		return rc;
-	t->state = 'V';                          /* changed from here on: not durable until closed */
+	if (t->state == 'V')
+		return 0;
+	t->state = 'V';
 	return tags_write_hdr(t, true);
 }
 
@@ -861,12 +870,12 @@ static int tags_ready(struct rfs_history *h, int ifd, struct rfs_index_tags **ou
 		if (!(t = calloc(1, sizeof *t)))
 			return -ENOMEM;
 		h->tags = t;
-		if (tags_load(h, t, ifd, isize) < 0)
+		if (tags_check(h, t, ifd, isize) < 0)
 			rc = tags_rebuild(h, t, ifd, isize);
 	}
 	if (rc == 0 && t->covered > isize)
 		rc = tags_rebuild(h, t, ifd, isize);     /* the index was written anew */
-	if (rc == 0 && t->covered < isize) {
+	if (rc == 0 && t->covered < isize && (rc = tags_dirty(t)) == 0) {
 		uint64_t tail = isize - t->covered;
 		rc = tags_catch_up(t, ifd, isize, tail / 64 > TAGS_SMALL);
 		if (rc == -EOVERFLOW)
@@ -879,6 +888,29 @@ static int tags_ready(struct rfs_history *h, int ifd, struct rfs_index_tags **ou
 	}
 	*out = t;
 	return 0;
+}
+
+int rfs_index_tags_update(struct rfs_history *h)
+{
+	int ifd = h->side_fd < 0 ? -1 : openat(h->side_fd, INDEX_FILE, O_RDONLY | O_CLOEXEC);
+	if (ifd < 0)
+		return -ENOTSUP;
+	struct rfs_index_tags *t;
+	pthread_mutex_lock(&h->git_lock);
+	int rc = tags_ready(h, ifd, &t);
+	pthread_mutex_unlock(&h->git_lock);
+	close(ifd);
+	return rc;
+}
+
+void rfs_index_tags_synced(struct rfs_history *h)
+{
+	struct rfs_index_tags *t = h->tags;
+	if (t && t->fd >= 0 && t->state == 'V') {
+		t->state = 'D';                      /* no sync: a 'D' that does not reach the disk is a rebuild */
+		if (tags_write_hdr(t, false) < 0)
+			t->state = 'V';
+	}
 }
 
 void rfs_index_tags_close(struct rfs_history *h)
@@ -968,9 +1000,11 @@ static int src_open(const struct isrc *s, size_t id, git_oid *rev, struct rfs_re
 	if (!s->t)
 		return view_open_as(s->h, &s->iv->recs[id], rev, r, paths);
 	size_t len;
-	uint8_t l[1];
-	if (!index_record_at(s->ifd, id, s->t->covered, l, sizeof l, &len))
+	uint8_t head[HEAD_MAX];
+	if (!index_record_at(s->ifd, id, s->t->covered, head, sizeof head, &len))
 		return -EIO;
+	if (len <= sizeof head)
+		return view_open_as(s->h, &(struct irec){ head, len }, rev, r, paths);
 	uint8_t *p = malloc(len);
 	int rc = !p ? -ENOMEM : rfs_io_pread_all(s->ifd, p, len, (uint64_t)id + 4);
 	if (rc == 0)
@@ -1114,86 +1148,99 @@ static int emit(struct rfs_history *h, const struct irec *x, rfs_version_cb cb, 
 	return rc;
 }
 
-/* Whether the index file ends at the ref, as a durable index.tags says it
-** ends: then only its last record is read. */
-static bool index_at_ref(struct rfs_history *h)
+/* rfs_index_sync's short way: a durable index.tags vouches for the index up
+** to what it covers (its last record is checked), so only the records after
+** it are read, and the commits after the last of them appended (a mount after
+** a clean close reads one record; after a kill, the commits since the last
+** sync). -EAGAIN: the caller loads the whole index. */
+static int sync_from_tags(struct rfs_history *h)
 {
 	const char *magic = index_version(h) == RFS_RECORD_VERSION_2 ? INDEX_MAGIC_V2 : INDEX_MAGIC;
-	int ifd = h->have_ref && h->side_fd >= 0 ? openat(h->side_fd, INDEX_FILE, O_RDONLY | O_CLOEXEC) : -1;
+	int ifd = h->have_ref && h->side_fd >= 0 ? openat(h->side_fd, INDEX_FILE, O_RDWR | O_CLOEXEC) : -1;
 	struct rfs_index_tags t = { .fd = -1 };
+	struct index_view iv = { 0 };
 	struct stat st;
 	char head[8];
-	bool yes = false;
-	if (ifd >= 0 && fstat(ifd, &st) == 0 && rfs_io_pread_all(ifd, head, 8, 0) == 0 &&
-	    !memcmp(head, magic, 8) && tags_check(h, &t, ifd, (uint64_t)st.st_size) == 0 &&
-	    t.covered == (uint64_t)st.st_size && t.last) {
-		struct isrc s = { .h = h, .t = &t, .ifd = ifd };
-		git_oid last;
-		struct rfs_record r;
-		if (src_open(&s, t.last, &last, &r, false) == 0) {
-			yes = r.events[0].kind != 0 && git_oid_equal(&last, &h->ref_head);
-			rfs_record_clear(&r);
-		}
+	int rc = -EAGAIN;
+	if (ifd < 0 || fstat(ifd, &st) < 0 || rfs_io_pread_all(ifd, head, 8, 0) < 0 || memcmp(head, magic, 8) ||
+	    tags_check(h, &t, ifd, (uint64_t)st.st_size) < 0 || !t.last)
+		goto out;
+	size_t tail = (size_t)((uint64_t)st.st_size - t.covered);
+	if (!(iv.file.p = malloc(tail ? tail : 1)))
+		goto out;
+	iv.file.len = iv.file.cap = tail;
+	if (rfs_io_pread_all(ifd, iv.file.p, tail, t.covered) < 0 || view_parse(&iv, 0) < 0 || iv.damaged)
+		goto out;
+	git_oid last;
+	struct rfs_record r;
+	struct isrc s = { .h = h, .t = &t, .ifd = ifd };
+	if ((iv.n ? view_open_as(h, &iv.recs[iv.n - 1], &last, &r, false) : src_open(&s, t.last, &last, &r, false)) < 0)
+		goto out;
+	bool known = r.events[0].kind != 0 && git_odb_exists(h->odb, &last);
+	rfs_record_clear(&r);
+	struct rfs_bytes more = { 0 };
+	if (!known || (!git_oid_equal(&last, &h->ref_head) &&
+	               (git_graph_descendant_of(h->repo, &h->ref_head, &last) != 1 ||
+	                encode_since(h, &last, &more) < 0 || more.err))) {
+		rfs_bytes_free(&more);
+		goto out;                        /* not a commit of ours, or not behind the ref */
 	}
+	uint64_t end = t.covered + iv.valid_len;   /* a record cut short by the crash goes */
+	rc = end < (uint64_t)st.st_size && ftruncate(ifd, (off_t)end) < 0 ? -errno : 0;
+	if (rc == 0 && more.len)
+		rc = rfs_io_pwrite_all(ifd, more.p, more.len, end);
+	rfs_bytes_free(&more);
+out:
+	view_free(&iv);
 	if (t.fd >= 0)
 		close(t.fd);
 	if (ifd >= 0)
 		close(ifd);
-	return yes;
+	return rc;
 }
 
-/* The daemon's way: index.tags, when it is caught up and the index holds the
-** ref (else -ENOTSUP: the caller loads the index). No clear_path: the vault's
-** latest limit events. Caught up under git_lock,
-** then read as it was then: entries and records never change once written. */
-static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
-                       void *arg)
+/* The daemon's way: s->t points at snap, index.tags as it was when caught up
+** (under git_lock) with an index that holds the ref, on descriptors of its
+** own (s->ifd, snap->fd): a rebuild renames a new file in, the old one stays
+** whole, and entries and records never change once written. -ENOTSUP: the
+** caller loads the index. Undone with tags_snapshot_end. */
+static int tags_snapshot(struct rfs_history *h, struct isrc *s, struct rfs_index_tags *snap)
 {
-	int ifd = h->side_fd < 0 ? -1 : openat(h->side_fd, INDEX_FILE, O_RDONLY | O_CLOEXEC);
-	if (ifd < 0)
+	*s = (struct isrc){ .h = h, .ifd = h->side_fd < 0 ? -1 : openat(h->side_fd, INDEX_FILE, O_RDONLY | O_CLOEXEC) };
+	*snap = (struct rfs_index_tags){ .fd = -1 };
+	if (s->ifd < 0)
 		return -ENOTSUP;
-	struct isrc s = { .h = h, .ifd = ifd };
 	struct rfs_index_tags *t = NULL;
-	size_t *recs = NULL, n = 0, shown = 0;
-	uint64_t seen = 0;
-	uint8_t e[TAGS_ENTRY];
 	pthread_mutex_lock(&h->git_lock);
-	int rc = tags_ready(h, ifd, &t) < 0 ? -ENOTSUP : 0;
-	struct rfs_index_tags snap = { .fd = -1 };
+	int rc = tags_ready(h, s->ifd, &t) < 0 ? -ENOTSUP : 0;
 	if (rc == 0) {
-		snap = *t;                       /* what it held now, on its own descriptor: a */
-		snap.fd = dup(t->fd);            /* rebuild renames a new file in, the old one stays whole */
-		s.t = &snap;
+		*snap = *t;
+		snap->fd = dup(t->fd);
+		s->t = snap;
 		git_oid last;
 		struct rfs_record r;
-		bool at_ref = h->have_ref ? snap.last && src_open(&s, snap.last, &last, &r, false) == 0
-		                            : !snap.last;
+		bool at_ref = h->have_ref ? snap->last && src_open(s, snap->last, &last, &r, false) == 0
+		                            : !snap->last;
 		if (h->have_ref && at_ref) {
 			at_ref = git_oid_equal(&last, &h->ref_head);
 			rfs_record_clear(&r);
 		}
-		rc = at_ref && snap.fd >= 0 ? 0 : -ENOTSUP;
+		rc = at_ref && snap->fd >= 0 ? 0 : -ENOTSUP;
 	}
 	pthread_mutex_unlock(&h->git_lock);
-	if (rc == 0 && clear_path)           /* entries newer than snap are passed over */
-		rc = v2_log_recs(&s, clear_path, &recs, &n);
-	/* The vault's latest: the records of the newest entries, newest first. */
-	for (uint64_t i = snap.nentries; rc == 0 && !clear_path && i > 0 && shown < limit; i--) {
-		rc = rfs_io_pread_all(snap.fd, e, sizeof e, tags_entries_at(&snap) + (i - 1) * TAGS_ENTRY);
-		uint64_t off = le64(e + 8);
-		if (rc < 0 || off == seen)
-			continue;                    /* a record's tags are entries side by side */
-		seen = off;
-		struct rfs_record r;
-		git_oid rev;
-		if (src_open(&s, (size_t)off, &rev, &r, true) < 0)
-			continue;
-		rc = emit_version(h, &r, &rev, cb, arg, &shown);
-		rfs_record_clear(&r);
-	}
-	if (snap.fd >= 0)
-		close(snap.fd);
-	if (rc < 0 && rc != -ENOMEM && !shown) {   /* a damaged table: the index answers, a new one next time */
+	return rc;
+}
+
+/* rc of a lookup in a snapshot: a damaged table (rc < 0, nothing shown yet)
+** is dropped, a new one built next time, and -ENOTSUP says the index answers. */
+static int tags_snapshot_end(struct isrc *s, struct rfs_index_tags *snap, int rc, bool shown)
+{
+	struct rfs_history *h = s->h;
+	if (snap->fd >= 0)
+		close(snap->fd);
+	if (s->ifd >= 0)
+		close(s->ifd);
+	if (rc < 0 && rc != -ENOMEM && rc != -ENOTSUP && !shown) {
 		pthread_mutex_lock(&h->git_lock);
 		if (h->tags)
 			h->tags->state = 0;
@@ -1202,6 +1249,45 @@ static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t lim
 		pthread_mutex_unlock(&h->git_lock);
 		rc = -ENOTSUP;
 	}
+	return rc;
+}
+
+/* The events of clear_path, or without one the vault's latest limit events
+** (all when 0) from the end of index.tags: a record's tags are entries side
+** by side, newest last. -ENOTSUP: the caller loads the index. */
+static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
+                       void *arg)
+{
+	struct isrc s;
+	struct rfs_index_tags snap;
+	size_t *recs = NULL, n = 0, shown = 0;
+	int rc = tags_snapshot(h, &s, &snap);
+	if (rc == 0 && clear_path)           /* entries newer than snap are passed over */
+		rc = v2_log_recs(&s, clear_path, &recs, &n);
+	enum { BATCH = 512 };
+	uint8_t *eb = rc == 0 && !clear_path ? malloc(BATCH * TAGS_ENTRY) : NULL;
+	if (rc == 0 && !clear_path && !eb)
+		rc = -ENOMEM;
+	uint64_t lo = 0, hi = 0, seen = 0;   /* eb holds entries [lo, hi) */
+	for (uint64_t i = snap.nentries; rc == 0 && !clear_path && i > 0 && (!limit || shown < limit); i--) {
+		if (i - 1 < lo || i > hi) {
+			hi = i;
+			lo = i > BATCH ? i - BATCH : 0;
+			rc = rfs_io_pread_all(snap.fd, eb, (size_t)(hi - lo) * TAGS_ENTRY,
+			                      tags_entries_at(&snap) + lo * TAGS_ENTRY);
+		}
+		uint64_t off = le64(eb + (i - 1 - lo) * TAGS_ENTRY + 8);
+		if (rc < 0 || off == seen)
+			continue;
+		seen = off;
+		struct rfs_record r;
+		git_oid rev;
+		if (src_open(&s, (size_t)off, &rev, &r, true) < 0)
+			continue;
+		rc = emit_version(h, &r, &rev, cb, arg, &shown);
+		rfs_record_clear(&r);
+	}
+	free(eb);
 	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++) {
 		struct rfs_record r;
 		git_oid rev;
@@ -1211,8 +1297,7 @@ static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t lim
 		rfs_record_clear(&r);
 	}
 	free(recs);
-	close(ifd);
-	return rc;
+	return tags_snapshot_end(&s, &snap, rc, shown);
 }
 
 static int v2_log(struct rfs_history *h, const char *clear_path, size_t limit, rfs_version_cb cb,
@@ -1242,9 +1327,9 @@ int rfs_history_log(struct rfs_history *h, const char *clear_path, size_t limit,
 {
 	if (clear_path && index_version(h) == RFS_RECORD_VERSION_2)
 		return v2_log(h, clear_path, limit, cb, arg);
-	int trc = clear_path || !limit ? -ENOTSUP : v2_log_tags(h, NULL, limit, cb, arg);
+	int trc = clear_path ? -ENOTSUP : v2_log_tags(h, NULL, limit, cb, arg);
 	if (trc != -ENOTSUP)
-		return trc;                      /* the latest few: from the end of index.tags */
+		return trc;                      /* the latest: from the end of index.tags */
 	pthread_mutex_lock(&h->git_lock);
 	struct index_view iv;
 	size_t file_len;
@@ -1299,12 +1384,11 @@ struct sub_node {
 
 struct sub_walk {
 	struct rfs_history *h;
-	const struct index_view *iv;
-	const struct tag_table *tt;
+	const struct isrc *s;
 	struct id_set ids;                /* file ids and dirids ever inside */
 	struct sub_node *node;            /* parallel to ids */
 	size_t node_cap;
-	uint8_t *seen;                    /* per index record: counted as a version */
+	struct id_set seen;               /* records (their id, little-endian) counted as versions */
 	size_t versions;
 };
 
@@ -1331,19 +1415,21 @@ static int sub_events(struct sub_walk *w, char kind, const uint8_t id[16], bool 
 	uint8_t t[TAG];
 	size_t *recs = NULL, n = 0, cap = 0;
 	tag_of(w->h, kind, id, 16, t);
-	int rc = table_find(w->iv, w->tt, t, &recs, &n, &cap);
+	int rc = src_find(w->s, t, &recs, &n, &cap);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct rfs_record r;
 		git_oid rev;
-		if (view_open_as(w->h, &w->iv->recs[recs[i]], &rev, &r, false) < 0)
+		if (src_open(w->s, recs[i], &rev, &r, false) < 0)
 			continue;
 		const struct rfs_event *e = &r.events[0];
-		bool symlink = id_is_zero(e->file_id);
-		if (!w->seen[recs[i]] && (symlink || kind == 'f')) {
-			w->seen[recs[i]] = 1;
+		bool symlink = id_is_zero(e->file_id), first;
+		uint8_t key[16] = { 0 };
+		put64(key, recs[i]);
+		if ((symlink || kind == 'f') && id_set_add(&w->seen, key, &first) < 0)
+			rc = -ENOMEM;
+		else if ((symlink || kind == 'f') && first)
 			w->versions++;
-		}
-		if (add_ids && !symlink)
+		if (rc == 0 && add_ids && !symlink)
 			rc = sub_add(w, e->file_id, e->type);
 		rfs_record_clear(&r);
 	}
@@ -1357,13 +1443,13 @@ static int sub_newest(struct sub_walk *w, size_t k)
 	uint8_t t[TAG];
 	size_t *recs = NULL, n = 0, cap = 0;
 	tag_of(w->h, 'f', w->ids.id[k], 16, t);
-	int rc = table_find(w->iv, w->tt, t, &recs, &n, &cap);
+	int rc = src_find(w->s, t, &recs, &n, &cap);
 	size_t newest = 0;
 	for (size_t i = 0; i < n; i++)
 		newest = recs[i] > newest ? recs[i] : newest;
 	struct rfs_record r;
 	git_oid rev;
-	if (rc == 0 && n && view_open_as(w->h, &w->iv->recs[newest], &rev, &r, false) == 0) {
+	if (rc == 0 && n && src_open(w->s, newest, &rev, &r, false) == 0) {
 		w->node[k].newest_known = true;
 		w->node[k].deleted = r.events[0].kind == RFS_SAVE_DELETED;
 		memcpy(w->node[k].parent, r.events[0].dir, 16);
@@ -1392,15 +1478,12 @@ static bool sub_inside(struct sub_walk *w, size_t k)
 	return in;
 }
 
-/* One folder's subtree in a loaded index. */
-static int subtree_in(struct rfs_history *h, const struct index_view *iv, const struct tag_table *tt,
-                      const uint8_t dirid[16], struct rfs_subtree *out)
+/* One folder's subtree, from the loaded index or index.tags. */
+static int subtree_in(const struct isrc *s, const uint8_t dirid[16], struct rfs_subtree *out)
 {
 	memset(out, 0, sizeof *out);
-	struct sub_walk w = { .h = h, .iv = iv, .tt = tt };
-	int rc = (w.seen = calloc(iv->n ? iv->n : 1, 1)) ? 0 : -ENOMEM;
-	if (rc == 0)
-		rc = sub_add(&w, dirid, RFS_OBJ_DIR);
+	struct sub_walk w = { .h = s->h, .s = s };
+	int rc = sub_add(&w, dirid, RFS_OBJ_DIR);
 	/* Breadth first over folders: ids grows while it is walked. */
 	for (size_t k = 0; rc == 0 && k < w.ids.n; k++)
 		if (w.node[k].type == RFS_OBJ_DIR)
@@ -1424,7 +1507,17 @@ static int subtree_in(struct rfs_history *h, const struct index_view *iv, const 
 		rfs_subtree_free(out);
 	id_set_free(&w.ids);
 	free(w.node);
-	free(w.seen);
+	id_set_free(&w.seen);
+	return rc;
+}
+
+static int subtrees_from(const struct isrc *s, const uint8_t (*dirids)[16], size_t n, struct rfs_subtree *out)
+{
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = subtree_in(s, dirids[i], &out[i]);
+	for (size_t i = 0; rc < 0 && i < n; i++)
+		rfs_subtree_free(&out[i]);
 	return rc;
 }
 
@@ -1439,13 +1532,19 @@ int rfs_history_subtrees(struct rfs_history *h, const uint8_t (*dirids)[16], siz
 		if (rc < 0)
 			return rc;
 	}
+	struct isrc s;
+	struct rfs_index_tags snap;
+	int rc = tags_snapshot(h, &s, &snap);       /* the daemon's: index.tags */
+	if (rc == 0)
+		rc = subtrees_from(&s, dirids, n, out);
+	if ((rc = tags_snapshot_end(&s, &snap, rc, false)) != -ENOTSUP)
+		return rc;
 	struct index_view iv;
 	struct tag_table tt;
-	int rc = view_load_hashed(h, &iv, &tt);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = subtree_in(h, &iv, &tt, dirids[i], &out[i]);
-	for (size_t i = 0; rc < 0 && i < n; i++)
-		rfs_subtree_free(&out[i]);
+	rc = view_load_hashed(h, &iv, &tt);
+	s = (struct isrc){ .h = h, .iv = &iv, .tt = &tt };
+	if (rc == 0)
+		rc = subtrees_from(&s, dirids, n, out);
 	table_free(&tt);
 	view_free(&iv);
 	return rc;

@@ -271,6 +271,12 @@ int rfs_index_encode_commit(struct rfs_history *h, struct rfs_bytes *b, const gi
                             const struct rfs_record *r);
 int rfs_index_append(struct rfs_history *h, const struct rfs_bytes *b);
 int rfs_index_sync(struct rfs_history *h);   /* writable: catch the file up with the ref */
+/* index.tags caught up with the index file (a writable handle's close: every
+** writer leaves a table the next open can believe). 0 or -errno. */
+int rfs_index_tags_update(struct rfs_history *h);
+/* Everything written before now is durable (a syncfs, git_lock held): a table
+** changed by this process is marked durable ('D') again, unsynced. */
+void rfs_index_tags_synced(struct rfs_history *h);
 /* Close index.tags, made durable (with the index it covers) when this process changed it. */
 void rfs_index_tags_close(struct rfs_history *h);
 

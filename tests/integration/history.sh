@@ -400,7 +400,8 @@ expect_problem "a corrupt loose object, named" "corrupt object $blob" "$T"
 
 # index.tags, the daemon's tag table of the index on disk: a clean unmount
 # leaves it durable ('D'); a table a killed daemon left being changed ('V'),
-# even damaged, is rebuilt, and `log PATH` answers exactly as before.
+# even damaged, is rebuilt, and `log PATH` answers exactly as before. A lookup
+# that changes nothing, and a commit's sync after a change, leave it 'D'.
 X=$IT_TMP/tags XM=$IT_TMP/tagsm
 tags_state() { dd if="$X/history.git/recfs/index.tags" bs=1 skip=40 count=1 status=none; }
 make_vault "$X"
@@ -416,6 +417,14 @@ umount_vault "$XM" "$X"
 assert_eq "a clean unmount leaves index.tags durable" "D" "$(tags_state)"
 mount_vault "$X" "$XM"
 assert_eq "log after a clean mount, from the table as it was left" "$want" "$(recfs log "$XM/case/doc2" 2>&1)"
+assert_eq "a lookup that adds nothing leaves the table durable" "D" "$(tags_state)"
+echo more >"$XM/other"
+recfs log "$XM/other" >/dev/null
+assert_eq "a lookup that adds to it marks it as being changed" "V" "$(tags_state)"
+echo again >"$XM/other"
+recfs flush "$XM" >/dev/null
+assert_eq "the next commit's sync marks it durable again" "D" "$(tags_state)"
+recfs log "$XM/other" >/dev/null
 pid=$(daemon_pid "$XM")
 kill -9 "$pid"
 wait "$pid" 2>/dev/null

@@ -159,6 +159,17 @@ daemon_pid() {
 	eval "echo \${IT_PID_$(mount_key "$1"):-}"
 }
 
+# crash_daemon MNT VAULT: a crash: the daemon on MNT killed (-9), its mount torn
+# down, and the vault's lock released.
+crash_daemon() {
+	local pid
+	pid=$(daemon_pid "$1")
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	fusermount3 -uz "$1" 2>/dev/null
+	wait_unlocked "$2"
+}
+
 mount_key() {
 	printf '%s' "$1" | md5sum | cut -c1-12
 }

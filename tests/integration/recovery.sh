@@ -112,12 +112,7 @@ crash_after_saves() {
 	mkdir -p "$WM/new"
 	for i in 1 2 3 4 5; do echo "round $1 file $i" >"$WM/new/g$i"; done
 	echo "round $1 rewrote this" >"$WM/old/f7"
-	local pid
-	pid=$(daemon_pid "$WM")
-	kill -9 "$pid"
-	wait "$pid" 2>/dev/null
-	fusermount3 -uz "$WM" 2>/dev/null
-	wait_unlocked "$W"
+	crash_daemon "$WM" "$W"
 }
 # Mount; got: the bytes the daemon had read once its mount was up (recovery is done by then).
 read_by_mount() {
