@@ -849,7 +849,7 @@ static int pack_table(const char *packdir, const struct pack_file *v, size_t k, 
 		if (rc == 0)
 			rc = read_index(path, (uint32_t)i, &objs, &n, &cap);
 	}
-	if (rc == 0) {
+	if (rc == 0 && n) {
 		/* An entry ends where the next begins, or at the pack's checksum. */
 		qsort(objs, n, sizeof *objs, by_place);
 		for (size_t i = 0; i < n; i++) {
@@ -886,7 +886,8 @@ static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k,
 	if (rc == 0)
 		rc = pack_table(p->packdir, v, k, fds, m.odb, &objs, &u);
 	if (rc == 0) {
-		qsort(objs, u, sizeof *objs, by_place);
+		if (u)
+			qsort(objs, u, sizeof *objs, by_place);
 		m.objs = objs;
 		m.fds = fds;
 		rc = pack_write_to(p->packdir, u, merge_source, &m, name);
