@@ -311,8 +311,11 @@ static void check_folder_key(struct walk *w, const uint8_t dirid[16])
 	        rc == -ENOENT ? "is zeroed, and no disposal lists it" : "does not authenticate");
 }
 
+/* An object gc packs (verify lists none). */
 static int keep(struct walk *w, const git_oid *o)
 {
+	if (w->read_blobs)
+		return 0;
 	if (rfs_bytes_grow(&w->list, &w->cap, w->n, sizeof *w->list, 1024) < 0)
 		return -ENOMEM;
 	w->list[w->n++] = *o;
@@ -368,14 +371,15 @@ static void check_live_keys(struct walk *w, int root, const char *cpath, int dep
 			continue;
 		char child[4096];
 		snprintf(child, sizeof child, "%s%s%s", cpath, cpath[0] ? "/" : "", de->d_name);
-		struct stat st;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode) && depth < 256) {
+		struct stat st;                  /* the type from readdir when it says (no stat) */
+		mode_t type = de->d_type == DT_DIR ? S_IFDIR : de->d_type == DT_REG ? S_IFREG : 0;
+		if (!type && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			type = st.st_mode & S_IFMT;
+		if (type == S_IFDIR && depth < 256) {
 			check_live_keys(w, root, child, depth + 1);
 			continue;
 		}
-		if (!S_ISREG(st.st_mode))
+		if (type != S_IFREG)
 			continue;
 		advance(w, 0);
 		uint8_t hdr[RFS_HEADER_SIZE];
