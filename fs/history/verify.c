@@ -649,6 +649,7 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid, size_t depth)
 		uint8_t had[16];
 		if (w->read_blobs && dirid_get(&w->dirids, id, had)) {
 			err = 0;                     /* a .dirid, read (and its id checked) above */
+			data = had;
 			len = 16;
 		} else if (w->read_blobs) {
 			err = read_object(w, id, &obj, &data, &len, &otype);
