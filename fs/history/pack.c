@@ -1,6 +1,7 @@
 /*
 ** pack: the packs of objects/pack as one ODB backend, the uncompressed pack
-** writer, and their consolidation (see pack.h).
+** writer, their consolidation, and the reader that verify and gc read each
+** object with once (see pack.h).
 ** Must never: write loose objects, or remove a pack whose objects are not in another.
 */
 #include "fs/history/pack.h"
