@@ -306,6 +306,12 @@ struct rfs_verify_result {
 	unsigned long commits, blobs, trees;
 	unsigned long problems;           /* lines written to the report */
 	unsigned long destroyed;          /* keys absent whose ids a VAULT/disposed list names: not problems */
+	/* What the walk read (commits aside, which libgit2 reads): each tree and blob once,
+	** and their bytes; trees whose side blobs of attributes were opened, each such tree
+	** read once more through libgit2 for that (a side blob beside the same owner in a
+	** folder of the same id is opened once, however many trees hold it). */
+	unsigned long objects_read, xattr_trees;
+	uint64_t bytes_read;
 };
 
 /* Check every commit signature and sealed record, the parent chain

@@ -1,6 +1,7 @@
 /*
 ** pack: the packs of objects/pack as one ODB backend, the uncompressed pack
-** writer, and their consolidation (see pack.h).
+** writer, their consolidation, and the reader that verify and gc read each
+** object with once (see pack.h).
 ** Must never: write loose objects, or remove a pack whose objects are not in another.
 */
 #include "fs/history/pack.h"
@@ -833,27 +834,25 @@ static int merge_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 	return 0;
 }
 
-/* Every object of packs v[0..k) written into one new pack, in the order
-** the packs hold them; each entry is copied as it is. */
-static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k, char name[41])
+/* The objects of packs v[0..k) of packdir (each .pack opened into fds[i]; with odb, each
+** pack added to it as a backend of its own), with where each entry is and how long:
+** sorted by id, one entry per id. */
+static int pack_table(const char *packdir, const struct pack_file *v, size_t k, int *fds,
+                      git_odb *odb, struct merge_obj **out, size_t *nout)
 {
-	struct merge_src m = { .pack = UINT32_MAX };
 	struct merge_obj *objs = NULL;
 	size_t n = 0, cap = 0, u = 0;
-	int *fds = malloc(k * sizeof *fds);
-	int rc = fds && git_odb_new(&m.odb) == 0 ? 0 : -ENOMEM;
-	for (size_t i = 0; fds && i < k; i++)
-		fds[i] = -1;
+	int rc = 0;
 	for (size_t i = 0; i < k && rc == 0; i++) {
 		char path[PATH_MAX];
-		git_odb_backend *be = NULL;
-		snprintf(path, sizeof path, "%s/%s.pack", p->packdir, v[i].name);
+		snprintf(path, sizeof path, "%s/%s.pack", packdir, v[i].name);
 		if ((fds[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 			rc = -errno;
 			break;
 		}
-		snprintf(path, sizeof path, "%s/%s.idx", p->packdir, v[i].name);
-		if (git_odb_backend_one_pack(&be, path) < 0 || git_odb_add_backend(m.odb, be, 1) < 0) {
+		snprintf(path, sizeof path, "%s/%s.idx", packdir, v[i].name);
+		git_odb_backend *be = NULL;
+		if (odb && (git_odb_backend_one_pack(&be, path) < 0 || git_odb_add_backend(odb, be, 1) < 0)) {
 			if (be)
 				be->free(be);
 			rc = -EIO;
@@ -861,7 +860,7 @@ static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k,
 		if (rc == 0)
 			rc = read_index(path, (uint32_t)i, &objs, &n, &cap);
 	}
-	if (rc == 0) {
+	if (rc == 0 && n) {
 		/* An entry ends where the next begins, or at the pack's checksum. */
 		qsort(objs, n, sizeof *objs, by_place);
 		for (size_t i = 0; i < n; i++) {
@@ -873,7 +872,33 @@ static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k,
 		for (size_t i = 0; i < n; i++)
 			if (u == 0 || !git_oid_equal(&objs[u - 1].oid, &objs[i].oid))
 				objs[u++] = objs[i];
-		qsort(objs, u, sizeof *objs, by_place);
+	}
+	if (rc < 0) {
+		free(objs);
+		objs = NULL;
+		u = 0;
+	}
+	*out = objs;
+	*nout = u;
+	return rc;
+}
+
+/* Every object of packs v[0..k) written into one new pack, in the order
+** the packs hold them; each entry is copied as it is. */
+static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k, char name[41])
+{
+	struct merge_src m = { .pack = UINT32_MAX };
+	struct merge_obj *objs = NULL;
+	size_t u = 0;
+	int *fds = malloc(k * sizeof *fds);
+	int rc = fds && git_odb_new(&m.odb) == 0 ? 0 : -ENOMEM;
+	for (size_t i = 0; fds && i < k; i++)
+		fds[i] = -1;
+	if (rc == 0)
+		rc = pack_table(p->packdir, v, k, fds, m.odb, &objs, &u);
+	if (rc == 0) {
+		if (u)
+			qsort(objs, u, sizeof *objs, by_place);
 		m.objs = objs;
 		m.fds = fds;
 		rc = pack_write_to(p->packdir, u, merge_source, &m, name);
@@ -887,6 +912,148 @@ static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k,
 	free(objs);
 	free(m.buf);
 	return rc;
+}
+
+/* ---- the reader: every packed object found in one table, read with one pread ---- */
+
+struct rfs_pack_reader {
+	struct merge_obj *objs;           /* sorted by id */
+	size_t n, k;
+	int *fds;
+	uint8_t *raw;                     /* the entry being read */
+	size_t rawcap;
+	z_stream z;
+	bool z_ready;
+	struct rfs_pack_reader_counts counts;
+};
+
+int rfs_pack_reader_open(struct rfs_packs *p, struct rfs_pack_reader **out)
+{
+	struct rfs_pack_reader *r = calloc(1, sizeof *r);
+	struct pack_file *v = NULL;
+	size_t k = 0;
+	int rc = r ? list_packs(p->packdir, &v, &k) : -ENOMEM;
+	if (rc == 0 && k && !(r->fds = malloc(k * sizeof *r->fds)))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < k; i++)
+		r->fds[i] = -1;
+	if (rc == 0) {
+		r->k = k;
+		rc = pack_table(p->packdir, v, k, r->fds, NULL, &r->objs, &r->n);
+	}
+	free(v);
+	if (rc < 0) {
+		rfs_pack_reader_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+static const struct merge_obj *reader_find(const struct rfs_pack_reader *r, const git_oid *oid)
+{
+	size_t lo = 0, hi = r->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = git_oid_cmp(&r->objs[mid].oid, oid);
+		if (c == 0)
+			return &r->objs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+bool rfs_pack_reader_has(const struct rfs_pack_reader *r, const git_oid *oid)
+{
+	return r && reader_find(r, oid) != NULL;
+}
+
+/* Room for n bytes in *p (capacity *cap). */
+static int room(uint8_t **p, size_t *cap, size_t n)
+{
+	if (n <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : 65536;
+	while (c < n)
+		c *= 2;
+	uint8_t *np = realloc(*p, c);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = c;
+	return 0;
+}
+
+int rfs_pack_reader_read(struct rfs_pack_reader *r, const git_oid *oid, git_object_t *type,
+                         struct rfs_pack_buf *out)
+{
+	const struct merge_obj *e = r ? reader_find(r, oid) : NULL;
+	if (!e)
+		return -ENOENT;
+	if (e->len < 2 || e->len > SIZE_MAX / 2 || room(&r->raw, &r->rawcap, (size_t)e->len) < 0)
+		return -EIO;
+	ssize_t got = pread(r->fds[e->pack], r->raw, (size_t)e->len, (off_t)e->offset);
+	if (got != (ssize_t)e->len)
+		return -EIO;
+	r->counts.objects++;
+	r->counts.bytes += (uint64_t)got;
+	/* The entry's header: type, then the size in 4 + 7k bits. A delta is libgit2's to read. */
+	const uint8_t *raw = r->raw;
+	size_t at = 1, shift = 4;
+	unsigned t = raw[0] >> 4 & 7;
+	uint64_t size = raw[0] & 15;
+	for (uint8_t b = raw[0]; b & 0x80 && at < (size_t)e->len && shift < 57; shift += 7) {
+		b = raw[at++];
+		size |= (uint64_t)(b & 0x7f) << shift;
+	}
+	if (t < GIT_OBJECT_COMMIT || t > GIT_OBJECT_TAG || size > SIZE_MAX / 2 ||
+	    room(&out->p, &out->cap, size ? (size_t)size : 1) < 0)
+		return -EIO;
+	if (!r->z_ready) {
+		if (inflateInit(&r->z) != Z_OK)
+			return -ENOMEM;
+		r->z_ready = true;
+	} else if (inflateReset(&r->z) != Z_OK) {
+		return -EIO;
+	}
+	r->z.next_in = (Bytef *)raw + at;
+	r->z.avail_in = (uInt)((size_t)e->len - at);
+	r->z.next_out = out->p;
+	r->z.avail_out = (uInt)size;
+	int zr = inflate(&r->z, Z_FINISH);
+	if (zr != Z_STREAM_END || r->z.total_out != size)
+		return -EIO;
+	r->counts.inflated += size;
+	git_oid id;
+	rfs_sha1_object_id(&id, (git_object_t)t, out->p, (size_t)size);
+	if (!git_oid_equal(&id, oid))
+		return -EIO;                 /* damaged: libgit2 says how */
+	out->len = (size_t)size;
+	*type = (git_object_t)t;
+	return 0;
+}
+
+const struct rfs_pack_reader_counts *rfs_pack_reader_counts(const struct rfs_pack_reader *r)
+{
+	return &r->counts;
+}
+
+void rfs_pack_reader_close(struct rfs_pack_reader *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; r->fds && i < r->k; i++)
+		if (r->fds[i] >= 0)
+			close(r->fds[i]);
+	if (r->z_ready)
+		inflateEnd(&r->z);
+	free(r->fds);
+	free(r->objs);
+	free(r->raw);
+	free(r);
 }
 
 int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,

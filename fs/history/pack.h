@@ -106,4 +106,27 @@ void rfs_pack_spool_oids(const struct rfs_pack_stream *s, git_oid *out, size_t n
 /* Whether the packs hold oid. */
 bool rfs_pack_has(struct rfs_packs *p, const git_oid *oid);
 
+/* A reader for verify and gc, which read each object once: every packed object's place
+** in one table (from the indexes, about 48 bytes an object), each object read with one
+** pread, inflated and checked against its id with the SHA-1 above. No mapped windows, no
+** search through each pack's index in turn. Sees the packs there at open; an object it
+** cannot give (not in them, a delta, a damaged entry) is for libgit2 to read and name.
+** read: 0 and the object in out (reused from call to call); -ENOENT not in the packs;
+** -EIO any other failure. Not for two threads at once. */
+struct rfs_pack_reader;
+struct rfs_pack_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+struct rfs_pack_reader_counts {
+	uint64_t objects, bytes;          /* entries read, and their bytes in the packs */
+	uint64_t inflated;                /* bytes of objects they held */
+};
+int rfs_pack_reader_open(struct rfs_packs *p, struct rfs_pack_reader **out);
+int rfs_pack_reader_read(struct rfs_pack_reader *r, const git_oid *oid, git_object_t *type,
+                         struct rfs_pack_buf *out);
+bool rfs_pack_reader_has(const struct rfs_pack_reader *r, const git_oid *oid);
+const struct rfs_pack_reader_counts *rfs_pack_reader_counts(const struct rfs_pack_reader *r);
+void rfs_pack_reader_close(struct rfs_pack_reader *r);
+
 #endif

@@ -65,6 +65,68 @@ static bool oidset_add(struct oidset *s, const git_oid *o)
 	}
 }
 
+/* .dirid blob id -> the 16 bytes it holds: a folder's .dirid is one blob in every
+** version of its tree, read once. */
+struct dirid_map {
+	struct { git_oid blob; uint8_t dirid[16]; } *v;
+	size_t n, cap;                    /* cap a power of two; an empty slot's blob is zero */
+};
+
+static size_t oid_hash(const git_oid *o)
+{
+	size_t h;
+	memcpy(&h, o->id, sizeof h);
+	return h;
+}
+
+static bool dirid_get(const struct dirid_map *m, const git_oid *blob, uint8_t dirid[16])
+{
+	for (size_t i = m->cap ? oid_hash(blob) & (m->cap - 1) : 0; m->cap && !oid_zero(&m->v[i].blob);
+	     i = (i + 1) & (m->cap - 1))
+		if (git_oid_equal(&m->v[i].blob, blob)) {
+			memcpy(dirid, m->v[i].dirid, 16);
+			return true;
+		}
+	return false;
+}
+
+static void dirid_put(struct dirid_map *m, const git_oid *blob, const uint8_t dirid[16])
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		struct dirid_map t = { calloc(m->cap ? m->cap * 2 : 256, sizeof *m->v), 0,
+		                       m->cap ? m->cap * 2 : 256 };
+		if (!t.v)
+			return;                  /* only a cache: the blob is read again */
+		for (size_t i = 0; i < m->cap; i++)
+			if (!oid_zero(&m->v[i].blob))
+				dirid_put(&t, &m->v[i].blob, m->v[i].dirid);
+		free(m->v);
+		*m = t;
+	}
+	size_t i = oid_hash(blob) & (m->cap - 1);
+	while (!oid_zero(&m->v[i].blob) && !git_oid_equal(&m->v[i].blob, blob))
+		i = (i + 1) & (m->cap - 1);
+	if (oid_zero(&m->v[i].blob))
+		m->n++;
+	m->v[i].blob = *blob;
+	memcpy(m->v[i].dirid, dirid, 16);
+}
+
+/* One entry of a tree, from the raw object or from libgit2's parse. */
+struct tentry {
+	const char *name;
+	const git_oid *id;
+	git_filemode_t mode;
+	git_object_t type;
+};
+
+/* A depth of the tree walk: the raw tree read there and its entries. */
+struct level {
+	struct rfs_pack_buf raw;
+	struct tentry *e;
+	size_t n, cap;
+};
+
 /* ---- reachable objects ---- */
 
 struct walk {
@@ -83,6 +145,12 @@ struct walk {
 	const struct rfs_progress *progress;
 	const char *unit;                 /* of the phase under way */
 	uint64_t items, bytes, total_items, total_bytes;
+	struct rfs_pack_reader *reader;   /* packed objects, each read once (NULL: libgit2 reads) */
+	struct rfs_pack_buf blob;         /* the blob being checked */
+	struct level *levels;             /* one per depth of the tree walk, reused */
+	size_t nlevels;
+	struct dirid_map dirids;          /* .dirid blob -> the folder id it holds */
+	struct oidset xattr_checked;      /* side blobs checked, with their owner and folder */
 };
 
 /* One more item of the phase done (bytes of it read). */
@@ -243,8 +311,11 @@ static void check_folder_key(struct walk *w, const uint8_t dirid[16])
 	        rc == -ENOENT ? "is zeroed, and no disposal lists it" : "does not authenticate");
 }
 
+/* An object gc packs (verify lists none). */
 static int keep(struct walk *w, const git_oid *o)
 {
+	if (w->read_blobs)
+		return 0;
 	if (rfs_bytes_grow(&w->list, &w->cap, w->n, sizeof *w->list, 1024) < 0)
 		return -ENOMEM;
 	w->list[w->n++] = *o;
@@ -300,14 +371,15 @@ static void check_live_keys(struct walk *w, int root, const char *cpath, int dep
 			continue;
 		char child[4096];
 		snprintf(child, sizeof child, "%s%s%s", cpath, cpath[0] ? "/" : "", de->d_name);
-		struct stat st;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode) && depth < 256) {
+		struct stat st;                  /* the type from readdir when it says (no stat) */
+		mode_t type = de->d_type == DT_DIR ? S_IFDIR : de->d_type == DT_REG ? S_IFREG : 0;
+		if (!type && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			type = st.st_mode & S_IFMT;
+		if (type == S_IFDIR && depth < 256) {
 			check_live_keys(w, root, child, depth + 1);
 			continue;
 		}
-		if (!S_ISREG(st.st_mode))
+		if (type != S_IFREG)
 			continue;
 		advance(w, 0);
 		uint8_t hdr[RFS_HEADER_SIZE];
@@ -332,16 +404,15 @@ static void check_live_keys(struct walk *w, int root, const char *cpath, int dep
 
 /* A blob that begins a file's ciphertext in history: its key, if not zeroed
 ** (a shredded file's history stays), must open. */
-static void check_history_key(struct walk *w, const git_tree_entry *e, bool chunked,
-                              git_odb_object *obj)
+static void check_history_key(struct walk *w, const struct tentry *e, bool chunked,
+                              const uint8_t *data, size_t len)
 {
-	const char *name = git_tree_entry_name(e);
-	if (!obj || git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB ||
-	    (chunked ? strcmp(name, "00000000") : !content_name(name)))
+	if (e->mode != GIT_FILEMODE_BLOB ||
+	    (chunked ? strcmp(e->name, "00000000") : !content_name(e->name)))
 		return;
 	char where[64], c[41];
 	uint8_t id[16];
-	int rc = check_key_of(w, git_odb_object_data(obj), git_odb_object_size(obj), where, id);
+	int rc = check_key_of(w, data, len, where, id);
 	if (rc == -EIO)
 		problem(w, "content key of a file in commit %s does not authenticate (%s is damaged "
 		        "or forged): its versions cannot be read; restore keys/ from a backup",
@@ -363,39 +434,206 @@ static int xattrs_bad(void *arg, const git_oid *blob, const char *why)
 	return 0;
 }
 
-static int walk_tree(struct walk *w, const git_oid *tree_oid)
+/* The level for depth (grown as the walk goes deeper). */
+static struct level *level_at(struct walk *w, size_t depth)
+{
+	if (depth >= w->nlevels) {
+		size_t n = depth + 8;
+		struct level *nl = realloc(w->levels, n * sizeof *nl);
+		if (!nl)
+			return NULL;
+		memset(nl + w->nlevels, 0, (n - w->nlevels) * sizeof *nl);
+		w->levels = nl;
+		w->nlevels = n;
+	}
+	return &w->levels[depth];
+}
+
+static int add_entry(struct level *l, const char *name, const git_oid *id, git_filemode_t mode,
+                     git_object_t type)
+{
+	if (rfs_bytes_grow(&l->e, &l->cap, l->n, sizeof *l->e, 64) < 0)
+		return -ENOMEM;
+	l->e[l->n++] = (struct tentry){ name, id, mode, type };
+	return 0;
+}
+
+/* A raw tree's entries: "<octal mode> <name>\0<20-byte id>", each. -EIO when it is
+** not one (libgit2 then reads it and says what is wrong). */
+static int parse_tree(struct level *l)
+{
+	uint8_t *p = l->raw.p, *end = p + l->raw.len;
+	l->n = 0;
+	while (p < end) {
+		unsigned mode = 0;
+		while (p < end && *p >= '0' && *p <= '7' && mode < 01000000)
+			mode = mode * 8 + (unsigned)(*p++ - '0');
+		if (p >= end || *p++ != ' ')
+			return -EIO;
+		uint8_t *nul = memchr(p, 0, (size_t)(end - p));
+		if (!nul || nul == p || (size_t)(end - nul) < 1 + GIT_OID_RAWSZ)
+			return -EIO;
+		git_filemode_t fm;
+		git_object_t type = GIT_OBJECT_BLOB;
+		if ((mode & 0170000) == 0040000) {
+			fm = GIT_FILEMODE_TREE;
+			type = GIT_OBJECT_TREE;
+		} else if ((mode & 0170000) == 0120000) {
+			fm = GIT_FILEMODE_LINK;
+		} else if ((mode & 0170000) == 0160000) {
+			fm = GIT_FILEMODE_COMMIT;
+			type = GIT_OBJECT_COMMIT;
+		} else if ((mode & 0170000) == 0100000 || !(mode & 0170000)) {
+			fm = mode & 0100 ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+		} else {
+			return -EIO;
+		}
+		if (add_entry(l, (const char *)p, (const git_oid *)(nul + 1), fm, type) < 0)
+			return -ENOMEM;
+		p = nul + 1 + GIT_OID_RAWSZ;
+	}
+	return 0;
+}
+
+static const struct tentry *entry_named(const struct level *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->e[i].name, name))
+			return &l->e[i];
+	return NULL;
+}
+
+/* An object's bytes and type: from the packs, else from libgit2 (*obj, freed by the
+** caller). 0, or libgit2's error (its message in git_error_last). */
+static int read_object(struct walk *w, const git_oid *id, git_odb_object **obj,
+                       const uint8_t **data, size_t *len, git_object_t *type)
+{
+	if (rfs_pack_reader_read(w->reader, id, type, &w->blob) == 0) {
+		*data = w->blob.p;
+		*len = w->blob.len;
+		return 0;
+	}
+	int err = git_odb_read(obj, w->h->odb, id);
+	if (err == 0 && w->res) {
+		w->res->objects_read++;        /* the reader counts its own */
+		w->res->bytes_read += git_odb_object_size(*obj);
+	}
+	*data = err == 0 ? git_odb_object_data(*obj) : NULL;
+	*len = err == 0 ? git_odb_object_size(*obj) : 0;
+	*type = err == 0 ? git_odb_object_type(*obj) : GIT_OBJECT_INVALID;
+	return err;
+}
+
+/* The folder id a tree's .dirid holds (each .dirid blob read once): 0, or -EIO. */
+static int dirid_of(struct walk *w, const struct level *l, uint8_t dirid[16])
+{
+	const struct tentry *e = entry_named(l, RFS_DIRID_FILE);
+	if (!e || e->type != GIT_OBJECT_BLOB)
+		return -EIO;
+	if (dirid_get(&w->dirids, e->id, dirid))
+		return 0;
+	git_odb_object *obj = NULL;
+	const uint8_t *data;
+	size_t len;
+	git_object_t type;
+	int rc = read_object(w, e->id, &obj, &data, &len, &type) == 0 && type == GIT_OBJECT_BLOB &&
+	         len == 16 ? 0 : -EIO;
+	if (rc == 0) {
+		memcpy(dirid, data, 16);
+		dirid_put(&w->dirids, e->id, dirid);
+	}
+	git_odb_object_free(obj);
+	return rc;
+}
+
+/* Whether the side blobs of attributes in tree l were all checked already, beside the same
+** owner in a folder of the same id: a tree that changed elsewhere need not open them again.
+** Each is marked as checked. */
+static bool xattrs_seen(struct walk *w, const struct level *l, const uint8_t dirid[16])
+{
+	bool all = true;
+	for (size_t i = 0; i < l->n; i++) {
+		const struct tentry *e = &l->e[i];
+		if (strncmp(e->name, RFS_XATTRS_SIDE, sizeof RFS_XATTRS_SIDE - 1))
+			continue;
+		const struct tentry *of = e->name[sizeof RFS_XATTRS_SIDE - 1]
+		                              ? entry_named(l, e->name + sizeof RFS_XATTRS_SIDE - 1) : NULL;
+		struct rfs_sha1 s;
+		git_oid key;
+		uint32_t modes[2] = { (uint32_t)e->mode, of ? (uint32_t)of->mode : 0 };
+		rfs_sha1_init(&s);
+		rfs_sha1_update(&s, e->name, strlen(e->name) + 1);
+		rfs_sha1_update(&s, e->id->id, GIT_OID_RAWSZ);
+		if (of)
+			rfs_sha1_update(&s, of->id->id, GIT_OID_RAWSZ);
+		rfs_sha1_update(&s, modes, sizeof modes);
+		rfs_sha1_update(&s, dirid, 16);
+		rfs_sha1_final(&s, key.id);
+		if (oidset_add(&w->xattr_checked, &key))
+			all = false;
+	}
+	return all;
+}
+
+static int walk_tree(struct walk *w, const git_oid *tree_oid, size_t depth)
 {
 	if (!oidset_add(&w->seen, tree_oid))
 		return 0;
 	char c[41], t[41];
 	git_tree *t_obj = NULL;
-	int err = git_tree_lookup(&t_obj, w->h->repo, tree_oid);
-	if (err == GIT_ENOTFOUND) {
-		problem(w, "missing object %s in commit %s: history.git does not hold it; restore "
-		        "history.git from a backup or mirror", git_oid_tostr(t, sizeof t, tree_oid),
-		        git_oid_tostr(c, sizeof c, w->commit));
-		return 0;
-	} else if (err < 0) {
-		const git_error *e = git_error_last();
-		problem(w, "corrupt object %s in commit %s: %s", git_oid_tostr(t, sizeof t, tree_oid),
-		        git_oid_tostr(c, sizeof c, w->commit), e ? e->message : "unreadable tree");
-		return 0;
+	struct level *l = level_at(w, depth);
+	git_object_t type;
+	if (!l)
+		return -ENOMEM;
+	l->n = 0;
+	if (rfs_pack_reader_read(w->reader, tree_oid, &type, &l->raw) < 0 || type != GIT_OBJECT_TREE ||
+	    parse_tree(l) < 0) {
+		/* not in the packs as a plain tree: libgit2 reads it, and names what is wrong */
+		int err = git_tree_lookup(&t_obj, w->h->repo, tree_oid);
+		if (err == GIT_ENOTFOUND) {
+			problem(w, "missing object %s in commit %s: history.git does not hold it; restore "
+			        "history.git from a backup or mirror", git_oid_tostr(t, sizeof t, tree_oid),
+			        git_oid_tostr(c, sizeof c, w->commit));
+			return 0;
+		} else if (err < 0) {
+			const git_error *e = git_error_last();
+			problem(w, "corrupt object %s in commit %s: %s", git_oid_tostr(t, sizeof t, tree_oid),
+			        git_oid_tostr(c, sizeof c, w->commit), e ? e->message : "unreadable tree");
+			return 0;
+		}
+		if (w->res)
+			w->res->objects_read++;
+		l->n = 0;
+		for (size_t i = 0; i < git_tree_entrycount(t_obj); i++) {
+			const git_tree_entry *e = git_tree_entry_byindex(t_obj, i);
+			if (add_entry(l, git_tree_entry_name(e), git_tree_entry_id(e),
+			              git_tree_entry_filemode(e), git_tree_entry_type(e)) < 0) {
+				git_tree_free(t_obj);
+				return -ENOMEM;
+			}
+		}
 	}
 	if (w->res)
 		w->res->trees++;
 	advance(w, 0);
 	int rc = keep(w, tree_oid);
-	bool chunked = git_tree_entry_byname(t_obj, RFS_CHUNK_MARKER) != NULL;
+	bool chunked = entry_named(l, RFS_CHUNK_MARKER) != NULL;
 	uint8_t dirid[16];
-	if (w->read_blobs && !chunked && rfs_read_dirid_of(w->h, t_obj, dirid) == 0) {
+	if (w->read_blobs && !chunked && dirid_of(w, l, dirid) == 0) {
 		check_folder_key(w, dirid);
-		rfs_xattrs_check_tree(w->h, t_obj, dirid, xattrs_bad, w);
+		if (!xattrs_seen(w, l, dirid) &&
+		    (t_obj || git_tree_lookup(&t_obj, w->h->repo, tree_oid) == 0)) {
+			if (w->res)
+				w->res->xattr_trees++;   /* rfs_xattrs_check_tree opens each side blob */
+			rfs_xattrs_check_tree(w->h, t_obj, dirid, xattrs_bad, w);
+		}
 	}
-	for (size_t i = 0; i < git_tree_entrycount(t_obj) && rc == 0; i++) {
-		const git_tree_entry *e = git_tree_entry_byindex(t_obj, i);
-		const git_oid *id = git_tree_entry_id(e);
-		if (git_tree_entry_type(e) == GIT_OBJECT_TREE) {
-			rc = walk_tree(w, id);
+	for (size_t i = 0; i < l->n && rc == 0; i++) {
+		l = &w->levels[depth];           /* a deeper walk may have moved the levels */
+		const struct tentry *e = &l->e[i];
+		const git_oid *id = e->id;
+		if (e->type == GIT_OBJECT_TREE) {
+			rc = walk_tree(w, id, depth + 1);
 			continue;
 		}
 		if (!oidset_add(&w->seen, id))
@@ -404,10 +642,22 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid)
 			w->res->blobs++;
 		rc = keep(w, id);
 		git_odb_object *obj = NULL;
+		const uint8_t *data = NULL;
 		size_t len = 0;
-		git_object_t type;
-		err = w->read_blobs ? git_odb_read(&obj, w->h->odb, id)
-		                        : git_odb_read_header(&len, &type, w->h->odb, id);
+		git_object_t otype;
+		int err;
+		uint8_t had[16];
+		if (w->read_blobs && dirid_get(&w->dirids, id, had)) {
+			err = 0;                     /* a .dirid, read (and its id checked) above */
+			data = had;
+			len = 16;
+		} else if (w->read_blobs) {
+			err = read_object(w, id, &obj, &data, &len, &otype);
+		} else if (rfs_pack_reader_has(w->reader, id)) {
+			err = 0;
+		} else {
+			err = git_odb_read_header(&len, &otype, w->h->odb, id);
+		}
 		if (err == GIT_ENOTFOUND) {
 			problem(w, "missing object %s in commit %s: history.git does not hold it; restore "
 			        "history.git from a backup or mirror", git_oid_tostr(t, sizeof t, id),
@@ -417,9 +667,9 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid)
 			problem(w, "corrupt object %s in commit %s: %s", git_oid_tostr(t, sizeof t, id),
 			        git_oid_tostr(c, sizeof c, w->commit), ge ? ge->message : "unreadable blob");
 		} else if (w->res && w->read_blobs) {
-			check_history_key(w, e, chunked, obj);
+			check_history_key(w, e, chunked, data, len);
 		}
-		advance(w, err < 0 ? 0 : obj ? git_odb_object_size(obj) : len);
+		advance(w, err < 0 ? 0 : len);
 		git_odb_object_free(obj);
 	}
 	git_tree_free(t_obj);
@@ -626,7 +876,7 @@ static int walk_chain(struct walk *w, bool verify, const git_oid *start)
 			}
 		}
 		if (rc == 0)
-			rc = walk_tree(w, git_commit_tree_id(c));
+			rc = walk_tree(w, git_commit_tree_id(c), 0);
 		if (verify && first && rc == 0)
 			check_live(w, c);
 		first = false;
@@ -660,6 +910,28 @@ static void check_head_symref(struct walk *w)
 	git_reference_free(r);
 }
 
+/* What the walk held; the reader's counts go to the result. */
+static void walk_free(struct walk *w)
+{
+	if (w->reader && w->res) {
+		const struct rfs_pack_reader_counts *n = rfs_pack_reader_counts(w->reader);
+		w->res->objects_read += (unsigned long)n->objects;
+		w->res->bytes_read += n->inflated;
+	}
+	rfs_pack_reader_close(w->reader);
+	for (size_t i = 0; i < w->nlevels; i++) {
+		free(w->levels[i].raw.p);
+		free(w->levels[i].e);
+	}
+	free(w->levels);
+	free(w->blob.p);
+	free(w->dirids.v);
+	free(w->xattr_checked.v);
+	free(w->key_ids.v);
+	free(w->seen.v);
+	free(w->list);
+}
+
 int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_result *res,
                        const struct rfs_progress *progress)
 {
@@ -688,6 +960,8 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 	if (rfs_progress_watched(progress))
 		history_size(h, &objects, &bytes);
 	phase(&w, "objects", objects, bytes);
+	if (h->packs && rfs_pack_reader_open(h->packs, &w.reader) < 0)
+		w.reader = NULL;                 /* libgit2 reads every object, as before */
 	if (have_ref)
 		rc = walk_chain(&w, true, &start);
 	else if (h->side_fd >= 0 && faccessat(h->side_fd, "head", F_OK, 0) == 0)
@@ -702,9 +976,7 @@ int rfs_history_verify(struct rfs_history *h, FILE *report, struct rfs_verify_re
 	if (rc == 0)                   /* the disposal register's chain and lists (fs/register.h) */
 		w.res->problems += rfs_register_verify(h, h->v, report);
 	rfs_secmem_key_free(w.key);
-	free(w.key_ids.v);
-	free(w.seen.v);
-	free(w.list);
+	walk_free(&w);
 	return rc;
 }
 
@@ -741,7 +1013,7 @@ static int walk_pending(struct walk *w, const struct rfs_pending *p)
 	int rc = 0;
 	if (c->state == CAP_ENTRY && !p->blob) {
 		if (c->mode == GIT_FILEMODE_TREE)
-			rc = walk_tree(w, &c->oid);
+			rc = walk_tree(w, &c->oid, 0);
 		else if (oidset_add(&w->seen, &c->oid))
 			rc = keep(w, &c->oid);
 	}
@@ -789,7 +1061,13 @@ struct gc_source {
 static int gc_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 {
 	struct gc_source *g = arg;
-	int rc = rfs_pack_odb_list_source(&g->list, i, obj);
+	git_object_t type;
+	int rc = 0;
+	if (rfs_pack_reader_read(g->w->reader, &g->list.list[i], &type, &g->w->blob) == 0)
+		*obj = (struct rfs_pack_obj){ .oid = g->list.list[i], .type = type, .data = g->w->blob.p,
+		                              .len = g->w->blob.len };
+	else                                 /* loose, staged, a delta: libgit2 reads it */
+		rc = rfs_pack_odb_list_source(&g->list, i, obj);
 
 	if (rc == 0)
 		advance(g->w, obj->len);
@@ -814,6 +1092,8 @@ int rfs_history_gc(struct rfs_history *h, const struct rfs_progress *progress)
 	if (rc == 0 && rfs_progress_watched(progress))
 		history_size(h, &objects, &bytes);
 	phase(&w, "objects listed", objects, bytes);
+	if (rc == 0 && rfs_pack_reader_open(h->packs, &w.reader) < 0)
+		w.reader = NULL;                 /* libgit2 reads every object, as before */
 	if (rc == 0 && h->have_ref)
 		rc = walk_chain(&w, false, &h->ref_head);
 	/* Never drop what the signed head record names, even when the ref was
@@ -844,8 +1124,7 @@ int rfs_history_gc(struct rfs_history *h, const struct rfs_progress *progress)
 		rc = rfs_pack_reload(h->packs);
 	}
 	free(before);
-	free(w.seen.v);
-	free(w.list);
+	walk_free(&w);
 	if (packdir >= 0)
 		close(packdir);
 	if (objdir >= 0)

@@ -337,3 +337,34 @@ Test(xattrs, older_history_reads_and_is_caught_up_once)
 	cr_assert_str_eq(again, now, "only once");
 	fx_free(&x);
 }
+
+/* verify of a vault whose commits share most of their trees: each tree and blob is read
+** once, and a side blob that 21 versions of its folder hold is opened once, not 21 times. */
+Test(xattrs, verify_reads_each_object_once)
+{
+	struct fx x;
+	char a[256], b[256], rev[RFS_REV_HEX + 1];
+	uint8_t ida[16], idb[16];
+	cr_assert_eq(fx_new(&x), 0);
+	file_with_attr(&x, "a", a, ida, "of a", rev);
+	for (int i = 0; i < 20; i++) {   /* each its own commit: the root's tree changes, a's side blob stays */
+		char name[16];
+		snprintf(name, sizeof name, "f%02d", i);
+		make_file(&x, name, b, idb);
+		head(&x, rev);
+	}
+	struct rfs_verify_result res;
+	FILE *report = tmpfile();
+	cr_assert_eq(rfs_history_verify(x.h, report, &res, NULL), 0);
+	cr_assert_eq(res.problems, 0);
+	cr_assert_geq(res.commits, 21);
+	cr_assert_geq(res.trees, 21, "every commit has a root tree of its own");
+	cr_assert_eq(res.objects_read, res.trees + res.blobs,
+	             "each tree and blob read once: %lu read, %lu trees, %lu blobs", res.objects_read,
+	             res.trees, res.blobs);
+	cr_assert_eq(res.xattr_trees, 1, "a's side blob opened once, not once per tree (%lu)",
+	             res.xattr_trees);
+	cr_assert_gt(res.bytes_read, 0);
+	fclose(report);
+	fx_free(&x);
+}
