@@ -628,7 +628,7 @@ static int walk_tree(struct walk *w, const git_oid *tree_oid, size_t depth)
 			rfs_xattrs_check_tree(w->h, t_obj, dirid, xattrs_bad, w);
 		}
 	}
-	for (size_t i = 0; i < l->n && rc == 0; i++) {
+	for (size_t i = 0; rc == 0 && i < w->levels[depth].n; i++) {
 		l = &w->levels[depth];           /* a deeper walk may have moved the levels */
 		const struct tentry *e = &l->e[i];
 		const git_oid *id = e->id;
