@@ -30,6 +30,15 @@ void rfs_ops_attr_note_kill(bool kill)
 	kill_suidgid = kill;
 }
 
+/* chmod through a descriptor that may be O_PATH (fchmod refuses those). */
+static int chmod_fd(int fd, mode_t mode)
+{
+	char p[64];
+
+	proc_path(p, fd);
+	return chmod(p, mode) == 0 ? 0 : -errno;
+}
+
 /* Is the caller of req in group gid (its file system gid or a supplementary one)? */
 static bool caller_in_group(fuse_req_t req, gid_t gid)
 {
@@ -72,7 +81,7 @@ int rfs_ops_attr_kill_suidgid(fuse_req_t req, struct rfs_fs *fs, struct rfs_inod
 {
 	struct stat st;
 	mode_t mode;
-	char p[64];
+	int rc;
 
 	if (!kill_suidgid || in->type != S_IFREG)
 		return 0;
@@ -82,11 +91,9 @@ int rfs_ops_attr_kill_suidgid(fuse_req_t req, struct rfs_fs *fs, struct rfs_inod
 	mode = without_suidgid(req, &st, false);   /* the kernel's mark: no CAP_FSETID */
 	if (mode == (st.st_mode & 07777))
 		return 0;
-	proc_path(p, fd);      /* fd may be an O_PATH descriptor */
-	if (chmod(p, mode) != 0)
-		return -errno;
-	mode_changed(fs, in);
-	return 0;
+	if ((rc = chmod_fd(fd, mode)) == 0)
+		mode_changed(fs, in);
+	return rc;
 }
 
 void rfs_ops_attr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -185,7 +192,6 @@ static int chown_dropped(fuse_req_t req, int fd, const struct stat *before, int 
 {
 	mode_t want = without_suidgid(req, before, fuse_req_ctx(req)->uid == 0);
 	struct stat now;
-	char p[64];
 
 	if (want == (before->st_mode & 07777))
 		return 0;
@@ -194,8 +200,7 @@ static int chown_dropped(fuse_req_t req, int fd, const struct stat *before, int 
 		return -errno;
 	if ((now.st_mode & 07777) == want)
 		return 0;
-	proc_path(p, fd);
-	return chmod(p, want) == 0 ? 0 : -errno;
+	return chmod_fd(fd, want);
 }
 
 void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -205,7 +210,6 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	struct stat st;
-	char p[64];
 	int rc = 0, ifd = -1;
 
 	if (fs->read_only) {
@@ -225,9 +229,7 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 		} else if ((st.st_mode & 07777) == (attr->st_mode & 07777)) {
 			to_set &= ~FUSE_SET_ATTR_MODE;      /* no change, no version */
 		} else {
-			proc_path(p, ifd);
-			if (chmod(p, attr->st_mode & 07777) != 0)
-				rc = -errno;
+			rc = chmod_fd(ifd, attr->st_mode & 07777);
 		}
 	}
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
