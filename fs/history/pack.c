@@ -1,8 +1,9 @@
 /*
 ** pack: the packs of objects/pack as one ODB backend, the uncompressed pack
-** writer, their consolidation, and the reader that verify and gc read each
-** object with once (see pack.h).
-** Must never: write loose objects, or remove a pack whose objects are not in another.
+** writer (trees as deltas), their consolidation, and the reader that verify
+** and gc read each object with once (see pack.h).
+** Must never: write loose objects, remove a pack whose objects are not in another,
+** or copy a delta into a pack without its base.
 */
 #include "fs/history/pack.h"
 #include "fs/history/sha1.h"
@@ -235,15 +236,27 @@ static void put_be32(uint8_t *p, uint32_t v)
 	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
 
-static void put_object(struct pack_out *o, git_object_t type, const uint8_t *data, size_t len)
+/* An entry: its header (type 1-4, or 6 with ofs, the distance back to its
+** base), then data as zlib stored blocks. */
+static void put_entry(struct pack_out *o, unsigned type, uint64_t ofs, const uint8_t *data,
+                      size_t len)
 {
-	uint8_t hdr[16];
+	uint8_t hdr[32];
 	size_t n = 0;
 	size_t rest = len >> 4;
-	hdr[n++] = (uint8_t)((rest ? 0x80 : 0) | ((unsigned)type & 7) << 4 | (len & 15));
+	hdr[n++] = (uint8_t)((rest ? 0x80 : 0) | (type & 7) << 4 | (len & 15));
 	while (rest) {
 		hdr[n++] = (uint8_t)((rest >> 7 ? 0x80 : 0) | (rest & 0x7f));
 		rest >>= 7;
+	}
+	if (type == GIT_OBJECT_OFS_DELTA) {     /* git's offset: big-endian, 7 bits, each more byte +1 */
+		uint8_t b[10];
+		size_t k = sizeof b;
+		b[--k] = (uint8_t)(ofs & 0x7f);
+		while (ofs >>= 7)
+			b[--k] = (uint8_t)(0x80 | (--ofs & 0x7f));
+		memcpy(hdr + n, b + k, sizeof b - k);
+		n += sizeof b - k;
 	}
 	hdr[n++] = 0x78;                         /* zlib: deflate, 32 KiB window */
 	hdr[n++] = 0x01;                         /* level 0, check bits */
@@ -260,6 +273,193 @@ static void put_object(struct pack_out *o, git_object_t type, const uint8_t *dat
 	uint8_t ad[4];
 	put_be32(ad, (uint32_t)adler32_z(1, data, len));
 	out_put(o, ad, 4);
+}
+
+static void put_object(struct pack_out *o, git_object_t type, const uint8_t *data, size_t len)
+{
+	put_entry(o, (unsigned)type, 0, data, len);
+}
+
+/* ---- tree deltas ----
+** A save writes again every tree on its path, and two versions of a tree
+** differ in one entry: each tree is packed as an OFS_DELTA against the last
+** tree of the same pack that shares its first or its last entry (name and
+** id, so folders whose first entry is each one's .dirid are told apart) when
+** that saves at least half. Two versions share a prefix and a suffix, so the
+** delta is a copy, an insert and a copy: no general diff. A base is always an
+** earlier entry of the same pack. */
+
+#define DELTA_DEPTH 50                    /* git's: a read inflates a chain of at most this */
+#define DELTA_SLOTS 512                   /* bases remembered, by entry hash */
+#define DELTA_MIN 256                     /* smaller trees are written whole */
+#define DELTA_MAX_TREE (1u << 20)
+#define DELTA_CACHE (4u << 20)            /* bytes of bases held; past it, all are forgotten */
+
+struct delta_base {
+	unsigned refs;                    /* slots naming it */
+	unsigned depth;                   /* deltas under it: 0 for a whole object */
+	uint64_t offset;
+	size_t len;
+	uint8_t data[];
+};
+
+struct delta_slot {
+	uint64_t key;
+	struct delta_base *b;
+};
+
+struct delta_state {
+	struct delta_slot slot[DELTA_SLOTS];
+	size_t held;                      /* bytes of bases */
+	uint8_t *buf;                     /* the delta being built */
+	size_t cap;
+};
+
+static void base_unref(struct delta_state *d, struct delta_base *b)
+{
+	if (b && --b->refs == 0) {
+		d->held -= b->len;
+		free(b);
+	}
+}
+
+static void delta_free(struct delta_state *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < DELTA_SLOTS; i++)
+		base_unref(d, d->slot[i].b);
+	free(d->buf);
+	free(d);
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h | 1;                     /* 0 is an empty slot */
+}
+
+/* Hashes of the first and the last entry ("mode name\0" and the id) of a
+** tree; 0 for a tree that does not parse. */
+static void tree_keys(const uint8_t *t, size_t len, uint64_t key[2])
+{
+	key[0] = key[1] = 0;
+	size_t at = 0, last = 0;
+	bool first = true;
+	while (at < len) {
+		const uint8_t *nul = memchr(t + at, 0, len - at);
+		if (!nul || (size_t)(nul - t) + 1 + 20 > len)
+			return;
+		size_t end = (size_t)(nul - t) + 1 + 20;
+		if (first)
+			key[0] = fnv1a(t + at, end - at);
+		first = false;
+		last = at;
+		at = end;
+	}
+	if (!first)
+		key[1] = fnv1a(t + last, len - last) ^ 0x9e3779b97f4a7c15ull;
+}
+
+static void varint(uint8_t *p, size_t *n, size_t v)
+{
+	do {
+		p[(*n)++] = (uint8_t)((v >= 0x80 ? 0x80 : 0) | (v & 0x7f));
+		v >>= 7;
+	} while (v);
+}
+
+/* A copy of base[off, off + len) (len <= 0x10000), in git's delta encoding. */
+static void delta_copy(uint8_t *p, size_t *n, size_t off, size_t len)
+{
+	size_t op = (*n)++;
+	uint8_t flags = 0x80;
+	for (unsigned i = 0; i < 4; i++)
+		if (off >> (8 * i) & 0xff) {
+			flags |= (uint8_t)(1u << i);
+			p[(*n)++] = (uint8_t)(off >> (8 * i));
+		}
+	if (len != 0x10000)               /* no size bytes: 0x10000 */
+		for (unsigned i = 0; i < 3; i++)
+			if (len >> (8 * i) & 0xff) {
+				flags |= (uint8_t)(0x10u << i);
+				p[(*n)++] = (uint8_t)(len >> (8 * i));
+			}
+	p[op] = flags;
+}
+
+/* The delta of t against b (prefix and suffix copied, the middle inserted)
+** into d->buf; its length, or 0 when it would not save half of t. */
+static size_t delta_make(struct delta_state *d, const struct delta_base *b, const uint8_t *t,
+                         size_t len)
+{
+	size_t most = b->len < len ? b->len : len, pre = 0, suf = 0;
+	while (pre < most && b->data[pre] == t[pre])
+		pre++;
+	while (suf < most - pre && b->data[b->len - 1 - suf] == t[len - 1 - suf])
+		suf++;
+	size_t mid = len - pre - suf;
+	size_t copies = (pre + 0xffff) / 0x10000 + (suf + 0xffff) / 0x10000;
+	size_t bound = 20 + copies * 8 + mid + (mid + 126) / 127;
+	if (bound >= len / 2)
+		return 0;
+	if (bound > d->cap) {
+		size_t c = bound < 4096 ? 4096 : bound;
+		uint8_t *nb = realloc(d->buf, c);
+		if (!nb)
+			return 0;
+		d->buf = nb;
+		d->cap = c;
+	}
+	size_t n = 0;
+	varint(d->buf, &n, b->len);
+	varint(d->buf, &n, len);
+	for (size_t off = 0; off < pre; off += 0x10000)
+		delta_copy(d->buf, &n, off, pre - off < 0x10000 ? pre - off : 0x10000);
+	for (size_t off = 0; off < mid; off += 127) {
+		size_t k = mid - off < 127 ? mid - off : 127;
+		d->buf[n++] = (uint8_t)k;
+		memcpy(d->buf + n, t + pre + off, k);
+		n += k;
+	}
+	for (size_t off = 0; off < suf; off += 0x10000)
+		delta_copy(d->buf, &n, b->len - suf + off, suf - off < 0x10000 ? suf - off : 0x10000);
+	return n;
+}
+
+/* Remember tree t (at offset, depth deltas deep) as the base for its keys. */
+static void delta_remember(struct delta_state *d, const uint64_t key[2], uint64_t offset,
+                           unsigned depth, const uint8_t *t, size_t len)
+{
+	if (d->held + len > DELTA_CACHE)
+		for (size_t i = 0; i < DELTA_SLOTS; i++) {
+			base_unref(d, d->slot[i].b);
+			d->slot[i] = (struct delta_slot){ 0, NULL };
+		}
+	struct delta_base *b = malloc(sizeof *b + len);
+	if (!b)
+		return;                      /* no base: the next version is written whole */
+	*b = (struct delta_base){ .refs = 0, .depth = depth, .offset = offset, .len = len };
+	memcpy(b->data, t, len);
+	d->held += len;
+	for (int k = 0; k < 2; k++) {
+		if (!key[k])
+			continue;
+		struct delta_slot *s = &d->slot[key[k] % DELTA_SLOTS];
+		if (s->b == b) {              /* both keys in one slot */
+			s->key = key[k];
+			continue;
+		}
+		base_unref(d, s->b);
+		*s = (struct delta_slot){ key[k], b };
+		b->refs++;
+	}
+	if (!b->refs) {
+		d->held -= len;
+		free(b);
+	}
 }
 
 static int by_entry_oid(const void *a, const void *b)
@@ -360,6 +560,7 @@ struct rfs_pack_stream {
 	size_t n, count;
 	size_t cap;                       /* a spool: entries allocated (count grows) */
 	uint64_t synced;                  /* a spool: bytes whose writeback was started */
+	struct delta_state *delta;        /* the trees written, as bases; NULL until the first */
 };
 
 static int stream_open(const char *packdir, size_t count, struct rfs_pack_stream *s)
@@ -388,6 +589,46 @@ static int stream_open(const char *packdir, size_t count, struct rfs_pack_stream
 	return 0;
 }
 
+/* A tree, whole or as a delta against an earlier tree of s (see "tree deltas"). */
+static void put_tree(struct rfs_pack_stream *s, uint64_t offset, const uint8_t *t, size_t len)
+{
+	uint64_t key[2] = { 0, 0 };
+	if (len >= DELTA_MIN && len <= DELTA_MAX_TREE) {
+		if (!s->delta)
+			s->delta = calloc(1, sizeof *s->delta);
+		if (s->delta)
+			tree_keys(t, len, key);
+	}
+	struct delta_state *d = s->delta;
+	const struct delta_base *best = NULL;
+	size_t best_len = 0;
+	for (int k = 0; k < 2 && key[0]; k++) {
+		const struct delta_slot *sl = &d->slot[key[k] % DELTA_SLOTS];
+		if (!key[k] || sl->key != key[k] || !sl->b || sl->b->depth >= DELTA_DEPTH ||
+		    (k == 1 && sl->b == best))
+			continue;
+		size_t n = delta_make(d, sl->b, t, len);
+		if (n && (!best || n < best_len)) {
+			best = sl->b;
+			best_len = n;
+		}
+	}
+	unsigned depth = 0;
+	if (best) {
+		/* delta_make's buffer holds the last one made: make the best one again if it was not */
+		if (delta_make(d, best, t, len) != best_len)
+			best = NULL;
+	}
+	if (best) {
+		depth = best->depth + 1;
+		put_entry(&s->o, GIT_OBJECT_OFS_DELTA, offset - best->offset, d->buf, best_len);
+	} else {
+		put_object(&s->o, GIT_OBJECT_TREE, t, len);
+	}
+	if (key[0] || key[1])
+		delta_remember(d, key, offset, depth, t, len);
+}
+
 /* Entries get their offsets and CRCs; errors stay in s->o.err. */
 static void stream_put(struct rfs_pack_stream *s, const struct rfs_pack_obj *obj)
 {
@@ -404,6 +645,8 @@ static void stream_put(struct rfs_pack_stream *s, const struct rfs_pack_obj *obj
 	s->o.crc = obj->raw ? obj->crc : 0;
 	if (obj->raw)
 		out_put(&s->o, obj->data, obj->len);
+	else if (obj->type == GIT_OBJECT_TREE)
+		put_tree(s, e->offset, obj->data, obj->len);
 	else
 		put_object(&s->o, obj->type, obj->data, obj->len);
 	e->crc = s->o.crc;
@@ -478,6 +721,7 @@ static int stream_finish(struct rfs_pack_stream *s, int rc, char name[41])
 		packs_rescan(s->packs);
 	free(s->e);
 	free(s->o.buf);
+	delta_free(s->delta);
 	return rc;
 }
 
@@ -794,9 +1038,39 @@ struct merge_src {
 	size_t cap;
 	uint32_t pack;
 	uint64_t start, end;              /* the part of pack that buf holds */
+	uint8_t *tree;                    /* a tree, inflated for the writer to delta */
+	size_t tcap;
+	z_stream z;
+	bool z_ready;
 };
 
 #define MERGE_READ (1u << 20)
+
+static int entry_header(const uint8_t *raw, size_t len, unsigned *type, uint64_t *size,
+                        size_t *at, uint64_t *ofs, git_oid *ref);
+static int inflate_exact(z_stream *z, bool *ready, const uint8_t *raw, size_t len, size_t at,
+                         uint8_t *out, size_t size);
+static int room(uint8_t **p, size_t *cap, size_t n);
+
+/* A whole tree entry of a merged pack as an object, checked against its id. */
+static int merge_tree(struct merge_src *m, const struct merge_obj *e, const uint8_t *raw,
+                      struct rfs_pack_obj *obj)
+{
+	unsigned t;
+	uint64_t size, ofs;
+	size_t at;
+	git_oid ref, id;
+	if (entry_header(raw, (size_t)e->len, &t, &size, &at, &ofs, &ref) < 0 ||
+	    room(&m->tree, &m->tcap, size ? (size_t)size : 1) < 0 ||
+	    inflate_exact(&m->z, &m->z_ready, raw, (size_t)e->len, at, m->tree, (size_t)size) < 0)
+		return -EIO;
+	rfs_sha1_object_id(&id, GIT_OBJECT_TREE, m->tree, (size_t)size);
+	if (!git_oid_equal(&id, &e->oid))
+		return -EIO;
+	*obj = (struct rfs_pack_obj){ .oid = e->oid, .type = GIT_OBJECT_TREE, .data = m->tree,
+	                              .len = (size_t)size };
+	return 0;
+}
 
 static int merge_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 {
@@ -826,6 +1100,8 @@ static int merge_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 		return read_object(m->odb, &e->oid, &m->cur, obj);
 	if (crc32_update(0, raw, (size_t)e->len) != e->crc)
 		return -EIO;                 /* never copy a damaged entry */
+	if (type == GIT_OBJECT_TREE)      /* a tree: inflated, so the writer can delta it */
+		return merge_tree(m, e, raw, obj);
 	obj->oid = e->oid;
 	obj->data = raw;
 	obj->len = (size_t)e->len;
@@ -834,11 +1110,16 @@ static int merge_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 	return 0;
 }
 
+/* Every entry's place (pack << 40 | offset), for finding a delta's base. */
+#define PLACE_PACKS (1u << 24)
+#define PLACE_OFFSETS (1ull << 40)
+
 /* The objects of packs v[0..k) of packdir (each .pack opened into fds[i]; with odb, each
 ** pack added to it as a backend of its own), with where each entry is and how long:
 ** sorted by id, one entry per id. */
 static int pack_table(const char *packdir, const struct pack_file *v, size_t k, int *fds,
-                      git_odb *odb, struct merge_obj **out, size_t *nout)
+                      git_odb *odb, struct merge_obj **out, size_t *nout, uint64_t **places,
+                      size_t *nplaces)
 {
 	struct merge_obj *objs = NULL;
 	size_t n = 0, cap = 0, u = 0;
@@ -868,6 +1149,22 @@ static int pack_table(const char *packdir, const struct pack_file *v, size_t k, 
 			                                                           : v[objs[i].pack].size - 20;
 			objs[i].len = end > objs[i].offset ? end - objs[i].offset : 0;
 		}
+		if (places && k > PLACE_PACKS) {
+			rc = -EFBIG;
+		} else if (places && !(*places = malloc(n * sizeof **places))) {
+			rc = -ENOMEM;
+		}
+		for (size_t i = 0; places && rc == 0 && i < n; i++) {
+			if (objs[i].offset >= PLACE_OFFSETS) {
+				rc = -EFBIG;
+				break;
+			}
+			(*places)[i] = (uint64_t)objs[i].pack << 40 | objs[i].offset;
+		}
+		if (places)
+			*nplaces = n;
+	}
+	if (rc == 0 && n) {
 		qsort(objs, n, sizeof *objs, by_oid);
 		for (size_t i = 0; i < n; i++)
 			if (u == 0 || !git_oid_equal(&objs[u - 1].oid, &objs[i].oid))
@@ -877,6 +1174,10 @@ static int pack_table(const char *packdir, const struct pack_file *v, size_t k, 
 		free(objs);
 		objs = NULL;
 		u = 0;
+		if (places) {
+			free(*places);
+			*places = NULL;
+		}
 	}
 	*out = objs;
 	*nout = u;
@@ -895,7 +1196,7 @@ static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k,
 	for (size_t i = 0; fds && i < k; i++)
 		fds[i] = -1;
 	if (rc == 0)
-		rc = pack_table(p->packdir, v, k, fds, m.odb, &objs, &u);
+		rc = pack_table(p->packdir, v, k, fds, m.odb, &objs, &u, NULL, NULL);
 	if (rc == 0) {
 		if (u)
 			qsort(objs, u, sizeof *objs, by_place);
@@ -911,17 +1212,31 @@ static int merge_packs(struct rfs_packs *p, const struct pack_file *v, size_t k,
 	free(fds);
 	free(objs);
 	free(m.buf);
+	free(m.tree);
+	if (m.z_ready)
+		inflateEnd(&m.z);
 	return rc;
 }
 
 /* ---- the reader: every packed object found in one table, read with one pread ---- */
 
+struct chain_link {                      /* a delta of the chain being read: its data in r->deltas */
+	size_t at, len;
+};
+
 struct rfs_pack_reader {
 	struct merge_obj *objs;           /* sorted by id */
 	size_t n, k;
 	int *fds;
+	uint64_t *psize;                  /* each pack's size */
+	uint64_t *places;                 /* every entry, pack << 40 | offset, sorted */
+	size_t nplaces;
 	uint8_t *raw;                     /* the entry being read */
 	size_t rawcap;
+	uint8_t *deltas, *tmp;            /* a chain's deltas, inflated; a delta's result */
+	size_t dcap, tcap;
+	struct chain_link *links;
+	size_t lcap;
 	z_stream z;
 	bool z_ready;
 	struct rfs_pack_reader_counts counts;
@@ -933,13 +1248,17 @@ int rfs_pack_reader_open(struct rfs_packs *p, struct rfs_pack_reader **out)
 	struct pack_file *v = NULL;
 	size_t k = 0;
 	int rc = r ? list_packs(p->packdir, &v, &k) : -ENOMEM;
-	if (rc == 0 && k && !(r->fds = malloc(k * sizeof *r->fds)))
+	if (rc == 0 && k && (!(r->fds = malloc(k * sizeof *r->fds)) ||
+	                     !(r->psize = malloc(k * sizeof *r->psize))))
 		rc = -ENOMEM;
-	for (size_t i = 0; rc == 0 && i < k; i++)
+	for (size_t i = 0; rc == 0 && i < k; i++) {
 		r->fds[i] = -1;
+		r->psize[i] = v[i].size;
+	}
 	if (rc == 0) {
 		r->k = k;
-		rc = pack_table(p->packdir, v, k, r->fds, NULL, &r->objs, &r->n);
+		rc = pack_table(p->packdir, v, k, r->fds, NULL, &r->objs, &r->n, &r->places,
+		                &r->nplaces);
 	}
 	free(v);
 	if (rc < 0) {
@@ -987,51 +1306,220 @@ static int room(uint8_t **p, size_t *cap, size_t n)
 	return 0;
 }
 
+/* The entry at offset of pack (a delta's base): its length, or 0 if no entry starts there. */
+static uint64_t place_len(const struct rfs_pack_reader *r, uint32_t pack, uint64_t offset)
+{
+	uint64_t key = (uint64_t)pack << 40 | offset;
+	size_t lo = 0, hi = r->nplaces;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->places[mid] < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == r->nplaces || r->places[lo] != key)
+		return 0;
+	uint64_t end = lo + 1 < r->nplaces && r->places[lo + 1] >> 40 == pack
+	             ? r->places[lo + 1] & (PLACE_OFFSETS - 1) : r->psize[pack] - 20;
+	return end > offset ? end - offset : 0;
+}
+
+/* An entry's header: type, inflated size, and where its zlib stream starts;
+** a delta's base: back ofs bytes (OFS_DELTA), or by id (REF_DELTA). */
+static int entry_header(const uint8_t *raw, size_t len, unsigned *type, uint64_t *size,
+                        size_t *at, uint64_t *ofs, git_oid *ref)
+{
+	size_t i = 1, shift = 4;
+	*type = raw[0] >> 4 & 7;
+	*size = raw[0] & 15;
+	for (uint8_t b = raw[0]; b & 0x80; shift += 7) {
+		if (i >= len || shift > 57)
+			return -EIO;
+		b = raw[i++];
+		*size |= (uint64_t)(b & 0x7f) << shift;
+	}
+	if (*type == GIT_OBJECT_OFS_DELTA) {
+		if (i >= len)
+			return -EIO;
+		uint8_t b = raw[i++];
+		*ofs = b & 0x7f;
+		while (b & 0x80) {
+			if (i >= len || *ofs >> 56)
+				return -EIO;
+			b = raw[i++];
+			*ofs = ((*ofs + 1) << 7) | (b & 0x7f);
+		}
+	} else if (*type == GIT_OBJECT_REF_DELTA) {
+		if (i + 20 > len)
+			return -EIO;
+		memcpy(ref->id, raw + i, 20);
+		i += 20;
+	} else if (*type < GIT_OBJECT_COMMIT || *type > GIT_OBJECT_TAG) {
+		return -EIO;
+	}
+	if (*size > SIZE_MAX / 2)
+		return -EIO;
+	*at = i;
+	return 0;
+}
+
+/* Inflate raw[at, len) into out, which must come out exactly size bytes. */
+static int inflate_exact(z_stream *z, bool *ready, const uint8_t *raw, size_t len, size_t at,
+                         uint8_t *out, size_t size)
+{
+	if (!*ready) {
+		if (inflateInit(z) != Z_OK)
+			return -ENOMEM;
+		*ready = true;
+	} else if (inflateReset(z) != Z_OK) {
+		return -EIO;
+	}
+	if (len - at > UINT_MAX || size > UINT_MAX)
+		return -EIO;
+	z->next_in = (Bytef *)raw + at;
+	z->avail_in = (uInt)(len - at);
+	z->next_out = out;
+	z->avail_out = (uInt)size;
+	int zr = inflate(z, Z_FINISH);
+	return zr == Z_STREAM_END && z->total_out == size ? 0 : -EIO;
+}
+
+static int delta_varint(const uint8_t *d, size_t len, size_t *at, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0;; shift += 7) {
+		if (*at >= len || shift > 57)
+			return -EIO;
+		uint8_t b = d[(*at)++];
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+	}
+}
+
+/* git's delta d applied to base, into *out (capacity *cap); the result's length in *olen. */
+static int delta_apply(const uint8_t *base, size_t blen, const uint8_t *d, size_t dlen,
+                       uint8_t **out, size_t *cap, size_t *olen)
+{
+	size_t at = 0;
+	uint64_t bsz, rsz;
+	if (delta_varint(d, dlen, &at, &bsz) < 0 || delta_varint(d, dlen, &at, &rsz) < 0 ||
+	    bsz != blen || rsz > SIZE_MAX / 2 || room(out, cap, rsz ? (size_t)rsz : 1) < 0)
+		return -EIO;
+	size_t n = 0;
+	while (at < dlen) {
+		uint8_t op = d[at++];
+		if (op & 0x80) {
+			uint64_t off = 0, sz = 0;
+			for (unsigned i = 0; i < 4; i++)
+				if (op & 1u << i) {
+					if (at >= dlen)
+						return -EIO;
+					off |= (uint64_t)d[at++] << (8 * i);
+				}
+			for (unsigned i = 0; i < 3; i++)
+				if (op & 0x10u << i) {
+					if (at >= dlen)
+						return -EIO;
+					sz |= (uint64_t)d[at++] << (8 * i);
+				}
+			if (!sz)
+				sz = 0x10000;
+			if (off > blen || sz > blen - off || sz > rsz - n)
+				return -EIO;
+			memcpy(*out + n, base + off, (size_t)sz);
+			n += (size_t)sz;
+		} else if (op) {
+			if (op > dlen - at || op > rsz - n)
+				return -EIO;
+			memcpy(*out + n, d + at, op);
+			at += op;
+			n += op;
+		} else {
+			return -EIO;             /* opcode 0 is reserved */
+		}
+	}
+	if (n != rsz)
+		return -EIO;
+	*olen = n;
+	return 0;
+}
+
+#define CHAIN_MAX 10000                   /* a longer chain is a loop, or no pack of ours */
+
 int rfs_pack_reader_read(struct rfs_pack_reader *r, const git_oid *oid, git_object_t *type,
                          struct rfs_pack_buf *out)
 {
 	const struct merge_obj *e = r ? reader_find(r, oid) : NULL;
 	if (!e)
 		return -ENOENT;
-	if (e->len < 2 || e->len > SIZE_MAX / 2 || room(&r->raw, &r->rawcap, (size_t)e->len) < 0)
+	uint32_t pack = e->pack;
+	uint64_t offset = e->offset, elen = e->len;
+	size_t nlinks = 0, dused = 0;
+	unsigned t;
+	uint64_t size;
+	size_t at;
+	/* Down the chain to a whole object, each delta inflated on the way. */
+	for (;;) {
+		if (elen < 2 || elen > SIZE_MAX / 2 || room(&r->raw, &r->rawcap, (size_t)elen) < 0)
+			return -EIO;
+		ssize_t got = pread(r->fds[pack], r->raw, (size_t)elen, (off_t)offset);
+		if (got != (ssize_t)elen)
+			return -EIO;
+		r->counts.bytes += (uint64_t)got;
+		uint64_t ofs = 0;
+		git_oid ref;
+		if (entry_header(r->raw, (size_t)elen, &t, &size, &at, &ofs, &ref) < 0)
+			return -EIO;
+		if (t != GIT_OBJECT_OFS_DELTA && t != GIT_OBJECT_REF_DELTA)
+			break;
+		if (nlinks == CHAIN_MAX || rfs_bytes_grow(&r->links, &r->lcap, nlinks, sizeof *r->links, 16) < 0 ||
+		    room(&r->deltas, &r->dcap, dused + (size ? (size_t)size : 1)) < 0 ||
+		    inflate_exact(&r->z, &r->z_ready, r->raw, (size_t)elen, at, r->deltas + dused,
+		                  (size_t)size) < 0)
+			return -EIO;
+		r->links[nlinks++] = (struct chain_link){ dused, (size_t)size };
+		dused += (size_t)size;
+		if (t == GIT_OBJECT_OFS_DELTA) {
+			if (ofs == 0 || ofs > offset)
+				return -EIO;
+			offset -= ofs;
+			elen = place_len(r, pack, offset);
+		} else {
+			const struct merge_obj *b = reader_find(r, &ref);
+			if (!b)
+				return -EIO;             /* a thin pack's base: libgit2's to say */
+			pack = b->pack;
+			offset = b->offset;
+			elen = b->len;
+		}
+	}
+	if (room(&out->p, &out->cap, size ? (size_t)size : 1) < 0 ||
+	    inflate_exact(&r->z, &r->z_ready, r->raw, (size_t)elen, at, out->p, (size_t)size) < 0)
 		return -EIO;
-	ssize_t got = pread(r->fds[e->pack], r->raw, (size_t)e->len, (off_t)e->offset);
-	if (got != (ssize_t)e->len)
-		return -EIO;
+	size_t len = (size_t)size;
+	/* Up the chain: each delta applied to what the one below gave. */
+	while (nlinks--) {
+		const struct chain_link *l = &r->links[nlinks];
+		size_t nlen;
+		if (delta_apply(out->p, len, r->deltas + l->at, l->len, &r->tmp, &r->tcap, &nlen) < 0)
+			return -EIO;
+		uint8_t *swap = out->p;
+		size_t scap = out->cap;
+		out->p = r->tmp;
+		out->cap = r->tcap;
+		r->tmp = swap;
+		r->tcap = scap;
+		len = nlen;
+	}
 	r->counts.objects++;
-	r->counts.bytes += (uint64_t)got;
-	/* The entry's header: type, then the size in 4 + 7k bits. A delta is libgit2's to read. */
-	const uint8_t *raw = r->raw;
-	size_t at = 1, shift = 4;
-	unsigned t = raw[0] >> 4 & 7;
-	uint64_t size = raw[0] & 15;
-	for (uint8_t b = raw[0]; b & 0x80 && at < (size_t)e->len && shift < 57; shift += 7) {
-		b = raw[at++];
-		size |= (uint64_t)(b & 0x7f) << shift;
-	}
-	if (t < GIT_OBJECT_COMMIT || t > GIT_OBJECT_TAG || size > SIZE_MAX / 2 ||
-	    room(&out->p, &out->cap, size ? (size_t)size : 1) < 0)
-		return -EIO;
-	if (!r->z_ready) {
-		if (inflateInit(&r->z) != Z_OK)
-			return -ENOMEM;
-		r->z_ready = true;
-	} else if (inflateReset(&r->z) != Z_OK) {
-		return -EIO;
-	}
-	r->z.next_in = (Bytef *)raw + at;
-	r->z.avail_in = (uInt)((size_t)e->len - at);
-	r->z.next_out = out->p;
-	r->z.avail_out = (uInt)size;
-	int zr = inflate(&r->z, Z_FINISH);
-	if (zr != Z_STREAM_END || r->z.total_out != size)
-		return -EIO;
-	r->counts.inflated += size;
+	r->counts.inflated += len;
 	git_oid id;
-	rfs_sha1_object_id(&id, (git_object_t)t, out->p, (size_t)size);
+	rfs_sha1_object_id(&id, (git_object_t)t, out->p, len);
 	if (!git_oid_equal(&id, oid))
 		return -EIO;                 /* damaged: libgit2 says how */
-	out->len = (size_t)size;
+	out->len = len;
 	*type = (git_object_t)t;
 	return 0;
 }
@@ -1051,8 +1539,13 @@ void rfs_pack_reader_close(struct rfs_pack_reader *r)
 	if (r->z_ready)
 		inflateEnd(&r->z);
 	free(r->fds);
+	free(r->psize);
+	free(r->places);
 	free(r->objs);
 	free(r->raw);
+	free(r->deltas);
+	free(r->tmp);
+	free(r->links);
 	free(r);
 }
 

@@ -1,10 +1,12 @@
 /*
 ** pack: the packs of objects/pack, and writing objects into one pack
-** (zlib "stored" blocks: ciphertext does not compress) with its .idx.
+** (zlib "stored" blocks: ciphertext does not compress) with its .idx; a tree
+** goes in as a delta against an earlier version in the same pack.
 **
 ** Owns: objects/pack as one ODB backend, rescanned only when it changed; the
 ** pack writer and stream; merging small packs; leftovers of a killed writer.
-** Must never: write loose objects, or drop an object before it is packed.
+** Must never: write loose objects, drop an object before it is packed, or
+** write a delta whose base is not an earlier entry of the same pack.
 ** Not thread-safe: the caller serialises all repository access.
 */
 #ifndef RECFS_FS_HISTORY_PACK_H
@@ -53,7 +55,8 @@ long rfs_pack_count(const struct rfs_packs *p);
 
 /* One object for the generic pack writer. Either type, data and len (the
 ** object itself), or raw: data and len are a whole pack entry copied from
-** another pack (no deltas), whose CRC-32 is crc. */
+** another pack (never a delta), whose CRC-32 is crc. A tree given as an
+** object may be written as a delta against a tree written before it. */
 struct rfs_pack_obj {
 	git_oid oid;
 	git_object_t type;
@@ -108,9 +111,10 @@ bool rfs_pack_has(struct rfs_packs *p, const git_oid *oid);
 
 /* A reader for verify and gc, which read each object once: every packed object's place
 ** in one table (from the indexes, about 48 bytes an object), each object read with one
-** pread, inflated and checked against its id with the SHA-1 above. No mapped windows, no
-** search through each pack's index in turn. Sees the packs there at open; an object it
-** cannot give (not in them, a delta, a damaged entry) is for libgit2 to read and name.
+** pread (a delta: one a link of its chain), inflated and checked against its id with the
+** SHA-1 above. No mapped windows, no search through each pack's index in turn. Sees the
+** packs there at open; an object it cannot give (not in them, a thin delta, a damaged
+** entry) is for libgit2 to read and name.
 ** read: 0 and the object in out (reused from call to call); -ENOENT not in the packs;
 ** -EIO any other failure. Not for two threads at once. */
 struct rfs_pack_reader;
