@@ -991,3 +991,129 @@ Test(history, list_a_folder_at_a_revision_and_read_a_version_to_a_callback)
 	rfs_secmem_key_free(key);
 	fx_free(&x);
 }
+
+/* Versions of a tree of 100 entries, one entry's id changed in each: the pack
+** writer packs them as deltas (git verify-pack says so, depth at most 50), and
+** libgit2, git and the pack reader of verify and gc all read every version,
+** before and after a merge of packs; a damaged delta is refused by the reader. */
+#define TV_ENTRIES 100
+#define TV_VERSIONS 120
+
+struct tree_versions {
+	uint8_t t[TV_VERSIONS][TV_ENTRIES * 80];
+	size_t len;
+	git_oid oid[TV_VERSIONS];
+	size_t from;                       /* the source gives versions from..from+n */
+};
+
+static void tree_versions_make(struct tree_versions *tv)
+{
+	size_t n = 0;
+	for (int e = 0; e < TV_ENTRIES; e++) {
+		n += (size_t)sprintf((char *)tv->t[0] + n, "100644 sealed-name-of-entry-%03d-abcdefghijklmnop", e) + 1;
+		for (int k = 0; k < 20; k++)
+			tv->t[0][n++] = (uint8_t)(e * 7 + k);
+	}
+	tv->len = n;
+	for (int v = 1; v < TV_VERSIONS; v++) {
+		memcpy(tv->t[v], tv->t[v - 1], n);
+		size_t at = (size_t)(v * 37 % TV_ENTRIES) * (n / TV_ENTRIES) + (n / TV_ENTRIES) - 20;
+		tv->t[v][at] = (uint8_t)v;            /* one entry's id */
+		tv->t[v][at + 1] ^= 0x5a;
+	}
+	for (int v = 0; v < TV_VERSIONS; v++)
+		rfs_sha1_object_id(&tv->oid[v], GIT_OBJECT_TREE, tv->t[v], n);
+}
+
+static int tree_versions_source(void *arg, size_t i, struct rfs_pack_obj *obj)
+{
+	struct tree_versions *tv = arg;
+	*obj = (struct rfs_pack_obj){ .oid = tv->oid[tv->from + i], .type = GIT_OBJECT_TREE,
+	                              .data = tv->t[tv->from + i], .len = tv->len };
+	return 0;
+}
+
+static void tree_versions_read_all(struct rfs_packs *p, git_odb *odb, const struct tree_versions *tv)
+{
+	struct rfs_pack_reader *r = NULL;
+	struct rfs_pack_buf buf = { 0 };
+	cr_assert_eq(rfs_pack_reader_open(p, &r), 0);
+	for (int v = TV_VERSIONS - 1; v >= 0; v--) {
+		git_object_t type;
+		cr_assert_eq(rfs_pack_reader_read(r, &tv->oid[v], &type, &buf), 0, "the reader, version %d", v);
+		cr_assert(type == GIT_OBJECT_TREE && buf.len == tv->len && !memcmp(buf.p, tv->t[v], tv->len),
+		          "the reader gave other bytes for version %d", v);
+		git_odb_object *o = NULL;
+		cr_assert_eq(git_odb_read(&o, odb, &tv->oid[v]), 0, "libgit2, version %d", v);
+		cr_assert(git_odb_object_size(o) == tv->len && !memcmp(git_odb_object_data(o), tv->t[v], tv->len));
+		git_odb_object_free(o);
+	}
+	free(buf.p);
+	rfs_pack_reader_close(r);
+}
+
+Test(history, tree_versions_are_packed_as_deltas_and_read_back)
+{
+	static struct tree_versions tv;
+	tree_versions_make(&tv);
+	char dir[] = "/tmp/recfs-tv-XXXXXX", objects[100];
+	cr_assert(mkdtemp(dir));
+	snprintf(objects, sizeof objects, "%s/objects", dir);
+	cr_assert_eq(fx_sh("git init -q --bare %s", dir), 0);
+	git_odb *odb = NULL;
+	struct rfs_packs *p = NULL;
+	cr_assert_eq(git_odb_new(&odb), 0);
+	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
+	for (int k = 0; k < 3; k++) {        /* three packs, for the merge below */
+		tv.from = (size_t)k * (TV_VERSIONS / 3);
+		cr_assert_eq(rfs_pack_write(p, TV_VERSIONS / 3, tree_versions_source, &tv, NULL), 0);
+	}
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "for i in %s/pack/*.idx; do git verify-pack -v $i; done | "
+	         "awk '$2 == \"tree\" && NF == 7 { n++; if ($6 > d) d = $6 } END { print n * 100 + d }'",
+	         objects);
+	long nd = fx_sh_number(cmd);
+	cr_assert(nd / 100 >= TV_VERSIONS - 4, "%ld trees of %d packed as deltas", nd / 100, TV_VERSIONS);
+	cr_assert(nd % 100 <= 50, "a delta chain of %ld", nd % 100);
+	tree_versions_read_all(p, odb, &tv);
+
+	/* Merged into one pack: the deltas are made again against bases in it. */
+	cr_assert_eq(rfs_pack_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0);
+	cr_assert_eq(rfs_pack_count(p), 1, "the three packs were not merged");
+	tree_versions_read_all(p, odb, &tv);
+	cr_assert_eq(fx_sh("git verify-pack %s/pack/*.idx", objects), 0);
+
+	/* One byte of the deepest delta changed: the reader refuses that version. */
+	snprintf(cmd, sizeof cmd, "git verify-pack -v %s/pack/*.idx | awk '$2 == \"tree\" && NF == 7 && "
+	         "$6 > d { d = $6; at = $5 + $4 - 6; id = $1 } END { print at, id }'", objects);
+	FILE *vp = popen(cmd, "r");
+	long at = -1;
+	char hex[41] = "";
+	cr_assert(vp && fscanf(vp, "%ld %40s", &at, hex) == 2);
+	pclose(vp);
+	git_oid damaged;
+	cr_assert(at > 0 && git_oid_fromstr(&damaged, hex) == 0);
+	snprintf(cmd, sizeof cmd, "ls %s/pack/*.pack", objects);
+	char pack[300];
+	FILE *ls = popen(cmd, "r");
+	cr_assert(ls && fgets(pack, sizeof pack, ls));
+	pclose(ls);
+	pack[strcspn(pack, "\n")] = '\0';
+	cr_assert_eq(chmod(pack, 0644), 0);
+	int fd = open(pack, O_RDWR);
+	uint8_t byte;
+	cr_assert(fd >= 0 && pread(fd, &byte, 1, at) == 1);
+	byte ^= 0x01;
+	cr_assert(pwrite(fd, &byte, 1, at) == 1);
+	close(fd);
+	struct rfs_pack_reader *r = NULL;
+	struct rfs_pack_buf buf = { 0 };
+	git_object_t type;
+	cr_assert_eq(rfs_pack_reader_open(p, &r), 0);
+	cr_assert_lt(rfs_pack_reader_read(r, &damaged, &type, &buf), 0,
+	             "the reader gave a version whose delta was damaged");
+	free(buf.p);
+	rfs_pack_reader_close(r);
+	git_odb_free(odb);
+	fx_sh("rm -rf %s", dir);
+}
