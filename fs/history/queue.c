@@ -527,17 +527,20 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 
 /* ---- batching: which saves may share one commit ---- */
 
+/* One pass, no strlen: take_batch compares every queued save with every one
+** taken or left, under the queue's lock. */
 static bool path_overlaps(const char *a, const char *b)
 {
 	if (!a || !b)
 		return false;
-	size_t la = strlen(a), lb = strlen(b);
-	if (!la || !lb)
+	if (!a[0] || !b[0])
 		return true;                     /* the root overlaps everything */
-	size_t n = la < lb ? la : lb;
-	if (strncmp(a, b, n))
-		return false;
-	return la == lb || (la < lb ? b[la] == '/' : a[lb] == '/');
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	/* equal, or one is the other's folder */
+	return (!*a && (!*b || *b == '/')) || (!*b && *a == '/');
 }
 
 static bool zero_id(const uint8_t id[16])
@@ -648,7 +651,7 @@ static long ms_since(const struct timespec *t)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+	return ms_between(t, &now);
 }
 
 static void git_relock(void *arg, int lock)
