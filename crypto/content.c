@@ -7,6 +7,7 @@
 ** bytes to the caller that did not authenticate.
 */
 #include "crypto/content.h"
+#include "crypto/random.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -40,7 +41,7 @@ void rfs_content_header_seal(uint8_t out[RFS_HEADER_SIZE], const struct rfs_head
 	put_u16le(out, h->version);
 	put_u16le(out + 2, h->flags);
 	memcpy(out + 4, h->file_id, 16);
-	randombytes_buf(out + HDR_NONCE_AT, RFS_BLOCK_NONCE);
+	rfs_random_nonce(out + HDR_NONCE_AT, RFS_BLOCK_NONCE);
 	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
 		no_ciphertext, out + HDR_TAG_AT, NULL, NULL, 0, out, HDR_AD_LEN, NULL,
 		out + HDR_NONCE_AT, key);
@@ -115,7 +116,7 @@ void rfs_content_block_seal(uint8_t *out, const uint8_t *plain, size_t len, uint
 	uint8_t ad[BLOCK_AD_LEN];
 
 	block_ad(ad, file_id, i, final);
-	randombytes_buf(out, RFS_BLOCK_NONCE);
+	rfs_random_nonce(out, RFS_BLOCK_NONCE);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + RFS_BLOCK_NONCE, NULL, plain, len,
 	                                           ad, sizeof(ad), NULL, out, key);
 }

@@ -13,6 +13,7 @@
 ** success for a destroy that did not reach the disk.
 */
 #include "crypto/keystore.h"
+#include "crypto/random.h"
 #include "crypto/io.h"
 
 #include <errno.h>
@@ -349,7 +350,7 @@ int rfs_keystore_create(struct rfs_keystore *ks, uint8_t id_out[RFS_FILE_ID_SIZE
 		return fd;
 	crypto_aead_xchacha20poly1305_ietf_keygen(key_out);
 	entry_ad(ad, id_out);
-	randombytes_buf(entry, ENTRY_NONCE);
+	rfs_random_nonce(entry, ENTRY_NONCE);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(entry + ENTRY_NONCE, NULL, key_out, 32, ad,
 	                                           sizeof(ad), NULL, entry, ks->keys->keystore);
 	rc = rfs_io_pwrite_all(fd, entry, sizeof(entry), offset);

@@ -4,6 +4,7 @@
 ** authentication.
 */
 #include "crypto/seal.h"
+#include "crypto/random.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -15,7 +16,7 @@ _Static_assert(RFS_SEAL_KEY_SIZE == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
 void rfs_seal(uint8_t *out, const void *plain, size_t len, const void *ad, size_t adlen,
               const uint8_t key[RFS_SEAL_KEY_SIZE])
 {
-	randombytes_buf(out, RFS_SEAL_NONCE);
+	rfs_random_nonce(out, RFS_SEAL_NONCE);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + RFS_SEAL_NONCE, NULL, plain, len, ad, adlen,
 	                                           NULL, out, key);
 }

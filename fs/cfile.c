@@ -434,9 +434,14 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 	out = scratch(out_len);
 	if (!out)
 		return -ENOMEM;
-	rc = reserve(cf->fd, rfs_content_slot_offset(b0), out_len);
-	if (rc == 0 && reseal_old)
-		rc = reserve(cf->fd, rfs_content_slot_offset(old_last), RFS_SLOT_SIZE);
+	/* An append right after the old last block (tar's records) reserves both in one call. */
+	if (reseal_old && old_last + 1 == b0)
+		rc = reserve(cf->fd, rfs_content_slot_offset(old_last), RFS_SLOT_SIZE + out_len);
+	else {
+		rc = reserve(cf->fd, rfs_content_slot_offset(b0), out_len);
+		if (rc == 0 && reseal_old)
+			rc = reserve(cf->fd, rfs_content_slot_offset(old_last), RFS_SLOT_SIZE);
+	}
 	if (rc < 0)
 		return rc;
 

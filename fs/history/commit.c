@@ -48,6 +48,35 @@ static void commit_text(struct rfs_bytes *b, const git_oid *tree, const git_oid 
 	rfs_bytes_put(b, msg, strlen(msg) + 1);
 }
 
+/* The signed commit, byte for byte as git_commit_create_with_signature writes
+** it: the signature field after the header's last line, before the blank line. Staged directly: libgit2's write would first look for
+** the new id as a loose file (a failing utimensat), rescan objects/pack and
+** hash it again. text: NUL-terminated, as commit_text makes it. */
+static int write_signed(struct rfs_history *h, const struct rfs_bytes *text, const char *sig,
+                        git_oid *out)
+{
+	if (!h->stage)
+		return git_commit_create_with_signature(out, h->repo, (const char *)text->p, sig,
+		                                        RFS_SIG_FIELD) < 0 ? -EIO : 0;
+	const char *t = (const char *)text->p, *end = strstr(t, "\n\n");
+	if (!end)
+		return -EIO;
+	size_t head = (size_t)(end - t) + 1;
+	struct rfs_bytes b = { 0 };
+	rfs_bytes_put(&b, t, head);
+	rfs_bytes_put(&b, RFS_SIG_FIELD " ", strlen(RFS_SIG_FIELD) + 1);
+	rfs_bytes_put(&b, sig, strlen(sig));
+	rfs_bytes_put(&b, "\n", 1);
+	rfs_bytes_put(&b, t + head, text->len - 1 - head);
+	int rc = b.err;
+	if (rc == 0) {
+		rfs_sha1_object_id(out, GIT_OBJECT_COMMIT, b.p, b.len);
+		rc = rfs_stage_put_new(h->stage, out, GIT_OBJECT_COMMIT, b.p, b.len);
+	}
+	rfs_bytes_free(&b);
+	return rc;
+}
+
 int rfs_commit_create(struct rfs_history *h, const git_oid *tree_oid, struct rfs_event *events,
                       size_t n, const struct rfs_who *who, git_oid *out)
 {
@@ -83,8 +112,7 @@ int rfs_commit_create(struct rfs_history *h, const git_oid *tree_oid, struct rfs
 	char sigtext[8 + 90];
 	memcpy(sigtext, "ed25519 ", 8);
 	rfs_b64_encode(sigtext + 8, sig, sizeof sig);
-	rc = git_commit_create_with_signature(out, h->repo, (const char *)buf.p, sigtext,
-	                                      RFS_SIG_FIELD) < 0 ? -EIO : 0;
+	rc = write_signed(h, &buf, sigtext, out);
 	rfs_bytes_free(&buf);
 	if (rc == 0)
 		rc = rfs_index_encode_commit(h, &h->index_pending, out, &r);

@@ -106,6 +106,8 @@ struct rfs_history {
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond, q_done;
 	struct rfs_pending *q_head, *q_tail;
+	size_t q_len;                     /* saves queued (q_lock) */
+	struct timespec last_batch;       /* CLOCK_MONOTONIC, when the committer last took a batch */
 	struct rfs_pending *inflight;     /* the batch whose deferred saves the committer captures */
 	struct rfs_pending *committing;   /* the batch taken, until committed (set under q_lock,
 	                                  ** cleared under git_lock and q_lock): gc keeps its

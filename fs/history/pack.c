@@ -121,6 +121,18 @@ static int new_inner(struct rfs_packs *p, git_odb_backend **out)
 	return git_odb_backend_pack(out, p->objdir) < 0 ? -EIO : 0;
 }
 
+/* Before every write (a folder's tree at mkdir) libgit2 asks each backend to
+** freshen the id, and the loose backend's answer is a failing utimensat on
+** objects/xx/...: nothing is written loose, so it says "not here" at once. An
+** object an older tool wrote loose is then staged again, which costs only its
+** bytes in the next pack. */
+static int loose_freshen(git_odb_backend *be, const git_oid *oid)
+{
+	(void)be;
+	(void)oid;
+	return GIT_ENOTFOUND;
+}
+
 int rfs_pack_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **out)
 {
 	struct rfs_packs *p = calloc(1, sizeof *p);
@@ -154,8 +166,9 @@ int rfs_pack_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **ou
 		pk_free(&p->parent);
 		return -EIO;
 	}
-	if (git_odb_backend_loose(&loose, objects_dir, 0, 0, 0, 0) < 0 ||
-	    git_odb_add_backend(odb, loose, 1) < 0) {
+	if (git_odb_backend_loose(&loose, objects_dir, 0, 0, 0, 0) == 0)
+		loose->freshen = loose_freshen;
+	if (!loose || git_odb_add_backend(odb, loose, 1) < 0) {
 		if (loose)
 			loose->free(loose);
 		return -EIO;                 /* p is owned by odb now */

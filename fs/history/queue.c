@@ -22,6 +22,7 @@
 #define MAX_BATCH 256                    /* saves per commit, at most */
 #define MAX_SCAN 1024                    /* queued saves looked at for one batch */
 #define LINGER_MS 10                     /* a save waits this long for others to share its commit */
+#define PACE_QUEUED 512                  /* past this many queued saves, commits follow on at once */
 #define HOLD_MAX_MS 5000                 /* and at most this long while history is held */
 #define MAX_PACKS 12                     /* more small packs than this are merged */
 #define BIG_PACK (1ull << 30)            /* packs this big are not merged (but by gc) */
@@ -517,6 +518,7 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 		h->q_head = p;
 	h->q_tail = p;
 	p->seq = ++h->n_recorded;
+	h->q_len++;
 	if (first)
 		pthread_cond_signal(&h->q_cond);
 	pthread_mutex_unlock(&h->q_lock);
@@ -525,17 +527,20 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 
 /* ---- batching: which saves may share one commit ---- */
 
+/* One pass, no strlen: take_batch compares every queued save with every one
+** taken or left, under the queue's lock. */
 static bool path_overlaps(const char *a, const char *b)
 {
 	if (!a || !b)
 		return false;
-	size_t la = strlen(a), lb = strlen(b);
-	if (!la || !lb)
+	if (!a[0] || !b[0])
 		return true;                     /* the root overlaps everything */
-	size_t n = la < lb ? la : lb;
-	if (strncmp(a, b, n))
-		return false;
-	return la == lb || (la < lb ? b[la] == '/' : a[lb] == '/');
+	while (*a && *a == *b) {
+		a++;
+		b++;
+	}
+	/* equal, or one is the other's folder */
+	return (!*a && (!*b || *b == '/')) || (!*b && *a == '/');
 }
 
 static bool zero_id(const uint8_t id[16])
@@ -599,13 +604,25 @@ static size_t take_batch(struct rfs_history *h, struct rfs_pending **out)
 	** left the tail pointing at a save no longer queued). */
 	if (!*pp)
 		h->q_tail = last_left;
+	h->q_len -= n;
+	clock_gettime(CLOCK_MONOTONIC, &h->last_batch);
 	*out = taken;
 	return n;
 }
 
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
 /* Wait (q_lock held) while the oldest queued save is younger than LINGER_MS
 ** (HOLD_MAX_MS while history is held) and no one waits on a flush: a burst of
-** saves then shares commits. */
+** saves then shares commits. While saves keep coming, the next batch also
+** waits until LINGER_MS after the last one was taken: the saves of one file
+** (tar x's create, chown, chmod, close) need one commit each, so without
+** the pause every commit took one save of each file and little else. Not
+** while many saves, captured bytes or deferred saves are queued: their memory
+** and descriptors are bounded. */
 static void linger(struct rfs_history *h)
 {
 	for (;;) {
@@ -613,8 +630,13 @@ static void linger(struct rfs_history *h)
 		long waited, wait_ms = h->held ? HOLD_MAX_MS : LINGER_MS;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		waited = (now.tv_sec - h->q_head->queued.tv_sec) * 1000 +
-		         (now.tv_nsec - h->q_head->queued.tv_nsec) / 1000000;
+		waited = ms_between(&h->q_head->queued, &now);
+		bool busy = h->q_len >= PACE_QUEUED ||
+		            __atomic_load_n(&h->blob_bytes, __ATOMIC_ACQUIRE) > SMALL_QUEUED_MAX / 2 ||
+		            __atomic_load_n(&h->n_deferred, __ATOMIC_ACQUIRE) >= MAX_DEFERRED / 2;
+		long since_batch = ms_between(&h->last_batch, &now);
+		if (!busy && since_batch < waited)
+			waited = since_batch;
 		if (waited >= wait_ms || h->flush_wanted || h->stop)
 			return;
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -629,7 +651,7 @@ static long ms_since(const struct timespec *t)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+	return ms_between(t, &now);
 }
 
 static void git_relock(void *arg, int lock)
@@ -679,6 +701,7 @@ static void publish_locked(struct rfs_history *h)
 void *rfs_queue_packer(void *arg)
 {
 	struct rfs_history *h = arg;
+	pthread_setname_np(pthread_self(), "recfs-packer");   /* its CPU time apart (/proc/PID/task) */
 	pthread_mutex_lock(&h->q_lock);
 	while (!h->packer_stop || h->pack_wanted) {   /* the last request is served too */
 		if (!h->pack_wanted) {
@@ -738,6 +761,7 @@ static bool catch_up_due(struct rfs_history *h)
 void *rfs_queue_committer(void *arg)
 {
 	struct rfs_history *h = arg;
+	pthread_setname_np(pthread_self(), "recfs-commit");
 	pthread_mutex_lock(&h->q_lock);
 	for (;;) {
 		if (h->q_head) {
