@@ -6,7 +6,8 @@
 ** asked for and libfuse 3.14 leaves out, and FUSE_HANDLE_KILLPRIV_V2; each
 ** request passes through init_io_read, which tells the handlers whether the
 ** kernel asked for setuid and setgid to be cleared (libfuse 3.14 drops those
-** bits before a handler sees them).
+** bits before a handler sees them), and reads a WRITE's data into a buffer
+** the workers share, laid out for sealing in place (read_request).
 ** Must never: change any message to or from the kernel but the INIT reply.
 */
 #include "fs/mount.h"
@@ -19,6 +20,9 @@
 #include <linux/fuse.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/content.h"
+#include "fs/cfile.h"
 #include "fs/control.h"
 #include "fs/dispose.h"
 #include "fs/history/history.h"
@@ -210,9 +216,98 @@ static bool kills_suidgid(const struct fuse_in_header *in, ssize_t n)
 	}
 }
 
+/* A request's bytes past its first 80 (a WRITE's data) are read into one of
+** the buffers fs/cfile.c lends, one block per ciphertext slot, so that the
+** write seals them in place: not into the reading worker's own buffer (the
+** kernel hands requests to the workers in turn, so each of the eight
+** workers' 1 MiB buffers was filled by some write and stayed resident), nor
+** through a second 1 MiB buffer for the ciphertext. One worker at a time
+** waits in read (read_mu), holding one lent buffer; a block-aligned WRITE's
+** handler keeps it until it has written the data (before its reply), or at
+** the latest until its worker reads again. Any other request's bytes are
+** copied back after its header. With no buffer lent, the read goes to the
+** worker's buffer as before: nobody waits for one here. */
+#define SIDE_SPLIT (sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in))
+#define SIDE_SLOTS 260     /* slots of one lent buffer, at most: 1 MiB + the header's page */
+
+static pthread_mutex_t read_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local uint8_t *side_held;   /* the buffer this worker holds */
+
+static void side_give(void)
+{
+	if (side_held)
+		rfs_cfile_give(side_held);
+	side_held = NULL;
+}
+
+/* libfuse cancels its workers while they read (at unmount): let go of both. */
+static void read_cancelled(void *arg)
+{
+	(void)arg;
+	side_give();
+	pthread_mutex_unlock(&read_mu);
+}
+
+/* The len bytes laid out one block per slot, to dst. */
+static void slots_gather(uint8_t *dst, const uint8_t *slots, size_t len)
+{
+	for (size_t k = 0; len > 0; k++) {
+		size_t n = len < RFS_BLOCK_SIZE ? len : RFS_BLOCK_SIZE;
+
+		memcpy(dst + k * RFS_BLOCK_SIZE, slots + k * RFS_SLOT_SIZE + RFS_BLOCK_NONCE, n);
+		len -= n;
+	}
+}
+
+static ssize_t read_request(int fd, void *buf, size_t len)
+{
+	const struct fuse_in_header *in = buf;
+	size_t nslots = len > SIDE_SPLIT ? (len - SIDE_SPLIT + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE : 0;
+	struct iovec iov[1 + SIDE_SLOTS];
+	ssize_t n;
+
+	side_give();    /* the request this worker handled last is done */
+	rfs_ops_file_note_data(NULL, NULL);
+	if (nslots == 0 || nslots > SIDE_SLOTS)
+		return read(fd, buf, len);
+	pthread_mutex_lock(&read_mu);
+	pthread_cleanup_push(read_cancelled, NULL);
+	side_held = rfs_cfile_lend(nslots * RFS_SLOT_SIZE);
+	if (side_held) {
+		size_t left = len - SIDE_SPLIT;
+
+		iov[0] = (struct iovec){ .iov_base = buf, .iov_len = SIDE_SPLIT };
+		for (size_t k = 0; k < nslots; k++) {
+			size_t seg = left < RFS_BLOCK_SIZE ? left : RFS_BLOCK_SIZE;
+
+			iov[k + 1] = (struct iovec){
+				.iov_base = side_held + k * RFS_SLOT_SIZE + RFS_BLOCK_NONCE,
+				.iov_len = seg,
+			};
+			left -= seg;
+		}
+		n = readv(fd, iov, (int)(1 + nslots));
+	} else {
+		n = read(fd, buf, len);
+	}
+	pthread_cleanup_pop(0);
+	pthread_mutex_unlock(&read_mu);
+	if (!side_held)
+		return n;
+	if (n > (ssize_t)SIDE_SPLIT && in->opcode == FUSE_WRITE &&
+	    ((const struct fuse_write_in *)(in + 1))->offset % RFS_BLOCK_SIZE == 0) {
+		rfs_ops_file_note_data(side_held, side_give);
+		return n;
+	}
+	if (n > (ssize_t)SIDE_SPLIT)
+		slots_gather((uint8_t *)buf + SIDE_SPLIT, side_held, (size_t)n - SIDE_SPLIT);
+	side_give();
+	return n;
+}
+
 static ssize_t init_io_read(int fd, void *buf, size_t len, void *userdata)
 {
-	ssize_t n = read(fd, buf, len);
+	ssize_t n = read_request(fd, buf, len);
 	const struct fuse_in_header *in = buf;
 
 	(void)userdata;
