@@ -24,9 +24,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -226,7 +228,8 @@ static bool kills_suidgid(const struct fuse_in_header *in, ssize_t n)
 ** handler keeps it until it has written the data (before its reply), or at
 ** the latest until its worker reads again. Any other request's bytes are
 ** copied back after its header. With no buffer lent, the read goes to the
-** worker's buffer as before: nobody waits for one here. */
+** worker's buffer as before: nobody waits for one here. The gate (read_mu)
+** is up only while big writes come (below). */
 #define SIDE_SPLIT (sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in))
 #define SIDE_SLOTS 260     /* slots of one lent buffer, at most: 1 MiB + the header's page */
 
@@ -259,20 +262,68 @@ static void slots_gather(uint8_t *dst, const uint8_t *slots, size_t len)
 	}
 }
 
+/* The gate costs a second wakeup per request: it is only up while big writes
+** come (one in the last GATE_QUIET seconds). A big write that a worker read on
+** its own before the gate went up has its buffer's pages given back once done. */
+#define GATE_BIG (128u << 10)
+#define GATE_QUIET 2
+
+static _Atomic bool gated;
+static _Atomic int64_t last_big_write;        /* CLOCK_MONOTONIC_COARSE seconds */
+static _Thread_local bool own_touched;        /* this worker's buffer took a big write */
+
+static int64_t now_coarse(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static bool big_write(const struct fuse_in_header *in, ssize_t n)
+{
+	return n > (ssize_t)(SIDE_SPLIT + GATE_BIG) && in->opcode == FUSE_WRITE;
+}
+
+/* Give back the pages of buf past the header, zeroed when next touched. */
+static void own_release(void *buf, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from = ((uintptr_t)buf + SIDE_SPLIT + page - 1) & ~(page - 1);
+	uintptr_t to = ((uintptr_t)buf + len) & ~(page - 1);
+
+	if (to > from)
+		(void)madvise((void *)from, to - from, MADV_DONTNEED);
+	own_touched = false;
+}
+
 static ssize_t read_request(int fd, void *buf, size_t len)
 {
 	const struct fuse_in_header *in = buf;
 	size_t nslots = len > SIDE_SPLIT ? (len - SIDE_SPLIT + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE : 0;
 	struct iovec iov[1 + SIDE_SLOTS];
+	bool through_gate;
 	ssize_t n;
 
 	side_give();    /* the request this worker handled last is done */
 	rfs_ops_file_note_data(NULL, NULL);
+	if (own_touched)
+		own_release(buf, len);
 	if (nslots == 0 || nslots > SIDE_SLOTS)
 		return read(fd, buf, len);
+	if (!gated) {
+		n = read(fd, buf, len);
+		if (big_write(in, n)) {
+			last_big_write = now_coarse();
+			gated = true;
+			own_touched = true;
+		}
+		return n;
+	}
 	pthread_mutex_lock(&read_mu);
 	pthread_cleanup_push(read_cancelled, NULL);
-	side_held = rfs_cfile_lend(nslots * RFS_SLOT_SIZE);
+	through_gate = gated;     /* it may have come down while this worker waited */
+	side_held = through_gate ? rfs_cfile_lend(nslots * RFS_SLOT_SIZE) : NULL;
 	if (side_held) {
 		size_t left = len - SIDE_SPLIT;
 
@@ -287,12 +338,18 @@ static ssize_t read_request(int fd, void *buf, size_t len)
 			left -= seg;
 		}
 		n = readv(fd, iov, (int)(1 + nslots));
-	} else {
+	} else if (through_gate) {
 		n = read(fd, buf, len);
 	}
 	pthread_cleanup_pop(0);
 	pthread_mutex_unlock(&read_mu);
-	if (!side_held)
+	if (!through_gate)
+		return read(fd, buf, len);
+	if (big_write(in, n))
+		last_big_write = now_coarse();
+	else if (now_coarse() - last_big_write > GATE_QUIET)
+		gated = false;
+	if (!side_held)           /* none to lend: more writes at once than buffers */
 		return n;
 	if (n > (ssize_t)SIDE_SPLIT && in->opcode == FUSE_WRITE &&
 	    ((const struct fuse_write_in *)(in + 1))->offset % RFS_BLOCK_SIZE == 0) {

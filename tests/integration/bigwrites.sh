@@ -1,7 +1,7 @@
 #!/bin/bash
-# bigwrites: the read hook puts each request's bytes past its header into a buffer laid
-# out one block per ciphertext slot (fs/mount.c), and a block-aligned write seals them
-# there (rfs_cfile_write_slots). Every shape of write must read back and be saved
+# bigwrites: while big writes come, the read hook puts each request's bytes past its
+# header into a buffer laid out one block per ciphertext slot (fs/mount.c), and a
+# block-aligned write seals them there (rfs_cfile_write_slots). Every shape of write must read back and be saved
 # exactly: 1 MiB writes, writes of odd sizes at aligned and unaligned offsets, a write
 # into the middle of a block, overwrites inside the file, several writers at once; and
 # requests that are not writes but carry more than their header (a 2,000-byte extended
@@ -76,7 +76,13 @@ bad=0
 for w in 0 1 2 3 4 5 6 7; do cmp -s "$IT_TMP/src" "$M/w$w" || bad=$((bad + 1)); done
 assert_eq "eight writers at once: every file reads back" 0 "$bad"
 
-# Requests that are not writes but carry more than a block.
+# After 3 s without a big write the workers read on their own again; the next big writes
+# put the gate back up (the first lands in a worker's own buffer).
+sleep 3
+dd if="$IT_TMP/src" of="$M/again" bs=1M conv=fsync status=none
+check "after a quiet spell, 8 MiB in 1 MiB writes reads back" cmp "$IT_TMP/src" "$M/again"
+
+# Requests that are not writes but carry more than their header.
 printf x >"$M/xa"
 check "a 2,000-byte extended attribute reads back" python3 -c \
 	"import os, sys; os.setxattr('$M/xa', 'user.big', bytes(range(250)) * 8);
