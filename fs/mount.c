@@ -297,6 +297,19 @@ static void own_release(void *buf, size_t len)
 	own_touched = false;
 }
 
+/* A read into the worker's own buffer, with the gate down: a big write puts it up. */
+static ssize_t read_own(int fd, void *buf, size_t len)
+{
+	ssize_t n = read(fd, buf, len);
+
+	if (big_write(buf, n)) {
+		last_big_write = now_coarse();
+		gated = true;
+		own_touched = true;
+	}
+	return n;
+}
+
 static ssize_t read_request(int fd, void *buf, size_t len)
 {
 	const struct fuse_in_header *in = buf;
@@ -311,15 +324,8 @@ static ssize_t read_request(int fd, void *buf, size_t len)
 		own_release(buf, len);
 	if (nslots == 0 || nslots > SIDE_SLOTS)
 		return read(fd, buf, len);
-	if (!gated) {
-		n = read(fd, buf, len);
-		if (big_write(in, n)) {
-			last_big_write = now_coarse();
-			gated = true;
-			own_touched = true;
-		}
-		return n;
-	}
+	if (!gated)
+		return read_own(fd, buf, len);
 	pthread_mutex_lock(&read_mu);
 	pthread_cleanup_push(read_cancelled, NULL);
 	through_gate = gated;     /* it may have come down while this worker waited */
@@ -344,7 +350,7 @@ static ssize_t read_request(int fd, void *buf, size_t len)
 	pthread_cleanup_pop(0);
 	pthread_mutex_unlock(&read_mu);
 	if (!through_gate)
-		return read(fd, buf, len);
+		return read_own(fd, buf, len);
 	if (big_write(in, n))
 		last_big_write = now_coarse();
 	else if (now_coarse() - last_big_write > GATE_QUIET)
