@@ -118,9 +118,9 @@ saved_is "the saved version of the odd writes is what was written" "$M/odd" "$IT
 saved_is "the saved version of a writer's file is what was written" "$M/w3" "$IT_TMP/src"
 
 pid=$(daemon_pid "$M")
-dd if=/dev/zero of="$M/mem" bs=1M count=64 conv=fsync status=none
+dd if=/dev/zero of="$M/big64" bs=1M count=64 conv=fsync status=none
 echo "# daemon VmHWM after 64 MiB of 1 MiB writes: $(awk '/^VmHWM:/ { print $2, $3 }' /proc/"$pid"/status)"
-rm -f "$M/mem"
+rm -f "$M/big64"
 
 umount_vault "$M" "$V"
 mount_vault "$V" "$M"
