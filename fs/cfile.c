@@ -43,7 +43,9 @@ struct scratch {
 ** all threads instead of growing the thread's own: the kernel hands requests
 ** to the workers in turn, so each worker's buffer grew to 1 MiB and stayed.
 ** A borrower waits while all are lent; no deadlock: a buffer is taken after
-** the inode's lock and given back without taking any lock but shared_mu. */
+** the inode's lock and given back without taking any lock but shared_mu.
+** The mount's read hook borrows them too (rfs_cfile_lend), never the last
+** free one: its borrowers may wait for an inode's lock while they hold it. */
 #define SHARED_N 3
 #define SHARED_MIN (128u << 10)
 
@@ -102,6 +104,38 @@ static uint8_t *shared_scratch(size_t n)
 		share_slot = i;
 	}
 	return grow(&shared[share_slot], n);
+}
+
+uint8_t *rfs_cfile_lend(size_t n)
+{
+	uint8_t *b = NULL;
+	int i, nfree = 0, pick = -1;
+
+	pthread_mutex_lock(&shared_mu);
+	for (i = 0; i < SHARED_N; i++) {
+		if (shared_lent[i])
+			continue;
+		nfree++;
+		if (pick < 0 || shared[i].cap > shared[pick].cap)   /* one already grown */
+			pick = i;
+	}
+	if (nfree >= 2 && (b = grow(&shared[pick], n)) != NULL)
+		shared_lent[pick] = true;
+	pthread_mutex_unlock(&shared_mu);
+	return b;
+}
+
+void rfs_cfile_give(uint8_t *b)
+{
+	pthread_mutex_lock(&shared_mu);
+	for (int i = 0; i < SHARED_N; i++) {
+		if (shared_lent[i] && shared[i].buf == b) {
+			shared_lent[i] = false;
+			pthread_cond_signal(&shared_cv);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&shared_mu);
 }
 
 static void scratch_free(void *p)
@@ -407,7 +441,10 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 	return (ssize_t)done;
 }
 
-ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, uint64_t off)
+/* buf: len contiguous bytes; or slots (buf NULL, off a multiple of the block
+** size): block i's bytes at slot i - b0's plaintext place, sealed in place. */
+static ssize_t cfile_write(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *slots, size_t len,
+                           uint64_t off)
 {
 	uint64_t old_size = cf->size, new_size, end, b0, b1, i, new_last, old_last = 0;
 	bool reseal_old, in_place;
@@ -431,7 +468,7 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 
 	out_len = (size_t)(rfs_content_slot_offset(b1) - rfs_content_slot_offset(b0)) + block_len(new_size, b1) +
 	          RFS_BLOCK_OVERHEAD;
-	out = scratch(out_len);
+	out = slots ? slots : scratch(out_len);
 	if (!out)
 		return -ENOMEM;
 	/* An append right after the old last block (tar's records) reserves both in one call. */
@@ -452,10 +489,11 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 		bool covered = off <= bstart && end >= bstart + blen;
 		uint64_t cpy_from = off > bstart ? off : bstart;
 		uint64_t cpy_to = end < bstart + blen ? end : bstart + blen;
+		uint8_t *slot = out + (i - b0) * RFS_SLOT_SIZE;
+		const uint8_t *src = slots ? slot + RFS_BLOCK_NONCE : buf + (cpy_from - off);
 
 		if (covered) {
-			rfs_content_block_seal(out + (i - b0) * RFS_SLOT_SIZE, buf + (bstart - off), blen, i,
-			                       i == new_last, cf->file_id, cf->key);
+			rfs_content_block_seal(slot, src, blen, i, i == new_last, cf->file_id, cf->key);
 			continue;
 		}
 		memset(plain, 0, sizeof(plain));
@@ -464,9 +502,8 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 			if (rc < 0)
 				return rc;
 		}
-		memcpy(plain + (cpy_from - bstart), buf + (cpy_from - off), (size_t)(cpy_to - cpy_from));
-		rfs_content_block_seal(out + (i - b0) * RFS_SLOT_SIZE, plain, blen, i, i == new_last,
-		                       cf->file_id, cf->key);
+		memcpy(plain + (cpy_from - bstart), src, (size_t)(cpy_to - cpy_from));
+		rfs_content_block_seal(slot, plain, blen, i, i == new_last, cf->file_id, cf->key);
 		rfs_secmem_wipe(plain, sizeof(plain));
 	}
 
@@ -492,6 +529,18 @@ ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, ui
 		return rc;
 	cf->size = new_size;
 	return (ssize_t)len;
+}
+
+ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, uint64_t off)
+{
+	return cfile_write(cf, buf, NULL, len, off);
+}
+
+ssize_t rfs_cfile_write_slots(struct rfs_cfile *cf, uint8_t *slots, size_t len, uint64_t off)
+{
+	if (off % RFS_BLOCK_SIZE != 0)
+		return -EINVAL;
+	return cfile_write(cf, NULL, slots, len, off);
 }
 
 int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)

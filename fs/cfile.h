@@ -76,6 +76,17 @@ void rfs_cfile_share_end(void);
 /* Write len bytes at off. Returns len or -errno (-ENOSPC, -EIO, -EFBIG). */
 ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, uint64_t off);
 
+/* The same with off a multiple of RFS_BLOCK_SIZE (else -EINVAL) and the bytes laid out
+** one block per slot: block k at slots + k * RFS_SLOT_SIZE + RFS_BLOCK_NONCE. Each is
+** sealed in place (slots then holds ciphertext): no buffer is borrowed. */
+ssize_t rfs_cfile_write_slots(struct rfs_cfile *cf, uint8_t *slots, size_t len, uint64_t off);
+
+/* One of the shared buffers of rfs_cfile_share_begin, of at least n bytes, without
+** waiting: NULL when fewer than two are free (the last stays for the handlers, which
+** wait for one). Given back with rfs_cfile_give. */
+uint8_t *rfs_cfile_lend(size_t n);
+void rfs_cfile_give(uint8_t *buf);
+
 /* Set the plaintext size; bytes past an old end read as zeros. 0 or -errno. */
 int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size);
 

@@ -6,7 +6,8 @@
 ** asked for and libfuse 3.14 leaves out, and FUSE_HANDLE_KILLPRIV_V2; each
 ** request passes through init_io_read, which tells the handlers whether the
 ** kernel asked for setuid and setgid to be cleared (libfuse 3.14 drops those
-** bits before a handler sees them).
+** bits before a handler sees them), and reads a WRITE's data into a buffer
+** the workers share, laid out for sealing in place (read_request).
 ** Must never: change any message to or from the kernel but the INIT reply.
 */
 #include "fs/mount.h"
@@ -19,16 +20,23 @@
 #include <linux/fuse.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/content.h"
+#include "fs/cfile.h"
 #include "fs/control.h"
 #include "fs/dispose.h"
 #include "fs/history/history.h"
@@ -210,9 +218,159 @@ static bool kills_suidgid(const struct fuse_in_header *in, ssize_t n)
 	}
 }
 
-static ssize_t init_io_read(int fd, void *buf, size_t len, void *userdata)
+/* A request's bytes past its first 80 (a WRITE's data) are read into one of
+** the buffers fs/cfile.c lends, one block per ciphertext slot, so that the
+** write seals them in place: not into the reading worker's own buffer (the
+** kernel hands requests to the workers in turn, so each of the eight
+** workers' 1 MiB buffers was filled by some write and stayed resident), nor
+** through a second 1 MiB buffer for the ciphertext. One worker at a time
+** waits in read (read_mu), holding one lent buffer; a block-aligned WRITE's
+** handler keeps it until it has written the data (before its reply), or at
+** the latest until its worker reads again. Any other request's bytes are
+** copied back after its header. With no buffer lent, the read goes to the
+** worker's buffer as before: nobody waits for one here. The gate (read_mu)
+** is up only while big writes come (below). */
+#define SIDE_SPLIT (sizeof(struct fuse_in_header) + sizeof(struct fuse_write_in))
+#define SIDE_SLOTS 260     /* slots of one lent buffer, at most: 1 MiB + the header's page */
+
+static pthread_mutex_t read_mu = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local uint8_t *side_held;   /* the buffer this worker holds */
+
+static void side_give(void)
+{
+	if (side_held)
+		rfs_cfile_give(side_held);
+	side_held = NULL;
+}
+
+/* libfuse cancels its workers while they read (at unmount): let go of both. */
+static void read_cancelled(void *arg)
+{
+	(void)arg;
+	side_give();
+	pthread_mutex_unlock(&read_mu);
+}
+
+/* The len bytes laid out one block per slot, to dst. */
+static void slots_gather(uint8_t *dst, const uint8_t *slots, size_t len)
+{
+	for (size_t k = 0; len > 0; k++) {
+		size_t n = len < RFS_BLOCK_SIZE ? len : RFS_BLOCK_SIZE;
+
+		memcpy(dst + k * RFS_BLOCK_SIZE, slots + k * RFS_SLOT_SIZE + RFS_BLOCK_NONCE, n);
+		len -= n;
+	}
+}
+
+/* The gate costs a second wakeup per request: it is only up while big writes
+** come (one in the last GATE_QUIET seconds). A big write that a worker read on
+** its own before the gate went up has its buffer's pages given back once done. */
+#define GATE_BIG (128u << 10)
+#define GATE_QUIET 2
+
+static _Atomic bool gated;
+static _Atomic int64_t last_big_write;        /* CLOCK_MONOTONIC_COARSE seconds */
+static _Thread_local bool own_touched;        /* this worker's buffer took a big write */
+
+static int64_t now_coarse(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static bool big_write(const struct fuse_in_header *in, ssize_t n)
+{
+	return n > (ssize_t)(SIDE_SPLIT + GATE_BIG) && in->opcode == FUSE_WRITE;
+}
+
+/* Give back the pages of buf past the header, zeroed when next touched. */
+static void own_release(void *buf, size_t len)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from = ((uintptr_t)buf + SIDE_SPLIT + page - 1) & ~(page - 1);
+	uintptr_t to = ((uintptr_t)buf + len) & ~(page - 1);
+
+	if (to > from)
+		(void)madvise((void *)from, to - from, MADV_DONTNEED);
+	own_touched = false;
+}
+
+/* A read into the worker's own buffer, with the gate down: a big write puts it up. */
+static ssize_t read_own(int fd, void *buf, size_t len)
 {
 	ssize_t n = read(fd, buf, len);
+
+	if (big_write(buf, n)) {
+		last_big_write = now_coarse();
+		gated = true;
+		own_touched = true;
+	}
+	return n;
+}
+
+static ssize_t read_request(int fd, void *buf, size_t len)
+{
+	const struct fuse_in_header *in = buf;
+	size_t nslots = len > SIDE_SPLIT ? (len - SIDE_SPLIT + RFS_BLOCK_SIZE - 1) / RFS_BLOCK_SIZE : 0;
+	struct iovec iov[1 + SIDE_SLOTS];
+	bool through_gate;
+	ssize_t n;
+
+	side_give();    /* the request this worker handled last is done */
+	rfs_ops_file_note_data(NULL, NULL);
+	if (own_touched)
+		own_release(buf, len);
+	if (nslots == 0 || nslots > SIDE_SLOTS)
+		return read(fd, buf, len);
+	if (!gated)
+		return read_own(fd, buf, len);
+	pthread_mutex_lock(&read_mu);
+	pthread_cleanup_push(read_cancelled, NULL);
+	through_gate = gated;     /* it may have come down while this worker waited */
+	side_held = through_gate ? rfs_cfile_lend(nslots * RFS_SLOT_SIZE) : NULL;
+	if (side_held) {
+		size_t left = len - SIDE_SPLIT;
+
+		iov[0] = (struct iovec){ .iov_base = buf, .iov_len = SIDE_SPLIT };
+		for (size_t k = 0; k < nslots; k++) {
+			size_t seg = left < RFS_BLOCK_SIZE ? left : RFS_BLOCK_SIZE;
+
+			iov[k + 1] = (struct iovec){
+				.iov_base = side_held + k * RFS_SLOT_SIZE + RFS_BLOCK_NONCE,
+				.iov_len = seg,
+			};
+			left -= seg;
+		}
+		n = readv(fd, iov, (int)(1 + nslots));
+	} else if (through_gate) {
+		n = read(fd, buf, len);
+	}
+	pthread_cleanup_pop(0);
+	pthread_mutex_unlock(&read_mu);
+	if (!through_gate)
+		return read_own(fd, buf, len);
+	if (big_write(in, n))
+		last_big_write = now_coarse();
+	else if (now_coarse() - last_big_write > GATE_QUIET)
+		gated = false;
+	if (!side_held)           /* none to lend: more writes at once than buffers */
+		return n;
+	if (n > (ssize_t)SIDE_SPLIT && in->opcode == FUSE_WRITE &&
+	    ((const struct fuse_write_in *)(in + 1))->offset % RFS_BLOCK_SIZE == 0) {
+		rfs_ops_file_note_data(side_held, side_give);
+		return n;
+	}
+	if (n > (ssize_t)SIDE_SPLIT)
+		slots_gather((uint8_t *)buf + SIDE_SPLIT, side_held, (size_t)n - SIDE_SPLIT);
+	side_give();
+	return n;
+}
+
+static ssize_t init_io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read_request(fd, buf, len);
 	const struct fuse_in_header *in = buf;
 
 	(void)userdata;

@@ -52,6 +52,12 @@ void rfs_ops_destroy(struct rfs_fs *fs);
 ** setgid to be cleared (fs/mount.c; libfuse 3.14 does not pass the mark on). */
 void rfs_ops_attr_note_kill(bool kill);
 
+/* The mount's read hook: where the data of the WRITE this thread reads next is, when not
+** after its header in libfuse's buffer (fs/mount.c; NULL: there, as usual): laid out for
+** rfs_cfile_write_slots, its offset a multiple of the block size; and what the handler
+** calls once it is done with it, before it replies. */
+void rfs_ops_file_note_data(void *data, void (*done)(void));
+
 /* The vault's author names: lines "LOGIN Full Name" (# comments allowed). */
 #define RFS_AUTHORS_PATH ".recfs/authors"
 

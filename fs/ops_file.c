@@ -490,6 +490,25 @@ void rfs_ops_file_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	rfs_cfile_share_end();
 }
 
+/* Set by the mount's read hook for the request this worker handles next. */
+static _Thread_local void *write_data;
+static _Thread_local void (*write_data_done)(void);
+
+void rfs_ops_file_note_data(void *data, void (*done)(void))
+{
+	write_data = data;
+	write_data_done = done;
+}
+
+/* Lent back before the reply: the next write may arrive as soon as it is sent. */
+static void write_data_release(void)
+{
+	if (write_data && write_data_done)
+		write_data_done();
+	write_data = NULL;
+	write_data_done = NULL;
+}
+
 void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
                         struct fuse_file_info *fi)
 {
@@ -500,11 +519,13 @@ void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	ssize_t n;
 
 	if (fs->read_only) {
+		write_data_release();
 		fuse_reply_err(req, EROFS);
 		return;
 	}
 	n = rfs_ops_attr_kill_suidgid(req, fs, in, fh_of(fi)->fd);   /* a caller without CAP_FSETID */
 	if (n < 0) {
+		write_data_release();
 		fuse_reply_err(req, (int)-n);
 		return;
 	}
@@ -512,9 +533,14 @@ void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 	rfs_save_before_write(fs, in, (uint64_t)off);
 	cfile_of(in, fh_of(fi)->fd, &cf);
 	cf.undo = fs->v->undo;
-	rfs_cfile_share_begin();
-	n = rfs_cfile_write(&cf, (const uint8_t *)buf, size, (uint64_t)off);
-	rfs_cfile_share_end();
+	if (write_data) {
+		n = rfs_cfile_write_slots(&cf, write_data, size, (uint64_t)off);
+	} else {
+		rfs_cfile_share_begin();
+		n = rfs_cfile_write(&cf, (const uint8_t *)buf, size, (uint64_t)off);
+		rfs_cfile_share_end();
+	}
+	write_data_release();
 	if (n > 0) {
 		rfs_save_mark_write(in, (uint64_t)off, (uint64_t)n);
 		cfile_done(in, &cf);
