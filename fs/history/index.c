@@ -606,12 +606,47 @@ static int tags_write_hdr(const struct rfs_index_tags *t, bool sync)
 }
 
 #define HEAD_MAX 512                      /* most records: read whole with their length */
+#define WIN 8192
+
+/* A window on a file that a chain walk reads to lower offsets: a read that
+** misses it reads what was asked, and when it ends near below the last read
+** (within twice its bytes and WIN / 8: the walk's steps are close), twice
+** that read's bytes (at most WIN), so a short or scattered walk reads what it
+** did and a long close one a read per WIN bytes. Only for bytes that never
+** change once written. */
+struct win {
+	uint64_t base;
+	size_t len;
+	uint8_t b[WIN];
+};
+
+/* pread_all through w (none: NULL). */
+static int win_read(struct win *w, int fd, void *dst, size_t len, uint64_t off)
+{
+	if (!w || len > WIN)
+		return rfs_io_pread_all(fd, dst, len, off);
+	if (!w->len || off < w->base || off + len > w->base + w->len) {
+		uint64_t end = off + len;
+		bool near = w->len && end <= w->base + w->len && end + 2 * w->len + WIN / 8 >= w->base;
+		size_t size = near ? (2 * w->len < WIN ? 2 * w->len : WIN) : len;
+		if (size < len)
+			size = len;
+		uint64_t base = end > size ? end - size : 0;
+		w->len = 0;
+		if (rfs_io_pread_all(fd, w->b, (size_t)(end - base), base) < 0)
+			return -EIO;
+		w->base = base;
+		w->len = (size_t)(end - base);
+	}
+	memcpy(dst, w->b + (off - w->base), len);
+	return 0;
+}
 
 /* One whole record at off of the index (fd, size isize): its length after
 ** the length field into *len, its first bytes into head (headsz), and whether
-** it parses as view_parse wants. One read. */
-static bool index_record_at(int fd, uint64_t off, uint64_t isize, uint8_t *head, size_t headsz,
-                            size_t *len)
+** it parses as view_parse wants. One read (through w when not NULL). */
+static bool index_record_at(int fd, struct win *w, uint64_t off, uint64_t isize, uint8_t *head,
+                            size_t headsz, size_t *len)
 {
 	uint8_t b[4 + HEAD_MAX];                 /* one read: the length and the head */
 	size_t want = 4 + (headsz < HEAD_MAX ? headsz : HEAD_MAX);
@@ -619,7 +654,7 @@ static bool index_record_at(int fd, uint64_t off, uint64_t isize, uint8_t *head,
 		return false;
 	if (want > isize - off)
 		want = (size_t)(isize - off);
-	if (rfs_io_pread_all(fd, b, want, off) < 0)
+	if (win_read(w, fd, b, want, off) < 0)
 		return false;
 	*len = (size_t)b[0] | (size_t)b[1] << 8 | (size_t)b[2] << 16 | (size_t)b[3] << 24;
 	if (*len < 1 + NONCE + MAC || off + 4 + *len > isize)
@@ -841,7 +876,7 @@ static int tags_check(struct rfs_history *h, struct rfs_index_tags *t, int ifd, 
 	             t->covered >= 8 && t->covered <= isize;
 	if (whole && t->last) {                  /* still this index: the same last record */
 		uint8_t fp[16];
-		whole = index_record_at(ifd, t->last, isize, head, sizeof head, &len) && head[0] <= 5 &&
+		whole = index_record_at(ifd, NULL, t->last, isize, head, sizeof head, &len) && head[0] <= 5 &&
 		        t->last + 4 + len == t->covered;
 		if (whole) {
 			record_fp(head, fp);
@@ -946,14 +981,20 @@ static int tags_find(const struct rfs_index_tags *t, int ifd, const uint8_t tag[
 	size_t from = *n, got = 0;
 	uint64_t tag8 = le64(tag), k = tag8 & (t->nslots - 1);
 	uint8_t s[4], e[TAGS_ENTRY], head[1 + 5 * TAG];
+	struct win *w = malloc(2 * sizeof *w);   /* the entries', the index's */
+	if (!w)
+		return -ENOMEM;
+	w[0].len = w[1].len = 0;
 	int rc = rfs_io_pread_all(t->fd, s, 4, TAGS_HDR + k * 4);
 	uint64_t i = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 | (uint64_t)s[3] << 24;
 	uint64_t prev = UINT64_MAX;
 	while (rc == 0 && i && got < max) {
-		if (i >= prev)
-			return -EBADMSG;                 /* a chain only goes back */
+		if (i >= prev) {
+			rc = -EBADMSG;                   /* a chain only goes back */
+			break;
+		}
 		prev = i;
-		if ((rc = rfs_io_pread_all(t->fd, e, sizeof e, tags_entries_at(t) + (i - 1) * TAGS_ENTRY)) < 0)
+		if ((rc = win_read(&w[0], t->fd, e, sizeof e, tags_entries_at(t) + (i - 1) * TAGS_ENTRY)) < 0)
 			break;
 		bool newer = i > t->nentries;        /* added since t was taken: not ours to show */
 		i = le64(e + 16);
@@ -961,16 +1002,21 @@ static int tags_find(const struct rfs_index_tags *t, int ifd, const uint8_t tag[
 			continue;
 		uint64_t off = le64(e + 8);
 		size_t len;
-		if (!index_record_at(ifd, off, t->covered, head, sizeof head, &len) || head[0] > 5)
-			return -EBADMSG;
+		if (!index_record_at(ifd, &w[1], off, t->covered, head, sizeof head, &len) || head[0] > 5) {
+			rc = -EBADMSG;
+			break;
+		}
 		struct irec x = { head, len };
 		if (!rec_has(&x, tag) || (*n > from && (*out)[*n - 1] == off))
 			continue;                        /* another tag with the same first bytes, or a repeat */
-		if (rfs_bytes_grow(out, cap, *n, sizeof **out, 64) < 0)
-			return -ENOMEM;
+		if (rfs_bytes_grow(out, cap, *n, sizeof **out, 64) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
 		(*out)[(*n)++] = (size_t)off;
 		got++;
 	}
+	free(w);
 	return rc;
 }
 
@@ -1013,15 +1059,16 @@ static int src_find(const struct isrc *s, const uint8_t tag[TAG], size_t **out, 
 }
 
 /* Record id into x: whole, or (a long one from the file) its first HEAD_MAX
-** bytes into head, which hold its tags; x->len is its whole length. */
-static int src_head(const struct isrc *s, size_t id, uint8_t head[HEAD_MAX], struct irec *x)
+** bytes into head, which hold its tags; x->len is its whole length. Read
+** through w when not NULL. */
+static int src_head(const struct isrc *s, struct win *w, size_t id, uint8_t head[HEAD_MAX], struct irec *x)
 {
 	if (!s->t) {
 		*x = s->iv->recs[id];
 		return 0;
 	}
 	size_t len;
-	if (!index_record_at(s->ifd, id, s->t->covered, head, HEAD_MAX, &len))
+	if (!index_record_at(s->ifd, w, id, s->t->covered, head, HEAD_MAX, &len))
 		return -EIO;
 	*x = (struct irec){ head, len };
 	return 0;
@@ -1045,7 +1092,7 @@ static int src_open(const struct isrc *s, size_t id, git_oid *rev, struct rfs_re
 {
 	uint8_t head[HEAD_MAX];
 	struct irec x;
-	int rc = src_head(s, id, head, &x);
+	int rc = src_head(s, NULL, id, head, &x);
 	return rc < 0 ? rc : src_open_head(s, id, &x, rev, r, paths);
 }
 
@@ -1067,7 +1114,10 @@ static int event_ids(const struct isrc *s, const size_t *recs, size_t n, bool di
 	struct id_set ftags = { 0 };             /* the 'f' tags of set's ids */
 	uint8_t t[TAG];
 	bool added;
-	int rc = 0;
+	struct win *w = s->t ? malloc(sizeof *w) : NULL;   /* recs are newest first: lower offsets */
+	int rc = s->t && !w ? -ENOMEM : 0;
+	if (w)
+		w->len = 0;
 	for (size_t k = 0; rc == 0 && k < set->n; k++) {
 		tag_of(s->h, 'f', set->id[k], 16, t);
 		rc = id_set_add(&ftags, t, &added) < 0 ? -ENOMEM : 0;
@@ -1077,7 +1127,7 @@ static int event_ids(const struct isrc *s, const size_t *recs, size_t n, bool di
 		struct irec x;
 		struct rfs_record r;
 		git_oid rev;
-		if (src_head(s, recs[i], head, &x) < 0 || rec_has_any(&x, &ftags) ||
+		if (src_head(s, w, recs[i], head, &x) < 0 || rec_has_any(&x, &ftags) ||
 		    src_open_head(s, recs[i], &x, &rev, &r, false) < 0)
 			continue;
 		const uint8_t *id = r.events[0].file_id;
@@ -1091,6 +1141,7 @@ static int event_ids(const struct isrc *s, const size_t *recs, size_t n, bool di
 		rfs_record_clear(&r);
 	}
 	id_set_free(&ftags);
+	free(w);
 	return rc;
 }
 
