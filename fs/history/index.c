@@ -1096,10 +1096,11 @@ static int src_open(const struct isrc *s, size_t id, git_oid *rev, struct rfs_re
 	return rc < 0 ? rc : src_open_head(s, id, &x, rev, r, paths);
 }
 
-/* Whether record x's clear tags hold one of set (of tags). */
+/* Whether record x's clear tags hold one of set (of tags). An event has at
+** most 5: a head that says more is not tested (its record is opened). */
 static bool rec_has_any(const struct irec *x, const struct id_set *set)
 {
-	for (size_t t = 0; t < x->p[0]; t++)
+	for (size_t t = 0; x->p[0] <= 5 && t < x->p[0]; t++)
 		if (id_set_find(set, x->p + 1 + t * TAG) >= 0)
 			return true;
 	return false;
