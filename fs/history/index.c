@@ -458,14 +458,20 @@ static int table_build(const struct index_view *iv, struct tag_table *tt)
 	return 0;
 }
 
-/* Record indexes holding tag, newest first, appended to *out (n used, *cap). 0 or -ENOMEM. */
+/* Record indexes holding tag, newest first, appended to *out (n used, *cap),
+** the newest max distinct ones. 0 or -ENOMEM. */
 static int table_find(const struct index_view *iv, const struct tag_table *tt, const uint8_t tag[TAG],
-                      size_t **out, size_t *n, size_t *cap)
+                      size_t **out, size_t *n, size_t *cap, size_t max)
 {
-	for (uint32_t e = tt->slot[table_slot(iv, tt, tag)]; e; e = tt->next[e - 1]) {
+	size_t from = *n, got = 0;
+	for (uint32_t e = tt->slot[table_slot(iv, tt, tag)]; e && got < max; e = tt->next[e - 1]) {
+		size_t i = (size_t)(tt->entry[e - 1] >> 8);
+		if (*n > from && (*out)[*n - 1] == i)
+			continue;                        /* the same record's other tag: repeats are side by side */
 		if (rfs_bytes_grow(out, cap, *n, sizeof **out, 64) < 0)
 			return -ENOMEM;
-		(*out)[(*n)++] = (size_t)(tt->entry[e - 1] >> 8);
+		(*out)[(*n)++] = i;
+		got++;
 	}
 	return 0;
 }
@@ -600,12 +606,47 @@ static int tags_write_hdr(const struct rfs_index_tags *t, bool sync)
 }
 
 #define HEAD_MAX 512                      /* most records: read whole with their length */
+#define WIN 8192
+
+/* A window on a file that a chain walk reads to lower offsets: a read that
+** misses it reads what was asked, and when it ends near below the last read
+** (within twice its bytes and WIN / 8: the walk's steps are close), twice
+** that read's bytes (at most WIN), so a short or scattered walk reads what it
+** did and a long close one a read per WIN bytes. Only for bytes that never
+** change once written. */
+struct win {
+	uint64_t base;
+	size_t len;
+	uint8_t b[WIN];
+};
+
+/* pread_all through w (none: NULL). */
+static int win_read(struct win *w, int fd, void *dst, size_t len, uint64_t off)
+{
+	if (!w || len > WIN)
+		return rfs_io_pread_all(fd, dst, len, off);
+	if (!w->len || off < w->base || off + len > w->base + w->len) {
+		uint64_t end = off + len;
+		bool near = w->len && end <= w->base + w->len && end + 2 * w->len + WIN / 8 >= w->base;
+		size_t size = near ? (2 * w->len < WIN ? 2 * w->len : WIN) : len;
+		if (size < len)
+			size = len;
+		uint64_t base = end > size ? end - size : 0;
+		w->len = 0;
+		if (rfs_io_pread_all(fd, w->b, (size_t)(end - base), base) < 0)
+			return -EIO;
+		w->base = base;
+		w->len = (size_t)(end - base);
+	}
+	memcpy(dst, w->b + (off - w->base), len);
+	return 0;
+}
 
 /* One whole record at off of the index (fd, size isize): its length after
 ** the length field into *len, its first bytes into head (headsz), and whether
-** it parses as view_parse wants. One read. */
-static bool index_record_at(int fd, uint64_t off, uint64_t isize, uint8_t *head, size_t headsz,
-                            size_t *len)
+** it parses as view_parse wants. One read (through w when not NULL). */
+static bool index_record_at(int fd, struct win *w, uint64_t off, uint64_t isize, uint8_t *head,
+                            size_t headsz, size_t *len)
 {
 	uint8_t b[4 + HEAD_MAX];                 /* one read: the length and the head */
 	size_t want = 4 + (headsz < HEAD_MAX ? headsz : HEAD_MAX);
@@ -613,7 +654,7 @@ static bool index_record_at(int fd, uint64_t off, uint64_t isize, uint8_t *head,
 		return false;
 	if (want > isize - off)
 		want = (size_t)(isize - off);
-	if (rfs_io_pread_all(fd, b, want, off) < 0)
+	if (win_read(w, fd, b, want, off) < 0)
 		return false;
 	*len = (size_t)b[0] | (size_t)b[1] << 8 | (size_t)b[2] << 16 | (size_t)b[3] << 24;
 	if (*len < 1 + NONCE + MAC || off + 4 + *len > isize)
@@ -835,7 +876,7 @@ static int tags_check(struct rfs_history *h, struct rfs_index_tags *t, int ifd, 
 	             t->covered >= 8 && t->covered <= isize;
 	if (whole && t->last) {                  /* still this index: the same last record */
 		uint8_t fp[16];
-		whole = index_record_at(ifd, t->last, isize, head, sizeof head, &len) && head[0] <= 5 &&
+		whole = index_record_at(ifd, NULL, t->last, isize, head, sizeof head, &len) && head[0] <= 5 &&
 		        t->last + 4 + len == t->covered;
 		if (whole) {
 			record_fp(head, fp);
@@ -932,20 +973,28 @@ void rfs_index_tags_close(struct rfs_history *h)
 	free(t);
 }
 
-/* Records (offsets) whose tags hold tag, newest first, appended to *out. */
+/* Records (offsets) whose tags hold tag, newest first, appended to *out: the
+** newest max distinct ones. */
 static int tags_find(const struct rfs_index_tags *t, int ifd, const uint8_t tag[TAG], size_t **out,
-                     size_t *n, size_t *cap)
+                     size_t *n, size_t *cap, size_t max)
 {
+	size_t from = *n, got = 0;
 	uint64_t tag8 = le64(tag), k = tag8 & (t->nslots - 1);
 	uint8_t s[4], e[TAGS_ENTRY], head[1 + 5 * TAG];
+	struct win *w = malloc(2 * sizeof *w);   /* the entries', the index's */
+	if (!w)
+		return -ENOMEM;
+	w[0].len = w[1].len = 0;
 	int rc = rfs_io_pread_all(t->fd, s, 4, TAGS_HDR + k * 4);
 	uint64_t i = (uint64_t)s[0] | (uint64_t)s[1] << 8 | (uint64_t)s[2] << 16 | (uint64_t)s[3] << 24;
 	uint64_t prev = UINT64_MAX;
-	while (rc == 0 && i) {
-		if (i >= prev)
-			return -EBADMSG;                 /* a chain only goes back */
+	while (rc == 0 && i && got < max) {
+		if (i >= prev) {
+			rc = -EBADMSG;                   /* a chain only goes back */
+			break;
+		}
 		prev = i;
-		if ((rc = rfs_io_pread_all(t->fd, e, sizeof e, tags_entries_at(t) + (i - 1) * TAGS_ENTRY)) < 0)
+		if ((rc = win_read(&w[0], t->fd, e, sizeof e, tags_entries_at(t) + (i - 1) * TAGS_ENTRY)) < 0)
 			break;
 		bool newer = i > t->nentries;        /* added since t was taken: not ours to show */
 		i = le64(e + 16);
@@ -953,15 +1002,21 @@ static int tags_find(const struct rfs_index_tags *t, int ifd, const uint8_t tag[
 			continue;
 		uint64_t off = le64(e + 8);
 		size_t len;
-		if (!index_record_at(ifd, off, t->covered, head, sizeof head, &len) || head[0] > 5)
-			return -EBADMSG;
+		if (!index_record_at(ifd, &w[1], off, t->covered, head, sizeof head, &len) || head[0] > 5) {
+			rc = -EBADMSG;
+			break;
+		}
 		struct irec x = { head, len };
-		if (!rec_has(&x, tag))
-			continue;                        /* another tag with the same first bytes */
-		if (rfs_bytes_grow(out, cap, *n, sizeof **out, 64) < 0)
-			return -ENOMEM;
+		if (!rec_has(&x, tag) || (*n > from && (*out)[*n - 1] == off))
+			continue;                        /* another tag with the same first bytes, or a repeat */
+		if (rfs_bytes_grow(out, cap, *n, sizeof **out, 64) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
 		(*out)[(*n)++] = (size_t)off;
+		got++;
 	}
+	free(w);
 	return rc;
 }
 
@@ -990,46 +1045,104 @@ struct isrc {
 	int ifd;
 };
 
-static int src_find(const struct isrc *s, const uint8_t tag[TAG], size_t **out, size_t *n, size_t *cap)
+/* The newest max distinct records holding tag, appended to *out. */
+static int src_find_max(const struct isrc *s, const uint8_t tag[TAG], size_t **out, size_t *n, size_t *cap,
+                        size_t max)
 {
-	return s->t ? tags_find(s->t, s->ifd, tag, out, n, cap) : table_find(s->iv, s->tt, tag, out, n, cap);
+	return s->t ? tags_find(s->t, s->ifd, tag, out, n, cap, max)
+	            : table_find(s->iv, s->tt, tag, out, n, cap, max);
 }
 
-static int src_open(const struct isrc *s, size_t id, git_oid *rev, struct rfs_record *r, bool paths)
+static int src_find(const struct isrc *s, const uint8_t tag[TAG], size_t **out, size_t *n, size_t *cap)
 {
-	if (!s->t)
-		return view_open_as(s->h, &s->iv->recs[id], rev, r, paths);
+	return src_find_max(s, tag, out, n, cap, SIZE_MAX);
+}
+
+/* Record id into x: whole, or (a long one from the file) its first HEAD_MAX
+** bytes into head, which hold its tags; x->len is its whole length. Read
+** through w when not NULL. */
+static int src_head(const struct isrc *s, struct win *w, size_t id, uint8_t head[HEAD_MAX], struct irec *x)
+{
+	if (!s->t) {
+		*x = s->iv->recs[id];
+		return 0;
+	}
 	size_t len;
-	uint8_t head[HEAD_MAX];
-	if (!index_record_at(s->ifd, id, s->t->covered, head, sizeof head, &len))
+	if (!index_record_at(s->ifd, w, id, s->t->covered, head, HEAD_MAX, &len))
 		return -EIO;
-	if (len <= sizeof head)
-		return view_open_as(s->h, &(struct irec){ head, len }, rev, r, paths);
-	uint8_t *p = malloc(len);
-	int rc = !p ? -ENOMEM : rfs_io_pread_all(s->ifd, p, len, (uint64_t)id + 4);
+	*x = (struct irec){ head, len };
+	return 0;
+}
+
+/* Decrypt record id, whose head src_head gave as x. */
+static int src_open_head(const struct isrc *s, size_t id, const struct irec *x, git_oid *rev,
+                         struct rfs_record *r, bool paths)
+{
+	if (!s->t || x->len <= HEAD_MAX)
+		return view_open_as(s->h, x, rev, r, paths);
+	uint8_t *p = malloc(x->len);
+	int rc = !p ? -ENOMEM : rfs_io_pread_all(s->ifd, p, x->len, (uint64_t)id + 4);
 	if (rc == 0)
-		rc = view_open_as(s->h, &(struct irec){ p, len }, rev, r, paths);
+		rc = view_open_as(s->h, &(struct irec){ p, x->len }, rev, r, paths);
 	free(p);
 	return rc;
 }
 
+static int src_open(const struct isrc *s, size_t id, git_oid *rev, struct rfs_record *r, bool paths)
+{
+	uint8_t head[HEAD_MAX];
+	struct irec x;
+	int rc = src_head(s, NULL, id, head, &x);
+	return rc < 0 ? rc : src_open_head(s, id, &x, rev, r, paths);
+}
+
+/* Whether record x's clear tags hold one of set (of tags). An event has at
+** most 5: a head that says more is not tested (its record is opened). */
+static bool rec_has_any(const struct irec *x, const struct id_set *set)
+{
+	for (size_t t = 0; x->p[0] <= 5 && t < x->p[0]; t++)
+		if (id_set_find(set, x->p + 1 + t * TAG) >= 0)
+			return true;
+	return false;
+}
+
 /* The ids (folders only, when dirs) of the events of records recs[0..n) into
-** set, at most max of them. 0 or -ENOMEM. */
+** set, at most max of them. A record whose clear tags hold the 'f' tag of an
+** id already in set adds nothing and is not decrypted. 0 or -ENOMEM. */
 static int event_ids(const struct isrc *s, const size_t *recs, size_t n, bool dirs, size_t max,
                      struct id_set *set)
 {
-	int rc = 0;
+	struct id_set ftags = { 0 };             /* the 'f' tags of set's ids */
+	uint8_t t[TAG];
+	bool added;
+	struct win *w = s->t ? malloc(sizeof *w) : NULL;   /* recs are newest first: lower offsets */
+	int rc = s->t && !w ? -ENOMEM : 0;
+	if (w)
+		w->len = 0;
+	for (size_t k = 0; rc == 0 && k < set->n; k++) {
+		tag_of(s->h, 'f', set->id[k], 16, t);
+		rc = id_set_add(&ftags, t, &added) < 0 ? -ENOMEM : 0;
+	}
 	for (size_t i = 0; rc == 0 && i < n && set->n < max; i++) {
+		uint8_t head[HEAD_MAX];
+		struct irec x;
 		struct rfs_record r;
 		git_oid rev;
-		if (src_open(s, recs[i], &rev, &r, false) < 0)
+		if (src_head(s, w, recs[i], head, &x) < 0 || rec_has_any(&x, &ftags) ||
+		    src_open_head(s, recs[i], &x, &rev, &r, false) < 0)
 			continue;
-		bool added;
-		if ((!dirs || r.events[0].type == RFS_OBJ_DIR) && !id_is_zero(r.events[0].file_id) &&
-		    id_set_add(set, r.events[0].file_id, &added) < 0)
-			rc = -ENOMEM;
+		const uint8_t *id = r.events[0].file_id;
+		if ((!dirs || r.events[0].type == RFS_OBJ_DIR) && !id_is_zero(id)) {
+			if (id_set_add(set, id, &added) < 0)
+				rc = -ENOMEM;
+			tag_of(s->h, 'f', id, 16, t);
+			if (rc == 0 && added && id_set_add(&ftags, t, &added) < 0)
+				rc = -ENOMEM;
+		}
 		rfs_record_clear(&r);
 	}
+	id_set_free(&ftags);
+	free(w);
 	return rc;
 }
 
@@ -1052,8 +1165,10 @@ static int v2_at_path(const struct isrc *s, const struct id_set *cands, const ch
 
 /* v2: the records to show for clear_path: events at it (found through the
 ** folders that ever stood at each of its parents) and of every file found
-** there, newest first. */
-static int v2_log_recs(const struct isrc *s, const char *clear_path, size_t **recs, size_t *n)
+** there, newest first; with a limit (not 0), only the newest limit of them,
+** and *cut says whether some were left out. */
+static int log_recs(const struct isrc *s, const char *clear_path, size_t limit, size_t **recs, size_t *n,
+                    bool *cut)
 {
 	struct rfs_history *h = s->h;
 	size_t cap = 0, nroot = 0, rcap = 0;
@@ -1105,17 +1220,50 @@ static int v2_log_recs(const struct isrc *s, const char *clear_path, size_t **re
 	/* follow every file that ever stood there, across its renames */
 	enum { MAX_FOLLOW = 64 };
 	struct id_set follow = { 0 };
+	size_t max = limit ? limit : SIZE_MAX;   /* the newest limit of a union: at most limit from each */
+	*cut = false;
 	if (rc == 0) {
 		*n = recs_unique(*recs, *n);         /* newest first: the files found there last */
 		rc = event_ids(s, *recs, *n, false, MAX_FOLLOW, &follow);
 	}
+	if (rc == 0 && *n > max) {                /* their ids known: only the newest are shown */
+		*n = max;
+		*cut = true;
+	}
 	for (size_t k = 0; rc == 0 && k < follow.n; k++) {
+		size_t was = *n;
 		tag_of(h, 'f', follow.id[k], 16, t);
-		rc = src_find(s, t, recs, n, &cap);
+		rc = src_find_max(s, t, recs, n, &cap, max);
+		*cut |= *n - was == max;
 	}
 	id_set_free(&follow);
 	if (rc == 0)
 		*n = recs_unique(*recs, *n);
+	if (rc == 0 && *n > max) {
+		*n = max;
+		*cut = true;
+	}
+	return rc;
+}
+
+/* log_recs; a record that does not open is passed over when shown, so a cut
+** list holds the newest limit shown only when its first limit all open (else
+** the whole list is found). */
+static int v2_log_recs(const struct isrc *s, const char *clear_path, size_t limit, size_t **recs,
+                       size_t *n)
+{
+	bool cut;
+	int rc = log_recs(s, clear_path, limit, recs, n, &cut);
+	for (size_t i = 0; rc == 0 && cut && i < *n; i++) {
+		struct rfs_record r;
+		git_oid rev;
+		if (src_open(s, (*recs)[i], &rev, &r, true) == 0) {
+			rfs_record_clear(&r);
+			continue;
+		}
+		free(*recs);
+		rc = log_recs(s, clear_path, 0, recs, n, &cut);
+	}
 	return rc;
 }
 
@@ -1263,7 +1411,7 @@ static int v2_log_tags(struct rfs_history *h, const char *clear_path, size_t lim
 	size_t *recs = NULL, n = 0, shown = 0;
 	int rc = tags_snapshot(h, &s, &snap);
 	if (rc == 0 && clear_path)           /* entries newer than snap are passed over */
-		rc = v2_log_recs(&s, clear_path, &recs, &n);
+		rc = v2_log_recs(&s, clear_path, limit, &recs, &n);
 	enum { BATCH = 512 };
 	uint8_t *eb = rc == 0 && !clear_path ? malloc(BATCH * TAGS_ENTRY) : NULL;
 	if (rc == 0 && !clear_path && !eb)
@@ -1312,7 +1460,7 @@ static int v2_log(struct rfs_history *h, const char *clear_path, size_t limit, r
 	struct isrc s = { .h = h, .iv = &iv, .tt = &tt };
 	size_t *recs = NULL, n = 0, shown = 0;
 	if (rc == 0)
-		rc = v2_log_recs(&s, clear_path, &recs, &n);
+		rc = v2_log_recs(&s, clear_path, limit, &recs, &n);
 	for (size_t i = 0; rc == 0 && i < n && (!limit || shown < limit); i++)
 		rc = emit(h, &iv.recs[recs[i]], cb, arg, &shown);
 	free(recs);

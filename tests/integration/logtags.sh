@@ -87,4 +87,48 @@ assert_eq "log MNT -n 100000 (all) from index.tags is log --vault's, byte for by
 assert_eq "... with every event of the vault" "$(recfs log --vault "$V" "${PF[@]}" -n 100000 --json-lines / | wc -l)" \
 	"$(printf '%s\n' "$all" | grep -c .)"
 
+
+# A file saved 300 times, then renamed: `log -n 5` of either name is the newest
+# 5 of its full log, through the daemon and through the index (--vault), and
+# reads the file's newest events only, not an entry per version: it reads less
+# than a file with 5 versions renamed the same way plus 24 bytes (one entry of
+# index.tags) per extra version.
+mount_vault "$V" "$M"
+for i in $(seq 1 300); do echo "v$i" >"$M/case/many"; done
+for i in 1 2 3; do echo "v$i" >"$M/case/few"; done
+mv "$M/case/many" "$M/case/moved"
+mv "$M/case/few" "$M/case/fewmoved"
+for i in 1 2; do echo "w$i" >"$M/case/moved"; echo "w$i" >"$M/case/fewmoved"; done
+echo new >"$M/case/many"
+recfs flush "$M" >/dev/null
+for p in /case/many /case/moved; do
+	full=$(recfs log "$M$p" 2>&1)
+	assert_eq "log -n 5 $p through the daemon is the newest 5 of its full log" \
+		"$(printf '%s\n' "$full" | head -n 5)" "$(recfs log -n 5 "$M$p" 2>&1)"
+	eval "full_${p##*/}=\$full"
+done
+assert_eq "... and the full log of the new name holds all 300 saves under the old name" 300 \
+	"$(printf '%s\n' "$full_moved" | grep -cE 'saved +[0-9]+ +/case/many$')"
+read_n5() {
+	local io=/proc/$(daemon_pid "$M")/io before
+	recfs log -n 5 "$M$1" >/dev/null
+	before=$(awk '/^rchar/ { print $2 }' "$io")
+	recfs log -n 5 "$M$1" >/dev/null
+	got=$(( $(awk '/^rchar/ { print $2 }' "$io") - before ))
+}
+read_n5 /case/fewmoved
+few=$got
+read_n5 /case/moved
+echo "# log -n 5 read $got bytes for the file of 305 events, $few for the one of 8"
+check "log -n 5 of a file saved 300 times reads under one entry per version more than one of 8 events" \
+	test "$got" -lt $((few + 300 * 24))
+umount_vault "$M" "$V"
+for p in /case/many /case/moved; do
+	eval "full=\$full_${p##*/}"
+	assert_eq "log --vault $p (from the index) is the daemon's" "$full" \
+		"$(recfs log --vault "$V" "${PF[@]}" "$p" 2>&1)"
+	assert_eq "log --vault -n 5 $p is the newest 5 of it" "$(printf '%s\n' "$full" | head -n 5)" \
+		"$(recfs log --vault "$V" "${PF[@]}" -n 5 "$p" 2>&1)"
+done
+
 finish
