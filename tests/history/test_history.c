@@ -327,13 +327,33 @@ static void no_relock(void *arg, int lock)
 	(void)lock;
 }
 
+/* XOR mask into the byte at offset at of the first pack that
+** ls OPTS names (objects/pack/, FILTER after). */
+static void flip_pack_byte(const char *objects, const char *opts, const char *filter, long at,
+                           uint8_t mask)
+{
+	char cmd[1200], pack[800];
+	snprintf(cmd, sizeof cmd, "ls %s %s/pack/*.pack %s", opts, objects, filter);
+	FILE *ls = popen(cmd, "r");
+	cr_assert(ls && fgets(pack, sizeof pack, ls));
+	pclose(ls);
+	pack[strcspn(pack, "\n")] = '\0';
+	cr_assert_eq(chmod(pack, 0644), 0);
+	int fd = open(pack, O_RDWR);
+	uint8_t byte;
+	cr_assert(fd >= 0 && pread(fd, &byte, 1, at) == 1);
+	byte ^= mask;
+	cr_assert(pwrite(fd, &byte, 1, at) == 1);
+	close(fd);
+}
+
 /* Merging copies pack entries as they are, checked by the CRC-32 of the
 ** .idx: a damaged entry stops the merge, and the packs stay as they were. */
 Test(history, a_merge_copies_no_damaged_entry)
 {
 	struct fx x;
 	make_chain(&x, 40);
-	char objects[600], cmd[1400];
+	char objects[600];
 	snprintf(objects, sizeof objects, "%s/history.git/objects", x.dir);
 	long packs = fx_count_packs(x.dir);
 	cr_assert(packs >= 3, "need packs to merge, have %ld", packs);
@@ -344,19 +364,7 @@ Test(history, a_merge_copies_no_damaged_entry)
 
 	/* Every bit of one byte inside the first object (a save's own blob) of
 	** the smallest pack: past the 12-byte pack header and the object's header. */
-	char pack[800];
-	snprintf(cmd, sizeof cmd, "ls -S %s/pack/*.pack | tail -n1", objects);
-	FILE *ls = popen(cmd, "r");
-	cr_assert(ls && fgets(pack, sizeof pack, ls));
-	pclose(ls);
-	pack[strcspn(pack, "\n")] = '\0';
-	cr_assert_eq(chmod(pack, 0644), 0);
-	int fd = open(pack, O_RDWR);
-	uint8_t byte;
-	cr_assert(fd >= 0 && pread(fd, &byte, 1, 40) == 1);
-	byte ^= 0xff;
-	cr_assert(pwrite(fd, &byte, 1, 40) == 1);
-	close(fd);
+	flip_pack_byte(objects, "-S", "| tail -n1", 40, 0xff);
 	cr_assert_eq(fx_sh("cd %s/pack && sha1sum *.pack > ../../sums", objects), 0);
 	cr_assert_lt(rfs_pack_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0,
 	             "a merge copied a damaged entry");
@@ -1093,19 +1101,7 @@ Test(history, tree_versions_are_packed_as_deltas_and_read_back)
 	pclose(vp);
 	git_oid damaged;
 	cr_assert(at > 0 && git_oid_fromstr(&damaged, hex) == 0);
-	snprintf(cmd, sizeof cmd, "ls %s/pack/*.pack", objects);
-	char pack[300];
-	FILE *ls = popen(cmd, "r");
-	cr_assert(ls && fgets(pack, sizeof pack, ls));
-	pclose(ls);
-	pack[strcspn(pack, "\n")] = '\0';
-	cr_assert_eq(chmod(pack, 0644), 0);
-	int fd = open(pack, O_RDWR);
-	uint8_t byte;
-	cr_assert(fd >= 0 && pread(fd, &byte, 1, at) == 1);
-	byte ^= 0x01;
-	cr_assert(pwrite(fd, &byte, 1, at) == 1);
-	close(fd);
+	flip_pack_byte(objects, "", "", at, 0x01);
 	struct rfs_pack_reader *r = NULL;
 	struct rfs_pack_buf buf = { 0 };
 	git_object_t type;
