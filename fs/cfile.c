@@ -268,7 +268,8 @@ int rfs_cfile_load(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 	return 0;
 }
 
-static int write_header(struct rfs_cfile *cf, uint16_t flags)
+/* kept: NULL, or where the header's bytes go (written in full on success). */
+static int write_header_kept(struct rfs_cfile *cf, uint16_t flags, uint8_t *kept)
 {
 	struct rfs_header h = { .version = RFS_CONTENT_VERSION, .flags = flags };
 	uint8_t hdr[RFS_HEADER_SIZE];
@@ -281,7 +282,14 @@ static int write_header(struct rfs_cfile *cf, uint16_t flags)
 		rc = rfs_io_pwrite_all(cf->fd, hdr, sizeof(hdr), 0);
 	if (rc == 0)
 		cf->hdr_flags = flags;
+	if (rc == 0 && kept)
+		memcpy(kept, hdr, sizeof(hdr));
 	return rc;
+}
+
+static int write_header(struct rfs_cfile *cf, uint16_t flags)
+{
+	return write_header_kept(cf, flags, NULL);
 }
 
 int rfs_cfile_init_as(int fd, const uint8_t *key, const uint8_t file_id[RFS_FILE_ID_SIZE])
@@ -292,8 +300,8 @@ int rfs_cfile_init_as(int fd, const uint8_t *key, const uint8_t file_id[RFS_FILE
 	return write_header(&cf, 0);
 }
 
-int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
-                   uint8_t file_id_out[RFS_FILE_ID_SIZE])
+int rfs_cfile_init_kept(struct rfs_keystore *ks, int fd, uint8_t *key_out,
+                        uint8_t file_id_out[RFS_FILE_ID_SIZE], uint8_t *hdr_out)
 {
 	struct rfs_cfile cf = { .fd = fd, .key = key_out };
 	int rc = rfs_keystore_create(ks, cf.file_id, key_out);
@@ -301,7 +309,13 @@ int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 	if (rc < 0)
 		return rc;
 	memcpy(file_id_out, cf.file_id, RFS_FILE_ID_SIZE);
-	return write_header(&cf, 0);
+	return write_header_kept(&cf, 0, hdr_out);
+}
+
+int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
+                   uint8_t file_id_out[RFS_FILE_ID_SIZE])
+{
+	return rfs_cfile_init_kept(ks, fd, key_out, file_id_out, NULL);
 }
 
 /* To 0 bytes first, then the empty header: not a cut to the header alone, which

@@ -45,6 +45,10 @@ int rfs_cfile_load_header(struct rfs_keystore *ks, int fd, uint8_t *key_out,
 /* Give a new, empty backing file (size 0) a fresh id, key and header. */
 int rfs_cfile_init(struct rfs_keystore *ks, int fd, uint8_t *key_out,
                    uint8_t file_id_out[RFS_FILE_ID_SIZE]);
+/* The same, and hdr_out (NULL, or RFS_HEADER_SIZE bytes) gets the file's whole
+** ciphertext as written: history then need not read it back. */
+int rfs_cfile_init_kept(struct rfs_keystore *ks, int fd, uint8_t *key_out,
+                        uint8_t file_id_out[RFS_FILE_ID_SIZE], uint8_t *hdr_out);
 
 /* Empty a file whatever its state (O_TRUNC discards the content anyway):
 ** ftruncate it to 0 bytes, then write an empty header. The id and key are

@@ -222,27 +222,32 @@ static int plain_attr(struct rfs_fs *fs, struct rfs_inode *dir, struct rfs_inode
 
 int rfs_ops_stat_inode(struct rfs_fs *fs, struct rfs_inode *in, struct stat *st)
 {
+	return rfs_ops_stat_inode_raw(fs, in, NULL, st);
+}
+
+int rfs_ops_stat_inode_raw(struct rfs_fs *fs, struct rfs_inode *in, struct stat *raw,
+                           struct stat *st)
+{
 	int fd = inode_fd(fs, in), rc;
 
 	if (fd < 0)
 		return fd;
 	rc = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+	if (rc == 0 && raw)
+		*raw = *st;
 	if (rc == 0)
 		rc = plain_attr(fs, NULL, in, fd, "", st);
 	inode_fd_done(fs, in);
 	return rc;
 }
 
-/* fstatat + inode lookup for a backing entry; fills e. */
-int rfs_ops_make_entry(struct rfs_fs *fs, struct rfs_inode *parent, int dirfd, const char *name,
-                       const char *backing, struct fuse_entry_param *e, struct rfs_inode **out)
+/* The inode lookup and reply of e, whose attr holds the backing entry's stat. */
+static int entry_of_stat(struct rfs_fs *fs, struct rfs_inode *parent, int dirfd, const char *name,
+                         const char *backing, struct fuse_entry_param *e, struct rfs_inode **out)
 {
 	struct rfs_inode *in;
 	int rc;
 
-	memset(e, 0, sizeof(*e));
-	if (fstatat(dirfd, backing, &e->attr, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
 	if (!S_ISREG(e->attr.st_mode) && !S_ISDIR(e->attr.st_mode) && !S_ISLNK(e->attr.st_mode))
 		return -EIO;
 	rc = plain_attr(fs, parent, NULL, dirfd, backing, &e->attr);
@@ -257,6 +262,27 @@ int rfs_ops_make_entry(struct rfs_fs *fs, struct rfs_inode *parent, int dirfd, c
 	if (out)
 		*out = in;
 	return 0;
+}
+
+/* fstatat + inode lookup for a backing entry; fills e. */
+int rfs_ops_make_entry(struct rfs_fs *fs, struct rfs_inode *parent, int dirfd, const char *name,
+                       const char *backing, struct fuse_entry_param *e, struct rfs_inode **out)
+{
+	memset(e, 0, sizeof(*e));
+	if (fstatat(dirfd, backing, &e->attr, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return entry_of_stat(fs, parent, dirfd, name, backing, e, out);
+}
+
+int rfs_ops_make_entry_of(struct rfs_fs *fs, struct rfs_inode *parent, const char *name,
+                          const char *backing, const struct stat *st,
+                          struct fuse_entry_param *e, struct rfs_inode **out)
+{
+	memset(e, 0, sizeof(*e));
+	e->attr = *st;
+	if (!S_ISREG(st->st_mode))
+		return -EIO;                 /* a file's: a link's size would need its folder */
+	return entry_of_stat(fs, parent, -1, name, backing, e, out);
 }
 
 /* New objects belong to the caller, as on a local disk, when the daemon is root. */
@@ -285,7 +311,8 @@ int rfs_ops_give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *
 ** system has no O_TMPFILE. */
 int rfs_ops_anon_file(int dirfd, mode_t mode)
 {
-	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 07777);
+	/* O_NOATIME: the daemon's own reads (history's, read-modify-write) keep the user's atime. */
+	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC | O_NOATIME, mode & 07777);
 
 	if (fd < 0)
 		return errno == EISDIR || errno == EINVAL ? -EOPNOTSUPP : -errno;

@@ -249,9 +249,18 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	** chown and utimens to now are not (DESIGN.md, issue 4), but a version records the owner
 	** and times of its moment. */
 	bool stamp = (to_set & FUSE_SET_ATTR_MTIME) && !(to_set & FUSE_SET_ATTR_MTIME_NOW);
+	bool later = to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+	                       FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW);
+	/* A save that the reply's stat follows at once takes that stat: one fstatat, not two. */
+	bool save_last = false;
+	struct stat raw;
 
-	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE) && !stamp)
-		rfs_save_inode(fs, in, RFS_SAVE_MODE, NULL);
+	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE) && !stamp) {
+		if (later)
+			rfs_save_inode(fs, in, RFS_SAVE_MODE, NULL);
+		else
+			save_last = true;
+	}
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_SIZE))
 		rc = rfs_ops_file_set_size(fs, in, attr->st_size, fi);
 	/* CTIME comes only from the kernel writing back the times it caches; for
@@ -263,9 +272,12 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 		rc = set_times(fs, in, attr, to_set,
 		               fi && in->type == S_IFREG ? fh_of(fi)->fd : -1);
 	if (rc == 0 && stamp && (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MODE)))
-		rfs_save_inode(fs, in, RFS_SAVE_MODE, NULL);
-	if (rc == 0)
-		rc = rfs_ops_stat_inode(fs, in, &st);
+		save_last = true;
+	if (rc == 0) {
+		rc = rfs_ops_stat_inode_raw(fs, in, &raw, &st);
+		if (save_last)     /* a stat that failed: the save takes its own, as before */
+			rfs_save_inode_st(fs, in, RFS_SAVE_MODE, NULL, rc == 0 ? &raw : NULL);
+	}
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

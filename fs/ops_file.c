@@ -23,8 +23,8 @@
 #include "fs/retention.h"
 #include "fs/save.h"
 
-/* A descriptor for I/O on in's backing file, or -1 and errno. */
-static int open_backing(struct rfs_fs *fs, struct rfs_inode *in, int flags)
+/* A descriptor for I/O on in's backing file, or -1 and errno. *noatime: opened O_NOATIME. */
+static int open_backing(struct rfs_fs *fs, struct rfs_inode *in, int flags, bool *noatime)
 {
 	char p[64];
 	int acc = flags & O_ACCMODE;
@@ -40,6 +40,7 @@ static int open_backing(struct rfs_fs *fs, struct rfs_inode *in, int flags)
 	/* Partial blocks are read-modify-write, and the writeback cache reads too.
 	** Our own reads must not touch the atime that the user sees. */
 	fd = open(p, bflags | O_NOATIME);
+	*noatime = fd >= 0;
 	if (fd < 0 && errno == EPERM)
 		fd = open(p, bflags);   /* O_NOATIME needs ownership: a user mount of others' files */
 	e = errno;
@@ -173,6 +174,7 @@ int rfs_ops_file_set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size,
 	struct rfs_cfile cf;
 	int fd = fi ? fh_of(fi)->fd : -1;
 	int own_fd = -1, rc;
+	bool noatime;
 
 	if (in->type == S_IFDIR)
 		return -EISDIR;
@@ -181,7 +183,7 @@ int rfs_ops_file_set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size,
 	if (size < 0)
 		return -EINVAL;
 	if (fd < 0) {
-		own_fd = fd = open_backing(fs, in, O_RDWR);
+		own_fd = fd = open_backing(fs, in, O_RDWR, &noatime);
 		if (fd < 0)
 			return -errno;
 	}
@@ -220,7 +222,7 @@ out:
 ** I/O stays reachable (getattr, setattr, xattrs) also once unlinked. */
 /* counted: rfs_ops_file_open already counted this opener in nopen (see there). */
 static int new_fh(struct rfs_fs *fs, struct fuse_file_info *fi, struct rfs_inode *in, int fd,
-                  bool counted)
+                  bool noatime, bool counted)
 {
 	struct rfs_fh *fh = malloc(sizeof(*fh));
 	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
@@ -244,16 +246,20 @@ static int new_fh(struct rfs_fs *fs, struct fuse_file_info *fi, struct rfs_inode
 	pthread_rwlock_unlock(&in->content);
 	fh->fd = fd;
 	fh->writer = writer;
+	fh->noatime = noatime;
 	fi->fh = (uint64_t)(uintptr_t)fh;
 	fi->keep_cache = 1;     /* every change to the file passes through this daemon */
 	return 0;
 }
 
 /* Make a new empty ciphertext file name in parent: its key, header and owner.
-** On success *fd is open O_RDWR on it and key holds its content key. */
+** On success *fd is open O_RDWR | O_NOATIME on it and key holds its content key;
+** hdr (NULL, or RFS_HEADER_SIZE bytes) gets its header as written and st (or
+** NULL) its stat after the last change made here. */
 static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
                      mode_t mode, struct rfs_inode **dir, struct rfs_sealed_name *sn, int *fd,
-                     uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE])
+                     uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE], uint8_t *hdr,
+                     struct stat *st)
 {
 	int rc = rfs_ops_prepare_name(fs, req, parent, name, dir, sn), dfd;
 	bool anon, linked;
@@ -266,7 +272,8 @@ static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const
 	*fd = rfs_ops_anon_file(dfd, mode);
 	anon = *fd >= 0;
 	if (*fd == -EOPNOTSUPP)
-		*fd = openat(dfd, sn->backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+		*fd = openat(dfd, sn->backing, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOATIME,
+		             mode & 07777);
 	if (*fd < 0) {
 		rc = *fd == -1 ? -errno : *fd;
 		inode_fd_done(fs, *dir);
@@ -278,13 +285,15 @@ static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const
 	if (!anon && fchmod(*fd, mode & 07777) != 0)
 		rc = -errno;
 	if (rc == 0)
-		rc = rfs_cfile_init(fs->v->ks, *fd, key, file_id);
+		rc = rfs_cfile_init_kept(fs->v->ks, *fd, key, file_id, hdr);
 	if (rc == 0 && anon) {
 		rc = rfs_ops_link_in(*fd, dfd, sn->backing);
 		linked = rc == 0;
 	}
 	if (rc == 0)
 		rc = rfs_ops_give_to_caller(fs, req, *dir, sn->backing);
+	if (rc == 0 && st && fstat(*fd, st) != 0)   /* the file itself: no lookup by name */
+		rc = -errno;
 	if (rc < 0) {
 		if (linked)
 			(void)unlinkat(dfd, sn->backing, 0);
@@ -303,19 +312,19 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	struct rfs_inode *dir = NULL, *in = NULL;
 	struct rfs_sealed_name sn;
 	struct fuse_entry_param e;
+	struct stat st;
 	uint8_t *key = rfs_secmem_key_alloc();
-	uint8_t file_id[RFS_FILE_ID_SIZE];
+	uint8_t file_id[RFS_FILE_ID_SIZE], hdr[RFS_HEADER_SIZE];
 	int fd = -1;
-	int rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
-	int dfd;
+	int rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id, hdr, &st)
+	             : -ENOMEM;
 
 	RFS_FAULT_POINT("file_created", fs->v->dirfd);      /* its key entry written, not yet durable */
 
-	if (rc == 0 && (rc = dfd = inode_fd(fs, dir)) >= 0) {
-		rc = rfs_ops_make_entry(fs, dir, dfd, name, sn.backing, &e, &in);
-		inode_fd_done(fs, dir);
-	}
+	if (rc == 0)
+		rc = rfs_ops_make_entry_of(fs, dir, name, sn.backing, &st, &e, &in);
 	if (rc == 0) {
+		rfs_inode_offer_fd(&fs->it, in, fd);       /* so new_fh opens no descriptor by name */
 		pthread_mutex_lock(&in->mu);
 		if (!in->key) {
 			in->key = key;
@@ -328,7 +337,7 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		in->size = 0;
 		in->size_ok = true;
 		pthread_rwlock_unlock(&in->content);
-		rc = new_fh(fs, fi, in, fd, false);
+		rc = new_fh(fs, fi, in, fd, true, false);
 		if (rc < 0)
 			rfs_inode_forget(&fs->it, in, 1);
 	}
@@ -339,7 +348,7 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	rfs_save_created(fs, dir, name, sn.backing, file_id, fd);
+	rfs_save_created_file(fs, dir, name, sn.backing, file_id, fd, &st, hdr, sizeof(hdr));
 	fuse_reply_create(req, &e, fi);
 }
 
@@ -360,7 +369,8 @@ void rfs_ops_file_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	}
 	/* mknod(S_IFREG) is a create that leaves no file open. */
 	key = rfs_secmem_key_alloc();
-	rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id) : -ENOMEM;
+	rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id, NULL, NULL)
+	         : -ENOMEM;
 	rfs_secmem_key_free(key);
 	rfs_ops_finish_new_entry(req, fs, dir, name, &sn, rc, true, file_id, fd);
 	if (fd >= 0)
@@ -422,6 +432,7 @@ void rfs_ops_file_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
 	int fd, rc;
+	bool noatime;
 
 	widen_readahead(fs);
 
@@ -429,7 +440,7 @@ void rfs_ops_file_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	fd = open_backing(fs, in, fi->flags);
+	fd = open_backing(fs, in, fi->flags, &noatime);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -448,7 +459,7 @@ void rfs_ops_file_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		rc = trunc ? truncate_on_open(fs, in, fd)   /* loads, or empties a damaged file */
 		           : rfs_ops_file_load(fs, in, fd);
 	if (rc == 0)
-		rc = new_fh(fs, fi, in, fd, trunc);
+		rc = new_fh(fs, fi, in, fd, noatime, trunc);
 	if (rc < 0) {
 		if (trunc) {
 			pthread_rwlock_wrlock(&in->content);
@@ -557,7 +568,7 @@ void rfs_ops_file_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t 
 
 void rfs_ops_file_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	rfs_save_at_flush(fs_of(req), inode_of(req, ino), fh_of(fi)->fd);
+	rfs_save_at_flush(fs_of(req), inode_of(req, ino), fh_of(fi)->fd, fh_of(fi)->noatime);
 	fuse_reply_err(req, 0);
 }
 
@@ -569,7 +580,7 @@ void rfs_ops_file_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	pthread_rwlock_wrlock(&in->content);
 	in->nopen--;
 	in->nwriters -= fh->writer;
-	rfs_save_at_release(fs_of(req), in, fh->fd);
+	rfs_save_at_release(fs_of(req), in, fh->fd, fh->noatime);
 	pthread_rwlock_unlock(&in->content);
 	close(fh->fd);
 	free(fh);
@@ -591,6 +602,6 @@ void rfs_ops_file_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 		rc = -errno;
 	if (in->key)                   /* durable now: its undo entry is needless */
 		rfs_undo_file_sync_done(fs->v->undo, in->file_id, undo, rc == 0);
-	rfs_save_at_fsync(fs, in, fd);
+	rfs_save_at_fsync(fs, in, fd, fh_of(fi)->noatime);
 	fuse_reply_err(req, -rc);
 }

@@ -25,6 +25,7 @@
 struct rfs_fh {
 	int fd;
 	bool writer;                   /* counted in the inode's nwriters */
+	bool noatime;                  /* fd was opened O_NOATIME (history reads it as it is) */
 };
 
 /* Every handler finds its file system here, which also marks it as in use (fs/idle.h). */
@@ -96,16 +97,25 @@ int rfs_ops_seal_name(struct rfs_fs *fs, struct rfs_inode *dir, const char *name
 
 /* The plaintext view of in's attributes. 0 or -errno. */
 int rfs_ops_stat_inode(struct rfs_fs *fs, struct rfs_inode *in, struct stat *st);
+/* The same, and raw (or NULL) gets the backing file's own stat. */
+int rfs_ops_stat_inode_raw(struct rfs_fs *fs, struct rfs_inode *in, struct stat *raw,
+                           struct stat *st);
 
 /* fstatat + inode lookup for a backing entry; fills e (one lookup on *out). */
 int rfs_ops_make_entry(struct rfs_fs *fs, struct rfs_inode *parent, int dirfd, const char *name,
                        const char *backing, struct fuse_entry_param *e, struct rfs_inode **out);
 
+/* The same for the entry backing whose stat st (the backing file's) the
+** caller took from the file itself. */
+int rfs_ops_make_entry_of(struct rfs_fs *fs, struct rfs_inode *parent, const char *name,
+                          const char *backing, const struct stat *st,
+                          struct fuse_entry_param *e, struct rfs_inode **out);
+
 /* New objects belong to the caller, as on a local disk, when the daemon is root. */
 int rfs_ops_give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *parent,
                            const char *backing);
 
-/* An unnamed file in dirfd (O_TMPFILE) with exactly mode, to be linked in
+/* An unnamed file in dirfd (O_TMPFILE, O_NOATIME) with exactly mode, to be linked in
 ** once filled; -EOPNOTSUPP where the backing file system has none. */
 int rfs_ops_anon_file(int dirfd, mode_t mode);
 

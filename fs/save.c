@@ -164,23 +164,27 @@ static int inode_paths(struct rfs_fs *fs, struct rfs_inode *in, struct rfs_save_
 ** (fstatat; stat_name "" with AT_EMPTY_PATH), stat_fd -1 when it is gone. */
 static void record(struct rfs_fs *fs, struct rfs_save *s, int stat_fd, const char *stat_name)
 {
-	struct stat st;
+	struct stat own;
+	const struct stat *st = s->st;   /* the caller's, taken after its last change */
 	int rc;
 
 	if (!fs->history || !s->clear_path || !s->cipher_path)
 		return;
-	if (stat_fd >= 0 &&
-	    fstatat(stat_fd, stat_name, &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0) {
+	if (!st && stat_fd >= 0 &&
+	    fstatat(stat_fd, stat_name, &own, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
+		st = &own;
+	if (st) {
 		bool valid;
 
-		s->mode = st.st_mode;
-		s->uid = st.st_uid;
-		s->gid = st.st_gid;
-		s->mtime = st.st_mtim;
-		s->type = obj_type_of(st.st_mode);
-		if (S_ISREG(st.st_mode))
-			s->size = rfs_content_plain_size((uint64_t)st.st_size, &valid);
+		s->mode = st->st_mode;
+		s->uid = st->st_uid;
+		s->gid = st->st_gid;
+		s->mtime = st->st_mtim;
+		s->type = obj_type_of(st->st_mode);
+		if (S_ISREG(st->st_mode))
+			s->size = rfs_content_plain_size((uint64_t)st->st_size, &valid);
 	}
+	s->st = st;                      /* history need not stat the file again */
 	rc = rfs_history_record(fs->history, s);
 	if (rc < 0)
 		rfs_log(LOG_ERR, "%s: could not record this version (%s); run 'recfs verify'",
@@ -191,6 +195,24 @@ void rfs_save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name
                       const char *backing, const uint8_t id[16], int fd)
 {
 	rfs_save_created_as(fs, dir, name, backing, id, fd, NULL);
+}
+
+void rfs_save_created_file(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                           const char *backing, const uint8_t id[16], int fd,
+                           const struct stat *st, const uint8_t *bytes, size_t nbytes)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .fd = fd, .fd_noatime = true, .st = st,
+	                      .bytes = bytes, .nbytes = nbytes };
+	struct rfs_save_paths p;
+
+	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)
+		return;
+	s.clear_path = p.clear;
+	s.cipher_path = p.cipher;
+	memcpy(s.file_id, id, sizeof(s.file_id));
+	folder_of(dir, s.dir);
+	record(fs, &s, -1, "");
+	rfs_save_paths_free(&p);
 }
 
 void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
@@ -218,9 +240,15 @@ void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *n
 void rfs_save_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind kind,
                     const char *property)
 {
-	struct rfs_save s = { .kind = kind, .property = property, .fd = -1 };
+	rfs_save_inode_st(fs, in, kind, property, NULL);
+}
+
+void rfs_save_inode_st(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind kind,
+                       const char *property, const struct stat *st)
+{
+	struct rfs_save s = { .kind = kind, .property = property, .fd = -1, .st = st };
 	struct rfs_save_paths p;
-	int fd;
+	int fd = -1;
 
 	if (!fs->history || inode_paths(fs, in, &p) < 0)
 		return;
@@ -228,21 +256,32 @@ void rfs_save_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind 
 	s.cipher_path = p.cipher;
 	identity_of(in, s.file_id);
 	parent_folder_of(fs, in, s.dir);
-	fd = inode_fd(fs, in);
+	if (!st)
+		fd = inode_fd(fs, in);
 	record(fs, &s, fd, "");
 	if (fd >= 0)
 		inode_fd_done(fs, in);
 	rfs_save_paths_free(&p);
 }
 
+static void save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime,
+                         const struct rfs_who *who);
+
 void rfs_save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd)
 {
-	rfs_save_content_as(fs, in, fd, NULL);
+	save_content(fs, in, fd, false, NULL);
 }
 
 void rfs_save_content_as(struct rfs_fs *fs, struct rfs_inode *in, int fd, const struct rfs_who *who)
 {
-	struct rfs_save s = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .fd = fd, .who = who };
+	save_content(fs, in, fd, false, who);
+}
+
+static void save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime,
+                         const struct rfs_who *who)
+{
+	struct rfs_save s = { .kind = RFS_SAVE_SAVED, .type = RFS_OBJ_FILE, .fd = fd,
+	                      .fd_noatime = noatime, .who = who };
 	struct rfs_save_paths p;
 
 	if (in->restored_from[0]) {       /* set by rfs_save_restored */
@@ -328,28 +367,29 @@ void rfs_save_renamed(struct rfs_fs *fs, bool exchange, struct rfs_save_paths *f
 }
 
 /* at_flush: see rfs_save_at_flush. */
-static void save_if_dirty(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool at_flush)
+static void save_if_dirty(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime,
+                          bool at_flush)
 {
 	pthread_rwlock_wrlock(&in->content);
 	if (in->dirty && !(at_flush && in->trunc_only))
-		rfs_save_content(fs, in, fd);
+		save_content(fs, in, fd, noatime, NULL);
 	pthread_rwlock_unlock(&in->content);
 }
 
-void rfs_save_at_flush(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+void rfs_save_at_flush(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime)
 {
-	save_if_dirty(fs, in, fd, true);
+	save_if_dirty(fs, in, fd, noatime, true);
 }
 
-void rfs_save_at_fsync(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+void rfs_save_at_fsync(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime)
 {
-	save_if_dirty(fs, in, fd, false);
+	save_if_dirty(fs, in, fd, noatime, false);
 }
 
-void rfs_save_at_release(struct rfs_fs *fs, struct rfs_inode *in, int fd)
+void rfs_save_at_release(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime)
 {
 	if (in->dirty && !(in->trunc_only && in->nopen > 0))
-		rfs_save_content(fs, in, fd);
+		save_content(fs, in, fd, noatime, NULL);
 }
 
 void rfs_save_restored(struct rfs_fs *fs, struct rfs_inode *in, int fd, const char *rev)

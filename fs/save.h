@@ -54,18 +54,20 @@ void rfs_save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd);
 /* The same, committed as who's (the daemon's own writes for a caller; NULL: the mount's). */
 void rfs_save_content_as(struct rfs_fs *fs, struct rfs_inode *in, int fd, const struct rfs_who *who);
 
+/* noatime, below: fd is readable and was opened O_NOATIME (history reads it as it is). */
+
 /* close(2) through a handle (flush), which may not be the last one: shells
 ** dup2 and close the fd of "> file" before writing, so an open(O_TRUNC)
 ** alone waits for the writes. */
-void rfs_save_at_flush(struct rfs_fs *fs, struct rfs_inode *in, int fd);
+void rfs_save_at_flush(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime);
 
 /* fsync: what was written is a version. */
-void rfs_save_at_fsync(struct rfs_fs *fs, struct rfs_inode *in, int fd);
+void rfs_save_at_fsync(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime);
 
 /* The release of a handle, already uncounted from in->nopen; content lock
 ** held. The last close saves; an earlier handle's late release does not save
 ** an open(O_TRUNC) made through another handle before its writes arrive. */
-void rfs_save_at_release(struct rfs_fs *fs, struct rfs_inode *in, int fd);
+void rfs_save_at_release(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime);
 
 /* The whole of in, just rebuilt or revived by a restore: "restored from rev". */
 void rfs_save_restored(struct rfs_fs *fs, struct rfs_inode *in, int fd, const char *rev);
@@ -76,6 +78,11 @@ void rfs_save_restored(struct rfs_fs *fs, struct rfs_inode *in, int fd, const ch
 ** id history follows it by (NULL for a symlink), fd open on it or -1. */
 void rfs_save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                       const char *backing, const uint8_t id[16], int fd);
+/* create: the file made just now, fd open on it (readable, O_NOATIME), st its
+** stat after its last change, bytes (nbytes) its whole ciphertext as written. */
+void rfs_save_created_file(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                           const char *backing, const uint8_t id[16], int fd,
+                           const struct stat *st, const uint8_t *bytes, size_t nbytes);
 void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                          const char *backing, const uint8_t id[16], int fd,
                          const struct rfs_who *who);
@@ -84,6 +91,9 @@ void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *n
 ** recorded whole again. */
 void rfs_save_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind kind,
                     const char *property);
+/* The same with st, in's backing stat taken after its last change (NULL: stat it). */
+void rfs_save_inode_st(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind kind,
+                       const char *property, const struct stat *st);
 
 /* unlink, rmdir: the entry name/backing in dir went; st is what it was. */
 void rfs_save_deleted(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include "fs/progress.h"
@@ -91,6 +92,10 @@ struct rfs_save {
 	const char *property;             /* PROPERTY: the xattr name (clear), else NULL */
 	const char *restored_from;        /* RESTORED: revision hex, else NULL */
 	int fd;                           /* -1, or an open fd on the ciphertext file (read with pread) */
+	bool fd_noatime;                  /* fd is readable and opened O_NOATIME: read it as it is */
+	const struct stat *st;            /* NULL, or fd's stat after its last change: not taken again */
+	const uint8_t *bytes;             /* CREATED file: NULL, or its whole ciphertext (nbytes), */
+	size_t nbytes;                    /*   written by the caller just now: not read back */
 	const struct rfs_who *who;        /* who saved it (its commit holds only its author's saves);
 	                                     NULL: the handle's attribution */
 };

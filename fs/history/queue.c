@@ -94,6 +94,8 @@ static int save_fd(struct rfs_history *h, const struct rfs_save *s)
 {
 	if (s->fd < 0)
 		return rfs_capture_open_live(h, s->cipher_path, 0);
+	if (s->fd_noatime)
+		return s->fd;                    /* a read through it changes no atime already */
 	char proc[64];
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
 	int fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOATIME);
@@ -281,23 +283,30 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 {
 	if (s->type != RFS_OBJ_FILE || s->kind == RFS_SAVE_RENAMED || rfs_capture_path_is_long(s->cipher_path))
 		return false;
-	int fd = save_fd(h, s);
-	if (fd < 0)
+	/* A new file's bytes, from its creator: it wrote them before the kernel
+	** knew the file, so nothing can have changed them since. */
+	bool given = s->kind == RFS_SAVE_CREATED && s->bytes && s->nbytes <= SMALL_SAVE_MAX;
+	int fd = given ? -1 : save_fd(h, s);
+	if (!given && fd < 0)
 		return false;
-	struct stat st;
-	bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size <= SMALL_SAVE_MAX;
-	size_t len = ok ? (size_t)st.st_size : 0;
+	struct stat own;
+	const struct stat *st = s->st && s->fd >= 0 ? s->st : &own;   /* the caller's is fd's */
+	bool ok = given || ((st != &own || fstat(fd, &own) == 0) && S_ISREG(st->st_mode) &&
+	                    st->st_size <= SMALL_SAVE_MAX);
+	size_t len = given ? s->nbytes : ok ? (size_t)st->st_size : 0;
 	if (ok && __atomic_add_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL) > SMALL_QUEUED_MAX) {
 		__atomic_sub_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL);
 		ok = false;
 	}
 	uint8_t *buf = ok ? malloc(len ? len : 1) : NULL;
-	if (ok && (!buf || rfs_io_pread_all(fd, buf, len, 0) < 0)) {
+	if (ok && buf && given)
+		memcpy(buf, s->bytes, len);
+	else if (ok && (!buf || rfs_io_pread_all(fd, buf, len, 0) < 0)) {
 		__atomic_sub_fetch(&h->blob_bytes, len, __ATOMIC_ACQ_REL);
 		free(buf);
 		ok = false;
 	}
-	if (fd != s->fd)
+	if (fd >= 0 && fd != s->fd)
 		close(fd);
 	if (!ok)
 		return false;
