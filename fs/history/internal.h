@@ -75,6 +75,7 @@ struct rfs_pending {
 };
 
 struct rfs_tree_cache;
+struct rfs_batch_index;
 
 struct rfs_history {
 	struct rfs_vault *v;
@@ -107,6 +108,7 @@ struct rfs_history {
 	pthread_cond_t q_cond, q_done;
 	struct rfs_pending *q_head, *q_tail;
 	size_t q_len;                     /* saves queued (q_lock) */
+	struct rfs_batch_index *batch_index;   /* the committer's, for rfs_queue_take_batch */
 	struct timespec last_batch;       /* CLOCK_MONOTONIC, when the committer last took a batch */
 	struct rfs_pending *inflight;     /* the batch whose deferred saves the committer captures */
 	struct rfs_pending *committing;   /* the batch taken, until committed (set under q_lock,
@@ -230,6 +232,15 @@ int rfs_capture_stage_small(struct rfs_history *h, struct rfs_pending *batch, si
 /* queue.c */
 #define CATCHUP_MS 1000                  /* history behind (full disk): first retry after this */
 void rfs_queue_pending_free(struct rfs_history *h, struct rfs_pending *p);
+
+/* batch.c. Whether two saves may not share a commit: one file id (but zeros), or one path
+** equal to or inside the other (either side's path or old path). */
+bool rfs_batch_saves_conflict(const struct rfs_pending *a, const struct rfs_pending *b);
+/* Take the next commit's saves off h's queue into *out, in record order (q_lock held):
+** each that conflicts with no save taken or left before it, one author, a root save alone.
+** Their number. */
+size_t rfs_queue_take_batch(struct rfs_history *h, struct rfs_pending **out);
+void rfs_batch_index_free(struct rfs_batch_index *x);
 void *rfs_queue_packer(void *arg);      /* thread: merges packs while commits go on */
 void *rfs_queue_committer(void *arg);   /* thread: takes batches, commits, publishes */
 

@@ -1,7 +1,8 @@
 /*
 ** queue: the saves between the FUSE operation and the commit. Records a save
-** (rfs_history_record), reads small and big saves (before_write), groups the
-** queue into batches, and runs the committer and packer threads and flush.
+** (rfs_history_record), reads small and big saves (before_write), has the
+** queue grouped into batches (batch.c), and runs the committer and packer
+** threads and flush.
 ** Must never: let two saves of one path, or saves of two authors, share a commit, or drop a save
 ** without a log line saying so.
 */
@@ -19,8 +20,6 @@
 #include "crypto/io.h"
 
 #define PACK_DELAY_MS 1000               /* newest commit reaches the ref within this */
-#define MAX_BATCH 256                    /* saves per commit, at most */
-#define MAX_SCAN 1024                    /* queued saves looked at for one batch */
 #define LINGER_MS 10                     /* a save waits this long for others to share its commit */
 #define PACE_QUEUED 512                  /* past this many queued saves, commits follow on at once */
 #define HOLD_MAX_MS 5000                 /* and at most this long while history is held */
@@ -48,8 +47,6 @@ static int head_entry(struct rfs_history *h, const char *cpath, git_tree_entry *
 	return rc;
 }
 
-static bool saves_conflict(const struct rfs_pending *a, const struct rfs_pending *b);
-
 /* The ciphertext size of the version before a save of cpath (file id),
 ** recorded before seq: a save queued or being committed, else the newest
 ** commit; 0 when there is none. false: unknown (capture the whole file).
@@ -65,7 +62,7 @@ static bool prev_size(struct rfs_history *h, const char *cpath, const uint8_t id
 	struct rfs_pending *lists[2] = { h->committing, h->q_head };
 	for (int l = 0; l < 2; l++)
 		for (const struct rfs_pending *p = lists[l]; p; p = p->next)
-			if (p->seq < seq && (!last || p->seq > last->seq) && saves_conflict(&probe, p))
+			if (p->seq < seq && (!last || p->seq > last->seq) && rfs_batch_saves_conflict(&probe, p))
 				last = p;
 	if (last) {
 		bool content = last->ev.kind == RFS_SAVE_CREATED || last->ev.kind == RFS_SAVE_SAVED ||
@@ -534,90 +531,7 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	return 0;
 }
 
-/* ---- batching: which saves may share one commit ---- */
-
-/* One pass, no strlen: take_batch compares every queued save with every one
-** taken or left, under the queue's lock. */
-static bool path_overlaps(const char *a, const char *b)
-{
-	if (!a || !b)
-		return false;
-	if (!a[0] || !b[0])
-		return true;                     /* the root overlaps everything */
-	while (*a && *a == *b) {
-		a++;
-		b++;
-	}
-	/* equal, or one is the other's folder */
-	return (!*a && (!*b || *b == '/')) || (!*b && *a == '/');
-}
-
-static bool zero_id(const uint8_t id[16])
-{
-	static const uint8_t z[16];
-	return !memcmp(id, z, 16);
-}
-
-static bool same_author(const struct rfs_pending *a, const struct rfs_pending *b)
-{
-	if (!a->login || !b->login)
-		return !a->login && !b->login;
-	return !strcmp(a->login, b->login) && !strcmp(a->full_name, b->full_name) &&
-	       !strcmp(a->host, b->host);
-}
-
-static bool saves_conflict(const struct rfs_pending *a, const struct rfs_pending *b)
-{
-	if (!zero_id(a->ev.file_id) && !memcmp(a->ev.file_id, b->ev.file_id, 16))
-		return true;
-	return path_overlaps(a->cpath, b->cpath) || path_overlaps(a->cpath, b->cpath_old) ||
-	       path_overlaps(a->cpath_old, b->cpath) || path_overlaps(a->cpath_old, b->cpath_old);
-}
-
 /* ---- the committer thread ---- */
-
-/* The saves of the next commit, in record order: every queued save that
-** conflicts neither with one taken nor with an earlier one left waiting (so
-** the saves of one path keep their order). Saves of different files thus
-** share commits even when each file is saved twice in a row (create, then
-** write). A save of the root goes alone. q_lock held. */
-static size_t take_batch(struct rfs_history *h, struct rfs_pending **out)
-{
-	struct rfs_pending *taken = NULL, **tail = &taken, **pp = &h->q_head, *p, *last_left = NULL;
-	struct rfs_pending *left[MAX_SCAN];
-	size_t n = 0, nleft = 0;
-
-	while ((p = *pp) != NULL && n < MAX_BATCH && nleft < MAX_SCAN) {
-		bool clash = !p->cpath[0] && (n || nleft);
-		clash = clash || (taken && !same_author(p, taken));   /* one author per commit */
-		for (struct rfs_pending *q = taken; q && !clash; q = q->next)
-			clash = saves_conflict(p, q);
-		for (size_t i = 0; i < nleft && !clash; i++)
-			clash = saves_conflict(p, left[i]);
-		if (clash) {
-			left[nleft++] = p;
-			last_left = p;
-			pp = &p->next;
-			continue;
-		}
-		*pp = p->next;                   /* take it out of the queue */
-		p->next = NULL;
-		*tail = p;
-		tail = &p->next;
-		n++;
-		if (!p->cpath[0])
-			break;
-	}
-	/* Nothing after the scan: the tail is the last save left. This holds too
-	** when a root-folder save ended the batch as the queue's last (taking it
-	** left the tail pointing at a save no longer queued). */
-	if (!*pp)
-		h->q_tail = last_left;
-	h->q_len -= n;
-	clock_gettime(CLOCK_MONOTONIC, &h->last_batch);
-	*out = taken;
-	return n;
-}
 
 static long ms_between(const struct timespec *a, const struct timespec *b)
 {
@@ -778,7 +692,7 @@ void *rfs_queue_committer(void *arg)
 			size_t n;
 
 			linger(h);
-			n = take_batch(h, &batch);
+			n = rfs_queue_take_batch(h, &batch);
 			/* gc keeps its objects, and a capture meanwhile counts it as before
 			** itself, until it is committed */
 			h->committing = batch;
