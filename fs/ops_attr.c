@@ -77,23 +77,35 @@ static void mode_changed(struct rfs_fs *fs, struct rfs_inode *in)
 	(void)fuse_lowlevel_notify_inval_inode(fs->se, rfs_ino_of(&fs->it, in), -1, 0);
 }
 
-int rfs_ops_attr_kill_suidgid(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *in, int fd)
+/* The same; *fresh: st holds fd's stat, still current (nothing was changed). */
+static int kill_suidgid_st(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *in, int fd,
+                           struct stat *st, bool *fresh)
 {
-	struct stat st;
 	mode_t mode;
 	int rc;
 
+	*fresh = false;
 	if (!kill_suidgid || in->type != S_IFREG)
 		return 0;
 	kill_suidgid = false;
-	if (fstat(fd, &st) != 0)
+	if (fstat(fd, st) != 0)
 		return -errno;
-	mode = without_suidgid(req, &st, false);   /* the kernel's mark: no CAP_FSETID */
-	if (mode == (st.st_mode & 07777))
+	mode = without_suidgid(req, st, false);   /* the kernel's mark: no CAP_FSETID */
+	if (mode == (st->st_mode & 07777)) {
+		*fresh = true;
 		return 0;
+	}
 	if ((rc = chmod_fd(fd, mode)) == 0)
 		mode_changed(fs, in);
 	return rc;
+}
+
+int rfs_ops_attr_kill_suidgid(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *in, int fd)
+{
+	struct stat st;
+	bool fresh;
+
+	return kill_suidgid_st(req, fs, in, fd, &st, &fresh);
 }
 
 void rfs_ops_attr_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -209,7 +221,8 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	if (rfs_retention_refuse_setattr(req, ino, to_set)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *in = inode_of(req, ino);
-	struct stat st;
+	struct stat st, kst;
+	bool kfresh = false;          /* kst: the file's stat, still current (a chown's kill mark) */
 	int rc = 0, ifd = -1;
 
 	if (fs->read_only) {
@@ -220,27 +233,29 @@ void rfs_ops_attr_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int
 	     kill_suidgid) && (ifd = inode_fd(fs, in)) < 0)
 		rc = ifd;
 	if (rc == 0)       /* a truncate by a caller without CAP_FSETID */
-		rc = rfs_ops_attr_kill_suidgid(req, fs, in, ifd);
+		rc = kill_suidgid_st(req, fs, in, ifd, &kst, &kfresh);
 	if (rc == 0 && (to_set & FUSE_SET_ATTR_MODE)) {
 		if (in->type == S_IFLNK) {
 			rc = -EOPNOTSUPP;
-		} else if (fstatat(ifd, "", &st, AT_EMPTY_PATH) != 0) {
+		} else if (!kfresh && fstatat(ifd, "", &kst, AT_EMPTY_PATH) != 0) {
 			rc = -errno;
-		} else if ((st.st_mode & 07777) == (attr->st_mode & 07777)) {
+		} else if ((kst.st_mode & 07777) == (attr->st_mode & 07777)) {
 			to_set &= ~FUSE_SET_ATTR_MODE;      /* no change, no version */
+			kfresh = true;
 		} else {
 			rc = chmod_fd(ifd, attr->st_mode & 07777);
+			kfresh = false;
 		}
 	}
 	if (rc == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-		bool file = in->type == S_IFREG && fstat(ifd, &st) == 0;
+		bool file = in->type == S_IFREG && (kfresh || fstat(ifd, &kst) == 0);
 
 		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
 			rc = -errno;
 		else if (file)
-			rc = chown_dropped(req, ifd, &st, &to_set);
+			rc = chown_dropped(req, ifd, &kst, &to_set);
 	}
 	if (ifd >= 0)
 		inode_fd_done(fs, in);

@@ -10,7 +10,8 @@
 # from /proc, and hands history the header it wrote; a close hands history the stat it took, and
 # history reads the handle as it is (O_NOATIME): per file 2 openat, 2 close, 4 newfstatat and 1
 # pread fewer than before (162, 128, 305 and 218 for these 30 files and 3 folders). A touch -d
-# and a chmod each stat once for their save and reply together (5 stats for both before, 3 now).
+# and a chmod each stat once for their save and reply together, and a chown stats once for its
+# kill mark and the owner change (8 stats for the three before, 5 now).
 # The files read back and `recfs verify` is clean.
 # Must never: run outside its temp folder.
 . "$(dirname "$0")/lib.sh"
@@ -81,11 +82,12 @@ else
 	for i in $(seq 1 10); do
 		touch -m -d @1700000000 "$M/c/f$i"
 		chmod 640 "$M/c/f$i"
+		chown "$(id -u):$(id -g)" "$M/c/f$i"
 	done
 	sleep 0.3
 	kill -INT "$SPID"
 	wait "$SPID" 2>/dev/null
-	count_at_most "stats for 10 touch -d and 10 chmod" 'newfstatat(\|[^a-z]fstat(' 30 strace2.out
+	count_at_most "stats for 10 touch -d, 10 chmod and 10 chown" 'newfstatat(\|[^a-z]fstat(' 50 strace2.out
 fi
 for d in a b c; do
 	check "$d/f10 reads back" cmp "$IT_TMP/src" "$M/$d/f10"
