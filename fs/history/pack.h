@@ -96,9 +96,11 @@ int rfs_pack_stream_put(struct rfs_pack_stream *s, const git_oid *oid, git_objec
 int rfs_pack_stream_close(struct rfs_pack_stream *s, bool keep);
 
 /* A spool: a pack stream whose object count is not known when it opens (a
-** file being written, packed as its chunks arrive). Its header and the
-** trailer's SHA-1 are written at rfs_pack_stream_close, which reads the
-** pack back once to hash it. put: 0 or -errno. */
+** file being written, packed as its chunks arrive). It is written as a chain
+** of packs of about 64 MiB each (segments), each hashed as it is written and
+** finished (fsync'd, as tmp_ files) by the put that fills it;
+** rfs_pack_stream_close reads back only the last, partial one to hash it,
+** then moves them all into place (keep) or removes them. put: 0 or -errno. */
 int rfs_pack_spool_open(struct rfs_packs *packs, struct rfs_pack_stream **out);
 int rfs_pack_spool_put(struct rfs_pack_stream *s, const git_oid *oid, git_object_t type,
                        const void *data, size_t len);

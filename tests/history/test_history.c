@@ -1113,3 +1113,69 @@ Test(history, tree_versions_are_packed_as_deltas_and_read_back)
 	git_odb_free(odb);
 	fx_sh("rm -rf %s", dir);
 }
+
+/* Blobs of odd lengths (an Adler-32's and a CRC-32's tail bytes, one byte
+** either side of a stored block) in one pack, and a spool of segments small
+** enough (RECFS_TEST_SPOOL_SEGMENT) that 9 blobs make 5 packs, the last one
+** partial: git verify-pack (zlib's inflate checks each Adler-32, index-pack
+** each CRC-32 of the .idx) passes on every pack, libgit2 reads every blob,
+** and a spool closed unkept leaves no file behind. */
+Test(history, odd_lengths_and_spool_segments_pass_git_verify_pack)
+{
+	static const size_t odd[] = { 1, 3, 7, 15, 65535, 65536, 65537, 131071, 200003 };
+	enum { NODD = sizeof odd / sizeof odd[0], NSPOOL = 9 };
+	static uint8_t data[NODD + NSPOOL][200003];
+	git_oid oid[NODD + NSPOOL];
+	size_t len[NODD + NSPOOL];
+	for (size_t i = 0; i < NODD + NSPOOL; i++) {
+		len[i] = i < NODD ? odd[i] : 100001 + 2 * (i - NODD);
+		fill(data[i], len[i], (unsigned)i + 11);
+		rfs_sha1_object_id(&oid[i], GIT_OBJECT_BLOB, data[i], len[i]);
+	}
+	char dir[] = "/tmp/recfs-odd-XXXXXX", objects[100];
+	cr_assert(mkdtemp(dir));
+	snprintf(objects, sizeof objects, "%s/objects", dir);
+	cr_assert_eq(fx_sh("git init -q --bare %s", dir), 0);
+	git_odb *odb = NULL;
+	struct rfs_packs *p = NULL;
+	cr_assert_eq(git_odb_new(&odb), 0);
+	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
+
+	struct rfs_pack_stream *s = NULL;
+	cr_assert_eq(rfs_pack_stream_open(p, NODD, &s), 0);
+	for (size_t i = 0; i < NODD; i++)
+		cr_assert_eq(rfs_pack_stream_put(s, &oid[i], GIT_OBJECT_BLOB, data[i], len[i]), 0);
+	cr_assert_eq(rfs_pack_stream_close(s, true), 0);
+
+	setenv("RECFS_TEST_SPOOL_SEGMENT", "300000", 1);     /* two blobs of 100 KB a segment */
+	cr_assert_eq(rfs_pack_spool_open(p, &s), 0);
+	for (size_t i = NODD; i < NODD + NSPOOL; i++)
+		cr_assert_eq(rfs_pack_spool_put(s, &oid[i], GIT_OBJECT_BLOB, data[i], len[i]), 0);
+	cr_assert_eq(rfs_pack_spool_count(s), NSPOOL);
+	git_oid back[NSPOOL];
+	rfs_pack_spool_oids(s, back, NSPOOL);
+	for (size_t i = 0; i < NSPOOL; i++)
+		cr_assert(git_oid_equal(&back[i], &oid[NODD + i]), "the spool's id %zu is not the one put", i);
+	cr_assert_eq(fx_sh("test $(ls %s/pack | grep -c '^pack-') -eq 2", objects), 0,
+	             "a segment was moved into place before the close");
+	cr_assert_eq(rfs_pack_stream_close(s, true), 0);
+	cr_assert_eq(rfs_pack_count(p), 1 + (NSPOOL + 1) / 2, "the spool is not %d segments", (NSPOOL + 1) / 2);
+
+	cr_assert_eq(rfs_pack_spool_open(p, &s), 0);            /* unkept: every segment goes */
+	for (size_t i = NODD; i < NODD + NSPOOL; i++)
+		cr_assert_eq(rfs_pack_spool_put(s, &oid[i], GIT_OBJECT_BLOB, data[i], len[i]), 0);
+	cr_assert_eq(rfs_pack_stream_close(s, false), 0);
+	unsetenv("RECFS_TEST_SPOOL_SEGMENT");
+	cr_assert_eq(fx_sh("! ls %s/pack | grep -q '^tmp_'", objects), 0, "an unkept spool left files");
+	cr_assert_eq(rfs_pack_count(p), 1 + (NSPOOL + 1) / 2);
+
+	cr_assert_eq(fx_sh("for i in %s/pack/*.idx; do git verify-pack $i || exit 1; done", objects), 0);
+	for (size_t i = 0; i < NODD + NSPOOL; i++) {
+		git_odb_object *o = NULL;
+		cr_assert_eq(git_odb_read(&o, odb, &oid[i]), 0, "libgit2 cannot read blob %zu", i);
+		cr_assert(git_odb_object_size(o) == len[i] && !memcmp(git_odb_object_data(o), data[i], len[i]));
+		git_odb_object_free(o);
+	}
+	git_odb_free(odb);
+	fx_sh("rm -rf %s", dir);
+}
