@@ -809,7 +809,6 @@ int rfs_pack_stream_put(struct rfs_pack_stream *s, const git_oid *oid, git_objec
 ** partial, to hash it with its true count, then moves every segment into
 ** place with one fsync of the folder. A delta never crosses a segment. */
 
-#define SPOOL_SEGMENT (64ull << 20)
 #define SPOOL_SYNC (8u << 20)
 
 static void spool_forget(struct rfs_pack_stream *s, size_t from)
@@ -926,7 +925,7 @@ static uint64_t spool_segment(void)
 	const char *t = getenv("RECFS_TEST_SPOOL_SEGMENT");
 	char *end;
 	unsigned long long v = t && *t ? strtoull(t, &end, 10) : 0;
-	return v && !*end ? (uint64_t)v : SPOOL_SEGMENT;
+	return v && !*end ? (uint64_t)v : RFS_PACK_SEGMENT;
 }
 
 int rfs_pack_spool_open(struct rfs_packs *packs, struct rfs_pack_stream **out)
@@ -1179,12 +1178,13 @@ int rfs_pack_odb_list_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 	return read_object(m->odb, &m->list[i], &m->cur, obj);
 }
 
-/* How many of the packs (sorted by size) to merge: enough to get back to
-** max/2, then more while the next pack is under twice what is merged, so
-** each pack is rewritten only when the history behind it has doubled. */
-static size_t merge_count(const struct pack_file *v, size_t n, size_t max_packs)
+/* How many of the packs (sorted by size) to merge: enough to get the small
+** ones (the first n_small) back to max/2, then more while the next pack is
+** under twice what is merged, so each pack is rewritten only when the
+** history behind it has doubled. */
+static size_t merge_count(const struct pack_file *v, size_t n, size_t n_small, size_t max_packs)
 {
-	size_t k = n - max_packs / 2;
+	size_t k = n_small - max_packs / 2;
 	uint64_t sum = 0;
 	for (size_t i = 0; i < k; i++)
 		sum += v[i].size;
@@ -1714,7 +1714,7 @@ void rfs_pack_reader_close(struct rfs_pack_reader *r)
 	free(r);
 }
 
-int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
+int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t small, uint64_t big,
                           void (*relock)(void *arg, int lock), void *arg)
 {
 	struct pack_file *v;
@@ -1725,11 +1725,14 @@ int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
 		while (n && v[n - 1].size >= big)
 			n--;                     /* big packs stay as they are (gc merges them) */
 	}
-	if (rc < 0 || n <= max_packs || max_packs < 2) {
+	size_t n_small = 0;              /* only these start a merge */
+	while (rc == 0 && n_small < n && v[n_small].size < small)
+		n_small++;
+	if (rc < 0 || n_small <= max_packs || max_packs < 2) {
 		free(v);
 		return rc;
 	}
-	size_t k = merge_count(v, n, max_packs);
+	size_t k = merge_count(v, n, n_small, max_packs);
 	char name[41] = "";
 	rc = merge_packs(p, v, k, name);  /* durable (fsync'd) before anything goes */
 	if (rc == 0) {

@@ -31,14 +31,15 @@ int rfs_pack_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **ou
 int rfs_pack_reload(struct rfs_packs *p);
 
 /* Keep objects/pack at a few small packs: when more than max_packs are
-** smaller than big bytes, merge the smallest ones (so that each pack left is
-** at least twice the size of all smaller ones together) into one new pack,
-** then remove them. Packs of big bytes or more are left alone. The
-** merged pack is durable before any old one goes; reads keep working from
-** the old packs meanwhile. Call without the repository lock held; relock is
-** called (and released) around removing the old packs and reloading, so
-** the caller can take its own lock there. 0 (also when nothing to do) or -errno. */
-int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
+** smaller than small bytes, merge the smallest ones (enough to leave max/2
+** of those, then each pack left under big bytes is at least twice the size
+** of all smaller ones together) into one new pack, then remove them. Packs
+** of big bytes or more are left alone. The merged pack is durable before
+** any old one goes; reads keep working from the old packs meanwhile. Call
+** without the repository lock held; relock is called (and released) around
+** removing the old packs and reloading, so the caller can take its own lock
+** there. 0 (also when nothing to do) or -errno. */
+int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t small, uint64_t big,
                           void (*relock)(void *arg, int lock), void *arg);
 
 /* Leftovers of a killed writer in packdir: its temporary files (tmp_pack_*,
@@ -94,6 +95,9 @@ int rfs_pack_stream_open(struct rfs_packs *packs, size_t count, struct rfs_pack_
 int rfs_pack_stream_put(struct rfs_pack_stream *s, const git_oid *oid, git_object_t type,
                         const void *data, size_t len);
 int rfs_pack_stream_close(struct rfs_pack_stream *s, bool keep);
+
+/* The bytes of objects in one segment of a spool. */
+#define RFS_PACK_SEGMENT (64ull << 20)
 
 /* A spool: a pack stream whose object count is not known when it opens (a
 ** file being written, packed as its chunks arrive). It is written as a chain

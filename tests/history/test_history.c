@@ -366,7 +366,7 @@ Test(history, a_merge_copies_no_damaged_entry)
 	** the smallest pack: past the 12-byte pack header and the object's header. */
 	flip_pack_byte(objects, "-S", "| tail -n1", 40, 0xff);
 	cr_assert_eq(fx_sh("cd %s/pack && sha1sum *.pack > ../../sums", objects), 0);
-	cr_assert_lt(rfs_pack_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0,
+	cr_assert_lt(rfs_pack_consolidate(p, 2, UINT64_MAX, UINT64_MAX, no_relock, NULL), 0,
 	             "a merge copied a damaged entry");
 	cr_assert_eq(fx_count_packs(x.dir), packs, "packs were removed after a failed merge");
 	cr_assert_eq(fx_sh("cd %s/pack && sha1sum --quiet -c ../../sums", objects), 0);
@@ -1086,7 +1086,7 @@ Test(history, tree_versions_are_packed_as_deltas_and_read_back)
 	tree_versions_read_all(p, odb, &tv);
 
 	/* Merged into one pack: the deltas are made again against bases in it. */
-	cr_assert_eq(rfs_pack_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0);
+	cr_assert_eq(rfs_pack_consolidate(p, 2, UINT64_MAX, UINT64_MAX, no_relock, NULL), 0);
 	cr_assert_eq(rfs_pack_count(p), 1, "the three packs were not merged");
 	tree_versions_read_all(p, odb, &tv);
 	cr_assert_eq(fx_sh("git verify-pack %s/pack/*.idx", objects), 0);
@@ -1176,6 +1176,60 @@ Test(history, odd_lengths_and_spool_segments_pass_git_verify_pack)
 		cr_assert(git_odb_object_size(o) == len[i] && !memcmp(git_odb_object_data(o), data[i], len[i]));
 		git_odb_object_free(o);
 	}
+	git_odb_free(odb);
+	fx_sh("rm -rf %s", dir);
+}
+
+/* Only packs under the small size start a merge: 14 packs of 100 KB beside 3
+** tiny ones (a big file's segments beside a few saves) are left as they are;
+** 13 tiny ones are merged into one, and the big ones stay out of that merge,
+** far under half their size. */
+struct one_blob {
+	const uint8_t *data;
+	size_t len;
+	git_oid oid;
+};
+
+static int one_blob_source(void *arg, size_t i, struct rfs_pack_obj *obj)
+{
+	struct one_blob *b = arg;
+	(void)i;
+	*obj = (struct rfs_pack_obj){ .oid = b->oid, .type = GIT_OBJECT_BLOB, .data = b->data, .len = b->len };
+	return 0;
+}
+
+static void write_one_blob(struct rfs_packs *p, uint8_t *buf, size_t len, unsigned seed)
+{
+	fill(buf, len, seed);
+	struct one_blob b = { buf, len, { { 0 } } };
+	rfs_sha1_object_id(&b.oid, GIT_OBJECT_BLOB, buf, len);
+	cr_assert_eq(rfs_pack_write(p, 1, one_blob_source, &b, NULL), 0);
+}
+
+Test(history, packs_over_the_small_size_start_no_merge)
+{
+	static uint8_t buf[100000];
+	char dir[] = "/tmp/recfs-small-XXXXXX", objects[100];
+	cr_assert(mkdtemp(dir));
+	snprintf(objects, sizeof objects, "%s/objects", dir);
+	cr_assert_eq(fx_sh("git init -q --bare %s", dir), 0);
+	git_odb *odb = NULL;
+	struct rfs_packs *p = NULL;
+	cr_assert_eq(git_odb_new(&odb), 0);
+	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
+	for (unsigned i = 0; i < 14; i++)
+		write_one_blob(p, buf, sizeof buf, 100 + i);
+	for (unsigned i = 0; i < 3; i++)
+		write_one_blob(p, buf, 100, 200 + i);
+	cr_assert_eq(rfs_pack_consolidate(p, 12, 50000, UINT64_MAX, no_relock, NULL), 0);
+	cr_assert_eq(rfs_pack_count(p), 17, "packs over the small size started a merge");
+	for (unsigned i = 0; i < 10; i++)
+		write_one_blob(p, buf, 100, 300 + i);
+	cr_assert_eq(rfs_pack_consolidate(p, 12, 50000, UINT64_MAX, no_relock, NULL), 0);
+	cr_assert_eq(rfs_pack_count(p), 14 + 1, "the 13 small packs were not merged into one");
+	cr_assert_eq(fx_sh("test $(find %s/pack -name '*.pack' -size +90k | wc -l) -eq 14", objects), 0,
+	             "a pack of 100 KB was merged with the small ones");
+	cr_assert_eq(fx_sh("for i in %s/pack/*.idx; do git verify-pack $i || exit 1; done", objects), 0);
 	git_odb_free(odb);
 	fx_sh("rm -rf %s", dir);
 }
