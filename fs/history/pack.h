@@ -4,7 +4,8 @@
 ** goes in as a delta against an earlier version in the same pack.
 **
 ** Owns: objects/pack as one ODB backend, rescanned only when it changed; the
-** pack writer and stream; merging small packs; leftovers of a killed writer.
+** pack writer and stream; spools, as chains of segment packs; merging small
+** packs; leftovers of a killed writer.
 ** Must never: write loose objects, drop an object before it is packed, or
 ** write a delta whose base is not an earlier entry of the same pack.
 ** Not thread-safe: the caller serialises all repository access.
