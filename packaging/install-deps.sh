@@ -14,7 +14,7 @@ set -eu
 
 PACKAGES="
 build-essential meson ninja-build pkg-config
-libfuse3-dev fuse3 libsodium-dev libgit2-dev zlib1g-dev libcriterion-dev
+libfuse3-dev fuse3 libsodium-dev libgit2-dev zlib1g-dev libdeflate-dev libcriterion-dev
 git rsync attr tar gzip xz-utils zstd xxd
 gocryptfs securefs age
 e2fsprogs util-linux procps psmisc coreutils findutils diffutils file time python3

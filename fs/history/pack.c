@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <git2/sys/odb_backend.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 /* ---- the packs backend: libgit2's pack backend, rescanned only on change ---- */
@@ -193,11 +194,11 @@ int rfs_pack_reload(struct rfs_packs *p)
 #define OUT_BUF (256u << 10)              /* a pack's writes and its seal's reads */
 
 /* CRC-32 (IEEE, reflected), which pack index v2 keeps per object, and the
-** Adler-32 of each zlib stream: zlib's, several times faster than a table
-** or byte loop here (they ran over every byte of every pack). */
+** Adler-32 of each zlib stream: libdeflate's (PCLMUL, AVX2), 2 to 7 times
+** zlib's here; they run over every byte of every pack. */
 static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
 {
-	return (uint32_t)crc32_z(crc, p, n);
+	return libdeflate_crc32(crc, p, n);
 }
 
 struct pack_entry {                      /* 32 bytes: one per object of a pack written */
@@ -214,7 +215,7 @@ struct pack_out {
 	uint64_t off;                     /* bytes of pack so far */
 	bool crc_known;                   /* a raw entry: its CRC comes from its old index */
 	uint32_t crc;                     /* of the object being written */
-	bool unhashed;                    /* a spool: the trailer's SHA-1 is taken at its close */
+	bool unhashed;                    /* bytes not for the SHA-1 (an index's own checksum) */
 	int err;
 };
 
@@ -284,7 +285,7 @@ static void put_entry(struct pack_out *o, unsigned type, uint64_t ofs, const uin
 		off += blk;
 	} while (off < len);
 	uint8_t ad[4];
-	put_be32(ad, (uint32_t)adler32_z(1, data, len));
+	put_be32(ad, libdeflate_adler32(1, data, len));
 	out_put(o, ad, 4);
 }
 
@@ -545,16 +546,19 @@ static int sync_close(int fd)
 }
 
 /* The pack, then its index, moved into place: an index means a whole pack. */
-static int publish_pack(const char *packdir, const char *tpack, const char *tidx, const char *hex)
+static int move_pack(const char *packdir, const char *tpack, const char *tidx, const char *hex)
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/pack-%s.pack", packdir, hex);
 	if (rename(tpack, path) < 0)
 		return -errno;
 	snprintf(path, sizeof path, "%s/pack-%s.idx", packdir, hex);
-	if (rename(tidx, path) < 0)
-		return -errno;
-	int dfd = open(packdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return rename(tidx, path) < 0 ? -errno : 0;
+}
+
+static int sync_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
 	int rc = fsync(dfd) < 0 ? -errno : 0;
@@ -562,19 +566,56 @@ static int publish_pack(const char *packdir, const char *tpack, const char *tidx
 	return rc;
 }
 
+static int publish_pack(const char *packdir, const char *tpack, const char *tidx, const char *hex)
+{
+	int rc = move_pack(packdir, tpack, tidx, hex);
+	return rc ? rc : sync_dir(packdir);
+}
+
 /* A pack being written: its object count is fixed when it is opened (the
-** header comes first, and the trailer hashes it). */
+** header comes first, and the trailer hashes it). A spool is a chain of such
+** packs, its segments (see rfs_pack_spool_open). */
+struct spool_seg {                       /* a segment finished, not yet published */
+	char *tpack, *tidx;
+	char hex[41];
+};
+
 struct rfs_pack_stream {
 	const char *packdir;
 	struct rfs_packs *packs;          /* told of the pack when it is kept; may be NULL */
-	char tpack[PATH_MAX];
+	char tpack[PATH_MAX];             /* the pack being written (o.fd >= 0) */
 	struct pack_out o;
-	struct pack_entry *e;
-	size_t n, count;
-	size_t cap;                       /* a spool: entries allocated (count grows) */
-	uint64_t synced;                  /* a spool: bytes whose writeback was started */
+	struct pack_entry *e;             /* a spool: every segment's entries, in the order put */
+	size_t n, count;                  /* entries put; n when the open pack is full */
+	size_t cap;                       /* a spool: entries allocated */
+	size_t first;                     /* a spool: the open segment's first entry */
+	uint64_t seg_bytes;               /* a spool: bytes of objects a segment holds; 0: not one */
+	uint64_t synced;                  /* a spool: bytes of the segment whose writeback was started */
+	struct spool_seg *segs;           /* a spool: its finished segments */
+	size_t nsegs, segs_cap;
 	struct delta_state *delta;        /* the trees written, as bases; NULL until the first */
 };
+
+/* A new pack of count objects in s->o: a tmp_ file, its header put. */
+static int pack_begin(struct rfs_pack_stream *s, size_t count)
+{
+	if (count > UINT32_MAX)
+		return -EFBIG;
+	if ((s->o.fd = tmp_file(s->packdir, "tmp_pack", s->tpack)) < 0) {
+		int rc = s->o.fd;
+		s->o.fd = -1;
+		return rc;
+	}
+	s->o.off = 0;
+	s->o.used = 0;
+	s->o.unhashed = false;
+	uint8_t hdr[12] = { 'P', 'A', 'C', 'K' };
+	put_be32(hdr + 4, 2);
+	put_be32(hdr + 8, (uint32_t)count);
+	rfs_sha1_init(&s->o.sha);
+	out_put(&s->o, hdr, 12);
+	return 0;
+}
 
 static int stream_open(const char *packdir, size_t count, struct rfs_pack_stream *s)
 {
@@ -584,24 +625,13 @@ static int stream_open(const char *packdir, size_t count, struct rfs_pack_stream
 	s->o.fd = -1;
 	s->e = calloc(count ? count : 1, sizeof *s->e);
 	s->o.buf = malloc(OUT_BUF);
-	if (!s->e || !s->o.buf || count > UINT32_MAX) {
+	int rc = !s->e || !s->o.buf ? -ENOMEM : pack_begin(s, count);
+	if (rc < 0) {
 		free(s->e);
 		free(s->o.buf);
-		return count > UINT32_MAX ? -EFBIG : -ENOMEM;
 	}
-	if ((s->o.fd = tmp_file(packdir, "tmp_pack", s->tpack)) < 0) {
-		free(s->e);
-		free(s->o.buf);
-		return s->o.fd;
-	}
-	uint8_t hdr[12] = { 'P', 'A', 'C', 'K' };
-	put_be32(hdr + 4, 2);
-	put_be32(hdr + 8, (uint32_t)count);
-	rfs_sha1_init(&s->o.sha);
-	out_put(&s->o, hdr, 12);
-	return 0;
+	return rc;
 }
-
 /* A tree, whole or as a delta against an earlier tree of s (see "tree deltas"). */
 static void put_tree(struct rfs_pack_stream *s, uint64_t offset, const uint8_t *t, size_t len)
 {
@@ -665,68 +695,52 @@ static void stream_put(struct rfs_pack_stream *s, const struct rfs_pack_obj *obj
 	e->crc = s->o.crc;
 }
 
-/* A spool's header, now that its count is known, and its trailer's SHA-1
-** over the whole file, read back (from the page cache: it was just written). */
-static int spool_seal(struct rfs_pack_stream *s)
+/* The open pack, all put and hashed: its trailer, then the index of e[0..n)
+** (sorted here), both fsync'd as tmp_ files; hex gets the pack's name. The
+** pack's fd is closed; on failure the index is removed (the pack is the caller's). */
+static int pack_end(struct rfs_pack_stream *s, struct pack_entry *e, size_t n,
+                    char tidx[PATH_MAX], char hex[41])
 {
+	uint8_t sum[20];
+	rfs_sha1_final(&s->o.sha, sum);
 	out_flush(&s->o);
-	if (s->o.err)
-		return s->o.err;
-	uint8_t hdr[12] = { 'P', 'A', 'C', 'K' };
-	put_be32(hdr + 4, 2);
-	put_be32(hdr + 8, (uint32_t)s->n);
-	if (pwrite(s->o.fd, hdr, 12, 0) != 12)
-		return errno ? -errno : -EIO;
-	s->count = s->n;
-	rfs_sha1_init(&s->o.sha);
-	for (uint64_t off = 0; off < s->o.off;) {
-		size_t want = s->o.off - off < OUT_BUF ? (size_t)(s->o.off - off) : OUT_BUF;
-		int rc = rfs_io_pread_all(s->o.fd, s->o.buf, want, (off_t)off);
-		if (rc < 0)
-			return rc;
-		rfs_sha1_update(&s->o.sha, s->o.buf, want);
-		off += want;
-	}
-	return 0;
+	int rc = s->o.err ? s->o.err : rfs_io_write_all(s->o.fd, sum, 20);
+	int crc = rc == 0 ? sync_close(s->o.fd) : close(s->o.fd);
+	s->o.fd = -1;
+	rc = rc ? rc : crc;
+	int ifd = rc == 0 ? tmp_file(s->packdir, "tmp_idx", tidx) : rc;
+	if (ifd < 0)
+		return ifd;
+	qsort(e, n, sizeof *e, by_entry_oid);
+	s->o.fd = ifd;
+	rc = write_index(&s->o, e, n, sum);
+	crc = sync_close(ifd);
+	s->o.fd = -1;
+	rc = rc ? rc : crc;
+	if (rc < 0)
+		unlink(tidx);
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+	return rc;
 }
 
 /* Keep (rc == 0): trailer, index, both fsync'd and moved into place, the
 ** folder fsync'd. Otherwise, or on any failure, nothing is left behind. */
 static int stream_finish(struct rfs_pack_stream *s, int rc, char name[41])
 {
-	uint8_t sum[20];
-	char tidx[PATH_MAX];
-	int ifd = -1;
+	char tidx[PATH_MAX], hex[41];
 	if (rc == 0 && s->o.err)
 		rc = s->o.err;               /* a write failed (ENOSPC...): say so, not a count mismatch */
-	if (rc == 0 && s->o.unhashed)
-		rc = spool_seal(s);
 	if (rc == 0 && s->n != s->count)
 		rc = -EINVAL;
 	if (rc == 0) {
-		rfs_sha1_final(&s->o.sha, sum);
-		out_flush(&s->o);
-		rc = s->o.err ? s->o.err : rfs_io_write_all(s->o.fd, sum, 20);
-	}
-	int crc = rc == 0 ? sync_close(s->o.fd) : close(s->o.fd);
-	rc = rc ? rc : crc;
-	if (rc == 0 && (ifd = tmp_file(s->packdir, "tmp_idx", tidx)) < 0)
-		rc = ifd;
-	if (rc == 0) {
-		qsort(s->e, s->n, sizeof *s->e, by_entry_oid);
-		s->o.fd = ifd;
-		rc = write_index(&s->o, s->e, s->n, sum);
-		crc = sync_close(ifd);
-		rc = rc ? rc : crc;
-		char hex[41];
-		for (int i = 0; i < 20; i++)
-			snprintf(hex + 2 * i, 3, "%02x", sum[i]);
-		if (rc == 0)
-			rc = publish_pack(s->packdir, s->tpack, tidx, hex);
-		if (rc < 0)
+		rc = pack_end(s, s->e, s->n, tidx, hex);
+		if (rc == 0 && (rc = publish_pack(s->packdir, s->tpack, tidx, hex)) < 0)
 			unlink(tidx);
-		else if (name)
+		if (rc == 0 && name)
 			memcpy(name, hex, 41);
+	} else {
+		close(s->o.fd);
 	}
 	if (rc < 0)
 		unlink(s->tpack);
@@ -737,7 +751,6 @@ static int stream_finish(struct rfs_pack_stream *s, int rc, char name[41])
 	delta_free(s->delta);
 	return rc;
 }
-
 /* Write n objects as one pack and its index into packdir; nothing else
 ** learns of it. Both are fsync'd, and the folder, before this returns. */
 static int pack_write_to(const char *packdir, size_t n, rfs_pack_source src, void *arg,
@@ -786,40 +799,178 @@ int rfs_pack_stream_put(struct rfs_pack_stream *s, const git_oid *oid, git_objec
 	return s->o.err;
 }
 
+/* ---- spools: a chain of segment packs ----
+** A spool's object count is not known until it closes, and a pack's header
+** (which its trailer's SHA-1 covers) holds its count. So a spool is written
+** as segments: each a pack whose count is fixed when its first object comes
+** (the objects of seg_bytes bytes of that object's size), hashed as it is
+** written, and finished (trailer and index fsync'd, still tmp_ files) by the
+** thread whose put filled it. The close reads back only the last segment,
+** partial, to hash it with its true count, then moves every segment into
+** place with one fsync of the folder. A delta never crosses a segment. */
+
+#define SPOOL_SYNC (8u << 20)
+
+static void spool_forget(struct rfs_pack_stream *s, size_t from)
+{
+	for (size_t i = from; i < s->nsegs; i++) {
+		unlink(s->segs[i].tidx);
+		unlink(s->segs[i].tpack);
+	}
+}
+
+/* The open segment, all put and hashed: finished and added to s->segs. */
+static int seg_end(struct rfs_pack_stream *s)
+{
+	char tidx[PATH_MAX];
+	size_t m = s->n - s->first;
+	struct pack_entry *e = malloc(m * sizeof *e);   /* sorted for the index; s->e keeps the order */
+	int rc = e ? rfs_bytes_grow(&s->segs, &s->segs_cap, s->nsegs, sizeof *s->segs, 4) : -ENOMEM;
+	if (rc < 0) {
+		close(s->o.fd);
+		s->o.fd = -1;
+	} else {
+		memcpy(e, s->e + s->first, m * sizeof *e);
+		rc = pack_end(s, e, m, tidx, s->segs[s->nsegs].hex);
+	}
+	free(e);
+	if (rc == 0) {
+		struct spool_seg *g = &s->segs[s->nsegs];
+		g->tpack = strdup(s->tpack);
+		g->tidx = strdup(tidx);
+		if (!g->tpack || !g->tidx) {
+			free(g->tpack);
+			free(g->tidx);
+			unlink(tidx);
+			rc = -ENOMEM;
+		}
+	}
+	if (rc < 0)
+		unlink(s->tpack);
+	else
+		s->nsegs++;
+	delta_free(s->delta);
+	s->delta = NULL;
+	return rc;
+}
+
+/* The last segment, partial: its header gets the count put, and its SHA-1
+** is taken by reading it back (from the page cache: it was just written). */
+static int seg_seal(struct rfs_pack_stream *s)
+{
+	out_flush(&s->o);
+	if (s->o.err)
+		return s->o.err;
+	uint8_t hdr[12] = { 'P', 'A', 'C', 'K' };
+	put_be32(hdr + 4, 2);
+	put_be32(hdr + 8, (uint32_t)(s->n - s->first));
+	if (pwrite(s->o.fd, hdr, 12, 0) != 12)
+		return errno ? -errno : -EIO;
+	s->count = s->n;
+	rfs_sha1_init(&s->o.sha);
+	for (uint64_t off = 0; off < s->o.off;) {
+		size_t want = s->o.off - off < OUT_BUF ? (size_t)(s->o.off - off) : OUT_BUF;
+		int rc = rfs_io_pread_all(s->o.fd, s->o.buf, want, (off_t)off);
+		if (rc < 0)
+			return rc;
+		rfs_sha1_update(&s->o.sha, s->o.buf, want);
+		off += want;
+	}
+	return 0;
+}
+
+static int spool_close(struct rfs_pack_stream *s, bool keep)
+{
+	int rc = keep ? s->o.err : -ECANCELED;
+	if (s->o.fd >= 0) {
+		if (rc == 0 && (rc = seg_seal(s)) == 0) {
+			rc = seg_end(s);
+		} else {
+			close(s->o.fd);
+			unlink(s->tpack);
+		}
+	}
+	size_t moved = 0;
+	for (; rc == 0 && moved < s->nsegs; moved++) {
+		const struct spool_seg *g = &s->segs[moved];
+		if ((rc = move_pack(s->packdir, g->tpack, g->tidx, g->hex)) < 0)
+			unlink(g->tidx);           /* a pack without its index: the next mount removes it */
+	}
+	if (rc == 0 && s->nsegs)
+		rc = sync_dir(s->packdir);
+	spool_forget(s, moved);
+	if (rc == 0 && s->nsegs && s->packs)
+		packs_rescan(s->packs);
+	for (size_t i = 0; i < s->nsegs; i++) {
+		free(s->segs[i].tpack);
+		free(s->segs[i].tidx);
+	}
+	free(s->segs);
+	free(s->e);
+	free(s->o.buf);
+	delta_free(s->delta);
+	return rc;
+}
+
 int rfs_pack_stream_close(struct rfs_pack_stream *s, bool keep)
 {
-	int rc = stream_finish(s, keep ? 0 : -ECANCELED, NULL);
+	int rc = s->seg_bytes ? spool_close(s, keep) : stream_finish(s, keep ? 0 : -ECANCELED, NULL);
 	free(s);
 	return keep ? rc : 0;
 }
 
-#define SPOOL_SYNC (8u << 20)
+/* RECFS_TEST_SPOOL_SEGMENT (bytes): small segments, so that a test's file makes several. */
+static uint64_t spool_segment(void)
+{
+	const char *t = getenv("RECFS_TEST_SPOOL_SEGMENT");
+	char *end;
+	unsigned long long v = t && *t ? strtoull(t, &end, 10) : 0;
+	return v && !*end ? (uint64_t)v : RFS_PACK_SEGMENT;
+}
 
 int rfs_pack_spool_open(struct rfs_packs *packs, struct rfs_pack_stream **out)
 {
-	int rc = rfs_pack_stream_open(packs, 0, out);
-	if (rc == 0) {
-		(*out)->o.unhashed = true;
-		(*out)->cap = 1;
+	struct rfs_pack_stream *s = calloc(1, sizeof *s);
+	if (!s || !(s->o.buf = malloc(OUT_BUF))) {
+		free(s);
+		return -ENOMEM;
 	}
-	return rc;
+	s->packdir = packs->packdir;
+	s->packs = packs;
+	s->o.fd = -1;
+	s->seg_bytes = spool_segment();
+	*out = s;
+	return 0;
 }
 
 int rfs_pack_spool_put(struct rfs_pack_stream *s, const git_oid *oid, git_object_t type,
                        const void *data, size_t len)
 {
-	if (!s->o.err && s->n == s->cap) {
-		size_t cap = s->cap * 2;
+	if (s->o.err)
+		return s->o.err;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
 		struct pack_entry *e = cap > UINT32_MAX ? NULL : realloc(s->e, cap * sizeof *e);
 		if (!e)
 			return s->o.err = -ENOMEM;
 		s->e = e;
 		s->cap = cap;
 	}
-	s->count = s->n + 1;
+	if (s->o.fd < 0) {                    /* a new segment, its count from this object's size */
+		uint64_t k = s->seg_bytes / (len ? len : 1);
+		k = k ? k : 1;
+		s->first = s->n;
+		s->count = s->n + (size_t)(k < UINT32_MAX ? k : UINT32_MAX);
+		s->synced = 0;
+		int rc = pack_begin(s, s->count - s->first);
+		if (rc < 0)
+			return s->o.err = rc;
+	}
 	int rc = rfs_pack_stream_put(s, oid, type, data, len);
-	if (rc == 0 && s->o.off - s->o.used >= s->synced + SPOOL_SYNC) {
-		s->synced = s->o.off - s->o.used;    /* the close's fsync then finds little left */
+	if (rc == 0 && s->n == s->count)
+		rc = s->o.err = seg_end(s);   /* full: finished by the put that filled it */
+	else if (rc == 0 && s->o.off - s->o.used >= s->synced + SPOOL_SYNC) {
+		s->synced = s->o.off - s->o.used;    /* the segment's fsync then finds little left */
 		sync_file_range(s->o.fd, 0, (off_t)s->synced, SYNC_FILE_RANGE_WRITE);
 	}
 	return rc;
@@ -1027,12 +1178,13 @@ int rfs_pack_odb_list_source(void *arg, size_t i, struct rfs_pack_obj *obj)
 	return read_object(m->odb, &m->list[i], &m->cur, obj);
 }
 
-/* How many of the packs (sorted by size) to merge: enough to get back to
-** max/2, then more while the next pack is under twice what is merged, so
-** each pack is rewritten only when the history behind it has doubled. */
-static size_t merge_count(const struct pack_file *v, size_t n, size_t max_packs)
+/* How many of the packs (sorted by size) to merge: enough to get the small
+** ones (the first n_small) back to max/2, then more while the next pack is
+** under twice what is merged, so each pack is rewritten only when the
+** history behind it has doubled. */
+static size_t merge_count(const struct pack_file *v, size_t n, size_t n_small, size_t max_packs)
 {
-	size_t k = n - max_packs / 2;
+	size_t k = n_small - max_packs / 2;
 	uint64_t sum = 0;
 	for (size_t i = 0; i < k; i++)
 		sum += v[i].size;
@@ -1562,7 +1714,7 @@ void rfs_pack_reader_close(struct rfs_pack_reader *r)
 	free(r);
 }
 
-int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
+int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t small, uint64_t big,
                           void (*relock)(void *arg, int lock), void *arg)
 {
 	struct pack_file *v;
@@ -1573,11 +1725,14 @@ int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
 		while (n && v[n - 1].size >= big)
 			n--;                     /* big packs stay as they are (gc merges them) */
 	}
-	if (rc < 0 || n <= max_packs || max_packs < 2) {
+	size_t n_small = 0;              /* only these start a merge */
+	while (rc == 0 && n_small < n && v[n_small].size < small)
+		n_small++;
+	if (rc < 0 || n_small <= max_packs || max_packs < 2) {
 		free(v);
 		return rc;
 	}
-	size_t k = merge_count(v, n, max_packs);
+	size_t k = merge_count(v, n, n_small, max_packs);
 	char name[41] = "";
 	rc = merge_packs(p, v, k, name);  /* durable (fsync'd) before anything goes */
 	if (rc == 0) {

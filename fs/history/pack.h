@@ -4,7 +4,8 @@
 ** goes in as a delta against an earlier version in the same pack.
 **
 ** Owns: objects/pack as one ODB backend, rescanned only when it changed; the
-** pack writer and stream; merging small packs; leftovers of a killed writer.
+** pack writer and stream; spools, as chains of segment packs; merging small
+** packs; leftovers of a killed writer.
 ** Must never: write loose objects, drop an object before it is packed, or
 ** write a delta whose base is not an earlier entry of the same pack.
 ** Not thread-safe: the caller serialises all repository access.
@@ -31,14 +32,15 @@ int rfs_pack_attach(git_odb *odb, const char *objects_dir, struct rfs_packs **ou
 int rfs_pack_reload(struct rfs_packs *p);
 
 /* Keep objects/pack at a few small packs: when more than max_packs are
-** smaller than big bytes, merge the smallest ones (so that each pack left is
-** at least twice the size of all smaller ones together) into one new pack,
-** then remove them. Packs of big bytes or more are left alone. The
-** merged pack is durable before any old one goes; reads keep working from
-** the old packs meanwhile. Call without the repository lock held; relock is
-** called (and released) around removing the old packs and reloading, so
-** the caller can take its own lock there. 0 (also when nothing to do) or -errno. */
-int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t big,
+** smaller than small bytes, merge the smallest ones (enough to leave max/2
+** of those, then each pack left under big bytes is at least twice the size
+** of all smaller ones together) into one new pack, then remove them. Packs
+** of big bytes or more are left alone. The merged pack is durable before
+** any old one goes; reads keep working from the old packs meanwhile. Call
+** without the repository lock held; relock is called (and released) around
+** removing the old packs and reloading, so the caller can take its own lock
+** there. 0 (also when nothing to do) or -errno. */
+int rfs_pack_consolidate(struct rfs_packs *p, size_t max_packs, uint64_t small, uint64_t big,
                           void (*relock)(void *arg, int lock), void *arg);
 
 /* Leftovers of a killed writer in packdir: its temporary files (tmp_pack_*,
@@ -95,10 +97,15 @@ int rfs_pack_stream_put(struct rfs_pack_stream *s, const git_oid *oid, git_objec
                         const void *data, size_t len);
 int rfs_pack_stream_close(struct rfs_pack_stream *s, bool keep);
 
+/* The bytes of objects in one segment of a spool. */
+#define RFS_PACK_SEGMENT (64ull << 20)
+
 /* A spool: a pack stream whose object count is not known when it opens (a
-** file being written, packed as its chunks arrive). Its header and the
-** trailer's SHA-1 are written at rfs_pack_stream_close, which reads the
-** pack back once to hash it. put: 0 or -errno. */
+** file being written, packed as its chunks arrive). It is written as a chain
+** of packs of about 64 MiB each (segments), each hashed as it is written and
+** finished (fsync'd, as tmp_ files) by the put that fills it;
+** rfs_pack_stream_close reads back only the last, partial one to hash it,
+** then moves them all into place (keep) or removes them. put: 0 or -errno. */
 int rfs_pack_spool_open(struct rfs_packs *packs, struct rfs_pack_stream **out);
 int rfs_pack_spool_put(struct rfs_pack_stream *s, const git_oid *oid, git_object_t type,
                        const void *data, size_t len);

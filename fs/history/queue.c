@@ -25,6 +25,9 @@
 #define HOLD_MAX_MS 5000                 /* and at most this long while history is held */
 #define MAX_PACKS 12                     /* more small packs than this are merged */
 #define BIG_PACK (1ull << 30)            /* packs this big are not merged (but by gc) */
+/* Only packs under half a spool segment start a merge: a big file's segments
+** (32 for 2 GiB) are merged only into history at least half their size. */
+#define SMALL_PACK (RFS_PACK_SEGMENT / 2)
 #define MAX_DEFERRED 32                  /* big saves captured by the committer, at most */
 #define DEFER_BLOCKS 256                 /* saves writing more blocks are captured by the committer */
 #define CATCHUP_MAX_MS 16000             /* then doubling up to this (each may read all of live/) */
@@ -592,7 +595,7 @@ static void git_relock(void *arg, int lock)
 static void consolidate_packs(struct rfs_history *h)
 {
 	pthread_mutex_lock(&h->pack_lock);
-	int rc = rfs_pack_consolidate(h->packs, MAX_PACKS, BIG_PACK, git_relock, h);
+	int rc = rfs_pack_consolidate(h->packs, MAX_PACKS, SMALL_PACK, BIG_PACK, git_relock, h);
 	pthread_mutex_unlock(&h->pack_lock);
 	if (rc < 0)                      /* more packs than wanted, never fewer objects */
 		rfs_log(LOG_WARNING, "history: could not merge packs in %s/%s: %s", h->v->path,

@@ -10,14 +10,15 @@
 ** reads each sealed chunk back (from the page cache, it was just written),
 ** hashes it and appends it to the spool. The save that follows takes the
 ** spool (rfs_stream_take), packs the chunks it still lacks and closes it:
-** one more pass of SHA-1 over the spool for the pack's trailer.
+** the spool's segments of 64 MiB were finished as they filled, so only the
+** last, partial one is read back, for its pack's trailer.
 **
 ** Owns: the streams of a history (h->streams under h->stream_lock), their
 ** threads and spools.
 ** Must never: hand out a chunk that changed after it was sealed (a write
 ** before the sealed end and every truncate end the stream first, with the
 ** file's lock held, and wait for its thread), read plaintext, or leave a
-** spool behind (a crash leaves a tmp_pack_ file, which the next mount removes).
+** spool behind (a crash leaves tmp_pack_ and tmp_idx_ files, which the next mount removes).
 */
 #include "fs/history/internal.h"
 

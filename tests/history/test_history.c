@@ -366,7 +366,7 @@ Test(history, a_merge_copies_no_damaged_entry)
 	** the smallest pack: past the 12-byte pack header and the object's header. */
 	flip_pack_byte(objects, "-S", "| tail -n1", 40, 0xff);
 	cr_assert_eq(fx_sh("cd %s/pack && sha1sum *.pack > ../../sums", objects), 0);
-	cr_assert_lt(rfs_pack_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0,
+	cr_assert_lt(rfs_pack_consolidate(p, 2, UINT64_MAX, UINT64_MAX, no_relock, NULL), 0,
 	             "a merge copied a damaged entry");
 	cr_assert_eq(fx_count_packs(x.dir), packs, "packs were removed after a failed merge");
 	cr_assert_eq(fx_sh("cd %s/pack && sha1sum --quiet -c ../../sums", objects), 0);
@@ -1086,7 +1086,7 @@ Test(history, tree_versions_are_packed_as_deltas_and_read_back)
 	tree_versions_read_all(p, odb, &tv);
 
 	/* Merged into one pack: the deltas are made again against bases in it. */
-	cr_assert_eq(rfs_pack_consolidate(p, 2, UINT64_MAX, no_relock, NULL), 0);
+	cr_assert_eq(rfs_pack_consolidate(p, 2, UINT64_MAX, UINT64_MAX, no_relock, NULL), 0);
 	cr_assert_eq(rfs_pack_count(p), 1, "the three packs were not merged");
 	tree_versions_read_all(p, odb, &tv);
 	cr_assert_eq(fx_sh("git verify-pack %s/pack/*.idx", objects), 0);
@@ -1110,6 +1110,126 @@ Test(history, tree_versions_are_packed_as_deltas_and_read_back)
 	             "the reader gave a version whose delta was damaged");
 	free(buf.p);
 	rfs_pack_reader_close(r);
+	git_odb_free(odb);
+	fx_sh("rm -rf %s", dir);
+}
+
+/* Blobs of odd lengths (an Adler-32's and a CRC-32's tail bytes, one byte
+** either side of a stored block) in one pack, and a spool of segments small
+** enough (RECFS_TEST_SPOOL_SEGMENT) that 9 blobs make 5 packs, the last one
+** partial: git verify-pack (zlib's inflate checks each Adler-32, index-pack
+** each CRC-32 of the .idx) passes on every pack, libgit2 reads every blob,
+** and a spool closed unkept leaves no file behind. */
+Test(history, odd_lengths_and_spool_segments_pass_git_verify_pack)
+{
+	static const size_t odd[] = { 1, 3, 7, 15, 65535, 65536, 65537, 131071, 200003 };
+	enum { NODD = sizeof odd / sizeof odd[0], NSPOOL = 9 };
+	static uint8_t data[NODD + NSPOOL][200003];
+	git_oid oid[NODD + NSPOOL];
+	size_t len[NODD + NSPOOL];
+	for (size_t i = 0; i < NODD + NSPOOL; i++) {
+		len[i] = i < NODD ? odd[i] : 100001 + 2 * (i - NODD);
+		fill(data[i], len[i], (unsigned)i + 11);
+		rfs_sha1_object_id(&oid[i], GIT_OBJECT_BLOB, data[i], len[i]);
+	}
+	char dir[] = "/tmp/recfs-odd-XXXXXX", objects[100];
+	cr_assert(mkdtemp(dir));
+	snprintf(objects, sizeof objects, "%s/objects", dir);
+	cr_assert_eq(fx_sh("git init -q --bare %s", dir), 0);
+	git_odb *odb = NULL;
+	struct rfs_packs *p = NULL;
+	cr_assert_eq(git_odb_new(&odb), 0);
+	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
+
+	struct rfs_pack_stream *s = NULL;
+	cr_assert_eq(rfs_pack_stream_open(p, NODD, &s), 0);
+	for (size_t i = 0; i < NODD; i++)
+		cr_assert_eq(rfs_pack_stream_put(s, &oid[i], GIT_OBJECT_BLOB, data[i], len[i]), 0);
+	cr_assert_eq(rfs_pack_stream_close(s, true), 0);
+
+	setenv("RECFS_TEST_SPOOL_SEGMENT", "300000", 1);     /* two blobs of 100 KB a segment */
+	cr_assert_eq(rfs_pack_spool_open(p, &s), 0);
+	for (size_t i = NODD; i < NODD + NSPOOL; i++)
+		cr_assert_eq(rfs_pack_spool_put(s, &oid[i], GIT_OBJECT_BLOB, data[i], len[i]), 0);
+	cr_assert_eq(rfs_pack_spool_count(s), NSPOOL);
+	git_oid back[NSPOOL];
+	rfs_pack_spool_oids(s, back, NSPOOL);
+	for (size_t i = 0; i < NSPOOL; i++)
+		cr_assert(git_oid_equal(&back[i], &oid[NODD + i]), "the spool's id %zu is not the one put", i);
+	cr_assert_eq(fx_sh("test $(ls %s/pack | grep -c '^pack-') -eq 2", objects), 0,
+	             "a segment was moved into place before the close");
+	cr_assert_eq(rfs_pack_stream_close(s, true), 0);
+	cr_assert_eq(rfs_pack_count(p), 1 + (NSPOOL + 1) / 2, "the spool is not %d segments", (NSPOOL + 1) / 2);
+
+	cr_assert_eq(rfs_pack_spool_open(p, &s), 0);            /* unkept: every segment goes */
+	for (size_t i = NODD; i < NODD + NSPOOL; i++)
+		cr_assert_eq(rfs_pack_spool_put(s, &oid[i], GIT_OBJECT_BLOB, data[i], len[i]), 0);
+	cr_assert_eq(rfs_pack_stream_close(s, false), 0);
+	unsetenv("RECFS_TEST_SPOOL_SEGMENT");
+	cr_assert_eq(fx_sh("! ls %s/pack | grep -q '^tmp_'", objects), 0, "an unkept spool left files");
+	cr_assert_eq(rfs_pack_count(p), 1 + (NSPOOL + 1) / 2);
+
+	cr_assert_eq(fx_sh("for i in %s/pack/*.idx; do git verify-pack $i || exit 1; done", objects), 0);
+	for (size_t i = 0; i < NODD + NSPOOL; i++) {
+		git_odb_object *o = NULL;
+		cr_assert_eq(git_odb_read(&o, odb, &oid[i]), 0, "libgit2 cannot read blob %zu", i);
+		cr_assert(git_odb_object_size(o) == len[i] && !memcmp(git_odb_object_data(o), data[i], len[i]));
+		git_odb_object_free(o);
+	}
+	git_odb_free(odb);
+	fx_sh("rm -rf %s", dir);
+}
+
+/* Only packs under the small size start a merge: 14 packs of 100 KB beside 3
+** tiny ones (a big file's segments beside a few saves) are left as they are;
+** 13 tiny ones are merged into one, and the big ones stay out of that merge,
+** far under half their size. */
+struct one_blob {
+	const uint8_t *data;
+	size_t len;
+	git_oid oid;
+};
+
+static int one_blob_source(void *arg, size_t i, struct rfs_pack_obj *obj)
+{
+	struct one_blob *b = arg;
+	(void)i;
+	*obj = (struct rfs_pack_obj){ .oid = b->oid, .type = GIT_OBJECT_BLOB, .data = b->data, .len = b->len };
+	return 0;
+}
+
+static void write_one_blob(struct rfs_packs *p, uint8_t *buf, size_t len, unsigned seed)
+{
+	fill(buf, len, seed);
+	struct one_blob b = { buf, len, { { 0 } } };
+	rfs_sha1_object_id(&b.oid, GIT_OBJECT_BLOB, buf, len);
+	cr_assert_eq(rfs_pack_write(p, 1, one_blob_source, &b, NULL), 0);
+}
+
+Test(history, packs_over_the_small_size_start_no_merge)
+{
+	static uint8_t buf[100000];
+	char dir[] = "/tmp/recfs-small-XXXXXX", objects[100];
+	cr_assert(mkdtemp(dir));
+	snprintf(objects, sizeof objects, "%s/objects", dir);
+	cr_assert_eq(fx_sh("git init -q --bare %s", dir), 0);
+	git_odb *odb = NULL;
+	struct rfs_packs *p = NULL;
+	cr_assert_eq(git_odb_new(&odb), 0);
+	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
+	for (unsigned i = 0; i < 14; i++)
+		write_one_blob(p, buf, sizeof buf, 100 + i);
+	for (unsigned i = 0; i < 3; i++)
+		write_one_blob(p, buf, 100, 200 + i);
+	cr_assert_eq(rfs_pack_consolidate(p, 12, 50000, UINT64_MAX, no_relock, NULL), 0);
+	cr_assert_eq(rfs_pack_count(p), 17, "packs over the small size started a merge");
+	for (unsigned i = 0; i < 10; i++)
+		write_one_blob(p, buf, 100, 300 + i);
+	cr_assert_eq(rfs_pack_consolidate(p, 12, 50000, UINT64_MAX, no_relock, NULL), 0);
+	cr_assert_eq(rfs_pack_count(p), 14 + 1, "the 13 small packs were not merged into one");
+	cr_assert_eq(fx_sh("test $(find %s/pack -name '*.pack' -size +90k | wc -l) -eq 14", objects), 0,
+	             "a pack of 100 KB was merged with the small ones");
+	cr_assert_eq(fx_sh("for i in %s/pack/*.idx; do git verify-pack $i || exit 1; done", objects), 0);
 	git_odb_free(odb);
 	fx_sh("rm -rf %s", dir);
 }
