@@ -27,15 +27,15 @@
 #include "fs/save.h"
 #include "fs/spares.h"
 
-/* Make the backing folder of a new folder with its .dirid, open in *dfd: a spare moved into
-** place (fs/spares.h: its key and id were made durable ahead, so nothing here waits on a
-** sync), or, when there is none, made now. pst: the parent's, or NULL. 0 or -errno. */
+/* Make the backing folder of a new folder with its .dirid: a spare moved into place
+** (fs/spares.h: its key and id were made durable ahead, so nothing here waits on a sync),
+** or, when there is none, made now. pst: the parent's, or NULL. 0 or -errno. */
 static int new_backing_dir(struct rfs_fs *fs, int pfd, const char *backing,
-                           const struct stat *pst, uint8_t dirid[RFS_DIRID_SIZE], int *dfd)
+                           const struct stat *pst, uint8_t dirid[RFS_DIRID_SIZE])
 {
 	bool setgid = pst && (pst->st_mode & S_ISGID);
 	struct rfs_spare sp;
-	int rc;
+	int dfd, rc;
 
 	if (rfs_spares_take(fs->spares, &sp) == 0) {
 		/* In a setgid folder the new one takes the folder's group; a daemon not run as
@@ -45,11 +45,8 @@ static int new_backing_dir(struct rfs_fs *fs, int pfd, const char *backing,
 		} else if (renameat2(rfs_spares_dirfd(fs->spares), sp.name, pfd, backing,
 		                     RENAME_NOREPLACE) == 0) {
 			memcpy(dirid, sp.dirid, RFS_DIRID_SIZE);
-			*dfd = openat(pfd, backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (*dfd < 0)
-				return -errno;
 			/* A spare's times are its making's; a new folder's are now (POSIX). */
-			return futimens(*dfd, NULL) == 0 ? 0 : -errno;
+			return utimensat(pfd, backing, NULL, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
 		} else {
 			rc = errno;
 			if (rc == EINVAL || rc == EXDEV || rc == ENOSYS || rc == EOPNOTSUPP)
@@ -62,10 +59,12 @@ static int new_backing_dir(struct rfs_fs *fs, int pfd, const char *backing,
 	}
 	if (mkdirat(pfd, backing, 0700) != 0)
 		return -errno;
-	*dfd = openat(pfd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*dfd < 0)
+	dfd = openat(pfd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
-	return rfs_ops_new_dirid(fs, *dfd, dirid);
+	rc = rfs_ops_new_dirid(fs, dfd, dirid);
+	close(dfd);
+	return rc;
 }
 
 void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -76,7 +75,7 @@ void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	struct rfs_sealed_name sn;
 	int rc = rfs_ops_prepare_name(fs, req, parent, name, &dir, &sn);
 	uint8_t dirid[RFS_DIRID_SIZE];
-	int dfd = -1, pfd = -1;
+	int pfd = -1;
 	struct stat pst;
 	bool have_pst = false;
 
@@ -84,17 +83,15 @@ void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 		rc = pfd;
 	if (rc == 0) {
 		have_pst = fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0;
-		rc = new_backing_dir(fs, pfd, sn.backing, have_pst ? &pst : NULL, dirid, &dfd);
+		rc = new_backing_dir(fs, pfd, sn.backing, have_pst ? &pst : NULL, dirid);
 	}
 	if (rc == 0) {
 		/* As on ext4: a folder made in a setgid folder is setgid too. */
 		if (have_pst && (pst.st_mode & S_ISGID))
 			mode |= S_ISGID;
-		if (fchmod(dfd, mode & 07777) != 0)
+		if (fchmodat(pfd, sn.backing, mode & 07777, 0) != 0)
 			rc = -errno;
 	}
-	if (dfd >= 0)
-		close(dfd);
 	if (pfd >= 0)
 		inode_fd_done(fs, dir);
 	rfs_ops_finish_new_entry(req, fs, dir, name, &sn, rc, false, dirid, -1);
