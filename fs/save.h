@@ -76,6 +76,10 @@ void rfs_save_restored(struct rfs_fs *fs, struct rfs_inode *in, int fd, const ch
 ** id history follows it by (NULL for a symlink), fd open on it or -1. */
 void rfs_save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                       const char *backing, const uint8_t id[16], int fd);
+/* mkdir: the same for a folder just made, holding nothing but its .dirid (dirid): history
+** builds its version from dirid and reads nothing (rfs_save.fresh_folder). */
+void rfs_save_made_folder(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                          const char *backing, const uint8_t dirid[16]);
 void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                          const char *backing, const uint8_t id[16], int fd,
                          const struct rfs_who *who);

@@ -93,6 +93,8 @@ struct rfs_save {
 	int fd;                           /* -1, or an open fd on the ciphertext file (read with pread) */
 	const struct rfs_who *who;        /* who saved it (its commit holds only its author's saves);
 	                                     NULL: the handle's attribution */
+	bool fresh_folder;                /* CREATED folder just made by mkdir: it holds nothing but
+	                                     its .dirid (file_id), so its capture reads nothing */
 };
 
 enum {

@@ -2,7 +2,8 @@
 # folders_ahead: mkdir takes a folder made ahead (VAULT/spare/, fs/spares.h), its key entry
 # and .dirid already durable, so its request waits on no sync: the new folder's backing
 # folder is one of the spares, and (with strace) the thread that moved it in made no fsync or
-# fdatasync. The new folder's times are now, and its mode, setgid bit and group are as a
+# fdatasync, and read nothing for the folder's version (history builds it from the .dirid it
+# knows). The new folder's times are now, and its mode, setgid bit and group are as a
 # folder made with mkdirat. Spares survive an unmount and a kill -9 and are used after; one
 # cut short while made (or not empty, or whose key does not open) is removed at mount, one
 # holding more than its .dirid is kept and never handed out; a read-only mount touches none.
@@ -54,7 +55,7 @@ mark "$V"
 t0=$(date +%s)
 PID=$(daemon_pid "$M")
 if command -v strace >/dev/null; then
-	strace -f -e trace=renameat2,fsync,fdatasync -p "$PID" -o "$IT_TMP/strace.out" \
+	strace -f -e trace=renameat2,fsync,fdatasync,getdents64,listxattr -p "$PID" -o "$IT_TMP/strace.out" \
 		2>"$IT_TMP/strace.err" &
 	SPID=$!
 	for i in $(seq 1 100); do
@@ -74,6 +75,8 @@ if [ -n "${SPID:-}" ]; then
 	else
 		assert_eq "the thread that served mkdir made no fsync or fdatasync" "" \
 			"$(grep -E "^$tid +(fsync|fdatasync)\(" "$IT_TMP/strace.out")"
+		assert_eq "... and read no folder for its version (no getdents64, no listxattr)" "" \
+			"$(grep -E "^$tid +(getdents64|listxattr)\(" "$IT_TMP/strace.out")"
 	fi
 else
 	ok "# skip: no strace here, so the syncs of mkdir are not traced"
@@ -102,6 +105,14 @@ assert_eq "60 folders more than the pool holds" 60 "$(ls -d "$M"/many* | wc -l)"
 echo "a file" >"$M/many60/f"
 check "flush" recfs flush "$M"
 assert_match "history has the folder" "created" "$(recfs log "$M/d1" -n 1 2>&1)"
+mount_vault "$V" "$IT_TMP/view" --at HEAD
+assert_eq "the newest commit holds the new folders" "$(tree_meta "$M" | awk '{print $1, $2}')" \
+	"$(tree_meta "$IT_TMP/view" | awk '{print $1, $2}')"
+assert_eq "... with their modes" "750 2755" "$(stat -c %a "$IT_TMP/view/d1" "$IT_TMP/view/g/in" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "... and the file in the long-named one" inside "$(cat "$IT_TMP/view/d1/$long/f" 2>&1)"
+check "umount of the view" recfs umount "$IT_TMP/view"
+wait "$(daemon_pid "$IT_TMP/view")"
+check_daemon_log "$IT_TMP/view"
 wait_spares "$V"
 before=$(spares "$V" | sort)
 umount_vault "$M" "$V"
