@@ -132,42 +132,42 @@ static void scan(struct rfs_spares *s)
 	free(gone);
 }
 
-/* Make k spares: their key entries durable together, each .dirid durable, then each given
-** its ready name and the folder fsync'd once. 0 or -errno (none of this batch is ready). */
+/* Make up to k spares: the folders first (so a full disk costs no key slot), their key
+** entries made durable together, each .dirid made durable, then each given its ready name
+** and the folder fsync'd once. 0 or -errno (none of this batch is ready). */
 static int make_batch(struct rfs_spares *s, size_t k)
 {
 	uint8_t ids[POOL][RFS_DIRID_SIZE], r[POOL][8];
 	struct rfs_spare made[POOL];
 	char tmp[POOL][RFS_SPARE_NAME];
-	size_t n = 0;
-	int rc = rfs_vault_new_folder_ids(s->v, ids, k);
+	size_t n = 0, renamed = 0;
+	int rc = 0;
 
-	for (; rc == 0 && n < k; n++) {
-		struct stat st;
-		int dfd;
-
+	for (; n < k; n++) {
 		rfs_random_bytes(r[n], sizeof(r[n]));
 		hex_name(tmp[n], 't', r[n]);
+		hex_name(made[n].name, 'r', r[n]);
 		if (mkdirat(s->dir_fd, tmp[n], 0700) != 0) {
 			rc = -errno;
 			break;
 		}
-		dfd = openat(s->dir_fd, tmp[n], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		rc = dfd < 0 ? -errno : rfs_dname_write_dirid(dfd, ids[n]);
+	}
+	if (n > 0)                        /* those made are used, even if the next one failed */
+		rc = rfs_vault_new_folder_ids(s->v, ids, n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct stat st;
+		int dfd = openat(s->dir_fd, tmp[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		rc = dfd < 0 ? -errno : rfs_dname_write_dirid(dfd, ids[i]);
 		if (rc == 0 && fstat(dfd, &st) != 0)
 			rc = -errno;
 		if (dfd >= 0)
 			close(dfd);
-		if (rc < 0) {
-			n++;                  /* removed below with the others */
-			break;
+		if (rc == 0) {
+			memcpy(made[i].dirid, ids[i], RFS_DIRID_SIZE);
+			made[i].gid = st.st_gid;
 		}
-		hex_name(made[n].name, 'r', r[n]);
-		memcpy(made[n].dirid, ids[n], RFS_DIRID_SIZE);
-		made[n].gid = st.st_gid;
 	}
-	size_t renamed = 0;
-
 	while (rc == 0 && renamed < n) {
 		if (renameat(s->dir_fd, tmp[renamed], s->dir_fd, made[renamed].name) != 0)
 			rc = -errno;
