@@ -414,6 +414,24 @@ int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 	return 0;
 }
 
+int rfs_keystore_sync_many(struct rfs_keystore *ks, const uint8_t (*ids)[RFS_FILE_ID_SIZE], size_t n)
+{
+	int last = -1;
+
+	/* One fdatasync per slot file and one fsync of the folder for the whole batch. */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t offset;
+		int fd = slot_file(ks, ids[i], false, &offset);
+
+		if (fd < 0)
+			return fd;
+		if (fd != last && fdatasync(fd) != 0)
+			return -errno;
+		last = fd;
+	}
+	return n && fsync(ks->slots_fd) != 0 ? -errno : 0;
+}
+
 int rfs_keystore_destroy(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE])
 {
 	static const uint8_t zeros[RFS_KEYSTORE_ENTRY_SIZE];

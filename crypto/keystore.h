@@ -16,6 +16,7 @@
 #ifndef RECFS_CRYPTO_KEYSTORE_H
 #define RECFS_CRYPTO_KEYSTORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "crypto/subkeys.h"
 
@@ -54,6 +55,9 @@ int rfs_keystore_load(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE
 
 /* fsync the entry's slot file and keys/, so a durable file has a durable key. */
 int rfs_keystore_sync(struct rfs_keystore *ks, const uint8_t id[RFS_FILE_ID_SIZE]);
+
+/* The same for n entries at once: each slot file they are in once, then keys/. */
+int rfs_keystore_sync_many(struct rfs_keystore *ks, const uint8_t (*ids)[RFS_FILE_ID_SIZE], size_t n);
 
 /* Overwrite the entry with zeros and fsync, once it has authenticated under
 ** id (an entry of another file is never touched: -EIO). 0, -ENOENT, -errno. */

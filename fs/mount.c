@@ -47,6 +47,7 @@
 #include "fs/ops.h"
 #include "fs/keyslots.h"
 #include "fs/retention.h"
+#include "fs/spares.h"
 
 int rfs_mount_check_mountpoint(const char *mountpoint, char *err, size_t errsz)
 {
@@ -509,6 +510,9 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 			rfs_log(LOG_ERR, "a disposal stopped by a crash could not be finished: see above");
 		if (rfs_keyslots_reconcile(&fs) < 0)   /* keyslot changes made while unmounted */
 			rfs_log(LOG_ERR, "keyslot changes made while unmounted were not recorded: see above");
+		if (rfs_spares_open(v, &fs.spares) < 0)
+			rfs_log(LOG_WARNING, "cannot keep folders made ahead in %s/%s: mkdir makes its own",
+			        v->path, RFS_SPARE_DIR);
 		rc = rfs_control_start(&fs, &control);
 		if (rc < 0) {
 			snprintf(err, errsz, "%s: cannot open the control socket: %s", v->path,
@@ -588,6 +592,8 @@ out:
 	}
 	/* After the unmount no save can arrive: flush what is queued, then let go of the lock. */
 	rfs_control_stop(control);
+	if (fs_ready)
+		rfs_spares_close(fs.spares);
 	rfs_history_close(history);
 	fuse_opt_free_args(&args);
 	if (fs_ready) {

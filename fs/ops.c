@@ -387,7 +387,9 @@ void rfs_ops_finish_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inod
 		rc = rfs_ops_make_entry(fs, dir, dfd, name, sn->backing, &e, NULL);
 		inode_fd_done(fs, dir);
 	}
-	if (rc == 0)
+	if (rc == 0 && id && !owned)     /* mkdir: a folder of nothing but its .dirid */
+		rfs_save_made_folder(fs, dir, name, sn->backing, id);
+	else if (rc == 0)
 		rfs_save_created(fs, dir, name, sn->backing, id, fd);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);

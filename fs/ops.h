@@ -40,6 +40,7 @@ struct rfs_fs {
 	uid_t mounted_by;              /* the uid that mounted it */
 	const char *mounted_login;     /* and its login (status; NULL on read-only mounts) */
 	unsigned idle_seconds;         /* mount -o idle: unmounted after this long unused (0: never) */
+	struct rfs_spares *spares;     /* folders made ahead for mkdir (fs/spares.h), or NULL */
 };
 
 extern const struct fuse_lowlevel_ops rfs_ops;

@@ -2,7 +2,8 @@
 ** ops_dir: the namespace and folder listings. mkdir, symlink, link (refused),
 ** unlink, rmdir, rename, and opendir, readdir(plus), releasedir, fsyncdir.
 ** Every change to the namespace is a save (fs/save.c), recorded before the
-** reply. Folder ids (.dirid) are fs/dname.c's.
+** reply. Folder ids (.dirid) are fs/dname.c's; mkdir moves a folder made ahead
+** (fs/spares.h) into place when there is one.
 ** Must never: list a name that did not authenticate, or leave a folder
 ** whose names no longer open (a removal that fails puts its id back).
 */
@@ -10,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +25,47 @@
 #include "fs/ops_internal.h"
 #include "fs/retention.h"
 #include "fs/save.h"
+#include "fs/spares.h"
+
+/* Make the backing folder of a new folder with its .dirid: a spare moved into place
+** (fs/spares.h: its key and id were made durable ahead, so nothing here waits on a sync),
+** or, when there is none, made now. pst: the parent's, or NULL. 0 or -errno. */
+static int new_backing_dir(struct rfs_fs *fs, int pfd, const char *backing,
+                           const struct stat *pst, uint8_t dirid[RFS_DIRID_SIZE])
+{
+	bool setgid = pst && (pst->st_mode & S_ISGID);
+	struct rfs_spare sp;
+	int dfd, rc;
+
+	if (rfs_spares_take(fs->spares, &sp) == 0) {
+		/* In a setgid folder the new one takes the folder's group; a daemon not run as
+		** root gives no owners, so a spare of another group is no use there. */
+		if (setgid && !fs->as_root && sp.gid != pst->st_gid) {
+			rfs_spares_give_back(fs->spares, &sp);
+		} else if (renameat2(rfs_spares_dirfd(fs->spares), sp.name, pfd, backing,
+		                     RENAME_NOREPLACE) == 0) {
+			memcpy(dirid, sp.dirid, RFS_DIRID_SIZE);
+			/* A spare's times are its making's; a new folder's are now (POSIX). */
+			return utimensat(pfd, backing, NULL, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+		} else {
+			rc = errno;
+			if (rc == EINVAL || rc == EXDEV || rc == ENOSYS || rc == EOPNOTSUPP)
+				rfs_spares_disable(fs->spares);
+			if (rc != ENOENT)           /* a spare gone from the disk is not given back */
+				rfs_spares_give_back(fs->spares, &sp);
+			if (rc == EEXIST)
+				return -EEXIST;
+		}
+	}
+	if (mkdirat(pfd, backing, 0700) != 0)
+		return -errno;
+	dfd = openat(pfd, backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	rc = rfs_ops_new_dirid(fs, dfd, dirid);
+	close(dfd);
+	return rc;
+}
 
 void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
@@ -31,30 +75,23 @@ void rfs_ops_dir_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	struct rfs_sealed_name sn;
 	int rc = rfs_ops_prepare_name(fs, req, parent, name, &dir, &sn);
 	uint8_t dirid[RFS_DIRID_SIZE];
-	int dfd = -1, pfd = -1;
+	int pfd = -1;
+	struct stat pst;
+	bool have_pst = false;
 
 	if (rc == 0 && (pfd = inode_fd(fs, dir)) < 0)
 		rc = pfd;
-	if (rc == 0 && mkdirat(pfd, sn.backing, 0700) != 0)
-		rc = -errno;
 	if (rc == 0) {
-		dfd = openat(pfd, sn.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			rc = -errno;
+		have_pst = fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0;
+		rc = new_backing_dir(fs, pfd, sn.backing, have_pst ? &pst : NULL, dirid);
 	}
-	if (rc == 0)
-		rc = rfs_ops_new_dirid(fs, dfd, dirid);
 	if (rc == 0) {
-		struct stat pst;
-
 		/* As on ext4: a folder made in a setgid folder is setgid too. */
-		if (fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+		if (have_pst && (pst.st_mode & S_ISGID))
 			mode |= S_ISGID;
-		if (fchmod(dfd, mode & 07777) != 0)
+		if (fchmodat(pfd, sn.backing, mode & 07777, 0) != 0)
 			rc = -errno;
 	}
-	if (dfd >= 0)
-		close(dfd);
 	if (pfd >= 0)
 		inode_fd_done(fs, dir);
 	rfs_ops_finish_new_entry(req, fs, dir, name, &sn, rc, false, dirid, -1);

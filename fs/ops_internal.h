@@ -131,7 +131,8 @@ int rfs_ops_prepare_name(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, c
                          struct rfs_inode **dir, struct rfs_sealed_name *sn);
 
 /* Finish mkdir/symlink/mknod whose step so far returned rc: owner (unless
-** owned), entry, version, then the reply. */
+** owned), entry, version, then the reply. id: mkdir's new folder id (not owned; the folder
+** holds nothing else yet), create's and mknod's file id (owned), or NULL (symlink). */
 void rfs_ops_finish_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inode *dir,
                               const char *name, const struct rfs_sealed_name *sn, int rc,
                               bool owned, const uint8_t *id, int fd);

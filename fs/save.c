@@ -215,11 +215,12 @@ void rfs_save_created_file(struct rfs_fs *fs, struct rfs_inode *dir, const char 
 	rfs_save_paths_free(&p);
 }
 
-void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+static void save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                          const char *backing, const uint8_t id[16], int fd,
-                         const struct rfs_who *who)
+                         const struct rfs_who *who, bool fresh_folder)
 {
-	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .fd = fd, .who = who };
+	struct rfs_save s = { .kind = RFS_SAVE_CREATED, .fd = fd, .who = who,
+	                      .fresh_folder = fresh_folder };
 	struct rfs_save_paths p;
 	int dfd;
 
@@ -235,6 +236,19 @@ void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *n
 	if (dfd >= 0)
 		inode_fd_done(fs, dir);
 	rfs_save_paths_free(&p);
+}
+
+void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                         const char *backing, const uint8_t id[16], int fd,
+                         const struct rfs_who *who)
+{
+	save_created(fs, dir, name, backing, id, fd, who, false);
+}
+
+void rfs_save_made_folder(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                          const char *backing, const uint8_t dirid[16])
+{
+	save_created(fs, dir, name, backing, dirid, -1, NULL, true);
 }
 
 void rfs_save_inode(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_kind kind,

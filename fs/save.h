@@ -83,6 +83,10 @@ void rfs_save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name
 void rfs_save_created_file(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                            const char *backing, const uint8_t id[16], int fd,
                            const struct stat *st, const uint8_t *bytes, size_t nbytes);
+/* mkdir: the same for a folder just made, holding nothing but its .dirid (dirid): history
+** builds its version from dirid and reads nothing (rfs_save.fresh_folder). */
+void rfs_save_made_folder(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                          const char *backing, const uint8_t dirid[16]);
 void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
                          const char *backing, const uint8_t id[16], int fd,
                          const struct rfs_who *who);

@@ -39,6 +39,24 @@ int rfs_vault_new_folder_id(struct rfs_vault *v, uint8_t dirid[RFS_DIRID_SIZE])
 	return new_folder_id(v->ks, dirid);
 }
 
+int rfs_vault_new_folder_ids(struct rfs_vault *v, uint8_t (*dirids)[RFS_DIRID_SIZE], size_t n)
+{
+	uint8_t *key;
+	int rc = 0;
+
+	if (v->format < 3) {
+		for (size_t i = 0; i < n; i++)
+			rfs_random_bytes(dirids[i], RFS_DIRID_SIZE);
+		return 0;
+	}
+	if (!(key = rfs_secmem_alloc(RFS_FOLDER_KEY_SIZE)))
+		return -ENOMEM;
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = rfs_keystore_create(v->ks, dirids[i], key);
+	rfs_secmem_free(key);
+	return rc < 0 ? rc : rfs_keystore_sync_many(v->ks, (const uint8_t (*)[RFS_FILE_ID_SIZE])dirids, n);
+}
+
 static int write_new_file(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
 {
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);

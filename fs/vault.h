@@ -63,6 +63,10 @@ int rfs_vault_create_format(const char *path, const char *pass, size_t passlen,
 ** The caller writes it as the folder's .dirid. 0 or -errno. */
 int rfs_vault_new_folder_id(struct rfs_vault *v, uint8_t dirid[RFS_DIRID_SIZE]);
 
+/* n new folder ids at once, as rfs_vault_new_folder_id, their entries made durable together
+** (one fdatasync per slot file, one fsync of its folder). 0 or -errno. */
+int rfs_vault_new_folder_ids(struct rfs_vault *v, uint8_t (*dirids)[RFS_DIRID_SIZE], size_t n);
+
 /* Open and unlock. Errors: -ENOENT (no such folder), -ENOTDIR / -EINVAL
 ** (not a vault; err says why), -EPROTONOSUPPORT (unknown format version),
 ** -EACCES (wrong passphrase), -EBUSY (locked: mounted elsewhere; err names

@@ -598,12 +598,30 @@ static int stage_small_chunked(struct rfs_history *h, struct rfs_pending *p)
 	return rc;
 }
 
+/* A folder just made (capture_fresh_folder): the tree capture_dir makes of it, one entry,
+** .dirid, a blob of its 16 bytes. Its own attributes: none yet, so no side entry. */
+static int stage_fresh_folder(struct rfs_history *h, struct rfs_pending *p)
+{
+	git_treebuilder *bld = NULL;
+	git_oid oid;
+	int rc = rfs_capture_write_blob(h, p->blob, p->blob_len, &oid);
+	if (rc == 0 && git_treebuilder_new(&bld, h->repo, NULL) < 0)
+		rc = -EIO;
+	if (rc == 0 && (git_treebuilder_insert(NULL, bld, RFS_DIRID_FILE, &oid, GIT_FILEMODE_BLOB) < 0 ||
+	                git_treebuilder_write(&p->cap.oid, bld) < 0))
+		rc = -EIO;
+	git_treebuilder_free(bld);
+	return rc;
+}
+
 /* With the repository lock: every small blob of the batch into the stage. */
 int rfs_capture_stage_small(struct rfs_history *h, struct rfs_pending *batch, size_t n)
 {
 	int rc = 0;
 	for (size_t i = 0; i < n; i++, batch = batch->next) {
-		if (batch->blob && rc == 0 && batch->cap.mode == GIT_FILEMODE_TREE)
+		if (batch->blob && rc == 0 && batch->fresh_folder)
+			rc = stage_fresh_folder(h, batch);
+		else if (batch->blob && rc == 0 && batch->cap.mode == GIT_FILEMODE_TREE)
 			rc = stage_small_chunked(h, batch);
 		else if (batch->blob && rc == 0)
 			rc = rfs_stage_put_new(h->stage, &batch->cap.oid, GIT_OBJECT_BLOB, batch->blob,

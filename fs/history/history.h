@@ -98,6 +98,8 @@ struct rfs_save {
 	size_t nbytes;                    /*   written by the caller just now: not read back */
 	const struct rfs_who *who;        /* who saved it (its commit holds only its author's saves);
 	                                     NULL: the handle's attribution */
+	bool fresh_folder;                /* CREATED folder just made by mkdir: it holds nothing but
+	                                     its .dirid (file_id), so its capture reads nothing */
 };
 
 enum {

@@ -66,6 +66,8 @@ struct rfs_pending {
 	bool dropped;                     /* left out of its batch's commit (logged) */
 	uint8_t *blob;                    /* a small save read without the lock: the committer */
 	size_t blob_len;                  /* stages it (cap.oid is already its id) */
+	bool fresh_folder;                /* blob is a new folder's dirid: the committer stages its
+	                                     tree (its one entry, .dirid) and sets cap.oid */
 	char *login, *full_name, *host;   /* rfs_save.who, copied; NULL: the handle's attribution */
 	struct rfs_pending_xattrs {       /* read at record time (xattrs.c), staged by the committer */
 		bool known;               /* read: the side entry becomes blob (NULL: removed) */

@@ -324,6 +324,28 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 	return true;
 }
 
+/* A folder mkdir just made holds only its .dirid, whose bytes the save carries: nothing to read,
+** and no wait for the repository lock (which a commit being written holds). The committer
+** stages the tree capture_dir would have made: one entry, .dirid (fs/history/capture.c). */
+static bool capture_fresh_folder(struct rfs_history *h, const struct rfs_save *s,
+                                 struct rfs_pending *p)
+{
+	if (!s->fresh_folder || s->type != RFS_OBJ_DIR || s->kind != RFS_SAVE_CREATED ||
+	    rfs_capture_path_is_long(s->cipher_path))
+		return false;
+	uint8_t *buf = malloc(sizeof s->file_id);
+	if (!buf)
+		return false;
+	memcpy(buf, s->file_id, sizeof s->file_id);
+	__atomic_add_fetch(&h->blob_bytes, sizeof s->file_id, __ATOMIC_ACQ_REL);
+	p->cap.state = CAP_ENTRY;
+	p->cap.mode = GIT_FILEMODE_TREE;
+	p->blob = buf;
+	p->blob_len = sizeof s->file_id;
+	p->fresh_folder = true;
+	return true;
+}
+
 /* ---- deferred capture: big saves are read by the committer ----
 ** A save whose capture reads more than one chunk keeps an fd on the file
 ** (the same inode even if it is renamed or unlinked meanwhile) and is read
@@ -484,7 +506,7 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	rc = record_xattrs(h, s, p);
 	if (rc < 0) {
 		/* as a capture that failed, below */
-	} else if (captures && capture_small(h, s, p)) {
+	} else if (captures && (capture_fresh_folder(h, s, p) || capture_small(h, s, p))) {
 		/* staged by the committer */
 	} else if (captures && try_defer(h, s, p)) {
 		if (rfs_capture_path_is_long(s->cipher_path)) {  /* a long name's side file: small, now */

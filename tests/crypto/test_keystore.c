@@ -318,6 +318,24 @@ Test(keystore3, ids_carry_the_copy_id_and_entries_live_in_its_folder)
 	cr_assert_eq(rfs_keystore_load(ks, id, back), -ENOENT);
 }
 
+/* A batch of entries made durable together (the folders made ahead for mkdir): every entry
+** still opens; an id of another copy has no slot file here. */
+Test(keystore3, a_batch_is_synced_together)
+{
+	uint8_t ids[8][16], key[8][32], back[32];
+
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(rfs_keystore_create(ks, ids[i], key[i]), 0);
+	cr_assert_eq(rfs_keystore_sync_many(ks, (const uint8_t (*)[16])ids, 8), 0);
+	cr_assert_eq(rfs_keystore_sync_many(ks, (const uint8_t (*)[16])ids, 0), 0);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(rfs_keystore_load(ks, ids[i], back), 0);
+		cr_assert_eq(memcmp(back, key[i], 32), 0);
+	}
+	ids[3][8] ^= 1;                  /* another copy's id */
+	cr_assert_eq(rfs_keystore_sync_many(ks, (const uint8_t (*)[16])ids, 8), -ENOENT);
+}
+
 /* Two copies of one vault (the same keys, each its own keys/ with its own
 ** copy id) hand out ids on their own and never the same one. */
 Test(keystore3, two_copies_never_hand_out_one_id)

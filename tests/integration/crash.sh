@@ -151,7 +151,9 @@ check "round 1: recfs log lists the overwritten file, with its content" log_has 
 
 # ---- round 2: in the middle of tar -x of a tree ----
 SRC=$IT_TMP/tree
-for d in $(seq 1 12); do
+# 40 folders of 25 files: enough that the kill, polled every 50 ms once 150 entries are listed,
+# lands inside tar -x now that a mkdir waits on no sync (with 12, tar could end between two polls).
+for d in $(seq 1 40); do
 	mkdir -p "$SRC/dir$d/sub"
 	for f in $(seq 1 25); do
 		head -c $(((d * 25 + f) * 37 % 9000)) /dev/urandom >"$SRC/dir$d/sub/file$f"
