@@ -321,12 +321,13 @@ static int on_delta(const git_diff_delta *d, float progress, void *arg)
 	free(w->last);
 	w->last = owner;
 	char what = 'M';
-	bool owner_is_path = !strcmp(owner, path);
 	/* A folder's .dirid, a chunk or a side file gone with its owner (rm -r,
-	** unlink of a chunked file) deletes the owner; one that came with it adds it. */
-	if (d->status == GIT_DELTA_ADDED && (owner_is_path || !tree_has(w->a, owner)))
+	** unlink of a chunked file) deletes the owner; one that came with it adds it.
+	** An owner in both trees changed type (a small file saved chunked: git
+	** gives its blob as deleted): modified, never deleted. */
+	if (d->status == GIT_DELTA_ADDED && !tree_has(w->a, owner))
 		what = 'A';
-	else if (d->status == GIT_DELTA_DELETED && (owner_is_path || !tree_has(w->b, owner)))
+	else if (d->status == GIT_DELTA_DELETED && !tree_has(w->b, owner))
 		what = 'D';
 	int rc = w->cb(w->h, owner, what, w->arg);
 	return rc ? (w->rc = rc) : 0;

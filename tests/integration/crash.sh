@@ -268,4 +268,28 @@ assert_eq "... and reads them back" "healed" "$(cat "$IT_TMP/bm/cut-short/f" 2>&
 umount_vault "$IT_TMP/bm" "$B"
 check "recfs verify after the folder healed" recfs verify "$B" --passphrase-file "$B.pass"
 fsck_clean "$B" "after the folder healed"
+
+# ---- a kill after a file became a folder and a symlink a big file ----
+# Each kept its name and changed type in git (blob to tree). The newest
+# version of each is what live/ holds: "recovered" after a recovery, or the
+# mkdir and the save when the ref moved before the kill; never "deleted".
+T=$IT_TMP/types
+make_vault "$T"
+mount_vault "$T" "$IT_TMP/tm"
+head -c 9000000 /dev/urandom >"$IT_TMP/nine"
+echo hi >"$IT_TMP/tm/x"
+ln -s target "$IT_TMP/tm/l"
+recfs flush "$IT_TMP/tm" >/dev/null
+rm "$IT_TMP/tm/x" "$IT_TMP/tm/l"
+mkdir "$IT_TMP/tm/x"
+cp "$IT_TMP/nine" "$IT_TMP/tm/l"
+crash_daemon "$IT_TMP/tm" "$T"
+mount_vault "$T" "$IT_TMP/tm"
+newest_x=$(vlog "$IT_TMP/tm/x" | head -n1) newest_l=$(vlog "$IT_TMP/tm/l" | head -n1)
+echo "# after the kill: $newest_x / $newest_l"
+assert_match "the file that became a folder: its newest version is the folder" \
+	'"what":"(recovered|created)".*"mode":"0755"' "$newest_x"
+assert_match "the symlink that became a 9 MB file: its newest version is the file" \
+	'"what":"(recovered|saved)".*"size":9000000,' "$newest_l"
+umount_vault "$IT_TMP/tm" "$T"
 finish

@@ -4,7 +4,8 @@
 # live/ but not for history: the error says the disk is full (not "Invalid
 # argument"); history catches up as soon as space is freed, within the same
 # mount at the next flush, and across unmounts and a mount made while the disk
-# was still full (never marked clean while behind).
+# was still full (never marked clean while behind). A big file committed
+# empty and caught up later is logged "recovered" at its size and mode.
 # Must never: run outside its temp folder (the tmpfs is mounted inside it).
 . "$(dirname "$0")/lib.sh"
 
@@ -75,6 +76,18 @@ echo "# flush of the big save on the full disk: $out"
 assert_match "the big save's error says the disk is full" "no space|disk is full" "$out"
 rm -f "$SMALL/ballast"
 check "once space is freed, the big save reaches history" recfs flush "$M"
+mode=$(stat -c %04a "$M/big")
 umount_vault "$M" "$V"
 check "the big file is in history" in_history /big "$IT_TMP/big"
+# Its catch-up commit says what it saved: /big was committed empty at its
+# create, so the blob became a chunked file's tree (git calls that blob deleted).
+vlog() {
+	recfs log --vault "$V" --passphrase-file "$PASSFILE" "$@" --json-lines 2>/dev/null
+}
+newest=$(vlog /big -n 1)
+echo "# log /big: $newest"
+assert_match "log /big: the catch-up is \"recovered\", not \"deleted\"" '"what":"recovered"' "$newest"
+assert_match "log /big: the size saved" '"size":9000000,' "$newest"
+assert_match "log /big: the mode saved ($mode)" "\"mode\":\"$mode\"" "$newest"
+assert_eq "the vault's log says the same of /big" "$newest" "$(vlog | grep -m1 '"path":"/big"')"
 finish
