@@ -1060,18 +1060,25 @@ static void tree_versions_read_all(struct rfs_packs *p, git_odb *odb, const stru
 	rfs_pack_reader_close(r);
 }
 
+/* A bare repository in a new temporary folder (dir: its mkdtemp template),
+** objects its objects folder, an object database with our pack backend on it. */
+static void bare_packs(char *dir, char objects[100], git_odb **odb, struct rfs_packs **p)
+{
+	cr_assert(mkdtemp(dir));
+	snprintf(objects, 100, "%s/objects", dir);
+	cr_assert_eq(fx_sh("git init -q --bare %s", dir), 0);
+	cr_assert_eq(git_odb_new(odb), 0);
+	cr_assert_eq(rfs_pack_attach(*odb, objects, p), 0);
+}
+
 Test(history, tree_versions_are_packed_as_deltas_and_read_back)
 {
 	static struct tree_versions tv;
 	tree_versions_make(&tv);
 	char dir[] = "/tmp/recfs-tv-XXXXXX", objects[100];
-	cr_assert(mkdtemp(dir));
-	snprintf(objects, sizeof objects, "%s/objects", dir);
-	cr_assert_eq(fx_sh("git init -q --bare %s", dir), 0);
 	git_odb *odb = NULL;
 	struct rfs_packs *p = NULL;
-	cr_assert_eq(git_odb_new(&odb), 0);
-	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
+	bare_packs(dir, objects, &odb, &p);
 	for (int k = 0; k < 3; k++) {        /* three packs, for the merge below */
 		tv.from = (size_t)k * (TV_VERSIONS / 3);
 		cr_assert_eq(rfs_pack_write(p, TV_VERSIONS / 3, tree_versions_source, &tv, NULL), 0);
@@ -1133,13 +1140,9 @@ Test(history, odd_lengths_and_spool_segments_pass_git_verify_pack)
 		rfs_sha1_object_id(&oid[i], GIT_OBJECT_BLOB, data[i], len[i]);
 	}
 	char dir[] = "/tmp/recfs-odd-XXXXXX", objects[100];
-	cr_assert(mkdtemp(dir));
-	snprintf(objects, sizeof objects, "%s/objects", dir);
-	cr_assert_eq(fx_sh("git init -q --bare %s", dir), 0);
 	git_odb *odb = NULL;
 	struct rfs_packs *p = NULL;
-	cr_assert_eq(git_odb_new(&odb), 0);
-	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
+	bare_packs(dir, objects, &odb, &p);
 
 	struct rfs_pack_stream *s = NULL;
 	cr_assert_eq(rfs_pack_stream_open(p, NODD, &s), 0);
@@ -1210,13 +1213,9 @@ Test(history, packs_over_the_small_size_start_no_merge)
 {
 	static uint8_t buf[100000];
 	char dir[] = "/tmp/recfs-small-XXXXXX", objects[100];
-	cr_assert(mkdtemp(dir));
-	snprintf(objects, sizeof objects, "%s/objects", dir);
-	cr_assert_eq(fx_sh("git init -q --bare %s", dir), 0);
 	git_odb *odb = NULL;
 	struct rfs_packs *p = NULL;
-	cr_assert_eq(git_odb_new(&odb), 0);
-	cr_assert_eq(rfs_pack_attach(odb, objects, &p), 0);
+	bare_packs(dir, objects, &odb, &p);
 	for (unsigned i = 0; i < 14; i++)
 		write_one_blob(p, buf, sizeof buf, 100 + i);
 	for (unsigned i = 0; i < 3; i++)
