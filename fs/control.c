@@ -469,16 +469,12 @@ static ssize_t conn_write(void *cookie, const char *buf, size_t len)
 	return done ? (ssize_t)done : -1;
 }
 
-/* Who is at the other end: uid, login and groups (names), from the socket's peer
-** credentials. A uid with no passwd entry is "uid N" with no groups. */
+/* Who is at the other end, from the socket's peer credentials: its uid, and whether it
+** mounted the vault or is root. Its login is "uid N" until peer_names. */
 static int read_peer(int conn, struct rfs_peer *p)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct passwd pw, *pwp = NULL;
-	char buf[4096];
-	gid_t gids[RFS_PEER_MAX_GROUPS];
-	int ngids = RFS_PEER_MAX_GROUPS;
 
 	memset(p, 0, sizeof(*p));
 	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
@@ -486,10 +482,23 @@ static int read_peer(int conn, struct rfs_peer *p)
 	p->uid = cred.uid;
 	p->mounter = cred.uid == getuid();
 	p->owner = cred.uid == 0 || p->mounter;
-	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
-		snprintf(p->login, sizeof(p->login), "uid %u", (unsigned)cred.uid);
-		return 0;
-	}
+	snprintf(p->login, sizeof(p->login), "uid %u", (unsigned)cred.uid);
+	return 0;
+}
+
+/* The peer's login and the names of its groups, for the verbs of the tables (roles, the
+** register, the logs); a uid with no passwd entry keeps "uid N" and no groups. Only those
+** verbs pay for it: the group lookup loads the NSS modules into the daemon, and a flush or
+** a log does not need a name. */
+static void peer_names(struct rfs_peer *p)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	gid_t gids[RFS_PEER_MAX_GROUPS];
+	int ngids = RFS_PEER_MAX_GROUPS;
+
+	if (getpwuid_r(p->uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
+		return;
 	snprintf(p->login, sizeof(p->login), "%s", pw.pw_name);
 	if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
 		ngids = RFS_PEER_MAX_GROUPS;           /* the first ones are enough to check */
@@ -499,7 +508,6 @@ static int read_peer(int conn, struct rfs_peer *p)
 		if (getgrgid_r(gids[i], &gr, buf, sizeof(buf), &grp) == 0 && grp)
 			snprintf(p->groups[p->ngroups++], sizeof(p->groups[0]), "%s", gr.gr_name);
 	}
-	return 0;
 }
 
 static void serve_one(struct rfs_control *c, struct client *cl)
@@ -519,8 +527,11 @@ static void serve_one(struct rfs_control *c, struct client *cl)
 	buf = malloc(MAX_REQUEST);
 	out = buf ? fopencookie(cl, "w", io) : NULL;
 	if (out && read_request(cl->conn, buf, MAX_REQUEST, &passed_fd) == 0 &&
-	    (n = split_fields(buf, fld)) > 0)
+	    (n = split_fields(buf, fld)) > 0) {
+		if (find_verb(fld[0]))
+			peer_names(peer);
 		dispatch(c, peer, fld, n, passed_fd, out);
+	}
 	else if (out)
 		put_result(out, -EPROTO, NULL);
 	if (out)

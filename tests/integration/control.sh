@@ -12,6 +12,9 @@
 # 22. the background daemon's log lines can be read back from memory with
 #     recfs log --daemon (by the mounting user only), go to stderr with -f,
 #     and never reach a file.
+# And: a flush and a log look up no user or group names; only the verbs of
+#     the tables (roles, the register) do, so the NSS modules are not loaded
+#     into the daemon by a flush (about 1 MiB of its peak memory).
 # Must never: run outside its temp folder.
 . "$(dirname "$0")/lib.sh"
 
@@ -178,5 +181,33 @@ mount_vault "$V2" "$M2"
 check "the vault mounts again" test -d "$deep"
 umount_vault "$M2" "$V2"
 kill "$slow_pid" "$show_pid" "$py_pid" 2>/dev/null
+
+# ---- names looked up only by the verbs that need them ---------------------
+# names_read OUT CMD...: the daemon's opens of the user and group databases
+# while CMD runs, one line each (empty when none).
+names_read() {
+	local out=$1
+	shift
+	strace -f -qq -e trace=open,openat -p "$(daemon_pid "$M2")" -o "$out" &
+	local tracer=$!
+	sleep 0.5
+	"$@" >/dev/null 2>&1
+	sleep 0.3
+	kill "$tracer" 2>/dev/null
+	wait "$tracer" 2>/dev/null
+	grep -E '"/etc/(passwd|group|nsswitch\.conf)"' "$out" || true
+}
+if command -v strace >/dev/null; then
+	mount_vault "$V2" "$M2"
+	echo more >"$M2/names.txt" || die "write names.txt"
+	opened=$(names_read "$IT_TMP/names.flush" "$RECFS" flush "$M2"; names_read "$IT_TMP/names.log" "$RECFS" log "$M2" -n 1)
+	assert_eq "flush and log open no user or group database" "" "$opened"
+	opened=$(names_read "$IT_TMP/names.records" "$RECFS" records "$M2")
+	[ -n "$opened" ] && ok "records (a verb of the tables) still looks up the caller's names" ||
+		not_ok "records opened none of /etc/passwd, /etc/group: the check above cannot fail"
+	umount_vault "$M2" "$V2"
+else
+	ok "# skip: no strace here, so the daemon's name lookups are not watched"
+fi
 
 finish
