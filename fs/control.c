@@ -531,9 +531,9 @@ static void serve_one(struct rfs_control *c, struct client *cl)
 		if (find_verb(fld[0]))
 			peer_names(peer);
 		dispatch(c, peer, fld, n, passed_fd, out);
-	}
-	else if (out)
+	} else if (out) {
 		put_result(out, -EPROTO, NULL);
+	}
 	if (out)
 		fclose(out);
 	if (passed_fd >= 0)
