@@ -313,7 +313,31 @@ static void serve_daemon_log(FILE *out)
 	put_result(out, 0, NULL);
 }
 
-static void dispatch(struct rfs_control *c, const struct rfs_peer *peer, char **fld, int n,
+/* The peer's login and the names of its groups, for the verbs of the tables (roles, the
+** register, the logs); a uid with no passwd entry keeps "uid N" and no groups. Only those
+** verbs pay for it: the group lookup loads the NSS modules into the daemon, and a flush or
+** a log does not need a name. */
+static void peer_names(struct rfs_peer *p)
+{
+	struct passwd pw, *pwp = NULL;
+	char buf[4096];
+	gid_t gids[RFS_PEER_MAX_GROUPS];
+	int ngids = RFS_PEER_MAX_GROUPS;
+
+	if (getpwuid_r(p->uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
+		return;
+	snprintf(p->login, sizeof(p->login), "%s", pw.pw_name);
+	if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
+		ngids = RFS_PEER_MAX_GROUPS;           /* the first ones are enough to check */
+	for (int i = 0; i < ngids && p->ngroups < RFS_PEER_MAX_GROUPS; i++) {
+		struct group gr, *grp = NULL;
+
+		if (getgrgid_r(gids[i], &gr, buf, sizeof(buf), &grp) == 0 && grp)
+			snprintf(p->groups[p->ngroups++], sizeof(p->groups[0]), "%s", gr.gr_name);
+	}
+}
+
+static void dispatch(struct rfs_control *c, struct rfs_peer *peer, char **fld, int n,
                      int passed_fd, FILE *out)
 {
 	struct rfs_history *h = c->fs->history;
@@ -329,10 +353,12 @@ static void dispatch(struct rfs_control *c, const struct rfs_peer *peer, char **
 		rfs_control_refuse(out, -EACCES, "only the user who mounted, or root, may do that");
 	} else if (table_verb) {
 		if (n - 1 < table_verb->min_fields || (table_verb->max_fields >= 0 &&
-		                                       n - 1 > table_verb->max_fields))
+		                                       n - 1 > table_verb->max_fields)) {
 			put_result(out, -EINVAL, NULL);
-		else
+		} else {
+			peer_names(peer);
 			table_verb->serve(c->fs, peer, fld, n, passed_fd, out);
+		}
 	} else if (!strcmp(verb, "daemonlog") && n == 1) {
 		serve_daemon_log(out);
 	} else if (!h) {
@@ -486,30 +512,6 @@ static int read_peer(int conn, struct rfs_peer *p)
 	return 0;
 }
 
-/* The peer's login and the names of its groups, for the verbs of the tables (roles, the
-** register, the logs); a uid with no passwd entry keeps "uid N" and no groups. Only those
-** verbs pay for it: the group lookup loads the NSS modules into the daemon, and a flush or
-** a log does not need a name. */
-static void peer_names(struct rfs_peer *p)
-{
-	struct passwd pw, *pwp = NULL;
-	char buf[4096];
-	gid_t gids[RFS_PEER_MAX_GROUPS];
-	int ngids = RFS_PEER_MAX_GROUPS;
-
-	if (getpwuid_r(p->uid, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
-		return;
-	snprintf(p->login, sizeof(p->login), "%s", pw.pw_name);
-	if (getgrouplist(pw.pw_name, pw.pw_gid, gids, &ngids) < 0)
-		ngids = RFS_PEER_MAX_GROUPS;           /* the first ones are enough to check */
-	for (int i = 0; i < ngids && p->ngroups < RFS_PEER_MAX_GROUPS; i++) {
-		struct group gr, *grp = NULL;
-
-		if (getgrgid_r(gids[i], &gr, buf, sizeof(buf), &grp) == 0 && grp)
-			snprintf(p->groups[p->ngroups++], sizeof(p->groups[0]), "%s", gr.gr_name);
-	}
-}
-
 static void serve_one(struct rfs_control *c, struct client *cl)
 {
 	static const cookie_io_functions_t io = { .write = conn_write };
@@ -527,13 +529,10 @@ static void serve_one(struct rfs_control *c, struct client *cl)
 	buf = malloc(MAX_REQUEST);
 	out = buf ? fopencookie(cl, "w", io) : NULL;
 	if (out && read_request(cl->conn, buf, MAX_REQUEST, &passed_fd) == 0 &&
-	    (n = split_fields(buf, fld)) > 0) {
-		if (find_verb(fld[0]))
-			peer_names(peer);
+	    (n = split_fields(buf, fld)) > 0)
 		dispatch(c, peer, fld, n, passed_fd, out);
-	} else if (out) {
+	else if (out)
 		put_result(out, -EPROTO, NULL);
-	}
 	if (out)
 		fclose(out);
 	if (passed_fd >= 0)
