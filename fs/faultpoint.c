@@ -1,7 +1,7 @@
 /*
 ** faultpoint: the power cut at a named point (see faultpoint.h). Built only
-** with -Dfault_points=true. Owns the parsing of RECFS_FAULT_CUT and the pass
-** count of the one armed point.
+** with -Dfault_points=true. Owns the parsing of RECFS_FAULT_CUT and
+** RECFS_FAULT_DELAY, and the pass count of the one armed point.
 ** Must never: cut any file system but the one holding the vault; cut twice.
 */
 #include "fs/faultpoint.h"
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/log.h"
@@ -28,9 +29,23 @@ static char armed_name[64];
 static unsigned long armed_pass;
 static bool armed_sync;        /* ":sync": commit the journal first, as its 5 s timer would have */
 static atomic_ulong passes;
+static char delayed_name[64];
+static unsigned long delay_ms;
+
+static void arm_delay(void)
+{
+	const char *spec = getenv("RECFS_FAULT_DELAY");
+	size_t n = spec ? strcspn(spec, ":") : 0;
+	if (!n || n >= sizeof delayed_name || spec[n] != ':')
+		return;
+	memcpy(delayed_name, spec, n);
+	delayed_name[n] = 0;
+	delay_ms = strtoul(spec + n + 1, NULL, 10);
+}
 
 static void arm(void)
 {
+	arm_delay();
 	const char *spec = getenv("RECFS_FAULT_CUT");
 	if (!spec || !*spec)
 		return;
@@ -67,6 +82,12 @@ static void cut(const char *name, int anyfd)
 void rfs_fault_point(const char *name, int anyfd)
 {
 	pthread_once(&armed_once, arm);
+	if (delay_ms && strcmp(name, delayed_name) == 0) {
+		struct timespec ts = { .tv_sec = (time_t)(delay_ms / 1000),
+		                       .tv_nsec = (long)(delay_ms % 1000) * 1000000L };
+		rfs_log(LOG_NOTICE, "fault point %s: a delay of %lu ms", name, delay_ms);
+		nanosleep(&ts, NULL);
+	}
 	if (!armed_name[0] || strcmp(name, armed_name) != 0)
 		return;
 	if (atomic_fetch_add(&passes, 1) + 1 == armed_pass)

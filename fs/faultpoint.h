@@ -7,8 +7,10 @@
 ** its N-th pass (default 1) cuts, then the daemon carries on, and every later
 ** write fails as after a power cut. ":sync" first commits ext4's journal (as
 ** its 5 s timer may have), so that what the point follows is on the disk.
+** RECFS_FAULT_DELAY=NAME:MS makes every pass of NAME sleep MS ms first, so a
+** test can see what waits for the work after the point.
 ** Must never: be compiled into a release build; read the environment there;
-** change what the code around a point does, except through the cut itself.
+** change what the code around a point does, except through the cut or the delay.
 */
 #ifndef RECFS_FS_FAULTPOINT_H
 #define RECFS_FS_FAULTPOINT_H

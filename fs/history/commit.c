@@ -4,6 +4,7 @@
 ** publish: pack, keys/ and live/ durable, then the ref forward.
 ** Must never: move the ref backwards, or point it at data not yet durable.
 */
+#include "fs/faultpoint.h"
 #include "fs/history/internal.h"
 
 #include <errno.h>
@@ -263,20 +264,22 @@ int rfs_commit_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *o
 int rfs_commit_vault_durable(struct rfs_history *h)
 {
 	uint64_t token = rfs_undo_vault_sync_begin(h->v->undo);
+	RFS_FAULT_POINT("vault_sync", h->v->dirfd);
 	int rc = syncfs(h->v->dirfd) == 0 ? 0 : -errno;
 
 	rfs_undo_vault_sync_done(h->v->undo, token, rc == 0);   /* undo entries it made needless */
 	return rc;
 }
 
-int rfs_commit_publish(struct rfs_history *h)
+static int publish(struct rfs_history *h, bool synced, bool tags_synced)
 {
 	int rc = rfs_stage_bytes(h->stage) || rfs_stage_count(h->stage) ? rfs_stage_spill(h->stage) : 0;
 	if (rc < 0 || !h->head_seq || (h->have_ref && git_oid_equal(&h->ref_head, &h->head)))
 		return rc;
-	if ((rc = rfs_commit_vault_durable(h)) < 0)
+	if (!synced && (rc = rfs_commit_vault_durable(h)) < 0)
 		return rc;
-	rfs_index_tags_synced(h);            /* the table and the index it covers went with it */
+	if (!synced || tags_synced)
+		rfs_index_tags_synced(h);        /* the table and the index it covers went with it */
 	git_reference *ref = NULL;
 	if (h->have_ref) {
 		if (git_graph_descendant_of(h->repo, &h->head, &h->ref_head) != 1)
@@ -296,5 +299,15 @@ int rfs_commit_publish(struct rfs_history *h)
 	int irc = rfs_index_append(h, &h->index_pending);
 	rfs_bytes_free(&h->index_pending);
 	return rc < 0 ? rc : irc;
+}
+
+int rfs_commit_publish(struct rfs_history *h)
+{
+	return publish(h, false, false);
+}
+
+int rfs_commit_publish_synced(struct rfs_history *h, uint64_t head_seq, uint64_t tags_changes)
+{
+	return publish(h, h->head_seq == head_seq, h->tags_changes == tags_changes);
 }
 

@@ -907,6 +907,8 @@ static int tags_ready(struct rfs_history *h, int ifd, struct rfs_index_tags **ou
 	uint64_t isize = (uint64_t)st.st_size;
 	struct rfs_index_tags *t = h->tags;
 	int rc = 0;
+	if (!t || t->covered != isize)
+		h->tags_changes++;                   /* it may write: a sync begun before does not cover it */
 	if (!t) {
 		if (!(t = calloc(1, sizeof *t)))
 			return -ENOMEM;

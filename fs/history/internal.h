@@ -139,6 +139,7 @@ struct rfs_history {
 	struct rfs_since open_at;         /* this writable open (recover.c); open_known: it is */
 	bool open_known;
 	struct rfs_index_tags *tags;      /* index.tags, once a lookup used it (index.c; git_lock) */
+	uint64_t tags_changes;            /* writes to index.tags so far (git_lock): a sync covers those before it */
 	bool since_ok;                    /* recovery may take every entry of live/ unchanged since */
 	int64_t since_ns;                 /* since_ns (ctime) from the newest commit's tree */
 	struct rfs_tree_cache *tcache;    /* raw trees written or read last (tree.c) */
@@ -256,6 +257,10 @@ int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, 
 int rfs_commit_create(struct rfs_history *h, const git_oid *tree, struct rfs_event *events,
                       size_t n, const struct rfs_who *who, git_oid *out);
 int rfs_commit_publish(struct rfs_history *h);
+/* The same, after the caller made live/ and keys/ durable without git_lock
+** (rfs_commit_vault_durable) when the head was at head_seq and index.tags at
+** tags_changes: a newer commit is synced here, a newer table is not called durable. */
+int rfs_commit_publish_synced(struct rfs_history *h, uint64_t head_seq, uint64_t tags_changes);
 /* Parse and check history.git/recfs/head. 0, -ENOENT, -EBADMSG (bad signature or form). */
 int rfs_commit_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);
 #define RFS_LIVE_DIGEST 32               /* BLAKE2b of live/'s entries and their stat, at a clean close */

@@ -274,9 +274,11 @@ static int record_xattrs(struct rfs_history *h, const struct rfs_save *s, struct
 /* ---- small saves: read here, staged by the committer ----
 ** A commit being written holds the repository lock for a millisecond or
 ** more; a create or a close that waited for it would wait in the caller's
-** syscall. A save of one chunk is read and hashed without the lock instead,
-** and the committer stages its blob before it builds the commit. */
-#define SMALL_SAVE_MAX (256u << 10)
+** syscall, and a publish holds it for a pack's fsync. A save of up to 1 MiB
+** (DEFER_BLOCKS: bigger saves are deferred) or a new symbolic link is read
+** and hashed without the lock instead, and the committer stages its blobs
+** before it builds the commit. */
+#define SMALL_SAVE_MAX (1u << 20)
 #define SMALL_QUEUED_MAX (64u << 20)      /* beyond this, saves wait for the lock again */
 
 static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struct rfs_pending *p)
@@ -321,6 +323,28 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 	}
 	p->blob = buf;
 	p->blob_len = len;
+	return true;
+}
+
+/* A new symbolic link: its (sealed) target, read now; a link cannot change. */
+static bool capture_small_symlink(struct rfs_history *h, const struct rfs_save *s,
+                                  struct rfs_pending *p)
+{
+	if (s->type != RFS_OBJ_SYMLINK || s->kind != RFS_SAVE_CREATED ||
+	    rfs_capture_path_is_long(s->cipher_path))
+		return false;
+	char target[8192];
+	ssize_t n = rfs_capture_readlink_live(h, s->cipher_path, target, sizeof target);
+	uint8_t *buf = n >= 0 && (size_t)n < sizeof target ? malloc(n ? (size_t)n : 1) : NULL;
+	if (!buf)
+		return false;                    /* captured under the lock, as before */
+	memcpy(buf, target, (size_t)n);
+	__atomic_add_fetch(&h->blob_bytes, (size_t)n, __ATOMIC_ACQ_REL);
+	p->cap.state = CAP_ENTRY;
+	p->cap.mode = GIT_FILEMODE_LINK;
+	rfs_sha1_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, (size_t)n);
+	p->blob = buf;
+	p->blob_len = (size_t)n;
 	return true;
 }
 
@@ -506,7 +530,8 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	rc = record_xattrs(h, s, p);
 	if (rc < 0) {
 		/* as a capture that failed, below */
-	} else if (captures && (capture_fresh_folder(h, s, p) || capture_small(h, s, p))) {
+	} else if (captures && (capture_fresh_folder(h, s, p) || capture_small(h, s, p) ||
+	                        capture_small_symlink(h, s, p))) {
 		/* staged by the committer */
 	} else if (captures && try_defer(h, s, p)) {
 		if (rfs_capture_path_is_long(s->cipher_path)) {  /* a long name's side file: small, now */
@@ -624,12 +649,19 @@ static void consolidate_packs(struct rfs_history *h)
 		        RFS_HISTORY_DIR, strerror(-rc));
 }
 
+/* live/ and keys/ are synced before git_lock is taken: a save that needs the
+** lock meanwhile (a mid-sized file's capture) does not wait for the disk. */
 static void publish_locked(struct rfs_history *h)
 {
 	uint64_t upto = h->n_committed;
 	pthread_mutex_unlock(&h->q_lock);
 	pthread_mutex_lock(&h->git_lock);
-	int rc = rfs_commit_publish(h);
+	uint64_t head_seq = h->head_seq, tags_changes = h->tags_changes;
+	pthread_mutex_unlock(&h->git_lock);
+	int rc = rfs_commit_vault_durable(h);
+	pthread_mutex_lock(&h->git_lock);
+	if (rc == 0)
+		rc = rfs_commit_publish_synced(h, head_seq, tags_changes);
 	pthread_mutex_unlock(&h->git_lock);
 	pthread_mutex_lock(&h->q_lock);
 	if (rc < 0) {
