@@ -4,7 +4,10 @@
 ** Writes keep two facts true at every syscall boundary that can be reached
 ** without a crash: the last block is sealed final, all others are full. Space
 ** is reserved with fallocate before anything is overwritten, so ENOSPC leaves
-** the old file intact. A partial last block that a change of size rewrites
+** the old file intact. An append (tar's, a log's) skips the fallocate, whose
+** cost was most of a small write's: what it overwrites lies inside the old
+** length and needs no new space, so a failure puts the old last slot back and
+** cuts the file to its old length, then the write is tried again reserved. A partial last block that a change of size rewrites
 ** in place gets an undo entry first (fs/undo.h): a power cut between the
 ** writeback of that block and the commit of the new size must not make bytes
 ** that were durable unreadable.
@@ -12,6 +15,7 @@
 #include "fs/cfile.h"
 #include "fs/closer.h"
 #include "fs/faultpoint.h"
+#include "fs/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -360,12 +364,18 @@ int rfs_cfile_reset(struct rfs_keystore *ks, int fd, uint8_t *key, uint8_t file_
 }
 
 /* Open block i of a file of the given size into out (block_len bytes). Holes read as zeros. */
-static int read_block(struct rfs_cfile *cf, uint64_t size, uint64_t i, uint8_t *out)
+static int read_block(struct rfs_cfile *cf, uint64_t size, uint64_t i, uint8_t *out,
+                      const uint8_t *kept_last)
 {
 	uint8_t ct[RFS_SLOT_SIZE];
 	size_t len = block_len(size, i);
 	bool final = i == last_block(size);
-	int rc = rfs_io_pread_all(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(i));
+	int rc = 0;
+
+	if (kept_last && final)
+		memcpy(ct, kept_last, len + RFS_BLOCK_OVERHEAD);
+	else
+		rc = rfs_io_pread_all(cf->fd, ct, len + RFS_BLOCK_OVERHEAD, rfs_content_slot_offset(i));
 
 	if (rc < 0)
 		return rc;
@@ -378,12 +388,12 @@ static int read_block(struct rfs_cfile *cf, uint64_t size, uint64_t i, uint8_t *
 
 /* Rewrite block i (read under old_size) with new length and final flag. */
 static int reseal_block(struct rfs_cfile *cf, uint64_t old_size, uint64_t i, size_t new_len,
-                        bool final)
+                        bool final, const uint8_t *kept_last)
 {
 	uint8_t plain[RFS_BLOCK_SIZE];
 	uint8_t ct[RFS_SLOT_SIZE];
 	size_t old_len = block_len(old_size, i);
-	int rc = read_block(cf, old_size, i, plain);
+	int rc = read_block(cf, old_size, i, plain, kept_last);
 
 	if (rc < 0)
 		return rc;
@@ -457,8 +467,28 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 
 /* buf: len contiguous bytes; or slots (buf NULL, off a multiple of the block
 ** size): block i's bytes at slot i - b0's plaintext place, sealed in place. */
-static ssize_t cfile_write(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *slots, size_t len,
-                           uint64_t off)
+/* An append that failed half way: the old length back (no new space needed
+** to cut it) and the old last slot and header as they were. */
+static void unwrite_append(struct rfs_cfile *cf, uint64_t old_size, uint16_t old_flags,
+                           const uint8_t *kept_last)
+{
+	uint64_t last = old_size ? last_block(old_size) : 0;
+	size_t kept_len = old_size ? block_len(old_size, last) + RFS_BLOCK_OVERHEAD : 0;
+	uint64_t old_len = old_size ? rfs_content_slot_offset(last) + kept_len : RFS_HEADER_SIZE;
+	int rc = ftruncate(cf->fd, (off_t)old_len) == 0 ? 0 : -errno;
+
+	if (rc == 0 && kept_len)
+		rc = rfs_io_pwrite_all(cf->fd, kept_last, kept_len, rfs_content_slot_offset(last));
+	if (rc == 0 && cf->hdr_flags != old_flags)
+		rc = write_header(cf, old_flags);
+	if (rc < 0)
+		rfs_log(LOG_ERR, "a failed append could not be undone (%s): run 'recfs fsck'", strerror(-rc));
+}
+
+/* reserved: space reserved first; else an append, with a copy of the old last
+** slot in kept_last (NULL for an empty file) to undo it with. */
+static ssize_t write_once(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *slots, size_t len,
+                          uint64_t off, bool reserved, const uint8_t *kept_last)
 {
 	uint64_t old_size = cf->size, new_size, end, b0, b1, i, new_last, old_last = 0;
 	bool reseal_old, in_place;
@@ -485,8 +515,10 @@ static ssize_t cfile_write(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *sl
 	out = slots ? slots : scratch(out_len);
 	if (!out)
 		return -ENOMEM;
-	/* An append right after the old last block (tar's records) reserves both in one call. */
-	if (reseal_old && old_last + 1 == b0)
+	uint16_t old_flags = cf->hdr_flags;
+	if (!reserved)
+		rc = 0;
+	else if (reseal_old && old_last + 1 == b0)   /* right after the old last block: one call */
 		rc = reserve(cf->fd, rfs_content_slot_offset(old_last), RFS_SLOT_SIZE + out_len);
 	else {
 		rc = reserve(cf->fd, rfs_content_slot_offset(b0), out_len);
@@ -512,7 +544,7 @@ static ssize_t cfile_write(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *sl
 		}
 		memset(plain, 0, sizeof(plain));
 		if (old_size > 0 && i <= old_last) {
-			rc = read_block(cf, old_size, i, plain);
+			rc = read_block(cf, old_size, i, plain, kept_last);
 			if (rc < 0)
 				return rc;
 		}
@@ -534,15 +566,40 @@ static ssize_t cfile_write(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *sl
 	if (in_place && (rc = undo_begin(cf, old_last, old_size)) < 0)
 		return rc;
 	if (reseal_old)
-		rc = reseal_block(cf, old_size, old_last, RFS_BLOCK_SIZE, false);
+		rc = reseal_block(cf, old_size, old_last, RFS_BLOCK_SIZE, false, kept_last);
 	if (rc == 0)
 		rc = rfs_io_pwrite_all(cf->fd, out, out_len, rfs_content_slot_offset(b0));
+	if (rc < 0 && !reserved)
+		unwrite_append(cf, old_size, old_flags, kept_last);
 	if (in_place)
 		undo_end(cf);
 	if (rc < 0)
 		return rc;
 	cf->size = new_size;
 	return (ssize_t)len;
+}
+
+static ssize_t cfile_write(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *slots, size_t len,
+                           uint64_t off)
+{
+	uint64_t old_size = cf->size;
+	/* slots are sealed in place, so they cannot be written a second time */
+	bool append = !slots && len && off <= RFS_MAX_PLAIN_SIZE && len <= RFS_MAX_PLAIN_SIZE - off &&
+	              off + len > old_size && (old_size == 0 || off / RFS_BLOCK_SIZE >= last_block(old_size));
+	if (!append)
+		return write_once(cf, buf, slots, len, off, true, NULL);
+	uint8_t kept[RFS_SLOT_SIZE];
+	if (old_size) {
+		uint64_t last = last_block(old_size);
+		int rc = rfs_io_pread_all(cf->fd, kept, block_len(old_size, last) + RFS_BLOCK_OVERHEAD,
+		                          rfs_content_slot_offset(last));
+		if (rc < 0)
+			return rc;
+	}
+	ssize_t n = write_once(cf, buf, NULL, len, off, false, old_size ? kept : NULL);
+	if (n == -ENOSPC || n == -EDQUOT)
+		n = write_once(cf, buf, NULL, len, off, true, NULL);
+	return n;
 }
 
 ssize_t rfs_cfile_write(struct rfs_cfile *cf, const uint8_t *buf, size_t len, uint64_t off)
@@ -577,7 +634,7 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 		rc = undo_begin(cf, new_last, old_size);
 		if (rc < 0)
 			return rc;
-		rc = reseal_block(cf, old_size, new_last, block_len(size, new_last), true);
+		rc = reseal_block(cf, old_size, new_last, block_len(size, new_last), true, NULL);
 		if (rc == 0 && ftruncate(cf->fd, (off_t)rfs_content_cipher_size(size)) != 0)
 			rc = -errno;
 		undo_end(cf);
@@ -603,7 +660,7 @@ int rfs_cfile_truncate(struct rfs_cfile *cf, uint64_t size)
 		if (partial && (rc = undo_begin(cf, old_last, old_size)) < 0)
 			return rc;
 		rc = reseal_block(cf, old_size, old_last,
-		                  same ? block_len(size, new_last) : RFS_BLOCK_SIZE, same);
+		                  same ? block_len(size, new_last) : RFS_BLOCK_SIZE, same, NULL);
 		if (partial)
 			undo_end(cf);
 		if (rc < 0)
@@ -640,7 +697,7 @@ int rfs_cfile_check_blocks(struct rfs_cfile *cf, uint64_t first, uint64_t n, uin
 	if (n < end - first)
 		end = first + n;
 	for (i = first; i < end; i++) {
-		rc = read_block(cf, cf->size, i, plain);
+		rc = read_block(cf, cf->size, i, plain, NULL);
 		if (rc < 0) {
 			*bad_block = i;
 			return -EIO;

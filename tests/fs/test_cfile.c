@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -256,6 +258,60 @@ Test(cfile, an_append_reseals_the_old_last_block_full_and_not_final)
 	pattern(want + RFS_BLOCK_SIZE, 100, RFS_BLOCK_SIZE);
 	assert_reads(&c, 0, want, sizeof(want));
 	cfile_remove(&c);
+}
+
+/* An append that fails half way (here at the file size limit, EFBIG) leaves
+** the file as it was: its old last block, its length and its header. */
+static void append_fails_and_leaves(size_t old_len, size_t add_len)
+{
+	struct test_cfile c;
+	uint8_t *want = malloc(old_len ? old_len : 1), *more = malloc(add_len);
+	struct stat before, after;
+
+	cfile_make(&c);
+	if (old_len)
+		write_pattern(&c, old_len, 0);
+	cr_assert_eq(fstat(c.cf.fd, &before), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	struct rlimit lim = { .rlim_cur = (rlim_t)before.st_size + RFS_SLOT_SIZE + 100,
+	                      .rlim_max = RLIM_INFINITY };
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	pattern(more, add_len, old_len);
+	cr_assert_eq(rfs_cfile_write(&c.cf, more, add_len, old_len), -EFBIG);
+	lim.rlim_cur = RLIM_INFINITY;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	cr_assert_eq(fstat(c.cf.fd, &after), 0);
+	cr_assert_eq(after.st_size, before.st_size, "the failed append left %lld bytes, not %lld",
+	             (long long)after.st_size, (long long)before.st_size);
+	cr_assert_eq(c.cf.size, old_len);
+	cr_assert_eq(cfile_reload(&c), 0);
+	cr_assert_eq(c.cf.size, old_len);
+	cr_assert_eq(rfs_cfile_check(&c.cf, &(uint64_t){ 0 }), 0);
+	pattern(want, old_len, 0);
+	if (old_len)
+		assert_reads(&c, 0, want, old_len);
+	write_pattern(&c, add_len, old_len);           /* and the same append works after */
+	cr_assert_eq(cfile_reload(&c), 0);
+	cr_assert_eq(c.cf.size, old_len + add_len);
+	cr_assert_eq(rfs_cfile_check(&c.cf, &(uint64_t){ 0 }), 0);
+	free(want);
+	free(more);
+	cfile_remove(&c);
+}
+
+Test(cfile, a_failed_append_after_a_partial_last_block_leaves_the_file_as_it_was)
+{
+	append_fails_and_leaves(RFS_BLOCK_SIZE + 1000, 5 * RFS_BLOCK_SIZE);
+}
+
+Test(cfile, a_failed_append_after_a_full_last_block_leaves_the_file_as_it_was)
+{
+	append_fails_and_leaves(2 * RFS_BLOCK_SIZE, 5 * RFS_BLOCK_SIZE);
+}
+
+Test(cfile, a_failed_first_write_leaves_an_empty_file)
+{
+	append_fails_and_leaves(0, 5 * RFS_BLOCK_SIZE);
 }
 
 Test(cfile, a_zero_byte_backing_file_is_an_empty_file)
