@@ -264,6 +264,12 @@ static int record_xattrs(struct rfs_history *h, const struct rfs_save *s, struct
 	              s->kind == RFS_SAVE_RECOVERED || s->kind == RFS_SAVE_RENAMED ||
 	              s->kind == RFS_SAVE_EXCHANGED))))
 		return 0;
+	/* A file the caller made in this request has no user.* attribute: none is
+	** inherited (a default ACL gives system.* ones, which history does not keep). */
+	if (s->kind == RFS_SAVE_CREATED && s->bytes) {
+		p->xa.known = true;
+		return 0;
+	}
 	bool two = s->kind == RFS_SAVE_RENAMED || s->kind == RFS_SAVE_EXCHANGED;
 	int rc = read_xattrs(h, s->cipher_path, two ? -1 : s->fd, &p->xa);
 	if (rc == 0 && s->kind == RFS_SAVE_EXCHANGED)
