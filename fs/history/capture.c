@@ -623,9 +623,11 @@ int rfs_capture_stage_small(struct rfs_history *h, struct rfs_pending *batch, si
 			rc = stage_fresh_folder(h, batch);
 		else if (batch->blob && rc == 0 && batch->cap.mode == GIT_FILEMODE_TREE)
 			rc = stage_small_chunked(h, batch);
-		else if (batch->blob && rc == 0)
+		else if (batch->blob && rc == 0) {
+			rfs_sha1_object_id(&batch->cap.oid, GIT_OBJECT_BLOB, batch->blob, batch->blob_len);
 			rc = rfs_stage_put_new(h->stage, &batch->cap.oid, GIT_OBJECT_BLOB, batch->blob,
 			                       batch->blob_len);
+		}
 		rfs_capture_blob_release(h, batch);
 	}
 	return rc;

@@ -282,7 +282,7 @@ static int record_xattrs(struct rfs_history *h, const struct rfs_save *s, struct
 ** more; a create or a close that waited for it would wait in the caller's
 ** syscall, and a publish holds it for a pack's fsync. A save of up to 1 MiB
 ** (DEFER_BLOCKS: bigger saves are deferred) or a new symbolic link is read
-** and hashed without the lock instead, and the committer stages its blobs
+** without the lock instead, and the committer hashes and stages its blobs
 ** before it builds the commit. */
 #define SMALL_SAVE_MAX (1u << 20)
 #define SMALL_QUEUED_MAX (64u << 20)      /* beyond this, saves wait for the lock again */
@@ -321,12 +321,8 @@ static bool capture_small(struct rfs_history *h, const struct rfs_save *s, struc
 	p->cap.state = CAP_ENTRY;
 	p->cap.csize = len;
 	p->cap.csize_known = true;
-	if (rfs_capture_chunk_count(h, len) == 1) {
-		rfs_sha1_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, len);
-		p->cap.mode = GIT_FILEMODE_BLOB;
-	} else {
-		p->cap.mode = GIT_FILEMODE_TREE;   /* its chunks and tree: the committer's */
-	}
+	/* its blob's id, or its chunks and tree: the committer's, off the close */
+	p->cap.mode = rfs_capture_chunk_count(h, len) == 1 ? GIT_FILEMODE_BLOB : GIT_FILEMODE_TREE;
 	p->blob = buf;
 	p->blob_len = len;
 	return true;
@@ -348,7 +344,6 @@ static bool capture_small_symlink(struct rfs_history *h, const struct rfs_save *
 	__atomic_add_fetch(&h->blob_bytes, (size_t)n, __ATOMIC_ACQ_REL);
 	p->cap.state = CAP_ENTRY;
 	p->cap.mode = GIT_FILEMODE_LINK;
-	rfs_sha1_object_id(&p->cap.oid, GIT_OBJECT_BLOB, buf, (size_t)n);
 	p->blob = buf;
 	p->blob_len = (size_t)n;
 	return true;
