@@ -6,7 +6,7 @@
 # Usage: bench/bench.sh [SECTION...]      sections: io meta mem mem8 history requests (default: io meta mem mem8)
 #   requests: the FUSE requests per entry of the meta workloads, for recfs alone (bench/requests.sh)
 # Environment:
-#   ROUNDS=3        interleaved rounds; each figure is the median, with the range of single rounds
+#   ROUNDS=3        interleaved rounds, each in a rotated order; each figure is the median, with the range of single rounds
 #   SIZE_MB=256     size of the streaming file (io)
 #   MEM_MB=2048     size of the file written then read while sampling RSS (mem)
 #   MEM8_FILES=4    files each of the 8 writers writes (8 to 13 MiB, fsync after each; mem8)
@@ -324,9 +324,19 @@ run_meta() {
     timed "$target" rm "$round" rm_tree "$mnt" || true
 }
 
+# targets_of_round N: TARGETS, rotated by N-1, so no target always runs right after the same
+# one (a target that follows another's 256 MB rm -f and fsyncs while the disk frees it was up to
+# 1.56x slower than one in the next place, whichever binary it was).
+targets_of_round() {
+    local -a t
+    read -r -a t <<< "$TARGETS"
+    local n=${#t[@]} k=$(( ($1 - 1) % ${#t[@]} )) i
+    for (( i = 0; i < n; i++ )); do printf '%s ' "${t[(k + i) % n]}"; done
+}
+
 run_round() {
     local round=$1 target
-    for target in $TARGETS; do
+    for target in $(targets_of_round "$round"); do
         [[ -z "${SKIP_REASON[$target]:-}" ]] || continue
         log "round $round/$ROUNDS: $target"
         setup_target "$target" || { teardown_target "$target"; continue; }
@@ -415,7 +425,7 @@ mem_table() {
     blanks=$(awk -F'|' '{ for (i = 3; i < NF; i++) printf " |" }' <<< "$columns")
     mkdir -p "$rows"
     for (( round = 1; round <= MEM_ROUNDS; round++ )); do
-        for target in $TARGETS; do
+        for target in $(targets_of_round "$round"); do
             [[ $target == ext4 ]] && continue
             [[ -z "${SKIP_REASON[$target]:-}" ]] && target_available "$target" || continue
             log "$label, round $round/$MEM_ROUNDS: $target"
