@@ -4,7 +4,7 @@
 ** Writes keep two facts true at every syscall boundary that can be reached
 ** without a crash: the last block is sealed final, all others are full. Space
 ** is reserved with fallocate before anything is overwritten, so ENOSPC leaves
-** the old file intact. An append (tar's, a log's) skips the fallocate, whose
+** the old file intact. A small append (tar's, a log's) skips the fallocate, whose
 ** cost was most of a small write's: what it overwrites lies inside the old
 ** length and needs no new space, so a failure puts the old last slot back and
 ** cuts the file to its old length, then the write is tried again reserved. A partial last block that a change of size rewrites
@@ -579,12 +579,17 @@ static ssize_t write_once(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *slo
 	return (ssize_t)len;
 }
 
+#define APPEND_UNRESERVED_MAX (128u << 10)   /* tar's records, an office program's writes */
+
 static ssize_t cfile_write(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *slots, size_t len,
                            uint64_t off)
 {
 	uint64_t old_size = cf->size;
-	/* slots are sealed in place, so they cannot be written a second time */
-	bool append = !slots && len && off <= RFS_MAX_PLAIN_SIZE && len <= RFS_MAX_PLAIN_SIZE - off &&
+	/* Slots are sealed in place, so they cannot be written a second time. A big
+	** append reserves first still: its fallocate costs little beside it, and a
+	** 256 MiB stream written without it was 13 % slower to write and fsync. */
+	bool append = !slots && len && len <= APPEND_UNRESERVED_MAX &&
+	              off <= RFS_MAX_PLAIN_SIZE && len <= RFS_MAX_PLAIN_SIZE - off &&
 	              off + len > old_size && (old_size == 0 || off / RFS_BLOCK_SIZE >= last_block(old_size));
 	if (!append)
 		return write_once(cf, buf, slots, len, off, true, NULL);
