@@ -52,8 +52,8 @@ mount_target() {   # TARGET CIPHER MNT
     case $1 in
         recfs) "$RECFS" init "$2" --passphrase-file "$BENCH_DIR/pass" --insecure-fast-kdf >/dev/null 2>&1
                "$RECFS" mount "$2" "$3" --passphrase-file "$BENCH_DIR/pass" ;;
-        securefs) securefs create --pbkdf pkcs5-pbkdf2-hmac-sha256 -r 1 "$2" <"$BENCH_DIR/pass" >/dev/null
-                  securefs mount -b --log "$BENCH_DIR/securefs.log" "$2" "$3" <"$BENCH_DIR/pass" ;;
+        securefs) securefs create --pbkdf pkcs5-pbkdf2-hmac-sha256 -r 1 "$2" <"$BENCH_DIR/pass" >/dev/null 2>&1
+                  securefs mount -b --log "$BENCH_DIR/securefs.log" "$2" "$3" <"$BENCH_DIR/pass" 2>/dev/null ;;
         gocryptfs) gocryptfs -q -init -scryptn 10 -passfile "$BENCH_DIR/pass" "$2"
                    gocryptfs -q -passfile "$BENCH_DIR/pass" "$2" "$3" ;;
         *) die "unknown target $1" ;;
