@@ -7,7 +7,8 @@
 ** the old file intact. A small append (tar's, a log's) skips the fallocate, whose
 ** cost was most of a small write's: what it overwrites lies inside the old
 ** length and needs no new space, so a failure puts the old last slot back and
-** cuts the file to its old length, then the write is tried again reserved. A partial last block that a change of size rewrites
+** cuts the file to its old length, then the write is tried again reserved.
+** A partial last block that a change of size rewrites
 ** in place gets an undo entry first (fs/undo.h): a power cut between the
 ** writeback of that block and the commit of the new size must not make bytes
 ** that were durable unreadable.
@@ -465,8 +466,6 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 	return (ssize_t)done;
 }
 
-/* buf: len contiguous bytes; or slots (buf NULL, off a multiple of the block
-** size): block i's bytes at slot i - b0's plaintext place, sealed in place. */
 /* An append that failed half way: the old length back (no new space needed
 ** to cut it) and the old last slot and header as they were. */
 static void unwrite_append(struct rfs_cfile *cf, uint64_t old_size, uint16_t old_flags,
@@ -485,7 +484,9 @@ static void unwrite_append(struct rfs_cfile *cf, uint64_t old_size, uint16_t old
 		rfs_log(LOG_ERR, "a failed append could not be undone (%s): run 'recfs fsck'", strerror(-rc));
 }
 
-/* reserved: space reserved first; else an append, with a copy of the old last
+/* buf: len contiguous bytes; or slots (buf NULL, off a multiple of the block
+** size): block i's bytes at slot i - b0's plaintext place, sealed in place.
+** reserved: space reserved first; else an append, with a copy of the old last
 ** slot in kept_last (NULL for an empty file) to undo it with. */
 static ssize_t write_once(struct rfs_cfile *cf, const uint8_t *buf, uint8_t *slots, size_t len,
                           uint64_t off, bool reserved, const uint8_t *kept_last)
