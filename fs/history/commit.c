@@ -271,9 +271,16 @@ int rfs_commit_vault_durable(struct rfs_history *h)
 	return rc;
 }
 
+int rfs_commit_spill(struct rfs_history *h)
+{
+	return rfs_stage_bytes(h->stage) || rfs_stage_count(h->stage) ? rfs_stage_spill(h->stage) : 0;
+}
+
+/* synced: the caller spilled the stage and synced live/ after the newest commit
+** was made; what was staged since belongs to later commits and waits. */
 static int publish(struct rfs_history *h, bool synced, bool tags_synced)
 {
-	int rc = rfs_stage_bytes(h->stage) || rfs_stage_count(h->stage) ? rfs_stage_spill(h->stage) : 0;
+	int rc = synced ? 0 : rfs_commit_spill(h);
 	if (rc < 0 || !h->head_seq || (h->have_ref && git_oid_equal(&h->ref_head, &h->head)))
 		return rc;
 	if (!synced && (rc = rfs_commit_vault_durable(h)) < 0)

@@ -257,9 +257,12 @@ int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, 
 int rfs_commit_create(struct rfs_history *h, const git_oid *tree, struct rfs_event *events,
                       size_t n, const struct rfs_who *who, git_oid *out);
 int rfs_commit_publish(struct rfs_history *h);
-/* The same, after the caller made live/ and keys/ durable without git_lock
-** (rfs_commit_vault_durable) when the head was at head_seq and index.tags at
-** tags_changes: a newer commit is synced here, a newer table is not called durable. */
+/* Pack what is staged (git_lock held). */
+int rfs_commit_spill(struct rfs_history *h);
+/* The publish, after the caller spilled the stage and then made live/ and keys/
+** durable without git_lock (rfs_commit_vault_durable) when the head was at
+** head_seq and index.tags at tags_changes: a newer commit is spilled and synced
+** here, a newer table is not called durable. */
 int rfs_commit_publish_synced(struct rfs_history *h, uint64_t head_seq, uint64_t tags_changes);
 /* Parse and check history.git/recfs/head. 0, -ENOENT, -EBADMSG (bad signature or form). */
 int rfs_commit_read_head_record(struct rfs_history *h, uint64_t *seq, git_oid *oid);

@@ -650,16 +650,20 @@ static void consolidate_packs(struct rfs_history *h)
 		        RFS_HISTORY_DIR, strerror(-rc));
 }
 
-/* live/ and keys/ are synced before git_lock is taken: a save that needs the
-** lock meanwhile (a mid-sized file's capture) does not wait for the disk. */
+/* The stage is packed under git_lock, then live/ and keys/ are synced without
+** it: a save that needs the lock meanwhile (a mid-sized file's capture) does
+** not wait for the disk. Packing first keeps the sync after the pack's, as before
+** (the other order made a flush after a 256 MiB write 2 to 6 times longer). */
 static void publish_locked(struct rfs_history *h)
 {
 	uint64_t upto = h->n_committed;
 	pthread_mutex_unlock(&h->q_lock);
 	pthread_mutex_lock(&h->git_lock);
+	int rc = rfs_commit_spill(h);
 	uint64_t head_seq = h->head_seq, tags_changes = h->tags_changes;
 	pthread_mutex_unlock(&h->git_lock);
-	int rc = rfs_commit_vault_durable(h);
+	if (rc == 0)
+		rc = rfs_commit_vault_durable(h);
 	pthread_mutex_lock(&h->git_lock);
 	if (rc == 0)
 		rc = rfs_commit_publish_synced(h, head_seq, tags_changes);
