@@ -471,13 +471,13 @@ ssize_t rfs_cfile_read(struct rfs_cfile *cf, size_t len, uint64_t off, const uin
 static void unwrite_append(struct rfs_cfile *cf, uint64_t old_size, uint16_t old_flags,
                            const uint8_t *kept_last)
 {
-	uint64_t last = old_size ? last_block(old_size) : 0;
-	size_t kept_len = old_size ? block_len(old_size, last) + RFS_BLOCK_OVERHEAD : 0;
-	uint64_t old_len = old_size ? rfs_content_slot_offset(last) + kept_len : RFS_HEADER_SIZE;
+	uint64_t old_len = rfs_content_cipher_size(old_size);
 	int rc = ftruncate(cf->fd, (off_t)old_len) == 0 ? 0 : -errno;
 
-	if (rc == 0 && kept_len)
-		rc = rfs_io_pwrite_all(cf->fd, kept_last, kept_len, rfs_content_slot_offset(last));
+	if (rc == 0 && old_size) {
+		uint64_t at = rfs_content_slot_offset(last_block(old_size));
+		rc = rfs_io_pwrite_all(cf->fd, kept_last, (size_t)(old_len - at), at);
+	}
 	if (rc == 0 && cf->hdr_flags != old_flags)
 		rc = write_header(cf, old_flags);
 	if (rc < 0)

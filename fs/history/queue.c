@@ -650,14 +650,13 @@ static void consolidate_packs(struct rfs_history *h)
 		        RFS_HISTORY_DIR, strerror(-rc));
 }
 
-/* The stage is packed under git_lock, then live/ and keys/ are synced without
-** it: a save that needs the lock meanwhile (a mid-sized file's capture) does
-** not wait for the disk. Packing first keeps the sync after the pack's, as before
-** (the other order made a flush after a 256 MiB write 2 to 6 times longer). */
-static void publish_locked(struct rfs_history *h)
+/* The committer's publish, with neither lock held. The stage is packed under
+** git_lock, then live/ and keys/ are synced without it: a save that needs the
+** lock meanwhile (a mid-sized file's capture) does not wait for the disk.
+** Packing first keeps the sync after the pack's, as before (the other order
+** made a flush after a 256 MiB write 2 to 6 times longer). */
+static int publish_unlocked(struct rfs_history *h)
 {
-	uint64_t upto = h->n_committed;
-	pthread_mutex_unlock(&h->q_lock);
 	pthread_mutex_lock(&h->git_lock);
 	int rc = rfs_commit_spill(h);
 	uint64_t head_seq = h->head_seq, tags_changes = h->tags_changes;
@@ -668,6 +667,14 @@ static void publish_locked(struct rfs_history *h)
 	if (rc == 0)
 		rc = rfs_commit_publish_synced(h, head_seq, tags_changes);
 	pthread_mutex_unlock(&h->git_lock);
+	return rc;
+}
+
+static void publish_locked(struct rfs_history *h)
+{
+	uint64_t upto = h->n_committed;
+	pthread_mutex_unlock(&h->q_lock);
+	int rc = publish_unlocked(h);
 	pthread_mutex_lock(&h->q_lock);
 	if (rc < 0) {
 		rfs_log(LOG_ERR, "history: could not publish commits: %s", strerror(-rc));
@@ -710,9 +717,7 @@ static void catch_up_locked(struct rfs_history *h)
 	bool behind = h->behind;
 	uint64_t upto = h->n_committed;
 	pthread_mutex_unlock(&h->q_lock);
-	pthread_mutex_lock(&h->git_lock);
-	int rc = rfs_commit_publish(h);
-	pthread_mutex_unlock(&h->git_lock);
+	int rc = publish_unlocked(h);
 	if (rc == 0 && behind)
 		rc = rfs_recover(h);
 	pthread_mutex_lock(&h->q_lock);
