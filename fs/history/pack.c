@@ -1,7 +1,8 @@
 /*
 ** pack: the packs of objects/pack as one ODB backend, the uncompressed pack
-** writer (trees as deltas), their consolidation, and the reader that verify
-** and gc read each object with once (see pack.h).
+** writer (trees as deltas; a spool's bytes hashed and written directly by a
+** thread of its own), their consolidation, and the reader that verify and
+** gc read each object with once (see pack.h).
 ** Must never: write loose objects, remove a pack whose objects are not in another,
 ** or copy a delta into a pack without its base.
 */
@@ -14,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,7 +193,8 @@ int rfs_pack_reload(struct rfs_packs *p)
 
 /* ---- pack stream: objects as zlib stored blocks ---- */
 
-#define OUT_BUF (256u << 10)              /* a pack's writes and its seal's reads */
+#define OUT_BUF (1024u << 10)             /* a pack's writes (direct ones want 1 MiB) and its seal's reads */
+#define DIRECT_ALIGN 4096                 /* of a spool's buffer, for O_DIRECT */
 
 /* CRC-32 (IEEE, reflected), which pack index v2 keeps per object, and the
 ** Adler-32 of each zlib stream: libdeflate's (PCLMUL, AVX2), 2 to 7 times
@@ -207,6 +210,8 @@ struct pack_entry {                      /* 32 bytes: one per object of a pack w
 	uint64_t offset;
 };
 
+struct out_writer;
+
 struct pack_out {
 	int fd;
 	struct rfs_sha1 sha;
@@ -216,20 +221,189 @@ struct pack_out {
 	bool crc_known;                   /* a raw entry: its CRC comes from its old index */
 	uint32_t crc;                     /* of the object being written */
 	bool unhashed;                    /* bytes not for the SHA-1 (an index's own checksum) */
+	bool direct;                      /* fd is O_DIRECT: whole buffers only, at multiples of OUT_BUF */
+	struct out_writer *w;             /* a spool's: while direct, it hashes and writes whole buffers */
 	int err;
 };
 
+/* The rest of o's writes through the page cache (a tail, a header, a trailer). */
+static void fd_buffered(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0 && (fl & O_DIRECT))
+		fcntl(fd, F_SETFL, fl & ~O_DIRECT);
+}
+
+/* buf[0..len) at fd's end. A direct write that the file or the device
+** refuses (EINVAL), or a short one, leaves the rest to the page cache
+** (*direct false), so a spool never fails for it. */
+static int write_out(int fd, bool *direct, const uint8_t *buf, size_t len)
+{
+	size_t done = 0;
+	while (*direct && done < len) {
+		ssize_t w = write(fd, buf + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EINVAL)
+			return -errno;
+		if (w > 0)
+			done += (size_t)w;
+		if (w <= 0 || done < len) {
+			fd_buffered(fd);
+			*direct = false;
+		}
+	}
+	return done < len ? rfs_io_write_all(fd, buf + done, len - done) : 0;
+}
+
+/* ---- a spool's writer ----
+** A spool's thread (stream.c) hashes each chunk for its id; the pack's own
+** SHA-1 over the same bytes, and the wait for the disk, are this thread's,
+** one buffer behind: two buffers, one filled while the other is written. */
+struct out_writer {
+	struct pack_out *o;
+	uint8_t *bufs[2];
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	const uint8_t *job;               /* a full buffer handed over; NULL: idle */
+	bool quit;
+	bool buffered;                    /* a direct write fell back to the page cache */
+	int err;
+	pthread_t thread;
+};
+
+static void *writer_main(void *arg)
+{
+	struct out_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->job && !w->quit)
+			pthread_cond_wait(&w->cond, &w->mu);
+		if (!w->job)
+			break;
+		const uint8_t *buf = w->job;
+		bool direct = !w->buffered, failed = w->err != 0;
+		pthread_mutex_unlock(&w->mu);
+		rfs_sha1_update(&w->o->sha, buf, OUT_BUF);
+		int rc = failed ? 0 : write_out(w->o->fd, &direct, buf, OUT_BUF);
+		pthread_mutex_lock(&w->mu);
+		if (rc < 0 && !w->err)
+			w->err = rc;
+		w->buffered = !direct;
+		w->job = NULL;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static struct out_writer *writer_start(struct pack_out *o)
+{
+	struct out_writer *w = calloc(1, sizeof *w);
+	void *a = NULL, *b = NULL;
+	if (!w || posix_memalign(&a, DIRECT_ALIGN, OUT_BUF) || posix_memalign(&b, DIRECT_ALIGN, OUT_BUF))
+		goto fail;
+	w->o = o;
+	w->bufs[0] = a;
+	w->bufs[1] = b;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) == 0)
+		return w;
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cond);
+fail:
+	free(a);
+	free(b);
+	free(w);
+	return NULL;
+}
+
+/* Wait for the buffer in flight; its error, if any, becomes o's. */
+static void writer_drain(struct pack_out *o)
+{
+	struct out_writer *w = o->w;
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	while (w->job)
+		pthread_cond_wait(&w->cond, &w->mu);
+	if (w->err && !o->err)
+		o->err = w->err;
+	if (w->buffered)
+		o->direct = false;
+	w->err = 0;
+	w->buffered = false;
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* o's full buffer to the writer; o goes on in the other one. */
+static void writer_give(struct pack_out *o)
+{
+	struct out_writer *w = o->w;
+	pthread_mutex_lock(&w->mu);
+	while (w->job)
+		pthread_cond_wait(&w->cond, &w->mu);
+	if (w->err && !o->err)
+		o->err = w->err;
+	if (!o->err) {
+		w->job = o->buf;
+		o->buf = o->buf == w->bufs[0] ? w->bufs[1] : w->bufs[0];
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void writer_stop(struct pack_out *o)
+{
+	struct out_writer *w = o->w;
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cond);
+	free(w->bufs[0]);
+	free(w->bufs[1]);
+	free(w);
+	o->w = NULL;
+	o->buf = NULL;
+}
+
+/* While the writer has o (direct), its buffers' SHA-1 is taken there, as
+** they are written; a tail is hashed here, after the writer is done. */
+static bool out_deferred(const struct pack_out *o)
+{
+	return o->w && o->direct;
+}
+
 static void out_flush(struct pack_out *o)
 {
+	if (out_deferred(o)) {
+		if (o->used == OUT_BUF) {
+			writer_give(o);
+			o->used = 0;
+			return;
+		}
+		writer_drain(o);
+		rfs_sha1_update(&o->sha, o->buf, o->used);
+	}
+	if (o->used < OUT_BUF && o->direct) {
+		fd_buffered(o->fd);
+		o->direct = false;
+	}
 	if (o->used && !o->err)
-		o->err = rfs_io_write_all(o->fd, o->buf, o->used);
+		o->err = write_out(o->fd, &o->direct, o->buf, o->used);
 	o->used = 0;
 }
 
 static void out_put(struct pack_out *o, const void *data, size_t n)
 {
 	const uint8_t *p = data;
-	if (!o->unhashed)
+	if (!o->unhashed && !out_deferred(o))
 		rfs_sha1_update(&o->sha, p, n);
 	if (!o->crc_known)
 		o->crc = crc32_update(o->crc, p, n);
@@ -609,6 +783,10 @@ static int pack_begin(struct rfs_pack_stream *s, size_t count)
 	s->o.off = 0;
 	s->o.used = 0;
 	s->o.unhashed = false;
+	/* A spool's chunks are not read again before it is sealed: written
+	** directly, they cost no copy into the page cache, nor its writeback. */
+	int fl = s->seg_bytes ? fcntl(s->o.fd, F_GETFL) : -1;
+	s->o.direct = fl >= 0 && fcntl(s->o.fd, F_SETFL, fl | O_DIRECT) == 0;
 	uint8_t hdr[12] = { 'P', 'A', 'C', 'K' };
 	put_be32(hdr + 4, 2);
 	put_be32(hdr + 8, (uint32_t)count);
@@ -702,8 +880,8 @@ static int pack_end(struct rfs_pack_stream *s, struct pack_entry *e, size_t n,
                     char tidx[PATH_MAX], char hex[41])
 {
 	uint8_t sum[20];
-	rfs_sha1_final(&s->o.sha, sum);
 	out_flush(&s->o);
+	rfs_sha1_final(&s->o.sha, sum);
 	int rc = s->o.err ? s->o.err : rfs_io_write_all(s->o.fd, sum, 20);
 	int crc = rc == 0 ? sync_close(s->o.fd) : close(s->o.fd);
 	s->o.fd = -1;
@@ -827,6 +1005,7 @@ static int seg_end(struct rfs_pack_stream *s)
 	struct pack_entry *e = malloc(m * sizeof *e);   /* sorted for the index; s->e keeps the order */
 	int rc = e ? rfs_bytes_grow(&s->segs, &s->segs_cap, s->nsegs, sizeof *s->segs, 4) : -ENOMEM;
 	if (rc < 0) {
+		writer_drain(&s->o);
 		close(s->o.fd);
 		s->o.fd = -1;
 	} else {
@@ -855,7 +1034,7 @@ static int seg_end(struct rfs_pack_stream *s)
 }
 
 /* The last segment, partial: its header gets the count put, and its SHA-1
-** is taken by reading it back (from the page cache: it was just written). */
+** is taken by reading it back (from the disk, where it was written directly). */
 static int seg_seal(struct rfs_pack_stream *s)
 {
 	out_flush(&s->o);
@@ -886,6 +1065,7 @@ static int spool_close(struct rfs_pack_stream *s, bool keep)
 		if (rc == 0 && (rc = seg_seal(s)) == 0) {
 			rc = seg_end(s);
 		} else {
+			writer_drain(&s->o);
 			close(s->o.fd);
 			unlink(s->tpack);
 		}
@@ -907,7 +1087,7 @@ static int spool_close(struct rfs_pack_stream *s, bool keep)
 	}
 	free(s->segs);
 	free(s->e);
-	free(s->o.buf);
+	writer_stop(&s->o);
 	delta_free(s->delta);
 	return rc;
 }
@@ -931,10 +1111,11 @@ static uint64_t spool_segment(void)
 int rfs_pack_spool_open(struct rfs_packs *packs, struct rfs_pack_stream **out)
 {
 	struct rfs_pack_stream *s = calloc(1, sizeof *s);
-	if (!s || !(s->o.buf = malloc(OUT_BUF))) {
+	if (!s || !(s->o.w = writer_start(&s->o))) {
 		free(s);
 		return -ENOMEM;
 	}
+	s->o.buf = s->o.w->bufs[0];
 	s->packdir = packs->packdir;
 	s->packs = packs;
 	s->o.fd = -1;
@@ -969,7 +1150,7 @@ int rfs_pack_spool_put(struct rfs_pack_stream *s, const git_oid *oid, git_object
 	int rc = rfs_pack_stream_put(s, oid, type, data, len);
 	if (rc == 0 && s->n == s->count)
 		rc = s->o.err = seg_end(s);   /* full: finished by the put that filled it */
-	else if (rc == 0 && s->o.off - s->o.used >= s->synced + SPOOL_SYNC) {
+	else if (rc == 0 && !s->o.direct && s->o.off - s->o.used >= s->synced + SPOOL_SYNC) {
 		s->synced = s->o.off - s->o.used;    /* the segment's fsync then finds little left */
 		sync_file_range(s->o.fd, 0, (off_t)s->synced, SYNC_FILE_RANGE_WRITE);
 	}

@@ -171,6 +171,22 @@ if ((after - before >= 5)); then
 else
 	not_ok "the 20 MiB file is in $((after - before)) packs, not 5 segments or more"
 fi
+# A full segment was written directly (O_DIRECT): its pages are not left in the
+# page cache (only the tail after its last whole buffer, and the trailer, are).
+if [[ $(stat -f -c %T "$P2") == tmpfs ]]; then
+	ok "# skip: on tmpfs every file lives in the page cache"
+else
+	half=0 full=0
+	for f in "$P2"/pack-*.pack; do
+		size=$(stat -c %s "$f")
+		((size >= SEG / 2)) || continue   # a full segment, not the partial last one
+		res=$(fincore --bytes --noheadings --output RES "$f")
+		echo "# $(basename "$f"): $res of $size bytes in the page cache"
+		((res * 2 <= size)) && half=$((half + 1))
+		full=$((full + 1))
+	done
+	assert_eq "each of the 5 full segments is at most half in the page cache" 5/5 "$half/$full"
+fi
 version_is "the version in segments holds the 20 MiB written" "$M/seg" 1 "$IT_TMP/c"
 cat "$IT_TMP/c" "$IT_TMP/a" >"$IT_TMP/ca"
 write_py "$M/seg" "w:$IT_TMP/a" z f
