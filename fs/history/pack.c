@@ -22,6 +22,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/aio_abi.h>
 #include <unistd.h>
 #include <git2/sys/odb_backend.h>
 #include <libdeflate.h>
@@ -193,7 +195,7 @@ int rfs_pack_reload(struct rfs_packs *p)
 
 /* ---- pack stream: objects as zlib stored blocks ---- */
 
-#define OUT_BUF (1024u << 10)             /* a pack's writes (direct ones want 1 MiB) and its seal's reads */
+#define OUT_BUF (512u << 10)              /* a pack's writes and its seal's reads */
 #define DIRECT_ALIGN 4096                 /* of a spool's buffer, for O_DIRECT */
 
 /* CRC-32 (IEEE, reflected), which pack index v2 keeps per object, and the
@@ -234,64 +236,159 @@ static void fd_buffered(int fd)
 		fcntl(fd, F_SETFL, fl & ~O_DIRECT);
 }
 
-/* buf[0..len) at fd's end. A direct write that the file or the device
-** refuses (EINVAL), or a short one, leaves the rest to the page cache
-** (*direct false), so a spool never fails for it. */
-static int write_out(int fd, bool *direct, const uint8_t *buf, size_t len)
-{
-	size_t done = 0;
-	while (*direct && done < len) {
-		ssize_t w = write(fd, buf + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno != EINVAL)
-			return -errno;
-		if (w > 0)
-			done += (size_t)w;
-		if (w <= 0 || done < len) {
-			fd_buffered(fd);
-			*direct = false;
-		}
-	}
-	return done < len ? rfs_io_write_all(fd, buf + done, len - done) : 0;
-}
-
 /* ---- a spool's writer ----
-** A spool's thread (stream.c) hashes each chunk for its id; the pack's own
-** SHA-1 over the same bytes, and the wait for the disk, are this thread's,
-** one buffer behind: two buffers, one filled while the other is written. */
+** A spool's thread (stream.c) hashes each chunk for its id. The pack's own
+** SHA-1 over the same bytes, and the writes, are a writer thread's: it takes
+** each full buffer in order, hashes it and submits it to the disk (Linux AIO,
+** O_DIRECT), so up to WRITER_BUFS - 1 buffers are on their way while the
+** spool's thread fills the next. A segment's file is first given its size
+** (sparse), so that no write extends it: ext4 waits for an extending direct
+** write even under AIO. Its tail, header and trailer then go through the page
+** cache, after the file is cut back to what was written. A direct write the
+** file or the device refuses (EINVAL), or a short one, is written again through
+** the page cache, and so is the rest: a spool never fails for it. */
+#define WRITER_BUFS 4
+
 struct out_writer {
 	struct pack_out *o;
-	uint8_t *bufs[2];
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	const uint8_t *job;               /* a full buffer handed over; NULL: idle */
+	uint8_t *bufs[WRITER_BUFS];
+	struct iocb cbs[WRITER_BUFS];      /* cbs[i] writes bufs[i] */
+	uint8_t *spare[WRITER_BUFS];       /* free buffers, under mu */
+	size_t nspare;
+	uint8_t *jobs[WRITER_BUFS];        /* full buffers, oldest first, under mu */
+	size_t njobs;
+	size_t inflight;                   /* taken by the writer, not yet done, under mu */
+	uint64_t at;                       /* where the next buffer goes, under mu */
+	aio_context_t aio;                 /* 0: writes are synchronous */
+	bool buffered;                     /* through the page cache from now on */
 	bool quit;
-	bool buffered;                    /* a direct write fell back to the page cache */
 	int err;
 	pthread_t thread;
 };
+
+static long aio_setup(unsigned n, aio_context_t *ctx) { return syscall(SYS_io_setup, n, ctx); }
+static long aio_destroy(aio_context_t ctx) { return syscall(SYS_io_destroy, ctx); }
+static long aio_submit(aio_context_t ctx, long n, struct iocb **cbs)
+{
+	return syscall(SYS_io_submit, ctx, n, cbs);
+}
+static long aio_getevents(aio_context_t ctx, long min, long max, struct io_event *ev)
+{
+	return syscall(SYS_io_getevents, ctx, min, max, ev, NULL);
+}
+
+static size_t buf_index(const struct out_writer *w, const uint8_t *buf)
+{
+	size_t i = 0;
+	while (w->bufs[i] != buf)
+		i++;
+	return i;
+}
+
+/* A buffer done with (written, or given up on an error): back to the spares. */
+static void buf_done(struct out_writer *w, uint8_t *buf, int rc)
+{
+	pthread_mutex_lock(&w->mu);
+	if (rc < 0 && !w->err)
+		w->err = rc;
+	w->inflight--;
+	w->spare[w->nspare++] = buf;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* What a direct write left undone, again through the page cache. */
+static int write_rest(struct out_writer *w, const uint8_t *buf, size_t done, uint64_t at)
+{
+	if (!w->buffered) {
+		fd_buffered(w->o->fd);
+		w->buffered = true;
+	}
+	return rfs_io_pwrite_all(w->o->fd, buf + done, OUT_BUF - done, at + done);
+}
+
+/* Reap at least min of the writes in flight. */
+static void writer_reap(struct out_writer *w, long min)
+{
+	struct io_event ev[WRITER_BUFS];
+	long n = aio_getevents(w->aio, min, WRITER_BUFS, ev);
+	for (long i = 0; i < n; i++) {
+		uint8_t *buf = (uint8_t *)(uintptr_t)ev[i].data;
+		const struct iocb *cb = &w->cbs[buf_index(w, buf)];
+		long long res = (long long)ev[i].res;
+		int rc = 0;
+		if (res < 0 && res != -EINVAL)
+			rc = (int)res;
+		else if (res != OUT_BUF)          /* refused or short: the rest buffered */
+			rc = write_rest(w, buf, res > 0 ? (size_t)res : 0, cb->aio_offset);
+		buf_done(w, buf, rc);
+	}
+	if (n < 0 && errno != EINTR) {        /* cannot happen with a valid context: stop there */
+		pthread_mutex_lock(&w->mu);
+		if (!w->err)
+			w->err = -errno;
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
+/* buf, the next OUT_BUF bytes of the pack at at: submitted, or written now. */
+static void writer_put(struct out_writer *w, uint8_t *buf, uint64_t at)
+{
+	if (w->aio && !w->buffered) {
+		struct iocb *cb = &w->cbs[buf_index(w, buf)];
+		memset(cb, 0, sizeof *cb);
+		cb->aio_data = (uint64_t)(uintptr_t)buf;
+		cb->aio_lio_opcode = IOCB_CMD_PWRITE;
+		cb->aio_fildes = (uint32_t)w->o->fd;
+		cb->aio_buf = (uint64_t)(uintptr_t)buf;
+		cb->aio_nbytes = OUT_BUF;
+		cb->aio_offset = (int64_t)at;
+		if (aio_submit(w->aio, 1, &cb) == 1)
+			return;
+	}
+	ssize_t n = w->buffered ? -1 : pwrite(w->o->fd, buf, OUT_BUF, (off_t)at);
+	int rc = 0;
+	if (n < 0 && !w->buffered && errno != EINVAL && errno != EINTR)
+		rc = -errno;
+	else if (n != OUT_BUF)
+		rc = write_rest(w, buf, n > 0 ? (size_t)n : 0, at);
+	buf_done(w, buf, rc);
+}
 
 static void *writer_main(void *arg)
 {
 	struct out_writer *w = arg;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->job && !w->quit)
+		if (!w->njobs && w->inflight) {
+			pthread_mutex_unlock(&w->mu);
+			writer_reap(w, 1);
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
+		if (!w->njobs) {
+			if (w->quit)
+				break;
 			pthread_cond_wait(&w->cond, &w->mu);
-		if (!w->job)
-			break;
-		const uint8_t *buf = w->job;
-		bool direct = !w->buffered, failed = w->err != 0;
+			continue;
+		}
+		uint8_t *buf = w->jobs[0];
+		memmove(w->jobs, w->jobs + 1, --w->njobs * sizeof *w->jobs);
+		w->inflight++;                /* a drain waits for its hash too */
+		uint64_t at = w->at;
+		w->at += OUT_BUF;
+		bool failed = w->err != 0;
 		pthread_mutex_unlock(&w->mu);
 		rfs_sha1_update(&w->o->sha, buf, OUT_BUF);
-		int rc = failed ? 0 : write_out(w->o->fd, &direct, buf, OUT_BUF);
+		if (failed)
+			buf_done(w, buf, 0);
+		else
+			writer_put(w, buf, at);
+		if (w->aio)
+			writer_reap(w, 0);
 		pthread_mutex_lock(&w->mu);
-		if (rc < 0 && !w->err)
-			w->err = rc;
-		w->buffered = !direct;
-		w->job = NULL;
-		pthread_cond_broadcast(&w->cond);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -300,57 +397,63 @@ static void *writer_main(void *arg)
 static struct out_writer *writer_start(struct pack_out *o)
 {
 	struct out_writer *w = calloc(1, sizeof *w);
-	void *a = NULL, *b = NULL;
-	if (!w || posix_memalign(&a, DIRECT_ALIGN, OUT_BUF) || posix_memalign(&b, DIRECT_ALIGN, OUT_BUF))
-		goto fail;
+	if (!w)
+		return NULL;
 	w->o = o;
-	w->bufs[0] = a;
-	w->bufs[1] = b;
+	for (size_t i = 0; i < WRITER_BUFS; i++) {
+		void *b = NULL;
+		if (posix_memalign(&b, DIRECT_ALIGN, OUT_BUF) != 0)
+			goto fail;
+		w->bufs[i] = b;
+		w->spare[w->nspare++] = b;
+	}
+	if (aio_setup(WRITER_BUFS, &w->aio) < 0)
+		w->aio = 0;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) == 0)
 		return w;
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cond);
+	if (w->aio)
+		aio_destroy(w->aio);
 fail:
-	free(a);
-	free(b);
+	for (size_t i = 0; i < WRITER_BUFS; i++)
+		free(w->bufs[i]);
 	free(w);
 	return NULL;
 }
 
-/* Wait for the buffer in flight; its error, if any, becomes o's. */
-static void writer_drain(struct pack_out *o)
+/* Wait until every buffer given is written; their error, if any, becomes
+** o's. Returns the bytes they hold, from the start of the segment. */
+static uint64_t writer_drain(struct pack_out *o)
 {
 	struct out_writer *w = o->w;
-	if (!w)
-		return;
 	pthread_mutex_lock(&w->mu);
-	while (w->job)
+	while (w->njobs || w->inflight)
 		pthread_cond_wait(&w->cond, &w->mu);
 	if (w->err && !o->err)
 		o->err = w->err;
-	if (w->buffered)
-		o->direct = false;
+	uint64_t at = w->at;
+	w->at = 0;
 	w->err = 0;
 	w->buffered = false;
 	pthread_mutex_unlock(&w->mu);
+	return at;
 }
 
-/* o's full buffer to the writer; o goes on in the other one. */
+/* o's full buffer to the writer; o goes on in a spare one. */
 static void writer_give(struct pack_out *o)
 {
 	struct out_writer *w = o->w;
 	pthread_mutex_lock(&w->mu);
-	while (w->job)
+	while (!w->nspare)
 		pthread_cond_wait(&w->cond, &w->mu);
 	if (w->err && !o->err)
 		o->err = w->err;
-	if (!o->err) {
-		w->job = o->buf;
-		o->buf = o->buf == w->bufs[0] ? w->bufs[1] : w->bufs[0];
-		pthread_cond_broadcast(&w->cond);
-	}
+	w->jobs[w->njobs++] = o->buf;
+	o->buf = w->spare[--w->nspare];
+	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -366,8 +469,10 @@ static void writer_stop(struct pack_out *o)
 	pthread_join(w->thread, NULL);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cond);
-	free(w->bufs[0]);
-	free(w->bufs[1]);
+	if (w->aio)
+		aio_destroy(w->aio);
+	for (size_t i = 0; i < WRITER_BUFS; i++)
+		free(w->bufs[i]);
 	free(w);
 	o->w = NULL;
 	o->buf = NULL;
@@ -388,15 +493,17 @@ static void out_flush(struct pack_out *o)
 			o->used = 0;
 			return;
 		}
-		writer_drain(o);
+		/* the rest through the page cache, after what was written: the
+		** file cut back from the size it was given (spool_put) */
+		uint64_t at = writer_drain(o);
 		rfs_sha1_update(&o->sha, o->buf, o->used);
-	}
-	if (o->used < OUT_BUF && o->direct) {
 		fd_buffered(o->fd);
 		o->direct = false;
+		if (!o->err && (ftruncate(o->fd, (off_t)at) < 0 || lseek(o->fd, (off_t)at, SEEK_SET) < 0))
+			o->err = -errno;
 	}
 	if (o->used && !o->err)
-		o->err = write_out(o->fd, &o->direct, o->buf, o->used);
+		o->err = rfs_io_write_all(o->fd, o->buf, o->used);
 	o->used = 0;
 }
 
@@ -1115,7 +1222,7 @@ int rfs_pack_spool_open(struct rfs_packs *packs, struct rfs_pack_stream **out)
 		free(s);
 		return -ENOMEM;
 	}
-	s->o.buf = s->o.w->bufs[0];
+	s->o.buf = s->o.w->spare[--s->o.w->nspare];
 	s->packdir = packs->packdir;
 	s->packs = packs;
 	s->o.fd = -1;
@@ -1146,6 +1253,11 @@ int rfs_pack_spool_put(struct rfs_pack_stream *s, const git_oid *oid, git_object
 		int rc = pack_begin(s, s->count - s->first);
 		if (rc < 0)
 			return s->o.err = rc;
+		/* its size at once (sparse, cut back at its end): then no direct
+		** write extends it, and ext4 lets several be on their way at once */
+		uint64_t size = 12 + (uint64_t)(s->count - s->first) * (len + 64);
+		if (s->o.direct)
+			(void)!ftruncate(s->o.fd, (off_t)((size + OUT_BUF - 1) / OUT_BUF * OUT_BUF));
 	}
 	int rc = rfs_pack_stream_put(s, oid, type, data, len);
 	if (rc == 0 && s->n == s->count)

@@ -36,6 +36,7 @@
 #define MAX_STREAMS 2                    /* at once: one thread each, two cores */
 #define STREAM_ROOM (64ull << 20)        /* free space a spool leaves to live/, at the least */
 #define ROOM_EVERY 128                   /* chunks between two looks at the free space */
+#define LIVE_SYNC (64u << 20)            /* bytes of live/ packed between two starts of its writeback */
 
 struct rfs_stream {
 	struct rfs_stream *next;           /* h->streams, under h->stream_lock */
@@ -91,6 +92,9 @@ static void *stream_main(void *arg)
 {
 	struct rfs_stream *st = arg;
 	uint8_t *buf = malloc(RFS_HEADER_SIZE + st->h->chunk_bytes);
+	uint64_t live_synced, span_start;
+	size_t span_len;
+	sealed_span(st->h, st->first, &live_synced, &span_len);
 	pthread_mutex_lock(&st->mu);
 	if (!buf)
 		st->err = -ENOMEM;
@@ -106,6 +110,15 @@ static void *stream_main(void *arg)
 		int rc = (k - st->first) % ROOM_EVERY == 0 && !room_left(st->fd) ? -ENOSPC : 0;
 		if (rc == 0)
 			rc = pack_chunk(st, k, buf);
+		sealed_span(st->h, k, &span_start, &span_len);
+		if (rc == 0 && span_start + span_len >= live_synced + LIVE_SYNC) {
+			/* live/'s sealed pages will not change before the save: their
+			** writeback starts now, beside the spool's, so the file's
+			** fsync finds little left instead of all of it at once */
+			sync_file_range(st->fd, (off_t)live_synced, (off_t)(span_start + span_len - live_synced),
+			                SYNC_FILE_RANGE_WRITE);
+			live_synced = span_start + span_len;
+		}
 		if (rc < 0) {                  /* its space goes back to live/ at once */
 			rfs_pack_stream_close(st->spool, false);
 			st->spool = NULL;
