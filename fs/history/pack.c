@@ -299,13 +299,19 @@ static void buf_done(struct out_writer *w, uint8_t *buf, int rc)
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* What a direct write left undone, again through the page cache. */
-static int write_rest(struct out_writer *w, const uint8_t *buf, size_t done, uint64_t at)
+/* A direct write of buf at at came back with res (bytes, or -errno): an
+** error, or what it left undone (refused, short) again through the page cache. */
+static int write_rest(struct out_writer *w, const uint8_t *buf, long long res, uint64_t at)
 {
+	if (res == OUT_BUF)
+		return 0;
+	if (res < 0 && res != -EINVAL && res != -EINTR)
+		return (int)res;
 	if (!w->buffered) {
 		fd_buffered(w->o->fd);
 		w->buffered = true;
 	}
+	size_t done = res > 0 ? (size_t)res : 0;
 	return rfs_io_pwrite_all(w->o->fd, buf + done, OUT_BUF - done, at + done);
 }
 
@@ -317,13 +323,7 @@ static void writer_reap(struct out_writer *w, long min)
 	for (long i = 0; i < n; i++) {
 		uint8_t *buf = (uint8_t *)(uintptr_t)ev[i].data;
 		const struct iocb *cb = &w->cbs[buf_index(w, buf)];
-		long long res = (long long)ev[i].res;
-		int rc = 0;
-		if (res < 0 && res != -EINVAL)
-			rc = (int)res;
-		else if (res != OUT_BUF)          /* refused or short: the rest buffered */
-			rc = write_rest(w, buf, res > 0 ? (size_t)res : 0, cb->aio_offset);
-		buf_done(w, buf, rc);
+		buf_done(w, buf, write_rest(w, buf, (long long)ev[i].res, (uint64_t)cb->aio_offset));
 	}
 	if (n < 0 && errno != EINTR) {        /* cannot happen with a valid context: stop there */
 		pthread_mutex_lock(&w->mu);
@@ -348,13 +348,8 @@ static void writer_put(struct out_writer *w, uint8_t *buf, uint64_t at)
 		if (aio_submit(w->aio, 1, &cb) == 1)
 			return;
 	}
-	ssize_t n = w->buffered ? -1 : pwrite(w->o->fd, buf, OUT_BUF, (off_t)at);
-	int rc = 0;
-	if (n < 0 && !w->buffered && errno != EINVAL && errno != EINTR)
-		rc = -errno;
-	else if (n != OUT_BUF)
-		rc = write_rest(w, buf, n > 0 ? (size_t)n : 0, at);
-	buf_done(w, buf, rc);
+	ssize_t n = w->buffered ? 0 : pwrite(w->o->fd, buf, OUT_BUF, (off_t)at);
+	buf_done(w, buf, write_rest(w, buf, n < 0 ? -errno : (long long)n, at));
 }
 
 static void *writer_main(void *arg)
