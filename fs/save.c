@@ -5,9 +5,11 @@
 #include "fs/save.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto/content.h"
 #include "fs/log.h"
@@ -96,6 +98,39 @@ static void identity_of(const struct rfs_inode *in, uint8_t id[16])
 		memcpy(id, in->file_id, 16);
 	else if (in && in->dirid_ok)
 		memcpy(id, in->dirid, 16);
+}
+
+/* identity_of, loading what is not yet known: a folder's .dirid (which may
+** heal a bare folder), or a file's id from its content header. A file opened
+** since the mount, or a folder listed, costs nothing; zeros stay for an empty
+** file (no header) or an unreadable one, and history then follows its path. */
+static void identity_load(struct rfs_fs *fs, struct rfs_inode *in, uint8_t id[16])
+{
+	uint8_t hdr[RFS_HEADER_SIZE];
+	struct rfs_header hd;
+	char path[64];
+	int fd, cfd;
+
+	identity_of(in, id);
+	if (!in || in->key || in->dirid_ok)
+		return;
+	if (S_ISDIR(in->type)) {
+		rfs_ops_dirid(fs, in, id);
+		return;
+	}
+	if (!S_ISREG(in->type) || (fd = inode_fd(fs, in)) < 0)
+		return;
+	proc_path(path, fd);
+	cfd = open(path, O_RDONLY | O_NOATIME | O_CLOEXEC);
+	if (cfd < 0 && errno == EPERM)
+		cfd = open(path, O_RDONLY | O_CLOEXEC);
+	inode_fd_done(fs, in);
+	if (cfd < 0)
+		return;
+	if (pread(cfd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+	    rfs_content_header_parse(&hd, hdr, sizeof(hdr)) == 0)
+		memcpy(id, hd.file_id, 16);
+	close(cfd);
 }
 
 /* The dirid of folder dir, where an event's path is sealed (format 3); zeros
@@ -268,7 +303,7 @@ void rfs_save_inode_st(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_ki
 		return;
 	s.clear_path = p.clear;
 	s.cipher_path = p.cipher;
-	identity_of(in, s.file_id);
+	identity_load(fs, in, s.file_id);
 	parent_folder_of(fs, in, s.dir);
 	if (!st)
 		fd = inode_fd(fs, in);
@@ -374,7 +409,7 @@ void rfs_save_renamed(struct rfs_fs *fs, bool exchange, struct rfs_save_paths *f
 	s.cipher_path_old = from->cipher;
 	memcpy(s.dir, to->dir, 16);
 	memcpy(s.dir_old, from->dir, 16);
-	identity_of(moved, s.file_id);
+	identity_load(fs, moved, s.file_id);
 	record(fs, &s, stat_fd, stat_name);
 	rfs_save_paths_free(from);
 	rfs_save_paths_free(to);

@@ -255,6 +255,7 @@ struct out_writer {
 	pthread_cond_t cond;
 	uint8_t *bufs[WRITER_BUFS];
 	struct iocb cbs[WRITER_BUFS];      /* cbs[i] writes bufs[i] */
+	bool submitted[WRITER_BUFS];       /* cbs[i] is in flight (the writer's own) */
 	uint8_t *spare[WRITER_BUFS];       /* free buffers, under mu */
 	size_t nspare;
 	uint8_t *jobs[WRITER_BUFS];        /* full buffers, oldest first, under mu */
@@ -320,17 +321,24 @@ static void writer_reap(struct out_writer *w, long min)
 {
 	struct io_event ev[WRITER_BUFS];
 	long n = aio_getevents(w->aio, min, WRITER_BUFS, ev);
+	int err = -errno;
 	for (long i = 0; i < n; i++) {
 		uint8_t *buf = (uint8_t *)(uintptr_t)ev[i].data;
-		const struct iocb *cb = &w->cbs[buf_index(w, buf)];
-		buf_done(w, buf, write_rest(w, buf, (long long)ev[i].res, (uint64_t)cb->aio_offset));
+		size_t k = buf_index(w, buf);
+		w->submitted[k] = false;
+		buf_done(w, buf, write_rest(w, buf, (long long)ev[i].res, (uint64_t)w->cbs[k].aio_offset));
 	}
-	if (n < 0 && errno != EINTR) {        /* cannot happen with a valid context: stop there */
-		pthread_mutex_lock(&w->mu);
-		if (!w->err)
-			w->err = -errno;
-		pthread_mutex_unlock(&w->mu);
-	}
+	if (n >= 0 || err == -EINTR)
+		return;
+	/* Cannot happen with a valid context. Its writes are waited for and given
+	** up on, so that a drain ends with the error; later writes are synchronous. */
+	aio_destroy(w->aio);
+	w->aio = 0;
+	for (size_t k = 0; k < WRITER_BUFS; k++)
+		if (w->submitted[k]) {
+			w->submitted[k] = false;
+			buf_done(w, w->bufs[k], err);
+		}
 }
 
 /* buf, the next OUT_BUF bytes of the pack at at: submitted, or written now. */
@@ -345,8 +353,10 @@ static void writer_put(struct out_writer *w, uint8_t *buf, uint64_t at)
 		cb->aio_buf = (uint64_t)(uintptr_t)buf;
 		cb->aio_nbytes = OUT_BUF;
 		cb->aio_offset = (int64_t)at;
-		if (aio_submit(w->aio, 1, &cb) == 1)
+		if (aio_submit(w->aio, 1, &cb) == 1) {
+			w->submitted[buf_index(w, buf)] = true;
 			return;
+		}
 	}
 	ssize_t n = w->buffered ? 0 : pwrite(w->o->fd, buf, OUT_BUF, (off_t)at);
 	buf_done(w, buf, write_rest(w, buf, n < 0 ? -errno : (long long)n, at));
