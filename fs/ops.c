@@ -378,18 +378,23 @@ void rfs_ops_finish_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inod
                               bool owned, const uint8_t *id, int fd)
 {
 	struct fuse_entry_param e;
-
+	struct rfs_inode *in = NULL;
+	bool made_folder = id && !owned;
 	int dfd = -1;
 
 	if (rc == 0 && !owned)
 		rc = rfs_ops_give_to_caller(fs, req, dir, sn->backing);
 	if (rc == 0 && (rc = dfd = inode_fd(fs, dir)) >= 0) {
-		rc = rfs_ops_make_entry(fs, dir, dfd, name, sn->backing, &e, NULL);
+		rc = rfs_ops_make_entry(fs, dir, dfd, name, sn->backing, &e, made_folder ? &in : NULL);
 		inode_fd_done(fs, dir);
 	}
-	if (rc == 0 && id && !owned)     /* mkdir: a folder of nothing but its .dirid */
+	if (rc == 0 && made_folder) {    /* mkdir: a folder of nothing but its .dirid */
+		pthread_mutex_lock(&in->mu);  /* known now, so its first chmod costs no read */
+		memcpy(in->dirid, id, RFS_DIRID_SIZE);
+		in->dirid_ok = true;
+		pthread_mutex_unlock(&in->mu);
 		rfs_save_made_folder(fs, dir, name, sn->backing, id);
-	else if (rc == 0)
+	} else if (rc == 0)
 		rfs_save_created(fs, dir, name, sn->backing, id, fd);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);

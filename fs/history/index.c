@@ -1148,17 +1148,70 @@ static int event_ids(const struct isrc *s, const size_t *recs, size_t n, bool di
 	return rc;
 }
 
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* Whether the records recs[0..n) carry an id (a folder's, when dirs): one
+** found at a path is followed by it. 0/1, or -ENOMEM. */
+static int some_id(const struct isrc *s, const size_t *recs, size_t n, bool dirs)
+{
+	struct id_set one = { 0 };
+	int rc = event_ids(s, recs, n, dirs, 1, &one);
+	bool found = one.n > 0;
+	id_set_free(&one);
+	return rc < 0 ? rc : found;
+}
+
+/* The records of events of entries named name right inside folder c, found by
+** the folder's 'd' tag: an entry whose folder was renamed above it holds its
+** old path, which no path tag of the new one matches. */
+static int named_in(const struct isrc *s, const uint8_t c[16], const char *name, size_t **recs,
+                    size_t *n, size_t *cap)
+{
+	uint8_t t[TAG];
+	size_t *kids = NULL, m = 0, mcap = 0;
+	tag_of(s->h, 'd', c, 16, t);
+	int rc = src_find(s, t, &kids, &m, &mcap);
+	for (size_t i = 0; rc == 0 && i < m; i++) {
+		struct rfs_record r;
+		git_oid rev;
+		if (src_open(s, kids[i], &rev, &r, true) < 0)
+			continue;
+		const struct rfs_event *e = &r.events[0];
+		bool here = !memcmp(e->dir, c, 16) && e->path[0] && !strcmp(base_name(e->path), name);
+		bool was = !memcmp(e->dir_old, c, 16) && e->path_old[0] &&
+		           !strcmp(base_name(e->path_old), name);
+		rfs_record_clear(&r);
+		if (!here && !was)
+			continue;
+		if (rfs_bytes_grow(recs, cap, *n, sizeof **recs, 16) < 0)
+			rc = -ENOMEM;
+		else
+			(*recs)[(*n)++] = kids[i];
+	}
+	free(kids);
+	return rc;
+}
+
 /* Records of the events at clear_path under any folder of cands (v2). Their
-** folder ids (type folder) go to next when next is not NULL. */
-static int v2_at_path(const struct isrc *s, const struct id_set *cands, const char *path, size_t **recs,
-                      size_t *n, size_t *cap, struct id_set *next)
+** folder ids (type folder) go to next when next is not NULL. Below the root
+** (deep), a folder whose events at the path carry no id is searched by name:
+** the folder may have had another path then. */
+static int v2_at_path(const struct isrc *s, const struct id_set *cands, const char *path, bool deep,
+                      size_t **recs, size_t *n, size_t *cap, struct id_set *next)
 {
 	size_t from = *n;
 	for (size_t c = 0; c < cands->n; c++) {
 		uint8_t t[TAG];
 		if (path_tag(s->h, cands->id[c], path, t) < 0)
 			continue;                   /* destroyed: nothing inside can be tested */
+		size_t was = *n;
 		int rc = src_find(s, t, recs, n, cap);
+		if (rc == 0 && deep && (rc = some_id(s, *recs + was, *n - was, next != NULL)) == 0)
+			rc = named_in(s, cands->id[c], base_name(path), recs, n, cap);
 		if (rc < 0)
 			return rc;
 	}
@@ -1201,12 +1254,12 @@ static int log_recs(const struct isrc *s, const char *clear_path, size_t limit, 
 	for (char *p = copy ? copy + 1 : NULL; rc == 0 && p && strcmp(clear_path, "/");) {
 		char *slash = strchr(p, '/');
 		if (!slash) {                       /* the last component: these are the events */
-			rc = v2_at_path(s, &cands, copy, recs, n, &cap, NULL);
+			rc = v2_at_path(s, &cands, copy, p != copy + 1, recs, n, &cap, NULL);
 			break;
 		}
 		*slash = 0;
 		size_t *found = NULL, m = 0, mcap = 0;
-		rc = v2_at_path(s, &cands, copy, &found, &m, &mcap, &next);
+		rc = v2_at_path(s, &cands, copy, p != copy + 1, &found, &m, &mcap, &next);
 		free(found);
 		*slash = '/';
 		id_set_free(&cands);

@@ -4,7 +4,9 @@
 # never opened, of an empty folder and of a folder never listed shows in a
 # view of the newest commit; a folder chmod'ed right after its mkdir keeps
 # its setgid bit there; and a file renamed before it was opened keeps its
-# earlier versions in `recfs log NEW`.
+# earlier versions in `recfs log NEW`. A file, a folder and a link under a
+# folder that was renamed or moved above them keep their history in `log` by
+# the new path (through the mount and --vault alike), and restore from it.
 # Must never: run outside its temp folder.
 . "$(dirname "$0")/lib.sh"
 
@@ -46,6 +48,38 @@ assert_match "... back to its creation" "created" "$log"
 log=$(recfs log "$M/a/c" 2>&1)
 assert_match "log of the renamed folder goes back to its creation" "created" "$log"
 assert_eq "the file in the renamed folder reads" kept "$(cat "$M/a/c/doc")"
+
+# Renamed and moved above: the versions were saved under the old paths.
+mkdir -p "$M/case/notes" "$M/other"
+echo v1 >"$M/case/notes/n"
+echo v2 >"$M/case/notes/n"
+ln -s n "$M/case/notes/link"
+check "flush" recfs flush "$M"
+remount "$V" "$M"
+mv "$M/case" "$M/closed"
+check "flush after the folder's rename" recfs flush "$M"
+log=$(recfs log "$M/closed/notes/n" 2>&1)
+assert_eq "log of a file under a renamed folder lists its versions at the old path" 2 \
+	"$(grep -c 'saved .*/case/notes/n$' <<<"$log")"
+assert_match "... back to its creation" "created .*/case/notes/n" "$log"
+assert_match "log of the folder inside it" "created .*/case/notes$" "$(recfs log "$M/closed/notes" 2>&1)"
+assert_match "log of a link inside it" "created .*/case/notes/link" "$(recfs log "$M/closed/notes/link" 2>&1)"
+mv "$M/closed/notes" "$M/other/notes"
+check "flush after a move to another folder" recfs flush "$M"
+log=$(recfs log "$M/other/notes/n" 2>&1)
+assert_eq "log of the file after its folder moved to another folder" 2 \
+	"$(grep -c 'saved .*/case/notes/n$' <<<"$log")"
+rev=$(grep -m1 saved <<<"$log" | cut -c1-12)
+rev_old=$(grep saved <<<"$log" | tail -n1 | cut -c1-12)
+check "restore by the new path from a version saved under the old one" \
+	recfs restore "$M/other/notes/n" --rev "$rev_old"
+assert_eq "... gives that version" v1 "$(cat "$M/other/notes/n")"
+check "flush" recfs flush "$M"
+log=$(recfs log "$M/other/notes/n" 2>&1)
 umount_vault "$M" "$V"
+assert_eq "log --vault of the new path is the mount's" "$log" \
+	"$(recfs log --vault "$V" --passphrase-file "$V.pass" /other/notes/n 2>&1)"
+check_fails "log of a name that never was there still fails" \
+	recfs log --vault "$V" --passphrase-file "$V.pass" /other/notes/none
 fsck_clean "$V" "after the changes"
 finish
