@@ -272,7 +272,8 @@ static int rekey_start(struct rfs_fs *fs, struct rfs_inode *from_dir, struct rfs
 void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                         const char *newname, unsigned int flags)
 {
-	if (rfs_retention_refuse_rename(req, parent, name, newparent, newname)) return;
+	if (rfs_retention_refuse_rename(req, parent, name, newparent, newname,
+	                                flags & RENAME_EXCHANGE)) return;
 	struct rfs_fs *fs = fs_of(req);
 	struct rfs_inode *from_dir = inode_of(req, parent), *to_dir = inode_of(req, newparent);
 	struct rfs_inode *moved = NULL, *target = NULL;

@@ -984,27 +984,77 @@ static bool renames_state(struct rfs_retention *r, const char *from, char *rule,
 	return refused;
 }
 
-bool rfs_retention_refuse_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-                                 fuse_ino_t newparent, const char *newname)
+/* Whether the folder name in dir holds anything but its .dirid. */
+static bool folder_holds_entries(struct rfs_fs *fs, struct rfs_inode *dir, const char *name)
+{
+	struct rfs_sealed_name sn;
+	bool holds = false;
+	int pfd, fd;
+
+	if (!dir || rfs_ops_seal_name(fs, dir, name, &sn) < 0 || (pfd = inode_fd(fs, dir)) < 0)
+		return false;
+	fd = openat(pfd, sn.backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	inode_fd_done(fs, dir);
+	if (fd >= 0) {
+		holds = rfs_dname_folder_empty(fd, true) != 0;
+		close(fd);
+	}
+	return holds;
+}
+
+/* EPERM when path (name in dir) is a folder above records that holds something: a rename
+** would take every record below it out of its class, or away from the state and holds
+** kept under its path, without a check of any of them. */
+static bool moves_records(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
+                          const char *path, char *rule, size_t rulesz)
+{
+	struct rfs_retention *r = fs->retention;
+	struct rfs_classification c;
+	bool container;
+
+	pthread_rwlock_rdlock(&r->lock);
+	container = r->policy && rfs_classify_path(r->policy, path, strlen(path), &c) == 0 &&
+	            c.place == RFS_PLACE_CONTAINER;
+	pthread_rwlock_unlock(&r->lock);
+	if (!container || !folder_holds_entries(fs, dir, name))
+		return false;
+	snprintf(rule, rulesz, "/%s is a folder above records and holds some: renaming it would move "
+	         "them out of their class and away from their state; ask the records manager", path);
+	return true;
+}
+
+/* EPERM for a rename that would move records with it, or a record with state (either end of
+** an exchange). */
+static bool refuse_mover(fuse_req_t req, struct rfs_inode *dir, const char *name, const char *path)
 {
 	struct rfs_fs *fs = fs_of(req);
-	char *from, *to, rule[RULE_SIZE];
+	char rule[RULE_SIZE];
+
+	if (!path || (!renames_state(fs->retention, path, rule, sizeof(rule)) &&
+	              !moves_records(fs, dir, name, path, rule, sizeof(rule))))
+		return false;
+	log_refusal(req, RFS_RET_RENAME, path, rule, EPERM);
+	fuse_reply_err(req, EPERM);
+	return true;
+}
+
+bool rfs_retention_refuse_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+                                 fuse_ino_t newparent, const char *newname, bool exchange)
+{
+	struct rfs_fs *fs = fs_of(req);
+	struct rfs_inode *from_dir = inode_of(req, parent), *to_dir = inode_of(req, newparent);
+	char *from, *to;
 	bool refused;
 
 	if (inactive(fs))
 		return rfs_retention_refuse_entry(req, newparent, newname, RFS_RET_CREATE);
-	from = path_of(fs, inode_of(req, parent), name);
-	to = path_of(fs, inode_of(req, newparent), newname);
+	from = path_of(fs, from_dir, name);
+	to = path_of(fs, to_dir, newname);
 	/* A lock or hold first: EPERM says more than EXDEV, and no copy is then tried. */
 	if (refuse_path(req, from ? strdup(from) : NULL, true, RFS_RET_RENAME) ||
-	    refuse_path(req, to ? strdup(to) : NULL, false, RFS_RET_RENAME)) {
-		free(from);
-		free(to);
-		return true;
-	}
-	if (from && renames_state(fs->retention, from, rule, sizeof(rule))) {
-		log_refusal(req, RFS_RET_RENAME, from, rule, EPERM);
-		fuse_reply_err(req, EPERM);
+	    refuse_path(req, to ? strdup(to) : NULL, exchange, RFS_RET_RENAME) ||
+	    refuse_mover(req, from_dir, name, from) ||
+	    (exchange && refuse_mover(req, to_dir, newname, to))) {
 		free(from);
 		free(to);
 		return true;

@@ -56,7 +56,7 @@ bool rfs_retention_refuse_setattr(fuse_req_t req, fuse_ino_t ino, int to_set);
 bool rfs_retention_refuse_entry(fuse_req_t req, fuse_ino_t parent, const char *name,
                                 enum rfs_retention_op op);
 bool rfs_retention_refuse_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-                                 fuse_ino_t newparent, const char *newname);
+                                 fuse_ino_t newparent, const char *newname, bool exchange);
 /* setxattr/removexattr: user.recfs.* is read-only (EPERM), else as rfs_retention_refuse_ino. */
 bool rfs_retention_refuse_xattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 /* getxattr of user.recfs.KEY on a record's folder: its dated property KEY, read-only. True

@@ -1243,6 +1243,8 @@ static int run_op(int argc, char **argv)
 		return print_result(unlink(p));
 	if (!strcmp(op, "rename"))
 		return print_result(rename(p, arg));
+	if (!strcmp(op, "exchange"))
+		return print_result(renameat2_(p, arg, RENAME_EXCHANGE));
 	if (!strcmp(op, "symlink"))
 		return print_result(symlink(arg, p));
 	if (!strcmp(op, "chmod"))

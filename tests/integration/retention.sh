@@ -7,7 +7,8 @@
 # refusal; a user outside the records-manager role gets EACCES for hold release and set but
 # may list; the journal's history shows who placed and released a hold; a format-2 vault
 # refuses every change of retention state; root's saves during jsmith's changes stay root's; a
-# record with state refuses a rename and the listing follows renames and new records; a load
+# record with state, and a folder above records that holds some, refuse a rename (an exchange
+# too) and the listing follows renames and new records; a load
 # section (parallel untars, set, hold add, ls -lR, records, due, 50 classes); a journal that
 # no longer reads refuses every change. Every --json output is parsed.
 # Must never: run outside its temp folder; it makes the account jsmith (the policy's
@@ -296,6 +297,21 @@ assert_match "the daemon log says why" "record /contracts/acme has retention sta
 assert_match "its state stays with it" "/contracts/acme .*2019-06-30" "$(recfs records "$M")"
 assert_eq "a record with no state renames" OK \
 	"$(probe rename "$M/tenders/unsuccessful/t1" "$M/tenders/unsuccessful/t2")"
+# A folder above records moves them all: out of their class, away from their state and holds.
+assert_eq "a folder above held and closed records refuses a rename (EPERM)" EPERM \
+	"$(probe rename "$M/cases" "$M/cases-old")"
+assert_match "the daemon log says why" "/cases is a folder above records and holds some" \
+	"$(recfs log --daemon "$M")"
+assert_eq "so does one above records with no state" EPERM \
+	"$(probe rename "$M/tenders" "$M/tenders-old")"
+assert_eq "and one level up, above a class's containers" EPERM \
+	"$(probe rename "$M/tenders/unsuccessful" "$M/tenders/lost")"
+assert_eq "an exchange that would move the folder is refused too" EPERM \
+	"$(probe exchange "$M/misc" "$M/cases")"
+assert_match "the closed record is still locked where it was" "record /cases/smith .* locked" "$(recfs why "$M/cases/smith" 2>&1)"
+mkdir "$M/cases/jones/drafts"
+assert_eq "a folder inside a record renames as before" OK \
+	"$(probe rename "$M/cases/jones/drafts" "$M/cases/jones/old-drafts")"
 out=$(recfs records "$M")
 assert_match "records lists the new name" "/tenders/unsuccessful/t2" "$out"
 check_fails "and not the old one" grep -q "/tenders/unsuccessful/t1" <<<"$out"
