@@ -610,16 +610,12 @@ int rfs_folder_restore_offline(struct rfs_vault *v, struct rfs_history *h, const
                                struct rfs_folder_restore_counts *n, char *msg, size_t msgsz)
 {
 	struct rfs_fs fs;
-	int rc = rfs_ops_init(&fs, v, false);
+	int rc = rfs_retention_offline_begin(&fs, v, h);
 
 	if (rc < 0)
 		return rc;
-	fs.history = h;
-	rc = rfs_retention_open(&fs, NULL, &fs.retention);
-	if (rc == 0)
-		rc = rfs_folder_restore(&fs, rev, source, target, note, arg, n, msg, msgsz);
-	rfs_retention_close(fs.retention);
-	rfs_ops_destroy(&fs);
+	rc = rfs_folder_restore(&fs, rev, source, target, note, arg, n, msg, msgsz);
+	rfs_retention_offline_end(&fs);
 	return rc;
 }
 

@@ -838,6 +838,39 @@ static void log_refusal(fuse_req_t req, enum rfs_retention_op op, const char *pa
 }
 
 /* path of in (or of in/name), malloc'd; NULL when in is gone. */
+int rfs_retention_offline_begin(struct rfs_fs *fs, struct rfs_vault *v, struct rfs_history *h)
+{
+	int rc = rfs_ops_init(fs, v, false);
+
+	if (rc < 0)
+		return rc;
+	fs->history = h;
+	rc = rfs_retention_open(fs, NULL, &fs->retention);
+	if (rc < 0)
+		rfs_retention_offline_end(fs);
+	return rc;
+}
+
+void rfs_retention_offline_end(struct rfs_fs *fs)
+{
+	rfs_retention_close(fs->retention);
+	fs->retention = NULL;
+	rfs_ops_destroy(fs);
+}
+
+int rfs_retention_check_offline(struct rfs_vault *v, struct rfs_history *h, const char *path,
+                                enum rfs_retention_op op, char *rule, size_t rulesz)
+{
+	struct rfs_fs fs;
+	int rc = rfs_retention_offline_begin(&fs, v, h);
+
+	if (rc < 0)
+		return rc;
+	rc = rfs_retention_check_path(fs.retention, path, true, op, rule, rulesz);
+	rfs_retention_offline_end(&fs);
+	return rc;
+}
+
 static char *path_of(struct rfs_fs *fs, struct rfs_inode *in, const char *name)
 {
 	char *p = in ? rfs_inode_path(&fs->it, in, true) : NULL, *full;

@@ -69,6 +69,18 @@ bool rfs_retention_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, si
 int rfs_retention_check_path(struct rfs_retention *r, const char *path, bool self_counts,
                              enum rfs_retention_op op, char *rule, size_t rulesz);
 
+/* An in-process file system over v (history h), its retention open (policy and journal
+** read from v as a mount reads them), for a tool that has the vault locked with no mount;
+** undone by rfs_retention_offline_end. 0 or -errno. */
+int rfs_retention_offline_begin(struct rfs_fs *fs, struct rfs_vault *v, struct rfs_history *h);
+void rfs_retention_offline_end(struct rfs_fs *fs);
+
+/* The same for a tool that has the vault v (history h) open and locked, with no mount: the
+** policy and journal are read from v as a mount reads them. 0, -EPERM with the rule in
+** rule, or -errno (a journal that does not read refuses, as in a mount). */
+int rfs_retention_check_offline(struct rfs_vault *v, struct rfs_history *h, const char *path,
+                                enum rfs_retention_op op, char *rule, size_t rulesz);
+
 /* ---- for the control verbs (fs/retention_ctl.c) ---- */
 
 /* The caller may act in role: with the role named in the policy, its members only (the

@@ -18,6 +18,7 @@
 #include "fs/control.h"
 #include "fs/escape.h"
 #include "fs/folder_restore.h"
+#include "fs/retention.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/history_cli.h"
@@ -166,6 +167,7 @@ static int restore_run(struct cli_ctx *ctx)
 	char hex[RFS_REV_HEX + 1], source[PATH_MAX];
 	struct progress *bar;
 	struct rfs_progress sink;
+	char rule[512] = "";
 	int rc, err = 0;
 
 	rc = hcli_revision(x, rev, at, hex);
@@ -175,14 +177,20 @@ static int restore_run(struct cli_ctx *ctx)
 	sink = progress_sink(bar);
 	if (rc == CLI_OK && x->remote)
 		err = restore_through_mount(x, hex, &sink);
-	else if (rc == CLI_OK)
-		err = rfs_history_restore(x->h, x->clear, hex, &sink);
+	else if (rc == CLI_OK &&   /* what the mount refuses, offline too: a locked or held record */
+	         (err = rfs_retention_check_offline(x->v, x->h, x->clear, RFS_RET_WRITE, rule,
+	                                            sizeof(rule))) == 0 &&
+	         (err = hcli_locate(x, hex, source)) == 0)
+		err = rfs_history_restore(x->h, source, x->clear, hex, &sink);
 	if (err == 0 && rc == CLI_OK && !x->remote)
 		err = rfs_history_flush(x->h);
 	progress_end(bar);
 	if (err == -EBUSY) {
 		cli_error("%s is open for writing; close it (or the program that has it open) and "
 		          "restore again", x->clear);
+		rc = CLI_FAIL;
+	} else if (err == -EPERM && rule[0]) {
+		cli_error("%s: refused, nothing restored: %s", rfs_escape_line(x->clear), rule);
 		rc = CLI_FAIL;
 	} else if (err == -EPERM) {
 		cli_error("%s: refused: it is in a locked or held record ('recfs why' says which and "

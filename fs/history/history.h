@@ -280,12 +280,13 @@ int rfs_history_read_cipher(struct rfs_history *h, const char *rev, const char *
 int rfs_history_dirid_at(struct rfs_history *h, const char *cpath, uint8_t dirid[16]);
 
 /* Offline restore (vault not mounted, writable handle): put the content of
-** clear_path at rev back into live/ (recreating missing parent folders) and
-** record a RESTORED version. The mount daemon instead writes the plaintext
-** from rfs_history_read through its own write path and records RESTORED.
-** progress (may be NULL) is told of the bytes authenticated, of the file's size. */
-int rfs_history_restore(struct rfs_history *h, const char *clear_path, const char *rev,
-                        const struct rfs_progress *progress);
+** source at rev (the file's path then: it may have been renamed since) back into
+** live/ at clear_path (recreating missing parent folders) and record a RESTORED
+** version. The mount daemon instead writes the plaintext from rfs_history_read
+** through its own write path and records RESTORED. progress (may be NULL) is
+** told of the bytes authenticated, of the file's size. */
+int rfs_history_restore(struct rfs_history *h, const char *source, const char *clear_path,
+                        const char *rev, const struct rfs_progress *progress);
 
 /* Write the whole ciphertext tree of rev into dir (must be empty or
 ** missing) in the layout of live/, with modes and mtimes from the index, so

@@ -160,13 +160,13 @@ static int count_plain(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-int rfs_history_restore(struct rfs_history *h, const char *clear_path, const char *rev,
-                        const struct rfs_progress *progress)
+int rfs_history_restore(struct rfs_history *h, const char *source, const char *clear_path,
+                        const char *rev, const struct rfs_progress *progress)
 {
 	if (!h->stage)
 		return -EROFS;
 	struct rfs_version st;
-	int rc = rfs_history_stat(h, rev, clear_path, &st);
+	int rc = rfs_history_stat(h, rev, source, &st);
 	if (rc < 0)
 		return rc;
 	if (st.destroyed)
@@ -176,10 +176,10 @@ int rfs_history_restore(struct rfs_history *h, const char *clear_path, const cha
 	if (st.type == RFS_OBJ_SYMLINK)
 		return -EOPNOTSUPP;
 	struct authenticated a = { progress, st.size, 0 };
-	rc = rfs_history_read_plain(h, st.rev, clear_path, count_plain, &a);   /* authenticates */
+	rc = rfs_history_read_plain(h, st.rev, source, count_plain, &a);   /* authenticates */
 	struct rfs_xattr_set xa = { 0 };    /* its attributes, authenticated before live/ is touched */
 	if (rc == 0)
-		rc = rfs_history_xattrs(h, st.rev, clear_path, &xa);
+		rc = rfs_history_xattrs(h, st.rev, source, &xa);
 	if (rc < 0)
 		return rc;
 	struct restore_ctx x = { .h = h };
@@ -192,7 +192,7 @@ int rfs_history_restore(struct rfs_history *h, const char *clear_path, const cha
 	if (rc == 0) {
 		unlinkat(dirfd, RESTORE_TMP, 0);
 		fd = openat(dirfd, RESTORE_TMP, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, st.mode & 07777);
-		rc = fd < 0 ? -errno : rfs_history_read_cipher(h, st.rev, clear_path, fd);
+		rc = fd < 0 ? -errno : rfs_history_read_cipher(h, st.rev, source, fd);
 	}
 	if (rc == 0 && fsync(fd) < 0)
 		rc = -errno;

@@ -274,7 +274,7 @@ Test(history, delete_then_restore_and_materialise_and_dates)
 	cr_assert_eq(rfs_history_flush(x.h), 0);
 	uint8_t out[8000];
 	cr_assert_eq(fx_show(&x, "HEAD", "/contract.pdf", out, sizeof out), -ENOENT);
-	cr_assert_eq(rfs_history_restore(x.h, "/contract.pdf", rev, NULL), 0);
+	cr_assert_eq(rfs_history_restore(x.h, "/contract.pdf", "/contract.pdf", rev, NULL), 0);
 	cr_assert_eq(rfs_history_flush(x.h), 0);
 	cr_assert_eq(fx_show(&x, "HEAD", "/contract.pdf", out, sizeof out), (long)sizeof data);
 	cr_assert(!memcmp(out, data, sizeof data));

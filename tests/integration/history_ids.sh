@@ -79,6 +79,13 @@ log=$(recfs log "$M/other/notes/n" 2>&1)
 umount_vault "$M" "$V"
 assert_eq "log --vault of the new path is the mount's" "$log" \
 	"$(recfs log --vault "$V" --passphrase-file "$V.pass" /other/notes/n 2>&1)"
+check "restore --vault by the new path from a version saved under the old one" \
+	recfs restore --vault "$V" --passphrase-file "$V.pass" /other/notes/n --rev "$rev"
+check_fails "... of a name never there fails" \
+	recfs restore --vault "$V" --passphrase-file "$V.pass" /other/notes/none --rev "$rev"
+mount_vault "$V" "$M"
+assert_eq "... gives that version" v2 "$(cat "$M/other/notes/n")"
+umount_vault "$M" "$V"
 check_fails "log of a name that never was there still fails" \
 	recfs log --vault "$V" --passphrase-file "$V.pass" /other/notes/none
 fsck_clean "$V" "after the changes"

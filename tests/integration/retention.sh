@@ -8,7 +8,8 @@
 # may list; the journal's history shows who placed and released a hold; a format-2 vault
 # refuses every change of retention state; root's saves during jsmith's changes stay root's; a
 # record with state, and a folder above records that holds some, refuse a rename (an exchange
-# too) and the listing follows renames and new records; a load
+# too), a restore --vault into a locked record is refused, and the listing follows renames
+# and new records; a load
 # section (parallel untars, set, hold add, ls -lR, records, due, 50 classes); a journal that
 # no longer reads refuses every change. Every --json output is parsed.
 # Must never: run outside its temp folder; it makes the account jsmith (the policy's
@@ -358,9 +359,14 @@ assert_eq "every untarred file is there" 1200 "$n"
 assert_match "the listing has the records made meanwhile" "/d4/r9" "$(recfs records "$M3")"
 umount_vault "$M3" "$V3"
 
-# ---- the state survives a remount ----
+# ---- the state survives a remount; offline, a restore into a locked record is refused ----
 umount_vault "$M" "$V"
+first=$(recfs log --vault "$V" --passphrase-file "$V.pass" /cases/smith/letters/1.txt | tail -n1 | cut -c1-12)
+out=$(recfs restore --vault "$V" --passphrase-file "$V.pass" /cases/smith/letters/1.txt --rev "$first" 2>&1)
+assert_eq "restore --vault of a file in a locked record fails" 2 $?
+assert_match "... and names the record and why" "refused, nothing restored: record /cases/smith is locked" "$out"
 mount_vault "$V" "$M"
+assert_eq "the locked file is as it was" "dear smith" "$(cat "$L")"
 assert_match "after a remount the closure and the due date are back" "/cases/smith .*2023-03-01 .*locked" "$(recfs records "$M")"
 check_fails "and the record is still locked" touch "$L"
 
