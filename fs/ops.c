@@ -450,6 +450,12 @@ int rfs_ops_init(struct rfs_fs *fs, struct rfs_vault *v, bool read_only)
 	fs->read_only = read_only;
 	fs->as_root = geteuid() == 0;
 	fs->timeout = 86400.0;
+	/* Writers first: a rename waits for the saves under way, not for every save to come. */
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->save_order, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	return 0;
 }
 
@@ -457,6 +463,7 @@ void rfs_ops_destroy(struct rfs_fs *fs)
 {
 	rfs_inode_table_destroy(&fs->it);
 	rfs_closer_stop();
+	pthread_rwlock_destroy(&fs->save_order);
 }
 
 const struct fuse_lowlevel_ops rfs_ops = {

@@ -41,6 +41,7 @@ struct rfs_fs {
 	const char *mounted_login;     /* and its login (status; NULL on read-only mounts) */
 	unsigned idle_seconds;         /* mount -o idle: unmounted after this long unused (0: never) */
 	struct rfs_spares *spares;     /* folders made ahead for mkdir (fs/spares.h), or NULL */
+	pthread_rwlock_t save_order;   /* fs/save.c: read by a save, written by a rename */
 };
 
 extern const struct fuse_lowlevel_ops rfs_ops;

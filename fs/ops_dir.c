@@ -316,11 +316,16 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 		if (rc < 0)
 			goto out;
 	}
+	/* No save between here and the record: the xattrs resealed for the new folder and
+	** the paths of everything below the moved entry change together. */
+	rfs_save_rename_begin(fs);
 	if (from_dir != to_dir && fs->v->format >= 3) {
 		rc = rekey_start(fs, from_dir, to_dir, &keys, from_fd, &from, &from_st, to_fd, &to,
 		                 exchange && have_target ? &to_st : NULL);
-		if (rc < 0)
+		if (rc < 0) {
+			rfs_save_rename_end(fs);
 			goto out;
+		}
 	}
 	have_paths = rfs_save_rename_paths(fs, from_dir, name, from.backing, to_dir, newname,
 	                                   to.backing, &from_paths, &to_paths) == 0;
@@ -336,6 +341,7 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 		if (tdfd >= 0)
 			put_back_dirid(tdfd, target_dirid);
 		rekey_end(&keys, from_fd, &from, to_fd, &to, false);
+		rfs_save_rename_end(fs);
 		goto out;
 	}
 	moved = rfs_inode_find(&fs->it, from_st.st_dev, from_st.st_ino);
@@ -355,6 +361,7 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 		rfs_dname_remove_long(from_fd, from.backing);
 	if (have_paths)
 		rfs_save_renamed(fs, exchange, &from_paths, &to_paths, moved, to_fd, to.backing);
+	rfs_save_rename_end(fs);
 out:
 	rfs_vault_folder_keys_put(fs->v, keys.from);
 	rfs_vault_folder_keys_put(fs->v, keys.to);

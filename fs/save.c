@@ -150,6 +150,36 @@ static void parent_folder_of(struct rfs_fs *fs, const struct rfs_inode *in, uint
 	pthread_mutex_unlock(&fs->it.mu);
 }
 
+/* A save takes its paths and its place in history's queue together: a rename
+** (fs->save_order written, rfs_save_rename_begin) waits until no save stands
+** between the two, so none records a path that a rename has just changed.
+** A save inside another (a folder id healed on the way) takes it once. */
+static _Thread_local int order_depth;
+
+static void order_enter(struct rfs_fs *fs)
+{
+	if (order_depth++ == 0)
+		pthread_rwlock_rdlock(&fs->save_order);
+}
+
+static void order_leave(struct rfs_fs *fs)
+{
+	if (--order_depth == 0)
+		pthread_rwlock_unlock(&fs->save_order);
+}
+
+void rfs_save_rename_begin(struct rfs_fs *fs)
+{
+	pthread_rwlock_wrlock(&fs->save_order);
+	order_depth++;
+}
+
+void rfs_save_rename_end(struct rfs_fs *fs)
+{
+	order_depth--;
+	pthread_rwlock_unlock(&fs->save_order);
+}
+
 void rfs_save_paths_free(struct rfs_save_paths *p)
 {
 	free(p->clear);
@@ -240,14 +270,18 @@ void rfs_save_created_file(struct rfs_fs *fs, struct rfs_inode *dir, const char 
 	                      .bytes = bytes, .nbytes = nbytes };
 	struct rfs_save_paths p;
 
-	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)
+	if (!fs->history)
 		return;
-	s.clear_path = p.clear;
-	s.cipher_path = p.cipher;
-	memcpy(s.file_id, id, sizeof(s.file_id));
-	folder_of(dir, s.dir);
-	record(fs, &s, -1, "");
-	rfs_save_paths_free(&p);
+	order_enter(fs);
+	if (entry_paths(fs, dir, name, backing, &p) == 0) {
+		s.clear_path = p.clear;
+		s.cipher_path = p.cipher;
+		memcpy(s.file_id, id, sizeof(s.file_id));
+		folder_of(dir, s.dir);
+		record(fs, &s, -1, "");
+		rfs_save_paths_free(&p);
+	}
+	order_leave(fs);
 }
 
 static void save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
@@ -259,18 +293,22 @@ static void save_created(struct rfs_fs *fs, struct rfs_inode *dir, const char *n
 	struct rfs_save_paths p;
 	int dfd;
 
-	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)
+	if (!fs->history)
 		return;
-	s.clear_path = p.clear;
-	s.cipher_path = p.cipher;
-	if (id)
-		memcpy(s.file_id, id, sizeof(s.file_id));
-	folder_of(dir, s.dir);
-	dfd = inode_fd(fs, dir);
-	record(fs, &s, dfd, backing);
-	if (dfd >= 0)
-		inode_fd_done(fs, dir);
-	rfs_save_paths_free(&p);
+	order_enter(fs);
+	if (entry_paths(fs, dir, name, backing, &p) == 0) {
+		s.clear_path = p.clear;
+		s.cipher_path = p.cipher;
+		if (id)
+			memcpy(s.file_id, id, sizeof(s.file_id));
+		folder_of(dir, s.dir);
+		dfd = inode_fd(fs, dir);
+		record(fs, &s, dfd, backing);
+		if (dfd >= 0)
+			inode_fd_done(fs, dir);
+		rfs_save_paths_free(&p);
+	}
+	order_leave(fs);
 }
 
 void rfs_save_created_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
@@ -299,18 +337,22 @@ void rfs_save_inode_st(struct rfs_fs *fs, struct rfs_inode *in, enum rfs_save_ki
 	struct rfs_save_paths p;
 	int fd = -1;
 
-	if (!fs->history || inode_paths(fs, in, &p) < 0)
+	if (!fs->history)
 		return;
-	s.clear_path = p.clear;
-	s.cipher_path = p.cipher;
-	identity_load(fs, in, s.file_id);
-	parent_folder_of(fs, in, s.dir);
-	if (!st)
-		fd = inode_fd(fs, in);
-	record(fs, &s, fd, "");
-	if (fd >= 0)
-		inode_fd_done(fs, in);
-	rfs_save_paths_free(&p);
+	identity_load(fs, in, s.file_id);   /* first: a healed folder id saves on its own */
+	order_enter(fs);
+	if (inode_paths(fs, in, &p) == 0) {
+		s.clear_path = p.clear;
+		s.cipher_path = p.cipher;
+		parent_folder_of(fs, in, s.dir);
+		if (!st)
+			fd = inode_fd(fs, in);
+		record(fs, &s, fd, "");
+		if (fd >= 0)
+			inode_fd_done(fs, in);
+		rfs_save_paths_free(&p);
+	}
+	order_leave(fs);
 }
 
 static void save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime,
@@ -337,15 +379,19 @@ static void save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool n
 		s.kind = RFS_SAVE_RESTORED;
 		s.restored_from = in->restored_from;
 	}
-	if (fs->history && in->parent && inode_paths(fs, in, &p) == 0) {
-		s.clear_path = p.clear;
-		s.cipher_path = p.cipher;
-		memcpy(s.file_id, in->file_id, sizeof(s.file_id));
-		parent_folder_of(fs, in, s.dir);
-		s.ranges = in->nranges ? in->ranges : NULL;
-		s.nranges = in->nranges;
-		record(fs, &s, fd, "");
-		rfs_save_paths_free(&p);
+	if (fs->history && in->parent) {
+		order_enter(fs);
+		if (inode_paths(fs, in, &p) == 0) {
+			s.clear_path = p.clear;
+			s.cipher_path = p.cipher;
+			memcpy(s.file_id, in->file_id, sizeof(s.file_id));
+			parent_folder_of(fs, in, s.dir);
+			s.ranges = in->nranges ? in->ranges : NULL;
+			s.nranges = in->nranges;
+			record(fs, &s, fd, "");
+			rfs_save_paths_free(&p);
+		}
+		order_leave(fs);
 	}
 	in->dirty = false;
 	in->trunc_only = false;
@@ -367,18 +413,22 @@ void rfs_save_deleted_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *n
 	                      .who = who };
 	struct rfs_save_paths p;
 
-	if (!fs->history || entry_paths(fs, dir, name, backing, &p) < 0)
+	if (!fs->history)
 		return;
-	s.clear_path = p.clear;
-	s.cipher_path = p.cipher;
 	s.mode = st->st_mode;
 	s.uid = st->st_uid;
 	s.gid = st->st_gid;
 	s.mtime = st->st_mtim;
 	identity_of(victim, s.file_id);
-	folder_of(dir, s.dir);
-	record(fs, &s, -1, NULL);
-	rfs_save_paths_free(&p);
+	order_enter(fs);
+	if (entry_paths(fs, dir, name, backing, &p) == 0) {
+		s.clear_path = p.clear;
+		s.cipher_path = p.cipher;
+		folder_of(dir, s.dir);
+		record(fs, &s, -1, NULL);
+		rfs_save_paths_free(&p);
+	}
+	order_leave(fs);
 }
 
 int rfs_save_rename_paths(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,

@@ -107,6 +107,11 @@ void rfs_save_deleted_as(struct rfs_fs *fs, struct rfs_inode *dir, const char *n
                          const char *backing, const struct stat *st, struct rfs_inode *victim,
                          const struct rfs_who *who);
 
+/* A rename's paths, its move and its record, between these two: no save takes
+** its paths or its place in history's queue in between (fs/save.c). */
+void rfs_save_rename_begin(struct rfs_fs *fs);
+void rfs_save_rename_end(struct rfs_fs *fs);
+
 /* rename from (dir, name) to (to_dir, newname): the paths, taken before the
 ** move. 0, or -ENOENT with nothing to free (no history, or a path is gone). */
 int rfs_save_rename_paths(struct rfs_fs *fs, struct rfs_inode *dir, const char *name,
