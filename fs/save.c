@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "crypto/content.h"
+#include "fs/faultpoint.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
 
@@ -388,6 +389,7 @@ static void save_content(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool n
 			parent_folder_of(fs, in, s.dir);
 			s.ranges = in->nranges ? in->ranges : NULL;
 			s.nranges = in->nranges;
+			RFS_FAULT_POINT("save_paths", fs->v->dirfd);   /* a rename waits from here */
 			record(fs, &s, fd, "");
 			rfs_save_paths_free(&p);
 		}

@@ -1,0 +1,55 @@
+#!/bin/bash
+# save_order: a save that has taken its paths (held there for DELAY ms by the fault point
+# save_paths: RECFS_FAULT_DELAY, a build with -Dfault_points=true) and a rename of the
+# folder above it, or of the file itself, reach history in one order: the rename waits for
+# the save. The newest commit (`mount --at HEAD`) then holds the file once, where live/
+# has it, and `recfs verify` finds live/ as the newest commit has it. Before the change
+# the save came after the rename with the old path: the view held the file twice (a ghost
+# at the old path) and verify reported "missing from live/".
+# Must never: run outside its temp folder.
+. "$(dirname "$0")/lib.sh"
+
+DELAY=1500
+V=$IT_TMP/vault M=$IT_TMP/mnt VIEW=$IT_TMP/view
+make_vault "$V"
+RECFS_FAULT_DELAY=save_paths:$DELAY mount_vault "$V" "$M"
+delays() { grep -c 'fault point save_paths: a delay' "$M.daemon.log"; }
+
+mkdir -p "$M/top/old" "$M/files"
+check "flush" recfs flush "$M"
+# wait_delayed BEFORE: until the daemon has passed the point once more than BEFORE.
+wait_delayed() {
+	for _ in $(seq 1 100); do
+		[ "$(delays)" -gt "$1" ] && return 0
+		sleep 0.05
+	done
+	die "the daemon never passed the delayed point: built without -Dfault_points=true?"
+}
+
+before=$(delays)
+echo "saved while its folder moves" >"$M/top/old/f" &
+writer=$!
+wait_delayed "$before"
+check "the folder is renamed while the save waits at the point" mv "$M/top/old" "$M/top/new"
+wait "$writer"
+
+before=$(delays)
+echo "saved while it moves" >"$M/files/a" &
+writer=$!
+wait_delayed "$before"
+check "the file is renamed while its save waits at the point" mv "$M/files/a" "$M/files/b"
+wait "$writer"
+check "flush" recfs flush "$M"
+
+mount_vault "$V" "$VIEW" --at HEAD
+assert_eq "the newest commit holds what live/ holds, each file once" \
+	"$(cd "$M" && find . -mindepth 1 | sort)" "$(cd "$VIEW" && find . -mindepth 1 | sort)"
+assert_eq "... with its content" "saved while its folder moves" "$(cat "$VIEW/top/new/f" 2>&1)"
+check "umount of the view" recfs umount "$VIEW"
+wait "$(daemon_pid "$VIEW")"
+check_daemon_log "$VIEW"
+umount_vault "$M" "$V"
+out=$(recfs verify "$V" --passphrase-file "$V.pass" 2>&1)
+assert_eq "recfs verify finds no problem" 0 $?
+assert_match "... and says so" " 0 problems" "$out"
+finish
