@@ -7,6 +7,7 @@
 #include "fs/log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -256,12 +257,25 @@ static void apply_move(struct rfs_history *h, struct updates *up, struct base *b
 			xattrs_update(h, up, base, p->cpath, false, &p->xa);
 		}
 	} else {
-		/* The source was never recorded: take the target from live/ now. */
+		/* The source was never recorded: take the target from live/ now, and a file's
+		** attributes from the same descriptor (those read at the rename may be another
+		** file's by now); nothing, not even attributes, when it is gone. */
 		struct rfs_capture c = { 0 };
-		if (rfs_capture_entry(h, -1, p->cpath, &c) == 0)
+		struct rfs_pending_xattrs now = { 0 };
+		int fd = p->ev.type == RFS_OBJ_FILE ? rfs_capture_open_live(h, p->cpath, 0) : -1;
+		struct stat st;
+		bool file = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+		char path[64];
+		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+		if (rfs_capture_entry(h, fd, p->cpath, &c) == 0) {
 			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, &c.oid, c.mode, false);
-		if (p->ev.type == RFS_OBJ_FILE)
-			xattrs_update(h, up, base, p->cpath, false, &p->xa);
+			now.known = file && rfs_xattrs_from_live(path, &now.blob, &now.len) == 0;
+			if (file)
+				xattrs_update(h, up, base, p->cpath, false, now.known ? &now : NULL);
+		}
+		free(now.blob);
+		if (fd >= 0)
+			close(fd);
 	}
 	git_tree_entry_free(from);
 	git_tree_entry_free(to);

@@ -26,19 +26,19 @@ wait_delayed() {
 	die "the daemon never passed the delayed point: built without -Dfault_points=true?"
 }
 
-before=$(delays)
-echo "saved while its folder moves" >"$M/top/old/f" &
-writer=$!
-wait_delayed "$before"
-check "the folder is renamed while the save waits at the point" mv "$M/top/old" "$M/top/new"
-wait "$writer"
-
-before=$(delays)
-echo "saved while it moves" >"$M/files/a" &
-writer=$!
-wait_delayed "$before"
-check "the file is renamed while its save waits at the point" mv "$M/files/a" "$M/files/b"
-wait "$writer"
+# held_save_then_mv TEXT FILE FROM TO WHAT: TEXT written to FILE in the background; once its
+# save waits at the point, FROM is renamed to TO.
+held_save_then_mv() {
+	local before writer
+	before=$(delays)
+	echo "$1" >"$2" &
+	writer=$!
+	wait_delayed "$before"
+	check "$5 is renamed while the save waits at the point" mv "$3" "$4"
+	wait "$writer"
+}
+held_save_then_mv "saved while its folder moves" "$M/top/old/f" "$M/top/old" "$M/top/new" "the folder"
+held_save_then_mv "saved while it moves" "$M/files/a" "$M/files/a" "$M/files/b" "the file"
 check "flush" recfs flush "$M"
 
 mount_vault "$V" "$VIEW" --at HEAD
