@@ -34,7 +34,9 @@ static const struct cli_help restore_help = {
 	"A folder comes back whole, as it stood: its files, subfolders and links,\n"
 	"with their modes and mtimes, also when it was deleted or renamed since. What\n"
 	"is in it now but was not then is left in place and named; a file whose\n"
-	"content is as it was gets no new version.\n",
+	"content is as it was gets no new version. A file renamed since (or under a\n"
+	"folder renamed since) is found where it was then. Nothing in a locked or\n"
+	"held record is restored, mounted or with --vault.\n",
 };
 
 static const char *const fr_why[] = {
