@@ -23,8 +23,7 @@
 #include "fs/retention.h"
 #include "fs/save.h"
 
-/* A descriptor for I/O on in's backing file, or -1 and errno. *noatime: opened O_NOATIME. */
-static int open_backing(struct rfs_fs *fs, struct rfs_inode *in, int flags, bool *noatime)
+int rfs_ops_open_backing(struct rfs_fs *fs, struct rfs_inode *in, int flags, bool *noatime)
 {
 	char p[64];
 	int acc = flags & O_ACCMODE;
@@ -183,7 +182,7 @@ int rfs_ops_file_set_size(struct rfs_fs *fs, struct rfs_inode *in, off_t size,
 	if (size < 0)
 		return -EINVAL;
 	if (fd < 0) {
-		own_fd = fd = open_backing(fs, in, O_RDWR, &noatime);
+		own_fd = fd = rfs_ops_open_backing(fs, in, O_RDWR, &noatime);
 		if (fd < 0)
 			return -errno;
 	}
@@ -430,7 +429,7 @@ void rfs_ops_file_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	fd = open_backing(fs, in, fi->flags, &noatime);
+	fd = rfs_ops_open_backing(fs, in, fi->flags, &noatime);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;

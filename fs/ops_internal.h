@@ -65,6 +65,12 @@ static inline void proc_path(char out[64], int fd)
 	snprintf(out, 64, "/proc/self/fd/%d", fd);
 }
 
+/* ---- ops_file.c ---- */
+
+/* A descriptor for I/O on in's backing file (read-only for an O_RDONLY flags, else
+** read-write), or -1 and errno. *noatime: opened O_NOATIME. */
+int rfs_ops_open_backing(struct rfs_fs *fs, struct rfs_inode *in, int flags, bool *noatime);
+
 /* ---- ops.c: shared helpers ---- */
 
 /* Log a problem with a file by its clear path (the daemon's own log only). */

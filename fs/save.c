@@ -109,8 +109,8 @@ static void identity_load(struct rfs_fs *fs, struct rfs_inode *in, uint8_t id[16
 {
 	uint8_t hdr[RFS_HEADER_SIZE];
 	struct rfs_header hd;
-	char path[64];
-	int fd, cfd;
+	bool noatime;
+	int fd;
 
 	identity_of(in, id);
 	if (!in || in->key || in->dirid_ok)
@@ -119,19 +119,12 @@ static void identity_load(struct rfs_fs *fs, struct rfs_inode *in, uint8_t id[16
 		rfs_ops_dirid(fs, in, id);
 		return;
 	}
-	if (!S_ISREG(in->type) || (fd = inode_fd(fs, in)) < 0)
+	if (!S_ISREG(in->type) || (fd = rfs_ops_open_backing(fs, in, O_RDONLY, &noatime)) < 0)
 		return;
-	proc_path(path, fd);
-	cfd = open(path, O_RDONLY | O_NOATIME | O_CLOEXEC);
-	if (cfd < 0 && errno == EPERM)
-		cfd = open(path, O_RDONLY | O_CLOEXEC);
-	inode_fd_done(fs, in);
-	if (cfd < 0)
-		return;
-	if (pread(cfd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+	if (pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
 	    rfs_content_header_parse(&hd, hdr, sizeof(hdr)) == 0)
 		memcpy(id, hd.file_id, 16);
-	close(cfd);
+	close(fd);
 }
 
 /* The dirid of folder dir, where an event's path is sealed (format 3); zeros

@@ -7,7 +7,6 @@
 #include "fs/log.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -265,11 +264,10 @@ static void apply_move(struct rfs_history *h, struct updates *up, struct base *b
 		int fd = p->ev.type == RFS_OBJ_FILE ? rfs_capture_open_live(h, p->cpath, 0) : -1;
 		struct stat st;
 		bool file = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-		char path[64];
-		snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 		if (rfs_capture_entry(h, fd, p->cpath, &c) == 0) {
 			upd_add(up, GIT_TREE_UPDATE_UPSERT, p->cpath, &c.oid, c.mode, false);
-			now.known = file && rfs_xattrs_from_live(path, &now.blob, &now.len) == 0;
+			if (file && rfs_pending_xattrs_read(h, p->cpath, fd, &now) < 0)
+				now.known = false;
 			if (file)
 				xattrs_update(h, up, base, p->cpath, false, now.known ? &now : NULL);
 		}

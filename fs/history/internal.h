@@ -371,6 +371,10 @@ char *rfs_xattrs_owner_of_side(const char *path);
 /* The user.* attributes of the object at path in live/, as stored there, as a side blob
 ** (sorted, deterministic); *blob NULL when it has none. 0 or -errno. */
 int rfs_xattrs_from_live(const char *path, uint8_t **blob, size_t *len);
+/* Those of the file or folder at cpath (open as have, or -1) into x (queue.c): x->known
+** when read; a link or an entry gone holds none. 0 or -errno. */
+int rfs_pending_xattrs_read(struct rfs_history *h, const char *cpath, int have,
+                            struct rfs_pending_xattrs *x);
 /* Open every name and value of a side blob bound to owner under xk. 0, -EIO, -ENOMEM. */
 int rfs_xattrs_open(const uint8_t *blob, size_t len, const uint8_t owner[16],
                     const struct rfs_xattr_keys *xk, struct rfs_xattr_set *out);

@@ -234,10 +234,8 @@ static bool valid_save(const struct rfs_save *s)
 
 /* ---- attributes: read here, as live/ has them, staged by the committer ---- */
 
-/* The attributes of the file or folder at cpath (open as have, or -1), when it is one (a link
-** holds none). */
-static int read_xattrs(struct rfs_history *h, const char *cpath, int have,
-                       struct rfs_pending_xattrs *x)
+int rfs_pending_xattrs_read(struct rfs_history *h, const char *cpath, int have,
+                            struct rfs_pending_xattrs *x)
 {
 	int fd = have >= 0 ? have : rfs_capture_open_live(h, cpath, 0);
 	if (fd == -ELOOP || fd == -ENOENT)
@@ -271,9 +269,9 @@ static int record_xattrs(struct rfs_history *h, const struct rfs_save *s, struct
 		return 0;
 	}
 	bool two = s->kind == RFS_SAVE_RENAMED || s->kind == RFS_SAVE_EXCHANGED;
-	int rc = read_xattrs(h, s->cipher_path, two ? -1 : s->fd, &p->xa);
+	int rc = rfs_pending_xattrs_read(h, s->cipher_path, two ? -1 : s->fd, &p->xa);
 	if (rc == 0 && s->kind == RFS_SAVE_EXCHANGED)
-		rc = read_xattrs(h, s->cipher_path_old, -1, &p->xa_old);
+		rc = rfs_pending_xattrs_read(h, s->cipher_path_old, -1, &p->xa_old);
 	return rc;
 }
 
