@@ -11,6 +11,7 @@
 #include "crypto/minisign.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,16 +59,18 @@ void rfs_minisign_hash_final(struct rfs_minisign_hash *h, uint8_t out[64])
 	sodium_memzero(h, sizeof(*h));
 }
 
+uint64_t rfs_minisign_keyid_number(const uint8_t keyid[8])
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < 8; i++)
+		n |= (uint64_t)keyid[i] << (8 * i);
+	return n;
+}
+
 void rfs_minisign_keyid_hex(const uint8_t keyid[8], char out[17])
 {
-	static const char digits[] = "0123456789ABCDEF";
-
-	/* minisign prints the id as a little-endian number: last byte first. */
-	for (size_t i = 0; i < 8; i++) {
-		out[2 * i] = digits[keyid[7 - i] >> 4];
-		out[2 * i + 1] = digits[keyid[7 - i] & 15];
-	}
-	out[16] = '\0';
+	snprintf(out, 17, "%" PRIX64, rfs_minisign_keyid_number(keyid));
 }
 
 /* One line of comment text: no CR, LF or NUL, at most max bytes. */

@@ -45,7 +45,9 @@ int  rfs_minisign_sign(const uint8_t sk[64], const uint8_t keyid[8], const uint8
 int  rfs_minisign_verify(const char *sig_text, size_t len, const uint8_t keyid[8], const uint8_t pk[32],
                          const uint8_t hash[64], uint8_t sig_keyid[8], char *trusted, size_t trusted_size);
 
-/* The key id as minisign prints it: 16 upper-case hex digits of the little-endian number. */
+/* The key id as the little-endian number minisign reads it as. */
+uint64_t rfs_minisign_keyid_number(const uint8_t keyid[8]);
+/* The key id as minisign prints it ("%" PRIX64): upper-case hex, no leading zeros. */
 void rfs_minisign_keyid_hex(const uint8_t keyid[8], char out[17]);
 
 #endif

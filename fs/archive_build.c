@@ -704,14 +704,14 @@ static void epochs_to_live(const struct build *b, const struct rec *r, struct ep
 static int object_of(struct build *b, struct rec *r)
 {
 	struct epochs mt = { 0 };
-	char dir[PATH_MAX], id[PATH_MAX + 64], key_hex[17];
+	char dir[PATH_MAX], id[PATH_MAX + 64];
 	const struct version *newest = &r->versions[r->nversions - 1];
 	bool begun = false, opened = false;
 	int rc;
 
-	rfs_minisign_keyid_hex(b->fs->v->keys->archive_key_id, key_hex);
 	snprintf(dir, sizeof(dir), "%s", *r->rel ? r->rel : b->name);
-	snprintf(id, sizeof(id), "recfs:%s:%s", key_hex, r->path);
+	/* Ids keep all 16 digits: they must not change with how a key id is shown. */
+	snprintf(id, sizeof(id), "recfs:%016" PRIX64 ":%s", rfs_minisign_keyid_number(b->fs->v->keys->archive_key_id), r->path);
 	rc = epochs_of(b, r, &mt);
 	if (rc == 0)
 		rc = rfs_history_list(b->fs->history, b->evs.v[newest->first].rev, newest->path, &r->last);
@@ -1159,7 +1159,7 @@ static int build_run(struct build *b)
 {
 	const struct rfs_archive_request *req = b->req;
 	struct rfs_walk_at *at = malloc(sizeof(*at));
-	char ext_id[PATH_MAX + 64], key_hex[17], agent[64];
+	char ext_id[PATH_MAX + 64], agent[64];
 	uint64_t hist_files = 0, hist_bytes = 0;
 	int rc = at ? rfs_walk_get(b->fs, b->top + 1, at) : -ENOMEM;
 
@@ -1205,8 +1205,7 @@ static int build_run(struct build *b)
 		         strerror(-rc));
 		return rc;
 	}
-	rfs_minisign_keyid_hex(b->fs->v->keys->archive_key_id, key_hex);
-	snprintf(ext_id, sizeof(ext_id), "recfs:%s:%s", key_hex, b->top);
+	snprintf(ext_id, sizeof(ext_id), "recfs:%016" PRIX64 ":%s", rfs_minisign_keyid_number(b->fs->v->keys->archive_key_id), b->top);
 	snprintf(agent, sizeof(agent), "recfs %s", RECFS_VERSION);
 	struct rfs_bag_info info = { .name = b->name, .source_organization = b->organisation,
 	                             .external_identifier = ext_id, .software_agent = agent,

@@ -300,6 +300,15 @@ Test(minisign, public_key_text_parses_back_and_refuses_malformed)
 
 	rfs_minisign_keyid_hex(id, hex);
 	cr_assert_str_eq(hex, "882B8BB93F1AFCDA", "minisign prints the id little-endian");
+	{
+		static const uint8_t low[8] = { 0x35, 0x91, 0x8B, 0x94, 0xB0, 0xF8, 0xE9, 0x08 };
+		static const uint8_t zero[8] = { 0 };
+
+		rfs_minisign_keyid_hex(low, hex);
+		cr_assert_str_eq(hex, "8E9F8B0948B9135", "minisign drops leading zeros");
+		rfs_minisign_keyid_hex(zero, hex);
+		cr_assert_str_eq(hex, "0");
+	}
 	cr_assert_eq(rfs_minisign_pubkey_text(id, pk, NULL, &text), 0);
 	cr_assert(strncmp(text, "untrusted comment: minisign public key 882B8BB93F1AFCDA\nRWTa/Bo/uYsri", 69) == 0,
 	          "%s", text);

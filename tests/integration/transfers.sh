@@ -133,8 +133,8 @@ assert_eq "its receiver" "Pennine Lifeline" "$(field -1 to)"
 assert_eq "its records" 3 "$(field -1 records)"
 assert_eq "its date" 2023-03-31 "$(field -1 on)"
 assert_eq "who" root "$(field -1 login)"
-# a minisign key is "Ed", the key id (8 bytes, little-endian), the key: the id as minisign prints it
-keyid=$(sed -n 2p "$OUT/vault.pub" | python3 -c 'import base64,sys; print(base64.b64decode(sys.stdin.read())[2:10][::-1].hex().upper())')
+# a minisign key is "Ed", the key id (8 bytes, little-endian), the key: the id as minisign prints it (%X)
+keyid=$(sed -n 2p "$OUT/vault.pub" | python3 -c 'import base64,sys; print("%X" % int.from_bytes(base64.b64decode(sys.stdin.read())[2:10], "little"))')
 assert_eq "its key id is the public key's" "$keyid" "$(field -1 key_id)"
 assert_eq "its public key is the one beside FILE" "$(sed -n 2p "$OUT/vault.pub")" "$(field -1 pubkey)"
 out=$(as_nobody transfers "$M" --csv)
