@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,7 +163,7 @@ static int remove_dir(int parent_fd, const char *backing)
 static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool folder)
 {
 	struct rfs_fs *fs = fs_of(req);
-	struct rfs_inode *dir = inode_of(req, parent), *victim;
+	struct rfs_inode *dir = inode_of(req, parent), *victim = NULL;
 	struct rfs_sealed_name sn;
 	struct stat st;
 	int rc = fs->read_only ? -EROFS : rfs_ops_seal_name(fs, dir, name, &sn), dfd = -1, held = -1;
@@ -177,18 +178,23 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 		rc = -EISDIR;
 	if (rc == 0 && folder && !S_ISDIR(st.st_mode))
 		rc = -ENOTDIR;
+	/* A save of the victim that has taken its path is recorded first; one after the
+	** removal finds it detached. Else history would hold it again at its old name. */
+	if (rc == 0 && (victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino)) != NULL)
+		pthread_rwlock_wrlock(&victim->content);
 	if (rc == 0)
 		rc = folder ? remove_dir(dfd, sn.backing)
 		            : unlinkat(dfd, sn.backing, 0) == 0 ? 0 : -errno;
 	if (rc == 0) {
 		rfs_dname_remove_long(dfd, sn.backing);
-		victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino);
 		if (victim && victim->key)
 			rfs_undo_drop(fs->v->undo, victim->file_id);
 		rfs_save_deleted(fs, dir, name, sn.backing, &st, victim);
 		if (victim)
 			rfs_inode_rename(&fs->it, victim, NULL, NULL, NULL);
 	}
+	if (victim)
+		pthread_rwlock_unlock(&victim->content);
 	if (dfd >= 0)
 		inode_fd_done(fs, dir);
 	fuse_reply_err(req, -rc);

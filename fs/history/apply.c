@@ -101,10 +101,12 @@ static bool whole_chunk0(struct rfs_history *h, const git_tree_entry *prev)
 
 /* A chunk the capture did not read and the previous version lacks (the
 ** daemon's ranges missed a write): taken from live/ now, better late than
-** absent. Fails when the file is gone: then the save is dropped alone. */
+** absent, but only from the same file. Fails when the file is gone, or
+** another file has its name: then the save is dropped alone. */
 struct fill {
 	struct rfs_history *h;
 	const char *cpath;
+	const uint8_t *file_id;
 	int fd;
 	uint64_t size;
 	uint8_t *buf;
@@ -114,12 +116,17 @@ static int fill_from_live(void *arg, uint64_t k, git_oid *oid)
 {
 	struct fill *f = arg;
 	if (f->fd < 0) {
+		uint8_t hdr[RFS_HEADER_SIZE];
+		struct rfs_header hd;
 		struct stat st;
 		f->fd = rfs_capture_open_live(f->h, f->cpath, 0);
 		if (f->fd < 0)
 			return f->fd;
 		if (fstat(f->fd, &st) < 0)
 			return -errno;
+		if (pread(f->fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
+		    rfs_content_header_parse(&hd, hdr, sizeof hdr) < 0 || memcmp(hd.file_id, f->file_id, 16))
+			return -ESTALE;              /* another file now has the name */
 		f->size = (uint64_t)st.st_size;
 		if (!(f->buf = malloc(RFS_HEADER_SIZE + f->h->chunk_bytes)))
 			return -ENOMEM;
@@ -158,7 +165,7 @@ static int apply_chunks(struct rfs_history *h, struct base *base, const struct r
 			}
 		}
 	}
-	struct fill f = { h, p->cpath, -1, 0, NULL };
+	struct fill f = { h, p->cpath, p->ev.file_id, -1, 0, NULL };
 	if (rc == 0)
 		rc = rfs_tree_chunk_update(h, prev_top, c->nchunks, idx, oids, n, &mk, fill_from_live, &f,
 		                           out);
@@ -339,6 +346,7 @@ static void drop_save(struct rfs_history *h, struct rfs_pending *p, int rc, int 
 	        "are recorded, and the next mount records this file as it is then",
 	        p->ev.path[0] ? p->ev.path : "/", strerror(-rc));
 	p->dropped = true;
+	rfs_queue_lost(h, p);
 	if (!*first_err)
 		*first_err = rc;
 }
@@ -367,6 +375,8 @@ int rfs_apply_batch(struct rfs_history *h, struct rfs_pending *batch, size_t n, 
 		} else if (!p->cpath[0] && p->cap.state == CAP_ENTRY && p->cap.mode == GIT_FILEMODE_TREE) {
 			tree_oid = p->cap.oid;       /* a whole-root capture (recovery): nothing else in batch */
 			root_set = true;
+		} else if (rfs_queue_depends_on_lost(h, p)) {
+			drop_save(h, p, -ESTALE, dropped_err);   /* its previous version is not there */
 		} else {
 			size_t mark = up.n;
 			apply_one(h, &up, &base, p);

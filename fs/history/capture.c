@@ -398,6 +398,7 @@ int rfs_capture_file_ranges(struct rfs_history *h, int fd, const struct rfs_rang
 	int rc = cap->coid && buf ? capture_chunks(h, fd, size, idx, u, buf, cap->coid) : -ENOMEM;
 	free(buf);
 	cap->state = CAP_CHUNKS;
+	cap->uses_prev = true;
 	cap->cidx = idx;
 	cap->ncap = u;
 	cap->nchunks = n;

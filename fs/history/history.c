@@ -535,6 +535,7 @@ void rfs_history_close(struct rfs_history *h)
 	free(h->full_name);
 	free(h->host);
 	rfs_batch_index_free(h->batch_index);
+	free(h->lost);
 	pthread_mutex_destroy(&h->git_lock);
 	pthread_mutex_destroy(&h->pack_lock);
 	pthread_mutex_destroy(&h->q_lock);

@@ -47,6 +47,7 @@ struct rfs_capture {
 	git_oid *coid;
 	uint64_t csize;                   /* files: ciphertext size of this version */
 	bool csize_known;
+	bool uses_prev;                   /* CAP_CHUNKS: the rest is the previous version's */
 	bool has_side;                    /* a long name's ".n" side file */
 	git_oid side;
 };
@@ -117,6 +118,9 @@ struct rfs_history {
 	                                  ** cleared under git_lock and q_lock): gc keeps its
 	                                  ** objects; a capture counts its saves as before it */
 	unsigned n_deferred;              /* pendings in CAP_DEFERRED (atomic; changed under q_lock) */
+	uint8_t (*lost)[16];              /* files whose newest save never reached the tree (q_lock): */
+	size_t n_lost, lost_cap;          /* their next saves are read whole (rfs_queue_lost) */
+	bool lost_all;                    /* the set could not grow: every file is in it */
 	size_t blob_bytes;                /* of pendings' small blobs, not yet staged (atomic) */
 	pthread_cond_t cap_cond;          /* a deferred capture finished (q_lock) */
 	uint64_t n_recorded, n_committed, n_durable;
@@ -235,6 +239,12 @@ int rfs_capture_stage_small(struct rfs_history *h, struct rfs_pending *batch, si
 /* queue.c */
 #define CATCHUP_MS 1000                  /* history behind (full disk): first retry after this */
 void rfs_queue_pending_free(struct rfs_history *h, struct rfs_pending *p);
+/* p, a save of a file's content, will not reach the tree (dropped, or its batch failed): the
+** daemon's next save of the file holds only the changes since p, so it is read whole. */
+void rfs_queue_lost(struct rfs_history *h, const struct rfs_pending *p);
+/* At p's commit: whether p was read as changes to a version that was lost (drop p too). A
+** whole version of the file makes it whole again. */
+bool rfs_queue_depends_on_lost(struct rfs_history *h, const struct rfs_pending *p);
 
 /* batch.c. Whether two saves may not share a commit: one file id (but zeros), or one path
 ** equal to or inside the other (either side's path or old path). */

@@ -50,6 +50,70 @@ static int head_entry(struct rfs_history *h, const char *cpath, git_tree_entry *
 	return rc;
 }
 
+/* ---- lost versions: their file's next save is read whole (q_lock) ---- */
+
+static bool of_content(const struct rfs_pending *p)
+{
+	static const uint8_t zero[16];
+	return p->ev.type == RFS_OBJ_FILE && memcmp(p->ev.file_id, zero, 16) &&
+	       (p->ev.kind == RFS_SAVE_CREATED || p->ev.kind == RFS_SAVE_SAVED ||
+	        p->ev.kind == RFS_SAVE_RESTORED || p->ev.kind == RFS_SAVE_RECOVERED);
+}
+
+static size_t lost_find(const struct rfs_history *h, const uint8_t id[16])
+{
+	size_t i = 0;
+	while (i < h->n_lost && memcmp(h->lost[i], id, 16))
+		i++;
+	return i;
+}
+
+static bool is_lost(const struct rfs_history *h, const uint8_t id[16])
+{
+	return h->lost_all || lost_find(h, id) < h->n_lost;
+}
+
+void rfs_queue_lost(struct rfs_history *h, const struct rfs_pending *p)
+{
+	if (!of_content(p))
+		return;
+	pthread_mutex_lock(&h->q_lock);
+	if (lost_find(h, p->ev.file_id) == h->n_lost) {
+		if (h->n_lost == h->lost_cap) {
+			size_t cap = h->lost_cap ? 2 * h->lost_cap : 8;
+			uint8_t (*more)[16] = realloc(h->lost, cap * sizeof *more);
+			if (more) {
+				h->lost = more;
+				h->lost_cap = cap;
+			}
+		}
+		if (h->n_lost < h->lost_cap) {
+			memcpy(h->lost[h->n_lost], p->ev.file_id, 16);
+			__atomic_store_n(&h->n_lost, h->n_lost + 1, __ATOMIC_RELEASE);
+		} else {
+			__atomic_store_n(&h->lost_all, true, __ATOMIC_RELEASE);
+		}
+	}
+	pthread_mutex_unlock(&h->q_lock);
+}
+
+bool rfs_queue_depends_on_lost(struct rfs_history *h, const struct rfs_pending *p)
+{
+	if (!of_content(p) || (!__atomic_load_n(&h->n_lost, __ATOMIC_ACQUIRE) &&
+	                       !__atomic_load_n(&h->lost_all, __ATOMIC_ACQUIRE)))
+		return false;                    /* as always: nothing was lost */
+	pthread_mutex_lock(&h->q_lock);
+	size_t i = lost_find(h, p->ev.file_id);
+	bool lost = h->lost_all || i < h->n_lost;
+	bool depends = lost && p->cap.state == CAP_CHUNKS && p->cap.uses_prev;
+	if (lost && !depends && i < h->n_lost) {       /* whole again */
+		memcpy(h->lost[i], h->lost[h->n_lost - 1], 16);
+		__atomic_store_n(&h->n_lost, h->n_lost - 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&h->q_lock);
+	return depends;
+}
+
 /* The ciphertext size of the version before a save of cpath (file id),
 ** recorded before seq: a save queued or being committed, else the newest
 ** commit; 0 when there is none. false: unknown (capture the whole file).
@@ -62,6 +126,10 @@ static bool prev_size(struct rfs_history *h, const char *cpath, const uint8_t id
 	const struct rfs_pending *last = NULL;
 	bool known = false;
 	pthread_mutex_lock(&h->q_lock);
+	if (is_lost(h, id)) {
+		pthread_mutex_unlock(&h->q_lock);
+		return false;                    /* the daemon's ranges start after a lost version */
+	}
 	struct rfs_pending *lists[2] = { h->committing, h->q_head };
 	for (int l = 0; l < 2; l++)
 		for (const struct rfs_pending *p = lists[l]; p; p = p->next)
@@ -551,6 +619,7 @@ int rfs_history_record(struct rfs_history *h, const struct rfs_save *s)
 	if (rc < 0) {
 		if (git_held)
 			pthread_mutex_unlock(&h->git_lock);
+		rfs_queue_lost(h, p);
 		rfs_queue_pending_free(h, p);
 		pthread_mutex_lock(&h->q_lock);
 		h->behind = true;                /* in live/, not in history: the committer catches up */
@@ -770,6 +839,8 @@ void *rfs_queue_committer(void *arg)
 			pthread_mutex_lock(&h->git_lock);
 			int dropped = 0;
 			int rc = rfs_apply_batch(h, batch, n, &dropped);
+			for (struct rfs_pending *q = batch; rc < 0 && q; q = q->next)
+				rfs_queue_lost(h, q);    /* none of the batch is in the tree */
 			bool spill = rfs_stage_bytes(h->stage) > SPILL_BYTES;
 			pthread_mutex_lock(&h->q_lock);
 			h->committing = NULL;

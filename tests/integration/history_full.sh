@@ -90,4 +90,35 @@ assert_match "log /big: the catch-up is \"recovered\", not \"deleted\"" '"what":
 assert_match "log /big: the size saved" '"size":9000000,' "$newest"
 assert_match "log /big: the mode saved ($mode)" "\"mode\":\"$mode\"" "$newest"
 assert_eq "the vault's log says the same of /big" "$newest" "$(vlog | grep -m1 '"path":"/big"')"
+
+# 4. A save lost on the full disk, then a small change to the same file: that save holds only
+# the change, and history must not build its version on the one before the lost save. Every
+# version of /big is one live/ had (empty at its create, as in 3). Before the change the small save was committed as the
+# change over the version before the lost one: a file no one ever had.
+head -c 9000000 /dev/urandom >"$IT_TMP/big1"
+head -c 65536 /dev/urandom >"$IT_TMP/start2"
+cp "$IT_TMP/big1" "$IT_TMP/big2"
+dd if="$IT_TMP/start2" of="$IT_TMP/big2" conv=notrunc status=none
+mount_vault "$V" "$M"
+dd if=/dev/zero of="$SMALL/ballast" bs=64k status=none 2>/dev/null
+truncate -s -$((1024 * 1024)) "$SMALL/ballast"
+check "the whole file overwritten in place on the full disk" \
+	dd if="$IT_TMP/big1" of="$M/big" bs=1M conv=notrunc,fsync status=none
+out=$(recfs flush "$M" 2>&1)
+echo "# flush of the overwrite on the full disk: $out"
+check "then its first 64 KiB" dd if="$IT_TMP/start2" of="$M/big" conv=notrunc,fsync status=none
+recfs flush "$M" >/dev/null 2>&1
+rm -f "$SMALL/ballast"
+check "once space is freed, history catches up" recfs flush "$M"
+umount_vault "$M" "$V"
+check "the newest version is live/'s" in_history /big "$IT_TMP/big2"
+n=0
+for rev in $(vlog /big | python3 -c 'import json,sys; [print(json.loads(l)["rev"]) for l in sys.stdin]'); do
+	recfs show --vault "$V" --passphrase-file "$PASSFILE" /big --rev "$rev" >"$IT_TMP/show.out" 2>/dev/null || continue
+	n=$((n + 1))
+	[ ! -s "$IT_TMP/show.out" ] || cmp -s "$IT_TMP/show.out" "$IT_TMP/big" || cmp -s "$IT_TMP/show.out" "$IT_TMP/big1" ||
+		cmp -s "$IT_TMP/show.out" "$IT_TMP/big2" ||
+		not_ok "version $rev of /big is none that live/ had ($(cmp "$IT_TMP/show.out" "$IT_TMP/big2" 2>&1 | head -c 100))"
+done
+check "versions of /big were read ($n)" test "$n" -ge 2
 finish
