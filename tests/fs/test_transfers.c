@@ -82,3 +82,29 @@ Test(transfers, refuses_what_is_not_a_log_line)
 	refused("1\tarchive\t2026-12-01T17:00:00Z\t\tj\tJ\t/x%2\t\t\t\t\t\t\t\t0\t0\n", "escape");
 	refused("1\tarchive\t2026-12-01T17:00:00Z\t\tj\tJ\t/x\t\t\t\t\t\t\t0\t0\n", "too few");
 }
+
+/* minisign prints a key id without leading zeros (1 key in 16 has one); older logs kept all 16 */
+static void key_id_read(const char *id, bool ok)
+{
+	char line[1024];
+	struct rfs_transfer_list *l;
+
+	snprintf(line, sizeof(line), "1\tarchive\t2026-12-01T17:00:00Z\t\tj\tJ\t/x\t\t\t%s\t\t\t\t\t0\t0\n", id);
+	if (!ok) {
+		refused(line, "key id");
+		return;
+	}
+	cr_assert_eq(rfs_transfers_parse(line, strlen(line), &l, NULL, 0), 0, "%s", id);
+	cr_assert_str_eq(l->entries[0].key_id, id);
+	rfs_transfers_free(l);
+}
+
+Test(transfers, key_id_as_minisign_prints_it)
+{
+	key_id_read("8E9F8B0948B9135", true);
+	key_id_read("0", true);
+	key_id_read("08E9F8B0948B9135", true);
+	key_id_read("18E9F8B0948B91355", false);
+	key_id_read("8e9f8b0948b9135", false);
+	key_id_read("8E9G", false);
+}
