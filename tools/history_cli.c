@@ -274,21 +274,29 @@ static int find_seq(const struct rfs_version *v, void *arg)
 
 struct located {
 	uint64_t seq;                     /* the revision's place in history */
+	uint64_t at;                      /* the commit of the event found */
 	char path[PATH_MAX];
 	bool found, gone;
 };
 
-/* Newest first: the first event of the file at or before seq names its path then. */
+/* Newest first: the first event of the file at or before seq names its path
+** then. One commit may hold a deletion at the path and a save of a file that
+** stood there before (recfs log lists both): the save is the version. */
 static int find_path(const struct rfs_version *v, void *arg)
 {
 	struct located *l = arg;
 
 	if (v->seq > l->seq)
 		return 0;
-	snprintf(l->path, sizeof l->path, "%s", v->path);
-	l->found = true;
-	l->gone = v->kind == RFS_SAVE_DELETED;
-	return 1;
+	if (l->found && v->seq != l->at)
+		return 1;
+	if (!l->found || (l->gone && v->kind != RFS_SAVE_DELETED)) {
+		snprintf(l->path, sizeof l->path, "%s", v->path);
+		l->found = true;
+		l->at = v->seq;
+		l->gone = v->kind == RFS_SAVE_DELETED;
+	}
+	return l->gone ? 0 : 1;
 }
 
 /* Where x->clear was at rev: the file is followed across renames (recfs log

@@ -283,17 +283,18 @@ class Workload:
         for line in r.stdout.splitlines():
             v = json.loads(line)
             if not v["what"].startswith("deleted"):
-                out.append(v["rev"])
+                out.append((v["rev"], line))
         return out
 
     def restore(self, rel):
         revs = self.versions(rel)
         if not revs: return False
-        rev = self.rng.choice(revs)
+        rev, line = self.rng.choice(revs)
         for _ in range(50):
             r = self.cli("restore", self.full(rel), "--rev", rev)
             if r.returncode == 0: return True
-            if "busy" not in (r.stderr + r.stdout).lower(): self.fail_cli("restore", r)
+            if "busy" not in (r.stderr + r.stdout).lower():
+                self.fail_cli("restore (of the version recfs log listed as %s)" % line, r)
             time.sleep(0.1)  # the kernel releases a closed file's handle a moment later
         self.fail_cli("restore (busy)", r)
 
