@@ -96,23 +96,18 @@ fsck_clean "$V" "after the changes"
 # before it (the committer is held at vault_sync so both wait for the same commit). recfs log
 # lists both at that commit; restore of the path at it gives the save, where it said "no such
 # file in that version" when the log put the deletion first.
-delays() { grep -c 'fault point vault_sync: a delay' "$M.daemon.log"; }
 RECFS_FAULT_DELAY=vault_sync:1500 mount_vault "$V" "$M"
 mkdir "$M/same" && echo X1 >"$M/same/a" && check "flush" recfs flush "$M"
 mv "$M/same/a" "$M/same/b" && echo Y1 >"$M/same/a" && check "flush" recfs flush "$M"
-before=$(delays)
+before=$(fault_delays "$M" vault_sync)
 echo held >"$M/held"
-for _ in $(seq 1 100); do
-	[ "$(delays)" -gt "$before" ] && break
-	sleep 0.05
-done
-[ "$(delays)" -gt "$before" ] || die "the committer never reached vault_sync: built without -Dfault_points=true?"
+wait_fault_delay "$M" vault_sync "$before"
 echo X2 >>"$M/same/b" && rm "$M/same/a" && check "flush" recfs flush "$M"
 log=$(recfs log "$M/same/a" 2>&1)
 rev=$(grep -m1 'deleted .*/same/a$' <<<"$log" | cut -c1-12)
 assert_match "log of the path lists the save of the file once there at the deletion's commit" \
 	"^$rev .*saved .*/same/b$" "$log"
 check "restore of the path at that commit" recfs restore "$M/same/a" --rev "$rev"
-assert_eq "... gives the file that stood there, as saved then" "X1 X2" "$(cat "$M/same/a" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "... gives the file that stood there, as saved then" "$(printf 'X1\nX2')" "$(cat "$M/same/a")"
 umount_vault "$M" "$V"
 finish

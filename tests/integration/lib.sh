@@ -48,6 +48,21 @@ die() {
 	exit 1
 }
 
+# fault_delays MNT NAME: how often MNT's daemon has been held at fault point NAME
+# (RECFS_FAULT_DELAY=NAME:MS, a build with -Dfault_points=true).
+fault_delays() {
+	grep -c "fault point $2: a delay" "$1.daemon.log"
+}
+
+# wait_fault_delay MNT NAME BEFORE: until the daemon has been held there once more than BEFORE.
+wait_fault_delay() {
+	for _ in $(seq 1 100); do
+		[ "$(fault_delays "$1" "$2")" -gt "$3" ] && return 0
+		sleep 0.05
+	done
+	die "the daemon never reached fault point $2: built without -Dfault_points=true?"
+}
+
 # check DESC CMD...: CMD must exit 0. Its output is shown on failure.
 check() {
 	local desc=$1 rc

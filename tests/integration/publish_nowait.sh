@@ -15,7 +15,7 @@ make_vault "$V"
 RECFS_FAULT_DELAY=vault_sync:$DELAY mount_vault "$V" "$M"
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-delays() { grep -c 'fault point vault_sync: a delay' "$M.daemon.log"; }
+delays() { fault_delays "$M" vault_sync; }
 
 head -c 3M /dev/urandom >"$M/big.bin" || die "write big.bin"
 check "the first flush (its publish waits at the fault point too)" recfs flush "$M"
@@ -26,11 +26,7 @@ echo first >"$M/first.txt"
 before=$(delays)
 recfs flush "$M" >"$IT_TMP/flush.out" 2>&1 &
 flush_pid=$!
-for _ in $(seq 1 100); do
-	[ "$(delays)" -gt "$before" ] && break
-	sleep 0.05
-done
-[ "$(delays)" -gt "$before" ] || die "the flush's publish did not reach the delayed point"
+wait_fault_delay "$M" vault_sync "$before"
 
 # A one-block change to a 3 MiB file: captured at its close under the lock.
 dd if=/dev/urandom of="$M/big.bin" bs=4096 count=1 seek=100 conv=notrunc status=none ||

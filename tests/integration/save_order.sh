@@ -14,18 +14,11 @@ DELAY=1500
 V=$IT_TMP/vault M=$IT_TMP/mnt VIEW=$IT_TMP/view
 make_vault "$V"
 RECFS_FAULT_DELAY=save_paths:$DELAY mount_vault "$V" "$M"
-delays() { grep -c 'fault point save_paths: a delay' "$M.daemon.log"; }
+delays() { fault_delays "$M" save_paths; }
 
 mkdir -p "$M/top/old" "$M/files"
 check "flush" recfs flush "$M"
-# wait_delayed BEFORE: until the daemon has passed the point once more than BEFORE.
-wait_delayed() {
-	for _ in $(seq 1 100); do
-		[ "$(delays)" -gt "$1" ] && return 0
-		sleep 0.05
-	done
-	die "the daemon never passed the delayed point: built without -Dfault_points=true?"
-}
+wait_delayed() { wait_fault_delay "$M" save_paths "$1"; }
 
 # held_save_then_mv TEXT FILE FROM TO WHAT: TEXT written to FILE in the background; once its
 # save waits at the point, FROM is renamed to TO.
