@@ -289,8 +289,8 @@ static int find_path(const struct rfs_version *v, void *arg)
 	if (v->seq > l->seq)
 		return 0;
 	if (l->found && v->seq != l->at)
-		return 1;
-	if (!l->found || (l->gone && v->kind != RFS_SAVE_DELETED)) {
+		return 1;                         /* past that commit: its deletion stands */
+	if (!l->found || v->kind != RFS_SAVE_DELETED) {   /* the first, or a save beside it */
 		snprintf(l->path, sizeof l->path, "%s", v->path);
 		l->found = true;
 		l->at = v->seq;
