@@ -151,6 +151,7 @@ static void expect_case(const char *cas, int kind, int code)
 
 Test(verify, a_valid_bag)
 {
+	keyid[7] = 0;   /* the id's top digits are zero, which minisign does not print */
 	const char *f = gen("valid", "v.tar");
 	sign(f);
 	struct rfs_archive_report r;
@@ -165,9 +166,10 @@ Test(verify, a_valid_bag)
 	cr_expect(!r.encrypted);
 	cr_expect(r.signed_ok && r.signature_checked);
 	char hex[17];
-	for (int i = 0; i < 8; i++)   /* as minisign prints it: the little-endian number */
+	for (int i = 0; i < 8; i++)   /* as minisign prints it: the little-endian number... */
 		snprintf(hex + 2 * i, 3, "%02X", keyid[7 - i]);
-	cr_expect_str_eq(r.key_id, hex);
+	const char *digits = hex + strspn(hex, "0");   /* ...without leading zeros */
+	cr_expect_str_eq(r.key_id, *digits ? digits : "0");
 	cr_expect_str_eq(r.trusted_comment, "file:test.tar");
 	rfs_archive_report_free(&r);
 }
