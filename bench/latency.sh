@@ -24,6 +24,7 @@ IMG=$BENCH_DIR/fs.img FS=$BENCH_DIR/fs
 die() { printf 'latency: %s\n' "$*" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || die "needs root (loop images, FUSE mounts, kernel tracepoints)"
 command -v perf >/dev/null || die "needs perf (Debian: linux-perf)"
+[[ -d /sys/kernel/tracing/events ]] || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 [[ -d /sys/kernel/tracing/events/fuse || -d /sys/kernel/debug/tracing/events/fuse ]] ||
     die "this kernel has no fuse tracepoints (6.15 or later)"
 
