@@ -139,7 +139,7 @@ expect "random bytes" not-an-archive 3 noise.tar
 # --- signatures
 cp "$W/valid.tar" "$W/tampered.tar"
 cp "$W/valid.tar.minisig" "$W/tampered.tar.minisig"
-printf 'X' | dd of="$W/tampered.tar" bs=1 seek=$(($(stat -c %s "$W/tampered.tar") - 1)) conv=notrunc 2>/dev/null
+flip_byte "$W/tampered.tar" $(($(stat -c %s "$W/tampered.tar") - 1))
 expect "a bad signature (a byte of the tar's padding changed)" bad-signature 4 tampered.tar
 check_fails "minisign -V agrees" minisign -Vm "$W/tampered.tar" -p "$W/vault.pub" -q
 cp "$W/valid.tar" "$W/unsigned.tar"

@@ -44,7 +44,7 @@ offers "recfs mount --<Tab> offers mount's options" \
 	         --passphrase-file --help)"
 offers "recfs log --j<Tab> is --json or --json-lines" "$(complete_at 2 log --j)" "$(words --json --json-lines)"
 
-CASE="adult-social-care/cases/ASC-$(($(date +%Y) - 4))-0311 Derek Ashworth"
+CASE="adult-social-care/cases/ASC-2022-0311 Derek Ashworth"   # a fixed-date demo case
 [ -d "$MNT/$CASE" ] || die "the demo has no $CASE"
 offers "recfs log <path Tab> offers the files in the mount" \
 	"$(complete_at 2 log "$CASE/")" "$(cd "$MNT" && compgen -f -- "$CASE/" | sort)"
@@ -58,8 +58,8 @@ offers "recfs show FILE --rev <Tab> offers FILE's revisions" \
 offers "recfs diff --rev <Tab> FILE (FILE after, quoted with backslashes) too" \
 	"$(complete_at 3 diff --rev "" "$(printf '%s' "$FILE" | sed 's/ /\\ /g')")" "$revs"
 first=$(echo "$revs" | head -1)
-offers "recfs restore FILE --rev ${first:0:4}<Tab> completes it" \
-	"$(complete_at 4 restore "$FILE" --rev "${first:0:4}")" "$first"
+offers "recfs restore FILE --rev ${first:0:8}<Tab> completes it" \
+	"$(complete_at 4 restore "$FILE" --rev "${first:0:8}")" "$first"
 
 offers "recfs hold release o<Tab> offers the hold in force" \
 	"$(complete_at 3 hold release o)" "ombudsman-complaint"

@@ -70,7 +70,7 @@ head -c 10000 /dev/urandom >"$M/$SECRET" || die "write $SECRET"
 check "umount (background)" recfs umount "$M"
 ct=$(find "$V/live" -type f ! -name .dirid ! -name '*.n' -size 10180c)
 [ "$(printf '%s' "$ct" | grep -c .)" = 1 ] || die "expected one 10180-byte ciphertext file, found '$ct'"
-printf '\xff' | dd of="$ct" bs=1 seek=2000 conv=notrunc status=none
+flip_byte "$ct" 2000
 # The damage was done while the vault was closed: the mount refuses it unless told.
 mount_background "$V" "$M" --accept-history-state
 check_fails "reading the damaged file fails" cat "$M/$SECRET"

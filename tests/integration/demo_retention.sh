@@ -14,6 +14,7 @@
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 DEMO=$IT_TMP/demo
 MNT=$DEMO/mnt
+stay_off_midnight
 Y=$(date +%Y)
 CASES=adult-social-care/cases
 # Paths as the listings give them: from the mount's root, with a leading '/'.

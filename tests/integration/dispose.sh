@@ -27,6 +27,7 @@
 CONF=$(dirname "$0")/../policy/anytown.conf
 V=$IT_TMP/vault M=$IT_TMP/m ARCH=$IT_TMP/archive
 MARK=qzv${RANDOM}mark
+stay_off_midnight
 TODAY=$(date +%F) Y9=$(date -d '9 years ago' +%F) Y7=$(date -d '7 years ago' +%F)
 Y2=$(date -d '2 years ago' +%F)
 # root (who mounts here) is named a records manager: a role the policy names is its members' only.

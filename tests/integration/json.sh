@@ -90,7 +90,7 @@ assert_eq "verify --json of a sound vault exits 0" 0 $RC
 
 # Damage: the last byte of the held case's file. fsck and verify say so, and exit 1.
 f=$(find "$V/live" -inum "$ino")
-printf 'X' | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 1)) conv=notrunc 2>/dev/null
+flip_byte "$f" $(($(stat -c %s "$f") - 1))
 json fsck "$OUT/fsck_bad.json" fsck "$V" --passphrase-file "$V.pass"
 assert_eq "fsck --json of a damaged vault exits 1" 1 $RC
 json verify "$OUT/verify_bad.json" verify "$V" --passphrase-file "$V.pass"

@@ -48,6 +48,25 @@ die() {
 	exit 1
 }
 
+# flip_byte FILE OFFSET: change that byte, always (a fixed value written over random
+# bytes is a no-op 1 time in 256, and the damage a test expects then never happens).
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	[ -n "$b" ] || die "flip_byte: $1 has no byte at offset $2"
+	printf "\\x$(printf %02x $((b ^ 0x40)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# stay_off_midnight: for a test that compares the dates the daemon writes with the day it
+# started on. In the last 10 minutes of a day it waits for the next, which cannot then change
+# while the test runs.
+stay_off_midnight() {
+	local left=$(($(date -d 'tomorrow 00:00' +%s) - $(date +%s)))
+	[ "$left" -gt 600 ] && return 0
+	echo "# $IT_NAME: waiting ${left} s for midnight to pass"
+	sleep $((left + 1))
+}
+
 # fault_delays MNT NAME: how often MNT's daemon has been held at fault point NAME
 # (RECFS_FAULT_DELAY=NAME:MS, a build with -Dfault_points=true).
 fault_delays() {

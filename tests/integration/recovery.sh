@@ -38,7 +38,7 @@ check "the clean vault verifies" recfs verify "$V" --passphrase-file "$V.pass"
 # 1. Tampering after a clean close, and the clean mark removed.
 rm -f "$LA"
 cp "$IT_TMP/b.old.cipher" "$LB"
-printf 'X' | dd of="$LC" bs=1 seek=200 conv=notrunc status=none
+flip_byte "$LC" 200
 rm -f "$V/history.git/recfs/clean"
 mkdir -p "$M"
 out=$(recfs mount "$V" "$M" --passphrase-file "$V.pass" 2>&1)
@@ -67,7 +67,7 @@ wait "$pid" 2>/dev/null
 fusermount3 -uz "$M" 2>/dev/null
 wait_unlocked "$V"
 lag=$((N0 - $("${G[@]}" rev-list --count HEAD)))
-printf 'Y' | dd of="$LC" bs=1 seek=300 conv=notrunc status=none
+flip_byte "$LC" 300
 out=$(recfs mount "$V" "$M" --passphrase-file "$V.pass" 2>&1)
 rc=$?
 echo "# mount after the crash said: $out"

@@ -15,6 +15,7 @@
 # Must never: run outside its temp folder; it makes the account jsmith (the policy's
 # records-manager) only when there is none, and removes it again.
 . "$(dirname "$0")/lib.sh"
+stay_off_midnight
 
 CONF=$IT_TMP/anytown.conf   # the example with root (who mounts here) a records manager: a named role is its members' only
 sed 's/^records-manager = @recordsteam, jsmith/&, root/' "$(dirname "$0")/../policy/anytown.conf" >"$CONF"

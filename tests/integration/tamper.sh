@@ -50,12 +50,6 @@ copy_bytes() { # SRC SRC_OFF DST DST_OFF LEN
 	dd if="$1" of="$3" iflag=skip_bytes,count_bytes oflag=seek_bytes conv=notrunc \
 		skip="$2" seek="$4" count="$5" status=none
 }
-flip_byte() { # FILE OFFSET
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "\\x$(printf %02x $((b ^ 0x40)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 sum_before=$(sha256sum "${CT[@]}" | sha256sum)
 flip_byte "${CT[flip]}" $(($(slot 1) + 24 + 1000))                    # ciphertext byte in slot 1
 copy_bytes "${CT[swap]}" "$(slot 1)" "$IT_TMP/s1" 0 $SLOT              # swap slots 1 and 2

@@ -20,7 +20,7 @@ check "a fresh vault verifies" vfy
 cp -a "$V/live" "$IT_TMP/live.bak"
 n=0
 for f in $(find "$V/live" -maxdepth 1 -type f ! -name '.*' | sort | head -3); do
-	printf '\x55' | dd of="$f" bs=1 seek=70 conv=notrunc status=none
+	flip_byte "$f" 70
 	n=$((n + 1))
 done
 vfy
@@ -44,7 +44,7 @@ copy=$(od -An -tx1 -j12 -N8 "$f" | tr -d ' \n')   # format 3: the id's second ha
 keys=$V/keys/c$copy/s$(printf '%08x' $((slot / 65536)))
 off=$(( (slot % 65536) * 72 ))
 cp "$keys" "$IT_TMP/keys.bak"
-printf '\x01' | dd of="$keys" bs=1 seek=$((off + 40)) conv=notrunc status=none
+flip_byte "$keys" $((off + 40))
 vfy
 check "verify reports a flipped keys/ entry of a live file" \
 	grep -q "^content key of live/.* does not authenticate" "$IT_TMP/verify.out"
