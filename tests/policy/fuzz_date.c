@@ -1,5 +1,6 @@
 /* libFuzzer target of policy/date: parsing dates and timestamps, and arithmetic on whatever
-** the bytes say. Every accepted text formats back to itself; every result is a real day. */
+** the bytes say. Every accepted text formats back to itself (but "+00:00", which is written
+** "Z"); every result is a real day. */
 #include <assert.h>
 #include <errno.h>
 #include <stdint.h>
@@ -46,7 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rfs_date_timestamp_parse(text, size, &t) == 0) {
 		assert(rfs_date_timestamp_format(t, out) == 0);
-		assert(strlen(out) == size && memcmp(out, text, size) == 0);
+		if (size == 25 && memcmp(text + 19, "+00:00", 6) == 0)
+			assert(strlen(out) == 20 && memcmp(out, text, 19) == 0 && out[19] == 'Z');
+		else
+			assert(strlen(out) == size && memcmp(out, text, size) == 0);
 		assert(rfs_date_timestamp_local_date(t, &d) == 0 && rfs_date_valid(d));
 	}
 	check_arithmetic(data, size);
