@@ -275,6 +275,45 @@ static int rekey_start(struct rfs_fs *fs, struct rfs_inode *from_dir, struct rfs
 	return rc;
 }
 
+/* The files a rename moves (the moved one, and an exchanged one), content-locked for the
+** whole rename, in address order; each with writes not saved yet is saved at its old name
+** first. No write comes between that save and the rename's record, so the version the rename
+** moves is live/'s, and its size and times in the log are its content's. */
+struct moving {
+	struct rfs_inode *in[2];
+};
+
+static struct rfs_inode *file_in_memory(struct rfs_fs *fs, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) ? rfs_inode_find(&fs->it, st->st_dev, st->st_ino) : NULL;
+}
+
+static void moving_lock(struct rfs_fs *fs, struct moving *m, int from_fd, const char *from_backing,
+                        const struct stat *from_st, int to_fd, const char *to_backing,
+                        const struct stat *to_st)
+{
+	struct rfs_inode *a = file_in_memory(fs, from_st), *b = to_st ? file_in_memory(fs, to_st) : NULL;
+
+	if (b == a)
+		b = NULL;                    /* two names of one file */
+	m->in[0] = a && b && b < a ? b : a;
+	m->in[1] = m->in[0] == a ? b : a;
+	for (int i = 0; i < 2; i++)
+		if (m->in[i])
+			pthread_rwlock_wrlock(&m->in[i]->content);
+	if (a)
+		rfs_save_before_move(fs, a, from_fd, from_backing);
+	if (b)
+		rfs_save_before_move(fs, b, to_fd, to_backing);
+}
+
+static void moving_unlock(struct moving *m)
+{
+	for (int i = 1; i >= 0; i--)
+		if (m->in[i])
+			pthread_rwlock_unlock(&m->in[i]->content);
+}
+
 void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
                         const char *newname, unsigned int flags)
 {
@@ -289,6 +328,7 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 	bool exchange = flags & RENAME_EXCHANGE, have_target, same, have_paths;
 	uint8_t target_dirid[RFS_DIRID_SIZE];
 	struct rekey keys = { 0 };
+	struct moving moving = { { NULL, NULL } };
 	int rc = 0, from_fd = -1, to_fd = -1, tdfd = -1;
 
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -322,6 +362,8 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 		if (rc < 0)
 			goto out;
 	}
+	moving_lock(fs, &moving, from_fd, from.backing, &from_st, to_fd, to.backing,
+	            exchange && have_target ? &to_st : NULL);
 	/* No save between here and the record: the xattrs resealed for the new folder and
 	** the paths of everything below the moved entry change together. */
 	rfs_save_rename_begin(fs);
@@ -369,6 +411,7 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 		rfs_save_renamed(fs, exchange, &from_paths, &to_paths, moved, to_fd, to.backing);
 	rfs_save_rename_end(fs);
 out:
+	moving_unlock(&moving);
 	rfs_vault_folder_keys_put(fs->v, keys.from);
 	rfs_vault_folder_keys_put(fs->v, keys.to);
 	if (tdfd >= 0)

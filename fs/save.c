@@ -486,6 +486,27 @@ void rfs_save_at_release(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool n
 		save_content(fs, in, fd, noatime, NULL);
 }
 
+void rfs_save_before_move(struct rfs_fs *fs, struct rfs_inode *in, int dfd, const char *backing)
+{
+	bool noatime = true;
+	int fd;
+
+	if (!fs->history || !in->dirty)
+		return;
+	fd = openat(dfd, backing, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
+	if (fd < 0 && errno == EPERM) {   /* O_NOATIME needs ownership, as in rfs_ops_open_backing */
+		noatime = false;
+		fd = openat(dfd, backing, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (fd < 0) {                     /* the save at its close records the writes */
+		rfs_log(LOG_WARNING, "cannot open a file being renamed to save it first: %s",
+		        strerror(errno));
+		return;
+	}
+	save_content(fs, in, fd, noatime, NULL);
+	close(fd);
+}
+
 void rfs_save_restored(struct rfs_fs *fs, struct rfs_inode *in, int fd, const char *rev)
 {
 	pthread_rwlock_wrlock(&in->content);

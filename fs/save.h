@@ -69,6 +69,11 @@ void rfs_save_at_fsync(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noa
 ** an open(O_TRUNC) made through another handle before its writes arrive. */
 void rfs_save_at_release(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime);
 
+/* A file about to be renamed (backing in the folder dfd): its writes not saved yet are a
+** version at its old name, so the version the rename moves is the one live/ holds. Content
+** lock held, before rfs_save_rename_begin. */
+void rfs_save_before_move(struct rfs_fs *fs, struct rfs_inode *in, int dfd, const char *backing);
+
 /* The whole of in, just rebuilt or revived by a restore: "restored from rev". */
 void rfs_save_restored(struct rfs_fs *fs, struct rfs_inode *in, int fd, const char *rev);
 

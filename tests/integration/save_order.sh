@@ -59,4 +59,56 @@ umount_vault "$M" "$V"
 out=$(recfs verify "$V" --passphrase-file "$V.pass" 2>&1)
 assert_eq "recfs verify finds no problem" 0 $?
 assert_match "... and says so" " 0 problems" "$out"
+
+# ---- a rename of a file with writes not saved yet (no delay) ----
+# The rename moves the version live/ holds: its writes are saved at the old name first. Before
+# the change the rename moved the last saved version (100 bytes) while its log line gave live/'s
+# size (5000), and `show --rev` of it disagreed with the log. The same for both files of a
+# RENAME_EXCHANGE.
+mount_vault "$V" "$M"
+check "files renamed and exchanged while open with unsaved writes" python3 - "$M/files" <<'PY'
+import ctypes, os, sys
+d = sys.argv[1]
+def written(name, text, n):
+    with open(f"{d}/{name}", "wb") as f:
+        f.write(text * n)
+written("r1", b"A", 100)
+fd = os.open(f"{d}/r1", os.O_RDWR)
+os.pwrite(fd, b"B" * 5000, 0)
+os.rename(f"{d}/r1", f"{d}/r2")
+os.close(fd)
+written("x1", b"C", 10)
+written("x2", b"D", 20)
+fds = [os.open(f"{d}/x1", os.O_RDWR), os.open(f"{d}/x2", os.O_RDWR)]
+os.pwrite(fds[0], b"E" * 3000, 0)
+os.pwrite(fds[1], b"F" * 4000, 0)
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.renameat2(-100, f"{d}/x1".encode(), -100, f"{d}/x2".encode(), 2) != 0:  # RENAME_EXCHANGE
+    sys.exit(f"renameat2: {os.strerror(ctypes.get_errno())}")
+for fd in fds:
+    os.close(fd)
+PY
+check "flush" recfs flush "$M"
+# sizes FILE: "REV logged-size shown-size" for each version in FILE's log, shown at the
+# path its log line names (an exchange's line names where the file went).
+sizes() {
+	recfs log "$1" --json-lines | python3 -c '
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    if e.get("size") is not None and e.get("path"):
+        print(e["rev"], e["size"], e["path"])' | while read -r rev size path; do
+		echo "$rev $size $(recfs show "$M$path" --rev "$rev" | wc -c)"
+	done
+}
+for f in r2 x1 x2; do
+	bad=$(sizes "$M/files/$f" | awk '$2 != $3')
+	assert_eq "every version of $f in the log has the size of its content" "" "$bad"
+done
+assert_match "the rename's version is the renamed file's content" "^B{5000}\$" \
+	"$(recfs show "$M/files/r2" --rev "$(recfs log "$M/files/r2" | awk '/renamed from/ { print $1; exit }')")"
+assert_match "... saved at the old name first" "saved +5000 +/files/r1" "$(recfs log "$M/files/r2")"
+assert_match "an exchanged file's version is its content" "^E{3000}\$" \
+	"$(recfs show "$M/files/x2" --rev "$(recfs log "$M/files/x2" | awk '/exchanged|renamed/ { print $1; exit }')")"
+umount_vault "$M" "$V"
 finish
