@@ -18,6 +18,7 @@
 #include <pwd.h>
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
+#include <linux/magic.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -32,6 +33,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -483,6 +485,7 @@ static int serve(struct rfs_vault *v, const char *mountpoint, const struct rfs_m
 	fs.mounted_at = (int64_t)time(NULL);
 	fs.mounted_by = getuid();
 	fs.idle_seconds = opts.idle_seconds;
+	fs.max_read = opts.max_read;
 	if (!opts.read_only) {
 		who_of(&fs, opts.author, &who);
 		fs.mounted_login = who.login;
@@ -608,6 +611,20 @@ out:
 	return rc;
 }
 
+/* The daemon says it started before the kernel's INIT, which can still fail (libfuse
+** then ends the session and unmounts). A statfs waits for INIT: unless it reaches this
+** mount, say so, so that no one writes into the bare folder in clear. */
+static int answers(const char *mountpoint, char *err, size_t errsz)
+{
+	struct statfs sf;
+
+	if (statfs(mountpoint, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC)
+		return 0;
+	snprintf(err, errsz, "the daemon stopped as the mount at %s started (run 'recfs mount "
+	         "--foreground' to see why: a FUSE option it refused?)", mountpoint);
+	return -EIO;
+}
+
 int rfs_mount_run(struct rfs_vault *v, const char *mountpoint, const struct rfs_mount_opts *o,
                   char *err, size_t errsz)
 {
@@ -647,7 +664,9 @@ int rfs_mount_run(struct rfs_vault *v, const char *mountpoint, const struct rfs_
 		snprintf(err, errsz, "the mount daemon stopped while starting (see the system log)");
 		return -EIO;
 	}
-	if (st.rc < 0)
+	if (st.rc < 0) {
 		snprintf(err, errsz, "%s", st.err);
-	return st.rc;
+		return st.rc;
+	}
+	return answers(mountpoint, err, errsz);
 }

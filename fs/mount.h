@@ -20,6 +20,7 @@ struct rfs_mount_opts {
 	const char *fuse_opts;       /* comma list passed to FUSE (allow_other, default_permissions,
 	                                noatime, ...), may be NULL */
 	unsigned threads;            /* max worker threads, 0 = default */
+	unsigned max_read;           /* -o max_read=N (also in fuse_opts), 0 = FUSE's default */
 	const char *author;          /* "Full Name <login>" or "Full Name": overrides passwd */
 	const char *snapshot_dir;    /* serve this materialised history tree read-only instead
 	                                of live/ (mount --at); it is removed at unmount */

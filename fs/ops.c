@@ -26,6 +26,7 @@
 #include "crypto/encoding.h"
 #include "crypto/random.h"
 #include "fs/closer.h"
+#include "fs/faultpoint.h"
 #include "fs/history/history.h"
 #include "fs/log.h"
 #include "fs/ops_internal.h"
@@ -413,7 +414,12 @@ void rfs_ops_refuse_special(fuse_req_t req, const char *what)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	const struct rfs_fs *fs = userdata;
+
+	RFS_FAULT_POINT("init", fs->v->dirfd);   /* a daemon that dies here mounted nothing */
+	/* libfuse 3.14 ends the session when INIT's max_read is not the option's. */
+	if (fs->max_read)
+		conn->max_read = fs->max_read;
 	/* No writeback cache: with it, write(2) only fills the kernel's page cache and
 	** never fails, so a full disk lost data silently while the kernel's size grew
 	** past what was stored. Each write reaches rfs_ops_file_write, which reserves

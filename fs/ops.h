@@ -32,6 +32,7 @@ struct rfs_fs {
 	bool as_root;                  /* daemon runs as root: give new files the caller's ids */
 	bool demo_attribution;         /* see rfs_mount_opts */
 	double timeout;                /* entry and attribute cache, seconds */
+	unsigned max_read;             /* -o max_read=N, which INIT must repeat; 0: none given */
 	char bdi[32];                  /* the mount's "major:minor" in /sys/class/bdi, or "" */
 	int readahead_widened;         /* once, at the first open (after INIT) */
 	atomic_bool used;              /* a request came since fs/idle.c last looked (fs_of sets it) */

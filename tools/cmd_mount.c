@@ -46,12 +46,10 @@ static const struct cli_help mount_help = {
 	"      idle=DURATION         unmount after DURATION (30s, 15m, 2h, 1d) without use,\n"
 	"                            with every save committed and the keys wiped; not while\n"
 	"                            a file or a shell's folder is open there\n"
-	"      noatime               never update access times on reads\n"
-	"      nodiratime            never update folders' access times\n"
-	"      relatime, strictatime when reads update access times (relatime: default)\n"
+	"      noatime               accepted: reads never change a file's access time here\n"
 	"      nosuid, nodev, noexec no set-user-ID programs, device files or programs\n"
 	"      auto_unmount          unmount if the daemon dies\n"
-	"      max_read=N            read requests of at most N bytes\n"
+	"      max_read=N            read requests of at most N bytes (4096 to 1048576)\n"
 	"      other FUSE options are passed to FUSE; fsname and subtype are recfs's own\n"
 	"  --at DATE|REV           show the whole vault read-only as it stood at DATE\n"
 	"                          (2023-03-31 or 2023-03-31T14:05) or revision REV;\n"
@@ -87,6 +85,25 @@ static bool option_is_reserved(const char *opt, size_t len)
 	return false;
 }
 
+/* max_read=N: the kernel reads at most 1 MiB at a time anyway. */
+#define MAX_READ_LIMIT (1u << 20)
+
+static int parse_max_read(const char *s, size_t len, unsigned *out)
+{
+	char digits[16], *end;
+	unsigned long n;
+
+	if (len == 0 || len >= sizeof(digits) || strspn(s, "0123456789") < len)
+		return -1;
+	memcpy(digits, s, len);
+	digits[len] = '\0';
+	n = strtoul(digits, &end, 10);
+	if (n < 4096 || n > MAX_READ_LIMIT)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
 /* Add one -o argument: "ro"/"rw" set read_only, the rest are appended to
 ** *fuse_opts (a malloc'd comma list). 0, or -1 after printing why. */
 static int add_mount_options(const char *list, struct rfs_mount_opts *o, char **fuse_opts)
@@ -109,6 +126,11 @@ static int add_mount_options(const char *list, struct rfs_mount_opts *o, char **
 				          "from 1 s to 365 days", (int)len, p);
 				return -1;
 			}
+		} else if (len >= 9 && strncmp(p, "max_read=", 9) == 0 &&   /* kept, and passed on */
+		           parse_max_read(p + 9, len - 9, &o->max_read) < 0) {
+			cli_error("-o %.*s: N is a number of bytes from 4096 to %u", (int)len, p,
+			          MAX_READ_LIMIT);
+			return -1;
 		} else if (option_is_reserved(p, len)) {
 			cli_error("-o %.*s cannot be set: recfs names its mounts itself", (int)len, p);
 			return -1;

@@ -191,4 +191,41 @@ done
 check_fails "ro: cp into the mount fails" cp "$IT_TMP/ops.ext4" "$M/copied"
 umount_vault "$M" "$V"
 assert_eq "ro mount changed nothing in live/" "$before" "$(live_sum)"
+
+# ---- max_read, and a daemon that stops before the kernel's INIT is answered ----
+# libfuse 3.14 ended the session when INIT did not repeat max_read: the mount command said 0
+# and the mount was gone half a second later, so what was written next landed in the bare
+# folder, in clear.
+mount_vault "$V" "$M" -o max_read=65536
+assert_match "-o max_read=65536 mounts and shows in /proc/mounts" '(^|,)max_read=65536(,|$)' \
+	"$(mount_opts)"
+head -c 300000 /dev/urandom >"$IT_TMP/mr.src"
+cp "$IT_TMP/mr.src" "$M/mr"
+assert_eq "a 300,000-byte file reads back whole in 64 KiB reads" \
+	"$(sha256sum <"$IT_TMP/mr.src")" "$(dd if="$M/mr" bs=1M iflag=direct status=none | sha256sum)"
+umount_vault "$M" "$V"
+out=$(recfs mount "$V" "$M" --passphrase-file "$V.pass" -o max_read=100 2>&1)
+assert_eq "-o max_read=100 is refused (exit 2)" 2 $?
+assert_match "... saying why" "max_read=100: N is a number of bytes from 4096" "$out"
+# The daemon is killed while it waits at the point in its INIT (a build with
+# -Dfault_points=true): the mount command, which waits for INIT too, must fail.
+RECFS_FAULT_DELAY=init:3000 "$RECFS" mount "$V" "$M" --passphrase-file "$V.pass" \
+	>"$IT_TMP/init.out" 2>&1 &
+waiter=$!
+daemon=
+for _ in $(seq 1 100); do
+	# the command, the child that waits for the mount, the daemon: the newest
+	is_mounted "$M" && daemon=$(pgrep -n -f "mount $V $M" || true)
+	[ -n "$daemon" ] && [ "$daemon" != "$waiter" ] && break
+	sleep 0.05
+done
+[ -n "$daemon" ] || die "no daemon for the INIT test: $(cat "$IT_TMP/init.out")"
+sleep 0.5
+kill -9 "$daemon"
+wait "$waiter"
+assert_eq "a daemon killed in its INIT: the mount command fails (exit 2)" 2 $?
+assert_match "... saying the daemon stopped" "the daemon stopped as the mount at .* started" \
+	"$(cat "$IT_TMP/init.out")"
+fusermount3 -uz "$M" 2>/dev/null
+wait_unlocked "$V"
 finish
