@@ -192,6 +192,27 @@ check_fails "ro: cp into the mount fails" cp "$IT_TMP/ops.ext4" "$M/copied"
 umount_vault "$M" "$V"
 assert_eq "ro mount changed nothing in live/" "$before" "$(live_sum)"
 
+# ---- setuid and setgid modes at create, as ext4 keeps them ----
+# The daemon (root) gives a new file to its creator, and that chown cleared the bits: a file
+# made with mode 4755 was 755. In a setgid folder of a group the creator is not in, the
+# kernel strips setgid first, on both.
+mount_vault "$V" "$M" -o allow_other
+for d in "$M/suid" "$REF/suid" "$M/sgid" "$REF/sgid"; do mkdir -p "$d" && chmod 777 "$d"; done
+chgrp 0 "$M/sgid" "$REF/sgid" && chmod 2777 "$M/sgid" "$REF/sgid"
+modes() {
+	as_user "$UA" /usr/bin/python3 -c '
+import os, sys
+for d in sys.argv[1:]:
+    for m in (0o4755, 0o2755, 0o6700, 0o755):
+        os.close(os.open(f"{d}/f{m:o}", os.O_CREAT | os.O_WRONLY, m))
+    os.mknod(f"{d}/n6755", 0o100000 | 0o6755)' "$1/suid" "$1/sgid" &&
+	(cd "$1" && stat -c '%n %a %u:%g' suid/* sgid/*)
+}
+want=$(modes "$REF")
+assert_match "ext4 has them: 4755 in a plain folder" "^suid/f4755 4755 $UA:" "$want"
+assert_eq "new files keep the setuid and setgid bits ext4 keeps" "$want" "$(modes "$M")"
+umount_vault "$M" "$V"
+
 # ---- max_read, and a daemon that stops before the kernel's INIT is answered ----
 # libfuse 3.14 ended the session when INIT did not repeat max_read: the mount command said 0
 # and the mount was gone half a second later, so what was written next landed in the bare
