@@ -179,9 +179,13 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bo
 	if (rc == 0 && folder && !S_ISDIR(st.st_mode))
 		rc = -ENOTDIR;
 	/* A save of the victim that has taken its path is recorded first; one after the
-	** removal finds it detached. Else history would hold it again at its old name. */
-	if (rc == 0 && (victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino)) != NULL)
+	** removal finds it detached. Else history would hold it again at its old name. Writes
+	** to it not saved yet (it is open) are saved first: after the removal no close can. */
+	if (rc == 0 && (victim = rfs_inode_find(&fs->it, st.st_dev, st.st_ino)) != NULL) {
 		pthread_rwlock_wrlock(&victim->content);
+		if (!folder)
+			rfs_save_unsaved_writes(fs, victim, dfd, sn.backing);
+	}
 	if (rc == 0)
 		rc = folder ? remove_dir(dfd, sn.backing)
 		            : unlinkat(dfd, sn.backing, 0) == 0 ? 0 : -errno;
@@ -302,9 +306,9 @@ static void moving_lock(struct rfs_fs *fs, struct moving *m, int from_fd, const 
 		if (m->in[i])
 			pthread_rwlock_wrlock(&m->in[i]->content);
 	if (a)
-		rfs_save_before_move(fs, a, from_fd, from_backing);
+		rfs_save_unsaved_writes(fs, a, from_fd, from_backing);
 	if (b)
-		rfs_save_before_move(fs, b, to_fd, to_backing);
+		rfs_save_unsaved_writes(fs, b, to_fd, to_backing);
 }
 
 static void moving_unlock(struct moving *m)

@@ -486,7 +486,7 @@ void rfs_save_at_release(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool n
 		save_content(fs, in, fd, noatime, NULL);
 }
 
-void rfs_save_before_move(struct rfs_fs *fs, struct rfs_inode *in, int dfd, const char *backing)
+void rfs_save_unsaved_writes(struct rfs_fs *fs, struct rfs_inode *in, int dfd, const char *backing)
 {
 	bool noatime = true;
 	int fd;
@@ -499,7 +499,7 @@ void rfs_save_before_move(struct rfs_fs *fs, struct rfs_inode *in, int dfd, cons
 		fd = openat(dfd, backing, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0) {                     /* the save at its close records the writes */
-		rfs_log(LOG_WARNING, "cannot open a file being renamed to save it first: %s",
+		rfs_log(LOG_WARNING, "cannot open a file being renamed or removed to save it first: %s",
 		        strerror(errno));
 		return;
 	}

@@ -69,10 +69,10 @@ void rfs_save_at_fsync(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noa
 ** an open(O_TRUNC) made through another handle before its writes arrive. */
 void rfs_save_at_release(struct rfs_fs *fs, struct rfs_inode *in, int fd, bool noatime);
 
-/* A file about to be renamed (backing in the folder dfd): its writes not saved yet are a
-** version at its old name, so the version the rename moves is the one live/ holds. Content
-** lock held, before rfs_save_rename_begin. */
-void rfs_save_before_move(struct rfs_fs *fs, struct rfs_inode *in, int dfd, const char *backing);
+/* A file about to be renamed or removed (backing in the folder dfd): its writes not saved
+** yet are a version at its name now, so a rename moves the version live/ holds and a removal
+** follows it. Content lock held (and before rfs_save_rename_begin). */
+void rfs_save_unsaved_writes(struct rfs_fs *fs, struct rfs_inode *in, int dfd, const char *backing);
 
 /* The whole of in, just rebuilt or revived by a restore: "restored from rev". */
 void rfs_save_restored(struct rfs_fs *fs, struct rfs_inode *in, int fd, const char *rev);

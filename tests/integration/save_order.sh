@@ -110,5 +110,23 @@ assert_match "the rename's version is the renamed file's content" "^B{5000}\$" \
 assert_match "... saved at the old name first" "saved +5000 +/files/r1" "$(recfs log "$M/files/r2")"
 assert_match "an exchanged file's version is its content" "^E{3000}\$" \
 	"$(recfs show "$M/files/x2" --rev "$(recfs log "$M/files/x2" | awk '/exchanged|renamed/ { print $1; exit }')")"
+
+# A file removed while open with writes not saved yet: after the removal no close can save
+# them, so they are saved first. Before the change its newest version was the one before.
+check "a file removed while open with unsaved writes" python3 - "$M/files/u" <<'PY'
+import os, sys
+with open(sys.argv[1], "wb") as f:
+    f.write(b"A" * 100)
+fd = os.open(sys.argv[1], os.O_RDWR)
+os.pwrite(fd, b"U" * 7000, 0)
+os.unlink(sys.argv[1])
+os.close(fd)
+PY
+check "flush" recfs flush "$M"
+log=$(recfs log "$M/files/u")
+assert_match "its log ends with the removal" "deleted" "$(head -n 1 <<<"$log")"
+assert_match "... after a version of its unsaved writes" "saved +7000 +/files/u" "$(sed -n 2p <<<"$log")"
+assert_match "... which holds them" "^U{7000}\$" \
+	"$(recfs show "$M/files/u" --rev "$(sed -n 2p <<<"$log" | cut -d' ' -f1)")"
 umount_vault "$M" "$V"
 finish
