@@ -279,10 +279,11 @@ static int rekey_start(struct rfs_fs *fs, struct rfs_inode *from_dir, struct rfs
 	return rc;
 }
 
-/* The files a rename moves (the moved one, and an exchanged one), content-locked for the
-** whole rename, in address order; each with writes not saved yet is saved at its old name
-** first. No write comes between that save and the rename's record, so the version the rename
-** moves is live/'s, and its size and times in the log are its content's. */
+/* The files a rename moves or replaces (the moved one, and the one at the new name),
+** content-locked for the whole rename, in address order; each with writes not saved yet is
+** saved at its name first. No write comes between that save and the rename's record, so the
+** version the rename moves is live/'s, its size and times in the log are its content's, and
+** a file it replaces keeps what was written to it. */
 struct moving {
 	struct rfs_inode *in[2];
 };
@@ -367,7 +368,7 @@ void rfs_ops_dir_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fus
 			goto out;
 	}
 	moving_lock(fs, &moving, from_fd, from.backing, &from_st, to_fd, to.backing,
-	            exchange && have_target ? &to_st : NULL);
+	            have_target ? &to_st : NULL);
 	/* No save between here and the record: the xattrs resealed for the new folder and
 	** the paths of everything below the moved entry change together. */
 	rfs_save_rename_begin(fs);

@@ -128,5 +128,21 @@ assert_match "its log ends with the removal" "deleted" "$(head -n 1 <<<"$log")"
 assert_match "... after a version of its unsaved writes" "saved +7000 +/files/u" "$(sed -n 2p <<<"$log")"
 assert_match "... which holds them" "^U{7000}\$" \
 	"$(recfs show "$M/files/u" --rev "$(sed -n 2p <<<"$log" | cut -d' ' -f1)")"
+# The same for a file a rename replaces.
+check "a file replaced by a rename while open with unsaved writes" python3 - "$M/files" <<'PY'
+import os, sys
+d = sys.argv[1]
+for name, text in (("t", b"A"), ("s", b"S")):
+    with open(f"{d}/{name}", "wb") as f:
+        f.write(text * 100)
+fd = os.open(f"{d}/t", os.O_RDWR)
+os.pwrite(fd, b"T" * 6000, 0)
+os.rename(f"{d}/s", f"{d}/t")
+os.close(fd)
+PY
+check "flush" recfs flush "$M"
+rev=$(recfs log "$M/files/t" | awk '/saved +6000 +\/files\/t/ { print $1; exit }')
+assert_match "the replaced file's unsaved writes are a version" "^T{6000}\$" \
+	"$(recfs show "$M/files/t" --rev "${rev:-none}" 2>&1)"
 umount_vault "$M" "$V"
 finish
