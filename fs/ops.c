@@ -291,7 +291,7 @@ int rfs_ops_give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *
                            const char *backing)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	struct stat pst, st;
+	struct stat pst;
 	gid_t gid = ctx->gid;
 	int pfd, rc = 0;
 
@@ -301,13 +301,7 @@ int rfs_ops_give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *
 		return pfd;
 	if (fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
 		gid = pst.st_gid;
-	if (fstatat(pfd, backing, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-	    fchownat(pfd, backing, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-		rc = -errno;
-	/* A chown clears a file's setuid and setgid: the mode asked for (which the kernel
-	** has already stripped as ext4 would) is the one it keeps. */
-	else if (S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) &&
-	         fchmodat(pfd, backing, st.st_mode & 07777, 0) != 0)
+	if (fchownat(pfd, backing, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
 		rc = -errno;
 	inode_fd_done(fs, parent);
 	return rc;

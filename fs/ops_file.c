@@ -275,13 +275,14 @@ static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const
 		inode_fd_done(fs, *dir);
 		return rc;
 	}
-	/* The caller's umask only, as in rfs_ops_anon_file. */
-	if (fchmod(*fd, mode & 07777) != 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = rfs_cfile_init_kept(fs->v->ks, *fd, key, file_id, hdr);
+	rc = rfs_cfile_init_kept(fs->v->ks, *fd, key, file_id, hdr);
 	if (rc == 0)
 		rc = rfs_ops_give_to_caller(fs, req, *dir, sn->backing);
+	/* The caller's umask only, as in rfs_ops_anon_file; after the chown and the header's
+	** write, which clear setuid and setgid (a write by an owner without CAP_FSETID). The
+	** kernel has stripped the mode already where ext4 would. */
+	if (rc == 0 && fchmod(*fd, mode & 07777) != 0)
+		rc = -errno;
 	if (rc == 0 && st && fstat(*fd, st) != 0)   /* the file itself: no lookup by name */
 		rc = -errno;
 	if (rc < 0) {

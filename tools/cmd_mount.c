@@ -90,14 +90,14 @@ static bool option_is_reserved(const char *opt, size_t len)
 
 static int parse_max_read(const char *s, size_t len, unsigned *out)
 {
-	char digits[16], *end;
+	char digits[16];
 	unsigned long n;
 
 	if (len == 0 || len >= sizeof(digits) || strspn(s, "0123456789") < len)
 		return -1;
 	memcpy(digits, s, len);
 	digits[len] = '\0';
-	n = strtoul(digits, &end, 10);
+	n = strtoul(digits, NULL, 10);
 	if (n < 4096 || n > MAX_READ_LIMIT)
 		return -1;
 	*out = (unsigned)n;
