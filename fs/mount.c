@@ -193,6 +193,10 @@ void rfs_mount_raise_fd_limit(void)
 ** FUSE_HANDLE_KILLPRIV_V2: see kills_suidgid). */
 static _Atomic uint64_t init_unique;   /* the INIT request's id, until its reply */
 static _Atomic uint32_t init_offered;  /* the flags the kernel offered */
+static _Atomic uint32_t init_offered2; /* ... and its flags2 (FUSE_INIT_EXT) */
+/* Linux 6.6's flag (bit 36, in flags2), which the headers of Debian 12 lack: shared mmap of a
+** direct I/O file, whose direct writes then drop the page cache they replace. */
+#define INIT2_DIRECT_IO_ALLOW_MMAP (1u << (36 - 32))
 static bool init_debug;                /* -d: say what was added */
 
 /* With FUSE_HANDLE_KILLPRIV_V2 the kernel no longer clears setuid and setgid
@@ -384,6 +388,7 @@ static ssize_t init_io_read(int fd, void *buf, size_t len, void *userdata)
 		const struct fuse_init_in *arg = (const void *)(in + 1);
 
 		init_offered = arg->flags;
+		init_offered2 = (arg->flags & FUSE_INIT_EXT) ? arg->flags2 : 0;
 		init_unique = in->unique;
 	}
 	return n;
@@ -403,9 +408,16 @@ static ssize_t init_io_writev(int fd, struct iovec *iov, int count, void *userda
 			               ~arg->flags;
 
 			arg->flags |= add;
+			if ((arg->flags & FUSE_INIT_EXT) &&
+			    iov[1].iov_len >= offsetof(struct fuse_init_out, flags2) + sizeof(arg->flags2) &&
+			    (init_offered2 & INIT2_DIRECT_IO_ALLOW_MMAP)) {
+				arg->flags2 |= INIT2_DIRECT_IO_ALLOW_MMAP;
+				rfs_ops_file_allow_uncached_creators();
+			}
 			if (init_debug)
-				fprintf(stderr, "   INIT reply sent: flags=0x%08x (0x%08x added)\n",
-				        arg->flags, add);
+				fprintf(stderr, "   INIT reply sent: flags=0x%08x (0x%08x added) "
+				        "flags2=0x%08x\n", arg->flags, add,
+				        (arg->flags & FUSE_INIT_EXT) ? arg->flags2 : 0);
 		}
 	}
 	return writev(fd, iov, count);

@@ -55,6 +55,11 @@ void rfs_ops_destroy(struct rfs_fs *fs);
 ** setgid to be cleared (fs/mount.c; libfuse 3.14 does not pass the mark on). */
 void rfs_ops_attr_note_kill(bool kill);
 
+/* The mount's INIT hook: the kernel took FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6 and later),
+** so it drops the cached pages a direct write replaces, and a new file's write-only
+** creator may write past the page cache (rfs_ops_file_create). */
+void rfs_ops_file_allow_uncached_creators(void);
+
 /* The mount's read hook: where the data of the WRITE this thread reads next is, when not
 ** after its header in libfuse's buffer (fs/mount.c; NULL: there, as usual): laid out for
 ** rfs_cfile_write_slots, its offset a multiple of the block size; and what the handler

@@ -219,6 +219,13 @@ out:
 
 /* A handle holds its inode's descriptor too, until release: a file open for
 ** I/O stays reachable (getattr, setattr, xattrs) also once unlinked. */
+static atomic_bool uncached_creators;
+
+void rfs_ops_file_allow_uncached_creators(void)
+{
+	atomic_store(&uncached_creators, true);
+}
+
 /* counted: rfs_ops_file_open already counted this opener in nopen (see there). */
 static int new_fh(struct rfs_fs *fs, struct fuse_file_info *fi, struct rfs_inode *in, int fd,
                   bool noatime, bool counted)
@@ -339,6 +346,13 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 		return;
 	}
 	rfs_save_created_file(fs, dir, name, sn.backing, file_id, fd, &st, hdr, sizeof(hdr));
+	/* A write-only creator reads nothing back, so its writes need not pass through the
+	** page cache. Through it, the kernel asks for security.capability (a GETXATTR) before
+	** the first write to every file and splits each write at its pages. A caller without
+	** CAP_FSETID still has its writes marked, and rfs_ops_file_write clears setuid and
+	** setgid as before; other handles of the file keep their cache, which the kernel
+	** drops where a direct write lands. */
+	fi->direct_io = (fi->flags & O_ACCMODE) == O_WRONLY && atomic_load(&uncached_creators);
 	fuse_reply_create(req, &e, fi);
 }
 
