@@ -3,7 +3,8 @@
 ** long entry/attribute timeouts (this daemon is the only writer), a
 ** multithreaded loop with one /dev/fuse clone per thread. The INIT reply
 ** passes through init_io_writev, which gives the kernel the flags op_init
-** asked for and libfuse 3.14 leaves out, and FUSE_HANDLE_KILLPRIV_V2; each
+** asked for and libfuse 3.14 leaves out, FUSE_HANDLE_KILLPRIV_V2, and
+** FUSE_DIRECT_IO_ALLOW_MMAP when offered (rfs_ops_file_allow_uncached_creators); each
 ** request passes through init_io_read, which tells the handlers whether the
 ** kernel asked for setuid and setgid to be cleared (libfuse 3.14 drops those
 ** bits before a handler sees them), and reads a WRITE's data into a buffer
