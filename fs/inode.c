@@ -328,24 +328,13 @@ void rfs_inode_put_fd(struct rfs_itable *t, struct rfs_inode *in)
 	pthread_mutex_unlock(&t->mu);
 }
 
-void rfs_inode_offer_fd(struct rfs_itable *t, struct rfs_inode *in, int fd)
+void rfs_inode_offer_fd(struct rfs_itable *t, struct rfs_inode *in, int pfd)
 {
-	char p[64];
-	bool have;
-	int pfd;
-
-	pthread_mutex_lock(&t->mu);
-	have = in->cached_fd >= 0 || !in->parent;
-	pthread_mutex_unlock(&t->mu);
-	if (have)
-		return;
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	pfd = open(p, O_PATH | O_CLOEXEC);   /* follows the magic link to the file itself */
 	if (pfd < 0)
 		return;
 	pthread_mutex_lock(&t->mu);
 	if (in->cached_fd >= 0 || !in->parent) {
-		close(pfd);                  /* another thread opened one meanwhile */
+		close(pfd);                  /* one is cached already */
 	} else {
 		in->cached_fd = pfd;
 		t->nfds++;

@@ -90,10 +90,10 @@ void rfs_inode_table_destroy(struct rfs_itable *t);
 int rfs_inode_get_fd(struct rfs_itable *t, struct rfs_inode *in);
 void rfs_inode_put_fd(struct rfs_itable *t, struct rfs_inode *in);
 
-/* fd is open on in's file (a regular file the caller just made): cache an
-** O_PATH descriptor of it, reopened through /proc, unless one is cached. No
-** lookup by name, so nothing to check; on failure the next use opens one. */
-void rfs_inode_offer_fd(struct rfs_itable *t, struct rfs_inode *in, int fd);
+/* pfd is an O_PATH descriptor of in's file (a regular file the caller just made,
+** checked against its stat; -1: none): cache it, unless one is cached, and take it
+** over either way. Without one, the next use opens one. */
+void rfs_inode_offer_fd(struct rfs_itable *t, struct rfs_inode *in, int pfd);
 
 /* The descriptor of in's parent (put it with rfs_inode_put_fd(t, *parent))
 ** and in's backing name in it, for the calls that take no O_PATH descriptor

@@ -288,7 +288,7 @@ int rfs_ops_make_entry_of(struct rfs_fs *fs, struct rfs_inode *parent, const cha
 
 /* New objects belong to the caller, as on a local disk, when the daemon is root. */
 int rfs_ops_give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *parent,
-                           const char *backing)
+                           const char *backing, const struct stat *st)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct stat pst;
@@ -301,8 +301,10 @@ int rfs_ops_give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *
 		return pfd;
 	if (fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
 		gid = pst.st_gid;
-	if (fchownat(pfd, backing, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-		rc = -errno;
+	if (st && st->st_uid == ctx->uid && st->st_gid == gid)
+		rc = 0;                        /* root's own file: a chown would change only ctime */
+	else
+		rc = fchownat(pfd, backing, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) == 0 ? 1 : -errno;
 	inode_fd_done(fs, parent);
 	return rc;
 }
@@ -383,8 +385,8 @@ void rfs_ops_finish_new_entry(fuse_req_t req, struct rfs_fs *fs, struct rfs_inod
 	bool made_folder = id && !owned;
 	int dfd = -1;
 
-	if (rc == 0 && !owned)
-		rc = rfs_ops_give_to_caller(fs, req, dir, sn->backing);
+	if (rc == 0 && !owned && (rc = rfs_ops_give_to_caller(fs, req, dir, sn->backing, NULL)) > 0)
+		rc = 0;
 	if (rc == 0 && (rc = dfd = inode_fd(fs, dir)) >= 0) {
 		rc = rfs_ops_make_entry(fs, dir, dfd, name, sn->backing, &e, made_folder ? &in : NULL);
 		inode_fd_done(fs, dir);

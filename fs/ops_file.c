@@ -258,18 +258,34 @@ static int new_fh(struct rfs_fs *fs, struct fuse_file_info *fi, struct rfs_inode
 	return 0;
 }
 
+/* An O_PATH descriptor of backing in dfd, if it is still the file of st; else -1. */
+static int open_path_of(int dfd, const char *backing, const struct stat *st)
+{
+	int pfd = openat(dfd, backing, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat pst;
+
+	if (pfd >= 0 && (fstat(pfd, &pst) != 0 || pst.st_dev != st->st_dev || pst.st_ino != st->st_ino)) {
+		close(pfd);
+		pfd = -1;
+	}
+	return pfd;
+}
+
 /* Make a new empty ciphertext file name in parent: its key, header and owner.
 ** On success *fd is open O_RDWR | O_NOATIME on it and key holds its content key;
-** hdr (NULL, or RFS_HEADER_SIZE bytes) gets its header as written and st (or
-** NULL) its stat after the last change made here. */
+** hdr (NULL, or RFS_HEADER_SIZE bytes) gets its header as written, st (or NULL)
+** its stat after the last change made here, and *path_fd (or NULL) an O_PATH
+** descriptor of it (-1 if none could be opened). */
 static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
                      mode_t mode, struct rfs_inode **dir, struct rfs_sealed_name *sn, int *fd,
                      uint8_t *key, uint8_t file_id[RFS_FILE_ID_SIZE], uint8_t *hdr,
-                     struct stat *st)
+                     struct stat *st, int *path_fd)
 {
 	int rc = rfs_ops_prepare_name(fs, req, parent, name, dir, sn), dfd;
 
 	*fd = -1;
+	if (path_fd)
+		*path_fd = -1;
 	if (rc < 0)
 		return rc;
 	if ((dfd = inode_fd(fs, *dir)) < 0)
@@ -282,16 +298,29 @@ static int make_file(struct rfs_fs *fs, fuse_req_t req, fuse_ino_t parent, const
 		inode_fd_done(fs, *dir);
 		return rc;
 	}
+	struct stat now;
+	bool changed = false;
+
 	rc = rfs_cfile_init_kept(fs->v->ks, *fd, key, file_id, hdr);
-	if (rc == 0)
-		rc = rfs_ops_give_to_caller(fs, req, *dir, sn->backing);
+	if (rc == 0 && fstat(*fd, &now) != 0)   /* the file itself: no lookup by name */
+		rc = -errno;
+	if (rc == 0 && (rc = rfs_ops_give_to_caller(fs, req, *dir, sn->backing, &now)) > 0)
+		rc = 0, changed = true;
 	/* The caller's umask only, as in rfs_ops_anon_file; after the chown and the header's
 	** write, which clear setuid and setgid (a write by an owner without CAP_FSETID). The
-	** kernel has stripped the mode already where ext4 would. */
-	if (rc == 0 && fchmod(*fd, mode & 07777) != 0)
+	** kernel has stripped the mode already where ext4 would. Most often the daemon's own
+	** umask took nothing from it, and nothing cleared a bit: then no chmod. */
+	if (rc == 0 && (changed || (now.st_mode & 07777) != (mode & 07777))) {
+		if (fchmod(*fd, mode & 07777) != 0)
+			rc = -errno;
+		changed = true;
+	}
+	if (rc == 0 && changed && fstat(*fd, &now) != 0)
 		rc = -errno;
-	if (rc == 0 && st && fstat(*fd, st) != 0)   /* the file itself: no lookup by name */
-		rc = -errno;
+	if (rc == 0 && st)
+		*st = now;
+	if (rc == 0 && path_fd)   /* for the descriptor cache: by name while dfd is held, */
+		*path_fd = open_path_of(dfd, sn->backing, &now);   /* not a walk of /proc */
 	if (rc < 0) {
 		(void)unlinkat(dfd, sn->backing, 0);
 		close(*fd);
@@ -312,8 +341,9 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	struct stat st;
 	uint8_t *key = rfs_secmem_key_alloc();
 	uint8_t file_id[RFS_FILE_ID_SIZE], hdr[RFS_HEADER_SIZE];
-	int fd = -1;
-	int rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id, hdr, &st)
+	int fd = -1, path_fd = -1;
+	int rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id, hdr, &st,
+	                         &path_fd)
 	             : -ENOMEM;
 
 	RFS_FAULT_POINT("file_created", fs->v->dirfd);      /* its key entry written, not yet durable */
@@ -321,7 +351,8 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 	if (rc == 0)
 		rc = rfs_ops_make_entry_of(fs, dir, name, sn.backing, &st, &e, &in);
 	if (rc == 0) {
-		rfs_inode_offer_fd(&fs->it, in, fd);       /* so new_fh opens no descriptor by name */
+		rfs_inode_offer_fd(&fs->it, in, path_fd);  /* so new_fh opens no descriptor by name */
+		path_fd = -1;
 		pthread_mutex_lock(&in->mu);
 		if (!in->key) {
 			in->key = key;
@@ -339,6 +370,8 @@ void rfs_ops_file_create(fuse_req_t req, fuse_ino_t parent, const char *name, mo
 			rfs_inode_forget(&fs->it, in, 1);
 	}
 	rfs_secmem_key_free(key);
+	if (path_fd >= 0)
+		close(path_fd);
 	if (rc < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -373,7 +406,7 @@ void rfs_ops_file_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mod
 	}
 	/* mknod(S_IFREG) is a create that leaves no file open. */
 	key = rfs_secmem_key_alloc();
-	rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id, NULL, NULL)
+	rc = key ? make_file(fs, req, parent, name, mode, &dir, &sn, &fd, key, file_id, NULL, NULL, NULL)
 	         : -ENOMEM;
 	rfs_secmem_key_free(key);
 	rfs_ops_finish_new_entry(req, fs, dir, name, &sn, rc, true, file_id, fd);

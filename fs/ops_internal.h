@@ -117,9 +117,11 @@ int rfs_ops_make_entry_of(struct rfs_fs *fs, struct rfs_inode *parent, const cha
                           const char *backing, const struct stat *st,
                           struct fuse_entry_param *e, struct rfs_inode **out);
 
-/* New objects belong to the caller, as on a local disk, when the daemon is root. */
+/* New objects belong to the caller, as on a local disk, when the daemon is root. st (or
+** NULL): the object's stat, so that one already the caller's is left as it is. 1 when it
+** changed the owner, 0 when not, or -errno. */
 int rfs_ops_give_to_caller(struct rfs_fs *fs, fuse_req_t req, struct rfs_inode *parent,
-                           const char *backing);
+                           const char *backing, const struct stat *st);
 
 /* An unnamed file in dirfd (O_TMPFILE, O_NOATIME) with exactly mode, to be linked in
 ** once filled; -EOPNOTSUPP where the backing file system has none. */
